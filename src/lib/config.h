@@ -1,0 +1,69 @@
+/* config.h: Postfix-style "key = value" configuration.
+ *
+ * Every key is declared once in a table in config.c (name, type, default,
+ * help). config_load() reads the built-in defaults, then the file (if it
+ * exists; a missing default file is fine, a missing -c file is an error),
+ * then "-o key=value" overrides. Unknown key, bad value or bad listen
+ * address is an error naming file, line and key. The result is a plain
+ * struct; listen lists are parsed into addresses ready for bind(). */
+#ifndef POSTEL_CONFIG_H
+#define POSTEL_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "str.h"
+
+#define CONFIG_MAX_LISTEN 8
+
+struct config_listen {
+	struct sockaddr_storage addr;
+	socklen_t addr_len;
+	char text[80]; /* as written: "127.0.0.1:25", "[::1]:25" */
+};
+
+struct config_listen_list {
+	unsigned count;
+	struct config_listen items[CONFIG_MAX_LISTEN];
+};
+
+struct config {
+	char *data_dir;
+	char *hostname;
+	/* listeners; empty list = service disabled */
+	struct config_listen_list smtp_listen;        /* default 0.0.0.0:25,[::]:25 */
+	struct config_listen_list submission_listen;  /* 587 */
+	struct config_listen_list submissions_listen; /* 465 */
+	struct config_listen_list pop3_listen;        /* 110 */
+	struct config_listen_list pop3s_listen;       /* 995 */
+	struct config_listen_list imap_listen;        /* 143 */
+	struct config_listen_list imaps_listen;       /* 993 */
+	char *tls_cert;   /* empty: self-signed in data_dir */
+	char *tls_key;
+	uint64_t message_size_limit; /* bytes, default 50 MiB */
+	unsigned max_recipients;     /* default 1000 */
+	unsigned max_connections;    /* per worker, default 10000 */
+	unsigned max_connections_per_ip; /* default 50 */
+	unsigned smtp_timeout;       /* seconds idle, default 300 (RFC 5321 4.5.3.2) */
+	unsigned tls_handshake_timeout; /* seconds, default 30 */
+	unsigned max_bad_commands;   /* default 20 */
+	unsigned workers;            /* 0 = one per core */
+	bool allow_plaintext_auth;   /* default no */
+	char *run_user;              /* default "postel" when started as root */
+	char *log_level;             /* debug|info|warn|error */
+};
+
+/* file: NULL means DATA_DIR/postel.conf if it exists. overrides: "k=v". */
+int config_load(const char *data_dir, const char *file,
+		const char *const *overrides, unsigned override_count,
+		struct config **config_r, const char **error_r);
+void config_free(struct config **config);
+/* Print every key and its effective value, one "key = value" per line. */
+void config_dump(const struct config *config, str_t *out);
+/* Parse "addr:port,[v6]:port" ("" = empty list). */
+int config_parse_listen(const char *value, struct config_listen_list *list_r,
+			const char **error_r);
+
+#endif

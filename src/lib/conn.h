@@ -1,0 +1,85 @@
+/* conn.h: one buffered network connection, plaintext or TLS.
+ *
+ * Owns the fd, an input buffer and an output buffer, both bounded. The
+ * protocol session gets one callback, cb(ctx, event): CONN_EV_INPUT when new
+ * input is buffered (or buffered input should be reprocessed after
+ * conn_input_resume()), CONN_EV_CLOSED when the peer closed, an error or a
+ * timeout happened, or the output limit was hit; after CLOSED the session
+ * must call conn_destroy() and never touch conn again.
+ *
+ * Output is buffered and written when the fd is writable; the session never
+ * blocks. conn_starttls() flushes pending output in plaintext, DISCARDS any
+ * input already received (RFC 3207 section 4.2 / CVE-2011-0411), then does
+ * the TLS handshake; input after that arrives decrypted. */
+#ifndef POSTEL_CONN_H
+#define POSTEL_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct ioloop;
+struct tls_ctx;
+struct conn;
+
+enum conn_event {
+	CONN_EV_INPUT,
+	CONN_EV_CLOSED,
+};
+
+typedef void conn_callback_t(void *ctx, enum conn_event ev);
+
+struct conn_settings {
+	size_t max_input;     /* input buffer cap; a line longer is TOOLONG */
+	size_t max_output;    /* output buffer cap; past it the conn closes */
+	unsigned idle_timeout_ms;      /* no input for this long: CLOSED */
+	unsigned handshake_timeout_ms; /* TLS handshake must finish by then */
+};
+
+/* tls != NULL: implicit TLS, the handshake starts at once. */
+struct conn *conn_create(struct ioloop *loop, int fd,
+			 const struct conn_settings *set,
+			 struct tls_ctx *tls, conn_callback_t *cb, void *ctx);
+void conn_destroy(struct conn **conn);
+
+/* Peer address as text ("127.0.0.1", "::1"), and the local port. */
+const char *conn_peer_ip(const struct conn *conn);
+unsigned conn_local_port(const struct conn *conn);
+
+enum conn_line_result {
+	CONN_LINE_OK,       /* *line_r/len_r: the line without its line end */
+	CONN_LINE_MORE,     /* no complete line buffered yet */
+	CONN_LINE_TOOLONG,  /* over max_len; consumed up to and incl. the next
+			       LF if any, else the buffer is discarded and the
+			       rest of the line will be skipped on arrival */
+};
+/* Returns the next line. bare_lf_r (may be NULL) is set when the line ended
+ * in LF without CR. The line stays valid until the next conn_* call. */
+enum conn_line_result conn_read_line(struct conn *conn, size_t max_len,
+				     const char **line_r, size_t *len_r,
+				     bool *bare_lf_r);
+/* Raw access to buffered input, for DATA and BDAT. */
+size_t conn_input_peek(struct conn *conn, const char **data_r);
+void conn_input_consume(struct conn *conn, size_t n);
+/* Stop delivering CONN_EV_INPUT (and stop reading the socket) while paused.
+ * resume() re-delivers CONN_EV_INPUT from the loop so buffered pipelined
+ * input gets processed. */
+void conn_input_pause(struct conn *conn);
+void conn_input_resume(struct conn *conn);
+
+void conn_write(struct conn *conn, const void *data, size_t len);
+void conn_printf(struct conn *conn, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+size_t conn_output_pending(const struct conn *conn);
+/* Close once all output has been written (e.g. after 221 or 421). */
+void conn_close_after_output(struct conn *conn);
+
+int conn_starttls(struct conn *conn, struct tls_ctx *tls);
+bool conn_is_tls(const struct conn *conn);
+/* "TLSv1.3" / cipher name, or NULL when plaintext. */
+const char *conn_tls_version(const struct conn *conn);
+const char *conn_tls_cipher(const struct conn *conn);
+/* For SCRAM-PLUS later: tls-exporter / tls-unique. */
+
+#endif

@@ -1,0 +1,22 @@
+/* tls.h: OpenSSL 3 server contexts.
+ *
+ * tls_ctx_create() loads cert+key (or generates a self-signed certificate
+ * for hostname into the data directory on first use and logs its SHA-256
+ * fingerprint). Only TLS 1.2 and 1.3. SSL_MODE_RELEASE_BUFFERS is set so
+ * idle connections hold no TLS buffers. ALPN: a client that offers ALPN
+ * without any mail protocol ("smtp", "imap", "pop3") is refused (ALPACA).
+ * tls_ctx_reload() swaps in the certificate files again (SIGHUP). */
+#ifndef POSTEL_TLS_H
+#define POSTEL_TLS_H
+
+struct tls_ctx;
+
+struct tls_ctx *tls_ctx_create(const char *cert_file, const char *key_file,
+			       const char *data_dir, const char *hostname,
+			       const char **error_r);
+int tls_ctx_reload(struct tls_ctx *ctx, const char **error_r);
+void tls_ctx_destroy(struct tls_ctx **ctx);
+/* The OpenSSL SSL_CTX*, for conn.c */
+void *tls_ctx_ssl_ctx(struct tls_ctx *ctx);
+
+#endif
