@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "log.h"
 #include "str.h"
 
 #define CONFIG_MAX_LISTEN 8
@@ -62,8 +63,13 @@ int config_load(const char *data_dir, const char *file,
 void config_free(struct config **config);
 /* Print every key and its effective value, one "key = value" per line. */
 void config_dump(const struct config *config, str_t *out);
-/* Parse "addr:port,[v6]:port" ("" = empty list). */
+/* Print every key with its type, default and help line. */
+void config_dump_keys(str_t *out);
+/* Parse "addr:port,[v6]:port" ("" = empty list). Numeric addresses only
+ * (no DNS); port 1-65535; at most CONFIG_MAX_LISTEN entries. */
 int config_parse_listen(const char *value, struct config_listen_list *list_r,
 			const char **error_r);
+/* config->log_level as the log.h enum (validated by config_load). */
+enum log_level config_log_level(const struct config *config);
 
 #endif

@@ -25,6 +25,7 @@ struct conn;
 
 enum conn_event {
 	CONN_EV_INPUT,
+	CONN_EV_TIMEOUT, /* idle too long: write a reply, conn_close_after_output() */
 	CONN_EV_CLOSED,
 };
 
@@ -35,6 +36,7 @@ struct conn_settings {
 	size_t max_output;    /* output buffer cap; past it the conn closes */
 	unsigned idle_timeout_ms;      /* no input for this long: CLOSED */
 	unsigned handshake_timeout_ms; /* TLS handshake must finish by then */
+	const char *alpn; /* our protocol's ALPN id: "smtp", "imap", "pop3" */
 };
 
 /* tls != NULL: implicit TLS, the handshake starts at once. */
@@ -80,6 +82,10 @@ bool conn_is_tls(const struct conn *conn);
 /* "TLSv1.3" / cipher name, or NULL when plaintext. */
 const char *conn_tls_version(const struct conn *conn);
 const char *conn_tls_cipher(const struct conn *conn);
-/* For SCRAM-PLUS later: tls-exporter / tls-unique. */
+/* Why CLOSED happened: "eof", "error", "timeout", "output_overflow",
+ * "tls_handshake", "closed" (after conn_close_after_output). */
+const char *conn_close_reason(const struct conn *conn);
+/* INPUT handlers must not call conn_destroy(); they call
+ * conn_close_after_output() and destroy on CLOSED. */
 
 #endif

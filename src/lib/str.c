@@ -21,6 +21,13 @@ void str_free(str_t *s)
 	str_init(s);
 }
 
+void str_free_secure(str_t *s)
+{
+	if (s->data != NULL)
+		explicit_bzero(s->data, s->cap);
+	str_free(s);
+}
+
 void str_reserve(str_t *s, size_t extra)
 {
 	if (extra > SIZE_MAX - s->len - 1)

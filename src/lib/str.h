@@ -21,6 +21,8 @@ typedef struct str {
 
 void str_init(str_t *s);
 void str_free(str_t *s);
+/* Wipe the contents (secrets) before freeing. */
+void str_free_secure(str_t *s);
 void str_reserve(str_t *s, size_t extra);
 void str_append(str_t *s, const void *data, size_t len);
 void str_appendz(str_t *s, const char *z);

@@ -1,0 +1,176 @@
+/* sasl.c: the mechanism table, the step dispatcher and the password
+ * verification shared by PLAIN and LOGIN. See sasl.h. */
+#include "auth/sasl_private.h"
+#include "auth/userdb.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/crypto.h>
+
+static const struct sasl_mech *const sasl_mechs[] = {
+	&sasl_mech_plain, &sasl_mech_login, &sasl_mech_scram_sha256, NULL
+};
+static const char *const sasl_mech_names[] = {
+	"PLAIN", "LOGIN", "SCRAM-SHA-256", NULL
+};
+
+const char *const *sasl_mechanisms(void)
+{
+	return sasl_mech_names;
+}
+
+struct sasl_server *sasl_server_create(const char *mech, struct userdb *db)
+{
+	for (unsigned i = 0; sasl_mechs[i] != NULL; i++) {
+		if (strcasecmp(sasl_mechs[i]->name, mech) == 0) {
+			struct sasl_server *srv = xcalloc(1, sizeof(*srv));
+			srv->mech = sasl_mechs[i];
+			srv->db = db;
+			srv->pool = pool_create(1024);
+			return srv;
+		}
+	}
+	return NULL;
+}
+
+void sasl_server_destroy(struct sasl_server **_srv)
+{
+	struct sasl_server *srv = *_srv;
+	if (srv == NULL)
+		return;
+	*_srv = NULL;
+	if (srv->verify_hash != NULL) {
+		OPENSSL_cleanse(srv->verify_hash, strlen(srv->verify_hash));
+		free(srv->verify_hash);
+	}
+	pool_destroy(&srv->pool);
+	/* the password copy and the SCRAM keys live in the struct itself */
+	OPENSSL_cleanse(srv, sizeof(*srv));
+	free(srv);
+}
+
+enum sasl_result sasl_server_fail(struct sasl_server *srv, const char *error,
+				  const char **error_r)
+{
+	srv->finished = true;
+	*error_r = error;
+	return SASL_FAIL;
+}
+
+enum sasl_result sasl_server_step(struct sasl_server *srv, bool has_input,
+				  const unsigned char *in, size_t in_len,
+				  str_t *challenge, const char **error_r)
+{
+	str_clear(challenge);
+	if (srv->finished || srv->verify_pending)
+		return sasl_server_fail(srv, "SASL step after the exchange ended", error_r);
+	if (!has_input)
+		in_len = 0;
+	enum sasl_result ret = srv->mech->step(srv, has_input, in, in_len, challenge, error_r);
+	if (ret == SASL_OK || ret == SASL_FAIL)
+		srv->finished = true;
+	else if (ret == SASL_VERIFY)
+		srv->verify_pending = true;
+	return ret;
+}
+
+enum sasl_result sasl_server_prepare_verify(struct sasl_server *srv, const char *authcid,
+					    const unsigned char *password, size_t password_len,
+					    const char **error_r)
+{
+	struct userdb_auth auth;
+	const char *error;
+
+	if (password_len > SASL_FIELD_MAX)
+		return sasl_server_fail(srv, "password longer than 255 bytes", error_r);
+	int ret = userdb_auth_lookup(srv->db, authcid, srv->pool, &auth, &error);
+	if (ret < 0) {
+		srv->temp_failure = true;
+		return sasl_server_fail(srv, t_printf("user lookup failed: %s", error), error_r);
+	}
+	/* an unknown user still costs one hash verification, so that the
+	 * answer's timing does not tell which users exist */
+	srv->verify_user = ret > 0 ? auth.address : NULL;
+	srv->verify_hash = xstrdup(ret > 0 ? auth.password_hash : password_dummy_hash());
+	memcpy(srv->password, password, password_len);
+	srv->password[password_len] = '\0';
+	OPENSSL_cleanse(&auth.scram, sizeof(auth.scram));
+	return SASL_VERIFY;
+}
+
+void sasl_server_verify_blocking(struct sasl_server *srv)
+{
+	int ret = password_verify(srv->password, srv->verify_hash);
+
+	srv->verify_ok = ret == 1 && srv->verify_user != NULL;
+	OPENSSL_cleanse(srv->password, sizeof(srv->password));
+	srv->verify_done = true;
+}
+
+enum sasl_result sasl_server_verify_finish(struct sasl_server *srv, const char **error_r)
+{
+	if (!srv->verify_pending || !srv->verify_done)
+		return sasl_server_fail(srv, "verify finished before it ran", error_r);
+	srv->verify_pending = false;
+	srv->finished = true;
+	if (!srv->verify_ok) {
+		*error_r = srv->verify_user == NULL ? "unknown user" : "password mismatch";
+		return SASL_FAIL;
+	}
+	srv->user = srv->verify_user;
+	return SASL_OK;
+}
+
+const char *sasl_server_user(struct sasl_server *srv)
+{
+	return srv->user;
+}
+
+bool sasl_server_temp_failure(struct sasl_server *srv)
+{
+	return srv->temp_failure;
+}
+
+bool sasl_utf8_valid(const unsigned char *s, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned char c = s[i];
+		unsigned need;
+		unsigned long cp;
+
+		if (c == 0)
+			return false;
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			need = 1;
+			cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			need = 2;
+			cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			need = 3;
+			cp = c & 0x07;
+		} else {
+			return false; /* continuation byte, 0xc0/0xc1 overlong, > 0xf4 */
+		}
+		if (len - i <= need)
+			return false;
+		for (unsigned j = 1; j <= need; j++) {
+			if ((s[i + j] & 0xc0) != 0x80)
+				return false;
+			cp = cp << 6 | (s[i + j] & 0x3f);
+		}
+		if ((need == 2 && cp < 0x800) || (need == 3 && cp < 0x10000) ||
+		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		i += need + 1;
+	}
+	return true;
+}

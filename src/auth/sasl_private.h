@@ -1,0 +1,64 @@
+/* sasl_private.h: what sasl.c shares with the mechanism files. Not for
+ * other modules (tests excepted). */
+#ifndef POSTEL_AUTH_SASL_PRIVATE_H
+#define POSTEL_AUTH_SASL_PRIVATE_H
+
+#include "auth/password.h"
+#include "auth/sasl.h"
+#include "lib/mem.h"
+
+/* RFC 4616 section 4: servers must accept fields of 255 octets; we accept
+ * no more, for every mechanism. */
+#define SASL_FIELD_MAX 255
+
+struct sasl_mech {
+	const char *name;
+	enum sasl_result (*step)(struct sasl_server *srv, bool has_input,
+				 const unsigned char *in, size_t in_len,
+				 str_t *challenge, const char **error_r);
+};
+
+struct sasl_server {
+	const struct sasl_mech *mech;
+	struct userdb *db;
+	pool_t *pool;      /* nothing secret goes here: pools are not wiped */
+	unsigned state;    /* the mechanism's own step counter */
+	bool finished;     /* OK or FAIL was returned */
+	bool temp_failure;
+	const char *user;  /* canonical address after OK */
+	const char *login_user; /* LOGIN: the user name between two steps */
+
+	/* PLAIN and LOGIN: the copies sasl_server_verify_blocking() uses */
+	bool verify_pending, verify_done, verify_ok;
+	const char *verify_user; /* canonical address; NULL: unknown user */
+	char *verify_hash;       /* heap, wiped: the real or the dummy hash */
+	char password[SASL_FIELD_MAX + 1];
+
+	/* SCRAM-SHA-256 */
+	struct password_scram scram_keys;
+	bool scram_user_known;
+	const char *scram_user; /* canonical address, if known */
+	const char *scram_gs2_header, *scram_client_first_bare;
+	const char *scram_server_first, *scram_nonce;
+};
+
+extern const struct sasl_mech sasl_mech_plain, sasl_mech_login, sasl_mech_scram_sha256;
+
+/* Tests only: when set, SCRAM uses this server nonce instead of a random
+ * one, to replay the RFC 7677 section 3 example byte for byte. */
+extern const char *sasl_scram_test_server_nonce;
+
+/* RFC 3629 section 4 UTF-8: no overlongs, surrogates or values past
+ * U+10FFFF; NUL is refused too (no SASL field may hold one). */
+bool sasl_utf8_valid(const unsigned char *s, size_t len);
+
+/* Look up authcid and keep what sasl_server_verify_blocking() needs.
+ * SASL_VERIFY, or SASL_FAIL on a database error. */
+enum sasl_result sasl_server_prepare_verify(struct sasl_server *srv, const char *authcid,
+					    const unsigned char *password, size_t password_len,
+					    const char **error_r);
+/* Mark srv finished with FAIL and set error_r. */
+enum sasl_result sasl_server_fail(struct sasl_server *srv, const char *error,
+				  const char **error_r);
+
+#endif

@@ -1,0 +1,527 @@
+/* userdb.c: opening accounts.db, and the lookups the servers run on every
+ * RCPT TO, MAIL FROM and AUTH. See userdb.h. Management is in
+ * userdb_admin.c, address syntax in userdb_address.c. */
+#include "auth/userdb_private.h"
+#include "lib/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#define USERDB_SCHEMA_VERSION 1
+
+/* NOCASE is SQLite's ASCII case folding: the case-insensitive lookups of
+ * userdb.h come from these column collations. The secrets table holds
+ * server-side keys that must survive restarts (see userdb_secret()). */
+static const char userdb_schema_v1[] =
+	"CREATE TABLE domains ("
+	"  name TEXT NOT NULL COLLATE NOCASE PRIMARY KEY);"
+	"CREATE TABLE users ("
+	"  address TEXT NOT NULL COLLATE NOCASE PRIMARY KEY,"
+	"  password_hash TEXT NOT NULL,"
+	"  scram_salt BLOB, scram_iterations INTEGER,"
+	"  scram_stored_key BLOB, scram_server_key BLOB);"
+	"CREATE TABLE aliases ("
+	"  source TEXT NOT NULL COLLATE NOCASE,"
+	"  target TEXT NOT NULL COLLATE NOCASE,"
+	"  PRIMARY KEY (source, target));"
+	"CREATE TABLE secrets ("
+	"  name TEXT NOT NULL PRIMARY KEY, value BLOB NOT NULL);";
+
+static const char *const userdb_stmt_sql[USERDB_STMT_COUNT] = {
+	[USERDB_STMT_DOMAIN_EXISTS] = "SELECT 1 FROM domains WHERE name = ?1",
+	[USERDB_STMT_USER_ADDRESS] = "SELECT address FROM users WHERE address = ?1",
+	[USERDB_STMT_USER_AUTH] =
+		"SELECT address, password_hash, scram_salt, scram_iterations,"
+		" scram_stored_key, scram_server_key FROM users WHERE address = ?1",
+	[USERDB_STMT_ALIAS_TARGETS] =
+		"SELECT target FROM aliases WHERE source = ?1 ORDER BY rowid",
+	[USERDB_STMT_ALIAS_PAIR_EXISTS] =
+		"SELECT 1 FROM aliases WHERE source = ?1 AND target = ?2",
+};
+
+int userdb_sql_error(struct userdb *db, const char *what, const char **error_r)
+{
+	*error_r = t_printf("%s: %s", what, sqlite3_errmsg(db->sql));
+	return -1;
+}
+
+int userdb_exec(struct userdb *db, const char *sql, const char **error_r)
+{
+	if (sqlite3_exec(db->sql, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return userdb_sql_error(db, "accounts.db", error_r);
+	return 0;
+}
+
+sqlite3_stmt *userdb_stmt(struct userdb *db, enum userdb_stmt_id id,
+			  const char **error_r)
+{
+	sqlite3_stmt *stmt = db->stmts[id];
+	if (stmt == NULL) {
+		if (sqlite3_prepare_v3(db->sql, userdb_stmt_sql[id], -1,
+				       SQLITE_PREPARE_PERSISTENT, &stmt, NULL) != SQLITE_OK) {
+			userdb_sql_error(db, "prepare", error_r);
+			return NULL;
+		}
+		db->stmts[id] = stmt;
+	}
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+	return stmt;
+}
+
+static int userdb_schema(struct userdb *db, const char **error_r)
+{
+	sqlite3_stmt *stmt = NULL;
+	unsigned char secret[USERDB_SECRET_LEN];
+	int version;
+
+	/* IMMEDIATE: a CLI and a server opening a new file at once must not
+	 * both create the schema */
+	if (userdb_exec(db, "BEGIN IMMEDIATE", error_r) < 0)
+		return -1;
+	if (sqlite3_prepare_v2(db->sql, "PRAGMA user_version", -1, &stmt, NULL) != SQLITE_OK ||
+	    sqlite3_step(stmt) != SQLITE_ROW)
+		goto sql_fail;
+	version = sqlite3_column_int(stmt, 0);
+	sqlite3_finalize(stmt);
+	stmt = NULL;
+
+	if (version > USERDB_SCHEMA_VERSION) {
+		*error_r = t_printf("accounts.db has schema version %d, newer than this "
+				    "postel understands (%d)", version, USERDB_SCHEMA_VERSION);
+		goto fail;
+	}
+	if (version == 0) {
+		if (userdb_exec(db, userdb_schema_v1, error_r) < 0)
+			goto fail;
+		if (RAND_bytes(secret, sizeof(secret)) != 1) {
+			*error_r = "RAND_bytes failed";
+			goto fail;
+		}
+		if (sqlite3_prepare_v2(db->sql, "INSERT INTO secrets (name, value) "
+				       "VALUES ('scram_fake_salt', ?1)", -1, &stmt, NULL) != SQLITE_OK ||
+		    sqlite3_bind_blob(stmt, 1, secret, sizeof(secret), SQLITE_TRANSIENT) != SQLITE_OK ||
+		    sqlite3_step(stmt) != SQLITE_DONE)
+			goto sql_fail;
+		sqlite3_finalize(stmt);
+		stmt = NULL;
+		OPENSSL_cleanse(secret, sizeof(secret));
+		if (userdb_exec(db, "PRAGMA user_version = 1", error_r) < 0)
+			goto fail;
+	}
+	if (userdb_exec(db, "COMMIT", error_r) < 0)
+		goto fail;
+	return 0;
+sql_fail:
+	userdb_sql_error(db, "accounts.db schema", error_r);
+fail:
+	OPENSSL_cleanse(secret, sizeof(secret));
+	sqlite3_finalize(stmt);
+	sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+static int userdb_load_secret(struct userdb *db, const char **error_r)
+{
+	sqlite3_stmt *stmt;
+	int ret = -1;
+
+	if (sqlite3_prepare_v2(db->sql, "SELECT value FROM secrets "
+			       "WHERE name = 'scram_fake_salt'", -1, &stmt, NULL) != SQLITE_OK)
+		return userdb_sql_error(db, "accounts.db", error_r);
+	if (sqlite3_step(stmt) == SQLITE_ROW &&
+	    sqlite3_column_bytes(stmt, 0) == USERDB_SECRET_LEN) {
+		memcpy(db->secret, sqlite3_column_blob(stmt, 0), USERDB_SECRET_LEN);
+		ret = 0;
+	} else {
+		*error_r = "accounts.db: secrets table is damaged";
+	}
+	sqlite3_finalize(stmt);
+	return ret;
+}
+
+/* Create the file 0600 before SQLite does (it would use 0644 & umask):
+ * it holds password hashes. The -wal and -shm files copy its mode. */
+static int userdb_create_file(const char *path, const char **error_r)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		*error_r = t_printf("open(%s): %s", path, strerror(errno));
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+int userdb_open(const char *data_dir, struct userdb **db_r, const char **error_r)
+{
+	const char *path = t_printf("%s/%s", data_dir, USERDB_FILENAME);
+	struct userdb *db;
+	sqlite3_stmt *stmt;
+
+	if (mkdir(data_dir, 0750) < 0 && errno != EEXIST) {
+		*error_r = t_printf("mkdir(%s): %s", data_dir, strerror(errno));
+		return -1;
+	}
+	if (userdb_create_file(path, error_r) < 0)
+		return -1;
+
+	db = xcalloc(1, sizeof(*db));
+	if (sqlite3_open_v2(path, &db->sql, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW,
+			    NULL) != SQLITE_OK) {
+		if (db->sql == NULL)
+			fatal("event=out_of_memory what=sqlite3_open");
+		userdb_sql_error(db, path, error_r);
+		goto fail;
+	}
+	sqlite3_busy_timeout(db->sql, 5000);
+	/* WAL: the server reads while the CLI writes. secure_delete: an old
+	 * password hash does not linger in free pages. */
+	if (sqlite3_prepare_v2(db->sql, "PRAGMA journal_mode = WAL", -1, &stmt, NULL) != SQLITE_OK) {
+		userdb_sql_error(db, path, error_r);
+		goto fail;
+	}
+	bool wal = sqlite3_step(stmt) == SQLITE_ROW &&
+		strcmp((const char *)sqlite3_column_text(stmt, 0), "wal") == 0;
+	sqlite3_finalize(stmt);
+	if (!wal) {
+		userdb_sql_error(db, t_printf("%s: cannot enable WAL", path), error_r);
+		goto fail;
+	}
+	if (userdb_exec(db, "PRAGMA secure_delete = ON", error_r) < 0 ||
+	    userdb_schema(db, error_r) < 0 || userdb_load_secret(db, error_r) < 0)
+		goto fail;
+	*db_r = db;
+	return 0;
+fail:
+	userdb_close(&db);
+	return -1;
+}
+
+void userdb_close(struct userdb **_db)
+{
+	struct userdb *db = *_db;
+	if (db == NULL)
+		return;
+	*_db = NULL;
+	for (unsigned i = 0; i < USERDB_STMT_COUNT; i++)
+		sqlite3_finalize(db->stmts[i]);
+	sqlite3_close(db->sql);
+	OPENSSL_cleanse(db->secret, sizeof(db->secret));
+	free(db);
+}
+
+const unsigned char *userdb_secret(struct userdb *db)
+{
+	return db->secret;
+}
+
+/* Run a statement bound to one or two texts that answers with rows or
+ * not: 1 a row, 0 none, -1 error. */
+static int userdb_query_exists(struct userdb *db, enum userdb_stmt_id id,
+			       const char *arg1, const char *arg2, const char **error_r)
+{
+	sqlite3_stmt *stmt = userdb_stmt(db, id, error_r);
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_text(stmt, 1, arg1, -1, SQLITE_STATIC);
+	if (arg2 != NULL)
+		sqlite3_bind_text(stmt, 2, arg2, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(stmt);
+	sqlite3_reset(stmt);
+	if (rc == SQLITE_ROW)
+		return 1;
+	if (rc == SQLITE_DONE)
+		return 0;
+	return userdb_sql_error(db, "accounts.db", error_r);
+}
+
+static int userdb_log_error(int ret, const char *error)
+{
+	if (ret < 0)
+		log_error("event=userdb_error error=%s", log_str(error));
+	return ret;
+}
+
+int userdb_is_local_domain(struct userdb *db, const char *domain)
+{
+	const char *error = NULL;
+	return userdb_log_error(userdb_query_exists(db, USERDB_STMT_DOMAIN_EXISTS,
+						    domain, NULL, &error), error);
+}
+
+/* The canonical spelling of a user's address. 1/0/-1. */
+static int userdb_user_address(struct userdb *db, const char *address, pool_t *pool,
+			       const char **canonical_r, const char **error_r)
+{
+	sqlite3_stmt *stmt = userdb_stmt(db, USERDB_STMT_USER_ADDRESS, error_r);
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_text(stmt, 1, address, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		*canonical_r = pool_strdup(pool, (const char *)sqlite3_column_text(stmt, 0));
+	sqlite3_reset(stmt);
+	if (rc == SQLITE_ROW)
+		return 1;
+	if (rc == SQLITE_DONE)
+		return 0;
+	return userdb_sql_error(db, "accounts.db", error_r);
+}
+
+int userdb_user_exists(struct userdb *db, const char *address)
+{
+	const char *error = NULL;
+	return userdb_log_error(userdb_query_exists(db, USERDB_STMT_USER_ADDRESS,
+						    address, NULL, &error), error);
+}
+
+int userdb_may_send_as(struct userdb *db, const char *user, const char *address)
+{
+	const char *error = NULL;
+	if (strcasecmp(user, address) == 0)
+		return 1;
+	return userdb_log_error(userdb_query_exists(db, USERDB_STMT_ALIAS_PAIR_EXISTS,
+						    address, user, &error), error);
+}
+
+static bool userdb_blob_copy(sqlite3_stmt *stmt, int col, unsigned char *dest,
+			     size_t min, size_t max, size_t *len_r)
+{
+	int len = sqlite3_column_bytes(stmt, col);
+	const void *blob = sqlite3_column_blob(stmt, col);
+	if (blob == NULL || len < 0 || (size_t)len < min || (size_t)len > max)
+		return false;
+	memcpy(dest, blob, (size_t)len);
+	*len_r = (size_t)len;
+	return true;
+}
+
+int userdb_auth_lookup(struct userdb *db, const char *address, pool_t *pool,
+		       struct userdb_auth *auth_r, const char **error_r)
+{
+	sqlite3_stmt *stmt = userdb_stmt(db, USERDB_STMT_USER_AUTH, error_r);
+	struct password_scram *scram = &auth_r->scram;
+	size_t len;
+
+	if (stmt == NULL)
+		return -1;
+	memset(auth_r, 0, sizeof(*auth_r));
+	sqlite3_bind_text(stmt, 1, address, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(stmt);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(stmt);
+		return rc == SQLITE_DONE ? 0 : userdb_sql_error(db, "accounts.db", error_r);
+	}
+	auth_r->address = pool_strdup(pool, (const char *)sqlite3_column_text(stmt, 0));
+	auth_r->password_hash = pool_strdup(pool, (const char *)sqlite3_column_text(stmt, 1));
+	sqlite3_int64 iter = sqlite3_column_int64(stmt, 3);
+	/* all four SCRAM columns or none: a partial set counts as none */
+	auth_r->has_scram =
+		userdb_blob_copy(stmt, 2, scram->salt, 1, sizeof(scram->salt), &scram->salt_len) &&
+		iter >= PASSWORD_SCRAM_ITERATIONS_MIN && iter <= PASSWORD_SCRAM_ITERATIONS_MAX &&
+		userdb_blob_copy(stmt, 4, scram->stored_key, PASSWORD_SCRAM_KEY_LEN,
+				 PASSWORD_SCRAM_KEY_LEN, &len) &&
+		userdb_blob_copy(stmt, 5, scram->server_key, PASSWORD_SCRAM_KEY_LEN,
+				 PASSWORD_SCRAM_KEY_LEN, &len);
+	if (auth_r->has_scram)
+		scram->iterations = (unsigned)iter;
+	else
+		OPENSSL_cleanse(scram, sizeof(*scram));
+	sqlite3_reset(stmt);
+	return 1;
+}
+
+/* Recipient resolution state: the results and every address already
+ * expanded (dedup and loop protection). Arrays are heap, strings pool. */
+struct userdb_resolve {
+	struct userdb *db;
+	pool_t *pool;
+	struct userdb_target *targets;
+	unsigned count, alloc;
+	const char **seen;
+	unsigned seen_count, seen_alloc;
+	const char *error;
+};
+
+/* 1 if address was expanded before, else remember it: 0, or -1 when the
+ * expansion visits too many addresses. */
+static int userdb_resolve_seen(struct userdb_resolve *ctx, const char *address)
+{
+	for (unsigned i = 0; i < ctx->seen_count; i++) {
+		if (strcasecmp(ctx->seen[i], address) == 0)
+			return 1;
+	}
+	if (ctx->seen_count >= USERDB_MAX_TARGETS * 4) {
+		ctx->error = t_printf("aliases expand to more than %d addresses",
+				      USERDB_MAX_TARGETS * 4);
+		return -1;
+	}
+	if (ctx->seen_count == ctx->seen_alloc) {
+		ctx->seen_alloc = ctx->seen_alloc == 0 ? 16 : ctx->seen_alloc * 2;
+		ctx->seen = xrealloc(ctx->seen, ctx->seen_alloc * sizeof(*ctx->seen));
+	}
+	ctx->seen[ctx->seen_count++] = address;
+	return 0;
+}
+
+static int userdb_resolve_add(struct userdb_resolve *ctx, const char *address, bool local)
+{
+	for (unsigned i = 0; i < ctx->count; i++) {
+		if (strcasecmp(ctx->targets[i].address, address) == 0)
+			return 0;
+	}
+	if (ctx->count >= USERDB_MAX_TARGETS) {
+		ctx->error = t_printf("aliases expand to more than %d targets",
+				      USERDB_MAX_TARGETS);
+		return -1;
+	}
+	if (ctx->count == ctx->alloc) {
+		ctx->alloc = ctx->alloc == 0 ? 8 : ctx->alloc * 2;
+		ctx->targets = xrealloc(ctx->targets, ctx->alloc * sizeof(*ctx->targets));
+	}
+	ctx->targets[ctx->count].address = address;
+	ctx->targets[ctx->count].local = local;
+	ctx->count++;
+	return 0;
+}
+
+/* The targets of an alias source, read fully before the caller recurses
+ * (the cached statement is reused below). */
+static int userdb_alias_targets(struct userdb_resolve *ctx, const char *source,
+				const char ***targets_r, unsigned *count_r)
+{
+	sqlite3_stmt *stmt = userdb_stmt(ctx->db, USERDB_STMT_ALIAS_TARGETS, &ctx->error);
+	const char **targets = NULL;
+	unsigned count = 0, alloc = 0;
+	int rc;
+
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_text(stmt, 1, source, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if (count == USERDB_MAX_TARGETS) {
+			sqlite3_reset(stmt);
+			free(targets);
+			ctx->error = t_printf("alias %s has more than %d targets",
+					      log_str(source), USERDB_MAX_TARGETS);
+			return -1;
+		}
+		if (count == alloc) {
+			alloc = alloc == 0 ? 8 : alloc * 2;
+			targets = xrealloc(targets, alloc * sizeof(*targets));
+		}
+		targets[count++] = userdb_address_normalize(ctx->pool,
+			(const char *)sqlite3_column_text(stmt, 0));
+	}
+	sqlite3_reset(stmt);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		free(targets);
+		return userdb_sql_error(ctx->db, "accounts.db", &ctx->error);
+	}
+	*targets_r = targets;
+	*count_r = count;
+	return 0;
+}
+
+static int userdb_resolve_address(struct userdb_resolve *ctx, const char *address,
+				  unsigned depth);
+
+static int userdb_resolve_list(struct userdb_resolve *ctx, const char *source,
+			       const char *self, unsigned depth, bool *found_r)
+{
+	const char **targets, *canonical;
+	unsigned count;
+	int ret = 0;
+
+	if (userdb_alias_targets(ctx, source, &targets, &count) < 0)
+		return -1;
+	*found_r = count > 0;
+	for (unsigned i = 0; i < count && ret == 0; i++) {
+		if (self != NULL && strcasecmp(targets[i], self) == 0) {
+			/* "a -> a, b": keep a copy in a's own mailbox */
+			ret = userdb_user_address(ctx->db, self, ctx->pool, &canonical,
+						  &ctx->error);
+			if (ret > 0)
+				ret = userdb_resolve_add(ctx, canonical, true);
+		} else {
+			ret = userdb_resolve_address(ctx, targets[i], depth + 1);
+		}
+	}
+	free(targets);
+	return ret < 0 ? -1 : 0;
+}
+
+/* address has its domain lower-cased. Adds what it resolves to. */
+static int userdb_resolve_address(struct userdb_resolve *ctx, const char *address,
+				  unsigned depth)
+{
+	const char *at = strrchr(address, '@'), *canonical;
+	bool found;
+	int ret;
+
+	if (depth > USERDB_ALIAS_MAX_DEPTH) {
+		ctx->error = t_printf("aliases nested deeper than %d levels at %s",
+				      USERDB_ALIAS_MAX_DEPTH, log_str(address));
+		return -1;
+	}
+	ret = userdb_resolve_seen(ctx, address);
+	if (ret != 0)
+		return ret < 0 ? -1 : 0;
+	if (at == NULL || at == address)
+		return 0;
+	ret = userdb_query_exists(ctx->db, USERDB_STMT_DOMAIN_EXISTS, at + 1, NULL,
+				  &ctx->error);
+	if (ret <= 0)
+		return ret < 0 ? -1 : userdb_resolve_add(ctx, address, false);
+
+	/* an alias of the exact address wins over a user of that name */
+	if (userdb_resolve_list(ctx, address, address, depth, &found) < 0)
+		return -1;
+	if (found)
+		return 0;
+	ret = userdb_user_address(ctx->db, address, ctx->pool, &canonical, &ctx->error);
+	if (ret != 0)
+		return ret < 0 ? -1 : userdb_resolve_add(ctx, canonical, true);
+	/* the catch-all "@domain", only when nothing exact exists */
+	if (userdb_resolve_list(ctx, at, NULL, depth, &found) < 0)
+		return -1;
+	if (!found && depth > 0)
+		log_warn("event=alias_target_unknown target=%s", log_str(address));
+	return 0;
+}
+
+int userdb_resolve_rcpt(struct userdb *db, const char *address, pool_t *pool,
+			struct userdb_target **targets_r, unsigned *count_r,
+			const char **error_r)
+{
+	struct userdb_resolve ctx = { .db = db, .pool = pool };
+	const char *normalized = userdb_address_normalize(pool, address);
+	const char *at = strrchr(normalized, '@');
+	int ret;
+
+	*targets_r = NULL;
+	*count_r = 0;
+	if (at == NULL || at == normalized)
+		return 0;
+	ret = userdb_resolve_address(&ctx, normalized, 0);
+	if (ret == 0 && ctx.count > 0) {
+		*targets_r = pool_alloc(pool, ctx.count * sizeof(**targets_r));
+		memcpy(*targets_r, ctx.targets, ctx.count * sizeof(**targets_r));
+		*count_r = ctx.count;
+		ret = 1;
+	}
+	if (ret < 0)
+		*error_r = ctx.error;
+	free(ctx.targets);
+	free(ctx.seen);
+	return ret;
+}

@@ -1,0 +1,28 @@
+/* commands.h: the postel subcommands, dispatched from main.c.
+ *
+ * Each takes the loaded configuration and the arguments after the
+ * subcommand name (argv[0] is the subcommand). Returns the process exit
+ * status: 0 success, 1 failure, 2 usage error. Each prints its own
+ * --help when argv contains --help or -h. */
+#ifndef POSTEL_CLI_COMMANDS_H
+#define POSTEL_CLI_COMMANDS_H
+
+struct config;
+
+struct cli_ctx {
+	struct config *config; /* loaded with -d/-c/-o already applied */
+	const char *config_file; /* NULL: the default DATA_DIR/postel.conf */
+	/* the -d and -o arguments as given, so serve can reload on SIGHUP */
+	const char *data_dir;
+	const char *const *overrides;
+	unsigned override_count;
+};
+
+int cmd_serve(struct cli_ctx *ctx, int argc, char **argv);  /* server/ */
+int cmd_config(struct cli_ctx *ctx, int argc, char **argv); /* cmd_config.c */
+int cmd_user(struct cli_ctx *ctx, int argc, char **argv);   /* cmd_user.c */
+int cmd_domain(struct cli_ctx *ctx, int argc, char **argv); /* cmd_user.c */
+int cmd_alias(struct cli_ctx *ctx, int argc, char **argv);  /* cmd_user.c */
+int cmd_queue(struct cli_ctx *ctx, int argc, char **argv);  /* cmd_queue.c */
+
+#endif

@@ -1,0 +1,79 @@
+/* server.h: what the master hands a worker, and what a worker offers the
+ * protocol sessions it runs.
+ *
+ * The master binds every listener (server_listen.c), loads TLS keys and
+ * forks workers (master.c). A worker (worker.c) runs one event loop that
+ * accepts on every listener and owns all sessions of every protocol. */
+#ifndef POSTEL_SERVER_H
+#define POSTEL_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct config;
+struct ioloop;
+struct tls_ctx;
+struct threadpool;
+struct userdb;
+struct store;
+struct queue;
+
+enum service {
+	SERVICE_SMTP,        /* 25: MX, STARTTLS offered */
+	SERVICE_SUBMISSION,  /* 587: STARTTLS, AUTH required */
+	SERVICE_SUBMISSIONS, /* 465: implicit TLS, AUTH required */
+	SERVICE_COUNT
+};
+
+const char *service_name(enum service service);
+
+struct listener {
+	int fd;
+	enum service service;
+	char text[80];
+};
+
+#define SERVER_MAX_LISTENERS 64
+
+struct listener_set {
+	unsigned count;
+	struct listener items[SERVER_MAX_LISTENERS];
+};
+
+/* Bind every configured listener of the implemented services. */
+int server_listen_all(const struct config *config, struct listener_set *set_r,
+		      const char **error_r);
+void server_listen_close(struct listener_set *set);
+
+/* Data-directory layout and ownership; dropping root. */
+int server_prepare_data_dir(const struct config *config, const char **error_r);
+/* When root: switch to run_user (created if missing). uid_r/gid_r may be
+ * used before switching to chown files. 0 = done or nothing to do. */
+int server_lookup_run_user(const struct config *config, unsigned *uid_r,
+			   unsigned *gid_r, const char **error_r);
+int server_drop_privileges(const struct config *config, const char **error_r);
+
+/* Everything sessions in one worker share. */
+struct worker {
+	struct ioloop *loop;
+	const struct config *config;
+	struct tls_ctx *tls;
+	struct threadpool *pool;
+	struct userdb *userdb;
+	struct store *store;
+	struct queue *queue;
+	unsigned connections;
+	bool draining;
+	unsigned long long session_counter;
+};
+
+/* Runs the worker until drained; returns the exit status. */
+int worker_run(const struct config *config, struct tls_ctx *tls,
+	       struct listener_set *listeners, unsigned worker_index);
+
+/* Sessions call this when they end, so the worker can count and drain. */
+void worker_session_ended(struct worker *worker, const char *peer_ip);
+/* A fresh session id: "<pid base36><counter base36>", unique per host run */
+const char *worker_session_id(struct worker *worker);
+
+#endif

@@ -1,0 +1,206 @@
+/* worker.c: one unprivileged process running one event loop for every
+ * connection of every service. Accepts with connection limits (total and
+ * per client address), hands each connection to its protocol's session,
+ * and on SIGTERM stops accepting, lets sessions finish, then exits. */
+#include "server.h"
+#include "worker_limits.h"
+#include "lib/config.h"
+#include "lib/ioloop.h"
+#include "lib/threadpool.h"
+#include "lib/mem.h"
+#include "lib/log.h"
+#include "auth/userdb.h"
+#include "store/store.h"
+#include "queue/queue.h"
+#include "smtp/smtp_session.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define WORKER_DRAIN_MAX_MS 60000
+#define WORKER_HASH_THREADS 2
+
+struct worker_listener {
+	struct worker *worker;
+	struct listener *listener;
+	struct io *io;
+};
+
+static struct worker_listener wlisteners[SERVER_MAX_LISTENERS];
+static unsigned wlistener_count;
+static struct io *signal_io;
+static int signal_fd = -1;
+static struct timeout *drain_to;
+static struct worker_limits *limits;
+
+static void peer_ip_of(int fd, char *buf, size_t size)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	snprintf(buf, size, "unknown");
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0)
+		return;
+	if (ss.ss_family == AF_INET)
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, buf, (socklen_t)size);
+	else if (ss.ss_family == AF_INET6)
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, buf, (socklen_t)size);
+}
+
+/* Refuse politely: RFC 5321 3.1 allows a 421 greeting when busy. */
+static void refuse(int fd, const char *why)
+{
+	const char *msg = t_printf("421 4.3.2 %s, try again later\r\n", why);
+	ssize_t w = send(fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT);
+	(void)w;
+	close(fd);
+}
+
+static void worker_on_accept(void *ctx)
+{
+	struct worker_listener *wl = ctx;
+	struct worker *worker = wl->worker;
+	for (unsigned i = 0; i < 64; i++) {
+		int fd = accept4(wl->listener->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+				log_error("event=accept_failed error=\"%s\"", strerror(errno));
+			return;
+		}
+		char ip[INET6_ADDRSTRLEN];
+		peer_ip_of(fd, ip, sizeof(ip));
+		if (worker->connections >= worker->config->max_connections) {
+			log_warn("event=connection_refused ip=%s reason=max_connections", ip);
+			refuse(fd, "Too many connections");
+			continue;
+		}
+		if (!worker_limits_acquire(limits, ip, worker->config->max_connections_per_ip)) {
+			log_warn("event=connection_refused ip=%s reason=max_connections_per_ip", ip);
+			refuse(fd, "Too many connections from your address");
+			continue;
+		}
+		worker->connections++;
+		smtp_session_create(worker, fd, wl->listener->service);
+	}
+}
+
+void worker_session_ended(struct worker *worker, const char *peer_ip)
+{
+	worker_limits_release(limits, peer_ip);
+	worker->connections--;
+	if (worker->draining && worker->connections == 0)
+		ioloop_stop(worker->loop);
+}
+
+const char *worker_session_id(struct worker *worker)
+{
+	static const char digits[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+	char buf[32];
+	size_t n = 0;
+	unsigned long long v = ((unsigned long long)getpid() << 32) |
+		(++worker->session_counter & 0xffffffffu);
+	do {
+		buf[n++] = digits[v % 36];
+		v /= 36;
+	} while (v > 0 && n < sizeof(buf));
+	char *out = pool_alloc(pool_temp(), n + 1);
+	for (size_t i = 0; i < n; i++)
+		out[i] = buf[n - 1 - i];
+	return out;
+}
+
+static void worker_on_drain_deadline(void *ctx)
+{
+	struct worker *worker = ctx;
+	timeout_remove(&drain_to);
+	log_warn("event=drain_deadline connections=%u", worker->connections);
+	ioloop_stop(worker->loop);
+}
+
+static void worker_start_drain(struct worker *worker)
+{
+	if (worker->draining)
+		return;
+	worker->draining = true;
+	for (unsigned i = 0; i < wlistener_count; i++) {
+		io_remove(&wlisteners[i].io);
+		close(wlisteners[i].listener->fd);
+	}
+	log_info("event=drain connections=%u", worker->connections);
+	smtp_sessions_drain(worker);
+	if (worker->connections == 0)
+		ioloop_stop(worker->loop);
+	else
+		drain_to = timeout_add(worker->loop, WORKER_DRAIN_MAX_MS,
+				       worker_on_drain_deadline, worker);
+}
+
+static void worker_on_signal(void *ctx)
+{
+	struct worker *worker = ctx;
+	struct signalfd_siginfo si;
+	while (read(signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+			worker_start_drain(worker);
+		/* SIGHUP is the master's: it starts a new generation */
+	}
+}
+
+int worker_run(const struct config *config, struct tls_ctx *tls,
+	       struct listener_set *listeners, unsigned worker_index)
+{
+	const char *error;
+	log_set_proc("worker");
+	if (server_drop_privileges(config, &error) < 0) {
+		log_error("event=worker_start_failed error=%s", log_str(error));
+		return 1;
+	}
+	struct worker worker = { .config = config, .tls = tls };
+	worker.loop = ioloop_create();
+	worker.pool = threadpool_create(worker.loop, WORKER_HASH_THREADS);
+	if (userdb_open(config->data_dir, &worker.userdb, &error) < 0 ||
+	    store_open(config->data_dir, &worker.store, &error) < 0 ||
+	    queue_open(config->data_dir, &worker.queue, &error) < 0) {
+		log_error("event=worker_start_failed error=%s", log_str(error));
+		return 1;
+	}
+	limits = worker_limits_create();
+
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (signal_fd < 0)
+		fatal("event=signalfd error=\"%s\"", strerror(errno));
+	signal_io = io_add(worker.loop, signal_fd, IO_READ, worker_on_signal, &worker);
+
+	wlistener_count = listeners->count;
+	for (unsigned i = 0; i < listeners->count; i++) {
+		wlisteners[i].worker = &worker;
+		wlisteners[i].listener = &listeners->items[i];
+		wlisteners[i].io = io_add(worker.loop, listeners->items[i].fd, IO_READ,
+					  worker_on_accept, &wlisteners[i]);
+	}
+	log_info("event=worker_started index=%u", worker_index);
+	ioloop_run(worker.loop);
+	log_info("event=worker_exit index=%u connections=%u", worker_index,
+		 worker.connections);
+	/* sessions still alive at the deadline die with the process */
+	timeout_remove(&drain_to);
+	io_remove(&signal_io);
+	close(signal_fd);
+	threadpool_destroy(&worker.pool);
+	queue_close(&worker.queue);
+	store_close(&worker.store);
+	userdb_close(&worker.userdb);
+	worker_limits_destroy(&limits);
+	ioloop_destroy(&worker.loop);
+	return 0;
+}

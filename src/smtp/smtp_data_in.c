@@ -1,0 +1,225 @@
+/* smtp_data_in.c: DATA (RFC 5321 4.1.1.4) and BDAT (RFC 3030) receipt.
+ *
+ * The message goes to an anonymous spool file (O_TMPFILE in DATA_DIR/spool:
+ * it vanishes by itself if we crash or the client leaves), through the
+ * decoder in smtp_data.c, which alone decides where DATA ends: only
+ * CRLF.CRLF. Bare CR, bare LF and NUL make the message refused after its
+ * end (SMTP smuggling), never a second message. Over the size limit, the
+ * rest is read and dropped, then 552. */
+#include "smtp_private.h"
+#include "lib/conn.h"
+#include "lib/config.h"
+#include "lib/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+int smtp_spool_open(struct smtp_session *s)
+{
+	struct smtp_tx *tx = s->tx;
+	const char *dir = t_printf("%s/spool", s->worker->config->data_dir);
+	tx->spool_fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (tx->spool_fd < 0) {
+		log_error("sid=%s event=spool_open_failed dir=%s error=\"%s\"", s->sid, dir,
+			  strerror(errno));
+		return -1;
+	}
+	tx->spool_size = 0;
+	return 0;
+}
+
+static void smtp_spool_flush(struct smtp_session *s)
+{
+	struct smtp_tx *tx = s->tx;
+	size_t off = 0;
+	while (off < tx->spool_buf.len && !tx->spool_failed) {
+		ssize_t n = write(tx->spool_fd, tx->spool_buf.data + off, tx->spool_buf.len - off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			tx->spool_failed = true;
+			tx->spool_error = errno == ENOSPC || errno == EDQUOT ? "disk full" :
+				t_printf("%s", strerror(errno));
+			log_error("sid=%s event=spool_write_failed error=\"%s\"", s->sid,
+				  strerror(errno));
+			break;
+		}
+		off += (size_t)n;
+		tx->spool_size += (uint64_t)n;
+	}
+	str_clear(&tx->spool_buf);
+}
+
+/* The whole message is in; judge it, then deliver. */
+static void smtp_message_complete(struct smtp_session *s)
+{
+	struct smtp_tx *tx = s->tx;
+	smtp_spool_flush(s);
+	s->state = SMTP_STATE_COMMAND;
+	const char *bad = smtp_data_error_reason(&tx->dec);
+	if (bad != NULL) {
+		log_info("sid=%s event=message_refused ip=%s reason=%s", s->sid, s->peer_ip,
+			 log_str(bad));
+		/* RFC 5321 2.3.8: CR and LF only as CRLF */
+		smtp_reply(s, 550, "5.6.0", "Message refused: %s (lines must end in CRLF, no NUL)", bad);
+		smtp_tx_reset(s);
+		return;
+	}
+	if (tx->dec.too_big) {
+		smtp_reply(s, 552, "5.3.4", "Message size exceeds fixed maximum message size");
+		smtp_tx_reset(s);
+		return;
+	}
+	if (tx->spool_failed) {
+		smtp_reply(s, 452, "4.3.1", "Insufficient system storage");
+		smtp_tx_reset(s);
+		return;
+	}
+	smtp_deliver(s);
+}
+
+void smtp_cmd_data(struct smtp_session *s, const struct smtp_command *cmd)
+{
+	(void)cmd;
+	struct smtp_tx *tx = s->tx;
+	if (tx == NULL) {
+		smtp_reply(s, 503, "5.5.1", "Need MAIL command");
+		return;
+	}
+	if (tx->bdat_started) {
+		/* RFC 3030 2: DATA and BDAT do not mix in one transaction */
+		smtp_reply(s, 503, "5.5.1", "DATA not allowed after BDAT");
+		return;
+	}
+	if (tx->rcpt_count == 0) {
+		/* RFC 5321 3.3 */
+		smtp_reply(s, 554, "5.5.1", "No valid recipients");
+		return;
+	}
+	if (smtp_spool_open(s) < 0) {
+		smtp_reply(s, 451, "4.3.0", "Local error in processing");
+		return;
+	}
+	smtp_data_decoder_init(&tx->dec, SMTP_DATA_MODE_DATA,
+			       s->worker->config->message_size_limit, &tx->spool_buf);
+	s->state = SMTP_STATE_DATA;
+	smtp_reply(s, 354, NULL, "End data with <CR><LF>.<CR><LF>");
+}
+
+bool smtp_data_input(struct smtp_session *s)
+{
+	struct smtp_tx *tx = s->tx;
+	const char *data;
+	size_t avail = conn_input_peek(s->conn, &data);
+	if (avail == 0)
+		return false;
+	size_t consumed = 0;
+	bool end = smtp_data_decoder_feed(&tx->dec, data, avail, &consumed) == 1;
+	conn_input_consume(s->conn, consumed);
+	if (tx->spool_buf.len >= SMTP_SPOOL_FLUSH)
+		smtp_spool_flush(s);
+	if (!end)
+		return false;
+	smtp_message_complete(s);
+	return true;
+}
+
+/* Reply after a BDAT chunk that had to be read and thrown away. */
+static void smtp_bdat_skip(struct smtp_session *s, uint64_t size, unsigned code,
+			   const char *enhanced, const char *text)
+{
+	s->skip_remaining = size;
+	s->skip_reply.code = code;
+	s->skip_reply.enhanced = enhanced;
+	s->skip_reply.text = text;
+	s->state = SMTP_STATE_BDAT_SKIP;
+}
+
+void smtp_cmd_bdat(struct smtp_session *s, const struct smtp_command *cmd)
+{
+	const struct config *config = s->worker->config;
+	struct smtp_bdat bdat;
+	struct smtp_reply_err err;
+	/* a chunk may not be larger than the whole message may be */
+	if (smtp_parse_bdat(cmd->args, cmd->args_len, config->message_size_limit,
+			    &bdat, &err) < 0) {
+		if (!bdat.size_valid) {
+			/* cannot know where the chunk ends: no way to resync */
+			smtp_reply_err(s, &err);
+			smtp_session_close(s);
+			return;
+		}
+		smtp_tx_reset(s);
+		smtp_bdat_skip(s, bdat.size, 552, "5.3.4", "Message size exceeds fixed maximum message size");
+		return;
+	}
+	struct smtp_tx *tx = s->tx;
+	if (tx == NULL) {
+		smtp_bdat_skip(s, bdat.size, 503, "5.5.1", "Need MAIL command");
+		return;
+	}
+	if (tx->rcpt_count == 0) {
+		smtp_bdat_skip(s, bdat.size, 554, "5.5.1", "No valid recipients");
+		return;
+	}
+	if (!tx->bdat_started) {
+		if (smtp_spool_open(s) < 0) {
+			smtp_tx_reset(s);
+			smtp_bdat_skip(s, bdat.size, 451, "4.3.0", "Local error in processing");
+			return;
+		}
+		smtp_data_decoder_init(&tx->dec, SMTP_DATA_MODE_BDAT, config->message_size_limit,
+				       &tx->spool_buf);
+		tx->bdat_started = true;
+	}
+	tx->bdat_remaining = bdat.size;
+	tx->bdat_last = bdat.last;
+	s->state = SMTP_STATE_BDAT;
+	if (bdat.size == 0)
+		smtp_bdat_input(s);
+}
+
+bool smtp_bdat_input(struct smtp_session *s)
+{
+	const char *data;
+	size_t avail = conn_input_peek(s->conn, &data);
+	if (s->state == SMTP_STATE_BDAT_SKIP) {
+		size_t n = avail < s->skip_remaining ? avail : (size_t)s->skip_remaining;
+		conn_input_consume(s->conn, n);
+		s->skip_remaining -= n;
+		if (s->skip_remaining > 0)
+			return false;
+		s->state = SMTP_STATE_COMMAND;
+		smtp_reply_err(s, &s->skip_reply);
+		return true;
+	}
+	struct smtp_tx *tx = s->tx;
+	size_t n = avail < tx->bdat_remaining ? avail : (size_t)tx->bdat_remaining;
+	if (n > 0) {
+		size_t consumed = 0;
+		smtp_data_decoder_feed(&tx->dec, data, n, &consumed);
+		conn_input_consume(s->conn, n);
+		tx->bdat_remaining -= n;
+		if (tx->spool_buf.len >= SMTP_SPOOL_FLUSH)
+			smtp_spool_flush(s);
+	}
+	if (tx->bdat_remaining > 0)
+		return false;
+	if (tx->bdat_last) {
+		smtp_data_decoder_finish(&tx->dec);
+		smtp_message_complete(s);
+		return true;
+	}
+	s->state = SMTP_STATE_COMMAND;
+	if (tx->dec.too_big) {
+		/* RFC 3030 2: refuse now; the transaction is over */
+		smtp_reply(s, 552, "5.3.4", "Message size exceeds fixed maximum message size");
+		smtp_tx_reset(s);
+		return true;
+	}
+	smtp_reply(s, 250, "2.0.0", "%llu octets received",
+		   (unsigned long long)tx->dec.size);
+	return true;
+}

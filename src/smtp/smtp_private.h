@@ -1,0 +1,129 @@
+/* smtp_private.h: state shared by the files of the SMTP session:
+ * smtp_session.c (life cycle, input loop, command table), smtp_cmds.c
+ * (simple commands), smtp_auth.c (AUTH), smtp_data_in.c (DATA and BDAT
+ * receipt into a spool file) and smtp_deliver.c (headers, local delivery,
+ * queueing). The session lives as long as the connection; the transaction
+ * (smtp_tx) from MAIL to the end of DATA/RSET, with its own pool. */
+#ifndef POSTEL_SMTP_PRIVATE_H
+#define POSTEL_SMTP_PRIVATE_H
+
+#include "smtp_session.h"
+#include "smtp_parse.h"
+#include "smtp_data.h"
+#include "lib/str.h"
+#include "lib/mem.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct conn;
+struct sasl_server;
+struct timeout;
+struct userdb_target;
+
+/* RFC 5321 4.5.3.1.4: command lines are at most 512 octets with CRLF. */
+#define SMTP_LINE_MAX 510
+/* RFC 4954 4: an AUTH line may be up to 12288 octets. */
+#define SMTP_AUTH_LINE_MAX 12288
+#define SMTP_INPUT_MAX (64 * 1024)
+#define SMTP_OUTPUT_MAX (256 * 1024)
+#define SMTP_SPOOL_FLUSH (64 * 1024)
+
+enum smtp_state {
+	SMTP_STATE_COMMAND,
+	SMTP_STATE_AUTH,        /* waiting for a SASL response line */
+	SMTP_STATE_AUTH_FINAL,  /* SCRAM: waiting for the empty final line */
+	SMTP_STATE_DATA,        /* reading dot-stuffed DATA */
+	SMTP_STATE_BDAT,        /* reading a BDAT chunk's octets */
+	SMTP_STATE_BDAT_SKIP,   /* discarding a refused BDAT chunk */
+	SMTP_STATE_WAIT,        /* async work (auth check, delay) pending */
+};
+
+struct smtp_rcpt_entry {
+	struct smtp_rcpt rcpt;
+	struct userdb_target *targets;
+	unsigned target_count;
+};
+
+struct smtp_tx {
+	pool_t *pool;
+	struct smtp_mail mail;
+	struct smtp_rcpt_entry *rcpts;
+	unsigned rcpt_count, rcpt_cap;
+	/* message receipt */
+	int spool_fd;
+	uint64_t spool_size;
+	str_t spool_buf;
+	bool spool_failed;
+	const char *spool_error;
+	struct smtp_data_decoder dec;
+	bool bdat_started;   /* BDAT used in this transaction */
+	bool bdat_last;
+	bool bdat_failed;    /* a chunk was refused: rest is discarded */
+	uint64_t bdat_remaining;
+};
+
+struct smtp_session {
+	struct worker *worker;
+	struct conn *conn;
+	enum service service;
+	const char *sid;
+	char peer_ip[46];
+	pool_t *pool;
+	struct smtp_session *prev, *next;
+
+	enum smtp_state state;
+	bool closing, draining, job_pending, destroy_when_done;
+	const char *helo;
+	bool esmtp;
+	bool tls_started; /* STARTTLS done or implicit TLS */
+	const char *auth_user;
+	unsigned bad_commands;
+	unsigned messages;
+
+	struct sasl_server *sasl;
+	const char *sasl_mech;
+	struct timeout *delay_to;
+	unsigned delay_reply_code;
+
+	struct smtp_tx *tx;
+	/* a BDAT chunk being discarded, and the reply owed after it */
+	uint64_t skip_remaining;
+	struct smtp_reply_err skip_reply;
+	bool skip_close;
+};
+
+/* smtp_session.c */
+void smtp_reply(struct smtp_session *s, unsigned code, const char *enhanced,
+		const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void smtp_reply_err(struct smtp_session *s, const struct smtp_reply_err *err);
+void smtp_session_close(struct smtp_session *s);
+void smtp_session_bad_command(struct smtp_session *s);
+bool smtp_session_tls(const struct smtp_session *s);
+bool smtp_session_auth_offered(const struct smtp_session *s);
+unsigned smtp_session_exts(const struct smtp_session *s);
+void smtp_tx_reset(struct smtp_session *s);
+void smtp_session_reset(struct smtp_session *s);
+/* Resume reading after async work finished. */
+void smtp_session_resume(struct smtp_session *s);
+
+/* smtp_cmds.c */
+typedef void smtp_cmd_handler_t(struct smtp_session *s, const struct smtp_command *cmd);
+smtp_cmd_handler_t smtp_cmd_ehlo, smtp_cmd_helo, smtp_cmd_mail, smtp_cmd_rcpt,
+	smtp_cmd_rset, smtp_cmd_noop, smtp_cmd_quit, smtp_cmd_vrfy, smtp_cmd_expn,
+	smtp_cmd_help, smtp_cmd_starttls, smtp_cmd_auth, smtp_cmd_data, smtp_cmd_bdat;
+
+/* smtp_auth.c */
+void smtp_auth_input_line(struct smtp_session *s, const char *line, size_t len);
+void smtp_auth_abort(struct smtp_session *s);
+
+/* smtp_data_in.c: returns false when it needs more input */
+bool smtp_data_input(struct smtp_session *s);
+bool smtp_bdat_input(struct smtp_session *s);
+int smtp_spool_open(struct smtp_session *s);
+
+/* smtp_deliver.c: the message is complete in the spool; deliver or queue,
+ * then reply. */
+void smtp_deliver(struct smtp_session *s);
+
+#endif

@@ -1,0 +1,314 @@
+/* smtp_session.c: SMTP session life cycle, the input loop and the command
+ * table. Each command is checked against the table's flags, then handed
+ * to its handler, which validates its arguments and then acts.
+ *
+ * Pipelining (RFC 2920): every complete command line buffered is processed
+ * in order and replies are buffered; the connection writes them once the
+ * input is used up, so pipelined clients get one write per group. */
+#include "smtp_private.h"
+#include "lib/conn.h"
+#include "lib/config.h"
+#include "lib/ioloop.h"
+#include "lib/log.h"
+#include "auth/sasl.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+enum smtp_cmd_flags {
+	SMTP_CMD_NEEDS_HELO = 1u << 0,   /* 503 before EHLO/HELO */
+	SMTP_CMD_NO_TX = 1u << 1,        /* 503 inside a mail transaction */
+};
+
+struct smtp_cmd_def {
+	enum smtp_cmd_verb verb;
+	smtp_cmd_handler_t *handler;
+	unsigned flags;
+};
+
+static const struct smtp_cmd_def smtp_cmds[] = {
+	{ SMTP_CMD_EHLO, smtp_cmd_ehlo, 0 },
+	{ SMTP_CMD_HELO, smtp_cmd_helo, 0 },
+	{ SMTP_CMD_MAIL, smtp_cmd_mail, SMTP_CMD_NEEDS_HELO },
+	{ SMTP_CMD_RCPT, smtp_cmd_rcpt, SMTP_CMD_NEEDS_HELO },
+	{ SMTP_CMD_DATA, smtp_cmd_data, SMTP_CMD_NEEDS_HELO },
+	{ SMTP_CMD_BDAT, smtp_cmd_bdat, SMTP_CMD_NEEDS_HELO },
+	{ SMTP_CMD_RSET, smtp_cmd_rset, 0 },
+	{ SMTP_CMD_NOOP, smtp_cmd_noop, 0 },
+	{ SMTP_CMD_QUIT, smtp_cmd_quit, 0 },
+	{ SMTP_CMD_VRFY, smtp_cmd_vrfy, 0 },
+	{ SMTP_CMD_EXPN, smtp_cmd_expn, 0 },
+	{ SMTP_CMD_HELP, smtp_cmd_help, 0 },
+	{ SMTP_CMD_STARTTLS, smtp_cmd_starttls, SMTP_CMD_NEEDS_HELO | SMTP_CMD_NO_TX },
+	{ SMTP_CMD_AUTH, smtp_cmd_auth, SMTP_CMD_NEEDS_HELO | SMTP_CMD_NO_TX },
+};
+
+/* every live session of this worker, for draining */
+static struct smtp_session *smtp_sessions;
+
+static void smtp_on_conn_event(void *ctx, enum conn_event ev);
+
+void smtp_reply(struct smtp_session *s, unsigned code, const char *enhanced,
+		const char *fmt, ...)
+{
+	va_list ap;
+	str_t line = STR_INIT;
+	str_printf(&line, "%03u ", code);
+	/* RFC 2034: enhanced codes on every reply but the greeting */
+	if (enhanced != NULL)
+		str_printf(&line, "%s ", enhanced);
+	va_start(ap, fmt);
+	str_vprintf(&line, fmt, ap);
+	va_end(ap);
+	str_appendz(&line, "\r\n");
+	conn_write(s->conn, line.data, line.len);
+	str_free(&line);
+	if (code >= 500)
+		smtp_session_bad_command(s);
+}
+
+void smtp_reply_err(struct smtp_session *s, const struct smtp_reply_err *err)
+{
+	smtp_reply(s, err->code, err->enhanced, "%s", err->text);
+}
+
+void smtp_session_close(struct smtp_session *s)
+{
+	s->closing = true;
+	conn_close_after_output(s->conn);
+}
+
+void smtp_session_bad_command(struct smtp_session *s)
+{
+	if (++s->bad_commands <= s->worker->config->max_bad_commands || s->closing)
+		return;
+	log_info("sid=%s event=too_many_errors ip=%s", s->sid, s->peer_ip);
+	conn_write(s->conn, "421 4.7.0 Too many errors, closing connection\r\n", 47);
+	smtp_session_close(s);
+}
+
+bool smtp_session_tls(const struct smtp_session *s)
+{
+	return conn_is_tls(s->conn);
+}
+
+bool smtp_session_auth_offered(const struct smtp_session *s)
+{
+	return smtp_session_tls(s) || s->worker->config->allow_plaintext_auth;
+}
+
+unsigned smtp_session_exts(const struct smtp_session *s)
+{
+	unsigned exts = SMTP_EXT_SIZE | SMTP_EXT_8BITMIME | SMTP_EXT_SMTPUTF8 |
+		SMTP_EXT_DSN;
+	if (smtp_session_auth_offered(s))
+		exts |= SMTP_EXT_AUTH;
+	return exts;
+}
+
+void smtp_tx_reset(struct smtp_session *s)
+{
+	struct smtp_tx *tx = s->tx;
+	if (tx == NULL)
+		return;
+	if (tx->spool_fd >= 0)
+		close(tx->spool_fd);
+	str_free(&tx->spool_buf);
+	smtp_data_decoder_deinit(&tx->dec);
+	pool_destroy(&tx->pool);
+	free(tx);
+	s->tx = NULL;
+}
+
+/* RFC 3207 4.2: after STARTTLS the session starts over. */
+void smtp_session_reset(struct smtp_session *s)
+{
+	smtp_tx_reset(s);
+	smtp_auth_abort(s);
+	s->helo = NULL;
+	s->esmtp = false;
+	s->auth_user = NULL;
+}
+
+static void smtp_session_free(struct smtp_session *s)
+{
+	log_info("sid=%s event=disconnect ip=%s reason=%s messages=%u user=%s",
+		 s->sid, s->peer_ip, conn_close_reason(s->conn), s->messages,
+		 s->auth_user != NULL ? log_str(s->auth_user) : "-");
+	smtp_tx_reset(s);
+	smtp_auth_abort(s);
+	timeout_remove(&s->delay_to);
+	conn_destroy(&s->conn);
+	if (s->prev != NULL)
+		s->prev->next = s->next;
+	else
+		smtp_sessions = s->next;
+	if (s->next != NULL)
+		s->next->prev = s->prev;
+	worker_session_ended(s->worker, s->peer_ip);
+	pool_destroy(&s->pool);
+	free(s);
+}
+
+static void smtp_dispatch(struct smtp_session *s, const char *line, size_t len)
+{
+	struct smtp_command cmd;
+	struct smtp_reply_err err;
+	if (smtp_parse_command(line, len, &cmd, &err) < 0) {
+		if (cmd.verb == SMTP_CMD_HTTP) {
+			/* ALPACA / cross-protocol: drop at once, echo nothing */
+			log_info("sid=%s event=http_request ip=%s", s->sid, s->peer_ip);
+			smtp_session_close(s);
+			return;
+		}
+		smtp_reply_err(s, &err);
+		return;
+	}
+	for (size_t i = 0; i < sizeof(smtp_cmds) / sizeof(smtp_cmds[0]); i++) {
+		const struct smtp_cmd_def *def = &smtp_cmds[i];
+		if (def->verb != cmd.verb)
+			continue;
+		if ((def->flags & SMTP_CMD_NEEDS_HELO) && s->helo == NULL) {
+			smtp_reply(s, 503, "5.5.1", "Send EHLO or HELO first");
+			return;
+		}
+		if ((def->flags & SMTP_CMD_NO_TX) && s->tx != NULL) {
+			smtp_reply(s, 503, "5.5.1", "Not allowed during a mail transaction");
+			return;
+		}
+		def->handler(s, &cmd);
+		return;
+	}
+	smtp_reply(s, 502, "5.5.1", "Command not implemented");
+}
+
+static void smtp_process_input(struct smtp_session *s)
+{
+	while (!s->closing) {
+		switch (s->state) {
+		case SMTP_STATE_WAIT:
+			return;
+		case SMTP_STATE_DATA:
+			if (!smtp_data_input(s))
+				return;
+			continue;
+		case SMTP_STATE_BDAT:
+		case SMTP_STATE_BDAT_SKIP:
+			if (!smtp_bdat_input(s))
+				return;
+			continue;
+		case SMTP_STATE_COMMAND:
+		case SMTP_STATE_AUTH:
+		case SMTP_STATE_AUTH_FINAL:
+			break;
+		}
+		bool auth = s->state != SMTP_STATE_COMMAND;
+		const char *line;
+		size_t len;
+		bool bare_lf;
+		enum conn_line_result r = conn_read_line(s->conn,
+			auth ? SMTP_AUTH_LINE_MAX : SMTP_LINE_MAX, &line, &len, &bare_lf);
+		if (r == CONN_LINE_MORE)
+			return;
+		if (r == CONN_LINE_TOOLONG) {
+			if (auth)
+				smtp_auth_abort(s);
+			/* RFC 5321 4.5.3.1.4 */
+			smtp_reply(s, 500, "5.5.2", "Line too long");
+			continue;
+		}
+		if (bare_lf) {
+			/* RFC 5321 2.3.8: lines end in CRLF only */
+			if (auth)
+				smtp_auth_abort(s);
+			smtp_reply(s, 500, "5.5.2", "Line must end with CRLF");
+			continue;
+		}
+		if (auth)
+			smtp_auth_input_line(s, line, len);
+		else
+			smtp_dispatch(s, line, len);
+		if (s->draining && s->tx == NULL && s->state == SMTP_STATE_COMMAND &&
+		    !s->closing) {
+			smtp_reply(s, 421, "4.3.2", "Service shutting down");
+			smtp_session_close(s);
+		}
+	}
+}
+
+void smtp_session_resume(struct smtp_session *s)
+{
+	if (s->destroy_when_done) {
+		smtp_session_free(s);
+		return;
+	}
+	conn_input_resume(s->conn);
+}
+
+static void smtp_on_conn_event(void *ctx, enum conn_event ev)
+{
+	struct smtp_session *s = ctx;
+	switch (ev) {
+	case CONN_EV_INPUT:
+		smtp_process_input(s);
+		break;
+	case CONN_EV_TIMEOUT:
+		/* RFC 5321 4.5.3.2.7 */
+		log_info("sid=%s event=timeout ip=%s", s->sid, s->peer_ip);
+		conn_write(s->conn, "421 4.4.2 Timeout, closing connection\r\n", 39);
+		smtp_session_close(s);
+		break;
+	case CONN_EV_CLOSED:
+		if (s->job_pending) {
+			/* a thread-pool job still points at us */
+			s->destroy_when_done = true;
+			return;
+		}
+		smtp_session_free(s);
+		break;
+	}
+}
+
+void smtp_session_create(struct worker *worker, int fd, enum service service)
+{
+	const struct config *config = worker->config;
+	struct smtp_session *s = xcalloc(1, sizeof(*s));
+	s->worker = worker;
+	s->service = service;
+	s->pool = pool_create(1024);
+	s->sid = pool_strdup(s->pool, worker_session_id(worker));
+	struct conn_settings set = {
+		.max_input = SMTP_INPUT_MAX,
+		.max_output = SMTP_OUTPUT_MAX,
+		.idle_timeout_ms = config->smtp_timeout * 1000,
+		.handshake_timeout_ms = config->tls_handshake_timeout * 1000,
+		.alpn = "smtp",
+	};
+	bool implicit_tls = service == SERVICE_SUBMISSIONS;
+	s->conn = conn_create(worker->loop, fd, &set, implicit_tls ? worker->tls : NULL,
+			      smtp_on_conn_event, s);
+	s->tls_started = implicit_tls;
+	snprintf(s->peer_ip, sizeof(s->peer_ip), "%s", conn_peer_ip(s->conn));
+	s->next = smtp_sessions;
+	if (smtp_sessions != NULL)
+		smtp_sessions->prev = s;
+	smtp_sessions = s;
+	log_info("sid=%s event=connect ip=%s service=%s port=%u", s->sid, s->peer_ip,
+		 service_name(service), conn_local_port(s->conn));
+	/* RFC 5321 4.2: greeting; no enhanced code on 220 (RFC 2034 3) */
+	conn_printf(s->conn, "220 %s ESMTP Postel\r\n", config->hostname);
+}
+
+void smtp_sessions_drain(struct worker *worker)
+{
+	(void)worker;
+	for (struct smtp_session *s = smtp_sessions; s != NULL; s = s->next) {
+		s->draining = true;
+		if (s->tx == NULL && s->state == SMTP_STATE_COMMAND && !s->closing) {
+			conn_write(s->conn, "421 4.3.2 Service shutting down\r\n", 33);
+			smtp_session_close(s);
+		}
+	}
+}

@@ -1,0 +1,123 @@
+/* store.h: the mail store, the one seam between protocols and storage.
+ *
+ * Protocols (SMTP delivery, IMAP, POP3) never touch files or SQL: they call
+ * these functions, which dispatch to a backend ("maildir-sqlite" today).
+ *
+ * Promises:
+ * - Durability: a 0 return from store_delivery_commit() means the message
+ *   file is fsync'd, in place, its directory fsync'd and its index row
+ *   committed. A crash at any point leaves either no visible message or a
+ *   complete one; a committed message is never lost.
+ * - Addresses are "local@domain"; both parts are lower-cased and must be
+ *   safe as path components (no '/', not "." or "..", no leading '.', no
+ *   control characters, local <= 64 bytes, domain <= 255). Others are
+ *   refused with -1 before any file is touched.
+ * - Mailbox names: "INBOX" (any case) or names of '/'-separated components
+ *   without '.', control characters or empty components, <= 255 bytes.
+ *   Every user has INBOX, Drafts, Sent, Junk, Trash and Archive.
+ * - UIDs are strictly increasing per mailbox; UIDVALIDITY only changes if
+ *   the index has to be rebuilt, and then to a larger value.
+ * - A store handle and its deliveries are used by one thread at a time.
+ *   There is no global mutable state, so different handles may live on
+ *   different threads, and store_delivery_sync() (the slow fsync of the
+ *   message file) may run on a worker thread.
+ * - Errors: -1 and *error_r, a temporary string (pool_temp()) fit for a
+ *   log line or an SMTP/IMAP reply text. No function aborts on bad input.
+ */
+#ifndef POSTEL_STORE_H
+#define POSTEL_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "lib/mem.h"
+
+#define STORE_DEFAULT_BACKEND "maildir-sqlite"
+#define STORE_LOCAL_MAX 64
+#define STORE_DOMAIN_MAX 255
+#define STORE_MAILBOX_NAME_MAX 255
+
+struct store;
+struct store_delivery;
+
+struct store_mailbox_status {
+	uint32_t uidvalidity;
+	uint32_t uidnext;
+	uint64_t highestmodseq;
+	uint32_t messages;
+};
+
+struct store_message_info {
+	uint32_t uid;
+	uint64_t modseq;
+	uint64_t size;      /* bytes of the file as stored */
+	time_t internaldate;
+	const char *flags;  /* space-separated IMAP flags, "" for none */
+	const char *path;   /* absolute path now, NULL if the file is gone */
+};
+
+/* Open the default backend over data_dir (mail lives in DATA_DIR/mail/). */
+int store_open(const char *data_dir, struct store **store_r,
+	       const char **error_r);
+int store_open_backend(const char *backend, const char *data_dir,
+		       struct store **store_r, const char **error_r);
+void store_close(struct store **store);
+
+/* Idempotent: creates the user's folders (INBOX, Drafts, Sent, Junk, Trash,
+ * Archive) and index, durably. */
+int store_user_create(struct store *store, const char *address,
+		      const char **error_r);
+/* Create a further mailbox for an existing user. 0 if it already existed. */
+int store_mailbox_create(struct store *store, const char *address,
+			 const char *mailbox, const char **error_r);
+/* -1 on error (including unknown user or mailbox). */
+int store_mailbox_status(struct store *store, const char *address,
+			 const char *mailbox,
+			 struct store_mailbox_status *status_r,
+			 const char **error_r);
+/* All messages of a mailbox in UID order, allocated from pool. */
+int store_mailbox_list_messages(struct store *store, const char *address,
+				const char *mailbox, pool_t *pool,
+				struct store_message_info **messages_r,
+				unsigned *count_r, const char **error_r);
+
+/* Start writing one message into mailbox (normally "INBOX"). Creates the
+ * user's store if missing. NULL and *error_r on error. */
+struct store_delivery *
+store_delivery_begin(struct store *store, const char *address,
+		     const char *mailbox, const char **error_r);
+/* Append bytes as they are to be stored (the caller has already removed
+ * SMTP dot-stuffing; Maildir readers expect LF line endings). A write
+ * error (ENOSPC, EDQUOT, ...) removes the partial file at once; commit
+ * then fails and the caller must still abort. */
+int store_delivery_write(struct store_delivery *d, const void *data,
+			 size_t len, const char **error_r);
+/* Append len bytes of fd from offset (a spool file), without moving fd's
+ * file position. */
+int store_delivery_write_fd(struct store_delivery *d, int fd, uint64_t offset,
+			    uint64_t len, const char **error_r);
+/* Optional: fsync the message file now. Touches nothing but the delivery's
+ * own file, so it may run on a worker thread; commit skips it if done. */
+int store_delivery_sync(struct store_delivery *d, const char **error_r);
+/* Make the message durable and visible and return its UID. Always frees
+ * *d and sets it to NULL; on -1 nothing is visible and no file is left. */
+int store_delivery_commit(struct store_delivery **d, uint32_t *uid_r,
+			  const char **error_r);
+/* Remove the partial message and free *d (sets it to NULL). */
+void store_delivery_abort(struct store_delivery **d);
+
+/* Helpers shared by every backend, exported for tests and callers that
+ * want to validate early (e.g. at RCPT TO). */
+struct store_address {
+	char local[STORE_LOCAL_MAX + 1];   /* lower-cased */
+	char domain[STORE_DOMAIN_MAX + 1]; /* lower-cased */
+};
+int store_address_parse(const char *address, struct store_address *addr_r,
+			const char **error_r);
+/* Canonical mailbox name ("INBOX" for any case of inbox) in *name_r
+ * (a temp string), or -1 for an unsafe or malformed name. */
+int store_mailbox_name_check(const char *mailbox, const char **name_r,
+			     const char **error_r);
+
+#endif

@@ -1,0 +1,435 @@
+/* store_index.c: see store_index.h. */
+#include "store/store_index.h"
+#include "store/fileio.h"
+#include "lib/log.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define STORE_INDEX_VERSION 1
+
+struct store_index {
+	sqlite3 *db;
+	char *path;
+	bool corrupt;
+};
+
+static const char store_index_schema[] =
+	"CREATE TABLE IF NOT EXISTS mailboxes ("
+	" id INTEGER PRIMARY KEY,"
+	" name TEXT NOT NULL UNIQUE,"
+	" uidvalidity INTEGER NOT NULL,"
+	" uidnext INTEGER NOT NULL,"
+	" highestmodseq INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS messages ("
+	" mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id),"
+	" uid INTEGER NOT NULL,"
+	" modseq INTEGER NOT NULL,"
+	" flags TEXT NOT NULL DEFAULT '',"
+	" filename TEXT NOT NULL,"
+	" size INTEGER NOT NULL,"
+	" internaldate INTEGER NOT NULL,"
+	" PRIMARY KEY (mailbox_id, uid),"
+	" UNIQUE (mailbox_id, filename));";
+
+static bool rc_is_corrupt(int rc)
+{
+	rc &= 0xff; /* primary code of an extended result code */
+	return rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB;
+}
+
+/* Record the error in *error_r and remember corruption for the caller. */
+static int index_error(struct store_index *idx, int rc, const char *what,
+		       const char **error_r)
+{
+	if (rc_is_corrupt(rc))
+		idx->corrupt = true;
+	*error_r = t_printf("index %s: %s (%s)", what,
+			    sqlite3_errmsg(idx->db), idx->path);
+	return -1;
+}
+
+bool store_index_is_corrupt(const struct store_index *idx)
+{
+	return idx->corrupt;
+}
+
+static int index_exec(struct store_index *idx, const char *sql,
+		      const char *what, const char **error_r)
+{
+	int rc = sqlite3_exec(idx->db, sql, NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		return index_error(idx, rc, what, error_r);
+	return 0;
+}
+
+/* 0 ok, -1 error (idx->corrupt tells whether it was damage). */
+static int index_check_integrity(struct store_index *idx, const char **error_r)
+{
+	sqlite3_stmt *stmt;
+	int rc = sqlite3_prepare_v2(idx->db, "PRAGMA quick_check", -1, &stmt,
+				    NULL);
+	if (rc != SQLITE_OK)
+		return index_error(idx, rc, "integrity check", error_r);
+	rc = sqlite3_step(stmt);
+	if (rc != SQLITE_ROW) {
+		sqlite3_finalize(stmt);
+		return index_error(idx, rc, "integrity check", error_r);
+	}
+	const char *result = (const char *)sqlite3_column_text(stmt, 0);
+	if (result == NULL || strcmp(result, "ok") != 0) {
+		/* the report is multi-line: keep the first problem only */
+		char *first = t_printf("%s", result != NULL ? result : "");
+		char *nl = strchr(first, '\n');
+		if (nl != NULL && strncmp(first, "*** ", 4) == 0)
+			first = nl + 1;
+		first[strcspn(first, "\r\n")] = '\0';
+		*error_r = t_printf("index integrity check failed: %s (%s)",
+				    first, idx->path);
+		idx->corrupt = true;
+		sqlite3_finalize(stmt);
+		return -1;
+	}
+	sqlite3_finalize(stmt);
+	return 0;
+}
+
+static int index_user_version(struct store_index *idx, int *version_r,
+			      const char **error_r)
+{
+	sqlite3_stmt *stmt;
+	int rc = sqlite3_prepare_v2(idx->db, "PRAGMA user_version", -1, &stmt,
+				    NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		*version_r = sqlite3_column_int(stmt, 0);
+		sqlite3_finalize(stmt);
+		return 0;
+	}
+	sqlite3_finalize(stmt);
+	return index_error(idx, rc, "version", error_r);
+}
+
+/* Open and prepare the database file. -1 with idx->corrupt set when the
+ * file is damaged; *idx_r is returned either way for the caller to close. */
+static int index_try_open(const char *path, bool check,
+			  struct store_index **idx_r, const char **error_r)
+{
+	struct store_index *idx = xcalloc(1, sizeof(*idx));
+	idx->path = xstrdup(path);
+	*idx_r = idx;
+	int rc = sqlite3_open_v2(path, &idx->db,
+				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+				 SQLITE_OPEN_NOFOLLOW, NULL);
+	if (rc != SQLITE_OK) {
+		if (idx->db == NULL)
+			fatal("event=out_of_memory what=sqlite3_open");
+		return index_error(idx, rc, "open", error_r);
+	}
+	sqlite3_extended_result_codes(idx->db, 1);
+	sqlite3_busy_timeout(idx->db, STORE_INDEX_BUSY_MSECS);
+	/* journal_mode reads the header first: a non-database fails here */
+	if (index_exec(idx, "PRAGMA journal_mode=WAL", "open", error_r) < 0 ||
+	    index_exec(idx, "PRAGMA synchronous=FULL", "open", error_r) < 0 ||
+	    index_exec(idx, "PRAGMA foreign_keys=ON", "open", error_r) < 0)
+		return -1;
+	if (check && index_check_integrity(idx, error_r) < 0)
+		return -1;
+	int version;
+	if (index_user_version(idx, &version, error_r) < 0)
+		return -1;
+	if (version > STORE_INDEX_VERSION) {
+		/* newer software wrote it: refuse, never set aside */
+		*error_r = t_printf("index has version %d, newer than %d (%s)",
+				    version, STORE_INDEX_VERSION, path);
+		return -1;
+	}
+	if (version == STORE_INDEX_VERSION)
+		return 0;
+	if (store_index_begin(idx, error_r) < 0)
+		return -1;
+	if (index_exec(idx, store_index_schema, "create", error_r) < 0 ||
+	    index_exec(idx, "PRAGMA user_version=1", "create", error_r) < 0) {
+		store_index_rollback(idx);
+		return -1;
+	}
+	return store_index_commit(idx, error_r);
+}
+
+/* Rename path (and its WAL) to path.corrupt-TIME; drop the shm file. */
+static int index_set_aside(const char *path, const char **error_r)
+{
+	char stamp[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	const char *aside = NULL;
+	for (unsigned i = 0; i < 100; i++) {
+		aside = i == 0 ? t_printf("%s.corrupt-%s", path, stamp) :
+			t_printf("%s.corrupt-%s-%u", path, stamp, i);
+		if (fileio_rename_noreplace(path, aside) == 0)
+			break;
+		if (errno != EEXIST) {
+			*error_r = t_printf("rename(%s, %s) failed: %s", path,
+					    aside, strerror(errno));
+			return -1;
+		}
+		aside = NULL;
+	}
+	if (aside == NULL) {
+		*error_r = t_printf("no free name to set aside %s", path);
+		return -1;
+	}
+	const char *wal = t_printf("%s-wal", path);
+	if (rename(wal, t_printf("%s-wal", aside)) < 0 && errno != ENOENT)
+		log_warn("event=index_set_aside_wal_failed path=%s error=%s",
+			 log_str(wal), log_str(strerror(errno)));
+	(void)unlink(t_printf("%s-shm", path));
+	if (fileio_fsync_parent(path) < 0) {
+		*error_r = t_printf("fsync of directory of %s failed: %s",
+				    path, strerror(errno));
+		return -1;
+	}
+	log_error("event=index_set_aside path=%s moved_to=%s",
+		  log_str(path), log_str(aside));
+	return 0;
+}
+
+int store_index_open(const char *path, struct store_index **idx_r,
+		     bool *rebuilt_r, uint32_t *min_uidvalidity_r,
+		     const char **error_r)
+{
+	struct stat st;
+	bool existed = stat(path, &st) == 0;
+	uint32_t min_uidvalidity = (uint32_t)time(NULL);
+	*rebuilt_r = !existed;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		struct store_index *idx;
+		const char *error;
+		if (index_try_open(path, existed, &idx, &error) == 0) {
+			if (!existed && fileio_fsync_parent(path) < 0) {
+				*error_r = t_printf("fsync of directory of %s "
+						    "failed: %s", path,
+						    strerror(errno));
+				store_index_close(&idx);
+				return -1;
+			}
+			*idx_r = idx;
+			*min_uidvalidity_r = min_uidvalidity;
+			return 0;
+		}
+		bool corrupt = idx->corrupt;
+		store_index_close(&idx);
+		if (!corrupt || attempt > 0) {
+			*error_r = error;
+			return -1;
+		}
+		log_error("event=index_corrupt path=%s error=%s",
+			  log_str(path), log_str(error));
+		/* the old UIDVALIDITYs were all assigned no later than the
+		 * file's last change: go past that so clients resync */
+		if (existed && st.st_mtime >= (time_t)min_uidvalidity &&
+		    st.st_mtime < (time_t)UINT32_MAX)
+			min_uidvalidity = (uint32_t)st.st_mtime + 1;
+		if (index_set_aside(path, error_r) < 0)
+			return -1;
+		existed = false;
+		*rebuilt_r = true;
+	}
+	*error_r = "index open failed";
+	return -1;
+}
+
+void store_index_close(struct store_index **idx)
+{
+	if (*idx == NULL)
+		return;
+	/* sqlite3_close_v2 finalizes lazily; we never keep statements */
+	sqlite3_close_v2((*idx)->db);
+	free((*idx)->path);
+	xfree(idx);
+}
+
+int store_index_begin(struct store_index *idx, const char **error_r)
+{
+	return index_exec(idx, "BEGIN IMMEDIATE", "begin", error_r);
+}
+
+int store_index_commit(struct store_index *idx, const char **error_r)
+{
+	if (index_exec(idx, "COMMIT", "commit", error_r) < 0) {
+		store_index_rollback(idx);
+		return -1;
+	}
+	return 0;
+}
+
+void store_index_rollback(struct store_index *idx)
+{
+	if (!sqlite3_get_autocommit(idx->db))
+		(void)sqlite3_exec(idx->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int store_index_mailbox_lookup(struct store_index *idx, const char *name,
+			       struct store_index_mailbox *mailbox_r,
+			       const char **error_r)
+{
+	sqlite3_stmt *stmt;
+	int rc = sqlite3_prepare_v2(idx->db,
+		"SELECT id, uidvalidity, uidnext, highestmodseq,"
+		" (SELECT count(*) FROM messages WHERE mailbox_id = mailboxes.id)"
+		" FROM mailboxes WHERE name = ?1", -1, &stmt, NULL);
+	if (rc != SQLITE_OK)
+		return index_error(idx, rc, "mailbox lookup", error_r);
+	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(stmt);
+	int ret;
+	if (rc == SQLITE_ROW) {
+		mailbox_r->id = sqlite3_column_int64(stmt, 0);
+		mailbox_r->uidvalidity = (uint32_t)sqlite3_column_int64(stmt, 1);
+		mailbox_r->uidnext = (uint32_t)sqlite3_column_int64(stmt, 2);
+		mailbox_r->highestmodseq = (uint64_t)sqlite3_column_int64(stmt, 3);
+		mailbox_r->messages = (uint32_t)sqlite3_column_int64(stmt, 4);
+		ret = 1;
+	} else if (rc == SQLITE_DONE) {
+		ret = 0;
+	} else {
+		ret = index_error(idx, rc, "mailbox lookup", error_r);
+	}
+	sqlite3_finalize(stmt);
+	return ret;
+}
+
+int store_index_mailbox_add(struct store_index *idx, const char *name,
+			    uint32_t uidvalidity, const char **error_r)
+{
+	sqlite3_stmt *stmt;
+	int rc = sqlite3_prepare_v2(idx->db,
+		"INSERT OR IGNORE INTO mailboxes"
+		" (name, uidvalidity, uidnext, highestmodseq)"
+		" VALUES (?1, ?2, 1, 1)", -1, &stmt, NULL);
+	if (rc != SQLITE_OK)
+		return index_error(idx, rc, "mailbox add", error_r);
+	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, uidvalidity == 0 ? 1 : uidvalidity);
+	rc = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE)
+		return index_error(idx, rc, "mailbox add", error_r);
+	return 0;
+}
+
+int store_index_message_add(struct store_index *idx, int64_t mailbox_id,
+			    const char *filename, uint64_t size,
+			    int64_t internaldate, const char *flags,
+			    uint32_t *uid_r, const char **error_r)
+{
+	sqlite3_stmt *stmt;
+	int rc = sqlite3_prepare_v2(idx->db,
+		"SELECT uidnext, highestmodseq FROM mailboxes WHERE id = ?1",
+		-1, &stmt, NULL);
+	if (rc != SQLITE_OK)
+		return index_error(idx, rc, "message add", error_r);
+	sqlite3_bind_int64(stmt, 1, mailbox_id);
+	rc = sqlite3_step(stmt);
+	if (rc != SQLITE_ROW) {
+		sqlite3_finalize(stmt);
+		if (rc == SQLITE_DONE) {
+			*error_r = "index message add: mailbox vanished";
+			return -1;
+		}
+		return index_error(idx, rc, "message add", error_r);
+	}
+	int64_t uid = sqlite3_column_int64(stmt, 0);
+	int64_t modseq = sqlite3_column_int64(stmt, 1) + 1;
+	sqlite3_finalize(stmt);
+	if (uid < 1 || uid >= (int64_t)UINT32_MAX || modseq < 1) {
+		/* RFC 3501 2.3.1.1: UIDs are 32-bit; a new UIDVALIDITY would
+		 * be needed to go on */
+		*error_r = t_printf("mailbox UIDs exhausted (%s)", idx->path);
+		return -1;
+	}
+	if (size > (uint64_t)INT64_MAX)
+		size = (uint64_t)INT64_MAX;
+
+	rc = sqlite3_prepare_v2(idx->db,
+		"INSERT INTO messages (mailbox_id, uid, modseq, flags, filename,"
+		" size, internaldate) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+		-1, &stmt, NULL);
+	if (rc != SQLITE_OK)
+		return index_error(idx, rc, "message add", error_r);
+	sqlite3_bind_int64(stmt, 1, mailbox_id);
+	sqlite3_bind_int64(stmt, 2, uid);
+	sqlite3_bind_int64(stmt, 3, modseq);
+	sqlite3_bind_text(stmt, 4, flags, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 5, filename, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 6, (int64_t)size);
+	sqlite3_bind_int64(stmt, 7, internaldate);
+	rc = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE)
+		return index_error(idx, rc, "message add", error_r);
+
+	rc = sqlite3_prepare_v2(idx->db,
+		"UPDATE mailboxes SET uidnext = ?2, highestmodseq = ?3"
+		" WHERE id = ?1", -1, &stmt, NULL);
+	if (rc != SQLITE_OK)
+		return index_error(idx, rc, "message add", error_r);
+	sqlite3_bind_int64(stmt, 1, mailbox_id);
+	sqlite3_bind_int64(stmt, 2, uid + 1);
+	sqlite3_bind_int64(stmt, 3, modseq);
+	rc = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE)
+		return index_error(idx, rc, "message add", error_r);
+	*uid_r = (uint32_t)uid;
+	return 0;
+}
+
+int store_index_message_list(struct store_index *idx, int64_t mailbox_id,
+			     pool_t *pool,
+			     struct store_index_message **messages_r,
+			     unsigned *count_r, const char **error_r)
+{
+	sqlite3_stmt *stmt;
+	int rc = sqlite3_prepare_v2(idx->db,
+		"SELECT uid, modseq, size, internaldate, flags, filename"
+		" FROM messages WHERE mailbox_id = ?1 ORDER BY uid", -1, &stmt,
+		NULL);
+	if (rc != SQLITE_OK)
+		return index_error(idx, rc, "message list", error_r);
+	sqlite3_bind_int64(stmt, 1, mailbox_id);
+	struct store_index_message *messages = NULL;
+	unsigned count = 0, cap = 0;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if (count == cap) {
+			cap = cap == 0 ? 64 : cap * 2;
+			struct store_index_message *bigger =
+				pool_alloc(pool, cap * sizeof(*bigger));
+			if (count > 0)
+				memcpy(bigger, messages, count * sizeof(*bigger));
+			messages = bigger;
+		}
+		struct store_index_message *m = &messages[count++];
+		m->uid = (uint32_t)sqlite3_column_int64(stmt, 0);
+		m->modseq = (uint64_t)sqlite3_column_int64(stmt, 1);
+		m->size = (uint64_t)sqlite3_column_int64(stmt, 2);
+		m->internaldate = sqlite3_column_int64(stmt, 3);
+		const char *flags = (const char *)sqlite3_column_text(stmt, 4);
+		const char *filename = (const char *)sqlite3_column_text(stmt, 5);
+		m->flags = pool_strdup(pool, flags != NULL ? flags : "");
+		m->filename = pool_strdup(pool, filename != NULL ? filename : "");
+	}
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE)
+		return index_error(idx, rc, "message list", error_r);
+	*messages_r = messages;
+	*count_r = count;
+	return 0;
+}

@@ -1,0 +1,84 @@
+/* store_index.h: the per-user SQLite index of the maildir-sqlite backend.
+ *
+ * One WAL-mode database per user (postel-index.sqlite in the user's
+ * directory) with synchronous=FULL, so a committed transaction is on disk.
+ * Tables:
+ *   mailboxes(id, name, uidvalidity, uidnext, highestmodseq)
+ *   messages(mailbox_id, uid, modseq, flags, filename, size, internaldate)
+ * filename is the Maildir base name (without the ":2,..." info part, which
+ * mail readers change when they set flags), unique per mailbox.
+ *
+ * store_index_open() never fails because of a damaged file: a database
+ * SQLite calls corrupt, or that fails PRAGMA quick_check, is renamed to
+ * "<path>.corrupt-<UTC time>" (its WAL alongside), logged, and a new empty
+ * one is created; the caller then rebuilds it from the Maildir files.
+ * Transient errors (busy, I/O, permissions) are returned as errors and
+ * never cause a set-aside.
+ *
+ * Writers take the database lock with store_index_begin() (BEGIN
+ * IMMEDIATE); concurrent processes wait up to STORE_INDEX_BUSY_MSECS. */
+#ifndef POSTEL_STORE_INDEX_H
+#define POSTEL_STORE_INDEX_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lib/mem.h"
+
+#define STORE_INDEX_FILENAME "postel-index.sqlite"
+#define STORE_INDEX_BUSY_MSECS 10000
+
+struct store_index;
+
+struct store_index_mailbox {
+	int64_t id;
+	uint32_t uidvalidity;
+	uint32_t uidnext;
+	uint64_t highestmodseq;
+	uint32_t messages;
+};
+
+struct store_index_message {
+	uint32_t uid;
+	uint64_t modseq;
+	uint64_t size;
+	int64_t internaldate;
+	const char *flags;
+	const char *filename;
+};
+
+/* *rebuilt_r: the old file was set aside (or missing), so the caller must
+ * index the Maildir files again. Any UIDVALIDITY it then assigns must be at
+ * least *min_uidvalidity_r, which is later than any the old index used. */
+int store_index_open(const char *path, struct store_index **idx_r,
+		     bool *rebuilt_r, uint32_t *min_uidvalidity_r,
+		     const char **error_r);
+void store_index_close(struct store_index **idx);
+/* True once SQLite reported corruption: drop the handle and reopen, which
+ * sets the file aside. */
+bool store_index_is_corrupt(const struct store_index *idx);
+
+int store_index_begin(struct store_index *idx, const char **error_r);
+int store_index_commit(struct store_index *idx, const char **error_r);
+void store_index_rollback(struct store_index *idx);
+
+/* 1 found, 0 no such mailbox, -1 error. */
+int store_index_mailbox_lookup(struct store_index *idx, const char *name,
+			       struct store_index_mailbox *mailbox_r,
+			       const char **error_r);
+/* Adds the mailbox unless it exists. */
+int store_index_mailbox_add(struct store_index *idx, const char *name,
+			    uint32_t uidvalidity, const char **error_r);
+/* Within a transaction: give the message the mailbox's next UID and
+ * MODSEQ and record it. */
+int store_index_message_add(struct store_index *idx, int64_t mailbox_id,
+			    const char *filename, uint64_t size,
+			    int64_t internaldate, const char *flags,
+			    uint32_t *uid_r, const char **error_r);
+/* Messages in UID order, allocated from pool. */
+int store_index_message_list(struct store_index *idx, int64_t mailbox_id,
+			     pool_t *pool,
+			     struct store_index_message **messages_r,
+			     unsigned *count_r, const char **error_r);
+
+#endif

@@ -1,0 +1,101 @@
+/* store_maildir.h: internals shared by the maildir-sqlite backend files.
+ *
+ * Layout, readable by mutt and Dovecot (Maildir++):
+ *   DATA_DIR/mail/DOMAIN/LOCAL/{cur,new,tmp}       INBOX
+ *   DATA_DIR/mail/DOMAIN/LOCAL/.NAME/{cur,new,tmp} other mailboxes, with an
+ *                                                  empty maildirfolder file
+ *   DATA_DIR/mail/DOMAIN/LOCAL/postel-index.sqlite the index (store_index.h)
+ * Mailbox "a/b" lives in ".a.b". store_maildir.c: handle, user cache,
+ * folders, listing; store_maildir_delivery.c: deliveries;
+ * store_maildir_sync.c: reconciling the index with the files. */
+#ifndef POSTEL_STORE_MAILDIR_H
+#define POSTEL_STORE_MAILDIR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "lib/mem.h"
+#include "store/store_private.h"
+#include "store/store_index.h"
+
+/* Open users kept per store handle; each holds one SQLite connection. */
+#define MAILDIR_USER_CACHE_MAX 16
+
+struct maildir_user {
+	struct maildir_user *next;
+	char *key;        /* local@domain, lower-cased */
+	char *dir;        /* DATA_DIR/mail/DOMAIN/LOCAL */
+	char *index_path;
+	struct store_index *index;
+	dev_t index_dev;  /* to notice another process replacing the file */
+	ino_t index_ino;
+};
+
+struct maildir_store {
+	struct store store;
+	char *mail_dir;  /* DATA_DIR/mail */
+	char *hostname;  /* for file names: '/', ':' and ',' escaped */
+	unsigned delivery_seq;
+	struct maildir_user *users; /* most recently used first */
+	unsigned user_count;
+};
+
+/* One message file found on disk. */
+struct maildir_file {
+	const char *base;    /* name without ":2,..." */
+	const char *relpath; /* "new/NAME" or "cur/NAME:2,FLAGS" */
+};
+
+/* The mailboxes every user has, besides INBOX. */
+extern const char *const maildir_default_mailboxes[];
+extern const unsigned maildir_default_mailbox_count;
+
+/* The folder directory of a canonical mailbox name (temp string). */
+const char *maildir_folder_dir(const char *user_dir, const char *mailbox);
+
+/* Files in folder/new and folder/cur, sorted by base name, one per base.
+ * A missing folder is an error; a missing new/ or cur/ is not. */
+int maildir_folder_scan(const char *folder_dir, pool_t *pool,
+			struct maildir_file **files_r, unsigned *count_r,
+			const char **error_r);
+const struct maildir_file *
+maildir_file_find(const struct maildir_file *files, unsigned count,
+		  const char *base);
+
+/* Find or open a user. create: make missing folders first (delivery,
+ * user creation); otherwise a user without a directory is an error.
+ * The result is valid until the next call on this store handle. */
+int maildir_user_get(struct maildir_store *s, const struct store_address *addr,
+		     bool create, struct maildir_user **user_r,
+		     const char **error_r);
+/* maildir_user_get() and the mailbox's index row; a missing mailbox is an
+ * error. */
+int maildir_mailbox_get(struct maildir_store *s,
+			const struct store_address *addr, const char *mailbox,
+			bool create_user, struct maildir_user **user_r,
+			struct store_index_mailbox *mb_r, const char **error_r);
+
+/* store_maildir_delivery.c */
+struct store_delivery *
+maildir_delivery_begin(struct store *store, const struct store_address *addr,
+		       const char *mailbox, const char **error_r);
+int maildir_delivery_write(struct store_delivery *d, const void *data,
+			   size_t len, const char **error_r);
+int maildir_delivery_write_fd(struct store_delivery *d, int fd,
+			      uint64_t offset, uint64_t len,
+			      const char **error_r);
+int maildir_delivery_sync(struct store_delivery *d, const char **error_r);
+int maildir_delivery_commit(struct store_delivery *d, uint32_t *uid_r,
+			    const char **error_r);
+void maildir_delivery_abort(struct store_delivery *d);
+
+/* Within the index lock: add a row for every mailbox folder on disk
+ * (and the default ones if with_defaults) and a row, with a new UID, for
+ * every message file the index does not know. This is how messages
+ * survive a lost or corrupt index, and how a crash between a file's rename
+ * into new/ and its index commit is repaired. */
+int maildir_user_sync(struct maildir_user *user, bool with_defaults,
+		      uint32_t uidvalidity, const char **error_r);
+
+#endif

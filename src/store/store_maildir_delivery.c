@@ -1,0 +1,264 @@
+/* store_maildir_delivery.c: writing one message into a Maildir folder.
+ *
+ * A delivery writes FOLDER/tmp/NAME. Its commit does, in this order:
+ *   fsync(file); take the index lock (BEGIN IMMEDIATE);
+ *   rename tmp/NAME -> new/NAME' (never replacing); fsync(new/);
+ *   insert the row with the next UID and MODSEQ; COMMIT (WAL fsync).
+ * Holding the lock across the rename means a concurrent index sync never
+ * sees the file before its row. A crash before the rename leaves only a
+ * tmp/ file (invisible to readers); after it, a complete message that the
+ * next open indexes. If the rename, fsync or commit fails the file is
+ * removed again, so an error return never leaves a visible message.
+ *
+ * Names follow the Maildir convention:
+ *   tmp/SEC.M<usec>P<pid>Q<seq>.HOST
+ *   new/SEC.M<usec>P<pid>Q<seq>V<dev>I<ino>.HOST,S=<size>
+ * Q counts deliveries of this store handle; V and I (hex) make the name
+ * unique even across handles, as in Dovecot. */
+#include "store/store_maildir.h"
+#include "store/fileio.h"
+#include "lib/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+struct maildir_delivery {
+	struct store_delivery delivery;
+	struct maildir_store *store;
+	struct store_address addr;
+	char *mailbox;
+	char *folder_dir;
+	char *name;      /* SEC.M<usec>P<pid>Q<seq> */
+	char *tmp_path;
+	int fd;          /* -1 once closed */
+	uint64_t size;
+	bool failed;     /* a write failed: the tmp file is already gone */
+	bool synced;
+};
+
+static void delivery_free(struct maildir_delivery *d)
+{
+	if (d->fd >= 0)
+		close(d->fd);
+	free(d->mailbox);
+	free(d->folder_dir);
+	free(d->name);
+	free(d->tmp_path);
+	free(d);
+}
+
+/* Drop the partial file at once, so that a full disk is not made fuller
+ * by what we could not finish. */
+static void delivery_discard(struct maildir_delivery *d)
+{
+	if (d->fd >= 0) {
+		close(d->fd);
+		d->fd = -1;
+	}
+	if (!d->failed && unlink(d->tmp_path) < 0 && errno != ENOENT)
+		log_error("event=store_tmp_unlink_failed path=%s error=%s",
+			  log_str(d->tmp_path), log_str(strerror(errno)));
+	d->failed = true;
+}
+
+struct store_delivery *
+maildir_delivery_begin(struct store *store, const struct store_address *addr,
+		       const char *mailbox, const char **error_r)
+{
+	struct maildir_store *s = (struct maildir_store *)store;
+	struct maildir_user *user;
+	struct store_index_mailbox mb;
+	if (maildir_mailbox_get(s, addr, mailbox, true, &user, &mb,
+				error_r) < 0)
+		return NULL;
+	const char *folder = maildir_folder_dir(user->dir, mailbox);
+	for (unsigned attempt = 0; attempt < 10; attempt++) {
+		struct timeval tv;
+		gettimeofday(&tv, NULL);
+		const char *name = t_printf("%lld.M%ldP%ldQ%u",
+					    (long long)tv.tv_sec,
+					    (long)tv.tv_usec, (long)getpid(),
+					    ++s->delivery_seq);
+		const char *tmp_path = t_printf("%s/tmp/%s.%s", folder, name,
+						s->hostname);
+		int fd = open(tmp_path, O_WRONLY | O_CREAT | O_EXCL |
+			      O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (fd < 0) {
+			if (errno == EEXIST)
+				continue;
+			*error_r = t_printf("creating %s failed: %s", tmp_path,
+					    strerror(errno));
+			return NULL;
+		}
+		struct maildir_delivery *d = xcalloc(1, sizeof(*d));
+		d->store = s;
+		d->addr = *addr;
+		d->mailbox = xstrdup(mailbox);
+		d->folder_dir = xstrdup(folder);
+		d->name = xstrdup(name);
+		d->tmp_path = xstrdup(tmp_path);
+		d->fd = fd;
+		return &d->delivery;
+	}
+	*error_r = t_printf("no unique file name in %s/tmp", folder);
+	return NULL;
+}
+
+static int delivery_check(struct maildir_delivery *d, const char **error_r)
+{
+	if (d->failed) {
+		*error_r = "delivery already failed";
+		return -1;
+	}
+	return 0;
+}
+
+int maildir_delivery_write(struct store_delivery *delivery, const void *data,
+			   size_t len, const char **error_r)
+{
+	struct maildir_delivery *d = (struct maildir_delivery *)delivery;
+	if (delivery_check(d, error_r) < 0)
+		return -1;
+	if (fileio_write_full(d->fd, data, len) < 0) {
+		*error_r = t_printf("writing mail file failed: %s",
+				    strerror(errno));
+		delivery_discard(d);
+		return -1;
+	}
+	d->size += len;
+	return 0;
+}
+
+int maildir_delivery_write_fd(struct store_delivery *delivery, int fd,
+			      uint64_t offset, uint64_t len,
+			      const char **error_r)
+{
+	struct maildir_delivery *d = (struct maildir_delivery *)delivery;
+	const char *error;
+	if (delivery_check(d, error_r) < 0)
+		return -1;
+	if (fileio_copy_range(d->fd, fd, offset, len, &error) < 0) {
+		*error_r = t_printf("writing mail file failed: %s", error);
+		delivery_discard(d);
+		return -1;
+	}
+	d->size += len;
+	return 0;
+}
+
+int maildir_delivery_sync(struct store_delivery *delivery,
+			  const char **error_r)
+{
+	struct maildir_delivery *d = (struct maildir_delivery *)delivery;
+	if (delivery_check(d, error_r) < 0)
+		return -1;
+	if (d->synced)
+		return 0;
+	if (fsync(d->fd) < 0) {
+		*error_r = t_printf("fsync of mail file failed: %s",
+				    strerror(errno));
+		delivery_discard(d);
+		return -1;
+	}
+	d->synced = true;
+	return 0;
+}
+
+/* Undo a rename into new/ after a later step failed. */
+static void delivery_unpublish(const char *new_path, const char *new_dir)
+{
+	if (unlink(new_path) < 0 || fileio_fsync_dir(new_dir) < 0)
+		log_error("event=store_unpublish_failed path=%s error=%s",
+			  log_str(new_path), log_str(strerror(errno)));
+}
+
+static int delivery_publish(struct maildir_delivery *d, uint32_t *uid_r,
+			    const char **error_r)
+{
+	struct stat st;
+	if (maildir_delivery_sync(&d->delivery, error_r) < 0)
+		return -1;
+	if (fstat(d->fd, &st) < 0) {
+		*error_r = t_printf("fstat of mail file failed: %s",
+				    strerror(errno));
+		return -1;
+	}
+	close(d->fd);
+	d->fd = -1;
+
+	struct maildir_user *user;
+	struct store_index_mailbox mb;
+	if (maildir_mailbox_get(d->store, &d->addr, d->mailbox, false, &user,
+				&mb, error_r) < 0)
+		return -1;
+	const char *new_dir = t_printf("%s/new", d->folder_dir);
+	const char *filename = t_printf("%sV%llxI%llx.%s,S=%llu", d->name,
+					(unsigned long long)st.st_dev,
+					(unsigned long long)st.st_ino,
+					d->store->hostname,
+					(unsigned long long)d->size);
+	const char *new_path = t_printf("%s/%s", new_dir, filename);
+
+	if (store_index_begin(user->index, error_r) < 0)
+		return -1;
+	if (fileio_rename_noreplace(d->tmp_path, new_path) < 0) {
+		*error_r = t_printf("rename to %s failed: %s", new_path,
+				    strerror(errno));
+		store_index_rollback(user->index);
+		return -1;
+	}
+	if (fileio_fsync_dir(new_dir) < 0) {
+		*error_r = t_printf("fsync of %s failed: %s", new_dir,
+				    strerror(errno));
+		goto unpublish;
+	}
+	if (store_index_message_add(user->index, mb.id, filename, d->size,
+				    (int64_t)time(NULL), "", uid_r,
+				    error_r) < 0) {
+		goto unpublish;
+	}
+	if (store_index_commit(user->index, error_r) < 0)
+		goto unpublish;
+	return 0;
+
+unpublish:
+	store_index_rollback(user->index);
+	delivery_unpublish(new_path, new_dir);
+	d->failed = true; /* the file no longer exists under tmp_path */
+	return -1;
+}
+
+int maildir_delivery_commit(struct store_delivery *delivery, uint32_t *uid_r,
+			    const char **error_r)
+{
+	struct maildir_delivery *d = (struct maildir_delivery *)delivery;
+	const char *user = t_printf("%s@%s", d->addr.local, d->addr.domain);
+	int ret = delivery_check(d, error_r);
+	if (ret == 0)
+		ret = delivery_publish(d, uid_r, error_r);
+	if (ret == 0) {
+		log_info("event=store_delivered user=%s mailbox=%s uid=%u "
+			 "size=%llu", log_str(user), log_str(d->mailbox),
+			 *uid_r, (unsigned long long)d->size);
+	} else {
+		log_error("event=store_delivery_failed user=%s mailbox=%s "
+			  "error=%s", log_str(user), log_str(d->mailbox),
+			  log_str(*error_r));
+		delivery_discard(d);
+	}
+	delivery_free(d);
+	return ret;
+}
+
+void maildir_delivery_abort(struct store_delivery *delivery)
+{
+	struct maildir_delivery *d = (struct maildir_delivery *)delivery;
+	delivery_discard(d);
+	delivery_free(d);
+}

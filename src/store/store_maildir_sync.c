@@ -1,0 +1,300 @@
+/* store_maildir_sync.c: reconcile a user's index with the Maildir files.
+ *
+ * Files are the truth for which messages exist; the index is the truth
+ * for UIDs, MODSEQs and UIDVALIDITY. A file the index does not know gets
+ * the next UID (in name order, which is delivery-time order); its flags
+ * come from the Maildir info suffix (":2,FRS"). Index rows whose file has
+ * gone are left alone here: expunge handling belongs to the IMAP layer. */
+#include "store/store_maildir.h"
+#include "lib/log.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+const char *const maildir_default_mailboxes[] = {
+	"Drafts", "Sent", "Junk", "Trash", "Archive",
+};
+const unsigned maildir_default_mailbox_count =
+	sizeof(maildir_default_mailboxes) / sizeof(*maildir_default_mailboxes);
+
+const char *maildir_folder_dir(const char *user_dir, const char *mailbox)
+{
+	if (strcmp(mailbox, "INBOX") == 0)
+		return t_printf("%s", user_dir);
+	char *folder = t_printf("%s/.%s", user_dir, mailbox);
+	/* Maildir++: hierarchy separator '/' becomes '.' on disk */
+	for (char *p = folder + strlen(user_dir) + 2; *p != '\0'; p++) {
+		if (*p == '/')
+			*p = '.';
+	}
+	return folder;
+}
+
+static int maildir_file_cmp(const void *a, const void *b)
+{
+	const struct maildir_file *fa = a, *fb = b;
+	return strcmp(fa->base, fb->base);
+}
+
+static int scan_subdir(const char *folder_dir, const char *sub, pool_t *pool,
+		       struct maildir_file **files, unsigned *count,
+		       unsigned *cap, const char **error_r)
+{
+	const char *path = t_printf("%s/%s", folder_dir, sub);
+	DIR *dir = opendir(path);
+	if (dir == NULL) {
+		if (errno == ENOENT)
+			return 0;
+		*error_r = t_printf("opendir(%s) failed: %s", path,
+				    strerror(errno));
+		return -1;
+	}
+	struct dirent *de;
+	errno = 0;
+	while ((de = readdir(dir)) != NULL) {
+		/* dot files are not messages (Maildir spec) */
+		if (de->d_name[0] == '.')
+			continue;
+		if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN)
+			continue;
+		if (*count == *cap) {
+			*cap = *cap == 0 ? 256 : *cap * 2;
+			struct maildir_file *bigger =
+				pool_alloc(pool, *cap * sizeof(*bigger));
+			if (*count > 0)
+				memcpy(bigger, *files, *count * sizeof(*bigger));
+			*files = bigger;
+		}
+		const char *colon = strchr(de->d_name, ':');
+		size_t base_len = colon != NULL ? (size_t)(colon - de->d_name) :
+			strlen(de->d_name);
+		struct maildir_file *f = &(*files)[(*count)++];
+		f->base = pool_strndup(pool, de->d_name, base_len);
+		f->relpath = pool_printf(pool, "%s/%s", sub, de->d_name);
+		errno = 0;
+	}
+	int e = errno;
+	closedir(dir);
+	if (e != 0) {
+		*error_r = t_printf("readdir(%s) failed: %s", path, strerror(e));
+		return -1;
+	}
+	return 0;
+}
+
+int maildir_folder_scan(const char *folder_dir, pool_t *pool,
+			struct maildir_file **files_r, unsigned *count_r,
+			const char **error_r)
+{
+	struct maildir_file *files = NULL;
+	unsigned count = 0, cap = 0;
+	struct stat st;
+	if (stat(folder_dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		*error_r = t_printf("mailbox folder %s missing", folder_dir);
+		return -1;
+	}
+	/* new/ before cur/: a reader moving a file from new/ to cur/
+	 * meanwhile is then seen at least once (duplicates removed below) */
+	if (scan_subdir(folder_dir, "new", pool, &files, &count, &cap,
+			error_r) < 0 ||
+	    scan_subdir(folder_dir, "cur", pool, &files, &count, &cap,
+			error_r) < 0)
+		return -1;
+	if (count > 0)
+		qsort(files, count, sizeof(*files), maildir_file_cmp);
+	unsigned out = 0;
+	for (unsigned i = 0; i < count; i++) {
+		if (out > 0 && strcmp(files[out - 1].base, files[i].base) == 0) {
+			/* the cur/ copy is the newer state */
+			if (strncmp(files[i].relpath, "cur/", 4) == 0)
+				files[out - 1] = files[i];
+			continue;
+		}
+		files[out++] = files[i];
+	}
+	*files_r = files;
+	*count_r = out;
+	return 0;
+}
+
+const struct maildir_file *
+maildir_file_find(const struct maildir_file *files, unsigned count,
+		  const char *base)
+{
+	struct maildir_file key = { .base = base, .relpath = NULL };
+	if (count == 0)
+		return NULL;
+	return bsearch(&key, files, count, sizeof(*files), maildir_file_cmp);
+}
+
+/* Maildir info flags to IMAP flags (RFC 3501 2.3.2). */
+static const char *maildir_info_flags(const char *relpath, pool_t *pool)
+{
+	const char *info = strstr(relpath, ":2,");
+	if (info == NULL)
+		return "";
+	static const struct { char c; const char *flag; } map[] = {
+		{ 'D', "\\Draft" }, { 'F', "\\Flagged" }, { 'R', "\\Answered" },
+		{ 'S', "\\Seen" }, { 'T', "\\Deleted" },
+	};
+	const char *flags = "";
+	for (size_t i = 0; i < sizeof(map) / sizeof(*map); i++) {
+		if (strchr(info + 3, map[i].c) == NULL)
+			continue;
+		flags = flags[0] == '\0' ? map[i].flag :
+			pool_printf(pool, "%s %s", flags, map[i].flag);
+	}
+	return flags;
+}
+
+static int string_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int mailbox_sync(struct maildir_user *user, const char *mailbox,
+			pool_t *pool, const char **error_r)
+{
+	struct store_index_mailbox mb;
+	int ret = store_index_mailbox_lookup(user->index, mailbox, &mb, error_r);
+	if (ret <= 0) {
+		if (ret == 0)
+			*error_r = t_printf("mailbox %s missing from index",
+					    mailbox);
+		return -1;
+	}
+	struct store_index_message *rows;
+	unsigned row_count;
+	if (store_index_message_list(user->index, mb.id, pool, &rows,
+				     &row_count, error_r) < 0)
+		return -1;
+	const char **known = pool_alloc(pool, (row_count + 1) * sizeof(*known));
+	for (unsigned i = 0; i < row_count; i++)
+		known[i] = rows[i].filename;
+	qsort(known, row_count, sizeof(*known), string_cmp);
+
+	const char *folder = maildir_folder_dir(user->dir, mailbox);
+	struct maildir_file *files;
+	unsigned file_count;
+	if (maildir_folder_scan(folder, pool, &files, &file_count, error_r) < 0)
+		return -1;
+	unsigned added = 0;
+	for (unsigned i = 0; i < file_count; i++) {
+		if (row_count > 0 &&
+		    bsearch(&files[i].base, known, row_count, sizeof(*known),
+			    string_cmp) != NULL)
+			continue;
+		const char *path = pool_printf(pool, "%s/%s", folder,
+					       files[i].relpath);
+		struct stat st;
+		if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+			continue; /* moved or removed while we looked */
+		uint32_t uid;
+		if (store_index_message_add(user->index, mb.id, files[i].base,
+					    (uint64_t)st.st_size,
+					    (int64_t)st.st_mtime,
+					    maildir_info_flags(files[i].relpath,
+							       pool),
+					    &uid, error_r) < 0)
+			return -1;
+		added++;
+	}
+	if (added > 0) {
+		log_warn("event=index_sync user=%s mailbox=%s added=%u",
+			 log_str(user->key), log_str(mailbox), added);
+	}
+	return 0;
+}
+
+/* Mailbox names of the ".NAME" folders in the user's directory. */
+static int user_folders(const char *user_dir, pool_t *pool,
+			const char ***names_r, unsigned *count_r,
+			const char **error_r)
+{
+	DIR *dir = opendir(user_dir);
+	if (dir == NULL) {
+		*error_r = t_printf("opendir(%s) failed: %s", user_dir,
+				    strerror(errno));
+		return -1;
+	}
+	const char **names = NULL;
+	unsigned count = 0, cap = 0;
+	struct dirent *de;
+	while ((de = readdir(dir)) != NULL) {
+		if (de->d_name[0] != '.' || de->d_name[1] == '\0' ||
+		    de->d_name[1] == '.')
+			continue;
+		struct stat st;
+		const char *cur = pool_printf(pool, "%s/%s/cur", user_dir,
+					      de->d_name);
+		if (stat(cur, &st) < 0 || !S_ISDIR(st.st_mode))
+			continue;
+		char *name = pool_strdup(pool, de->d_name + 1);
+		for (char *p = name; *p != '\0'; p++) {
+			if (*p == '.')
+				*p = '/';
+		}
+		const char *canonical, *error = "reserved name";
+		if (store_mailbox_name_check(name, &canonical, &error) < 0 ||
+		    strcmp(canonical, "INBOX") == 0) {
+			log_warn("event=maildir_folder_skipped dir=%s error=%s",
+				 log_str(de->d_name), log_str(error));
+			continue;
+		}
+		if (count == cap) {
+			cap = cap == 0 ? 16 : cap * 2;
+			const char **bigger = pool_alloc(pool, cap * sizeof(*bigger));
+			if (count > 0)
+				memcpy(bigger, names, count * sizeof(*bigger));
+			names = bigger;
+		}
+		names[count++] = name;
+	}
+	closedir(dir);
+	*names_r = names;
+	*count_r = count;
+	return 0;
+}
+
+int maildir_user_sync(struct maildir_user *user, bool with_defaults,
+		      uint32_t uidvalidity, const char **error_r)
+{
+	pool_t *pool = pool_create(16384);
+	const char **folders;
+	unsigned folder_count;
+	int ret = -1;
+	if (user_folders(user->dir, pool, &folders, &folder_count, error_r) < 0)
+		goto out;
+	if (store_index_begin(user->index, error_r) < 0)
+		goto out;
+	if (store_index_mailbox_add(user->index, "INBOX", uidvalidity,
+				    error_r) < 0)
+		goto rollback;
+	for (unsigned i = 0; with_defaults && i < maildir_default_mailbox_count; i++) {
+		if (store_index_mailbox_add(user->index,
+					    maildir_default_mailboxes[i],
+					    uidvalidity, error_r) < 0)
+			goto rollback;
+	}
+	for (unsigned i = 0; i < folder_count; i++) {
+		if (store_index_mailbox_add(user->index, folders[i],
+					    uidvalidity, error_r) < 0)
+			goto rollback;
+	}
+	if (mailbox_sync(user, "INBOX", pool, error_r) < 0)
+		goto rollback;
+	for (unsigned i = 0; i < folder_count; i++) {
+		if (mailbox_sync(user, folders[i], pool, error_r) < 0)
+			goto rollback;
+	}
+	ret = store_index_commit(user->index, error_r);
+	goto out;
+rollback:
+	store_index_rollback(user->index);
+out:
+	pool_destroy(&pool);
+	return ret;
+}

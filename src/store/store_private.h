@@ -1,0 +1,60 @@
+/* store_private.h: the backend table behind store.h.
+ *
+ * A backend is store_<impl>.c exporting one const struct store_backend.
+ * store.c validates addresses and mailbox names before calling it, so
+ * backends receive only a parsed struct store_address and a canonical
+ * mailbox name. A backend's handle embeds struct store as its first member,
+ * and its delivery embeds struct store_delivery likewise. */
+#ifndef POSTEL_STORE_PRIVATE_H
+#define POSTEL_STORE_PRIVATE_H
+
+#include "store/store.h"
+
+struct store_backend {
+	const char *name;
+	int (*open)(const char *data_dir, struct store **store_r,
+		    const char **error_r);
+	void (*close)(struct store *store);
+	int (*user_create)(struct store *store,
+			   const struct store_address *addr,
+			   const char **error_r);
+	int (*mailbox_create)(struct store *store,
+			      const struct store_address *addr,
+			      const char *mailbox, const char **error_r);
+	int (*mailbox_status)(struct store *store,
+			      const struct store_address *addr,
+			      const char *mailbox,
+			      struct store_mailbox_status *status_r,
+			      const char **error_r);
+	int (*mailbox_list_messages)(struct store *store,
+				     const struct store_address *addr,
+				     const char *mailbox, pool_t *pool,
+				     struct store_message_info **messages_r,
+				     unsigned *count_r, const char **error_r);
+	struct store_delivery *(*delivery_begin)(
+		struct store *store, const struct store_address *addr,
+		const char *mailbox, const char **error_r);
+	int (*delivery_write)(struct store_delivery *d, const void *data,
+			      size_t len, const char **error_r);
+	int (*delivery_write_fd)(struct store_delivery *d, int fd,
+				 uint64_t offset, uint64_t len,
+				 const char **error_r);
+	int (*delivery_sync)(struct store_delivery *d, const char **error_r);
+	/* must free d, on success and on failure */
+	int (*delivery_commit)(struct store_delivery *d, uint32_t *uid_r,
+			       const char **error_r);
+	/* must free d */
+	void (*delivery_abort)(struct store_delivery *d);
+};
+
+struct store {
+	const struct store_backend *backend;
+};
+
+struct store_delivery {
+	struct store *store;
+};
+
+extern const struct store_backend store_backend_maildir;
+
+#endif
