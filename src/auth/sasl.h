@@ -23,6 +23,11 @@
 
 struct userdb;
 
+/* RFC 4616 section 4: servers must accept user names and passwords of 255
+ * octets; we accept no more, in every mechanism. A password that should
+ * work with PLAIN must fit this and be valid UTF-8 (sasl_utf8_valid). */
+#define SASL_FIELD_MAX 255
+
 enum sasl_result {
 	SASL_CONTINUE, /* send *challenge (raw bytes), wait for the client */
 	SASL_OK,       /* authenticated; SCRAM: *challenge holds server-final */
@@ -54,6 +59,10 @@ const char *sasl_server_user(struct sasl_server *srv);
 bool sasl_server_temp_failure(struct sasl_server *srv);
 
 void sasl_server_destroy(struct sasl_server **srv);
+
+/* RFC 3629 section 4 UTF-8: no overlongs, surrogates or values past
+ * U+10FFFF; NUL is refused too (no SASL field may hold one). */
+bool sasl_utf8_valid(const unsigned char *s, size_t len);
 
 /* {"PLAIN", "LOGIN", "SCRAM-SHA-256", NULL} */
 const char *const *sasl_mechanisms(void);

@@ -7,10 +7,6 @@
 #include "auth/sasl.h"
 #include "lib/mem.h"
 
-/* RFC 4616 section 4: servers must accept fields of 255 octets; we accept
- * no more, for every mechanism. */
-#define SASL_FIELD_MAX 255
-
 struct sasl_mech {
 	const char *name;
 	enum sasl_result (*step)(struct sasl_server *srv, bool has_input,
@@ -47,10 +43,6 @@ extern const struct sasl_mech sasl_mech_plain, sasl_mech_login, sasl_mech_scram_
 /* Tests only: when set, SCRAM uses this server nonce instead of a random
  * one, to replay the RFC 7677 section 3 example byte for byte. */
 extern const char *sasl_scram_test_server_nonce;
-
-/* RFC 3629 section 4 UTF-8: no overlongs, surrogates or values past
- * U+10FFFF; NUL is refused too (no SASL field may hold one). */
-bool sasl_utf8_valid(const unsigned char *s, size_t len);
 
 /* Look up authcid and keep what sasl_server_verify_blocking() needs.
  * SASL_VERIFY, or SASL_FAIL on a database error. */

@@ -280,6 +280,9 @@ static ssize_t conn_read_some(struct conn *conn)
 
 static int conn_flush(struct conn *conn)
 {
+	/* implicit TLS: the greeting waits for the handshake */
+	if (conn->state == CONN_HANDSHAKE)
+		return 0;
 	while (conn->out_pos < conn->out.len) {
 		size_t len = conn->out.len - conn->out_pos;
 		const char *src = conn->out.data + conn->out_pos;
@@ -322,7 +325,8 @@ static void conn_update_io(struct conn *conn)
 		want_read = true;
 	if (want_read && conn->in.len < conn->set.max_input)
 		conds |= IO_READ;
-	if (conn->out_pos < conn->out.len || conn->ssl_want_write)
+	if (conn->ssl_want_write ||
+	    (conn->out_pos < conn->out.len && conn->state != CONN_HANDSHAKE))
 		conds |= IO_WRITE;
 	io_set_conds(conn->io, conds);
 }

@@ -159,8 +159,6 @@ static int decode_value(const char *s, size_t len, pool_t *pool,
 			return -1;
 		if (c == '%') {
 			int hi, lo;
-			if (i + 2 >= len + 0 && i + 2 > len - 1 + 1)
-				return -1;
 			if (len - i < 3 || (hi = hex_digit(s[i + 1])) < 0 ||
 			    (lo = hex_digit(s[i + 2])) < 0)
 				return -1;
@@ -385,7 +383,7 @@ int queue_envelope_parse(const char *data, size_t len, pool_t *pool,
 		const char *problem = NULL;
 		if (key == KEY_COUNT)
 			problem = "unknown key";
-		else if (key == KEY_RCPT && rcpt_seen != 0 &&
+		else if (key == KEY_RCPT && (seen & (1u << KEY_RCPT)) != 0 &&
 			 (rcpt_seen & RCPT_REQUIRED_KEYS) != RCPT_REQUIRED_KEYS)
 			problem = "incomplete recipient";
 		else if (rcpt_field && (seen & (1u << KEY_RCPT)) == 0)

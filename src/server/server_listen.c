@@ -30,6 +30,12 @@ static int listen_one(const struct config_listen *l, enum service service,
 		return -1;
 	}
 	int fd = socket(l->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 && l->addr.ss_family == AF_INET6 && errno == EAFNOSUPPORT) {
+		/* a host without IPv6 still serves the IPv4 listeners */
+		log_warn("event=listen_skipped service=%s addr=%s reason=no_ipv6",
+			 service_names[service], l->text);
+		return 0;
+	}
 	if (fd < 0) {
 		*error_r = t_printf("%s: socket: %s", l->text, strerror(errno));
 		return -1;

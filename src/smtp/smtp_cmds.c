@@ -186,6 +186,12 @@ void smtp_cmd_rcpt(struct smtp_session *s, const struct smtp_command *cmd)
 		smtp_reply(s, 550, "5.1.1", "No such user here");
 		return;
 	}
+	if (tx->target_total + count > SMTP_MAX_TARGETS) {
+		/* aliases may expand: bound the copies one message makes */
+		smtp_reply(s, 452, "4.5.3", "Too many recipients after alias expansion");
+		return;
+	}
+	tx->target_total += count;
 	smtp_tx_add_rcpt(tx, &rcpt, targets, count);
 	smtp_reply(s, 250, "2.1.5", "Recipient OK");
 }

@@ -187,6 +187,10 @@ int smtp_data_decoder_feed(struct smtp_data_decoder *dec, const void *data,
 	const char *p = data;
 	size_t run = 0;	/* start of the octets to pass on unchanged */
 
+	if (len == 0) {
+		*consumed_r = 0;
+		return dec->done && dec->mode == SMTP_DATA_MODE_DATA ? 1 : 0;
+	}
 	if (dec->mode != SMTP_DATA_MODE_DATA) {
 		data_emit(dec, p, len);
 		*consumed_r = len;

@@ -19,8 +19,6 @@
 #include <string.h>
 #include <time.h>
 
-#define SMTP_MAX_DELIVERIES 4096
-
 static const char *smtp_rfc5322_date(time_t t)
 {
 	struct tm tm;
@@ -189,7 +187,8 @@ void smtp_deliver(struct smtp_session *s)
 	struct smtp_tx *tx = s->tx;
 	const char *error = NULL;
 	str_t common = STR_INIT, prefix = STR_INIT;
-	struct smtp_local_copy *copies = pool_alloc(tx->pool, SMTP_MAX_DELIVERIES * sizeof(*copies));
+	unsigned ntargets = tx->target_total; /* <= SMTP_MAX_TARGETS */
+	struct smtp_local_copy *copies = pool_alloc(tx->pool, (ntargets + 1) * sizeof(*copies));
 	unsigned ncopies = 0, nremote = 0;
 	struct queue_writer *qw = NULL;
 	bool failed = false;
@@ -206,7 +205,7 @@ void smtp_deliver(struct smtp_session *s)
 				nremote++;
 				continue;
 			}
-			if (smtp_seen_local(copies, ncopies, addr) || ncopies >= SMTP_MAX_DELIVERIES)
+			if (smtp_seen_local(copies, ncopies, addr))
 				continue;
 			str_clear(&prefix);
 			/* RFC 5321 4.4: Return-Path at final delivery */

@@ -64,7 +64,7 @@ int smtp_parse_command(const char *line, size_t len,
 						  "HTTP request");
 		}
 	}
-	const char *sp = memchr(line, ' ', len);
+	const char *sp = len > 0 ? memchr(line, ' ', len) : NULL;
 	size_t verb_len = sp != NULL ? (size_t)(sp - line) : len;
 	for (size_t i = 0; i < verb_len; i++) {
 		unsigned char c = (unsigned char)line[i];
@@ -289,7 +289,7 @@ int smtp_parse_bdat(const char *args, size_t len, uint64_t max_chunk,
 		    struct smtp_bdat *bdat_r, struct smtp_reply_err *err_r)
 {
 	memset(bdat_r, 0, sizeof(*bdat_r));
-	const char *sp = memchr(args, ' ', len);
+	const char *sp = len > 0 ? memchr(args, ' ', len) : NULL;
 	size_t size_len = sp != NULL ? (size_t)(sp - args) : len;
 
 	/* RFC 3030 2: bdat-cmd = "BDAT" SP chunk-size [ SP end-marker ] */
@@ -348,7 +348,7 @@ int smtp_parse_auth(const char *args, size_t len, pool_t *pool,
 		    struct smtp_auth *auth_r, struct smtp_reply_err *err_r)
 {
 	memset(auth_r, 0, sizeof(*auth_r));
-	const char *sp = memchr(args, ' ', len);
+	const char *sp = len > 0 ? memchr(args, ' ', len) : NULL;
 	size_t mech_len = sp != NULL ? (size_t)(sp - args) : len;
 
 	/* RFC 4422 3.1: sasl-mech = 1*20mech-char */

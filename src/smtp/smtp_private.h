@@ -28,6 +28,8 @@ struct userdb_target;
 #define SMTP_INPUT_MAX (64 * 1024)
 #define SMTP_OUTPUT_MAX (256 * 1024)
 #define SMTP_SPOOL_FLUSH (64 * 1024)
+/* the most copies (local and remote) one message may expand into */
+#define SMTP_MAX_TARGETS 4096
 
 enum smtp_state {
 	SMTP_STATE_COMMAND,
@@ -50,6 +52,7 @@ struct smtp_tx {
 	struct smtp_mail mail;
 	struct smtp_rcpt_entry *rcpts;
 	unsigned rcpt_count, rcpt_cap;
+	unsigned target_total; /* recipients after alias expansion */
 	/* message receipt */
 	int spool_fd;
 	uint64_t spool_size;

@@ -21,8 +21,11 @@
  *   There is no global mutable state, so different handles may live on
  *   different threads, and store_delivery_sync() (the slow fsync of the
  *   message file) may run on a worker thread.
- * - Errors: -1 and *error_r, a temporary string (pool_temp()) fit for a
- *   log line or an SMTP/IMAP reply text. No function aborts on bad input.
+ * - Errors: -1 and *error_r, a temporary string (pool_temp()) for the
+ *   log; it may name paths, so protocol replies should use their own
+ *   generic text. No function aborts on bad input.
+ * - A damaged index is set aside and rebuilt from the Maildir files, with
+ *   a new UIDVALIDITY; it never costs a message.
  */
 #ifndef POSTEL_STORE_H
 #define POSTEL_STORE_H

@@ -256,6 +256,16 @@ void store_index_close(struct store_index **idx)
 	xfree(idx);
 }
 
+int store_index_close_set_aside(struct store_index **idx,
+				const char **error_r)
+{
+	char *path = xstrdup((*idx)->path);
+	store_index_close(idx);
+	int ret = index_set_aside(path, error_r);
+	free(path);
+	return ret;
+}
+
 int store_index_begin(struct store_index *idx, const char **error_r)
 {
 	return index_exec(idx, "BEGIN IMMEDIATE", "begin", error_r);
@@ -390,6 +400,24 @@ int store_index_message_add(struct store_index *idx, int64_t mailbox_id,
 		return index_error(idx, rc, "message add", error_r);
 	*uid_r = (uint32_t)uid;
 	return 0;
+}
+
+int store_index_message_exists(struct store_index *idx, int64_t mailbox_id,
+			       const char *filename, const char **error_r)
+{
+	sqlite3_stmt *stmt;
+	int rc = sqlite3_prepare_v2(idx->db,
+		"SELECT 1 FROM messages WHERE mailbox_id = ?1 AND filename = ?2",
+		-1, &stmt, NULL);
+	if (rc != SQLITE_OK)
+		return index_error(idx, rc, "message lookup", error_r);
+	sqlite3_bind_int64(stmt, 1, mailbox_id);
+	sqlite3_bind_text(stmt, 2, filename, -1, SQLITE_STATIC);
+	rc = sqlite3_step(stmt);
+	int ret = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 :
+		index_error(idx, rc, "message lookup", error_r);
+	sqlite3_finalize(stmt);
+	return ret;
 }
 
 int store_index_message_list(struct store_index *idx, int64_t mailbox_id,

@@ -54,6 +54,9 @@ int store_index_open(const char *path, struct store_index **idx_r,
 		     bool *rebuilt_r, uint32_t *min_uidvalidity_r,
 		     const char **error_r);
 void store_index_close(struct store_index **idx);
+/* Close and set the file aside as corrupt (see above). */
+int store_index_close_set_aside(struct store_index **idx,
+				const char **error_r);
 /* True once SQLite reported corruption: drop the handle and reopen, which
  * sets the file aside. */
 bool store_index_is_corrupt(const struct store_index *idx);
@@ -75,6 +78,9 @@ int store_index_message_add(struct store_index *idx, int64_t mailbox_id,
 			    const char *filename, uint64_t size,
 			    int64_t internaldate, const char *flags,
 			    uint32_t *uid_r, const char **error_r);
+/* 1 if the mailbox has a message with this file name, 0 if not. */
+int store_index_message_exists(struct store_index *idx, int64_t mailbox_id,
+			       const char *filename, const char **error_r);
 /* Messages in UID order, allocated from pool. */
 int store_index_message_list(struct store_index *idx, int64_t mailbox_id,
 			     pool_t *pool,

@@ -160,14 +160,73 @@ static void user_cache_drop(struct maildir_store *s, struct maildir_user *user)
 	}
 }
 
-/* A cached user is still good if its index is the file now at its path
- * (another process may have set a corrupt one aside). */
-static bool user_cache_valid(struct maildir_user *user)
+static bool user_index_is_current(struct maildir_user *user)
 {
 	struct stat st;
-	return !store_index_is_corrupt(user->index) &&
-		stat(user->index_path, &st) == 0 &&
+	return stat(user->index_path, &st) == 0 &&
 		st.st_dev == user->index_dev && st.st_ino == user->index_ino;
+}
+
+/* SQLite reported damage while we used the index: set the file aside
+ * (unless another process already replaced it), so that the next open
+ * rebuilds it instead of failing the same way forever. */
+static void user_index_discard(struct maildir_user *user)
+{
+	const char *error;
+	if (!user_index_is_current(user)) {
+		store_index_close(&user->index);
+		return;
+	}
+	if (store_index_close_set_aside(&user->index, &error) < 0)
+		log_error("event=index_set_aside_failed user=%s error=%s",
+			  log_str(user->key), log_str(error));
+}
+
+/* Open the index and sync it with the files; one retry if the index
+ * turns out to be damaged only once it is read. */
+static int user_open(const char *key, const char *dir, bool create,
+		     struct maildir_user **user_r, const char **error_r)
+{
+	for (unsigned attempt = 0;; attempt++) {
+		struct maildir_user *user = xcalloc(1, sizeof(*user));
+		user->key = xstrdup(key);
+		user->dir = xstrdup(dir);
+		user->index_path = xstrdup(t_printf("%s/%s", dir,
+						    STORE_INDEX_FILENAME));
+		bool rebuilt;
+		uint32_t uidvalidity;
+		struct stat st;
+		if (store_index_open(user->index_path, &user->index, &rebuilt,
+				     &uidvalidity, error_r) < 0) {
+			maildir_user_free(&user);
+			return -1;
+		}
+		if (stat(user->index_path, &st) < 0) {
+			*error_r = t_printf("stat(%s) failed: %s",
+					    user->index_path, strerror(errno));
+			maildir_user_free(&user);
+			return -1;
+		}
+		user->index_dev = st.st_dev;
+		user->index_ino = st.st_ino;
+		if (maildir_user_sync(user, create, rebuilt, uidvalidity,
+				      error_r) == 0) {
+			if (rebuilt && !create)
+				log_warn("event=index_rebuilt user=%s",
+					 log_str(key));
+			*user_r = user;
+			return 0;
+		}
+		bool corrupt = store_index_is_corrupt(user->index);
+		if (corrupt && attempt == 0) {
+			log_error("event=index_corrupt user=%s error=%s",
+				  log_str(key), log_str(*error_r));
+			user_index_discard(user);
+		}
+		maildir_user_free(&user);
+		if (!corrupt || attempt > 0)
+			return -1;
+	}
 }
 
 int maildir_user_get(struct maildir_store *s, const struct store_address *addr,
@@ -179,7 +238,13 @@ int maildir_user_get(struct maildir_store *s, const struct store_address *addr,
 		struct maildir_user *user = *p;
 		if (strcmp(user->key, key) != 0)
 			continue;
-		if (!user_cache_valid(user)) {
+		if (store_index_is_corrupt(user->index)) {
+			user_index_discard(user);
+			user_cache_drop(s, user);
+			break;
+		}
+		if (!user_index_is_current(user)) {
+			/* another process set it aside or removed it */
 			user_cache_drop(s, user);
 			break;
 		}
@@ -199,32 +264,9 @@ int maildir_user_get(struct maildir_store *s, const struct store_address *addr,
 		*error_r = t_printf("no such user %s", key);
 		return -1;
 	}
-	struct maildir_user *user = xcalloc(1, sizeof(*user));
-	user->key = xstrdup(key);
-	user->dir = xstrdup(dir);
-	user->index_path = xstrdup(t_printf("%s/%s", dir, STORE_INDEX_FILENAME));
-	bool rebuilt;
-	uint32_t uidvalidity;
-	if (store_index_open(user->index_path, &user->index, &rebuilt,
-			     &uidvalidity, error_r) < 0) {
-		maildir_user_free(&user);
+	struct maildir_user *user;
+	if (user_open(key, dir, create, &user, error_r) < 0)
 		return -1;
-	}
-	if (stat(user->index_path, &st) < 0) {
-		*error_r = t_printf("stat(%s) failed: %s", user->index_path,
-				    strerror(errno));
-		maildir_user_free(&user);
-		return -1;
-	}
-	user->index_dev = st.st_dev;
-	user->index_ino = st.st_ino;
-	if (maildir_user_sync(user, create, uidvalidity, error_r) < 0) {
-		maildir_user_free(&user);
-		return -1;
-	}
-	if (rebuilt && !create)
-		log_warn("event=index_rebuilt user=%s", log_str(key));
-
 	if (s->user_count >= MAILDIR_USER_CACHE_MAX) {
 		struct maildir_user *last = s->users;
 		while (last->next != NULL)
@@ -248,7 +290,8 @@ static int maildir_user_create(struct store *store,
 	if (user_dirs_create(s, addr, error_r) < 0 ||
 	    maildir_user_get(s, addr, true, &user, error_r) < 0)
 		return -1;
-	return maildir_user_sync(user, true, (uint32_t)time(NULL), error_r);
+	return maildir_user_sync(user, true, false, (uint32_t)time(NULL),
+				 error_r);
 }
 
 int maildir_mailbox_get(struct maildir_store *s,
@@ -323,7 +366,7 @@ static int maildir_mailbox_list_messages(struct store *store,
 	const char *folder = maildir_folder_dir(user->dir, mailbox);
 	if (store_index_message_list(user->index, mb.id, scratch, &rows,
 				     &row_count, error_r) < 0 ||
-	    maildir_folder_scan(folder, scratch, &files, &file_count,
+	    maildir_folder_scan(folder, true, scratch, &files, &file_count,
 				error_r) < 0) {
 		pool_destroy(&scratch);
 		return -1;

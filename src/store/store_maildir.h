@@ -54,9 +54,10 @@ extern const unsigned maildir_default_mailbox_count;
 /* The folder directory of a canonical mailbox name (temp string). */
 const char *maildir_folder_dir(const char *user_dir, const char *mailbox);
 
-/* Files in folder/new and folder/cur, sorted by base name, one per base.
- * A missing folder is an error; a missing new/ or cur/ is not. */
-int maildir_folder_scan(const char *folder_dir, pool_t *pool,
+/* Files in folder/new (and folder/cur if with_cur), sorted by base name,
+ * one per base. A missing folder is an error; a missing new/ or cur/ is
+ * not. */
+int maildir_folder_scan(const char *folder_dir, bool with_cur, pool_t *pool,
 			struct maildir_file **files_r, unsigned *count_r,
 			const char **error_r);
 const struct maildir_file *
@@ -92,10 +93,11 @@ void maildir_delivery_abort(struct store_delivery *d);
 
 /* Within the index lock: add a row for every mailbox folder on disk
  * (and the default ones if with_defaults) and a row, with a new UID, for
- * every message file the index does not know. This is how messages
- * survive a lost or corrupt index, and how a crash between a file's rename
- * into new/ and its index commit is repaired. */
+ * every message file the index does not know. full: look in cur/ too
+ * (after the index was lost or rebuilt); otherwise only new/, which is
+ * where a crash between a delivery's rename and its index commit leaves
+ * a file, and which stays small once mail is read. */
 int maildir_user_sync(struct maildir_user *user, bool with_defaults,
-		      uint32_t uidvalidity, const char **error_r);
+		      bool full, uint32_t uidvalidity, const char **error_r);
 
 #endif

@@ -4,7 +4,9 @@
  * for UIDs, MODSEQs and UIDVALIDITY. A file the index does not know gets
  * the next UID (in name order, which is delivery-time order); its flags
  * come from the Maildir info suffix (":2,FRS"). Index rows whose file has
- * gone are left alone here: expunge handling belongs to the IMAP layer. */
+ * gone are left alone here: expunge handling belongs to the IMAP layer.
+ * A full sync (new index) reads new/ and cur/; an ordinary open reads only
+ * new/, asking the index about each file. */
 #include "store/store_maildir.h"
 #include "lib/log.h"
 
@@ -85,7 +87,7 @@ static int scan_subdir(const char *folder_dir, const char *sub, pool_t *pool,
 	return 0;
 }
 
-int maildir_folder_scan(const char *folder_dir, pool_t *pool,
+int maildir_folder_scan(const char *folder_dir, bool with_cur, pool_t *pool,
 			struct maildir_file **files_r, unsigned *count_r,
 			const char **error_r)
 {
@@ -100,8 +102,8 @@ int maildir_folder_scan(const char *folder_dir, pool_t *pool,
 	 * meanwhile is then seen at least once (duplicates removed below) */
 	if (scan_subdir(folder_dir, "new", pool, &files, &count, &cap,
 			error_r) < 0 ||
-	    scan_subdir(folder_dir, "cur", pool, &files, &count, &cap,
-			error_r) < 0)
+	    (with_cur && scan_subdir(folder_dir, "cur", pool, &files, &count,
+				     &cap, error_r) < 0))
 		return -1;
 	if (count > 0)
 		qsort(files, count, sizeof(*files), maildir_file_cmp);
@@ -155,8 +157,22 @@ static int string_cmp(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* 1 if the index knows base, 0 if not, -1 on error. known: all names
+ * in the index, sorted (full sync), or NULL to ask the index one by one. */
+static int file_is_known(struct maildir_user *user, int64_t mailbox_id,
+			 const char *const *known, unsigned known_count,
+			 const char *base, const char **error_r)
+{
+	if (known == NULL)
+		return store_index_message_exists(user->index, mailbox_id,
+						  base, error_r);
+	return known_count > 0 &&
+		bsearch(&base, known, known_count, sizeof(*known),
+			string_cmp) != NULL ? 1 : 0;
+}
+
 static int mailbox_sync(struct maildir_user *user, const char *mailbox,
-			pool_t *pool, const char **error_r)
+			bool full, pool_t *pool, const char **error_r)
 {
 	struct store_index_mailbox mb;
 	int ret = store_index_mailbox_lookup(user->index, mailbox, &mb, error_r);
@@ -166,26 +182,32 @@ static int mailbox_sync(struct maildir_user *user, const char *mailbox,
 					    mailbox);
 		return -1;
 	}
-	struct store_index_message *rows;
-	unsigned row_count;
-	if (store_index_message_list(user->index, mb.id, pool, &rows,
-				     &row_count, error_r) < 0)
-		return -1;
-	const char **known = pool_alloc(pool, (row_count + 1) * sizeof(*known));
-	for (unsigned i = 0; i < row_count; i++)
-		known[i] = rows[i].filename;
-	qsort(known, row_count, sizeof(*known), string_cmp);
+	const char **known = NULL;
+	unsigned row_count = 0;
+	if (full) {
+		struct store_index_message *rows;
+		if (store_index_message_list(user->index, mb.id, pool, &rows,
+					     &row_count, error_r) < 0)
+			return -1;
+		known = pool_alloc(pool, (row_count + 1) * sizeof(*known));
+		for (unsigned i = 0; i < row_count; i++)
+			known[i] = rows[i].filename;
+		qsort(known, row_count, sizeof(*known), string_cmp);
+	}
 
 	const char *folder = maildir_folder_dir(user->dir, mailbox);
 	struct maildir_file *files;
 	unsigned file_count;
-	if (maildir_folder_scan(folder, pool, &files, &file_count, error_r) < 0)
+	if (maildir_folder_scan(folder, full, pool, &files, &file_count,
+				error_r) < 0)
 		return -1;
 	unsigned added = 0;
 	for (unsigned i = 0; i < file_count; i++) {
-		if (row_count > 0 &&
-		    bsearch(&files[i].base, known, row_count, sizeof(*known),
-			    string_cmp) != NULL)
+		ret = file_is_known(user, mb.id, known, row_count,
+				    files[i].base, error_r);
+		if (ret < 0)
+			return -1;
+		if (ret > 0)
 			continue;
 		const char *path = pool_printf(pool, "%s/%s", folder,
 					       files[i].relpath);
@@ -260,7 +282,7 @@ static int user_folders(const char *user_dir, pool_t *pool,
 }
 
 int maildir_user_sync(struct maildir_user *user, bool with_defaults,
-		      uint32_t uidvalidity, const char **error_r)
+		      bool full, uint32_t uidvalidity, const char **error_r)
 {
 	pool_t *pool = pool_create(16384);
 	const char **folders;
@@ -284,10 +306,10 @@ int maildir_user_sync(struct maildir_user *user, bool with_defaults,
 					    uidvalidity, error_r) < 0)
 			goto rollback;
 	}
-	if (mailbox_sync(user, "INBOX", pool, error_r) < 0)
+	if (mailbox_sync(user, "INBOX", full, pool, error_r) < 0)
 		goto rollback;
 	for (unsigned i = 0; i < folder_count; i++) {
-		if (mailbox_sync(user, folders[i], pool, error_r) < 0)
+		if (mailbox_sync(user, folders[i], full, pool, error_r) < 0)
 			goto rollback;
 	}
 	ret = store_index_commit(user->index, error_r);

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "lib/log.h"
@@ -436,6 +437,51 @@ static void test_damaged_pages_rebuilt(void **state)
 	corrupt_and_check(*state, false);
 }
 
+static void test_concurrent_processes(void **state)
+{
+	struct fixture *f = *state;
+	const char *error;
+	enum { CHILDREN = 4, EACH = 15 };
+	assert_int_equal(store_user_create(f->store, USER, &error), 0);
+	for (int c = 0; c < CHILDREN; c++) {
+		pid_t pid = fork();
+		assert_true(pid >= 0);
+		if (pid != 0)
+			continue;
+		/* each worker process has its own handle */
+		struct store *s;
+		int failed = store_open(f->dir, &s, &error) < 0;
+		for (int i = 0; i < EACH && !failed; i++) {
+			struct store_delivery *d =
+				store_delivery_begin(s, USER, "INBOX", &error);
+			uint32_t uid;
+			failed = d == NULL ||
+				store_delivery_write(d, "m\n", 2, &error) < 0 ||
+				store_delivery_commit(&d, &uid, &error) < 0;
+		}
+		store_close(&s);
+		_exit(failed);
+	}
+	for (int c = 0; c < CHILDREN; c++) {
+		int status;
+		assert_true(wait(&status) > 0);
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	pool_t *pool = pool_create(1024);
+	struct store_message_info *msgs;
+	unsigned count;
+	assert_int_equal(store_mailbox_list_messages(f->store, USER, "INBOX",
+						     pool, &msgs, &count,
+						     &error), 0);
+	assert_int_equal(count, CHILDREN * EACH);
+	for (unsigned i = 0; i < count; i++) {
+		assert_int_equal(msgs[i].uid, i + 1);
+		assert_non_null(msgs[i].path);
+	}
+	assert_int_equal(dir_count(fpath(f, USER_DIR "/new")), CHILDREN * EACH);
+	pool_destroy(&pool);
+}
+
 static void test_unknown_user_and_backend(void **state)
 {
 	struct fixture *f = *state;
@@ -462,6 +508,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unindexed_file_is_picked_up, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_index_rebuilt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_damaged_pages_rebuilt, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_processes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_user_and_backend, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,394 @@
+#!/bin/sh
+# make bench: SMTP ingest throughput of Postel against Postfix, same machine,
+# same run, same load generator (Postfix's smtp-source).
+#
+#   sudo make bench                       # or: sh bench/run.sh
+#
+# Environment (defaults in brackets):
+#   POSTEL_BIN      postel binary to measure [./build/postel]
+#   BENCH_SESSIONS  parallel SMTP sessions [20]
+#   BENCH_MESSAGES  messages in total [5000]
+#   BENCH_SIZE      payload bytes per message [4096]
+#   BENCH_TIMEOUT   seconds any one wait may last [300]
+#   BENCH_ONLY      "postel" or "postfix" to run one side only [both]
+#   BENCH_KEEP      1 keeps the temporary directories and logs [0]
+#
+# Load: smtp-source -s 20 -m 5000 -l 4096, one SMTP connection per message
+# (smtp-source's default), all to one local user, over loopback.
+#
+# Postel: a fresh data directory; 250 after DATA means the message is in
+# the user's Maildir, fsync'd, so its time is the time smtp-source needs.
+#
+# Postfix: its own instance (own main.cf/master.cf, queue and data
+# directories in a temporary directory, smtpd on 127.0.0.1:high port),
+# delivering with virtual(8) into a Maildir. Postfix answers 250 once the
+# message is fsync'd into its queue and delivers later, so its fair time is
+# until the last message is in the Maildir; the time until smtp-source
+# finished is printed too.
+#
+# Installing postfix (for smtp-source and the peer) must never start or leave
+# a system Postfix: a temporary /usr/sbin/policy-rc.d exits 101 (denies every
+# service start, whether invoke-rc.d then drives systemd or /etc/init.d),
+# debconf is preseeded with "No configuration" (no /etc/postfix/main.cf),
+# the boot-time service is disabled, and no system master may be running.
+#
+# Running a second Postfix instance on Debian 12 (Postfix 3.7): `postfix -c
+# DIR start` run as root works for a config directory that is not listed in
+# the default main.cf's alternate_config_directories (that list is only
+# checked for the set-gid commands postqueue/postdrop and for non-root
+# users), so no postmulti and no change to /etc/postfix are needed. The
+# directory given with -c reaches master(8) and every daemon through
+# MAIL_CONFIG; queue_directory and data_directory point into the temp dir.
+# `postfix check` (run by `postfix start`) creates the queue directories.
+set -eu
+
+cd "$(dirname "$0")/.."
+
+SESSIONS=${BENCH_SESSIONS:-20}
+MESSAGES=${BENCH_MESSAGES:-5000}
+SIZE=${BENCH_SIZE:-4096}
+TIMEOUT=${BENCH_TIMEOUT:-300}
+ONLY=${BENCH_ONLY:-}
+KEEP=${BENCH_KEEP:-0}
+POSTEL_BIN=${POSTEL_BIN:-./build/postel}
+DOMAIN=bench.example
+RCPT=u@$DOMAIN
+SENDER=sender@example.net
+SMTP_SOURCE=/usr/sbin/smtp-source
+POSTFIX=/usr/sbin/postfix
+
+say() { printf '%s\n' "bench: $*" >&2; }
+die() { say "FAIL: $*"; exit 1; }
+
+now() { date +%s.%N; }
+# elapsed T0 T1 -> seconds with 2 decimals
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+# rate N SECONDS -> messages per second, integer
+rate() { awk -v n="$1" -v s="$2" 'BEGIN { if (s <= 0) s = 0.001; printf "%.0f", n / s }'; }
+
+[ "$(id -u)" = 0 ] || die "run as root (installs packages, starts servers that drop privileges)"
+
+# ---------------------------------------------------------------- cleanup
+POSTEL_DIR= POSTEL_PID= POSTEL_LOG=
+PF_DIR= PF_STARTED=0
+POLICY_SAVED= POLICY_INSTALLED=0
+WORK=$(mktemp -d /tmp/bench-logs.XXXXXX)
+
+stop_pid() { # pid seconds: SIGTERM, wait, then SIGKILL
+	p=$1 t=$2
+	kill -TERM "$p" 2>/dev/null || return 0
+	i=0
+	while kill -0 "$p" 2>/dev/null && [ $i -lt $((t * 10)) ]; do
+		sleep 0.1; i=$((i + 1))
+	done
+	if kill -0 "$p" 2>/dev/null; then
+		say "pid $p did not exit within ${t}s of SIGTERM; SIGKILL"
+		kill -KILL "$p" 2>/dev/null || true
+		return 1
+	fi
+	return 0
+}
+
+pf_master_pid() { # pid of our Postfix master, empty if none
+	[ -n "$PF_DIR" ] && [ -f "$PF_DIR/spool/pid/master.pid" ] || return 0
+	p=$(tr -dc 0-9 <"$PF_DIR/spool/pid/master.pid")
+	[ -n "$p" ] && kill -0 "$p" 2>/dev/null && echo "$p"
+	return 0
+}
+
+pf_stop() {
+	[ "$PF_STARTED" = 1 ] || return 0
+	PF_STARTED=0
+	mp=$(pf_master_pid)
+	timeout 30 "$POSTFIX" -c "$PF_DIR/etc" stop >/dev/null 2>&1 || true
+	# postfix stop signals master(8) and returns; wait for it to be gone.
+	if [ -n "$mp" ]; then
+		i=0
+		while kill -0 "$mp" 2>/dev/null && [ $i -lt 300 ]; do
+			sleep 0.1; i=$((i + 1))
+		done
+		if kill -0 "$mp" 2>/dev/null; then
+			say "postfix master $mp still running; SIGKILL"
+			kill -KILL "$mp" 2>/dev/null || true
+		fi
+	fi
+}
+
+policy_restore() {
+	[ "$POLICY_INSTALLED" = 1 ] || return 0
+	POLICY_INSTALLED=0
+	if [ -n "$POLICY_SAVED" ]; then
+		mv -f "$POLICY_SAVED" /usr/sbin/policy-rc.d
+	else
+		rm -f /usr/sbin/policy-rc.d
+	fi
+}
+
+cleanup() {
+	rc=$?
+	set +e
+	policy_restore
+	if [ -n "$POSTEL_PID" ]; then stop_pid "$POSTEL_PID" 30; POSTEL_PID=; fi
+	pf_stop
+	if [ "$KEEP" = 1 ]; then
+		say "kept: $WORK ${POSTEL_DIR:-} ${PF_DIR:-}"
+	else
+		[ -n "$POSTEL_DIR" ] && rm -rf "$POSTEL_DIR"
+		[ -n "$PF_DIR" ] && rm -rf "$PF_DIR"
+		rm -rf "$WORK"
+	fi
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM HUP
+
+# ---------------------------------------------------------------- install
+system_postfix_check() {
+	# No system Postfix may run: a master(8) whose config is /etc/postfix
+	# (ours all run with -c under /tmp), nor anything holding port 25.
+	for pidfile in /var/spool/postfix/pid/master.pid; do
+		[ -f "$pidfile" ] || continue
+		p=$(tr -dc 0-9 <"$pidfile")
+		if [ -n "$p" ] && kill -0 "$p" 2>/dev/null; then
+			if [ "$INSTALLED_NOW" = 1 ]; then
+				say "system postfix master $p started by the install; stopping it"
+				"$POSTFIX" stop >/dev/null 2>&1 || kill -TERM "$p"
+			else
+				say "note: a system postfix (master pid $p) was already running before this bench; left alone"
+			fi
+		fi
+	done
+	if command -v ss >/dev/null 2>&1 && ss -Hltnp 'sport = :25' 2>/dev/null | grep -q '"master"'; then
+		[ "$INSTALLED_NOW" = 1 ] && die "a postfix master holds port 25 after the install"
+	fi
+}
+
+INSTALLED_NOW=0
+if [ ! -x "$SMTP_SOURCE" ] || [ ! -x "$POSTFIX" ]; then
+	say "installing postfix (for smtp-source and the Postfix peer), no system service"
+	if [ -e /usr/sbin/policy-rc.d ]; then
+		POLICY_SAVED=$WORK/policy-rc.d.saved
+		cp -p /usr/sbin/policy-rc.d "$POLICY_SAVED"
+	fi
+	POLICY_INSTALLED=1
+	printf '#!/bin/sh\n# installed by postel bench/run.sh while apt-get runs\nexit 101\n' >/usr/sbin/policy-rc.d.bench
+	chmod 755 /usr/sbin/policy-rc.d.bench
+	mv -f /usr/sbin/policy-rc.d.bench /usr/sbin/policy-rc.d
+	echo 'postfix postfix/main_mailer_type select No configuration' | debconf-set-selections
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q >"$WORK/apt-update.log" 2>&1 || { cat "$WORK/apt-update.log" >&2; die "apt-get update"; }
+	apt-get install -y -q --no-install-recommends postfix >"$WORK/apt-install.log" 2>&1 ||
+		{ tail -30 "$WORK/apt-install.log" >&2; die "apt-get install postfix"; }
+	policy_restore
+	INSTALLED_NOW=1
+	# Nor at the next boot: the package enables its unit / init script.
+	if command -v systemctl >/dev/null 2>&1; then
+		systemctl disable postfix.service >/dev/null 2>&1 || true
+	fi
+	if command -v update-rc.d >/dev/null 2>&1; then
+		update-rc.d postfix disable >/dev/null 2>&1 || true
+	fi
+fi
+system_postfix_check
+command -v ss >/dev/null 2>&1 || die "ss (iproute2) is needed to find and wait for ports"
+
+# ---------------------------------------------------------------- helpers
+port_busy() { [ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]; }
+
+free_port() { # a TCP port nobody listens on, in 20000-59999
+	p=$(awk -v s="$$" 'BEGIN { srand(s); printf "%d", 20000 + int(rand() * 40000) }')
+	n=0
+	while port_busy "$p" || [ "$p" = "${USED_PORT:-}" ]; do
+		p=$((p + 1)); n=$((n + 1))
+		[ $p -lt 60000 ] || p=20000
+		[ $n -lt 40000 ] || die "no free port"
+	done
+	USED_PORT=$p
+	echo "$p"
+}
+
+wait_port() { # port pid-or-empty seconds
+	i=0
+	while ! port_busy "$1"; do
+		if [ -n "$2" ] && ! kill -0 "$2" 2>/dev/null; then return 1; fi
+		[ $i -lt $(($3 * 10)) ] || return 1
+		sleep 0.1; i=$((i + 1))
+	done
+}
+
+count_files() { # files in a directory, 0 if missing
+	if [ -d "$1" ]; then ls -U "$1" | wc -l; else echo 0; fi
+}
+
+run_source() { # port log: the load, bounded
+	timeout "$TIMEOUT" "$SMTP_SOURCE" -s "$SESSIONS" -m "$MESSAGES" -l "$SIZE" \
+		-f "$SENDER" -t "$RCPT" "127.0.0.1:$1" >"$2" 2>&1
+}
+
+POSTEL_LINE= PF_LINE= POSTEL_RATE= PF_RATE=
+
+# ---------------------------------------------------------------- postel
+bench_postel() {
+	[ -x "$POSTEL_BIN" ] || die "no postel binary at $POSTEL_BIN (make build, or set POSTEL_BIN)"
+	POSTEL_DIR=$(mktemp -d /tmp/postel-bench.XXXXXX)
+	POSTEL_LOG=$WORK/postel.log
+	P="$POSTEL_BIN -d $POSTEL_DIR"
+	$P domain add "$DOMAIN" >"$WORK/postel-admin.log" 2>&1 ||
+		{ cat "$WORK/postel-admin.log" >&2; die "postel domain add"; }
+	printf 'pw\n' | $P user add "$RCPT" >>"$WORK/postel-admin.log" 2>&1 ||
+		{ cat "$WORK/postel-admin.log" >&2; die "postel user add"; }
+	port=$(free_port)
+	$P -o hostname="$DOMAIN" -o smtp_listen="127.0.0.1:$port" \
+		-o submission_listen= -o submissions_listen= \
+		-o pop3_listen= -o pop3s_listen= -o imap_listen= -o imaps_listen= \
+		serve 2>"$POSTEL_LOG" &
+	POSTEL_PID=$!
+	if ! wait_port "$port" "$POSTEL_PID" 30; then
+		tail -20 "$POSTEL_LOG" >&2
+		die "postel did not listen on 127.0.0.1:$port within 30s"
+	fi
+	say "postel listening on 127.0.0.1:$port (pid $POSTEL_PID, data $POSTEL_DIR)"
+	new=$POSTEL_DIR/mail/$DOMAIN/u/new
+	t0=$(now)
+	src_rc=0
+	run_source "$port" "$WORK/postel-source.log" || src_rc=$?
+	t1=$(now)
+	n=$(count_files "$new")
+	stop_pid "$POSTEL_PID" 30 || say "postel did not drain within 30s of SIGTERM"
+	wait "$POSTEL_PID" 2>/dev/null || true
+	POSTEL_PID=
+	if [ "$src_rc" != 0 ] || [ "$n" != "$MESSAGES" ]; then
+		cat "$WORK/postel-source.log" >&2
+		tail -20 "$POSTEL_LOG" >&2
+		die "postel: smtp-source exit $src_rc, $n of $MESSAGES messages in $new"
+	fi
+	s=$(elapsed "$t0" "$t1")
+	POSTEL_RATE=$(rate "$MESSAGES" "$s")
+	POSTEL_LINE="postel: $MESSAGES msgs in $s s = $POSTEL_RATE msg/s"
+	echo "$POSTEL_LINE"
+	# Anything the server logged above info level, for the reader.
+	bad=$(grep -cE 'level=(warn|warning|err|error|crit|fatal|alert)' "$POSTEL_LOG" || true)
+	if [ "$bad" != 0 ]; then
+		say "postel logged $bad warning/error lines, first ones:"
+		grep -E 'level=(warn|warning|err|error|crit|fatal|alert)' "$POSTEL_LOG" | head -5 >&2
+	fi
+}
+
+# ---------------------------------------------------------------- postfix
+bench_postfix() {
+	PF_DIR=$(mktemp -d /tmp/postfix-bench.XXXXXX)
+	chmod 755 "$PF_DIR"
+	mkdir "$PF_DIR/etc" "$PF_DIR/vmail" "$PF_DIR/spool"
+	# virtual(8) writes as this uid/gid; it refuses uid 0 (virtual_minimum_uid).
+	vuid=$(id -u nobody) vgid=$(id -g nobody)
+	chown "$vuid:$vgid" "$PF_DIR/vmail"
+	port=$(free_port)
+	cat >"$PF_DIR/etc/main.cf" <<EOF
+# Generated by postel bench/run.sh: a throwaway Postfix instance.
+compatibility_level = 3.6
+queue_directory = $PF_DIR/spool
+data_directory = $PF_DIR/data
+maillog_file = $PF_DIR/maillog
+maillog_file_prefixes = $PF_DIR
+myhostname = postfix-bench.example
+mydomain = postfix-bench.example
+myorigin = \$myhostname
+mydestination =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+# No DNS anywhere: no MX lookups, no reverse lookups of the client.
+smtp_dns_support_level = disabled
+lmtp_dns_support_level = disabled
+smtpd_peername_lookup = no
+alias_maps =
+alias_database =
+biff = no
+# Delivery: virtual(8) into one Maildir (trailing / = Maildir).
+virtual_mailbox_domains = $DOMAIN
+virtual_mailbox_base = $PF_DIR/vmail
+virtual_mailbox_maps = inline:{$RCPT=$DOMAIN/u/}
+virtual_uid_maps = static:$vuid
+virtual_gid_maps = static:$vgid
+EOF
+	cat >"$PF_DIR/etc/master.cf" <<EOF
+# Generated by postel bench/run.sh: Debian's default services, no chroot,
+# smtpd on a loopback high port only.
+127.0.0.1:$port inet n - n - - smtpd
+pickup     unix  n - n 60    1 pickup
+cleanup    unix  n - n -     0 cleanup
+qmgr       unix  n - n 300   1 qmgr
+rewrite    unix  - - n -     - trivial-rewrite
+bounce     unix  - - n -     0 bounce
+defer      unix  - - n -     0 bounce
+trace      unix  - - n -     0 bounce
+verify     unix  - - n -     1 verify
+flush      unix  n - n 1000? 0 flush
+proxymap   unix  - - n -     - proxymap
+proxywrite unix  - - n -     1 proxymap
+smtp       unix  - - n -     - smtp
+relay      unix  - - n -     - smtp
+showq      unix  n - n -     - showq
+error      unix  - - n -     - error
+retry      unix  - - n -     - error
+discard    unix  - - n -     - discard
+local      unix  - n n -     - local
+virtual    unix  - n n -     - virtual
+lmtp       unix  - - n -     - lmtp
+anvil      unix  - - n -     1 anvil
+scache     unix  - - n -     1 scache
+postlog    unix-dgram n - n - 1 postlogd
+EOF
+	PF_STARTED=1
+	if ! timeout 60 "$POSTFIX" -c "$PF_DIR/etc" start >"$WORK/postfix-start.log" 2>&1; then
+		cat "$WORK/postfix-start.log" >&2
+		[ -f "$PF_DIR/maillog" ] && tail -20 "$PF_DIR/maillog" >&2
+		die "postfix -c $PF_DIR/etc start"
+	fi
+	if ! wait_port "$port" "" 30; then
+		cat "$WORK/postfix-start.log" >&2
+		[ -f "$PF_DIR/maillog" ] && tail -20 "$PF_DIR/maillog" >&2
+		die "postfix did not listen on 127.0.0.1:$port within 30s"
+	fi
+	say "postfix listening on 127.0.0.1:$port (master pid $(pf_master_pid), config $PF_DIR/etc)"
+	new=$PF_DIR/vmail/$DOMAIN/u/new
+	t0=$(now)
+	src_rc=0
+	run_source "$port" "$WORK/postfix-source.log" || src_rc=$?
+	t1=$(now)
+	if [ "$src_rc" != 0 ]; then
+		cat "$WORK/postfix-source.log" >&2
+		tail -20 "$PF_DIR/maillog" >&2
+		die "postfix: smtp-source exit $src_rc"
+	fi
+	# Polled only now, so the poller costs nothing during ingest.
+	i=0 limit=$((TIMEOUT * 20))
+	while n=$(count_files "$new") && [ "$n" -lt "$MESSAGES" ]; do
+		if [ $i -ge $limit ]; then
+			tail -20 "$PF_DIR/maillog" >&2
+			die "postfix: only $n of $MESSAGES messages delivered after ${TIMEOUT}s"
+		fi
+		sleep 0.05; i=$((i + 1))
+	done
+	t2=$(now)
+	pf_stop
+	[ "$n" = "$MESSAGES" ] || die "postfix: $n messages in $new, expected $MESSAGES"
+	sa=$(elapsed "$t0" "$t1") sd=$(elapsed "$t0" "$t2")
+	PF_RATE=$(rate "$MESSAGES" "$sd")
+	PF_LINE="postfix: $MESSAGES msgs accepted in $sa s, delivered in $sd s = $PF_RATE msg/s"
+	echo "$PF_LINE"
+	bad=$(grep -cE 'postfix/[a-z-]+\[[0-9]+\]: (warning|error|fatal|panic):' "$PF_DIR/maillog" || true)
+	if [ "$bad" != 0 ]; then
+		say "postfix logged $bad warning/error lines, first ones:"
+		grep -E 'postfix/[a-z-]+\[[0-9]+\]: (warning|error|fatal|panic):' "$PF_DIR/maillog" | head -5 >&2
+	fi
+}
+
+say "$SESSIONS sessions, $MESSAGES messages of $SIZE bytes to $RCPT, $(nproc) CPUs"
+[ "$ONLY" = postfix ] || bench_postel
+[ "$ONLY" = postel ] || bench_postfix
+if [ -n "$POSTEL_RATE" ] && [ -n "$PF_RATE" ]; then
+	awk -v a="$POSTEL_RATE" -v b="$PF_RATE" \
+		'BEGIN { if (b <= 0) b = 1; printf "ratio postel/postfix: %.2fx (target >= 2x)\n", a / b }'
+fi

@@ -1,0 +1,520 @@
+/* cmd_user.c: "postel domain", "postel user" and "postel alias", the
+ * accounts in DATA_DIR/accounts.db (auth/userdb.h).
+ *
+ *   postel domain add DOMAIN | del DOMAIN | list
+ *   postel user add ADDRESS [--hash HASH] | del ADDRESS | list [DOMAIN]
+ *                 | passwd ADDRESS [--hash HASH]
+ *   postel alias add SOURCE TARGET... | del SOURCE [TARGET...] | list
+ *
+ * Each group is a table of subcommands with argument counts; arguments
+ * are validated before anything is written. "user add" also creates the
+ * user's mail store (store/store.h). Passwords come from the terminal
+ * without echo, asked twice, or as one line from stdin when it is not a
+ * terminal; they must be 1-255 bytes of UTF-8 (what SASL PLAIN can carry)
+ * and are wiped from memory after hashing. Exit status: 0 done, 1 failure
+ * ("postel: reason" on stderr), 2 usage error. Lists go to stdout, one
+ * item per line. */
+#include "auth/password.h"
+#include "auth/sasl.h"
+#include "auth/userdb.h"
+#include "cli/commands.h"
+#include "lib/config.h"
+#include "store/store.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#define CMD_ARGS_MAX 64
+#define CMD_PASSWORD_READ_MAX 1024
+
+struct cmd_args {
+	const char *data_dir;
+	const char *hash; /* --hash HASH, or NULL */
+	const char *pos[CMD_ARGS_MAX];
+	int count;
+};
+
+struct cmd_sub {
+	const char *name;
+	int min_args, max_args;
+	bool takes_hash;
+	int (*run)(struct userdb *db, const struct cmd_args *args);
+	const char *synopsis, *help;
+};
+
+struct cmd_group {
+	const char *name;
+	const struct cmd_sub *subs;
+	const char *notes;
+};
+
+static int cmd_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int cmd_fail(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("postel: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return 1;
+}
+
+/* The terminal state to restore if a signal arrives while echo is off. */
+static struct termios cmd_tty_saved;
+static volatile sig_atomic_t cmd_tty_echo_off;
+
+static void cmd_tty_signal(int sig)
+{
+	if (cmd_tty_echo_off)
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &cmd_tty_saved);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* One line from fd, byte by byte so no stdio buffer keeps a copy. The
+ * length, or -1 (error_r set). The newline (and a CR before it) is cut. */
+static ssize_t cmd_read_line(int fd, char *buf, size_t size, const char **error_r)
+{
+	size_t len = 0;
+	char c;
+
+	for (;;) {
+		ssize_t n = read(fd, &c, 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			*error_r = t_printf("reading the password: %s", strerror(errno));
+			return -1;
+		}
+		if (n == 0 || c == '\n')
+			break;
+		if (len + 1 >= size) {
+			*error_r = "password longer than 255 bytes";
+			return -1;
+		}
+		buf[len++] = c;
+	}
+	if (len > 0 && buf[len - 1] == '\r')
+		len--;
+	buf[len] = '\0';
+	return (ssize_t)len;
+}
+
+static ssize_t cmd_read_password_tty(const char *prompt, char *buf, size_t size,
+				     const char **error_r)
+{
+	static const int signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTSTP };
+	struct sigaction sa, old[5];
+	struct termios quiet;
+
+	if (tcgetattr(STDIN_FILENO, &cmd_tty_saved) < 0) {
+		*error_r = t_printf("tcgetattr: %s", strerror(errno));
+		return -1;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = cmd_tty_signal;
+	for (unsigned i = 0; i < 5; i++)
+		sigaction(signals[i], &sa, &old[i]);
+	quiet = cmd_tty_saved;
+	quiet.c_lflag &= (tcflag_t)~ECHO;
+	quiet.c_lflag |= ECHONL;
+	fputs(prompt, stderr);
+	fflush(stderr);
+	cmd_tty_echo_off = 1;
+	tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+	ssize_t len = cmd_read_line(STDIN_FILENO, buf, size, error_r);
+	tcsetattr(STDIN_FILENO, TCSAFLUSH, &cmd_tty_saved);
+	cmd_tty_echo_off = 0;
+	for (unsigned i = 0; i < 5; i++)
+		sigaction(signals[i], &old[i], NULL);
+	return len;
+}
+
+/* Read and check a new password into buf (NUL-terminated). 0 or -1. */
+static int cmd_read_password(char *buf, size_t size, const char **error_r)
+{
+	ssize_t len;
+
+	if (isatty(STDIN_FILENO)) {
+		char again[CMD_PASSWORD_READ_MAX];
+		len = cmd_read_password_tty("New password: ", buf, size, error_r);
+		if (len < 0)
+			return -1;
+		ssize_t len2 = cmd_read_password_tty("Retype new password: ", again,
+						     sizeof(again), error_r);
+		bool same = len2 == len && CRYPTO_memcmp(buf, again, (size_t)len) == 0;
+		OPENSSL_cleanse(again, sizeof(again));
+		if (len2 < 0)
+			return -1;
+		if (!same) {
+			*error_r = "the passwords do not match";
+			return -1;
+		}
+	} else {
+		len = cmd_read_line(STDIN_FILENO, buf, size, error_r);
+		if (len < 0)
+			return -1;
+	}
+	if (len == 0) {
+		*error_r = "empty password refused";
+		return -1;
+	}
+	if (len > SASL_FIELD_MAX) {
+		*error_r = "password longer than 255 bytes";
+		return -1;
+	}
+	if (!sasl_utf8_valid((const unsigned char *)buf, (size_t)len)) {
+		*error_r = "password is not valid UTF-8 or contains NUL";
+		return -1;
+	}
+	return 0;
+}
+
+/* The hash (heap) and SCRAM keys to store: from --hash, or from a
+ * password read now. *scram_r is NULL for --hash. 0 or 1 on failure
+ * (reported). */
+static int cmd_password_material(const struct cmd_args *args, char **hash_r,
+				 struct password_scram *keys,
+				 const struct password_scram **scram_r)
+{
+	char password[CMD_PASSWORD_READ_MAX];
+	const char *error = NULL;
+	int ret = 0;
+
+	*scram_r = NULL;
+	if (args->hash != NULL) {
+		int check = password_hash_check(args->hash, &error);
+		if (check < 0)
+			return cmd_fail("--hash: %s", error);
+		if (check == 0)
+			fprintf(stderr, "postel: warning: %s\n", error);
+		fprintf(stderr, "postel: note: SCRAM-SHA-256 stays unavailable for this "
+			"user until a password is set without --hash\n");
+		*hash_r = xstrdup(args->hash);
+		return 0;
+	}
+	if (cmd_read_password(password, sizeof(password), &error) < 0 ||
+	    password_hash(password, hash_r, &error) < 0 ||
+	    password_scram_generate(password, keys, &error) < 0)
+		ret = cmd_fail("%s", error);
+	else
+		*scram_r = keys;
+	OPENSSL_cleanse(password, sizeof(password));
+	return ret;
+}
+
+static int cmd_domain_add(struct userdb *db, const struct cmd_args *args)
+{
+	const char *error;
+	int ret = userdb_domain_add(db, args->pos[0], &error);
+	if (ret < 0)
+		return cmd_fail("domain %s: %s", args->pos[0], error);
+	printf("%s domain %s\n", ret > 0 ? "added" : "already have", args->pos[0]);
+	return 0;
+}
+
+static int cmd_domain_del(struct userdb *db, const struct cmd_args *args)
+{
+	const char *error;
+	int ret = userdb_domain_del(db, args->pos[0], &error);
+	if (ret <= 0)
+		return ret < 0 ? cmd_fail("%s", error) : cmd_fail("no such domain: %s", args->pos[0]);
+	printf("deleted domain %s\n", args->pos[0]);
+	return 0;
+}
+
+static int cmd_print_list(int ret, const char **items, unsigned count, const char *error)
+{
+	if (ret < 0)
+		return cmd_fail("%s", error);
+	for (unsigned i = 0; i < count; i++)
+		printf("%s\n", items[i]);
+	return 0;
+}
+
+static int cmd_domain_list(struct userdb *db, const struct cmd_args *args)
+{
+	const char **names, *error;
+	unsigned count;
+	(void)args;
+	int ret = userdb_domain_list(db, pool_temp(), &names, &count, &error);
+	return cmd_print_list(ret, names, count, error);
+}
+
+static int cmd_user_add(struct userdb *db, const struct cmd_args *args)
+{
+	const char *address = args->pos[0], *error = NULL;
+	struct password_scram keys;
+	const struct password_scram *scram;
+	struct store *store;
+	char *hash;
+	int ret;
+
+	if (!userdb_address_valid(address, false, &error))
+		return cmd_fail("invalid address %s: %s", address, error);
+	ret = userdb_user_exists(db, address);
+	if (ret != 0)
+		return ret < 0 ? cmd_fail("accounts.db lookup failed") :
+			cmd_fail("user %s already exists", address);
+	if (cmd_password_material(args, &hash, &keys, &scram) != 0)
+		return 1;
+
+	/* the mail store first: store_user_create() is idempotent, so if
+	 * the account insert fails a retry completes the job */
+	const char *normalized = userdb_address_normalize(pool_temp(), address);
+	if (store_open(args->data_dir, &store, &error) < 0) {
+		ret = cmd_fail("mail store: %s", error);
+	} else {
+		if (store_user_create(store, normalized, &error) < 0)
+			ret = cmd_fail("creating the mail store of %s: %s", normalized, error);
+		store_close(&store);
+	}
+	if (ret == 0) {
+		ret = userdb_user_add(db, normalized, hash, scram, &error);
+		ret = ret > 0 ? 0 : ret == 0 ? cmd_fail("user %s already exists", address) :
+			cmd_fail("%s", error);
+	}
+	if (ret == 0)
+		printf("added user %s\n", normalized);
+	OPENSSL_cleanse(&keys, sizeof(keys));
+	OPENSSL_cleanse(hash, strlen(hash));
+	free(hash);
+	return ret;
+}
+
+static int cmd_user_del(struct userdb *db, const struct cmd_args *args)
+{
+	const char *error;
+	int ret = userdb_user_del(db, args->pos[0], &error);
+	if (ret <= 0)
+		return ret < 0 ? cmd_fail("%s", error) : cmd_fail("no such user: %s", args->pos[0]);
+	printf("deleted user %s (the mail store is kept)\n", args->pos[0]);
+	return 0;
+}
+
+static int cmd_user_list(struct userdb *db, const struct cmd_args *args)
+{
+	const char **addresses, *error;
+	unsigned count;
+	int ret = userdb_user_list(db, args->count > 0 ? args->pos[0] : NULL, pool_temp(),
+				   &addresses, &count, &error);
+	return cmd_print_list(ret, addresses, count, error);
+}
+
+static int cmd_user_passwd(struct userdb *db, const struct cmd_args *args)
+{
+	struct password_scram keys;
+	const struct password_scram *scram;
+	const char *error = NULL;
+	char *hash;
+
+	int ret = userdb_user_exists(db, args->pos[0]);
+	if (ret <= 0)
+		return ret < 0 ? cmd_fail("accounts.db lookup failed") :
+			cmd_fail("no such user: %s", args->pos[0]);
+	if (cmd_password_material(args, &hash, &keys, &scram) != 0)
+		return 1;
+	ret = userdb_user_set_password(db, args->pos[0], hash, scram, &error);
+	ret = ret > 0 ? 0 : ret == 0 ? cmd_fail("no such user: %s", args->pos[0]) :
+		cmd_fail("%s", error);
+	if (ret == 0)
+		printf("password changed for %s\n", args->pos[0]);
+	OPENSSL_cleanse(&keys, sizeof(keys));
+	OPENSSL_cleanse(hash, strlen(hash));
+	free(hash);
+	return ret;
+}
+
+static int cmd_alias_add(struct userdb *db, const struct cmd_args *args)
+{
+	const char *error;
+
+	/* every argument checked before the first write */
+	if (!userdb_address_valid(args->pos[0], true, &error))
+		return cmd_fail("invalid alias source %s: %s", args->pos[0], error);
+	for (int i = 1; i < args->count; i++) {
+		if (!userdb_address_valid(args->pos[i], false, &error))
+			return cmd_fail("invalid alias target %s: %s", args->pos[i], error);
+	}
+	for (int i = 1; i < args->count; i++) {
+		int ret = userdb_alias_add(db, args->pos[0], args->pos[i], &error);
+		if (ret < 0)
+			return cmd_fail("%s", error);
+		printf("%s alias %s -> %s\n", ret > 0 ? "added" : "already have",
+		       args->pos[0], args->pos[i]);
+	}
+	return 0;
+}
+
+static int cmd_alias_del(struct userdb *db, const struct cmd_args *args)
+{
+	const char *error;
+	int ret, deleted = 0;
+
+	if (args->count == 1) {
+		ret = userdb_alias_del(db, args->pos[0], NULL, &error);
+		if (ret < 0)
+			return cmd_fail("%s", error);
+		deleted = ret;
+	}
+	for (int i = 1; i < args->count; i++) {
+		ret = userdb_alias_del(db, args->pos[0], args->pos[i], &error);
+		if (ret < 0)
+			return cmd_fail("%s", error);
+		if (ret == 0)
+			fprintf(stderr, "postel: no alias %s -> %s\n", args->pos[0], args->pos[i]);
+		deleted += ret;
+	}
+	if (deleted == 0)
+		return cmd_fail("nothing deleted for alias %s", args->pos[0]);
+	printf("deleted alias %s\n", args->pos[0]);
+	return 0;
+}
+
+static int cmd_alias_list(struct userdb *db, const struct cmd_args *args)
+{
+	struct userdb_alias *aliases;
+	const char *error;
+	unsigned count;
+	(void)args;
+
+	if (userdb_alias_list(db, pool_temp(), &aliases, &count, &error) < 0)
+		return cmd_fail("%s", error);
+	for (unsigned i = 0; i < count; i++)
+		printf("%s %s\n", aliases[i].source, aliases[i].target);
+	return 0;
+}
+
+static const struct cmd_sub cmd_domain_subs[] = {
+	{ "add", 1, 1, false, cmd_domain_add, "add DOMAIN", "add a local domain" },
+	{ "del", 1, 1, false, cmd_domain_del, "del DOMAIN",
+	  "delete a local domain that has no users or aliases left" },
+	{ "list", 0, 0, false, cmd_domain_list, "list", "list the local domains" },
+	{ NULL, 0, 0, false, NULL, NULL, NULL }
+};
+
+static const struct cmd_sub cmd_user_subs[] = {
+	{ "add", 1, 1, true, cmd_user_add, "add ADDRESS [--hash HASH]",
+	  "create a user (and its domain and mail store)" },
+	{ "del", 1, 1, false, cmd_user_del, "del ADDRESS",
+	  "delete a user; the mail store is kept" },
+	{ "list", 0, 1, false, cmd_user_list, "list [DOMAIN]",
+	  "list the users, of one domain or all" },
+	{ "passwd", 1, 1, true, cmd_user_passwd, "passwd ADDRESS [--hash HASH]",
+	  "set a user's password" },
+	{ NULL, 0, 0, false, NULL, NULL, NULL }
+};
+
+static const struct cmd_sub cmd_alias_subs[] = {
+	{ "add", 2, CMD_ARGS_MAX, false, cmd_alias_add, "add SOURCE TARGET...",
+	  "deliver mail for SOURCE to each TARGET" },
+	{ "del", 1, CMD_ARGS_MAX, false, cmd_alias_del, "del SOURCE [TARGET...]",
+	  "delete some or all targets of SOURCE" },
+	{ "list", 0, 0, false, cmd_alias_list, "list",
+	  "list the aliases, \"SOURCE TARGET\" per line" },
+	{ NULL, 0, 0, false, NULL, NULL, NULL }
+};
+
+static const struct cmd_group cmd_domain_group = { "domain", cmd_domain_subs,
+	"Adding a user also adds its domain.\n" };
+static const struct cmd_group cmd_user_group = { "user", cmd_user_subs,
+	"The password is read from the terminal without echo (asked twice), or as\n"
+	"one line from stdin when stdin is not a terminal. --hash HASH stores an\n"
+	"existing crypt(3) hash instead ($y$, $6$, $2b$, ..., also with a Dovecot\n"
+	"{SHA512-CRYPT}/{BLF-CRYPT}/{CRYPT}/... prefix); SCRAM-SHA-256 then stays\n"
+	"unavailable for that user until a password is set without --hash.\n" };
+static const struct cmd_group cmd_alias_group = { "alias", cmd_alias_subs,
+	"SOURCE \"@DOMAIN\" is the catch-all of a local domain, used only for\n"
+	"addresses with no user or alias of their own. A TARGET may be a local\n"
+	"user, another alias, or an external address.\n" };
+
+static void cmd_usage(const struct cmd_group *group, FILE *out)
+{
+	fprintf(out, "usage: postel [-d DIR] [-c FILE] [-o key=value]... %s COMMAND [ARGS]\n"
+		"\ncommands:\n", group->name);
+	for (const struct cmd_sub *sub = group->subs; sub->name != NULL; sub++)
+		fprintf(out, "  %-30s %s\n", sub->synopsis, sub->help);
+	fprintf(out, "\n%s", group->notes);
+}
+
+static int cmd_usage_error(const struct cmd_group *group, const char *message,
+			   const char *arg)
+{
+	fprintf(stderr, "postel %s: %s%s%s\nTry \"postel %s --help\".\n", group->name,
+		message, arg != NULL ? " " : "", arg != NULL ? arg : "", group->name);
+	return 2;
+}
+
+static int cmd_group_run(const struct cmd_group *group, struct cli_ctx *ctx,
+			 int argc, char **argv)
+{
+	const struct cmd_sub *sub = NULL;
+	struct cmd_args args = { .data_dir = ctx->config->data_dir };
+	bool options_done = false;
+
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			cmd_usage(group, stdout);
+			return 0;
+		}
+	}
+	if (argc < 2)
+		return cmd_usage_error(group, "missing command", NULL);
+	for (sub = group->subs; sub->name != NULL; sub++) {
+		if (strcmp(sub->name, argv[1]) == 0)
+			break;
+	}
+	if (sub->name == NULL)
+		return cmd_usage_error(group, "unknown command", argv[1]);
+	for (int i = 2; i < argc; i++) {
+		if (!options_done && strcmp(argv[i], "--") == 0) {
+			options_done = true;
+		} else if (!options_done && sub->takes_hash && strcmp(argv[i], "--hash") == 0) {
+			if (i + 1 == argc || args.hash != NULL)
+				return cmd_usage_error(group, "--hash needs one HASH", NULL);
+			args.hash = argv[++i];
+		} else if (!options_done && argv[i][0] == '-') {
+			return cmd_usage_error(group, "unknown option", argv[i]);
+		} else if (args.count == CMD_ARGS_MAX) {
+			return cmd_usage_error(group, "too many arguments", NULL);
+		} else {
+			args.pos[args.count++] = argv[i];
+		}
+	}
+	if (args.count < sub->min_args || args.count > sub->max_args)
+		return cmd_usage_error(group, "wrong number of arguments for", sub->name);
+
+	struct userdb *db;
+	const char *error;
+	if (userdb_open(args.data_dir, &db, &error) < 0)
+		return cmd_fail("%s", error);
+	int ret = sub->run(db, &args);
+	userdb_close(&db);
+	if (fflush(stdout) != 0)
+		ret = cmd_fail("writing to stdout: %s", strerror(errno));
+	return ret;
+}
+
+int cmd_domain(struct cli_ctx *ctx, int argc, char **argv)
+{
+	return cmd_group_run(&cmd_domain_group, ctx, argc, argv);
+}
+
+int cmd_user(struct cli_ctx *ctx, int argc, char **argv)
+{
+	return cmd_group_run(&cmd_user_group, ctx, argc, argv);
+}
+
+int cmd_alias(struct cli_ctx *ctx, int argc, char **argv)
+{
+	return cmd_group_run(&cmd_alias_group, ctx, argc, argv);
+}

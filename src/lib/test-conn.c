@@ -1,0 +1,195 @@
+/* test-conn.c: unit tests for ioloop.c and conn.c over socketpairs:
+ * line framing, over-long lines, output cap, idle timeout, pause/resume,
+ * and timers firing in order. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "lib/conn.h"
+#include "lib/ioloop.h"
+#include "lib/mem.h"
+#include "lib/str.h"
+
+struct harness {
+	struct ioloop *loop;
+	struct conn *conn;
+	int peer;
+	str_t lines;      /* each received line, '|' separated */
+	unsigned toolong, bare, timeouts, closed;
+	bool pause_after_first;
+};
+
+static void on_event(void *ctx, enum conn_event ev)
+{
+	struct harness *h = ctx;
+	if (ev == CONN_EV_CLOSED) {
+		h->closed++;
+		conn_destroy(&h->conn);
+		ioloop_stop(h->loop);
+		return;
+	}
+	if (ev == CONN_EV_TIMEOUT) {
+		h->timeouts++;
+		conn_write(h->conn, "421 bye\r\n", 9);
+		conn_close_after_output(h->conn);
+		return;
+	}
+	for (;;) {
+		const char *line;
+		size_t len;
+		bool bare;
+		enum conn_line_result r = conn_read_line(h->conn, 16, &line, &len, &bare);
+		if (r == CONN_LINE_MORE)
+			break;
+		if (r == CONN_LINE_TOOLONG) {
+			h->toolong++;
+			continue;
+		}
+		if (bare)
+			h->bare++;
+		str_append(&h->lines, line, len);
+		str_appendc(&h->lines, '|');
+		if (len == 4 && memcmp(line, "QUIT", 4) == 0) {
+			conn_close_after_output(h->conn);
+			return;
+		}
+		if (h->pause_after_first) {
+			h->pause_after_first = false;
+			conn_input_pause(h->conn);
+			conn_input_resume(h->conn);
+			return;
+		}
+	}
+}
+
+static void harness_init(struct harness *h, unsigned idle_ms, size_t max_output)
+{
+	memset(h, 0, sizeof(*h));
+	int sv[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	h->peer = sv[1];
+	h->loop = ioloop_create();
+	struct conn_settings set = {
+		.max_input = 64, .max_output = max_output,
+		.idle_timeout_ms = idle_ms, .handshake_timeout_ms = 1000,
+	};
+	h->conn = conn_create(h->loop, sv[0], &set, NULL, on_event, h);
+}
+
+static void harness_deinit(struct harness *h)
+{
+	if (h->conn != NULL)
+		conn_destroy(&h->conn);
+	close(h->peer);
+	str_free(&h->lines);
+	ioloop_destroy(&h->loop);
+}
+
+static void test_lines(void **state)
+{
+	(void)state;
+	struct harness h;
+	harness_init(&h, 2000, 1024);
+	const char in[] = "A\r\nBB\nCCC\r\n0123456789abcdefXYZ\r\nD\r\nQUIT\r\n";
+	assert_int_equal(write(h.peer, in, sizeof(in) - 1), (ssize_t)sizeof(in) - 1);
+	ioloop_run(h.loop);
+	assert_string_equal(str_c(&h.lines), "A|BB|CCC|D|QUIT|");
+	assert_int_equal(h.bare, 1);
+	assert_int_equal(h.toolong, 1);
+	assert_int_equal(h.closed, 1);
+	harness_deinit(&h);
+}
+
+static void test_long_line_without_lf(void **state)
+{
+	(void)state;
+	struct harness h;
+	harness_init(&h, 2000, 1024);
+	char big[200];
+	memset(big, 'x', sizeof(big));
+	assert_int_equal(write(h.peer, big, sizeof(big)), (ssize_t)sizeof(big));
+	assert_int_equal(write(h.peer, "\r\nE\r\nQUIT\r\n", 11), 11);
+	ioloop_run(h.loop);
+	/* the over-long line is reported once and skipped to its end */
+	assert_true(h.toolong >= 1);
+	assert_string_equal(str_c(&h.lines), "E|QUIT|");
+	harness_deinit(&h);
+}
+
+static void test_idle_timeout(void **state)
+{
+	(void)state;
+	struct harness h;
+	harness_init(&h, 100, 1024);
+	assert_int_equal(write(h.peer, "par", 3), 3);
+	ioloop_run(h.loop);
+	assert_int_equal(h.timeouts, 1);
+	assert_int_equal(h.closed, 1);
+	char buf[64] = "";
+	assert_int_equal(read(h.peer, buf, sizeof(buf)), 9);
+	assert_memory_equal(buf, "421 bye\r\n", 9);
+	harness_deinit(&h);
+}
+
+static void test_pause_resume_keeps_pipelined_input(void **state)
+{
+	(void)state;
+	struct harness h;
+	harness_init(&h, 2000, 1024);
+	h.pause_after_first = true;
+	assert_int_equal(write(h.peer, "A\r\nB\r\nQUIT\r\n", 12), 12);
+	ioloop_run(h.loop);
+	assert_string_equal(str_c(&h.lines), "A|B|QUIT|");
+	harness_deinit(&h);
+}
+
+static unsigned order[4], order_n;
+static void mark(void *ctx)
+{
+	order[order_n++] = (unsigned)(uintptr_t)ctx;
+}
+static void stop_loop(void *ctx)
+{
+	ioloop_stop(ctx);
+}
+
+static void test_timers_in_order(void **state)
+{
+	(void)state;
+	struct ioloop *loop = ioloop_create();
+	order_n = 0;
+	struct timeout *t3 = timeout_add(loop, 30, mark, (void *)3);
+	struct timeout *t1 = timeout_add(loop, 10, mark, (void *)1);
+	struct timeout *t2 = timeout_add(loop, 20, mark, (void *)2);
+	struct timeout *gone = timeout_add(loop, 15, mark, (void *)9);
+	timeout_remove(&gone);
+	assert_null(gone);
+	struct timeout *stop = timeout_add(loop, 60, stop_loop, loop);
+	ioloop_run(loop);
+	assert_int_equal(order_n, 3);
+	assert_int_equal(order[0], 1);
+	assert_int_equal(order[1], 2);
+	assert_int_equal(order[2], 3);
+	timeout_remove(&t1);
+	timeout_remove(&t2);
+	timeout_remove(&t3);
+	timeout_remove(&stop);
+	ioloop_destroy(&loop);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_lines),
+		cmocka_unit_test(test_long_line_without_lf),
+		cmocka_unit_test(test_idle_timeout),
+		cmocka_unit_test(test_pause_resume_keeps_pipelined_input),
+		cmocka_unit_test(test_timers_in_order),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
