@@ -20,7 +20,7 @@ build-asan: deps-check
 	ninja -C build-asan
 
 build-fuzz: deps-check
-	@test -f build-fuzz/build.ninja || CC=clang-14 meson setup build-fuzz -Dfuzz=true -Dtests=disabled -Db_lundef=false -Dbuildtype=debug -Dc_args=-fsanitize=address,undefined -Dc_link_args=-fsanitize=address,undefined
+	@test -f build-fuzz/build.ninja || CC=clang-14 meson setup build-fuzz -Dfuzz=true -Dtests=disabled -Db_lundef=false -Dbuildtype=debug -Dc_args=-fsanitize=address,undefined,fuzzer-no-link -Dc_link_args=-fsanitize=address,undefined
 	ninja -C build-fuzz
 
 run: build

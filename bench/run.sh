@@ -22,9 +22,11 @@
 # Postfix: its own instance (own main.cf/master.cf, queue and data
 # directories in a temporary directory, smtpd on 127.0.0.1:high port),
 # delivering with virtual(8) into a Maildir. Postfix answers 250 once the
-# message is fsync'd into its queue and delivers later, so its fair time is
-# until the last message is in the Maildir; the time until smtp-source
-# finished is printed too.
+# message is fsync'd into its queue (cleanup(8)) and delivers later, so its
+# fair time is until the last message is in the Maildir; the time until
+# smtp-source finished is printed too. virtual(8) fsyncs each Maildir file
+# (it does not fsync the directory after the rename, Postel does). Postfix
+# keeps its defaults except: no chroot, no DNS, no client reverse lookup.
 #
 # Installing postfix (for smtp-source and the peer) must never start or leave
 # a system Postfix: a temporary /usr/sbin/policy-rc.d exits 101 (denies every
@@ -39,7 +41,11 @@
 # users), so no postmulti and no change to /etc/postfix are needed. The
 # directory given with -c reaches master(8) and every daemon through
 # MAIL_CONFIG; queue_directory and data_directory point into the temp dir.
-# `postfix check` (run by `postfix start`) creates the queue directories.
+# The script makes queue_directory; `postfix start` (its check step) makes
+# the subdirectories with their owners. There is no syslog here (/dev/log),
+# so the instance logs to maillog_file, which must match
+# maillog_file_prefixes; the postfix command itself reports a fatal error
+# only there (or on a terminal), not on stderr.
 set -eu
 
 cd "$(dirname "$0")/.."
@@ -74,14 +80,20 @@ PF_DIR= PF_STARTED=0
 POLICY_SAVED= POLICY_INSTALLED=0
 WORK=$(mktemp -d /tmp/bench-logs.XXXXXX)
 
+alive() { # pid: running and not a zombie
+	kill -0 "$1" 2>/dev/null || return 1
+	st=$(sed -n 's/^[0-9]* (.*) \([A-Z]\).*/\1/p' "/proc/$1/stat" 2>/dev/null || true)
+	[ "$st" != Z ]
+}
+
 stop_pid() { # pid seconds: SIGTERM, wait, then SIGKILL
 	p=$1 t=$2
 	kill -TERM "$p" 2>/dev/null || return 0
 	i=0
-	while kill -0 "$p" 2>/dev/null && [ $i -lt $((t * 10)) ]; do
+	while alive "$p" && [ $i -lt $((t * 10)) ]; do
 		sleep 0.1; i=$((i + 1))
 	done
-	if kill -0 "$p" 2>/dev/null; then
+	if alive "$p"; then
 		say "pid $p did not exit within ${t}s of SIGTERM; SIGKILL"
 		kill -KILL "$p" 2>/dev/null || true
 		return 1
@@ -92,7 +104,7 @@ stop_pid() { # pid seconds: SIGTERM, wait, then SIGKILL
 pf_master_pid() { # pid of our Postfix master, empty if none
 	[ -n "$PF_DIR" ] && [ -f "$PF_DIR/spool/pid/master.pid" ] || return 0
 	p=$(tr -dc 0-9 <"$PF_DIR/spool/pid/master.pid")
-	[ -n "$p" ] && kill -0 "$p" 2>/dev/null && echo "$p"
+	[ -n "$p" ] && alive "$p" && echo "$p"
 	return 0
 }
 
@@ -104,10 +116,10 @@ pf_stop() {
 	# postfix stop signals master(8) and returns; wait for it to be gone.
 	if [ -n "$mp" ]; then
 		i=0
-		while kill -0 "$mp" 2>/dev/null && [ $i -lt 300 ]; do
+		while alive "$mp" && [ $i -lt 300 ]; do
 			sleep 0.1; i=$((i + 1))
 		done
-		if kill -0 "$mp" 2>/dev/null; then
+		if alive "$mp"; then
 			say "postfix master $mp still running; SIGKILL"
 			kill -KILL "$mp" 2>/dev/null || true
 		fi
@@ -144,24 +156,33 @@ trap 'exit 130' INT
 trap 'exit 143' TERM HUP
 
 # ---------------------------------------------------------------- install
+postfix_masters() { # pids of every running Postfix master(8)
+	for d in /proc/[0-9]*; do
+		[ "$(readlink "$d/exe" 2>/dev/null)" = /usr/lib/postfix/sbin/master ] && echo "${d#/proc/}"
+	done
+	return 0
+}
+
 system_postfix_check() {
-	# No system Postfix may run: a master(8) whose config is /etc/postfix
-	# (ours all run with -c under /tmp), nor anything holding port 25.
-	for pidfile in /var/spool/postfix/pid/master.pid; do
-		[ -f "$pidfile" ] || continue
-		p=$(tr -dc 0-9 <"$pidfile")
-		if [ -n "$p" ] && kill -0 "$p" 2>/dev/null; then
-			if [ "$INSTALLED_NOW" = 1 ]; then
-				say "system postfix master $p started by the install; stopping it"
-				"$POSTFIX" stop >/dev/null 2>&1 || kill -TERM "$p"
-			else
-				say "note: a system postfix (master pid $p) was already running before this bench; left alone"
-			fi
+	# Called before our own instance starts, so any Postfix master running
+	# now is a system one. If the install just now started it, stop it; one
+	# that ran before this bench is not ours to touch.
+	for p in $(postfix_masters); do
+		if [ "$INSTALLED_NOW" = 1 ]; then
+			say "a system postfix master ($p) runs after the install; stopping it"
+			"$POSTFIX" stop >/dev/null 2>&1 || true
+			sleep 1
+			! alive "$p" || kill -TERM "$p" 2>/dev/null || true
+			sleep 1
+			! alive "$p" || die "cannot stop system postfix master $p"
+		else
+			say "note: a system postfix (master $p) was running before this bench; left alone"
 		fi
 	done
-	if command -v ss >/dev/null 2>&1 && ss -Hltnp 'sport = :25' 2>/dev/null | grep -q '"master"'; then
-		[ "$INSTALLED_NOW" = 1 ] && die "a postfix master holds port 25 after the install"
+	if [ "$INSTALLED_NOW" = 1 ] && ss -Hltnp 'sport = :25' 2>/dev/null | grep -q '"master"'; then
+		die "a postfix master holds port 25 after the install"
 	fi
+	return 0
 }
 
 INSTALLED_NOW=0
@@ -190,28 +211,27 @@ if [ ! -x "$SMTP_SOURCE" ] || [ ! -x "$POSTFIX" ]; then
 		update-rc.d postfix disable >/dev/null 2>&1 || true
 	fi
 fi
-system_postfix_check
 command -v ss >/dev/null 2>&1 || die "ss (iproute2) is needed to find and wait for ports"
+system_postfix_check
 
 # ---------------------------------------------------------------- helpers
 port_busy() { [ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]; }
 
 free_port() { # a TCP port nobody listens on, in 20000-59999
-	p=$(awk -v s="$$" 'BEGIN { srand(s); printf "%d", 20000 + int(rand() * 40000) }')
+	p=$(awk -v s="$$$(date +%N)" 'BEGIN { srand(s % 1000000007); printf "%d", 20000 + int(rand() * 40000) }')
 	n=0
-	while port_busy "$p" || [ "$p" = "${USED_PORT:-}" ]; do
+	while port_busy "$p"; do
 		p=$((p + 1)); n=$((n + 1))
 		[ $p -lt 60000 ] || p=20000
 		[ $n -lt 40000 ] || die "no free port"
 	done
-	USED_PORT=$p
 	echo "$p"
 }
 
 wait_port() { # port pid-or-empty seconds
 	i=0
 	while ! port_busy "$1"; do
-		if [ -n "$2" ] && ! kill -0 "$2" 2>/dev/null; then return 1; fi
+		if [ -n "$2" ] && ! alive "$2"; then return 1; fi
 		[ $i -lt $(($3 * 10)) ] || return 1
 		sleep 0.1; i=$((i + 1))
 	done
@@ -250,6 +270,7 @@ bench_postel() {
 	fi
 	say "postel listening on 127.0.0.1:$port (pid $POSTEL_PID, data $POSTEL_DIR)"
 	new=$POSTEL_DIR/mail/$DOMAIN/u/new
+	sync
 	t0=$(now)
 	src_rc=0
 	run_source "$port" "$WORK/postel-source.log" || src_rc=$?
@@ -353,6 +374,7 @@ EOF
 	fi
 	say "postfix listening on 127.0.0.1:$port (master pid $(pf_master_pid), config $PF_DIR/etc)"
 	new=$PF_DIR/vmail/$DOMAIN/u/new
+	sync
 	t0=$(now)
 	src_rc=0
 	run_source "$port" "$WORK/postfix-source.log" || src_rc=$?

@@ -6,8 +6,6 @@ swaks, curl, raw sockets."""
 import smtplib
 import subprocess
 
-import pytest
-
 from conftest import (ALICE, BOB, USERS, check_delivered, make_message, scaled,
                       token, client_tls_context, plain_auth_blob, assert_not_delivered)
 

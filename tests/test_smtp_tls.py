@@ -5,7 +5,6 @@ client for STARTTLS and implicit TLS."""
 import hashlib
 import queue
 import re
-import socket
 import ssl
 import subprocess
 import threading

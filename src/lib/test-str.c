@@ -42,6 +42,8 @@ static void test_parse_uint64(void **state)
 	assert_true(parse_uint64("18446744073709551615", 20, UINT64_MAX, &v));
 	assert_true(v == UINT64_MAX);
 	assert_false(parse_uint64("4294967296", 10, UINT32_MAX, &v));
+	assert_false(parse_uint64("7", 1, 5, &v));
+	assert_false(parse_uint64("70", 2, 5, &v));
 }
 
 static void test_pool(void **state)

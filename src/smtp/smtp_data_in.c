@@ -145,14 +145,16 @@ void smtp_cmd_bdat(struct smtp_session *s, const struct smtp_command *cmd)
 	/* a chunk may not be larger than the whole message may be */
 	if (smtp_parse_bdat(cmd->args, cmd->args_len, config->message_size_limit,
 			    &bdat, &err) < 0) {
-		if (!bdat.size_valid) {
-			/* cannot know where the chunk ends: no way to resync */
-			smtp_reply_err(s, &err);
-			smtp_session_close(s);
-			return;
-		}
+		/* Without a valid size we cannot know where the chunk ends;
+		 * with one over the limit, reading it all just to throw it
+		 * away is work a client should not be able to demand. Either
+		 * way the only clean answer is to reply and close. */
 		smtp_tx_reset(s);
-		smtp_bdat_skip(s, bdat.size, 552, "5.3.4", "Message size exceeds fixed maximum message size");
+		if (bdat.size_valid)
+			smtp_reply(s, 552, "5.3.4", "Message size exceeds fixed maximum message size");
+		else
+			smtp_reply_err(s, &err);
+		smtp_session_close(s);
 		return;
 	}
 	struct smtp_tx *tx = s->tx;
