@@ -75,7 +75,7 @@ rate() { awk -v n="$1" -v s="$2" 'BEGIN { if (s <= 0) s = 0.001; printf "%.0f", 
 [ "$(id -u)" = 0 ] || die "run as root (installs packages, starts servers that drop privileges)"
 
 # ---------------------------------------------------------------- cleanup
-POSTEL_DIR= POSTEL_PID= POSTEL_LOG=
+POSTEL_DIR= POSTEL_PID= POSTEL_LOG= SRC_PID=
 PF_DIR= PF_STARTED=0
 POLICY_SAVED= POLICY_INSTALLED=0
 WORK=$(mktemp -d /tmp/bench-logs.XXXXXX)
@@ -140,6 +140,7 @@ cleanup() {
 	rc=$?
 	set +e
 	policy_restore
+	if [ -n "$SRC_PID" ]; then kill -TERM "$SRC_PID" 2>/dev/null; SRC_PID=; fi
 	if [ -n "$POSTEL_PID" ]; then stop_pid "$POSTEL_PID" 30; POSTEL_PID=; fi
 	pf_stop
 	if [ "$KEEP" = 1 ]; then
@@ -242,8 +243,15 @@ count_files() { # files in a directory, 0 if missing
 }
 
 run_source() { # port log: the load, bounded
+	# In the background so that a signal to this script is handled at once
+	# (the shell runs traps only between foreground commands).
 	timeout "$TIMEOUT" "$SMTP_SOURCE" -s "$SESSIONS" -m "$MESSAGES" -l "$SIZE" \
-		-f "$SENDER" -t "$RCPT" "127.0.0.1:$1" >"$2" 2>&1
+		-f "$SENDER" -t "$RCPT" "127.0.0.1:$1" >"$2" 2>&1 &
+	SRC_PID=$!
+	rc=0
+	wait "$SRC_PID" || rc=$?
+	SRC_PID=
+	return $rc
 }
 
 POSTEL_LINE= PF_LINE= POSTEL_RATE= PF_RATE=
@@ -266,7 +274,7 @@ bench_postel() {
 	POSTEL_PID=$!
 	if ! wait_port "$port" "$POSTEL_PID" 30; then
 		tail -20 "$POSTEL_LOG" >&2
-		die "postel did not listen on 127.0.0.1:$port within 30s"
+		die "postel exited, or did not listen on 127.0.0.1:$port within 30s (log above)"
 	fi
 	say "postel listening on 127.0.0.1:$port (pid $POSTEL_PID, data $POSTEL_DIR)"
 	new=$POSTEL_DIR/mail/$DOMAIN/u/new

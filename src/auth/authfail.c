@@ -150,9 +150,9 @@ unsigned authfail_delay_ms(const char *ip, uint64_t now_ms)
 	if (failures == 0)
 		return 0;
 	/* 1000, 2000, 4000, 8000, then the cap */
-	if (failures > 4)
-		return AUTHFAIL_DELAY_MAX_MS;
-	unsigned delay = AUTHFAIL_DELAY_FIRST_MS << (failures - 1);
+	unsigned delay = AUTHFAIL_DELAY_FIRST_MS;
+	for (unsigned i = 1; i < failures && delay < AUTHFAIL_DELAY_MAX_MS; i++)
+		delay *= 2;
 	return delay < AUTHFAIL_DELAY_MAX_MS ? delay : AUTHFAIL_DELAY_MAX_MS;
 }
 

@@ -15,10 +15,11 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
-/* yescrypt of a random password thrown away, default cost ("j9T"), made
- * with crypt_gensalt_rn("$y$", 0, ...) like password_hash(). */
+/* yescrypt of 32 random bytes (hex) that were never stored, default cost
+ * ("j9T"), salt from crypt_gensalt_rn("$y$", 0, ...) like password_hash().
+ * sasl.c also refuses a match against it, so it is doubly unusable. */
 static const char password_dummy[] =
-	"$y$j9T$71wQ02qAuYD4QNH4NX.Q.0$IrCj48s7D6EyZY0IU6/2rIXZbM5KbMXAPEKD69jyYc7";
+	"$y$j9T$IO80IYiyqibYUi6uhB7680$rPWRh6L/zoO103XK35ZruyAuxJvzKlSUsV9qeNzq4xD";
 
 /* Dovecot password scheme prefixes whose payload is a crypt(3) string. */
 static const char *const password_crypt_schemes[] = {

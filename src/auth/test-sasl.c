@@ -111,6 +111,9 @@ static enum sasl_result verify(struct sasl_server *srv, const char **error_r)
 	return sasl_server_verify_finish(srv, error_r);
 }
 
+/* The error of the last failed plain() attempt. */
+static const char *plain_error;
+
 /* A one-message PLAIN attempt; returns the final result. */
 static enum sasl_result plain(const void *msg, size_t len, const char **user_r)
 {
@@ -127,6 +130,7 @@ static enum sasl_result plain(const void *msg, size_t len, const char **user_r)
 		/* the password never shows in the error */
 		assert_null(strstr(error, "secret"));
 		assert_null(sasl_server_user(srv));
+		plain_error = t_printf("%s", error);
 	}
 	*user_r = ret == SASL_OK ? t_printf("%s", sasl_server_user(srv)) : NULL;
 	sasl_server_destroy(&srv);
@@ -190,6 +194,8 @@ static void test_plain_bad(void **state)
 	assert_int_equal(PLAIN("", &user), SASL_FAIL);
 	assert_int_equal(PLAIN("alice@example.org\0secret", &user), SASL_FAIL);
 	assert_int_equal(PLAIN("\0alice@example.org\0secret\0", &user), SASL_FAIL);
+	assert_int_equal(PLAIN("\0alice@example.org\0secret\0x", &user), SASL_FAIL);
+	assert_non_null(strstr(plain_error, "two NULs"));
 	assert_int_equal(PLAIN("\0\0alice@example.org\0secret", &user), SASL_FAIL);
 	/* empty fields */
 	assert_int_equal(PLAIN("\0\0secret", &user), SASL_FAIL);

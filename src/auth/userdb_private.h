@@ -1,4 +1,4 @@
-/* userdb_private.h: what userdb.c and userdb_admin.c share. Not for other
+/* userdb_private.h: what the userdb*.c files share. Not for other
  * modules. */
 #ifndef POSTEL_AUTH_USERDB_PRIVATE_H
 #define POSTEL_AUTH_USERDB_PRIVATE_H
@@ -29,5 +29,12 @@ sqlite3_stmt *userdb_stmt(struct userdb *db, enum userdb_stmt_id id,
 /* Set *error_r to "what: sqlite message" and return -1. */
 int userdb_sql_error(struct userdb *db, const char *what, const char **error_r);
 int userdb_exec(struct userdb *db, const char *sql, const char **error_r);
+/* Run a cached statement bound to one or two texts (arg2 may be NULL):
+ * 1 it returned a row, 0 none, -1 error. */
+int userdb_query_exists(struct userdb *db, enum userdb_stmt_id id,
+			const char *arg1, const char *arg2, const char **error_r);
+/* The canonical spelling of a user's address, from pool. 1/0/-1. */
+int userdb_user_address(struct userdb *db, const char *address, pool_t *pool,
+			const char **canonical_r, const char **error_r);
 
 #endif

@@ -147,8 +147,11 @@ static int cmd_read_password(char *buf, size_t size, const char **error_r)
 	if (isatty(STDIN_FILENO)) {
 		char again[CMD_PASSWORD_READ_MAX];
 		len = cmd_read_password_tty("New password: ", buf, size, error_r);
-		if (len < 0)
+		if (len <= 0) {
+			if (len == 0)
+				*error_r = "empty password refused";
 			return -1;
+		}
 		ssize_t len2 = cmd_read_password_tty("Retype new password: ", again,
 						     sizeof(again), error_r);
 		bool same = len2 == len && CRYPTO_memcmp(buf, again, (size_t)len) == 0;
