@@ -75,9 +75,9 @@ rate() { awk -v n="$1" -v s="$2" 'BEGIN { if (s <= 0) s = 0.001; printf "%.0f", 
 [ "$(id -u)" = 0 ] || die "run as root (installs packages, starts servers that drop privileges)"
 
 # ---------------------------------------------------------------- cleanup
-POSTEL_DIR= POSTEL_PID= POSTEL_LOG= SRC_PID=
-PF_DIR= PF_STARTED=0
-POLICY_SAVED= POLICY_INSTALLED=0
+POSTEL_DIR='' POSTEL_PID='' POSTEL_LOG='' SRC_PID=''
+PF_DIR='' PF_STARTED=0
+POLICY_SAVED='' POLICY_INSTALLED=0
 WORK=$(mktemp -d /tmp/bench-logs.XXXXXX)
 
 alive() { # pid: running and not a zombie
@@ -239,6 +239,8 @@ wait_port() { # port pid-or-empty seconds
 }
 
 count_files() { # files in a directory, 0 if missing
+	# ls -U: no sorting; Maildir names have no newline.
+	# shellcheck disable=SC2012
 	if [ -d "$1" ]; then ls -U "$1" | wc -l; else echo 0; fi
 }
 
@@ -251,10 +253,11 @@ run_source() { # port log: the load, bounded
 	rc=0
 	wait "$SRC_PID" || rc=$?
 	SRC_PID=
+	[ $rc != 124 ] || say "smtp-source timed out after ${TIMEOUT}s"
 	return $rc
 }
 
-POSTEL_LINE= PF_LINE= POSTEL_RATE= PF_RATE=
+POSTEL_RATE='' PF_RATE=''
 
 # ---------------------------------------------------------------- postel
 bench_postel() {
@@ -294,8 +297,7 @@ bench_postel() {
 	fi
 	s=$(elapsed "$t0" "$t1")
 	POSTEL_RATE=$(rate "$MESSAGES" "$s")
-	POSTEL_LINE="postel: $MESSAGES msgs in $s s = $POSTEL_RATE msg/s"
-	echo "$POSTEL_LINE"
+	echo "postel: $MESSAGES msgs in $s s = $POSTEL_RATE msg/s"
 	# Anything the server logged above info level, for the reader.
 	bad=$(grep -cE 'level=(warn|warning|err|error|crit|fatal|alert)' "$POSTEL_LOG" || true)
 	if [ "$bad" != 0 ]; then
@@ -406,8 +408,7 @@ EOF
 	[ "$n" = "$MESSAGES" ] || die "postfix: $n messages in $new, expected $MESSAGES"
 	sa=$(elapsed "$t0" "$t1") sd=$(elapsed "$t0" "$t2")
 	PF_RATE=$(rate "$MESSAGES" "$sd")
-	PF_LINE="postfix: $MESSAGES msgs accepted in $sa s, delivered in $sd s = $PF_RATE msg/s"
-	echo "$PF_LINE"
+	echo "postfix: $MESSAGES msgs accepted in $sa s, delivered in $sd s = $PF_RATE msg/s"
 	bad=$(grep -cE 'postfix/[a-z-]+\[[0-9]+\]: (warning|error|fatal|panic):' "$PF_DIR/maillog" || true)
 	if [ "$bad" != 0 ]; then
 		say "postfix logged $bad warning/error lines, first ones:"

@@ -252,12 +252,47 @@ def test_alpn_openssl_s_client(postel):
     out = bad.stdout.decode(errors="replace") + bad.stderr.decode(errors="replace")
     assert bad.returncode != 0, out
     assert "220 " not in bad.stdout.decode(errors="replace"), out
-    good = _s_client(["-connect", target, "-alpn", "smtp", "-servername", HOSTNAME],
-                     stdin=b"")
+    # -ign_eof: read until the server closes after QUIT (and no command letters)
+    good = _s_client(["-connect", target, "-alpn", "smtp", "-servername", HOSTNAME,
+                      "-ign_eof"], stdin=b"QUIT\r\n")
     out = good.stdout.decode(errors="replace") + good.stderr.decode(errors="replace")
-    assert good.returncode == 0, out
+    # (its exit status also depends on close_notify: see test_quit_sends_close_notify)
     assert "ALPN protocol: smtp" in out, out
     assert f"220 {HOSTNAME}" in out, out
+    assert "221 " in out, out
+
+
+@pytest.mark.parametrize("port_name", ["submissions", "submission"])
+def test_quit_sends_close_notify(postel, port_name):
+    """RFC 8446 6.1: each party MUST send close_notify before closing its
+    write side. Without it, clients see a truncation attack ("unexpected
+    eof while reading"; openssl s_client exits 1)."""
+    ctx = client_tls_context()
+    # Python ignores a missing close_notify by default; we want to see it
+    ctx.options &= ~ssl.OP_IGNORE_UNEXPECTED_EOF
+    if port_name == "submissions":
+        c = SMTPConn(postel.submissions_port, greeting=False)
+        c.sock = ctx.wrap_socket(c.sock, suppress_ragged_eofs=False)
+        c.read_reply()
+    else:
+        c = postel.submission()
+        c.ehlo()
+        assert c.cmd("STARTTLS").code == 220
+        c.sock = ctx.wrap_socket(c.sock, suppress_ragged_eofs=False)
+    with c:
+        c.ehlo()
+        c.send(b"QUIT\r\n")
+        c.sock.settimeout(scaled(5))
+        got = b""
+        try:
+            for _ in range(100):
+                chunk = c.sock.recv(4096)
+                if not chunk:
+                    break
+                got += chunk
+        except ssl.SSLError as e:
+            pytest.fail(f"TCP closed without TLS close_notify after {got!r}: {e}")
+        assert got.startswith(b"221 "), got
 
 
 # --------------------------------------------------------------------------

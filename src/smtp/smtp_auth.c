@@ -68,6 +68,17 @@ static void smtp_auth_failure(struct smtp_session *s, const char *why)
 	s->delay_to = timeout_add(s->worker->loop, delay, smtp_auth_delay_done, s);
 }
 
+/* Our fault (database, randomness): no delay, and the client may retry. */
+static void smtp_auth_temp_failure(struct smtp_session *s, const char *why)
+{
+	log_error("sid=%s event=auth result=tempfail ip=%s mech=%s reason=%s", s->sid,
+		  s->peer_ip, s->sasl_mech != NULL ? s->sasl_mech : "-", log_str(why));
+	sasl_server_destroy(&s->sasl);
+	s->state = SMTP_STATE_COMMAND;
+	/* RFC 4954 6 */
+	smtp_reply(s, 454, "4.7.0", "Temporary authentication failure");
+}
+
 static void smtp_auth_verify_work(void *ctx)
 {
 	struct smtp_session *s = ctx;
@@ -86,6 +97,8 @@ static void smtp_auth_verify_done(void *ctx)
 	const char *error = NULL;
 	if (sasl_server_verify_finish(s->sasl, &error) == SASL_OK)
 		smtp_auth_success(s);
+	else if (sasl_server_temp_failure(s->sasl))
+		smtp_auth_temp_failure(s, error);
 	else
 		smtp_auth_failure(s, error != NULL ? error : "bad credentials");
 	if (s->state != SMTP_STATE_WAIT)
@@ -121,7 +134,10 @@ static void smtp_auth_step(struct smtp_session *s, bool has_input,
 		}
 		break;
 	case SASL_FAIL:
-		smtp_auth_failure(s, error != NULL ? error : "bad credentials");
+		if (sasl_server_temp_failure(s->sasl))
+			smtp_auth_temp_failure(s, error);
+		else
+			smtp_auth_failure(s, error != NULL ? error : "bad credentials");
 		break;
 	case SASL_VERIFY:
 		s->state = SMTP_STATE_WAIT;
