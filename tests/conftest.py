@@ -107,6 +107,21 @@ def fd_count(pid):
         return -1
 
 
+def socket_fds(pid):
+    """Number of socket descriptors pid holds (-1 if unreadable)."""
+    n = 0
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:"):
+                    n += 1
+            except OSError:
+                pass
+    except OSError:
+        return -1
+    return n
+
+
 def client_tls_context(cafile=None, alpn=None):
     """A client context. Without cafile nothing is verified (self-signed)."""
     if cafile:

@@ -124,19 +124,32 @@ def test_kill9_during_transfers_loses_nothing():
             s.start()
         rng = random.Random(1234)
         killed = 0
-        for _ in range(4):
-            time.sleep(rng.uniform(0.4, 0.9))
+
+        def acked_now():
+            return sum(len(s.acked) for s in senders)
+
+        def wait_acked(n):
+            while acked_now() < n and time.monotonic() < deadline and \
+                    any(s.is_alive() for s in senders):
+                time.sleep(0.01)
+            # a moment later, so that transfers are in flight
+            time.sleep(rng.uniform(0.0, 0.05))
+            assert any(s.is_alive() for s in senders), "transfers ended before the kill"
+
+        total = THREADS * PER_THREAD
+        for frac in (0.1, 0.25, 0.4, 0.55):
+            wait_acked(int(total * frac))
             pids = srv.kill_children()
             killed += len(pids)
         assert killed >= 4, "no worker processes found to kill"
         # the whole server, master included
-        time.sleep(rng.uniform(0.3, 0.7))
+        wait_acked(int(total * 0.65))
         srv.kill_all()
         time.sleep(0.3)
         srv.start()
-        for _ in range(2):
-            time.sleep(rng.uniform(0.4, 0.9))
-            srv.kill_children()
+        for frac in (0.8, 0.9):
+            wait_acked(int(total * frac))
+            killed += len(srv.kill_children())
         for s in senders:
             s.join(max(1.0, deadline - time.monotonic() + 5))
         assert not any(s.is_alive() for s in senders), "client threads still running"

@@ -13,7 +13,7 @@ import pytest
 
 from conftest import (ALICE, BOB, ASAN, SMTPConn,
                       assert_not_delivered, check_delivered, client_tls_context,
-                      dot_stuff, fd_count, make_message, running_postel, scaled, token)
+                      dot_stuff, make_message, socket_fds, running_postel, scaled, token)
 
 REMOTE = "sender@remote.example"
 
@@ -153,15 +153,14 @@ def test_command_line_limit_boundary(postel):
 
 
 def test_endless_line_bounded_memory(postel):
-    """8 MiB without a line end: error replies or a disconnect, never
-    unbounded buffering; the server goes on serving."""
+    """8 MiB without a line end: an error reply (and perhaps a disconnect),
+    never unbounded buffering; the server goes on serving."""
     workers = postel.children()
     before = rss_kb(workers)
     c = SMTPConn(postel.smtp_port)
     got = b""
     sent = 0
     chunk = b"A" * 65536
-    closed = False
     deadline = time.monotonic() + scaled(30)
     try:
         while sent < 8 * 1024 * 1024 and time.monotonic() < deadline:
@@ -170,20 +169,16 @@ def test_endless_line_bounded_memory(postel):
                 c.sock.sendall(chunk)
                 sent += len(chunk)
             except (BrokenPipeError, ConnectionResetError):
-                closed = True
                 break
             except socket.timeout:
-                break  # server stopped reading: fine, as long as it closes
-            got += c.read_available(0.0)
-        if not closed:
-            try:
-                got += c.read_until_eof(15)
-            except TimeoutError:
-                pass
+                break  # the server stopped reading: fine if it replied
+            got += c.read_available(0.01)
+        got += c.read_available(1.0)
     finally:
         c.close()
     lines = [x for x in got.split(b"\r\n") if x]
     assert lines, "no reply at all to an endless line"
+    assert lines[0].startswith(b"500 5.5.2"), lines
     for x in lines:
         assert x.startswith((b"500 5.5.2", b"421")), f"unexpected reply {x!r}"
     if not ASAN:
@@ -252,12 +247,20 @@ def test_bdat_over_limit(limits):
     data = (f"Subject: {tok}\r\n\r\n".encode() + b"y" * 70000 + b"\r\n")
     with limits.smtp() as c:
         start_tx(c)
-        c.send(f"BDAT {len(data)} LAST\r\n".encode() + data)
+        c.send(f"BDAT {len(data)} LAST\r\n".encode())
         r = c.read_reply()
-        assert r.code == 552, r
-        # the chunk was skipped, not read as commands
-        assert c.cmd("NOOP").code == 250
-        assert c.read_available(0.3) == b""
+        assert (r.code, r.enhanced) == (552, "5.3.4"), r
+        # the server may hang up rather than read a chunk it will refuse;
+        # if it stays, the chunk must be skipped, not read as commands
+        try:
+            c.send(data)
+            stayed = not c.is_closed(0.5)
+        except (BrokenPipeError, ConnectionResetError):
+            stayed = False
+        if stayed:
+            assert c.cmd("NOOP").code == 250
+            assert c.read_available(0.3) == b""
+    with limits.smtp() as c:
         # chunks that add up to more than the limit
         start_tx(c)
         codes = []
@@ -335,11 +338,12 @@ def test_too_many_bad_commands(limits):
 def test_bad_commands_counted_across_kinds(limits):
     with limits.smtp() as c:
         c.ehlo()
-        for line in ["MAIL FROM:bad", "RCPT TO:<x>", "DATA", "XYZZY", "VRFY",
-                     "MAIL FROM:<a@b> NOPE=1", "HELO", "BOGUS"]:
-            c.send(line.encode() + b"\r\n")
+        c.send(b"".join(line.encode() + b"\r\n" for line in [
+            "MAIL FROM:bad", "RCPT TO:<x>", "DATA", "XYZZY", "VRFY",
+            "MAIL FROM:<a@b> NOPE=1", "HELO", "BOGUS"]))
         data = c.read_until_eof(10)
-    assert b"421" in data, data
+    codes = [int(x[:3]) for x in data.split(b"\r\n") if x]
+    assert codes[-1] == 421 and len(codes) == 7, data
 
 
 # --------------------------------------------------------------------------
@@ -555,7 +559,10 @@ def test_http_request_on_tls_port_in_clear(postel):
         s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         got = b""
         for _ in range(100):
-            chunk = s.recv(4096)
+            try:
+                chunk = s.recv(4096)
+            except ConnectionResetError:
+                break
             if not chunk:
                 break
             got += chunk
@@ -769,7 +776,8 @@ def test_idle_timeout_under_tls(stalls):
 def test_300_idle_connections():
     with running_postel(max_connections_per_ip="1000") as srv:
         workers = srv.children()
-        base = {pid: fd_count(pid) for pid in workers}
+        # sockets only: the store may keep index files open on purpose
+        base = {pid: socket_fds(pid) for pid in workers}
         conns = []
         try:
             for i in range(300):
@@ -784,8 +792,9 @@ def test_300_idle_connections():
                 s.settimeout(scaled(10))
                 g = s.recv(4096)
                 assert g.startswith(b"220 "), g
-            during = {pid: fd_count(pid) for pid in workers}
-            assert sum(during.values()) >= sum(base.values()) + 330, (base, during)
+            during = {pid: socket_fds(pid) for pid in workers}
+            # (allow for descriptors the workers close meanwhile)
+            assert sum(during.values()) >= sum(base.values()) + 320, (base, during)
             # a normal client still gets a whole transaction through
             tok = token()
             msg = make_message(tok, sender=REMOTE)
@@ -800,7 +809,7 @@ def test_300_idle_connections():
         # every descriptor comes back
         deadline = time.monotonic() + scaled(10)
         while time.monotonic() < deadline:
-            now = {pid: fd_count(pid) for pid in workers}
+            now = {pid: socket_fds(pid) for pid in workers}
             if all(now[p] <= base[p] + 2 for p in workers):
                 break
             time.sleep(0.2)
@@ -818,10 +827,11 @@ def test_connections_per_ip_limit():
                 held.append(c)
             extra = SMTPConn(srv.smtp_port, greeting=False)
             held.append(extra)
-            data = extra.read_until_eof(5)
+            data = extra.read_available(1.0)
             assert not data.startswith(b"220"), \
                 f"6th connection from one address accepted with max 5: {data!r}"
             assert data == b"" or data.startswith(b"421"), data
+            assert extra.is_closed(2), "refused connection left open"
             # another address is not affected
             assert_serves(srv, source="127.0.0.2")
             # a freed slot can be used again

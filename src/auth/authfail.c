@@ -4,6 +4,9 @@
 #include "auth/authfail.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <pthread.h>
+#include <sys/mman.h>
 #include <netinet/in.h>
 #include <string.h>
 
@@ -18,18 +21,78 @@ struct authfail_entry {
 	uint32_t lru_prev, lru_next;
 };
 
-static struct authfail_entry authfail_entries[AUTHFAIL_MAX_ENTRIES];
-static uint32_t authfail_buckets[AUTHFAIL_BUCKETS];
-static uint32_t authfail_lru_head, authfail_lru_tail, authfail_free;
-static uint32_t authfail_never_used; /* entries [0, this) have been used */
+/* All state in one struct, so it can live in memory shared by every
+ * worker process (authfail_share()): failures are counted per address
+ * whichever worker the connection lands on. */
+struct authfail_state {
+	pthread_mutex_t lock; /* process-shared and robust once shared */
+	bool shared;
+	struct authfail_entry entries[AUTHFAIL_MAX_ENTRIES];
+	uint32_t buckets[AUTHFAIL_BUCKETS];
+	uint32_t lru_head, lru_tail, free;
+	uint32_t never_used; /* entries [0, this) have been used */
+};
 
+static struct authfail_state authfail_local;
+static struct authfail_state *st = &authfail_local;
+
+#define authfail_entries (st->entries)
+#define authfail_buckets (st->buckets)
+#define authfail_lru_head (st->lru_head)
+#define authfail_lru_tail (st->lru_tail)
+#define authfail_free (st->free)
+#define authfail_never_used (st->never_used)
 #define ENTRY(id) (&authfail_entries[(id) - 1])
 
-void authfail_reset(void)
+static void authfail_clear(void)
 {
 	memset(authfail_buckets, 0, sizeof(authfail_buckets));
 	authfail_lru_head = authfail_lru_tail = authfail_free = 0;
 	authfail_never_used = 0;
+}
+
+static void authfail_lock(void)
+{
+	if (!st->shared)
+		return;
+	int r = pthread_mutex_lock(&st->lock);
+	if (r == EOWNERDEAD) {
+		/* a worker died holding it: the table may be half-updated,
+		 * and forgetting failures is the safe way out */
+		authfail_clear();
+		pthread_mutex_consistent(&st->lock);
+	}
+}
+
+static void authfail_unlock(void)
+{
+	if (st->shared)
+		pthread_mutex_unlock(&st->lock);
+}
+
+void authfail_reset(void)
+{
+	authfail_lock();
+	authfail_clear();
+	authfail_unlock();
+}
+
+int authfail_share(void)
+{
+	void *p = mmap(NULL, sizeof(struct authfail_state), PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return -1;
+	struct authfail_state *shared = p;
+	pthread_mutexattr_t attr;
+	pthread_mutexattr_init(&attr);
+	pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+	pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
+	pthread_mutex_init(&shared->lock, &attr);
+	pthread_mutexattr_destroy(&attr);
+	shared->shared = true;
+	st = shared;
+	return 0;
 }
 
 /* The address as 16 bytes: IPv4 as ::ffff:a.b.c.d, IPv6 cut to its /64. */
@@ -143,10 +206,12 @@ unsigned authfail_delay_ms(const char *ip, uint64_t now_ms)
 {
 	unsigned char key[16];
 
-	authfail_expire(now_ms);
 	authfail_key(ip, key);
+	authfail_lock();
+	authfail_expire(now_ms);
 	uint32_t id = authfail_find(key);
 	unsigned failures = id == 0 ? 0 : ENTRY(id)->failures;
+	authfail_unlock();
 	if (failures == 0)
 		return 0;
 	/* 1000, 2000, 4000, 8000, then the cap */
@@ -160,12 +225,14 @@ void authfail_record(const char *ip, bool success, uint64_t now_ms)
 {
 	unsigned char key[16];
 
-	authfail_expire(now_ms);
 	authfail_key(ip, key);
+	authfail_lock();
+	authfail_expire(now_ms);
 	uint32_t id = authfail_find(key);
 	if (success) {
 		if (id != 0)
 			authfail_remove(id);
+		authfail_unlock();
 		return;
 	}
 	if (id == 0)
@@ -178,4 +245,5 @@ void authfail_record(const char *ip, bool success, uint64_t now_ms)
 	if (e->failures < AUTHFAIL_MAX_FAILURES)
 		e->failures++;
 	e->last_ms = now_ms;
+	authfail_unlock();
 }

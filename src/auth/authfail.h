@@ -28,5 +28,8 @@ unsigned authfail_delay_ms(const char *ip, uint64_t now_ms);
 void authfail_record(const char *ip, bool success, uint64_t now_ms);
 /* Forget everything (tests; a worker after fork). */
 void authfail_reset(void);
+/* Move the table into memory shared with processes forked after this
+ * call (the master calls it before starting workers). -1 on failure. */
+int authfail_share(void);
 
 #endif

@@ -40,10 +40,12 @@ struct conn {
 	SSL *ssl;
 	struct tls_ctx *starttls_ctx;
 	bool ssl_want_write;
+	bool tls_up; /* handshake completed: close_notify owed at the end */
 
 	str_t in, out;
 	size_t out_pos;
 	bool skipping_line; /* after TOOLONG without LF: drop to next LF */
+	size_t skipped;     /* bytes dropped so far from that line */
 	bool paused, peer_eof, closing, in_callback;
 	const char *close_reason;
 
@@ -55,6 +57,15 @@ struct conn {
 };
 
 static void conn_handle(void *ctx);
+
+/* The idle timer measures time since the session last made progress (a
+ * whole line, or message data consumed), not since the last byte: a
+ * client trickling one byte at a time (slowloris) still times out. */
+static void conn_progress(struct conn *conn)
+{
+	if (conn->idle_to != NULL)
+		timeout_reset(conn->idle_to, conn->set.idle_timeout_ms);
+}
 static void conn_update_io(struct conn *conn);
 
 static void conn_fail(struct conn *conn, const char *reason);
@@ -175,9 +186,18 @@ void conn_destroy(struct conn **connp)
 	timeout_remove(&conn->defer_to);
 	timeout_remove(&conn->close_to);
 	if (conn->ssl != NULL) {
-		if (conn->state == CONN_TLS)
-			SSL_shutdown(conn->ssl);
+		if (conn->tls_up)
+			SSL_shutdown(conn->ssl); /* close_notify, RFC 8446 6.1 */
 		SSL_free(conn->ssl);
+	}
+	/* Send our FIN, then drop what the peer already sent: closing with
+	 * unread input makes the kernel answer with RST, which can destroy
+	 * our last reply (a 421) before the client reads it. */
+	shutdown(conn->fd, SHUT_WR);
+	char drain[4096];
+	for (unsigned i = 0; i < 16; i++) {
+		if (recv(conn->fd, drain, sizeof(drain), MSG_DONTWAIT) <= 0)
+			break;
 	}
 	close(conn->fd);
 	str_free(&conn->in);
@@ -216,17 +236,20 @@ const char *conn_tls_cipher(const struct conn *conn)
 	return conn_is_tls(conn) ? SSL_get_cipher_name(conn->ssl) : NULL;
 }
 
-/* Drop bytes of an over-long line until its LF; returns false while the
- * whole buffer was dropped. */
+/* Drop bytes of an over-long line through its LF; without an LF yet, drop
+ * everything and keep skipping as more arrives. */
 static void conn_skip_line(struct conn *conn)
 {
 	const char *lf = memchr(conn->in.data, '\n', conn->in.len);
 	if (lf == NULL) {
+		conn->skipped += conn->in.len;
 		str_clear(&conn->in);
+		conn->skipping_line = true;
 		return;
 	}
 	str_consume(&conn->in, (size_t)(lf - conn->in.data) + 1);
 	conn->skipping_line = false;
+	conn->skipped = 0;
 }
 
 /* Returns >0 bytes read, 0 would block / buffer full, -1 dead. */
@@ -337,6 +360,7 @@ static void conn_do_handshake(struct conn *conn)
 	int r = SSL_do_handshake(conn->ssl);
 	if (r == 1) {
 		conn->state = CONN_TLS;
+		conn->tls_up = true;
 		timeout_remove(&conn->handshake_to);
 		log_debug("event=tls_established ip=%s version=%s cipher=%s",
 			  conn->peer_ip, SSL_get_version(conn->ssl),
@@ -404,8 +428,6 @@ static void conn_handle(void *ctx)
 			while ((n = conn_read_some(conn)) > 0)
 				got = true;
 		}
-		if (got)
-			timeout_reset(conn->idle_to, conn->set.idle_timeout_ms);
 		if (!got && rounds > 0)
 			break;
 		if (conn->paused || conn->closing || conn->state == CONN_DEAD)
@@ -448,15 +470,21 @@ enum conn_line_result conn_read_line(struct conn *conn, size_t max_len,
 				     const char **line_r, size_t *len_r,
 				     bool *bare_lf_r)
 {
-	if (conn->skipping_line)
-		return CONN_LINE_MORE;
+	if (conn->skipping_line) {
+		/* an endless line is reported again every max_input bytes,
+		 * so the session's error count can end it */
+		if (conn->skipped < conn->set.max_input)
+			return CONN_LINE_MORE;
+		conn->skipped = 0;
+		conn_progress(conn);
+		return CONN_LINE_TOOLONG;
+	}
 	size_t scan = conn->in.len < max_len + 2 ? conn->in.len : max_len + 2;
 	const char *lf = memchr(conn->in.data, '\n', scan);
 	if (lf == NULL) {
 		if (conn->in.len >= max_len + 2) {
 			conn_skip_line(conn);
-			if (conn->in.len == 0)
-				conn->skipping_line = true;
+			conn_progress(conn);
 			return CONN_LINE_TOOLONG;
 		}
 		return CONN_LINE_MORE;
@@ -468,6 +496,7 @@ enum conn_line_result conn_read_line(struct conn *conn, size_t max_len,
 		len--;
 		bare = false;
 	}
+	conn_progress(conn);
 	if (len > max_len) {
 		str_consume(&conn->in, total);
 		return CONN_LINE_TOOLONG;
@@ -490,6 +519,8 @@ size_t conn_input_peek(struct conn *conn, const char **data_r)
 void conn_input_consume(struct conn *conn, size_t n)
 {
 	str_consume(&conn->in, n);
+	if (n > 0)
+		conn_progress(conn);
 }
 
 void conn_input_pause(struct conn *conn)

@@ -121,6 +121,31 @@ static void test_long_line_without_lf(void **state)
 	harness_deinit(&h);
 }
 
+static int late_fd;
+static void late_write(void *ctx)
+{
+	(void)ctx;
+	assert_int_equal(write(late_fd, "E\r\nQUIT\r\n", 9), 9);
+}
+
+/* An over-long line that ends exactly at the end of the buffer must not
+ * leave the connection skipping the next, normal line. */
+static void test_long_line_then_later_input(void **state)
+{
+	(void)state;
+	struct harness h;
+	harness_init(&h, 2000, 1024);
+	const char in[] = "0123456789abcdefXYZ\r\n";
+	assert_int_equal(write(h.peer, in, sizeof(in) - 1), (ssize_t)sizeof(in) - 1);
+	late_fd = h.peer;
+	struct timeout *to = timeout_add(h.loop, 50, late_write, NULL);
+	ioloop_run(h.loop);
+	timeout_remove(&to);
+	assert_int_equal(h.toolong, 1);
+	assert_string_equal(str_c(&h.lines), "E|QUIT|");
+	harness_deinit(&h);
+}
+
 static void test_idle_timeout(void **state)
 {
 	(void)state;
@@ -187,6 +212,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_lines),
 		cmocka_unit_test(test_long_line_without_lf),
+		cmocka_unit_test(test_long_line_then_later_input),
 		cmocka_unit_test(test_idle_timeout),
 		cmocka_unit_test(test_pause_resume_keeps_pipelined_input),
 		cmocka_unit_test(test_timers_in_order),

@@ -8,8 +8,10 @@
  * connection is dropped. A worker that dies abnormally is logged and
  * replaced (at most once per second per slot). */
 #include "server.h"
+#include "worker_limits.h"
 #include "cli/commands.h"
 #include "lib/config.h"
+#include "auth/authfail.h"
 #include "lib/tls.h"
 #include "lib/mem.h"
 #include "lib/log.h"
@@ -24,6 +26,7 @@
 
 #define MASTER_MAX_WORKERS 64
 #define MASTER_MAX_OLD 256
+#define MASTER_LIMIT_ROWS (MASTER_MAX_WORKERS + MASTER_MAX_OLD)
 
 struct master {
 	struct cli_ctx *cli;
@@ -35,19 +38,49 @@ struct master {
 	time_t started[MASTER_MAX_WORKERS];
 	pid_t old[MASTER_MAX_OLD]; /* draining previous generations */
 	bool stopping;
+	/* per-address connection counts shared by all workers: one row per
+	 * live worker process, old generations included */
+	struct worker_limits_shared *limits;
+	pid_t row_owner[MASTER_LIMIT_ROWS];
 };
+
+static int master_row_take(struct master *m)
+{
+	for (unsigned r = 0; r < MASTER_LIMIT_ROWS; r++) {
+		if (m->row_owner[r] == 0) {
+			worker_limits_row_clear(m->limits, r);
+			return (int)r;
+		}
+	}
+	return -1;
+}
+
+static void master_row_release(struct master *m, pid_t pid)
+{
+	for (unsigned r = 0; r < MASTER_LIMIT_ROWS; r++) {
+		if (m->row_owner[r] == pid)
+			m->row_owner[r] = 0;
+	}
+}
 
 static pid_t master_spawn(struct master *m, unsigned idx)
 {
+	int row = master_row_take(m);
+	if (row < 0) {
+		log_error("event=spawn_failed reason=\"too many draining workers\"");
+		return -1;
+	}
 	pid_t pid = fork();
 	if (pid < 0) {
 		log_error("event=fork_failed error=\"%s\"", strerror(errno));
 		return -1;
 	}
 	if (pid == 0) {
-		int status = worker_run(m->config, m->tls, &m->listeners, idx);
+		int status = worker_run(m->config, m->tls, &m->listeners, idx,
+					m->limits, (unsigned)row);
 		_exit(status);
 	}
+	m->row_owner[row] = pid;
 	m->workers[idx] = pid;
 	m->started[idx] = time(NULL);
 	return pid;
@@ -82,6 +115,7 @@ static void master_reap(struct master *m)
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		bool crashed = WIFSIGNALED(status) ||
 			(WIFEXITED(status) && WEXITSTATUS(status) != 0);
+		master_row_release(m, pid);
 		for (unsigned i = 0; i < MASTER_MAX_OLD; i++) {
 			if (m->old[i] == pid) {
 				m->old[i] = 0;
@@ -181,6 +215,9 @@ int cmd_serve(struct cli_ctx *ctx, int argc, char **argv)
 		log_error("event=start_failed error=%s", log_str(error));
 		return 1;
 	}
+	m.limits = worker_limits_shared_create(MASTER_LIMIT_ROWS);
+	if (authfail_share() < 0)
+		log_warn("event=authfail_share_failed reason=\"delays per worker only\"");
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 	m.nworkers = m.config->workers > 0 ? m.config->workers :
 		(cores > 0 ? (unsigned)cores : 1);
@@ -224,6 +261,7 @@ int cmd_serve(struct cli_ctx *ctx, int argc, char **argv)
 		}
 	}
 	server_listen_close(&m.listeners);
+	worker_limits_shared_destroy(&m.limits);
 	tls_ctx_destroy(&m.tls);
 	config_free(&m.config);
 	log_info("event=stopped");

@@ -68,8 +68,10 @@ struct worker {
 };
 
 /* Runs the worker until drained; returns the exit status. */
+struct worker_limits_shared;
 int worker_run(const struct config *config, struct tls_ctx *tls,
-	       struct listener_set *listeners, unsigned worker_index);
+	       struct listener_set *listeners, unsigned worker_index,
+	       struct worker_limits_shared *shared_limits, unsigned limits_row);
 
 /* Sessions call this when they end, so the worker can count and drain. */
 void worker_session_ended(struct worker *worker, const char *peer_ip);

@@ -152,7 +152,8 @@ static void worker_on_signal(void *ctx)
 }
 
 int worker_run(const struct config *config, struct tls_ctx *tls,
-	       struct listener_set *listeners, unsigned worker_index)
+	       struct listener_set *listeners, unsigned worker_index,
+	       struct worker_limits_shared *shared_limits, unsigned limits_row)
 {
 	const char *error;
 	log_set_proc("worker");
@@ -169,7 +170,7 @@ int worker_run(const struct config *config, struct tls_ctx *tls,
 		log_error("event=worker_start_failed error=%s", log_str(error));
 		return 1;
 	}
-	limits = worker_limits_create();
+	limits = worker_limits_create(shared_limits, limits_row);
 
 	sigset_t mask;
 	sigemptyset(&mask);

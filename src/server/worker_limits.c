@@ -1,23 +1,24 @@
-/* worker_limits.c: a chained hash of client address -> open connections.
- * Entries exist only while the address has connections, so the table is
- * bounded by the connection limit. */
+/* worker_limits.c: see worker_limits.h. Counters are 16-bit and updated
+ * with atomics; a worker has at most max_connections (<= 65535 per
+ * address makes sense) in one bucket. */
 #include "worker_limits.h"
 #include "lib/mem.h"
+#include "lib/log.h"
 
+#include <errno.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 
-#define LIMITS_BUCKETS 4096
-
-struct limit_entry {
-	struct limit_entry *next;
-	unsigned count;
-	char ip[46];
+struct worker_limits_shared {
+	unsigned rows;
+	size_t map_size;
+	uint16_t counts[]; /* rows * WORKER_LIMITS_BUCKETS */
 };
 
 struct worker_limits {
-	struct limit_entry *buckets[LIMITS_BUCKETS];
+	struct worker_limits_shared *shared;
+	unsigned row;
 };
 
 static unsigned limits_hash(const char *ip)
@@ -25,63 +26,79 @@ static unsigned limits_hash(const char *ip)
 	uint32_t h = 2166136261u; /* FNV-1a */
 	for (; *ip != '\0'; ip++)
 		h = (h ^ (unsigned char)*ip) * 16777619u;
-	return h % LIMITS_BUCKETS;
+	return h % WORKER_LIMITS_BUCKETS;
 }
 
-struct worker_limits *worker_limits_create(void)
+struct worker_limits_shared *worker_limits_shared_create(unsigned rows)
 {
-	return xcalloc(1, sizeof(struct worker_limits));
+	size_t size = sizeof(struct worker_limits_shared) +
+		(size_t)rows * WORKER_LIMITS_BUCKETS * sizeof(uint16_t);
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		fatal("event=mmap_failed size=%zu error=\"%s\"", size, strerror(errno));
+	struct worker_limits_shared *shared = p;
+	shared->rows = rows;
+	shared->map_size = size;
+	return shared;
+}
+
+void worker_limits_shared_destroy(struct worker_limits_shared **sharedp)
+{
+	if (*sharedp == NULL)
+		return;
+	munmap(*sharedp, (*sharedp)->map_size);
+	*sharedp = NULL;
+}
+
+void worker_limits_row_clear(struct worker_limits_shared *shared, unsigned row)
+{
+	if (row >= shared->rows)
+		panic("event=limits_row_out_of_range row=%u", row);
+	memset(&shared->counts[(size_t)row * WORKER_LIMITS_BUCKETS], 0,
+	       WORKER_LIMITS_BUCKETS * sizeof(uint16_t));
+}
+
+struct worker_limits *worker_limits_create(struct worker_limits_shared *shared,
+					   unsigned row)
+{
+	if (row >= shared->rows)
+		panic("event=limits_row_out_of_range row=%u", row);
+	struct worker_limits *limits = xcalloc(1, sizeof(*limits));
+	limits->shared = shared;
+	limits->row = row;
+	return limits;
 }
 
 void worker_limits_destroy(struct worker_limits **limitsp)
 {
-	struct worker_limits *limits = *limitsp;
-	if (limits == NULL)
-		return;
-	for (unsigned i = 0; i < LIMITS_BUCKETS; i++) {
-		struct limit_entry *e = limits->buckets[i];
-		while (e != NULL) {
-			struct limit_entry *next = e->next;
-			free(e);
-			e = next;
-		}
-	}
-	free(limits);
-	*limitsp = NULL;
+	xfree(limitsp);
+}
+
+static uint16_t *limits_cell(struct worker_limits *limits, unsigned row, unsigned h)
+{
+	return &limits->shared->counts[(size_t)row * WORKER_LIMITS_BUCKETS + h];
 }
 
 bool worker_limits_acquire(struct worker_limits *limits, const char *ip, unsigned max)
 {
 	unsigned h = limits_hash(ip);
-	struct limit_entry *e;
-	for (e = limits->buckets[h]; e != NULL; e = e->next) {
-		if (strcmp(e->ip, ip) == 0)
-			break;
+	uint16_t *own = limits_cell(limits, limits->row, h);
+	if (max > 0) {
+		unsigned total = 0;
+		for (unsigned r = 0; r < limits->shared->rows; r++)
+			total += __atomic_load_n(limits_cell(limits, r, h), __ATOMIC_RELAXED);
+		if (total >= max)
+			return false;
 	}
-	if (e == NULL) {
-		e = xcalloc(1, sizeof(*e));
-		snprintf(e->ip, sizeof(e->ip), "%s", ip);
-		e->next = limits->buckets[h];
-		limits->buckets[h] = e;
-	}
-	if (max > 0 && e->count >= max)
+	if (*own == UINT16_MAX)
 		return false;
-	e->count++;
+	__atomic_fetch_add(own, 1, __ATOMIC_RELAXED);
 	return true;
 }
 
 void worker_limits_release(struct worker_limits *limits, const char *ip)
 {
-	unsigned h = limits_hash(ip);
-	struct limit_entry **pp = &limits->buckets[h];
-	for (; *pp != NULL; pp = &(*pp)->next) {
-		struct limit_entry *e = *pp;
-		if (strcmp(e->ip, ip) != 0)
-			continue;
-		if (--e->count == 0) {
-			*pp = e->next;
-			free(e);
-		}
-		return;
-	}
+	uint16_t *own = limits_cell(limits, limits->row, limits_hash(ip));
+	if (*own > 0)
+		__atomic_fetch_sub(own, 1, __ATOMIC_RELAXED);
 }

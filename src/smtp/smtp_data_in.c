@@ -146,10 +146,23 @@ void smtp_cmd_bdat(struct smtp_session *s, const struct smtp_command *cmd)
 	if (smtp_parse_bdat(cmd->args, cmd->args_len, config->message_size_limit,
 			    &bdat, &err) < 0) {
 		/* Without a valid size we cannot know where the chunk ends;
-		 * with one over the limit, reading it all just to throw it
-		 * away is work a client should not be able to demand. Either
-		 * way the only clean answer is to reply and close. */
+		 * with one far over the limit (BDAT 4294967296), reading it
+		 * all just to throw it away is work a client should not be
+		 * able to demand: reply and close. A chunk a little over the
+		 * limit is read and refused, keeping the session. */
 		smtp_tx_reset(s);
+		uint64_t limit = config->message_size_limit;
+		if (bdat.size_valid && bdat.size <= limit) {
+			/* RFC 3030 2: read the chunk, then refuse it */
+			smtp_bdat_skip(s, bdat.size, err.code, err.enhanced, err.text);
+			return;
+		}
+		if (bdat.size_valid && bdat.size - limit <= SMTP_BDAT_SKIP_MAX) {
+			/* refuse at once, then read and drop the chunk */
+			smtp_reply(s, 552, "5.3.4", "Message size exceeds fixed maximum message size");
+			smtp_bdat_skip(s, bdat.size, 0, NULL, NULL);
+			return;
+		}
 		if (bdat.size_valid)
 			smtp_reply(s, 552, "5.3.4", "Message size exceeds fixed maximum message size");
 		else
@@ -194,7 +207,8 @@ bool smtp_bdat_input(struct smtp_session *s)
 		if (s->skip_remaining > 0)
 			return false;
 		s->state = SMTP_STATE_COMMAND;
-		smtp_reply_err(s, &s->skip_reply);
+		if (s->skip_reply.code != 0) /* 0: the reply went out already */
+			smtp_reply_err(s, &s->skip_reply);
 		return true;
 	}
 	struct smtp_tx *tx = s->tx;

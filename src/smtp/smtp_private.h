@@ -30,6 +30,8 @@ struct userdb_target;
 #define SMTP_SPOOL_FLUSH (64 * 1024)
 /* the most copies (local and remote) one message may expand into */
 #define SMTP_MAX_TARGETS 4096
+/* how far past the size limit a BDAT chunk is still read and refused */
+#define SMTP_BDAT_SKIP_MAX (16 * 1024 * 1024)
 
 enum smtp_state {
 	SMTP_STATE_COMMAND,
