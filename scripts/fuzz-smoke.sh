@@ -4,7 +4,7 @@
 res="$1"; : > "$res"
 secs="${FUZZ_SECONDS:-20}"
 for bin in build-fuzz/fuzz-*; do
-	[ -x "$bin" ] || continue
+	[ -f "$bin" ] && [ -x "$bin" ] || continue
 	name=$(basename "$bin")
 	seeds="fuzz/corpus/${name#fuzz-}"
 	work=$(mktemp -d)

@@ -7,8 +7,11 @@ lines starting with dots) to port 25 while the test kill -9s the worker
 processes several times, then the whole server once (master included), and
 restarts it. A message whose reply was lost is never resent under the same
 id, so "exactly once" is checked for every acknowledged id."""
+import email
+import email.policy
 import random
 import re
+import signal
 import ssl
 import threading
 import time
@@ -177,6 +180,9 @@ def test_kill9_during_transfers_loses_nothing():
                     continue
                 tok = m[0].decode()
                 seen.setdefault(tok, []).append((user, path))
+                parsed = email.message_from_bytes(data, policy=email.policy.compat32)
+                if parsed["Message-ID"] != f"<{tok}@durability.test>":
+                    problems.append(f"{path}: does not parse as the message sent")
                 if not data.endswith(f"end-of-message {tok}\r\n".encode()):
                     problems.append(f"{path}: partial message ({len(data)} bytes)")
                 if not data.startswith(f"Return-Path: <{SENDER}>\r\n".encode()):
@@ -205,3 +211,71 @@ def test_kill9_during_transfers_loses_nothing():
             assert c.cmd(f"RCPT TO:<{ALICE}>").code == 250
             assert c.data(durable_message(token(), rng)).code == 250
             c.quit()
+
+
+def test_sigterm_drains(postel_factory):
+    """SIGTERM: idle sessions get 421 4.3.2, new connections are no longer
+    served, a transaction in flight finishes and is delivered, exit 0."""
+    srv = postel_factory()
+    idle = srv.smtp()
+    idle.ehlo()
+    busy = srv.smtp()
+    busy.ehlo()
+    assert busy.cmd(f"MAIL FROM:<{SENDER}>").code == 250
+    assert busy.cmd(f"RCPT TO:<{ALICE}>").code == 250
+    assert busy.cmd("DATA").code == 354
+    tok = token()
+    msg = durable_message(tok, random.Random(5))
+    wire = dot_stuff(msg) + b".\r\n"
+    busy.send(wire[:len(wire) // 2])
+    time.sleep(0.2)
+    srv.proc.send_signal(signal.SIGTERM)
+    try:
+        data = idle.read_until_eof(10)
+        assert data.startswith(b"421 4.3.2"), data
+        # stop accepting: within a moment, no new session is greeted
+        deadline = time.monotonic() + scaled(3)
+        while True:
+            try:
+                with SMTPConn(srv.smtp_port, greeting=False, timeout=2) as c:
+                    got = c.read_available(0.5)
+            except OSError:
+                got = b""
+            if not got.startswith(b"220"):
+                break
+            assert time.monotonic() < deadline, "still greeting new clients after SIGTERM"
+            time.sleep(0.1)
+        busy.send(wire[len(wire) // 2:])
+        r = busy.read_reply()
+        assert r.code == 250, r
+        rest = busy.read_until_eof(10)
+        assert rest == b"" or rest.startswith(b"421"), rest
+        rc = srv.proc.wait(timeout=scaled(10))
+        assert rc == 0, f"exit status {rc} after SIGTERM"
+    finally:
+        idle.close()
+        busy.close()
+    srv.proc = None
+    found = srv.find(ALICE, tok)
+    assert len(found) == 1 and found[0].endswith(msg)
+
+
+def test_sighup_keeps_connections(postel_factory):
+    srv = postel_factory()
+    srv.stable_workers = False   # a reload may replace the workers
+    tok = token()
+    msg = durable_message(tok, random.Random(6))
+    with srv.smtp() as c:
+        c.ehlo()
+        assert c.cmd(f"MAIL FROM:<{SENDER}>").code == 250
+        srv.proc.send_signal(signal.SIGHUP)
+        time.sleep(scaled(0.5))
+        assert c.cmd(f"RCPT TO:<{ALICE}>").code == 250
+        assert c.data(msg).code == 250
+        c.quit()
+    assert srv.proc.poll() is None, "SIGHUP stopped the server"
+    with srv.submissions() as c:
+        c.ehlo()
+        assert c.auth_plain(BOB, "bob-Pa55word").code == 235
+        c.quit()
+    assert len(srv.find(ALICE, tok)) == 1

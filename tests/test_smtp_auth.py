@@ -488,3 +488,14 @@ def test_zz_no_password_in_log(postel):
     assert "not the password" not in log
     # failed and successful authentications are logged, with the session id
     assert any("sid=" in x and "auth" in x.lower() for x in log.splitlines())
+
+
+def test_allow_plaintext_auth(postel_factory):
+    srv = postel_factory(allow_plaintext_auth="yes")
+    with srv.submission(source=fresh_ip()) as c:
+        r = c.ehlo()
+        kw = r.keywords()
+        assert "AUTH" in kw and "STARTTLS" in kw, r.lines
+        assert c.auth_plain(ALICE, USERS[ALICE]).code == 235
+        assert_authed_as(c, ALICE)
+        c.quit()

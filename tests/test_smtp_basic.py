@@ -2,14 +2,16 @@
 a catch-all, byte-exact storage with the added trace headers, dot-stuffing,
 pipelining, BDAT, 8BITMIME/SMTPUTF8/DSN parameters, refusals (unknown users,
 relay), logs. Clients: smtplib, swaks, curl and raw sockets."""
+import pathlib
 import re
 import smtplib
+import socket
 import subprocess
 
 import pytest
 
-from conftest import (ALICE, BOB, HOSTNAME, check_delivered, make_message, scaled,
-                      token, dot_stuff, assert_not_delivered)
+from conftest import (ALICE, BOB, HOSTNAME, SMTPConn, check_delivered, make_message,
+                      scaled, token, dot_stuff, assert_not_delivered)
 
 REMOTE_SENDER = "sender@remote.example"
 
@@ -399,3 +401,84 @@ def test_log_lines_key_value(postel):
         kv = x[x.index("sid="):]
         assert LOG_KV.match(kv), f"not key=value: {x!r}"
     assert tok not in postel.log(), "message content in the log"
+
+
+CORPUS = pathlib.Path("/work/shared/corpus/mime")
+
+
+def crlf(data):
+    """Every line end (CRLF, bare CR, bare LF) as CRLF, and a final CRLF."""
+    lines = re.split(rb"\r\n|\r|\n", data)
+    if lines and lines[-1] == b"":
+        lines.pop()
+    return b"".join(line + b"\r\n" for line in lines)
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="shared MIME corpus not present")
+@pytest.mark.parametrize("mode", ["data", "bdat"])
+def test_mime_corpus_round_trip(postel, mode):
+    """Every real-world message of the shared corpus, line ends normalised
+    to CRLF, is stored byte-exact; one with a NUL is refused whole; lines
+    over RFC 5321's 1000 octets may be refused, but never stored cut."""
+    failures = []
+    files = sorted(CORPUS.glob("*.eml"))
+    assert len(files) > 100
+    with postel.smtp(timeout=30) as c:
+        c.ehlo()
+        for f in files:
+            tok = token()
+            msg = f"X-E2E-Token: {tok}\r\n".encode() + crlf(f.read_bytes())
+            longest = max(len(x) for x in msg.split(b"\r\n"))
+            assert c.cmd(f"MAIL FROM:<{REMOTE_SENDER}> BODY=8BITMIME").code == 250
+            assert c.cmd(f"RCPT TO:<{ALICE}>").code == 250
+            if mode == "data":
+                assert c.cmd("DATA").code == 354
+                c.send(dot_stuff(msg) + b".\r\n")
+            else:
+                c.send(f"BDAT {len(msg)} LAST\r\n".encode() + msg)
+            r = c.read_reply()
+            if b"\x00" in msg and mode == "data":
+                if r.code != 550:
+                    failures.append(f"{f.name}: NUL accepted: {r!r}")
+                assert_not_delivered(postel, tok)
+                continue
+            if r.code != 250:
+                if longest > 998 and r.code >= 500:
+                    assert_not_delivered(postel, tok)
+                    continue
+                failures.append(f"{f.name}: {r!r}")
+                c.cmd("RSET")
+                continue
+            found = postel.find(ALICE, tok)
+            if len(found) != 1 or not found[0].endswith(msg):
+                failures.append(f"{f.name}: stored {len(found)} copies / not byte-exact")
+        c.quit()
+    assert not failures, "\n".join(failures)
+
+
+def test_ipv6_listener(postel_factory):
+    """A listen list with two addresses, one of them IPv6 loopback."""
+    try:
+        probe = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        probe.bind(("::1", 0))
+        port6 = probe.getsockname()[1]
+        probe.close()
+    except OSError:
+        pytest.skip("no IPv6 loopback on this machine")
+    from conftest import free_ports
+    port4 = free_ports(1)[0]
+    srv = postel_factory(smtp_listen=f"127.0.0.1:{port4},[::1]:{port6}")
+    tok = token()
+    msg = make_message(tok, sender=REMOTE_SENDER)
+    c = SMTPConn(port6, host="::1")
+    with c:
+        c.ehlo()
+        assert c.cmd(f"MAIL FROM:<{REMOTE_SENDER}>").code == 250
+        assert c.cmd(f"RCPT TO:<{ALICE}>").code == 250
+        assert c.data(msg).code == 250
+        c.quit()
+    fields, _ = check_delivered(srv, ALICE, msg, REMOTE_SENDER)
+    assert b"[IPv6:::1]" in fields[2], fields[2]
+    with SMTPConn(port4) as c:
+        assert c.greeting.code == 220
+        c.quit()

@@ -58,7 +58,8 @@ struct worker {
 	struct ioloop *loop;
 	const struct config *config;
 	struct tls_ctx *tls;
-	struct threadpool *pool;
+	struct threadpool *pool;          /* password checks */
+	struct threadpool *delivery_pool; /* writing and fsyncing mail */
 	struct userdb *userdb;
 	struct store *store;
 	struct queue *queue;

@@ -25,6 +25,8 @@
 
 #define WORKER_DRAIN_MAX_MS 60000
 #define WORKER_HASH_THREADS 2
+/* fsync-bound: more threads, more deliveries share a journal commit */
+#define WORKER_DELIVERY_THREADS 8
 
 struct worker_listener {
 	struct worker *worker;
@@ -164,6 +166,7 @@ int worker_run(const struct config *config, struct tls_ctx *tls,
 	struct worker worker = { .config = config, .tls = tls };
 	worker.loop = ioloop_create();
 	worker.pool = threadpool_create(worker.loop, WORKER_HASH_THREADS);
+	worker.delivery_pool = threadpool_create(worker.loop, WORKER_DELIVERY_THREADS);
 	if (userdb_open(config->data_dir, &worker.userdb, &error) < 0 ||
 	    store_open(config->data_dir, &worker.store, &error) < 0 ||
 	    queue_open(config->data_dir, &worker.queue, &error) < 0) {
@@ -198,6 +201,7 @@ int worker_run(const struct config *config, struct tls_ctx *tls,
 	io_remove(&signal_io);
 	close(signal_fd);
 	threadpool_destroy(&worker.pool);
+	threadpool_destroy(&worker.delivery_pool);
 	queue_close(&worker.queue);
 	store_close(&worker.store);
 	userdb_close(&worker.userdb);

@@ -5,11 +5,18 @@
  * and the queue entry are committed (fsync'd file, fsync'd directory,
  * committed index). All copies are written first and committed only when
  * every write succeeded, so a write failure (disk full) loses nothing and
- * leaves nothing behind: the client gets 452/451 and retries. */
+ * leaves nothing behind: the client gets 452/451 and retries.
+ *
+ * The writing and fsyncing run on the worker's delivery thread pool, each
+ * thread with its own store and queue handles, while the session waits
+ * with its input paused. Concurrent deliveries thus fsync in parallel and
+ * the filesystem merges their journal commits: group commit without
+ * weakening any single message's guarantee. */
 #include "smtp_private.h"
 #include "lib/conn.h"
 #include "lib/config.h"
 #include "lib/log.h"
+#include "lib/threadpool.h"
 #include "auth/userdb.h"
 #include "store/store.h"
 #include "queue/queue.h"
@@ -79,28 +86,43 @@ static void smtp_submission_headers(struct smtp_session *s, str_t *out)
 			   s->sid, s->worker->config->hostname);
 }
 
-struct smtp_local_copy {
-	const char *address;
-	struct store_delivery *d;
-};
-
-static bool smtp_seen_local(struct smtp_local_copy *copies, unsigned n, const char *addr)
+static unsigned smtp_queue_notify(unsigned notify)
 {
-	for (unsigned i = 0; i < n; i++) {
-		if (strcmp(copies[i].address, addr) == 0)
-			return true;
-	}
-	return false;
+	return ((notify & SMTP_NOTIFY_NEVER) ? QUEUE_NOTIFY_NEVER : 0) |
+		((notify & SMTP_NOTIFY_SUCCESS) ? QUEUE_NOTIFY_SUCCESS : 0) |
+		((notify & SMTP_NOTIFY_FAILURE) ? QUEUE_NOTIFY_FAILURE : 0) |
+		((notify & SMTP_NOTIFY_DELAY) ? QUEUE_NOTIFY_DELAY : 0);
 }
 
-static int smtp_write_copy(struct smtp_session *s, const str_t *prefix,
-			   int (*write)(void *, const void *, size_t, const char **),
-			   int (*write_fd)(void *, int, uint64_t, uint64_t, const char **),
-			   void *handle, const char **error_r)
+struct smtp_delivery_job {
+	struct smtp_session *s;
+	/* input: prepared on the loop thread, read-only for the thread */
+	const char *data_dir;
+	int spool_fd;
+	uint64_t spool_size;
+	const char *sender;
+	str_t common;            /* trace and submission headers */
+	const char **local;      /* distinct local mailboxes */
+	unsigned nlocal;
+	struct queue_envelope env; /* env.recipient_count == 0: none remote */
+	/* output: written by the thread, read on the loop after done */
+	bool failed, storage_full;
+	char *error;
+	char queue_id[QUEUE_ID_MAX];
+};
+
+/* per delivery thread, opened on first use and kept */
+static _Thread_local struct store *tl_store;
+static _Thread_local struct queue *tl_queue;
+
+static int smtp_job_write(struct smtp_delivery_job *job, const str_t *prefix,
+			  int (*write)(void *, const void *, size_t, const char **),
+			  int (*write_fd)(void *, int, uint64_t, uint64_t, const char **),
+			  void *handle, const char **error_r)
 {
 	if (write(handle, prefix->data, prefix->len, error_r) < 0)
 		return -1;
-	return write_fd(handle, s->tx->spool_fd, 0, s->tx->spool_size, error_r);
+	return write_fd(handle, job->spool_fd, 0, job->spool_size, error_r);
 }
 
 static int store_write_cb(void *h, const void *data, size_t len, const char **error_r)
@@ -123,37 +145,152 @@ static int queue_write_fd_cb(void *h, int fd, uint64_t off, uint64_t len, const 
 	return queue_writer_write_fd(h, fd, off, len, error_r);
 }
 
-static unsigned smtp_queue_notify(unsigned notify)
+static void smtp_job_fail(struct smtp_delivery_job *job, const char *error)
 {
-	return ((notify & SMTP_NOTIFY_NEVER) ? QUEUE_NOTIFY_NEVER : 0) |
-		((notify & SMTP_NOTIFY_SUCCESS) ? QUEUE_NOTIFY_SUCCESS : 0) |
-		((notify & SMTP_NOTIFY_FAILURE) ? QUEUE_NOTIFY_FAILURE : 0) |
-		((notify & SMTP_NOTIFY_DELAY) ? QUEUE_NOTIFY_DELAY : 0);
+	int err = errno;
+	job->failed = true;
+	job->storage_full = err == ENOSPC || err == EDQUOT ||
+		(error != NULL && (strstr(error, "space") || strstr(error, "quota")));
+	job->error = xstrdup(error != NULL ? error : "unknown error");
 }
 
-static struct queue_writer *smtp_queue_begin(struct smtp_session *s, const str_t *prefix,
-					     unsigned nremote, const char **error_r)
+/* Runs on a delivery thread. */
+static void smtp_job_work(void *ctx)
+{
+	struct smtp_delivery_job *job = ctx;
+	const char *error = NULL;
+	if ((tl_store == NULL && store_open(job->data_dir, &tl_store, &error) < 0) ||
+	    (job->env.recipient_count > 0 && tl_queue == NULL &&
+	     queue_open(job->data_dir, &tl_queue, &error) < 0)) {
+		smtp_job_fail(job, error);
+		return;
+	}
+	struct store_delivery **copies = xcalloc(job->nlocal + 1, sizeof(*copies));
+	struct queue_writer *qw = NULL;
+	str_t prefix = STR_INIT;
+	bool failed = false;
+
+	/* phase 1: write every copy */
+	for (unsigned i = 0; i < job->nlocal && !failed; i++) {
+		str_clear(&prefix);
+		/* RFC 5321 4.4: Return-Path at final delivery */
+		str_printf(&prefix, "Return-Path: <%s>\r\nDelivered-To: %s\r\n",
+			   job->sender, job->local[i]);
+		str_append(&prefix, job->common.data, job->common.len);
+		copies[i] = store_delivery_begin(tl_store, job->local[i], "INBOX", &error);
+		if (copies[i] == NULL ||
+		    smtp_job_write(job, &prefix, store_write_cb, store_write_fd_cb,
+				   copies[i], &error) < 0)
+			failed = true;
+	}
+	if (!failed && job->env.recipient_count > 0) {
+		qw = queue_writer_begin(tl_queue, &job->env, &error);
+		if (qw == NULL || smtp_job_write(job, &job->common, queue_write_cb,
+						 queue_write_fd_cb, qw, &error) < 0)
+			failed = true;
+	}
+	/* phase 2: commit all, or abort all */
+	uint32_t uid;
+	for (unsigned i = 0; i < job->nlocal; i++) {
+		if (copies[i] == NULL)
+			continue;
+		if (failed)
+			store_delivery_abort(&copies[i]);
+		else if (store_delivery_commit(&copies[i], &uid, &error) < 0)
+			failed = true;
+	}
+	if (qw != NULL) {
+		if (failed)
+			queue_writer_abort(&qw);
+		else if (queue_writer_commit(&qw, job->queue_id, &error) < 0)
+			failed = true;
+	}
+	if (failed)
+		smtp_job_fail(job, error);
+	free(copies);
+	str_free(&prefix);
+}
+
+static void smtp_job_free(struct smtp_delivery_job *job)
+{
+	str_free(&job->common);
+	free(job->error);
+	free(job);
+}
+
+/* Back on the loop thread. */
+static void smtp_job_done(void *ctx)
+{
+	struct smtp_delivery_job *job = ctx;
+	struct smtp_session *s = job->s;
+	struct smtp_tx *tx = s->tx;
+	s->job_pending = false;
+	s->state = SMTP_STATE_COMMAND;
+	if (s->destroy_when_done) {
+		smtp_job_free(job);
+		smtp_session_resume(s);
+		return;
+	}
+	if (job->failed) {
+		log_error("sid=%s event=delivery_failed error=%s", s->sid, log_str(job->error));
+		if (job->storage_full)
+			smtp_reply(s, 452, "4.3.1", "Insufficient system storage");
+		else
+			smtp_reply(s, 451, "4.3.0", "Local error in processing");
+	} else {
+		s->messages++;
+		log_info("sid=%s event=message ip=%s from=%s rcpts=%u local=%u remote=%u "
+			 "size=%llu tls=%s user=%s queue_id=%s result=accepted",
+			 s->sid, s->peer_ip, log_str(tx->mail.from.canonical), tx->rcpt_count,
+			 job->nlocal, job->env.recipient_count,
+			 (unsigned long long)tx->spool_size,
+			 smtp_session_tls(s) ? conn_tls_version(s->conn) : "no",
+			 s->auth_user != NULL ? log_str(s->auth_user) : "-",
+			 job->queue_id[0] != '\0' ? job->queue_id : "-");
+		smtp_reply(s, 250, "2.0.0", "OK: queued as %s.%u",
+			   job->queue_id[0] != '\0' ? job->queue_id : s->sid, s->messages);
+	}
+	smtp_job_free(job);
+	smtp_tx_reset(s);
+	if (s->draining && !s->closing) {
+		smtp_reply(s, 421, "4.3.2", "Service shutting down");
+		smtp_session_close(s);
+	}
+	smtp_session_resume(s);
+}
+
+static bool smtp_seen(const char **list, unsigned n, const char *addr)
+{
+	for (unsigned i = 0; i < n; i++) {
+		if (strcmp(list[i], addr) == 0)
+			return true;
+	}
+	return false;
+}
+
+static void smtp_job_envelope(struct smtp_session *s, struct smtp_delivery_job *job,
+			      unsigned nremote)
 {
 	struct smtp_tx *tx = s->tx;
-	struct queue_envelope env = { 0 };
-	env.sender = queue_str_c(tx->mail.from.canonical);
-	env.auth_user = queue_str_c(s->auth_user);
-	env.client_ip = queue_str_c(s->peer_ip);
-	env.received = time(NULL);
-	env.smtputf8 = tx->mail.params.smtputf8;
-	env.body = tx->mail.params.body == SMTP_BODY_8BITMIME ? QUEUE_BODY_8BITMIME :
+	struct queue_envelope *env = &job->env;
+	env->sender = queue_str_c(tx->mail.from.canonical);
+	env->auth_user = queue_str_c(s->auth_user);
+	env->client_ip = queue_str_c(s->peer_ip);
+	env->received = time(NULL);
+	env->smtputf8 = tx->mail.params.smtputf8;
+	env->body = tx->mail.params.body == SMTP_BODY_8BITMIME ? QUEUE_BODY_8BITMIME :
 		QUEUE_BODY_7BIT;
-	env.dsn_ret = tx->mail.params.ret == SMTP_DSN_RET_FULL ? QUEUE_DSN_RET_FULL :
+	env->dsn_ret = tx->mail.params.ret == SMTP_DSN_RET_FULL ? QUEUE_DSN_RET_FULL :
 		tx->mail.params.ret == SMTP_DSN_RET_HDRS ? QUEUE_DSN_RET_HDRS :
 		QUEUE_DSN_RET_NONE;
-	env.envid = queue_str_c(tx->mail.params.envid_xtext);
-	env.recipients = pool_alloc(tx->pool, nremote * sizeof(*env.recipients));
+	env->envid = queue_str_c(tx->mail.params.envid_xtext);
+	env->recipients = pool_alloc(tx->pool, (nremote + 1) * sizeof(*env->recipients));
 	for (unsigned i = 0; i < tx->rcpt_count; i++) {
 		const struct smtp_rcpt_entry *e = &tx->rcpts[i];
 		for (unsigned j = 0; j < e->target_count; j++) {
 			if (e->targets[j].local)
 				continue;
-			struct queue_recipient *r = &env.recipients[env.recipient_count++];
+			struct queue_recipient *r = &env->recipients[env->recipient_count++];
 			r->address = queue_str_c(e->targets[j].address);
 			r->notify = smtp_queue_notify(e->rcpt.params.notify);
 			r->orcpt = queue_str_c(e->rcpt.params.orcpt_raw == NULL ? NULL :
@@ -161,105 +298,38 @@ static struct queue_writer *smtp_queue_begin(struct smtp_session *s, const str_t
 					    e->rcpt.params.orcpt_raw));
 		}
 	}
-	struct queue_writer *w = queue_writer_begin(s->worker->queue, &env, error_r);
-	if (w == NULL)
-		return NULL;
-	if (smtp_write_copy(s, prefix, queue_write_cb, queue_write_fd_cb, w, error_r) < 0) {
-		queue_writer_abort(&w);
-		return NULL;
-	}
-	return w;
-}
-
-static void smtp_deliver_reply_error(struct smtp_session *s, const char *error)
-{
-	bool full = errno == ENOSPC || errno == EDQUOT ||
-		(error != NULL && (strstr(error, "space") || strstr(error, "quota")));
-	log_error("sid=%s event=delivery_failed error=%s", s->sid, log_str(error));
-	if (full)
-		smtp_reply(s, 452, "4.3.1", "Insufficient system storage");
-	else
-		smtp_reply(s, 451, "4.3.0", "Local error in processing");
 }
 
 void smtp_deliver(struct smtp_session *s)
 {
 	struct smtp_tx *tx = s->tx;
-	const char *error = NULL;
-	str_t common = STR_INIT, prefix = STR_INIT;
-	unsigned ntargets = tx->target_total; /* <= SMTP_MAX_TARGETS */
-	struct smtp_local_copy *copies = pool_alloc(tx->pool, (ntargets + 1) * sizeof(*copies));
-	unsigned ncopies = 0, nremote = 0;
-	struct queue_writer *qw = NULL;
-	bool failed = false;
+	struct smtp_delivery_job *job = xcalloc(1, sizeof(*job));
+	job->s = s;
+	job->data_dir = s->worker->config->data_dir;
+	job->spool_fd = tx->spool_fd;
+	job->spool_size = tx->spool_size;
+	job->sender = tx->mail.from.canonical;
+	smtp_received_header(s, &job->common);
+	smtp_submission_headers(s, &job->common);
 
-	smtp_received_header(s, &common);
-	smtp_submission_headers(s, &common);
-
-	/* phase 1: write every copy */
-	for (unsigned i = 0; i < tx->rcpt_count && !failed; i++) {
+	/* tx->target_total <= SMTP_MAX_TARGETS bounds both lists */
+	job->local = pool_alloc(tx->pool, (tx->target_total + 1) * sizeof(*job->local));
+	unsigned nremote = 0;
+	for (unsigned i = 0; i < tx->rcpt_count; i++) {
 		const struct smtp_rcpt_entry *e = &tx->rcpts[i];
-		for (unsigned j = 0; j < e->target_count && !failed; j++) {
+		for (unsigned j = 0; j < e->target_count; j++) {
 			const char *addr = e->targets[j].address;
-			if (!e->targets[j].local) {
+			if (!e->targets[j].local)
 				nremote++;
-				continue;
-			}
-			if (smtp_seen_local(copies, ncopies, addr))
-				continue;
-			str_clear(&prefix);
-			/* RFC 5321 4.4: Return-Path at final delivery */
-			str_printf(&prefix, "Return-Path: <%s>\r\nDelivered-To: %s\r\n",
-				   tx->mail.from.canonical, addr);
-			str_append(&prefix, common.data, common.len);
-			struct store_delivery *d = store_delivery_begin(s->worker->store, addr,
-									"INBOX", &error);
-			if (d == NULL) {
-				failed = true;
-				break;
-			}
-			copies[ncopies].address = addr;
-			copies[ncopies++].d = d;
-			if (smtp_write_copy(s, &prefix, store_write_cb, store_write_fd_cb, d,
-					    &error) < 0)
-				failed = true;
+			else if (!smtp_seen(job->local, job->nlocal, addr))
+				job->local[job->nlocal++] = addr;
 		}
 	}
-	if (!failed && nremote > 0) {
-		qw = smtp_queue_begin(s, &common, nremote, &error);
-		failed = qw == NULL;
-	}
-	/* phase 2: commit all, or abort all */
-	char queue_id[QUEUE_ID_MAX] = "";
-	uint32_t last_uid = 0;
-	for (unsigned i = 0; i < ncopies; i++) {
-		if (failed) {
-			store_delivery_abort(&copies[i].d);
-		} else if (store_delivery_commit(&copies[i].d, &last_uid, &error) < 0) {
-			failed = true;
-		}
-	}
-	if (qw != NULL) {
-		if (failed)
-			queue_writer_abort(&qw);
-		else if (queue_writer_commit(&qw, queue_id, &error) < 0)
-			failed = true;
-	}
-	if (failed) {
-		smtp_deliver_reply_error(s, error);
-	} else {
-		s->messages++;
-		log_info("sid=%s event=message ip=%s from=%s rcpts=%u local=%u remote=%u "
-			 "size=%llu tls=%s user=%s queue_id=%s result=accepted",
-			 s->sid, s->peer_ip, log_str(tx->mail.from.canonical), tx->rcpt_count,
-			 ncopies, nremote, (unsigned long long)tx->spool_size,
-			 smtp_session_tls(s) ? conn_tls_version(s->conn) : "no",
-			 s->auth_user != NULL ? log_str(s->auth_user) : "-",
-			 queue_id[0] != '\0' ? queue_id : "-");
-		smtp_reply(s, 250, "2.0.0", "OK: queued as %s",
-			   queue_id[0] != '\0' ? queue_id : s->sid);
-	}
-	str_free(&common);
-	str_free(&prefix);
-	smtp_tx_reset(s);
+	if (nremote > 0)
+		smtp_job_envelope(s, job, nremote);
+
+	s->state = SMTP_STATE_WAIT;
+	s->job_pending = true;
+	conn_input_pause(s->conn);
+	threadpool_submit(s->worker->delivery_pool, smtp_job_work, smtp_job_done, job);
 }

@@ -2,12 +2,17 @@
  *
  * A delivery writes FOLDER/tmp/NAME. Its commit does, in this order:
  *   fsync(file); take the index lock (BEGIN IMMEDIATE);
- *   rename tmp/NAME -> new/NAME' (never replacing); fsync(new/);
- *   insert the row with the next UID and MODSEQ; COMMIT (WAL fsync).
+ *   rename tmp/NAME -> new/NAME' (never replacing);
+ *   insert the row with the next UID and MODSEQ; COMMIT (WAL fsync);
+ *   fsync(new/), after the lock is released.
  * Holding the lock across the rename means a concurrent index sync never
- * sees the file before its row. A crash before the rename leaves only a
- * tmp/ file (invisible to readers); after it, a complete message that the
- * next open indexes. If the rename, fsync or commit fails the file is
+ * sees the file before its row. The directory fsync is outside the lock so
+ * that concurrent deliveries share journal commits (group commit by the
+ * filesystem) instead of queueing for the lock; success is returned only
+ * after it, so nothing is acknowledged before it is durable. A crash
+ * before that fsync may leave a committed row whose rename was lost: the
+ * message was never acknowledged, its data is still in tmp/, and the row
+ * reads as a missing file. If the rename or commit fails the file is
  * removed again, so an error return never leaves a visible message.
  *
  * Names follow the Maildir convention:
@@ -213,11 +218,6 @@ static int delivery_publish(struct maildir_delivery *d, uint32_t *uid_r,
 		store_index_rollback(user->index);
 		return -1;
 	}
-	if (fileio_fsync_dir(new_dir) < 0) {
-		*error_r = t_printf("fsync of %s failed: %s", new_dir,
-				    strerror(errno));
-		goto unpublish;
-	}
 	if (store_index_message_add(user->index, mb.id, filename, d->size,
 				    (int64_t)time(NULL), "", uid_r,
 				    error_r) < 0) {
@@ -225,6 +225,13 @@ static int delivery_publish(struct maildir_delivery *d, uint32_t *uid_r,
 	}
 	if (store_index_commit(user->index, error_r) < 0)
 		goto unpublish;
+	if (fileio_fsync_dir(new_dir) < 0) {
+		/* committed but maybe not durable: report failure, so the
+		 * sender retries; at worst the message arrives twice */
+		*error_r = t_printf("fsync of %s failed: %s", new_dir,
+				    strerror(errno));
+		return -1;
+	}
 	return 0;
 
 unpublish:
