@@ -399,6 +399,14 @@ class Postel:
         for key in EXTRA_DISABLED:
             self.overrides[key] = ""
         self.overrides.update(overrides or {})
+        # the first address of each listen list is where clients go
+        self.hosts = {}
+        for service in ("smtp", "submission", "submissions"):
+            value = self.overrides.get(f"{service}_listen", "")
+            if value:
+                host, _, port = value.split(",")[0].strip().rpartition(":")
+                setattr(self, f"{service}_port", int(port))
+                self.hosts[service] = host.strip("[]")
         self.proc = None
         self.starts = 0
         self.workers_at_start = []
@@ -474,7 +482,8 @@ class Postel:
             service = pending[0]
             try:
                 port = getattr(self, f"{service}_port")
-                with SMTPConn(port, timeout=2, tls=(service == "submissions")) as c:
+                with SMTPConn(port, host=self.hosts[service], timeout=2,
+                              tls=(service == "submissions")) as c:
                     assert c.greeting.code == 220, c.greeting
                 pending.pop(0)
             except (OSError, TimeoutError, ConnectionClosed, ssl.SSLError) as e:

@@ -4,6 +4,8 @@
 #include "lib/log.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +20,12 @@ struct store_index {
 	sqlite3 *db;
 	char *path;
 	bool corrupt;
+	/* PATH.lock, flock()ed around every write transaction: writers in
+	 * every process and thread queue in the kernel and wake the moment
+	 * the lock is free, instead of in SQLite's sleep-and-retry busy
+	 * handler, which under concurrent delivery costs milliseconds */
+	int lock_fd;
+	bool locked;
 };
 
 static const char store_index_schema[] =
@@ -122,6 +130,7 @@ static int index_try_open(const char *path, bool check,
 {
 	struct store_index *idx = xcalloc(1, sizeof(*idx));
 	idx->path = xstrdup(path);
+	idx->lock_fd = -1;
 	*idx_r = idx;
 	int rc = sqlite3_open_v2(path, &idx->db,
 				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
@@ -252,6 +261,8 @@ void store_index_close(struct store_index **idx)
 		return;
 	/* sqlite3_close_v2 finalizes lazily; we never keep statements */
 	sqlite3_close_v2((*idx)->db);
+	if ((*idx)->lock_fd >= 0)
+		close((*idx)->lock_fd); /* also drops a held flock */
 	free((*idx)->path);
 	xfree(idx);
 }
@@ -266,9 +277,37 @@ int store_index_close_set_aside(struct store_index **idx,
 	return ret;
 }
 
+static void index_unlock(struct store_index *idx)
+{
+	if (idx->locked) {
+		(void)flock(idx->lock_fd, LOCK_UN);
+		idx->locked = false;
+	}
+}
+
 int store_index_begin(struct store_index *idx, const char **error_r)
 {
-	return index_exec(idx, "BEGIN IMMEDIATE", "begin", error_r);
+	if (idx->lock_fd < 0) {
+		const char *lock_path = t_printf("%s.lock", idx->path);
+		idx->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (idx->lock_fd < 0) {
+			*error_r = t_printf("open(%s): %s", lock_path, strerror(errno));
+			return -1;
+		}
+	}
+	int r;
+	while ((r = flock(idx->lock_fd, LOCK_EX)) < 0 && errno == EINTR)
+		;
+	if (r < 0) {
+		*error_r = t_printf("flock(%s.lock): %s", idx->path, strerror(errno));
+		return -1;
+	}
+	idx->locked = true;
+	if (index_exec(idx, "BEGIN IMMEDIATE", "begin", error_r) < 0) {
+		index_unlock(idx);
+		return -1;
+	}
+	return 0;
 }
 
 int store_index_commit(struct store_index *idx, const char **error_r)
@@ -277,6 +316,7 @@ int store_index_commit(struct store_index *idx, const char **error_r)
 		store_index_rollback(idx);
 		return -1;
 	}
+	index_unlock(idx);
 	return 0;
 }
 
@@ -284,6 +324,7 @@ void store_index_rollback(struct store_index *idx)
 {
 	if (!sqlite3_get_autocommit(idx->db))
 		(void)sqlite3_exec(idx->db, "ROLLBACK", NULL, NULL, NULL);
+	index_unlock(idx);
 }
 
 int store_index_mailbox_lookup(struct store_index *idx, const char *name,
@@ -292,8 +333,7 @@ int store_index_mailbox_lookup(struct store_index *idx, const char *name,
 {
 	sqlite3_stmt *stmt;
 	int rc = sqlite3_prepare_v2(idx->db,
-		"SELECT id, uidvalidity, uidnext, highestmodseq,"
-		" (SELECT count(*) FROM messages WHERE mailbox_id = mailboxes.id)"
+		"SELECT id, uidvalidity, uidnext, highestmodseq"
 		" FROM mailboxes WHERE name = ?1", -1, &stmt, NULL);
 	if (rc != SQLITE_OK)
 		return index_error(idx, rc, "mailbox lookup", error_r);
@@ -305,13 +345,32 @@ int store_index_mailbox_lookup(struct store_index *idx, const char *name,
 		mailbox_r->uidvalidity = (uint32_t)sqlite3_column_int64(stmt, 1);
 		mailbox_r->uidnext = (uint32_t)sqlite3_column_int64(stmt, 2);
 		mailbox_r->highestmodseq = (uint64_t)sqlite3_column_int64(stmt, 3);
-		mailbox_r->messages = (uint32_t)sqlite3_column_int64(stmt, 4);
+		mailbox_r->messages = 0; /* see store_index_mailbox_count() */
 		ret = 1;
 	} else if (rc == SQLITE_DONE) {
 		ret = 0;
 	} else {
 		ret = index_error(idx, rc, "mailbox lookup", error_r);
 	}
+	sqlite3_finalize(stmt);
+	return ret;
+}
+
+int store_index_mailbox_count(struct store_index *idx, int64_t mailbox_id,
+			      uint32_t *count_r, const char **error_r)
+{
+	sqlite3_stmt *stmt;
+	int rc = sqlite3_prepare_v2(idx->db,
+		"SELECT count(*) FROM messages WHERE mailbox_id = ?1", -1, &stmt, NULL);
+	if (rc != SQLITE_OK)
+		return index_error(idx, rc, "message count", error_r);
+	sqlite3_bind_int64(stmt, 1, mailbox_id);
+	rc = sqlite3_step(stmt);
+	int ret = 0;
+	if (rc == SQLITE_ROW)
+		*count_r = (uint32_t)sqlite3_column_int64(stmt, 0);
+	else
+		ret = index_error(idx, rc, "message count", error_r);
 	sqlite3_finalize(stmt);
 	return ret;
 }

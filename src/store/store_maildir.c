@@ -344,8 +344,8 @@ static int maildir_mailbox_status(struct store *store,
 	status_r->uidvalidity = mb.uidvalidity;
 	status_r->uidnext = mb.uidnext;
 	status_r->highestmodseq = mb.highestmodseq;
-	status_r->messages = mb.messages;
-	return 0;
+	return store_index_mailbox_count(user->index, mb.id, &status_r->messages,
+					 error_r);
 }
 
 static int maildir_mailbox_list_messages(struct store *store,
