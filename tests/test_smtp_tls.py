@@ -97,7 +97,7 @@ def test_received_header_names_tls12(postel):
 def _after_tls_nothing_pending(c):
     """Nothing may arrive for the injected plaintext, and the next command
     gets exactly its own reply."""
-    extra = c.read_available(1.0)
+    extra = c.read_available(0.5)
     assert extra == b"", f"server answered injected plaintext: {extra!r}"
     r = c.cmd("EHLO good.example.net")
     assert r.code == 250, r
@@ -132,7 +132,7 @@ def test_starttls_injection_after_ehlo(postel):
         leaked = c.read_available(0.5)
         assert leaked == b"", f"plaintext after 220: {leaked!r}"
         c.sock = client_tls_context().wrap_socket(c.sock)
-        extra = c.read_available(1.0)
+        extra = c.read_available(0.5)
         assert extra == b"", f"server answered injected plaintext: {extra!r}"
         # the injected EHLO was not taken: MAIL needs a fresh EHLO
         r = c.cmd("MAIL FROM:<x@remote.example>")
@@ -150,7 +150,7 @@ def test_starttls_injected_auth_ignored(postel):
         assert r.code == 220, r
         assert c.read_available(0.5) == b""
         c.sock = client_tls_context().wrap_socket(c.sock)
-        extra = c.read_available(1.5)
+        extra = c.read_available(0.5)
         assert extra == b"", f"server answered injected plaintext: {extra!r}"
         c.ehlo()
         r = c.cmd(f"MAIL FROM:<{ALICE}>")

@@ -4,7 +4,8 @@
  *
  * SIGTERM/SIGINT: workers drain (finish transactions, then exit), then the
  * master exits. SIGHUP: configuration and certificates are read again and a
- * new generation of workers starts; the old generation drains, so no
+ * new generation of workers starts; the old generation stops accepting and
+ * serves its sessions until their clients leave (SIGUSR2), so no
  * connection is dropped. A worker that dies abnormally is logged and
  * replaced (at most once per second per slot). */
 #include "server.h"
@@ -170,7 +171,7 @@ static void master_reload(struct master *m)
 		for (unsigned j = 0; j < MASTER_MAX_OLD && m->workers[i] > 0; j++) {
 			if (m->old[j] == 0) {
 				m->old[j] = m->workers[i];
-				kill(m->workers[i], SIGTERM);
+				kill(m->workers[i], SIGUSR2); /* retire: no new connections */
 				m->workers[i] = 0;
 			}
 		}
@@ -231,6 +232,11 @@ int cmd_serve(struct cli_ctx *ctx, int argc, char **argv)
 	sigaddset(&mask, SIGHUP);
 	sigaddset(&mask, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
+	/* workers take SIGUSR2 through their signalfd: block it before fork */
+	sigset_t usr2;
+	sigemptyset(&usr2);
+	sigaddset(&usr2, SIGUSR2);
+	sigprocmask(SIG_BLOCK, &usr2, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
 	log_info("event=start hostname=%s data_dir=%s workers=%u", m.config->hostname,

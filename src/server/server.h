@@ -60,11 +60,13 @@ struct worker {
 	struct tls_ctx *tls;
 	struct threadpool *pool;          /* password checks */
 	struct threadpool *delivery_pool; /* writing and fsyncing mail */
+	struct store_committer *committer; /* group commit of deliveries */
 	struct userdb *userdb;
 	struct store *store;
 	struct queue *queue;
 	unsigned connections;
-	bool draining;
+	bool draining;  /* SIGTERM: finish transactions, then close */
+	bool retiring;  /* replaced after a reload: serve sessions to their end */
 	unsigned long long session_counter;
 };
 

@@ -11,6 +11,7 @@
 #include "lib/log.h"
 #include "auth/userdb.h"
 #include "store/store.h"
+#include "store/store_committer.h"
 #include "queue/queue.h"
 #include "smtp/smtp_session.h"
 
@@ -95,7 +96,7 @@ void worker_session_ended(struct worker *worker, const char *peer_ip)
 {
 	worker_limits_release(limits, peer_ip);
 	worker->connections--;
-	if (worker->draining && worker->connections == 0)
+	if ((worker->draining || worker->retiring) && worker->connections == 0)
 		ioloop_stop(worker->loop);
 }
 
@@ -124,15 +125,36 @@ static void worker_on_drain_deadline(void *ctx)
 	ioloop_stop(worker->loop);
 }
 
+static void worker_stop_accepting(void)
+{
+	for (unsigned i = 0; i < wlistener_count; i++) {
+		if (wlisteners[i].io == NULL)
+			continue;
+		io_remove(&wlisteners[i].io);
+		close(wlisteners[i].listener->fd);
+	}
+}
+
+/* SIGUSR2 from the master after a reload: a new generation accepts now;
+ * this one serves its sessions until their clients leave (or time out),
+ * so a reload drops no connection. */
+static void worker_start_retire(struct worker *worker)
+{
+	if (worker->draining || worker->retiring)
+		return;
+	worker->retiring = true;
+	worker_stop_accepting();
+	log_info("event=retire connections=%u", worker->connections);
+	if (worker->connections == 0)
+		ioloop_stop(worker->loop);
+}
+
 static void worker_start_drain(struct worker *worker)
 {
 	if (worker->draining)
 		return;
 	worker->draining = true;
-	for (unsigned i = 0; i < wlistener_count; i++) {
-		io_remove(&wlisteners[i].io);
-		close(wlisteners[i].listener->fd);
-	}
+	worker_stop_accepting();
 	log_info("event=drain connections=%u", worker->connections);
 	smtp_sessions_drain(worker);
 	if (worker->connections == 0)
@@ -149,6 +171,8 @@ static void worker_on_signal(void *ctx)
 	while (read(signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
 			worker_start_drain(worker);
+		else if (si.ssi_signo == SIGUSR2)
+			worker_start_retire(worker);
 		/* SIGHUP is the master's: it starts a new generation */
 	}
 }
@@ -169,7 +193,8 @@ int worker_run(const struct config *config, struct tls_ctx *tls,
 	worker.delivery_pool = threadpool_create(worker.loop, WORKER_DELIVERY_THREADS);
 	if (userdb_open(config->data_dir, &worker.userdb, &error) < 0 ||
 	    store_open(config->data_dir, &worker.store, &error) < 0 ||
-	    queue_open(config->data_dir, &worker.queue, &error) < 0) {
+	    queue_open(config->data_dir, &worker.queue, &error) < 0 ||
+	    store_committer_create(config->data_dir, &worker.committer, &error) < 0) {
 		log_error("event=worker_start_failed error=%s", log_str(error));
 		return 1;
 	}
@@ -180,6 +205,7 @@ int worker_run(const struct config *config, struct tls_ctx *tls,
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGUSR2);
 	signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (signal_fd < 0)
 		fatal("event=signalfd error=\"%s\"", strerror(errno));
@@ -202,6 +228,7 @@ int worker_run(const struct config *config, struct tls_ctx *tls,
 	close(signal_fd);
 	threadpool_destroy(&worker.pool);
 	threadpool_destroy(&worker.delivery_pool);
+	store_committer_destroy(&worker.committer);
 	queue_close(&worker.queue);
 	store_close(&worker.store);
 	userdb_close(&worker.userdb);

@@ -19,6 +19,7 @@
 #include "lib/threadpool.h"
 #include "auth/userdb.h"
 #include "store/store.h"
+#include "store/store_committer.h"
 #include "queue/queue.h"
 
 #include <errno.h>
@@ -98,6 +99,7 @@ struct smtp_delivery_job {
 	struct smtp_session *s;
 	/* input: prepared on the loop thread, read-only for the thread */
 	const char *data_dir;
+	struct store_committer *committer;
 	int spool_fd;
 	uint64_t spool_size;
 	const char *sender;
@@ -189,16 +191,26 @@ static void smtp_job_work(void *ctx)
 						 queue_write_fd_cb, qw, &error) < 0)
 			failed = true;
 	}
-	/* phase 2: commit all, or abort all */
-	uint32_t uid;
-	for (unsigned i = 0; i < job->nlocal; i++) {
-		if (copies[i] == NULL)
-			continue;
-		if (failed)
-			store_delivery_abort(&copies[i]);
-		else if (store_delivery_commit(&copies[i], &uid, &error) < 0)
+	/* the slow part that cannot be shared: each file's own fsync, done
+	 * here so that the delivery threads overlap them */
+	for (unsigned i = 0; i < job->nlocal && !failed; i++) {
+		if (store_delivery_sync(copies[i], &error) < 0)
 			failed = true;
 	}
+	/* phase 2: commit all, or abort all */
+	char *group_error = NULL;
+	if (failed) {
+		for (unsigned i = 0; i < job->nlocal; i++) {
+			if (copies[i] != NULL)
+				store_delivery_abort(&copies[i]);
+		}
+	} else if (job->nlocal > 0 &&
+		   store_committer_commit(job->committer, copies, job->nlocal, NULL,
+					  &group_error) < 0) {
+		failed = true;
+		error = t_printf("%s", group_error);
+	}
+	free(group_error);
 	if (qw != NULL) {
 		if (failed)
 			queue_writer_abort(&qw);
@@ -306,6 +318,7 @@ void smtp_deliver(struct smtp_session *s)
 	struct smtp_delivery_job *job = xcalloc(1, sizeof(*job));
 	job->s = s;
 	job->data_dir = s->worker->config->data_dir;
+	job->committer = s->worker->committer;
 	job->spool_fd = tx->spool_fd;
 	job->spool_size = tx->spool_size;
 	job->sender = tx->mail.from.canonical;

@@ -109,6 +109,16 @@ int store_delivery_commit(struct store_delivery **d, uint32_t *uid_r,
 			  const char **error_r);
 /* Remove the partial message and free *d (sets it to NULL). */
 void store_delivery_abort(struct store_delivery **d);
+/* Group commit: commit n written deliveries, begun on any handles of the
+ * same backend, through this handle (the caller must be the only thread
+ * using it, and the deliveries' own handles must not be in use by their
+ * threads meanwhile). Per user one index transaction, per folder one
+ * directory fsync; each result is as durable as store_delivery_commit()'s.
+ * results_r[i] is 0 or -1 with errors_r[i]; frees every ds[i] and sets it
+ * to NULL. Returns 0 if all succeeded. */
+int store_delivery_commit_group(struct store *store, struct store_delivery **ds,
+				unsigned n, uint32_t *uids_r, int *results_r,
+				const char **errors_r);
 
 /* Helpers shared by every backend, exported for tests and callers that
  * want to validate early (e.g. at RCPT TO). */

@@ -90,6 +90,9 @@ int maildir_delivery_sync(struct store_delivery *d, const char **error_r);
 int maildir_delivery_commit(struct store_delivery *d, uint32_t *uid_r,
 			    const char **error_r);
 void maildir_delivery_abort(struct store_delivery *d);
+int maildir_delivery_commit_group(struct store *store, struct store_delivery **ds,
+				  unsigned n, uint32_t *uids_r, int *results_r,
+				  const char **errors_r);
 
 /* Within the index lock: add a row for every mailbox folder on disk
  * (and the default ones if with_defaults) and a row, with a new UID, for

@@ -45,6 +45,10 @@ struct store_backend {
 			       const char **error_r);
 	/* must free d */
 	void (*delivery_abort)(struct store_delivery *d);
+	/* must free every ds[i] and set it to NULL */
+	int (*delivery_commit_group)(struct store *store, struct store_delivery **ds,
+				     unsigned n, uint32_t *uids_r, int *results_r,
+				     const char **errors_r);
 };
 
 struct store {
