@@ -22,6 +22,9 @@
 
 #define CONFIG_LINE_MAX 4096
 #define CONFIG_FILE_MAX (1024 * 1024)
+/* Any one value: "key = value" must fit one line, so that config_dump()
+ * output loads again (every key name is far shorter than 61 bytes). */
+#define CONFIG_VALUE_MAX (CONFIG_LINE_MAX - 64)
 /* Timers work in milliseconds; a week of them still fits in an int. */
 #define CONFIG_DURATION_MAX (7ull * 24 * 3600)
 /* Keeps sizes within off_t. */
@@ -357,6 +360,11 @@ static int config_set(struct config *config, const struct config_key *key,
 					    log_str(value));
 			return -1;
 		}
+	}
+	if (strlen(value) > CONFIG_VALUE_MAX) {
+		*error_r = t_printf("value too long (max %d bytes)",
+				    CONFIG_VALUE_MAX);
+		return -1;
 	}
 	switch (key->type) {
 	case CONFIG_STRING: {
