@@ -10,7 +10,8 @@
  *     control characters, a known log level, numbers in their ranges,
  *     tls_cert and tls_key set together, listen lists that parse again;
  *   - config_dump() output is itself a config: loaded from a file, and
- *     loaded as "-o" overrides, it gives the same dump again;
+ *     loaded as "-o" overrides, it gives the same config, field by field,
+ *     and so the same dump again;
  *   - an accepted listen list has at most CONFIG_MAX_LISTEN entries of
  *     the declared address family and length, a port that is not 0, and
  *     its texts joined with ',' parse to an identical list. */
@@ -58,6 +59,13 @@ static void write_file(const char *path, const void *data, size_t size)
 		abort();
 }
 
+static bool listen_same(const struct config_listen_list *a,
+			const struct config_listen_list *b)
+{
+	return a->count == b->count &&
+		memcmp(a->items, b->items, sizeof(a->items)) == 0;
+}
+
 static void check_listen(const struct config_listen_list *list)
 {
 	if (list->count > CONFIG_MAX_LISTEN)
@@ -88,7 +96,7 @@ static void check_listen(const struct config_listen_list *list)
 	struct config_listen_list again;
 	const char *error = NULL;
 	if (config_parse_listen(str_c(&joined), &again, &error) < 0 ||
-	    memcmp(&again, list, sizeof(again)) != 0)
+	    !listen_same(&again, list))
 		abort();
 	str_free(&joined);
 }
@@ -101,6 +109,35 @@ static void check_string(const char *s, bool may_be_empty)
 		if ((unsigned char)*s < 0x20 || *s == 0x7f)
 			abort();
 	}
+}
+
+/* Field by field: a dump that prints a wrong value, consistently, still
+ * dumps the same twice but does not load back to the same config. */
+static void check_same(const struct config *a, const struct config *b)
+{
+	if (strcmp(a->data_dir, b->data_dir) != 0 ||
+	    strcmp(a->hostname, b->hostname) != 0 ||
+	    strcmp(a->tls_cert, b->tls_cert) != 0 ||
+	    strcmp(a->tls_key, b->tls_key) != 0 ||
+	    strcmp(a->run_user, b->run_user) != 0 ||
+	    strcmp(a->log_level, b->log_level) != 0 ||
+	    !listen_same(&a->smtp_listen, &b->smtp_listen) ||
+	    !listen_same(&a->submission_listen, &b->submission_listen) ||
+	    !listen_same(&a->submissions_listen, &b->submissions_listen) ||
+	    !listen_same(&a->pop3_listen, &b->pop3_listen) ||
+	    !listen_same(&a->pop3s_listen, &b->pop3s_listen) ||
+	    !listen_same(&a->imap_listen, &b->imap_listen) ||
+	    !listen_same(&a->imaps_listen, &b->imaps_listen) ||
+	    a->message_size_limit != b->message_size_limit ||
+	    a->max_recipients != b->max_recipients ||
+	    a->max_connections != b->max_connections ||
+	    a->max_connections_per_ip != b->max_connections_per_ip ||
+	    a->smtp_timeout != b->smtp_timeout ||
+	    a->tls_handshake_timeout != b->tls_handshake_timeout ||
+	    a->max_bad_commands != b->max_bad_commands ||
+	    a->workers != b->workers ||
+	    a->allow_plaintext_auth != b->allow_plaintext_auth)
+		abort();
 }
 
 static void check_config(const struct config *c)
@@ -139,7 +176,7 @@ static void dump(const struct config *c, str_t *out)
 }
 
 /* The dump, loaded back from a file and as -o overrides, dumps the same. */
-static void check_dump_reloads(const str_t *text)
+static void check_dump_reloads(const struct config *orig, const str_t *text)
 {
 	struct config *c = NULL;
 	const char *error = NULL;
@@ -150,6 +187,8 @@ static void check_dump_reloads(const str_t *text)
 		fprintf(stderr, "dump does not load: %s\n", error);
 		abort();
 	}
+	check_config(c);
+	check_same(orig, c);
 	dump(c, &again);
 	if (again.len != text->len || memcmp(again.data, text->data, text->len) != 0)
 		abort();
@@ -171,6 +210,8 @@ static void check_dump_reloads(const str_t *text)
 		fprintf(stderr, "dump does not load as -o: %s\n", error);
 		abort();
 	}
+	check_config(c);
+	check_same(orig, c);
 	dump(c, &again);
 	if (again.len != text->len || memcmp(again.data, text->data, text->len) != 0)
 		abort();
@@ -210,7 +251,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		check_config(c);
 		dump(c, &text);
-		check_dump_reloads(&text);
+		check_dump_reloads(c, &text);
 		str_free(&text);
 		config_free(&c);
 		if (c != NULL)

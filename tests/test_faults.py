@@ -38,6 +38,15 @@ TMPFS_SIZE = "3m"
 # enough for the spool file but not for spool + delivered copy)
 LEAVE_SPOOL = 96 * 1024
 LEAVE_DELIVERY = 640 * 1024
+# enough for the spool file and one delivered copy, not for a second copy
+LEAVE_SECOND_COPY = 1000 * 1024
+# the log event telling where the write failed: proves each case reached
+# the stage it is meant to test
+STAGE_EVENT = {
+    "spool": r"event=spool_write_failed",
+    "delivery": r"event=delivery_failed error=\S*writing mail file",
+    "queue": r"event=delivery_failed error=\S*writing queue file",
+}
 
 
 # --------------------------------------------------------------------------
@@ -169,6 +178,14 @@ def assert_still_serving(srv, c=None):
         c2.quit()
 
 
+def assert_stage(srv, log_before, stage):
+    """The refusal came from the intended stage (else the case tests
+    something else than it says: the free space is off)."""
+    log = srv.log()[log_before:]
+    assert re.search(STAGE_EVENT[stage], log), \
+        f"expected the {stage} write to fail ({STAGE_EVENT[stage]}); log:\n{log}"
+
+
 def assert_temp_storage_failure(r, what):
     assert 400 <= r.code < 500, f"{what}: expected 452/451, got {r!r}"
     assert r.code in (451, 452), f"{what}: expected 452 4.3.1 (or 451), got {r!r}"
@@ -202,6 +219,7 @@ def test_disk_full_local_delivery():
                 assert left == [], f"{stage}: files left in {base}: {left}"
                 assert srv.all_files_containing(tok) == [], \
                     f"{stage}: the refused message is stored: {srv.all_files_containing(tok)}"
+                assert_stage(srv, log_before, stage)
                 # the session and the server keep going
                 assert_still_serving(srv, c)
                 c.quit()
@@ -223,19 +241,26 @@ def test_disk_full_outbound_queue():
         tok = token()
         rcpt = f"far-{tok[1:9]}@remote.example"
         msg = big_message(tok, to=rcpt, sender=ALICE)
-        for stage, leave in (("spool", LEAVE_SPOOL), ("queue", LEAVE_DELIVERY)):
+        # the last case: the local copy for bob fits, the queue copy does
+        # not; both must go (all copies or none)
+        for stage, leave, rcpts in (("spool", LEAVE_SPOOL, [rcpt]),
+                                    ("queue", LEAVE_DELIVERY, [rcpt]),
+                                    ("queue", LEAVE_SECOND_COPY, [BOB, rcpt])):
             fill(srv.datadir, leave)
             log_before = len(srv.log())
             with srv.submission_authed(ALICE) as c:
-                r = send_raw(c, ALICE, [rcpt], msg)
+                r = send_raw(c, ALICE, rcpts, msg)
                 assert_temp_storage_failure(
-                    r, f"{stage} stage; log:\n{srv.log()[log_before:]}")
+                    r, f"{stage} stage, rcpts {rcpts}; log:\n{srv.log()[log_before:]}")
+                assert_stage(srv, log_before, stage)
                 assert_still_serving(srv, c)
                 c.quit()
             _, out, _ = srv.cli("queue", "list")
             assert rcpt not in out and out.strip() == "queue is empty", \
                 f"{stage}: refused message queued:\n{out}"
             assert queue_files(srv) == [], f"{stage}: left in the queue: {queue_files(srv)}"
+            assert maildir_files(srv, BOB) == [], \
+                f"{stage}: local copy kept although the message was refused"
             assert srv.all_files_containing(tok) == [], srv.all_files_containing(tok)
 
         unfill(srv.datadir)
@@ -359,7 +384,8 @@ def test_corrupt_index_set_aside(postel_factory):
     aside = sorted(srv.maildir(ALICE).glob("postel-index.sqlite.corrupt-*"))
     aside = [p for p in aside if not p.name.endswith("-wal")]
     assert len(aside) == 1, sorted(srv.maildir(ALICE).iterdir())
-    assert aside[0].read_bytes() == garbage, "the set-aside file is not the damaged one"
+    assert aside[0].read_bytes()[:4096] == garbage[:4096], \
+        "the set-aside file is not the damaged one"
     assert index.is_file(), "no new index"
     for tok, msg in zip(toks, msgs):
         check_delivered(srv, ALICE, msg, SENDER, tok=tok)
@@ -368,6 +394,42 @@ def test_corrupt_index_set_aside(postel_factory):
     toks.append(token())
     msgs.append(deliver(srv, toks[-1]))
     assert len(srv.messages(ALICE)) == 4
+
+
+def test_corrupt_index_set_aside_as_found(postel_factory):
+    """store_index.h: a damaged index is renamed to <path>.corrupt-<time>
+    "(its WAL alongside)", for a human to look at. The WAL a stopped
+    server leaves behind must not be checkpointed into the damaged file
+    (which rewrites its pages) nor deleted before the file is set aside."""
+    srv = postel_factory()
+    deliver(srv, token())
+    stop_cleanly(srv)
+    index = srv.maildir(ALICE) / "postel-index.sqlite"
+    wal = index.with_name(index.name + "-wal")
+    st = index.stat()
+    garbage = (b"damaged index \xfe\x01" * 8192)[:st.st_size]
+    index.write_bytes(garbage)
+    wal_bytes = wal.read_bytes() if wal.exists() else None
+
+    srv.start()
+    tok = token()
+    msg = deliver(srv, tok)
+    assert srv.wait_for_log(r"event=index_set_aside", 5), srv.log_tail()
+    check_delivered(srv, ALICE, msg, SENDER, tok=tok)
+    aside = [p for p in srv.maildir(ALICE).glob("postel-index.sqlite.corrupt-*")
+             if not p.name.endswith(("-wal", "-shm"))]
+    assert len(aside) == 1, sorted(p.name for p in srv.maildir(ALICE).iterdir())
+    data = aside[0].read_bytes()
+    diff = next((i for i in range(min(len(data), len(garbage)))
+                 if data[i] != garbage[i]), None)
+    assert data == garbage, (
+        f"the damaged index was modified before it was set aside: {len(garbage)} "
+        f"bytes written, {len(data)} set aside, first difference at offset {diff} "
+        f"(WAL present before start: {wal_bytes is not None})")
+    if wal_bytes is not None:
+        aside_wal = aside[0].with_name(aside[0].name + "-wal")
+        assert aside_wal.is_file(), "the damaged index's WAL was not set aside with it"
+        assert aside_wal.read_bytes() == wal_bytes
 
 
 def fake_queue_id(seq):
