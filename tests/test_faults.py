@@ -10,7 +10,12 @@ serving; once the filler is gone the same message is accepted byte-exact.
 Two levels of "full" are tried: too little space for the spool file itself,
 and enough for the spool file but not for the spool file plus its delivered
 copy (the failure then happens during delivery, after the whole message was
-received).
+received). For the outbound queue a third level lets the local copy for
+a local recipient fit but not the queue copy: both must be dropped.
+
+Corrupt index: the file is replaced by garbage while the WAL a stopped
+server leaves behind is still there; the server must set it aside (and,
+as store_index.h promises, unchanged with its WAL alongside) and rebuild.
 
 Needs root (mount, the server's privilege drop); loopback only; every wait
 is bounded."""
@@ -22,14 +27,13 @@ import shutil
 import signal
 import ssl
 import subprocess
-import tempfile
 import time
 
 import pytest
 
 from conftest import (ALICE, BOB, ConnectionClosed, Postel, SMTPConn,
-                      check_delivered, children_of, finish, make_message,
-                      pid_alive, running_postel, scaled, token)
+                      check_delivered, finish, make_message, pid_alive,
+                      scaled, token)
 
 SENDER = "faults@remote.example"
 MSG_SIZE = 400 * 1024           # the message that does not fit

@@ -2,6 +2,7 @@
 #include "mem.h"
 #include "log.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,11 +166,29 @@ char *pool_printf(pool_t *pool, const char *fmt, ...)
 }
 
 static _Thread_local pool_t *temp_pool;
+static pthread_key_t temp_pool_key;
+static pthread_once_t temp_pool_once = PTHREAD_ONCE_INIT;
+
+/* a thread's temp pool is freed when the thread exits */
+static void temp_pool_destructor(void *pool)
+{
+	pool_t *p = pool;
+	pool_destroy(&p);
+	temp_pool = NULL;
+}
+
+static void temp_pool_key_create(void)
+{
+	(void)pthread_key_create(&temp_pool_key, temp_pool_destructor);
+}
 
 pool_t *pool_temp(void)
 {
-	if (temp_pool == NULL)
+	if (temp_pool == NULL) {
 		temp_pool = pool_create(8192);
+		pthread_once(&temp_pool_once, temp_pool_key_create);
+		(void)pthread_setspecific(temp_pool_key, temp_pool);
+	}
 	return temp_pool;
 }
 

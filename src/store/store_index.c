@@ -234,6 +234,12 @@ int store_index_open(const char *path, struct store_index **idx_r,
 			return 0;
 		}
 		bool corrupt = idx->corrupt;
+		/* closing the last connection would checkpoint the WAL into
+		 * the damaged file: keep both exactly as found for whoever
+		 * inspects the set-aside copy */
+		if (corrupt && idx->db != NULL)
+			(void)sqlite3_db_config(idx->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+						1, NULL);
 		store_index_close(&idx);
 		if (!corrupt || attempt > 0) {
 			*error_r = error;
