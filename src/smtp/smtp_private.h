@@ -28,6 +28,8 @@ struct userdb_target;
 #define SMTP_INPUT_MAX (64 * 1024)
 #define SMTP_OUTPUT_MAX (256 * 1024)
 #define SMTP_SPOOL_FLUSH (64 * 1024)
+/* a spool file larger than this is emptied when its transaction ends */
+#define SMTP_SPOOL_KEEP_MAX (1024 * 1024)
 /* the most copies (local and remote) one message may expand into */
 #define SMTP_MAX_TARGETS 4096
 /* how far past the size limit a BDAT chunk is still read and refused */
@@ -56,7 +58,7 @@ struct smtp_tx {
 	unsigned rcpt_count, rcpt_cap;
 	unsigned target_total; /* recipients after alias expansion */
 	/* message receipt */
-	int spool_fd;
+	int spool_fd;        /* the session's spool file, borrowed */
 	uint64_t spool_size;
 	str_t spool_buf;
 	bool spool_failed;
@@ -92,6 +94,7 @@ struct smtp_session {
 	unsigned delay_reply_code;
 
 	struct smtp_tx *tx;
+	int spool_fd; /* O_TMPFILE, reused by each message; -1 until needed */
 	/* a BDAT chunk being discarded, and the reply owed after it */
 	uint64_t skip_remaining;
 	struct smtp_reply_err skip_reply;

@@ -113,8 +113,12 @@ void smtp_tx_reset(struct smtp_session *s)
 	struct smtp_tx *tx = s->tx;
 	if (tx == NULL)
 		return;
-	if (tx->spool_fd >= 0)
-		close(tx->spool_fd);
+	/* do not let an idle session keep a big message's blocks */
+	if (tx->spool_fd >= 0 && tx->spool_size > SMTP_SPOOL_KEEP_MAX &&
+	    ftruncate(tx->spool_fd, 0) < 0) {
+		close(s->spool_fd);
+		s->spool_fd = -1;
+	}
 	str_free(&tx->spool_buf);
 	smtp_data_decoder_deinit(&tx->dec);
 	pool_destroy(&tx->pool);
@@ -134,12 +138,15 @@ void smtp_session_reset(struct smtp_session *s)
 
 static void smtp_session_free(struct smtp_session *s)
 {
-	log_info("sid=%s event=disconnect ip=%s reason=%s messages=%u user=%s",
-		 s->sid, s->peer_ip, conn_close_reason(s->conn), s->messages,
+	log_info("sid=%s event=disconnect ip=%s service=%s reason=%s tls=%s messages=%u user=%s",
+		 s->sid, s->peer_ip, service_name(s->service), conn_close_reason(s->conn),
+		 conn_is_tls(s->conn) ? conn_tls_version(s->conn) : "no", s->messages,
 		 s->auth_user != NULL ? log_str(s->auth_user) : "-");
 	smtp_tx_reset(s);
 	smtp_auth_abort(s);
 	timeout_remove(&s->delay_to);
+	if (s->spool_fd >= 0)
+		close(s->spool_fd);
 	conn_destroy(&s->conn);
 	if (s->prev != NULL)
 		s->prev->next = s->next;
@@ -278,6 +285,7 @@ void smtp_session_create(struct worker *worker, int fd, enum service service)
 	s->worker = worker;
 	s->service = service;
 	s->pool = pool_create(1024);
+	s->spool_fd = -1;
 	s->sid = pool_strdup(s->pool, worker_session_id(worker));
 	struct conn_settings set = {
 		.max_input = SMTP_INPUT_MAX,
