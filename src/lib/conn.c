@@ -223,7 +223,8 @@ const char *conn_close_reason(const struct conn *conn)
 
 bool conn_is_tls(const struct conn *conn)
 {
-	return conn->ssl != NULL && conn->state == CONN_TLS;
+	/* tls_up stays true after close, for the disconnect log line */
+	return conn->ssl != NULL && conn->tls_up;
 }
 
 const char *conn_tls_version(const struct conn *conn)

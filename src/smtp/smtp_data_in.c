@@ -22,7 +22,9 @@
 int smtp_spool_open(struct smtp_session *s)
 {
 	struct smtp_tx *tx = s->tx;
-	if (s->spool_fd >= 0 && ftruncate(s->spool_fd, 0) < 0) {
+	/* empty it and write from the start again (ftruncate keeps the offset) */
+	if (s->spool_fd >= 0 &&
+	    (ftruncate(s->spool_fd, 0) < 0 || lseek(s->spool_fd, 0, SEEK_SET) != 0)) {
 		close(s->spool_fd);
 		s->spool_fd = -1;
 	}
