@@ -1,7 +1,8 @@
 /* smtp_data_in.c: DATA (RFC 5321 4.1.1.4) and BDAT (RFC 3030) receipt.
  *
- * The message goes to an anonymous spool file (O_TMPFILE in DATA_DIR/spool:
- * it vanishes by itself if we crash or the client leaves), through the
+ * The message is kept in memory, or when big in an anonymous spool file
+ * (O_TMPFILE in DATA_DIR/spool: it vanishes by itself if we crash or the
+ * client leaves); it arrives through the
  * decoder in smtp_data.c, which alone decides where DATA ends: only
  * CRLF.CRLF. Bare CR, bare LF and NUL make the message refused after its
  * end (SMTP smuggling), never a second message. Over the size limit, the
@@ -16,12 +17,22 @@
 #include <string.h>
 #include <unistd.h>
 
-/* One spool file per session, emptied for each message: creating and
- * deleting an inode per message is a large part of the kernel's work
- * under load (ext4 inode allocation). */
+/* A message is kept in memory up to SMTP_SPOOL_MEM_MAX octets and goes
+ * from there straight into its mailbox files; only a bigger one spills into
+ * the session's spool file (O_TMPFILE in DATA_DIR/spool, reused by each
+ * message): creating and deleting an inode per message is a large share
+ * of the kernel's work under load. */
 int smtp_spool_open(struct smtp_session *s)
 {
 	struct smtp_tx *tx = s->tx;
+	tx->spool_fd = -1;
+	tx->spool_size = 0;
+	str_clear(&tx->spool_buf);
+	return 0;
+}
+
+static int smtp_spool_file(struct smtp_session *s)
+{
 	/* empty it and write from the start again (ftruncate keeps the offset) */
 	if (s->spool_fd >= 0 &&
 	    (ftruncate(s->spool_fd, 0) < 0 || lseek(s->spool_fd, 0, SEEK_SET) != 0)) {
@@ -37,14 +48,28 @@ int smtp_spool_open(struct smtp_session *s)
 			return -1;
 		}
 	}
-	tx->spool_fd = s->spool_fd; /* borrowed: the session closes it */
-	tx->spool_size = 0;
+	s->tx->spool_fd = s->spool_fd; /* borrowed: the session closes it */
 	return 0;
 }
 
-static void smtp_spool_flush(struct smtp_session *s)
+/* Move what the decoder produced into the spool file: when the memory
+ * part is full (or, with final, at the end of a message that already
+ * spilled). A small message never gets here and stays in memory. */
+static void smtp_spool_flush(struct smtp_session *s, bool final)
 {
 	struct smtp_tx *tx = s->tx;
+	if (tx->spool_fd < 0 && (final || tx->spool_buf.len < SMTP_SPOOL_MEM_MAX))
+		return;
+	if (tx->spool_failed) {
+		str_clear(&tx->spool_buf);
+		return;
+	}
+	if (tx->spool_fd < 0 && smtp_spool_file(s) < 0) {
+		tx->spool_failed = true;
+		tx->spool_error = "cannot create spool file";
+		str_clear(&tx->spool_buf);
+		return;
+	}
 	size_t off = 0;
 	while (off < tx->spool_buf.len && !tx->spool_failed) {
 		ssize_t n = write(tx->spool_fd, tx->spool_buf.data + off, tx->spool_buf.len - off);
@@ -68,7 +93,9 @@ static void smtp_spool_flush(struct smtp_session *s)
 static void smtp_message_complete(struct smtp_session *s)
 {
 	struct smtp_tx *tx = s->tx;
-	smtp_spool_flush(s);
+	smtp_spool_flush(s, true);
+	if (tx->spool_fd < 0)
+		tx->spool_size = tx->spool_buf.len; /* all of it in memory */
 	s->state = SMTP_STATE_COMMAND;
 	const char *bad = smtp_data_error_reason(&tx->dec);
 	if (bad != NULL) {
@@ -130,8 +157,7 @@ bool smtp_data_input(struct smtp_session *s)
 	size_t consumed = 0;
 	bool end = smtp_data_decoder_feed(&tx->dec, data, avail, &consumed) == 1;
 	conn_input_consume(s->conn, consumed);
-	if (tx->spool_buf.len >= SMTP_SPOOL_FLUSH)
-		smtp_spool_flush(s);
+	smtp_spool_flush(s, false);
 	if (!end)
 		return false;
 	smtp_message_complete(s);
@@ -230,8 +256,7 @@ bool smtp_bdat_input(struct smtp_session *s)
 		smtp_data_decoder_feed(&tx->dec, data, n, &consumed);
 		conn_input_consume(s->conn, n);
 		tx->bdat_remaining -= n;
-		if (tx->spool_buf.len >= SMTP_SPOOL_FLUSH)
-			smtp_spool_flush(s);
+		smtp_spool_flush(s, false);
 	}
 	if (tx->bdat_remaining > 0)
 		return false;

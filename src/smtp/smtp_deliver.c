@@ -100,8 +100,9 @@ struct smtp_delivery_job {
 	/* input: prepared on the loop thread, read-only for the thread */
 	const char *data_dir;
 	struct store_committer *committer;
-	int spool_fd;
+	int spool_fd;            /* -1: the message is spool_mem */
 	uint64_t spool_size;
+	const char *spool_mem;
 	const char *sender;
 	str_t common;            /* trace and submission headers */
 	const char **local;      /* distinct local mailboxes */
@@ -124,6 +125,8 @@ static int smtp_job_write(struct smtp_delivery_job *job, const str_t *prefix,
 {
 	if (write(handle, prefix->data, prefix->len, error_r) < 0)
 		return -1;
+	if (job->spool_fd < 0)
+		return write(handle, job->spool_mem, job->spool_size, error_r);
 	return write_fd(handle, job->spool_fd, 0, job->spool_size, error_r);
 }
 
@@ -321,6 +324,8 @@ void smtp_deliver(struct smtp_session *s)
 	job->committer = s->worker->committer;
 	job->spool_fd = tx->spool_fd;
 	job->spool_size = tx->spool_size;
+	/* the session sleeps until the job is done: the buffer stays put */
+	job->spool_mem = tx->spool_buf.data != NULL ? tx->spool_buf.data : "";
 	job->sender = tx->mail.from.canonical;
 	smtp_received_header(s, &job->common);
 	smtp_submission_headers(s, &job->common);

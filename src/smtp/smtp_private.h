@@ -27,7 +27,8 @@ struct userdb_target;
 #define SMTP_AUTH_LINE_MAX 12288
 #define SMTP_INPUT_MAX (64 * 1024)
 #define SMTP_OUTPUT_MAX (256 * 1024)
-#define SMTP_SPOOL_FLUSH (64 * 1024)
+/* a message up to this size stays in memory; a bigger one spills to a file */
+#define SMTP_SPOOL_MEM_MAX (64 * 1024)
 /* a spool file larger than this is emptied when its transaction ends */
 #define SMTP_SPOOL_KEEP_MAX (1024 * 1024)
 /* the most copies (local and remote) one message may expand into */
@@ -58,8 +59,8 @@ struct smtp_tx {
 	unsigned rcpt_count, rcpt_cap;
 	unsigned target_total; /* recipients after alias expansion */
 	/* message receipt */
-	int spool_fd;        /* the session's spool file, borrowed */
-	uint64_t spool_size;
+	int spool_fd;        /* the session's spool file, borrowed; -1: in memory */
+	uint64_t spool_size; /* octets in the file, or in spool_buf when in memory */
 	str_t spool_buf;
 	bool spool_failed;
 	const char *spool_error;
