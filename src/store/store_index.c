@@ -16,6 +16,16 @@
 
 #define STORE_INDEX_VERSION 1
 
+enum index_stmt {
+	INDEX_STMT_MAILBOX_LOOKUP,
+	INDEX_STMT_UIDNEXT,
+	INDEX_STMT_MESSAGE_INSERT,
+	INDEX_STMT_MAILBOX_UPDATE,
+	INDEX_STMT_BEGIN,
+	INDEX_STMT_COMMIT,
+	INDEX_STMT_COUNT
+};
+
 struct store_index {
 	sqlite3 *db;
 	char *path;
@@ -26,6 +36,8 @@ struct store_index {
 	 * handler, which under concurrent delivery costs milliseconds */
 	int lock_fd;
 	bool locked;
+	/* statements of the delivery path, prepared once */
+	sqlite3_stmt *stmts[INDEX_STMT_COUNT];
 };
 
 static const char store_index_schema[] =
@@ -66,6 +78,41 @@ static int index_error(struct store_index *idx, int rc, const char *what,
 bool store_index_is_corrupt(const struct store_index *idx)
 {
 	return idx->corrupt;
+}
+
+/* A cached statement: prepared on first use, reset after each. */
+static int index_prepare(struct store_index *idx, enum index_stmt which,
+			 const char *sql, sqlite3_stmt **stmt_r)
+{
+	if (idx->stmts[which] == NULL) {
+		int rc = sqlite3_prepare_v3(idx->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+					    &idx->stmts[which], NULL);
+		if (rc != SQLITE_OK)
+			return rc;
+	}
+	*stmt_r = idx->stmts[which];
+	return SQLITE_OK;
+}
+
+static void index_stmt_done(sqlite3_stmt *stmt)
+{
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+}
+
+/* Run a cached statement that returns no rows. */
+static int index_run(struct store_index *idx, enum index_stmt which,
+		     const char *sql, const char *what, const char **error_r)
+{
+	sqlite3_stmt *stmt;
+	int rc = index_prepare(idx, which, sql, &stmt);
+	if (rc == SQLITE_OK) {
+		rc = sqlite3_step(stmt);
+		index_stmt_done(stmt);
+		if (rc == SQLITE_DONE)
+			return 0;
+	}
+	return index_error(idx, rc, what, error_r);
 }
 
 static int index_exec(struct store_index *idx, const char *sql,
@@ -265,7 +312,8 @@ void store_index_close(struct store_index **idx)
 {
 	if (*idx == NULL)
 		return;
-	/* sqlite3_close_v2 finalizes lazily; we never keep statements */
+	for (unsigned i = 0; i < INDEX_STMT_COUNT; i++)
+		sqlite3_finalize((*idx)->stmts[i]);
 	sqlite3_close_v2((*idx)->db);
 	if ((*idx)->lock_fd >= 0)
 		close((*idx)->lock_fd); /* also drops a held flock */
@@ -309,7 +357,7 @@ int store_index_begin(struct store_index *idx, const char **error_r)
 		return -1;
 	}
 	idx->locked = true;
-	if (index_exec(idx, "BEGIN IMMEDIATE", "begin", error_r) < 0) {
+	if (index_run(idx, INDEX_STMT_BEGIN, "BEGIN IMMEDIATE", "begin", error_r) < 0) {
 		index_unlock(idx);
 		return -1;
 	}
@@ -318,7 +366,7 @@ int store_index_begin(struct store_index *idx, const char **error_r)
 
 int store_index_commit(struct store_index *idx, const char **error_r)
 {
-	if (index_exec(idx, "COMMIT", "commit", error_r) < 0) {
+	if (index_run(idx, INDEX_STMT_COMMIT, "COMMIT", "commit", error_r) < 0) {
 		store_index_rollback(idx);
 		return -1;
 	}
@@ -338,9 +386,9 @@ int store_index_mailbox_lookup(struct store_index *idx, const char *name,
 			       const char **error_r)
 {
 	sqlite3_stmt *stmt;
-	int rc = sqlite3_prepare_v2(idx->db,
+	int rc = index_prepare(idx, INDEX_STMT_MAILBOX_LOOKUP,
 		"SELECT id, uidvalidity, uidnext, highestmodseq"
-		" FROM mailboxes WHERE name = ?1", -1, &stmt, NULL);
+		" FROM mailboxes WHERE name = ?1", &stmt);
 	if (rc != SQLITE_OK)
 		return index_error(idx, rc, "mailbox lookup", error_r);
 	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
@@ -358,7 +406,7 @@ int store_index_mailbox_lookup(struct store_index *idx, const char *name,
 	} else {
 		ret = index_error(idx, rc, "mailbox lookup", error_r);
 	}
-	sqlite3_finalize(stmt);
+	index_stmt_done(stmt);
 	return ret;
 }
 
@@ -406,15 +454,14 @@ int store_index_message_add(struct store_index *idx, int64_t mailbox_id,
 			    uint32_t *uid_r, const char **error_r)
 {
 	sqlite3_stmt *stmt;
-	int rc = sqlite3_prepare_v2(idx->db,
-		"SELECT uidnext, highestmodseq FROM mailboxes WHERE id = ?1",
-		-1, &stmt, NULL);
+	int rc = index_prepare(idx, INDEX_STMT_UIDNEXT,
+		"SELECT uidnext, highestmodseq FROM mailboxes WHERE id = ?1", &stmt);
 	if (rc != SQLITE_OK)
 		return index_error(idx, rc, "message add", error_r);
 	sqlite3_bind_int64(stmt, 1, mailbox_id);
 	rc = sqlite3_step(stmt);
 	if (rc != SQLITE_ROW) {
-		sqlite3_finalize(stmt);
+		index_stmt_done(stmt);
 		if (rc == SQLITE_DONE) {
 			*error_r = "index message add: mailbox vanished";
 			return -1;
@@ -423,7 +470,7 @@ int store_index_message_add(struct store_index *idx, int64_t mailbox_id,
 	}
 	int64_t uid = sqlite3_column_int64(stmt, 0);
 	int64_t modseq = sqlite3_column_int64(stmt, 1) + 1;
-	sqlite3_finalize(stmt);
+	index_stmt_done(stmt);
 	if (uid < 1 || uid >= (int64_t)UINT32_MAX || modseq < 1) {
 		/* RFC 3501 2.3.1.1: UIDs are 32-bit; a new UIDVALIDITY would
 		 * be needed to go on */
@@ -433,10 +480,9 @@ int store_index_message_add(struct store_index *idx, int64_t mailbox_id,
 	if (size > (uint64_t)INT64_MAX)
 		size = (uint64_t)INT64_MAX;
 
-	rc = sqlite3_prepare_v2(idx->db,
+	rc = index_prepare(idx, INDEX_STMT_MESSAGE_INSERT,
 		"INSERT INTO messages (mailbox_id, uid, modseq, flags, filename,"
-		" size, internaldate) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-		-1, &stmt, NULL);
+		" size, internaldate) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", &stmt);
 	if (rc != SQLITE_OK)
 		return index_error(idx, rc, "message add", error_r);
 	sqlite3_bind_int64(stmt, 1, mailbox_id);
@@ -447,20 +493,20 @@ int store_index_message_add(struct store_index *idx, int64_t mailbox_id,
 	sqlite3_bind_int64(stmt, 6, (int64_t)size);
 	sqlite3_bind_int64(stmt, 7, internaldate);
 	rc = sqlite3_step(stmt);
-	sqlite3_finalize(stmt);
+	index_stmt_done(stmt);
 	if (rc != SQLITE_DONE)
 		return index_error(idx, rc, "message add", error_r);
 
-	rc = sqlite3_prepare_v2(idx->db,
+	rc = index_prepare(idx, INDEX_STMT_MAILBOX_UPDATE,
 		"UPDATE mailboxes SET uidnext = ?2, highestmodseq = ?3"
-		" WHERE id = ?1", -1, &stmt, NULL);
+		" WHERE id = ?1", &stmt);
 	if (rc != SQLITE_OK)
 		return index_error(idx, rc, "message add", error_r);
 	sqlite3_bind_int64(stmt, 1, mailbox_id);
 	sqlite3_bind_int64(stmt, 2, uid + 1);
 	sqlite3_bind_int64(stmt, 3, modseq);
 	rc = sqlite3_step(stmt);
-	sqlite3_finalize(stmt);
+	index_stmt_done(stmt);
 	if (rc != SQLITE_DONE)
 		return index_error(idx, rc, "message add", error_r);
 	*uid_r = (uint32_t)uid;
