@@ -12,6 +12,8 @@
 #   BENCH_TIMEOUT   seconds any one wait may last [300]
 #   BENCH_ONLY      "postel" or "postfix" to run one side only [both]
 #   BENCH_KEEP      1 keeps the temporary directories and logs [0]
+#   BENCH_ROUNDS    rounds, each side once per round, alternating; the
+#                   ratio is of the medians, since one run here is noisy [3]
 #
 # Load: smtp-source -s 20 -m 5000 -l 4096, one SMTP connection per message
 # (smtp-source's default), all to one local user, over loopback.
@@ -56,6 +58,7 @@ SIZE=${BENCH_SIZE:-4096}
 TIMEOUT=${BENCH_TIMEOUT:-300}
 ONLY=${BENCH_ONLY:-}
 KEEP=${BENCH_KEEP:-0}
+ROUNDS=${BENCH_ROUNDS:-3}
 POSTEL_BIN=${POSTEL_BIN:-./build/postel}
 DOMAIN=bench.example
 RCPT=u@$DOMAIN
@@ -416,10 +419,36 @@ EOF
 	fi
 }
 
-say "$SESSIONS sessions, $MESSAGES messages of $SIZE bytes to $RCPT, $(nproc) CPUs"
-[ "$ONLY" = postfix ] || bench_postel
-[ "$ONLY" = postel ] || bench_postfix
-if [ -n "$POSTEL_RATE" ] && [ -n "$PF_RATE" ]; then
-	awk -v a="$POSTEL_RATE" -v b="$PF_RATE" \
+median() { # numbers as arguments
+	printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'
+}
+
+# Drop a finished round's data before the next (KEEP keeps the last only).
+round_cleanup() {
+	[ "$KEEP" = 1 ] && return 0
+	if [ -n "$POSTEL_DIR" ]; then rm -rf "$POSTEL_DIR"; POSTEL_DIR=; fi
+	if [ -n "$PF_DIR" ]; then rm -rf "$PF_DIR"; PF_DIR=; fi
+}
+
+say "$SESSIONS sessions, $MESSAGES messages of $SIZE bytes to $RCPT, $(nproc) CPUs, $ROUNDS rounds"
+POSTEL_RATES='' PF_RATES=''
+r=1
+while [ "$r" -le "$ROUNDS" ]; do
+	if [ "$ONLY" != postfix ]; then
+		bench_postel
+		POSTEL_RATES="$POSTEL_RATES $POSTEL_RATE"
+	fi
+	if [ "$ONLY" != postel ]; then
+		bench_postfix
+		PF_RATES="$PF_RATES $PF_RATE"
+	fi
+	round_cleanup
+	r=$((r + 1))
+done
+# shellcheck disable=SC2086 # word splitting of the rate lists is wanted
+if [ -n "$POSTEL_RATES" ] && [ -n "$PF_RATES" ]; then
+	a=$(median $POSTEL_RATES) b=$(median $PF_RATES)
+	echo "median of $ROUNDS: postel $a msg/s, postfix $b msg/s"
+	awk -v a="$a" -v b="$b" \
 		'BEGIN { if (b <= 0) b = 1; printf "ratio postel/postfix: %.2fx (target >= 2x)\n", a / b }'
 fi
