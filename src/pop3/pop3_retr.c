@@ -1,0 +1,139 @@
+/* pop3_retr.c: RETR and TOP (RFC 1939 section 7), streamed.
+ *
+ * The message file is read one piece at a time, and the next piece only
+ * once the connection has written the previous one (conn's output-drained
+ * callback), so a 200 MB message costs one piece of memory, not 200 MB.
+ * Each piece goes through pop3_msg_filter (dot-stuffing, CRLF, TOP's line
+ * limit). Input stays paused until the terminating ".", so pipelined
+ * commands are answered after the message. */
+#include "pop3_private.h"
+#include "lib/conn.h"
+#include "lib/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#define POP3_READ_CHUNK (16 * 1024)
+
+struct pop3_retr {
+	int fd;
+	bool top;
+	uint64_t octets;   /* file bytes read, for the log */
+	struct pop3_msg_filter filter;
+	str_t out;
+};
+
+void pop3_retr_abort(struct pop3_session *s)
+{
+	struct pop3_retr *r = s->retr;
+	if (r == NULL)
+		return;
+	if (s->conn != NULL)
+		conn_set_output_drained(s->conn, NULL, NULL);
+	close(r->fd);
+	str_free(&r->out);
+	free(r);
+	s->retr = NULL;
+}
+
+static void pop3_retr_finish(struct pop3_session *s)
+{
+	struct pop3_retr *r = s->retr;
+	str_clear(&r->out);
+	pop3_msg_filter_finish(&r->filter, &r->out);
+	str_append(&r->out, ".\r\n", 3);
+	conn_write(s->conn, r->out.data, r->out.len);
+	if (!r->top) {
+		s->retrieved++;
+		s->retrieved_octets += r->octets;
+	}
+	pop3_retr_abort(s);
+	pop3_session_resume(s);
+}
+
+/* Write pieces until the output holds a chunk or the message ends. */
+static void pop3_retr_fill(void *ctx)
+{
+	struct pop3_session *s = ctx;
+	struct pop3_retr *r = s->retr;
+	char buf[POP3_READ_CHUNK];
+	while (r != NULL && conn_output_pending(s->conn) < POP3_STREAM_CHUNK) {
+		ssize_t n = read(r->fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			/* a multi-line reply cannot turn into -ERR: end the
+			 * connection without the final "." so the client
+			 * knows the message is incomplete */
+			log_error("sid=%s event=retr_failed error=%s", s->sid,
+				  log_str(strerror(errno)));
+			pop3_retr_abort(s);
+			pop3_session_close(s);
+			return;
+		}
+		if (n == 0) {
+			pop3_retr_finish(s);
+			return;
+		}
+		r->octets += (uint64_t)n;
+		str_clear(&r->out);
+		bool done = pop3_msg_filter_feed(&r->filter, buf, (size_t)n, &r->out);
+		conn_write(s->conn, r->out.data, r->out.len);
+		if (done) {
+			pop3_retr_finish(s);
+			return;
+		}
+	}
+}
+
+static void pop3_retr_start(struct pop3_session *s, const char *arg, size_t len,
+			    bool top, uint64_t lines)
+{
+	unsigned num;
+	struct pop3_msg *m = pop3_maildrop_msg(s, arg, len, &num);
+	if (m == NULL)
+		return;
+	int fd = open(m->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		/* moved or removed by another reader since the listing */
+		log_error("sid=%s event=retr_open_failed uid=%u error=%s", s->sid, m->uid,
+			  log_str(strerror(errno)));
+		pop3_err(s, "[SYS/TEMP] Message %u is no longer available", num);
+		return;
+	}
+	struct pop3_retr *r = xcalloc(1, sizeof(*r));
+	r->fd = fd;
+	r->top = top;
+	pop3_msg_filter_init(&r->filter, top, lines);
+	s->retr = r;
+	if (top)
+		pop3_ok(s, "Top of message %u follows", num);
+	else
+		pop3_ok(s, "%llu octets", (unsigned long long)m->size);
+	pop3_session_wait(s);
+	conn_set_output_drained(s->conn, pop3_retr_fill, s);
+	pop3_retr_fill(s);
+}
+
+void pop3_cmd_retr(struct pop3_session *s, const struct pop3_command *cmd)
+{
+	pop3_retr_start(s, cmd->args, cmd->args_len, false, 0);
+}
+
+void pop3_cmd_top(struct pop3_session *s, const struct pop3_command *cmd)
+{
+	const char *words[2], *error;
+	size_t lens[2];
+	uint64_t lines;
+	if (pop3_split_args(cmd->args, cmd->args_len, 2, 2, words, lens, &error) < 0) {
+		pop3_err_bad(s, "TOP needs a message number and a line count");
+		return;
+	}
+	if (pop3_parse_top_lines(words[1], lens[1], &lines, &error) < 0) {
+		pop3_err_bad(s, "%s", error);
+		return;
+	}
+	pop3_retr_start(s, words[0], lens[0], true, lines);
+}
