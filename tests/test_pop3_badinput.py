@@ -13,6 +13,21 @@ from conftest import b64, children_of, plain_auth_blob, scaled
 from pop3_helpers import deliver, fresh_ip, login, new_user, raw
 
 
+def overlong(c, line):
+    """Send an over-long line, then UTF8 as a marker: everything before the
+    marker's +OK is a "-ERR Line too long" (an endless line is reported
+    again every 64 KiB, so there may be two), and the session lives."""
+    c.send(line + b"\r\nUTF8\r\n")
+    errors = 0
+    for _ in range(5):
+        r = c.line()
+        if r.startswith(b"+OK UTF8"):
+            break
+        assert r == b"-ERR Line too long", r
+        errors += 1
+    assert 1 <= errors <= 3, errors
+
+
 def alive(c):
     r = c.cmd("NOOP")
     assert r in (b"+OK", b"-ERR NOOP not valid in this state"), r
@@ -73,13 +88,7 @@ def test_overlong_lines(postel):
     user, password = new_user(postel)
     with raw(postel, implicit=True) as c:
         # 100 KB USER: refused, bounded, and the session goes on
-        c.send(b"USER " + b"a" * 100000 + b"\r\n")
-        r = c.line()
-        assert r.startswith(b"-ERR"), r
-        for _ in range(3):  # the rest of the line is skipped, maybe reported again
-            if c.buf:
-                assert c.line().startswith(b"-ERR")
-        assert c.read_available(0.3).count(b"+OK") == 0
+        overlong(c, b"USER " + b"a" * 100000)
         assert c.cmd("USER " + "b" * 600).startswith(b"-ERR")
         assert c.cmd("XTND " + "c" * 300).startswith(b"-ERR")
         c.login(user, password)
@@ -113,7 +122,7 @@ def test_auth_garbage(postel):
         assert c.cmd("AUTH PLAIN " + b64("no-nuls-here")).startswith(b"-ERR [AUTH]")
         assert c.cmd("AUTH PLAIN " + b64("a\0b\0c\0d")).startswith(b"-ERR [AUTH]")
         assert c.cmd("AUTH PLAIN " + b64(b"\0\xff\xfe\0pw")).startswith(b"-ERR [AUTH]")
-        assert c.cmd("AUTH PLAIN " + "A" * 70000).startswith(b"-ERR")
+        overlong(c, b"AUTH PLAIN " + b"A" * 70000)
         assert c.cmd("AUTH PLAIN") == b"+ "
         assert c.cmd("*").startswith(b"-ERR")  # RFC 5034 4: cancelled
         assert c.cmd("AUTH LOGIN").startswith(b"+ ")

@@ -409,22 +409,8 @@ static void conn_on_drained(void *ctx)
 	conn->in_callback = true;
 	conn->drained_cb(conn->drained_ctx);
 	conn->in_callback = false;
-	if (conn->state == CONN_DEAD)
-		return;
-	if (conn->out.len > conn->set.max_output) {
-		conn_fail(conn, "output_overflow");
-		return;
-	}
-	if (conn->out_pos < conn->out.len && conn_flush(conn) < 0) {
-		conn_fail(conn, "error");
-		return;
-	}
-	if (conn->closing && conn->out_pos >= conn->out.len) {
-		conn_fail(conn, conn->close_reason != NULL ? conn->close_reason : "closed");
-		return;
-	}
-	conn_check_drained(conn);
-	conn_update_io(conn);
+	if (conn->state != CONN_DEAD)
+		conn_handle(conn); /* write it, as after any callback */
 }
 
 /* Output all written and a streamer waiting: ask it for more from the

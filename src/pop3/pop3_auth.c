@@ -1,158 +1,99 @@
 /* pop3_auth.c: logging in with USER/PASS (RFC 1939 section 7) or AUTH
  * (RFC 5034) over the shared SASL mechanisms.
  *
- * PASS goes through the PLAIN mechanism, so both ways share one checked
- * path: passwords are verified on the worker's thread pool, never on the
- * event loop (the session stops reading meanwhile); unknown users cost
- * the same as known ones; a failure from an address that failed before
- * is answered only after a growing delay (auth/authfail.h). Each attempt
- * gets a fresh mechanism state. Success opens the maildrop
+ * The attempt itself (steps, the password check on the thread pool, the
+ * growing delay after failures, the log) is auth/auth_login.h's; PASS goes
+ * through the PLAIN mechanism, so both ways share one checked path, and
+ * unknown users cost the same as known ones. This file frames it in POP3:
+ * "+ " challenges, -ERR [AUTH] / [SYS/TEMP] replies (RFC 3206). Each
+ * attempt gets a fresh mechanism state. Success opens the maildrop
  * (pop3_maildrop.c), which answers. */
 #include "pop3_private.h"
 #include "lib/base64.h"
 #include "lib/conn.h"
-#include "lib/ioloop.h"
-#include "lib/log.h"
-#include "lib/threadpool.h"
-#include "auth/authfail.h"
+#include "auth/auth_login.h"
 #include "auth/sasl.h"
 
 #include <string.h>
 
 void pop3_auth_abort(struct pop3_session *s)
 {
-	if (s->sasl != NULL && !s->job_pending)
-		sasl_server_destroy(&s->sasl);
+	if (s->login != NULL && !auth_login_busy(s->login))
+		auth_login_free(&s->login);
 	if (s->input == POP3_INPUT_SASL || s->input == POP3_INPUT_SASL_FINAL)
 		s->input = POP3_INPUT_COMMAND;
 }
 
-static void pop3_auth_success(struct pop3_session *s)
-{
-	s->auth_user = pool_strdup(s->pool, sasl_server_user(s->sasl));
-	s->user = NULL;
-	authfail_record(s->peer_ip, true, ioloop_now_ms(s->worker->loop));
-	log_info("sid=%s event=auth result=ok ip=%s mech=%s user=%s", s->sid, s->peer_ip,
-		 s->sasl_mech, log_str(s->auth_user));
-	sasl_server_destroy(&s->sasl);
-	s->input = POP3_INPUT_COMMAND;
-	pop3_maildrop_open(s);
-}
-
-static void pop3_auth_delay_done(void *ctx)
+static void pop3_login_challenge(void *ctx, const unsigned char *data, size_t len,
+				 bool final)
 {
 	struct pop3_session *s = ctx;
-	timeout_remove(&s->delay_to);
-	/* RFC 3206 section 4: [AUTH] is about the credentials */
-	pop3_err(s, "[AUTH] Authentication failed");
-	s->job_pending = false;
-	pop3_session_resume(s);
-}
-
-static void pop3_auth_failure(struct pop3_session *s, const char *why)
-{
-	uint64_t now = ioloop_now_ms(s->worker->loop);
-	unsigned delay = authfail_delay_ms(s->peer_ip, now);
-	authfail_record(s->peer_ip, false, now);
-	log_info("sid=%s event=auth result=fail ip=%s mech=%s reason=%s delay_ms=%u",
-		 s->sid, s->peer_ip, s->sasl_mech != NULL ? s->sasl_mech : "-",
-		 log_str(why), delay);
-	if (s->sasl != NULL)
-		sasl_server_destroy(&s->sasl);
-	/* RFC 1939 section 7: after a failed PASS, start again with USER */
-	s->user = NULL;
-	s->input = POP3_INPUT_COMMAND;
-	if (delay == 0) {
-		pop3_err(s, "[AUTH] Authentication failed");
-		return;
-	}
-	/* answer late, reading nothing meanwhile */
-	s->job_pending = true;
-	pop3_session_wait(s);
-	s->delay_to = timeout_add(s->worker->loop, delay, pop3_auth_delay_done, s);
-}
-
-/* Our fault (database, randomness): no delay, and the client may retry. */
-static void pop3_auth_temp_failure(struct pop3_session *s, const char *why)
-{
-	log_error("sid=%s event=auth result=tempfail ip=%s mech=%s reason=%s", s->sid,
-		  s->peer_ip, s->sasl_mech != NULL ? s->sasl_mech : "-", log_str(why));
-	sasl_server_destroy(&s->sasl);
-	s->user = NULL;
-	s->input = POP3_INPUT_COMMAND;
-	pop3_err(s, "[SYS/TEMP] Temporary authentication failure");
-}
-
-static void pop3_auth_verify_work(void *ctx)
-{
-	struct pop3_session *s = ctx;
-	sasl_server_verify_blocking(s->sasl);
-}
-
-static void pop3_auth_verify_done(void *ctx)
-{
-	struct pop3_session *s = ctx;
-	s->job_pending = false;
-	if (s->destroy_when_done) {
-		sasl_server_destroy(&s->sasl);
-		pop3_session_resume(s);
-		return;
-	}
-	const char *error = NULL;
-	if (sasl_server_verify_finish(s->sasl, &error) == SASL_OK)
-		pop3_auth_success(s);
-	else if (sasl_server_temp_failure(s->sasl))
-		pop3_auth_temp_failure(s, error);
-	else
-		pop3_auth_failure(s, error != NULL ? error : "bad credentials");
-	if (!s->job_pending)
-		pop3_session_resume(s);
-}
-
-static void pop3_auth_challenge(struct pop3_session *s, const str_t *challenge)
-{
-	/* RFC 5034 section 4: "+" SP base64 */
+	/* RFC 5034 section 4: "+" SP base64; data with success goes in a
+	 * challenge too, answered by an empty line */
 	str_t enc = STR_INIT;
-	base64_encode(challenge->data, challenge->len, &enc);
+	base64_encode(data, len, &enc);
 	conn_printf(s->conn, "+ %s\r\n", str_c(&enc));
 	str_free(&enc);
+	s->input = final ? POP3_INPUT_SASL_FINAL : POP3_INPUT_SASL;
 }
 
-static void pop3_auth_step(struct pop3_session *s, bool has_input,
-			   const unsigned char *in, size_t len)
+/* a password check or a failure delay: read nothing meanwhile */
+static void pop3_login_pause(void *ctx)
 {
-	str_t challenge = STR_INIT;
-	const char *error = NULL;
-	enum sasl_result r = sasl_server_step(s->sasl, has_input, in, len, &challenge, &error);
-	switch (r) {
-	case SASL_CONTINUE:
-		pop3_auth_challenge(s, &challenge);
-		s->input = POP3_INPUT_SASL;
-		break;
-	case SASL_OK:
-		if (challenge.len > 0) {
-			/* RFC 5034 section 4: data with success goes in a
-			 * challenge, answered by an empty line */
-			pop3_auth_challenge(s, &challenge);
-			s->input = POP3_INPUT_SASL_FINAL;
-		} else {
-			pop3_auth_success(s);
+	struct pop3_session *s = ctx;
+	s->job_pending = true;
+	pop3_session_wait(s);
+}
+
+static void pop3_login_finished(void *ctx, enum auth_login_result result,
+				const char *user, bool paused)
+{
+	struct pop3_session *s = ctx;
+	s->input = paused ? POP3_INPUT_WAIT : POP3_INPUT_COMMAND;
+	/* RFC 1939 section 7: after PASS, USER again */
+	s->user = NULL;
+	if (paused) {
+		s->job_pending = false;
+		if (s->destroy_when_done) {
+			auth_login_free(&s->login);
+			pop3_session_resume(s);
+			return;
 		}
+	}
+	switch (result) {
+	case AUTH_LOGIN_OK:
+		s->auth_user = pool_strdup(s->pool, user);
 		break;
-	case SASL_FAIL:
-		if (sasl_server_temp_failure(s->sasl))
-			pop3_auth_temp_failure(s, error);
-		else
-			pop3_auth_failure(s, error != NULL ? error : "bad credentials");
+	case AUTH_LOGIN_FAIL:
+		/* RFC 3206 section 4: [AUTH] is about the credentials */
+		pop3_err(s, "[AUTH] Authentication failed");
 		break;
-	case SASL_VERIFY:
-		s->job_pending = true;
-		pop3_session_wait(s);
-		threadpool_submit(s->worker->pool, pop3_auth_verify_work,
-				  pop3_auth_verify_done, s);
+	case AUTH_LOGIN_TEMPFAIL:
+		pop3_err(s, "[SYS/TEMP] Temporary authentication failure");
 		break;
 	}
-	str_free_secure(&challenge);
+	auth_login_free(&s->login);
+	if (s->auth_user != NULL)
+		pop3_maildrop_open(s);
+	else if (paused)
+		pop3_session_resume(s);
+}
+
+static const struct auth_login_ops pop3_login_ops = {
+	.challenge = pop3_login_challenge,
+	.pause = pop3_login_pause,
+	.finished = pop3_login_finished,
+};
+
+static bool pop3_login_start(struct pop3_session *s, const char *mech,
+			     const char *log_mech)
+{
+	struct auth_login_env env = {
+		.loop = s->worker->loop, .pool = s->worker->pool,
+		.userdb = s->worker->userdb, .ip = s->peer_ip, .sid = s->sid,
+	};
+	s->login = auth_login_start(&env, mech, log_mech, &pop3_login_ops, s);
+	return s->login != NULL;
 }
 
 void pop3_auth_input_line(struct pop3_session *s, const char *line, size_t len)
@@ -164,11 +105,7 @@ void pop3_auth_input_line(struct pop3_session *s, const char *line, size_t len)
 		return;
 	}
 	if (s->input == POP3_INPUT_SASL_FINAL) {
-		if (len != 0) {
-			pop3_auth_failure(s, "non-empty final response");
-			return;
-		}
-		pop3_auth_success(s);
+		auth_login_final_response(s->login, len == 0);
 		return;
 	}
 	str_t dec = STR_INIT;
@@ -178,7 +115,7 @@ void pop3_auth_input_line(struct pop3_session *s, const char *line, size_t len)
 		pop3_err_bad(s, "Invalid base64 data");
 		return;
 	}
-	pop3_auth_step(s, true, (const unsigned char *)dec.data, dec.len);
+	auth_login_step(s->login, true, (const unsigned char *)dec.data, dec.len);
 	str_free_secure(&dec);
 }
 
@@ -200,16 +137,15 @@ void pop3_cmd_pass(struct pop3_session *s, const struct pop3_command *cmd)
 		pop3_err_bad(s, "Send USER first");
 		return;
 	}
-	s->sasl = sasl_server_create("PLAIN", s->worker->userdb);
-	s->sasl_mech = "USER";
+	pop3_login_start(s, "PLAIN", "USER");
 	/* RFC 1939 section 7: the whole rest of the line, spaces included,
-	 * is the password; PLAIN (RFC 4616) carries it as authcid NUL pass */
+	 * is the password; PLAIN (RFC 4616) carries it as NUL user NUL pass */
 	str_t blob = STR_INIT;
 	str_appendc(&blob, '\0');
 	str_appendz(&blob, s->user);
 	str_appendc(&blob, '\0');
 	str_append(&blob, cmd->args, cmd->args_len);
-	pop3_auth_step(s, true, (const unsigned char *)blob.data, blob.len);
+	auth_login_step(s->login, true, (const unsigned char *)blob.data, blob.len);
 	str_free_secure(&blob);
 }
 
@@ -229,19 +165,18 @@ void pop3_cmd_auth(struct pop3_session *s, const struct pop3_command *cmd)
 		return;
 	}
 	int n = pop3_split_args(cmd->args, cmd->args_len, 1, 2, words, lens, &error);
+	/* RFC 4422 3.1: a mechanism name is at most 20 characters */
 	if (n < 0 || lens[0] > 20) {
 		pop3_err_bad(s, "%s", n < 0 ? error : "Unknown mechanism");
 		return;
 	}
 	const char *mech = pool_strndup(s->pool, words[0], lens[0]);
-	s->sasl = sasl_server_create(mech, s->worker->userdb);
-	if (s->sasl == NULL) {
+	if (!pop3_login_start(s, mech, mech)) {
 		pop3_err_bad(s, "Unknown mechanism");
 		return;
 	}
-	s->sasl_mech = mech;
 	if (n == 1) {
-		pop3_auth_step(s, false, NULL, 0);
+		auth_login_step(s->login, false, NULL, 0);
 		return;
 	}
 	str_t dec = STR_INIT;
@@ -249,10 +184,10 @@ void pop3_cmd_auth(struct pop3_session *s, const struct pop3_command *cmd)
 	if (!(lens[1] == 1 && words[1][0] == '=') &&
 	    base64_decode(words[1], lens[1], &dec) < 0) {
 		str_free(&dec);
-		sasl_server_destroy(&s->sasl);
+		auth_login_free(&s->login);
 		pop3_err_bad(s, "Invalid base64 data");
 		return;
 	}
-	pop3_auth_step(s, true, (const unsigned char *)dec.data, dec.len);
+	auth_login_step(s->login, true, (const unsigned char *)dec.data, dec.len);
 	str_free_secure(&dec);
 }

@@ -20,9 +20,8 @@
 #include <stdint.h>
 
 struct conn;
-struct sasl_server;
+struct auth_login;
 struct store;
-struct timeout;
 
 /* RFC 2449 section 4: command lines are at most 255 octets with CRLF;
  * we take up to 512 so that PASS can carry any password the SASL layer
@@ -89,9 +88,7 @@ struct pop3_session {
 
 	const char *user;      /* from USER, until PASS */
 	const char *auth_user; /* after a successful login */
-	struct sasl_server *sasl;
-	const char *sasl_mech;
-	struct timeout *delay_to;
+	struct auth_login *login; /* USER/PASS or AUTH in progress */
 
 	struct pop3_maildrop *maildrop;
 	struct pop3_retr *retr;

@@ -120,7 +120,6 @@ static void pop3_session_free(struct pop3_session *s)
 		 (unsigned long long)s->retrieved_octets, s->expunged);
 	pop3_retr_abort(s);
 	pop3_auth_abort(s);
-	timeout_remove(&s->delay_to);
 	/* RFC 1939 section 6: without QUIT nothing is deleted; the maildrop
 	 * lock goes with the handle */
 	pop3_maildrop_free(&s->maildrop);
