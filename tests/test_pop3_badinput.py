@@ -236,6 +236,27 @@ def test_big_message_streams_with_flat_memory(postel_factory):
         assert c.cmd("NOOP") == b"+OK"
 
 
+def test_huge_maildrop_listing(postel):
+    """LIST and UIDL of 30,000 messages (over 512 KiB of reply) are
+    written as the client reads, not refused for their size."""
+    user, password = new_user(postel)
+    deliver(postel, user)
+    new = postel.maildir(user) / "new"
+    n = 30000
+    for i in range(n):
+        (new / f"1700000000.M{i:06d}P1.many").write_bytes(b"S: x\r\n\r\nb\r\n")
+    with raw(postel, implicit=True) as c:
+        c.login(user, password)
+        assert c.cmd("STAT").startswith(f"+OK {n + 1} ".encode())
+        assert c.cmd("UIDL").startswith(b"+OK")
+        uidl = c.multi(timeout=60)
+        assert len(uidl) == n + 1 and len(set(x.split()[1] for x in uidl)) == n + 1
+        assert c.cmd("LIST").startswith(f"+OK {n + 1} messages".encode())
+        listing = c.multi(timeout=60)
+        assert listing[-1] == f"{n + 1} 11".encode()
+        assert c.cmd("NOOP") == b"+OK"
+
+
 def test_sigterm_deletes_nothing(postel_factory):
     srv = postel_factory()
     user, password = new_user(srv)

@@ -109,6 +109,37 @@ void pop3_cmd_stat(struct pop3_session *s, const struct pop3_command *cmd)
 		(unsigned long long)(md->total_octets - md->deleted_octets));
 }
 
+/* The multi-line LIST/UIDL reply, written as the output drains: a
+ * maildrop of a million messages must not become megabytes in memory. */
+static void pop3_listing_fill(void *ctx)
+{
+	struct pop3_session *s = ctx;
+	struct pop3_maildrop *md = s->maildrop;
+	str_t r = STR_INIT;
+	while (s->listing_next < md->count && r.len < POP3_STREAM_CHUNK) {
+		unsigned i = s->listing_next++;
+		const struct pop3_msg *m = &md->msgs[i];
+		if (m->deleted)
+			continue;
+		/* RFC 1939 section 7: the unique-id is 1-70 characters in
+		 * 0x21-0x7E and stays the same across sessions: ours is
+		 * UIDVALIDITY.UID, which the store never reuses */
+		if (s->listing_uidl)
+			str_printf(&r, "%u %u.%u\r\n", i + 1, md->uidvalidity, m->uid);
+		else
+			str_printf(&r, "%u %llu\r\n", i + 1, (unsigned long long)m->size);
+	}
+	bool done = s->listing_next == md->count;
+	if (done)
+		str_appendz(&r, ".\r\n");
+	conn_write(s->conn, r.data, r.len);
+	str_free(&r);
+	if (done) {
+		conn_set_output_drained(s->conn, NULL, NULL);
+		pop3_session_resume(s);
+	}
+}
+
 /* LIST and UIDL: one message, or all live ones as a multi-line reply. */
 static void pop3_listing(struct pop3_session *s, const struct pop3_command *cmd,
 			 bool uidl)
@@ -125,27 +156,16 @@ static void pop3_listing(struct pop3_session *s, const struct pop3_command *cmd,
 			pop3_ok(s, "%u %llu", num, (unsigned long long)m->size);
 		return;
 	}
-	str_t r = STR_INIT;
 	if (uidl)
-		str_appendz(&r, "+OK Unique-ID listing follows\r\n");
+		pop3_ok(s, "Unique-ID listing follows");
 	else
-		str_printf(&r, "+OK %u messages (%llu octets)\r\n", md->count - md->deleted,
-			   (unsigned long long)(md->total_octets - md->deleted_octets));
-	for (unsigned i = 0; i < md->count; i++) {
-		const struct pop3_msg *m = &md->msgs[i];
-		if (m->deleted)
-			continue;
-		/* RFC 1939 section 7: the unique-id is 1-70 characters in
-		 * 0x21-0x7E and stays the same across sessions: ours is
-		 * UIDVALIDITY.UID, which the store never reuses */
-		if (uidl)
-			str_printf(&r, "%u %u.%u\r\n", i + 1, md->uidvalidity, m->uid);
-		else
-			str_printf(&r, "%u %llu\r\n", i + 1, (unsigned long long)m->size);
-	}
-	str_appendz(&r, ".\r\n");
-	conn_write(s->conn, r.data, r.len);
-	str_free(&r);
+		pop3_ok(s, "%u messages (%llu octets)", md->count - md->deleted,
+			(unsigned long long)(md->total_octets - md->deleted_octets));
+	s->listing_next = 0;
+	s->listing_uidl = uidl;
+	pop3_session_wait(s);
+	conn_set_output_drained(s->conn, pop3_listing_fill, s);
+	pop3_listing_fill(s);
 }
 
 void pop3_cmd_list(struct pop3_session *s, const struct pop3_command *cmd)

@@ -32,7 +32,7 @@ struct store;
 #define POP3_AUTH_LINE_MAX 12288
 #define POP3_INPUT_MAX (64 * 1024)
 #define POP3_OUTPUT_MAX (512 * 1024)
-/* RETR/TOP: refill the output once it is written, up to this much */
+/* RETR/TOP, LIST/UIDL: refill the output once it is written, up to this much */
 #define POP3_STREAM_CHUNK (64 * 1024)
 /* RFC 1939 section 3: an autologout timer of at least 10 minutes */
 #define POP3_IDLE_TIMEOUT_MS (10 * 60 * 1000)
@@ -92,6 +92,8 @@ struct pop3_session {
 
 	struct pop3_maildrop *maildrop;
 	struct pop3_retr *retr;
+	unsigned listing_next; /* LIST/UIDL being written, from this one */
+	bool listing_uidl;
 	/* for the disconnect log line */
 	unsigned retrieved, expunged;
 	uint64_t retrieved_octets;

@@ -238,8 +238,8 @@ static void pop3_on_conn_event(void *ctx, enum conn_event ev)
 	case CONN_EV_TIMEOUT:
 		log_info("sid=%s event=timeout ip=%s", s->sid, s->peer_ip);
 		/* RFC 1939 section 3: autologout, without entering UPDATE;
-		 * in the middle of a RETR a reply would corrupt the message */
-		if (s->retr == NULL)
+		 * in the middle of a RETR or LIST a reply would corrupt it */
+		if (s->input != POP3_INPUT_WAIT)
 			pop3_err(s, "Autologout; idle for too long");
 		pop3_retr_abort(s);
 		pop3_session_close(s);
