@@ -141,6 +141,27 @@ def test_dele_quit_expunges_durably(postel):
     p.quit()
 
 
+def test_message_moved_by_another_reader(postel):
+    """A Maildir reader (mutt, later our IMAP) that marks a message seen
+    moves it from new/ to cur/ under another name; RETR still finds it,
+    and one removed outright is -ERR, not a crash."""
+    user, password = new_user(postel)
+    tok1, stored1 = deliver(postel, user)
+    tok2, _ = deliver(postel, user)
+    p = login(postel, user, password)
+    files = postel.messages(user)
+    path1 = [path for path, data in files if tok1.encode() in data][0]
+    path2 = [path for path, data in files if tok2.encode() in data][0]
+    os.rename(path1, path1.parent.parent / "cur" / (path1.name + ":2,S"))
+    os.unlink(path2)
+    assert retr_bytes(p, 1) == stored1
+    with pytest.raises(poplib.error_proto) as e:
+        p.retr(2)
+    assert e.value.args[0].startswith(b"-ERR")
+    assert p.noop().startswith(b"+OK")
+    p.quit()
+
+
 def test_dropped_connection_and_rset_delete_nothing(postel):
     user, password = new_user(postel)
     toks = [deliver(postel, user)[0] for _ in range(2)]

@@ -223,3 +223,25 @@ struct pop3_msg *pop3_maildrop_msg(struct pop3_session *s, const char *arg,
 	}
 	return m;
 }
+
+const char *pop3_maildrop_find_path(struct pop3_session *s, const struct pop3_msg *m)
+{
+	struct pop3_maildrop *md = s->maildrop;
+	struct store_message_info *infos;
+	unsigned count;
+	const char *error, *path = NULL;
+	pool_t *pool = pool_create(4096);
+	/* the session's handle is idle between jobs: the loop may use it */
+	if (store_mailbox_list_messages(md->store, s->auth_user, POP3_MAILBOX, pool,
+					&infos, &count, &error) < 0) {
+		log_error("sid=%s event=maildrop_list_failed error=%s", s->sid,
+			  log_str(error));
+	} else {
+		for (unsigned i = 0; i < count && path == NULL; i++) {
+			if (infos[i].uid == m->uid && infos[i].path != NULL)
+				path = pool_strdup(md->pool, infos[i].path);
+		}
+	}
+	pool_destroy(&pool);
+	return path;
+}

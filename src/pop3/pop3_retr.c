@@ -96,8 +96,16 @@ static void pop3_retr_start(struct pop3_session *s, const char *arg, size_t len,
 	if (m == NULL)
 		return;
 	int fd = open(m->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 && errno == ENOENT) {
+		/* renamed by another reader since the listing: ask again */
+		const char *path = pop3_maildrop_find_path(s, m);
+		if (path != NULL) {
+			m->path = path;
+			fd = open(m->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		}
+	}
 	if (fd < 0) {
-		/* moved or removed by another reader since the listing */
+		/* removed by another reader since the listing */
 		log_error("sid=%s event=retr_open_failed uid=%u error=%s", s->sid, m->uid,
 			  log_str(strerror(errno)));
 		pop3_err(s, "[SYS/TEMP] Message %u is no longer available", num);
