@@ -257,6 +257,29 @@ def test_huge_maildrop_listing(postel):
         assert c.cmd("NOOP") == b"+OK"
 
 
+def test_stalled_tls_handshakes_time_out(postel_factory):
+    """TESTING.md item 21: clients that connect to 995 and never finish
+    the handshake (or stall after STLS) are dropped after
+    tls_handshake_timeout; others are served meanwhile."""
+    srv = postel_factory(tls_handshake_timeout="1")
+    user, password = new_user(srv)
+    stalled = [socket.create_connection(("127.0.0.1", srv.pop3s_port), timeout=10)
+               for _ in range(5)]
+    after_stls = raw(srv)
+    assert after_stls.cmd("STLS").startswith(b"+OK")
+    p = login(srv, user, password, implicit=True)
+    assert p.stat() == (0, 0)
+    p.quit()
+    deadline = time.monotonic() + scaled(10)
+    for sock in stalled + [after_stls.sock]:
+        sock.settimeout(max(0.1, deadline - time.monotonic()))
+        try:
+            assert sock.recv(100) == b""
+        except ConnectionResetError:
+            pass
+        sock.close()
+
+
 def test_sigterm_deletes_nothing(postel_factory):
     srv = postel_factory()
     user, password = new_user(srv)
