@@ -629,7 +629,11 @@ class Postel:
         return base if folder == "INBOX" else base / folder
 
     def messages(self, address, folder="INBOX"):
-        """[(path, bytes)] of the delivered messages (new/ and cur/)."""
+        """[(path, bytes)] of the delivered messages (new/ and cur/), in
+        wire form. A Maildir file holds LF line endings (what mutt and
+        Dovecot read); SMTP refuses bare CR and LF, so every LF stands for
+        one CRLF, the file must hold no CR at all, and its name carries
+        S=<file size>,W=<wire size>."""
         out = []
         base = self.maildir(address, folder)
         for sub in ("new", "cur"):
@@ -638,9 +642,15 @@ class Postel:
                 continue
             for p in sorted(d.iterdir()):
                 try:
-                    out.append((p, p.read_bytes()))
+                    raw = p.read_bytes()
                 except FileNotFoundError:
-                    pass
+                    continue
+                assert b"\r" not in raw, f"{p}: CR in a Maildir file"
+                wire = raw.replace(b"\n", b"\r\n")
+                m = re.search(r",S=(\d+),W=(\d+)", p.name)
+                assert m and (int(m[1]), int(m[2])) == (len(raw), len(wire)), \
+                    f"{p.name}: S=/W= do not match {len(raw)}/{len(wire)}"
+                out.append((p, wire))
         return out
 
     def find(self, address, tok, folder="INBOX"):

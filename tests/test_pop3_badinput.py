@@ -177,20 +177,24 @@ def test_big_message_streams_with_flat_memory(postel_factory):
     srv = postel_factory(allow_plaintext_auth="yes")
     user, password = new_user(srv)
     deliver(srv, user)  # creates the maildrop
-    block = b"".join(b"%07d .dot-line and some text to fill the line up to about 80\r\n" % i
+    # a Maildir file as the store writes it: LF line ends, S= and W= sizes
+    block = b"".join(b"%07d .dot-line and some text to fill the line up to about 80\n" % i
                      for i in range(1000))
-    block += b".\r\n..\r\n"
-    head = b"From: <big@example.org>\r\nSubject: big\r\n\r\n"
+    block += b".\n..\n"
+    head = b"From: <big@example.org>\nSubject: big\n\n"
     reps = (128 * 1024 * 1024) // len(block)
-    path = srv.maildir(user) / "new" / f"{int(time.time())}.M1P1.bigtest"
-    sha = hashlib.sha256(head)
-    with open(path.with_suffix(".tmp"), "wb") as f:
+    wire_block = block.replace(b"\n", b"\r\n")
+    sha = hashlib.sha256(head.replace(b"\n", b"\r\n"))
+    file_size = len(head) + reps * len(block)
+    size = len(head) + head.count(b"\n") + reps * len(wire_block)
+    path = srv.maildir(user) / "new" / f"{int(time.time())}.M1P1.big,S={file_size},W={size}"
+    tmp = srv.maildir(user) / "tmp" / path.name
+    with open(tmp, "wb") as f:
         f.write(head)
         for _ in range(reps):
             f.write(block)
-            sha.update(block)
-    os.rename(path.with_suffix(".tmp"), path)
-    size = path.stat().st_size
+            sha.update(wire_block)
+    os.rename(tmp, path)
     with raw(srv) as c:
         c.login(user, password)
         assert c.cmd("STAT").startswith(b"+OK 2 ")
@@ -244,7 +248,7 @@ def test_huge_maildrop_listing(postel):
     new = postel.maildir(user) / "new"
     n = 30000
     for i in range(n):
-        (new / f"1700000000.M{i:06d}P1.many").write_bytes(b"S: x\r\n\r\nb\r\n")
+        (new / f"1700000000.M{i:06d}P1.many,S=8,W=11").write_bytes(b"S: x\n\nb\n")
     with raw(postel, implicit=True) as c:
         c.login(user, password)
         assert c.cmd("STAT").startswith(f"+OK {n + 1} ".encode())

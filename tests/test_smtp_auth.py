@@ -321,6 +321,24 @@ def test_scram_sha256_on_587(postel):
         c.quit()
 
 
+def test_scram_non_ascii_password_saslprep(postel):
+    """RFC 5802 2.2: the keys are derived from SASLprep(password), so a
+    client that prepares the password (soft hyphen dropped, ROMAN NUMERAL
+    NINE to "IX", RFC 4013 3) logs in; PLAIN still takes it as typed."""
+    user = "saslprep@" + ALICE.split("@")[1]
+    typed = "\u2168pen\u00adcil"
+    postel.add_user(user, typed)
+    with conn465(postel) as c:
+        r, _ = scram(c, user, "IXpencil")
+        assert (r.code, r.enhanced) == (235, "2.7.0"), r
+        assert_authed_as(c, user)
+        c.quit()
+    with conn465(postel) as c:
+        r = c.cmd("AUTH PLAIN " + plain_auth_blob(user, typed))
+        assert r.code == 235, r
+        c.quit()
+
+
 def test_scram_gs2_y_without_plus(postel):
     """'y': the client could bind but thinks the server cannot. Fine, unless
     the server advertised SCRAM-SHA-256-PLUS (RFC 5802 6: downgrade)."""

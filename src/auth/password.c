@@ -14,6 +14,7 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
+#include <stringprep.h>
 
 /* yescrypt of 32 random bytes (hex) that were never stored, default cost
  * ("j9T"), salt from crypt_gensalt_rn("$y$", 0, ...) like password_hash().
@@ -180,15 +181,38 @@ out:
 	return ret;
 }
 
+int password_saslprep(const char *in, char **out_r)
+{
+	char *out = NULL;
+	/* RFC 4013 section 2 (SASLprep) on stored strings: unassigned code
+	 * points are prohibited (RFC 3454 section 7) */
+	if (stringprep_profile(in, &out, "SASLprep", STRINGPREP_NO_UNASSIGNED) !=
+	    STRINGPREP_OK) {
+		free(out);
+		*out_r = NULL;
+		return -1;
+	}
+	*out_r = out;
+	return 0;
+}
+
 int password_scram_generate(const char *plain, struct password_scram *keys_r,
 			    const char **error_r)
 {
 	unsigned char salt[PASSWORD_SCRAM_SALT_LEN];
+	char *prepared;
 
 	if (RAND_bytes(salt, sizeof(salt)) != 1) {
 		*error_r = "RAND_bytes failed";
 		return -1;
 	}
-	return password_scram_derive(plain, strlen(plain), salt, sizeof(salt),
-				     PASSWORD_SCRAM_ITERATIONS, keys_r, error_r);
+	if (password_saslprep(plain, &prepared) == 0)
+		plain = prepared;
+	int ret = password_scram_derive(plain, strlen(plain), salt, sizeof(salt),
+					PASSWORD_SCRAM_ITERATIONS, keys_r, error_r);
+	if (prepared != NULL) {
+		OPENSSL_cleanse(prepared, strlen(prepared));
+		free(prepared);
+	}
+	return ret;
 }

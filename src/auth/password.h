@@ -9,9 +9,11 @@
  * and wipes its copies of secrets before returning.
  *
  * SCRAM-SHA-256 (RFC 5802 section 3, RFC 7677): the server keeps only
- * salt, iteration count, StoredKey and ServerKey. The password is used as
- * given: SASLprep (RFC 4013) is not applied, which is the identity for
- * printable ASCII. */
+ * salt, iteration count, StoredKey and ServerKey. password_scram_generate()
+ * applies SASLprep (RFC 4013) to the password first, as RFC 5802 2.2's
+ * Normalize() asks, so that a client which prepares a non-ASCII password
+ * derives the same keys; a password that SASLprep refuses (prohibited or
+ * unassigned code points, not UTF-8) is used as it is. */
 #ifndef POSTEL_AUTH_PASSWORD_H
 #define POSTEL_AUTH_PASSWORD_H
 
@@ -59,7 +61,11 @@ int password_scram_derive(const char *plain, size_t plain_len,
 			  const unsigned char *salt, size_t salt_len,
 			  unsigned iterations, struct password_scram *keys_r,
 			  const char **error_r);
-/* The same with a random 16-byte salt and PASSWORD_SCRAM_ITERATIONS. */
+/* SASLprep (RFC 4013) of a UTF-8 string: 0 and a malloc()ed *out_r, or -1
+ * (prohibited or unassigned code points, bidi rule, not UTF-8). */
+int password_saslprep(const char *in, char **out_r);
+/* password_scram_derive() of SASLprep(plain), or of plain if SASLprep
+ * refuses it, with a random 16-byte salt and PASSWORD_SCRAM_ITERATIONS. */
 int password_scram_generate(const char *plain, struct password_scram *keys_r,
 			    const char **error_r);
 

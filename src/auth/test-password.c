@@ -211,6 +211,45 @@ static void test_scram_generate(void **state)
 	assert_memory_equal(check.server_key, a.server_key, 32);
 }
 
+static void assert_saslprep(const char *in, const char *expected)
+{
+	char *out;
+	if (expected == NULL) {
+		assert_int_equal(password_saslprep(in, &out), -1);
+		assert_null(out);
+		return;
+	}
+	assert_int_equal(password_saslprep(in, &out), 0);
+	assert_string_equal(out, expected);
+	free(out);
+}
+
+/* RFC 4013 section 3's examples, and SCRAM keys of a prepared password */
+static void test_saslprep(void **state)
+{
+	(void)state;
+	assert_saslprep("I\xc2\xad" "X", "IX");        /* SOFT HYPHEN mapped to nothing */
+	assert_saslprep("user", "user");
+	assert_saslprep("USER", "USER");              /* case is kept */
+	assert_saslprep("\xc2\xaa", "a");            /* NFKC */
+	assert_saslprep("\xe2\x85\xa8", "IX");       /* ROMAN NUMERAL NINE */
+	assert_saslprep("a\xc2\xa0" "b", "a b");        /* non-ASCII space to SPACE */
+	assert_saslprep("\x07", NULL);                /* prohibited */
+	assert_saslprep("\xd8\xa7" "1", NULL);       /* bidi rule */
+
+	struct password_scram a, check;
+	const char *error;
+	assert_int_equal(password_scram_generate("I\xc2\xad" "X", &a, &error), 0);
+	assert_int_equal(password_scram_derive("IX", 2, a.salt, a.salt_len,
+					       a.iterations, &check, &error), 0);
+	assert_memory_equal(check.stored_key, a.stored_key, 32);
+	/* refused by SASLprep: the bytes as given */
+	assert_int_equal(password_scram_generate("\x07x", &a, &error), 0);
+	assert_int_equal(password_scram_derive("\x07x", 2, a.salt, a.salt_len,
+					       a.iterations, &check, &error), 0);
+	assert_memory_equal(check.stored_key, a.stored_key, 32);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -221,6 +260,7 @@ int main(void)
 		cmocka_unit_test(test_verify_threads),
 		cmocka_unit_test(test_scram_rfc7677_vector),
 		cmocka_unit_test(test_scram_generate),
+		cmocka_unit_test(test_saslprep),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

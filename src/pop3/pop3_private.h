@@ -53,7 +53,7 @@ enum pop3_input {
 
 struct pop3_msg {
 	uint32_t uid;
-	uint64_t size;    /* octets as stored, which SMTP wrote with CRLF */
+	uint64_t size;    /* octets in wire form (CRLF), as RFC 1939 5 counts */
 	const char *path;
 	bool deleted;
 };

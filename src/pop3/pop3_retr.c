@@ -1,6 +1,7 @@
 /* pop3_retr.c: RETR and TOP (RFC 1939 section 7), streamed.
  *
- * The message file is read one piece at a time, and the next piece only
+ * The message is read through the store (store_message_read(): wire form,
+ * CRLF) one piece at a time, and the next piece only
  * once the connection has written the previous one (conn's output-drained
  * callback), so a 200 MB message costs one piece of memory, not 200 MB.
  * Each piece goes through pop3_msg_filter (dot-stuffing, CRLF, TOP's line
@@ -9,18 +10,18 @@
 #include "pop3_private.h"
 #include "lib/conn.h"
 #include "lib/log.h"
+#include "store/store.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <string.h>
-#include <unistd.h>
 
-#define POP3_READ_CHUNK (16 * 1024)
+/* store_message_read() fills at most half of it from the file: LF may
+ * become CRLF */
+#define POP3_READ_CHUNK (32 * 1024)
 
 struct pop3_retr {
-	int fd;
+	struct store_message_reader *reader;
 	bool top;
-	uint64_t octets;   /* file bytes read, for the log */
+	uint64_t octets;   /* wire bytes read, for the log */
 	struct pop3_msg_filter filter;
 	str_t out;
 };
@@ -32,7 +33,7 @@ void pop3_retr_abort(struct pop3_session *s)
 		return;
 	if (s->conn != NULL)
 		conn_set_output_drained(s->conn, NULL, NULL);
-	close(r->fd);
+	store_message_close(&r->reader);
 	str_free(&r->out);
 	free(r);
 	s->retr = NULL;
@@ -59,16 +60,15 @@ static void pop3_retr_fill(void *ctx)
 	struct pop3_session *s = ctx;
 	struct pop3_retr *r = s->retr;
 	char buf[POP3_READ_CHUNK];
+	const char *error;
 	while (r != NULL && conn_output_pending(s->conn) < POP3_STREAM_CHUNK) {
-		ssize_t n = read(r->fd, buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
-			continue;
+		ssize_t n = store_message_read(r->reader, buf, sizeof(buf), &error);
 		if (n < 0) {
 			/* a multi-line reply cannot turn into -ERR: end the
 			 * connection without the final "." so the client
 			 * knows the message is incomplete */
 			log_error("sid=%s event=retr_failed error=%s", s->sid,
-				  log_str(strerror(errno)));
+				  log_str(error));
 			pop3_retr_abort(s);
 			pop3_session_close(s);
 			return;
@@ -95,24 +95,28 @@ static void pop3_retr_start(struct pop3_session *s, const char *arg, size_t len,
 	struct pop3_msg *m = pop3_maildrop_msg(s, arg, len, &num);
 	if (m == NULL)
 		return;
-	int fd = open(m->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0 && errno == ENOENT) {
+	/* the store gives the message in wire form (CRLF), a chunk at a
+	 * time */
+	struct store_message_info info = { .uid = m->uid, .path = m->path };
+	const char *error;
+	struct store_message_reader *reader = store_message_open(&info, &error);
+	if (reader == NULL) {
 		/* renamed by another reader since the listing: ask again */
-		const char *path = pop3_maildrop_find_path(s, m);
-		if (path != NULL) {
-			m->path = path;
-			fd = open(m->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		info.path = pop3_maildrop_find_path(s, m);
+		if (info.path != NULL) {
+			m->path = info.path;
+			reader = store_message_open(&info, &error);
 		}
 	}
-	if (fd < 0) {
+	if (reader == NULL) {
 		/* removed by another reader since the listing */
 		log_error("sid=%s event=retr_open_failed uid=%u error=%s", s->sid, m->uid,
-			  log_str(strerror(errno)));
+			  log_str(error));
 		pop3_err(s, "[SYS/TEMP] Message %u is no longer available", num);
 		return;
 	}
 	struct pop3_retr *r = xcalloc(1, sizeof(*r));
-	r->fd = fd;
+	r->reader = reader;
 	r->top = top;
 	pop3_msg_filter_init(&r->filter, top, lines);
 	s->retr = r;

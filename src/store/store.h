@@ -12,6 +12,8 @@
  *   safe as path components (no '/', not "." or "..", no leading '.', no
  *   control characters, local <= 64 bytes, domain <= 255). Others are
  *   refused with -1 before any file is touched.
+ * - Messages go in and come out in wire form (CRLF line endings); how a
+ *   backend keeps them on disk is its own business (maildir: LF).
  * - Mailbox names: "INBOX" (any case) or names of '/'-separated components
  *   without '.', control characters or empty components, <= 255 bytes.
  *   Every user has INBOX, Drafts, Sent, Junk, Trash and Archive.
@@ -32,6 +34,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include "lib/mem.h"
@@ -54,7 +57,9 @@ struct store_mailbox_status {
 struct store_message_info {
 	uint32_t uid;
 	uint64_t modseq;
-	uint64_t size;      /* bytes of the file as stored */
+	uint64_t size;      /* octets with CRLF line endings: what POP3 LIST
+			     * and IMAP RFC822.SIZE report (RFC 1939 5,
+			     * RFC 9051 2.3.4), not the file's own size */
 	time_t internaldate;
 	const char *flags;  /* space-separated IMAP flags, "" for none */
 	const char *path;   /* absolute path now, NULL if the file is gone */
@@ -85,13 +90,26 @@ int store_mailbox_list_messages(struct store *store, const char *address,
 				struct store_message_info **messages_r,
 				unsigned *count_r, const char **error_r);
 
+/* Reading one message (from store_mailbox_list_messages()) in wire form,
+ * a chunk at a time: never more than a few KiB in memory, whatever the
+ * message's size. */
+struct store_message_reader;
+struct store_message_reader *
+store_message_open(const struct store_message_info *msg, const char **error_r);
+/* Up to size bytes (size >= 2) of the message into buf; 0 at its end. */
+ssize_t store_message_read(struct store_message_reader *r, void *buf,
+			   size_t size, const char **error_r);
+void store_message_close(struct store_message_reader **r);
+
 /* Start writing one message into mailbox (normally "INBOX"). Creates the
  * user's store if missing. NULL and *error_r on error. */
 struct store_delivery *
 store_delivery_begin(struct store *store, const char *address,
 		     const char *mailbox, const char **error_r);
-/* Append bytes as they are to be stored (the caller has already removed
- * SMTP dot-stuffing; Maildir readers expect LF line endings). A write
+/* Append the message in wire form: CRLF line endings, SMTP dot-stuffing
+ * already removed. The maildir backend stores LF line endings, as Maildir
+ * readers (mutt, Dovecot) expect, and reading gives CRLF back
+ * (store_eol.h); a lone CR or LF is kept as it is. A write
  * error (ENOSPC, EDQUOT, ...) removes the partial file at once; commit
  * then fails and the caller must still abort. */
 int store_delivery_write(struct store_delivery *d, const void *data,

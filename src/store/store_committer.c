@@ -1,6 +1,8 @@
 /* store_committer.c: see store_committer.h. Requests wait in a list under
  * a mutex; the committer thread takes the whole list at once, commits it
- * as one store_delivery_commit_group(), and wakes each requester. */
+ * as one store_delivery_commit_group(), and wakes each requester on its
+ * own condition variable (a shared one woke every waiting delivery thread
+ * for every batch, only for most of them to sleep again). */
 #include "store/store_committer.h"
 #include "store/store.h"
 #include "lib/mem.h"
@@ -17,6 +19,7 @@ struct commit_request {
 	int result;
 	char *error;
 	bool done;
+	pthread_cond_t done_cond;
 	struct commit_request *next;
 };
 
@@ -24,7 +27,7 @@ struct store_committer {
 	struct store *store;
 	pthread_t thread;
 	pthread_mutex_t lock;
-	pthread_cond_t work_cond, done_cond;
+	pthread_cond_t work_cond;
 	struct commit_request *head, *tail;
 	bool stopping;
 };
@@ -82,9 +85,9 @@ static void *committer_thread(void *arg)
 		for (struct commit_request *r = batch; r != NULL;) {
 			struct commit_request *next = r->next;
 			r->done = true; /* r belongs to its waiter from here */
+			pthread_cond_signal(&r->done_cond);
 			r = next;
 		}
-		pthread_cond_broadcast(&c->done_cond);
 	}
 	pthread_mutex_unlock(&c->lock);
 	return NULL;
@@ -100,7 +103,6 @@ int store_committer_create(const char *data_dir, struct store_committer **c_r,
 	}
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->work_cond, NULL);
-	pthread_cond_init(&c->done_cond, NULL);
 	if (pthread_create(&c->thread, NULL, committer_thread, c) != 0)
 		fatal("event=pthread_create what=store_committer");
 	*c_r = c;
@@ -120,7 +122,6 @@ void store_committer_destroy(struct store_committer **cp)
 	store_close(&c->store);
 	pthread_mutex_destroy(&c->lock);
 	pthread_cond_destroy(&c->work_cond);
-	pthread_cond_destroy(&c->done_cond);
 	free(c);
 	*cp = NULL;
 }
@@ -129,6 +130,7 @@ int store_committer_commit(struct store_committer *c, struct store_delivery **ds
 			   unsigned n, uint32_t *uids_r, char **error_r)
 {
 	struct commit_request req = { .ds = ds, .n = n, .uids = uids_r };
+	pthread_cond_init(&req.done_cond, NULL);
 	pthread_mutex_lock(&c->lock);
 	if (c->tail != NULL)
 		c->tail->next = &req;
@@ -137,8 +139,9 @@ int store_committer_commit(struct store_committer *c, struct store_delivery **ds
 	c->tail = &req;
 	pthread_cond_signal(&c->work_cond);
 	while (!req.done)
-		pthread_cond_wait(&c->done_cond, &c->lock);
+		pthread_cond_wait(&req.done_cond, &c->lock);
 	pthread_mutex_unlock(&c->lock);
+	pthread_cond_destroy(&req.done_cond);
 	*error_r = req.error;
 	return req.result;
 }

@@ -17,11 +17,14 @@
  *
  * Names follow the Maildir convention:
  *   tmp/SEC.M<usec>P<pid>Q<seq>.HOST
- *   new/SEC.M<usec>P<pid>Q<seq>V<dev>I<ino>.HOST,S=<size>
+ *   new/SEC.M<usec>P<pid>Q<seq>V<dev>I<ino>.HOST,S=<size>,W=<wire size>
  * Q counts deliveries of this store handle; V and I (hex) make the name
- * unique even across handles, as in Dovecot. */
+ * unique even across handles, as in Dovecot. Callers write the message in
+ * wire form (CRLF); the file gets LF line endings (store_eol.h), S= is its
+ * size and W= the size with CRLF, both as Dovecot reads them. */
 #include "store/store_maildir.h"
 #include "store/fileio.h"
+#include "store/store_eol.h"
 #include "lib/log.h"
 
 #include <errno.h>
@@ -33,6 +36,9 @@
 #include <time.h>
 #include <unistd.h>
 
+/* bytes converted per write: on the stack of a delivery thread */
+#define DELIVERY_CHUNK 16384
+
 struct maildir_delivery {
 	struct store_delivery delivery;
 	struct maildir_store *store;
@@ -42,7 +48,9 @@ struct maildir_delivery {
 	char *name;      /* SEC.M<usec>P<pid>Q<seq> */
 	char *tmp_path;
 	int fd;          /* -1 once closed */
-	uint64_t size;
+	uint64_t size;   /* of the file (LF) */
+	uint64_t wire_size; /* of the file with CRLF line endings */
+	struct store_eol_state eol, eol_count;
 	bool failed;     /* a write failed: the tmp file is already gone */
 	bool synced;
 };
@@ -124,20 +132,36 @@ static int delivery_check(struct maildir_delivery *d, const char **error_r)
 	return 0;
 }
 
+/* Convert a chunk of wire form to LF and append it to the file. */
+static int delivery_append(struct maildir_delivery *d, const void *data,
+			   size_t len, const char **error_r)
+{
+	unsigned char out[DELIVERY_CHUNK + 1];
+	const unsigned char *p = data;
+	while (len > 0) {
+		size_t n = len < DELIVERY_CHUNK ? len : DELIVERY_CHUNK;
+		size_t out_len = store_eol_to_lf(&d->eol, p, n, out);
+		if (fileio_write_full(d->fd, out, out_len) < 0) {
+			*error_r = t_printf("writing mail file failed: %s",
+					    strerror(errno));
+			delivery_discard(d);
+			return -1;
+		}
+		d->size += out_len;
+		d->wire_size += store_eol_crlf_len(&d->eol_count, out, out_len);
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
 int maildir_delivery_write(struct store_delivery *delivery, const void *data,
 			   size_t len, const char **error_r)
 {
 	struct maildir_delivery *d = (struct maildir_delivery *)delivery;
 	if (delivery_check(d, error_r) < 0)
 		return -1;
-	if (fileio_write_full(d->fd, data, len) < 0) {
-		*error_r = t_printf("writing mail file failed: %s",
-				    strerror(errno));
-		delivery_discard(d);
-		return -1;
-	}
-	d->size += len;
-	return 0;
+	return delivery_append(d, data, len, error_r);
 }
 
 int maildir_delivery_write_fd(struct store_delivery *delivery, int fd,
@@ -145,15 +169,25 @@ int maildir_delivery_write_fd(struct store_delivery *delivery, int fd,
 			      const char **error_r)
 {
 	struct maildir_delivery *d = (struct maildir_delivery *)delivery;
-	const char *error;
+	unsigned char buf[DELIVERY_CHUNK];
 	if (delivery_check(d, error_r) < 0)
 		return -1;
-	if (fileio_copy_range(d->fd, fd, offset, len, &error) < 0) {
-		*error_r = t_printf("writing mail file failed: %s", error);
-		delivery_discard(d);
-		return -1;
+	while (len > 0) {
+		size_t want = len < sizeof(buf) ? (size_t)len : sizeof(buf);
+		ssize_t n = pread(fd, buf, want, (off_t)offset);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			*error_r = n == 0 ? "spool file shorter than the message" :
+				t_printf("reading spool file failed: %s", strerror(errno));
+			delivery_discard(d);
+			return -1;
+		}
+		if (delivery_append(d, buf, (size_t)n, error_r) < 0)
+			return -1;
+		offset += (uint64_t)n;
+		len -= (uint64_t)n;
 	}
-	d->size += len;
 	return 0;
 }
 
@@ -165,6 +199,17 @@ int maildir_delivery_sync(struct store_delivery *delivery,
 		return -1;
 	if (d->synced)
 		return 0;
+	unsigned char cr;
+	if (store_eol_to_lf_finish(&d->eol, &cr) > 0) {
+		if (fileio_write_full(d->fd, &cr, 1) < 0) {
+			*error_r = t_printf("writing mail file failed: %s",
+					    strerror(errno));
+			delivery_discard(d);
+			return -1;
+		}
+		d->size++;
+		d->wire_size++;
+	}
 	if (fsync(d->fd) < 0) {
 		*error_r = t_printf("fsync of mail file failed: %s",
 				    strerror(errno));
@@ -173,6 +218,17 @@ int maildir_delivery_sync(struct store_delivery *delivery,
 	}
 	d->synced = true;
 	return 0;
+}
+
+/* The name in new/ of a synced delivery whose file is st. */
+static const char *delivery_new_name(const struct maildir_delivery *d,
+				     const struct stat *st)
+{
+	return t_printf("%sV%llxI%llx.%s,S=%llu,W=%llu", d->name,
+			(unsigned long long)st->st_dev,
+			(unsigned long long)st->st_ino, d->store->hostname,
+			(unsigned long long)d->size,
+			(unsigned long long)d->wire_size);
 }
 
 /* Undo a rename into new/ after a later step failed. */
@@ -203,11 +259,7 @@ static int delivery_publish(struct maildir_delivery *d, uint32_t *uid_r,
 				&mb, error_r) < 0)
 		return -1;
 	const char *new_dir = t_printf("%s/new", d->folder_dir);
-	const char *filename = t_printf("%sV%llxI%llx.%s,S=%llu", d->name,
-					(unsigned long long)st.st_dev,
-					(unsigned long long)st.st_ino,
-					d->store->hostname,
-					(unsigned long long)d->size);
+	const char *filename = delivery_new_name(d, &st);
 	const char *new_path = t_printf("%s/%s", new_dir, filename);
 
 	if (store_index_begin(user->index, error_r) < 0)
@@ -218,7 +270,7 @@ static int delivery_publish(struct maildir_delivery *d, uint32_t *uid_r,
 		store_index_rollback(user->index);
 		return -1;
 	}
-	if (store_index_message_add(user->index, mb.id, filename, d->size,
+	if (store_index_message_add(user->index, mb.id, filename, d->wire_size,
 				    (int64_t)time(NULL), "", uid_r,
 				    error_r) < 0) {
 		goto unpublish;
@@ -252,7 +304,7 @@ int maildir_delivery_commit(struct store_delivery *delivery, uint32_t *uid_r,
 	if (ret == 0) {
 		log_info("event=store_delivered user=%s mailbox=%s uid=%u "
 			 "size=%llu", log_str(user), log_str(d->mailbox),
-			 *uid_r, (unsigned long long)d->size);
+			 *uid_r, (unsigned long long)d->wire_size);
 	} else {
 		log_error("event=store_delivery_failed user=%s mailbox=%s "
 			  "error=%s", log_str(user), log_str(d->mailbox),
@@ -293,10 +345,7 @@ static int group_prepare(struct group_item *it, const char **error_r)
 	close(d->fd);
 	d->fd = -1;
 	it->new_dir = t_printf("%s/new", d->folder_dir);
-	it->filename = t_printf("%sV%llxI%llx.%s,S=%llu", d->name,
-				(unsigned long long)st.st_dev,
-				(unsigned long long)st.st_ino, d->store->hostname,
-				(unsigned long long)d->size);
+	it->filename = delivery_new_name(d, &st);
 	it->new_path = t_printf("%s/%s", it->new_dir, it->filename);
 	return 0;
 }
@@ -347,7 +396,7 @@ static void group_commit_user(struct maildir_store *s, struct group_item *items,
 		}
 		it->published = true;
 		it->d->failed = true; /* no longer under tmp_path */
-		if (store_index_message_add(user->index, mb.id, it->filename, it->d->size,
+		if (store_index_message_add(user->index, mb.id, it->filename, it->d->wire_size,
 					    (int64_t)time(NULL), "", &uids_r[j],
 					    &errors_r[j]) < 0) {
 			delivery_unpublish(it->new_path, it->new_dir);
@@ -413,7 +462,7 @@ int maildir_delivery_commit_group(struct store *store, struct store_delivery **d
 		if (results_r[i] == 0) {
 			log_info("event=store_delivered user=%s mailbox=%s uid=%u size=%llu group=%u",
 				 log_str(user), log_str(d->mailbox), uids_r[i],
-				 (unsigned long long)d->size, n);
+				 (unsigned long long)d->wire_size, n);
 		} else {
 			ret = -1;
 			log_error("event=store_delivery_failed user=%s mailbox=%s error=%s",

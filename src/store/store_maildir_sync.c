@@ -8,13 +8,16 @@
  * A full sync (new index) reads new/ and cur/; an ordinary open reads only
  * new/, asking the index about each file. */
 #include "store/store_maildir.h"
+#include "store/store_eol.h"
 #include "lib/log.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 const char *const maildir_default_mailboxes[] = {
 	"Drafts", "Sent", "Junk", "Trash", "Archive",
@@ -159,6 +162,29 @@ static int string_cmp(const void *a, const void *b)
 
 /* 1 if the index knows base, 0 if not, -1 on error. known: all names
  * in the index, sorted (full sync), or NULL to ask the index one by one. */
+/* The size with CRLF line endings: from Dovecot's ",W=" in the name, else
+ * counted from the file (written by other software). */
+static int maildir_file_wire_size(const char *path, const char *base,
+				  uint64_t *size_r)
+{
+	const char *w = strstr(base, ",W=");
+	if (w != NULL) {
+		char *end;
+		errno = 0;
+		unsigned long long v = strtoull(w + 3, &end, 10);
+		if (errno == 0 && end != w + 3 && (*end == '\0' || *end == ',')) {
+			*size_r = v;
+			return 0;
+		}
+	}
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -1;
+	int ret = store_eol_wire_size(fd, size_r);
+	close(fd);
+	return ret;
+}
+
 static int file_is_known(struct maildir_user *user, int64_t mailbox_id,
 			 const char *const *known, unsigned known_count,
 			 const char *base, const char **error_r)
@@ -212,11 +238,13 @@ static int mailbox_sync(struct maildir_user *user, const char *mailbox,
 		const char *path = pool_printf(pool, "%s/%s", folder,
 					       files[i].relpath);
 		struct stat st;
-		if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+		uint64_t wire_size;
+		if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) ||
+		    maildir_file_wire_size(path, files[i].base, &wire_size) < 0)
 			continue; /* moved or removed while we looked */
 		uint32_t uid;
 		if (store_index_message_add(user->index, mb.id, files[i].base,
-					    (uint64_t)st.st_size,
+					    wire_size,
 					    (int64_t)st.st_mtime,
 					    maildir_info_flags(files[i].relpath,
 							       pool),

@@ -178,21 +178,70 @@ static void test_deliver_uids_and_content(void **state)
 		assert_int_equal(msgs[i].uid, i + 1);
 	assert_true(msgs[1].modseq > msgs[0].modseq);
 	assert_file_content(msgs[0].path, "Subject: one\n\nbody\n", 19);
-	assert_int_equal(msgs[2].size, sizeof(bin) - 20 + 4);
+	/* size: with CRLF line endings (store.h), so one more per bare LF */
+	assert_int_equal(msgs[0].size, 19 + 3);
 	char *expect = xmalloc(sizeof(bin) - 20 + 4);
 	memcpy(expect, bin + 10, sizeof(bin) - 20);
 	memcpy(expect + sizeof(bin) - 20, "\0end", 4);
+	uint64_t wire = sizeof(bin) - 20 + 4;
+	for (size_t i = 0; i < sizeof(bin) - 20 + 4; i++)
+		wire += expect[i] == '\n' && (i == 0 || expect[i - 1] != '\r');
+	assert_int_equal(msgs[2].size, wire);
 	assert_file_content(msgs[2].path, expect, sizeof(bin) - 20 + 4);
 	free(expect);
 	/* Maildir name: in new/, with the size */
 	assert_non_null(strstr(msgs[0].path, "/" USER_DIR "/new/"));
-	assert_non_null(strstr(msgs[0].path, ",S=19"));
+	assert_non_null(strstr(msgs[0].path, ",S=19,W=22"));
 	assert_int_equal(dir_count(fpath(f, USER_DIR "/tmp")), 0);
 	assert_int_equal(dir_count(fpath(f, USER_DIR "/new")), 3);
 
 	/* another mailbox has its own UIDs */
 	assert_int_equal(deliver(f->store, "Sent", "x\n"), 1);
 	assert_int_equal(dir_count(fpath(f, USER_DIR "/.Sent/new")), 1);
+	pool_destroy(&pool);
+}
+
+/* Wire form in, LF in the file (store_eol.h), wire size in the index and
+ * in W=, however the writes split the CRLFs. */
+static void test_deliver_crlf_stored_as_lf(void **state)
+{
+	struct fixture *f = *state;
+	const char *error;
+	const char *wire = "Subject: a\r\n\r\nbody\r\n.x\r\n";
+	struct store_delivery *d = store_delivery_begin(f->store, USER, "INBOX", &error);
+	assert_non_null(d);
+	for (const char *p = wire; *p != '\0'; p++)
+		assert_int_equal(store_delivery_write(d, p, 1, &error), 0);
+	uint32_t uid;
+	assert_int_equal(store_delivery_commit(&d, &uid, &error), 0);
+
+	pool_t *pool = pool_create(1024);
+	struct store_message_info *msgs;
+	unsigned count;
+	assert_int_equal(store_mailbox_list_messages(f->store, USER, "INBOX", pool,
+						     &msgs, &count, &error), 0);
+	assert_int_equal(count, 1);
+	assert_int_equal(msgs[0].size, strlen(wire));
+	assert_file_content(msgs[0].path, "Subject: a\n\nbody\n.x\n", 20);
+	assert_non_null(strstr(msgs[0].path, ",S=20,W=24"));
+	/* read back: the wire form exactly, even with a tiny buffer */
+	for (size_t bufsize = 2; bufsize <= 64; bufsize += 62) {
+		struct store_message_reader *r = store_message_open(&msgs[0], &error);
+		assert_non_null(r);
+		char back[64], chunk[64];
+		size_t len = 0;
+		ssize_t n;
+		while ((n = store_message_read(r, chunk, bufsize, &error)) > 0) {
+			assert_true((size_t)n <= bufsize && len + (size_t)n <= sizeof(back));
+			memcpy(back + len, chunk, (size_t)n);
+			len += (size_t)n;
+		}
+		assert_int_equal(n, 0);
+		assert_int_equal(len, strlen(wire));
+		assert_memory_equal(back, wire, len);
+		store_message_close(&r);
+		assert_null(r);
+	}
 	pool_destroy(&pool);
 }
 
@@ -502,6 +551,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_deliver_uids_and_content, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_abort_leaves_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_error_leaves_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deliver_crlf_stored_as_lf, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unsafe_addresses_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mailbox_create, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_index_survives_reopen, setup, teardown),

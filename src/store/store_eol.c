@@ -1,0 +1,82 @@
+/* store_eol.c: see store_eol.h. */
+#include "store/store_eol.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+size_t store_eol_to_lf(struct store_eol_state *st, const void *in, size_t len,
+		       void *out)
+{
+	const unsigned char *p = in;
+	unsigned char *o = out;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = p[i];
+		if (st->pending_cr) {
+			st->pending_cr = false;
+			if (c != '\n')
+				*o++ = '\r'; /* a lone CR stays */
+		}
+		if (c == '\r')
+			st->pending_cr = true;
+		else
+			*o++ = c;
+	}
+	return (size_t)(o - (unsigned char *)out);
+}
+
+size_t store_eol_to_lf_finish(struct store_eol_state *st, void *out)
+{
+	if (!st->pending_cr)
+		return 0;
+	st->pending_cr = false;
+	*(unsigned char *)out = '\r';
+	return 1;
+}
+
+size_t store_eol_to_crlf(struct store_eol_state *st, const void *in,
+			 size_t len, void *out)
+{
+	const unsigned char *p = in;
+	unsigned char *o = out;
+	for (size_t i = 0; i < len; i++) {
+		if (p[i] == '\n' && !st->last_cr)
+			*o++ = '\r';
+		st->last_cr = p[i] == '\r';
+		*o++ = p[i];
+	}
+	return (size_t)(o - (unsigned char *)out);
+}
+
+uint64_t store_eol_crlf_len(struct store_eol_state *st, const void *in,
+			    size_t len)
+{
+	const unsigned char *p = in;
+	uint64_t n = len;
+	for (size_t i = 0; i < len; i++) {
+		if (p[i] == '\n' && !st->last_cr)
+			n++;
+		st->last_cr = p[i] == '\r';
+	}
+	return n;
+}
+
+int store_eol_wire_size(int fd, uint64_t *size_r)
+{
+	unsigned char buf[16384];
+	uint64_t size = 0, offset = 0;
+	struct store_eol_state st = { 0 };
+	for (;;) {
+		ssize_t n = pread(fd, buf, sizeof(buf), (off_t)offset);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		offset += (uint64_t)n;
+		size += store_eol_crlf_len(&st, buf, (size_t)n);
+	}
+	*size_r = size;
+	return 0;
+}
