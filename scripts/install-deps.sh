@@ -6,7 +6,7 @@ RUN_PKGS="meson ninja-build pkg-config gcc libc6-dev libssl-dev libsqlite3-dev l
 # Recommends are not installed, so name what is only recommended:
 # libclang-rt-14-dev (libFuzzer and sanitizer runtimes for clang),
 # libnet-ssleay-perl and libio-socket-ssl-perl (TLS in swaks).
-CHECK_PKGS="mutt tmux libcmocka-dev python3-pytest swaks libnet-ssleay-perl libio-socket-ssl-perl curl clang-14 libclang-rt-14-dev sqlite3 procps"
+CHECK_PKGS="mutt tmux libcmocka-dev python3-pytest swaks fetchmail libnet-ssleay-perl libio-socket-ssl-perl curl clang-14 libclang-rt-14-dev sqlite3 procps"
 want="$RUN_PKGS"
 [ "$1" = check ] && want="$RUN_PKGS $CHECK_PKGS"
 missing=""

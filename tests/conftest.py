@@ -51,7 +51,10 @@ ALIASES = [
 ]
 SANITIZER_MARKERS = ("AddressSanitizer", "runtime error:", "LeakSanitizer",
                      "UndefinedBehaviorSanitizer")
-EXTRA_DISABLED = ("pop3_listen", "pop3s_listen", "imap_listen", "imaps_listen")
+EXTRA_DISABLED = ("imap_listen", "imaps_listen")
+# services whose readiness start() checks, and whether they use implicit TLS
+SERVICES = {"smtp": False, "submission": False, "submissions": True,
+            "pop3": False, "pop3s": True}
 
 
 def scaled(seconds):
@@ -388,12 +391,15 @@ class Postel:
         self.name = name
         self.datadir = pathlib.Path(tempfile.mkdtemp(prefix="postel-data-", dir="/tmp"))
         self.logdir = pathlib.Path(tempfile.mkdtemp(prefix="postel-log-", dir="/tmp"))
-        self.smtp_port, self.submission_port, self.submissions_port = free_ports(3)
+        (self.smtp_port, self.submission_port, self.submissions_port,
+         self.pop3_port, self.pop3s_port) = free_ports(5)
         self.overrides = {
             "hostname": HOSTNAME,
             "smtp_listen": f"127.0.0.1:{self.smtp_port}",
             "submission_listen": f"127.0.0.1:{self.submission_port}",
             "submissions_listen": f"127.0.0.1:{self.submissions_port}",
+            "pop3_listen": f"127.0.0.1:{self.pop3_port}",
+            "pop3s_listen": f"127.0.0.1:{self.pop3s_port}",
             "workers": "2",
         }
         for key in EXTRA_DISABLED:
@@ -401,7 +407,7 @@ class Postel:
         self.overrides.update(overrides or {})
         # the first address of each listen list is where clients go
         self.hosts = {}
-        for service in ("smtp", "submission", "submissions"):
+        for service in SERVICES:
             value = self.overrides.get(f"{service}_listen", "")
             if value:
                 host, _, port = value.split(",")[0].strip().rpartition(":")
@@ -471,8 +477,7 @@ class Postel:
                                      start_new_session=True, env=env)
         log.close()
         deadline = time.monotonic() + scaled(timeout)
-        pending = ["smtp", "submission", "submissions"]
-        pending = [p for p in pending if self.overrides.get(f"{p}_listen")]
+        pending = [p for p in SERVICES if self.overrides.get(f"{p}_listen")]
         last_error = None
         while pending and time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -482,9 +487,16 @@ class Postel:
             service = pending[0]
             try:
                 port = getattr(self, f"{service}_port")
-                with SMTPConn(port, host=self.hosts[service], timeout=2,
-                              tls=(service == "submissions")) as c:
-                    assert c.greeting.code == 220, c.greeting
+                if service.startswith("pop3"):
+                    # POP3 greets with "+OK" (RFC 1939 section 4)
+                    with SMTPConn(port, host=self.hosts[service], timeout=2,
+                                  tls=SERVICES[service], greeting=False) as c:
+                        line = c.read_line(timeout=2)
+                        assert line.startswith(b"+OK "), line
+                else:
+                    with SMTPConn(port, host=self.hosts[service], timeout=2,
+                                  tls=SERVICES[service]) as c:
+                        assert c.greeting.code == 220, c.greeting
                 pending.pop(0)
             except (OSError, TimeoutError, ConnectionClosed, ssl.SSLError) as e:
                 last_error = e

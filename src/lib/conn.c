@@ -50,6 +50,9 @@ struct conn {
 	const char *close_reason;
 
 	struct timeout *idle_to, *handshake_to, *defer_to, *close_to;
+	struct timeout *drained_to;
+	void (*drained_cb)(void *ctx);
+	void *drained_ctx;
 	conn_callback_t *cb;
 	void *ctx;
 	char peer_ip[INET6_ADDRSTRLEN];
@@ -57,6 +60,7 @@ struct conn {
 };
 
 static void conn_handle(void *ctx);
+static void conn_check_drained(struct conn *conn);
 
 /* The idle timer measures time since the session last made progress (a
  * whole line, or message data consumed), not since the last byte: a
@@ -90,6 +94,7 @@ static void conn_fail(struct conn *conn, const char *reason)
 	timeout_remove(&conn->handshake_to);
 	timeout_remove(&conn->close_to);
 	timeout_remove(&conn->defer_to);
+	timeout_remove(&conn->drained_to);
 	conn->defer_to = ioloop_defer(conn->loop, conn_deliver_closed, conn);
 }
 
@@ -185,6 +190,7 @@ void conn_destroy(struct conn **connp)
 	timeout_remove(&conn->handshake_to);
 	timeout_remove(&conn->defer_to);
 	timeout_remove(&conn->close_to);
+	timeout_remove(&conn->drained_to);
 	if (conn->ssl != NULL) {
 		if (conn->tls_up)
 			SSL_shutdown(conn->ssl); /* close_notify, RFC 8446 6.1 */
@@ -393,6 +399,30 @@ static void conn_call_input(struct conn *conn)
 	conn->in_callback = false;
 }
 
+static void conn_on_drained(void *ctx)
+{
+	struct conn *conn = ctx;
+	timeout_remove(&conn->drained_to);
+	if (conn->state == CONN_DEAD || conn->drained_cb == NULL || conn->closing ||
+	    conn->out_pos < conn->out.len)
+		return;
+	conn->in_callback = true;
+	conn->drained_cb(conn->drained_ctx);
+	conn->in_callback = false;
+	if (conn->state != CONN_DEAD)
+		conn_handle(conn); /* write it, as after any callback */
+}
+
+/* Output all written and a streamer waiting: ask it for more from the
+ * loop (not from here), so one fast reader cannot hog the loop. */
+static void conn_check_drained(struct conn *conn)
+{
+	if (conn->drained_cb != NULL && conn->drained_to == NULL && !conn->closing &&
+	    (conn->state == CONN_PLAIN || conn->state == CONN_TLS) &&
+	    conn->out_pos >= conn->out.len)
+		conn->drained_to = ioloop_defer(conn->loop, conn_on_drained, conn);
+}
+
 static void conn_handle(void *ctx)
 {
 	struct conn *conn = ctx;
@@ -464,6 +494,7 @@ static void conn_handle(void *ctx)
 		conn_fail(conn, conn->close_reason != NULL ? conn->close_reason : "eof");
 		return;
 	}
+	conn_check_drained(conn);
 	conn_update_io(conn);
 }
 
@@ -602,4 +633,14 @@ int conn_starttls(struct conn *conn, struct tls_ctx *tls)
 	if (!conn->in_callback)
 		conn_update_io(conn);
 	return 0;
+}
+
+void conn_set_output_drained(struct conn *conn, void (*cb)(void *ctx), void *ctx)
+{
+	conn->drained_cb = cb;
+	conn->drained_ctx = ctx;
+	if (cb == NULL)
+		timeout_remove(&conn->drained_to);
+	else if (conn->state != CONN_DEAD && !conn->in_callback)
+		conn_check_drained(conn);
 }

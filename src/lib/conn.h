@@ -74,6 +74,11 @@ void conn_write(struct conn *conn, const void *data, size_t len);
 void conn_printf(struct conn *conn, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 size_t conn_output_pending(const struct conn *conn);
+/* Streaming a large reply (POP3 RETR): cb(ctx) runs on the loop each time
+ * all buffered output has been written, so the session can produce the
+ * next piece only as the peer reads; memory stays at one piece. cb may
+ * write; NULL stops it. Not called once the conn is closing or dead. */
+void conn_set_output_drained(struct conn *conn, void (*cb)(void *ctx), void *ctx);
 /* Close once all output has been written (e.g. after 221 or 421). */
 void conn_close_after_output(struct conn *conn);
 

@@ -1,6 +1,7 @@
 /* test-conn.c: unit tests for ioloop.c and conn.c over socketpairs:
  * line framing, over-long lines, output cap, idle timeout, pause/resume,
- * and timers firing in order. */
+ * streaming through the output-drained callback, and timers firing in
+ * order. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -173,6 +174,66 @@ static void test_pause_resume_keeps_pipelined_input(void **state)
 	harness_deinit(&h);
 }
 
+/* conn_set_output_drained(): 1 MiB written in 512-byte pieces through a
+ * connection whose output cap is 1 KiB arrives whole, because each piece
+ * is asked for only once the previous one has been written. */
+struct stream {
+	struct harness *h;
+	size_t sent, received, total;
+	unsigned calls;
+	struct io *peer_io;
+};
+
+static void stream_fill(void *ctx)
+{
+	struct stream *st = ctx;
+	assert_int_equal(conn_output_pending(st->h->conn), 0);
+	st->calls++;
+	size_t n = st->total - st->sent < 512 ? st->total - st->sent : 512;
+	if (n == 0) {
+		conn_set_output_drained(st->h->conn, NULL, NULL);
+		return;
+	}
+	char buf[512];
+	memset(buf, 'a' + (int)(st->calls % 26), n);
+	conn_write(st->h->conn, buf, n);
+	st->sent += n;
+}
+
+static void stream_peer_read(void *ctx)
+{
+	struct stream *st = ctx;
+	char buf[4096];
+	ssize_t n;
+	while ((n = read(st->h->peer, buf, sizeof(buf))) > 0)
+		st->received += (size_t)n;
+	if (st->received == st->total)
+		ioloop_stop(st->h->loop);
+}
+
+static void stop_stream(void *ctx)
+{
+	ioloop_stop(ctx);
+}
+
+static void test_output_drained_streaming(void **state)
+{
+	(void)state;
+	struct harness h;
+	harness_init(&h, 2000, 1024);
+	struct stream st = { .h = &h, .total = 1024 * 1024 };
+	st.peer_io = io_add(h.loop, h.peer, IO_READ, stream_peer_read, &st);
+	struct timeout *guard = timeout_add(h.loop, 10000, stop_stream, h.loop);
+	conn_set_output_drained(h.conn, stream_fill, &st);
+	ioloop_run(h.loop);
+	timeout_remove(&guard);
+	io_remove(&st.peer_io);
+	assert_int_equal(st.received, st.total);
+	assert_true(st.calls >= st.total / 512);
+	assert_int_equal(h.closed, 0);
+	harness_deinit(&h);
+}
+
 static unsigned order[4], order_n;
 static void mark(void *ctx)
 {
@@ -215,6 +276,7 @@ int main(void)
 		cmocka_unit_test(test_long_line_then_later_input),
 		cmocka_unit_test(test_idle_timeout),
 		cmocka_unit_test(test_pause_resume_keeps_pipelined_input),
+		cmocka_unit_test(test_output_drained_streaming),
 		cmocka_unit_test(test_timers_in_order),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -22,6 +22,8 @@ enum service {
 	SERVICE_SMTP,        /* 25: MX, STARTTLS offered */
 	SERVICE_SUBMISSION,  /* 587: STARTTLS, AUTH required */
 	SERVICE_SUBMISSIONS, /* 465: implicit TLS, AUTH required */
+	SERVICE_POP3,        /* 110: STLS offered (RFC 2595) */
+	SERVICE_POP3S,       /* 995: implicit TLS (RFC 8314) */
 	SERVICE_COUNT
 };
 

@@ -14,6 +14,7 @@
 #include "store/store_committer.h"
 #include "queue/queue.h"
 #include "smtp/smtp_session.h"
+#include "pop3/pop3_session.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -55,10 +56,14 @@ static void peer_ip_of(int fd, char *buf, size_t size)
 		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, buf, (socklen_t)size);
 }
 
-/* Refuse politely: RFC 5321 3.1 allows a 421 greeting when busy. */
-static void refuse(int fd, const char *why)
+/* Refuse politely: RFC 5321 3.1 allows a 421 greeting when busy; a POP3
+ * client gets -ERR (RFC 2449 8.1.2: [SYS/TEMP]). Under implicit TLS it
+ * cannot be read, but the close says as much. */
+static void refuse(int fd, enum service service, const char *why)
 {
-	const char *msg = t_printf("421 4.3.2 %s, try again later\r\n", why);
+	bool pop3 = service == SERVICE_POP3 || service == SERVICE_POP3S;
+	const char *msg = pop3 ? t_printf("-ERR [SYS/TEMP] %s, try again later\r\n", why) :
+		t_printf("421 4.3.2 %s, try again later\r\n", why);
 	ssize_t w = send(fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT);
 	(void)w;
 	close(fd);
@@ -79,16 +84,20 @@ static void worker_on_accept(void *ctx)
 		peer_ip_of(fd, ip, sizeof(ip));
 		if (worker->connections >= worker->config->max_connections) {
 			log_warn("event=connection_refused ip=%s reason=max_connections", ip);
-			refuse(fd, "Too many connections");
+			refuse(fd, wl->listener->service, "Too many connections");
 			continue;
 		}
 		if (!worker_limits_acquire(limits, ip, worker->config->max_connections_per_ip)) {
 			log_warn("event=connection_refused ip=%s reason=max_connections_per_ip", ip);
-			refuse(fd, "Too many connections from your address");
+			refuse(fd, wl->listener->service, "Too many connections from your address");
 			continue;
 		}
 		worker->connections++;
-		smtp_session_create(worker, fd, wl->listener->service);
+		enum service service = wl->listener->service;
+		if (service == SERVICE_POP3 || service == SERVICE_POP3S)
+			pop3_session_create(worker, fd, service);
+		else
+			smtp_session_create(worker, fd, service);
 	}
 }
 
@@ -157,6 +166,7 @@ static void worker_start_drain(struct worker *worker)
 	worker_stop_accepting();
 	log_info("event=drain connections=%u", worker->connections);
 	smtp_sessions_drain(worker);
+	pop3_sessions_drain(worker);
 	if (worker->connections == 0)
 		ioloop_stop(worker->loop);
 	else

@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 struct conn;
-struct sasl_server;
+struct auth_login;
 struct timeout;
 struct userdb_target;
 
@@ -89,9 +89,7 @@ struct smtp_session {
 	unsigned bad_commands;
 	unsigned messages;
 
-	struct sasl_server *sasl;
-	const char *sasl_mech;
-	struct timeout *delay_to;
+	struct auth_login *login; /* an AUTH in progress */
 	unsigned delay_reply_code;
 
 	struct smtp_tx *tx;

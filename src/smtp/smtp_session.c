@@ -144,7 +144,6 @@ static void smtp_session_free(struct smtp_session *s)
 		 s->auth_user != NULL ? log_str(s->auth_user) : "-");
 	smtp_tx_reset(s);
 	smtp_auth_abort(s);
-	timeout_remove(&s->delay_to);
 	if (s->spool_fd >= 0)
 		close(s->spool_fd);
 	conn_destroy(&s->conn);

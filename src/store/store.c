@@ -265,3 +265,29 @@ int store_delivery_commit_group(struct store *store, struct store_delivery **ds,
 	return store->backend->delivery_commit_group(store, ds, n, uids_r, results_r,
 						     errors_r);
 }
+
+int store_mailbox_lock(struct store *store, const char *address,
+		       const char *mailbox, int *fd_r, const char **error_r)
+{
+	struct store_address addr;
+	const char *name;
+	if (store_address_parse(address, &addr, error_r) < 0 ||
+	    store_mailbox_name_check(mailbox, &name, error_r) < 0)
+		return -1;
+	return store->backend->mailbox_lock(store, &addr, name, fd_r, error_r);
+}
+
+int store_mailbox_expunge(struct store *store, const char *address,
+			  const char *mailbox, const uint32_t *uids,
+			  unsigned count, unsigned *expunged_r,
+			  const char **error_r)
+{
+	struct store_address addr;
+	const char *name;
+	*expunged_r = 0;
+	if (store_address_parse(address, &addr, error_r) < 0 ||
+	    store_mailbox_name_check(mailbox, &name, error_r) < 0)
+		return -1;
+	return store->backend->mailbox_expunge(store, &addr, name, uids, count,
+					       expunged_r, error_r);
+}

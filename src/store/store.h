@@ -138,6 +138,22 @@ int store_delivery_commit_group(struct store *store, struct store_delivery **ds,
 				unsigned n, uint32_t *uids_r, int *results_r,
 				const char **errors_r);
 
+/* An exclusive advisory lock on a mailbox, held by one session at a time
+ * in any process (the POP3 maildrop lock, RFC 1939 section 8). 1: locked,
+ * *fd_r holds it until close(*fd_r); 0: another session holds it; -1:
+ * error. Two calls in one process conflict too. */
+int store_mailbox_lock(struct store *store, const char *address,
+		       const char *mailbox, int *fd_r, const char **error_r);
+/* Remove the messages with these UIDs, durably: when it returns 0 their
+ * files are unlinked, the folder's directories fsync'd and their index
+ * rows deleted and committed, so no reader (IMAP, a new POP3 session)
+ * sees them again. UIDs already gone are skipped; *expunged_r counts the
+ * messages removed. On -1 some may be gone and the rest remain. */
+int store_mailbox_expunge(struct store *store, const char *address,
+			  const char *mailbox, const uint32_t *uids,
+			  unsigned count, unsigned *expunged_r,
+			  const char **error_r);
+
 /* Helpers shared by every backend, exported for tests and callers that
  * want to validate early (e.g. at RCPT TO). */
 struct store_address {

@@ -572,3 +572,38 @@ int store_index_message_list(struct store_index *idx, int64_t mailbox_id,
 	*count_r = count;
 	return 0;
 }
+
+int store_index_messages_remove(struct store_index *idx, int64_t mailbox_id,
+				const uint32_t *uids, unsigned count,
+				const char **error_r)
+{
+	sqlite3_stmt *stmt;
+	int rc = sqlite3_prepare_v2(idx->db,
+		"DELETE FROM messages WHERE mailbox_id = ?1 AND uid = ?2", -1,
+		&stmt, NULL);
+	if (rc != SQLITE_OK)
+		return index_error(idx, rc, "message remove", error_r);
+	for (unsigned i = 0; i < count; i++) {
+		sqlite3_bind_int64(stmt, 1, mailbox_id);
+		sqlite3_bind_int64(stmt, 2, uids[i]);
+		rc = sqlite3_step(stmt);
+		sqlite3_reset(stmt);
+		if (rc != SQLITE_DONE) {
+			sqlite3_finalize(stmt);
+			return index_error(idx, rc, "message remove", error_r);
+		}
+	}
+	sqlite3_finalize(stmt);
+	/* the mailbox changed: a CONDSTORE client must see a new MODSEQ */
+	rc = sqlite3_prepare_v2(idx->db,
+		"UPDATE mailboxes SET highestmodseq = highestmodseq + 1"
+		" WHERE id = ?1", -1, &stmt, NULL);
+	if (rc != SQLITE_OK)
+		return index_error(idx, rc, "message remove", error_r);
+	sqlite3_bind_int64(stmt, 1, mailbox_id);
+	rc = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE)
+		return index_error(idx, rc, "message remove", error_r);
+	return 0;
+}

@@ -90,5 +90,10 @@ int store_index_message_list(struct store_index *idx, int64_t mailbox_id,
 			     pool_t *pool,
 			     struct store_index_message **messages_r,
 			     unsigned *count_r, const char **error_r);
+/* Within a transaction: delete the rows of these UIDs (absent ones are
+ * ignored) and raise the mailbox's HIGHESTMODSEQ once. */
+int store_index_messages_remove(struct store_index *idx, int64_t mailbox_id,
+				const uint32_t *uids, unsigned count,
+				const char **error_r);
 
 #endif

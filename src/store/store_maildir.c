@@ -405,4 +405,6 @@ const struct store_backend store_backend_maildir = {
 	.delivery_sync = maildir_delivery_sync,
 	.delivery_commit = maildir_delivery_commit,
 	.delivery_abort = maildir_delivery_abort,
+	.mailbox_lock = maildir_mailbox_lock,
+	.mailbox_expunge = maildir_mailbox_expunge,
 };

@@ -94,6 +94,15 @@ int maildir_delivery_commit_group(struct store *store, struct store_delivery **d
 				  unsigned n, uint32_t *uids_r, int *results_r,
 				  const char **errors_r);
 
+/* store_maildir_expunge.c */
+int maildir_mailbox_lock(struct store *store, const struct store_address *addr,
+			 const char *mailbox, int *fd_r, const char **error_r);
+int maildir_mailbox_expunge(struct store *store,
+			    const struct store_address *addr,
+			    const char *mailbox, const uint32_t *uids,
+			    unsigned count, unsigned *expunged_r,
+			    const char **error_r);
+
 /* Within the index lock: add a row for every mailbox folder on disk
  * (and the default ones if with_defaults) and a row, with a new UID, for
  * every message file the index does not know. full: look in cur/ too

@@ -49,6 +49,15 @@ struct store_backend {
 	int (*delivery_commit_group)(struct store *store, struct store_delivery **ds,
 				     unsigned n, uint32_t *uids_r, int *results_r,
 				     const char **errors_r);
+	int (*mailbox_lock)(struct store *store,
+			    const struct store_address *addr,
+			    const char *mailbox, int *fd_r,
+			    const char **error_r);
+	int (*mailbox_expunge)(struct store *store,
+			       const struct store_address *addr,
+			       const char *mailbox, const uint32_t *uids,
+			       unsigned count, unsigned *expunged_r,
+			       const char **error_r);
 };
 
 struct store {

@@ -1,0 +1,247 @@
+/* pop3_maildrop.c: the maildrop of one POP3 login: the user's INBOX in
+ * the store SMTP delivers to.
+ *
+ * Opening (after a login) and the UPDATE state's expunge (after QUIT) run
+ * on the worker's delivery thread pool, since they wait for locks and
+ * fsync; each session has its own store handle, used by one thread at a
+ * time. RFC 1939 section 8: the maildrop is locked for the session's
+ * life, across worker processes (store_mailbox_lock); a second session
+ * gets -ERR [IN-USE] (RFC 2449 section 8.1.1). The message list is a
+ * snapshot: mail delivered later shows up in the next session. */
+#include "pop3_private.h"
+#include "lib/config.h"
+#include "lib/conn.h"
+#include "lib/log.h"
+#include "lib/threadpool.h"
+#include "store/store.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define POP3_MAILBOX "INBOX"
+
+struct pop3_maildrop_job {
+	struct pop3_session *s;
+	const char *address;   /* from the session pool: it outlives the job */
+	const char *data_dir;
+	struct pop3_maildrop *md;
+	uint32_t *uids;        /* UPDATE: the messages to expunge */
+	unsigned uid_count, expunged;
+	int result;            /* 1 ok, 0 in use, -1 error */
+	char error[256];
+};
+
+void pop3_maildrop_free(struct pop3_maildrop **mdp)
+{
+	struct pop3_maildrop *md = *mdp;
+	if (md == NULL)
+		return;
+	if (md->lock_fd >= 0)
+		close(md->lock_fd);
+	store_close(&md->store);
+	pool_destroy(&md->pool);
+	free(md);
+	*mdp = NULL;
+}
+
+static void job_error(struct pop3_maildrop_job *job, const char *error)
+{
+	snprintf(job->error, sizeof(job->error), "%s", error != NULL ? error : "?");
+	job->result = -1;
+}
+
+/* Thread pool: lock, then list. */
+static void pop3_maildrop_open_work(void *ctx)
+{
+	struct pop3_maildrop_job *job = ctx;
+	struct pop3_maildrop *md = job->md;
+	const char *error;
+	if (store_open(job->data_dir, &md->store, &error) < 0) {
+		job_error(job, error);
+		return;
+	}
+	int r = store_mailbox_lock(md->store, job->address, POP3_MAILBOX,
+				   &md->lock_fd, &error);
+	if (r < 0) {
+		/* an account made before its store: create the folders */
+		if (store_user_create(md->store, job->address, &error) < 0) {
+			job_error(job, error);
+			return;
+		}
+		r = store_mailbox_lock(md->store, job->address, POP3_MAILBOX,
+				       &md->lock_fd, &error);
+	}
+	if (r <= 0) {
+		if (r < 0)
+			job_error(job, error);
+		job->result = r;
+		return;
+	}
+	struct store_mailbox_status status;
+	struct store_message_info *infos;
+	unsigned count;
+	if (store_mailbox_status(md->store, job->address, POP3_MAILBOX, &status,
+				 &error) < 0 ||
+	    store_mailbox_list_messages(md->store, job->address, POP3_MAILBOX, md->pool,
+					&infos, &count, &error) < 0) {
+		job_error(job, error);
+		return;
+	}
+	md->uidvalidity = status.uidvalidity;
+	md->msgs = pool_alloc(md->pool, (count + 1) * sizeof(*md->msgs));
+	for (unsigned i = 0; i < count; i++) {
+		/* an index row whose file is gone (a crash mid-expunge) is
+		 * not a message */
+		if (infos[i].path == NULL)
+			continue;
+		struct pop3_msg *m = &md->msgs[md->count++];
+		m->uid = infos[i].uid;
+		m->size = infos[i].size;
+		m->path = infos[i].path;
+		md->total_octets += m->size;
+	}
+	job->result = 1;
+}
+
+static void pop3_maildrop_open_done(void *ctx)
+{
+	struct pop3_maildrop_job *job = ctx;
+	struct pop3_session *s = job->s;
+	s->job_pending = false;
+	if (job->result > 0 && !s->destroy_when_done) {
+		s->maildrop = job->md;
+		s->state = POP3_STATE_TRANSACTION;
+		log_info("sid=%s event=maildrop_open user=%s messages=%u octets=%llu",
+			 s->sid, log_str(s->auth_user), s->maildrop->count,
+			 (unsigned long long)s->maildrop->total_octets);
+		pop3_ok(s, "Logged in, %u messages (%llu octets)", s->maildrop->count,
+			(unsigned long long)s->maildrop->total_octets);
+	} else {
+		pop3_maildrop_free(&job->md);
+		if (job->result == 0) {
+			log_info("sid=%s event=maildrop_in_use user=%s", s->sid,
+				 log_str(s->auth_user));
+			pop3_err(s, "[IN-USE] Maildrop is locked by another session");
+		} else if (job->result < 0) {
+			log_error("sid=%s event=maildrop_open_failed user=%s error=%s",
+				  s->sid, log_str(s->auth_user), log_str(job->error));
+			pop3_err(s, "[SYS/TEMP] Unable to open the maildrop");
+		}
+		/* RFC 1939 section 7: back to AUTHORIZATION */
+		s->auth_user = NULL;
+	}
+	free(job);
+	pop3_session_resume(s);
+}
+
+void pop3_maildrop_open(struct pop3_session *s)
+{
+	struct pop3_maildrop_job *job = xcalloc(1, sizeof(*job));
+	job->s = s;
+	job->address = s->auth_user;
+	job->data_dir = s->worker->config->data_dir;
+	job->md = xcalloc(1, sizeof(*job->md));
+	job->md->pool = pool_create(4096);
+	job->md->lock_fd = -1;
+	s->job_pending = true;
+	pop3_session_wait(s);
+	threadpool_submit(s->worker->delivery_pool, pop3_maildrop_open_work,
+			  pop3_maildrop_open_done, job);
+}
+
+static void pop3_maildrop_update_work(void *ctx)
+{
+	struct pop3_maildrop_job *job = ctx;
+	const char *error;
+	job->result = store_mailbox_expunge(job->md->store, job->address, POP3_MAILBOX,
+					    job->uids, job->uid_count, &job->expunged,
+					    &error) < 0 ? -1 : 1;
+	if (job->result < 0)
+		job_error(job, error);
+}
+
+static void pop3_maildrop_update_done(void *ctx)
+{
+	struct pop3_maildrop_job *job = ctx;
+	struct pop3_session *s = job->s;
+	s->job_pending = false;
+	s->expunged = job->expunged;
+	log_info("sid=%s event=update user=%s deleted=%u result=%s%s%s", s->sid,
+		 log_str(s->auth_user), job->expunged, job->result > 0 ? "ok" : "fail",
+		 job->result > 0 ? "" : " error=", job->result > 0 ? "" : log_str(job->error));
+	/* RFC 1939 section 6: +OK only once the deletions are durable */
+	if (job->result > 0)
+		pop3_ok(s, "Postel POP3 server signing off (%u messages deleted)",
+			job->expunged);
+	else
+		pop3_err(s, "[SYS/TEMP] Some deleted messages not removed");
+	free(job->uids);
+	free(job);
+	pop3_session_close(s);
+	pop3_session_resume(s);
+}
+
+void pop3_maildrop_update(struct pop3_session *s)
+{
+	struct pop3_maildrop *md = s->maildrop;
+	s->state = POP3_STATE_UPDATE;
+	if (md->deleted == 0) {
+		pop3_ok(s, "Postel POP3 server signing off");
+		pop3_session_close(s);
+		return;
+	}
+	struct pop3_maildrop_job *job = xcalloc(1, sizeof(*job));
+	job->s = s;
+	job->address = s->auth_user;
+	job->md = md;
+	job->uids = xcalloc(md->deleted, sizeof(*job->uids));
+	for (unsigned i = 0; i < md->count; i++) {
+		if (md->msgs[i].deleted)
+			job->uids[job->uid_count++] = md->msgs[i].uid;
+	}
+	s->job_pending = true;
+	pop3_session_wait(s);
+	threadpool_submit(s->worker->delivery_pool, pop3_maildrop_update_work,
+			  pop3_maildrop_update_done, job);
+}
+
+struct pop3_msg *pop3_maildrop_msg(struct pop3_session *s, const char *arg,
+				   size_t len, unsigned *num_r)
+{
+	struct pop3_maildrop *md = s->maildrop;
+	const char *error;
+	if (pop3_parse_msgnum(arg, len, md->count, num_r, &error) < 0) {
+		pop3_err_bad(s, "%s", error);
+		return NULL;
+	}
+	struct pop3_msg *m = &md->msgs[*num_r - 1];
+	if (m->deleted) {
+		/* RFC 1939 section 5: deleted messages may not be referenced */
+		pop3_err(s, "Message %u already deleted", *num_r);
+		return NULL;
+	}
+	return m;
+}
+
+const char *pop3_maildrop_find_path(struct pop3_session *s, const struct pop3_msg *m)
+{
+	struct pop3_maildrop *md = s->maildrop;
+	struct store_message_info *infos;
+	unsigned count;
+	const char *error, *path = NULL;
+	pool_t *pool = pool_create(4096);
+	/* the session's handle is idle between jobs: the loop may use it */
+	if (store_mailbox_list_messages(md->store, s->auth_user, POP3_MAILBOX, pool,
+					&infos, &count, &error) < 0) {
+		log_error("sid=%s event=maildrop_list_failed error=%s", s->sid,
+			  log_str(error));
+	} else {
+		for (unsigned i = 0; i < count && path == NULL; i++) {
+			if (infos[i].uid == m->uid && infos[i].path != NULL)
+				path = pool_strdup(md->pool, infos[i].path);
+		}
+	}
+	pool_destroy(&pool);
+	return path;
+}

@@ -1,0 +1,16 @@
+/* pop3_session.h: a POP3 server session (RFC 1939) on one connection, for
+ * the two POP3 services: pop3 (110, STLS per RFC 2595) and pop3s (995,
+ * implicit TLS, RFC 8314). */
+#ifndef POSTEL_POP3_SESSION_H
+#define POSTEL_POP3_SESSION_H
+
+#include "server/server.h"
+
+/* Takes ownership of fd. */
+void pop3_session_create(struct worker *worker, int fd, enum service service);
+/* SIGTERM: idle sessions get -ERR [SYS/TEMP] and close without entering
+ * UPDATE (nothing is deleted); a RETR in flight or a QUIT's expunge
+ * finishes first. */
+void pop3_sessions_drain(struct worker *worker);
+
+#endif
