@@ -34,6 +34,7 @@ check: deps-check
 
 bench: build
 	@sh bench/run.sh
+	@/usr/bin/python3 bench/pop3.py
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -188,9 +188,11 @@ bool pop3_msg_filter_feed(struct pop3_msg_filter *f, const char *in, size_t len,
 		if (f->line_start && c == '.')
 			str_appendc(out, '.'); /* RFC 1939 section 3: byte-stuff */
 		f->line_start = false;
-		size_t end = i;
-		while (end < len && in[end] != '\r' && in[end] != '\n')
-			end++;
+		/* the rest of the line: up to the first CR, or an LF before it */
+		const char *cr = memchr(in + i, '\r', len - i);
+		size_t limit = cr != NULL ? (size_t)(cr - in) : len;
+		const char *lf = memchr(in + i, '\n', limit - i);
+		size_t end = lf != NULL ? (size_t)(lf - in) : limit;
 		str_append(out, in + i, end - i);
 		i = end;
 	}

@@ -16,7 +16,7 @@
 
 /* store_message_read() fills at most half of it from the file: LF may
  * become CRLF */
-#define POP3_READ_CHUNK (32 * 1024)
+#define POP3_READ_CHUNK (128 * 1024)
 
 struct pop3_retr {
 	struct store_message_reader *reader;

@@ -69,11 +69,19 @@ static void refuse(int fd, enum service service, const char *why)
 	close(fd);
 }
 
+/* Every worker polls the same listening sockets. One accept per wakeup:
+ * a worker that took a whole burst (10 POP3 clients arriving together,
+ * say) would serve it alone while the other cores idle; taking one and
+ * going back to epoll lets the other workers, and the least busy first,
+ * take the rest. The listening socket is level-triggered, so nothing
+ * waits longer than one loop iteration. */
+#define WORKER_ACCEPTS_PER_WAKEUP 1
+
 static void worker_on_accept(void *ctx)
 {
 	struct worker_listener *wl = ctx;
 	struct worker *worker = wl->worker;
-	for (unsigned i = 0; i < 64; i++) {
+	for (unsigned i = 0; i < WORKER_ACCEPTS_PER_WAKEUP; i++) {
 		int fd = accept4(wl->listener->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)

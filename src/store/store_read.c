@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define STORE_READ_CHUNK 8192
+#define STORE_READ_CHUNK 65536
 
 struct store_message_reader {
 	int fd;
