@@ -1,0 +1,301 @@
+/* probe_main.c: "postel probe": options, name resolution, one thread per
+ * port, then the report. See probe.h.
+ *
+ *   postel probe [--ports LIST] [--timeout SECS] [--json] [--servername NAME]
+ *                [--cafile FILE] HOST
+ *
+ * Exit status: 0 when every probed service works, 1 when some fail, 2 on
+ * a usage error. Color only when stdout is a terminal (and NO_COLOR is
+ * not set). */
+#include "cli/commands.h"
+#include "probe/probe.h"
+#include "probe/probe_report.h"
+#include "probe/probe_tls.h"
+#include "lib/str.h"
+
+#include <arpa/inet.h>
+#include <getopt.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define PROBE_DEFAULT_TIMEOUT_MS 5000
+#define PROBE_MAX_TIMEOUT_MS 300000
+
+struct probe_options {
+	struct probe_settings set;
+	bool json;
+	/* which services, on which ports; port 0: not probed */
+	unsigned ports[PROBE_SERVICE_COUNT];
+};
+
+static void probe_usage(FILE *out)
+{
+	fputs("usage: postel probe [OPTIONS] HOST\n"
+	      "\n"
+	      "Checks the mail ports of HOST (smtp 25, submission 587, submissions 465,\n"
+	      "pop3 110, pop3s 995, imap 143, imaps 993) at the same time and says\n"
+	      "what works, what fails and why, and which port to use instead.\n"
+	      "\n"
+	      "options:\n"
+	      "  --ports LIST        probe only these: names, standard port numbers or\n"
+	      "                      NAME=PORT, comma separated (imaps=10993,submission)\n"
+	      "  --timeout SECS      time for each port: connect, greeting, TLS and\n"
+	      "                      capabilities together (default 5, up to 300)\n"
+	      "  --json              print one JSON document instead of text\n"
+	      "  --servername NAME   the name the certificate must match, sent as SNI\n"
+	      "                      (default HOST)\n"
+	      "  --cafile FILE       trust only the CA certificates in FILE instead of\n"
+	      "                      the system's store\n"
+	      "  -h, --help          show this help\n"
+	      "\n"
+	      "Exit status: 0 every probed service works, 1 some fail, 2 usage error.\n",
+	      out);
+}
+
+static int probe_usage_error(const char *fmt, const char *arg)
+{
+	fputs("postel probe: ", stderr);
+	fprintf(stderr, fmt, arg);
+	fputs("\nTry \"postel probe --help\".\n", stderr);
+	return 2;
+}
+
+static const struct probe_service *probe_service_by_port(unsigned port)
+{
+	for (unsigned i = 0; i < PROBE_SERVICE_COUNT; i++) {
+		if (probe_services[i].port == port)
+			return &probe_services[i];
+	}
+	return NULL;
+}
+
+/* --ports: "smtp,993,imaps=10993". 0, or 2 after printing the error. */
+static int probe_parse_ports(struct probe_options *o, const char *list)
+{
+	bool seen[PROBE_SERVICE_COUNT] = { false };
+	char *copy = xstrdup(list), *save = NULL;
+	int ret = 0;
+
+	memset(o->ports, 0, sizeof(o->ports));
+	for (char *item = strtok_r(copy, ",", &save); item != NULL && ret == 0;
+	     item = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(item, '=');
+		const struct probe_service *svc;
+		unsigned long long port = 0, number;
+
+		if (eq != NULL)
+			*eq = '\0';
+		if (parse_uint64(item, strlen(item), 65535, &number))
+			svc = probe_service_by_port((unsigned)number);
+		else
+			svc = probe_service_find(item);
+		if (svc == NULL) {
+			ret = probe_usage_error("--ports: unknown service \"%s\" (smtp, "
+						"submission, submissions, pop3, pop3s, "
+						"imap, imaps or their port numbers)", item);
+			break;
+		}
+		port = svc->port;
+		if (eq != NULL && (!parse_uint64(eq + 1, strlen(eq + 1), 65535, &port) ||
+				   port == 0)) {
+			ret = probe_usage_error("--ports: bad port number \"%s\"", eq + 1);
+			break;
+		}
+		unsigned idx = (unsigned)(svc - probe_services);
+		if (seen[idx]) {
+			ret = probe_usage_error("--ports: %s given twice", svc->name);
+			break;
+		}
+		seen[idx] = true;
+		o->ports[idx] = (unsigned)port;
+	}
+	if (ret == 0 && !memchr(seen, true, sizeof(seen)))
+		ret = probe_usage_error("--ports: no service in \"%s\"", list);
+	free(copy);
+	return ret;
+}
+
+/* Decimal seconds, e.g. "5" or "0.5", to milliseconds. */
+static int probe_parse_timeout(const char *arg, unsigned *ms_r)
+{
+	char *end;
+	double secs = strtod(arg, &end);
+
+	if (end == arg || *end != '\0' || !(secs > 0) ||
+	    secs * 1000 > PROBE_MAX_TIMEOUT_MS)
+		return probe_usage_error("--timeout: \"%s\" is not a number of seconds "
+					 "from 0.001 to 300", arg);
+	*ms_r = (unsigned)(secs * 1000 + 0.5);
+	if (*ms_r == 0)
+		*ms_r = 1;
+	return 0;
+}
+
+static int probe_parse_options(struct probe_options *o, int argc, char **argv)
+{
+	enum { OPT_PORTS = 256, OPT_TIMEOUT, OPT_JSON, OPT_SERVERNAME, OPT_CAFILE };
+	static const struct option long_options[] = {
+		{ "ports", required_argument, NULL, OPT_PORTS },
+		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "servername", required_argument, NULL, OPT_SERVERNAME },
+		{ "cafile", required_argument, NULL, OPT_CAFILE },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt;
+
+	o->set.timeout_ms = PROBE_DEFAULT_TIMEOUT_MS;
+	for (unsigned i = 0; i < PROBE_SERVICE_COUNT; i++)
+		o->ports[i] = probe_services[i].port;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":h", long_options, NULL)) != -1) {
+		switch (opt) {
+		case OPT_PORTS:
+			if (probe_parse_ports(o, optarg) != 0)
+				return 2;
+			break;
+		case OPT_TIMEOUT:
+			if (probe_parse_timeout(optarg, &o->set.timeout_ms) != 0)
+				return 2;
+			break;
+		case OPT_JSON:
+			o->json = true;
+			break;
+		case OPT_SERVERNAME:
+			o->set.servername = optarg;
+			break;
+		case OPT_CAFILE:
+			o->set.cafile = optarg;
+			break;
+		case 'h':
+			probe_usage(stdout);
+			return 0;
+		case ':':
+			return probe_usage_error("missing argument to %s", argv[optind - 1]);
+		default:
+			return probe_usage_error("unknown option \"%s\"", argv[optind - 1]);
+		}
+	}
+	if (optind != argc - 1)
+		return probe_usage_error("%s", optind >= argc ? "HOST missing" :
+					 "one HOST only");
+	o->set.host = argv[optind];
+	if (o->set.host[0] == '\0')
+		return probe_usage_error("%s", "empty HOST");
+	if (o->set.servername == NULL)
+		o->set.servername = o->set.host;
+	return -1;
+}
+
+/* Resolve the host once, for every port (first address wins). */
+static void probe_resolve(struct probe_settings *set)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM };
+	struct addrinfo *res = NULL;
+	const char *host = set->host;
+	size_t len = strlen(host);
+	char bare[256];
+
+	/* "[::1]" as well as "::1" */
+	if (len > 2 && host[0] == '[' && host[len - 1] == ']' && len - 2 < sizeof(bare)) {
+		memcpy(bare, host + 1, len - 2);
+		bare[len - 2] = '\0';
+		host = bare;
+	}
+	int err = getaddrinfo(host, NULL, &hints, &res);
+	if (err != 0 || res == NULL) {
+		set->addr_error = t_printf("name %s not found: %s", set->host,
+					   err != 0 ? gai_strerror(err) : "no address");
+		set->addr_error = xstrdup(set->addr_error);
+		return;
+	}
+	memcpy(&set->addr, res->ai_addr, res->ai_addrlen);
+	set->addr_len = res->ai_addrlen;
+	const void *a = res->ai_family == AF_INET6 ?
+		(const void *)&((struct sockaddr_in6 *)res->ai_addr)->sin6_addr :
+		(const void *)&((struct sockaddr_in *)res->ai_addr)->sin_addr;
+	inet_ntop(res->ai_family, a, set->addr_text, sizeof(set->addr_text));
+	set->addr_ok = true;
+	freeaddrinfo(res);
+}
+
+struct probe_job {
+	const struct probe_settings *set;
+	struct probe_port *port;
+	pthread_t thread;
+	bool started;
+};
+
+static void *probe_thread(void *arg)
+{
+	struct probe_job *job = arg;
+	probe_port_run(job->set, job->port);
+	return NULL;
+}
+
+static void probe_run_ports(const struct probe_settings *set,
+			    struct probe_port *ports, unsigned count)
+{
+	struct probe_job jobs[PROBE_SERVICE_COUNT];
+
+	for (unsigned i = 0; i < count; i++) {
+		jobs[i] = (struct probe_job){ .set = set, .port = &ports[i] };
+		jobs[i].started = pthread_create(&jobs[i].thread, NULL, probe_thread,
+						 &jobs[i]) == 0;
+		if (!jobs[i].started) /* no thread: probe it here, in turn */
+			probe_port_run(set, &ports[i]);
+	}
+	for (unsigned i = 0; i < count; i++) {
+		if (jobs[i].started)
+			pthread_join(jobs[i].thread, NULL);
+	}
+}
+
+int cmd_probe(struct cli_ctx *ctx, int argc, char **argv)
+{
+	struct probe_options o;
+	struct probe_port ports[PROBE_SERVICE_COUNT];
+	unsigned count = 0;
+	const char *error;
+
+	(void)ctx;
+	memset(&o, 0, sizeof(o));
+	int ret = probe_parse_options(&o, argc, argv);
+	if (ret >= 0)
+		return ret;
+	o.set.ssl_ctx = probe_tls_ctx_create(o.set.cafile, &error);
+	if (o.set.ssl_ctx == NULL) {
+		fprintf(stderr, "postel probe: %s\n", error);
+		return 2;
+	}
+	probe_resolve(&o.set);
+	memset(ports, 0, sizeof(ports));
+	for (unsigned i = 0; i < PROBE_SERVICE_COUNT; i++) {
+		if (o.ports[i] == 0)
+			continue;
+		ports[count].pool = pool_create(4096);
+		ports[count].service = &probe_services[i];
+		ports[count].port = o.ports[i];
+		count++;
+	}
+	probe_run_ports(&o.set, ports, count);
+
+	struct probe_run run = { .set = &o.set, .ports = ports, .count = count };
+	if (o.json)
+		probe_report_json(stdout, &run);
+	else
+		probe_report_text(stdout, &run, isatty(STDOUT_FILENO) &&
+				  getenv("NO_COLOR") == NULL);
+	fflush(stdout);
+	ret = probe_exit_status(&run);
+	for (unsigned i = 0; i < count; i++)
+		pool_destroy(&ports[i].pool);
+	probe_tls_ctx_destroy(&o.set.ssl_ctx);
+	free((char *)o.set.addr_error);
+	return ret;
+}
