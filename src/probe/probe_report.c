@@ -145,7 +145,8 @@ static const char *probe_auth_cell(const struct probe_port *p)
 		str_printf(&s, "%s%s", i > 0 ? " " : "", m->items[i]);
 	if (plain)
 		str_printf(&s, "%s%s", s.len > 0 ? " " : "",
-			   p->service->proto == PROBE_PROTO_POP3 ? "USER" : "LOGIN");
+			   p->service->proto == PROBE_PROTO_POP3 ? "USER/PASS" :
+			   "IMAP-LOGIN");
 	const char *cell = s.len > 0 ? t_strndup(s.data, s.len) : "-";
 	str_free(&s);
 	return cell;
