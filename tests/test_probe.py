@@ -14,20 +14,23 @@ import time
 
 import pytest
 
-from conftest import HOSTNAME, POSTEL_BIN, free_ports, scaled
+from conftest import ALICE, HOSTNAME, POSTEL_BIN, USERS, free_ports, scaled
 from probe_fakes import (FakeServer, ProbeCA, imap_handler, server_context,
                          silent, smtp_handler)
 
 
-def run_probe(*args, timeout=30):
+def run_probe(*args, timeout=30, password=None):
+    """Runs probe; password (for --user) is written to its stdin."""
     p = subprocess.run([POSTEL_BIN, "probe", *args], capture_output=True,
-                       timeout=scaled(timeout), stdin=subprocess.DEVNULL)
+                       timeout=scaled(timeout),
+                       input=None if password is None else (password + "\n").encode(),
+                       stdin=subprocess.DEVNULL if password is None else None)
     out = p.stdout.decode("utf-8", "replace")
     return p.returncode, out, p.stderr.decode("utf-8", "replace")
 
 
-def probe_json(*args, timeout=30):
-    rc, out, err = run_probe("--json", *args, timeout=timeout)
+def probe_json(*args, timeout=30, password=None):
+    rc, out, err = run_probe("--json", *args, timeout=timeout, password=password)
     doc = json.loads(out)
     assert doc["exit_status"] == rc, (rc, out, err)
     return rc, doc
@@ -93,7 +96,7 @@ def test_help_and_listed():
     [], ["a", "b"], ["--ports", "nosuch", "h"], ["--ports", "smtp,smtp", "h"],
     ["--ports", "imaps=0", "h"], ["--ports", "imaps=70000", "h"], ["--ports", "", "h"],
     ["--timeout", "0", "h"], ["--timeout", "abc", "h"], ["--timeout", "301", "h"],
-    ["--bogus", "h"], ["--timeout"],
+    ["--bogus", "h"], ["--timeout"], ["--login-plaintext", "h"], ["--user", "", "h"],
 ])
 def test_usage_errors_exit_2(args):
     rc, out, err = run_probe(*args)
@@ -363,3 +366,66 @@ def test_color_only_on_a_terminal(postel):
         if slave is not None:
             os.close(slave)
     assert b"\x1b[32mok\x1b[0m" in data, data
+
+
+# --------------------------------------------------------------------------
+# --user: a login test on each port that offers authentication
+
+
+def test_login_postel_ok(postel):
+    rc, out, err = run_probe("--user", ALICE, "--ports", postel_ports(postel),
+                             *trusted(postel), "127.0.0.1", password=USERS[ALICE])
+    assert rc == 0, out + err
+    for service in ("smtp", "submission", "submissions"):
+        assert table_row(out, service)[10] == "ok", table_row(out, service)
+    assert out.count('login         ok: "235 2.7.0 Authentication successful"') == 3
+    assert USERS[ALICE] not in out and USERS[ALICE] not in err
+
+
+def test_login_postel_wrong_password_reason(postel):
+    rc, doc = probe_json("--user", ALICE, "--ports", f"submission={postel.submission_port}",
+                         *trusted(postel), "127.0.0.1", password="not the password")
+    assert rc == 1
+    sub = by_service(doc)["submission"]
+    assert sub["failed_stage"] == "login"
+    assert sub["login"]["result"] == "failed"
+    # the server's exact reason
+    assert sub["login"]["detail"] == '"535 5.7.8 Authentication credentials invalid"'
+    assert "Check the user name and the password" in sub["advice"]
+
+
+def test_login_needs_a_valid_certificate(postel):
+    """Without --cafile Postel's certificate is not trusted: no password
+    is sent to what could be an impostor."""
+    rc, doc = probe_json("--user", ALICE, "--servername", HOSTNAME, "--ports",
+                         f"submissions={postel.submissions_port}", "127.0.0.1",
+                         password=USERS[ALICE])
+    assert rc == 1
+    p = by_service(doc)["submissions"]
+    assert p["failed_stage"] == "certificate"
+    assert p["login"]["result"] == "skipped"
+    assert "impostor" in p["login"]["detail"]
+
+
+def test_login_never_in_plaintext_unless_asked(ca, fakes):
+    cert, key = ca.issue("plainlogin", HOSTNAME, HOSTNAME, 30)
+    srv = fakes(smtp_handler(server_context(cert, key), starttls=False,
+                             auth_before_tls=True, users={"u@example.org": "pw 1"}))
+    args = ["--user", "u@example.org", "--ports", f"smtp={srv.port}", "--cafile",
+            str(ca.ca), "--servername", HOSTNAME, "127.0.0.1"]
+    rc, doc = probe_json(*args, password="pw 1")
+    p = by_service(doc)["smtp"]
+    assert rc == 0 and p["status"] == "warning"
+    assert p["login"]["result"] == "skipped"
+    assert "never sent in plaintext unless --login-plaintext" in p["login"]["detail"]
+    rc, doc = probe_json("--login-plaintext", *args, password="pw 1")
+    p = by_service(doc)["smtp"]
+    assert rc == 0 and p["login"]["result"] == "ok"
+    assert p["login"]["detail"] == '"235 2.7.0 Authentication successful"'
+
+
+def test_login_empty_password_refused(postel):
+    rc, out, err = run_probe("--user", ALICE, "--ports", "submission=1", "127.0.0.1",
+                             password="")
+    assert rc == 1 and out == ""
+    assert "empty password" in err

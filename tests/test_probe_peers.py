@@ -7,7 +7,8 @@ import pytest
 
 from conftest import free_ports
 from probe_fakes import ProbeCA
-from probe_peers import (DOVECOT, PEER_HOST, POSTFIX, Dovecot, Postfix, missing)
+from probe_peers import (DOVECOT, PEER_HOST, PEER_PASSWORD, PEER_USER, POSTFIX,
+                         Dovecot, Postfix, missing)
 from test_probe import advice_of, by_service, probe_json, run_probe, table_row
 
 NAME = "mail.example.org"
@@ -99,3 +100,35 @@ def test_peers_wrong_name_and_alternates(peers):
     assert table_row(out, "imap")[2] == "ok"
     assert (f"use imap (port {dovecot.imap}) instead: it works"
             in advice_of(out, "imaps"))
+
+
+def test_peers_login(peers):
+    ca, dovecot, postfix = peers
+    args = ["--user", PEER_USER, "--timeout", "8", "--ports",
+            all_ports(dovecot, postfix), *trusted(ca), PEER_HOST]
+    rc, doc = probe_json(*args, password=PEER_PASSWORD)
+    assert rc == 0, doc
+    p = by_service(doc)
+    assert p["smtp"]["login"] == {"result": "skipped",
+                                  "detail": "no authentication offered"}
+    for service in ("submission", "submissions", "pop3", "pop3s", "imap", "imaps"):
+        assert p[service]["login"]["result"] == "ok", p[service]
+    assert p["imap"]["login"]["detail"].startswith('"OK ')
+    assert p["pop3"]["login"]["detail"].startswith('"+OK')
+    assert p["submission"]["login"]["detail"].startswith('"235 2.7.0')
+
+
+def test_peers_login_wrong_password_reasons(peers):
+    ca, dovecot, postfix = peers
+    rc, doc = probe_json("--user", PEER_USER, "--timeout", "8", "--ports",
+                         all_ports(dovecot, postfix), *trusted(ca), PEER_HOST,
+                         password="wrong password")
+    assert rc == 1
+    p = by_service(doc)
+    assert doc["failed"] == 6
+    # each server's own words
+    assert "AUTHENTICATIONFAILED" in p["imaps"]["login"]["detail"]
+    assert p["pop3s"]["login"]["detail"].startswith('"-ERR [AUTH]')
+    assert p["submissions"]["login"]["detail"].startswith('"535 5.7.8')
+    for service in ("submission", "submissions", "pop3", "pop3s", "imap", "imaps"):
+        assert p[service]["failed_stage"] == "login"

@@ -2,7 +2,10 @@
  * port, then the report. See probe.h.
  *
  *   postel probe [--ports LIST] [--timeout SECS] [--json] [--servername NAME]
- *                [--cafile FILE] HOST
+ *                [--cafile FILE] [--user USER [--login-plaintext]] HOST
+ *
+ * With --user the password is read once, from the terminal without echo or
+ * as one line from stdin, and wiped when the probe ends.
  *
  * Exit status: 0 when every probed service works, 1 when some fail, 2 on
  * a usage error. Color only when stdout is a terminal (and NO_COLOR is
@@ -11,6 +14,7 @@
 #include "probe/probe.h"
 #include "probe/probe_report.h"
 #include "probe/probe_tls.h"
+#include "lib/secret.h"
 #include "lib/str.h"
 
 #include <arpa/inet.h>
@@ -24,6 +28,8 @@
 
 #define PROBE_DEFAULT_TIMEOUT_MS 5000
 #define PROBE_MAX_TIMEOUT_MS 300000
+/* what SASL PLAIN can carry (RFC 4616 limits each field to 255 octets) */
+#define PROBE_PASSWORD_MAX 255
 
 struct probe_options {
 	struct probe_settings set;
@@ -50,6 +56,12 @@ static void probe_usage(FILE *out)
 	      "                      (default HOST)\n"
 	      "  --cafile FILE       trust only the CA certificates in FILE instead of\n"
 	      "                      the system's store\n"
+	      "  --user USER         also log in as USER on each port that offers\n"
+	      "                      authentication; the password is read from the\n"
+	      "                      terminal (no echo) or as one line from stdin.\n"
+	      "                      It is sent only over TLS with a valid certificate\n"
+	      "  --login-plaintext   also log in where there is no TLS (the password\n"
+	      "                      travels in the clear)\n"
 	      "  -h, --help          show this help\n"
 	      "\n"
 	      "Exit status: 0 every probed service works, 1 some fail, 2 usage error.\n",
@@ -137,13 +149,16 @@ static int probe_parse_timeout(const char *arg, unsigned *ms_r)
 
 static int probe_parse_options(struct probe_options *o, int argc, char **argv)
 {
-	enum { OPT_PORTS = 256, OPT_TIMEOUT, OPT_JSON, OPT_SERVERNAME, OPT_CAFILE };
+	enum { OPT_PORTS = 256, OPT_TIMEOUT, OPT_JSON, OPT_SERVERNAME, OPT_CAFILE,
+	       OPT_USER, OPT_LOGIN_PLAINTEXT };
 	static const struct option long_options[] = {
 		{ "ports", required_argument, NULL, OPT_PORTS },
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "servername", required_argument, NULL, OPT_SERVERNAME },
 		{ "cafile", required_argument, NULL, OPT_CAFILE },
+		{ "user", required_argument, NULL, OPT_USER },
+		{ "login-plaintext", no_argument, NULL, OPT_LOGIN_PLAINTEXT },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -172,6 +187,16 @@ static int probe_parse_options(struct probe_options *o, int argc, char **argv)
 		case OPT_CAFILE:
 			o->set.cafile = optarg;
 			break;
+		case OPT_USER:
+			if (optarg[0] == '\0' || strpbrk(optarg, "\r\n") != NULL ||
+			    strlen(optarg) > PROBE_PASSWORD_MAX)
+				return probe_usage_error("--user: \"%s\" is not a user name",
+							 optarg);
+			o->set.user = optarg;
+			break;
+		case OPT_LOGIN_PLAINTEXT:
+			o->set.login_plaintext = true;
+			break;
 		case 'h':
 			probe_usage(stdout);
 			return 0;
@@ -189,6 +214,8 @@ static int probe_parse_options(struct probe_options *o, int argc, char **argv)
 		return probe_usage_error("%s", "empty HOST");
 	if (o->set.servername == NULL)
 		o->set.servername = o->set.host;
+	if (o->set.login_plaintext && o->set.user == NULL)
+		return probe_usage_error("%s", "--login-plaintext needs --user");
 	return -1;
 }
 
@@ -222,6 +249,23 @@ static void probe_resolve(struct probe_settings *set)
 	inet_ntop(res->ai_family, a, set->addr_text, sizeof(set->addr_text));
 	set->addr_ok = true;
 	freeaddrinfo(res);
+}
+
+/* The --user password into buf: 0, or -1 after printing why. */
+static int probe_read_password(const char *user, char *buf, size_t size)
+{
+	const char *error = NULL;
+	ssize_t len = isatty(STDIN_FILENO) ?
+		secret_read_tty(t_printf("Password for %s: ", user), buf, size, &error) :
+		secret_read_line(STDIN_FILENO, buf, size, &error);
+	if (len == 0)
+		error = "empty password";
+	if (len <= 0 || memchr(buf, '\r', (size_t)len) != NULL) {
+		fprintf(stderr, "postel probe: %s\n",
+			error != NULL ? error : "the password holds a CR");
+		return -1;
+	}
+	return 0;
 }
 
 struct probe_job {
@@ -260,6 +304,7 @@ int cmd_probe(struct cli_ctx *ctx, int argc, char **argv)
 {
 	struct probe_options o;
 	struct probe_port ports[PROBE_SERVICE_COUNT];
+	char password[PROBE_PASSWORD_MAX + 1];
 	unsigned count = 0;
 	const char *error;
 
@@ -268,9 +313,15 @@ int cmd_probe(struct cli_ctx *ctx, int argc, char **argv)
 	int ret = probe_parse_options(&o, argc, argv);
 	if (ret >= 0)
 		return ret;
+	if (o.set.user != NULL) {
+		if (probe_read_password(o.set.user, password, sizeof(password)) < 0)
+			return 1;
+		o.set.password = password;
+	}
 	o.set.ssl_ctx = probe_tls_ctx_create(o.set.cafile, &error);
 	if (o.set.ssl_ctx == NULL) {
 		fprintf(stderr, "postel probe: %s\n", error);
+		explicit_bzero(password, sizeof(password));
 		return 2;
 	}
 	probe_resolve(&o.set);
@@ -284,6 +335,8 @@ int cmd_probe(struct cli_ctx *ctx, int argc, char **argv)
 		count++;
 	}
 	probe_run_ports(&o.set, ports, count);
+	explicit_bzero(password, sizeof(password));
+	o.set.password = NULL;
 
 	struct probe_run run = { .set = &o.set, .ports = ports, .count = count };
 	if (o.json)

@@ -247,6 +247,12 @@ static void probe_login_step(struct probe_session *s, const struct probe_dialogu
 			"in plaintext unless --login-plaintext is given)";
 		return;
 	}
+	if (tls && p->failed_stage == PROBE_STAGE_CERT) {
+		p->login = PROBE_LOGIN_SKIPPED;
+		p->login_detail = "not tried: the certificate is not valid, so the "
+			"password could reach an impostor";
+		return;
+	}
 	if (mechs->count == 0 && !plain) {
 		p->login = PROBE_LOGIN_SKIPPED;
 		p->login_detail = "no authentication offered";
