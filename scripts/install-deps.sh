@@ -2,11 +2,12 @@
 # Install the Debian 12 packages Postel needs to build, run and test,
 # only those missing. Usage: install-deps.sh [run|check]
 set -e
-RUN_PKGS="meson ninja-build pkg-config gcc libc6-dev libssl-dev libsqlite3-dev libcrypt-dev openssl"
+RUN_PKGS="meson ninja-build pkg-config gcc libc6-dev libssl-dev libsqlite3-dev libcrypt-dev openssl libunbound-dev"
 # Recommends are not installed, so name what is only recommended:
 # libclang-rt-14-dev (libFuzzer and sanitizer runtimes for clang),
 # libnet-ssleay-perl and libio-socket-ssl-perl (TLS in swaks).
-CHECK_PKGS="libcmocka-dev python3-pytest swaks libnet-ssleay-perl libio-socket-ssl-perl curl clang-14 libclang-rt-14-dev sqlite3 procps"
+# python3-dnslib: the loopback DNS server of the probe --dns tests.
+CHECK_PKGS="libcmocka-dev python3-pytest swaks libnet-ssleay-perl libio-socket-ssl-perl curl clang-14 libclang-rt-14-dev sqlite3 procps python3-dnslib"
 # Peers for the probe tests, each run there as a private instance on
 # loopback high ports. They ship system services, which must never start:
 # see install_services below.

@@ -27,11 +27,13 @@ class ProbeCA:
         self.ca = self.dir / "ca.crt"
 
     def issue(self, name, cn, san, days):
-        """A certificate for cn/san valid `days` days (-1: expired yesterday)."""
+        """A certificate for cn and san (a name or a list of names) valid
+        `days` days (-1: expired yesterday)."""
         openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key",
                 "-out", f"{name}.csr", "-subj", f"/CN={cn}", cwd=self.dir)
         ext = self.dir / f"{name}.ext"
-        ext.write_text(f"subjectAltName=DNS:{san}\n")
+        names = [san] if isinstance(san, str) else list(san)
+        ext.write_text("subjectAltName=" + ",".join(f"DNS:{n}" for n in names) + "\n")
         openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
                 "-CAcreateserial", "-out", f"{name}.crt", "-days", str(days),
                 "-extfile", str(ext), cwd=self.dir)

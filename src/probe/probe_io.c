@@ -224,6 +224,25 @@ int probe_io_read_line(struct probe_io *io, const char **line_r, size_t *len_r,
 	}
 }
 
+int probe_io_read_all(struct probe_io *io, size_t max, str_t *out,
+		      const char **error_r)
+{
+	char buf[4096];
+
+	str_consume(&io->in, io->consumed);
+	io->consumed = 0;
+	str_append(out, str_c(&io->in), io->in.len);
+	str_clear(&io->in);
+	while (out->len <= max) {
+		ssize_t n = probe_io_once(io, false, buf, sizeof(buf), error_r);
+		if (n < 0)
+			return io->timed_out ? -1 : 0; /* EOF or a close: the end */
+		str_append(out, buf, (size_t)n);
+	}
+	*error_r = t_printf("more than %zu bytes", max);
+	return -1;
+}
+
 static bool probe_is_ip(const char *name)
 {
 	unsigned char buf[16];

@@ -40,6 +40,11 @@ int probe_io_write_line(struct probe_io *io, const char *line, const char **erro
 int probe_io_read_line(struct probe_io *io, const char **line_r, size_t *len_r,
 		       const char **error_r);
 
+/* Everything up to EOF (buffered input first) appended to out; -1 when
+ * more than max bytes arrive, on error or at the deadline. */
+int probe_io_read_all(struct probe_io *io, size_t max, str_t *out,
+		      const char **error_r);
+
 /* TLS handshake as a client of ssl_ctx, with SNI servername when it is
  * not an IP address. Input buffered before it is dropped, and reported
  * through *had_input_r (RFC 3207 4.2 / CVE-2011-0411 on the server side). */

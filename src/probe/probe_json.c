@@ -6,7 +6,7 @@
 
 #include <string.h>
 
-static void json_str(FILE *out, const char *s)
+void probe_json_str(FILE *out, const char *s)
 {
 	if (s == NULL) {
 		fputs("null", out);
@@ -24,36 +24,36 @@ static void json_str(FILE *out, const char *s)
 	fputc('"', out);
 }
 
-static void json_key(FILE *out, const char *key, bool *first)
+void probe_json_key(FILE *out, const char *key, bool *first)
 {
 	if (!*first)
 		fputc(',', out);
 	*first = false;
-	json_str(out, key);
+	probe_json_str(out, key);
 	fputc(':', out);
 }
 
-static void json_kv_str(FILE *out, const char *key, const char *value, bool *first)
+void probe_json_kv_str(FILE *out, const char *key, const char *value, bool *first)
 {
-	json_key(out, key, first);
-	json_str(out, value);
+	probe_json_key(out, key, first);
+	probe_json_str(out, value);
 }
 
 static void json_kv_bool(FILE *out, const char *key, bool value, bool *first)
 {
-	json_key(out, key, first);
+	probe_json_key(out, key, first);
 	fputs(value ? "true" : "false", out);
 }
 
 static void json_caps(FILE *out, const char *key, const struct probe_caps *caps,
 		      bool *first)
 {
-	json_key(out, key, first);
+	probe_json_key(out, key, first);
 	fputc('[', out);
 	for (unsigned i = 0; i < caps->count; i++) {
 		if (i > 0)
 			fputc(',', out);
-		json_str(out, caps->items[i]);
+		probe_json_str(out, caps->items[i]);
 	}
 	fputc(']', out);
 }
@@ -87,13 +87,13 @@ static void json_cert(FILE *out, const struct probe_cert *c)
 		return;
 	}
 	fputc('{', out);
-	json_kv_str(out, "subject", c->subject, &first);
-	json_kv_str(out, "issuer", c->issuer, &first);
-	json_kv_str(out, "not_after", c->not_after, &first);
-	json_key(out, "days_left", &first);
+	probe_json_kv_str(out, "subject", c->subject, &first);
+	probe_json_kv_str(out, "issuer", c->issuer, &first);
+	probe_json_kv_str(out, "not_after", c->not_after, &first);
+	probe_json_key(out, "days_left", &first);
 	fprintf(out, "%ld", c->days_left);
 	json_kv_bool(out, "chain_verified", c->chain_ok, &first);
-	json_kv_str(out, "verify_error", c->verify_error, &first);
+	probe_json_kv_str(out, "verify_error", c->verify_error, &first);
 	json_kv_bool(out, "name_matches", c->name_ok, &first);
 	fputc('}', out);
 }
@@ -104,34 +104,34 @@ static void json_port(FILE *out, const struct probe_run *run, unsigned i)
 	bool first = true;
 
 	fputc('{', out);
-	json_kv_str(out, "service", p->service->name, &first);
-	json_key(out, "port", &first);
+	probe_json_kv_str(out, "service", p->service->name, &first);
+	probe_json_key(out, "port", &first);
 	fprintf(out, "%u", p->port);
-	json_kv_str(out, "status", p->status == PROBE_OK ? "ok" :
+	probe_json_kv_str(out, "status", p->status == PROBE_OK ? "ok" :
 		    p->status == PROBE_WARN ? "warning" : "fail", &first);
-	json_kv_str(out, "failed_stage", probe_stage_name(p->failed_stage), &first);
-	json_kv_str(out, "error", p->error, &first);
-	json_kv_str(out, "connect", probe_connect_name(p->connect_error), &first);
-	json_key(out, "connect_ms", &first);
+	probe_json_kv_str(out, "failed_stage", probe_stage_name(p->failed_stage), &first);
+	probe_json_kv_str(out, "error", p->error, &first);
+	probe_json_kv_str(out, "connect", probe_connect_name(p->connect_error), &first);
+	probe_json_key(out, "connect_ms", &first);
 	if (p->connect_error == PROBE_CONN_NONE)
 		fprintf(out, "%.1f", p->connect_ms);
 	else
 		fputs("null", out);
-	json_kv_str(out, "greeting", p->greeting, &first);
+	probe_json_kv_str(out, "greeting", p->greeting, &first);
 	json_caps(out, "capabilities_before_tls", &p->caps_before, &first);
 	json_caps(out, "mechanisms_before_tls", &p->mechs_before, &first);
 	json_kv_bool(out, "plaintext_login_before_tls", p->plaintext_login_before, &first);
-	json_key(out, "tls", &first);
+	probe_json_key(out, "tls", &first);
 	if (!p->tls_done) {
 		fputs("null", out);
 	} else {
 		bool tfirst = true;
 		fputc('{', out);
-		json_kv_str(out, "mode", p->service->implicit_tls ? "implicit" :
+		probe_json_kv_str(out, "mode", p->service->implicit_tls ? "implicit" :
 			    "starttls", &tfirst);
-		json_kv_str(out, "version", p->tls_version, &tfirst);
-		json_kv_str(out, "cipher", p->tls_cipher, &tfirst);
-		json_key(out, "certificate", &tfirst);
+		probe_json_kv_str(out, "version", p->tls_version, &tfirst);
+		probe_json_kv_str(out, "cipher", p->tls_cipher, &tfirst);
+		probe_json_key(out, "certificate", &tfirst);
 		json_cert(out, &p->cert);
 		fputc('}', out);
 	}
@@ -139,25 +139,25 @@ static void json_port(FILE *out, const struct probe_run *run, unsigned i)
 	json_caps(out, "capabilities_after_tls", &p->caps_after, &first);
 	json_caps(out, "mechanisms_after_tls", &p->mechs_after, &first);
 	json_kv_bool(out, "plaintext_login_after_tls", p->plaintext_login_after, &first);
-	json_key(out, "login", &first);
+	probe_json_key(out, "login", &first);
 	if (p->login == PROBE_LOGIN_NOT_TRIED) {
 		fputs("null", out);
 	} else {
 		bool lfirst = true;
 		fputc('{', out);
-		json_kv_str(out, "result", probe_login_name(p->login), &lfirst);
-		json_kv_str(out, "detail", p->login_detail, &lfirst);
+		probe_json_kv_str(out, "result", probe_login_name(p->login), &lfirst);
+		probe_json_kv_str(out, "detail", p->login_detail, &lfirst);
 		fputc('}', out);
 	}
-	json_key(out, "warnings", &first);
+	probe_json_key(out, "warnings", &first);
 	fputc('[', out);
 	for (unsigned n = 0; n < p->note_count; n++) {
 		if (n > 0)
 			fputc(',', out);
-		json_str(out, p->notes[n]);
+		probe_json_str(out, p->notes[n]);
 	}
 	fputc(']', out);
-	json_kv_str(out, "advice", probe_advice(run, i), &first);
+	probe_json_kv_str(out, "advice", probe_advice(run, i), &first);
 	fputc('}', out);
 }
 
@@ -168,12 +168,12 @@ void probe_report_json(FILE *out, const struct probe_run *run)
 	unsigned failed = 0;
 
 	fputc('{', out);
-	json_kv_str(out, "host", set->host, &first);
-	json_kv_str(out, "address", set->addr_ok ? set->addr_text : NULL, &first);
-	json_kv_str(out, "servername", set->servername, &first);
-	json_key(out, "timeout_ms", &first);
+	probe_json_kv_str(out, "host", set->host, &first);
+	probe_json_kv_str(out, "address", set->addr_ok ? set->addr_text : NULL, &first);
+	probe_json_kv_str(out, "servername", set->servername, &first);
+	probe_json_key(out, "timeout_ms", &first);
 	fprintf(out, "%u", set->timeout_ms);
-	json_key(out, "ports", &first);
+	probe_json_key(out, "ports", &first);
 	fputc('[', out);
 	for (unsigned i = 0; i < run->count; i++) {
 		if (i > 0)
@@ -182,9 +182,9 @@ void probe_report_json(FILE *out, const struct probe_run *run)
 		failed += run->ports[i].status == PROBE_FAIL;
 	}
 	fputc(']', out);
-	json_key(out, "failed", &first);
+	probe_json_key(out, "failed", &first);
 	fprintf(out, "%u", failed);
-	json_key(out, "exit_status", &first);
+	probe_json_key(out, "exit_status", &first);
 	fprintf(out, "%d", probe_exit_status(run));
 	fputs("}\n", out);
 }

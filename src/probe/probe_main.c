@@ -3,6 +3,8 @@
  *
  *   postel probe [--ports LIST] [--timeout SECS] [--json] [--servername NAME]
  *                [--cafile FILE] [--user USER [--login-plaintext]] HOST
+ *   postel probe --dns DOMAIN [--selector SEL] [--resolver ADDR[@PORT]]
+ *                [--mta-sts-host HOST:PORT] [--cafile FILE] [--timeout SECS] [--json]
  *
  * With --user the password is read once, from the terminal without echo or
  * as one line from stdin, and wiped when the probe ends.
@@ -12,6 +14,7 @@
  * not set). */
 #include "cli/commands.h"
 #include "probe/probe.h"
+#include "probe/probe_dns.h"
 #include "probe/probe_report.h"
 #include "probe/probe_tls.h"
 #include "lib/secret.h"
@@ -34,6 +37,7 @@
 struct probe_options {
 	struct probe_settings set;
 	bool json;
+	struct probe_dns_settings dns; /* dns.domain set: --dns mode */
 	/* which services, on which ports; port 0: not probed */
 	unsigned ports[PROBE_SERVICE_COUNT];
 };
@@ -41,6 +45,7 @@ struct probe_options {
 static void probe_usage(FILE *out)
 {
 	fputs("usage: postel probe [OPTIONS] HOST\n"
+	      "       postel probe --dns DOMAIN [--selector SEL] [--resolver ADDR[@PORT]]\n"
 	      "\n"
 	      "Checks the mail ports of HOST (smtp 25, submission 587, submissions 465,\n"
 	      "pop3 110, pop3s 995, imap 143, imaps 993) at the same time and says\n"
@@ -62,6 +67,13 @@ static void probe_usage(FILE *out)
 	      "                      It is sent only over TLS with a valid certificate\n"
 	      "  --login-plaintext   also log in where there is no TLS (the password\n"
 	      "                      travels in the clear)\n"
+	      "  --dns DOMAIN        check the DNS of a mail domain instead: MX and its\n"
+	      "                      hosts, reverse DNS, SPF, DMARC, DKIM, MTA-STS, TLSA\n"
+	      "  --selector SEL      with --dns: the DKIM selector to check\n"
+	      "  --resolver ADDR[@PORT]  with --dns: ask this resolver (default: the\n"
+	      "                      ones in /etc/resolv.conf)\n"
+	      "  --mta-sts-host HOST:PORT  with --dns: fetch the MTA-STS policy from\n"
+	      "                      there instead of mta-sts.DOMAIN:443\n"
 	      "  -h, --help          show this help\n"
 	      "\n"
 	      "Exit status: 0 every probed service works, 1 some fail, 2 usage error.\n",
@@ -131,6 +143,15 @@ static int probe_parse_ports(struct probe_options *o, const char *list)
 	return ret;
 }
 
+/* A domain name or label list as typed: letters, digits, '-', '_', '.'. */
+static bool probe_dns_name_ok(const char *name)
+{
+	size_t len = strlen(name);
+	return len > 0 && len <= 253 && name[0] != '.' && name[0] != '-' &&
+		strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		       "0123456789-_.") == len && strstr(name, "..") == NULL;
+}
+
 /* Decimal seconds, e.g. "5" or "0.5", to milliseconds. */
 static int probe_parse_timeout(const char *arg, unsigned *ms_r)
 {
@@ -150,7 +171,8 @@ static int probe_parse_timeout(const char *arg, unsigned *ms_r)
 static int probe_parse_options(struct probe_options *o, int argc, char **argv)
 {
 	enum { OPT_PORTS = 256, OPT_TIMEOUT, OPT_JSON, OPT_SERVERNAME, OPT_CAFILE,
-	       OPT_USER, OPT_LOGIN_PLAINTEXT };
+	       OPT_USER, OPT_LOGIN_PLAINTEXT, OPT_DNS, OPT_SELECTOR, OPT_RESOLVER,
+	       OPT_MTA_STS_HOST };
 	static const struct option long_options[] = {
 		{ "ports", required_argument, NULL, OPT_PORTS },
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
@@ -159,6 +181,10 @@ static int probe_parse_options(struct probe_options *o, int argc, char **argv)
 		{ "cafile", required_argument, NULL, OPT_CAFILE },
 		{ "user", required_argument, NULL, OPT_USER },
 		{ "login-plaintext", no_argument, NULL, OPT_LOGIN_PLAINTEXT },
+		{ "dns", required_argument, NULL, OPT_DNS },
+		{ "selector", required_argument, NULL, OPT_SELECTOR },
+		{ "resolver", required_argument, NULL, OPT_RESOLVER },
+		{ "mta-sts-host", required_argument, NULL, OPT_MTA_STS_HOST },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -197,6 +223,24 @@ static int probe_parse_options(struct probe_options *o, int argc, char **argv)
 		case OPT_LOGIN_PLAINTEXT:
 			o->set.login_plaintext = true;
 			break;
+		case OPT_DNS:
+			if (!probe_dns_name_ok(optarg))
+				return probe_usage_error("--dns: \"%s\" is not a domain",
+							 optarg);
+			o->dns.domain = optarg;
+			break;
+		case OPT_SELECTOR:
+			if (!probe_dns_name_ok(optarg))
+				return probe_usage_error("--selector: \"%s\" is not a "
+							 "selector", optarg);
+			o->dns.selector = optarg;
+			break;
+		case OPT_RESOLVER:
+			o->dns.resolver = optarg;
+			break;
+		case OPT_MTA_STS_HOST:
+			o->dns.mta_sts_host = optarg;
+			break;
 		case 'h':
 			probe_usage(stdout);
 			return 0;
@@ -206,6 +250,20 @@ static int probe_parse_options(struct probe_options *o, int argc, char **argv)
 			return probe_usage_error("unknown option \"%s\"", argv[optind - 1]);
 		}
 	}
+	if (o->dns.domain != NULL) {
+		if (optind != argc)
+			return probe_usage_error("--dns takes no HOST (\"%s\")",
+						 argv[optind]);
+		if (o->set.user != NULL)
+			return probe_usage_error("%s", "--user does not go with --dns");
+		o->dns.cafile = o->set.cafile;
+		o->dns.timeout_ms = o->set.timeout_ms;
+		return -1;
+	}
+	if (o->dns.selector != NULL || o->dns.resolver != NULL ||
+	    o->dns.mta_sts_host != NULL)
+		return probe_usage_error("%s", "--selector, --resolver and "
+					 "--mta-sts-host go with --dns");
 	if (optind != argc - 1)
 		return probe_usage_error("%s", optind >= argc ? "HOST missing" :
 					 "one HOST only");
@@ -313,6 +371,9 @@ int cmd_probe(struct cli_ctx *ctx, int argc, char **argv)
 	int ret = probe_parse_options(&o, argc, argv);
 	if (ret >= 0)
 		return ret;
+	bool color = isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL;
+	if (o.dns.domain != NULL)
+		return probe_dns_main(&o.dns, o.json, color);
 	if (o.set.user != NULL) {
 		if (probe_read_password(o.set.user, password, sizeof(password)) < 0)
 			return 1;
@@ -342,8 +403,7 @@ int cmd_probe(struct cli_ctx *ctx, int argc, char **argv)
 	if (o.json)
 		probe_report_json(stdout, &run);
 	else
-		probe_report_text(stdout, &run, isatty(STDOUT_FILENO) &&
-				  getenv("NO_COLOR") == NULL);
+		probe_report_text(stdout, &run, color);
 	fflush(stdout);
 	ret = probe_exit_status(&run);
 	for (unsigned i = 0; i < count; i++)

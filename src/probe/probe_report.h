@@ -25,6 +25,12 @@ const char *probe_login_name(enum probe_login_state state);
 void probe_report_text(FILE *out, const struct probe_run *run, bool color);
 void probe_report_json(FILE *out, const struct probe_run *run);
 
+/* JSON pieces (probe_json.c): a string escaped to ASCII (null for NULL),
+ * a key with the comma before it unless *first, a key and a string. */
+void probe_json_str(FILE *out, const char *s);
+void probe_json_key(FILE *out, const char *key, bool *first);
+void probe_json_kv_str(FILE *out, const char *key, const char *value, bool *first);
+
 /* Exit status: 0 when every probed port works (warnings allowed), else 1. */
 int probe_exit_status(const struct probe_run *run);
 
