@@ -126,12 +126,14 @@ def test_postel_smtp_ports_all_work(postel):
     assert re.search(rf"name +matches {HOSTNAME}", out)
     assert "Advice:" not in out
     assert out.rstrip().endswith("All 3 probed services work.")
+    assert "login test" not in out
 
 
 def test_postel_json(postel):
     rc, doc = probe_json("--ports", postel_ports(postel), *trusted(postel), "127.0.0.1")
     assert rc == 0
     assert doc["failed"] == 0 and doc["servername"] == HOSTNAME
+    assert doc["advice"] is None
     ports = by_service(doc)
     assert list(ports) == ["smtp", "submission", "submissions"]
     sub = ports["submission"]
@@ -205,6 +207,17 @@ def test_closed_port_refused_with_alternate(postel):
     assert f"Nothing accepts connections on port {closed}" in adv
     assert f"use submissions (port {postel.submissions_port}) instead: it works" in adv
     assert "connect: Connection refused" in out
+
+
+def test_nothing_answers_overall_advice():
+    closed = free_ports(3)
+    ports = f"smtp={closed[0]},submission={closed[1]},imaps={closed[2]}"
+    rc, out, _ = run_probe("--ports", ports, "127.0.0.1")
+    assert rc == 1
+    assert "- No probed port of 127.0.0.1 accepts connections" in out
+    rc, doc = probe_json("--ports", ports, "127.0.0.1")
+    assert doc["advice"].startswith("No probed port of 127.0.0.1")
+    assert doc["failed"] == 3
 
 
 def test_silent_ports_time_out_concurrently(fakes):
@@ -380,6 +393,7 @@ def test_login_postel_ok(postel):
         assert table_row(out, service)[10] == "ok", table_row(out, service)
     assert out.count('login         ok: "235 2.7.0 Authentication successful"') == 3
     assert USERS[ALICE] not in out and USERS[ALICE] not in err
+    assert f"login test as {ALICE}, only over TLS with a valid certificate" in out
 
 
 def test_login_postel_wrong_password_reason(postel):

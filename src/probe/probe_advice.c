@@ -166,3 +166,17 @@ const char *probe_advice(const struct probe_run *run, unsigned i)
 	return t_printf("%s For %s, %s", cause, svc->job,
 			probe_alternate(run, svc->alternate));
 }
+
+const char *probe_advice_overall(const struct probe_run *run)
+{
+	for (unsigned i = 0; i < run->count; i++) {
+		if (run->ports[i].failed_stage != PROBE_STAGE_CONNECT)
+			return NULL;
+	}
+	if (run->count < 2 || !run->set->addr_ok)
+		return NULL;
+	return t_printf("No probed port of %s accepts connections: check that "
+			"%s is the mail server's name, that the server runs, and "
+			"whether a firewall between here and there blocks the "
+			"ports.", run->set->host, run->set->host);
+}

@@ -182,6 +182,7 @@ void probe_report_json(FILE *out, const struct probe_run *run)
 		failed += run->ports[i].status == PROBE_FAIL;
 	}
 	fputc(']', out);
+	probe_json_kv_str(out, "advice", probe_advice_overall(run), &first);
 	probe_json_key(out, "failed", &first);
 	fprintf(out, "%u", failed);
 	probe_json_key(out, "exit_status", &first);

@@ -182,9 +182,14 @@ void probe_report_text(FILE *out, const struct probe_run *run, bool color)
 	const struct probe_settings *set = run->set;
 	unsigned failed = 0;
 
-	fprintf(out, "postel probe %s (%s), certificate name %s, timeout %.1f s\n\n",
+	fprintf(out, "postel probe %s (%s), certificate name %s, timeout %.1f s\n",
 		set->host, set->addr_ok ? set->addr_text : "does not resolve",
 		set->servername, set->timeout_ms / 1000.0);
+	if (set->user != NULL)
+		fprintf(out, "login test as %s, %s\n", set->user, set->login_plaintext ?
+			"also without TLS (--login-plaintext)" :
+			"only over TLS with a valid certificate");
+	fputc('\n', out);
 	for (unsigned i = 0; i < run->count; i++)
 		probe_print_port(out, run, &run->ports[i], color);
 	probe_print_table(out, run, color);
@@ -197,6 +202,9 @@ void probe_report_text(FILE *out, const struct probe_run *run, bool color)
 		fprintf(out, "- %s (port %u): %s\n", run->ports[i].service->name,
 			run->ports[i].port, advice);
 	}
+	const char *overall = probe_advice_overall(run);
+	if (overall != NULL)
+		fprintf(out, "- %s\n", overall);
 	if (failed == 0)
 		fprintf(out, "\nAll %u probed services work.\n", run->count);
 	else

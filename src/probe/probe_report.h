@@ -18,6 +18,9 @@ struct probe_run {
 /* Advice for a failing port: the likely cause, then the port to use
  * instead. NULL for a port that works. Temp pool. */
 const char *probe_advice(const struct probe_run *run, unsigned i);
+/* Advice about the server as a whole when no port could even be reached
+ * (then the cause is rarely the ports), else NULL. */
+const char *probe_advice_overall(const struct probe_run *run);
 /* One word per result: "ok", "warning", "FAIL". */
 const char *probe_status_name(enum probe_status status);
 const char *probe_login_name(enum probe_login_state state);
