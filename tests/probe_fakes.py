@@ -179,16 +179,18 @@ def smtp_handler(ctx, implicit=False, greeting="220 fake.example ESMTP ready",
     return handle
 
 
-def imap_handler(ctx, implicit=True):
+def imap_handler(ctx, implicit=True, sasl_ir=True, users=None):
     """A scripted IMAP server: greeting with capabilities, CAPABILITY,
-    STARTTLS, LOGOUT."""
+    STARTTLS, AUTHENTICATE PLAIN (with or without SASL-IR), LOGOUT."""
+    users = users or {}
 
     def handle(conn):
         io = Lines(ctx.wrap_socket(conn, server_side=True) if implicit else conn)
         tls = implicit
 
         def caps():
-            return "IMAP4rev1 SASL-IR AUTH=PLAIN" if tls else \
+            ir = " SASL-IR" if sasl_ir else ""
+            return f"IMAP4rev1{ir} AUTH=PLAIN LOGINDISABLED" if tls else \
                 "IMAP4rev1 STARTTLS LOGINDISABLED"
         io.send(f"* OK [CAPABILITY {caps()}] fake IMAP ready\r\n")
         for _ in range(50):
@@ -203,6 +205,22 @@ def imap_handler(ctx, implicit=True):
                 io.send(f"{tag} OK begin TLS\r\n")
                 io.starttls(ctx)
                 tls = True
+            elif cmd == "AUTHENTICATE" and tls:
+                import base64
+                args = rest.split(" ")
+                if len(args) > 2 and not sasl_ir:
+                    io.send(f"{tag} BAD no SASL-IR here\r\n")
+                    continue
+                if len(args) > 2:
+                    blob = args[2]
+                else:
+                    io.send("+ \r\n")
+                    blob = io.line() or ""
+                parts = base64.b64decode(blob).split(b"\0")
+                if len(parts) == 3 and users.get(parts[1].decode()) == parts[2].decode():
+                    io.send(f"{tag} OK [CAPABILITY IMAP4rev1] Logged in\r\n")
+                else:
+                    io.send(f"{tag} NO [AUTHENTICATIONFAILED] Authentication failed.\r\n")
             elif cmd == "LOGOUT":
                 io.send(f"* BYE bye\r\n{tag} OK done\r\n")
                 return

@@ -438,6 +438,25 @@ def test_login_never_in_plaintext_unless_asked(ca, fakes):
     assert p["login"]["detail"] == '"235 2.7.0 Authentication successful"'
 
 
+@pytest.mark.parametrize("sasl_ir", [True, False])
+def test_login_imap_authenticate_plain(ca, fakes, sasl_ir):
+    """AUTHENTICATE PLAIN with the response on the command line (SASL-IR)
+    or after the "+" continuation; LOGINDISABLED rules out LOGIN."""
+    cert, key = ca.issue("imaplogin", HOSTNAME, HOSTNAME, 30)
+    srv = fakes(imap_handler(server_context(cert, key), implicit=True, sasl_ir=sasl_ir,
+                             users={"u@example.org": "pw 2"}))
+    args = ["--user", "u@example.org", "--ports", f"imaps={srv.port}", "--cafile",
+            str(ca.ca), "--servername", HOSTNAME, "127.0.0.1"]
+    rc, doc = probe_json(*args, password="pw 2")
+    p = by_service(doc)["imaps"]
+    assert rc == 0, p
+    assert p["login"] == {"result": "ok", "detail": '"OK [CAPABILITY IMAP4rev1] Logged in"'}
+    rc, doc = probe_json(*args, password="pw 3")
+    p = by_service(doc)["imaps"]
+    assert rc == 1
+    assert p["login"]["detail"] == '"NO [AUTHENTICATIONFAILED] Authentication failed."'
+
+
 def test_login_empty_password_refused(postel):
     rc, out, err = run_probe("--user", ALICE, "--ports", "submission=1", "127.0.0.1",
                              password="")

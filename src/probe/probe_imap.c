@@ -1,6 +1,7 @@
 /* probe_imap.c: the IMAP dialogue of probe (ports 143, 993): greeting,
- * CAPABILITY, STARTTLS (RFC 9051 6.2.1), AUTHENTICATE PLAIN (with SASL-IR
- * when offered, RFC 4959) or LOGIN, LOGOUT. Untagged responses other
+ * CAPABILITY, STARTTLS (RFC 9051 6.2.1), AUTHENTICATE PLAIN (the response
+ * with the command under SASL-IR, RFC 4959, else after the "+"
+ * continuation) or LOGIN, LOGOUT. Untagged responses other
  * than CAPABILITY are skipped; a command may see at most 100 of them. */
 #include "probe/probe_reply.h"
 #include "probe/probe_session.h"
@@ -11,8 +12,9 @@
 #define PROBE_IMAP_LINES_MAX 100
 
 /* Send "tag cmd" and read to the tagged reply. Capabilities seen on the
- * way go to caps/mechs when set. 0 for OK, -1 with the reply quoted. */
-static int probe_imap_cmd(struct probe_session *s, const char *cmd,
+ * way go to caps/mechs when set. A "+" continuation is answered once with
+ * cont when set (a SASL response). 0 for OK, -1 with the reply quoted. */
+static int probe_imap_cmd(struct probe_session *s, const char *cmd, const char *cont,
 			  struct probe_caps *caps, struct probe_caps *mechs,
 			  const char **reply_r, const char **error_r)
 {
@@ -37,9 +39,14 @@ static int probe_imap_cmd(struct probe_session *s, const char *cmd,
 			return -1;
 		}
 		if (len > 0 && line[0] == '+') {
-			*error_r = t_printf("unexpected continuation %s",
-					    probe_quote(line, len));
-			return -1;
+			if (cont == NULL) {
+				*error_r = t_printf("unexpected continuation %s",
+						    probe_quote(line, len));
+				return -1;
+			}
+			if (probe_io_write_line(&s->io, cont, error_r) < 0)
+				return -1;
+			cont = NULL;
 		}
 	}
 	*error_r = "over 100 lines before the tagged reply";
@@ -70,7 +77,7 @@ static int probe_imap_capabilities(struct probe_session *s, struct probe_caps *c
 {
 	const char *reply;
 
-	if (probe_imap_cmd(s, "CAPABILITY", caps, mechs, &reply, error_r) < 0)
+	if (probe_imap_cmd(s, "CAPABILITY", NULL, caps, mechs, &reply, error_r) < 0)
 		return -1;
 	/* RFC 9051 6.2.3: LOGIN is refused while LOGINDISABLED is listed */
 	*plain_login_r = !probe_caps_has(caps, "LOGINDISABLED");
@@ -80,7 +87,7 @@ static int probe_imap_capabilities(struct probe_session *s, struct probe_caps *c
 static int probe_imap_starttls(struct probe_session *s, const char **error_r)
 {
 	const char *reply;
-	if (probe_imap_cmd(s, "STARTTLS", NULL, NULL, &reply, error_r) < 0) {
+	if (probe_imap_cmd(s, "STARTTLS", NULL, NULL, NULL, &reply, error_r) < 0) {
 		*error_r = t_printf("STARTTLS refused: %s", *error_r);
 		return -1;
 	}
@@ -113,7 +120,11 @@ static int probe_imap_login(struct probe_session *s, const struct probe_caps *me
 		&s->p->caps_before;
 	if (probe_caps_has(mechs, "PLAIN") && probe_caps_has(caps, "SASL-IR")) {
 		probe_sasl_plain(s, "AUTHENTICATE PLAIN ", &cmd);
-		ret = probe_imap_cmd(s, str_c(&cmd), NULL, NULL, reply_r, error_r);
+		ret = probe_imap_cmd(s, str_c(&cmd), NULL, NULL, NULL, reply_r, error_r);
+	} else if (probe_caps_has(mechs, "PLAIN")) {
+		probe_sasl_plain(s, "", &cmd);
+		ret = probe_imap_cmd(s, "AUTHENTICATE PLAIN", str_c(&cmd), NULL, NULL,
+				     reply_r, error_r);
 	} else if (plain_login) {
 		str_appendz(&cmd, "LOGIN ");
 		if (probe_imap_quoted(&cmd, user) == NULL) {
@@ -123,12 +134,11 @@ static int probe_imap_login(struct probe_session *s, const struct probe_caps *me
 			if (probe_imap_quoted(&cmd, pass) == NULL)
 				*error_r = "the password holds a line break";
 			else
-				ret = probe_imap_cmd(s, str_c(&cmd), NULL, NULL,
+				ret = probe_imap_cmd(s, str_c(&cmd), NULL, NULL, NULL,
 						     reply_r, error_r);
 		}
 	} else {
-		*error_r = "the server offers neither AUTHENTICATE PLAIN with "
-			"SASL-IR nor LOGIN";
+		*error_r = "the server offers neither AUTHENTICATE PLAIN nor LOGIN";
 	}
 	str_free_secure(&cmd);
 	return ret;
@@ -137,7 +147,7 @@ static int probe_imap_login(struct probe_session *s, const struct probe_caps *me
 static void probe_imap_quit(struct probe_session *s)
 {
 	const char *reply, *error;
-	(void)probe_imap_cmd(s, "LOGOUT", NULL, NULL, &reply, &error);
+	(void)probe_imap_cmd(s, "LOGOUT", NULL, NULL, NULL, &reply, &error);
 }
 
 const struct probe_dialogue probe_imap_dialogue = {
