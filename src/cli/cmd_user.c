@@ -19,15 +19,14 @@
 #include "auth/userdb.h"
 #include "cli/commands.h"
 #include "lib/config.h"
+#include "lib/secret.h"
 #include "store/store.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -68,77 +67,6 @@ static int cmd_fail(const char *fmt, ...)
 	return 1;
 }
 
-/* The terminal state to restore if a signal arrives while echo is off. */
-static struct termios cmd_tty_saved;
-static volatile sig_atomic_t cmd_tty_echo_off;
-
-static void cmd_tty_signal(int sig)
-{
-	if (cmd_tty_echo_off)
-		tcsetattr(STDIN_FILENO, TCSAFLUSH, &cmd_tty_saved);
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
-/* One line from fd, byte by byte so no stdio buffer keeps a copy. The
- * length, or -1 (error_r set). The newline (and a CR before it) is cut. */
-static ssize_t cmd_read_line(int fd, char *buf, size_t size, const char **error_r)
-{
-	size_t len = 0;
-	char c;
-
-	for (;;) {
-		ssize_t n = read(fd, &c, 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			*error_r = t_printf("reading the password: %s", strerror(errno));
-			return -1;
-		}
-		if (n == 0 || c == '\n')
-			break;
-		if (len + 1 >= size) {
-			*error_r = "password longer than 255 bytes";
-			return -1;
-		}
-		buf[len++] = c;
-	}
-	if (len > 0 && buf[len - 1] == '\r')
-		len--;
-	buf[len] = '\0';
-	return (ssize_t)len;
-}
-
-static ssize_t cmd_read_password_tty(const char *prompt, char *buf, size_t size,
-				     const char **error_r)
-{
-	static const int signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTSTP };
-	struct sigaction sa, old[5];
-	struct termios quiet;
-
-	if (tcgetattr(STDIN_FILENO, &cmd_tty_saved) < 0) {
-		*error_r = t_printf("tcgetattr: %s", strerror(errno));
-		return -1;
-	}
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = cmd_tty_signal;
-	for (unsigned i = 0; i < 5; i++)
-		sigaction(signals[i], &sa, &old[i]);
-	quiet = cmd_tty_saved;
-	quiet.c_lflag &= (tcflag_t)~ECHO;
-	quiet.c_lflag |= ECHONL;
-	fputs(prompt, stderr);
-	fflush(stderr);
-	cmd_tty_echo_off = 1;
-	tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
-	ssize_t len = cmd_read_line(STDIN_FILENO, buf, size, error_r);
-	tcsetattr(STDIN_FILENO, TCSAFLUSH, &cmd_tty_saved);
-	cmd_tty_echo_off = 0;
-	for (unsigned i = 0; i < 5; i++)
-		sigaction(signals[i], &old[i], NULL);
-	return len;
-}
-
 /* Read and check a new password into buf (NUL-terminated). 0 or -1. */
 static int cmd_read_password(char *buf, size_t size, const char **error_r)
 {
@@ -146,13 +74,13 @@ static int cmd_read_password(char *buf, size_t size, const char **error_r)
 
 	if (isatty(STDIN_FILENO)) {
 		char again[CMD_PASSWORD_READ_MAX];
-		len = cmd_read_password_tty("New password: ", buf, size, error_r);
+		len = secret_read_tty("New password: ", buf, size, error_r);
 		if (len <= 0) {
 			if (len == 0)
 				*error_r = "empty password refused";
 			return -1;
 		}
-		ssize_t len2 = cmd_read_password_tty("Retype new password: ", again,
+		ssize_t len2 = secret_read_tty("Retype new password: ", again,
 						     sizeof(again), error_r);
 		bool same = len2 == len && CRYPTO_memcmp(buf, again, (size_t)len) == 0;
 		OPENSSL_cleanse(again, sizeof(again));
@@ -163,7 +91,7 @@ static int cmd_read_password(char *buf, size_t size, const char **error_r)
 			return -1;
 		}
 	} else {
-		len = cmd_read_line(STDIN_FILENO, buf, size, error_r);
+		len = secret_read_line(STDIN_FILENO, buf, size, error_r);
 		if (len < 0)
 			return -1;
 	}

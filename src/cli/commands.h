@@ -24,5 +24,6 @@ int cmd_user(struct cli_ctx *ctx, int argc, char **argv);   /* cmd_user.c */
 int cmd_domain(struct cli_ctx *ctx, int argc, char **argv); /* cmd_user.c */
 int cmd_alias(struct cli_ctx *ctx, int argc, char **argv);  /* cmd_user.c */
 int cmd_queue(struct cli_ctx *ctx, int argc, char **argv);  /* cmd_queue.c */
+int cmd_probe(struct cli_ctx *ctx, int argc, char **argv);  /* probe/ */
 
 #endif

@@ -1,0 +1,72 @@
+"""A loopback authoritative DNS server for the `postel probe --dns` tests,
+built on dnslib (Debian's python3-dnslib): it answers UDP and TCP on
+127.0.0.1 from a zone given as text, NXDOMAIN for names it does not
+hold, and NOERROR with no answer for types a name does not have."""
+import socket
+
+from dnslib import QTYPE, RCODE, RR
+from dnslib.server import BaseResolver, DNSLogger, DNSServer
+
+
+class ZoneResolver(BaseResolver):
+    def __init__(self, zone_text):
+        self.records = RR.fromZone(zone_text)
+        self.queries = []
+
+    def resolve(self, request, handler):
+        reply = request.reply()
+        qname, qtype = request.q.qname, request.q.qtype
+        self.queries.append((str(qname), QTYPE[qtype]))
+        known = False
+        for rr in self.records:
+            if rr.rname == qname:
+                known = True
+                if rr.rtype == qtype:
+                    reply.add_answer(rr)
+        if not known:
+            reply.header.rcode = RCODE.NXDOMAIN
+        reply.header.aa = 1
+        return reply
+
+
+class QuietLogger(DNSLogger):
+    def __init__(self):
+        super().__init__(log="-request,-reply,-truncated,-error,-recv,-send,-data")
+
+
+def free_udp_tcp_port():
+    """A port free for both UDP and TCP on 127.0.0.1."""
+    for _ in range(50):
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.bind(("127.0.0.1", 0))
+        port = u.getsockname()[1]
+        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            t.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+        finally:
+            t.close()
+            u.close()
+    raise RuntimeError("no free port")
+
+
+class ZoneServer:
+    def __init__(self, zone_text):
+        self.resolver = ZoneResolver(zone_text)
+        self.port = free_udp_tcp_port()
+        self.udp = DNSServer(self.resolver, address="127.0.0.1", port=self.port,
+                             logger=QuietLogger())
+        self.tcp = DNSServer(self.resolver, address="127.0.0.1", port=self.port,
+                             tcp=True, logger=QuietLogger())
+        self.udp.start_thread()
+        self.tcp.start_thread()
+
+    @property
+    def address(self):
+        return f"127.0.0.1@{self.port}"
+
+    def close(self):
+        self.udp.stop()
+        self.tcp.stop()
