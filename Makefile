@@ -32,7 +32,8 @@ check: deps-check
 	$(MAKE) --no-print-directory build-asan build-fuzz
 	@sh scripts/check.sh
 
-bench: build
+# deps-check brings the peers (postfix, dovecot-pop3d) without starting them
+bench: deps-check build
 	@sh bench/run.sh
 	@/usr/bin/python3 bench/pop3.py
 

@@ -1,5 +1,5 @@
-"""`postel probe` against Postel itself (the SMTP ports it serves today;
-POP3 and IMAP are not there yet, so probe must report those ports as
+"""`postel probe` against Postel itself (the SMTP and POP3 ports it serves
+today; IMAP is not there yet, so probe must report those ports as
 failing), a closed port, a port that accepts and never speaks, and small
 fake servers with an expired certificate, a certificate for another name,
 no STARTTLS, plaintext AUTH before TLS and a hostile greeting. Asserts the
@@ -55,7 +55,8 @@ def advice_of(out, service):
 
 def postel_ports(srv):
     return (f"smtp={srv.smtp_port},submission={srv.submission_port},"
-            f"submissions={srv.submissions_port}")
+            f"submissions={srv.submissions_port},pop3={srv.pop3_port},"
+            f"pop3s={srv.pop3s_port}")
 
 
 def trusted(srv):
@@ -109,23 +110,27 @@ def test_usage_errors_exit_2(args):
 # against Postel
 
 
-def test_postel_smtp_ports_all_work(postel):
+def test_postel_smtp_and_pop3_ports_all_work(postel):
     rc, out, err = run_probe("--ports", postel_ports(postel), *trusted(postel),
                              "127.0.0.1")
     assert rc == 0, out + err
     assert "\x1b" not in out  # not a terminal: no color
-    for service in ("smtp", "submission", "submissions"):
+    for service in ("smtp", "submission", "submissions", "pop3", "pop3s"):
         row = table_row(out, service)
         assert row[2] == "ok", row
         assert "TLSv1.3" in row, row
         assert "PLAIN" in row and "LOGIN" in row, row
     assert table_row(out, "submission")[5] == "STARTTLS"
     assert table_row(out, "submissions")[5] == "implicit"
+    assert table_row(out, "pop3")[5] == "STARTTLS"
+    assert table_row(out, "pop3s")[5] == "implicit"
+    assert "USER/PASS" in table_row(out, "pop3")
     assert "220 mail.example.org ESMTP" in out
+    assert "+OK Postel POP3 server ready" in out
     assert re.search(r"chain +verified", out)
     assert re.search(rf"name +matches {HOSTNAME}", out)
     assert "Advice:" not in out
-    assert out.rstrip().endswith("All 3 probed services work.")
+    assert out.rstrip().endswith("All 5 probed services work.")
     assert "login test" not in out
 
 
@@ -135,7 +140,7 @@ def test_postel_json(postel):
     assert doc["failed"] == 0 and doc["servername"] == HOSTNAME
     assert doc["advice"] is None
     ports = by_service(doc)
-    assert list(ports) == ["smtp", "submission", "submissions"]
+    assert list(ports) == ["smtp", "submission", "submissions", "pop3", "pop3s"]
     sub = ports["submission"]
     assert sub["status"] == "ok" and sub["port"] == postel.submission_port
     assert "STARTTLS" in sub["capabilities_before_tls"]
@@ -151,29 +156,36 @@ def test_postel_json(postel):
     assert ports["submissions"]["tls"]["mode"] == "implicit"
     assert ports["submissions"]["capabilities_before_tls"] == []
     assert ports["smtp"]["connect_ms"] >= 0
+    # RFC 2595: POP3 offers no login before STLS, SASL after
+    pop3 = ports["pop3"]
+    assert pop3["status"] == "ok" and "STLS" in pop3["capabilities_before_tls"]
+    assert pop3["mechanisms_before_tls"] == []
+    assert {"PLAIN", "LOGIN", "SCRAM-SHA-256"} <= set(pop3["mechanisms_after_tls"])
+    assert pop3["warnings"] == []
+    assert ports["pop3s"]["tls"]["mode"] == "implicit"
 
 
-def test_postel_today_pop3_and_imap_fail(postel):
-    """All seven services: Postel has no POP3/IMAP listener yet, so those
-    ports (free, closed ports here) fail with advice; SMTP works."""
-    closed = free_ports(4)
-    ports = postel_ports(postel) + (f",pop3={closed[0]},pop3s={closed[1]},"
-                                    f"imap={closed[2]},imaps={closed[3]}")
+def test_postel_today_imap_fails(postel):
+    """All seven services: Postel has no IMAP listener yet, so those ports
+    (free, closed ports here) fail with advice; SMTP and POP3 work."""
+    closed = free_ports(2)
+    ports = postel_ports(postel) + f",imap={closed[0]},imaps={closed[1]}"
     rc, out, _ = run_probe("--ports", ports, *trusted(postel), "127.0.0.1")
     assert rc == 1
-    for service in ("pop3", "pop3s", "imap", "imaps"):
+    for service in ("imap", "imaps"):
         row = table_row(out, service)
         assert row[2:4] == ["FAIL", "refused"], row
-    assert table_row(out, "submission")[2] == "ok"
+    for service in ("submission", "pop3", "pop3s"):
+        assert table_row(out, service)[2] == "ok"
     adv = advice_of(out, "imaps")
     assert "Nothing accepts connections" in adv
-    assert f"the alternative, imap (port {closed[2]}), fails too" in adv
-    assert out.rstrip().endswith("4 of 7 probed services fail.")
+    assert f"the alternative, imap (port {closed[0]}), fails too" in adv
+    assert out.rstrip().endswith("2 of 7 probed services fail.")
     rc, doc = probe_json("--ports", ports, *trusted(postel), "127.0.0.1")
-    assert rc == 1 and doc["failed"] == 4
-    pop3 = by_service(doc)["pop3"]
-    assert pop3["failed_stage"] == "connect" and pop3["connect"] == "refused"
-    assert "pop3s" in pop3["advice"]
+    assert rc == 1 and doc["failed"] == 2
+    imap = by_service(doc)["imap"]
+    assert imap["failed_stage"] == "connect" and imap["connect"] == "refused"
+    assert "imaps" in imap["advice"]
 
 
 def test_postel_selfsigned_untrusted_and_wrong_name(postel):
