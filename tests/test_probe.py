@@ -9,6 +9,7 @@ import os
 import pty
 import re
 import select
+import socket
 import subprocess
 import time
 
@@ -474,3 +475,31 @@ def test_login_empty_password_refused(postel):
                              password="")
     assert rc == 1 and out == ""
     assert "empty password" in err
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not os.access("/usr/bin/unshare", os.X_OK),
+                    reason="needs root and unshare(1) for a private /etc/resolv.conf")
+def test_name_lookup_bounded_by_timeout(tmp_path):
+    """A resolver that never answers: the lookup counts against --timeout
+    (glibc alone would wait its own timeout x attempts), and the advice
+    names the resolver, not the spelling. /etc/resolv.conf is replaced only
+    inside a private mount namespace."""
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    silent.bind(("127.0.0.3", 53))  # takes queries, answers none
+    conf = tmp_path / "resolv.conf"
+    conf.write_text("nameserver 127.0.0.3\noptions timeout:20 attempts:2\n")
+    script = (f"mount --bind {conf} /etc/resolv.conf && "
+              f"exec {POSTEL_BIN} probe --timeout 1 --ports smtp mail.probe-dns-test.example")
+    try:
+        t0 = time.monotonic()
+        p = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+                           capture_output=True, timeout=scaled(30), stdin=subprocess.DEVNULL)
+        elapsed = time.monotonic() - t0
+    finally:
+        silent.close()
+    out = p.stdout.decode("utf-8", "replace")
+    assert p.returncode == 1, (out, p.stderr)
+    assert elapsed < scaled(5), f"took {elapsed:.1f} s with --timeout 1"
+    assert "not resolved within 1000 ms" in out, out
+    assert "got no answer within the timeout" in out, out
+    assert table_row(out, "smtp")[2:4] == ["FAIL", "no"], out

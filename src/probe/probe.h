@@ -129,6 +129,7 @@ struct probe_settings {
 	char addr_text[64];
 	bool addr_ok;
 	const char *addr_error;  /* why the name did not resolve */
+	bool addr_timeout;       /* ... because the resolver did not answer */
 };
 
 /* Run the whole dialogue of one port; fills p. Never fails itself. */

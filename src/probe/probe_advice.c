@@ -58,6 +58,11 @@ static const char *probe_connect_cause(const struct probe_port *p,
 		return "There is no route to the host: check the network and "
 			"the address.";
 	case PROBE_CONN_NAME:
+		if (set->addr_timeout)
+			return t_printf("Looking up %s got no answer within the timeout: "
+					"the DNS resolver (/etc/resolv.conf) is unreachable "
+					"or too slow; check the network, or probe an IP "
+					"address.", set->host);
 		return t_printf("The name %s does not resolve: check its spelling "
 				"and its A/AAAA records in DNS.", set->host);
 	case PROBE_CONN_OTHER:

@@ -280,7 +280,7 @@ static int probe_parse_options(struct probe_options *o, int argc, char **argv)
 /* Resolve the host once, for every port (first address wins). */
 static void probe_resolve(struct probe_settings *set)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM };
+	static const struct addrinfo gai_hints = { .ai_socktype = SOCK_STREAM };
 	struct addrinfo *res = NULL;
 	const char *host = set->host;
 	size_t len = strlen(host);
@@ -292,7 +292,38 @@ static void probe_resolve(struct probe_settings *set)
 		bare[len - 2] = '\0';
 		host = bare;
 	}
-	int err = getaddrinfo(host, NULL, &hints, &res);
+	/* The name lookup counts against --timeout too: a resolver that does
+	 * not answer is one of the things a person who cannot connect has.
+	 * getaddrinfo_a() runs it on glibc's own thread; on a timeout the
+	 * request may still be in flight, so it lives on the heap and is left
+	 * to the process's exit. */
+	struct gaicb *req = xcalloc(1, sizeof(*req));
+	req->ar_name = xstrdup(host);
+	req->ar_request = &gai_hints;
+	struct gaicb *list[1] = { req };
+	int err = getaddrinfo_a(GAI_NOWAIT, list, 1, NULL);
+	if (err == 0) {
+		struct timespec ts = { .tv_sec = set->timeout_ms / 1000,
+				       .tv_nsec = (long)(set->timeout_ms % 1000) * 1000000L };
+		const struct gaicb *wait[1] = { req };
+		do {
+			err = gai_suspend(wait, 1, &ts);
+		} while (err == EAI_INTR);
+		/* on a timeout gai_suspend() says EAI_AGAIN, but what counts is
+		 * that the request is still running */
+		if (gai_error(req) == EAI_INPROGRESS) {
+			gai_cancel(req);
+			set->addr_timeout = true;
+			set->addr_error = xstrdup(t_printf("name %s not resolved within %u ms: "
+							   "the resolver does not answer",
+							   set->host, set->timeout_ms));
+			return;
+		}
+		err = gai_error(req);
+		res = req->ar_result;
+	}
+	free((char *)req->ar_name);
+	free(req);
 	if (err != 0 || res == NULL) {
 		set->addr_error = t_printf("name %s not found: %s", set->host,
 					   err != 0 ? gai_strerror(err) : "no address");
