@@ -338,6 +338,12 @@ static int conn_flush(struct conn *conn)
 			}
 		}
 		conn->out_pos += (size_t)n;
+		/* the peer reading what we stream (POP3 RETR of a big message
+		 * over a slow link) is progress too: only a session where
+		 * neither side moves is idle (RFC 1939 3: the autologout timer
+		 * is for inactivity) */
+		if (n > 0)
+			conn_progress(conn);
 	}
 	str_clear(&conn->out);
 	conn->out_pos = 0;

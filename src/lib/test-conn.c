@@ -20,6 +20,7 @@ struct harness {
 	struct ioloop *loop;
 	struct conn *conn;
 	int peer;
+	int server_fd;    /* the conn's own end, for socket options */
 	str_t lines;      /* each received line, '|' separated */
 	unsigned toolong, bare, timeouts, closed;
 	bool pause_after_first;
@@ -74,6 +75,7 @@ static void harness_init(struct harness *h, unsigned idle_ms, size_t max_output)
 	int sv[2];
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
 	h->peer = sv[1];
+	h->server_fd = sv[0];
 	h->loop = ioloop_create();
 	struct conn_settings set = {
 		.max_input = 64, .max_output = max_output,
@@ -234,6 +236,52 @@ static void test_output_drained_streaming(void **state)
 	harness_deinit(&h);
 }
 
+/* A slow reader keeps a streaming connection alive: 256 KiB go out
+ * through small socket buffers to a peer that reads 4 KiB every 20 ms,
+ * over a second in all, with an idle timeout of 300 ms. What the peer
+ * takes counts as progress; without that the stream was cut off. */
+struct slow_reader {
+	struct stream *st;
+	struct ioloop *loop;
+	struct timeout *to;
+};
+
+static void slow_read(void *ctx)
+{
+	struct slow_reader *r = ctx;
+	char buf[4096];
+	timeout_remove(&r->to);
+	ssize_t n = read(r->st->h->peer, buf, sizeof(buf));
+	if (n > 0)
+		r->st->received += (size_t)n;
+	if (r->st->received == r->st->total || n == 0 || r->st->h->closed > 0) {
+		ioloop_stop(r->loop);
+		return;
+	}
+	r->to = timeout_add(r->loop, 20, slow_read, r);
+}
+
+static void test_slow_reader_is_not_idle(void **state)
+{
+	(void)state;
+	struct harness h;
+	harness_init(&h, 300, 1024);
+	int small = 4096;
+	assert_int_equal(setsockopt(h.peer, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+	assert_int_equal(setsockopt(h.server_fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
+	struct stream st = { .h = &h, .total = 256 * 1024 };
+	struct slow_reader r = { .st = &st, .loop = h.loop };
+	r.to = timeout_add(h.loop, 20, slow_read, &r);
+	struct timeout *guard = timeout_add(h.loop, 20000, stop_stream, h.loop);
+	conn_set_output_drained(h.conn, stream_fill, &st);
+	ioloop_run(h.loop);
+	timeout_remove(&guard);
+	timeout_remove(&r.to);
+	assert_int_equal(h.timeouts, 0);
+	assert_int_equal(st.received, st.total);
+	harness_deinit(&h);
+}
+
 static unsigned order[4], order_n;
 static void mark(void *ctx)
 {
@@ -277,6 +325,7 @@ int main(void)
 		cmocka_unit_test(test_idle_timeout),
 		cmocka_unit_test(test_pause_resume_keeps_pipelined_input),
 		cmocka_unit_test(test_output_drained_streaming),
+		cmocka_unit_test(test_slow_reader_is_not_idle),
 		cmocka_unit_test(test_timers_in_order),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
