@@ -88,7 +88,8 @@ def test_config_check_prints_effective_config(cli):
     for key in ("hostname", "smtp_listen", "submission_listen", "submissions_listen",
                 "pop3_listen", "pop3s_listen", "imap_listen", "imaps_listen",
                 "tls_cert", "tls_key", "message_size_limit", "max_recipients",
-                "max_connections_per_ip", "smtp_timeout", "tls_handshake_timeout",
+                "max_connections_per_ip", "smtp_timeout", "pop3_timeout",
+                "tls_handshake_timeout",
                 "max_bad_commands", "workers", "allow_plaintext_auth", "log_level"):
         assert key in cfg, f"{key} missing from config check:\n{out}"
     assert cfg["hostname"] == HOSTNAME
@@ -128,6 +129,7 @@ def test_config_size_suffix(cli):
     ("allow_plaintext_auth=maybe", "allow_plaintext_auth"),
     ("log_level=loud", "log_level"),
     ("smtp_timeout=0", "smtp_timeout"),
+    ("pop3_timeout=9m", "pop3_timeout"),
 ])
 def test_config_errors(cli, override, key):
     rc, out, err = run("-d", str(cli.datadir), "-o", override, "config", "check")

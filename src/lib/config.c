@@ -92,6 +92,8 @@ static const struct config_key config_keys[] = {
 		 "open connections from one client address"),
 	KEY_DURATION(smtp_timeout, "300", 1,
 		     "SMTP idle timeout (RFC 5321 4.5.3.2)"),
+	KEY_DURATION(pop3_timeout, "600", 600,
+		     "POP3 autologout timer (RFC 1939 3: at least 10 minutes)"),
 	KEY_DURATION(tls_handshake_timeout, "30", 1,
 		     "time allowed for a TLS handshake"),
 	KEY_UINT(max_bad_commands, "20", 1, UINT_MAX,

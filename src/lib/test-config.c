@@ -144,6 +144,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c->max_connections, 10000);
 	assert_int_equal(c->max_connections_per_ip, 50);
 	assert_int_equal(c->smtp_timeout, 300);
+	assert_int_equal(c->pop3_timeout, 600);
 	assert_int_equal(c->tls_handshake_timeout, 30);
 	assert_int_equal(c->max_bad_commands, 20);
 	assert_int_equal(c->workers, 0);
@@ -236,6 +237,8 @@ static void test_file_errors(void **state)
 		{ "workers = 1025\n", ":1: workers: number \"1025\" out of range (0 to 1024)" },
 		{ "smtp_timeout = 1d\n", ":1: smtp_timeout: bad duration \"1d\"" },
 		{ "smtp_timeout = 8000h\n", ":1: smtp_timeout: duration \"8000h\" out of range" },
+		/* RFC 1939 3: the autologout timer is at least 10 minutes */
+		{ "pop3_timeout = 599\n", ":1: pop3_timeout: duration \"599\" out of range" },
 		{ "smtp_listen = 1.2.3.4:99999\n", ":1: smtp_listen: bad port \"99999\"" },
 		{ "smtp_listen = [::g]:25\n", ":1: smtp_listen: bad IPv6 address \"::g\"" },
 		{ "log_level = verbose\n", ":1: log_level: bad log level \"verbose\"" },
@@ -476,7 +479,7 @@ static void test_dump_round_trip(void **state)
 	size_t lines = 0;
 	for (size_t i = 0; i < dump.len; i++)
 		lines += dump.data[i] == '\n';
-	assert_int_equal(lines, 22);
+	assert_int_equal(lines, 23);
 
 	const char *path = write_file(f, "dump.conf", dump.data, dump.len);
 	struct config *c2 = load_ok(f, path, NULL, 0);

@@ -34,8 +34,6 @@ struct store;
 #define POP3_OUTPUT_MAX (512 * 1024)
 /* RETR/TOP, LIST/UIDL: refill the output once it is written, up to this much */
 #define POP3_STREAM_CHUNK (256 * 1024)
-/* RFC 1939 section 3: an autologout timer of at least 10 minutes */
-#define POP3_IDLE_TIMEOUT_MS (10 * 60 * 1000)
 #define POP3_USER_MAX 255
 
 enum pop3_state {

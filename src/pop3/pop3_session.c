@@ -266,7 +266,7 @@ void pop3_session_create(struct worker *worker, int fd, enum service service)
 	struct conn_settings set = {
 		.max_input = POP3_INPUT_MAX,
 		.max_output = POP3_OUTPUT_MAX,
-		.idle_timeout_ms = POP3_IDLE_TIMEOUT_MS,
+		.idle_timeout_ms = config->pop3_timeout * 1000,
 		.handshake_timeout_ms = config->tls_handshake_timeout * 1000,
 		.alpn = "pop3",
 	};

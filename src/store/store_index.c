@@ -172,6 +172,9 @@ static int index_user_version(struct store_index *idx, int *version_r,
 
 /* Open and prepare the database file. -1 with idx->corrupt set when the
  * file is damaged; *idx_r is returned either way for the caller to close. */
+static int index_lock(struct store_index *idx, const char **error_r);
+static void index_unlock(struct store_index *idx);
+
 static int index_try_open(const char *path, bool check,
 			  struct store_index **idx_r, const char **error_r)
 {
@@ -189,10 +192,20 @@ static int index_try_open(const char *path, bool check,
 	}
 	sqlite3_extended_result_codes(idx->db, 1);
 	sqlite3_busy_timeout(idx->db, STORE_INDEX_BUSY_MSECS);
-	/* journal_mode reads the header first: a non-database fails here */
+	/* journal_mode reads the header first: a non-database fails here.
+	 * Under the write lock: the first opener of a new index turns it to
+	 * WAL, which needs SQLite's exclusive lock, and a concurrent opener
+	 * (two deliveries to a new user at once) got "database is locked"
+	 * at once instead of waiting in the busy handler. */
+	if (index_lock(idx, error_r) < 0)
+		return -1;
+	int ret = 0;
 	if (index_exec(idx, "PRAGMA journal_mode=WAL", "open", error_r) < 0 ||
 	    index_exec(idx, "PRAGMA synchronous=FULL", "open", error_r) < 0 ||
 	    index_exec(idx, "PRAGMA foreign_keys=ON", "open", error_r) < 0)
+		ret = -1;
+	index_unlock(idx);
+	if (ret < 0)
 		return -1;
 	if (check && index_check_integrity(idx, error_r) < 0)
 		return -1;
@@ -339,7 +352,7 @@ static void index_unlock(struct store_index *idx)
 	}
 }
 
-int store_index_begin(struct store_index *idx, const char **error_r)
+static int index_lock(struct store_index *idx, const char **error_r)
 {
 	if (idx->lock_fd < 0) {
 		const char *lock_path = t_printf("%s.lock", idx->path);
@@ -357,6 +370,13 @@ int store_index_begin(struct store_index *idx, const char **error_r)
 		return -1;
 	}
 	idx->locked = true;
+	return 0;
+}
+
+int store_index_begin(struct store_index *idx, const char **error_r)
+{
+	if (index_lock(idx, error_r) < 0)
+		return -1;
 	if (index_run(idx, INDEX_STMT_BEGIN, "BEGIN IMMEDIATE", "begin", error_r) < 0) {
 		index_unlock(idx);
 		return -1;

@@ -128,8 +128,10 @@ static void *deliver_thread(void *p)
 		char *cerr = NULL;
 		if (d == NULL || store_delivery_write(d, text, strlen(text), &error) < 0 ||
 		    store_delivery_sync(d, &error) < 0 ||
-		    store_committer_commit(arg->committer, &d, 1, NULL, &cerr) < 0)
+		    store_committer_commit(arg->committer, &d, 1, NULL, &cerr) < 0) {
+			fprintf(stderr, "delivery failed: %s / commit: %s\n", error, cerr ? cerr : "-");
 			arg->failures++;
+		}
 		free(cerr);
 	}
 	store_close(&st);
