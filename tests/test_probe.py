@@ -8,8 +8,10 @@ import json
 import os
 import pty
 import re
+import poplib
 import select
 import socket
+import ssl
 import subprocess
 import time
 
@@ -405,8 +407,29 @@ def test_login_postel_ok(postel):
     for service in ("smtp", "submission", "submissions"):
         assert table_row(out, service)[10] == "ok", table_row(out, service)
     assert out.count('login         ok: "235 2.7.0 Authentication successful"') == 3
+    for service in ("pop3", "pop3s"):
+        assert table_row(out, service)[10] == "ok", table_row(out, service)
     assert USERS[ALICE] not in out and USERS[ALICE] not in err
     assert f"login test as {ALICE}, only over TLS with a valid certificate" in out
+
+
+def test_login_pop3_maildrop_in_use_is_a_working_login(postel):
+    """RFC 2449 8.1.1: -ERR [IN-USE] after the password means the login
+    itself worked (and probe's own pop3 and pop3s sessions can race for
+    the maildrop): reported as ok, with the reason."""
+    ctx = ssl.create_default_context(cafile=str(postel.cert_path))
+    ctx.check_hostname = False  # the certificate names mail.example.org
+    holder = poplib.POP3_SSL("127.0.0.1", postel.pop3s_port, context=ctx, timeout=10)
+    try:
+        holder.user(ALICE)
+        holder.pass_(USERS[ALICE])
+        rc, out, err = run_probe("--user", ALICE, "--ports", f"pop3s={postel.pop3s_port}",
+                                 *trusted(postel), "127.0.0.1", password=USERS[ALICE])
+    finally:
+        holder.quit()
+    assert rc == 0, out + err
+    assert table_row(out, "pop3s")[10] == "ok", out
+    assert "[IN-USE]" in out and "credentials accepted" in out, out
 
 
 def test_login_postel_wrong_password_reason(postel):

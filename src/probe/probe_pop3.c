@@ -6,6 +6,7 @@
 #include "lib/base64.h"
 
 #include <string.h>
+#include <strings.h>
 
 #define PROBE_POP3_CAPA_LINES_MAX 100
 
@@ -114,6 +115,15 @@ static int probe_pop3_login(struct probe_session *s, const struct probe_caps *me
 	} else {
 		*error_r = "the server offers neither SASL PLAIN nor USER/PASS";
 		ret = -1;
+	}
+	/* RFC 2449 8.1.1: [IN-USE] means the credentials were accepted but
+	 * another session holds the maildrop (this probe's own session on the
+	 * other POP3 port, often): the login works */
+	if (ret < 0 && *error_r != NULL && strncasecmp(*error_r, "\"-ERR [IN-USE]", 14) == 0) {
+		*reply_r = t_printf("%s (credentials accepted; the maildrop is in use "
+				    "by another session)", *error_r);
+		str_free_secure(&cmd);
+		return 0;
 	}
 	if (ret == 0)
 		*reply_r = probe_quote(*reply_r, strlen(*reply_r));
