@@ -144,6 +144,16 @@ static void conn_start_tls(struct conn *conn, struct tls_ctx *tls)
 					 conn_on_handshake_timeout, conn);
 }
 
+void conn_addr_text(const struct sockaddr_storage *ss, char *buf, size_t size)
+{
+	const void *a = ss->ss_family == AF_INET ?
+		(const void *)&((const struct sockaddr_in *)ss)->sin_addr :
+		ss->ss_family == AF_INET6 ?
+		(const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr : NULL;
+	if (a == NULL || inet_ntop(ss->ss_family, a, buf, (socklen_t)size) == NULL)
+		snprintf(buf, size, "unknown");
+}
+
 struct conn *conn_create(struct ioloop *loop, int fd,
 			 const struct conn_settings *set,
 			 struct tls_ctx *tls, conn_callback_t *cb, void *ctx)
@@ -158,15 +168,12 @@ struct conn *conn_create(struct ioloop *loop, int fd,
 
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
-	strcpy(conn->peer_ip, "unknown"); /* fits; constant */
-	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) {
-		if (ss.ss_family == AF_INET)
-			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr,
-				  conn->peer_ip, sizeof(conn->peer_ip));
-		else if (ss.ss_family == AF_INET6)
-			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr,
-				  conn->peer_ip, sizeof(conn->peer_ip));
-	}
+	if (set->peer_ip != NULL)
+		snprintf(conn->peer_ip, sizeof(conn->peer_ip), "%s", set->peer_ip);
+	else if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
+		conn_addr_text(&ss, conn->peer_ip, sizeof(conn->peer_ip));
+	else
+		snprintf(conn->peer_ip, sizeof(conn->peer_ip), "unknown");
 	sl = sizeof(ss);
 	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
 		conn->local_port = ss.ss_family == AF_INET6 ?

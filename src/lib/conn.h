@@ -37,7 +37,13 @@ struct conn_settings {
 	unsigned idle_timeout_ms;      /* no input for this long: CLOSED */
 	unsigned handshake_timeout_ms; /* TLS handshake must finish by then */
 	const char *alpn; /* our protocol's ALPN id: "smtp", "imap", "pop3" */
+	const char *peer_ip; /* as accept() gave it; NULL: asked of the socket */
 };
+
+/* An address as text ("192.0.2.1", "2001:db8::1"), "unknown" for other
+ * families; buf holds at least INET6_ADDRSTRLEN. */
+struct sockaddr_storage;
+void conn_addr_text(const struct sockaddr_storage *ss, char *buf, size_t size);
 
 /* tls != NULL: implicit TLS, the handshake starts at once. */
 struct conn *conn_create(struct ioloop *loop, int fd,

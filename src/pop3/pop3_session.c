@@ -255,7 +255,8 @@ static void pop3_on_conn_event(void *ctx, enum conn_event ev)
 	}
 }
 
-void pop3_session_create(struct worker *worker, int fd, enum service service)
+void pop3_session_create(struct worker *worker, int fd, enum service service,
+			 const char *peer_ip)
 {
 	const struct config *config = worker->config;
 	struct pop3_session *s = xcalloc(1, sizeof(*s));
@@ -269,6 +270,7 @@ void pop3_session_create(struct worker *worker, int fd, enum service service)
 		.idle_timeout_ms = config->pop3_timeout * 1000,
 		.handshake_timeout_ms = config->tls_handshake_timeout * 1000,
 		.alpn = "pop3",
+		.peer_ip = peer_ip,
 	};
 	bool implicit_tls = service == SERVICE_POP3S;
 	s->conn = conn_create(worker->loop, fd, &set, implicit_tls ? worker->tls : NULL,

@@ -7,7 +7,9 @@
 #include "server/server.h"
 
 /* Takes ownership of fd. */
-void pop3_session_create(struct worker *worker, int fd, enum service service);
+/* peer_ip: the client address as accept() gave it */
+void pop3_session_create(struct worker *worker, int fd, enum service service,
+			 const char *peer_ip);
 /* SIGTERM: idle sessions get -ERR [SYS/TEMP] and close without entering
  * UPDATE (nothing is deleted); a RETR in flight or a QUIT's expunge
  * finishes first. */

@@ -5,6 +5,7 @@
 #include "server.h"
 #include "worker_limits.h"
 #include "lib/config.h"
+#include "lib/conn.h"
 #include "lib/ioloop.h"
 #include "lib/threadpool.h"
 #include "lib/mem.h"
@@ -43,19 +44,6 @@ static int signal_fd = -1;
 static struct timeout *drain_to;
 static struct worker_limits *limits;
 
-static void peer_ip_of(int fd, char *buf, size_t size)
-{
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	snprintf(buf, size, "unknown");
-	if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0)
-		return;
-	if (ss.ss_family == AF_INET)
-		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, buf, (socklen_t)size);
-	else if (ss.ss_family == AF_INET6)
-		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, buf, (socklen_t)size);
-}
-
 /* Refuse politely: RFC 5321 3.1 allows a 421 greeting when busy; a POP3
  * client gets -ERR (RFC 2449 8.1.2: [SYS/TEMP]). Under implicit TLS it
  * cannot be read, but the close says as much. */
@@ -82,14 +70,17 @@ static void worker_on_accept(void *ctx)
 	struct worker_listener *wl = ctx;
 	struct worker *worker = wl->worker;
 	for (unsigned i = 0; i < WORKER_ACCEPTS_PER_WAKEUP; i++) {
-		int fd = accept4(wl->listener->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		int fd = accept4(wl->listener->fd, (struct sockaddr *)&ss, &sl,
+				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
 				log_error("event=accept_failed error=\"%s\"", strerror(errno));
 			return;
 		}
 		char ip[INET6_ADDRSTRLEN];
-		peer_ip_of(fd, ip, sizeof(ip));
+		conn_addr_text(&ss, ip, sizeof(ip));
 		if (worker->connections >= worker->config->max_connections) {
 			log_warn("event=connection_refused ip=%s reason=max_connections", ip);
 			refuse(fd, wl->listener->service, "Too many connections");
@@ -103,9 +94,9 @@ static void worker_on_accept(void *ctx)
 		worker->connections++;
 		enum service service = wl->listener->service;
 		if (service == SERVICE_POP3 || service == SERVICE_POP3S)
-			pop3_session_create(worker, fd, service);
+			pop3_session_create(worker, fd, service, ip);
 		else
-			smtp_session_create(worker, fd, service);
+			smtp_session_create(worker, fd, service, ip);
 	}
 }
 

@@ -277,7 +277,8 @@ static void smtp_on_conn_event(void *ctx, enum conn_event ev)
 	}
 }
 
-void smtp_session_create(struct worker *worker, int fd, enum service service)
+void smtp_session_create(struct worker *worker, int fd, enum service service,
+			 const char *peer_ip)
 {
 	const struct config *config = worker->config;
 	struct smtp_session *s = xcalloc(1, sizeof(*s));
@@ -292,6 +293,7 @@ void smtp_session_create(struct worker *worker, int fd, enum service service)
 		.idle_timeout_ms = config->smtp_timeout * 1000,
 		.handshake_timeout_ms = config->tls_handshake_timeout * 1000,
 		.alpn = "smtp",
+		.peer_ip = peer_ip,
 	};
 	bool implicit_tls = service == SERVICE_SUBMISSIONS;
 	s->conn = conn_create(worker->loop, fd, &set, implicit_tls ? worker->tls : NULL,

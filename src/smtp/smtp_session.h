@@ -7,7 +7,9 @@
 #include "server/server.h"
 
 /* Takes ownership of fd. */
-void smtp_session_create(struct worker *worker, int fd, enum service service);
+/* peer_ip: the client address as accept() gave it */
+void smtp_session_create(struct worker *worker, int fd, enum service service,
+			 const char *peer_ip);
 /* SIGTERM: idle sessions get 421 and close; transactions in flight finish
  * first and then close. */
 void smtp_sessions_drain(struct worker *worker);

@@ -162,13 +162,23 @@ int store_user_create(struct store *store, const char *address,
 	return store->backend->user_create(store, &addr, error_r);
 }
 
+/* The address and mailbox name every per-mailbox call starts with. */
+static int store_target_parse(const char *address, const char *mailbox,
+			      struct store_address *addr_r, const char **name_r,
+			      const char **error_r)
+{
+	if (store_address_parse(address, addr_r, error_r) < 0 ||
+	    store_mailbox_name_check(mailbox, name_r, error_r) < 0)
+		return -1;
+	return 0;
+}
+
 int store_mailbox_create(struct store *store, const char *address,
 			 const char *mailbox, const char **error_r)
 {
 	struct store_address addr;
 	const char *name;
-	if (store_address_parse(address, &addr, error_r) < 0 ||
-	    store_mailbox_name_check(mailbox, &name, error_r) < 0)
+	if (store_target_parse(address, mailbox, &addr, &name, error_r) < 0)
 		return -1;
 	return store->backend->mailbox_create(store, &addr, name, error_r);
 }
@@ -180,8 +190,7 @@ int store_mailbox_status(struct store *store, const char *address,
 {
 	struct store_address addr;
 	const char *name;
-	if (store_address_parse(address, &addr, error_r) < 0 ||
-	    store_mailbox_name_check(mailbox, &name, error_r) < 0)
+	if (store_target_parse(address, mailbox, &addr, &name, error_r) < 0)
 		return -1;
 	return store->backend->mailbox_status(store, &addr, name, status_r,
 					      error_r);
@@ -194,8 +203,7 @@ int store_mailbox_list_messages(struct store *store, const char *address,
 {
 	struct store_address addr;
 	const char *name;
-	if (store_address_parse(address, &addr, error_r) < 0 ||
-	    store_mailbox_name_check(mailbox, &name, error_r) < 0)
+	if (store_target_parse(address, mailbox, &addr, &name, error_r) < 0)
 		return -1;
 	return store->backend->mailbox_list_messages(store, &addr, name, pool,
 						     messages_r, count_r,
@@ -208,8 +216,7 @@ store_delivery_begin(struct store *store, const char *address,
 {
 	struct store_address addr;
 	const char *name;
-	if (store_address_parse(address, &addr, error_r) < 0 ||
-	    store_mailbox_name_check(mailbox, &name, error_r) < 0)
+	if (store_target_parse(address, mailbox, &addr, &name, error_r) < 0)
 		return NULL;
 	struct store_delivery *d =
 		store->backend->delivery_begin(store, &addr, name, error_r);
@@ -271,8 +278,7 @@ int store_mailbox_lock(struct store *store, const char *address,
 {
 	struct store_address addr;
 	const char *name;
-	if (store_address_parse(address, &addr, error_r) < 0 ||
-	    store_mailbox_name_check(mailbox, &name, error_r) < 0)
+	if (store_target_parse(address, mailbox, &addr, &name, error_r) < 0)
 		return -1;
 	return store->backend->mailbox_lock(store, &addr, name, fd_r, error_r);
 }
@@ -285,8 +291,7 @@ int store_mailbox_expunge(struct store *store, const char *address,
 	struct store_address addr;
 	const char *name;
 	*expunged_r = 0;
-	if (store_address_parse(address, &addr, error_r) < 0 ||
-	    store_mailbox_name_check(mailbox, &name, error_r) < 0)
+	if (store_target_parse(address, mailbox, &addr, &name, error_r) < 0)
 		return -1;
 	return store->backend->mailbox_expunge(store, &addr, name, uids, count,
 					       expunged_r, error_r);

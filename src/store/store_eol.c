@@ -64,12 +64,19 @@ size_t store_eol_to_crlf(struct store_eol_state *st, const void *in,
 uint64_t store_eol_crlf_len(struct store_eol_state *st, const void *in,
 			    size_t len)
 {
-	const unsigned char *p = in;
+	const unsigned char *p = in, *end = p + len;
 	uint64_t n = len;
-	for (size_t i = 0; i < len; i++) {
-		if (p[i] == '\n' && !st->last_cr)
-			n++;
-		st->last_cr = p[i] == '\r';
+	/* as store_eol_to_crlf(), span by span */
+	while (p < end) {
+		const unsigned char *lf = memchr(p, '\n', (size_t)(end - p));
+		if (lf == NULL) {
+			st->last_cr = end[-1] == '\r';
+			break;
+		}
+		bool cr_before = lf > p ? lf[-1] == '\r' : st->last_cr;
+		n += !cr_before;
+		st->last_cr = false;
+		p = lf + 1;
 	}
 	return n;
 }

@@ -32,8 +32,10 @@ store_message_open(const struct store_message_info *msg, const char **error_r)
 				    strerror(errno));
 		return NULL;
 	}
-	struct store_message_reader *r = xcalloc(1, sizeof(*r));
+	/* not xcalloc: the chunk buffer needs no zeroing, once per message */
+	struct store_message_reader *r = xmalloc(sizeof(*r));
 	r->fd = fd;
+	r->eol = (struct store_eol_state){ 0 };
 	return r;
 }
 
