@@ -216,7 +216,7 @@ int cmd_serve(struct cli_ctx *ctx, int argc, char **argv)
 		log_error("event=start_failed error=%s", log_str(error));
 		return 1;
 	}
-	m.limits = worker_limits_shared_create(MASTER_LIMIT_ROWS);
+	m.limits = worker_limits_shared_create(MASTER_LIMIT_ROWS, WORKER_LIMITS_SLOTS);
 	if (authfail_share() < 0)
 		log_warn("event=authfail_share_failed reason=\"delays per worker only\"");
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
