@@ -199,3 +199,25 @@ def test_low_hard_limit_lowers_max_connections():
             close_all(socks)
         line = wait_greeting(srv.smtp_port, 10)
         assert line and line.startswith(b"220 "), line
+
+
+def test_per_address_limit_keyed_by_exact_address(postel_factory):
+    """Hardening issue item 6, TESTING.md item 30: 127.1.28.201 and
+    127.0.77.77 shared a bucket of the old hashed count, so a full first
+    address locked the second out."""
+    srv = postel_factory(max_connections_per_ip=5)
+    held = []
+    try:
+        for _ in range(5):
+            c = SMTPConn(srv.smtp_port, source="127.1.28.201")
+            assert c.greeting.code == 220
+            held.append(c)
+        extra = SMTPConn(srv.smtp_port, source="127.1.28.201", greeting=False)
+        held.append(extra)
+        assert extra.read_line(timeout=5).startswith(b"421 "), "6th not refused"
+        with SMTPConn(srv.smtp_port, source="127.0.77.77", greeting=False) as c:
+            line = c.read_line(timeout=5)
+            assert line.startswith(b"220 "), line
+    finally:
+        for c in held:
+            c.close()
