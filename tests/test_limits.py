@@ -8,17 +8,18 @@ must pause), and a server started under a hard limit too low for
 max_connections (the master must lower max_connections and say so, so
 clients beyond it get a polite 421 instead of an unanswered connection).
 """
-import contextlib
 import os
 import re
 import resource
+import shutil
 import socket
 import subprocess
 import time
 
 import pytest
 
-from conftest import Postel, SMTPConn, fd_count, finish, scaled
+import conftest
+from conftest import SMTPConn, fd_count, scaled
 
 HZ = os.sysconf("SC_CLK_TCK")
 
@@ -75,7 +76,7 @@ def greeted(port, timeout=1.0):
     try:
         with SMTPConn(port, timeout=timeout, greeting=False) as c:
             return c.read_line(timeout=scaled(timeout))
-    except (OSError, Exception):
+    except (OSError, conftest.ConnectionClosed):
         return None
 
 
@@ -130,75 +131,60 @@ def test_emfile_pauses_accepting(postel_factory):
     held.quit()
 
 
-class LimitedPostel(Postel):
-    """serve (and the CLI) run under prlimit with a low hard NOFILE limit."""
-
-    def __init__(self, nofile, overrides):
-        super().__init__(overrides)
-        self.nofile = nofile
-
-    def global_args(self):
-        return ["prlimit", f"--nofile={self.nofile}:{self.nofile}", "--"] + \
-            super().global_args()
-
-
-@contextlib.contextmanager
-def limited_postel(nofile, **overrides):
-    srv = LimitedPostel(nofile, {k: str(v) for k, v in overrides.items()})
-    try:
-        srv.setup_accounts()
-        srv.start()
-    except BaseException:
-        srv.kill_all()
-        raise
-    try:
-        yield srv
-    finally:
-        finish(srv)
+def with_nofile_limit(monkeypatch, tmp_path, nofile):
+    """Servers started from here on run under prlimit with a hard NOFILE
+    limit of nofile (exec keeps the pid, so children_of() still works)."""
+    wrapper = tmp_path / "postel-limited"
+    wrapper.write_text("#!/bin/sh\n"
+                       f"exec prlimit --nofile={nofile}:{nofile} -- "
+                       f"{conftest.POSTEL_BIN} \"$@\"\n")
+    wrapper.chmod(0o755)
+    monkeypatch.setattr(conftest, "POSTEL_BIN", str(wrapper))
 
 
-def test_low_hard_limit_lowers_max_connections():
-    if subprocess.run(["prlimit", "--version"], capture_output=True).returncode != 0:
+def test_low_hard_limit_lowers_max_connections(postel_factory, monkeypatch, tmp_path):
+    if shutil.which("prlimit") is None:
         pytest.skip("prlimit (util-linux) not installed")
     nofile = 400
-    with limited_postel(nofile, workers=1, max_connections_per_ip=100000) as srv:
-        line = srv.wait_for_log(r"event=fd_limit_low")
-        assert line, "no fd_limit_low warning:\n" + srv.log_tail()
-        m = re.search(r"limit=(\d+) .*max_connections=(\d+) configured=10000", line)
-        assert m and int(m[1]) == nofile, line
-        fit = int(m[2])
-        assert 1 <= fit < nofile // 2, line
-        (worker,) = srv.children()
-        with open(f"/proc/{worker}/limits") as f:
-            assert re.search(rf"Max open files\s+{nofile}\s+{nofile}", f.read())
-        time.sleep(0.5)  # the start-up probes' sessions end
-        cpu0 = cpu_seconds(worker)
-        # more connections than the descriptor limit: the first `fit` are
-        # served, the rest refused politely, none left hanging
-        socks = open_raw(srv.smtp_port, nofile + 50)
-        try:
-            replies = []
-            for s in socks:
-                s.settimeout(scaled(5))
-                try:
-                    replies.append(s.recv(200)[:4])
-                except OSError:
-                    replies.append(b"")
-            ok = replies.count(b"220 ")
-            refused = replies.count(b"421 ")
-            assert fit - 5 <= ok <= fit, (ok, refused, fit)
-            assert refused == len(socks) - ok, (ok, refused)
-            time.sleep(1)
-            used = cpu_seconds(worker) - cpu0
-            assert used < 3 * (3 if os.environ.get("POSTEL_ASAN") == "1" else 1), used
-            assert count_lines(srv, r"event=accept_failed") == 0, srv.log_tail()
-            # a served connection still works
-            socks[0].sendall(b"NOOP\r\n")
-            assert socks[0].recv(200).startswith(b"250"), "NOOP not answered"
-        finally:
-            close_all(socks)
-        line = wait_greeting(srv.smtp_port, 10)
-        assert line and line.startswith(b"220 "), line
+    with_nofile_limit(monkeypatch, tmp_path, nofile)
+    srv = postel_factory(workers=1, max_connections_per_ip=100000)
+    line = srv.wait_for_log(r"event=fd_limit_low")
+    assert line, "no fd_limit_low warning:\n" + srv.log_tail()
+    m = re.search(r"limit=(\d+) .*max_connections=(\d+) configured=10000", line)
+    assert m and int(m[1]) == nofile, line
+    fit = int(m[2])
+    assert 1 <= fit < nofile // 2, line
+    (worker,) = srv.children()
+    with open(f"/proc/{worker}/limits") as f:
+        assert re.search(rf"Max open files\s+{nofile}\s+{nofile}", f.read())
+    time.sleep(0.5)  # the start-up probes' sessions end
+    cpu0 = cpu_seconds(worker)
+    # more connections than the descriptor limit: the first `fit` are
+    # served, the rest refused politely, none left hanging
+    socks = open_raw(srv.smtp_port, nofile + 50)
+    try:
+        replies = []
+        for s in socks:
+            s.settimeout(scaled(5))
+            try:
+                replies.append(s.recv(200)[:4])
+            except OSError:
+                replies.append(b"")
+        ok = replies.count(b"220 ")
+        refused = replies.count(b"421 ")
+        assert fit - 5 <= ok <= fit, (ok, refused, fit)
+        assert refused == len(socks) - ok, (ok, refused)
+        time.sleep(1)
+        used = cpu_seconds(worker) - cpu0
+        assert used < 3 * (3 if os.environ.get("POSTEL_ASAN") == "1" else 1), used
+        assert count_lines(srv, r"event=accept_failed") == 0, srv.log_tail()
+        # a served connection still works
+        socks[0].sendall(b"NOOP\r\n")
+        assert socks[0].recv(200).startswith(b"250"), "NOOP not answered"
+    finally:
+        close_all(socks)
+    line = wait_greeting(srv.smtp_port, 10)
+    assert line and line.startswith(b"220 "), line
 
 
 def test_per_address_limit_keyed_by_exact_address(postel_factory):

@@ -6,7 +6,7 @@ import re
 import signal
 import time
 
-from conftest import SMTPConn, pid_alive, scaled
+from conftest import pid_alive, scaled
 
 
 def wait_until(cond, timeout, step=0.05):
