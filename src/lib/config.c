@@ -99,6 +99,8 @@ static const struct config_key config_keys[] = {
 	KEY_UINT(max_bad_commands, "20", 1, UINT_MAX,
 		 "bad commands before disconnecting"),
 	KEY_UINT(workers, "0", 0, 1024, "worker processes; 0: one per core"),
+	KEY_DURATION(retire_timeout, "300", 1,
+		     "after a reload, how long old workers serve their clients"),
 	KEY_BOOL(allow_plaintext_auth, "no",
 		 "allow AUTH/LOGIN/USER without TLS"),
 	KEY_STRING(run_user, "postel", NULL,

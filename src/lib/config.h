@@ -52,6 +52,7 @@ struct config {
 	unsigned tls_handshake_timeout; /* seconds, default 30 */
 	unsigned max_bad_commands;   /* default 20 */
 	unsigned workers;            /* 0 = one per core */
+	unsigned retire_timeout;     /* seconds old workers serve after a reload, default 300 */
 	bool allow_plaintext_auth;   /* default no */
 	char *run_user;              /* default "postel" when started as root */
 	char *log_level;             /* debug|info|warn|error */

@@ -475,11 +475,18 @@ static void test_dump_round_trip(void **state)
 	assert_non_null(strstr(dump.data, "\nsmtp_timeout = 600\n"));
 	assert_non_null(strstr(dump.data, "\nallow_plaintext_auth = yes\n"));
 	assert_non_null(strstr(dump.data, "\nlog_level = warn\n"));
-	/* one line per key plus the data_dir comment */
-	size_t lines = 0;
+	/* one line per key plus the data_dir comment; config_dump_keys()
+	 * gives each key one unindented line */
+	str_t keys = STR_INIT;
+	config_dump_keys(&keys);
+	size_t lines = 0, key_count = 0;
 	for (size_t i = 0; i < dump.len; i++)
 		lines += dump.data[i] == '\n';
-	assert_int_equal(lines, 23);
+	for (size_t i = 0; i < keys.len; i++)
+		key_count += (i == 0 || keys.data[i - 1] == '\n') && keys.data[i] != ' ';
+	str_free(&keys);
+	assert_true(key_count >= 23);
+	assert_int_equal(lines, key_count + 1);
 
 	const char *path = write_file(f, "dump.conf", dump.data, dump.len);
 	struct config *c2 = load_ok(f, path, NULL, 0);

@@ -5,9 +5,16 @@
  * SIGTERM/SIGINT: workers drain (finish transactions, then exit), then the
  * master exits. SIGHUP: configuration and certificates are read again and a
  * new generation of workers starts; the old generation stops accepting and
- * serves its sessions until their clients leave (SIGUSR2), so no
- * connection is dropped. A worker that dies abnormally is logged and
- * replaced (at most once per second per slot). */
+ * serves its sessions until their clients leave or retire_timeout passes
+ * (SIGUSR2), so no connection is dropped early. A worker that dies
+ * abnormally is logged and replaced (at most once per second per slot).
+ *
+ * Every live child is in workers[] (current generation) or retiring[]
+ * (older ones) until waitpid says it is gone, and holds one row of the
+ * shared per-address counts. When rows run short, the oldest retiring
+ * workers are told to stop now (SIGTERM) and a reload waits for them,
+ * rather than forgetting a process or failing to spawn. Workers die with
+ * the master (PR_SET_PDEATHSIG, worker.c). */
 #include "server.h"
 #include "worker_limits.h"
 #include "cli/commands.h"
@@ -26,8 +33,15 @@
 #include <unistd.h>
 
 #define MASTER_MAX_WORKERS 64
-#define MASTER_MAX_OLD 256
-#define MASTER_LIMIT_ROWS (MASTER_MAX_WORKERS + MASTER_MAX_OLD)
+/* older generations still serving a client after a reload */
+#define MASTER_MAX_RETIRING 128
+#define MASTER_LIMIT_ROWS (MASTER_MAX_WORKERS + MASTER_MAX_RETIRING)
+
+struct master_retiring {
+	pid_t pid;           /* 0: free */
+	unsigned long long seq; /* retire order: lower is older */
+	bool stopped;        /* SIGTERM sent to make room */
+};
 
 struct master {
 	struct cli_ctx *cli;
@@ -37,8 +51,11 @@ struct master {
 	unsigned nworkers;
 	pid_t workers[MASTER_MAX_WORKERS];
 	time_t started[MASTER_MAX_WORKERS];
-	pid_t old[MASTER_MAX_OLD]; /* draining previous generations */
+	/* every live process holds a row, so this never overflows */
+	struct master_retiring retiring[MASTER_LIMIT_ROWS];
+	unsigned long long retire_seq;
 	bool stopping;
+	bool reload_pending; /* SIGHUP waiting for rows to free up */
 	/* per-address connection counts shared by all workers: one row per
 	 * live worker process, old generations included */
 	struct worker_limits_shared *limits;
@@ -48,19 +65,28 @@ struct master {
 static int master_row_take(struct master *m)
 {
 	for (unsigned r = 0; r < MASTER_LIMIT_ROWS; r++) {
-		if (m->row_owner[r] == 0) {
-			worker_limits_row_clear(m->limits, r);
+		if (m->row_owner[r] == 0)
 			return (int)r;
-		}
 	}
 	return -1;
 }
 
+static unsigned master_rows_free(const struct master *m)
+{
+	unsigned n = 0;
+	for (unsigned r = 0; r < MASTER_LIMIT_ROWS; r++)
+		n += m->row_owner[r] == 0;
+	return n;
+}
+
+/* The worker is gone: its connections no longer count against anyone. */
 static void master_row_release(struct master *m, pid_t pid)
 {
 	for (unsigned r = 0; r < MASTER_LIMIT_ROWS; r++) {
-		if (m->row_owner[r] == pid)
+		if (m->row_owner[r] == pid) {
+			worker_limits_row_clear(m->limits, r);
 			m->row_owner[r] = 0;
+		}
 	}
 }
 
@@ -68,9 +94,11 @@ static pid_t master_spawn(struct master *m, unsigned idx)
 {
 	int row = master_row_take(m);
 	if (row < 0) {
-		log_error("event=spawn_failed reason=\"too many draining workers\"");
+		/* cannot happen: reloads wait until nworkers rows are free */
+		log_error("event=spawn_failed index=%u reason=\"no free row\"", idx);
 		return -1;
 	}
+	pid_t master_pid = getpid();
 	pid_t pid = fork();
 	if (pid < 0) {
 		log_error("event=fork_failed error=\"%s\"", strerror(errno));
@@ -78,7 +106,7 @@ static pid_t master_spawn(struct master *m, unsigned idx)
 	}
 	if (pid == 0) {
 		int status = worker_run(m->config, m->tls, &m->listeners, idx,
-					m->limits, (unsigned)row);
+					m->limits, (unsigned)row, master_pid);
 		_exit(status);
 	}
 	m->row_owner[row] = pid;
@@ -93,10 +121,18 @@ static void master_signal_all(struct master *m, int sig)
 		if (m->workers[i] > 0)
 			kill(m->workers[i], sig);
 	}
-	for (unsigned i = 0; i < MASTER_MAX_OLD; i++) {
-		if (m->old[i] > 0)
-			kill(m->old[i], sig);
+	for (unsigned i = 0; i < MASTER_LIMIT_ROWS; i++) {
+		if (m->retiring[i].pid > 0)
+			kill(m->retiring[i].pid, sig);
 	}
+}
+
+static unsigned master_retiring_count(const struct master *m)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < MASTER_LIMIT_ROWS; i++)
+		n += m->retiring[i].pid > 0;
+	return n;
 }
 
 static unsigned master_alive(const struct master *m)
@@ -104,10 +140,58 @@ static unsigned master_alive(const struct master *m)
 	unsigned n = 0;
 	for (unsigned i = 0; i < m->nworkers; i++)
 		n += m->workers[i] > 0;
-	for (unsigned i = 0; i < MASTER_MAX_OLD; i++)
-		n += m->old[i] > 0;
-	return n;
+	return n + master_retiring_count(m);
 }
+
+/* Moves a current worker to the retiring table and tells it to stop
+ * accepting. A slot is always free: each live process holds a row. */
+static void master_retire(struct master *m, unsigned idx)
+{
+	for (unsigned j = 0; j < MASTER_LIMIT_ROWS; j++) {
+		if (m->retiring[j].pid != 0)
+			continue;
+		m->retiring[j] = (struct master_retiring){
+			.pid = m->workers[idx], .seq = ++m->retire_seq };
+		kill(m->workers[idx], SIGUSR2); /* retire: no new connections */
+		m->workers[idx] = 0;
+		return;
+	}
+	panic("event=retiring_table_full pid=%d", (int)m->workers[idx]);
+}
+
+/* Keeps `want` rows free for the next generation, counting rows that
+ * stopped workers will give back: the oldest retiring workers are told to
+ * drain now (SIGTERM: idle sessions closed at once, transactions finish).
+ * At most MASTER_MAX_RETIRING keep serving. Returns whether `want` rows
+ * are free right now. */
+static bool master_make_room(struct master *m, unsigned want)
+{
+	unsigned free_rows = master_rows_free(m);
+	unsigned coming = 0, active = 0;
+	for (unsigned i = 0; i < MASTER_LIMIT_ROWS; i++) {
+		if (m->retiring[i].pid > 0 && m->retiring[i].stopped)
+			coming++;
+		else if (m->retiring[i].pid > 0)
+			active++;
+	}
+	while ((free_rows + coming < want || active > MASTER_MAX_RETIRING) && active > 0) {
+		struct master_retiring *oldest = NULL;
+		for (unsigned i = 0; i < MASTER_LIMIT_ROWS; i++) {
+			struct master_retiring *r = &m->retiring[i];
+			if (r->pid > 0 && !r->stopped && (oldest == NULL || r->seq < oldest->seq))
+				oldest = r;
+		}
+		oldest->stopped = true;
+		kill(oldest->pid, SIGTERM);
+		log_warn("event=retiring_stopped pid=%d reason=\"too many retiring workers\"",
+			 (int)oldest->pid);
+		coming++;
+		active--;
+	}
+	return free_rows >= want;
+}
+
+static void master_reload(struct master *m);
 
 static void master_reap(struct master *m)
 {
@@ -117,9 +201,9 @@ static void master_reap(struct master *m)
 		bool crashed = WIFSIGNALED(status) ||
 			(WIFEXITED(status) && WEXITSTATUS(status) != 0);
 		master_row_release(m, pid);
-		for (unsigned i = 0; i < MASTER_MAX_OLD; i++) {
-			if (m->old[i] == pid) {
-				m->old[i] = 0;
+		for (unsigned i = 0; i < MASTER_LIMIT_ROWS; i++) {
+			if (m->retiring[i].pid == pid) {
+				m->retiring[i] = (struct master_retiring){ 0 };
 				log_info("event=worker_retired pid=%d", (int)pid);
 			}
 		}
@@ -140,10 +224,21 @@ static void master_reap(struct master *m)
 			master_spawn(m, i);
 		}
 	}
+	if (m->reload_pending && !m->stopping && master_rows_free(m) >= m->nworkers)
+		master_reload(m);
 }
 
 static void master_reload(struct master *m)
 {
+	/* a new generation needs a row per worker before the old one retires */
+	if (!master_make_room(m, m->nworkers)) {
+		if (!m->reload_pending)
+			log_warn("event=reload_deferred retiring=%u reason=\"waiting for "
+				 "retiring workers to exit\"", master_retiring_count(m));
+		m->reload_pending = true;
+		return;
+	}
+	m->reload_pending = false;
 	struct config *nc;
 	const char *error;
 	if (config_load(m->cli->data_dir, m->cli->config_file, m->cli->overrides,
@@ -158,6 +253,7 @@ static void master_reload(struct master *m)
 		config_free(&nc);
 		return;
 	}
+	server_fit_fd_limit(nc, m->listeners.count);
 	/* listeners stay as bound at start: changing them needs a restart */
 	str_t a = STR_INIT, b = STR_INIT;
 	config_dump(m->config, &a);
@@ -168,13 +264,8 @@ static void master_reload(struct master *m)
 	/* The old generation keeps pointers into the old config and TLS
 	 * context in its own address space; the master can free its copies. */
 	for (unsigned i = 0; i < m->nworkers; i++) {
-		for (unsigned j = 0; j < MASTER_MAX_OLD && m->workers[i] > 0; j++) {
-			if (m->old[j] == 0) {
-				m->old[j] = m->workers[i];
-				kill(m->workers[i], SIGUSR2); /* retire: no new connections */
-				m->workers[i] = 0;
-			}
-		}
+		if (m->workers[i] > 0)
+			master_retire(m, i);
 	}
 	config_free(&m->config);
 	tls_ctx_destroy(&m->tls);
@@ -182,6 +273,8 @@ static void master_reload(struct master *m)
 	m->tls = ntls;
 	for (unsigned i = 0; i < m->nworkers; i++)
 		master_spawn(m, i);
+	/* room for the next reload, and no more than MASTER_MAX_RETIRING */
+	master_make_room(m, m->nworkers);
 }
 
 static int serve_usage(int status)
@@ -210,13 +303,14 @@ int cmd_serve(struct cli_ctx *ctx, int argc, char **argv)
 		log_error("event=start_failed error=%s", log_str(error));
 		return 1;
 	}
+	server_fit_fd_limit(m.config, m.listeners.count); /* before any fork */
 	m.tls = tls_ctx_create(m.config->tls_cert, m.config->tls_key,
 			       m.config->data_dir, m.config->hostname, &error);
 	if (m.tls == NULL) {
 		log_error("event=start_failed error=%s", log_str(error));
 		return 1;
 	}
-	m.limits = worker_limits_shared_create(MASTER_LIMIT_ROWS);
+	m.limits = worker_limits_shared_create(MASTER_LIMIT_ROWS, WORKER_LIMITS_SLOTS);
 	if (authfail_share() < 0)
 		log_warn("event=authfail_share_failed reason=\"delays per worker only\"");
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 struct config;
 struct ioloop;
@@ -54,6 +55,10 @@ int server_prepare_data_dir(const struct config *config, const char **error_r);
 int server_lookup_run_user(const struct config *config, unsigned *uid_r,
 			   unsigned *gid_r, const char **error_r);
 int server_drop_privileges(const struct config *config, const char **error_r);
+/* Raise the soft RLIMIT_NOFILE to fit config->max_connections (per worker)
+ * plus a reserve; where the hard limit is lower, lower max_connections to
+ * fit and log a warning (server_fdlimit.c). */
+void server_fit_fd_limit(struct config *config, unsigned listeners);
 
 /* Everything sessions in one worker share. */
 struct worker {
@@ -72,11 +77,13 @@ struct worker {
 	unsigned long long session_counter;
 };
 
-/* Runs the worker until drained; returns the exit status. */
+/* Runs the worker until drained; returns the exit status. The worker
+ * drains when master_pid dies (PR_SET_PDEATHSIG). */
 struct worker_limits_shared;
 int worker_run(const struct config *config, struct tls_ctx *tls,
 	       struct listener_set *listeners, unsigned worker_index,
-	       struct worker_limits_shared *shared_limits, unsigned limits_row);
+	       struct worker_limits_shared *shared_limits, unsigned limits_row,
+	       pid_t master_pid);
 
 /* Sessions call this when they end, so the worker can count and drain. */
 void worker_session_ended(struct worker *worker, const char *peer_ip);

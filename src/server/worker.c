@@ -1,7 +1,11 @@
 /* worker.c: one unprivileged process running one event loop for every
  * connection of every service. Accepts with connection limits (total and
  * per client address), hands each connection to its protocol's session,
- * and on SIGTERM stops accepting, lets sessions finish, then exits. */
+ * and on SIGTERM stops accepting, lets sessions finish, then exits.
+ * Out of descriptors, it pauses accepting rather than spin on a listener
+ * that stays readable. Retired after a reload (SIGUSR2), it serves its
+ * sessions for at most retire_timeout, then drains. It gets SIGTERM when
+ * the master dies. */
 #include "server.h"
 #include "worker_limits.h"
 #include "lib/config.h"
@@ -22,6 +26,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -30,6 +35,10 @@
 #define WORKER_HASH_THREADS 2
 /* fsync-bound: more threads, more deliveries share a journal commit */
 #define WORKER_DELIVERY_THREADS 8
+/* out of descriptors (or kernel memory): stop accepting this long */
+#define WORKER_ACCEPT_PAUSE_MS 200
+/* and say so at most once per this interval */
+#define WORKER_ACCEPT_LOG_MS 1000
 
 struct worker_listener {
 	struct worker *worker;
@@ -42,6 +51,10 @@ static unsigned wlistener_count;
 static struct io *signal_io;
 static int signal_fd = -1;
 static struct timeout *drain_to;
+static struct timeout *retire_to;
+static struct timeout *accept_pause_to;
+static unsigned accept_failures; /* since the last accept_failed line */
+static uint64_t accept_logged_ms;
 static struct worker_limits *limits;
 
 /* Refuse politely: RFC 5321 3.1 allows a 421 greeting when busy; a POP3
@@ -65,6 +78,46 @@ static void refuse(int fd, enum service service, const char *why)
  * waits longer than one loop iteration. */
 #define WORKER_ACCEPTS_PER_WAKEUP 1
 
+static void worker_on_accept(void *ctx);
+
+static void worker_accept_resume(void *ctx)
+{
+	struct worker *worker = ctx;
+	timeout_remove(&accept_pause_to);
+	for (unsigned i = 0; i < wlistener_count; i++) {
+		struct worker_listener *wl = &wlisteners[i];
+		if (wl->io == NULL && wl->listener->fd >= 0)
+			wl->io = io_add(worker->loop, wl->listener->fd, IO_READ,
+					worker_on_accept, wl);
+	}
+}
+
+/* accept4 failed. EMFILE and friends leave the connection queued and the
+ * listener readable: accepting again at once would spin (one worker burnt
+ * 9 CPU-seconds in 10 s and logged 5 million lines). Pause every listener
+ * instead; sessions closing meanwhile free descriptors. */
+static void worker_accept_failed(struct worker *worker, int error)
+{
+	if (error == EAGAIN || error == EINTR || error == ECONNABORTED)
+		return;
+	accept_failures++;
+	uint64_t now = ioloop_now_ms(worker->loop);
+	if (accept_logged_ms == 0 || now - accept_logged_ms >= WORKER_ACCEPT_LOG_MS) {
+		log_error("event=accept_failed error=\"%s\" failures=%u connections=%u",
+			  strerror(error), accept_failures, worker->connections);
+		accept_failures = 0;
+		accept_logged_ms = now;
+	}
+	if (error != EMFILE && error != ENFILE && error != ENOBUFS && error != ENOMEM)
+		return;
+	if (accept_pause_to != NULL)
+		return;
+	for (unsigned i = 0; i < wlistener_count; i++)
+		io_remove(&wlisteners[i].io);
+	accept_pause_to = timeout_add(worker->loop, WORKER_ACCEPT_PAUSE_MS,
+				      worker_accept_resume, worker);
+}
+
 static void worker_on_accept(void *ctx)
 {
 	struct worker_listener *wl = ctx;
@@ -75,8 +128,7 @@ static void worker_on_accept(void *ctx)
 		int fd = accept4(wl->listener->fd, (struct sockaddr *)&ss, &sl,
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
-			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-				log_error("event=accept_failed error=\"%s\"", strerror(errno));
+			worker_accept_failed(worker, errno);
 			return;
 		}
 		char ip[INET6_ADDRSTRLEN];
@@ -135,12 +187,26 @@ static void worker_on_drain_deadline(void *ctx)
 
 static void worker_stop_accepting(void)
 {
+	timeout_remove(&accept_pause_to);
 	for (unsigned i = 0; i < wlistener_count; i++) {
-		if (wlisteners[i].io == NULL)
-			continue;
 		io_remove(&wlisteners[i].io);
-		close(wlisteners[i].listener->fd);
+		if (wlisteners[i].listener->fd >= 0) {
+			close(wlisteners[i].listener->fd);
+			wlisteners[i].listener->fd = -1;
+		}
 	}
+}
+
+static void worker_start_drain(struct worker *worker);
+
+/* retire_timeout passed: what is left is closed as on SIGTERM (421 or
+ * -ERR to idle sessions, transactions finish within the drain deadline). */
+static void worker_on_retire_deadline(void *ctx)
+{
+	struct worker *worker = ctx;
+	timeout_remove(&retire_to);
+	log_info("event=retire_deadline connections=%u", worker->connections);
+	worker_start_drain(worker);
 }
 
 /* SIGUSR2 from the master after a reload: a new generation accepts now;
@@ -155,6 +221,9 @@ static void worker_start_retire(struct worker *worker)
 	log_info("event=retire connections=%u", worker->connections);
 	if (worker->connections == 0)
 		ioloop_stop(worker->loop);
+	else
+		retire_to = timeout_add(worker->loop, worker->config->retire_timeout * 1000,
+					worker_on_retire_deadline, worker);
 }
 
 static void worker_start_drain(struct worker *worker)
@@ -188,13 +257,24 @@ static void worker_on_signal(void *ctx)
 
 int worker_run(const struct config *config, struct tls_ctx *tls,
 	       struct listener_set *listeners, unsigned worker_index,
-	       struct worker_limits_shared *shared_limits, unsigned limits_row)
+	       struct worker_limits_shared *shared_limits, unsigned limits_row,
+	       pid_t master_pid)
 {
 	const char *error;
 	log_set_proc("worker");
 	if (server_drop_privileges(config, &error) < 0) {
 		log_error("event=worker_start_failed error=%s", log_str(error));
 		return 1;
+	}
+	/* After the uid change, which clears it. SIGTERM (blocked, read from
+	 * the signalfd below) closes the listeners at once, so a new master
+	 * can bind, then drains. A master that died before this prctl is
+	 * seen by getppid(). */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
+		log_warn("event=pdeathsig_failed error=\"%s\"", strerror(errno));
+	if (getppid() != master_pid) {
+		log_warn("event=worker_start_failed reason=\"master gone\"");
+		return 0;
 	}
 	struct worker worker = { .config = config, .tls = tls };
 	worker.loop = ioloop_create();
@@ -233,6 +313,8 @@ int worker_run(const struct config *config, struct tls_ctx *tls,
 		 worker.connections);
 	/* sessions still alive at the deadline die with the process */
 	timeout_remove(&drain_to);
+	timeout_remove(&retire_to);
+	timeout_remove(&accept_pause_to);
 	io_remove(&signal_io);
 	close(signal_fd);
 	threadpool_destroy(&worker.pool);
