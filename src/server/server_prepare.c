@@ -75,8 +75,12 @@ int server_prepare_databases(const struct config *config, const char **error_r)
 			return -1;
 		}
 	}
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		log_info("event=databases_ready file=%s",
+			 log_str(t_printf("%s/%s/%s", config->data_dir, USERDB_DIRNAME,
+					  USERDB_FILENAME)));
 		return 0;
+	}
 	if (len > 0)
 		*error_r = t_printf("%s", buf);
 	else if (WIFSIGNALED(status))
