@@ -300,10 +300,13 @@ int userdb_query_exists(struct userdb *db, enum userdb_stmt_id id,
 	return userdb_sql_error(db, "accounts.db", error_r);
 }
 
-static int userdb_log_error(int ret, const char *error)
+/* error is read through its address after ret was computed: passed by
+ * value it could be read before the query set it (C leaves the order of
+ * argument evaluation unspecified), and the log said error="". */
+static int userdb_log_error(int ret, const char *const *error)
 {
 	if (ret < 0)
-		log_error("event=userdb_error error=%s", log_str(error));
+		log_error("event=userdb_error error=%s", log_str(*error));
 	return ret;
 }
 
@@ -311,7 +314,7 @@ int userdb_is_local_domain(struct userdb *db, const char *domain)
 {
 	const char *error = NULL;
 	return userdb_log_error(userdb_query_exists(db, USERDB_STMT_DOMAIN_EXISTS,
-						    domain, NULL, &error), error);
+						    domain, NULL, &error), &error);
 }
 
 int userdb_user_address(struct userdb *db, const char *address, pool_t *pool,
@@ -336,7 +339,7 @@ int userdb_user_exists(struct userdb *db, const char *address)
 {
 	const char *error = NULL;
 	return userdb_log_error(userdb_query_exists(db, USERDB_STMT_USER_ADDRESS,
-						    address, NULL, &error), error);
+						    address, NULL, &error), &error);
 }
 
 int userdb_may_send_as(struct userdb *db, const char *user, const char *address)
@@ -345,7 +348,7 @@ int userdb_may_send_as(struct userdb *db, const char *user, const char *address)
 	if (strcasecmp(user, address) == 0)
 		return 1;
 	return userdb_log_error(userdb_query_exists(db, USERDB_STMT_ALIAS_PAIR_EXISTS,
-						    address, user, &error), error);
+						    address, user, &error), &error);
 }
 
 static bool userdb_blob_copy(sqlite3_stmt *stmt, int col, unsigned char *dest,
