@@ -98,3 +98,31 @@ def test_corrupt_accounts_db_stops_serve(damage):
     finally:
         srv.kill_all()
         srv.cleanup()
+
+
+def test_accounts_db_damaged_while_running_answers_temporary_errors():
+    """Damaged under a running server: clients are still greeted and get a
+    temporary error (RFC 5321 4.2.5: 451, 4.3.0) rather than a respawning
+    worker; no worker dies."""
+    srv = Postel()
+    try:
+        srv.setup_accounts()
+        for i in range(60):
+            srv.cli("domain", "add", f"d{i}.example")
+        srv.start()   # greetings only: no page of accounts.db is cached yet
+        db = sorted(srv.datadir.rglob("accounts.db"))[0]
+        damage_pages_after_first(db, db.stat().st_size)
+        for _ in range(3):
+            with srv.smtp() as c:
+                assert c.greeting.code == 220, c.greeting
+                c.ehlo()
+                assert c.cmd("MAIL FROM:<x@remote.example>").code == 250
+                r = c.cmd("RCPT TO:<alice@example.org>")
+                assert r.code == 451 and r.enhanced == "4.3.0", r
+                c.quit()
+        problems = srv.stop()
+        assert not problems, "\n".join(problems) + "\n" + srv.log_tail()
+        assert "event=worker_crashed" not in srv.log(), srv.log_tail()
+    finally:
+        srv.kill_all()
+        srv.cleanup()
