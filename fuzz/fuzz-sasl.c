@@ -68,9 +68,11 @@ static void cleanup(void)
 
 	userdb_close(&db);
 	for (unsigned i = 0; i < 3; i++) {
-		snprintf(path, sizeof(path), "%s/%s", fuzz_dir, files[i]);
+		snprintf(path, sizeof(path), "%s/" USERDB_DIRNAME "/%s", fuzz_dir, files[i]);
 		unlink(path);
 	}
+	snprintf(path, sizeof(path), "%s/" USERDB_DIRNAME, fuzz_dir);
+	rmdir(path);
 	rmdir(fuzz_dir);
 }
 

@@ -54,7 +54,7 @@ static void add_rfc7677_user(void)
 	assert_int_equal(base64_decode("W22ZaJ0SNY7soEsUEjb6gQ==", 24, &salt), 0);
 	assert_int_equal(password_scram_derive("pencil", 6, (unsigned char *)salt.data,
 					       salt.len, 4096, &keys, &error), 0);
-	snprintf(path, sizeof(path), "%s/accounts.db", test_dir);
+	snprintf(path, sizeof(path), "%s/" USERDB_DIRNAME "/accounts.db", test_dir);
 	assert_int_equal(sqlite3_open(path, &sql), SQLITE_OK);
 	sqlite3_busy_timeout(sql, 5000);
 	assert_int_equal(sqlite3_prepare_v2(sql, "INSERT INTO users VALUES "
@@ -90,9 +90,11 @@ static int group_teardown(void **state)
 	(void)state;
 	userdb_close(&db);
 	for (unsigned i = 0; i < 3; i++) {
-		snprintf(path, sizeof(path), "%s/%s", test_dir, files[i]);
+		snprintf(path, sizeof(path), "%s/" USERDB_DIRNAME "/%s", test_dir, files[i]);
 		unlink(path);
 	}
+	snprintf(path, sizeof(path), "%s/" USERDB_DIRNAME, test_dir);
+	rmdir(path);
 	rmdir(test_dir);
 	return 0;
 }

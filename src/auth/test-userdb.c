@@ -44,9 +44,11 @@ static int teardown(void **state)
 	userdb_close(&f->db);
 	assert_null(f->db);
 	for (unsigned i = 0; i < 3; i++) {
-		snprintf(path, sizeof(path), "%s/%s", f->dir, files[i]);
+		snprintf(path, sizeof(path), "%s/db/%s", f->dir, files[i]);
 		unlink(path);
 	}
+	snprintf(path, sizeof(path), "%s/db", f->dir);
+	rmdir(path);
 	rmdir(f->dir);
 	pool_destroy(&f->pool);
 	free(f);
@@ -93,7 +95,7 @@ static void test_open_schema(void **state)
 	sqlite3_stmt *stmt;
 	const char *error = NULL;
 
-	snprintf(path, sizeof(path), "%s/accounts.db", f->dir);
+	snprintf(path, sizeof(path), "%s/db/accounts.db", f->dir);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
 	assert_int_equal(sqlite3_open(path, &sql), SQLITE_OK);
@@ -345,6 +347,32 @@ static void test_changes_seen_by_other_handle(void **state)
 	userdb_close(&server);
 }
 
+/* A file whose pages after the first are garbage opens (the schema is on
+ * page 1) but fails the check, and the error names the file. */
+static void test_damaged_file_refused(void **state)
+{
+	struct fixture *f = *state;
+	const char *error = NULL;
+	char path[128];
+
+	for (int i = 0; i < 200; i++)
+		user_add(f, pool_printf(f->pool, "u%d@example.org", i));
+	userdb_close(&f->db);
+	assert_int_equal(userdb_ready(f->dir, &error), 0);
+	snprintf(path, sizeof(path), "%s/db/accounts.db", f->dir);
+	FILE *fp = fopen(path, "r+b");
+	assert_non_null(fp);
+	assert_int_equal(fseek(fp, 0, SEEK_END), 0);
+	long size = ftell(fp);
+	assert_true(size > 8192);
+	assert_int_equal(fseek(fp, 4096, SEEK_SET), 0);
+	for (long at = 4096; at < size; at++)
+		fputc(0x5a ^ (int)(at & 0xff), fp);
+	assert_int_equal(fclose(fp), 0);
+	assert_int_equal(userdb_ready(f->dir, &error), -1);
+	assert_non_null(strstr(error, path));
+}
+
 static void test_validation(void **state)
 {
 	(void)state;
@@ -407,6 +435,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_resolve_catchall, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_may_send_as, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_changes_seen_by_other_handle, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_damaged_file_refused, setup, teardown),
 		cmocka_unit_test(test_validation),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -162,39 +162,49 @@ static int userdb_create_file(const char *path, const char **error_r)
 	return 0;
 }
 
-int userdb_open(const char *data_dir, struct userdb **db_r, const char **error_r)
+/* The file's directory: DATA/db, made here when missing (as the server
+ * user; a root master makes it in server_privs.c). */
+static const char *userdb_dir(const char *data_dir, const char **error_r)
 {
-	const char *path = t_printf("%s/%s", data_dir, USERDB_FILENAME);
+	const char *dir = t_printf("%s/%s", data_dir, USERDB_DIRNAME);
+	if ((mkdir(data_dir, 0750) < 0 && errno != EEXIST) ||
+	    (mkdir(dir, 0700) < 0 && errno != EEXIST)) {
+		*error_r = t_printf("mkdir(%s): %s", dir, strerror(errno));
+		return NULL;
+	}
+	return dir;
+}
+
+static int userdb_open_path(const char *path, struct userdb **db_r,
+			    const char **error_r)
+{
 	struct userdb *db;
 	sqlite3_stmt *stmt;
 
-	if (mkdir(data_dir, 0750) < 0 && errno != EEXIST) {
-		*error_r = t_printf("mkdir(%s): %s", data_dir, strerror(errno));
-		return -1;
-	}
 	if (userdb_create_file(path, error_r) < 0)
 		return -1;
-
 	db = xcalloc(1, sizeof(*db));
 	if (sqlite3_open_v2(path, &db->sql, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW,
 			    NULL) != SQLITE_OK) {
 		if (db->sql == NULL)
 			fatal("event=out_of_memory what=sqlite3_open");
-		userdb_sql_error(db, path, error_r);
+		userdb_sql_error(db, "open", error_r);
 		goto fail;
 	}
 	sqlite3_busy_timeout(db->sql, 5000);
 	/* WAL: the server reads while the CLI writes. secure_delete: an old
-	 * password hash does not linger in free pages. */
+	 * password hash does not linger in free pages. The master switches
+	 * a new file to WAL before any worker opens it (server_prepare.c):
+	 * that switch takes a lock the busy timeout does not wait for. */
 	if (sqlite3_prepare_v2(db->sql, "PRAGMA journal_mode = WAL", -1, &stmt, NULL) != SQLITE_OK) {
-		userdb_sql_error(db, path, error_r);
+		userdb_sql_error(db, "journal_mode", error_r);
 		goto fail;
 	}
 	bool wal = sqlite3_step(stmt) == SQLITE_ROW &&
 		strcmp((const char *)sqlite3_column_text(stmt, 0), "wal") == 0;
 	sqlite3_finalize(stmt);
 	if (!wal) {
-		userdb_sql_error(db, t_printf("%s: cannot enable WAL", path), error_r);
+		userdb_sql_error(db, "cannot enable WAL", error_r);
 		goto fail;
 	}
 	if (userdb_exec(db, "PRAGMA secure_delete = ON", error_r) < 0 ||
@@ -205,6 +215,53 @@ int userdb_open(const char *data_dir, struct userdb **db_r, const char **error_r
 fail:
 	userdb_close(&db);
 	return -1;
+}
+
+int userdb_open(const char *data_dir, struct userdb **db_r, const char **error_r)
+{
+	const char *dir = userdb_dir(data_dir, error_r);
+	if (dir == NULL)
+		return -1;
+	const char *path = t_printf("%s/%s", dir, USERDB_FILENAME);
+	if (userdb_open_path(path, db_r, error_r) < 0) {
+		/* every error names the file, so an operator knows which */
+		*error_r = t_printf("%s: %s", path, *error_r);
+		return -1;
+	}
+	return 0;
+}
+
+int userdb_check(struct userdb *db, const char **error_r)
+{
+	sqlite3_stmt *stmt;
+	if (sqlite3_prepare_v2(db->sql, "PRAGMA quick_check(1)", -1, &stmt, NULL) != SQLITE_OK)
+		return userdb_sql_error(db, "quick_check", error_r);
+	int rc = sqlite3_step(stmt);
+	const char *verdict = rc == SQLITE_ROW ?
+		(const char *)sqlite3_column_text(stmt, 0) : NULL;
+	int ret = 0;
+	if (verdict == NULL) {
+		userdb_sql_error(db, "quick_check", error_r);
+		ret = -1;
+	} else if (strcmp(verdict, "ok") != 0) {
+		*error_r = t_printf("damaged (quick_check: %s)", verdict);
+		ret = -1;
+	}
+	sqlite3_finalize(stmt);
+	return ret;
+}
+
+int userdb_ready(const char *data_dir, const char **error_r)
+{
+	struct userdb *db;
+	if (userdb_open(data_dir, &db, error_r) < 0)
+		return -1;
+	int ret = userdb_check(db, error_r);
+	if (ret < 0)
+		*error_r = t_printf("%s/%s/%s: %s", data_dir, USERDB_DIRNAME,
+				    USERDB_FILENAME, *error_r);
+	userdb_close(&db);
+	return ret;
 }
 
 void userdb_close(struct userdb **_db)
@@ -243,10 +300,13 @@ int userdb_query_exists(struct userdb *db, enum userdb_stmt_id id,
 	return userdb_sql_error(db, "accounts.db", error_r);
 }
 
-static int userdb_log_error(int ret, const char *error)
+/* error is read through its address after ret was computed: passed by
+ * value it could be read before the query set it (C leaves the order of
+ * argument evaluation unspecified), and the log said error="". */
+static int userdb_log_error(int ret, const char *const *error)
 {
 	if (ret < 0)
-		log_error("event=userdb_error error=%s", log_str(error));
+		log_error("event=userdb_error error=%s", log_str(*error));
 	return ret;
 }
 
@@ -254,7 +314,7 @@ int userdb_is_local_domain(struct userdb *db, const char *domain)
 {
 	const char *error = NULL;
 	return userdb_log_error(userdb_query_exists(db, USERDB_STMT_DOMAIN_EXISTS,
-						    domain, NULL, &error), error);
+						    domain, NULL, &error), &error);
 }
 
 int userdb_user_address(struct userdb *db, const char *address, pool_t *pool,
@@ -279,7 +339,7 @@ int userdb_user_exists(struct userdb *db, const char *address)
 {
 	const char *error = NULL;
 	return userdb_log_error(userdb_query_exists(db, USERDB_STMT_USER_ADDRESS,
-						    address, NULL, &error), error);
+						    address, NULL, &error), &error);
 }
 
 int userdb_may_send_as(struct userdb *db, const char *user, const char *address)
@@ -288,7 +348,7 @@ int userdb_may_send_as(struct userdb *db, const char *user, const char *address)
 	if (strcasecmp(user, address) == 0)
 		return 1;
 	return userdb_log_error(userdb_query_exists(db, USERDB_STMT_ALIAS_PAIR_EXISTS,
-						    address, user, &error), error);
+						    address, user, &error), &error);
 }
 
 static bool userdb_blob_copy(sqlite3_stmt *stmt, int col, unsigned char *dest,

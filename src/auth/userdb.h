@@ -1,4 +1,4 @@
-/* userdb.h: local domains, users and aliases in DATA_DIR/accounts.db.
+/* userdb.h: local domains, users and aliases in DATA_DIR/db/accounts.db.
  *
  * Contract: one SQLite database (WAL, busy_timeout 5000 ms, schema created
  * on open, version in PRAGMA user_version, file mode 0600). Nothing is
@@ -23,6 +23,7 @@
 #include "auth/password.h"
 #include "lib/mem.h"
 
+#define USERDB_DIRNAME "db"
 #define USERDB_FILENAME "accounts.db"
 #define USERDB_ALIAS_MAX_DEPTH 8
 #define USERDB_MAX_TARGETS 1000
@@ -37,7 +38,13 @@ struct userdb_target {
 	bool local; /* a local user's canonical address */
 };
 
+/* Errors name the file. */
 int userdb_open(const char *data_dir, struct userdb **db_r, const char **error_r);
+/* PRAGMA quick_check: -1 with error_r when the file is damaged. */
+int userdb_check(struct userdb *db, const char **error_r);
+/* Create or migrate the file, switch it to WAL and check it, then close:
+ * what the master has done (as the server user) before workers start. */
+int userdb_ready(const char *data_dir, const char **error_r);
 void userdb_close(struct userdb **db);
 
 /* 1 yes, 0 no, -1 error. */

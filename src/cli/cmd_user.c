@@ -1,5 +1,5 @@
 /* cmd_user.c: "postel domain", "postel user" and "postel alias", the
- * accounts in DATA_DIR/accounts.db (auth/userdb.h).
+ * accounts in DATA_DIR/db/accounts.db (auth/userdb.h).
  *
  *   postel domain add DOMAIN | del DOMAIN | list
  *   postel user add ADDRESS [--hash HASH] | del ADDRESS | list [DOMAIN]

@@ -2,7 +2,8 @@
  *
  * The master creates the context before dropping privileges, so the key
  * file may be readable by root only. A self-signed certificate is made
- * once in DATA_DIR/tls/ when none is configured. */
+ * once in DATA_DIR/tls/ (0700, the master's own) when none is configured,
+ * each file written under a fresh O_EXCL name and renamed into place. */
 #include "tls.h"
 #include "mem.h"
 #include "log.h"
@@ -19,6 +20,9 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+
+#define TLS_SELF_SIGNED_CERT "selfsigned.crt"
+#define TLS_SELF_SIGNED_KEY "selfsigned.key"
 
 struct tls_ctx {
 	SSL_CTX *ssl_ctx;
@@ -61,18 +65,27 @@ static int tls_alpn_select(SSL *ssl, const unsigned char **out,
 	return SSL_TLSEXT_ERR_ALERT_FATAL;
 }
 
-static int tls_write_file(const char *path, mode_t mode, EVP_PKEY *pkey,
-			  X509 *x509, const char **error_r)
+/* Write a PEM file into dir_fd under name: a fresh temporary file
+ * (O_EXCL, never a link's target) renamed over name once on disk. */
+static int tls_write_file(int dir_fd, const char *dir, const char *name,
+			  mode_t mode, EVP_PKEY *pkey, X509 *x509,
+			  const char **error_r)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	const char *tmp = t_printf("%s.tmp", name);
+	if (unlinkat(dir_fd, tmp, 0) < 0 && errno != ENOENT) {
+		*error_r = t_printf("unlink(%s/%s): %s", dir, tmp, strerror(errno));
+		return -1;
+	}
+	int fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+			O_CLOEXEC, mode);
 	if (fd < 0) {
-		*error_r = t_printf("open(%s): %s", path, strerror(errno));
+		*error_r = t_printf("open(%s/%s): %s", dir, tmp, strerror(errno));
 		return -1;
 	}
 	FILE *f = fdopen(fd, "w");
 	if (f == NULL) {
 		close(fd);
-		*error_r = t_printf("fdopen(%s): %s", path, strerror(errno));
+		*error_r = t_printf("fdopen(%s/%s): %s", dir, tmp, strerror(errno));
 		return -1;
 	}
 	int ok = pkey != NULL ? PEM_write_PrivateKey(f, pkey, NULL, NULL, 0, NULL, NULL)
@@ -81,16 +94,17 @@ static int tls_write_file(const char *path, mode_t mode, EVP_PKEY *pkey,
 		ok = 0;
 	if (fclose(f) != 0)
 		ok = 0;
-	if (!ok) {
-		*error_r = t_printf("writing %s failed", path);
+	if (!ok || renameat(dir_fd, tmp, dir_fd, name) < 0) {
+		*error_r = t_printf("writing %s/%s failed", dir, name);
+		unlinkat(dir_fd, tmp, 0);
 		return -1;
 	}
 	return 0;
 }
 
 /* A self-signed RSA-2048 certificate valid ten years for hostname. */
-static int tls_make_self_signed(const char *cert, const char *key,
-				const char *hostname, const char **error_r)
+static int tls_make_self_signed(int dir_fd, const char *dir, const char *hostname,
+				const char **error_r)
 {
 	int ret = -1;
 	EVP_PKEY *pkey = EVP_RSA_gen(2048);
@@ -133,8 +147,10 @@ static int tls_make_self_signed(const char *cert, const char *key,
 		*error_r = t_printf("signing failed: %s", tls_last_error());
 		goto out;
 	}
-	if (tls_write_file(key, 0600, pkey, NULL, error_r) < 0 ||
-	    tls_write_file(cert, 0644, NULL, x, error_r) < 0)
+	if (tls_write_file(dir_fd, dir, TLS_SELF_SIGNED_KEY, 0600, pkey, NULL,
+			   error_r) < 0 ||
+	    tls_write_file(dir_fd, dir, TLS_SELF_SIGNED_CERT, 0644, NULL, x,
+			   error_r) < 0 || fsync(dir_fd) < 0)
 		goto out;
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned mdlen = 0;
@@ -142,8 +158,8 @@ static int tls_make_self_signed(const char *cert, const char *key,
 	str_t fp = STR_INIT;
 	for (unsigned i = 0; i < mdlen; i++)
 		str_printf(&fp, "%s%02X", i ? ":" : "", md[i]);
-	log_info("event=tls_self_signed cert=%s hostname=%s sha256=%s",
-		 cert, hostname, str_c(&fp));
+	log_info("event=tls_self_signed cert=%s/%s hostname=%s sha256=%s",
+		 dir, TLS_SELF_SIGNED_CERT, hostname, str_c(&fp));
 	str_free(&fp);
 	ret = 0;
 out:
@@ -182,6 +198,44 @@ static SSL_CTX *tls_ssl_ctx_new(const char *cert, const char *key,
 	return ctx;
 }
 
+/* DATA/tls is the caller's own (root's, when the master runs as root),
+ * 0700: the worker user can neither enter nor swap it, so the paths
+ * loaded below name the files made here. A link or a directory someone
+ * else owns is refused, never followed. */
+static int tls_self_signed_ensure(const char *dir, const char *hostname,
+				  const char **error_r)
+{
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		*error_r = t_printf("mkdir(%s): %s", dir, strerror(errno));
+		return -1;
+	}
+	int dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	if (dir_fd < 0 || fstat(dir_fd, &st) < 0) {
+		*error_r = t_printf("open(%s): %s%s", dir, strerror(errno),
+				    errno == ELOOP || errno == ENOTDIR ?
+				    " (expected a directory, not a link)" : "");
+		if (dir_fd >= 0)
+			close(dir_fd);
+		return -1;
+	}
+	if (st.st_uid != geteuid() || (st.st_mode & 027) != 0) {
+		*error_r = t_printf("%s is owned by uid %u with mode %04o; expected "
+				    "owner uid %u, mode 0700 or 0750", dir, (unsigned)st.st_uid,
+				    (unsigned)(st.st_mode & 07777), (unsigned)geteuid());
+		close(dir_fd);
+		return -1;
+	}
+	struct stat cst, kst;
+	int ret = 0;
+	if (fstatat(dir_fd, TLS_SELF_SIGNED_CERT, &cst, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    fstatat(dir_fd, TLS_SELF_SIGNED_KEY, &kst, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    !S_ISREG(cst.st_mode) || !S_ISREG(kst.st_mode))
+		ret = tls_make_self_signed(dir_fd, dir, hostname, error_r);
+	close(dir_fd);
+	return ret;
+}
+
 struct tls_ctx *tls_ctx_create(const char *cert_file, const char *key_file,
 			       const char *data_dir, const char *hostname,
 			       const char **error_r)
@@ -193,19 +247,11 @@ struct tls_ctx *tls_ctx_create(const char *cert_file, const char *key_file,
 					key_file : cert_file);
 	} else {
 		const char *dir = t_printf("%s/tls", data_dir);
-		if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-			*error_r = t_printf("mkdir(%s): %s", dir, strerror(errno));
-			free(ctx);
+		ctx->cert_file = xstrdup(t_printf("%s/%s", dir, TLS_SELF_SIGNED_CERT));
+		ctx->key_file = xstrdup(t_printf("%s/%s", dir, TLS_SELF_SIGNED_KEY));
+		if (tls_self_signed_ensure(dir, hostname, error_r) < 0) {
+			tls_ctx_destroy(&ctx);
 			return NULL;
-		}
-		ctx->cert_file = xstrdup(t_printf("%s/selfsigned.crt", dir));
-		ctx->key_file = xstrdup(t_printf("%s/selfsigned.key", dir));
-		if (access(ctx->cert_file, R_OK) != 0 || access(ctx->key_file, R_OK) != 0) {
-			if (tls_make_self_signed(ctx->cert_file, ctx->key_file,
-						 hostname, error_r) < 0) {
-				tls_ctx_destroy(&ctx);
-				return NULL;
-			}
 		}
 	}
 	ctx->ssl_ctx = tls_ssl_ctx_new(ctx->cert_file, ctx->key_file, error_r);

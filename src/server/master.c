@@ -299,6 +299,7 @@ int cmd_serve(struct cli_ctx *ctx, int argc, char **argv)
 	const char *error;
 	log_set_proc("master");
 	if (server_prepare_data_dir(m.config, &error) < 0 ||
+	    server_prepare_databases(m.config, &error) < 0 ||
 	    server_listen_all(m.config, &m.listeners, &error) < 0) {
 		log_error("event=start_failed error=%s", log_str(error));
 		return 1;

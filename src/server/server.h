@@ -48,8 +48,13 @@ int server_listen_all(const struct config *config, struct listener_set *set_r,
 		      const char **error_r);
 void server_listen_close(struct listener_set *set);
 
-/* Data-directory layout and ownership; dropping root. */
+/* Data-directory layout and ownership (see server_privs.c): made, checked,
+ * and an unsafe one refused with error_r naming the path. Root touches
+ * nothing inside a directory run_user can write. */
 int server_prepare_data_dir(const struct config *config, const char **error_r);
+/* In a child running as run_user: create, migrate, WAL-switch and check
+ * the databases, so workers start on ready files (server_prepare.c). */
+int server_prepare_databases(const struct config *config, const char **error_r);
 /* When root: switch to run_user (created if missing). uid_r/gid_r may be
  * used before switching to chown files. 0 = done or nothing to do. */
 int server_lookup_run_user(const struct config *config, unsigned *uid_r,

@@ -1,18 +1,44 @@
-/* server_privs.c: the data directory's layout and ownership, and dropping
- * root. Mail and the accounts database belong to run_user so workers (and
- * CLI commands run as root, which drop to run_user too) can write them. */
+/* server_privs.c: the data directory's layout, who owns what, and dropping
+ * root.
+ *
+ * Layout when started as root (run_user "postel"):
+ *   DATA/              root, not group/world-writable, traversable (0755):
+ *                      root reads postel.conf here and writes tls/
+ *   DATA/postel.conf   root, not group/world-writable (optional)
+ *   DATA/tls/          root, 0700: the self-signed certificate and key
+ *   DATA/db/           postel, 0700: accounts.db and its -wal and -shm
+ *   DATA/mail/ queue/ spool/   postel, 0700
+ *
+ * Contract: root never follows a link in a directory postel can write,
+ * and never opens, chowns or chmods anything inside one by path. DATA is
+ * opened once; everything else is reached relative to that descriptor
+ * with O_NOFOLLOW, and owners change only through descriptors (fchown).
+ * A path root must trust that is a link, owned by someone else, or
+ * group/world-writable is refused with an error naming the path and the
+ * owner and mode expected, as `postfix set-permissions` reports.
+ *
+ * The old layout (DATA and DATA/accounts.db* owned by postel) is taken
+ * over once: DATA becomes root's (fchown on the open directory, whose
+ * parent postel cannot write), then accounts.db, -wal and -shm are
+ * renamed into db/ (rename moves a link, it never follows one), and the
+ * paths root trusts are checked as above. */
 #include "server.h"
 #include "lib/config.h"
 #include "lib/mem.h"
 #include "lib/log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#define PRIVS_DATA_MODE 0755
+#define PRIVS_SUBDIR_MODE 0700
 
 static int run_user_create(const char *user, const char **error_r)
 {
@@ -61,39 +87,203 @@ int server_lookup_run_user(const struct config *config, unsigned *uid_r,
 	return 1;
 }
 
-int server_prepare_data_dir(const struct config *config, const char **error_r)
+struct privs_owner {
+	bool root;          /* we run as root: check and set owners */
+	uid_t uid;          /* who owns what the workers write */
+	gid_t gid;
+	const char *name;   /* for messages */
+};
+
+static int privs_refuse(const char *data_dir, const char *name,
+			const char *problem, const char *expected,
+			const char **error_r)
 {
-	if (mkdir(config->data_dir, 0750) < 0 && errno != EEXIST) {
-		*error_r = t_printf("mkdir(%s): %s", config->data_dir, strerror(errno));
+	*error_r = t_printf("unsafe data directory: %s%s%s %s; expected %s",
+			    data_dir, name[0] != '\0' ? "/" : "", name, problem,
+			    expected);
+	return -1;
+}
+
+static const char *privs_owner_text(const struct stat *st)
+{
+	return t_printf("is owned by uid %u with mode %04o", (unsigned)st->st_uid,
+			(unsigned)(st->st_mode & 07777));
+}
+
+/* Open DATA (made if missing) and make sure only root can change it. */
+static int privs_data_dir_open(const char *data_dir, const struct privs_owner *o,
+			       int *fd_r, const char **error_r)
+{
+	if (mkdir(data_dir, o->root ? PRIVS_DATA_MODE : 0750) < 0 && errno != EEXIST) {
+		*error_r = t_printf("mkdir(%s): %s", data_dir, strerror(errno));
 		return -1;
 	}
-	unsigned uid, gid;
-	int r = server_lookup_run_user(config, &uid, &gid, error_r);
-	if (r <= 0)
-		return r;
-	/* the data dir and what workers write below it; tls/ stays root's */
-	static const char *const subdirs[] = { "", "/mail", "/queue", "/spool" };
-	for (unsigned i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++) {
-		const char *path = t_printf("%s%s", config->data_dir, subdirs[i]);
-		if (mkdir(path, 0750) < 0 && errno != EEXIST) {
-			*error_r = t_printf("mkdir(%s): %s", path, strerror(errno));
-			return -1;
-		}
-		if (chown(path, uid, gid) < 0) {
-			*error_r = t_printf("chown(%s): %s", path, strerror(errno));
-			return -1;
-		}
+	int fd = open(data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		*error_r = t_printf("open(%s): %s", data_dir, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
 	}
-	static const char *const files[] = { "/accounts.db", "/accounts.db-wal",
-					     "/accounts.db-shm" };
-	for (unsigned i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		const char *path = t_printf("%s%s", config->data_dir, files[i]);
-		if (chown(path, uid, gid) < 0 && errno != ENOENT) {
-			*error_r = t_printf("chown(%s): %s", path, strerror(errno));
-			return -1;
+	*fd_r = fd;
+	if (!o->root)
+		return 0;
+	const char *expected = "a directory owned by root, not group/world-writable "
+		"(mode 0755)";
+	if (st.st_uid == o->uid && o->uid != 0) {
+		/* the old layout: postel owned DATA. Our descriptor names
+		 * the directory itself, whatever postel renamed inside it. */
+		if (fchown(fd, 0, 0) < 0 || fchmod(fd, PRIVS_DATA_MODE) < 0) {
+			*error_r = t_printf("taking over %s: %s", data_dir, strerror(errno));
+			goto fail;
 		}
+		log_info("event=data_dir_taken_over path=%s from=%s owner=root mode=%04o",
+			 log_str(data_dir), o->name, PRIVS_DATA_MODE);
+		return 0;
+	}
+	if (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+		privs_refuse(data_dir, "", privs_owner_text(&st), expected, error_r);
+		goto fail;
+	}
+	if ((st.st_mode & 0111) != 0111 && fchmod(fd, (st.st_mode & 0777) | 0111) < 0) {
+		*error_r = t_printf("chmod(%s): %s", data_dir, strerror(errno));
+		goto fail;
 	}
 	return 0;
+fail:
+	close(fd);
+	*fd_r = -1;
+	return -1;
+}
+
+/* A path in DATA that root reads or writes: absent, or root's own and
+ * not writable by anyone else. Never followed when a link. */
+static int privs_check_trusted(int dfd, const char *data_dir, const char *name,
+			       bool is_dir, const char **error_r)
+{
+	struct stat st;
+	const char *expected = is_dir ?
+		"a directory owned by root, mode 0700" :
+		"a regular file owned by root, not group/world-writable";
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		*error_r = t_printf("stat(%s/%s): %s", data_dir, name, strerror(errno));
+		return -1;
+	}
+	if (S_ISLNK(st.st_mode))
+		return privs_refuse(data_dir, name, "is a symbolic link", expected, error_r);
+	if (is_dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode))
+		return privs_refuse(data_dir, name, "has the wrong file type", expected,
+				    error_r);
+	if (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+		return privs_refuse(data_dir, name, privs_owner_text(&st), expected, error_r);
+	return 0;
+}
+
+/* A directory the workers write: made if missing, never a link, handed
+ * to run_user through its descriptor. */
+static int privs_worker_dir(int dfd, const char *data_dir, const char *name,
+			    const struct privs_owner *o, int *fd_r,
+			    const char **error_r)
+{
+	if (mkdirat(dfd, name, PRIVS_SUBDIR_MODE) < 0 && errno != EEXIST) {
+		*error_r = t_printf("mkdir(%s/%s): %s", data_dir, name, strerror(errno));
+		return -1;
+	}
+	int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ELOOP || errno == ENOTDIR)
+			return privs_refuse(data_dir, name, "is a symbolic link or not a "
+					    "directory", t_printf("a directory owned by %s, "
+					    "mode 0700", o->name), error_r);
+		*error_r = t_printf("open(%s/%s): %s", data_dir, name, strerror(errno));
+		return -1;
+	}
+	struct stat st;
+	if (o->root && (fstat(fd, &st) < 0 ||
+			((st.st_uid != o->uid || st.st_gid != o->gid) &&
+			 fchown(fd, o->uid, o->gid) < 0))) {
+		*error_r = t_printf("chown(%s/%s): %s", data_dir, name, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (fd_r != NULL)
+		*fd_r = fd;
+	else
+		close(fd);
+	return 0;
+}
+
+/* The old layout kept accounts.db in DATA: move it (and its WAL first,
+ * so a crash half-way never separates committed transactions from the
+ * database) into db/. renameat2 moves whatever is there, link or file,
+ * without following it; postel opens it later with O_NOFOLLOW. */
+static int privs_move_userdb(int dfd, int dbfd, const char *data_dir,
+			     const char **error_r)
+{
+	static const char *const names[] = { "accounts.db-wal", "accounts.db-shm",
+					     "accounts.db" };
+	struct stat st;
+	if (fstatat(dfd, "accounts.db", &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    fstatat(dbfd, "accounts.db", &st, AT_SYMLINK_NOFOLLOW) == 0)
+		return privs_refuse(data_dir, "accounts.db", "and db/accounts.db both "
+				    "exist", "only db/accounts.db (move the old one away)",
+				    error_r);
+	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (renameat2(dfd, names[i], dbfd, names[i], RENAME_NOREPLACE) < 0) {
+			if (errno == ENOENT)
+				continue;
+			*error_r = t_printf("rename(%s/%s, %s/db/%s): %s", data_dir, names[i],
+					    data_dir, names[i], strerror(errno));
+			return -1;
+		}
+		const char *from = t_printf("%s/%s", data_dir, names[i]);
+		const char *to = t_printf("%s/db/%s", data_dir, names[i]);
+		log_info("event=accounts_db_moved from=%s to=%s", log_str(from),
+			 log_str(to));
+	}
+	return 0;
+}
+
+int server_prepare_data_dir(const struct config *config, const char **error_r)
+{
+	struct privs_owner o = { .root = geteuid() == 0, .uid = getuid(),
+				 .gid = getgid(), .name = "the current user" };
+	unsigned uid = 0, gid = 0;
+	int r = server_lookup_run_user(config, &uid, &gid, error_r);
+	if (r < 0)
+		return -1;
+	if (r > 0) {
+		o.uid = uid;
+		o.gid = gid;
+		o.name = config->run_user;
+	} else if (o.root) {
+		o.name = "root"; /* no run_user: everything stays root's */
+	}
+	const char *data_dir = config->data_dir;
+	int dfd, dbfd = -1;
+	if (privs_data_dir_open(data_dir, &o, &dfd, error_r) < 0)
+		return -1;
+	int ret = -1;
+	if (o.root && (privs_check_trusted(dfd, data_dir, "postel.conf", false, error_r) < 0 ||
+		       privs_check_trusted(dfd, data_dir, "tls", true, error_r) < 0))
+		goto out;
+	static const char *const subdirs[] = { "mail", "queue", "spool" };
+	for (unsigned i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++) {
+		if (privs_worker_dir(dfd, data_dir, subdirs[i], &o, NULL, error_r) < 0)
+			goto out;
+	}
+	if (privs_worker_dir(dfd, data_dir, "db", &o, &dbfd, error_r) < 0 ||
+	    privs_move_userdb(dfd, dbfd, data_dir, error_r) < 0)
+		goto out;
+	ret = 0;
+out:
+	if (dbfd >= 0)
+		close(dbfd);
+	close(dfd);
+	return ret;
 }
 
 int server_drop_privileges(const struct config *config, const char **error_r)
