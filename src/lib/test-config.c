@@ -475,11 +475,12 @@ static void test_dump_round_trip(void **state)
 	assert_non_null(strstr(dump.data, "\nsmtp_timeout = 600\n"));
 	assert_non_null(strstr(dump.data, "\nallow_plaintext_auth = yes\n"));
 	assert_non_null(strstr(dump.data, "\nlog_level = warn\n"));
+	assert_non_null(strstr(dump.data, "\nsandbox = yes\n"));
 	/* one line per key plus the data_dir comment */
 	size_t lines = 0;
 	for (size_t i = 0; i < dump.len; i++)
 		lines += dump.data[i] == '\n';
-	assert_int_equal(lines, 23);
+	assert_int_equal(lines, 24);
 
 	const char *path = write_file(f, "dump.conf", dump.data, dump.len);
 	struct config *c2 = load_ok(f, path, NULL, 0);
