@@ -28,7 +28,14 @@
  * Landlock: the ABI version decides which rights exist; rights the kernel
  * does not know are neither handled nor granted. EXECUTE is handled and
  * never granted. SQLite's temporary files go to the data directory
- * (SQLITE_TMPDIR), since /var/tmp and /tmp are closed.
+ * (SQLITE_TMPDIR), since /var/tmp and /tmp are closed. The signal scope
+ * (ABI 6) keeps queue_recover's kill(pid, 0) meaningful: a dead writer
+ * still answers ESRCH, a live one outside the sandbox EPERM.
+ *
+ * Sanitizer builds: ASan reports and aborts as usual inside the sandbox
+ * (its stacks are symbolized from the extra read-only paths below), but
+ * LeakSanitizer cannot run at a sandboxed worker's exit (it needs ptrace
+ * and a non-thread clone): leak checks of workers need `sandbox = no`.
  */
 #include "server_sandbox.h"
 #include "server.h"
@@ -83,6 +90,14 @@ struct sandbox_ruleset_attr {
 		     LANDLOCK_ACCESS_FS_MAKE_DIR | LANDLOCK_ACCESS_FS_MAKE_REG | \
 		     LANDLOCK_ACCESS_FS_REFER | LANDLOCK_ACCESS_FS_TRUNCATE)
 
+#if defined(__SANITIZE_ADDRESS__)
+#define SANDBOX_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SANDBOX_SANITIZER 1
+#endif
+#endif
+
 struct sandbox_path {
 	const char *path;
 	uint64_t access;
@@ -103,6 +118,14 @@ static const struct sandbox_path sandbox_system_paths[] = {
 	/* glibc's malloc: arena count, heap trimming */
 	{ "/sys/devices/system/cpu/online", FS_FILE_READ },
 	{ "/proc/sys/vm/overcommit_memory", FS_FILE_READ },
+#ifdef SANDBOX_SANITIZER
+	/* sanitizer builds only: ASan symbolizes its reports in-process
+	 * (libbacktrace), reading the program's and the libraries' debug
+	 * information; without these its stacks are bare addresses */
+	{ "/proc/self/exe", FS_FILE_READ },
+	{ "/usr/lib", FS_DIR_READ },
+	{ "/lib", FS_DIR_READ },
+#endif
 };
 
 /* ---- seccomp ---- */

@@ -3,8 +3,9 @@
  * files outside the data directory, binding a port); what it does works
  * (files beneath the data directory with fsync, rename, flock and
  * O_TMPFILE; threads; SQLite temporary files; /dev/null, /dev/urandom,
- * /proc/self, time zones). The child reports by exit status. Skipped
- * where the kernel lacks seccomp or Landlock. */
+ * /proc/self, time zones); a layer the kernel lacks is skipped with a
+ * log line. The child reports by exit status. Skipped where the kernel
+ * lacks seccomp or Landlock. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -12,6 +13,8 @@
 #include <cmocka.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sqlite3.h>
@@ -22,10 +25,12 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "lib/config.h"
+#include "lib/log.h"
 #include "server/server_sandbox.h"
 
 static char data_dir[64];
@@ -220,6 +225,67 @@ static void child_disabled(void)
 	close(fd);
 }
 
+/* A kernel without one layer, played by a filter that answers ENOSYS to
+ * its system call: the sandbox still enters, says so in one log line,
+ * and applies the other layers. */
+static void pretend_kernel_lacks(long nr)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)nr, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = sizeof(f) / sizeof(f[0]), .filter = f };
+	CHECK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0);
+	CHECK(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == 0);
+}
+
+static void enter_without(long nr, const char *skipped_line,
+			  struct server_sandbox_status *st)
+{
+	char path[128], buf[4096];
+	snprintf(path, sizeof(path), "%s/log", data_dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	CHECK(fd >= 0);
+	log_set_fd(fd);
+	pretend_kernel_lacks(nr);
+	const char *error = NULL;
+	CHECK(server_sandbox_enter(data_dir, st, &error) == 0);
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+	CHECK(n > 0);
+	buf[n] = '\0';
+	CHECK(strstr(buf, skipped_line) != NULL);
+	CHECK(strstr(buf, "event=sandbox_active no_new_privs=yes") != NULL);
+	CHECK(unlink(path) == 0);
+}
+
+static void child_no_landlock(void)
+{
+	struct server_sandbox_status st;
+	enter_without(SYS_landlock_create_ruleset, "event=sandbox_skipped what=landlock", &st);
+	CHECK(st.landlock_abi == 0 && st.seccomp && st.no_new_privs);
+	errno = 0;
+	CHECK(execve("/bin/sh", (char *[]){ "sh", NULL }, environ) < 0 && errno == EPERM);
+}
+
+static void child_no_seccomp(void)
+{
+	struct server_sandbox_status st;
+	enter_without(SYS_seccomp, "event=sandbox_skipped what=seccomp", &st);
+	CHECK(st.landlock_abi > 0 && !st.seccomp && st.no_new_privs);
+	errno = 0;
+	CHECK(open("/etc/passwd", O_RDONLY | O_CLOEXEC) < 0 && errno == EACCES);
+}
+
+static void test_sandbox_skips_missing_layer(void **state)
+{
+	(void)state;
+	require_sandbox();
+	assert_int_equal(run_child(child_no_landlock), 0);
+	assert_int_equal(run_child(child_no_seccomp), 0);
+}
+
 static void test_sandbox_denies(void **state)
 {
 	(void)state;
@@ -245,6 +311,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_sandbox_denies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sandbox_allows, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sandbox_skips_missing_layer, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_sandbox_config_off, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
