@@ -107,6 +107,8 @@ static const struct config_key config_keys[] = {
 		   "user the workers run as when started as root"),
 	KEY_STRING(log_level, "info", config_check_log_level,
 		   "debug, info, warn or error"),
+	KEY_BOOL(sandbox, "yes",
+		 "workers run under no_new_privs, seccomp and Landlock"),
 };
 #define CONFIG_KEY_COUNT (sizeof(config_keys) / sizeof(config_keys[0]))
 

@@ -56,6 +56,7 @@ struct config {
 	bool allow_plaintext_auth;   /* default no */
 	char *run_user;              /* default "postel" when started as root */
 	char *log_level;             /* debug|info|warn|error */
+	bool sandbox;                /* workers: seccomp + Landlock, default yes */
 };
 
 /* file: NULL means DATA_DIR/postel.conf if it exists. overrides: "k=v". */

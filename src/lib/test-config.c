@@ -475,6 +475,7 @@ static void test_dump_round_trip(void **state)
 	assert_non_null(strstr(dump.data, "\nsmtp_timeout = 600\n"));
 	assert_non_null(strstr(dump.data, "\nallow_plaintext_auth = yes\n"));
 	assert_non_null(strstr(dump.data, "\nlog_level = warn\n"));
+	assert_non_null(strstr(dump.data, "\nsandbox = yes\n"));
 	/* one line per key plus the data_dir comment; config_dump_keys()
 	 * gives each key one unindented line */
 	str_t keys = STR_INIT;

@@ -8,6 +8,7 @@
  * the master dies. */
 #include "server.h"
 #include "worker_limits.h"
+#include "server_sandbox.h"
 #include "lib/config.h"
 #include "lib/conn.h"
 #include "lib/ioloop.h"
@@ -262,7 +263,10 @@ int worker_run(const struct config *config, struct tls_ctx *tls,
 {
 	const char *error;
 	log_set_proc("worker");
-	if (server_drop_privileges(config, &error) < 0) {
+	/* the sandbox before the thread pools: Landlock binds only the
+	 * calling thread and the threads it starts afterwards */
+	if (server_drop_privileges(config, &error) < 0 ||
+	    server_sandbox_worker(config, &error) < 0) {
 		log_error("event=worker_start_failed error=%s", log_str(error));
 		return 1;
 	}
