@@ -168,7 +168,8 @@ static void scan_octet(struct smtp_message_scan *scan, unsigned char c, uint64_t
 		scan->state = SCAN_LINE_START;
 		return;
 	}
-	if (scan->kind == FIELD_DELIVERED_TO) {
+	/* RFC 5322 2.2.3: unfolding removes the CRLF, keeps the WSP */
+	if (scan->kind == FIELD_DELIVERED_TO && c != '\r') {
 		if (scan->value_len < sizeof(scan->value))
 			scan->value[scan->value_len++] = (char)c;
 		else
