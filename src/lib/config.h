@@ -55,6 +55,7 @@ struct config {
 	bool allow_plaintext_auth;   /* default no */
 	char *run_user;              /* default "postel" when started as root */
 	char *log_level;             /* debug|info|warn|error */
+	char *postmaster_address;    /* empty: the first user added */
 };
 
 /* file: NULL means DATA_DIR/postel.conf if it exists. overrides: "k=v". */

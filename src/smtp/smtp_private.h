@@ -120,6 +120,12 @@ smtp_cmd_handler_t smtp_cmd_ehlo, smtp_cmd_helo, smtp_cmd_mail, smtp_cmd_rcpt,
 	smtp_cmd_rset, smtp_cmd_noop, smtp_cmd_quit, smtp_cmd_vrfy, smtp_cmd_expn,
 	smtp_cmd_help, smtp_cmd_starttls, smtp_cmd_auth, smtp_cmd_data, smtp_cmd_bdat;
 
+/* smtp_postmaster.c: RFC 5321 4.5.1 */
+bool smtp_rcpt_is_postmaster(const struct smtp_address *to, bool local_domain);
+int smtp_postmaster_resolve(struct smtp_session *s, pool_t *pool,
+			    struct userdb_target **targets_r, unsigned *count_r,
+			    const char **error_r);
+
 /* smtp_auth.c */
 void smtp_auth_input_line(struct smtp_session *s, const char *line, size_t len);
 void smtp_auth_abort(struct smtp_session *s);
