@@ -243,6 +243,12 @@ static void test_file_errors(void **state)
 		{ "smtp_listen = [::g]:25\n", ":1: smtp_listen: bad IPv6 address \"::g\"" },
 		{ "log_level = verbose\n", ":1: log_level: bad log level \"verbose\"" },
 		{ "hostname = mx example\n", ":1: hostname: bad hostname \"mx example\"" },
+		{ "postmaster_address = root\n",
+		  ":1: postmaster_address: bad address \"root\" (local@domain)" },
+		{ "postmaster_address = a b@example.org\n",
+		  ":1: postmaster_address: bad address \"a b@example.org\"" },
+		{ "postmaster_address = <a@example.org>\n",
+		  ":1: postmaster_address: bad address \"<a@example.org>\"" },
 		{ "just a line\n", ":1: expected \"key = value\", got \"just a line\"" },
 		{ " = 3\n", ":1: missing key before \"=\"" },
 		{ "data_dir = /x\n", ":1: data_dir is set with -d, not here" },
@@ -461,8 +467,9 @@ static void test_dump_round_trip(void **state)
 		"imaps_listen=", "tls_cert=/etc/c.pem", "tls_key=/etc/c.key",
 		"message_size_limit=1M", "smtp_timeout=10m", "workers=2",
 		"allow_plaintext_auth=true", "log_level=warn",
+		"postmaster_address=admin@example.org",
 	};
-	struct config *c = load_ok(f, NULL, overrides, 10);
+	struct config *c = load_ok(f, NULL, overrides, 11);
 	str_t dump = STR_INIT, dump2 = STR_INIT;
 	config_dump(c, &dump);
 
@@ -475,11 +482,12 @@ static void test_dump_round_trip(void **state)
 	assert_non_null(strstr(dump.data, "\nsmtp_timeout = 600\n"));
 	assert_non_null(strstr(dump.data, "\nallow_plaintext_auth = yes\n"));
 	assert_non_null(strstr(dump.data, "\nlog_level = warn\n"));
+	assert_non_null(strstr(dump.data, "\npostmaster_address = admin@example.org\n"));
 	/* one line per key plus the data_dir comment */
 	size_t lines = 0;
 	for (size_t i = 0; i < dump.len; i++)
 		lines += dump.data[i] == '\n';
-	assert_int_equal(lines, 23);
+	assert_int_equal(lines, 24);
 
 	const char *path = write_file(f, "dump.conf", dump.data, dump.len);
 	struct config *c2 = load_ok(f, path, NULL, 0);
