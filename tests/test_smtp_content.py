@@ -211,13 +211,17 @@ def test_other_unknown_user_still_refused(postel_factory):
 # 18. trace fields the client wrote
 
 
-def test_client_return_path_removed(postel):
+@pytest.mark.parametrize("filler_lines", [0, 3000], ids=["in-memory", "spool-file"])
+def test_client_return_path_removed(postel, filler_lines):
+    """Also for a message over 64 KiB, which is spooled to a file and
+    copied from it in pieces around the removed fields."""
     tok = token()
+    filler = ["filler line %05d abcdefghijklmnopqrstuvwxyz" % i for i in range(filler_lines)]
     original = make_message(
         tok, sender=SENDER, to=ALICE,
         extra_headers=["Return-Path: <forged@evil.example>",
                        "return-path:", " <folded@evil.example>"],
-        body=["Return-Path: <in-the-body@keep.example>", "end " + tok])
+        body=["Return-Path: <in-the-body@keep.example>"] + filler + ["end " + tok])
     assert smtp_send(postel, [ALICE], original).code == 250
     stored = stored_one(postel, ALICE, tok)
     head, body = header_and_body(stored)
