@@ -212,6 +212,17 @@ def assert_temp_storage_failure(r, what):
     assert (r.code, r.enhanced) == (452, "4.3.1"), f"{what}: expected 452 4.3.1, got {r!r}"
 
 
+def accepted_once_space_returns(srv, msg, tok):
+    """Space returns: the very same message is accepted and stored."""
+    unfill(srv.datadir)
+    with srv.smtp() as c:
+        c.ehlo()
+        r = send_raw(c, SENDER, [ALICE], msg)
+        assert r.code == 250, f"after the filler was removed: {r!r}\n" + srv.log_tail()
+        c.quit()
+    check_delivered(srv, ALICE, msg, SENDER, tok=tok)
+
+
 # --------------------------------------------------------------------------
 # 1. disk full
 
@@ -244,14 +255,7 @@ def test_disk_full_local_delivery():
                 c.quit()
             assert srv.proc.poll() is None, "server died on disk full"
 
-        # space returns: the very same message is accepted and stored
-        unfill(srv.datadir)
-        with srv.smtp() as c:
-            c.ehlo()
-            r = send_raw(c, SENDER, [ALICE], msg)
-            assert r.code == 250, f"after the filler was removed: {r!r}\n" + srv.log_tail()
-            c.quit()
-        check_delivered(srv, ALICE, msg, SENDER, tok=tok)
+        accepted_once_space_returns(srv, msg, tok)
         assert srv.tmp_files(ALICE) == []
 
 
@@ -343,13 +347,7 @@ def test_disk_full_index_commit():
             assert maildir_files(srv, ALICE) == before
             assert_still_serving(srv, c)
             c.quit()
-        unfill(srv.datadir)
-        with srv.smtp() as c:
-            c.ehlo()
-            r = send_raw(c, SENDER, [ALICE], msg)
-            assert r.code == 250, f"after the filler was removed: {r!r}\n" + srv.log_tail()
-            c.quit()
-        check_delivered(srv, ALICE, msg, SENDER, tok=tok)
+        accepted_once_space_returns(srv, msg, tok)
 
 
 # --------------------------------------------------------------------------
