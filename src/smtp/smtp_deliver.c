@@ -7,6 +7,12 @@
  * every write succeeded, so a write failure (disk full) loses nothing and
  * leaves nothing behind: the client gets 452/451 and retries.
  *
+ * Before writing, the delivery thread scans the header section
+ * (smtp_message.h): local copies leave out the Return-Path fields the
+ * client wrote, copies whose Delivered-To is already in the header are
+ * dropped as mail loops, and an empty line follows the added fields when
+ * the message's first line is no header field.
+ *
  * The writing and fsyncing run on the worker's delivery thread pool, each
  * thread with its own store and queue handles, while the session waits
  * with its input paused. Concurrent deliveries thus fsync in parallel and

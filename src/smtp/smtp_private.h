@@ -3,8 +3,9 @@
  * (simple commands), smtp_auth.c (AUTH), smtp_data_in.c (DATA and BDAT
  * receipt into a spool file), smtp_postmaster.c (RCPT to postmaster) and
  * smtp_deliver.c (headers, local delivery, queueing; smtp_message.h holds
- * its pure parts). The session lives as long as the connection; the transaction
- * (smtp_tx) from MAIL to the end of DATA/RSET, with its own pool. */
+ * its pure parts). The session lives as long as the connection; the
+ * transaction (smtp_tx) from MAIL to the end of DATA/RSET, with its own
+ * pool. */
 #ifndef POSTEL_SMTP_PRIVATE_H
 #define POSTEL_SMTP_PRIVATE_H
 
