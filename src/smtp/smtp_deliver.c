@@ -40,25 +40,6 @@
 /* bytes of a spool file read at a time while scanning its header */
 #define SMTP_SCAN_CHUNK (64 * 1024)
 
-static const char *smtp_rfc5322_date(time_t t)
-{
-	struct tm tm;
-	char buf[64];
-	localtime_r(&t, &tm);
-	/* RFC 5322 3.3, in the C locale */
-	static const char *const days[] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
-	static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
-					       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
-	long off = tm.tm_gmtoff / 60;
-	char sign = off < 0 ? '-' : '+';
-	if (off < 0)
-		off = -off;
-	snprintf(buf, sizeof(buf), "%s, %d %s %04d %02d:%02d:%02d %c%02ld%02ld",
-		 days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900,
-		 tm.tm_hour, tm.tm_min, tm.tm_sec, sign, off / 60, off % 60);
-	return t_printf("%s", buf);
-}
-
 /* RFC 3848 and RFC 6531 3.7.3 protocol names for the "with" clause */
 static const char *smtp_with_protocol(const struct smtp_session *s)
 {
@@ -84,7 +65,7 @@ static void smtp_received_header(struct smtp_session *s, str_t *out)
 			   conn_tls_cipher(s->conn));
 	if (s->tx->rcpt_count == 1)
 		str_printf(out, "\r\n\tfor <%s>", s->tx->rcpts[0].rcpt.to.canonical);
-	str_printf(out, ";\r\n\t%s\r\n", smtp_rfc5322_date(time(NULL)));
+	str_printf(out, ";\r\n\t%s\r\n", smtp_message_date(time(NULL)));
 }
 
 static void smtp_submission_headers(struct smtp_session *s, str_t *out)
@@ -94,7 +75,7 @@ static void smtp_submission_headers(struct smtp_session *s, str_t *out)
 		return;
 	/* RFC 6409 8.2, 8.3: a submission server may add missing ones */
 	if (!smtp_data_seen_date(dec))
-		str_printf(out, "Date: %s\r\n", smtp_rfc5322_date(time(NULL)));
+		str_printf(out, "Date: %s\r\n", smtp_message_date(time(NULL)));
 	if (!smtp_data_seen_message_id(dec)) {
 		/* unique per message, not per session and second */
 		str_appendz(out, "Message-ID: ");

@@ -201,6 +201,25 @@ bool smtp_message_needs_separator(const struct smtp_message_scan *scan)
 	return scan->size > 0 && !scan->first_line_field && !scan->first_line_empty;
 }
 
+const char *smtp_message_date(time_t t)
+{
+	struct tm tm;
+	char buf[64];
+	localtime_r(&t, &tm);
+	/* RFC 5322 3.3, in the C locale */
+	static const char *const days[] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
+	static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+					       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	long off = tm.tm_gmtoff / 60;
+	char sign = off < 0 ? '-' : '+';
+	if (off < 0)
+		off = -off;
+	snprintf(buf, sizeof(buf), "%s, %d %s %04d %02d:%02d:%02d %c%02ld%02ld",
+		 days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900,
+		 tm.tm_hour, tm.tm_min, tm.tm_sec, sign, off / 60, off % 60);
+	return t_printf("%s", buf);
+}
+
 void smtp_message_id(str_t *out, time_t now, const char *sid, unsigned seq,
 		     const char *hostname)
 {

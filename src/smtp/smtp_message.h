@@ -1,6 +1,6 @@
 /* smtp_message.h: what final delivery reads from, and adds to, a received
- * message: a scanner for its header section, the generated Message-ID,
- * and the reply class of a failed delivery.
+ * message: a scanner for its header section, the generated Date and
+ * Message-ID, and the reply class of a failed delivery.
  *
  * Contract: pure; no I/O (smtp_message_id() reads getrandom() only). The
  * scanner takes the decoded message (CRLF line ends, dot-stuffing removed)
@@ -82,6 +82,10 @@ void smtp_message_scan_deinit(struct smtp_message_scan *scan);
 /* True when the delivered copy needs an empty line between the fields the
  * server adds and the message (see above). Call after finish. */
 bool smtp_message_needs_separator(const struct smtp_message_scan *scan);
+
+/* An RFC 5322 3.3 date-time in local time and the C locale, in
+ * pool_temp(): "Thu, 1 Jan 2026 12:00:00 +0100". */
+const char *smtp_message_date(time_t t);
 
 /* Append a Message-ID (RFC 5322 3.6.4 msg-id, with the "<>") unique to
  * this message: time, session id, the session's message number and 64
