@@ -7,12 +7,18 @@ the Maildir and parsed with Python's email package, an independent parser.
 Loopback only; every wait is bounded."""
 import email
 import email.policy
+import os
 import re
+import shutil
+import subprocess
 
 import pytest
 
 from conftest import (ALICE, BOB, DOMAIN, USERS, assert_not_delivered, make_message,
-                      token)
+                      scaled, token)
+from pop3_helpers import new_user
+
+FETCHMAIL = shutil.which("fetchmail")
 
 SENDER = "sender@remote.example"
 
@@ -119,6 +125,39 @@ def test_headerless_message_gets_the_empty_line(postel, first):
     assert not m.defects, m.defects
     assert m["Date"] and m["Message-ID"], head
     assert m.get_payload(decode=False).encode() == original
+
+
+@pytest.mark.skipif(FETCHMAIL is None, reason="fetchmail not installed")
+def test_headerless_message_fetchmail(postel, tmp_path):
+    """fetchmail (POP3 with STLS, nokeep) takes the message whole and
+    deletes it from the maildrop, the original text as its body."""
+    user, password = new_user(postel)
+    tok = token()
+    original = b"No header here, just text.\r\nend " + tok.encode() + b"\r\n"
+    assert smtp_send(postel, [user], original).code == 250
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    mda = tmp_path / "mda.sh"
+    mda.write_text(f"#!/bin/sh\nexec cat > \"$(mktemp -p {out_dir} msg.XXXXXX)\"\n")
+    mda.chmod(0o755)
+    rc = tmp_path / "fetchmailrc"
+    rc.write_text(
+        f"set no syslog\npoll 127.0.0.1 service {postel.pop3_port} protocol pop3 uidl\n"
+        f"  user \"{user}\" password \"{password}\" is nobody here\n"
+        f"  sslproto TLS1.2+ no sslcertck nokeep fetchall\n"
+        f"  mda \"{mda}\"\n")
+    rc.chmod(0o600)
+    env = dict(os.environ, FETCHMAILHOME=str(tmp_path), HOME=str(tmp_path))
+    p = subprocess.run([FETCHMAIL, "-f", str(rc), "-v", "--nodetach",
+                        "--pidfile", str(tmp_path / "pid")],
+                       capture_output=True, timeout=scaled(60), env=env)
+    assert p.returncode == 0, (p.returncode, p.stdout, p.stderr)
+    got = [f.read_bytes() for f in out_dir.iterdir()]
+    assert len(got) == 1, (got, p.stdout)
+    head, _, body = got[0].partition(b"\n\n")
+    assert body == original.replace(b"\r\n", b"\n"), got[0]
+    assert b"Return-Path:" in head and b"No header" not in head, head
+    assert postel.messages(user) == [], "fetchmail left the message on the server"
 
 
 def test_message_starting_with_empty_line_unchanged(postel):
