@@ -20,6 +20,7 @@ as store_index.h promises, unchanged with its WAL alongside) and rebuild.
 Needs root (mount, the server's privilege drop); loopback only; every wait
 is bounded."""
 import contextlib
+import errno
 import os
 import pathlib
 import re
@@ -50,6 +51,7 @@ STAGE_EVENT = {
     "spool": r"event=spool_write_failed",
     "delivery": r"event=delivery_failed error=\S*writing mail file",
     "queue": r"event=delivery_failed error=\S*writing queue file",
+    "index": r"event=delivery_failed error=\S*index (commit|message add)",
 }
 
 
@@ -205,10 +207,20 @@ def assert_stage(srv, log_before, stage):
 
 
 def assert_temp_storage_failure(r, what):
-    assert 400 <= r.code < 500, f"{what}: expected 452/451, got {r!r}"
-    assert r.code in (451, 452), f"{what}: expected 452 4.3.1 (or 451), got {r!r}"
-    if r.code == 452:
-        assert r.enhanced in (None, "4.3.1"), f"{what}: {r!r}"
+    """TESTING.md 25: a full disk answers 452 4.3.1 wherever it is met."""
+    assert 400 <= r.code < 500, f"{what}: expected 452 4.3.1, got {r!r}"
+    assert (r.code, r.enhanced) == (452, "4.3.1"), f"{what}: expected 452 4.3.1, got {r!r}"
+
+
+def accepted_once_space_returns(srv, msg, tok):
+    """Space returns: the very same message is accepted and stored."""
+    unfill(srv.datadir)
+    with srv.smtp() as c:
+        c.ehlo()
+        r = send_raw(c, SENDER, [ALICE], msg)
+        assert r.code == 250, f"after the filler was removed: {r!r}\n" + srv.log_tail()
+        c.quit()
+    check_delivered(srv, ALICE, msg, SENDER, tok=tok)
 
 
 # --------------------------------------------------------------------------
@@ -243,14 +255,7 @@ def test_disk_full_local_delivery():
                 c.quit()
             assert srv.proc.poll() is None, "server died on disk full"
 
-        # space returns: the very same message is accepted and stored
-        unfill(srv.datadir)
-        with srv.smtp() as c:
-            c.ehlo()
-            r = send_raw(c, SENDER, [ALICE], msg)
-            assert r.code == 250, f"after the filler was removed: {r!r}\n" + srv.log_tail()
-            c.quit()
-        check_delivered(srv, ALICE, msg, SENDER, tok=tok)
+        accepted_once_space_returns(srv, msg, tok)
         assert srv.tmp_files(ALICE) == []
 
 
@@ -292,6 +297,57 @@ def test_disk_full_outbound_queue():
         queued = [p for p in srv.all_files_containing(tok) if "/queue/msg/" in str(p)]
         assert len(queued) == 1, srv.all_files_containing(tok)
         assert queued[0].read_bytes().endswith(msg)
+
+
+def fill_to_the_page(datadir, leave_pages):
+    """Write DATADIR/filler until the filesystem is full, then give back
+    exactly leave_pages pages: finer than fill(), for a failure that must
+    come after the Maildir file was written (one page) but before the index
+    commit could grow its WAL. Bounded by the tmpfs size."""
+    filler = pathlib.Path(datadir) / "filler"
+    with contextlib.suppress(FileNotFoundError):
+        filler.unlink()
+    page = os.sysconf("SC_PAGE_SIZE")
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        size = 0
+        for chunk in (b"\0" * 65536, b"\0" * page):
+            for _ in range(100000):
+                try:
+                    size += os.write(fd, chunk)
+                except OSError as e:
+                    if e.errno != errno.ENOSPC:
+                        raise
+                    break
+        os.ftruncate(fd, size - leave_pages * page)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    got = free_bytes(datadir)
+    assert got == leave_pages * page, f"wanted {leave_pages} pages free, {got} bytes are"
+
+
+def test_disk_full_index_commit():
+    """The Maildir file fits, the index commit does not (SQLite's WAL cannot
+    grow): 452 4.3.1 like a failed file write (it was 451), no message left
+    behind, and the same message is accepted once space returns."""
+    with postel_on_tmpfs() as srv:
+        deliver(srv, token())            # the index and its WAL exist
+        tok = token()
+        msg = make_message(tok, sender=SENDER, to=ALICE)
+        before = maildir_files(srv, ALICE)
+        fill_to_the_page(srv.datadir, 1)
+        log_before = len(srv.log())
+        with srv.smtp() as c:
+            c.ehlo()
+            r = send_raw(c, SENDER, [ALICE], msg)
+            assert_temp_storage_failure(r, "index commit; log:\n" + srv.log()[log_before:])
+            assert_stage(srv, log_before, "index")
+            assert srv.all_files_containing(tok) == [], srv.all_files_containing(tok)
+            assert maildir_files(srv, ALICE) == before
+            assert_still_serving(srv, c)
+            c.quit()
+        accepted_once_space_returns(srv, msg, tok)
 
 
 # --------------------------------------------------------------------------

@@ -109,6 +109,10 @@ int userdb_user_del(struct userdb *db, const char *address, const char **error_r
 int userdb_user_set_password(struct userdb *db, const char *address,
 			     const char *password_hash,
 			     const struct password_scram *scram, const char **error_r);
+/* The user added first (the lowest rowid): where postmaster mail goes
+ * when nothing else is set. 1 found (*address_r from pool), 0 no users. */
+int userdb_user_first(struct userdb *db, pool_t *pool, const char **address_r,
+		      const char **error_r);
 /* domain NULL: all users. */
 int userdb_user_list(struct userdb *db, const char *domain, pool_t *pool,
 		     const char ***addresses_r, unsigned *count_r, const char **error_r);

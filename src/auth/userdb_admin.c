@@ -236,6 +236,20 @@ int userdb_user_list(struct userdb *db, const char *domain, pool_t *pool,
 			   "ORDER BY address", domain, 1, pool, addresses_r, count_r, error_r);
 }
 
+int userdb_user_first(struct userdb *db, pool_t *pool, const char **address_r,
+		      const char **error_r)
+{
+	const char **rows;
+	unsigned count;
+	if (userdb_list(db, "SELECT address FROM users ORDER BY rowid LIMIT 1", NULL, 1,
+			pool, &rows, &count, error_r) < 0)
+		return -1;
+	if (count == 0)
+		return 0;
+	*address_r = rows[0];
+	return 1;
+}
+
 int userdb_alias_add(struct userdb *db, const char *source, const char *target,
 		     const char **error_r)
 {

@@ -52,6 +52,7 @@ struct config_key {
 
 static const char *config_check_hostname(const char *value);
 static const char *config_check_log_level(const char *value);
+static const char *config_check_address(const char *value);
 
 /* Offset of a field, failing to compile unless the field has type ctype. */
 #define FIELD(name, ctype) \
@@ -109,6 +110,9 @@ static const struct config_key config_keys[] = {
 		   "debug, info, warn or error"),
 	KEY_BOOL(sandbox, "yes",
 		 "workers run under no_new_privs, seccomp and Landlock"),
+	KEY_STRING(postmaster_address, "", config_check_address,
+		   "gets postmaster mail (RFC 5321 4.5.1) when postmaster@domain "
+		   "has no alias; empty: the first user added"),
 };
 #define CONFIG_KEY_COUNT (sizeof(config_keys) / sizeof(config_keys[0]))
 
@@ -158,6 +162,22 @@ static const char *config_check_hostname(const char *value)
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 		      (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_'))
 			return t_printf("bad hostname %s", log_str(value));
+	}
+	return NULL;
+}
+
+/* Empty, or local@domain without spaces or control characters (the
+ * accounts database decides at delivery whether it exists). */
+static const char *config_check_address(const char *value)
+{
+	const char *at = strrchr(value, '@');
+	if (value[0] == '\0')
+		return NULL;
+	if (at == NULL || at == value || at[1] == '\0' || strlen(value) > 320)
+		return t_printf("bad address %s (local@domain)", log_str(value));
+	for (const char *p = value; *p != '\0'; p++) {
+		if ((unsigned char)*p <= ' ' || *p == 0x7f || *p == '<' || *p == '>')
+			return t_printf("bad address %s", log_str(value));
 	}
 	return NULL;
 }

@@ -57,6 +57,7 @@ struct config {
 	char *run_user;              /* default "postel" when started as root */
 	char *log_level;             /* debug|info|warn|error */
 	bool sandbox;                /* workers: seccomp + Landlock, default yes */
+	char *postmaster_address;    /* empty: the first user added */
 };
 
 /* file: NULL means DATA_DIR/postel.conf if it exists. overrides: "k=v". */

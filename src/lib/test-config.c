@@ -243,6 +243,12 @@ static void test_file_errors(void **state)
 		{ "smtp_listen = [::g]:25\n", ":1: smtp_listen: bad IPv6 address \"::g\"" },
 		{ "log_level = verbose\n", ":1: log_level: bad log level \"verbose\"" },
 		{ "hostname = mx example\n", ":1: hostname: bad hostname \"mx example\"" },
+		{ "postmaster_address = root\n",
+		  ":1: postmaster_address: bad address \"root\" (local@domain)" },
+		{ "postmaster_address = a b@example.org\n",
+		  ":1: postmaster_address: bad address \"a b@example.org\"" },
+		{ "postmaster_address = <a@example.org>\n",
+		  ":1: postmaster_address: bad address \"<a@example.org>\"" },
 		{ "just a line\n", ":1: expected \"key = value\", got \"just a line\"" },
 		{ " = 3\n", ":1: missing key before \"=\"" },
 		{ "data_dir = /x\n", ":1: data_dir is set with -d, not here" },
@@ -461,8 +467,9 @@ static void test_dump_round_trip(void **state)
 		"imaps_listen=", "tls_cert=/etc/c.pem", "tls_key=/etc/c.key",
 		"message_size_limit=1M", "smtp_timeout=10m", "workers=2",
 		"allow_plaintext_auth=true", "log_level=warn",
+		"postmaster_address=admin@example.org",
 	};
-	struct config *c = load_ok(f, NULL, overrides, 10);
+	struct config *c = load_ok(f, NULL, overrides, 11);
 	str_t dump = STR_INIT, dump2 = STR_INIT;
 	config_dump(c, &dump);
 
@@ -488,6 +495,7 @@ static void test_dump_round_trip(void **state)
 	str_free(&keys);
 	assert_true(key_count >= 23);
 	assert_int_equal(lines, key_count + 1);
+	assert_non_null(strstr(dump.data, "\npostmaster_address = admin@example.org\n"));
 
 	const char *path = write_file(f, "dump.conf", dump.data, dump.len);
 	struct config *c2 = load_ok(f, path, NULL, 0);

@@ -166,7 +166,7 @@ void smtp_cmd_rcpt(struct smtp_session *s, const struct smtp_command *cmd)
 		smtp_reply(s, 451, "4.3.0", "Temporary lookup failure");
 		return;
 	}
-	if (local == 0 && s->auth_user == NULL) {
+	if (local == 0 && s->auth_user == NULL && !rcpt.to.postmaster) {
 		log_info("sid=%s event=relay_denied ip=%s rcpt=%s", s->sid, s->peer_ip,
 			 log_str(address));
 		smtp_reply(s, 554, "5.7.1", "Relay access denied");
@@ -175,8 +175,12 @@ void smtp_cmd_rcpt(struct smtp_session *s, const struct smtp_command *cmd)
 	struct userdb_target *targets = NULL;
 	unsigned count = 0;
 	const char *error;
-	int r = userdb_resolve_rcpt(s->worker->userdb, address, tx->pool, &targets,
+	/* <Postmaster> of a host name that is no local domain: not relayed */
+	int r = local == 0 && rcpt.to.postmaster ? 0 :
+		userdb_resolve_rcpt(s->worker->userdb, address, tx->pool, &targets,
 				    &count, &error);
+	if (r == 0 && smtp_rcpt_is_postmaster(&rcpt.to, local > 0))
+		r = smtp_postmaster_resolve(s, tx->pool, &targets, &count, &error);
 	if (r < 0) {
 		log_error("sid=%s event=rcpt_lookup_failed error=%s", s->sid, log_str(error));
 		smtp_reply(s, 451, "4.3.0", "Temporary lookup failure");

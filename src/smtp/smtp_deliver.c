@@ -7,12 +7,19 @@
  * every write succeeded, so a write failure (disk full) loses nothing and
  * leaves nothing behind: the client gets 452/451 and retries.
  *
+ * Before writing, the delivery thread scans the header section
+ * (smtp_message.h): local copies leave out the Return-Path fields the
+ * client wrote, copies whose Delivered-To is already in the header are
+ * dropped as mail loops, and an empty line follows the added fields when
+ * the message's first line is no header field.
+ *
  * The writing and fsyncing run on the worker's delivery thread pool, each
  * thread with its own store and queue handles, while the session waits
  * with its input paused. Concurrent deliveries thus fsync in parallel and
  * the filesystem merges their journal commits: group commit without
  * weakening any single message's guarantee. */
 #include "smtp_private.h"
+#include "smtp_message.h"
 #include "lib/conn.h"
 #include "lib/config.h"
 #include "lib/log.h"
@@ -24,27 +31,14 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
-static const char *smtp_rfc5322_date(time_t t)
-{
-	struct tm tm;
-	char buf[64];
-	localtime_r(&t, &tm);
-	/* RFC 5322 3.3, in the C locale */
-	static const char *const days[] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
-	static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
-					       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
-	long off = tm.tm_gmtoff / 60;
-	char sign = off < 0 ? '-' : '+';
-	if (off < 0)
-		off = -off;
-	snprintf(buf, sizeof(buf), "%s, %d %s %04d %02d:%02d:%02d %c%02ld%02ld",
-		 days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900,
-		 tm.tm_hour, tm.tm_min, tm.tm_sec, sign, off / 60, off % 60);
-	return t_printf("%s", buf);
-}
+/* bytes of a spool file read at a time while scanning its header */
+#define SMTP_SCAN_CHUNK (64 * 1024)
 
 /* RFC 3848 and RFC 6531 3.7.3 protocol names for the "with" clause */
 static const char *smtp_with_protocol(const struct smtp_session *s)
@@ -71,7 +65,7 @@ static void smtp_received_header(struct smtp_session *s, str_t *out)
 			   conn_tls_cipher(s->conn));
 	if (s->tx->rcpt_count == 1)
 		str_printf(out, "\r\n\tfor <%s>", s->tx->rcpts[0].rcpt.to.canonical);
-	str_printf(out, ";\r\n\t%s\r\n", smtp_rfc5322_date(time(NULL)));
+	str_printf(out, ";\r\n\t%s\r\n", smtp_message_date(time(NULL)));
 }
 
 static void smtp_submission_headers(struct smtp_session *s, str_t *out)
@@ -81,10 +75,14 @@ static void smtp_submission_headers(struct smtp_session *s, str_t *out)
 		return;
 	/* RFC 6409 8.2, 8.3: a submission server may add missing ones */
 	if (!smtp_data_seen_date(dec))
-		str_printf(out, "Date: %s\r\n", smtp_rfc5322_date(time(NULL)));
-	if (!smtp_data_seen_message_id(dec))
-		str_printf(out, "Message-ID: <%lld.%s@%s>\r\n", (long long)time(NULL),
-			   s->sid, s->worker->config->hostname);
+		str_printf(out, "Date: %s\r\n", smtp_message_date(time(NULL)));
+	if (!smtp_data_seen_message_id(dec)) {
+		/* unique per message, not per session and second */
+		str_appendz(out, "Message-ID: ");
+		smtp_message_id(out, time(NULL), s->sid, s->messages + 1,
+				s->worker->config->hostname);
+		str_appendz(out, "\r\n");
+	}
 }
 
 static unsigned smtp_queue_notify(unsigned notify)
@@ -107,9 +105,11 @@ struct smtp_delivery_job {
 	str_t common;            /* trace and submission headers */
 	const char **local;      /* distinct local mailboxes */
 	unsigned nlocal;
+	bool *looping;           /* per local[]: its Delivered-To is in the header */
 	struct queue_envelope env; /* env.recipient_count == 0: none remote */
 	/* output: written by the thread, read on the loop after done */
-	bool failed, storage_full;
+	bool failed, storage_full, loop;
+	unsigned looped;         /* local copies dropped as mail loops */
 	char *error;
 	char queue_id[QUEUE_ID_MAX];
 };
@@ -118,16 +118,38 @@ struct smtp_delivery_job {
 static _Thread_local struct store *tl_store;
 static _Thread_local struct queue *tl_queue;
 
+typedef int smtp_write_t(void *, const void *, size_t, const char **);
+typedef int smtp_write_fd_t(void *, int, uint64_t, uint64_t, const char **);
+
+static int smtp_job_write_span(struct smtp_delivery_job *job, uint64_t off, uint64_t len,
+			       smtp_write_t *write, smtp_write_fd_t *write_fd,
+			       void *handle, const char **error_r)
+{
+	if (len == 0)
+		return 0;
+	if (job->spool_fd < 0)
+		return write(handle, job->spool_mem + off, len, error_r);
+	return write_fd(handle, job->spool_fd, off, len, error_r);
+}
+
+/* The prefix, then the message without the skip ranges (ascending,
+ * within the message). */
 static int smtp_job_write(struct smtp_delivery_job *job, const str_t *prefix,
-			  int (*write)(void *, const void *, size_t, const char **),
-			  int (*write_fd)(void *, int, uint64_t, uint64_t, const char **),
+			  const struct smtp_message_range *skip, unsigned nskip,
+			  smtp_write_t *write, smtp_write_fd_t *write_fd,
 			  void *handle, const char **error_r)
 {
+	uint64_t pos = 0;
 	if (write(handle, prefix->data, prefix->len, error_r) < 0)
 		return -1;
-	if (job->spool_fd < 0)
-		return write(handle, job->spool_mem, job->spool_size, error_r);
-	return write_fd(handle, job->spool_fd, 0, job->spool_size, error_r);
+	for (unsigned i = 0; i < nskip; i++) {
+		if (smtp_job_write_span(job, pos, skip[i].start - pos, write, write_fd,
+					handle, error_r) < 0)
+			return -1;
+		pos = skip[i].end;
+	}
+	return smtp_job_write_span(job, pos, job->spool_size - pos, write, write_fd,
+				   handle, error_r);
 }
 
 static int store_write_cb(void *h, const void *data, size_t len, const char **error_r)
@@ -152,11 +174,94 @@ static int queue_write_fd_cb(void *h, int fd, uint64_t off, uint64_t len, const 
 
 static void smtp_job_fail(struct smtp_delivery_job *job, const char *error)
 {
-	int err = errno;
 	job->failed = true;
-	job->storage_full = err == ENOSPC || err == EDQUOT ||
-		(error != NULL && (strstr(error, "space") || strstr(error, "quota")));
+	job->storage_full = smtp_message_error_is_storage_full(error);
 	job->error = xstrdup(error != NULL ? error : "unknown error");
+}
+
+static int smtp_local_cmp(const void *a, const void *b)
+{
+	return strcasecmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* A Delivered-To value of the header: mark the local copy it names. */
+static void smtp_job_delivered_to(void *context, const char *value, size_t len)
+{
+	struct smtp_delivery_job *job = context;
+	char key[SMTP_MESSAGE_VALUE_MAX + 1];
+	const char *keyp = key;
+	memcpy(key, value, len);
+	key[len] = '\0';
+	const char **hit = bsearch(&keyp, job->local, job->nlocal, sizeof(*job->local),
+				   smtp_local_cmp);
+	if (hit != NULL)
+		job->looping[hit - job->local] = true;
+}
+
+/* Read the header section (the spool file a chunk at a time). */
+static int smtp_job_scan(struct smtp_delivery_job *job, struct smtp_message_scan *scan,
+			 const char **error_r)
+{
+	/* sorted, so each Delivered-To costs a binary search however many
+	 * recipients and fields there are */
+	qsort(job->local, job->nlocal, sizeof(*job->local), smtp_local_cmp);
+	job->looping = xcalloc(job->nlocal + 1, sizeof(*job->looping));
+	smtp_message_scan_init(scan, smtp_job_delivered_to, job);
+	if (job->spool_fd < 0) {
+		(void)smtp_message_scan_feed(scan, job->spool_mem, job->spool_size);
+		smtp_message_scan_finish(scan);
+		return 0;
+	}
+	char *buf = xmalloc(SMTP_SCAN_CHUNK);
+	uint64_t off = 0;
+	int ret = 0;
+	while (off < job->spool_size) {
+		uint64_t want = job->spool_size - off;
+		ssize_t n = pread(job->spool_fd, buf, want < SMTP_SCAN_CHUNK ? want :
+				  SMTP_SCAN_CHUNK, (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			*error_r = n == 0 ? "spool file shorter than the message" :
+				t_printf("reading spool file failed: %s", strerror(errno));
+			ret = -1;
+			break;
+		}
+		off += (uint64_t)n;
+		if (smtp_message_scan_feed(scan, buf, (size_t)n))
+			break;
+	}
+	free(buf);
+	if (ret == 0 && off >= job->spool_size)
+		smtp_message_scan_finish(scan);
+	return ret;
+}
+
+/* RFC 5321 4.4 and Postfix's local(8): a Delivered-To naming the
+ * recipient means this message reached that mailbox before and came back
+ * (forwarding aliases in a loop). With one reply for all recipients after
+ * DATA and no bounce path yet, the looping copies are dropped (logged)
+ * and the others delivered: nothing is lost, as each dropped copy's
+ * mailbox already holds the message, and the non-looping recipients are
+ * not refused because of another's loop. When no copy is left to deliver
+ * at all, the message is refused with 554 5.4.6, as Postfix does. */
+static void smtp_job_drop_loops(struct smtp_delivery_job *job)
+{
+	unsigned kept = 0;
+	for (unsigned i = 0; i < job->nlocal; i++) {
+		if (!job->looping[i]) {
+			job->local[kept++] = job->local[i];
+			continue;
+		}
+		job->looped++;
+		log_info("sid=%s event=mail_loop rcpt=%s action=%s", job->s->sid,
+			 log_str(job->local[i]),
+			 job->looped == job->nlocal && job->env.recipient_count == 0 ?
+			 "refused" : "dropped");
+	}
+	job->nlocal = kept;
+	if (kept == 0 && job->looped > 0 && job->env.recipient_count == 0)
+		job->loop = true;
 }
 
 /* Runs on a delivery thread. */
@@ -164,10 +269,24 @@ static void smtp_job_work(void *ctx)
 {
 	struct smtp_delivery_job *job = ctx;
 	const char *error = NULL;
-	if ((tl_store == NULL && store_open(job->data_dir, &tl_store, &error) < 0) ||
+	struct smtp_message_scan scan;
+	if (smtp_job_scan(job, &scan, &error) < 0) {
+		smtp_message_scan_deinit(&scan);
+		smtp_job_fail(job, error);
+		return;
+	}
+	smtp_job_drop_loops(job);
+	/* RFC 5322 2.1: the empty line after the added fields when the
+	 * message's own first line is no header field */
+	if (smtp_message_needs_separator(&scan))
+		str_appendz(&job->common, "\r\n");
+	if (job->loop ||
+	    (tl_store == NULL && store_open(job->data_dir, &tl_store, &error) < 0) ||
 	    (job->env.recipient_count > 0 && tl_queue == NULL &&
 	     queue_open(job->data_dir, &tl_queue, &error) < 0)) {
-		smtp_job_fail(job, error);
+		if (!job->loop)
+			smtp_job_fail(job, error);
+		smtp_message_scan_deinit(&scan);
 		return;
 	}
 	struct store_delivery **copies = xcalloc(job->nlocal + 1, sizeof(*copies));
@@ -178,22 +297,25 @@ static void smtp_job_work(void *ctx)
 	/* phase 1: write every copy */
 	for (unsigned i = 0; i < job->nlocal && !failed; i++) {
 		str_clear(&prefix);
-		/* RFC 5321 4.4: Return-Path at final delivery */
+		/* RFC 5321 4.4: Return-Path at final delivery, in place of any
+		 * the client wrote (removed from the header section below) */
 		str_printf(&prefix, "Return-Path: <%s>\r\nDelivered-To: %s\r\n",
 			   job->sender, job->local[i]);
 		str_append(&prefix, job->common.data, job->common.len);
 		copies[i] = store_delivery_begin(tl_store, job->local[i], "INBOX", &error);
 		if (copies[i] == NULL ||
-		    smtp_job_write(job, &prefix, store_write_cb, store_write_fd_cb,
-				   copies[i], &error) < 0)
+		    smtp_job_write(job, &prefix, scan.return_paths, scan.return_path_count,
+				   store_write_cb, store_write_fd_cb, copies[i], &error) < 0)
 			failed = true;
 	}
 	if (!failed && job->env.recipient_count > 0) {
+		/* RFC 5321 4.4: a relay does not touch Return-Path fields */
 		qw = queue_writer_begin(tl_queue, &job->env, &error);
-		if (qw == NULL || smtp_job_write(job, &job->common, queue_write_cb,
+		if (qw == NULL || smtp_job_write(job, &job->common, NULL, 0, queue_write_cb,
 						 queue_write_fd_cb, qw, &error) < 0)
 			failed = true;
 	}
+	smtp_message_scan_deinit(&scan);
 	/* the slow part that cannot be shared: each file's own fsync, done
 	 * here so that the delivery threads overlap them */
 	for (unsigned i = 0; i < job->nlocal && !failed; i++) {
@@ -229,6 +351,7 @@ static void smtp_job_work(void *ctx)
 static void smtp_job_free(struct smtp_delivery_job *job)
 {
 	str_free(&job->common);
+	free(job->looping);
 	free(job->error);
 	free(job);
 }
@@ -246,7 +369,10 @@ static void smtp_job_done(void *ctx)
 		smtp_session_resume(s);
 		return;
 	}
-	if (job->failed) {
+	if (job->loop) {
+		/* RFC 3463 5.4.6: routing loop detected */
+		smtp_reply(s, 554, "5.4.6", "Mail loop: Delivered-To already names the recipient");
+	} else if (job->failed) {
 		log_error("sid=%s event=delivery_failed error=%s", s->sid, log_str(job->error));
 		if (job->storage_full)
 			smtp_reply(s, 452, "4.3.1", "Insufficient system storage");
@@ -255,9 +381,9 @@ static void smtp_job_done(void *ctx)
 	} else {
 		s->messages++;
 		log_info("sid=%s event=message ip=%s from=%s rcpts=%u local=%u remote=%u "
-			 "size=%llu tls=%s user=%s queue_id=%s result=accepted",
+			 "looped=%u size=%llu tls=%s user=%s queue_id=%s result=accepted",
 			 s->sid, s->peer_ip, log_str(tx->mail.from.canonical), tx->rcpt_count,
-			 job->nlocal, job->env.recipient_count,
+			 job->nlocal, job->env.recipient_count, job->looped,
 			 (unsigned long long)tx->spool_size,
 			 smtp_session_tls(s) ? conn_tls_version(s->conn) : "no",
 			 s->auth_user != NULL ? log_str(s->auth_user) : "-",

@@ -1,9 +1,11 @@
 /* smtp_private.h: state shared by the files of the SMTP session:
  * smtp_session.c (life cycle, input loop, command table), smtp_cmds.c
  * (simple commands), smtp_auth.c (AUTH), smtp_data_in.c (DATA and BDAT
- * receipt into a spool file) and smtp_deliver.c (headers, local delivery,
- * queueing). The session lives as long as the connection; the transaction
- * (smtp_tx) from MAIL to the end of DATA/RSET, with its own pool. */
+ * receipt into a spool file), smtp_postmaster.c (RCPT to postmaster) and
+ * smtp_deliver.c (headers, local delivery, queueing; smtp_message.h holds
+ * its pure parts). The session lives as long as the connection; the
+ * transaction (smtp_tx) from MAIL to the end of DATA/RSET, with its own
+ * pool. */
 #ifndef POSTEL_SMTP_PRIVATE_H
 #define POSTEL_SMTP_PRIVATE_H
 
@@ -119,6 +121,12 @@ typedef void smtp_cmd_handler_t(struct smtp_session *s, const struct smtp_comman
 smtp_cmd_handler_t smtp_cmd_ehlo, smtp_cmd_helo, smtp_cmd_mail, smtp_cmd_rcpt,
 	smtp_cmd_rset, smtp_cmd_noop, smtp_cmd_quit, smtp_cmd_vrfy, smtp_cmd_expn,
 	smtp_cmd_help, smtp_cmd_starttls, smtp_cmd_auth, smtp_cmd_data, smtp_cmd_bdat;
+
+/* smtp_postmaster.c: RFC 5321 4.5.1 */
+bool smtp_rcpt_is_postmaster(const struct smtp_address *to, bool local_domain);
+int smtp_postmaster_resolve(struct smtp_session *s, pool_t *pool,
+			    struct userdb_target **targets_r, unsigned *count_r,
+			    const char **error_r);
 
 /* smtp_auth.c */
 void smtp_auth_input_line(struct smtp_session *s, const char *line, size_t len);

@@ -64,14 +64,39 @@ static bool rc_is_corrupt(int rc)
 	return rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB;
 }
 
-/* Record the error in *error_r and remember corruption for the caller. */
+/* The errno behind a failure for lack of space, or 0: SQLITE_FULL (the
+ * unix VFS turns a write's ENOSPC into it), or an I/O error after a call
+ * that failed with EDQUOT or ENOSPC (a quota; a -shm that cannot grow).
+ * SQLite records the system errno only on some paths (not for COMMIT),
+ * so errno as the failed call left it (err, read first) counts too. */
+static int rc_space_errno(sqlite3 *db, int rc, int err)
+{
+	int sys = sqlite3_system_errno(db);
+	if ((rc & 0xff) == SQLITE_FULL)
+		return sys == EDQUOT || err == EDQUOT ? EDQUOT : ENOSPC;
+	if ((rc & 0xff) != SQLITE_IOERR)
+		return 0;
+	if (sys == ENOSPC || sys == EDQUOT)
+		return sys;
+	return err == ENOSPC || err == EDQUOT ? err : 0;
+}
+
+/* Record the error in *error_r and remember corruption for the caller.
+ * Lack of space is named with strerror() as the file writes name it, so
+ * that callers give one answer for a full disk (SMTP 452 4.3.1). */
 static int index_error(struct store_index *idx, int rc, const char *what,
 		       const char **error_r)
 {
+	int err = errno;
+	int space = idx->db == NULL ? 0 : rc_space_errno(idx->db, rc, err);
 	if (rc_is_corrupt(rc))
 		idx->corrupt = true;
-	*error_r = t_printf("index %s: %s (%s)", what,
-			    sqlite3_errmsg(idx->db), idx->path);
+	if (space != 0)
+		*error_r = t_printf("index %s: %s (%s) (%s)", what, strerror(space),
+				    sqlite3_errmsg(idx->db), idx->path);
+	else
+		*error_r = t_printf("index %s: %s (%s)", what,
+				    sqlite3_errmsg(idx->db), idx->path);
 	return -1;
 }
 
@@ -209,7 +234,7 @@ static int index_try_open(const char *path, bool check,
 		return -1;
 	if (check && index_check_integrity(idx, error_r) < 0)
 		return -1;
-	int version;
+	int version = 0;
 	if (index_user_version(idx, &version, error_r) < 0)
 		return -1;
 	if (version > STORE_INDEX_VERSION) {
