@@ -38,10 +38,9 @@ struct authfail_entry {
 	struct authfail_key key;
 	uint64_t hash;
 	uint64_t last_ms;
-	/* address records only */
-	uint64_t next_verdict_ms; /* the next spaced verdict, not before */
-	uint64_t busy_until_ms;   /* the latest start reserved */
-	uint32_t inflight;        /* begun, not yet ended */
+	uint64_t next_verdict_ms; /* address: the next spaced verdict, not before */
+	uint64_t busy_until_ms;   /* name: the latest start reserved */
+	uint32_t inflight;        /* name: begun, not yet ended */
 	uint32_t failures;
 	uint32_t hash_next;       /* also the free list link */
 	uint32_t lru_prev, lru_next;
@@ -304,9 +303,14 @@ static uint64_t authfail_penalty_ms(unsigned failures)
 	return delay < AUTHFAIL_DELAY_MAX_MS ? delay : AUTHFAIL_DELAY_MAX_MS;
 }
 
-static bool authfail_spaced(const struct authfail_entry *a)
+/* Five failures from the address, or five failures and attempts under way
+ * for one name (a burst of guesses sent before any verdict came back);
+ * many names logging in at once from one address (webmail, NAT) are not
+ * spaced while they do not fail. */
+static bool authfail_spaced(const struct authfail_entry *a, const struct authfail_entry *n)
 {
-	return a != NULL && (uint64_t)a->failures + a->inflight >= AUTHFAIL_SPACING_AFTER;
+	return (a != NULL && a->failures >= AUTHFAIL_SPACING_AFTER) ||
+	       (n != NULL && (uint64_t)n->failures + n->inflight >= AUTHFAIL_SPACING_AFTER);
 }
 
 /* When the check may start: after the penalty, and after the address's
@@ -318,7 +322,7 @@ static uint64_t authfail_start_ms(const struct authfail_entry *a,
 	if (n != NULL && n->failures > failures)
 		failures = n->failures;
 	uint64_t start = now_ms + authfail_penalty_ms(failures);
-	if (authfail_spaced(a) && start < a->next_verdict_ms)
+	if (authfail_spaced(a, n) && a != NULL && start < a->next_verdict_ms)
 		start = a->next_verdict_ms;
 	return start;
 }
@@ -332,17 +336,20 @@ unsigned authfail_begin(const char *ip, const char *name, uint64_t now_ms)
 	authfail_expire(now_ms);
 	struct authfail_entry *a = authfail_get(&ak, now_ms, 0);
 	struct authfail_entry *n = authfail_get(&nk, now_ms, authfail_id(a));
-	if (a->inflight > 0 && now_ms >= a->busy_until_ms + AUTHFAIL_INFLIGHT_STALE_MS)
-		a->inflight = 0;
+	if (n->inflight > 0 && now_ms >= n->busy_until_ms + AUTHFAIL_INFLIGHT_STALE_MS)
+		n->inflight = 0;
 	uint64_t start = authfail_start_ms(a, n, now_ms);
-	if (authfail_spaced(a))
+	if (authfail_spaced(a, n))
 		a->next_verdict_ms = start + AUTHFAIL_SPACING_MS;
-	if (a->inflight < AUTHFAIL_MAX_INFLIGHT)
-		a->inflight++;
-	if (a->busy_until_ms < start)
-		a->busy_until_ms = start;
+	if (n->inflight < AUTHFAIL_MAX_INFLIGHT)
+		n->inflight++;
+	if (n->busy_until_ms < start)
+		n->busy_until_ms = start;
+	/* neither expires before its verdict */
 	if (a->last_ms < start)
 		a->last_ms = start;
+	if (n->last_ms < start)
+		n->last_ms = start;
 	authfail_unlock();
 	return (unsigned)(start - now_ms);
 }
@@ -355,13 +362,12 @@ void authfail_end(const char *ip, const char *name, enum authfail_verdict verdic
 	authfail_keys(ip, name, &ak, &nk);
 	authfail_lock();
 	authfail_expire(now_ms);
-	struct authfail_entry *a = authfail_lookup(&ak), *n;
-	if (a != NULL && a->inflight > 0)
-		a->inflight--;
+	struct authfail_entry *a = authfail_lookup(&ak), *n = authfail_lookup(&nk);
+	if (n != NULL && n->inflight > 0)
+		n->inflight--;
 	switch (verdict) {
 	case AUTHFAIL_VERDICT_OK:
 		/* only this name's record goes, and its share of the address's */
-		n = authfail_lookup(&nk);
 		if (n != NULL) {
 			if (a != NULL)
 				a->failures -= n->failures < a->failures ? n->failures :

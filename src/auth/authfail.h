@@ -12,10 +12,12 @@
  * failure, capped at 15000 ms, where n is the larger of the failures of
  * (address, name) and of the address over all names (the aggregate, so
  * trying many names from one address is slowed too). After
- * AUTHFAIL_SPACING_AFTER failures (and attempts under way) from one
- * address, verdicts to it are spaced AUTHFAIL_SPACING_MS apart: begin
- * reserves the address's next verdict time under the lock, so parallel
- * connections in any worker share one rate. A success clears only the
+ * AUTHFAIL_SPACING_AFTER failures from one address (or failures and
+ * attempts under way for one name: a burst of parallel guesses), verdicts
+ * to the address are spaced AUTHFAIL_SPACING_MS apart: begin reserves the
+ * address's next verdict time under the lock, so parallel connections in
+ * any worker share one rate. Many names logging in at once from one
+ * address without failing (webmail, NAT) are not spaced. A success clears only the
  * record of the name that succeeded and takes its failures off the
  * aggregate; other names keep theirs.
  *

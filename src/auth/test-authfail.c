@@ -141,9 +141,10 @@ static void test_exact_keys(void **state)
 	assert_int_equal(authfail_failures("10.1.0.1", NULL, now), 1000);
 }
 
-/* After AUTHFAIL_SPACING_AFTER failures (or attempts under way) from one
- * address, no two verdicts to it are less than AUTHFAIL_SPACING_MS apart,
- * however many connections ask at once and whatever the password. */
+/* After AUTHFAIL_SPACING_AFTER failures (or failures and attempts under
+ * way for one name) from one address, no two verdicts to it are less than
+ * AUTHFAIL_SPACING_MS apart, however many connections ask at once and
+ * whatever the password. */
 static void test_verdict_spacing(void **state)
 {
 	(void)state;
@@ -151,20 +152,16 @@ static void test_verdict_spacing(void **state)
 	uint64_t t = 100000, starts[40];
 	unsigned n = 0;
 
-	/* eight connections at once, fresh names: five go at once, then
-	 * the spacing takes over */
-	for (unsigned i = 0; i < 8; i++) {
-		snprintf(name, sizeof(name), "burst%u", i);
-		starts[n++] = t + authfail_begin("192.0.2.50", name, t);
-	}
+	/* eight connections guess alice's password at once: five go at
+	 * once, then the spacing takes over */
+	for (unsigned i = 0; i < 8; i++)
+		starts[n++] = t + authfail_begin("192.0.2.50", "alice", t);
 	static const unsigned first[] = { 0, 0, 0, 0, 0, 0, 1000, 2000 };
 	for (unsigned i = 0; i < 8; i++)
 		assert_int_equal(starts[i] - t, first[i]);
-	for (unsigned i = 0; i < 8; i++) {
-		snprintf(name, sizeof(name), "burst%u", i);
-		authfail_end("192.0.2.50", name, AUTHFAIL_VERDICT_FAILED, starts[i]);
-	}
-	/* then, for a while, many more asks (right or wrong): spaced */
+	for (unsigned i = 0; i < 8; i++)
+		authfail_end("192.0.2.50", "alice", AUTHFAIL_VERDICT_FAILED, starts[i]);
+	/* then, for a while, many more asks for any name, right or wrong */
 	for (unsigned i = 0; i < 30; i++) {
 		uint64_t now = t + 2000 + i * 100;
 		snprintf(name, sizeof(name), "later%u", i % 4);
@@ -180,7 +177,25 @@ static void test_verdict_spacing(void **state)
 			assert_true(d >= AUTHFAIL_SPACING_MS);
 		}
 	/* another address is not spaced */
-	assert_int_equal(authfail_begin("192.0.2.51", "burst0", t + 2000), 0);
+	assert_int_equal(authfail_begin("192.0.2.51", "alice", t + 2000), 0);
+}
+
+/* Many names logging in at once from one address (webmail, a NAT) are
+ * neither spaced nor slowed while they do not fail. */
+static void test_many_names_at_once_not_spaced(void **state)
+{
+	(void)state;
+	char name[32];
+	uint64_t t = 100000;
+	for (unsigned i = 0; i < 50; i++) {
+		snprintf(name, sizeof(name), "user%u", i);
+		assert_int_equal(authfail_begin("192.0.2.55", name, t), 0);
+	}
+	for (unsigned i = 0; i < 50; i++) {
+		snprintf(name, sizeof(name), "user%u", i);
+		authfail_end("192.0.2.55", name, AUTHFAIL_VERDICT_OK, t + 5);
+	}
+	assert_int_equal(authfail_begin("192.0.2.55", "user0", t + 10), 0);
 }
 
 /* Attempts begun by a worker that died never end; they stop counting. */
@@ -190,8 +205,8 @@ static void test_stale_attempts_forgotten(void **state)
 	uint64_t t = 100000;
 	for (unsigned i = 0; i < 6; i++)
 		authfail_begin("192.0.2.60", "x", t);
-	assert_int_equal(authfail_wait_ms("192.0.2.60", "y", t), 1000);
-	assert_int_equal(authfail_begin("192.0.2.60", "y", t + 70000), 0);
+	assert_int_equal(authfail_wait_ms("192.0.2.60", "x", t), 1000);
+	assert_int_equal(authfail_begin("192.0.2.60", "x", t + 70000), 0);
 }
 
 static void test_expiry(void **state)
@@ -283,6 +298,7 @@ int main(void)
 		cmocka_unit_test_setup(test_aggregate_over_names, reset),
 		cmocka_unit_test_setup(test_exact_keys, reset),
 		cmocka_unit_test_setup(test_verdict_spacing, reset),
+		cmocka_unit_test_setup(test_many_names_at_once_not_spaced, reset),
 		cmocka_unit_test_setup(test_stale_attempts_forgotten, reset),
 		cmocka_unit_test_setup(test_expiry, reset),
 		cmocka_unit_test_setup(test_bounded_reuse, reset),
