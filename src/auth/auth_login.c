@@ -15,7 +15,11 @@ struct auth_login {
 	void *ctx;
 	struct sasl_server *sasl;
 	char *user;             /* after success */
-	struct timeout *delay_to;
+	char *name;             /* the name the penalty is kept by, once begun */
+	struct timeout *wait_to; /* the penalty, before the check */
+	str_t held;             /* a proof step held unpaused for the penalty */
+	bool held_has_input;
+	unsigned wait_ms;       /* for the log */
 	bool paused, verifying;
 };
 
@@ -35,6 +39,16 @@ struct auth_login *auth_login_start(const struct auth_login_env *env,
 	return l;
 }
 
+/* Every authfail_begin() gets one end: the verdict, or none. */
+static void login_penalty_end(struct auth_login *l, enum authfail_verdict verdict)
+{
+	if (l->name == NULL)
+		return;
+	authfail_end(l->env.ip, l->name, verdict, ioloop_now_ms(l->env.loop));
+	free(l->name);
+	l->name = NULL;
+}
+
 void auth_login_free(struct auth_login **lp)
 {
 	struct auth_login *l = *lp;
@@ -42,7 +56,9 @@ void auth_login_free(struct auth_login **lp)
 		return;
 	if (l->verifying)
 		panic("event=auth_login_free_while_verifying");
-	timeout_remove(&l->delay_to);
+	timeout_remove(&l->wait_to);
+	str_free_secure(&l->held);
+	login_penalty_end(l, AUTHFAIL_VERDICT_NONE);
 	if (l->sasl != NULL)
 		sasl_server_destroy(&l->sasl);
 	free(l->user);
@@ -53,7 +69,7 @@ void auth_login_free(struct auth_login **lp)
 
 bool auth_login_busy(const struct auth_login *l)
 {
-	return l->verifying || l->delay_to != NULL;
+	return l->verifying || (l->paused && l->wait_to != NULL);
 }
 
 static void login_pause(struct auth_login *l)
@@ -72,43 +88,41 @@ static void login_finish(struct auth_login *l, enum auth_login_result result)
 	l->ops->finished(l->ctx, result, l->user, paused);
 }
 
+/* The name is known and its password is about to be checked: how long
+ * the penalty makes it wait first (authfail.h reserves the verdict time). */
+static unsigned login_penalty_begin(struct auth_login *l, const char *name)
+{
+	l->name = xstrdup(name);
+	l->wait_ms = authfail_begin(l->env.ip, name, ioloop_now_ms(l->env.loop));
+	return l->wait_ms;
+}
+
 static void login_success(struct auth_login *l)
 {
 	l->user = xstrdup(sasl_server_user(l->sasl));
 	sasl_server_destroy(&l->sasl);
-	authfail_record(l->env.ip, true, ioloop_now_ms(l->env.loop));
-	log_info("sid=%s event=auth result=ok ip=%s mech=%s user=%s", l->env.sid,
-		 l->env.ip, l->log_mech, log_str(l->user));
+	login_penalty_end(l, AUTHFAIL_VERDICT_OK);
+	log_info("sid=%s event=auth result=ok ip=%s mech=%s user=%s wait_ms=%u",
+		 l->env.sid, l->env.ip, l->log_mech, log_str(l->user), l->wait_ms);
 	login_finish(l, AUTH_LOGIN_OK);
 }
 
-static void login_delay_done(void *ctx)
-{
-	struct auth_login *l = ctx;
-	timeout_remove(&l->delay_to);
-	login_finish(l, AUTH_LOGIN_FAIL);
-}
-
+/* The penalty came before the check, so the verdict goes out at once. */
 static void login_failure(struct auth_login *l, const char *why)
 {
-	uint64_t now = ioloop_now_ms(l->env.loop);
-	unsigned delay = authfail_delay_ms(l->env.ip, now);
-	authfail_record(l->env.ip, false, now);
-	log_info("sid=%s event=auth result=fail ip=%s mech=%s reason=%s delay_ms=%u",
-		 l->env.sid, l->env.ip, l->log_mech, log_str(why), delay);
+	bool counted = l->name != NULL;
+	login_penalty_end(l, AUTHFAIL_VERDICT_FAILED);
+	log_info("sid=%s event=auth result=fail ip=%s mech=%s reason=%s wait_ms=%u counted=%s",
+		 l->env.sid, l->env.ip, l->log_mech, log_str(why), l->wait_ms,
+		 counted ? "yes" : "no");
 	if (l->sasl != NULL)
 		sasl_server_destroy(&l->sasl);
-	if (delay == 0) {
-		login_finish(l, AUTH_LOGIN_FAIL);
-		return;
-	}
-	/* answer late; the session reads nothing meanwhile */
-	login_pause(l);
-	l->delay_to = timeout_add(l->env.loop, delay, login_delay_done, l);
+	login_finish(l, AUTH_LOGIN_FAIL);
 }
 
 static void login_temp_failure(struct auth_login *l, const char *why)
 {
+	login_penalty_end(l, AUTHFAIL_VERDICT_NONE);
 	log_error("sid=%s event=auth result=tempfail ip=%s mech=%s reason=%s",
 		  l->env.sid, l->env.ip, l->log_mech, log_str(why));
 	sasl_server_destroy(&l->sasl);
@@ -134,8 +148,28 @@ static void login_verify_done(void *ctx)
 		login_failure(l, error != NULL ? error : "bad credentials");
 }
 
-void auth_login_step(struct auth_login *l, bool has_input,
-		     const unsigned char *in, size_t len)
+static void login_verify_submit(struct auth_login *l)
+{
+	l->verifying = true;
+	threadpool_submit(l->env.pool, login_verify_work, login_verify_done, l);
+}
+
+/* The penalty of a paused PLAIN/LOGIN attempt is over: check now. */
+static void login_wait_done(void *ctx)
+{
+	struct auth_login *l = ctx;
+	timeout_remove(&l->wait_to);
+	login_verify_submit(l);
+}
+
+static const char *login_attempt_name(struct auth_login *l)
+{
+	const char *name = sasl_server_attempt_user(l->sasl);
+	return name != NULL ? name : "";
+}
+
+static void login_run_step(struct auth_login *l, bool has_input,
+			   const unsigned char *in, size_t len)
 {
 	str_t challenge = STR_INIT;
 	const char *error = NULL;
@@ -160,12 +194,50 @@ void auth_login_step(struct auth_login *l, bool has_input,
 			login_failure(l, error != NULL ? error : "bad credentials");
 		break;
 	case SASL_VERIFY:
+		/* PLAIN and LOGIN name the user in the step that carries the
+		 * password: the penalty goes between it and the check */
 		login_pause(l);
-		l->verifying = true;
-		threadpool_submit(l->env.pool, login_verify_work, login_verify_done, l);
+		if (l->name == NULL && login_penalty_begin(l, login_attempt_name(l)) > 0)
+			l->wait_to = timeout_add(l->env.loop, l->wait_ms, login_wait_done, l);
+		else
+			login_verify_submit(l);
 		break;
 	}
 	str_free_secure(&challenge);
+}
+
+/* The penalty of a held proof step is over: run it now. */
+static void login_hold_done(void *ctx)
+{
+	struct auth_login *l = ctx;
+	str_t held = l->held;
+	timeout_remove(&l->wait_to);
+	l->held = (str_t)STR_INIT;
+	login_run_step(l, l->held_has_input, (const unsigned char *)held.data, held.len);
+	str_free_secure(&held);
+}
+
+void auth_login_step(struct auth_login *l, bool has_input,
+		     const unsigned char *in, size_t len)
+{
+	if (l->wait_to != NULL) {
+		/* the client spoke while its proof was held: no verdict */
+		timeout_remove(&l->wait_to);
+		str_free_secure(&l->held);
+		login_failure(l, "input during the login penalty");
+		return;
+	}
+	const char *name = l->name == NULL ? sasl_server_attempt_user(l->sasl) : NULL;
+	if (name != NULL && login_penalty_begin(l, name) > 0) {
+		/* SCRAM named the user in an earlier step: this one carries
+		 * the proof, so it waits out the penalty before it is checked */
+		if (has_input && len > 0)
+			str_append(&l->held, in, len);
+		l->held_has_input = has_input;
+		l->wait_to = timeout_add(l->env.loop, l->wait_ms, login_hold_done, l);
+		return;
+	}
+	login_run_step(l, has_input, in, len);
 }
 
 void auth_login_final_response(struct auth_login *l, bool empty)

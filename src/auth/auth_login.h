@@ -2,11 +2,13 @@
  * USER/PASS and AUTH, later IMAP) over the SASL mechanisms (sasl.h).
  *
  * What every protocol would otherwise repeat lives here: running the
- * mechanism's steps, checking the password on the worker's thread pool
- * (never on the event loop), answering a failure only after the growing
- * per-address delay (authfail.h), recording successes, and one log line
- * per outcome. The protocol keeps its own line I/O, base64 framing and
- * reply codes, and gets called back with ctx:
+ * mechanism's steps, the login penalty (authfail.h) applied BEFORE the
+ * password is checked, so a right password from a penalised address or
+ * name waits like a wrong one (the wait is a timer on the loop, never a
+ * sleep), checking the password on the worker's thread pool (never on
+ * the event loop), recording the verdict, and one log line per outcome.
+ * The protocol keeps its own line I/O, base64 framing and reply codes,
+ * and gets called back with ctx:
  *   challenge(ctx, data, len, final)  send a challenge; final: data sent
  *       with success (SCRAM server-final), to be answered by an empty
  *       line (auth_login_final_response())
@@ -16,8 +18,15 @@
  *       canonical address after AUTH_LOGIN_OK, valid until
  *       auth_login_free(); paused tells whether pause() came first.
  * finished() may free the attempt. An attempt whose session has gone
- * must not be freed while paused: the pending check or delay still
- * ends in finished(), where the session can clean up. */
+ * must not be freed while paused: the pending check or wait still ends
+ * in finished(), where the session can clean up.
+ *
+ * A mechanism whose proof arrives in a step of its own (SCRAM client-
+ * final) has that step held, unpaused, for the penalty: the next
+ * challenge or finished() then comes from a timer, and any client input
+ * arriving meanwhile fails the attempt at once (it learns nothing of the
+ * password). Attempts that never name a user (malformed messages) are
+ * refused at once and not counted. */
 #ifndef POSTEL_AUTH_LOGIN_H
 #define POSTEL_AUTH_LOGIN_H
 
@@ -46,7 +55,7 @@ struct auth_login_env {
 	struct ioloop *loop;
 	struct threadpool *pool; /* for the password check */
 	struct userdb *userdb;
-	const char *ip;          /* for authfail and the log */
+	const char *ip;          /* for the penalty (authfail.h) and the log */
 	const char *sid;         /* for the log */
 };
 
@@ -61,7 +70,7 @@ void auth_login_step(struct auth_login *l, bool has_input,
 		     const unsigned char *in, size_t len);
 /* The client's answer to a final challenge: only an empty one succeeds. */
 void auth_login_final_response(struct auth_login *l, bool empty);
-/* True while a check or delay is pending (between pause and finished). */
+/* True while a check or wait is pending (between pause and finished). */
 bool auth_login_busy(const struct auth_login *l);
 void auth_login_free(struct auth_login **l);
 

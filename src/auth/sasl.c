@@ -85,6 +85,7 @@ enum sasl_result sasl_server_prepare_verify(struct sasl_server *srv, const char 
 
 	if (password_len > SASL_FIELD_MAX)
 		return sasl_server_fail(srv, "password longer than 255 bytes", error_r);
+	srv->attempt_user = authcid;
 	int ret = userdb_auth_lookup(srv->db, authcid, srv->pool, &auth, &error);
 	if (ret < 0) {
 		srv->temp_failure = true;
@@ -121,6 +122,11 @@ enum sasl_result sasl_server_verify_finish(struct sasl_server *srv, const char *
 	}
 	srv->user = srv->verify_user;
 	return SASL_OK;
+}
+
+const char *sasl_server_attempt_user(struct sasl_server *srv)
+{
+	return srv->attempt_user;
 }
 
 const char *sasl_server_user(struct sasl_server *srv)

@@ -52,6 +52,10 @@ void sasl_server_verify_blocking(struct sasl_server *srv);
 enum sasl_result sasl_server_verify_finish(struct sasl_server *srv,
 					   const char **error_r);
 
+/* The name the client gave (PLAIN/LOGIN authcid, SCRAM username) once the
+ * step that names it has run, else NULL: what the login penalty is kept
+ * by (authfail.h), known before the password is checked. */
+const char *sasl_server_attempt_user(struct sasl_server *srv);
 /* The canonical address after SASL_OK, else NULL. */
 const char *sasl_server_user(struct sasl_server *srv);
 /* After SASL_FAIL: true when the cause was ours (database error), so the

@@ -23,6 +23,7 @@ struct sasl_server {
 	bool temp_failure;
 	const char *user;  /* canonical address after OK */
 	const char *login_user; /* LOGIN: the user name between two steps */
+	const char *attempt_user; /* the name as given, once known */
 
 	/* PLAIN and LOGIN: the copies sasl_server_verify_blocking() uses */
 	bool verify_pending, verify_done, verify_ok;

@@ -155,6 +155,7 @@ static enum sasl_result scram_client_first(struct sasl_server *srv, const char *
 	if (authzid != NULL && strcasecmp(authzid, username) != 0)
 		return sasl_server_fail(srv, "SCRAM authzid differs from username", error_r);
 
+	srv->attempt_user = username;
 	int ret = userdb_auth_lookup(srv->db, username, srv->pool, &auth, &error);
 	if (ret < 0) {
 		srv->temp_failure = true;
