@@ -7,12 +7,31 @@
 #include "lib/log.h"
 #include "lib/str.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 static const struct store_backend *const store_backends[] = {
 	&store_backend_maildir,
 };
+
+/* process-wide, counted from every thread: atomics, nothing else shared */
+static _Atomic uint64_t store_stats[STORE_STAT_COUNT];
+
+void store_stats_add(enum store_stat which, uint64_t n)
+{
+	atomic_fetch_add_explicit(&store_stats[which], n, memory_order_relaxed);
+}
+
+void store_stats_get(struct store_stats *stats_r)
+{
+	stats_r->index_opens = atomic_load(&store_stats[STORE_STAT_INDEX_OPENS]);
+	stats_r->integrity_checks =
+		atomic_load(&store_stats[STORE_STAT_INTEGRITY_CHECKS]);
+	stats_r->maildir_scans = atomic_load(&store_stats[STORE_STAT_MAILDIR_SCANS]);
+	stats_r->tmp_cleaned = atomic_load(&store_stats[STORE_STAT_TMP_CLEANED]);
+	stats_r->lock_timeouts = atomic_load(&store_stats[STORE_STAT_LOCK_TIMEOUTS]);
+}
 
 static bool byte_is_control(unsigned char c)
 {

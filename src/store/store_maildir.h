@@ -7,13 +7,15 @@
  *   DATA_DIR/mail/DOMAIN/LOCAL/postel-index.sqlite the index (store_index.h)
  * Mailbox "a/b" lives in ".a.b". store_maildir.c: handle, user cache,
  * folders, listing; store_maildir_delivery.c: deliveries;
- * store_maildir_sync.c: reconciling the index with the files. */
+ * store_maildir_sync.c: reconciling the index with the files;
+ * store_maildir_tmp.c: removing stale files from tmp/. */
 #ifndef POSTEL_STORE_MAILDIR_H
 #define POSTEL_STORE_MAILDIR_H
 
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "lib/mem.h"
 #include "store/store_private.h"
@@ -103,12 +105,27 @@ int maildir_mailbox_expunge(struct store *store,
 			    unsigned count, unsigned *expunged_r,
 			    const char **error_r);
 
+/* The mtime of a directory in ns, 0 if it is missing. */
+int64_t maildir_dir_mtime(const char *dir);
+
+/* store_maildir_tmp.c: remove files in FOLDER/tmp older than
+ * MAILDIR_TMP_MAX_AGE_SECS; returns how many, logged and counted. */
+#define MAILDIR_TMP_MAX_AGE_SECS (36 * 3600)
+#define MAILDIR_TMP_CHECK_SECS (8 * 3600)
+unsigned maildir_tmp_clean(const struct maildir_user *user, const char *mailbox,
+			   const char *folder_dir, time_t now);
+
+/* Bring the index up to date with the files; cheap when nothing changed
+ * (see maildir_user_sync() below). */
 /* Within the index lock: add a row for every mailbox folder on disk
  * (and the default ones if with_defaults) and a row, with a new UID, for
  * every message file the index does not know. full: look in cur/ too
  * (after the index was lost or rebuilt); otherwise only new/, which is
  * where a crash between a delivery's rename and its index commit leaves
- * a file, and which stays small once mail is read. */
+ * a file, and which stays small once mail is read. Only folders whose
+ * new/ mtime differs from the one the index recorded are read at all,
+ * and when none does (and no row is missing) no lock is taken: 0 then
+ * costs one query and a stat() per folder. */
 int maildir_user_sync(struct maildir_user *user, bool with_defaults,
 		      bool full, uint32_t uidvalidity, const char **error_r);
 

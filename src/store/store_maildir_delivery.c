@@ -14,6 +14,13 @@
  * message was never acknowledged, its data is still in tmp/, and the row
  * reads as a missing file. If the rename or commit fails the file is
  * removed again, so an error return never leaves a visible message.
+ * Under the lock the commit also records new/'s mtime after the rename
+ * in the index, if the index had new/'s mtime from before it (nobody
+ * else changed new/ unseen): so the next open knows new/ holds nothing
+ * unindexed and does not read it (store_maildir_sync.c). Between the
+ * rename and that stat() a file dropped in by another MDA within the
+ * same clock tick would go unseen until new/ changes again; it is never
+ * lost, only picked up late.
  *
  * Names follow the Maildir convention:
  *   tmp/SEC.M<usec>P<pid>Q<seq>.HOST
@@ -264,6 +271,7 @@ static int delivery_publish(struct maildir_delivery *d, uint32_t *uid_r,
 
 	if (store_index_begin(user->index, error_r) < 0)
 		return -1;
+	int64_t new_mtime = maildir_dir_mtime(new_dir);
 	if (fileio_rename_noreplace(d->tmp_path, new_path) < 0) {
 		*error_r = t_printf("rename to %s failed: %s", new_path,
 				    strerror(errno));
@@ -272,7 +280,10 @@ static int delivery_publish(struct maildir_delivery *d, uint32_t *uid_r,
 	}
 	if (store_index_message_add(user->index, mb.id, filename, d->wire_size,
 				    (int64_t)time(NULL), "", uid_r,
-				    error_r) < 0) {
+				    error_r) < 0 ||
+	    store_index_mailbox_set_new_mtime(user->index, mb.id, new_mtime,
+					      maildir_dir_mtime(new_dir),
+					      error_r) < 0) {
 		goto unpublish;
 	}
 	if (store_index_commit(user->index, error_r) < 0)
@@ -389,6 +400,7 @@ static void group_commit_user(struct maildir_store *s, struct group_item *items,
 		if (maildir_mailbox_get(s, &it->d->addr, it->d->mailbox, false, &u, &mb,
 					&errors_r[j]) < 0)
 			continue;
+		int64_t new_mtime = maildir_dir_mtime(it->new_dir);
 		if (fileio_rename_noreplace(it->d->tmp_path, it->new_path) < 0) {
 			errors_r[j] = t_printf("rename to %s failed: %s", it->new_path,
 					       strerror(errno));
@@ -398,7 +410,10 @@ static void group_commit_user(struct maildir_store *s, struct group_item *items,
 		it->d->failed = true; /* no longer under tmp_path */
 		if (store_index_message_add(user->index, mb.id, it->filename, it->d->wire_size,
 					    (int64_t)time(NULL), "", &uids_r[j],
-					    &errors_r[j]) < 0) {
+					    &errors_r[j]) < 0 ||
+		    store_index_mailbox_set_new_mtime(user->index, mb.id, new_mtime,
+						      maildir_dir_mtime(it->new_dir),
+						      &errors_r[j]) < 0) {
 			delivery_unpublish(it->new_path, it->new_dir);
 			it->published = false;
 			continue;

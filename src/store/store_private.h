@@ -70,4 +70,16 @@ struct store_delivery {
 
 extern const struct store_backend store_backend_maildir;
 
+/* The counters behind store_stats_get() (store.h). */
+enum store_stat {
+	STORE_STAT_INDEX_OPENS,
+	STORE_STAT_INTEGRITY_CHECKS,
+	STORE_STAT_MAILDIR_SCANS,
+	STORE_STAT_TMP_CLEANED,
+	STORE_STAT_LOCK_TIMEOUTS,
+	STORE_STAT_COUNT
+};
+void store_stats_add(enum store_stat which, uint64_t n);
+#define store_stats_count(which) store_stats_add(which, 1)
+
 #endif
