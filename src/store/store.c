@@ -280,16 +280,31 @@ void store_delivery_abort(struct store_delivery **d)
 	delivery->store->backend->delivery_abort(delivery);
 }
 
-int store_delivery_commit_group(struct store *store, struct store_delivery **ds,
-				unsigned n, uint32_t *uids_r, int *results_r,
-				const char **errors_r)
+static int store_group_commit(struct store *store, struct store_delivery **ds,
+			      unsigned n, bool wait, uint32_t *uids_r,
+			      int *results_r, const char **errors_r)
 {
 	for (unsigned i = 0; i < n; i++) {
 		if (ds[i]->store->backend != store->backend)
 			panic("event=store_group_mixed_backends");
 	}
-	return store->backend->delivery_commit_group(store, ds, n, uids_r, results_r,
-						     errors_r);
+	return store->backend->delivery_commit_group(store, ds, n, wait, uids_r,
+						     results_r, errors_r);
+}
+
+int store_delivery_commit_group(struct store *store, struct store_delivery **ds,
+				unsigned n, uint32_t *uids_r, int *results_r,
+				const char **errors_r)
+{
+	return store_group_commit(store, ds, n, true, uids_r, results_r, errors_r);
+}
+
+int store_delivery_commit_group_try(struct store *store,
+				    struct store_delivery **ds, unsigned n,
+				    uint32_t *uids_r, int *results_r,
+				    const char **errors_r)
+{
+	return store_group_commit(store, ds, n, false, uids_r, results_r, errors_r);
 }
 
 int store_mailbox_lock(struct store *store, const char *address,

@@ -160,6 +160,13 @@ void store_delivery_abort(struct store_delivery **d);
 int store_delivery_commit_group(struct store *store, struct store_delivery **ds,
 				unsigned n, uint32_t *uids_r, int *results_r,
 				const char **errors_r);
+/* As store_delivery_commit_group(), but a user whose index another
+ * process holds locked is not waited for: results_r[i] is 1 and ds[i]
+ * stays as it was, to be passed again later (store_committer.c). */
+int store_delivery_commit_group_try(struct store *store,
+				    struct store_delivery **ds, unsigned n,
+				    uint32_t *uids_r, int *results_r,
+				    const char **errors_r);
 
 /* An exclusive advisory lock on a mailbox, held by one session at a time
  * in any process (the POP3 maildrop lock, RFC 1939 section 8). 1: locked,

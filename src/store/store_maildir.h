@@ -93,8 +93,8 @@ int maildir_delivery_commit(struct store_delivery *d, uint32_t *uid_r,
 			    const char **error_r);
 void maildir_delivery_abort(struct store_delivery *d);
 int maildir_delivery_commit_group(struct store *store, struct store_delivery **ds,
-				  unsigned n, uint32_t *uids_r, int *results_r,
-				  const char **errors_r);
+				  unsigned n, bool wait, uint32_t *uids_r,
+				  int *results_r, const char **errors_r);
 
 /* store_maildir_expunge.c */
 int maildir_mailbox_lock(struct store *store, const struct store_address *addr,

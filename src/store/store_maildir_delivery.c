@@ -54,6 +54,7 @@ struct maildir_delivery {
 	char *folder_dir;
 	char *name;      /* SEC.M<usec>P<pid>Q<seq> */
 	char *tmp_path;
+	char *new_name;  /* once prepared for a group commit */
 	int fd;          /* -1 once closed */
 	uint64_t size;   /* of the file (LF) */
 	uint64_t wire_size; /* of the file with CRLF line endings */
@@ -70,6 +71,7 @@ static void delivery_free(struct maildir_delivery *d)
 	free(d->folder_dir);
 	free(d->name);
 	free(d->tmp_path);
+	free(d->new_name);
 	free(d);
 }
 
@@ -342,21 +344,27 @@ struct group_item {
 	bool published;
 };
 
+/* Idempotent: a delivery left for later by a try commit is prepared
+ * again in the next call. */
 static int group_prepare(struct group_item *it, const char **error_r)
 {
 	struct maildir_delivery *d = it->d;
 	struct stat st;
-	if (delivery_check(d, error_r) < 0 ||
-	    maildir_delivery_sync(&d->delivery, error_r) < 0)
+	if (delivery_check(d, error_r) < 0)
 		return -1;
-	if (fstat(d->fd, &st) < 0) {
-		*error_r = t_printf("fstat of mail file failed: %s", strerror(errno));
-		return -1;
+	if (d->new_name == NULL) {
+		if (maildir_delivery_sync(&d->delivery, error_r) < 0)
+			return -1;
+		if (fstat(d->fd, &st) < 0) {
+			*error_r = t_printf("fstat of mail file failed: %s", strerror(errno));
+			return -1;
+		}
+		close(d->fd);
+		d->fd = -1;
+		d->new_name = xstrdup(delivery_new_name(d, &st));
 	}
-	close(d->fd);
-	d->fd = -1;
 	it->new_dir = t_printf("%s/new", d->folder_dir);
-	it->filename = delivery_new_name(d, &st);
+	it->filename = d->new_name;
 	it->new_path = t_printf("%s/%s", it->new_dir, it->filename);
 	return 0;
 }
@@ -371,7 +379,7 @@ static bool group_same_user(const struct maildir_delivery *a,
 /* One user's items in [first, n) (those with same user and no result yet):
  * one transaction. */
 static void group_commit_user(struct maildir_store *s, struct group_item *items,
-			      unsigned first, unsigned n, uint32_t *uids_r,
+			      unsigned first, unsigned n, bool wait, uint32_t *uids_r,
 			      int *results_r, const char **errors_r)
 {
 	struct maildir_user *user;
@@ -381,11 +389,15 @@ static void group_commit_user(struct maildir_store *s, struct group_item *items,
 	bool *in_group = pool_alloc(pool_temp(), n * sizeof(bool));
 	for (unsigned j = first; j < n; j++)
 		in_group[j] = results_r[j] == 1 && group_same_user(lead, items[j].d);
-	if (maildir_mailbox_get(s, &lead->addr, lead->mailbox, false, &user, &mb,
-				&error) < 0 || store_index_begin(user->index, &error) < 0) {
+	int r = maildir_mailbox_get(s, &lead->addr, lead->mailbox, false, &user,
+				    &mb, &error) < 0 ? -1 :
+		wait ? (store_index_begin(user->index, &error) < 0 ? -1 : 1) :
+		store_index_begin_try(user->index, &error);
+	if (r <= 0) {
+		/* 0: locked by someone else; left for a later call (2) */
 		for (unsigned j = first; j < n; j++) {
 			if (in_group[j]) {
-				results_r[j] = -1;
+				results_r[j] = r < 0 ? -1 : 2;
 				errors_r[j] = error;
 			}
 		}
@@ -433,12 +445,13 @@ static void group_commit_user(struct maildir_store *s, struct group_item *items,
 }
 
 int maildir_delivery_commit_group(struct store *store, struct store_delivery **ds,
-				  unsigned n, uint32_t *uids_r, int *results_r,
-				  const char **errors_r)
+				  unsigned n, bool wait, uint32_t *uids_r,
+				  int *results_r, const char **errors_r)
 {
 	struct maildir_store *s = (struct maildir_store *)store;
 	struct group_item *items = xcalloc(n + 1, sizeof(*items));
-	/* results_r: 1 = still to do, 0 = committed, -1 = failed */
+	/* results_r: 1 = still to do, 0 = committed, -1 = failed,
+	 * 2 = user locked elsewhere (wait == false): left in ds[i] */
 	for (unsigned i = 0; i < n; i++) {
 		items[i].d = (struct maildir_delivery *)ds[i];
 		uids_r[i] = 0;
@@ -447,7 +460,8 @@ int maildir_delivery_commit_group(struct store *store, struct store_delivery **d
 	}
 	for (unsigned i = 0; i < n; i++) {
 		if (results_r[i] == 1)
-			group_commit_user(s, items, i, n, uids_r, results_r, errors_r);
+			group_commit_user(s, items, i, n, wait, uids_r, results_r,
+					  errors_r);
 	}
 	/* every new/ that received a file, fsync'd once */
 	for (unsigned i = 0; i < n; i++) {
@@ -473,6 +487,10 @@ int maildir_delivery_commit_group(struct store *store, struct store_delivery **d
 	int ret = 0;
 	for (unsigned i = 0; i < n; i++) {
 		struct maildir_delivery *d = items[i].d;
+		if (results_r[i] == 2) {
+			results_r[i] = 1;
+			continue;
+		}
 		const char *user = t_printf("%s@%s", d->addr.local, d->addr.domain);
 		if (results_r[i] == 0) {
 			log_info("event=store_delivered user=%s mailbox=%s uid=%u size=%llu group=%u",
