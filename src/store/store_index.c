@@ -360,6 +360,9 @@ int store_index_open(const char *path, struct store_index **idx_r,
 				store_index_close(&idx);
 				return -1;
 			}
+			/* a new file has nothing to check */
+			if (!check && stat(path, &st) == 0)
+				(void)checked_memo_first(st.st_dev, st.st_ino);
 			*idx_r = idx;
 			*min_uidvalidity_r = min_uidvalidity;
 			return 0;
