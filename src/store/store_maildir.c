@@ -214,6 +214,8 @@ static int user_open(const char *key, const char *dir, bool create,
 			if (rebuilt && !create)
 				log_warn("event=index_rebuilt user=%s",
 					 log_str(key));
+			log_debug("event=store_user_open user=%s rebuilt=%s",
+				  log_str(key), rebuilt ? "yes" : "no");
 			*user_r = user;
 			return 0;
 		}
