@@ -4,6 +4,7 @@
 #include "store/fileio.h"
 #include "lib/log.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/file.h>
@@ -340,6 +341,34 @@ static int index_set_aside(const char *path, const char **error_r)
 	return 0;
 }
 
+/* A new index where an older one was set aside (found damaged after it
+ * was opened): its UIDVALIDITYs were assigned no later than its last
+ * change, so go past the newest set-aside file's mtime (RFC 3501
+ * 2.3.1.1: a new UIDVALIDITY must be larger). Only for a missing index:
+ * a readdir of the user's directory, which holds a few entries. */
+static uint32_t index_set_aside_uidvalidity(const char *path, uint32_t floor)
+{
+	const char *slash = strrchr(path, '/');
+	if (slash == NULL)
+		return floor;
+	const char *dir_path = t_strndup(path, (size_t)(slash - path));
+	const char *prefix = t_printf("%s.corrupt-", slash + 1);
+	DIR *dir = opendir(dir_path);
+	if (dir == NULL)
+		return floor;
+	struct dirent *de;
+	while ((de = readdir(dir)) != NULL) {
+		struct stat st;
+		if (strncmp(de->d_name, prefix, strlen(prefix)) != 0 ||
+		    fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (st.st_mtime >= (time_t)floor && st.st_mtime < (time_t)UINT32_MAX)
+			floor = (uint32_t)st.st_mtime + 1;
+	}
+	closedir(dir);
+	return floor;
+}
+
 int store_index_open(const char *path, struct store_index **idx_r,
 		     bool *rebuilt_r, uint32_t *min_uidvalidity_r,
 		     const char **error_r)
@@ -347,6 +376,8 @@ int store_index_open(const char *path, struct store_index **idx_r,
 	struct stat st;
 	bool existed = stat(path, &st) == 0;
 	uint32_t min_uidvalidity = (uint32_t)time(NULL);
+	if (!existed)
+		min_uidvalidity = index_set_aside_uidvalidity(path, min_uidvalidity);
 	*rebuilt_r = !existed;
 	for (int attempt = 0; attempt < 2; attempt++) {
 		struct store_index *idx;

@@ -332,35 +332,45 @@ static int maildir_mailbox_create(struct store *store,
 	return store_index_commit(user->index, error_r);
 }
 
-static int maildir_mailbox_status(struct store *store,
-				  const struct store_address *addr,
-				  const char *mailbox,
-				  struct store_mailbox_status *status_r,
-				  const char **error_r)
+bool maildir_user_damaged(struct maildir_store *s, struct maildir_user *user)
 {
-	struct maildir_user *user;
+	if (user == NULL || !store_index_is_corrupt(user->index))
+		return false;
+	log_error("event=index_corrupt user=%s", log_str(user->key));
+	user_index_discard(user);
+	user_cache_drop(s, user);
+	return true;
+}
+
+static int mailbox_status_once(struct maildir_store *s,
+			       const struct store_address *addr,
+			       const char *mailbox,
+			       struct store_mailbox_status *status_r,
+			       struct maildir_user **user_r, const char **error_r)
+{
 	struct store_index_mailbox mb;
-	if (maildir_mailbox_get((struct maildir_store *)store, addr, mailbox, false,
-			&user, &mb, error_r) < 0)
+	if (maildir_mailbox_get(s, addr, mailbox, false, user_r, &mb,
+				error_r) < 0)
 		return -1;
 	status_r->uidvalidity = mb.uidvalidity;
 	status_r->uidnext = mb.uidnext;
 	status_r->highestmodseq = mb.highestmodseq;
-	return store_index_mailbox_count(user->index, mb.id, &status_r->messages,
-					 error_r);
+	return store_index_mailbox_count((*user_r)->index, mb.id,
+					 &status_r->messages, error_r);
 }
 
-static int maildir_mailbox_list_messages(struct store *store,
-					 const struct store_address *addr,
-					 const char *mailbox, pool_t *pool,
-					 struct store_message_info **messages_r,
-					 unsigned *count_r, const char **error_r)
+static int mailbox_list_once(struct maildir_store *s,
+			     const struct store_address *addr,
+			     const char *mailbox, pool_t *pool,
+			     struct store_message_info **messages_r,
+			     unsigned *count_r, struct maildir_user **user_r,
+			     const char **error_r)
 {
-	struct maildir_user *user;
 	struct store_index_mailbox mb;
-	if (maildir_mailbox_get((struct maildir_store *)store, addr, mailbox, false,
-			&user, &mb, error_r) < 0)
+	if (maildir_mailbox_get(s, addr, mailbox, false, user_r, &mb,
+				error_r) < 0)
 		return -1;
+	struct maildir_user *user = *user_r;
 	pool_t *scratch = pool_create(16384);
 	struct store_index_message *rows;
 	struct maildir_file *files;
@@ -390,6 +400,40 @@ static int maildir_mailbox_list_messages(struct store *store,
 	*messages_r = messages;
 	*count_r = row_count;
 	return 0;
+}
+
+/* Reads retry once on a rebuilt index when SQLite finds damage: an open
+ * no longer runs an integrity check, so damage shows up here. */
+static int maildir_mailbox_status(struct store *store,
+				  const struct store_address *addr,
+				  const char *mailbox,
+				  struct store_mailbox_status *status_r,
+				  const char **error_r)
+{
+	struct maildir_store *s = (struct maildir_store *)store;
+	for (unsigned attempt = 0;; attempt++) {
+		struct maildir_user *user = NULL;
+		int ret = mailbox_status_once(s, addr, mailbox, status_r, &user,
+					      error_r);
+		if (ret == 0 || attempt > 0 || !maildir_user_damaged(s, user))
+			return ret;
+	}
+}
+
+static int maildir_mailbox_list_messages(struct store *store,
+					 const struct store_address *addr,
+					 const char *mailbox, pool_t *pool,
+					 struct store_message_info **messages_r,
+					 unsigned *count_r, const char **error_r)
+{
+	struct maildir_store *s = (struct maildir_store *)store;
+	for (unsigned attempt = 0;; attempt++) {
+		struct maildir_user *user = NULL;
+		int ret = mailbox_list_once(s, addr, mailbox, pool, messages_r,
+					    count_r, &user, error_r);
+		if (ret == 0 || attempt > 0 || !maildir_user_damaged(s, user))
+			return ret;
+	}
 }
 
 const struct store_backend store_backend_maildir = {

@@ -79,6 +79,12 @@ int maildir_mailbox_get(struct maildir_store *s,
 			bool create_user, struct maildir_user **user_r,
 			struct store_index_mailbox *mb_r, const char **error_r);
 
+/* After a failed operation on user: if SQLite reported damage, set the
+ * index aside now (a short-lived handle would forget it) and drop the
+ * user from the cache, so the next get rebuilds it. True if it did;
+ * user is then freed. NULL is allowed. */
+bool maildir_user_damaged(struct maildir_store *s, struct maildir_user *user);
+
 /* store_maildir_delivery.c */
 struct store_delivery *
 maildir_delivery_begin(struct store *store, const struct store_address *addr,

@@ -156,5 +156,6 @@ int maildir_mailbox_expunge(struct store *store,
 fail:
 	store_index_rollback(user->index);
 	pool_destroy(&scratch);
+	(void)maildir_user_damaged((struct maildir_store *)store, user);
 	return -1;
 }
