@@ -4,6 +4,19 @@
 
 #include <string.h>
 
+/* A row array in pool with room for one more, doubled when full. */
+static void *row_array_room(pool_t *pool, void *array, unsigned count,
+			    unsigned *cap, size_t size)
+{
+	if (count < *cap)
+		return array;
+	*cap = *cap == 0 ? 64 : *cap * 2;
+	void *bigger = pool_alloc(pool, *cap * size);
+	if (count > 0)
+		memcpy(bigger, array, count * size);
+	return bigger;
+}
+
 int store_index_mailbox_lookup(struct store_index *idx, const char *name,
 			       struct store_index_mailbox *mailbox_r,
 			       const char **error_r)
@@ -68,14 +81,7 @@ int store_index_mailbox_list(struct store_index *idx, pool_t *pool,
 	struct store_index_mailbox *mbs = NULL;
 	unsigned count = 0, cap = 0;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		if (count == cap) {
-			cap = cap == 0 ? 16 : cap * 2;
-			struct store_index_mailbox *bigger =
-				pool_alloc(pool, cap * sizeof(*bigger));
-			if (count > 0)
-				memcpy(bigger, mbs, count * sizeof(*bigger));
-			mbs = bigger;
-		}
+		mbs = row_array_room(pool, mbs, count, &cap, sizeof(*mbs));
 		struct store_index_mailbox *mb = &mbs[count++];
 		mb->id = sqlite3_column_int64(stmt, 0);
 		mb->uidvalidity = (uint32_t)sqlite3_column_int64(stmt, 1);
@@ -95,19 +101,18 @@ int store_index_mailbox_list(struct store_index *idx, pool_t *pool,
 	return 0;
 }
 
-int store_index_mailbox_set_new_mtime(struct store_index *idx,
-				      int64_t mailbox_id, int64_t expect,
-				      int64_t new_mtime, const char **error_r)
+/* Run a cached UPDATE of mailboxes with three integer parameters. */
+static int mailbox_update(struct store_index *idx, enum index_stmt which,
+			  const char *sql, int64_t p1, int64_t p2, int64_t p3,
+			  const char **error_r)
 {
 	sqlite3_stmt *stmt;
-	int rc = index_prepare(idx, INDEX_STMT_NEW_MTIME,
-		"UPDATE mailboxes SET new_mtime = ?3"
-		" WHERE id = ?1 AND new_mtime = ?2", &stmt);
+	int rc = index_prepare(idx, which, sql, &stmt);
 	if (rc != SQLITE_OK)
 		return index_error(idx, rc, "mailbox update", error_r);
-	sqlite3_bind_int64(stmt, 1, mailbox_id);
-	sqlite3_bind_int64(stmt, 2, expect);
-	sqlite3_bind_int64(stmt, 3, new_mtime);
+	sqlite3_bind_int64(stmt, 1, p1);
+	sqlite3_bind_int64(stmt, 2, p2);
+	sqlite3_bind_int64(stmt, 3, p3);
 	rc = sqlite3_step(stmt);
 	index_stmt_done(stmt);
 	if (rc != SQLITE_DONE)
@@ -115,24 +120,24 @@ int store_index_mailbox_set_new_mtime(struct store_index *idx,
 	return 0;
 }
 
+int store_index_mailbox_set_new_mtime(struct store_index *idx,
+				      int64_t mailbox_id, int64_t expect,
+				      int64_t new_mtime, const char **error_r)
+{
+	return mailbox_update(idx, INDEX_STMT_NEW_MTIME,
+			      "UPDATE mailboxes SET new_mtime = ?3"
+			      " WHERE id = ?1 AND new_mtime = ?2",
+			      mailbox_id, expect, new_mtime, error_r);
+}
+
 int store_index_mailbox_set_synced(struct store_index *idx, int64_t mailbox_id,
 				   int64_t new_mtime, int64_t tmp_checked,
 				   const char **error_r)
 {
-	sqlite3_stmt *stmt;
-	int rc = sqlite3_prepare_v2(idx->db,
-		"UPDATE mailboxes SET new_mtime = ?2, tmp_checked = ?3"
-		" WHERE id = ?1", -1, &stmt, NULL);
-	if (rc != SQLITE_OK)
-		return index_error(idx, rc, "mailbox update", error_r);
-	sqlite3_bind_int64(stmt, 1, mailbox_id);
-	sqlite3_bind_int64(stmt, 2, new_mtime);
-	sqlite3_bind_int64(stmt, 3, tmp_checked);
-	rc = sqlite3_step(stmt);
-	sqlite3_finalize(stmt);
-	if (rc != SQLITE_DONE)
-		return index_error(idx, rc, "mailbox update", error_r);
-	return 0;
+	return mailbox_update(idx, INDEX_STMT_SYNCED,
+			      "UPDATE mailboxes SET new_mtime = ?2, tmp_checked = ?3"
+			      " WHERE id = ?1", mailbox_id, new_mtime, tmp_checked,
+			      error_r);
 }
 
 int store_index_mailbox_add(struct store_index *idx, const char *name,
@@ -253,14 +258,8 @@ int store_index_message_list(struct store_index *idx, int64_t mailbox_id,
 	struct store_index_message *messages = NULL;
 	unsigned count = 0, cap = 0;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		if (count == cap) {
-			cap = cap == 0 ? 64 : cap * 2;
-			struct store_index_message *bigger =
-				pool_alloc(pool, cap * sizeof(*bigger));
-			if (count > 0)
-				memcpy(bigger, messages, count * sizeof(*bigger));
-			messages = bigger;
-		}
+		messages = row_array_room(pool, messages, count, &cap,
+					  sizeof(*messages));
 		struct store_index_message *m = &messages[count++];
 		m->uid = (uint32_t)sqlite3_column_int64(stmt, 0);
 		m->modseq = (uint64_t)sqlite3_column_int64(stmt, 1);
