@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/file.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,8 +17,6 @@
 
 /* 2: mailboxes.new_mtime and tmp_checked (store_index.h) */
 #define STORE_INDEX_VERSION 2
-/* indexes whose integrity this process has checked (see checked_memo) */
-#define CHECKED_MEMO_SIZE 4096
 
 static const char store_index_schema[] =
 	"CREATE TABLE IF NOT EXISTS mailboxes ("
@@ -112,39 +109,6 @@ static int index_exec(struct store_index *idx, const char *sql,
 	return 0;
 }
 
-/* 0 ok, -1 error (idx->corrupt tells whether it was damage). */
-static int index_check_integrity(struct store_index *idx, const char **error_r)
-{
-	sqlite3_stmt *stmt;
-	store_stats_count(STORE_STAT_INTEGRITY_CHECKS);
-	log_info("event=index_check path=%s", log_str(idx->path));
-	int rc = sqlite3_prepare_v2(idx->db, "PRAGMA quick_check", -1, &stmt,
-				    NULL);
-	if (rc != SQLITE_OK)
-		return index_error(idx, rc, "integrity check", error_r);
-	rc = sqlite3_step(stmt);
-	if (rc != SQLITE_ROW) {
-		sqlite3_finalize(stmt);
-		return index_error(idx, rc, "integrity check", error_r);
-	}
-	const char *result = (const char *)sqlite3_column_text(stmt, 0);
-	if (result == NULL || strcmp(result, "ok") != 0) {
-		/* the report is multi-line: keep the first problem only */
-		char *first = t_printf("%s", result != NULL ? result : "");
-		char *nl = strchr(first, '\n');
-		if (nl != NULL && strncmp(first, "*** ", 4) == 0)
-			first = nl + 1;
-		first[strcspn(first, "\r\n")] = '\0';
-		*error_r = t_printf("index integrity check failed: %s (%s)",
-				    first, idx->path);
-		idx->corrupt = true;
-		sqlite3_finalize(stmt);
-		return -1;
-	}
-	sqlite3_finalize(stmt);
-	return 0;
-}
-
 static int index_user_version(struct store_index *idx, int *version_r,
 			      const char **error_r)
 {
@@ -158,51 +122,6 @@ static int index_user_version(struct store_index *idx, int *version_r,
 	}
 	sqlite3_finalize(stmt);
 	return index_error(idx, rc, "version", error_r);
-}
-
-/* The files this process has already run PRAGMA quick_check on, by
- * device and inode. SQLite's WAL with synchronous=FULL survives crashes,
- * so a restart has nothing to repair; what the check finds is damage done
- * from outside (a failing disk, a restored or hand-edited file), which is
- * most likely found right after start-up. So each index is checked the
- * first time this process opens it and never again: a warm open stays
- * O(1) however big the mailbox, and rotating recipients cannot repeat the
- * check. Damage that appears later is reported by SQLite when the page is
- * read, and the caller sets the file aside then (store_index_is_corrupt).
- * Open addressing; when the table fills up it is emptied, which costs one
- * more check per index, not a wrong answer. */
-static struct {
-	pthread_mutex_t lock;
-	unsigned used;
-	struct { dev_t dev; ino_t ino; bool used; } slots[CHECKED_MEMO_SIZE];
-} checked_memo = { .lock = PTHREAD_MUTEX_INITIALIZER };
-
-/* True if (dev, ino) was not checked yet; it counts as checked from now. */
-static bool checked_memo_first(dev_t dev, ino_t ino)
-{
-	uint64_t h = ((uint64_t)dev * 0x9e3779b97f4a7c15ULL) ^ (uint64_t)ino;
-	unsigned i = (unsigned)(h % CHECKED_MEMO_SIZE);
-	bool first = true;
-	pthread_mutex_lock(&checked_memo.lock);
-	if (checked_memo.used >= CHECKED_MEMO_SIZE * 3 / 4) {
-		memset(checked_memo.slots, 0, sizeof(checked_memo.slots));
-		checked_memo.used = 0;
-	}
-	for (;; i = (i + 1) % CHECKED_MEMO_SIZE) {
-		if (!checked_memo.slots[i].used) {
-			checked_memo.slots[i].used = true;
-			checked_memo.slots[i].dev = dev;
-			checked_memo.slots[i].ino = ino;
-			checked_memo.used++;
-			break;
-		}
-		if (checked_memo.slots[i].dev == dev && checked_memo.slots[i].ino == ino) {
-			first = false;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&checked_memo.lock);
-	return first;
 }
 
 static int index_lock(struct store_index *idx, unsigned wait_msecs,
@@ -382,7 +301,7 @@ int store_index_open(const char *path, struct store_index **idx_r,
 	for (int attempt = 0; attempt < 2; attempt++) {
 		struct store_index *idx;
 		const char *error;
-		bool check = existed && checked_memo_first(st.st_dev, st.st_ino);
+		bool check = existed && index_checked_memo_first(st.st_dev, st.st_ino);
 		if (index_try_open(path, check, &idx, &error) == 0) {
 			if (!existed && fileio_fsync_parent(path) < 0) {
 				*error_r = t_printf("fsync of directory of %s "
@@ -393,7 +312,7 @@ int store_index_open(const char *path, struct store_index **idx_r,
 			}
 			/* a new file has nothing to check */
 			if (!check && stat(path, &st) == 0)
-				(void)checked_memo_first(st.st_dev, st.st_ino);
+				(void)index_checked_memo_first(st.st_dev, st.st_ino);
 			*idx_r = idx;
 			*min_uidvalidity_r = min_uidvalidity;
 			return 0;

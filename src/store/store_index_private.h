@@ -7,6 +7,8 @@
 #include "store/store_index.h"
 
 #include <sqlite3.h>
+#include <stdbool.h>
+#include <sys/types.h>
 
 enum index_stmt {
 	INDEX_STMT_MAILBOX_LOOKUP,
@@ -41,5 +43,12 @@ int index_error(struct store_index *idx, int rc, const char *what,
 int index_prepare(struct store_index *idx, enum index_stmt which,
 		  const char *sql, sqlite3_stmt **stmt_r);
 void index_stmt_done(sqlite3_stmt *stmt);
+
+/* store_index_check.c: PRAGMA quick_check; 0 ok, -1 error
+ * (idx->corrupt tells whether it was damage). */
+int index_check_integrity(struct store_index *idx, const char **error_r);
+/* True if this process has not checked (dev, ino) yet; it counts as
+ * checked from now on. Thread-safe. */
+bool index_checked_memo_first(dev_t dev, ino_t ino);
 
 #endif
