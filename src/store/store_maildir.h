@@ -121,17 +121,17 @@ int64_t maildir_dir_mtime(const char *dir);
 unsigned maildir_tmp_clean(const struct maildir_user *user, const char *mailbox,
 			   const char *folder_dir, time_t now);
 
-/* Bring the index up to date with the files; cheap when nothing changed
- * (see maildir_user_sync() below). */
-/* Within the index lock: add a row for every mailbox folder on disk
+/* store_maildir_sync.c: bring the index up to date with the files.
+ * Under the index lock (taken here, bounded): add a row for every mailbox folder on disk
  * (and the default ones if with_defaults) and a row, with a new UID, for
  * every message file the index does not know. full: look in cur/ too
  * (after the index was lost or rebuilt); otherwise only new/, which is
  * where a crash between a delivery's rename and its index commit leaves
- * a file, and which stays small once mail is read. Only folders whose
- * new/ mtime differs from the one the index recorded are read at all,
- * and when none does (and no row is missing) no lock is taken: 0 then
- * costs one query and a stat() per folder. */
+ * a file, and which stays small once mail is read (POP3 leaves it in
+ * new/, hence the next rule). Only folders whose new/ mtime differs
+ * from the one the index recorded are read at all, and when none does,
+ * no row is missing and no tmp/ cleaning is due, no lock is taken: the
+ * call then costs one query and a stat() per folder. */
 int maildir_user_sync(struct maildir_user *user, bool with_defaults,
 		      bool full, uint32_t uidvalidity, const char **error_r);
 
