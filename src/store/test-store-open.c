@@ -159,6 +159,27 @@ static void test_outside_change_is_rescanned(void **state)
 	assert_int_equal(before.maildir_scans, after.maildir_scans);
 }
 
+static void test_expunge_keeps_open_cheap(void **state)
+{
+	struct fixture *f = *state;
+	for (unsigned i = 0; i < 10; i++)
+		deliver(f->store, USER, "m\n");
+	reopen(f);
+	/* a POP3 session's DELE + QUIT unlinks files from new/ */
+	const uint32_t uids[] = { 2, 5, 7 };
+	unsigned expunged;
+	const char *error;
+	assert_int_equal(store_mailbox_expunge(f->store, USER, "INBOX", uids, 3,
+					       &expunged, &error), 0);
+	assert_int_equal(expunged, 3);
+	reopen(f);
+	struct store_stats before, after;
+	store_stats_get(&before);
+	assert_int_equal(message_count(f, USER), 7);
+	store_stats_get(&after);
+	assert_int_equal(after.maildir_scans - before.maildir_scans, 0);
+}
+
 static void make_tmp_file(struct fixture *f, const char *name, time_t age)
 {
 	const char *path = fpath(f, t_printf(USER_DIR "/tmp/%s", name));
@@ -271,6 +292,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_warm_open_does_no_scan, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_outside_change_is_rescanned, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_expunge_keeps_open_cheap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stale_tmp_files_removed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_locked_user_does_not_stall_others,
 						setup, teardown),
