@@ -6,7 +6,11 @@
  * come from the Maildir info suffix (":2,FRS"). Index rows whose file has
  * gone are left alone here: expunge handling belongs to the IMAP layer.
  * A full sync (new index) reads new/ and cur/; an ordinary open reads only
- * new/, asking the index about each file. */
+ * new/, and only when new/'s mtime is not the one the index recorded the
+ * last time it knew every file there (deliveries and expunges keep it
+ * current), so opening a big mailbox that nobody else touched reads no
+ * directory at all (issue 8 item 7). The same pass cleans tmp/ every
+ * MAILDIR_TMP_CHECK_SECS (store_maildir_tmp.c). */
 #include "store/store_maildir.h"
 #include "store/store_eol.h"
 #include "lib/log.h"
