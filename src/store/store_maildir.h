@@ -8,7 +8,8 @@
  * Mailbox "a/b" lives in ".a.b". store_maildir.c: handle, user cache,
  * folders, listing; store_maildir_delivery.c: deliveries;
  * store_maildir_sync.c: reconciling the index with the files;
- * store_maildir_tmp.c: removing stale files from tmp/. */
+ * store_maildir_group.c: group commit; store_maildir_tmp.c: removing
+ * stale files from tmp/. */
 #ifndef POSTEL_STORE_MAILDIR_H
 #define POSTEL_STORE_MAILDIR_H
 
@@ -85,7 +86,7 @@ int maildir_mailbox_get(struct maildir_store *s,
  * user is then freed. NULL is allowed. */
 bool maildir_user_damaged(struct maildir_store *s, struct maildir_user *user);
 
-/* store_maildir_delivery.c */
+/* store_maildir_delivery.c, store_maildir_group.c */
 struct store_delivery *
 maildir_delivery_begin(struct store *store, const struct store_address *addr,
 		       const char *mailbox, const char **error_r);
