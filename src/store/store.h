@@ -20,11 +20,13 @@
  * - UIDs are strictly increasing per mailbox; UIDVALIDITY only changes if
  *   the index has to be rebuilt, and then to a larger value.
  * - A store handle and its deliveries are used by one thread at a time.
- *   Handles share no mutable state but process-wide statistics (atomic
- *   counters, store_stats_get()) and the backend's memo of index files
- *   already integrity-checked (under a mutex), so different handles may
- *   live on different threads, and store_delivery_sync() (the slow fsync
- *   of the message file) may run on a worker thread.
+ *   Handles share, under a mutex or atomically, only what is idle or
+ *   statistical: process-wide counters (store_stats_get()), the memo of
+ *   index files already integrity-checked, and the users a closed or full
+ *   handle parked for the next handle to take over (maildir backend: one
+ *   thread owns an open index at a time), so different handles may live
+ *   on different threads, and store_delivery_sync() (the slow fsync of
+ *   the message file) may run on a worker thread.
  * - Opening a user costs the same whatever the mailbox size: no
  *   integrity check after the first open of an index in a process, and
  *   no Maildir rescan unless a folder's new/ changed behind the store's

@@ -24,6 +24,8 @@
 
 /* Open users kept per store handle; each holds one SQLite connection. */
 #define MAILDIR_USER_CACHE_MAX 16
+/* Open users parked per process between handles (store_maildir_park.c). */
+#define MAILDIR_PARK_MAX 32
 
 struct maildir_user {
 	struct maildir_user *next;
@@ -66,6 +68,16 @@ int maildir_folder_scan(const char *folder_dir, bool with_cur, pool_t *pool,
 const struct maildir_file *
 maildir_file_find(const struct maildir_file *files, unsigned count,
 		  const char *base);
+
+void maildir_user_destroy(struct maildir_user **user);
+
+/* store_maildir_park.c: idle open users handed between the handles of
+ * this process. put takes ownership; take gives it back (NULL if none
+ * is parked for that user directory). */
+void maildir_park_handle_opened(void);
+void maildir_park_handle_closed(void);
+void maildir_park_put(struct maildir_user *user);
+struct maildir_user *maildir_park_take(const char *dir);
 
 /* Find or open a user. create: make missing folders first (delivery,
  * user creation); otherwise a user without a directory is an error.

@@ -4,8 +4,9 @@
  * index exists, the Maildir is as the index last saw it) runs no
  * integrity check and reads no Maildir directory, however many messages
  * the mailbox holds; a file dropped into new/ by someone else is found
- * at the next open; stale tmp/ files are removed; a user whose index
- * lock another holder keeps does not stall other users' commits. */
+ * at the next open; a handle's users are parked for the next handle of
+ * the process; stale tmp/ files are removed; a user whose index lock
+ * another holder keeps does not stall other users' commits. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -180,6 +181,36 @@ static void test_expunge_keeps_open_cheap(void **state)
 	assert_int_equal(after.maildir_scans - before.maildir_scans, 0);
 }
 
+static void test_closed_handle_parks_users(void **state)
+{
+	struct fixture *f = *state;
+	const char *error;
+	deliver(f->store, USER, "m\n");
+	/* another handle of this process stays open (a delivery thread's) */
+	struct store *other;
+	assert_int_equal(store_open(f->dir, &other, &error), 0);
+	/* one POP3 session's handle ends, the next one begins */
+	reopen(f);
+	struct store_stats before, after;
+	store_stats_get(&before);
+	assert_int_equal(message_count(f, USER), 1);
+	store_stats_get(&after);
+	assert_int_equal(after.index_opens - before.index_opens, 0);
+	assert_int_equal(after.maildir_scans - before.maildir_scans, 0);
+	/* a parked user is checked like an open: an outside drop is seen */
+	reopen(f);
+	int fd = open(fpath(f, USER_DIR "/new/2000000000.M1P1Q1.other"),
+		      O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(fileio_write_full(fd, "dropped\n", 8), 0);
+	close(fd);
+	assert_int_equal(message_count(f, USER), 2);
+	store_stats_get(&before);
+	assert_int_equal(before.index_opens, after.index_opens);
+	assert_int_equal(before.maildir_scans - after.maildir_scans, 1);
+	store_close(&other);
+}
+
 static void make_tmp_file(struct fixture *f, const char *name, time_t age)
 {
 	const char *path = fpath(f, t_printf(USER_DIR "/tmp/%s", name));
@@ -293,6 +324,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_warm_open_does_no_scan, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_outside_change_is_rescanned, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expunge_keeps_open_cheap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_closed_handle_parks_users, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stale_tmp_files_removed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_locked_user_does_not_stall_others,
 						setup, teardown),
