@@ -114,6 +114,16 @@ static void reopen(struct fixture *f)
 	assert_int_equal(store_open(f->dir, &f->store, &error), 0);
 }
 
+/* Another MDA drops a message into USER's new/. */
+static void drop_into_new(struct fixture *f)
+{
+	int fd = open(fpath(f, USER_DIR "/new/2000000000.M1P1Q1.other"),
+		      O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(fileio_write_full(fd, "dropped\n", 8), 0);
+	close(fd);
+}
+
 static void test_warm_open_does_no_scan(void **state)
 {
 	struct fixture *f = *state;
@@ -142,12 +152,7 @@ static void test_outside_change_is_rescanned(void **state)
 	for (unsigned i = 0; i < 20; i++)
 		deliver(f->store, USER, "m\n");
 	reopen(f);
-	/* another MDA drops a message into new/ */
-	int fd = open(fpath(f, USER_DIR "/new/2000000000.M1P1Q1.other"),
-		      O_WRONLY | O_CREAT | O_EXCL, 0600);
-	assert_true(fd >= 0);
-	assert_int_equal(fileio_write_full(fd, "dropped\n", 8), 0);
-	close(fd);
+	drop_into_new(f);
 	struct store_stats before, after;
 	store_stats_get(&before);
 	assert_int_equal(message_count(f, USER), 21);
@@ -199,11 +204,7 @@ static void test_closed_handle_parks_users(void **state)
 	assert_int_equal(after.maildir_scans - before.maildir_scans, 0);
 	/* a parked user is checked like an open: an outside drop is seen */
 	reopen(f);
-	int fd = open(fpath(f, USER_DIR "/new/2000000000.M1P1Q1.other"),
-		      O_WRONLY | O_CREAT | O_EXCL, 0600);
-	assert_true(fd >= 0);
-	assert_int_equal(fileio_write_full(fd, "dropped\n", 8), 0);
-	close(fd);
+	drop_into_new(f);
 	assert_int_equal(message_count(f, USER), 2);
 	store_stats_get(&before);
 	assert_int_equal(before.index_opens, after.index_opens);
