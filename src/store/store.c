@@ -7,12 +7,31 @@
 #include "lib/log.h"
 #include "lib/str.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 static const struct store_backend *const store_backends[] = {
 	&store_backend_maildir,
 };
+
+/* process-wide, counted from every thread: atomics, nothing else shared */
+static _Atomic uint64_t store_stats[STORE_STAT_COUNT];
+
+void store_stats_add(enum store_stat which, uint64_t n)
+{
+	atomic_fetch_add_explicit(&store_stats[which], n, memory_order_relaxed);
+}
+
+void store_stats_get(struct store_stats *stats_r)
+{
+	stats_r->index_opens = atomic_load(&store_stats[STORE_STAT_INDEX_OPENS]);
+	stats_r->integrity_checks =
+		atomic_load(&store_stats[STORE_STAT_INTEGRITY_CHECKS]);
+	stats_r->maildir_scans = atomic_load(&store_stats[STORE_STAT_MAILDIR_SCANS]);
+	stats_r->tmp_cleaned = atomic_load(&store_stats[STORE_STAT_TMP_CLEANED]);
+	stats_r->lock_timeouts = atomic_load(&store_stats[STORE_STAT_LOCK_TIMEOUTS]);
+}
 
 static bool byte_is_control(unsigned char c)
 {
@@ -261,16 +280,31 @@ void store_delivery_abort(struct store_delivery **d)
 	delivery->store->backend->delivery_abort(delivery);
 }
 
-int store_delivery_commit_group(struct store *store, struct store_delivery **ds,
-				unsigned n, uint32_t *uids_r, int *results_r,
-				const char **errors_r)
+static int store_group_commit(struct store *store, struct store_delivery **ds,
+			      unsigned n, bool wait, uint32_t *uids_r,
+			      int *results_r, const char **errors_r)
 {
 	for (unsigned i = 0; i < n; i++) {
 		if (ds[i]->store->backend != store->backend)
 			panic("event=store_group_mixed_backends");
 	}
-	return store->backend->delivery_commit_group(store, ds, n, uids_r, results_r,
-						     errors_r);
+	return store->backend->delivery_commit_group(store, ds, n, wait, uids_r,
+						     results_r, errors_r);
+}
+
+int store_delivery_commit_group(struct store *store, struct store_delivery **ds,
+				unsigned n, uint32_t *uids_r, int *results_r,
+				const char **errors_r)
+{
+	return store_group_commit(store, ds, n, true, uids_r, results_r, errors_r);
+}
+
+int store_delivery_commit_group_try(struct store *store,
+				    struct store_delivery **ds, unsigned n,
+				    uint32_t *uids_r, int *results_r,
+				    const char **errors_r)
+{
+	return store_group_commit(store, ds, n, false, uids_r, results_r, errors_r);
 }
 
 int store_mailbox_lock(struct store *store, const char *address,

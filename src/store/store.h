@@ -20,9 +20,22 @@
  * - UIDs are strictly increasing per mailbox; UIDVALIDITY only changes if
  *   the index has to be rebuilt, and then to a larger value.
  * - A store handle and its deliveries are used by one thread at a time.
- *   There is no global mutable state, so different handles may live on
- *   different threads, and store_delivery_sync() (the slow fsync of the
- *   message file) may run on a worker thread.
+ *   Handles share, under a mutex or atomically, only what is idle or
+ *   statistical: process-wide counters (store_stats_get()), the memo of
+ *   index files already integrity-checked, and the users a closed or full
+ *   handle parked for the next handle to take over (maildir backend: one
+ *   thread owns an open index at a time), so different handles may live
+ *   on different threads, and store_delivery_sync() (the slow fsync of
+ *   the message file) may run on a worker thread.
+ * - Opening a user costs the same whatever the mailbox size: no
+ *   integrity check after the first open of an index in a process, and
+ *   no Maildir rescan unless a folder's new/ changed behind the store's
+ *   back (another MDA, a mail reader). Stale files in a folder's tmp/
+ *   (older than 36 hours, as Dovecot does) are removed at an open, at
+ *   most every 8 hours per folder.
+ * - No call waits for another process's lock without a bound: a user
+ *   whose index stays locked gets -1 (a temporary failure: 451 or -ERR
+ *   [SYS/TEMP]) after at most a few seconds, never a hung thread.
  * - Errors: -1 and *error_r, a temporary string (pool_temp()) for the
  *   log; it may name paths, so protocol replies should use their own
  *   generic text. No function aborts on bad input.
@@ -64,6 +77,18 @@ struct store_message_info {
 	const char *flags;  /* space-separated IMAP flags, "" for none */
 	const char *path;   /* absolute path now, NULL if the file is gone */
 };
+
+/* Work done since the process started, over all handles: what tests
+ * count instead of timing (opening a user must not scan its mailbox). */
+struct store_stats {
+	uint64_t index_opens;      /* index connections opened */
+	uint64_t integrity_checks; /* PRAGMA quick_check runs */
+	uint64_t maildir_scans;    /* reads of a folder's new/ (or cur/) to
+				    * find files the index does not know */
+	uint64_t tmp_cleaned;      /* stale files removed from tmp/ */
+	uint64_t lock_timeouts;    /* lock waits given up */
+};
+void store_stats_get(struct store_stats *stats_r);
 
 /* Open the default backend over data_dir (mail lives in DATA_DIR/mail/). */
 int store_open(const char *data_dir, struct store **store_r,
@@ -137,6 +162,13 @@ void store_delivery_abort(struct store_delivery **d);
 int store_delivery_commit_group(struct store *store, struct store_delivery **ds,
 				unsigned n, uint32_t *uids_r, int *results_r,
 				const char **errors_r);
+/* As store_delivery_commit_group(), but a user whose index another
+ * process holds locked is not waited for: results_r[i] is 1 and ds[i]
+ * stays as it was, to be passed again later (store_committer.c). */
+int store_delivery_commit_group_try(struct store *store,
+				    struct store_delivery **ds, unsigned n,
+				    uint32_t *uids_r, int *results_r,
+				    const char **errors_r);
 
 /* An exclusive advisory lock on a mailbox, held by one session at a time
  * in any process (the POP3 maildrop lock, RFC 1939 section 8). 1: locked,

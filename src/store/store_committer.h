@@ -5,7 +5,10 @@
  * which blocks until they are committed. Everything that arrives while a
  * batch is being committed forms the next batch, so under load one index
  * transaction and one directory fsync serve many messages, and no message
- * waits for a timer. */
+ * waits for a timer. A user whose index another process keeps locked
+ * does not hold up the others: its deliveries wait (at most
+ * STORE_INDEX_LOCK_MSECS, then fail with a temporary error) while the
+ * rest are committed. */
 #ifndef POSTEL_STORE_COMMITTER_H
 #define POSTEL_STORE_COMMITTER_H
 

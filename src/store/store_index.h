@@ -3,20 +3,28 @@
  * One WAL-mode database per user (postel-index.sqlite in the user's
  * directory) with synchronous=FULL, so a committed transaction is on disk.
  * Tables:
- *   mailboxes(id, name, uidvalidity, uidnext, highestmodseq)
+ *   mailboxes(id, name, uidvalidity, uidnext, highestmodseq, new_mtime,
+ *             tmp_checked)
  *   messages(mailbox_id, uid, modseq, flags, filename, size, internaldate)
  * filename is the Maildir base name (without the ":2,..." info part, which
  * mail readers change when they set flags), unique per mailbox.
+ * new_mtime is the mtime (ns) of the folder's new/ as of the last time
+ * the index knew every file in it: an open compares it with stat() and
+ * rescans new/ only if they differ. tmp_checked: when tmp/ was last
+ * cleaned of stale files (seconds).
  *
  * store_index_open() never fails because of a damaged file: a database
- * SQLite calls corrupt, or that fails PRAGMA quick_check, is renamed to
+ * SQLite calls corrupt, or that fails PRAGMA quick_check (run the first
+ * time a process opens a given file, never on later opens), is renamed to
  * "<path>.corrupt-<UTC time>" (its WAL alongside), logged, and a new empty
  * one is created; the caller then rebuilds it from the Maildir files.
  * Transient errors (busy, I/O, permissions) are returned as errors and
  * never cause a set-aside.
  *
- * Writers take the database lock with store_index_begin() (BEGIN
- * IMMEDIATE); concurrent processes wait up to STORE_INDEX_BUSY_MSECS. */
+ * Writers take the database lock with store_index_begin() (a flock on
+ * PATH.lock, then BEGIN IMMEDIATE), waiting at most STORE_INDEX_LOCK_MSECS
+ * for the flock; SQLite's own busy wait is STORE_INDEX_BUSY_MSECS. An
+ * open of an existing index in WAL mode takes no lock at all. */
 #ifndef POSTEL_STORE_INDEX_H
 #define POSTEL_STORE_INDEX_H
 
@@ -27,6 +35,7 @@
 
 #define STORE_INDEX_FILENAME "postel-index.sqlite"
 #define STORE_INDEX_BUSY_MSECS 10000
+#define STORE_INDEX_LOCK_MSECS 5000
 
 struct store_index;
 
@@ -36,6 +45,9 @@ struct store_index_mailbox {
 	uint32_t uidnext;
 	uint64_t highestmodseq;
 	uint32_t messages;
+	int64_t new_mtime;   /* ns */
+	int64_t tmp_checked; /* s */
+	const char *name;    /* store_index_mailbox_list() only */
 };
 
 struct store_index_message {
@@ -62,6 +74,9 @@ int store_index_close_set_aside(struct store_index **idx,
 bool store_index_is_corrupt(const struct store_index *idx);
 
 int store_index_begin(struct store_index *idx, const char **error_r);
+/* As store_index_begin() without waiting: 1 begun, 0 someone else holds
+ * the lock (*error_r says so), -1 error. */
+int store_index_begin_try(struct store_index *idx, const char **error_r);
 int store_index_commit(struct store_index *idx, const char **error_r);
 void store_index_rollback(struct store_index *idx);
 
@@ -73,6 +88,20 @@ int store_index_mailbox_count(struct store_index *idx, int64_t mailbox_id,
 int store_index_mailbox_lookup(struct store_index *idx, const char *name,
 			       struct store_index_mailbox *mailbox_r,
 			       const char **error_r);
+/* Every mailbox row, allocated from pool. */
+int store_index_mailbox_list(struct store_index *idx, pool_t *pool,
+			     struct store_index_mailbox **mailboxes_r,
+			     unsigned *count_r, const char **error_r);
+/* Within a transaction: record new/'s mtime, but only if the row still
+ * holds expect (no change by anyone else went unindexed meanwhile). */
+int store_index_mailbox_set_new_mtime(struct store_index *idx,
+				      int64_t mailbox_id, int64_t expect,
+				      int64_t new_mtime, const char **error_r);
+/* Within a transaction: record new_mtime and tmp_checked unconditionally
+ * (after a scan of new/ and a cleaning of tmp/). */
+int store_index_mailbox_set_synced(struct store_index *idx, int64_t mailbox_id,
+				   int64_t new_mtime, int64_t tmp_checked,
+				   const char **error_r);
 /* Adds the mailbox unless it exists. */
 int store_index_mailbox_add(struct store_index *idx, const char *name,
 			    uint32_t uidvalidity, const char **error_r);

@@ -55,11 +55,12 @@ static int maildir_open(const char *data_dir, struct store **store_r,
 	struct maildir_store *s = xcalloc(1, sizeof(*s));
 	s->mail_dir = xstrdup(mail_dir);
 	s->hostname = xstrdup(escape_hostname());
+	maildir_park_handle_opened();
 	*store_r = &s->store;
 	return 0;
 }
 
-static void maildir_user_free(struct maildir_user **user)
+void maildir_user_destroy(struct maildir_user **user)
 {
 	store_index_close(&(*user)->index);
 	free((*user)->key);
@@ -71,11 +72,13 @@ static void maildir_user_free(struct maildir_user **user)
 static void maildir_close(struct store *store)
 {
 	struct maildir_store *s = (struct maildir_store *)store;
+	/* the users stay open for the next handle of this process */
 	while (s->users != NULL) {
 		struct maildir_user *next = s->users->next;
-		maildir_user_free(&s->users);
+		maildir_park_put(s->users);
 		s->users = next;
 	}
+	maildir_park_handle_closed();
 	free(s->mail_dir);
 	free(s->hostname);
 	free(s);
@@ -148,16 +151,27 @@ static int user_dirs_create(struct maildir_store *s,
 	return 0;
 }
 
-static void user_cache_drop(struct maildir_store *s, struct maildir_user *user)
+/* Take user out of the handle's cache: closed, or parked for another
+ * handle of this process (store_maildir_park.c). */
+static void user_cache_remove(struct maildir_store *s, struct maildir_user *user,
+			      bool park)
 {
 	for (struct maildir_user **p = &s->users; *p != NULL; p = &(*p)->next) {
 		if (*p == user) {
 			*p = user->next;
 			s->user_count--;
-			maildir_user_free(&user);
+			if (park)
+				maildir_park_put(user);
+			else
+				maildir_user_destroy(&user);
 			return;
 		}
 	}
+}
+
+static void user_cache_drop(struct maildir_store *s, struct maildir_user *user)
+{
+	user_cache_remove(s, user, false);
 }
 
 static bool user_index_is_current(struct maildir_user *user)
@@ -198,13 +212,13 @@ static int user_open(const char *key, const char *dir, bool create,
 		struct stat st;
 		if (store_index_open(user->index_path, &user->index, &rebuilt,
 				     &uidvalidity, error_r) < 0) {
-			maildir_user_free(&user);
+			maildir_user_destroy(&user);
 			return -1;
 		}
 		if (stat(user->index_path, &st) < 0) {
 			*error_r = t_printf("stat(%s) failed: %s",
 					    user->index_path, strerror(errno));
-			maildir_user_free(&user);
+			maildir_user_destroy(&user);
 			return -1;
 		}
 		user->index_dev = st.st_dev;
@@ -214,6 +228,8 @@ static int user_open(const char *key, const char *dir, bool create,
 			if (rebuilt && !create)
 				log_warn("event=index_rebuilt user=%s",
 					 log_str(key));
+			log_debug("event=store_user_open user=%s rebuilt=%s",
+				  log_str(key), rebuilt ? "yes" : "no");
 			*user_r = user;
 			return 0;
 		}
@@ -223,10 +239,29 @@ static int user_open(const char *key, const char *dir, bool create,
 				  log_str(key), log_str(*error_r));
 			user_index_discard(user);
 		}
-		maildir_user_free(&user);
+		maildir_user_destroy(&user);
 		if (!corrupt || attempt > 0)
 			return -1;
 	}
+}
+
+/* A user another handle of this process parked, checked as an open
+ * would (damage, a replaced index, new/ changed behind our back), or
+ * NULL to open it. */
+static struct maildir_user *user_unpark(const char *dir, bool create)
+{
+	struct maildir_user *user = maildir_park_take(dir);
+	if (user == NULL)
+		return NULL;
+	const char *error;
+	if (store_index_is_corrupt(user->index) || !user_index_is_current(user) ||
+	    maildir_user_sync(user, create, false, (uint32_t)time(NULL),
+			      &error) < 0) {
+		maildir_user_destroy(&user);
+		return NULL;
+	}
+	log_debug("event=store_user_open user=%s from=park", log_str(user->key));
+	return user;
 }
 
 int maildir_user_get(struct maildir_store *s, const struct store_address *addr,
@@ -264,14 +299,14 @@ int maildir_user_get(struct maildir_store *s, const struct store_address *addr,
 		*error_r = t_printf("no such user %s", key);
 		return -1;
 	}
-	struct maildir_user *user;
-	if (user_open(key, dir, create, &user, error_r) < 0)
+	struct maildir_user *user = user_unpark(dir, create);
+	if (user == NULL && user_open(key, dir, create, &user, error_r) < 0)
 		return -1;
 	if (s->user_count >= MAILDIR_USER_CACHE_MAX) {
 		struct maildir_user *last = s->users;
 		while (last->next != NULL)
 			last = last->next;
-		user_cache_drop(s, last);
+		user_cache_remove(s, last, true);
 	}
 	user->next = s->users;
 	s->users = user;
@@ -330,35 +365,45 @@ static int maildir_mailbox_create(struct store *store,
 	return store_index_commit(user->index, error_r);
 }
 
-static int maildir_mailbox_status(struct store *store,
-				  const struct store_address *addr,
-				  const char *mailbox,
-				  struct store_mailbox_status *status_r,
-				  const char **error_r)
+bool maildir_user_damaged(struct maildir_store *s, struct maildir_user *user)
 {
-	struct maildir_user *user;
+	if (user == NULL || !store_index_is_corrupt(user->index))
+		return false;
+	log_error("event=index_corrupt user=%s", log_str(user->key));
+	user_index_discard(user);
+	user_cache_drop(s, user);
+	return true;
+}
+
+static int mailbox_status_once(struct maildir_store *s,
+			       const struct store_address *addr,
+			       const char *mailbox,
+			       struct store_mailbox_status *status_r,
+			       struct maildir_user **user_r, const char **error_r)
+{
 	struct store_index_mailbox mb;
-	if (maildir_mailbox_get((struct maildir_store *)store, addr, mailbox, false,
-			&user, &mb, error_r) < 0)
+	if (maildir_mailbox_get(s, addr, mailbox, false, user_r, &mb,
+				error_r) < 0)
 		return -1;
 	status_r->uidvalidity = mb.uidvalidity;
 	status_r->uidnext = mb.uidnext;
 	status_r->highestmodseq = mb.highestmodseq;
-	return store_index_mailbox_count(user->index, mb.id, &status_r->messages,
-					 error_r);
+	return store_index_mailbox_count((*user_r)->index, mb.id,
+					 &status_r->messages, error_r);
 }
 
-static int maildir_mailbox_list_messages(struct store *store,
-					 const struct store_address *addr,
-					 const char *mailbox, pool_t *pool,
-					 struct store_message_info **messages_r,
-					 unsigned *count_r, const char **error_r)
+static int mailbox_list_once(struct maildir_store *s,
+			     const struct store_address *addr,
+			     const char *mailbox, pool_t *pool,
+			     struct store_message_info **messages_r,
+			     unsigned *count_r, struct maildir_user **user_r,
+			     const char **error_r)
 {
-	struct maildir_user *user;
 	struct store_index_mailbox mb;
-	if (maildir_mailbox_get((struct maildir_store *)store, addr, mailbox, false,
-			&user, &mb, error_r) < 0)
+	if (maildir_mailbox_get(s, addr, mailbox, false, user_r, &mb,
+				error_r) < 0)
 		return -1;
+	struct maildir_user *user = *user_r;
 	pool_t *scratch = pool_create(16384);
 	struct store_index_message *rows;
 	struct maildir_file *files;
@@ -388,6 +433,40 @@ static int maildir_mailbox_list_messages(struct store *store,
 	*messages_r = messages;
 	*count_r = row_count;
 	return 0;
+}
+
+/* Reads retry once on a rebuilt index when SQLite finds damage: an open
+ * no longer runs an integrity check, so damage shows up here. */
+static int maildir_mailbox_status(struct store *store,
+				  const struct store_address *addr,
+				  const char *mailbox,
+				  struct store_mailbox_status *status_r,
+				  const char **error_r)
+{
+	struct maildir_store *s = (struct maildir_store *)store;
+	for (unsigned attempt = 0;; attempt++) {
+		struct maildir_user *user = NULL;
+		int ret = mailbox_status_once(s, addr, mailbox, status_r, &user,
+					      error_r);
+		if (ret == 0 || attempt > 0 || !maildir_user_damaged(s, user))
+			return ret;
+	}
+}
+
+static int maildir_mailbox_list_messages(struct store *store,
+					 const struct store_address *addr,
+					 const char *mailbox, pool_t *pool,
+					 struct store_message_info **messages_r,
+					 unsigned *count_r, const char **error_r)
+{
+	struct maildir_store *s = (struct maildir_store *)store;
+	for (unsigned attempt = 0;; attempt++) {
+		struct maildir_user *user = NULL;
+		int ret = mailbox_list_once(s, addr, mailbox, pool, messages_r,
+					    count_r, &user, error_r);
+		if (ret == 0 || attempt > 0 || !maildir_user_damaged(s, user))
+			return ret;
+	}
 }
 
 const struct store_backend store_backend_maildir = {

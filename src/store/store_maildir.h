@@ -7,13 +7,16 @@
  *   DATA_DIR/mail/DOMAIN/LOCAL/postel-index.sqlite the index (store_index.h)
  * Mailbox "a/b" lives in ".a.b". store_maildir.c: handle, user cache,
  * folders, listing; store_maildir_delivery.c: deliveries;
- * store_maildir_sync.c: reconciling the index with the files. */
+ * store_maildir_sync.c: reconciling the index with the files;
+ * store_maildir_group.c: group commit; store_maildir_tmp.c: removing
+ * stale files from tmp/. */
 #ifndef POSTEL_STORE_MAILDIR_H
 #define POSTEL_STORE_MAILDIR_H
 
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "lib/mem.h"
 #include "store/store_private.h"
@@ -21,6 +24,8 @@
 
 /* Open users kept per store handle; each holds one SQLite connection. */
 #define MAILDIR_USER_CACHE_MAX 16
+/* Open users parked per process between handles (store_maildir_park.c). */
+#define MAILDIR_PARK_MAX 32
 
 struct maildir_user {
 	struct maildir_user *next;
@@ -64,6 +69,16 @@ const struct maildir_file *
 maildir_file_find(const struct maildir_file *files, unsigned count,
 		  const char *base);
 
+void maildir_user_destroy(struct maildir_user **user);
+
+/* store_maildir_park.c: idle open users handed between the handles of
+ * this process. put takes ownership; take gives it back (NULL if none
+ * is parked for that user directory). */
+void maildir_park_handle_opened(void);
+void maildir_park_handle_closed(void);
+void maildir_park_put(struct maildir_user *user);
+struct maildir_user *maildir_park_take(const char *dir);
+
 /* Find or open a user. create: make missing folders first (delivery,
  * user creation); otherwise a user without a directory is an error.
  * The result is valid until the next call on this store handle. */
@@ -77,7 +92,13 @@ int maildir_mailbox_get(struct maildir_store *s,
 			bool create_user, struct maildir_user **user_r,
 			struct store_index_mailbox *mb_r, const char **error_r);
 
-/* store_maildir_delivery.c */
+/* After a failed operation on user: if SQLite reported damage, set the
+ * index aside now (a short-lived handle would forget it) and drop the
+ * user from the cache, so the next get rebuilds it. True if it did;
+ * user is then freed. NULL is allowed. */
+bool maildir_user_damaged(struct maildir_store *s, struct maildir_user *user);
+
+/* store_maildir_delivery.c, store_maildir_group.c */
 struct store_delivery *
 maildir_delivery_begin(struct store *store, const struct store_address *addr,
 		       const char *mailbox, const char **error_r);
@@ -91,8 +112,8 @@ int maildir_delivery_commit(struct store_delivery *d, uint32_t *uid_r,
 			    const char **error_r);
 void maildir_delivery_abort(struct store_delivery *d);
 int maildir_delivery_commit_group(struct store *store, struct store_delivery **ds,
-				  unsigned n, uint32_t *uids_r, int *results_r,
-				  const char **errors_r);
+				  unsigned n, bool wait, uint32_t *uids_r,
+				  int *results_r, const char **errors_r);
 
 /* store_maildir_expunge.c */
 int maildir_mailbox_lock(struct store *store, const struct store_address *addr,
@@ -103,12 +124,27 @@ int maildir_mailbox_expunge(struct store *store,
 			    unsigned count, unsigned *expunged_r,
 			    const char **error_r);
 
-/* Within the index lock: add a row for every mailbox folder on disk
+/* The mtime of a directory in ns, 0 if it is missing. */
+int64_t maildir_dir_mtime(const char *dir);
+
+/* store_maildir_tmp.c: remove files in FOLDER/tmp older than
+ * MAILDIR_TMP_MAX_AGE_SECS; returns how many, logged and counted. */
+#define MAILDIR_TMP_MAX_AGE_SECS (36 * 3600)
+#define MAILDIR_TMP_CHECK_SECS (8 * 3600)
+unsigned maildir_tmp_clean(const struct maildir_user *user, const char *mailbox,
+			   const char *folder_dir, time_t now);
+
+/* store_maildir_sync.c: bring the index up to date with the files.
+ * Under the index lock (taken here, bounded): add a row for every mailbox folder on disk
  * (and the default ones if with_defaults) and a row, with a new UID, for
  * every message file the index does not know. full: look in cur/ too
  * (after the index was lost or rebuilt); otherwise only new/, which is
  * where a crash between a delivery's rename and its index commit leaves
- * a file, and which stays small once mail is read. */
+ * a file, and which stays small once mail is read (POP3 leaves it in
+ * new/, hence the next rule). Only folders whose new/ mtime differs
+ * from the one the index recorded are read at all, and when none does,
+ * no row is missing and no tmp/ cleaning is due, no lock is taken: the
+ * call then costs one query and a stat() per folder. */
 int maildir_user_sync(struct maildir_user *user, bool with_defaults,
 		      bool full, uint32_t uidvalidity, const char **error_r);
 

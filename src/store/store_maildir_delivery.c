@@ -14,6 +14,13 @@
  * message was never acknowledged, its data is still in tmp/, and the row
  * reads as a missing file. If the rename or commit fails the file is
  * removed again, so an error return never leaves a visible message.
+ * Under the lock the commit also records new/'s mtime after the rename
+ * in the index, if the index had new/'s mtime from before it (nobody
+ * else changed new/ unseen): so the next open knows new/ holds nothing
+ * unindexed and does not read it (store_maildir_sync.c). Between the
+ * rename and that stat() a file dropped in by another MDA within the
+ * same clock tick would go unseen until new/ changes again; it is never
+ * lost, only picked up late.
  *
  * Names follow the Maildir convention:
  *   tmp/SEC.M<usec>P<pid>Q<seq>.HOST
@@ -22,7 +29,7 @@
  * unique even across handles, as in Dovecot. Callers write the message in
  * wire form (CRLF); the file gets LF line endings (store_eol.h), S= is its
  * size and W= the size with CRLF, both as Dovecot reads them. */
-#include "store/store_maildir.h"
+#include "store/store_maildir_delivery.h"
 #include "store/fileio.h"
 #include "store/store_eol.h"
 #include "lib/log.h"
@@ -39,23 +46,7 @@
 /* bytes converted per write: on the stack of a delivery thread */
 #define DELIVERY_CHUNK 16384
 
-struct maildir_delivery {
-	struct store_delivery delivery;
-	struct maildir_store *store;
-	struct store_address addr;
-	char *mailbox;
-	char *folder_dir;
-	char *name;      /* SEC.M<usec>P<pid>Q<seq> */
-	char *tmp_path;
-	int fd;          /* -1 once closed */
-	uint64_t size;   /* of the file (LF) */
-	uint64_t wire_size; /* of the file with CRLF line endings */
-	struct store_eol_state eol, eol_count;
-	bool failed;     /* a write failed: the tmp file is already gone */
-	bool synced;
-};
-
-static void delivery_free(struct maildir_delivery *d)
+void maildir_delivery_free(struct maildir_delivery *d)
 {
 	if (d->fd >= 0)
 		close(d->fd);
@@ -63,12 +54,13 @@ static void delivery_free(struct maildir_delivery *d)
 	free(d->folder_dir);
 	free(d->name);
 	free(d->tmp_path);
+	free(d->new_name);
 	free(d);
 }
 
 /* Drop the partial file at once, so that a full disk is not made fuller
  * by what we could not finish. */
-static void delivery_discard(struct maildir_delivery *d)
+void maildir_delivery_discard(struct maildir_delivery *d)
 {
 	if (d->fd >= 0) {
 		close(d->fd);
@@ -123,7 +115,7 @@ maildir_delivery_begin(struct store *store, const struct store_address *addr,
 	return NULL;
 }
 
-static int delivery_check(struct maildir_delivery *d, const char **error_r)
+int maildir_delivery_check(struct maildir_delivery *d, const char **error_r)
 {
 	if (d->failed) {
 		*error_r = "delivery already failed";
@@ -144,7 +136,7 @@ static int delivery_append(struct maildir_delivery *d, const void *data,
 		if (fileio_write_full(d->fd, out, out_len) < 0) {
 			*error_r = t_printf("writing mail file failed: %s",
 					    strerror(errno));
-			delivery_discard(d);
+			maildir_delivery_discard(d);
 			return -1;
 		}
 		d->size += out_len;
@@ -159,7 +151,7 @@ int maildir_delivery_write(struct store_delivery *delivery, const void *data,
 			   size_t len, const char **error_r)
 {
 	struct maildir_delivery *d = (struct maildir_delivery *)delivery;
-	if (delivery_check(d, error_r) < 0)
+	if (maildir_delivery_check(d, error_r) < 0)
 		return -1;
 	return delivery_append(d, data, len, error_r);
 }
@@ -170,7 +162,7 @@ int maildir_delivery_write_fd(struct store_delivery *delivery, int fd,
 {
 	struct maildir_delivery *d = (struct maildir_delivery *)delivery;
 	unsigned char buf[DELIVERY_CHUNK];
-	if (delivery_check(d, error_r) < 0)
+	if (maildir_delivery_check(d, error_r) < 0)
 		return -1;
 	while (len > 0) {
 		size_t want = len < sizeof(buf) ? (size_t)len : sizeof(buf);
@@ -180,7 +172,7 @@ int maildir_delivery_write_fd(struct store_delivery *delivery, int fd,
 		if (n <= 0) {
 			*error_r = n == 0 ? "spool file shorter than the message" :
 				t_printf("reading spool file failed: %s", strerror(errno));
-			delivery_discard(d);
+			maildir_delivery_discard(d);
 			return -1;
 		}
 		if (delivery_append(d, buf, (size_t)n, error_r) < 0)
@@ -195,7 +187,7 @@ int maildir_delivery_sync(struct store_delivery *delivery,
 			  const char **error_r)
 {
 	struct maildir_delivery *d = (struct maildir_delivery *)delivery;
-	if (delivery_check(d, error_r) < 0)
+	if (maildir_delivery_check(d, error_r) < 0)
 		return -1;
 	if (d->synced)
 		return 0;
@@ -204,7 +196,7 @@ int maildir_delivery_sync(struct store_delivery *delivery,
 		if (fileio_write_full(d->fd, &cr, 1) < 0) {
 			*error_r = t_printf("writing mail file failed: %s",
 					    strerror(errno));
-			delivery_discard(d);
+			maildir_delivery_discard(d);
 			return -1;
 		}
 		d->size++;
@@ -213,7 +205,7 @@ int maildir_delivery_sync(struct store_delivery *delivery,
 	if (fsync(d->fd) < 0) {
 		*error_r = t_printf("fsync of mail file failed: %s",
 				    strerror(errno));
-		delivery_discard(d);
+		maildir_delivery_discard(d);
 		return -1;
 	}
 	d->synced = true;
@@ -221,7 +213,7 @@ int maildir_delivery_sync(struct store_delivery *delivery,
 }
 
 /* The name in new/ of a synced delivery whose file is st. */
-static const char *delivery_new_name(const struct maildir_delivery *d,
+const char *maildir_delivery_new_name(const struct maildir_delivery *d,
 				     const struct stat *st)
 {
 	return t_printf("%sV%llxI%llx.%s,S=%llu,W=%llu", d->name,
@@ -232,7 +224,7 @@ static const char *delivery_new_name(const struct maildir_delivery *d,
 }
 
 /* Undo a rename into new/ after a later step failed. */
-static void delivery_unpublish(const char *new_path, const char *new_dir)
+void maildir_delivery_unpublish(const char *new_path, const char *new_dir)
 {
 	if (unlink(new_path) < 0 || fileio_fsync_dir(new_dir) < 0)
 		log_error("event=store_unpublish_failed path=%s error=%s",
@@ -259,11 +251,12 @@ static int delivery_publish(struct maildir_delivery *d, uint32_t *uid_r,
 				&mb, error_r) < 0)
 		return -1;
 	const char *new_dir = t_printf("%s/new", d->folder_dir);
-	const char *filename = delivery_new_name(d, &st);
+	const char *filename = maildir_delivery_new_name(d, &st);
 	const char *new_path = t_printf("%s/%s", new_dir, filename);
 
 	if (store_index_begin(user->index, error_r) < 0)
 		return -1;
+	int64_t new_mtime = maildir_dir_mtime(new_dir);
 	if (fileio_rename_noreplace(d->tmp_path, new_path) < 0) {
 		*error_r = t_printf("rename to %s failed: %s", new_path,
 				    strerror(errno));
@@ -272,7 +265,10 @@ static int delivery_publish(struct maildir_delivery *d, uint32_t *uid_r,
 	}
 	if (store_index_message_add(user->index, mb.id, filename, d->wire_size,
 				    (int64_t)time(NULL), "", uid_r,
-				    error_r) < 0) {
+				    error_r) < 0 ||
+	    store_index_mailbox_set_new_mtime(user->index, mb.id, new_mtime,
+					      maildir_dir_mtime(new_dir),
+					      error_r) < 0) {
 		goto unpublish;
 	}
 	if (store_index_commit(user->index, error_r) < 0)
@@ -288,7 +284,7 @@ static int delivery_publish(struct maildir_delivery *d, uint32_t *uid_r,
 
 unpublish:
 	store_index_rollback(user->index);
-	delivery_unpublish(new_path, new_dir);
+	maildir_delivery_unpublish(new_path, new_dir);
 	d->failed = true; /* the file no longer exists under tmp_path */
 	return -1;
 }
@@ -298,7 +294,7 @@ int maildir_delivery_commit(struct store_delivery *delivery, uint32_t *uid_r,
 {
 	struct maildir_delivery *d = (struct maildir_delivery *)delivery;
 	const char *user = t_printf("%s@%s", d->addr.local, d->addr.domain);
-	int ret = delivery_check(d, error_r);
+	int ret = maildir_delivery_check(d, error_r);
 	if (ret == 0)
 		ret = delivery_publish(d, uid_r, error_r);
 	if (ret == 0) {
@@ -309,169 +305,15 @@ int maildir_delivery_commit(struct store_delivery *delivery, uint32_t *uid_r,
 		log_error("event=store_delivery_failed user=%s mailbox=%s "
 			  "error=%s", log_str(user), log_str(d->mailbox),
 			  log_str(*error_r));
-		delivery_discard(d);
+		maildir_delivery_discard(d);
 	}
-	delivery_free(d);
+	maildir_delivery_free(d);
 	return ret;
 }
 
 void maildir_delivery_abort(struct store_delivery *delivery)
 {
 	struct maildir_delivery *d = (struct maildir_delivery *)delivery;
-	delivery_discard(d);
-	delivery_free(d);
-}
-
-/* Group commit (see store.h): renames and index rows of all deliveries of
- * one user in one transaction, then each new/ directory fsync'd once. */
-struct group_item {
-	struct maildir_delivery *d;
-	const char *new_path, *new_dir, *filename;
-	int64_t mailbox_id;
-	bool published;
-};
-
-static int group_prepare(struct group_item *it, const char **error_r)
-{
-	struct maildir_delivery *d = it->d;
-	struct stat st;
-	if (delivery_check(d, error_r) < 0 ||
-	    maildir_delivery_sync(&d->delivery, error_r) < 0)
-		return -1;
-	if (fstat(d->fd, &st) < 0) {
-		*error_r = t_printf("fstat of mail file failed: %s", strerror(errno));
-		return -1;
-	}
-	close(d->fd);
-	d->fd = -1;
-	it->new_dir = t_printf("%s/new", d->folder_dir);
-	it->filename = delivery_new_name(d, &st);
-	it->new_path = t_printf("%s/%s", it->new_dir, it->filename);
-	return 0;
-}
-
-static bool group_same_user(const struct maildir_delivery *a,
-			    const struct maildir_delivery *b)
-{
-	return strcmp(a->addr.local, b->addr.local) == 0 &&
-		strcmp(a->addr.domain, b->addr.domain) == 0;
-}
-
-/* One user's items in [first, n) (those with same user and no result yet):
- * one transaction. */
-static void group_commit_user(struct maildir_store *s, struct group_item *items,
-			      unsigned first, unsigned n, uint32_t *uids_r,
-			      int *results_r, const char **errors_r)
-{
-	struct maildir_user *user;
-	struct store_index_mailbox mb;
-	const char *error;
-	struct maildir_delivery *lead = items[first].d;
-	bool *in_group = pool_alloc(pool_temp(), n * sizeof(bool));
-	for (unsigned j = first; j < n; j++)
-		in_group[j] = results_r[j] == 1 && group_same_user(lead, items[j].d);
-	if (maildir_mailbox_get(s, &lead->addr, lead->mailbox, false, &user, &mb,
-				&error) < 0 || store_index_begin(user->index, &error) < 0) {
-		for (unsigned j = first; j < n; j++) {
-			if (in_group[j]) {
-				results_r[j] = -1;
-				errors_r[j] = error;
-			}
-		}
-		return;
-	}
-	for (unsigned j = first; j < n; j++) {
-		if (!in_group[j])
-			continue;
-		struct group_item *it = &items[j];
-		struct maildir_user *u;
-		results_r[j] = -1;
-		if (maildir_mailbox_get(s, &it->d->addr, it->d->mailbox, false, &u, &mb,
-					&errors_r[j]) < 0)
-			continue;
-		if (fileio_rename_noreplace(it->d->tmp_path, it->new_path) < 0) {
-			errors_r[j] = t_printf("rename to %s failed: %s", it->new_path,
-					       strerror(errno));
-			continue;
-		}
-		it->published = true;
-		it->d->failed = true; /* no longer under tmp_path */
-		if (store_index_message_add(user->index, mb.id, it->filename, it->d->wire_size,
-					    (int64_t)time(NULL), "", &uids_r[j],
-					    &errors_r[j]) < 0) {
-			delivery_unpublish(it->new_path, it->new_dir);
-			it->published = false;
-			continue;
-		}
-		results_r[j] = 0;
-	}
-	if (store_index_commit(user->index, &error) < 0) {
-		for (unsigned j = first; j < n; j++) {
-			if (!in_group[j] || !items[j].published)
-				continue;
-			delivery_unpublish(items[j].new_path, items[j].new_dir);
-			items[j].published = false;
-			results_r[j] = -1;
-			errors_r[j] = error;
-		}
-	}
-}
-
-int maildir_delivery_commit_group(struct store *store, struct store_delivery **ds,
-				  unsigned n, uint32_t *uids_r, int *results_r,
-				  const char **errors_r)
-{
-	struct maildir_store *s = (struct maildir_store *)store;
-	struct group_item *items = xcalloc(n + 1, sizeof(*items));
-	/* results_r: 1 = still to do, 0 = committed, -1 = failed */
-	for (unsigned i = 0; i < n; i++) {
-		items[i].d = (struct maildir_delivery *)ds[i];
-		uids_r[i] = 0;
-		errors_r[i] = NULL;
-		results_r[i] = group_prepare(&items[i], &errors_r[i]) < 0 ? -1 : 1;
-	}
-	for (unsigned i = 0; i < n; i++) {
-		if (results_r[i] == 1)
-			group_commit_user(s, items, i, n, uids_r, results_r, errors_r);
-	}
-	/* every new/ that received a file, fsync'd once */
-	for (unsigned i = 0; i < n; i++) {
-		if (results_r[i] != 0)
-			continue;
-		bool seen = false;
-		for (unsigned j = 0; j < i && !seen; j++)
-			seen = results_r[j] == 0 && strcmp(items[j].new_dir, items[i].new_dir) == 0;
-		if (seen)
-			continue;
-		if (fileio_fsync_dir(items[i].new_dir) < 0) {
-			/* committed but maybe not durable: report failure */
-			const char *error = t_printf("fsync of %s failed: %s", items[i].new_dir,
-						     strerror(errno));
-			for (unsigned j = i; j < n; j++) {
-				if (results_r[j] == 0 && strcmp(items[j].new_dir, items[i].new_dir) == 0) {
-					results_r[j] = -1;
-					errors_r[j] = error;
-				}
-			}
-		}
-	}
-	int ret = 0;
-	for (unsigned i = 0; i < n; i++) {
-		struct maildir_delivery *d = items[i].d;
-		const char *user = t_printf("%s@%s", d->addr.local, d->addr.domain);
-		if (results_r[i] == 0) {
-			log_info("event=store_delivered user=%s mailbox=%s uid=%u size=%llu group=%u",
-				 log_str(user), log_str(d->mailbox), uids_r[i],
-				 (unsigned long long)d->wire_size, n);
-		} else {
-			ret = -1;
-			log_error("event=store_delivery_failed user=%s mailbox=%s error=%s",
-				  log_str(user), log_str(d->mailbox), log_str(errors_r[i]));
-			delivery_discard(d);
-		}
-		delivery_free(d);
-		ds[i] = NULL;
-	}
-	free(items);
-	return ret;
+	maildir_delivery_discard(d);
+	maildir_delivery_free(d);
 }

@@ -111,6 +111,8 @@ int maildir_mailbox_expunge(struct store *store,
 		return -1;
 	pool_t *scratch = pool_create(16384);
 	const char *folder = maildir_folder_dir(user->dir, mailbox);
+	const char *new_dir = t_printf("%s/new", folder);
+	int64_t new_mtime = maildir_dir_mtime(new_dir);
 	struct store_index_message *rows;
 	struct maildir_file *files;
 	unsigned row_count, file_count, gone_count = 0;
@@ -140,6 +142,12 @@ int maildir_mailbox_expunge(struct store *store,
 	    store_index_messages_remove(user->index, mb.id, gone, gone_count,
 					error_r) < 0)
 		goto fail;
+	/* our own unlinks in new/ need no rescan (store_maildir_delivery.c) */
+	if (dirty_new &&
+	    store_index_mailbox_set_new_mtime(user->index, mb.id, new_mtime,
+					      maildir_dir_mtime(new_dir),
+					      error_r) < 0)
+		goto fail;
 	pool_destroy(&scratch);
 	if (store_index_commit(user->index, error_r) < 0)
 		return -1;
@@ -148,5 +156,6 @@ int maildir_mailbox_expunge(struct store *store,
 fail:
 	store_index_rollback(user->index);
 	pool_destroy(&scratch);
+	(void)maildir_user_damaged((struct maildir_store *)store, user);
 	return -1;
 }

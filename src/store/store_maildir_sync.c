@@ -6,7 +6,11 @@
  * come from the Maildir info suffix (":2,FRS"). Index rows whose file has
  * gone are left alone here: expunge handling belongs to the IMAP layer.
  * A full sync (new index) reads new/ and cur/; an ordinary open reads only
- * new/, asking the index about each file. */
+ * new/, and only when new/'s mtime is not the one the index recorded the
+ * last time it knew every file there (deliveries and expunges keep it
+ * current), so opening a big mailbox that nobody else touched reads no
+ * directory at all (issue 8 item 7). The same pass cleans tmp/ every
+ * MAILDIR_TMP_CHECK_SECS (store_maildir_tmp.c). */
 #include "store/store_maildir.h"
 #include "store/store_eol.h"
 #include "lib/log.h"
@@ -17,7 +21,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+
+/* see mailbox_scan() */
+#define MAILDIR_SCAN_LIST_MIN 64
 
 const char *const maildir_default_mailboxes[] = {
 	"Drafts", "Sent", "Junk", "Trash", "Archive",
@@ -197,22 +205,25 @@ static int file_is_known(struct maildir_user *user, int64_t mailbox_id,
 			string_cmp) != NULL ? 1 : 0;
 }
 
-static int mailbox_sync(struct maildir_user *user, const char *mailbox,
-			bool full, pool_t *pool, const char **error_r)
+/* Index the files of new/ (and cur/ if full) that the index does not
+ * know. Asking the index file by file suits a small new/; past
+ * MAILDIR_SCAN_LIST_MIN files one query for every name is cheaper. */
+static int mailbox_scan(struct maildir_user *user, const char *mailbox,
+			const struct store_index_mailbox *mb, bool full,
+			pool_t *pool, const char **error_r)
 {
-	struct store_index_mailbox mb;
-	int ret = store_index_mailbox_lookup(user->index, mailbox, &mb, error_r);
-	if (ret <= 0) {
-		if (ret == 0)
-			*error_r = t_printf("mailbox %s missing from index",
-					    mailbox);
+	const char *folder = maildir_folder_dir(user->dir, mailbox);
+	struct maildir_file *files;
+	unsigned file_count;
+	store_stats_count(STORE_STAT_MAILDIR_SCANS);
+	if (maildir_folder_scan(folder, full, pool, &files, &file_count,
+				error_r) < 0)
 		return -1;
-	}
 	const char **known = NULL;
 	unsigned row_count = 0;
-	if (full) {
+	if (full || file_count >= MAILDIR_SCAN_LIST_MIN) {
 		struct store_index_message *rows;
-		if (store_index_message_list(user->index, mb.id, pool, &rows,
+		if (store_index_message_list(user->index, mb->id, pool, &rows,
 					     &row_count, error_r) < 0)
 			return -1;
 		known = pool_alloc(pool, (row_count + 1) * sizeof(*known));
@@ -220,17 +231,10 @@ static int mailbox_sync(struct maildir_user *user, const char *mailbox,
 			known[i] = rows[i].filename;
 		qsort(known, row_count, sizeof(*known), string_cmp);
 	}
-
-	const char *folder = maildir_folder_dir(user->dir, mailbox);
-	struct maildir_file *files;
-	unsigned file_count;
-	if (maildir_folder_scan(folder, full, pool, &files, &file_count,
-				error_r) < 0)
-		return -1;
 	unsigned added = 0;
 	for (unsigned i = 0; i < file_count; i++) {
-		ret = file_is_known(user, mb.id, known, row_count,
-				    files[i].base, error_r);
+		int ret = file_is_known(user, mb->id, known, row_count,
+					files[i].base, error_r);
 		if (ret < 0)
 			return -1;
 		if (ret > 0)
@@ -243,7 +247,7 @@ static int mailbox_sync(struct maildir_user *user, const char *mailbox,
 		    maildir_file_wire_size(path, files[i].base, &wire_size) < 0)
 			continue; /* moved or removed while we looked */
 		uint32_t uid;
-		if (store_index_message_add(user->index, mb.id, files[i].base,
+		if (store_index_message_add(user->index, mb->id, files[i].base,
 					    wire_size,
 					    (int64_t)st.st_mtime,
 					    maildir_info_flags(files[i].relpath,
@@ -252,11 +256,73 @@ static int mailbox_sync(struct maildir_user *user, const char *mailbox,
 			return -1;
 		added++;
 	}
+	log_info("event=maildir_scan user=%s mailbox=%s full=%s files=%u "
+		 "added=%u", log_str(user->key), log_str(mailbox),
+		 full ? "yes" : "no", file_count, added);
 	if (added > 0) {
 		log_warn("event=index_sync user=%s mailbox=%s added=%u",
 			 log_str(user->key), log_str(mailbox), added);
 	}
 	return 0;
+}
+
+int64_t maildir_dir_mtime(const char *dir)
+{
+	struct stat st;
+	if (stat(dir, &st) < 0)
+		return 0;
+	return (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+}
+
+/* What an open must do for one mailbox: rescan new/ (its mtime is not
+ * the one recorded when the index last knew all of it) and/or clean
+ * tmp/ (not done for MAILDIR_TMP_CHECK_SECS). */
+struct mailbox_todo {
+	bool scan, tmp;
+	int64_t new_mtime; /* new/ now, taken before any scan */
+};
+
+static struct mailbox_todo mailbox_todo(const struct maildir_user *user,
+					const char *mailbox,
+					const struct store_index_mailbox *mb,
+					bool full, time_t now)
+{
+	const char *folder = maildir_folder_dir(user->dir, mailbox);
+	struct mailbox_todo todo;
+	todo.new_mtime = maildir_dir_mtime(t_printf("%s/new", folder));
+	todo.scan = full || todo.new_mtime != mb->new_mtime;
+	todo.tmp = now - mb->tmp_checked >= MAILDIR_TMP_CHECK_SECS ||
+		now < mb->tmp_checked;
+	return todo;
+}
+
+/* Within the index lock: index the files of new/ (and cur/ if full) the
+ * index does not know, clean tmp/ if due, and record both. */
+static int mailbox_sync(struct maildir_user *user, const char *mailbox,
+			bool full, time_t now, pool_t *pool,
+			const char **error_r)
+{
+	struct store_index_mailbox mb;
+	int ret = store_index_mailbox_lookup(user->index, mailbox, &mb, error_r);
+	if (ret <= 0) {
+		if (ret == 0)
+			*error_r = t_printf("mailbox %s missing from index",
+					    mailbox);
+		return -1;
+	}
+	/* decided again under the lock: another process may have synced */
+	struct mailbox_todo todo = mailbox_todo(user, mailbox, &mb, full, now);
+	if (!todo.scan && !todo.tmp)
+		return 0;
+	const char *folder = maildir_folder_dir(user->dir, mailbox);
+	if (todo.tmp)
+		maildir_tmp_clean(user, mailbox, folder, now);
+	if (todo.scan && mailbox_scan(user, mailbox, &mb, full, pool,
+				      error_r) < 0)
+		return -1;
+	return store_index_mailbox_set_synced(user->index, mb.id,
+		todo.scan ? todo.new_mtime : mb.new_mtime,
+		todo.tmp ? (int64_t)now : mb.tmp_checked, error_r);
 }
 
 /* Mailbox names of the ".NAME" folders in the user's directory. */
@@ -309,17 +375,81 @@ static int user_folders(const char *user_dir, pool_t *pool,
 	return 0;
 }
 
+static const struct store_index_mailbox *
+mailbox_row_find(const struct store_index_mailbox *rows, unsigned count,
+		 const char *name)
+{
+	for (unsigned i = 0; i < count; i++) {
+		if (strcmp(rows[i].name, name) == 0)
+			return &rows[i];
+	}
+	return NULL;
+}
+
+/* Without any lock: 0 if the index is up to date with the folders (no
+ * row missing, no new/ changed, no tmp/ cleaning due), 1 if only tmp/
+ * cleaning is due, 2 if a sync is needed, -1 on error. This is the whole
+ * cost of a warm open: one query and a stat() per folder. */
+static int user_sync_needed(struct maildir_user *user, bool with_defaults,
+			    const char *const *folders, unsigned folder_count,
+			    time_t now, pool_t *pool, const char **error_r)
+{
+	struct store_index_mailbox *rows;
+	unsigned row_count;
+	if (store_index_mailbox_list(user->index, pool, &rows, &row_count,
+				     error_r) < 0)
+		return -1;
+	unsigned total = 1 + folder_count +
+		(with_defaults ? maildir_default_mailbox_count : 0);
+	int need = 0;
+	for (unsigned i = 0; i < total && need < 2; i++) {
+		bool on_disk = i <= folder_count;
+		const char *name = i == 0 ? "INBOX" : on_disk ? folders[i - 1] :
+			maildir_default_mailboxes[i - 1 - folder_count];
+		const struct store_index_mailbox *mb =
+			mailbox_row_find(rows, row_count, name);
+		if (mb == NULL)
+			return 2;
+		if (!on_disk)
+			continue;
+		struct mailbox_todo todo = mailbox_todo(user, name, mb, false, now);
+		if (todo.scan)
+			need = 2;
+		else if (todo.tmp)
+			need = 1;
+	}
+	return need;
+}
+
 int maildir_user_sync(struct maildir_user *user, bool with_defaults,
 		      bool full, uint32_t uidvalidity, const char **error_r)
 {
 	pool_t *pool = pool_create(16384);
 	const char **folders;
 	unsigned folder_count;
+	time_t now = time(NULL);
 	int ret = -1;
 	if (user_folders(user->dir, pool, &folders, &folder_count, error_r) < 0)
 		goto out;
-	if (store_index_begin(user->index, error_r) < 0)
+	int need = 2;
+	if (!full) {
+		need = user_sync_needed(user, with_defaults, folders, folder_count,
+					now, pool, error_r);
+		if (need <= 0) {
+			ret = need;
+			goto out;
+		}
+	}
+	if (need == 1) {
+		/* only housekeeping: never wait for it */
+		int r = store_index_begin_try(user->index, error_r);
+		if (r <= 0) {
+			ret = r;
+			goto out;
+		}
+	} else if (store_index_begin(user->index, error_r) < 0) {
 		goto out;
+	}
 	if (store_index_mailbox_add(user->index, "INBOX", uidvalidity,
 				    error_r) < 0)
 		goto rollback;
@@ -334,10 +464,10 @@ int maildir_user_sync(struct maildir_user *user, bool with_defaults,
 					    uidvalidity, error_r) < 0)
 			goto rollback;
 	}
-	if (mailbox_sync(user, "INBOX", full, pool, error_r) < 0)
+	if (mailbox_sync(user, "INBOX", full, now, pool, error_r) < 0)
 		goto rollback;
 	for (unsigned i = 0; i < folder_count; i++) {
-		if (mailbox_sync(user, folders[i], full, pool, error_r) < 0)
+		if (mailbox_sync(user, folders[i], full, now, pool, error_r) < 0)
 			goto rollback;
 	}
 	ret = store_index_commit(user->index, error_r);

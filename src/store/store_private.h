@@ -8,6 +8,8 @@
 #ifndef POSTEL_STORE_PRIVATE_H
 #define POSTEL_STORE_PRIVATE_H
 
+#include <stdbool.h>
+
 #include "store/store.h"
 
 struct store_backend {
@@ -45,10 +47,11 @@ struct store_backend {
 			       const char **error_r);
 	/* must free d */
 	void (*delivery_abort)(struct store_delivery *d);
-	/* must free every ds[i] and set it to NULL */
+	/* must free every ds[i] and set it to NULL, except (wait false)
+	 * those of users whose index lock is held elsewhere: results_r 1 */
 	int (*delivery_commit_group)(struct store *store, struct store_delivery **ds,
-				     unsigned n, uint32_t *uids_r, int *results_r,
-				     const char **errors_r);
+				     unsigned n, bool wait, uint32_t *uids_r,
+				     int *results_r, const char **errors_r);
 	int (*mailbox_lock)(struct store *store,
 			    const struct store_address *addr,
 			    const char *mailbox, int *fd_r,
@@ -69,5 +72,17 @@ struct store_delivery {
 };
 
 extern const struct store_backend store_backend_maildir;
+
+/* The counters behind store_stats_get() (store.h). */
+enum store_stat {
+	STORE_STAT_INDEX_OPENS,
+	STORE_STAT_INTEGRITY_CHECKS,
+	STORE_STAT_MAILDIR_SCANS,
+	STORE_STAT_TMP_CLEANED,
+	STORE_STAT_LOCK_TIMEOUTS,
+	STORE_STAT_COUNT
+};
+void store_stats_add(enum store_stat which, uint64_t n);
+#define store_stats_count(which) store_stats_add(which, 1)
 
 #endif

@@ -1,0 +1,54 @@
+/* store_index_private.h: what store_index.c (open, locks, transactions)
+ * and store_index_query.c (the mailbox and message statements) share.
+ * Nothing outside those two files includes it. */
+#ifndef POSTEL_STORE_INDEX_PRIVATE_H
+#define POSTEL_STORE_INDEX_PRIVATE_H
+
+#include "store/store_index.h"
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+enum index_stmt {
+	INDEX_STMT_MAILBOX_LOOKUP,
+	INDEX_STMT_UIDNEXT,
+	INDEX_STMT_MESSAGE_INSERT,
+	INDEX_STMT_MAILBOX_UPDATE,
+	INDEX_STMT_BEGIN,
+	INDEX_STMT_COMMIT,
+	INDEX_STMT_NEW_MTIME,
+	INDEX_STMT_SYNCED,
+	INDEX_STMT_COUNT
+};
+
+struct store_index {
+	sqlite3 *db;
+	char *path;
+	bool corrupt;
+	/* PATH.lock, flock()ed around every write transaction: writers in
+	 * every process and thread queue in the kernel and wake the moment
+	 * the lock is free, instead of in SQLite's sleep-and-retry busy
+	 * handler, which under concurrent delivery costs milliseconds */
+	int lock_fd;
+	bool locked;
+	/* statements of the delivery path, prepared once */
+	sqlite3_stmt *stmts[INDEX_STMT_COUNT];
+};
+
+/* Record the error in *error_r and remember corruption for the caller. */
+int index_error(struct store_index *idx, int rc, const char *what,
+		const char **error_r);
+/* A cached statement: prepared on first use; index_stmt_done() after. */
+int index_prepare(struct store_index *idx, enum index_stmt which,
+		  const char *sql, sqlite3_stmt **stmt_r);
+void index_stmt_done(sqlite3_stmt *stmt);
+
+/* store_index_check.c: PRAGMA quick_check; 0 ok, -1 error
+ * (idx->corrupt tells whether it was damage). */
+int index_check_integrity(struct store_index *idx, const char **error_r);
+/* True if this process has not checked (dev, ino) yet; it counts as
+ * checked from now on. Thread-safe. */
+bool index_checked_memo_first(dev_t dev, ino_t ino);
+
+#endif

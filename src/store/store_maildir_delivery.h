@@ -1,0 +1,40 @@
+/* store_maildir_delivery.h: one delivery of the maildir-sqlite backend,
+ * shared by store_maildir_delivery.c (begin, write, commit) and
+ * store_maildir_group.c (group commit). See store_maildir_delivery.c for
+ * the commit order and the file names. */
+#ifndef POSTEL_STORE_MAILDIR_DELIVERY_H
+#define POSTEL_STORE_MAILDIR_DELIVERY_H
+
+#include "store/store_maildir.h"
+#include "store/store_eol.h"
+
+#include <sys/stat.h>
+
+struct maildir_delivery {
+	struct store_delivery delivery;
+	struct maildir_store *store;
+	struct store_address addr;
+	char *mailbox;
+	char *folder_dir;
+	char *name;      /* SEC.M<usec>P<pid>Q<seq> */
+	char *tmp_path;
+	char *new_name;  /* once prepared for a group commit */
+	int fd;          /* -1 once closed */
+	uint64_t size;   /* of the file (LF) */
+	uint64_t wire_size; /* of the file with CRLF line endings */
+	struct store_eol_state eol, eol_count;
+	bool failed;     /* a write failed: the tmp file is already gone */
+	bool synced;
+};
+
+void maildir_delivery_free(struct maildir_delivery *d);
+/* Drop the partial file at once (a full disk is not made fuller). */
+void maildir_delivery_discard(struct maildir_delivery *d);
+int maildir_delivery_check(struct maildir_delivery *d, const char **error_r);
+/* The name in new/ of a synced delivery whose file is st (temp string). */
+const char *maildir_delivery_new_name(const struct maildir_delivery *d,
+				      const struct stat *st);
+/* Undo a rename into new/ after a later step failed. */
+void maildir_delivery_unpublish(const char *new_path, const char *new_dir);
+
+#endif
