@@ -31,8 +31,8 @@ void pop3_retr_abort(struct pop3_session *s)
 	struct pop3_retr *r = s->retr;
 	if (r == NULL)
 		return;
-	if (s->conn != NULL)
-		conn_set_output_drained(s->conn, NULL, NULL);
+	if (s->base.conn != NULL)
+		conn_set_output_drained(s->base.conn, NULL, NULL);
 	store_message_close(&r->reader);
 	str_free(&r->out);
 	free(r);
@@ -45,7 +45,7 @@ static void pop3_retr_finish(struct pop3_session *s)
 	str_clear(&r->out);
 	pop3_msg_filter_finish(&r->filter, &r->out);
 	str_append(&r->out, ".\r\n", 3);
-	conn_write(s->conn, r->out.data, r->out.len);
+	conn_write(s->base.conn, r->out.data, r->out.len);
 	if (!r->top) {
 		s->retrieved++;
 		s->retrieved_octets += r->octets;
@@ -61,13 +61,13 @@ static void pop3_retr_fill(void *ctx)
 	struct pop3_retr *r = s->retr;
 	char buf[POP3_READ_CHUNK];
 	const char *error;
-	while (r != NULL && conn_output_pending(s->conn) < POP3_STREAM_CHUNK) {
+	while (r != NULL && conn_output_pending(s->base.conn) < POP3_STREAM_CHUNK) {
 		ssize_t n = store_message_read(r->reader, buf, sizeof(buf), &error);
 		if (n < 0) {
 			/* a multi-line reply cannot turn into -ERR: end the
 			 * connection without the final "." so the client
 			 * knows the message is incomplete */
-			log_error("sid=%s event=retr_failed error=%s", s->sid,
+			log_error("sid=%s event=retr_failed error=%s", s->base.sid,
 				  log_str(error));
 			pop3_retr_abort(s);
 			pop3_session_close(s);
@@ -80,7 +80,7 @@ static void pop3_retr_fill(void *ctx)
 		r->octets += (uint64_t)n;
 		str_clear(&r->out);
 		bool done = pop3_msg_filter_feed(&r->filter, buf, (size_t)n, &r->out);
-		conn_write(s->conn, r->out.data, r->out.len);
+		conn_write(s->base.conn, r->out.data, r->out.len);
 		if (done) {
 			pop3_retr_finish(s);
 			return;
@@ -110,7 +110,7 @@ static void pop3_retr_start(struct pop3_session *s, const char *arg, size_t len,
 	}
 	if (reader == NULL) {
 		/* removed by another reader since the listing */
-		log_error("sid=%s event=retr_open_failed uid=%u error=%s", s->sid, m->uid,
+		log_error("sid=%s event=retr_open_failed uid=%u error=%s", s->base.sid, m->uid,
 			  log_str(error));
 		pop3_err(s, "[SYS/TEMP] Message %u is no longer available", num);
 		return;
@@ -125,7 +125,7 @@ static void pop3_retr_start(struct pop3_session *s, const char *arg, size_t len,
 	else
 		pop3_ok(s, "%llu octets", (unsigned long long)m->size);
 	pop3_session_wait(s);
-	conn_set_output_drained(s->conn, pop3_retr_fill, s);
+	conn_set_output_drained(s->base.conn, pop3_retr_fill, s);
 	pop3_retr_fill(s);
 }
 

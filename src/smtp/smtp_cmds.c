@@ -11,14 +11,14 @@
 
 static void smtp_ehlo_reply(struct smtp_session *s)
 {
-	const struct config *config = s->worker->config;
+	const struct config *config = s->base.env->config;
 	str_t r = STR_INIT;
 	str_printf(&r, "250-%s Hello %s\r\n", config->hostname, s->helo);
 	str_appendz(&r, "250-PIPELINING\r\n");
 	str_printf(&r, "250-SIZE %llu\r\n", (unsigned long long)config->message_size_limit);
 	str_appendz(&r, "250-8BITMIME\r\n");
 	str_appendz(&r, "250-ENHANCEDSTATUSCODES\r\n");
-	if (!smtp_session_tls(s) && s->worker->tls != NULL)
+	if (!smtp_session_tls(s) && s->base.env->tls != NULL)
 		str_appendz(&r, "250-STARTTLS\r\n");
 	if (smtp_session_auth_offered(s)) {
 		str_appendz(&r, "250-AUTH");
@@ -29,7 +29,7 @@ static void smtp_ehlo_reply(struct smtp_session *s)
 	str_appendz(&r, "250-CHUNKING\r\n");
 	str_appendz(&r, "250-DSN\r\n");
 	str_appendz(&r, "250 SMTPUTF8\r\n");
-	conn_write(s->conn, r.data, r.len);
+	conn_write(s->base.conn, r.data, r.len);
 	str_free(&r);
 }
 
@@ -38,18 +38,20 @@ static void smtp_helo_common(struct smtp_session *s, const struct smtp_command *
 {
 	struct smtp_reply_err err;
 	const char *domain;
-	if (smtp_parse_helo(cmd->args, cmd->args_len, ehlo, s->pool, &domain, &err) < 0) {
+	if (smtp_parse_helo(cmd->args, cmd->args_len, ehlo, s->base.cmd_pool, &domain,
+			    &err) < 0) {
 		smtp_reply_err(s, &err);
 		return;
 	}
 	/* RFC 5321 4.1.4: EHLO/HELO also resets any transaction */
 	smtp_tx_reset(s);
-	s->helo = domain;
+	/* replaced, not appended: a million EHLOs cost one name */
+	session_str_set(&s->helo, domain, strlen(domain));
 	s->esmtp = ehlo;
 	if (ehlo)
 		smtp_ehlo_reply(s);
 	else
-		smtp_reply(s, 250, NULL, "%s", s->worker->config->hostname);
+		smtp_reply(s, 250, NULL, "%s", s->base.env->config->hostname);
 }
 
 void smtp_cmd_ehlo(struct smtp_session *s, const struct smtp_command *cmd)
@@ -64,12 +66,12 @@ void smtp_cmd_helo(struct smtp_session *s, const struct smtp_command *cmd)
 
 static bool smtp_submission(const struct smtp_session *s)
 {
-	return s->service == SERVICE_SUBMISSION || s->service == SERVICE_SUBMISSIONS;
+	return s->base.service == SERVICE_SUBMISSION || s->base.service == SERVICE_SUBMISSIONS;
 }
 
 void smtp_cmd_mail(struct smtp_session *s, const struct smtp_command *cmd)
 {
-	const struct config *config = s->worker->config;
+	const struct config *config = s->base.env->config;
 	struct smtp_reply_err err;
 	if (s->tx != NULL) {
 		smtp_reply(s, 503, "5.5.1", "Nested MAIL command");
@@ -99,7 +101,7 @@ void smtp_cmd_mail(struct smtp_session *s, const struct smtp_command *cmd)
 	}
 	if (s->auth_user != NULL) {
 		int r = tx->mail.from.null_path ? 0 :
-			userdb_may_send_as(s->worker->userdb, s->auth_user,
+			userdb_may_send_as(s->base.env->userdb, s->auth_user,
 					   tx->mail.from.canonical);
 		if (r <= 0) {
 			pool_destroy(&tx->pool);
@@ -135,7 +137,7 @@ static void smtp_tx_add_rcpt(struct smtp_tx *tx, const struct smtp_rcpt *rcpt,
 
 void smtp_cmd_rcpt(struct smtp_session *s, const struct smtp_command *cmd)
 {
-	const struct config *config = s->worker->config;
+	const struct config *config = s->base.env->config;
 	struct smtp_tx *tx = s->tx;
 	struct smtp_reply_err err;
 	if (tx == NULL) {
@@ -161,13 +163,13 @@ void smtp_cmd_rcpt(struct smtp_session *s, const struct smtp_command *cmd)
 	}
 	const char *domain = strrchr(address, '@');
 	domain = domain != NULL ? domain + 1 : "";
-	int local = userdb_is_local_domain(s->worker->userdb, domain);
+	int local = userdb_is_local_domain(s->base.env->userdb, domain);
 	if (local < 0) {
 		smtp_reply(s, 451, "4.3.0", "Temporary lookup failure");
 		return;
 	}
 	if (local == 0 && s->auth_user == NULL) {
-		log_info("sid=%s event=relay_denied ip=%s rcpt=%s", s->sid, s->peer_ip,
+		log_info("sid=%s event=relay_denied ip=%s rcpt=%s", s->base.sid, s->base.peer_ip,
 			 log_str(address));
 		smtp_reply(s, 554, "5.7.1", "Relay access denied");
 		return;
@@ -175,10 +177,10 @@ void smtp_cmd_rcpt(struct smtp_session *s, const struct smtp_command *cmd)
 	struct userdb_target *targets = NULL;
 	unsigned count = 0;
 	const char *error;
-	int r = userdb_resolve_rcpt(s->worker->userdb, address, tx->pool, &targets,
+	int r = userdb_resolve_rcpt(s->base.env->userdb, address, tx->pool, &targets,
 				    &count, &error);
 	if (r < 0) {
-		log_error("sid=%s event=rcpt_lookup_failed error=%s", s->sid, log_str(error));
+		log_error("sid=%s event=rcpt_lookup_failed error=%s", s->base.sid, log_str(error));
 		smtp_reply(s, 451, "4.3.0", "Temporary lookup failure");
 		return;
 	}
@@ -232,7 +234,7 @@ void smtp_cmd_expn(struct smtp_session *s, const struct smtp_command *cmd)
 void smtp_cmd_help(struct smtp_session *s, const struct smtp_command *cmd)
 {
 	(void)cmd;
-	conn_printf(s->conn, "214-2.0.0 Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT\r\n"
+	conn_printf(s->base.conn, "214-2.0.0 Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT\r\n"
 		    "214-2.0.0 VRFY HELP STARTTLS AUTH\r\n"
 		    "214 2.0.0 See RFC 5321\r\n");
 }
@@ -245,13 +247,13 @@ void smtp_cmd_starttls(struct smtp_session *s, const struct smtp_command *cmd)
 		smtp_reply(s, 503, "5.5.1", "TLS already active");
 		return;
 	}
-	if (s->worker->tls == NULL) {
+	if (s->base.env->tls == NULL) {
 		smtp_reply(s, 454, "4.7.0", "TLS not available");
 		return;
 	}
 	smtp_reply(s, 220, "2.0.0", "Ready to start TLS");
 	/* flushes the 220, discards pipelined input, then handshakes */
-	conn_starttls(s->conn, s->worker->tls);
+	conn_starttls(s->base.conn, s->base.env->tls);
 	s->tls_started = true;
 	smtp_session_reset(s);
 }

@@ -40,10 +40,10 @@ static int smtp_spool_file(struct smtp_session *s)
 		s->spool_fd = -1;
 	}
 	if (s->spool_fd < 0) {
-		const char *dir = t_printf("%s/spool", s->worker->config->data_dir);
+		const char *dir = t_printf("%s/spool", s->base.env->config->data_dir);
 		s->spool_fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 		if (s->spool_fd < 0) {
-			log_error("sid=%s event=spool_open_failed dir=%s error=\"%s\"", s->sid,
+			log_error("sid=%s event=spool_open_failed dir=%s error=\"%s\"", s->base.sid,
 				  dir, strerror(errno));
 			return -1;
 		}
@@ -79,7 +79,7 @@ static void smtp_spool_flush(struct smtp_session *s, bool final)
 			tx->spool_failed = true;
 			tx->spool_error = errno == ENOSPC || errno == EDQUOT ? "disk full" :
 				t_printf("%s", strerror(errno));
-			log_error("sid=%s event=spool_write_failed error=\"%s\"", s->sid,
+			log_error("sid=%s event=spool_write_failed error=\"%s\"", s->base.sid,
 				  strerror(errno));
 			break;
 		}
@@ -99,7 +99,7 @@ static void smtp_message_complete(struct smtp_session *s)
 	s->state = SMTP_STATE_COMMAND;
 	const char *bad = smtp_data_error_reason(&tx->dec);
 	if (bad != NULL) {
-		log_info("sid=%s event=message_refused ip=%s reason=%s", s->sid, s->peer_ip,
+		log_info("sid=%s event=message_refused ip=%s reason=%s", s->base.sid, s->base.peer_ip,
 			 log_str(bad));
 		/* RFC 5321 2.3.8: CR and LF only as CRLF */
 		smtp_reply(s, 550, "5.6.0", "Message refused: %s (lines must end in CRLF, no NUL)", bad);
@@ -142,7 +142,7 @@ void smtp_cmd_data(struct smtp_session *s, const struct smtp_command *cmd)
 		return;
 	}
 	smtp_data_decoder_init(&tx->dec, SMTP_DATA_MODE_DATA,
-			       s->worker->config->message_size_limit, &tx->spool_buf);
+			       s->base.env->config->message_size_limit, &tx->spool_buf);
 	s->state = SMTP_STATE_DATA;
 	smtp_reply(s, 354, NULL, "End data with <CR><LF>.<CR><LF>");
 }
@@ -151,12 +151,12 @@ bool smtp_data_input(struct smtp_session *s)
 {
 	struct smtp_tx *tx = s->tx;
 	const char *data;
-	size_t avail = conn_input_peek(s->conn, &data);
+	size_t avail = conn_input_peek(s->base.conn, &data);
 	if (avail == 0)
 		return false;
 	size_t consumed = 0;
 	bool end = smtp_data_decoder_feed(&tx->dec, data, avail, &consumed) == 1;
-	conn_input_consume(s->conn, consumed);
+	conn_input_consume(s->base.conn, consumed);
 	smtp_spool_flush(s, false);
 	if (!end)
 		return false;
@@ -177,7 +177,7 @@ static void smtp_bdat_skip(struct smtp_session *s, uint64_t size, unsigned code,
 
 void smtp_cmd_bdat(struct smtp_session *s, const struct smtp_command *cmd)
 {
-	const struct config *config = s->worker->config;
+	const struct config *config = s->base.env->config;
 	struct smtp_bdat bdat;
 	struct smtp_reply_err err;
 	/* a chunk may not be larger than the whole message may be */
@@ -237,10 +237,10 @@ void smtp_cmd_bdat(struct smtp_session *s, const struct smtp_command *cmd)
 bool smtp_bdat_input(struct smtp_session *s)
 {
 	const char *data;
-	size_t avail = conn_input_peek(s->conn, &data);
+	size_t avail = conn_input_peek(s->base.conn, &data);
 	if (s->state == SMTP_STATE_BDAT_SKIP) {
 		size_t n = avail < s->skip_remaining ? avail : (size_t)s->skip_remaining;
-		conn_input_consume(s->conn, n);
+		conn_input_consume(s->base.conn, n);
 		s->skip_remaining -= n;
 		if (s->skip_remaining > 0)
 			return false;
@@ -254,7 +254,7 @@ bool smtp_bdat_input(struct smtp_session *s)
 	if (n > 0) {
 		size_t consumed = 0;
 		smtp_data_decoder_feed(&tx->dec, data, n, &consumed);
-		conn_input_consume(s->conn, n);
+		conn_input_consume(s->base.conn, n);
 		tx->bdat_remaining -= n;
 		smtp_spool_flush(s, false);
 	}

@@ -8,6 +8,7 @@
 #define POSTEL_SMTP_PRIVATE_H
 
 #include "smtp_session.h"
+#include "session/session.h"
 #include "smtp_parse.h"
 #include "smtp_data.h"
 #include "lib/str.h"
@@ -72,17 +73,10 @@ struct smtp_tx {
 };
 
 struct smtp_session {
-	struct worker *worker;
-	struct conn *conn;
-	enum service service;
-	const char *sid;
-	char peer_ip[46];
-	pool_t *pool;
-	struct smtp_session *prev, *next;
+	struct session base; /* first: conn, sid, pools, jobs, drain */
 
 	enum smtp_state state;
-	bool closing, draining, job_pending, destroy_when_done;
-	const char *helo;
+	char *helo; /* replaced by each EHLO/HELO, never appended */
 	bool esmtp;
 	bool tls_started; /* STARTTLS done or implicit TLS */
 	const char *auth_user;
