@@ -63,6 +63,7 @@ static void pop3_login_finished(void *ctx, enum auth_login_result result,
 	switch (result) {
 	case AUTH_LOGIN_OK:
 		s->auth_user = pool_strdup(s->base.pool, user);
+		session_login_done(&s->base);
 		break;
 	case AUTH_LOGIN_FAIL:
 		/* RFC 3206 section 4: [AUTH] is about the credentials */

@@ -292,6 +292,8 @@ void pop3_session_create(const struct session_env *env, int fd, enum service ser
 	};
 	session_init(&s->base, env, &pop3_session_vfuncs, fd, service, &sset);
 	s->tls_started = implicit_tls;
+	/* CAPA or NOOP must not keep an unauthenticated session for ever */
+	session_login_deadline(&s->base, config->login_timeout);
 	log_info("sid=%s event=connect ip=%s service=%s port=%u", s->base.sid,
 		 s->base.peer_ip, service_name(service), conn_local_port(s->base.conn));
 	/* RFC 1939 section 4: the greeting; no APOP timestamp (see README) */

@@ -58,6 +58,7 @@ static void smtp_login_finished(void *ctx, enum auth_login_result result,
 	switch (result) {
 	case AUTH_LOGIN_OK:
 		s->auth_user = pool_strdup(s->base.pool, user);
+		session_login_done(&s->base);
 		smtp_reply(s, 235, "2.7.0", "Authentication successful");
 		break;
 	case AUTH_LOGIN_FAIL:

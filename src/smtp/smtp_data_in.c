@@ -17,6 +17,24 @@
 #include <string.h>
 #include <unistd.h>
 
+/* The minimum data rate (Postfix's smtpd_min_data_rate): a DATA or BDAT
+ * request gets smtp_timeout, plus one second per smtp_min_data_rate
+ * octets received. The idle timer alone restarts on every read, so a
+ * byte per idle period would hold the session for ever; a total time
+ * would cut off large mail on slow links. */
+static void smtp_rate_start(struct smtp_session *s)
+{
+	const struct config *config = s->base.env->config;
+	if (config->smtp_min_data_rate > 0)
+		session_request_start(&s->base, config->smtp_timeout * 1000);
+}
+
+static void smtp_rate_progress(struct smtp_session *s, size_t octets)
+{
+	session_request_progress(&s->base, octets,
+				 s->base.env->config->smtp_min_data_rate);
+}
+
 /* A message is kept in memory up to SMTP_SPOOL_MEM_MAX octets and goes
  * from there straight into its mailbox files; only a bigger one spills into
  * the session's spool file (O_TMPFILE in DATA_DIR/spool, reused by each
@@ -97,6 +115,7 @@ static void smtp_message_complete(struct smtp_session *s)
 	if (tx->spool_fd < 0)
 		tx->spool_size = tx->spool_buf.len; /* all of it in memory */
 	s->state = SMTP_STATE_COMMAND;
+	session_request_stop(&s->base);
 	const char *bad = smtp_data_error_reason(&tx->dec);
 	if (bad != NULL) {
 		log_info("sid=%s event=message_refused ip=%s reason=%s", s->base.sid, s->base.peer_ip,
@@ -144,6 +163,7 @@ void smtp_cmd_data(struct smtp_session *s, const struct smtp_command *cmd)
 	smtp_data_decoder_init(&tx->dec, SMTP_DATA_MODE_DATA,
 			       s->base.env->config->message_size_limit, &tx->spool_buf);
 	s->state = SMTP_STATE_DATA;
+	smtp_rate_start(s);
 	smtp_reply(s, 354, NULL, "End data with <CR><LF>.<CR><LF>");
 }
 
@@ -157,6 +177,7 @@ bool smtp_data_input(struct smtp_session *s)
 	size_t consumed = 0;
 	bool end = smtp_data_decoder_feed(&tx->dec, data, avail, &consumed) == 1;
 	conn_input_consume(s->base.conn, consumed);
+	smtp_rate_progress(s, consumed);
 	smtp_spool_flush(s, false);
 	if (!end)
 		return false;
@@ -173,6 +194,7 @@ static void smtp_bdat_skip(struct smtp_session *s, uint64_t size, unsigned code,
 	s->skip_reply.enhanced = enhanced;
 	s->skip_reply.text = text;
 	s->state = SMTP_STATE_BDAT_SKIP;
+	smtp_rate_start(s);
 }
 
 void smtp_cmd_bdat(struct smtp_session *s, const struct smtp_command *cmd)
@@ -230,6 +252,7 @@ void smtp_cmd_bdat(struct smtp_session *s, const struct smtp_command *cmd)
 	tx->bdat_remaining = bdat.size;
 	tx->bdat_last = bdat.last;
 	s->state = SMTP_STATE_BDAT;
+	smtp_rate_start(s);
 	if (bdat.size == 0)
 		smtp_bdat_input(s);
 }
@@ -241,10 +264,12 @@ bool smtp_bdat_input(struct smtp_session *s)
 	if (s->state == SMTP_STATE_BDAT_SKIP) {
 		size_t n = avail < s->skip_remaining ? avail : (size_t)s->skip_remaining;
 		conn_input_consume(s->base.conn, n);
+		smtp_rate_progress(s, n);
 		s->skip_remaining -= n;
 		if (s->skip_remaining > 0)
 			return false;
 		s->state = SMTP_STATE_COMMAND;
+		session_request_stop(&s->base);
 		if (s->skip_reply.code != 0) /* 0: the reply went out already */
 			smtp_reply_err(s, &s->skip_reply);
 		return true;
@@ -255,11 +280,13 @@ bool smtp_bdat_input(struct smtp_session *s)
 		size_t consumed = 0;
 		smtp_data_decoder_feed(&tx->dec, data, n, &consumed);
 		conn_input_consume(s->base.conn, n);
+		smtp_rate_progress(s, n);
 		tx->bdat_remaining -= n;
 		smtp_spool_flush(s, false);
 	}
 	if (tx->bdat_remaining > 0)
 		return false;
+	session_request_stop(&s->base);
 	if (tx->bdat_last) {
 		smtp_data_decoder_finish(&tx->dec);
 		smtp_message_complete(s);

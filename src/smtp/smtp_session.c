@@ -115,6 +115,7 @@ void smtp_tx_reset(struct smtp_session *s)
 		close(s->spool_fd);
 		s->spool_fd = -1;
 	}
+	session_request_stop(&s->base);
 	str_free(&tx->spool_buf);
 	smtp_data_decoder_deinit(&tx->dec);
 	pool_destroy(&tx->pool);
@@ -313,6 +314,11 @@ void smtp_session_create(const struct session_env *env, int fd, enum service ser
 	};
 	session_init(&s->base, env, &smtp_session_vfuncs, fd, service, &sset);
 	s->tls_started = implicit_tls;
+	/* submission needs AUTH (RFC 6409 4.3 lets the server require it):
+	 * a client that never logs in does not keep its slot; on port 25
+	 * other servers never authenticate */
+	if (service != SERVICE_SMTP)
+		session_login_deadline(&s->base, config->login_timeout);
 	log_info("sid=%s event=connect ip=%s service=%s port=%u", s->base.sid,
 		 s->base.peer_ip, service_name(service), conn_local_port(s->base.conn));
 	/* RFC 5321 4.2: greeting; no enhanced code on 220 (RFC 2034 3) */
