@@ -479,7 +479,7 @@ static void test_dump_round_trip(void **state)
 	size_t lines = 0;
 	for (size_t i = 0; i < dump.len; i++)
 		lines += dump.data[i] == '\n';
-	assert_int_equal(lines, 23);
+	assert_int_equal(lines, 25);
 
 	const char *path = write_file(f, "dump.conf", dump.data, dump.len);
 	struct config *c2 = load_ok(f, path, NULL, 0);
