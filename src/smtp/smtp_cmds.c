@@ -99,40 +99,19 @@ void smtp_cmd_mail(struct smtp_session *s, const struct smtp_command *cmd)
 		smtp_reply(s, 552, "5.3.4", "Message size exceeds fixed maximum message size");
 		return;
 	}
+	if (s->auth_user != NULL && tx->mail.from.null_path) {
+		pool_destroy(&tx->pool);
+		free(tx);
+		smtp_reply(s, 553, "5.7.1", "Sender address not owned by authenticated user");
+		return;
+	}
 	if (s->auth_user != NULL) {
-		int r = tx->mail.from.null_path ? 0 :
-			userdb_may_send_as(s->base.env->userdb, s->auth_user,
-					   tx->mail.from.canonical);
-		if (r <= 0) {
-			pool_destroy(&tx->pool);
-			free(tx);
-			if (r < 0)
-				smtp_reply(s, 451, "4.3.0", "Temporary lookup failure");
-			else
-				smtp_reply(s, 553, "5.7.1",
-					   "Sender address not owned by authenticated user");
-			return;
-		}
+		/* off the loop: replies 250 or 553 when the lookup is back */
+		smtp_lookup_sender(s, tx);
+		return;
 	}
 	s->tx = tx;
 	smtp_reply(s, 250, "2.1.0", "Sender OK");
-}
-
-static void smtp_tx_add_rcpt(struct smtp_tx *tx, const struct smtp_rcpt *rcpt,
-			     struct userdb_target *targets, unsigned count)
-{
-	if (tx->rcpt_count == tx->rcpt_cap) {
-		unsigned cap = tx->rcpt_cap ? tx->rcpt_cap * 2 : 8;
-		struct smtp_rcpt_entry *n = pool_alloc(tx->pool, cap * sizeof(*n));
-		if (tx->rcpt_count > 0)
-			memcpy(n, tx->rcpts, tx->rcpt_count * sizeof(*n));
-		tx->rcpts = n;
-		tx->rcpt_cap = cap;
-	}
-	struct smtp_rcpt_entry *e = &tx->rcpts[tx->rcpt_count++];
-	e->rcpt = *rcpt;
-	e->targets = targets;
-	e->target_count = count;
 }
 
 void smtp_cmd_rcpt(struct smtp_session *s, const struct smtp_command *cmd)
@@ -161,41 +140,8 @@ void smtp_cmd_rcpt(struct smtp_session *s, const struct smtp_command *cmd)
 		/* RFC 5321 4.5.1: <Postmaster> means postmaster of this host */
 		address = pool_printf(tx->pool, "postmaster@%s", config->hostname);
 	}
-	const char *domain = strrchr(address, '@');
-	domain = domain != NULL ? domain + 1 : "";
-	int local = userdb_is_local_domain(s->base.env->userdb, domain);
-	if (local < 0) {
-		smtp_reply(s, 451, "4.3.0", "Temporary lookup failure");
-		return;
-	}
-	if (local == 0 && s->auth_user == NULL) {
-		log_info("sid=%s event=relay_denied ip=%s rcpt=%s", s->base.sid, s->base.peer_ip,
-			 log_str(address));
-		smtp_reply(s, 554, "5.7.1", "Relay access denied");
-		return;
-	}
-	struct userdb_target *targets = NULL;
-	unsigned count = 0;
-	const char *error;
-	int r = userdb_resolve_rcpt(s->base.env->userdb, address, tx->pool, &targets,
-				    &count, &error);
-	if (r < 0) {
-		log_error("sid=%s event=rcpt_lookup_failed error=%s", s->base.sid, log_str(error));
-		smtp_reply(s, 451, "4.3.0", "Temporary lookup failure");
-		return;
-	}
-	if (r == 0 || count == 0) {
-		smtp_reply(s, 550, "5.1.1", "No such user here");
-		return;
-	}
-	if (tx->target_total + count > SMTP_MAX_TARGETS) {
-		/* aliases may expand: bound the copies one message makes */
-		smtp_reply(s, 452, "4.5.3", "Too many recipients after alias expansion");
-		return;
-	}
-	tx->target_total += count;
-	smtp_tx_add_rcpt(tx, &rcpt, targets, count);
-	smtp_reply(s, 250, "2.1.5", "Recipient OK");
+	/* off the loop: replies when the lookup is back */
+	smtp_lookup_rcpt(s, &rcpt, address);
 }
 
 void smtp_cmd_rset(struct smtp_session *s, const struct smtp_command *cmd)

@@ -118,6 +118,13 @@ smtp_cmd_handler_t smtp_cmd_ehlo, smtp_cmd_helo, smtp_cmd_mail, smtp_cmd_rcpt,
 void smtp_auth_input_line(struct smtp_session *s, const char *line, size_t len);
 void smtp_auth_abort(struct smtp_session *s);
 
+/* smtp_lookup.c: account lookups on the thread pool; the session waits,
+ * then the reply goes out. sender: MAIL after AUTH (tx installed on
+ * success, else freed); rcpt: RCPT, address as resolved. */
+void smtp_lookup_sender(struct smtp_session *s, struct smtp_tx *tx);
+void smtp_lookup_rcpt(struct smtp_session *s, const struct smtp_rcpt *rcpt,
+		      const char *address);
+
 /* smtp_data_in.c: returns false when it needs more input */
 bool smtp_data_input(struct smtp_session *s);
 bool smtp_bdat_input(struct smtp_session *s);
