@@ -1,8 +1,7 @@
 /* smtp_data_in.c: DATA (RFC 5321 4.1.1.4) and BDAT (RFC 3030) receipt.
  *
  * The message is kept in memory, or when big in an anonymous spool file
- * (O_TMPFILE in DATA_DIR/spool: it vanishes by itself if we crash or the
- * client leaves); it arrives through the
+ * that smtp_spool.c writes off the event loop; it arrives through the
  * decoder in smtp_data.c, which alone decides where DATA ends: only
  * CRLF.CRLF. Bare CR, bare LF and NUL make the message refused after its
  * end (SMTP smuggling), never a second message. Over the size limit, the
@@ -12,10 +11,7 @@
 #include "lib/config.h"
 #include "lib/log.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <string.h>
-#include <unistd.h>
 
 /* The minimum data rate (Postfix's smtpd_min_data_rate): a DATA or BDAT
  * request gets smtp_timeout, plus one second per smtp_min_data_rate
@@ -49,69 +45,14 @@ int smtp_spool_open(struct smtp_session *s)
 	return 0;
 }
 
-static int smtp_spool_file(struct smtp_session *s)
-{
-	/* empty it and write from the start again (ftruncate keeps the offset) */
-	if (s->spool_fd >= 0 &&
-	    (ftruncate(s->spool_fd, 0) < 0 || lseek(s->spool_fd, 0, SEEK_SET) != 0)) {
-		close(s->spool_fd);
-		s->spool_fd = -1;
-	}
-	if (s->spool_fd < 0) {
-		const char *dir = t_printf("%s/spool", s->base.env->config->data_dir);
-		s->spool_fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-		if (s->spool_fd < 0) {
-			log_error("sid=%s event=spool_open_failed dir=%s error=\"%s\"", s->base.sid,
-				  dir, strerror(errno));
-			return -1;
-		}
-	}
-	s->tx->spool_fd = s->spool_fd; /* borrowed: the session closes it */
-	return 0;
-}
-
-/* Move what the decoder produced into the spool file: when the memory
- * part is full (or, with final, at the end of a message that already
- * spilled). A small message never gets here and stays in memory. */
-static void smtp_spool_flush(struct smtp_session *s, bool final)
-{
-	struct smtp_tx *tx = s->tx;
-	if (tx->spool_fd < 0 && (final || tx->spool_buf.len < SMTP_SPOOL_MEM_MAX))
-		return;
-	if (tx->spool_failed) {
-		str_clear(&tx->spool_buf);
-		return;
-	}
-	if (tx->spool_fd < 0 && smtp_spool_file(s) < 0) {
-		tx->spool_failed = true;
-		tx->spool_error = "cannot create spool file";
-		str_clear(&tx->spool_buf);
-		return;
-	}
-	size_t off = 0;
-	while (off < tx->spool_buf.len && !tx->spool_failed) {
-		ssize_t n = write(tx->spool_fd, tx->spool_buf.data + off, tx->spool_buf.len - off);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			tx->spool_failed = true;
-			tx->spool_error = errno == ENOSPC || errno == EDQUOT ? "disk full" :
-				t_printf("%s", strerror(errno));
-			log_error("sid=%s event=spool_write_failed error=\"%s\"", s->base.sid,
-				  strerror(errno));
-			break;
-		}
-		off += (size_t)n;
-		tx->spool_size += (uint64_t)n;
-	}
-	str_clear(&tx->spool_buf);
-}
-
 /* The whole message is in; judge it, then deliver. */
 static void smtp_message_complete(struct smtp_session *s)
 {
 	struct smtp_tx *tx = s->tx;
-	smtp_spool_flush(s, true);
+	/* after a spool write comes back, input continues here */
+	tx->completing = true;
+	if (smtp_spool_flush(s, true))
+		return;
 	if (tx->spool_fd < 0)
 		tx->spool_size = tx->spool_buf.len; /* all of it in memory */
 	s->state = SMTP_STATE_COMMAND;
@@ -170,6 +111,10 @@ void smtp_cmd_data(struct smtp_session *s, const struct smtp_command *cmd)
 bool smtp_data_input(struct smtp_session *s)
 {
 	struct smtp_tx *tx = s->tx;
+	if (tx->completing) {
+		smtp_message_complete(s);
+		return true;
+	}
 	const char *data;
 	size_t avail = conn_input_peek(s->base.conn, &data);
 	if (avail == 0)
@@ -178,7 +123,10 @@ bool smtp_data_input(struct smtp_session *s)
 	bool end = smtp_data_decoder_feed(&tx->dec, data, avail, &consumed) == 1;
 	conn_input_consume(s->base.conn, consumed);
 	smtp_rate_progress(s, consumed);
-	smtp_spool_flush(s, false);
+	if (end)
+		tx->completing = true; /* what follows is the next command */
+	if (smtp_spool_flush(s, false))
+		return false;
 	if (!end)
 		return false;
 	smtp_message_complete(s);
@@ -275,6 +223,10 @@ bool smtp_bdat_input(struct smtp_session *s)
 		return true;
 	}
 	struct smtp_tx *tx = s->tx;
+	if (tx->completing) {
+		smtp_message_complete(s);
+		return true;
+	}
 	size_t n = avail < tx->bdat_remaining ? avail : (size_t)tx->bdat_remaining;
 	if (n > 0) {
 		size_t consumed = 0;
@@ -282,7 +234,8 @@ bool smtp_bdat_input(struct smtp_session *s)
 		conn_input_consume(s->base.conn, n);
 		smtp_rate_progress(s, n);
 		tx->bdat_remaining -= n;
-		smtp_spool_flush(s, false);
+		if (smtp_spool_flush(s, false))
+			return false;
 	}
 	if (tx->bdat_remaining > 0)
 		return false;

@@ -1,9 +1,12 @@
 /* smtp_private.h: state shared by the files of the SMTP session:
  * smtp_session.c (life cycle, input loop, command table), smtp_cmds.c
- * (simple commands), smtp_auth.c (AUTH), smtp_data_in.c (DATA and BDAT
- * receipt into a spool file) and smtp_deliver.c (headers, local delivery,
- * queueing). The session lives as long as the connection; the transaction
- * (smtp_tx) from MAIL to the end of DATA/RSET, with its own pool. */
+ * (simple commands), smtp_auth.c (AUTH), smtp_lookup.c (MAIL and RCPT
+ * account lookups), smtp_data_in.c (DATA and BDAT receipt), smtp_spool.c
+ * (spool file writes) and smtp_deliver.c (headers, local delivery,
+ * queueing); the last three run their blocking work on the thread pool.
+ * The session (on the base in session/session.h) lives as long as the
+ * connection; the transaction (smtp_tx) from MAIL to the end of
+ * DATA/RSET, with its own pool. */
 #ifndef POSTEL_SMTP_PRIVATE_H
 #define POSTEL_SMTP_PRIVATE_H
 
@@ -66,6 +69,7 @@ struct smtp_tx {
 	bool spool_failed;
 	const char *spool_error;
 	struct smtp_data_decoder dec;
+	bool completing;     /* the end is in: judge and deliver it */
 	bool bdat_started;   /* BDAT used in this transaction */
 	bool bdat_last;
 	bool bdat_failed;    /* a chunk was refused: rest is discarded */
@@ -107,6 +111,9 @@ void smtp_tx_reset(struct smtp_session *s);
 void smtp_session_reset(struct smtp_session *s);
 /* Resume reading after async work finished. */
 void smtp_session_resume(struct smtp_session *s);
+/* After async work in the middle of input (a spool write): process what
+ * is buffered now, then read again (or free a dead session). */
+void smtp_session_continue(struct smtp_session *s);
 
 /* smtp_cmds.c */
 typedef void smtp_cmd_handler_t(struct smtp_session *s, const struct smtp_command *cmd);
@@ -129,6 +136,12 @@ void smtp_lookup_rcpt(struct smtp_session *s, const struct smtp_rcpt *rcpt,
 bool smtp_data_input(struct smtp_session *s);
 bool smtp_bdat_input(struct smtp_session *s);
 int smtp_spool_open(struct smtp_session *s);
+
+/* smtp_spool.c: move what the decoder produced to the spool file, on the
+ * thread pool, when the memory part is full (or with final at the end of
+ * a message that spilled). true: a write is out, the session waits and
+ * goes on through smtp_session_continue(). */
+bool smtp_spool_flush(struct smtp_session *s, bool final);
 
 /* smtp_deliver.c: the message is complete in the spool; deliver or queue,
  * then reply. */

@@ -246,6 +246,17 @@ void smtp_session_resume(struct smtp_session *s)
 	conn_input_resume(s->base.conn);
 }
 
+void smtp_session_continue(struct smtp_session *s)
+{
+	if (session_may_free(&s->base)) {
+		smtp_session_free(s);
+		return;
+	}
+	smtp_process_input(s);
+	if (s->state != SMTP_STATE_WAIT)
+		conn_input_resume(s->base.conn);
+}
+
 static void smtp_on_conn_event(void *ctx, enum conn_event ev)
 {
 	struct smtp_session *s = ctx;

@@ -1,4 +1,5 @@
 """Nothing blocks the event loop (issue 8 item 8, the session side):
+spool writes of big messages, and
 account lookups of MAIL and RCPT run on the worker's thread pool. While
 another process holds accounts.db busy (readers wait for it),
 a RCPT on one connection waits, and other connections of the same worker
@@ -103,3 +104,46 @@ def test_pipelined_rcpts_answered_in_order(srv):
     codes = [r.code for r in c.read_replies(6)]
     assert codes == [250, 250, 550, 554, 250, 250], codes
     c.quit()
+
+
+def thread_wchar(pid, tid):
+    with open(f"/proc/{pid}/task/{tid}/io") as f:
+        for line in f:
+            if line.startswith("wchar:"):
+                return int(line.split()[1])
+    raise AssertionError("no wchar")
+
+
+@pytest.mark.parametrize("verb", ["DATA", "BDAT"])
+def test_spool_written_off_the_loop(srv, verb):
+    """A message bigger than the in-memory part goes to the spool file
+    from the thread pool: the event-loop thread (tid == pid) writes only
+    replies, not the 4 MB of the message. On the old code the loop thread
+    wrote every spool octet itself."""
+    from conftest import make_message, token
+    kids = srv.children()
+    assert len(kids) == 1, kids
+    worker = kids[0]
+    tok = token()
+    msg = make_message(tok, sender=BOB, to=ALICE,
+                       body=[f"{i:08d} " + "z" * 70 for i in range(50000)] + ["end " + tok])
+    assert len(msg) > 4_000_000
+    before = thread_wchar(worker, worker)
+    c = srv.smtp()
+    c.ehlo()
+    assert c.cmd(f"MAIL FROM:<{BOB}>").code == 250
+    assert c.cmd(f"RCPT TO:<{ALICE}>").code == 250
+    if verb == "DATA":
+        r = c.data(msg)
+    else:
+        half = len(msg) // 2
+        c.send(f"BDAT {half}\r\n".encode() + msg[:half])
+        assert c.read_reply().code == 250
+        c.send(f"BDAT {len(msg) - half} LAST\r\n".encode() + msg[half:])
+        r = c.read_reply(timeout=30)
+    assert r.code == 250, r
+    c.quit()
+    written = thread_wchar(worker, worker) - before
+    assert written < 200_000, f"the event-loop thread wrote {written} octets"
+    found = srv.find(ALICE, tok)
+    assert len(found) == 1 and found[0].endswith(msg)
