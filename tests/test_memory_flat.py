@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import ASAN, scaled
+from conftest import ASAN, running_postel, scaled
 
 # RSS growth allowed after the warm-up, in kB
 GROWTH_MAX_KB = 4 * 1024
@@ -30,13 +30,7 @@ def count(n):
 
 
 @pytest.fixture(scope="module")
-def srv(postel_factory_module):
-    return postel_factory_module
-
-
-@pytest.fixture(scope="module")
-def postel_factory_module():
-    from conftest import running_postel
+def srv():
     # one worker: the one serving us is the only child; AUTH in plaintext
     # and no error limit, so 501 to `*` does not end the session
     with running_postel(workers=1, allow_plaintext_auth="yes",
@@ -104,10 +98,34 @@ def pump(sock, unit, lines_per_unit, total, reply_bytes_per_unit, deadline,
     assert last_line_check(last), last
 
 
-def run_case(srv, port, greeting, unit, lines_per_unit, reply_bytes, n, check):
+def first_reply(port, greeting, command, end):
+    """The whole reply to one command, to learn its size and line count."""
+    s = connect(port, greeting)
+    s.setblocking(True)
+    s.sendall(command)
+    reply = b""
+    while not reply.endswith(end):
+        data = s.recv(65536)
+        assert data, reply
+        reply += data
+    s.close()
+    return reply
+
+
+def run_case(srv, port, greeting, unit, lines_per_unit, reply_bytes, n, check,
+             prelude=None):
     budget = time.monotonic() + scaled(40)
     sock = connect(port, greeting)
     try:
+        if prelude:
+            sock.setblocking(True)
+            sock.sendall(prelude[0])
+            got = b""
+            while not got.endswith(prelude[1]):
+                data = sock.recv(65536)
+                assert data, got
+                got += data
+            sock.setblocking(False)
         warm = min(20000, n // 10)
         pump(sock, unit, lines_per_unit, warm, reply_bytes, budget, check)
         before = worker_rss_kb(srv)
@@ -123,19 +141,10 @@ def run_case(srv, port, greeting, unit, lines_per_unit, reply_bytes, n, check):
 
 
 def test_ehlo_million(srv):
-    # EHLO's reply has a fixed number of lines: learn it once
-    s = connect(srv.smtp_port, b"220 ")
-    s.setblocking(True)
-    s.sendall(f"EHLO {LONG_DOMAIN}\r\n".encode())
-    reply = b""
-    while not reply.endswith(b"250 SMTPUTF8\r\n"):
-        data = s.recv(65536)
-        assert data
-        reply += data
-    s.close()
-    run_case(srv, srv.smtp_port, b"220 ", f"EHLO {LONG_DOMAIN}\r\n".encode(),
-             reply.count(b"\n"), len(reply), count(1000000),
-             lambda last: last == b"250 SMTPUTF8")
+    ehlo = f"EHLO {LONG_DOMAIN}\r\n".encode()
+    reply = first_reply(srv.smtp_port, b"220 ", ehlo, b"250 SMTPUTF8\r\n")
+    run_case(srv, srv.smtp_port, b"220 ", ehlo, reply.count(b"\n"), len(reply),
+             count(1000000), lambda last: last == b"250 SMTPUTF8")
 
 
 def test_smtp_noop(srv):
@@ -145,31 +154,9 @@ def test_smtp_noop(srv):
 
 def test_smtp_auth_cancelled(srv):
     # RFC 4954 4: "334 " then, after "*", 501
-    run_case_after_ehlo(srv, b"AUTH PLAIN\r\n*\r\n", count(1000000))
-
-
-def run_case_after_ehlo(srv, unit, n):
-    budget = time.monotonic() + scaled(40)
-    sock = connect(srv.smtp_port, b"220 ")
-    check = lambda last: last.startswith(b"501 ")  # noqa: E731
-    try:
-        sock.setblocking(True)
-        sock.sendall(b"EHLO a.example\r\n")
-        got = b""
-        while not got.endswith(b"250 SMTPUTF8\r\n"):
-            got += sock.recv(65536)
-        sock.setblocking(False)
-        warm = min(20000, n // 10)
-        pump(sock, unit, 2, warm, 64, budget, check)
-        before = worker_rss_kb(srv)
-        pump(sock, unit, 2, n - warm, 64, budget, check)
-        after = worker_rss_kb(srv)
-    finally:
-        sock.close()
-    print(f"SMTP AUTH+* x{n}: VmRSS {before} -> {after} kB")
-    if not ASAN:
-        assert after - before < GROWTH_MAX_KB, \
-            f"worker grew by {after - before} kB over {n} AUTH PLAIN + *"
+    run_case(srv, srv.smtp_port, b"220 ", b"AUTH PLAIN\r\n*\r\n", 2, 64,
+             count(1000000), lambda last: last.startswith(b"501 "),
+             prelude=(b"EHLO a.example\r\n", b"250 SMTPUTF8\r\n"))
 
 
 def test_pop3_user(srv):
@@ -178,15 +165,7 @@ def test_pop3_user(srv):
 
 
 def test_pop3_capa(srv):
-    s = connect(srv.pop3_port, b"+OK ")
-    s.setblocking(True)
-    s.sendall(b"CAPA\r\n")
-    reply = b""
-    while not reply.endswith(b"\r\n.\r\n"):
-        data = s.recv(65536)
-        assert data
-        reply += data
-    s.close()
+    reply = first_reply(srv.pop3_port, b"+OK ", b"CAPA\r\n", b"\r\n.\r\n")
     run_case(srv, srv.pop3_port, b"+OK ", b"CAPA\r\n", reply.count(b"\n"), len(reply),
              count(1000000), lambda last: last == b".")
 

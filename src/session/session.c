@@ -100,16 +100,23 @@ void session_str_set(char **dst, const char *src, size_t len)
 	*dst = src != NULL ? xstrndup(src, len) : NULL;
 }
 
+/* A deadline passed: the protocol replies, then the session closes. */
+static void session_deadline_passed(struct session *s, struct timeout **to,
+				    const char *event, void (*reply)(struct session *s))
+{
+	timeout_remove(to);
+	if (s->closing)
+		return;
+	log_info("sid=%s event=%s ip=%s service=%s", s->sid, event, s->peer_ip,
+		 service_name(s->service));
+	reply(s);
+	session_close(s);
+}
+
 static void session_on_login_timeout(void *ctx)
 {
 	struct session *s = ctx;
-	timeout_remove(&s->login_to);
-	if (s->closing)
-		return;
-	log_info("sid=%s event=login_timeout ip=%s service=%s", s->sid, s->peer_ip,
-		 service_name(s->service));
-	s->v->login_timeout(s);
-	session_close(s);
+	session_deadline_passed(s, &s->login_to, "login_timeout", s->v->login_timeout);
 }
 
 void session_login_deadline(struct session *s, unsigned seconds)
@@ -128,13 +135,7 @@ void session_login_done(struct session *s)
 static void session_on_request_timeout(void *ctx)
 {
 	struct session *s = ctx;
-	timeout_remove(&s->request_to);
-	if (s->closing)
-		return;
-	log_info("sid=%s event=request_timeout ip=%s service=%s", s->sid, s->peer_ip,
-		 service_name(s->service));
-	s->v->request_timeout(s);
-	session_close(s);
+	session_deadline_passed(s, &s->request_to, "request_timeout", s->v->request_timeout);
 }
 
 void session_request_start(struct session *s, unsigned base_ms)
