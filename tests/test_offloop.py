@@ -1,19 +1,20 @@
 """Nothing blocks the event loop (issue 8 item 8, the session side):
-spool writes of big messages, and
-account lookups of MAIL and RCPT run on the worker's thread pool. While
+spool writes of big messages, POP3's opening of a message (with an index
+lookup when another reader moved it), and the account lookups of MAIL
+and RCPT run on the worker's thread pool. While
 another process holds accounts.db busy (readers wait for it),
 a RCPT on one connection waits, and other connections of the same worker
 (workers=1) are still answered at once: an SMTP NOOP and a POP3 CAPA in
 under 0.5 s. On the old code the RCPT lookup held the loop until the
 lock went."""
+import os
 import subprocess
-import sys
 import time
 
 import pytest
 
-from conftest import ALICE, BOB, running_postel, scaled
-from pop3_helpers import POP3Raw
+from conftest import ALICE, BOB, make_message, running_postel, scaled, token
+from pop3_helpers import POP3Raw, deliver, login, new_user
 
 LOCK_SECONDS = 3
 
@@ -39,9 +40,10 @@ def srv():
         yield s
 
 
-def hold_lock(srv, seconds):
-    p = subprocess.Popen(["/usr/bin/python3", "-c", LOCKER,
-                          str(srv.datadir / "accounts.db"), str(seconds)],
+def hold_lock(srv, seconds, db=None):
+    """Make readers of db (default accounts.db) wait for `seconds`."""
+    db = db or srv.datadir / "accounts.db"
+    p = subprocess.Popen(["/usr/bin/python3", "-c", LOCKER, str(db), str(seconds)],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     line = p.stdout.readline()
     assert line == b"locked\n", (line, p.stderr.read())
@@ -120,7 +122,6 @@ def test_spool_written_off_the_loop(srv, verb):
     from the thread pool: the event-loop thread (tid == pid) writes only
     replies, not the 4 MB of the message. On the old code the loop thread
     wrote every spool octet itself."""
-    from conftest import make_message, token
     kids = srv.children()
     assert len(kids) == 1, kids
     worker = kids[0]
@@ -147,3 +148,31 @@ def test_spool_written_off_the_loop(srv, verb):
     assert written < 200_000, f"the event-loop thread wrote {written} octets"
     found = srv.find(ALICE, tok)
     assert len(found) == 1 and found[0].endswith(msg)
+
+
+def test_retr_index_lookup_does_not_stall_others(srv):
+    """RETR of a message another Maildir reader has moved asks the user's
+    index where it is now; with that index busy, other connections of the
+    worker are still answered at once."""
+    user, password = new_user(srv)
+    tok, stored = deliver(srv, user)
+    p = login(srv, user, password)   # poplib over STLS
+    other = srv.smtp()
+    other.ehlo()
+    [path] = [path for path, data in srv.messages(user) if tok.encode() in data]
+    os.rename(path, path.parent.parent / "cur" / (path.name + ":2,S"))
+    locker = hold_lock(srv, LOCK_SECONDS, srv.maildir(user) / "postel-index.sqlite")
+    try:
+        p.sock.settimeout(scaled(15))
+        p._putcmd("RETR 1")
+        time.sleep(0.3)          # the index lookup is waiting now
+        r, dt = timed(lambda: other.cmd("NOOP", timeout=10))
+        assert r.code == 250, r
+        assert dt < 0.5, f"SMTP NOOP took {dt:.2f} s while RETR waited for the index"
+        resp, lines, _ = p._getlongresp()
+        assert resp.startswith(b"+OK"), resp
+        assert b"".join(line + b"\r\n" for line in lines) == stored
+    finally:
+        locker.wait(timeout=scaled(20))
+    p.quit()
+    other.quit()

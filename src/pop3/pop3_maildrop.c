@@ -224,22 +224,21 @@ struct pop3_msg *pop3_maildrop_msg(struct pop3_session *s, const char *arg,
 	return m;
 }
 
-const char *pop3_maildrop_find_path(struct pop3_session *s, const struct pop3_msg *m)
+char *pop3_maildrop_find_path(struct store *store, const char *address, uint32_t uid,
+			      const char *sid)
 {
-	struct pop3_maildrop *md = s->maildrop;
 	struct store_message_info *infos;
 	unsigned count;
-	const char *error, *path = NULL;
+	const char *error;
+	char *path = NULL;
 	pool_t *pool = pool_create(4096);
-	/* the session's handle is idle between jobs: the loop may use it */
-	if (store_mailbox_list_messages(md->store, s->auth_user, POP3_MAILBOX, pool,
-					&infos, &count, &error) < 0) {
-		log_error("sid=%s event=maildrop_list_failed error=%s", s->base.sid,
-			  log_str(error));
+	if (store_mailbox_list_messages(store, address, POP3_MAILBOX, pool, &infos, &count,
+					&error) < 0) {
+		log_error("sid=%s event=maildrop_list_failed error=%s", sid, log_str(error));
 	} else {
 		for (unsigned i = 0; i < count && path == NULL; i++) {
-			if (infos[i].uid == m->uid && infos[i].path != NULL)
-				path = pool_strdup(md->pool, infos[i].path);
+			if (infos[i].uid == uid && infos[i].path != NULL)
+				path = xstrdup(infos[i].path);
 		}
 	}
 	pool_destroy(&pool);
