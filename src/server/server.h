@@ -1,9 +1,10 @@
-/* server.h: what the master hands a worker, and what a worker offers the
- * protocol sessions it runs.
+/* server.h: what the master hands a worker, and how a worker runs.
  *
  * The master binds every listener (server_listen.c), loads TLS keys and
  * forks workers (master.c). A worker (worker.c) runs one event loop that
- * accepts on every listener and owns all sessions of every protocol. */
+ * accepts on every listener and owns all sessions of every protocol; it
+ * offers them what they share through struct session_env
+ * (session/session.h), so protocols never include this header. */
 #ifndef POSTEL_SERVER_H
 #define POSTEL_SERVER_H
 
@@ -71,6 +72,5 @@ struct worker_limits_shared;
 int worker_run(const struct config *config, struct tls_ctx *tls,
 	       struct listener_set *listeners, unsigned worker_index,
 	       struct worker_limits_shared *shared_limits, unsigned limits_row);
-
 
 #endif

@@ -45,20 +45,19 @@ static struct timeout *drain_to;
 static struct worker_limits *limits;
 
 /* The services a worker answers, by the listener's service: each starts
- * its protocol's session; draining is the session base's
- * (session_drain_all()), through each session's own vfuncs. */
+ * its protocol's session. Names are service_name()'s; draining is the
+ * session base's (session_drain_all()), through each session's vfuncs. */
 struct worker_service {
-	const char *name;
 	void (*create)(const struct session_env *env, int fd, enum service service,
 		       const char *peer_ip);
 };
 
 static const struct worker_service worker_services[SERVICE_COUNT] = {
-	[SERVICE_SMTP] = { "smtp", smtp_session_create },
-	[SERVICE_SUBMISSION] = { "submission", smtp_session_create },
-	[SERVICE_SUBMISSIONS] = { "submissions", smtp_session_create },
-	[SERVICE_POP3] = { "pop3", pop3_session_create },
-	[SERVICE_POP3S] = { "pop3s", pop3_session_create },
+	[SERVICE_SMTP] = { smtp_session_create },
+	[SERVICE_SUBMISSION] = { smtp_session_create },
+	[SERVICE_SUBMISSIONS] = { smtp_session_create },
+	[SERVICE_POP3] = { pop3_session_create },
+	[SERVICE_POP3S] = { pop3_session_create },
 };
 
 /* Refuse politely: RFC 5321 3.1 allows a 421 greeting when busy; a POP3
