@@ -133,7 +133,8 @@ static void pop3_retr_open_done(void *ctx)
 	struct pop3_session *s = job->s;
 	bool streaming = false;
 	session_job_end(&s->base);
-	if (session_may_free(&s->base)) {
+	if (session_may_free(&s->base) || s->base.closing) {
+		/* gone, or timed out meanwhile: nothing more to send */
 		store_message_close(&job->reader);
 	} else if (job->reader == NULL) {
 		/* removed by another reader since the listing */
