@@ -160,6 +160,10 @@ static void smtp_lookup_done(void *ctx)
 			smtp_lookup_sender_done(s, job);
 		else
 			smtp_lookup_rcpt_done(s, job);
+		if (s->base.draining && s->tx == NULL && !s->base.closing) {
+			smtp_reply(s, 421, "4.3.2", "Service shutting down");
+			smtp_session_close(s);
+		}
 	}
 	smtp_lookup_job_free(job);
 	smtp_session_resume(s);
