@@ -150,10 +150,16 @@ static int userdb_load_secret(struct userdb *db, const char **error_r)
 }
 
 /* Create the file 0600 before SQLite does (it would use 0644 & umask):
- * it holds password hashes. The -wal and -shm files copy its mode. */
+ * it holds password hashes. The -wal and -shm files copy its mode.
+ * An existing file is not opened: closing any descriptor of it drops
+ * every POSIX lock this process holds on it, those of an open connection
+ * too (a second handle, for a thread, would make the CLI think it is the
+ * last user of the WAL, checkpoint and delete it under us). */
 static int userdb_create_file(const char *path, const char **error_r)
 {
-	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 && errno == EEXIST)
+		return 0;
 	if (fd < 0) {
 		*error_r = t_printf("open(%s): %s", path, strerror(errno));
 		return -1;

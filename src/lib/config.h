@@ -50,6 +50,8 @@ struct config {
 	unsigned smtp_timeout;       /* seconds idle, default 300 (RFC 5321 4.5.3.2) */
 	unsigned pop3_timeout;       /* seconds idle, default and minimum 600 (RFC 1939 3) */
 	unsigned tls_handshake_timeout; /* seconds, default 30 */
+	unsigned login_timeout;      /* seconds to log in (POP3, submission), default 60; 0 off */
+	unsigned smtp_min_data_rate; /* DATA/BDAT octets per second, default 500; 0 off */
 	unsigned max_bad_commands;   /* default 20 */
 	unsigned workers;            /* 0 = one per core */
 	unsigned retire_timeout;     /* seconds old workers serve after a reload, default 300 */

@@ -32,7 +32,7 @@ static void pop3_login_challenge(void *ctx, const unsigned char *data, size_t le
 	 * challenge too, answered by an empty line */
 	str_t enc = STR_INIT;
 	base64_encode(data, len, &enc);
-	conn_printf(s->conn, "+ %s\r\n", str_c(&enc));
+	conn_printf(s->base.conn, "+ %s\r\n", str_c(&enc));
 	str_free(&enc);
 	s->input = final ? POP3_INPUT_SASL_FINAL : POP3_INPUT_SASL;
 }
@@ -41,7 +41,7 @@ static void pop3_login_challenge(void *ctx, const unsigned char *data, size_t le
 static void pop3_login_pause(void *ctx)
 {
 	struct pop3_session *s = ctx;
-	s->job_pending = true;
+	session_job_begin(&s->base);
 	pop3_session_wait(s);
 }
 
@@ -51,10 +51,10 @@ static void pop3_login_finished(void *ctx, enum auth_login_result result,
 	struct pop3_session *s = ctx;
 	s->input = paused ? POP3_INPUT_WAIT : POP3_INPUT_COMMAND;
 	/* RFC 1939 section 7: after PASS, USER again */
-	s->user = NULL;
+	session_str_set(&s->user, NULL, 0);
 	if (paused) {
-		s->job_pending = false;
-		if (s->destroy_when_done) {
+		session_job_end(&s->base);
+		if (s->base.destroy_when_done) {
 			auth_login_free(&s->login);
 			pop3_session_resume(s);
 			return;
@@ -62,7 +62,8 @@ static void pop3_login_finished(void *ctx, enum auth_login_result result,
 	}
 	switch (result) {
 	case AUTH_LOGIN_OK:
-		s->auth_user = pool_strdup(s->pool, user);
+		s->auth_user = pool_strdup(s->base.pool, user);
+		session_login_done(&s->base);
 		break;
 	case AUTH_LOGIN_FAIL:
 		/* RFC 3206 section 4: [AUTH] is about the credentials */
@@ -89,8 +90,8 @@ static bool pop3_login_start(struct pop3_session *s, const char *mech,
 			     const char *log_mech)
 {
 	struct auth_login_env env = {
-		.loop = s->worker->loop, .pool = s->worker->pool,
-		.userdb = s->worker->userdb, .ip = s->peer_ip, .sid = s->sid,
+		.loop = s->base.env->loop, .pool = s->base.env->hash_pool,
+		.userdb = s->base.env->userdb, .ip = s->base.peer_ip, .sid = s->base.sid,
 	};
 	s->login = auth_login_start(&env, mech, log_mech, &pop3_login_ops, s);
 	return s->login != NULL;
@@ -127,7 +128,8 @@ void pop3_cmd_user(struct pop3_session *s, const struct pop3_command *cmd)
 		return;
 	}
 	/* RFC 1939 section 7: no hint whether the mailbox exists */
-	s->user = pool_strndup(s->pool, cmd->args, cmd->args_len);
+	/* replaced, not appended: a million USERs cost one name */
+	session_str_set(&s->user, cmd->args, cmd->args_len);
 	pop3_ok(s, "Send PASS");
 }
 
@@ -160,7 +162,7 @@ void pop3_cmd_auth(struct pop3_session *s, const struct pop3_command *cmd)
 		for (const char *const *m = sasl_mechanisms(); *m != NULL; m++)
 			str_printf(&r, "%s\r\n", *m);
 		str_appendz(&r, ".\r\n");
-		conn_write(s->conn, r.data, r.len);
+		conn_write(s->base.conn, r.data, r.len);
 		str_free(&r);
 		return;
 	}
@@ -170,7 +172,7 @@ void pop3_cmd_auth(struct pop3_session *s, const struct pop3_command *cmd)
 		pop3_err_bad(s, "%s", n < 0 ? error : "Unknown mechanism");
 		return;
 	}
-	const char *mech = pool_strndup(s->pool, words[0], lens[0]);
+	const char *mech = pool_strndup(s->base.cmd_pool, words[0], lens[0]);
 	if (!pop3_login_start(s, mech, mech)) {
 		pop3_err_bad(s, "Unknown mechanism");
 		return;

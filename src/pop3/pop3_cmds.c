@@ -25,7 +25,7 @@ void pop3_cmd_capa(struct pop3_session *s, const struct pop3_command *cmd)
 	str_appendz(&r, "+OK Capability list follows\r\n"
 		    "TOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\n");
 	if (s->state == POP3_STATE_AUTHORIZATION) {
-		if (!conn_is_tls(s->conn) && !s->tls_started && s->worker->tls != NULL)
+		if (!conn_is_tls(s->base.conn) && !s->tls_started && s->base.env->tls != NULL)
 			str_appendz(&r, "STLS\r\n");
 		if (pop3_session_auth_offered(s)) {
 			/* RFC 6856 section 2: "UTF8 USER" when USER/PASS take UTF-8 */
@@ -38,7 +38,7 @@ void pop3_cmd_capa(struct pop3_session *s, const struct pop3_command *cmd)
 		}
 	}
 	str_appendz(&r, "IMPLEMENTATION Postel\r\n.\r\n");
-	conn_write(s->conn, r.data, r.len);
+	conn_write(s->base.conn, r.data, r.len);
 	str_free(&r);
 }
 
@@ -46,23 +46,23 @@ void pop3_cmd_stls(struct pop3_session *s, const struct pop3_command *cmd)
 {
 	if (!pop3_no_args(s, cmd))
 		return;
-	if (conn_is_tls(s->conn) || s->tls_started) {
+	if (conn_is_tls(s->base.conn) || s->tls_started) {
 		/* RFC 2595 section 4: no STLS under TLS */
 		pop3_err_bad(s, "TLS already active");
 		return;
 	}
-	if (s->worker->tls == NULL) {
+	if (s->base.env->tls == NULL) {
 		pop3_err(s, "[SYS/TEMP] TLS not available");
 		return;
 	}
 	pop3_ok(s, "Begin TLS negotiation");
 	/* flushes the reply, discards pipelined input (RFC 2595 section 4:
 	 * the client must not send more until the handshake), handshakes */
-	conn_starttls(s->conn, s->worker->tls);
+	conn_starttls(s->base.conn, s->base.env->tls);
 	s->tls_started = true;
 	/* RFC 2595 section 4: forget what was said before TLS */
 	pop3_auth_abort(s);
-	s->user = NULL;
+	session_str_set(&s->user, NULL, 0);
 	s->utf8 = false;
 }
 
@@ -132,10 +132,10 @@ static void pop3_listing_fill(void *ctx)
 	bool done = s->listing_next == md->count;
 	if (done)
 		str_appendz(&r, ".\r\n");
-	conn_write(s->conn, r.data, r.len);
+	conn_write(s->base.conn, r.data, r.len);
 	str_free(&r);
 	if (done) {
-		conn_set_output_drained(s->conn, NULL, NULL);
+		conn_set_output_drained(s->base.conn, NULL, NULL);
 		pop3_session_resume(s);
 	}
 }
@@ -164,7 +164,7 @@ static void pop3_listing(struct pop3_session *s, const struct pop3_command *cmd,
 	s->listing_next = 0;
 	s->listing_uidl = uidl;
 	pop3_session_wait(s);
-	conn_set_output_drained(s->conn, pop3_listing_fill, s);
+	conn_set_output_drained(s->base.conn, pop3_listing_fill, s);
 	pop3_listing_fill(s);
 }
 
@@ -194,7 +194,7 @@ void pop3_cmd_dele(struct pop3_session *s, const struct pop3_command *cmd)
 void pop3_cmd_noop(struct pop3_session *s, const struct pop3_command *cmd)
 {
 	if (pop3_no_args(s, cmd))
-		conn_write(s->conn, "+OK\r\n", 5);
+		conn_write(s->base.conn, "+OK\r\n", 5);
 }
 
 void pop3_cmd_rset(struct pop3_session *s, const struct pop3_command *cmd)

@@ -108,24 +108,24 @@ static void pop3_maildrop_open_done(void *ctx)
 {
 	struct pop3_maildrop_job *job = ctx;
 	struct pop3_session *s = job->s;
-	s->job_pending = false;
-	if (job->result > 0 && !s->destroy_when_done) {
+	session_job_end(&s->base);
+	if (job->result > 0 && !s->base.destroy_when_done) {
 		s->maildrop = job->md;
 		s->state = POP3_STATE_TRANSACTION;
 		log_info("sid=%s event=maildrop_open user=%s messages=%u octets=%llu",
-			 s->sid, log_str(s->auth_user), s->maildrop->count,
+			 s->base.sid, log_str(s->auth_user), s->maildrop->count,
 			 (unsigned long long)s->maildrop->total_octets);
 		pop3_ok(s, "Logged in, %u messages (%llu octets)", s->maildrop->count,
 			(unsigned long long)s->maildrop->total_octets);
 	} else {
 		pop3_maildrop_free(&job->md);
 		if (job->result == 0) {
-			log_info("sid=%s event=maildrop_in_use user=%s", s->sid,
+			log_info("sid=%s event=maildrop_in_use user=%s", s->base.sid,
 				 log_str(s->auth_user));
 			pop3_err(s, "[IN-USE] Maildrop is locked by another session");
 		} else if (job->result < 0) {
 			log_error("sid=%s event=maildrop_open_failed user=%s error=%s",
-				  s->sid, log_str(s->auth_user), log_str(job->error));
+				  s->base.sid, log_str(s->auth_user), log_str(job->error));
 			pop3_err(s, "[SYS/TEMP] Unable to open the maildrop");
 		}
 		/* RFC 1939 section 7: back to AUTHORIZATION */
@@ -140,13 +140,13 @@ void pop3_maildrop_open(struct pop3_session *s)
 	struct pop3_maildrop_job *job = xcalloc(1, sizeof(*job));
 	job->s = s;
 	job->address = s->auth_user;
-	job->data_dir = s->worker->config->data_dir;
+	job->data_dir = s->base.env->config->data_dir;
 	job->md = xcalloc(1, sizeof(*job->md));
 	job->md->pool = pool_create(4096);
 	job->md->lock_fd = -1;
-	s->job_pending = true;
+	session_job_begin(&s->base);
 	pop3_session_wait(s);
-	threadpool_submit(s->worker->delivery_pool, pop3_maildrop_open_work,
+	threadpool_submit(s->base.env->delivery_pool, pop3_maildrop_open_work,
 			  pop3_maildrop_open_done, job);
 }
 
@@ -165,9 +165,9 @@ static void pop3_maildrop_update_done(void *ctx)
 {
 	struct pop3_maildrop_job *job = ctx;
 	struct pop3_session *s = job->s;
-	s->job_pending = false;
+	session_job_end(&s->base);
 	s->expunged = job->expunged;
-	log_info("sid=%s event=update user=%s deleted=%u result=%s%s%s", s->sid,
+	log_info("sid=%s event=update user=%s deleted=%u result=%s%s%s", s->base.sid,
 		 log_str(s->auth_user), job->expunged, job->result > 0 ? "ok" : "fail",
 		 job->result > 0 ? "" : " error=", job->result > 0 ? "" : log_str(job->error));
 	/* RFC 1939 section 6: +OK only once the deletions are durable */
@@ -200,9 +200,9 @@ void pop3_maildrop_update(struct pop3_session *s)
 		if (md->msgs[i].deleted)
 			job->uids[job->uid_count++] = md->msgs[i].uid;
 	}
-	s->job_pending = true;
+	session_job_begin(&s->base);
 	pop3_session_wait(s);
-	threadpool_submit(s->worker->delivery_pool, pop3_maildrop_update_work,
+	threadpool_submit(s->base.env->delivery_pool, pop3_maildrop_update_work,
 			  pop3_maildrop_update_done, job);
 }
 
@@ -224,22 +224,21 @@ struct pop3_msg *pop3_maildrop_msg(struct pop3_session *s, const char *arg,
 	return m;
 }
 
-const char *pop3_maildrop_find_path(struct pop3_session *s, const struct pop3_msg *m)
+char *pop3_maildrop_find_path(struct store *store, const char *address, uint32_t uid,
+			      const char *sid)
 {
-	struct pop3_maildrop *md = s->maildrop;
 	struct store_message_info *infos;
 	unsigned count;
-	const char *error, *path = NULL;
+	const char *error;
+	char *path = NULL;
 	pool_t *pool = pool_create(4096);
-	/* the session's handle is idle between jobs: the loop may use it */
-	if (store_mailbox_list_messages(md->store, s->auth_user, POP3_MAILBOX, pool,
-					&infos, &count, &error) < 0) {
-		log_error("sid=%s event=maildrop_list_failed error=%s", s->sid,
-			  log_str(error));
+	if (store_mailbox_list_messages(store, address, POP3_MAILBOX, pool, &infos, &count,
+					&error) < 0) {
+		log_error("sid=%s event=maildrop_list_failed error=%s", sid, log_str(error));
 	} else {
 		for (unsigned i = 0; i < count && path == NULL; i++) {
-			if (infos[i].uid == m->uid && infos[i].path != NULL)
-				path = pool_strdup(md->pool, infos[i].path);
+			if (infos[i].uid == uid && infos[i].path != NULL)
+				path = xstrdup(infos[i].path);
 		}
 	}
 	pool_destroy(&pool);

@@ -12,6 +12,7 @@
 #define POSTEL_POP3_PRIVATE_H
 
 #include "pop3_session.h"
+#include "session/session.h"
 #include "pop3_parse.h"
 #include "lib/mem.h"
 #include "lib/str.h"
@@ -70,21 +71,14 @@ struct pop3_maildrop {
 struct pop3_retr;
 
 struct pop3_session {
-	struct worker *worker;
-	struct conn *conn;
-	enum service service;
-	const char *sid;
-	char peer_ip[46];
-	pool_t *pool;
-	struct pop3_session *prev, *next;
+	struct session base; /* first: conn, sid, pools, jobs, drain */
 
 	enum pop3_state state;
 	enum pop3_input input;
-	bool closing, draining, job_pending, destroy_when_done;
 	bool tls_started, utf8;
 	unsigned bad_commands;
 
-	const char *user;      /* from USER, until PASS */
+	char *user;            /* from USER, until PASS; replaced by each USER */
 	const char *auth_user; /* after a successful login */
 	struct auth_login *login; /* USER/PASS or AUTH in progress */
 
@@ -129,9 +123,11 @@ void pop3_maildrop_open(struct pop3_session *s);
 /* QUIT in TRANSACTION: expunge the deleted messages, reply, close. */
 void pop3_maildrop_update(struct pop3_session *s);
 void pop3_maildrop_free(struct pop3_maildrop **md);
-/* The message's file now, or NULL: a Maildir reader may have moved it
- * from new/ to cur/ (or changed its flags) since the listing. */
-const char *pop3_maildrop_find_path(struct pop3_session *s, const struct pop3_msg *m);
+/* The message's file now (heap, or NULL): a Maildir reader may have
+ * moved it from new/ to cur/ (or changed its flags) since the listing.
+ * Runs on a pool thread, with the session's store handle. */
+char *pop3_maildrop_find_path(struct store *store, const char *address, uint32_t uid,
+			      const char *sid);
 /* A live (not deleted) message by its number argument, or NULL after
  * replying -ERR. */
 struct pop3_msg *pop3_maildrop_msg(struct pop3_session *s, const char *arg,

@@ -5,11 +5,13 @@
  * once the connection has written the previous one (conn's output-drained
  * callback), so a 200 MB message costs one piece of memory, not 200 MB.
  * Each piece goes through pop3_msg_filter (dot-stuffing, CRLF, TOP's line
- * limit). Input stays paused until the terminating ".", so pipelined
- * commands are answered after the message. */
+ * limit). Input stays paused from the command until the terminating ".",
+ * so pipelined commands are answered after the message. The message is
+ * opened on the thread pool. */
 #include "pop3_private.h"
 #include "lib/conn.h"
 #include "lib/log.h"
+#include "lib/threadpool.h"
 #include "store/store.h"
 
 #include <string.h>
@@ -31,8 +33,8 @@ void pop3_retr_abort(struct pop3_session *s)
 	struct pop3_retr *r = s->retr;
 	if (r == NULL)
 		return;
-	if (s->conn != NULL)
-		conn_set_output_drained(s->conn, NULL, NULL);
+	if (s->base.conn != NULL)
+		conn_set_output_drained(s->base.conn, NULL, NULL);
 	store_message_close(&r->reader);
 	str_free(&r->out);
 	free(r);
@@ -45,7 +47,7 @@ static void pop3_retr_finish(struct pop3_session *s)
 	str_clear(&r->out);
 	pop3_msg_filter_finish(&r->filter, &r->out);
 	str_append(&r->out, ".\r\n", 3);
-	conn_write(s->conn, r->out.data, r->out.len);
+	conn_write(s->base.conn, r->out.data, r->out.len);
 	if (!r->top) {
 		s->retrieved++;
 		s->retrieved_octets += r->octets;
@@ -61,13 +63,13 @@ static void pop3_retr_fill(void *ctx)
 	struct pop3_retr *r = s->retr;
 	char buf[POP3_READ_CHUNK];
 	const char *error;
-	while (r != NULL && conn_output_pending(s->conn) < POP3_STREAM_CHUNK) {
+	while (r != NULL && conn_output_pending(s->base.conn) < POP3_STREAM_CHUNK) {
 		ssize_t n = store_message_read(r->reader, buf, sizeof(buf), &error);
 		if (n < 0) {
 			/* a multi-line reply cannot turn into -ERR: end the
 			 * connection without the final "." so the client
 			 * knows the message is incomplete */
-			log_error("sid=%s event=retr_failed error=%s", s->sid,
+			log_error("sid=%s event=retr_failed error=%s", s->base.sid,
 				  log_str(error));
 			pop3_retr_abort(s);
 			pop3_session_close(s);
@@ -80,12 +82,92 @@ static void pop3_retr_fill(void *ctx)
 		r->octets += (uint64_t)n;
 		str_clear(&r->out);
 		bool done = pop3_msg_filter_feed(&r->filter, buf, (size_t)n, &r->out);
-		conn_write(s->conn, r->out.data, r->out.len);
+		conn_write(s->base.conn, r->out.data, r->out.len);
 		if (done) {
 			pop3_retr_finish(s);
 			return;
 		}
 	}
+}
+
+/* Opening the message (and, when another reader renamed it, asking the
+ * index where it is now) runs on the thread pool: the index may be locked
+ * by another process, and nothing may stop the event loop. */
+struct pop3_retr_open_job {
+	struct pop3_session *s;
+	unsigned num;            /* 1-based message number */
+	bool top;
+	uint64_t lines;
+	/* input, owned: the thread may not touch session memory */
+	struct store *store;     /* the session's handle: idle between jobs */
+	char *address, *sid, *path;
+	uint32_t uid;
+	/* output */
+	struct store_message_reader *reader;
+	char *new_path;          /* where the message is now, if it moved */
+	char *error;
+};
+
+static void pop3_retr_open_work(void *ctx)
+{
+	struct pop3_retr_open_job *job = ctx;
+	struct store_message_info info = { .uid = job->uid, .path = job->path };
+	const char *error = NULL;
+	job->reader = store_message_open(&info, &error);
+	if (job->reader == NULL) {
+		/* renamed by another reader since the listing: ask again */
+		job->new_path = pop3_maildrop_find_path(job->store, job->address, job->uid,
+							job->sid);
+		if (job->new_path != NULL) {
+			info.path = job->new_path;
+			job->reader = store_message_open(&info, &error);
+		}
+	}
+	if (job->reader == NULL)
+		job->error = xstrdup(error != NULL ? error : "message not found");
+}
+
+static void pop3_retr_open_done(void *ctx)
+{
+	struct pop3_retr_open_job *job = ctx;
+	struct pop3_session *s = job->s;
+	bool streaming = false;
+	session_job_end(&s->base);
+	if (session_may_free(&s->base) || s->base.closing) {
+		/* gone, or timed out meanwhile: nothing more to send */
+		store_message_close(&job->reader);
+	} else if (job->reader == NULL) {
+		/* removed by another reader since the listing */
+		log_error("sid=%s event=retr_open_failed uid=%u error=%s", s->base.sid,
+			  job->uid, log_str(job->error));
+		pop3_err(s, "[SYS/TEMP] Message %u is no longer available", job->num);
+	} else {
+		struct pop3_msg *m = &s->maildrop->msgs[job->num - 1];
+		if (job->new_path != NULL)
+			m->path = pool_strdup(s->maildrop->pool, job->new_path);
+		struct pop3_retr *r = xcalloc(1, sizeof(*r));
+		r->reader = job->reader;
+		r->top = job->top;
+		pop3_msg_filter_init(&r->filter, job->top, job->lines);
+		s->retr = r;
+		if (job->top)
+			pop3_ok(s, "Top of message %u follows", job->num);
+		else
+			pop3_ok(s, "%llu octets", (unsigned long long)m->size);
+		conn_set_output_drained(s->base.conn, pop3_retr_fill, s);
+		streaming = true;
+	}
+	free(job->address);
+	free(job->sid);
+	free(job->path);
+	free(job->new_path);
+	free(job->error);
+	free(job);
+	/* a stream resumes input after its "." (pop3_retr_finish) */
+	if (streaming)
+		pop3_retr_fill(s);
+	else
+		pop3_session_resume(s);
 }
 
 static void pop3_retr_start(struct pop3_session *s, const char *arg, size_t len,
@@ -95,38 +177,20 @@ static void pop3_retr_start(struct pop3_session *s, const char *arg, size_t len,
 	struct pop3_msg *m = pop3_maildrop_msg(s, arg, len, &num);
 	if (m == NULL)
 		return;
-	/* the store gives the message in wire form (CRLF), a chunk at a
-	 * time */
-	struct store_message_info info = { .uid = m->uid, .path = m->path };
-	const char *error;
-	struct store_message_reader *reader = store_message_open(&info, &error);
-	if (reader == NULL) {
-		/* renamed by another reader since the listing: ask again */
-		info.path = pop3_maildrop_find_path(s, m);
-		if (info.path != NULL) {
-			m->path = info.path;
-			reader = store_message_open(&info, &error);
-		}
-	}
-	if (reader == NULL) {
-		/* removed by another reader since the listing */
-		log_error("sid=%s event=retr_open_failed uid=%u error=%s", s->sid, m->uid,
-			  log_str(error));
-		pop3_err(s, "[SYS/TEMP] Message %u is no longer available", num);
-		return;
-	}
-	struct pop3_retr *r = xcalloc(1, sizeof(*r));
-	r->reader = reader;
-	r->top = top;
-	pop3_msg_filter_init(&r->filter, top, lines);
-	s->retr = r;
-	if (top)
-		pop3_ok(s, "Top of message %u follows", num);
-	else
-		pop3_ok(s, "%llu octets", (unsigned long long)m->size);
+	struct pop3_retr_open_job *job = xcalloc(1, sizeof(*job));
+	job->s = s;
+	job->num = num;
+	job->top = top;
+	job->lines = lines;
+	job->store = s->maildrop->store;
+	job->address = xstrdup(s->auth_user);
+	job->sid = xstrdup(s->base.sid);
+	job->path = m->path != NULL ? xstrdup(m->path) : NULL;
+	job->uid = m->uid;
+	session_job_begin(&s->base);
 	pop3_session_wait(s);
-	conn_set_output_drained(s->conn, pop3_retr_fill, s);
-	pop3_retr_fill(s);
+	threadpool_submit(s->base.env->delivery_pool, pop3_retr_open_work,
+			  pop3_retr_open_done, job);
 }
 
 void pop3_cmd_retr(struct pop3_session *s, const struct pop3_command *cmd)

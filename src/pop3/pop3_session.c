@@ -54,9 +54,6 @@ static const struct pop3_cmd_def pop3_cmds[] = {
 #undef AUTHZ
 #undef TRANS
 
-/* every live session of this worker, for draining */
-static struct pop3_session *pop3_sessions;
-
 static void pop3_on_conn_event(void *ctx, enum conn_event ev);
 
 static void pop3_vreply(struct pop3_session *s, const char *status,
@@ -66,7 +63,7 @@ static void pop3_vreply(struct pop3_session *s, const char *status,
 	str_appendz(&line, status);
 	str_vprintf(&line, fmt, ap);
 	str_appendz(&line, "\r\n");
-	conn_write(s->conn, line.data, line.len);
+	conn_write(s->base.conn, line.data, line.len);
 	str_free(&line);
 }
 
@@ -92,30 +89,29 @@ void pop3_err_bad(struct pop3_session *s, const char *fmt, ...)
 	va_start(ap, fmt);
 	pop3_vreply(s, "-ERR ", fmt, ap);
 	va_end(ap);
-	if (++s->bad_commands <= s->worker->config->max_bad_commands || s->closing)
+	if (++s->bad_commands <= s->base.env->config->max_bad_commands || s->base.closing)
 		return;
-	log_info("sid=%s event=too_many_errors ip=%s", s->sid, s->peer_ip);
-	conn_printf(s->conn, "-ERR Too many bad commands, closing connection\r\n");
+	log_info("sid=%s event=too_many_errors ip=%s", s->base.sid, s->base.peer_ip);
+	conn_printf(s->base.conn, "-ERR Too many bad commands, closing connection\r\n");
 	pop3_session_close(s);
 }
 
 void pop3_session_close(struct pop3_session *s)
 {
-	s->closing = true;
-	conn_close_after_output(s->conn);
+	session_close(&s->base);
 }
 
 bool pop3_session_auth_offered(const struct pop3_session *s)
 {
-	return conn_is_tls(s->conn) || s->worker->config->allow_plaintext_auth;
+	return conn_is_tls(s->base.conn) || s->base.env->config->allow_plaintext_auth;
 }
 
 static void pop3_session_free(struct pop3_session *s)
 {
 	log_info("sid=%s event=disconnect ip=%s service=%s reason=%s tls=%s user=%s "
 		 "retrieved=%u retrieved_octets=%llu deleted=%u",
-		 s->sid, s->peer_ip, service_name(s->service), conn_close_reason(s->conn),
-		 conn_is_tls(s->conn) ? conn_tls_version(s->conn) : "no",
+		 s->base.sid, s->base.peer_ip, service_name(s->base.service), conn_close_reason(s->base.conn),
+		 conn_is_tls(s->base.conn) ? conn_tls_version(s->base.conn) : "no",
 		 s->auth_user != NULL ? log_str(s->auth_user) : "-", s->retrieved,
 		 (unsigned long long)s->retrieved_octets, s->expunged);
 	pop3_retr_abort(s);
@@ -123,15 +119,8 @@ static void pop3_session_free(struct pop3_session *s)
 	/* RFC 1939 section 6: without QUIT nothing is deleted; the maildrop
 	 * lock goes with the handle */
 	pop3_maildrop_free(&s->maildrop);
-	conn_destroy(&s->conn);
-	if (s->prev != NULL)
-		s->prev->next = s->next;
-	else
-		pop3_sessions = s->next;
-	if (s->next != NULL)
-		s->next->prev = s->prev;
-	worker_session_ended(s->worker, s->peer_ip);
-	pool_destroy(&s->pool);
+	session_str_set(&s->user, NULL, 0);
+	session_deinit(&s->base);
 	free(s);
 }
 
@@ -142,7 +131,7 @@ static void pop3_dispatch(struct pop3_session *s, const char *line, size_t len)
 	if (pop3_parse_command(line, len, &cmd, &error) < 0) {
 		if (cmd.verb == POP3_CMD_HTTP) {
 			/* ALPACA / cross-protocol: drop at once, echo nothing */
-			log_info("sid=%s event=http_request ip=%s", s->sid, s->peer_ip);
+			log_info("sid=%s event=http_request ip=%s", s->base.sid, s->base.peer_ip);
 			pop3_session_close(s);
 			return;
 		}
@@ -177,12 +166,12 @@ static void pop3_dispatch(struct pop3_session *s, const char *line, size_t len)
 
 static void pop3_process_input(struct pop3_session *s)
 {
-	while (!s->closing && s->input != POP3_INPUT_WAIT) {
+	while (!s->base.closing && s->input != POP3_INPUT_WAIT) {
 		bool sasl = s->input != POP3_INPUT_COMMAND;
 		const char *line;
 		size_t len;
 		bool bare_lf;
-		enum conn_line_result r = conn_read_line(s->conn, POP3_AUTH_LINE_MAX,
+		enum conn_line_result r = conn_read_line(s->base.conn, POP3_AUTH_LINE_MAX,
 							 &line, &len, &bare_lf);
 		if (r == CONN_LINE_MORE)
 			return;
@@ -197,7 +186,10 @@ static void pop3_process_input(struct pop3_session *s)
 			pop3_auth_input_line(s, line, len);
 		else
 			pop3_dispatch(s, line, len);
-		if (s->draining && s->input == POP3_INPUT_COMMAND && !s->closing &&
+		/* what the command allocated goes with it */
+		if (s->input == POP3_INPUT_COMMAND)
+			session_command_done(&s->base);
+		if (s->base.draining && s->input == POP3_INPUT_COMMAND && !s->base.closing &&
 		    s->state != POP3_STATE_UPDATE) {
 			pop3_err(s, "[SYS/TEMP] Server shutting down");
 			pop3_session_close(s);
@@ -208,24 +200,24 @@ static void pop3_process_input(struct pop3_session *s)
 void pop3_session_wait(struct pop3_session *s)
 {
 	s->input = POP3_INPUT_WAIT;
-	conn_input_pause(s->conn);
+	conn_input_pause(s->base.conn);
 }
 
 void pop3_session_resume(struct pop3_session *s)
 {
-	if (s->destroy_when_done) {
+	if (session_may_free(&s->base)) {
 		pop3_session_free(s);
 		return;
 	}
 	if (s->input == POP3_INPUT_WAIT)
 		s->input = POP3_INPUT_COMMAND;
-	if (s->draining && s->input == POP3_INPUT_COMMAND && !s->closing &&
+	if (s->base.draining && s->input == POP3_INPUT_COMMAND && !s->base.closing &&
 	    s->state != POP3_STATE_UPDATE) {
 		pop3_err(s, "[SYS/TEMP] Server shutting down");
 		pop3_session_close(s);
 		return;
 	}
-	conn_input_resume(s->conn);
+	conn_input_resume(s->base.conn);
 }
 
 static void pop3_on_conn_event(void *ctx, enum conn_event ev)
@@ -236,7 +228,7 @@ static void pop3_on_conn_event(void *ctx, enum conn_event ev)
 		pop3_process_input(s);
 		break;
 	case CONN_EV_TIMEOUT:
-		log_info("sid=%s event=timeout ip=%s", s->sid, s->peer_ip);
+		log_info("sid=%s event=timeout ip=%s", s->base.sid, s->base.peer_ip);
 		/* RFC 1939 section 3: autologout, without entering UPDATE;
 		 * in the middle of a RETR or LIST a reply would corrupt it */
 		if (s->input != POP3_INPUT_WAIT)
@@ -245,25 +237,46 @@ static void pop3_on_conn_event(void *ctx, enum conn_event ev)
 		pop3_session_close(s);
 		break;
 	case CONN_EV_CLOSED:
-		if (s->job_pending) {
-			/* a thread-pool job or a delay still points at us */
-			s->destroy_when_done = true;
-			return;
-		}
-		pop3_session_free(s);
+		if (session_on_closed(&s->base))
+			pop3_session_free(s);
 		break;
 	}
 }
 
-void pop3_session_create(struct worker *worker, int fd, enum service service,
+static void pop3_session_drain(struct session *base)
+{
+	struct pop3_session *s = (struct pop3_session *)base;
+	if (s->input != POP3_INPUT_WAIT && s->state != POP3_STATE_UPDATE &&
+	    !s->base.closing) {
+		pop3_auth_abort(s);
+		pop3_err(s, "[SYS/TEMP] Server shutting down");
+		pop3_session_close(s);
+	}
+}
+
+static void pop3_session_login_timeout(struct session *base)
+{
+	struct pop3_session *s = (struct pop3_session *)base;
+	/* RFC 2449 8.1.2: [SYS/TEMP], the client may try again */
+	pop3_err(s, "[SYS/TEMP] Login timeout; closing connection");
+}
+
+static void pop3_session_request_timeout(struct session *base)
+{
+	(void)base; /* POP3 starts no request deadline */
+}
+
+static const struct session_vfuncs pop3_session_vfuncs = {
+	.drain = pop3_session_drain,
+	.login_timeout = pop3_session_login_timeout,
+	.request_timeout = pop3_session_request_timeout,
+};
+
+void pop3_session_create(const struct session_env *env, int fd, enum service service,
 			 const char *peer_ip)
 {
-	const struct config *config = worker->config;
+	const struct config *config = env->config;
 	struct pop3_session *s = xcalloc(1, sizeof(*s));
-	s->worker = worker;
-	s->service = service;
-	s->pool = pool_create(1024);
-	s->sid = pool_strdup(s->pool, worker_session_id(worker));
 	struct conn_settings set = {
 		.max_input = POP3_INPUT_MAX,
 		.max_output = POP3_OUTPUT_MAX,
@@ -273,30 +286,16 @@ void pop3_session_create(struct worker *worker, int fd, enum service service,
 		.peer_ip = peer_ip,
 	};
 	bool implicit_tls = service == SERVICE_POP3S;
-	s->conn = conn_create(worker->loop, fd, &set, implicit_tls ? worker->tls : NULL,
-			      pop3_on_conn_event, s);
+	struct session_settings sset = {
+		.conn = &set, .implicit_tls = implicit_tls,
+		.cb = pop3_on_conn_event, .ctx = s,
+	};
+	session_init(&s->base, env, &pop3_session_vfuncs, fd, service, &sset);
 	s->tls_started = implicit_tls;
-	snprintf(s->peer_ip, sizeof(s->peer_ip), "%s", conn_peer_ip(s->conn));
-	s->next = pop3_sessions;
-	if (pop3_sessions != NULL)
-		pop3_sessions->prev = s;
-	pop3_sessions = s;
-	log_info("sid=%s event=connect ip=%s service=%s port=%u", s->sid, s->peer_ip,
-		 service_name(service), conn_local_port(s->conn));
+	/* CAPA or NOOP must not keep an unauthenticated session for ever */
+	session_login_deadline(&s->base, config->login_timeout);
+	log_info("sid=%s event=connect ip=%s service=%s port=%u", s->base.sid,
+		 s->base.peer_ip, service_name(service), conn_local_port(s->base.conn));
 	/* RFC 1939 section 4: the greeting; no APOP timestamp (see README) */
 	pop3_ok(s, "Postel POP3 server ready");
-}
-
-void pop3_sessions_drain(struct worker *worker)
-{
-	(void)worker;
-	for (struct pop3_session *s = pop3_sessions; s != NULL; s = s->next) {
-		s->draining = true;
-		if (s->input != POP3_INPUT_WAIT && s->state != POP3_STATE_UPDATE &&
-		    !s->closing) {
-			pop3_auth_abort(s);
-			pop3_err(s, "[SYS/TEMP] Server shutting down");
-			pop3_session_close(s);
-		}
-	}
 }

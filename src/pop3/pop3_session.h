@@ -4,15 +4,13 @@
 #ifndef POSTEL_POP3_SESSION_H
 #define POSTEL_POP3_SESSION_H
 
-#include "server/server.h"
+#include "session/session.h"
 
-/* Takes ownership of fd. */
-/* peer_ip: the client address as accept() gave it */
-void pop3_session_create(struct worker *worker, int fd, enum service service,
+/* Takes ownership of fd. peer_ip: the client address as accept() gave it. */
+void pop3_session_create(const struct session_env *env, int fd, enum service service,
 			 const char *peer_ip);
-/* SIGTERM: idle sessions get -ERR [SYS/TEMP] and close without entering
- * UPDATE (nothing is deleted); a RETR in flight or a QUIT's expunge
- * finishes first. */
-void pop3_sessions_drain(struct worker *worker);
+/* SIGTERM (session_drain_all()): idle sessions get -ERR [SYS/TEMP] and
+ * close without entering UPDATE (nothing is deleted); a RETR in flight or
+ * a QUIT's expunge finishes first. */
 
 #endif

@@ -1,11 +1,14 @@
-/* server.h: what the master hands a worker, and what a worker offers the
- * protocol sessions it runs.
+/* server.h: what the master hands a worker, and how a worker runs.
  *
  * The master binds every listener (server_listen.c), loads TLS keys and
  * forks workers (master.c). A worker (worker.c) runs one event loop that
- * accepts on every listener and owns all sessions of every protocol. */
+ * accepts on every listener and owns all sessions of every protocol; it
+ * offers them what they share through struct session_env
+ * (session/session.h), so protocols never include this header. */
 #ifndef POSTEL_SERVER_H
 #define POSTEL_SERVER_H
+
+#include "session/session.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -19,16 +22,7 @@ struct userdb;
 struct store;
 struct queue;
 
-enum service {
-	SERVICE_SMTP,        /* 25: MX, STARTTLS offered */
-	SERVICE_SUBMISSION,  /* 587: STARTTLS, AUTH required */
-	SERVICE_SUBMISSIONS, /* 465: implicit TLS, AUTH required */
-	SERVICE_POP3,        /* 110: STLS offered (RFC 2595) */
-	SERVICE_POP3S,       /* 995: implicit TLS (RFC 8314) */
-	SERVICE_COUNT
-};
-
-const char *service_name(enum service service);
+/* enum service and service_name(): session/session.h */
 
 struct listener {
 	int fd;
@@ -65,8 +59,9 @@ int server_drop_privileges(const struct config *config, const char **error_r);
  * fit and log a warning (server_fdlimit.c). */
 void server_fit_fd_limit(struct config *config, unsigned listeners);
 
-/* Everything sessions in one worker share. */
+/* Everything sessions in one worker share; sessions see only env. */
 struct worker {
+	struct session_env env;
 	struct ioloop *loop;
 	const struct config *config;
 	struct tls_ctx *tls;
@@ -89,10 +84,5 @@ int worker_run(const struct config *config, struct tls_ctx *tls,
 	       struct listener_set *listeners, unsigned worker_index,
 	       struct worker_limits_shared *shared_limits, unsigned limits_row,
 	       pid_t master_pid);
-
-/* Sessions call this when they end, so the worker can count and drain. */
-void worker_session_ended(struct worker *worker, const char *peer_ip);
-/* A fresh session id: "<pid base36><counter base36>", unique per host run */
-const char *worker_session_id(struct worker *worker);
 
 #endif

@@ -58,6 +58,22 @@ static unsigned accept_failures; /* since the last accept_failed line */
 static uint64_t accept_logged_ms;
 static struct worker_limits *limits;
 
+/* The services a worker answers, by the listener's service: each starts
+ * its protocol's session. Names are service_name()'s; draining is the
+ * session base's (session_drain_all()), through each session's vfuncs. */
+struct worker_service {
+	void (*create)(const struct session_env *env, int fd, enum service service,
+		       const char *peer_ip);
+};
+
+static const struct worker_service worker_services[SERVICE_COUNT] = {
+	[SERVICE_SMTP] = { smtp_session_create },
+	[SERVICE_SUBMISSION] = { smtp_session_create },
+	[SERVICE_SUBMISSIONS] = { smtp_session_create },
+	[SERVICE_POP3] = { pop3_session_create },
+	[SERVICE_POP3S] = { pop3_session_create },
+};
+
 /* Refuse politely: RFC 5321 3.1 allows a 421 greeting when busy; a POP3
  * client gets -ERR (RFC 2449 8.1.2: [SYS/TEMP]). Under implicit TLS it
  * cannot be read, but the close says as much. */
@@ -146,23 +162,23 @@ static void worker_on_accept(void *ctx)
 		}
 		worker->connections++;
 		enum service service = wl->listener->service;
-		if (service == SERVICE_POP3 || service == SERVICE_POP3S)
-			pop3_session_create(worker, fd, service, ip);
-		else
-			smtp_session_create(worker, fd, service, ip);
+		worker_services[service].create(&worker->env, fd, service, ip);
 	}
 }
 
-void worker_session_ended(struct worker *worker, const char *peer_ip)
+static void worker_session_ended(void *ctx, const char *peer_ip)
 {
+	struct worker *worker = ctx;
 	worker_limits_release(limits, peer_ip);
 	worker->connections--;
 	if ((worker->draining || worker->retiring) && worker->connections == 0)
 		ioloop_stop(worker->loop);
 }
 
-const char *worker_session_id(struct worker *worker)
+/* A fresh session id: "<pid base36><counter base36>", unique per host run */
+static const char *worker_session_id(void *ctx)
 {
+	struct worker *worker = ctx;
 	static const char digits[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
 	char buf[32];
 	size_t n = 0;
@@ -234,8 +250,7 @@ static void worker_start_drain(struct worker *worker)
 	worker->draining = true;
 	worker_stop_accepting();
 	log_info("event=drain connections=%u", worker->connections);
-	smtp_sessions_drain(worker);
-	pop3_sessions_drain(worker);
+	session_drain_all();
 	if (worker->connections == 0)
 		ioloop_stop(worker->loop);
 	else
@@ -291,6 +306,13 @@ int worker_run(const struct config *config, struct tls_ctx *tls,
 		log_error("event=worker_start_failed error=%s", log_str(error));
 		return 1;
 	}
+	worker.env = (struct session_env){
+		.loop = worker.loop, .config = config, .tls = tls,
+		.hash_pool = worker.pool, .delivery_pool = worker.delivery_pool,
+		.committer = worker.committer, .userdb = worker.userdb,
+		.new_id = worker_session_id, .ended = worker_session_ended,
+		.ctx = &worker,
+	};
 	limits = worker_limits_create(shared_limits, limits_row);
 
 	sigset_t mask;

@@ -28,7 +28,7 @@ static void smtp_login_challenge(void *ctx, const unsigned char *data, size_t le
 	 * answered by an empty line */
 	str_t enc = STR_INIT;
 	base64_encode(data, len, &enc);
-	conn_printf(s->conn, "334 %s\r\n", str_c(&enc));
+	conn_printf(s->base.conn, "334 %s\r\n", str_c(&enc));
 	str_free(&enc);
 	s->state = final ? SMTP_STATE_AUTH_FINAL : SMTP_STATE_AUTH;
 }
@@ -38,8 +38,8 @@ static void smtp_login_pause(void *ctx)
 {
 	struct smtp_session *s = ctx;
 	s->state = SMTP_STATE_WAIT;
-	s->job_pending = true;
-	conn_input_pause(s->conn);
+	session_job_begin(&s->base);
+	conn_input_pause(s->base.conn);
 }
 
 static void smtp_login_finished(void *ctx, enum auth_login_result result,
@@ -48,8 +48,8 @@ static void smtp_login_finished(void *ctx, enum auth_login_result result,
 	struct smtp_session *s = ctx;
 	s->state = SMTP_STATE_COMMAND;
 	if (paused) {
-		s->job_pending = false;
-		if (s->destroy_when_done) {
+		session_job_end(&s->base);
+		if (s->base.destroy_when_done) {
 			auth_login_free(&s->login);
 			smtp_session_resume(s);
 			return;
@@ -57,7 +57,8 @@ static void smtp_login_finished(void *ctx, enum auth_login_result result,
 	}
 	switch (result) {
 	case AUTH_LOGIN_OK:
-		s->auth_user = pool_strdup(s->pool, user);
+		s->auth_user = pool_strdup(s->base.pool, user);
+		session_login_done(&s->base);
 		smtp_reply(s, 235, "2.7.0", "Authentication successful");
 		break;
 	case AUTH_LOGIN_FAIL:
@@ -116,13 +117,13 @@ void smtp_cmd_auth(struct smtp_session *s, const struct smtp_command *cmd)
 		return;
 	}
 	struct smtp_auth auth;
-	if (smtp_parse_auth(cmd->args, cmd->args_len, s->pool, &auth, &err) < 0) {
+	if (smtp_parse_auth(cmd->args, cmd->args_len, s->base.cmd_pool, &auth, &err) < 0) {
 		smtp_reply_err(s, &err);
 		return;
 	}
 	struct auth_login_env env = {
-		.loop = s->worker->loop, .pool = s->worker->pool,
-		.userdb = s->worker->userdb, .ip = s->peer_ip, .sid = s->sid,
+		.loop = s->base.env->loop, .pool = s->base.env->hash_pool,
+		.userdb = s->base.env->userdb, .ip = s->base.peer_ip, .sid = s->base.sid,
 	};
 	s->login = auth_login_start(&env, auth.mechanism, auth.mechanism,
 				    &smtp_login_ops, s);

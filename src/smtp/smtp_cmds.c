@@ -11,14 +11,14 @@
 
 static void smtp_ehlo_reply(struct smtp_session *s)
 {
-	const struct config *config = s->worker->config;
+	const struct config *config = s->base.env->config;
 	str_t r = STR_INIT;
 	str_printf(&r, "250-%s Hello %s\r\n", config->hostname, s->helo);
 	str_appendz(&r, "250-PIPELINING\r\n");
 	str_printf(&r, "250-SIZE %llu\r\n", (unsigned long long)config->message_size_limit);
 	str_appendz(&r, "250-8BITMIME\r\n");
 	str_appendz(&r, "250-ENHANCEDSTATUSCODES\r\n");
-	if (!smtp_session_tls(s) && s->worker->tls != NULL)
+	if (!smtp_session_tls(s) && s->base.env->tls != NULL)
 		str_appendz(&r, "250-STARTTLS\r\n");
 	if (smtp_session_auth_offered(s)) {
 		str_appendz(&r, "250-AUTH");
@@ -29,7 +29,7 @@ static void smtp_ehlo_reply(struct smtp_session *s)
 	str_appendz(&r, "250-CHUNKING\r\n");
 	str_appendz(&r, "250-DSN\r\n");
 	str_appendz(&r, "250 SMTPUTF8\r\n");
-	conn_write(s->conn, r.data, r.len);
+	conn_write(s->base.conn, r.data, r.len);
 	str_free(&r);
 }
 
@@ -38,18 +38,20 @@ static void smtp_helo_common(struct smtp_session *s, const struct smtp_command *
 {
 	struct smtp_reply_err err;
 	const char *domain;
-	if (smtp_parse_helo(cmd->args, cmd->args_len, ehlo, s->pool, &domain, &err) < 0) {
+	if (smtp_parse_helo(cmd->args, cmd->args_len, ehlo, s->base.cmd_pool, &domain,
+			    &err) < 0) {
 		smtp_reply_err(s, &err);
 		return;
 	}
 	/* RFC 5321 4.1.4: EHLO/HELO also resets any transaction */
 	smtp_tx_reset(s);
-	s->helo = domain;
+	/* replaced, not appended: a million EHLOs cost one name */
+	session_str_set(&s->helo, domain, strlen(domain));
 	s->esmtp = ehlo;
 	if (ehlo)
 		smtp_ehlo_reply(s);
 	else
-		smtp_reply(s, 250, NULL, "%s", s->worker->config->hostname);
+		smtp_reply(s, 250, NULL, "%s", s->base.env->config->hostname);
 }
 
 void smtp_cmd_ehlo(struct smtp_session *s, const struct smtp_command *cmd)
@@ -64,12 +66,12 @@ void smtp_cmd_helo(struct smtp_session *s, const struct smtp_command *cmd)
 
 static bool smtp_submission(const struct smtp_session *s)
 {
-	return s->service == SERVICE_SUBMISSION || s->service == SERVICE_SUBMISSIONS;
+	return s->base.service == SERVICE_SUBMISSION || s->base.service == SERVICE_SUBMISSIONS;
 }
 
 void smtp_cmd_mail(struct smtp_session *s, const struct smtp_command *cmd)
 {
-	const struct config *config = s->worker->config;
+	const struct config *config = s->base.env->config;
 	struct smtp_reply_err err;
 	if (s->tx != NULL) {
 		smtp_reply(s, 503, "5.5.1", "Nested MAIL command");
@@ -97,45 +99,24 @@ void smtp_cmd_mail(struct smtp_session *s, const struct smtp_command *cmd)
 		smtp_reply(s, 552, "5.3.4", "Message size exceeds fixed maximum message size");
 		return;
 	}
+	if (s->auth_user != NULL && tx->mail.from.null_path) {
+		pool_destroy(&tx->pool);
+		free(tx);
+		smtp_reply(s, 553, "5.7.1", "Sender address not owned by authenticated user");
+		return;
+	}
 	if (s->auth_user != NULL) {
-		int r = tx->mail.from.null_path ? 0 :
-			userdb_may_send_as(s->worker->userdb, s->auth_user,
-					   tx->mail.from.canonical);
-		if (r <= 0) {
-			pool_destroy(&tx->pool);
-			free(tx);
-			if (r < 0)
-				smtp_reply(s, 451, "4.3.0", "Temporary lookup failure");
-			else
-				smtp_reply(s, 553, "5.7.1",
-					   "Sender address not owned by authenticated user");
-			return;
-		}
+		/* off the loop: replies 250 or 553 when the lookup is back */
+		smtp_lookup_sender(s, tx);
+		return;
 	}
 	s->tx = tx;
 	smtp_reply(s, 250, "2.1.0", "Sender OK");
 }
 
-static void smtp_tx_add_rcpt(struct smtp_tx *tx, const struct smtp_rcpt *rcpt,
-			     struct userdb_target *targets, unsigned count)
-{
-	if (tx->rcpt_count == tx->rcpt_cap) {
-		unsigned cap = tx->rcpt_cap ? tx->rcpt_cap * 2 : 8;
-		struct smtp_rcpt_entry *n = pool_alloc(tx->pool, cap * sizeof(*n));
-		if (tx->rcpt_count > 0)
-			memcpy(n, tx->rcpts, tx->rcpt_count * sizeof(*n));
-		tx->rcpts = n;
-		tx->rcpt_cap = cap;
-	}
-	struct smtp_rcpt_entry *e = &tx->rcpts[tx->rcpt_count++];
-	e->rcpt = *rcpt;
-	e->targets = targets;
-	e->target_count = count;
-}
-
 void smtp_cmd_rcpt(struct smtp_session *s, const struct smtp_command *cmd)
 {
-	const struct config *config = s->worker->config;
+	const struct config *config = s->base.env->config;
 	struct smtp_tx *tx = s->tx;
 	struct smtp_reply_err err;
 	if (tx == NULL) {
@@ -159,45 +140,8 @@ void smtp_cmd_rcpt(struct smtp_session *s, const struct smtp_command *cmd)
 		/* RFC 5321 4.5.1: <Postmaster> means postmaster of this host */
 		address = pool_printf(tx->pool, "postmaster@%s", config->hostname);
 	}
-	const char *domain = strrchr(address, '@');
-	domain = domain != NULL ? domain + 1 : "";
-	int local = userdb_is_local_domain(s->worker->userdb, domain);
-	if (local < 0) {
-		smtp_reply(s, 451, "4.3.0", "Temporary lookup failure");
-		return;
-	}
-	if (local == 0 && s->auth_user == NULL && !rcpt.to.postmaster) {
-		log_info("sid=%s event=relay_denied ip=%s rcpt=%s", s->sid, s->peer_ip,
-			 log_str(address));
-		smtp_reply(s, 554, "5.7.1", "Relay access denied");
-		return;
-	}
-	struct userdb_target *targets = NULL;
-	unsigned count = 0;
-	const char *error;
-	/* <Postmaster> of a host name that is no local domain: not relayed */
-	int r = local == 0 && rcpt.to.postmaster ? 0 :
-		userdb_resolve_rcpt(s->worker->userdb, address, tx->pool, &targets,
-				    &count, &error);
-	if (r == 0 && smtp_rcpt_is_postmaster(&rcpt.to, local > 0))
-		r = smtp_postmaster_resolve(s, tx->pool, &targets, &count, &error);
-	if (r < 0) {
-		log_error("sid=%s event=rcpt_lookup_failed error=%s", s->sid, log_str(error));
-		smtp_reply(s, 451, "4.3.0", "Temporary lookup failure");
-		return;
-	}
-	if (r == 0 || count == 0) {
-		smtp_reply(s, 550, "5.1.1", "No such user here");
-		return;
-	}
-	if (tx->target_total + count > SMTP_MAX_TARGETS) {
-		/* aliases may expand: bound the copies one message makes */
-		smtp_reply(s, 452, "4.5.3", "Too many recipients after alias expansion");
-		return;
-	}
-	tx->target_total += count;
-	smtp_tx_add_rcpt(tx, &rcpt, targets, count);
-	smtp_reply(s, 250, "2.1.5", "Recipient OK");
+	/* off the loop: replies when the lookup is back */
+	smtp_lookup_rcpt(s, &rcpt, address);
 }
 
 void smtp_cmd_rset(struct smtp_session *s, const struct smtp_command *cmd)
@@ -236,7 +180,7 @@ void smtp_cmd_expn(struct smtp_session *s, const struct smtp_command *cmd)
 void smtp_cmd_help(struct smtp_session *s, const struct smtp_command *cmd)
 {
 	(void)cmd;
-	conn_printf(s->conn, "214-2.0.0 Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT\r\n"
+	conn_printf(s->base.conn, "214-2.0.0 Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT\r\n"
 		    "214-2.0.0 VRFY HELP STARTTLS AUTH\r\n"
 		    "214 2.0.0 See RFC 5321\r\n");
 }
@@ -249,13 +193,13 @@ void smtp_cmd_starttls(struct smtp_session *s, const struct smtp_command *cmd)
 		smtp_reply(s, 503, "5.5.1", "TLS already active");
 		return;
 	}
-	if (s->worker->tls == NULL) {
+	if (s->base.env->tls == NULL) {
 		smtp_reply(s, 454, "4.7.0", "TLS not available");
 		return;
 	}
 	smtp_reply(s, 220, "2.0.0", "Ready to start TLS");
 	/* flushes the 220, discards pipelined input, then handshakes */
-	conn_starttls(s->conn, s->worker->tls);
+	conn_starttls(s->base.conn, s->base.env->tls);
 	s->tls_started = true;
 	smtp_session_reset(s);
 }

@@ -1,8 +1,7 @@
 /* smtp_data_in.c: DATA (RFC 5321 4.1.1.4) and BDAT (RFC 3030) receipt.
  *
  * The message is kept in memory, or when big in an anonymous spool file
- * (O_TMPFILE in DATA_DIR/spool: it vanishes by itself if we crash or the
- * client leaves); it arrives through the
+ * that smtp_spool.c writes off the event loop; it arrives through the
  * decoder in smtp_data.c, which alone decides where DATA ends: only
  * CRLF.CRLF. Bare CR, bare LF and NUL make the message refused after its
  * end (SMTP smuggling), never a second message. Over the size limit, the
@@ -12,10 +11,25 @@
 #include "lib/config.h"
 #include "lib/log.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <string.h>
-#include <unistd.h>
+
+/* The minimum data rate (Postfix's smtpd_min_data_rate): a DATA or BDAT
+ * request gets smtp_timeout, plus one second per smtp_min_data_rate
+ * octets received. The idle timer alone restarts on every read, so a
+ * byte per idle period would hold the session for ever; a total time
+ * would cut off large mail on slow links. */
+static void smtp_rate_start(struct smtp_session *s)
+{
+	const struct config *config = s->base.env->config;
+	if (config->smtp_min_data_rate > 0)
+		session_request_start(&s->base, config->smtp_timeout * 1000);
+}
+
+static void smtp_rate_progress(struct smtp_session *s, size_t octets)
+{
+	session_request_progress(&s->base, octets,
+				 s->base.env->config->smtp_min_data_rate);
+}
 
 /* A message is kept in memory up to SMTP_SPOOL_MEM_MAX octets and goes
  * from there straight into its mailbox files; only a bigger one spills into
@@ -31,75 +45,21 @@ int smtp_spool_open(struct smtp_session *s)
 	return 0;
 }
 
-static int smtp_spool_file(struct smtp_session *s)
-{
-	/* empty it and write from the start again (ftruncate keeps the offset) */
-	if (s->spool_fd >= 0 &&
-	    (ftruncate(s->spool_fd, 0) < 0 || lseek(s->spool_fd, 0, SEEK_SET) != 0)) {
-		close(s->spool_fd);
-		s->spool_fd = -1;
-	}
-	if (s->spool_fd < 0) {
-		const char *dir = t_printf("%s/spool", s->worker->config->data_dir);
-		s->spool_fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-		if (s->spool_fd < 0) {
-			log_error("sid=%s event=spool_open_failed dir=%s error=\"%s\"", s->sid,
-				  dir, strerror(errno));
-			return -1;
-		}
-	}
-	s->tx->spool_fd = s->spool_fd; /* borrowed: the session closes it */
-	return 0;
-}
-
-/* Move what the decoder produced into the spool file: when the memory
- * part is full (or, with final, at the end of a message that already
- * spilled). A small message never gets here and stays in memory. */
-static void smtp_spool_flush(struct smtp_session *s, bool final)
-{
-	struct smtp_tx *tx = s->tx;
-	if (tx->spool_fd < 0 && (final || tx->spool_buf.len < SMTP_SPOOL_MEM_MAX))
-		return;
-	if (tx->spool_failed) {
-		str_clear(&tx->spool_buf);
-		return;
-	}
-	if (tx->spool_fd < 0 && smtp_spool_file(s) < 0) {
-		tx->spool_failed = true;
-		tx->spool_error = "cannot create spool file";
-		str_clear(&tx->spool_buf);
-		return;
-	}
-	size_t off = 0;
-	while (off < tx->spool_buf.len && !tx->spool_failed) {
-		ssize_t n = write(tx->spool_fd, tx->spool_buf.data + off, tx->spool_buf.len - off);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			tx->spool_failed = true;
-			tx->spool_error = errno == ENOSPC || errno == EDQUOT ? "disk full" :
-				t_printf("%s", strerror(errno));
-			log_error("sid=%s event=spool_write_failed error=\"%s\"", s->sid,
-				  strerror(errno));
-			break;
-		}
-		off += (size_t)n;
-		tx->spool_size += (uint64_t)n;
-	}
-	str_clear(&tx->spool_buf);
-}
-
 /* The whole message is in; judge it, then deliver. */
 static void smtp_message_complete(struct smtp_session *s)
 {
 	struct smtp_tx *tx = s->tx;
-	smtp_spool_flush(s, true);
+	/* after a spool write comes back, input continues here */
+	tx->completing = true;
+	if (smtp_spool_flush(s, true))
+		return;
 	if (tx->spool_fd < 0)
 		tx->spool_size = tx->spool_buf.len; /* all of it in memory */
 	s->state = SMTP_STATE_COMMAND;
+	session_request_stop(&s->base);
 	const char *bad = smtp_data_error_reason(&tx->dec);
 	if (bad != NULL) {
-		log_info("sid=%s event=message_refused ip=%s reason=%s", s->sid, s->peer_ip,
+		log_info("sid=%s event=message_refused ip=%s reason=%s", s->base.sid, s->base.peer_ip,
 			 log_str(bad));
 		/* RFC 5321 2.3.8: CR and LF only as CRLF */
 		smtp_reply(s, 550, "5.6.0", "Message refused: %s (lines must end in CRLF, no NUL)", bad);
@@ -142,22 +102,31 @@ void smtp_cmd_data(struct smtp_session *s, const struct smtp_command *cmd)
 		return;
 	}
 	smtp_data_decoder_init(&tx->dec, SMTP_DATA_MODE_DATA,
-			       s->worker->config->message_size_limit, &tx->spool_buf);
+			       s->base.env->config->message_size_limit, &tx->spool_buf);
 	s->state = SMTP_STATE_DATA;
+	smtp_rate_start(s);
 	smtp_reply(s, 354, NULL, "End data with <CR><LF>.<CR><LF>");
 }
 
 bool smtp_data_input(struct smtp_session *s)
 {
 	struct smtp_tx *tx = s->tx;
+	if (tx->completing) {
+		smtp_message_complete(s);
+		return true;
+	}
 	const char *data;
-	size_t avail = conn_input_peek(s->conn, &data);
+	size_t avail = conn_input_peek(s->base.conn, &data);
 	if (avail == 0)
 		return false;
 	size_t consumed = 0;
 	bool end = smtp_data_decoder_feed(&tx->dec, data, avail, &consumed) == 1;
-	conn_input_consume(s->conn, consumed);
-	smtp_spool_flush(s, false);
+	conn_input_consume(s->base.conn, consumed);
+	smtp_rate_progress(s, consumed);
+	if (end)
+		tx->completing = true; /* what follows is the next command */
+	if (smtp_spool_flush(s, false))
+		return false;
 	if (!end)
 		return false;
 	smtp_message_complete(s);
@@ -173,11 +142,12 @@ static void smtp_bdat_skip(struct smtp_session *s, uint64_t size, unsigned code,
 	s->skip_reply.enhanced = enhanced;
 	s->skip_reply.text = text;
 	s->state = SMTP_STATE_BDAT_SKIP;
+	smtp_rate_start(s);
 }
 
 void smtp_cmd_bdat(struct smtp_session *s, const struct smtp_command *cmd)
 {
-	const struct config *config = s->worker->config;
+	const struct config *config = s->base.env->config;
 	struct smtp_bdat bdat;
 	struct smtp_reply_err err;
 	/* a chunk may not be larger than the whole message may be */
@@ -230,6 +200,7 @@ void smtp_cmd_bdat(struct smtp_session *s, const struct smtp_command *cmd)
 	tx->bdat_remaining = bdat.size;
 	tx->bdat_last = bdat.last;
 	s->state = SMTP_STATE_BDAT;
+	smtp_rate_start(s);
 	if (bdat.size == 0)
 		smtp_bdat_input(s);
 }
@@ -237,29 +208,38 @@ void smtp_cmd_bdat(struct smtp_session *s, const struct smtp_command *cmd)
 bool smtp_bdat_input(struct smtp_session *s)
 {
 	const char *data;
-	size_t avail = conn_input_peek(s->conn, &data);
+	size_t avail = conn_input_peek(s->base.conn, &data);
 	if (s->state == SMTP_STATE_BDAT_SKIP) {
 		size_t n = avail < s->skip_remaining ? avail : (size_t)s->skip_remaining;
-		conn_input_consume(s->conn, n);
+		conn_input_consume(s->base.conn, n);
+		smtp_rate_progress(s, n);
 		s->skip_remaining -= n;
 		if (s->skip_remaining > 0)
 			return false;
 		s->state = SMTP_STATE_COMMAND;
+		session_request_stop(&s->base);
 		if (s->skip_reply.code != 0) /* 0: the reply went out already */
 			smtp_reply_err(s, &s->skip_reply);
 		return true;
 	}
 	struct smtp_tx *tx = s->tx;
+	if (tx->completing) {
+		smtp_message_complete(s);
+		return true;
+	}
 	size_t n = avail < tx->bdat_remaining ? avail : (size_t)tx->bdat_remaining;
 	if (n > 0) {
 		size_t consumed = 0;
 		smtp_data_decoder_feed(&tx->dec, data, n, &consumed);
-		conn_input_consume(s->conn, n);
+		conn_input_consume(s->base.conn, n);
+		smtp_rate_progress(s, n);
 		tx->bdat_remaining -= n;
-		smtp_spool_flush(s, false);
+		if (smtp_spool_flush(s, false))
+			return false;
 	}
 	if (tx->bdat_remaining > 0)
 		return false;
+	session_request_stop(&s->base);
 	if (tx->bdat_last) {
 		smtp_data_decoder_finish(&tx->dec);
 		smtp_message_complete(s);

@@ -54,15 +54,15 @@ static const char *smtp_with_protocol(const struct smtp_session *s)
 /* RFC 5321 4.4 trace header, folded at 78 columns by construction. */
 static void smtp_received_header(struct smtp_session *s, str_t *out)
 {
-	const struct config *config = s->worker->config;
-	bool v6 = strchr(s->peer_ip, ':') != NULL;
+	const struct config *config = s->base.env->config;
+	bool v6 = strchr(s->base.peer_ip, ':') != NULL;
 	str_printf(out, "Received: from %s ([%s%s])\r\n", s->helo,
-		   v6 ? "IPv6:" : "", s->peer_ip);
+		   v6 ? "IPv6:" : "", s->base.peer_ip);
 	str_printf(out, "\tby %s (Postel) with %s id %s", config->hostname,
-		   smtp_with_protocol(s), s->sid);
+		   smtp_with_protocol(s), s->base.sid);
 	if (smtp_session_tls(s))
-		str_printf(out, "\r\n\t(version=%s cipher=%s)", conn_tls_version(s->conn),
-			   conn_tls_cipher(s->conn));
+		str_printf(out, "\r\n\t(version=%s cipher=%s)", conn_tls_version(s->base.conn),
+			   conn_tls_cipher(s->base.conn));
 	if (s->tx->rcpt_count == 1)
 		str_printf(out, "\r\n\tfor <%s>", s->tx->rcpts[0].rcpt.to.canonical);
 	str_printf(out, ";\r\n\t%s\r\n", smtp_message_date(time(NULL)));
@@ -71,7 +71,7 @@ static void smtp_received_header(struct smtp_session *s, str_t *out)
 static void smtp_submission_headers(struct smtp_session *s, str_t *out)
 {
 	const struct smtp_data_decoder *dec = &s->tx->dec;
-	if (s->service == SERVICE_SMTP)
+	if (s->base.service == SERVICE_SMTP)
 		return;
 	/* RFC 6409 8.2, 8.3: a submission server may add missing ones */
 	if (!smtp_data_seen_date(dec))
@@ -79,8 +79,8 @@ static void smtp_submission_headers(struct smtp_session *s, str_t *out)
 	if (!smtp_data_seen_message_id(dec)) {
 		/* unique per message, not per session and second */
 		str_appendz(out, "Message-ID: ");
-		smtp_message_id(out, time(NULL), s->sid, s->messages + 1,
-				s->worker->config->hostname);
+		smtp_message_id(out, time(NULL), s->base.sid, s->messages + 1,
+				s->base.env->config->hostname);
 		str_appendz(out, "\r\n");
 	}
 }
@@ -254,7 +254,7 @@ static void smtp_job_drop_loops(struct smtp_delivery_job *job)
 			continue;
 		}
 		job->looped++;
-		log_info("sid=%s event=mail_loop rcpt=%s action=%s", job->s->sid,
+		log_info("sid=%s event=mail_loop rcpt=%s action=%s", job->s->base.sid,
 			 log_str(job->local[i]),
 			 job->looped == job->nlocal && job->env.recipient_count == 0 ?
 			 "refused" : "dropped");
@@ -362,9 +362,9 @@ static void smtp_job_done(void *ctx)
 	struct smtp_delivery_job *job = ctx;
 	struct smtp_session *s = job->s;
 	struct smtp_tx *tx = s->tx;
-	s->job_pending = false;
+	session_job_end(&s->base);
 	s->state = SMTP_STATE_COMMAND;
-	if (s->destroy_when_done) {
+	if (s->base.destroy_when_done) {
 		smtp_job_free(job);
 		smtp_session_resume(s);
 		return;
@@ -373,7 +373,7 @@ static void smtp_job_done(void *ctx)
 		/* RFC 3463 5.4.6: routing loop detected */
 		smtp_reply(s, 554, "5.4.6", "Mail loop: Delivered-To already names the recipient");
 	} else if (job->failed) {
-		log_error("sid=%s event=delivery_failed error=%s", s->sid, log_str(job->error));
+		log_error("sid=%s event=delivery_failed error=%s", s->base.sid, log_str(job->error));
 		if (job->storage_full)
 			smtp_reply(s, 452, "4.3.1", "Insufficient system storage");
 		else
@@ -382,18 +382,18 @@ static void smtp_job_done(void *ctx)
 		s->messages++;
 		log_info("sid=%s event=message ip=%s from=%s rcpts=%u local=%u remote=%u "
 			 "looped=%u size=%llu tls=%s user=%s queue_id=%s result=accepted",
-			 s->sid, s->peer_ip, log_str(tx->mail.from.canonical), tx->rcpt_count,
+			 s->base.sid, s->base.peer_ip, log_str(tx->mail.from.canonical), tx->rcpt_count,
 			 job->nlocal, job->env.recipient_count, job->looped,
 			 (unsigned long long)tx->spool_size,
-			 smtp_session_tls(s) ? conn_tls_version(s->conn) : "no",
+			 smtp_session_tls(s) ? conn_tls_version(s->base.conn) : "no",
 			 s->auth_user != NULL ? log_str(s->auth_user) : "-",
 			 job->queue_id[0] != '\0' ? job->queue_id : "-");
 		smtp_reply(s, 250, "2.0.0", "OK: queued as %s.%u",
-			   job->queue_id[0] != '\0' ? job->queue_id : s->sid, s->messages);
+			   job->queue_id[0] != '\0' ? job->queue_id : s->base.sid, s->messages);
 	}
 	smtp_job_free(job);
 	smtp_tx_reset(s);
-	if (s->draining && !s->closing) {
+	if (s->base.draining && !s->base.closing) {
 		smtp_reply(s, 421, "4.3.2", "Service shutting down");
 		smtp_session_close(s);
 	}
@@ -416,7 +416,7 @@ static void smtp_job_envelope(struct smtp_session *s, struct smtp_delivery_job *
 	struct queue_envelope *env = &job->env;
 	env->sender = queue_str_c(tx->mail.from.canonical);
 	env->auth_user = queue_str_c(s->auth_user);
-	env->client_ip = queue_str_c(s->peer_ip);
+	env->client_ip = queue_str_c(s->base.peer_ip);
 	env->received = time(NULL);
 	env->smtputf8 = tx->mail.params.smtputf8;
 	env->body = tx->mail.params.body == SMTP_BODY_8BITMIME ? QUEUE_BODY_8BITMIME :
@@ -446,8 +446,8 @@ void smtp_deliver(struct smtp_session *s)
 	struct smtp_tx *tx = s->tx;
 	struct smtp_delivery_job *job = xcalloc(1, sizeof(*job));
 	job->s = s;
-	job->data_dir = s->worker->config->data_dir;
-	job->committer = s->worker->committer;
+	job->data_dir = s->base.env->config->data_dir;
+	job->committer = s->base.env->committer;
 	job->spool_fd = tx->spool_fd;
 	job->spool_size = tx->spool_size;
 	/* the session sleeps until the job is done: the buffer stays put */
@@ -473,7 +473,7 @@ void smtp_deliver(struct smtp_session *s)
 		smtp_job_envelope(s, job, nremote);
 
 	s->state = SMTP_STATE_WAIT;
-	s->job_pending = true;
-	conn_input_pause(s->conn);
-	threadpool_submit(s->worker->delivery_pool, smtp_job_work, smtp_job_done, job);
+	session_job_begin(&s->base);
+	conn_input_pause(s->base.conn);
+	threadpool_submit(s->base.env->delivery_pool, smtp_job_work, smtp_job_done, job);
 }

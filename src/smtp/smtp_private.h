@@ -1,15 +1,19 @@
 /* smtp_private.h: state shared by the files of the SMTP session:
  * smtp_session.c (life cycle, input loop, command table), smtp_cmds.c
- * (simple commands), smtp_auth.c (AUTH), smtp_data_in.c (DATA and BDAT
- * receipt into a spool file), smtp_postmaster.c (RCPT to postmaster) and
- * smtp_deliver.c (headers, local delivery, queueing; smtp_message.h holds
- * its pure parts). The session lives as long as the connection; the
+ * (simple commands), smtp_auth.c (AUTH), smtp_lookup.c (MAIL and RCPT
+ * account lookups), smtp_postmaster.c (RCPT to postmaster),
+ * smtp_data_in.c (DATA and BDAT receipt), smtp_spool.c (spool file
+ * writes) and smtp_deliver.c (headers, local delivery, queueing;
+ * smtp_message.h holds its pure parts); lookups, spool writes and
+ * delivery run their blocking work on the thread pool. The session (on
+ * the base in session/session.h) lives as long as the connection; the
  * transaction (smtp_tx) from MAIL to the end of DATA/RSET, with its own
  * pool. */
 #ifndef POSTEL_SMTP_PRIVATE_H
 #define POSTEL_SMTP_PRIVATE_H
 
 #include "smtp_session.h"
+#include "session/session.h"
 #include "smtp_parse.h"
 #include "smtp_data.h"
 #include "lib/str.h"
@@ -67,6 +71,7 @@ struct smtp_tx {
 	bool spool_failed;
 	const char *spool_error;
 	struct smtp_data_decoder dec;
+	bool completing;     /* the end is in: judge and deliver it */
 	bool bdat_started;   /* BDAT used in this transaction */
 	bool bdat_last;
 	bool bdat_failed;    /* a chunk was refused: rest is discarded */
@@ -74,17 +79,10 @@ struct smtp_tx {
 };
 
 struct smtp_session {
-	struct worker *worker;
-	struct conn *conn;
-	enum service service;
-	const char *sid;
-	char peer_ip[46];
-	pool_t *pool;
-	struct smtp_session *prev, *next;
+	struct session base; /* first: conn, sid, pools, jobs, drain */
 
 	enum smtp_state state;
-	bool closing, draining, job_pending, destroy_when_done;
-	const char *helo;
+	char *helo; /* replaced by each EHLO/HELO, never appended */
 	bool esmtp;
 	bool tls_started; /* STARTTLS done or implicit TLS */
 	const char *auth_user;
@@ -115,6 +113,9 @@ void smtp_tx_reset(struct smtp_session *s);
 void smtp_session_reset(struct smtp_session *s);
 /* Resume reading after async work finished. */
 void smtp_session_resume(struct smtp_session *s);
+/* After async work in the middle of input (a spool write): process what
+ * is buffered now, then read again (or free a dead session). */
+void smtp_session_continue(struct smtp_session *s);
 
 /* smtp_cmds.c */
 typedef void smtp_cmd_handler_t(struct smtp_session *s, const struct smtp_command *cmd);
@@ -124,18 +125,32 @@ smtp_cmd_handler_t smtp_cmd_ehlo, smtp_cmd_helo, smtp_cmd_mail, smtp_cmd_rcpt,
 
 /* smtp_postmaster.c: RFC 5321 4.5.1 */
 bool smtp_rcpt_is_postmaster(const struct smtp_address *to, bool local_domain);
-int smtp_postmaster_resolve(struct smtp_session *s, pool_t *pool,
-			    struct userdb_target **targets_r, unsigned *count_r,
-			    const char **error_r);
+struct userdb;
+int smtp_postmaster_resolve(struct userdb *userdb, const char *postmaster_address,
+			    pool_t *pool, struct userdb_target **targets_r,
+			    unsigned *count_r, const char **error_r);
 
 /* smtp_auth.c */
 void smtp_auth_input_line(struct smtp_session *s, const char *line, size_t len);
 void smtp_auth_abort(struct smtp_session *s);
 
+/* smtp_lookup.c: account lookups on the thread pool; the session waits,
+ * then the reply goes out. sender: MAIL after AUTH (tx installed on
+ * success, else freed); rcpt: RCPT, address as resolved. */
+void smtp_lookup_sender(struct smtp_session *s, struct smtp_tx *tx);
+void smtp_lookup_rcpt(struct smtp_session *s, const struct smtp_rcpt *rcpt,
+		      const char *address);
+
 /* smtp_data_in.c: returns false when it needs more input */
 bool smtp_data_input(struct smtp_session *s);
 bool smtp_bdat_input(struct smtp_session *s);
 int smtp_spool_open(struct smtp_session *s);
+
+/* smtp_spool.c: move what the decoder produced to the spool file, on the
+ * thread pool, when the memory part is full (or with final at the end of
+ * a message that spilled). true: a write is out, the session waits and
+ * goes on through smtp_session_continue(). */
+bool smtp_spool_flush(struct smtp_session *s, bool final);
 
 /* smtp_deliver.c: the message is complete in the spool; deliver or queue,
  * then reply. */

@@ -45,9 +45,6 @@ static const struct smtp_cmd_def smtp_cmds[] = {
 	{ SMTP_CMD_AUTH, smtp_cmd_auth, SMTP_CMD_NEEDS_HELO | SMTP_CMD_NO_TX },
 };
 
-/* every live session of this worker, for draining */
-static struct smtp_session *smtp_sessions;
-
 static void smtp_on_conn_event(void *ctx, enum conn_event ev);
 
 void smtp_reply(struct smtp_session *s, unsigned code, const char *enhanced,
@@ -63,7 +60,7 @@ void smtp_reply(struct smtp_session *s, unsigned code, const char *enhanced,
 	str_vprintf(&line, fmt, ap);
 	va_end(ap);
 	str_appendz(&line, "\r\n");
-	conn_write(s->conn, line.data, line.len);
+	conn_write(s->base.conn, line.data, line.len);
 	str_free(&line);
 	if (code >= 500)
 		smtp_session_bad_command(s);
@@ -76,27 +73,26 @@ void smtp_reply_err(struct smtp_session *s, const struct smtp_reply_err *err)
 
 void smtp_session_close(struct smtp_session *s)
 {
-	s->closing = true;
-	conn_close_after_output(s->conn);
+	session_close(&s->base);
 }
 
 void smtp_session_bad_command(struct smtp_session *s)
 {
-	if (++s->bad_commands <= s->worker->config->max_bad_commands || s->closing)
+	if (++s->bad_commands <= s->base.env->config->max_bad_commands || s->base.closing)
 		return;
-	log_info("sid=%s event=too_many_errors ip=%s", s->sid, s->peer_ip);
-	conn_write(s->conn, "421 4.7.0 Too many errors, closing connection\r\n", 47);
+	log_info("sid=%s event=too_many_errors ip=%s", s->base.sid, s->base.peer_ip);
+	conn_write(s->base.conn, "421 4.7.0 Too many errors, closing connection\r\n", 47);
 	smtp_session_close(s);
 }
 
 bool smtp_session_tls(const struct smtp_session *s)
 {
-	return conn_is_tls(s->conn);
+	return conn_is_tls(s->base.conn);
 }
 
 bool smtp_session_auth_offered(const struct smtp_session *s)
 {
-	return smtp_session_tls(s) || s->worker->config->allow_plaintext_auth;
+	return smtp_session_tls(s) || s->base.env->config->allow_plaintext_auth;
 }
 
 unsigned smtp_session_exts(const struct smtp_session *s)
@@ -119,6 +115,7 @@ void smtp_tx_reset(struct smtp_session *s)
 		close(s->spool_fd);
 		s->spool_fd = -1;
 	}
+	session_request_stop(&s->base);
 	str_free(&tx->spool_buf);
 	smtp_data_decoder_deinit(&tx->dec);
 	pool_destroy(&tx->pool);
@@ -131,7 +128,7 @@ void smtp_session_reset(struct smtp_session *s)
 {
 	smtp_tx_reset(s);
 	smtp_auth_abort(s);
-	s->helo = NULL;
+	session_str_set(&s->helo, NULL, 0);
 	s->esmtp = false;
 	s->auth_user = NULL;
 }
@@ -139,22 +136,15 @@ void smtp_session_reset(struct smtp_session *s)
 static void smtp_session_free(struct smtp_session *s)
 {
 	log_info("sid=%s event=disconnect ip=%s service=%s reason=%s tls=%s messages=%u user=%s",
-		 s->sid, s->peer_ip, service_name(s->service), conn_close_reason(s->conn),
-		 conn_is_tls(s->conn) ? conn_tls_version(s->conn) : "no", s->messages,
+		 s->base.sid, s->base.peer_ip, service_name(s->base.service), conn_close_reason(s->base.conn),
+		 conn_is_tls(s->base.conn) ? conn_tls_version(s->base.conn) : "no", s->messages,
 		 s->auth_user != NULL ? log_str(s->auth_user) : "-");
 	smtp_tx_reset(s);
 	smtp_auth_abort(s);
 	if (s->spool_fd >= 0)
 		close(s->spool_fd);
-	conn_destroy(&s->conn);
-	if (s->prev != NULL)
-		s->prev->next = s->next;
-	else
-		smtp_sessions = s->next;
-	if (s->next != NULL)
-		s->next->prev = s->prev;
-	worker_session_ended(s->worker, s->peer_ip);
-	pool_destroy(&s->pool);
+	session_str_set(&s->helo, NULL, 0);
+	session_deinit(&s->base);
 	free(s);
 }
 
@@ -165,7 +155,7 @@ static void smtp_dispatch(struct smtp_session *s, const char *line, size_t len)
 	if (smtp_parse_command(line, len, &cmd, &err) < 0) {
 		if (cmd.verb == SMTP_CMD_HTTP) {
 			/* ALPACA / cross-protocol: drop at once, echo nothing */
-			log_info("sid=%s event=http_request ip=%s", s->sid, s->peer_ip);
+			log_info("sid=%s event=http_request ip=%s", s->base.sid, s->base.peer_ip);
 			smtp_session_close(s);
 			return;
 		}
@@ -192,7 +182,7 @@ static void smtp_dispatch(struct smtp_session *s, const char *line, size_t len)
 
 static void smtp_process_input(struct smtp_session *s)
 {
-	while (!s->closing) {
+	while (!s->base.closing) {
 		switch (s->state) {
 		case SMTP_STATE_WAIT:
 			return;
@@ -214,7 +204,7 @@ static void smtp_process_input(struct smtp_session *s)
 		const char *line;
 		size_t len;
 		bool bare_lf;
-		enum conn_line_result r = conn_read_line(s->conn,
+		enum conn_line_result r = conn_read_line(s->base.conn,
 			auth ? SMTP_AUTH_LINE_MAX : SMTP_LINE_MAX, &line, &len, &bare_lf);
 		if (r == CONN_LINE_MORE)
 			return;
@@ -236,8 +226,11 @@ static void smtp_process_input(struct smtp_session *s)
 			smtp_auth_input_line(s, line, len);
 		else
 			smtp_dispatch(s, line, len);
-		if (s->draining && s->tx == NULL && s->state == SMTP_STATE_COMMAND &&
-		    !s->closing) {
+		/* what the command allocated goes with it */
+		if (s->state == SMTP_STATE_COMMAND)
+			session_command_done(&s->base);
+		if (s->base.draining && s->tx == NULL && s->state == SMTP_STATE_COMMAND &&
+		    !s->base.closing) {
 			smtp_reply(s, 421, "4.3.2", "Service shutting down");
 			smtp_session_close(s);
 		}
@@ -246,11 +239,22 @@ static void smtp_process_input(struct smtp_session *s)
 
 void smtp_session_resume(struct smtp_session *s)
 {
-	if (s->destroy_when_done) {
+	if (session_may_free(&s->base)) {
 		smtp_session_free(s);
 		return;
 	}
-	conn_input_resume(s->conn);
+	conn_input_resume(s->base.conn);
+}
+
+void smtp_session_continue(struct smtp_session *s)
+{
+	if (session_may_free(&s->base)) {
+		smtp_session_free(s);
+		return;
+	}
+	smtp_process_input(s);
+	if (s->state != SMTP_STATE_WAIT)
+		conn_input_resume(s->base.conn);
 }
 
 static void smtp_on_conn_event(void *ctx, enum conn_event ev)
@@ -262,31 +266,50 @@ static void smtp_on_conn_event(void *ctx, enum conn_event ev)
 		break;
 	case CONN_EV_TIMEOUT:
 		/* RFC 5321 4.5.3.2.7 */
-		log_info("sid=%s event=timeout ip=%s", s->sid, s->peer_ip);
-		conn_write(s->conn, "421 4.4.2 Timeout, closing connection\r\n", 39);
+		log_info("sid=%s event=timeout ip=%s", s->base.sid, s->base.peer_ip);
+		conn_write(s->base.conn, "421 4.4.2 Timeout, closing connection\r\n", 39);
 		smtp_session_close(s);
 		break;
 	case CONN_EV_CLOSED:
-		if (s->job_pending) {
-			/* a thread-pool job still points at us */
-			s->destroy_when_done = true;
-			return;
-		}
-		smtp_session_free(s);
+		if (session_on_closed(&s->base))
+			smtp_session_free(s);
 		break;
 	}
 }
 
-void smtp_session_create(struct worker *worker, int fd, enum service service,
+static void smtp_session_drain(struct session *base)
+{
+	struct smtp_session *s = (struct smtp_session *)base;
+	if (s->tx == NULL && s->state == SMTP_STATE_COMMAND && !s->base.closing) {
+		conn_write(s->base.conn, "421 4.3.2 Service shutting down\r\n", 33);
+		smtp_session_close(s);
+	}
+}
+
+static void smtp_session_login_timeout(struct session *base)
+{
+	/* RFC 4954 6 leaves the time to log in to the server; 421 closes */
+	conn_write(base->conn, "421 4.7.0 Authentication timeout, closing connection\r\n", 54);
+}
+
+static void smtp_session_request_timeout(struct session *base)
+{
+	/* Postfix smtpd_min_data_rate: the message arrives too slowly */
+	conn_write(base->conn, "421 4.4.2 Data rate too low, closing connection\r\n", 49);
+}
+
+static const struct session_vfuncs smtp_session_vfuncs = {
+	.drain = smtp_session_drain,
+	.login_timeout = smtp_session_login_timeout,
+	.request_timeout = smtp_session_request_timeout,
+};
+
+void smtp_session_create(const struct session_env *env, int fd, enum service service,
 			 const char *peer_ip)
 {
-	const struct config *config = worker->config;
+	const struct config *config = env->config;
 	struct smtp_session *s = xcalloc(1, sizeof(*s));
-	s->worker = worker;
-	s->service = service;
-	s->pool = pool_create(1024);
 	s->spool_fd = -1;
-	s->sid = pool_strdup(s->pool, worker_session_id(worker));
 	struct conn_settings set = {
 		.max_input = SMTP_INPUT_MAX,
 		.max_output = SMTP_OUTPUT_MAX,
@@ -296,28 +319,19 @@ void smtp_session_create(struct worker *worker, int fd, enum service service,
 		.peer_ip = peer_ip,
 	};
 	bool implicit_tls = service == SERVICE_SUBMISSIONS;
-	s->conn = conn_create(worker->loop, fd, &set, implicit_tls ? worker->tls : NULL,
-			      smtp_on_conn_event, s);
+	struct session_settings sset = {
+		.conn = &set, .implicit_tls = implicit_tls,
+		.cb = smtp_on_conn_event, .ctx = s,
+	};
+	session_init(&s->base, env, &smtp_session_vfuncs, fd, service, &sset);
 	s->tls_started = implicit_tls;
-	snprintf(s->peer_ip, sizeof(s->peer_ip), "%s", conn_peer_ip(s->conn));
-	s->next = smtp_sessions;
-	if (smtp_sessions != NULL)
-		smtp_sessions->prev = s;
-	smtp_sessions = s;
-	log_info("sid=%s event=connect ip=%s service=%s port=%u", s->sid, s->peer_ip,
-		 service_name(service), conn_local_port(s->conn));
+	/* submission needs AUTH (RFC 6409 4.3 lets the server require it):
+	 * a client that never logs in does not keep its slot; on port 25
+	 * other servers never authenticate */
+	if (service != SERVICE_SMTP)
+		session_login_deadline(&s->base, config->login_timeout);
+	log_info("sid=%s event=connect ip=%s service=%s port=%u", s->base.sid,
+		 s->base.peer_ip, service_name(service), conn_local_port(s->base.conn));
 	/* RFC 5321 4.2: greeting; no enhanced code on 220 (RFC 2034 3) */
-	conn_printf(s->conn, "220 %s ESMTP Postel\r\n", config->hostname);
-}
-
-void smtp_sessions_drain(struct worker *worker)
-{
-	(void)worker;
-	for (struct smtp_session *s = smtp_sessions; s != NULL; s = s->next) {
-		s->draining = true;
-		if (s->tx == NULL && s->state == SMTP_STATE_COMMAND && !s->closing) {
-			conn_write(s->conn, "421 4.3.2 Service shutting down\r\n", 33);
-			smtp_session_close(s);
-		}
-	}
+	conn_printf(s->base.conn, "220 %s ESMTP Postel\r\n", config->hostname);
 }

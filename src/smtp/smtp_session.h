@@ -4,14 +4,12 @@
 #ifndef POSTEL_SMTP_SESSION_H
 #define POSTEL_SMTP_SESSION_H
 
-#include "server/server.h"
+#include "session/session.h"
 
-/* Takes ownership of fd. */
-/* peer_ip: the client address as accept() gave it */
-void smtp_session_create(struct worker *worker, int fd, enum service service,
+/* Takes ownership of fd. peer_ip: the client address as accept() gave it. */
+void smtp_session_create(const struct session_env *env, int fd, enum service service,
 			 const char *peer_ip);
-/* SIGTERM: idle sessions get 421 and close; transactions in flight finish
- * first and then close. */
-void smtp_sessions_drain(struct worker *worker);
+/* SIGTERM (session_drain_all()): idle sessions get 421 and close;
+ * transactions in flight finish first and then close. */
 
 #endif
