@@ -237,6 +237,9 @@ static void pop3_on_conn_event(void *ctx, enum conn_event ev)
 		pop3_session_close(s);
 		break;
 	case CONN_EV_CLOSED:
+		/* a login waiting for its penalty or its check holds the
+		 * session no longer */
+		pop3_auth_abandon(s);
 		if (session_on_closed(&s->base))
 			pop3_session_free(s);
 		break;
