@@ -1,20 +1,28 @@
 """Nothing blocks the event loop (issue 8 item 8, the session side):
 spool writes of big messages, POP3's opening of a message (with an index
-lookup when another reader moved it), and the account lookups of MAIL
-and RCPT run on the worker's thread pool. While
-another process holds accounts.db busy (readers wait for it),
-a RCPT on one connection waits, and other connections of the same worker
-(workers=1) are still answered at once: an SMTP NOOP and a POP3 CAPA in
-under 0.5 s. On the old code the RCPT lookup held the loop until the
-lock went."""
+lookup when another reader moved it), and the account lookups of MAIL,
+RCPT and logins (SMTP AUTH PLAIN, POP3 USER/PASS, SCRAM-SHA-256's
+client-first, which needs the account's salt) run on the worker's
+thread pools. While another process holds accounts.db busy (readers
+wait for it), the command on one connection waits, and other connections
+of the same worker (workers=1) are still answered at once: an SMTP NOOP
+and a POP3 CAPA in under 0.5 s. On the old code the lookup held the loop
+until the lock went.
+
+A client that goes away while its login waits (for the login penalty, or
+for a lookup stuck on that lock) is freed at once: its disconnect line
+comes within a second, not after the wait; the job in flight comes back
+to nobody and its verdict is still logged."""
+import base64
 import os
 import subprocess
 import time
 
 import pytest
 
-from conftest import ALICE, BOB, make_message, running_postel, scaled, token
-from pop3_helpers import POP3Raw, deliver, login, new_user
+from conftest import (ALICE, BOB, USERS, b64, make_message, plain_auth_blob,
+                      running_postel, scaled, token)
+from pop3_helpers import POP3Raw, deliver, login, new_user, raw
 
 LOCK_SECONDS = 3
 
@@ -42,7 +50,7 @@ def srv():
 
 def hold_lock(srv, seconds, db=None):
     """Make readers of db (default accounts.db) wait for `seconds`."""
-    db = db or srv.datadir / "accounts.db"
+    db = db or srv.datadir / "db" / "accounts.db"
     p = subprocess.Popen(["/usr/bin/python3", "-c", LOCKER, str(db), str(seconds)],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     line = p.stdout.readline()
@@ -175,4 +183,116 @@ def test_retr_index_lookup_does_not_stall_others(srv):
     finally:
         locker.wait(timeout=scaled(20))
     p.quit()
+    other.quit()
+
+
+def auth_start(srv, how, source="127.0.0.1"):
+    """A connection about to log in as alice, and the line that does it
+    (the line's lookup is what waits for accounts.db)."""
+    if how == "POP3 PASS":
+        c = raw(srv, implicit=True, source=source)
+        assert c.cmd(f"USER {ALICE}").startswith(b"+OK")
+        return c, f"PASS {USERS[ALICE]}"
+    c = srv.submissions(source=source)
+    c.ehlo()
+    if how == "AUTH PLAIN":
+        return c, f"AUTH PLAIN {plain_auth_blob(ALICE, USERS[ALICE])}"
+    return c, "AUTH SCRAM-SHA-256 " + b64(f"n,,n={ALICE},r=offloop-cnonce".encode())
+
+
+@pytest.mark.parametrize("how", ["AUTH PLAIN", "POP3 PASS", "SCRAM client-first"])
+def test_login_lookup_does_not_stall_others(srv, how):
+    """The account lookup of a login waits on a pool thread: an SMTP NOOP
+    on another connection of the worker is answered at once."""
+    other = srv.smtp()
+    other.ehlo()
+    slow, line = auth_start(srv, how)
+    locker = hold_lock(srv, LOCK_SECONDS)
+    try:
+        slow.send(line + "\r\n")
+        time.sleep(0.3)          # the lookup is waiting for the lock now
+        r, dt = timed(lambda: other.cmd("NOOP", timeout=10))
+        assert r.code == 250, r
+        assert dt < 0.5, f"SMTP NOOP took {dt:.2f} s while {how} waited for accounts.db"
+        # the login goes on once the lock goes (or a temporary failure
+        # when SQLite gives up)
+        if how == "POP3 PASS":
+            r = slow.line(timeout=scaled(15))
+            assert r.startswith(b"+OK") or b"[SYS/TEMP]" in r, r
+        else:
+            r = slow.read_reply(timeout=scaled(15))
+            want = 235 if how == "AUTH PLAIN" else 334
+            assert r.code in (want, 454), r
+            if r.code == 334:
+                # server-first: the client nonce, extended
+                assert base64.b64decode(r.text).startswith(b"r=offloop-cnonce"), r
+                assert slow.cmd("*").code == 501
+    finally:
+        locker.wait(timeout=scaled(20))
+    if how == "POP3 PASS":
+        assert slow.cmd("QUIT").startswith(b"+OK")
+    else:
+        assert slow.cmd("NOOP").code == 250
+        slow.quit()
+    other.quit()
+
+
+def disconnect_delay(srv, ip, t0, limit, count=1):
+    """Seconds from t0 until the log holds count disconnect lines of
+    sessions from ip (None if not within limit)."""
+    deadline = t0 + limit
+    while time.monotonic() < deadline:
+        if srv.log().count(f"event=disconnect ip={ip} ") >= count:
+            return time.monotonic() - t0
+        time.sleep(0.02)
+    return None
+
+
+def test_disconnect_in_penalty_wait_frees_the_session(srv):
+    """Two failures from an address: its next login waits 2 s before the
+    check. A client that goes away meanwhile is freed at once (the old
+    code kept the session until the wait and the check were over)."""
+    ip = "127.0.5.1"
+    with srv.submissions(source=ip) as c:
+        c.ehlo()
+        assert c.auth_plain(ALICE, "wrong-1").code == 535
+        assert c.auth_plain(ALICE, "wrong-2").code == 535   # waited 1 s
+        c.quit()
+    assert disconnect_delay(srv, ip, time.monotonic(), scaled(5)) is not None
+    c = srv.submissions(source=ip)
+    c.ehlo()
+    c.send(f"AUTH PLAIN {plain_auth_blob(ALICE, USERS[ALICE])}\r\n")
+    time.sleep(0.3)              # in its 2 s penalty wait now
+    c.close()
+    dt = disconnect_delay(srv, ip, time.monotonic(), scaled(10), count=2)
+    assert dt is not None, srv.log_tail()
+    assert dt < 1.0, f"session freed {dt:.2f} s after the client left its penalty wait"
+    assert srv.wait_for_log(rf"event=auth result=abandoned ip={ip} ") is not None
+    other = srv.smtp()
+    other.ehlo()
+    assert other.cmd("NOOP").code == 250
+    other.quit()
+
+
+def test_disconnect_during_lookup_frees_the_session(srv):
+    """A login whose account lookup waits for accounts.db: the client goes
+    away, its session is freed at once; the job comes back later to
+    nobody, and its verdict is logged (and counted for the penalty)."""
+    ip = "127.0.5.2"
+    c, line = auth_start(srv, "AUTH PLAIN", source=ip)
+    locker = hold_lock(srv, LOCK_SECONDS)
+    try:
+        c.send(line + "\r\n")
+        time.sleep(0.3)          # the lookup is waiting for the lock now
+        c.close()
+        dt = disconnect_delay(srv, ip, time.monotonic(), scaled(LOCK_SECONDS + 10))
+        assert dt is not None, srv.log_tail()
+        assert dt < 1.0, f"session freed {dt:.2f} s after the client left its login"
+    finally:
+        locker.wait(timeout=scaled(20))
+    line = srv.wait_for_log(rf"event=auth result=abandoned ip={ip} .*verdict=", timeout=15)
+    assert line is not None and ("verdict=ok" in line or "verdict=none" in line), line
+    other = srv.smtp()
+    other.ehlo()
+    assert other.cmd("NOOP").code == 250
     other.quit()

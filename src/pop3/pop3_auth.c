@@ -49,13 +49,15 @@ void pop3_auth_abandon(struct pop3_session *s)
 	auth_login_abandon(&s->login);
 }
 
-/* an account lookup, a password check or a failure delay: read nothing
- * meanwhile */
+/* an account lookup, a password check or a failure delay: process no
+ * command meanwhile (POP3_INPUT_WAIT). The connection still reads (into
+ * its bounded buffer), so a client that goes away is seen at once and
+ * its session freed (pop3_auth_abandon()), not after the wait. */
 static void pop3_login_pause(void *ctx)
 {
 	struct pop3_session *s = ctx;
 	session_job_begin(&s->base);
-	pop3_session_wait(s);
+	s->input = POP3_INPUT_WAIT;
 }
 
 /* the challenge after a lookup went out (input set by challenge()) */

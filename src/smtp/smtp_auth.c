@@ -1,10 +1,11 @@
 /* smtp_auth.c: AUTH (RFC 4954) over the shared SASL mechanisms.
  *
- * The attempt itself (steps, the password check on the thread pool, the
- * growing delay after failures, the log) is auth/auth_login.h's; this file
- * frames it in SMTP: 334 challenges, 235/535/454 replies. The session
- * reads nothing while a check or delay is pending. Each AUTH command gets
- * a fresh mechanism state. */
+ * The attempt itself (steps, the account lookup and password check on the
+ * thread pool, the growing delay after failures, the log) is
+ * auth/auth_login.h's; this file frames it in SMTP: 334 challenges,
+ * 235/535/454 replies. The session processes no command while a lookup,
+ * check or delay is pending. Each AUTH command gets a fresh mechanism
+ * state. */
 #include "smtp_private.h"
 #include "lib/base64.h"
 #include "lib/config.h"
@@ -45,14 +46,16 @@ void smtp_auth_abandon(struct smtp_session *s)
 	auth_login_abandon(&s->login);
 }
 
-/* an account lookup, a password check or a failure delay: read nothing
- * meanwhile */
+/* an account lookup, a password check or a failure delay: process no
+ * command meanwhile (SMTP_STATE_WAIT). The connection still reads (into
+ * its bounded buffer), so a client that goes away is seen at once and
+ * its session freed (smtp_auth_abandon()), not after the wait: a client
+ * that half-closes during a login is taken as gone, as Postfix does. */
 static void smtp_login_pause(void *ctx)
 {
 	struct smtp_session *s = ctx;
 	s->state = SMTP_STATE_WAIT;
 	session_job_begin(&s->base);
-	conn_input_pause(s->base.conn);
 }
 
 /* the challenge after a lookup went out (state set by challenge()) */
