@@ -125,6 +125,11 @@ void pop3_maildrop_open(struct pop3_session *s);
 /* QUIT in TRANSACTION: expunge the deleted messages, reply, close. */
 void pop3_maildrop_update(struct pop3_session *s);
 void pop3_maildrop_free(struct pop3_maildrop **md);
+/* The session is ending: the maildrop's lock goes now, its store handle
+ * is closed on the delivery pool (closing an index may checkpoint its
+ * WAL: writes and fsync), counted as a job of the session; then done(s)
+ * on the loop. */
+void pop3_maildrop_close(struct pop3_session *s, void (*done)(struct pop3_session *s));
 /* The message's file now (heap, or NULL): a Maildir reader may have
  * moved it from new/ to cur/ (or changed its flags) since the listing.
  * Runs on a pool thread, with the session's store handle. */
