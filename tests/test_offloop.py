@@ -12,7 +12,8 @@ until the lock went.
 A client that goes away while its login waits (for the login penalty, or
 for a lookup stuck on that lock) is freed at once: its disconnect line
 comes within a second, not after the wait; the job in flight comes back
-to nobody and its verdict is still logged."""
+to nobody and its verdict is still logged. Closing a POP3 session's
+store handle (which may checkpoint an index's WAL) runs on the pool."""
 import base64
 import os
 import subprocess
@@ -296,3 +297,51 @@ def test_disconnect_during_lookup_frees_the_session(srv):
     other.ehlo()
     assert other.cmd("NOOP").code == 250
     other.quit()
+
+
+def test_pop3_store_close_off_the_loop(srv):
+    """Closing a POP3 session's store handle may close a user's index
+    (the worker keeps a bounded set of open ones and closes the oldest),
+    which checkpoints its WAL: writes and fsync. That runs on the
+    delivery pool: the event-loop thread (tid == pid) writes only replies
+    and log lines while sessions close. The victim's index gets a WAL of
+    some size first (200 messages synced, 100 expunged); then fresh users
+    log in and out until it is closed. On the old code the loop thread
+    wrote the checkpoint itself (about 37 KB here)."""
+    [worker] = srv.children()
+    victim, password = new_user(srv)
+    new = srv.maildir(victim) / "new"
+    new.mkdir(parents=True, exist_ok=True)
+    owner = srv.maildir(victim).parent.stat()
+    for d in (srv.maildir(victim), new):
+        os.chown(d, owner.st_uid, owner.st_gid)
+    for k in range(200):
+        f = new / f"1700000000.M{k}P1.offloop"
+        f.write_bytes(b"Subject: offloop\r\n\r\n" + b"y" * 300 + b"\r\n")
+        os.chown(f, owner.st_uid, owner.st_gid)
+    wal = srv.maildir(victim) / "postel-index.sqlite-wal"
+    closed = srv.log().count("event=disconnect ip=127.0.0.1 ")
+    with raw(srv, implicit=True) as c:
+        c.login(victim, password)
+        for k in range(1, 101):
+            assert c.cmd(f"DELE {k}").startswith(b"+OK")
+        assert c.cmd("QUIT", timeout=scaled(30)).startswith(b"+OK")
+    # parked with its WAL once the session is gone
+    assert disconnect_delay(srv, "127.0.0.1", time.monotonic(), scaled(5),
+                            count=closed + 1) is not None
+    assert wal.exists() and wal.stat().st_size > 16384, "no WAL to checkpoint"
+    writes = []
+    for _ in range(64):              # the worker keeps 32 users open
+        if not wal.exists():
+            break
+        user, pw = new_user(srv)
+        with raw(srv, implicit=True) as c:
+            c.login(user, pw)
+            before = thread_wchar(worker, worker)
+            assert c.cmd("QUIT").startswith(b"+OK")
+            c.read_until_eof(timeout=scaled(5))
+        time.sleep(0.2)              # the close is done
+        writes.append(thread_wchar(worker, worker) - before)
+    assert not wal.exists(), "the victim's index was never closed"
+    assert max(writes) < 8192, \
+        f"the event-loop thread wrote {max(writes)} octets while a session closed: {writes}"
