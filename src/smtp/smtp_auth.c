@@ -88,6 +88,11 @@ static void smtp_login_finished(void *ctx, enum auth_login_result result,
 		break;
 	}
 	auth_login_free(&s->login);
+	if (s->base.draining && s->tx == NULL && !s->base.closing) {
+		/* SIGTERM came during the check: the reply went out */
+		smtp_reply(s, 421, "4.3.2", "Service shutting down");
+		smtp_session_close(s);
+	}
 	if (paused)
 		smtp_session_resume(s);
 }
