@@ -3,7 +3,8 @@
  * the pool (PLAIN: pause, then finished; SCRAM client-first: pause, the
  * server-first challenge, then resume), and auth_login_abandon() during
  * a penalty wait (cancelled, no verdict, no callback) or with a job in
- * flight (no callback; the verdict still counts for the penalty). */
+ * flight (no callback; the verdict still counts for the penalty); and
+ * below it, sasl.h's split between the loop-side step and the work. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -17,6 +18,7 @@
 #include "auth/auth_login.h"
 #include "auth/authfail.h"
 #include "auth/password.h"
+#include "auth/sasl.h"
 #include "auth/userdb.h"
 #include "lib/ioloop.h"
 #include "lib/threadpool.h"
@@ -230,6 +232,56 @@ static void test_abandon_with_job_in_flight(void **state)
 	assert_int_equal(authfail_failures(IP, "alice@example.org", ioloop_now_ms(loop)), 1);
 }
 
+/* The loop-side steps never read accounts.db: PLAIN hands out VERIFY
+ * (lookup and check together), SCRAM's client-first hands out LOOKUP and
+ * its server-first comes from the work, given a thread's own handle. */
+static void test_account_reads_are_handed_out(void **state)
+{
+	(void)state;
+	str_t challenge = STR_INIT;
+	const char *error = NULL;
+	struct sasl_server *srv = sasl_server_create("SCRAM-SHA-256");
+	const char *cf = "n,,n=alice@example.org,r=abc";
+	assert_int_equal(sasl_server_step(srv, true, (const unsigned char *)cf, strlen(cf),
+					  &challenge, &error), SASL_LOOKUP);
+	assert_int_equal(challenge.len, 0);
+	/* the name is known before the lookup: the penalty is kept by it */
+	assert_string_equal(sasl_server_attempt_user(srv), "alice@example.org");
+	/* nothing more until the work is done */
+	assert_int_equal(sasl_server_step(srv, true, (const unsigned char *)"x", 1,
+					  &challenge, &error), SASL_FAIL);
+	sasl_server_destroy(&srv);
+
+	srv = sasl_server_create("SCRAM-SHA-256");
+	assert_int_equal(sasl_server_step(srv, true, (const unsigned char *)cf, strlen(cf),
+					  &challenge, &error), SASL_LOOKUP);
+	assert_int_equal(sasl_server_work_finish(srv, &challenge, &error), SASL_FAIL);
+	sasl_server_destroy(&srv);
+
+	srv = sasl_server_create("SCRAM-SHA-256");
+	assert_int_equal(sasl_server_step(srv, true, (const unsigned char *)cf, strlen(cf),
+					  &challenge, &error), SASL_LOOKUP);
+	struct userdb *mine = userdb_thread(test_dir, &error);
+	assert_non_null(mine);
+	sasl_server_work(srv, mine);
+	assert_int_equal(sasl_server_work_finish(srv, &challenge, &error), SASL_CONTINUE);
+	assert_true(strncmp(str_c(&challenge), "r=abc", 5) == 0);
+	assert_non_null(strstr(str_c(&challenge), ",i="));
+	sasl_server_destroy(&srv);
+
+	srv = sasl_server_create("PLAIN");
+	assert_int_equal(sasl_server_step(srv, true, (const unsigned char *)"\0alice@example.org\0secret",
+					  25, &challenge, &error), SASL_VERIFY);
+	assert_string_equal(sasl_server_attempt_user(srv), "alice@example.org");
+	assert_null(sasl_server_user(srv));
+	sasl_server_destroy(&srv);
+
+	/* the thread's own handle, kept, and closed on request */
+	assert_ptr_equal(userdb_thread(test_dir, &error), mine);
+	userdb_thread_close();
+	str_free(&challenge);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -237,6 +289,7 @@ int main(void)
 		cmocka_unit_test_setup(test_scram_first_looked_up_on_the_pool, reset),
 		cmocka_unit_test_setup(test_abandon_in_penalty_wait, reset),
 		cmocka_unit_test_setup(test_abandon_with_job_in_flight, reset),
+		cmocka_unit_test(test_account_reads_are_handed_out),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -537,56 +537,6 @@ static void test_scram_bad_messages(void **state)
 	str_free(&challenge);
 }
 
-/* The loop-side steps never read accounts.db: PLAIN hands out VERIFY
- * (lookup and check together), SCRAM's client-first hands out LOOKUP and
- * its server-first comes from the work. The same database handle on
- * this thread is not used: the work gets a handle of its own. */
-static void test_account_reads_are_handed_out(void **state)
-{
-	(void)state;
-	str_t challenge = STR_INIT;
-	const char *error = NULL;
-	struct sasl_server *srv = sasl_server_create("SCRAM-SHA-256");
-	const char *cf = "n,,n=alice@example.org,r=abc";
-	assert_int_equal(sasl_server_step(srv, true, (const unsigned char *)cf, strlen(cf),
-					  &challenge, &error), SASL_LOOKUP);
-	assert_int_equal(challenge.len, 0);
-	/* the name is known before the lookup: the penalty is kept by it */
-	assert_string_equal(sasl_server_attempt_user(srv), "alice@example.org");
-	/* nothing more until the work is done */
-	assert_int_equal(sasl_server_step(srv, true, (const unsigned char *)"x", 1,
-					  &challenge, &error), SASL_FAIL);
-	sasl_server_destroy(&srv);
-
-	srv = sasl_server_create("SCRAM-SHA-256");
-	assert_int_equal(sasl_server_step(srv, true, (const unsigned char *)cf, strlen(cf),
-					  &challenge, &error), SASL_LOOKUP);
-	assert_int_equal(sasl_server_work_finish(srv, &challenge, &error), SASL_FAIL);
-	sasl_server_destroy(&srv);
-
-	srv = sasl_server_create("SCRAM-SHA-256");
-	assert_int_equal(sasl_server_step(srv, true, (const unsigned char *)cf, strlen(cf),
-					  &challenge, &error), SASL_LOOKUP);
-	assert_int_equal(run_work(srv, &challenge, &error), SASL_CONTINUE);
-	assert_true(strncmp(str_c(&challenge), "r=abc", 5) == 0);
-	assert_non_null(strstr(str_c(&challenge), ",i="));
-	sasl_server_destroy(&srv);
-
-	srv = sasl_server_create("PLAIN");
-	assert_int_equal(sasl_server_step(srv, true, (const unsigned char *)"\0alice@example.org\0secret",
-					  25, &challenge, &error), SASL_VERIFY);
-	assert_string_equal(sasl_server_attempt_user(srv), "alice@example.org");
-	assert_null(sasl_server_user(srv));
-	sasl_server_destroy(&srv);
-
-	/* the main thread's own handle, closed on request */
-	struct userdb *mine = userdb_thread(test_dir, &error);
-	assert_non_null(mine);
-	assert_ptr_equal(userdb_thread(test_dir, &error), mine);
-	userdb_thread_close();
-	str_free(&challenge);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -597,7 +547,6 @@ int main(void)
 		cmocka_unit_test(test_scram_rfc7677_exchange),
 		cmocka_unit_test(test_scram_exchange),
 		cmocka_unit_test(test_scram_bad_messages),
-		cmocka_unit_test(test_account_reads_are_handed_out),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
