@@ -42,6 +42,7 @@
 #include "auth/password.h"
 #include "auth/sasl_private.h"
 #include "auth/userdb.h"
+#include "auth/test-userdb-dir.h"
 #include "lib/base64.h"
 #include "lib/mem.h"
 #include "lib/str.h"
@@ -62,19 +63,8 @@ static unsigned char client_key[PASSWORD_SCRAM_KEY_LEN];
 
 static void cleanup(void)
 {
-	static const char *const files[] = {
-		"accounts.db", "accounts.db-wal", "accounts.db-shm"
-	};
-	char path[sizeof(fuzz_dir) + 32];
-
 	userdb_close(&db);
-	for (unsigned i = 0; i < 3; i++) {
-		snprintf(path, sizeof(path), "%s/" USERDB_DIRNAME "/%s", fuzz_dir, files[i]);
-		unlink(path);
-	}
-	snprintf(path, sizeof(path), "%s/" USERDB_DIRNAME, fuzz_dir);
-	rmdir(path);
-	rmdir(fuzz_dir);
+	test_userdb_dir_remove(fuzz_dir);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)

@@ -20,6 +20,7 @@
 #include "auth/password.h"
 #include "auth/sasl.h"
 #include "auth/userdb.h"
+#include "auth/test-userdb-dir.h"
 #include "lib/ioloop.h"
 #include "lib/threadpool.h"
 
@@ -141,18 +142,10 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	static const char *const files[] = { "accounts.db", "accounts.db-wal", "accounts.db-shm" };
-	char path[128];
 	(void)state;
 	threadpool_destroy(&pool); /* its thread's accounts.db handle goes too */
 	ioloop_destroy(&loop);
-	for (unsigned i = 0; i < 3; i++) {
-		snprintf(path, sizeof(path), "%s/" USERDB_DIRNAME "/%s", test_dir, files[i]);
-		unlink(path);
-	}
-	snprintf(path, sizeof(path), "%s/" USERDB_DIRNAME, test_dir);
-	rmdir(path);
-	rmdir(test_dir);
+	test_userdb_dir_remove(test_dir);
 	return 0;
 }
 

@@ -22,6 +22,7 @@
 #include "auth/password.h"
 #include "auth/sasl_private.h"
 #include "auth/userdb.h"
+#include "auth/test-userdb-dir.h"
 #include "lib/base64.h"
 
 #define HASH_SHA512_PW "$6$R8tbujE6rGQElZ8.$3hHXOx5g.IYiQ6huPtoJdKWLvvWRlS/uItW67RMZyQM94Vssy7aLFlAHrk4cmaMPLBkpoVGbyWjpAobvF0aVj1"
@@ -86,17 +87,9 @@ static int group_setup(void **state)
 
 static int group_teardown(void **state)
 {
-	static const char *const files[] = { "accounts.db", "accounts.db-wal", "accounts.db-shm" };
-	char path[128];
 	(void)state;
 	userdb_close(&db);
-	for (unsigned i = 0; i < 3; i++) {
-		snprintf(path, sizeof(path), "%s/" USERDB_DIRNAME "/%s", test_dir, files[i]);
-		unlink(path);
-	}
-	snprintf(path, sizeof(path), "%s/" USERDB_DIRNAME, test_dir);
-	rmdir(path);
-	rmdir(test_dir);
+	test_userdb_dir_remove(test_dir);
 	return 0;
 }
 
