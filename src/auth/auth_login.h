@@ -14,8 +14,9 @@
  *   challenge(ctx, data, len, final)  send a challenge; final: data sent
  *       with success (SCRAM server-final), to be answered by an empty
  *       line (auth_login_final_response())
- *   pause(ctx)  the answer comes later, from the loop: stop reading
- *       input until resume() or finished()
+ *   pause(ctx)  the answer comes later, from the loop: act on no input
+ *       until resume() or finished(), but keep the connection read, so
+ *       that a client that leaves is seen at once (auth_login_abandon())
  *   resume(ctx)  a paused attempt goes on: its challenge (SCRAM
  *       server-first, after the account lookup) was just sent; read
  *       input again. The last call touching the attempt.
