@@ -42,7 +42,7 @@ def srv():
 
 def hold_lock(srv, seconds, db=None):
     """Make readers of db (default accounts.db) wait for `seconds`."""
-    db = db or srv.datadir / "accounts.db"
+    db = db or srv.datadir / "db" / "accounts.db"
     p = subprocess.Popen(["/usr/bin/python3", "-c", LOCKER, str(db), str(seconds)],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     line = p.stdout.readline()
