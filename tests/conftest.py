@@ -505,6 +505,13 @@ class Postel:
             self.kill_all()
             raise AssertionError(f"postel not ready after {timeout}s ({pending}: "
                                  f"{last_error!r}):\n" + self.log_tail())
+        # the ports answer once the first worker runs; the others may still
+        # be forking (16 workers on a loaded machine): wait for all of them
+        # before taking the snapshot that stop() compares against
+        want = int(self.overrides.get("workers") or 0)
+        settle = time.monotonic() + scaled(10)
+        while want and len(self.children()) < want and time.monotonic() < settle:
+            time.sleep(0.05)
         self.workers_at_start = self.children()
         return self
 
