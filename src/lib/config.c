@@ -806,6 +806,13 @@ const char *config_hostname_problem(const char *hostname)
 	return NULL;
 }
 
+const char *config_hostname_fix(const struct config *config)
+{
+	return t_printf("set \"hostname = mail.example.org\" (the name whose A/AAAA "
+			"and MX records point here) in %s/postel.conf or pass "
+			"-o hostname=mail.example.org", config->data_dir);
+}
+
 const char *config_hostname_warning(const struct config *config)
 {
 	const char *problem = config_hostname_problem(config->hostname);
@@ -815,11 +822,8 @@ const char *config_hostname_warning(const struct config *config)
 	 * name; other MTAs and TLS clients check this name */
 	return t_printf("hostname %s is not a fully qualified domain name (it %s): "
 			"it goes into EHLO, Received: and the self-signed certificate, "
-			"and other servers and clients check it; set "
-			"\"hostname = mail.example.org\" (the name whose A/AAAA and MX "
-			"records point here) in %s/postel.conf or pass "
-			"-o hostname=mail.example.org",
-			log_str(config->hostname), problem, config->data_dir);
+			"and other servers and clients check it; %s",
+			log_str(config->hostname), problem, config_hostname_fix(config));
 }
 
 void config_dump_keys(str_t *out)

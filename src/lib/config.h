@@ -86,6 +86,8 @@ const char *config_hostname_problem(const char *hostname);
 /* The warning for a hostname that is not fully qualified, with the fix;
  * NULL when it is fine. */
 const char *config_hostname_warning(const struct config *config);
+/* The fix that warning gives, alone (for a log line's fix= field). */
+const char *config_hostname_fix(const struct config *config);
 /* Print every key with its type, default and help line. */
 void config_dump_keys(str_t *out);
 /* Parse "addr:port,[v6]:port" ("" = empty list). Numeric addresses only

@@ -340,9 +340,11 @@ int cmd_serve(struct cli_ctx *ctx, int argc, char **argv)
 
 	log_info("event=start hostname=%s data_dir=%s workers=%u", m.config->hostname,
 		 m.config->data_dir, m.nworkers);
-	if (config_hostname_warning(m.config) != NULL)
-		log_warn("event=hostname_not_fqdn warning=%s",
-			 log_str(config_hostname_warning(m.config)));
+	if (config_hostname_problem(m.config->hostname) != NULL)
+		log_warn("event=hostname_not_fqdn hostname=%s problem=%s fix=%s",
+			 log_str(m.config->hostname),
+			 log_str(config_hostname_problem(m.config->hostname)),
+			 log_str(config_hostname_fix(m.config)));
 	for (unsigned i = 0; i < m.nworkers; i++)
 		master_spawn(&m, i);
 	server_notify(t_printf("READY=1\nSTATUS=serving with %u workers", m.nworkers));
