@@ -107,6 +107,24 @@ def test_check_certificate_and_key(cli, tmp_path):
     assert f"does not name hostname {HOSTNAME}" in err, err
 
 
+def test_check_listen_overlap(cli):
+    """Two keys on one address (or one on its wildcard): serve's bind
+    would fail, so check says so first."""
+    port = cli.smtp_port
+    rc, out, err = cli.cli("-o", f"submission_listen=0.0.0.0:{port}",
+                           "config", "check", check=False)
+    assert rc == 1, (out, err)
+    assert (f"error: smtp_listen 127.0.0.1:{port} and submission_listen "
+            f"0.0.0.0:{port} overlap") in err, err
+    rc, out, err = cli.cli("-o", f"pop3_listen=127.0.0.1:{port},[::1]:{port}",
+                           "config", "check", check=False)
+    assert rc == 1 and "pop3_listen 127.0.0.1" in err, err
+    # [::] is bound IPv6-only: it and 0.0.0.0 on one port are fine
+    rc, out, err = cli.cli("-o", f"smtp_listen=0.0.0.0:{port},[::]:{port}",
+                           "config", "check")
+    assert out == "config ok\n", err
+
+
 @pytest.mark.skipif(not ROOT, reason="owner checks apply when started as root")
 def test_check_unsafe_data_dir(cli):
     os.chmod(cli.datadir, 0o777)
@@ -148,7 +166,7 @@ def test_show_keys_and_changed(cli):
     assert f"hostname = {HOSTNAME}" in lines, out
     assert not any(l.startswith(("max_recipients", "message_size_limit", "sandbox"))
                    for l in lines), out
-    rc, out, err = cli.cli("config", "show", "--changed", "message_size_limit", "workers")
+    rc, out, err = cli.cli("config", "show", "message_size_limit", "workers", "--changed")
     assert out == "workers = 2\n", out
 
 
