@@ -83,8 +83,8 @@ def parse_config(out):
     return cfg
 
 
-def test_config_check_prints_effective_config(cli):
-    rc, out, err = cli.cli("config", "check")
+def test_config_show_prints_effective_config(cli):
+    rc, out, err = cli.cli("config", "show")
     cfg = parse_config(out)
     for key in ("hostname", "smtp_listen", "submission_listen", "submissions_listen",
                 "pop3_listen", "pop3s_listen", "imap_listen", "imaps_listen",
@@ -92,7 +92,7 @@ def test_config_check_prints_effective_config(cli):
                 "max_connections_per_ip", "smtp_timeout", "pop3_timeout",
                 "tls_handshake_timeout",
                 "max_bad_commands", "workers", "allow_plaintext_auth", "log_level"):
-        assert key in cfg, f"{key} missing from config check:\n{out}"
+        assert key in cfg, f"{key} missing from config show:\n{out}"
     assert cfg["hostname"] == HOSTNAME
     assert cfg["smtp_listen"] == f"127.0.0.1:{cli.smtp_port}"
     assert cfg["imap_listen"] == ""
@@ -102,7 +102,7 @@ def test_config_check_prints_effective_config(cli):
 def test_config_defaults():
     import tempfile
     d = tempfile.mkdtemp(dir="/tmp", prefix="postel-cfg-")
-    rc, out, err = run("-d", d, "config", "check")
+    rc, out, err = run("-d", d, "config", "show")
     assert rc == 0, err
     cfg = parse_config(out)
     assert cfg["message_size_limit"] in ("52428800", "50M", "50 MiB"), cfg
@@ -114,7 +114,7 @@ def test_config_defaults():
 
 def test_config_size_suffix(cli):
     rc, out, err = run("-d", str(cli.datadir), "-o", "message_size_limit=1M",
-                       "config", "check")
+                       "config", "show")
     assert rc == 0, err
     assert parse_config(out)["message_size_limit"] in ("1048576", "1M"), out
 
@@ -142,14 +142,14 @@ def test_config_file(cli, tmp_path):
     conf = tmp_path / "postel.conf"
     conf.write_text("# a comment\n\nhostname = file.example.org\n"
                     "  # an indented comment\nmax_recipients = 77\n")
-    rc, out, err = run("-d", str(cli.datadir), "-c", str(conf), "config", "check")
+    rc, out, err = run("-d", str(cli.datadir), "-c", str(conf), "config", "show")
     assert rc == 0, err
     cfg = parse_config(out)
     assert cfg["hostname"] == "file.example.org"
     assert cfg["max_recipients"] == "77"
     # -o wins over the file
     rc, out, err = run("-d", str(cli.datadir), "-c", str(conf), "-o",
-                       "max_recipients=5", "config", "check")
+                       "max_recipients=5", "config", "show")
     assert rc == 0, err
     assert parse_config(out)["max_recipients"] == "5"
 

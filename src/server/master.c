@@ -255,6 +255,10 @@ static void master_reload(struct master *m)
 	}
 	server_fit_fd_limit(nc, m->listeners.count);
 	/* listeners stay as bound at start: changing them needs a restart */
+	const char *restart = config_restart_keys(m->config, nc);
+	if (restart != NULL)
+		log_warn("event=reload_needs_restart keys=%s reason=\"bound or sized "
+			 "at start; the old values stay until postel serve restarts\"", restart);
 	str_t a = STR_INIT, b = STR_INIT;
 	config_dump(m->config, &a);
 	config_dump(nc, &b);
@@ -336,8 +340,14 @@ int cmd_serve(struct cli_ctx *ctx, int argc, char **argv)
 
 	log_info("event=start hostname=%s data_dir=%s workers=%u", m.config->hostname,
 		 m.config->data_dir, m.nworkers);
+	if (config_hostname_problem(m.config->hostname) != NULL)
+		log_warn("event=hostname_not_fqdn hostname=%s problem=%s fix=%s",
+			 log_str(m.config->hostname),
+			 log_str(config_hostname_problem(m.config->hostname)),
+			 log_str(config_hostname_fix(m.config)));
 	for (unsigned i = 0; i < m.nworkers; i++)
 		master_spawn(&m, i);
+	server_notify(t_printf("READY=1\nSTATUS=serving with %u workers", m.nworkers));
 
 	for (;;) {
 		siginfo_t si;
@@ -349,11 +359,15 @@ int cmd_serve(struct cli_ctx *ctx, int argc, char **argv)
 			if (m.stopping && master_alive(&m) == 0)
 				break;
 		} else if (sig == SIGHUP) {
-			if (!m.stopping)
+			if (!m.stopping) {
+				server_notify_reloading();
 				master_reload(&m);
+				server_notify("READY=1\nSTATUS=serving (reloaded)");
+			}
 		} else {
 			if (!m.stopping) {
 				log_info("event=stopping signal=%d", sig);
+				server_notify("STOPPING=1\nSTATUS=draining connections");
 				m.stopping = true;
 				master_signal_all(&m, SIGTERM);
 			}

@@ -46,6 +46,10 @@ void server_listen_close(struct listener_set *set);
  * and an unsafe one refused with error_r naming the path. Root touches
  * nothing inside a directory run_user can write. */
 int server_prepare_data_dir(const struct config *config, const char **error_r);
+/* The same checks, changing nothing (config check): -1 with error_r where
+ * serve would refuse; note_r (or NULL) says what serve would still make. */
+int server_check_data_dir(const struct config *config, const char **note_r,
+			  const char **error_r);
 /* In a child running as run_user: create, migrate, WAL-switch and check
  * the databases, so workers start on ready files (server_prepare.c). */
 int server_prepare_databases(const struct config *config, const char **error_r);
@@ -58,6 +62,12 @@ int server_drop_privileges(const struct config *config, const char **error_r);
  * plus a reserve; where the hard limit is lower, lower max_connections to
  * fit and log a warning (server_fdlimit.c). */
 void server_fit_fd_limit(struct config *config, unsigned listeners);
+
+/* sd_notify(3) protocol to $NOTIFY_SOCKET, if set ("READY=1\nSTATUS=..."):
+ * 0 sent or no socket, -1 logged (server_notify.c). _reloading() sends
+ * RELOADING=1 with MONOTONIC_USEC. */
+int server_notify(const char *state);
+int server_notify_reloading(void);
 
 /* Everything sessions in one worker share; sessions see only env. */
 struct worker {
