@@ -14,13 +14,25 @@
  * shared per-address counts. When rows run short, the oldest retiring
  * workers are told to stop now (SIGTERM) and a reload waits for them,
  * rather than forgetting a process or failing to spawn. Workers die with
- * the master (PR_SET_PDEATHSIG, worker.c). */
+ * the master (PR_SET_PDEATHSIG, worker.c).
+ *
+ * Children are supervised by kind (enum child_kind, server.h; only
+ * workers today, a queue runner later): each live child, whatever its
+ * kind and generation, has a row in children[] (its limits row) with its
+ * end of a typed channel (lib/channel.h), made before fork. The master
+ * waits on an ioloop: a signalfd for the signals above and every
+ * channel. A MAILBOX_CHANGED from one worker goes to every other worker
+ * (old generations too: they still serve IDLE sessions). A child whose
+ * channel fails (malformed frame, end of file) is dropped from the fan-out
+ * and logged; it is reaped as before when it exits. */
 #include "server.h"
 #include "worker_limits.h"
 #include "cli/commands.h"
 #include "lib/config.h"
 #include "auth/authfail.h"
 #include "lib/tls.h"
+#include "lib/channel.h"
+#include "lib/ioloop.h"
 #include "lib/mem.h"
 #include "lib/log.h"
 
@@ -28,6 +40,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -41,6 +54,24 @@ struct master_retiring {
 	pid_t pid;           /* 0: free */
 	unsigned long long seq; /* retire order: lower is older */
 	bool stopped;        /* SIGTERM sent to make room */
+};
+
+struct master;
+
+/* One live child of any kind, by its limits row. */
+struct master_child {
+	struct master *m;
+	pid_t pid;           /* 0: free */
+	enum child_kind kind;
+	unsigned generation;
+	struct channel *chan; /* NULL once failed */
+	bool hello;           /* its HELLO arrived and matched */
+};
+
+/* How each kind of child runs, once forked. */
+struct master_kind {
+	const char *name;
+	int (*run)(struct master *m, const struct child_start *start, unsigned row);
 };
 
 struct master {
@@ -60,6 +91,21 @@ struct master {
 	 * live worker process, old generations included */
 	struct worker_limits_shared *limits;
 	pid_t row_owner[MASTER_LIMIT_ROWS];
+	struct master_child children[MASTER_LIMIT_ROWS];
+	unsigned generation; /* raised by each reload */
+	struct ioloop *loop;
+	int signal_fd;
+	struct io *signal_io;
+};
+
+static int master_run_worker(struct master *m, const struct child_start *start,
+			     unsigned row)
+{
+	return worker_run(m->config, m->tls, &m->listeners, start, m->limits, row);
+}
+
+static const struct master_kind master_kinds[CHILD_KIND_COUNT] = {
+	[CHILD_WORKER] = { "worker", master_run_worker },
 };
 
 static int master_row_take(struct master *m)
@@ -90,29 +136,128 @@ static void master_row_release(struct master *m, pid_t pid)
 	}
 }
 
-static pid_t master_spawn(struct master *m, unsigned idx)
+static void master_child_forget(struct master_child *c)
 {
+	channel_destroy(&c->chan);
+	*c = (struct master_child){ 0 };
+}
+
+/* In a new child: the master's descriptors are not its own. Closing them
+ * (not io_remove: the epoll set is shared with the master) means only
+ * the master holds the master end of each channel. */
+static void master_close_inherited(struct master *m)
+{
+	for (unsigned r = 0; r < MASTER_LIMIT_ROWS; r++) {
+		if (m->children[r].chan != NULL)
+			close(channel_fd(m->children[r].chan));
+	}
+	close(m->signal_fd);
+	close(ioloop_fd(m->loop));
+}
+
+static void master_on_channel_msg(const struct channel_msg *msg, void *ctx);
+static void master_on_channel_closed(const char *reason, void *ctx);
+
+static pid_t master_spawn(struct master *m, enum child_kind kind, unsigned idx)
+{
+	const char *kname = master_kinds[kind].name, *error;
 	int row = master_row_take(m);
 	if (row < 0) {
 		/* cannot happen: reloads wait until nworkers rows are free */
-		log_error("event=spawn_failed index=%u reason=\"no free row\"", idx);
+		log_error("event=spawn_failed kind=%s index=%u reason=\"no free row\"",
+			  kname, idx);
 		return -1;
 	}
-	pid_t master_pid = getpid();
+	int fds[2];
+	if (channel_pair(fds, &error) < 0) {
+		log_error("event=spawn_failed kind=%s index=%u error=%s", kname, idx,
+			  log_str(error));
+		return -1;
+	}
+	struct child_start start = { .index = idx, .generation = m->generation,
+				     .channel_fd = fds[1], .master_pid = getpid() };
 	pid_t pid = fork();
 	if (pid < 0) {
 		log_error("event=fork_failed error=\"%s\"", strerror(errno));
+		close(fds[0]);
+		close(fds[1]);
 		return -1;
 	}
 	if (pid == 0) {
-		int status = worker_run(m->config, m->tls, &m->listeners, idx,
-					m->limits, (unsigned)row, master_pid);
-		_exit(status);
+		master_close_inherited(m);
+		close(fds[0]);
+		_exit(master_kinds[kind].run(m, &start, (unsigned)row));
 	}
+	close(fds[1]);
 	m->row_owner[row] = pid;
-	m->workers[idx] = pid;
-	m->started[idx] = time(NULL);
+	struct master_child *c = &m->children[row];
+	*c = (struct master_child){ .m = m, .pid = pid, .kind = kind,
+				    .generation = m->generation };
+	c->chan = channel_create(m->loop, fds[0], master_on_channel_msg,
+				 master_on_channel_closed, c);
+	if (kind == CHILD_WORKER) {
+		m->workers[idx] = pid;
+		m->started[idx] = time(NULL);
+	}
 	return pid;
+}
+
+/* A change one worker committed, for every other worker's watchers. */
+static void master_fan_out(struct master *m, const struct master_child *from,
+			   const struct channel_msg *msg)
+{
+	for (unsigned r = 0; r < MASTER_LIMIT_ROWS; r++) {
+		struct master_child *c = &m->children[r];
+		const char *error;
+		if (c == from || c->chan == NULL || !c->hello || c->kind != CHILD_WORKER)
+			continue;
+		if (channel_send(c->chan, msg, &error) < 0)
+			log_warn("event=channel_send_failed pid=%d type=%s error=%s",
+				 (int)c->pid, channel_msg_type_name(msg->type),
+				 log_str(error));
+	}
+}
+
+static void master_on_channel_msg(const struct channel_msg *msg, void *ctx)
+{
+	struct master_child *c = ctx;
+	const char *kname = master_kinds[c->kind].name;
+	if (!c->hello && msg->type != CHANNEL_MSG_HELLO) {
+		log_error("event=channel_error pid=%d kind=%s error=\"%s before hello\"",
+			  (int)c->pid, kname, channel_msg_type_name(msg->type));
+		channel_destroy(&c->chan);
+		return;
+	}
+	switch (msg->type) {
+	case CHANNEL_MSG_HELLO:
+		if (c->hello || msg->kind != c->kind || msg->generation != c->generation) {
+			log_error("event=channel_error pid=%d kind=%s error=\"unexpected "
+				  "hello kind=%u generation=%u\"", (int)c->pid, kname,
+				  msg->kind, msg->generation);
+			channel_destroy(&c->chan);
+			return;
+		}
+		c->hello = true;
+		log_debug("event=child_hello pid=%d kind=%s generation=%u",
+			  (int)c->pid, kname, c->generation);
+		break;
+	case CHANNEL_MSG_MAILBOX_CHANGED:
+		master_fan_out(c->m, c, msg);
+		break;
+	case CHANNEL_MSG_QUEUE_ENTRY_COMMITTED:
+		/* for the queue runner, which is not built yet */
+		break;
+	}
+}
+
+static void master_on_channel_closed(const char *reason, void *ctx)
+{
+	struct master_child *c = ctx;
+	/* a child that exits closes its end: only an error is news */
+	if (strcmp(reason, "peer closed") != 0)
+		log_error("event=channel_error pid=%d kind=%s error=%s", (int)c->pid,
+			  master_kinds[c->kind].name, log_str(reason));
+	channel_destroy(&c->chan);
 }
 
 static void master_signal_all(struct master *m, int sig)
@@ -201,6 +346,10 @@ static void master_reap(struct master *m)
 		bool crashed = WIFSIGNALED(status) ||
 			(WIFEXITED(status) && WEXITSTATUS(status) != 0);
 		master_row_release(m, pid);
+		for (unsigned r = 0; r < MASTER_LIMIT_ROWS; r++) {
+			if (m->children[r].pid == pid)
+				master_child_forget(&m->children[r]);
+		}
 		for (unsigned i = 0; i < MASTER_LIMIT_ROWS; i++) {
 			if (m->retiring[i].pid == pid) {
 				m->retiring[i] = (struct master_retiring){ 0 };
@@ -221,7 +370,7 @@ static void master_reap(struct master *m)
 				continue;
 			if (time(NULL) - m->started[i] < 1)
 				sleep(1); /* a worker that dies at once must not spin */
-			master_spawn(m, i);
+			master_spawn(m, CHILD_WORKER, i);
 		}
 	}
 	if (m->reload_pending && !m->stopping && master_rows_free(m) >= m->nworkers)
@@ -271,10 +420,53 @@ static void master_reload(struct master *m)
 	tls_ctx_destroy(&m->tls);
 	m->config = nc;
 	m->tls = ntls;
+	m->generation++;
 	for (unsigned i = 0; i < m->nworkers; i++)
-		master_spawn(m, i);
+		master_spawn(m, CHILD_WORKER, i);
 	/* room for the next reload, and no more than MASTER_MAX_RETIRING */
 	master_make_room(m, m->nworkers);
+}
+
+static void master_on_signal(void *ctx)
+{
+	struct master *m = ctx;
+	struct signalfd_siginfo si;
+	while (read(m->signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		int sig = (int)si.ssi_signo;
+		if (sig == SIGCHLD) {
+			master_reap(m);
+		} else if (sig == SIGHUP) {
+			if (!m->stopping)
+				master_reload(m);
+		} else if (!m->stopping) {
+			log_info("event=stopping signal=%d", sig);
+			m->stopping = true;
+			master_signal_all(m, SIGTERM);
+		}
+	}
+	if (m->stopping && master_alive(m) == 0)
+		ioloop_stop(m->loop);
+}
+
+/* The signals in mask (blocked) arrive through a signalfd on the loop
+ * that also reads every child's channel. */
+static void master_loop_create(struct master *m, const sigset_t *mask)
+{
+	m->loop = ioloop_create();
+	m->signal_fd = signalfd(-1, mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (m->signal_fd < 0)
+		fatal("event=signalfd error=\"%s\"", strerror(errno));
+	m->signal_io = io_add(m->loop, m->signal_fd, IO_READ, master_on_signal, m);
+}
+
+static void master_loop_run(struct master *m)
+{
+	ioloop_run(m->loop);
+	for (unsigned r = 0; r < MASTER_LIMIT_ROWS; r++)
+		master_child_forget(&m->children[r]);
+	io_remove(&m->signal_io);
+	close(m->signal_fd);
+	ioloop_destroy(&m->loop);
 }
 
 static int serve_usage(int status)
@@ -336,31 +528,10 @@ int cmd_serve(struct cli_ctx *ctx, int argc, char **argv)
 
 	log_info("event=start hostname=%s data_dir=%s workers=%u", m.config->hostname,
 		 m.config->data_dir, m.nworkers);
+	master_loop_create(&m, &mask);
 	for (unsigned i = 0; i < m.nworkers; i++)
-		master_spawn(&m, i);
-
-	for (;;) {
-		siginfo_t si;
-		int sig = sigwaitinfo(&mask, &si);
-		if (sig < 0)
-			continue;
-		if (sig == SIGCHLD) {
-			master_reap(&m);
-			if (m.stopping && master_alive(&m) == 0)
-				break;
-		} else if (sig == SIGHUP) {
-			if (!m.stopping)
-				master_reload(&m);
-		} else {
-			if (!m.stopping) {
-				log_info("event=stopping signal=%d", sig);
-				m.stopping = true;
-				master_signal_all(&m, SIGTERM);
-			}
-			if (master_alive(&m) == 0)
-				break;
-		}
-	}
+		master_spawn(&m, CHILD_WORKER, i);
+	master_loop_run(&m);
 	server_listen_close(&m.listeners);
 	worker_limits_shared_destroy(&m.limits);
 	tls_ctx_destroy(&m.tls);
