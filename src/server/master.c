@@ -17,15 +17,14 @@
  * the master (PR_SET_PDEATHSIG, worker.c).
  *
  * Children are supervised by kind (enum child_kind, server.h; only
- * workers today, a queue runner later): each live child, whatever its
- * kind and generation, has a row in children[] (its limits row) with its
- * end of a typed channel (lib/channel.h), made before fork. The master
- * waits on an ioloop: a signalfd for the signals above and every
- * channel. A MAILBOX_CHANGED from one worker goes to every other worker
- * (old generations too: they still serve IDLE sessions). A child whose
- * channel fails (malformed frame, end of file) is dropped from the fan-out
- * and logged; it is reaped as before when it exits. */
+ * workers today, a queue runner later), spawned through master_kinds[].
+ * Each live child, whatever its kind and generation, has a row in the
+ * children table (master_child.c, by its limits row) with the master's
+ * end of a typed channel (lib/channel.h), made before fork; the master
+ * waits on an ioloop with a signalfd for the signals above and every
+ * channel, and passes changes between workers. */
 #include "server.h"
+#include "master_child.h"
 #include "worker_limits.h"
 #include "cli/commands.h"
 #include "lib/config.h"
@@ -58,19 +57,8 @@ struct master_retiring {
 
 struct master;
 
-/* One live child of any kind, by its limits row. */
-struct master_child {
-	struct master *m;
-	pid_t pid;           /* 0: free */
-	enum child_kind kind;
-	unsigned generation;
-	struct channel *chan; /* NULL once failed */
-	bool hello;           /* its HELLO arrived and matched */
-};
-
 /* How each kind of child runs, once forked. */
 struct master_kind {
-	const char *name;
 	int (*run)(struct master *m, const struct child_start *start, unsigned row);
 };
 
@@ -91,7 +79,7 @@ struct master {
 	 * live worker process, old generations included */
 	struct worker_limits_shared *limits;
 	pid_t row_owner[MASTER_LIMIT_ROWS];
-	struct master_child children[MASTER_LIMIT_ROWS];
+	struct master_children *children;
 	unsigned generation; /* raised by each reload */
 	struct ioloop *loop;
 	int signal_fd;
@@ -105,7 +93,7 @@ static int master_run_worker(struct master *m, const struct child_start *start,
 }
 
 static const struct master_kind master_kinds[CHILD_KIND_COUNT] = {
-	[CHILD_WORKER] = { "worker", master_run_worker },
+	[CHILD_WORKER] = { master_run_worker },
 };
 
 static int master_row_take(struct master *m)
@@ -136,31 +124,19 @@ static void master_row_release(struct master *m, pid_t pid)
 	}
 }
 
-static void master_child_forget(struct master_child *c)
-{
-	channel_destroy(&c->chan);
-	*c = (struct master_child){ 0 };
-}
-
 /* In a new child: the master's descriptors are not its own. Closing them
  * (not io_remove: the epoll set is shared with the master) means only
  * the master holds the master end of each channel. */
 static void master_close_inherited(struct master *m)
 {
-	for (unsigned r = 0; r < MASTER_LIMIT_ROWS; r++) {
-		if (m->children[r].chan != NULL)
-			close(channel_fd(m->children[r].chan));
-	}
+	master_children_close_inherited(m->children);
 	close(m->signal_fd);
 	close(ioloop_fd(m->loop));
 }
 
-static void master_on_channel_msg(const struct channel_msg *msg, void *ctx);
-static void master_on_channel_closed(const char *reason, void *ctx);
-
 static pid_t master_spawn(struct master *m, enum child_kind kind, unsigned idx)
 {
-	const char *kname = master_kinds[kind].name, *error;
+	const char *kname = child_kind_name(kind), *error;
 	int row = master_row_take(m);
 	if (row < 0) {
 		/* cannot happen: reloads wait until nworkers rows are free */
@@ -190,74 +166,12 @@ static pid_t master_spawn(struct master *m, enum child_kind kind, unsigned idx)
 	}
 	close(fds[1]);
 	m->row_owner[row] = pid;
-	struct master_child *c = &m->children[row];
-	*c = (struct master_child){ .m = m, .pid = pid, .kind = kind,
-				    .generation = m->generation };
-	c->chan = channel_create(m->loop, fds[0], master_on_channel_msg,
-				 master_on_channel_closed, c);
+	master_children_add(m->children, (unsigned)row, pid, kind, m->generation, fds[0]);
 	if (kind == CHILD_WORKER) {
 		m->workers[idx] = pid;
 		m->started[idx] = time(NULL);
 	}
 	return pid;
-}
-
-/* A change one worker committed, for every other worker's watchers. */
-static void master_fan_out(struct master *m, const struct master_child *from,
-			   const struct channel_msg *msg)
-{
-	for (unsigned r = 0; r < MASTER_LIMIT_ROWS; r++) {
-		struct master_child *c = &m->children[r];
-		const char *error;
-		if (c == from || c->chan == NULL || !c->hello || c->kind != CHILD_WORKER)
-			continue;
-		if (channel_send(c->chan, msg, &error) < 0)
-			log_warn("event=channel_send_failed pid=%d type=%s error=%s",
-				 (int)c->pid, channel_msg_type_name(msg->type),
-				 log_str(error));
-	}
-}
-
-static void master_on_channel_msg(const struct channel_msg *msg, void *ctx)
-{
-	struct master_child *c = ctx;
-	const char *kname = master_kinds[c->kind].name;
-	if (!c->hello && msg->type != CHANNEL_MSG_HELLO) {
-		log_error("event=channel_error pid=%d kind=%s error=\"%s before hello\"",
-			  (int)c->pid, kname, channel_msg_type_name(msg->type));
-		channel_destroy(&c->chan);
-		return;
-	}
-	switch (msg->type) {
-	case CHANNEL_MSG_HELLO:
-		if (c->hello || msg->kind != c->kind || msg->generation != c->generation) {
-			log_error("event=channel_error pid=%d kind=%s error=\"unexpected "
-				  "hello kind=%u generation=%u\"", (int)c->pid, kname,
-				  msg->kind, msg->generation);
-			channel_destroy(&c->chan);
-			return;
-		}
-		c->hello = true;
-		log_debug("event=child_hello pid=%d kind=%s generation=%u",
-			  (int)c->pid, kname, c->generation);
-		break;
-	case CHANNEL_MSG_MAILBOX_CHANGED:
-		master_fan_out(c->m, c, msg);
-		break;
-	case CHANNEL_MSG_QUEUE_ENTRY_COMMITTED:
-		/* for the queue runner, which is not built yet */
-		break;
-	}
-}
-
-static void master_on_channel_closed(const char *reason, void *ctx)
-{
-	struct master_child *c = ctx;
-	/* a child that exits closes its end: only an error is news */
-	if (strcmp(reason, "peer closed") != 0)
-		log_error("event=channel_error pid=%d kind=%s error=%s", (int)c->pid,
-			  master_kinds[c->kind].name, log_str(reason));
-	channel_destroy(&c->chan);
 }
 
 static void master_signal_all(struct master *m, int sig)
@@ -346,10 +260,7 @@ static void master_reap(struct master *m)
 		bool crashed = WIFSIGNALED(status) ||
 			(WIFEXITED(status) && WEXITSTATUS(status) != 0);
 		master_row_release(m, pid);
-		for (unsigned r = 0; r < MASTER_LIMIT_ROWS; r++) {
-			if (m->children[r].pid == pid)
-				master_child_forget(&m->children[r]);
-		}
+		master_children_gone(m->children, pid);
 		for (unsigned i = 0; i < MASTER_LIMIT_ROWS; i++) {
 			if (m->retiring[i].pid == pid) {
 				m->retiring[i] = (struct master_retiring){ 0 };
@@ -457,13 +368,13 @@ static void master_loop_create(struct master *m, const sigset_t *mask)
 	if (m->signal_fd < 0)
 		fatal("event=signalfd error=\"%s\"", strerror(errno));
 	m->signal_io = io_add(m->loop, m->signal_fd, IO_READ, master_on_signal, m);
+	m->children = master_children_create(m->loop, MASTER_LIMIT_ROWS);
 }
 
 static void master_loop_run(struct master *m)
 {
 	ioloop_run(m->loop);
-	for (unsigned r = 0; r < MASTER_LIMIT_ROWS; r++)
-		master_child_forget(&m->children[r]);
+	master_children_destroy(&m->children);
 	io_remove(&m->signal_io);
 	close(m->signal_fd);
 	ioloop_destroy(&m->loop);
