@@ -14,6 +14,7 @@ struct master_child {
 	unsigned generation;
 	struct channel *chan; /* NULL once failed */
 	bool hello;           /* its HELLO arrived and matched */
+	bool send_failing;    /* said once, until a send succeeds again */
 };
 
 struct master_children {
@@ -82,10 +83,14 @@ static void children_fan_out(struct master_children *t, const struct master_chil
 		const char *error;
 		if (c == from || c->chan == NULL || !c->hello || c->kind != CHILD_WORKER)
 			continue;
-		if (channel_send(c->chan, msg, &error) < 0)
+		/* a worker stalled long enough to fill its buffer misses
+		 * changes; one line per stall, not one per change */
+		bool failed = channel_send(c->chan, msg, &error) < 0;
+		if (failed && !c->send_failing)
 			log_warn("event=channel_send_failed pid=%d type=%s error=%s",
 				 (int)c->pid, channel_msg_type_name(msg->type),
 				 log_str(error));
+		c->send_failing = failed;
 	}
 }
 
