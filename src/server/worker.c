@@ -325,7 +325,10 @@ static void worker_on_channel_msg(const struct channel_msg *msg, void *ctx)
  * sent a malformed frame: either way, no more news from other workers. */
 static void worker_on_channel_closed(const char *reason, void *ctx)
 {
-	log_error("event=channel_closed error=%s", log_str(reason));
+	if (strcmp(reason, "peer closed") == 0)
+		log_warn("event=channel_closed reason=master_gone");
+	else
+		log_error("event=channel_closed error=%s", log_str(reason));
 	channel_destroy(&master_chan);
 }
 
