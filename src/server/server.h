@@ -87,12 +87,30 @@ struct worker {
 	unsigned long long session_counter;
 };
 
+/* The kinds of children the master supervises. Each says which it is in
+ * its channel HELLO (lib/channel.h), and the master spawns, reaps and
+ * replaces them per kind. */
+enum child_kind {
+	CHILD_WORKER,
+	/* CHILD_QUEUE_RUNNER: the relay issue's runner, later */
+	CHILD_KIND_COUNT
+};
+
+/* What every child gets from the master besides its kind's own state:
+ * its end of the typed channel (lib/channel.h) and its generation
+ * (raised by each reload). */
+struct child_start {
+	unsigned index;      /* slot within its kind */
+	unsigned generation;
+	int channel_fd;
+	pid_t master_pid;
+};
+
 /* Runs the worker until drained; returns the exit status. The worker
  * drains when master_pid dies (PR_SET_PDEATHSIG). */
 struct worker_limits_shared;
 int worker_run(const struct config *config, struct tls_ctx *tls,
-	       struct listener_set *listeners, unsigned worker_index,
-	       struct worker_limits_shared *shared_limits, unsigned limits_row,
-	       pid_t master_pid);
+	       struct listener_set *listeners, const struct child_start *start,
+	       struct worker_limits_shared *shared_limits, unsigned limits_row);
 
 #endif

@@ -31,6 +31,7 @@
  * size and W= the size with CRLF, both as Dovecot reads them. */
 #include "store/store_maildir_delivery.h"
 #include "store/fileio.h"
+#include "store/store_watch.h"
 #include "store/store_eol.h"
 #include "lib/log.h"
 
@@ -301,6 +302,7 @@ int maildir_delivery_commit(struct store_delivery *delivery, uint32_t *uid_r,
 		log_info("event=store_delivered user=%s mailbox=%s uid=%u "
 			 "size=%llu", log_str(user), log_str(d->mailbox),
 			 *uid_r, (unsigned long long)d->wire_size);
+		store_notify_changed(user, d->mailbox, 0);
 	} else {
 		log_error("event=store_delivery_failed user=%s mailbox=%s "
 			  "error=%s", log_str(user), log_str(d->mailbox),

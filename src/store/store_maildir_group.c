@@ -7,6 +7,7 @@
  * (store_committer.c retries them). */
 #include "store/store_maildir_delivery.h"
 #include "store/fileio.h"
+#include "store/store_watch.h"
 #include "lib/log.h"
 
 #include <errno.h>
@@ -176,6 +177,7 @@ int maildir_delivery_commit_group(struct store *store, struct store_delivery **d
 			log_info("event=store_delivered user=%s mailbox=%s uid=%u size=%llu group=%u",
 				 log_str(user), log_str(d->mailbox), uids_r[i],
 				 (unsigned long long)d->wire_size, n);
+			store_notify_changed(user, d->mailbox, 0);
 		} else {
 			ret = -1;
 			log_error("event=store_delivery_failed user=%s mailbox=%s error=%s",
