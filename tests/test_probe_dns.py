@@ -118,7 +118,7 @@ testing.example. 300 IN TXT "v=spf1 mx"
 _dmarc.testing.example. 300 IN TXT "v=DMARC1; p=quarantine"
 _mta-sts.testing.example. 300 IN TXT "v=STSv1; id=7"
 """
-    dns = ZoneServer(zone)
+    dns = ZoneServer(zone, servfail=["broken.example"])
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), PolicyHandler)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(str(cert), str(key))
@@ -137,6 +137,9 @@ def probe_dns(env, domain, *extra, json_out=False):
     args = [POSTEL_BIN, "probe", "--dns", domain, "--resolver", env["dns"].address,
             "--mta-sts-host", env["sts"], "--cafile", str(env["ca"].ca),
             "--timeout", "3", *extra]
+    if "--trust-anchor" not in extra:
+        # the same on every machine, whether dns-root-data is installed or not
+        args += ["--trust-anchor", "none"]
     if json_out:
         args.append("--json")
     p = subprocess.run(args, capture_output=True, timeout=scaled(60),
@@ -269,25 +272,82 @@ def test_weak_dkim_key(env):
     assert rc == 0
 
 
-def test_nxdomain_and_dead_resolver(env):
+def test_nxdomain_not_validated(env):
+    """Without DNSSEC validation an NXDOMAIN is the resolver's word only:
+    probe says so, next to the verdict and once for the resolver."""
     rc, doc = probe_dns(env, "nosuch.example", json_out=True)
     assert rc == 1
-    mx = verdicts(doc)[("mx", "nosuch.example")]
-    assert mx["detail"] == "the domain does not exist (NXDOMAIN)"
+    v = verdicts(doc)
+    mx = v[("mx", "nosuch.example")]
+    assert mx["detail"].startswith("the domain does not exist (NXDOMAIN, "
+                                   "not DNSSEC-validated"), mx
+    assert v[("resolver", env["dns"].address)]["result"] == "ok"
+    dnssec = v[("dnssec", env["dns"].address)]
+    assert dnssec["result"] == "warning"
+    assert "not DNSSEC-validated" in dnssec["detail"]
+    assert "cannot be trusted" in dnssec["detail"]
+    assert "--trust-anchor" in dnssec["fix"]
+
+
+def test_dead_resolver_is_one_cause(env):
+    """A resolver that does not answer is said once, not as a failure of
+    every record of the domain."""
     dead = free_ports(1)[0]
     start = time.monotonic()
     p = subprocess.run([POSTEL_BIN, "probe", "--dns", "good.example", "--resolver",
-                        f"127.0.0.1@{dead}", "--timeout", "1", "--json"],
+                        f"127.0.0.1@{dead}", "--timeout", "1", "--json",
+                        "--trust-anchor", "none"],
                        capture_output=True, timeout=scaled(60))
     assert p.returncode == 1
     doc = json.loads(p.stdout)
-    assert verdicts(doc)[("mx", "good.example")]["result"] == "fail"
+    assert [(c["check"], c["result"]) for c in doc["checks"]] == [("resolver", "fail")]
+    c = doc["checks"][0]
+    assert c["subject"] == f"127.0.0.1@{dead}"
+    assert "does not answer" in c["detail"] or "cannot resolve the root" in c["detail"]
+    assert "zone" not in c["fix"]
     assert time.monotonic() - start < scaled(15)
+    p = subprocess.run([POSTEL_BIN, "probe", "--dns", "good.example", "--resolver",
+                        f"127.0.0.1:{dead}", "--timeout", "1", "--trust-anchor", "none"],
+                       capture_output=True, timeout=scaled(60))
+    out = p.stdout.decode()
+    assert p.returncode == 1 and out.rstrip().endswith("1 of 1 checks fail for good.example.")
+
+
+def test_broken_zone_is_not_the_resolver(env):
+    """The resolver answers, the domain's servers fail (SERVFAIL): the
+    verdicts blame the zone, and the resolver check is ok."""
+    rc, doc = probe_dns(env, "broken.example", json_out=True)
+    assert rc == 1
+    v = verdicts(doc)
+    assert v[("resolver", env["dns"].address)]["result"] == "ok"
+    mx = v[("mx", "broken.example")]
+    assert mx["result"] == "fail"
+    assert "SERVFAIL" in mx["detail"] or "timed out" in mx["detail"], mx
+    assert "the zone is at fault" in mx["fix"]
+
+
+def test_dnssec_validation_failing_through_resolver(env, tmp_path):
+    """With a trust anchor, a resolver that passes no DNSSEC records makes
+    every answer bogus: one dnssec verdict says so, nothing else is
+    checked."""
+    anchor = tmp_path / "root.key"
+    anchor.write_text(". IN DS 20326 8 2 "
+                      "E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D\n")
+    rc, doc = probe_dns(env, "good.example", "--trust-anchor", str(anchor),
+                        json_out=True)
+    assert rc == 1
+    assert [(c["check"], c["result"]) for c in doc["checks"]] == [("dnssec", "fail")]
+    assert "bogus" in doc["checks"][0]["detail"]
+    assert "--trust-anchor none" in doc["checks"][0]["fix"]
+    p = subprocess.run([POSTEL_BIN, "probe", "--dns", "good.example", "--trust-anchor",
+                        str(tmp_path / "missing.key")], capture_output=True, timeout=30)
+    assert p.returncode == 2 and b"cannot be read" in p.stderr
 
 
 @pytest.mark.parametrize("args", [
     ["--dns", "good.example", "host"], ["--selector", "s", "host"],
-    ["--resolver", "127.0.0.1", "host"], ["--dns", "a..b"], ["--dns", "-x"],
+    ["--resolver", "127.0.0.1", "host"], ["--trust-anchor", "none", "host"],
+    ["--dns", "a..b"], ["--dns", "-x"], ["--dns", "good.example", "--resolver", "nohost"],
     ["--dns", "good.example", "--selector", "a b"],
     ["--dns", "good.example", "--user", "u"],
 ])

@@ -4,7 +4,7 @@
  *   postel probe [--ports LIST] [--timeout SECS] [--json] [--servername NAME]
  *                [--cafile FILE] [--user USER [--login-plaintext]] HOST
  *   postel probe --dns DOMAIN [--selector SEL] [--resolver ADDR[@PORT]]
- *                [--mta-sts-host HOST:PORT] [--cafile FILE] [--timeout SECS] [--json]
+ *                [--trust-anchor FILE|none] [--mta-sts-host HOST:PORT] [--cafile FILE] [--timeout SECS] [--json]
  *
  * With --user the password is read once, from the terminal without echo or
  * as one line from stdin, and wiped when the probe ends.
@@ -14,6 +14,7 @@
  * not set). */
 #include "cli/commands.h"
 #include "probe/probe.h"
+#include "dns/dns.h"
 #include "probe/probe_dns.h"
 #include "probe/probe_report.h"
 #include "probe/probe_tls.h"
@@ -72,6 +73,9 @@ static void probe_usage(FILE *out)
 	      "  --selector SEL      with --dns: the DKIM selector to check\n"
 	      "  --resolver ADDR[@PORT]  with --dns: ask this resolver (default: the\n"
 	      "                      ones in /etc/resolv.conf)\n"
+	      "  --trust-anchor FILE|none  with --dns: validate DNSSEC from the DS or\n"
+	      "                      DNSKEY records in FILE (default: " DNS_TRUST_ANCHOR_DEFAULT "\n"
+	      "                      when it exists); none: do not validate\n"
 	      "  --mta-sts-host HOST:PORT  with --dns: fetch the MTA-STS policy from\n"
 	      "                      there instead of mta-sts.DOMAIN:443\n"
 	      "  -h, --help          show this help\n"
@@ -172,7 +176,7 @@ static int probe_parse_options(struct probe_options *o, int argc, char **argv)
 {
 	enum { OPT_PORTS = 256, OPT_TIMEOUT, OPT_JSON, OPT_SERVERNAME, OPT_CAFILE,
 	       OPT_USER, OPT_LOGIN_PLAINTEXT, OPT_DNS, OPT_SELECTOR, OPT_RESOLVER,
-	       OPT_MTA_STS_HOST };
+	       OPT_MTA_STS_HOST, OPT_TRUST_ANCHOR };
 	static const struct option long_options[] = {
 		{ "ports", required_argument, NULL, OPT_PORTS },
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
@@ -185,6 +189,7 @@ static int probe_parse_options(struct probe_options *o, int argc, char **argv)
 		{ "selector", required_argument, NULL, OPT_SELECTOR },
 		{ "resolver", required_argument, NULL, OPT_RESOLVER },
 		{ "mta-sts-host", required_argument, NULL, OPT_MTA_STS_HOST },
+		{ "trust-anchor", required_argument, NULL, OPT_TRUST_ANCHOR },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -241,6 +246,9 @@ static int probe_parse_options(struct probe_options *o, int argc, char **argv)
 		case OPT_MTA_STS_HOST:
 			o->dns.mta_sts_host = optarg;
 			break;
+		case OPT_TRUST_ANCHOR:
+			o->dns.trust_anchor = optarg;
+			break;
 		case 'h':
 			probe_usage(stdout);
 			return 0;
@@ -261,9 +269,9 @@ static int probe_parse_options(struct probe_options *o, int argc, char **argv)
 		return -1;
 	}
 	if (o->dns.selector != NULL || o->dns.resolver != NULL ||
-	    o->dns.mta_sts_host != NULL)
-		return probe_usage_error("%s", "--selector, --resolver and "
-					 "--mta-sts-host go with --dns");
+	    o->dns.mta_sts_host != NULL || o->dns.trust_anchor != NULL)
+		return probe_usage_error("%s", "--selector, --resolver, --trust-anchor "
+					 "and --mta-sts-host go with --dns");
 	if (optind != argc - 1)
 		return probe_usage_error("%s", optind >= argc ? "HOST missing" :
 					 "one HOST only");

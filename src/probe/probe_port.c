@@ -11,6 +11,7 @@
 #include "probe/probe_reply.h"
 #include "probe/probe_tls.h"
 #include "lib/base64.h"
+#include "dns/dns_parse.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -47,31 +48,7 @@ const struct probe_service *probe_service_find(const char *name)
 
 char *probe_text_safe(pool_t *pool, const char *s, size_t len, size_t max)
 {
-	bool cut = len > max;
-	size_t n = cut ? max : len;
-	char *out = pool_alloc(pool, n * 4 + 4), *o = out;
-	static const char hex[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c >= 0x20 && c < 0x7f && c != '\\') {
-			*o++ = (char)c;
-		} else if (c == '\\') {
-			*o++ = '\\';
-			*o++ = '\\';
-		} else {
-			*o++ = '\\';
-			*o++ = 'x';
-			*o++ = hex[c >> 4];
-			*o++ = hex[c & 15];
-		}
-	}
-	if (cut) {
-		memcpy(o, "...", 3);
-		o += 3;
-	}
-	*o = '\0';
-	return out;
+	return dns_text_safe(pool, s, len, max);
 }
 
 const char *probe_quote(const char *line, size_t len)
