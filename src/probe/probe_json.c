@@ -95,6 +95,14 @@ static void json_cert(FILE *out, const struct probe_cert *c)
 	json_kv_bool(out, "chain_verified", c->chain_ok, &first);
 	probe_json_kv_str(out, "verify_error", c->verify_error, &first);
 	json_kv_bool(out, "name_matches", c->name_ok, &first);
+	probe_json_key(out, "names", &first);
+	fputc('[', out);
+	for (unsigned i = 0; i < c->name_count; i++) {
+		if (i > 0)
+			fputc(',', out);
+		probe_json_str(out, c->names[i]);
+	}
+	fputc(']', out);
 	fputc('}', out);
 }
 
@@ -183,6 +191,32 @@ void probe_report_json(FILE *out, const struct probe_run *run)
 	}
 	fputc(']', out);
 	probe_json_kv_str(out, "advice", probe_advice_overall(run), &first);
+	/* each cause once, with the services it stops */
+	probe_json_key(out, "causes", &first);
+	fputc('[', out);
+	bool cfirst = true;
+	for (unsigned i = 0; i < run->count; i++) {
+		bool in[PROBE_SERVICE_COUNT], sfirst = true, kfirst = true;
+		const char *advice = probe_advice_shared(run, i, in);
+		if (advice == NULL)
+			continue;
+		fputs(cfirst ? "{" : ",{", out);
+		cfirst = false;
+		probe_json_key(out, "services", &kfirst);
+		fputc('[', out);
+		for (unsigned j = 0; j < run->count; j++) {
+			if (!in[j])
+				continue;
+			if (!sfirst)
+				fputc(',', out);
+			sfirst = false;
+			probe_json_str(out, run->ports[j].service->name);
+		}
+		fputc(']', out);
+		probe_json_kv_str(out, "advice", advice, &kfirst);
+		fputc('}', out);
+	}
+	fputc(']', out);
 	probe_json_key(out, "failed", &first);
 	fprintf(out, "%u", failed);
 	probe_json_key(out, "exit_status", &first);
