@@ -120,9 +120,8 @@ static int dns_resolver_setup(struct dns_resolver *r, const struct dns_settings 
 		what = "/etc/resolv.conf";
 		if ((err = ub_ctx_resolvconf(r->ub, NULL)) != 0)
 			goto fail;
-		what = "/etc/hosts";
-		if ((err = ub_ctx_hosts(r->ub, NULL)) != 0)
-			goto fail;
+		/* /etc/hosts is a bonus: a system without one still resolves */
+		(void)ub_ctx_hosts(r->ub, NULL);
 	}
 	if (ta == NULL)
 		ta = access(DNS_TRUST_ANCHOR_DEFAULT, R_OK) == 0 ?

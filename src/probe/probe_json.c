@@ -45,17 +45,24 @@ static void json_kv_bool(FILE *out, const char *key, bool value, bool *first)
 	fputs(value ? "true" : "false", out);
 }
 
-static void json_caps(FILE *out, const char *key, const struct probe_caps *caps,
-		      bool *first)
+/* key: [strings] */
+static void json_strings(FILE *out, const char *key, char *const *items,
+			 unsigned count, bool *first)
 {
 	probe_json_key(out, key, first);
 	fputc('[', out);
-	for (unsigned i = 0; i < caps->count; i++) {
+	for (unsigned i = 0; i < count; i++) {
 		if (i > 0)
 			fputc(',', out);
-		probe_json_str(out, caps->items[i]);
+		probe_json_str(out, items[i]);
 	}
 	fputc(']', out);
+}
+
+static void json_caps(FILE *out, const char *key, const struct probe_caps *caps,
+		      bool *first)
+{
+	json_strings(out, key, caps->items, caps->count, first);
 }
 
 static const char *probe_stage_name(enum probe_stage stage)
@@ -95,14 +102,7 @@ static void json_cert(FILE *out, const struct probe_cert *c)
 	json_kv_bool(out, "chain_verified", c->chain_ok, &first);
 	probe_json_kv_str(out, "verify_error", c->verify_error, &first);
 	json_kv_bool(out, "name_matches", c->name_ok, &first);
-	probe_json_key(out, "names", &first);
-	fputc('[', out);
-	for (unsigned i = 0; i < c->name_count; i++) {
-		if (i > 0)
-			fputc(',', out);
-		probe_json_str(out, c->names[i]);
-	}
-	fputc(']', out);
+	json_strings(out, "names", c->names, c->name_count, &first);
 	fputc('}', out);
 }
 
@@ -157,14 +157,7 @@ static void json_port(FILE *out, const struct probe_run *run, unsigned i)
 		probe_json_kv_str(out, "detail", p->login_detail, &lfirst);
 		fputc('}', out);
 	}
-	probe_json_key(out, "warnings", &first);
-	fputc('[', out);
-	for (unsigned n = 0; n < p->note_count; n++) {
-		if (n > 0)
-			fputc(',', out);
-		probe_json_str(out, p->notes[n]);
-	}
-	fputc(']', out);
+	json_strings(out, "warnings", p->notes, p->note_count, &first);
 	probe_json_kv_str(out, "advice", probe_advice(run, i), &first);
 	fputc('}', out);
 }
