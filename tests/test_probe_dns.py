@@ -344,6 +344,26 @@ def test_dnssec_validation_failing_through_resolver(env, tmp_path):
     assert p.returncode == 2 and b"cannot be read" in p.stderr
 
 
+def test_config_keys_dns_resolver_and_trust_anchor(env, tmp_path):
+    """Without --resolver and --trust-anchor, probe takes the config keys
+    dns_resolver (ADDR:PORT) and dns_trust_anchor."""
+    port = env["dns"].port
+    base = [POSTEL_BIN, "-d", str(tmp_path), "-o", f"dns_resolver=127.0.0.1:{port}"]
+    p = subprocess.run([*base, "-o", "dns_trust_anchor=none", "probe", "--dns",
+                        "good.example", "--json", "--timeout", "3"],
+                       capture_output=True, timeout=scaled(60), stdin=subprocess.DEVNULL)
+    doc = json.loads(p.stdout)
+    v = verdicts(doc)
+    assert doc["resolver"] == f"127.0.0.1:{port}"
+    assert v[("mx", "good.example")]["detail"] == "10 mx.good.example, 20 mx2.good.example"
+    assert v[("dnssec", f"127.0.0.1:{port}")]["result"] == "warning"
+    missing = tmp_path / "nosuch.key"
+    p = subprocess.run([*base, "-o", f"dns_trust_anchor={missing}", "probe", "--dns",
+                        "good.example"], capture_output=True, timeout=scaled(60),
+                       stdin=subprocess.DEVNULL)
+    assert p.returncode == 2 and b"cannot be read" in p.stderr, p
+
+
 @pytest.mark.parametrize("args", [
     ["--dns", "good.example", "host"], ["--selector", "s", "host"],
     ["--resolver", "127.0.0.1", "host"], ["--trust-anchor", "none", "host"],

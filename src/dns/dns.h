@@ -20,8 +20,10 @@
  * forwards every query there (loopback allowed), NULL or "" reads
  * /etc/resolv.conf and /etc/hosts. trust_anchor names a file of DS or
  * DNSKEY records in zone-file form (as Debian's dns-root-data ships
- * them) and turns validation on; NULL means DNS_TRUST_ANCHOR_DEFAULT when
- * that file exists, "" or "none" means no validation. */
+ * them) and turns validation on; NULL or DNS_TRUST_ANCHOR_DEFAULT means
+ * that file when it exists (else no validation), "" or "none" means no
+ * validation. The config keys dns_resolver and dns_trust_anchor give
+ * these settings. */
 #ifndef POSTEL_DNS_H
 #define POSTEL_DNS_H
 

@@ -123,7 +123,7 @@ static int dns_resolver_setup(struct dns_resolver *r, const struct dns_settings 
 		/* /etc/hosts is a bonus: a system without one still resolves */
 		(void)ub_ctx_hosts(r->ub, NULL);
 	}
-	if (ta == NULL)
+	if (ta == NULL || strcmp(ta, DNS_TRUST_ANCHOR_DEFAULT) == 0)
 		ta = access(DNS_TRUST_ANCHOR_DEFAULT, R_OK) == 0 ?
 			DNS_TRUST_ANCHOR_DEFAULT : "";
 	if (ta[0] != '\0' && strcmp(ta, "none") != 0) {

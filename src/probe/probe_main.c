@@ -4,7 +4,8 @@
  *   postel probe [--ports LIST] [--timeout SECS] [--json] [--servername NAME]
  *                [--cafile FILE] [--user USER [--login-plaintext]] HOST
  *   postel probe --dns DOMAIN [--selector SEL] [--resolver ADDR[@PORT]]
- *                [--trust-anchor FILE|none] [--mta-sts-host HOST:PORT] [--cafile FILE] [--timeout SECS] [--json]
+ *                [--trust-anchor FILE|none] [--mta-sts-host HOST:PORT]
+ *                [--cafile FILE] [--timeout SECS] [--json]
  *
  * With --user the password is read once, from the terminal without echo or
  * as one line from stdin, and wiped when the probe ends.
@@ -18,6 +19,7 @@
 #include "probe/probe_dns.h"
 #include "probe/probe_report.h"
 #include "probe/probe_tls.h"
+#include "lib/config.h"
 #include "lib/secret.h"
 #include "lib/str.h"
 
@@ -72,9 +74,10 @@ static void probe_usage(FILE *out)
 	      "                      hosts, reverse DNS, SPF, DMARC, DKIM, MTA-STS, TLSA\n"
 	      "  --selector SEL      with --dns: the DKIM selector to check\n"
 	      "  --resolver ADDR[@PORT]  with --dns: ask this resolver (default: the\n"
-	      "                      ones in /etc/resolv.conf)\n"
+	      "                      dns_resolver key, else /etc/resolv.conf)\n"
 	      "  --trust-anchor FILE|none  with --dns: validate DNSSEC from the DS or\n"
-	      "                      DNSKEY records in FILE (default: " DNS_TRUST_ANCHOR_DEFAULT "\n"
+	      "                      DNSKEY records in FILE (default: the\n"
+	      "                      dns_trust_anchor key, " DNS_TRUST_ANCHOR_DEFAULT "\n"
 	      "                      when it exists); none: do not validate\n"
 	      "  --mta-sts-host HOST:PORT  with --dns: fetch the MTA-STS policy from\n"
 	      "                      there instead of mta-sts.DOMAIN:443\n"
@@ -405,14 +408,20 @@ int cmd_probe(struct cli_ctx *ctx, int argc, char **argv)
 	unsigned count = 0;
 	const char *error;
 
-	(void)ctx;
 	memset(&o, 0, sizeof(o));
 	int ret = probe_parse_options(&o, argc, argv);
 	if (ret >= 0)
 		return ret;
 	bool color = isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL;
-	if (o.dns.domain != NULL)
+	if (o.dns.domain != NULL) {
+		/* the options win over the config keys the runner uses */
+		if (o.dns.resolver == NULL && ctx->config != NULL &&
+		    ctx->config->dns_resolver[0] != '\0')
+			o.dns.resolver = ctx->config->dns_resolver;
+		if (o.dns.trust_anchor == NULL && ctx->config != NULL)
+			o.dns.trust_anchor = ctx->config->dns_trust_anchor;
 		return probe_dns_main(&o.dns, o.json, color);
+	}
 	if (o.set.user != NULL) {
 		if (probe_read_password(o.set.user, password, sizeof(password)) < 0)
 			return 1;
