@@ -77,7 +77,8 @@ typedef void dns_callback_t(struct dns_answer *answer, void *ctx);
 /* 0, or -1 with *error_r (a bad address, an unreadable trust anchor). */
 int dns_resolver_create(struct ioloop *loop, const struct dns_settings *set,
 			struct dns_resolver **resolver_r, const char **error_r);
-/* Cancels every pending lookup (no callbacks) and frees the resolver. */
+/* Cancels every pending lookup (no callbacks) and frees the resolver;
+ * allowed from inside a lookup's callback. */
 void dns_resolver_destroy(struct dns_resolver **resolver);
 /* The trust anchor file answers are validated from, or NULL when none was
  * loaded (then every answer is insecure: nothing is validated). */

@@ -38,7 +38,7 @@ char *dns_text_safe(pool_t *pool, const char *s, size_t len, size_t max)
 }
 
 int dns_rdata_name(const uint8_t *rdata, size_t len, size_t *off,
-		     char out[DNS_NAME_MAX + 1])
+		   char out[DNS_NAME_MAX + 1])
 {
 	size_t pos = *off, n = 0;
 
@@ -83,7 +83,7 @@ int dns_rdata_txt(const uint8_t *rdata, size_t len, str_t *out)
 }
 
 int dns_rdata_mx(const uint8_t *rdata, size_t len, unsigned *pref_r,
-		   char host[DNS_NAME_MAX + 1])
+		 char host[DNS_NAME_MAX + 1])
 {
 	size_t off = 2;
 	if (len < 3)
@@ -98,7 +98,7 @@ static bool dns_wsp(char c)
 }
 
 int dns_tags_parse(pool_t *pool, const char *text, size_t len,
-		     struct dns_tags *tags, const char **error_r)
+		   struct dns_tags *tags, const char **error_r)
 {
 	size_t pos = 0;
 
@@ -158,7 +158,7 @@ static const struct {
 };
 
 static int dns_spf_term(pool_t *pool, struct dns_spf *spf, const char *t,
-			  size_t n, const char **error_r)
+			size_t n, const char **error_r)
 {
 	const char *bad = dns_text_safe(pool, t, n, 80);
 	char q = '+';
@@ -233,7 +233,7 @@ static int dns_spf_term(pool_t *pool, struct dns_spf *spf, const char *t,
 }
 
 int dns_spf_parse(pool_t *pool, const char *record, size_t len,
-		    struct dns_spf *spf, const char **error_r)
+		  struct dns_spf *spf, const char **error_r)
 {
 	size_t pos = 6;
 	unsigned terms = 0;
@@ -263,7 +263,7 @@ int dns_spf_parse(pool_t *pool, const char *record, size_t len,
 }
 
 int dns_sts_policy_parse(pool_t *pool, const char *body, size_t len,
-			   struct dns_sts_policy *policy, const char **error_r)
+			 struct dns_sts_policy *policy, const char **error_r)
 {
 	size_t pos = 0;
 

@@ -31,11 +31,11 @@ char *dns_text_safe(pool_t *pool, const char *s, size_t len, size_t max);
  * rdata of new types, and unbound hands rdata uncompressed) as dotted
  * text without the final dot, lower-cased, "." for the root. 0, or -1. */
 int dns_rdata_name(const uint8_t *rdata, size_t len, size_t *off,
-		     char out[DNS_NAME_MAX + 1]);
+		   char out[DNS_NAME_MAX + 1]);
 /* The character-strings of a TXT record, concatenated (RFC 7208 3.3). */
 int dns_rdata_txt(const uint8_t *rdata, size_t len, str_t *out);
 int dns_rdata_mx(const uint8_t *rdata, size_t len, unsigned *pref_r,
-		   char host[DNS_NAME_MAX + 1]);
+		 char host[DNS_NAME_MAX + 1]);
 
 /* "tag=value; tag=value" (RFC 6376 3.2, used by DMARC and MTA-STS). */
 #define DNS_TAGS_MAX 32
@@ -46,7 +46,7 @@ struct dns_tags {
 };
 /* 0, or -1 with *error_r. Tags are case-sensitive as in the RFCs. */
 int dns_tags_parse(pool_t *pool, const char *text, size_t len,
-		     struct dns_tags *tags, const char **error_r);
+		   struct dns_tags *tags, const char **error_r);
 const char *dns_tags_get(const struct dns_tags *tags, const char *tag);
 
 /* SPF (RFC 7208). */
@@ -61,7 +61,7 @@ struct dns_spf {
 };
 /* 0, or -1 with *error_r naming the bad term. */
 int dns_spf_parse(pool_t *pool, const char *record, size_t len,
-		    struct dns_spf *spf, const char **error_r);
+		  struct dns_spf *spf, const char **error_r);
 
 /* MTA-STS policy (RFC 8461 3.2). */
 #define DNS_STS_MX_MAX 16
@@ -72,7 +72,7 @@ struct dns_sts_policy {
 	char *mx[DNS_STS_MX_MAX];
 };
 int dns_sts_policy_parse(pool_t *pool, const char *body, size_t len,
-			   struct dns_sts_policy *policy, const char **error_r);
+			 struct dns_sts_policy *policy, const char **error_r);
 /* RFC 8461 4.1: "*.example.com" matches one leftmost label. */
 bool dns_sts_mx_match(const char *pattern, const char *host);
 

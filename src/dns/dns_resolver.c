@@ -34,6 +34,8 @@ struct dns_resolver {
 	char *trust_anchor; /* NULL: answers are not validated */
 	char *forwarder;    /* "ADDR@PORT", NULL: resolv.conf */
 	struct dns_lookup *lookups;
+	bool processing;     /* inside ub_process(): callbacks are running */
+	bool destroy_pending; /* destroyed by one of them: free after it */
 };
 
 const char *dns_security_name(enum dns_security security)
@@ -84,11 +86,25 @@ int dns_forwarder_parse(const char *spec, char *out, size_t size)
 	return n > 0 && (size_t)n < size ? 0 : -1;
 }
 
+static void dns_resolver_free(struct dns_resolver *r)
+{
+	io_remove(&r->io);
+	ub_ctx_delete(r->ub);
+	free(r->forwarder);
+	free(r->trust_anchor);
+	free(r);
+}
+
 static void dns_resolver_input(void *ctx)
 {
 	struct dns_resolver *r = ctx;
-	/* runs the callbacks of every answer that is ready */
+	/* runs the callbacks of every answer that is ready; one of them may
+	 * destroy the resolver, which must outlive ub_process() */
+	r->processing = true;
 	(void)ub_process(r->ub);
+	r->processing = false;
+	if (r->destroy_pending)
+		dns_resolver_free(r);
 }
 
 static int dns_resolver_setup(struct dns_resolver *r, const struct dns_settings *set,
@@ -157,10 +173,7 @@ int dns_resolver_create(struct ioloop *loop, const struct dns_settings *set,
 		return -1;
 	}
 	if (dns_resolver_setup(r, set, error_r) < 0) {
-		ub_ctx_delete(r->ub);
-		free(r->forwarder);
-		free(r->trust_anchor);
-		free(r);
+		dns_resolver_free(r);
 		return -1;
 	}
 	r->io = io_add(loop, ub_fd(r->ub), IO_READ, dns_resolver_input, r);
@@ -202,11 +215,10 @@ void dns_resolver_destroy(struct dns_resolver **resolver)
 		struct dns_lookup *q = r->lookups;
 		dns_lookup_cancel(&q);
 	}
-	io_remove(&r->io);
-	ub_ctx_delete(r->ub);
-	free(r->forwarder);
-	free(r->trust_anchor);
-	free(r);
+	if (r->processing)
+		r->destroy_pending = true;
+	else
+		dns_resolver_free(r);
 }
 
 const char *dns_resolver_trust_anchor(const struct dns_resolver *resolver)

@@ -265,6 +265,36 @@ static void test_timeout_and_cancel(void **state)
 	assert_int_equal(e.calls, 0);
 }
 
+static void on_answer_destroy(struct dns_answer *answer, void *ctx)
+{
+	struct env *e = ctx;
+	on_answer(answer, ctx);
+	dns_resolver_destroy(&e->resolver);
+}
+
+static void test_destroy_inside_callback(void **state)
+{
+	struct env e;
+	const char *error = NULL;
+
+	(void)state;
+	env_open(&e, "none");
+	/* the first answer's callback destroys the resolver while libunbound
+	 * is still handing out answers: the other lookup never calls back */
+	assert_non_null(dns_lookup(e.resolver, "silent.example", DNS_A, 3000,
+				   on_answer, &e, &error));
+	assert_non_null(dns_lookup(e.resolver, "a.example", DNS_A, 3000,
+				   on_answer_destroy, &e, &error));
+	run_loop(&e, 5000);
+	assert_false(e.guard_fired);
+	assert_null(e.resolver);
+	assert_int_equal(e.calls, 1);
+	assert_int_equal(e.answer->result, DNS_RESULT_DATA);
+	run_loop(&e, 300);
+	assert_int_equal(e.calls, 1);
+	env_close(&e);
+}
+
 static void test_bogus_with_trust_anchor(void **state)
 {
 	char path[] = "/tmp/test-dns-anchor-XXXXXX";
@@ -312,6 +342,7 @@ int main(void)
 		cmocka_unit_test(test_forwarder_parse),
 		cmocka_unit_test(test_answers_on_the_loop),
 		cmocka_unit_test(test_timeout_and_cancel),
+		cmocka_unit_test(test_destroy_inside_callback),
 		cmocka_unit_test(test_bogus_with_trust_anchor),
 		cmocka_unit_test(test_setup_errors),
 	};
