@@ -26,10 +26,18 @@ class ZoneResolver(BaseResolver):
         for rr in self.records:
             if rr.rname == qname:
                 known = True
-                if rr.rtype == qtype:
+                if rr.rtype == qtype or (rr.rtype == QTYPE.RRSIG and
+                                         rr.rdata.covered == qtype):
                     reply.add_answer(rr)
         if not known:
             reply.header.rcode = RCODE.NXDOMAIN
+        elif not reply.rr:
+            # a signed zone's NODATA: its NSEC and signature prove it
+            # (RFC 4035 3.1.3.1)
+            for rr in self.records:
+                if rr.rname == qname and (rr.rtype == QTYPE.NSEC or (
+                        rr.rtype == QTYPE.RRSIG and rr.rdata.covered == QTYPE.NSEC)):
+                    reply.add_auth(rr)
         reply.header.aa = 1
         return reply
 

@@ -1,11 +1,14 @@
 """`postel probe --dns` against a loopback DNS server (probe_dns_server.py,
 dnslib) holding a good mail domain and broken ones, and a loopback HTTPS
 server for the MTA-STS policies (certificate from a test CA). Asserts each
-check's verdict and fix, the table, the JSON and the exit status. No
+check's verdict and fix, the table, the JSON and the exit status; the
+resolver check (dead resolver, broken zone) and DNSSEC (no validation,
+a zone signed with dnssec-signzone: secure and bogus answers). No
 address in the zones is ever connected to: they are only DNS data."""
 import http.server
 import json
 import re
+import shutil
 import ssl
 import subprocess
 import threading
@@ -362,6 +365,71 @@ def test_config_keys_dns_resolver_and_trust_anchor(env, tmp_path):
                         "good.example"], capture_output=True, timeout=scaled(60),
                        stdin=subprocess.DEVNULL)
     assert p.returncode == 2 and b"cannot be read" in p.stderr, p
+
+
+SIGNED_ZONE = """$TTL 300
+signed.example. IN SOA ns.signed.example. host.signed.example. 1 3600 600 86400 300
+signed.example. IN NS ns.signed.example.
+ns.signed.example. IN A 45.33.9.9
+signed.example. IN MX 10 mx.signed.example.
+mx.signed.example. IN A 45.33.9.10
+_25._tcp.mx.signed.example. IN TLSA 3 1 1 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+"""
+
+
+def run(*args, cwd):
+    p = subprocess.run(args, cwd=cwd, capture_output=True, timeout=60)
+    assert p.returncode == 0, p.stderr.decode()
+    return p.stdout.decode().strip()
+
+
+@pytest.fixture(scope="module")
+def signed(tmp_path_factory):
+    """signed.example signed with dnssec-signzone, its DS as the trust
+    anchor; and the same zone with the TLSA data changed after signing."""
+    if shutil.which("dnssec-signzone") is None:
+        pytest.skip("needs bind9-utils (dnssec-keygen, dnssec-signzone)")
+    d = tmp_path_factory.mktemp("signed")
+    zone = SIGNED_ZONE
+    for flags in (["-f", "KSK"], []):
+        key = run("dnssec-keygen", "-q", "-a", "ECDSAP256SHA256", *flags, "-K", ".",
+                  "signed.example", cwd=d)
+        zone += (d / f"{key}.key").read_text()
+    (d / "db").write_text(zone)
+    run("dnssec-signzone", "-q", "-O", "full", "-o", "signed.example", "-f",
+        "db.signed", "db", cwd=d)
+    text = (d / "db.signed").read_text()
+    forged = re.sub(r"(TLSA\s+3 1 1 )0123", r"\1f123", text)
+    assert forged != text
+    good, bad = ZoneServer(text), ZoneServer(forged)
+    try:
+        yield good, bad, d / "dsset-signed.example."
+    finally:
+        good.close()
+        bad.close()
+
+
+def test_dnssec_secure_and_bogus_answers(signed):
+    """Each answer's DNSSEC status reaches the verdict: TLSA records of a
+    signed zone validate from its anchor (what DANE needs); changed after
+    signing, they are bogus and withheld."""
+    good, bad, anchor = signed
+    args = ["--dns", "signed.example", "--trust-anchor", str(anchor), "--timeout", "3",
+            "--json"]
+    p = subprocess.run([POSTEL_BIN, "probe", "--resolver", good.address, *args],
+                       capture_output=True, timeout=scaled(60), stdin=subprocess.DEVNULL)
+    v = verdicts(json.loads(p.stdout))
+    assert v[("mx", "signed.example")]["detail"] == "10 mx.signed.example"
+    tlsa = v[("tlsa", "_25._tcp.mx.signed.example")]
+    assert tlsa["result"] == "ok" and tlsa["detail"] == "1 TLSA record, DNSSEC-validated"
+    p = subprocess.run([POSTEL_BIN, "probe", "--resolver", bad.address, *args],
+                       capture_output=True, timeout=scaled(60), stdin=subprocess.DEVNULL)
+    assert p.returncode == 1
+    v = verdicts(json.loads(p.stdout))
+    assert v[("mx", "signed.example")]["result"] == "ok"
+    tlsa = v[("tlsa", "_25._tcp.mx.signed.example")]
+    assert tlsa["result"] == "fail"
+    assert "DNSSEC validation failed (bogus)" in tlsa["detail"], tlsa
 
 
 @pytest.mark.parametrize("args", [

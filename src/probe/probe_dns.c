@@ -160,9 +160,10 @@ static void probe_dns_check_dnssec(struct probe_dns_run *run, const char *who,
 				  anchor);
 	else
 		probe_dns_verdict(run, "dnssec", who, PROBE_V_WARN,
-				  "check the trust anchor file",
-				  "the root zone's answer is not validated from the "
-				  "trust anchor %s", anchor);
+				  "use the root's trust anchor (dns-root-data) to "
+				  "validate every zone",
+				  "the trust anchor %s does not cover the root zone: "
+				  "answers outside its zone are not validated", anchor);
 }
 
 /* Whether the resolver answers at all, before any record of the domain:
