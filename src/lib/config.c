@@ -113,6 +113,11 @@ static const struct config_key config_keys[] = {
 		   "user the workers run as when started as root"),
 	KEY_STRING(log_level, "info", config_check_log_level,
 		   "debug, info, warn or error"),
+	KEY_STRING(dns_resolver, "", NULL,
+		   "DNS resolver ADDR:PORT (or ADDR@PORT); empty: /etc/resolv.conf"),
+	KEY_STRING(dns_trust_anchor, "/usr/share/dns/root.key", NULL,
+		   "DNSSEC trust anchor file (the default only when installed: "
+		   "dns-root-data); none: no validation"),
 	KEY_BOOL(sandbox, "yes",
 		 "workers run under no_new_privs, seccomp and Landlock"),
 	KEY_STRING(postmaster_address, "", config_check_address,

@@ -58,6 +58,8 @@ struct config {
 	bool allow_plaintext_auth;   /* default no */
 	char *run_user;              /* default "postel" when started as root */
 	char *log_level;             /* debug|info|warn|error */
+	char *dns_resolver;          /* ADDR:PORT, empty: /etc/resolv.conf (dns/dns.h) */
+	char *dns_trust_anchor;      /* DNSSEC anchor file, "none": off (dns/dns.h) */
 	bool sandbox;                /* workers: seccomp + Landlock, default yes */
 	char *postmaster_address;    /* empty: the first user added */
 };
