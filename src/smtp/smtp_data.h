@@ -28,7 +28,14 @@
  *   - a line over 998 octets before CRLF (RFC 5322 2.1.1), 8-bit octets.
  *   - the header section (RFC 5322 2.1: up to the first empty line, or the
  *     first line that is neither a field nor a continuation) and whether
- *     it held "Date:" and "Message-ID:" fields (any case). */
+ *     it held "Date:" and "Message-ID:" fields (any case).
+ *
+ * With smtp_data_decoder_accept_bare_lf() (submission from a logged-in
+ * user: scripts send bare LFs, as Postfix's smtpd_forbid_bare_newline =
+ * normalize allows), a bare LF is written out as CRLF and is no error; it
+ * ends a line for dot-unstuffing, but never the message: a "." line ending
+ * in a bare LF, or after one ("\n.\r\n"), is kept as a "." line, and only
+ * CRLF "." CRLF ends DATA. A bare CR and NUL stay errors. */
 #ifndef POSTEL_SMTP_DATA_H
 #define POSTEL_SMTP_DATA_H
 
@@ -75,6 +82,7 @@ struct smtp_data_decoder {
 	unsigned char frame_state, hdr_state, hdr_name_len;
 	char hdr_name[11];
 	bool prev_cr;
+	bool lf_to_crlf;
 	uint32_t line_len;
 };
 
@@ -87,6 +95,9 @@ void smtp_data_decoder_init(struct smtp_data_decoder *dec,
 /* Send output to sink as well as (or instead of, with out NULL) out. */
 void smtp_data_decoder_set_sink(struct smtp_data_decoder *dec,
 				smtp_data_sink_t *sink, void *context);
+/* Take a bare LF as CRLF (see above). Call after init, before feeding;
+ * DATA and BDAT modes only (a BINARYMIME body is kept as it is). */
+void smtp_data_decoder_accept_bare_lf(struct smtp_data_decoder *dec);
 /* Forget everything; the decoder owns no memory, so this only clears. */
 void smtp_data_decoder_deinit(struct smtp_data_decoder *dec);
 
