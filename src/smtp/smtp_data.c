@@ -89,8 +89,11 @@ static void hdr_field_name_done(struct smtp_data_decoder *dec)
 	if (dec->hdr_name_len == 4 && memcmp(dec->hdr_name, "date", 4) == 0)
 		dec->seen_date = true;
 	else if (dec->hdr_name_len == 10 &&
-		 memcmp(dec->hdr_name, "message-id", 10) == 0)
+		 memcmp(dec->hdr_name, "message-id", 10) == 0) {
+		/* the first one's value is kept for the log */
+		dec->msgid_capture = !dec->seen_message_id;
 		dec->seen_message_id = true;
+	}
 }
 
 /* One decoded octet through the header section scanner. */
@@ -143,6 +146,11 @@ static void hdr_scan(struct smtp_data_decoder *dec, unsigned char c)
 	case HDR_VALUE:
 		if (c == '\n')
 			dec->hdr_state = HDR_LINE_START;
+		if (c == '\r' || c == '\n')
+			dec->msgid_capture = false; /* its first line only */
+		else if (dec->msgid_capture && (dec->message_id_len > 0 || !wsp) &&
+			 dec->message_id_len < sizeof(dec->message_id) - 1)
+			dec->message_id[dec->message_id_len++] = (char)c;
 		break;
 	}
 }

@@ -45,6 +45,8 @@
 
 #include "lib/str.h"
 
+#define SMTP_DATA_MSGID_MAX 128
+
 enum smtp_data_mode {
 	SMTP_DATA_MODE_DATA = 0,	/* dot-stuffed, ends at CRLF.CRLF */
 	SMTP_DATA_MODE_BDAT,		/* BDAT chunks, 7BIT/8BITMIME */
@@ -70,6 +72,10 @@ struct smtp_data_decoder {
 	bool in_header;		/* still inside the header section */
 	bool seen_date;		/* "Date:" in the header section */
 	bool seen_message_id;	/* "Message-ID:" in the header section */
+	/* the first Message-ID's value (first line, leading WSP dropped),
+	 * cut to fit; for the log. NUL-terminated. */
+	char message_id[SMTP_DATA_MSGID_MAX];
+	unsigned char message_id_len;
 	unsigned errors;	/* enum smtp_data_error bits, sticky */
 	const char *error;	/* "bare LF", "bare CR" or "NUL": the first */
 
@@ -80,6 +86,7 @@ struct smtp_data_decoder {
 	smtp_data_sink_t *sink;
 	void *sink_context;
 	unsigned char frame_state, hdr_state, hdr_name_len;
+	bool msgid_capture;
 	char hdr_name[11];
 	bool prev_cr;
 	bool lf_to_crlf;

@@ -69,6 +69,7 @@ static void assert_same(const struct result *a, const struct result *b)
 	assert_int_equal(a->dec.in_header, b->dec.in_header);
 	assert_int_equal(a->dec.seen_date, b->dec.seen_date);
 	assert_int_equal(a->dec.seen_message_id, b->dec.seen_message_id);
+	assert_string_equal(a->dec.message_id, b->dec.message_id);
 }
 
 /* Whole feed == every 2-way split == byte-at-a-time feed. */
@@ -288,6 +289,35 @@ static void test_headers(void **state)
 	hdr_check("Veryveryverylongname: x\r\nDate: y", true, false, true);
 }
 
+/* The first Message-ID's value is kept for the log (issue 11 item 4). */
+static void test_message_id_value(void **state)
+{
+	(void)state;
+	static const struct { const char *in, *want; } vec[] = {
+		{ "Message-ID:  <a@b>\r\nMessage-ID: <c@d>\r\n\r\nx\r\n.\r\n", "<a@b>" },
+		{ "Subject: x\r\nmessage-id:<z@y>\r\n  <folded@x>\r\n\r\n.\r\n", "<z@y>" },
+		{ "Subject: x\r\n\r\nMessage-ID: <body@x>\r\n.\r\n", "" },
+	};
+	for (size_t i = 0; i < sizeof(vec) / sizeof(vec[0]); i++) {
+		struct result r;
+		feed_all(vec[i].in, strlen(vec[i].in), UINT64_MAX, &r);
+		assert_string_equal(r.dec.message_id, vec[i].want);
+		result_free(&r);
+		check_splits(vec[i].in, strlen(vec[i].in), UINT64_MAX);
+	}
+	/* a long one is cut, never overflows */
+	str_t in = STR_INIT;
+	str_appendz(&in, "Message-ID: <");
+	for (int i = 0; i < 300; i++)
+		str_appendc(&in, 'a');
+	str_appendz(&in, ">\r\n\r\n.\r\n");
+	struct result r;
+	feed_all(in.data, in.len, UINT64_MAX, &r);
+	assert_int_equal(strlen(r.dec.message_id), SMTP_DATA_MSGID_MAX - 1);
+	result_free(&r);
+	str_free(&in);
+}
+
 static void sink_collect(void *context, const char *data, size_t len)
 {
 	str_append(context, data, len);
@@ -456,6 +486,7 @@ int main(void)
 		cmocka_unit_test(test_size_cap),
 		cmocka_unit_test(test_line_length_and_8bit),
 		cmocka_unit_test(test_headers),
+		cmocka_unit_test(test_message_id_value),
 		cmocka_unit_test(test_sink),
 		cmocka_unit_test(test_bdat),
 		cmocka_unit_test(test_bare_lf_accepted),
