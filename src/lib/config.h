@@ -60,6 +60,7 @@ struct config {
 	char *log_level;             /* debug|info|warn|error */
 	bool sandbox;                /* workers: seccomp + Landlock, default yes */
 	char *postmaster_address;    /* empty: the first user added */
+	unsigned password_min_length; /* characters, default 8 */
 };
 
 /* file: NULL means DATA_DIR/postel.conf if it exists. overrides: "k=v". */
