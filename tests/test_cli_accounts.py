@@ -78,6 +78,10 @@ def test_alias_shadowing_a_user_refused(cli):
                          check=False)
     assert rc == 1 and "ann@acct.example is a user" in err, err
     assert "ann@acct.example" not in cli.cli("alias", "list")[1]
+    # listing the user itself first keeps a copy there: no shadow
+    cli.cli("alias", "add", "ann@acct.example", "ann@acct.example", "x@remote.example")
+    out = cli.cli("alias", "list")[1]
+    assert "ann@acct.example x@remote.example" in out, out
 
 
 def test_alias_loops_refused(cli):

@@ -1,7 +1,8 @@
 /* userdb_admin.c: adding, deleting and listing domains, users and aliases
  * (the CLI's side of userdb.h). Every write is one transaction. These are
  * not hot paths: statements are prepared per call. An alias is refused
- * when its source is a user (it would shadow the user) or when its target
+ * when its source is a user (it would shadow the user, unless the user is
+ * among its targets, which keeps a copy) or when its target
  * leads back to its source (a loop: a -> b -> a, also through a catch-all),
  * as far as the accounts decide it: external addresses end a path. */
 #include "auth/userdb_private.h"
@@ -289,10 +290,24 @@ static int userdb_alias_check(struct userdb *db, const char *source, const char 
 {
 	bool catch_all = source[0] == '@';
 	int ret = catch_all ? 0 : userdb_user_exists(db, source);
-	if (ret != 0) {
-		*error_r = ret < 0 ? "accounts.db lookup failed" :
-			t_printf("%s is a user: an alias would shadow it (delete the user "
-				 "first, or pick another source)", source);
+	if (ret < 0) {
+		*error_r = "accounts.db lookup failed";
+		return -1;
+	}
+	if (ret > 0) {
+		/* a user's alias that lists the user keeps a copy there: no
+		 * shadow, and every path back to it ends in the mailbox */
+		int own;
+		if (strcmp(source, target) == 0)
+			return 0;
+		if (userdb_count(db, "SELECT count(*) FROM aliases WHERE source = ?1 AND "
+				 "target = source", source, &own, error_r) < 0)
+			return -1;
+		if (own > 0)
+			return 0;
+		*error_r = t_printf("%s is a user: an alias would shadow it (to forward and "
+				    "keep a copy, list the user first: postel alias add %s %s %s)",
+				    source, source, source, target);
 		return -1;
 	}
 	pool_t *pool = pool_create(4096);
