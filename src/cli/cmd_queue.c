@@ -168,13 +168,38 @@ static int format_headers(int fd, str_t *out, const char **error_r)
 	return 0;
 }
 
-static int queue_cmd_show(struct cli_ctx *ctx, const char *id)
+static bool queue_ids_valid(int count, char *const *ids)
 {
-	if (!queue_id_is_valid(id)) {
-		fprintf(stderr, "postel queue: invalid queue id \"%s\" (ids are %d hex digits, "
-			"as \"postel queue list\" shows)\n", id, QUEUE_ID_LEN);
-		return 1;
+	for (int i = 0; i < count; i++) {
+		if (!queue_id_is_valid(ids[i])) {
+			fprintf(stderr, "postel queue: invalid queue id \"%s\" (ids are %d hex "
+				"digits, as \"postel queue list\" shows)\n", ids[i], QUEUE_ID_LEN);
+			return false;
+		}
 	}
+	return true;
+}
+
+/* 0, or -1 with the reason printed */
+static int queue_read_entry(struct queue *q, const char *id, pool_t *pool,
+			    struct queue_entry_info *entry_r)
+{
+	const char *error;
+	errno = 0;
+	if (queue_entry_read(q, id, pool, entry_r, &error) == 0)
+		return 0;
+	if (errno == ENOENT)
+		fprintf(stderr, "postel queue: no queue entry %s\n", id);
+	else
+		fprintf(stderr, "postel queue: %s: %s\n", id, error);
+	return -1;
+}
+
+static int queue_cmd_show(struct cli_ctx *ctx, char *const *argv)
+{
+	const char *id = argv[0];
+	if (!queue_ids_valid(1, argv))
+		return 1;
 	struct queue *q;
 	const char *error;
 	if (queue_open_readonly(ctx->config->data_dir, &q, &error) < 0) {
@@ -185,12 +210,8 @@ static int queue_cmd_show(struct cli_ctx *ctx, const char *id)
 	struct queue_entry_info entry;
 	str_t out = STR_INIT;
 	int ret = 1, fd = -1;
-	errno = 0;
-	if (queue_entry_read(q, id, pool, &entry, &error) < 0) {
-		if (errno == ENOENT)
-			fprintf(stderr, "postel queue: no queue entry %s\n", id);
-		else
-			fprintf(stderr, "postel queue: %s\n", error);
+	if (queue_read_entry(q, id, pool, &entry) < 0) {
+		/* said */
 	} else if ((fd = queue_message_open(q, id, &error)) < 0) {
 		fprintf(stderr, "postel queue: %s\n", error);
 	} else {
@@ -214,12 +235,8 @@ static int queue_cmd_show(struct cli_ctx *ctx, const char *id)
 
 static int queue_cmd_delete(struct cli_ctx *ctx, int argc, char **argv)
 {
-	for (int i = 0; i < argc; i++) {
-		if (!queue_id_is_valid(argv[i])) {
-			fprintf(stderr, "postel queue: invalid queue id \"%s\"\n", argv[i]);
-			return 1;
-		}
-	}
+	if (!queue_ids_valid(argc, argv))
+		return 1;
 	struct queue *q;
 	const char *error;
 	if (queue_open(ctx->config->data_dir, &q, &error) < 0) {
@@ -230,12 +247,7 @@ static int queue_cmd_delete(struct cli_ctx *ctx, int argc, char **argv)
 	int ret = 0;
 	for (int i = 0; i < argc; i++) {
 		struct queue_entry_info entry;
-		errno = 0;
-		if (queue_entry_read(q, argv[i], pool, &entry, &error) < 0) {
-			if (errno == ENOENT)
-				fprintf(stderr, "postel queue: no queue entry %s\n", argv[i]);
-			else
-				fprintf(stderr, "postel queue: %s: %s\n", argv[i], error);
+		if (queue_read_entry(q, argv[i], pool, &entry) < 0) {
 			ret = 1;
 		} else if (queue_remove(q, argv[i], &error) < 0) {
 			fprintf(stderr, "postel queue: %s: %s\n", argv[i], error);
@@ -295,7 +307,7 @@ int cmd_queue(struct cli_ctx *ctx, int argc, char **argv)
 	if (argc == 2 && strcmp(argv[1], "list") == 0)
 		return queue_cmd_list(ctx);
 	if (argc == 3 && strcmp(argv[1], "show") == 0)
-		return queue_cmd_show(ctx, argv[2]);
+		return queue_cmd_show(ctx, argv + 2);
 	if (argc >= 3 && strcmp(argv[1], "delete") == 0)
 		return queue_cmd_delete(ctx, argc - 2, argv + 2);
 	if (argc >= 2)
