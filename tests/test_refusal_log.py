@@ -151,3 +151,23 @@ def test_generated_message_id_logged(postel):
 
 def test_startup_logs_queue_status(postel):
     assert postel.wait_for_log(r"event=queue_status waiting=0\b"), postel.log_tail(30)
+
+
+def test_refusal_lines_capped_per_session(postel_factory):
+    """452 to RCPT is no bad command, so a session could write the log
+    without end: at most 100 refusal lines, then one line saying so."""
+    srv = postel_factory(max_recipients=1)
+    with srv.smtp() as c:
+        c.ehlo()
+        assert c.cmd(f"MAIL FROM:<{REMOTE}>").code == 250
+        assert c.cmd(f"RCPT TO:<{BOB}>").code == 250
+        c.send(b"".join(f"RCPT TO:<r{i}@example.org>\r\n".encode() for i in range(150)))
+        codes = [r.code for r in c.read_replies(150)]
+        assert codes == [452] * 150, codes
+        c.quit()
+    line = srv.wait_for_log(r"event=reject_log_suppressed .*after=100")
+    assert line, srv.log_tail(5)
+    sid = re.search(r"\bsid=(\S+)", line)[1]
+    rejects = [ln for ln in srv.log().splitlines()
+               if f"sid={sid} " in ln and "event=reject " in ln]
+    assert len(rejects) == 100, len(rejects)

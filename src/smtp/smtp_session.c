@@ -107,6 +107,13 @@ static void smtp_log_reject(struct smtp_session *s, unsigned code, const char *e
 		str_free(&kv);
 		return;
 	}
+	if (++s->rejects_logged > SMTP_REJECT_LOG_MAX) {
+		if (s->rejects_logged == SMTP_REJECT_LOG_MAX + 1)
+			log_info("sid=%s event=reject_log_suppressed ip=%s after=%u",
+				 s->base.sid, s->base.peer_ip, SMTP_REJECT_LOG_MAX);
+		str_free(&kv);
+		return;
+	}
 	log_info("sid=%s event=reject ip=%s service=%s cmd=%s code=%u enhanced=%s %s%suser=%s "
 		 "reason=%s", s->base.sid, s->base.peer_ip, service_name(s->base.service),
 		 smtp_cmd_verb_name(s->cmd_verb), code, enhanced != NULL ? enhanced : "-",
