@@ -388,8 +388,8 @@ static const struct cmd_sub cmd_domain_subs[] = {
 static const struct cmd_sub cmd_user_subs[] = {
 	{ "add", 1, 1, CMD_OPT_HASH | CMD_OPT_CREATE_DOMAIN, cmd_user_add,
 	  "add ADDRESS [--hash HASH] [--create-domain]",
-	  "create a user and its mail store (in a local domain, or\n"
-	  "                                 --create-domain to add the domain too)" },
+	  "create a user and its mail store; its\n"
+	  "                                              domain must be local (or use --create-domain)" },
 	{ "del", 1, 1, CMD_OPT_KEEP_MAIL, cmd_user_del, "del ADDRESS [--keep-mail]",
 	  "delete a user and its mail (--keep-mail: keep the mail store)" },
 	{ "list", 0, 1, 0, cmd_user_list, "list [DOMAIN]",
@@ -429,7 +429,7 @@ static void cmd_usage(const struct cmd_group *group, FILE *out)
 	fprintf(out, "usage: postel [-d DIR] [-c FILE] [-o key=value]... %s COMMAND [ARGS]\n"
 		"\ncommands:\n", group->name);
 	for (const struct cmd_sub *sub = group->subs; sub->name != NULL; sub++)
-		fprintf(out, "  %-30s %s\n", sub->synopsis, sub->help);
+		fprintf(out, "  %-43s %s\n", sub->synopsis, sub->help);
 	fprintf(out, "\n%s", group->notes);
 }
 
