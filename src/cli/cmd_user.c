@@ -13,19 +13,15 @@
  * in a local domain unless --create-domain; "user del" removes the mail
  * store too unless --keep-mail, so a user added again later under the same
  * address does not inherit the mail. Aliases that would shadow a user or
- * close a loop are refused (userdb_alias_add()). Passwords come from the
- * terminal without echo, asked twice, or as one line from stdin when it
- * is not a terminal; they must be 1-255 bytes of UTF-8 (what SASL PLAIN
- * can carry), at least password_min_length characters, and are wiped
- * from memory after hashing. Exit status: 0 done, 1 failure ("postel:
+ * close a loop are refused (userdb_alias_add()). Passwords are read and
+ * checked by cmd_password.h. Exit status: 0 done, 1 failure ("postel:
  * reason" on stderr), 2 usage error. Lists go to stdout, one item per
  * line. */
 #include "auth/password.h"
-#include "auth/sasl.h"
 #include "auth/userdb.h"
 #include "cli/commands.h"
+#include "cli/cmd_password.h"
 #include "lib/config.h"
-#include "lib/secret.h"
 #include "store/store.h"
 
 #include <errno.h>
@@ -38,7 +34,6 @@
 #include <openssl/crypto.h>
 
 #define CMD_ARGS_MAX 64
-#define CMD_PASSWORD_READ_MAX 1024
 
 enum cmd_option {
 	CMD_OPT_HASH = 1u << 0,          /* --hash HASH */
@@ -79,97 +74,6 @@ static int cmd_fail(const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 	return 1;
-}
-
-/* Characters, not bytes: UTF-8 continuation octets do not count. */
-static size_t cmd_utf8_chars(const char *s, size_t len)
-{
-	size_t n = 0;
-	for (size_t i = 0; i < len; i++)
-		n += ((unsigned char)s[i] & 0xc0) != 0x80;
-	return n;
-}
-
-/* Read and check a new password into buf (NUL-terminated). 0 or -1. */
-static int cmd_read_password(char *buf, size_t size, unsigned min_chars,
-			     const char **error_r)
-{
-	ssize_t len;
-
-	if (isatty(STDIN_FILENO)) {
-		char again[CMD_PASSWORD_READ_MAX];
-		len = secret_read_tty("New password: ", buf, size, error_r);
-		if (len <= 0) {
-			if (len == 0)
-				*error_r = "empty password refused";
-			return -1;
-		}
-		ssize_t len2 = secret_read_tty("Retype new password: ", again,
-						     sizeof(again), error_r);
-		bool same = len2 == len && CRYPTO_memcmp(buf, again, (size_t)len) == 0;
-		OPENSSL_cleanse(again, sizeof(again));
-		if (len2 < 0)
-			return -1;
-		if (!same) {
-			*error_r = "the passwords do not match";
-			return -1;
-		}
-	} else {
-		len = secret_read_line(STDIN_FILENO, buf, size, error_r);
-		if (len < 0)
-			return -1;
-	}
-	if (len == 0) {
-		*error_r = "empty password refused";
-		return -1;
-	}
-	if (len > SASL_FIELD_MAX) {
-		*error_r = "password longer than 255 bytes";
-		return -1;
-	}
-	if (!sasl_utf8_valid((const unsigned char *)buf, (size_t)len)) {
-		*error_r = "password is not valid UTF-8 or contains NUL";
-		return -1;
-	}
-	if (cmd_utf8_chars(buf, (size_t)len) < min_chars) {
-		*error_r = t_printf("password shorter than %u characters "
-				    "(config key password_min_length)", min_chars);
-		return -1;
-	}
-	return 0;
-}
-
-/* The hash (heap) and SCRAM keys to store: from --hash, or from a
- * password read now. *scram_r is NULL for --hash. 0 or 1 on failure
- * (reported). */
-static int cmd_password_material(const struct cmd_args *args, char **hash_r,
-				 struct password_scram *keys,
-				 const struct password_scram **scram_r)
-{
-	char password[CMD_PASSWORD_READ_MAX];
-	const char *error = NULL;
-	int ret = 0;
-
-	*scram_r = NULL;
-	if (args->hash != NULL) {
-		int check = password_hash_check(args->hash, &error);
-		if (check < 0)
-			return cmd_fail("--hash: %s", error);
-		if (check == 0)
-			fprintf(stderr, "postel: warning: %s\n", error);
-		fprintf(stderr, "postel: note: SCRAM-SHA-256 stays unavailable for this "
-			"user until a password is set without --hash\n");
-		*hash_r = xstrdup(args->hash);
-		return 0;
-	}
-	if (cmd_read_password(password, sizeof(password), args->password_min, &error) < 0 ||
-	    password_hash(password, hash_r, &error) < 0 ||
-	    password_scram_generate(password, keys, &error) < 0)
-		ret = cmd_fail("%s", error);
-	else
-		*scram_r = keys;
-	OPENSSL_cleanse(password, sizeof(password));
-	return ret;
 }
 
 static int cmd_domain_add(struct userdb *db, const struct cmd_args *args)
@@ -234,7 +138,7 @@ static int cmd_user_add(struct userdb *db, const struct cmd_args *args)
 		return cmd_fail("%s is not a local domain: add it first (postel domain add %s), "
 				"or pass --create-domain", domain, domain);
 	ret = 0;
-	if (cmd_password_material(args, &hash, &keys, &scram) != 0)
+	if (cmd_password_material(args->hash, args->password_min, &hash, &keys, &scram) != 0)
 		return 1;
 
 	/* the mail store first: store_user_create() is idempotent, so if
@@ -304,7 +208,7 @@ static int cmd_user_passwd(struct userdb *db, const struct cmd_args *args)
 	if (ret <= 0)
 		return ret < 0 ? cmd_fail("accounts.db lookup failed") :
 			cmd_fail("no such user: %s", args->pos[0]);
-	if (cmd_password_material(args, &hash, &keys, &scram) != 0)
+	if (cmd_password_material(args->hash, args->password_min, &hash, &keys, &scram) != 0)
 		return 1;
 	ret = userdb_user_set_password(db, args->pos[0], hash, scram, &error);
 	ret = ret > 0 ? 0 : ret == 0 ? cmd_fail("no such user: %s", args->pos[0]) :
