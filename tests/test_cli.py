@@ -183,11 +183,11 @@ def test_domains(cli):
 
 
 def test_users(cli):
-    cli.cli("user", "add", "carol@three.example", input=b"carol pw 1\n")
+    cli.cli("user", "add", "--create-domain", "carol@three.example", input=b"carol pw 1\n")
     _, out, _ = cli.cli("user", "list")
     assert "carol@three.example" in out.split(), out
     assert "carol pw 1" not in out
-    # adding a user makes its domain local
+    # adding a user with --create-domain makes its domain local
     _, out, _ = cli.cli("domain", "list")
     assert "three.example" in out.split(), out
     rc, _, _ = cli.cli("user", "add", "carol@three.example", input=b"x\n", check=False)
@@ -195,7 +195,7 @@ def test_users(cli):
     for bad in ("nodomain", "a b@three.example", "@three.example", "x@", ""):
         rc, _, _ = cli.cli("user", "add", bad, input=b"pw\n", check=False)
         assert rc != 0, f"user {bad!r} accepted"
-    cli.cli("user", "passwd", "carol@three.example", input=b"new pw\n")
+    cli.cli("user", "passwd", "carol@three.example", input=b"new pw 12\n")
     rc, _, _ = cli.cli("user", "passwd", "nobody@three.example", input=b"x\n", check=False)
     assert rc != 0
     cli.cli("user", "del", "carol@three.example")
@@ -206,7 +206,7 @@ def test_users(cli):
 
 
 def test_aliases(cli):
-    cli.cli("user", "add", "dave@four.example", input=b"dave pw\n")
+    cli.cli("user", "add", "--create-domain", "dave@four.example", input=b"dave pw 1\n")
     cli.cli("alias", "add", "info@four.example", "dave@four.example")
     cli.cli("domain", "add", "five.example")
     cli.cli("alias", "add", "@five.example", "dave@four.example")
@@ -289,7 +289,7 @@ def test_runtime_alias_and_domain(postel):
         s.sendmail("x@remote.example", ["sales@example.org"], msg)
     check_delivered(postel, BOB, msg, "x@remote.example")
     assert rcpt_code(postel, "frank@new.example") == 554  # not local yet: relay
-    postel.add_user("frank@new.example", "frank pw")
+    postel.cli("user", "add", "--create-domain", "frank@new.example", input=b"frank pw\n")
     assert rcpt_code(postel, "frank@new.example") == 250
     postel.cli("alias", "del", "sales@example.org", BOB)
     assert rcpt_code(postel, "sales@example.org") == 550
@@ -307,7 +307,7 @@ def test_imported_crypt_hash(postel):
 
 
 def test_new_user_has_maildir_folders(postel):
-    postel.add_user("ivy@example.org", "ivy pw")
+    postel.add_user("ivy@example.org", "ivy pw 12")
     tok = token()
     msg = make_message(tok, sender="x@remote.example", to="ivy@example.org")
     with smtplib.SMTP("127.0.0.1", postel.smtp_port, timeout=scaled(10)) as s:

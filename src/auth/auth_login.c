@@ -16,6 +16,7 @@ struct auth_login {
 	struct sasl_server *sasl;
 	char *user;             /* after success */
 	char *name;             /* the name the penalty is kept by, once begun */
+	char *tried;            /* the first name tried, for refusal logs */
 	struct timeout *wait_to; /* the penalty, before the check */
 	str_t held;             /* a proof step held unpaused for the penalty */
 	bool held_has_input;
@@ -62,9 +63,15 @@ void auth_login_free(struct auth_login **lp)
 	if (l->sasl != NULL)
 		sasl_server_destroy(&l->sasl);
 	free(l->user);
+	free(l->tried);
 	free(l->log_mech);
 	free(l);
 	*lp = NULL;
+}
+
+const char *auth_login_name_tried(const struct auth_login *l)
+{
+	return l->tried;
 }
 
 bool auth_login_busy(const struct auth_login *l)
@@ -93,6 +100,8 @@ static void login_finish(struct auth_login *l, enum auth_login_result result)
 static unsigned login_penalty_begin(struct auth_login *l, const char *name)
 {
 	l->name = xstrdup(name);
+	if (l->tried == NULL)
+		l->tried = xstrdup(name);
 	l->wait_ms = authfail_begin(l->env.ip, name, ioloop_now_ms(l->env.loop));
 	return l->wait_ms;
 }

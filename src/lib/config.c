@@ -120,6 +120,8 @@ static const struct config_key config_keys[] = {
 		   "dns-root-data); none: no validation"),
 	KEY_BOOL(sandbox, "yes",
 		 "workers run under no_new_privs, seccomp and Landlock"),
+	KEY_UINT(password_min_length, "8", 1, 255,
+		 "postel user add/passwd: fewest characters a password may have"),
 	KEY_STRING(postmaster_address, "", config_check_address,
 		   "gets postmaster mail (RFC 5321 4.5.1) when postmaster@domain "
 		   "has no alias; empty: the first user added"),

@@ -62,6 +62,7 @@ struct config {
 	char *dns_trust_anchor;      /* DNSSEC anchor file, "none": off (dns/dns.h) */
 	bool sandbox;                /* workers: seccomp + Landlock, default yes */
 	char *postmaster_address;    /* empty: the first user added */
+	unsigned password_min_length; /* characters, default 8 */
 };
 
 /* file: NULL means DATA_DIR/postel.conf if it exists. overrides: "k=v". */

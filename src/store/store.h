@@ -199,4 +199,11 @@ int store_address_parse(const char *address, struct store_address *addr_r,
 int store_mailbox_name_check(const char *mailbox, const char **name_r,
 			     const char **error_r);
 
+/* store_user_delete.c: remove the user's whole mail store (every folder,
+ * message and index) so that a user added later under the same address
+ * starts empty. The mail vanishes at once (one rename), then is removed
+ * without following links. 1: removed, 0: there was none, -1: error.
+ * For "postel user del", after the account is gone. */
+int store_user_delete(struct store *store, const char *address, const char **error_r);
+
 #endif
