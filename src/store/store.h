@@ -45,6 +45,7 @@
 #ifndef POSTEL_STORE_H
 #define POSTEL_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -60,11 +61,18 @@
 struct store;
 struct store_delivery;
 
+/* RFC 9051 6.3.11 STATUS items, from counters the backend keeps: no
+ * call reads every message. recent: UIDs at or above the mailbox's first
+ * recent UID (no session claims \Recent yet). */
 struct store_mailbox_status {
 	uint32_t uidvalidity;
 	uint32_t uidnext;
 	uint64_t highestmodseq;
 	uint32_t messages;
+	uint32_t unseen;
+	uint32_t deleted;
+	uint32_t recent;
+	uint64_t size;      /* sum of the messages' wire sizes */
 };
 
 struct store_message_info {
@@ -75,7 +83,8 @@ struct store_message_info {
 			     * RFC 9051 2.3.4), not the file's own size */
 	time_t internaldate;
 	const char *flags;  /* space-separated IMAP flags, "" for none */
-	const char *path;   /* absolute path now, NULL if the file is gone */
+	unsigned sysflags;  /* the system flags in flags (store_view.h) */
+	bool lost;          /* its content is gone (a crash mid-expunge) */
 };
 
 /* Work done since the process started, over all handles: what tests
@@ -115,12 +124,10 @@ int store_mailbox_list_messages(struct store *store, const char *address,
 				struct store_message_info **messages_r,
 				unsigned *count_r, const char **error_r);
 
-/* Reading one message (from store_mailbox_list_messages()) in wire form,
- * a chunk at a time: never more than a few KiB in memory, whatever the
- * message's size. */
+/* Reading one message (opened by store_view_message_open(), store_view.h)
+ * in wire form, a chunk at a time: never more than a few KiB in memory,
+ * whatever the message's size. */
 struct store_message_reader;
-struct store_message_reader *
-store_message_open(const struct store_message_info *msg, const char **error_r);
 /* Up to size bytes (size >= 2) of the message into buf; 0 at its end. */
 ssize_t store_message_read(struct store_message_reader *r, void *buf,
 			   size_t size, const char **error_r);

@@ -193,7 +193,8 @@ int store_index_message_add(struct store_index *idx, int64_t mailbox_id,
 
 	rc = index_prepare(idx, INDEX_STMT_MESSAGE_INSERT,
 		"INSERT INTO messages (mailbox_id, uid, modseq, flags, filename,"
-		" size, internaldate) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", &stmt);
+		" size, internaldate, sysflags)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", &stmt);
 	if (rc != SQLITE_OK)
 		return index_error(idx, rc, "message add", error_r);
 	sqlite3_bind_int64(stmt, 1, mailbox_id);
@@ -203,6 +204,7 @@ int store_index_message_add(struct store_index *idx, int64_t mailbox_id,
 	sqlite3_bind_text(stmt, 5, filename, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 6, (int64_t)size);
 	sqlite3_bind_int64(stmt, 7, internaldate);
+	sqlite3_bind_int64(stmt, 8, store_flags_text_bits(flags));
 	rc = sqlite3_step(stmt);
 	index_stmt_done(stmt);
 	if (rc != SQLITE_DONE)
@@ -249,7 +251,7 @@ int store_index_message_list(struct store_index *idx, int64_t mailbox_id,
 {
 	sqlite3_stmt *stmt;
 	int rc = sqlite3_prepare_v2(idx->db,
-		"SELECT uid, modseq, size, internaldate, flags, filename"
+		"SELECT uid, modseq, size, internaldate, flags, filename, sysflags"
 		" FROM messages WHERE mailbox_id = ?1 ORDER BY uid", -1, &stmt,
 		NULL);
 	if (rc != SQLITE_OK)
@@ -269,6 +271,7 @@ int store_index_message_list(struct store_index *idx, int64_t mailbox_id,
 		const char *filename = (const char *)sqlite3_column_text(stmt, 5);
 		m->flags = pool_strdup(pool, flags != NULL ? flags : "");
 		m->filename = pool_strdup(pool, filename != NULL ? filename : "");
+		m->sysflags = (unsigned)sqlite3_column_int64(stmt, 6);
 	}
 	sqlite3_finalize(stmt);
 	if (rc != SQLITE_DONE)
@@ -299,16 +302,7 @@ int store_index_messages_remove(struct store_index *idx, int64_t mailbox_id,
 		}
 	}
 	sqlite3_finalize(stmt);
-	/* the mailbox changed: a CONDSTORE client must see a new MODSEQ */
-	rc = sqlite3_prepare_v2(idx->db,
-		"UPDATE mailboxes SET highestmodseq = highestmodseq + 1"
-		" WHERE id = ?1", -1, &stmt, NULL);
-	if (rc != SQLITE_OK)
-		return index_error(idx, rc, "message remove", error_r);
-	sqlite3_bind_int64(stmt, 1, mailbox_id);
-	rc = sqlite3_step(stmt);
-	sqlite3_finalize(stmt);
-	if (rc != SQLITE_DONE)
-		return index_error(idx, rc, "message remove", error_r);
+	/* the messages_del trigger gave each row a MODSEQ of its own and
+	 * logged it (store_index_schema.c) */
 	return 0;
 }

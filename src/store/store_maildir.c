@@ -388,8 +388,8 @@ static int mailbox_status_once(struct maildir_store *s,
 	status_r->uidvalidity = mb.uidvalidity;
 	status_r->uidnext = mb.uidnext;
 	status_r->highestmodseq = mb.highestmodseq;
-	return store_index_mailbox_count((*user_r)->index, mb.id,
-					 &status_r->messages, error_r);
+	return store_index_mailbox_counters((*user_r)->index, mb.id, status_r,
+					    error_r);
 }
 
 static int mailbox_list_once(struct maildir_store *s,
@@ -426,8 +426,8 @@ static int mailbox_list_once(struct maildir_store *s,
 		messages[i].size = rows[i].size;
 		messages[i].internaldate = (time_t)rows[i].internaldate;
 		messages[i].flags = pool_strdup(pool, rows[i].flags);
-		messages[i].path = f == NULL ? NULL :
-			pool_printf(pool, "%s/%s", folder, f->relpath);
+		messages[i].sysflags = rows[i].sysflags;
+		messages[i].lost = f == NULL;
 	}
 	pool_destroy(&scratch);
 	*messages_r = messages;
@@ -486,4 +486,7 @@ const struct store_backend store_backend_maildir = {
 	.delivery_abort = maildir_delivery_abort,
 	.mailbox_lock = maildir_mailbox_lock,
 	.mailbox_expunge = maildir_mailbox_expunge,
+	.view_read = maildir_view_read,
+	.message_open = maildir_message_open,
+	.set_flags = maildir_set_flags,
 };

@@ -124,6 +124,34 @@ int maildir_mailbox_expunge(struct store *store,
 			    unsigned count, unsigned *expunged_r,
 			    const char **error_r);
 
+/* store_maildir_view.c: mailbox views (store_private.h) */
+int maildir_view_read(struct store *store, const struct store_address *addr,
+		      const char *mailbox, uint64_t since, pool_t *pool,
+		      struct store_view_delta *delta_r, const char **error_r);
+struct store_message_reader *
+maildir_message_open(struct store *store, const struct store_address *addr,
+		     const char *mailbox, uint32_t uid, const char **error_r);
+int maildir_set_flags(struct store *store, const struct store_address *addr,
+		      const char *mailbox, uint32_t uidvalidity,
+		      const uint32_t *uids, unsigned count,
+		      const struct store_flags_update *update, pool_t *pool,
+		      uint32_t **modified_r, unsigned *modified_count_r,
+		      const char **error_r);
+
+/* store_maildir_flags.c: the ":2,LETTERS" info of sysflags, keeping the
+ * letters of old_info (NULL: none) that are not system flags (temp). */
+const char *maildir_flags_info(unsigned sysflags, const char *old_info);
+/* "new/NAME" or "cur/NAME:2,..." of the message file with this base name
+ * (pool), or NULL if there is none; sysflags: the index's, to guess the
+ * name before reading cur/. */
+const char *maildir_message_locate(const char *folder, const char *base,
+				   unsigned sysflags, pool_t *pool);
+/* After a committed flag change: rename the file to cur/BASE:2,LETTERS.
+ * Best effort, logged: the index already holds the flags. */
+void maildir_message_rename_flags(const char *folder, const char *base,
+				  unsigned old_sysflags, unsigned sysflags,
+				  pool_t *pool);
+
 /* The mtime of a directory in ns, 0 if it is missing. */
 int64_t maildir_dir_mtime(const char *dir);
 

@@ -11,6 +11,20 @@
 #include <stdbool.h>
 
 #include "store/store.h"
+#include "store/store_view.h"
+
+/* What a view reads from its backend, in one consistent snapshot:
+ * the mailbox's numbers, every message whose MODSEQ is above since (all
+ * of them for since 0), in UID order, and the UIDs expunged above since
+ * (none for since 0). Arrays in the caller's pool. */
+struct store_view_delta {
+	uint32_t uidvalidity, uidnext;
+	uint64_t highestmodseq;
+	struct store_view_flag_change *rows;
+	unsigned row_count;
+	uint32_t *expunged;
+	unsigned expunged_count;
+};
 
 struct store_backend {
 	const char *name;
@@ -61,6 +75,20 @@ struct store_backend {
 			       const char *mailbox, const uint32_t *uids,
 			       unsigned count, unsigned *expunged_r,
 			       const char **error_r);
+	/* mailbox views (store_view.c) */
+	int (*view_read)(struct store *store, const struct store_address *addr,
+			 const char *mailbox, uint64_t since, pool_t *pool,
+			 struct store_view_delta *delta_r, const char **error_r);
+	struct store_message_reader *(*message_open)(
+		struct store *store, const struct store_address *addr,
+		const char *mailbox, uint32_t uid, const char **error_r);
+	/* -1 if the mailbox's UIDVALIDITY is no longer uidvalidity */
+	int (*set_flags)(struct store *store, const struct store_address *addr,
+			 const char *mailbox, uint32_t uidvalidity,
+			 const uint32_t *uids, unsigned count,
+			 const struct store_flags_update *update, pool_t *pool,
+			 uint32_t **modified_r, unsigned *modified_count_r,
+			 const char **error_r);
 };
 
 struct store {
@@ -72,6 +100,16 @@ struct store_delivery {
 };
 
 extern const struct store_backend store_backend_maildir;
+
+/* store.c: the address and mailbox name every per-mailbox call starts
+ * with, checked; *name_r is canonical (a temp string). */
+int store_target_parse(const char *address, const char *mailbox,
+		       struct store_address *addr_r, const char **name_r,
+		       const char **error_r);
+
+/* store_read.c: a reader over an open message file with LF line endings
+ * (takes fd, closes it with the reader). */
+struct store_message_reader *store_message_reader_fd(int fd);
 
 /* The counters behind store_stats_get() (store.h). */
 enum store_stat {
