@@ -240,13 +240,19 @@ int store_view_set_flags(struct store_view *view, const uint32_t *uids,
 	}
 	uint32_t *modified = NULL;
 	unsigned modified_count = 0;
+	pool_t *own = pool == NULL ? pool_create(1024) : NULL;
 	int ret = view->store->backend->set_flags(view->store, &view->addr,
 						  view->mailbox, view->uidvalidity,
-						  uids, count, update, pool,
+						  uids, count, update,
+						  own != NULL ? own : pool,
 						  &modified, &modified_count,
 						  error_r);
+	if (own != NULL) {
+		pool_destroy(&own);
+		modified = NULL;
+	}
 	if (modified_r != NULL)
-		*modified_r = modified;
+		*modified_r = modified; /* NULL without a pool */
 	if (modified_count_r != NULL)
 		*modified_count_r = modified_count;
 	return ret;

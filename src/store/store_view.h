@@ -114,8 +114,8 @@ struct store_flags_update {
 /* Change the flags of the messages with these UIDs (UIDs not in the
  * mailbox any more are skipped). Each message whose flags change gets a
  * MODSEQ of its own; one that would not change keeps its MODSEQ. Durable
- * when it returns 0. *modified_r (pool; may be NULL if not wanted):
- * UIDs refused by unchangedsince. */
+ * when it returns 0. *modified_r (from pool), *modified_count_r: the UIDs
+ * refused by unchangedsince; pool and both may be NULL if not wanted. */
 int store_view_set_flags(struct store_view *view, const uint32_t *uids,
 			 unsigned count, const struct store_flags_update *update,
 			 pool_t *pool, uint32_t **modified_r,
