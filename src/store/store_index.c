@@ -213,7 +213,11 @@ static int index_try_open(const char *path, bool check,
 		if (ret < 0)
 			return -1;
 	}
+	/* temp_store: statement journals (a trigger's UPDATE inside a long
+	 * transaction, a rebuild adding thousands of rows) stay in memory;
+	 * the worker's sandbox allows no temporary file outside DATA */
 	if (index_exec(idx, "PRAGMA synchronous=FULL", "open", error_r) < 0 ||
+	    index_exec(idx, "PRAGMA temp_store=MEMORY", "open", error_r) < 0 ||
 	    index_exec(idx, "PRAGMA foreign_keys=ON", "open", error_r) < 0)
 		return -1;
 	if (check && index_check_integrity(idx, error_r) < 0)
