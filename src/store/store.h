@@ -75,8 +75,14 @@ struct store_mailbox_status {
 	uint64_t size;      /* sum of the messages' wire sizes */
 };
 
+/* 128 random bits the index gives a message when it first records it:
+ * unique per message for the life of the index (a rebuilt index gives
+ * new ones, with its new UIDVALIDITY). */
+#define STORE_GUID_SIZE 16
+
 struct store_message_info {
 	uint32_t uid;
+	uint8_t guid[STORE_GUID_SIZE];
 	uint64_t modseq;
 	uint64_t size;      /* octets with CRLF line endings: what POP3 LIST
 			     * and IMAP RFC822.SIZE report (RFC 1939 5,

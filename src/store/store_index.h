@@ -39,6 +39,7 @@
 #include <stdint.h>
 
 #include "lib/mem.h"
+#include "store/store.h"
 
 #define STORE_INDEX_FILENAME "postel-index.sqlite"
 #define STORE_INDEX_BUSY_MSECS 10000
@@ -64,6 +65,7 @@ struct store_index_message {
 	int64_t internaldate;
 	const char *flags;
 	unsigned sysflags; /* STORE_FLAG_* of flags */
+	uint8_t guid[STORE_GUID_SIZE]; /* store_index_message_list() only */
 	const char *filename;
 };
 

@@ -193,8 +193,8 @@ int store_index_message_add(struct store_index *idx, int64_t mailbox_id,
 
 	rc = index_prepare(idx, INDEX_STMT_MESSAGE_INSERT,
 		"INSERT INTO messages (mailbox_id, uid, modseq, flags, filename,"
-		" size, internaldate, sysflags)"
-		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", &stmt);
+		" size, internaldate, sysflags, guid)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, randomblob(16))", &stmt);
 	if (rc != SQLITE_OK)
 		return index_error(idx, rc, "message add", error_r);
 	sqlite3_bind_int64(stmt, 1, mailbox_id);
@@ -251,8 +251,8 @@ int store_index_message_list(struct store_index *idx, int64_t mailbox_id,
 {
 	sqlite3_stmt *stmt;
 	int rc = sqlite3_prepare_v2(idx->db,
-		"SELECT uid, modseq, size, internaldate, flags, filename, sysflags"
-		" FROM messages WHERE mailbox_id = ?1 ORDER BY uid", -1, &stmt,
+		"SELECT uid, modseq, size, internaldate, flags, filename, sysflags,"
+		" guid FROM messages WHERE mailbox_id = ?1 ORDER BY uid", -1, &stmt,
 		NULL);
 	if (rc != SQLITE_OK)
 		return index_error(idx, rc, "message list", error_r);
@@ -272,6 +272,11 @@ int store_index_message_list(struct store_index *idx, int64_t mailbox_id,
 		m->flags = pool_strdup(pool, flags != NULL ? flags : "");
 		m->filename = pool_strdup(pool, filename != NULL ? filename : "");
 		m->sysflags = (unsigned)sqlite3_column_int64(stmt, 6);
+		const void *guid = sqlite3_column_blob(stmt, 7);
+		if (guid != NULL && sqlite3_column_bytes(stmt, 7) == STORE_GUID_SIZE)
+			memcpy(m->guid, guid, STORE_GUID_SIZE);
+		else
+			memset(m->guid, 0, STORE_GUID_SIZE);
 	}
 	sqlite3_finalize(stmt);
 	if (rc != SQLITE_DONE)

@@ -5,7 +5,7 @@
 #include "store/store_index_private.h"
 
 /* 2: mailboxes.new_mtime and tmp_checked (store_index.h)
- * 3: mailbox views (store_view.h): messages.sysflags, the mailbox
+ * 3: mailbox views (store_view.h): messages.sysflags and guid, the mailbox
  *    counters kept by triggers, the expunge log, the keyword list */
 
 /* What version 3 adds to version 2, shared by a new index and the
@@ -71,6 +71,7 @@ static const char store_index_schema[] =
 	" size INTEGER NOT NULL,"
 	" internaldate INTEGER NOT NULL,"
 	" sysflags INTEGER NOT NULL DEFAULT 0,"
+	" guid BLOB,"
 	" PRIMARY KEY (mailbox_id, uid),"
 	" UNIQUE (mailbox_id, filename));"
 	STORE_INDEX_V3
@@ -90,6 +91,8 @@ static const char store_index_schema[] =
 	"ALTER TABLE mailboxes ADD COLUMN n_deleted INTEGER NOT NULL DEFAULT 0;" \
 	"ALTER TABLE mailboxes ADD COLUMN n_size INTEGER NOT NULL DEFAULT 0;" \
 	"ALTER TABLE messages ADD COLUMN sysflags INTEGER NOT NULL DEFAULT 0;" \
+	"ALTER TABLE messages ADD COLUMN guid BLOB;" \
+	"UPDATE messages SET guid = randomblob(16);" \
 	"UPDATE messages SET sysflags =" \
 	" (instr(' ' || flags || ' ', ' \\Seen ') > 0) * 1 +" \
 	" (instr(' ' || flags || ' ', ' \\Answered ') > 0) * 2 +" \

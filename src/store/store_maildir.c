@@ -427,6 +427,7 @@ static int mailbox_list_once(struct maildir_store *s,
 		messages[i].internaldate = (time_t)rows[i].internaldate;
 		messages[i].flags = pool_strdup(pool, rows[i].flags);
 		messages[i].sysflags = rows[i].sysflags;
+		memcpy(messages[i].guid, rows[i].guid, STORE_GUID_SIZE);
 		messages[i].lost = f == NULL;
 	}
 	pool_destroy(&scratch);
@@ -486,6 +487,7 @@ const struct store_backend store_backend_maildir = {
 	.delivery_abort = maildir_delivery_abort,
 	.mailbox_lock = maildir_mailbox_lock,
 	.mailbox_expunge = maildir_mailbox_expunge,
+	.delivery_set_meta = maildir_delivery_set_meta,
 	.view_read = maildir_view_read,
 	.message_open = maildir_message_open,
 	.set_flags = maildir_set_flags,

@@ -111,6 +111,8 @@ int maildir_delivery_sync(struct store_delivery *d, const char **error_r);
 int maildir_delivery_commit(struct store_delivery *d, uint32_t *uid_r,
 			    const char **error_r);
 void maildir_delivery_abort(struct store_delivery *d);
+int maildir_delivery_set_meta(struct store_delivery *d, const char *flags,
+			      time_t internaldate, const char **error_r);
 int maildir_delivery_commit_group(struct store *store, struct store_delivery **ds,
 				  unsigned n, bool wait, uint32_t *uids_r,
 				  int *results_r, const char **errors_r);

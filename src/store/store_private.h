@@ -75,6 +75,9 @@ struct store_backend {
 			       const char *mailbox, const uint32_t *uids,
 			       unsigned count, unsigned *expunged_r,
 			       const char **error_r);
+	/* flags: a flag text (store_flags.c) */
+	int (*delivery_set_meta)(struct store_delivery *d, const char *flags,
+				 time_t internaldate, const char **error_r);
 	/* mailbox views (store_view.c) */
 	int (*view_read)(struct store *store, const struct store_address *addr,
 			 const char *mailbox, uint64_t since, pool_t *pool,

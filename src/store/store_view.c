@@ -257,3 +257,24 @@ int store_view_set_flags(struct store_view *view, const uint32_t *uids,
 		*modified_count_r = modified_count;
 	return ret;
 }
+
+int store_delivery_set_meta(struct store_delivery *d,
+			    const struct store_flags_update *flags,
+			    time_t internaldate, const char **error_r)
+{
+	struct store_flags_update replace = { .op = STORE_FLAGS_REPLACE };
+	if (flags != NULL) {
+		replace = *flags;
+		replace.op = STORE_FLAGS_REPLACE;
+	}
+	for (unsigned i = 0; i < replace.keyword_count; i++) {
+		if (store_keyword_check(replace.keywords[i], error_r) < 0)
+			return -1;
+	}
+	if (internaldate < 0) {
+		*error_r = "internal date before 1970";
+		return -1;
+	}
+	const char *text = store_flags_text_apply("", &replace, pool_temp());
+	return d->store->backend->delivery_set_meta(d, text, internaldate, error_r);
+}

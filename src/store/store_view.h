@@ -30,6 +30,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "store/store.h"
 
@@ -120,6 +121,17 @@ int store_view_set_flags(struct store_view *view, const uint32_t *uids,
 			 unsigned count, const struct store_flags_update *update,
 			 pool_t *pool, uint32_t **modified_r,
 			 unsigned *modified_count_r, const char **error_r);
+
+/* Optional, after the last write and before the commit of a delivery
+ * (store.h): the new message's flags (update->op is ignored: they
+ * replace none) and internal date (RFC 9051 6.3.12 APPEND; 0: the time
+ * of the commit; call it before store_delivery_sync()). store_delivery_commit() renames the file to carry the
+ * flags' Maildir suffix after its commit, as store_view_set_flags() does;
+ * a group commit (store_delivery_commit_group(), SMTP) records them in
+ * the index only. */
+int store_delivery_set_meta(struct store_delivery *d,
+			    const struct store_flags_update *flags,
+			    time_t internaldate, const char **error_r);
 
 /* store_flags.c: the flag text of listings ("\Seen $Label1") */
 /* -1 if name is not a valid keyword (an IMAP atom, no '\'). */

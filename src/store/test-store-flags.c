@@ -174,6 +174,60 @@ static void test_rebuild_reads_suffixes(void **state)
 	assert_int_equal(st.unseen, 1);
 }
 
+/* APPEND with flags and an internal date: index, suffix and mtime, and
+ * both back after a rebuild; every message gets a GUID of its own. */
+static void test_append_with_flags_and_date(void **state)
+{
+	struct fixture *f = *state;
+	const char *error;
+	open_views(f);
+	const char *kw[] = { "$Sent" };
+	struct store_flags_update flags = {
+		.sysflags = STORE_FLAG_SEEN | STORE_FLAG_DRAFT,
+		.keywords = kw, .keyword_count = 1,
+	};
+	uint32_t uid;
+	struct store_delivery *d = store_delivery_begin(f->a, USER, "INBOX", &error);
+	assert_non_null(d);
+	assert_int_equal(store_delivery_write(d, "Subject: d\r\n\r\nx\r\n", 19,
+					      &error), 0);
+	const char *bad[] = { "(x" };
+	flags.keywords = bad;
+	assert_int_equal(store_delivery_set_meta(d, &flags, 1000000000, &error), -1);
+	flags.keywords = kw;
+	assert_int_equal(store_delivery_set_meta(d, &flags, 1000000000, &error), 0);
+	assert_int_equal(store_delivery_commit(&d, &uid, &error), 0);
+	deliver(f->a, "Subject: plain\r\n\r\ny\r\n");
+	assert_string_equal(suffix_of(f, uid), ":2,DS");
+	struct stat st;
+	assert_int_equal(stat(test_message_path(f->a, USER, "INBOX", uid), &st), 0);
+	assert_int_equal(st.st_mtime, 1000000000);
+	for (unsigned round = 0; round < 2; round++) {
+		struct store_message_info *msgs;
+		unsigned count;
+		assert_int_equal(store_mailbox_list_messages(f->b, USER, "INBOX", f->pool,
+							     &msgs, &count, &error), 0);
+		assert_int_equal(count, 2);
+		assert_int_equal(msgs[0].sysflags, STORE_FLAG_SEEN | STORE_FLAG_DRAFT);
+		assert_int_equal(msgs[0].internaldate, 1000000000);
+		assert_int_equal(msgs[1].sysflags, 0);
+		static const uint8_t zero[STORE_GUID_SIZE];
+		assert_memory_not_equal(msgs[0].guid, zero, STORE_GUID_SIZE);
+		assert_memory_not_equal(msgs[0].guid, msgs[1].guid, STORE_GUID_SIZE);
+		if (round == 0) {
+			/* keywords are in the index only (no dovecot-keywords) */
+			assert_string_equal(msgs[0].flags, "\\Seen \\Draft $Sent");
+			close_views(f);
+			const char *index = t_printf("%s/" USER_DIR
+						     "/postel-index.sqlite", f->dir);
+			assert_int_equal(unlink(index), 0);
+			(void)unlink(t_printf("%s-wal", index));
+			(void)unlink(t_printf("%s-shm", index));
+			open_views(f);
+		}
+	}
+}
+
 /* The version 2 schema as the old code created it. */
 static const char old_schema_2[] =
 	"PRAGMA journal_mode=WAL;"
@@ -229,6 +283,15 @@ static void test_migration_from_2(void **state)
 	assert_int_equal(st.recent, 0);
 	assert_int_equal(store_view_count(f->va), 2);
 	assert_int_equal(store_view_uid(f->va, 2), 4);
+	struct store_message_info *msgs;
+	unsigned count;
+	static const uint8_t zero[STORE_GUID_SIZE];
+	assert_int_equal(store_view_list(f->va, f->pool, &msgs, &count, &error), 0);
+	assert_int_equal(count, 2);
+	assert_memory_not_equal(msgs[0].guid, zero, STORE_GUID_SIZE);
+	assert_memory_not_equal(msgs[0].guid, msgs[1].guid, STORE_GUID_SIZE);
+	assert_string_equal(msgs[1].flags, "\\Deleted \\Flagged");
+	assert_int_equal(msgs[1].sysflags, STORE_FLAG_DELETED | STORE_FLAG_FLAGGED);
 	/* the expunge log and triggers work on the migrated index */
 	uint32_t uid = 2;
 	unsigned n;
@@ -315,6 +378,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_suffix_renamed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rebuild_reads_suffixes, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_append_with_flags_and_date, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_migration_from_2, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_status_matches_full_count, setup,
