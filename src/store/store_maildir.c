@@ -491,4 +491,5 @@ const struct store_backend store_backend_maildir = {
 	.view_read = maildir_view_read,
 	.message_open = maildir_message_open,
 	.set_flags = maildir_set_flags,
+	.copy = maildir_copy,
 };

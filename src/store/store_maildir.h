@@ -140,6 +140,12 @@ int maildir_set_flags(struct store *store, const struct store_address *addr,
 		      uint32_t **modified_r, unsigned *modified_count_r,
 		      const char **error_r);
 
+/* store_maildir_copy.c */
+int maildir_copy(struct store *store, const struct store_address *addr,
+		 const char *mailbox, uint32_t uidvalidity, const uint32_t *uids,
+		 unsigned count, const char *dest, bool move, pool_t *pool,
+		 struct store_copy_result *result_r, const char **error_r);
+
 /* store_maildir_flags.c: the ":2,LETTERS" info of sysflags, keeping the
  * letters of old_info (NULL: none) that are not system flags (temp). */
 const char *maildir_flags_info(unsigned sysflags, const char *old_info);

@@ -85,6 +85,12 @@ struct store_backend {
 	struct store_message_reader *(*message_open)(
 		struct store *store, const struct store_address *addr,
 		const char *mailbox, uint32_t uid, const char **error_r);
+	/* dest canonical; uids ascending */
+	int (*copy)(struct store *store, const struct store_address *addr,
+		    const char *mailbox, uint32_t uidvalidity,
+		    const uint32_t *uids, unsigned count, const char *dest,
+		    bool move, pool_t *pool, struct store_copy_result *result_r,
+		    const char **error_r);
 	/* -1 if the mailbox's UIDVALIDITY is no longer uidvalidity */
 	int (*set_flags)(struct store *store, const struct store_address *addr,
 			 const char *mailbox, uint32_t uidvalidity,

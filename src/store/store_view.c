@@ -278,3 +278,30 @@ int store_delivery_set_meta(struct store_delivery *d,
 	const char *text = store_flags_text_apply("", &replace, pool_temp());
 	return d->store->backend->delivery_set_meta(d, text, internaldate, error_r);
 }
+
+int store_view_copy(struct store_view *view, const uint32_t *uids,
+		    unsigned count, const char *dest, bool move, pool_t *pool,
+		    struct store_copy_result *result_r, const char **error_r)
+{
+	const char *name;
+	memset(result_r, 0, sizeof(*result_r));
+	if (store_mailbox_name_check(dest, &name, error_r) < 0)
+		return -1;
+	if (move && strcmp(name, view->mailbox) == 0) {
+		*error_r = "cannot move messages into their own mailbox";
+		return -1;
+	}
+	/* ascending and without repeats: UIDs are assigned in this order */
+	uint32_t *sorted = pool_alloc(pool, (count + 1) * sizeof(*sorted));
+	memcpy(sorted, uids, count * sizeof(*sorted));
+	if (count > 1)
+		qsort(sorted, count, sizeof(*sorted), uid_cmp);
+	unsigned n = 0;
+	for (unsigned i = 0; i < count; i++) {
+		if (n == 0 || sorted[n - 1] != sorted[i])
+			sorted[n++] = sorted[i];
+	}
+	return view->store->backend->copy(view->store, &view->addr, view->mailbox,
+					  view->uidvalidity, sorted, n, name, move,
+					  pool, result_r, error_r);
+}

@@ -122,6 +122,21 @@ int store_view_set_flags(struct store_view *view, const uint32_t *uids,
 			 pool_t *pool, uint32_t **modified_r,
 			 unsigned *modified_count_r, const char **error_r);
 
+/* COPY and MOVE (RFC 9051 6.4.7, RFC 6851): the messages with these
+ * UIDs that are still there go to dest, with their flags and internal
+ * date, and get dest's next UIDs in UID order. src_uids[i] became
+ * dst_uids[i] (RFC 4315 COPYUID), arrays from pool. move: the sources
+ * are expunged in the same commit. Durable when it returns 0. A missing
+ * dest is an error (the caller answers [TRYCREATE]). */
+struct store_copy_result {
+	uint32_t dst_uidvalidity;
+	uint32_t *src_uids, *dst_uids;
+	unsigned count;
+};
+int store_view_copy(struct store_view *view, const uint32_t *uids,
+		    unsigned count, const char *dest, bool move, pool_t *pool,
+		    struct store_copy_result *result_r, const char **error_r);
+
 /* Optional, after the last write and before the commit of a delivery
  * (store.h): the new message's flags (update->op is ignored: they
  * replace none) and internal date (RFC 9051 6.3.12 APPEND; 0: the time

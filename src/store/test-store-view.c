@@ -325,6 +325,57 @@ static void test_keywords(void **state)
 	assert_int_equal(msgs[0].sysflags, STORE_FLAG_SEEN);
 }
 
+static void test_copy_and_move(void **state)
+{
+	struct fixture *f = *state;
+	const char *error;
+	set_flags(f->va, 1, STORE_FLAGS_ADD, STORE_FLAG_FLAGGED);
+	struct store_copy_result r;
+	uint32_t uids[3] = { 3, 1, 99 };
+	assert_int_equal(store_view_copy(f->va, uids, 3, "Archive", false, f->pool,
+					 &r, &error), 0);
+	assert_int_equal(r.count, 2);
+	assert_int_equal(r.src_uids[0], 1);
+	assert_int_equal(r.src_uids[1], 3);
+	assert_int_equal(r.dst_uids[0], 1);
+	assert_int_equal(r.dst_uids[1], 2);
+	struct store_view *archive;
+	assert_int_equal(store_view_open(f->b, USER, "Archive", &archive, &error), 0);
+	assert_int_equal(store_view_uidvalidity(archive), r.dst_uidvalidity);
+	assert_int_equal(store_view_count(archive), 2);
+	struct store_message_info *msgs;
+	unsigned count;
+	assert_int_equal(store_view_list(archive, f->pool, &msgs, &count, &error), 0);
+	assert_int_equal(count, 2);
+	assert_int_equal(msgs[0].sysflags, STORE_FLAG_FLAGGED);
+	read_all(archive, 2, "Subject: x\r\n\r\nbody\r\n");
+	store_view_close(&archive);
+
+	/* MOVE: gone from INBOX for every view, there in Trash */
+	uint32_t two = 2;
+	assert_int_equal(store_view_copy(f->va, &two, 1, "Trash", true, f->pool,
+					 &r, &error), 0);
+	assert_int_equal(r.count, 1);
+	struct store_view_changes c;
+	sync_view(f, f->vb, &c);
+	assert_int_equal(c.expunged_count, 1);
+	assert_int_equal(c.expunged[0], 2);
+	struct store_mailbox_status st;
+	assert_int_equal(store_mailbox_status(f->a, USER, "Trash", &st, &error), 0);
+	assert_int_equal(st.messages, 1);
+	assert_int_equal(store_mailbox_status(f->a, USER, "INBOX", &st, &error), 0);
+	assert_int_equal(st.messages, 2);
+	assert_null(test_message_path(f->a, USER, "INBOX", 2));
+	/* refused: into itself, into nothing; nothing left behind */
+	uint32_t one = 1;
+	assert_int_equal(store_view_copy(f->va, &one, 1, "INBOX", true, f->pool,
+					 &r, &error), -1);
+	assert_int_equal(store_view_copy(f->va, &one, 1, "Nowhere", false, f->pool,
+					 &r, &error), -1);
+	assert_int_equal(store_mailbox_status(f->a, USER, "INBOX", &st, &error), 0);
+	assert_int_equal(st.messages, 2);
+}
+
 int main(void)
 {
 	log_init("test-store-view", LOG_WARN);
@@ -338,6 +389,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_message_by_uid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unchangedsince, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keywords, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_copy_and_move, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
