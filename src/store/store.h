@@ -119,6 +119,28 @@ int store_user_create(struct store *store, const char *address,
 /* Create a further mailbox for an existing user. 0 if it already existed. */
 int store_mailbox_create(struct store *store, const char *address,
 			 const char *mailbox, const char **error_r);
+/* Mailbox management (RFC 9051 6.3), store_mailbox_ops.c. Each looks
+ * the mailbox up under the index lock and is durable when it returns 0.
+ * list: every mailbox's name, sorted (pool). delete: never INBOX, nor a
+ * mailbox with mailboxes below it (delete those first, as Dovecot asks);
+ * its messages are gone. rename: the mailbox and those below it keep
+ * UIDVALIDITY and UIDs under the new name; -1 if the new name exists or
+ * lies below the old; renaming INBOX moves its messages into the new
+ * mailbox and leaves INBOX empty (RFC 9051 6.3.6). Subscriptions
+ * (6.3.7, 6.3.8) may name mailboxes that do not exist. */
+int store_mailbox_list(struct store *store, const char *address, pool_t *pool,
+		       const char ***names_r, unsigned *count_r,
+		       const char **error_r);
+int store_mailbox_delete(struct store *store, const char *address,
+			 const char *mailbox, const char **error_r);
+int store_mailbox_rename(struct store *store, const char *address,
+			 const char *old_name, const char *new_name,
+			 const char **error_r);
+int store_mailbox_subscribe(struct store *store, const char *address,
+			    const char *mailbox, bool on, const char **error_r);
+int store_mailbox_subscriptions(struct store *store, const char *address,
+				pool_t *pool, const char ***names_r,
+				unsigned *count_r, const char **error_r);
 /* -1 on error (including unknown user or mailbox). */
 int store_mailbox_status(struct store *store, const char *address,
 			 const char *mailbox,

@@ -10,6 +10,7 @@
  *            sysflags)
  *   expunges(mailbox_id, uid, modseq)   the expunge log
  *   keywords(mailbox_id, name)          keywords ever set in a mailbox
+ *   subscriptions(name)                 RFC 9051 6.3.7
  * Triggers on messages keep the n_* counters and the expunge log, and
  * give each deleted row a new HIGHESTMODSEQ, whichever code path
  * changes the rows (store_index_view.c reads them).
@@ -164,6 +165,19 @@ int store_index_message_set_flags(struct store_index *idx, int64_t mailbox_id,
 /* Within a transaction: remember a keyword used in the mailbox. */
 int store_index_keyword_add(struct store_index *idx, int64_t mailbox_id,
 			    const char *name, const char **error_r);
+/* store_index_mailbox.c, within a transaction: remove a mailbox's rows
+ * (messages, expunge log, keywords, the mailbox); rename a mailbox and
+ * those below it ("old/..."); add or drop a subscription. */
+int store_index_mailbox_remove(struct store_index *idx, int64_t mailbox_id,
+			       const char **error_r);
+int store_index_mailbox_rename(struct store_index *idx, const char *old_name,
+			       const char *new_name, const char **error_r);
+int store_index_subscribe(struct store_index *idx, const char *name, bool on,
+			  const char **error_r);
+/* Subscribed names, sorted (pool). */
+int store_index_subscriptions(struct store_index *idx, pool_t *pool,
+			      const char ***names_r, unsigned *count_r,
+			      const char **error_r);
 /* MESSAGES, UNSEEN, DELETED, SIZE and RECENT from the counters. */
 int store_index_mailbox_counters(struct store_index *idx, int64_t mailbox_id,
 				 struct store_mailbox_status *status_r,

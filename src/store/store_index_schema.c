@@ -21,6 +21,8 @@
 	" PRIMARY KEY (mailbox_id, uid)) WITHOUT ROWID;" \
 	"CREATE INDEX IF NOT EXISTS expunges_modseq ON expunges (mailbox_id, modseq);" \
 	"CREATE INDEX IF NOT EXISTS messages_modseq ON messages (mailbox_id, modseq);" \
+	"CREATE TABLE IF NOT EXISTS subscriptions (" \
+	" name TEXT PRIMARY KEY) WITHOUT ROWID;" \
 	"CREATE TABLE IF NOT EXISTS keywords (" \
 	" mailbox_id INTEGER NOT NULL," \
 	" name TEXT NOT NULL COLLATE NOCASE," \

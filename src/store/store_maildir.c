@@ -101,7 +101,7 @@ static int mkdir_durable(const char *path, const char **error_r)
 }
 
 /* A Maildir folder: DIR/{cur,new,tmp}, plus maildirfolder if a subfolder. */
-static int folder_create(const char *dir, bool subfolder, const char **error_r)
+int maildir_folder_create(const char *dir, bool subfolder, const char **error_r)
 {
 	static const char *const subs[] = { "cur", "new", "tmp" };
 	if (mkdir_durable(dir, error_r) < 0)
@@ -140,12 +140,12 @@ static int user_dirs_create(struct maildir_store *s,
 	const char *user_dir = user_dir_path(s, addr);
 	if (mkdir_durable(t_printf("%s/%s", s->mail_dir, addr->domain),
 			  error_r) < 0 ||
-	    folder_create(user_dir, false, error_r) < 0)
+	    maildir_folder_create(user_dir, false, error_r) < 0)
 		return -1;
 	for (unsigned i = 0; i < maildir_default_mailbox_count; i++) {
 		const char *folder = maildir_folder_dir(
 			user_dir, maildir_default_mailboxes[i]);
-		if (folder_create(folder, true, error_r) < 0)
+		if (maildir_folder_create(folder, true, error_r) < 0)
 			return -1;
 	}
 	return 0;
@@ -353,7 +353,7 @@ static int maildir_mailbox_create(struct store *store,
 		return -1;
 	if (strcmp(mailbox, "INBOX") == 0)
 		return 0;
-	if (folder_create(maildir_folder_dir(user->dir, mailbox), true,
+	if (maildir_folder_create(maildir_folder_dir(user->dir, mailbox), true,
 			  error_r) < 0 ||
 	    store_index_begin(user->index, error_r) < 0)
 		return -1;
@@ -492,4 +492,9 @@ const struct store_backend store_backend_maildir = {
 	.message_open = maildir_message_open,
 	.set_flags = maildir_set_flags,
 	.copy = maildir_copy,
+	.mailbox_list = maildir_mailbox_list,
+	.mailbox_delete = maildir_mailbox_delete,
+	.mailbox_rename = maildir_mailbox_rename,
+	.mailbox_subscribe = maildir_mailbox_subscribe,
+	.mailbox_subscriptions = maildir_mailbox_subscriptions,
 };

@@ -140,6 +140,27 @@ int maildir_set_flags(struct store *store, const struct store_address *addr,
 		      uint32_t **modified_r, unsigned *modified_count_r,
 		      const char **error_r);
 
+/* A Maildir folder: DIR/{cur,new,tmp}, plus the maildirfolder file if a
+ * subfolder; durable (store_maildir.c). */
+int maildir_folder_create(const char *dir, bool subfolder, const char **error_r);
+
+/* store_maildir_mailbox.c: mailbox management (store.h) */
+int maildir_mailbox_list(struct store *store, const struct store_address *addr,
+			 pool_t *pool, const char ***names_r, unsigned *count_r,
+			 const char **error_r);
+int maildir_mailbox_delete(struct store *store, const struct store_address *addr,
+			   const char *mailbox, const char **error_r);
+int maildir_mailbox_rename(struct store *store, const struct store_address *addr,
+			   const char *old_name, const char *new_name,
+			   const char **error_r);
+int maildir_mailbox_subscribe(struct store *store,
+			      const struct store_address *addr,
+			      const char *mailbox, bool on, const char **error_r);
+int maildir_mailbox_subscriptions(struct store *store,
+				  const struct store_address *addr, pool_t *pool,
+				  const char ***names_r, unsigned *count_r,
+				  const char **error_r);
+
 /* store_maildir_copy.c */
 int maildir_copy(struct store *store, const struct store_address *addr,
 		 const char *mailbox, uint32_t uidvalidity, const uint32_t *uids,

@@ -85,6 +85,25 @@ struct store_backend {
 	struct store_message_reader *(*message_open)(
 		struct store *store, const struct store_address *addr,
 		const char *mailbox, uint32_t uid, const char **error_r);
+	/* mailbox management (store.h); names canonical */
+	int (*mailbox_list)(struct store *store, const struct store_address *addr,
+			    pool_t *pool, const char ***names_r,
+			    unsigned *count_r, const char **error_r);
+	int (*mailbox_delete)(struct store *store,
+			      const struct store_address *addr,
+			      const char *mailbox, const char **error_r);
+	int (*mailbox_rename)(struct store *store,
+			      const struct store_address *addr,
+			      const char *old_name, const char *new_name,
+			      const char **error_r);
+	int (*mailbox_subscribe)(struct store *store,
+				 const struct store_address *addr,
+				 const char *mailbox, bool on,
+				 const char **error_r);
+	int (*mailbox_subscriptions)(struct store *store,
+				     const struct store_address *addr,
+				     pool_t *pool, const char ***names_r,
+				     unsigned *count_r, const char **error_r);
 	/* dest canonical; uids ascending */
 	int (*copy)(struct store *store, const struct store_address *addr,
 		    const char *mailbox, uint32_t uidvalidity,

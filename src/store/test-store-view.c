@@ -376,6 +376,94 @@ static void test_copy_and_move(void **state)
 	assert_int_equal(st.messages, 2);
 }
 
+static void assert_names(struct fixture *f, const char *expect)
+{
+	const char *error, **names;
+	unsigned count;
+	assert_int_equal(store_mailbox_list(f->a, USER, f->pool, &names, &count,
+					    &error), 0);
+	char got[512] = "";
+	for (unsigned i = 0; i < count; i++)
+		snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%s",
+			 i > 0 ? " " : "", names[i]);
+	assert_string_equal(got, expect);
+}
+
+static bool folder_exists(struct fixture *f, const char *name)
+{
+	struct stat st;
+	return stat(t_printf("%s/mail/example.org/erin/%s", f->dir, name), &st) == 0;
+}
+
+static void test_mailbox_management(void **state)
+{
+	struct fixture *f = *state;
+	const char *error;
+	assert_names(f, "Archive Drafts INBOX Junk Sent Trash");
+	assert_int_equal(store_mailbox_create(f->a, USER, "Projects", &error), 0);
+	assert_int_equal(store_mailbox_create(f->a, USER, "Projects/a", &error), 0);
+	struct store_delivery *d = store_delivery_begin(f->a, USER, "Projects/a", &error);
+	assert_non_null(d);
+	assert_int_equal(store_delivery_write(d, "S: p\r\n\r\np\r\n", 11, &error), 0);
+	uint32_t uid;
+	assert_int_equal(store_delivery_commit(&d, &uid, &error), 0);
+	struct store_mailbox_status before, after;
+	assert_int_equal(store_mailbox_status(f->b, USER, "Projects/a", &before,
+					      &error), 0);
+	/* refused: INBOX, a mailbox with children, names taken or below */
+	assert_int_equal(store_mailbox_delete(f->a, USER, "inbox", &error), -1);
+	assert_int_equal(store_mailbox_delete(f->a, USER, "Projects", &error), -1);
+	assert_int_equal(store_mailbox_rename(f->a, USER, "Projects", "Trash", &error), -1);
+	assert_int_equal(store_mailbox_rename(f->a, USER, "Projects", "Projects/b",
+					      &error), -1);
+	assert_int_equal(store_mailbox_rename(f->a, USER, "Nope", "Nope2", &error), -1);
+
+	assert_int_equal(store_mailbox_rename(f->b, USER, "Projects", "Work", &error), 0);
+	assert_names(f, "Archive Drafts INBOX Junk Sent Trash Work Work/a");
+	assert_true(folder_exists(f, ".Work.a/cur"));
+	assert_false(folder_exists(f, ".Projects.a"));
+	assert_int_equal(store_mailbox_status(f->a, USER, "Work/a", &after, &error), 0);
+	assert_int_equal(after.uidvalidity, before.uidvalidity);
+	assert_int_equal(after.messages, 1);
+	struct store_view *view;
+	assert_int_equal(store_view_open(f->a, USER, "Work/a", &view, &error), 0);
+	read_all(view, uid, "S: p\r\n\r\np\r\n");
+	store_view_close(&view);
+
+	assert_int_equal(store_mailbox_delete(f->a, USER, "Work/a", &error), 0);
+	assert_int_equal(store_mailbox_delete(f->b, USER, "Work", &error), 0);
+	assert_false(folder_exists(f, ".Work.a"));
+	assert_false(folder_exists(f, ".Work"));
+	assert_int_equal(store_mailbox_delete(f->b, USER, "Work", &error), -1);
+	/* a new handle (and a rescan) does not bring them back */
+	store_view_close(&f->va);
+	store_view_close(&f->vb);
+	store_close(&f->a);
+	store_close(&f->b);
+	assert_int_equal(store_open(f->dir, &f->a, &error), 0);
+	assert_int_equal(store_open(f->dir, &f->b, &error), 0);
+	assert_int_equal(store_user_create(f->a, USER, &error), 0);
+	assert_names(f, "Archive Drafts INBOX Junk Sent Trash");
+
+	/* RFC 9051 6.3.6: INBOX's messages move, INBOX stays, empty */
+	assert_int_equal(store_mailbox_rename(f->a, USER, "INBOX", "Old", &error), 0);
+	assert_names(f, "Archive Drafts INBOX Junk Old Sent Trash");
+	assert_int_equal(store_mailbox_status(f->b, USER, "INBOX", &after, &error), 0);
+	assert_int_equal(after.messages, 0);
+	assert_int_equal(store_mailbox_status(f->b, USER, "Old", &after, &error), 0);
+	assert_int_equal(after.messages, 3);
+
+	const char **names;
+	unsigned count;
+	assert_int_equal(store_mailbox_subscribe(f->a, USER, "Sent", true, &error), 0);
+	assert_int_equal(store_mailbox_subscribe(f->a, USER, "Later", true, &error), 0);
+	assert_int_equal(store_mailbox_subscribe(f->b, USER, "Sent", false, &error), 0);
+	assert_int_equal(store_mailbox_subscriptions(f->b, USER, f->pool, &names,
+						     &count, &error), 0);
+	assert_int_equal(count, 1);
+	assert_string_equal(names[0], "Later");
+}
+
 int main(void)
 {
 	log_init("test-store-view", LOG_WARN);
@@ -390,6 +478,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unchangedsince, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keywords, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copy_and_move, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mailbox_management, setup,
+						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
