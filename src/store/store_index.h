@@ -91,11 +91,8 @@ int store_index_begin_try(struct store_index *idx, const char **error_r);
 int store_index_commit(struct store_index *idx, const char **error_r);
 void store_index_rollback(struct store_index *idx);
 
-/* 1 found, 0 no such mailbox, -1 error. */
-/* Count of messages in a mailbox: a scan, so only for STATUS-like uses;
- * lookups (every delivery) leave mailbox_r->messages at 0. */
-int store_index_mailbox_count(struct store_index *idx, int64_t mailbox_id,
-			      uint32_t *count_r, const char **error_r);
+/* 1 found, 0 no such mailbox, -1 error. mailbox_r->messages is 0: the
+ * counters are store_index_mailbox_counters(). */
 int store_index_mailbox_lookup(struct store_index *idx, const char *name,
 			       struct store_index_mailbox *mailbox_r,
 			       const char **error_r);

@@ -35,7 +35,7 @@ int store_index_mailbox_lookup(struct store_index *idx, const char *name,
 		mailbox_r->uidvalidity = (uint32_t)sqlite3_column_int64(stmt, 1);
 		mailbox_r->uidnext = (uint32_t)sqlite3_column_int64(stmt, 2);
 		mailbox_r->highestmodseq = (uint64_t)sqlite3_column_int64(stmt, 3);
-		mailbox_r->messages = 0; /* see store_index_mailbox_count() */
+		mailbox_r->messages = 0; /* see store_index_mailbox_counters() */
 		mailbox_r->new_mtime = sqlite3_column_int64(stmt, 4);
 		mailbox_r->tmp_checked = sqlite3_column_int64(stmt, 5);
 		mailbox_r->name = NULL;
@@ -46,25 +46,6 @@ int store_index_mailbox_lookup(struct store_index *idx, const char *name,
 		ret = index_error(idx, rc, "mailbox lookup", error_r);
 	}
 	index_stmt_done(stmt);
-	return ret;
-}
-
-int store_index_mailbox_count(struct store_index *idx, int64_t mailbox_id,
-			      uint32_t *count_r, const char **error_r)
-{
-	sqlite3_stmt *stmt;
-	int rc = sqlite3_prepare_v2(idx->db,
-		"SELECT count(*) FROM messages WHERE mailbox_id = ?1", -1, &stmt, NULL);
-	if (rc != SQLITE_OK)
-		return index_error(idx, rc, "message count", error_r);
-	sqlite3_bind_int64(stmt, 1, mailbox_id);
-	rc = sqlite3_step(stmt);
-	int ret = 0;
-	if (rc == SQLITE_ROW)
-		*count_r = (uint32_t)sqlite3_column_int64(stmt, 0);
-	else
-		ret = index_error(idx, rc, "message count", error_r);
-	sqlite3_finalize(stmt);
 	return ret;
 }
 

@@ -375,23 +375,6 @@ bool maildir_user_damaged(struct maildir_store *s, struct maildir_user *user)
 	return true;
 }
 
-static int mailbox_status_once(struct maildir_store *s,
-			       const struct store_address *addr,
-			       const char *mailbox,
-			       struct store_mailbox_status *status_r,
-			       struct maildir_user **user_r, const char **error_r)
-{
-	struct store_index_mailbox mb;
-	if (maildir_mailbox_get(s, addr, mailbox, false, user_r, &mb,
-				error_r) < 0)
-		return -1;
-	status_r->uidvalidity = mb.uidvalidity;
-	status_r->uidnext = mb.uidnext;
-	status_r->highestmodseq = mb.highestmodseq;
-	return store_index_mailbox_counters((*user_r)->index, mb.id, status_r,
-					    error_r);
-}
-
 static int mailbox_list_once(struct maildir_store *s,
 			     const struct store_address *addr,
 			     const char *mailbox, pool_t *pool,
@@ -438,22 +421,6 @@ static int mailbox_list_once(struct maildir_store *s,
 
 /* Reads retry once on a rebuilt index when SQLite finds damage: an open
  * no longer runs an integrity check, so damage shows up here. */
-static int maildir_mailbox_status(struct store *store,
-				  const struct store_address *addr,
-				  const char *mailbox,
-				  struct store_mailbox_status *status_r,
-				  const char **error_r)
-{
-	struct maildir_store *s = (struct maildir_store *)store;
-	for (unsigned attempt = 0;; attempt++) {
-		struct maildir_user *user = NULL;
-		int ret = mailbox_status_once(s, addr, mailbox, status_r, &user,
-					      error_r);
-		if (ret == 0 || attempt > 0 || !maildir_user_damaged(s, user))
-			return ret;
-	}
-}
-
 static int maildir_mailbox_list_messages(struct store *store,
 					 const struct store_address *addr,
 					 const char *mailbox, pool_t *pool,

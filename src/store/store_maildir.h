@@ -126,7 +126,11 @@ int maildir_mailbox_expunge(struct store *store,
 			    unsigned count, unsigned *expunged_r,
 			    const char **error_r);
 
-/* store_maildir_view.c: mailbox views (store_private.h) */
+/* store_maildir_view.c: mailbox views and status (store_private.h) */
+int maildir_mailbox_status(struct store *store, const struct store_address *addr,
+			   const char *mailbox,
+			   struct store_mailbox_status *status_r,
+			   const char **error_r);
 int maildir_view_read(struct store *store, const struct store_address *addr,
 		      const char *mailbox, uint64_t since, pool_t *pool,
 		      struct store_view_delta *delta_r, const char **error_r);

@@ -1,6 +1,6 @@
 /* store_maildir_view.c: the maildir-sqlite side of mailbox views
  * (store_view.h, store_private.h): reading changes since a MODSEQ in
- * one snapshot, opening a message by UID, and flag changes (index first,
+ * one snapshot, mailbox status, opening a message by UID, flag changes (index first,
  * committed, then the file's ":2," suffix, store_maildir_flags.c).
  * Each call retries once on a rebuilt index when SQLite reports damage,
  * as the other reads of store_maildir.c do. */
@@ -104,6 +104,40 @@ maildir_message_open(struct store *store, const struct store_address *addr,
 		return NULL;
 	}
 	return store_message_reader_fd(fd);
+}
+
+static int mailbox_status_once(struct maildir_store *s,
+			       const struct store_address *addr,
+			       const char *mailbox,
+			       struct store_mailbox_status *status_r,
+			       struct maildir_user **user_r, const char **error_r)
+{
+	struct store_index_mailbox mb;
+	if (maildir_mailbox_get(s, addr, mailbox, false, user_r, &mb,
+				error_r) < 0)
+		return -1;
+	status_r->uidvalidity = mb.uidvalidity;
+	status_r->uidnext = mb.uidnext;
+	status_r->highestmodseq = mb.highestmodseq;
+	return store_index_mailbox_counters((*user_r)->index, mb.id, status_r,
+					    error_r);
+}
+
+/* STATUS from the counters (store_index_view.c); a retry as above. */
+int maildir_mailbox_status(struct store *store,
+				  const struct store_address *addr,
+				  const char *mailbox,
+				  struct store_mailbox_status *status_r,
+				  const char **error_r)
+{
+	struct maildir_store *s = (struct maildir_store *)store;
+	for (unsigned attempt = 0;; attempt++) {
+		struct maildir_user *user = NULL;
+		int ret = mailbox_status_once(s, addr, mailbox, status_r, &user,
+					      error_r);
+		if (ret == 0 || attempt > 0 || !maildir_user_damaged(s, user))
+			return ret;
+	}
 }
 
 /* A committed change whose file is to be renamed. */
