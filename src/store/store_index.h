@@ -66,7 +66,7 @@ struct store_index_message {
 	int64_t internaldate;
 	const char *flags;
 	unsigned sysflags; /* STORE_FLAG_* of flags */
-	uint8_t guid[STORE_GUID_SIZE]; /* store_index_message_list() only */
+	uint8_t guid[STORE_GUID_SIZE];
 	const char *filename;
 };
 

@@ -74,13 +74,7 @@ int store_index_subscriptions(struct store_index *idx, pool_t *pool,
 	const char **names = NULL;
 	unsigned count = 0, cap = 0;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		if (count == cap) {
-			cap = cap == 0 ? 16 : cap * 2;
-			const char **bigger = pool_alloc(pool, cap * sizeof(*bigger));
-			if (count > 0)
-				memcpy(bigger, names, count * sizeof(*bigger));
-			names = bigger;
-		}
+		names = row_array_room(pool, names, count, &cap, sizeof(*names));
 		const char *name = (const char *)sqlite3_column_text(stmt, 0);
 		names[count++] = pool_strdup(pool, name != NULL ? name : "");
 	}

@@ -51,6 +51,15 @@ void index_stmt_done(sqlite3_stmt *stmt);
  * STORE_INDEX_VERSION, ending with its PRAGMA user_version. */
 const char *index_schema_sql(int from_version);
 
+/* store_index_query.c: a row array in pool with room for one more,
+ * doubled when full; a messages row selected as INDEX_MESSAGE_COLUMNS. */
+void *row_array_room(pool_t *pool, void *array, unsigned count, unsigned *cap,
+		     size_t size);
+#define INDEX_MESSAGE_COLUMNS \
+	"uid, modseq, size, internaldate, flags, filename, sysflags, guid"
+void index_message_row(sqlite3_stmt *stmt, pool_t *pool,
+		       struct store_index_message *m);
+
 /* store_index_check.c: PRAGMA quick_check; 0 ok, -1 error
  * (idx->corrupt tells whether it was damage). */
 int index_check_integrity(struct store_index *idx, const char **error_r);

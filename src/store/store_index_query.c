@@ -4,8 +4,7 @@
 
 #include <string.h>
 
-/* A row array in pool with room for one more, doubled when full. */
-static void *row_array_room(pool_t *pool, void *array, unsigned count,
+void *row_array_room(pool_t *pool, void *array, unsigned count,
 			    unsigned *cap, size_t size)
 {
 	if (count < *cap)
@@ -225,6 +224,25 @@ int store_index_message_exists(struct store_index *idx, int64_t mailbox_id,
 	return ret;
 }
 
+void index_message_row(sqlite3_stmt *stmt, pool_t *pool,
+		       struct store_index_message *m)
+{
+	m->uid = (uint32_t)sqlite3_column_int64(stmt, 0);
+	m->modseq = (uint64_t)sqlite3_column_int64(stmt, 1);
+	m->size = (uint64_t)sqlite3_column_int64(stmt, 2);
+	m->internaldate = sqlite3_column_int64(stmt, 3);
+	const char *flags = (const char *)sqlite3_column_text(stmt, 4);
+	const char *filename = (const char *)sqlite3_column_text(stmt, 5);
+	m->flags = pool_strdup(pool, flags != NULL ? flags : "");
+	m->filename = pool_strdup(pool, filename != NULL ? filename : "");
+	m->sysflags = (unsigned)sqlite3_column_int64(stmt, 6);
+	const void *guid = sqlite3_column_blob(stmt, 7);
+	if (guid != NULL && sqlite3_column_bytes(stmt, 7) == STORE_GUID_SIZE)
+		memcpy(m->guid, guid, STORE_GUID_SIZE);
+	else
+		memset(m->guid, 0, STORE_GUID_SIZE);
+}
+
 int store_index_message_list(struct store_index *idx, int64_t mailbox_id,
 			     pool_t *pool,
 			     struct store_index_message **messages_r,
@@ -232,8 +250,8 @@ int store_index_message_list(struct store_index *idx, int64_t mailbox_id,
 {
 	sqlite3_stmt *stmt;
 	int rc = sqlite3_prepare_v2(idx->db,
-		"SELECT uid, modseq, size, internaldate, flags, filename, sysflags,"
-		" guid FROM messages WHERE mailbox_id = ?1 ORDER BY uid", -1, &stmt,
+		"SELECT " INDEX_MESSAGE_COLUMNS
+		" FROM messages WHERE mailbox_id = ?1 ORDER BY uid", -1, &stmt,
 		NULL);
 	if (rc != SQLITE_OK)
 		return index_error(idx, rc, "message list", error_r);
@@ -243,21 +261,7 @@ int store_index_message_list(struct store_index *idx, int64_t mailbox_id,
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		messages = row_array_room(pool, messages, count, &cap,
 					  sizeof(*messages));
-		struct store_index_message *m = &messages[count++];
-		m->uid = (uint32_t)sqlite3_column_int64(stmt, 0);
-		m->modseq = (uint64_t)sqlite3_column_int64(stmt, 1);
-		m->size = (uint64_t)sqlite3_column_int64(stmt, 2);
-		m->internaldate = sqlite3_column_int64(stmt, 3);
-		const char *flags = (const char *)sqlite3_column_text(stmt, 4);
-		const char *filename = (const char *)sqlite3_column_text(stmt, 5);
-		m->flags = pool_strdup(pool, flags != NULL ? flags : "");
-		m->filename = pool_strdup(pool, filename != NULL ? filename : "");
-		m->sysflags = (unsigned)sqlite3_column_int64(stmt, 6);
-		const void *guid = sqlite3_column_blob(stmt, 7);
-		if (guid != NULL && sqlite3_column_bytes(stmt, 7) == STORE_GUID_SIZE)
-			memcpy(m->guid, guid, STORE_GUID_SIZE);
-		else
-			memset(m->guid, 0, STORE_GUID_SIZE);
+		index_message_row(stmt, pool, &messages[count++]);
 	}
 	sqlite3_finalize(stmt);
 	if (rc != SQLITE_DONE)

@@ -19,19 +19,6 @@ void store_index_read_end(struct store_index *idx)
 		(void)sqlite3_exec(idx->db, "COMMIT", NULL, NULL, NULL);
 }
 
-/* Grow a pool array by doubling. */
-static void *array_room(pool_t *pool, void *array, unsigned count,
-			unsigned *cap, size_t size)
-{
-	if (count < *cap)
-		return array;
-	*cap = *cap == 0 ? 64 : *cap * 2;
-	void *bigger = pool_alloc(pool, *cap * size);
-	if (count > 0)
-		memcpy(bigger, array, count * size);
-	return bigger;
-}
-
 static int prepare_since(struct store_index *idx, const char *sql,
 			 int64_t mailbox_id, uint64_t since,
 			 sqlite3_stmt **stmt_r, const char **error_r)
@@ -58,7 +45,7 @@ int store_index_changes_since(struct store_index *idx, int64_t mailbox_id,
 	unsigned count = 0, cap = 0;
 	int rc;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		rows = array_room(pool, rows, count, &cap, sizeof(*rows));
+		rows = row_array_room(pool, rows, count, &cap, sizeof(*rows));
 		struct store_view_flag_change *r = &rows[count++];
 		r->uid = (uint32_t)sqlite3_column_int64(stmt, 0);
 		r->modseq = (uint64_t)sqlite3_column_int64(stmt, 1);
@@ -87,7 +74,7 @@ int store_index_expunges_since(struct store_index *idx, int64_t mailbox_id,
 	unsigned count = 0, cap = 0;
 	int rc;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		uids = array_room(pool, uids, count, &cap, sizeof(*uids));
+		uids = row_array_room(pool, uids, count, &cap, sizeof(*uids));
 		uids[count++] = (uint32_t)sqlite3_column_int64(stmt, 0);
 	}
 	sqlite3_finalize(stmt);
@@ -105,7 +92,7 @@ int store_index_message_get(struct store_index *idx, int64_t mailbox_id,
 {
 	sqlite3_stmt *stmt;
 	int rc = sqlite3_prepare_v2(idx->db,
-		"SELECT modseq, size, internaldate, flags, filename, sysflags"
+		"SELECT " INDEX_MESSAGE_COLUMNS
 		" FROM messages WHERE mailbox_id = ?1 AND uid = ?2", -1, &stmt, NULL);
 	if (rc != SQLITE_OK)
 		return index_error(idx, rc, "message get", error_r);
@@ -114,15 +101,7 @@ int store_index_message_get(struct store_index *idx, int64_t mailbox_id,
 	rc = sqlite3_step(stmt);
 	int ret = 0;
 	if (rc == SQLITE_ROW) {
-		msg_r->uid = uid;
-		msg_r->modseq = (uint64_t)sqlite3_column_int64(stmt, 0);
-		msg_r->size = (uint64_t)sqlite3_column_int64(stmt, 1);
-		msg_r->internaldate = sqlite3_column_int64(stmt, 2);
-		const char *flags = (const char *)sqlite3_column_text(stmt, 3);
-		const char *filename = (const char *)sqlite3_column_text(stmt, 4);
-		msg_r->flags = pool_strdup(pool, flags != NULL ? flags : "");
-		msg_r->filename = pool_strdup(pool, filename != NULL ? filename : "");
-		msg_r->sysflags = (unsigned)sqlite3_column_int64(stmt, 5);
+		index_message_row(stmt, pool, msg_r);
 		ret = 1;
 	} else if (rc != SQLITE_DONE) {
 		ret = index_error(idx, rc, "message get", error_r);
