@@ -189,8 +189,8 @@ static void test_append_with_flags_and_date(void **state)
 	uint32_t uid;
 	struct store_delivery *d = store_delivery_begin(f->a, USER, "INBOX", &error);
 	assert_non_null(d);
-	assert_int_equal(store_delivery_write(d, "Subject: d\r\n\r\nx\r\n", 19,
-					      &error), 0);
+	const char *body = "Subject: d\r\n\r\nx\r\n";
+	assert_int_equal(store_delivery_write(d, body, strlen(body), &error), 0);
 	const char *bad[] = { "(x" };
 	flags.keywords = bad;
 	assert_int_equal(store_delivery_set_meta(d, &flags, 1000000000, &error), -1);
