@@ -175,6 +175,11 @@ int store_index_subscribe(struct store_index *idx, const char *name, bool on,
 int store_index_subscriptions(struct store_index *idx, pool_t *pool,
 			      const char ***names_r, unsigned *count_r,
 			      const char **error_r);
+/* Within a transaction: raise first_recent_uid to uidnext (never lower
+ * it); *first_r: its value before. */
+int store_index_claim_recent(struct store_index *idx, int64_t mailbox_id,
+			     uint32_t uidnext, uint32_t *first_r,
+			     const char **error_r);
 /* MESSAGES, UNSEEN, DELETED, SIZE and RECENT from the counters. */
 int store_index_mailbox_counters(struct store_index *idx, int64_t mailbox_id,
 				 struct store_mailbox_status *status_r,

@@ -459,6 +459,7 @@ const struct store_backend store_backend_maildir = {
 	.message_open = maildir_message_open,
 	.set_flags = maildir_set_flags,
 	.copy = maildir_copy,
+	.claim_recent = maildir_claim_recent,
 	.mailbox_list = maildir_mailbox_list,
 	.mailbox_delete = maildir_mailbox_delete,
 	.mailbox_rename = maildir_mailbox_rename,

@@ -137,6 +137,10 @@ int maildir_view_read(struct store *store, const struct store_address *addr,
 struct store_message_reader *
 maildir_message_open(struct store *store, const struct store_address *addr,
 		     const char *mailbox, uint32_t uid, const char **error_r);
+int maildir_claim_recent(struct store *store, const struct store_address *addr,
+			 const char *mailbox, uint32_t uidvalidity,
+			 uint32_t uidnext, uint32_t *first_r,
+			 const char **error_r);
 int maildir_set_flags(struct store *store, const struct store_address *addr,
 		      const char *mailbox, uint32_t uidvalidity,
 		      const uint32_t *uids, unsigned count,

@@ -247,3 +247,31 @@ int maildir_set_flags(struct store *store, const struct store_address *addr,
 	pool_destroy(&scratch);
 	return 0;
 }
+
+int maildir_claim_recent(struct store *store, const struct store_address *addr,
+			 const char *mailbox, uint32_t uidvalidity,
+			 uint32_t uidnext, uint32_t *first_r,
+			 const char **error_r)
+{
+	struct maildir_store *s = (struct maildir_store *)store;
+	struct maildir_user *user;
+	struct store_index_mailbox mb;
+	if (maildir_mailbox_get(s, addr, mailbox, false, &user, &mb, error_r) < 0 ||
+	    store_index_begin(user->index, error_r) < 0)
+		return -1;
+	int ret = store_index_mailbox_lookup(user->index, mailbox, &mb, error_r);
+	if (ret == 0 || (ret > 0 && mb.uidvalidity != uidvalidity)) {
+		*error_r = t_printf("mailbox %s is gone or has a new UIDVALIDITY",
+				    log_str(mailbox));
+		ret = -1;
+	}
+	if (ret > 0)
+		ret = store_index_claim_recent(user->index, mb.id, uidnext, first_r,
+					       error_r);
+	if (ret < 0) {
+		store_index_rollback(user->index);
+		(void)maildir_user_damaged(s, user);
+		return -1;
+	}
+	return store_index_commit(user->index, error_r);
+}

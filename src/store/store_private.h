@@ -85,6 +85,11 @@ struct store_backend {
 	struct store_message_reader *(*message_open)(
 		struct store *store, const struct store_address *addr,
 		const char *mailbox, uint32_t uid, const char **error_r);
+	/* raise first_recent_uid to uidnext, *first_r: its value before */
+	int (*claim_recent)(struct store *store, const struct store_address *addr,
+			    const char *mailbox, uint32_t uidvalidity,
+			    uint32_t uidnext, uint32_t *first_r,
+			    const char **error_r);
 	/* mailbox management (store.h); names canonical */
 	int (*mailbox_list)(struct store *store, const struct store_address *addr,
 			    pool_t *pool, const char ***names_r,

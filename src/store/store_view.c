@@ -305,3 +305,11 @@ int store_view_copy(struct store_view *view, const uint32_t *uids,
 					  view->uidvalidity, sorted, n, name, move,
 					  pool, result_r, error_r);
 }
+
+int store_view_claim_recent(struct store_view *view, uint32_t *first_r,
+			    const char **error_r)
+{
+	return view->store->backend->claim_recent(view->store, &view->addr,
+						  view->mailbox, view->uidvalidity,
+						  view->uidnext, first_r, error_r);
+}

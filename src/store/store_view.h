@@ -83,6 +83,15 @@ unsigned store_view_seq(const struct store_view *view, uint32_t uid);
 int store_view_sync(struct store_view *view, pool_t *pool,
 		    struct store_view_changes *changes_r, const char **error_r);
 
+/* \Recent (RFC 3501 2.3.2): claim, for this view's session alone, the
+ * messages of its map no session has claimed yet: UIDs from *first_r up
+ * to the view's UIDNEXT are recent for it (none if *first_r is at
+ * UIDNEXT); later claims and STATUS RECENT count only newer ones.
+ * Committed before it returns. IMAP4rev2 has no \Recent: only rev1 SELECT
+ * calls it. */
+int store_view_claim_recent(struct store_view *view, uint32_t *first_r,
+			    const char **error_r);
+
 /* The messages of the view's map as the index holds them now (flags,
  * size, ...), in map order; a message expunged since the last sync is
  * left out. lost: its content is gone (a crash mid-expunge), not a
