@@ -62,8 +62,8 @@ struct store;
 struct store_delivery;
 
 /* RFC 9051 6.3.11 STATUS items, from counters the backend keeps: no
- * call reads every message. recent: UIDs at or above the mailbox's first
- * recent UID (no session claims \Recent yet). */
+ * call reads every message. recent: messages no session has claimed as
+ * \Recent yet (store_view_claim_recent(), store_view.h). */
 struct store_mailbox_status {
 	uint32_t uidvalidity;
 	uint32_t uidnext;

@@ -1,8 +1,8 @@
 /* test-store-flags.c: unit tests for what flag changes leave behind in
  * the maildir-sqlite backend: the Maildir ":2," suffix on disk, an index
  * rebuilt from those suffixes, the migration of a schema-2 index made by
- * the old code's SQL, and STATUS counters that match a full count after
- * random operations on two handles. */
+ * the old code's SQL, \Recent claims, and STATUS counters that match a
+ * full count after random operations on two handles. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -372,6 +372,43 @@ static void test_status_matches_full_count(void **state)
 	}
 }
 
+/* \Recent: the first session to claim gets them; STATUS RECENT counts
+ * what nobody claimed. */
+static void test_claim_recent(void **state)
+{
+	struct fixture *f = *state;
+	const char *error;
+	open_views(f);
+	for (unsigned i = 0; i < 3; i++)
+		deliver(f->a, "Subject: x\r\n\r\nbody\r\n");
+	struct store_view_changes c;
+	assert_int_equal(store_view_sync(f->va, f->pool, &c, &error), 0);
+	assert_int_equal(store_view_sync(f->vb, f->pool, &c, &error), 0);
+	struct store_mailbox_status st;
+	uint32_t first;
+	assert_int_equal(store_mailbox_status(f->a, USER, "INBOX", &st, &error), 0);
+	assert_int_equal(st.recent, 3);
+	assert_int_equal(store_view_claim_recent(f->va, &first, &error), 0);
+	assert_int_equal(first, 1);
+	assert_int_equal(store_view_claim_recent(f->vb, &first, &error), 0);
+	assert_int_equal(first, 4); /* nothing left for the second */
+	assert_int_equal(store_mailbox_status(f->a, USER, "INBOX", &st, &error), 0);
+	assert_int_equal(st.recent, 0);
+	deliver(f->a, "Subject: new\r\n\r\nnew\r\n");
+	assert_int_equal(store_mailbox_status(f->b, USER, "INBOX", &st, &error), 0);
+	assert_int_equal(st.recent, 1);
+	/* a view claims only what its map holds */
+	assert_int_equal(store_view_claim_recent(f->vb, &first, &error), 0);
+	assert_int_equal(first, 4);
+	assert_int_equal(store_mailbox_status(f->b, USER, "INBOX", &st, &error), 0);
+	assert_int_equal(st.recent, 1);
+	assert_int_equal(store_view_sync(f->vb, f->pool, &c, &error), 0);
+	assert_int_equal(store_view_claim_recent(f->vb, &first, &error), 0);
+	assert_int_equal(first, 4);
+	assert_int_equal(store_mailbox_status(f->b, USER, "INBOX", &st, &error), 0);
+	assert_int_equal(st.recent, 0);
+}
+
 int main(void)
 {
 	log_init("test-store-flags", LOG_WARN);
@@ -382,6 +419,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_append_with_flags_and_date, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_migration_from_2, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_claim_recent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_status_matches_full_count, setup,
 						teardown),
 	};

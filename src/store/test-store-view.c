@@ -257,38 +257,6 @@ static void test_message_by_uid(void **state)
 	assert_null(store_view_message_open(f->vb, uid, &error));
 }
 
-/* \Recent: the first session to claim gets them; STATUS RECENT counts
- * what nobody claimed. */
-static void test_claim_recent(void **state)
-{
-	struct fixture *f = *state;
-	const char *error;
-	struct store_mailbox_status st;
-	uint32_t first;
-	assert_int_equal(store_mailbox_status(f->a, USER, "INBOX", &st, &error), 0);
-	assert_int_equal(st.recent, 3);
-	assert_int_equal(store_view_claim_recent(f->va, &first, &error), 0);
-	assert_int_equal(first, 1);
-	assert_int_equal(store_view_claim_recent(f->vb, &first, &error), 0);
-	assert_int_equal(first, 4); /* nothing left for the second */
-	assert_int_equal(store_mailbox_status(f->a, USER, "INBOX", &st, &error), 0);
-	assert_int_equal(st.recent, 0);
-	deliver(f->a, "Subject: new\r\n\r\nnew\r\n");
-	assert_int_equal(store_mailbox_status(f->b, USER, "INBOX", &st, &error), 0);
-	assert_int_equal(st.recent, 1);
-	/* a view claims only what its map holds */
-	assert_int_equal(store_view_claim_recent(f->vb, &first, &error), 0);
-	assert_int_equal(first, 4);
-	assert_int_equal(store_mailbox_status(f->b, USER, "INBOX", &st, &error), 0);
-	assert_int_equal(st.recent, 1);
-	struct store_view_changes c;
-	sync_view(f, f->vb, &c);
-	assert_int_equal(store_view_claim_recent(f->vb, &first, &error), 0);
-	assert_int_equal(first, 4);
-	assert_int_equal(store_mailbox_status(f->b, USER, "INBOX", &st, &error), 0);
-	assert_int_equal(st.recent, 0);
-}
-
 static void test_unchangedsince(void **state)
 {
 	struct fixture *f = *state;
@@ -507,7 +475,6 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expunge_log, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_message_by_uid, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_claim_recent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unchangedsince, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keywords, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copy_and_move, setup, teardown),
