@@ -254,9 +254,27 @@ static void write_file(const char *path, const char *content)
 	close(fd);
 }
 
-static void test_migration_from_2(void **state)
+/* Version 1: no new_mtime, tmp_checked. */
+static const char old_schema_1[] =
+	"PRAGMA journal_mode=WAL;"
+	"CREATE TABLE mailboxes (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+	" uidvalidity INTEGER NOT NULL, uidnext INTEGER NOT NULL,"
+	" highestmodseq INTEGER NOT NULL);"
+	"CREATE TABLE messages (mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id),"
+	" uid INTEGER NOT NULL, modseq INTEGER NOT NULL,"
+	" flags TEXT NOT NULL DEFAULT '', filename TEXT NOT NULL,"
+	" size INTEGER NOT NULL, internaldate INTEGER NOT NULL,"
+	" PRIMARY KEY (mailbox_id, uid), UNIQUE (mailbox_id, filename));"
+	"PRAGMA user_version=1;"
+	"INSERT INTO mailboxes VALUES (1, 'INBOX', 1234, 5, 7);"
+	"INSERT INTO messages VALUES (1, 2, 3, '\\Seen', '1000.A.host', 6, 1000);"
+	"INSERT INTO messages VALUES (1, 4, 6, '\\Deleted \\Flagged', '1001.B.host',"
+	" 10, 1001);";
+
+/* Build an old index from old_sql beside two message files, open it
+ * with this code and check what the migration made of it. */
+static void migrate_and_check(struct fixture *f, const char *old_sql)
 {
-	struct fixture *f = *state;
 	const char *error;
 	const char *udir = t_printf("%s/" USER_DIR, f->dir);
 	const char *index = t_printf("%s/postel-index.sqlite", udir);
@@ -267,7 +285,7 @@ static void test_migration_from_2(void **state)
 	write_file(t_printf("%s/cur/1001.B.host:2,FT", udir), "c\nd\nef\n");
 	sqlite3 *db;
 	assert_int_equal(sqlite3_open(index, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, old_schema_2, NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, old_sql, NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 
 	open_views(f);
@@ -317,6 +335,16 @@ static void test_migration_from_2(void **state)
 	assert_int_equal(sqlite3_column_int(stmt, 0), 3);
 	sqlite3_finalize(stmt);
 	sqlite3_close(db);
+}
+
+static void test_migration_from_2(void **state)
+{
+	migrate_and_check(*state, old_schema_2);
+}
+
+static void test_migration_from_1(void **state)
+{
+	migrate_and_check(*state, old_schema_1);
 }
 
 /* The counters against a count of every row, after each of a bounded
@@ -419,6 +447,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_append_with_flags_and_date, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_migration_from_2, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migration_from_1, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_claim_recent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_status_matches_full_count, setup,
 						teardown),
