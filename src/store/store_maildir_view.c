@@ -193,6 +193,30 @@ static int set_flags_index(struct store_index *idx, int64_t mailbox_id,
 	return 0;
 }
 
+/* Take the user's index lock and look the view's mailbox up under it:
+ * it may have been deleted or rebuilt (a new UIDVALIDITY) meanwhile.
+ * 0 with the lock held, -1 without it. */
+static int view_mailbox_lock(struct maildir_store *s,
+			     const struct store_address *addr,
+			     const char *mailbox, uint32_t uidvalidity,
+			     struct maildir_user **user_r,
+			     struct store_index_mailbox *mb_r, const char **error_r)
+{
+	if (maildir_mailbox_get(s, addr, mailbox, false, user_r, mb_r, error_r) < 0 ||
+	    store_index_begin((*user_r)->index, error_r) < 0)
+		return -1;
+	int ret = store_index_mailbox_lookup((*user_r)->index, mailbox, mb_r,
+					     error_r);
+	if (ret > 0 && mb_r->uidvalidity == uidvalidity)
+		return 0;
+	if (ret >= 0)
+		*error_r = t_printf("mailbox %s is gone or has a new UIDVALIDITY",
+				    log_str(mailbox));
+	store_index_rollback((*user_r)->index);
+	(void)maildir_user_damaged(s, *user_r);
+	return -1;
+}
+
 int maildir_set_flags(struct store *store, const struct store_address *addr,
 		      const char *mailbox, uint32_t uidvalidity,
 		      const uint32_t *uids, unsigned count,
@@ -205,28 +229,16 @@ int maildir_set_flags(struct store *store, const struct store_address *addr,
 	struct store_index_mailbox mb;
 	*modified_r = pool_alloc(pool, (count + 1) * sizeof(uint32_t));
 	*modified_count_r = 0;
-	if (maildir_mailbox_get(s, addr, mailbox, false, &user, &mb, error_r) < 0 ||
-	    store_index_begin(user->index, error_r) < 0)
+	if (view_mailbox_lock(s, addr, mailbox, uidvalidity, &user, &mb,
+			      error_r) < 0)
 		return -1;
-	/* under the lock: the mailbox may have been rebuilt meanwhile */
-	int ret = store_index_mailbox_lookup(user->index, mailbox, &mb, error_r);
-	if (ret > 0 && mb.uidvalidity != uidvalidity) {
-		*error_r = t_printf("mailbox %s has a new UIDVALIDITY",
-				    log_str(mailbox));
-		ret = -1;
-	} else if (ret == 0) {
-		*error_r = t_printf("no such mailbox %s", log_str(mailbox));
-		ret = -1;
-	}
 	pool_t *scratch = pool_create(16384);
 	struct flags_rename *renames =
 		pool_alloc(scratch, (count + 1) * sizeof(*renames));
 	unsigned rename_count = 0;
-	if (ret > 0)
-		ret = set_flags_index(user->index, mb.id, uids, count, update,
-				      scratch, renames, &rename_count, *modified_r,
-				      modified_count_r, error_r);
-	if (ret < 0) {
+	if (set_flags_index(user->index, mb.id, uids, count, update, scratch,
+			    renames, &rename_count, *modified_r, modified_count_r,
+			    error_r) < 0) {
 		store_index_rollback(user->index);
 		pool_destroy(&scratch);
 		(void)maildir_user_damaged(s, user);
@@ -256,18 +268,11 @@ int maildir_claim_recent(struct store *store, const struct store_address *addr,
 	struct maildir_store *s = (struct maildir_store *)store;
 	struct maildir_user *user;
 	struct store_index_mailbox mb;
-	if (maildir_mailbox_get(s, addr, mailbox, false, &user, &mb, error_r) < 0 ||
-	    store_index_begin(user->index, error_r) < 0)
+	if (view_mailbox_lock(s, addr, mailbox, uidvalidity, &user, &mb,
+			      error_r) < 0)
 		return -1;
-	int ret = store_index_mailbox_lookup(user->index, mailbox, &mb, error_r);
-	if (ret == 0 || (ret > 0 && mb.uidvalidity != uidvalidity)) {
-		*error_r = t_printf("mailbox %s is gone or has a new UIDVALIDITY",
-				    log_str(mailbox));
-		ret = -1;
-	}
-	if (ret > 0)
-		ret = store_index_claim_recent(user->index, mb.id, uidnext, first_r,
-					       error_r);
+	int ret = store_index_claim_recent(user->index, mb.id, uidnext, first_r,
+					   error_r);
 	if (ret < 0) {
 		store_index_rollback(user->index);
 		(void)maildir_user_damaged(s, user);
