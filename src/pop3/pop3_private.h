@@ -53,13 +53,13 @@ enum pop3_input {
 struct pop3_msg {
 	uint32_t uid;
 	uint64_t size;    /* octets in wire form (CRLF), as RFC 1939 5 counts */
-	const char *path;
 	bool deleted;
 };
 
 struct pop3_maildrop {
 	pool_t *pool;
 	struct store *store; /* this session's own handle: jobs use it */
+	struct store_view *view; /* INBOX on store: RETR reads through it */
 	int lock_fd;
 	uint32_t uidvalidity;
 	struct pop3_msg *msgs;
@@ -123,11 +123,6 @@ void pop3_maildrop_open(struct pop3_session *s);
 /* QUIT in TRANSACTION: expunge the deleted messages, reply, close. */
 void pop3_maildrop_update(struct pop3_session *s);
 void pop3_maildrop_free(struct pop3_maildrop **md);
-/* The message's file now (heap, or NULL): a Maildir reader may have
- * moved it from new/ to cur/ (or changed its flags) since the listing.
- * Runs on a pool thread, with the session's store handle. */
-char *pop3_maildrop_find_path(struct store *store, const char *address, uint32_t uid,
-			      const char *sid);
 /* A live (not deleted) message by its number argument, or NULL after
  * replying -ERR. */
 struct pop3_msg *pop3_maildrop_msg(struct pop3_session *s, const char *arg,

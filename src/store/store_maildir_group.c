@@ -102,7 +102,8 @@ static void group_commit_user(struct maildir_store *s, struct group_item *items,
 		it->published = true;
 		it->d->failed = true; /* no longer under tmp_path */
 		if (store_index_message_add(user->index, mb.id, it->filename, it->d->wire_size,
-					    (int64_t)time(NULL), "", &uids_r[j],
+					    maildir_delivery_date(it->d),
+					    maildir_delivery_flags(it->d), &uids_r[j],
 					    &errors_r[j]) < 0 ||
 		    store_index_mailbox_set_new_mtime(user->index, mb.id, new_mtime,
 						      maildir_dir_mtime(it->new_dir),
