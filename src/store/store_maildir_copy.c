@@ -12,6 +12,7 @@
  * sources untouched. A crash after the commit but before the unlinks
  * leaves a source file without a row: at worst the message shows up
  * twice after a rescan, never lost. */
+#include "store_watch.h"
 #include "store/store_maildir.h"
 #include "store/fileio.h"
 #include "lib/log.h"
@@ -154,6 +155,12 @@ int maildir_copy(struct store *store, const struct store_address *addr,
 		if (unlink(items[i].src_path) < 0 && errno != ENOENT)
 			log_warn("event=store_move_unlink_failed path=%s error=%s",
 				 log_str(items[i].src_path), log_str(strerror(errno)));
+	}
+	if (linked > 0) {
+		const char *who = t_printf("%s@%s", addr->local, addr->domain);
+		store_notify_changed(who, dest, 0);
+		if (move)
+			store_notify_changed(who, mailbox, 0);
 	}
 	log_debug("event=store_copy mailbox=%s dest=%s move=%s messages=%u",
 		  log_str(mailbox), log_str(dest), move ? "yes" : "no", linked);

@@ -4,6 +4,7 @@
  * committed, then the file's ":2," suffix, store_maildir_flags.c).
  * Each call retries once on a rebuilt index when SQLite reports damage,
  * as the other reads of store_maildir.c do. */
+#include "store_watch.h"
 #include "store/store_maildir.h"
 #include "lib/log.h"
 
@@ -248,6 +249,10 @@ int maildir_set_flags(struct store *store, const struct store_address *addr,
 		pool_destroy(&scratch);
 		return -1;
 	}
+	/* other sessions, in any worker, see the flag change (IDLE) */
+	if (count > *modified_count_r)
+		store_notify_changed(t_printf("%s@%s", addr->local, addr->domain),
+				     mailbox, 0);
 	const char *folder = maildir_folder_dir(user->dir, mailbox);
 	for (unsigned i = 0; i < rename_count; i++)
 		maildir_message_rename_flags(folder, renames[i].filename,
