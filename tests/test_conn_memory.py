@@ -21,6 +21,7 @@ import pytest
 
 from conftest import ASAN, client_tls_context, running_postel, scaled
 from pop3_helpers import deliver, new_user
+from test_memory_flat import worker_rss_kb
 
 IDLE_CONNS = 500
 # measured: see the commit message; the bound leaves room for the heap's
@@ -29,16 +30,6 @@ IDLE_KIB_MAX = 20
 RETR_CONNS = 20
 # twenty kept 512 KiB output buffers would be 10 MiB
 RETR_GROWTH_MAX_KIB = 3 * 1024
-
-
-def worker_rss_kb(srv):
-    kids = srv.children()
-    assert len(kids) == 1, f"expected one worker, got {kids}"
-    with open(f"/proc/{kids[0]}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
 
 
 def read_until(s, end):

@@ -196,6 +196,7 @@ static void test_pause_resume_keeps_pipelined_input(void **state)
 struct stream {
 	struct harness *h;
 	size_t sent, received, total, piece;
+	bool run_on; /* all received: stop reading, the loop runs on */
 	unsigned calls;
 	struct io *peer_io;
 };
@@ -220,11 +221,13 @@ static void stream_fill(void *ctx)
 static void stream_peer_read(void *ctx)
 {
 	struct stream *st = ctx;
-	char buf[4096];
+	char buf[65536];
 	ssize_t n;
 	while ((n = read(st->h->peer, buf, sizeof(buf))) > 0)
 		st->received += (size_t)n;
-	if (st->received == st->total)
+	if (st->received == st->total && st->run_on)
+		io_remove(&st->peer_io);
+	else if (st->received == st->total)
 		ioloop_stop(st->h->loop);
 }
 
@@ -341,24 +344,14 @@ static void stop_soon(void *ctx)
 	ioloop_stop(ctx);
 }
 
-static void stream_peer_read_then_settle(void *ctx)
-{
-	struct stream *st = ctx;
-	char buf[65536];
-	ssize_t n;
-	while ((n = read(st->h->peer, buf, sizeof(buf))) > 0)
-		st->received += (size_t)n;
-	if (st->received == st->total)
-		io_remove(&st->peer_io); /* the loop runs on to the timer */
-}
-
 static void test_buffers_shrink_when_idle(void **state)
 {
 	(void)state;
 	struct harness h;
 	harness_init_full(&h, 5000, 64 * 1024, 256 * 1024);
-	struct stream st = { .h = &h, .total = 1024 * 1024, .piece = 64 * 1024 };
-	st.peer_io = io_add(h.loop, h.peer, IO_READ, stream_peer_read_then_settle, &st);
+	struct stream st = { .h = &h, .total = 1024 * 1024, .piece = 64 * 1024,
+			     .run_on = true };
+	st.peer_io = io_add(h.loop, h.peer, IO_READ, stream_peer_read, &st);
 	struct timeout *guard = timeout_add(h.loop, 10000, stop_stream, h.loop);
 	conn_set_output_drained(h.conn, stream_fill, &st);
 	/* the peer reads it all; then the loop runs on until the streamer
