@@ -290,7 +290,7 @@ bench_postel() {
 	P="$POSTEL_BIN -d $POSTEL_DIR"
 	$P domain add "$DOMAIN" >"$WORK/postel-admin.log" 2>&1 ||
 		{ cat "$WORK/postel-admin.log" >&2; die "postel domain add"; }
-	printf 'pw\n' | $P user add "$RCPT" >>"$WORK/postel-admin.log" 2>&1 ||
+	printf 'bench-password\n' | $P user add "$RCPT" >>"$WORK/postel-admin.log" 2>&1 ||
 		{ cat "$WORK/postel-admin.log" >&2; die "postel user add"; }
 	port=$(free_port)
 	$P -o hostname="$DOMAIN" -o smtp_listen="127.0.0.1:$port" \

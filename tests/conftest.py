@@ -34,6 +34,10 @@ ASAN = os.environ.get("POSTEL_ASAN") == "1"
 KEEP = os.environ.get("POSTEL_KEEP") == "1"
 # sanitizer builds are several times slower
 SCALE = 3.0 if ASAN else 1.0
+# a service manager's socket that this test run itself may have been given:
+# servers under test must not notify it (tests that want sd_notify set
+# their own with monkeypatch)
+INHERITED_NOTIFY_SOCKET = os.environ.get("NOTIFY_SOCKET")
 
 HOSTNAME = "mail.example.org"
 DOMAIN = "example.org"
@@ -472,6 +476,8 @@ class Postel:
         log.write(f"=== start {self.starts} ===\n".encode())
         log.flush()
         env = dict(os.environ)
+        if INHERITED_NOTIFY_SOCKET and env.get("NOTIFY_SOCKET") == INHERITED_NOTIFY_SOCKET:
+            del env["NOTIFY_SOCKET"]
         self.proc = subprocess.Popen(self.global_args() + ["serve"],
                                      stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                      start_new_session=True, env=env)
@@ -505,6 +511,13 @@ class Postel:
             self.kill_all()
             raise AssertionError(f"postel not ready after {timeout}s ({pending}: "
                                  f"{last_error!r}):\n" + self.log_tail())
+        # the ports answer once the first worker runs; the others may still
+        # be forking (16 workers on a loaded machine): wait for all of them
+        # before taking the snapshot that stop() compares against
+        want = int(self.overrides.get("workers") or 0)
+        settle = time.monotonic() + scaled(10)
+        while want and len(self.children()) < want and time.monotonic() < settle:
+            time.sleep(0.05)
         self.workers_at_start = self.children()
         return self
 

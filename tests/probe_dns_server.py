@@ -9,22 +9,35 @@ from dnslib.server import BaseResolver, DNSLogger, DNSServer
 
 
 class ZoneResolver(BaseResolver):
-    def __init__(self, zone_text):
+    def __init__(self, zone_text, servfail=()):
         self.records = RR.fromZone(zone_text)
+        self.servfail = tuple(d.rstrip(".").lower() for d in servfail)
         self.queries = []
 
     def resolve(self, request, handler):
         reply = request.reply()
         qname, qtype = request.q.qname, request.q.qtype
         self.queries.append((str(qname), QTYPE[qtype]))
+        name = str(qname).rstrip(".").lower()
+        if any(name == d or name.endswith("." + d) for d in self.servfail):
+            reply.header.rcode = RCODE.SERVFAIL
+            return reply
         known = False
         for rr in self.records:
             if rr.rname == qname:
                 known = True
-                if rr.rtype == qtype:
+                if rr.rtype == qtype or (rr.rtype == QTYPE.RRSIG and
+                                         rr.rdata.covered == qtype):
                     reply.add_answer(rr)
         if not known:
             reply.header.rcode = RCODE.NXDOMAIN
+        elif not reply.rr:
+            # a signed zone's NODATA: its NSEC and signature prove it
+            # (RFC 4035 3.1.3.1)
+            for rr in self.records:
+                if rr.rname == qname and (rr.rtype == QTYPE.NSEC or (
+                        rr.rtype == QTYPE.RRSIG and rr.rdata.covered == QTYPE.NSEC)):
+                    reply.add_auth(rr)
         reply.header.aa = 1
         return reply
 
@@ -53,8 +66,8 @@ def free_udp_tcp_port():
 
 
 class ZoneServer:
-    def __init__(self, zone_text):
-        self.resolver = ZoneResolver(zone_text)
+    def __init__(self, zone_text, servfail=()):
+        self.resolver = ZoneResolver(zone_text, servfail)
         self.port = free_udp_tcp_port()
         self.udp = DNSServer(self.resolver, address="127.0.0.1", port=self.port,
                              logger=QuietLogger())

@@ -83,8 +83,8 @@ def parse_config(out):
     return cfg
 
 
-def test_config_check_prints_effective_config(cli):
-    rc, out, err = cli.cli("config", "check")
+def test_config_show_prints_effective_config(cli):
+    rc, out, err = cli.cli("config", "show")
     cfg = parse_config(out)
     for key in ("hostname", "smtp_listen", "submission_listen", "submissions_listen",
                 "pop3_listen", "pop3s_listen", "imap_listen", "imaps_listen",
@@ -92,7 +92,7 @@ def test_config_check_prints_effective_config(cli):
                 "max_connections_per_ip", "smtp_timeout", "pop3_timeout",
                 "tls_handshake_timeout",
                 "max_bad_commands", "workers", "allow_plaintext_auth", "log_level"):
-        assert key in cfg, f"{key} missing from config check:\n{out}"
+        assert key in cfg, f"{key} missing from config show:\n{out}"
     assert cfg["hostname"] == HOSTNAME
     assert cfg["smtp_listen"] == f"127.0.0.1:{cli.smtp_port}"
     assert cfg["imap_listen"] == ""
@@ -102,7 +102,7 @@ def test_config_check_prints_effective_config(cli):
 def test_config_defaults():
     import tempfile
     d = tempfile.mkdtemp(dir="/tmp", prefix="postel-cfg-")
-    rc, out, err = run("-d", d, "config", "check")
+    rc, out, err = run("-d", d, "config", "show")
     assert rc == 0, err
     cfg = parse_config(out)
     assert cfg["message_size_limit"] in ("52428800", "50M", "50 MiB"), cfg
@@ -114,7 +114,7 @@ def test_config_defaults():
 
 def test_config_size_suffix(cli):
     rc, out, err = run("-d", str(cli.datadir), "-o", "message_size_limit=1M",
-                       "config", "check")
+                       "config", "show")
     assert rc == 0, err
     assert parse_config(out)["message_size_limit"] in ("1048576", "1M"), out
 
@@ -142,14 +142,14 @@ def test_config_file(cli, tmp_path):
     conf = tmp_path / "postel.conf"
     conf.write_text("# a comment\n\nhostname = file.example.org\n"
                     "  # an indented comment\nmax_recipients = 77\n")
-    rc, out, err = run("-d", str(cli.datadir), "-c", str(conf), "config", "check")
+    rc, out, err = run("-d", str(cli.datadir), "-c", str(conf), "config", "show")
     assert rc == 0, err
     cfg = parse_config(out)
     assert cfg["hostname"] == "file.example.org"
     assert cfg["max_recipients"] == "77"
     # -o wins over the file
     rc, out, err = run("-d", str(cli.datadir), "-c", str(conf), "-o",
-                       "max_recipients=5", "config", "check")
+                       "max_recipients=5", "config", "show")
     assert rc == 0, err
     assert parse_config(out)["max_recipients"] == "5"
 
@@ -183,11 +183,11 @@ def test_domains(cli):
 
 
 def test_users(cli):
-    cli.cli("user", "add", "carol@three.example", input=b"carol pw 1\n")
+    cli.cli("user", "add", "--create-domain", "carol@three.example", input=b"carol pw 1\n")
     _, out, _ = cli.cli("user", "list")
     assert "carol@three.example" in out.split(), out
     assert "carol pw 1" not in out
-    # adding a user makes its domain local
+    # adding a user with --create-domain makes its domain local
     _, out, _ = cli.cli("domain", "list")
     assert "three.example" in out.split(), out
     rc, _, _ = cli.cli("user", "add", "carol@three.example", input=b"x\n", check=False)
@@ -195,7 +195,7 @@ def test_users(cli):
     for bad in ("nodomain", "a b@three.example", "@three.example", "x@", ""):
         rc, _, _ = cli.cli("user", "add", bad, input=b"pw\n", check=False)
         assert rc != 0, f"user {bad!r} accepted"
-    cli.cli("user", "passwd", "carol@three.example", input=b"new pw\n")
+    cli.cli("user", "passwd", "carol@three.example", input=b"new pw 12\n")
     rc, _, _ = cli.cli("user", "passwd", "nobody@three.example", input=b"x\n", check=False)
     assert rc != 0
     cli.cli("user", "del", "carol@three.example")
@@ -206,7 +206,7 @@ def test_users(cli):
 
 
 def test_aliases(cli):
-    cli.cli("user", "add", "dave@four.example", input=b"dave pw\n")
+    cli.cli("user", "add", "--create-domain", "dave@four.example", input=b"dave pw 1\n")
     cli.cli("alias", "add", "info@four.example", "dave@four.example")
     cli.cli("domain", "add", "five.example")
     cli.cli("alias", "add", "@five.example", "dave@four.example")
@@ -289,7 +289,7 @@ def test_runtime_alias_and_domain(postel):
         s.sendmail("x@remote.example", ["sales@example.org"], msg)
     check_delivered(postel, BOB, msg, "x@remote.example")
     assert rcpt_code(postel, "frank@new.example") == 554  # not local yet: relay
-    postel.add_user("frank@new.example", "frank pw")
+    postel.cli("user", "add", "--create-domain", "frank@new.example", input=b"frank pw\n")
     assert rcpt_code(postel, "frank@new.example") == 250
     postel.cli("alias", "del", "sales@example.org", BOB)
     assert rcpt_code(postel, "sales@example.org") == 550
@@ -307,7 +307,7 @@ def test_imported_crypt_hash(postel):
 
 
 def test_new_user_has_maildir_folders(postel):
-    postel.add_user("ivy@example.org", "ivy pw")
+    postel.add_user("ivy@example.org", "ivy pw 12")
     tok = token()
     msg = make_message(tok, sender="x@remote.example", to="ivy@example.org")
     with smtplib.SMTP("127.0.0.1", postel.smtp_port, timeout=scaled(10)) as s:

@@ -208,6 +208,52 @@ def test_postel_selfsigned_untrusted_and_wrong_name(postel):
     assert "does not name 127.0.0.1" in sub["advice"]
 
 
+def test_shared_certificate_cause_said_once(postel):
+    """One self-signed certificate on every port is one line of advice,
+    not one per port; on port 25 it is a warning (opportunistic TLS)."""
+    args = ["--ports", postel_ports(postel), "--servername", HOSTNAME, "127.0.0.1"]
+    rc, out, _ = run_probe(*args)
+    assert rc == 1
+    advice = [l for l in out.splitlines() if l.startswith("- ")]
+    assert len(advice) == 1, out
+    assert advice[0].startswith(
+        f"- submission, submissions, pop3, pop3s (ports {postel.submission_port}, "
+        f"{postel.submissions_port}, {postel.pop3_port}, {postel.pop3s_port}): "
+        "The certificate is not signed by a trusted authority"), advice[0]
+    assert table_row(out, "smtp")[2] == "warning"
+    assert out.rstrip().endswith("4 of 5 probed services fail.")
+    rc, doc = probe_json(*args)
+    assert [c["services"] for c in doc["causes"]] == \
+        [["submission", "submissions", "pop3", "pop3s"]]
+
+
+def test_smtp_selfsigned_certificate_is_a_warning(postel):
+    """MTAs deliver over opportunistic TLS (RFC 7435) whatever the
+    certificate: on port 25 it is a warning, not a failure."""
+    rc, doc = probe_json("--ports", f"smtp={postel.smtp_port}", "--servername",
+                         HOSTNAME, "127.0.0.1")
+    smtp = by_service(doc)["smtp"]
+    assert rc == 0, smtp
+    assert smtp["status"] == "warning" and smtp["failed_stage"] is None
+    assert smtp["tls"]["certificate"]["chain_verified"] is False
+    assert any("certificate not trusted: self-signed certificate" in w and
+               "opportunistic TLS (RFC 7435)" in w for w in smtp["warnings"]), smtp
+    assert smtp["advice"] is None
+
+
+def test_unresolvable_name_said_once():
+    """A name that does not resolve stops every port: one line."""
+    rc, out, _ = run_probe("--timeout", "2", "--ports", "smtp,submission,imaps",
+                           "nosuch.invalid", timeout=60)
+    assert rc == 1
+    advice = [l for l in out.splitlines() if l.startswith("- ")]
+    assert len(advice) == 1, out
+    assert advice[0].startswith("- smtp, submission, imaps (ports 25, 587, 993): ")
+    assert "does not resolve" in advice[0] or "got no answer" in advice[0]
+    assert "instead" not in advice[0]
+    assert out.rstrip().endswith("3 of 3 probed services fail.")
+
+
 # --------------------------------------------------------------------------
 # closed and silent ports
 
@@ -282,15 +328,24 @@ def test_expired_certificate(ca, fakes):
 
 
 def test_wrong_name_certificate_starttls(ca, fakes):
-    cert, key = ca.issue("other", "other.example.net", "other.example.net", 30)
+    """A name mismatch lists the names the certificate is for (its SANs)."""
+    cert, key = ca.issue("other", "other.example.net",
+                         ["other.example.net", "mx.other.example.net"], 30)
     srv = fakes(smtp_handler(server_context(cert, key)))
-    rc, out, _ = run_probe("--ports", f"submission={srv.port}", "--cafile", str(ca.ca),
-                           "--servername", HOSTNAME, "127.0.0.1")
+    args = ["--ports", f"submission={srv.port}", "--cafile", str(ca.ca),
+            "--servername", HOSTNAME, "127.0.0.1"]
+    rc, out, _ = run_probe(*args)
     assert rc == 1
     assert "wrong name" in " ".join(table_row(out, "submission"))
     assert re.search(rf"name +does NOT match {HOSTNAME}", out)
+    assert re.search(r"names +other\.example\.net, mx\.other\.example\.net", out), out
     assert re.search(r"chain +verified", out)
-    assert f"does not name {HOSTNAME}" in advice_of(out, "submission")
+    adv = advice_of(out, "submission")
+    assert f"does not name {HOSTNAME}; it names other.example.net, " \
+        "mx.other.example.net." in adv, adv
+    rc, doc = probe_json(*args)
+    cert_doc = by_service(doc)["submission"]["tls"]["certificate"]
+    assert cert_doc["names"] == ["other.example.net", "mx.other.example.net"]
 
 
 def test_valid_certificate_from_test_ca(ca, fakes):
@@ -442,6 +497,15 @@ def test_login_postel_wrong_password_reason(postel):
     # the server's exact reason
     assert sub["login"]["detail"] == '"535 5.7.8 Authentication credentials invalid"'
     assert "Check the user name and the password" in sub["advice"]
+    # another port would refuse the password just the same
+    assert "465" not in sub["advice"] and "instead" not in sub["advice"], sub["advice"]
+    rc, out, _ = run_probe("--user", ALICE, "--ports", postel_ports(postel),
+                           *trusted(postel), "127.0.0.1", password="not the password")
+    advice = [l for l in out.splitlines() if l.startswith("- ")]
+    # one refused password, one line, whatever the number of ports
+    assert len(advice) == 1, out
+    assert "Check the user name and the password" in advice[0]
+    assert "instead" not in advice[0] and "port 465" not in advice[0]
 
 
 def test_login_needs_a_valid_certificate(postel):

@@ -1,11 +1,14 @@
 """`postel probe --dns` against a loopback DNS server (probe_dns_server.py,
 dnslib) holding a good mail domain and broken ones, and a loopback HTTPS
 server for the MTA-STS policies (certificate from a test CA). Asserts each
-check's verdict and fix, the table, the JSON and the exit status. No
+check's verdict and fix, the table, the JSON and the exit status; the
+resolver check (dead resolver, broken zone) and DNSSEC (no validation,
+a zone signed with dnssec-signzone: secure and bogus answers). No
 address in the zones is ever connected to: they are only DNS data."""
 import http.server
 import json
 import re
+import shutil
 import ssl
 import subprocess
 import threading
@@ -118,7 +121,7 @@ testing.example. 300 IN TXT "v=spf1 mx"
 _dmarc.testing.example. 300 IN TXT "v=DMARC1; p=quarantine"
 _mta-sts.testing.example. 300 IN TXT "v=STSv1; id=7"
 """
-    dns = ZoneServer(zone)
+    dns = ZoneServer(zone, servfail=["broken.example"])
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), PolicyHandler)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(str(cert), str(key))
@@ -137,6 +140,9 @@ def probe_dns(env, domain, *extra, json_out=False):
     args = [POSTEL_BIN, "probe", "--dns", domain, "--resolver", env["dns"].address,
             "--mta-sts-host", env["sts"], "--cafile", str(env["ca"].ca),
             "--timeout", "3", *extra]
+    if "--trust-anchor" not in extra:
+        # the same on every machine, whether dns-root-data is installed or not
+        args += ["--trust-anchor", "none"]
     if json_out:
         args.append("--json")
     p = subprocess.run(args, capture_output=True, timeout=scaled(60),
@@ -269,25 +275,167 @@ def test_weak_dkim_key(env):
     assert rc == 0
 
 
-def test_nxdomain_and_dead_resolver(env):
+def test_nxdomain_not_validated(env):
+    """Without DNSSEC validation an NXDOMAIN is the resolver's word only:
+    probe says so, next to the verdict and once for the resolver."""
     rc, doc = probe_dns(env, "nosuch.example", json_out=True)
     assert rc == 1
-    mx = verdicts(doc)[("mx", "nosuch.example")]
-    assert mx["detail"] == "the domain does not exist (NXDOMAIN)"
+    v = verdicts(doc)
+    mx = v[("mx", "nosuch.example")]
+    assert mx["detail"].startswith("the domain does not exist (NXDOMAIN, "
+                                   "not DNSSEC-validated"), mx
+    assert v[("resolver", env["dns"].address)]["result"] == "ok"
+    dnssec = v[("dnssec", env["dns"].address)]
+    assert dnssec["result"] == "warning"
+    assert "not DNSSEC-validated" in dnssec["detail"]
+    assert "cannot be trusted" in dnssec["detail"]
+    assert "--trust-anchor" in dnssec["fix"]
+
+
+def test_dead_resolver_is_one_cause(env):
+    """A resolver that does not answer is said once, not as a failure of
+    every record of the domain."""
     dead = free_ports(1)[0]
     start = time.monotonic()
     p = subprocess.run([POSTEL_BIN, "probe", "--dns", "good.example", "--resolver",
-                        f"127.0.0.1@{dead}", "--timeout", "1", "--json"],
+                        f"127.0.0.1@{dead}", "--timeout", "1", "--json",
+                        "--trust-anchor", "none"],
                        capture_output=True, timeout=scaled(60))
     assert p.returncode == 1
     doc = json.loads(p.stdout)
-    assert verdicts(doc)[("mx", "good.example")]["result"] == "fail"
+    assert [(c["check"], c["result"]) for c in doc["checks"]] == [("resolver", "fail")]
+    c = doc["checks"][0]
+    assert c["subject"] == f"127.0.0.1@{dead}"
+    assert "does not answer" in c["detail"] or "cannot resolve the root" in c["detail"]
+    assert "zone" not in c["fix"]
     assert time.monotonic() - start < scaled(15)
+    p = subprocess.run([POSTEL_BIN, "probe", "--dns", "good.example", "--resolver",
+                        f"127.0.0.1:{dead}", "--timeout", "1", "--trust-anchor", "none"],
+                       capture_output=True, timeout=scaled(60))
+    out = p.stdout.decode()
+    assert p.returncode == 1 and out.rstrip().endswith("1 of 1 checks fail for good.example.")
+
+
+def test_broken_zone_is_not_the_resolver(env):
+    """The resolver answers, the domain's servers fail (SERVFAIL): the
+    verdicts blame the zone, and the resolver check is ok."""
+    rc, doc = probe_dns(env, "broken.example", json_out=True)
+    assert rc == 1
+    v = verdicts(doc)
+    assert v[("resolver", env["dns"].address)]["result"] == "ok"
+    mx = v[("mx", "broken.example")]
+    assert mx["result"] == "fail"
+    assert "SERVFAIL" in mx["detail"] or "timed out" in mx["detail"], mx
+    assert "the zone is at fault" in mx["fix"]
+
+
+def test_dnssec_validation_failing_through_resolver(env, tmp_path):
+    """With a trust anchor, a resolver that passes no DNSSEC records makes
+    every answer bogus: one dnssec verdict says so, nothing else is
+    checked."""
+    anchor = tmp_path / "root.key"
+    anchor.write_text(". IN DS 20326 8 2 "
+                      "E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D\n")
+    rc, doc = probe_dns(env, "good.example", "--trust-anchor", str(anchor),
+                        json_out=True)
+    assert rc == 1
+    assert [(c["check"], c["result"]) for c in doc["checks"]] == [("dnssec", "fail")]
+    assert "bogus" in doc["checks"][0]["detail"]
+    assert "--trust-anchor none" in doc["checks"][0]["fix"]
+    p = subprocess.run([POSTEL_BIN, "probe", "--dns", "good.example", "--trust-anchor",
+                        str(tmp_path / "missing.key")], capture_output=True, timeout=30)
+    assert p.returncode == 2 and b"cannot be read" in p.stderr
+
+
+def test_config_keys_dns_resolver_and_trust_anchor(env, tmp_path):
+    """Without --resolver and --trust-anchor, probe takes the config keys
+    dns_resolver (ADDR:PORT) and dns_trust_anchor."""
+    port = env["dns"].port
+    base = [POSTEL_BIN, "-d", str(tmp_path), "-o", f"dns_resolver=127.0.0.1:{port}"]
+    p = subprocess.run([*base, "-o", "dns_trust_anchor=none", "probe", "--dns",
+                        "good.example", "--json", "--timeout", "3"],
+                       capture_output=True, timeout=scaled(60), stdin=subprocess.DEVNULL)
+    doc = json.loads(p.stdout)
+    v = verdicts(doc)
+    assert doc["resolver"] == f"127.0.0.1:{port}"
+    assert v[("mx", "good.example")]["detail"] == "10 mx.good.example, 20 mx2.good.example"
+    assert v[("dnssec", f"127.0.0.1:{port}")]["result"] == "warning"
+    missing = tmp_path / "nosuch.key"
+    p = subprocess.run([*base, "-o", f"dns_trust_anchor={missing}", "probe", "--dns",
+                        "good.example"], capture_output=True, timeout=scaled(60),
+                       stdin=subprocess.DEVNULL)
+    assert p.returncode == 2 and b"cannot be read" in p.stderr, p
+
+
+SIGNED_ZONE = """$TTL 300
+signed.example. IN SOA ns.signed.example. host.signed.example. 1 3600 600 86400 300
+signed.example. IN NS ns.signed.example.
+ns.signed.example. IN A 45.33.9.9
+signed.example. IN MX 10 mx.signed.example.
+mx.signed.example. IN A 45.33.9.10
+_25._tcp.mx.signed.example. IN TLSA 3 1 1 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+"""
+
+
+def run(*args, cwd):
+    p = subprocess.run(args, cwd=cwd, capture_output=True, timeout=60)
+    assert p.returncode == 0, p.stderr.decode()
+    return p.stdout.decode().strip()
+
+
+@pytest.fixture(scope="module")
+def signed(tmp_path_factory):
+    """signed.example signed with dnssec-signzone, its DS as the trust
+    anchor; and the same zone with the TLSA data changed after signing."""
+    if shutil.which("dnssec-signzone") is None:
+        pytest.skip("needs bind9-utils (dnssec-keygen, dnssec-signzone)")
+    d = tmp_path_factory.mktemp("signed")
+    zone = SIGNED_ZONE
+    for flags in (["-f", "KSK"], []):
+        key = run("dnssec-keygen", "-q", "-a", "ECDSAP256SHA256", *flags, "-K", ".",
+                  "signed.example", cwd=d)
+        zone += (d / f"{key}.key").read_text()
+    (d / "db").write_text(zone)
+    run("dnssec-signzone", "-q", "-O", "full", "-o", "signed.example", "-f",
+        "db.signed", "db", cwd=d)
+    text = (d / "db.signed").read_text()
+    forged = re.sub(r"(TLSA\s+3 1 1 )0123", r"\1f123", text)
+    assert forged != text
+    good, bad = ZoneServer(text), ZoneServer(forged)
+    try:
+        yield good, bad, d / "dsset-signed.example."
+    finally:
+        good.close()
+        bad.close()
+
+
+def test_dnssec_secure_and_bogus_answers(signed):
+    """Each answer's DNSSEC status reaches the verdict: TLSA records of a
+    signed zone validate from its anchor (what DANE needs); changed after
+    signing, they are bogus and withheld."""
+    good, bad, anchor = signed
+    args = ["--dns", "signed.example", "--trust-anchor", str(anchor), "--timeout", "3",
+            "--json"]
+    p = subprocess.run([POSTEL_BIN, "probe", "--resolver", good.address, *args],
+                       capture_output=True, timeout=scaled(60), stdin=subprocess.DEVNULL)
+    v = verdicts(json.loads(p.stdout))
+    assert v[("mx", "signed.example")]["detail"] == "10 mx.signed.example"
+    tlsa = v[("tlsa", "_25._tcp.mx.signed.example")]
+    assert tlsa["result"] == "ok" and tlsa["detail"] == "1 TLSA record, DNSSEC-validated"
+    p = subprocess.run([POSTEL_BIN, "probe", "--resolver", bad.address, *args],
+                       capture_output=True, timeout=scaled(60), stdin=subprocess.DEVNULL)
+    assert p.returncode == 1
+    v = verdicts(json.loads(p.stdout))
+    assert v[("mx", "signed.example")]["result"] == "ok"
+    tlsa = v[("tlsa", "_25._tcp.mx.signed.example")]
+    assert tlsa["result"] == "fail"
+    assert "DNSSEC validation failed (bogus)" in tlsa["detail"], tlsa
 
 
 @pytest.mark.parametrize("args", [
     ["--dns", "good.example", "host"], ["--selector", "s", "host"],
-    ["--resolver", "127.0.0.1", "host"], ["--dns", "a..b"], ["--dns", "-x"],
+    ["--resolver", "127.0.0.1", "host"], ["--trust-anchor", "none", "host"],
+    ["--dns", "a..b"], ["--dns", "-x"], ["--dns", "good.example", "--resolver", "nohost"],
     ["--dns", "good.example", "--selector", "a b"],
     ["--dns", "good.example", "--user", "u"],
 ])

@@ -21,6 +21,7 @@ struct auth_login {
 	struct sasl_server *sasl;
 	char *user;             /* after success */
 	char *name;             /* the name the penalty is kept by, once begun */
+	char *tried;            /* the first name tried, for refusal logs */
 	struct timeout *wait_to; /* the penalty, before the check */
 	str_t held;             /* a proof step held unpaused for the penalty */
 	bool held_has_input;
@@ -69,6 +70,7 @@ static void login_destroy(struct auth_login *l)
 	if (l->sasl != NULL)
 		sasl_server_destroy(&l->sasl);
 	free(l->user);
+	free(l->tried);
 	free(l->data_dir);
 	free(l->ip);
 	free(l->sid);
@@ -107,6 +109,11 @@ void auth_login_abandon(struct auth_login **lp)
 	login_destroy(l);
 }
 
+const char *auth_login_name_tried(const struct auth_login *l)
+{
+	return l->tried;
+}
+
 bool auth_login_busy(const struct auth_login *l)
 {
 	return l->paused;
@@ -133,6 +140,8 @@ static void login_finish(struct auth_login *l, enum auth_login_result result)
 static unsigned login_penalty_begin(struct auth_login *l, const char *name)
 {
 	l->name = xstrdup(name);
+	if (l->tried == NULL)
+		l->tried = xstrdup(name);
 	l->wait_ms = authfail_begin(l->ip, name, ioloop_now_ms(l->loop));
 	return l->wait_ms;
 }

@@ -79,6 +79,10 @@ void auth_login_step(struct auth_login *l, bool has_input,
 		     const unsigned char *in, size_t len);
 /* The client's answer to a final challenge: only an empty one succeeds. */
 void auth_login_final_response(struct auth_login *l, bool empty);
+/* The user name the attempt tried (never the password), once a step
+ * named one, else NULL; valid until auth_login_free(). For the log line
+ * of a refused login. */
+const char *auth_login_name_tried(const struct auth_login *l);
 /* True while paused: a job or a wait is pending (between pause() and
  * resume() or finished()). */
 bool auth_login_busy(const struct auth_login *l);

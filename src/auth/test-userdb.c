@@ -62,6 +62,21 @@ static void alias_add(struct fixture *f, const char *source, const char *target)
 		fail_msg("alias_add %s %s: %s", source, target, error);
 }
 
+/* Aliases made before alias_add() refused loops (or by hand): inserted
+ * as they are, so resolution still has to cope with them. */
+static void alias_add_unchecked(struct fixture *f, const char *source, const char *target)
+{
+	char path[128];
+	sqlite3 *sql;
+	snprintf(path, sizeof(path), "%s/db/accounts.db", f->dir);
+	assert_int_equal(sqlite3_open(path, &sql), SQLITE_OK);
+	char *stmt = sqlite3_mprintf("INSERT INTO aliases (source, target) VALUES (%Q, %Q)",
+				     source, target);
+	assert_int_equal(sqlite3_exec(sql, stmt, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_free(stmt);
+	sqlite3_close(sql);
+}
+
 /* Resolve and return the targets as "addr(L|E) addr(L|E)..." */
 static const char *resolve(struct fixture *f, const char *address, int expect)
 {
@@ -226,19 +241,29 @@ static void test_resolve_aliases(void **state)
 	assert_string_equal(resolve(f, "all@example.org", 1),
 			    "alice@example.org(L) bob@example.org(L) partner@remote.net(E)");
 
-	/* a loop ends: a -> b -> a, plus bob */
+	/* alias_add() refuses a loop (issue 11 item 5) ... */
 	alias_add(f, "loop-a@example.org", "loop-b@example.org");
-	alias_add(f, "loop-b@example.org", "loop-a@example.org");
+	assert_int_equal(userdb_alias_add(f->db, "loop-b@example.org", "loop-a@example.org",
+					  &error), -1);
+	assert_non_null(strstr(error, "loop"));
+	assert_int_equal(userdb_alias_add(f->db, "self@example.org", "self@example.org",
+					  &error), -1);
+	/* ... but one already there ends: a -> b -> a, plus bob */
+	alias_add_unchecked(f, "loop-b@example.org", "loop-a@example.org");
 	alias_add(f, "loop-b@example.org", "bob@example.org");
 	assert_string_equal(resolve(f, "loop-a@example.org", 1), "bob@example.org(L)");
 	/* a loop with no user at all is not deliverable */
 	alias_add(f, "x1@example.org", "x2@example.org");
-	alias_add(f, "x2@example.org", "x1@example.org");
+	alias_add_unchecked(f, "x2@example.org", "x1@example.org");
 	assert_string_equal(resolve(f, "x1@example.org", 0), "");
 
-	/* an alias wins over a user of the same name; listing the user's
-	 * own address keeps a copy */
-	alias_add(f, "bob@example.org", "archive@remote.net");
+	/* an alias that would shadow a user is refused; listing the user's
+	 * own address first keeps a copy, and then it may forward */
+	assert_int_equal(userdb_alias_add(f->db, "bob@example.org", "archive@remote.net",
+					  &error), -1);
+	assert_non_null(strstr(error, "shadow"));
+	/* one made before the rule: the alias wins over the user */
+	alias_add_unchecked(f, "bob@example.org", "archive@remote.net");
 	assert_string_equal(resolve(f, "bob@example.org", 1), "archive@remote.net(E)");
 	alias_add(f, "bob@example.org", "bob@example.org");
 	assert_string_equal(resolve(f, "bob@example.org", 1),

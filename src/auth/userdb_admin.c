@@ -1,6 +1,10 @@
 /* userdb_admin.c: adding, deleting and listing domains, users and aliases
  * (the CLI's side of userdb.h). Every write is one transaction. These are
- * not hot paths: statements are prepared per call. */
+ * not hot paths: statements are prepared per call. An alias is refused
+ * when its source is a user (it would shadow the user, unless the user is
+ * among its targets, which keeps a copy) or when its target
+ * leads back to its source (a loop: a -> b -> a, also through a catch-all),
+ * as far as the accounts decide it: external addresses end a path. */
 #include "auth/userdb_private.h"
 
 #include <stdlib.h>
@@ -250,6 +254,112 @@ int userdb_user_first(struct userdb *db, pool_t *pool, const char **address_r,
 	return 1;
 }
 
+/* the most addresses the loop check follows; past it, refuse */
+#define USERDB_ALIAS_CHECK_MAX 4096
+
+/* What one address delivers to next, in the accounts: the targets of its
+ * alias, else (no user, no alias, local domain) those of its domain's
+ * catch-all; nothing for a user or an external address. *falls_r: the
+ * address has no user or alias of its own. */
+static int userdb_alias_next(struct userdb *db, const char *address, pool_t *pool,
+			     const char ***next_r, unsigned *count_r, bool *falls_r,
+			     const char **error_r)
+{
+	*falls_r = false;
+	if (userdb_list(db, "SELECT target FROM aliases WHERE source = ?1", address, 1,
+			pool, next_r, count_r, error_r) < 0)
+		return -1;
+	if (*count_r > 0 || address[0] == '@')
+		return 0;
+	int ret = userdb_user_exists(db, address);
+	if (ret != 0) {
+		if (ret < 0)
+			*error_r = "accounts.db lookup failed";
+		return ret < 0 ? -1 : 0;
+	}
+	*falls_r = true;
+	const char *catch_all = strchr(address, '@');
+	return userdb_list(db, "SELECT target FROM aliases WHERE source = ?1", catch_all, 1,
+			   pool, next_r, count_r, error_r);
+}
+
+/* -1 with error_r if source -> target would shadow a user or close a
+ * loop; both normalized. Breadth first over what target delivers to. */
+static int userdb_alias_check(struct userdb *db, const char *source, const char *target,
+			      const char **error_r)
+{
+	bool catch_all = source[0] == '@';
+	int ret = catch_all ? 0 : userdb_user_exists(db, source);
+	if (ret < 0) {
+		*error_r = "accounts.db lookup failed";
+		return -1;
+	}
+	if (ret > 0) {
+		/* a user's alias that lists the user keeps a copy there: no
+		 * shadow, and every path back to it ends in the mailbox */
+		int own;
+		if (strcmp(source, target) == 0)
+			return 0;
+		if (userdb_count(db, "SELECT count(*) FROM aliases WHERE source = ?1 AND "
+				 "target = source", source, &own, error_r) < 0)
+			return -1;
+		if (own > 0)
+			return 0;
+		*error_r = t_printf("%s is a user: an alias would shadow it (to forward and "
+				    "keep a copy, list the user first: postel alias add %s %s %s)",
+				    source, source, source, target);
+		return -1;
+	}
+	pool_t *pool = pool_create(4096);
+	const char **queue = xmalloc(USERDB_ALIAS_CHECK_MAX * sizeof(*queue));
+	unsigned head = 0, tail = 0;
+	queue[tail++] = target;
+	ret = 0;
+	while (ret == 0 && head < tail) {
+		const char *address = queue[head++];
+		const char **next;
+		unsigned count;
+		bool falls;
+		if (strcmp(address, source) == 0) {
+			*error_r = t_printf("alias %s -> %s would make a loop back to %s",
+					    source, target, source);
+			ret = -1;
+			break;
+		}
+		if (userdb_alias_next(db, address, pool, &next, &count, &falls, error_r) < 0) {
+			ret = -1;
+			break;
+		}
+		/* an address of source's domain with nothing of its own would
+		 * go to the catch-all being added */
+		const char *at = strchr(address, '@');
+		if (catch_all && falls && at != NULL && strcmp(at, source) == 0) {
+			*error_r = t_printf("alias %s -> %s would make a loop: %s has no user or "
+					    "alias, so it goes to %s again", source, target,
+					    address, source);
+			ret = -1;
+			break;
+		}
+		for (unsigned i = 0; i < count && ret == 0; i++) {
+			bool seen = false;
+			for (unsigned j = 0; j < tail && !seen; j++)
+				seen = strcmp(queue[j], next[i]) == 0;
+			if (seen)
+				continue;
+			if (tail == USERDB_ALIAS_CHECK_MAX) {
+				*error_r = t_printf("alias %s -> %s: too many addresses to check "
+						    "for a loop", source, target);
+				ret = -1;
+			} else {
+				queue[tail++] = next[i];
+			}
+		}
+	}
+	free(queue);
+	pool_destroy(&pool); /* error_r strings are temp strings, not in pool */
+	return ret;
+}
+
 int userdb_alias_add(struct userdb *db, const char *source, const char *target,
 		     const char **error_r)
 {
@@ -273,6 +383,8 @@ int userdb_alias_add(struct userdb *db, const char *source, const char *target,
 				 domain, domain);
 		return -1;
 	}
+	if (userdb_alias_check(db, source, target, error_r) < 0)
+		return -1;
 	ret = userdb_write(db, "INSERT OR IGNORE INTO aliases (source, target) "
 			   "VALUES (?1, ?2)", source, target, error_r);
 	return ret < 0 ? -1 : ret > 0;

@@ -2,24 +2,26 @@
  * accounts in DATA_DIR/db/accounts.db (auth/userdb.h).
  *
  *   postel domain add DOMAIN | del DOMAIN | list
- *   postel user add ADDRESS [--hash HASH] | del ADDRESS | list [DOMAIN]
+ *   postel user add ADDRESS [--hash HASH] [--create-domain]
+ *                 | del ADDRESS [--keep-mail] | list [DOMAIN]
  *                 | passwd ADDRESS [--hash HASH]
  *   postel alias add SOURCE TARGET... | del SOURCE [TARGET...] | list
  *
- * Each group is a table of subcommands with argument counts; arguments
- * are validated before anything is written. "user add" also creates the
- * user's mail store (store/store.h). Passwords come from the terminal
- * without echo, asked twice, or as one line from stdin when it is not a
- * terminal; they must be 1-255 bytes of UTF-8 (what SASL PLAIN can carry)
- * and are wiped from memory after hashing. Exit status: 0 done, 1 failure
- * ("postel: reason" on stderr), 2 usage error. Lists go to stdout, one
- * item per line. */
+ * Each group is a table of subcommands with argument counts and the
+ * options each takes; arguments are validated before anything is written.
+ * "user add" also creates the user's mail store (store/store.h), and only
+ * in a local domain unless --create-domain; "user del" removes the mail
+ * store too unless --keep-mail, so a user added again later under the same
+ * address does not inherit the mail. Aliases that would shadow a user or
+ * close a loop are refused (userdb_alias_add()). Passwords are read and
+ * checked by cmd_password.h. Exit status: 0 done, 1 failure ("postel:
+ * reason" on stderr), 2 usage error. Lists go to stdout, one item per
+ * line. */
 #include "auth/password.h"
-#include "auth/sasl.h"
 #include "auth/userdb.h"
 #include "cli/commands.h"
+#include "cli/cmd_password.h"
 #include "lib/config.h"
-#include "lib/secret.h"
 #include "store/store.h"
 
 #include <errno.h>
@@ -32,11 +34,18 @@
 #include <openssl/crypto.h>
 
 #define CMD_ARGS_MAX 64
-#define CMD_PASSWORD_READ_MAX 1024
+
+enum cmd_option {
+	CMD_OPT_HASH = 1u << 0,          /* --hash HASH */
+	CMD_OPT_CREATE_DOMAIN = 1u << 1, /* --create-domain */
+	CMD_OPT_KEEP_MAIL = 1u << 2,     /* --keep-mail */
+};
 
 struct cmd_args {
 	const char *data_dir;
+	unsigned password_min; /* characters */
 	const char *hash; /* --hash HASH, or NULL */
+	bool create_domain, keep_mail;
 	const char *pos[CMD_ARGS_MAX];
 	int count;
 };
@@ -44,7 +53,7 @@ struct cmd_args {
 struct cmd_sub {
 	const char *name;
 	int min_args, max_args;
-	bool takes_hash;
+	unsigned options; /* enum cmd_option */
 	int (*run)(struct userdb *db, const struct cmd_args *args);
 	const char *synopsis, *help;
 };
@@ -65,82 +74,6 @@ static int cmd_fail(const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 	return 1;
-}
-
-/* Read and check a new password into buf (NUL-terminated). 0 or -1. */
-static int cmd_read_password(char *buf, size_t size, const char **error_r)
-{
-	ssize_t len;
-
-	if (isatty(STDIN_FILENO)) {
-		char again[CMD_PASSWORD_READ_MAX];
-		len = secret_read_tty("New password: ", buf, size, error_r);
-		if (len <= 0) {
-			if (len == 0)
-				*error_r = "empty password refused";
-			return -1;
-		}
-		ssize_t len2 = secret_read_tty("Retype new password: ", again,
-						     sizeof(again), error_r);
-		bool same = len2 == len && CRYPTO_memcmp(buf, again, (size_t)len) == 0;
-		OPENSSL_cleanse(again, sizeof(again));
-		if (len2 < 0)
-			return -1;
-		if (!same) {
-			*error_r = "the passwords do not match";
-			return -1;
-		}
-	} else {
-		len = secret_read_line(STDIN_FILENO, buf, size, error_r);
-		if (len < 0)
-			return -1;
-	}
-	if (len == 0) {
-		*error_r = "empty password refused";
-		return -1;
-	}
-	if (len > SASL_FIELD_MAX) {
-		*error_r = "password longer than 255 bytes";
-		return -1;
-	}
-	if (!sasl_utf8_valid((const unsigned char *)buf, (size_t)len)) {
-		*error_r = "password is not valid UTF-8 or contains NUL";
-		return -1;
-	}
-	return 0;
-}
-
-/* The hash (heap) and SCRAM keys to store: from --hash, or from a
- * password read now. *scram_r is NULL for --hash. 0 or 1 on failure
- * (reported). */
-static int cmd_password_material(const struct cmd_args *args, char **hash_r,
-				 struct password_scram *keys,
-				 const struct password_scram **scram_r)
-{
-	char password[CMD_PASSWORD_READ_MAX];
-	const char *error = NULL;
-	int ret = 0;
-
-	*scram_r = NULL;
-	if (args->hash != NULL) {
-		int check = password_hash_check(args->hash, &error);
-		if (check < 0)
-			return cmd_fail("--hash: %s", error);
-		if (check == 0)
-			fprintf(stderr, "postel: warning: %s\n", error);
-		fprintf(stderr, "postel: note: SCRAM-SHA-256 stays unavailable for this "
-			"user until a password is set without --hash\n");
-		*hash_r = xstrdup(args->hash);
-		return 0;
-	}
-	if (cmd_read_password(password, sizeof(password), &error) < 0 ||
-	    password_hash(password, hash_r, &error) < 0 ||
-	    password_scram_generate(password, keys, &error) < 0)
-		ret = cmd_fail("%s", error);
-	else
-		*scram_r = keys;
-	OPENSSL_cleanse(password, sizeof(password));
-	return ret;
 }
 
 static int cmd_domain_add(struct userdb *db, const struct cmd_args *args)
@@ -196,7 +129,16 @@ static int cmd_user_add(struct userdb *db, const struct cmd_args *args)
 	if (ret != 0)
 		return ret < 0 ? cmd_fail("accounts.db lookup failed") :
 			cmd_fail("user %s already exists", address);
-	if (cmd_password_material(args, &hash, &keys, &scram) != 0)
+	/* a typo in the domain must not quietly make a new local domain */
+	const char *domain = strrchr(userdb_address_normalize(pool_temp(), address), '@') + 1;
+	ret = userdb_is_local_domain(db, domain);
+	if (ret < 0)
+		return cmd_fail("accounts.db lookup failed");
+	if (ret == 0 && !args->create_domain)
+		return cmd_fail("%s is not a local domain: add it first (postel domain add %s), "
+				"or pass --create-domain", domain, domain);
+	ret = 0;
+	if (cmd_password_material(args->hash, args->password_min, &hash, &keys, &scram) != 0)
 		return 1;
 
 	/* the mail store first: store_user_create() is idempotent, so if
@@ -225,10 +167,24 @@ static int cmd_user_add(struct userdb *db, const struct cmd_args *args)
 static int cmd_user_del(struct userdb *db, const struct cmd_args *args)
 {
 	const char *error;
-	int ret = userdb_user_del(db, args->pos[0], &error);
+	const char *address = userdb_address_normalize(pool_temp(), args->pos[0]);
+	/* the account first: no new mail arrives for it meanwhile */
+	int ret = userdb_user_del(db, address, &error);
 	if (ret <= 0)
-		return ret < 0 ? cmd_fail("%s", error) : cmd_fail("no such user: %s", args->pos[0]);
-	printf("deleted user %s (the mail store is kept)\n", args->pos[0]);
+		return ret < 0 ? cmd_fail("%s", error) : cmd_fail("no such user: %s", address);
+	if (args->keep_mail) {
+		printf("deleted user %s (the mail store is kept)\n", address);
+		return 0;
+	}
+	struct store *store;
+	if (store_open(args->data_dir, &store, &error) < 0)
+		return cmd_fail("deleted user %s, but its mail is kept: %s", address, error);
+	ret = store_user_delete(store, address, &error);
+	store_close(&store);
+	if (ret < 0)
+		return cmd_fail("deleted user %s, but removing its mail failed: %s", address,
+				error);
+	printf("deleted user %s and its mail\n", address);
 	return 0;
 }
 
@@ -252,7 +208,7 @@ static int cmd_user_passwd(struct userdb *db, const struct cmd_args *args)
 	if (ret <= 0)
 		return ret < 0 ? cmd_fail("accounts.db lookup failed") :
 			cmd_fail("no such user: %s", args->pos[0]);
-	if (cmd_password_material(args, &hash, &keys, &scram) != 0)
+	if (cmd_password_material(args->hash, args->password_min, &hash, &keys, &scram) != 0)
 		return 1;
 	ret = userdb_user_set_password(db, args->pos[0], hash, scram, &error);
 	ret = ret > 0 ? 0 : ret == 0 ? cmd_fail("no such user: %s", args->pos[0]) :
@@ -326,54 +282,58 @@ static int cmd_alias_list(struct userdb *db, const struct cmd_args *args)
 }
 
 static const struct cmd_sub cmd_domain_subs[] = {
-	{ "add", 1, 1, false, cmd_domain_add, "add DOMAIN", "add a local domain" },
-	{ "del", 1, 1, false, cmd_domain_del, "del DOMAIN",
+	{ "add", 1, 1, 0, cmd_domain_add, "add DOMAIN", "add a local domain" },
+	{ "del", 1, 1, 0, cmd_domain_del, "del DOMAIN",
 	  "delete a local domain that has no users or aliases left" },
-	{ "list", 0, 0, false, cmd_domain_list, "list", "list the local domains" },
-	{ NULL, 0, 0, false, NULL, NULL, NULL }
+	{ "list", 0, 0, 0, cmd_domain_list, "list", "list the local domains" },
+	{ NULL, 0, 0, 0, NULL, NULL, NULL }
 };
 
 static const struct cmd_sub cmd_user_subs[] = {
-	{ "add", 1, 1, true, cmd_user_add, "add ADDRESS [--hash HASH]",
-	  "create a user (and its domain and mail store)" },
-	{ "del", 1, 1, false, cmd_user_del, "del ADDRESS",
-	  "delete a user; the mail store is kept" },
-	{ "list", 0, 1, false, cmd_user_list, "list [DOMAIN]",
+	{ "add", 1, 1, CMD_OPT_HASH | CMD_OPT_CREATE_DOMAIN, cmd_user_add,
+	  "add ADDRESS [--hash HASH] [--create-domain]",
+	  "create a user and its mail store; its\n"
+	  "                                              domain must be local (or use --create-domain)" },
+	{ "del", 1, 1, CMD_OPT_KEEP_MAIL, cmd_user_del, "del ADDRESS [--keep-mail]",
+	  "delete a user and its mail (--keep-mail: keep the mail store)" },
+	{ "list", 0, 1, 0, cmd_user_list, "list [DOMAIN]",
 	  "list the users, of one domain or all" },
-	{ "passwd", 1, 1, true, cmd_user_passwd, "passwd ADDRESS [--hash HASH]",
+	{ "passwd", 1, 1, CMD_OPT_HASH, cmd_user_passwd, "passwd ADDRESS [--hash HASH]",
 	  "set a user's password" },
-	{ NULL, 0, 0, false, NULL, NULL, NULL }
+	{ NULL, 0, 0, 0, NULL, NULL, NULL }
 };
 
 static const struct cmd_sub cmd_alias_subs[] = {
-	{ "add", 2, CMD_ARGS_MAX, false, cmd_alias_add, "add SOURCE TARGET...",
+	{ "add", 2, CMD_ARGS_MAX, 0, cmd_alias_add, "add SOURCE TARGET...",
 	  "deliver mail for SOURCE to each TARGET" },
-	{ "del", 1, CMD_ARGS_MAX, false, cmd_alias_del, "del SOURCE [TARGET...]",
+	{ "del", 1, CMD_ARGS_MAX, 0, cmd_alias_del, "del SOURCE [TARGET...]",
 	  "delete some or all targets of SOURCE" },
-	{ "list", 0, 0, false, cmd_alias_list, "list",
+	{ "list", 0, 0, 0, cmd_alias_list, "list",
 	  "list the aliases, \"SOURCE TARGET\" per line" },
-	{ NULL, 0, 0, false, NULL, NULL, NULL }
+	{ NULL, 0, 0, 0, NULL, NULL, NULL }
 };
 
 static const struct cmd_group cmd_domain_group = { "domain", cmd_domain_subs,
-	"Adding a user also adds its domain.\n" };
+	"\"user add --create-domain\" adds the user's domain too.\n" };
 static const struct cmd_group cmd_user_group = { "user", cmd_user_subs,
 	"The password is read from the terminal without echo (asked twice), or as\n"
-	"one line from stdin when stdin is not a terminal. --hash HASH stores an\n"
+	"one line from stdin when stdin is not a terminal; it needs at least\n"
+	"password_min_length characters (default 8). --hash HASH stores an\n"
 	"existing crypt(3) hash instead ($y$, $6$, $2b$, ..., also with a Dovecot\n"
 	"{SHA512-CRYPT}/{BLF-CRYPT}/{CRYPT}/... prefix); SCRAM-SHA-256 then stays\n"
 	"unavailable for that user until a password is set without --hash.\n" };
 static const struct cmd_group cmd_alias_group = { "alias", cmd_alias_subs,
 	"SOURCE \"@DOMAIN\" is the catch-all of a local domain, used only for\n"
 	"addresses with no user or alias of their own. A TARGET may be a local\n"
-	"user, another alias, or an external address.\n" };
+	"user, another alias, or an external address. A SOURCE that is a user,\n"
+	"or a TARGET that leads back to SOURCE (a loop), is refused.\n" };
 
 static void cmd_usage(const struct cmd_group *group, FILE *out)
 {
 	fprintf(out, "usage: postel [-d DIR] [-c FILE] [-o key=value]... %s COMMAND [ARGS]\n"
 		"\ncommands:\n", group->name);
 	for (const struct cmd_sub *sub = group->subs; sub->name != NULL; sub++)
-		fprintf(out, "  %-30s %s\n", sub->synopsis, sub->help);
+		fprintf(out, "  %-43s %s\n", sub->synopsis, sub->help);
 	fprintf(out, "\n%s", group->notes);
 }
 
@@ -389,7 +349,8 @@ static int cmd_group_run(const struct cmd_group *group, struct cli_ctx *ctx,
 			 int argc, char **argv)
 {
 	const struct cmd_sub *sub = NULL;
-	struct cmd_args args = { .data_dir = ctx->config->data_dir };
+	struct cmd_args args = { .data_dir = ctx->config->data_dir,
+				 .password_min = ctx->config->password_min_length };
 	bool options_done = false;
 
 	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
@@ -409,10 +370,17 @@ static int cmd_group_run(const struct cmd_group *group, struct cli_ctx *ctx,
 	for (int i = 2; i < argc; i++) {
 		if (!options_done && strcmp(argv[i], "--") == 0) {
 			options_done = true;
-		} else if (!options_done && sub->takes_hash && strcmp(argv[i], "--hash") == 0) {
+		} else if (!options_done && (sub->options & CMD_OPT_HASH) &&
+			   strcmp(argv[i], "--hash") == 0) {
 			if (i + 1 == argc || args.hash != NULL)
 				return cmd_usage_error(group, "--hash needs one HASH", NULL);
 			args.hash = argv[++i];
+		} else if (!options_done && (sub->options & CMD_OPT_CREATE_DOMAIN) &&
+			   strcmp(argv[i], "--create-domain") == 0) {
+			args.create_domain = true;
+		} else if (!options_done && (sub->options & CMD_OPT_KEEP_MAIL) &&
+			   strcmp(argv[i], "--keep-mail") == 0) {
+			args.keep_mail = true;
 		} else if (!options_done && argv[i][0] == '-') {
 			return cmd_usage_error(group, "unknown option", argv[i]);
 		} else if (args.count == CMD_ARGS_MAX) {

@@ -12,10 +12,12 @@
 #include "lib/log.h"
 #include "server/server.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define CLI_DEFAULT_DATA_DIR "/var/lib/postel"
 #define CLI_MAX_OVERRIDES 64
@@ -76,6 +78,27 @@ static const struct cli_command *cli_command_find(const char *name)
 			return &cli_commands[i];
 	}
 	return NULL;
+}
+
+static bool cli_wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return true;
+	}
+	return false;
+}
+
+/* A mistyped -d must not quietly start an empty data directory: of the
+ * commands that use one, only "domain add" (the first step of a setup)
+ * creates it, besides serve. */
+static bool cli_data_dir_missing(const struct cli_command *command, int argc,
+				 char **argv, const char *data_dir)
+{
+	if (strcmp(command->name, "domain") == 0 && argc > 1 && strcmp(argv[1], "add") == 0)
+		return false;
+	struct stat st;
+	return stat(data_dir, &st) < 0 && errno == ENOENT;
 }
 
 int main(int argc, char **argv)
@@ -146,7 +169,17 @@ int main(int argc, char **argv)
 	struct cli_ctx ctx = { .config = config, .config_file = file,
 			       .data_dir = data_dir, .overrides = overrides,
 			       .override_count = override_count };
-	if (command->as_run_user &&
+	/* --help touches no data directory */
+	bool uses_data = command->as_run_user && !cli_wants_help(argc - optind, argv + optind);
+	if (uses_data && cli_data_dir_missing(command, argc - optind, argv + optind,
+					      config->data_dir)) {
+		fprintf(stderr, "postel: data directory %s does not exist (check -d; "
+			"\"postel domain add DOMAIN\" or \"postel serve\" creates it)\n",
+			config->data_dir);
+		config_free(&ctx.config);
+		return 1;
+	}
+	if (uses_data &&
 	    (server_prepare_data_dir(config, &error) < 0 ||
 	     server_drop_privileges(config, &error) < 0)) {
 		fprintf(stderr, "postel: %s\n", error);

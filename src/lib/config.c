@@ -8,6 +8,7 @@
 #include "config.h"
 #include "log.h"
 #include "mem.h"
+#include "suggest.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -112,8 +113,15 @@ static const struct config_key config_keys[] = {
 		   "user the workers run as when started as root"),
 	KEY_STRING(log_level, "info", config_check_log_level,
 		   "debug, info, warn or error"),
+	KEY_STRING(dns_resolver, "", NULL,
+		   "DNS resolver ADDR:PORT (or ADDR@PORT); empty: /etc/resolv.conf"),
+	KEY_STRING(dns_trust_anchor, "/usr/share/dns/root.key", NULL,
+		   "DNSSEC trust anchor file (the default only when installed: "
+		   "dns-root-data); none: no validation"),
 	KEY_BOOL(sandbox, "yes",
 		 "workers run under no_new_privs, seccomp and Landlock"),
+	KEY_UINT(password_min_length, "8", 1, 255,
+		 "postel user add/passwd: fewest characters a password may have"),
 	KEY_STRING(postmaster_address, "", config_check_address,
 		   "gets postmaster mail (RFC 5321 4.5.1) when postmaster@domain "
 		   "has no alias; empty: the first user added"),
@@ -471,10 +479,40 @@ static char *config_strip(char *s)
 	return s + (start - s);
 }
 
+/* " (did you mean KEY?)" for a mistyped key name, or "". */
+static const char *config_key_suggestion(const char *name)
+{
+	const char *names[CONFIG_KEY_COUNT];
+	for (size_t i = 0; i < CONFIG_KEY_COUNT; i++)
+		names[i] = config_keys[i].name;
+	const char *near = suggest_nearest(name, names, CONFIG_KEY_COUNT);
+	return near == NULL ? "" : t_printf(" (did you mean %s?)", near);
+}
+
+/* A key set twice in one file: the second line would silently win, so
+ * it is an error naming both lines. lines[] holds, per key, the line that
+ * set it (0: not yet); NULL for -o, where a later -o wins by design. */
+static int config_note_line(const struct config_key *key, unsigned *lines,
+			    const char *file, unsigned lineno,
+			    const char **error_r)
+{
+	if (lines == NULL)
+		return 0;
+	unsigned *first = &lines[key - config_keys];
+	if (*first != 0) {
+		*error_r = t_printf("%s:%u: %s is set twice, on lines %u and %u "
+				    "(keep one)", file, lineno, key->name,
+				    *first, lineno);
+		return -1;
+	}
+	*first = lineno;
+	return 0;
+}
+
 /* Apply one "key = value" line. file is NULL for -o, and errors read
  * "FILE:LINE: key: problem" or "-o key: problem". */
 static int config_assign(struct config *config, char *line, const char *file,
-			 unsigned lineno, const char **error_r)
+			 unsigned lineno, unsigned *lines, const char **error_r)
 {
 	char *eq = strchr(line, '=');
 	const char *name = "", *value = NULL, *error;
@@ -486,6 +524,8 @@ static int config_assign(struct config *config, char *line, const char *file,
 		value = config_strip(eq + 1);
 		key = config_key_find(name);
 	}
+	if (key != NULL && config_note_line(key, lines, file, lineno, error_r) < 0)
+		return -1;
 	if (key != NULL && config_set(config, key, value, &error) == 0)
 		return 0;
 
@@ -500,7 +540,8 @@ static int config_assign(struct config *config, char *line, const char *file,
 	else if (strcmp(name, "data_dir") == 0)
 		*error_r = t_printf("%s: data_dir is set with -d, not here", where);
 	else if (key == NULL)
-		*error_r = t_printf("%s: unknown key %s", where, log_str(name));
+		*error_r = t_printf("%s: unknown key %s%s", where, log_str(name),
+				    config_key_suggestion(name));
 	else
 		*error_r = t_printf("%s%s%s: %s", where, file != NULL ? ": " : " ",
 				    key->name, error);
@@ -539,6 +580,7 @@ static int config_load_file(struct config *config, const char *path,
 {
 	str_t text = STR_INIT;
 	char line[CONFIG_LINE_MAX + 1];
+	unsigned lines[CONFIG_KEY_COUNT] = { 0 };
 	int ret = 0;
 
 	if (config_read_file(path, must_exist, &text, error_r) < 0) {
@@ -568,7 +610,7 @@ static int config_load_file(struct config *config, const char *path,
 			continue;
 		memcpy(line, start, len);
 		line[len] = '\0';
-		ret = config_assign(config, line, path, lineno, error_r);
+		ret = config_assign(config, line, path, lineno, lines, error_r);
 	}
 	str_free(&text);
 	return ret;
@@ -602,7 +644,7 @@ int config_load(const char *data_dir, const char *file,
 				 false, error_r);
 	for (unsigned i = 0; ret == 0 && i < override_count; i++) {
 		char *line = t_strndup(overrides[i], strlen(overrides[i]));
-		ret = config_assign(config, line, NULL, 0, error_r);
+		ret = config_assign(config, line, NULL, 0, NULL, error_r);
 	}
 	if (ret == 0)
 		ret = config_default_hostname(config, error_r);
@@ -660,19 +702,135 @@ static void config_value_text(const struct config *config,
 	panic("event=config_bad_type key=%s", key->name);
 }
 
+static void config_dump_key(const struct config *config,
+			    const struct config_key *key, str_t *out)
+{
+	size_t before;
+	str_appendz(out, key->name);
+	str_appendz(out, " = ");
+	before = out->len;
+	config_value_text(config, key, out);
+	if (out->len == before)
+		str_truncate(out, before - 1); /* no trailing space */
+	str_appendc(out, '\n');
+}
+
 void config_dump(const struct config *config, str_t *out)
 {
 	str_printf(out, "# data_dir = %s (set with -d)\n", config->data_dir);
-	for (size_t i = 0; i < CONFIG_KEY_COUNT; i++) {
-		size_t before;
-		str_appendz(out, config_keys[i].name);
-		str_appendz(out, " = ");
-		before = out->len;
-		config_value_text(config, &config_keys[i], out);
-		if (out->len == before)
-			str_truncate(out, before - 1); /* no trailing space */
-		str_appendc(out, '\n');
+	for (size_t i = 0; i < CONFIG_KEY_COUNT; i++)
+		config_dump_key(config, &config_keys[i], out);
+}
+
+/* Whether key has the same value in a and b, compared as dumped text. */
+static bool config_key_same(const struct config *a, const struct config *b,
+			    const struct config_key *key)
+{
+	str_t ta = STR_INIT, tb = STR_INIT;
+	if (key->type == CONFIG_STRING &&
+	    *(char *const *)config_field_const(b, key) == NULL)
+		return false; /* no default could be computed */
+	config_value_text(a, key, &ta);
+	config_value_text(b, key, &tb);
+	bool same = ta.len == tb.len && memcmp(str_c(&ta), str_c(&tb), ta.len) == 0;
+	str_free(&ta);
+	str_free(&tb);
+	return same;
+}
+
+int config_show(const struct config *config, const char *const *names,
+		unsigned count, bool changed_only, str_t *out,
+		const char **error_r)
+{
+	for (unsigned i = 0; i < count; i++) {
+		if (strcmp(names[i], "data_dir") != 0 &&
+		    config_key_find(names[i]) == NULL) {
+			*error_r = t_printf("unknown key %s%s", log_str(names[i]),
+					    config_key_suggestion(names[i]));
+			return -1;
+		}
 	}
+	struct config *def = NULL;
+	if (changed_only) {
+		const char *error;
+		def = xcalloc(1, sizeof(*def));
+		config_set_defaults(def);
+		(void)config_default_hostname(def, &error); /* NULL: differs */
+	}
+	for (unsigned i = 0; i < (count > 0 ? count : CONFIG_KEY_COUNT); i++) {
+		if (count > 0 && strcmp(names[i], "data_dir") == 0) {
+			str_printf(out, "data_dir = %s\n", config->data_dir);
+			continue;
+		}
+		const struct config_key *key = count > 0 ?
+			config_key_find(names[i]) : &config_keys[i];
+		if (def == NULL || !config_key_same(config, def, key))
+			config_dump_key(config, key, out);
+	}
+	config_free(&def);
+	return 0;
+}
+
+const char *config_restart_keys(const struct config *old,
+				const struct config *new_config)
+{
+	/* bound once by the master at start (listeners) or sized at start
+	 * (worker count); every other key reaches the new workers */
+	static const char *const names[] = {
+		"smtp_listen", "submission_listen", "submissions_listen",
+		"pop3_listen", "pop3s_listen", "imap_listen", "imaps_listen",
+		"workers",
+	};
+	str_t keys = STR_INIT;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		const struct config_key *key = config_key_find(names[i]);
+		if (key == NULL)
+			panic("event=config_restart_key_missing key=%s", names[i]);
+		if (!config_key_same(old, new_config, key))
+			str_printf(&keys, "%s%s", keys.len > 0 ? "," : "", key->name);
+	}
+	const char *ret = keys.len > 0 ? t_printf("%s", str_c(&keys)) : NULL;
+	str_free(&keys);
+	return ret;
+}
+
+const char *config_hostname_problem(const char *hostname)
+{
+	size_t len = strlen(hostname);
+	if (len > 0 && hostname[len - 1] == '.')
+		len--; /* the root label: "mail.example.org." is fully qualified */
+	const char *dot = memrchr(hostname, '.', len);
+	const char *last = dot != NULL ? dot + 1 : hostname;
+	size_t last_len = len - (size_t)(last - hostname);
+	if (dot == NULL)
+		return "has no dot";
+	if ((last_len == 9 && strncasecmp(last, "localhost", 9) == 0) ||
+	    (last_len == 11 && strncasecmp(last, "localdomain", 11) == 0))
+		return t_printf("ends in %.*s, which no other host can resolve",
+				(int)last_len, last);
+	if (strspn(last, "0123456789") >= last_len)
+		return "looks like an address, not a name";
+	return NULL;
+}
+
+const char *config_hostname_fix(const struct config *config)
+{
+	return t_printf("set \"hostname = mail.example.org\" (the name whose A/AAAA "
+			"and MX records point here) in %s/postel.conf or pass "
+			"-o hostname=mail.example.org", config->data_dir);
+}
+
+const char *config_hostname_warning(const struct config *config)
+{
+	const char *problem = config_hostname_problem(config->hostname);
+	if (problem == NULL)
+		return NULL;
+	/* RFC 5321 4.1.1.1: EHLO gives the client's fully qualified domain
+	 * name; other MTAs and TLS clients check this name */
+	return t_printf("hostname %s is not a fully qualified domain name (it %s): "
+			"it goes into EHLO, Received: and the self-signed certificate, "
+			"and other servers and clients check it; %s",
+			log_str(config->hostname), problem, config_hostname_fix(config));
 }
 
 void config_dump_keys(str_t *out)

@@ -58,8 +58,11 @@ struct config {
 	bool allow_plaintext_auth;   /* default no */
 	char *run_user;              /* default "postel" when started as root */
 	char *log_level;             /* debug|info|warn|error */
+	char *dns_resolver;          /* ADDR:PORT, empty: /etc/resolv.conf (dns/dns.h) */
+	char *dns_trust_anchor;      /* DNSSEC anchor file, "none": off (dns/dns.h) */
 	bool sandbox;                /* workers: seccomp + Landlock, default yes */
 	char *postmaster_address;    /* empty: the first user added */
+	unsigned password_min_length; /* characters, default 8 */
 };
 
 /* file: NULL means DATA_DIR/postel.conf if it exists. overrides: "k=v". */
@@ -69,6 +72,25 @@ int config_load(const char *data_dir, const char *file,
 void config_free(struct config **config);
 /* Print every key and its effective value, one "key = value" per line. */
 void config_dump(const struct config *config, str_t *out);
+/* Print the keys named (all when count is 0; "data_dir" too when named)
+ * as "key = value" lines, in the order given; changed_only keeps only
+ * those whose value differs from the built-in default (as postconf -n).
+ * An unknown name is an error suggesting the nearest key. */
+int config_show(const struct config *config, const char *const *names,
+		unsigned count, bool changed_only, str_t *out,
+		const char **error_r);
+/* The keys (comma-separated) whose change from old to new_config takes
+ * a restart to apply (listen addresses, workers); NULL when none did. */
+const char *config_restart_keys(const struct config *old,
+				const struct config *new_config);
+/* Why hostname is not a fully qualified domain name ("has no dot"), or
+ * NULL when it is one. */
+const char *config_hostname_problem(const char *hostname);
+/* The warning for a hostname that is not fully qualified, with the fix;
+ * NULL when it is fine. */
+const char *config_hostname_warning(const struct config *config);
+/* The fix that warning gives, alone (for a log line's fix= field). */
+const char *config_hostname_fix(const struct config *config);
 /* Print every key with its type, default and help line. */
 void config_dump_keys(str_t *out);
 /* Parse "addr:port,[v6]:port" ("" = empty list). Numeric addresses only

@@ -10,7 +10,21 @@
  * Output is buffered and written when the fd is writable; the session never
  * blocks. conn_starttls() flushes pending output in plaintext, DISCARDS any
  * input already received (RFC 3207 section 4.2 / CVE-2011-0411), then does
- * the TLS handshake; input after that arrives decrypted. */
+ * the TLS handshake; input after that arrives decrypted.
+ *
+ * Memory: both buffers hold only what is in flight and are cut back to a
+ * few hundred bytes once (nearly) empty (conn_buffer_capacity()), so a
+ * connection that once streamed a large message or read a long line costs
+ * no more than a fresh one while idle. The output cap holds for every
+ * writer, unsolicited output too (IMAP IDLE pushes, untagged replies from
+ * a timer): a write past it ends the connection, so such a producer asks
+ * conn_output_room() first and defers (conn_set_output_drained()) instead.
+ *
+ * Long-lived sessions change their idle timeout as they go
+ * (conn_set_idle_timeout(): RFC 9051 5.4 wants at least 30 minutes once
+ * logged in, less before). Bytes between the buffers and the socket pass
+ * through one stream layer (plain or TLS; see conn_private.h for how a
+ * compression layer stacks on it). */
 #ifndef POSTEL_CONN_H
 #define POSTEL_CONN_H
 
@@ -34,7 +48,7 @@ typedef void conn_callback_t(void *ctx, enum conn_event ev);
 struct conn_settings {
 	size_t max_input;     /* input buffer cap; a line longer is TOOLONG */
 	size_t max_output;    /* output buffer cap; past it the conn closes */
-	unsigned idle_timeout_ms;      /* no input for this long: CLOSED */
+	unsigned idle_timeout_ms;      /* no progress for this long: TIMEOUT */
 	unsigned handshake_timeout_ms; /* TLS handshake must finish by then */
 	const char *alpn; /* our protocol's ALPN id: "smtp", "imap", "pop3" */
 	const char *peer_ip; /* as accept() gave it; NULL: asked of the socket */
@@ -67,7 +81,8 @@ enum conn_line_result {
 enum conn_line_result conn_read_line(struct conn *conn, size_t max_len,
 				     const char **line_r, size_t *len_r,
 				     bool *bare_lf_r);
-/* Raw access to buffered input, for DATA and BDAT. */
+/* Raw access to buffered input, for DATA, BDAT and literals (literal.h).
+ * The pointer stays valid until the next conn_* call. */
 size_t conn_input_peek(struct conn *conn, const char **data_r);
 void conn_input_consume(struct conn *conn, size_t n);
 /* Stop delivering CONN_EV_INPUT (and stop reading the socket) while paused.
@@ -80,6 +95,13 @@ void conn_write(struct conn *conn, const void *data, size_t len);
 void conn_printf(struct conn *conn, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 size_t conn_output_pending(const struct conn *conn);
+/* How many more bytes conn_write() takes before the output cap ends the
+ * connection; 0 once it is closing or dead. A producer of unsolicited
+ * output that does not fit waits for the output-drained callback. */
+size_t conn_output_room(const struct conn *conn);
+/* Bytes allocated for the input and output buffers together (not what
+ * they hold): small whenever the connection is idle. */
+size_t conn_buffer_capacity(const struct conn *conn);
 /* Streaming a large reply (POP3 RETR): cb(ctx) runs on the loop each time
  * all buffered output has been written, so the session can produce the
  * next piece only as the peer reads; memory stays at one piece. cb may
@@ -87,6 +109,10 @@ size_t conn_output_pending(const struct conn *conn);
 void conn_set_output_drained(struct conn *conn, void (*cb)(void *ctx), void *ctx);
 /* Close once all output has been written (e.g. after 221 or 421). */
 void conn_close_after_output(struct conn *conn);
+
+/* A new idle timeout, counted from now (e.g. longer after login). */
+void conn_set_idle_timeout(struct conn *conn, unsigned msecs);
+unsigned conn_idle_timeout(const struct conn *conn);
 
 int conn_starttls(struct conn *conn, struct tls_ctx *tls);
 bool conn_is_tls(const struct conn *conn);

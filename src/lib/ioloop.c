@@ -93,6 +93,11 @@ void ioloop_destroy(struct ioloop **loopp)
 	*loopp = NULL;
 }
 
+int ioloop_fd(const struct ioloop *loop)
+{
+	return loop->epfd;
+}
+
 uint64_t ioloop_now_ms(struct ioloop *loop)
 {
 	return loop->now;

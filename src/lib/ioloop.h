@@ -27,6 +27,9 @@ void ioloop_destroy(struct ioloop **loop);
 /* Runs until ioloop_stop(). */
 void ioloop_run(struct ioloop *loop);
 void ioloop_stop(struct ioloop *loop);
+/* The epoll descriptor, for a child after fork to close its copy:
+ * io_remove() there would change the parent's set, which it shares. */
+int ioloop_fd(const struct ioloop *loop);
 /* Milliseconds on a monotonic clock, cached per loop iteration. */
 uint64_t ioloop_now_ms(struct ioloop *loop);
 

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "lib/config.h"
+#include "lib/suggest.h"
 #include "lib/mem.h"
 #include "lib/str.h"
 
@@ -172,8 +173,7 @@ static void test_file_parsing(void **state)
 		   "tls_handshake_timeout = 1h\n"
 		   "workers = 4   \n"
 		   "allow_plaintext_auth = YES\n"
-		   "max_recipients = 5\n"
-		   "max_recipients = 7\n" /* last wins */
+		   "max_recipients = 7\n"
 		   "run_user = a=b\n"     /* only the first '=' splits */
 		   "log_level = debug"); /* no final newline */
 	struct config *c = load_ok(f, NULL, NULL, 0);
@@ -269,7 +269,12 @@ static void test_file_errors(void **state)
 	/* exact text, as the brief gives it */
 	write_conf(f, "other.conf", "smtp_lisen = x\n");
 	assert_string_equal(load_fail(f, path, NULL, 0),
-			    t_printf("%s:1: unknown key \"smtp_lisen\"", path));
+			    t_printf("%s:1: unknown key \"smtp_lisen\" (did you mean "
+				     "smtp_listen?)", path));
+	/* nothing near enough: no suggestion */
+	write_conf(f, "other.conf", "frobnicate = x\n");
+	assert_string_equal(load_fail(f, path, NULL, 0),
+			    t_printf("%s:1: unknown key \"frobnicate\"", path));
 }
 
 static void test_file_limits(void **state)
@@ -326,7 +331,11 @@ static void test_override_errors(void **state)
 	assert_string_equal(override_fail(f, "smtp_listen"),
 			    "-o: expected key=value, got \"smtp_listen\"");
 	assert_string_equal(override_fail(f, "smtp_lisen=1.2.3.4:25"),
-			    "-o: unknown key \"smtp_lisen\"");
+			    "-o: unknown key \"smtp_lisen\" (did you mean smtp_listen?)");
+	assert_string_equal(override_fail(f, "hostnme=x.example"),
+			    "-o: unknown key \"hostnme\" (did you mean hostname?)");
+	assert_string_equal(override_fail(f, "MAX_RECIPIENTS=3"),
+			    "-o: unknown key \"MAX_RECIPIENTS\"");
 	assert_string_equal(override_fail(f, "workers=many"),
 			    "-o workers: bad number \"many\"");
 	assert_string_equal(override_fail(f, "run_user=a\nb"),
@@ -524,6 +533,130 @@ static void test_dump_round_trip(void **state)
 	str_free(&dump2);
 }
 
+/* A key given twice in one file would silently take the later value: an
+ * error naming both lines. -o may repeat a key (the last wins), and a
+ * file key overridden by -o is not a duplicate. */
+static void test_duplicate_key(void **state)
+{
+	struct fixture *f = *state;
+	const char *path = write_conf(f, "other.conf",
+				      "max_recipients = 5\n# x\nworkers = 2\n"
+				      "  max_recipients=7\n");
+	assert_string_equal(load_fail(f, path, NULL, 0),
+			    t_printf("%s:4: max_recipients is set twice, on lines 1 "
+				     "and 4 (keep one)", path));
+	path = write_conf(f, "other.conf", "max_recipients = 5\n");
+	const char *overrides[] = { "max_recipients=6", "max_recipients=8" };
+	struct config *c = load_ok(f, path, overrides, 2);
+	assert_int_equal(c->max_recipients, 8);
+	config_free(&c);
+}
+
+static void test_suggest(void **state)
+{
+	(void)state;
+	static const char *const names[] = { "smtp_listen", "pop3_listen",
+					     "smtp_timeout", "workers" };
+	assert_int_equal(suggest_distance("", ""), 0);
+	assert_int_equal(suggest_distance("abc", ""), 3);
+	assert_int_equal(suggest_distance("kitten", "sitting"), 3);
+	assert_int_equal(suggest_distance("smtp_lisen", "smtp_listen"), 1);
+	assert_int_equal(suggest_distance("wokrers", "workers"), 2);
+	assert_string_equal(suggest_nearest("smtp_lisen", names, 4), "smtp_listen");
+	assert_string_equal(suggest_nearest("pop_listen", names, 4), "pop3_listen");
+	assert_string_equal(suggest_nearest("smtp_timout", names, 4), "smtp_timeout");
+	assert_string_equal(suggest_nearest("worker", names, 4), "workers");
+	assert_null(suggest_nearest("frobnicate", names, 4));
+	assert_null(suggest_nearest("x", names, 4));
+	/* a long word is never compared: bounded work */
+	char long_word[200];
+	memset(long_word, 'a', sizeof(long_word) - 1);
+	long_word[sizeof(long_word) - 1] = '\0';
+	assert_true(suggest_distance(long_word, "a") == SIZE_MAX);
+	assert_null(suggest_nearest(long_word, names, 4));
+}
+
+static void test_show(void **state)
+{
+	struct fixture *f = *state;
+	const char *overrides[] = { "hostname=mx.example.org", "workers=3",
+				    "smtp_listen=127.0.0.1:2525",
+				    "message_size_limit=50M" /* the default */ };
+	struct config *c = load_ok(f, NULL, overrides, 4);
+	str_t out = STR_INIT;
+	const char *error;
+
+	assert_int_equal(config_show(c, NULL, 0, true, &out, &error), 0);
+	assert_string_equal(str_c(&out), "hostname = mx.example.org\n"
+			    "smtp_listen = 127.0.0.1:2525\nworkers = 3\n");
+	str_clear(&out);
+	const char *names[] = { "workers", "pop3_listen", "data_dir" };
+	assert_int_equal(config_show(c, names, 3, false, &out, &error), 0);
+	assert_string_equal(str_c(&out), t_printf("workers = 3\n"
+			    "pop3_listen = 0.0.0.0:110,[::]:110\ndata_dir = %s\n", f->dir));
+	str_clear(&out);
+	assert_int_equal(config_show(c, names, 2, true, &out, &error), 0);
+	assert_string_equal(str_c(&out), "workers = 3\n");
+	str_clear(&out);
+	const char *bad[] = { "workers", "max_recipent" };
+	assert_int_equal(config_show(c, bad, 2, false, &out, &error), -1);
+	assert_string_equal(error, "unknown key \"max_recipent\" (did you mean max_recipients?)");
+	assert_int_equal(out.len, 0);
+	/* every key, in table order */
+	assert_int_equal(config_show(c, NULL, 0, false, &out, &error), 0);
+	str_t dump = STR_INIT;
+	config_dump(c, &dump);
+	assert_non_null(strstr(str_c(&dump), str_c(&out)));
+	str_free(&dump);
+	str_free(&out);
+	config_free(&c);
+}
+
+static void test_hostname_fqdn(void **state)
+{
+	struct fixture *f = *state;
+	assert_null(config_hostname_problem("mail.example.org"));
+	assert_null(config_hostname_problem("mail.example.org."));
+	assert_null(config_hostname_problem("a.b"));
+	assert_string_equal(config_hostname_problem("mail"), "has no dot");
+	assert_string_equal(config_hostname_problem("localhost"), "has no dot");
+	assert_string_equal(config_hostname_problem("mail."), "has no dot");
+	assert_non_null(strstr(config_hostname_problem("mx.localdomain"), "localdomain"));
+	assert_non_null(strstr(config_hostname_problem("a.LOCALHOST"), "LOCALHOST"));
+	assert_non_null(config_hostname_problem("192.168.1.5"));
+
+	const char *o1[] = { "hostname=mail" };
+	struct config *c = load_ok(f, NULL, o1, 1);
+	const char *w = config_hostname_warning(c);
+	assert_non_null(w);
+	assert_non_null(strstr(w, "hostname \"mail\" is not a fully qualified domain name"));
+	assert_non_null(strstr(w, "-o hostname=mail.example.org"));
+	assert_non_null(strstr(w, t_printf("%s/postel.conf", f->dir)));
+	config_free(&c);
+	const char *o2[] = { "hostname=mx.example.org" };
+	c = load_ok(f, NULL, o2, 1);
+	assert_null(config_hostname_warning(c));
+	config_free(&c);
+}
+
+static void test_restart_keys(void **state)
+{
+	struct fixture *f = *state;
+	const char *o1[] = { "smtp_listen=127.0.0.1:25", "workers=2", "max_recipients=5" };
+	const char *o2[] = { "smtp_listen=127.0.0.1:26", "workers=2", "max_recipients=9",
+			     "imaps_listen=" };
+	const char *o3[] = { "smtp_listen=127.0.0.1:25", "workers=4" };
+	struct config *a = load_ok(f, NULL, o1, 3);
+	struct config *b = load_ok(f, NULL, o2, 4);
+	struct config *c = load_ok(f, NULL, o3, 2);
+	assert_null(config_restart_keys(a, a));
+	assert_string_equal(config_restart_keys(a, b), "smtp_listen,imaps_listen");
+	assert_string_equal(config_restart_keys(a, c), "workers");
+	config_free(&a);
+	config_free(&b);
+	config_free(&c);
+}
+
 static void test_dump_keys(void **state)
 {
 	(void)state;
@@ -552,6 +685,11 @@ int main(void)
 		cmocka_unit_test(test_listen_parse),
 		cmocka_unit_test_setup_teardown(test_dump_round_trip, setup, teardown),
 		cmocka_unit_test(test_dump_keys),
+		cmocka_unit_test_setup_teardown(test_duplicate_key, setup, teardown),
+		cmocka_unit_test(test_suggest),
+		cmocka_unit_test_setup_teardown(test_show, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hostname_fqdn, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restart_keys, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

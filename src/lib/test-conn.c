@@ -1,7 +1,8 @@
 /* test-conn.c: unit tests for ioloop.c and conn.c over socketpairs:
  * line framing, over-long lines, output cap, idle timeout, pause/resume,
- * streaming through the output-drained callback, and timers firing in
- * order. */
+ * streaming through the output-drained callback, timers firing in order,
+ * buffers cut back when idle, the output room for unsolicited output and
+ * changing the idle timeout. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -24,6 +25,8 @@ struct harness {
 	str_t lines;      /* each received line, '|' separated */
 	unsigned toolong, bare, timeouts, closed;
 	bool pause_after_first;
+	const char *close_reason;
+	size_t capacity_at_check; /* conn_buffer_capacity() at a CHECK line */
 };
 
 static void on_event(void *ctx, enum conn_event ev)
@@ -31,6 +34,7 @@ static void on_event(void *ctx, enum conn_event ev)
 	struct harness *h = ctx;
 	if (ev == CONN_EV_CLOSED) {
 		h->closed++;
+		h->close_reason = conn_close_reason(h->conn);
 		conn_destroy(&h->conn);
 		ioloop_stop(h->loop);
 		return;
@@ -54,6 +58,10 @@ static void on_event(void *ctx, enum conn_event ev)
 		}
 		if (bare)
 			h->bare++;
+		if (len == 5 && memcmp(line, "CHECK", 5) == 0) {
+			h->capacity_at_check = conn_buffer_capacity(h->conn);
+			continue;
+		}
 		str_append(&h->lines, line, len);
 		str_appendc(&h->lines, '|');
 		if (len == 4 && memcmp(line, "QUIT", 4) == 0) {
@@ -69,7 +77,8 @@ static void on_event(void *ctx, enum conn_event ev)
 	}
 }
 
-static void harness_init(struct harness *h, unsigned idle_ms, size_t max_output)
+static void harness_init_full(struct harness *h, unsigned idle_ms,
+			      size_t max_input, size_t max_output)
 {
 	memset(h, 0, sizeof(*h));
 	int sv[2];
@@ -78,10 +87,15 @@ static void harness_init(struct harness *h, unsigned idle_ms, size_t max_output)
 	h->server_fd = sv[0];
 	h->loop = ioloop_create();
 	struct conn_settings set = {
-		.max_input = 64, .max_output = max_output,
+		.max_input = max_input, .max_output = max_output,
 		.idle_timeout_ms = idle_ms, .handshake_timeout_ms = 1000,
 	};
 	h->conn = conn_create(h->loop, sv[0], &set, NULL, on_event, h);
+}
+
+static void harness_init(struct harness *h, unsigned idle_ms, size_t max_output)
+{
+	harness_init_full(h, idle_ms, 64, max_output);
 }
 
 static void harness_deinit(struct harness *h)
@@ -181,7 +195,8 @@ static void test_pause_resume_keeps_pipelined_input(void **state)
  * is asked for only once the previous one has been written. */
 struct stream {
 	struct harness *h;
-	size_t sent, received, total;
+	size_t sent, received, total, piece;
+	bool run_on; /* all received: stop reading, the loop runs on */
 	unsigned calls;
 	struct io *peer_io;
 };
@@ -191,12 +206,13 @@ static void stream_fill(void *ctx)
 	struct stream *st = ctx;
 	assert_int_equal(conn_output_pending(st->h->conn), 0);
 	st->calls++;
-	size_t n = st->total - st->sent < 512 ? st->total - st->sent : 512;
+	size_t piece = st->piece != 0 ? st->piece : 512;
+	size_t n = st->total - st->sent < piece ? st->total - st->sent : piece;
 	if (n == 0) {
 		conn_set_output_drained(st->h->conn, NULL, NULL);
 		return;
 	}
-	char buf[512];
+	static char buf[64 * 1024];
 	memset(buf, 'a' + (int)(st->calls % 26), n);
 	conn_write(st->h->conn, buf, n);
 	st->sent += n;
@@ -205,11 +221,13 @@ static void stream_fill(void *ctx)
 static void stream_peer_read(void *ctx)
 {
 	struct stream *st = ctx;
-	char buf[4096];
+	char buf[65536];
 	ssize_t n;
 	while ((n = read(st->h->peer, buf, sizeof(buf))) > 0)
 		st->received += (size_t)n;
-	if (st->received == st->total)
+	if (st->received == st->total && st->run_on)
+		io_remove(&st->peer_io);
+	else if (st->received == st->total)
 		ioloop_stop(st->h->loop);
 }
 
@@ -316,6 +334,138 @@ static void test_timers_in_order(void **state)
 	ioloop_destroy(&loop);
 }
 
+
+/* Buffers give their memory back once idle: 1 MiB streamed in 64 KiB
+ * pieces (the output buffer grows to hold a piece) and 21 KB of
+ * pipelined input (the input buffer grows to hold it) leave the
+ * connection with a few KiB of buffers, not what it once needed. */
+static void stop_soon(void *ctx)
+{
+	ioloop_stop(ctx);
+}
+
+static void test_buffers_shrink_when_idle(void **state)
+{
+	(void)state;
+	struct harness h;
+	harness_init_full(&h, 5000, 64 * 1024, 256 * 1024);
+	struct stream st = { .h = &h, .total = 1024 * 1024, .piece = 64 * 1024,
+			     .run_on = true };
+	st.peer_io = io_add(h.loop, h.peer, IO_READ, stream_peer_read, &st);
+	struct timeout *guard = timeout_add(h.loop, 10000, stop_stream, h.loop);
+	conn_set_output_drained(h.conn, stream_fill, &st);
+	/* the peer reads it all; then the loop runs on until the streamer
+	 * has said it is done */
+	for (unsigned i = 0; i < 200 && st.received < st.total; i++) {
+		struct timeout *tick = timeout_add(h.loop, 50, stop_soon, h.loop);
+		ioloop_run(h.loop);
+		timeout_remove(&tick);
+	}
+	struct timeout *tick = timeout_add(h.loop, 100, stop_soon, h.loop);
+	ioloop_run(h.loop);
+	timeout_remove(&tick);
+	io_remove(&st.peer_io);
+	assert_int_equal(st.received, st.total);
+	assert_int_equal(conn_output_pending(h.conn), 0);
+	assert_true(conn_buffer_capacity(h.conn) <= 8192);
+
+	/* input: 7000 short lines in one go, then a check, then QUIT */
+	str_t in = STR_INIT;
+	for (unsigned i = 0; i < 7000; i++)
+		str_append(&in, "A\r\n", 3);
+	str_appendz(&in, "CHECK\r\nQUIT\r\n");
+	size_t sent = 0;
+	for (unsigned i = 0; i < 1000 && sent < in.len && h.conn != NULL; i++) {
+		ssize_t n = write(h.peer, in.data + sent, in.len - sent);
+		if (n > 0)
+			sent += (size_t)n;
+		struct timeout *t = timeout_add(h.loop, 5, stop_soon, h.loop);
+		ioloop_run(h.loop);
+		timeout_remove(&t);
+	}
+	if (h.conn != NULL)
+		ioloop_run(h.loop);
+	timeout_remove(&guard);
+	assert_int_equal(sent, in.len);
+	assert_int_equal(h.closed, 1);
+	assert_true(h.capacity_at_check > 0);
+	assert_true(h.capacity_at_check <= 8192);
+	assert_int_equal(h.lines.len, 7000 * 2 + 5);
+	str_free(&in);
+	harness_deinit(&h);
+}
+
+/* The output cap holds for unsolicited output too: conn_output_room()
+ * tells a producer (an IDLE push from a timer) how much still fits, the
+ * drained callback tells it when to go on, and a write past the cap ends
+ * the connection even outside an input callback. */
+static void room_drained(void *ctx)
+{
+	struct harness *h = ctx;
+	conn_set_output_drained(h->conn, NULL, NULL);
+	ioloop_stop(h->loop);
+}
+
+static void test_output_room(void **state)
+{
+	(void)state;
+	struct harness h;
+	harness_init(&h, 5000, 1024);
+	char buf[1024];
+	memset(buf, 'x', sizeof(buf));
+	assert_int_equal(conn_output_room(h.conn), 1024);
+	conn_write(h.conn, buf, 1000);
+	assert_int_equal(conn_output_room(h.conn), 24);
+	conn_write(h.conn, buf, 24);
+	assert_int_equal(conn_output_room(h.conn), 0);
+	/* the producer waits for the output to drain */
+	struct timeout *guard = timeout_add(h.loop, 5000, stop_stream, h.loop);
+	conn_set_output_drained(h.conn, room_drained, &h);
+	ioloop_run(h.loop);
+	assert_int_equal(conn_output_room(h.conn), 1024);
+	char got[2048];
+	assert_int_equal(read(h.peer, got, sizeof(got)), 1024);
+
+	/* past the cap from outside any callback: the connection ends */
+	conn_write(h.conn, buf, 1024);
+	assert_int_equal(h.closed, 0);
+	conn_write(h.conn, buf, 1);
+	assert_int_equal(conn_output_room(h.conn), 0);
+	ioloop_run(h.loop);
+	timeout_remove(&guard);
+	assert_int_equal(h.closed, 1);
+	assert_string_equal(h.close_reason, "output_overflow");
+	harness_deinit(&h);
+}
+
+/* The idle timeout changes at run time, counted from the change: IMAP
+ * gives a logged-in client 30 minutes or more (RFC 9051 5.4). */
+static void test_set_idle_timeout(void **state)
+{
+	(void)state;
+	struct harness h;
+	harness_init(&h, 10000, 1024);
+	assert_int_equal(conn_idle_timeout(h.conn), 10000);
+	conn_set_idle_timeout(h.conn, 100);
+	assert_int_equal(conn_idle_timeout(h.conn), 100);
+	struct timeout *guard = timeout_add(h.loop, 3000, stop_stream, h.loop);
+	ioloop_run(h.loop);
+	timeout_remove(&guard);
+	assert_int_equal(h.timeouts, 1);
+	assert_int_equal(h.closed, 1);
+	harness_deinit(&h);
+
+	/* longer: a timeout of 100 ms raised to 5 s does not fire in 400 ms */
+	harness_init(&h, 100, 1024);
+	conn_set_idle_timeout(h.conn, 5000);
+	guard = timeout_add(h.loop, 400, stop_stream, h.loop);
+	ioloop_run(h.loop);
+	timeout_remove(&guard);
+	assert_int_equal(h.timeouts, 0);
+	assert_int_equal(h.closed, 0);
+	harness_deinit(&h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -327,6 +477,9 @@ int main(void)
 		cmocka_unit_test(test_output_drained_streaming),
 		cmocka_unit_test(test_slow_reader_is_not_idle),
 		cmocka_unit_test(test_timers_in_order),
+		cmocka_unit_test(test_buffers_shrink_when_idle),
+		cmocka_unit_test(test_output_room),
+		cmocka_unit_test(test_set_idle_timeout),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,13 +3,15 @@
  * The master creates the context before dropping privileges, so the key
  * file may be readable by root only. A self-signed certificate is made
  * once in DATA_DIR/tls/ (0700, the master's own) when none is configured,
- * each file written under a fresh O_EXCL name and renamed into place. */
+ * each file written under a fresh O_EXCL name and renamed into place, and
+ * made again when hostname changes so that its SAN always names it. */
 #include "tls.h"
 #include "mem.h"
 #include "log.h"
 #include "str.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -198,6 +200,31 @@ static SSL_CTX *tls_ssl_ctx_new(const char *cert, const char *key,
 	return ctx;
 }
 
+/* The certificate at dir_fd/name, never through a link; NULL if absent. */
+static X509 *tls_read_cert_at(int dir_fd, const char *name)
+{
+	int fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	FILE *f = fdopen(fd, "r");
+	if (f == NULL) {
+		close(fd);
+		return NULL;
+	}
+	X509 *x = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	ERR_clear_error();
+	return x;
+}
+
+/* Whether the certificate names hostname (RFC 6125 6.4: the SAN dNSName,
+ * as X509_check_host matches it). */
+static bool tls_cert_names(X509 *x, const char *hostname)
+{
+	return X509_check_host(x, hostname, 0, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS,
+			       NULL) == 1;
+}
+
 /* DATA/tls is the caller's own (root's, when the master runs as root),
  * 0700: the worker user can neither enter nor swap it, so the paths
  * loaded below name the files made here. A link or a directory someone
@@ -230,8 +257,19 @@ static int tls_self_signed_ensure(const char *dir, const char *hostname,
 	int ret = 0;
 	if (fstatat(dir_fd, TLS_SELF_SIGNED_CERT, &cst, AT_SYMLINK_NOFOLLOW) < 0 ||
 	    fstatat(dir_fd, TLS_SELF_SIGNED_KEY, &kst, AT_SYMLINK_NOFOLLOW) < 0 ||
-	    !S_ISREG(cst.st_mode) || !S_ISREG(kst.st_mode))
+	    !S_ISREG(cst.st_mode) || !S_ISREG(kst.st_mode)) {
 		ret = tls_make_self_signed(dir_fd, dir, hostname, error_r);
+	} else {
+		/* made for another hostname (fixed after a warning): a
+		 * certificate that does not name the server is useless */
+		X509 *old = tls_read_cert_at(dir_fd, TLS_SELF_SIGNED_CERT);
+		if (old == NULL || !tls_cert_names(old, hostname)) {
+			log_info("event=tls_self_signed_renew hostname=%s reason=%s",
+				 hostname, old == NULL ? "unreadable" : "hostname_changed");
+			ret = tls_make_self_signed(dir_fd, dir, hostname, error_r);
+		}
+		X509_free(old);
+	}
 	close(dir_fd);
 	return ret;
 }
@@ -260,6 +298,41 @@ struct tls_ctx *tls_ctx_create(const char *cert_file, const char *key_file,
 		return NULL;
 	}
 	return ctx;
+}
+
+int tls_check(const char *cert_file, const char *key_file, const char *data_dir,
+	      const char *hostname, const char **note_r, const char **error_r)
+{
+	*note_r = NULL;
+	if (cert_file == NULL || cert_file[0] == '\0') {
+		const char *dir = t_printf("%s/tls", data_dir);
+		int dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		X509 *x = dir_fd >= 0 ? tls_read_cert_at(dir_fd, TLS_SELF_SIGNED_CERT) : NULL;
+		if (dir_fd >= 0)
+			close(dir_fd);
+		if (x == NULL || !tls_cert_names(x, hostname)) {
+			*note_r = t_printf("serve will make a self-signed certificate for %s "
+					   "in %s", hostname, dir);
+			X509_free(x);
+			return 0;
+		}
+		X509_free(x);
+		cert_file = t_printf("%s/%s", dir, TLS_SELF_SIGNED_CERT);
+		key_file = t_printf("%s/%s", dir, TLS_SELF_SIGNED_KEY);
+	} else if (key_file == NULL || key_file[0] == '\0') {
+		key_file = cert_file;
+	}
+	SSL_CTX *ctx = tls_ssl_ctx_new(cert_file, key_file, error_r);
+	if (ctx == NULL)
+		return -1;
+	X509 *x = SSL_CTX_get0_certificate(ctx);
+	if (x != NULL && X509_cmp_current_time(X509_get0_notAfter(x)) < 0)
+		*note_r = t_printf("certificate %s has expired", cert_file);
+	else if (x != NULL && !tls_cert_names(x, hostname))
+		*note_r = t_printf("certificate %s does not name hostname %s",
+				   cert_file, hostname);
+	SSL_CTX_free(ctx);
+	return 0;
 }
 
 int tls_ctx_reload(struct tls_ctx *ctx, const char **error_r)

@@ -14,6 +14,14 @@ struct tls_ctx;
 struct tls_ctx *tls_ctx_create(const char *cert_file, const char *key_file,
 			       const char *data_dir, const char *hostname,
 			       const char **error_r);
+/* What `config check` asks: the certificate and key load and match, as
+ * tls_ctx_create() would load them (the self-signed pair only when it
+ * exists and names hostname). -1 with error_r where serve would fail;
+ * note_r (NULL if none) for what still works but deserves a look: a
+ * certificate that has expired or does not name hostname, or a
+ * self-signed one serve will make. Changes nothing. */
+int tls_check(const char *cert_file, const char *key_file, const char *data_dir,
+	      const char *hostname, const char **note_r, const char **error_r);
 int tls_ctx_reload(struct tls_ctx *ctx, const char **error_r);
 void tls_ctx_destroy(struct tls_ctx **ctx);
 /* The OpenSSL SSL_CTX*, for conn.c */

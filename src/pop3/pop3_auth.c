@@ -14,6 +14,7 @@
 #include "lib/conn.h"
 #include "auth/auth_login.h"
 #include "auth/sasl.h"
+#include "lib/log.h"
 
 #include <string.h>
 
@@ -72,6 +73,7 @@ static void pop3_login_finished(void *ctx, enum auth_login_result result,
 				const char *user, bool paused)
 {
 	struct pop3_session *s = ctx;
+	const char *cmd = s->user != NULL ? "PASS" : "AUTH";
 	s->input = paused ? POP3_INPUT_WAIT : POP3_INPUT_COMMAND;
 	/* RFC 1939 section 7: after PASS, USER again */
 	session_str_set(&s->user, NULL, 0);
@@ -83,6 +85,12 @@ static void pop3_login_finished(void *ctx, enum auth_login_result result,
 		session_login_done(&s->base);
 		break;
 	case AUTH_LOGIN_FAIL:
+		/* issue 11 item 4: the refusal, with the name tried */
+		log_info("sid=%s event=reject ip=%s service=%s cmd=%s code=-ERR user=%s "
+			 "reason=\"[AUTH] Authentication failed\"", s->base.sid, s->base.peer_ip,
+			 service_name(s->base.service), cmd,
+			 auth_login_name_tried(s->login) != NULL ?
+			 log_str(auth_login_name_tried(s->login)) : "-");
 		/* RFC 3206 section 4: [AUTH] is about the credentials */
 		pop3_err(s, "[AUTH] Authentication failed");
 		break;

@@ -14,7 +14,7 @@
 #include "lib/conn.h"
 #include "lib/log.h"
 #include "lib/threadpool.h"
-#include "store/store.h"
+#include "store/store_view.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -40,6 +40,7 @@ void pop3_maildrop_free(struct pop3_maildrop **mdp)
 		return;
 	if (md->lock_fd >= 0)
 		close(md->lock_fd);
+	store_view_close(&md->view);
 	store_close(&md->store);
 	pool_destroy(&md->pool);
 	free(md);
@@ -118,27 +119,24 @@ static void pop3_maildrop_open_list(struct pop3_maildrop_job *job)
 		job->result = r;
 		return;
 	}
-	struct store_mailbox_status status;
 	struct store_message_info *infos;
 	unsigned count;
-	if (store_mailbox_status(md->store, job->address, POP3_MAILBOX, &status,
-				 &error) < 0 ||
-	    store_mailbox_list_messages(md->store, job->address, POP3_MAILBOX, md->pool,
-					&infos, &count, &error) < 0) {
+	if (store_view_open(md->store, job->address, POP3_MAILBOX, &md->view,
+			    &error) < 0 ||
+	    store_view_list(md->view, md->pool, &infos, &count, &error) < 0) {
 		job_error(job, error);
 		return;
 	}
-	md->uidvalidity = status.uidvalidity;
+	md->uidvalidity = store_view_uidvalidity(md->view);
 	md->msgs = pool_alloc(md->pool, (count + 1) * sizeof(*md->msgs));
 	for (unsigned i = 0; i < count; i++) {
 		/* an index row whose file is gone (a crash mid-expunge) is
 		 * not a message */
-		if (infos[i].path == NULL)
+		if (infos[i].lost)
 			continue;
 		struct pop3_msg *m = &md->msgs[md->count++];
 		m->uid = infos[i].uid;
 		m->size = infos[i].size;
-		m->path = infos[i].path;
 		md->total_octets += m->size;
 	}
 	job->result = 1;
@@ -273,25 +271,4 @@ struct pop3_msg *pop3_maildrop_msg(struct pop3_session *s, const char *arg,
 		return NULL;
 	}
 	return m;
-}
-
-char *pop3_maildrop_find_path(struct store *store, const char *address, uint32_t uid,
-			      const char *sid)
-{
-	struct store_message_info *infos;
-	unsigned count;
-	const char *error;
-	char *path = NULL;
-	pool_t *pool = pool_create(4096);
-	if (store_mailbox_list_messages(store, address, POP3_MAILBOX, pool, &infos, &count,
-					&error) < 0) {
-		log_error("sid=%s event=maildrop_list_failed error=%s", sid, log_str(error));
-	} else {
-		for (unsigned i = 0; i < count && path == NULL; i++) {
-			if (infos[i].uid == uid && infos[i].path != NULL)
-				path = xstrdup(infos[i].path);
-		}
-	}
-	pool_destroy(&pool);
-	return path;
 }

@@ -53,13 +53,13 @@ enum pop3_input {
 struct pop3_msg {
 	uint32_t uid;
 	uint64_t size;    /* octets in wire form (CRLF), as RFC 1939 5 counts */
-	const char *path;
 	bool deleted;
 };
 
 struct pop3_maildrop {
 	pool_t *pool;
 	struct store *store; /* this session's own handle: jobs use it */
+	struct store_view *view; /* INBOX on store: RETR reads through it */
 	int lock_fd;
 	uint32_t uidvalidity;
 	struct pop3_msg *msgs;
@@ -130,11 +130,6 @@ void pop3_maildrop_free(struct pop3_maildrop **md);
  * WAL: writes and fsync), counted as a job of the session; then done(s)
  * on the loop. */
 void pop3_maildrop_close(struct pop3_session *s, void (*done)(struct pop3_session *s));
-/* The message's file now (heap, or NULL): a Maildir reader may have
- * moved it from new/ to cur/ (or changed its flags) since the listing.
- * Runs on a pool thread, with the session's store handle. */
-char *pop3_maildrop_find_path(struct store *store, const char *address, uint32_t uid,
-			      const char *sid);
 /* A live (not deleted) message by its number argument, or NULL after
  * replying -ERR. */
 struct pop3_msg *pop3_maildrop_msg(struct pop3_session *s, const char *arg,

@@ -12,7 +12,7 @@
 #include "lib/conn.h"
 #include "lib/log.h"
 #include "lib/threadpool.h"
-#include "store/store.h"
+#include "store/store_view.h"
 
 #include <string.h>
 
@@ -90,39 +90,28 @@ static void pop3_retr_fill(void *ctx)
 	}
 }
 
-/* Opening the message (and, when another reader renamed it, asking the
- * index where it is now) runs on the thread pool: the index may be locked
- * by another process, and nothing may stop the event loop. */
+/* Opening the message (by UID in the session's view: the store finds
+ * the file, wherever a Maildir reader renamed it) runs on the thread
+ * pool: the index may be locked by another process, and nothing may stop
+ * the event loop. */
 struct pop3_retr_open_job {
 	struct pop3_session *s;
 	unsigned num;            /* 1-based message number */
 	bool top;
 	uint64_t lines;
 	/* input, owned: the thread may not touch session memory */
-	struct store *store;     /* the session's handle: idle between jobs */
-	char *address, *sid, *path;
+	struct store_view *view; /* the session's: idle between jobs */
 	uint32_t uid;
 	/* output */
 	struct store_message_reader *reader;
-	char *new_path;          /* where the message is now, if it moved */
 	char *error;
 };
 
 static void pop3_retr_open_work(void *ctx)
 {
 	struct pop3_retr_open_job *job = ctx;
-	struct store_message_info info = { .uid = job->uid, .path = job->path };
 	const char *error = NULL;
-	job->reader = store_message_open(&info, &error);
-	if (job->reader == NULL) {
-		/* renamed by another reader since the listing: ask again */
-		job->new_path = pop3_maildrop_find_path(job->store, job->address, job->uid,
-							job->sid);
-		if (job->new_path != NULL) {
-			info.path = job->new_path;
-			job->reader = store_message_open(&info, &error);
-		}
-	}
+	job->reader = store_view_message_open(job->view, job->uid, &error);
 	if (job->reader == NULL)
 		job->error = xstrdup(error != NULL ? error : "message not found");
 }
@@ -143,8 +132,6 @@ static void pop3_retr_open_done(void *ctx)
 		pop3_err(s, "[SYS/TEMP] Message %u is no longer available", job->num);
 	} else {
 		struct pop3_msg *m = &s->maildrop->msgs[job->num - 1];
-		if (job->new_path != NULL)
-			m->path = pool_strdup(s->maildrop->pool, job->new_path);
 		struct pop3_retr *r = xcalloc(1, sizeof(*r));
 		r->reader = job->reader;
 		r->top = job->top;
@@ -157,10 +144,6 @@ static void pop3_retr_open_done(void *ctx)
 		conn_set_output_drained(s->base.conn, pop3_retr_fill, s);
 		streaming = true;
 	}
-	free(job->address);
-	free(job->sid);
-	free(job->path);
-	free(job->new_path);
 	free(job->error);
 	free(job);
 	/* a stream resumes input after its "." (pop3_retr_finish) */
@@ -182,10 +165,7 @@ static void pop3_retr_start(struct pop3_session *s, const char *arg, size_t len,
 	job->num = num;
 	job->top = top;
 	job->lines = lines;
-	job->store = s->maildrop->store;
-	job->address = xstrdup(s->auth_user);
-	job->sid = xstrdup(s->base.sid);
-	job->path = m->path != NULL ? xstrdup(m->path) : NULL;
+	job->view = s->maildrop->view;
 	job->uid = m->uid;
 	session_job_begin(&s->base);
 	pop3_session_wait(s);

@@ -66,6 +66,7 @@ enum probe_connect_error {
 	PROBE_CONN_OTHER,
 };
 
+#define PROBE_CERT_NAMES_MAX 16
 struct probe_cert {
 	bool present;
 	char *subject, *issuer;
@@ -74,6 +75,10 @@ struct probe_cert {
 	bool chain_ok;         /* verifies against the CA store */
 	char *verify_error;    /* OpenSSL's reason when !chain_ok */
 	bool name_ok;          /* matches the name probed */
+	/* the subjectAltName DNS names and addresses, escaped */
+	unsigned name_count;
+	bool names_truncated;  /* more than PROBE_CERT_NAMES_MAX */
+	char *names[PROBE_CERT_NAMES_MAX];
 };
 
 enum probe_login_state {
@@ -102,6 +107,7 @@ struct probe_port {
 	char *tls_version, *tls_cipher;
 	bool tls_data_after_starttls; /* the server sent data after its go-ahead */
 	struct probe_cert cert;
+	bool cert_valid;       /* present, unexpired, trusted, for the name */
 
 	struct probe_caps caps_before, caps_after;
 	struct probe_caps mechs_before, mechs_after;

@@ -1,6 +1,8 @@
 /* probe_advice.c: from a failing port to the likely cause and the port
- * to try instead. See probe_report.h. */
+ * to try instead; a cause shared by several ports is said once. See
+ * probe_report.h. */
 #include "probe/probe_report.h"
+#include "lib/str.h"
 
 #include <string.h>
 
@@ -72,6 +74,21 @@ static const char *probe_connect_cause(const struct probe_port *p,
 	return "The connection failed; see the error above.";
 }
 
+/* "mx.example.org, 192.0.2.1" or a note that there are none. */
+static const char *probe_cert_names_text(const struct probe_cert *c)
+{
+	str_t s = STR_INIT;
+
+	for (unsigned i = 0; i < c->name_count; i++)
+		str_printf(&s, "%s%s", i > 0 ? ", " : "", c->names[i]);
+	if (c->names_truncated)
+		str_appendz(&s, ", ...");
+	const char *text = c->name_count > 0 ? t_strndup(str_c(&s), s.len) :
+		t_printf("no names (no subjectAltName; subject %s)", c->subject);
+	str_free(&s);
+	return text;
+}
+
 static const char *probe_cert_cause(const struct probe_port *p,
 				    const struct probe_settings *set)
 {
@@ -83,9 +100,10 @@ static const char *probe_cert_cause(const struct probe_port *p,
 		return "The certificate has expired: renew it (for example "
 			"\"certbot renew\") and reload the server.";
 	if (!c->name_ok)
-		return t_printf("The certificate does not name %s: connect with a "
-				"name it lists, or get a certificate that includes %s.",
-				set->servername, set->servername);
+		return t_printf("The certificate does not name %s; it names %s. "
+				"Connect with one of those names, or get a "
+				"certificate that includes %s.", set->servername,
+				probe_cert_names_text(c), set->servername);
 	return "The certificate is not signed by a trusted authority "
 		"(self-signed, or an intermediate is missing): install the full "
 		"chain of a certificate from a public CA such as Let's Encrypt.";
@@ -161,6 +179,9 @@ const char *probe_advice(const struct probe_run *run, unsigned i)
 	if (p->status != PROBE_FAIL)
 		return NULL;
 	const char *cause = probe_cause(p, run->set);
+	/* a refused password is refused on every port: no other to try */
+	if (p->failed_stage == PROBE_STAGE_LOGIN)
+		return cause;
 	if (strcmp(svc->name, "smtp") == 0) {
 		/* port 25 is for servers; clients send on 587/465 */
 		return t_printf("%s Port 25 is for mail between servers; to send "
@@ -170,6 +191,45 @@ const char *probe_advice(const struct probe_run *run, unsigned i)
 	}
 	return t_printf("%s For %s, %s", cause, svc->job,
 			probe_alternate(run, svc->alternate));
+}
+
+const char *probe_advice_shared(const struct probe_run *run, unsigned i, bool in[])
+{
+	const struct probe_port *p = &run->ports[i];
+	unsigned members = 0;
+
+	memset(in, 0, run->count * sizeof(in[0]));
+	if (p->status != PROBE_FAIL)
+		return NULL;
+	const char *cause = probe_cause(p, run->set);
+	for (unsigned j = 0; j < run->count; j++) {
+		if (run->ports[j].status != PROBE_FAIL ||
+		    strcmp(probe_cause(&run->ports[j], run->set), cause) != 0)
+			continue;
+		if (j < i)
+			return NULL; /* said with an earlier port */
+		in[j] = true;
+		members++;
+	}
+	if (members == 1)
+		return probe_advice(run, i);
+	/* one cause, said once; then only the alternatives that work */
+	str_t s = STR_INIT;
+	str_appendz(&s, cause);
+	for (unsigned j = 0; j < run->count; j++) {
+		const struct probe_port *m = &run->ports[j];
+		const char *alt = strcmp(m->service->name, "smtp") == 0 ? "submission" :
+			m->service->alternate;
+		const struct probe_port *a = probe_run_find(run, alt);
+		if (!in[j] || m->failed_stage == PROBE_STAGE_LOGIN || a == NULL ||
+		    a->status == PROBE_FAIL)
+			continue;
+		str_printf(&s, " For %s, use %s (port %u) instead: it works.",
+			   m->service->job, alt, a->port);
+	}
+	const char *text = t_strndup(str_c(&s), s.len);
+	str_free(&s);
+	return text;
 }
 
 const char *probe_advice_overall(const struct probe_run *run)

@@ -4,8 +4,10 @@
  * MTA-STS (TXT record and HTTPS policy), TLSA. Each check gets a verdict
  * and, when it is not ok, a one-line fix.
  *
- * DNS goes through libunbound: the system's resolv.conf, or --resolver
- * ADDR[@PORT] (loopback allowed). Every query and the policy fetch are
+ * DNS goes through dns/dns.h (libunbound): the system's resolv.conf, or
+ * --resolver ADDR[@PORT] (loopback allowed). The resolver is checked first
+ * (one verdict when it is dead, instead of one per record), then whether
+ * answers are DNSSEC-validated (--trust-anchor). Every query and the policy fetch are
  * bounded by the timeout. Everything read from DNS or HTTPS is untrusted
  * and escaped before it is printed. */
 #ifndef POSTEL_PROBE_DNS_H
@@ -17,6 +19,7 @@ struct probe_dns_settings {
 	const char *domain;
 	const char *selector;     /* --selector, or NULL */
 	const char *resolver;     /* --resolver ADDR[@PORT], or NULL */
+	const char *trust_anchor; /* --trust-anchor FILE|none, or NULL (dns.h) */
 	const char *mta_sts_host; /* --mta-sts-host HOST:PORT to connect to */
 	const char *cafile;       /* CA store for the MTA-STS policy host */
 	unsigned timeout_ms;

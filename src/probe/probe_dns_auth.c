@@ -21,7 +21,7 @@ static int probe_spf_count(struct probe_dns_run *run, const char *domain,
 			   unsigned depth, unsigned *total, const char **error_r)
 {
 	char *records[PROBE_TXT_MAX];
-	struct probe_spf spf;
+	struct dns_spf spf;
 
 	if (*total > PROBE_SPF_LOOKUP_LIMIT || depth > PROBE_SPF_LOOKUP_LIMIT)
 		return 0; /* over the limit already: no need to look further */
@@ -29,12 +29,12 @@ static int probe_spf_count(struct probe_dns_run *run, const char *domain,
 	if (n < 0)
 		return -1;
 	if (n != 1) {
-		*error_r = t_printf("%s has %s SPF record", domain, n == 0 ? "no" :
+		*error_r = pool_printf(run->pool, "%s has %s SPF record", domain, n == 0 ? "no" :
 				    "more than one");
 		return -1;
 	}
-	if (probe_spf_parse(run->pool, records[0], strlen(records[0]), &spf, error_r) < 0) {
-		*error_r = t_printf("the SPF record of %s: %s", domain, *error_r);
+	if (dns_spf_parse(run->pool, records[0], strlen(records[0]), &spf, error_r) < 0) {
+		*error_r = pool_printf(run->pool, "the SPF record of %s: %s", domain, *error_r);
 		return -1;
 	}
 	*total += spf.lookups;
@@ -50,10 +50,10 @@ static int probe_spf_count(struct probe_dns_run *run, const char *domain,
 void probe_dns_check_spf(struct probe_dns_run *run)
 {
 	const char *domain = run->set->domain, *error;
-	const char *fix_add = t_printf("add \"%s. TXT \\\"v=spf1 mx -all\\\"\" (the MX "
+	const char *fix_add = pool_printf(run->pool, "add \"%s. TXT \\\"v=spf1 mx -all\\\"\" (the MX "
 				       "hosts may send, nobody else)", domain);
 	char *records[PROBE_TXT_MAX];
-	struct probe_spf spf;
+	struct dns_spf spf;
 	unsigned total = 0;
 
 	int n = probe_dns_txt(run, domain, "v=spf1", records, PROBE_TXT_MAX, &error);
@@ -74,7 +74,7 @@ void probe_dns_check_spf(struct probe_dns_run *run)
 				  "(RFC 7208 4.5)", n);
 		return;
 	}
-	if (probe_spf_parse(run->pool, records[0], strlen(records[0]), &spf, &error) < 0) {
+	if (dns_spf_parse(run->pool, records[0], strlen(records[0]), &spf, &error) < 0) {
 		probe_dns_verdict(run, "spf", domain, PROBE_V_FAIL,
 				  "correct the record's syntax (RFC 7208 4.6, 5)",
 				  "\"%s\": %s", records[0], error);
@@ -119,7 +119,7 @@ void probe_dns_check_spf(struct probe_dns_run *run)
  * 1 with tags, 0 with a verdict already given. */
 static int probe_dns_tag_record(struct probe_dns_run *run, const char *check,
 				const char *name, const char *prefix, const char *want,
-				const char *fix_missing, struct probe_tags *tags)
+				const char *fix_missing, struct dns_tags *tags)
 {
 	char *records[PROBE_TXT_MAX];
 	const char *error;
@@ -140,7 +140,7 @@ static int probe_dns_tag_record(struct probe_dns_run *run, const char *check,
 				  "ignore them all", n);
 		return 0;
 	}
-	if (probe_tags_parse(run->pool, records[0], strlen(records[0]), tags, &error) < 0) {
+	if (dns_tags_parse(run->pool, records[0], strlen(records[0]), tags, &error) < 0) {
 		probe_dns_verdict(run, check, name, PROBE_V_FAIL,
 				  "use tag=value pairs separated by ';'",
 				  "\"%s\": %s", records[0], error);
@@ -149,7 +149,7 @@ static int probe_dns_tag_record(struct probe_dns_run *run, const char *check,
 	if (tags->count == 0 || strcmp(tags->tag[0], "v") != 0 ||
 	    strcmp(tags->value[0], want) != 0) {
 		probe_dns_verdict(run, check, name, PROBE_V_FAIL,
-				  t_printf("start the record with v=%s;", want),
+				  pool_printf(run->pool, "start the record with v=%s;", want),
 				  "\"%s\" does not start with v=%s", records[0], want);
 		return 0;
 	}
@@ -159,15 +159,15 @@ static int probe_dns_tag_record(struct probe_dns_run *run, const char *check,
 void probe_dns_check_dmarc(struct probe_dns_run *run)
 {
 	const char *domain = run->set->domain;
-	const char *name = t_printf("_dmarc.%s", domain);
-	struct probe_tags tags = { 0 };
+	const char *name = pool_printf(run->pool, "_dmarc.%s", domain);
+	struct dns_tags tags = { 0 };
 
 	if (probe_dns_tag_record(run, "dmarc", name, "v=DMARC1", "DMARC1",
-				 t_printf("add \"%s. TXT \\\"v=DMARC1; p=quarantine; "
+				 pool_printf(run->pool, "add \"%s. TXT \\\"v=DMARC1; p=quarantine; "
 					  "rua=mailto:dmarc@%s\\\"\"", name, domain),
 				 &tags) == 0)
 		return;
-	const char *p = probe_tags_get(&tags, "p");
+	const char *p = dns_tags_get(&tags, "p");
 	/* RFC 7489 6.3: p is required and comes right after v */
 	if (p == NULL || (strcmp(p, "none") != 0 && strcmp(p, "quarantine") != 0 &&
 			  strcmp(p, "reject") != 0)) {
@@ -176,7 +176,7 @@ void probe_dns_check_dmarc(struct probe_dns_run *run)
 				  "no valid p= policy (RFC 7489 6.3)");
 		return;
 	}
-	const char *rua = probe_tags_get(&tags, "rua");
+	const char *rua = dns_tags_get(&tags, "rua");
 	if (strcmp(p, "none") == 0)
 		probe_dns_verdict(run, "dmarc", name, PROBE_V_WARN,
 				  "move to p=quarantine, then p=reject, once the reports "
@@ -190,20 +190,20 @@ void probe_dns_check_dmarc(struct probe_dns_run *run)
 void probe_dns_check_dkim(struct probe_dns_run *run)
 {
 	const char *domain = run->set->domain, *sel = run->set->selector;
-	struct probe_tags tags = { 0 };
+	struct dns_tags tags = { 0 };
 
 	if (sel == NULL) {
 		probe_dns_verdict(run, "dkim", domain, PROBE_V_INFO, NULL,
 				  "not checked: give the signer's selector with --selector");
 		return;
 	}
-	const char *name = t_printf("%s._domainkey.%s", sel, domain);
-	const char *fix = t_printf("publish the public key of your signer at %s "
+	const char *name = pool_printf(run->pool, "%s._domainkey.%s", sel, domain);
+	const char *fix = pool_printf(run->pool, "publish the public key of your signer at %s "
 				   "(e.g. from \"opendkim-genkey -s %s -d %s\")",
 				   name, sel, domain);
 	if (probe_dns_tag_record(run, "dkim", name, "v=DKIM1", "DKIM1", fix, &tags) == 0)
 		return;
-	const char *k = probe_tags_get(&tags, "k"), *p = probe_tags_get(&tags, "p");
+	const char *k = dns_tags_get(&tags, "k"), *p = dns_tags_get(&tags, "p");
 	if (p == NULL || p[0] == '\0') {
 		probe_dns_verdict(run, "dkim", name, PROBE_V_FAIL, fix,
 				  p == NULL ? "no p= key" :

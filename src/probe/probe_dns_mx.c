@@ -8,8 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <unbound.h>
-
 static int probe_mx_cmp(const void *a, const void *b)
 {
 	const struct probe_dns_mx *x = a, *y = b;
@@ -40,7 +38,7 @@ static void probe_dns_mx_hosts(struct probe_dns_run *run)
 		mx->addr_count = (unsigned)n;
 		if (n == 0) {
 			probe_dns_verdict(run, "mx-host", mx->host, PROBE_V_FAIL,
-					  t_printf("add an A (or AAAA) record for %s, or "
+					  pool_printf(run->pool, "add an A (or AAAA) record for %s, or "
 						   "point the MX at a host that has one",
 						   mx->host),
 					  "has no A or AAAA record: mail cannot be "
@@ -59,35 +57,40 @@ static void probe_dns_mx_hosts(struct probe_dns_run *run)
 void probe_dns_check_mx(struct probe_dns_run *run)
 {
 	const char *domain = run->set->domain, *error;
-	struct ub_result *res;
-	bool nx;
+	struct dns_answer *res;
 
-	int r = probe_dns_query(run, domain, 15 /* MX */, &res, &nx, &error);
+	int r = probe_dns_query(run, domain, DNS_MX, &res, &error);
 	if (r < 0) {
 		probe_dns_lookup_failed(run, "mx", domain, error);
 		return;
 	}
 	if (r == 0) {
+		bool nx = res->result == DNS_RESULT_NXDOMAIN;
+		/* RFC 4035 3.1.3: only a validated denial proves the name is
+		 * absent; otherwise it is the resolver's word */
+		const char *trust = res->security == DNS_SECURE ? ", DNSSEC-validated" :
+			", not DNSSEC-validated: a resolver that is wrong or lies "
+			"would say the same";
+		dns_answer_free(&res);
 		probe_dns_verdict(run, "mx", domain, PROBE_V_FAIL,
 				  nx ? "register the domain, or fix its delegation" :
-				  t_printf("add an MX record, e.g. \"%s. MX 10 mail.%s.\"",
+				  pool_printf(run->pool, "add an MX record, e.g. \"%s. MX 10 mail.%s.\"",
 					   domain, domain),
-				  nx ? "the domain does not exist (NXDOMAIN)" :
+				  nx ? "the domain does not exist (NXDOMAIN%s)" :
 				  "no MX record: senders fall back to the domain's "
-				  "address (RFC 5321 5.1), if it has one");
+				  "address (RFC 5321 5.1), if it has one", nx ? trust : "");
 		return;
 	}
-	for (int i = 0; res->data[i] != NULL && run->mx_count < PROBE_DNS_MX_MAX; i++) {
-		char host[PROBE_DNS_NAME_MAX + 1];
+	for (unsigned i = 0; i < res->count && run->mx_count < PROBE_DNS_MX_MAX; i++) {
+		char host[DNS_NAME_MAX + 1];
 		unsigned pref;
-		if (probe_rdata_mx((const uint8_t *)res->data[i], (size_t)res->len[i],
-				   &pref, host) < 0)
+		if (dns_rdata_mx(res->data[i], res->len[i], &pref, host) < 0)
 			continue;
 		run->mx[run->mx_count].pref = pref;
 		run->mx[run->mx_count].host = pool_strdup(run->pool, host);
 		run->mx_count++;
 	}
-	probe_dns_free(res);
+	dns_answer_free(&res);
 	qsort(run->mx, run->mx_count, sizeof(run->mx[0]), probe_mx_cmp);
 	if (run->mx_count == 0) {
 		probe_dns_verdict(run, "mx", domain, PROBE_V_FAIL,
@@ -111,7 +114,7 @@ void probe_dns_check_mx(struct probe_dns_run *run)
 }
 
 /* "4.3.2.1.in-addr.arpa" or the ip6.arpa nibbles (RFC 3596 2.5). */
-static const char *probe_reverse_name(const char *addr)
+static const char *probe_reverse_name(pool_t *pool, const char *addr)
 {
 	unsigned char b[16];
 	str_t s = STR_INIT;
@@ -123,7 +126,7 @@ static const char *probe_reverse_name(const char *addr)
 			str_printf(&s, "%x.%x.", b[i] & 15, b[i] >> 4);
 		str_appendz(&s, "ip6.arpa");
 	}
-	const char *name = t_strndup(str_c(&s), s.len);
+	const char *name = pool_strndup(pool, str_c(&s), s.len);
 	str_free(&s);
 	return name;
 }
@@ -131,25 +134,24 @@ static const char *probe_reverse_name(const char *addr)
 static void probe_dns_fcrdns_addr(struct probe_dns_run *run, const char *mxhost,
 				  const char *addr)
 {
-	struct ub_result *res;
+	struct dns_answer *res;
 	const char *error;
-	bool nx;
-	char ptr[PROBE_DNS_NAME_MAX + 1] = "";
-	const char *fix = t_printf("ask whoever runs %s (the hosting provider) to set "
+	char ptr[DNS_NAME_MAX + 1] = "";
+	const char *fix = pool_printf(run->pool, "ask whoever runs %s (the hosting provider) to set "
 				   "its PTR record to %s", addr, mxhost);
 
-	int r = probe_dns_query(run, probe_reverse_name(addr), 12 /* PTR */, &res,
-				&nx, &error);
+	int r = probe_dns_query(run, probe_reverse_name(run->pool, addr), DNS_PTR, &res,
+				&error);
 	if (r <= 0) {
+		dns_answer_free(&res);
 		probe_dns_verdict(run, "fcrdns", addr, PROBE_V_FAIL, fix, "%s",
 				  r < 0 ? error : "no PTR record: many receivers "
 				  "refuse mail from addresses without one");
 		return;
 	}
 	size_t off = 0;
-	int ok = probe_rdata_name((const uint8_t *)res->data[0], (size_t)res->len[0],
-				  &off, ptr);
-	probe_dns_free(res);
+	int ok = dns_rdata_name(res->data[0], res->len[0], &off, ptr);
+	dns_answer_free(&res);
 	if (ok < 0) {
 		probe_dns_verdict(run, "fcrdns", addr, PROBE_V_FAIL, fix,
 				  "the PTR record could not be read");
@@ -165,7 +167,7 @@ static void probe_dns_fcrdns_addr(struct probe_dns_run *run, const char *mxhost,
 		}
 	}
 	probe_dns_verdict(run, "fcrdns", addr, PROBE_V_FAIL,
-			  t_printf("make %s resolve to %s, or set the PTR to a name "
+			  pool_printf(run->pool, "make %s resolve to %s, or set the PTR to a name "
 				   "that does (such as %s)", ptr, addr, mxhost),
 			  "PTR is %s, which does not resolve back to %s", ptr, addr);
 }
@@ -190,26 +192,26 @@ static bool probe_tlsa_valid(const unsigned char *d, size_t len)
 void probe_dns_check_tlsa(struct probe_dns_run *run)
 {
 	for (unsigned i = 0; i < run->mx_count; i++) {
-		const char *name = t_printf("_25._tcp.%s", run->mx[i].host), *error;
-		struct ub_result *res;
-		bool nx;
-		int r = probe_dns_query(run, name, 52 /* TLSA */, &res, &nx, &error);
+		const char *name = pool_printf(run->pool, "_25._tcp.%s", run->mx[i].host), *error;
+		struct dns_answer *res;
+		int r = probe_dns_query(run, name, DNS_TLSA, &res, &error);
 		if (r < 0) {
 			probe_dns_lookup_failed(run, "tlsa", name, error);
 			continue;
 		}
 		if (r == 0) {
+			dns_answer_free(&res);
 			probe_dns_verdict(run, "tlsa", name, PROBE_V_INFO, NULL,
 					  "no TLSA records (DANE is optional and needs a "
 					  "DNSSEC-signed zone)");
 			continue;
 		}
 		int count = 0, bad = 0;
-		for (int k = 0; res->data[k] != NULL; k++, count++)
-			bad += !probe_tlsa_valid((const unsigned char *)res->data[k],
-						 (size_t)res->len[k]);
-		bool secure = res->secure != 0;
-		probe_dns_free(res);
+		for (unsigned k = 0; k < res->count; k++, count++)
+			bad += !probe_tlsa_valid(res->data[k], res->len[k]);
+		/* RFC 7672 2.2: DANE needs TLSA records that validate */
+		bool secure = res->security == DNS_SECURE;
+		dns_answer_free(&res);
 		if (bad > 0)
 			probe_dns_verdict(run, "tlsa", name, PROBE_V_FAIL,
 					  "publish \"3 1 1 <SHA-256 of the server's public "

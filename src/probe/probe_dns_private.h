@@ -6,12 +6,12 @@
 #define POSTEL_PROBE_DNS_PRIVATE_H
 
 #include "probe/probe_dns.h"
-#include "probe/probe_dns_parse.h"
+#include "dns/dns.h"
+#include "dns/dns_parse.h"
 
 #include <stdio.h>
 
-struct ub_ctx;
-struct ub_result;
+struct ioloop;
 
 enum probe_verdict { PROBE_V_OK, PROBE_V_INFO, PROBE_V_WARN, PROBE_V_FAIL };
 
@@ -37,7 +37,8 @@ struct probe_dns_mx {
 struct probe_dns_run {
 	const struct probe_dns_settings *set;
 	pool_t *pool;
-	struct ub_ctx *ub;
+	struct ioloop *loop;        /* the probe's own, run while it waits */
+	struct dns_resolver *resolver;
 	unsigned count;
 	struct probe_dns_check checks[PROBE_DNS_CHECKS_MAX];
 	unsigned mx_count;
@@ -50,15 +51,19 @@ void probe_dns_verdict(struct probe_dns_run *run, const char *check,
 		       const char *fix, const char *fmt, ...)
 	__attribute__((format(printf, 6, 7)));
 
-/* The verdict for a lookup that failed (timeout, SERVFAIL, ...). */
+/* The verdict for a lookup that failed (timeout, SERVFAIL, ...): the
+ * zone's fault, as the resolver answered for the root first. */
 void probe_dns_lookup_failed(struct probe_dns_run *run, const char *check,
 			     const char *subject, const char *error);
 
-/* One query by the deadline: 1 with *res_r holding data, 0 when the name
- * or the data does not exist (*nxdomain_r says which), -1 with *error_r. */
-int probe_dns_query(struct probe_dns_run *run, const char *name, int rrtype,
-		    struct ub_result **res_r, bool *nxdomain_r, const char **error_r);
-void probe_dns_free(struct ub_result *res);
+/* One lookup by the deadline: 1 with records in *answer_r, 0 when the
+ * name or the data does not exist (*answer_r says which, and its DNSSEC
+ * status), -1 with *error_r. Free *answer_r with dns_answer_free(). The
+ * wait runs the run's loop, which clears the temp pool: callers keep
+ * what must survive a lookup in run->pool. */
+int probe_dns_query(struct probe_dns_run *run, const char *name,
+		    enum dns_rrtype rrtype, struct dns_answer **answer_r,
+		    const char **error_r);
 /* The TXT records at name that start with prefix (case-insensitive, then
  * a space, ';' or the end), escaped-safe copies in the run's pool.
  * Returns how many (at most max), or -1 with *error_r. */

@@ -45,17 +45,24 @@ static void json_kv_bool(FILE *out, const char *key, bool value, bool *first)
 	fputs(value ? "true" : "false", out);
 }
 
-static void json_caps(FILE *out, const char *key, const struct probe_caps *caps,
-		      bool *first)
+/* key: [strings] */
+static void json_strings(FILE *out, const char *key, char *const *items,
+			 unsigned count, bool *first)
 {
 	probe_json_key(out, key, first);
 	fputc('[', out);
-	for (unsigned i = 0; i < caps->count; i++) {
+	for (unsigned i = 0; i < count; i++) {
 		if (i > 0)
 			fputc(',', out);
-		probe_json_str(out, caps->items[i]);
+		probe_json_str(out, items[i]);
 	}
 	fputc(']', out);
+}
+
+static void json_caps(FILE *out, const char *key, const struct probe_caps *caps,
+		      bool *first)
+{
+	json_strings(out, key, caps->items, caps->count, first);
 }
 
 static const char *probe_stage_name(enum probe_stage stage)
@@ -95,6 +102,7 @@ static void json_cert(FILE *out, const struct probe_cert *c)
 	json_kv_bool(out, "chain_verified", c->chain_ok, &first);
 	probe_json_kv_str(out, "verify_error", c->verify_error, &first);
 	json_kv_bool(out, "name_matches", c->name_ok, &first);
+	json_strings(out, "names", c->names, c->name_count, &first);
 	fputc('}', out);
 }
 
@@ -149,14 +157,7 @@ static void json_port(FILE *out, const struct probe_run *run, unsigned i)
 		probe_json_kv_str(out, "detail", p->login_detail, &lfirst);
 		fputc('}', out);
 	}
-	probe_json_key(out, "warnings", &first);
-	fputc('[', out);
-	for (unsigned n = 0; n < p->note_count; n++) {
-		if (n > 0)
-			fputc(',', out);
-		probe_json_str(out, p->notes[n]);
-	}
-	fputc(']', out);
+	json_strings(out, "warnings", p->notes, p->note_count, &first);
 	probe_json_kv_str(out, "advice", probe_advice(run, i), &first);
 	fputc('}', out);
 }
@@ -183,6 +184,32 @@ void probe_report_json(FILE *out, const struct probe_run *run)
 	}
 	fputc(']', out);
 	probe_json_kv_str(out, "advice", probe_advice_overall(run), &first);
+	/* each cause once, with the services it stops */
+	probe_json_key(out, "causes", &first);
+	fputc('[', out);
+	bool cfirst = true;
+	for (unsigned i = 0; i < run->count; i++) {
+		bool in[PROBE_SERVICE_COUNT], sfirst = true, kfirst = true;
+		const char *advice = probe_advice_shared(run, i, in);
+		if (advice == NULL)
+			continue;
+		fputs(cfirst ? "{" : ",{", out);
+		cfirst = false;
+		probe_json_key(out, "services", &kfirst);
+		fputc('[', out);
+		for (unsigned j = 0; j < run->count; j++) {
+			if (!in[j])
+				continue;
+			if (!sfirst)
+				fputc(',', out);
+			sfirst = false;
+			probe_json_str(out, run->ports[j].service->name);
+		}
+		fputc(']', out);
+		probe_json_kv_str(out, "advice", advice, &kfirst);
+		fputc('}', out);
+	}
+	fputc(']', out);
 	probe_json_key(out, "failed", &first);
 	fprintf(out, "%u", failed);
 	probe_json_key(out, "exit_status", &first);

@@ -4,7 +4,8 @@
  *   postel probe [--ports LIST] [--timeout SECS] [--json] [--servername NAME]
  *                [--cafile FILE] [--user USER [--login-plaintext]] HOST
  *   postel probe --dns DOMAIN [--selector SEL] [--resolver ADDR[@PORT]]
- *                [--mta-sts-host HOST:PORT] [--cafile FILE] [--timeout SECS] [--json]
+ *                [--trust-anchor FILE|none] [--mta-sts-host HOST:PORT]
+ *                [--cafile FILE] [--timeout SECS] [--json]
  *
  * With --user the password is read once, from the terminal without echo or
  * as one line from stdin, and wiped when the probe ends.
@@ -14,9 +15,11 @@
  * not set). */
 #include "cli/commands.h"
 #include "probe/probe.h"
+#include "dns/dns.h"
 #include "probe/probe_dns.h"
 #include "probe/probe_report.h"
 #include "probe/probe_tls.h"
+#include "lib/config.h"
 #include "lib/secret.h"
 #include "lib/str.h"
 
@@ -71,7 +74,11 @@ static void probe_usage(FILE *out)
 	      "                      hosts, reverse DNS, SPF, DMARC, DKIM, MTA-STS, TLSA\n"
 	      "  --selector SEL      with --dns: the DKIM selector to check\n"
 	      "  --resolver ADDR[@PORT]  with --dns: ask this resolver (default: the\n"
-	      "                      ones in /etc/resolv.conf)\n"
+	      "                      dns_resolver key, else /etc/resolv.conf)\n"
+	      "  --trust-anchor FILE|none  with --dns: validate DNSSEC from the DS or\n"
+	      "                      DNSKEY records in FILE (default: the\n"
+	      "                      dns_trust_anchor key, " DNS_TRUST_ANCHOR_DEFAULT "\n"
+	      "                      when it exists); none: do not validate\n"
 	      "  --mta-sts-host HOST:PORT  with --dns: fetch the MTA-STS policy from\n"
 	      "                      there instead of mta-sts.DOMAIN:443\n"
 	      "  -h, --help          show this help\n"
@@ -172,7 +179,7 @@ static int probe_parse_options(struct probe_options *o, int argc, char **argv)
 {
 	enum { OPT_PORTS = 256, OPT_TIMEOUT, OPT_JSON, OPT_SERVERNAME, OPT_CAFILE,
 	       OPT_USER, OPT_LOGIN_PLAINTEXT, OPT_DNS, OPT_SELECTOR, OPT_RESOLVER,
-	       OPT_MTA_STS_HOST };
+	       OPT_MTA_STS_HOST, OPT_TRUST_ANCHOR };
 	static const struct option long_options[] = {
 		{ "ports", required_argument, NULL, OPT_PORTS },
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
@@ -185,6 +192,7 @@ static int probe_parse_options(struct probe_options *o, int argc, char **argv)
 		{ "selector", required_argument, NULL, OPT_SELECTOR },
 		{ "resolver", required_argument, NULL, OPT_RESOLVER },
 		{ "mta-sts-host", required_argument, NULL, OPT_MTA_STS_HOST },
+		{ "trust-anchor", required_argument, NULL, OPT_TRUST_ANCHOR },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -241,6 +249,9 @@ static int probe_parse_options(struct probe_options *o, int argc, char **argv)
 		case OPT_MTA_STS_HOST:
 			o->dns.mta_sts_host = optarg;
 			break;
+		case OPT_TRUST_ANCHOR:
+			o->dns.trust_anchor = optarg;
+			break;
 		case 'h':
 			probe_usage(stdout);
 			return 0;
@@ -261,9 +272,9 @@ static int probe_parse_options(struct probe_options *o, int argc, char **argv)
 		return -1;
 	}
 	if (o->dns.selector != NULL || o->dns.resolver != NULL ||
-	    o->dns.mta_sts_host != NULL)
-		return probe_usage_error("%s", "--selector, --resolver and "
-					 "--mta-sts-host go with --dns");
+	    o->dns.mta_sts_host != NULL || o->dns.trust_anchor != NULL)
+		return probe_usage_error("%s", "--selector, --resolver, --trust-anchor "
+					 "and --mta-sts-host go with --dns");
 	if (optind != argc - 1)
 		return probe_usage_error("%s", optind >= argc ? "HOST missing" :
 					 "one HOST only");
@@ -397,14 +408,20 @@ int cmd_probe(struct cli_ctx *ctx, int argc, char **argv)
 	unsigned count = 0;
 	const char *error;
 
-	(void)ctx;
 	memset(&o, 0, sizeof(o));
 	int ret = probe_parse_options(&o, argc, argv);
 	if (ret >= 0)
 		return ret;
 	bool color = isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL;
-	if (o.dns.domain != NULL)
+	if (o.dns.domain != NULL) {
+		/* the options win over the config keys the runner uses */
+		if (o.dns.resolver == NULL && ctx->config != NULL &&
+		    ctx->config->dns_resolver[0] != '\0')
+			o.dns.resolver = ctx->config->dns_resolver;
+		if (o.dns.trust_anchor == NULL && ctx->config != NULL)
+			o.dns.trust_anchor = ctx->config->dns_trust_anchor;
 		return probe_dns_main(&o.dns, o.json, color);
+	}
 	if (o.set.user != NULL) {
 		if (probe_read_password(o.set.user, password, sizeof(password)) < 0)
 			return 1;

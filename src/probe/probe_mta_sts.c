@@ -28,16 +28,16 @@ static int probe_sts_address(struct probe_dns_run *run, const char *host,
 		if (colon == NULL) {
 			node = spec;
 		} else {
-			node = t_strndup(spec, (size_t)(colon - spec));
+			node = pool_strndup(run->pool, spec, (size_t)(colon - spec));
 			service = colon + 1;
 		}
 		if (node[0] == '[' && node[strlen(node) - 1] == ']')
-			node = t_strndup(node + 1, strlen(node) - 2);
+			node = pool_strndup(run->pool, node + 1, strlen(node) - 2);
 	} else {
 		int n = probe_dns_addrs(run, host, addrs, 1, error_r);
 		if (n <= 0) {
 			if (n == 0)
-				*error_r = t_printf("%s has no address", host);
+				*error_r = pool_printf(run->pool, "%s has no address", host);
 			return -1;
 		}
 		node = addrs[0];
@@ -47,7 +47,7 @@ static int probe_sts_address(struct probe_dns_run *run, const char *host,
 	struct addrinfo *res = NULL;
 	int err = getaddrinfo(node, service, &hints, &res);
 	if (err != 0) {
-		*error_r = t_printf("%s: %s", node, gai_strerror(err));
+		*error_r = pool_printf(run->pool, "%s: %s", node, gai_strerror(err));
 		return -1;
 	}
 	memcpy(ss, res->ai_addr, res->ai_addrlen);
@@ -81,7 +81,7 @@ static int probe_sts_fetch(struct probe_dns_run *run, const char *host,
 	probe_tls_inspect(&tmp, io.ssl, host);
 	if (!tmp.cert.present || !tmp.cert.chain_ok || !tmp.cert.name_ok ||
 	    tmp.cert.days_left < 0) {
-		*error_r = t_printf("the certificate of %s is not valid (%s): senders "
+		*error_r = pool_printf(run->pool, "the certificate of %s is not valid (%s): senders "
 				    "ignore the policy", host,
 				    !tmp.cert.present ? "none" : !tmp.cert.name_ok ?
 				    "wrong name" : tmp.cert.days_left < 0 ? "expired" :
@@ -89,7 +89,7 @@ static int probe_sts_fetch(struct probe_dns_run *run, const char *host,
 		goto out;
 	}
 	/* HTTP/1.0: no chunked encoding, the body ends at EOF */
-	const char *req = t_printf("GET /.well-known/mta-sts.txt HTTP/1.0\r\n"
+	const char *req = pool_printf(run->pool, "GET /.well-known/mta-sts.txt HTTP/1.0\r\n"
 				   "Host: %s\r\nUser-Agent: postel-probe\r\n"
 				   "Connection: close\r\n\r\n", host);
 	if (probe_io_write(&io, req, strlen(req), error_r) < 0 ||
@@ -107,8 +107,8 @@ static int probe_sts_fetch(struct probe_dns_run *run, const char *host,
 	}
 	if (strncmp(data + 8, " 200", 4) != 0) {
 		const char *eol = strpbrk(data, "\r\n");
-		*error_r = t_printf("the server answered %s%s",
-				    probe_text_safe(pool_temp(), data,
+		*error_r = pool_printf(run->pool, "the server answered %s%s",
+				    probe_text_safe(run->pool, data,
 						    eol != NULL ? (size_t)(eol - data) : 12, 80),
 				    data[9] == '3' ? " (redirects are not followed, "
 				    "RFC 8461 3.3)" : "");
@@ -130,20 +130,20 @@ out:
 
 static void probe_sts_policy(struct probe_dns_run *run, const char *domain)
 {
-	const char *host = t_printf("mta-sts.%s", domain), *error;
-	const char *url = t_printf("https://%s/.well-known/mta-sts.txt", host);
-	struct probe_sts_policy policy;
+	const char *host = pool_printf(run->pool, "mta-sts.%s", domain), *error;
+	const char *url = pool_printf(run->pool, "https://%s/.well-known/mta-sts.txt", host);
+	struct dns_sts_policy policy;
 	str_t body = STR_INIT;
 
 	if (probe_sts_fetch(run, host, &body, &error) < 0) {
 		probe_dns_verdict(run, "mta-sts-policy", url, PROBE_V_FAIL,
-				  t_printf("serve the policy at %s with a valid "
+				  pool_printf(run->pool, "serve the policy at %s with a valid "
 					   "certificate for %s", url, host),
 				  "%s", error);
 		str_free(&body);
 		return;
 	}
-	int r = probe_sts_policy_parse(run->pool, str_c(&body), body.len, &policy, &error);
+	int r = dns_sts_policy_parse(run->pool, str_c(&body), body.len, &policy, &error);
 	str_free(&body);
 	if (r < 0) {
 		probe_dns_verdict(run, "mta-sts-policy", url, PROBE_V_FAIL,
@@ -157,10 +157,10 @@ static void probe_sts_policy(struct probe_dns_run *run, const char *domain)
 	for (unsigned i = 0; i < run->mx_count && strcmp(policy.mode, "none") != 0; i++) {
 		bool covered = false;
 		for (unsigned m = 0; m < policy.mx_count && !covered; m++)
-			covered = probe_sts_mx_match(policy.mx[m], run->mx[i].host);
+			covered = dns_sts_mx_match(policy.mx[m], run->mx[i].host);
 		if (!covered) {
 			probe_dns_verdict(run, "mta-sts-policy", url, PROBE_V_FAIL,
-					  t_printf("add \"mx: %s\" to the policy",
+					  pool_printf(run->pool, "add \"mx: %s\" to the policy",
 						   run->mx[i].host),
 					  "MX %s is not in the policy's mx lines (%s): "
 					  "senders that enforce MTA-STS will not deliver "
@@ -182,7 +182,7 @@ static void probe_sts_policy(struct probe_dns_run *run, const char *domain)
 void probe_dns_check_mta_sts(struct probe_dns_run *run)
 {
 	const char *domain = run->set->domain;
-	const char *name = t_printf("_mta-sts.%s", domain), *error;
+	const char *name = pool_printf(run->pool, "_mta-sts.%s", domain), *error;
 	char *records[4];
 
 	int n = probe_dns_txt(run, name, "v=STSv1", records, 4, &error);
@@ -196,11 +196,11 @@ void probe_dns_check_mta_sts(struct probe_dns_run *run)
 				  "require TLS to your MX)");
 		return;
 	}
-	struct probe_tags tags = { 0 };
+	struct dns_tags tags = { 0 };
 	const char *id = NULL;
-	if (n == 1 && probe_tags_parse(run->pool, records[0], strlen(records[0]),
+	if (n == 1 && dns_tags_parse(run->pool, records[0], strlen(records[0]),
 				       &tags, &error) == 0)
-		id = probe_tags_get(&tags, "id");
+		id = dns_tags_get(&tags, "id");
 	/* RFC 8461 3.1: id is 1 to 32 letters and digits */
 	size_t id_len = id != NULL ? strlen(id) : 0;
 	if (id == NULL || id_len == 0 || id_len > 32 ||

@@ -11,6 +11,7 @@
 #include "probe/probe_reply.h"
 #include "probe/probe_tls.h"
 #include "lib/base64.h"
+#include "dns/dns_parse.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -47,31 +48,7 @@ const struct probe_service *probe_service_find(const char *name)
 
 char *probe_text_safe(pool_t *pool, const char *s, size_t len, size_t max)
 {
-	bool cut = len > max;
-	size_t n = cut ? max : len;
-	char *out = pool_alloc(pool, n * 4 + 4), *o = out;
-	static const char hex[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c >= 0x20 && c < 0x7f && c != '\\') {
-			*o++ = (char)c;
-		} else if (c == '\\') {
-			*o++ = '\\';
-			*o++ = '\\';
-		} else {
-			*o++ = '\\';
-			*o++ = 'x';
-			*o++ = hex[c >> 4];
-			*o++ = hex[c & 15];
-		}
-	}
-	if (cut) {
-		memcpy(o, "...", 3);
-		o += 3;
-	}
-	*o = '\0';
-	return out;
+	return dns_text_safe(pool, s, len, max);
 }
 
 const char *probe_quote(const char *line, size_t len)
@@ -198,24 +175,35 @@ static int probe_tls(struct probe_session *s)
 	return 0;
 }
 
-/* Certificate verdicts: failures and warnings. */
+/* Certificate verdicts: failures and warnings. On port 25 every
+ * certificate problem is a warning: sending servers use opportunistic
+ * TLS (RFC 7435 1.3, RFC 3207 4.1) and deliver over it all the same; only
+ * those that check with DANE (RFC 7672) or MTA-STS (RFC 8461) would not. */
 static void probe_cert_verdict(struct probe_port *p, const char *name)
 {
 	const struct probe_cert *c = &p->cert;
+	const char *problem = NULL;
 
-	if (!c->present) {
-		probe_fail(p, PROBE_STAGE_CERT, "the server sent no certificate");
-	} else if (c->days_left < 0) {
-		probe_fail(p, PROBE_STAGE_CERT, "certificate expired %ld days ago (%s)",
-			   -c->days_left, c->not_after != NULL ? c->not_after : "?");
-	} else if (!c->name_ok) {
-		probe_fail(p, PROBE_STAGE_CERT, "certificate is not valid for %s "
-			   "(subject %s)", name, c->subject);
-	} else if (!c->chain_ok) {
-		probe_fail(p, PROBE_STAGE_CERT, "certificate not trusted: %s",
-			   c->verify_error);
-	} else if (c->days_left < PROBE_CERT_WARN_DAYS) {
-		probe_note(p, "certificate expires in %ld days", c->days_left);
+	if (!c->present)
+		problem = "the server sent no certificate";
+	else if (c->days_left < 0)
+		problem = t_printf("certificate expired %ld days ago (%s)", -c->days_left,
+				   c->not_after != NULL ? c->not_after : "?");
+	else if (!c->name_ok)
+		problem = t_printf("certificate is not valid for %s (subject %s)", name,
+				   c->subject);
+	else if (!c->chain_ok)
+		problem = t_printf("certificate not trusted: %s", c->verify_error);
+	p->cert_valid = problem == NULL;
+	if (problem == NULL) {
+		if (c->days_left < PROBE_CERT_WARN_DAYS)
+			probe_note(p, "certificate expires in %ld days", c->days_left);
+	} else if (strcmp(p->service->name, "smtp") == 0) {
+		probe_note(p, "%s: sending servers use opportunistic TLS (RFC 7435) "
+			   "and deliver anyway; those that check with DANE or "
+			   "MTA-STS would not", problem);
+	} else {
+		probe_fail(p, PROBE_STAGE_CERT, "%s", problem);
 	}
 }
 
@@ -247,7 +235,7 @@ static void probe_login_step(struct probe_session *s, const struct probe_dialogu
 			"in plaintext unless --login-plaintext is given)";
 		return;
 	}
-	if (tls && p->failed_stage == PROBE_STAGE_CERT) {
+	if (tls && !p->cert_valid) {
 		p->login = PROBE_LOGIN_SKIPPED;
 		p->login_detail = "not tried: the certificate is not valid, so the "
 			"password could reach an impostor";

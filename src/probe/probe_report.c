@@ -72,6 +72,12 @@ static void probe_print_cert(FILE *out, const struct probe_cert *c, const char *
 		fprintf(out, "  %-13s NOT verified: %s\n", "  chain", c->verify_error);
 	fprintf(out, "  %-13s %s %s\n", "  name", c->name_ok ? "matches" :
 		"does NOT match", name);
+	if (c->name_count > 0) {
+		fprintf(out, "  %-13s ", "  names");
+		for (unsigned i = 0; i < c->name_count; i++)
+			fprintf(out, "%s%s", i > 0 ? ", " : "", c->names[i]);
+		fprintf(out, "%s\n", c->names_truncated ? ", ..." : "");
+	}
 }
 
 static void probe_print_port(FILE *out, const struct probe_run *run,
@@ -194,13 +200,27 @@ void probe_report_text(FILE *out, const struct probe_run *run, bool color)
 		probe_print_port(out, run, &run->ports[i], color);
 	probe_print_table(out, run, color);
 	for (unsigned i = 0; i < run->count; i++) {
-		const char *advice = probe_advice(run, i);
+		bool in[PROBE_SERVICE_COUNT];
+		const char *advice = probe_advice_shared(run, i, in);
 		if (advice == NULL)
 			continue;
-		if (failed++ == 0)
+		if (failed == 0)
 			fputs("\nAdvice:\n", out);
-		fprintf(out, "- %s (port %u): %s\n", run->ports[i].service->name,
-			run->ports[i].port, advice);
+		str_t names = STR_INIT, ports = STR_INIT;
+		unsigned members = 0;
+		for (unsigned j = 0; j < run->count; j++) {
+			if (!in[j])
+				continue;
+			str_printf(&names, "%s%s", members > 0 ? ", " : "",
+				   run->ports[j].service->name);
+			str_printf(&ports, "%s%u", members > 0 ? ", " : "", run->ports[j].port);
+			members++;
+		}
+		failed += members;
+		fprintf(out, "- %s (port%s %s): %s\n", str_c(&names), members > 1 ? "s" : "",
+			str_c(&ports), advice);
+		str_free(&names);
+		str_free(&ports);
 	}
 	const char *overall = probe_advice_overall(run);
 	if (overall != NULL)

@@ -18,6 +18,12 @@ struct probe_run {
 /* Advice for a failing port: the likely cause, then the port to use
  * instead. NULL for a port that works. Temp pool. */
 const char *probe_advice(const struct probe_run *run, unsigned i);
+/* The advice for port i said once for every failing port that shares
+ * its cause (the name does not resolve, one certificate): NULL when port
+ * i works or was in an earlier port's group; else the text, with in[]
+ * (run->count entries) true for each port of the group. A group of one
+ * gets probe_advice(). Temp pool. */
+const char *probe_advice_shared(const struct probe_run *run, unsigned i, bool in[]);
 /* Advice about the server as a whole when no port could even be reached
  * (then the cause is rarely the ports), else NULL. */
 const char *probe_advice_overall(const struct probe_run *run);

@@ -1,6 +1,7 @@
 /* probe_tls.c: TLS client context and certificate inspection. See
  * probe_tls.h. */
 #include "probe/probe_tls.h"
+#include "dns/dns_parse.h"
 
 #include <arpa/inet.h>
 #include <string.h>
@@ -62,6 +63,38 @@ static bool probe_name_matches(X509 *cert, const char *name)
 	return X509_check_host(cert, name, strlen(name), 0, NULL) == 1;
 }
 
+/* RFC 5280 4.2.1.6: the DNS names and IP addresses a certificate is for. */
+static void probe_cert_names(pool_t *pool, struct probe_cert *c, X509 *cert)
+{
+	GENERAL_NAMES *sans = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+	int count = sans != NULL ? sk_GENERAL_NAME_num(sans) : 0;
+
+	for (int i = 0; i < count; i++) {
+		const GENERAL_NAME *gn = sk_GENERAL_NAME_value(sans, i);
+		char ip[INET6_ADDRSTRLEN];
+		char *name = NULL;
+
+		if (gn->type == GEN_DNS) {
+			name = dns_text_safe(pool, (const char *)ASN1_STRING_get0_data(gn->d.dNSName),
+					     (size_t)ASN1_STRING_length(gn->d.dNSName), 255);
+		} else if (gn->type == GEN_IPADD) {
+			int len = ASN1_STRING_length(gn->d.iPAddress);
+			const unsigned char *d = ASN1_STRING_get0_data(gn->d.iPAddress);
+			if ((len == 4 || len == 16) &&
+			    inet_ntop(len == 4 ? AF_INET : AF_INET6, d, ip, sizeof(ip)) != NULL)
+				name = pool_strdup(pool, ip);
+		}
+		if (name == NULL)
+			continue;
+		if (c->name_count == PROBE_CERT_NAMES_MAX) {
+			c->names_truncated = true;
+			break;
+		}
+		c->names[c->name_count++] = name;
+	}
+	GENERAL_NAMES_free(sans);
+}
+
 void probe_tls_inspect(struct probe_port *p, void *ssl_ptr, const char *name)
 {
 	SSL *ssl = ssl_ptr;
@@ -92,5 +125,6 @@ void probe_tls_inspect(struct probe_port *p, void *ssl_ptr, const char *name)
 		c->verify_error = pool_strdup(p->pool,
 					      X509_verify_cert_error_string(result));
 	c->name_ok = probe_name_matches(cert, name);
+	probe_cert_names(p->pool, c, cert);
 	X509_free(cert);
 }

@@ -149,6 +149,11 @@ int queue_envelope_update(struct queue *q, const char *id,
 /* Remove an entry: envelope first, so a crash leaves no entry visible. */
 int queue_remove(struct queue *q, const char *id, const char **error_r);
 
+/* queue_status.c: the number of complete entries (a missing queue is
+ * empty); and one start-up log line, event=queue_status waiting=N. */
+int queue_count(struct queue *q, unsigned *count_r, const char **error_r);
+void queue_log_status(const char *data_dir);
+
 /* queue_envelope.c: the file format. Exposed for tests and fuzzing. */
 void queue_envelope_format(const char *id, uint64_t size,
 			   const struct queue_envelope *env, str_t *out);

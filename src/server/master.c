@@ -14,13 +14,24 @@
  * shared per-address counts. When rows run short, the oldest retiring
  * workers are told to stop now (SIGTERM) and a reload waits for them,
  * rather than forgetting a process or failing to spawn. Workers die with
- * the master (PR_SET_PDEATHSIG, worker.c). */
+ * the master (PR_SET_PDEATHSIG, worker.c).
+ *
+ * Children are supervised by kind (enum child_kind, server.h; only
+ * workers today, a queue runner later), spawned through master_kinds[].
+ * Each live child, whatever its kind and generation, has a row in the
+ * children table (master_child.c, by its limits row) with the master's
+ * end of a typed channel (lib/channel.h), made before fork; the master
+ * waits on an ioloop with a signalfd for the signals above and every
+ * channel, and passes changes between workers. */
 #include "server.h"
+#include "master_child.h"
 #include "worker_limits.h"
 #include "cli/commands.h"
 #include "lib/config.h"
 #include "auth/authfail.h"
 #include "lib/tls.h"
+#include "lib/channel.h"
+#include "lib/ioloop.h"
 #include "lib/mem.h"
 #include "lib/log.h"
 
@@ -28,6 +39,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -41,6 +53,13 @@ struct master_retiring {
 	pid_t pid;           /* 0: free */
 	unsigned long long seq; /* retire order: lower is older */
 	bool stopped;        /* SIGTERM sent to make room */
+};
+
+struct master;
+
+/* How each kind of child runs, once forked. */
+struct master_kind {
+	int (*run)(struct master *m, const struct child_start *start, unsigned row);
 };
 
 struct master {
@@ -60,6 +79,21 @@ struct master {
 	 * live worker process, old generations included */
 	struct worker_limits_shared *limits;
 	pid_t row_owner[MASTER_LIMIT_ROWS];
+	struct master_children *children;
+	unsigned generation; /* raised by each reload */
+	struct ioloop *loop;
+	int signal_fd;
+	struct io *signal_io;
+};
+
+static int master_run_worker(struct master *m, const struct child_start *start,
+			     unsigned row)
+{
+	return worker_run(m->config, m->tls, &m->listeners, start, m->limits, row);
+}
+
+static const struct master_kind master_kinds[CHILD_KIND_COUNT] = {
+	[CHILD_WORKER] = { master_run_worker },
 };
 
 static int master_row_take(struct master *m)
@@ -90,28 +124,53 @@ static void master_row_release(struct master *m, pid_t pid)
 	}
 }
 
-static pid_t master_spawn(struct master *m, unsigned idx)
+/* In a new child: the master's descriptors are not its own. Closing them
+ * (not io_remove: the epoll set is shared with the master) means only
+ * the master holds the master end of each channel. */
+static void master_close_inherited(struct master *m)
 {
+	master_children_close_inherited(m->children);
+	close(m->signal_fd);
+	close(ioloop_fd(m->loop));
+}
+
+static pid_t master_spawn(struct master *m, enum child_kind kind, unsigned idx)
+{
+	const char *kname = child_kind_name(kind), *error;
 	int row = master_row_take(m);
 	if (row < 0) {
 		/* cannot happen: reloads wait until nworkers rows are free */
-		log_error("event=spawn_failed index=%u reason=\"no free row\"", idx);
+		log_error("event=spawn_failed kind=%s index=%u reason=\"no free row\"",
+			  kname, idx);
 		return -1;
 	}
-	pid_t master_pid = getpid();
+	int fds[2];
+	if (channel_pair(fds, &error) < 0) {
+		log_error("event=spawn_failed kind=%s index=%u error=%s", kname, idx,
+			  log_str(error));
+		return -1;
+	}
+	struct child_start start = { .index = idx, .generation = m->generation,
+				     .channel_fd = fds[1], .master_pid = getpid() };
 	pid_t pid = fork();
 	if (pid < 0) {
 		log_error("event=fork_failed error=\"%s\"", strerror(errno));
+		close(fds[0]);
+		close(fds[1]);
 		return -1;
 	}
 	if (pid == 0) {
-		int status = worker_run(m->config, m->tls, &m->listeners, idx,
-					m->limits, (unsigned)row, master_pid);
-		_exit(status);
+		master_close_inherited(m);
+		close(fds[0]);
+		_exit(master_kinds[kind].run(m, &start, (unsigned)row));
 	}
+	close(fds[1]);
 	m->row_owner[row] = pid;
-	m->workers[idx] = pid;
-	m->started[idx] = time(NULL);
+	master_children_add(m->children, (unsigned)row, pid, kind, m->generation, fds[0]);
+	if (kind == CHILD_WORKER) {
+		m->workers[idx] = pid;
+		m->started[idx] = time(NULL);
+	}
 	return pid;
 }
 
@@ -201,6 +260,7 @@ static void master_reap(struct master *m)
 		bool crashed = WIFSIGNALED(status) ||
 			(WIFEXITED(status) && WEXITSTATUS(status) != 0);
 		master_row_release(m, pid);
+		master_children_gone(m->children, pid);
 		for (unsigned i = 0; i < MASTER_LIMIT_ROWS; i++) {
 			if (m->retiring[i].pid == pid) {
 				m->retiring[i] = (struct master_retiring){ 0 };
@@ -221,7 +281,7 @@ static void master_reap(struct master *m)
 				continue;
 			if (time(NULL) - m->started[i] < 1)
 				sleep(1); /* a worker that dies at once must not spin */
-			master_spawn(m, i);
+			master_spawn(m, CHILD_WORKER, i);
 		}
 	}
 	if (m->reload_pending && !m->stopping && master_rows_free(m) >= m->nworkers)
@@ -255,6 +315,10 @@ static void master_reload(struct master *m)
 	}
 	server_fit_fd_limit(nc, m->listeners.count);
 	/* listeners stay as bound at start: changing them needs a restart */
+	const char *restart = config_restart_keys(m->config, nc);
+	if (restart != NULL)
+		log_warn("event=reload_needs_restart keys=%s reason=\"bound or sized "
+			 "at start; the old values stay until postel serve restarts\"", restart);
 	str_t a = STR_INIT, b = STR_INIT;
 	config_dump(m->config, &a);
 	config_dump(nc, &b);
@@ -271,10 +335,57 @@ static void master_reload(struct master *m)
 	tls_ctx_destroy(&m->tls);
 	m->config = nc;
 	m->tls = ntls;
+	m->generation++;
 	for (unsigned i = 0; i < m->nworkers; i++)
-		master_spawn(m, i);
+		master_spawn(m, CHILD_WORKER, i);
 	/* room for the next reload, and no more than MASTER_MAX_RETIRING */
 	master_make_room(m, m->nworkers);
+}
+
+static void master_on_signal(void *ctx)
+{
+	struct master *m = ctx;
+	struct signalfd_siginfo si;
+	while (read(m->signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		int sig = (int)si.ssi_signo;
+		if (sig == SIGCHLD) {
+			master_reap(m);
+		} else if (sig == SIGHUP) {
+			if (!m->stopping) {
+				server_notify_reloading();
+				master_reload(m);
+				server_notify("READY=1\nSTATUS=serving (reloaded)");
+			}
+		} else if (!m->stopping) {
+			log_info("event=stopping signal=%d", sig);
+			server_notify("STOPPING=1\nSTATUS=draining connections");
+			m->stopping = true;
+			master_signal_all(m, SIGTERM);
+		}
+	}
+	if (m->stopping && master_alive(m) == 0)
+		ioloop_stop(m->loop);
+}
+
+/* The signals in mask (blocked) arrive through a signalfd on the loop
+ * that also reads every child's channel. */
+static void master_loop_create(struct master *m, const sigset_t *mask)
+{
+	m->loop = ioloop_create();
+	m->signal_fd = signalfd(-1, mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (m->signal_fd < 0)
+		fatal("event=signalfd error=\"%s\"", strerror(errno));
+	m->signal_io = io_add(m->loop, m->signal_fd, IO_READ, master_on_signal, m);
+	m->children = master_children_create(m->loop, MASTER_LIMIT_ROWS);
+}
+
+static void master_loop_run(struct master *m)
+{
+	ioloop_run(m->loop);
+	master_children_destroy(&m->children);
+	io_remove(&m->signal_io);
+	close(m->signal_fd);
+	ioloop_destroy(&m->loop);
 }
 
 static int serve_usage(int status)
@@ -336,31 +447,16 @@ int cmd_serve(struct cli_ctx *ctx, int argc, char **argv)
 
 	log_info("event=start hostname=%s data_dir=%s workers=%u", m.config->hostname,
 		 m.config->data_dir, m.nworkers);
+	if (config_hostname_problem(m.config->hostname) != NULL)
+		log_warn("event=hostname_not_fqdn hostname=%s problem=%s fix=%s",
+			 log_str(m.config->hostname),
+			 log_str(config_hostname_problem(m.config->hostname)),
+			 log_str(config_hostname_fix(m.config)));
+	master_loop_create(&m, &mask);
 	for (unsigned i = 0; i < m.nworkers; i++)
-		master_spawn(&m, i);
-
-	for (;;) {
-		siginfo_t si;
-		int sig = sigwaitinfo(&mask, &si);
-		if (sig < 0)
-			continue;
-		if (sig == SIGCHLD) {
-			master_reap(&m);
-			if (m.stopping && master_alive(&m) == 0)
-				break;
-		} else if (sig == SIGHUP) {
-			if (!m.stopping)
-				master_reload(&m);
-		} else {
-			if (!m.stopping) {
-				log_info("event=stopping signal=%d", sig);
-				m.stopping = true;
-				master_signal_all(&m, SIGTERM);
-			}
-			if (master_alive(&m) == 0)
-				break;
-		}
-	}
+		master_spawn(&m, CHILD_WORKER, i);
+	server_notify(t_printf("READY=1\nSTATUS=serving with %u workers", m.nworkers));
+	master_loop_run(&m);
 	server_listen_close(&m.listeners);
 	worker_limits_shared_destroy(&m.limits);
 	tls_ctx_destroy(&m.tls);

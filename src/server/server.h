@@ -46,6 +46,10 @@ void server_listen_close(struct listener_set *set);
  * and an unsafe one refused with error_r naming the path. Root touches
  * nothing inside a directory run_user can write. */
 int server_prepare_data_dir(const struct config *config, const char **error_r);
+/* The same checks, changing nothing (config check): -1 with error_r where
+ * serve would refuse; note_r (or NULL) says what serve would still make. */
+int server_check_data_dir(const struct config *config, const char **note_r,
+			  const char **error_r);
 /* In a child running as run_user: create, migrate, WAL-switch and check
  * the databases, so workers start on ready files (server_prepare.c). */
 int server_prepare_databases(const struct config *config, const char **error_r);
@@ -58,6 +62,12 @@ int server_drop_privileges(const struct config *config, const char **error_r);
  * plus a reserve; where the hard limit is lower, lower max_connections to
  * fit and log a warning (server_fdlimit.c). */
 void server_fit_fd_limit(struct config *config, unsigned listeners);
+
+/* sd_notify(3) protocol to $NOTIFY_SOCKET, if set ("READY=1\nSTATUS=..."):
+ * 0 sent or no socket, -1 logged (server_notify.c). _reloading() sends
+ * RELOADING=1 with MONOTONIC_USEC. */
+int server_notify(const char *state);
+int server_notify_reloading(void);
 
 /* Everything sessions in one worker share; sessions see only env. */
 struct worker {
@@ -77,12 +87,30 @@ struct worker {
 	unsigned long long session_counter;
 };
 
+/* The kinds of children the master supervises. Each says which it is in
+ * its channel HELLO (lib/channel.h), and the master spawns, reaps and
+ * replaces them per kind. */
+enum child_kind {
+	CHILD_WORKER,
+	/* CHILD_QUEUE_RUNNER: the relay issue's runner, later */
+	CHILD_KIND_COUNT
+};
+
+/* What every child gets from the master besides its kind's own state:
+ * its end of the typed channel (lib/channel.h) and its generation
+ * (raised by each reload). */
+struct child_start {
+	unsigned index;      /* slot within its kind */
+	unsigned generation;
+	int channel_fd;
+	pid_t master_pid;
+};
+
 /* Runs the worker until drained; returns the exit status. The worker
  * drains when master_pid dies (PR_SET_PDEATHSIG). */
 struct worker_limits_shared;
 int worker_run(const struct config *config, struct tls_ctx *tls,
-	       struct listener_set *listeners, unsigned worker_index,
-	       struct worker_limits_shared *shared_limits, unsigned limits_row,
-	       pid_t master_pid);
+	       struct listener_set *listeners, const struct child_start *start,
+	       struct worker_limits_shared *shared_limits, unsigned limits_row);
 
 #endif

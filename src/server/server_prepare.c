@@ -12,6 +12,7 @@
  * 0 ready, -1 with error_r naming the file. */
 #include "server.h"
 #include "auth/userdb.h"
+#include "queue/queue.h"
 #include "lib/config.h"
 #include "lib/log.h"
 #include "lib/mem.h"
@@ -29,8 +30,11 @@ static void prepare_child(const struct config *config, int err_fd)
 	const char *error = NULL;
 	log_set_proc("prepare");
 	if (server_drop_privileges(config, &error) == 0 &&
-	    userdb_ready(config->data_dir, &error) == 0)
+	    userdb_ready(config->data_dir, &error) == 0) {
+		/* as run_user too: start-up says how much mail waits */
+		queue_log_status(config->data_dir);
 		_exit(0);
+	}
 	size_t len = strnlen(error, PREPARE_ERROR_MAX - 1);
 	ssize_t w = write(err_fd, error, len);
 	(void)w;

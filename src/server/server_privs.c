@@ -21,7 +21,11 @@
  * over once: DATA becomes root's (fchown on the open directory, whose
  * parent postel cannot write), then accounts.db, -wal and -shm are
  * renamed into db/ (rename moves a link, it never follows one), and the
- * paths root trusts are checked as above. */
+ * paths root trusts are checked as above.
+ *
+ * server_check_data_dir() (for `postel config check`) runs the same
+ * checks without changing anything: no mkdir, chown, chmod, rename or
+ * useradd; what serve would make or take over is only noted. */
 #include "server.h"
 #include "lib/config.h"
 #include "lib/mem.h"
@@ -92,6 +96,8 @@ struct privs_owner {
 	uid_t uid;          /* who owns what the workers write */
 	gid_t gid;
 	const char *name;   /* for messages */
+	bool dry;           /* check only: change nothing (config check) */
+	const char *note;   /* dry: what serve would still do */
 };
 
 static int privs_refuse(const char *data_dir, const char *name,
@@ -111,10 +117,17 @@ static const char *privs_owner_text(const struct stat *st)
 }
 
 /* Open DATA (made if missing) and make sure only root can change it. */
-static int privs_data_dir_open(const char *data_dir, const struct privs_owner *o,
+static int privs_data_dir_open(const char *data_dir, struct privs_owner *o,
 			       int *fd_r, const char **error_r)
 {
-	if (mkdir(data_dir, o->root ? PRIVS_DATA_MODE : 0750) < 0 && errno != EEXIST) {
+	if (o->dry && access(data_dir, F_OK) < 0 && errno == ENOENT) {
+		o->note = t_printf("%s does not exist yet; serve will create it",
+				   data_dir);
+		*fd_r = -1;
+		return 0;
+	}
+	if (!o->dry &&
+	    mkdir(data_dir, o->root ? PRIVS_DATA_MODE : 0750) < 0 && errno != EEXIST) {
 		*error_r = t_printf("mkdir(%s): %s", data_dir, strerror(errno));
 		return -1;
 	}
@@ -134,6 +147,11 @@ static int privs_data_dir_open(const char *data_dir, const struct privs_owner *o
 	if (st.st_uid == o->uid && o->uid != 0) {
 		/* the old layout: postel owned DATA. Our descriptor names
 		 * the directory itself, whatever postel renamed inside it. */
+		if (o->dry) {
+			o->note = t_printf("%s is owned by %s (the old layout); serve "
+					   "will give it to root", data_dir, o->name);
+			return 0;
+		}
 		if (fchown(fd, 0, 0) < 0 || fchmod(fd, PRIVS_DATA_MODE) < 0) {
 			*error_r = t_printf("taking over %s: %s", data_dir, strerror(errno));
 			goto fail;
@@ -146,7 +164,7 @@ static int privs_data_dir_open(const char *data_dir, const struct privs_owner *o
 		privs_refuse(data_dir, "", privs_owner_text(&st), expected, error_r);
 		goto fail;
 	}
-	if ((st.st_mode & 0111) != 0111 && fchmod(fd, (st.st_mode & 0777) | 0111) < 0) {
+	if (!o->dry && (st.st_mode & 0111) != 0111 && fchmod(fd, (st.st_mode & 0777) | 0111) < 0) {
 		*error_r = t_printf("chmod(%s): %s", data_dir, strerror(errno));
 		goto fail;
 	}
@@ -188,11 +206,16 @@ static int privs_worker_dir(int dfd, const char *data_dir, const char *name,
 			    const struct privs_owner *o, int *fd_r,
 			    const char **error_r)
 {
-	if (mkdirat(dfd, name, PRIVS_SUBDIR_MODE) < 0 && errno != EEXIST) {
+	if (!o->dry && mkdirat(dfd, name, PRIVS_SUBDIR_MODE) < 0 && errno != EEXIST) {
 		*error_r = t_printf("mkdir(%s/%s): %s", data_dir, name, strerror(errno));
 		return -1;
 	}
 	int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && o->dry && errno == ENOENT) {
+		if (fd_r != NULL)
+			*fd_r = -1;
+		return 0; /* serve makes it */
+	}
 	if (fd < 0) {
 		if (errno == ELOOP || errno == ENOTDIR)
 			return privs_refuse(data_dir, name, "is a symbolic link or not a "
@@ -202,7 +225,7 @@ static int privs_worker_dir(int dfd, const char *data_dir, const char *name,
 		return -1;
 	}
 	struct stat st;
-	if (o->root && (fstat(fd, &st) < 0 ||
+	if (o->root && !o->dry && (fstat(fd, &st) < 0 ||
 			((st.st_uid != o->uid || st.st_gid != o->gid) &&
 			 fchown(fd, o->uid, o->gid) < 0))) {
 		*error_r = t_printf("chown(%s/%s): %s", data_dir, name, strerror(errno));
@@ -221,7 +244,7 @@ static int privs_worker_dir(int dfd, const char *data_dir, const char *name,
  * database) into db/. renameat2 moves whatever is there, link or file,
  * without following it; postel opens it later with O_NOFOLLOW. */
 static int privs_move_userdb(int dfd, int dbfd, const char *data_dir,
-			     const char **error_r)
+			     bool dry, const char **error_r)
 {
 	static const char *const names[] = { "accounts.db-wal", "accounts.db-shm",
 					     "accounts.db" };
@@ -231,6 +254,8 @@ static int privs_move_userdb(int dfd, int dbfd, const char *data_dir,
 		return privs_refuse(data_dir, "accounts.db", "and db/accounts.db both "
 				    "exist", "only db/accounts.db (move the old one away)",
 				    error_r);
+	if (dry)
+		return 0;
 	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		if (renameat2(dfd, names[i], dbfd, names[i], RENAME_NOREPLACE) < 0) {
 			if (errno == ENOENT)
@@ -247,12 +272,23 @@ static int privs_move_userdb(int dfd, int dbfd, const char *data_dir,
 	return 0;
 }
 
-int server_prepare_data_dir(const struct config *config, const char **error_r)
+static int privs_data_dir(const struct config *config, bool dry,
+			  const char **note_r, const char **error_r)
 {
 	struct privs_owner o = { .root = geteuid() == 0, .uid = getuid(),
-				 .gid = getgid(), .name = "the current user" };
+				 .gid = getgid(), .name = "the current user",
+				 .dry = dry };
 	unsigned uid = 0, gid = 0;
-	int r = server_lookup_run_user(config, &uid, &gid, error_r);
+	int r;
+	if (dry && o.root && config->run_user[0] != '\0' &&
+	    getpwnam(config->run_user) == NULL) {
+		/* nothing can be owned by a user that does not exist yet */
+		o.note = t_printf("user %s does not exist yet; serve will create it",
+				  config->run_user);
+		r = 0;
+	} else {
+		r = server_lookup_run_user(config, &uid, &gid, error_r);
+	}
 	if (r < 0)
 		return -1;
 	if (r > 0) {
@@ -267,6 +303,10 @@ int server_prepare_data_dir(const struct config *config, const char **error_r)
 	if (privs_data_dir_open(data_dir, &o, &dfd, error_r) < 0)
 		return -1;
 	int ret = -1;
+	if (dfd < 0) { /* dry run, no DATA yet */
+		ret = 0;
+		goto out;
+	}
 	if (o.root && (privs_check_trusted(dfd, data_dir, "postel.conf", false, error_r) < 0 ||
 		       privs_check_trusted(dfd, data_dir, "tls", true, error_r) < 0))
 		goto out;
@@ -276,14 +316,28 @@ int server_prepare_data_dir(const struct config *config, const char **error_r)
 			goto out;
 	}
 	if (privs_worker_dir(dfd, data_dir, "db", &o, &dbfd, error_r) < 0 ||
-	    privs_move_userdb(dfd, dbfd, data_dir, error_r) < 0)
+	    (dbfd >= 0 && privs_move_userdb(dfd, dbfd, data_dir, dry, error_r) < 0))
 		goto out;
 	ret = 0;
 out:
 	if (dbfd >= 0)
 		close(dbfd);
-	close(dfd);
+	if (dfd >= 0)
+		close(dfd);
+	if (note_r != NULL)
+		*note_r = o.note;
 	return ret;
+}
+
+int server_prepare_data_dir(const struct config *config, const char **error_r)
+{
+	return privs_data_dir(config, false, NULL, error_r);
+}
+
+int server_check_data_dir(const struct config *config, const char **note_r,
+			  const char **error_r)
+{
+	return privs_data_dir(config, true, note_r, error_r);
 }
 
 int server_drop_privileges(const struct config *config, const char **error_r)

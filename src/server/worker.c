@@ -5,19 +5,27 @@
  * Out of descriptors, it pauses accepting rather than spin on a listener
  * that stays readable. Retired after a reload (SIGUSR2), it serves its
  * sessions for at most retire_timeout, then drains. It gets SIGTERM when
- * the master dies. */
+ * the master dies.
+ *
+ * It talks to the master over its typed channel (lib/channel.h): HELLO
+ * first, then MAILBOX_CHANGED for every change its store commits
+ * (store_watch.h's publish hook); the master's MAILBOX_CHANGED from other
+ * workers wake this worker's watchers. Every change seen is logged
+ * (event=mailbox_changed from=local|peer) until IMAP IDLE watches. */
 #include "server.h"
 #include "worker_limits.h"
 #include "server_sandbox.h"
 #include "lib/config.h"
 #include "lib/conn.h"
 #include "lib/ioloop.h"
+#include "lib/channel.h"
 #include "lib/threadpool.h"
 #include "lib/mem.h"
 #include "lib/log.h"
 #include "auth/userdb.h"
 #include "store/store.h"
 #include "store/store_committer.h"
+#include "store/store_watch.h"
 #include "queue/queue.h"
 #include "smtp/smtp_session.h"
 #include "pop3/pop3_session.h"
@@ -57,6 +65,8 @@ static struct timeout *accept_pause_to;
 static unsigned accept_failures; /* since the last accept_failed line */
 static uint64_t accept_logged_ms;
 static struct worker_limits *limits;
+static struct channel *master_chan;
+static struct store_watch *log_watch;
 
 /* The services a worker answers, by the listener's service: each starts
  * its protocol's session. Names are service_name()'s; draining is the
@@ -271,11 +281,63 @@ static void worker_on_signal(void *ctx)
 	}
 }
 
-int worker_run(const struct config *config, struct tls_ctx *tls,
-	       struct listener_set *listeners, unsigned worker_index,
-	       struct worker_limits_shared *shared_limits, unsigned limits_row,
-	       pid_t master_pid)
+/* A change this worker's store committed: the other workers hear of it
+ * through the master. */
+static void worker_publish_change(const char *user, const char *mailbox,
+				  uint64_t modseq, void *ctx)
 {
+	struct channel_msg msg = { .type = CHANNEL_MSG_MAILBOX_CHANGED, .modseq = modseq };
+	const char *error;
+	if (master_chan == NULL)
+		return;
+	if (strlen(user) > CHANNEL_STR_MAX || strlen(mailbox) > CHANNEL_STR_MAX ||
+	    snprintf(msg.user, sizeof(msg.user), "%s", user) < 0 ||
+	    snprintf(msg.mailbox, sizeof(msg.mailbox), "%s", mailbox) < 0 ||
+	    channel_send(master_chan, &msg, &error) < 0)
+		log_warn("event=channel_send_failed type=mailbox_changed user=%s error=%s",
+			 log_str(user), master_chan == NULL ? "\"closed\"" : log_str(error));
+}
+
+/* Until IMAP IDLE watches mailboxes, every change seen is logged: what
+ * the end-to-end test of the path reads. */
+static void worker_log_change(const char *user, const char *mailbox, uint64_t modseq,
+			      bool from_peer, void *ctx)
+{
+	log_info("event=mailbox_changed user=%s mailbox=%s modseq=%llu from=%s",
+		 log_str(user), log_str(mailbox), (unsigned long long)modseq,
+		 from_peer ? "peer" : "local");
+}
+
+static void worker_on_channel_msg(const struct channel_msg *msg, void *ctx)
+{
+	switch (msg->type) {
+	case CHANNEL_MSG_MAILBOX_CHANGED:
+		store_watch_peer_changed(msg->user, msg->mailbox, msg->modseq);
+		break;
+	case CHANNEL_MSG_HELLO:
+	case CHANNEL_MSG_QUEUE_ENTRY_COMMITTED:
+		log_warn("event=channel_unexpected type=%s", channel_msg_type_name(msg->type));
+		break;
+	}
+}
+
+/* The master went (it takes the worker with it: PR_SET_PDEATHSIG) or
+ * sent a malformed frame: either way, no more news from other workers. */
+static void worker_on_channel_closed(const char *reason, void *ctx)
+{
+	if (strcmp(reason, "peer closed") == 0)
+		log_warn("event=channel_closed reason=master_gone");
+	else
+		log_error("event=channel_closed error=%s", log_str(reason));
+	channel_destroy(&master_chan);
+}
+
+int worker_run(const struct config *config, struct tls_ctx *tls,
+	       struct listener_set *listeners, const struct child_start *start,
+	       struct worker_limits_shared *shared_limits, unsigned limits_row)
+{
+	unsigned worker_index = start->index;
+	pid_t master_pid = start->master_pid;
 	const char *error;
 	log_set_proc("worker");
 	/* the sandbox before the thread pools: Landlock binds only the
@@ -315,6 +377,15 @@ int worker_run(const struct config *config, struct tls_ctx *tls,
 	};
 	limits = worker_limits_create(shared_limits, limits_row);
 
+	master_chan = channel_create(worker.loop, start->channel_fd, worker_on_channel_msg,
+				     worker_on_channel_closed, &worker);
+	struct channel_msg hello = { .type = CHANNEL_MSG_HELLO, .kind = CHILD_WORKER,
+				     .generation = start->generation };
+	if (channel_send(master_chan, &hello, &error) < 0)
+		log_error("event=channel_send_failed type=hello error=%s", log_str(error));
+	store_watch_attach(worker.loop, worker_publish_change, &worker);
+	log_watch = store_watch_add(NULL, NULL, worker_log_change, &worker);
+
 	sigset_t mask;
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -333,7 +404,8 @@ int worker_run(const struct config *config, struct tls_ctx *tls,
 		wlisteners[i].io = io_add(worker.loop, listeners->items[i].fd, IO_READ,
 					  worker_on_accept, &wlisteners[i]);
 	}
-	log_info("event=worker_started index=%u", worker_index);
+	log_info("event=worker_started index=%u generation=%u", worker_index,
+		 start->generation);
 	ioloop_run(worker.loop);
 	log_info("event=worker_exit index=%u connections=%u", worker_index,
 		 worker.connections);
@@ -343,6 +415,9 @@ int worker_run(const struct config *config, struct tls_ctx *tls,
 	timeout_remove(&accept_pause_to);
 	io_remove(&signal_io);
 	close(signal_fd);
+	store_watch_remove(&log_watch);
+	store_watch_detach();
+	channel_destroy(&master_chan);
 	threadpool_destroy(&worker.pool);
 	threadpool_destroy(&worker.delivery_pool);
 	store_committer_destroy(&worker.committer);

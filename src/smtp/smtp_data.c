@@ -6,7 +6,12 @@
  * length, 8-bit, header fields) and writes the output. BDAT input goes to
  * data_emit() directly. Scanning the decoded stream is equivalent to
  * scanning the input for CR/LF pairing: a dot is only removed right after
- * an LF, so its removal can neither make nor break a CRLF pair. */
+ * an LF, so its removal can neither make nor break a CRLF pair.
+ *
+ * Accepting bare LFs adds two framer states for a line that starts after
+ * a bare LF: a dot there is unstuffed like any other, but such a line can
+ * never be the end marker, and data_emit() writes each bare LF as CRLF
+ * before the scanner sees it. */
 #include "smtp/smtp_data.h"
 
 #include <string.h>
@@ -20,6 +25,8 @@ enum frame_state {
 	FRAME_DOT_CR,		/* line start, then ".\r" (both withheld) */
 	FRAME_TEXT,		/* inside a line */
 	FRAME_CR,		/* inside a line, after "\r" (emitted) */
+	FRAME_LF_START,		/* after a bare LF taken as CRLF */
+	FRAME_LF_DOT,		/* after a bare LF, then "." (withheld) */
 };
 
 enum hdr_state {
@@ -50,6 +57,11 @@ void smtp_data_decoder_set_sink(struct smtp_data_decoder *dec,
 	dec->sink_context = context;
 }
 
+void smtp_data_decoder_accept_bare_lf(struct smtp_data_decoder *dec)
+{
+	dec->lf_to_crlf = dec->mode != SMTP_DATA_MODE_BDAT_BINARY;
+}
+
 void smtp_data_decoder_deinit(struct smtp_data_decoder *dec)
 {
 	memset(dec, 0, sizeof(*dec));
@@ -77,8 +89,11 @@ static void hdr_field_name_done(struct smtp_data_decoder *dec)
 	if (dec->hdr_name_len == 4 && memcmp(dec->hdr_name, "date", 4) == 0)
 		dec->seen_date = true;
 	else if (dec->hdr_name_len == 10 &&
-		 memcmp(dec->hdr_name, "message-id", 10) == 0)
+		 memcmp(dec->hdr_name, "message-id", 10) == 0) {
+		/* the first one's value is kept for the log */
+		dec->msgid_capture = !dec->seen_message_id;
 		dec->seen_message_id = true;
+	}
 }
 
 /* One decoded octet through the header section scanner. */
@@ -131,12 +146,17 @@ static void hdr_scan(struct smtp_data_decoder *dec, unsigned char c)
 	case HDR_VALUE:
 		if (c == '\n')
 			dec->hdr_state = HDR_LINE_START;
+		if (c == '\r' || c == '\n')
+			dec->msgid_capture = false; /* its first line only */
+		else if (dec->msgid_capture && (dec->message_id_len > 0 || !wsp) &&
+			 dec->message_id_len < sizeof(dec->message_id) - 1)
+			dec->message_id[dec->message_id_len++] = (char)c;
 		break;
 	}
 }
 
 /* Scan decoded octets, then pass on those within max_size. */
-static void data_emit(struct smtp_data_decoder *dec, const char *p, size_t n)
+static void data_scan_out(struct smtp_data_decoder *dec, const char *p, size_t n)
 {
 	if (n == 0)
 		return;
@@ -181,6 +201,28 @@ static void data_emit(struct smtp_data_decoder *dec, const char *p, size_t n)
 		dec->sink(dec->sink_context, p, keep);
 }
 
+/* data_scan_out(), with each bare LF written as CRLF when they are
+ * accepted: the scanner and the output see only CRLF. */
+static void data_emit(struct smtp_data_decoder *dec, const char *p, size_t n)
+{
+	if (!dec->lf_to_crlf) {
+		data_scan_out(dec, p, n);
+		return;
+	}
+	size_t start = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] != '\n')
+			continue;
+		bool cr_before = i > start ? p[i - 1] == '\r' : dec->prev_cr;
+		if (cr_before)
+			continue;
+		data_scan_out(dec, p + start, i - start);
+		data_scan_out(dec, "\r\n", 2);
+		start = i + 1;
+	}
+	data_scan_out(dec, p + start, n - start);
+}
+
 int smtp_data_decoder_feed(struct smtp_data_decoder *dec, const void *data,
 			   size_t len, size_t *consumed_r)
 {
@@ -209,6 +251,8 @@ int smtp_data_decoder_feed(struct smtp_data_decoder *dec, const void *data,
 				data_emit(dec, p + run, i - run);
 				run = i + 1;
 				dec->frame_state = FRAME_DOT;
+			} else if (c == '\n' && dec->lf_to_crlf) {
+				dec->frame_state = FRAME_LF_START;
 			} else {
 				dec->frame_state = c == '\r' ? FRAME_CR : FRAME_TEXT;
 			}
@@ -217,6 +261,12 @@ int smtp_data_decoder_feed(struct smtp_data_decoder *dec, const void *data,
 			if (c == '\r') {
 				run = i + 1;	/* withhold: maybe the end */
 				dec->frame_state = FRAME_DOT_CR;
+			} else if (c == '\n' && dec->lf_to_crlf) {
+				/* ".\n" is no end marker, and a lone dot is
+				 * never unstuffed (RFC 5321 4.5.2): keep it */
+				data_emit(dec, ".", 1);
+				run = i;
+				dec->frame_state = FRAME_LF_START;
 			} else {
 				/* RFC 5321 4.5.2: the dot is deleted and the
 				 * rest of the line kept. An LF here is bare:
@@ -239,12 +289,36 @@ int smtp_data_decoder_feed(struct smtp_data_decoder *dec, const void *data,
 		case FRAME_TEXT:
 			if (c == '\r')
 				dec->frame_state = FRAME_CR;
+			else if (c == '\n' && dec->lf_to_crlf)
+				dec->frame_state = FRAME_LF_START;
 			break;
 		case FRAME_CR:
 			if (c == '\n')
 				dec->frame_state = FRAME_LINE_START;
 			else if (c != '\r')
 				dec->frame_state = FRAME_TEXT;
+			break;
+		case FRAME_LF_START:
+			if (c == '.') {
+				data_emit(dec, p + run, i - run);
+				run = i + 1;
+				dec->frame_state = FRAME_LF_DOT;
+			} else if (c == '\r') {
+				dec->frame_state = FRAME_CR;
+			} else if (c != '\n') {
+				dec->frame_state = FRAME_TEXT;
+			}
+			break;
+		case FRAME_LF_DOT:
+			if (c == '\r' || c == '\n') {
+				/* a lone dot after a bare LF: text, never the
+				 * end (only CRLF "." CRLF ends DATA) */
+				data_emit(dec, ".", 1);
+				run = i;
+				dec->frame_state = c == '\r' ? FRAME_CR : FRAME_LF_START;
+			} else {
+				dec->frame_state = FRAME_TEXT; /* dot removed */
+			}
 			break;
 		}
 	}

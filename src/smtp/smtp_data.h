@@ -28,7 +28,14 @@
  *   - a line over 998 octets before CRLF (RFC 5322 2.1.1), 8-bit octets.
  *   - the header section (RFC 5322 2.1: up to the first empty line, or the
  *     first line that is neither a field nor a continuation) and whether
- *     it held "Date:" and "Message-ID:" fields (any case). */
+ *     it held "Date:" and "Message-ID:" fields (any case).
+ *
+ * With smtp_data_decoder_accept_bare_lf() (submission from a logged-in
+ * user: scripts send bare LFs, as Postfix's smtpd_forbid_bare_newline =
+ * normalize allows), a bare LF is written out as CRLF and is no error; it
+ * ends a line for dot-unstuffing, but never the message: a "." line ending
+ * in a bare LF, or after one ("\n.\r\n"), is kept as a "." line, and only
+ * CRLF "." CRLF ends DATA. A bare CR and NUL stay errors. */
 #ifndef POSTEL_SMTP_DATA_H
 #define POSTEL_SMTP_DATA_H
 
@@ -37,6 +44,8 @@
 #include <stdint.h>
 
 #include "lib/str.h"
+
+#define SMTP_DATA_MSGID_MAX 128
 
 enum smtp_data_mode {
 	SMTP_DATA_MODE_DATA = 0,	/* dot-stuffed, ends at CRLF.CRLF */
@@ -63,6 +72,10 @@ struct smtp_data_decoder {
 	bool in_header;		/* still inside the header section */
 	bool seen_date;		/* "Date:" in the header section */
 	bool seen_message_id;	/* "Message-ID:" in the header section */
+	/* the first Message-ID's value (first line, leading WSP dropped),
+	 * cut to fit; for the log. NUL-terminated. */
+	char message_id[SMTP_DATA_MSGID_MAX];
+	unsigned char message_id_len;
 	unsigned errors;	/* enum smtp_data_error bits, sticky */
 	const char *error;	/* "bare LF", "bare CR" or "NUL": the first */
 
@@ -73,8 +86,10 @@ struct smtp_data_decoder {
 	smtp_data_sink_t *sink;
 	void *sink_context;
 	unsigned char frame_state, hdr_state, hdr_name_len;
+	bool msgid_capture;
 	char hdr_name[11];
 	bool prev_cr;
+	bool lf_to_crlf;
 	uint32_t line_len;
 };
 
@@ -87,6 +102,9 @@ void smtp_data_decoder_init(struct smtp_data_decoder *dec,
 /* Send output to sink as well as (or instead of, with out NULL) out. */
 void smtp_data_decoder_set_sink(struct smtp_data_decoder *dec,
 				smtp_data_sink_t *sink, void *context);
+/* Take a bare LF as CRLF (see above). Call after init, before feeding;
+ * DATA and BDAT modes only (a BINARYMIME body is kept as it is). */
+void smtp_data_decoder_accept_bare_lf(struct smtp_data_decoder *dec);
 /* Forget everything; the decoder owns no memory, so this only clears. */
 void smtp_data_decoder_deinit(struct smtp_data_decoder *dec);
 

@@ -4,7 +4,8 @@
  * that smtp_spool.c writes off the event loop; it arrives through the
  * decoder in smtp_data.c, which alone decides where DATA ends: only
  * CRLF.CRLF. Bare CR, bare LF and NUL make the message refused after its
- * end (SMTP smuggling), never a second message. Over the size limit, the
+ * end (SMTP smuggling), never a second message; on submission after AUTH
+ * a bare LF is taken as CRLF instead. Over the size limit, the
  * rest is read and dropped, then 552. */
 #include "smtp_private.h"
 #include "lib/conn.h"
@@ -43,6 +44,18 @@ int smtp_spool_open(struct smtp_session *s)
 	tx->spool_size = 0;
 	str_clear(&tx->spool_buf);
 	return 0;
+}
+
+/* Submission (587/465) from a logged-in user takes bare LFs as CRLF
+ * (issue 11 item 7; Postfix's smtpd_forbid_bare_newline = normalize):
+ * scripts send them. Port 25 keeps refusing them (RFC 5321 2.3.8). */
+static void smtp_decoder_start(struct smtp_session *s, enum smtp_data_mode mode)
+{
+	struct smtp_tx *tx = s->tx;
+	smtp_data_decoder_init(&tx->dec, mode, s->base.env->config->message_size_limit,
+			       &tx->spool_buf);
+	if (s->base.service != SERVICE_SMTP && s->auth_user != NULL)
+		smtp_data_decoder_accept_bare_lf(&tx->dec);
 }
 
 /* The whole message is in; judge it, then deliver. */
@@ -101,8 +114,7 @@ void smtp_cmd_data(struct smtp_session *s, const struct smtp_command *cmd)
 		smtp_reply(s, 451, "4.3.0", "Local error in processing");
 		return;
 	}
-	smtp_data_decoder_init(&tx->dec, SMTP_DATA_MODE_DATA,
-			       s->base.env->config->message_size_limit, &tx->spool_buf);
+	smtp_decoder_start(s, SMTP_DATA_MODE_DATA);
 	s->state = SMTP_STATE_DATA;
 	smtp_rate_start(s);
 	smtp_reply(s, 354, NULL, "End data with <CR><LF>.<CR><LF>");
@@ -193,8 +205,7 @@ void smtp_cmd_bdat(struct smtp_session *s, const struct smtp_command *cmd)
 			smtp_bdat_skip(s, bdat.size, 451, "4.3.0", "Local error in processing");
 			return;
 		}
-		smtp_data_decoder_init(&tx->dec, SMTP_DATA_MODE_BDAT, config->message_size_limit,
-				       &tx->spool_buf);
+		smtp_decoder_start(s, SMTP_DATA_MODE_BDAT);
 		tx->bdat_started = true;
 	}
 	tx->bdat_remaining = bdat.size;

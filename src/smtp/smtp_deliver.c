@@ -68,9 +68,12 @@ static void smtp_received_header(struct smtp_session *s, str_t *out)
 	str_printf(out, ";\r\n\t%s\r\n", smtp_message_date(time(NULL)));
 }
 
-static void smtp_submission_headers(struct smtp_session *s, str_t *out)
+/* *msgid_r: the Message-ID added, in tx's pool, or the client's */
+static void smtp_submission_headers(struct smtp_session *s, str_t *out,
+				    const char **msgid_r)
 {
 	const struct smtp_data_decoder *dec = &s->tx->dec;
+	*msgid_r = dec->message_id;
 	if (s->base.service == SERVICE_SMTP)
 		return;
 	/* RFC 6409 8.2, 8.3: a submission server may add missing ones */
@@ -79,8 +82,10 @@ static void smtp_submission_headers(struct smtp_session *s, str_t *out)
 	if (!smtp_data_seen_message_id(dec)) {
 		/* unique per message, not per session and second */
 		str_appendz(out, "Message-ID: ");
+		size_t start = out->len;
 		smtp_message_id(out, time(NULL), s->base.sid, s->messages + 1,
 				s->base.env->config->hostname);
+		*msgid_r = pool_strndup(s->tx->pool, out->data + start, out->len - start);
 		str_appendz(out, "\r\n");
 	}
 }
@@ -102,6 +107,7 @@ struct smtp_delivery_job {
 	uint64_t spool_size;
 	const char *spool_mem;
 	const char *sender;
+	const char *message_id;  /* for the log; "" when there is none */
 	str_t common;            /* trace and submission headers */
 	const char **local;      /* distinct local mailboxes */
 	unsigned nlocal;
@@ -380,16 +386,31 @@ static void smtp_job_done(void *ctx)
 			smtp_reply(s, 451, "4.3.0", "Local error in processing");
 	} else {
 		s->messages++;
+		bool queued = job->queue_id[0] != '\0';
 		log_info("sid=%s event=message ip=%s from=%s rcpts=%u local=%u remote=%u "
-			 "looped=%u size=%llu tls=%s user=%s queue_id=%s result=accepted",
+			 "looped=%u size=%llu tls=%s user=%s message_id=%s queue_id=%s "
+			 "result=accepted",
 			 s->base.sid, s->base.peer_ip, log_str(tx->mail.from.canonical), tx->rcpt_count,
 			 job->nlocal, job->env.recipient_count, job->looped,
 			 (unsigned long long)tx->spool_size,
 			 smtp_session_tls(s) ? conn_tls_version(s->base.conn) : "no",
 			 s->auth_user != NULL ? log_str(s->auth_user) : "-",
-			 job->queue_id[0] != '\0' ? job->queue_id : "-");
-		smtp_reply(s, 250, "2.0.0", "OK: queued as %s.%u",
-			   job->queue_id[0] != '\0' ? job->queue_id : s->base.sid, s->messages);
+			 job->message_id[0] != '\0' ? log_str(job->message_id) : "-",
+			 queued ? job->queue_id : "-");
+		if (queued) {
+			/* issue 11 item 8: say why it is still here */
+			for (unsigned i = 0; i < job->env.recipient_count; i++)
+				log_info("sid=%s event=queued queue_id=%s rcpt=%s "
+					 "reason=\"outbound delivery not implemented yet\"",
+					 s->base.sid, job->queue_id,
+					 log_value(job->env.recipients[i].address.data,
+						   job->env.recipients[i].address.len));
+			/* the id as the log and "postel queue list" show it */
+			smtp_reply(s, 250, "2.0.0", "OK: queued as %s", job->queue_id);
+		} else {
+			smtp_reply(s, 250, "2.0.0", "OK: delivered as %s.%u", s->base.sid,
+				   s->messages);
+		}
 	}
 	smtp_job_free(job);
 	smtp_tx_reset(s);
@@ -454,7 +475,7 @@ void smtp_deliver(struct smtp_session *s)
 	job->spool_mem = tx->spool_buf.data != NULL ? tx->spool_buf.data : "";
 	job->sender = tx->mail.from.canonical;
 	smtp_received_header(s, &job->common);
-	smtp_submission_headers(s, &job->common);
+	smtp_submission_headers(s, &job->common, &job->message_id);
 
 	/* tx->target_total <= SMTP_MAX_TARGETS bounds both lists */
 	job->local = pool_alloc(tx->pool, (tx->target_total + 1) * sizeof(*job->local));

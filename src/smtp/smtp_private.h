@@ -37,6 +37,11 @@ struct userdb_target;
 #define SMTP_SPOOL_MEM_MAX (64 * 1024)
 /* a spool file larger than this is emptied when its transaction ends */
 #define SMTP_SPOOL_KEEP_MAX (1024 * 1024)
+/* the most of a MAIL/RCPT path kept for the refusal log */
+#define SMTP_LOG_PATH_MAX 128
+/* refusal log lines per session; 452 to RCPT is no bad command, so a
+ * client could otherwise write the log without end */
+#define SMTP_REJECT_LOG_MAX 100
 /* the most copies (local and remote) one message may expand into */
 #define SMTP_MAX_TARGETS 4096
 /* how far past the size limit a BDAT chunk is still read and refused */
@@ -91,6 +96,12 @@ struct smtp_session {
 
 	struct auth_login *login; /* an AUTH in progress */
 	unsigned delay_reply_code;
+
+	/* the command whose 4xx/5xx replies smtp_reply() logs as refusals
+	 * (UNKNOWN: none), and the path it named (MAIL, RCPT), cut to fit */
+	enum smtp_cmd_verb cmd_verb;
+	char cmd_path[SMTP_LOG_PATH_MAX];
+	unsigned rejects_logged;
 
 	struct smtp_tx *tx;
 	int spool_fd; /* O_TMPFILE, reused by each message; -1 until needed */

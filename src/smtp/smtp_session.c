@@ -11,6 +11,7 @@
 #include "lib/ioloop.h"
 #include "lib/log.h"
 #include "auth/sasl.h"
+#include "auth/auth_login.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -47,6 +48,80 @@ static const struct smtp_cmd_def smtp_cmds[] = {
 
 static void smtp_on_conn_event(void *ctx, enum conn_event ev);
 
+/* Remember the command being answered, and the path a MAIL or RCPT
+ * named ("FROM:<a@b> SIZE=1" gives "<a@b>"), for the refusal log. */
+static void smtp_cmd_track(struct smtp_session *s, const struct smtp_command *cmd)
+{
+	s->cmd_verb = cmd->verb;
+	s->cmd_path[0] = '\0';
+	if ((cmd->verb != SMTP_CMD_MAIL && cmd->verb != SMTP_CMD_RCPT) || cmd->args == NULL)
+		return;
+	const char *p = cmd->args, *end = cmd->args + cmd->args_len;
+	const char *colon = memchr(p, ':', cmd->args_len);
+	if (colon != NULL)
+		p = colon + 1;
+	while (p < end && *p == ' ')
+		p++;
+	const char *sp = memchr(p, ' ', (size_t)(end - p));
+	size_t n = (size_t)((sp != NULL ? sp : end) - p);
+	if (n >= sizeof(s->cmd_path))
+		n = sizeof(s->cmd_path) - 1;
+	memcpy(s->cmd_path, p, n);
+	s->cmd_path[n] = '\0';
+}
+
+static void smtp_cmd_untrack(struct smtp_session *s)
+{
+	s->cmd_verb = SMTP_CMD_UNKNOWN;
+	s->cmd_path[0] = '\0';
+}
+
+/* Issue 11 item 4: one line per refused MAIL, RCPT, AUTH (with the name
+ * tried, never the password) and message, at the one place every reply
+ * passes. 421 closes the session and is logged where it is decided. */
+static void smtp_log_reject(struct smtp_session *s, unsigned code, const char *enhanced,
+			    const char *text, size_t text_len)
+{
+	struct smtp_tx *tx = s->tx;
+	const char *from = tx != NULL ? tx->mail.from.canonical : NULL;
+	const char *user = s->auth_user;
+	str_t kv = STR_INIT;
+	switch (s->cmd_verb) {
+	case SMTP_CMD_MAIL:
+		str_printf(&kv, "from=%s", log_str(s->cmd_path));
+		break;
+	case SMTP_CMD_RCPT:
+		str_printf(&kv, "from=%s rcpt=%s", from != NULL ? log_str(from) : "-",
+			   log_str(s->cmd_path));
+		break;
+	case SMTP_CMD_AUTH:
+		user = s->login != NULL ? auth_login_name_tried(s->login) : NULL;
+		break;
+	case SMTP_CMD_DATA:
+	case SMTP_CMD_BDAT:
+		str_printf(&kv, "from=%s rcpts=%u size=%llu", from != NULL ? log_str(from) : "-",
+			   tx != NULL ? tx->rcpt_count : 0,
+			   (unsigned long long)(tx != NULL ? tx->dec.size : 0));
+		break;
+	default:
+		str_free(&kv);
+		return;
+	}
+	if (++s->rejects_logged > SMTP_REJECT_LOG_MAX) {
+		if (s->rejects_logged == SMTP_REJECT_LOG_MAX + 1)
+			log_info("sid=%s event=reject_log_suppressed ip=%s after=%u",
+				 s->base.sid, s->base.peer_ip, SMTP_REJECT_LOG_MAX);
+		str_free(&kv);
+		return;
+	}
+	log_info("sid=%s event=reject ip=%s service=%s cmd=%s code=%u enhanced=%s %s%suser=%s "
+		 "reason=%s", s->base.sid, s->base.peer_ip, service_name(s->base.service),
+		 smtp_cmd_verb_name(s->cmd_verb), code, enhanced != NULL ? enhanced : "-",
+		 str_c(&kv), kv.len > 0 ? " " : "", user != NULL ? log_str(user) : "-",
+		 log_value(text, text_len));
+	str_free(&kv);
+}
+
 void smtp_reply(struct smtp_session *s, unsigned code, const char *enhanced,
 		const char *fmt, ...)
 {
@@ -56,9 +131,12 @@ void smtp_reply(struct smtp_session *s, unsigned code, const char *enhanced,
 	/* RFC 2034: enhanced codes on every reply but the greeting */
 	if (enhanced != NULL)
 		str_printf(&line, "%s ", enhanced);
+	size_t text_start = line.len;
 	va_start(ap, fmt);
 	str_vprintf(&line, fmt, ap);
 	va_end(ap);
+	if (code >= 400 && code != 421)
+		smtp_log_reject(s, code, enhanced, line.data + text_start, line.len - text_start);
 	str_appendz(&line, "\r\n");
 	conn_write(s->base.conn, line.data, line.len);
 	str_free(&line);
@@ -152,7 +230,9 @@ static void smtp_dispatch(struct smtp_session *s, const char *line, size_t len)
 {
 	struct smtp_command cmd;
 	struct smtp_reply_err err;
-	if (smtp_parse_command(line, len, &cmd, &err) < 0) {
+	int ret = smtp_parse_command(line, len, &cmd, &err);
+	smtp_cmd_track(s, &cmd);
+	if (ret < 0) {
 		if (cmd.verb == SMTP_CMD_HTTP) {
 			/* ALPACA / cross-protocol: drop at once, echo nothing */
 			log_info("sid=%s event=http_request ip=%s", s->base.sid, s->base.peer_ip);
@@ -201,6 +281,8 @@ static void smtp_process_input(struct smtp_session *s)
 			break;
 		}
 		bool auth = s->state != SMTP_STATE_COMMAND;
+		if (!auth)
+			smtp_cmd_untrack(s);
 		const char *line;
 		size_t len;
 		bool bare_lf;
@@ -226,9 +308,12 @@ static void smtp_process_input(struct smtp_session *s)
 			smtp_auth_input_line(s, line, len);
 		else
 			smtp_dispatch(s, line, len);
-		/* what the command allocated goes with it */
-		if (s->state == SMTP_STATE_COMMAND)
+		/* what the command allocated goes with it; a reply still to
+		 * come (WAIT, DATA) keeps the command for the refusal log */
+		if (s->state == SMTP_STATE_COMMAND) {
 			session_command_done(&s->base);
+			smtp_cmd_untrack(s);
+		}
 		if (s->base.draining && s->tx == NULL && s->state == SMTP_STATE_COMMAND &&
 		    !s->base.closing) {
 			smtp_reply(s, 421, "4.3.2", "Service shutting down");

@@ -19,6 +19,9 @@ struct result {
 	struct smtp_data_decoder dec;
 };
 
+/* set by test_bare_lf_accepted: decoders take bare LFs as CRLF */
+static bool accept_lf;
+
 static void result_free(struct result *r)
 {
 	str_free(&r->out);
@@ -31,6 +34,8 @@ static void feed_split(const char *in, size_t len, const size_t *splits,
 {
 	memset(r, 0, sizeof(*r));
 	smtp_data_decoder_init(&r->dec, SMTP_DATA_MODE_DATA, max, &r->out);
+	if (accept_lf)
+		smtp_data_decoder_accept_bare_lf(&r->dec);
 	size_t pos = 0;
 	for (size_t s = 0; s <= n_splits && r->ret == 0; s++) {
 		size_t end = s < n_splits ? splits[s] : len;
@@ -64,6 +69,7 @@ static void assert_same(const struct result *a, const struct result *b)
 	assert_int_equal(a->dec.in_header, b->dec.in_header);
 	assert_int_equal(a->dec.seen_date, b->dec.seen_date);
 	assert_int_equal(a->dec.seen_message_id, b->dec.seen_message_id);
+	assert_string_equal(a->dec.message_id, b->dec.message_id);
 }
 
 /* Whole feed == every 2-way split == byte-at-a-time feed. */
@@ -283,6 +289,35 @@ static void test_headers(void **state)
 	hdr_check("Veryveryverylongname: x\r\nDate: y", true, false, true);
 }
 
+/* The first Message-ID's value is kept for the log (issue 11 item 4). */
+static void test_message_id_value(void **state)
+{
+	(void)state;
+	static const struct { const char *in, *want; } vec[] = {
+		{ "Message-ID:  <a@b>\r\nMessage-ID: <c@d>\r\n\r\nx\r\n.\r\n", "<a@b>" },
+		{ "Subject: x\r\nmessage-id:<z@y>\r\n  <folded@x>\r\n\r\n.\r\n", "<z@y>" },
+		{ "Subject: x\r\n\r\nMessage-ID: <body@x>\r\n.\r\n", "" },
+	};
+	for (size_t i = 0; i < sizeof(vec) / sizeof(vec[0]); i++) {
+		struct result r;
+		feed_all(vec[i].in, strlen(vec[i].in), UINT64_MAX, &r);
+		assert_string_equal(r.dec.message_id, vec[i].want);
+		result_free(&r);
+		check_splits(vec[i].in, strlen(vec[i].in), UINT64_MAX);
+	}
+	/* a long one is cut, never overflows */
+	str_t in = STR_INIT;
+	str_appendz(&in, "Message-ID: <");
+	for (int i = 0; i < 300; i++)
+		str_appendc(&in, 'a');
+	str_appendz(&in, ">\r\n\r\n.\r\n");
+	struct result r;
+	feed_all(in.data, in.len, UINT64_MAX, &r);
+	assert_int_equal(strlen(r.dec.message_id), SMTP_DATA_MSGID_MAX - 1);
+	result_free(&r);
+	str_free(&in);
+}
+
 static void sink_collect(void *context, const char *data, size_t len)
 {
 	str_append(context, data, len);
@@ -317,6 +352,8 @@ static void bdat_feed(enum smtp_data_mode mode, const char *in, size_t len,
 {
 	memset(r, 0, sizeof(*r));
 	smtp_data_decoder_init(&r->dec, mode, UINT64_MAX, &r->out);
+	if (accept_lf)
+		smtp_data_decoder_accept_bare_lf(&r->dec);
 	size_t used;
 	assert_int_equal(smtp_data_decoder_feed(&r->dec, in, split, &used), 0);
 	assert_int_equal(used, split);
@@ -368,6 +405,79 @@ static void test_bdat(void **state)
 	bdat_check(bin, LIT("Date: \0x\r\n\r\n"), SMTP_DATA_ERR_NUL, true);
 }
 
+/* Submission after AUTH (issue 11 item 7): a bare LF is taken as CRLF,
+ * in DATA and BDAT alike; a bare CR and NUL stay errors; and still only
+ * CRLF "." CRLF ends DATA: a "." line ending in, or following, a bare
+ * LF is kept as a "." line. */
+static void test_bare_lf_accepted(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *in; size_t in_len;
+		const char *out; size_t out_len;
+	} vec[] = {
+		{ LIT("a\nb\r\n.\r\n"), LIT("a\r\nb\r\n") },
+		{ LIT("a\n\nb\n\r\n.\r\n"), LIT("a\r\n\r\nb\r\n\r\n") },
+		{ LIT("a\n.\nb\r\n.\r\n"), LIT("a\r\n.\r\nb\r\n") },
+		{ LIT("a\n.\r\nb\r\n.\r\n"), LIT("a\r\n.\r\nb\r\n") },
+		{ LIT("a\r\n.\nb\r\n.\r\n"), LIT("a\r\n.\r\nb\r\n") },
+		{ LIT("a\n..x\n..\r\n.\r\n"), LIT("a\r\n.x\r\n.\r\n") },
+		{ LIT(".\n\r\n.\r\n"), LIT(".\r\n\r\n") },
+		{ LIT("\n\r\n.\r\n"), LIT("\r\n\r\n") },
+	};
+	accept_lf = true;
+	for (size_t i = 0; i < sizeof(vec) / sizeof(vec[0]); i++) {
+		struct result r;
+		feed_all(vec[i].in, vec[i].in_len, UINT64_MAX, &r);
+		if (r.out.len != vec[i].out_len ||
+		    memcmp(str_c(&r.out), vec[i].out, vec[i].out_len) != 0)
+			fail_msg("vec %zu: got '%.*s'", i, (int)r.out.len, str_c(&r.out));
+		assert_int_equal(r.ret, 1);
+		assert_int_equal(r.consumed, vec[i].in_len);
+		assert_int_equal(r.dec.errors, 0);
+		assert_true(r.dec.size == vec[i].out_len);
+		result_free(&r);
+		check_splits(vec[i].in, vec[i].in_len, UINT64_MAX);
+	}
+	/* the smuggling sequences never end DATA; bare CR and NUL stay
+	 * refused (TESTING.md SMTP item 3) */
+	static const struct {
+		const char *in; size_t len; unsigned errors;
+	} smug[] = {
+		{ LIT("a\n.\nMAIL FROM:<e@x>\r\n.\r\n"), 0 },
+		{ LIT("a\n.\r\nMAIL FROM:<e@x>\r\n.\r\n"), 0 },
+		{ LIT("a\r.\r\nMAIL FROM:<e@x>\r\n.\r\n"), SMTP_DATA_ERR_BARE_CR },
+		{ LIT("a\r\n\0.\r\nMAIL FROM:<e@x>\r\n.\r\n"), SMTP_DATA_ERR_NUL },
+		{ LIT("a\r\n.\r\r\nMAIL FROM:<e@x>\r\n.\r\n"), SMTP_DATA_ERR_BARE_CR },
+		{ LIT("a\n.\r\r\nMAIL FROM:<e@x>\r\n.\r\n"), SMTP_DATA_ERR_BARE_CR },
+	};
+	for (size_t i = 0; i < sizeof(smug) / sizeof(smug[0]); i++) {
+		struct result r;
+		feed_all(smug[i].in, smug[i].len, UINT64_MAX, &r);
+		assert_int_equal(r.ret, 1);
+		assert_int_equal(r.consumed, smug[i].len);
+		assert_int_equal(r.dec.errors, smug[i].errors);
+		assert_non_null(memmem(r.out.data, r.out.len, "MAIL FROM:<e@x>\r\n", 17));
+		result_free(&r);
+		check_splits(smug[i].in, smug[i].len, UINT64_MAX);
+	}
+	/* BDAT: the same normalisation, no dot handling; BINARYMIME as is */
+	struct result r;
+	bdat_feed(SMTP_DATA_MODE_BDAT, LIT("Date: x\n\n.\na\r\n"), 3, &r);
+	assert_int_equal(r.dec.errors, 0);
+	assert_true(r.dec.seen_date);
+	assert_int_equal(r.out.len, 17);
+	assert_memory_equal(r.out.data, "Date: x\r\n\r\n.\r\na\r\n", 17);
+	result_free(&r);
+	bdat_feed(SMTP_DATA_MODE_BDAT, LIT("a\rb\n"), 1, &r);
+	assert_int_equal(r.dec.errors, SMTP_DATA_ERR_BARE_CR);
+	result_free(&r);
+	bdat_feed(SMTP_DATA_MODE_BDAT_BINARY, LIT("Date: x\n\r\n"), 2, &r);
+	assert_int_equal(r.dec.errors, SMTP_DATA_ERR_BARE_LF);
+	result_free(&r);
+	accept_lf = false;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -376,8 +486,10 @@ int main(void)
 		cmocka_unit_test(test_size_cap),
 		cmocka_unit_test(test_line_length_and_8bit),
 		cmocka_unit_test(test_headers),
+		cmocka_unit_test(test_message_id_value),
 		cmocka_unit_test(test_sink),
 		cmocka_unit_test(test_bdat),
+		cmocka_unit_test(test_bare_lf_accepted),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -181,8 +181,7 @@ int store_user_create(struct store *store, const char *address,
 	return store->backend->user_create(store, &addr, error_r);
 }
 
-/* The address and mailbox name every per-mailbox call starts with. */
-static int store_target_parse(const char *address, const char *mailbox,
+int store_target_parse(const char *address, const char *mailbox,
 			      struct store_address *addr_r, const char **name_r,
 			      const char **error_r)
 {

@@ -45,6 +45,7 @@
 #ifndef POSTEL_STORE_H
 #define POSTEL_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -60,22 +61,36 @@
 struct store;
 struct store_delivery;
 
+/* RFC 9051 6.3.11 STATUS items, from counters the backend keeps: no
+ * call reads every message. recent: messages no session has claimed as
+ * \Recent yet (store_view_claim_recent(), store_view.h). */
 struct store_mailbox_status {
 	uint32_t uidvalidity;
 	uint32_t uidnext;
 	uint64_t highestmodseq;
 	uint32_t messages;
+	uint32_t unseen;
+	uint32_t deleted;
+	uint32_t recent;
+	uint64_t size;      /* sum of the messages' wire sizes */
 };
+
+/* 128 random bits the index gives a message when it first records it:
+ * unique per message for the life of the index (a rebuilt index gives
+ * new ones, with its new UIDVALIDITY). */
+#define STORE_GUID_SIZE 16
 
 struct store_message_info {
 	uint32_t uid;
+	uint8_t guid[STORE_GUID_SIZE];
 	uint64_t modseq;
 	uint64_t size;      /* octets with CRLF line endings: what POP3 LIST
 			     * and IMAP RFC822.SIZE report (RFC 1939 5,
 			     * RFC 9051 2.3.4), not the file's own size */
 	time_t internaldate;
 	const char *flags;  /* space-separated IMAP flags, "" for none */
-	const char *path;   /* absolute path now, NULL if the file is gone */
+	unsigned sysflags;  /* the system flags in flags (store_view.h) */
+	bool lost;          /* its content is gone (a crash mid-expunge) */
 };
 
 /* Work done since the process started, over all handles: what tests
@@ -104,6 +119,28 @@ int store_user_create(struct store *store, const char *address,
 /* Create a further mailbox for an existing user. 0 if it already existed. */
 int store_mailbox_create(struct store *store, const char *address,
 			 const char *mailbox, const char **error_r);
+/* Mailbox management (RFC 9051 6.3), store_mailbox_ops.c. Each looks
+ * the mailbox up under the index lock and is durable when it returns 0.
+ * list: every mailbox's name, sorted (pool). delete: never INBOX, nor a
+ * mailbox with mailboxes below it (delete those first, as Dovecot asks);
+ * its messages are gone. rename: the mailbox and those below it keep
+ * UIDVALIDITY and UIDs under the new name; -1 if the new name exists or
+ * lies below the old; renaming INBOX moves its messages into the new
+ * mailbox and leaves INBOX empty (RFC 9051 6.3.6). Subscriptions
+ * (6.3.7, 6.3.8) may name mailboxes that do not exist. */
+int store_mailbox_list(struct store *store, const char *address, pool_t *pool,
+		       const char ***names_r, unsigned *count_r,
+		       const char **error_r);
+int store_mailbox_delete(struct store *store, const char *address,
+			 const char *mailbox, const char **error_r);
+int store_mailbox_rename(struct store *store, const char *address,
+			 const char *old_name, const char *new_name,
+			 const char **error_r);
+int store_mailbox_subscribe(struct store *store, const char *address,
+			    const char *mailbox, bool on, const char **error_r);
+int store_mailbox_subscriptions(struct store *store, const char *address,
+				pool_t *pool, const char ***names_r,
+				unsigned *count_r, const char **error_r);
 /* -1 on error (including unknown user or mailbox). */
 int store_mailbox_status(struct store *store, const char *address,
 			 const char *mailbox,
@@ -115,12 +152,10 @@ int store_mailbox_list_messages(struct store *store, const char *address,
 				struct store_message_info **messages_r,
 				unsigned *count_r, const char **error_r);
 
-/* Reading one message (from store_mailbox_list_messages()) in wire form,
- * a chunk at a time: never more than a few KiB in memory, whatever the
- * message's size. */
+/* Reading one message (opened by store_view_message_open(), store_view.h)
+ * in wire form, a chunk at a time: never more than a few KiB in memory,
+ * whatever the message's size. */
 struct store_message_reader;
-struct store_message_reader *
-store_message_open(const struct store_message_info *msg, const char **error_r);
 /* Up to size bytes (size >= 2) of the message into buf; 0 at its end. */
 ssize_t store_message_read(struct store_message_reader *r, void *buf,
 			   size_t size, const char **error_r);
@@ -198,5 +233,12 @@ int store_address_parse(const char *address, struct store_address *addr_r,
  * (a temp string), or -1 for an unsafe or malformed name. */
 int store_mailbox_name_check(const char *mailbox, const char **name_r,
 			     const char **error_r);
+
+/* store_user_delete.c: remove the user's whole mail store (every folder,
+ * message and index) so that a user added later under the same address
+ * starts empty. The mail vanishes at once (one rename), then is removed
+ * without following links. 1: removed, 0: there was none, -1: error.
+ * For "postel user del", after the account is gone. */
+int store_user_delete(struct store *store, const char *address, const char **error_r);
 
 #endif

@@ -15,36 +15,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* 2: mailboxes.new_mtime and tmp_checked (store_index.h) */
-#define STORE_INDEX_VERSION 2
-
-static const char store_index_schema[] =
-	"CREATE TABLE IF NOT EXISTS mailboxes ("
-	" id INTEGER PRIMARY KEY,"
-	" name TEXT NOT NULL UNIQUE,"
-	" uidvalidity INTEGER NOT NULL,"
-	" uidnext INTEGER NOT NULL,"
-	" highestmodseq INTEGER NOT NULL,"
-	" new_mtime INTEGER NOT NULL DEFAULT 0,"
-	" tmp_checked INTEGER NOT NULL DEFAULT 0);"
-	"CREATE TABLE IF NOT EXISTS messages ("
-	" mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id),"
-	" uid INTEGER NOT NULL,"
-	" modseq INTEGER NOT NULL,"
-	" flags TEXT NOT NULL DEFAULT '',"
-	" filename TEXT NOT NULL,"
-	" size INTEGER NOT NULL,"
-	" internaldate INTEGER NOT NULL,"
-	" PRIMARY KEY (mailbox_id, uid),"
-	" UNIQUE (mailbox_id, filename));"
-	"PRAGMA user_version=2;";
-
-/* version 1 to 2: the columns that let an open skip the Maildir scan */
-static const char store_index_migrate_1[] =
-	"ALTER TABLE mailboxes ADD COLUMN new_mtime INTEGER NOT NULL DEFAULT 0;"
-	"ALTER TABLE mailboxes ADD COLUMN tmp_checked INTEGER NOT NULL DEFAULT 0;"
-	"PRAGMA user_version=2;";
-
 static bool rc_is_corrupt(int rc)
 {
 	rc &= 0xff; /* primary code of an extended result code */
@@ -192,12 +162,17 @@ static int index_schema_update(struct store_index *idx, const char **error_r)
 		return -1;
 	}
 	if (version < STORE_INDEX_VERSION &&
-	    index_exec(idx, version == 1 ? store_index_migrate_1 :
-		       store_index_schema, "create", error_r) < 0) {
+	    index_exec(idx, index_schema_sql(version), version == 0 ? "create" : "migrate",
+		       error_r) < 0) {
 		store_index_rollback(idx);
 		return -1;
 	}
-	return store_index_commit(idx, error_r);
+	if (store_index_commit(idx, error_r) < 0)
+		return -1;
+	if (version > 0)
+		log_info("event=index_migrated path=%s from=%d to=%d",
+			 log_str(idx->path), version, STORE_INDEX_VERSION);
+	return 0;
 }
 
 /* Open and prepare the database file. -1 with idx->corrupt set when the
@@ -238,7 +213,11 @@ static int index_try_open(const char *path, bool check,
 		if (ret < 0)
 			return -1;
 	}
+	/* temp_store: statement journals (a trigger's UPDATE inside a long
+	 * transaction, a rebuild adding thousands of rows) stay in memory;
+	 * the worker's sandbox allows no temporary file outside DATA */
 	if (index_exec(idx, "PRAGMA synchronous=FULL", "open", error_r) < 0 ||
+	    index_exec(idx, "PRAGMA temp_store=MEMORY", "open", error_r) < 0 ||
 	    index_exec(idx, "PRAGMA foreign_keys=ON", "open", error_r) < 0)
 		return -1;
 	if (check && index_check_integrity(idx, error_r) < 0)

@@ -2,10 +2,18 @@
  *
  * One WAL-mode database per user (postel-index.sqlite in the user's
  * directory) with synchronous=FULL, so a committed transaction is on disk.
- * Tables:
+ * Tables (schema: store_index_schema.c):
  *   mailboxes(id, name, uidvalidity, uidnext, highestmodseq, new_mtime,
- *             tmp_checked)
- *   messages(mailbox_id, uid, modseq, flags, filename, size, internaldate)
+ *             tmp_checked, first_recent_uid, n_messages, n_unseen,
+ *             n_deleted, n_size)
+ *   messages(mailbox_id, uid, modseq, flags, filename, size, internaldate,
+ *            sysflags)
+ *   expunges(mailbox_id, uid, modseq)   the expunge log
+ *   keywords(mailbox_id, name)          keywords ever set in a mailbox
+ *   subscriptions(name)                 RFC 9051 6.3.7
+ * Triggers on messages keep the n_* counters and the expunge log, and
+ * give each deleted row a new HIGHESTMODSEQ, whichever code path
+ * changes the rows (store_index_view.c reads them).
  * filename is the Maildir base name (without the ":2,..." info part, which
  * mail readers change when they set flags), unique per mailbox.
  * new_mtime is the mtime (ns) of the folder's new/ as of the last time
@@ -32,6 +40,7 @@
 #include <stdint.h>
 
 #include "lib/mem.h"
+#include "store/store.h"
 
 #define STORE_INDEX_FILENAME "postel-index.sqlite"
 #define STORE_INDEX_BUSY_MSECS 10000
@@ -56,6 +65,8 @@ struct store_index_message {
 	uint64_t size;
 	int64_t internaldate;
 	const char *flags;
+	unsigned sysflags; /* STORE_FLAG_* of flags */
+	uint8_t guid[STORE_GUID_SIZE];
 	const char *filename;
 };
 
@@ -80,11 +91,8 @@ int store_index_begin_try(struct store_index *idx, const char **error_r);
 int store_index_commit(struct store_index *idx, const char **error_r);
 void store_index_rollback(struct store_index *idx);
 
-/* 1 found, 0 no such mailbox, -1 error. */
-/* Count of messages in a mailbox: a scan, so only for STATUS-like uses;
- * lookups (every delivery) leave mailbox_r->messages at 0. */
-int store_index_mailbox_count(struct store_index *idx, int64_t mailbox_id,
-			      uint32_t *count_r, const char **error_r);
+/* 1 found, 0 no such mailbox, -1 error. mailbox_r->messages is 0: the
+ * counters are store_index_mailbox_counters(). */
 int store_index_mailbox_lookup(struct store_index *idx, const char *name,
 			       struct store_index_mailbox *mailbox_r,
 			       const char **error_r);
@@ -120,9 +128,61 @@ int store_index_message_list(struct store_index *idx, int64_t mailbox_id,
 			     struct store_index_message **messages_r,
 			     unsigned *count_r, const char **error_r);
 /* Within a transaction: delete the rows of these UIDs (absent ones are
- * ignored) and raise the mailbox's HIGHESTMODSEQ once. */
+ * ignored); each gets a new HIGHESTMODSEQ and an expunge log entry. */
 int store_index_messages_remove(struct store_index *idx, int64_t mailbox_id,
 				const uint32_t *uids, unsigned count,
 				const char **error_r);
+
+/* store_index_view.c: what mailbox views (store_view.h) need. */
+#include "store/store_view.h"
+
+/* A read transaction: the queries between see one snapshot. */
+int store_index_read_begin(struct store_index *idx, const char **error_r);
+void store_index_read_end(struct store_index *idx);
+/* Messages whose MODSEQ is above since, in UID order (pool). */
+int store_index_changes_since(struct store_index *idx, int64_t mailbox_id,
+			      uint64_t since, pool_t *pool,
+			      struct store_view_flag_change **rows_r,
+			      unsigned *count_r, const char **error_r);
+/* UIDs of the expunge log with a MODSEQ above since (pool). */
+int store_index_expunges_since(struct store_index *idx, int64_t mailbox_id,
+			       uint64_t since, pool_t *pool, uint32_t **uids_r,
+			       unsigned *count_r, const char **error_r);
+/* 1 found, 0 no such UID, -1 error. */
+int store_index_message_get(struct store_index *idx, int64_t mailbox_id,
+			    uint32_t uid, pool_t *pool,
+			    struct store_index_message *msg_r,
+			    const char **error_r);
+/* Within a transaction: new flags for a message, with the mailbox's
+ * next MODSEQ (*modseq_r). */
+int store_index_message_set_flags(struct store_index *idx, int64_t mailbox_id,
+				  uint32_t uid, const char *flags,
+				  unsigned sysflags, uint64_t *modseq_r,
+				  const char **error_r);
+/* Within a transaction: remember a keyword used in the mailbox. */
+int store_index_keyword_add(struct store_index *idx, int64_t mailbox_id,
+			    const char *name, const char **error_r);
+/* store_index_mailbox.c, within a transaction: remove a mailbox's rows
+ * (messages, expunge log, keywords, the mailbox); rename a mailbox and
+ * those below it ("old/..."); add or drop a subscription. */
+int store_index_mailbox_remove(struct store_index *idx, int64_t mailbox_id,
+			       const char **error_r);
+int store_index_mailbox_rename(struct store_index *idx, const char *old_name,
+			       const char *new_name, const char **error_r);
+int store_index_subscribe(struct store_index *idx, const char *name, bool on,
+			  const char **error_r);
+/* Subscribed names, sorted (pool). */
+int store_index_subscriptions(struct store_index *idx, pool_t *pool,
+			      const char ***names_r, unsigned *count_r,
+			      const char **error_r);
+/* Within a transaction: raise first_recent_uid to uidnext (never lower
+ * it); *first_r: its value before. */
+int store_index_claim_recent(struct store_index *idx, int64_t mailbox_id,
+			     uint32_t uidnext, uint32_t *first_r,
+			     const char **error_r);
+/* MESSAGES, UNSEEN, DELETED, SIZE and RECENT from the counters. */
+int store_index_mailbox_counters(struct store_index *idx, int64_t mailbox_id,
+				 struct store_mailbox_status *status_r,
+				 const char **error_r);
 
 #endif

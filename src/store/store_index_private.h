@@ -44,6 +44,22 @@ int index_prepare(struct store_index *idx, enum index_stmt which,
 		  const char *sql, sqlite3_stmt **stmt_r);
 void index_stmt_done(sqlite3_stmt *stmt);
 
+/* store_index_schema.c: 2 mailboxes.new_mtime and tmp_checked;
+ * 3 mailbox views (store_view.h): flags bits, counters, expunge log */
+#define STORE_INDEX_VERSION 3
+/* The SQL that brings an index of from_version (0: a new file) to
+ * STORE_INDEX_VERSION, ending with its PRAGMA user_version. */
+const char *index_schema_sql(int from_version);
+
+/* store_index_query.c: a row array in pool with room for one more,
+ * doubled when full; a messages row selected as INDEX_MESSAGE_COLUMNS. */
+void *row_array_room(pool_t *pool, void *array, unsigned count, unsigned *cap,
+		     size_t size);
+#define INDEX_MESSAGE_COLUMNS \
+	"uid, modseq, size, internaldate, flags, filename, sysflags, guid"
+void index_message_row(sqlite3_stmt *stmt, pool_t *pool,
+		       struct store_index_message *m);
+
 /* store_index_check.c: PRAGMA quick_check; 0 ok, -1 error
  * (idx->corrupt tells whether it was damage). */
 int index_check_integrity(struct store_index *idx, const char **error_r);

@@ -4,8 +4,7 @@
 
 #include <string.h>
 
-/* A row array in pool with room for one more, doubled when full. */
-static void *row_array_room(pool_t *pool, void *array, unsigned count,
+void *row_array_room(pool_t *pool, void *array, unsigned count,
 			    unsigned *cap, size_t size)
 {
 	if (count < *cap)
@@ -35,7 +34,7 @@ int store_index_mailbox_lookup(struct store_index *idx, const char *name,
 		mailbox_r->uidvalidity = (uint32_t)sqlite3_column_int64(stmt, 1);
 		mailbox_r->uidnext = (uint32_t)sqlite3_column_int64(stmt, 2);
 		mailbox_r->highestmodseq = (uint64_t)sqlite3_column_int64(stmt, 3);
-		mailbox_r->messages = 0; /* see store_index_mailbox_count() */
+		mailbox_r->messages = 0; /* see store_index_mailbox_counters() */
 		mailbox_r->new_mtime = sqlite3_column_int64(stmt, 4);
 		mailbox_r->tmp_checked = sqlite3_column_int64(stmt, 5);
 		mailbox_r->name = NULL;
@@ -46,25 +45,6 @@ int store_index_mailbox_lookup(struct store_index *idx, const char *name,
 		ret = index_error(idx, rc, "mailbox lookup", error_r);
 	}
 	index_stmt_done(stmt);
-	return ret;
-}
-
-int store_index_mailbox_count(struct store_index *idx, int64_t mailbox_id,
-			      uint32_t *count_r, const char **error_r)
-{
-	sqlite3_stmt *stmt;
-	int rc = sqlite3_prepare_v2(idx->db,
-		"SELECT count(*) FROM messages WHERE mailbox_id = ?1", -1, &stmt, NULL);
-	if (rc != SQLITE_OK)
-		return index_error(idx, rc, "message count", error_r);
-	sqlite3_bind_int64(stmt, 1, mailbox_id);
-	rc = sqlite3_step(stmt);
-	int ret = 0;
-	if (rc == SQLITE_ROW)
-		*count_r = (uint32_t)sqlite3_column_int64(stmt, 0);
-	else
-		ret = index_error(idx, rc, "message count", error_r);
-	sqlite3_finalize(stmt);
 	return ret;
 }
 
@@ -193,7 +173,8 @@ int store_index_message_add(struct store_index *idx, int64_t mailbox_id,
 
 	rc = index_prepare(idx, INDEX_STMT_MESSAGE_INSERT,
 		"INSERT INTO messages (mailbox_id, uid, modseq, flags, filename,"
-		" size, internaldate) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", &stmt);
+		" size, internaldate, sysflags, guid)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, randomblob(16))", &stmt);
 	if (rc != SQLITE_OK)
 		return index_error(idx, rc, "message add", error_r);
 	sqlite3_bind_int64(stmt, 1, mailbox_id);
@@ -203,6 +184,7 @@ int store_index_message_add(struct store_index *idx, int64_t mailbox_id,
 	sqlite3_bind_text(stmt, 5, filename, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 6, (int64_t)size);
 	sqlite3_bind_int64(stmt, 7, internaldate);
+	sqlite3_bind_int64(stmt, 8, store_flags_text_bits(flags));
 	rc = sqlite3_step(stmt);
 	index_stmt_done(stmt);
 	if (rc != SQLITE_DONE)
@@ -242,6 +224,25 @@ int store_index_message_exists(struct store_index *idx, int64_t mailbox_id,
 	return ret;
 }
 
+void index_message_row(sqlite3_stmt *stmt, pool_t *pool,
+		       struct store_index_message *m)
+{
+	m->uid = (uint32_t)sqlite3_column_int64(stmt, 0);
+	m->modseq = (uint64_t)sqlite3_column_int64(stmt, 1);
+	m->size = (uint64_t)sqlite3_column_int64(stmt, 2);
+	m->internaldate = sqlite3_column_int64(stmt, 3);
+	const char *flags = (const char *)sqlite3_column_text(stmt, 4);
+	const char *filename = (const char *)sqlite3_column_text(stmt, 5);
+	m->flags = pool_strdup(pool, flags != NULL ? flags : "");
+	m->filename = pool_strdup(pool, filename != NULL ? filename : "");
+	m->sysflags = (unsigned)sqlite3_column_int64(stmt, 6);
+	const void *guid = sqlite3_column_blob(stmt, 7);
+	if (guid != NULL && sqlite3_column_bytes(stmt, 7) == STORE_GUID_SIZE)
+		memcpy(m->guid, guid, STORE_GUID_SIZE);
+	else
+		memset(m->guid, 0, STORE_GUID_SIZE);
+}
+
 int store_index_message_list(struct store_index *idx, int64_t mailbox_id,
 			     pool_t *pool,
 			     struct store_index_message **messages_r,
@@ -249,7 +250,7 @@ int store_index_message_list(struct store_index *idx, int64_t mailbox_id,
 {
 	sqlite3_stmt *stmt;
 	int rc = sqlite3_prepare_v2(idx->db,
-		"SELECT uid, modseq, size, internaldate, flags, filename"
+		"SELECT " INDEX_MESSAGE_COLUMNS
 		" FROM messages WHERE mailbox_id = ?1 ORDER BY uid", -1, &stmt,
 		NULL);
 	if (rc != SQLITE_OK)
@@ -260,15 +261,7 @@ int store_index_message_list(struct store_index *idx, int64_t mailbox_id,
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		messages = row_array_room(pool, messages, count, &cap,
 					  sizeof(*messages));
-		struct store_index_message *m = &messages[count++];
-		m->uid = (uint32_t)sqlite3_column_int64(stmt, 0);
-		m->modseq = (uint64_t)sqlite3_column_int64(stmt, 1);
-		m->size = (uint64_t)sqlite3_column_int64(stmt, 2);
-		m->internaldate = sqlite3_column_int64(stmt, 3);
-		const char *flags = (const char *)sqlite3_column_text(stmt, 4);
-		const char *filename = (const char *)sqlite3_column_text(stmt, 5);
-		m->flags = pool_strdup(pool, flags != NULL ? flags : "");
-		m->filename = pool_strdup(pool, filename != NULL ? filename : "");
+		index_message_row(stmt, pool, &messages[count++]);
 	}
 	sqlite3_finalize(stmt);
 	if (rc != SQLITE_DONE)
@@ -299,16 +292,7 @@ int store_index_messages_remove(struct store_index *idx, int64_t mailbox_id,
 		}
 	}
 	sqlite3_finalize(stmt);
-	/* the mailbox changed: a CONDSTORE client must see a new MODSEQ */
-	rc = sqlite3_prepare_v2(idx->db,
-		"UPDATE mailboxes SET highestmodseq = highestmodseq + 1"
-		" WHERE id = ?1", -1, &stmt, NULL);
-	if (rc != SQLITE_OK)
-		return index_error(idx, rc, "message remove", error_r);
-	sqlite3_bind_int64(stmt, 1, mailbox_id);
-	rc = sqlite3_step(stmt);
-	sqlite3_finalize(stmt);
-	if (rc != SQLITE_DONE)
-		return index_error(idx, rc, "message remove", error_r);
+	/* the messages_del trigger gave each row a MODSEQ of its own and
+	 * logged it (store_index_schema.c) */
 	return 0;
 }

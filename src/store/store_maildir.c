@@ -101,7 +101,7 @@ static int mkdir_durable(const char *path, const char **error_r)
 }
 
 /* A Maildir folder: DIR/{cur,new,tmp}, plus maildirfolder if a subfolder. */
-static int folder_create(const char *dir, bool subfolder, const char **error_r)
+int maildir_folder_create(const char *dir, bool subfolder, const char **error_r)
 {
 	static const char *const subs[] = { "cur", "new", "tmp" };
 	if (mkdir_durable(dir, error_r) < 0)
@@ -140,12 +140,12 @@ static int user_dirs_create(struct maildir_store *s,
 	const char *user_dir = user_dir_path(s, addr);
 	if (mkdir_durable(t_printf("%s/%s", s->mail_dir, addr->domain),
 			  error_r) < 0 ||
-	    folder_create(user_dir, false, error_r) < 0)
+	    maildir_folder_create(user_dir, false, error_r) < 0)
 		return -1;
 	for (unsigned i = 0; i < maildir_default_mailbox_count; i++) {
 		const char *folder = maildir_folder_dir(
 			user_dir, maildir_default_mailboxes[i]);
-		if (folder_create(folder, true, error_r) < 0)
+		if (maildir_folder_create(folder, true, error_r) < 0)
 			return -1;
 	}
 	return 0;
@@ -353,7 +353,7 @@ static int maildir_mailbox_create(struct store *store,
 		return -1;
 	if (strcmp(mailbox, "INBOX") == 0)
 		return 0;
-	if (folder_create(maildir_folder_dir(user->dir, mailbox), true,
+	if (maildir_folder_create(maildir_folder_dir(user->dir, mailbox), true,
 			  error_r) < 0 ||
 	    store_index_begin(user->index, error_r) < 0)
 		return -1;
@@ -373,23 +373,6 @@ bool maildir_user_damaged(struct maildir_store *s, struct maildir_user *user)
 	user_index_discard(user);
 	user_cache_drop(s, user);
 	return true;
-}
-
-static int mailbox_status_once(struct maildir_store *s,
-			       const struct store_address *addr,
-			       const char *mailbox,
-			       struct store_mailbox_status *status_r,
-			       struct maildir_user **user_r, const char **error_r)
-{
-	struct store_index_mailbox mb;
-	if (maildir_mailbox_get(s, addr, mailbox, false, user_r, &mb,
-				error_r) < 0)
-		return -1;
-	status_r->uidvalidity = mb.uidvalidity;
-	status_r->uidnext = mb.uidnext;
-	status_r->highestmodseq = mb.highestmodseq;
-	return store_index_mailbox_count((*user_r)->index, mb.id,
-					 &status_r->messages, error_r);
 }
 
 static int mailbox_list_once(struct maildir_store *s,
@@ -426,8 +409,9 @@ static int mailbox_list_once(struct maildir_store *s,
 		messages[i].size = rows[i].size;
 		messages[i].internaldate = (time_t)rows[i].internaldate;
 		messages[i].flags = pool_strdup(pool, rows[i].flags);
-		messages[i].path = f == NULL ? NULL :
-			pool_printf(pool, "%s/%s", folder, f->relpath);
+		messages[i].sysflags = rows[i].sysflags;
+		memcpy(messages[i].guid, rows[i].guid, STORE_GUID_SIZE);
+		messages[i].lost = f == NULL;
 	}
 	pool_destroy(&scratch);
 	*messages_r = messages;
@@ -437,22 +421,6 @@ static int mailbox_list_once(struct maildir_store *s,
 
 /* Reads retry once on a rebuilt index when SQLite finds damage: an open
  * no longer runs an integrity check, so damage shows up here. */
-static int maildir_mailbox_status(struct store *store,
-				  const struct store_address *addr,
-				  const char *mailbox,
-				  struct store_mailbox_status *status_r,
-				  const char **error_r)
-{
-	struct maildir_store *s = (struct maildir_store *)store;
-	for (unsigned attempt = 0;; attempt++) {
-		struct maildir_user *user = NULL;
-		int ret = mailbox_status_once(s, addr, mailbox, status_r, &user,
-					      error_r);
-		if (ret == 0 || attempt > 0 || !maildir_user_damaged(s, user))
-			return ret;
-	}
-}
-
 static int maildir_mailbox_list_messages(struct store *store,
 					 const struct store_address *addr,
 					 const char *mailbox, pool_t *pool,
@@ -486,4 +454,15 @@ const struct store_backend store_backend_maildir = {
 	.delivery_abort = maildir_delivery_abort,
 	.mailbox_lock = maildir_mailbox_lock,
 	.mailbox_expunge = maildir_mailbox_expunge,
+	.delivery_set_meta = maildir_delivery_set_meta,
+	.view_read = maildir_view_read,
+	.message_open = maildir_message_open,
+	.set_flags = maildir_set_flags,
+	.copy = maildir_copy,
+	.claim_recent = maildir_claim_recent,
+	.mailbox_list = maildir_mailbox_list,
+	.mailbox_delete = maildir_mailbox_delete,
+	.mailbox_rename = maildir_mailbox_rename,
+	.mailbox_subscribe = maildir_mailbox_subscribe,
+	.mailbox_subscriptions = maildir_mailbox_subscriptions,
 };

@@ -111,6 +111,8 @@ int maildir_delivery_sync(struct store_delivery *d, const char **error_r);
 int maildir_delivery_commit(struct store_delivery *d, uint32_t *uid_r,
 			    const char **error_r);
 void maildir_delivery_abort(struct store_delivery *d);
+int maildir_delivery_set_meta(struct store_delivery *d, const char *flags,
+			      time_t internaldate, const char **error_r);
 int maildir_delivery_commit_group(struct store *store, struct store_delivery **ds,
 				  unsigned n, bool wait, uint32_t *uids_r,
 				  int *results_r, const char **errors_r);
@@ -123,6 +125,69 @@ int maildir_mailbox_expunge(struct store *store,
 			    const char *mailbox, const uint32_t *uids,
 			    unsigned count, unsigned *expunged_r,
 			    const char **error_r);
+
+/* store_maildir_view.c: mailbox views and status (store_private.h) */
+int maildir_mailbox_status(struct store *store, const struct store_address *addr,
+			   const char *mailbox,
+			   struct store_mailbox_status *status_r,
+			   const char **error_r);
+int maildir_view_read(struct store *store, const struct store_address *addr,
+		      const char *mailbox, uint64_t since, pool_t *pool,
+		      struct store_view_delta *delta_r, const char **error_r);
+struct store_message_reader *
+maildir_message_open(struct store *store, const struct store_address *addr,
+		     const char *mailbox, uint32_t uid, const char **error_r);
+int maildir_claim_recent(struct store *store, const struct store_address *addr,
+			 const char *mailbox, uint32_t uidvalidity,
+			 uint32_t uidnext, uint32_t *first_r,
+			 const char **error_r);
+int maildir_set_flags(struct store *store, const struct store_address *addr,
+		      const char *mailbox, uint32_t uidvalidity,
+		      const uint32_t *uids, unsigned count,
+		      const struct store_flags_update *update, pool_t *pool,
+		      uint32_t **modified_r, unsigned *modified_count_r,
+		      const char **error_r);
+
+/* A Maildir folder: DIR/{cur,new,tmp}, plus the maildirfolder file if a
+ * subfolder; durable (store_maildir.c). */
+int maildir_folder_create(const char *dir, bool subfolder, const char **error_r);
+
+/* store_maildir_mailbox.c: mailbox management (store.h) */
+int maildir_mailbox_list(struct store *store, const struct store_address *addr,
+			 pool_t *pool, const char ***names_r, unsigned *count_r,
+			 const char **error_r);
+int maildir_mailbox_delete(struct store *store, const struct store_address *addr,
+			   const char *mailbox, const char **error_r);
+int maildir_mailbox_rename(struct store *store, const struct store_address *addr,
+			   const char *old_name, const char *new_name,
+			   const char **error_r);
+int maildir_mailbox_subscribe(struct store *store,
+			      const struct store_address *addr,
+			      const char *mailbox, bool on, const char **error_r);
+int maildir_mailbox_subscriptions(struct store *store,
+				  const struct store_address *addr, pool_t *pool,
+				  const char ***names_r, unsigned *count_r,
+				  const char **error_r);
+
+/* store_maildir_copy.c */
+int maildir_copy(struct store *store, const struct store_address *addr,
+		 const char *mailbox, uint32_t uidvalidity, const uint32_t *uids,
+		 unsigned count, const char *dest, bool move, pool_t *pool,
+		 struct store_copy_result *result_r, const char **error_r);
+
+/* store_maildir_flags.c: the ":2,LETTERS" info of sysflags, keeping the
+ * letters of old_info (NULL: none) that are not system flags (temp). */
+const char *maildir_flags_info(unsigned sysflags, const char *old_info);
+/* "new/NAME" or "cur/NAME:2,..." of the message file with this base name
+ * (pool), or NULL if there is none; sysflags: the index's, to guess the
+ * name before reading cur/. */
+const char *maildir_message_locate(const char *folder, const char *base,
+				   unsigned sysflags, pool_t *pool);
+/* After a committed flag change: rename the file to cur/BASE:2,LETTERS.
+ * Best effort, logged: the index already holds the flags. */
+void maildir_message_rename_flags(const char *folder, const char *base,
+				  unsigned old_sysflags, unsigned sysflags,
+				  pool_t *pool);
 
 /* The mtime of a directory in ns, 0 if it is missing. */
 int64_t maildir_dir_mtime(const char *dir);

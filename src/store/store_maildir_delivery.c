@@ -31,6 +31,7 @@
  * size and W= the size with CRLF, both as Dovecot reads them. */
 #include "store/store_maildir_delivery.h"
 #include "store/fileio.h"
+#include "store/store_watch.h"
 #include "store/store_eol.h"
 #include "lib/log.h"
 
@@ -55,6 +56,7 @@ void maildir_delivery_free(struct maildir_delivery *d)
 	free(d->name);
 	free(d->tmp_path);
 	free(d->new_name);
+	free(d->flags);
 	free(d);
 }
 
@@ -202,6 +204,12 @@ int maildir_delivery_sync(struct store_delivery *delivery,
 		d->size++;
 		d->wire_size++;
 	}
+	/* the file's mtime is the internal date a rebuild reads back */
+	struct timespec times[2] = { { 0, UTIME_OMIT },
+				     { d->internaldate, 0 } };
+	if (d->internaldate != 0 && futimens(d->fd, times) < 0)
+		log_warn("event=store_set_mtime_failed path=%s error=%s",
+			 log_str(d->tmp_path), log_str(strerror(errno)));
 	if (fsync(d->fd) < 0) {
 		*error_r = t_printf("fsync of mail file failed: %s",
 				    strerror(errno));
@@ -264,7 +272,8 @@ static int delivery_publish(struct maildir_delivery *d, uint32_t *uid_r,
 		return -1;
 	}
 	if (store_index_message_add(user->index, mb.id, filename, d->wire_size,
-				    (int64_t)time(NULL), "", uid_r,
+				    maildir_delivery_date(d),
+				    maildir_delivery_flags(d), uid_r,
 				    error_r) < 0 ||
 	    store_index_mailbox_set_new_mtime(user->index, mb.id, new_mtime,
 					      maildir_dir_mtime(new_dir),
@@ -280,6 +289,10 @@ static int delivery_publish(struct maildir_delivery *d, uint32_t *uid_r,
 				    strerror(errno));
 		return -1;
 	}
+	if (d->flags != NULL)
+		maildir_message_rename_flags(d->folder_dir, filename, 0,
+					     store_flags_text_bits(d->flags),
+					     pool_temp());
 	return 0;
 
 unpublish:
@@ -301,6 +314,7 @@ int maildir_delivery_commit(struct store_delivery *delivery, uint32_t *uid_r,
 		log_info("event=store_delivered user=%s mailbox=%s uid=%u "
 			 "size=%llu", log_str(user), log_str(d->mailbox),
 			 *uid_r, (unsigned long long)d->wire_size);
+		store_notify_changed(user, d->mailbox, 0);
 	} else {
 		log_error("event=store_delivery_failed user=%s mailbox=%s "
 			  "error=%s", log_str(user), log_str(d->mailbox),
@@ -309,6 +323,19 @@ int maildir_delivery_commit(struct store_delivery *delivery, uint32_t *uid_r,
 	}
 	maildir_delivery_free(d);
 	return ret;
+}
+
+int maildir_delivery_set_meta(struct store_delivery *delivery,
+			      const char *flags, time_t internaldate,
+			      const char **error_r)
+{
+	struct maildir_delivery *d = (struct maildir_delivery *)delivery;
+	if (maildir_delivery_check(d, error_r) < 0)
+		return -1;
+	free(d->flags);
+	d->flags = xstrdup(flags);
+	d->internaldate = internaldate;
+	return 0;
 }
 
 void maildir_delivery_abort(struct store_delivery *delivery)

@@ -23,11 +23,17 @@ struct maildir_delivery {
 	uint64_t size;   /* of the file (LF) */
 	uint64_t wire_size; /* of the file with CRLF line endings */
 	struct store_eol_state eol, eol_count;
+	char *flags;     /* store_delivery_set_meta(): flag text, or NULL */
+	time_t internaldate; /* 0: the commit's time */
 	bool failed;     /* a write failed: the tmp file is already gone */
 	bool synced;
 };
 
 void maildir_delivery_free(struct maildir_delivery *d);
+/* The flag text and internal date its index row gets. */
+#define maildir_delivery_flags(d) ((d)->flags != NULL ? (d)->flags : "")
+#define maildir_delivery_date(d) \
+	((d)->internaldate != 0 ? (int64_t)(d)->internaldate : (int64_t)time(NULL))
 /* Drop the partial file at once (a full disk is not made fuller). */
 void maildir_delivery_discard(struct maildir_delivery *d);
 int maildir_delivery_check(struct maildir_delivery *d, const char **error_r);

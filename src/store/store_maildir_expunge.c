@@ -9,6 +9,7 @@
  * which the next sync of new/ would bring back as a new message. */
 #include "store/store_maildir.h"
 #include "store/fileio.h"
+#include "store/store_watch.h"
 #include "lib/log.h"
 
 #include <errno.h>
@@ -152,6 +153,9 @@ int maildir_mailbox_expunge(struct store *store,
 	if (store_index_commit(user->index, error_r) < 0)
 		return -1;
 	*expunged_r = gone_count;
+	if (gone_count > 0)
+		store_notify_changed(t_printf("%s@%s", addr->local, addr->domain),
+				     mailbox, 0);
 	return ret;
 fail:
 	store_index_rollback(user->index);

@@ -7,6 +7,7 @@
  * (store_committer.c retries them). */
 #include "store/store_maildir_delivery.h"
 #include "store/fileio.h"
+#include "store/store_watch.h"
 #include "lib/log.h"
 
 #include <errno.h>
@@ -101,7 +102,8 @@ static void group_commit_user(struct maildir_store *s, struct group_item *items,
 		it->published = true;
 		it->d->failed = true; /* no longer under tmp_path */
 		if (store_index_message_add(user->index, mb.id, it->filename, it->d->wire_size,
-					    (int64_t)time(NULL), "", &uids_r[j],
+					    maildir_delivery_date(it->d),
+					    maildir_delivery_flags(it->d), &uids_r[j],
 					    &errors_r[j]) < 0 ||
 		    store_index_mailbox_set_new_mtime(user->index, mb.id, new_mtime,
 						      maildir_dir_mtime(it->new_dir),
@@ -176,6 +178,7 @@ int maildir_delivery_commit_group(struct store *store, struct store_delivery **d
 			log_info("event=store_delivered user=%s mailbox=%s uid=%u size=%llu group=%u",
 				 log_str(user), log_str(d->mailbox), uids_r[i],
 				 (unsigned long long)d->wire_size, n);
+			store_notify_changed(user, d->mailbox, 0);
 		} else {
 			ret = -1;
 			log_error("event=store_delivery_failed user=%s mailbox=%s error=%s",

@@ -11,6 +11,20 @@
 #include <stdbool.h>
 
 #include "store/store.h"
+#include "store/store_view.h"
+
+/* What a view reads from its backend, in one consistent snapshot:
+ * the mailbox's numbers, every message whose MODSEQ is above since (all
+ * of them for since 0), in UID order, and the UIDs expunged above since
+ * (none for since 0). Arrays in the caller's pool. */
+struct store_view_delta {
+	uint32_t uidvalidity, uidnext;
+	uint64_t highestmodseq;
+	struct store_view_flag_change *rows;
+	unsigned row_count;
+	uint32_t *expunged;
+	unsigned expunged_count;
+};
 
 struct store_backend {
 	const char *name;
@@ -61,6 +75,53 @@ struct store_backend {
 			       const char *mailbox, const uint32_t *uids,
 			       unsigned count, unsigned *expunged_r,
 			       const char **error_r);
+	/* flags: a flag text (store_flags.c) */
+	int (*delivery_set_meta)(struct store_delivery *d, const char *flags,
+				 time_t internaldate, const char **error_r);
+	/* mailbox views (store_view.c) */
+	int (*view_read)(struct store *store, const struct store_address *addr,
+			 const char *mailbox, uint64_t since, pool_t *pool,
+			 struct store_view_delta *delta_r, const char **error_r);
+	struct store_message_reader *(*message_open)(
+		struct store *store, const struct store_address *addr,
+		const char *mailbox, uint32_t uid, const char **error_r);
+	/* raise first_recent_uid to uidnext, *first_r: its value before */
+	int (*claim_recent)(struct store *store, const struct store_address *addr,
+			    const char *mailbox, uint32_t uidvalidity,
+			    uint32_t uidnext, uint32_t *first_r,
+			    const char **error_r);
+	/* mailbox management (store.h); names canonical */
+	int (*mailbox_list)(struct store *store, const struct store_address *addr,
+			    pool_t *pool, const char ***names_r,
+			    unsigned *count_r, const char **error_r);
+	int (*mailbox_delete)(struct store *store,
+			      const struct store_address *addr,
+			      const char *mailbox, const char **error_r);
+	int (*mailbox_rename)(struct store *store,
+			      const struct store_address *addr,
+			      const char *old_name, const char *new_name,
+			      const char **error_r);
+	int (*mailbox_subscribe)(struct store *store,
+				 const struct store_address *addr,
+				 const char *mailbox, bool on,
+				 const char **error_r);
+	int (*mailbox_subscriptions)(struct store *store,
+				     const struct store_address *addr,
+				     pool_t *pool, const char ***names_r,
+				     unsigned *count_r, const char **error_r);
+	/* dest canonical; uids ascending */
+	int (*copy)(struct store *store, const struct store_address *addr,
+		    const char *mailbox, uint32_t uidvalidity,
+		    const uint32_t *uids, unsigned count, const char *dest,
+		    bool move, pool_t *pool, struct store_copy_result *result_r,
+		    const char **error_r);
+	/* -1 if the mailbox's UIDVALIDITY is no longer uidvalidity */
+	int (*set_flags)(struct store *store, const struct store_address *addr,
+			 const char *mailbox, uint32_t uidvalidity,
+			 const uint32_t *uids, unsigned count,
+			 const struct store_flags_update *update, pool_t *pool,
+			 uint32_t **modified_r, unsigned *modified_count_r,
+			 const char **error_r);
 };
 
 struct store {
@@ -72,6 +133,16 @@ struct store_delivery {
 };
 
 extern const struct store_backend store_backend_maildir;
+
+/* store.c: the address and mailbox name every per-mailbox call starts
+ * with, checked; *name_r is canonical (a temp string). */
+int store_target_parse(const char *address, const char *mailbox,
+		       struct store_address *addr_r, const char **name_r,
+		       const char **error_r);
+
+/* store_read.c: a reader over an open message file with LF line endings
+ * (takes fd, closes it with the reader). */
+struct store_message_reader *store_message_reader_fd(int fd);
 
 /* The counters behind store_stats_get() (store.h). */
 enum store_stat {

@@ -3,7 +3,7 @@
  * The file is read in chunks of at most STORE_READ_CHUNK and each chunk's
  * LFs become CRLF (store_eol.h), so a reader of any message size holds at
  * most one chunk: POP3 RETR of a 200 MB message keeps memory flat. */
-#include "store/store.h"
+#include "store/store_private.h"
 #include "store/store_eol.h"
 
 #include <errno.h>
@@ -19,19 +19,8 @@ struct store_message_reader {
 	unsigned char buf[STORE_READ_CHUNK];
 };
 
-struct store_message_reader *
-store_message_open(const struct store_message_info *msg, const char **error_r)
+struct store_message_reader *store_message_reader_fd(int fd)
 {
-	if (msg->path == NULL) {
-		*error_r = t_printf("message uid %u: file is gone", msg->uid);
-		return NULL;
-	}
-	int fd = open(msg->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0) {
-		*error_r = t_printf("opening %s failed: %s", msg->path,
-				    strerror(errno));
-		return NULL;
-	}
 	/* not xcalloc: the chunk buffer needs no zeroing, once per message */
 	struct store_message_reader *r = xmalloc(sizeof(*r));
 	r->fd = fd;

@@ -21,6 +21,7 @@
 #include "lib/log.h"
 #include "lib/mem.h"
 #include "store/store.h"
+#include "store/test-store-path.h"
 #include "store/fileio.h"
 
 #define USER "Alice@Example.ORG"
@@ -177,7 +178,7 @@ static void test_deliver_uids_and_content(void **state)
 	for (unsigned i = 0; i < count; i++)
 		assert_int_equal(msgs[i].uid, i + 1);
 	assert_true(msgs[1].modseq > msgs[0].modseq);
-	assert_file_content(msgs[0].path, "Subject: one\n\nbody\n", 19);
+	assert_file_content(test_message_path(f->store, USER, "INBOX", msgs[0].uid), "Subject: one\n\nbody\n", 19);
 	/* size: with CRLF line endings (store.h), so one more per bare LF */
 	assert_int_equal(msgs[0].size, 19 + 3);
 	char *expect = xmalloc(sizeof(bin) - 20 + 4);
@@ -187,11 +188,11 @@ static void test_deliver_uids_and_content(void **state)
 	for (size_t i = 0; i < sizeof(bin) - 20 + 4; i++)
 		wire += expect[i] == '\n' && (i == 0 || expect[i - 1] != '\r');
 	assert_int_equal(msgs[2].size, wire);
-	assert_file_content(msgs[2].path, expect, sizeof(bin) - 20 + 4);
+	assert_file_content(test_message_path(f->store, USER, "INBOX", msgs[2].uid), expect, sizeof(bin) - 20 + 4);
 	free(expect);
 	/* Maildir name: in new/, with the size */
-	assert_non_null(strstr(msgs[0].path, "/" USER_DIR "/new/"));
-	assert_non_null(strstr(msgs[0].path, ",S=19,W=22"));
+	assert_non_null(strstr(test_message_path(f->store, USER, "INBOX", msgs[0].uid), "/" USER_DIR "/new/"));
+	assert_non_null(strstr(test_message_path(f->store, USER, "INBOX", msgs[0].uid), ",S=19,W=22"));
 	assert_int_equal(dir_count(fpath(f, USER_DIR "/tmp")), 0);
 	assert_int_equal(dir_count(fpath(f, USER_DIR "/new")), 3);
 
@@ -222,11 +223,16 @@ static void test_deliver_crlf_stored_as_lf(void **state)
 						     &msgs, &count, &error), 0);
 	assert_int_equal(count, 1);
 	assert_int_equal(msgs[0].size, strlen(wire));
-	assert_file_content(msgs[0].path, "Subject: a\n\nbody\n.x\n", 20);
-	assert_non_null(strstr(msgs[0].path, ",S=20,W=24"));
+	assert_file_content(test_message_path(f->store, USER, "INBOX", msgs[0].uid), "Subject: a\n\nbody\n.x\n", 20);
+	assert_non_null(strstr(test_message_path(f->store, USER, "INBOX", msgs[0].uid), ",S=20,W=24"));
 	/* read back: the wire form exactly, even with a tiny buffer */
 	for (size_t bufsize = 2; bufsize <= 64; bufsize += 62) {
-		struct store_message_reader *r = store_message_open(&msgs[0], &error);
+		struct store_view *view;
+		assert_int_equal(store_view_open(f->store, USER, "INBOX", &view,
+						 &error), 0);
+		struct store_message_reader *r =
+			store_view_message_open(view, msgs[0].uid, &error);
+		store_view_close(&view);
 		assert_non_null(r);
 		char back[64], chunk[64];
 		size_t len = 0;
@@ -404,7 +410,7 @@ static void test_unindexed_file_is_picked_up(void **state)
 						     &error), 0);
 	assert_int_equal(count, 2);
 	assert_int_equal(msgs[1].uid, 2);
-	assert_file_content(msgs[1].path, "late\n", 5);
+	assert_file_content(test_message_path(f->store, USER, "INBOX", msgs[1].uid), "late\n", 5);
 	pool_destroy(&pool);
 }
 
@@ -425,8 +431,8 @@ static void corrupt_and_check(struct fixture *f, bool whole_file)
 						     &error), 0);
 	/* a mail reader marks the second one read */
 	const char *seen_path = t_printf("%s/cur/%s:2,S", fpath(f, USER_DIR),
-					 strrchr(msgs[1].path, '/') + 1);
-	assert_int_equal(rename(msgs[1].path, seen_path), 0);
+					 strrchr(test_message_path(f->store, USER, "INBOX", msgs[1].uid), '/') + 1);
+	assert_int_equal(rename(test_message_path(f->store, USER, "INBOX", msgs[1].uid), seen_path), 0);
 	store_close(&f->store);
 
 	const char *index = fpath(f, USER_DIR "/postel-index.sqlite");
@@ -452,8 +458,8 @@ static void corrupt_and_check(struct fixture *f, bool whole_file)
 	assert_int_equal(count, 2);
 	assert_int_equal(msgs[0].uid, 1);
 	assert_int_equal(msgs[1].uid, 2);
-	assert_file_content(msgs[0].path, "first\n", 6);
-	assert_file_content(msgs[1].path, "second\n", 7);
+	assert_file_content(test_message_path(f->store, USER, "INBOX", msgs[0].uid), "first\n", 6);
+	assert_file_content(test_message_path(f->store, USER, "INBOX", msgs[1].uid), "second\n", 7);
 	assert_string_equal(msgs[1].flags, "\\Seen");
 	assert_string_equal(msgs[0].flags, "");
 	assert_int_equal(store_mailbox_status(f->store, USER, "INBOX", &after,
@@ -525,7 +531,7 @@ static void test_concurrent_processes(void **state)
 	assert_int_equal(count, CHILDREN * EACH);
 	for (unsigned i = 0; i < count; i++) {
 		assert_int_equal(msgs[i].uid, i + 1);
-		assert_non_null(msgs[i].path);
+		assert_false(msgs[i].lost);
 	}
 	assert_int_equal(dir_count(fpath(f, USER_DIR "/new")), CHILDREN * EACH);
 	pool_destroy(&pool);

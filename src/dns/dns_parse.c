@@ -1,6 +1,6 @@
-/* probe_dns_parse.c: DNS record data, SPF, tag lists and MTA-STS
- * policies. See probe_dns_parse.h. */
-#include "probe/probe_dns_parse.h"
+/* dns_parse.c: DNS record data, SPF, tag lists and MTA-STS
+ * policies. See dns/dns_parse.h. */
+#include "dns/dns_parse.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -8,8 +8,37 @@
 #include <string.h>
 #include <strings.h>
 
-int probe_rdata_name(const uint8_t *rdata, size_t len, size_t *off,
-		     char out[PROBE_DNS_NAME_MAX + 1])
+char *dns_text_safe(pool_t *pool, const char *s, size_t len, size_t max)
+{
+	bool cut = len > max;
+	size_t n = cut ? max : len;
+	char *out = pool_alloc(pool, n * 4 + 4), *o = out;
+	static const char hex[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c >= 0x20 && c < 0x7f && c != '\\') {
+			*o++ = (char)c;
+		} else if (c == '\\') {
+			*o++ = '\\';
+			*o++ = '\\';
+		} else {
+			*o++ = '\\';
+			*o++ = 'x';
+			*o++ = hex[c >> 4];
+			*o++ = hex[c & 15];
+		}
+	}
+	if (cut) {
+		memcpy(o, "...", 3);
+		o += 3;
+	}
+	*o = '\0';
+	return out;
+}
+
+int dns_rdata_name(const uint8_t *rdata, size_t len, size_t *off,
+		   char out[DNS_NAME_MAX + 1])
 {
 	size_t pos = *off, n = 0;
 
@@ -24,7 +53,7 @@ int probe_rdata_name(const uint8_t *rdata, size_t len, size_t *off,
 			*off = pos;
 			return 0;
 		}
-		if (l > 63 || pos + l > len || n + l + 1 > PROBE_DNS_NAME_MAX)
+		if (l > 63 || pos + l > len || n + l + 1 > DNS_NAME_MAX)
 			return -1;
 		if (n > 0)
 			out[n++] = '.';
@@ -40,7 +69,7 @@ int probe_rdata_name(const uint8_t *rdata, size_t len, size_t *off,
 	return -1;
 }
 
-int probe_rdata_txt(const uint8_t *rdata, size_t len, str_t *out)
+int dns_rdata_txt(const uint8_t *rdata, size_t len, str_t *out)
 {
 	size_t pos = 0;
 	while (pos < len) {
@@ -53,23 +82,23 @@ int probe_rdata_txt(const uint8_t *rdata, size_t len, str_t *out)
 	return 0;
 }
 
-int probe_rdata_mx(const uint8_t *rdata, size_t len, unsigned *pref_r,
-		   char host[PROBE_DNS_NAME_MAX + 1])
+int dns_rdata_mx(const uint8_t *rdata, size_t len, unsigned *pref_r,
+		 char host[DNS_NAME_MAX + 1])
 {
 	size_t off = 2;
 	if (len < 3)
 		return -1;
 	*pref_r = (unsigned)rdata[0] << 8 | rdata[1];
-	return probe_rdata_name(rdata, len, &off, host) == 0 && off == len ? 0 : -1;
+	return dns_rdata_name(rdata, len, &off, host) == 0 && off == len ? 0 : -1;
 }
 
-static bool probe_wsp(char c)
+static bool dns_wsp(char c)
 {
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-int probe_tags_parse(pool_t *pool, const char *text, size_t len,
-		     struct probe_tags *tags, const char **error_r)
+int dns_tags_parse(pool_t *pool, const char *text, size_t len,
+		   struct dns_tags *tags, const char **error_r)
 {
 	size_t pos = 0;
 
@@ -78,9 +107,9 @@ int probe_tags_parse(pool_t *pool, const char *text, size_t len,
 		const char *semi = memchr(text + pos, ';', len - pos);
 		size_t end = semi != NULL ? (size_t)(semi - text) : len;
 		size_t a = pos, b = end;
-		while (a < b && probe_wsp(text[a]))
+		while (a < b && dns_wsp(text[a]))
 			a++;
-		while (b > a && probe_wsp(text[b - 1]))
+		while (b > a && dns_wsp(text[b - 1]))
 			b--;
 		pos = end + 1;
 		if (a == b)
@@ -88,27 +117,27 @@ int probe_tags_parse(pool_t *pool, const char *text, size_t len,
 		const char *eq = memchr(text + a, '=', b - a);
 		if (eq == NULL || eq == text + a) {
 			*error_r = pool_printf(pool, "\"%s\" is not tag=value",
-					       probe_text_safe(pool, text + a, b - a, 60));
+					       dns_text_safe(pool, text + a, b - a, 60));
 			return -1;
 		}
-		if (tags->count == PROBE_TAGS_MAX) {
+		if (tags->count == DNS_TAGS_MAX) {
 			*error_r = "too many tags";
 			return -1;
 		}
 		size_t t_end = (size_t)(eq - text), v_start = t_end + 1;
-		while (t_end > a && probe_wsp(text[t_end - 1]))
+		while (t_end > a && dns_wsp(text[t_end - 1]))
 			t_end--;
-		while (v_start < b && probe_wsp(text[v_start]))
+		while (v_start < b && dns_wsp(text[v_start]))
 			v_start++;
-		tags->tag[tags->count] = probe_text_safe(pool, text + a, t_end - a, 60);
-		tags->value[tags->count] = probe_text_safe(pool, text + v_start,
+		tags->tag[tags->count] = dns_text_safe(pool, text + a, t_end - a, 60);
+		tags->value[tags->count] = dns_text_safe(pool, text + v_start,
 							   b - v_start, 2048);
 		tags->count++;
 	}
 	return 0;
 }
 
-const char *probe_tags_get(const struct probe_tags *tags, const char *tag)
+const char *dns_tags_get(const struct dns_tags *tags, const char *tag)
 {
 	for (unsigned i = 0; i < tags->count; i++) {
 		if (strcmp(tags->tag[i], tag) == 0)
@@ -122,16 +151,16 @@ static const struct {
 	const char *name;
 	bool lookup;
 	bool arg; /* 0 none, takes ":domain" or "/cidr" optionally */
-} probe_spf_mechs[] = {
+} dns_spf_mechs[] = {
 	{ "all", false, false }, { "include", true, true }, { "a", true, true },
 	{ "mx", true, true }, { "ptr", true, true }, { "ip4", false, true },
 	{ "ip6", false, true }, { "exists", true, true },
 };
 
-static int probe_spf_term(pool_t *pool, struct probe_spf *spf, const char *t,
-			  size_t n, const char **error_r)
+static int dns_spf_term(pool_t *pool, struct dns_spf *spf, const char *t,
+			size_t n, const char **error_r)
 {
-	const char *bad = probe_text_safe(pool, t, n, 80);
+	const char *bad = dns_text_safe(pool, t, n, 80);
 	char q = '+';
 
 	/* modifiers: name=value (RFC 7208 6) */
@@ -144,7 +173,7 @@ static int probe_spf_term(pool_t *pool, struct probe_spf *spf, const char *t,
 				*error_r = "two redirect= modifiers";
 				return -1;
 			}
-			spf->redirect = probe_text_safe(pool, eq + 1, n - nl - 1, 255);
+			spf->redirect = dns_text_safe(pool, eq + 1, n - nl - 1, 255);
 			spf->lookups++;
 		}
 		if (nl == 0 || !isalpha((unsigned char)t[0])) {
@@ -158,16 +187,16 @@ static int probe_spf_term(pool_t *pool, struct probe_spf *spf, const char *t,
 		t++;
 		n--;
 	}
-	for (size_t i = 0; i < sizeof(probe_spf_mechs) / sizeof(probe_spf_mechs[0]); i++) {
-		size_t ml = strlen(probe_spf_mechs[i].name);
-		if (n < ml || !mem_ieq(t, probe_spf_mechs[i].name, ml))
+	for (size_t i = 0; i < sizeof(dns_spf_mechs) / sizeof(dns_spf_mechs[0]); i++) {
+		size_t ml = strlen(dns_spf_mechs[i].name);
+		if (n < ml || !mem_ieq(t, dns_spf_mechs[i].name, ml))
 			continue;
-		if (n > ml && (!probe_spf_mechs[i].arg || (t[ml] != ':' && t[ml] != '/')))
+		if (n > ml && (!dns_spf_mechs[i].arg || (t[ml] != ':' && t[ml] != '/')))
 			continue;
-		bool needs_arg = strcmp(probe_spf_mechs[i].name, "include") == 0 ||
-			strcmp(probe_spf_mechs[i].name, "exists") == 0 ||
-			strcmp(probe_spf_mechs[i].name, "ip4") == 0 ||
-			strcmp(probe_spf_mechs[i].name, "ip6") == 0;
+		bool needs_arg = strcmp(dns_spf_mechs[i].name, "include") == 0 ||
+			strcmp(dns_spf_mechs[i].name, "exists") == 0 ||
+			strcmp(dns_spf_mechs[i].name, "ip4") == 0 ||
+			strcmp(dns_spf_mechs[i].name, "ip6") == 0;
 		if (needs_arg && (n <= ml + 1 || t[ml] != ':')) {
 			*error_r = pool_printf(pool, "\"%s\" needs a value", bad);
 			return -1;
@@ -188,23 +217,23 @@ static int probe_spf_term(pool_t *pool, struct probe_spf *spf, const char *t,
 				return -1;
 			}
 		}
-		if (probe_spf_mechs[i].lookup)
+		if (dns_spf_mechs[i].lookup)
 			spf->lookups++;
 		if (ml == 3 && mem_ieq(t, "all", 3))
 			spf->all = q;
 		else if (ml == 3 && mem_ieq(t, "ptr", 3))
 			spf->has_ptr = true;
-		else if (ml == 7 && spf->include_count < PROBE_SPF_TERMS_MAX)
+		else if (ml == 7 && spf->include_count < DNS_SPF_TERMS_MAX)
 			spf->includes[spf->include_count++] =
-				probe_text_safe(pool, t + ml + 1, n - ml - 1, 255);
+				dns_text_safe(pool, t + ml + 1, n - ml - 1, 255);
 		return 0;
 	}
 	*error_r = pool_printf(pool, "unknown mechanism \"%s\"", bad);
 	return -1;
 }
 
-int probe_spf_parse(pool_t *pool, const char *record, size_t len,
-		    struct probe_spf *spf, const char **error_r)
+int dns_spf_parse(pool_t *pool, const char *record, size_t len,
+		  struct dns_spf *spf, const char **error_r)
 {
 	size_t pos = 6;
 	unsigned terms = 0;
@@ -223,18 +252,18 @@ int probe_spf_parse(pool_t *pool, const char *record, size_t len,
 			pos++;
 		if (pos == start)
 			break;
-		if (++terms > PROBE_SPF_TERMS_MAX) {
+		if (++terms > DNS_SPF_TERMS_MAX) {
 			*error_r = "too many terms";
 			return -1;
 		}
-		if (probe_spf_term(pool, spf, record + start, pos - start, error_r) < 0)
+		if (dns_spf_term(pool, spf, record + start, pos - start, error_r) < 0)
 			return -1;
 	}
 	return 0;
 }
 
-int probe_sts_policy_parse(pool_t *pool, const char *body, size_t len,
-			   struct probe_sts_policy *policy, const char **error_r)
+int dns_sts_policy_parse(pool_t *pool, const char *body, size_t len,
+			 struct dns_sts_policy *policy, const char **error_r)
 {
 	size_t pos = 0;
 
@@ -254,13 +283,13 @@ int probe_sts_policy_parse(pool_t *pool, const char *body, size_t len,
 		const char *colon = memchr(line, ':', n);
 		if (colon == NULL) {
 			*error_r = pool_printf(pool, "line \"%s\" is not key: value",
-					       probe_text_safe(pool, line, n, 60));
+					       dns_text_safe(pool, line, n, 60));
 			return -1;
 		}
 		size_t kl = (size_t)(colon - line), v = kl + 1;
-		while (v < n && probe_wsp(line[v]))
+		while (v < n && dns_wsp(line[v]))
 			v++;
-		char *value = probe_text_safe(pool, line + v, n - v, 255);
+		char *value = dns_text_safe(pool, line + v, n - v, 255);
 		if (kl == 7 && memcmp(line, "version", 7) == 0) {
 			policy->version = value;
 		} else if (kl == 4 && memcmp(line, "mode", 4) == 0) {
@@ -273,7 +302,7 @@ int probe_sts_policy_parse(pool_t *pool, const char *body, size_t len,
 			}
 			policy->max_age = (long)age;
 		} else if (kl == 2 && memcmp(line, "mx", 2) == 0) {
-			if (policy->mx_count == PROBE_STS_MX_MAX) {
+			if (policy->mx_count == DNS_STS_MX_MAX) {
 				*error_r = "too many mx lines";
 				return -1;
 			}
@@ -302,7 +331,7 @@ int probe_sts_policy_parse(pool_t *pool, const char *body, size_t len,
 	return 0;
 }
 
-bool probe_sts_mx_match(const char *pattern, const char *host)
+bool dns_sts_mx_match(const char *pattern, const char *host)
 {
 	if (pattern[0] == '*' && pattern[1] == '.') {
 		const char *dot = strchr(host, '.');

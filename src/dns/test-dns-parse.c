@@ -1,4 +1,4 @@
-/* test-probe-dns-parse.c: unit tests for probe_dns_parse.h: record data
+/* test-dns-parse.c: unit tests for dns/dns_parse.h: record data
  * in wire format, tag lists, SPF, MTA-STS policies and mx patterns. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,7 +7,7 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "probe/probe_dns_parse.h"
+#include "dns/dns_parse.h"
 
 static void test_rdata(void **state)
 {
@@ -18,54 +18,54 @@ static void test_rdata(void **state)
 	static const uint8_t compressed[] = { 0, 10, 0xc0, 12 };
 	static const uint8_t txt[] = { 3, 'a', 'b', 'c', 0, 2, 'd', 'e' };
 	static const uint8_t txt_bad[] = { 5, 'a', 'b' };
-	char host[PROBE_DNS_NAME_MAX + 1];
+	char host[DNS_NAME_MAX + 1];
 	unsigned pref;
 	str_t s = STR_INIT;
 
 	(void)state;
-	assert_int_equal(probe_rdata_mx(mx, sizeof(mx), &pref, host), 0);
+	assert_int_equal(dns_rdata_mx(mx, sizeof(mx), &pref, host), 0);
 	assert_int_equal(pref, 10);
 	assert_string_equal(host, "mx.good");
-	assert_int_equal(probe_rdata_mx(root_mx, sizeof(root_mx), &pref, host), 0);
+	assert_int_equal(dns_rdata_mx(root_mx, sizeof(root_mx), &pref, host), 0);
 	assert_string_equal(host, ".");
-	assert_int_equal(probe_rdata_mx(bad_len, sizeof(bad_len), &pref, host), -1);
-	assert_int_equal(probe_rdata_mx(bad_char, sizeof(bad_char), &pref, host), -1);
-	assert_int_equal(probe_rdata_mx(compressed, sizeof(compressed), &pref, host), -1);
-	assert_int_equal(probe_rdata_mx(mx, 5, &pref, host), -1);
-	assert_int_equal(probe_rdata_txt(txt, sizeof(txt), &s), 0);
+	assert_int_equal(dns_rdata_mx(bad_len, sizeof(bad_len), &pref, host), -1);
+	assert_int_equal(dns_rdata_mx(bad_char, sizeof(bad_char), &pref, host), -1);
+	assert_int_equal(dns_rdata_mx(compressed, sizeof(compressed), &pref, host), -1);
+	assert_int_equal(dns_rdata_mx(mx, 5, &pref, host), -1);
+	assert_int_equal(dns_rdata_txt(txt, sizeof(txt), &s), 0);
 	assert_string_equal(str_c(&s), "abcde");
 	str_clear(&s);
-	assert_int_equal(probe_rdata_txt(txt_bad, sizeof(txt_bad), &s), -1);
+	assert_int_equal(dns_rdata_txt(txt_bad, sizeof(txt_bad), &s), -1);
 	str_free(&s);
 }
 
 static void test_tags(void **state)
 {
 	pool_t *pool = pool_create(1024);
-	struct probe_tags tags;
+	struct dns_tags tags;
 	const char *error = NULL;
 	static const char rec[] = " v=DMARC1 ;p = reject; rua=mailto:a@b;; ";
 
 	(void)state;
-	assert_int_equal(probe_tags_parse(pool, rec, strlen(rec), &tags, &error), 0);
+	assert_int_equal(dns_tags_parse(pool, rec, strlen(rec), &tags, &error), 0);
 	assert_int_equal(tags.count, 3);
 	assert_string_equal(tags.tag[0], "v");
 	assert_string_equal(tags.value[0], "DMARC1");
-	assert_string_equal(probe_tags_get(&tags, "p"), "reject");
-	assert_string_equal(probe_tags_get(&tags, "rua"), "mailto:a@b");
-	assert_null(probe_tags_get(&tags, "sp"));
-	assert_int_equal(probe_tags_parse(pool, "v=1; junk", 9, &tags, &error), -1);
+	assert_string_equal(dns_tags_get(&tags, "p"), "reject");
+	assert_string_equal(dns_tags_get(&tags, "rua"), "mailto:a@b");
+	assert_null(dns_tags_get(&tags, "sp"));
+	assert_int_equal(dns_tags_parse(pool, "v=1; junk", 9, &tags, &error), -1);
 	assert_string_equal(error, "\"junk\" is not tag=value");
-	assert_int_equal(probe_tags_parse(pool, "=x", 2, &tags, &error), -1);
+	assert_int_equal(dns_tags_parse(pool, "=x", 2, &tags, &error), -1);
 	pool_destroy(&pool);
 }
 
 static void test_spf(void **state)
 {
 	pool_t *pool = pool_create(1024);
-	struct probe_spf spf;
+	struct dns_spf spf;
 	const char *error = NULL;
-#define SPF(s) probe_spf_parse(pool, s, strlen(s), &spf, &error)
+#define SPF(s) dns_spf_parse(pool, s, strlen(s), &spf, &error)
 
 	(void)state;
 	assert_int_equal(SPF("v=spf1 mx a:x.example/24 include:_spf.example "
@@ -104,7 +104,7 @@ static void test_spf(void **state)
 static void test_sts_policy(void **state)
 {
 	pool_t *pool = pool_create(1024);
-	struct probe_sts_policy pol;
+	struct dns_sts_policy pol;
 	const char *error = NULL;
 	static const char good[] = "version: STSv1\r\nmode: enforce\r\nmx: mx.example\r\n"
 		"mx: *.example.net\r\nmax_age: 86400\r\nextension: x\r\n";
@@ -115,22 +115,22 @@ static void test_sts_policy(void **state)
 	static const char junk[] = "<html>";
 
 	(void)state;
-	assert_int_equal(probe_sts_policy_parse(pool, good, strlen(good), &pol, &error), 0);
+	assert_int_equal(dns_sts_policy_parse(pool, good, strlen(good), &pol, &error), 0);
 	assert_string_equal(pol.mode, "enforce");
 	assert_int_equal(pol.mx_count, 2);
 	assert_int_equal(pol.max_age, 86400);
-	assert_int_equal(probe_sts_policy_parse(pool, no_mx, strlen(no_mx), &pol, &error), -1);
+	assert_int_equal(dns_sts_policy_parse(pool, no_mx, strlen(no_mx), &pol, &error), -1);
 	assert_string_equal(error, "no mx line");
-	assert_int_equal(probe_sts_policy_parse(pool, none, strlen(none), &pol, &error), 0);
-	assert_int_equal(probe_sts_policy_parse(pool, old, strlen(old), &pol, &error), -1);
-	assert_int_equal(probe_sts_policy_parse(pool, age, strlen(age), &pol, &error), -1);
-	assert_int_equal(probe_sts_policy_parse(pool, junk, strlen(junk), &pol, &error), -1);
+	assert_int_equal(dns_sts_policy_parse(pool, none, strlen(none), &pol, &error), 0);
+	assert_int_equal(dns_sts_policy_parse(pool, old, strlen(old), &pol, &error), -1);
+	assert_int_equal(dns_sts_policy_parse(pool, age, strlen(age), &pol, &error), -1);
+	assert_int_equal(dns_sts_policy_parse(pool, junk, strlen(junk), &pol, &error), -1);
 
-	assert_true(probe_sts_mx_match("mx.example", "MX.example"));
-	assert_true(probe_sts_mx_match("*.example.net", "a.example.net"));
-	assert_false(probe_sts_mx_match("*.example.net", "a.b.example.net"));
-	assert_false(probe_sts_mx_match("*.example.net", "example.net"));
-	assert_false(probe_sts_mx_match("mx.example", "mx.example.org"));
+	assert_true(dns_sts_mx_match("mx.example", "MX.example"));
+	assert_true(dns_sts_mx_match("*.example.net", "a.example.net"));
+	assert_false(dns_sts_mx_match("*.example.net", "a.b.example.net"));
+	assert_false(dns_sts_mx_match("*.example.net", "example.net"));
+	assert_false(dns_sts_mx_match("mx.example", "mx.example.org"));
 	pool_destroy(&pool);
 }
 

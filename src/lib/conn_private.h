@@ -1,0 +1,110 @@
+/* conn_private.h: what conn.c, conn_io.c and conn_tls.c share; nothing
+ * outside src/lib/conn*.c includes it.
+ *
+ * Roles: conn.c is the life cycle (create, destroy, events, timers,
+ * closing); conn_io.c the buffers (reading into the input buffer, lines,
+ * output, the limits, giving memory back when idle) and the plain stream;
+ * conn_tls.c the TLS stream, the handshake and STARTTLS.
+ *
+ * The stream: every byte between the buffers and the socket goes through
+ * conn->stream (read / write / pending), one pair of functions per layer.
+ * Plain and TLS are the two layers today; conn_tls_established() switches
+ * from one to the other. A compression layer (IMAP COMPRESS=DEFLATE, RFC
+ * 4978) will be a third struct conn_stream whose read() pulls from the
+ * layer it replaced (kept in the conn, e.g. conn->lower) and inflates,
+ * whose write() deflates and pushes down, and whose pending() is true while
+ * it holds inflated bytes or its lower layer has pending input; its
+ * buffers are bounded like the conn's. Installing it is a pointer swap
+ * once the tagged OK has been flushed, as STARTTLS does: nothing in the
+ * buffer code changes. */
+#ifndef POSTEL_CONN_PRIVATE_H
+#define POSTEL_CONN_PRIVATE_H
+
+#include "conn.h"
+#include "str.h"
+
+#include <arpa/inet.h>
+#include <sys/types.h>
+
+#include <openssl/ssl.h>
+
+#define CONN_READ_CHUNK 16384
+#define CONN_CLOSE_GRACE_MS 10000
+/* A buffer emptied with more capacity than this is freed: an idle
+ * connection holds a few hundred bytes, not what its largest line or reply
+ * once needed. Lines and replies of everyday commands fit below it, so
+ * they do not allocate every time. */
+#define CONN_BUFFER_KEEP 4096
+
+enum conn_state {
+	CONN_PLAIN,
+	CONN_STARTTLS_FLUSH, /* STARTTLS accepted: flushing the reply */
+	CONN_HANDSHAKE,
+	CONN_TLS,
+	CONN_DEAD,
+};
+
+/* One layer between the buffers and the socket. read/write return the
+ * bytes moved (>0), 0 when the socket would block (setting
+ * conn->ssl_want_write when a read needs the fd writable), or -1 when the
+ * connection is over (peer_eof and close_reason set as they apply). */
+struct conn_stream {
+	const char *name;
+	ssize_t (*read)(struct conn *conn, void *buf, size_t size);
+	ssize_t (*write)(struct conn *conn, const void *data, size_t len);
+	/* bytes held inside the layer that epoll will not report */
+	bool (*pending)(const struct conn *conn);
+};
+
+extern const struct conn_stream conn_stream_plain;
+extern const struct conn_stream conn_stream_tls;
+
+struct conn {
+	struct ioloop *loop;
+	int fd;
+	struct io *io;
+	struct conn_settings set;
+	enum conn_state state;
+	const struct conn_stream *stream;
+	SSL *ssl;
+	struct tls_ctx *starttls_ctx;
+	bool ssl_want_write;
+	bool tls_up; /* handshake completed: close_notify owed at the end */
+
+	str_t in, out;
+	size_t out_pos;
+	bool skipping_line; /* after TOOLONG without LF: drop to next LF */
+	size_t skipped;     /* bytes dropped so far from that line */
+	bool paused, peer_eof, closing, in_callback;
+	const char *close_reason;
+
+	struct timeout *idle_to, *handshake_to, *defer_to, *close_to;
+	struct timeout *drained_to;
+	void (*drained_cb)(void *ctx);
+	void *drained_ctx;
+	conn_callback_t *cb;
+	void *ctx;
+	char peer_ip[INET6_ADDRSTRLEN];
+	unsigned local_port;
+};
+
+/* conn.c */
+void conn_fail(struct conn *conn, const char *reason);
+void conn_progress(struct conn *conn);
+void conn_update_io(struct conn *conn);
+
+/* conn_io.c */
+/* >0 bytes read, 0 would block / buffer full, -1 dead */
+ssize_t conn_read_some(struct conn *conn);
+/* 1 all written, 0 some left, -1 error */
+int conn_flush(struct conn *conn);
+/* Empty buffers above CONN_BUFFER_KEEP are freed. */
+void conn_buffers_settle(struct conn *conn);
+void conn_discard_input(struct conn *conn);
+
+/* conn_tls.c */
+void conn_tls_start(struct conn *conn, struct tls_ctx *tls);
+void conn_tls_handshake(struct conn *conn);
+void conn_tls_free(struct conn *conn);
+
+#endif

@@ -1,0 +1,130 @@
+/* store_index_schema.c: the SQL schema of the index (store_index.h) and
+ * the migrations from older versions; store_index.c runs them under the
+ * write lock when an open finds user_version below STORE_INDEX_VERSION.
+ * A version newer than ours is refused, never touched. */
+#include "store/store_index_private.h"
+
+/* 2: mailboxes.new_mtime and tmp_checked (store_index.h)
+ * 3: mailbox views (store_view.h): messages.sysflags and guid, the mailbox
+ *    counters kept by triggers, the expunge log, the keyword list */
+
+/* What version 3 adds to version 2, shared by a new index and the
+ * migration. The triggers keep the mailbox counters (STATUS without
+ * reading rows) and the expunge log (RFC 7162 3.2.5: every expunge gets a
+ * MODSEQ of its own, above every earlier one) whoever changes messages.
+ * sysflags bits: store_view.h STORE_FLAG_*. */
+#define STORE_INDEX_V3 \
+	"CREATE TABLE IF NOT EXISTS expunges (" \
+	" mailbox_id INTEGER NOT NULL," \
+	" uid INTEGER NOT NULL," \
+	" modseq INTEGER NOT NULL," \
+	" PRIMARY KEY (mailbox_id, uid)) WITHOUT ROWID;" \
+	"CREATE INDEX IF NOT EXISTS expunges_modseq ON expunges (mailbox_id, modseq);" \
+	"CREATE INDEX IF NOT EXISTS messages_modseq ON messages (mailbox_id, modseq);" \
+	"CREATE TABLE IF NOT EXISTS subscriptions (" \
+	" name TEXT PRIMARY KEY) WITHOUT ROWID;" \
+	"CREATE TABLE IF NOT EXISTS keywords (" \
+	" mailbox_id INTEGER NOT NULL," \
+	" name TEXT NOT NULL COLLATE NOCASE," \
+	" PRIMARY KEY (mailbox_id, name)) WITHOUT ROWID;" \
+	"CREATE TRIGGER IF NOT EXISTS messages_ins AFTER INSERT ON messages BEGIN" \
+	" UPDATE mailboxes SET n_messages = n_messages + 1," \
+	"  n_size = n_size + new.size," \
+	"  n_unseen = n_unseen + ((new.sysflags & 1) = 0)," \
+	"  n_deleted = n_deleted + ((new.sysflags & 8) != 0)" \
+	"  WHERE id = new.mailbox_id; END;" \
+	"CREATE TRIGGER IF NOT EXISTS messages_del AFTER DELETE ON messages BEGIN" \
+	" UPDATE mailboxes SET n_messages = n_messages - 1," \
+	"  n_size = n_size - old.size," \
+	"  n_unseen = n_unseen - ((old.sysflags & 1) = 0)," \
+	"  n_deleted = n_deleted - ((old.sysflags & 8) != 0)," \
+	"  highestmodseq = highestmodseq + 1" \
+	"  WHERE id = old.mailbox_id;" \
+	" INSERT OR REPLACE INTO expunges (mailbox_id, uid, modseq)" \
+	"  SELECT old.mailbox_id, old.uid, highestmodseq FROM mailboxes" \
+	"  WHERE id = old.mailbox_id; END;" \
+	"CREATE TRIGGER IF NOT EXISTS messages_flags AFTER UPDATE OF sysflags" \
+	" ON messages BEGIN" \
+	" UPDATE mailboxes SET" \
+	"  n_unseen = n_unseen - ((old.sysflags & 1) = 0) + ((new.sysflags & 1) = 0)," \
+	"  n_deleted = n_deleted - ((old.sysflags & 8) != 0) + ((new.sysflags & 8) != 0)" \
+	"  WHERE id = new.mailbox_id; END;"
+
+static const char store_index_schema[] =
+	"CREATE TABLE IF NOT EXISTS mailboxes ("
+	" id INTEGER PRIMARY KEY,"
+	" name TEXT NOT NULL UNIQUE,"
+	" uidvalidity INTEGER NOT NULL,"
+	" uidnext INTEGER NOT NULL,"
+	" highestmodseq INTEGER NOT NULL,"
+	" new_mtime INTEGER NOT NULL DEFAULT 0,"
+	" tmp_checked INTEGER NOT NULL DEFAULT 0,"
+	" first_recent_uid INTEGER NOT NULL DEFAULT 1,"
+	" n_messages INTEGER NOT NULL DEFAULT 0,"
+	" n_unseen INTEGER NOT NULL DEFAULT 0,"
+	" n_deleted INTEGER NOT NULL DEFAULT 0,"
+	" n_size INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE IF NOT EXISTS messages ("
+	" mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id),"
+	" uid INTEGER NOT NULL,"
+	" modseq INTEGER NOT NULL,"
+	" flags TEXT NOT NULL DEFAULT '',"
+	" filename TEXT NOT NULL,"
+	" size INTEGER NOT NULL,"
+	" internaldate INTEGER NOT NULL,"
+	" sysflags INTEGER NOT NULL DEFAULT 0,"
+	" guid BLOB,"
+	" PRIMARY KEY (mailbox_id, uid),"
+	" UNIQUE (mailbox_id, filename));"
+	STORE_INDEX_V3
+	"PRAGMA user_version=3;";
+
+/* version 1 to 2: the columns that let an open skip the Maildir scan */
+#define STORE_INDEX_MIGRATE_1 \
+	"ALTER TABLE mailboxes ADD COLUMN new_mtime INTEGER NOT NULL DEFAULT 0;" \
+	"ALTER TABLE mailboxes ADD COLUMN tmp_checked INTEGER NOT NULL DEFAULT 0;"
+
+/* version 2 to 3: sysflags from the flag text, counters from a count of
+ * the rows (once), then the tables and triggers of version 3 */
+#define STORE_INDEX_MIGRATE_2 \
+	"ALTER TABLE mailboxes ADD COLUMN first_recent_uid INTEGER NOT NULL DEFAULT 1;" \
+	"ALTER TABLE mailboxes ADD COLUMN n_messages INTEGER NOT NULL DEFAULT 0;" \
+	"ALTER TABLE mailboxes ADD COLUMN n_unseen INTEGER NOT NULL DEFAULT 0;" \
+	"ALTER TABLE mailboxes ADD COLUMN n_deleted INTEGER NOT NULL DEFAULT 0;" \
+	"ALTER TABLE mailboxes ADD COLUMN n_size INTEGER NOT NULL DEFAULT 0;" \
+	"ALTER TABLE messages ADD COLUMN sysflags INTEGER NOT NULL DEFAULT 0;" \
+	"ALTER TABLE messages ADD COLUMN guid BLOB;" \
+	"UPDATE messages SET guid = randomblob(16);" \
+	"UPDATE messages SET sysflags =" \
+	" (instr(' ' || flags || ' ', ' \\Seen ') > 0) * 1 +" \
+	" (instr(' ' || flags || ' ', ' \\Answered ') > 0) * 2 +" \
+	" (instr(' ' || flags || ' ', ' \\Flagged ') > 0) * 4 +" \
+	" (instr(' ' || flags || ' ', ' \\Deleted ') > 0) * 8 +" \
+	" (instr(' ' || flags || ' ', ' \\Draft ') > 0) * 16;" \
+	"UPDATE mailboxes SET" \
+	" first_recent_uid = uidnext," \
+	" n_messages = (SELECT count(*) FROM messages m WHERE m.mailbox_id = mailboxes.id)," \
+	" n_size = (SELECT coalesce(sum(size), 0) FROM messages m" \
+	"  WHERE m.mailbox_id = mailboxes.id)," \
+	" n_unseen = (SELECT count(*) FROM messages m WHERE m.mailbox_id = mailboxes.id" \
+	"  AND (m.sysflags & 1) = 0)," \
+	" n_deleted = (SELECT count(*) FROM messages m WHERE m.mailbox_id = mailboxes.id" \
+	"  AND (m.sysflags & 8) != 0);" \
+	STORE_INDEX_V3
+
+static const char store_index_migrate_1[] =
+	STORE_INDEX_MIGRATE_1 STORE_INDEX_MIGRATE_2 "PRAGMA user_version=3;";
+static const char store_index_migrate_2[] =
+	STORE_INDEX_MIGRATE_2 "PRAGMA user_version=3;";
+
+const char *index_schema_sql(int from_version)
+{
+	switch (from_version) {
+	case 1:
+		return store_index_migrate_1;
+	case 2:
+		return store_index_migrate_2;
+	default:
+		return store_index_schema;
+	}
+}

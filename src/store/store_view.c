@@ -1,0 +1,315 @@
+/* store_view.c: mailbox views (store_view.h), the backend-neutral part:
+ * the sequence-number/UID map and applying what the backend reports
+ * changed since the view's MODSEQ (struct store_view_delta).
+ *
+ * The map is a sorted uint32_t array; a sync removes the expunged UIDs in
+ * one pass and appends new ones (UIDs only grow, RFC 9051 2.3.1.1), so a
+ * sync costs O(map + changes), never a read of every message. */
+#include "store/store_private.h"
+#include "lib/log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct store_view {
+	struct store *store;
+	struct store_address addr;
+	char *mailbox;
+	uint32_t uidvalidity, uidnext;
+	uint64_t modseq;
+	uint32_t *uids;
+	unsigned count, cap;
+};
+
+static void view_map_append(struct store_view *view, uint32_t uid)
+{
+	if (view->count == view->cap) {
+		view->cap = view->cap < 64 ? 64 : view->cap * 2;
+		view->uids = xrealloc(view->uids, view->cap * sizeof(*view->uids));
+	}
+	view->uids[view->count++] = uid;
+}
+
+int store_view_open(struct store *store, const char *address,
+		    const char *mailbox, struct store_view **view_r,
+		    const char **error_r)
+{
+	struct store_address addr;
+	const char *name;
+	if (store_target_parse(address, mailbox, &addr, &name, error_r) < 0)
+		return -1;
+	pool_t *pool = pool_create(16384);
+	struct store_view_delta delta;
+	if (store->backend->view_read(store, &addr, name, 0, pool, &delta,
+				      error_r) < 0) {
+		pool_destroy(&pool);
+		return -1;
+	}
+	struct store_view *view = xcalloc(1, sizeof(*view));
+	view->store = store;
+	view->addr = addr;
+	view->mailbox = xstrdup(name);
+	view->uidvalidity = delta.uidvalidity;
+	view->uidnext = delta.uidnext;
+	view->modseq = delta.highestmodseq;
+	for (unsigned i = 0; i < delta.row_count; i++)
+		view_map_append(view, delta.rows[i].uid);
+	pool_destroy(&pool);
+	*view_r = view;
+	return 0;
+}
+
+void store_view_close(struct store_view **viewp)
+{
+	struct store_view *view = *viewp;
+	if (view == NULL)
+		return;
+	free(view->uids);
+	free(view->mailbox);
+	free(view);
+	*viewp = NULL;
+}
+
+uint32_t store_view_uidvalidity(const struct store_view *view)
+{
+	return view->uidvalidity;
+}
+
+uint32_t store_view_uidnext(const struct store_view *view)
+{
+	return view->uidnext;
+}
+
+uint64_t store_view_modseq(const struct store_view *view)
+{
+	return view->modseq;
+}
+
+unsigned store_view_count(const struct store_view *view)
+{
+	return view->count;
+}
+
+uint32_t store_view_uid(const struct store_view *view, unsigned seq)
+{
+	return seq >= 1 && seq <= view->count ? view->uids[seq - 1] : 0;
+}
+
+unsigned store_view_seq(const struct store_view *view, uint32_t uid)
+{
+	unsigned lo = 0, hi = view->count;
+	while (lo < hi) {
+		unsigned mid = lo + (hi - lo) / 2;
+		if (view->uids[mid] < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < view->count && view->uids[lo] == uid ? lo + 1 : 0;
+}
+
+/* Drop the expunged UIDs the map holds (both sorted); they go to
+ * changes->expunged. */
+static void view_apply_expunges(struct store_view *view, const uint32_t *gone,
+				unsigned gone_count, pool_t *pool,
+				struct store_view_changes *changes)
+{
+	changes->expunged = pool_alloc(pool, (gone_count + 1) * sizeof(uint32_t));
+	unsigned out = 0, g = 0;
+	for (unsigned i = 0; i < view->count; i++) {
+		uint32_t uid = view->uids[i];
+		while (g < gone_count && gone[g] < uid)
+			g++;
+		if (g < gone_count && gone[g] == uid) {
+			changes->expunged[changes->expunged_count++] = uid;
+			continue;
+		}
+		view->uids[out++] = uid;
+	}
+	view->count = out;
+}
+
+static int uid_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* The whole map again: the mailbox is not the one the view knew. */
+static void view_reset(struct store_view *view,
+		       const struct store_view_delta *delta, pool_t *pool,
+		       struct store_view_changes *changes)
+{
+	log_warn("event=store_view_reset mailbox=%s old_uidvalidity=%u "
+		 "uidvalidity=%u", log_str(view->mailbox), view->uidvalidity,
+		 delta->uidvalidity);
+	changes->reset = true;
+	changes->expunged = pool_alloc(pool, (view->count + 1) * sizeof(uint32_t));
+	memcpy(changes->expunged, view->uids, view->count * sizeof(uint32_t));
+	changes->expunged_count = view->count;
+	view->count = 0;
+	changes->added = pool_alloc(pool, (delta->row_count + 1) * sizeof(uint32_t));
+	for (unsigned i = 0; i < delta->row_count; i++) {
+		view_map_append(view, delta->rows[i].uid);
+		changes->added[changes->added_count++] = delta->rows[i].uid;
+	}
+	view->uidvalidity = delta->uidvalidity;
+	view->uidnext = delta->uidnext;
+	view->modseq = delta->highestmodseq;
+}
+
+int store_view_sync(struct store_view *view, pool_t *pool,
+		    struct store_view_changes *changes_r, const char **error_r)
+{
+	struct store *store = view->store;
+	struct store_view_delta delta;
+	memset(changes_r, 0, sizeof(*changes_r));
+	if (store->backend->view_read(store, &view->addr, view->mailbox,
+				      view->modseq, pool, &delta, error_r) < 0)
+		return -1;
+	if (delta.uidvalidity != view->uidvalidity) {
+		if (store->backend->view_read(store, &view->addr, view->mailbox, 0,
+					      pool, &delta, error_r) < 0)
+			return -1;
+		view_reset(view, &delta, pool, changes_r);
+		return 0;
+	}
+	if (delta.expunged_count > 1)
+		qsort(delta.expunged, delta.expunged_count, sizeof(uint32_t), uid_cmp);
+	view_apply_expunges(view, delta.expunged, delta.expunged_count, pool,
+			    changes_r);
+	changes_r->added = pool_alloc(pool, (delta.row_count + 1) * sizeof(uint32_t));
+	changes_r->flag_changes = pool_alloc(pool, (delta.row_count + 1) *
+					     sizeof(*changes_r->flag_changes));
+	for (unsigned i = 0; i < delta.row_count; i++) {
+		const struct store_view_flag_change *row = &delta.rows[i];
+		if (row->uid >= view->uidnext) {
+			/* rows come in UID order: the map stays sorted */
+			view_map_append(view, row->uid);
+			changes_r->added[changes_r->added_count++] = row->uid;
+		} else if (store_view_seq(view, row->uid) != 0) {
+			changes_r->flag_changes[changes_r->flag_change_count++] = *row;
+		}
+	}
+	view->uidnext = delta.uidnext;
+	if (delta.highestmodseq > view->modseq)
+		view->modseq = delta.highestmodseq;
+	return 0;
+}
+
+int store_view_list(struct store_view *view, pool_t *pool,
+		    struct store_message_info **messages_r, unsigned *count_r,
+		    const char **error_r)
+{
+	struct store *store = view->store;
+	struct store_message_info *all;
+	unsigned all_count, out = 0;
+	if (store->backend->mailbox_list_messages(store, &view->addr,
+						  view->mailbox, pool, &all,
+						  &all_count, error_r) < 0)
+		return -1;
+	/* both in UID order: keep the rows the map holds */
+	unsigned m = 0;
+	for (unsigned i = 0; i < all_count && m < view->count; i++) {
+		while (m < view->count && view->uids[m] < all[i].uid)
+			m++;
+		if (m < view->count && view->uids[m] == all[i].uid)
+			all[out++] = all[i];
+	}
+	*messages_r = all;
+	*count_r = out;
+	return 0;
+}
+
+struct store_message_reader *
+store_view_message_open(struct store_view *view, uint32_t uid,
+			const char **error_r)
+{
+	return view->store->backend->message_open(view->store, &view->addr,
+						  view->mailbox, uid, error_r);
+}
+
+int store_view_set_flags(struct store_view *view, const uint32_t *uids,
+			 unsigned count, const struct store_flags_update *update,
+			 pool_t *pool, uint32_t **modified_r,
+			 unsigned *modified_count_r, const char **error_r)
+{
+	for (unsigned i = 0; i < update->keyword_count; i++) {
+		if (store_keyword_check(update->keywords[i], error_r) < 0)
+			return -1;
+	}
+	uint32_t *modified = NULL;
+	unsigned modified_count = 0;
+	pool_t *own = pool == NULL ? pool_create(1024) : NULL;
+	int ret = view->store->backend->set_flags(view->store, &view->addr,
+						  view->mailbox, view->uidvalidity,
+						  uids, count, update,
+						  own != NULL ? own : pool,
+						  &modified, &modified_count,
+						  error_r);
+	if (own != NULL) {
+		pool_destroy(&own);
+		modified = NULL;
+	}
+	if (modified_r != NULL)
+		*modified_r = modified; /* NULL without a pool */
+	if (modified_count_r != NULL)
+		*modified_count_r = modified_count;
+	return ret;
+}
+
+int store_delivery_set_meta(struct store_delivery *d,
+			    const struct store_flags_update *flags,
+			    time_t internaldate, const char **error_r)
+{
+	struct store_flags_update replace = { .op = STORE_FLAGS_REPLACE };
+	if (flags != NULL) {
+		replace = *flags;
+		replace.op = STORE_FLAGS_REPLACE;
+	}
+	for (unsigned i = 0; i < replace.keyword_count; i++) {
+		if (store_keyword_check(replace.keywords[i], error_r) < 0)
+			return -1;
+	}
+	if (internaldate < 0) {
+		*error_r = "internal date before 1970";
+		return -1;
+	}
+	const char *text = store_flags_text_apply("", &replace, pool_temp());
+	return d->store->backend->delivery_set_meta(d, text, internaldate, error_r);
+}
+
+int store_view_copy(struct store_view *view, const uint32_t *uids,
+		    unsigned count, const char *dest, bool move, pool_t *pool,
+		    struct store_copy_result *result_r, const char **error_r)
+{
+	const char *name;
+	memset(result_r, 0, sizeof(*result_r));
+	if (store_mailbox_name_check(dest, &name, error_r) < 0)
+		return -1;
+	if (move && strcmp(name, view->mailbox) == 0) {
+		*error_r = "cannot move messages into their own mailbox";
+		return -1;
+	}
+	/* ascending and without repeats: UIDs are assigned in this order */
+	uint32_t *sorted = pool_alloc(pool, (count + 1) * sizeof(*sorted));
+	memcpy(sorted, uids, count * sizeof(*sorted));
+	if (count > 1)
+		qsort(sorted, count, sizeof(*sorted), uid_cmp);
+	unsigned n = 0;
+	for (unsigned i = 0; i < count; i++) {
+		if (n == 0 || sorted[n - 1] != sorted[i])
+			sorted[n++] = sorted[i];
+	}
+	return view->store->backend->copy(view->store, &view->addr, view->mailbox,
+					  view->uidvalidity, sorted, n, name, move,
+					  pool, result_r, error_r);
+}
+
+int store_view_claim_recent(struct store_view *view, uint32_t *first_r,
+			    const char **error_r)
+{
+	return view->store->backend->claim_recent(view->store, &view->addr,
+						  view->mailbox, view->uidvalidity,
+						  view->uidnext, first_r, error_r);
+}

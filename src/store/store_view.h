@@ -1,0 +1,170 @@
+/* store_view.h: a mailbox opened as a view, the seam IMAP (and POP3)
+ * read and change mailboxes through, whatever the backend.
+ *
+ * A view is one session's picture of one mailbox: the UIDs it knows in
+ * ascending order (message sequence number n is the n-th, RFC 9051
+ * 2.3.1.2), the mailbox's UIDVALIDITY, UIDNEXT and the MODSEQ up to
+ * which it has seen changes. The map is a compact uint32_t array, 4
+ * bytes a message. It changes only in store_view_sync(), which returns
+ * what changed since the view's MODSEQ (new UIDs, flag changes with
+ * their MODSEQ, expunged UIDs) and applies it, so a session decides when
+ * its sequence numbers move (RFC 9051 7.5.1: not during FETCH/STORE/SEARCH).
+ *
+ * Promises:
+ * - MODSEQ semantics of RFC 7162 from the start: every change to a
+ *   message (append, flag change, expunge) gets a MODSEQ larger than any
+ *   before it in that mailbox; HIGHESTMODSEQ is the largest. An expunge
+ *   is remembered in the expunge log with its MODSEQ, so a view synced
+ *   from any earlier MODSEQ learns it (the log is never trimmed yet).
+ * - Nothing that crosses the seam is a file path: a message is its UID in
+ *   a view, read through store_view_message_open().
+ * - store_view_set_flags() returns 0 only once the change is committed
+ *   (durable); other views see it at their next sync.
+ * - A view belongs to its store handle (closed before it) and is used by
+ *   one thread at a time, like the handle.
+ * - If the backend lost its index and rebuilt it (a new UIDVALIDITY),
+ *   sync sets changes->reset and the map holds the new mailbox: every
+ *   earlier UID is void (RFC 9051 2.3.1.1). */
+#ifndef POSTEL_STORE_VIEW_H
+#define POSTEL_STORE_VIEW_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "store/store.h"
+
+/* System flags (RFC 9051 2.3.2) as bits; \Recent is not stored. */
+#define STORE_FLAG_SEEN     0x01u
+#define STORE_FLAG_ANSWERED 0x02u
+#define STORE_FLAG_FLAGGED  0x04u
+#define STORE_FLAG_DELETED  0x08u
+#define STORE_FLAG_DRAFT    0x10u
+#define STORE_FLAGS_SYSTEM  0x1fu
+/* keyword names: IMAP atoms without '\', at most this long */
+#define STORE_KEYWORD_MAX 100
+
+struct store_view;
+
+struct store_view_flag_change {
+	uint32_t uid;
+	uint64_t modseq;
+	unsigned sysflags;   /* STORE_FLAG_* */
+	const char *flags;   /* every flag, space-separated, as in listings */
+};
+
+/* What a sync found; arrays from the caller's pool, each in UID order. */
+struct store_view_changes {
+	bool reset;          /* UIDVALIDITY changed: the map was rebuilt */
+	uint32_t *expunged;  /* removed from the map */
+	unsigned expunged_count;
+	uint32_t *added;     /* appended to the map */
+	unsigned added_count;
+	/* messages of the map (before the sync) whose flags changed */
+	struct store_view_flag_change *flag_changes;
+	unsigned flag_change_count;
+};
+
+int store_view_open(struct store *store, const char *address,
+		    const char *mailbox, struct store_view **view_r,
+		    const char **error_r);
+void store_view_close(struct store_view **view);
+
+uint32_t store_view_uidvalidity(const struct store_view *view);
+uint32_t store_view_uidnext(const struct store_view *view);
+uint64_t store_view_modseq(const struct store_view *view);
+unsigned store_view_count(const struct store_view *view);
+/* The UID of sequence number seq (1-based), 0 if out of range. */
+uint32_t store_view_uid(const struct store_view *view, unsigned seq);
+/* The sequence number of uid, 0 if the view does not hold it. */
+unsigned store_view_seq(const struct store_view *view, uint32_t uid);
+
+/* Bring the view up to date; see above. */
+int store_view_sync(struct store_view *view, pool_t *pool,
+		    struct store_view_changes *changes_r, const char **error_r);
+
+/* \Recent (RFC 3501 2.3.2): claim, for this view's session alone, the
+ * messages of its map no session has claimed yet: UIDs from *first_r up
+ * to the view's UIDNEXT are recent for it (none if *first_r is at
+ * UIDNEXT); later claims and STATUS RECENT count only newer ones.
+ * Committed before it returns. IMAP4rev2 has no \Recent: only rev1 SELECT
+ * calls it. */
+int store_view_claim_recent(struct store_view *view, uint32_t *first_r,
+			    const char **error_r);
+
+/* The messages of the view's map as the index holds them now (flags,
+ * size, ...), in map order; a message expunged since the last sync is
+ * left out. lost: its content is gone (a crash mid-expunge), not a
+ * message to offer. */
+int store_view_list(struct store_view *view, pool_t *pool,
+		    struct store_message_info **messages_r, unsigned *count_r,
+		    const char **error_r);
+
+/* Read one message of the view in wire form (store.h: read, close). */
+struct store_message_reader *
+store_view_message_open(struct store_view *view, uint32_t uid,
+			const char **error_r);
+
+enum store_flags_op {
+	STORE_FLAGS_ADD,
+	STORE_FLAGS_REMOVE,
+	STORE_FLAGS_REPLACE,
+};
+
+struct store_flags_update {
+	enum store_flags_op op;
+	unsigned sysflags;              /* STORE_FLAG_* */
+	const char *const *keywords;    /* validated: store_keyword_check() */
+	unsigned keyword_count;
+	/* RFC 7162 3.1.3 UNCHANGEDSINCE: a message whose MODSEQ is above
+	 * it is left alone and reported as modified; 0: no condition */
+	uint64_t unchangedsince;
+};
+
+/* Change the flags of the messages with these UIDs (UIDs not in the
+ * mailbox any more are skipped). Each message whose flags change gets a
+ * MODSEQ of its own; one that would not change keeps its MODSEQ. Durable
+ * when it returns 0. *modified_r (from pool), *modified_count_r: the UIDs
+ * refused by unchangedsince; pool and both may be NULL if not wanted. */
+int store_view_set_flags(struct store_view *view, const uint32_t *uids,
+			 unsigned count, const struct store_flags_update *update,
+			 pool_t *pool, uint32_t **modified_r,
+			 unsigned *modified_count_r, const char **error_r);
+
+/* COPY and MOVE (RFC 9051 6.4.7, RFC 6851): the messages with these
+ * UIDs that are still there go to dest, with their flags and internal
+ * date, and get dest's next UIDs in UID order. src_uids[i] became
+ * dst_uids[i] (RFC 4315 COPYUID), arrays from pool. move: the sources
+ * are expunged in the same commit. Durable when it returns 0. A missing
+ * dest is an error (the caller answers [TRYCREATE]). */
+struct store_copy_result {
+	uint32_t dst_uidvalidity;
+	uint32_t *src_uids, *dst_uids;
+	unsigned count;
+};
+int store_view_copy(struct store_view *view, const uint32_t *uids,
+		    unsigned count, const char *dest, bool move, pool_t *pool,
+		    struct store_copy_result *result_r, const char **error_r);
+
+/* Optional, after the last write and before the commit of a delivery
+ * (store.h): the new message's flags (update->op is ignored: they
+ * replace none) and internal date (RFC 9051 6.3.12 APPEND; 0: the time
+ * of the commit; call it before store_delivery_sync()). store_delivery_commit() renames the file to carry the
+ * flags' Maildir suffix after its commit, as store_view_set_flags() does;
+ * a group commit (store_delivery_commit_group(), SMTP) records them in
+ * the index only. */
+int store_delivery_set_meta(struct store_delivery *d,
+			    const struct store_flags_update *flags,
+			    time_t internaldate, const char **error_r);
+
+/* store_flags.c: the flag text of listings ("\Seen $Label1") */
+/* -1 if name is not a valid keyword (an IMAP atom, no '\'). */
+int store_keyword_check(const char *name, const char **error_r);
+/* The STORE_FLAG_* bits named in a flag text. */
+unsigned store_flags_text_bits(const char *text);
+/* The flag text after update is applied to text (pool). */
+const char *store_flags_text_apply(const char *text,
+				   const struct store_flags_update *update,
+				   pool_t *pool);
+
+#endif
