@@ -9,8 +9,9 @@
  * the exchange so far, so the fuzzer can reach success and go past it).
  * The rest is split at "\xff\xff" into up to 4 client messages. The
  * server nonce is fixed (sasl_scram_test_server_nonce) so inputs replay.
- * VERIFY is run as the protocol code would: verify_blocking, then
- * verify_finish. Invariants, checked with abort():
+ * VERIFY and LOOKUP are run as the protocol code would:
+ * sasl_server_work() (here on the same thread), then
+ * sasl_server_work_finish(). Invariants, checked with abort():
  *   - SASL_OK from PLAIN or LOGIN only when the input holds FUZZ_PASSWORD
  *     (memmem), and more precisely only when the verified message had
  *     exactly that password for a name equal to FUZZ_USER ignoring case;
@@ -41,6 +42,7 @@
 #include "auth/password.h"
 #include "auth/sasl_private.h"
 #include "auth/userdb.h"
+#include "auth/test-userdb-dir.h"
 #include "lib/base64.h"
 #include "lib/mem.h"
 #include "lib/str.h"
@@ -61,19 +63,8 @@ static unsigned char client_key[PASSWORD_SCRAM_KEY_LEN];
 
 static void cleanup(void)
 {
-	static const char *const files[] = {
-		"accounts.db", "accounts.db-wal", "accounts.db-shm"
-	};
-	char path[sizeof(fuzz_dir) + 32];
-
 	userdb_close(&db);
-	for (unsigned i = 0; i < 3; i++) {
-		snprintf(path, sizeof(path), "%s/" USERDB_DIRNAME "/%s", fuzz_dir, files[i]);
-		unlink(path);
-	}
-	snprintf(path, sizeof(path), "%s/" USERDB_DIRNAME, fuzz_dir);
-	rmdir(path);
-	rmdir(fuzz_dir);
+	test_userdb_dir_remove(fuzz_dir);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -316,7 +307,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r.scram_fill = (data[0] & 8) != 0;
 	unsigned n = split_messages(data + 1, size - 1, msgs);
 
-	struct sasl_server *srv = sasl_server_create(mech_names[data[0] & 3], db);
+	struct sasl_server *srv = sasl_server_create(mech_names[data[0] & 3]);
 	if (srv == NULL)
 		abort();
 	if ((data[0] & 4) != 0) {
@@ -333,11 +324,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (r.mech == 2 || m == NULL || ch.len != 0)
 				abort();
 			r.verified = *m;
-			sasl_server_verify_blocking(srv);
-			ret = sasl_server_verify_finish(srv, &error);
-			if (ret != SASL_OK && ret != SASL_FAIL)
+			sasl_server_work(srv, db);
+			ret = sasl_server_work_finish(srv, &ch, &error);
+			if ((ret != SASL_OK && ret != SASL_FAIL) || ch.len != 0)
 				abort();
 			break;
+		}
+		if (ret == SASL_LOOKUP) {
+			/* SCRAM client-first: the account is read as a pool
+			 * thread would, then server-first comes back */
+			if (r.mech != 2 || ch.len != 0)
+				abort();
+			sasl_server_work(srv, db);
+			ret = sasl_server_work_finish(srv, &ch, &error);
+			if (ret != SASL_CONTINUE && ret != SASL_FAIL)
+				abort();
+			continue;
 		}
 		if (ret != SASL_CONTINUE)
 			break;

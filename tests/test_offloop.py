@@ -1,20 +1,29 @@
 """Nothing blocks the event loop (issue 8 item 8, the session side):
 spool writes of big messages, POP3's opening of a message (with an index
-lookup when another reader moved it), and the account lookups of MAIL
-and RCPT run on the worker's thread pool. While
-another process holds accounts.db busy (readers wait for it),
-a RCPT on one connection waits, and other connections of the same worker
-(workers=1) are still answered at once: an SMTP NOOP and a POP3 CAPA in
-under 0.5 s. On the old code the RCPT lookup held the loop until the
-lock went."""
+lookup when another reader moved it), and the account lookups of MAIL,
+RCPT and logins (SMTP AUTH PLAIN, POP3 USER/PASS, SCRAM-SHA-256's
+client-first, which needs the account's salt) run on the worker's
+thread pools. While another process holds accounts.db busy (readers
+wait for it), the command on one connection waits, and other connections
+of the same worker (workers=1) are still answered at once: an SMTP NOOP
+and a POP3 CAPA in under 0.5 s. On the old code the lookup held the loop
+until the lock went.
+
+A client that goes away while its login waits (for the login penalty, or
+for a lookup stuck on that lock) is freed at once: its disconnect line
+comes within a second, not after the wait; the job in flight comes back
+to nobody and its verdict is still logged. Closing a POP3 session's
+store handle (which may checkpoint an index's WAL) runs on the pool."""
+import base64
 import os
 import subprocess
 import time
 
 import pytest
 
-from conftest import ALICE, BOB, make_message, running_postel, scaled, token
-from pop3_helpers import POP3Raw, deliver, login, new_user
+from conftest import (ALICE, BOB, USERS, b64, make_message, plain_auth_blob,
+                      running_postel, scaled, token)
+from pop3_helpers import POP3Raw, deliver, login, new_user, raw
 
 LOCK_SECONDS = 3
 
@@ -56,6 +65,15 @@ def timed(fn):
     return r, time.monotonic() - t0
 
 
+def assert_noop_prompt(other, what):
+    """While what waits for accounts.db, a NOOP on another connection of
+    the worker is answered at once."""
+    time.sleep(0.3)          # the lookup is waiting for the lock now
+    r, dt = timed(lambda: other.cmd("NOOP", timeout=10))
+    assert r.code == 250, r
+    assert dt < 0.5, f"SMTP NOOP took {dt:.2f} s while {what} waited for accounts.db"
+
+
 @pytest.mark.parametrize("command", ["RCPT", "MAIL"])
 def test_locked_accounts_do_not_stall_others(srv, command):
     other_smtp = srv.smtp()
@@ -74,10 +92,7 @@ def test_locked_accounts_do_not_stall_others(srv, command):
     locker = hold_lock(srv, LOCK_SECONDS)
     try:
         slow.send(line + "\r\n")
-        time.sleep(0.3)          # the lookup is waiting for the lock now
-        r, dt = timed(lambda: other_smtp.cmd("NOOP", timeout=10))
-        assert r.code == 250, r
-        assert dt < 0.5, f"SMTP NOOP took {dt:.2f} s while {command} waited for accounts.db"
+        assert_noop_prompt(other_smtp, command)
         r, dt = timed(lambda: other_pop3.cmd("CAPA", timeout=10))
         assert r.startswith(b"+OK"), r
         other_pop3.multi()
@@ -176,3 +191,160 @@ def test_retr_index_lookup_does_not_stall_others(srv):
         locker.wait(timeout=scaled(20))
     p.quit()
     other.quit()
+
+
+def auth_start(srv, how, source="127.0.0.1"):
+    """A connection about to log in as alice, and the line that does it
+    (the line's lookup is what waits for accounts.db)."""
+    if how == "POP3 PASS":
+        c = raw(srv, implicit=True, source=source)
+        assert c.cmd(f"USER {ALICE}").startswith(b"+OK")
+        return c, f"PASS {USERS[ALICE]}"
+    c = srv.submissions(source=source)
+    c.ehlo()
+    if how == "AUTH PLAIN":
+        return c, f"AUTH PLAIN {plain_auth_blob(ALICE, USERS[ALICE])}"
+    return c, "AUTH SCRAM-SHA-256 " + b64(f"n,,n={ALICE},r=offloop-cnonce".encode())
+
+
+@pytest.mark.parametrize("how", ["AUTH PLAIN", "POP3 PASS", "SCRAM client-first"])
+def test_login_lookup_does_not_stall_others(srv, how):
+    """The account lookup of a login waits on a pool thread: an SMTP NOOP
+    on another connection of the worker is answered at once."""
+    other = srv.smtp()
+    other.ehlo()
+    slow, line = auth_start(srv, how)
+    locker = hold_lock(srv, LOCK_SECONDS)
+    try:
+        slow.send(line + "\r\n")
+        assert_noop_prompt(other, how)
+        # the login goes on once the lock goes (or a temporary failure
+        # when SQLite gives up)
+        if how == "POP3 PASS":
+            r = slow.line(timeout=scaled(15))
+            assert r.startswith(b"+OK") or b"[SYS/TEMP]" in r, r
+        else:
+            r = slow.read_reply(timeout=scaled(15))
+            want = 235 if how == "AUTH PLAIN" else 334
+            assert r.code in (want, 454), r
+            if r.code == 334:
+                # server-first: the client nonce, extended
+                assert base64.b64decode(r.text).startswith(b"r=offloop-cnonce"), r
+                assert slow.cmd("*").code == 501
+    finally:
+        locker.wait(timeout=scaled(20))
+    if how == "POP3 PASS":
+        assert slow.cmd("QUIT").startswith(b"+OK")
+    else:
+        assert slow.cmd("NOOP").code == 250
+        slow.quit()
+    other.quit()
+
+
+def disconnect_delay(srv, ip, t0, limit, count=1):
+    """Seconds from t0 until the log holds count disconnect lines of
+    sessions from ip (None if not within limit)."""
+    deadline = t0 + limit
+    while time.monotonic() < deadline:
+        if srv.log().count(f"event=disconnect ip={ip} ") >= count:
+            return time.monotonic() - t0
+        time.sleep(0.02)
+    return None
+
+
+def test_disconnect_in_penalty_wait_frees_the_session(srv):
+    """Two failures from an address: its next login waits 2 s before the
+    check. A client that goes away meanwhile is freed at once (the old
+    code kept the session until the wait and the check were over)."""
+    ip = "127.0.5.1"
+    with srv.submissions(source=ip) as c:
+        c.ehlo()
+        assert c.auth_plain(ALICE, "wrong-1").code == 535
+        assert c.auth_plain(ALICE, "wrong-2").code == 535   # waited 1 s
+        c.quit()
+    assert disconnect_delay(srv, ip, time.monotonic(), scaled(5)) is not None
+    c = srv.submissions(source=ip)
+    c.ehlo()
+    c.send(f"AUTH PLAIN {plain_auth_blob(ALICE, USERS[ALICE])}\r\n")
+    time.sleep(0.3)              # in its 2 s penalty wait now
+    c.close()
+    dt = disconnect_delay(srv, ip, time.monotonic(), scaled(10), count=2)
+    assert dt is not None, srv.log_tail()
+    assert dt < 1.0, f"session freed {dt:.2f} s after the client left its penalty wait"
+    assert srv.wait_for_log(rf"event=auth result=abandoned ip={ip} ") is not None
+    other = srv.smtp()
+    other.ehlo()
+    assert other.cmd("NOOP").code == 250
+    other.quit()
+
+
+def test_disconnect_during_lookup_frees_the_session(srv):
+    """A login whose account lookup waits for accounts.db: the client goes
+    away, its session is freed at once; the job comes back later to
+    nobody, and its verdict is logged (and counted for the penalty)."""
+    ip = "127.0.5.2"
+    c, line = auth_start(srv, "AUTH PLAIN", source=ip)
+    locker = hold_lock(srv, LOCK_SECONDS)
+    try:
+        c.send(line + "\r\n")
+        time.sleep(0.3)          # the lookup is waiting for the lock now
+        c.close()
+        dt = disconnect_delay(srv, ip, time.monotonic(), scaled(LOCK_SECONDS + 10))
+        assert dt is not None, srv.log_tail()
+        assert dt < 1.0, f"session freed {dt:.2f} s after the client left its login"
+    finally:
+        locker.wait(timeout=scaled(20))
+    line = srv.wait_for_log(rf"event=auth result=abandoned ip={ip} .*verdict=", timeout=15)
+    assert line is not None and ("verdict=ok" in line or "verdict=none" in line), line
+    other = srv.smtp()
+    other.ehlo()
+    assert other.cmd("NOOP").code == 250
+    other.quit()
+
+
+def test_pop3_store_close_off_the_loop(srv):
+    """Closing a POP3 session's store handle may close a user's index
+    (the worker keeps a bounded set of open ones and closes the oldest),
+    which checkpoints its WAL: writes and fsync. That runs on the
+    delivery pool: the event-loop thread (tid == pid) writes only replies
+    and log lines while sessions close. The victim's index gets a WAL of
+    some size first (200 messages synced, 100 expunged); then fresh users
+    log in and out until it is closed. On the old code the loop thread
+    wrote the checkpoint itself (about 37 KB here)."""
+    [worker] = srv.children()
+    victim, password = new_user(srv)
+    new = srv.maildir(victim) / "new"
+    new.mkdir(parents=True, exist_ok=True)
+    owner = srv.maildir(victim).parent.stat()
+    for d in (srv.maildir(victim), new):
+        os.chown(d, owner.st_uid, owner.st_gid)
+    for k in range(200):
+        f = new / f"1700000000.M{k}P1.offloop"
+        f.write_bytes(b"Subject: offloop\r\n\r\n" + b"y" * 300 + b"\r\n")
+        os.chown(f, owner.st_uid, owner.st_gid)
+    wal = srv.maildir(victim) / "postel-index.sqlite-wal"
+    closed = srv.log().count("event=disconnect ip=127.0.0.1 ")
+    with raw(srv, implicit=True) as c:
+        c.login(victim, password)
+        for k in range(1, 101):
+            assert c.cmd(f"DELE {k}").startswith(b"+OK")
+        assert c.cmd("QUIT", timeout=scaled(30)).startswith(b"+OK")
+    # parked with its WAL once the session is gone
+    assert disconnect_delay(srv, "127.0.0.1", time.monotonic(), scaled(5),
+                            count=closed + 1) is not None
+    assert wal.exists() and wal.stat().st_size > 16384, "no WAL to checkpoint"
+    writes = []
+    for _ in range(64):              # the worker keeps 32 users open
+        if not wal.exists():
+            break
+        user, pw = new_user(srv)
+        with raw(srv, implicit=True) as c:
+            c.login(user, pw)
+            before = thread_wchar(worker, worker)
+            assert c.cmd("QUIT").startswith(b"+OK")
+            c.read_until_eof(timeout=scaled(5))
+        time.sleep(0.2)              # the close is done
+        writes.append(thread_wchar(worker, worker) - before)
+    assert not wal.exists(), "the victim's index was never closed"
+    assert max(writes) < 8192, \
+        f"the event-loop thread wrote {max(writes)} octets while a session closed: {writes}"

@@ -2,14 +2,19 @@
 #include "auth/auth_login.h"
 #include "auth/authfail.h"
 #include "auth/sasl.h"
+#include "auth/userdb.h"
 #include "lib/ioloop.h"
 #include "lib/log.h"
 #include "lib/mem.h"
 #include "lib/str.h"
 #include "lib/threadpool.h"
 
+#include <stdio.h>
+
 struct auth_login {
-	struct auth_login_env env;
+	struct ioloop *loop;
+	struct threadpool *pool;
+	char *data_dir, *ip, *sid; /* copies: an abandoned attempt outlives its session */
 	char *log_mech;
 	const struct auth_login_ops *ops;
 	void *ctx;
@@ -21,18 +26,25 @@ struct auth_login {
 	str_t held;             /* a proof step held unpaused for the penalty */
 	bool held_has_input;
 	unsigned wait_ms;       /* for the log */
-	bool paused, verifying;
+	bool paused;
+	bool job_out;           /* sasl_server_work() runs on the pool */
+	bool abandoned;         /* the session went: free when the job is back */
+	char job_error[256];    /* the pool thread could not open accounts.db */
 };
 
 struct auth_login *auth_login_start(const struct auth_login_env *env,
 				    const char *mech, const char *log_mech,
 				    const struct auth_login_ops *ops, void *ctx)
 {
-	struct sasl_server *sasl = sasl_server_create(mech, env->userdb);
+	struct sasl_server *sasl = sasl_server_create(mech);
 	if (sasl == NULL)
 		return NULL;
 	struct auth_login *l = xcalloc(1, sizeof(*l));
-	l->env = *env;
+	l->loop = env->loop;
+	l->pool = env->pool;
+	l->data_dir = xstrdup(env->data_dir);
+	l->ip = xstrdup(env->ip);
+	l->sid = xstrdup(env->sid);
 	l->log_mech = xstrdup(log_mech);
 	l->ops = ops;
 	l->ctx = ctx;
@@ -45,18 +57,13 @@ static void login_penalty_end(struct auth_login *l, enum authfail_verdict verdic
 {
 	if (l->name == NULL)
 		return;
-	authfail_end(l->env.ip, l->name, verdict, ioloop_now_ms(l->env.loop));
+	authfail_end(l->ip, l->name, verdict, ioloop_now_ms(l->loop));
 	free(l->name);
 	l->name = NULL;
 }
 
-void auth_login_free(struct auth_login **lp)
+static void login_destroy(struct auth_login *l)
 {
-	struct auth_login *l = *lp;
-	if (l == NULL)
-		return;
-	if (l->verifying)
-		panic("event=auth_login_free_while_verifying");
 	timeout_remove(&l->wait_to);
 	str_free_secure(&l->held);
 	login_penalty_end(l, AUTHFAIL_VERDICT_NONE);
@@ -64,9 +71,42 @@ void auth_login_free(struct auth_login **lp)
 		sasl_server_destroy(&l->sasl);
 	free(l->user);
 	free(l->tried);
+	free(l->data_dir);
+	free(l->ip);
+	free(l->sid);
 	free(l->log_mech);
 	free(l);
+}
+
+void auth_login_free(struct auth_login **lp)
+{
+	struct auth_login *l = *lp;
+	if (l == NULL)
+		return;
+	if (l->job_out)
+		panic("event=auth_login_free_while_verifying");
 	*lp = NULL;
+	login_destroy(l);
+}
+
+void auth_login_abandon(struct auth_login **lp)
+{
+	struct auth_login *l = *lp;
+	if (l == NULL)
+		return;
+	*lp = NULL;
+	l->ops = NULL;
+	l->ctx = NULL;
+	if (l->job_out) {
+		/* the job cannot be called back: login_job_done() frees */
+		l->abandoned = true;
+		return;
+	}
+	if (l->wait_to != NULL)
+		log_info("sid=%s event=auth result=abandoned ip=%s mech=%s wait_ms=%u",
+			 l->sid, l->ip, l->log_mech, l->wait_ms);
+	/* a penalty wait ends now, with no verdict: nothing was checked */
+	login_destroy(l);
 }
 
 const char *auth_login_name_tried(const struct auth_login *l)
@@ -76,7 +116,7 @@ const char *auth_login_name_tried(const struct auth_login *l)
 
 bool auth_login_busy(const struct auth_login *l)
 {
-	return l->verifying || (l->paused && l->wait_to != NULL);
+	return l->paused;
 }
 
 static void login_pause(struct auth_login *l)
@@ -102,7 +142,7 @@ static unsigned login_penalty_begin(struct auth_login *l, const char *name)
 	l->name = xstrdup(name);
 	if (l->tried == NULL)
 		l->tried = xstrdup(name);
-	l->wait_ms = authfail_begin(l->env.ip, name, ioloop_now_ms(l->env.loop));
+	l->wait_ms = authfail_begin(l->ip, name, ioloop_now_ms(l->loop));
 	return l->wait_ms;
 }
 
@@ -112,7 +152,7 @@ static void login_success(struct auth_login *l)
 	sasl_server_destroy(&l->sasl);
 	login_penalty_end(l, AUTHFAIL_VERDICT_OK);
 	log_info("sid=%s event=auth result=ok ip=%s mech=%s user=%s wait_ms=%u",
-		 l->env.sid, l->env.ip, l->log_mech, log_str(l->user), l->wait_ms);
+		 l->sid, l->ip, l->log_mech, log_str(l->user), l->wait_ms);
 	login_finish(l, AUTH_LOGIN_OK);
 }
 
@@ -122,7 +162,7 @@ static void login_failure(struct auth_login *l, const char *why)
 	bool counted = l->name != NULL;
 	login_penalty_end(l, AUTHFAIL_VERDICT_FAILED);
 	log_info("sid=%s event=auth result=fail ip=%s mech=%s reason=%s wait_ms=%u counted=%s",
-		 l->env.sid, l->env.ip, l->log_mech, log_str(why), l->wait_ms,
+		 l->sid, l->ip, l->log_mech, log_str(why), l->wait_ms,
 		 counted ? "yes" : "no");
 	if (l->sasl != NULL)
 		sasl_server_destroy(&l->sasl);
@@ -133,34 +173,70 @@ static void login_temp_failure(struct auth_login *l, const char *why)
 {
 	login_penalty_end(l, AUTHFAIL_VERDICT_NONE);
 	log_error("sid=%s event=auth result=tempfail ip=%s mech=%s reason=%s",
-		  l->env.sid, l->env.ip, l->log_mech, log_str(why));
+		  l->sid, l->ip, l->log_mech, log_str(why));
 	sasl_server_destroy(&l->sasl);
 	login_finish(l, AUTH_LOGIN_TEMPFAIL);
 }
 
-static void login_verify_work(void *ctx)
+/* A job came back for a session that has gone: nobody gets the answer,
+ * but a password verdict still counts for the penalty. */
+static void login_abandoned_result(struct auth_login *l, enum sasl_result r, bool temp)
 {
-	struct auth_login *l = ctx;
-	sasl_server_verify_blocking(l->sasl);
+	enum authfail_verdict verdict = r == SASL_OK ? AUTHFAIL_VERDICT_OK :
+		r == SASL_FAIL && !temp ? AUTHFAIL_VERDICT_FAILED : AUTHFAIL_VERDICT_NONE;
+	if (l->name != NULL)
+		log_info("sid=%s event=auth result=abandoned ip=%s mech=%s wait_ms=%u "
+			 "verdict=%s", l->sid, l->ip, l->log_mech, l->wait_ms,
+			 verdict == AUTHFAIL_VERDICT_OK ? "ok" :
+			 verdict == AUTHFAIL_VERDICT_FAILED ? "fail" : "none");
+	login_penalty_end(l, verdict);
+	login_destroy(l);
 }
 
-static void login_verify_done(void *ctx)
+static void login_step_result(struct auth_login *l, enum sasl_result r,
+			      const str_t *challenge, const char *error);
+
+/* On a pool thread: the account lookup and what the step asked for. */
+static void login_job_work(void *ctx)
 {
 	struct auth_login *l = ctx;
 	const char *error = NULL;
-	l->verifying = false;
-	if (sasl_server_verify_finish(l->sasl, &error) == SASL_OK)
-		login_success(l);
-	else if (sasl_server_temp_failure(l->sasl))
-		login_temp_failure(l, error);
-	else
-		login_failure(l, error != NULL ? error : "bad credentials");
+	struct userdb *db = userdb_thread(l->data_dir, &error);
+	if (db == NULL) {
+		snprintf(l->job_error, sizeof(l->job_error), "%s",
+			 error != NULL ? error : "accounts.db not open");
+		return;
+	}
+	sasl_server_work(l->sasl, db);
 }
 
-static void login_verify_submit(struct auth_login *l)
+static void login_job_done(void *ctx)
 {
-	l->verifying = true;
-	threadpool_submit(l->env.pool, login_verify_work, login_verify_done, l);
+	struct auth_login *l = ctx;
+	str_t challenge = STR_INIT;
+	const char *error = NULL;
+	l->job_out = false;
+	if (l->job_error[0] != '\0') {
+		/* our fault, not the client's */
+		if (l->abandoned)
+			login_abandoned_result(l, SASL_FAIL, true);
+		else
+			login_temp_failure(l, l->job_error);
+		return;
+	}
+	enum sasl_result r = sasl_server_work_finish(l->sasl, &challenge, &error);
+	if (l->abandoned)
+		login_abandoned_result(l, r, r == SASL_FAIL &&
+				       sasl_server_temp_failure(l->sasl));
+	else
+		login_step_result(l, r, &challenge, error);
+	str_free_secure(&challenge);
+}
+
+static void login_job_submit(struct auth_login *l)
+{
+	l->job_out = true;
+	threadpool_submit(l->pool, login_job_work, login_job_done, l);
 }
 
 /* The penalty of a paused PLAIN/LOGIN attempt is over: check now. */
@@ -168,7 +244,7 @@ static void login_wait_done(void *ctx)
 {
 	struct auth_login *l = ctx;
 	timeout_remove(&l->wait_to);
-	login_verify_submit(l);
+	login_job_submit(l);
 }
 
 static const char *login_attempt_name(struct auth_login *l)
@@ -177,24 +253,31 @@ static const char *login_attempt_name(struct auth_login *l)
 	return name != NULL ? name : "";
 }
 
-static void login_run_step(struct auth_login *l, bool has_input,
-			   const unsigned char *in, size_t len)
+/* What a step (or the job it handed out) came to. */
+static void login_step_result(struct auth_login *l, enum sasl_result r,
+			      const str_t *challenge, const char *error)
 {
-	str_t challenge = STR_INIT;
-	const char *error = NULL;
-	enum sasl_result r = sasl_server_step(l->sasl, has_input, in, len, &challenge,
-					      &error);
 	switch (r) {
 	case SASL_CONTINUE:
-		l->ops->challenge(l->ctx, (const unsigned char *)challenge.data,
-				  challenge.len, false);
+		l->ops->challenge(l->ctx, (const unsigned char *)challenge->data,
+				  challenge->len, false);
+		if (l->paused) {
+			/* last: the next step may come from resume() */
+			l->paused = false;
+			l->ops->resume(l->ctx);
+		}
 		break;
 	case SASL_OK:
-		if (challenge.len > 0)
-			l->ops->challenge(l->ctx, (const unsigned char *)challenge.data,
-					  challenge.len, true);
-		else
+		if (challenge->len > 0) {
+			l->ops->challenge(l->ctx, (const unsigned char *)challenge->data,
+					  challenge->len, true);
+			if (l->paused) {
+				l->paused = false;
+				l->ops->resume(l->ctx);
+			}
+		} else {
 			login_success(l);
+		}
 		break;
 	case SASL_FAIL:
 		if (sasl_server_temp_failure(l->sasl))
@@ -207,11 +290,27 @@ static void login_run_step(struct auth_login *l, bool has_input,
 		 * password: the penalty goes between it and the check */
 		login_pause(l);
 		if (l->name == NULL && login_penalty_begin(l, login_attempt_name(l)) > 0)
-			l->wait_to = timeout_add(l->env.loop, l->wait_ms, login_wait_done, l);
+			l->wait_to = timeout_add(l->loop, l->wait_ms, login_wait_done, l);
 		else
-			login_verify_submit(l);
+			login_job_submit(l);
+		break;
+	case SASL_LOOKUP:
+		/* SCRAM client-first: the salt is the account's; nothing is
+		 * checked yet, so no penalty */
+		login_pause(l);
+		login_job_submit(l);
 		break;
 	}
+}
+
+static void login_run_step(struct auth_login *l, bool has_input,
+			   const unsigned char *in, size_t len)
+{
+	str_t challenge = STR_INIT;
+	const char *error = NULL;
+	enum sasl_result r = sasl_server_step(l->sasl, has_input, in, len, &challenge,
+					      &error);
+	login_step_result(l, r, &challenge, error);
 	str_free_secure(&challenge);
 }
 
@@ -243,7 +342,7 @@ void auth_login_step(struct auth_login *l, bool has_input,
 		if (has_input && len > 0)
 			str_append(&l->held, in, len);
 		l->held_has_input = has_input;
-		l->wait_to = timeout_add(l->env.loop, l->wait_ms, login_hold_done, l);
+		l->wait_to = timeout_add(l->loop, l->wait_ms, login_hold_done, l);
 		return;
 	}
 	login_run_step(l, has_input, in, len);

@@ -5,21 +5,30 @@
  * mechanism's steps, the login penalty (authfail.h) applied BEFORE the
  * password is checked, so a right password from a penalised address or
  * name waits like a wrong one (the wait is a timer on the loop, never a
- * sleep), checking the password on the worker's thread pool (never on
- * the event loop), recording the verdict, and one log line per outcome.
+ * sleep), reading the account and checking the password on the worker's
+ * thread pool (never on the event loop: accounts.db may wait seconds for
+ * a lock), recording the verdict, and one log line per outcome. The pool
+ * threads read accounts.db through their own handles (userdb_thread()).
  * The protocol keeps its own line I/O, base64 framing and reply codes,
  * and gets called back with ctx:
  *   challenge(ctx, data, len, final)  send a challenge; final: data sent
  *       with success (SCRAM server-final), to be answered by an empty
  *       line (auth_login_final_response())
- *   pause(ctx)  the answer comes later, from the loop: stop reading
- *       input until finished() (called at most once per attempt)
+ *   pause(ctx)  the answer comes later, from the loop: act on no input
+ *       until resume() or finished(), but keep the connection read, so
+ *       that a client that leaves is seen at once (auth_login_abandon())
+ *   resume(ctx)  a paused attempt goes on: its challenge (SCRAM
+ *       server-first, after the account lookup) was just sent; read
+ *       input again. The last call touching the attempt.
  *   finished(ctx, result, user, paused)  the outcome; user is the
  *       canonical address after AUTH_LOGIN_OK, valid until
- *       auth_login_free(); paused tells whether pause() came first.
- * finished() may free the attempt. An attempt whose session has gone
- * must not be freed while paused: the pending check or wait still ends
- * in finished(), where the session can clean up.
+ *       auth_login_free(); paused tells whether pause() came last.
+ * finished() may free the attempt. A session that goes away calls
+ * auth_login_abandon() instead of auth_login_free(): a penalty wait is
+ * cancelled at once, a job in flight keeps the attempt alive until it
+ * comes back, when its result is discarded (a password verdict still
+ * counts for the penalty) and the attempt freed; no callback comes after
+ * it, so the session can be freed at once.
  *
  * A mechanism whose proof arrives in a step of its own (SCRAM client-
  * final) has that step held, unpaused, for the penalty: the next
@@ -35,7 +44,6 @@
 
 struct ioloop;
 struct threadpool;
-struct userdb;
 struct auth_login;
 
 enum auth_login_result {
@@ -47,21 +55,22 @@ enum auth_login_result {
 struct auth_login_ops {
 	void (*challenge)(void *ctx, const unsigned char *data, size_t len, bool final);
 	void (*pause)(void *ctx);
+	void (*resume)(void *ctx);
 	void (*finished)(void *ctx, enum auth_login_result result, const char *user,
 			 bool paused);
 };
 
 struct auth_login_env {
 	struct ioloop *loop;
-	struct threadpool *pool; /* for the password check */
-	struct userdb *userdb;
+	struct threadpool *pool; /* for the account lookup and password check */
+	const char *data_dir;    /* where the pool threads find accounts.db */
 	const char *ip;          /* for the penalty (authfail.h) and the log */
 	const char *sid;         /* for the log */
 };
 
 /* NULL for an unknown mechanism (case-insensitive). log_mech names the
  * attempt in the log ("PLAIN", or "USER" for POP3 USER/PASS). env's
- * strings must outlive the attempt. */
+ * strings are copied; its loop and pool must outlive the attempt. */
 struct auth_login *auth_login_start(const struct auth_login_env *env,
 				    const char *mech, const char *log_mech,
 				    const struct auth_login_ops *ops, void *ctx);
@@ -74,8 +83,12 @@ void auth_login_final_response(struct auth_login *l, bool empty);
  * named one, else NULL; valid until auth_login_free(). For the log line
  * of a refused login. */
 const char *auth_login_name_tried(const struct auth_login *l);
-/* True while a check or wait is pending (between pause and finished). */
+/* True while paused: a job or a wait is pending (between pause() and
+ * resume() or finished()). */
 bool auth_login_busy(const struct auth_login *l);
+/* Not while busy: that is auth_login_abandon()'s. */
 void auth_login_free(struct auth_login **l);
+/* The session is going: see above. *l is NULL afterwards. */
+void auth_login_abandon(struct auth_login **l);
 
 #endif

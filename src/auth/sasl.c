@@ -3,6 +3,7 @@
 #include "auth/sasl_private.h"
 #include "auth/userdb.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -21,13 +22,12 @@ const char *const *sasl_mechanisms(void)
 	return sasl_mech_names;
 }
 
-struct sasl_server *sasl_server_create(const char *mech, struct userdb *db)
+struct sasl_server *sasl_server_create(const char *mech)
 {
 	for (unsigned i = 0; sasl_mechs[i] != NULL; i++) {
 		if (strcasecmp(sasl_mechs[i]->name, mech) == 0) {
 			struct sasl_server *srv = xcalloc(1, sizeof(*srv));
 			srv->mech = sasl_mechs[i];
-			srv->db = db;
 			srv->pool = pool_create(1024);
 			return srv;
 		}
@@ -64,64 +64,89 @@ enum sasl_result sasl_server_step(struct sasl_server *srv, bool has_input,
 				  str_t *challenge, const char **error_r)
 {
 	str_clear(challenge);
-	if (srv->finished || srv->verify_pending)
+	if (srv->finished || srv->work_pending)
 		return sasl_server_fail(srv, "SASL step after the exchange ended", error_r);
 	if (!has_input)
 		in_len = 0;
 	enum sasl_result ret = srv->mech->step(srv, has_input, in, in_len, challenge, error_r);
 	if (ret == SASL_OK || ret == SASL_FAIL)
 		srv->finished = true;
-	else if (ret == SASL_VERIFY)
-		srv->verify_pending = true;
+	else if (ret == SASL_VERIFY || ret == SASL_LOOKUP)
+		srv->work_pending = true;
 	return ret;
+}
+
+void sasl_server_work_fail(struct sasl_server *srv, bool temp, const char *error)
+{
+	srv->work_result = SASL_FAIL;
+	srv->temp_failure = temp;
+	snprintf(srv->work_error, sizeof(srv->work_error), "%s", error);
+}
+
+void sasl_server_work(struct sasl_server *srv, struct userdb *db)
+{
+	if (srv->work_pending && !srv->work_done && srv->mech->work != NULL)
+		srv->mech->work(srv, db);
+	else
+		sasl_server_work_fail(srv, false, "no SASL work pending");
+	srv->work_done = true;
+}
+
+enum sasl_result sasl_server_work_finish(struct sasl_server *srv, str_t *challenge,
+					 const char **error_r)
+{
+	str_clear(challenge);
+	if (!srv->work_pending || !srv->work_done)
+		return sasl_server_fail(srv, "SASL work finished before it ran", error_r);
+	srv->work_pending = srv->work_done = false;
+	if (srv->work_result == SASL_FAIL)
+		return sasl_server_fail(srv, srv->work_error, error_r);
+	if (srv->work_challenge != NULL)
+		str_appendz(challenge, srv->work_challenge);
+	srv->work_challenge = NULL;
+	if (srv->work_result == SASL_OK)
+		srv->finished = true;
+	return srv->work_result;
 }
 
 enum sasl_result sasl_server_prepare_verify(struct sasl_server *srv, const char *authcid,
 					    const unsigned char *password, size_t password_len,
 					    const char **error_r)
 {
-	struct userdb_auth auth;
-	const char *error;
-
 	if (password_len > SASL_FIELD_MAX)
 		return sasl_server_fail(srv, "password longer than 255 bytes", error_r);
 	srv->attempt_user = authcid;
-	int ret = userdb_auth_lookup(srv->db, authcid, srv->pool, &auth, &error);
+	memcpy(srv->password, password, password_len);
+	srv->password[password_len] = '\0';
+	return SASL_VERIFY;
+}
+
+void sasl_server_verify_work(struct sasl_server *srv, struct userdb *db)
+{
+	struct userdb_auth auth;
+	const char *error;
+
+	int ret = userdb_auth_lookup(db, srv->attempt_user, srv->pool, &auth, &error);
 	if (ret < 0) {
-		srv->temp_failure = true;
-		return sasl_server_fail(srv, t_printf("user lookup failed: %s", error), error_r);
+		OPENSSL_cleanse(srv->password, sizeof(srv->password));
+		sasl_server_work_fail(srv, true, t_printf("user lookup failed: %s", error));
+		return;
 	}
 	/* an unknown user still costs one hash verification, so that the
 	 * answer's timing does not tell which users exist */
 	srv->verify_user = ret > 0 ? auth.address : NULL;
 	srv->verify_hash = xstrdup(ret > 0 ? auth.password_hash : password_dummy_hash());
-	memcpy(srv->password, password, password_len);
-	srv->password[password_len] = '\0';
 	OPENSSL_cleanse(&auth.scram, sizeof(auth.scram));
-	return SASL_VERIFY;
-}
-
-void sasl_server_verify_blocking(struct sasl_server *srv)
-{
-	int ret = password_verify(srv->password, srv->verify_hash);
-
-	srv->verify_ok = ret == 1 && srv->verify_user != NULL;
+	bool ok = password_verify(srv->password, srv->verify_hash) == 1 &&
+		srv->verify_user != NULL;
 	OPENSSL_cleanse(srv->password, sizeof(srv->password));
-	srv->verify_done = true;
-}
-
-enum sasl_result sasl_server_verify_finish(struct sasl_server *srv, const char **error_r)
-{
-	if (!srv->verify_pending || !srv->verify_done)
-		return sasl_server_fail(srv, "verify finished before it ran", error_r);
-	srv->verify_pending = false;
-	srv->finished = true;
-	if (!srv->verify_ok) {
-		*error_r = srv->verify_user == NULL ? "unknown user" : "password mismatch";
-		return SASL_FAIL;
+	if (!ok) {
+		sasl_server_work_fail(srv, false, srv->verify_user == NULL ? "unknown user" :
+				      "password mismatch");
+		return;
 	}
 	srv->user = srv->verify_user;
-	return SASL_OK;
+	srv->work_result = SASL_OK;
 }
 
 const char *sasl_server_attempt_user(struct sasl_server *srv)

@@ -5,10 +5,12 @@
  * Contract: the protocol code does base64 and line I/O and hands over
  * decoded bytes; a struct sasl_server is one attempt (create a new one
  * per AUTH/AUTHENTICATE command, so a failed mechanism leaves nothing
- * behind). It runs on the event loop thread, except
- * sasl_server_verify_blocking(), which runs on a worker thread and
- * touches nothing but copies held in the struct (no SQLite, no pools, no
- * shared state). Unknown users take the same path as known ones: PLAIN
+ * behind). It runs on the event loop thread and never reads the
+ * accounts database there: what needs an account (the lookup, and for
+ * PLAIN and LOGIN the password check) is handed out as SASL_VERIFY or
+ * SASL_LOOKUP and runs in sasl_server_work(), on a worker thread with
+ * that thread's own userdb handle (userdb_thread()), touching nothing
+ * else shared. Unknown users take the same path as known ones: PLAIN
  * and LOGIN verify against a dummy hash of the same cost, SCRAM answers
  * with a fake but stable salt and fails only at the proof. error_r is
  * meant for the log, not for the client, and never holds a password.
@@ -32,12 +34,17 @@ enum sasl_result {
 	SASL_CONTINUE, /* send *challenge (raw bytes), wait for the client */
 	SASL_OK,       /* authenticated; SCRAM: *challenge holds server-final */
 	SASL_FAIL,     /* error_r says why */
-	SASL_VERIFY,   /* run sasl_server_verify_blocking() on a worker thread,
-			  then sasl_server_verify_finish() on the loop thread */
+	SASL_VERIFY,   /* a password is to be checked (PLAIN, LOGIN): the login
+			  penalty goes first (authfail.h), then
+			  sasl_server_work() on a worker thread, then
+			  sasl_server_work_finish() on the loop thread */
+	SASL_LOOKUP,   /* the account must be read before the next challenge
+			  (SCRAM client-first): sasl_server_work(), then
+			  sasl_server_work_finish(); no password is checked */
 };
 
-/* mech is case-insensitive. NULL: unknown mechanism. db must outlive srv. */
-struct sasl_server *sasl_server_create(const char *mech, struct userdb *db);
+/* mech is case-insensitive. NULL: unknown mechanism. */
+struct sasl_server *sasl_server_create(const char *mech);
 
 /* Process one client message. has_input false: the client gave no initial
  * response (a zero-length in with has_input true is an empty one).
@@ -46,11 +53,15 @@ enum sasl_result sasl_server_step(struct sasl_server *srv, bool has_input,
 				  const unsigned char *in, size_t in_len,
 				  str_t *challenge, const char **error_r);
 
-/* Thread-safe with respect to everything but srv itself. */
-void sasl_server_verify_blocking(struct sasl_server *srv);
-/* SASL_OK or SASL_FAIL. */
-enum sasl_result sasl_server_verify_finish(struct sasl_server *srv,
-					   const char **error_r);
+/* After SASL_VERIFY or SASL_LOOKUP, on any one thread: look the account
+ * up in db (the calling thread's handle) and do what the step asked.
+ * Thread-safe with respect to everything but srv itself; srv must not be
+ * used elsewhere meanwhile. */
+void sasl_server_work(struct sasl_server *srv, struct userdb *db);
+/* Back on the loop thread: the step's outcome, as sasl_server_step()
+ * gives it (SASL_CONTINUE with *challenge, SASL_OK, SASL_FAIL). */
+enum sasl_result sasl_server_work_finish(struct sasl_server *srv, str_t *challenge,
+					 const char **error_r);
 
 /* The name the client gave (PLAIN/LOGIN authcid, SCRAM username) once the
  * step that names it has run, else NULL: what the login penalty is kept

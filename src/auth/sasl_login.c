@@ -51,4 +51,5 @@ static enum sasl_result sasl_login_step(struct sasl_server *srv, bool has_input,
 const struct sasl_mech sasl_mech_login = {
 	.name = "LOGIN",
 	.step = sasl_login_step,
+	.work = sasl_server_verify_work,
 };

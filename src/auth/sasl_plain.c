@@ -57,4 +57,5 @@ static enum sasl_result sasl_plain_step(struct sasl_server *srv, bool has_input,
 const struct sasl_mech sasl_mech_plain = {
 	.name = "PLAIN",
 	.step = sasl_plain_step,
+	.work = sasl_server_verify_work,
 };

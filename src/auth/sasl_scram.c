@@ -98,7 +98,8 @@ static bool scram_hmac(const unsigned char *key, const char *msg,
 /* Keys for a user who cannot succeed: salt = HMAC(secret, lower(name)),
  * so case variants of one name get one salt, as real users do; random
  * keys that no proof matches. */
-static int scram_fake_keys(struct sasl_server *srv, const char *username)
+static int scram_fake_keys(struct sasl_server *srv, struct userdb *db,
+			   const char *username)
 {
 	struct password_scram *keys = &srv->scram_keys;
 	unsigned char mac[PASSWORD_SCRAM_KEY_LEN];
@@ -109,7 +110,7 @@ static int scram_fake_keys(struct sasl_server *srv, const char *username)
 			*p = (char)(*p - 'A' + 'a');
 	}
 	memset(keys, 0, sizeof(*keys));
-	if (!scram_hmac(userdb_secret(srv->db), lower, mac) ||
+	if (!scram_hmac(userdb_secret(db), lower, mac) ||
 	    RAND_bytes(keys->stored_key, sizeof(keys->stored_key)) != 1 ||
 	    RAND_bytes(keys->server_key, sizeof(keys->server_key)) != 1)
 		return -1;
@@ -122,8 +123,8 @@ static int scram_fake_keys(struct sasl_server *srv, const char *username)
 static enum sasl_result scram_client_first(struct sasl_server *srv, const char *msg,
 					   str_t *challenge, const char **error_r)
 {
-	const char *pos = msg, *authzid = NULL, *username, *cnonce, *error;
-	struct userdb_auth auth;
+	const char *pos = msg, *authzid = NULL, *username, *cnonce;
+	(void)challenge; /* server-first comes from scram_lookup_work() */
 
 	/* RFC 5802 section 7 gs2-header: cbind-flag "," [authzid] "," */
 	if (msg[0] == 'p')
@@ -156,31 +157,45 @@ static enum sasl_result scram_client_first(struct sasl_server *srv, const char *
 		return sasl_server_fail(srv, "SCRAM authzid differs from username", error_r);
 
 	srv->attempt_user = username;
-	int ret = userdb_auth_lookup(srv->db, username, srv->pool, &auth, &error);
+	srv->scram_cnonce = cnonce;
+	/* the salt and iteration count are the account's: the rest of
+	 * this step runs in scram_lookup_work(), off the event loop */
+	return SASL_LOOKUP;
+}
+
+/* On a worker thread: the account's keys (or stable fake ones), then the
+ * server-first message. */
+static void scram_lookup_work(struct sasl_server *srv, struct userdb *db)
+{
+	struct userdb_auth auth;
+	const char *error;
+
+	int ret = userdb_auth_lookup(db, srv->attempt_user, srv->pool, &auth, &error);
 	if (ret < 0) {
-		srv->temp_failure = true;
-		return sasl_server_fail(srv, t_printf("user lookup failed: %s", error), error_r);
+		sasl_server_work_fail(srv, true, t_printf("user lookup failed: %s", error));
+		return;
 	}
 	srv->scram_user_known = ret > 0 && auth.has_scram;
 	if (srv->scram_user_known) {
 		srv->scram_keys = auth.scram;
 		srv->scram_user = auth.address;
-	} else if (scram_fake_keys(srv, username) < 0) {
-		srv->temp_failure = true;
-		return sasl_server_fail(srv, "SCRAM fake key generation failed", error_r);
 	}
 	OPENSSL_cleanse(&auth.scram, sizeof(auth.scram));
+	if (!srv->scram_user_known && scram_fake_keys(srv, db, srv->attempt_user) < 0) {
+		sasl_server_work_fail(srv, true, "SCRAM fake key generation failed");
+		return;
+	}
 
 	str_t server_first = STR_INIT;
-	str_printf(&server_first, "r=%s", cnonce);
+	str_printf(&server_first, "r=%s", srv->scram_cnonce);
 	if (sasl_scram_test_server_nonce != NULL) {
 		str_appendz(&server_first, sasl_scram_test_server_nonce);
 	} else {
 		unsigned char rnd[SCRAM_SERVER_NONCE_BYTES];
 		if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
 			str_free(&server_first);
-			srv->temp_failure = true;
-			return sasl_server_fail(srv, "RAND_bytes failed", error_r);
+			sasl_server_work_fail(srv, true, "RAND_bytes failed");
+			return;
 		}
 		base64_encode(rnd, sizeof(rnd), &server_first);
 	}
@@ -189,10 +204,10 @@ static enum sasl_result scram_client_first(struct sasl_server *srv, const char *
 	base64_encode(srv->scram_keys.salt, srv->scram_keys.salt_len, &server_first);
 	str_printf(&server_first, ",i=%u", srv->scram_keys.iterations);
 	srv->scram_server_first = pool_strdup(srv->pool, str_c(&server_first));
-	str_append(challenge, server_first.data, server_first.len);
 	str_free(&server_first);
+	srv->work_challenge = srv->scram_server_first;
 	srv->state = SASL_SCRAM_CLIENT_FINAL;
-	return SASL_CONTINUE;
+	srv->work_result = SASL_CONTINUE;
 }
 
 static enum sasl_result scram_client_final(struct sasl_server *srv, const char *msg,
@@ -294,4 +309,5 @@ static enum sasl_result sasl_scram_step(struct sasl_server *srv, bool has_input,
 const struct sasl_mech sasl_mech_scram_sha256 = {
 	.name = "SCRAM-SHA-256",
 	.step = sasl_scram_step,
+	.work = scram_lookup_work,
 };

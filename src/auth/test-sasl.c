@@ -8,6 +8,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 #include "auth/password.h"
 #include "auth/sasl_private.h"
 #include "auth/userdb.h"
+#include "auth/test-userdb-dir.h"
 #include "lib/base64.h"
 
 #define HASH_SHA512_PW "$6$R8tbujE6rGQElZ8.$3hHXOx5g.IYiQ6huPtoJdKWLvvWRlS/uItW67RMZyQM94Vssy7aLFlAHrk4cmaMPLBkpoVGbyWjpAobvF0aVj1"
@@ -85,32 +87,58 @@ static int group_setup(void **state)
 
 static int group_teardown(void **state)
 {
-	static const char *const files[] = { "accounts.db", "accounts.db-wal", "accounts.db-shm" };
-	char path[128];
 	(void)state;
 	userdb_close(&db);
-	for (unsigned i = 0; i < 3; i++) {
-		snprintf(path, sizeof(path), "%s/" USERDB_DIRNAME "/%s", test_dir, files[i]);
-		unlink(path);
-	}
-	snprintf(path, sizeof(path), "%s/" USERDB_DIRNAME, test_dir);
-	rmdir(path);
-	rmdir(test_dir);
+	test_userdb_dir_remove(test_dir);
 	return 0;
 }
 
-/* One step with raw bytes. */
+/* A pool thread's part: the account is read there, with the thread's
+ * own handle, closed when the thread exits. */
+static void *work_thread(void *ctx)
+{
+	const char *error = NULL;
+	struct userdb *tdb = userdb_thread(test_dir, &error);
+	if (tdb == NULL)
+		fail_msg("userdb_thread: %s", error);
+	/* kept for the thread's life */
+	assert_ptr_equal(userdb_thread(test_dir, &error), tdb);
+	assert_ptr_not_equal(tdb, db);
+	sasl_server_work(ctx, tdb);
+	return NULL;
+}
+
+/* Run the work a step handed out as the protocol code would: on another
+ * thread, then finish here. */
+static enum sasl_result run_work(struct sasl_server *srv, str_t *challenge,
+				 const char **error_r)
+{
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, work_thread, srv), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	return sasl_server_work_finish(srv, challenge, error_r);
+}
+
+/* One step with raw bytes; an account lookup (SCRAM) is run at once. */
 static enum sasl_result step(struct sasl_server *srv, const void *in, size_t len,
 			     str_t *challenge, const char **error_r)
 {
-	return sasl_server_step(srv, true, in, len, challenge, error_r);
+	enum sasl_result ret = sasl_server_step(srv, true, in, len, challenge, error_r);
+	if (ret == SASL_LOOKUP) {
+		assert_int_equal(challenge->len, 0);
+		ret = run_work(srv, challenge, error_r);
+	}
+	return ret;
 }
 
-/* Run a verify as the protocol code would (here on the same thread). */
+/* Run a verify as the protocol code would. */
 static enum sasl_result verify(struct sasl_server *srv, const char **error_r)
 {
-	sasl_server_verify_blocking(srv);
-	return sasl_server_verify_finish(srv, error_r);
+	str_t challenge = STR_INIT;
+	enum sasl_result ret = run_work(srv, &challenge, error_r);
+	assert_int_equal(challenge.len, 0);
+	str_free(&challenge);
+	return ret;
 }
 
 /* The error of the last failed plain() attempt. */
@@ -119,7 +147,7 @@ static const char *plain_error;
 /* A one-message PLAIN attempt; returns the final result. */
 static enum sasl_result plain(const void *msg, size_t len, const char **user_r)
 {
-	struct sasl_server *srv = sasl_server_create("plain", db);
+	struct sasl_server *srv = sasl_server_create("plain");
 	str_t challenge = STR_INIT;
 	const char *error = NULL;
 
@@ -151,9 +179,9 @@ static void test_mechanisms(void **state)
 	assert_string_equal(mechs[1], "LOGIN");
 	assert_string_equal(mechs[2], "SCRAM-SHA-256");
 	assert_null(mechs[3]);
-	assert_null(sasl_server_create("CRAM-MD5", db));
-	assert_null(sasl_server_create("SCRAM-SHA-256-PLUS", db));
-	struct sasl_server *srv = sasl_server_create("scram-sha-256", db);
+	assert_null(sasl_server_create("CRAM-MD5"));
+	assert_null(sasl_server_create("SCRAM-SHA-256-PLUS"));
+	struct sasl_server *srv = sasl_server_create("scram-sha-256");
 	assert_non_null(srv);
 	sasl_server_destroy(&srv);
 }
@@ -170,7 +198,7 @@ static void test_plain_good(void **state)
 	assert_int_equal(PLAIN("\0imported@example.org\0pw", &user), SASL_OK);
 
 	/* no initial response: empty challenge, then the message */
-	struct sasl_server *srv = sasl_server_create("PLAIN", db);
+	struct sasl_server *srv = sasl_server_create("PLAIN");
 	str_t challenge = STR_INIT;
 	const char *error;
 	str_appendz(&challenge, "junk");
@@ -208,7 +236,7 @@ static void test_plain_bad(void **state)
 	assert_int_equal(PLAIN("\0alice@example.org\0\xed\xa0\x80", &user), SASL_FAIL);
 	assert_int_equal(PLAIN("\xe2\x82\0alice@example.org\0secret", &user), SASL_FAIL);
 	/* valid non-ASCII UTF-8 is fine (and just a wrong password here) */
-	struct sasl_server *srv = sasl_server_create("PLAIN", db);
+	struct sasl_server *srv = sasl_server_create("PLAIN");
 	str_t challenge = STR_INIT;
 	const char *error;
 	assert_int_equal(step(srv, "\0alice@example.org\0p\xc3\xa4ss\xf0\x9f\x98\x80", 28,
@@ -225,7 +253,7 @@ static void test_plain_bad(void **state)
 	assert_int_equal(plain(big, 19 + 256, &user), SASL_FAIL);
 	assert_int_equal(plain(big, sizeof(big), &user), SASL_FAIL);
 	/* a step after FAIL fails */
-	srv = sasl_server_create("PLAIN", db);
+	srv = sasl_server_create("PLAIN");
 	assert_int_equal(step(srv, "a", 1, &challenge, &error), SASL_FAIL);
 	assert_int_equal(step(srv, "\0alice@example.org\0secret", 25, &challenge, &error),
 			 SASL_FAIL);
@@ -239,7 +267,7 @@ static void test_login(void **state)
 	str_t challenge = STR_INIT;
 	const char *error;
 
-	struct sasl_server *srv = sasl_server_create("LOGIN", db);
+	struct sasl_server *srv = sasl_server_create("LOGIN");
 	assert_int_equal(sasl_server_step(srv, false, NULL, 0, &challenge, &error), SASL_CONTINUE);
 	assert_string_equal(str_c(&challenge), "Username:");
 	assert_int_equal(step(srv, "alice@example.org", 17, &challenge, &error), SASL_CONTINUE);
@@ -250,7 +278,7 @@ static void test_login(void **state)
 	sasl_server_destroy(&srv);
 
 	/* the initial response is the user name */
-	srv = sasl_server_create("login", db);
+	srv = sasl_server_create("login");
 	assert_int_equal(step(srv, "alice@example.org", 17, &challenge, &error), SASL_CONTINUE);
 	assert_string_equal(str_c(&challenge), "Password:");
 	assert_int_equal(step(srv, "wrong", 5, &challenge, &error), SASL_VERIFY);
@@ -259,21 +287,21 @@ static void test_login(void **state)
 	sasl_server_destroy(&srv);
 
 	/* unknown user: same path */
-	srv = sasl_server_create("LOGIN", db);
+	srv = sasl_server_create("LOGIN");
 	assert_int_equal(step(srv, "ghost@example.org", 17, &challenge, &error), SASL_CONTINUE);
 	assert_int_equal(step(srv, "secret", 6, &challenge, &error), SASL_VERIFY);
 	assert_int_equal(verify(srv, &error), SASL_FAIL);
 	sasl_server_destroy(&srv);
 
 	/* empty user name or password, NUL in the password */
-	srv = sasl_server_create("LOGIN", db);
+	srv = sasl_server_create("LOGIN");
 	assert_int_equal(step(srv, "", 0, &challenge, &error), SASL_FAIL);
 	sasl_server_destroy(&srv);
-	srv = sasl_server_create("LOGIN", db);
+	srv = sasl_server_create("LOGIN");
 	assert_int_equal(step(srv, "alice@example.org", 17, &challenge, &error), SASL_CONTINUE);
 	assert_int_equal(step(srv, "sec\0ret", 7, &challenge, &error), SASL_FAIL);
 	sasl_server_destroy(&srv);
-	srv = sasl_server_create("LOGIN", db);
+	srv = sasl_server_create("LOGIN");
 	assert_int_equal(step(srv, "alice@example.org", 17, &challenge, &error), SASL_CONTINUE);
 	assert_int_equal(step(srv, "", 0, &challenge, &error), SASL_FAIL);
 	sasl_server_destroy(&srv);
@@ -330,7 +358,7 @@ static void test_scram_rfc7677_exchange(void **state)
 		"p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=";
 
 	sasl_scram_test_server_nonce = "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0";
-	struct sasl_server *srv = sasl_server_create("SCRAM-SHA-256", db);
+	struct sasl_server *srv = sasl_server_create("SCRAM-SHA-256");
 	assert_int_equal(step(srv, cf, strlen(cf), &challenge, &error), SASL_CONTINUE);
 	assert_string_equal(str_c(&challenge),
 			    "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,"
@@ -342,7 +370,7 @@ static void test_scram_rfc7677_exchange(void **state)
 	sasl_server_destroy(&srv);
 
 	/* the same exchange with one proof bit flipped */
-	srv = sasl_server_create("SCRAM-SHA-256", db);
+	srv = sasl_server_create("SCRAM-SHA-256");
 	assert_int_equal(step(srv, cf, strlen(cf), &challenge, &error), SASL_CONTINUE);
 	char *bad = t_printf("%s", final);
 	bad[strlen(bad) - 2] = 'U'; /* ...dVQ= -> ...dUQ= */
@@ -362,7 +390,7 @@ static enum sasl_result scram_exchange(const char *client_first, const char *pas
 	str_t challenge = STR_INIT, final = STR_INIT, expected_v = STR_INIT;
 	const char *error = NULL;
 	const char *bare = strstr(client_first, "n=");
-	struct sasl_server *srv = sasl_server_create("SCRAM-SHA-256", db);
+	struct sasl_server *srv = sasl_server_create("SCRAM-SHA-256");
 
 	/* no initial response first: the client-first comes next */
 	assert_int_equal(sasl_server_step(srv, false, NULL, 0, &challenge, &error), SASL_CONTINUE);
@@ -447,7 +475,7 @@ static enum sasl_result scram_first(const char *msg, size_t len)
 {
 	str_t challenge = STR_INIT;
 	const char *error = NULL;
-	struct sasl_server *srv = sasl_server_create("SCRAM-SHA-256", db);
+	struct sasl_server *srv = sasl_server_create("SCRAM-SHA-256");
 	enum sasl_result ret = step(srv, msg, len, &challenge, &error);
 	sasl_server_destroy(&srv);
 	str_free(&challenge);
@@ -488,7 +516,7 @@ static void test_scram_bad_messages(void **state)
 		"c=biws,r=abc,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=,x=1",
 	};
 	for (size_t i = 0; i < sizeof(bad_finals) / sizeof(bad_finals[0]); i++) {
-		struct sasl_server *srv = sasl_server_create("SCRAM-SHA-256", db);
+		struct sasl_server *srv = sasl_server_create("SCRAM-SHA-256");
 		sasl_scram_test_server_nonce = "";
 		assert_int_equal(step(srv, "n,,n=alice@example.org,r=abc", 28, &challenge, &error),
 				 SASL_CONTINUE);

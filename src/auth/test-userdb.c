@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "auth/userdb.h"
+#include "auth/test-userdb-dir.h"
 
 struct fixture {
 	char dir[64];
@@ -39,17 +40,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	static const char *const files[] = { "accounts.db", "accounts.db-wal", "accounts.db-shm" };
-	char path[128];
 	userdb_close(&f->db);
 	assert_null(f->db);
-	for (unsigned i = 0; i < 3; i++) {
-		snprintf(path, sizeof(path), "%s/db/%s", f->dir, files[i]);
-		unlink(path);
-	}
-	snprintf(path, sizeof(path), "%s/db", f->dir);
-	rmdir(path);
-	rmdir(f->dir);
+	test_userdb_dir_remove(f->dir);
 	pool_destroy(&f->pool);
 	free(f);
 	return 0;

@@ -46,6 +46,16 @@ int userdb_check(struct userdb *db, const char **error_r);
  * what the master has done (as the server user) before workers start. */
 int userdb_ready(const char *data_dir, const char **error_r);
 void userdb_close(struct userdb **db);
+/* The calling thread's own handle (a struct userdb belongs to one
+ * thread), opened on first use from data_dir and kept until the thread
+ * exits, when it is closed; the first data_dir a thread names is the
+ * one it keeps. For thread-pool jobs: accounts.db waits up to its busy
+ * timeout for a lock, which must never happen on an event loop. NULL
+ * with error_r when it cannot be opened (tried again on the next call).
+ * userdb_thread_close(): close it now (a thread that does not exit, the
+ * main thread of a test). */
+struct userdb *userdb_thread(const char *data_dir, const char **error_r);
+void userdb_thread_close(void);
 
 /* 1 yes, 0 no, -1 error. */
 int userdb_is_local_domain(struct userdb *db, const char *domain);

@@ -10,6 +10,7 @@
  * (pop3_maildrop.c), which answers. */
 #include "pop3_private.h"
 #include "lib/base64.h"
+#include "lib/config.h"
 #include "lib/conn.h"
 #include "auth/auth_login.h"
 #include "auth/sasl.h"
@@ -38,12 +39,34 @@ static void pop3_login_challenge(void *ctx, const unsigned char *data, size_t le
 	s->input = final ? POP3_INPUT_SASL_FINAL : POP3_INPUT_SASL;
 }
 
-/* a password check or a failure delay: read nothing meanwhile */
+void pop3_auth_abandon(struct pop3_session *s)
+{
+	if (s->login == NULL)
+		return;
+	/* a penalty wait is cancelled, a job in flight comes back to
+	 * nobody: the session need not wait for either */
+	if (auth_login_busy(s->login))
+		session_job_end(&s->base);
+	auth_login_abandon(&s->login);
+}
+
+/* an account lookup, a password check or a failure delay: process no
+ * command meanwhile (POP3_INPUT_WAIT). The connection still reads (into
+ * its bounded buffer), so a client that goes away is seen at once and
+ * its session freed (pop3_auth_abandon()), not after the wait. */
 static void pop3_login_pause(void *ctx)
 {
 	struct pop3_session *s = ctx;
 	session_job_begin(&s->base);
-	pop3_session_wait(s);
+	s->input = POP3_INPUT_WAIT;
+}
+
+/* the challenge after a lookup went out (input set by challenge()) */
+static void pop3_login_resume(void *ctx)
+{
+	struct pop3_session *s = ctx;
+	session_job_end(&s->base);
+	pop3_session_resume(s);
 }
 
 static void pop3_login_finished(void *ctx, enum auth_login_result result,
@@ -54,14 +77,8 @@ static void pop3_login_finished(void *ctx, enum auth_login_result result,
 	s->input = paused ? POP3_INPUT_WAIT : POP3_INPUT_COMMAND;
 	/* RFC 1939 section 7: after PASS, USER again */
 	session_str_set(&s->user, NULL, 0);
-	if (paused) {
+	if (paused)
 		session_job_end(&s->base);
-		if (s->base.destroy_when_done) {
-			auth_login_free(&s->login);
-			pop3_session_resume(s);
-			return;
-		}
-	}
 	switch (result) {
 	case AUTH_LOGIN_OK:
 		s->auth_user = pool_strdup(s->base.pool, user);
@@ -91,6 +108,7 @@ static void pop3_login_finished(void *ctx, enum auth_login_result result,
 static const struct auth_login_ops pop3_login_ops = {
 	.challenge = pop3_login_challenge,
 	.pause = pop3_login_pause,
+	.resume = pop3_login_resume,
 	.finished = pop3_login_finished,
 };
 
@@ -99,7 +117,7 @@ static bool pop3_login_start(struct pop3_session *s, const char *mech,
 {
 	struct auth_login_env env = {
 		.loop = s->base.env->loop, .pool = s->base.env->hash_pool,
-		.userdb = s->base.env->userdb, .ip = s->base.peer_ip, .sid = s->base.sid,
+		.data_dir = s->base.env->config->data_dir, .ip = s->base.peer_ip, .sid = s->base.sid,
 	};
 	s->login = auth_login_start(&env, mech, log_mech, &pop3_login_ops, s);
 	return s->login != NULL;

@@ -1,8 +1,9 @@
 /* pop3_maildrop.c: the maildrop of one POP3 login: the user's INBOX in
  * the store SMTP delivers to.
  *
- * Opening (after a login) and the UPDATE state's expunge (after QUIT) run
- * on the worker's delivery thread pool, since they wait for locks and
+ * Opening (after a login), the UPDATE state's expunge (after QUIT) and
+ * closing the store handle (which may checkpoint an index's WAL) run on
+ * the worker's delivery thread pool, since they wait for locks and
  * fsync; each session has its own store handle, used by one thread at a
  * time. RFC 1939 section 8: the maildrop is locked for the session's
  * life, across worker processes (store_mailbox_lock); a second session
@@ -46,6 +47,46 @@ void pop3_maildrop_free(struct pop3_maildrop **mdp)
 	*mdp = NULL;
 }
 
+struct pop3_maildrop_close_job {
+	struct pop3_session *s;
+	struct pop3_maildrop *md;
+	void (*done)(struct pop3_session *s);
+};
+
+static void pop3_maildrop_close_work(void *ctx)
+{
+	struct pop3_maildrop_close_job *job = ctx;
+	pop3_maildrop_free(&job->md);
+}
+
+static void pop3_maildrop_close_done(void *ctx)
+{
+	struct pop3_maildrop_close_job *job = ctx;
+	struct pop3_session *s = job->s;
+	void (*done)(struct pop3_session *s) = job->done;
+	free(job);
+	session_job_end(&s->base);
+	done(s);
+}
+
+void pop3_maildrop_close(struct pop3_session *s, void (*done)(struct pop3_session *s))
+{
+	struct pop3_maildrop_close_job *job = xcalloc(1, sizeof(*job));
+	job->s = s;
+	job->md = s->maildrop;
+	job->done = done;
+	s->maildrop = NULL;
+	/* RFC 1939 section 8: the lock goes with the session, at once, so
+	 * the next login of the user does not wait for the close */
+	if (job->md->lock_fd >= 0) {
+		close(job->md->lock_fd);
+		job->md->lock_fd = -1;
+	}
+	session_job_begin(&s->base);
+	threadpool_submit(s->base.env->delivery_pool, pop3_maildrop_close_work,
+			  pop3_maildrop_close_done, job);
+}
+
 static void job_error(struct pop3_maildrop_job *job, const char *error)
 {
 	snprintf(job->error, sizeof(job->error), "%s", error != NULL ? error : "?");
@@ -53,9 +94,8 @@ static void job_error(struct pop3_maildrop_job *job, const char *error)
 }
 
 /* Thread pool: lock, then list. */
-static void pop3_maildrop_open_work(void *ctx)
+static void pop3_maildrop_open_list(struct pop3_maildrop_job *job)
 {
-	struct pop3_maildrop_job *job = ctx;
 	struct pop3_maildrop *md = job->md;
 	const char *error;
 	if (store_open(job->data_dir, &md->store, &error) < 0) {
@@ -102,12 +142,24 @@ static void pop3_maildrop_open_work(void *ctx)
 	job->result = 1;
 }
 
+static void pop3_maildrop_open_work(void *ctx)
+{
+	struct pop3_maildrop_job *job = ctx;
+	pop3_maildrop_open_list(job);
+	/* not opened: the handle is closed here, off the loop */
+	if (job->result <= 0)
+		pop3_maildrop_free(&job->md);
+}
+
 static void pop3_maildrop_open_done(void *ctx)
 {
 	struct pop3_maildrop_job *job = ctx;
 	struct pop3_session *s = job->s;
 	session_job_end(&s->base);
-	if (job->result > 0 && !s->base.destroy_when_done) {
+	if (job->result > 0 && s->base.destroy_when_done) {
+		/* the client went meanwhile: closed with the session */
+		s->maildrop = job->md;
+	} else if (job->result > 0) {
 		s->maildrop = job->md;
 		s->state = POP3_STATE_TRANSACTION;
 		log_info("sid=%s event=maildrop_open user=%s messages=%u octets=%llu",
@@ -116,7 +168,6 @@ static void pop3_maildrop_open_done(void *ctx)
 		pop3_ok(s, "Logged in, %u messages (%llu octets)", s->maildrop->count,
 			(unsigned long long)s->maildrop->total_octets);
 	} else {
-		pop3_maildrop_free(&job->md);
 		if (job->result == 0) {
 			log_info("sid=%s event=maildrop_in_use user=%s", s->base.sid,
 				 log_str(s->auth_user));

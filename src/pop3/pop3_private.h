@@ -116,6 +116,8 @@ pop3_cmd_handler_t pop3_cmd_capa, pop3_cmd_stls, pop3_cmd_quit, pop3_cmd_stat,
 pop3_cmd_handler_t pop3_cmd_user, pop3_cmd_pass, pop3_cmd_auth;
 void pop3_auth_input_line(struct pop3_session *s, const char *line, size_t len);
 void pop3_auth_abort(struct pop3_session *s);
+/* The connection closed: drop a login in progress (and its job count). */
+void pop3_auth_abandon(struct pop3_session *s);
 
 /* pop3_maildrop.c: after a login, lock and list the maildrop on the thread
  * pool, then reply and enter TRANSACTION (or go back to AUTHORIZATION). */
@@ -123,6 +125,11 @@ void pop3_maildrop_open(struct pop3_session *s);
 /* QUIT in TRANSACTION: expunge the deleted messages, reply, close. */
 void pop3_maildrop_update(struct pop3_session *s);
 void pop3_maildrop_free(struct pop3_maildrop **md);
+/* The session is ending: the maildrop's lock goes now, its store handle
+ * is closed on the delivery pool (closing an index may checkpoint its
+ * WAL: writes and fsync), counted as a job of the session; then done(s)
+ * on the loop. */
+void pop3_maildrop_close(struct pop3_session *s, void (*done)(struct pop3_session *s));
 /* A live (not deleted) message by its number argument, or NULL after
  * replying -ERR. */
 struct pop3_msg *pop3_maildrop_msg(struct pop3_session *s, const char *arg,

@@ -106,6 +106,14 @@ bool pop3_session_auth_offered(const struct pop3_session *s)
 	return conn_is_tls(s->base.conn) || s->base.env->config->allow_plaintext_auth;
 }
 
+/* The last of a session, once its maildrop is closed. */
+static void pop3_session_destroy(struct pop3_session *s)
+{
+	session_str_set(&s->user, NULL, 0);
+	session_deinit(&s->base);
+	free(s);
+}
+
 static void pop3_session_free(struct pop3_session *s)
 {
 	log_info("sid=%s event=disconnect ip=%s service=%s reason=%s tls=%s user=%s "
@@ -116,12 +124,15 @@ static void pop3_session_free(struct pop3_session *s)
 		 (unsigned long long)s->retrieved_octets, s->expunged);
 	pop3_retr_abort(s);
 	pop3_auth_abort(s);
-	/* RFC 1939 section 6: without QUIT nothing is deleted; the maildrop
-	 * lock goes with the handle */
-	pop3_maildrop_free(&s->maildrop);
-	session_str_set(&s->user, NULL, 0);
-	session_deinit(&s->base);
-	free(s);
+	/* RFC 1939 section 6: without QUIT nothing is deleted. The lock goes
+	 * now; the store handle is closed on the pool (its index may
+	 * checkpoint), and the session ends, for the worker too, after that */
+	if (s->maildrop != NULL) {
+		s->input = POP3_INPUT_WAIT; /* a drain meanwhile leaves it be */
+		pop3_maildrop_close(s, pop3_session_destroy);
+		return;
+	}
+	pop3_session_destroy(s);
 }
 
 static void pop3_dispatch(struct pop3_session *s, const char *line, size_t len)
@@ -237,6 +248,9 @@ static void pop3_on_conn_event(void *ctx, enum conn_event ev)
 		pop3_session_close(s);
 		break;
 	case CONN_EV_CLOSED:
+		/* a login waiting for its penalty or its check holds the
+		 * session no longer */
+		pop3_auth_abandon(s);
 		if (session_on_closed(&s->base))
 			pop3_session_free(s);
 		break;

@@ -1,12 +1,14 @@
 /* smtp_auth.c: AUTH (RFC 4954) over the shared SASL mechanisms.
  *
- * The attempt itself (steps, the password check on the thread pool, the
- * growing delay after failures, the log) is auth/auth_login.h's; this file
- * frames it in SMTP: 334 challenges, 235/535/454 replies. The session
- * reads nothing while a check or delay is pending. Each AUTH command gets
- * a fresh mechanism state. */
+ * The attempt itself (steps, the account lookup and password check on the
+ * thread pool, the growing delay after failures, the log) is
+ * auth/auth_login.h's; this file frames it in SMTP: 334 challenges,
+ * 235/535/454 replies. The session processes no command while a lookup,
+ * check or delay is pending. Each AUTH command gets a fresh mechanism
+ * state. */
 #include "smtp_private.h"
 #include "lib/base64.h"
+#include "lib/config.h"
 #include "lib/conn.h"
 #include "auth/auth_login.h"
 
@@ -33,13 +35,35 @@ static void smtp_login_challenge(void *ctx, const unsigned char *data, size_t le
 	s->state = final ? SMTP_STATE_AUTH_FINAL : SMTP_STATE_AUTH;
 }
 
-/* a password check or a failure delay: read nothing meanwhile */
+void smtp_auth_abandon(struct smtp_session *s)
+{
+	if (s->login == NULL)
+		return;
+	/* a penalty wait is cancelled, a job in flight comes back to
+	 * nobody: the session need not wait for either */
+	if (auth_login_busy(s->login))
+		session_job_end(&s->base);
+	auth_login_abandon(&s->login);
+}
+
+/* an account lookup, a password check or a failure delay: process no
+ * command meanwhile (SMTP_STATE_WAIT). The connection still reads (into
+ * its bounded buffer), so a client that goes away is seen at once and
+ * its session freed (smtp_auth_abandon()), not after the wait: a client
+ * that half-closes during a login is taken as gone, as Postfix does. */
 static void smtp_login_pause(void *ctx)
 {
 	struct smtp_session *s = ctx;
 	s->state = SMTP_STATE_WAIT;
 	session_job_begin(&s->base);
-	conn_input_pause(s->base.conn);
+}
+
+/* the challenge after a lookup went out (state set by challenge()) */
+static void smtp_login_resume(void *ctx)
+{
+	struct smtp_session *s = ctx;
+	session_job_end(&s->base);
+	smtp_session_resume(s);
 }
 
 static void smtp_login_finished(void *ctx, enum auth_login_result result,
@@ -47,14 +71,8 @@ static void smtp_login_finished(void *ctx, enum auth_login_result result,
 {
 	struct smtp_session *s = ctx;
 	s->state = SMTP_STATE_COMMAND;
-	if (paused) {
+	if (paused)
 		session_job_end(&s->base);
-		if (s->base.destroy_when_done) {
-			auth_login_free(&s->login);
-			smtp_session_resume(s);
-			return;
-		}
-	}
 	switch (result) {
 	case AUTH_LOGIN_OK:
 		s->auth_user = pool_strdup(s->base.pool, user);
@@ -70,6 +88,11 @@ static void smtp_login_finished(void *ctx, enum auth_login_result result,
 		break;
 	}
 	auth_login_free(&s->login);
+	if (s->base.draining && s->tx == NULL && !s->base.closing) {
+		/* SIGTERM came during the check: the reply went out */
+		smtp_reply(s, 421, "4.3.2", "Service shutting down");
+		smtp_session_close(s);
+	}
 	if (paused)
 		smtp_session_resume(s);
 }
@@ -77,6 +100,7 @@ static void smtp_login_finished(void *ctx, enum auth_login_result result,
 static const struct auth_login_ops smtp_login_ops = {
 	.challenge = smtp_login_challenge,
 	.pause = smtp_login_pause,
+	.resume = smtp_login_resume,
 	.finished = smtp_login_finished,
 };
 
@@ -123,7 +147,7 @@ void smtp_cmd_auth(struct smtp_session *s, const struct smtp_command *cmd)
 	}
 	struct auth_login_env env = {
 		.loop = s->base.env->loop, .pool = s->base.env->hash_pool,
-		.userdb = s->base.env->userdb, .ip = s->base.peer_ip, .sid = s->base.sid,
+		.data_dir = s->base.env->config->data_dir, .ip = s->base.peer_ip, .sid = s->base.sid,
 	};
 	s->login = auth_login_start(&env, auth.mechanism, auth.mechanism,
 				    &smtp_login_ops, s);

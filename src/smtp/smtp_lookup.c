@@ -3,9 +3,9 @@
  * accounts.db is SQLite with a 5 s busy timeout: a lookup that waits for
  * a lock (the CLI changing accounts, a checkpoint) would stop every
  * session of the worker. So the lookup runs on the worker's delivery
- * thread pool, with a userdb handle of that thread's own (a struct userdb
- * belongs to one thread), while the session reads nothing; the reply goes
- * out when the job comes back, in order, so pipelining is kept
+ * thread pool, with that thread's own userdb handle (userdb_thread()),
+ * while the session reads nothing; the reply goes out when the job comes
+ * back, in order, so pipelining is kept
  * (RFC 2920 3.1: replies in the order of the commands). */
 #include "smtp_private.h"
 #include "lib/conn.h"
@@ -37,37 +37,35 @@ struct smtp_lookup_job {
 	char *error;
 };
 
-/* per delivery thread, opened on first use and kept */
-static _Thread_local struct userdb *tl_userdb;
-
 static void smtp_lookup_work(void *ctx)
 {
 	struct smtp_lookup_job *job = ctx;
 	const char *error = NULL;
-	if (tl_userdb == NULL && userdb_open(job->data_dir, &tl_userdb, &error) < 0) {
+	struct userdb *db = userdb_thread(job->data_dir, &error);
+	if (db == NULL) {
 		job->result = -1;
 		job->local = -1;
 		job->error = xstrdup(error);
 		return;
 	}
 	if (job->kind == SMTP_LOOKUP_SENDER) {
-		job->result = userdb_may_send_as(tl_userdb, job->user, job->address);
+		job->result = userdb_may_send_as(db, job->user, job->address);
 		return;
 	}
 	const char *domain = strrchr(job->address, '@');
 	domain = domain != NULL ? domain + 1 : "";
-	job->local = userdb_is_local_domain(tl_userdb, domain);
+	job->local = userdb_is_local_domain(db, domain);
 	if (job->local < 0)
 		return;
 	/* <Postmaster> of a host name that is no local domain: not relayed */
 	if (job->local == 0 && job->rcpt.to.postmaster)
 		job->result = 0;
 	else
-		job->result = userdb_resolve_rcpt(tl_userdb, job->address, job->pool,
+		job->result = userdb_resolve_rcpt(db, job->address, job->pool,
 						  &job->targets, &job->count, &error);
 	/* RFC 5321 4.5.1: postmaster with no alias or user of its own */
 	if (job->result == 0 && smtp_rcpt_is_postmaster(&job->rcpt.to, job->local > 0))
-		job->result = smtp_postmaster_resolve(tl_userdb, job->postmaster_address,
+		job->result = smtp_postmaster_resolve(db, job->postmaster_address,
 						      job->pool, &job->targets,
 						      &job->count, &error);
 	if (job->result < 0)

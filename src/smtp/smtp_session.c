@@ -356,6 +356,9 @@ static void smtp_on_conn_event(void *ctx, enum conn_event ev)
 		smtp_session_close(s);
 		break;
 	case CONN_EV_CLOSED:
+		/* a login waiting for its penalty or its check holds the
+		 * session no longer */
+		smtp_auth_abandon(s);
 		if (session_on_closed(&s->base))
 			smtp_session_free(s);
 		break;
