@@ -9,6 +9,7 @@
 #include "log.h"
 #include "mem.h"
 #include "suggest.h"
+#include "config_private.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -31,25 +32,6 @@
 /* Keeps sizes within off_t. */
 #define CONFIG_SIZE_MAX ((unsigned long long)INT64_MAX)
 
-enum config_type {
-	CONFIG_STRING, CONFIG_BOOL, CONFIG_UINT, CONFIG_SIZE, CONFIG_DURATION,
-	CONFIG_LISTEN,
-};
-
-static const char *const config_type_names[] = {
-	"string", "bool", "number", "size", "duration", "listen list",
-};
-
-struct config_key {
-	const char *name;
-	enum config_type type;
-	size_t offset;
-	const char *default_value; /* NULL: computed at load (hostname) */
-	unsigned long long min, max; /* CONFIG_UINT, _SIZE, _DURATION */
-	/* extra check for a string value; returns a bare error or NULL */
-	const char *(*check)(const char *value);
-	const char *help;
-};
 
 static const char *config_check_hostname(const char *value);
 static const char *config_check_log_level(const char *value);
@@ -73,7 +55,7 @@ static const char *config_check_address(const char *value);
 	{ #n, CONFIG_LISTEN, FIELD(n, struct config_listen_list), \
 	  "0.0.0.0:" port ",[::]:" port, 0, 0, NULL, help }
 
-static const struct config_key config_keys[] = {
+const struct config_key config_keys[] = {
 	KEY_STRING(hostname, NULL, config_check_hostname,
 		   "name in greetings and Received: (default: gethostname())"),
 	KEY_LISTEN(smtp_listen, "25", "SMTP (MX) listeners; empty disables"),
@@ -127,19 +109,20 @@ static const struct config_key config_keys[] = {
 		   "has no alias; empty: the first user added"),
 };
 #define CONFIG_KEY_COUNT (sizeof(config_keys) / sizeof(config_keys[0]))
+const size_t config_key_count = CONFIG_KEY_COUNT;
 
 static void *config_field(struct config *config, const struct config_key *key)
 {
 	return (char *)config + key->offset;
 }
 
-static const void *config_field_const(const struct config *config,
-				      const struct config_key *key)
+const void *config_field_const(const struct config *config,
+			       const struct config_key *key)
 {
 	return (const char *)config + key->offset;
 }
 
-static const struct config_key *config_key_find(const char *name)
+const struct config_key *config_key_find(const char *name)
 {
 	for (size_t i = 0; i < CONFIG_KEY_COUNT; i++) {
 		if (strcmp(config_keys[i].name, name) == 0)
@@ -154,7 +137,7 @@ static bool config_is_space(char c)
 }
 
 /* Trim [*start, *start + *len) in place. */
-static void config_trim(const char **start, size_t *len)
+void config_trim(const char **start, size_t *len)
 {
 	while (*len > 0 && config_is_space(**start)) {
 		(*start)++;
@@ -280,109 +263,6 @@ static int config_parse_number(const struct config_key *key, const char *value,
 	return -1;
 }
 
-/* One "addr:port" or "[addr6]:port" entry, already trimmed. */
-static int config_parse_listen_entry(const char *entry, size_t len,
-				     struct config_listen *listen_r,
-				     const char **error_r)
-{
-	struct sockaddr_in *sin = (struct sockaddr_in *)&listen_r->addr;
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&listen_r->addr;
-	bool v6 = entry[0] == '[';
-	const char *host = entry + (v6 ? 1 : 0), *colon;
-	char host_buf[INET6_ADDRSTRLEN];
-	unsigned long long port;
-
-	if (len >= sizeof(listen_r->text)) {
-		*error_r = t_printf("listen address too long %s",
-				    log_value(entry, len));
-		return -1;
-	}
-	if (v6) {
-		colon = memchr(entry, ']', len);
-		if (colon == NULL || colon + 1 == entry + len || colon[1] != ':') {
-			*error_r = t_printf("bad listen address %s (expected [IPv6]:port)",
-					    log_value(entry, len));
-			return -1;
-		}
-		colon++;
-	} else if ((colon = memrchr(entry, ':', len)) == NULL) {
-		*error_r = t_printf("missing port in %s", log_value(entry, len));
-		return -1;
-	} else if (memchr(entry, ':', (size_t)(colon - entry)) != NULL) {
-		*error_r = t_printf("bad listen address %s (write IPv6 as [addr]:port)",
-				    log_value(entry, len));
-		return -1;
-	}
-	size_t host_len = (size_t)(colon - host) - (v6 ? 1 : 0);
-	size_t port_len = len - (size_t)(colon + 1 - entry);
-	if (!parse_uint64(colon + 1, port_len, 65535, &port) || port == 0) {
-		*error_r = t_printf("bad port %s", log_value(colon + 1, port_len));
-		return -1;
-	}
-
-	memset(listen_r, 0, sizeof(*listen_r));
-	if (host_len < sizeof(host_buf)) {
-		memcpy(host_buf, host, host_len);
-		host_buf[host_len] = '\0';
-	}
-	/* inet_pton, never DNS: "localhost" or "*" is an error */
-	if (host_len >= sizeof(host_buf) ||
-	    inet_pton(v6 ? AF_INET6 : AF_INET, host_buf,
-		      v6 ? (void *)&sin6->sin6_addr : (void *)&sin->sin_addr) != 1) {
-		*error_r = t_printf("bad %s address %s", v6 ? "IPv6" : "IPv4",
-				    log_value(host, host_len));
-		return -1;
-	}
-	if (v6) {
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons((uint16_t)port);
-		listen_r->addr_len = sizeof(*sin6);
-	} else {
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons((uint16_t)port);
-		listen_r->addr_len = sizeof(*sin);
-	}
-	memcpy(listen_r->text, entry, len);
-	listen_r->text[len] = '\0';
-	return 0;
-}
-
-int config_parse_listen(const char *value, struct config_listen_list *list_r,
-			const char **error_r)
-{
-	struct config_listen_list list;
-	const char *p = value, *entry;
-	size_t len = strlen(value);
-
-	memset(&list, 0, sizeof(list));
-	config_trim(&p, &len);
-	for (bool more = len > 0; more; p++) {
-		const char *comma = memchr(p, ',', len);
-		size_t entry_len = comma != NULL ? (size_t)(comma - p) : len;
-
-		more = comma != NULL;
-		entry = p;
-		p += entry_len;
-		len -= entry_len + (more ? 1 : 0);
-		config_trim(&entry, &entry_len);
-		if (entry_len == 0) {
-			*error_r = "empty entry in listen list";
-			return -1;
-		}
-		if (list.count == CONFIG_MAX_LISTEN) {
-			*error_r = t_printf("too many listen addresses (max %d)",
-					    CONFIG_MAX_LISTEN);
-			return -1;
-		}
-		if (config_parse_listen_entry(entry, entry_len,
-					      &list.items[list.count], error_r) < 0)
-			return -1;
-		list.count++;
-	}
-	*list_r = list;
-	return 0;
-}
-
 /* Set one key from text. Errors are bare ("bad port ..."): callers add
  * where the value came from. */
 static int config_set(struct config *config, const struct config_key *key,
@@ -434,7 +314,7 @@ static int config_set(struct config *config, const struct config_key *key,
 	panic("event=config_bad_type key=%s", key->name);
 }
 
-static void config_set_defaults(struct config *config)
+void config_set_defaults(struct config *config)
 {
 	const char *error;
 
@@ -450,7 +330,7 @@ static void config_set_defaults(struct config *config)
 /* hostname has no text default: gethostname() is asked only when neither
  * the file nor -o set it. A name without a dot is still used, as Postfix
  * does with myhostname. */
-static int config_default_hostname(struct config *config, const char **error_r)
+int config_default_hostname(struct config *config, const char **error_r)
 {
 	char host[256];
 
@@ -480,7 +360,7 @@ static char *config_strip(char *s)
 }
 
 /* " (did you mean KEY?)" for a mistyped key name, or "". */
-static const char *config_key_suggestion(const char *name)
+const char *config_key_suggestion(const char *name)
 {
 	const char *names[CONFIG_KEY_COUNT];
 	for (size_t i = 0; i < CONFIG_KEY_COUNT; i++)
@@ -668,179 +548,4 @@ void config_free(struct config **config)
 	}
 	free((*config)->data_dir);
 	xfree(config);
-}
-
-static void config_value_text(const struct config *config,
-			      const struct config_key *key, str_t *out)
-{
-	const void *field = config_field_const(config, key);
-	const struct config_listen_list *list = field;
-
-	switch (key->type) {
-	case CONFIG_STRING:
-		str_appendz(out, *(char *const *)field);
-		return;
-	case CONFIG_BOOL:
-		str_appendz(out, *(const bool *)field ? "yes" : "no");
-		return;
-	case CONFIG_UINT:
-	case CONFIG_DURATION:
-		str_printf(out, "%u", *(const unsigned *)field);
-		return;
-	case CONFIG_SIZE:
-		str_printf(out, "%llu",
-			   (unsigned long long)*(const uint64_t *)field);
-		return;
-	case CONFIG_LISTEN:
-		for (unsigned i = 0; i < list->count; i++) {
-			if (i > 0)
-				str_appendc(out, ',');
-			str_appendz(out, list->items[i].text);
-		}
-		return;
-	}
-	panic("event=config_bad_type key=%s", key->name);
-}
-
-static void config_dump_key(const struct config *config,
-			    const struct config_key *key, str_t *out)
-{
-	size_t before;
-	str_appendz(out, key->name);
-	str_appendz(out, " = ");
-	before = out->len;
-	config_value_text(config, key, out);
-	if (out->len == before)
-		str_truncate(out, before - 1); /* no trailing space */
-	str_appendc(out, '\n');
-}
-
-void config_dump(const struct config *config, str_t *out)
-{
-	str_printf(out, "# data_dir = %s (set with -d)\n", config->data_dir);
-	for (size_t i = 0; i < CONFIG_KEY_COUNT; i++)
-		config_dump_key(config, &config_keys[i], out);
-}
-
-/* Whether key has the same value in a and b, compared as dumped text. */
-static bool config_key_same(const struct config *a, const struct config *b,
-			    const struct config_key *key)
-{
-	str_t ta = STR_INIT, tb = STR_INIT;
-	if (key->type == CONFIG_STRING &&
-	    *(char *const *)config_field_const(b, key) == NULL)
-		return false; /* no default could be computed */
-	config_value_text(a, key, &ta);
-	config_value_text(b, key, &tb);
-	bool same = ta.len == tb.len && memcmp(str_c(&ta), str_c(&tb), ta.len) == 0;
-	str_free(&ta);
-	str_free(&tb);
-	return same;
-}
-
-int config_show(const struct config *config, const char *const *names,
-		unsigned count, bool changed_only, str_t *out,
-		const char **error_r)
-{
-	for (unsigned i = 0; i < count; i++) {
-		if (strcmp(names[i], "data_dir") != 0 &&
-		    config_key_find(names[i]) == NULL) {
-			*error_r = t_printf("unknown key %s%s", log_str(names[i]),
-					    config_key_suggestion(names[i]));
-			return -1;
-		}
-	}
-	struct config *def = NULL;
-	if (changed_only) {
-		const char *error;
-		def = xcalloc(1, sizeof(*def));
-		config_set_defaults(def);
-		(void)config_default_hostname(def, &error); /* NULL: differs */
-	}
-	for (unsigned i = 0; i < (count > 0 ? count : CONFIG_KEY_COUNT); i++) {
-		if (count > 0 && strcmp(names[i], "data_dir") == 0) {
-			str_printf(out, "data_dir = %s\n", config->data_dir);
-			continue;
-		}
-		const struct config_key *key = count > 0 ?
-			config_key_find(names[i]) : &config_keys[i];
-		if (def == NULL || !config_key_same(config, def, key))
-			config_dump_key(config, key, out);
-	}
-	config_free(&def);
-	return 0;
-}
-
-const char *config_restart_keys(const struct config *old,
-				const struct config *new_config)
-{
-	/* bound once by the master at start (listeners) or sized at start
-	 * (worker count); every other key reaches the new workers */
-	static const char *const names[] = {
-		"smtp_listen", "submission_listen", "submissions_listen",
-		"pop3_listen", "pop3s_listen", "imap_listen", "imaps_listen",
-		"workers",
-	};
-	str_t keys = STR_INIT;
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		const struct config_key *key = config_key_find(names[i]);
-		if (key == NULL)
-			panic("event=config_restart_key_missing key=%s", names[i]);
-		if (!config_key_same(old, new_config, key))
-			str_printf(&keys, "%s%s", keys.len > 0 ? "," : "", key->name);
-	}
-	const char *ret = keys.len > 0 ? t_printf("%s", str_c(&keys)) : NULL;
-	str_free(&keys);
-	return ret;
-}
-
-const char *config_hostname_problem(const char *hostname)
-{
-	size_t len = strlen(hostname);
-	if (len > 0 && hostname[len - 1] == '.')
-		len--; /* the root label: "mail.example.org." is fully qualified */
-	const char *dot = memrchr(hostname, '.', len);
-	const char *last = dot != NULL ? dot + 1 : hostname;
-	size_t last_len = len - (size_t)(last - hostname);
-	if (dot == NULL)
-		return "has no dot";
-	if ((last_len == 9 && strncasecmp(last, "localhost", 9) == 0) ||
-	    (last_len == 11 && strncasecmp(last, "localdomain", 11) == 0))
-		return t_printf("ends in %.*s, which no other host can resolve",
-				(int)last_len, last);
-	if (strspn(last, "0123456789") >= last_len)
-		return "looks like an address, not a name";
-	return NULL;
-}
-
-const char *config_hostname_fix(const struct config *config)
-{
-	return t_printf("set \"hostname = mail.example.org\" (the name whose A/AAAA "
-			"and MX records point here) in %s/postel.conf or pass "
-			"-o hostname=mail.example.org", config->data_dir);
-}
-
-const char *config_hostname_warning(const struct config *config)
-{
-	const char *problem = config_hostname_problem(config->hostname);
-	if (problem == NULL)
-		return NULL;
-	/* RFC 5321 4.1.1.1: EHLO gives the client's fully qualified domain
-	 * name; other MTAs and TLS clients check this name */
-	return t_printf("hostname %s is not a fully qualified domain name (it %s): "
-			"it goes into EHLO, Received: and the self-signed certificate, "
-			"and other servers and clients check it; %s",
-			log_str(config->hostname), problem, config_hostname_fix(config));
-}
-
-void config_dump_keys(str_t *out)
-{
-	for (size_t i = 0; i < CONFIG_KEY_COUNT; i++) {
-		const struct config_key *key = &config_keys[i];
-		const char *def = key->default_value;
-		str_printf(out, "%s (%s, default %s)\n    %s\n", key->name,
-			   config_type_names[key->type],
-			   def == NULL ? "computed" : def[0] == '\0' ? "empty" : def,
-			   key->help);
-	}
 }
