@@ -47,9 +47,10 @@ struct suite {
 	pool_t *pool;
 };
 
-/* cmocka group setup/teardown: setup per test. */
+/* cmocka setup/teardown, one fresh instance per test: SUITE_TEST(fn). */
 int suite_setup(void **state);
 int suite_teardown(void **state);
+#define SUITE_TEST(fn) cmocka_unit_test_setup_teardown(fn, suite_setup, suite_teardown)
 
 struct store *suite_open(struct suite *s);
 /* Close and reopen s->store (a fresh handle on the same instance). */

@@ -240,11 +240,11 @@ static void test_copy_move(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_append_read_back, suite_setup, suite_teardown),
-		cmocka_unit_test_setup_teardown(test_append_flags_date, suite_setup, suite_teardown),
-		cmocka_unit_test_setup_teardown(test_uids_never_reused, suite_setup, suite_teardown),
-		cmocka_unit_test_setup_teardown(test_expunge_log_and_reader, suite_setup, suite_teardown),
-		cmocka_unit_test_setup_teardown(test_copy_move, suite_setup, suite_teardown),
+		SUITE_TEST(test_append_read_back),
+		SUITE_TEST(test_append_flags_date),
+		SUITE_TEST(test_uids_never_reused),
+		SUITE_TEST(test_expunge_log_and_reader),
+		SUITE_TEST(test_copy_move),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

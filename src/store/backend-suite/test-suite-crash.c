@@ -244,8 +244,8 @@ static void test_crash_points(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_status_after_random_ops, suite_setup, suite_teardown),
-		cmocka_unit_test_setup_teardown(test_crash_points, suite_setup, suite_teardown),
+		SUITE_TEST(test_status_after_random_ops),
+		SUITE_TEST(test_crash_points),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

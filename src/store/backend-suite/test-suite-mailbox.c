@@ -228,11 +228,11 @@ static void test_watch_wakes(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_create_list_delete, suite_setup, suite_teardown),
-		cmocka_unit_test_setup_teardown(test_rename, suite_setup, suite_teardown),
-		cmocka_unit_test_setup_teardown(test_subscriptions, suite_setup, suite_teardown),
-		cmocka_unit_test_setup_teardown(test_bad_names, suite_setup, suite_teardown),
-		cmocka_unit_test_setup_teardown(test_watch_wakes, suite_setup, suite_teardown),
+		SUITE_TEST(test_create_list_delete),
+		SUITE_TEST(test_rename),
+		SUITE_TEST(test_subscriptions),
+		SUITE_TEST(test_bad_names),
+		SUITE_TEST(test_watch_wakes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -272,10 +272,10 @@ static void test_no_lost_update_two_processes(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_view_map, suite_setup, suite_teardown),
-		cmocka_unit_test_setup_teardown(test_sync_other_handle_and_process, suite_setup, suite_teardown),
-		cmocka_unit_test_setup_teardown(test_flags_keywords, suite_setup, suite_teardown),
-		cmocka_unit_test_setup_teardown(test_no_lost_update_two_processes, suite_setup, suite_teardown),
+		SUITE_TEST(test_view_map),
+		SUITE_TEST(test_sync_other_handle_and_process),
+		SUITE_TEST(test_flags_keywords),
+		SUITE_TEST(test_no_lost_update_two_processes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
