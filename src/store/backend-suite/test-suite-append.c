@@ -13,6 +13,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "store/backend-suite/suite.h"
 
@@ -34,8 +35,10 @@ static void test_append_read_back(void **state)
 		off += (size_t)snprintf(big + off, 70000 - off,
 					"%06u abcdefghijklmnopqrstuvwxyz\r\n", i);
 	const char *all[4] = { bodies[0], bodies[1], bodies[2], big };
+	time_t t0 = time(NULL);
 	for (unsigned i = 0; i < 4; i++)
 		uids[i] = suite_deliver(s->store, "INBOX", all[i], 0, 0);
+	time_t t1 = time(NULL);
 	struct store_view *v = suite_view(s->store, "INBOX");
 	struct store_message_info *msgs;
 	unsigned count;
@@ -52,6 +55,9 @@ static void test_append_read_back(void **state)
 		assert_memory_equal(data, all[i], size);
 		assert_true(msgs[i].size == size);
 		assert_string_equal(msgs[i].flags, "");
+		/* no date given: the time of the commit */
+		assert_true(msgs[i].internaldate >= t0 - 1 &&
+			    msgs[i].internaldate <= t1 + 1);
 		for (unsigned j = 0; j < i; j++)
 			assert_memory_not_equal(msgs[i].guid, msgs[j].guid,
 						STORE_GUID_SIZE);
