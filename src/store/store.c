@@ -116,6 +116,12 @@ int store_mailbox_name_check(const char *mailbox, const char **name_r,
 		*error_r = "mailbox name too long";
 		return -1;
 	}
+	/* a leading '~' reads as a home directory to shells and to other
+	 * servers (Dovecot refuses it too): never a mailbox name */
+	if (mailbox[0] == '~') {
+		*error_r = "mailbox name starts with '~'";
+		return -1;
+	}
 	/* '/' is the hierarchy separator; Maildir++ stores "a/b" as ".a.b",
 	 * so '.' inside a name would make two names share one folder */
 	size_t component = 0;

@@ -15,7 +15,8 @@
  * - Messages go in and come out in wire form (CRLF line endings); how a
  *   backend keeps them on disk is its own business (maildir: LF).
  * - Mailbox names: "INBOX" (any case) or names of '/'-separated components
- *   without '.', control characters or empty components, <= 255 bytes.
+ *   without '.', backslash, control characters or empty components, not
+ *   starting with '~', <= 255 bytes.
  *   Every user has INBOX, Drafts, Sent, Junk, Trash and Archive.
  * - UIDs are strictly increasing per mailbox; UIDVALIDITY only changes if
  *   the index has to be rebuilt, and then to a larger value.
