@@ -1,6 +1,7 @@
 /* imap_fetch_parse.c: FETCH item parsing (see imap_fetch_parse.h). */
 #include "imap/imap_fetch_parse.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -225,6 +226,8 @@ int imap_fetch_parse_att(const char *s, size_t len, struct imap_fetch_att *att_r
 	return parse_partial(close + 1, rest, att_r, error_r);
 }
 
+static _Thread_local char fetch_error[160];
+
 int imap_fetch_parse(const struct imap_arg *args, unsigned first, unsigned end,
 		     unsigned max_items, struct imap_fetch_request *req_r,
 		     const char **error_r)
@@ -268,8 +271,12 @@ int imap_fetch_parse(const struct imap_arg *args, unsigned first, unsigned end,
 			goto bad;
 		}
 		if (imap_fetch_parse_att(args[i].str, args[i].len,
-					 &req_r->atts[req_r->count], error_r) < 0)
+					 &req_r->atts[req_r->count], error_r) < 0) {
+			snprintf(fetch_error, sizeof(fetch_error), "%s (line %u, column %u)",
+				 *error_r, args[i].line, args[i].col);
+			*error_r = fetch_error;
 			goto bad;
+		}
 		req_r->count++;
 	}
 	return 0;

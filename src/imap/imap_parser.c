@@ -105,8 +105,7 @@ static bool is_atom_char(unsigned char c)
 static bool is_tag_char(unsigned char c)
 {
 	/* tag = 1*<any ASTRING-CHAR except "+"> */
-	return is_atom_char(c) && c != '+' && c != '%' && c != '*' && c != '\\' &&
-		c != '[';
+	return is_atom_char(c) && c != '+' && c != '%' && c != '*' && c != '\\';
 }
 
 static int add_arg(struct imap_parser *p, enum imap_arg_type type, size_t pos,

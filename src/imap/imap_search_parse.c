@@ -5,6 +5,7 @@
  * by max_nodes, so any input costs bounded stack and memory. */
 #include "imap/imap_search_parse.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -62,12 +63,22 @@ struct search_ctx {
 	const struct imap_search_limits *limits;
 	struct imap_search_program *prog;
 	unsigned alloc;
+	unsigned at; /* the argument being read, for the error text */
 	const char *error;
 };
 
+static _Thread_local char search_error[192];
+
 static int search_fail(struct search_ctx *ctx, const char *error)
 {
-	ctx->error = error;
+	if (ctx->error != NULL)
+		return -1; /* the innermost error stands */
+	if (ctx->at < ctx->end)
+		snprintf(search_error, sizeof(search_error), "%s (line %u, column %u)",
+			 error, ctx->args[ctx->at].line, ctx->args[ctx->at].col);
+	else
+		snprintf(search_error, sizeof(search_error), "%s (at the end)", error);
+	ctx->error = search_error;
 	return -1;
 }
 
@@ -117,6 +128,7 @@ static int parse_keys(struct search_ctx *ctx, unsigned parent, unsigned *i,
 
 static const struct imap_arg *next_arg(struct search_ctx *ctx, unsigned *i)
 {
+	ctx->at = *i;
 	if (*i >= ctx->end || ctx->args[*i].type == IMAP_ARG_LIST)
 		return NULL;
 	return &ctx->args[(*i)++];
@@ -186,6 +198,7 @@ static int parse_key(struct search_ctx *ctx, unsigned *i, unsigned depth)
 {
 	if (depth >= ctx->limits->max_depth)
 		return search_fail(ctx, "Search program nested too deeply");
+	ctx->at = *i;
 	const struct imap_arg *a = &ctx->args[*i];
 	if (a->type == IMAP_ARG_LIST) {
 		/* "(" search-key *(SP search-key) ")" */
@@ -239,6 +252,7 @@ static int parse_return(struct search_ctx *ctx, unsigned *i)
 	ctx->prog->has_return = true;
 	for (unsigned k = from; k < to; k++) {
 		unsigned bit = 0;
+		ctx->at = k;
 		for (unsigned o = 0; o < 5; o++)
 			if (ctx->args[k].type == IMAP_ARG_ATOM &&
 			    strcasecmp(ctx->args[k].str, opts[o]) == 0)
@@ -268,14 +282,16 @@ int imap_search_parse(const struct imap_arg *args, unsigned first, unsigned end,
 	if (new_node(&ctx, IMAP_SEARCH_AND) < 0)
 		goto bad;
 	if (i < end && arg_is(&args[i], "RETURN")) {
-		i++;
+		ctx.at = ++i;
 		if (parse_return(&ctx, &i) < 0)
 			goto bad;
 	}
 	if (i < end && arg_is(&args[i], "CHARSET")) {
 		const char *cs;
 		size_t len;
-		if (++i >= end || imap_arg_get_astring(&args[i], &cs, &len, &ctx.error) < 0) {
+		const char *error;
+		ctx.at = ++i;
+		if (i >= end || imap_arg_get_astring(&args[i], &cs, &len, &error) < 0) {
 			search_fail(&ctx, "CHARSET needs a name");
 			goto bad;
 		}

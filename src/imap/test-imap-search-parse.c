@@ -104,7 +104,8 @@ static void test_search_keys(void **state)
 	assert_true(child(0, 32)->set.saved);
 
 	assert_int_equal(search("FROM"), -1);
-	assert_int_equal(search("FOO"), -1);
+	assert_int_equal(search("ALL FOO"), -1);
+	assert_string_equal(error, "Unknown search key (line 1, column 14)");
 	assert_int_equal(search("OR FROM a"), -1);
 	assert_int_equal(search("NOT"), -1);
 	assert_int_equal(search("SINCE 1-Foo-1994"), -1);
