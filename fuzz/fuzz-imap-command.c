@@ -7,12 +7,14 @@
  *   - a refusal carries a text with no CR or LF;
  *   - a literal over the limits is never announced;
  *   - a complete command's list lengths stay inside its argument count;
- *   - an accepted sequence set is sorted, merged and within 1..2^32-1/"*". */
+ *   - an accepted sequence set is sorted, merged and within 1..2^32-1/"*";
+ *   - an accepted mailbox name is not empty, absolute or with "..". */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "imap/imap_args.h"
+#include "imap/imap_mailbox_name.h"
 #include "imap/imap_parser.h"
 #include "imap/imap_seqset.h"
 
@@ -72,6 +74,13 @@ static void check_command(const struct imap_command *cmd)
 			check_error(error);
 		if (a->type == IMAP_ARG_ATOM)
 			check_seqset(a->str, a->len);
+		str_t buf = STR_INIT;
+		const char *name;
+		if (imap_mailbox_name_get(a, (a->len & 1) != 0, &buf, &name, &error) < 0)
+			check_error(error);
+		else if (name[0] == '\0' || name[0] == '/' || strstr(name, "..") != NULL)
+			abort();
+		str_free(&buf);
 		struct imap_date d;
 		if (imap_parse_date(a->str, a->len, &d, &error) < 0)
 			check_error(error);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "imap/imap_args.h"
+#include "imap/imap_mailbox_name.h"
 #include "imap/imap_parser.h"
 
 static const struct imap_parser_limits limits = {
@@ -252,6 +253,62 @@ static void test_dates(void **state)
 	assert_int_equal(imap_parse_datetime(dt, strlen(dt), &d, &error), -1);
 }
 
+static int mailbox(const char *line, bool utf8, const char **name_r)
+{
+	str_t buf = STR_INIT;
+	static char copy[300];
+	const char *error = NULL;
+	assert_int_equal(one(line), 0);
+	int r = imap_mailbox_name_get(&imap_parser_command(p)->args[0], utf8, &buf,
+				      name_r, &error);
+	if (r < 0) {
+		assert_non_null(error);
+	} else {
+		size_t n = strlen(*name_r);
+		assert_true(n < sizeof(copy));
+		memcpy(copy, *name_r, n + 1);
+		*name_r = copy;
+	}
+	str_free(&buf);
+	return r;
+}
+
+static void test_mailbox_names(void **state)
+{
+	(void)state;
+	const char *name;
+	assert_int_equal(mailbox("a SELECT inbox", false, &name), 0);
+	assert_string_equal(name, "INBOX");
+	assert_int_equal(mailbox("a SELECT Work/2024", false, &name), 0);
+	assert_string_equal(name, "Work/2024");
+	/* RFC 3501 5.1.3 example: "~peter/mail/&U,BTFw-/&ZeVnLIqe-" */
+	assert_int_equal(mailbox("a SELECT \"mail/&U,BTFw-/&ZeVnLIqe-\"", false, &name), 0);
+	assert_string_equal(name, "mail/\xe5\x8f\xb0\xe5\x8c\x97/\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e");
+	assert_int_equal(mailbox("a SELECT R&-D", false, &name), 0);
+	assert_string_equal(name, "R&D");
+	assert_int_equal(mailbox("a SELECT &2D3eAA-", false, &name), 0); /* U+1F600 */
+	assert_string_equal(name, "\xf0\x9f\x98\x80");
+	/* invalid modified UTF-7 (TESTING.md item 13) */
+	assert_int_equal(mailbox("a SELECT &U,BTFw", false, &name), -1);
+	assert_int_equal(mailbox("a SELECT &AGE-", false, &name), -1);   /* "a" encoded */
+	assert_int_equal(mailbox("a SELECT &2D0-", false, &name), -1);   /* lone surrogate */
+	assert_int_equal(mailbox("a SELECT &U,BTF-", false, &name), -1); /* padding bits */
+	assert_int_equal(mailbox("a SELECT &AAA-", false, &name), -1);   /* U+0000 */
+	assert_int_equal(mailbox("a SELECT &-&", false, &name), -1);
+	assert_int_equal(mailbox("a SELECT \"caf\xc3\xa9\"", false, &name), -1);
+	assert_int_equal(mailbox("a SELECT \"caf\xc3\xa9\"", true, &name), 0);
+	assert_int_equal(mailbox("a SELECT \"caf\xc3\"", true, &name), -1);
+	assert_int_equal(mailbox("a SELECT \"\xed\xa0\x80\"", true, &name), -1);
+	/* names that reach outside the store (TESTING.md item 13) */
+	assert_int_equal(mailbox("a SELECT ../../etc", false, &name), -1);
+	assert_int_equal(mailbox("a SELECT /etc", false, &name), -1);
+	assert_int_equal(mailbox("a SELECT ~root", false, &name), -1);
+	assert_int_equal(mailbox("a SELECT a//b", false, &name), -1);
+	assert_int_equal(mailbox("a SELECT INBOX/../..", false, &name), -1);
+	assert_int_equal(mailbox("a SELECT \"\"", false, &name), -1);
+	assert_int_equal(mailbox("a SELECT a*", false, &name), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -261,6 +318,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_literals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_typed_args, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dates, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mailbox_names, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
