@@ -311,6 +311,8 @@ int imap_parser_feed_line(struct imap_parser *p, const char *line, size_t len,
 	}
 	if (p->in_literal)
 		return fail(p, 0, "Line before the literal's end", error_r);
+	if (p->cmd.name != NULL)
+		return fail(p, 0, "Command already complete (reset first)", error_r);
 	p->line_no++;
 	if (p->literal_nul)
 		return fail(p, 0, "NUL in a literal (use literal8)", error_r);

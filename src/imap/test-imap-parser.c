@@ -86,6 +86,12 @@ static void test_simple_commands(void **state)
 	assert_int_equal(cmd->args[5].list_len, 0);
 	assert_int_equal(one("a4 LIST \"\" *"), 0);
 	assert_int_equal(one("a5 NOOP ()"), 0);
+	assert_int_equal(line("a6 NOOP", NULL), -1); /* no reset */
+	/* tag = 1*<any ASTRING-CHAR except "+"> */
+	assert_int_equal(one("a[1] NOOP"), 0);
+	assert_string_equal(imap_parser_command(p)->tag, "a[1]");
+	assert_int_equal(one("a+ NOOP"), -1);
+	assert_int_equal(one("a* NOOP"), -1);
 }
 
 static void test_bad_lines(void **state)
