@@ -46,10 +46,51 @@ const char *maildir_folder_dir(const char *user_dir, const char *mailbox)
 	return folder;
 }
 
+/* Maildir names begin "SECONDS.M<usec>P<pid>..." with unpadded numbers,
+ * so plain strcmp() puts "M99999" after "M100000" and a rebuild would
+ * number two messages of one second out of delivery order: compare runs
+ * of digits by value, everything else byte by byte. */
+static bool i_isdigit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static int maildir_name_cmp(const char *a, const char *b)
+{
+	while (*a != '\0' && *b != '\0') {
+		if (i_isdigit(*a) && i_isdigit(*b)) {
+			while (*a == '0')
+				a++;
+			while (*b == '0')
+				b++;
+			size_t la = 0, lb = 0;
+			while (i_isdigit(a[la]))
+				la++;
+			while (i_isdigit(b[lb]))
+				lb++;
+			if (la != lb)
+				return la < lb ? -1 : 1;
+			int r = memcmp(a, b, la);
+			if (r != 0)
+				return r;
+			a += la;
+			b += lb;
+			continue;
+		}
+		if (*a != *b)
+			return (unsigned char)*a < (unsigned char)*b ? -1 : 1;
+		a++;
+		b++;
+	}
+	return (unsigned char)*a - (unsigned char)*b;
+}
+
 static int maildir_file_cmp(const void *a, const void *b)
 {
 	const struct maildir_file *fa = a, *fb = b;
-	return strcmp(fa->base, fb->base);
+	int r = maildir_name_cmp(fa->base, fb->base);
+	/* equal by value ("01" and "1"): keep a total order */
+	return r != 0 ? r : strcmp(fa->base, fb->base);
 }
 
 static int scan_subdir(const char *folder_dir, const char *sub, pool_t *pool,
