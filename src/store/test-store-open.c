@@ -165,6 +165,36 @@ static void test_outside_change_is_rescanned(void **state)
 	assert_int_equal(before.maildir_scans, after.maildir_scans);
 }
 
+/* Files another program drops into new/ are numbered in delivery order:
+ * names carry unpadded microseconds, so "M99999" (earlier) must get the
+ * lower UID than "M100000" of the same second. */
+static void drop_named(struct fixture *f, const char *name, const char *text)
+{
+	int fd = open(fpath(f, t_printf(USER_DIR "/new/%s", name)),
+		      O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(fileio_write_full(fd, text, strlen(text)), 0);
+	close(fd);
+}
+
+static void test_dropped_files_numbered_in_delivery_order(void **state)
+{
+	struct fixture *f = *state;
+	deliver(f->store, USER, "m\n");
+	reopen(f);
+	drop_named(f, "2000000000.M100000P1Q2.other", "second, longer\n");
+	drop_named(f, "2000000000.M99999P1Q1.other", "first\n");
+	struct store_message_info *msgs;
+	unsigned count;
+	const char *error;
+	assert_int_equal(store_mailbox_list_messages(f->store, USER, "INBOX", f->pool,
+						     &msgs, &count, &error), 0);
+	assert_int_equal(count, 3);
+	assert_true(msgs[1].uid < msgs[2].uid);
+	assert_int_equal(msgs[1].size, strlen("first\r\n"));
+	assert_int_equal(msgs[2].size, strlen("second, longer\r\n"));
+}
+
 static void test_expunge_keeps_open_cheap(void **state)
 {
 	struct fixture *f = *state;
@@ -324,6 +354,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_warm_open_does_no_scan, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_outside_change_is_rescanned, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dropped_files_numbered_in_delivery_order,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expunge_keeps_open_cheap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_closed_handle_parks_users, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stale_tmp_files_removed, setup, teardown),
