@@ -185,7 +185,7 @@ static struct mime_tree *parse_chunked(const str_t *msg, unsigned seed)
 static void check_invariants(const struct mime_tree *t, uint64_t size,
 			     const char *name)
 {
-	printf("file=%s checking\n", name);
+	(void)name;
 	for (uint32_t i = 0; i < t->count; i++) {
 		const struct mime_part *p = &t->parts[i];
 		assert_true(p->hdr_off <= p->body_off);
