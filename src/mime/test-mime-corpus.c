@@ -166,6 +166,105 @@ static size_t offsets_differ(const struct mime_tree *t, const struct triple *wan
 	return 0;
 }
 
+/* The JSON string starting at s (after its opening quote), unescaped. */
+static void json_string(const char *s, const char *end, str_t *out)
+{
+	for (; s < end && *s != '"'; s++) {
+		if (*s == '\\' && s + 1 < end) {
+			s++;
+			str_appendc(out, *s == 'n' ? '\n' : *s == 't' ? '\t' : *s);
+		} else {
+			str_appendc(out, *s);
+		}
+	}
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* "type/subtype;name=value..." for every Content-Type stalwart decoded
+ * (it lower-cases neither type nor values; we lower-case the type). */
+static size_t json_ctypes(const char *j, char **out, size_t max)
+{
+	size_t n = 0;
+
+	for (const char *s = strstr(j, "\"name\": \"content_type\""); s != NULL && n < max;
+	     s = strstr(s + 1, "\"name\": \"content_type\"")) {
+		const char *end = strstr(s, "\"offset_field\"");
+		const char *t = strstr(s, "\"c_type\": \""), *st;
+		str_t v = STR_INIT;
+		if (end == NULL || t == NULL || t > end)
+			continue;
+		json_string(t + 11, end, &v);
+		st = strstr(t, "\"c_subtype\": \"");
+		if (st == NULL || st > end)
+			continue; /* no subtype: we default the type */
+		str_appendc(&v, '/');
+		json_string(st + 14, end, &v);
+		for (size_t i = 0; i < v.len; i++)
+			if (v.data[i] >= 'A' && v.data[i] <= 'Z')
+				v.data[i] = (char)(v.data[i] + 32);
+		for (const char *a = strstr(st, "\"name\": \""); a != NULL && a < end;
+		     a = strstr(a + 1, "\"name\": \"")) {
+			const char *val = strstr(a, "\"value\": \"");
+			if (val == NULL || val > end)
+				break;
+			str_appendc(&v, ';');
+			json_string(a + 9, end, &v);
+			str_appendc(&v, '=');
+			json_string(val + 10, end, &v);
+		}
+		out[n++] = strdup(str_c(&v));
+		str_free(&v);
+	}
+	return n;
+}
+
+static size_t our_ctypes(const struct mime_tree *t, char **out, size_t max)
+{
+	size_t n = 0;
+
+	for (uint32_t i = 0; i < t->count && n < max; i++) {
+		const struct mime_part *p = &t->parts[i];
+		str_t v = STR_INIT;
+		if ((p->flags & MIME_PART_DEFAULT_TYPE) != 0)
+			continue;
+		str_printf(&v, "%s/%s", p->type, p->subtype);
+		for (uint32_t k = 0; k < p->n_params; k++)
+			str_printf(&v, ";%s=%s", p->params[k].name, p->params[k].value);
+		out[n++] = strdup(str_c(&v));
+		str_free(&v);
+	}
+	return n;
+}
+
+/* Compare the decoded Content-Type values (sorted); prints differences. */
+static bool ctypes_differ(const struct mime_tree *t, const char *json,
+			  const char *name)
+{
+	char *want[512], *got[512];
+	size_t nw = json_ctypes(json, want, 512), ng = our_ctypes(t, got, 512);
+	bool differ = nw != ng;
+
+	qsort(want, nw, sizeof(char *), str_cmp);
+	qsort(got, ng, sizeof(char *), str_cmp);
+	for (size_t i = 0; i < nw || i < ng; i++) {
+		const char *w = i < nw ? want[i] : "", *g = i < ng ? got[i] : "";
+		if (strcmp(w, g) != 0) {
+			differ = true;
+			if (getenv("MIME_DUMP") != NULL)
+				printf("  file=%s ctype want=[%s] got=[%s]\n", name, w, g);
+		}
+	}
+	for (size_t i = 0; i < nw; i++)
+		free(want[i]);
+	for (size_t i = 0; i < ng; i++)
+		free(got[i]);
+	return differ;
+}
+
 static struct mime_tree *parse_chunked(const str_t *msg, unsigned seed)
 {
 	struct mime_parser *p = mime_parser_create();
@@ -274,12 +373,15 @@ static void check_file(const char *dir, const char *name)
 				       i < t->count ? (unsigned long long)got[i].h : 0ULL,
 				       i < t->count ? (unsigned long long)got[i].b : 0ULL,
 				       i < t->count ? (unsigned long long)got[i].e : 0ULL);
-		printf("file=%s ref=stalwart parts=%zu/%u offsets=%s form=%s%s%s\n",
+		bool ct_bad = ctypes_differ(t, str_c(&x), name);
+		printf("file=%s ref=stalwart parts=%zu/%u offsets=%s form=%s"
+		       " content-types=%s%s%s\n",
 		       name, nw, t->count, bad == 0 ? "ok" : "differs", form,
+		       ct_bad ? "differ" : "ok",
 		       why != NULL ? " known=" : "", why != NULL ? why : "");
-		if (bad != 0 && why == NULL)
+		if ((bad != 0 || ct_bad) && why == NULL)
 			stats_fail++;
-		stats_div += bad != 0;
+		stats_div += bad != 0 || ct_bad;
 	}
 	stats_files++;
 	str_free(&ours);
