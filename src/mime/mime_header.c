@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "lib/base64.h"
 #include "mime/mime_header.h"
 
 static const char replacement[] = "\xef\xbf\xbd"; /* U+FFFD */
@@ -121,22 +122,7 @@ void mime_charset_to_utf8(const char *charset, const char *in, size_t len,
 	iconv_close(cd);
 }
 
-static int b64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-static int hex_value(unsigned char c)
+int mime_hex_value(unsigned char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -154,7 +140,7 @@ static void decode_b(const char *in, size_t len, str_t *out)
 	int bits = 0;
 
 	for (size_t i = 0; i < len && in[i] != '='; i++) {
-		int v = b64_value((unsigned char)in[i]);
+		int v = base64_value((unsigned char)in[i]);
 
 		if (v < 0)
 			continue;
@@ -176,8 +162,8 @@ static void decode_q(const char *in, size_t len, str_t *out)
 		if (in[i] == '_') {
 			str_appendc(out, ' ');
 		} else if (in[i] == '=' && i + 2 < len &&
-			   (hi = hex_value((unsigned char)in[i + 1])) >= 0 &&
-			   (lo = hex_value((unsigned char)in[i + 2])) >= 0) {
+			   (hi = mime_hex_value((unsigned char)in[i + 1])) >= 0 &&
+			   (lo = mime_hex_value((unsigned char)in[i + 2])) >= 0) {
 			str_appendc(out, (char)(hi << 4 | lo));
 			i += 2;
 		} else {

@@ -14,6 +14,8 @@
 #include "lib/str.h"
 #include "mime/mime_parser.h"
 
+/* Value of a hex digit, -1 when c is not one. */
+int mime_hex_value(unsigned char c);
 /* RFC 5322 2.2.3: remove CRLF (or bare LF) that precede WSP. */
 void mime_header_unfold(const char *in, size_t len, str_t *out);
 /* Charset conversion via iconv; invalid or unknown -> U+FFFD per byte. */

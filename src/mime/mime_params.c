@@ -87,21 +87,13 @@ static char *lower_dup(pool_t *pool, const char *s, size_t n)
 	return d;
 }
 
-static int hexv(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = (char)tolower((unsigned char)c);
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 static void pct_decode(const char *s, str_t *out)
 {
 	for (; *s != '\0'; s++) {
 		int hi, lo;
 
-		if (s[0] == '%' && (hi = hexv(s[1])) >= 0 &&
-		    (lo = hexv(s[2])) >= 0) {
+		if (s[0] == '%' && (hi = mime_hex_value((unsigned char)s[1])) >= 0 &&
+		    (lo = mime_hex_value((unsigned char)s[2])) >= 0) {
 			str_appendc(out, (char)(hi << 4 | lo));
 			s += 2;
 		} else {
