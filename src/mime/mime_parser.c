@@ -346,6 +346,11 @@ static void process_line(struct mime_parser *p, size_t eol)
 					str_append(&p->field, c, len);
 				break;
 			}
+			/* an mbox "From " line opening the header is kept in
+			 * it, as Python's email package does */
+			if (p->line_start == p->tree->parts[p->cur].hdr_off &&
+			    len >= 5 && memcmp(c, "From ", 5) == 0)
+				break;
 			/* not a header line: the body starts here (mime4j) */
 			header_end(p, p->line_start, p->now, true);
 		}

@@ -136,6 +136,21 @@ static void test_tolerance(void **state)
 	mime_tree_free(&t);
 }
 
+static void test_mbox_from_line(void **state)
+{
+	/* corpus 188/192: a message still opening with its mbox separator */
+	const char msg[] = "From a@b Tue May 10 11:28:07 2005\r\n"
+			   "Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+			   "--b\r\n\r\nx\r\n--b--\r\n";
+	struct mime_tree *t = mime_parse(msg, strlen(msg));
+	(void)state;
+
+	assert_int_equal(t->count, 2);
+	assert_true(t->parts[0].flags & MIME_PART_MULTIPART);
+	assert_false(t->parts[0].flags & MIME_PART_NO_HDR_SEP);
+	mime_tree_free(&t);
+}
+
 static void test_depth_limit(void **state)
 {
 	str_t msg = STR_INIT;
@@ -230,6 +245,7 @@ int main(void)
 		cmocka_unit_test(test_chunking),
 		cmocka_unit_test(test_bare_lf),
 		cmocka_unit_test(test_tolerance),
+		cmocka_unit_test(test_mbox_from_line),
 		cmocka_unit_test(test_depth_limit),
 		cmocka_unit_test(test_parts_limit),
 		cmocka_unit_test(test_digest_default),
