@@ -37,8 +37,7 @@ void base64_encode(const void *data, size_t len, str_t *out)
 	out->data[out->len] = '\0';
 }
 
-/* The 6-bit value of c, or -1 when c is outside the alphabet. */
-static int base64_value(unsigned char c)
+int base64_value(unsigned char c)
 {
 	if (c >= 'A' && c <= 'Z')
 		return c - 'A';

@@ -21,5 +21,7 @@
 void base64_encode(const void *data, size_t len, str_t *out);
 /* 0 on success, -1 on malformed input. Appends to out. */
 int base64_decode(const char *in, size_t in_len, str_t *out);
+/* The 6-bit value of c, or -1 when c is outside the alphabet. */
+int base64_value(unsigned char c);
 
 #endif
