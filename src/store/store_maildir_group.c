@@ -105,6 +105,8 @@ static void group_commit_user(struct maildir_store *s, struct group_item *items,
 					    maildir_delivery_date(it->d),
 					    maildir_delivery_flags(it->d), &uids_r[j],
 					    &errors_r[j]) < 0 ||
+		    maildir_delivery_index_checkpoints(it->d, user->index, mb.id,
+						       uids_r[j], &errors_r[j]) < 0 ||
 		    store_index_mailbox_set_new_mtime(user->index, mb.id, new_mtime,
 						      maildir_dir_mtime(it->new_dir),
 						      &errors_r[j]) < 0) {

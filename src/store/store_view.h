@@ -157,6 +157,26 @@ int store_delivery_set_meta(struct store_delivery *d,
 			    const struct store_flags_update *flags,
 			    time_t internaldate, const char **error_r);
 
+/* The importer (`postel import`): before the commit of a delivery (a
+ * single store_delivery_commit(), not a group commit), the UID it gets.
+ * The commit fails, and nothing is stored, if uid is below the mailbox's
+ * UIDNEXT (UIDs only ascend, RFC 9051 2.3.1.1); UIDNEXT becomes uid + 1. */
+int store_delivery_set_uid(struct store_delivery *d, uint32_t uid,
+			   const char **error_r);
+/* Committed at once: uidvalidity (0: leave it) is set only while the
+ * mailbox holds no message (else refused, nothing changed); UIDNEXT and
+ * HIGHESTMODSEQ are raised to at least uidnext and highestmodseq, never
+ * lowered (RFC 7162 3.1.1). */
+struct store_import_meta {
+	uint32_t uidvalidity;
+	uint32_t uidnext;
+	uint64_t highestmodseq;
+};
+int store_mailbox_import_meta(struct store *store, const char *address,
+			      const char *mailbox,
+			      const struct store_import_meta *meta,
+			      const char **error_r);
+
 /* store_flags.c: the flag text of listings ("\Seen $Label1") */
 /* -1 if name is not a valid keyword (an IMAP atom, no '\'). */
 int store_keyword_check(const char *name, const char **error_r);
