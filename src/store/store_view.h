@@ -15,7 +15,8 @@
  *   message (append, flag change, expunge) gets a MODSEQ larger than any
  *   before it in that mailbox; HIGHESTMODSEQ is the largest. An expunge
  *   is remembered in the expunge log with its MODSEQ, so a view synced
- *   from any earlier MODSEQ learns it (the log is never trimmed yet).
+ *   from any earlier MODSEQ learns it, back to the log's horizon
+ *   (store_index.h store_index_expunges_trim(): 30 days, 100,000 a mailbox).
  * - Nothing that crosses the seam is a file path: a message is its UID in
  *   a view, read through store_view_message_open().
  * - store_view_set_flags() returns 0 only once the change is committed
