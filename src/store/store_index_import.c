@@ -9,8 +9,10 @@
 
 #include <string.h>
 
+/* Run sql with ?1 = a, ?2 = b and ?3 = the blob (NULL if none). */
 static int exec_bound(struct store_index *idx, const char *sql, int64_t a,
-		      int64_t b, const char *what, const char **error_r)
+		      int64_t b, const void *blob, size_t len,
+		      const char *what, const char **error_r)
 {
 	sqlite3_stmt *stmt;
 	int rc = sqlite3_prepare_v2(idx->db, sql, -1, &stmt, NULL);
@@ -18,6 +20,8 @@ static int exec_bound(struct store_index *idx, const char *sql, int64_t a,
 		return index_error(idx, rc, what, error_r);
 	sqlite3_bind_int64(stmt, 1, a);
 	sqlite3_bind_int64(stmt, 2, b);
+	if (blob != NULL && len > 0 && len <= INT32_MAX)
+		sqlite3_bind_blob(stmt, 3, blob, (int)len, SQLITE_STATIC);
 	rc = sqlite3_step(stmt);
 	sqlite3_finalize(stmt);
 	return rc == SQLITE_DONE ? 0 : index_error(idx, rc, what, error_r);
@@ -28,22 +32,9 @@ int store_index_message_set_checkpoints(struct store_index *idx,
 					const void *blob, size_t len,
 					const char **error_r)
 {
-	sqlite3_stmt *stmt;
-	int rc = sqlite3_prepare_v2(idx->db, "UPDATE messages SET checkpoints = ?3"
-				    " WHERE mailbox_id = ?1 AND uid = ?2", -1,
-				    &stmt, NULL);
-	if (rc != SQLITE_OK)
-		return index_error(idx, rc, "set checkpoints", error_r);
-	sqlite3_bind_int64(stmt, 1, mailbox_id);
-	sqlite3_bind_int64(stmt, 2, uid);
-	if (blob != NULL && len > 0)
-		sqlite3_bind_blob(stmt, 3, blob, (int)len, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(stmt, 3);
-	rc = sqlite3_step(stmt);
-	sqlite3_finalize(stmt);
-	return rc == SQLITE_DONE ? 0 :
-		index_error(idx, rc, "set checkpoints", error_r);
+	return exec_bound(idx, "UPDATE messages SET checkpoints = ?3"
+			  " WHERE mailbox_id = ?1 AND uid = ?2", mailbox_id, uid,
+			  blob, len, "set checkpoints", error_r);
 }
 
 int store_index_message_checkpoints(struct store_index *idx,
@@ -106,12 +97,12 @@ int store_index_import_uid(struct store_index *idx, int64_t mailbox_id,
 	if (mailbox_row(idx, mailbox_id, &uidnext, &messages, error_r) < 0)
 		return -1;
 	if (uid == 0 || uid == UINT32_MAX || (int64_t)uid < uidnext) {
-		*error_r = t_printf("import UID %u refused: below UIDNEXT %lld",
+		*error_r = t_printf("import UID %u refused: UIDNEXT is %lld",
 				    uid, (long long)uidnext);
 		return -1;
 	}
 	return exec_bound(idx, "UPDATE mailboxes SET uidnext = ?2 WHERE id = ?1",
-			  mailbox_id, uid, "import uid", error_r);
+			  mailbox_id, uid, NULL, 0, "import uid", error_r);
 }
 
 int store_index_import_uidvalidity(struct store_index *idx,
@@ -131,11 +122,11 @@ int store_index_import_uidvalidity(struct store_index *idx,
 	}
 	/* the old UIDs are void: so are their expunge entries */
 	return exec_bound(idx, "UPDATE mailboxes SET uidvalidity = ?2"
-			  " WHERE id = ?1", mailbox_id, uidvalidity,
+			  " WHERE id = ?1", mailbox_id, uidvalidity, NULL, 0,
 			  "import uidvalidity", error_r) < 0 ||
 		exec_bound(idx, "DELETE FROM expunges WHERE mailbox_id = ?1",
-			   mailbox_id, 0,
-			   "import uidvalidity", error_r) < 0 ? -1 : 0;
+			   mailbox_id, 0, NULL, 0, "import uidvalidity",
+			   error_r) < 0 ? -1 : 0;
 }
 
 int store_index_import_floors(struct store_index *idx, int64_t mailbox_id,
@@ -147,10 +138,10 @@ int store_index_import_floors(struct store_index *idx, int64_t mailbox_id,
 		return -1;
 	}
 	return exec_bound(idx, "UPDATE mailboxes SET uidnext = max(uidnext, ?2)"
-			  " WHERE id = ?1", mailbox_id, uidnext, "import floors",
-			  error_r) < 0 ||
+			  " WHERE id = ?1", mailbox_id, uidnext, NULL, 0,
+			  "import floors", error_r) < 0 ||
 		exec_bound(idx, "UPDATE mailboxes SET highestmodseq ="
 			   " max(highestmodseq, ?2) WHERE id = ?1", mailbox_id,
-			   (int64_t)highestmodseq, "import floors", error_r) < 0 ?
-		-1 : 0;
+			   (int64_t)highestmodseq, NULL, 0, "import floors",
+			   error_r) < 0 ? -1 : 0;
 }

@@ -114,6 +114,19 @@ int store_message_physical(struct store_message_reader *r,
 	return 0;
 }
 
+/* Up to n file bytes into r->buf. */
+static ssize_t read_chunk(struct store_message_reader *r, size_t n,
+			  const char **error_r)
+{
+	ssize_t got;
+	do {
+		got = read(r->fd, r->buf, n);
+	} while (got < 0 && errno == EINTR);
+	if (got < 0)
+		*error_r = t_printf("reading message failed: %s", strerror(errno));
+	return got;
+}
+
 ssize_t store_message_read(struct store_message_reader *r, void *buf,
 			   size_t size, const char **error_r)
 {
@@ -130,30 +143,16 @@ ssize_t store_message_read(struct store_message_reader *r, void *buf,
 	while (r->skip >= 2) {
 		size_t n = r->skip / 2 < sizeof(r->buf) ?
 			(size_t)(r->skip / 2) : sizeof(r->buf);
-		ssize_t got;
-		do {
-			got = read(r->fd, r->buf, n);
-		} while (got < 0 && errno == EINTR);
-		if (got < 0) {
-			*error_r = t_printf("reading message failed: %s",
-					    strerror(errno));
-			return -1;
-		}
-		if (got == 0)
-			return 0;
+		ssize_t got = read_chunk(r, n, error_r);
+		if (got <= 0)
+			return got;
 		r->skip -= store_eol_crlf_len(&r->eol, r->buf, (size_t)got);
 	}
 	/* bounded: every round reads file bytes, and drops at most skip */
 	for (;;) {
-		ssize_t n;
-		do {
-			n = read(r->fd, r->buf, want);
-		} while (n < 0 && errno == EINTR);
-		if (n < 0) {
-			*error_r = t_printf("reading message failed: %s",
-					    strerror(errno));
+		ssize_t n = read_chunk(r, want, error_r);
+		if (n < 0)
 			return -1;
-		}
 		size_t out = store_eol_to_crlf(&r->eol, r->buf, (size_t)n, buf);
 		if (r->skip == 0 || n == 0)
 			return (ssize_t)out;
