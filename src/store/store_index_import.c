@@ -37,6 +37,28 @@ int store_index_message_set_checkpoints(struct store_index *idx,
 			  blob, len, "set checkpoints", error_r);
 }
 
+int store_index_message_copy_checkpoints(struct store_index *idx,
+					 int64_t src_id, uint32_t src_uid,
+					 int64_t dst_id, uint32_t dst_uid,
+					 const char **error_r)
+{
+	sqlite3_stmt *stmt;
+	int rc = sqlite3_prepare_v2(idx->db, "UPDATE messages SET checkpoints ="
+		" (SELECT checkpoints FROM messages WHERE mailbox_id = ?3"
+		" AND uid = ?4) WHERE mailbox_id = ?1 AND uid = ?2", -1, &stmt,
+		NULL);
+	if (rc != SQLITE_OK)
+		return index_error(idx, rc, "copy checkpoints", error_r);
+	sqlite3_bind_int64(stmt, 1, dst_id);
+	sqlite3_bind_int64(stmt, 2, dst_uid);
+	sqlite3_bind_int64(stmt, 3, src_id);
+	sqlite3_bind_int64(stmt, 4, src_uid);
+	rc = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_DONE ? 0 :
+		index_error(idx, rc, "copy checkpoints", error_r);
+}
+
 int store_index_message_checkpoints(struct store_index *idx,
 				    int64_t mailbox_id, uint32_t uid,
 				    pool_t *pool, void **blob_r, size_t *len_r,

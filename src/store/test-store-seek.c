@@ -264,6 +264,43 @@ static void test_seek_cr_at_checkpoint(void **state)
 	free(m);
 }
 
+/* COPY and MOVE keep the file, and so its checkpoints. */
+static void test_seek_after_copy(void **state)
+{
+	struct fixture *f = *state;
+	const char *error;
+	size_t len;
+	char *m = make_message(120000, true, 31, &len);
+	uint32_t uid = deliver(f, m, len);
+	assert_int_equal(store_mailbox_create(f->store, USER, "Kept", &error), 0);
+	assert_int_equal(store_view_open(f->store, USER, "INBOX", &f->view,
+					 &error), 0);
+	pool_t *pool = pool_create(1024);
+	struct store_copy_result res;
+	assert_int_equal(store_view_copy(f->view, &uid, 1, "Kept", true, pool,
+					 &res, &error), 0);
+	assert_int_equal(res.count, 1);
+	struct store_view *kept;
+	assert_int_equal(store_view_open(f->store, USER, "Kept", &kept, &error), 0);
+	struct store_message_reader *r = store_view_message_open(kept,
+								 res.dst_uids[0],
+								 &error);
+	assert_non_null(r);
+	struct store_message_physical phys;
+	assert_int_equal(store_message_physical(r, &phys, &error), 0);
+	assert_int_equal(phys.checkpoints, phys.file_size / STORE_CKPT_INTERVAL);
+	assert_true(phys.checkpoints > 0);
+	size_t full_len;
+	char *full = read_rest(r, 8192, len + 10, &full_len);
+	assert_int_equal(full_len, len);
+	check_at(r, full, len, 70001, 4096, 1000);
+	free(full);
+	store_message_close(&r);
+	store_view_close(&kept);
+	pool_destroy(&pool);
+	free(m);
+}
+
 static void test_seek_group_commit(void **state)
 {
 	struct fixture *f = *state;
@@ -345,6 +382,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_seek_cr_at_checkpoint, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_seek_group_commit, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_seek_after_copy, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_seek_without_checkpoints,
 						setup, teardown),
