@@ -101,7 +101,8 @@ int store_view_list(struct store_view *view, pool_t *pool,
 		    struct store_message_info **messages_r, unsigned *count_r,
 		    const char **error_r);
 
-/* Read one message of the view in wire form (store.h: read, close). */
+/* Read one message of the view in wire form (store.h: read, seek,
+ * physical, close). */
 struct store_message_reader *
 store_view_message_open(struct store_view *view, uint32_t uid,
 			const char **error_r);
