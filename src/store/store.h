@@ -161,6 +161,25 @@ struct store_message_reader;
 ssize_t store_message_read(struct store_message_reader *r, void *buf,
 			   size_t size, const char **error_r);
 void store_message_close(struct store_message_reader **r);
+/* Position the reader at byte wire_offset of the wire form (IMAP partial
+ * FETCH, RFC 9051 6.4.5 BODY[]<start.len>): what it reads from there is
+ * exactly what a read from the start gives after skipping wire_offset
+ * bytes (nothing past the end). Cost: at most one checkpoint interval
+ * (store_seek.h) is converted and dropped, not the message up to there;
+ * a message delivered before checkpoints existed is converted from its
+ * start. May be called again at any time, also backwards. */
+int store_message_seek(struct store_message_reader *r, uint64_t wire_offset,
+		       const char **error_r);
+/* Physical facts of a stored message for the server's own use (planning
+ * reads, statistics); never shown to a client, and never a path. */
+struct store_message_physical {
+	uint64_t wire_size;   /* octets in wire form (RFC822.SIZE) */
+	uint64_t file_size;   /* octets as stored (LF line ends) */
+	unsigned checkpoints; /* LF/CRLF checkpoints recorded (0: none) */
+};
+int store_message_physical(struct store_message_reader *r,
+			   struct store_message_physical *phys_r,
+			   const char **error_r);
 
 /* Start writing one message into mailbox (normally "INBOX"). Creates the
  * user's store if missing. NULL and *error_r on error. */

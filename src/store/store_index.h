@@ -185,4 +185,49 @@ int store_index_mailbox_counters(struct store_index *idx, int64_t mailbox_id,
 				 struct store_mailbox_status *status_r,
 				 const char **error_r);
 
+/* store_index_import.c: within a transaction, the message's LF/CRLF
+ * checkpoint blob (store_seek.h); NULL/0 clears it. */
+int store_index_message_set_checkpoints(struct store_index *idx,
+					int64_t mailbox_id, uint32_t uid,
+					const void *blob, size_t len,
+					const char **error_r);
+/* The same file under another row (COPY, MOVE): the same blob. */
+int store_index_message_copy_checkpoints(struct store_index *idx,
+					 int64_t src_id, uint32_t src_uid,
+					 int64_t dst_id, uint32_t dst_uid,
+					 const char **error_r);
+/* The blob (from pool), NULL with *len_r 0 if none or no such message. */
+int store_index_message_checkpoints(struct store_index *idx,
+				    int64_t mailbox_id, uint32_t uid,
+				    pool_t *pool, void **blob_r, size_t *len_r,
+				    const char **error_r);
+/* Importer (within a transaction): make uid the UID the next
+ * store_index_message_add() gives; refused (-1) below UIDNEXT. */
+int store_index_import_uid(struct store_index *idx, int64_t mailbox_id,
+			   uint32_t uid, const char **error_r);
+/* Set UIDVALIDITY; refused unless the mailbox holds no message. */
+int store_index_import_uidvalidity(struct store_index *idx,
+				   int64_t mailbox_id, uint32_t uidvalidity,
+				   const char **error_r);
+/* Raise UIDNEXT and HIGHESTMODSEQ to at least these (never lowers). */
+int store_index_import_floors(struct store_index *idx, int64_t mailbox_id,
+			      uint32_t uidnext, uint64_t highestmodseq,
+			      const char **error_r);
+
+/* store_index_horizon.c: trim the mailbox's expunge log, keeping every
+ * entry younger than max_age seconds before now and the newest max_count
+ * ones whatever their age; the largest trimmed MODSEQ becomes the
+ * mailbox's expunge horizon (*horizon_r; never lowered). Within a
+ * transaction. Cheap when there is nothing to trim: one index probe. */
+#define STORE_EXPUNGE_KEEP_SECS (30 * 24 * 3600)
+#define STORE_EXPUNGE_KEEP_COUNT 100000
+int store_index_expunges_trim(struct store_index *idx, int64_t mailbox_id,
+			      int64_t now, int64_t max_age, unsigned max_count,
+			      uint64_t *horizon_r, const char **error_r);
+/* The horizon: a client that knew the mailbox at MODSEQ X learns every
+ * expunge since X from the log iff X >= horizon (RFC 7162 3.2.5.2
+ * QRESYNC); below it, it must be told the UIDs still there instead. */
+int store_index_expunge_horizon(struct store_index *idx, int64_t mailbox_id,
+				uint64_t *horizon_r, const char **error_r);
+
 #endif

@@ -3,6 +3,7 @@
 #include "store/store_index_private.h"
 
 #include <string.h>
+#include <time.h>
 
 void *row_array_room(pool_t *pool, void *array, unsigned count,
 			    unsigned *cap, size_t size)
@@ -293,6 +294,12 @@ int store_index_messages_remove(struct store_index *idx, int64_t mailbox_id,
 	}
 	sqlite3_finalize(stmt);
 	/* the messages_del trigger gave each row a MODSEQ of its own and
-	 * logged it (store_index_schema.c) */
-	return 0;
+	 * logged it (store_index_schema.c); the log is trimmed to its
+	 * horizon in the same commit (store_index_horizon.c) */
+	uint64_t horizon;
+	return count == 0 ? 0 :
+		store_index_expunges_trim(idx, mailbox_id, (int64_t)time(NULL),
+					  STORE_EXPUNGE_KEEP_SECS,
+					  STORE_EXPUNGE_KEEP_COUNT, &horizon,
+					  error_r);
 }

@@ -6,7 +6,29 @@
 
 /* 2: mailboxes.new_mtime and tmp_checked (store_index.h)
  * 3: mailbox views (store_view.h): messages.sysflags and guid, the mailbox
- *    counters kept by triggers, the expunge log, the keyword list */
+ *    counters kept by triggers, the expunge log, the keyword list
+ * 4: messages.checkpoints (LF/CRLF checkpoints, store_seek.h), the
+ *    expunge log's time and horizon (store_index_horizon.c) */
+
+/* What version 4 adds to version 3, run after it by a new index and by
+ * every migration. The expunge trigger is replaced to stamp its time. */
+#define STORE_INDEX_V4 \
+	"ALTER TABLE messages ADD COLUMN checkpoints BLOB;" \
+	"ALTER TABLE mailboxes ADD COLUMN expunge_horizon INTEGER NOT NULL DEFAULT 0;" \
+	"ALTER TABLE expunges ADD COLUMN expunged_at INTEGER NOT NULL DEFAULT 0;" \
+	"DROP TRIGGER IF EXISTS messages_del;" \
+	"CREATE TRIGGER messages_del AFTER DELETE ON messages BEGIN" \
+	" UPDATE mailboxes SET n_messages = n_messages - 1," \
+	"  n_size = n_size - old.size," \
+	"  n_unseen = n_unseen - ((old.sysflags & 1) = 0)," \
+	"  n_deleted = n_deleted - ((old.sysflags & 8) != 0)," \
+	"  highestmodseq = highestmodseq + 1" \
+	"  WHERE id = old.mailbox_id;" \
+	" INSERT OR REPLACE INTO expunges (mailbox_id, uid, modseq, expunged_at)" \
+	"  SELECT old.mailbox_id, old.uid, highestmodseq," \
+	"  CAST(strftime('%s', 'now') AS INTEGER) FROM mailboxes" \
+	"  WHERE id = old.mailbox_id; END;" \
+	"PRAGMA user_version=4;"
 
 /* What version 3 adds to version 2, shared by a new index and the
  * migration. The triggers keep the mailbox counters (STATUS without
@@ -77,7 +99,7 @@ static const char store_index_schema[] =
 	" PRIMARY KEY (mailbox_id, uid),"
 	" UNIQUE (mailbox_id, filename));"
 	STORE_INDEX_V3
-	"PRAGMA user_version=3;";
+	STORE_INDEX_V4;
 
 /* version 1 to 2: the columns that let an open skip the Maildir scan */
 #define STORE_INDEX_MIGRATE_1 \
@@ -113,9 +135,10 @@ static const char store_index_schema[] =
 	STORE_INDEX_V3
 
 static const char store_index_migrate_1[] =
-	STORE_INDEX_MIGRATE_1 STORE_INDEX_MIGRATE_2 "PRAGMA user_version=3;";
+	STORE_INDEX_MIGRATE_1 STORE_INDEX_MIGRATE_2 STORE_INDEX_V4;
 static const char store_index_migrate_2[] =
-	STORE_INDEX_MIGRATE_2 "PRAGMA user_version=3;";
+	STORE_INDEX_MIGRATE_2 STORE_INDEX_V4;
+static const char store_index_migrate_3[] = STORE_INDEX_V4;
 
 const char *index_schema_sql(int from_version)
 {
@@ -124,6 +147,8 @@ const char *index_schema_sql(int from_version)
 		return store_index_migrate_1;
 	case 2:
 		return store_index_migrate_2;
+	case 3:
+		return store_index_migrate_3;
 	default:
 		return store_index_schema;
 	}

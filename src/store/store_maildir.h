@@ -113,6 +113,14 @@ int maildir_delivery_commit(struct store_delivery *d, uint32_t *uid_r,
 void maildir_delivery_abort(struct store_delivery *d);
 int maildir_delivery_set_meta(struct store_delivery *d, const char *flags,
 			      time_t internaldate, const char **error_r);
+int maildir_delivery_set_uid(struct store_delivery *d, uint32_t uid,
+			     const char **error_r);
+/* store_maildir_import.c */
+int maildir_mailbox_import(struct store *store,
+			   const struct store_address *addr,
+			   const char *mailbox,
+			   const struct store_import_meta *meta,
+			   const char **error_r);
 int maildir_delivery_commit_group(struct store *store, struct store_delivery **ds,
 				  unsigned n, bool wait, uint32_t *uids_r,
 				  int *results_r, const char **errors_r);

@@ -88,7 +88,10 @@ static int copy_rows(struct store_index *idx, int64_t src_id, int64_t dst_id,
 		if (store_index_message_add(idx, dst_id, items[i].dst_base,
 					    items[i].msg.size,
 					    items[i].msg.internaldate,
-					    items[i].msg.flags, &uid, error_r) < 0)
+					    items[i].msg.flags, &uid, error_r) < 0 ||
+		    store_index_message_copy_checkpoints(idx, src_id,
+							 items[i].msg.uid, dst_id,
+							 uid, error_r) < 0)
 			return -1;
 		result->src_uids[i] = items[i].msg.uid;
 		result->dst_uids[i] = uid;

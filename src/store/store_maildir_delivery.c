@@ -57,6 +57,7 @@ void maildir_delivery_free(struct maildir_delivery *d)
 	free(d->tmp_path);
 	free(d->new_name);
 	free(d->flags);
+	store_ckpt_builder_free(&d->ckpt);
 	free(d);
 }
 
@@ -143,6 +144,7 @@ static int delivery_append(struct maildir_delivery *d, const void *data,
 		}
 		d->size += out_len;
 		d->wire_size += store_eol_crlf_len(&d->eol_count, out, out_len);
+		store_ckpt_feed(&d->ckpt, out, out_len);
 		p += n;
 		len -= n;
 	}
@@ -203,6 +205,7 @@ int maildir_delivery_sync(struct store_delivery *delivery,
 		}
 		d->size++;
 		d->wire_size++;
+		store_ckpt_feed(&d->ckpt, &cr, 1);
 	}
 	/* the file's mtime is the internal date a rebuild reads back */
 	struct timespec times[2] = { { 0, UTIME_OMIT },
@@ -271,10 +274,15 @@ static int delivery_publish(struct maildir_delivery *d, uint32_t *uid_r,
 		store_index_rollback(user->index);
 		return -1;
 	}
-	if (store_index_message_add(user->index, mb.id, filename, d->wire_size,
+	if ((d->import_uid != 0 &&
+	     store_index_import_uid(user->index, mb.id, d->import_uid,
+				    error_r) < 0) ||
+	    store_index_message_add(user->index, mb.id, filename, d->wire_size,
 				    maildir_delivery_date(d),
 				    maildir_delivery_flags(d), uid_r,
 				    error_r) < 0 ||
+	    maildir_delivery_index_checkpoints(d, user->index, mb.id, *uid_r,
+					       error_r) < 0 ||
 	    store_index_mailbox_set_new_mtime(user->index, mb.id, new_mtime,
 					      maildir_dir_mtime(new_dir),
 					      error_r) < 0) {
@@ -343,4 +351,28 @@ void maildir_delivery_abort(struct store_delivery *delivery)
 	struct maildir_delivery *d = (struct maildir_delivery *)delivery;
 	maildir_delivery_discard(d);
 	maildir_delivery_free(d);
+}
+
+int maildir_delivery_index_checkpoints(struct maildir_delivery *d,
+				       struct store_index *index,
+				       int64_t mailbox_id, uint32_t uid,
+				       const char **error_r)
+{
+	size_t len;
+	unsigned char *blob = store_ckpt_finish(&d->ckpt, &len);
+	int ret = blob == NULL ? 0 :
+		store_index_message_set_checkpoints(index, mailbox_id, uid,
+						    blob, len, error_r);
+	free(blob);
+	return ret;
+}
+
+int maildir_delivery_set_uid(struct store_delivery *delivery, uint32_t uid,
+			     const char **error_r)
+{
+	struct maildir_delivery *d = (struct maildir_delivery *)delivery;
+	if (maildir_delivery_check(d, error_r) < 0)
+		return -1;
+	d->import_uid = uid;
+	return 0;
 }

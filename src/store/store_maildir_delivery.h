@@ -7,6 +7,7 @@
 
 #include "store/store_maildir.h"
 #include "store/store_eol.h"
+#include "store/store_seek.h"
 
 #include <sys/stat.h>
 
@@ -23,6 +24,8 @@ struct maildir_delivery {
 	uint64_t size;   /* of the file (LF) */
 	uint64_t wire_size; /* of the file with CRLF line endings */
 	struct store_eol_state eol, eol_count;
+	struct store_ckpt_builder ckpt; /* LF/CRLF checkpoints (store_seek.h) */
+	uint32_t import_uid; /* store_delivery_set_uid(); 0: the next UID */
 	char *flags;     /* store_delivery_set_meta(): flag text, or NULL */
 	time_t internaldate; /* 0: the commit's time */
 	bool failed;     /* a write failed: the tmp file is already gone */
@@ -30,6 +33,12 @@ struct maildir_delivery {
 };
 
 void maildir_delivery_free(struct maildir_delivery *d);
+/* After store_index_message_add() gave it uid, within the transaction:
+ * the delivery's checkpoints into the row. */
+int maildir_delivery_index_checkpoints(struct maildir_delivery *d,
+				       struct store_index *index,
+				       int64_t mailbox_id, uint32_t uid,
+				       const char **error_r);
 /* The flag text and internal date its index row gets. */
 #define maildir_delivery_flags(d) ((d)->flags != NULL ? (d)->flags : "")
 #define maildir_delivery_date(d) \

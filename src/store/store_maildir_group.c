@@ -93,6 +93,10 @@ static void group_commit_user(struct maildir_store *s, struct group_item *items,
 		if (maildir_mailbox_get(s, &it->d->addr, it->d->mailbox, false, &u, &mb,
 					&errors_r[j]) < 0)
 			continue;
+		if (it->d->import_uid != 0) { /* store_delivery_set_uid() */
+			errors_r[j] = "a given UID needs store_delivery_commit()";
+			continue;
+		}
 		int64_t new_mtime = maildir_dir_mtime(it->new_dir);
 		if (fileio_rename_noreplace(it->d->tmp_path, it->new_path) < 0) {
 			errors_r[j] = t_printf("rename to %s failed: %s", it->new_path,
@@ -105,6 +109,8 @@ static void group_commit_user(struct maildir_store *s, struct group_item *items,
 					    maildir_delivery_date(it->d),
 					    maildir_delivery_flags(it->d), &uids_r[j],
 					    &errors_r[j]) < 0 ||
+		    maildir_delivery_index_checkpoints(it->d, user->index, mb.id,
+						       uids_r[j], &errors_r[j]) < 0 ||
 		    store_index_mailbox_set_new_mtime(user->index, mb.id, new_mtime,
 						      maildir_dir_mtime(it->new_dir),
 						      &errors_r[j]) < 0) {

@@ -99,12 +99,24 @@ maildir_message_open(struct store *store, const struct store_address *addr,
 			return NULL;
 		}
 	}
-	pool_destroy(&pool);
-	if (fd < 0) {
-		*error_r = t_printf("message uid %u: file is gone", uid);
-		return NULL;
+	void *ckpt = NULL;
+	size_t ckpt_len = 0;
+	if (fd >= 0 && store_index_message_checkpoints(user->index, mb.id, uid,
+						       pool, &ckpt, &ckpt_len,
+						       error_r) < 0) {
+		/* without them a seek converts from the start */
+		ckpt = NULL;
+		ckpt_len = 0;
 	}
-	return store_message_reader_fd(fd);
+	struct store_message_reader *r = NULL;
+	if (fd >= 0) {
+		r = store_message_reader_fd(fd);
+		store_message_reader_set_info(r, msg.size, ckpt, ckpt_len);
+	}
+	pool_destroy(&pool);
+	if (r == NULL)
+		*error_r = t_printf("message uid %u: file is gone", uid);
+	return r;
 }
 
 static int mailbox_status_once(struct maildir_store *s,

@@ -78,6 +78,14 @@ struct store_backend {
 	/* flags: a flag text (store_flags.c) */
 	int (*delivery_set_meta)(struct store_delivery *d, const char *flags,
 				 time_t internaldate, const char **error_r);
+	/* the importer (store_view.h) */
+	int (*delivery_set_uid)(struct store_delivery *d, uint32_t uid,
+				const char **error_r);
+	int (*mailbox_import)(struct store *store,
+			      const struct store_address *addr,
+			      const char *mailbox,
+			      const struct store_import_meta *meta,
+			      const char **error_r);
 	/* mailbox views (store_view.c) */
 	int (*view_read)(struct store *store, const struct store_address *addr,
 			 const char *mailbox, uint64_t since, pool_t *pool,
@@ -143,6 +151,11 @@ int store_target_parse(const char *address, const char *mailbox,
 /* store_read.c: a reader over an open message file with LF line endings
  * (takes fd, closes it with the reader). */
 struct store_message_reader *store_message_reader_fd(int fd);
+/* What the index knows of it: its wire size and its LF/CRLF checkpoint
+ * blob (store_seek.h; NULL: none), copied. */
+void store_message_reader_set_info(struct store_message_reader *r,
+				   uint64_t wire_size, const void *ckpt,
+				   size_t ckpt_len);
 
 /* The counters behind store_stats_get() (store.h). */
 enum store_stat {

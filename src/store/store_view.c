@@ -313,3 +313,25 @@ int store_view_claim_recent(struct store_view *view, uint32_t *first_r,
 						  view->mailbox, view->uidvalidity,
 						  view->uidnext, first_r, error_r);
 }
+
+int store_delivery_set_uid(struct store_delivery *d, uint32_t uid,
+			   const char **error_r)
+{
+	if (uid == 0) {
+		*error_r = "UID 0 refused";
+		return -1;
+	}
+	return d->store->backend->delivery_set_uid(d, uid, error_r);
+}
+
+int store_mailbox_import_meta(struct store *store, const char *address,
+			      const char *mailbox,
+			      const struct store_import_meta *meta,
+			      const char **error_r)
+{
+	struct store_address addr;
+	const char *name;
+	if (store_target_parse(address, mailbox, &addr, &name, error_r) < 0)
+		return -1;
+	return store->backend->mailbox_import(store, &addr, name, meta, error_r);
+}

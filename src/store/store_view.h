@@ -15,7 +15,8 @@
  *   message (append, flag change, expunge) gets a MODSEQ larger than any
  *   before it in that mailbox; HIGHESTMODSEQ is the largest. An expunge
  *   is remembered in the expunge log with its MODSEQ, so a view synced
- *   from any earlier MODSEQ learns it (the log is never trimmed yet).
+ *   from any earlier MODSEQ learns it, back to the log's horizon
+ *   (store_index.h store_index_expunges_trim(): 30 days, 100,000 a mailbox).
  * - Nothing that crosses the seam is a file path: a message is its UID in
  *   a view, read through store_view_message_open().
  * - store_view_set_flags() returns 0 only once the change is committed
@@ -100,7 +101,8 @@ int store_view_list(struct store_view *view, pool_t *pool,
 		    struct store_message_info **messages_r, unsigned *count_r,
 		    const char **error_r);
 
-/* Read one message of the view in wire form (store.h: read, close). */
+/* Read one message of the view in wire form (store.h: read, seek,
+ * physical, close). */
 struct store_message_reader *
 store_view_message_open(struct store_view *view, uint32_t uid,
 			const char **error_r);
@@ -156,6 +158,26 @@ int store_view_copy(struct store_view *view, const uint32_t *uids,
 int store_delivery_set_meta(struct store_delivery *d,
 			    const struct store_flags_update *flags,
 			    time_t internaldate, const char **error_r);
+
+/* The importer (`postel import`): before the commit of a delivery (a
+ * single store_delivery_commit(), not a group commit), the UID it gets.
+ * The commit fails, and nothing is stored, if uid is below the mailbox's
+ * UIDNEXT (UIDs only ascend, RFC 9051 2.3.1.1); UIDNEXT becomes uid + 1. */
+int store_delivery_set_uid(struct store_delivery *d, uint32_t uid,
+			   const char **error_r);
+/* Committed at once: uidvalidity (0: leave it) is set only while the
+ * mailbox holds no message (else refused, nothing changed); UIDNEXT and
+ * HIGHESTMODSEQ are raised to at least uidnext and highestmodseq, never
+ * lowered (RFC 7162 3.1.1). */
+struct store_import_meta {
+	uint32_t uidvalidity;
+	uint32_t uidnext;
+	uint64_t highestmodseq;
+};
+int store_mailbox_import_meta(struct store *store, const char *address,
+			      const char *mailbox,
+			      const struct store_import_meta *meta,
+			      const char **error_r);
 
 /* store_flags.c: the flag text of listings ("\Seen $Label1") */
 /* -1 if name is not a valid keyword (an IMAP atom, no '\'). */
