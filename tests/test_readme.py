@@ -30,6 +30,7 @@ import shlex
 import shutil
 import signal
 import smtplib
+import socket
 import subprocess
 import tempfile
 import time
@@ -138,7 +139,6 @@ class Run:
 
 
 def wait_greeting(run, proc, service, timeout):
-    import socket
     deadline = time.monotonic() + scaled(timeout)
     last = None
     while time.monotonic() < deadline:
