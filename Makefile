@@ -1,5 +1,7 @@
 # Thin driver around Meson. See README.md.
 DATA_DIR ?= /var/lib/postel
+# make run: options for serve before the command, e.g. -c FILE or -o key=value
+POSTEL_OPTS ?=
 # make install: the binary on the PATH, the systemd unit, the README
 PREFIX ?= /usr/local
 SBINDIR ?= $(PREFIX)/sbin
@@ -50,7 +52,7 @@ install-files:
 	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
 
 run: install
-	$(SBINDIR)/postel -d $(DATA_DIR) serve
+	$(SBINDIR)/postel -d $(DATA_DIR) $(POSTEL_OPTS) serve
 
 check: deps-check
 	@test -f build/build.ninja || meson setup build
