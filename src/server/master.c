@@ -70,6 +70,13 @@ struct master {
 	unsigned nworkers;
 	pid_t workers[MASTER_MAX_WORKERS];
 	time_t started[MASTER_MAX_WORKERS];
+	/* a slot whose worker died at once is refilled a second later by a
+	 * timer, so the loop keeps forwarding channel messages meanwhile */
+	struct master_respawn {
+		struct master *m;
+		unsigned idx;
+		struct timeout *to;
+	} respawn[MASTER_MAX_WORKERS];
 	/* every live process holds a row, so this never overflows */
 	struct master_retiring retiring[MASTER_LIMIT_ROWS];
 	unsigned long long retire_seq;
@@ -252,6 +259,15 @@ static bool master_make_room(struct master *m, unsigned want)
 
 static void master_reload(struct master *m);
 
+static void master_on_respawn(void *ctx)
+{
+	struct master_respawn *r = ctx;
+	timeout_remove(&r->to);
+	/* a reload may have filled the slot meanwhile; a stop empties it */
+	if (!r->m->stopping && r->m->workers[r->idx] == 0)
+		master_spawn(r->m, CHILD_WORKER, r->idx);
+}
+
 static void master_reap(struct master *m)
 {
 	int status;
@@ -279,8 +295,16 @@ static void master_reap(struct master *m)
 				log_info("event=worker_exited pid=%d index=%u", (int)pid, i);
 			if (m->stopping)
 				continue;
-			if (time(NULL) - m->started[i] < 1)
-				sleep(1); /* a worker that dies at once must not spin */
+			if (time(NULL) - m->started[i] < 1) {
+				/* a worker that dies at once must not spin */
+				struct master_respawn *r = &m->respawn[i];
+				r->m = m;
+				r->idx = i;
+				if (r->to == NULL)
+					r->to = timeout_add(m->loop, 1000,
+							    master_on_respawn, r);
+				continue;
+			}
 			master_spawn(m, CHILD_WORKER, i);
 		}
 	}
