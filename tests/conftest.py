@@ -55,10 +55,9 @@ ALIASES = [
 ]
 SANITIZER_MARKERS = ("AddressSanitizer", "runtime error:", "LeakSanitizer",
                      "UndefinedBehaviorSanitizer")
-EXTRA_DISABLED = ("imap_listen", "imaps_listen")
 # services whose readiness start() checks, and whether they use implicit TLS
 SERVICES = {"smtp": False, "submission": False, "submissions": True,
-            "pop3": False, "pop3s": True}
+            "pop3": False, "pop3s": True, "imap": False, "imaps": True}
 
 
 def scaled(seconds):
@@ -396,7 +395,8 @@ class Postel:
         self.datadir = pathlib.Path(tempfile.mkdtemp(prefix="postel-data-", dir="/tmp"))
         self.logdir = pathlib.Path(tempfile.mkdtemp(prefix="postel-log-", dir="/tmp"))
         (self.smtp_port, self.submission_port, self.submissions_port,
-         self.pop3_port, self.pop3s_port) = free_ports(5)
+         self.pop3_port, self.pop3s_port, self.imap_port,
+         self.imaps_port) = free_ports(7)
         self.overrides = {
             "hostname": HOSTNAME,
             "smtp_listen": f"127.0.0.1:{self.smtp_port}",
@@ -404,10 +404,10 @@ class Postel:
             "submissions_listen": f"127.0.0.1:{self.submissions_port}",
             "pop3_listen": f"127.0.0.1:{self.pop3_port}",
             "pop3s_listen": f"127.0.0.1:{self.pop3s_port}",
+            "imap_listen": f"127.0.0.1:{self.imap_port}",
+            "imaps_listen": f"127.0.0.1:{self.imaps_port}",
             "workers": "2",
         }
-        for key in EXTRA_DISABLED:
-            self.overrides[key] = ""
         self.overrides.update(overrides or {})
         # the first address of each listen list is where clients go
         self.hosts = {}
@@ -493,12 +493,14 @@ class Postel:
             service = pending[0]
             try:
                 port = getattr(self, f"{service}_port")
-                if service.startswith("pop3"):
-                    # POP3 greets with "+OK" (RFC 1939 section 4)
+                if service.startswith(("pop3", "imap")):
+                    # POP3 greets with "+OK" (RFC 1939 section 4), IMAP
+                    # with "* OK" (RFC 9051 7.1.1)
                     with SMTPConn(port, host=self.hosts[service], timeout=2,
                                   tls=SERVICES[service], greeting=False) as c:
                         line = c.read_line(timeout=2)
-                        assert line.startswith(b"+OK "), line
+                        want = b"+OK " if service.startswith("pop3") else b"* OK "
+                        assert line.startswith(want), line
                 else:
                     with SMTPConn(port, host=self.hosts[service], timeout=2,
                                   tls=SERVICES[service]) as c:

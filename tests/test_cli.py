@@ -95,7 +95,7 @@ def test_config_show_prints_effective_config(cli):
         assert key in cfg, f"{key} missing from config show:\n{out}"
     assert cfg["hostname"] == HOSTNAME
     assert cfg["smtp_listen"] == f"127.0.0.1:{cli.smtp_port}"
-    assert cfg["imap_listen"] == ""
+    assert cfg["imap_listen"] == f"127.0.0.1:{cli.imap_port}"
     assert cfg["workers"] == "2"
 
 

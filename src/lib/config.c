@@ -78,6 +78,8 @@ const struct config_key config_keys[] = {
 		     "SMTP idle timeout (RFC 5321 4.5.3.2)"),
 	KEY_DURATION(pop3_timeout, "600", 600,
 		     "POP3 autologout timer (RFC 1939 3: at least 10 minutes)"),
+	KEY_DURATION(imap_timeout, "1800", 1800,
+		     "IMAP autologout timer after login (RFC 9051 5.4: at least 30 minutes)"),
 	KEY_DURATION(tls_handshake_timeout, "30", 1,
 		     "time allowed for a TLS handshake"),
 	KEY_DURATION(login_timeout, "60", 0,

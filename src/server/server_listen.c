@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 static const char *const service_names[SERVICE_COUNT] = {
-	"smtp", "submission", "submissions", "pop3", "pop3s",
+	"smtp", "submission", "submissions", "pop3", "pop3s", "imap", "imaps",
 };
 
 const char *service_name(enum service service)
@@ -69,7 +69,7 @@ int server_listen_all(const struct config *config, struct listener_set *set_r,
 	const struct config_listen_list *lists[SERVICE_COUNT] = {
 		&config->smtp_listen, &config->submission_listen,
 		&config->submissions_listen, &config->pop3_listen,
-		&config->pop3s_listen,
+		&config->pop3s_listen, &config->imap_listen, &config->imaps_listen,
 	};
 	set_r->count = 0;
 	for (unsigned s = 0; s < SERVICE_COUNT; s++) {
@@ -81,10 +81,6 @@ int server_listen_all(const struct config *config, struct listener_set *set_r,
 			}
 		}
 	}
-	/* IMAP is a later step: say so rather than bind and not serve */
-	if (config->imap_listen.count + config->imaps_listen.count > 0)
-		log_info("event=services_not_available services=imap,imaps "
-			 "reason=\"not implemented yet\"");
 	return 0;
 }
 

@@ -29,6 +29,7 @@
 #include "queue/queue.h"
 #include "smtp/smtp_session.h"
 #include "pop3/pop3_session.h"
+#include "imap/imap_session.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -82,15 +83,20 @@ static const struct worker_service worker_services[SERVICE_COUNT] = {
 	[SERVICE_SUBMISSIONS] = { smtp_session_create },
 	[SERVICE_POP3] = { pop3_session_create },
 	[SERVICE_POP3S] = { pop3_session_create },
+	[SERVICE_IMAP] = { imap_session_create },
+	[SERVICE_IMAPS] = { imap_session_create },
 };
 
 /* Refuse politely: RFC 5321 3.1 allows a 421 greeting when busy; a POP3
- * client gets -ERR (RFC 2449 8.1.2: [SYS/TEMP]). Under implicit TLS it
+ * client gets -ERR (RFC 2449 8.1.2: [SYS/TEMP]), an IMAP client a BYE
+ * greeting (RFC 9051 7.1.5, RFC 5530 UNAVAILABLE). Under implicit TLS it
  * cannot be read, but the close says as much. */
 static void refuse(int fd, enum service service, const char *why)
 {
 	bool pop3 = service == SERVICE_POP3 || service == SERVICE_POP3S;
+	bool imap = service == SERVICE_IMAP || service == SERVICE_IMAPS;
 	const char *msg = pop3 ? t_printf("-ERR [SYS/TEMP] %s, try again later\r\n", why) :
+		imap ? t_printf("* BYE [UNAVAILABLE] %s, try again later\r\n", why) :
 		t_printf("421 4.3.2 %s, try again later\r\n", why);
 	ssize_t w = send(fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT);
 	(void)w;

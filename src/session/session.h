@@ -44,6 +44,8 @@ enum service {
 	SERVICE_SUBMISSIONS, /* 465: implicit TLS, AUTH required */
 	SERVICE_POP3,        /* 110: STLS offered (RFC 2595) */
 	SERVICE_POP3S,       /* 995: implicit TLS (RFC 8314) */
+	SERVICE_IMAP,        /* 143: STARTTLS offered (RFC 9051 6.2.1) */
+	SERVICE_IMAPS,       /* 993: implicit TLS (RFC 8314) */
 	SERVICE_COUNT
 };
 

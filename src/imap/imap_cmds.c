@@ -1,0 +1,139 @@
+/* imap_cmds.c: the IMAP commands that need no credentials and no
+ * mailbox data: CAPABILITY, NOOP, LOGOUT (RFC 9051 6.1), ID (RFC 2971),
+ * ENABLE (RFC 5161, RFC 9051 6.3.1) and NAMESPACE (RFC 2342, RFC 9051
+ * 6.3.10). */
+#include "imap_private.h"
+#include "imap/imap_args.h"
+#include "lib/conn.h"
+#include "lib/log.h"
+
+#include <string.h>
+#include <strings.h>
+
+/* RFC 2971 3.3: at most 30 field-value pairs, fields of 30 octets and
+ * values of 1024 */
+#define IMAP_ID_MAX_PAIRS 30
+#define IMAP_ID_FIELD_MAX 30
+#define IMAP_ID_VALUE_MAX 1024
+
+static bool imap_no_args(struct imap_cmd *cmd)
+{
+	if (cmd->count == 0)
+		return true;
+	imap_cmd_bad(cmd, "%s takes no arguments", cmd->def->name);
+	return false;
+}
+
+void imap_cmd_capability(struct imap_cmd *cmd)
+{
+	if (!imap_no_args(cmd))
+		return;
+	imap_untagged(cmd->s, "CAPABILITY %s", imap_capabilities(cmd->s));
+	imap_cmd_ok(cmd, NULL, "CAPABILITY completed");
+}
+
+static void imap_noop_final(struct imap_cmd *cmd)
+{
+	imap_cmd_ok(cmd, NULL, "NOOP completed");
+}
+
+void imap_cmd_noop(struct imap_cmd *cmd)
+{
+	if (!imap_no_args(cmd))
+		return;
+	/* RFC 9051 6.1.2: a chance to report mailbox changes */
+	if (cmd->s->state == IMAP_STATE_SELECTED) {
+		imap_select_sync(cmd, imap_noop_final);
+		return;
+	}
+	imap_noop_final(cmd);
+}
+
+void imap_cmd_logout(struct imap_cmd *cmd)
+{
+	struct imap_session *s = cmd->s;
+	if (!imap_no_args(cmd))
+		return;
+	/* RFC 9051 6.1.3: BYE, then the tagged OK, then the close */
+	imap_untagged(s, "BYE Logging out");
+	s->logout_sent = true;
+	s->state = IMAP_STATE_LOGOUT;
+	imap_cmd_ok(cmd, NULL, "LOGOUT completed");
+	session_close(&s->base);
+}
+
+void imap_cmd_id(struct imap_cmd *cmd)
+{
+	struct imap_session *s = cmd->s;
+	/* RFC 2971 3.1: NIL or a list of string pairs */
+	if (cmd->count == 0 || (cmd->args[0].type != IMAP_ARG_NIL &&
+				cmd->args[0].type != IMAP_ARG_LIST) ||
+	    imap_arg_next(cmd->args, 0) != cmd->count) {
+		imap_cmd_bad(cmd, "ID takes NIL or a list of field-value pairs");
+		return;
+	}
+	str_t client = STR_INIT;
+	if (cmd->args[0].type == IMAP_ARG_LIST) {
+		unsigned n = cmd->args[0].list_len;
+		if (n % 2 != 0 || n / 2 > IMAP_ID_MAX_PAIRS) {
+			str_free(&client);
+			imap_cmd_bad(cmd, "ID needs at most %u field-value pairs",
+				     IMAP_ID_MAX_PAIRS);
+			return;
+		}
+		for (unsigned i = 1; i <= n; i += 2) {
+			const struct imap_arg *f = &cmd->args[i], *v = &cmd->args[i + 1];
+			bool field_ok = f->type == IMAP_ARG_QUOTED || f->type == IMAP_ARG_LITERAL;
+			bool value_ok = v->type == IMAP_ARG_QUOTED || v->type == IMAP_ARG_LITERAL ||
+				v->type == IMAP_ARG_NIL;
+			if (!field_ok || !value_ok || f->len > IMAP_ID_FIELD_MAX ||
+			    (v->str != NULL && v->len > IMAP_ID_VALUE_MAX)) {
+				str_free(&client);
+				imap_cmd_bad(cmd, "ID fields are strings of at most %u octets, "
+					     "values strings of at most %u or NIL",
+					     IMAP_ID_FIELD_MAX, IMAP_ID_VALUE_MAX);
+				return;
+			}
+			if (v->str != NULL && (strcasecmp(f->str, "name") == 0 ||
+					       strcasecmp(f->str, "version") == 0))
+				str_printf(&client, "%s%s", client.len > 0 ? "/" : "", v->str);
+		}
+	}
+	if (client.len > 0)
+		log_info("sid=%s event=client_id ip=%s client=%s", s->base.sid, s->base.peer_ip,
+			 log_str(str_c(&client)));
+	str_free(&client);
+	/* RFC 2971 3.2: the server's own identification */
+	imap_untagged(s, "ID (\"name\" \"Postel\" \"vendor\" \"Postel\")");
+	imap_cmd_ok(cmd, NULL, "ID completed");
+}
+
+void imap_cmd_enable(struct imap_cmd *cmd)
+{
+	if (cmd->count == 0) {
+		imap_cmd_bad(cmd, "ENABLE needs capability names");
+		return;
+	}
+	for (unsigned i = 0; i < cmd->count; i++) {
+		if (cmd->args[i].type != IMAP_ARG_ATOM) {
+			imap_cmd_bad(cmd, "ENABLE takes capability names");
+			return;
+		}
+	}
+	/* RFC 5161 3.1: only capabilities this server advertises and that
+	 * need enabling are enabled; none of those is served yet (IMAP4rev2
+	 * comes with the whole of RFC 9051), so the list is empty and the
+	 * session keeps IMAP4rev1's rules */
+	imap_untagged(cmd->s, "ENABLED");
+	imap_cmd_ok(cmd, NULL, "ENABLE completed");
+}
+
+void imap_cmd_namespace(struct imap_cmd *cmd)
+{
+	if (!imap_no_args(cmd))
+		return;
+	/* RFC 2342 5: one personal namespace, no prefix, "/" separator;
+	 * no other users' or shared namespaces */
+	imap_untagged(cmd->s, "NAMESPACE ((\"\" \"/\")) NIL NIL");
+	imap_cmd_ok(cmd, NULL, "NAMESPACE completed");
+}

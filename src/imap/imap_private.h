@@ -1,0 +1,198 @@
+/* imap_private.h: state shared by the files of the IMAP session:
+ * imap_session.c (life cycle, input loop with literals, command table,
+ * replies), imap_cmds.c (any-state commands: CAPABILITY, NOOP, LOGOUT,
+ * ID, ENABLE, NAMESPACE), imap_auth.c (STARTTLS, LOGIN, AUTHENTICATE),
+ * imap_store.c (running store work off the event loop) and
+ * imap_select.c (SELECT, EXAMINE, CLOSE, UNSELECT, and reporting mailbox
+ * changes to the client).
+ *
+ * States (RFC 9051 3): not authenticated, authenticated, selected,
+ * logout. A command runs from its dispatch until its tagged reply
+ * (imap_cmd_ok/no/bad); meanwhile no other command is read, so replies
+ * never overtake each other and the parser's strings (the arguments)
+ * stay valid. A command that waits for the store runs its work on the
+ * thread pool (imap_store_run()) and replies from its done callback. */
+#ifndef POSTEL_IMAP_PRIVATE_H
+#define POSTEL_IMAP_PRIVATE_H
+
+#include "imap_session.h"
+#include "session/session.h"
+#include "imap/imap_parser.h"
+#include "lib/literal.h"
+#include "lib/mem.h"
+#include "lib/str.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct auth_login;
+struct store;
+struct store_view;
+
+/* RFC 9051 4 / 7162 4: a server should take command lines of at least
+ * 8000 octets; a line past this is refused. */
+#define IMAP_LINE_MAX 8192
+/* RFC 7888 4: LITERAL- limits {n+} to 4096 octets. */
+#define IMAP_NONSYNC_MAX 4096
+/* Before login: a LOGIN with literals needs no more (TESTING.md 11). */
+#define IMAP_PREAUTH_LITERAL_MAX 1024
+/* A command's arguments held in memory (APPEND's message is streamed,
+ * not counted here). */
+#define IMAP_COMMAND_MAX (64 * 1024)
+#define IMAP_MAX_ARGS 4096
+#define IMAP_MAX_DEPTH 16
+#define IMAP_INPUT_MAX (64 * 1024)
+#define IMAP_OUTPUT_MAX (1024 * 1024)
+/* RFC 9051 5.4: the autologout timer of an authenticated client is at
+ * least 30 minutes; before login a client gets the login deadline. */
+#define IMAP_AUTOLOGOUT_MIN_S (30 * 60)
+#define IMAP_TAG_LOG_MAX 64
+
+enum imap_state {
+	IMAP_STATE_NOT_AUTH,
+	IMAP_STATE_AUTH,
+	IMAP_STATE_SELECTED,
+	IMAP_STATE_LOGOUT,
+};
+
+enum imap_input {
+	IMAP_INPUT_COMMAND,  /* reading command lines */
+	IMAP_INPUT_LITERAL,  /* reading a literal's octets */
+	IMAP_INPUT_SKIP,     /* skipping a refused {n+} literal's octets */
+	IMAP_INPUT_SASL,     /* AUTHENTICATE: a response line */
+	IMAP_INPUT_WAIT,     /* a command runs: read nothing */
+};
+
+/* rev1 \Recent ranges a session keeps; past it the last one widens */
+#define IMAP_RECENT_RANGES 16
+
+/* The mailbox of the selected state. */
+struct imap_selected {
+	pool_t *pool;
+	char *name;            /* canonical (UTF-8) */
+	struct store_view *view;
+	bool readonly;         /* EXAMINE */
+	/* rev1 \Recent: the UID ranges [first, end) this session claimed */
+	struct { uint32_t first, end; } recent[IMAP_RECENT_RANGES];
+	unsigned recent_count;
+	unsigned exists;       /* what the client was last told */
+};
+
+struct imap_cmd;
+typedef void imap_cmd_func_t(struct imap_cmd *cmd);
+
+struct imap_cmd_def {
+	const char *name;
+	imap_cmd_func_t *func;
+	unsigned flags; /* IMAP_CMD_* */
+};
+
+enum imap_cmd_flags {
+	IMAP_CMD_NOT_AUTH = 1u << 0, /* allowed before login */
+	IMAP_CMD_AUTH = 1u << 1,     /* allowed after login */
+	IMAP_CMD_SELECTED = 1u << 2, /* allowed with a mailbox selected */
+	IMAP_CMD_UID = 1u << 3,      /* has a UID form (RFC 9051 6.4.9) */
+	IMAP_CMD_ANY = IMAP_CMD_NOT_AUTH | IMAP_CMD_AUTH | IMAP_CMD_SELECTED,
+	IMAP_CMD_LOGGED_IN = IMAP_CMD_AUTH | IMAP_CMD_SELECTED,
+};
+
+/* The command being run: from the parser, valid until its reply. */
+struct imap_cmd {
+	struct imap_session *s;
+	const struct imap_cmd_def *def;
+	const char *tag;
+	const char *name;            /* upper-case, without "UID " */
+	const struct imap_arg *args; /* after the name (and after UID's name) */
+	unsigned count;
+	bool uid;                    /* UID FETCH etc. */
+};
+
+struct imap_session {
+	struct session base; /* first: conn, sid, pools, jobs, drain */
+
+	enum imap_state state;
+	enum imap_input input;
+	struct imap_parser *parser;
+	struct literal_reader literal;
+	unsigned bad_commands;
+	bool tls_started;
+	bool rev2;            /* ENABLE IMAP4rev2 (RFC 9051 6.3.1) */
+	bool utf8_accept;     /* names in UTF-8: rev2 (RFC 9051 5.1) */
+	bool logout_sent;
+
+	struct imap_cmd cmd;  /* the command running (cmd.tag != NULL) */
+	bool sasl_final;      /* AUTHENTICATE: the next line answers server-final */
+	struct auth_login *login;
+	const char *user;     /* the canonical address, after login */
+
+	struct store *store;  /* this session's handle: its jobs use it */
+	bool store_busy;      /* a job holds the handle */
+	struct imap_selected *sel;
+
+	/* for the disconnect log line */
+	unsigned commands;
+};
+
+/* imap_session.c */
+/* Untagged data ("* ..."); CRLF added. */
+void imap_untagged(struct imap_session *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* The tagged reply that ends cmd; CRLF added. resp_code may be NULL, else
+ * the text inside [...] (RFC 9051 7.1). */
+void imap_cmd_ok(struct imap_cmd *cmd, const char *resp_code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void imap_cmd_no(struct imap_cmd *cmd, const char *resp_code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* BAD: counts towards max_bad_commands. */
+void imap_cmd_bad(struct imap_cmd *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* A command waits for a job or a login: read nothing until it replies. */
+void imap_cmd_wait(struct imap_cmd *cmd);
+/* After a job came back: the session may be gone (freed now, true). */
+bool imap_session_check_gone(struct imap_session *s);
+/* "* BYE text" and close once written. */
+void imap_session_bye(struct imap_session *s, const char *text);
+bool imap_session_auth_offered(const struct imap_session *s);
+/* The capability list for the current state, without "CAPABILITY". */
+const char *imap_capabilities(const struct imap_session *s);
+/* A string as an IMAP string: quoted when it can be, else a literal. */
+void imap_append_string(str_t *out, const char *s, size_t len);
+void imap_append_nstring(str_t *out, const char *s);
+/* A mailbox name for the client: modified UTF-7 for rev1, UTF-8 for rev2
+ * (RFC 9051 5.1), as an astring. */
+void imap_append_mailbox(struct imap_session *s, str_t *out, const char *name);
+
+/* imap_cmds.c */
+imap_cmd_func_t imap_cmd_capability, imap_cmd_noop, imap_cmd_logout, imap_cmd_id,
+	imap_cmd_enable, imap_cmd_namespace;
+
+/* imap_auth.c */
+imap_cmd_func_t imap_cmd_starttls, imap_cmd_login, imap_cmd_authenticate;
+void imap_auth_input_line(struct imap_session *s, const char *line, size_t len);
+void imap_auth_abort(struct imap_session *s);
+void imap_auth_abandon(struct imap_session *s);
+
+/* imap_store.c: store work for a session, one job at a time, on the
+ * worker's delivery pool with the session's own store handle (opened in
+ * the first job). work(ctx, store) on a pool thread; done(ctx) on the
+ * loop, where the session may be gone: done checks imap_session_check_gone()
+ * first (its ctx is its own to free either way). */
+typedef void imap_store_work_t(void *ctx, struct store *store);
+typedef void imap_store_done_t(void *ctx);
+void imap_store_run(struct imap_session *s, imap_store_work_t *work,
+		    imap_store_done_t *done, void *ctx);
+/* The session ends: the view and the handle are closed on the pool, then
+ * done(s) on the loop. */
+void imap_store_close(struct imap_session *s, void (*done)(struct imap_session *s));
+
+/* imap_select.c */
+imap_cmd_func_t imap_cmd_select, imap_cmd_examine, imap_cmd_close, imap_cmd_unselect;
+/* Sync the selected mailbox and tell the client what changed (EXISTS,
+ * EXPUNGE, FETCH FLAGS; RFC 9051 7.4, 7.5), then final(cmd) replies.
+ * Not for FETCH, STORE and SEARCH without UID, during which no EXPUNGE
+ * may be sent (RFC 9051 7.5.1). */
+void imap_select_sync(struct imap_cmd *cmd, void (*final)(struct imap_cmd *cmd));
+void imap_selected_free(struct imap_selected **sel);
+bool imap_selected_is_recent(const struct imap_selected *sel, uint32_t uid);
+
+#endif

@@ -1,0 +1,481 @@
+/* imap_select.c: the selected state: SELECT and EXAMINE (RFC 9051 6.3.2,
+ * 6.3.3, RFC 3501 6.3.1 for rev1's RECENT and UNSEEN), CLOSE (6.4.1),
+ * UNSELECT (RFC 3691), and telling the client what changed in its
+ * mailbox (RFC 9051 7.4 EXISTS and EXPUNGE, 7.5.2 FETCH FLAGS, RFC 3501
+ * 7.3.2 RECENT).
+ *
+ * The selected mailbox is a store view (store_view.h): its map fixes the
+ * session's sequence numbers until imap_select_sync() applies what
+ * changed, which it reports in the same step, so the client's numbers
+ * and the map never disagree. */
+#include "imap_private.h"
+#include "imap/imap_mailbox_name.h"
+#include "lib/conn.h"
+#include "lib/log.h"
+#include "store/store.h"
+#include "store/store_view.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* keywords named in the FLAGS reply of SELECT; more are still stored */
+#define IMAP_SELECT_KEYWORDS_MAX 256
+#define IMAP_SYSTEM_FLAGS "\\Answered \\Flagged \\Deleted \\Seen \\Draft"
+
+void imap_selected_free(struct imap_selected **selp)
+{
+	struct imap_selected *sel = *selp;
+	if (sel == NULL)
+		return;
+	*selp = NULL;
+	store_view_close(&sel->view);
+	pool_destroy(&sel->pool);
+	free(sel);
+}
+
+/* Number of UIDs in the view's map below uid (binary search). */
+static unsigned view_count_below(const struct store_view *view, uint32_t uid)
+{
+	unsigned lo = 0, hi = store_view_count(view);
+	while (lo < hi) {
+		unsigned mid = lo + (hi - lo) / 2;
+		if (store_view_uid(view, mid + 1) < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* rev1 \Recent (RFC 3501 2.3.2): the UID ranges this session claimed */
+static void sel_recent_add(struct imap_selected *sel, uint32_t first, uint32_t end)
+{
+	if (first >= end)
+		return;
+	if (sel->recent_count > 0 && sel->recent[sel->recent_count - 1].end >= first) {
+		sel->recent[sel->recent_count - 1].end = end;
+		return;
+	}
+	if (sel->recent_count == IMAP_RECENT_RANGES) {
+		/* out of room: widen the last range (a few more \Recent
+		 * than claimed, never fewer) */
+		sel->recent[sel->recent_count - 1].end = end;
+		return;
+	}
+	sel->recent[sel->recent_count].first = first;
+	sel->recent[sel->recent_count].end = end;
+	sel->recent_count++;
+}
+
+bool imap_selected_is_recent(const struct imap_selected *sel, uint32_t uid)
+{
+	for (unsigned i = 0; i < sel->recent_count; i++)
+		if (uid >= sel->recent[i].first && uid < sel->recent[i].end)
+			return true;
+	return false;
+}
+
+static unsigned sel_recent_total(const struct imap_selected *sel)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < sel->recent_count; i++)
+		n += view_count_below(sel->view, sel->recent[i].end) -
+			view_count_below(sel->view, sel->recent[i].first);
+	return n;
+}
+
+struct imap_select_job {
+	struct imap_cmd *cmd;
+	struct imap_selected *old, *sel;
+	const char *address;
+	bool claim_recent;
+	int result;           /* 0 ok, 1 no such mailbox, -1 error */
+	char error[256];
+	unsigned first_unseen, recent;
+	const char *keywords; /* sel->pool */
+};
+
+static void job_error(char *buf, size_t size, int *result, const char *error)
+{
+	snprintf(buf, size, "%s", error != NULL ? error : "?");
+	*result = -1;
+}
+
+static bool mailbox_exists(struct store *store, const char *address, const char *name)
+{
+	const char **names, *error;
+	unsigned count;
+	pool_t *pool = pool_create(1024);
+	bool found = false;
+	if (store_mailbox_list(store, address, pool, &names, &count, &error) == 0)
+		for (unsigned i = 0; i < count && !found; i++)
+			found = strcmp(names[i], name) == 0;
+	pool_destroy(&pool);
+	return found;
+}
+
+/* The keywords used in the mailbox, for FLAGS and PERMANENTFLAGS. */
+static const char *collect_keywords(pool_t *pool, const struct store_message_info *infos,
+				    unsigned count)
+{
+	str_t kw = STR_INIT;
+	unsigned n = 0;
+	for (unsigned i = 0; i < count && n < IMAP_SELECT_KEYWORDS_MAX; i++) {
+		const char *p = infos[i].flags;
+		while (p != NULL && *p != '\0' && n < IMAP_SELECT_KEYWORDS_MAX) {
+			const char *end = strchr(p, ' ');
+			size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
+			if (len > 0 && p[0] != '\\') {
+				/* " kw " already in the list? */
+				bool seen = false;
+				for (const char *q = kw.data; q != NULL && q < kw.data + kw.len;) {
+					const char *qe = memchr(q, ' ', (size_t)(kw.data + kw.len - q));
+					size_t ql = qe != NULL ? (size_t)(qe - q) : (size_t)(kw.data + kw.len - q);
+					if (ql == len && memcmp(q, p, len) == 0) {
+						seen = true;
+						break;
+					}
+					q += ql + 1;
+				}
+				if (!seen) {
+					if (kw.len > 0)
+						str_appendc(&kw, ' ');
+					str_append(&kw, p, len);
+					n++;
+				}
+			}
+			p = end != NULL ? end + 1 : NULL;
+		}
+	}
+	const char *ret = pool_strndup(pool, kw.data != NULL ? kw.data : "", kw.len);
+	str_free(&kw);
+	return ret;
+}
+
+static void imap_select_work(void *ctx, struct store *store)
+{
+	struct imap_select_job *job = ctx;
+	struct imap_selected *sel = job->sel;
+	const char *error;
+	imap_selected_free(&job->old);
+	if (store == NULL) {
+		job_error(job->error, sizeof(job->error), &job->result, "no store handle");
+		return;
+	}
+	int r = store_view_open(store, job->address, sel->name, &sel->view, &error);
+	if (r < 0 && strcmp(sel->name, "INBOX") == 0) {
+		/* an account made before its store: create the folders */
+		if (store_user_create(store, job->address, &error) == 0)
+			r = store_view_open(store, job->address, sel->name, &sel->view, &error);
+	}
+	if (r < 0) {
+		if (!mailbox_exists(store, job->address, sel->name))
+			job->result = 1;
+		else
+			job_error(job->error, sizeof(job->error), &job->result, error);
+		return;
+	}
+	if (job->claim_recent) {
+		uint32_t first;
+		if (store_view_claim_recent(sel->view, &first, &error) < 0) {
+			job_error(job->error, sizeof(job->error), &job->result, error);
+			return;
+		}
+		sel_recent_add(sel, first, store_view_uidnext(sel->view));
+		job->recent = sel_recent_total(sel);
+	} else {
+		struct store_mailbox_status st;
+		if (store_mailbox_status(store, job->address, sel->name, &st, &error) == 0)
+			job->recent = st.recent;
+	}
+	struct store_message_info *infos;
+	unsigned count;
+	if (store_view_list(sel->view, sel->pool, &infos, &count, &error) < 0) {
+		job_error(job->error, sizeof(job->error), &job->result, error);
+		return;
+	}
+	for (unsigned i = 0; i < count && job->first_unseen == 0; i++)
+		if ((infos[i].sysflags & STORE_FLAG_SEEN) == 0)
+			job->first_unseen = store_view_seq(sel->view, infos[i].uid);
+	job->keywords = collect_keywords(sel->pool, infos, count);
+	sel->exists = store_view_count(sel->view);
+}
+
+static void imap_select_done(void *ctx)
+{
+	struct imap_select_job *job = ctx;
+	struct imap_cmd *cmd = job->cmd;
+	struct imap_session *s = cmd->s;
+	struct imap_selected *sel = job->sel;
+	int result = job->result;
+	/* an open view is the session's from here: if the session is gone,
+	 * its end closes the view before the store handle (imap_store_close) */
+	if (sel->view != NULL) {
+		s->sel = sel;
+		job->sel = NULL;
+	}
+	if (imap_session_check_gone(s)) {
+		imap_selected_free(&job->sel);
+		free(job);
+		return;
+	}
+	if (result != 0) {
+		if (result < 0)
+			log_error("sid=%s event=select_failed user=%s mailbox=%s error=%s",
+				  s->base.sid, log_str(s->user), log_str(sel->name),
+				  log_str(job->error));
+		if (s->sel == sel)
+			imap_selected_free(&s->sel); /* no job runs: safe here */
+		else
+			imap_selected_free(&job->sel);
+		free(job);
+		if (result > 0)
+			imap_cmd_no(cmd, "NONEXISTENT", "Mailbox doesn't exist");
+		else
+			imap_cmd_no(cmd, "UNAVAILABLE", "Mailbox temporarily unavailable");
+		return;
+	}
+	/* RFC 9051 6.3.2 and RFC 3501 6.3.1: the untagged data of SELECT */
+	const char *kw = job->keywords;
+	imap_untagged(s, "FLAGS (" IMAP_SYSTEM_FLAGS "%s%s)", *kw != '\0' ? " " : "", kw);
+	imap_untagged(s, "%u EXISTS", sel->exists);
+	imap_untagged(s, "%u RECENT", job->recent);
+	if (job->first_unseen > 0)
+		imap_untagged(s, "OK [UNSEEN %u] First unseen", job->first_unseen);
+	if (sel->readonly)
+		imap_untagged(s, "OK [PERMANENTFLAGS ()] No permanent flags permitted");
+	else
+		imap_untagged(s, "OK [PERMANENTFLAGS (" IMAP_SYSTEM_FLAGS "%s%s \\*)] Flags "
+			      "permitted", *kw != '\0' ? " " : "", kw);
+	imap_untagged(s, "OK [UIDVALIDITY %u] UIDs valid", store_view_uidvalidity(sel->view));
+	imap_untagged(s, "OK [UIDNEXT %u] Predicted next UID", store_view_uidnext(sel->view));
+	s->state = IMAP_STATE_SELECTED;
+	bool readonly = sel->readonly;
+	free(job);
+	imap_cmd_ok(cmd, readonly ? "READ-ONLY" : "READ-WRITE", "%s completed",
+		    readonly ? "EXAMINE" : "SELECT");
+}
+
+static void imap_select_start(struct imap_cmd *cmd, bool readonly)
+{
+	struct imap_session *s = cmd->s;
+	const char *name, *error;
+	str_t buf = STR_INIT;
+	if (cmd->count != 1) {
+		str_free(&buf);
+		imap_cmd_bad(cmd, "%s needs one mailbox name", cmd->def->name);
+		return;
+	}
+	if (imap_mailbox_name_get(&cmd->args[0], s->utf8_accept, &buf, &name, &error) < 0) {
+		str_free(&buf);
+		imap_cmd_no(cmd, "CANNOT", "%s", error);
+		return;
+	}
+	struct imap_select_job *job = xcalloc(1, sizeof(*job));
+	job->cmd = cmd;
+	job->address = s->user;
+	/* RFC 9051 6.3.2: a SELECT first deselects, even if it then fails */
+	job->old = s->sel;
+	s->sel = NULL;
+	s->state = IMAP_STATE_AUTH;
+	struct imap_selected *sel = xcalloc(1, sizeof(*sel));
+	sel->pool = pool_create(1024);
+	sel->name = pool_strdup(sel->pool, name);
+	sel->readonly = readonly;
+	str_free(&buf);
+	job->sel = sel;
+	/* RFC 3501 2.3.2: SELECT claims \Recent; EXAMINE leaves it */
+	job->claim_recent = !readonly && !s->rev2;
+	if (job->old != NULL && s->rev2)
+		imap_untagged(s, "OK [CLOSED] Previous mailbox closed");
+	imap_cmd_wait(cmd);
+	imap_store_run(s, imap_select_work, imap_select_done, job);
+}
+
+void imap_cmd_select(struct imap_cmd *cmd)
+{
+	imap_select_start(cmd, false);
+}
+
+void imap_cmd_examine(struct imap_cmd *cmd)
+{
+	imap_select_start(cmd, true);
+}
+
+/* CLOSE and UNSELECT: deselect; CLOSE of a read-write mailbox first
+ * removes the \Deleted messages, without EXPUNGE responses (6.4.1). */
+struct imap_close_job {
+	struct imap_cmd *cmd;
+	struct imap_selected *sel;
+	const char *address;
+	bool expunge;
+	int result;
+	char error[256];
+};
+
+static void imap_close_work(void *ctx, struct store *store)
+{
+	struct imap_close_job *job = ctx;
+	struct imap_selected *sel = job->sel;
+	if (job->expunge && store != NULL) {
+		struct store_message_info *infos;
+		unsigned count, expunged;
+		const char *error;
+		if (store_view_list(sel->view, sel->pool, &infos, &count, &error) < 0) {
+			job_error(job->error, sizeof(job->error), &job->result, error);
+		} else {
+			uint32_t *uids = pool_alloc(sel->pool, (count + 1) * sizeof(*uids));
+			unsigned n = 0;
+			for (unsigned i = 0; i < count; i++)
+				if (infos[i].sysflags & STORE_FLAG_DELETED)
+					uids[n++] = infos[i].uid;
+			if (n > 0 && store_mailbox_expunge(store, job->address, sel->name, uids, n,
+							   &expunged, &error) < 0)
+				job_error(job->error, sizeof(job->error), &job->result, error);
+		}
+	}
+	imap_selected_free(&job->sel);
+}
+
+static void imap_close_done(void *ctx)
+{
+	struct imap_close_job *job = ctx;
+	struct imap_cmd *cmd = job->cmd;
+	struct imap_session *s = cmd->s;
+	int result = job->result;
+	bool expunge = job->expunge;
+	if (result < 0)
+		log_error("sid=%s event=close_expunge_failed user=%s error=%s", s->base.sid,
+			  log_str(s->user), log_str(job->error));
+	free(job);
+	if (imap_session_check_gone(s))
+		return;
+	/* deselected whatever came of the expunge (RFC 9051 6.4.1) */
+	if (result < 0)
+		imap_cmd_no(cmd, "UNAVAILABLE", "Mailbox closed, but deleted messages "
+			    "could not be removed");
+	else
+		imap_cmd_ok(cmd, NULL, "%s completed", expunge ? "CLOSE" : "UNSELECT");
+}
+
+static void imap_close_start(struct imap_cmd *cmd, bool expunge)
+{
+	struct imap_session *s = cmd->s;
+	if (cmd->count != 0) {
+		imap_cmd_bad(cmd, "%s takes no arguments", cmd->def->name);
+		return;
+	}
+	struct imap_close_job *job = xcalloc(1, sizeof(*job));
+	job->cmd = cmd;
+	job->sel = s->sel;
+	job->address = s->user;
+	job->expunge = expunge && !s->sel->readonly;
+	s->sel = NULL;
+	s->state = IMAP_STATE_AUTH;
+	imap_cmd_wait(cmd);
+	imap_store_run(s, imap_close_work, imap_close_done, job);
+}
+
+void imap_cmd_close(struct imap_cmd *cmd)
+{
+	imap_close_start(cmd, true);
+}
+
+void imap_cmd_unselect(struct imap_cmd *cmd)
+{
+	imap_close_start(cmd, false);
+}
+
+/* Sync: bring the view up to date and report it. */
+struct imap_sync_job {
+	struct imap_cmd *cmd;
+	void (*final)(struct imap_cmd *cmd);
+	struct store_view_changes ch;
+	bool claim_recent;
+	int result;
+	char error[256];
+};
+
+static void imap_sync_work(void *ctx, struct store *store)
+{
+	struct imap_sync_job *job = ctx;
+	struct imap_selected *sel = job->cmd->s->sel;
+	const char *error;
+	(void)store;
+	if (store_view_sync(sel->view, job->cmd->s->base.cmd_pool, &job->ch, &error) < 0) {
+		job_error(job->error, sizeof(job->error), &job->result, error);
+		return;
+	}
+	if (job->claim_recent && job->ch.added_count > 0) {
+		uint32_t first;
+		if (store_view_claim_recent(sel->view, &first, &error) == 0)
+			sel_recent_add(sel, first, store_view_uidnext(sel->view));
+	}
+}
+
+static void imap_sync_report(struct imap_session *s, const struct store_view_changes *ch)
+{
+	struct imap_selected *sel = s->sel;
+	if (ch->reset) {
+		/* RFC 9051 2.3.1.1: a new UIDVALIDITY voids every UID the
+		 * client has; it must start over */
+		imap_session_bye(s, "[UNAVAILABLE] Mailbox index rebuilt; please reconnect");
+		return;
+	}
+	/* RFC 9051 7.4.1: each EXPUNGE renumbers the ones after it, so
+	 * highest first, each at its number in the map before the sync */
+	for (unsigned i = ch->expunged_count; i > 0; i--) {
+		uint32_t uid = ch->expunged[i - 1];
+		unsigned seq = view_count_below(sel->view, uid) + (i - 1) + 1;
+		imap_untagged(s, "%u EXPUNGE", seq);
+	}
+	unsigned exists = store_view_count(sel->view);
+	if (ch->added_count > 0 || exists != sel->exists - ch->expunged_count) {
+		imap_untagged(s, "%u EXISTS", exists);
+		if (!s->rev2)
+			imap_untagged(s, "%u RECENT", sel_recent_total(sel));
+	}
+	sel->exists = exists;
+	for (unsigned i = 0; i < ch->flag_change_count; i++) {
+		const struct store_view_flag_change *fc = &ch->flag_changes[i];
+		unsigned seq = store_view_seq(sel->view, fc->uid);
+		if (seq == 0)
+			continue;
+		bool recent = !s->rev2 && imap_selected_is_recent(sel, fc->uid);
+		imap_untagged(s, "%u FETCH (FLAGS (%s%s%s))", seq, fc->flags,
+			      recent && *fc->flags != '\0' ? " " : "", recent ? "\\Recent" : "");
+	}
+}
+
+static void imap_sync_done(void *ctx)
+{
+	struct imap_sync_job *job = ctx;
+	struct imap_cmd *cmd = job->cmd;
+	struct imap_session *s = cmd->s;
+	void (*final)(struct imap_cmd *cmd) = job->final;
+	if (imap_session_check_gone(s)) {
+		free(job);
+		return;
+	}
+	if (job->result < 0)
+		log_error("sid=%s event=sync_failed user=%s error=%s", s->base.sid,
+			  log_str(s->user), log_str(job->error));
+	else
+		imap_sync_report(s, &job->ch);
+	free(job);
+	if (s->base.closing)
+		return;
+	final(cmd);
+}
+
+void imap_select_sync(struct imap_cmd *cmd, void (*final)(struct imap_cmd *cmd))
+{
+	struct imap_session *s = cmd->s;
+	struct imap_sync_job *job = xcalloc(1, sizeof(*job));
+	job->cmd = cmd;
+	job->final = final;
+	job->claim_recent = !s->rev2 && !s->sel->readonly;
+	imap_cmd_wait(cmd);
+	imap_store_run(s, imap_sync_work, imap_sync_done, job);
+}

@@ -1,0 +1,567 @@
+/* imap_session.c: IMAP session life cycle, the input loop, the command
+ * table and the replies.
+ *
+ * Input (RFC 9051 2.2, 4.3): each line goes to the command parser
+ * (imap_parser.h); a line ending in a literal prefix gets "+" (unless it
+ * is a {n+}, RFC 7888) once the size passed the limits, and the literal's
+ * octets go to the parser before the next line. A complete command is
+ * checked against the table (state, TLS for logins) and run; it holds
+ * the input until its tagged reply, so pipelined commands (RFC 9051
+ * 5.5) are answered in order. Limits: the line length, the arguments
+ * held, the literal sizes (much smaller before login), and
+ * max_bad_commands; past them BYE. */
+#include "imap_private.h"
+#include "lib/conn.h"
+#include "lib/config.h"
+#include "lib/log.h"
+#include "auth/sasl.h"
+#include "store/store.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define NA IMAP_CMD_NOT_AUTH
+#define AU IMAP_CMD_AUTH
+#define SE IMAP_CMD_SELECTED
+/* RFC 9051 6.1 (any state), 6.2 (not authenticated), 6.3 (authenticated),
+ * 6.4 (selected); RFC 2971 ID, RFC 5161 ENABLE, RFC 2342 NAMESPACE,
+ * RFC 3691 UNSELECT. Sorted by name: looked up by bsearch. */
+static const struct imap_cmd_def imap_cmds[] = {
+	{ "AUTHENTICATE", imap_cmd_authenticate, NA },
+	{ "CAPABILITY", imap_cmd_capability, NA | AU | SE },
+	{ "CLOSE", imap_cmd_close, SE },
+	{ "ENABLE", imap_cmd_enable, AU },
+	{ "EXAMINE", imap_cmd_examine, AU | SE },
+	{ "ID", imap_cmd_id, NA | AU | SE },
+	{ "LOGIN", imap_cmd_login, NA },
+	{ "LOGOUT", imap_cmd_logout, NA | AU | SE },
+	{ "NAMESPACE", imap_cmd_namespace, AU | SE },
+	{ "NOOP", imap_cmd_noop, NA | AU | SE },
+	{ "SELECT", imap_cmd_select, AU | SE },
+	{ "STARTTLS", imap_cmd_starttls, NA },
+	{ "UNSELECT", imap_cmd_unselect, SE },
+};
+#undef NA
+#undef AU
+#undef SE
+
+static void imap_on_conn_event(void *ctx, enum conn_event ev);
+static void imap_process_input(struct imap_session *s);
+
+static int cmd_def_cmp(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct imap_cmd_def *)elem)->name);
+}
+
+static const struct imap_cmd_def *imap_cmd_find(const char *name)
+{
+	return bsearch(name, imap_cmds, sizeof(imap_cmds) / sizeof(imap_cmds[0]),
+		       sizeof(imap_cmds[0]), cmd_def_cmp);
+}
+
+void imap_untagged(struct imap_session *s, const char *fmt, ...)
+{
+	str_t line = STR_INIT;
+	va_list ap;
+	str_appendz(&line, "* ");
+	va_start(ap, fmt);
+	str_vprintf(&line, fmt, ap);
+	va_end(ap);
+	str_appendz(&line, "\r\n");
+	conn_write(s->base.conn, line.data, line.len);
+	str_free(&line);
+}
+
+static void imap_write_tagged(struct imap_session *s, const char *tag, const char *status,
+			      const char *resp_code, const char *fmt, va_list ap)
+{
+	str_t line = STR_INIT;
+	str_printf(&line, "%s %s ", tag != NULL ? tag : "*", status);
+	if (resp_code != NULL)
+		str_printf(&line, "[%s] ", resp_code);
+	str_vprintf(&line, fmt, ap);
+	str_appendz(&line, "\r\n");
+	conn_write(s->base.conn, line.data, line.len);
+	str_free(&line);
+}
+
+/* The command has its tagged reply: forget it and read the next. */
+static void imap_cmd_end(struct imap_cmd *cmd)
+{
+	struct imap_session *s = cmd->s;
+	bool waited = s->input == IMAP_INPUT_WAIT;
+	memset(&s->cmd, 0, sizeof(s->cmd));
+	imap_parser_reset(s->parser);
+	session_command_done(&s->base);
+	if (s->input == IMAP_INPUT_WAIT || s->input == IMAP_INPUT_SASL)
+		s->input = IMAP_INPUT_COMMAND;
+	if (waited && !s->base.closing)
+		conn_input_resume(s->base.conn);
+}
+
+void imap_cmd_ok(struct imap_cmd *cmd, const char *resp_code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	imap_write_tagged(cmd->s, cmd->tag, "OK", resp_code, fmt, ap);
+	va_end(ap);
+	imap_cmd_end(cmd);
+}
+
+void imap_cmd_no(struct imap_cmd *cmd, const char *resp_code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	imap_write_tagged(cmd->s, cmd->tag, "NO", resp_code, fmt, ap);
+	va_end(ap);
+	imap_cmd_end(cmd);
+}
+
+/* A BAD, tagged when the tag is known; true when it was one too many. */
+static bool imap_bad(struct imap_session *s, const char *tag, const char *resp_code,
+		     const char *fmt, va_list ap)
+{
+	imap_write_tagged(s, tag, "BAD", resp_code, fmt, ap);
+	if (++s->bad_commands <= s->base.env->config->max_bad_commands || s->base.closing)
+		return false;
+	log_info("sid=%s event=too_many_errors ip=%s", s->base.sid, s->base.peer_ip);
+	imap_session_bye(s, "Too many bad commands, closing connection");
+	return true;
+}
+
+void imap_cmd_bad(struct imap_cmd *cmd, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	imap_bad(cmd->s, cmd->tag, NULL, fmt, ap);
+	va_end(ap);
+	imap_cmd_end(cmd);
+}
+
+/* BAD for a line that never became a command. */
+static void imap_line_bad(struct imap_session *s, const char *tag, const char *resp_code,
+			  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void imap_line_bad(struct imap_session *s, const char *tag, const char *resp_code,
+			  const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	imap_bad(s, tag, resp_code, fmt, ap);
+	va_end(ap);
+	imap_parser_reset(s->parser);
+	session_command_done(&s->base);
+}
+
+void imap_cmd_wait(struct imap_cmd *cmd)
+{
+	cmd->s->input = IMAP_INPUT_WAIT;
+	conn_input_pause(cmd->s->base.conn);
+}
+
+void imap_session_bye(struct imap_session *s, const char *text)
+{
+	if (s->base.closing)
+		return;
+	imap_untagged(s, "BYE %s", text);
+	s->logout_sent = true;
+	session_close(&s->base);
+}
+
+bool imap_session_auth_offered(const struct imap_session *s)
+{
+	return conn_is_tls(s->base.conn) || s->base.env->config->allow_plaintext_auth;
+}
+
+const char *imap_capabilities(const struct imap_session *s)
+{
+	str_t caps = STR_INIT;
+	/* RFC 9051 7.2.2: what this server does, no more; each extension
+	 * here is served in full (issue 9 item 9 lists the rest to come) */
+	str_appendz(&caps, "IMAP4rev1 LITERAL- SASL-IR ID ENABLE UNSELECT NAMESPACE");
+	if (s->state == IMAP_STATE_NOT_AUTH) {
+		if (!conn_is_tls(s->base.conn) && !s->tls_started && s->base.env->tls != NULL)
+			str_appendz(&caps, " STARTTLS");
+		if (imap_session_auth_offered(s)) {
+			for (const char *const *m = sasl_mechanisms(); *m != NULL; m++)
+				str_printf(&caps, " AUTH=%s", *m);
+		} else {
+			/* RFC 9051 6.2.3: no LOGIN (nor AUTHENTICATE) in clear */
+			str_appendz(&caps, " LOGINDISABLED");
+		}
+	}
+	const char *ret = t_strndup(caps.data, caps.len);
+	str_free(&caps);
+	return ret;
+}
+
+void imap_append_string(str_t *out, const char *s, size_t len)
+{
+	bool quotable = len <= 1024;
+	for (size_t i = 0; quotable && i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '\r' || c == '\n' || c == '\0' || c >= 0x80)
+			quotable = false;
+	}
+	if (!quotable) {
+		str_printf(out, "{%zu}\r\n", len);
+		str_append(out, s, len);
+		return;
+	}
+	str_appendc(out, '"');
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '"' || s[i] == '\\')
+			str_appendc(out, '\\');
+		str_appendc(out, s[i]);
+	}
+	str_appendc(out, '"');
+}
+
+void imap_append_nstring(str_t *out, const char *s)
+{
+	if (s == NULL)
+		str_appendz(out, "NIL");
+	else
+		imap_append_string(out, s, strlen(s));
+}
+
+/* RFC 3501 5.1.3: modified UTF-7 of a UTF-8 name. */
+static void imap_utf8_to_mutf7(const char *name, str_t *out)
+{
+	static const char b64[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
+	const unsigned char *p = (const unsigned char *)name;
+	while (*p != '\0') {
+		if (*p >= 0x20 && *p < 0x7f) {
+			str_appendc(out, (char)*p);
+			if (*p == '&')
+				str_appendc(out, '-');
+			p++;
+			continue;
+		}
+		/* a run of non-ASCII characters as base64 of UTF-16BE */
+		uint32_t bits = 0;
+		unsigned nbits = 0;
+		str_appendc(out, '&');
+		while (*p != '\0' && !(*p >= 0x20 && *p < 0x7f)) {
+			uint32_t cp;
+			unsigned n;
+			if (*p < 0x80) { cp = *p; n = 1; }
+			else if ((*p & 0xe0) == 0xc0) { cp = *p & 0x1f; n = 2; }
+			else if ((*p & 0xf0) == 0xe0) { cp = *p & 0x0f; n = 3; }
+			else { cp = *p & 0x07; n = 4; }
+			for (unsigned i = 1; i < n; i++) {
+				if ((p[i] & 0xc0) != 0x80) { n = i; cp = 0xfffd; break; }
+				cp = (cp << 6) | (p[i] & 0x3f);
+			}
+			p += n;
+			uint16_t units[2];
+			unsigned nu = 0;
+			if (cp >= 0x10000) {
+				cp -= 0x10000;
+				units[nu++] = (uint16_t)(0xd800 | (cp >> 10));
+				units[nu++] = (uint16_t)(0xdc00 | (cp & 0x3ff));
+			} else {
+				units[nu++] = (uint16_t)cp;
+			}
+			for (unsigned u = 0; u < nu; u++) {
+				bits = (bits << 16) | units[u];
+				nbits += 16;
+				while (nbits >= 6) {
+					nbits -= 6;
+					str_appendc(out, b64[(bits >> nbits) & 0x3f]);
+				}
+			}
+		}
+		if (nbits > 0)
+			str_appendc(out, b64[(bits << (6 - nbits)) & 0x3f]);
+		str_appendc(out, '-');
+	}
+}
+
+void imap_append_mailbox(struct imap_session *s, str_t *out, const char *name)
+{
+	if (s->utf8_accept) {
+		imap_append_string(out, name, strlen(name));
+		return;
+	}
+	str_t enc = STR_INIT;
+	imap_utf8_to_mutf7(name, &enc);
+	imap_append_string(out, enc.data != NULL ? enc.data : "", enc.len);
+	str_free(&enc);
+}
+
+static const char *imap_log_tag(const char *tag)
+{
+	return tag != NULL && strlen(tag) <= IMAP_TAG_LOG_MAX ? log_str(tag) : "-";
+}
+
+static void imap_dispatch(struct imap_session *s, const struct imap_command *pc)
+{
+	struct imap_cmd *cmd = &s->cmd;
+	memset(cmd, 0, sizeof(*cmd));
+	cmd->s = s;
+	cmd->tag = pc->tag;
+	cmd->name = pc->name;
+	cmd->args = pc->args;
+	cmd->count = pc->count;
+	s->commands++;
+	if (strcmp(pc->name, "UID") == 0) {
+		/* RFC 9051 6.4.9: UID names the command it changes */
+		if (pc->count == 0 || pc->args[0].type != IMAP_ARG_ATOM) {
+			imap_cmd_bad(cmd, "UID needs a command");
+			return;
+		}
+		char *name = pool_strdup(s->base.cmd_pool, pc->args[0].str);
+		for (char *p = name; *p != '\0'; p++)
+			if (*p >= 'a' && *p <= 'z')
+				*p = (char)(*p - 'a' + 'A');
+		cmd->name = name;
+		cmd->uid = true;
+		cmd->args = pc->args + 1;
+		cmd->count = pc->count - 1;
+	}
+	const struct imap_cmd_def *def = imap_cmd_find(cmd->name);
+	if (def == NULL || (cmd->uid && (def->flags & IMAP_CMD_UID) == 0)) {
+		imap_cmd_bad(cmd, "Unknown command %s%s", cmd->uid ? "UID " : "",
+			     strlen(cmd->name) <= 32 ? cmd->name : "");
+		return;
+	}
+	cmd->def = def;
+	unsigned need = s->state == IMAP_STATE_NOT_AUTH ? IMAP_CMD_NOT_AUTH :
+		s->state == IMAP_STATE_AUTH ? IMAP_CMD_AUTH : IMAP_CMD_SELECTED;
+	if ((def->flags & need) == 0) {
+		imap_cmd_bad(cmd, "%s not allowed %s", def->name,
+			     s->state == IMAP_STATE_NOT_AUTH ? "before login" :
+			     s->state == IMAP_STATE_AUTH ? "without a selected mailbox" :
+			     "after login");
+		return;
+	}
+	log_debug("sid=%s event=command tag=%s cmd=%s%s", s->base.sid, imap_log_tag(cmd->tag),
+		  cmd->uid ? "UID_" : "", def->name);
+	def->func(cmd);
+}
+
+/* The tag of a line the parser refused before scanning it (a literal
+ * too big is refused from its digits): RFC 9051 9 tag = 1*<any
+ * ASTRING-CHAR except "+">, or NULL. */
+static const char *imap_line_tag(struct imap_session *s, const char *line, size_t len)
+{
+	size_t n = 0;
+	while (n < len && n < IMAP_TAG_LOG_MAX && line[n] > 0x20 && line[n] < 0x7f &&
+	       strchr("(){%*\"\\+", line[n]) == NULL)
+		n++;
+	if (n == 0 || n >= len || line[n] != ' ')
+		return NULL;
+	return pool_strndup(s->base.cmd_pool, line, n);
+}
+
+/* A literal over the limit (RFC 7889 / RFC 9051 7.1 TOOBIG). The octets
+ * of a {n+} are on their way: they cannot be told apart from commands,
+ * so the connection ends (RFC 7888 4). */
+static void imap_literal_refused(struct imap_session *s, const struct imap_literal_need *need,
+				 const char *line, size_t len)
+{
+	const char *tag = imap_parser_tag(s->parser);
+	if (tag == NULL)
+		tag = imap_line_tag(s, line, len);
+	/* refused from its digits, the parser filled no need: the line says */
+	bool nonsync = need != NULL ? need->nonsync :
+		len >= 2 && line[len - 1] == '}' && line[len - 2] == '+';
+	if (nonsync) {
+		conn_printf(s->base.conn, "%s BAD [TOOBIG] Literal too big\r\n",
+			    tag != NULL ? tag : "*");
+		imap_session_bye(s, "Non-synchronizing literal too big, closing connection");
+		return;
+	}
+	imap_line_bad(s, tag, "TOOBIG", "Literal too big");
+}
+
+static void imap_feed_line(struct imap_session *s, const char *line, size_t len)
+{
+	struct imap_literal_need need;
+	const char *error;
+	int r = imap_parser_feed_line(s->parser, line, len, &need, &error);
+	if (r < 0) {
+		if (imap_parser_failure(s->parser) == IMAP_PARSER_FAIL_TOOBIG) {
+			imap_literal_refused(s, NULL, line, len);
+			return;
+		}
+		imap_line_bad(s, imap_parser_tag(s->parser), NULL, "%s", error);
+		return;
+	}
+	if (r == 1) {
+		/* TESTING.md 11: before login only small literals (a LOGIN's) */
+		if (s->state == IMAP_STATE_NOT_AUTH && need.size > IMAP_PREAUTH_LITERAL_MAX) {
+			imap_literal_refused(s, &need, line, len);
+			return;
+		}
+		struct literal_prefix prefix = {
+			.size = need.size, .nonsync = need.nonsync, .binary = need.binary,
+		};
+		literal_reader_init(&s->literal, &prefix);
+		s->input = IMAP_INPUT_LITERAL;
+		/* RFC 9051 7.5: "+" asks for the octets of a synchronising literal */
+		if (!need.nonsync)
+			conn_printf(s->base.conn, "+ Ready for literal data\r\n");
+		return;
+	}
+	imap_dispatch(s, imap_parser_command(s->parser));
+}
+
+static void imap_check_drain(struct imap_session *s)
+{
+	if (s->base.draining && s->input == IMAP_INPUT_COMMAND && !s->base.closing &&
+	    s->cmd.tag == NULL)
+		imap_session_bye(s, "[UNAVAILABLE] Server shutting down");
+}
+
+static void imap_process_input(struct imap_session *s)
+{
+	while (!s->base.closing && s->input != IMAP_INPUT_WAIT) {
+		if (s->input == IMAP_INPUT_LITERAL) {
+			if (!literal_read_conn(&s->literal, s->base.conn, IMAP_INPUT_MAX,
+					       imap_parser_literal_chunk, s->parser))
+				return;
+			s->input = IMAP_INPUT_COMMAND;
+			continue;
+		}
+		const char *line;
+		size_t len;
+		enum conn_line_result r = conn_read_line(s->base.conn, IMAP_LINE_MAX,
+							 &line, &len, NULL);
+		if (r == CONN_LINE_MORE)
+			return;
+		if (r == CONN_LINE_TOOLONG) {
+			if (s->input == IMAP_INPUT_SASL)
+				imap_auth_abort(s);
+			/* the command it belonged to is lost with it */
+			imap_line_bad(s, NULL, NULL, "Line too long");
+			continue;
+		}
+		if (s->input == IMAP_INPUT_SASL)
+			imap_auth_input_line(s, line, len);
+		else
+			imap_feed_line(s, line, len);
+		imap_check_drain(s);
+	}
+}
+
+bool imap_session_check_gone(struct imap_session *s);
+
+static void imap_session_destroy(struct imap_session *s)
+{
+	imap_parser_destroy(&s->parser);
+	session_deinit(&s->base);
+	free(s);
+}
+
+static void imap_session_free(struct imap_session *s)
+{
+	log_info("sid=%s event=disconnect ip=%s service=%s reason=%s tls=%s user=%s commands=%u",
+		 s->base.sid, s->base.peer_ip, service_name(s->base.service),
+		 conn_close_reason(s->base.conn),
+		 conn_is_tls(s->base.conn) ? conn_tls_version(s->base.conn) : "no",
+		 s->user != NULL ? log_str(s->user) : "-", s->commands);
+	imap_auth_abort(s);
+	if (s->store != NULL || s->sel != NULL) {
+		/* closing an index may checkpoint: on the pool */
+		s->input = IMAP_INPUT_WAIT;
+		imap_store_close(s, imap_session_destroy);
+		return;
+	}
+	imap_session_destroy(s);
+}
+
+bool imap_session_check_gone(struct imap_session *s)
+{
+	if (!session_may_free(&s->base))
+		return false;
+	imap_session_free(s);
+	return true;
+}
+
+static void imap_on_conn_event(void *ctx, enum conn_event ev)
+{
+	struct imap_session *s = ctx;
+	switch (ev) {
+	case CONN_EV_INPUT:
+		imap_process_input(s);
+		break;
+	case CONN_EV_TIMEOUT:
+		log_info("sid=%s event=timeout ip=%s", s->base.sid, s->base.peer_ip);
+		/* RFC 9051 5.4: the autologout timer ran out */
+		imap_session_bye(s, "Autologout; idle for too long");
+		break;
+	case CONN_EV_CLOSED:
+		imap_auth_abandon(s);
+		if (session_on_closed(&s->base))
+			imap_session_free(s);
+		break;
+	}
+}
+
+static void imap_session_drain(struct session *base)
+{
+	struct imap_session *s = (struct imap_session *)base;
+	/* a command in flight answers first; imap_check_drain() then ends it */
+	if (s->input != IMAP_INPUT_WAIT && s->cmd.tag == NULL) {
+		imap_auth_abort(s);
+		imap_session_bye(s, "[UNAVAILABLE] Server shutting down");
+	}
+}
+
+static void imap_session_login_timeout(struct session *base)
+{
+	struct imap_session *s = (struct imap_session *)base;
+	imap_untagged(s, "BYE Login timeout; closing connection");
+	s->logout_sent = true;
+}
+
+static void imap_session_request_timeout(struct session *base)
+{
+	(void)base; /* IMAP starts no request deadline */
+}
+
+static const struct session_vfuncs imap_session_vfuncs = {
+	.drain = imap_session_drain,
+	.login_timeout = imap_session_login_timeout,
+	.request_timeout = imap_session_request_timeout,
+};
+
+void imap_session_create(const struct session_env *env, int fd, enum service service,
+			 const char *peer_ip)
+{
+	const struct config *config = env->config;
+	struct imap_session *s = xcalloc(1, sizeof(*s));
+	struct conn_settings set = {
+		.max_input = IMAP_INPUT_MAX,
+		.max_output = IMAP_OUTPUT_MAX,
+		.idle_timeout_ms = config->imap_timeout * 1000,
+		.handshake_timeout_ms = config->tls_handshake_timeout * 1000,
+		.alpn = "imap",
+		.peer_ip = peer_ip,
+	};
+	bool implicit_tls = service == SERVICE_IMAPS;
+	struct session_settings sset = {
+		.conn = &set, .implicit_tls = implicit_tls,
+		.cb = imap_on_conn_event, .ctx = s,
+	};
+	session_init(&s->base, env, &imap_session_vfuncs, fd, service, &sset);
+	struct imap_parser_limits limits = {
+		.max_args = IMAP_MAX_ARGS,
+		.max_depth = IMAP_MAX_DEPTH,
+		.max_command_size = IMAP_COMMAND_MAX,
+		.literal = { .max_size = IMAP_COMMAND_MAX, .max_nonsync = IMAP_NONSYNC_MAX },
+	};
+	s->parser = imap_parser_create(&limits);
+	s->tls_started = implicit_tls;
+	session_login_deadline(&s->base, config->login_timeout);
+	log_info("sid=%s event=connect ip=%s service=%s port=%u", s->base.sid,
+		 s->base.peer_ip, service_name(service), conn_local_port(s->base.conn));
+	/* RFC 9051 7.1.1: the greeting, with the capabilities (7.1 CAPABILITY
+	 * response code) so a client need not ask */
+	imap_untagged(s, "OK [CAPABILITY %s] Postel IMAP server ready", imap_capabilities(s));
+}
