@@ -383,13 +383,20 @@ static void imap_feed_line(struct imap_session *s, const char *line, size_t len)
 {
 	struct imap_literal_need need;
 	const char *error;
+	if (imap_parser_tag(s->parser) == NULL && line_is_http_request(line, len)) {
+		/* TESTING.md 9 (ALPACA): a tag "GET" would be echoed; drop */
+		log_info("sid=%s event=http_request ip=%s", s->base.sid, s->base.peer_ip);
+		session_close(&s->base);
+		return;
+	}
 	int r = imap_parser_feed_line(s->parser, line, len, &need, &error);
 	if (r < 0) {
 		if (imap_parser_failure(s->parser) == IMAP_PARSER_FAIL_TOOBIG) {
 			imap_literal_refused(s, NULL, line, len);
 			return;
 		}
-		imap_line_bad(s, imap_parser_tag(s->parser), NULL, "%s", error);
+		const char *tag = imap_parser_tag(s->parser);
+		imap_line_bad(s, tag != NULL ? tag : imap_line_tag(s, line, len), NULL, "%s", error);
 		return;
 	}
 	if (r == 1) {
