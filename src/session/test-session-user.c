@@ -429,6 +429,77 @@ static void test_idle_lru_bound(void **state)
 	assert_int_equal(st.opens, n + 1);
 }
 
+/* ---- a handle that cannot be opened; many users ---- */
+
+struct null_probe {
+	atomic_int got_null, got_store;
+	unsigned dones;
+};
+
+static void probe_work(void *ctx, struct store *store)
+{
+	struct null_probe *p = ctx;
+	atomic_fetch_add(store == NULL ? &p->got_null : &p->got_store, 1);
+}
+
+static void probe_done(void *ctx)
+{
+	((struct null_probe *)ctx)->dones++;
+}
+
+static void test_open_failure_then_retry(void **state)
+{
+	struct fixture *f = *state;
+	struct null_probe p = { 0 };
+	struct session_user_stats st;
+	/* DATA/missing/deeper/mail cannot be created: the open fails */
+	char *bad = xstrdup(t_printf("%s/missing/deeper", f->dir));
+	f->config.data_dir = bad;
+	struct session_user *u = session_user_get(&f->env, ALICE);
+	assert_int_equal(session_user_run(u, NULL, probe_work, probe_done, &p), 0);
+	assert_true(wait_count(f, &p.dones, 1));
+	assert_int_equal(atomic_load(&p.got_null), 1);
+	session_user_stats_get(&f->env, &st);
+	assert_int_equal(st.open_failures, 1);
+	assert_int_equal(st.opens, 0);
+	/* the next job tries again */
+	f->config.data_dir = f->dir;
+	assert_int_equal(session_user_run(u, NULL, probe_work, probe_done, &p), 0);
+	assert_true(wait_count(f, &p.dones, 2));
+	assert_int_equal(atomic_load(&p.got_store), 1);
+	session_user_stats_get(&f->env, &st);
+	assert_int_equal(st.opens, 1);
+	session_user_put(&u);
+	free(bad);
+}
+
+#define MANY 300
+
+static void test_many_users_one_entry_each(void **state)
+{
+	struct fixture *f = *state;
+	static struct session_user *users[MANY];
+	struct session_user_stats st;
+	for (unsigned i = 0; i < MANY; i++)
+		users[i] = session_user_get(&f->env, t_printf("u%u@example.org", i));
+	/* after the table grew, every user still finds its own entry */
+	for (unsigned i = 0; i < MANY; i++) {
+		struct session_user *again =
+			session_user_get(&f->env, t_printf("U%u@example.org", i));
+		assert_ptr_equal(again, users[i]);
+		session_user_put(&again);
+	}
+	session_user_stats_get(&f->env, &st);
+	assert_int_equal(st.users, MANY);
+	/* never opened: the last put forgets them at once */
+	for (unsigned i = 0; i < MANY; i++)
+		session_user_put(&users[i]);
+	session_user_stats_get(&f->env, &st);
+	assert_int_equal(st.users, 0);
+	assert_int_equal(st.idle, 0);
+	assert_null(session_user_get(&f->env, ""));
+}
+
 /* ---- shutdown ---- */
 
 static void test_destroy_drains_lanes(void **state)
@@ -457,6 +528,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_session_freed_after_its_job, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idle_timeout_closes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idle_lru_bound, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_failure_then_retry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_many_users_one_entry_each, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_destroy_drains_lanes, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
