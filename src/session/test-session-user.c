@@ -1,172 +1,16 @@
-/* test-session-user.c: the per-worker user cache and per-user lane
- * (session_user.h) on a real ioloop, a two-thread pool and a store in a
- * temporary directory. Work is counted, never timed; every wait is
- * bounded (WAIT_MS) and polls the loop.
+/* test-session-user.c: the per-user lane (session_user.h), counted and
+ * never timed, every wait bounded (WAIT_MS):
  *   - one user's jobs run in FIFO order, never two at once (an atomic
  *     in-flight counter checked in work), done() on the loop in order;
- *   - two users run in parallel (each work waits, bounded, to see the
- *     other in flight);
  *   - the handle is opened once for many jobs and survives a reconnect
  *     (opens, store_stats_get() index_opens);
+ *   - two users run in parallel (each work waits, bounded, to see the
+ *     other in flight);
  *   - over SESSION_USER_QUEUE_MAX a job is refused with -1;
  *   - a session whose connection went while its job ran is freed in
  *     done() and nothing touches it afterwards (ASan);
- *   - an idle user is closed after the idle time, and past
- *     SESSION_USER_IDLE_MAX the least recently used one first;
  *   - destroying the cache runs the queued jobs and closes the handles. */
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <cmocka.h>
-
-#include <ftw.h>
-#include <stdatomic.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include <unistd.h>
-
-#include "lib/config.h"
-#include "lib/ioloop.h"
-#include "lib/mem.h"
-#include "lib/threadpool.h"
-#include "session/session_user.h"
-#include "store/store.h"
-
-#define ALICE "alice@example.org"
-#define BOB "bob@example.org"
-#define WAIT_MS 5000
-#define JOBS 20
-
-struct fixture {
-	char dir[64];
-	struct config config;
-	struct session_env env;
-	struct ioloop *loop;
-	struct threadpool *pool;
-};
-
-static int rm_entry(const char *path, const struct stat *st, int flag,
-		    struct FTW *ftw)
-{
-	(void)st; (void)flag; (void)ftw;
-	return remove(path);
-}
-
-static int setup(void **state)
-{
-	struct fixture *f = xcalloc(1, sizeof(*f));
-	snprintf(f->dir, sizeof(f->dir), "/tmp/test-session-user.XXXXXX");
-	struct store *store;
-	const char *error;
-	if (mkdtemp(f->dir) == NULL || store_open(f->dir, &store, &error) < 0 ||
-	    store_user_create(store, ALICE, &error) < 0 ||
-	    store_user_create(store, BOB, &error) < 0)
-		return -1;
-	store_close(&store);
-	f->config.data_dir = f->dir;
-	f->loop = ioloop_create();
-	f->pool = threadpool_create(f->loop, 2);
-	f->env = (struct session_env){
-		.loop = f->loop, .config = &f->config, .delivery_pool = f->pool,
-	};
-	f->env.users = session_user_cache_create(&f->env);
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-	session_user_cache_destroy(&f->env.users);
-	threadpool_destroy(&f->pool);
-	ioloop_destroy(&f->loop);
-	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	free(f);
-	return 0;
-}
-
-static void on_tick(void *ctx)
-{
-	ioloop_stop(ctx);
-}
-
-/* Run the loop until *counter reaches want, for at most WAIT_MS. */
-static bool wait_count(struct fixture *f, const unsigned *counter, unsigned want)
-{
-	for (unsigned i = 0; i < WAIT_MS / 5 && *counter < want; i++) {
-		struct timeout *to = timeout_add(f->loop, 5, on_tick, f->loop);
-		ioloop_run(f->loop);
-		timeout_remove(&to);
-	}
-	return *counter >= want;
-}
-
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)ms * 1000000L };
-	nanosleep(&ts, NULL);
-}
-
-/* wait on a pool thread, bounded: true if *flag became set */
-static bool spin_until(atomic_int *flag)
-{
-	for (unsigned i = 0; i < WAIT_MS && atomic_load(flag) == 0; i++)
-		sleep_ms(1);
-	return atomic_load(flag) != 0;
-}
-
-/* ---- one user: FIFO, one at a time, opened once ---- */
-
-struct seq {
-	atomic_int in_flight, overlaps, store_ok;
-	atomic_uint next_work;
-	unsigned work_order[JOBS * 2];
-	unsigned done_order[JOBS * 2];
-	unsigned dones;
-	const char *address;
-};
-
-struct seq_job {
-	struct seq *seq;
-	unsigned index;
-};
-
-static void seq_work(void *ctx, struct store *store)
-{
-	struct seq_job *j = ctx;
-	struct seq *q = j->seq;
-	if (atomic_fetch_add(&q->in_flight, 1) != 0)
-		atomic_fetch_add(&q->overlaps, 1);
-	q->work_order[atomic_fetch_add(&q->next_work, 1) % (JOBS * 2)] = j->index;
-	struct store_mailbox_status st;
-	const char *error;
-	if (store != NULL &&
-	    store_mailbox_status(store, q->address, "INBOX", &st, &error) == 0)
-		atomic_fetch_add(&q->store_ok, 1);
-	sleep_ms(1); /* widen the window for a second job to overlap */
-	atomic_fetch_sub(&q->in_flight, 1);
-}
-
-static void seq_done(void *ctx)
-{
-	struct seq_job *j = ctx;
-	j->seq->done_order[j->seq->dones++ % (JOBS * 2)] = j->index;
-	free(j);
-}
-
-static void seq_queue(struct session_user *u, struct seq *q, unsigned first,
-		      unsigned n)
-{
-	for (unsigned i = first; i < first + n; i++) {
-		struct seq_job *j = xcalloc(1, sizeof(*j));
-		j->seq = q;
-		j->index = i;
-		assert_int_equal(session_user_run(u, NULL, seq_work, seq_done, j), 0);
-	}
-}
+#include "session/test-session-user.h"
 
 static void test_fifo_one_at_a_time_opened_once(void **state)
 {
@@ -352,154 +196,6 @@ static void test_session_freed_after_its_job(void **state)
 	assert_int_equal(st.idle, 1);
 }
 
-/* ---- idle users ---- */
-
-static void nop_work(void *ctx, struct store *store)
-{
-	(void)ctx;
-	(void)store;
-}
-
-static void count_done(void *ctx)
-{
-	(*(unsigned *)ctx)++;
-}
-
-static void test_idle_timeout_closes(void **state)
-{
-	struct fixture *f = *state;
-	unsigned dones = 0;
-	session_user_cache_set_idle_ms(f->env.users, 50);
-	struct session_user *u = session_user_get(&f->env, ALICE);
-	assert_int_equal(session_user_run(u, NULL, nop_work, count_done, &dones), 0);
-	assert_true(wait_count(f, &dones, 1));
-	session_user_put(&u);
-	struct session_user_stats st;
-	session_user_stats_get(&f->env, &st);
-	assert_int_equal(st.idle, 1);
-	/* closed on the lane once the idle time passed, then forgotten */
-	for (unsigned i = 0; i < WAIT_MS / 5 && (st.users > 0 || st.closes == 0); i++) {
-		struct timeout *to = timeout_add(f->loop, 5, on_tick, f->loop);
-		ioloop_run(f->loop);
-		timeout_remove(&to);
-		session_user_stats_get(&f->env, &st);
-	}
-	assert_int_equal(st.users, 0);
-	assert_int_equal(st.idle, 0);
-	assert_int_equal(st.closes, 1);
-	assert_int_equal(st.evictions, 1);
-}
-
-static void test_idle_lru_bound(void **state)
-{
-	struct fixture *f = *state;
-	unsigned dones = 0, n = SESSION_USER_IDLE_MAX + 1;
-	struct session_user_stats st;
-	for (unsigned i = 0; i < n; i++) {
-		const char *addr = t_printf("user%u@example.org", i);
-		struct session_user *u = session_user_get(&f->env, addr);
-		assert_int_equal(session_user_run(u, NULL, nop_work, count_done, &dones), 0);
-		assert_true(wait_count(f, &dones, i + 1));
-		session_user_put(&u);
-	}
-	session_user_stats_get(&f->env, &st);
-	assert_int_equal(st.opens, n);
-	assert_int_equal(st.evictions, 1);
-	assert_int_equal(st.idle, SESSION_USER_IDLE_MAX);
-	for (unsigned i = 0; i < WAIT_MS / 5 && st.closes == 0; i++) {
-		struct timeout *to = timeout_add(f->loop, 5, on_tick, f->loop);
-		ioloop_run(f->loop);
-		timeout_remove(&to);
-		session_user_stats_get(&f->env, &st);
-	}
-	assert_int_equal(st.closes, 1);
-	assert_int_equal(st.users, SESSION_USER_IDLE_MAX);
-	/* the newest is still open; the oldest (user0) must open again */
-	struct session_user *u = session_user_get(&f->env, t_printf("user%u@example.org", n - 1));
-	assert_int_equal(session_user_run(u, NULL, nop_work, count_done, &dones), 0);
-	assert_true(wait_count(f, &dones, n + 1));
-	session_user_put(&u);
-	session_user_stats_get(&f->env, &st);
-	assert_int_equal(st.opens, n);
-	u = session_user_get(&f->env, "user0@example.org");
-	assert_int_equal(session_user_run(u, NULL, nop_work, count_done, &dones), 0);
-	assert_true(wait_count(f, &dones, n + 2));
-	session_user_put(&u);
-	session_user_stats_get(&f->env, &st);
-	assert_int_equal(st.opens, n + 1);
-}
-
-/* ---- a handle that cannot be opened; many users ---- */
-
-struct null_probe {
-	atomic_int got_null, got_store;
-	unsigned dones;
-};
-
-static void probe_work(void *ctx, struct store *store)
-{
-	struct null_probe *p = ctx;
-	atomic_fetch_add(store == NULL ? &p->got_null : &p->got_store, 1);
-}
-
-static void probe_done(void *ctx)
-{
-	((struct null_probe *)ctx)->dones++;
-}
-
-static void test_open_failure_then_retry(void **state)
-{
-	struct fixture *f = *state;
-	struct null_probe p = { 0 };
-	struct session_user_stats st;
-	/* DATA/missing/deeper/mail cannot be created: the open fails */
-	char *bad = xstrdup(t_printf("%s/missing/deeper", f->dir));
-	f->config.data_dir = bad;
-	struct session_user *u = session_user_get(&f->env, ALICE);
-	assert_int_equal(session_user_run(u, NULL, probe_work, probe_done, &p), 0);
-	assert_true(wait_count(f, &p.dones, 1));
-	assert_int_equal(atomic_load(&p.got_null), 1);
-	session_user_stats_get(&f->env, &st);
-	assert_int_equal(st.open_failures, 1);
-	assert_int_equal(st.opens, 0);
-	/* the next job tries again */
-	f->config.data_dir = f->dir;
-	assert_int_equal(session_user_run(u, NULL, probe_work, probe_done, &p), 0);
-	assert_true(wait_count(f, &p.dones, 2));
-	assert_int_equal(atomic_load(&p.got_store), 1);
-	session_user_stats_get(&f->env, &st);
-	assert_int_equal(st.opens, 1);
-	session_user_put(&u);
-	free(bad);
-}
-
-#define MANY 300
-
-static void test_many_users_one_entry_each(void **state)
-{
-	struct fixture *f = *state;
-	static struct session_user *users[MANY];
-	struct session_user_stats st;
-	for (unsigned i = 0; i < MANY; i++)
-		users[i] = session_user_get(&f->env, t_printf("u%u@example.org", i));
-	/* after the table grew, every user still finds its own entry */
-	for (unsigned i = 0; i < MANY; i++) {
-		struct session_user *again =
-			session_user_get(&f->env, t_printf("U%u@example.org", i));
-		assert_ptr_equal(again, users[i]);
-		session_user_put(&again);
-	}
-	session_user_stats_get(&f->env, &st);
-	assert_int_equal(st.users, MANY);
-	/* never opened: the last put forgets them at once */
-	for (unsigned i = 0; i < MANY; i++)
-		session_user_put(&users[i]);
-	session_user_stats_get(&f->env, &st);
-	assert_int_equal(st.users, 0);
-	assert_int_equal(st.idle, 0);
-	assert_null(session_user_get(&f->env, ""));
-}
-
 /* ---- shutdown ---- */
 
 static void test_destroy_drains_lanes(void **state)
@@ -519,18 +215,14 @@ static void test_destroy_drains_lanes(void **state)
 	assert_null(session_user_get(&f->env, BOB));
 }
 
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_fifo_one_at_a_time_opened_once, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_two_users_in_parallel, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_queue_limit, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_session_freed_after_its_job, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_idle_timeout_closes, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_idle_lru_bound, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_open_failure_then_retry, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_many_users_one_entry_each, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_destroy_drains_lanes, setup, teardown),
+		T(test_fifo_one_at_a_time_opened_once), T(test_two_users_in_parallel),
+		T(test_queue_limit), T(test_session_freed_after_its_job),
+		T(test_destroy_drains_lanes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
