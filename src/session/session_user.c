@@ -28,8 +28,9 @@
 struct lane_job {
 	struct lane_job *next;
 	struct session *s;
-	session_user_work_t *work; /* NULL: close the handle */
-	session_user_done_t *done;
+	bool close;                /* close the handle; no work, no done */
+	session_user_work_t *work;
+	session_user_done_t *done; /* may be NULL */
 	void *ctx;
 	bool may_open; /* queued before shutdown */
 	/* set by lane_work on the pool thread, read by lane_done */
@@ -138,7 +139,7 @@ static void lane_work(void *ctx)
 {
 	struct session_user *u = ctx;
 	struct lane_job *job = u->current;
-	if (job->work == NULL) {
+	if (job->close) {
 		if (u->store != NULL) {
 			store_close(&u->store);
 			job->closed = true;
@@ -208,7 +209,9 @@ static void user_close(struct session_user *u)
 {
 	if (u->idle)
 		lru_unlink(u);
-	lane_push(u, xcalloc(1, sizeof(struct lane_job)));
+	struct lane_job *job = xcalloc(1, sizeof(*job));
+	job->close = true;
+	lane_push(u, job);
 }
 
 static void user_evict(struct session_user *u, const char *reason)
@@ -271,12 +274,13 @@ static void lane_done(void *ctx)
 		log_error("event=user_open_failed user=%s error=%s",
 			  log_str(u->address), log_str(job->error));
 	}
-	if (job->work != NULL) {
+	if (!job->close) {
 		c->stats.jobs_run++;
 		/* before done(): it may find the session free to go */
 		if (job->s != NULL)
 			session_job_end(job->s);
-		job->done(job->ctx);
+		if (job->done != NULL)
+			job->done(job->ctx);
 		u->refs--; /* the job's own reference: u lived through done() */
 	}
 	free(job->error);

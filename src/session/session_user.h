@@ -4,7 +4,9 @@
  * Contract:
  * - session_user_get() gives the one entry of that user in this worker
  *   (refcounted, shared by all of the user's sessions); every get is
- *   matched by one session_user_put(). Loop thread only.
+ *   matched by one session_user_put(). Every function here is for the
+ *   loop thread only, but session_user_address() (any thread: it never
+ *   changes) and what work() does with its store.
  * - The entry holds the user's store handle. It is opened lazily by the
  *   first job, ON THE LANE (a pool thread), never on the loop: an open
  *   may wait a few seconds for an index lock (store.h).
@@ -14,7 +16,8 @@
  *   is used by one thread at a time), while different users run in
  *   parallel. work(ctx, store) runs on the pool thread (store is NULL if
  *   the handle could not be opened: answer a temporary failure);
- *   done(ctx) runs on the loop thread. Submitting is O(1) and no lock is
+ *   done(ctx) (may be NULL) runs on the loop thread; work must not keep
+ *   the store, nor what it returned, past its return. Submitting is O(1) and no lock is
  *   held across work: the lane's queue lives on the loop thread and the
  *   next job is handed to the pool when the previous one came back.
  * - The job holds a session job (session_job_begin/end) on s (may be
