@@ -26,6 +26,7 @@
 #include "store/store.h"
 #include "store/store_committer.h"
 #include "store/store_watch.h"
+#include "session/session_user.h"
 #include "queue/queue.h"
 #include "smtp/smtp_session.h"
 #include "pop3/pop3_session.h"
@@ -381,6 +382,7 @@ int worker_run(const struct config *config, struct tls_ctx *tls,
 		.new_id = worker_session_id, .ended = worker_session_ended,
 		.ctx = &worker,
 	};
+	worker.env.users = session_user_cache_create(&worker.env);
 	limits = worker_limits_create(shared_limits, limits_row);
 
 	master_chan = channel_create(worker.loop, start->channel_fd, worker_on_channel_msg,
@@ -421,6 +423,9 @@ int worker_run(const struct config *config, struct tls_ctx *tls,
 	timeout_remove(&accept_pause_to);
 	io_remove(&signal_io);
 	close(signal_fd);
+	/* users' lanes finish and close their handles on the pool, while
+	 * the change channel still carries what they commit */
+	session_user_cache_destroy(&worker.env.users);
 	store_watch_remove(&log_watch);
 	store_watch_detach();
 	channel_destroy(&master_chan);
