@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 struct auth_login;
+struct session_user;
 struct store;
 struct store_view;
 
@@ -125,8 +126,8 @@ struct imap_session {
 	struct auth_login *login;
 	const char *user;     /* the canonical address, after login */
 
-	struct store *store;  /* this session's handle: its jobs use it */
-	bool store_busy;      /* a job holds the handle */
+	struct session_user *suser; /* the user's lane and store handle */
+	bool store_busy;      /* a job of this session is out */
 	struct imap_selected *sel;
 
 	/* for the disconnect log line */
@@ -172,17 +173,18 @@ void imap_auth_input_line(struct imap_session *s, const char *line, size_t len);
 void imap_auth_abort(struct imap_session *s);
 void imap_auth_abandon(struct imap_session *s);
 
-/* imap_store.c: store work for a session, one job at a time, on the
- * worker's delivery pool with the session's own store handle (opened in
- * the first job). work(ctx, store) on a pool thread; done(ctx) on the
- * loop, where the session may be gone: done checks imap_session_check_gone()
- * first (its ctx is its own to free either way). */
+/* imap_store.c: store work for a session, one job at a time, on its
+ * user's lane (session_user.h). work(ctx, store) on a pool thread; store
+ * is NULL when the user's handle could not be opened (then no view
+ * exists either): work must fail at once. done(ctx) on the loop, where the
+ * session may be gone: done checks imap_session_check_gone() first (its
+ * ctx is its own to free either way). The last thing a command does. */
 typedef void imap_store_work_t(void *ctx, struct store *store);
 typedef void imap_store_done_t(void *ctx);
 void imap_store_run(struct imap_session *s, imap_store_work_t *work,
 		    imap_store_done_t *done, void *ctx);
-/* The session ends: the view and the handle are closed on the pool, then
- * done(s) on the loop. */
+/* The session ends: its view is closed on the lane, the user let go,
+ * then done(s) on the loop. */
 void imap_store_close(struct imap_session *s, void (*done)(struct imap_session *s));
 
 /* imap_select.c */

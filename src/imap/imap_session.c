@@ -473,13 +473,9 @@ static void imap_session_free(struct imap_session *s)
 		 conn_is_tls(s->base.conn) ? conn_tls_version(s->base.conn) : "no",
 		 s->user != NULL ? log_str(s->user) : "-", s->commands);
 	imap_auth_abort(s);
-	if (s->store != NULL || s->sel != NULL) {
-		/* closing an index may checkpoint: on the pool */
-		s->input = IMAP_INPUT_WAIT;
-		imap_store_close(s, imap_session_destroy);
-		return;
-	}
-	imap_session_destroy(s);
+	/* the view is closed on the user's lane, then the session ends */
+	s->input = IMAP_INPUT_WAIT;
+	imap_store_close(s, imap_session_destroy);
 }
 
 bool imap_session_check_gone(struct imap_session *s)
