@@ -230,6 +230,7 @@ static bool eval_message(struct search_run *run, const struct store_message_info
 		search_eval_body(run, info->uid);
 		r = eval_node(run, &m, 0);
 	}
+	search_message_close(run);
 	if (r == RES_UNKNOWN) {
 		/* unreadable content: every content key still open is false */
 		for (unsigned i = 0; i < run->prog->count; i++) {

@@ -12,12 +12,29 @@
 
 #define SEARCH_CHUNK 8192
 
+/* The reader of uid at its start; NULL when it cannot be read (a
+ * message gone or unreadable matches no content key). */
 static struct store_message_reader *open_message(struct search_run *run,
 						 uint32_t uid)
 {
 	const char *error;
-	/* a message gone or unreadable matches no content key */
-	return store_view_message_open(run->view, uid, &error);
+	if (run->open_failed)
+		return NULL;
+	if (run->reader != NULL) {
+		if (store_message_seek(run->reader, 0, &error) == 0)
+			return run->reader;
+		search_message_close(run);
+	}
+	run->reader = store_view_message_open(run->view, uid, &error);
+	run->open_failed = run->reader == NULL;
+	return run->reader;
+}
+
+void search_message_close(struct search_run *run)
+{
+	if (run->reader != NULL)
+		store_message_close(&run->reader);
+	run->open_failed = false;
 }
 
 /* The header section (without the empty line) into run->buf, at most
@@ -188,9 +205,7 @@ void search_eval_header(struct search_run *run, uint32_t uid)
 	struct store_message_reader *r = open_message(run, uid);
 	if (r == NULL)
 		return;
-	bool ok = read_header(run, r);
-	store_message_close(&r);
-	if (!ok)
+	if (!read_header(run, r))
 		return;
 	const char *p = run->buf.data == NULL ? "" : run->buf.data;
 	const char *end = p + run->buf.len;
@@ -343,7 +358,6 @@ void search_eval_body(struct search_run *run, uint32_t uid)
 		}
 	}
 	mime_tree_free(&tree);
-	store_message_close(&r);
 	for (unsigned k = 0; k < run->prog->count; k++) {
 		if (search_key_is_body(run->prog->nodes[k].key) && run->res[k] != RES_YES)
 			run->res[k] = RES_NO;

@@ -22,6 +22,9 @@ struct search_run {
 	const char *stop_reason;
 	str_t buf, dec, utf8;          /* reused between messages */
 	pool_t *tmp;                   /* cleared for each message */
+	/* the current message, opened once for its header and body */
+	struct store_message_reader *reader;
+	bool open_failed;
 };
 
 static inline bool search_key_is_header(enum imap_search_key k)
@@ -44,6 +47,8 @@ int64_t search_day_number(int year, int month, int day);
 void search_eval_header(struct search_run *run, uint32_t uid);
 /* Read the body of uid and answer BODY and TEXT keys still unknown. */
 void search_eval_body(struct search_run *run, uint32_t uid);
+/* Close the current message's reader, if open. */
+void search_message_close(struct search_run *run);
 /* Account n bytes read; false when the search must stop. */
 bool search_account(struct search_run *run, size_t n);
 

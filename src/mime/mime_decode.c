@@ -36,6 +36,8 @@ void mime_decoder_init(struct mime_decoder *d, enum mime_cte cte)
 static void base64_feed(struct mime_decoder *d, const unsigned char *in,
 			size_t len, str_t *out)
 {
+	str_reserve(out, len / 4 * 3 + 3);
+	unsigned char *dst = (unsigned char *)out->data + out->len;
 	for (size_t i = 0; i < len; i++) {
 		int v = base64_value(in[i]);
 		if (v < 0) {
@@ -47,10 +49,12 @@ static void base64_feed(struct mime_decoder *d, const unsigned char *in,
 		d->b64_nbits += 6;
 		if (d->b64_nbits >= 8) {
 			d->b64_nbits -= 8;
-			str_appendc(out, (char)((d->b64_bits >> d->b64_nbits) & 0xff));
+			*dst++ = (unsigned char)((d->b64_bits >> d->b64_nbits) & 0xff);
 			d->b64_bits &= (1u << d->b64_nbits) - 1;
 		}
 	}
+	out->len = (size_t)(dst - (unsigned char *)out->data);
+	out->data[out->len] = '\0';
 }
 
 /* One byte after a pending "=" (RFC 2045 6.7 rules 1 and 5): true when

@@ -3,6 +3,7 @@
  * kept (at most sizeof(pend) bytes) until the next chunk completes it. */
 #include <errno.h>
 #include <iconv.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -58,14 +59,20 @@ struct mime_charset_conv *mime_charset_conv_create(const char *charset)
 
 static void latin1_feed(const unsigned char *in, size_t len, str_t *out)
 {
+	if (len > SIZE_MAX / 2)
+		len = SIZE_MAX / 2;     /* not reached: chunks are small */
+	str_reserve(out, 2 * len);
+	unsigned char *dst = (unsigned char *)out->data + out->len;
 	for (size_t i = 0; i < len; i++) {
 		if (in[i] < 0x80) {
-			str_appendc(out, (char)in[i]);
+			*dst++ = in[i];
 		} else {
-			str_appendc(out, (char)(0xc0 | in[i] >> 6));
-			str_appendc(out, (char)(0x80 | (in[i] & 0x3f)));
+			*dst++ = (unsigned char)(0xc0 | in[i] >> 6);
+			*dst++ = (unsigned char)(0x80 | (in[i] & 0x3f));
 		}
 	}
+	out->len = (size_t)(dst - (unsigned char *)out->data);
+	out->data[out->len] = '\0';
 }
 
 /* Convert as much of src as iconv can; returns the bytes used. An

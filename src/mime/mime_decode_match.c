@@ -41,23 +41,29 @@ static unsigned utf8_decode(const unsigned char *in, size_t len, uint32_t *cp_r)
 	return n;
 }
 
-static void utf8_encode(uint32_t cp, str_t *out)
+/* Encode cp into dst (room for 4); returns the bytes written. */
+static unsigned utf8_encode(uint32_t cp, unsigned char *dst)
 {
 	if (cp < 0x80) {
-		str_appendc(out, (char)cp);
-	} else if (cp < 0x800) {
-		str_appendc(out, (char)(0xc0 | cp >> 6));
-		str_appendc(out, (char)(0x80 | (cp & 0x3f)));
-	} else if (cp < 0x10000) {
-		str_appendc(out, (char)(0xe0 | cp >> 12));
-		str_appendc(out, (char)(0x80 | ((cp >> 6) & 0x3f)));
-		str_appendc(out, (char)(0x80 | (cp & 0x3f)));
-	} else {
-		str_appendc(out, (char)(0xf0 | cp >> 18));
-		str_appendc(out, (char)(0x80 | ((cp >> 12) & 0x3f)));
-		str_appendc(out, (char)(0x80 | ((cp >> 6) & 0x3f)));
-		str_appendc(out, (char)(0x80 | (cp & 0x3f)));
+		dst[0] = (unsigned char)cp;
+		return 1;
 	}
+	if (cp < 0x800) {
+		dst[0] = (unsigned char)(0xc0 | cp >> 6);
+		dst[1] = (unsigned char)(0x80 | (cp & 0x3f));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		dst[0] = (unsigned char)(0xe0 | cp >> 12);
+		dst[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
+		dst[2] = (unsigned char)(0x80 | (cp & 0x3f));
+		return 3;
+	}
+	dst[0] = (unsigned char)(0xf0 | cp >> 18);
+	dst[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3f));
+	dst[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
+	dst[3] = (unsigned char)(0x80 | (cp & 0x3f));
+	return 4;
 }
 
 /* Ranges of CaseFolding.txt (status C and S) where upper case letters
@@ -98,26 +104,38 @@ static uint32_t fold_cp(uint32_t cp)
 	return cp;
 }
 
+/* Written in place: no folding in the table makes a sequence longer,
+ * so the output fits in len bytes (checked per character all the same). */
 void mime_utf8_fold(const void *in, size_t len, str_t *out)
 {
 	const unsigned char *p = in;
 	size_t i = 0;
 	str_reserve(out, len);
+	unsigned char *dst = (unsigned char *)out->data + out->len;
 	while (i < len) {
 		if (p[i] < 0x80) {      /* ASCII fast path */
 			unsigned char c = p[i++];
-			str_appendc(out, (char)(c >= 'A' && c <= 'Z' ? c + 32 : c));
+			*dst++ = c >= 'A' && c <= 'Z' ? c + 32 : c;
 			continue;
 		}
 		uint32_t cp;
 		unsigned n = utf8_decode(p + i, len - i, &cp);
 		if (n == 0) {
-			str_appendc(out, (char)p[i++]);
+			*dst++ = p[i++];
 			continue;
 		}
-		utf8_encode(fold_cp(cp), out);
+		unsigned char enc[4];
+		unsigned m = utf8_encode(fold_cp(cp), enc);
+		if (m > n) {            /* cannot happen with this table */
+			memcpy(enc, p + i, n);
+			m = n;
+		}
+		memcpy(dst, enc, m);
+		dst += m;
 		i += n;
 	}
+	out->len = (size_t)(dst - (unsigned char *)out->data);
+	out->data[out->len] = '\0';
 }
 
 bool mime_utf8_icontains(const void *hay, size_t hay_len,
