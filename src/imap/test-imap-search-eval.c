@@ -23,6 +23,7 @@
 #include "imap/imap_parser.h"
 #include "imap/imap_search_eval.h"
 #include "imap/imap_search_render.h"
+#include "lib/base64.h"
 #include "lib/mem.h"
 #include "store/store_view.h"
 
@@ -99,11 +100,11 @@ struct fixture {
 };
 
 static const struct imap_parser_limits plimits = {
-	.max_args = 1000, .max_depth = 50, .max_command_size = 65536,
+	.max_args = 4000, .max_depth = 50, .max_command_size = 65536,
 	.literal = { .max_size = 1000, .max_nonsync = 100 },
 };
 static const struct imap_search_limits slimits = {
-	.max_depth = 20, .max_nodes = 200, .max_ranges = 100,
+	.max_depth = 20, .max_nodes = 2000, .max_ranges = 100,
 };
 
 static int rm_entry(const char *path, const struct stat *st, int flag,
@@ -180,7 +181,7 @@ static int teardown(void **state)
 
 static void parse(struct fixture *f, const char *program)
 {
-	char line[4096];
+	static char line[32768];
 	const char *error;
 	int len = snprintf(line, sizeof(line), "a SEARCH %s", program);
 	assert_true(len > 0 && (size_t)len < sizeof(line));
@@ -354,6 +355,65 @@ static void test_body_keys(void **state)
 	assert_string_equal(q(f, "BODY preamble"), "");
 }
 
+#define LONG_WORDS 1500
+
+/* Bodies longer than the evaluator's 8 KiB chunk, made of the words
+ * "K0000Ä" ... "K1499Ä": every chunk boundary falls inside or next to
+ * a word, and all must be found (an AND of 1,500 BODY keys). */
+static void test_long_bodies(void **state)
+{
+	struct fixture *f = *state;
+	str_t text = STR_INIT, b64 = STR_INIT, msg = STR_INIT, prog = STR_INIT;
+	for (unsigned i = 0; i < LONG_WORDS; i++)
+		str_printf(&text, "K%04u\xc3\x84 ", i);
+	base64_encode(text.data, text.len, &b64);
+	str_appendz(&msg, "Subject: b64\r\nContent-Type: text/plain; charset=utf-8\r\n"
+		    "Content-Transfer-Encoding: base64\r\n\r\n");
+	for (size_t i = 0; i < b64.len; i += 76) {
+		str_append(&msg, b64.data + i, b64.len - i < 76 ? b64.len - i : 76);
+		str_appendz(&msg, "\r\n");
+	}
+	deliver(f->store, msg.data, 0, NULL, 0, day(2026, 5, 1));
+	/* quoted-printable ISO-8859-1, soft breaks between the tokens,
+	 * also between a word and its "=C4" */
+	str_clear(&msg);
+	str_appendz(&msg, "Subject: qp\r\nContent-Type: text/plain; charset=iso-8859-1\r\n"
+		    "Content-Transfer-Encoding: quoted-printable\r\n\r\n");
+	size_t col = 0;
+	for (unsigned i = 0; i < LONG_WORDS; i++) {
+		char tok[3][8];
+		snprintf(tok[0], sizeof(tok[0]), "K%04u", i);
+		snprintf(tok[1], sizeof(tok[1]), "=C4");
+		snprintf(tok[2], sizeof(tok[2]), "%s", i % 40 == 39 ? "\r\n" : " ");
+		for (unsigned t = 0; t < 3; t++) {
+			if (col + strlen(tok[t]) > 60 + i % 13 && t < 2) {
+				str_appendz(&msg, "=\r\n");
+				col = 0;
+			}
+			str_appendz(&msg, tok[t]);
+			col = t == 2 && i % 40 == 39 ? 0 : col + strlen(tok[t]);
+		}
+	}
+	deliver(f->store, msg.data, 0, NULL, 0, day(2026, 5, 1));
+	struct store_view_changes changes;
+	const char *error;
+	assert_int_equal(store_view_sync(f->view, f->pool, &changes, &error), 0);
+	assert_int_equal(changes.added_count, 2);
+	assert_true(msg.len > 8192 + 4096);
+
+	for (unsigned i = 0; i < LONG_WORDS; i++)
+		str_printf(&prog, "%sBODY \"k%04u\xc3\xa4\"", i == 0 ? "" : " ", i);
+	assert_string_equal(q(f, str_c(&prog)), "5 6");
+	str_clear(&prog);
+	str_printf(&prog, "BODY \"k%04u\xc3\xa4 k\"", LONG_WORDS - 1);
+	assert_string_equal(q(f, str_c(&prog)), "");
+	assert_string_equal(q(f, "BODY \"\xc3\xa4 k0701\xc3\x84 K0702\""), "5 6");
+	str_free(&text);
+	str_free(&b64);
+	str_free(&msg);
+	str_free(&prog);
+}
+
 static unsigned cancel_calls;
 static bool cancel_after_two(void *context)
 {
@@ -444,6 +504,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_header_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_body_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cheap_first_and_limits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_long_bodies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_render, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
