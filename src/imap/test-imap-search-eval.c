@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "imap/imap_args.h"
@@ -256,6 +257,21 @@ static void test_cheap_keys(void **state)
 	assert_string_equal(q(f, "SINCE 15-Mar-2026"), "2 3 4");
 	assert_string_equal(q(f, "SINCE \"2-Apr-2026\""), "4");
 	assert_string_equal(q(f, "ON 16-Mar-2026"), "");
+	/* the server's time zone (a POSIX TZ, no tzdata needed): 12:00 UTC
+	 * is the next day at UTC+14 */
+	char *old_tz = getenv("TZ") != NULL ? xstrdup(getenv("TZ")) : NULL;
+	setenv("TZ", "XYZ-14", 1);
+	tzset();
+	f->ctx.dates_utc = false;
+	assert_string_equal(q(f, "ON 16-Mar-2026"), "2");
+	assert_string_equal(q(f, "ON 15-Mar-2026"), "");
+	assert_string_equal(q(f, "BEFORE 3-Apr-2026"), "1 2 3");
+	if (old_tz != NULL)
+		setenv("TZ", old_tz, 1);
+	else
+		unsetenv("TZ");
+	tzset();
+	free(old_tz);
 }
 
 static void test_sets(void **state)
