@@ -8,7 +8,7 @@
  * come from store_view_list() without opening a message and are
  * evaluated first; a message is opened only when they leave the answer
  * open. Header keys (FROM, TO, CC, BCC, SUBJECT, HEADER, SENT*) read the
- * header alone (at most IMAP_SEARCH_HEADER_MAX bytes, RFC 2047 decoded);
+ * header alone (read up to IMAP_SEARCH_HEADER_MAX bytes, RFC 2047 decoded);
  * BODY and TEXT read the message in chunks and decode each text part
  * (quoted-printable, base64, charset to UTF-8), never holding more than
  * a chunk and the MIME part tree. Strings match as case-insensitive
