@@ -77,6 +77,9 @@ struct imap_selected {
 	struct { uint32_t first, end; } recent[IMAP_RECENT_RANGES];
 	unsigned recent_count;
 	unsigned exists;       /* what the client was last told */
+	/* RFC 5182 "$": the last saved SEARCH result, UIDs ascending */
+	uint32_t *saved;
+	unsigned saved_count;
 };
 
 struct imap_cmd;
@@ -130,6 +133,11 @@ struct imap_session {
 	bool store_busy;      /* a job of this session is out */
 	struct imap_selected *sel;
 
+	/* a large answer written as the client reads (imap_output_end) */
+	str_t out;
+	size_t out_off;
+	void (*out_final)(struct imap_cmd *cmd);
+
 	/* for the disconnect log line */
 	unsigned commands;
 };
@@ -162,6 +170,13 @@ void imap_append_nstring(str_t *out, const char *s);
 /* A mailbox name for the client: modified UTF-7 for rev1, UTF-8 for rev2
  * (RFC 9051 5.1), as an astring. */
 void imap_append_mailbox(struct imap_session *s, str_t *out, const char *name);
+
+/* A large answer (SEARCH, LIST, FETCH of many messages): append it to
+ * the buffer imap_output_begin() gives, then imap_output_end() writes it
+ * in pieces within the output cap as the client reads, and calls
+ * final(cmd) (which replies) once all of it is queued. */
+str_t *imap_output_begin(struct imap_session *s);
+void imap_output_end(struct imap_cmd *cmd, void (*final)(struct imap_cmd *cmd));
 
 /* imap_cmds.c */
 imap_cmd_func_t imap_cmd_capability, imap_cmd_noop, imap_cmd_logout, imap_cmd_id,
@@ -196,5 +211,11 @@ imap_cmd_func_t imap_cmd_select, imap_cmd_examine, imap_cmd_close, imap_cmd_unse
 void imap_select_sync(struct imap_cmd *cmd, void (*final)(struct imap_cmd *cmd));
 void imap_selected_free(struct imap_selected **sel);
 bool imap_selected_is_recent(const struct imap_selected *sel, uint32_t uid);
+/* RFC 5182: keep uids (ascending) as "$", replacing the last. */
+void imap_selected_save(struct imap_selected *sel, const uint32_t *uids, unsigned count);
+
+/* imap_search_cmd.c */
+imap_cmd_func_t imap_cmd_search;
+void imap_search_final(struct imap_cmd *cmd);
 
 #endif

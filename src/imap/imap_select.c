@@ -29,9 +29,19 @@ void imap_selected_free(struct imap_selected **selp)
 	if (sel == NULL)
 		return;
 	*selp = NULL;
+	free(sel->saved);
 	store_view_close(&sel->view);
 	pool_destroy(&sel->pool);
 	free(sel);
+}
+
+void imap_selected_save(struct imap_selected *sel, const uint32_t *uids, unsigned count)
+{
+	free(sel->saved);
+	sel->saved = count > 0 ? xmalloc(count * sizeof(*uids)) : NULL;
+	if (count > 0)
+		memcpy(sel->saved, uids, count * sizeof(*uids));
+	sel->saved_count = count;
 }
 
 /* Number of UIDs in the view's map below uid (binary search). */

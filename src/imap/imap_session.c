@@ -40,6 +40,7 @@ static const struct imap_cmd_def imap_cmds[] = {
 	{ "LOGOUT", imap_cmd_logout, NA | AU | SE },
 	{ "NAMESPACE", imap_cmd_namespace, AU | SE },
 	{ "NOOP", imap_cmd_noop, NA | AU | SE },
+	{ "SEARCH", imap_cmd_search, SE | IMAP_CMD_UID },
 	{ "SELECT", imap_cmd_select, AU | SE },
 	{ "STARTTLS", imap_cmd_starttls, NA },
 	{ "UNSELECT", imap_cmd_unselect, SE },
@@ -155,6 +156,46 @@ static void imap_line_bad(struct imap_session *s, const char *tag, const char *r
 	session_command_done(&s->base);
 }
 
+/* Room kept for the tagged reply and untagged data after an answer */
+#define IMAP_OUTPUT_RESERVE 4096
+
+str_t *imap_output_begin(struct imap_session *s)
+{
+	str_clear(&s->out);
+	s->out_off = 0;
+	return &s->out;
+}
+
+static void imap_output_flush(void *ctx)
+{
+	struct imap_session *s = ctx;
+	size_t room = conn_output_room(s->base.conn);
+	size_t left = s->out.len - s->out_off;
+	if (room > IMAP_OUTPUT_RESERVE) {
+		size_t n = room - IMAP_OUTPUT_RESERVE < left ? room - IMAP_OUTPUT_RESERVE : left;
+		conn_write(s->base.conn, s->out.data + s->out_off, n);
+		s->out_off += n;
+		left -= n;
+	}
+	if (left > 0) {
+		/* the rest when the client has read this much */
+		conn_set_output_drained(s->base.conn, imap_output_flush, s);
+		return;
+	}
+	conn_set_output_drained(s->base.conn, NULL, NULL);
+	str_free(&s->out);
+	s->out_off = 0;
+	void (*final)(struct imap_cmd *cmd) = s->out_final;
+	s->out_final = NULL;
+	final(&s->cmd);
+}
+
+void imap_output_end(struct imap_cmd *cmd, void (*final)(struct imap_cmd *cmd))
+{
+	cmd->s->out_final = final;
+	imap_output_flush(cmd->s);
+}
+
 void imap_cmd_wait(struct imap_cmd *cmd)
 {
 	cmd->s->input = IMAP_INPUT_WAIT;
@@ -180,7 +221,7 @@ const char *imap_capabilities(const struct imap_session *s)
 	str_t caps = STR_INIT;
 	/* RFC 9051 7.2.2: what this server does, no more; each extension
 	 * here is served in full (issue 9 item 9 lists the rest to come) */
-	str_appendz(&caps, "IMAP4rev1 LITERAL- SASL-IR ID ENABLE UNSELECT NAMESPACE");
+	str_appendz(&caps, "IMAP4rev1 LITERAL- SASL-IR ID ENABLE UNSELECT NAMESPACE ESEARCH SEARCHRES");
 	if (s->state == IMAP_STATE_NOT_AUTH) {
 		if (!conn_is_tls(s->base.conn) && !s->tls_started && s->base.env->tls != NULL)
 			str_appendz(&caps, " STARTTLS");
@@ -460,6 +501,7 @@ bool imap_session_check_gone(struct imap_session *s);
 
 static void imap_session_destroy(struct imap_session *s)
 {
+	str_free(&s->out);
 	imap_parser_destroy(&s->parser);
 	session_deinit(&s->base);
 	free(s);
