@@ -218,8 +218,10 @@ def test_delete_and_rename_of_the_selected_mailbox(postel):
         ok(c, "CREATE Work")
         ok(c, "SELECT Work")
         ok(c, "RENAME Work Job")
-        # the selection follows its mailbox
+        # the selection follows its mailbox: its view syncs under the new name
         ok(c, "NOOP")
+        assert not [x for x in postel.log().splitlines()
+                    if "event=sync_failed" in x and user in x], postel.log_tail()
         ok(c, "CREATE Job/sub")
         tagged, _ = c.command("DELETE Job")  # has a child: refused, still selected
         assert status_of(tagged) == "NO"

@@ -326,14 +326,18 @@ static void mbox_done(void *ctx)
 			 job->new_name != NULL ? log_str(job->new_name) : "");
 	}
 	if (job->op == OP_RENAME && s->sel != NULL) {
-		/* the view follows its mailbox: rename the selection */
+		/* the selected mailbox (or one above it) was renamed: the
+		 * view follows it (no job runs now, so the view is free) */
 		size_t len = strlen(job->name);
-		const char *cur = s->sel->name;
+		const char *cur = s->sel->name, *renamed = NULL;
 		if (strcmp(cur, job->name) == 0 && strcmp(cur, "INBOX") != 0)
-			s->sel->name = pool_strdup(s->sel->pool, job->new_name);
+			renamed = job->new_name;
 		else if (strncmp(cur, job->name, len) == 0 && cur[len] == '/')
-			s->sel->name = pool_strdup(s->sel->pool,
-						   t_printf("%s%s", job->new_name, cur + len));
+			renamed = t_printf("%s%s", job->new_name, cur + len);
+		if (renamed != NULL) {
+			s->sel->name = pool_strdup(s->sel->pool, renamed);
+			store_view_renamed(s->sel->view, s->sel->name);
+		}
 	}
 	mbox_job_free(job);
 	imap_cmd_ok(cmd, NULL, "%s completed", op);
