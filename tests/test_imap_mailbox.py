@@ -63,6 +63,7 @@ def test_create_list_and_parents(postel):
         # '%' stops at the separator, '*' does not (RFC 9051 6.3.9)
         top = listing(ok(c, 'LIST "" "%"'))
         assert "Projects" in top and "Projects/2026" not in top
+        assert listing(ok(c, 'LIST "" %')) == top  # list-wildcards in an atom
         sub = listing(ok(c, 'LIST "Projects/" "%"'))
         assert set(sub) == {"Projects/2026"}
         assert set(listing(ok(c, 'LIST "" "Projects/*"'))) == {"Projects/2026",
