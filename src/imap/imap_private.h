@@ -218,4 +218,40 @@ void imap_selected_save(struct imap_selected *sel, const uint32_t *uids, unsigne
 imap_cmd_func_t imap_cmd_search;
 void imap_search_final(struct imap_cmd *cmd);
 
+/* imap_mailbox.c: CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, STATUS */
+imap_cmd_func_t imap_cmd_create, imap_cmd_delete, imap_cmd_rename, imap_cmd_subscribe,
+	imap_cmd_unsubscribe, imap_cmd_status;
+struct store_mailbox_status;
+/* In a job: the user's mailbox names, sorted (an account made before its
+ * store gets its folders first); the subscriptions, sorted. */
+int imap_mailbox_names(struct store *store, const char *address, pool_t *pool,
+		       const char ***names_r, unsigned *count_r, const char **error_r);
+int imap_mailbox_subscriptions(struct store *store, const char *address, pool_t *pool,
+			       const char ***names_r, unsigned *count_r,
+			       const char **error_r);
+/* Lookups in a sorted name list: is name there; how many names lie
+ * below parent ("parent/..."), from *first_r on. */
+int imap_names_cmp(const void *a, const void *b); /* qsort over const char * */
+bool imap_names_contain(const char *const *names, unsigned count, const char *name);
+unsigned imap_names_below(const char *const *names, unsigned count, const char *parent,
+			  unsigned *first_r);
+/* STATUS items (RFC 9051 6.3.11, RFC 8438 SIZE, rev1 RECENT) */
+enum imap_status_item {
+	IMAP_STATUS_MESSAGES = 1u << 0,
+	IMAP_STATUS_UIDNEXT = 1u << 1,
+	IMAP_STATUS_UIDVALIDITY = 1u << 2,
+	IMAP_STATUS_UNSEEN = 1u << 3,
+	IMAP_STATUS_DELETED = 1u << 4,
+	IMAP_STATUS_SIZE = 1u << 5,
+	IMAP_STATUS_RECENT = 1u << 6,
+};
+/* args[i] the item list: a mask of IMAP_STATUS_*; -1 for BAD. */
+int imap_status_items_parse(const struct imap_session *s, const struct imap_arg *args,
+			    unsigned i, unsigned *items_r, const char **error_r);
+/* "(MESSAGES n ...)" */
+void imap_status_append(str_t *out, unsigned items, const struct store_mailbox_status *st);
+
+/* imap_list.c: LIST (with LIST-EXTENDED, LIST-STATUS, SPECIAL-USE) and LSUB */
+imap_cmd_func_t imap_cmd_list, imap_cmd_lsub;
+
 #endif

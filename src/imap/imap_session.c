@@ -33,17 +33,25 @@ static const struct imap_cmd_def imap_cmds[] = {
 	{ "AUTHENTICATE", imap_cmd_authenticate, NA },
 	{ "CAPABILITY", imap_cmd_capability, NA | AU | SE },
 	{ "CLOSE", imap_cmd_close, SE },
+	{ "CREATE", imap_cmd_create, AU | SE },
+	{ "DELETE", imap_cmd_delete, AU | SE },
 	{ "ENABLE", imap_cmd_enable, AU },
 	{ "EXAMINE", imap_cmd_examine, AU | SE },
 	{ "ID", imap_cmd_id, NA | AU | SE },
+	{ "LIST", imap_cmd_list, AU | SE },
 	{ "LOGIN", imap_cmd_login, NA },
 	{ "LOGOUT", imap_cmd_logout, NA | AU | SE },
+	{ "LSUB", imap_cmd_lsub, AU | SE },
 	{ "NAMESPACE", imap_cmd_namespace, AU | SE },
 	{ "NOOP", imap_cmd_noop, NA | AU | SE },
+	{ "RENAME", imap_cmd_rename, AU | SE },
 	{ "SEARCH", imap_cmd_search, SE | IMAP_CMD_UID },
 	{ "SELECT", imap_cmd_select, AU | SE },
 	{ "STARTTLS", imap_cmd_starttls, NA },
+	{ "STATUS", imap_cmd_status, AU | SE },
+	{ "SUBSCRIBE", imap_cmd_subscribe, AU | SE },
 	{ "UNSELECT", imap_cmd_unselect, SE },
+	{ "UNSUBSCRIBE", imap_cmd_unsubscribe, AU | SE },
 };
 #undef NA
 #undef AU
@@ -221,7 +229,12 @@ const char *imap_capabilities(const struct imap_session *s)
 	str_t caps = STR_INIT;
 	/* RFC 9051 7.2.2: what this server does, no more; each extension
 	 * here is served in full (issue 9 item 9 lists the rest to come) */
-	str_appendz(&caps, "IMAP4rev1 LITERAL- SASL-IR ID ENABLE UNSELECT NAMESPACE ESEARCH SEARCHRES");
+	str_appendz(&caps, "IMAP4rev1 LITERAL- SASL-IR ID ENABLE UNSELECT NAMESPACE");
+	/* RFC 4731, RFC 5182 (imap_search_cmd.c) */
+	str_appendz(&caps, " ESEARCH SEARCHRES");
+	/* RFC 5258, RFC 5819, RFC 6154, RFC 3348, RFC 8438 (imap_list.c,
+	 * imap_mailbox.c) */
+	str_appendz(&caps, " LIST-EXTENDED LIST-STATUS SPECIAL-USE CHILDREN STATUS=SIZE");
 	if (s->state == IMAP_STATE_NOT_AUTH) {
 		if (!conn_is_tls(s->base.conn) && !s->tls_started && s->base.env->tls != NULL)
 			str_appendz(&caps, " STARTTLS");

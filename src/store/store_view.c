@@ -70,6 +70,12 @@ void store_view_close(struct store_view **viewp)
 	*viewp = NULL;
 }
 
+void store_view_renamed(struct store_view *view, const char *mailbox)
+{
+	free(view->mailbox);
+	view->mailbox = xstrdup(mailbox);
+}
+
 uint32_t store_view_uidvalidity(const struct store_view *view)
 {
 	return view->uidvalidity;

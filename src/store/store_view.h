@@ -70,6 +70,9 @@ int store_view_open(struct store *store, const char *address,
 		    const char *mailbox, struct store_view **view_r,
 		    const char **error_r);
 void store_view_close(struct store_view **view);
+/* The view's mailbox was renamed (store_mailbox_rename() keeps its
+ * UIDVALIDITY and UIDs): follow it under its new (canonical) name. */
+void store_view_renamed(struct store_view *view, const char *mailbox);
 
 uint32_t store_view_uidvalidity(const struct store_view *view);
 uint32_t store_view_uidnext(const struct store_view *view);
