@@ -201,6 +201,18 @@ int store_index_message_checkpoints(struct store_index *idx,
 				    int64_t mailbox_id, uint32_t uid,
 				    pool_t *pool, void **blob_r, size_t *len_r,
 				    const char **error_r);
+/* store_index_structure.c: the message's MIME structure blob
+ * (mime_cache.h, wire offsets; from pool, NULL/0 if not computed yet) and
+ * its wire size. 1 found, 0 no such message, -1 error. */
+int store_index_message_structure(struct store_index *idx, int64_t mailbox_id,
+				  uint32_t uid, pool_t *pool, void **blob_r,
+				  size_t *len_r, uint64_t *size_r,
+				  const char **error_r);
+/* Within a transaction: store the blob (NULL/0 clears it). */
+int store_index_message_set_structure(struct store_index *idx,
+				      int64_t mailbox_id, uint32_t uid,
+				      const void *blob, size_t len,
+				      const char **error_r);
 /* Importer (within a transaction): make uid the UID the next
  * store_index_message_add() gives; refused (-1) below UIDNEXT. */
 int store_index_import_uid(struct store_index *idx, int64_t mailbox_id,
