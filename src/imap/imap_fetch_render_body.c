@@ -9,9 +9,13 @@
  * without any part (a broken message) is given one empty text/plain part:
  * the grammar needs at least one. Types are the parser's (lower case);
  * a part without Content-Type is text/plain; charset=us-ascii (RFC 2045
- * 5.2). Lines: the body's line ends, plus one when a delimiter line
- * follows a non-empty body (RFC 2046 5.1.1: the CRLF before the delimiter
- * belongs to it, yet it ends the part's last line for a reader).
+ * 5.2), and a text part without a charset gets charset=us-ascii (the
+ * RFC 2045 5.2 default, as Dovecot writes it). Lines are the body's line
+ * ends (the CRLF before a delimiter belongs to it, RFC 2046 5.1.1, so it
+ * is not counted, as in Dovecot). A message/rfc822 part whose message
+ * is not parsed (base64 or quoted-printable encoded) still gets the
+ * envelope and body the grammar requires for it: all NIL and an empty
+ * text/plain part, as Dovecot does.
  * Recursion is bounded by MIME_MAX_DEPTH (the parser's limit). */
 #include "imap/imap_fetch_render_private.h"
 
@@ -19,32 +23,42 @@
 
 #define EMPTY_TEXT_PART \
 	"(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0)"
+#define EMPTY_TEXT_PART_EXT \
+	"(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0" \
+	" NIL NIL NIL NIL)"
 
-static void render_params(str_t *out, const struct mime_param *params,
-			  uint32_t n)
+static void render_params_with(str_t *out, const struct mime_param *params,
+			       uint32_t n, const char *first)
 {
-	if (n == 0) {
+	if (n == 0 && first == NULL) {
 		str_appendz(out, "NIL");
 		return;
 	}
 	str_appendc(out, '(');
+	if (first != NULL)
+		str_appendz(out, first);
 	for (uint32_t i = 0; i < n; i++) {
-		if (i > 0)
+		if (i > 0 || first != NULL)
 			str_appendc(out, ' ');
 		imap_render_nstring_z(out, params[i].name);
 		str_appendc(out, ' ');
-		imap_render_nstring_z(out, params[i].value);
+		imap_render_nstring_7bit(out, params[i].value);
 	}
 	str_appendc(out, ')');
 }
 
+static void render_params(str_t *out, const struct mime_param *params,
+			  uint32_t n)
+{
+	render_params_with(out, params, n, NULL);
+}
+
 static void render_body_params(str_t *out, const struct mime_part *p)
 {
-	if (p->n_params == 0 && (p->flags & MIME_PART_DEFAULT_TYPE) != 0 &&
-	    strcmp(p->type, "text") == 0)
-		str_appendz(out, "(\"charset\" \"us-ascii\")");
-	else
-		render_params(out, p->params, p->n_params);
+	bool add_charset = strcmp(p->type, "text") == 0 &&
+		mime_param_get(p->params, p->n_params, "charset") == NULL;
+	render_params_with(out, p->params, p->n_params,
+			   add_charset ? "\"charset\" \"us-ascii\"" : NULL);
 }
 
 /* body-fld-dsp SP body-fld-lang SP body-fld-loc */
@@ -86,12 +100,16 @@ static void render_ext_tail(str_t *out, const struct mime_part *p)
 	imap_render_nstring_z(out, p->location);
 }
 
-static unsigned long long body_lines(const struct mime_tree *tree,
-				     const struct mime_part *p)
+static unsigned long long body_lines(const struct mime_part *p)
 {
-	bool delimited = p->body_end > p->body_off &&
-		p->body_end < tree->parts[0].body_end;
-	return (unsigned long long)p->body_lines + (delimited ? 1 : 0);
+	return (unsigned long long)p->body_lines;
+}
+
+static bool is_message_type(const struct mime_part *p)
+{
+	return strcmp(p->type, "message") == 0 &&
+		(strcmp(p->subtype, "rfc822") == 0 ||
+		 strcmp(p->subtype, "global") == 0);
 }
 
 static int render_leaf(str_t *out, const struct mime_tree *tree,
@@ -109,7 +127,7 @@ static int render_leaf(str_t *out, const struct mime_tree *tree,
 	str_appendc(out, ' ');
 	imap_render_nstring_z(out, p->id);
 	str_appendc(out, ' ');
-	imap_render_nstring_z(out, p->description);
+	imap_render_nstring_7bit(out, p->description);
 	str_appendc(out, ' ');
 	imap_render_nstring_z(out, p->cte != NULL ? p->cte : "7bit");
 	str_printf(out, " %llu",
@@ -126,9 +144,13 @@ static int render_leaf(str_t *out, const struct mime_tree *tree,
 		if (imap_render_body(out, tree, p->first_child, extended,
 				     reader, hdr, error_r) < 0)
 			return -1;
-		str_printf(out, " %llu", body_lines(tree, p));
+		str_printf(out, " %llu", body_lines(p));
+	} else if (is_message_type(p)) {
+		str_printf(out, " (NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL) %s %llu",
+			   extended ? EMPTY_TEXT_PART_EXT : EMPTY_TEXT_PART,
+			   body_lines(p));
 	} else if (strcmp(p->type, "text") == 0) {
-		str_printf(out, " %llu", body_lines(tree, p));
+		str_printf(out, " %llu", body_lines(p));
 	}
 	if (extended) {
 		str_appendc(out, ' ');
@@ -151,7 +173,7 @@ int imap_render_body(str_t *out, const struct mime_tree *tree,
 	str_appendc(out, '(');
 	uint32_t c = p->first_child;
 	if (c == MIME_NONE)
-		str_appendz(out, EMPTY_TEXT_PART);
+		str_appendz(out, extended ? EMPTY_TEXT_PART_EXT : EMPTY_TEXT_PART);
 	for (; c != MIME_NONE; c = tree->parts[c].next_sibling) {
 		if (imap_render_body(out, tree, c, extended, reader, hdr,
 				     error_r) < 0)

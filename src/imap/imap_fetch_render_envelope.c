@@ -3,7 +3,8 @@
  * message-id). Strings are the header values unfolded and trimmed, not
  * decoded (the RFC gives the raw header text); an absent field is NIL.
  * Addresses come from mime_address.h (display names RFC 2047 decoded to
- * UTF-8, sent as literals when 8-bit); an absent or empty address list
+ * UTF-8: 8-bit ones go out encoded again, imap_render_nstring_7bit());
+ * raw 8-bit header text goes as a literal. An absent or empty address list
  * is NIL, and Sender and Reply-To default to From (RFC 9051 7.5.2). */
 #include "imap/imap_fetch_render_private.h"
 
@@ -32,7 +33,7 @@ static bool render_addresses(str_t *out, const char *hdr, size_t len,
 	str_appendc(out, '(');
 	for (uint32_t i = 0; i < n; i++) {
 		str_appendc(out, '(');
-		imap_render_nstring_z(out, addrs[i].name);
+		imap_render_nstring_7bit(out, addrs[i].name);
 		str_appendc(out, ' ');
 		imap_render_nstring_z(out, addrs[i].adl);
 		str_appendc(out, ' ');

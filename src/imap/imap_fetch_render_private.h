@@ -13,6 +13,11 @@
  * appear in either form of an IMAP string). */
 void imap_render_nstring(str_t *out, const char *s, size_t len);
 void imap_render_nstring_z(str_t *out, const char *s);
+/* For text the MIME parser decoded to UTF-8 (display names, RFC 2231
+ * and 2047 parameter values, descriptions): 8-bit text goes back out as
+ * RFC 2047 UTF-8 encoded words, so an IMAP4rev1 client without
+ * UTF8=ACCEPT never sees 8-bit data in ENVELOPE or BODYSTRUCTURE. */
+void imap_render_nstring_7bit(str_t *out, const char *s);
 /* A literal of exactly len octets: "{len}\r\n" then the data. */
 void imap_render_literal_prefix(str_t *out, uint64_t len);
 

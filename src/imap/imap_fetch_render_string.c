@@ -7,6 +7,7 @@
 
 #include <string.h>
 
+#include "lib/base64.h"
 #include "mime/mime_header.h"
 
 /* Quoted strings longer than this go as literals (easier to read and no
@@ -76,6 +77,39 @@ int imap_fetch_read_header(struct store_message_reader *reader,
 	}
 	hdr->data[hdr->len] = '\0';
 	return 0;
+}
+
+/* UTF-8 bytes per encoded word: 45 give 60 base64 characters, so a
+ * word stays within RFC 2047 2's 75 */
+#define IMAP_EW_CHUNK 45
+
+void imap_render_nstring_7bit(str_t *out, const char *s)
+{
+	size_t len = s == NULL ? 0 : strlen(s);
+	bool eight_bit = false;
+	for (size_t i = 0; i < len && !eight_bit; i++)
+		eight_bit = (unsigned char)s[i] >= 0x80;
+	if (!eight_bit) {
+		imap_render_nstring(out, s, len);
+		return;
+	}
+	/* RFC 2047 encoded words, whole characters each (6.3), joined by
+	 * spaces (which a decoder drops between adjacent words, 6.2) */
+	str_t words = STR_INIT;
+	for (size_t i = 0; i < len;) {
+		size_t n = len - i < IMAP_EW_CHUNK ? len - i : IMAP_EW_CHUNK;
+		while (n > 1 && i + n < len &&
+		       ((unsigned char)s[i + n] & 0xc0) == 0x80)
+			n--;
+		if (words.len > 0)
+			str_appendc(&words, ' ');
+		str_appendz(&words, "=?utf-8?b?");
+		base64_encode(s + i, n, &words);
+		str_appendz(&words, "?=");
+		i += n;
+	}
+	imap_render_nstring(out, words.data, words.len);
+	str_free(&words);
 }
 
 bool imap_header_next_field(const char *hdr, size_t len, size_t *pos,
