@@ -191,7 +191,8 @@ int store_index_message_set_checkpoints(struct store_index *idx,
 					int64_t mailbox_id, uint32_t uid,
 					const void *blob, size_t len,
 					const char **error_r);
-/* The same file under another row (COPY, MOVE): the same blob. */
+/* The same file under another row (COPY, MOVE): the same blob, and the
+ * same MIME structure blob (store_index_structure.c). */
 int store_index_message_copy_checkpoints(struct store_index *idx,
 					 int64_t src_id, uint32_t src_uid,
 					 int64_t dst_id, uint32_t dst_uid,

@@ -3,7 +3,7 @@
  * message stored with bare LFs carries WIRE offsets (CRLF form); the
  * first request stores the mime_cache blob in the index and the second
  * decodes it (same tree); a damaged blob is parsed again and replaced;
- * an expunged UID is an error. */
+ * an expunged UID is an error; COPY carries the blob along. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -84,13 +84,14 @@ static uint32_t deliver(struct fixture *f, const char *m)
 	return uid;
 }
 
-static struct store_index *inbox_index(struct fixture *f, int64_t *id_r)
+static struct store_index *mailbox_index(struct fixture *f,
+					 const char *mailbox, int64_t *id_r)
 {
 	struct store_address addr;
 	const char *name, *error;
 	struct maildir_user *user;
 	struct store_index_mailbox mb;
-	assert_int_equal(store_target_parse(USER, "INBOX", &addr, &name,
+	assert_int_equal(store_target_parse(USER, mailbox, &addr, &name,
 					    &error), 0);
 	assert_int_equal(maildir_mailbox_get((struct maildir_store *)f->store,
 					     &addr, name, false, &user, &mb,
@@ -99,10 +100,11 @@ static struct store_index *inbox_index(struct fixture *f, int64_t *id_r)
 	return user->index;
 }
 
-static size_t stored_blob_len(struct fixture *f, uint32_t uid)
+static size_t stored_blob_len_in(struct fixture *f, const char *mailbox,
+				 uint32_t uid)
 {
 	int64_t id;
-	struct store_index *idx = inbox_index(f, &id);
+	struct store_index *idx = mailbox_index(f, mailbox, &id);
 	void *blob;
 	size_t len;
 	uint64_t size;
@@ -112,6 +114,16 @@ static size_t stored_blob_len(struct fixture *f, uint32_t uid)
 						       &error), 1);
 	assert_int_equal(size, strlen(msg_lf) + 10); /* 10 LFs become CRLF */
 	return len;
+}
+
+static struct store_index *inbox_index(struct fixture *f, int64_t *id_r)
+{
+	return mailbox_index(f, "INBOX", id_r);
+}
+
+static size_t stored_blob_len(struct fixture *f, uint32_t uid)
+{
+	return stored_blob_len_in(f, "INBOX", uid);
 }
 
 static void check_tree(const struct mime_tree *t)
@@ -178,12 +190,31 @@ static void test_structure_damaged_blob_is_replaced(void **state)
 	assert_null(t);
 }
 
+static void test_structure_copied_with_message(void **state)
+{
+	struct fixture *f = *state;
+	const char *error;
+	uint32_t uid = deliver(f, msg_lf);
+	struct mime_tree *t = NULL;
+	assert_int_equal(store_view_message_structure(f->view, uid, pool_temp(),
+						      &t, &error), 0);
+	mime_tree_free(&t);
+	size_t len = stored_blob_len(f, uid);
+	struct store_copy_result res;
+	assert_int_equal(store_view_copy(f->view, &uid, 1, "Archive", false,
+					 pool_temp(), &res, &error), 0);
+	assert_int_equal(res.count, 1);
+	assert_int_equal(stored_blob_len_in(f, "Archive", res.dst_uids[0]), len);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_structure_wire_offsets_and_cache,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_structure_damaged_blob_is_replaced,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_structure_copied_with_message,
 						setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
