@@ -109,6 +109,14 @@ static void render_internaldate(str_t *out, time_t t)
 		   tm.tm_min, tm.tm_sec);
 }
 
+/* extra: a temporary buffer held beside them */
+static void note_peak(struct imap_fetch_render *r, size_t extra)
+{
+	size_t held = r->pending.cap + r->hdr.cap + extra;
+	if (held > r->peak)
+		r->peak = held;
+}
+
 static void stream_range(struct imap_fetch_render *r, uint64_t start,
 			 uint64_t len, const struct imap_fetch_att *att)
 {
@@ -154,6 +162,7 @@ static int render_section(struct imap_fetch_render *r,
 		}
 		imap_render_literal_prefix(&r->pending, len);
 		str_append(&r->pending, fields.data + start, len);
+		note_peak(r, fields.cap);
 		str_free(&fields);
 	}
 	return 0;
@@ -214,13 +223,6 @@ static int start_item(struct imap_fetch_render *r,
 		return -1;
 	}
 	return 0;
-}
-
-static void note_peak(struct imap_fetch_render *r)
-{
-	size_t held = r->pending.cap + r->hdr.cap;
-	if (held > r->peak)
-		r->peak = held;
 }
 
 /* Up to budget bytes of the current range into out: bytes sent, 0 if
@@ -289,7 +291,7 @@ imap_fetch_render_next(struct imap_fetch_render *r, str_t *out, size_t max,
 				str_appendc(&r->pending, ' ');
 			if (start_item(r, &r->req->atts[r->item++], error_r) < 0)
 				return IMAP_FETCH_RENDER_ERROR;
-			note_peak(r);
+			note_peak(r, 0);
 			continue;
 		}
 		if (r->closed)
