@@ -341,3 +341,12 @@ int store_mailbox_import_meta(struct store *store, const char *address,
 		return -1;
 	return store->backend->mailbox_import(store, &addr, name, meta, error_r);
 }
+
+int store_view_message_structure(struct store_view *view, uint32_t uid,
+				 pool_t *pool, struct mime_tree **tree_r,
+				 const char **error_r)
+{
+	return store_message_structure_get(view->store, &view->addr,
+					   view->mailbox, uid, pool, tree_r,
+					   error_r);
+}
