@@ -37,6 +37,7 @@
 #define CONN_BUFFER_KEEP 4096
 
 enum conn_state {
+	CONN_CONNECTING, /* client side: connect() in progress (conn_client.c) */
 	CONN_PLAIN,
 	CONN_STARTTLS_FLUSH, /* STARTTLS accepted: flushing the reply */
 	CONN_HANDSHAKE,
@@ -86,12 +87,15 @@ struct conn {
 	void *ctx;
 	char peer_ip[INET6_ADDRSTRLEN];
 	unsigned local_port;
+	struct conn_client *client; /* client side only (conn_client.c) */
 };
 
 /* conn.c */
 void conn_fail(struct conn *conn, const char *reason);
 void conn_progress(struct conn *conn);
 void conn_update_io(struct conn *conn);
+void conn_handle(void *ctx);
+void conn_on_idle(void *ctx);
 
 /* conn_io.c */
 /* >0 bytes read, 0 would block / buffer full, -1 dead */
@@ -106,5 +110,13 @@ void conn_discard_input(struct conn *conn);
 void conn_tls_start(struct conn *conn, struct tls_ctx *tls);
 void conn_tls_handshake(struct conn *conn);
 void conn_tls_free(struct conn *conn);
+
+/* conn_client.c */
+/* A client SSL for conn (SNI, host check, cached session), NULL on error. */
+SSL *conn_client_ssl_new(struct conn *conn);
+/* Handshake done: record the peer, check the verification policy, tell
+ * the session. -1 when the connection was failed (strict and unverified). */
+int conn_client_tls_established(struct conn *conn);
+void conn_client_free(struct conn *conn);
 
 #endif
