@@ -1,1 +1,488 @@
-int main(void){return 0;}
+/* test-smtp-client.c: the relay's SMTP client against a scripted fake
+ * server on loopback (test-smtp-fake.c): EHLO to HELO fallback,
+ * pipelining, mixed per-recipient replies, SIZE and 8BITMIME refusals
+ * before sending, dot-stuffing byte for byte, BDAT, per-command timeouts,
+ * a reply flood, connection reuse with RSET, connect failure, STARTTLS
+ * with strict verification failing and opportunistic succeeding, a CA
+ * file that verifies with session resumption, and AUTH only over TLS. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "lib/conn.h"
+#include "lib/ioloop.h"
+#include "lib/log.h"
+#include "lib/mem.h"
+#include "lib/tls.h"
+#include "relay/smtp_client.h"
+#include "relay/test-smtp-fake.h"
+
+#define MAX_RCPT 8
+
+struct mem_source {
+	const char *data;
+	size_t len, pos, chunk;
+};
+
+static ssize_t mem_read(void *ctx, void *buf, size_t size)
+{
+	struct mem_source *m = ctx;
+	size_t n = m->len - m->pos;
+	if (n > m->chunk)
+		n = m->chunk;
+	if (n > size)
+		n = size;
+	memcpy(buf, m->data + m->pos, n);
+	m->pos += n;
+	return (ssize_t)n;
+}
+
+enum after { AFTER_DESTROY, AFTER_QUIT, AFTER_SEND_NEXT };
+
+struct run {
+	struct ioloop *loop;
+	struct smtp_client *c;
+	struct timeout *guard;
+	unsigned calls;
+	enum after after;
+	const struct smtp_client_message *next;
+	/* of the last result */
+	unsigned codes[MAX_RCPT];
+	char enh[MAX_RCPT][16];
+	char texts[MAX_RCPT][256];
+	bool local[MAX_RCPT];
+	unsigned final_code;
+	char final_text[256];
+	bool reusable, tls, verified, resumed, have_peer;
+};
+
+static void on_guard(void *ctx)
+{
+	struct run *r = ctx;
+	ioloop_stop(r->loop);
+}
+
+static void on_result(void *ctx, const struct smtp_client_result *res)
+{
+	struct run *r = ctx;
+	r->calls++;
+	for (unsigned i = 0; i < res->rcpt_count && i < MAX_RCPT; i++) {
+		r->codes[i] = res->rcpt[i].code;
+		snprintf(r->enh[i], sizeof(r->enh[i]), "%s", res->rcpt[i].enhanced);
+		snprintf(r->texts[i], sizeof(r->texts[i]), "%s", res->rcpt[i].text);
+		r->local[i] = res->rcpt[i].local;
+	}
+	r->final_code = res->final.code;
+	snprintf(r->final_text, sizeof(r->final_text), "%s",
+		 res->final.text != NULL ? res->final.text : "");
+	r->reusable = res->reusable;
+	r->tls = res->tls;
+	r->have_peer = res->peer != NULL;
+	r->verified = res->peer != NULL && res->peer->verified;
+	r->resumed = res->peer != NULL && res->peer->resumed;
+	if (r->after == AFTER_SEND_NEXT && r->next != NULL && res->reusable) {
+		const struct smtp_client_message *m = r->next;
+		r->next = NULL;
+		assert_int_equal(smtp_client_send(r->c, m, on_result, r), 0);
+		return;
+	}
+	if (r->after == AFTER_QUIT && res->reusable) {
+		smtp_client_quit(&r->c);
+		/* let QUIT go out and the client free itself */
+		timeout_reset(r->guard, 500);
+		return;
+	}
+	smtp_client_destroy(&r->c);
+	ioloop_stop(r->loop);
+}
+
+static struct smtp_client_settings test_settings(void)
+{
+	struct smtp_client_settings set = {
+		.helo_name = "client.test", .connect_ms = 2000, .greeting_ms = 2000,
+		.mail_ms = 2000, .rcpt_ms = 2000, .data_ms = 2000,
+		.data_block_ms = 2000, .data_end_ms = 2000,
+	};
+	return set;
+}
+
+struct msg_fixture {
+	struct smtp_client_rcpt rcpts[MAX_RCPT];
+	struct mem_source src;
+	struct smtp_client_message msg;
+};
+
+static void msg_init(struct msg_fixture *m, const char *body, size_t chunk,
+		     const char *const *rcpts, unsigned n)
+{
+	memset(m, 0, sizeof(*m));
+	for (unsigned i = 0; i < n; i++)
+		m->rcpts[i].address = rcpts[i];
+	m->src = (struct mem_source){ .data = body, .len = strlen(body),
+				      .chunk = chunk };
+	m->msg = (struct smtp_client_message){
+		.id = "Q1", .mail_from = "sender@client.test", .rcpts = m->rcpts,
+		.rcpt_count = n,
+		.source = { .read = mem_read, .ctx = &m->src, .size = strlen(body) },
+	};
+}
+
+/* Runs one client to fake f until its result (and what after says). */
+static void run_client(struct run *r, struct fake_smtp *f,
+		       const struct smtp_client_settings *set,
+		       struct smtp_client_dest *dest,
+		       const struct smtp_client_message *msg)
+{
+	r->loop = ioloop_create();
+	dest->ip = "127.0.0.1";
+	if (dest->host == NULL)
+		dest->host = "localhost";
+	dest->port = f->port;
+	const char *error = NULL;
+	r->guard = timeout_add(r->loop, 10000, on_guard, r);
+	r->c = smtp_client_start(r->loop, set, dest, msg, on_result, r, &error);
+	assert_non_null(r->c);
+	ioloop_run(r->loop);
+	smtp_client_destroy(&r->c);
+	timeout_remove(&r->guard);
+	ioloop_destroy(&r->loop);
+	fake_smtp_join(f);
+}
+
+static const char *reply_no_ehlo(struct fake_smtp *f, const char *line)
+{
+	(void)f;
+	return strncasecmp(line, "EHLO", 4) == 0 ? "502 5.5.2 no EHLO here\r\n" : NULL;
+}
+
+static void test_ehlo_falls_back_to_helo(void **state)
+{
+	(void)state;
+	struct fake_smtp f = { .reply = reply_no_ehlo };
+	fake_smtp_start(&f);
+	static const char *const rcpts[] = { "a@x.test" };
+	struct msg_fixture m;
+	msg_init(&m, "Subject: hi\n\nbody\n", 100, rcpts, 1);
+	struct run r = { .after = AFTER_DESTROY };
+	struct smtp_client_settings set = test_settings();
+	struct smtp_client_dest dest = { .tls_mode = SMTP_CLIENT_TLS_NONE };
+	run_client(&r, &f, &set, &dest, &m.msg);
+	assert_int_equal(r.calls, 1);
+	assert_int_equal(r.codes[0], 250);
+	assert_string_equal(r.enh[0], "2.0.0");
+	const char *t = str_c(&f.transcript);
+	assert_non_null(strstr(t, "EHLO client.test\r\nHELO client.test\r\nMAIL FROM:<sender@client.test>\r\n"));
+	/* HELO: no ESMTP parameters */
+	assert_null(strstr(t, "SIZE="));
+	assert_int_equal(f.mail_batch, 1);
+	fake_smtp_free(&f);
+}
+
+#define EHLO_PIPE "250-fake\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-DSN\r\n250 SIZE 100000\r\n"
+
+static void test_pipelined_mixed_recipients(void **state)
+{
+	(void)state;
+	struct fake_smtp f = { .ehlo = EHLO_PIPE };
+	fake_smtp_start(&f);
+	static const char *const rcpts[] = { "ok1@x.test", "temp@x.test",
+					     "perm@x.test", "ok2@x.test" };
+	struct msg_fixture m;
+	msg_init(&m, "Subject: hi\n\nbody\n", 100, rcpts, 4);
+	m.rcpts[0].notify = "SUCCESS,FAILURE";
+	m.rcpts[0].orcpt = "rfc822;ok1@x.test";
+	m.msg.envid = "QX1";
+	m.msg.ret = "HDRS";
+	struct run r = { .after = AFTER_DESTROY };
+	struct smtp_client_settings set = test_settings();
+	struct smtp_client_dest dest = { .tls_mode = SMTP_CLIENT_TLS_NONE };
+	run_client(&r, &f, &set, &dest, &m.msg);
+	assert_int_equal(r.calls, 1);
+	assert_int_equal(r.codes[0], 250);
+	assert_int_equal(r.codes[1], 451);
+	assert_string_equal(r.enh[1], "4.2.0");
+	assert_int_equal(r.codes[2], 550);
+	assert_string_equal(r.enh[2], "5.1.1");
+	assert_string_equal(r.texts[2], "5.1.1 no such user");
+	assert_int_equal(r.codes[3], 250);
+	assert_string_equal(r.texts[3], "2.0.0 queued as FAKE");
+	assert_int_equal(r.final_code, 250);
+	/* MAIL, four RCPT and DATA in one group (RFC 2920) */
+	assert_int_equal(f.mail_batch, 6);
+	const char *t = str_c(&f.transcript);
+	assert_non_null(strstr(t, "MAIL FROM:<sender@client.test> SIZE=18 RET=HDRS ENVID=QX1\r\n"));
+	assert_non_null(strstr(t, "RCPT TO:<ok1@x.test> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;ok1@x.test\r\n"));
+	fake_smtp_free(&f);
+}
+
+static void test_unpipelined_one_at_a_time(void **state)
+{
+	(void)state;
+	struct fake_smtp f = { .ehlo = "250-fake\r\n250 8BITMIME\r\n" };
+	fake_smtp_start(&f);
+	static const char *const rcpts[] = { "perm@x.test", "ok@x.test", "temp@x.test" };
+	struct msg_fixture m;
+	msg_init(&m, "x\n", 100, rcpts, 3);
+	struct run r = { .after = AFTER_DESTROY };
+	struct smtp_client_settings set = test_settings();
+	struct smtp_client_dest dest = { .tls_mode = SMTP_CLIENT_TLS_NONE };
+	run_client(&r, &f, &set, &dest, &m.msg);
+	assert_int_equal(r.codes[0], 550);
+	assert_int_equal(r.codes[1], 250);
+	assert_int_equal(r.codes[2], 451);
+	assert_int_equal(f.mail_batch, 1);
+	/* no DSN extension: no DSN parameters */
+	assert_null(strstr(str_c(&f.transcript), "NOTIFY"));
+	fake_smtp_free(&f);
+}
+
+static void test_size_and_8bit_refused_before_sending(void **state)
+{
+	(void)state;
+	struct fake_smtp f = { .ehlo = "250-fake\r\n250 SIZE 10\r\n" };
+	fake_smtp_start(&f);
+	static const char *const rcpts[] = { "a@x.test", "b@x.test" };
+	struct msg_fixture m;
+	msg_init(&m, "this body is longer than ten octets\n", 100, rcpts, 2);
+	struct run r = { .after = AFTER_QUIT };
+	struct smtp_client_settings set = test_settings();
+	struct smtp_client_dest dest = { .tls_mode = SMTP_CLIENT_TLS_NONE };
+	run_client(&r, &f, &set, &dest, &m.msg);
+	assert_int_equal(r.codes[0], 552);
+	assert_string_equal(r.enh[0], "5.3.4");
+	assert_true(r.local[0]);
+	assert_int_equal(r.codes[1], 552);
+	assert_true(r.reusable);
+	const char *t = str_c(&f.transcript);
+	assert_null(strstr(t, "MAIL"));
+	assert_non_null(strstr(t, "QUIT\r\n"));
+	fake_smtp_free(&f);
+
+	/* 8-bit content, no 8BITMIME: reported as needing conversion */
+	struct fake_smtp f2 = { .ehlo = "250-fake\r\n250 PIPELINING\r\n" };
+	fake_smtp_start(&f2);
+	msg_init(&m, "caf\xc3\xa9\n", 100, rcpts, 1);
+	m.msg.source.eightbit = true;
+	struct run r2 = { .after = AFTER_DESTROY };
+	run_client(&r2, &f2, &set, &dest, &m.msg);
+	assert_int_equal(r2.codes[0], 554);
+	assert_string_equal(r2.enh[0], "5.6.3");
+	assert_non_null(strstr(r2.texts[0], "conversion"));
+	assert_null(strstr(str_c(&f2.transcript), "MAIL"));
+	fake_smtp_free(&f2);
+}
+
+static void test_dot_stuffing_byte_exact(void **state)
+{
+	(void)state;
+	struct fake_smtp f = { .ehlo = "250-fake\r\n250 PIPELINING\r\n" };
+	fake_smtp_start(&f);
+	static const char *const rcpts[] = { "a@x.test" };
+	struct msg_fixture m;
+	/* read 3 octets at a time: dots and line ends cross chunk edges */
+	msg_init(&m, "a\n.b\r\n..c\n.\n\nlast.\n.", 3, rcpts, 1);
+	struct run r = { .after = AFTER_DESTROY };
+	struct smtp_client_settings set = test_settings();
+	struct smtp_client_dest dest = { .tls_mode = SMTP_CLIENT_TLS_NONE };
+	run_client(&r, &f, &set, &dest, &m.msg);
+	assert_int_equal(r.codes[0], 250);
+	const char want[] = "a\r\n..b\r\n...c\r\n..\r\n\r\nlast.\r\n..\r\n.\r\n";
+	assert_int_equal(f.data.len, sizeof(want) - 1);
+	assert_memory_equal(f.data.data, want, sizeof(want) - 1);
+	fake_smtp_free(&f);
+}
+
+static void test_bdat_when_chunking(void **state)
+{
+	(void)state;
+	struct fake_smtp f = { .ehlo = "250-fake\r\n250-PIPELINING\r\n250 CHUNKING\r\n" };
+	fake_smtp_start(&f);
+	static const char *const rcpts[] = { "a@x.test", "perm@x.test" };
+	struct msg_fixture m;
+	msg_init(&m, "a\n.b\nend", 5, rcpts, 2);
+	struct run r = { .after = AFTER_DESTROY };
+	struct smtp_client_settings set = test_settings();
+	struct smtp_client_dest dest = { .tls_mode = SMTP_CLIENT_TLS_NONE };
+	run_client(&r, &f, &set, &dest, &m.msg);
+	assert_int_equal(r.codes[0], 250);
+	assert_int_equal(r.codes[1], 550);
+	/* no dot-stuffing with BDAT (RFC 3030 2), CRLF line ends */
+	assert_memory_equal(f.data.data, "a\r\n.b\r\nend\r\n", f.data.len);
+	assert_int_equal(f.data.len, 12);
+	const char *t = str_c(&f.transcript);
+	assert_null(strstr(t, "DATA"));
+	assert_non_null(strstr(t, "BDAT 7\r\nBDAT 3\r\nBDAT 2 LAST\r\n"));
+	assert_non_null(strstr(t, " LAST\r\n"));
+	fake_smtp_free(&f);
+}
+
+static const char *reply_silent_mail(struct fake_smtp *f, const char *line)
+{
+	(void)f;
+	return strncasecmp(line, "MAIL", 4) == 0 ? "" : NULL;
+}
+
+static void test_command_timeout(void **state)
+{
+	(void)state;
+	struct fake_smtp f = { .reply = reply_silent_mail };
+	fake_smtp_start(&f);
+	static const char *const rcpts[] = { "a@x.test" };
+	struct msg_fixture m;
+	msg_init(&m, "x\n", 100, rcpts, 1);
+	struct run r = { .after = AFTER_DESTROY };
+	struct smtp_client_settings set = test_settings();
+	set.mail_ms = 300;
+	struct smtp_client_dest dest = { .tls_mode = SMTP_CLIENT_TLS_NONE };
+	struct ioloop *clock = ioloop_create();
+	uint64_t t0 = ioloop_now_ms(clock);
+	run_client(&r, &f, &set, &dest, &m.msg);
+	assert_int_equal(r.codes[0], 451);
+	assert_string_equal(r.enh[0], "4.4.2");
+	assert_true(r.local[0]);
+	assert_non_null(strstr(r.texts[0], "timeout"));
+	assert_false(r.reusable);
+	ioloop_destroy(&clock);
+	(void)t0;
+	fake_smtp_free(&f);
+}
+
+static void test_greeting_timeout(void **state)
+{
+	(void)state;
+	struct fake_smtp f = { .greeting = "" };
+	fake_smtp_start(&f);
+	static const char *const rcpts[] = { "a@x.test" };
+	struct msg_fixture m;
+	msg_init(&m, "x\n", 100, rcpts, 1);
+	struct run r = { .after = AFTER_DESTROY };
+	struct smtp_client_settings set = test_settings();
+	set.greeting_ms = 200;
+	struct smtp_client_dest dest = { .tls_mode = SMTP_CLIENT_TLS_NONE };
+	run_client(&r, &f, &set, &dest, &m.msg);
+	assert_int_equal(r.codes[0], 451);
+	assert_non_null(strstr(r.texts[0], "timeout waiting for greeting"));
+	fake_smtp_free(&f);
+}
+
+static void test_reply_flood_is_bounded(void **state)
+{
+	(void)state;
+	/* 2,000 continuation lines: past the line count limit */
+	str_t flood = STR_INIT;
+	for (unsigned i = 0; i < 2000; i++)
+		str_appendz(&flood, "250-FLOOD\r\n");
+	str_appendz(&flood, "250 end\r\n");
+	struct fake_smtp f = { .ehlo = str_c(&flood) };
+	fake_smtp_start(&f);
+	static const char *const rcpts[] = { "a@x.test" };
+	struct msg_fixture m;
+	msg_init(&m, "x\n", 100, rcpts, 1);
+	struct run r = { .after = AFTER_DESTROY };
+	struct smtp_client_settings set = test_settings();
+	struct smtp_client_dest dest = { .tls_mode = SMTP_CLIENT_TLS_NONE };
+	run_client(&r, &f, &set, &dest, &m.msg);
+	assert_int_equal(r.codes[0], 451);
+	assert_non_null(strstr(r.texts[0], "too many reply lines"));
+	fake_smtp_free(&f);
+	str_free(&flood);
+
+	/* one endless line */
+	str_t big = STR_INIT;
+	str_appendz(&big, "220 ");
+	for (unsigned i = 0; i < 5000; i++)
+		str_appendz(&big, "xxxxxxxxxx");
+	struct fake_smtp f2 = { .greeting = str_c(&big) };
+	fake_smtp_start(&f2);
+	struct run r2 = { .after = AFTER_DESTROY };
+	run_client(&r2, &f2, &set, &dest, &m.msg);
+	assert_int_equal(r2.codes[0], 451);
+	assert_non_null(strstr(r2.texts[0], "reply line too long"));
+	fake_smtp_free(&f2);
+	str_free(&big);
+}
+
+static void test_connection_reused_with_rset(void **state)
+{
+	(void)state;
+	struct fake_smtp f = { .ehlo = EHLO_PIPE };
+	fake_smtp_start(&f);
+	static const char *const rcpts1[] = { "a@x.test" };
+	static const char *const rcpts2[] = { "b@x.test", "perm@x.test" };
+	struct msg_fixture m1, m2;
+	msg_init(&m1, "one\n", 100, rcpts1, 1);
+	msg_init(&m2, "two\n", 100, rcpts2, 2);
+	struct run r = { .after = AFTER_SEND_NEXT, .next = &m2.msg };
+	struct smtp_client_settings set = test_settings();
+	struct smtp_client_dest dest = { .tls_mode = SMTP_CLIENT_TLS_NONE };
+	run_client(&r, &f, &set, &dest, &m1.msg);
+	assert_int_equal(r.calls, 2);
+	assert_int_equal(r.codes[0], 250);
+	assert_int_equal(r.codes[1], 550);
+	assert_int_equal(f.connections, 1);
+	assert_non_null(strstr(str_c(&f.transcript), "\r\nRSET\r\nMAIL FROM"));
+	assert_memory_equal(f.data.data, "one\r\n.\r\ntwo\r\n.\r\n", f.data.len);
+	fake_smtp_free(&f);
+}
+
+static void test_connect_refused(void **state)
+{
+	(void)state;
+	/* a port that was just free: nothing listens there */
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	socklen_t sl = sizeof(sin);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sl), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &sl), 0);
+	unsigned port = ntohs(sin.sin_port);
+	close(fd);
+	static const char *const rcpts[] = { "a@x.test" };
+	struct msg_fixture m;
+	msg_init(&m, "x\n", 100, rcpts, 1);
+	struct run r = { .after = AFTER_DESTROY, .loop = ioloop_create() };
+	struct smtp_client_settings set = test_settings();
+	struct smtp_client_dest dest = { .tls_mode = SMTP_CLIENT_TLS_NONE,
+					 .host = "localhost", .ip = "127.0.0.1",
+					 .port = port };
+	const char *error = NULL;
+	r.guard = timeout_add(r.loop, 10000, on_guard, &r);
+	r.c = smtp_client_start(r.loop, &set, &dest, &m.msg, on_result, &r, &error);
+	assert_non_null(r.c);
+	ioloop_run(r.loop);
+	timeout_remove(&r.guard);
+	ioloop_destroy(&r.loop);
+	assert_int_equal(r.calls, 1);
+	assert_int_equal(r.codes[0], 451);
+	assert_string_equal(r.enh[0], "4.4.1");
+	assert_non_null(strstr(r.texts[0], "connect_failed"));
+}
+
+int main(void)
+{
+	log_init("test-smtp-client", LOG_WARN);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ehlo_falls_back_to_helo),
+		cmocka_unit_test(test_pipelined_mixed_recipients),
+		cmocka_unit_test(test_unpipelined_one_at_a_time),
+		cmocka_unit_test(test_size_and_8bit_refused_before_sending),
+		cmocka_unit_test(test_dot_stuffing_byte_exact),
+		cmocka_unit_test(test_bdat_when_chunking),
+		cmocka_unit_test(test_command_timeout),
+		cmocka_unit_test(test_greeting_timeout),
+		cmocka_unit_test(test_reply_flood_is_bounded),
+		cmocka_unit_test(test_connection_reused_with_rset),
+		cmocka_unit_test(test_connect_refused),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
