@@ -10,6 +10,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +65,7 @@ struct run {
 	unsigned final_code;
 	char final_text[256];
 	bool reusable, tls, verified, resumed, have_peer;
+	bool no_join;     /* the fake serves another session after this */
 };
 
 static void on_guard(void *ctx)
@@ -156,7 +158,8 @@ static void run_client(struct run *r, struct fake_smtp *f,
 	smtp_client_destroy(&r->c);
 	timeout_remove(&r->guard);
 	ioloop_destroy(&r->loop);
-	fake_smtp_join(f);
+	if (!r->no_join)
+		fake_smtp_join(f);
 }
 
 static const char *reply_no_ehlo(struct fake_smtp *f, const char *line)
@@ -468,8 +471,182 @@ static void test_connect_refused(void **state)
 	assert_non_null(strstr(r.texts[0], "connect_failed"));
 }
 
+
+static const char *reply_auth_ok(struct fake_smtp *f, const char *line)
+{
+	(void)f;
+	return strncasecmp(line, "AUTH", 4) == 0 ? "235 2.7.0 ok\r\n" : NULL;
+}
+
+/* A self-signed certificate for "localhost" made by lib/tls.c in a
+ * temporary data directory; the server side of STARTTLS. */
+struct tls_fixture {
+	char dir[64];
+	char ca_file[128];
+	struct tls_ctx *server;
+};
+
+static void tls_fixture_init(struct tls_fixture *t)
+{
+	snprintf(t->dir, sizeof(t->dir), "/tmp/test-smtp-client.XXXXXX");
+	assert_non_null(mkdtemp(t->dir));
+	const char *error = NULL;
+	t->server = tls_ctx_create("", "", t->dir, "localhost", &error);
+	assert_non_null(t->server);
+	snprintf(t->ca_file, sizeof(t->ca_file), "%s/tls/selfsigned.crt", t->dir);
+}
+
+static void tls_fixture_free(struct tls_fixture *t)
+{
+	tls_ctx_destroy(&t->server);
+	char path[160];
+	snprintf(path, sizeof(path), "%s/tls/selfsigned.crt", t->dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/tls/selfsigned.key", t->dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/tls", t->dir);
+	rmdir(path);
+	rmdir(t->dir);
+}
+
+#define EHLO_TLS "250-fake\r\n250-PIPELINING\r\n250-AUTH PLAIN LOGIN\r\n250 STARTTLS\r\n"
+
+static void test_starttls_strict_fails_opportunistic_encrypts(void **state)
+{
+	(void)state;
+	struct tls_fixture t;
+	tls_fixture_init(&t);
+	const char *error = NULL;
+	/* the system CA store does not know the self-signed certificate */
+	struct conn_tls_client *sys = conn_tls_client_create(NULL, 8, &error);
+	assert_non_null(sys);
+	static const char *const rcpts[] = { "a@x.test" };
+	struct msg_fixture m;
+	msg_init(&m, "secret body\n", 100, rcpts, 1);
+	struct smtp_client_settings set = test_settings();
+
+	struct fake_smtp f = { .ehlo = EHLO_TLS, .ssl_ctx = tls_ctx_ssl_ctx(t.server) };
+	fake_smtp_start(&f);
+	struct run r = { .after = AFTER_DESTROY };
+	struct smtp_client_dest dest = { .tls_mode = SMTP_CLIENT_TLS_REQUIRED,
+					 .tls = sys };
+	run_client(&r, &f, &set, &dest, &m.msg);
+	assert_int_equal(r.codes[0], 451);
+	assert_string_equal(r.enh[0], "4.7.5");
+	assert_non_null(strstr(r.texts[0], "tls_verify"));
+	/* nothing of the message went out */
+	assert_null(strstr(str_c(&f.transcript), "MAIL"));
+	assert_int_equal(f.data.len, 0);
+	fake_smtp_free(&f);
+
+	struct fake_smtp f2 = { .ehlo = EHLO_TLS, .ssl_ctx = tls_ctx_ssl_ctx(t.server) };
+	fake_smtp_start(&f2);
+	m.src.pos = 0;
+	struct run r2 = { .after = AFTER_DESTROY };
+	dest.tls_mode = SMTP_CLIENT_TLS_OPPORTUNISTIC;
+	run_client(&r2, &f2, &set, &dest, &m.msg);
+	assert_int_equal(r2.codes[0], 250);
+	assert_true(r2.tls);
+	assert_true(r2.have_peer);
+	assert_false(r2.verified); /* RFC 7435: logged, not deferred */
+	assert_true(f2.tls_done);
+	/* RFC 3207 4.2: EHLO again after the handshake */
+	assert_non_null(strstr(str_c(&f2.transcript), "STARTTLS\r\nEHLO client.test\r\nMAIL"));
+	assert_memory_equal(f2.data.data, "secret body\r\n.\r\n", f2.data.len);
+	fake_smtp_free(&f2);
+	conn_tls_client_destroy(&sys);
+	tls_fixture_free(&t);
+}
+
+static void test_ca_file_verifies_and_resumes(void **state)
+{
+	(void)state;
+	struct tls_fixture t;
+	tls_fixture_init(&t);
+	const char *error = NULL;
+	struct conn_tls_client *ca = conn_tls_client_create(t.ca_file, 2, &error);
+	assert_non_null(ca);
+	static const char *const rcpts[] = { "a@x.test" };
+	struct msg_fixture m;
+	msg_init(&m, "x\n", 100, rcpts, 1);
+	struct smtp_client_settings set = test_settings();
+	/* one destination (host and port), two connections */
+	struct fake_smtp f1 = { .ehlo = EHLO_TLS, .ssl_ctx = tls_ctx_ssl_ctx(t.server),
+				.sessions = 2 };
+	fake_smtp_start(&f1);
+	for (unsigned i = 0; i < 2; i++) {
+		m.src.pos = 0;
+		struct run r = { .after = AFTER_QUIT, .no_join = i == 0 };
+		struct smtp_client_dest dest = { .tls_mode = SMTP_CLIENT_TLS_REQUIRED,
+						 .tls = ca };
+		run_client(&r, &f1, &set, &dest, &m.msg);
+		assert_int_equal(r.codes[0], 250);
+		assert_true(r.verified);
+		/* the second connection resumes the first one's session */
+		assert_int_equal(r.resumed, i == 1);
+	}
+	assert_int_equal(f1.connections, 2);
+	fake_smtp_free(&f1);
+	assert_int_equal(conn_tls_client_cached(ca), 1);
+
+	/* the same certificate under another name does not verify */
+	struct fake_smtp f = { .ehlo = EHLO_TLS, .ssl_ctx = tls_ctx_ssl_ctx(t.server) };
+	fake_smtp_start(&f);
+	m.src.pos = 0;
+	struct run r = { .after = AFTER_DESTROY };
+	struct smtp_client_dest dest = { .tls_mode = SMTP_CLIENT_TLS_REQUIRED,
+					 .tls = ca, .host = "mx.other.test" };
+	run_client(&r, &f, &set, &dest, &m.msg);
+	assert_int_equal(r.codes[0], 451);
+	assert_string_equal(r.enh[0], "4.7.5");
+	fake_smtp_free(&f);
+	conn_tls_client_destroy(&ca);
+	tls_fixture_free(&t);
+}
+
+static void test_auth_only_over_tls(void **state)
+{
+	(void)state;
+	struct tls_fixture t;
+	tls_fixture_init(&t);
+	const char *error = NULL;
+	struct conn_tls_client *ca = conn_tls_client_create(t.ca_file, 2, &error);
+	static const char *const rcpts[] = { "a@x.test" };
+	struct msg_fixture m;
+	msg_init(&m, "x\n", 100, rcpts, 1);
+	struct smtp_client_settings set = test_settings();
+
+	/* no TLS: the password never goes out */
+	struct fake_smtp f = { .ehlo = EHLO_TLS };
+	fake_smtp_start(&f);
+	struct run r = { .after = AFTER_DESTROY };
+	struct smtp_client_dest dest = { .tls_mode = SMTP_CLIENT_TLS_NONE,
+					 .auth_user = "alice", .auth_password = "secret" };
+	run_client(&r, &f, &set, &dest, &m.msg);
+	assert_int_equal(r.codes[0], 451);
+	assert_string_equal(r.enh[0], "4.7.0");
+	assert_null(strstr(str_c(&f.transcript), "AUTH"));
+	fake_smtp_free(&f);
+
+	struct fake_smtp f2 = { .ehlo = EHLO_TLS, .ssl_ctx = tls_ctx_ssl_ctx(t.server),
+				.reply = reply_auth_ok };
+	fake_smtp_start(&f2);
+	struct run r2 = { .after = AFTER_DESTROY };
+	dest.tls_mode = SMTP_CLIENT_TLS_REQUIRED;
+	dest.tls = ca;
+	run_client(&r2, &f2, &set, &dest, &m.msg);
+	assert_int_equal(r2.codes[0], 250);
+	/* RFC 4616: base64("\0alice\0secret") */
+	assert_non_null(strstr(str_c(&f2.transcript),
+			       "STARTTLS\r\nEHLO client.test\r\nAUTH PLAIN AGFsaWNlAHNlY3JldA==\r\nMAIL"));
+	fake_smtp_free(&f2);
+	conn_tls_client_destroy(&ca);
+	tls_fixture_free(&t);
+}
+
 int main(void)
 {
+	signal(SIGPIPE, SIG_IGN); /* the fake server writes TLS to closed sockets */
 	log_init("test-smtp-client", LOG_WARN);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ehlo_falls_back_to_helo),
@@ -483,6 +660,9 @@ int main(void)
 		cmocka_unit_test(test_reply_flood_is_bounded),
 		cmocka_unit_test(test_connection_reused_with_rset),
 		cmocka_unit_test(test_connect_refused),
+		cmocka_unit_test(test_starttls_strict_fails_opportunistic_encrypts),
+		cmocka_unit_test(test_ca_file_verifies_and_resumes),
+		cmocka_unit_test(test_auth_only_over_tls),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
