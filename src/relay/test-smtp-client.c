@@ -644,6 +644,113 @@ static void test_auth_only_over_tls(void **state)
 	tls_fixture_free(&t);
 }
 
+
+/* the 220 and a forged EHLO reply in one segment */
+static const char *reply_starttls_injected(struct fake_smtp *f, const char *line)
+{
+	(void)f;
+	return strncasecmp(line, "STARTTLS", 8) == 0 ?
+		"220 2.0.0 go\r\n250-fake\r\n250 SIZE 1\r\n" : NULL;
+}
+
+static void test_implicit_tls_and_starttls_injection(void **state)
+{
+	(void)state;
+	struct tls_fixture t;
+	tls_fixture_init(&t);
+	const char *error = NULL;
+	struct conn_tls_client *ca = conn_tls_client_create(t.ca_file, 2, &error);
+	static const char *const rcpts[] = { "a@x.test" };
+	struct msg_fixture m;
+	msg_init(&m, "x\n", 100, rcpts, 1);
+	struct smtp_client_settings set = test_settings();
+
+	/* port 465 style: TLS from the first byte, verified */
+	struct fake_smtp f = { .ssl_ctx = tls_ctx_ssl_ctx(t.server), .implicit_tls = true };
+	fake_smtp_start(&f);
+	struct run r = { .after = AFTER_DESTROY };
+	struct smtp_client_dest dest = { .tls_mode = SMTP_CLIENT_TLS_IMPLICIT, .tls = ca };
+	run_client(&r, &f, &set, &dest, &m.msg);
+	assert_int_equal(r.codes[0], 250);
+	assert_true(r.tls && r.verified);
+	assert_null(strstr(str_c(&f.transcript), "STARTTLS"));
+	fake_smtp_free(&f);
+
+	/* RFC 3207 4.2 / CVE-2011-0411 on the client side: a reply slipped
+	 * in after the 220 before the handshake is not taken for the answer
+	 * to the EHLO that follows the handshake */
+	struct fake_smtp f2 = { .ehlo = EHLO_TLS, .ssl_ctx = tls_ctx_ssl_ctx(t.server),
+				.reply = reply_starttls_injected };
+	fake_smtp_start(&f2);
+	m.src.pos = 0;
+	struct run r2 = { .after = AFTER_DESTROY };
+	dest.tls_mode = SMTP_CLIENT_TLS_OPPORTUNISTIC;
+	run_client(&r2, &f2, &set, &dest, &m.msg);
+	assert_true(r2.tls);
+	assert_int_equal(r2.codes[0], 250); /* not refused over "SIZE 1" */
+	assert_non_null(strstr(str_c(&f2.transcript), "MAIL FROM"));
+	fake_smtp_free(&f2);
+	conn_tls_client_destroy(&ca);
+	tls_fixture_free(&t);
+}
+
+static const char *reply_mail_refused(struct fake_smtp *f, const char *line)
+{
+	(void)f;
+	if (strncasecmp(line, "MAIL", 4) == 0)
+		return "550 5.7.1 sender refused\r\n";
+	if (strncasecmp(line, "RCPT", 4) == 0)
+		return "503 5.5.1 no MAIL\r\n";
+	if (strncasecmp(line, "DATA", 4) == 0)
+		return "503 5.5.1 no valid recipients\r\n";
+	return NULL;
+}
+
+static void test_pipelined_mail_refused(void **state)
+{
+	(void)state;
+	struct fake_smtp f = { .ehlo = EHLO_PIPE, .reply = reply_mail_refused };
+	fake_smtp_start(&f);
+	static const char *const rcpts[] = { "a@x.test", "b@x.test" };
+	struct msg_fixture m;
+	msg_init(&m, "x\n", 100, rcpts, 2);
+	struct run r = { .after = AFTER_QUIT };
+	struct smtp_client_settings set = test_settings();
+	struct smtp_client_dest dest = { .tls_mode = SMTP_CLIENT_TLS_NONE };
+	run_client(&r, &f, &set, &dest, &m.msg);
+	/* every recipient gets the MAIL reply, not the 503s after it */
+	assert_int_equal(r.codes[0], 550);
+	assert_string_equal(r.enh[1], "5.7.1");
+	assert_true(r.reusable);
+	assert_int_equal(f.data.len, 0);
+	fake_smtp_free(&f);
+}
+
+static void test_smtputf8_and_requiretls_refused(void **state)
+{
+	(void)state;
+	struct fake_smtp f = { .ehlo = EHLO_PIPE, .sessions = 1 };
+	fake_smtp_start(&f);
+	static const char *const rcpts[] = { "a@x.test" };
+	struct msg_fixture m;
+	msg_init(&m, "x\n", 100, rcpts, 1);
+	m.msg.source.smtputf8 = true;
+	struct run r = { .after = AFTER_SEND_NEXT };
+	struct msg_fixture m2;
+	msg_init(&m2, "x\n", 100, rcpts, 1);
+	m2.msg.requiretls = true;
+	r.next = &m2.msg;
+	struct smtp_client_settings set = test_settings();
+	struct smtp_client_dest dest = { .tls_mode = SMTP_CLIENT_TLS_NONE };
+	run_client(&r, &f, &set, &dest, &m.msg);
+	assert_int_equal(r.calls, 2);
+	/* the last result: REQUIRETLS over plaintext (RFC 8689 4.2.1) */
+	assert_int_equal(r.codes[0], 550);
+	assert_string_equal(r.enh[0], "5.7.30");
+	assert_null(strstr(str_c(&f.transcript), "MAIL"));
+	fake_smtp_free(&f);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN); /* the fake server writes TLS to closed sockets */
@@ -663,6 +770,9 @@ int main(void)
 		cmocka_unit_test(test_starttls_strict_fails_opportunistic_encrypts),
 		cmocka_unit_test(test_ca_file_verifies_and_resumes),
 		cmocka_unit_test(test_auth_only_over_tls),
+		cmocka_unit_test(test_implicit_tls_and_starttls_injection),
+		cmocka_unit_test(test_pipelined_mail_refused),
+		cmocka_unit_test(test_smtputf8_and_requiretls_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -142,6 +142,13 @@ static const char *fake_default(struct fake_conn *c, const char *line)
 static void fake_session(struct fake_conn *c)
 {
 	struct fake_smtp *f = c->f;
+	if (f->implicit_tls) {
+		c->ssl = SSL_new(f->ssl_ctx);
+		SSL_set_fd(c->ssl, c->fd);
+		if (SSL_accept(c->ssl) != 1)
+			return;
+		f->tls_done = true;
+	}
 	fake_sends(c, f->greeting != NULL ? f->greeting : "220 fake ESMTP\r\n");
 	char line[2048];
 	while (!c->closed && fake_line(c, line, sizeof(line))) {

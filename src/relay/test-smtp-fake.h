@@ -26,6 +26,7 @@ struct fake_smtp {
 	/* a reply to a command line ("\r\n" ended), or NULL for the default */
 	const char *(*reply)(struct fake_smtp *f, const char *line);
 	void *ssl_ctx;                 /* SSL_CTX * for STARTTLS, or NULL */
+	bool implicit_tls;             /* handshake before the greeting */
 	unsigned sessions;             /* connections to serve (default 1) */
 	void *user;
 
