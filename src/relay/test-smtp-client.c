@@ -751,6 +751,52 @@ static void test_smtputf8_and_requiretls_refused(void **state)
 	fake_smtp_free(&f);
 }
 
+
+/* A listener whose accept queue is full: Linux drops further SYNs, so a
+ * connect to it stays pending until the connect timeout. */
+static void test_connect_timeout(void **state)
+{
+	(void)state;
+	int lfd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	socklen_t sl = sizeof(sin);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sin, sl), 0);
+	assert_int_equal(listen(lfd, 0), 0);
+	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sin, &sl), 0);
+	int fill[4];
+	unsigned nfill = 0;
+	for (; nfill < 4; nfill++) {
+		fill[nfill] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		(void)connect(fill[nfill], (struct sockaddr *)&sin, sl);
+	}
+	usleep(100 * 1000);
+	static const char *const rcpts[] = { "a@x.test" };
+	struct msg_fixture m;
+	msg_init(&m, "x\n", 100, rcpts, 1);
+	struct run r = { .after = AFTER_DESTROY, .loop = ioloop_create() };
+	struct smtp_client_settings set = test_settings();
+	set.connect_ms = 300;
+	struct smtp_client_dest dest = { .tls_mode = SMTP_CLIENT_TLS_NONE,
+					 .host = "localhost", .ip = "127.0.0.1",
+					 .port = ntohs(sin.sin_port) };
+	const char *error = NULL;
+	r.guard = timeout_add(r.loop, 10000, on_guard, &r);
+	r.c = smtp_client_start(r.loop, &set, &dest, &m.msg, on_result, &r, &error);
+	assert_non_null(r.c);
+	ioloop_run(r.loop);
+	timeout_remove(&r.guard);
+	ioloop_destroy(&r.loop);
+	for (unsigned i = 0; i < nfill; i++)
+		close(fill[i]);
+	close(lfd);
+	assert_int_equal(r.calls, 1);
+	assert_int_equal(r.codes[0], 451);
+	if (strstr(r.texts[0], "connect_timeout") == NULL)
+		skip(); /* the kernel took the connection after all */
+	assert_string_equal(r.enh[0], "4.4.1");
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN); /* the fake server writes TLS to closed sockets */
@@ -767,6 +813,7 @@ int main(void)
 		cmocka_unit_test(test_reply_flood_is_bounded),
 		cmocka_unit_test(test_connection_reused_with_rset),
 		cmocka_unit_test(test_connect_refused),
+		cmocka_unit_test(test_connect_timeout),
 		cmocka_unit_test(test_starttls_strict_fails_opportunistic_encrypts),
 		cmocka_unit_test(test_ca_file_verifies_and_resumes),
 		cmocka_unit_test(test_auth_only_over_tls),
