@@ -528,6 +528,7 @@ void smtp_client_destroy(struct smtp_client **cp)
 	timeout_remove(&c->result_to);
 	conn_destroy(&c->conn);
 	smtp_client_tx_free(c);
+	free(c->pending);
 	smtp_reply_parser_free(&c->parser);
 	free((char *)c->set.helo_name);
 	free((char *)c->dest.host);
