@@ -57,7 +57,7 @@ static void smtp_client_deliver(void *ctx)
 	struct smtp_client_result res = {
 		.rcpt = c->rcpt, .rcpt_count = msg->rcpt_count, .final = c->final,
 		.tls = c->tls,
-		.peer = c->tls && c->conn != NULL ? conn_tls_peer(c->conn) : NULL,
+		.peer = c->have_peer ? &c->peer : NULL,
 		.reusable = c->result_reusable && c->state == SMTP_CLIENT_IDLE,
 	};
 	for (unsigned i = 0; i < msg->rcpt_count; i++) {
@@ -130,9 +130,7 @@ void smtp_client_fail(struct smtp_client *c, unsigned code, const char *enhanced
 
 static void smtp_client_fail_reply(struct smtp_client *c, const struct smtp_reply *r)
 {
-	smtp_client_set_final(c, r->code, r->enhanced, str_c(&r->text), false);
-	if (c->msg != NULL)
-		smtp_client_fail(c, r->code, r->enhanced, str_c(&r->text), false);
+	smtp_client_fail(c, r->code, r->enhanced, str_c(&r->text), false);
 }
 
 static bool smtp_client_want_tls(const struct smtp_client *c)
@@ -279,12 +277,10 @@ static void smtp_client_on_reply(struct smtp_client *c, const struct smtp_reply 
 			smtp_client_fail_reply(c, r);
 			return;
 		}
-		/* RFC 4954 4: the server's 334 after AUTH LOGIN asks for the
-		 * user, the next one for the password */
-		if (c->caps.auth_login && c->dest.auth_user != NULL) {
-			smtp_client_auth_login_next(c, c->dest.auth_user);
-			c->state = SMTP_CLIENT_AUTH_LOGIN_PASS_WAIT;
-		}
+		/* the server's 334 after AUTH LOGIN asks for the user, the
+		 * next one for the password */
+		smtp_client_auth_login_next(c, c->dest.auth_user);
+		c->state = SMTP_CLIENT_AUTH_LOGIN_PASS_WAIT;
 		return;
 	case SMTP_CLIENT_AUTH_LOGIN_PASS_WAIT:
 		if (r->code != 334) {
@@ -408,10 +404,16 @@ static void smtp_client_on_ready(void *ctx)
 		smtp_client_expect_timeout(c, c->set.greeting_ms);
 		log_debug("client=%s event=connected host=%s ip=%s port=%u", c->id,
 			  log_str(c->dest.host), c->dest.ip, c->dest.port);
-	} else if (c->state == SMTP_CLIENT_TLS_WAIT) {
+	} else if (c->state == SMTP_CLIENT_TLS_WAIT)
 		c->tls = true;
-		smtp_client_send_ehlo(c, false); /* RFC 3207 4.2: forget, ask again */
+	const struct conn_tls_peer *peer = conn_tls_peer(c->conn);
+	if (c->tls && peer != NULL) {
+		/* kept: the result may outlive the connection */
+		c->peer = *peer;
+		c->have_peer = true;
 	}
+	if (c->state == SMTP_CLIENT_TLS_WAIT)
+		smtp_client_send_ehlo(c, false); /* RFC 3207 4.2: forget, ask again */
 }
 
 static bool smtp_client_dest_ok(const struct smtp_client_dest *d,

@@ -64,6 +64,8 @@ struct smtp_client {
 	struct smtp_client_caps caps;
 	bool tls;
 	bool quitting;
+	bool have_peer;
+	struct conn_tls_peer peer;       /* what the handshake showed */
 
 	const struct smtp_client_message *msg;
 	smtp_client_callback_t *cb;

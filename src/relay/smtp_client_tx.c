@@ -341,7 +341,7 @@ void smtp_client_tx_reply(struct smtp_client *c, const struct smtp_reply *r)
 			smtp_client_push(c, SMTP_CMD_DOT_DISCARD);
 			smtp_client_expect_timeout(c, c->set.data_end_ms);
 		} else {
-			if (!mail_failed && c->accepted > 0)
+			if (!mail_failed)
 				smtp_client_set_final_reply(c, r);
 			smtp_client_finish(c, true);
 		}

@@ -29,6 +29,7 @@
 #include "relay/test-smtp-fake.h"
 
 #define MAX_RCPT 8
+#define SMTP_CLIENT_READ_CHUNK_TEST 65536
 
 struct mem_source {
 	const char *data;
@@ -797,6 +798,54 @@ static void test_connect_timeout(void **state)
 	assert_string_equal(r.enh[0], "4.4.1");
 }
 
+
+static const char *reply_silent_dot(struct fake_smtp *f, const char *line)
+{
+	(void)f;
+	return strcmp(line, ".\r\n") == 0 ? "" : NULL;
+}
+
+/* RFC 5321 4.5.3.2.5 and .6: a server that stops taking data, and one
+ * that never answers the final dot */
+static void test_data_block_and_end_timeouts(void **state)
+{
+	(void)state;
+	/* 8 MiB: far more than the socket buffers hold */
+	size_t big_len = 8u << 20;
+	char *big = xmalloc(big_len + 1);
+	for (size_t i = 0; i < big_len; i++)
+		big[i] = i % 64 == 63 ? '\n' : 'x';
+	big[big_len] = '\0';
+	struct fake_smtp f = { .stall_data_ms = 1500 };
+	fake_smtp_start(&f);
+	static const char *const rcpts[] = { "a@x.test" };
+	struct msg_fixture m;
+	msg_init(&m, big, SMTP_CLIENT_READ_CHUNK_TEST, rcpts, 1);
+	struct run r = { .after = AFTER_DESTROY };
+	struct smtp_client_settings set = test_settings();
+	set.data_block_ms = 300;
+	struct smtp_client_dest dest = { .tls_mode = SMTP_CLIENT_TLS_NONE };
+	run_client(&r, &f, &set, &dest, &m.msg);
+	assert_int_equal(r.codes[0], 451);
+	assert_non_null(strstr(r.texts[0], "timeout waiting for DATA block"));
+	/* the client stopped reading the source: not all 8 MiB went out */
+	assert_true(m.src.pos < big_len);
+	fake_smtp_free(&f);
+	free(big);
+
+	struct fake_smtp f2 = { .reply = reply_silent_dot };
+	fake_smtp_start(&f2);
+	msg_init(&m, "x\n", 100, rcpts, 1);
+	struct run r2 = { .after = AFTER_DESTROY };
+	set = test_settings();
+	set.data_end_ms = 300;
+	run_client(&r2, &f2, &set, &dest, &m.msg);
+	assert_int_equal(r2.codes[0], 451);
+	assert_string_equal(r2.enh[0], "4.4.2");
+	assert_memory_equal(f2.data.data, "x\r\n.\r\n", f2.data.len);
+	fake_smtp_free(&f2);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN); /* the fake server writes TLS to closed sockets */
@@ -810,6 +859,7 @@ int main(void)
 		cmocka_unit_test(test_bdat_when_chunking),
 		cmocka_unit_test(test_command_timeout),
 		cmocka_unit_test(test_greeting_timeout),
+		cmocka_unit_test(test_data_block_and_end_timeouts),
 		cmocka_unit_test(test_reply_flood_is_bounded),
 		cmocka_unit_test(test_connection_reused_with_rset),
 		cmocka_unit_test(test_connect_refused),

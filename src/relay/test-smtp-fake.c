@@ -166,6 +166,8 @@ static void fake_session(struct fake_conn *c)
 			r = fake_default(c, line);
 		fake_sends(c, r);
 		if (strncasecmp(line, "DATA", 4) == 0 && r[0] == '3') {
+			if (f->stall_data_ms > 0)
+				usleep(f->stall_data_ms * 1000);
 			if (!fake_data(c))
 				return;
 			const char *end = f->reply != NULL ? f->reply(f, ".\r\n") : NULL;

@@ -28,6 +28,7 @@ struct fake_smtp {
 	void *ssl_ctx;                 /* SSL_CTX * for STARTTLS, or NULL */
 	bool implicit_tls;             /* handshake before the greeting */
 	unsigned sessions;             /* connections to serve (default 1) */
+	unsigned stall_data_ms;        /* after 354, read nothing this long */
 	void *user;
 
 	int listen_fd;
