@@ -31,6 +31,8 @@
 #define MAX_RCPT 8
 #define SMTP_CLIENT_READ_CHUNK_TEST 65536
 
+static const char *const one_rcpt[] = { "a@x.test" };
+
 struct mem_source {
 	const char *data;
 	size_t len, pos, chunk;
@@ -163,6 +165,18 @@ static void run_client(struct run *r, struct fake_smtp *f,
 		fake_smtp_join(f);
 }
 
+/* The plain case: start f, connect without TLS, run msg with set (NULL:
+ * test_settings()). */
+static void run_plain(struct run *r, struct fake_smtp *f,
+		      const struct smtp_client_message *msg,
+		      const struct smtp_client_settings *set)
+{
+	struct smtp_client_settings def = test_settings();
+	struct smtp_client_dest dest = { .tls_mode = SMTP_CLIENT_TLS_NONE };
+	fake_smtp_start(f);
+	run_client(r, f, set != NULL ? set : &def, &dest, msg);
+}
+
 static const char *reply_no_ehlo(struct fake_smtp *f, const char *line)
 {
 	(void)f;
@@ -173,14 +187,10 @@ static void test_ehlo_falls_back_to_helo(void **state)
 {
 	(void)state;
 	struct fake_smtp f = { .reply = reply_no_ehlo };
-	fake_smtp_start(&f);
-	static const char *const rcpts[] = { "a@x.test" };
 	struct msg_fixture m;
-	msg_init(&m, "Subject: hi\n\nbody\n", 100, rcpts, 1);
+	msg_init(&m, "Subject: hi\n\nbody\n", 100, one_rcpt, 1);
 	struct run r = { .after = AFTER_DESTROY };
-	struct smtp_client_settings set = test_settings();
-	struct smtp_client_dest dest = { .tls_mode = SMTP_CLIENT_TLS_NONE };
-	run_client(&r, &f, &set, &dest, &m.msg);
+	run_plain(&r, &f, &m.msg, NULL);
 	assert_int_equal(r.calls, 1);
 	assert_int_equal(r.codes[0], 250);
 	assert_string_equal(r.enh[0], "2.0.0");
@@ -198,7 +208,6 @@ static void test_pipelined_mixed_recipients(void **state)
 {
 	(void)state;
 	struct fake_smtp f = { .ehlo = EHLO_PIPE };
-	fake_smtp_start(&f);
 	static const char *const rcpts[] = { "ok1@x.test", "temp@x.test",
 					     "perm@x.test", "ok2@x.test" };
 	struct msg_fixture m;
@@ -208,9 +217,7 @@ static void test_pipelined_mixed_recipients(void **state)
 	m.msg.envid = "QX1";
 	m.msg.ret = "HDRS";
 	struct run r = { .after = AFTER_DESTROY };
-	struct smtp_client_settings set = test_settings();
-	struct smtp_client_dest dest = { .tls_mode = SMTP_CLIENT_TLS_NONE };
-	run_client(&r, &f, &set, &dest, &m.msg);
+	run_plain(&r, &f, &m.msg, NULL);
 	assert_int_equal(r.calls, 1);
 	assert_int_equal(r.codes[0], 250);
 	assert_int_equal(r.codes[1], 451);
@@ -233,14 +240,11 @@ static void test_unpipelined_one_at_a_time(void **state)
 {
 	(void)state;
 	struct fake_smtp f = { .ehlo = "250-fake\r\n250 8BITMIME\r\n" };
-	fake_smtp_start(&f);
 	static const char *const rcpts[] = { "perm@x.test", "ok@x.test", "temp@x.test" };
 	struct msg_fixture m;
 	msg_init(&m, "x\n", 100, rcpts, 3);
 	struct run r = { .after = AFTER_DESTROY };
-	struct smtp_client_settings set = test_settings();
-	struct smtp_client_dest dest = { .tls_mode = SMTP_CLIENT_TLS_NONE };
-	run_client(&r, &f, &set, &dest, &m.msg);
+	run_plain(&r, &f, &m.msg, NULL);
 	assert_int_equal(r.codes[0], 550);
 	assert_int_equal(r.codes[1], 250);
 	assert_int_equal(r.codes[2], 451);
@@ -254,14 +258,11 @@ static void test_size_and_8bit_refused_before_sending(void **state)
 {
 	(void)state;
 	struct fake_smtp f = { .ehlo = "250-fake\r\n250 SIZE 10\r\n" };
-	fake_smtp_start(&f);
 	static const char *const rcpts[] = { "a@x.test", "b@x.test" };
 	struct msg_fixture m;
 	msg_init(&m, "this body is longer than ten octets\n", 100, rcpts, 2);
 	struct run r = { .after = AFTER_QUIT };
-	struct smtp_client_settings set = test_settings();
-	struct smtp_client_dest dest = { .tls_mode = SMTP_CLIENT_TLS_NONE };
-	run_client(&r, &f, &set, &dest, &m.msg);
+	run_plain(&r, &f, &m.msg, NULL);
 	assert_int_equal(r.codes[0], 552);
 	assert_string_equal(r.enh[0], "5.3.4");
 	assert_true(r.local[0]);
@@ -274,11 +275,10 @@ static void test_size_and_8bit_refused_before_sending(void **state)
 
 	/* 8-bit content, no 8BITMIME: reported as needing conversion */
 	struct fake_smtp f2 = { .ehlo = "250-fake\r\n250 PIPELINING\r\n" };
-	fake_smtp_start(&f2);
-	msg_init(&m, "caf\xc3\xa9\n", 100, rcpts, 1);
+	msg_init(&m, "caf\xc3\xa9\n", 100, one_rcpt, 1);
 	m.msg.source.eightbit = true;
 	struct run r2 = { .after = AFTER_DESTROY };
-	run_client(&r2, &f2, &set, &dest, &m.msg);
+	run_plain(&r2, &f2, &m.msg, NULL);
 	assert_int_equal(r2.codes[0], 554);
 	assert_string_equal(r2.enh[0], "5.6.3");
 	assert_non_null(strstr(r2.texts[0], "conversion"));
@@ -290,15 +290,11 @@ static void test_dot_stuffing_byte_exact(void **state)
 {
 	(void)state;
 	struct fake_smtp f = { .ehlo = "250-fake\r\n250 PIPELINING\r\n" };
-	fake_smtp_start(&f);
-	static const char *const rcpts[] = { "a@x.test" };
 	struct msg_fixture m;
 	/* read 3 octets at a time: dots and line ends cross chunk edges */
-	msg_init(&m, "a\n.b\r\n..c\n.\n\nlast.\n.", 3, rcpts, 1);
+	msg_init(&m, "a\n.b\r\n..c\n.\n\nlast.\n.", 3, one_rcpt, 1);
 	struct run r = { .after = AFTER_DESTROY };
-	struct smtp_client_settings set = test_settings();
-	struct smtp_client_dest dest = { .tls_mode = SMTP_CLIENT_TLS_NONE };
-	run_client(&r, &f, &set, &dest, &m.msg);
+	run_plain(&r, &f, &m.msg, NULL);
 	assert_int_equal(r.codes[0], 250);
 	const char want[] = "a\r\n..b\r\n...c\r\n..\r\n\r\nlast.\r\n..\r\n.\r\n";
 	assert_int_equal(f.data.len, sizeof(want) - 1);
@@ -310,14 +306,11 @@ static void test_bdat_when_chunking(void **state)
 {
 	(void)state;
 	struct fake_smtp f = { .ehlo = "250-fake\r\n250-PIPELINING\r\n250 CHUNKING\r\n" };
-	fake_smtp_start(&f);
 	static const char *const rcpts[] = { "a@x.test", "perm@x.test" };
 	struct msg_fixture m;
 	msg_init(&m, "a\n.b\nend", 5, rcpts, 2);
 	struct run r = { .after = AFTER_DESTROY };
-	struct smtp_client_settings set = test_settings();
-	struct smtp_client_dest dest = { .tls_mode = SMTP_CLIENT_TLS_NONE };
-	run_client(&r, &f, &set, &dest, &m.msg);
+	run_plain(&r, &f, &m.msg, NULL);
 	assert_int_equal(r.codes[0], 250);
 	assert_int_equal(r.codes[1], 550);
 	/* no dot-stuffing with BDAT (RFC 3030 2), CRLF line ends */
@@ -341,9 +334,8 @@ static void test_command_timeout(void **state)
 	(void)state;
 	struct fake_smtp f = { .reply = reply_silent_mail };
 	fake_smtp_start(&f);
-	static const char *const rcpts[] = { "a@x.test" };
 	struct msg_fixture m;
-	msg_init(&m, "x\n", 100, rcpts, 1);
+	msg_init(&m, "x\n", 100, one_rcpt, 1);
 	struct run r = { .after = AFTER_DESTROY };
 	struct smtp_client_settings set = test_settings();
 	set.mail_ms = 300;
@@ -365,15 +357,12 @@ static void test_greeting_timeout(void **state)
 {
 	(void)state;
 	struct fake_smtp f = { .greeting = "" };
-	fake_smtp_start(&f);
-	static const char *const rcpts[] = { "a@x.test" };
 	struct msg_fixture m;
-	msg_init(&m, "x\n", 100, rcpts, 1);
+	msg_init(&m, "x\n", 100, one_rcpt, 1);
 	struct run r = { .after = AFTER_DESTROY };
 	struct smtp_client_settings set = test_settings();
 	set.greeting_ms = 200;
-	struct smtp_client_dest dest = { .tls_mode = SMTP_CLIENT_TLS_NONE };
-	run_client(&r, &f, &set, &dest, &m.msg);
+	run_plain(&r, &f, &m.msg, &set);
 	assert_int_equal(r.codes[0], 451);
 	assert_non_null(strstr(r.texts[0], "timeout waiting for greeting"));
 	fake_smtp_free(&f);
@@ -388,14 +377,10 @@ static void test_reply_flood_is_bounded(void **state)
 		str_appendz(&flood, "250-FLOOD\r\n");
 	str_appendz(&flood, "250 end\r\n");
 	struct fake_smtp f = { .ehlo = str_c(&flood) };
-	fake_smtp_start(&f);
-	static const char *const rcpts[] = { "a@x.test" };
 	struct msg_fixture m;
-	msg_init(&m, "x\n", 100, rcpts, 1);
+	msg_init(&m, "x\n", 100, one_rcpt, 1);
 	struct run r = { .after = AFTER_DESTROY };
-	struct smtp_client_settings set = test_settings();
-	struct smtp_client_dest dest = { .tls_mode = SMTP_CLIENT_TLS_NONE };
-	run_client(&r, &f, &set, &dest, &m.msg);
+	run_plain(&r, &f, &m.msg, NULL);
 	assert_int_equal(r.codes[0], 451);
 	assert_non_null(strstr(r.texts[0], "too many reply lines"));
 	fake_smtp_free(&f);
@@ -407,9 +392,8 @@ static void test_reply_flood_is_bounded(void **state)
 	for (unsigned i = 0; i < 5000; i++)
 		str_appendz(&big, "xxxxxxxxxx");
 	struct fake_smtp f2 = { .greeting = str_c(&big) };
-	fake_smtp_start(&f2);
 	struct run r2 = { .after = AFTER_DESTROY };
-	run_client(&r2, &f2, &set, &dest, &m.msg);
+	run_plain(&r2, &f2, &m.msg, NULL);
 	assert_int_equal(r2.codes[0], 451);
 	assert_non_null(strstr(r2.texts[0], "reply line too long"));
 	fake_smtp_free(&f2);
@@ -420,16 +404,12 @@ static void test_connection_reused_with_rset(void **state)
 {
 	(void)state;
 	struct fake_smtp f = { .ehlo = EHLO_PIPE };
-	fake_smtp_start(&f);
-	static const char *const rcpts1[] = { "a@x.test" };
 	static const char *const rcpts2[] = { "b@x.test", "perm@x.test" };
 	struct msg_fixture m1, m2;
-	msg_init(&m1, "one\n", 100, rcpts1, 1);
+	msg_init(&m1, "one\n", 100, one_rcpt, 1);
 	msg_init(&m2, "two\n", 100, rcpts2, 2);
 	struct run r = { .after = AFTER_SEND_NEXT, .next = &m2.msg };
-	struct smtp_client_settings set = test_settings();
-	struct smtp_client_dest dest = { .tls_mode = SMTP_CLIENT_TLS_NONE };
-	run_client(&r, &f, &set, &dest, &m1.msg);
+	run_plain(&r, &f, &m1.msg, NULL);
 	assert_int_equal(r.calls, 2);
 	assert_int_equal(r.codes[0], 250);
 	assert_int_equal(r.codes[1], 550);
@@ -451,9 +431,8 @@ static void test_connect_refused(void **state)
 	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &sl), 0);
 	unsigned port = ntohs(sin.sin_port);
 	close(fd);
-	static const char *const rcpts[] = { "a@x.test" };
 	struct msg_fixture m;
-	msg_init(&m, "x\n", 100, rcpts, 1);
+	msg_init(&m, "x\n", 100, one_rcpt, 1);
 	struct run r = { .after = AFTER_DESTROY, .loop = ioloop_create() };
 	struct smtp_client_settings set = test_settings();
 	struct smtp_client_dest dest = { .tls_mode = SMTP_CLIENT_TLS_NONE,
@@ -521,9 +500,8 @@ static void test_starttls_strict_fails_opportunistic_encrypts(void **state)
 	/* the system CA store does not know the self-signed certificate */
 	struct conn_tls_client *sys = conn_tls_client_create(NULL, 8, &error);
 	assert_non_null(sys);
-	static const char *const rcpts[] = { "a@x.test" };
 	struct msg_fixture m;
-	msg_init(&m, "secret body\n", 100, rcpts, 1);
+	msg_init(&m, "secret body\n", 100, one_rcpt, 1);
 	struct smtp_client_settings set = test_settings();
 
 	struct fake_smtp f = { .ehlo = EHLO_TLS, .ssl_ctx = tls_ctx_ssl_ctx(t.server) };
@@ -567,9 +545,8 @@ static void test_ca_file_verifies_and_resumes(void **state)
 	const char *error = NULL;
 	struct conn_tls_client *ca = conn_tls_client_create(t.ca_file, 2, &error);
 	assert_non_null(ca);
-	static const char *const rcpts[] = { "a@x.test" };
 	struct msg_fixture m;
-	msg_init(&m, "x\n", 100, rcpts, 1);
+	msg_init(&m, "x\n", 100, one_rcpt, 1);
 	struct smtp_client_settings set = test_settings();
 	/* one destination (host and port), two connections */
 	struct fake_smtp f1 = { .ehlo = EHLO_TLS, .ssl_ctx = tls_ctx_ssl_ctx(t.server),
@@ -612,9 +589,8 @@ static void test_auth_only_over_tls(void **state)
 	tls_fixture_init(&t);
 	const char *error = NULL;
 	struct conn_tls_client *ca = conn_tls_client_create(t.ca_file, 2, &error);
-	static const char *const rcpts[] = { "a@x.test" };
 	struct msg_fixture m;
-	msg_init(&m, "x\n", 100, rcpts, 1);
+	msg_init(&m, "x\n", 100, one_rcpt, 1);
 	struct smtp_client_settings set = test_settings();
 
 	/* no TLS: the password never goes out */
@@ -661,9 +637,8 @@ static void test_implicit_tls_and_starttls_injection(void **state)
 	tls_fixture_init(&t);
 	const char *error = NULL;
 	struct conn_tls_client *ca = conn_tls_client_create(t.ca_file, 2, &error);
-	static const char *const rcpts[] = { "a@x.test" };
 	struct msg_fixture m;
-	msg_init(&m, "x\n", 100, rcpts, 1);
+	msg_init(&m, "x\n", 100, one_rcpt, 1);
 	struct smtp_client_settings set = test_settings();
 
 	/* port 465 style: TLS from the first byte, verified */
@@ -711,14 +686,11 @@ static void test_pipelined_mail_refused(void **state)
 {
 	(void)state;
 	struct fake_smtp f = { .ehlo = EHLO_PIPE, .reply = reply_mail_refused };
-	fake_smtp_start(&f);
 	static const char *const rcpts[] = { "a@x.test", "b@x.test" };
 	struct msg_fixture m;
 	msg_init(&m, "x\n", 100, rcpts, 2);
 	struct run r = { .after = AFTER_QUIT };
-	struct smtp_client_settings set = test_settings();
-	struct smtp_client_dest dest = { .tls_mode = SMTP_CLIENT_TLS_NONE };
-	run_client(&r, &f, &set, &dest, &m.msg);
+	run_plain(&r, &f, &m.msg, NULL);
 	/* every recipient gets the MAIL reply, not the 503s after it */
 	assert_int_equal(r.codes[0], 550);
 	assert_string_equal(r.enh[1], "5.7.1");
@@ -731,19 +703,15 @@ static void test_smtputf8_and_requiretls_refused(void **state)
 {
 	(void)state;
 	struct fake_smtp f = { .ehlo = EHLO_PIPE, .sessions = 1 };
-	fake_smtp_start(&f);
-	static const char *const rcpts[] = { "a@x.test" };
 	struct msg_fixture m;
-	msg_init(&m, "x\n", 100, rcpts, 1);
+	msg_init(&m, "x\n", 100, one_rcpt, 1);
 	m.msg.source.smtputf8 = true;
 	struct run r = { .after = AFTER_SEND_NEXT };
 	struct msg_fixture m2;
-	msg_init(&m2, "x\n", 100, rcpts, 1);
+	msg_init(&m2, "x\n", 100, one_rcpt, 1);
 	m2.msg.requiretls = true;
 	r.next = &m2.msg;
-	struct smtp_client_settings set = test_settings();
-	struct smtp_client_dest dest = { .tls_mode = SMTP_CLIENT_TLS_NONE };
-	run_client(&r, &f, &set, &dest, &m.msg);
+	run_plain(&r, &f, &m.msg, NULL);
 	assert_int_equal(r.calls, 2);
 	/* the last result: REQUIRETLS over plaintext (RFC 8689 4.2.1) */
 	assert_int_equal(r.codes[0], 550);
@@ -772,9 +740,8 @@ static void test_connect_timeout(void **state)
 		(void)connect(fill[nfill], (struct sockaddr *)&sin, sl);
 	}
 	usleep(100 * 1000);
-	static const char *const rcpts[] = { "a@x.test" };
 	struct msg_fixture m;
-	msg_init(&m, "x\n", 100, rcpts, 1);
+	msg_init(&m, "x\n", 100, one_rcpt, 1);
 	struct run r = { .after = AFTER_DESTROY, .loop = ioloop_create() };
 	struct smtp_client_settings set = test_settings();
 	set.connect_ms = 300;
@@ -817,15 +784,12 @@ static void test_data_block_and_end_timeouts(void **state)
 		big[i] = i % 64 == 63 ? '\n' : 'x';
 	big[big_len] = '\0';
 	struct fake_smtp f = { .stall_data_ms = 1500 };
-	fake_smtp_start(&f);
-	static const char *const rcpts[] = { "a@x.test" };
 	struct msg_fixture m;
-	msg_init(&m, big, SMTP_CLIENT_READ_CHUNK_TEST, rcpts, 1);
+	msg_init(&m, big, SMTP_CLIENT_READ_CHUNK_TEST, one_rcpt, 1);
 	struct run r = { .after = AFTER_DESTROY };
 	struct smtp_client_settings set = test_settings();
 	set.data_block_ms = 300;
-	struct smtp_client_dest dest = { .tls_mode = SMTP_CLIENT_TLS_NONE };
-	run_client(&r, &f, &set, &dest, &m.msg);
+	run_plain(&r, &f, &m.msg, &set);
 	assert_int_equal(r.codes[0], 451);
 	assert_non_null(strstr(r.texts[0], "timeout waiting for DATA block"));
 	/* the client stopped reading the source: not all 8 MiB went out */
@@ -834,12 +798,11 @@ static void test_data_block_and_end_timeouts(void **state)
 	free(big);
 
 	struct fake_smtp f2 = { .reply = reply_silent_dot };
-	fake_smtp_start(&f2);
-	msg_init(&m, "x\n", 100, rcpts, 1);
+	msg_init(&m, "x\n", 100, one_rcpt, 1);
 	struct run r2 = { .after = AFTER_DESTROY };
 	set = test_settings();
 	set.data_end_ms = 300;
-	run_client(&r2, &f2, &set, &dest, &m.msg);
+	run_plain(&r2, &f2, &m.msg, &set);
 	assert_int_equal(r2.codes[0], 451);
 	assert_string_equal(r2.enh[0], "4.4.2");
 	assert_memory_equal(f2.data.data, "x\r\n.\r\n", f2.data.len);
