@@ -4,7 +4,9 @@
  * Roles: conn.c is the life cycle (create, destroy, events, timers,
  * closing); conn_io.c the buffers (reading into the input buffer, lines,
  * output, the limits, giving memory back when idle) and the plain stream;
- * conn_tls.c the TLS stream, the handshake and STARTTLS.
+ * conn_tls.c the TLS stream, the handshake and STARTTLS; conn_client.c
+ * the client side (connect, client TLS and its verification, the session
+ * cache), which conn.c and conn_tls.c reach through conn->client.
  *
  * The stream: every byte between the buffers and the socket goes through
  * conn->stream (read / write / pending), one pair of functions per layer.

@@ -343,14 +343,27 @@ static void smtp_client_input(struct smtp_client *c)
 	}
 }
 
-static const char *smtp_client_state_name(enum smtp_client_state s)
+/* What the client was waiting for, for the failure text. */
+static const char *smtp_client_waiting_for(const struct smtp_client *c)
 {
-	static const char *const names[] = {
-		"connect", "greeting", "EHLO", "HELO", "STARTTLS", "TLS handshake",
-		"AUTH", "AUTH", "AUTH", "idle", "RSET", "transaction", "DATA block",
-		"QUIT", "done", "AUTH",
+	static const char *const states[] = {
+		[SMTP_CLIENT_CONNECTING] = "connect", [SMTP_CLIENT_GREETING] = "greeting",
+		[SMTP_CLIENT_EHLO] = "EHLO", [SMTP_CLIENT_HELO] = "HELO",
+		[SMTP_CLIENT_STARTTLS] = "STARTTLS", [SMTP_CLIENT_TLS_WAIT] = "TLS handshake",
+		[SMTP_CLIENT_AUTH] = "AUTH", [SMTP_CLIENT_AUTH_USER] = "AUTH",
+		[SMTP_CLIENT_AUTH_PASS] = "AUTH", [SMTP_CLIENT_AUTH_LOGIN_PASS_WAIT] = "AUTH",
+		[SMTP_CLIENT_IDLE] = "idle", [SMTP_CLIENT_RSET] = "RSET",
+		[SMTP_CLIENT_TX] = "transaction", [SMTP_CLIENT_BODY] = "DATA block",
+		[SMTP_CLIENT_QUIT] = "QUIT", [SMTP_CLIENT_DONE] = "done",
 	};
-	return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
+	static const char *const cmds[] = {
+		[SMTP_CMD_MAIL] = "MAIL", [SMTP_CMD_RCPT] = "RCPT", [SMTP_CMD_DATA] = "DATA",
+		[SMTP_CMD_DOT] = "final dot", [SMTP_CMD_DOT_DISCARD] = "final dot",
+		[SMTP_CMD_BDAT] = "BDAT", [SMTP_CMD_BDAT_LAST] = "BDAT LAST",
+	};
+	if (c->state == SMTP_CLIENT_TX && c->pend_count > 0)
+		return cmds[c->pending[c->pend_head]];
+	return states[c->state];
 }
 
 static void smtp_client_on_event(void *ctx, enum conn_event ev)
@@ -364,7 +377,7 @@ static void smtp_client_on_event(void *ctx, enum conn_event ev)
 	case CONN_EV_TIMEOUT:
 		/* RFC 5321 4.5.3.2: the client gives up on the command */
 		str_printf(&why, "timeout waiting for %s reply",
-			   smtp_client_state_name(c->state));
+			   smtp_client_waiting_for(c));
 		if (c->state == SMTP_CLIENT_IDLE || c->state == SMTP_CLIENT_QUIT) {
 			c->state = SMTP_CLIENT_DONE;
 			conn_close_after_output(c->conn);
@@ -375,7 +388,7 @@ static void smtp_client_on_event(void *ctx, enum conn_event ev)
 		const char *reason = conn_close_reason(c->conn);
 		bool tls_fail = strncmp(reason, "tls", 3) == 0;
 		str_printf(&why, "connection %s during %s", reason,
-			   smtp_client_state_name(c->state));
+			   smtp_client_waiting_for(c));
 		conn_destroy(&c->conn);
 		if (c->state != SMTP_CLIENT_DONE && c->state != SMTP_CLIENT_IDLE &&
 		    c->state != SMTP_CLIENT_QUIT)

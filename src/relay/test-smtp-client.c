@@ -346,7 +346,7 @@ static void test_command_timeout(void **state)
 	assert_int_equal(r.codes[0], 451);
 	assert_string_equal(r.enh[0], "4.4.2");
 	assert_true(r.local[0]);
-	assert_non_null(strstr(r.texts[0], "timeout"));
+	assert_string_equal(r.texts[0], "timeout waiting for MAIL reply");
 	assert_false(r.reusable);
 	ioloop_destroy(&clock);
 	(void)t0;
@@ -809,6 +809,54 @@ static void test_data_block_and_end_timeouts(void **state)
 	fake_smtp_free(&f2);
 }
 
+
+/* RFC 4954 4 with LOGIN: "Username:", then "Password:" prompts */
+static const char *reply_auth_login(struct fake_smtp *f, const char *line)
+{
+	unsigned *step = f->user;
+	if (strncasecmp(line, "AUTH LOGIN", 10) == 0) {
+		*step = 1;
+		return "334 VXNlcm5hbWU6\r\n";
+	}
+	if (*step == 1) {
+		*step = 2;
+		return "334 UGFzc3dvcmQ6\r\n";
+	}
+	if (*step == 2) {
+		*step = 3;
+		return "235 2.7.0 ok\r\n";
+	}
+	return NULL;
+}
+
+static void test_auth_login(void **state)
+{
+	(void)state;
+	struct tls_fixture t;
+	tls_fixture_init(&t);
+	const char *error = NULL;
+	struct conn_tls_client *ca = conn_tls_client_create(t.ca_file, 2, &error);
+	struct msg_fixture m;
+	msg_init(&m, "x\n", 100, one_rcpt, 1);
+	struct smtp_client_settings set = test_settings();
+	unsigned step = 0;
+	struct fake_smtp f = { .ehlo = "250-fake\r\n250-AUTH LOGIN\r\n250 STARTTLS\r\n",
+			       .ssl_ctx = tls_ctx_ssl_ctx(t.server),
+			       .reply = reply_auth_login, .user = &step };
+	fake_smtp_start(&f);
+	struct run r = { .after = AFTER_DESTROY };
+	struct smtp_client_dest dest = { .tls_mode = SMTP_CLIENT_TLS_REQUIRED, .tls = ca,
+					 .auth_user = "alice", .auth_password = "secret" };
+	run_client(&r, &f, &set, &dest, &m.msg);
+	assert_int_equal(r.codes[0], 250);
+	assert_int_equal(step, 3);
+	assert_non_null(strstr(str_c(&f.transcript),
+			       "AUTH LOGIN\r\nYWxpY2U=\r\nc2VjcmV0\r\nMAIL"));
+	fake_smtp_free(&f);
+	conn_tls_client_destroy(&ca);
+	tls_fixture_free(&t);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN); /* the fake server writes TLS to closed sockets */
@@ -830,6 +878,7 @@ int main(void)
 		cmocka_unit_test(test_starttls_strict_fails_opportunistic_encrypts),
 		cmocka_unit_test(test_ca_file_verifies_and_resumes),
 		cmocka_unit_test(test_auth_only_over_tls),
+		cmocka_unit_test(test_auth_login),
 		cmocka_unit_test(test_implicit_tls_and_starttls_injection),
 		cmocka_unit_test(test_pipelined_mail_refused),
 		cmocka_unit_test(test_smtputf8_and_requiretls_refused),
