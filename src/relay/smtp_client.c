@@ -1,9 +1,8 @@
 /* smtp_client.c: the SMTP client's session: connect, greeting, EHLO or
- * HELO, STARTTLS, AUTH, results and connection reuse. The transaction
- * itself is smtp_client_tx.c. See smtp_client.h for the contract. */
+ * HELO, STARTTLS, the replies dispatched by state, results and
+ * connection reuse. Capabilities and AUTH are smtp_client_ehlo.c, the
+ * transaction smtp_client_tx.c. See smtp_client.h for the contract. */
 #include "relay/smtp_client_private.h"
-#include "lib/base64.h"
-#include "lib/config.h"
 #include "lib/ioloop.h"
 #include "lib/log.h"
 #include "lib/mem.h"
@@ -13,25 +12,6 @@
 #include <unistd.h>
 
 static unsigned smtp_client_counter;
-
-void smtp_client_settings_from_config(struct smtp_client_settings *set,
-				      const struct config *config)
-{
-	memset(set, 0, sizeof(*set));
-	set->helo_name = config->hostname;
-	set->connect_ms = config->relay_timeout_connect * 1000;
-	set->greeting_ms = config->relay_timeout_greeting * 1000;
-	set->mail_ms = config->relay_timeout_mail * 1000;
-	set->rcpt_ms = config->relay_timeout_rcpt * 1000;
-	set->data_ms = config->relay_timeout_data * 1000;
-	set->data_block_ms = config->relay_timeout_data_block * 1000;
-	set->data_end_ms = config->relay_timeout_data_end * 1000;
-}
-
-ssize_t smtp_client_read_fd(void *ctx, void *buf, size_t size)
-{
-	return read(*(int *)ctx, buf, size);
-}
 
 void smtp_client_expect_timeout(struct smtp_client *c, unsigned ms)
 {
@@ -139,7 +119,7 @@ static bool smtp_client_want_tls(const struct smtp_client *c)
 			   c->dest.tls_mode == SMTP_CLIENT_TLS_REQUIRED);
 }
 
-static void smtp_client_write(struct smtp_client *c, const char *line)
+void smtp_client_write(struct smtp_client *c, const char *line)
 {
 	conn_write(c->conn, line, strlen(line));
 	conn_write(c->conn, "\r\n", 2);
@@ -153,46 +133,6 @@ static void smtp_client_send_ehlo(struct smtp_client *c, bool helo)
 	str_free(&cmd);
 	memset(&c->caps, 0, sizeof(c->caps));
 	c->state = helo ? SMTP_CLIENT_HELO : SMTP_CLIENT_EHLO;
-	smtp_client_expect_timeout(c, c->set.mail_ms);
-}
-
-static void smtp_client_auth_start(struct smtp_client *c)
-{
-	/* credentials never cross without TLS (issue 10 item 5) */
-	if (!c->tls) {
-		smtp_client_fail(c, 451, "4.7.0", "AUTH refused: no TLS", true);
-		return;
-	}
-	str_t cmd = STR_INIT, plain = STR_INIT;
-	if (c->caps.auth_plain) {
-		/* RFC 4616 2: authzid NUL authcid NUL passwd */
-		str_appendc(&plain, '\0');
-		str_appendz(&plain, c->dest.auth_user);
-		str_appendc(&plain, '\0');
-		str_appendz(&plain, c->dest.auth_password);
-		str_appendz(&cmd, "AUTH PLAIN ");
-		base64_encode(plain.data, plain.len, &cmd);
-		c->state = SMTP_CLIENT_AUTH;
-	} else if (c->caps.auth_login) {
-		str_appendz(&cmd, "AUTH LOGIN");
-		c->state = SMTP_CLIENT_AUTH_USER;
-	} else {
-		smtp_client_fail(c, 451, "4.7.0", "server offers no AUTH PLAIN or LOGIN",
-				 true);
-		return;
-	}
-	smtp_client_write(c, str_c(&cmd));
-	str_free_secure(&cmd);
-	str_free_secure(&plain);
-	smtp_client_expect_timeout(c, c->set.mail_ms);
-}
-
-static void smtp_client_auth_login_next(struct smtp_client *c, const char *value)
-{
-	str_t cmd = STR_INIT;
-	base64_encode(value, strlen(value), &cmd);
-	smtp_client_write(c, str_c(&cmd));
-	str_free_secure(&cmd);
 	smtp_client_expect_timeout(c, c->set.mail_ms);
 }
 

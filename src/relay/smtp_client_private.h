@@ -1,6 +1,7 @@
 /* smtp_client_private.h: what smtp_client.c (session: connect, greeting,
- * EHLO, STARTTLS, AUTH, results) and smtp_client_tx.c (one transaction:
- * MAIL, RCPT, DATA/BDAT and the body) share. Nothing else includes it. */
+ * EHLO, STARTTLS, results, reuse), smtp_client_ehlo.c (capabilities,
+ * AUTH) and smtp_client_tx.c (one transaction: MAIL, RCPT, DATA/BDAT and
+ * the body) share. Nothing else includes it. */
 #ifndef POSTEL_SMTP_CLIENT_PRIVATE_H
 #define POSTEL_SMTP_CLIENT_PRIVATE_H
 
@@ -83,6 +84,7 @@ struct smtp_client {
 };
 
 /* smtp_client.c */
+void smtp_client_write(struct smtp_client *c, const char *line);
 void smtp_client_finish(struct smtp_client *c, bool reusable);
 void smtp_client_fail(struct smtp_client *c, unsigned code, const char *enhanced,
 		      const char *text, bool local);
@@ -100,8 +102,15 @@ void smtp_client_body_encode(struct smtp_client_body *b, const char *in,
 			     size_t len, bool dotstuff, str_t *out);
 /* What ends the body: CRLF if it did not end with one. */
 void smtp_client_body_finish(struct smtp_client_body *b, str_t *out);
+
+/* smtp_client_ehlo.c */
 /* EHLO reply lines after the first into caps. */
 void smtp_client_caps_parse(struct smtp_client_caps *caps,
 			    const struct smtp_reply *r);
+/* AUTH with the destination's credentials; fails the message when not
+ * over TLS or no mechanism fits. */
+void smtp_client_auth_start(struct smtp_client *c);
+/* One base64 line of AUTH LOGIN. */
+void smtp_client_auth_login_next(struct smtp_client *c, const char *value);
 
 #endif
