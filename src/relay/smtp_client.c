@@ -412,6 +412,7 @@ struct smtp_client *smtp_client_start(struct ioloop *loop,
 	c->cb = cb;
 	c->cb_ctx = ctx;
 	c->rcpt = xcalloc(msg->rcpt_count + 1, sizeof(*c->rcpt));
+	c->rcpt_n = msg->rcpt_count;
 	c->state = SMTP_CLIENT_CONNECTING;
 
 	struct conn_client_settings cs = {
@@ -450,6 +451,7 @@ int smtp_client_send(struct smtp_client *c, const struct smtp_client_message *ms
 	c->cb = cb;
 	c->cb_ctx = ctx;
 	c->rcpt = xcalloc(msg->rcpt_count + 1, sizeof(*c->rcpt));
+	c->rcpt_n = msg->rcpt_count;
 	smtp_client_write(c, "RSET");
 	c->state = SMTP_CLIENT_RSET;
 	smtp_client_expect_timeout(c, c->set.mail_ms);

@@ -72,6 +72,8 @@ struct smtp_client {
 	smtp_client_callback_t *cb;
 	void *cb_ctx;
 	struct smtp_client_reply *rcpt;  /* per recipient, texts owned */
+	unsigned rcpt_n;                 /* entries of rcpt: msg may be gone
+					    once its callback returned */
 	struct smtp_client_reply final;  /* text owned */
 	bool final_is_mail;              /* final is the refused MAIL */
 	unsigned accepted;

@@ -373,12 +373,11 @@ static void smtp_client_reply_clear(struct smtp_client_reply *r)
 
 void smtp_client_tx_free(struct smtp_client *c)
 {
-	if (c->rcpt != NULL && c->msg != NULL) {
-		for (unsigned i = 0; i < c->msg->rcpt_count; i++)
-			smtp_client_reply_clear(&c->rcpt[i]);
-	}
+	for (unsigned i = 0; c->rcpt != NULL && i < c->rcpt_n; i++)
+		smtp_client_reply_clear(&c->rcpt[i]);
 	free(c->rcpt);
 	c->rcpt = NULL;
+	c->rcpt_n = 0;
 	smtp_client_reply_clear(&c->final);
 	c->final_is_mail = false;
 	c->pend_count = 0;
