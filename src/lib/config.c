@@ -102,6 +102,22 @@ const struct config_key config_keys[] = {
 	KEY_STRING(dns_trust_anchor, "/usr/share/dns/root.key", NULL,
 		   "DNSSEC trust anchor file (the default only when installed: "
 		   "dns-root-data); none: no validation"),
+	KEY_DURATION(relay_timeout_connect, "30", 1,
+		     "relay: time to connect to a remote SMTP server"),
+	KEY_DURATION(relay_timeout_greeting, "300", 1,
+		     "relay: wait for the 220 greeting (RFC 5321 4.5.3.2.1)"),
+	KEY_DURATION(relay_timeout_mail, "300", 1,
+		     "relay: wait for the MAIL reply, also EHLO/STARTTLS/AUTH/RSET "
+		     "(RFC 5321 4.5.3.2.2)"),
+	KEY_DURATION(relay_timeout_rcpt, "300", 1,
+		     "relay: wait for each RCPT reply (RFC 5321 4.5.3.2.3)"),
+	KEY_DURATION(relay_timeout_data, "120", 1,
+		     "relay: wait for the 354 to DATA (RFC 5321 4.5.3.2.4)"),
+	KEY_DURATION(relay_timeout_data_block, "180", 1,
+		     "relay: for each block of message data to be taken, or a "
+		     "BDAT reply (RFC 5321 4.5.3.2.5)"),
+	KEY_DURATION(relay_timeout_data_end, "600", 1,
+		     "relay: wait for the reply to the final dot (RFC 5321 4.5.3.2.6)"),
 	KEY_BOOL(sandbox, "yes",
 		 "workers run under no_new_privs, seccomp and Landlock"),
 	KEY_UINT(password_min_length, "8", 1, 255,
