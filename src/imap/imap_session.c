@@ -37,6 +37,7 @@ static const struct imap_cmd_def imap_cmds[] = {
 	{ "DELETE", imap_cmd_delete, AU | SE },
 	{ "ENABLE", imap_cmd_enable, AU },
 	{ "EXAMINE", imap_cmd_examine, AU | SE },
+	{ "FETCH", imap_cmd_fetch, SE | IMAP_CMD_UID },
 	{ "ID", imap_cmd_id, NA | AU | SE },
 	{ "LIST", imap_cmd_list, AU | SE },
 	{ "LOGIN", imap_cmd_login, NA },
@@ -528,6 +529,7 @@ static void imap_session_free(struct imap_session *s)
 		 conn_is_tls(s->base.conn) ? conn_tls_version(s->base.conn) : "no",
 		 s->user != NULL ? log_str(s->user) : "-", s->commands);
 	imap_auth_abort(s);
+	imap_fetch_abort(s);
 	/* the view is closed on the user's lane, then the session ends */
 	s->input = IMAP_INPUT_WAIT;
 	imap_store_close(s, imap_session_destroy);
