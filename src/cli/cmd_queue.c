@@ -92,6 +92,35 @@ static void format_entry(const struct queue_entry_info *entry, str_t *out)
 	str_appendc(out, '\n');
 }
 
+/* Issue 10 item 2: each recipient's state and the last attempt. */
+static void format_recipient_state(const struct queue_recipient *r, str_t *out)
+{
+	char date[32];
+	str_printf(out, "  state: %s", queue_rcpt_state_name(r->state));
+	if (r->state == QUEUE_RCPT_DEFERRED ||
+	    (r->state == QUEUE_RCPT_PENDING && r->next_attempt != 0)) {
+		format_date(r->next_attempt, date);
+		str_printf(out, " next-attempt=%s", date);
+	}
+	if (r->mx.data != NULL) {
+		str_appendz(out, " mx=");
+		append_printable(out, r->mx);
+	}
+	if (r->reply_code != 0 || r->reply_text.data != NULL) {
+		str_appendz(out, " reply=\"");
+		if (r->reply_code != 0)
+			str_printf(out, "%u ", r->reply_code);
+		if (r->reply_status.data != NULL) {
+			append_printable(out, r->reply_status);
+			str_appendc(out, ' ');
+		}
+		if (r->reply_text.data != NULL)
+			append_text(out, r->reply_text.data, r->reply_text.len, true);
+		str_appendc(out, '"');
+	}
+	str_appendc(out, '\n');
+}
+
 static void format_envelope(const struct queue_entry_info *entry, str_t *out)
 {
 	static const char *const bodies[] = { "7BIT", "8BITMIME", "BINARYMIME" };
@@ -124,7 +153,16 @@ static void format_envelope(const struct queue_entry_info *entry, str_t *out)
 			append_printable(out, r->orcpt);
 		}
 		str_appendc(out, '\n');
+		format_recipient_state(r, out);
 	}
+	if (env->lease_owner.data != NULL) {
+		format_date(env->lease_expires, date);
+		str_appendz(out, "lease: ");
+		append_printable(out, env->lease_owner);
+		str_printf(out, " until %s\n", date);
+	}
+	if (env->delay_warned)
+		str_appendz(out, "delay-warning: sent\n");
 	/* issue 11 item 8: mail that cannot leave says so */
 	str_appendz(out, "status: waiting (outbound delivery not implemented yet)\n");
 }
