@@ -25,6 +25,7 @@
  *   rcpt-reply-status=VALUE  (v2, RFC 3463 code, only if known)
  *   rcpt-reply-text=VALUE    (v2, only if known)
  *   rcpt-mx=VALUE            (v2, the host tried last, only if any)
+ *   rcpt-notified=yes        (v2, only once its failure DSN went out)
  *   end
  *
  * VALUE is percent-encoded: bytes 0x21-0x7E other than '%' as is, all
@@ -173,6 +174,8 @@ void queue_envelope_format(const char *id, uint64_t size,
 			append_value(out, "rcpt-reply-text", r->reply_text);
 		if (r->mx.data != NULL)
 			append_value(out, "rcpt-mx", r->mx);
+		if (r->notified)
+			str_appendz(out, "rcpt-notified=yes\n");
 	}
 	str_appendz(out, "end\n");
 }
@@ -279,20 +282,22 @@ enum envelope_key {
 	KEY_LEASE_OWNER, KEY_LEASE_EXPIRES, KEY_DELAY_WARNED,
 	KEY_RCPT, KEY_RCPT_NOTIFY, KEY_RCPT_ORCPT, KEY_RCPT_ATTEMPTS,
 	KEY_RCPT_NEXT_ATTEMPT, KEY_RCPT_STATE, KEY_RCPT_REPLY_CODE,
-	KEY_RCPT_REPLY_STATUS, KEY_RCPT_REPLY_TEXT, KEY_RCPT_MX, KEY_COUNT
+	KEY_RCPT_REPLY_STATUS, KEY_RCPT_REPLY_TEXT, KEY_RCPT_MX,
+	KEY_RCPT_NOTIFIED, KEY_COUNT
 };
 static const char *const key_names[KEY_COUNT] = {
 	"id", "received", "size", "sender", "auth-user", "client-ip",
 	"smtputf8", "body", "ret", "envid", "lease-owner", "lease-expires",
 	"delay-warned", "rcpt", "rcpt-notify", "rcpt-orcpt", "rcpt-attempts",
 	"rcpt-next-attempt", "rcpt-state", "rcpt-reply-code",
-	"rcpt-reply-status", "rcpt-reply-text", "rcpt-mx",
+	"rcpt-reply-status", "rcpt-reply-text", "rcpt-mx", "rcpt-notified",
 };
 /* keys a version 1 file cannot hold */
 #define V2_KEYS ((1u << KEY_LEASE_OWNER) | (1u << KEY_LEASE_EXPIRES) | \
 	(1u << KEY_DELAY_WARNED) | (1u << KEY_RCPT_STATE) | \
 	(1u << KEY_RCPT_REPLY_CODE) | (1u << KEY_RCPT_REPLY_STATUS) | \
-	(1u << KEY_RCPT_REPLY_TEXT) | (1u << KEY_RCPT_MX))
+	(1u << KEY_RCPT_REPLY_TEXT) | (1u << KEY_RCPT_MX) | \
+	(1u << KEY_RCPT_NOTIFIED))
 #define LEASE_KEYS ((1u << KEY_LEASE_OWNER) | (1u << KEY_LEASE_EXPIRES))
 #define REQUIRED_KEYS ((1u << KEY_ID) | (1u << KEY_RECEIVED) | \
 	(1u << KEY_SIZE) | (1u << KEY_SENDER) | (1u << KEY_SMTPUTF8) | \
@@ -402,6 +407,9 @@ static int parse_field(struct queue_entry_info *entry, enum envelope_key key,
 		return decode_value(v, len, pool, &r->reply_text);
 	case KEY_RCPT_MX:
 		return decode_value(v, len, pool, &r->mx);
+	case KEY_RCPT_NOTIFIED:
+		r->notified = true;
+		return len == 3 && memcmp(v, "yes", 3) == 0 ? 0 : -1;
 	case KEY_COUNT:
 		break;
 	}
