@@ -6,6 +6,8 @@
  *   postel queue show ID     the envelope, one "key: value" a line, an
  *                            empty line, then the message's header section
  *   postel queue delete ID...  remove entries (no bounce is sent)
+ *   postel queue bounce ID...  fail the open recipients, send the sender
+ *                            a DSN, remove (cmd_queue_bounce.c)
  *
  * IDs are the ones the 250 reply ("queued as ID") and the log (queue_id=)
  * show. list and show open the queue read-only: they never create
@@ -33,12 +35,14 @@ static void queue_usage(FILE *out)
 	fputs("usage: postel queue list\n"
 	      "       postel queue show ID\n"
 	      "       postel queue delete ID...\n"
+	      "       postel queue bounce ID...\n"
 	      "\n"
 	      "  list    show queued outbound mail, one line per entry:\n"
 	      "          id, date queued (UTC), size in bytes, sender,\n"
 	      "          recipients\n"
 	      "  show    the envelope and the header section of one entry\n"
-	      "  delete  remove entries for good (no bounce is sent)\n", out);
+	      "  delete  remove entries for good (no bounce is sent)\n"
+	      "  bounce  give up: the sender gets a DSN, the entry goes\n", out);
 }
 
 /* space_ok: keep spaces and tabs (header text), else escape them too */
@@ -348,6 +352,8 @@ int cmd_queue(struct cli_ctx *ctx, int argc, char **argv)
 		return queue_cmd_show(ctx, argv + 2);
 	if (argc >= 3 && strcmp(argv[1], "delete") == 0)
 		return queue_cmd_delete(ctx, argc - 2, argv + 2);
+	if (argc >= 3 && strcmp(argv[1], "bounce") == 0)
+		return queue_cmd_bounce(ctx, argc - 2, argv + 2);
 	if (argc >= 2)
 		fprintf(stderr, "postel queue: unknown command or extra "
 			"arguments: %s\n", argv[1]);
