@@ -100,13 +100,14 @@ int bounce_entry(const struct bounce_context *ctx, struct queue_entry_info *entr
 	if (ret == 1) {
 		memcpy(dsn_queue_id_r, d.queue_id, QUEUE_ID_MAX);
 		for (unsigned i = 0; i < env->recipient_count; i++) {
-			if (included[i] && kind == QUEUE_DSN_FAILURE)
+			if (included[i] && kind != QUEUE_DSN_DELAY)
 				env->recipients[i].notified = true;
 		}
 		if (kind == QUEUE_DSN_DELAY)
 			env->delay_warned = true;
 		log_info("sid=%s event=dsn kind=%s queue_id=%s sender=%s local=%u remote=%u "
-			 "dsn_queue_id=%s", ctx->sid, kind == QUEUE_DSN_FAILURE ? "failure" : "delay",
+			 "dsn_queue_id=%s", ctx->sid, kind == QUEUE_DSN_FAILURE ? "failure" :
+			 kind == QUEUE_DSN_SUCCESS ? "success" : "delay",
 			 entry->id, log_value(env->sender.data, env->sender.len), d.nlocal,
 			 d.env.recipient_count, d.queue_id[0] != '\0' ? d.queue_id : "-");
 	}

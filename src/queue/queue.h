@@ -93,7 +93,7 @@ struct queue_recipient {
 	struct queue_str reply_status; /* RFC 3463 "x.y.z"; absent if none */
 	struct queue_str reply_text;   /* the remote's text, or ours */
 	struct queue_str mx;           /* host tried last; absent if none */
-	bool notified;                 /* its failure DSN went out */
+	bool notified;                 /* its failure or success DSN went out */
 };
 
 struct queue_envelope {

@@ -94,6 +94,9 @@ static bool dsn_wanted(const struct queue_recipient *r, enum queue_dsn_kind kind
 	if (kind == QUEUE_DSN_FAILURE)
 		return r->state == QUEUE_RCPT_FAILED && !r->notified &&
 			(r->notify == 0 || (r->notify & QUEUE_NOTIFY_FAILURE) != 0);
+	if (kind == QUEUE_DSN_SUCCESS)
+		return r->state == QUEUE_RCPT_DELIVERED && !r->notified &&
+			(r->notify & QUEUE_NOTIFY_SUCCESS) != 0;
 	return r->state == QUEUE_RCPT_DEFERRED &&
 		(r->notify == 0 || (r->notify & QUEUE_NOTIFY_DELAY) != 0);
 }
@@ -118,6 +121,8 @@ static void dsn_recipient(const struct queue_dsn_input *in, const struct queue_r
 			  str_t *out)
 {
 	bool failed = in->kind == QUEUE_DSN_FAILURE;
+	bool success = in->kind == QUEUE_DSN_SUCCESS;
+	char cls = failed ? '5' : success ? '2' : '4';
 	str_appendz(out, "\r\n");
 	if (r->orcpt.data != NULL) {
 		const char *semi = memchr(r->orcpt.data, ';', r->orcpt.len);
@@ -133,12 +138,14 @@ static void dsn_recipient(const struct queue_dsn_input *in, const struct queue_r
 	/* RFC 6533 3: an address that needs SMTPUTF8 is of type utf-8 */
 	str_printf(out, "Final-Recipient: %s; ", is_8bit(r->address) ? "utf-8" : "rfc822");
 	dsn_clean(out, r->address.data, r->address.len);
-	str_printf(out, "\r\nAction: %s\r\nStatus: ", failed ? "failed" : "delayed");
-	if (status_valid(r->reply_status, failed ? '5' : '4') ||
+	str_printf(out, "\r\nAction: %s\r\nStatus: ", failed ? "failed" :
+		   success ? "relayed" : "delayed");
+	/* an expired recipient fails with its 4.x.x (4.4.7), as Postfix does */
+	if (status_valid(r->reply_status, cls) ||
 	    (failed && status_valid(r->reply_status, '4')))
 		dsn_clean(out, r->reply_status.data, r->reply_status.len);
 	else
-		str_appendz(out, failed ? "5.0.0" : "4.0.0");
+		str_printf(out, "%c.0.0", cls);
 	str_appendz(out, "\r\n");
 	if (r->mx.data != NULL) {
 		str_appendz(out, "Remote-MTA: dns; ");
@@ -156,7 +163,7 @@ static void dsn_recipient(const struct queue_dsn_input *in, const struct queue_r
 		dsn_date(out, in->now);
 		str_appendz(out, "\r\n");
 	}
-	if (!failed && in->retry_until > 0) {
+	if (!failed && !success && in->retry_until > 0) {
 		str_appendz(out, "Will-Retry-Until: ");
 		dsn_date(out, in->retry_until);
 		str_appendz(out, "\r\n");
@@ -190,10 +197,12 @@ static void dsn_headers(const struct queue_dsn_input *in, const char *boundary, 
 	dsn_clean(out, env->sender.data, env->sender.len);
 	str_printf(out, ">\r\nSubject: %s\r\nDate: ", failed ?
 		   "Undelivered Mail Returned to Sender" :
+		   in->kind == QUEUE_DSN_SUCCESS ? "Successful Mail Delivery Report" :
 		   "Delayed Mail (still being retried)");
 	dsn_date(out, in->now);
 	str_printf(out, "\r\nMessage-ID: <%s.%s.%lld@%s>\r\n", in->queue_id,
-		   failed ? "bounce" : "delay", (long long)in->now, in->hostname);
+		   failed ? "bounce" : in->kind == QUEUE_DSN_SUCCESS ? "success" : "delay",
+		   (long long)in->now, in->hostname);
 	/* RFC 3834 5: never answered by an auto-responder */
 	str_printf(out, "Auto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n"
 		   "Content-Type: multipart/report; report-type=delivery-status;\r\n"
@@ -211,6 +220,9 @@ static void dsn_notice(const struct queue_dsn_input *in, const bool *included, s
 	str_appendz(out, failed ?
 		    "Your message could not be delivered to one or more recipients.\r\n"
 		    "It is attached below.\r\n\r\n" :
+		    in->kind == QUEUE_DSN_SUCCESS ?
+		    "Your message was passed on to the next mail server for the recipients\r\n"
+		    "below, which will not send delivery notifications of its own.\r\n\r\n" :
 		    "Your message could not be delivered yet to one or more recipients.\r\n"
 		    "The mail system will keep trying; you need not send it again.\r\n\r\n");
 	for (unsigned i = 0; i < in->env->recipient_count; i++) {

@@ -14,8 +14,11 @@
  * - never the null sender ("<>"): a DSN is not answered with a DSN;
  * - a failure DSN lists FAILED recipients not yet notified whose NOTIFY
  *   is absent or includes FAILURE; a delay DSN lists DEFERRED ones whose
- *   NOTIFY is absent or includes DELAY; NOTIFY=NEVER gets nothing.
- * The original: RET=HDRS or a delay notice: its header section
+ *   NOTIFY is absent or includes DELAY; a success DSN lists DELIVERED ones
+ *   not yet notified whose NOTIFY includes SUCCESS, as "relayed" (RFC 3461
+ *   6.2.1: the next server did not take the NOTIFY on; the runner asks
+ *   for one only then); NOTIFY=NEVER gets nothing.
+ * The original: RET=HDRS, a delay or a success notice: its header section
  * (text/rfc822-headers); RET=FULL or no RET on a failure: the whole
  * message (message/rfc822) when it fits max_size, else its header.
  * The DSN is sent with an empty reverse-path (RFC 3464 2, RFC 5321 4.5.5)
@@ -28,6 +31,7 @@
 enum queue_dsn_kind {
 	QUEUE_DSN_FAILURE,
 	QUEUE_DSN_DELAY,
+	QUEUE_DSN_SUCCESS,
 };
 
 /* the largest original returned in full, unless the caller says less */

@@ -25,7 +25,7 @@
  *   rcpt-reply-status=VALUE  (v2, RFC 3463 code, only if known)
  *   rcpt-reply-text=VALUE    (v2, only if known)
  *   rcpt-mx=VALUE            (v2, the host tried last, only if any)
- *   rcpt-notified=yes        (v2, only once its failure DSN went out)
+ *   rcpt-notified=yes        (v2, once its failure or success DSN went out)
  *   end
  *
  * VALUE is percent-encoded: bytes 0x21-0x7E other than '%' as is, all

@@ -1,6 +1,6 @@
 /* test-queue-dsn.c: unit tests for queue_dsn.h: RFC 3464 structure, who
  * gets a DSN (NOTIFY, null sender, already notified), RET=HDRS and the
- * size bound, delay notices, hostile reply text. */
+ * size bound, delay and success notices, hostile reply text. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -171,6 +171,31 @@ static void test_delay(void **state)
 	assert_int_equal(queue_dsn_build(&in, &out, included), 0);
 }
 
+/* RFC 3461 NOTIFY=SUCCESS: a "relayed" report, headers only; none for a
+ * delivered recipient that did not ask for one */
+static void test_success(void **state)
+{
+	init();
+	struct queue_dsn_input in = input(QUEUE_DSN_SUCCESS);
+	str_t out = STR_INIT;
+	bool included[4];
+	assert_int_equal(queue_dsn_build(&in, &out, included), 0);
+	rcpts[2].notify = QUEUE_NOTIFY_SUCCESS | QUEUE_NOTIFY_FAILURE;
+	assert_int_equal(queue_dsn_build(&in, &out, included), 1);
+	assert_true(included[2]);
+	assert_false(included[0] || included[1] || included[3]);
+	assert_lines_ok(&out);
+	assert_non_null(strstr(out.data, "Subject: Successful Mail Delivery Report\r\n"));
+	assert_non_null(strstr(out.data, "Final-Recipient: rfc822; ok@x.example\r\n"
+			       "Action: relayed\r\nStatus: 2.0.0\r\n"));
+	assert_non_null(strstr(out.data, "text/rfc822-headers"));
+	assert_null(strstr(out.data, "the body"));
+	assert_null(strstr(out.data, "Will-Retry-Until"));
+	str_free(&out);
+	rcpts[2].notified = true;
+	assert_int_equal(queue_dsn_build(&in, &out, included), 0);
+}
+
 int main(void)
 {
 	log_init("test-queue-dsn", LOG_ERROR);
@@ -178,6 +203,7 @@ int main(void)
 		cmocka_unit_test(test_failure),
 		cmocka_unit_test(test_headers_only),
 		cmocka_unit_test(test_delay),
+		cmocka_unit_test(test_success),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
