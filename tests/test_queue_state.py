@@ -104,6 +104,17 @@ def test_queue_show_per_recipient_state(postel_factory):
     assert ("recipient: bad@far.example attempts=1\n  state: failed "
             "mx=mx2.far.example reply=\"550 5.1.1 no such user\"\n") in out, out
     assert "lease: runner-1 until 2026-11-30T01:03:20Z\n" in out, out
+    # a lease that has not expired is respected: bounce refuses the entry
+    held = "00000000000000000000000c3"
+    put_entry(postel, held, V2.replace("lease-expires=1796000600", "lease-expires=4102444800"))
+    rc, _, err = postel.cli("queue", "bounce", held, check=False)
+    assert rc == 1 and "being delivered right now" in err, (rc, err)
+    _, out, _ = postel.cli("queue", "show", held)
+    assert "lease: runner-1 until 2100-01-01T00:00:00Z\n" in out, out
+    # an expired one is taken over: new@example.net is not local, so the
+    # DSN (for d@, failed now, and bad@, failed before) is queued
+    _, out, _ = postel.cli("queue", "bounce", new)
+    assert re.fullmatch(rf"bounced {new} \(DSN queued as {QID}\)", out.strip()), out
 
 
 def test_queue_bounce_sends_a_dsn_python_can_read(postel):
