@@ -65,6 +65,9 @@ struct session_env {
 	/* the worker: a fresh session id, and a session that has ended */
 	const char *(*new_id)(void *ctx);
 	void (*ended)(void *ctx, const char *peer_ip);
+	/* an outbound queue entry was committed (the runner is woken);
+	 * may be NULL */
+	void (*queue_committed)(void *ctx, const char *queue_id);
 	void *ctx;
 };
 
