@@ -164,7 +164,7 @@ void imap_append_mailbox(struct imap_session *s, str_t *out, const char *name);
 
 /* imap_cmds.c */
 imap_cmd_func_t imap_cmd_capability, imap_cmd_noop, imap_cmd_logout, imap_cmd_id,
-	imap_cmd_enable, imap_cmd_namespace;
+	imap_cmd_enable, imap_cmd_namespace, imap_cmd_check;
 
 /* imap_auth.c */
 imap_cmd_func_t imap_cmd_starttls, imap_cmd_login, imap_cmd_authenticate;
@@ -194,5 +194,10 @@ imap_cmd_func_t imap_cmd_select, imap_cmd_examine, imap_cmd_close, imap_cmd_unse
 void imap_select_sync(struct imap_cmd *cmd, void (*final)(struct imap_cmd *cmd));
 void imap_selected_free(struct imap_selected **sel);
 bool imap_selected_is_recent(const struct imap_selected *sel, uint32_t uid);
+/* The user has a mailbox by this (canonical) name; in a job. */
+bool imap_mailbox_exists(struct store *store, const char *address, const char *name);
+
+/* imap_store_cmd.c, imap_expunge.c, imap_copy.c: message commands */
+imap_cmd_func_t imap_cmd_store, imap_cmd_expunge, imap_cmd_copy, imap_cmd_move;
 
 #endif

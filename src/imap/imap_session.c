@@ -26,22 +26,28 @@
 #define NA IMAP_CMD_NOT_AUTH
 #define AU IMAP_CMD_AUTH
 #define SE IMAP_CMD_SELECTED
+#define UI IMAP_CMD_UID
 /* RFC 9051 6.1 (any state), 6.2 (not authenticated), 6.3 (authenticated),
  * 6.4 (selected); RFC 2971 ID, RFC 5161 ENABLE, RFC 2342 NAMESPACE,
- * RFC 3691 UNSELECT. Sorted by name: looked up by bsearch. */
+ * RFC 3691 UNSELECT, RFC 4315 UID EXPUNGE, RFC 6851 MOVE. Sorted by name: looked up by bsearch. */
 static const struct imap_cmd_def imap_cmds[] = {
 	{ "AUTHENTICATE", imap_cmd_authenticate, NA },
 	{ "CAPABILITY", imap_cmd_capability, NA | AU | SE },
+	{ "CHECK", imap_cmd_check, SE },
 	{ "CLOSE", imap_cmd_close, SE },
+	{ "COPY", imap_cmd_copy, SE | UI },
 	{ "ENABLE", imap_cmd_enable, AU },
 	{ "EXAMINE", imap_cmd_examine, AU | SE },
+	{ "EXPUNGE", imap_cmd_expunge, SE | UI },
 	{ "ID", imap_cmd_id, NA | AU | SE },
 	{ "LOGIN", imap_cmd_login, NA },
 	{ "LOGOUT", imap_cmd_logout, NA | AU | SE },
+	{ "MOVE", imap_cmd_move, SE | UI },
 	{ "NAMESPACE", imap_cmd_namespace, AU | SE },
 	{ "NOOP", imap_cmd_noop, NA | AU | SE },
 	{ "SELECT", imap_cmd_select, AU | SE },
 	{ "STARTTLS", imap_cmd_starttls, NA },
+	{ "STORE", imap_cmd_store, SE | UI },
 	{ "UNSELECT", imap_cmd_unselect, SE },
 };
 #undef NA
@@ -180,7 +186,7 @@ const char *imap_capabilities(const struct imap_session *s)
 	str_t caps = STR_INIT;
 	/* RFC 9051 7.2.2: what this server does, no more; each extension
 	 * here is served in full (issue 9 item 9 lists the rest to come) */
-	str_appendz(&caps, "IMAP4rev1 LITERAL- SASL-IR ID ENABLE UNSELECT NAMESPACE");
+	str_appendz(&caps, "IMAP4rev1 LITERAL- SASL-IR ID ENABLE UNSELECT NAMESPACE UIDPLUS MOVE");
 	if (s->state == IMAP_STATE_NOT_AUTH) {
 		if (!conn_is_tls(s->base.conn) && !s->tls_started && s->base.env->tls != NULL)
 			str_appendz(&caps, " STARTTLS");
