@@ -291,3 +291,36 @@ def test_imaplib_commands(postel):
         assert data == [b"1"], data
     finally:
         c.logout()
+
+
+def test_store_reply_past_the_output_cap_is_paced(postel):
+    """STORE 1:* on a mailbox whose FETCH lines add up to more than the
+    output cap (1 MiB; a write past it ends the connection, conn.h) is
+    written as the client reads, and ends with its tagged OK."""
+    with IMAPRaw(postel.imaps_port, tls=True) as c:
+        setup_session(c, postel, 1)
+        # 59 keywords of 99 octets (a message keeps 59, store_flags.c): a FETCH line
+    # of about 6 KB
+        kws = " ".join(f"K{i:02d}" + "x" * 96 for i in range(59))
+        tagged, _ = c.command(f"STORE 1 +FLAGS.SILENT ({kws})")
+        assert status_of(tagged) == "OK", tagged
+        # 256 messages by doubling copies (flags are kept)
+        for n in range(8):
+            tagged, _ = c.command("COPY 1:* INBOX")
+            assert status_of(tagged) == "OK", tagged
+            tagged, untagged = c.command("NOOP")
+            assert f"* {2 ** (n + 1)} EXISTS\r\n".encode() in untagged, untagged
+        tagged, untagged = c.command("STORE 1:* +FLAGS (\\Seen)")
+        assert status_of(tagged) == "OK", tagged
+        ff = fetch_flags(untagged)
+        assert sorted(ff) == list(range(1, 257))
+        assert sum(len(x) for x in untagged) > 1024 * 1024
+        assert all("\\Seen" in f and len([k for k in f if k.startswith("K")]) == 59
+                   for f, _ in ff.values()), [(len(f), sorted(x for x in f if not x.startswith("K"))) for f, _ in ff.values()][:3]
+        # the next sync reports the changes again (the view learns of them
+        # there): as large, and paced the same way (imap_select.c)
+        tagged, untagged = c.command("NOOP")
+        assert status_of(tagged) == "OK", tagged
+        assert sorted(fetch_flags(untagged)) == list(range(1, 257))
+        tagged, untagged = c.command("NOOP")
+        assert status_of(tagged) == "OK" and untagged == [], untagged

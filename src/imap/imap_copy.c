@@ -21,6 +21,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* (imap_private.h) also for SELECT's NONEXISTENT */
+bool imap_mailbox_exists(struct store *store, const char *address, const char *name)
+{
+	const char **names, *error;
+	unsigned count;
+	pool_t *pool = pool_create(1024);
+	bool found = false;
+	if (store_mailbox_list(store, address, pool, &names, &count, &error) == 0)
+		for (unsigned i = 0; i < count && !found; i++)
+			found = strcmp(names[i], name) == 0;
+	pool_destroy(&pool);
+	return found;
+}
+
 struct imap_copy_job {
 	struct imap_cmd *cmd;
 	const char *dest;         /* canonical name, cmd pool */

@@ -4,7 +4,8 @@
  * ID, ENABLE, NAMESPACE), imap_auth.c (STARTTLS, LOGIN, AUTHENTICATE),
  * imap_store.c (running store work off the event loop) and
  * imap_select.c (SELECT, EXAMINE, CLOSE, UNSELECT, and reporting mailbox
- * changes to the client).
+ * changes to the client), imap_msgset.c (sequence sets), imap_store_cmd.c
+ * (STORE), imap_expunge.c (EXPUNGE), imap_copy.c (COPY, MOVE).
  *
  * States (RFC 9051 3): not authenticated, authenticated, selected,
  * logout. A command runs from its dispatch until its tagged reply
@@ -194,10 +195,10 @@ imap_cmd_func_t imap_cmd_select, imap_cmd_examine, imap_cmd_close, imap_cmd_unse
 void imap_select_sync(struct imap_cmd *cmd, void (*final)(struct imap_cmd *cmd));
 void imap_selected_free(struct imap_selected **sel);
 bool imap_selected_is_recent(const struct imap_selected *sel, uint32_t uid);
-/* The user has a mailbox by this (canonical) name; in a job. */
-bool imap_mailbox_exists(struct store *store, const char *address, const char *name);
 
 /* imap_store_cmd.c, imap_expunge.c, imap_copy.c: message commands */
 imap_cmd_func_t imap_cmd_store, imap_cmd_expunge, imap_cmd_copy, imap_cmd_move;
+/* imap_copy.c: the user has a mailbox by this (canonical) name; in a job */
+bool imap_mailbox_exists(struct store *store, const char *address, const char *name);
 
 #endif

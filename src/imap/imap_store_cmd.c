@@ -11,6 +11,7 @@
 #include "imap_private.h"
 #include "imap/imap_args.h"
 #include "imap/imap_msgset.h"
+#include "lib/conn.h"
 #include "lib/log.h"
 #include "store/store_view.h"
 
@@ -32,6 +33,7 @@ struct imap_flags_job {
 	char error[256];
 	struct store_message_info *infos; /* after the change, map order */
 	unsigned info_count;
+	unsigned next, k;                 /* reporting: infos[next], uids[k] */
 };
 
 static const struct {
@@ -119,22 +121,28 @@ static void imap_store_work(void *ctx, struct store *store)
 	}
 }
 
+/* room kept for a FETCH line beyond its flags, and for the tagged reply */
+#define IMAP_STORE_LINE_SPARE 256
+
 /* RFC 9051 6.4.6: the new flags of each message of the set that is
- * still there (UID too for UID STORE, 6.4.9; \Recent for rev1) */
-static void imap_store_report(struct imap_flags_job *job)
+ * still there (UID too for UID STORE, 6.4.9; \Recent for rev1), only as
+ * far as the output buffer has room (conn.h: a write past its cap ends
+ * the connection): false when it must wait for the client to read. */
+static bool imap_store_report(struct imap_flags_job *job)
 {
 	struct imap_cmd *cmd = job->cmd;
 	struct imap_session *s = cmd->s;
-	unsigned k = 0;
-	for (unsigned i = 0; i < job->info_count && k < job->count; i++) {
-		const struct store_message_info *info = &job->infos[i];
-		while (k < job->count && job->uids[k] < info->uid)
-			k++;
-		if (k == job->count || job->uids[k] != info->uid)
+	for (; job->next < job->info_count && job->k < job->count; job->next++) {
+		const struct store_message_info *info = &job->infos[job->next];
+		while (job->k < job->count && job->uids[job->k] < info->uid)
+			job->k++;
+		if (job->k == job->count || job->uids[job->k] != info->uid)
 			continue;
 		unsigned seq = store_view_seq(s->sel->view, info->uid);
 		if (seq == 0)
 			continue;
+		if (conn_output_room(s->base.conn) < strlen(info->flags) + IMAP_STORE_LINE_SPARE)
+			return false;
 		bool recent = !s->rev2 && imap_selected_is_recent(s->sel, info->uid);
 		char uid[24] = "";
 		if (cmd->uid)
@@ -143,6 +151,22 @@ static void imap_store_report(struct imap_flags_job *job)
 			      recent && *info->flags != '\0' ? " " : "",
 			      recent ? "\\Recent" : "", uid);
 	}
+	return true;
+}
+
+/* Report, pausing while the client reads; then the tagged OK. The job
+ * lives in the command's pool: if the connection ends meanwhile, the
+ * callback never comes and the session's end frees it. */
+static void imap_store_continue(void *ctx)
+{
+	struct imap_flags_job *job = ctx;
+	struct imap_session *s = job->cmd->s;
+	if (!imap_store_report(job)) {
+		conn_set_output_drained(s->base.conn, imap_store_continue, job);
+		return;
+	}
+	conn_set_output_drained(s->base.conn, NULL, NULL);
+	imap_cmd_ok(job->cmd, NULL, "STORE completed");
 }
 
 static void imap_store_done(void *ctx)
@@ -150,20 +174,15 @@ static void imap_store_done(void *ctx)
 	struct imap_flags_job *job = ctx;
 	struct imap_cmd *cmd = job->cmd;
 	struct imap_session *s = cmd->s;
-	if (imap_session_check_gone(s)) {
-		free(job);
+	if (imap_session_check_gone(s))
 		return;
-	}
 	if (job->result < 0) {
 		log_error("sid=%s event=store_failed user=%s mailbox=%s error=%s", s->base.sid,
 			  log_str(s->user), log_str(s->sel->name), log_str(job->error));
-		free(job);
 		imap_cmd_no(cmd, "UNAVAILABLE", "Flags could not be changed");
 		return;
 	}
-	imap_store_report(job);
-	free(job);
-	imap_cmd_ok(cmd, NULL, "STORE completed");
+	imap_store_continue(job);
 }
 
 /* store-att-flags = (["+" / "-"] "FLAGS" [".SILENT"]) (RFC 9051 9) */
@@ -213,7 +232,7 @@ void imap_cmd_store(struct imap_cmd *cmd)
 		imap_cmd_ok(cmd, NULL, "STORE completed (no messages)");
 		return;
 	}
-	struct imap_flags_job *heap = xmalloc(sizeof(*heap));
+	struct imap_flags_job *heap = pool_alloc(s->base.cmd_pool, sizeof(*heap));
 	*heap = job;
 	imap_cmd_wait(cmd);
 	imap_store_run(s, imap_store_work, imap_store_done, heap);
