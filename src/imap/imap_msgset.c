@@ -4,9 +4,8 @@
 #include "imap/imap_msgset.h"
 #include "store/store_view.h"
 
-/* First seq (1-based) whose UID is >= uid, count + 1 if none. */
-static unsigned first_seq_at_or_above(imap_msgset_uid_at_t *uid_at, const void *ctx,
-				      unsigned count, uint64_t uid)
+unsigned imap_msgset_count_below(imap_msgset_uid_at_t *uid_at, const void *ctx,
+				 unsigned count, uint64_t uid)
 {
 	unsigned lo = 0, hi = count;
 	while (lo < hi) {
@@ -16,7 +15,7 @@ static unsigned first_seq_at_or_above(imap_msgset_uid_at_t *uid_at, const void *
 		else
 			hi = mid;
 	}
-	return lo + 1;
+	return lo;
 }
 
 /* RFC 9051 9 seq-number: a number past the mailbox, or "*" in an empty
@@ -58,7 +57,7 @@ int imap_msgset_resolve(struct imap_seqset *set, bool uid, unsigned count,
 	unsigned n = 0;
 	for (unsigned i = 0; i < set->count && n < cap; i++) {
 		const struct imap_seq_range *r = &set->ranges[i];
-		unsigned seq = uid ? first_seq_at_or_above(uid_at, ctx, count, r->lo) :
+		unsigned seq = uid ? imap_msgset_count_below(uid_at, ctx, count, r->lo) + 1 :
 			(unsigned)r->lo;
 		for (; seq <= count && n < cap; seq++) {
 			uint32_t u = uid_at(ctx, seq);
@@ -75,6 +74,11 @@ int imap_msgset_resolve(struct imap_seqset *set, bool uid, unsigned count,
 static uint32_t view_uid_at(const void *ctx, unsigned seq)
 {
 	return store_view_uid(ctx, seq);
+}
+
+unsigned imap_msgset_view_count_below(const struct store_view *view, uint32_t uid)
+{
+	return imap_msgset_count_below(view_uid_at, view, store_view_count(view), uid);
 }
 
 int imap_msgset_uids(struct imap_session *s, const struct imap_arg *arg, bool uid,

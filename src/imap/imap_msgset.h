@@ -23,6 +23,7 @@
 #include "lib/str.h"
 
 struct imap_session;
+struct store_view;
 
 /* ranges of one set: more is refused (TESTING.md item 14) */
 #define IMAP_MSGSET_MAX_RANGES 10000
@@ -35,6 +36,12 @@ typedef uint32_t imap_msgset_uid_at_t(const void *ctx, unsigned seq);
 int imap_msgset_resolve(struct imap_seqset *set, bool uid, unsigned count,
 			imap_msgset_uid_at_t *uid_at, const void *ctx, pool_t *pool,
 			uint32_t **uids_r, unsigned *count_r, const char **error_r);
+
+/* How many UIDs of the map are below uid (a binary search); over the
+ * selected view for the second. */
+unsigned imap_msgset_count_below(imap_msgset_uid_at_t *uid_at, const void *ctx,
+				 unsigned count, uint64_t uid);
+unsigned imap_msgset_view_count_below(const struct store_view *view, uint32_t uid);
 
 /* arg (an atom) against the session's selected view. */
 int imap_msgset_uids(struct imap_session *s, const struct imap_arg *arg, bool uid,

@@ -10,6 +10,7 @@
  * and the map never disagree. */
 #include "imap_private.h"
 #include "imap/imap_mailbox_name.h"
+#include "imap/imap_msgset.h"
 #include "lib/conn.h"
 #include "lib/log.h"
 #include "store/store.h"
@@ -34,18 +35,10 @@ void imap_selected_free(struct imap_selected **selp)
 	free(sel);
 }
 
-/* Number of UIDs in the view's map below uid (binary search). */
+/* Number of UIDs in the view's map below uid. */
 static unsigned view_count_below(const struct store_view *view, uint32_t uid)
 {
-	unsigned lo = 0, hi = store_view_count(view);
-	while (lo < hi) {
-		unsigned mid = lo + (hi - lo) / 2;
-		if (store_view_uid(view, mid + 1) < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+	return imap_msgset_view_count_below(view, uid);
 }
 
 /* rev1 \Recent (RFC 3501 2.3.2): the UID ranges this session claimed */
