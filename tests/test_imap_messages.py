@@ -324,3 +324,25 @@ def test_store_reply_past_the_output_cap_is_paced(postel):
         assert sorted(fetch_flags(untagged)) == list(range(1, 257))
         tagged, untagged = c.command("NOOP")
         assert status_of(tagged) == "OK" and untagged == [], untagged
+
+
+def test_store_sends_no_expunge_of_other_sessions(postel):
+    """RFC 9051 7.5.1: no EXPUNGE during STORE; a message expunged by
+    another session keeps its number until a command that may report it."""
+    with IMAPRaw(postel.imaps_port, tls=True) as c:
+        user, pw = setup_session(c, postel, 3)
+        with IMAPRaw(postel.imaps_port, tls=True) as d:
+            d.login(user, pw)
+            d.command("SELECT INBOX")
+            d.command("STORE 2 +FLAGS.SILENT (\\Deleted)")
+            tagged, untagged = d.command("EXPUNGE")
+            assert expunged(untagged) == [2], untagged
+        tagged, untagged = c.command("STORE 1:3 +FLAGS (\\Flagged)")
+        assert status_of(tagged) == "OK", tagged
+        assert expunged(untagged) == [], untagged
+        # message 3 is still number 3 for this client; 2 is gone, so no FETCH
+        assert sorted(fetch_flags(untagged)) == [1, 3], untagged
+        tagged, untagged = c.command("NOOP")
+        assert expunged(untagged) == [2], untagged
+        tagged, untagged = c.command("STORE 2 -FLAGS (\\Flagged)")
+        assert status_of(tagged) == "OK" and list(fetch_flags(untagged)) == [2], untagged
