@@ -282,6 +282,19 @@ void conn_write(struct conn *conn, const void *data, size_t len)
 		conn_update_io(conn);
 }
 
+str_t *conn_write_begin(struct conn *conn)
+{
+	return conn->state == CONN_DEAD ? NULL : &conn->out;
+}
+
+void conn_write_end(struct conn *conn)
+{
+	if (!conn_output_fits(conn, 0))
+		return;
+	if (!conn->in_callback)
+		conn_update_io(conn);
+}
+
 void conn_printf(struct conn *conn, const char *fmt, ...)
 {
 	if (conn->state == CONN_DEAD)
