@@ -447,6 +447,41 @@ static void test_output_room(void **state)
 	harness_deinit(&h);
 }
 
+/* conn_write_begin()/conn_write_end(): bytes appended in place go out
+ * like conn_write()'s, behind what is queued; past the cap the
+ * connection ends, and a dead one hands out no buffer. */
+static void test_write_in_place(void **state)
+{
+	(void)state;
+	struct harness h;
+	harness_init(&h, 5000, 1024);
+	conn_write(h.conn, "ab", 2);
+	str_t *out = conn_write_begin(h.conn);
+	assert_non_null(out);
+	str_append(out, "cd\r\n", 4);
+	conn_write_end(h.conn);
+	assert_int_equal(conn_output_pending(h.conn), 6);
+	assert_int_equal(conn_output_room(h.conn), 1024 - 6);
+	struct timeout *guard = timeout_add(h.loop, 5000, stop_stream, h.loop);
+	run_for(h.loop, 50);
+	char got[2048];
+	assert_int_equal(read(h.peer, got, sizeof(got)), 6);
+	assert_memory_equal(got, "abcd\r\n", 6);
+
+	out = conn_write_begin(h.conn);
+	char buf[1025];
+	memset(buf, 'x', sizeof(buf));
+	str_append(out, buf, sizeof(buf));
+	conn_write_end(h.conn);
+	assert_int_equal(conn_output_room(h.conn), 0);
+	assert_null(conn_write_begin(h.conn));
+	ioloop_run(h.loop);
+	timeout_remove(&guard);
+	assert_int_equal(h.closed, 1);
+	assert_string_equal(h.close_reason, "output_overflow");
+	harness_deinit(&h);
+}
+
 /* The idle timeout changes at run time, counted from the change: IMAP
  * gives a logged-in client 30 minutes or more (RFC 9051 5.4). */
 static void test_set_idle_timeout(void **state)
@@ -488,6 +523,7 @@ int main(void)
 		cmocka_unit_test(test_timers_in_order),
 		cmocka_unit_test(test_buffers_shrink_when_idle),
 		cmocka_unit_test(test_output_room),
+		cmocka_unit_test(test_write_in_place),
 		cmocka_unit_test(test_set_idle_timeout),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
