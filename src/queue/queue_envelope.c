@@ -34,6 +34,7 @@
  * the whole file invalid, so a damaged envelope is set aside, not guessed. */
 #include "queue/queue.h"
 #include "lib/log.h"
+#include "mime/mime_header.h" /* mime_hex_value() */
 
 #include <string.h>
 
@@ -180,17 +181,6 @@ void queue_envelope_format(const char *id, uint64_t size,
 	str_appendz(out, "end\n");
 }
 
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 static int decode_value(const char *s, size_t len, pool_t *pool,
 			struct queue_str *value_r)
 {
@@ -202,8 +192,8 @@ static int decode_value(const char *s, size_t len, pool_t *pool,
 			return -1;
 		if (c == '%') {
 			int hi, lo;
-			if (len - i < 3 || (hi = hex_digit(s[i + 1])) < 0 ||
-			    (lo = hex_digit(s[i + 2])) < 0)
+			if (len - i < 3 || (hi = mime_hex_value((unsigned char)s[i + 1])) < 0 ||
+			    (lo = mime_hex_value((unsigned char)s[i + 2])) < 0)
 				return -1;
 			out[o++] = (char)(hi * 16 + lo);
 			i += 2;

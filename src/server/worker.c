@@ -22,7 +22,6 @@
 #include "lib/threadpool.h"
 #include "lib/mem.h"
 #include "lib/log.h"
-#include "auth/userdb.h"
 #include "store/store.h"
 #include "store/store_committer.h"
 #include "store/store_watch.h"
@@ -380,8 +379,7 @@ int worker_run(const struct config *config, struct tls_ctx *tls,
 	worker.loop = ioloop_create();
 	worker.pool = threadpool_create(worker.loop, WORKER_HASH_THREADS);
 	worker.delivery_pool = threadpool_create(worker.loop, WORKER_DELIVERY_THREADS);
-	if (userdb_open(config->data_dir, &worker.userdb, &error) < 0 ||
-	    store_open(config->data_dir, &worker.store, &error) < 0 ||
+	if (store_open(config->data_dir, &worker.store, &error) < 0 ||
 	    queue_open(config->data_dir, &worker.queue, &error) < 0 ||
 	    store_committer_create(config->data_dir, &worker.committer, &error) < 0) {
 		log_error("event=worker_start_failed error=%s", log_str(error));
@@ -390,7 +388,7 @@ int worker_run(const struct config *config, struct tls_ctx *tls,
 	worker.env = (struct session_env){
 		.loop = worker.loop, .config = config, .tls = tls,
 		.hash_pool = worker.pool, .delivery_pool = worker.delivery_pool,
-		.committer = worker.committer, .userdb = worker.userdb,
+		.committer = worker.committer,
 		.new_id = worker_session_id, .ended = worker_session_ended,
 		.queue_committed = worker_queue_committed, .ctx = &worker,
 	};
@@ -446,7 +444,6 @@ int worker_run(const struct config *config, struct tls_ctx *tls,
 	store_committer_destroy(&worker.committer);
 	queue_close(&worker.queue);
 	store_close(&worker.store);
-	userdb_close(&worker.userdb);
 	worker_limits_destroy(&limits);
 	ioloop_destroy(&worker.loop);
 	return 0;
