@@ -34,7 +34,7 @@ void imap_cmd_capability(struct imap_cmd *cmd)
 
 static void imap_noop_final(struct imap_cmd *cmd)
 {
-	imap_cmd_ok(cmd, NULL, "NOOP completed");
+	imap_cmd_ok(cmd, NULL, "%s completed", cmd->def->name);
 }
 
 void imap_cmd_noop(struct imap_cmd *cmd)
@@ -47,6 +47,17 @@ void imap_cmd_noop(struct imap_cmd *cmd)
 		return;
 	}
 	imap_noop_final(cmd);
+}
+
+/* CHECK: rev1 only (RFC 3501 6.4.1; RFC 9051 removed it): a checkpoint,
+ * and every change is durable here already, so it is NOOP. */
+void imap_cmd_check(struct imap_cmd *cmd)
+{
+	if (cmd->s->rev2) {
+		imap_cmd_bad(cmd, "Unknown command CHECK");
+		return;
+	}
+	imap_cmd_noop(cmd);
 }
 
 void imap_cmd_logout(struct imap_cmd *cmd)

@@ -1,9 +1,10 @@
 /* imap_fetch_cmd.c: FETCH and UID FETCH (RFC 9051 6.4.5, 6.4.9).
  *
- * Contract: the sequence set and items are parsed on the loop
- * (imap_seqset.h, imap_fetch_parse.h); a sequence number past the
- * mailbox is BAD "Invalid messageset" (as Dovecot answers), a UID that
- * is not there is skipped (6.4.9). The answer is produced on the user's
+ * Contract: the sequence set becomes UIDs on the loop (imap_msgset.h;
+ * "$" is the saved SEARCH result, RFC 5182) and the items are parsed
+ * there (imap_fetch_parse.h); a sequence number past the mailbox is BAD
+ * "Invalid messageset" (as Dovecot answers), a UID that is not there is
+ * skipped (6.4.9). The answer is produced on the user's
  * lane in chunks of at most IMAP_FETCH_CHUNK bytes (imap_fetch_render.h
  * streams bodies): one job renders a chunk, the loop writes it as the
  * client reads (imap_output_end) and only then starts the job for the
@@ -19,7 +20,7 @@
 #include "imap_private.h"
 #include "imap/imap_fetch_parse.h"
 #include "imap/imap_fetch_render.h"
-#include "imap/imap_seqset.h"
+#include "imap/imap_msgset.h"
 #include "lib/log.h"
 #include "mime/mime_parser.h"
 #include "store/store.h"
@@ -32,13 +33,13 @@
 /* the response held in memory at once (the brief's ~256 KiB bound) */
 #define IMAP_FETCH_CHUNK (128 * 1024)
 #define IMAP_FETCH_MAX_ITEMS 64
-#define IMAP_FETCH_MAX_RANGES 10000
 
 struct imap_fetch_job {
 	struct imap_cmd *cmd;
 	struct imap_fetch_request req;       /* as asked (+UID for UID FETCH) */
 	struct imap_fetch_request req_flags; /* + FLAGS, for \Seen just set */
-	struct imap_seqset set;
+	uint32_t *uids;                      /* the messages, ascending (cmd pool) */
+	unsigned uid_count, uid_pos;
 	unsigned needs;
 	bool sets_seen;
 
@@ -46,7 +47,6 @@ struct imap_fetch_job {
 	struct store_message_info *infos;    /* map order (cmd pool) */
 	bool *seen_now;                      /* \Seen set by this FETCH */
 	unsigned info_count, info_pos;
-	unsigned next_seq, view_count;
 
 	struct imap_fetch_render *render;
 	struct store_message_reader *reader;
@@ -76,29 +76,8 @@ static void fetch_job_free(struct imap_fetch_job *job)
 	fetch_message_end(job);
 	imap_fetch_request_free(&job->req);
 	imap_fetch_request_free(&job->req_flags);
-	imap_seqset_free(&job->set);
 	str_free(&job->chunk);
 	free(job);
-}
-
-static bool fetch_wanted(const struct imap_fetch_job *job, const struct imap_selected *sel,
-			 uint32_t seq, uint32_t uid)
-{
-	if (job->set.saved) {
-		/* RFC 5182 "$": UIDs, ascending */
-		unsigned lo = 0, hi = sel->saved_count;
-		while (lo < hi) {
-			unsigned mid = lo + (hi - lo) / 2;
-			if (sel->saved[mid] == uid)
-				return true;
-			if (sel->saved[mid] < uid)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		return false;
-	}
-	return imap_seqset_contains(&job->set, job->cmd->uid ? uid : seq);
 }
 
 /* The first job: the messages as the index holds them, and \Seen set on
@@ -110,25 +89,22 @@ static int fetch_list(struct imap_fetch_job *job, const char **error_r)
 	pool_t *pool = s->base.cmd_pool;
 	if (store_view_list(view, pool, &job->infos, &job->info_count, error_r) < 0)
 		return -1;
-	job->view_count = store_view_count(view);
-	job->next_seq = 1;
 	job->listed = true;
 	if (!job->sets_seen || s->sel->readonly || job->info_count == 0)
 		return 0;
 	job->seen_now = pool_alloc(pool, job->info_count * sizeof(bool));
 	uint32_t *uids = pool_alloc(pool, job->info_count * sizeof(uint32_t));
 	unsigned n = 0, pos = 0;
-	for (uint32_t seq = 1; seq <= job->view_count; seq++) {
-		uint32_t uid = store_view_uid(view, seq);
-		while (pos < job->info_count && job->infos[pos].uid < uid)
+	for (unsigned i = 0; i < job->uid_count; i++) {
+		while (pos < job->info_count && job->infos[pos].uid < job->uids[i])
 			pos++;
 		if (pos == job->info_count)
 			break;
 		struct store_message_info *info = &job->infos[pos];
-		if (info->uid != uid || info->lost || (info->sysflags & STORE_FLAG_SEEN) != 0 ||
-		    !fetch_wanted(job, s->sel, seq, uid))
+		if (info->uid != job->uids[i] || info->lost ||
+		    (info->sysflags & STORE_FLAG_SEEN) != 0)
 			continue;
-		uids[n++] = uid;
+		uids[n++] = info->uid;
 		job->seen_now[pos] = true;
 	}
 	if (n == 0)
@@ -151,11 +127,9 @@ static bool fetch_message_next(struct imap_fetch_job *job)
 {
 	struct imap_session *s = job->cmd->s;
 	struct store_view *view = s->sel->view;
-	while (job->next_seq <= job->view_count) {
-		uint32_t seq = job->next_seq++;
-		uint32_t uid = store_view_uid(view, seq);
-		if (!fetch_wanted(job, s->sel, seq, uid))
-			continue;
+	while (job->uid_pos < job->uid_count) {
+		uint32_t uid = job->uids[job->uid_pos++];
+		uint32_t seq = store_view_seq(view, uid);
 		while (job->info_pos < job->info_count && job->infos[job->info_pos].uid < uid)
 			job->info_pos++;
 		const struct store_message_info *info = job->info_pos < job->info_count ?
@@ -257,7 +231,7 @@ static void fetch_done(void *ctx)
 	if (job->result < 0) {
 		log_error("sid=%s event=fetch_failed user=%s error=%s", s->base.sid,
 			  log_str(s->user), log_str(job->error));
-		bool started = job->result == -2 || job->chunk.len > 0 || job->next_seq > 1;
+		bool started = job->result == -2 || job->chunk.len > 0 || job->uid_pos > 0;
 		fetch_job_free(job);
 		if (started) /* part of a response is out: the stream cannot go on */
 			imap_session_bye(s, "Internal error reading a message");
@@ -299,20 +273,6 @@ static bool request_has(const struct imap_fetch_request *req, enum imap_fetch_it
 	return false;
 }
 
-/* RFC 9051 6.4.5: a sequence number past the mailbox is an error */
-static bool seqset_in_range(const struct imap_seqset *set, unsigned count)
-{
-	if (count == 0)
-		return false;
-	for (unsigned i = 0; i < set->count; i++) {
-		const struct imap_seq_range *r = &set->ranges[i];
-		if ((r->lo != IMAP_SEQ_STAR && r->lo > count) ||
-		    (r->hi != IMAP_SEQ_STAR && r->hi > count))
-			return false;
-	}
-	return true;
-}
-
 void imap_cmd_fetch(struct imap_cmd *cmd)
 {
 	struct imap_session *s = cmd->s;
@@ -324,9 +284,21 @@ void imap_cmd_fetch(struct imap_cmd *cmd)
 	job->cmd = cmd;
 	const char *error;
 	struct imap_fetch_request asked = { 0 };
-	if (imap_seqset_parse(cmd->args[0].str, cmd->args[0].len, IMAP_FETCH_MAX_RANGES,
-			      &job->set, &error) < 0 ||
-	    imap_fetch_parse(cmd->args, 1, cmd->count, IMAP_FETCH_MAX_ITEMS, &asked,
+	const struct imap_selected *sel = s->sel;
+	if (cmd->args[0].len == 1 && cmd->args[0].str[0] == '$') {
+		/* RFC 5182 2.1: the saved result, UIDs whatever the form */
+		job->uid_count = sel->saved_count;
+		job->uids = pool_alloc(s->base.cmd_pool, (sel->saved_count + 1) * sizeof(uint32_t));
+		if (sel->saved_count > 0)
+			memcpy(job->uids, sel->saved, sel->saved_count * sizeof(uint32_t));
+	} else if (imap_msgset_uids(s, &cmd->args[0], cmd->uid, s->base.cmd_pool, &job->uids,
+				    &job->uid_count, &error) < 0) {
+		/* a number past the mailbox: BAD (RFC 9051 9, as Dovecot) */
+		fetch_job_free(job);
+		imap_cmd_bad(cmd, "Invalid messageset: %s", error);
+		return;
+	}
+	if (imap_fetch_parse(cmd->args, 1, cmd->count, IMAP_FETCH_MAX_ITEMS, &asked,
 			     &error) < 0) {
 		char text[200];
 		snprintf(text, sizeof(text), "%s", error);
@@ -342,18 +314,6 @@ void imap_cmd_fetch(struct imap_cmd *cmd)
 		imap_cmd_bad(cmd, "BINARY is not supported");
 		return;
 	}
-	/* the view's map changes only in syncs, which no job runs now */
-	unsigned count = store_view_count(s->sel->view);
-	if (!cmd->uid && !job->set.saved && !seqset_in_range(&job->set, count)) {
-		imap_fetch_request_free(&asked);
-		fetch_job_free(job);
-		imap_cmd_bad(cmd, "Invalid messageset");
-		return;
-	}
-	if (!job->set.saved)
-		imap_seqset_resolve(&job->set, cmd->uid ?
-				    (count > 0 ? store_view_uid(s->sel->view, count) : 0) :
-				    count);
 	/* RFC 9051 6.4.9: UID FETCH answers carry UID */
 	if (cmd->uid && !request_has(&asked, IMAP_FETCH_UID)) {
 		request_with(&job->req, &asked, IMAP_FETCH_UID, true);

@@ -4,7 +4,8 @@
  * ID, ENABLE, NAMESPACE), imap_auth.c (STARTTLS, LOGIN, AUTHENTICATE),
  * imap_store.c (running store work off the event loop) and
  * imap_select.c (SELECT, EXAMINE, CLOSE, UNSELECT, and reporting mailbox
- * changes to the client).
+ * changes to the client), imap_msgset.c (sequence sets), imap_store_cmd.c
+ * (STORE), imap_expunge.c (EXPUNGE), imap_copy.c (COPY, MOVE).
  *
  * States (RFC 9051 3): not authenticated, authenticated, selected,
  * logout. A command runs from its dispatch until its tagged reply
@@ -182,7 +183,7 @@ void imap_output_end(struct imap_cmd *cmd, void (*final)(struct imap_cmd *cmd));
 
 /* imap_cmds.c */
 imap_cmd_func_t imap_cmd_capability, imap_cmd_noop, imap_cmd_logout, imap_cmd_id,
-	imap_cmd_enable, imap_cmd_namespace;
+	imap_cmd_enable, imap_cmd_namespace, imap_cmd_check;
 
 /* imap_auth.c */
 imap_cmd_func_t imap_cmd_starttls, imap_cmd_login, imap_cmd_authenticate;
@@ -260,5 +261,10 @@ void imap_fetch_abort(struct imap_session *s);
 
 /* imap_list.c: LIST (with LIST-EXTENDED, LIST-STATUS, SPECIAL-USE) and LSUB */
 imap_cmd_func_t imap_cmd_list, imap_cmd_lsub;
+
+/* imap_store_cmd.c, imap_expunge.c, imap_copy.c: message commands */
+imap_cmd_func_t imap_cmd_store, imap_cmd_expunge, imap_cmd_copy, imap_cmd_move;
+/* imap_copy.c: the user has a mailbox by this (canonical) name; in a job */
+bool imap_mailbox_exists(struct store *store, const char *address, const char *name);
 
 #endif

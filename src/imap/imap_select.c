@@ -10,6 +10,7 @@
  * and the map never disagree. */
 #include "imap_private.h"
 #include "imap/imap_mailbox_name.h"
+#include "imap/imap_msgset.h"
 #include "lib/conn.h"
 #include "lib/log.h"
 #include "store/store.h"
@@ -44,18 +45,10 @@ void imap_selected_save(struct imap_selected *sel, const uint32_t *uids, unsigne
 	sel->saved_count = count;
 }
 
-/* Number of UIDs in the view's map below uid (binary search). */
+/* Number of UIDs in the view's map below uid. */
 static unsigned view_count_below(const struct store_view *view, uint32_t uid)
 {
-	unsigned lo = 0, hi = store_view_count(view);
-	while (lo < hi) {
-		unsigned mid = lo + (hi - lo) / 2;
-		if (store_view_uid(view, mid + 1) < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+	return imap_msgset_view_count_below(view, uid);
 }
 
 /* rev1 \Recent (RFC 3501 2.3.2): the UID ranges this session claimed */
@@ -110,19 +103,6 @@ static void job_error(char *buf, size_t size, int *result, const char *error)
 {
 	snprintf(buf, size, "%s", error != NULL ? error : "?");
 	*result = -1;
-}
-
-static bool mailbox_exists(struct store *store, const char *address, const char *name)
-{
-	const char **names, *error;
-	unsigned count;
-	pool_t *pool = pool_create(1024);
-	bool found = false;
-	if (store_mailbox_list(store, address, pool, &names, &count, &error) == 0)
-		for (unsigned i = 0; i < count && !found; i++)
-			found = strcmp(names[i], name) == 0;
-	pool_destroy(&pool);
-	return found;
 }
 
 /* The keywords used in the mailbox, for FLAGS and PERMANENTFLAGS. */
@@ -210,7 +190,7 @@ static void imap_select_work(void *ctx, struct store *store)
 			r = store_view_open(store, job->address, sel->name, &sel->view, &error);
 	}
 	if (r < 0) {
-		if (!mailbox_exists(store, job->address, sel->name))
+		if (!imap_mailbox_exists(store, job->address, sel->name))
 			job->result = 1;
 		else
 			job_error(job->error, sizeof(job->error), &job->result, error);
@@ -404,7 +384,10 @@ void imap_cmd_unselect(struct imap_cmd *cmd)
 	imap_close_start(cmd, false);
 }
 
-/* Sync: bring the view up to date and report it. */
+/* Sync: bring the view up to date and report it. The job lives in the
+ * command's pool: a report larger than the output buffer waits for the
+ * client to read (conn_set_output_drained()), and if the connection
+ * ends meanwhile the session's end frees it. */
 struct imap_sync_job {
 	struct imap_cmd *cmd;
 	void (*final)(struct imap_cmd *cmd);
@@ -412,7 +395,11 @@ struct imap_sync_job {
 	bool claim_recent;
 	int result;
 	char error[256];
+	unsigned expunge_next, flag_next; /* reporting: how far it got */
+	bool exists_done;
 };
+
+#define IMAP_SYNC_LINE_SPARE 256 /* room for a line beyond its flags */
 
 static void imap_sync_work(void *ctx, struct store *store)
 {
@@ -427,6 +414,7 @@ static void imap_sync_work(void *ctx, struct store *store)
 		job_error(job->error, sizeof(job->error), &job->result, error);
 		return;
 	}
+	job->expunge_next = job->ch.expunged_count;
 	if (job->claim_recent && job->ch.added_count > 0) {
 		uint32_t first;
 		if (store_view_claim_recent(sel->view, &first, &error) == 0)
@@ -434,65 +422,82 @@ static void imap_sync_work(void *ctx, struct store *store)
 	}
 }
 
-static void imap_sync_report(struct imap_session *s, const struct store_view_changes *ch)
+#define imap_sync_room(s, len) (conn_output_room((s)->base.conn) >= (len) + IMAP_SYNC_LINE_SPARE)
+
+/* false: out of output room, call again once the client has read */
+static bool imap_sync_report(struct imap_session *s, struct imap_sync_job *job)
 {
 	struct imap_selected *sel = s->sel;
+	const struct store_view_changes *ch = &job->ch;
 	if (ch->reset) {
 		/* RFC 9051 2.3.1.1: a new UIDVALIDITY voids every UID the
 		 * client has; it must start over */
 		imap_session_bye(s, "[UNAVAILABLE] Mailbox index rebuilt; please reconnect");
-		return;
+		return true;
 	}
 	/* RFC 9051 7.4.1: each EXPUNGE renumbers the ones after it, so
 	 * highest first, each at its number in the map before the sync */
-	for (unsigned i = ch->expunged_count; i > 0; i--) {
-		uint32_t uid = ch->expunged[i - 1];
-		unsigned seq = view_count_below(sel->view, uid) + (i - 1) + 1;
-		imap_untagged(s, "%u EXPUNGE", seq);
+	for (; job->expunge_next > 0; job->expunge_next--) {
+		unsigned i = job->expunge_next;
+		if (!imap_sync_room(s, 0))
+			return false;
+		imap_untagged(s, "%u EXPUNGE", view_count_below(sel->view, ch->expunged[i - 1]) + i);
 	}
-	unsigned exists = store_view_count(sel->view);
-	if (ch->added_count > 0 || exists != sel->exists - ch->expunged_count) {
-		imap_untagged(s, "%u EXISTS", exists);
-		if (!s->rev2)
-			imap_untagged(s, "%u RECENT", sel_recent_total(sel));
+	if (!job->exists_done) {
+		unsigned exists = store_view_count(sel->view);
+		if (ch->added_count > 0 || exists != sel->exists - ch->expunged_count) {
+			imap_untagged(s, "%u EXISTS", exists);
+			if (!s->rev2)
+				imap_untagged(s, "%u RECENT", sel_recent_total(sel));
+		}
+		sel->exists = exists;
+		job->exists_done = true;
 	}
-	sel->exists = exists;
-	for (unsigned i = 0; i < ch->flag_change_count; i++) {
-		const struct store_view_flag_change *fc = &ch->flag_changes[i];
+	for (; job->flag_next < ch->flag_change_count; job->flag_next++) {
+		const struct store_view_flag_change *fc = &ch->flag_changes[job->flag_next];
 		unsigned seq = store_view_seq(sel->view, fc->uid);
 		if (seq == 0)
 			continue;
+		if (!imap_sync_room(s, strlen(fc->flags)))
+			return false;
 		bool recent = !s->rev2 && imap_selected_is_recent(sel, fc->uid);
 		imap_untagged(s, "%u FETCH (FLAGS (%s%s%s))", seq, fc->flags,
 			      recent && *fc->flags != '\0' ? " " : "", recent ? "\\Recent" : "");
 	}
+	return true;
+}
+
+static void imap_sync_continue(void *ctx)
+{
+	struct imap_sync_job *job = ctx;
+	struct imap_cmd *cmd = job->cmd;
+	struct imap_session *s = cmd->s;
+	if (job->result == 0 && !imap_sync_report(s, job)) {
+		conn_set_output_drained(s->base.conn, imap_sync_continue, job);
+		return;
+	}
+	conn_set_output_drained(s->base.conn, NULL, NULL);
+	if (s->base.closing)
+		return;
+	job->final(cmd);
 }
 
 static void imap_sync_done(void *ctx)
 {
 	struct imap_sync_job *job = ctx;
-	struct imap_cmd *cmd = job->cmd;
-	struct imap_session *s = cmd->s;
-	void (*final)(struct imap_cmd *cmd) = job->final;
-	if (imap_session_check_gone(s)) {
-		free(job);
+	struct imap_session *s = job->cmd->s;
+	if (imap_session_check_gone(s))
 		return;
-	}
 	if (job->result < 0)
 		log_error("sid=%s event=sync_failed user=%s error=%s", s->base.sid,
 			  log_str(s->user), log_str(job->error));
-	else
-		imap_sync_report(s, &job->ch);
-	free(job);
-	if (s->base.closing)
-		return;
-	final(cmd);
+	imap_sync_continue(job);
 }
 
 void imap_select_sync(struct imap_cmd *cmd, void (*final)(struct imap_cmd *cmd))
 {
 	struct imap_session *s = cmd->s;
-	struct imap_sync_job *job = xcalloc(1, sizeof(*job));
+	struct imap_sync_job *job = pool_alloc(s->base.cmd_pool, sizeof(*job));
 	job->cmd = cmd;
 	job->final = final;
 	job->claim_recent = !s->rev2 && !s->sel->readonly;

@@ -26,30 +26,36 @@
 #define NA IMAP_CMD_NOT_AUTH
 #define AU IMAP_CMD_AUTH
 #define SE IMAP_CMD_SELECTED
+#define UI IMAP_CMD_UID
 /* RFC 9051 6.1 (any state), 6.2 (not authenticated), 6.3 (authenticated),
  * 6.4 (selected); RFC 2971 ID, RFC 5161 ENABLE, RFC 2342 NAMESPACE,
- * RFC 3691 UNSELECT. Sorted by name: looked up by bsearch. */
+ * RFC 3691 UNSELECT, RFC 4315 UID EXPUNGE, RFC 6851 MOVE. Sorted by name: looked up by bsearch. */
 static const struct imap_cmd_def imap_cmds[] = {
 	{ "AUTHENTICATE", imap_cmd_authenticate, NA },
 	{ "CAPABILITY", imap_cmd_capability, NA | AU | SE },
+	{ "CHECK", imap_cmd_check, SE },
 	{ "CLOSE", imap_cmd_close, SE },
+	{ "COPY", imap_cmd_copy, SE | UI },
 	{ "CREATE", imap_cmd_create, AU | SE },
 	{ "DELETE", imap_cmd_delete, AU | SE },
 	{ "ENABLE", imap_cmd_enable, AU },
 	{ "EXAMINE", imap_cmd_examine, AU | SE },
-	{ "FETCH", imap_cmd_fetch, SE | IMAP_CMD_UID },
+	{ "EXPUNGE", imap_cmd_expunge, SE | UI },
+	{ "FETCH", imap_cmd_fetch, SE | UI },
 	{ "ID", imap_cmd_id, NA | AU | SE },
 	{ "LIST", imap_cmd_list, AU | SE },
 	{ "LOGIN", imap_cmd_login, NA },
 	{ "LOGOUT", imap_cmd_logout, NA | AU | SE },
 	{ "LSUB", imap_cmd_lsub, AU | SE },
+	{ "MOVE", imap_cmd_move, SE | UI },
 	{ "NAMESPACE", imap_cmd_namespace, AU | SE },
 	{ "NOOP", imap_cmd_noop, NA | AU | SE },
 	{ "RENAME", imap_cmd_rename, AU | SE },
-	{ "SEARCH", imap_cmd_search, SE | IMAP_CMD_UID },
+	{ "SEARCH", imap_cmd_search, SE | UI },
 	{ "SELECT", imap_cmd_select, AU | SE },
 	{ "STARTTLS", imap_cmd_starttls, NA },
 	{ "STATUS", imap_cmd_status, AU | SE },
+	{ "STORE", imap_cmd_store, SE | UI },
 	{ "SUBSCRIBE", imap_cmd_subscribe, AU | SE },
 	{ "UNSELECT", imap_cmd_unselect, SE },
 	{ "UNSUBSCRIBE", imap_cmd_unsubscribe, AU | SE },
@@ -57,6 +63,7 @@ static const struct imap_cmd_def imap_cmds[] = {
 #undef NA
 #undef AU
 #undef SE
+#undef UI
 
 static void imap_on_conn_event(void *ctx, enum conn_event ev);
 static void imap_process_input(struct imap_session *s);
@@ -222,7 +229,10 @@ void imap_session_bye(struct imap_session *s, const char *text)
 
 bool imap_session_auth_offered(const struct imap_session *s)
 {
-	return conn_is_tls(s->base.conn) || s->base.env->config->allow_plaintext_auth;
+	/* tls_started: implicit TLS whose handshake is still running (the
+	 * greeting is written before it ends, but only ever goes out over TLS) */
+	return conn_is_tls(s->base.conn) || s->tls_started ||
+	       s->base.env->config->allow_plaintext_auth;
 }
 
 const char *imap_capabilities(const struct imap_session *s)
@@ -231,6 +241,8 @@ const char *imap_capabilities(const struct imap_session *s)
 	/* RFC 9051 7.2.2: what this server does, no more; each extension
 	 * here is served in full (issue 9 item 9 lists the rest to come) */
 	str_appendz(&caps, "IMAP4rev1 LITERAL- SASL-IR ID ENABLE UNSELECT NAMESPACE");
+	/* RFC 4315, RFC 6851 (imap_copy.c, imap_expunge.c) */
+	str_appendz(&caps, " UIDPLUS MOVE");
 	/* RFC 4731, RFC 5182 (imap_search_cmd.c) */
 	str_appendz(&caps, " ESEARCH SEARCHRES");
 	/* RFC 5258, RFC 5819, RFC 6154, RFC 3348, RFC 8438 (imap_list.c,

@@ -125,6 +125,14 @@ const struct config_key config_keys[] = {
 	KEY_STRING(postmaster_address, "", config_check_address,
 		   "gets postmaster mail (RFC 5321 4.5.1) when postmaster@domain "
 		   "has no alias; empty: the first user added"),
+	KEY_DURATION(queue_lifetime, "5d", 60,
+		     "outbound mail undelivered this long bounces (RFC 5321 4.5.4.1)"),
+	KEY_DURATION(delay_warning_time, "4h", 0,
+		     "a delay DSN to the sender after this long; 0: none"),
+	KEY_DURATION(queue_retry_min, "5m", 1,
+		     "first retry of a deferred recipient after this long"),
+	KEY_DURATION(queue_retry_max, "4h", 1,
+		     "retries back off, doubling, up to this interval"),
 };
 #define CONFIG_KEY_COUNT (sizeof(config_keys) / sizeof(config_keys[0]))
 const size_t config_key_count = CONFIG_KEY_COUNT;
@@ -241,7 +249,7 @@ static int config_parse_bool(const char *value, bool *value_r,
 	return 0;
 }
 
-/* A number with an optional unit suffix (size: k/M/G, duration: s/m/h). */
+/* A number with an optional unit suffix (size: k/M/G, duration: s/m/h/d). */
 static int config_parse_number(const struct config_key *key, const char *value,
 			       unsigned long long *value_r, const char **error_r)
 {
@@ -259,11 +267,12 @@ static int config_parse_number(const struct config_key *key, const char *value,
 		}
 	} else if (key->type == CONFIG_DURATION) {
 		what = "duration";
-		hint = " (seconds, or with an s, m or h suffix)";
+		hint = " (seconds, or with an s, m, h or d suffix)";
 		switch (len > 0 ? value[len - 1] : '\0') {
 		case 's': unit = 1; len--; break;
 		case 'm': unit = 60; len--; break;
 		case 'h': unit = 3600; len--; break;
+		case 'd': unit = 86400; len--; break;
 		}
 	}
 	if (len > 0 && strspn(value, "0123456789") == len) {

@@ -68,6 +68,10 @@ struct config {
 	bool sandbox;                /* workers: seccomp + Landlock, default yes */
 	char *postmaster_address;    /* empty: the first user added */
 	unsigned password_min_length; /* characters, default 8 */
+	unsigned queue_lifetime;     /* seconds, default 5 days (queue.h) */
+	unsigned delay_warning_time; /* seconds, default 4 h; 0 off */
+	unsigned queue_retry_min;    /* seconds, default 5 min */
+	unsigned queue_retry_max;    /* seconds, default 4 h */
 };
 
 /* file: NULL means DATA_DIR/postel.conf if it exists. overrides: "k=v". */

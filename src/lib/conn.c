@@ -46,6 +46,7 @@ void conn_fail(struct conn *conn, const char *reason)
 	timeout_remove(&conn->close_to);
 	timeout_remove(&conn->defer_to);
 	timeout_remove(&conn->drained_to);
+	timeout_remove(&conn->shrink_to);
 	conn->defer_to = ioloop_defer(conn->loop, conn_deliver_closed, conn);
 }
 
@@ -128,6 +129,7 @@ void conn_destroy(struct conn **connp)
 	timeout_remove(&conn->defer_to);
 	timeout_remove(&conn->close_to);
 	timeout_remove(&conn->drained_to);
+	timeout_remove(&conn->shrink_to);
 	conn_tls_free(conn);
 	conn_client_free(conn);
 	/* Send our FIN, then drop what the peer already sent: closing with

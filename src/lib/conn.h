@@ -94,6 +94,13 @@ void conn_input_resume(struct conn *conn);
 void conn_write(struct conn *conn, const void *data, size_t len);
 void conn_printf(struct conn *conn, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* Append to the output buffer in place, without a copy in between (a
+ * streamer transforming message data): begin returns the buffer (NULL on
+ * a dead connection) for the caller to append to with str_* calls, and
+ * conn_write_end() must follow before any other conn_* call; output over
+ * the cap then ends the connection, as conn_write() does. */
+struct str *conn_write_begin(struct conn *conn);
+void conn_write_end(struct conn *conn);
 size_t conn_output_pending(const struct conn *conn);
 /* How many more bytes conn_write() takes before the output cap ends the
  * connection; 0 once it is closing or dead. A producer of unsolicited

@@ -7,8 +7,11 @@
  * not taken yet. Either one, once it is (nearly) empty, is cut back to
  * its contents when its capacity is over CONN_BUFFER_KEEP: a connection
  * that streamed a large message or read a long line goes back to a few
- * hundred bytes. The output buffer is not cut while a streamer is
- * registered (conn_set_output_drained()): it is refilled at once. */
+ * hundred bytes. The cut waits until the connection has been quiet for
+ * CONN_SHRINK_DELAY_MS (a timer, pushed back by traffic), so a busy
+ * connection keeps its buffers from one reply to the next. The output
+ * buffer is not cut while a streamer is registered
+ * (conn_set_output_drained()): it is refilled at once. */
 #include "conn_private.h"
 #include "ioloop.h"
 #include "log.h"
@@ -71,15 +74,48 @@ static void conn_str_shrink(str_t *s, size_t from)
 	*s = small;
 }
 
-void conn_buffers_settle(struct conn *conn)
+static bool conn_in_shrinkable(const struct conn *conn)
 {
-	if (conn->in.cap > CONN_BUFFER_KEEP && conn->in.len < CONN_BUFFER_KEEP / 2)
-		conn_str_shrink(&conn->in, 0);
+	return conn->in.cap > CONN_BUFFER_KEEP && conn->in.len < CONN_BUFFER_KEEP / 2;
+}
+
+static bool conn_out_shrinkable(const struct conn *conn)
+{
 	size_t pending = conn->out.len - conn->out_pos;
-	if (conn->out.cap > CONN_BUFFER_KEEP && pending < CONN_BUFFER_KEEP / 2 &&
-	    (conn->drained_cb == NULL || conn->state == CONN_DEAD)) {
+	return conn->out.cap > CONN_BUFFER_KEEP && pending < CONN_BUFFER_KEEP / 2 &&
+		conn->drained_cb == NULL;
+}
+
+/* The delay ran out: shrink if nothing happened since it was armed,
+ * else wait another delay. A connection with traffic at least once per
+ * delay pays one timer reset per delay, not a free and regrow per
+ * message. */
+static void conn_on_shrink(void *ctx)
+{
+	struct conn *conn = ctx;
+	if (conn->traffic) {
+		conn->traffic = false;
+		timeout_reset(conn->shrink_to, CONN_SHRINK_DELAY_MS);
+		return;
+	}
+	timeout_remove(&conn->shrink_to);
+	if (conn_in_shrinkable(conn))
+		conn_str_shrink(&conn->in, 0);
+	if (conn_out_shrinkable(conn)) {
 		conn_str_shrink(&conn->out, conn->out_pos);
 		conn->out_pos = 0;
+	}
+}
+
+void conn_buffers_settle(struct conn *conn)
+{
+	conn->traffic = true;
+	if (conn->shrink_to != NULL || conn->state == CONN_DEAD)
+		return;
+	if (conn_in_shrinkable(conn) || conn_out_shrinkable(conn)) {
+		conn->traffic = false;
+		conn->shrink_to = timeout_add(conn->loop, CONN_SHRINK_DELAY_MS,
+					      conn_on_shrink, conn);
 	}
 }
 
@@ -242,6 +278,19 @@ void conn_write(struct conn *conn, const void *data, size_t len)
 	if (!conn_output_fits(conn, len))
 		return;
 	str_append(&conn->out, data, len);
+	if (!conn->in_callback)
+		conn_update_io(conn);
+}
+
+str_t *conn_write_begin(struct conn *conn)
+{
+	return conn->state == CONN_DEAD ? NULL : &conn->out;
+}
+
+void conn_write_end(struct conn *conn)
+{
+	if (!conn_output_fits(conn, 0))
+		return;
 	if (!conn->in_callback)
 		conn_update_io(conn);
 }

@@ -37,6 +37,10 @@
  * once needed. Lines and replies of everyday commands fit below it, so
  * they do not allocate every time. */
 #define CONN_BUFFER_KEEP 4096
+/* ...but only once the connection has been quiet this long: a client
+ * fetching messages one after another (POP3 RETR 1..n) reuses the big
+ * output buffer instead of growing it from nothing for every message. */
+#define CONN_SHRINK_DELAY_MS 1000
 
 enum conn_state {
 	CONN_CONNECTING, /* client side: connect() in progress (conn_client.c) */
@@ -83,6 +87,8 @@ struct conn {
 
 	struct timeout *idle_to, *handshake_to, *defer_to, *close_to;
 	struct timeout *drained_to;
+	struct timeout *shrink_to;  /* armed while a buffer is shrinkable */
+	bool traffic;               /* a settle point since shrink_to was armed */
 	void (*drained_cb)(void *ctx);
 	void *drained_ctx;
 	conn_callback_t *cb;
@@ -104,7 +110,8 @@ void conn_on_idle(void *ctx);
 ssize_t conn_read_some(struct conn *conn);
 /* 1 all written, 0 some left, -1 error */
 int conn_flush(struct conn *conn);
-/* Empty buffers above CONN_BUFFER_KEEP are freed. */
+/* Called after traffic: empty buffers above CONN_BUFFER_KEEP are freed
+ * once the connection has been quiet for CONN_SHRINK_DELAY_MS. */
 void conn_buffers_settle(struct conn *conn);
 void conn_discard_input(struct conn *conn);
 

@@ -1,7 +1,7 @@
 /* test-conn.c: unit tests for ioloop.c and conn.c over socketpairs:
  * line framing, over-long lines, output cap, idle timeout, pause/resume,
  * streaming through the output-drained callback, timers firing in order,
- * buffers cut back when idle, the output room for unsolicited output and
+ * buffers cut back when idle (and kept while busy), the output room for unsolicited output and
  * changing the idle timeout. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "lib/conn.h"
+#include "lib/conn_private.h" /* CONN_SHRINK_DELAY_MS */
 #include "lib/ioloop.h"
 #include "lib/mem.h"
 #include "lib/str.h"
@@ -338,10 +339,19 @@ static void test_timers_in_order(void **state)
 /* Buffers give their memory back once idle: 1 MiB streamed in 64 KiB
  * pieces (the output buffer grows to hold a piece) and 21 KB of
  * pipelined input (the input buffer grows to hold it) leave the
- * connection with a few KiB of buffers, not what it once needed. */
+ * connection with a few KiB of buffers, not what it once needed; but
+ * only after CONN_SHRINK_DELAY_MS without traffic (up to twice that), so
+ * a connection that goes on at once (the next RETR) keeps them. */
 static void stop_soon(void *ctx)
 {
 	ioloop_stop(ctx);
+}
+
+static void run_for(struct ioloop *loop, unsigned msecs)
+{
+	struct timeout *tick = timeout_add(loop, msecs, stop_soon, loop);
+	ioloop_run(loop);
+	timeout_remove(&tick);
 }
 
 static void test_buffers_shrink_when_idle(void **state)
@@ -352,37 +362,36 @@ static void test_buffers_shrink_when_idle(void **state)
 	struct stream st = { .h = &h, .total = 1024 * 1024, .piece = 64 * 1024,
 			     .run_on = true };
 	st.peer_io = io_add(h.loop, h.peer, IO_READ, stream_peer_read, &st);
-	struct timeout *guard = timeout_add(h.loop, 10000, stop_stream, h.loop);
+	struct timeout *guard = timeout_add(h.loop, 20000, stop_stream, h.loop);
 	conn_set_output_drained(h.conn, stream_fill, &st);
 	/* the peer reads it all; then the loop runs on until the streamer
 	 * has said it is done */
-	for (unsigned i = 0; i < 200 && st.received < st.total; i++) {
-		struct timeout *tick = timeout_add(h.loop, 50, stop_soon, h.loop);
-		ioloop_run(h.loop);
-		timeout_remove(&tick);
-	}
-	struct timeout *tick = timeout_add(h.loop, 100, stop_soon, h.loop);
-	ioloop_run(h.loop);
-	timeout_remove(&tick);
+	for (unsigned i = 0; i < 200 && st.received < st.total; i++)
+		run_for(h.loop, 50);
+	run_for(h.loop, 100);
 	io_remove(&st.peer_io);
 	assert_int_equal(st.received, st.total);
 	assert_int_equal(conn_output_pending(h.conn), 0);
+	/* just done: the buffer is kept for what comes next */
+	assert_true(conn_buffer_capacity(h.conn) >= 64 * 1024);
+	run_for(h.loop, 2 * CONN_SHRINK_DELAY_MS + 200);
 	assert_true(conn_buffer_capacity(h.conn) <= 8192);
 
-	/* input: 7000 short lines in one go, then a check, then QUIT */
+	/* input: 7000 short lines in one go; quiet; then a check, then QUIT */
 	str_t in = STR_INIT;
 	for (unsigned i = 0; i < 7000; i++)
 		str_append(&in, "A\r\n", 3);
-	str_appendz(&in, "CHECK\r\nQUIT\r\n");
 	size_t sent = 0;
-	for (unsigned i = 0; i < 1000 && sent < in.len && h.conn != NULL; i++) {
-		ssize_t n = write(h.peer, in.data + sent, in.len - sent);
+	for (unsigned i = 0; i < 1000 && h.lines.len < 7000 * 2 && h.conn != NULL; i++) {
+		ssize_t n = sent < in.len ? write(h.peer, in.data + sent, in.len - sent) : 0;
 		if (n > 0)
 			sent += (size_t)n;
-		struct timeout *t = timeout_add(h.loop, 5, stop_soon, h.loop);
-		ioloop_run(h.loop);
-		timeout_remove(&t);
+		run_for(h.loop, 5);
 	}
+	assert_int_equal(h.lines.len, 7000 * 2);
+	run_for(h.loop, 2 * CONN_SHRINK_DELAY_MS + 200);
+	const char tail[] = "CHECK\r\nQUIT\r\n";
+	assert_int_equal(write(h.peer, tail, sizeof(tail) - 1), (ssize_t)sizeof(tail) - 1);
 	if (h.conn != NULL)
 		ioloop_run(h.loop);
 	timeout_remove(&guard);
@@ -438,6 +447,41 @@ static void test_output_room(void **state)
 	harness_deinit(&h);
 }
 
+/* conn_write_begin()/conn_write_end(): bytes appended in place go out
+ * like conn_write()'s, behind what is queued; past the cap the
+ * connection ends, and a dead one hands out no buffer. */
+static void test_write_in_place(void **state)
+{
+	(void)state;
+	struct harness h;
+	harness_init(&h, 5000, 1024);
+	conn_write(h.conn, "ab", 2);
+	str_t *out = conn_write_begin(h.conn);
+	assert_non_null(out);
+	str_append(out, "cd\r\n", 4);
+	conn_write_end(h.conn);
+	assert_int_equal(conn_output_pending(h.conn), 6);
+	assert_int_equal(conn_output_room(h.conn), 1024 - 6);
+	struct timeout *guard = timeout_add(h.loop, 5000, stop_stream, h.loop);
+	run_for(h.loop, 50);
+	char got[2048];
+	assert_int_equal(read(h.peer, got, sizeof(got)), 6);
+	assert_memory_equal(got, "abcd\r\n", 6);
+
+	out = conn_write_begin(h.conn);
+	char buf[1025];
+	memset(buf, 'x', sizeof(buf));
+	str_append(out, buf, sizeof(buf));
+	conn_write_end(h.conn);
+	assert_int_equal(conn_output_room(h.conn), 0);
+	assert_null(conn_write_begin(h.conn));
+	ioloop_run(h.loop);
+	timeout_remove(&guard);
+	assert_int_equal(h.closed, 1);
+	assert_string_equal(h.close_reason, "output_overflow");
+	harness_deinit(&h);
+}
+
 /* The idle timeout changes at run time, counted from the change: IMAP
  * gives a logged-in client 30 minutes or more (RFC 9051 5.4). */
 static void test_set_idle_timeout(void **state)
@@ -479,6 +523,7 @@ int main(void)
 		cmocka_unit_test(test_timers_in_order),
 		cmocka_unit_test(test_buffers_shrink_when_idle),
 		cmocka_unit_test(test_output_room),
+		cmocka_unit_test(test_write_in_place),
 		cmocka_unit_test(test_set_idle_timeout),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -157,18 +157,22 @@ static void filter_end_line(struct pop3_msg_filter *f)
 bool pop3_msg_filter_feed(struct pop3_msg_filter *f, const char *in, size_t len,
 			  str_t *out)
 {
+	/* at most two bytes out per byte in (a bare CR or LF becomes CRLF,
+	 * a "." starting a line gets another) and a CRLF for a CR held from
+	 * the last chunk: reserve once, then write in place (every byte of a
+	 * RETR passes here) */
+	str_reserve(out, 2 * len + 2);
+	char *o = out->data + out->len;
 	size_t i = 0;
 	while (i < len && !f->done) {
 		char c = in[i];
 		if (f->pending_cr) {
 			f->pending_cr = false;
-			str_append(out, "\r\n", 2);
-			if (c == '\n') {
-				i++;
-				filter_end_line(f);
-				continue;
-			}
+			*o++ = '\r';
+			*o++ = '\n';
 			/* a bare CR ends a line too: the wire knows only CRLF */
+			if (c == '\n')
+				i++;
 			filter_end_line(f);
 			continue;
 		}
@@ -179,22 +183,28 @@ bool pop3_msg_filter_feed(struct pop3_msg_filter *f, const char *in, size_t len,
 		}
 		if (c == '\n') {
 			/* bare LF (a file another program wrote): send CRLF */
-			str_append(out, "\r\n", 2);
+			*o++ = '\r';
+			*o++ = '\n';
 			i++;
 			filter_end_line(f);
 			continue;
 		}
 		if (f->line_start && c == '.')
-			str_appendc(out, '.'); /* RFC 1939 section 3: byte-stuff */
+			*o++ = '.'; /* RFC 1939 section 3: byte-stuff */
 		f->line_start = false;
-		/* the rest of the line: up to the first CR, or an LF before it */
-		const char *cr = memchr(in + i, '\r', len - i);
-		size_t limit = cr != NULL ? (size_t)(cr - in) : len;
-		const char *lf = memchr(in + i, '\n', limit - i);
-		size_t end = lf != NULL ? (size_t)(lf - in) : limit;
-		str_append(out, in + i, end - i);
+		/* the rest of the line: up to its LF, or a CR before it; both
+		 * searches stop at the line's end, so a chunk without CRs costs
+		 * one pass, not one per line */
+		const char *lf = memchr(in + i, '\n', len - i);
+		size_t limit = lf != NULL ? (size_t)(lf - in) : len;
+		const char *cr = memchr(in + i, '\r', limit - i);
+		size_t end = cr != NULL ? (size_t)(cr - in) : limit;
+		memcpy(o, in + i, end - i);
+		o += end - i;
 		i = end;
 	}
+	out->len = (size_t)(o - out->data);
+	out->data[out->len] = '\0';
 	return f->done;
 }
 

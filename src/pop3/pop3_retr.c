@@ -25,7 +25,6 @@ struct pop3_retr {
 	bool top;
 	uint64_t octets;   /* wire bytes read, for the log */
 	struct pop3_msg_filter filter;
-	str_t out;
 };
 
 void pop3_retr_abort(struct pop3_session *s)
@@ -36,7 +35,6 @@ void pop3_retr_abort(struct pop3_session *s)
 	if (s->base.conn != NULL)
 		conn_set_output_drained(s->base.conn, NULL, NULL);
 	store_message_close(&r->reader);
-	str_free(&r->out);
 	free(r);
 	s->retr = NULL;
 }
@@ -44,10 +42,12 @@ void pop3_retr_abort(struct pop3_session *s)
 static void pop3_retr_finish(struct pop3_session *s)
 {
 	struct pop3_retr *r = s->retr;
-	str_clear(&r->out);
-	pop3_msg_filter_finish(&r->filter, &r->out);
-	str_append(&r->out, ".\r\n", 3);
-	conn_write(s->base.conn, r->out.data, r->out.len);
+	str_t *out = conn_write_begin(s->base.conn);
+	if (out != NULL) {
+		pop3_msg_filter_finish(&r->filter, out);
+		str_append(out, ".\r\n", 3);
+		conn_write_end(s->base.conn);
+	}
 	if (!r->top) {
 		s->retrieved++;
 		s->retrieved_octets += r->octets;
@@ -80,9 +80,12 @@ static void pop3_retr_fill(void *ctx)
 			return;
 		}
 		r->octets += (uint64_t)n;
-		str_clear(&r->out);
-		bool done = pop3_msg_filter_feed(&r->filter, buf, (size_t)n, &r->out);
-		conn_write(s->base.conn, r->out.data, r->out.len);
+		/* filtered straight into the output buffer: no copy between */
+		str_t *out = conn_write_begin(s->base.conn);
+		if (out == NULL)
+			return; /* closed: CLOSED ends the session and the stream */
+		bool done = pop3_msg_filter_feed(&r->filter, buf, (size_t)n, out);
+		conn_write_end(s->base.conn);
 		if (done) {
 			pop3_retr_finish(s);
 			return;

@@ -18,7 +18,6 @@ struct config;
 struct ioloop;
 struct tls_ctx;
 struct threadpool;
-struct userdb;
 struct store;
 struct queue;
 
@@ -78,7 +77,6 @@ struct worker {
 	struct threadpool *pool;          /* password checks */
 	struct threadpool *delivery_pool; /* writing and fsyncing mail */
 	struct store_committer *committer; /* group commit of deliveries */
-	struct userdb *userdb;
 	struct store *store;
 	struct queue *queue;
 	unsigned connections;

@@ -22,7 +22,6 @@
 #include "lib/threadpool.h"
 #include "lib/mem.h"
 #include "lib/log.h"
-#include "auth/userdb.h"
 #include "store/store.h"
 #include "store/store_committer.h"
 #include "store/store_watch.h"
@@ -305,6 +304,18 @@ static void worker_publish_change(const char *user, const char *mailbox,
 			 log_str(user), master_chan == NULL ? "\"closed\"" : log_str(error));
 }
 
+/* An entry this worker queued: the master wakes the queue runner. */
+static void worker_queue_committed(void *ctx, const char *queue_id)
+{
+	struct channel_msg msg = { .type = CHANNEL_MSG_QUEUE_ENTRY_COMMITTED };
+	const char *error = "\"closed\"";
+	if (master_chan == NULL ||
+	    snprintf(msg.queue_id, sizeof(msg.queue_id), "%s", queue_id) < 0 ||
+	    channel_send(master_chan, &msg, &error) < 0)
+		log_warn("event=channel_send_failed type=queue_entry_committed queue_id=%s "
+			 "error=%s", queue_id, master_chan == NULL ? error : log_str(error));
+}
+
 /* Until IMAP IDLE watches mailboxes, every change seen is logged: what
  * the end-to-end test of the path reads. */
 static void worker_log_change(const char *user, const char *mailbox, uint64_t modseq,
@@ -368,8 +379,7 @@ int worker_run(const struct config *config, struct tls_ctx *tls,
 	worker.loop = ioloop_create();
 	worker.pool = threadpool_create(worker.loop, WORKER_HASH_THREADS);
 	worker.delivery_pool = threadpool_create(worker.loop, WORKER_DELIVERY_THREADS);
-	if (userdb_open(config->data_dir, &worker.userdb, &error) < 0 ||
-	    store_open(config->data_dir, &worker.store, &error) < 0 ||
+	if (store_open(config->data_dir, &worker.store, &error) < 0 ||
 	    queue_open(config->data_dir, &worker.queue, &error) < 0 ||
 	    store_committer_create(config->data_dir, &worker.committer, &error) < 0) {
 		log_error("event=worker_start_failed error=%s", log_str(error));
@@ -378,9 +388,9 @@ int worker_run(const struct config *config, struct tls_ctx *tls,
 	worker.env = (struct session_env){
 		.loop = worker.loop, .config = config, .tls = tls,
 		.hash_pool = worker.pool, .delivery_pool = worker.delivery_pool,
-		.committer = worker.committer, .userdb = worker.userdb,
+		.committer = worker.committer,
 		.new_id = worker_session_id, .ended = worker_session_ended,
-		.ctx = &worker,
+		.queue_committed = worker_queue_committed, .ctx = &worker,
 	};
 	worker.env.users = session_user_cache_create(&worker.env);
 	limits = worker_limits_create(shared_limits, limits_row);
@@ -434,7 +444,6 @@ int worker_run(const struct config *config, struct tls_ctx *tls,
 	store_committer_destroy(&worker.committer);
 	queue_close(&worker.queue);
 	store_close(&worker.store);
-	userdb_close(&worker.userdb);
 	worker_limits_destroy(&limits);
 	ioloop_destroy(&worker.loop);
 	return 0;

@@ -69,9 +69,9 @@ int store_index_message_checkpoints(struct store_index *idx,
 	sqlite3_stmt *stmt;
 	*blob_r = NULL;
 	*len_r = 0;
-	int rc = sqlite3_prepare_v2(idx->db, "SELECT checkpoints FROM messages"
-				    " WHERE mailbox_id = ?1 AND uid = ?2", -1,
-				    &stmt, NULL);
+	int rc = index_prepare(idx, INDEX_STMT_CHECKPOINTS,
+			       "SELECT checkpoints FROM messages"
+			       " WHERE mailbox_id = ?1 AND uid = ?2", &stmt);
 	if (rc != SQLITE_OK)
 		return index_error(idx, rc, "checkpoints", error_r);
 	sqlite3_bind_int64(stmt, 1, mailbox_id);
@@ -87,7 +87,7 @@ int store_index_message_checkpoints(struct store_index *idx,
 		}
 		rc = SQLITE_DONE;
 	}
-	sqlite3_finalize(stmt);
+	index_stmt_done(stmt);
 	return rc == SQLITE_DONE ? 0 : index_error(idx, rc, "checkpoints", error_r);
 }
 

@@ -19,6 +19,8 @@ enum index_stmt {
 	INDEX_STMT_COMMIT,
 	INDEX_STMT_NEW_MTIME,
 	INDEX_STMT_SYNCED,
+	INDEX_STMT_MESSAGE_GET,   /* per POP3 RETR / message open */
+	INDEX_STMT_CHECKPOINTS,
 	INDEX_STMT_COUNT
 };
 
@@ -32,7 +34,8 @@ struct store_index {
 	 * handler, which under concurrent delivery costs milliseconds */
 	int lock_fd;
 	bool locked;
-	/* statements of the delivery path, prepared once */
+	/* statements of the delivery path and of opening a message,
+	 * prepared once */
 	sqlite3_stmt *stmts[INDEX_STMT_COUNT];
 };
 

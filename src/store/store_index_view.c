@@ -91,9 +91,9 @@ int store_index_message_get(struct store_index *idx, int64_t mailbox_id,
 			    const char **error_r)
 {
 	sqlite3_stmt *stmt;
-	int rc = sqlite3_prepare_v2(idx->db,
+	int rc = index_prepare(idx, INDEX_STMT_MESSAGE_GET,
 		"SELECT " INDEX_MESSAGE_COLUMNS
-		" FROM messages WHERE mailbox_id = ?1 AND uid = ?2", -1, &stmt, NULL);
+		" FROM messages WHERE mailbox_id = ?1 AND uid = ?2", &stmt);
 	if (rc != SQLITE_OK)
 		return index_error(idx, rc, "message get", error_r);
 	sqlite3_bind_int64(stmt, 1, mailbox_id);
@@ -106,7 +106,7 @@ int store_index_message_get(struct store_index *idx, int64_t mailbox_id,
 	} else if (rc != SQLITE_DONE) {
 		ret = index_error(idx, rc, "message get", error_r);
 	}
-	sqlite3_finalize(stmt);
+	index_stmt_done(stmt);
 	return ret;
 }
 

@@ -3,7 +3,8 @@
  * messages without checkpoints still read and seek), the importer's
  * append with a given UID and its refusals, the UIDVALIDITY / UIDNEXT /
  * HIGHESTMODSEQ settings (durable across a reopen), and the expunge
- * log's trim to its horizon (keeps the newest, records the horizon). */
+ * log's trim to its horizon (keeps the newest, records the horizon);
+ * and the message-open queries prepared once per index. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -23,6 +24,7 @@
 
 #include "lib/log.h"
 #include "lib/mem.h"
+#include "store/store_index_private.h" /* idx->db */
 #include "store/store_view.h"
 #include "store/test-store-path.h"
 
@@ -324,6 +326,39 @@ static void test_import_meta(void **state)
 	assert_int_equal(st.highestmodseq, 1001);
 }
 
+/* Opening a message (every POP3 RETR) runs two index queries: their
+ * statements are prepared once per index and kept, not prepared and
+ * finalized per message. */
+static void test_message_open_statements_cached(void **state)
+{
+	struct fixture *f = *state;
+	uint32_t uid = deliver(f, "Subject: c\r\n\r\nx\r\n");
+	int64_t id;
+	struct store_index *idx = inbox_index(f, &id);
+	pool_t *pool = pool_create(1024);
+	struct store_index_message msg;
+	void *ckpt;
+	size_t len;
+	const char *error;
+	for (unsigned i = 0; i < 2; i++) {
+		assert_int_equal(store_index_message_get(idx, id, uid, pool, &msg,
+							 &error), 1);
+		assert_int_equal(msg.uid, uid);
+		assert_int_equal(store_index_message_checkpoints(idx, id, uid, pool,
+								 &ckpt, &len,
+								 &error), 0);
+	}
+	unsigned kept = 0;
+	for (sqlite3_stmt *st = sqlite3_next_stmt(idx->db, NULL); st != NULL;
+	     st = sqlite3_next_stmt(idx->db, st)) {
+		if (strstr(sqlite3_sql(st), "FROM messages WHERE mailbox_id = ?1"
+			   " AND uid = ?2") != NULL)
+			kept++;
+	}
+	assert_int_equal(kept, 2);
+	pool_destroy(&pool);
+}
+
 static void test_horizon_trim(void **state)
 {
 	struct fixture *f = *state;
@@ -427,6 +462,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_migration_from_3, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_import_append, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_import_meta, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_message_open_statements_cached,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_horizon_trim, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_horizon_trim_on_expunge, setup,
 						teardown),
