@@ -281,3 +281,27 @@ def test_fetch_many_in_chunks(postel):
         got = ok(c, "FETCH 1:* (UID BODY.PEEK[TEXT] BODY.PEEK[TEXT])")
         assert sorted(got) == list(range(1, 61))
         assert all(fetch_items(v)["BODY[TEXT]"] == big for v in got.values())
+
+
+def test_expunged_by_another_session(postel):
+    """RFC 9051 7.5.1: no EXPUNGE during FETCH; a message another session
+    expunged is skipped and the command ends NO [EXPUNGEISSUED] (RFC 5530)."""
+    user, pw = new_user(postel)
+    for i in range(3):
+        send_raw(postel, user, plain(user, f"e{i}"))
+    with FetchClient(postel.imaps_port, tls=True) as a, \
+            FetchClient(postel.imaps_port, tls=True) as b:
+        a.login(user, pw)
+        a.command("SELECT INBOX")
+        b.login(user, pw)
+        b.command("SELECT INBOX")
+        assert status_of(b.command("STORE 2 +FLAGS (\\Deleted)")[0]) == "OK"
+        assert status_of(b.command("EXPUNGE")[0]) == "OK"
+        tagged, untagged = a.command("FETCH 1:3 (UID BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        assert tagged.split()[1:3] == [b"NO", b"[EXPUNGEISSUED]"], tagged
+        assert not any(b"EXPUNGE" in u for u in untagged), untagged
+        got = fetches(untagged)
+        assert sorted(got) == [1, 3]
+        assert fetch_items(got[3])["BODY[HEADER.FIELDS (SUBJECT)]"] == b"Subject: e2\r\n\r\n"
+        tagged, untagged = a.command("NOOP")
+        assert b"* 2 EXPUNGE\r\n" in untagged
