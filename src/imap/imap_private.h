@@ -26,7 +26,10 @@
 #include <stdint.h>
 
 struct auth_login;
+struct imap_append;
+struct imap_idle;
 struct store;
+struct store_delivery;
 struct store_view;
 
 /* RFC 9051 4 / 7162 4: a server should take command lines of at least
@@ -61,6 +64,8 @@ enum imap_input {
 	IMAP_INPUT_SKIP,     /* skipping a refused {n+} literal's octets */
 	IMAP_INPUT_SASL,     /* AUTHENTICATE: a response line */
 	IMAP_INPUT_WAIT,     /* a command runs: read nothing */
+	IMAP_INPUT_APPEND,   /* APPEND: the message literal, then its line end */
+	IMAP_INPUT_IDLE,     /* IDLE: waiting for DONE */
 };
 
 /* rev1 \Recent ranges a session keeps; past it the last one widens */
@@ -128,6 +133,13 @@ struct imap_session {
 	struct store *store;  /* this session's handle: its jobs use it */
 	bool store_busy;      /* a job holds the handle */
 	struct imap_selected *sel;
+	/* APPEND (imap_append.c): the line being read is an APPEND's; the
+	 * message being streamed, and its open delivery (aborted by
+	 * imap_store_close() if the session ends first) */
+	bool append_cmd;
+	struct imap_append *append;
+	struct store_delivery *delivery;
+	struct imap_idle *idle; /* IDLE running (imap_idle.c) */
 
 	/* for the disconnect log line */
 	unsigned commands;
@@ -194,5 +206,19 @@ imap_cmd_func_t imap_cmd_select, imap_cmd_examine, imap_cmd_close, imap_cmd_unse
 void imap_select_sync(struct imap_cmd *cmd, void (*final)(struct imap_cmd *cmd));
 void imap_selected_free(struct imap_selected **sel);
 bool imap_selected_is_recent(const struct imap_selected *sel, uint32_t uid);
+
+/* imap_append.c: APPEND. imap_append_prefix(): for a line of an APPEND
+ * ending in the message's literal prefix: true and the length of the
+ * line without it in *len_r (the message is streamed, never parsed). imap_append_input():
+ * the octets and the line end (IMAP_INPUT_APPEND); false: wants input. */
+imap_cmd_func_t imap_cmd_append;
+bool imap_append_prefix(struct imap_session *s, const char *line, size_t len, size_t *len_r);
+bool imap_append_input(struct imap_session *s);
+void imap_append_free(struct imap_session *s);
+
+/* imap_idle.c: IDLE; a line read while idling (NULL: too long) */
+imap_cmd_func_t imap_cmd_idle;
+void imap_idle_input_line(struct imap_session *s, const char *line, size_t len);
+void imap_idle_free(struct imap_session *s);
 
 #endif

@@ -72,6 +72,7 @@ void imap_store_run(struct imap_session *s, imap_store_work_t *work,
 struct imap_store_close_job {
 	struct imap_session *s;
 	struct imap_selected *sel;
+	struct store_delivery *delivery; /* an APPEND cut off */
 	struct store *store;
 	void (*done)(struct imap_session *s);
 };
@@ -79,6 +80,8 @@ struct imap_store_close_job {
 static void imap_store_close_work(void *ctx)
 {
 	struct imap_store_close_job *job = ctx;
+	if (job->delivery != NULL)
+		store_delivery_abort(&job->delivery);
 	imap_selected_free(&job->sel);
 	store_close(&job->store);
 }
@@ -99,7 +102,9 @@ void imap_store_close(struct imap_session *s, void (*done)(struct imap_session *
 	job->s = s;
 	job->sel = s->sel;
 	job->store = s->store;
+	job->delivery = s->delivery;
 	job->done = done;
+	s->delivery = NULL;
 	s->sel = NULL;
 	s->store = NULL;
 	session_job_begin(&s->base);
