@@ -5,13 +5,14 @@ import calendar
 import imaplib
 import poplib
 import re
+import signal
 import smtplib
 import socket
 import time
 
 import pytest
 
-from conftest import BOB, client_tls_context, make_message, scaled, token
+from conftest import BOB, SANITIZER_MARKERS, client_tls_context, make_message, scaled, token
 from imap_helpers import IMAPRaw, fresh_ip, login, new_user, status_of
 
 
@@ -328,3 +329,18 @@ def test_idle_gets_flag_change_and_expunge_from_imap(postel):
         c.send(b"DONE\r\n")
         tagged, _ = c.read_tagged(tag)
         assert status_of(tagged) == "OK"
+
+
+def test_idle_ends_with_bye_when_the_server_stops(postel_factory):
+    srv = postel_factory()
+    user, pw = new_user(srv)
+    c, tag, _ = idle_session(srv, user, pw)
+    with c:
+        start = time.monotonic()
+        srv.proc.send_signal(signal.SIGTERM)
+        line = c.read_line(timeout=5)
+        assert line.startswith(b"* BYE [UNAVAILABLE]"), line
+        assert time.monotonic() - start < scaled(3)
+        assert srv.proc.wait(timeout=scaled(10)) == 0
+    srv.proc = None  # stopped here: the fixture has nothing to stop
+    assert not [m for m in SANITIZER_MARKERS if m in srv.log()]

@@ -47,6 +47,9 @@ static void imap_idle_kick(struct imap_session *s);
 static void imap_idle_synced(struct imap_cmd *cmd)
 {
 	struct imap_session *s = cmd->s;
+	/* what the sync reported is written: a long IDLE must not pile up
+	 * each sync's arrays in the command's pool (IDLE keeps nothing there) */
+	pool_clear(s->base.cmd_pool);
 	s->input = IMAP_INPUT_IDLE;
 	conn_input_resume(s->base.conn);
 	imap_idle_kick(s);
