@@ -178,6 +178,7 @@ def test_a_20_mib_append_is_streamed(postel):
         assert b"APPENDUID" in tagged, tagged
         after = worker_vmhwm(postel)
     growth = max(after[p] - before.get(p, 0) for p in after)
+    print(f"vmhwm_growth_kib={growth} message_kib={len(msg) // 1024}")
     assert growth * 1024 < len(msg) // 4, (before, after)
     found = postel.find(user, tok)
     assert len(found) == 1 and found[0] == msg

@@ -189,19 +189,6 @@ static void job_error(struct imap_append *a, int result, const char *error)
 	snprintf(a->error, sizeof(a->error), "%s", error != NULL ? error : "?");
 }
 
-static bool mailbox_exists(struct store *store, const char *address, const char *name)
-{
-	const char **names, *error;
-	unsigned count;
-	pool_t *pool = pool_create(1024);
-	bool found = false;
-	if (store_mailbox_list(store, address, pool, &names, &count, &error) == 0)
-		for (unsigned i = 0; i < count && !found; i++)
-			found = strcmp(names[i], name) == 0;
-	pool_destroy(&pool);
-	return found;
-}
-
 /* pool thread: open the delivery */
 static void append_begin_work(void *ctx, struct store *store)
 {
@@ -219,7 +206,7 @@ static void append_begin_work(void *ctx, struct store *store)
 		    store_mailbox_status(store, a->address, a->mailbox, &st, &error) == 0) {
 			/* an account made before its store */
 		} else {
-			job_error(a, mailbox_exists(store, a->address, a->mailbox) ? -1 : 1, error);
+			job_error(a, imap_mailbox_exists(store, a->address, a->mailbox) ? -1 : 1, error);
 			return;
 		}
 	}

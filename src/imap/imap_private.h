@@ -206,6 +206,9 @@ imap_cmd_func_t imap_cmd_select, imap_cmd_examine, imap_cmd_close, imap_cmd_unse
 void imap_select_sync(struct imap_cmd *cmd, void (*final)(struct imap_cmd *cmd));
 void imap_selected_free(struct imap_selected **sel);
 bool imap_selected_is_recent(const struct imap_selected *sel, uint32_t uid);
+/* Pool thread: does the user have this mailbox (NO [NONEXISTENT] or
+ * [TRYCREATE] rather than a failure)? */
+bool imap_mailbox_exists(struct store *store, const char *address, const char *name);
 
 /* imap_append.c: APPEND. imap_append_prefix(): for a line of an APPEND
  * ending in the message's literal prefix: true and the length of the

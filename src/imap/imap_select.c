@@ -102,7 +102,7 @@ static void job_error(char *buf, size_t size, int *result, const char *error)
 	*result = -1;
 }
 
-static bool mailbox_exists(struct store *store, const char *address, const char *name)
+bool imap_mailbox_exists(struct store *store, const char *address, const char *name)
 {
 	const char **names, *error;
 	unsigned count;
@@ -170,7 +170,7 @@ static void imap_select_work(void *ctx, struct store *store)
 			r = store_view_open(store, job->address, sel->name, &sel->view, &error);
 	}
 	if (r < 0) {
-		if (!mailbox_exists(store, job->address, sel->name))
+		if (!imap_mailbox_exists(store, job->address, sel->name))
 			job->result = 1;
 		else
 			job_error(job->error, sizeof(job->error), &job->result, error);
