@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import BOB, SANITIZER_MARKERS, client_tls_context, make_message, scaled, token
+from conftest import ASAN, BOB, SANITIZER_MARKERS, client_tls_context, make_message, scaled, token
 from imap_helpers import IMAPRaw, fresh_ip, login, new_user, status_of
 
 
@@ -179,7 +179,10 @@ def test_a_20_mib_append_is_streamed(postel):
         after = worker_vmhwm(postel)
     growth = max(after[p] - before.get(p, 0) for p in after)
     print(f"vmhwm_growth_kib={growth} message_kib={len(msg) // 1024}")
-    assert growth * 1024 < len(msg) // 4, (before, after)
+    # under ASan freed memory sits in the quarantine: not judged (as in
+    # test_memory_flat.py)
+    if not ASAN:
+        assert growth * 1024 < len(msg) // 4, (before, after)
     found = postel.find(user, tok)
     assert len(found) == 1 and found[0] == msg
 
@@ -311,8 +314,9 @@ def test_idle_gets_flag_change_and_expunge_from_imap(postel):
     with session(postel, user, pw) as c0:
         append_raw(c0, "INBOX", msg_for(tok))
         append_raw(c0, "INBOX", msg_for(token()))
+        c0.command("EXAMINE INBOX")
         tagged, _ = c0.command("STORE 1 +FLAGS (\\Flagged)")
-        if status_of(tagged) == "BAD":
+        if b"Unknown command" in tagged:
             pytest.skip("STORE has not landed on this branch")
     c, tag, idle_pid = idle_session(postel, user, pw)
     with c:

@@ -51,6 +51,11 @@ static void imap_idle_synced(struct imap_cmd *cmd)
 	 * each sync's arrays in the command's pool (IDLE keeps nothing there) */
 	pool_clear(s->base.cmd_pool);
 	s->input = IMAP_INPUT_IDLE;
+	if (s->base.draining) {
+		/* the drain came while the sync ran */
+		imap_session_bye(s, "[UNAVAILABLE] Server shutting down");
+		return;
+	}
 	conn_input_resume(s->base.conn);
 	imap_idle_kick(s);
 }
