@@ -6,13 +6,16 @@
  *   - a refusal carries a failure kind and a text with no CR or LF;
  *   - an accepted program stays within the node cap, every child and
  *     sibling link points inside it, NOT has one child and OR two;
- *   - walking the tree from the root visits each node at most once. */
+ *   - walking the tree from the root visits each node at most once;
+ *   - the answer rendered for an accepted program (imap_search_render.h)
+ *     is empty or one line: CRLF at its end only. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "imap/imap_parser.h"
 #include "imap/imap_search_parse.h"
+#include "imap/imap_search_render.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -32,6 +35,20 @@ static unsigned children(const struct imap_search_program *prog, unsigned n)
 			abort();
 	}
 	return count;
+}
+
+static void check_render(const struct imap_search_program *prog, unsigned n)
+{
+	static const uint32_t nums[] = { 1, 2, 3, 7, 4294967295u };
+	for (unsigned rev2 = 0; rev2 < 2; rev2++) {
+		str_t out = STR_INIT;
+		imap_search_render(&out, prog, "a", rev2 == 1, rev2 == 1, nums, n);
+		const char *crlf = out.len == 0 ? NULL : strstr(str_c(&out), "\r\n");
+		if (out.len > 0 && (crlf == NULL || crlf != str_c(&out) + out.len - 2 ||
+				    memchr(str_c(&out), '\n', out.len - 1) != NULL))
+			abort();
+		str_free(&out);
+	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -64,6 +81,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 			if (links != prog.count - 1)
 				abort();
+			check_render(&prog, size % 5);
 			imap_search_program_free(&prog);
 		}
 	}

@@ -50,9 +50,13 @@ static void check_entry(const struct queue_entry_info *e)
 	check_str(env->auth_user);
 	check_str(env->client_ip);
 	check_str(env->envid);
+	check_str(env->lease_owner);
 	for (unsigned i = 0; i < env->recipient_count; i++) {
 		check_str(env->recipients[i].address);
 		check_str(env->recipients[i].orcpt);
+		check_str(env->recipients[i].reply_status);
+		check_str(env->recipients[i].reply_text);
+		check_str(env->recipients[i].mx);
 	}
 }
 
@@ -68,6 +72,9 @@ static void check_same(const struct queue_entry_info *a,
 	    x->received != y->received || x->smtputf8 != y->smtputf8 ||
 	    x->body != y->body || x->dsn_ret != y->dsn_ret ||
 	    !str_same(x->envid, y->envid) ||
+	    !str_same(x->lease_owner, y->lease_owner) ||
+	    x->lease_expires != y->lease_expires ||
+	    x->delay_warned != y->delay_warned ||
 	    x->recipient_count != y->recipient_count)
 		abort();
 	for (unsigned i = 0; i < x->recipient_count; i++) {
@@ -76,7 +83,11 @@ static void check_same(const struct queue_entry_info *a,
 		if (!str_same(r->address, s->address) ||
 		    !str_same(r->orcpt, s->orcpt) || r->notify != s->notify ||
 		    r->attempts != s->attempts ||
-		    r->next_attempt != s->next_attempt)
+		    r->next_attempt != s->next_attempt ||
+		    r->state != s->state || r->reply_code != s->reply_code ||
+		    !str_same(r->reply_status, s->reply_status) ||
+		    !str_same(r->reply_text, s->reply_text) ||
+		    !str_same(r->mx, s->mx) || r->notified != s->notified)
 			abort();
 	}
 }

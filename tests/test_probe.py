@@ -56,10 +56,13 @@ def advice_of(out, service):
     return lines[0]
 
 
-def postel_ports(srv):
-    return (f"smtp={srv.smtp_port},submission={srv.submission_port},"
-            f"submissions={srv.submissions_port},pop3={srv.pop3_port},"
-            f"pop3s={srv.pop3s_port}")
+def postel_ports(srv, imap=True):
+    ports = (f"smtp={srv.smtp_port},submission={srv.submission_port},"
+             f"submissions={srv.submissions_port},pop3={srv.pop3_port},"
+             f"pop3s={srv.pop3s_port}")
+    if imap:
+        ports += f",imap={srv.imap_port},imaps={srv.imaps_port}"
+    return ports
 
 
 def trusted(srv):
@@ -113,12 +116,13 @@ def test_usage_errors_exit_2(args):
 # against Postel
 
 
-def test_postel_smtp_and_pop3_ports_all_work(postel):
+def test_postel_all_seven_ports_work(postel):
+    """Issue 9: postel probe against Postel finds all seven ports working."""
     rc, out, err = run_probe("--ports", postel_ports(postel), *trusted(postel),
                              "127.0.0.1")
     assert rc == 0, out + err
     assert "\x1b" not in out  # not a terminal: no color
-    for service in ("smtp", "submission", "submissions", "pop3", "pop3s"):
+    for service in ("smtp", "submission", "submissions", "pop3", "pop3s", "imap", "imaps"):
         row = table_row(out, service)
         assert row[2] == "ok", row
         assert "TLSv1.3" in row, row
@@ -127,13 +131,16 @@ def test_postel_smtp_and_pop3_ports_all_work(postel):
     assert table_row(out, "submissions")[5] == "implicit"
     assert table_row(out, "pop3")[5] == "STARTTLS"
     assert table_row(out, "pop3s")[5] == "implicit"
+    assert table_row(out, "imap")[5] == "STARTTLS"
+    assert table_row(out, "imaps")[5] == "implicit"
     assert "USER/PASS" in table_row(out, "pop3")
     assert "220 mail.example.org ESMTP" in out
     assert "+OK Postel POP3 server ready" in out
     assert re.search(r"chain +verified", out)
     assert re.search(rf"name +matches {HOSTNAME}", out)
     assert "Advice:" not in out
-    assert out.rstrip().endswith("All 5 probed services work.")
+    assert "* OK [CAPABILITY IMAP4rev1" in out
+    assert out.rstrip().endswith("All 7 probed services work.")
     assert "login test" not in out
 
 
@@ -143,7 +150,8 @@ def test_postel_json(postel):
     assert doc["failed"] == 0 and doc["servername"] == HOSTNAME
     assert doc["advice"] is None
     ports = by_service(doc)
-    assert list(ports) == ["smtp", "submission", "submissions", "pop3", "pop3s"]
+    assert list(ports) == ["smtp", "submission", "submissions", "pop3", "pop3s", "imap",
+                           "imaps"]
     sub = ports["submission"]
     assert sub["status"] == "ok" and sub["port"] == postel.submission_port
     assert "STARTTLS" in sub["capabilities_before_tls"]
@@ -166,13 +174,19 @@ def test_postel_json(postel):
     assert {"PLAIN", "LOGIN", "SCRAM-SHA-256"} <= set(pop3["mechanisms_after_tls"])
     assert pop3["warnings"] == []
     assert ports["pop3s"]["tls"]["mode"] == "implicit"
+    # RFC 9051 6.2.3: LOGINDISABLED before STARTTLS, SASL after
+    imap = ports["imap"]
+    assert imap["status"] == "ok" and "STARTTLS" in imap["capabilities_before_tls"]
+    assert imap["mechanisms_before_tls"] == []
+    assert {"PLAIN", "LOGIN", "SCRAM-SHA-256"} <= set(imap["mechanisms_after_tls"])
+    assert ports["imaps"]["tls"]["mode"] == "implicit"
 
 
-def test_postel_today_imap_fails(postel):
-    """All seven services: Postel has no IMAP listener yet, so those ports
-    (free, closed ports here) fail with advice; SMTP and POP3 work."""
+def test_closed_imap_ports_fail_with_advice(postel):
+    """All seven services, the IMAP ones on closed ports: those fail with
+    advice naming the alternative; SMTP and POP3 work."""
     closed = free_ports(2)
-    ports = postel_ports(postel) + f",imap={closed[0]},imaps={closed[1]}"
+    ports = postel_ports(postel, imap=False) + f",imap={closed[0]},imaps={closed[1]}"
     rc, out, _ = run_probe("--ports", ports, *trusted(postel), "127.0.0.1")
     assert rc == 1
     for service in ("imap", "imaps"):
@@ -217,14 +231,15 @@ def test_shared_certificate_cause_said_once(postel):
     advice = [l for l in out.splitlines() if l.startswith("- ")]
     assert len(advice) == 1, out
     assert advice[0].startswith(
-        f"- submission, submissions, pop3, pop3s (ports {postel.submission_port}, "
-        f"{postel.submissions_port}, {postel.pop3_port}, {postel.pop3s_port}): "
+        f"- submission, submissions, pop3, pop3s, imap, imaps (ports {postel.submission_port}, "
+        f"{postel.submissions_port}, {postel.pop3_port}, {postel.pop3s_port}, "
+        f"{postel.imap_port}, {postel.imaps_port}): "
         "The certificate is not signed by a trusted authority"), advice[0]
     assert table_row(out, "smtp")[2] == "warning"
-    assert out.rstrip().endswith("4 of 5 probed services fail.")
+    assert out.rstrip().endswith("6 of 7 probed services fail.")
     rc, doc = probe_json(*args)
     assert [c["services"] for c in doc["causes"]] == \
-        [["submission", "submissions", "pop3", "pop3s"]]
+        [["submission", "submissions", "pop3", "pop3s", "imap", "imaps"]]
 
 
 def test_smtp_selfsigned_certificate_is_a_warning(postel):
@@ -462,7 +477,7 @@ def test_login_postel_ok(postel):
     for service in ("smtp", "submission", "submissions"):
         assert table_row(out, service)[10] == "ok", table_row(out, service)
     assert out.count('login         ok: "235 2.7.0 Authentication successful"') == 3
-    for service in ("pop3", "pop3s"):
+    for service in ("pop3", "pop3s", "imap", "imaps"):
         assert table_row(out, service)[10] == "ok", table_row(out, service)
     assert USERS[ALICE] not in out and USERS[ALICE] not in err
     assert f"login test as {ALICE}, only over TLS with a valid certificate" in out

@@ -6,6 +6,8 @@
  *   postel queue show ID     the envelope, one "key: value" a line, an
  *                            empty line, then the message's header section
  *   postel queue delete ID...  remove entries (no bounce is sent)
+ *   postel queue bounce ID...  fail the open recipients, send the sender
+ *                            a DSN, remove (cmd_queue_bounce.c)
  *
  * IDs are the ones the 250 reply ("queued as ID") and the log (queue_id=)
  * show. list and show open the queue read-only: they never create
@@ -33,12 +35,14 @@ static void queue_usage(FILE *out)
 	fputs("usage: postel queue list\n"
 	      "       postel queue show ID\n"
 	      "       postel queue delete ID...\n"
+	      "       postel queue bounce ID...\n"
 	      "\n"
 	      "  list    show queued outbound mail, one line per entry:\n"
 	      "          id, date queued (UTC), size in bytes, sender,\n"
 	      "          recipients\n"
 	      "  show    the envelope and the header section of one entry\n"
-	      "  delete  remove entries for good (no bounce is sent)\n", out);
+	      "  delete  remove entries for good (no bounce is sent)\n"
+	      "  bounce  give up: the sender gets a DSN, the entry goes\n", out);
 }
 
 /* space_ok: keep spaces and tabs (header text), else escape them too */
@@ -92,6 +96,35 @@ static void format_entry(const struct queue_entry_info *entry, str_t *out)
 	str_appendc(out, '\n');
 }
 
+/* Issue 10 item 2: each recipient's state and the last attempt. */
+static void format_recipient_state(const struct queue_recipient *r, str_t *out)
+{
+	char date[32];
+	str_printf(out, "  state: %s", queue_rcpt_state_name(r->state));
+	if (r->state == QUEUE_RCPT_DEFERRED ||
+	    (r->state == QUEUE_RCPT_PENDING && r->next_attempt != 0)) {
+		format_date(r->next_attempt, date);
+		str_printf(out, " next-attempt=%s", date);
+	}
+	if (r->mx.data != NULL) {
+		str_appendz(out, " mx=");
+		append_printable(out, r->mx);
+	}
+	if (r->reply_code != 0 || r->reply_text.data != NULL) {
+		str_appendz(out, " reply=\"");
+		if (r->reply_code != 0)
+			str_printf(out, "%u ", r->reply_code);
+		if (r->reply_status.data != NULL) {
+			append_printable(out, r->reply_status);
+			str_appendc(out, ' ');
+		}
+		if (r->reply_text.data != NULL)
+			append_text(out, r->reply_text.data, r->reply_text.len, true);
+		str_appendc(out, '"');
+	}
+	str_appendc(out, '\n');
+}
+
 static void format_envelope(const struct queue_entry_info *entry, str_t *out)
 {
 	static const char *const bodies[] = { "7BIT", "8BITMIME", "BINARYMIME" };
@@ -124,7 +157,16 @@ static void format_envelope(const struct queue_entry_info *entry, str_t *out)
 			append_printable(out, r->orcpt);
 		}
 		str_appendc(out, '\n');
+		format_recipient_state(r, out);
 	}
+	if (env->lease_owner.data != NULL) {
+		format_date(env->lease_expires, date);
+		str_appendz(out, "lease: ");
+		append_printable(out, env->lease_owner);
+		str_printf(out, " until %s\n", date);
+	}
+	if (env->delay_warned)
+		str_appendz(out, "delay-warning: sent\n");
 	/* issue 11 item 8: mail that cannot leave says so */
 	str_appendz(out, "status: waiting (outbound delivery not implemented yet)\n");
 }
@@ -310,6 +352,8 @@ int cmd_queue(struct cli_ctx *ctx, int argc, char **argv)
 		return queue_cmd_show(ctx, argv + 2);
 	if (argc >= 3 && strcmp(argv[1], "delete") == 0)
 		return queue_cmd_delete(ctx, argc - 2, argv + 2);
+	if (argc >= 3 && strcmp(argv[1], "bounce") == 0)
+		return queue_cmd_bounce(ctx, argc - 2, argv + 2);
 	if (argc >= 2)
 		fprintf(stderr, "postel queue: unknown command or extra "
 			"arguments: %s\n", argv[1]);

@@ -28,6 +28,7 @@
 struct auth_login;
 struct imap_append;
 struct imap_idle;
+struct session_user;
 struct store;
 struct store_delivery;
 struct store_view;
@@ -81,6 +82,9 @@ struct imap_selected {
 	struct { uint32_t first, end; } recent[IMAP_RECENT_RANGES];
 	unsigned recent_count;
 	unsigned exists;       /* what the client was last told */
+	/* RFC 5182 "$": the last saved SEARCH result, UIDs ascending */
+	uint32_t *saved;
+	unsigned saved_count;
 };
 
 struct imap_cmd;
@@ -130,8 +134,8 @@ struct imap_session {
 	struct auth_login *login;
 	const char *user;     /* the canonical address, after login */
 
-	struct store *store;  /* this session's handle: its jobs use it */
-	bool store_busy;      /* a job holds the handle */
+	struct session_user *suser; /* the user's lane and store handle */
+	bool store_busy;      /* a job of this session is out */
 	struct imap_selected *sel;
 	/* APPEND (imap_append.c): the line being read is an APPEND's; the
 	 * message being streamed, and its open delivery (aborted by
@@ -140,6 +144,11 @@ struct imap_session {
 	struct imap_append *append;
 	struct store_delivery *delivery;
 	struct imap_idle *idle; /* IDLE running (imap_idle.c) */
+
+	/* a large answer written as the client reads (imap_output_end) */
+	str_t out;
+	size_t out_off;
+	void (*out_final)(struct imap_cmd *cmd);
 
 	/* for the disconnect log line */
 	unsigned commands;
@@ -174,6 +183,13 @@ void imap_append_nstring(str_t *out, const char *s);
  * (RFC 9051 5.1), as an astring. */
 void imap_append_mailbox(struct imap_session *s, str_t *out, const char *name);
 
+/* A large answer (SEARCH, LIST, FETCH of many messages): append it to
+ * the buffer imap_output_begin() gives, then imap_output_end() writes it
+ * in pieces within the output cap as the client reads, and calls
+ * final(cmd) (which replies) once all of it is queued. */
+str_t *imap_output_begin(struct imap_session *s);
+void imap_output_end(struct imap_cmd *cmd, void (*final)(struct imap_cmd *cmd));
+
 /* imap_cmds.c */
 imap_cmd_func_t imap_cmd_capability, imap_cmd_noop, imap_cmd_logout, imap_cmd_id,
 	imap_cmd_enable, imap_cmd_namespace;
@@ -184,17 +200,18 @@ void imap_auth_input_line(struct imap_session *s, const char *line, size_t len);
 void imap_auth_abort(struct imap_session *s);
 void imap_auth_abandon(struct imap_session *s);
 
-/* imap_store.c: store work for a session, one job at a time, on the
- * worker's delivery pool with the session's own store handle (opened in
- * the first job). work(ctx, store) on a pool thread; done(ctx) on the
- * loop, where the session may be gone: done checks imap_session_check_gone()
- * first (its ctx is its own to free either way). */
+/* imap_store.c: store work for a session, one job at a time, on its
+ * user's lane (session_user.h). work(ctx, store) on a pool thread; store
+ * is NULL when the user's handle could not be opened (then no view
+ * exists either): work must fail at once. done(ctx) on the loop, where the
+ * session may be gone: done checks imap_session_check_gone() first (its
+ * ctx is its own to free either way). The last thing a command does. */
 typedef void imap_store_work_t(void *ctx, struct store *store);
 typedef void imap_store_done_t(void *ctx);
 void imap_store_run(struct imap_session *s, imap_store_work_t *work,
 		    imap_store_done_t *done, void *ctx);
-/* The session ends: the view and the handle are closed on the pool, then
- * done(s) on the loop. */
+/* The session ends: its view is closed on the lane, the user let go,
+ * then done(s) on the loop. */
 void imap_store_close(struct imap_session *s, void (*done)(struct imap_session *s));
 
 /* imap_select.c */
@@ -223,5 +240,48 @@ void imap_append_free(struct imap_session *s);
 imap_cmd_func_t imap_cmd_idle;
 void imap_idle_input_line(struct imap_session *s, const char *line, size_t len);
 void imap_idle_free(struct imap_session *s);
+
+/* RFC 5182: keep uids (ascending) as "$", replacing the last. */
+void imap_selected_save(struct imap_selected *sel, const uint32_t *uids, unsigned count);
+
+/* imap_search_cmd.c */
+imap_cmd_func_t imap_cmd_search;
+void imap_search_final(struct imap_cmd *cmd);
+
+/* imap_mailbox.c: CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, STATUS */
+imap_cmd_func_t imap_cmd_create, imap_cmd_delete, imap_cmd_rename, imap_cmd_subscribe,
+	imap_cmd_unsubscribe, imap_cmd_status;
+struct store_mailbox_status;
+/* In a job: the user's mailbox names, sorted (an account made before its
+ * store gets its folders first); the subscriptions, sorted. */
+int imap_mailbox_names(struct store *store, const char *address, pool_t *pool,
+		       const char ***names_r, unsigned *count_r, const char **error_r);
+int imap_mailbox_subscriptions(struct store *store, const char *address, pool_t *pool,
+			       const char ***names_r, unsigned *count_r,
+			       const char **error_r);
+/* Lookups in a sorted name list: is name there; how many names lie
+ * below parent ("parent/..."), from *first_r on. */
+int imap_names_cmp(const void *a, const void *b); /* qsort over const char * */
+bool imap_names_contain(const char *const *names, unsigned count, const char *name);
+unsigned imap_names_below(const char *const *names, unsigned count, const char *parent,
+			  unsigned *first_r);
+/* STATUS items (RFC 9051 6.3.11, RFC 8438 SIZE, rev1 RECENT) */
+enum imap_status_item {
+	IMAP_STATUS_MESSAGES = 1u << 0,
+	IMAP_STATUS_UIDNEXT = 1u << 1,
+	IMAP_STATUS_UIDVALIDITY = 1u << 2,
+	IMAP_STATUS_UNSEEN = 1u << 3,
+	IMAP_STATUS_DELETED = 1u << 4,
+	IMAP_STATUS_SIZE = 1u << 5,
+	IMAP_STATUS_RECENT = 1u << 6,
+};
+/* args[i] the item list: a mask of IMAP_STATUS_*; -1 for BAD. */
+int imap_status_items_parse(const struct imap_session *s, const struct imap_arg *args,
+			    unsigned i, unsigned *items_r, const char **error_r);
+/* "(MESSAGES n ...)" */
+void imap_status_append(str_t *out, unsigned items, const struct store_mailbox_status *st);
+
+/* imap_list.c: LIST (with LIST-EXTENDED, LIST-STATUS, SPECIAL-USE) and LSUB */
+imap_cmd_func_t imap_cmd_list, imap_cmd_lsub;
 
 #endif

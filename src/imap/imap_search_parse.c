@@ -156,7 +156,7 @@ static int parse_key_arg(struct search_ctx *ctx, int n, enum key_arg kind,
 		return search_fail(ctx, "Missing search key argument");
 	switch (kind) {
 	case ARG_HEADER:
-		if (imap_arg_get_astring(a, &node->field, &node->len, &error) < 0)
+		if (imap_arg_get_astring(a, &node->field, &node->field_len, &error) < 0)
 			return search_fail(ctx, error);
 		if ((a = next_arg(ctx, i)) == NULL)
 			return search_fail(ctx, "Missing HEADER value");

@@ -43,6 +43,7 @@ struct imap_search_node {
 	const char *str;        /* strings, KEYWORD; HEADER: the value */
 	size_t len;
 	const char *field;      /* HEADER: the field name */
+	size_t field_len;
 	struct imap_date date;
 	uint64_t size;
 	struct imap_seqset set; /* SEQSET, UID (may be "$") */

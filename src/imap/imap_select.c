@@ -29,9 +29,19 @@ void imap_selected_free(struct imap_selected **selp)
 	if (sel == NULL)
 		return;
 	*selp = NULL;
+	free(sel->saved);
 	store_view_close(&sel->view);
 	pool_destroy(&sel->pool);
 	free(sel);
+}
+
+void imap_selected_save(struct imap_selected *sel, const uint32_t *uids, unsigned count)
+{
+	free(sel->saved);
+	sel->saved = count > 0 ? xmalloc(count * sizeof(*uids)) : NULL;
+	if (count > 0)
+		memcpy(sel->saved, uids, count * sizeof(*uids));
+	sel->saved_count = count;
 }
 
 /* Number of UIDs in the view's map below uid (binary search). */
@@ -153,11 +163,41 @@ static const char *collect_keywords(pool_t *pool, const struct store_message_inf
 	return ret;
 }
 
+/* The view's first facts; -1 with *error_r. */
+static int imap_select_read(struct imap_select_job *job, struct store *store,
+			    const char **error_r)
+{
+	struct imap_selected *sel = job->sel;
+	if (job->claim_recent) {
+		uint32_t first;
+		if (store_view_claim_recent(sel->view, &first, error_r) < 0)
+			return -1;
+		sel_recent_add(sel, first, store_view_uidnext(sel->view));
+		job->recent = sel_recent_total(sel);
+	} else {
+		struct store_mailbox_status st;
+		if (store_mailbox_status(store, job->address, sel->name, &st, error_r) == 0)
+			job->recent = st.recent;
+	}
+	struct store_message_info *infos;
+	unsigned count;
+	if (store_view_list(sel->view, sel->pool, &infos, &count, error_r) < 0)
+		return -1;
+	for (unsigned i = 0; i < count && job->first_unseen == 0; i++)
+		if ((infos[i].sysflags & STORE_FLAG_SEEN) == 0)
+			job->first_unseen = store_view_seq(sel->view, infos[i].uid);
+	job->keywords = collect_keywords(sel->pool, infos, count);
+	sel->exists = store_view_count(sel->view);
+	return 0;
+}
+
 static void imap_select_work(void *ctx, struct store *store)
 {
 	struct imap_select_job *job = ctx;
 	struct imap_selected *sel = job->sel;
 	const char *error;
+	/* views belong to the user's shared handle: opened and closed on
+	 * its lane only, so a failed SELECT leaves no view behind */
 	imap_selected_free(&job->old);
 	if (store == NULL) {
 		job_error(job->error, sizeof(job->error), &job->result, "no store handle");
@@ -176,30 +216,10 @@ static void imap_select_work(void *ctx, struct store *store)
 			job_error(job->error, sizeof(job->error), &job->result, error);
 		return;
 	}
-	if (job->claim_recent) {
-		uint32_t first;
-		if (store_view_claim_recent(sel->view, &first, &error) < 0) {
-			job_error(job->error, sizeof(job->error), &job->result, error);
-			return;
-		}
-		sel_recent_add(sel, first, store_view_uidnext(sel->view));
-		job->recent = sel_recent_total(sel);
-	} else {
-		struct store_mailbox_status st;
-		if (store_mailbox_status(store, job->address, sel->name, &st, &error) == 0)
-			job->recent = st.recent;
-	}
-	struct store_message_info *infos;
-	unsigned count;
-	if (store_view_list(sel->view, sel->pool, &infos, &count, &error) < 0) {
+	if (imap_select_read(job, store, &error) < 0) {
 		job_error(job->error, sizeof(job->error), &job->result, error);
-		return;
+		store_view_close(&sel->view);
 	}
-	for (unsigned i = 0; i < count && job->first_unseen == 0; i++)
-		if ((infos[i].sysflags & STORE_FLAG_SEEN) == 0)
-			job->first_unseen = store_view_seq(sel->view, infos[i].uid);
-	job->keywords = collect_keywords(sel->pool, infos, count);
-	sel->exists = store_view_count(sel->view);
 }
 
 static void imap_select_done(void *ctx)
@@ -209,14 +229,14 @@ static void imap_select_done(void *ctx)
 	struct imap_session *s = cmd->s;
 	struct imap_selected *sel = job->sel;
 	int result = job->result;
-	/* an open view is the session's from here: if the session is gone,
-	 * its end closes the view before the store handle (imap_store_close) */
+	/* an open view (success only) is the session's from here: if the
+	 * session is gone, its end closes the view on the lane */
 	if (sel->view != NULL) {
 		s->sel = sel;
 		job->sel = NULL;
 	}
 	if (imap_session_check_gone(s)) {
-		imap_selected_free(&job->sel);
+		imap_selected_free(&job->sel); /* no view: nothing of the store */
 		free(job);
 		return;
 	}
@@ -225,10 +245,7 @@ static void imap_select_done(void *ctx)
 			log_error("sid=%s event=select_failed user=%s mailbox=%s error=%s",
 				  s->base.sid, log_str(s->user), log_str(sel->name),
 				  log_str(job->error));
-		if (s->sel == sel)
-			imap_selected_free(&s->sel); /* no job runs: safe here */
-		else
-			imap_selected_free(&job->sel);
+		imap_selected_free(&job->sel);
 		free(job);
 		if (result > 0)
 			imap_cmd_no(cmd, "NONEXISTENT", "Mailbox doesn't exist");
@@ -402,7 +419,10 @@ static void imap_sync_work(void *ctx, struct store *store)
 	struct imap_sync_job *job = ctx;
 	struct imap_selected *sel = job->cmd->s->sel;
 	const char *error;
-	(void)store;
+	if (store == NULL) {
+		job_error(job->error, sizeof(job->error), &job->result, "no store handle");
+		return;
+	}
 	if (store_view_sync(sel->view, job->cmd->s->base.cmd_pool, &job->ch, &error) < 0) {
 		job_error(job->error, sizeof(job->error), &job->result, error);
 		return;

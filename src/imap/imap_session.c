@@ -34,17 +34,26 @@ static const struct imap_cmd_def imap_cmds[] = {
 	{ "AUTHENTICATE", imap_cmd_authenticate, NA },
 	{ "CAPABILITY", imap_cmd_capability, NA | AU | SE },
 	{ "CLOSE", imap_cmd_close, SE },
+	{ "CREATE", imap_cmd_create, AU | SE },
+	{ "DELETE", imap_cmd_delete, AU | SE },
 	{ "ENABLE", imap_cmd_enable, AU },
 	{ "EXAMINE", imap_cmd_examine, AU | SE },
 	{ "ID", imap_cmd_id, NA | AU | SE },
 	{ "IDLE", imap_cmd_idle, AU | SE },
+	{ "LIST", imap_cmd_list, AU | SE },
 	{ "LOGIN", imap_cmd_login, NA },
 	{ "LOGOUT", imap_cmd_logout, NA | AU | SE },
+	{ "LSUB", imap_cmd_lsub, AU | SE },
 	{ "NAMESPACE", imap_cmd_namespace, AU | SE },
 	{ "NOOP", imap_cmd_noop, NA | AU | SE },
+	{ "RENAME", imap_cmd_rename, AU | SE },
+	{ "SEARCH", imap_cmd_search, SE | IMAP_CMD_UID },
 	{ "SELECT", imap_cmd_select, AU | SE },
 	{ "STARTTLS", imap_cmd_starttls, NA },
+	{ "STATUS", imap_cmd_status, AU | SE },
+	{ "SUBSCRIBE", imap_cmd_subscribe, AU | SE },
 	{ "UNSELECT", imap_cmd_unselect, SE },
+	{ "UNSUBSCRIBE", imap_cmd_unsubscribe, AU | SE },
 };
 #undef NA
 #undef AU
@@ -157,6 +166,46 @@ static void imap_line_bad(struct imap_session *s, const char *tag, const char *r
 	session_command_done(&s->base);
 }
 
+/* Room kept for the tagged reply and untagged data after an answer */
+#define IMAP_OUTPUT_RESERVE 4096
+
+str_t *imap_output_begin(struct imap_session *s)
+{
+	str_clear(&s->out);
+	s->out_off = 0;
+	return &s->out;
+}
+
+static void imap_output_flush(void *ctx)
+{
+	struct imap_session *s = ctx;
+	size_t room = conn_output_room(s->base.conn);
+	size_t left = s->out.len - s->out_off;
+	if (room > IMAP_OUTPUT_RESERVE) {
+		size_t n = room - IMAP_OUTPUT_RESERVE < left ? room - IMAP_OUTPUT_RESERVE : left;
+		conn_write(s->base.conn, s->out.data + s->out_off, n);
+		s->out_off += n;
+		left -= n;
+	}
+	if (left > 0) {
+		/* the rest when the client has read this much */
+		conn_set_output_drained(s->base.conn, imap_output_flush, s);
+		return;
+	}
+	conn_set_output_drained(s->base.conn, NULL, NULL);
+	str_free(&s->out);
+	s->out_off = 0;
+	void (*final)(struct imap_cmd *cmd) = s->out_final;
+	s->out_final = NULL;
+	final(&s->cmd);
+}
+
+void imap_output_end(struct imap_cmd *cmd, void (*final)(struct imap_cmd *cmd))
+{
+	cmd->s->out_final = final;
+	imap_output_flush(cmd->s);
+}
+
 void imap_cmd_wait(struct imap_cmd *cmd)
 {
 	cmd->s->input = IMAP_INPUT_WAIT;
@@ -186,6 +235,11 @@ const char *imap_capabilities(const struct imap_session *s)
 	/* RFC 7889 APPENDLIMIT: the largest message APPEND takes */
 	str_printf(&caps, " APPENDLIMIT=%llu",
 		   (unsigned long long)s->base.env->config->message_size_limit);
+	/* RFC 4731, RFC 5182 (imap_search_cmd.c) */
+	str_appendz(&caps, " ESEARCH SEARCHRES");
+	/* RFC 5258, RFC 5819, RFC 6154, RFC 3348, RFC 8438 (imap_list.c,
+	 * imap_mailbox.c) */
+	str_appendz(&caps, " LIST-EXTENDED LIST-STATUS SPECIAL-USE CHILDREN STATUS=SIZE");
 	if (s->state == IMAP_STATE_NOT_AUTH) {
 		if (!conn_is_tls(s->base.conn) && !s->tls_started && s->base.env->tls != NULL)
 			str_appendz(&caps, " STARTTLS");
@@ -388,6 +442,12 @@ static void imap_feed_line(struct imap_session *s, const char *line, size_t len)
 {
 	struct imap_literal_need need;
 	const char *error;
+	if (imap_parser_tag(s->parser) == NULL && line_is_http_request(line, len)) {
+		/* TESTING.md 9 (ALPACA): a tag "GET" would be echoed; drop */
+		log_info("sid=%s event=http_request ip=%s", s->base.sid, s->base.peer_ip);
+		session_close(&s->base);
+		return;
+	}
 	/* APPEND's message literal is streamed, not parsed (imap_append.c) */
 	size_t append_len = len;
 	bool append = imap_append_prefix(s, line, len, &append_len);
@@ -404,7 +464,8 @@ static void imap_feed_line(struct imap_session *s, const char *line, size_t len)
 			imap_literal_refused(s, NULL, line, len);
 			return;
 		}
-		imap_line_bad(s, imap_parser_tag(s->parser), NULL, "%s", error);
+		const char *tag = imap_parser_tag(s->parser);
+		imap_line_bad(s, tag != NULL ? tag : imap_line_tag(s, line, len), NULL, "%s", error);
 		return;
 	}
 	if (r == 1) {
@@ -478,6 +539,7 @@ bool imap_session_check_gone(struct imap_session *s);
 static void imap_session_destroy(struct imap_session *s)
 {
 	imap_append_free(s);
+	str_free(&s->out);
 	imap_parser_destroy(&s->parser);
 	session_deinit(&s->base);
 	free(s);
@@ -492,13 +554,9 @@ static void imap_session_free(struct imap_session *s)
 		 s->user != NULL ? log_str(s->user) : "-", s->commands);
 	imap_auth_abort(s);
 	imap_idle_free(s);
-	if (s->store != NULL || s->sel != NULL) {
-		/* closing an index may checkpoint: on the pool */
-		s->input = IMAP_INPUT_WAIT;
-		imap_store_close(s, imap_session_destroy);
-		return;
-	}
-	imap_session_destroy(s);
+	/* the view is closed on the user's lane, then the session ends */
+	s->input = IMAP_INPUT_WAIT;
+	imap_store_close(s, imap_session_destroy);
 }
 
 bool imap_session_check_gone(struct imap_session *s)

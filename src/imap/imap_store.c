@@ -1,16 +1,17 @@
 /* imap_store.c: store work of an IMAP session, off the event loop.
  *
- * Each session has its own store handle, opened in its first job and
- * used by one job at a time (a session runs one command at a time, and
- * a command at most one job at a time), so store.h's one-thread rule
- * holds. Jobs run on the worker's delivery pool; their done callbacks
- * come back on the loop, where the session's job count keeps it alive
- * until then. Closing the view and the handle (an index close may
- * checkpoint its WAL: writes and fsync) is a job too. */
+ * Issue 9 item 3: a session's store work runs on its user's lane
+ * (session/session_user.h): one store handle per user per worker, shared
+ * by all of that user's sessions, opened once on the lane and kept a
+ * while after the last session (a phone that reconnects does not pay the
+ * open again); a user's jobs run one at a time in order, different
+ * users' in parallel, never on the loop. A session runs one command at a
+ * time and a command at most one job at a time. The selected mailbox's
+ * view belongs to the user's handle: it is closed on the lane too. */
 #include "imap_private.h"
-#include "lib/config.h"
+#include "lib/ioloop.h"
 #include "lib/log.h"
-#include "lib/threadpool.h"
+#include "session/session_user.h"
 #include "store/store.h"
 #include "store/store_view.h"
 
@@ -21,23 +22,14 @@ struct imap_store_job {
 	imap_store_work_t *work;
 	imap_store_done_t *done;
 	void *ctx;
-	const char *data_dir;
-	char error[256];
+	struct timeout *retry;
+	bool retried;
 };
 
-static void imap_store_job_work(void *ctx)
+static void imap_store_job_work(void *ctx, struct store *store)
 {
 	struct imap_store_job *job = ctx;
-	struct imap_session *s = job->s;
-	if (s->store == NULL) {
-		const char *error;
-		if (store_open(job->data_dir, &s->store, &error) < 0) {
-			log_error("sid=%s event=store_open_failed error=%s", s->base.sid,
-				  log_str(error));
-			s->store = NULL;
-		}
-	}
-	job->work(job->ctx, s->store);
+	job->work(job->ctx, store);
 }
 
 static void imap_store_job_done(void *ctx)
@@ -48,8 +40,35 @@ static void imap_store_job_done(void *ctx)
 	void *done_ctx = job->ctx;
 	free(job);
 	s->store_busy = false;
-	session_job_end(&s->base);
 	done(done_ctx);
+}
+
+/* A full lane (SESSION_USER_QUEUE_MAX jobs of all the user's sessions)
+ * is a moment's congestion: the job is offered again shortly, holding
+ * the session meanwhile; nothing runs on the loop. */
+#define IMAP_LANE_RETRY_MS 20
+
+static void imap_store_submit(struct imap_store_job *job);
+
+static void imap_store_retry(void *ctx)
+{
+	struct imap_store_job *job = ctx;
+	timeout_remove(&job->retry);
+	session_job_end(&job->s->base);
+	imap_store_submit(job);
+}
+
+static void imap_store_submit(struct imap_store_job *job)
+{
+	struct imap_session *s = job->s;
+	if (session_user_run(s->suser, &s->base, imap_store_job_work, imap_store_job_done,
+			     job) == 0)
+		return;
+	if (!job->retried)
+		log_warn("sid=%s event=user_lane_full user=%s", s->base.sid, log_str(s->user));
+	job->retried = true;
+	session_job_begin(&s->base);
+	job->retry = timeout_add(s->base.env->loop, IMAP_LANE_RETRY_MS, imap_store_retry, job);
 }
 
 void imap_store_run(struct imap_session *s, imap_store_work_t *work,
@@ -57,33 +76,33 @@ void imap_store_run(struct imap_session *s, imap_store_work_t *work,
 {
 	if (s->store_busy)
 		panic("sid=%s event=imap_store_job_overlap", s->base.sid);
+	if (s->suser == NULL)
+		s->suser = session_user_get(s->base.env, s->user);
+	if (s->suser == NULL)
+		panic("sid=%s event=imap_store_without_user", s->base.sid);
 	struct imap_store_job *job = xcalloc(1, sizeof(*job));
 	job->s = s;
 	job->work = work;
 	job->done = done;
 	job->ctx = ctx;
-	job->data_dir = s->base.env->config->data_dir;
 	s->store_busy = true;
-	session_job_begin(&s->base);
-	threadpool_submit(s->base.env->delivery_pool, imap_store_job_work,
-			  imap_store_job_done, job);
+	imap_store_submit(job);
 }
 
 struct imap_store_close_job {
 	struct imap_session *s;
 	struct imap_selected *sel;
 	struct store_delivery *delivery; /* an APPEND cut off */
-	struct store *store;
 	void (*done)(struct imap_session *s);
 };
 
-static void imap_store_close_work(void *ctx)
+static void imap_store_close_work(void *ctx, struct store *store)
 {
 	struct imap_store_close_job *job = ctx;
+	(void)store;
 	if (job->delivery != NULL)
 		store_delivery_abort(&job->delivery);
 	imap_selected_free(&job->sel);
-	store_close(&job->store);
 }
 
 static void imap_store_close_done(void *ctx)
@@ -92,22 +111,23 @@ static void imap_store_close_done(void *ctx)
 	struct imap_session *s = job->s;
 	void (*done)(struct imap_session *s) = job->done;
 	free(job);
-	session_job_end(&s->base);
+	session_user_put(&s->suser);
 	done(s);
 }
 
 void imap_store_close(struct imap_session *s, void (*done)(struct imap_session *s))
 {
+	if ((s->sel == NULL && s->delivery == NULL) || s->suser == NULL) {
+		session_user_put(&s->suser);
+		done(s);
+		return;
+	}
 	struct imap_store_close_job *job = xcalloc(1, sizeof(*job));
 	job->s = s;
 	job->sel = s->sel;
-	job->store = s->store;
 	job->delivery = s->delivery;
 	job->done = done;
 	s->delivery = NULL;
 	s->sel = NULL;
-	s->store = NULL;
-	session_job_begin(&s->base);
-	threadpool_submit(s->base.env->delivery_pool, imap_store_close_work,
-			  imap_store_close_done, job);
+	imap_store_run(s, imap_store_close_work, imap_store_close_done, job);
 }

@@ -102,6 +102,22 @@ const struct config_key config_keys[] = {
 	KEY_STRING(dns_trust_anchor, "/usr/share/dns/root.key", NULL,
 		   "DNSSEC trust anchor file (the default only when installed: "
 		   "dns-root-data); none: no validation"),
+	KEY_DURATION(relay_timeout_connect, "30", 1,
+		     "relay: time to connect to a remote SMTP server"),
+	KEY_DURATION(relay_timeout_greeting, "300", 1,
+		     "relay: wait for the 220 greeting (RFC 5321 4.5.3.2.1)"),
+	KEY_DURATION(relay_timeout_mail, "300", 1,
+		     "relay: wait for the MAIL reply, also EHLO/STARTTLS/AUTH/RSET "
+		     "(RFC 5321 4.5.3.2.2)"),
+	KEY_DURATION(relay_timeout_rcpt, "300", 1,
+		     "relay: wait for each RCPT reply (RFC 5321 4.5.3.2.3)"),
+	KEY_DURATION(relay_timeout_data, "120", 1,
+		     "relay: wait for the 354 to DATA (RFC 5321 4.5.3.2.4)"),
+	KEY_DURATION(relay_timeout_data_block, "180", 1,
+		     "relay: for each block of message data to be taken, or a "
+		     "BDAT reply (RFC 5321 4.5.3.2.5)"),
+	KEY_DURATION(relay_timeout_data_end, "600", 1,
+		     "relay: wait for the reply to the final dot (RFC 5321 4.5.3.2.6)"),
 	KEY_BOOL(sandbox, "yes",
 		 "workers run under no_new_privs, seccomp and Landlock"),
 	KEY_UINT(password_min_length, "8", 1, 255,
@@ -109,6 +125,14 @@ const struct config_key config_keys[] = {
 	KEY_STRING(postmaster_address, "", config_check_address,
 		   "gets postmaster mail (RFC 5321 4.5.1) when postmaster@domain "
 		   "has no alias; empty: the first user added"),
+	KEY_DURATION(queue_lifetime, "5d", 60,
+		     "outbound mail undelivered this long bounces (RFC 5321 4.5.4.1)"),
+	KEY_DURATION(delay_warning_time, "4h", 0,
+		     "a delay DSN to the sender after this long; 0: none"),
+	KEY_DURATION(queue_retry_min, "5m", 1,
+		     "first retry of a deferred recipient after this long"),
+	KEY_DURATION(queue_retry_max, "4h", 1,
+		     "retries back off, doubling, up to this interval"),
 };
 #define CONFIG_KEY_COUNT (sizeof(config_keys) / sizeof(config_keys[0]))
 const size_t config_key_count = CONFIG_KEY_COUNT;
@@ -225,7 +249,7 @@ static int config_parse_bool(const char *value, bool *value_r,
 	return 0;
 }
 
-/* A number with an optional unit suffix (size: k/M/G, duration: s/m/h). */
+/* A number with an optional unit suffix (size: k/M/G, duration: s/m/h/d). */
 static int config_parse_number(const struct config_key *key, const char *value,
 			       unsigned long long *value_r, const char **error_r)
 {
@@ -243,11 +267,12 @@ static int config_parse_number(const struct config_key *key, const char *value,
 		}
 	} else if (key->type == CONFIG_DURATION) {
 		what = "duration";
-		hint = " (seconds, or with an s, m or h suffix)";
+		hint = " (seconds, or with an s, m, h or d suffix)";
 		switch (len > 0 ? value[len - 1] : '\0') {
 		case 's': unit = 1; len--; break;
 		case 'm': unit = 60; len--; break;
 		case 'h': unit = 3600; len--; break;
+		case 'd': unit = 86400; len--; break;
 		}
 	}
 	if (len > 0 && strspn(value, "0123456789") == len) {

@@ -61,9 +61,17 @@ struct config {
 	char *log_level;             /* debug|info|warn|error */
 	char *dns_resolver;          /* ADDR:PORT, empty: /etc/resolv.conf (dns/dns.h) */
 	char *dns_trust_anchor;      /* DNSSEC anchor file, "none": off (dns/dns.h) */
+	/* relay SMTP client timeouts, seconds (relay/smtp_client.h) */
+	unsigned relay_timeout_connect, relay_timeout_greeting, relay_timeout_mail,
+		 relay_timeout_rcpt, relay_timeout_data, relay_timeout_data_block,
+		 relay_timeout_data_end;
 	bool sandbox;                /* workers: seccomp + Landlock, default yes */
 	char *postmaster_address;    /* empty: the first user added */
 	unsigned password_min_length; /* characters, default 8 */
+	unsigned queue_lifetime;     /* seconds, default 5 days (queue.h) */
+	unsigned delay_warning_time; /* seconds, default 4 h; 0 off */
+	unsigned queue_retry_min;    /* seconds, default 5 min */
+	unsigned queue_retry_max;    /* seconds, default 4 h */
 };
 
 /* file: NULL means DATA_DIR/postel.conf if it exists. overrides: "k=v". */

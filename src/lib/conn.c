@@ -14,7 +14,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static void conn_handle(void *ctx);
 static void conn_check_drained(struct conn *conn);
 
 /* The idle timer measures time since the session last made progress (a
@@ -50,7 +49,7 @@ void conn_fail(struct conn *conn, const char *reason)
 	conn->defer_to = ioloop_defer(conn->loop, conn_deliver_closed, conn);
 }
 
-static void conn_on_idle(void *ctx)
+void conn_on_idle(void *ctx)
 {
 	struct conn *conn = ctx;
 	timeout_remove(&conn->idle_to);
@@ -130,6 +129,7 @@ void conn_destroy(struct conn **connp)
 	timeout_remove(&conn->close_to);
 	timeout_remove(&conn->drained_to);
 	conn_tls_free(conn);
+	conn_client_free(conn);
 	/* Send our FIN, then drop what the peer already sent: closing with
 	 * unread input makes the kernel answer with RST, which can destroy
 	 * our last reply (a 421) before the client reads it. */
@@ -163,7 +163,8 @@ const char *conn_close_reason(const struct conn *conn)
 
 void conn_update_io(struct conn *conn)
 {
-	if (conn->state == CONN_DEAD || conn->io == NULL)
+	if (conn->state == CONN_DEAD || conn->state == CONN_CONNECTING ||
+	    conn->io == NULL)
 		return;
 	unsigned conds = 0;
 	bool want_read = !conn->paused && !conn->closing && !conn->peer_eof &&
@@ -209,7 +210,7 @@ static void conn_check_drained(struct conn *conn)
 		conn->drained_to = ioloop_defer(conn->loop, conn_on_drained, conn);
 }
 
-static void conn_handle(void *ctx)
+void conn_handle(void *ctx)
 {
 	struct conn *conn = ctx;
 	conn->ssl_want_write = false;

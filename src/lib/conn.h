@@ -125,4 +125,65 @@ const char *conn_close_reason(const struct conn *conn);
 /* INPUT handlers must not call conn_destroy(); they call
  * conn_close_after_output() and destroy on CLOSED. */
 
+/* Client side (conn_client.c): conn_connect() opens a non-blocking TCP
+ * connection on the loop; set->ready(ctx) runs once it is connected (and,
+ * with implicit TLS, once the handshake passed the verification policy),
+ * and again after each conn_starttls_client() handshake: only then may the
+ * session write. A refused or timed-out connect, a failed handshake or a
+ * strict verification failure is CONN_EV_CLOSED with conn_close_reason()
+ * "connect_failed", "connect_timeout", "tls_handshake" or "tls_verify".
+ * ready must not destroy the conn. Everything else is the server side's
+ * conn: the same bounded buffers, idle timeout and events. */
+struct conn_tls_client; /* CA store + bounded session cache, per process */
+
+enum conn_tls_verify {
+	CONN_TLS_VERIFY_STRICT,        /* chain and name must verify */
+	/* RFC 7435 / RFC 7672 2.2: encrypt, log but accept an unverifiable
+	 * certificate */
+	CONN_TLS_VERIFY_OPPORTUNISTIC,
+};
+
+struct conn_tls_client_params {
+	struct conn_tls_client *ctx;
+	const char *sni;     /* server name sent and checked; NULL: none */
+	enum conn_tls_verify verify;
+};
+
+/* What the handshake showed, for logging and later DANE. */
+struct conn_tls_peer {
+	bool verified;          /* chain and name verified */
+	bool resumed;           /* session resumed from the cache */
+	char verify_error[96];  /* "ok" or OpenSSL's reason */
+	char subject[160], issuer[160];
+	char sha256[65];        /* hex fingerprint of the leaf certificate */
+};
+
+struct conn_client_settings {
+	struct conn_settings conn;
+	unsigned connect_timeout_ms;
+	void (*ready)(void *ctx);
+};
+
+/* ca_file NULL or "": the system CA store. cache_max: sessions kept (one
+ * per destination, least recently used dropped). Destroy it only after
+ * every conn using it. */
+struct conn_tls_client *conn_tls_client_create(const char *ca_file,
+					       unsigned cache_max,
+					       const char **error_r);
+void conn_tls_client_destroy(struct conn_tls_client **ctx);
+unsigned conn_tls_client_cached(const struct conn_tls_client *ctx);
+
+/* ip: an address literal. tls != NULL: implicit TLS. NULL with error_r
+ * only for what fails at once (a bad address, no socket). */
+struct conn *conn_connect(struct ioloop *loop, const char *ip, unsigned port,
+			  const struct conn_client_settings *set,
+			  const struct conn_tls_client_params *tls,
+			  conn_callback_t *cb, void *ctx, const char **error_r);
+/* After the server's 220 to STARTTLS (RFC 3207 4.2: input buffered so far
+ * is discarded). -1 when not a plaintext client conn. */
+int conn_starttls_client(struct conn *conn,
+			 const struct conn_tls_client_params *tls);
+/* NULL until a client handshake completed. */
+const struct conn_tls_peer *conn_tls_peer(const struct conn *conn);
+
 #endif

@@ -4,7 +4,9 @@
  * Roles: conn.c is the life cycle (create, destroy, events, timers,
  * closing); conn_io.c the buffers (reading into the input buffer, lines,
  * output, the limits, giving memory back when idle) and the plain stream;
- * conn_tls.c the TLS stream, the handshake and STARTTLS.
+ * conn_tls.c the TLS stream, the handshake and STARTTLS; conn_client.c
+ * the client side (connect, client TLS and its verification, the session
+ * cache), which conn.c and conn_tls.c reach through conn->client.
  *
  * The stream: every byte between the buffers and the socket goes through
  * conn->stream (read / write / pending), one pair of functions per layer.
@@ -37,6 +39,7 @@
 #define CONN_BUFFER_KEEP 4096
 
 enum conn_state {
+	CONN_CONNECTING, /* client side: connect() in progress (conn_client.c) */
 	CONN_PLAIN,
 	CONN_STARTTLS_FLUSH, /* STARTTLS accepted: flushing the reply */
 	CONN_HANDSHAKE,
@@ -86,12 +89,15 @@ struct conn {
 	void *ctx;
 	char peer_ip[INET6_ADDRSTRLEN];
 	unsigned local_port;
+	struct conn_client *client; /* client side only (conn_client.c) */
 };
 
 /* conn.c */
 void conn_fail(struct conn *conn, const char *reason);
 void conn_progress(struct conn *conn);
 void conn_update_io(struct conn *conn);
+void conn_handle(void *ctx);
+void conn_on_idle(void *ctx);
 
 /* conn_io.c */
 /* >0 bytes read, 0 would block / buffer full, -1 dead */
@@ -106,5 +112,13 @@ void conn_discard_input(struct conn *conn);
 void conn_tls_start(struct conn *conn, struct tls_ctx *tls);
 void conn_tls_handshake(struct conn *conn);
 void conn_tls_free(struct conn *conn);
+
+/* conn_client.c */
+/* A client SSL for conn (SNI, host check, cached session), NULL on error. */
+SSL *conn_client_ssl_new(struct conn *conn);
+/* Handshake done: record the peer, check the verification policy, tell
+ * the session. -1 when the connection was failed (strict and unverified). */
+int conn_client_tls_established(struct conn *conn);
+void conn_client_free(struct conn *conn);
 
 #endif

@@ -69,14 +69,17 @@ static void conn_on_handshake_timeout(void *ctx)
 
 void conn_tls_start(struct conn *conn, struct tls_ctx *tls)
 {
-	conn->ssl = SSL_new(tls_ctx_ssl_ctx(tls));
+	conn->ssl = conn->client != NULL ? conn_client_ssl_new(conn) :
+		SSL_new(tls_ctx_ssl_ctx(tls));
 	if (conn->ssl == NULL) {
 		conn_fail(conn, "tls_error");
 		return;
 	}
 	SSL_set_fd(conn->ssl, conn->fd);
-	SSL_set_app_data(conn->ssl, (void *)conn->set.alpn);
-	SSL_set_accept_state(conn->ssl);
+	if (conn->client == NULL) {
+		SSL_set_app_data(conn->ssl, (void *)conn->set.alpn);
+		SSL_set_accept_state(conn->ssl);
+	}
 	conn->state = CONN_HANDSHAKE;
 	conn->handshake_to = timeout_add(conn->loop, conn->set.handshake_timeout_ms,
 					 conn_on_handshake_timeout, conn);
@@ -94,6 +97,8 @@ void conn_tls_handshake(struct conn *conn)
 		log_debug("event=tls_established ip=%s version=%s cipher=%s",
 			  conn->peer_ip, SSL_get_version(conn->ssl),
 			  SSL_get_cipher_name(conn->ssl));
+		if (conn->client != NULL)
+			(void)conn_client_tls_established(conn);
 		return;
 	}
 	int err = SSL_get_error(conn->ssl, r);

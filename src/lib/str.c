@@ -138,3 +138,15 @@ bool parse_uint64(const char *s, size_t len, unsigned long long max,
 	*value_r = v;
 	return true;
 }
+
+bool line_is_http_request(const char *line, size_t len)
+{
+	static const char *const methods[] = {
+		"GET ", "POST ", "HEAD ", "PUT ", "CONNECT ", "OPTIONS ", "DELETE ",
+		"TRACE ", "PATCH ", "PRI ",
+	};
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+		if (slice_iprefix(line, len, methods[i]))
+			return true;
+	return false;
+}

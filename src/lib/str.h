@@ -40,6 +40,10 @@ const char *str_c(const str_t *s);
 bool mem_ieq(const char *a, const char *b, size_t n);
 /* Case-insensitive prefix test of a slice against a C string. */
 bool slice_iprefix(const char *s, size_t len, const char *prefix);
+/* An HTTP/1.x request line or the HTTP/2 preface ("PRI * HTTP/2.0"): a
+ * browser or a cross-protocol attack (ALPACA) on a mail port, to be
+ * dropped at once without echoing anything (TESTING.md item 9). */
+bool line_is_http_request(const char *line, size_t len);
 /* Parse a decimal unsigned integer with no sign, no spaces, no overflow
  * past max. Returns false on any violation. */
 bool parse_uint64(const char *s, size_t len, unsigned long long max,

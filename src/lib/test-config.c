@@ -235,7 +235,8 @@ static void test_file_errors(void **state)
 		{ "max_recipients = -1\n", ":1: max_recipients: bad number \"-1\"" },
 		{ "max_recipients = 4294967296\n", ":1: max_recipients: number \"4294967296\" out of range" },
 		{ "workers = 1025\n", ":1: workers: number \"1025\" out of range (0 to 1024)" },
-		{ "smtp_timeout = 1d\n", ":1: smtp_timeout: bad duration \"1d\"" },
+		{ "smtp_timeout = 1w\n", ":1: smtp_timeout: bad duration \"1w\"" },
+		{ "queue_lifetime = 8d\n", ":1: queue_lifetime: duration \"8d\" out of range" },
 		{ "smtp_timeout = 8000h\n", ":1: smtp_timeout: duration \"8000h\" out of range" },
 		/* RFC 1939 3: the autologout timer is at least 10 minutes */
 		{ "pop3_timeout = 599\n", ":1: pop3_timeout: duration \"599\" out of range" },
@@ -373,7 +374,7 @@ static void test_bool_size_duration(void **state)
 	static const struct { const char *override; unsigned secs; } durations[] = {
 		{ "smtp_timeout=45", 45 }, { "smtp_timeout=45s", 45 },
 		{ "smtp_timeout=2m", 120 }, { "smtp_timeout=2h", 7200 },
-		{ "smtp_timeout=168h", 604800 },
+		{ "smtp_timeout=168h", 604800 }, { "smtp_timeout=2d", 172800 },
 	};
 	for (size_t i = 0; i < sizeof(durations) / sizeof(durations[0]); i++) {
 		struct config *c = load_ok(f, NULL, &durations[i].override, 1);

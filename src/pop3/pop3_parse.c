@@ -32,8 +32,7 @@ int pop3_parse_command(const char *line, size_t len,
 		*error_r = "NUL in command";
 		return -1;
 	}
-	if ((len >= 4 && memcmp(line, "GET ", 4) == 0) ||
-	    (len >= 5 && memcmp(line, "POST ", 5) == 0)) {
+	if (line_is_http_request(line, len)) {
 		cmd_r->verb = POP3_CMD_HTTP;
 		*error_r = "Not HTTP";
 		return -1;

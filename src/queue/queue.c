@@ -107,35 +107,6 @@ static void queue_id_generate(struct queue *q, char id[QUEUE_ID_MAX])
 		 q->id_counter++ & 0xffff);
 }
 
-static struct queue_str str_copy(pool_t *pool, struct queue_str s)
-{
-	if (s.data == NULL)
-		return s;
-	struct queue_str c = { pool_strndup(pool, s.data, s.len), s.len };
-	return c;
-}
-
-static void envelope_copy(pool_t *pool, const struct queue_envelope *src,
-			  struct queue_envelope *dest)
-{
-	*dest = *src;
-	dest->sender = str_copy(pool, src->sender);
-	if (dest->sender.data == NULL)
-		dest->sender = queue_str_c("");
-	dest->auth_user = str_copy(pool, src->auth_user);
-	dest->client_ip = str_copy(pool, src->client_ip);
-	dest->envid = str_copy(pool, src->envid);
-	dest->recipients = pool_alloc(pool, src->recipient_count *
-				      sizeof(*dest->recipients));
-	for (unsigned i = 0; i < src->recipient_count; i++) {
-		dest->recipients[i] = src->recipients[i];
-		dest->recipients[i].address =
-			str_copy(pool, src->recipients[i].address);
-		dest->recipients[i].orcpt =
-			str_copy(pool, src->recipients[i].orcpt);
-	}
-}
-
 struct queue_writer *queue_writer_begin(struct queue *q,
 					const struct queue_envelope *env,
 					const char **error_r)
@@ -163,7 +134,7 @@ struct queue_writer *queue_writer_begin(struct queue *q,
 		struct queue_writer *w = xcalloc(1, sizeof(*w));
 		w->q = q;
 		w->pool = pool_create(4096);
-		envelope_copy(w->pool, env, &w->env);
+		queue_envelope_copy(w->pool, env, &w->env);
 		memcpy(w->id, id, sizeof(w->id));
 		w->msg_tmp = xstrdup(path);
 		w->fd = fd;

@@ -8,7 +8,8 @@
  * any point leaves either a complete entry or one that queue_open() sets
  * aside. Readers (the queue runner, queue_list) look only at env/.
  *
- * Envelope file format (queue_envelope.c): a version line, then one
+ * Envelope file format (queue_envelope.c): a version line (2; version 1
+ * files, written before per-recipient results, are still read), then one
  * "key=value" per line, "end" last. Every value that came from the network
  * is percent-encoded (only bytes 0x21-0x7E other than '%' stay literal), so
  * CR, LF, NUL or '=' in a value can never break a line or forge a field.
@@ -69,12 +70,30 @@ enum queue_dsn_ret {
 #define QUEUE_NOTIFY_FAILURE 0x04u
 #define QUEUE_NOTIFY_DELAY   0x08u
 
+/* A recipient's delivery state (issue 10 item 6). Only PENDING and
+ * DEFERRED recipients are still to be sent; DELIVERED and FAILED ones
+ * stay in the envelope until the entry is done, for the DSN. */
+enum queue_rcpt_state {
+	QUEUE_RCPT_PENDING,   /* never tried */
+	QUEUE_RCPT_DELIVERED, /* 2xx recorded: never sent again */
+	QUEUE_RCPT_DEFERRED,  /* 4xx, timeout, connection failure */
+	QUEUE_RCPT_FAILED,    /* 5xx or expired: to bounce */
+};
+#define QUEUE_RCPT_STATE_COUNT 4
+
 struct queue_recipient {
 	struct queue_str address; /* forward-path without <> */
 	struct queue_str orcpt;   /* ORCPT= as received ("rfc822;a%2Bb@x") */
 	unsigned notify;          /* QUEUE_NOTIFY_* */
 	unsigned attempts;        /* delivery attempts so far */
 	time_t next_attempt;      /* not before this time */
+	/* the last attempt's result (version 2) */
+	enum queue_rcpt_state state;
+	unsigned reply_code;        /* 0: no reply (connection failed) */
+	struct queue_str reply_status; /* RFC 3463 "x.y.z"; absent if none */
+	struct queue_str reply_text;   /* the remote's text, or ours */
+	struct queue_str mx;           /* host tried last; absent if none */
+	bool notified;                 /* its failure or success DSN went out */
 };
 
 struct queue_envelope {
@@ -86,6 +105,10 @@ struct queue_envelope {
 	enum queue_body body;
 	enum queue_dsn_ret dsn_ret;
 	struct queue_str envid;     /* RFC 3461 ENVID, xtext as received */
+	/* a runner's lease (queue_lease.c): absent owner = not leased */
+	struct queue_str lease_owner;
+	time_t lease_expires;
+	bool delay_warned;          /* the delay DSN went out */
 	struct queue_recipient *recipients;
 	unsigned recipient_count;   /* 1..QUEUE_MAX_RECIPIENTS */
 };
@@ -163,5 +186,57 @@ int queue_envelope_parse(const char *data, size_t len, pool_t *pool,
 /* -1 if env is not fit to queue (no recipient, value too long, ...). */
 int queue_envelope_check(const struct queue_envelope *env,
 			 const char **error_r);
+
+/* queue_lease.c: leases, so that two runners (an old and a new generation
+ * during a reload) never send one entry at the same time. The lease is
+ * in the envelope (durable); leasing and updating happen under an
+ * exclusive flock on DATA_DIR/queue/lease.lock, so the check and the
+ * write are one step across processes. A lease held by another owner is
+ * respected until it expires; an expired one is taken over.
+ *
+ * queue_lease(): 1 and *entry_r (the leased entry, lease set) when owner
+ * now holds it; 0 when another owner holds an unexpired lease; -1 error. */
+int queue_lease(struct queue *q, const char *id, const char *owner, time_t now,
+		unsigned ttl_secs, pool_t *pool, struct queue_entry_info *entry_r,
+		const char **error_r);
+/* Write env (results) if owner still holds the lease: 1 written, 0 the
+ * lease was lost (nothing written), -1 error. release ends the lease. */
+int queue_lease_update(struct queue *q, const char *id, const char *owner,
+		       const struct queue_envelope *env, uint64_t size, bool release,
+		       const char **error_r);
+
+/* queue_schedule.c: outcomes and the retry schedule (issue 10 item 6). */
+struct queue_schedule {
+	unsigned retry_min;     /* first retry after this many seconds */
+	unsigned retry_max;     /* doubling stops here */
+	unsigned lifetime;      /* queue_lifetime: then bounce */
+	unsigned delay_warning; /* delay_warning_time; 0: no delay DSN */
+};
+/* The wait after the attempts-th failed attempt (1 = the first):
+ * retry_min doubling up to retry_max, then jittered by +-10% with
+ * random (any value) so that a burst does not retry in lockstep. */
+unsigned queue_backoff(const struct queue_schedule *sch, unsigned attempts,
+		       uint32_t random);
+/* Record one attempt's reply for r: 2xx delivered, 5xx failed, anything
+ * else (4xx, 0 = no reply) deferred with the next attempt scheduled.
+ * Strings are copied into pool. */
+void queue_rcpt_result(struct queue_recipient *r, const struct queue_schedule *sch,
+		       time_t now, uint32_t random, unsigned code, const char *status,
+		       const char *text, const char *mx, pool_t *pool);
+/* Recipients still deferred or pending once the entry is older than the
+ * lifetime become FAILED (4.4.7, RFC 3463). Returns how many. */
+unsigned queue_expire(struct queue_envelope *env, const struct queue_schedule *sch,
+		      time_t now, pool_t *pool);
+/* true when a delay DSN is due: delay_warning set, not yet sent, the
+ * entry older than it, and a deferred recipient that asked for one
+ * (NOTIFY=DELAY, or no NOTIFY given). */
+bool queue_delay_warning_due(const struct queue_envelope *env,
+			     const struct queue_schedule *sch, time_t now);
+/* No recipient is pending or deferred: the entry can go (after DSNs). */
+bool queue_entry_done(const struct queue_envelope *env);
+const char *queue_rcpt_state_name(enum queue_rcpt_state state);
+/* A deep copy of src (every string) into pool. */
+void queue_envelope_copy(pool_t *pool, const struct queue_envelope *src,
+			 struct queue_envelope *dest);
 
 #endif

@@ -1,6 +1,6 @@
 /* queue_envelope.c: the envelope file format (see queue.h).
  *
- *   postel-envelope 1
+ *   postel-envelope 2        (version 1: without the fields marked v2)
  *   id=0000000000000000000000000
  *   received=UNIX-TIME
  *   size=BYTES
@@ -11,12 +11,21 @@
  *   body=7bit|8bitmime|binarymime
  *   ret=none|full|hdrs
  *   envid=VALUE              (only if ENVID was given)
+ *   lease-owner=VALUE        (v2, only while leased; then:)
+ *   lease-expires=UNIX-TIME  (v2)
+ *   delay-warned=yes         (v2, only once the delay DSN went out)
  *   rcpt=VALUE               (then, for that recipient:)
  *   rcpt-notify=never|LIST   (only if NOTIFY was given; LIST of
  *                             success,failure,delay)
  *   rcpt-orcpt=VALUE         (only if ORCPT was given)
  *   rcpt-attempts=N
  *   rcpt-next-attempt=UNIX-TIME
+ *   rcpt-state=pending|delivered|deferred|failed  (v2; default pending)
+ *   rcpt-reply-code=NNN      (v2, only after a reply)
+ *   rcpt-reply-status=VALUE  (v2, RFC 3463 code, only if known)
+ *   rcpt-reply-text=VALUE    (v2, only if known)
+ *   rcpt-mx=VALUE            (v2, the host tried last, only if any)
+ *   rcpt-notified=yes        (v2, once its failure or success DSN went out)
  *   end
  *
  * VALUE is percent-encoded: bytes 0x21-0x7E other than '%' as is, all
@@ -28,7 +37,8 @@
 
 #include <string.h>
 
-#define ENVELOPE_VERSION_LINE "postel-envelope 1"
+#define ENVELOPE_VERSION_LINE "postel-envelope 2"
+#define ENVELOPE_VERSION_LINE_1 "postel-envelope 1"
 
 static void append_value(str_t *out, const char *key, struct queue_str v)
 {
@@ -49,6 +59,14 @@ static void append_value(str_t *out, const char *key, struct queue_str v)
 
 static const char *const body_names[] = { "7bit", "8bitmime", "binarymime" };
 static const char *const ret_names[] = { "none", "full", "hdrs" };
+static const char *const state_names[QUEUE_RCPT_STATE_COUNT] = {
+	"pending", "delivered", "deferred", "failed",
+};
+
+const char *queue_rcpt_state_name(enum queue_rcpt_state state)
+{
+	return (unsigned)state < QUEUE_RCPT_STATE_COUNT ? state_names[state] : "?";
+}
 
 static const char *notify_format(unsigned notify)
 {
@@ -77,7 +95,10 @@ int queue_envelope_check(const struct queue_envelope *env, const char **error_r)
 	if (env->sender.len > QUEUE_VALUE_MAX ||
 	    env->auth_user.len > QUEUE_VALUE_MAX ||
 	    env->client_ip.len > QUEUE_VALUE_MAX ||
-	    env->envid.len > QUEUE_VALUE_MAX) {
+	    env->envid.len > QUEUE_VALUE_MAX ||
+	    env->lease_owner.len > QUEUE_VALUE_MAX ||
+	    (env->lease_owner.data != NULL && env->lease_owner.len == 0) ||
+	    env->lease_expires < 0) {
 		*error_r = "envelope value too long";
 		return -1;
 	}
@@ -90,7 +111,10 @@ int queue_envelope_check(const struct queue_envelope *env, const char **error_r)
 		const struct queue_recipient *r = &env->recipients[i];
 		if (r->address.data == NULL || r->address.len == 0 ||
 		    r->address.len > QUEUE_VALUE_MAX ||
-		    r->orcpt.len > QUEUE_VALUE_MAX) {
+		    r->orcpt.len > QUEUE_VALUE_MAX ||
+		    r->reply_status.len > QUEUE_VALUE_MAX ||
+		    r->reply_text.len > QUEUE_VALUE_MAX ||
+		    r->mx.len > QUEUE_VALUE_MAX) {
 			*error_r = "envelope recipient address invalid";
 			return -1;
 		}
@@ -99,7 +123,9 @@ int queue_envelope_check(const struct queue_envelope *env, const char **error_r)
 		/* RFC 3461 4.1: NEVER must appear alone */
 		if ((r->notify & ~all) != 0 ||
 		    ((r->notify & QUEUE_NOTIFY_NEVER) != 0 &&
-		     r->notify != QUEUE_NOTIFY_NEVER) || r->next_attempt < 0) {
+		     r->notify != QUEUE_NOTIFY_NEVER) || r->next_attempt < 0 ||
+		    (unsigned)r->state >= QUEUE_RCPT_STATE_COUNT ||
+		    (r->reply_code != 0 && (r->reply_code < 200 || r->reply_code > 599))) {
 			*error_r = "envelope recipient has an invalid field";
 			return -1;
 		}
@@ -123,6 +149,12 @@ void queue_envelope_format(const char *id, uint64_t size,
 		   ret_names[env->dsn_ret]);
 	if (env->envid.data != NULL)
 		append_value(out, "envid", env->envid);
+	if (env->lease_owner.data != NULL) {
+		append_value(out, "lease-owner", env->lease_owner);
+		str_printf(out, "lease-expires=%lld\n", (long long)env->lease_expires);
+	}
+	if (env->delay_warned)
+		str_appendz(out, "delay-warned=yes\n");
 	for (unsigned i = 0; i < env->recipient_count; i++) {
 		const struct queue_recipient *r = &env->recipients[i];
 		append_value(out, "rcpt", r->address);
@@ -131,8 +163,19 @@ void queue_envelope_format(const char *id, uint64_t size,
 				   notify_format(r->notify));
 		if (r->orcpt.data != NULL)
 			append_value(out, "rcpt-orcpt", r->orcpt);
-		str_printf(out, "rcpt-attempts=%u\nrcpt-next-attempt=%lld\n",
-			   r->attempts, (long long)r->next_attempt);
+		str_printf(out, "rcpt-attempts=%u\nrcpt-next-attempt=%lld\n"
+			   "rcpt-state=%s\n", r->attempts, (long long)r->next_attempt,
+			   state_names[r->state]);
+		if (r->reply_code != 0)
+			str_printf(out, "rcpt-reply-code=%u\n", r->reply_code);
+		if (r->reply_status.data != NULL)
+			append_value(out, "rcpt-reply-status", r->reply_status);
+		if (r->reply_text.data != NULL)
+			append_value(out, "rcpt-reply-text", r->reply_text);
+		if (r->mx.data != NULL)
+			append_value(out, "rcpt-mx", r->mx);
+		if (r->notified)
+			str_appendz(out, "rcpt-notified=yes\n");
 	}
 	str_appendz(out, "end\n");
 }
@@ -236,14 +279,26 @@ static int parse_time(const char *s, size_t len, time_t *time_r)
 enum envelope_key {
 	KEY_ID, KEY_RECEIVED, KEY_SIZE, KEY_SENDER, KEY_AUTH_USER,
 	KEY_CLIENT_IP, KEY_SMTPUTF8, KEY_BODY, KEY_RET, KEY_ENVID,
+	KEY_LEASE_OWNER, KEY_LEASE_EXPIRES, KEY_DELAY_WARNED,
 	KEY_RCPT, KEY_RCPT_NOTIFY, KEY_RCPT_ORCPT, KEY_RCPT_ATTEMPTS,
-	KEY_RCPT_NEXT_ATTEMPT, KEY_COUNT
+	KEY_RCPT_NEXT_ATTEMPT, KEY_RCPT_STATE, KEY_RCPT_REPLY_CODE,
+	KEY_RCPT_REPLY_STATUS, KEY_RCPT_REPLY_TEXT, KEY_RCPT_MX,
+	KEY_RCPT_NOTIFIED, KEY_COUNT
 };
 static const char *const key_names[KEY_COUNT] = {
 	"id", "received", "size", "sender", "auth-user", "client-ip",
-	"smtputf8", "body", "ret", "envid", "rcpt", "rcpt-notify",
-	"rcpt-orcpt", "rcpt-attempts", "rcpt-next-attempt",
+	"smtputf8", "body", "ret", "envid", "lease-owner", "lease-expires",
+	"delay-warned", "rcpt", "rcpt-notify", "rcpt-orcpt", "rcpt-attempts",
+	"rcpt-next-attempt", "rcpt-state", "rcpt-reply-code",
+	"rcpt-reply-status", "rcpt-reply-text", "rcpt-mx", "rcpt-notified",
 };
+/* keys a version 1 file cannot hold */
+#define V2_KEYS ((1u << KEY_LEASE_OWNER) | (1u << KEY_LEASE_EXPIRES) | \
+	(1u << KEY_DELAY_WARNED) | (1u << KEY_RCPT_STATE) | \
+	(1u << KEY_RCPT_REPLY_CODE) | (1u << KEY_RCPT_REPLY_STATUS) | \
+	(1u << KEY_RCPT_REPLY_TEXT) | (1u << KEY_RCPT_MX) | \
+	(1u << KEY_RCPT_NOTIFIED))
+#define LEASE_KEYS ((1u << KEY_LEASE_OWNER) | (1u << KEY_LEASE_EXPIRES))
 #define REQUIRED_KEYS ((1u << KEY_ID) | (1u << KEY_RECEIVED) | \
 	(1u << KEY_SIZE) | (1u << KEY_SENDER) | (1u << KEY_SMTPUTF8) | \
 	(1u << KEY_BODY) | (1u << KEY_RET))
@@ -311,6 +366,14 @@ static int parse_field(struct queue_entry_info *entry, enum envelope_key key,
 		return 0;
 	case KEY_ENVID:
 		return decode_value(v, len, pool, &env->envid);
+	case KEY_LEASE_OWNER:
+		return decode_value(v, len, pool, &env->lease_owner) < 0 ||
+			env->lease_owner.len == 0 ? -1 : 0;
+	case KEY_LEASE_EXPIRES:
+		return parse_time(v, len, &env->lease_expires);
+	case KEY_DELAY_WARNED:
+		env->delay_warned = true;
+		return len == 3 && memcmp(v, "yes", 3) == 0 ? 0 : -1;
 	case KEY_RCPT:
 		if (env->recipient_count >= QUEUE_MAX_RECIPIENTS)
 			return -1;
@@ -328,6 +391,25 @@ static int parse_field(struct queue_entry_info *entry, enum envelope_key key,
 		return 0;
 	case KEY_RCPT_NEXT_ATTEMPT:
 		return parse_time(v, len, &r->next_attempt);
+	case KEY_RCPT_STATE:
+		if (parse_enum(v, len, state_names, QUEUE_RCPT_STATE_COUNT, &u) < 0)
+			return -1;
+		r->state = (enum queue_rcpt_state)u;
+		return 0;
+	case KEY_RCPT_REPLY_CODE:
+		if (!parse_uint64(v, len, 599, &n) || n < 200)
+			return -1;
+		r->reply_code = (unsigned)n;
+		return 0;
+	case KEY_RCPT_REPLY_STATUS:
+		return decode_value(v, len, pool, &r->reply_status);
+	case KEY_RCPT_REPLY_TEXT:
+		return decode_value(v, len, pool, &r->reply_text);
+	case KEY_RCPT_MX:
+		return decode_value(v, len, pool, &r->mx);
+	case KEY_RCPT_NOTIFIED:
+		r->notified = true;
+		return len == 3 && memcmp(v, "yes", 3) == 0 ? 0 : -1;
 	case KEY_COUNT:
 		break;
 	}
@@ -344,7 +426,7 @@ int queue_envelope_parse(const char *data, size_t len, pool_t *pool,
 		return -1;
 	}
 	unsigned seen = 0, rcpt_seen = 0, cap = 0, line_no = 0;
-	bool ended = false;
+	bool ended = false, v1 = false;
 	const char *p = data, *end = data + len;
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -359,8 +441,10 @@ int queue_envelope_parse(const char *data, size_t len, pool_t *pool,
 		const char *line = p;
 		p = nl + 1;
 		if (line_no == 1) {
-			if (line_len != strlen(ENVELOPE_VERSION_LINE) ||
-			    memcmp(line, ENVELOPE_VERSION_LINE, line_len) != 0) {
+			v1 = line_len == strlen(ENVELOPE_VERSION_LINE_1) &&
+				memcmp(line, ENVELOPE_VERSION_LINE_1, line_len) == 0;
+			if (!v1 && (line_len != strlen(ENVELOPE_VERSION_LINE) ||
+				    memcmp(line, ENVELOPE_VERSION_LINE, line_len) != 0)) {
 				*error_r = "envelope: unknown version";
 				return -1;
 			}
@@ -381,7 +465,7 @@ int queue_envelope_parse(const char *data, size_t len, pool_t *pool,
 		bool rcpt_field = key > KEY_RCPT && key < KEY_COUNT;
 		unsigned *mask = rcpt_field ? &rcpt_seen : &seen;
 		const char *problem = NULL;
-		if (key == KEY_COUNT)
+		if (key == KEY_COUNT || (v1 && ((1u << key) & V2_KEYS) != 0))
 			problem = "unknown key";
 		else if (key == KEY_RCPT && (seen & (1u << KEY_RCPT)) != 0 &&
 			 (rcpt_seen & RCPT_REQUIRED_KEYS) != RCPT_REQUIRED_KEYS)
@@ -404,7 +488,8 @@ int queue_envelope_parse(const char *data, size_t len, pool_t *pool,
 	}
 	if (!ended || (seen & REQUIRED_KEYS) != REQUIRED_KEYS ||
 	    entry_r->env.recipient_count == 0 ||
-	    (rcpt_seen & RCPT_REQUIRED_KEYS) != RCPT_REQUIRED_KEYS) {
+	    (rcpt_seen & RCPT_REQUIRED_KEYS) != RCPT_REQUIRED_KEYS ||
+	    ((seen & LEASE_KEYS) != 0 && (seen & LEASE_KEYS) != LEASE_KEYS)) {
 		*error_r = "envelope incomplete";
 		return -1;
 	}

@@ -3,6 +3,7 @@
 #include "lib/channel.h"
 #include "lib/mem.h"
 #include "lib/log.h"
+#include "queue/queue.h"
 
 #include <string.h>
 #include <unistd.h>
@@ -117,7 +118,14 @@ static void child_on_msg(const struct channel_msg *msg, void *ctx)
 		children_fan_out(c->t, c, msg);
 		break;
 	case CHANNEL_MSG_QUEUE_ENTRY_COMMITTED:
-		/* for the queue runner, which is not built yet */
+		/* for the queue runner (next round): logged until one listens */
+		if (!queue_id_is_valid(msg->queue_id))
+			log_error("event=channel_error child=%d kind=%s error=\"bad queue id\" "
+				  "queue_id=%s", (int)c->pid, kname, log_str(msg->queue_id));
+		else
+			log_info("event=queue_entry_committed child=%d queue_id=%s runner=none",
+				 (int)c->pid, msg->queue_id);
+		break;
 	case CHANNEL_MSG_HELLO:
 		break;
 	}

@@ -118,6 +118,12 @@ static const struct sandbox_path sandbox_system_paths[] = {
 	/* glibc's malloc: arena count, heap trimming */
 	{ "/sys/devices/system/cpu/online", FS_FILE_READ },
 	{ "/proc/sys/vm/overcommit_memory", FS_FILE_READ },
+	/* iconv's charset modules (RFC 2047 words, SEARCH in ISO-8859-15,
+	 * Shift_JIS, ...): glibc loads them from its multiarch gconv
+	 * directory; only the few built-in charsets work without */
+	{ "/usr/lib/x86_64-linux-gnu/gconv", FS_DIR_READ },
+	{ "/usr/lib/aarch64-linux-gnu/gconv", FS_DIR_READ },
+	{ "/usr/lib/gconv", FS_DIR_READ },
 #ifdef SANDBOX_SANITIZER
 	/* sanitizer builds only: ASan symbolizes its reports in-process
 	 * (libbacktrace), reading the program's and the libraries' debug

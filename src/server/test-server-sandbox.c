@@ -13,6 +13,7 @@
 #include <cmocka.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <iconv.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <netinet/in.h>
@@ -210,6 +211,16 @@ static void child_allowed(void)
 		CHECK(fd >= 0 && read(fd, buf, 4) == 4 && memcmp(buf, "TZif", 4) == 0);
 		close(fd);
 	}
+	/* a charset from a gconv module, not built into glibc: the euro
+	 * sign of ISO-8859-15 */
+	iconv_t cd = iconv_open("UTF-8", "ISO-8859-15");
+	CHECK(cd != (iconv_t)-1);
+	char in[] = "\xa4", out[8];
+	char *inp = in, *outp = out;
+	size_t inleft = 1, outleft = sizeof(out);
+	CHECK(iconv(cd, &inp, &inleft, &outp, &outleft) != (size_t)-1);
+	CHECK(outp - out == 3 && memcmp(out, "\xe2\x82\xac", 3) == 0);
+	iconv_close(cd);
 }
 
 static void child_disabled(void)

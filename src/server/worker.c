@@ -26,6 +26,7 @@
 #include "store/store.h"
 #include "store/store_committer.h"
 #include "store/store_watch.h"
+#include "session/session_user.h"
 #include "queue/queue.h"
 #include "smtp/smtp_session.h"
 #include "pop3/pop3_session.h"
@@ -304,6 +305,18 @@ static void worker_publish_change(const char *user, const char *mailbox,
 			 log_str(user), master_chan == NULL ? "\"closed\"" : log_str(error));
 }
 
+/* An entry this worker queued: the master wakes the queue runner. */
+static void worker_queue_committed(void *ctx, const char *queue_id)
+{
+	struct channel_msg msg = { .type = CHANNEL_MSG_QUEUE_ENTRY_COMMITTED };
+	const char *error = "\"closed\"";
+	if (master_chan == NULL ||
+	    snprintf(msg.queue_id, sizeof(msg.queue_id), "%s", queue_id) < 0 ||
+	    channel_send(master_chan, &msg, &error) < 0)
+		log_warn("event=channel_send_failed type=queue_entry_committed queue_id=%s "
+			 "error=%s", queue_id, master_chan == NULL ? error : log_str(error));
+}
+
 /* Until IMAP IDLE watches mailboxes, every change seen is logged: what
  * the end-to-end test of the path reads. */
 static void worker_log_change(const char *user, const char *mailbox, uint64_t modseq,
@@ -379,8 +392,9 @@ int worker_run(const struct config *config, struct tls_ctx *tls,
 		.hash_pool = worker.pool, .delivery_pool = worker.delivery_pool,
 		.committer = worker.committer, .userdb = worker.userdb,
 		.new_id = worker_session_id, .ended = worker_session_ended,
-		.ctx = &worker,
+		.queue_committed = worker_queue_committed, .ctx = &worker,
 	};
+	worker.env.users = session_user_cache_create(&worker.env);
 	limits = worker_limits_create(shared_limits, limits_row);
 
 	master_chan = channel_create(worker.loop, start->channel_fd, worker_on_channel_msg,
@@ -421,6 +435,9 @@ int worker_run(const struct config *config, struct tls_ctx *tls,
 	timeout_remove(&accept_pause_to);
 	io_remove(&signal_io);
 	close(signal_fd);
+	/* users' lanes finish and close their handles on the pool, while
+	 * the change channel still carries what they commit */
+	session_user_cache_destroy(&worker.env.users);
 	store_watch_remove(&log_watch);
 	store_watch_detach();
 	channel_destroy(&master_chan);

@@ -37,6 +37,7 @@ struct threadpool;
 struct userdb;
 struct store_committer;
 struct timeout;
+struct session_user_cache;
 
 enum service {
 	SERVICE_SMTP,        /* 25: MX, STARTTLS offered */
@@ -60,9 +61,13 @@ struct session_env {
 	struct threadpool *delivery_pool; /* mail writes, store and account lookups */
 	struct store_committer *committer; /* group commit of deliveries */
 	struct userdb *userdb;            /* the loop thread's handle */
+	struct session_user_cache *users; /* per-user lanes (session_user.h) */
 	/* the worker: a fresh session id, and a session that has ended */
 	const char *(*new_id)(void *ctx);
 	void (*ended)(void *ctx, const char *peer_ip);
+	/* an outbound queue entry was committed (the runner is woken);
+	 * may be NULL */
+	void (*queue_committed)(void *ctx, const char *queue_id);
 	void *ctx;
 };
 

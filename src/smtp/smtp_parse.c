@@ -30,12 +30,6 @@ static const struct smtp_cmd_def {
 	{ "AUTH", SMTP_CMD_AUTH, ARGS_REQUIRED },
 };
 
-/* Request lines of HTTP/1.x and the HTTP/2 preface ("PRI * HTTP/2.0"). */
-static const char *const http_methods[] = {
-	"GET ", "POST ", "HEAD ", "PUT ", "CONNECT ", "OPTIONS ", "DELETE ",
-	"TRACE ", "PATCH ", "PRI ",
-};
-
 #define N_ELEMENTS(a) (sizeof(a) / sizeof((a)[0]))
 
 const char *smtp_cmd_verb_name(enum smtp_cmd_verb verb)
@@ -57,12 +51,9 @@ int smtp_parse_command(const char *line, size_t len,
 		len -= 2;
 
 	/* Before anything else, so that a browser is dropped, not answered. */
-	for (size_t i = 0; i < N_ELEMENTS(http_methods); i++) {
-		if (slice_iprefix(line, len, http_methods[i])) {
-			cmd_r->verb = SMTP_CMD_HTTP;
-			return smtp_reply_err_set(err_r, 0, NULL,
-						  "HTTP request");
-		}
+	if (line_is_http_request(line, len)) {
+		cmd_r->verb = SMTP_CMD_HTTP;
+		return smtp_reply_err_set(err_r, 0, NULL, "HTTP request");
 	}
 	const char *sp = len > 0 ? memchr(line, ' ', len) : NULL;
 	size_t verb_len = sp != NULL ? (size_t)(sp - line) : len;

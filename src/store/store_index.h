@@ -191,7 +191,8 @@ int store_index_message_set_checkpoints(struct store_index *idx,
 					int64_t mailbox_id, uint32_t uid,
 					const void *blob, size_t len,
 					const char **error_r);
-/* The same file under another row (COPY, MOVE): the same blob. */
+/* The same file under another row (COPY, MOVE): the same blob, and the
+ * same MIME structure blob (store_index_structure.c). */
 int store_index_message_copy_checkpoints(struct store_index *idx,
 					 int64_t src_id, uint32_t src_uid,
 					 int64_t dst_id, uint32_t dst_uid,
@@ -201,6 +202,18 @@ int store_index_message_checkpoints(struct store_index *idx,
 				    int64_t mailbox_id, uint32_t uid,
 				    pool_t *pool, void **blob_r, size_t *len_r,
 				    const char **error_r);
+/* store_index_structure.c: the message's MIME structure blob
+ * (mime_cache.h, wire offsets; from pool, NULL/0 if not computed yet) and
+ * its wire size. 1 found, 0 no such message, -1 error. */
+int store_index_message_structure(struct store_index *idx, int64_t mailbox_id,
+				  uint32_t uid, pool_t *pool, void **blob_r,
+				  size_t *len_r, uint64_t *size_r,
+				  const char **error_r);
+/* Within a transaction: store the blob (NULL/0 clears it). */
+int store_index_message_set_structure(struct store_index *idx,
+				      int64_t mailbox_id, uint32_t uid,
+				      const void *blob, size_t len,
+				      const char **error_r);
 /* Importer (within a transaction): make uid the UID the next
  * store_index_message_add() gives; refused (-1) below UIDNEXT. */
 int store_index_import_uid(struct store_index *idx, int64_t mailbox_id,

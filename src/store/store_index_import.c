@@ -43,8 +43,10 @@ int store_index_message_copy_checkpoints(struct store_index *idx,
 					 const char **error_r)
 {
 	sqlite3_stmt *stmt;
-	int rc = sqlite3_prepare_v2(idx->db, "UPDATE messages SET checkpoints ="
-		" (SELECT checkpoints FROM messages WHERE mailbox_id = ?3"
+	/* the MIME structure cache (schema 5) is of the same file too */
+	int rc = sqlite3_prepare_v2(idx->db, "UPDATE messages SET"
+		" (checkpoints, structure) = (SELECT checkpoints, structure"
+		" FROM messages WHERE mailbox_id = ?3"
 		" AND uid = ?4) WHERE mailbox_id = ?1 AND uid = ?2", -1, &stmt,
 		NULL);
 	if (rc != SQLITE_OK)

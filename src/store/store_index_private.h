@@ -46,8 +46,8 @@ void index_stmt_done(sqlite3_stmt *stmt);
 
 /* store_index_schema.c: 2 mailboxes.new_mtime and tmp_checked;
  * 3 mailbox views (store_view.h): flags bits, counters, expunge log;
- * 4 checkpoints, expunge log horizon */
-#define STORE_INDEX_VERSION 4
+ * 4 checkpoints, expunge log horizon; 5 messages.structure */
+#define STORE_INDEX_VERSION 5
 /* The SQL that brings an index of from_version (0: a new file) to
  * STORE_INDEX_VERSION, ending with its PRAGMA user_version. */
 const char *index_schema_sql(int from_version);

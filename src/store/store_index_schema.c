@@ -8,7 +8,15 @@
  * 3: mailbox views (store_view.h): messages.sysflags and guid, the mailbox
  *    counters kept by triggers, the expunge log, the keyword list
  * 4: messages.checkpoints (LF/CRLF checkpoints, store_seek.h), the
- *    expunge log's time and horizon (store_index_horizon.c) */
+ *    expunge log's time and horizon (store_index_horizon.c)
+ * 5: messages.structure (the mime_cache.h blob of the message's MIME tree,
+ *    NULL until first asked for: store_view_message_structure()) */
+
+/* What version 5 adds to version 4: a nullable column, so the migration
+ * is one ALTER and no row is rewritten. */
+#define STORE_INDEX_V5 \
+	"ALTER TABLE messages ADD COLUMN structure BLOB;" \
+	"PRAGMA user_version=5;"
 
 /* What version 4 adds to version 3, run after it by a new index and by
  * every migration. The expunge trigger is replaced to stamp its time. */
@@ -99,7 +107,8 @@ static const char store_index_schema[] =
 	" PRIMARY KEY (mailbox_id, uid),"
 	" UNIQUE (mailbox_id, filename));"
 	STORE_INDEX_V3
-	STORE_INDEX_V4;
+	STORE_INDEX_V4
+	STORE_INDEX_V5;
 
 /* version 1 to 2: the columns that let an open skip the Maildir scan */
 #define STORE_INDEX_MIGRATE_1 \
@@ -135,10 +144,12 @@ static const char store_index_schema[] =
 	STORE_INDEX_V3
 
 static const char store_index_migrate_1[] =
-	STORE_INDEX_MIGRATE_1 STORE_INDEX_MIGRATE_2 STORE_INDEX_V4;
+	STORE_INDEX_MIGRATE_1 STORE_INDEX_MIGRATE_2 STORE_INDEX_V4
+	STORE_INDEX_V5;
 static const char store_index_migrate_2[] =
-	STORE_INDEX_MIGRATE_2 STORE_INDEX_V4;
-static const char store_index_migrate_3[] = STORE_INDEX_V4;
+	STORE_INDEX_MIGRATE_2 STORE_INDEX_V4 STORE_INDEX_V5;
+static const char store_index_migrate_3[] = STORE_INDEX_V4 STORE_INDEX_V5;
+static const char store_index_migrate_4[] = STORE_INDEX_V5;
 
 const char *index_schema_sql(int from_version)
 {
@@ -149,6 +160,8 @@ const char *index_schema_sql(int from_version)
 		return store_index_migrate_2;
 	case 3:
 		return store_index_migrate_3;
+	case 4:
+		return store_index_migrate_4;
 	default:
 		return store_index_schema;
 	}

@@ -145,6 +145,17 @@ int maildir_view_read(struct store *store, const struct store_address *addr,
 struct store_message_reader *
 maildir_message_open(struct store *store, const struct store_address *addr,
 		     const char *mailbox, uint32_t uid, const char **error_r);
+/* store_maildir_structure.c */
+int maildir_message_structure(struct store *store,
+			      const struct store_address *addr,
+			      const char *mailbox, uint32_t uid, pool_t *pool,
+			      void **blob_r, size_t *len_r, uint64_t *size_r,
+			      const char **error_r);
+int maildir_message_set_structure(struct store *store,
+				  const struct store_address *addr,
+				  const char *mailbox, uint32_t uid,
+				  const void *blob, size_t len,
+				  const char **error_r);
 int maildir_claim_recent(struct store *store, const struct store_address *addr,
 			 const char *mailbox, uint32_t uidvalidity,
 			 uint32_t uidnext, uint32_t *first_r,

@@ -93,6 +93,19 @@ struct store_backend {
 	struct store_message_reader *(*message_open)(
 		struct store *store, const struct store_address *addr,
 		const char *mailbox, uint32_t uid, const char **error_r);
+	/* the MIME structure cache (store_structure.c): the blob (pool;
+	 * NULL if not computed) and wire size; 1 found, 0 no such message */
+	int (*message_structure)(struct store *store,
+				 const struct store_address *addr,
+				 const char *mailbox, uint32_t uid, pool_t *pool,
+				 void **blob_r, size_t *len_r, uint64_t *size_r,
+				 const char **error_r);
+	/* best effort: 1 stored, 0 index busy (not stored), -1 error */
+	int (*message_set_structure)(struct store *store,
+				     const struct store_address *addr,
+				     const char *mailbox, uint32_t uid,
+				     const void *blob, size_t len,
+				     const char **error_r);
 	/* raise first_recent_uid to uidnext, *first_r: its value before */
 	int (*claim_recent)(struct store *store, const struct store_address *addr,
 			    const char *mailbox, uint32_t uidvalidity,
@@ -168,5 +181,12 @@ enum store_stat {
 };
 void store_stats_add(enum store_stat which, uint64_t n);
 #define store_stats_count(which) store_stats_add(which, 1)
+
+/* store_structure.c: store_view_message_structure() for any backend */
+struct mime_tree;
+int store_message_structure_get(struct store *store,
+				const struct store_address *addr,
+				const char *mailbox, uint32_t uid, pool_t *pool,
+				struct mime_tree **tree_r, const char **error_r);
 
 #endif

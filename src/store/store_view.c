@@ -70,6 +70,12 @@ void store_view_close(struct store_view **viewp)
 	*viewp = NULL;
 }
 
+void store_view_renamed(struct store_view *view, const char *mailbox)
+{
+	free(view->mailbox);
+	view->mailbox = xstrdup(mailbox);
+}
+
 uint32_t store_view_uidvalidity(const struct store_view *view)
 {
 	return view->uidvalidity;
@@ -334,4 +340,13 @@ int store_mailbox_import_meta(struct store *store, const char *address,
 	if (store_target_parse(address, mailbox, &addr, &name, error_r) < 0)
 		return -1;
 	return store->backend->mailbox_import(store, &addr, name, meta, error_r);
+}
+
+int store_view_message_structure(struct store_view *view, uint32_t uid,
+				 pool_t *pool, struct mime_tree **tree_r,
+				 const char **error_r)
+{
+	return store_message_structure_get(view->store, &view->addr,
+					   view->mailbox, uid, pool, tree_r,
+					   error_r);
 }

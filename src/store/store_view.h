@@ -70,6 +70,9 @@ int store_view_open(struct store *store, const char *address,
 		    const char *mailbox, struct store_view **view_r,
 		    const char **error_r);
 void store_view_close(struct store_view **view);
+/* The view's mailbox was renamed (store_mailbox_rename() keeps its
+ * UIDVALIDITY and UIDs): follow it under its new (canonical) name. */
+void store_view_renamed(struct store_view *view, const char *mailbox);
 
 uint32_t store_view_uidvalidity(const struct store_view *view);
 uint32_t store_view_uidnext(const struct store_view *view);
@@ -106,6 +109,17 @@ int store_view_list(struct store_view *view, pool_t *pool,
 struct store_message_reader *
 store_view_message_open(struct store_view *view, uint32_t uid,
 			const char **error_r);
+
+/* The MIME structure of one message of the view (mime_parser.h), parsed
+ * once from its wire form and kept in the index (store_structure.c).
+ * Offsets in the tree are WIRE offsets (CRLF form, what
+ * store_view_message_open() reads and store_message_seek() takes) and
+ * every *_bare_lf count is 0. pool holds temporaries only; *tree_r is the
+ * caller's, freed with mime_tree_free(). */
+struct mime_tree;
+int store_view_message_structure(struct store_view *view, uint32_t uid,
+				 pool_t *pool, struct mime_tree **tree_r,
+				 const char **error_r);
 
 enum store_flags_op {
 	STORE_FLAGS_ADD,

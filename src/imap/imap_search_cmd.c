@@ -1,0 +1,131 @@
+/* imap_search_cmd.c: SEARCH and UID SEARCH (RFC 9051 6.4.4, RFC 3501
+ * 6.4.4), with ESEARCH's RETURN options (RFC 4731) and SEARCHRES's "$"
+ * (RFC 5182).
+ *
+ * The program is parsed on the loop (imap_search_parse.h, bounded in
+ * depth, nodes and ranges), evaluated on the user's lane
+ * (imap_search_eval.h: cheap keys first, bodies streamed), and the
+ * answer written in pieces no larger than the output room. No EXPUNGE is
+ * sent during SEARCH (RFC 9051 7.5.1), so the view is not synced. */
+#include "imap_private.h"
+#include "imap/imap_search_eval.h"
+#include "imap/imap_search_parse.h"
+#include "imap/imap_search_render.h"
+#include "lib/log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* RFC 9051 leaves the program's size to the server */
+#define IMAP_SEARCH_MAX_NODES 2000
+#define IMAP_SEARCH_MAX_RANGES 10000
+
+struct imap_search_job {
+	struct imap_cmd *cmd;
+	struct imap_search_program prog;
+	struct imap_search_ctx ctx;
+	uint32_t *uids, *nums;
+	unsigned count;
+	int result;
+	char error[256];
+};
+
+static void imap_search_work(void *ctx, struct store *store)
+{
+	struct imap_search_job *job = ctx;
+	struct imap_session *s = job->cmd->s;
+	const char *error = "no store handle";
+	if (store == NULL ||
+	    (job->result = imap_search_run(&job->prog, s->sel->view, &job->ctx,
+					   s->base.cmd_pool, &job->uids, &job->count,
+					   &error)) < 0) {
+		if (store == NULL)
+			job->result = -1;
+		snprintf(job->error, sizeof(job->error), "%s", error);
+		return;
+	}
+	job->nums = job->cmd->uid ? job->uids :
+		imap_search_uids_to_seqs(s->sel->view, job->uids, job->count,
+					 s->base.cmd_pool);
+}
+
+static void imap_search_job_free(struct imap_search_job *job)
+{
+	imap_search_program_free(&job->prog);
+	free(job);
+}
+
+static void imap_search_done(void *ctx)
+{
+	struct imap_search_job *job = ctx;
+	struct imap_cmd *cmd = job->cmd;
+	struct imap_session *s = cmd->s;
+	if (imap_session_check_gone(s)) {
+		imap_search_job_free(job);
+		return;
+	}
+	if (job->result < 0) {
+		log_error("sid=%s event=search_failed user=%s error=%s", s->base.sid,
+			  log_str(s->user), log_str(job->error));
+		bool limit = job->result == -2;
+		imap_search_job_free(job);
+		if (limit)
+			imap_cmd_no(cmd, "LIMIT", "Search too expensive");
+		else
+			imap_cmd_no(cmd, "UNAVAILABLE", "Search failed, try again later");
+		return;
+	}
+	if (job->prog.return_opts & IMAP_SEARCH_RETURN_SAVE) {
+		/* RFC 5182 2.1: "$" keeps UIDs, whatever the command's form */
+		uint32_t *saved;
+		unsigned n;
+		imap_search_saved_result(&job->prog, job->uids, job->count,
+					 s->base.cmd_pool, &saved, &n);
+		imap_selected_save(s->sel, saved, n);
+	}
+	str_t *out = imap_output_begin(s);
+	imap_search_render(out, &job->prog, cmd->tag, cmd->uid, s->rev2, job->nums,
+			   job->count);
+	imap_search_job_free(job);
+	imap_output_end(cmd, imap_search_final);
+}
+
+void imap_search_final(struct imap_cmd *cmd)
+{
+	imap_cmd_ok(cmd, NULL, "%sSEARCH completed", cmd->uid ? "UID " : "");
+}
+
+void imap_cmd_search(struct imap_cmd *cmd)
+{
+	struct imap_session *s = cmd->s;
+	struct imap_search_limits limits = {
+		.max_depth = IMAP_MAX_DEPTH,
+		.max_nodes = IMAP_SEARCH_MAX_NODES,
+		.max_ranges = IMAP_SEARCH_MAX_RANGES,
+	};
+	struct imap_search_job *job = xcalloc(1, sizeof(*job));
+	const char *error;
+	if (imap_search_parse(cmd->args, 0, cmd->count, &limits, &job->prog, &error) < 0) {
+		bool badcharset = job->prog.failure == IMAP_SEARCH_FAIL_BADCHARSET;
+		char text[200];
+		snprintf(text, sizeof(text), "%s", error);
+		imap_search_job_free(job);
+		/* RFC 9051 6.4.4: an unknown charset is NO [BADCHARSET] */
+		if (badcharset)
+			imap_cmd_no(cmd, "BADCHARSET (UTF-8 US-ASCII)", "%s", text);
+		else
+			imap_cmd_bad(cmd, "%s", text);
+		return;
+	}
+	job->cmd = cmd;
+	const struct imap_selected *sel = s->sel;
+	if (!s->rev2 && sel->recent_count > 0) {
+		job->ctx.recent_first = sel->recent[0].first;
+		job->ctx.recent_end = sel->recent[sel->recent_count - 1].end;
+	}
+	job->ctx.saved = sel->saved;
+	job->ctx.saved_count = sel->saved_count;
+	imap_cmd_wait(cmd);
+	imap_store_run(s, imap_search_work, imap_search_done, job);
+}

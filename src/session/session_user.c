@@ -1,0 +1,425 @@
+/* session_user.c: the per-worker user cache and the per-user lane (see
+ * session_user.h).
+ *
+ * Threading rule: everything here runs on the loop thread except
+ * lane_work(), which runs on a delivery_pool thread and touches only the
+ * job it was given and the entry's store handle. Only one job of an
+ * entry is ever submitted to the pool at a time (running), and the next
+ * is submitted from lane_done() on the loop, so the handle passes from
+ * thread to thread through the pool's mutex (a happens-before edge) and
+ * is never used by two threads at once. The queue itself is loop-only:
+ * no lock at all, and none held across work. */
+#include "session_user.h"
+#include "lib/ioloop.h"
+#include "lib/log.h"
+#include "lib/config.h"
+#include "lib/mem.h"
+#include "lib/threadpool.h"
+#include "store/store.h"
+
+#include <ctype.h>
+#include <stdbool.h>
+#include <string.h>
+
+/* local@domain as store.h bounds it */
+#define SESSION_USER_ADDRESS_MAX (STORE_LOCAL_MAX + 1 + STORE_DOMAIN_MAX)
+#define SESSION_USER_BUCKETS_MIN 64
+
+struct lane_job {
+	struct lane_job *next;
+	struct session *s;
+	bool close;                /* close the handle; no work, no done */
+	session_user_work_t *work;
+	session_user_done_t *done; /* may be NULL */
+	void *ctx;
+	bool may_open; /* queued before shutdown */
+	/* set by lane_work on the pool thread, read by lane_done */
+	bool opened, open_failed, closed;
+	char *error;
+};
+
+struct session_user {
+	struct session_user_cache *cache;
+	char *address;
+	unsigned refs; /* gets not yet put, plus one per queued work job */
+	/* the lane: loop thread only */
+	struct lane_job *head, *tail, *current;
+	unsigned depth; /* queued + running */
+	bool running;
+	/* owned by the job in flight while running, by the loop otherwise */
+	struct store *store;
+	/* idle: on the LRU list, closed by idle_to or when the list is full */
+	bool idle;
+	struct timeout *idle_to;
+	struct session_user *lru_prev, *lru_next;
+	struct session_user *hash_next;
+};
+
+struct session_user_cache {
+	const struct session_env *env;
+	struct session_user **buckets;
+	unsigned nbuckets, count;
+	struct session_user *lru_head, *lru_tail; /* oldest first */
+	unsigned idle_count;
+	unsigned busy; /* lanes with a job in the pool */
+	unsigned idle_ms;
+	bool shutting_down, drain_expired;
+	struct session_user_stats stats;
+};
+
+static uint32_t user_hash(const char *s)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+	for (; *s != '\0'; s++) {
+		h ^= (unsigned char)*s;
+		h *= 16777619u;
+	}
+	return h;
+}
+
+static void cache_grow(struct session_user_cache *c)
+{
+	unsigned n = c->nbuckets * 2;
+	struct session_user **b = xcalloc(n, sizeof(*b));
+	for (unsigned i = 0; i < c->nbuckets; i++) {
+		struct session_user *u = c->buckets[i], *next;
+		for (; u != NULL; u = next) {
+			next = u->hash_next;
+			uint32_t k = user_hash(u->address) & (n - 1);
+			u->hash_next = b[k];
+			b[k] = u;
+		}
+	}
+	free(c->buckets);
+	c->buckets = b;
+	c->nbuckets = n;
+}
+
+static struct session_user **cache_slot(struct session_user_cache *c,
+					const char *address)
+{
+	struct session_user **p = &c->buckets[user_hash(address) & (c->nbuckets - 1)];
+	while (*p != NULL && strcmp((*p)->address, address) != 0)
+		p = &(*p)->hash_next;
+	return p;
+}
+
+struct session_user_cache *session_user_cache_create(const struct session_env *env)
+{
+	struct session_user_cache *c = xcalloc(1, sizeof(*c));
+	c->env = env;
+	c->nbuckets = SESSION_USER_BUCKETS_MIN;
+	c->buckets = xcalloc(c->nbuckets, sizeof(*c->buckets));
+	c->idle_ms = SESSION_USER_IDLE_MS;
+	return c;
+}
+
+void session_user_cache_set_idle_ms(struct session_user_cache *cache,
+				    unsigned idle_ms)
+{
+	cache->idle_ms = idle_ms;
+}
+
+static void user_free(struct session_user *u)
+{
+	struct session_user_cache *c = u->cache;
+	struct session_user **p = cache_slot(c, u->address);
+	if (*p == u)
+		*p = u->hash_next;
+	c->count--;
+	timeout_remove(&u->idle_to);
+	free(u->address);
+	free(u);
+}
+
+/* ---- the lane ---- */
+
+/* pool thread: the job in u->current, and u->store */
+static void lane_work(void *ctx)
+{
+	struct session_user *u = ctx;
+	struct lane_job *job = u->current;
+	if (job->close) {
+		if (u->store != NULL) {
+			store_close(&u->store);
+			job->closed = true;
+		}
+		return;
+	}
+	if (u->store == NULL && job->may_open) {
+		const char *error;
+		if (store_open(u->cache->env->config->data_dir, &u->store, &error) < 0) {
+			u->store = NULL;
+			job->open_failed = true;
+			job->error = xstrdup(error);
+		} else {
+			job->opened = true;
+		}
+	}
+	job->work(job->ctx, u->store);
+}
+
+static void lane_done(void *ctx);
+
+static void lane_start(struct session_user *u)
+{
+	struct lane_job *job = u->head;
+	u->head = job->next;
+	if (u->head == NULL)
+		u->tail = NULL;
+	u->current = job;
+	u->running = true;
+	u->cache->busy++;
+	threadpool_submit(u->cache->env->delivery_pool, lane_work, lane_done, u);
+}
+
+static void lane_push(struct session_user *u, struct lane_job *job)
+{
+	if (u->tail != NULL)
+		u->tail->next = job;
+	else
+		u->head = job;
+	u->tail = job;
+	u->depth++;
+	if (u->depth > u->cache->stats.max_depth)
+		u->cache->stats.max_depth = u->depth;
+	if (!u->running)
+		lane_start(u);
+}
+
+static void lru_unlink(struct session_user *u)
+{
+	struct session_user_cache *c = u->cache;
+	if (u->lru_prev != NULL)
+		u->lru_prev->lru_next = u->lru_next;
+	else
+		c->lru_head = u->lru_next;
+	if (u->lru_next != NULL)
+		u->lru_next->lru_prev = u->lru_prev;
+	else
+		c->lru_tail = u->lru_prev;
+	u->lru_prev = u->lru_next = NULL;
+	u->idle = false;
+	c->idle_count--;
+	timeout_remove(&u->idle_to);
+}
+
+/* close the handle on the lane; the entry goes when the close is back */
+static void user_close(struct session_user *u)
+{
+	if (u->idle)
+		lru_unlink(u);
+	struct lane_job *job = xcalloc(1, sizeof(*job));
+	job->close = true;
+	lane_push(u, job);
+}
+
+static void user_evict(struct session_user *u, const char *reason)
+{
+	u->cache->stats.evictions++;
+	log_debug("event=user_evict user=%s reason=%s", log_str(u->address), reason);
+	user_close(u);
+}
+
+static void user_on_idle_timeout(void *ctx)
+{
+	user_evict(ctx, "idle");
+}
+
+/* The lane is empty and nothing refers to the entry: keep it open for a
+ * while, or free it if it has no handle. */
+static void user_settle(struct session_user *u)
+{
+	struct session_user_cache *c = u->cache;
+	if (u->refs > 0 || u->running || u->head != NULL || u->idle)
+		return;
+	/* the lane is idle: the loop owns the handle */
+	if (u->store == NULL) {
+		user_free(u);
+		return;
+	}
+	if (c->shutting_down) {
+		user_close(u);
+		return;
+	}
+	u->idle = true;
+	u->lru_prev = c->lru_tail;
+	if (c->lru_tail != NULL)
+		c->lru_tail->lru_next = u;
+	else
+		c->lru_head = u;
+	c->lru_tail = u;
+	c->idle_count++;
+	u->idle_to = timeout_add(c->env->loop, c->idle_ms,
+				 user_on_idle_timeout, u);
+	if (c->idle_count > SESSION_USER_IDLE_MAX)
+		user_evict(c->lru_head, "lru");
+}
+
+static void lane_done(void *ctx)
+{
+	struct session_user *u = ctx;
+	struct session_user_cache *c = u->cache;
+	struct lane_job *job = u->current;
+	u->current = NULL;
+	u->running = false;
+	u->depth--;
+	c->busy--;
+	if (job->opened)
+		c->stats.opens++;
+	if (job->closed)
+		c->stats.closes++;
+	if (job->open_failed) {
+		c->stats.open_failures++;
+		log_error("event=user_open_failed user=%s error=%s",
+			  log_str(u->address), log_str(job->error));
+	}
+	if (!job->close) {
+		c->stats.jobs_run++;
+		/* before done(): it may find the session free to go */
+		if (job->s != NULL)
+			session_job_end(job->s);
+		if (job->done != NULL)
+			job->done(job->ctx);
+		u->refs--; /* the job's own reference: u lived through done() */
+	}
+	free(job->error);
+	free(job);
+	if (!u->running) {
+		if (u->head != NULL)
+			lane_start(u);
+		else
+			user_settle(u);
+	}
+	if (c->shutting_down && c->busy == 0)
+		ioloop_stop(c->env->loop);
+}
+
+/* ---- the API ---- */
+
+struct session_user *session_user_get(const struct session_env *env,
+				      const char *address)
+{
+	struct session_user_cache *c = env->users;
+	size_t len = address != NULL ? strlen(address) : 0;
+	if (c == NULL || c->shutting_down || len == 0 || len > SESSION_USER_ADDRESS_MAX)
+		return NULL;
+	char key[SESSION_USER_ADDRESS_MAX + 1];
+	for (size_t i = 0; i <= len; i++)
+		key[i] = (char)tolower((unsigned char)address[i]);
+	struct session_user **p = cache_slot(c, key);
+	struct session_user *u = *p;
+	if (u == NULL) {
+		u = xcalloc(1, sizeof(*u));
+		u->cache = c;
+		u->address = xstrdup(key);
+		*p = u;
+		if (++c->count > c->nbuckets * 2)
+			cache_grow(c);
+	} else if (u->idle) {
+		lru_unlink(u);
+	}
+	u->refs++;
+	return u;
+}
+
+void session_user_put(struct session_user **user)
+{
+	struct session_user *u = *user;
+	if (u == NULL)
+		return;
+	*user = NULL;
+	if (u->refs == 0)
+		panic("event=session_user_refcount_underflow user=%s", u->address);
+	u->refs--;
+	user_settle(u);
+}
+
+const char *session_user_address(const struct session_user *user)
+{
+	return user->address;
+}
+
+int session_user_run(struct session_user *u, struct session *s,
+		     session_user_work_t *work, session_user_done_t *done,
+		     void *ctx)
+{
+	if (u->depth >= SESSION_USER_QUEUE_MAX) {
+		u->cache->stats.refused++;
+		log_warn("event=user_lane_full user=%s depth=%u",
+			 log_str(u->address), u->depth);
+		return -1;
+	}
+	struct lane_job *job = xcalloc(1, sizeof(*job));
+	job->s = s;
+	job->work = work;
+	job->done = done;
+	job->ctx = ctx;
+	job->may_open = !u->cache->shutting_down;
+	u->refs++;
+	if (s != NULL)
+		session_job_begin(s);
+	lane_push(u, job);
+	return 0;
+}
+
+void session_user_stats_get(const struct session_env *env,
+			    struct session_user_stats *stats_r)
+{
+	struct session_user_cache *c = env->users;
+	memset(stats_r, 0, sizeof(*stats_r));
+	if (c == NULL)
+		return;
+	*stats_r = c->stats;
+	stats_r->users = c->count;
+	stats_r->idle = c->idle_count;
+}
+
+static void cache_on_drain_deadline(void *ctx)
+{
+	struct session_user_cache *c = ctx;
+	c->drain_expired = true;
+	ioloop_stop(c->env->loop);
+}
+
+void session_user_cache_destroy(struct session_user_cache **cache)
+{
+	struct session_user_cache *c = *cache;
+	if (c == NULL)
+		return;
+	*cache = NULL;
+	c->shutting_down = true;
+	/* every lane: its queued jobs, then a close */
+	for (unsigned i = 0; i < c->nbuckets; i++) {
+		struct session_user *u = c->buckets[i], *next;
+		for (; u != NULL; u = next) {
+			next = u->hash_next;
+			/* u->store is read only while no job is out */
+			if (u->idle || u->running || u->head != NULL ||
+			    u->store != NULL)
+				user_close(u);
+		}
+	}
+	struct timeout *to = timeout_add(c->env->loop, SESSION_USER_DRAIN_MS,
+					 cache_on_drain_deadline, c);
+	while (c->busy > 0 && !c->drain_expired)
+		ioloop_run(c->env->loop);
+	timeout_remove(&to);
+	if (c->busy > 0) {
+		/* a pool thread still holds an entry: leave it all to the
+		 * process exit rather than free what it uses */
+		log_warn("event=user_cache_drain_deadline lanes=%u", c->busy);
+		return;
+	}
+	log_info("event=user_cache_closed opens=%llu closes=%llu jobs=%llu",
+		 (unsigned long long)c->stats.opens,
+		 (unsigned long long)c->stats.closes,
+		 (unsigned long long)c->stats.jobs_run);
+	/* what is left has live sessions, which die with the process */
+	for (unsigned i = 0; i < c->nbuckets; i++) {
+		while (c->buckets[i] != NULL)
+			user_free(c->buckets[i]);
+	}
+	free(c->buckets);
+	free(c);
+}

@@ -1,0 +1,45 @@
+/* store_maildir_structure.c: the maildir backend's side of the MIME
+ * structure cache (store_view_message_structure(), store_structure.c):
+ * read and store messages.structure. Storing is best effort: it takes the
+ * index lock only if free (a cache must never make a reader wait). */
+#include "store/store_maildir.h"
+
+int maildir_message_structure(struct store *store,
+			      const struct store_address *addr,
+			      const char *mailbox, uint32_t uid, pool_t *pool,
+			      void **blob_r, size_t *len_r, uint64_t *size_r,
+			      const char **error_r)
+{
+	struct maildir_store *s = (struct maildir_store *)store;
+	struct maildir_user *user;
+	struct store_index_mailbox mb;
+	if (maildir_mailbox_get(s, addr, mailbox, false, &user, &mb, error_r) < 0)
+		return -1;
+	int ret = store_index_message_structure(user->index, mb.id, uid, pool,
+						blob_r, len_r, size_r, error_r);
+	if (ret < 0)
+		(void)maildir_user_damaged(s, user);
+	return ret;
+}
+
+int maildir_message_set_structure(struct store *store,
+				  const struct store_address *addr,
+				  const char *mailbox, uint32_t uid,
+				  const void *blob, size_t len,
+				  const char **error_r)
+{
+	struct maildir_store *s = (struct maildir_store *)store;
+	struct maildir_user *user;
+	struct store_index_mailbox mb;
+	if (maildir_mailbox_get(s, addr, mailbox, false, &user, &mb, error_r) < 0)
+		return -1;
+	int r = store_index_begin_try(user->index, error_r);
+	if (r <= 0)
+		return r;
+	if (store_index_message_set_structure(user->index, mb.id, uid, blob,
+					      len, error_r) < 0) {
+		store_index_rollback(user->index);
+		return -1;
+	}
+	return store_index_commit(user->index, error_r) < 0 ? -1 : 1;
+}

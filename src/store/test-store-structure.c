@@ -1,0 +1,221 @@
+/* test-store-structure.c: unit tests for the MIME structure cache
+ * (store_view_message_structure(), store_structure.c): the tree of a
+ * message stored with bare LFs carries WIRE offsets (CRLF form); the
+ * first request stores the mime_cache blob in the index and the second
+ * decodes it (same tree); a damaged blob is parsed again and replaced;
+ * an expunged UID is an error; COPY carries the blob along. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "lib/mem.h"
+#include "mime/mime_parser.h"
+#include "store/store_view.h"
+#include "store/test-store-path.h"
+
+#define USER "hugo@example.org"
+
+struct fixture {
+	char dir[64];
+	struct store *store;
+	struct store_view *view;
+};
+
+static int rm_entry(const char *path, const struct stat *st, int flag,
+		    struct FTW *ftw)
+{
+	(void)st; (void)flag; (void)ftw;
+	return remove(path);
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = xcalloc(1, sizeof(*f));
+	snprintf(f->dir, sizeof(f->dir), "/tmp/test-store-structure.XXXXXX");
+	const char *error;
+	if (mkdtemp(f->dir) == NULL || store_open(f->dir, &f->store, &error) < 0 ||
+	    store_user_create(f->store, USER, &error) < 0)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	store_view_close(&f->view);
+	store_close(&f->store);
+	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return 0;
+}
+
+/* LF line ends as an MTA may hand them over: stored as LF */
+static const char msg_lf[] =
+	"Subject: s\n"
+	"Content-Type: multipart/mixed; boundary=b\n"
+	"\n"
+	"pre\n"
+	"--b\n"
+	"Content-Type: text/plain\n"
+	"\n"
+	"one\ntwo\n"
+	"--b--\n";
+
+static uint32_t deliver(struct fixture *f, const char *m)
+{
+	const char *error;
+	uint32_t uid = 0;
+	struct store_delivery *d = store_delivery_begin(f->store, USER, "INBOX",
+							&error);
+	assert_non_null(d);
+	assert_int_equal(store_delivery_write(d, m, strlen(m), &error), 0);
+	assert_int_equal(store_delivery_commit(&d, &uid, &error), 0);
+	assert_int_equal(store_view_open(f->store, USER, "INBOX", &f->view,
+					 &error), 0);
+	return uid;
+}
+
+static struct store_index *mailbox_index(struct fixture *f,
+					 const char *mailbox, int64_t *id_r)
+{
+	struct store_address addr;
+	const char *name, *error;
+	struct maildir_user *user;
+	struct store_index_mailbox mb;
+	assert_int_equal(store_target_parse(USER, mailbox, &addr, &name,
+					    &error), 0);
+	assert_int_equal(maildir_mailbox_get((struct maildir_store *)f->store,
+					     &addr, name, false, &user, &mb,
+					     &error), 0);
+	*id_r = mb.id;
+	return user->index;
+}
+
+static size_t stored_blob_len_in(struct fixture *f, const char *mailbox,
+				 uint32_t uid)
+{
+	int64_t id;
+	struct store_index *idx = mailbox_index(f, mailbox, &id);
+	void *blob;
+	size_t len;
+	uint64_t size;
+	const char *error;
+	assert_int_equal(store_index_message_structure(idx, id, uid, pool_temp(),
+						       &blob, &len, &size,
+						       &error), 1);
+	assert_int_equal(size, strlen(msg_lf) + 10); /* 10 LFs become CRLF */
+	return len;
+}
+
+static struct store_index *inbox_index(struct fixture *f, int64_t *id_r)
+{
+	return mailbox_index(f, "INBOX", id_r);
+}
+
+static size_t stored_blob_len(struct fixture *f, uint32_t uid)
+{
+	return stored_blob_len_in(f, "INBOX", uid);
+}
+
+static void check_tree(const struct mime_tree *t)
+{
+	/* wire form: "Subject: s\r\n" 12, Content-Type line 43, "\r\n" 2 */
+	assert_int_equal(t->count, 2);
+	assert_string_equal(t->parts[0].type, "multipart");
+	assert_int_equal(t->parts[0].hdr_off, 0);
+	assert_int_equal(t->parts[0].body_off, 57);
+	assert_int_equal(t->parts[0].hdr_bare_lf, 0);
+	const struct mime_part *p = &t->parts[1];
+	assert_string_equal(p->type, "text");
+	/* "pre\r\n--b\r\n" 10 */
+	assert_int_equal(p->hdr_off, 67);
+	assert_int_equal(p->body_off, 67 + 26 + 2);
+	/* "one\r\ntwo": the last CRLF belongs to the delimiter */
+	assert_int_equal(mime_part_body_octets(p), 8);
+	assert_int_equal(p->body_bare_lf, 0);
+	assert_int_equal(p->body_lines, 1);
+}
+
+static void test_structure_wire_offsets_and_cache(void **state)
+{
+	struct fixture *f = *state;
+	const char *error;
+	uint32_t uid = deliver(f, msg_lf);
+	assert_int_equal(stored_blob_len(f, uid), 0); /* lazy */
+	struct mime_tree *t = NULL;
+	assert_int_equal(store_view_message_structure(f->view, uid, pool_temp(),
+						      &t, &error), 0);
+	check_tree(t);
+	mime_tree_free(&t);
+	assert_true(stored_blob_len(f, uid) > 0);
+	/* from the blob now: the same tree */
+	assert_int_equal(store_view_message_structure(f->view, uid, pool_temp(),
+						      &t, &error), 0);
+	check_tree(t);
+	mime_tree_free(&t);
+}
+
+static void test_structure_damaged_blob_is_replaced(void **state)
+{
+	struct fixture *f = *state;
+	const char *error;
+	uint32_t uid = deliver(f, msg_lf);
+	int64_t id;
+	struct store_index *idx = inbox_index(f, &id);
+	assert_int_equal(store_index_begin(idx, &error), 0);
+	assert_int_equal(store_index_message_set_structure(idx, id, uid,
+							   "\x07junk", 5,
+							   &error), 0);
+	assert_int_equal(store_index_commit(idx, &error), 0);
+	assert_int_equal(stored_blob_len(f, uid), 5);
+	struct mime_tree *t = NULL;
+	assert_int_equal(store_view_message_structure(f->view, uid, pool_temp(),
+						      &t, &error), 0);
+	check_tree(t);
+	mime_tree_free(&t);
+	assert_true(stored_blob_len(f, uid) > 5);
+	/* no such message */
+	assert_int_equal(store_view_message_structure(f->view, uid + 5,
+						      pool_temp(), &t, &error),
+			 -1);
+	assert_null(t);
+}
+
+static void test_structure_copied_with_message(void **state)
+{
+	struct fixture *f = *state;
+	const char *error;
+	uint32_t uid = deliver(f, msg_lf);
+	struct mime_tree *t = NULL;
+	assert_int_equal(store_view_message_structure(f->view, uid, pool_temp(),
+						      &t, &error), 0);
+	mime_tree_free(&t);
+	size_t len = stored_blob_len(f, uid);
+	struct store_copy_result res;
+	assert_int_equal(store_view_copy(f->view, &uid, 1, "Archive", false,
+					 pool_temp(), &res, &error), 0);
+	assert_int_equal(res.count, 1);
+	assert_int_equal(stored_blob_len_in(f, "Archive", res.dst_uids[0]), len);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_structure_wire_offsets_and_cache,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_structure_damaged_blob_is_replaced,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_structure_copied_with_message,
+						setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
