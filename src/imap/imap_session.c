@@ -29,8 +29,10 @@
 #define UI IMAP_CMD_UID
 /* RFC 9051 6.1 (any state), 6.2 (not authenticated), 6.3 (authenticated),
  * 6.4 (selected); RFC 2971 ID, RFC 5161 ENABLE, RFC 2342 NAMESPACE,
- * RFC 3691 UNSELECT, RFC 4315 UID EXPUNGE, RFC 6851 MOVE. Sorted by name: looked up by bsearch. */
+ * RFC 3691 UNSELECT, RFC 4315 UID EXPUNGE, RFC 6851 MOVE, RFC 2177 IDLE.
+ * Sorted by name: looked up by bsearch. */
 static const struct imap_cmd_def imap_cmds[] = {
+	{ "APPEND", imap_cmd_append, AU | SE },
 	{ "AUTHENTICATE", imap_cmd_authenticate, NA },
 	{ "CAPABILITY", imap_cmd_capability, NA | AU | SE },
 	{ "CHECK", imap_cmd_check, SE },
@@ -43,6 +45,7 @@ static const struct imap_cmd_def imap_cmds[] = {
 	{ "EXPUNGE", imap_cmd_expunge, SE | UI },
 	{ "FETCH", imap_cmd_fetch, SE | UI },
 	{ "ID", imap_cmd_id, NA | AU | SE },
+	{ "IDLE", imap_cmd_idle, AU | SE },
 	{ "LIST", imap_cmd_list, AU | SE },
 	{ "LOGIN", imap_cmd_login, NA },
 	{ "LOGOUT", imap_cmd_logout, NA | AU | SE },
@@ -240,9 +243,12 @@ const char *imap_capabilities(const struct imap_session *s)
 	str_t caps = STR_INIT;
 	/* RFC 9051 7.2.2: what this server does, no more; each extension
 	 * here is served in full (issue 9 item 9 lists the rest to come) */
-	str_appendz(&caps, "IMAP4rev1 LITERAL- SASL-IR ID ENABLE UNSELECT NAMESPACE");
+	str_appendz(&caps, "IMAP4rev1 LITERAL- SASL-IR ID ENABLE UNSELECT NAMESPACE IDLE");
 	/* RFC 4315, RFC 6851 (imap_copy.c, imap_expunge.c) */
 	str_appendz(&caps, " UIDPLUS MOVE");
+	/* RFC 7889 APPENDLIMIT: the largest message APPEND takes */
+	str_printf(&caps, " APPENDLIMIT=%llu",
+		   (unsigned long long)s->base.env->config->message_size_limit);
 	/* RFC 4731, RFC 5182 (imap_search_cmd.c) */
 	str_appendz(&caps, " ESEARCH SEARCHRES");
 	/* RFC 5258, RFC 5819, RFC 6154, RFC 3348, RFC 8438 (imap_list.c,
@@ -456,7 +462,17 @@ static void imap_feed_line(struct imap_session *s, const char *line, size_t len)
 		session_close(&s->base);
 		return;
 	}
-	int r = imap_parser_feed_line(s->parser, line, len, &need, &error);
+	/* APPEND's message literal is streamed, not parsed (imap_append.c) */
+	size_t append_len = len;
+	bool append = imap_append_prefix(s, line, len, &append_len);
+	int r = imap_parser_feed_line(s->parser, line, append_len, &need, &error);
+	if (append && r != 0) {
+		imap_append_free(s);
+		if (r > 0) {
+			imap_line_bad(s, imap_parser_tag(s->parser), NULL, "Invalid APPEND");
+			return;
+		}
+	}
 	if (r < 0) {
 		if (imap_parser_failure(s->parser) == IMAP_PARSER_FAIL_TOOBIG) {
 			imap_literal_refused(s, NULL, line, len);
@@ -495,6 +511,11 @@ static void imap_check_drain(struct imap_session *s)
 static void imap_process_input(struct imap_session *s)
 {
 	while (!s->base.closing && s->input != IMAP_INPUT_WAIT) {
+		if (s->input == IMAP_INPUT_APPEND) {
+			if (!imap_append_input(s))
+				return;
+			continue;
+		}
 		if (s->input == IMAP_INPUT_LITERAL) {
 			if (!literal_read_conn(&s->literal, s->base.conn, IMAP_INPUT_MAX,
 					       imap_parser_literal_chunk, s->parser))
@@ -508,6 +529,10 @@ static void imap_process_input(struct imap_session *s)
 							 &line, &len, NULL);
 		if (r == CONN_LINE_MORE)
 			return;
+		if (s->input == IMAP_INPUT_IDLE) {
+			imap_idle_input_line(s, r == CONN_LINE_TOOLONG ? NULL : line, len);
+			continue;
+		}
 		if (r == CONN_LINE_TOOLONG) {
 			if (s->input == IMAP_INPUT_SASL)
 				imap_auth_abort(s);
@@ -527,6 +552,7 @@ bool imap_session_check_gone(struct imap_session *s);
 
 static void imap_session_destroy(struct imap_session *s)
 {
+	imap_append_free(s);
 	str_free(&s->out);
 	imap_parser_destroy(&s->parser);
 	session_deinit(&s->base);
@@ -542,6 +568,7 @@ static void imap_session_free(struct imap_session *s)
 		 s->user != NULL ? log_str(s->user) : "-", s->commands);
 	imap_auth_abort(s);
 	imap_fetch_abort(s);
+	imap_idle_free(s);
 	/* the view is closed on the user's lane, then the session ends */
 	s->input = IMAP_INPUT_WAIT;
 	imap_store_close(s, imap_session_destroy);
@@ -578,8 +605,10 @@ static void imap_on_conn_event(void *ctx, enum conn_event ev)
 static void imap_session_drain(struct session *base)
 {
 	struct imap_session *s = (struct imap_session *)base;
-	/* a command in flight answers first; imap_check_drain() then ends it */
-	if (s->input != IMAP_INPUT_WAIT && s->cmd.tag == NULL) {
+	/* a command in flight answers first; imap_check_drain() then ends
+	 * it; an IDLE ends at once (RFC 2177: the server may end it) */
+	if (s->input == IMAP_INPUT_IDLE ||
+	    (s->input != IMAP_INPUT_WAIT && s->cmd.tag == NULL)) {
 		imap_auth_abort(s);
 		imap_session_bye(s, "[UNAVAILABLE] Server shutting down");
 	}
