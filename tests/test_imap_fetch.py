@@ -173,6 +173,10 @@ def test_sequence_sets_and_limits(postel):
         assert ok(c, "UID FETCH 7:9 FLAGS") == {}
         assert sorted(ok(c, "UID FETCH 9:* FLAGS")) == [3]  # "*" is the last UID
         assert sorted(ok(c, "FETCH 1 BODY.PEEK[" + ".".join(["1"] * 16) + "]")) == [1]
+        # RFC 5182: "$" is the saved SEARCH result
+        c.command("SEARCH RETURN (SAVE) SUBJECT s2")
+        got = ok(c, "FETCH $ (UID BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        assert sorted(got) == [3]
         # 1500 ranges within the line limit; a 1 MB set is refused, bounded
         ok(c, "UID FETCH " + ",".join(str(i) for i in range(1, 3000, 2)) + " UID")
         t0 = time.monotonic()
