@@ -204,7 +204,7 @@ def test_rev2_session_beside_rev1_session(postel):
         assert not [x for x in untagged if b"RECENT" in x]
         deliver(postel, user)
         untagged = ok(r1, "NOOP")
-        # the rev2 session claimed no \\Recent: both are r1's
+        # the rev2 session claimed no \Recent: both are r1's
         assert b"* 2 EXISTS" in untagged and b"* 2 RECENT" in untagged, untagged
         untagged = ok(c, "NOOP")
         assert b"* 2 EXISTS" in untagged
