@@ -181,6 +181,9 @@ def test_utf8_mailbox_names(postel):
         assert f'* LIST (\\HasNoChildren) "/" "{name}"'.encode() in untagged
         untagged = ok(c, f'STATUS "{name}" (MESSAGES)'.encode())
         assert untagged == [f'* STATUS "{name}" (MESSAGES 0)'.encode()]
+        # RFC 9051 7.1: a DELETE refused for the names below it
+        tagged, _ = c.command('DELETE "Entwürfe"'.encode())
+        assert tagged.split()[1:3] == [b"NO", b"[HASCHILDREN]"], tagged
         # a modified UTF-7 name is just a name in rev2
         ok(c, 'CREATE "Entw&APw-rfe2"')
         assert b'* LIST (\\HasNoChildren) "/" "Entw&APw-rfe2"' in ok(c, 'LIST "" "Entw&*"')
