@@ -51,6 +51,10 @@ def test_search_keys_and_decoded_bodies(postel):
         assert search(c, "SEARCH RETURN (ALL) ALL").endswith("ALL 1:3")
         assert search(c, "UID SEARCH RETURN (SAVE) SUBJECT plain") is None
         assert search(c, "SEARCH $") == "* SEARCH 2"
+        # RFC 5182: "$" as the message set of other commands
+        tagged, _ = c.command("STORE $ +FLAGS.SILENT (\\Flagged)")
+        assert status_of(tagged) == "OK", tagged
+        assert search(c, "SEARCH FLAGGED") == "* SEARCH 2"
         tagged, _ = c.command("SEARCH CHARSET KOI8-R ALL")
         assert tagged.split()[1:3] == [b"NO", b"[BADCHARSET"], tagged
         tagged, _ = c.command("SEARCH FROBNICATE")

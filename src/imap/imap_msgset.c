@@ -2,6 +2,7 @@
  * imap_msgset.h). */
 #include "imap_private.h"
 #include "imap/imap_msgset.h"
+#include "imap/imap_search_render.h"
 #include "store/store_view.h"
 
 unsigned imap_msgset_count_below(imap_msgset_uid_at_t *uid_at, const void *ctx,
@@ -95,6 +96,21 @@ int imap_msgset_uids(struct imap_session *s, const struct imap_arg *arg, bool ui
 	if (imap_seqset_parse(arg->str, arg->len, IMAP_MSGSET_MAX_RANGES, &set, error_r) < 0)
 		return -1;
 	const struct store_view *view = s->sel->view;
+	if (set.saved) {
+		/* RFC 5182 2.1: "$" is the saved SEARCH result, as UIDs, in
+		 * the UID and the sequence forms alike; messages expunged
+		 * since are left out (2.4), an empty or missing one is empty */
+		const struct imap_selected *sel = s->sel;
+		uint32_t *uids = pool_alloc(pool, ((size_t)sel->saved_count + 1) * sizeof(*uids));
+		unsigned n = 0;
+		for (unsigned i = 0; i < sel->saved_count; i++)
+			if (store_view_seq(view, sel->saved[i]) != 0)
+				uids[n++] = sel->saved[i];
+		imap_seqset_free(&set);
+		*uids_r = uids;
+		*count_r = n;
+		return 0;
+	}
 	int r = imap_msgset_resolve(&set, uid, store_view_count(view), view_uid_at, view,
 				    pool, uids_r, count_r, error_r);
 	imap_seqset_free(&set);
@@ -103,16 +119,6 @@ int imap_msgset_uids(struct imap_session *s, const struct imap_arg *arg, bool ui
 
 void imap_msgset_append_uids(str_t *out, const uint32_t *uids, unsigned count)
 {
-	for (unsigned i = 0; i < count;) {
-		unsigned j = i;
-		while (j + 1 < count && uids[j + 1] == uids[j] + 1)
-			j++;
-		if (i > 0)
-			str_appendc(out, ',');
-		if (j > i)
-			str_printf(out, "%u:%u", uids[i], uids[j]);
-		else
-			str_printf(out, "%u", uids[i]);
-		i = j + 1;
-	}
+	/* the same compact form as ESEARCH ALL (RFC 4731) */
+	imap_search_render_set(out, uids, count);
 }

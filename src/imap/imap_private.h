@@ -27,8 +27,11 @@
 #include <stdint.h>
 
 struct auth_login;
+struct imap_append;
+struct imap_idle;
 struct session_user;
 struct store;
+struct store_delivery;
 struct store_view;
 
 /* RFC 9051 4 / 7162 4: a server should take command lines of at least
@@ -63,6 +66,8 @@ enum imap_input {
 	IMAP_INPUT_SKIP,     /* skipping a refused {n+} literal's octets */
 	IMAP_INPUT_SASL,     /* AUTHENTICATE: a response line */
 	IMAP_INPUT_WAIT,     /* a command runs: read nothing */
+	IMAP_INPUT_APPEND,   /* APPEND: the message literal, then its line end */
+	IMAP_INPUT_IDLE,     /* IDLE: waiting for DONE */
 };
 
 /* rev1 \Recent ranges a session keeps; past it the last one widens */
@@ -133,6 +138,13 @@ struct imap_session {
 	struct session_user *suser; /* the user's lane and store handle */
 	bool store_busy;      /* a job of this session is out */
 	struct imap_selected *sel;
+	/* APPEND (imap_append.c): the line being read is an APPEND's; the
+	 * message being streamed, and its open delivery (aborted by
+	 * imap_store_close() if the session ends first) */
+	bool append_cmd;
+	struct imap_append *append;
+	struct store_delivery *delivery;
+	struct imap_idle *idle; /* IDLE running (imap_idle.c) */
 
 	/* a large answer written as the client reads (imap_output_end) */
 	str_t out;
@@ -212,6 +224,21 @@ imap_cmd_func_t imap_cmd_select, imap_cmd_examine, imap_cmd_close, imap_cmd_unse
 void imap_select_sync(struct imap_cmd *cmd, void (*final)(struct imap_cmd *cmd));
 void imap_selected_free(struct imap_selected **sel);
 bool imap_selected_is_recent(const struct imap_selected *sel, uint32_t uid);
+
+/* imap_append.c: APPEND. imap_append_prefix(): for a line of an APPEND
+ * ending in the message's literal prefix: true and the length of the
+ * line without it in *len_r (the message is streamed, never parsed). imap_append_input():
+ * the octets and the line end (IMAP_INPUT_APPEND); false: wants input. */
+imap_cmd_func_t imap_cmd_append;
+bool imap_append_prefix(struct imap_session *s, const char *line, size_t len, size_t *len_r);
+bool imap_append_input(struct imap_session *s);
+void imap_append_free(struct imap_session *s);
+
+/* imap_idle.c: IDLE; a line read while idling (NULL: too long) */
+imap_cmd_func_t imap_cmd_idle;
+void imap_idle_input_line(struct imap_session *s, const char *line, size_t len);
+void imap_idle_free(struct imap_session *s);
+
 /* RFC 5182: keep uids (ascending) as "$", replacing the last. */
 void imap_selected_save(struct imap_selected *sel, const uint32_t *uids, unsigned count);
 
@@ -269,7 +296,8 @@ int imap_rev2_select_attrs(struct store *store, const char *address, const char 
 
 /* imap_store_cmd.c, imap_expunge.c, imap_copy.c: message commands */
 imap_cmd_func_t imap_cmd_store, imap_cmd_expunge, imap_cmd_copy, imap_cmd_move;
-/* imap_copy.c: the user has a mailbox by this (canonical) name; in a job */
+/* imap_copy.c: the user has a mailbox by this (canonical) name; in a
+ * job (NO [NONEXISTENT] or [TRYCREATE] rather than a failure) */
 bool imap_mailbox_exists(struct store *store, const char *address, const char *name);
 
 #endif

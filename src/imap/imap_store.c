@@ -92,6 +92,7 @@ void imap_store_run(struct imap_session *s, imap_store_work_t *work,
 struct imap_store_close_job {
 	struct imap_session *s;
 	struct imap_selected *sel;
+	struct store_delivery *delivery; /* an APPEND cut off */
 	void (*done)(struct imap_session *s);
 };
 
@@ -99,6 +100,8 @@ static void imap_store_close_work(void *ctx, struct store *store)
 {
 	struct imap_store_close_job *job = ctx;
 	(void)store;
+	if (job->delivery != NULL)
+		store_delivery_abort(&job->delivery);
 	imap_selected_free(&job->sel);
 }
 
@@ -114,7 +117,7 @@ static void imap_store_close_done(void *ctx)
 
 void imap_store_close(struct imap_session *s, void (*done)(struct imap_session *s))
 {
-	if (s->sel == NULL || s->suser == NULL) {
+	if ((s->sel == NULL && s->delivery == NULL) || s->suser == NULL) {
 		session_user_put(&s->suser);
 		done(s);
 		return;
@@ -122,7 +125,9 @@ void imap_store_close(struct imap_session *s, void (*done)(struct imap_session *
 	struct imap_store_close_job *job = xcalloc(1, sizeof(*job));
 	job->s = s;
 	job->sel = s->sel;
+	job->delivery = s->delivery;
 	job->done = done;
+	s->delivery = NULL;
 	s->sel = NULL;
 	imap_store_run(s, imap_store_close_work, imap_store_close_done, job);
 }
