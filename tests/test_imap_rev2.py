@@ -14,7 +14,9 @@ import re
 
 import pytest
 
+from conftest import BOB, make_message, scaled, token
 from imap_helpers import IMAPRaw, deliver, new_user, status_of
+from test_imap_append_idle import append_raw
 from test_imap_mailbox import ok, session
 
 NOT_ADVERTISED = ("IMAP4rev2 is not advertised yet (imap_rev2_available() is false "
@@ -204,3 +206,26 @@ def test_rev2_session_beside_rev1_session(postel):
         ok(c, "STORE 2 +FLAGS (\\Seen)")
         untagged = ok(r1, "NOOP")
         assert [x for x in untagged if re.match(rb"\* 2 FETCH \(FLAGS \(.*\\Recent", x)], untagged
+
+
+def test_append_and_idle_in_rev2(postel):
+    """APPEND takes a UTF-8 name (RFC 9051 5.1); IDLE pushes EXISTS
+    without RECENT (RFC 9051 7.4.1, no \\Recent)."""
+    c, user, pw = rev2_session(postel)
+    with c:
+        ok(c, 'CREATE "Entwürfe"'.encode())
+        msg = make_message(token(), sender=BOB, to=user)
+        tagged, _ = append_raw(c, '"Entwürfe" (\\Draft)', msg)
+        assert tagged.split()[1:3] == [b"OK", b"[APPENDUID"], tagged
+        assert ok(c, 'STATUS "Entwürfe" (MESSAGES)'.encode()) == [
+            '* STATUS "Entwürfe" (MESSAGES 1)'.encode()]
+        ok(c, "SELECT INBOX")
+        tag = c.tag()
+        c.send(f"{tag} IDLE\r\n".encode())
+        assert c.read_line().startswith(b"+ ")
+        deliver(postel, user)
+        assert c.read_line(timeout=scaled(5)) == b"* 1 EXISTS\r\n"
+        c.send(b"DONE\r\n")
+        tagged, untagged = c.read_tagged(tag)
+        assert status_of(tagged) == "OK"
+        assert not [x for x in untagged if b"RECENT" in x], untagged
