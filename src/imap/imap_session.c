@@ -14,7 +14,6 @@
 #include "lib/conn.h"
 #include "lib/config.h"
 #include "lib/log.h"
-#include "auth/sasl.h"
 #include "store/store.h"
 
 #include <stdarg.h>
@@ -80,19 +79,6 @@ static const struct imap_cmd_def *imap_cmd_find(const char *name)
 {
 	return bsearch(name, imap_cmds, sizeof(imap_cmds) / sizeof(imap_cmds[0]),
 		       sizeof(imap_cmds[0]), cmd_def_cmp);
-}
-
-void imap_untagged(struct imap_session *s, const char *fmt, ...)
-{
-	str_t line = STR_INIT;
-	va_list ap;
-	str_appendz(&line, "* ");
-	va_start(ap, fmt);
-	str_vprintf(&line, fmt, ap);
-	va_end(ap);
-	str_appendz(&line, "\r\n");
-	conn_write(s->base.conn, line.data, line.len);
-	str_free(&line);
 }
 
 static void imap_write_tagged(struct imap_session *s, const char *tag, const char *status,
@@ -175,46 +161,6 @@ static void imap_line_bad(struct imap_session *s, const char *tag, const char *r
 	session_command_done(&s->base);
 }
 
-/* Room kept for the tagged reply and untagged data after an answer */
-#define IMAP_OUTPUT_RESERVE 4096
-
-str_t *imap_output_begin(struct imap_session *s)
-{
-	str_clear(&s->out);
-	s->out_off = 0;
-	return &s->out;
-}
-
-static void imap_output_flush(void *ctx)
-{
-	struct imap_session *s = ctx;
-	size_t room = conn_output_room(s->base.conn);
-	size_t left = s->out.len - s->out_off;
-	if (room > IMAP_OUTPUT_RESERVE) {
-		size_t n = room - IMAP_OUTPUT_RESERVE < left ? room - IMAP_OUTPUT_RESERVE : left;
-		conn_write(s->base.conn, s->out.data + s->out_off, n);
-		s->out_off += n;
-		left -= n;
-	}
-	if (left > 0) {
-		/* the rest when the client has read this much */
-		conn_set_output_drained(s->base.conn, imap_output_flush, s);
-		return;
-	}
-	conn_set_output_drained(s->base.conn, NULL, NULL);
-	str_free(&s->out);
-	s->out_off = 0;
-	void (*final)(struct imap_cmd *cmd) = s->out_final;
-	s->out_final = NULL;
-	final(&s->cmd);
-}
-
-void imap_output_end(struct imap_cmd *cmd, void (*final)(struct imap_cmd *cmd))
-{
-	cmd->s->out_final = final;
-	imap_output_flush(cmd->s);
-}
-
 void imap_cmd_wait(struct imap_cmd *cmd)
 {
 	cmd->s->input = IMAP_INPUT_WAIT;
@@ -236,136 +182,6 @@ bool imap_session_auth_offered(const struct imap_session *s)
 	 * greeting is written before it ends, but only ever goes out over TLS) */
 	return conn_is_tls(s->base.conn) || s->tls_started ||
 	       s->base.env->config->allow_plaintext_auth;
-}
-
-const char *imap_capabilities(const struct imap_session *s)
-{
-	str_t caps = STR_INIT;
-	/* RFC 9051 7.2.2: what this server does, no more; each extension
-	 * here is served in full (issue 9 item 9 lists the rest to come) */
-	str_appendz(&caps, "IMAP4rev1 LITERAL- SASL-IR ID ENABLE UNSELECT NAMESPACE IDLE");
-	/* RFC 4315, RFC 6851 (imap_copy.c, imap_expunge.c) */
-	str_appendz(&caps, " UIDPLUS MOVE");
-	/* RFC 7889 APPENDLIMIT: the largest message APPEND takes */
-	str_printf(&caps, " APPENDLIMIT=%llu",
-		   (unsigned long long)s->base.env->config->message_size_limit);
-	/* RFC 3516: FETCH BINARY (imap_fetch_render_binary.c), APPEND ~{n} */
-	str_appendz(&caps, " BINARY");
-	/* RFC 4731, RFC 5182 (imap_search_cmd.c) */
-	str_appendz(&caps, " ESEARCH SEARCHRES");
-	/* RFC 5258, RFC 5819, RFC 6154, RFC 3348, RFC 8438 (imap_list.c,
-	 * imap_mailbox.c) */
-	str_appendz(&caps, " LIST-EXTENDED LIST-STATUS SPECIAL-USE CHILDREN STATUS=SIZE");
-	if (s->state == IMAP_STATE_NOT_AUTH) {
-		if (!conn_is_tls(s->base.conn) && !s->tls_started && s->base.env->tls != NULL)
-			str_appendz(&caps, " STARTTLS");
-		if (imap_session_auth_offered(s)) {
-			for (const char *const *m = sasl_mechanisms(); *m != NULL; m++)
-				str_printf(&caps, " AUTH=%s", *m);
-		} else {
-			/* RFC 9051 6.2.3: no LOGIN (nor AUTHENTICATE) in clear */
-			str_appendz(&caps, " LOGINDISABLED");
-		}
-	}
-	const char *ret = t_strndup(caps.data, caps.len);
-	str_free(&caps);
-	return ret;
-}
-
-void imap_append_string(str_t *out, const char *s, size_t len)
-{
-	bool quotable = len <= 1024;
-	for (size_t i = 0; quotable && i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c == '\r' || c == '\n' || c == '\0' || c >= 0x80)
-			quotable = false;
-	}
-	if (!quotable) {
-		str_printf(out, "{%zu}\r\n", len);
-		str_append(out, s, len);
-		return;
-	}
-	str_appendc(out, '"');
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] == '"' || s[i] == '\\')
-			str_appendc(out, '\\');
-		str_appendc(out, s[i]);
-	}
-	str_appendc(out, '"');
-}
-
-void imap_append_nstring(str_t *out, const char *s)
-{
-	if (s == NULL)
-		str_appendz(out, "NIL");
-	else
-		imap_append_string(out, s, strlen(s));
-}
-
-/* RFC 3501 5.1.3: modified UTF-7 of a UTF-8 name. */
-static void imap_utf8_to_mutf7(const char *name, str_t *out)
-{
-	static const char b64[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
-	const unsigned char *p = (const unsigned char *)name;
-	while (*p != '\0') {
-		if (*p >= 0x20 && *p < 0x7f) {
-			str_appendc(out, (char)*p);
-			if (*p == '&')
-				str_appendc(out, '-');
-			p++;
-			continue;
-		}
-		/* a run of non-ASCII characters as base64 of UTF-16BE */
-		uint32_t bits = 0;
-		unsigned nbits = 0;
-		str_appendc(out, '&');
-		while (*p != '\0' && !(*p >= 0x20 && *p < 0x7f)) {
-			uint32_t cp;
-			unsigned n;
-			if (*p < 0x80) { cp = *p; n = 1; }
-			else if ((*p & 0xe0) == 0xc0) { cp = *p & 0x1f; n = 2; }
-			else if ((*p & 0xf0) == 0xe0) { cp = *p & 0x0f; n = 3; }
-			else { cp = *p & 0x07; n = 4; }
-			for (unsigned i = 1; i < n; i++) {
-				if ((p[i] & 0xc0) != 0x80) { n = i; cp = 0xfffd; break; }
-				cp = (cp << 6) | (p[i] & 0x3f);
-			}
-			p += n;
-			uint16_t units[2];
-			unsigned nu = 0;
-			if (cp >= 0x10000) {
-				cp -= 0x10000;
-				units[nu++] = (uint16_t)(0xd800 | (cp >> 10));
-				units[nu++] = (uint16_t)(0xdc00 | (cp & 0x3ff));
-			} else {
-				units[nu++] = (uint16_t)cp;
-			}
-			for (unsigned u = 0; u < nu; u++) {
-				bits = (bits << 16) | units[u];
-				nbits += 16;
-				while (nbits >= 6) {
-					nbits -= 6;
-					str_appendc(out, b64[(bits >> nbits) & 0x3f]);
-				}
-			}
-		}
-		if (nbits > 0)
-			str_appendc(out, b64[(bits << (6 - nbits)) & 0x3f]);
-		str_appendc(out, '-');
-	}
-}
-
-void imap_append_mailbox(struct imap_session *s, str_t *out, const char *name)
-{
-	if (s->utf8_accept) {
-		imap_append_string(out, name, strlen(name));
-		return;
-	}
-	str_t enc = STR_INIT;
-	imap_utf8_to_mutf7(name, &enc);
-	imap_append_string(out, enc.data != NULL ? enc.data : "", enc.len);
-	str_free(&enc);
 }
 
 static const char *imap_log_tag(const char *tag)
