@@ -21,6 +21,7 @@
 #include "imap/imap_fetch_render.h"
 #include "lib/mem.h"
 #include "store/store_view.h"
+#include "store/test-store-fixture.h"
 
 #define USER "ivy@example.org"
 #ifdef MIME_CORPUS_DIR
@@ -35,20 +36,11 @@ struct fixture {
 	struct store_view *view;
 };
 
-static inline int rm_entry(const char *path, const struct stat *st, int flag,
-		    struct FTW *ftw)
-{
-	(void)st; (void)flag; (void)ftw;
-	return remove(path);
-}
-
 static inline int setup(void **state)
 {
 	struct fixture *f = xcalloc(1, sizeof(*f));
-	snprintf(f->dir, sizeof(f->dir), "/tmp/test-fetch-render.XXXXXX");
-	const char *error;
-	if (mkdtemp(f->dir) == NULL || store_open(f->dir, &f->store, &error) < 0 ||
-	    store_user_create(f->store, USER, &error) < 0)
+	if (test_store_setup(f->dir, sizeof(f->dir), "test-fetch-render", &f->store,
+			     USER) < 0)
 		return -1;
 	*state = f;
 	return 0;
@@ -59,7 +51,7 @@ static inline int teardown(void **state)
 	struct fixture *f = *state;
 	store_view_close(&f->view);
 	store_close(&f->store);
-	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	test_dir_remove(f->dir);
 	free(f);
 	return 0;
 }
@@ -69,13 +61,8 @@ static inline uint32_t deliver_len(struct fixture *f, const char *m, size_t len,
 {
 	const char *error;
 	uint32_t uid = 0;
-	struct store_delivery *d = store_delivery_begin(f->store, USER, "INBOX",
-							&error);
-	assert_non_null(d);
-	for (size_t off = 0; off < len; off += 65536) {
-		size_t n = len - off < 65536 ? len - off : 65536;
-		assert_int_equal(store_delivery_write(d, m + off, n, &error), 0);
-	}
+	struct store_delivery *d = test_store_begin(f->store, USER, "INBOX", m,
+						    len, 65536);
 	static const char *const seen[] = { "$Label1" };
 	struct store_flags_update flags = {
 		.sysflags = STORE_FLAG_SEEN | STORE_FLAG_FLAGGED,

@@ -25,6 +25,7 @@
 #include "store/store_view.h"
 #include "store/store_seek.h"
 #include "store/test-store-path.h"
+#include "store/test-store-fixture.h"
 
 #define USER "gina@example.org"
 
@@ -34,20 +35,11 @@ struct fixture {
 	struct store_view *view;
 };
 
-static int rm_entry(const char *path, const struct stat *st, int flag,
-		    struct FTW *ftw)
-{
-	(void)st; (void)flag; (void)ftw;
-	return remove(path);
-}
-
 static int setup(void **state)
 {
 	struct fixture *f = xcalloc(1, sizeof(*f));
-	snprintf(f->dir, sizeof(f->dir), "/tmp/test-store-seek.XXXXXX");
-	const char *error;
-	if (mkdtemp(f->dir) == NULL || store_open(f->dir, &f->store, &error) < 0 ||
-	    store_user_create(f->store, USER, &error) < 0)
+	if (test_store_setup(f->dir, sizeof(f->dir), "test-store-seek", &f->store,
+			     USER) < 0)
 		return -1;
 	*state = f;
 	return 0;
@@ -58,7 +50,7 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 	store_view_close(&f->view);
 	store_close(&f->store);
-	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	test_dir_remove(f->dir);
 	free(f);
 	return 0;
 }

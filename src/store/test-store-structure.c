@@ -20,6 +20,7 @@
 #include "mime/mime_parser.h"
 #include "store/store_view.h"
 #include "store/test-store-path.h"
+#include "store/test-store-fixture.h"
 
 #define USER "hugo@example.org"
 
@@ -29,20 +30,11 @@ struct fixture {
 	struct store_view *view;
 };
 
-static int rm_entry(const char *path, const struct stat *st, int flag,
-		    struct FTW *ftw)
-{
-	(void)st; (void)flag; (void)ftw;
-	return remove(path);
-}
-
 static int setup(void **state)
 {
 	struct fixture *f = xcalloc(1, sizeof(*f));
-	snprintf(f->dir, sizeof(f->dir), "/tmp/test-store-structure.XXXXXX");
-	const char *error;
-	if (mkdtemp(f->dir) == NULL || store_open(f->dir, &f->store, &error) < 0 ||
-	    store_user_create(f->store, USER, &error) < 0)
+	if (test_store_setup(f->dir, sizeof(f->dir), "test-store-structure", &f->store,
+			     USER) < 0)
 		return -1;
 	*state = f;
 	return 0;
@@ -53,7 +45,7 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 	store_view_close(&f->view);
 	store_close(&f->store);
-	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	test_dir_remove(f->dir);
 	free(f);
 	return 0;
 }
@@ -73,12 +65,7 @@ static const char msg_lf[] =
 static uint32_t deliver(struct fixture *f, const char *m)
 {
 	const char *error;
-	uint32_t uid = 0;
-	struct store_delivery *d = store_delivery_begin(f->store, USER, "INBOX",
-							&error);
-	assert_non_null(d);
-	assert_int_equal(store_delivery_write(d, m, strlen(m), &error), 0);
-	assert_int_equal(store_delivery_commit(&d, &uid, &error), 0);
+	uint32_t uid = test_store_deliver(f->store, USER, "INBOX", m);
 	assert_int_equal(store_view_open(f->store, USER, "INBOX", &f->view,
 					 &error), 0);
 	return uid;
