@@ -30,33 +30,17 @@
 #define CORPUS "../shared/corpus/mime"
 #endif
 
-struct fixture {
-	char dir[64];
-	struct store *store;
-	struct store_view *view;
-};
-
 static inline int setup(void **state)
 {
-	struct fixture *f = xcalloc(1, sizeof(*f));
-	if (test_store_setup(f->dir, sizeof(f->dir), "test-fetch-render", &f->store,
-			     USER) < 0)
-		return -1;
-	*state = f;
-	return 0;
+	return test_store_fixture_setup(state, "test-fetch-render", USER);
 }
 
 static inline int teardown(void **state)
 {
-	struct fixture *f = *state;
-	store_view_close(&f->view);
-	store_close(&f->store);
-	test_dir_remove(f->dir);
-	free(f);
-	return 0;
+	return test_store_fixture_teardown(state);
 }
 
-static inline uint32_t deliver_len(struct fixture *f, const char *m, size_t len,
+static inline uint32_t deliver_len(struct test_store_fixture *f, const char *m, size_t len,
 			    time_t date)
 {
 	const char *error;
@@ -76,7 +60,7 @@ static inline uint32_t deliver_len(struct fixture *f, const char *m, size_t len,
 	return uid;
 }
 
-static inline uint32_t deliver(struct fixture *f, const char *m)
+static inline uint32_t deliver(struct test_store_fixture *f, const char *m)
 {
 	return deliver_len(f, m, strlen(m), 1733400000);
 }
@@ -106,7 +90,7 @@ static inline void request(const char *items, struct imap_fetch_request *req)
 }
 
 /* The whole response for uid, chunk bytes per call; *peak_r if asked. */
-static inline char *render_peak(struct fixture *f, uint32_t uid, const char *items,
+static inline char *render_peak(struct test_store_fixture *f, uint32_t uid, const char *items,
 			 size_t chunk, size_t *len_r, size_t *peak_r)
 {
 	const char *error;
@@ -152,14 +136,14 @@ static inline char *render_peak(struct fixture *f, uint32_t uid, const char *ite
 	return all.data == NULL ? xstrdup("") : all.data;
 }
 
-static inline char *render(struct fixture *f, uint32_t uid, const char *items,
+static inline char *render(struct test_store_fixture *f, uint32_t uid, const char *items,
 		    size_t chunk)
 {
 	size_t len;
 	return render_peak(f, uid, items, chunk, &len, NULL);
 }
 
-static inline void assert_render(struct fixture *f, uint32_t uid, const char *items,
+static inline void assert_render(struct test_store_fixture *f, uint32_t uid, const char *items,
 			  const char *expected)
 {
 	/* every chunk size gives the same bytes */

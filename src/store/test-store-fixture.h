@@ -8,7 +8,10 @@
  * - test_store_begin(): store_delivery_begin() and the body written in
  *   chunks (0 = in one write), each step asserted; the caller sets meta,
  *   uid or syncs and commits;
- * - test_store_deliver(): begin + commit, asserted; returns the UID.
+ * - test_store_deliver(): begin + commit, asserted; returns the UID;
+ * - struct test_store_fixture with test_store_fixture_setup()/_teardown():
+ *   the common cmocka fixture, a store with one user and a view the test
+ *   may open (closed at teardown).
  * Include after <cmocka.h>. All helpers are static inline, so a test that
  * uses only some of them builds clean under -Wall -Wextra -Werror. */
 #ifndef POSTEL_TEST_STORE_FIXTURE_H
@@ -21,7 +24,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "lib/mem.h"
 #include "store/store.h"
+#include "store/store_view.h"
 
 static inline int test_dir_rm_entry(const char *path, const struct stat *st,
 				    int flag, struct FTW *ftw)
@@ -84,6 +89,32 @@ static inline uint32_t test_store_deliver(struct store *store, const char *user,
 	assert_int_equal(store_delivery_commit(&d, &uid, &error), 0);
 	assert_null(d);
 	return uid;
+}
+
+struct test_store_fixture {
+	char dir[64];
+	struct store *store;
+	struct store_view *view;
+};
+
+static inline int test_store_fixture_setup(void **state, const char *name,
+					   const char *user)
+{
+	struct test_store_fixture *f = xcalloc(1, sizeof(*f));
+	*state = f;
+	return test_store_setup(f->dir, sizeof(f->dir), name, &f->store, user);
+}
+
+static inline int test_store_fixture_teardown(void **state)
+{
+	struct test_store_fixture *f = *state;
+	if (f == NULL)
+		return 0;
+	store_view_close(&f->view);
+	store_close(&f->store);
+	test_dir_remove(f->dir);
+	free(f);
+	return 0;
 }
 
 #endif

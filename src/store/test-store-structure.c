@@ -24,30 +24,14 @@
 
 #define USER "hugo@example.org"
 
-struct fixture {
-	char dir[64];
-	struct store *store;
-	struct store_view *view;
-};
-
 static int setup(void **state)
 {
-	struct fixture *f = xcalloc(1, sizeof(*f));
-	if (test_store_setup(f->dir, sizeof(f->dir), "test-store-structure", &f->store,
-			     USER) < 0)
-		return -1;
-	*state = f;
-	return 0;
+	return test_store_fixture_setup(state, "test-store-structure", USER);
 }
 
 static int teardown(void **state)
 {
-	struct fixture *f = *state;
-	store_view_close(&f->view);
-	store_close(&f->store);
-	test_dir_remove(f->dir);
-	free(f);
-	return 0;
+	return test_store_fixture_teardown(state);
 }
 
 /* LF line ends as an MTA may hand them over: stored as LF */
@@ -62,7 +46,7 @@ static const char msg_lf[] =
 	"one\ntwo\n"
 	"--b--\n";
 
-static uint32_t deliver(struct fixture *f, const char *m)
+static uint32_t deliver(struct test_store_fixture *f, const char *m)
 {
 	const char *error;
 	uint32_t uid = test_store_deliver(f->store, USER, "INBOX", m);
@@ -71,7 +55,7 @@ static uint32_t deliver(struct fixture *f, const char *m)
 	return uid;
 }
 
-static struct store_index *mailbox_index(struct fixture *f,
+static struct store_index *mailbox_index(struct test_store_fixture *f,
 					 const char *mailbox, int64_t *id_r)
 {
 	struct store_address addr;
@@ -87,7 +71,7 @@ static struct store_index *mailbox_index(struct fixture *f,
 	return user->index;
 }
 
-static size_t stored_blob_len_in(struct fixture *f, const char *mailbox,
+static size_t stored_blob_len_in(struct test_store_fixture *f, const char *mailbox,
 				 uint32_t uid)
 {
 	int64_t id;
@@ -103,12 +87,12 @@ static size_t stored_blob_len_in(struct fixture *f, const char *mailbox,
 	return len;
 }
 
-static struct store_index *inbox_index(struct fixture *f, int64_t *id_r)
+static struct store_index *inbox_index(struct test_store_fixture *f, int64_t *id_r)
 {
 	return mailbox_index(f, "INBOX", id_r);
 }
 
-static size_t stored_blob_len(struct fixture *f, uint32_t uid)
+static size_t stored_blob_len(struct test_store_fixture *f, uint32_t uid)
 {
 	return stored_blob_len_in(f, "INBOX", uid);
 }
@@ -134,7 +118,7 @@ static void check_tree(const struct mime_tree *t)
 
 static void test_structure_wire_offsets_and_cache(void **state)
 {
-	struct fixture *f = *state;
+	struct test_store_fixture *f = *state;
 	const char *error;
 	uint32_t uid = deliver(f, msg_lf);
 	assert_int_equal(stored_blob_len(f, uid), 0); /* lazy */
@@ -153,7 +137,7 @@ static void test_structure_wire_offsets_and_cache(void **state)
 
 static void test_structure_damaged_blob_is_replaced(void **state)
 {
-	struct fixture *f = *state;
+	struct test_store_fixture *f = *state;
 	const char *error;
 	uint32_t uid = deliver(f, msg_lf);
 	int64_t id;
@@ -179,7 +163,7 @@ static void test_structure_damaged_blob_is_replaced(void **state)
 
 static void test_structure_copied_with_message(void **state)
 {
-	struct fixture *f = *state;
+	struct test_store_fixture *f = *state;
 	const char *error;
 	uint32_t uid = deliver(f, msg_lf);
 	struct mime_tree *t = NULL;
