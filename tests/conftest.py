@@ -141,6 +141,26 @@ def client_tls_context(cafile=None, alpn=None):
     return ctx
 
 
+def stalled_connections(port, n):
+    """n loopback connections to port that never send a byte: a TLS
+    handshake that stalls before the ClientHello."""
+    return [socket.create_connection(("127.0.0.1", port), timeout=10)
+            for _ in range(n)]
+
+
+def assert_all_dropped(socks, seconds=10):
+    """Every socket in socks is closed by the server (EOF or reset) within
+    scaled(seconds) for all of them together; closes each."""
+    deadline = time.monotonic() + scaled(seconds)
+    for sock in socks:
+        sock.settimeout(max(0.1, deadline - time.monotonic()))
+        try:
+            assert sock.recv(100) == b""
+        except ConnectionResetError:
+            pass
+        sock.close()
+
+
 def b64(data):
     if isinstance(data, str):
         data = data.encode()

@@ -20,18 +20,13 @@
 #include "lib/log.h"
 #include "lib/mem.h"
 #include "store/store_committer.h"
+#include "store/test-store-fixture.h"
 
 static char tdir[64];
 /* files under tdir/mail/ holding the token, collected by nftw */
 static const char *want_token;
 static char *found[8];
 static unsigned nfound;
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st; (void)flag; (void)ftw;
-	return remove(path);
-}
 
 static int find_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -64,14 +59,13 @@ static void find(const char *token)
 
 static int setup(void **state)
 {
-	snprintf(tdir, sizeof(tdir), "/tmp/test-deliver.XXXXXX");
-	return mkdtemp(tdir) == NULL ? -1 : 0;
+	return test_dir_make(tdir, sizeof(tdir), "test-deliver");
 }
 
 static int teardown(void **state)
 {
 	find("\x01never");
-	nftw(tdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	test_dir_remove(tdir);
 	return 0;
 }
 

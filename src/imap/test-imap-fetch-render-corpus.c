@@ -5,7 +5,7 @@
  * streamed with the renderer's own memory bounded. */
 #include "imap/test-imap-fetch-render.h"
 
-static void check_partials(struct fixture *f, uint32_t uid, const char *sect)
+static void check_partials(struct test_store_fixture *f, uint32_t uid, const char *sect)
 {
 	char *full = render(f, uid, t_printf("BODY.PEEK[%s]", sect), 4096);
 	if (strstr(full, "] NIL)") != NULL) {
@@ -42,7 +42,7 @@ static void check_partials(struct fixture *f, uint32_t uid, const char *sect)
 
 static void test_corpus(void **state)
 {
-	struct fixture *f = *state;
+	struct test_store_fixture *f = *state;
 	DIR *dir = opendir(CORPUS);
 	if (dir == NULL)
 		skip();
@@ -87,7 +87,7 @@ static void test_corpus(void **state)
 /* A message stored with bare LFs: literal sizes are wire octets. */
 static void test_large_message_bounded(void **state)
 {
-	struct fixture *f = *state;
+	struct test_store_fixture *f = *state;
 	const size_t body = 5u << 20;
 	str_t m = STR_INIT;
 	str_appendz(&m, "Subject: big\r\nContent-Type: multipart/mixed;"

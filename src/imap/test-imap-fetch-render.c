@@ -23,7 +23,7 @@ static const char msg_simple[] =
 
 static void test_simple_items(void **state)
 {
-	struct fixture *f = *state;
+	struct test_store_fixture *f = *state;
 	uint32_t uid = deliver(f, msg_simple);
 	assert_render(f, uid, "UID RFC822.SIZE INTERNALDATE FLAGS",
 		      t_printf("* 1 FETCH (UID %u RFC822.SIZE %zu INTERNALDATE"
@@ -119,7 +119,7 @@ static const char *slice(const char *m, const char *from, const char *to,
 
 static void test_nested_structure_and_sections(void **state)
 {
-	struct fixture *f = *state;
+	struct test_store_fixture *f = *state;
 	uint32_t uid = deliver(f, msg_nested);
 	size_t mlen, tlen, hlen;
 	const char *m = slice(msg_nested, "From: Zed", "\r\n--outer\r\nContent-Type: app",
@@ -185,7 +185,7 @@ static void test_nested_structure_and_sections(void **state)
  * literals, a missing boundary leaves an empty multipart. */
 static void test_envelope_nil_rules(void **state)
 {
-	struct fixture *f = *state;
+	struct test_store_fixture *f = *state;
 	uint32_t a = deliver(f, "\r\nbody only\r\n");
 	assert_render(f, a, "ENVELOPE BODY",
 		      "* 1 FETCH (ENVELOPE (NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)"
@@ -215,7 +215,7 @@ static void test_envelope_nil_rules(void **state)
 
 static void test_bare_lf_sizes(void **state)
 {
-	struct fixture *f = *state;
+	struct test_store_fixture *f = *state;
 	uint32_t uid = deliver(f, "Subject: lf\n\none\ntwo\n");
 	assert_render(f, uid, "RFC822.SIZE BODY.PEEK[TEXT] BODY.PEEK[HEADER]",
 		      "* 1 FETCH (RFC822.SIZE 25 BODY[TEXT] {10}\r\none\r\ntwo\r\n"

@@ -21,6 +21,7 @@
 #include "imap/imap_fetch_render.h"
 #include "lib/mem.h"
 #include "store/store_view.h"
+#include "store/test-store-fixture.h"
 
 #define USER "ivy@example.org"
 #ifdef MIME_CORPUS_DIR
@@ -29,53 +30,23 @@
 #define CORPUS "../shared/corpus/mime"
 #endif
 
-struct fixture {
-	char dir[64];
-	struct store *store;
-	struct store_view *view;
-};
-
-static inline int rm_entry(const char *path, const struct stat *st, int flag,
-		    struct FTW *ftw)
-{
-	(void)st; (void)flag; (void)ftw;
-	return remove(path);
-}
-
 static inline int setup(void **state)
 {
-	struct fixture *f = xcalloc(1, sizeof(*f));
-	snprintf(f->dir, sizeof(f->dir), "/tmp/test-fetch-render.XXXXXX");
-	const char *error;
-	if (mkdtemp(f->dir) == NULL || store_open(f->dir, &f->store, &error) < 0 ||
-	    store_user_create(f->store, USER, &error) < 0)
-		return -1;
-	*state = f;
-	return 0;
+	return test_store_fixture_setup(state, "test-fetch-render", USER);
 }
 
 static inline int teardown(void **state)
 {
-	struct fixture *f = *state;
-	store_view_close(&f->view);
-	store_close(&f->store);
-	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	free(f);
-	return 0;
+	return test_store_fixture_teardown(state);
 }
 
-static inline uint32_t deliver_len(struct fixture *f, const char *m, size_t len,
+static inline uint32_t deliver_len(struct test_store_fixture *f, const char *m, size_t len,
 			    time_t date)
 {
 	const char *error;
 	uint32_t uid = 0;
-	struct store_delivery *d = store_delivery_begin(f->store, USER, "INBOX",
-							&error);
-	assert_non_null(d);
-	for (size_t off = 0; off < len; off += 65536) {
-		size_t n = len - off < 65536 ? len - off : 65536;
-		assert_int_equal(store_delivery_write(d, m + off, n, &error), 0);
-	}
+	struct store_delivery *d = test_store_begin(f->store, USER, "INBOX", m,
+						    len, 65536);
 	static const char *const seen[] = { "$Label1" };
 	struct store_flags_update flags = {
 		.sysflags = STORE_FLAG_SEEN | STORE_FLAG_FLAGGED,
@@ -89,7 +60,7 @@ static inline uint32_t deliver_len(struct fixture *f, const char *m, size_t len,
 	return uid;
 }
 
-static inline uint32_t deliver(struct fixture *f, const char *m)
+static inline uint32_t deliver(struct test_store_fixture *f, const char *m)
 {
 	return deliver_len(f, m, strlen(m), 1733400000);
 }
@@ -119,7 +90,7 @@ static inline void request(const char *items, struct imap_fetch_request *req)
 }
 
 /* The whole response for uid, chunk bytes per call; *peak_r if asked. */
-static inline char *render_peak(struct fixture *f, uint32_t uid, const char *items,
+static inline char *render_peak(struct test_store_fixture *f, uint32_t uid, const char *items,
 			 size_t chunk, size_t *len_r, size_t *peak_r)
 {
 	const char *error;
@@ -165,14 +136,14 @@ static inline char *render_peak(struct fixture *f, uint32_t uid, const char *ite
 	return all.data == NULL ? xstrdup("") : all.data;
 }
 
-static inline char *render(struct fixture *f, uint32_t uid, const char *items,
+static inline char *render(struct test_store_fixture *f, uint32_t uid, const char *items,
 		    size_t chunk)
 {
 	size_t len;
 	return render_peak(f, uid, items, chunk, &len, NULL);
 }
 
-static inline void assert_render(struct fixture *f, uint32_t uid, const char *items,
+static inline void assert_render(struct test_store_fixture *f, uint32_t uid, const char *items,
 			  const char *expected)
 {
 	/* every chunk size gives the same bytes */

@@ -23,6 +23,7 @@
 #include "imap/imap_search_eval.h"
 #include "lib/mem.h"
 #include "store/store_view.h"
+#include "store/test-store-fixture.h"
 
 #ifndef MIME_CORPUS_DIR
 #error MIME_CORPUS_DIR must be defined by meson
@@ -91,13 +92,6 @@ static const struct imap_search_limits slimits = {
 	.max_depth = 10, .max_nodes = 20, .max_ranges = 10,
 };
 
-static int rm_entry(const char *path, const struct stat *st, int flag,
-		    struct FTW *ftw)
-{
-	(void)st; (void)flag; (void)ftw;
-	return remove(path);
-}
-
 static uint32_t deliver_file(struct store *store, const char *dir, const char *name)
 {
 	char path[1024], buf[65536];
@@ -121,14 +115,13 @@ static void test_corpus_search(void **state)
 {
 	const char *dir = getenv("MIME_CORPUS") != NULL ? getenv("MIME_CORPUS")
 							 : MIME_CORPUS_DIR;
-	char tmp[64] = "/tmp/test-search-corpus.XXXXXX";
+	char tmp[64];
 	const char *error;
 	struct store *store;
 	struct store_view *view;
 	(void)state;
-	assert_non_null(mkdtemp(tmp));
-	assert_int_equal(store_open(tmp, &store, &error), 0);
-	assert_int_equal(store_user_create(store, USER, &error), 0);
+	assert_int_equal(test_store_setup(tmp, sizeof(tmp), "test-search-corpus",
+					  &store, USER), 0);
 	unsigned ncases = sizeof(cases) / sizeof(cases[0]);
 	uint32_t *uid = xcalloc(ncases, sizeof(*uid));
 	for (unsigned i = 0; i < ncases; i++) {
@@ -175,7 +168,7 @@ static void test_corpus_search(void **state)
 	free(uid);
 	store_view_close(&view);
 	store_close(&store);
-	nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	test_dir_remove(tmp);
 }
 
 int main(void)

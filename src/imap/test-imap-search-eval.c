@@ -26,6 +26,7 @@
 #include "lib/base64.h"
 #include "lib/mem.h"
 #include "store/store_view.h"
+#include "store/test-store-fixture.h"
 
 #define USER "dora@example.org"
 
@@ -107,13 +108,6 @@ static const struct imap_search_limits slimits = {
 	.max_depth = 20, .max_nodes = 2000, .max_ranges = 100,
 };
 
-static int rm_entry(const char *path, const struct stat *st, int flag,
-		    struct FTW *ftw)
-{
-	(void)st; (void)flag; (void)ftw;
-	return remove(path);
-}
-
 static time_t day(int y, int m, int d)
 {
 	struct imap_date date = { .year = y, .month = m, .day = d, .hour = 12 };
@@ -125,9 +119,8 @@ static void deliver(struct store *store, const char *body, unsigned sysflags,
 {
 	const char *error;
 	uint32_t uid = 0;
-	struct store_delivery *d = store_delivery_begin(store, USER, "INBOX", &error);
-	assert_non_null(d);
-	assert_int_equal(store_delivery_write(d, body, strlen(body), &error), 0);
+	struct store_delivery *d = test_store_begin(store, USER, "INBOX", body,
+						    strlen(body), 0);
 	struct store_flags_update fl = {
 		.sysflags = sysflags, .keywords = kw, .keyword_count = kw_count,
 	};
@@ -139,9 +132,8 @@ static int setup(void **state)
 {
 	struct fixture *f = xcalloc(1, sizeof(*f));
 	const char *error;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/test-search-eval.XXXXXX");
-	if (mkdtemp(f->dir) == NULL || store_open(f->dir, &f->store, &error) < 0 ||
-	    store_user_create(f->store, USER, &error) < 0)
+	if (test_store_setup(f->dir, sizeof(f->dir), "test-search-eval", &f->store,
+			     USER) < 0)
 		return -1;
 	deliver(f->store, msg1, STORE_FLAG_SEEN, NULL, 0, day(2026, 2, 1));
 	deliver(f->store, msg2, STORE_FLAG_FLAGGED | STORE_FLAG_ANSWERED, msg2_kw, 1,
@@ -174,7 +166,7 @@ static int teardown(void **state)
 	store_view_close(&f->view);
 	store_close(&f->store);
 	pool_destroy(&f->pool);
-	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	test_dir_remove(f->dir);
 	free(f);
 	return 0;
 }

@@ -23,6 +23,7 @@
 #include "lib/str.h"
 #include "queue/queue.h"
 #include "store/fileio.h"
+#include "store/test-store-fixture.h"
 
 struct fixture {
 	char dir[64];
@@ -30,19 +31,12 @@ struct fixture {
 	pool_t *pool;
 };
 
-static int rm_entry(const char *path, const struct stat *st, int flag,
-		    struct FTW *ftw)
-{
-	(void)st; (void)flag; (void)ftw;
-	return remove(path);
-}
-
 static int setup(void **state)
 {
 	struct fixture *f = xcalloc(1, sizeof(*f));
-	snprintf(f->dir, sizeof(f->dir), "/tmp/test-queue.XXXXXX");
 	const char *error;
-	if (mkdtemp(f->dir) == NULL || queue_open(f->dir, &f->q, &error) < 0)
+	if (test_dir_make(f->dir, sizeof(f->dir), "test-queue") < 0 ||
+	    queue_open(f->dir, &f->q, &error) < 0)
 		return -1;
 	f->pool = pool_create(4096);
 	*state = f;
@@ -54,7 +48,7 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 	queue_close(&f->q);
 	pool_destroy(&f->pool);
-	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	test_dir_remove(f->dir);
 	free(f);
 	return 0;
 }

@@ -36,22 +36,15 @@ static const char *reply_auth_ok(struct fake_smtp *f, const char *line)
 static void test_starttls_strict_fails_opportunistic_encrypts(void **state)
 {
 	(void)state;
-	struct tls_fixture t;
-	tls_fixture_init(&t);
-	const char *error = NULL;
 	/* the system CA store does not know the self-signed certificate */
-	struct conn_tls_client *sys = conn_tls_client_create(NULL, 8, &error);
-	assert_non_null(sys);
-	struct msg_fixture m;
-	msg_init(&m, "secret body\n", 100, one_rcpt, 1);
-	struct smtp_client_settings set = test_settings();
+	struct tls_case c;
+	tls_case_init(&c, true, "secret body\n");
 
-	struct fake_smtp f = { .ehlo = EHLO_TLS, .ssl_ctx = tls_ctx_ssl_ctx(t.server) };
-	fake_smtp_start(&f);
+	struct fake_smtp f = { .ehlo = EHLO_TLS, .ssl_ctx = tls_ctx_ssl_ctx(c.t.server) };
 	struct run r = { .after = AFTER_DESTROY };
 	struct smtp_client_dest dest = { .tls_mode = SMTP_CLIENT_TLS_REQUIRED,
-					 .tls = sys };
-	run_client(&r, &f, &set, &dest, &m.msg);
+					 .tls = c.client };
+	tls_case_run(&c, &r, &f, true, &dest);
 	assert_int_equal(r.codes[0], 451);
 	assert_string_equal(r.enh[0], "4.7.5");
 	assert_non_null(strstr(r.texts[0], "tls_verify"));
@@ -60,12 +53,10 @@ static void test_starttls_strict_fails_opportunistic_encrypts(void **state)
 	assert_int_equal(f.data.len, 0);
 	fake_smtp_free(&f);
 
-	struct fake_smtp f2 = { .ehlo = EHLO_TLS, .ssl_ctx = tls_ctx_ssl_ctx(t.server) };
-	fake_smtp_start(&f2);
-	m.src.pos = 0;
+	struct fake_smtp f2 = { .ehlo = EHLO_TLS, .ssl_ctx = tls_ctx_ssl_ctx(c.t.server) };
 	struct run r2 = { .after = AFTER_DESTROY };
 	dest.tls_mode = SMTP_CLIENT_TLS_OPPORTUNISTIC;
-	run_client(&r2, &f2, &set, &dest, &m.msg);
+	tls_case_run(&c, &r2, &f2, true, &dest);
 	assert_int_equal(r2.codes[0], 250);
 	assert_true(r2.tls);
 	assert_true(r2.have_peer);
@@ -75,31 +66,23 @@ static void test_starttls_strict_fails_opportunistic_encrypts(void **state)
 	assert_non_null(strstr(str_c(&f2.transcript), "STARTTLS\r\nEHLO client.test\r\nMAIL"));
 	assert_memory_equal(f2.data.data, "secret body\r\n.\r\n", f2.data.len);
 	fake_smtp_free(&f2);
-	conn_tls_client_destroy(&sys);
-	tls_fixture_free(&t);
+	tls_case_free(&c);
 }
 
 static void test_ca_file_verifies_and_resumes(void **state)
 {
 	(void)state;
-	struct tls_fixture t;
-	tls_fixture_init(&t);
-	const char *error = NULL;
-	struct conn_tls_client *ca = conn_tls_client_create(t.ca_file, 2, &error);
-	assert_non_null(ca);
-	struct msg_fixture m;
-	msg_init(&m, "x\n", 100, one_rcpt, 1);
-	struct smtp_client_settings set = test_settings();
+	struct tls_case c;
+	tls_case_init(&c, false, "x\n");
 	/* one destination (host and port), two connections */
-	struct fake_smtp f1 = { .ehlo = EHLO_TLS, .ssl_ctx = tls_ctx_ssl_ctx(t.server),
+	struct fake_smtp f1 = { .ehlo = EHLO_TLS, .ssl_ctx = tls_ctx_ssl_ctx(c.t.server),
 				.sessions = 2 };
 	fake_smtp_start(&f1);
 	for (unsigned i = 0; i < 2; i++) {
-		m.src.pos = 0;
 		struct run r = { .after = AFTER_QUIT, .no_join = i == 0 };
 		struct smtp_client_dest dest = { .tls_mode = SMTP_CLIENT_TLS_REQUIRED,
-						 .tls = ca };
-		run_client(&r, &f1, &set, &dest, &m.msg);
+						 .tls = c.client };
+		tls_case_run(&c, &r, &f1, false, &dest);
 		assert_int_equal(r.codes[0], 250);
 		assert_true(r.verified);
 		/* the second connection resumes the first one's session */
@@ -107,60 +90,49 @@ static void test_ca_file_verifies_and_resumes(void **state)
 	}
 	assert_int_equal(f1.connections, 2);
 	fake_smtp_free(&f1);
-	assert_int_equal(conn_tls_client_cached(ca), 1);
+	assert_int_equal(conn_tls_client_cached(c.client), 1);
 
 	/* the same certificate under another name does not verify */
-	struct fake_smtp f = { .ehlo = EHLO_TLS, .ssl_ctx = tls_ctx_ssl_ctx(t.server) };
-	fake_smtp_start(&f);
-	m.src.pos = 0;
+	struct fake_smtp f = { .ehlo = EHLO_TLS, .ssl_ctx = tls_ctx_ssl_ctx(c.t.server) };
 	struct run r = { .after = AFTER_DESTROY };
 	struct smtp_client_dest dest = { .tls_mode = SMTP_CLIENT_TLS_REQUIRED,
-					 .tls = ca, .host = "mx.other.test" };
-	run_client(&r, &f, &set, &dest, &m.msg);
+					 .tls = c.client, .host = "mx.other.test" };
+	tls_case_run(&c, &r, &f, true, &dest);
 	assert_int_equal(r.codes[0], 451);
 	assert_string_equal(r.enh[0], "4.7.5");
 	fake_smtp_free(&f);
-	conn_tls_client_destroy(&ca);
-	tls_fixture_free(&t);
+	tls_case_free(&c);
 }
 
 static void test_auth_only_over_tls(void **state)
 {
 	(void)state;
-	struct tls_fixture t;
-	tls_fixture_init(&t);
-	const char *error = NULL;
-	struct conn_tls_client *ca = conn_tls_client_create(t.ca_file, 2, &error);
-	struct msg_fixture m;
-	msg_init(&m, "x\n", 100, one_rcpt, 1);
-	struct smtp_client_settings set = test_settings();
+	struct tls_case c;
+	tls_case_init(&c, false, "x\n");
 
 	/* no TLS: the password never goes out */
 	struct fake_smtp f = { .ehlo = EHLO_TLS };
-	fake_smtp_start(&f);
 	struct run r = { .after = AFTER_DESTROY };
 	struct smtp_client_dest dest = { .tls_mode = SMTP_CLIENT_TLS_NONE,
 					 .auth_user = "alice", .auth_password = "secret" };
-	run_client(&r, &f, &set, &dest, &m.msg);
+	tls_case_run(&c, &r, &f, true, &dest);
 	assert_int_equal(r.codes[0], 451);
 	assert_string_equal(r.enh[0], "4.7.0");
 	assert_null(strstr(str_c(&f.transcript), "AUTH"));
 	fake_smtp_free(&f);
 
-	struct fake_smtp f2 = { .ehlo = EHLO_TLS, .ssl_ctx = tls_ctx_ssl_ctx(t.server),
+	struct fake_smtp f2 = { .ehlo = EHLO_TLS, .ssl_ctx = tls_ctx_ssl_ctx(c.t.server),
 				.reply = reply_auth_ok };
-	fake_smtp_start(&f2);
 	struct run r2 = { .after = AFTER_DESTROY };
 	dest.tls_mode = SMTP_CLIENT_TLS_REQUIRED;
-	dest.tls = ca;
-	run_client(&r2, &f2, &set, &dest, &m.msg);
+	dest.tls = c.client;
+	tls_case_run(&c, &r2, &f2, true, &dest);
 	assert_int_equal(r2.codes[0], 250);
 	/* RFC 4616: base64("\0alice\0secret") */
 	assert_non_null(strstr(str_c(&f2.transcript),
 			       "STARTTLS\r\nEHLO client.test\r\nAUTH PLAIN AGFsaWNlAHNlY3JldA==\r\nMAIL"));
 	fake_smtp_free(&f2);
-	conn_tls_client_destroy(&ca);
-	tls_fixture_free(&t);
+	tls_case_free(&c);
 }
 
 
@@ -175,20 +147,14 @@ static const char *reply_starttls_injected(struct fake_smtp *f, const char *line
 static void test_implicit_tls_and_starttls_injection(void **state)
 {
 	(void)state;
-	struct tls_fixture t;
-	tls_fixture_init(&t);
-	const char *error = NULL;
-	struct conn_tls_client *ca = conn_tls_client_create(t.ca_file, 2, &error);
-	struct msg_fixture m;
-	msg_init(&m, "x\n", 100, one_rcpt, 1);
-	struct smtp_client_settings set = test_settings();
+	struct tls_case c;
+	tls_case_init(&c, false, "x\n");
 
 	/* port 465 style: TLS from the first byte, verified */
-	struct fake_smtp f = { .ssl_ctx = tls_ctx_ssl_ctx(t.server), .implicit_tls = true };
-	fake_smtp_start(&f);
+	struct fake_smtp f = { .ssl_ctx = tls_ctx_ssl_ctx(c.t.server), .implicit_tls = true };
 	struct run r = { .after = AFTER_DESTROY };
-	struct smtp_client_dest dest = { .tls_mode = SMTP_CLIENT_TLS_IMPLICIT, .tls = ca };
-	run_client(&r, &f, &set, &dest, &m.msg);
+	struct smtp_client_dest dest = { .tls_mode = SMTP_CLIENT_TLS_IMPLICIT, .tls = c.client };
+	tls_case_run(&c, &r, &f, true, &dest);
 	assert_int_equal(r.codes[0], 250);
 	assert_true(r.tls && r.verified);
 	assert_null(strstr(str_c(&f.transcript), "STARTTLS"));
@@ -197,19 +163,16 @@ static void test_implicit_tls_and_starttls_injection(void **state)
 	/* RFC 3207 4.2 / CVE-2011-0411 on the client side: a reply slipped
 	 * in after the 220 before the handshake is not taken for the answer
 	 * to the EHLO that follows the handshake */
-	struct fake_smtp f2 = { .ehlo = EHLO_TLS, .ssl_ctx = tls_ctx_ssl_ctx(t.server),
+	struct fake_smtp f2 = { .ehlo = EHLO_TLS, .ssl_ctx = tls_ctx_ssl_ctx(c.t.server),
 				.reply = reply_starttls_injected };
-	fake_smtp_start(&f2);
-	m.src.pos = 0;
 	struct run r2 = { .after = AFTER_DESTROY };
 	dest.tls_mode = SMTP_CLIENT_TLS_OPPORTUNISTIC;
-	run_client(&r2, &f2, &set, &dest, &m.msg);
+	tls_case_run(&c, &r2, &f2, true, &dest);
 	assert_true(r2.tls);
 	assert_int_equal(r2.codes[0], 250); /* not refused over "SIZE 1" */
 	assert_non_null(strstr(str_c(&f2.transcript), "MAIL FROM"));
 	fake_smtp_free(&f2);
-	conn_tls_client_destroy(&ca);
-	tls_fixture_free(&t);
+	tls_case_free(&c);
 }
 
 /* RFC 4954 4 with LOGIN: "Username:", then "Password:" prompts */
@@ -234,29 +197,22 @@ static const char *reply_auth_login(struct fake_smtp *f, const char *line)
 static void test_auth_login(void **state)
 {
 	(void)state;
-	struct tls_fixture t;
-	tls_fixture_init(&t);
-	const char *error = NULL;
-	struct conn_tls_client *ca = conn_tls_client_create(t.ca_file, 2, &error);
-	struct msg_fixture m;
-	msg_init(&m, "x\n", 100, one_rcpt, 1);
-	struct smtp_client_settings set = test_settings();
+	struct tls_case c;
+	tls_case_init(&c, false, "x\n");
 	unsigned step = 0;
 	struct fake_smtp f = { .ehlo = "250-fake\r\n250-AUTH LOGIN\r\n250 STARTTLS\r\n",
-			       .ssl_ctx = tls_ctx_ssl_ctx(t.server),
+			       .ssl_ctx = tls_ctx_ssl_ctx(c.t.server),
 			       .reply = reply_auth_login, .user = &step };
-	fake_smtp_start(&f);
 	struct run r = { .after = AFTER_DESTROY };
-	struct smtp_client_dest dest = { .tls_mode = SMTP_CLIENT_TLS_REQUIRED, .tls = ca,
+	struct smtp_client_dest dest = { .tls_mode = SMTP_CLIENT_TLS_REQUIRED, .tls = c.client,
 					 .auth_user = "alice", .auth_password = "secret" };
-	run_client(&r, &f, &set, &dest, &m.msg);
+	tls_case_run(&c, &r, &f, true, &dest);
 	assert_int_equal(r.codes[0], 250);
 	assert_int_equal(step, 3);
 	assert_non_null(strstr(str_c(&f.transcript),
 			       "AUTH LOGIN\r\nYWxpY2U=\r\nc2VjcmV0\r\nMAIL"));
 	fake_smtp_free(&f);
-	conn_tls_client_destroy(&ca);
-	tls_fixture_free(&t);
+	tls_case_free(&c);
 }
 
 int main(void)

@@ -39,9 +39,9 @@ static void test_ehlo_falls_back_to_helo(void **state)
 	(void)state;
 	struct fake_smtp f = { .reply = reply_no_ehlo };
 	struct msg_fixture m;
-	msg_init(&m, "Subject: hi\n\nbody\n", 100, one_rcpt, 1);
-	struct run r = { .after = AFTER_DESTROY };
-	run_plain(&r, &f, &m.msg, NULL);
+	struct run r;
+	run_plain_body(&r, &f, &m, "Subject: hi\n\nbody\n", 100, one_rcpt, 1,
+		       AFTER_DESTROY, NULL);
 	assert_int_equal(r.calls, 1);
 	assert_int_equal(r.codes[0], 250);
 	assert_string_equal(r.enh[0], "2.0.0");
@@ -93,9 +93,9 @@ static void test_unpipelined_one_at_a_time(void **state)
 	struct fake_smtp f = { .ehlo = "250-fake\r\n250 8BITMIME\r\n" };
 	static const char *const rcpts[] = { "perm@x.test", "ok@x.test", "temp@x.test" };
 	struct msg_fixture m;
-	msg_init(&m, "x\n", 100, rcpts, 3);
-	struct run r = { .after = AFTER_DESTROY };
-	run_plain(&r, &f, &m.msg, NULL);
+	struct run r;
+	run_plain_body(&r, &f, &m, "x\n", 100, rcpts, 3,
+		       AFTER_DESTROY, NULL);
 	assert_int_equal(r.codes[0], 550);
 	assert_int_equal(r.codes[1], 250);
 	assert_int_equal(r.codes[2], 451);
@@ -111,9 +111,9 @@ static void test_size_and_8bit_refused_before_sending(void **state)
 	struct fake_smtp f = { .ehlo = "250-fake\r\n250 SIZE 10\r\n" };
 	static const char *const rcpts[] = { "a@x.test", "b@x.test" };
 	struct msg_fixture m;
-	msg_init(&m, "this body is longer than ten octets\n", 100, rcpts, 2);
-	struct run r = { .after = AFTER_QUIT };
-	run_plain(&r, &f, &m.msg, NULL);
+	struct run r;
+	run_plain_body(&r, &f, &m, "this body is longer than ten octets\n", 100, rcpts, 2,
+		       AFTER_QUIT, NULL);
 	assert_int_equal(r.codes[0], 552);
 	assert_string_equal(r.enh[0], "5.3.4");
 	assert_true(r.local[0]);
@@ -143,9 +143,9 @@ static void test_dot_stuffing_byte_exact(void **state)
 	struct fake_smtp f = { .ehlo = "250-fake\r\n250 PIPELINING\r\n" };
 	struct msg_fixture m;
 	/* read 3 octets at a time: dots and line ends cross chunk edges */
-	msg_init(&m, "a\n.b\r\n..c\n.\n\nlast.\n.", 3, one_rcpt, 1);
-	struct run r = { .after = AFTER_DESTROY };
-	run_plain(&r, &f, &m.msg, NULL);
+	struct run r;
+	run_plain_body(&r, &f, &m, "a\n.b\r\n..c\n.\n\nlast.\n.", 3, one_rcpt, 1,
+		       AFTER_DESTROY, NULL);
 	assert_int_equal(r.codes[0], 250);
 	const char want[] = "a\r\n..b\r\n...c\r\n..\r\n\r\nlast.\r\n..\r\n.\r\n";
 	assert_int_equal(f.data.len, sizeof(want) - 1);
@@ -159,9 +159,9 @@ static void test_bdat_when_chunking(void **state)
 	struct fake_smtp f = { .ehlo = "250-fake\r\n250-PIPELINING\r\n250 CHUNKING\r\n" };
 	static const char *const rcpts[] = { "a@x.test", "perm@x.test" };
 	struct msg_fixture m;
-	msg_init(&m, "a\n.b\nend", 5, rcpts, 2);
-	struct run r = { .after = AFTER_DESTROY };
-	run_plain(&r, &f, &m.msg, NULL);
+	struct run r;
+	run_plain_body(&r, &f, &m, "a\n.b\nend", 5, rcpts, 2,
+		       AFTER_DESTROY, NULL);
 	assert_int_equal(r.codes[0], 250);
 	assert_int_equal(r.codes[1], 550);
 	/* no dot-stuffing with BDAT (RFC 3030 2), CRLF line ends */
@@ -229,9 +229,9 @@ static void test_reply_flood_is_bounded(void **state)
 	str_appendz(&flood, "250 end\r\n");
 	struct fake_smtp f = { .ehlo = str_c(&flood) };
 	struct msg_fixture m;
-	msg_init(&m, "x\n", 100, one_rcpt, 1);
-	struct run r = { .after = AFTER_DESTROY };
-	run_plain(&r, &f, &m.msg, NULL);
+	struct run r;
+	run_plain_body(&r, &f, &m, "x\n", 100, one_rcpt, 1,
+		       AFTER_DESTROY, NULL);
 	assert_int_equal(r.codes[0], 451);
 	assert_non_null(strstr(r.texts[0], "too many reply lines"));
 	fake_smtp_free(&f);
@@ -321,9 +321,9 @@ static void test_pipelined_mail_refused(void **state)
 	struct fake_smtp f = { .ehlo = EHLO_PIPE, .reply = reply_mail_refused };
 	static const char *const rcpts[] = { "a@x.test", "b@x.test" };
 	struct msg_fixture m;
-	msg_init(&m, "x\n", 100, rcpts, 2);
-	struct run r = { .after = AFTER_QUIT };
-	run_plain(&r, &f, &m.msg, NULL);
+	struct run r;
+	run_plain_body(&r, &f, &m, "x\n", 100, rcpts, 2,
+		       AFTER_QUIT, NULL);
 	/* every recipient gets the MAIL reply, not the 503s after it */
 	assert_int_equal(r.codes[0], 550);
 	assert_string_equal(r.enh[1], "5.7.1");

@@ -164,3 +164,40 @@ void tls_fixture_free(struct tls_fixture *t)
 	rmdir(t->dir);
 }
 
+
+void run_plain_body(struct run *r, struct fake_smtp *f, struct msg_fixture *m,
+		    const char *body, size_t chunk, const char *const *rcpts,
+		    unsigned n, enum after after,
+		    const struct smtp_client_settings *set)
+{
+	msg_init(m, body, chunk, rcpts, n);
+	*r = (struct run){ .after = after };
+	run_plain(r, f, &m->msg, set);
+}
+
+void tls_case_init(struct tls_case *c, bool system_ca, const char *body)
+{
+	memset(c, 0, sizeof(*c));
+	tls_fixture_init(&c->t);
+	const char *error = NULL;
+	c->client = system_ca ? conn_tls_client_create(NULL, 8, &error) :
+		conn_tls_client_create(c->t.ca_file, 2, &error);
+	assert_non_null(c->client);
+	msg_init(&c->m, body, 100, one_rcpt, 1);
+	c->set = test_settings();
+}
+
+void tls_case_free(struct tls_case *c)
+{
+	conn_tls_client_destroy(&c->client);
+	tls_fixture_free(&c->t);
+}
+
+void tls_case_run(struct tls_case *c, struct run *r, struct fake_smtp *f,
+		  bool start, struct smtp_client_dest *dest)
+{
+	if (start)
+		fake_smtp_start(f);
+	c->m.src.pos = 0;
+	run_client(r, f, &c->set, dest, &c->m.msg);
+}

@@ -71,7 +71,30 @@ void run_client(struct run *r, struct fake_smtp *f,
 void run_plain(struct run *r, struct fake_smtp *f,
 	       const struct smtp_client_message *msg,
 	       const struct smtp_client_settings *set);
+/* run_plain() of body (read chunk octets at a time) to the n rcpts, held
+ * in m; r starts afresh with after. */
+void run_plain_body(struct run *r, struct fake_smtp *f, struct msg_fixture *m,
+		    const char *body, size_t chunk, const char *const *rcpts,
+		    unsigned n, enum after after,
+		    const struct smtp_client_settings *set);
 void tls_fixture_init(struct tls_fixture *t);
 void tls_fixture_free(struct tls_fixture *t);
+
+/* What every TLS test starts from: the certificate, a TLS client that
+ * trusts it (system_ca: the system store, which does not), "x\n" to one
+ * recipient and test_settings(). */
+struct tls_case {
+	struct tls_fixture t;
+	struct conn_tls_client *client;
+	struct msg_fixture m;
+	struct smtp_client_settings set;
+};
+
+void tls_case_init(struct tls_case *c, bool system_ca, const char *body);
+void tls_case_free(struct tls_case *c);
+/* One run of c's message from its start to f (started here unless
+ * already serving) over dest. */
+void tls_case_run(struct tls_case *c, struct run *r, struct fake_smtp *f,
+		  bool start, struct smtp_client_dest *dest);
 
 #endif

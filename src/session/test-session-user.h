@@ -26,6 +26,7 @@
 #include "lib/threadpool.h"
 #include "session/session_user.h"
 #include "store/store.h"
+#include "store/test-store-fixture.h"
 
 #define ALICE "alice@example.org"
 #define BOB "bob@example.org"
@@ -40,21 +41,13 @@ struct fixture {
 	struct threadpool *pool;
 };
 
-static inline int rm_entry(const char *path, const struct stat *st,
-			   int flag, struct FTW *ftw)
-{
-	(void)st; (void)flag; (void)ftw;
-	return remove(path);
-}
-
 static inline int setup(void **state)
 {
 	struct fixture *f = xcalloc(1, sizeof(*f));
-	snprintf(f->dir, sizeof(f->dir), "/tmp/test-session-user.XXXXXX");
 	struct store *store;
 	const char *error;
-	if (mkdtemp(f->dir) == NULL || store_open(f->dir, &store, &error) < 0 ||
-	    store_user_create(store, ALICE, &error) < 0 ||
+	if (test_store_setup(f->dir, sizeof(f->dir), "test-session-user", &store,
+			     ALICE) < 0 ||
 	    store_user_create(store, BOB, &error) < 0)
 		return -1;
 	store_close(&store);
@@ -75,7 +68,7 @@ static inline int teardown(void **state)
 	session_user_cache_destroy(&f->env.users);
 	threadpool_destroy(&f->pool);
 	ioloop_destroy(&f->loop);
-	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	test_dir_remove(f->dir);
 	free(f);
 	return 0;
 }

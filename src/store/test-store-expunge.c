@@ -16,6 +16,7 @@
 #include "lib/log.h"
 #include "lib/mem.h"
 #include "store/store.h"
+#include "store/test-store-fixture.h"
 #include "store/test-store-path.h"
 
 #define USER "carol@example.org"
@@ -26,20 +27,11 @@ struct fixture {
 	pool_t *pool;
 };
 
-static int rm_entry(const char *path, const struct stat *st, int flag,
-		    struct FTW *ftw)
-{
-	(void)st; (void)flag; (void)ftw;
-	return remove(path);
-}
-
 static int setup(void **state)
 {
 	struct fixture *f = xcalloc(1, sizeof(*f));
-	snprintf(f->dir, sizeof(f->dir), "/tmp/test-store-expunge.XXXXXX");
-	const char *error;
-	if (mkdtemp(f->dir) == NULL || store_open(f->dir, &f->store, &error) < 0 ||
-	    store_user_create(f->store, USER, &error) < 0)
+	if (test_store_setup(f->dir, sizeof(f->dir), "test-store-expunge",
+			     &f->store, USER) < 0)
 		return -1;
 	f->pool = pool_create(1024);
 	*state = f;
@@ -51,19 +43,14 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 	store_close(&f->store);
 	pool_destroy(&f->pool);
-	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	test_dir_remove(f->dir);
 	free(f);
 	return 0;
 }
 
 static void deliver(struct fixture *f, const char *body)
 {
-	const char *error;
-	uint32_t uid;
-	struct store_delivery *d = store_delivery_begin(f->store, USER, "INBOX", &error);
-	assert_non_null(d);
-	assert_int_equal(store_delivery_write(d, body, strlen(body), &error), 0);
-	assert_int_equal(store_delivery_commit(&d, &uid, &error), 0);
+	test_store_deliver(f->store, USER, "INBOX", body);
 }
 
 static unsigned list(struct fixture *f, struct store *store,

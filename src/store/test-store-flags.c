@@ -23,6 +23,7 @@
 #include "lib/mem.h"
 #include "store/store_view.h"
 #include "store/test-store-path.h"
+#include "store/test-store-fixture.h"
 
 #define USER "frank@example.org"
 #define USER_DIR "mail/example.org/frank"
@@ -34,22 +35,9 @@ struct fixture {
 	pool_t *pool;
 };
 
-static int rm_entry(const char *path, const struct stat *st, int flag,
-		    struct FTW *ftw)
-{
-	(void)st; (void)flag; (void)ftw;
-	return remove(path);
-}
-
 static uint32_t deliver(struct store *store, const char *body)
 {
-	const char *error;
-	uint32_t uid = 0;
-	struct store_delivery *d = store_delivery_begin(store, USER, "INBOX", &error);
-	assert_non_null(d);
-	assert_int_equal(store_delivery_write(d, body, strlen(body), &error), 0);
-	assert_int_equal(store_delivery_commit(&d, &uid, &error), 0);
-	return uid;
+	return test_store_deliver(store, USER, "INBOX", body);
 }
 
 static void open_views(struct fixture *f)
@@ -72,11 +60,9 @@ static void close_views(struct fixture *f)
 static int setup(void **state)
 {
 	struct fixture *f = xcalloc(1, sizeof(*f));
-	snprintf(f->dir, sizeof(f->dir), "/tmp/test-store-flags.XXXXXX");
-	const char *error;
 	struct store *store;
-	if (mkdtemp(f->dir) == NULL || store_open(f->dir, &store, &error) < 0 ||
-	    store_user_create(store, USER, &error) < 0)
+	if (test_store_setup(f->dir, sizeof(f->dir), "test-store-flags", &store,
+			     USER) < 0)
 		return -1;
 	store_close(&store);
 	f->pool = pool_create(4096);
@@ -89,7 +75,7 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 	close_views(f);
 	pool_destroy(&f->pool);
-	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	test_dir_remove(f->dir);
 	free(f);
 	return 0;
 }

@@ -20,37 +20,27 @@
 #include "store/store.h"
 #include "store/test-store-path.h"
 #include "store/store_committer.h"
+#include "store/test-store-fixture.h"
 
 static char dir[64];
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st; (void)flag; (void)ftw;
-	return remove(path);
-}
 
 static int setup(void **state)
 {
 	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/test-store-group.XXXXXX");
-	return mkdtemp(dir) == NULL ? -1 : 0;
+	return test_dir_make(dir, sizeof(dir), "test-store-group");
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	test_dir_remove(dir);
 	return 0;
 }
 
 static struct store_delivery *deliver_text(struct store *st, const char *user,
 					   const char *text)
 {
-	const char *error;
-	struct store_delivery *d = store_delivery_begin(st, user, "INBOX", &error);
-	assert_non_null(d);
-	assert_int_equal(store_delivery_write(d, text, strlen(text), &error), 0);
-	return d;
+	return test_store_begin(st, user, "INBOX", text, strlen(text), 0);
 }
 
 static unsigned count_messages(struct store *st, const char *user)

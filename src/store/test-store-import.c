@@ -27,6 +27,7 @@
 #include "store/store_index_private.h" /* idx->db */
 #include "store/store_view.h"
 #include "store/test-store-path.h"
+#include "store/test-store-fixture.h"
 
 #define USER "hugo@example.org"
 #define USER_DIR "mail/example.org/hugo"
@@ -36,20 +37,11 @@ struct fixture {
 	struct store *store;
 };
 
-static int rm_entry(const char *path, const struct stat *st, int flag,
-		    struct FTW *ftw)
-{
-	(void)st; (void)flag; (void)ftw;
-	return remove(path);
-}
-
 static int setup(void **state)
 {
 	struct fixture *f = xcalloc(1, sizeof(*f));
-	snprintf(f->dir, sizeof(f->dir), "/tmp/test-store-import.XXXXXX");
-	const char *error;
-	if (mkdtemp(f->dir) == NULL || store_open(f->dir, &f->store, &error) < 0 ||
-	    store_user_create(f->store, USER, &error) < 0)
+	if (test_store_setup(f->dir, sizeof(f->dir), "test-store-import", &f->store,
+			     USER) < 0)
 		return -1;
 	*state = f;
 	return 0;
@@ -59,7 +51,7 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 	store_close(&f->store);
-	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	test_dir_remove(f->dir);
 	free(f);
 	return 0;
 }
@@ -67,21 +59,12 @@ static int teardown(void **state)
 static struct store_delivery *begin(struct fixture *f, const char *mailbox,
 				    const char *body)
 {
-	const char *error;
-	struct store_delivery *d = store_delivery_begin(f->store, USER, mailbox,
-							&error);
-	assert_non_null(d);
-	assert_int_equal(store_delivery_write(d, body, strlen(body), &error), 0);
-	return d;
+	return test_store_begin(f->store, USER, mailbox, body, strlen(body), 0);
 }
 
 static uint32_t deliver(struct fixture *f, const char *body)
 {
-	const char *error;
-	uint32_t uid = 0;
-	struct store_delivery *d = begin(f, "INBOX", body);
-	assert_int_equal(store_delivery_commit(&d, &uid, &error), 0);
-	return uid;
+	return test_store_deliver(f->store, USER, "INBOX", body);
 }
 
 static struct store_index *inbox_index(struct fixture *f, int64_t *id_r)

@@ -30,6 +30,7 @@
 #include "store/store.h"
 #include "store/store_committer.h"
 #include "store/fileio.h"
+#include "store/test-store-fixture.h"
 
 #define USER "dave@example.org"
 #define USER_DIR "mail/example.org/dave"
@@ -42,19 +43,11 @@ struct fixture {
 	pool_t *pool;
 };
 
-static int rm_entry(const char *path, const struct stat *st, int flag,
-		    struct FTW *ftw)
-{
-	(void)st; (void)flag; (void)ftw;
-	return remove(path);
-}
-
 static int setup(void **state)
 {
 	struct fixture *f = xcalloc(1, sizeof(*f));
-	snprintf(f->dir, sizeof(f->dir), "/tmp/test-store-open.XXXXXX");
-	const char *error;
-	if (mkdtemp(f->dir) == NULL || store_open(f->dir, &f->store, &error) < 0)
+	if (test_store_setup(f->dir, sizeof(f->dir), "test-store-open", &f->store,
+			     NULL) < 0)
 		return -1;
 	f->pool = pool_create(4096);
 	*state = f;
@@ -66,7 +59,7 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 	store_close(&f->store);
 	pool_destroy(&f->pool);
-	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	test_dir_remove(f->dir);
 	free(f);
 	return 0;
 }
@@ -79,20 +72,12 @@ static const char *fpath(struct fixture *f, const char *rel)
 static struct store_delivery *written(struct store *store, const char *user,
 				      const char *body)
 {
-	const char *error = NULL;
-	struct store_delivery *d = store_delivery_begin(store, user, "INBOX", &error);
-	assert_non_null(d);
-	assert_int_equal(store_delivery_write(d, body, strlen(body), &error), 0);
-	return d;
+	return test_store_begin(store, user, "INBOX", body, strlen(body), 0);
 }
 
 static uint32_t deliver(struct store *store, const char *user, const char *body)
 {
-	const char *error = NULL;
-	struct store_delivery *d = written(store, user, body);
-	uint32_t uid = 0;
-	assert_int_equal(store_delivery_commit(&d, &uid, &error), 0);
-	return uid;
+	return test_store_deliver(store, user, "INBOX", body);
 }
 
 static unsigned message_count(struct fixture *f, const char *user)

@@ -25,42 +25,18 @@
 #include "store/store_view.h"
 #include "store/store_seek.h"
 #include "store/test-store-path.h"
+#include "store/test-store-fixture.h"
 
 #define USER "gina@example.org"
 
-struct fixture {
-	char dir[64];
-	struct store *store;
-	struct store_view *view;
-};
-
-static int rm_entry(const char *path, const struct stat *st, int flag,
-		    struct FTW *ftw)
-{
-	(void)st; (void)flag; (void)ftw;
-	return remove(path);
-}
-
 static int setup(void **state)
 {
-	struct fixture *f = xcalloc(1, sizeof(*f));
-	snprintf(f->dir, sizeof(f->dir), "/tmp/test-store-seek.XXXXXX");
-	const char *error;
-	if (mkdtemp(f->dir) == NULL || store_open(f->dir, &f->store, &error) < 0 ||
-	    store_user_create(f->store, USER, &error) < 0)
-		return -1;
-	*state = f;
-	return 0;
+	return test_store_fixture_setup(state, "test-store-seek", USER);
 }
 
 static int teardown(void **state)
 {
-	struct fixture *f = *state;
-	store_view_close(&f->view);
-	store_close(&f->store);
-	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	free(f);
-	return 0;
+	return test_store_fixture_teardown(state);
 }
 
 /* A wire-form message of about size bytes, lines of 0..300 bytes. */
@@ -84,7 +60,7 @@ static char *make_message(size_t size, bool final_newline, unsigned seed,
 	return m;
 }
 
-static struct store_delivery *begin_write(struct fixture *f, const char *m,
+static struct store_delivery *begin_write(struct test_store_fixture *f, const char *m,
 					  size_t len)
 {
 	const char *error;
@@ -100,7 +76,7 @@ static struct store_delivery *begin_write(struct fixture *f, const char *m,
 	return d;
 }
 
-static uint32_t deliver(struct fixture *f, const char *m, size_t len)
+static uint32_t deliver(struct test_store_fixture *f, const char *m, size_t len)
 {
 	const char *error;
 	uint32_t uid = 0;
@@ -152,7 +128,7 @@ static void check_at(struct store_message_reader *r, const char *full,
 }
 
 /* The whole check for one delivered message whose wire form is m. */
-static void check_message(struct fixture *f, uint32_t uid, const char *m,
+static void check_message(struct test_store_fixture *f, uint32_t uid, const char *m,
 			  size_t len, bool expect_ckpt)
 {
 	const char *error;
@@ -219,7 +195,7 @@ static void check_message(struct fixture *f, uint32_t uid, const char *m,
 
 static void test_seek_sizes(void **state)
 {
-	struct fixture *f = *state;
+	struct test_store_fixture *f = *state;
 	static const struct { size_t size; bool nl; } cases[] = {
 		{ 100, true }, { 32768, true }, { 40000, false },
 		{ 200000, true }, { 1300000, false },
@@ -237,7 +213,7 @@ static void test_seek_sizes(void **state)
  * the reader must not add a CR of its own after seeking past it. */
 static void test_seek_cr_at_checkpoint(void **state)
 {
-	struct fixture *f = *state;
+	struct test_store_fixture *f = *state;
 	size_t len = 2 * STORE_CKPT_INTERVAL + 50;
 	char *m = xmalloc(len);
 	memset(m, 'x', len);
@@ -267,7 +243,7 @@ static void test_seek_cr_at_checkpoint(void **state)
 /* COPY and MOVE keep the file, and so its checkpoints. */
 static void test_seek_after_copy(void **state)
 {
-	struct fixture *f = *state;
+	struct test_store_fixture *f = *state;
 	const char *error;
 	size_t len;
 	char *m = make_message(120000, true, 31, &len);
@@ -303,7 +279,7 @@ static void test_seek_after_copy(void **state)
 
 static void test_seek_group_commit(void **state)
 {
-	struct fixture *f = *state;
+	struct test_store_fixture *f = *state;
 	size_t len1, len2;
 	char *m1 = make_message(100000, true, 11, &len1);
 	char *m2 = make_message(70000, false, 12, &len2);
@@ -324,7 +300,7 @@ static void test_seek_group_commit(void **state)
  * start and still gives the same bytes. */
 static void test_seek_without_checkpoints(void **state)
 {
-	struct fixture *f = *state;
+	struct test_store_fixture *f = *state;
 	size_t len;
 	char *m = make_message(150000, true, 21, &len);
 	uint32_t uid = deliver(f, m, len);

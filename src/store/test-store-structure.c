@@ -20,42 +20,18 @@
 #include "mime/mime_parser.h"
 #include "store/store_view.h"
 #include "store/test-store-path.h"
+#include "store/test-store-fixture.h"
 
 #define USER "hugo@example.org"
 
-struct fixture {
-	char dir[64];
-	struct store *store;
-	struct store_view *view;
-};
-
-static int rm_entry(const char *path, const struct stat *st, int flag,
-		    struct FTW *ftw)
-{
-	(void)st; (void)flag; (void)ftw;
-	return remove(path);
-}
-
 static int setup(void **state)
 {
-	struct fixture *f = xcalloc(1, sizeof(*f));
-	snprintf(f->dir, sizeof(f->dir), "/tmp/test-store-structure.XXXXXX");
-	const char *error;
-	if (mkdtemp(f->dir) == NULL || store_open(f->dir, &f->store, &error) < 0 ||
-	    store_user_create(f->store, USER, &error) < 0)
-		return -1;
-	*state = f;
-	return 0;
+	return test_store_fixture_setup(state, "test-store-structure", USER);
 }
 
 static int teardown(void **state)
 {
-	struct fixture *f = *state;
-	store_view_close(&f->view);
-	store_close(&f->store);
-	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	free(f);
-	return 0;
+	return test_store_fixture_teardown(state);
 }
 
 /* LF line ends as an MTA may hand them over: stored as LF */
@@ -70,21 +46,16 @@ static const char msg_lf[] =
 	"one\ntwo\n"
 	"--b--\n";
 
-static uint32_t deliver(struct fixture *f, const char *m)
+static uint32_t deliver(struct test_store_fixture *f, const char *m)
 {
 	const char *error;
-	uint32_t uid = 0;
-	struct store_delivery *d = store_delivery_begin(f->store, USER, "INBOX",
-							&error);
-	assert_non_null(d);
-	assert_int_equal(store_delivery_write(d, m, strlen(m), &error), 0);
-	assert_int_equal(store_delivery_commit(&d, &uid, &error), 0);
+	uint32_t uid = test_store_deliver(f->store, USER, "INBOX", m);
 	assert_int_equal(store_view_open(f->store, USER, "INBOX", &f->view,
 					 &error), 0);
 	return uid;
 }
 
-static struct store_index *mailbox_index(struct fixture *f,
+static struct store_index *mailbox_index(struct test_store_fixture *f,
 					 const char *mailbox, int64_t *id_r)
 {
 	struct store_address addr;
@@ -100,7 +71,7 @@ static struct store_index *mailbox_index(struct fixture *f,
 	return user->index;
 }
 
-static size_t stored_blob_len_in(struct fixture *f, const char *mailbox,
+static size_t stored_blob_len_in(struct test_store_fixture *f, const char *mailbox,
 				 uint32_t uid)
 {
 	int64_t id;
@@ -116,12 +87,12 @@ static size_t stored_blob_len_in(struct fixture *f, const char *mailbox,
 	return len;
 }
 
-static struct store_index *inbox_index(struct fixture *f, int64_t *id_r)
+static struct store_index *inbox_index(struct test_store_fixture *f, int64_t *id_r)
 {
 	return mailbox_index(f, "INBOX", id_r);
 }
 
-static size_t stored_blob_len(struct fixture *f, uint32_t uid)
+static size_t stored_blob_len(struct test_store_fixture *f, uint32_t uid)
 {
 	return stored_blob_len_in(f, "INBOX", uid);
 }
@@ -147,7 +118,7 @@ static void check_tree(const struct mime_tree *t)
 
 static void test_structure_wire_offsets_and_cache(void **state)
 {
-	struct fixture *f = *state;
+	struct test_store_fixture *f = *state;
 	const char *error;
 	uint32_t uid = deliver(f, msg_lf);
 	assert_int_equal(stored_blob_len(f, uid), 0); /* lazy */
@@ -166,7 +137,7 @@ static void test_structure_wire_offsets_and_cache(void **state)
 
 static void test_structure_damaged_blob_is_replaced(void **state)
 {
-	struct fixture *f = *state;
+	struct test_store_fixture *f = *state;
 	const char *error;
 	uint32_t uid = deliver(f, msg_lf);
 	int64_t id;
@@ -192,7 +163,7 @@ static void test_structure_damaged_blob_is_replaced(void **state)
 
 static void test_structure_copied_with_message(void **state)
 {
-	struct fixture *f = *state;
+	struct test_store_fixture *f = *state;
 	const char *error;
 	uint32_t uid = deliver(f, msg_lf);
 	struct mime_tree *t = NULL;

@@ -21,6 +21,7 @@
 #include "lib/mem.h"
 #include "store/store_view.h"
 #include "store/test-store-path.h"
+#include "store/test-store-fixture.h"
 
 #define USER "erin@example.org"
 
@@ -31,32 +32,18 @@ struct fixture {
 	pool_t *pool;
 };
 
-static int rm_entry(const char *path, const struct stat *st, int flag,
-		    struct FTW *ftw)
-{
-	(void)st; (void)flag; (void)ftw;
-	return remove(path);
-}
-
 static uint32_t deliver(struct store *store, const char *body)
 {
-	const char *error;
-	uint32_t uid = 0;
-	struct store_delivery *d = store_delivery_begin(store, USER, "INBOX", &error);
-	assert_non_null(d);
-	assert_int_equal(store_delivery_write(d, body, strlen(body), &error), 0);
-	assert_int_equal(store_delivery_commit(&d, &uid, &error), 0);
-	return uid;
+	return test_store_deliver(store, USER, "INBOX", body);
 }
 
 static int setup(void **state)
 {
 	struct fixture *f = xcalloc(1, sizeof(*f));
-	snprintf(f->dir, sizeof(f->dir), "/tmp/test-store-view.XXXXXX");
 	const char *error;
-	if (mkdtemp(f->dir) == NULL || store_open(f->dir, &f->a, &error) < 0 ||
-	    store_open(f->dir, &f->b, &error) < 0 ||
-	    store_user_create(f->a, USER, &error) < 0)
+	if (test_store_setup(f->dir, sizeof(f->dir), "test-store-view", &f->a,
+			     USER) < 0 ||
+	    store_open(f->dir, &f->b, &error) < 0)
 		return -1;
 	f->pool = pool_create(4096);
 	for (unsigned i = 0; i < 3; i++)
@@ -76,7 +63,7 @@ static int teardown(void **state)
 	store_close(&f->a);
 	store_close(&f->b);
 	pool_destroy(&f->pool);
-	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	test_dir_remove(f->dir);
 	free(f);
 	return 0;
 }

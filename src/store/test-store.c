@@ -23,6 +23,7 @@
 #include "store/store.h"
 #include "store/test-store-path.h"
 #include "store/fileio.h"
+#include "store/test-store-fixture.h"
 
 #define USER "Alice@Example.ORG"
 #define USER_DIR "mail/example.org/alice"
@@ -32,21 +33,11 @@ struct fixture {
 	struct store *store;
 };
 
-static int rm_entry(const char *path, const struct stat *st, int flag,
-		    struct FTW *ftw)
-{
-	(void)st; (void)flag; (void)ftw;
-	return remove(path);
-}
-
 static int setup(void **state)
 {
 	struct fixture *f = xcalloc(1, sizeof(*f));
-	snprintf(f->dir, sizeof(f->dir), "/tmp/test-store.XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
-		return -1;
-	const char *error;
-	if (store_open(f->dir, &f->store, &error) < 0)
+	if (test_store_setup(f->dir, sizeof(f->dir), "test-store", &f->store,
+			     NULL) < 0)
 		return -1;
 	*state = f;
 	return 0;
@@ -56,7 +47,7 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 	store_close(&f->store);
-	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	test_dir_remove(f->dir);
 	free(f);
 	return 0;
 }
@@ -82,15 +73,7 @@ static unsigned dir_count(const char *path)
 static uint32_t deliver(struct store *store, const char *mailbox,
 			const char *body)
 {
-	const char *error = NULL;
-	struct store_delivery *d =
-		store_delivery_begin(store, USER, mailbox, &error);
-	assert_non_null(d);
-	assert_int_equal(store_delivery_write(d, body, strlen(body), &error), 0);
-	uint32_t uid = 0;
-	assert_int_equal(store_delivery_commit(&d, &uid, &error), 0);
-	assert_null(d);
-	return uid;
+	return test_store_deliver(store, USER, mailbox, body);
 }
 
 static void assert_file_content(const char *path, const void *data, size_t len)
