@@ -31,7 +31,7 @@ static void base64_lines(str_t *out, const unsigned char *data, size_t len)
 		str_appendz(out, "\r\n");
 }
 
-static uint32_t deliver_binary(struct fixture *f, const unsigned char *blob, size_t len)
+static uint32_t deliver_binary(struct test_store_fixture *f, const unsigned char *blob, size_t len)
 {
 	str_t m = STR_INIT;
 	str_appendz(&m, "From: a@example.org\r\nSubject: bin\r\nMIME-Version: 1.0\r\n"
@@ -51,7 +51,7 @@ static uint32_t deliver_binary(struct fixture *f, const unsigned char *blob, siz
 
 static void test_binary_decoded(void **state)
 {
-	struct fixture *f = *state;
+	struct test_store_fixture *f = *state;
 	unsigned char blob[3000];
 	for (size_t i = 0; i < sizeof(blob); i++)
 		blob[i] = (unsigned char)(i * 7 + i / 256);
@@ -90,7 +90,7 @@ static void test_binary_decoded(void **state)
 
 static void test_binary_unknown_cte_and_memory(void **state)
 {
-	struct fixture *f = *state;
+	struct test_store_fixture *f = *state;
 	size_t big = 4u << 20;
 	unsigned char *blob = xmalloc(big);
 	for (size_t i = 0; i < big; i++)
