@@ -198,6 +198,8 @@ static void smtp_client_on_reply(struct smtp_client *c, const struct smtp_reply 
 			.ctx = c->dest.tls, .sni = c->dest.host,
 			.verify = c->dest.tls_mode == SMTP_CLIENT_TLS_REQUIRED ?
 				CONN_TLS_VERIFY_STRICT : CONN_TLS_VERIFY_OPPORTUNISTIC,
+			.prepare = c->dest.tls_prepare,
+			.prepare_ctx = c->dest.tls_prepare_ctx,
 		};
 		c->state = SMTP_CLIENT_TLS_WAIT;
 		if (conn_starttls_client(c->conn, &p) < 0)
@@ -427,6 +429,7 @@ struct smtp_client *smtp_client_start(struct ioloop *loop,
 	};
 	struct conn_tls_client_params tp = {
 		.ctx = dest->tls, .sni = dest->host, .verify = CONN_TLS_VERIFY_STRICT,
+		.prepare = dest->tls_prepare, .prepare_ctx = dest->tls_prepare_ctx,
 	};
 	c->conn = conn_connect(loop, dest->ip, dest->port, &cs,
 			       dest->tls_mode == SMTP_CLIENT_TLS_IMPLICIT ? &tp : NULL,

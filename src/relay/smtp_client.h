@@ -62,6 +62,9 @@ struct smtp_client_dest {
 	unsigned port;
 	enum smtp_client_tls_mode tls_mode;
 	struct conn_tls_client *tls;   /* required unless TLS_NONE */
+	/* DANE (dane.h): acts on the SSL before the handshake; NULL: none */
+	conn_tls_prepare_t *tls_prepare;
+	void *tls_prepare_ctx;
 	const char *auth_user;         /* NULL: no AUTH; only sent over TLS */
 	const char *auth_password;
 };
