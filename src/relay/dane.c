@@ -7,6 +7,7 @@
 #include "lib/mem.h"
 #include "relay/smtp_client.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include <openssl/err.h>
@@ -103,10 +104,14 @@ int dane_prepare_ssl(void *vssl, void *ctx)
 	const struct dane_tlsa_set *set = ctx;
 	/* the SNI/host name set by conn_client.c is the reference identifier
 	 * (RFC 7672 3.2.2: the MX host name) */
-	const char *host = X509_VERIFY_PARAM_get0_host(SSL_get0_param(ssl), 0);
-	if (host == NULL)
-		host = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
-	if (host == NULL || SSL_dane_enable(ssl, host) <= 0) {
+	const char *name = X509_VERIFY_PARAM_get0_host(SSL_get0_param(ssl), 0);
+	if (name == NULL)
+		name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+	/* a copy: SSL_dane_enable() replaces (frees) the param's host list */
+	char host[256];
+	if (name == NULL || strlen(name) >= sizeof(host) ||
+	    snprintf(host, sizeof(host), "%s", name) < 0 ||
+	    SSL_dane_enable(ssl, host) <= 0) {
 		ERR_clear_error();
 		log_info("event=dane_error reason=\"cannot enable DANE\"");
 		return -1;
