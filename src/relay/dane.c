@@ -143,6 +143,12 @@ void dane_client_dest(struct dane_tlsa_set *set, struct smtp_client_dest *dest)
 	dest->tls_prepare_ctx = set;
 }
 
+void dane_client_dest_encrypt(struct smtp_client_dest *dest)
+{
+	if (dest->tls_mode != SMTP_CLIENT_TLS_IMPLICIT)
+		dest->tls_mode = SMTP_CLIENT_TLS_ENCRYPT;
+}
+
 const char *dane_status_name(enum dane_status status)
 {
 	static const char *const names[] = { "none", "usable", "unusable", "defer" };

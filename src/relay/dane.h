@@ -8,8 +8,8 @@
  *     connection must use TLS and authenticate with the records
  *     (dane_client_dest() sets that up), a failure defers (RFC 7672 2.2);
  *   - secure, records present, none usable (usages 0/1 are ignored, RFC
- *     7672 3.1; unknown selector/matching types): DANE_UNUSABLE, no DANE
- *     authentication (RFC 7672 2.2: treated as without TLSA records);
+ *     7672 3.1; unknown selector/matching types): DANE_UNUSABLE, TLS is
+ *     still mandatory but unauthenticated (dane_client_dest_encrypt());
  *   - insecure, NODATA, NXDOMAIN: DANE_NONE (opportunistic, RFC 7435);
  *   - FAIL (SERVFAIL, bogus) or TIMEOUT: DANE_DEFER; the runner must not
  *     send to this host now (RFC 7672 2.2: a "bogus" or indeterminate TLSA
@@ -56,6 +56,9 @@ bool dane_tlsa_usable(const struct dane_tlsa *r);
  * set, names checked against dest->host (RFC 7672 3.2.2); set must live
  * until the client is done. */
 void dane_client_dest(struct dane_tlsa_set *set, struct smtp_client_dest *dest);
+/* DANE_UNUSABLE: STARTTLS still mandatory, the certificate not
+ * authenticated (RFC 7672 2.2; Postfix's "encrypt" level). */
+void dane_client_dest_encrypt(struct smtp_client_dest *dest);
 /* The conn_tls_prepare_t hook dane_client_dest() installs (ctx = set). */
 int dane_prepare_ssl(void *ssl, void *ctx);
 

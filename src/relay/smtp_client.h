@@ -41,6 +41,9 @@ enum smtp_client_tls_mode {
 	 * not offered */
 	SMTP_CLIENT_TLS_OPPORTUNISTIC,
 	SMTP_CLIENT_TLS_REQUIRED,      /* STARTTLS must be offered and verify */
+	/* STARTTLS must be offered, any certificate (RFC 7672 2.2: TLSA
+	 * records exist but none is usable) */
+	SMTP_CLIENT_TLS_ENCRYPT,
 	SMTP_CLIENT_TLS_IMPLICIT,      /* TLS from the first byte, verified */
 };
 

@@ -4,7 +4,8 @@
  * self-signed certificate the CA store does not know and a name that
  * does not match: a matching DANE-EE(3) record authenticates and the mail
  * goes out, a wrong one fails the handshake before a byte of mail
- * (4.7.5 tls_verify: the runner defers), and no DANE session is cached. */
+ * (4.7.5 tls_verify: the runner defers), and no DANE session is cached;
+ * records that are all unusable still make STARTTLS mandatory. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -154,6 +155,43 @@ static void test_dane_ee_authenticates_or_defers(void **state)
 	tls_fixture_free(&t);
 }
 
+/* RFC 7672 2.2: TLSA records, none usable: STARTTLS mandatory, any
+ * certificate; a server without STARTTLS gets nothing. */
+static void test_unusable_means_encrypt(void **state)
+{
+	(void)state;
+	struct tls_fixture t;
+	tls_fixture_init(&t);
+	const char *error = NULL;
+	struct conn_tls_client *sys = conn_tls_client_create(NULL, 4, &error);
+	assert_non_null(sys);
+	struct msg_fixture m;
+	msg_init(&m, "enc body\n", 100, one_rcpt, 1);
+	struct smtp_client_settings set = test_settings();
+	for (unsigned i = 0; i < 2; i++) {
+		struct fake_smtp f = { .ehlo = i == 0 ? EHLO_TLS : "250-fake\r\n250 PIPELINING\r\n",
+				       .ssl_ctx = tls_ctx_ssl_ctx(t.server) };
+		fake_smtp_start(&f);
+		m.src.pos = 0;
+		struct run r = { .after = AFTER_DESTROY };
+		struct smtp_client_dest dest = { .tls_mode = SMTP_CLIENT_TLS_OPPORTUNISTIC,
+						 .tls = sys, .host = "mx.other.test" };
+		dane_client_dest_encrypt(&dest);
+		run_client(&r, &f, &set, &dest, &m.msg);
+		if (i == 0) {
+			assert_int_equal(r.codes[0], 250);
+			assert_true(r.tls);
+			assert_false(r.verified);
+		} else {
+			assert_int_equal(r.codes[0] / 100, 4);
+			assert_null(strstr(str_c(&f.transcript), "MAIL"));
+		}
+		fake_smtp_free(&f);
+	}
+	conn_tls_client_destroy(&sys);
+	tls_fixture_free(&t);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -161,6 +199,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_answer_to_policy),
 		cmocka_unit_test(test_dane_ee_authenticates_or_defers),
+		cmocka_unit_test(test_unusable_means_encrypt),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
