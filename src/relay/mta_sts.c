@@ -2,6 +2,7 @@
  * and the durable per-domain cache. See mta_sts.h. The HTTPS fetch is in
  * mta_sts_fetch.c. */
 #include "relay/mta_sts.h"
+#include "dns/dns.h"
 #include "dns/dns_parse.h"
 #include "lib/log.h"
 #include "lib/mem.h"
@@ -50,6 +51,32 @@ int mta_sts_txt_id(const char *txt, size_t len, char id[MTA_STS_ID_MAX + 1],
 	ret = 0;
 out:
 	pool_destroy(&pool);
+	return ret;
+}
+
+int mta_sts_txt_answer(const struct dns_answer *a, char id[MTA_STS_ID_MAX + 1],
+		       const char **error_r)
+{
+	if (a->result == DNS_RESULT_FAIL || a->result == DNS_RESULT_TIMEOUT) {
+		*error_r = "TXT lookup failed";
+		return -1;
+	}
+	unsigned found = 0;
+	int ret = 0;
+	*error_r = "no v=STSv1 TXT record";
+	for (unsigned i = 0; a->result == DNS_RESULT_DATA && i < a->count; i++) {
+		str_t txt = STR_INIT;
+		if (dns_rdata_txt(a->data[i], a->len[i], &txt) == 0 && txt.len >= 7 &&
+		    memcmp(txt.data, "v=STSv1", 7) == 0) {
+			found++;
+			ret = mta_sts_txt_id(txt.data, txt.len, id, error_r) == 0 ? 1 : 0;
+		}
+		str_free(&txt);
+	}
+	if (found > 1) {
+		*error_r = "more than one v=STSv1 TXT record";
+		return 0;
+	}
 	return ret;
 }
 

@@ -52,6 +52,13 @@ enum mta_sts_verdict {
 /* The id of a TXT record "v=STSv1; id=...;" (3.1): 0, or -1. */
 int mta_sts_txt_id(const char *txt, size_t len, char id[MTA_STS_ID_MAX + 1],
 		   const char **error_r);
+/* The _mta-sts.DOMAIN TXT answer (dns.h): 1 with the id when exactly one
+ * record starts with "v=STSv1" and parses; 0 when there is none or more
+ * than one (RFC 8461 3.1: then as without a policy record); -1 when the
+ * lookup failed (the runner keeps a cached policy). */
+struct dns_answer;
+int mta_sts_txt_answer(const struct dns_answer *answer,
+		       char id[MTA_STS_ID_MAX + 1], const char **error_r);
 /* Parses a fetched policy; id is the TXT record's. */
 int mta_sts_policy_parse(const char *body, size_t len, const char *id,
 			 time_t fetched, struct mta_sts_policy **policy_r,

@@ -23,6 +23,7 @@
 
 #include <openssl/ssl.h>
 
+#include "dns/dns.h"
 #include "lib/conn.h"
 #include "lib/ioloop.h"
 #include "lib/log.h"
@@ -48,6 +49,31 @@ static void test_txt_id(void **state)
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(mta_sts_txt_id(bad[i], strlen(bad[i]), id, &error), -1);
+}
+
+static void test_txt_answer(void **state)
+{
+	(void)state;
+	/* TXT rdata: one character-string each */
+	static const uint8_t sts[] = "\x13v=STSv1; id=abc123;";
+	static const uint8_t spf[] = "\x0ev=spf1 -all xx";
+	static const uint8_t sts2[] = "\x12v=STSv1; id=other;";
+	const uint8_t *data[] = { spf, sts, sts2 };
+	const size_t len[] = { sizeof(spf) - 1, sizeof(sts) - 1, sizeof(sts2) - 1 };
+	struct dns_answer a = { .result = DNS_RESULT_DATA, .count = 2, .data = data,
+				.len = len };
+	char id[MTA_STS_ID_MAX + 1];
+	const char *error = NULL;
+	assert_int_equal(mta_sts_txt_answer(&a, id, &error), 1);
+	assert_string_equal(id, "abc123");
+	a.count = 3; /* RFC 8461 3.1: two records, no policy */
+	assert_int_equal(mta_sts_txt_answer(&a, id, &error), 0);
+	a.count = 1;
+	assert_int_equal(mta_sts_txt_answer(&a, id, &error), 0);
+	a.result = DNS_RESULT_NXDOMAIN;
+	assert_int_equal(mta_sts_txt_answer(&a, id, &error), 0);
+	a.result = DNS_RESULT_TIMEOUT;
+	assert_int_equal(mta_sts_txt_answer(&a, id, &error), -1);
 }
 
 static void test_policy_check(void **state)
@@ -295,6 +321,7 @@ int main(void)
 	log_init("test-mta-sts", LOG_WARN);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_txt_id),
+		cmocka_unit_test(test_txt_answer),
 		cmocka_unit_test(test_policy_check),
 		cmocka_unit_test(test_cache),
 		cmocka_unit_test(test_http_reply),
