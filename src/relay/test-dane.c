@@ -92,6 +92,30 @@ static void ee_record(struct tls_fixture *t, uint8_t rec[35], bool wrong)
 		rec[10] ^= 1;
 }
 
+/* One message to a fake server offering ehlo, under "mx.other.test" (a
+ * name the certificate does not carry); set NULL: DANE_UNUSABLE (encrypt
+ * only), else DANE with set. */
+static void run_fake(struct tls_fixture *t, struct conn_tls_client *sys,
+		     const char *ehlo, struct dane_tlsa_set *set, struct run *r,
+		     struct fake_smtp *f)
+{
+	struct msg_fixture m;
+	msg_init(&m, "dane body\n", 100, one_rcpt, 1);
+	struct smtp_client_settings set_c = test_settings();
+	*f = (struct fake_smtp){ .ehlo = ehlo, .ssl_ctx = tls_ctx_ssl_ctx(t->server) };
+	fake_smtp_start(f);
+	*r = (struct run){ .after = AFTER_DESTROY };
+	struct smtp_client_dest dest = { .tls_mode = SMTP_CLIENT_TLS_OPPORTUNISTIC,
+					 .tls = sys, .host = "mx.other.test" };
+	if (set != NULL)
+		dane_client_dest(set, &dest);
+	else
+		dane_client_dest_encrypt(&dest);
+	assert_int_equal(dest.tls_mode, set != NULL ? SMTP_CLIENT_TLS_REQUIRED :
+			 SMTP_CLIENT_TLS_ENCRYPT);
+	run_client(r, f, &set_c, &dest, &m.msg);
+}
+
 static void run_dane(struct tls_fixture *t, struct conn_tls_client *sys,
 		     bool wrong, struct run *r, struct fake_smtp *f)
 {
@@ -102,19 +126,8 @@ static void run_dane(struct tls_fixture *t, struct conn_tls_client *sys,
 	struct dns_answer a = answer(DNS_RESULT_DATA, DNS_SECURE, data, len, 1);
 	struct dane_tlsa_set *set = NULL;
 	assert_int_equal(dane_from_answer(&a, &set), DANE_USABLE);
-
-	struct msg_fixture m;
-	msg_init(&m, "dane body\n", 100, one_rcpt, 1);
-	struct smtp_client_settings set_c = test_settings();
-	*f = (struct fake_smtp){ .ehlo = EHLO_TLS, .ssl_ctx = tls_ctx_ssl_ctx(t->server) };
-	fake_smtp_start(f);
-	*r = (struct run){ .after = AFTER_DESTROY };
-	/* a name the certificate does not carry: DANE-EE ignores names */
-	struct smtp_client_dest dest = { .tls_mode = SMTP_CLIENT_TLS_OPPORTUNISTIC,
-					 .tls = sys, .host = "mx.other.test" };
-	dane_client_dest(set, &dest);
-	assert_int_equal(dest.tls_mode, SMTP_CLIENT_TLS_REQUIRED);
-	run_client(r, f, &set_c, &dest, &m.msg);
+	/* DANE-EE ignores names */
+	run_fake(t, sys, EHLO_TLS, set, r, f);
 	dane_tlsa_set_free(&set);
 }
 
@@ -165,19 +178,11 @@ static void test_unusable_means_encrypt(void **state)
 	const char *error = NULL;
 	struct conn_tls_client *sys = conn_tls_client_create(NULL, 4, &error);
 	assert_non_null(sys);
-	struct msg_fixture m;
-	msg_init(&m, "enc body\n", 100, one_rcpt, 1);
-	struct smtp_client_settings set = test_settings();
 	for (unsigned i = 0; i < 2; i++) {
-		struct fake_smtp f = { .ehlo = i == 0 ? EHLO_TLS : "250-fake\r\n250 PIPELINING\r\n",
-				       .ssl_ctx = tls_ctx_ssl_ctx(t.server) };
-		fake_smtp_start(&f);
-		m.src.pos = 0;
-		struct run r = { .after = AFTER_DESTROY };
-		struct smtp_client_dest dest = { .tls_mode = SMTP_CLIENT_TLS_OPPORTUNISTIC,
-						 .tls = sys, .host = "mx.other.test" };
-		dane_client_dest_encrypt(&dest);
-		run_client(&r, &f, &set, &dest, &m.msg);
+		struct run r;
+		struct fake_smtp f;
+		run_fake(&t, sys, i == 0 ? EHLO_TLS : "250-fake\r\n250 PIPELINING\r\n",
+			 NULL, &r, &f);
 		if (i == 0) {
 			assert_int_equal(r.codes[0], 250);
 			assert_true(r.tls);
