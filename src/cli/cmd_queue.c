@@ -147,6 +147,8 @@ static void format_envelope(const struct queue_entry_info *entry, str_t *out)
 	append_printable(out, env->client_ip);
 	str_printf(out, "\nbody: %s\nsmtputf8: %s\nret: %s\n", bodies[env->body],
 		   env->smtputf8 ? "yes" : "no", rets[env->dsn_ret]);
+	if (env->requiretls)	/* RFC 8689 */
+		str_appendz(out, "requiretls: yes\n");
 	for (unsigned i = 0; i < env->recipient_count; i++) {
 		const struct queue_recipient *r = &env->recipients[i];
 		str_appendz(out, "recipient: ");

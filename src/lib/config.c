@@ -118,6 +118,19 @@ const struct config_key config_keys[] = {
 		     "BDAT reply (RFC 5321 4.5.3.2.5)"),
 	KEY_DURATION(relay_timeout_data_end, "600", 1,
 		     "relay: wait for the reply to the final dot (RFC 5321 4.5.3.2.6)"),
+	KEY_STRING(relay_ca_file, "", NULL,
+		   "relay: CA file for MTA-STS policy servers and the relayhost; "
+		   "empty: the system store"),
+	KEY_STRING(relayhost, "", NULL,
+		   "relay: send all outbound mail through [HOST]:PORT (587: "
+		   "STARTTLS, 465: implicit TLS); empty: MX delivery"),
+	KEY_STRING(relayhost_user, "", NULL,
+		   "relay: AUTH user for the relayhost; empty: no AUTH"),
+	KEY_STRING(relayhost_password_file, "", NULL,
+		   "relay: file holding the relayhost password (root:postel 0640)"),
+	KEY_STRING(relayhost_ca_file, "", NULL,
+		   "relay: CA file the relayhost must verify against; empty: "
+		   "relay_ca_file"),
 	KEY_BOOL(sandbox, "yes",
 		 "workers run under no_new_privs, seccomp and Landlock"),
 	KEY_UINT(password_min_length, "8", 1, 255,

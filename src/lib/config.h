@@ -65,6 +65,10 @@ struct config {
 	unsigned relay_timeout_connect, relay_timeout_greeting, relay_timeout_mail,
 		 relay_timeout_rcpt, relay_timeout_data, relay_timeout_data_block,
 		 relay_timeout_data_end;
+	char *relay_ca_file;         /* MTA-STS and relayhost CAs, empty: system */
+	/* smarthost (relay/smarthost.h) */
+	char *relayhost;             /* [HOST]:PORT, empty: MX delivery */
+	char *relayhost_user, *relayhost_password_file, *relayhost_ca_file;
 	bool sandbox;                /* workers: seccomp + Landlock, default yes */
 	char *postmaster_address;    /* empty: the first user added */
 	unsigned password_min_length; /* characters, default 8 */

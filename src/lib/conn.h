@@ -150,16 +150,25 @@ enum conn_tls_verify {
 	CONN_TLS_VERIFY_OPPORTUNISTIC,
 };
 
+/* Acts on the client's SSL (an OpenSSL SSL *) before the handshake, e.g.
+ * DANE (relay/dane.h: SSL_dane_enable and the TLSA records); -1 fails the
+ * connection with "tls_error". A conn with a hook never resumes a cached
+ * session, so every handshake is authenticated afresh. */
+typedef int conn_tls_prepare_t(void *ssl, void *ctx);
+
 struct conn_tls_client_params {
 	struct conn_tls_client *ctx;
 	const char *sni;     /* server name sent and checked; NULL: none */
 	enum conn_tls_verify verify;
+	conn_tls_prepare_t *prepare; /* NULL: none */
+	void *prepare_ctx;
 };
 
 /* What the handshake showed, for logging and later DANE. */
 struct conn_tls_peer {
 	bool verified;          /* chain and name verified */
 	bool resumed;           /* session resumed from the cache */
+	bool dane;              /* verified by a DANE TLSA record (RFC 7672) */
 	char verify_error[96];  /* "ok" or OpenSSL's reason */
 	char subject[160], issuer[160];
 	char sha256[65];        /* hex fingerprint of the leaf certificate */

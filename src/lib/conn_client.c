@@ -68,7 +68,8 @@ static int conn_tls_new_session(SSL *ssl, SSL_SESSION *sess)
 	struct conn_tls_client *c = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl),
 							conn_tls_client_ex_index);
 	if (conn == NULL || c == NULL || conn->client == NULL ||
-	    conn->client->cache_key == NULL || c->cache_max == 0)
+	    conn->client->cache_key == NULL || c->cache_max == 0 ||
+	    conn->client->tls.prepare != NULL) /* DANE: never cached */
 		return 0;
 	struct conn_tls_cache_entry *e = conn_tls_cache_find(c, conn->client->cache_key);
 	if (e == NULL) {
@@ -113,6 +114,7 @@ struct conn_tls_client *conn_tls_client_create(const char *ca_file,
 		return NULL;
 	}
 	SSL_CTX_set_verify(sc, SSL_VERIFY_NONE, NULL);
+	(void)SSL_CTX_dane_enable(sc); /* for a prepare hook (relay/dane.c) */
 	SSL_CTX_set_session_cache_mode(sc, SSL_SESS_CACHE_CLIENT |
 				       SSL_SESS_CACHE_NO_INTERNAL_STORE);
 	SSL_CTX_sess_set_new_cb(sc, conn_tls_new_session);
@@ -180,7 +182,12 @@ SSL *conn_client_ssl_new(struct conn *conn)
 			SSL_set_tlsext_host_name(ssl, cl->sni);
 		SSL_set1_host(ssl, cl->sni);
 	}
-	struct conn_tls_cache_entry *e = conn_tls_cache_find(c, cl->cache_key);
+	if (cl->tls.prepare != NULL && cl->tls.prepare(ssl, cl->tls.prepare_ctx) < 0) {
+		SSL_free(ssl);
+		return NULL;
+	}
+	struct conn_tls_cache_entry *e = cl->tls.prepare != NULL ? NULL :
+		conn_tls_cache_find(c, cl->cache_key);
 	if (e != NULL && e->sess != NULL && SSL_SESSION_is_resumable(e->sess)) {
 		SSL_set_session(ssl, e->sess);
 		e->used = ++c->clock;
@@ -208,6 +215,8 @@ static void conn_client_record_peer(struct conn *conn)
 		 cert == NULL ? "no certificate" :
 		 vr == X509_V_OK ? "ok" : X509_verify_cert_error_string(vr));
 	p->resumed = SSL_session_reused(conn->ssl) == 1;
+	p->dane = p->verified && SSL_get0_dane(conn->ssl) != NULL &&
+		SSL_get0_dane_authority(conn->ssl, NULL, NULL) >= 0;
 	if (cert != NULL) {
 		conn_client_name(X509_get_subject_name(cert), p->subject,
 				 sizeof(p->subject));
@@ -237,12 +246,13 @@ int conn_client_tls_established(struct conn *conn)
 	conn_client_record_peer(conn);
 	const struct conn_tls_peer *p = &cl->peer;
 	log_info("event=tls_client ip=%s sni=%s verified=%s verify=%s mode=%s "
-		 "resumed=%s subject=%s sha256=%s", conn->peer_ip,
+		 "resumed=%s dane=%s subject=%s sha256=%s", conn->peer_ip,
 		 cl->sni != NULL ? log_value(cl->sni, strlen(cl->sni)) : "-",
 		 p->verified ? "yes" : "no",
 		 log_value(p->verify_error, strlen(p->verify_error)),
 		 cl->tls.verify == CONN_TLS_VERIFY_STRICT ? "strict" : "opportunistic",
-		 p->resumed ? "yes" : "no", log_value(p->subject, strlen(p->subject)),
+		 p->resumed ? "yes" : "no", p->dane ? "yes" : "no",
+		 log_value(p->subject, strlen(p->subject)),
 		 p->sha256[0] != '\0' ? p->sha256 : "-");
 	if (!p->verified && cl->tls.verify == CONN_TLS_VERIFY_STRICT) {
 		conn_fail(conn, "tls_verify");

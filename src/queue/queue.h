@@ -105,6 +105,7 @@ struct queue_envelope {
 	enum queue_body body;
 	enum queue_dsn_ret dsn_ret;
 	struct queue_str envid;     /* RFC 3461 ENVID, xtext as received */
+	bool requiretls;            /* RFC 8689 REQUIRETLS given (v2 key) */
 	/* a runner's lease (queue_lease.c): absent owner = not leased */
 	struct queue_str lease_owner;
 	time_t lease_expires;

@@ -11,6 +11,7 @@
  *   body=7bit|8bitmime|binarymime
  *   ret=none|full|hdrs
  *   envid=VALUE              (only if ENVID was given)
+ *   requiretls=yes           (v2, only if MAIL FROM had REQUIRETLS)
  *   lease-owner=VALUE        (v2, only while leased; then:)
  *   lease-expires=UNIX-TIME  (v2)
  *   delay-warned=yes         (v2, only once the delay DSN went out)
@@ -150,6 +151,8 @@ void queue_envelope_format(const char *id, uint64_t size,
 		   ret_names[env->dsn_ret]);
 	if (env->envid.data != NULL)
 		append_value(out, "envid", env->envid);
+	if (env->requiretls)
+		str_appendz(out, "requiretls=yes\n");
 	if (env->lease_owner.data != NULL) {
 		append_value(out, "lease-owner", env->lease_owner);
 		str_printf(out, "lease-expires=%lld\n", (long long)env->lease_expires);
@@ -269,7 +272,7 @@ static int parse_time(const char *s, size_t len, time_t *time_r)
 enum envelope_key {
 	KEY_ID, KEY_RECEIVED, KEY_SIZE, KEY_SENDER, KEY_AUTH_USER,
 	KEY_CLIENT_IP, KEY_SMTPUTF8, KEY_BODY, KEY_RET, KEY_ENVID,
-	KEY_LEASE_OWNER, KEY_LEASE_EXPIRES, KEY_DELAY_WARNED,
+	KEY_LEASE_OWNER, KEY_LEASE_EXPIRES, KEY_DELAY_WARNED, KEY_REQUIRETLS,
 	KEY_RCPT, KEY_RCPT_NOTIFY, KEY_RCPT_ORCPT, KEY_RCPT_ATTEMPTS,
 	KEY_RCPT_NEXT_ATTEMPT, KEY_RCPT_STATE, KEY_RCPT_REPLY_CODE,
 	KEY_RCPT_REPLY_STATUS, KEY_RCPT_REPLY_TEXT, KEY_RCPT_MX,
@@ -278,7 +281,8 @@ enum envelope_key {
 static const char *const key_names[KEY_COUNT] = {
 	"id", "received", "size", "sender", "auth-user", "client-ip",
 	"smtputf8", "body", "ret", "envid", "lease-owner", "lease-expires",
-	"delay-warned", "rcpt", "rcpt-notify", "rcpt-orcpt", "rcpt-attempts",
+	"delay-warned", "requiretls", "rcpt", "rcpt-notify", "rcpt-orcpt",
+	"rcpt-attempts",
 	"rcpt-next-attempt", "rcpt-state", "rcpt-reply-code",
 	"rcpt-reply-status", "rcpt-reply-text", "rcpt-mx", "rcpt-notified",
 };
@@ -287,7 +291,7 @@ static const char *const key_names[KEY_COUNT] = {
 	(1u << KEY_DELAY_WARNED) | (1u << KEY_RCPT_STATE) | \
 	(1u << KEY_RCPT_REPLY_CODE) | (1u << KEY_RCPT_REPLY_STATUS) | \
 	(1u << KEY_RCPT_REPLY_TEXT) | (1u << KEY_RCPT_MX) | \
-	(1u << KEY_RCPT_NOTIFIED))
+	(1u << KEY_RCPT_NOTIFIED) | (1u << KEY_REQUIRETLS))
 #define LEASE_KEYS ((1u << KEY_LEASE_OWNER) | (1u << KEY_LEASE_EXPIRES))
 #define REQUIRED_KEYS ((1u << KEY_ID) | (1u << KEY_RECEIVED) | \
 	(1u << KEY_SIZE) | (1u << KEY_SENDER) | (1u << KEY_SMTPUTF8) | \
@@ -363,6 +367,9 @@ static int parse_field(struct queue_entry_info *entry, enum envelope_key key,
 		return parse_time(v, len, &env->lease_expires);
 	case KEY_DELAY_WARNED:
 		env->delay_warned = true;
+		return len == 3 && memcmp(v, "yes", 3) == 0 ? 0 : -1;
+	case KEY_REQUIRETLS:
+		env->requiretls = true;
 		return len == 3 && memcmp(v, "yes", 3) == 0 ? 0 : -1;
 	case KEY_RCPT:
 		if (env->recipient_count >= QUEUE_MAX_RECIPIENTS)

@@ -46,7 +46,8 @@ static void test_v2_round_trip(void **state)
 	struct queue_envelope env = {
 		.sender = queue_str_c("s@y.example"), .received = 5,
 		.lease_owner = queue_str_c("runner 7/2"), .lease_expires = 99,
-		.delay_warned = true, .recipients = r, .recipient_count = 2,
+		.delay_warned = true, .requiretls = true, .recipients = r,
+		.recipient_count = 2,
 	};
 	const char *error;
 	assert_int_equal(queue_envelope_check(&env, &error), 0);
@@ -59,6 +60,7 @@ static void test_v2_round_trip(void **state)
 	assert_string_equal(e.env.lease_owner.data, "runner 7/2");
 	assert_int_equal(e.env.lease_expires, 99);
 	assert_true(e.env.delay_warned);
+	assert_true(e.env.requiretls);          /* RFC 8689 */
 	assert_int_equal(e.env.recipients[0].state, QUEUE_RCPT_DEFERRED);
 	assert_int_equal(e.env.recipients[0].reply_code, 451);
 	assert_string_equal(e.env.recipients[0].reply_status.data, "4.7.1");

@@ -116,7 +116,8 @@ static void smtp_client_fail_reply(struct smtp_client *c, const struct smtp_repl
 static bool smtp_client_want_tls(const struct smtp_client *c)
 {
 	return !c->tls && (c->dest.tls_mode == SMTP_CLIENT_TLS_OPPORTUNISTIC ||
-			   c->dest.tls_mode == SMTP_CLIENT_TLS_REQUIRED);
+			   c->dest.tls_mode == SMTP_CLIENT_TLS_REQUIRED ||
+			   c->dest.tls_mode == SMTP_CLIENT_TLS_ENCRYPT);
 }
 
 void smtp_client_write(struct smtp_client *c, const char *line)
@@ -145,7 +146,8 @@ static void smtp_client_greeted(struct smtp_client *c)
 		smtp_client_expect_timeout(c, c->set.mail_ms);
 		return;
 	}
-	if (!c->tls && c->dest.tls_mode == SMTP_CLIENT_TLS_REQUIRED) {
+	if (!c->tls && (c->dest.tls_mode == SMTP_CLIENT_TLS_REQUIRED ||
+			c->dest.tls_mode == SMTP_CLIENT_TLS_ENCRYPT)) {
 		smtp_client_fail(c, 451, "4.7.10", "STARTTLS required but not offered",
 				 true);
 		return;
@@ -186,7 +188,8 @@ static void smtp_client_on_reply(struct smtp_client *c, const struct smtp_reply 
 		return;
 	case SMTP_CLIENT_STARTTLS:
 		if (cls != 2) {
-			if (c->dest.tls_mode == SMTP_CLIENT_TLS_REQUIRED)
+			if (c->dest.tls_mode == SMTP_CLIENT_TLS_REQUIRED ||
+			    c->dest.tls_mode == SMTP_CLIENT_TLS_ENCRYPT)
 				smtp_client_fail_reply(c, r);
 			else {
 				c->caps.starttls = false; /* RFC 7435: go on */
@@ -198,6 +201,8 @@ static void smtp_client_on_reply(struct smtp_client *c, const struct smtp_reply 
 			.ctx = c->dest.tls, .sni = c->dest.host,
 			.verify = c->dest.tls_mode == SMTP_CLIENT_TLS_REQUIRED ?
 				CONN_TLS_VERIFY_STRICT : CONN_TLS_VERIFY_OPPORTUNISTIC,
+			.prepare = c->dest.tls_prepare,
+			.prepare_ctx = c->dest.tls_prepare_ctx,
 		};
 		c->state = SMTP_CLIENT_TLS_WAIT;
 		if (conn_starttls_client(c->conn, &p) < 0)
@@ -427,6 +432,7 @@ struct smtp_client *smtp_client_start(struct ioloop *loop,
 	};
 	struct conn_tls_client_params tp = {
 		.ctx = dest->tls, .sni = dest->host, .verify = CONN_TLS_VERIFY_STRICT,
+		.prepare = dest->tls_prepare, .prepare_ctx = dest->tls_prepare_ctx,
 	};
 	c->conn = conn_connect(loop, dest->ip, dest->port, &cs,
 			       dest->tls_mode == SMTP_CLIENT_TLS_IMPLICIT ? &tp : NULL,

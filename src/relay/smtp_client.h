@@ -41,6 +41,9 @@ enum smtp_client_tls_mode {
 	 * not offered */
 	SMTP_CLIENT_TLS_OPPORTUNISTIC,
 	SMTP_CLIENT_TLS_REQUIRED,      /* STARTTLS must be offered and verify */
+	/* STARTTLS must be offered, any certificate (RFC 7672 2.2: TLSA
+	 * records exist but none is usable) */
+	SMTP_CLIENT_TLS_ENCRYPT,
 	SMTP_CLIENT_TLS_IMPLICIT,      /* TLS from the first byte, verified */
 };
 
@@ -62,6 +65,9 @@ struct smtp_client_dest {
 	unsigned port;
 	enum smtp_client_tls_mode tls_mode;
 	struct conn_tls_client *tls;   /* required unless TLS_NONE */
+	/* DANE (dane.h): acts on the SSL before the handshake; NULL: none */
+	conn_tls_prepare_t *tls_prepare;
+	void *tls_prepare_ctx;
 	const char *auth_user;         /* NULL: no AUTH; only sent over TLS */
 	const char *auth_password;
 };

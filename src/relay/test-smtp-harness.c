@@ -62,6 +62,7 @@ void on_result(void *ctx, const struct smtp_client_result *res)
 	r->have_peer = res->peer != NULL;
 	r->verified = res->peer != NULL && res->peer->verified;
 	r->resumed = res->peer != NULL && res->peer->resumed;
+	r->dane = res->peer != NULL && res->peer->dane;
 	if (r->after == AFTER_SEND_NEXT && r->next != NULL && res->reusable) {
 		const struct smtp_client_message *m = r->next;
 		r->next = NULL;

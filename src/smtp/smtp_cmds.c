@@ -28,6 +28,9 @@ static void smtp_ehlo_reply(struct smtp_session *s)
 	}
 	str_appendz(&r, "250-CHUNKING\r\n");
 	str_appendz(&r, "250-DSN\r\n");
+	/* RFC 8689 4: REQUIRETLS only once the session is encrypted */
+	if (smtp_session_tls(s))
+		str_appendz(&r, "250-REQUIRETLS\r\n");
 	str_appendz(&r, "250 SMTPUTF8\r\n");
 	conn_write(s->base.conn, r.data, r.len);
 	str_free(&r);

@@ -193,6 +193,7 @@ static void smtp_job_envelope(struct smtp_session *s, struct smtp_delivery_job *
 		tx->mail.params.ret == SMTP_DSN_RET_HDRS ? QUEUE_DSN_RET_HDRS :
 		QUEUE_DSN_RET_NONE;
 	env->envid = queue_str_c(tx->mail.params.envid_xtext);
+	env->requiretls = tx->mail.params.requiretls;
 	env->recipients = pool_alloc(tx->pool, (nremote + 1) * sizeof(*env->recipients));
 	for (unsigned i = 0; i < tx->rcpt_count; i++) {
 		const struct smtp_rcpt_entry *e = &tx->rcpts[i];

@@ -165,6 +165,18 @@ static int param_smtputf8(const struct esmtp_param *p,
 	return 0;
 }
 
+static int param_requiretls(const struct esmtp_param *p,
+			    const struct param_ctx *ctx, void *params,
+			    struct smtp_reply_err *err_r)
+{
+	(void)ctx;
+	struct smtp_mail_params *mp = params;
+	if (p->has_value)	/* RFC 8689 4: no value */
+		return bad_value(err_r, "REQUIRETLS takes no value");
+	mp->requiretls = true;
+	return 0;
+}
+
 static int param_auth(const struct esmtp_param *p,
 			const struct param_ctx *ctx, void *params,
 			struct smtp_reply_err *err_r)
@@ -328,6 +340,7 @@ static const struct param_def mail_params[] = {
 	{ "AUTH", SMTP_EXT_AUTH, param_auth },
 	{ "RET", SMTP_EXT_DSN, param_ret },
 	{ "ENVID", SMTP_EXT_DSN, param_envid },
+	{ "REQUIRETLS", SMTP_EXT_REQUIRETLS, param_requiretls },
 };
 
 static const struct param_def rcpt_params[] = {

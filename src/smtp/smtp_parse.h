@@ -104,8 +104,9 @@ enum smtp_ext {
 	SMTP_EXT_SMTPUTF8 = 1u << 3,	/* RFC 6531 */
 	SMTP_EXT_DSN = 1u << 4,		/* RFC 3461: RET ENVID NOTIFY ORCPT */
 	SMTP_EXT_AUTH = 1u << 5,	/* RFC 4954: AUTH= */
+	SMTP_EXT_REQUIRETLS = 1u << 6,	/* RFC 8689: only over TLS */
 };
-#define SMTP_EXT_ALL 0x3fu
+#define SMTP_EXT_ALL 0x7fu
 
 /* A parsed path. All strings are NUL-terminated, in the caller's pool,
  * never NULL. A source route (RFC 5321 4.1.2 A-d-l) is parsed and dropped
@@ -145,6 +146,7 @@ struct smtp_mail_params {
 	enum smtp_dsn_ret ret;		/* RET=, RFC 3461 4.3 */
 	const char *envid;		/* ENVID=, decoded; NULL if absent */
 	const char *envid_xtext;	/* ENVID= as sent (for relaying) */
+	bool requiretls;		/* REQUIRETLS, RFC 8689 4 */
 };
 
 struct smtp_mail {

@@ -179,6 +179,8 @@ unsigned smtp_session_exts(const struct smtp_session *s)
 		SMTP_EXT_DSN;
 	if (smtp_session_auth_offered(s))
 		exts |= SMTP_EXT_AUTH;
+	if (smtp_session_tls(s))	/* RFC 8689 4: only over TLS */
+		exts |= SMTP_EXT_REQUIRETLS;
 	return exts;
 }
 
