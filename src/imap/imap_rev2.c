@@ -12,11 +12,12 @@
  * SELECT that replaces a selection first sends "OK [CLOSED]" (7.1).
  *
  * IMAP4rev2 is advertised only when every extension RFC 9051 folds in
- * works (Appendix E): until FETCH (with BINARY), APPEND and IDLE are
- * served, the gate stays shut, ENABLE IMAP4rev2 enables nothing and the
- * session stays rev1. The gate is one compile-time switch so that a
- * build can be tested with it open (-DPOSTEL_IMAP_REV2=1); it is not a
- * config key: a server either speaks rev2 fully or not at all. */
+ * works (Appendix E: NAMESPACE, UNSELECT, UIDPLUS, ESEARCH, SEARCHRES,
+ * ENABLE, IDLE, SASL-IR, LIST-EXTENDED, LIST-STATUS, MOVE, LITERAL-,
+ * BINARY, SPECIAL-USE, STATUS=SIZE): all are served, so the gate is open.
+ * It stays one compile-time switch (-DPOSTEL_IMAP_REV2=0 builds a
+ * rev1-only server); not a config key: a server either speaks rev2
+ * fully or not at all. */
 #include "imap_private.h"
 #include "store/store.h"
 
@@ -24,8 +25,7 @@
 #include <strings.h>
 
 #ifndef POSTEL_IMAP_REV2
-/* flip to 1 once FETCH/BINARY, APPEND and IDLE are on main */
-#define POSTEL_IMAP_REV2 0
+#define POSTEL_IMAP_REV2 1
 #endif
 
 bool imap_rev2_available(void)
