@@ -20,8 +20,9 @@ enum parser_stage { STAGE_TAG, STAGE_NAME, STAGE_ARGS };
 struct imap_parser {
 	struct imap_parser_limits limits;
 	str_t data;             /* every string, NUL after each */
-	struct imap_arg *args;  /* max_args */
+	struct imap_arg *args;  /* cap entries, grown up to max_args */
 	size_t *offs;           /* args[i]'s string offset in data */
+	unsigned cap;
 	unsigned *stack;        /* open lists: index in args */
 	unsigned count, depth;
 	size_t tag_off, name_off;
@@ -39,14 +40,29 @@ struct imap_parser {
 	char error[160];
 };
 
+/* An idle session holds room for a few arguments only; a command with
+ * many grows the arrays (up to max_args) and the next reset gives the
+ * room back, so thousands of idle connections cost little. */
+#define PARSER_INITIAL_ARGS 16
+#define PARSER_KEEP_DATA 4096
+
+static void parser_args_alloc(struct imap_parser *p)
+{
+	free(p->args);
+	free(p->offs);
+	p->cap = p->limits.max_args < PARSER_INITIAL_ARGS ? p->limits.max_args :
+		PARSER_INITIAL_ARGS;
+	p->args = xcalloc(p->cap, sizeof(*p->args));
+	p->offs = xcalloc(p->cap, sizeof(*p->offs));
+}
+
 struct imap_parser *imap_parser_create(const struct imap_parser_limits *limits)
 {
 	struct imap_parser *p = xcalloc(1, sizeof(*p));
 	p->limits = *limits;
 	if (p->limits.max_args == 0)
 		p->limits.max_args = 1;
-	p->args = xcalloc(p->limits.max_args, sizeof(*p->args));
-	p->offs = xcalloc(p->limits.max_args, sizeof(*p->offs));
+	parser_args_alloc(p);
 	p->stack = xcalloc(p->limits.max_depth + 1, sizeof(*p->stack));
 	imap_parser_reset(p);
 	return p;
@@ -67,6 +83,10 @@ void imap_parser_destroy(struct imap_parser **parser)
 
 void imap_parser_reset(struct imap_parser *p)
 {
+	if (p->cap > PARSER_INITIAL_ARGS)
+		parser_args_alloc(p);
+	if (p->data.cap > PARSER_KEEP_DATA)
+		str_free(&p->data);
 	p->data.len = 0;
 	if (p->data.data != NULL)
 		p->data.data[0] = '\0';
@@ -113,6 +133,11 @@ static int add_arg(struct imap_parser *p, enum imap_arg_type type, size_t pos,
 {
 	if (p->count >= p->limits.max_args)
 		return fail(p, pos, "Too many arguments", error_r);
+	if (p->count == p->cap) {
+		p->cap = p->cap * 2 < p->limits.max_args ? p->cap * 2 : p->limits.max_args;
+		p->args = xrealloc(p->args, p->cap * sizeof(*p->args));
+		p->offs = xrealloc(p->offs, p->cap * sizeof(*p->offs));
+	}
 	struct imap_arg *a = &p->args[p->count];
 	memset(a, 0, sizeof(*a));
 	a->type = type;
@@ -398,4 +423,10 @@ const char *imap_parser_tag(const struct imap_parser *p)
 enum imap_parser_failure imap_parser_failure(const struct imap_parser *p)
 {
 	return p->failure;
+}
+
+size_t imap_parser_memory(const struct imap_parser *p)
+{
+	return p->cap * (sizeof(*p->args) + sizeof(*p->offs)) + p->data.cap +
+		(p->limits.max_depth + 1) * sizeof(*p->stack);
 }

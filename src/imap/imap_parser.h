@@ -84,6 +84,10 @@ const struct imap_command *imap_parser_command(const struct imap_parser *parser)
 const char *imap_parser_tag(const struct imap_parser *parser);
 enum imap_parser_failure imap_parser_failure(const struct imap_parser *parser);
 
+/* Bytes the parser holds now: small between commands, whatever the
+ * largest command was (TESTING.md 22: idle connections cost little). */
+size_t imap_parser_memory(const struct imap_parser *parser);
+
 /* Index of the entry after arg (skipping a list's contents). */
 static inline unsigned imap_arg_next(const struct imap_arg *args, unsigned i)
 {

@@ -12,6 +12,7 @@
 #include "imap/imap_args.h"
 #include "imap/imap_mailbox_name.h"
 #include "imap/imap_parser.h"
+#include "lib/str.h"
 
 static const struct imap_parser_limits limits = {
 	.max_args = 64, .max_depth = 8, .max_command_size = 65536,
@@ -315,6 +316,36 @@ static void test_mailbox_names(void **state)
 	assert_int_equal(mailbox("a SELECT a*", false, &name), -1);
 }
 
+/* An idle parser holds little, a big command grows it to what it needs
+ * and the reset gives the room back (idle IMAP connections, issue 9
+ * item 15); the arguments of the big command are all there. */
+static void test_memory_grows_and_shrinks(void **state)
+{
+	(void)state;
+	struct imap_parser_limits big = limits;
+	big.max_args = 4096;
+	struct imap_parser *q = imap_parser_create(&big);
+	size_t idle = imap_parser_memory(q);
+	assert_true(idle < 2048);
+	str_t cmd = STR_INIT;
+	str_appendz(&cmd, "a ID (");
+	for (unsigned i = 0; i < 1000; i++)
+		str_printf(&cmd, "%s\"f%u\"", i > 0 ? " " : "", i);
+	str_appendz(&cmd, ")");
+	struct imap_literal_need need;
+	const char *error = NULL;
+	assert_int_equal(imap_parser_feed_line(q, cmd.data, cmd.len, &need, &error), 0);
+	const struct imap_command *c = imap_parser_command(q);
+	assert_int_equal(c->count, 1001);
+	assert_string_equal(c->args[1].str, "f0");
+	assert_string_equal(c->args[1000].str, "f999");
+	assert_true(imap_parser_memory(q) > 1000 * sizeof(struct imap_arg));
+	imap_parser_reset(q);
+	assert_int_equal(imap_parser_memory(q), idle);
+	str_free(&cmd);
+	imap_parser_destroy(&q);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -325,6 +356,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_typed_args, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mailbox_names, setup, teardown),
+		cmocka_unit_test(test_memory_grows_and_shrinks),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
