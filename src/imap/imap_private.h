@@ -150,6 +150,8 @@ struct imap_session {
 	str_t out;
 	size_t out_off;
 	void (*out_final)(struct imap_cmd *cmd);
+	/* FETCH between its chunks (imap_fetch_cmd.c) */
+	struct imap_fetch_job *fetch;
 
 	/* for the disconnect log line */
 	unsigned commands;
@@ -278,6 +280,11 @@ int imap_status_items_parse(const struct imap_session *s, const struct imap_arg 
 			    unsigned i, unsigned *items_r, const char **error_r);
 /* "(MESSAGES n ...)" */
 void imap_status_append(str_t *out, unsigned items, const struct store_mailbox_status *st);
+
+/* imap_fetch_cmd.c: FETCH, UID FETCH; abort: the session ends while a
+ * FETCH waits for the client to read (frees its state) */
+imap_cmd_func_t imap_cmd_fetch;
+void imap_fetch_abort(struct imap_session *s);
 
 /* imap_list.c: LIST (with LIST-EXTENDED, LIST-STATUS, SPECIAL-USE) and LSUB */
 imap_cmd_func_t imap_cmd_list, imap_cmd_lsub;

@@ -42,6 +42,7 @@ static const struct imap_cmd_def imap_cmds[] = {
 	{ "ENABLE", imap_cmd_enable, AU },
 	{ "EXAMINE", imap_cmd_examine, AU | SE },
 	{ "EXPUNGE", imap_cmd_expunge, SE | UI },
+	{ "FETCH", imap_cmd_fetch, SE | UI },
 	{ "ID", imap_cmd_id, NA | AU | SE },
 	{ "IDLE", imap_cmd_idle, AU | SE },
 	{ "LIST", imap_cmd_list, AU | SE },
@@ -177,7 +178,10 @@ void imap_session_bye(struct imap_session *s, const char *text)
 
 bool imap_session_auth_offered(const struct imap_session *s)
 {
-	return conn_is_tls(s->base.conn) || s->base.env->config->allow_plaintext_auth;
+	/* tls_started: implicit TLS whose handshake is still running (the
+	 * greeting is written before it ends, but only ever goes out over TLS) */
+	return conn_is_tls(s->base.conn) || s->tls_started ||
+	       s->base.env->config->allow_plaintext_auth;
 }
 
 static const char *imap_log_tag(const char *tag)
@@ -381,6 +385,7 @@ static void imap_session_free(struct imap_session *s)
 		 conn_is_tls(s->base.conn) ? conn_tls_version(s->base.conn) : "no",
 		 s->user != NULL ? log_str(s->user) : "-", s->commands);
 	imap_auth_abort(s);
+	imap_fetch_abort(s);
 	imap_idle_free(s);
 	/* the view is closed on the user's lane, then the session ends */
 	s->input = IMAP_INPUT_WAIT;

@@ -1,0 +1,333 @@
+/* imap_fetch_cmd.c: FETCH and UID FETCH (RFC 9051 6.4.5, 6.4.9).
+ *
+ * Contract: the sequence set becomes UIDs on the loop (imap_msgset.h;
+ * "$" is the saved SEARCH result, RFC 5182) and the items are parsed
+ * there (imap_fetch_parse.h); a sequence number past the mailbox is BAD
+ * "Invalid messageset" (as Dovecot answers), a UID that is not there is
+ * skipped (6.4.9). The answer is produced on the user's
+ * lane in chunks of at most IMAP_FETCH_CHUNK bytes (imap_fetch_render.h
+ * streams bodies): one job renders a chunk, the loop writes it as the
+ * client reads (imap_output_end) and only then starts the job for the
+ * next chunk, so a FETCH of 1:* over many messages or of one huge
+ * message holds one chunk, one renderer and the message list (a few
+ * dozen bytes a message) whatever its size.
+ * A body fetch without .PEEK sets \Seen first, durably, in one commit
+ * (store_view_set_flags), and the FLAGS item is added to the responses
+ * of the messages whose flags changed (6.4.5); never in EXAMINE. rev1
+ * sessions see \Recent in FLAGS. The view is not synced: no EXPUNGE
+ * during FETCH (7.5.1). A message expunged by another session meanwhile
+ * is skipped and the command ends NO [EXPUNGEISSUED] (RFC 5530). */
+#include "imap_private.h"
+#include "imap/imap_fetch_parse.h"
+#include "imap/imap_fetch_render.h"
+#include "imap/imap_msgset.h"
+#include "lib/log.h"
+#include "mime/mime_parser.h"
+#include "store/store.h"
+#include "store/store_view.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* the response held in memory at once (the brief's ~256 KiB bound) */
+#define IMAP_FETCH_CHUNK (128 * 1024)
+#define IMAP_FETCH_MAX_ITEMS 64
+
+struct imap_fetch_job {
+	struct imap_cmd *cmd;
+	struct imap_fetch_request req;       /* as asked (+UID for UID FETCH) */
+	struct imap_fetch_request req_flags; /* + FLAGS, for \Seen just set */
+	uint32_t *uids;                      /* the messages, ascending (cmd pool) */
+	unsigned uid_count, uid_pos;
+	unsigned needs;
+	bool sets_seen;
+
+	bool listed;
+	struct store_message_info *infos;    /* map order (cmd pool) */
+	bool *seen_now;                      /* \Seen set by this FETCH */
+	unsigned info_count, info_pos;
+
+	struct imap_fetch_render *render;
+	struct store_message_reader *reader;
+	struct mime_tree *tree;
+	pool_t *msg_pool;
+	struct store_message_info cur;
+
+	str_t chunk;
+	bool finished;
+	unsigned lost;
+	int result;   /* 0, -1: failed before any output, -2: mid-response */
+	char error[256];
+};
+
+static void fetch_message_end(struct imap_fetch_job *job)
+{
+	imap_fetch_render_free(&job->render);
+	if (job->reader != NULL)
+		store_message_close(&job->reader);
+	mime_tree_free(&job->tree);
+	if (job->msg_pool != NULL)
+		pool_destroy(&job->msg_pool);
+}
+
+static void fetch_job_free(struct imap_fetch_job *job)
+{
+	fetch_message_end(job);
+	imap_fetch_request_free(&job->req);
+	imap_fetch_request_free(&job->req_flags);
+	str_free(&job->chunk);
+	free(job);
+}
+
+/* The first job: the messages as the index holds them, and \Seen set on
+ * those a body fetch marks (one durable commit, before any response). */
+static int fetch_list(struct imap_fetch_job *job, const char **error_r)
+{
+	struct imap_session *s = job->cmd->s;
+	struct store_view *view = s->sel->view;
+	pool_t *pool = s->base.cmd_pool;
+	if (store_view_list(view, pool, &job->infos, &job->info_count, error_r) < 0)
+		return -1;
+	job->listed = true;
+	if (!job->sets_seen || s->sel->readonly || job->info_count == 0)
+		return 0;
+	job->seen_now = pool_alloc(pool, job->info_count * sizeof(bool));
+	uint32_t *uids = pool_alloc(pool, job->info_count * sizeof(uint32_t));
+	unsigned n = 0, pos = 0;
+	for (unsigned i = 0; i < job->uid_count; i++) {
+		while (pos < job->info_count && job->infos[pos].uid < job->uids[i])
+			pos++;
+		if (pos == job->info_count)
+			break;
+		struct store_message_info *info = &job->infos[pos];
+		if (info->uid != job->uids[i] || info->lost ||
+		    (info->sysflags & STORE_FLAG_SEEN) != 0)
+			continue;
+		uids[n++] = info->uid;
+		job->seen_now[pos] = true;
+	}
+	if (n == 0)
+		return 0;
+	struct store_flags_update update = { .op = STORE_FLAGS_ADD,
+					     .sysflags = STORE_FLAG_SEEN };
+	if (store_view_set_flags(view, uids, n, &update, NULL, NULL, NULL, error_r) < 0)
+		return -1;
+	for (unsigned i = 0; i < job->info_count; i++) {
+		if (!job->seen_now[i])
+			continue;
+		job->infos[i].flags = store_flags_text_apply(job->infos[i].flags, &update, pool);
+		job->infos[i].sysflags |= STORE_FLAG_SEEN;
+	}
+	return 0;
+}
+
+/* Start the renderer on the next wanted message; false when none is left. */
+static bool fetch_message_next(struct imap_fetch_job *job)
+{
+	struct imap_session *s = job->cmd->s;
+	struct store_view *view = s->sel->view;
+	while (job->uid_pos < job->uid_count) {
+		uint32_t uid = job->uids[job->uid_pos++];
+		uint32_t seq = store_view_seq(view, uid);
+		while (job->info_pos < job->info_count && job->infos[job->info_pos].uid < uid)
+			job->info_pos++;
+		const struct store_message_info *info = job->info_pos < job->info_count ?
+			&job->infos[job->info_pos] : NULL;
+		const char *error = NULL;
+		if (info == NULL || info->uid != uid || info->lost) {
+			job->lost++; /* expunged meanwhile by another session */
+			continue;
+		}
+		job->msg_pool = pool_create(4096);
+		job->cur = *info;
+		if (!s->rev2 && imap_selected_is_recent(s->sel, uid))
+			job->cur.flags = pool_printf(job->msg_pool, "%s%s\\Recent", info->flags,
+						     *info->flags != '\0' ? " " : "");
+		if ((job->needs & IMAP_FETCH_NEEDS_READER) != 0 &&
+		    (job->reader = store_view_message_open(view, uid, &error)) == NULL)
+			goto lost;
+		if ((job->needs & IMAP_FETCH_NEEDS_TREE) != 0 &&
+		    store_view_message_structure(view, uid, job->msg_pool, &job->tree,
+						 &error) < 0)
+			goto lost;
+		bool flags_added = job->seen_now != NULL && job->seen_now[job->info_pos];
+		job->render = imap_fetch_render_begin(flags_added ? &job->req_flags : &job->req,
+						      seq, &job->cur, job->tree, job->reader,
+						      &error);
+		if (job->render != NULL)
+			return true;
+	lost:
+		log_warn("sid=%s event=fetch_message_skipped uid=%u error=%s", s->base.sid, uid,
+			 log_str(error));
+		fetch_message_end(job);
+		job->lost++;
+	}
+	return false;
+}
+
+static void fetch_work(void *ctx, struct store *store)
+{
+	struct imap_fetch_job *job = ctx;
+	const char *error = "no store handle";
+	str_clear(&job->chunk);
+	if (store == NULL || (!job->listed && fetch_list(job, &error) < 0)) {
+		job->result = -1;
+		snprintf(job->error, sizeof(job->error), "%s", error);
+		return;
+	}
+	while (job->chunk.len + IMAP_FETCH_RENDER_MIN_CHUNK <= IMAP_FETCH_CHUNK) {
+		if (job->render == NULL && !fetch_message_next(job)) {
+			job->finished = true;
+			return;
+		}
+		enum imap_fetch_render_result r =
+			imap_fetch_render_next(job->render, &job->chunk,
+					       IMAP_FETCH_CHUNK - job->chunk.len, &error);
+		if (r == IMAP_FETCH_RENDER_ERROR) {
+			job->result = -2;
+			snprintf(job->error, sizeof(job->error), "uid=%u %s", job->cur.uid,
+				 error);
+			return;
+		}
+		if (r == IMAP_FETCH_RENDER_DONE)
+			fetch_message_end(job);
+	}
+}
+
+static void fetch_final(struct imap_cmd *cmd)
+{
+	struct imap_session *s = cmd->s;
+	struct imap_fetch_job *job = s->fetch;
+	s->fetch = NULL;
+	unsigned lost = job->lost;
+	fetch_job_free(job);
+	if (lost > 0)
+		/* RFC 5530 3: some of the messages were expunged meanwhile */
+		imap_cmd_no(cmd, "EXPUNGEISSUED", "Some of the requested messages no longer exist");
+	else
+		imap_cmd_ok(cmd, NULL, "%sFETCH completed", cmd->uid ? "UID " : "");
+}
+
+static void fetch_done(void *ctx);
+
+static void fetch_next_chunk(struct imap_cmd *cmd)
+{
+	struct imap_session *s = cmd->s;
+	struct imap_fetch_job *job = s->fetch;
+	s->fetch = NULL; /* the job's own while it runs */
+	imap_store_run(s, fetch_work, fetch_done, job);
+}
+
+static void fetch_done(void *ctx)
+{
+	struct imap_fetch_job *job = ctx;
+	struct imap_cmd *cmd = job->cmd;
+	struct imap_session *s = cmd->s;
+	if (imap_session_check_gone(s)) {
+		fetch_job_free(job);
+		return;
+	}
+	if (job->result < 0) {
+		log_error("sid=%s event=fetch_failed user=%s error=%s", s->base.sid,
+			  log_str(s->user), log_str(job->error));
+		bool started = job->result == -2 || job->chunk.len > 0 || job->uid_pos > 0;
+		fetch_job_free(job);
+		if (started) /* part of a response is out: the stream cannot go on */
+			imap_session_bye(s, "Internal error reading a message");
+		else
+			imap_cmd_no(cmd, "UNAVAILABLE", "FETCH failed, try again later");
+		return;
+	}
+	str_t *out = imap_output_begin(s);
+	str_free(out);
+	*out = job->chunk;
+	job->chunk = (str_t)STR_INIT;
+	s->fetch = job;
+	imap_output_end(cmd, job->finished ? fetch_final : fetch_next_chunk);
+}
+
+void imap_fetch_abort(struct imap_session *s)
+{
+	if (s->fetch == NULL)
+		return;
+	fetch_job_free(s->fetch);
+	s->fetch = NULL;
+}
+
+/* req + one more item of kind item, first or last */
+static void request_with(struct imap_fetch_request *dst, const struct imap_fetch_request *src,
+			 enum imap_fetch_item item, bool first)
+{
+	dst->atts = xcalloc(src->count + 1, sizeof(*dst->atts));
+	memcpy(dst->atts + (first ? 1 : 0), src->atts, src->count * sizeof(*src->atts));
+	dst->atts[first ? 0 : src->count].item = item;
+	dst->count = src->count + 1;
+}
+
+static bool request_has(const struct imap_fetch_request *req, enum imap_fetch_item item)
+{
+	for (unsigned i = 0; i < req->count; i++)
+		if (req->atts[i].item == item)
+			return true;
+	return false;
+}
+
+void imap_cmd_fetch(struct imap_cmd *cmd)
+{
+	struct imap_session *s = cmd->s;
+	if (cmd->count < 2 || cmd->args[0].type != IMAP_ARG_ATOM) {
+		imap_cmd_bad(cmd, "FETCH needs a sequence set and items");
+		return;
+	}
+	struct imap_fetch_job *job = xcalloc(1, sizeof(*job));
+	job->cmd = cmd;
+	const char *error;
+	struct imap_fetch_request asked = { 0 };
+	const struct imap_selected *sel = s->sel;
+	if (cmd->args[0].len == 1 && cmd->args[0].str[0] == '$') {
+		/* RFC 5182 2.1: the saved result, UIDs whatever the form */
+		job->uid_count = sel->saved_count;
+		job->uids = pool_alloc(s->base.cmd_pool, (sel->saved_count + 1) * sizeof(uint32_t));
+		if (sel->saved_count > 0)
+			memcpy(job->uids, sel->saved, sel->saved_count * sizeof(uint32_t));
+	} else if (imap_msgset_uids(s, &cmd->args[0], cmd->uid, s->base.cmd_pool, &job->uids,
+				    &job->uid_count, &error) < 0) {
+		/* a number past the mailbox: BAD (RFC 9051 9, as Dovecot) */
+		fetch_job_free(job);
+		imap_cmd_bad(cmd, "Invalid messageset: %s", error);
+		return;
+	}
+	if (imap_fetch_parse(cmd->args, 1, cmd->count, IMAP_FETCH_MAX_ITEMS, &asked,
+			     &error) < 0) {
+		char text[200];
+		snprintf(text, sizeof(text), "%s", error);
+		fetch_job_free(job);
+		imap_cmd_bad(cmd, "%s", text);
+		return;
+	}
+	if (request_has(&asked, IMAP_FETCH_BINARY) ||
+	    request_has(&asked, IMAP_FETCH_BINARY_SIZE)) {
+		/* not advertised (RFC 3516 is not served yet) */
+		imap_fetch_request_free(&asked);
+		fetch_job_free(job);
+		imap_cmd_bad(cmd, "BINARY is not supported");
+		return;
+	}
+	/* RFC 9051 6.4.9: UID FETCH answers carry UID */
+	if (cmd->uid && !request_has(&asked, IMAP_FETCH_UID)) {
+		request_with(&job->req, &asked, IMAP_FETCH_UID, true);
+		imap_fetch_request_free(&asked);
+	} else {
+		job->req = asked;
+	}
+	job->sets_seen = imap_fetch_render_sets_seen(&job->req);
+	if (request_has(&job->req, IMAP_FETCH_FLAGS))
+		request_with(&job->req_flags, &job->req, IMAP_FETCH_FLAGS, false),
+			job->req_flags.count--; /* already there: the same items */
+	else
+		request_with(&job->req_flags, &job->req, IMAP_FETCH_FLAGS, false);
+	job->needs = imap_fetch_render_needs(&job->req);
+	imap_cmd_wait(cmd);
+	imap_store_run(s, fetch_work, fetch_done, job);
+}
