@@ -9,12 +9,12 @@ import subprocess
 
 import pytest
 
-from conftest import scaled, token
+from conftest import HOSTNAME, scaled, token
 from imap_helpers import IMAPRaw, deliver, new_user, status_of
 
 
 def run(argv, tmp_path, timeout=60, **kw):
-    env = dict(os.environ, HOME=str(tmp_path), LC_ALL="C.UTF-8")
+    env = dict(os.environ, HOME=str(tmp_path), FETCHMAILHOME=str(tmp_path), LC_ALL="C.UTF-8")
     p = subprocess.run(argv, capture_output=True, timeout=scaled(timeout), env=env,
                        stdin=subprocess.DEVNULL, **kw)
     return p, (p.stdout + p.stderr).decode(errors="replace")
@@ -169,3 +169,62 @@ def test_mbsync_two_way(postel, tmp_path):
     p, out = run([mbsync, "-c", str(rc), "-a"], tmp_path)
     assert p.returncode == 0, out
     assert snapshot() == before, out
+
+
+def test_fetchmail_imaps_flush(postel, tmp_path):
+    """Without keep fetchmail marks each message \\Deleted and expunges:
+    the server's INBOX is empty after, every message is in the mda's files."""
+    fetchmail = need("fetchmail")
+    user, password = new_user(postel)
+    toks = [deliver(postel, user)[0] for _ in range(3)]
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    mda = tmp_path / "mda.sh"
+    mda.write_text(f"#!/bin/sh\nexec cat > \"$(mktemp -p {out_dir} msg.XXXXXX)\"\n")
+    mda.chmod(0o755)
+    rc = tmp_path / "fetchmailrc"
+    rc.write_text(
+        f"set no syslog\npoll {HOSTNAME} via 127.0.0.1 service {postel.imaps_port}\n"
+        f"  protocol IMAP user \"{user}\" password \"{password}\" is nobody here\n"
+        f"  ssl sslcommonname {HOSTNAME} sslcertck sslcertfile \"{postel.cert_path}\" fetchall\n"
+        f"  mda \"{mda}\"\n")
+    rc.chmod(0o600)
+    argv = [fetchmail, "-f", str(rc), "-v", "--nodetach", "--pidfile", str(tmp_path / "pid")]
+    p, out = run(argv, tmp_path)
+    assert p.returncode == 0, out
+    got = [f.read_bytes() for f in out_dir.iterdir()]
+    assert sorted(t for t in toks for d in got if t.encode() in d) == sorted(toks), out
+    assert postel.messages(user) == [], out
+    assert server_state(postel, user, password, "INBOX") == {}
+    # a second run finds nothing: exit status 1 is fetchmail's "no mail"
+    p, out = run(argv, tmp_path)
+    assert p.returncode == 1, out
+    assert len(list(out_dir.iterdir())) == 3
+
+
+def curl(postel, tmp_path, user, password, path, *extra):
+    return run(["curl", "-s", "-S", "--cacert", str(postel.cert_path),
+                "--max-time", str(int(scaled(20))), "-u", f"{user}:{password}",
+                "--resolve", f"{HOSTNAME}:{postel.imaps_port}:127.0.0.1",
+                *extra, f"imaps://{HOSTNAME}:{postel.imaps_port}/{path}"], tmp_path, timeout=30)
+
+
+def test_curl_imaps_list_fetch_search(postel, tmp_path):
+    need("curl")
+    user, password = new_user(postel)
+    toks = [deliver(postel, user)[0] for _ in range(2)]
+    append(postel, user, password, "Projects", token())
+    p, out = curl(postel, tmp_path, user, password, "")
+    assert p.returncode == 0, out
+    listed = p.stdout.decode()
+    assert '"Projects"' in listed or " Projects\r\n" in listed, listed
+    assert "INBOX" in listed, listed
+    p, out = curl(postel, tmp_path, user, password, "INBOX;UID=2")
+    assert p.returncode == 0, out
+    assert toks[1].encode() in p.stdout and toks[0].encode() not in p.stdout
+    p, out = curl(postel, tmp_path, user, password, "INBOX", "-X", "SEARCH ALL")
+    assert p.returncode == 0, out
+    assert p.stdout.decode().split("\r\n")[0] == "* SEARCH 1 2", p.stdout
+    p, out = curl(postel, tmp_path, user, password, "INBOX", "-X", f"UID SEARCH SUBJECT {toks[0]}")
+    assert p.returncode == 0, out
+    assert p.stdout.decode().startswith("* SEARCH 1\r\n"), p.stdout
