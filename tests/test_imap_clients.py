@@ -228,3 +228,46 @@ def test_curl_imaps_list_fetch_search(postel, tmp_path):
     p, out = curl(postel, tmp_path, user, password, "INBOX", "-X", f"UID SEARCH SUBJECT {toks[0]}")
     assert p.returncode == 0, out
     assert p.stdout.decode().startswith("* SEARCH 1\r\n"), p.stdout
+
+
+def cert_sha256(postel):
+    """The server certificate's SHA-256 fingerprint, hex (offlineimap pins
+    it: the certificate names HOSTNAME, the connection goes to 127.0.0.1)."""
+    import hashlib
+    import ssl
+    der = ssl.PEM_cert_to_DER_cert(postel.cert_path.read_text())
+    return hashlib.sha256(der).hexdigest()
+
+
+def test_offlineimap_sync(postel, tmp_path):
+    """offlineimap syncs INBOX and a folder to a local Maildir; a second run
+    changes nothing."""
+    offlineimap = need("offlineimap")
+    user, password = new_user(postel)
+    toks = [deliver(postel, user)[0] for _ in range(2)]
+    work_tok = token()
+    append(postel, user, password, "Work", work_tok, "\\Seen \\Flagged")
+    append(postel, user, password, "Other", token())
+    local = tmp_path / "mail"
+    rc = tmp_path / "offlineimaprc"
+    rc.write_text(
+        f"[general]\naccounts = p\nmetadata = {tmp_path}/meta\nui = basic\n\n"
+        "[Account p]\nlocalrepository = L\nremoterepository = R\n\n"
+        f"[Repository L]\ntype = Maildir\nlocalfolders = {local}\n\n"
+        f"[Repository R]\ntype = IMAP\nremotehost = 127.0.0.1\nremoteport = {postel.imaps_port}\n"
+        f"remoteuser = {user}\nremotepass = {password}\nssl = yes\n"
+        f"cert_fingerprint = {cert_sha256(postel)}\n"
+        "folderfilter = lambda f: f in ['INBOX', 'Work']\n")
+    argv = [offlineimap, "-c", str(rc), "-o", "-u", "basic"]
+    p, out = run(argv, tmp_path, timeout=120)
+    assert p.returncode == 0, out
+    assert "ERROR" not in out, out
+    assert set(tok_state(maildir_state(local / "INBOX"))) == set(toks), out
+    assert tok_state(maildir_state(local / "Work")) == {work_tok: {"S", "F"}}, out
+    assert not (local / "Other").exists()
+    before = sorted(str(f.relative_to(local)) for f in local.glob("*/*/*"))
+    server = {b: server_state(postel, user, password, b) for b in ("INBOX", "Work")}
+    p, out = run(argv, tmp_path, timeout=120)
+    assert p.returncode == 0, out
+    assert sorted(str(f.relative_to(local)) for f in local.glob("*/*/*")) == before, out
+    assert {b: server_state(postel, user, password, b) for b in ("INBOX", "Work")} == server
