@@ -6,6 +6,7 @@ bounded by a timeout, on loopback, with HOME in a temp dir."""
 import os
 import shutil
 import subprocess
+import time
 
 import pytest
 
@@ -271,3 +272,52 @@ def test_offlineimap_sync(postel, tmp_path):
     assert p.returncode == 0, out
     assert sorted(str(f.relative_to(local)) for f in local.glob("*/*/*")) == before, out
     assert {b: server_state(postel, user, password, b) for b in ("INBOX", "Work")} == server
+
+
+def tmux(sock, *args, check=True):
+    return subprocess.run(["tmux", "-L", sock, *args], check=check,
+                          capture_output=True, text=True, timeout=30)
+
+
+def test_neomutt_read_flag_move_delete(postel, tmp_path):
+    """neomutt (or mutt) in tmux, driven by a pushed key sequence: reads a
+    message (\\Seen), flags one, saves one to Archive (UID COPY, then
+    deleted), deletes one, syncs (EXPUNGE) and quits; the server state is
+    checked after with IMAPRaw."""
+    mutt = shutil.which("neomutt") or need("mutt")
+    need("tmux")
+    user, password = new_user(postel)
+    toks = [deliver(postel, user)[0] for _ in range(5)]
+    append(postel, user, password, "Archive", token())  # the target exists
+    muttrc = tmp_path / "muttrc"
+    keys = (f"<search>~s {toks[0]}<enter><display-message><exit>"
+            f"<search>~s {toks[1]}<enter><flag-message>"
+            f"<search>~s {toks[2]}<enter><save-message>\\Cu=Archive<enter>"
+            f"<search>~s {toks[3]}<enter><delete-message>"
+            "<sync-mailbox><quit>")
+    muttrc.write_text(
+        f"set folder=\"imaps://{user}@127.0.0.1:{postel.imaps_port}/\"\n"
+        f"set imap_user=\"{user}\"\nset imap_pass=\"{password}\"\n"
+        f"set certificate_file=\"{postel.cert_path}\"\nset ssl_verify_host=no\n"
+        "set spoolfile=+INBOX\nset record=\"\"\nset postponed=\"\"\n"
+        "set quit=yes\nset delete=yes\nset move=no\nset confirmappend=no\n"
+        "set mark_old=no\nset wait_key=no\nunset header_cache\nunset message_cachedir\n"
+        f"set timeout={int(scaled(10))}\nset imap_keepalive=30\n"
+        f"push \"{keys}\"\n")
+    sock = "postel-imapclients-" + token()[1:9]
+    log = tmp_path / "mutt.out"
+    tmux(sock, "new-session", "-d", "-s", "m", "-x", "160", "-y", "50",
+         f"HOME={tmp_path} TERM=xterm {mutt} -n -F {muttrc} -f =INBOX; echo rc=$? > {log}")
+    try:
+        deadline = time.monotonic() + scaled(40)
+        while not log.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        screen = tmux(sock, "capture-pane", "-p", "-t", "m", check=False).stdout
+        assert log.exists(), f"{mutt} did not finish:\n{screen}"
+    finally:
+        tmux(sock, "kill-server", check=False)
+    assert log.read_text().strip() == "rc=0"
+    inbox = tok_state(server_state(postel, user, password, "INBOX"))
+    assert inbox == {toks[0]: {"\\Seen"}, toks[1]: {"\\Flagged"}, toks[4]: set()}, inbox
+    archive = tok_state(server_state(postel, user, password, "Archive"))
+    assert toks[2] in archive and len(archive) == 2, archive
