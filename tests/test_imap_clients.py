@@ -321,3 +321,21 @@ def test_neomutt_read_flag_move_delete(postel, tmp_path):
     assert inbox == {toks[0]: {"\\Seen"}, toks[1]: {"\\Flagged"}, toks[4]: set()}, inbox
     archive = tok_state(server_state(postel, user, password, "Archive"))
     assert toks[2] in archive and len(archive) == 2, archive
+
+
+def test_openssl_s_client_starttls_verified_login(postel, tmp_path):
+    """openssl s_client -starttls imap verifies the certificate against the
+    server's CA and host name, then LOGIN and SELECT succeed over it."""
+    need("openssl")
+    user, password = new_user(postel)
+    deliver(postel, user)
+    script = f'a LOGIN "{user}" "{password}"\nb SELECT INBOX\nc LOGOUT\n'
+    p = subprocess.run(["openssl", "s_client", "-starttls", "imap", "-crlf", "-ign_eof",
+                        "-verify_return_error", "-CAfile", str(postel.cert_path),
+                        "-verify_hostname", HOSTNAME, "-servername", HOSTNAME,
+                        "-connect", f"127.0.0.1:{postel.imap_port}"],
+                       input=script.encode(), capture_output=True, timeout=scaled(30))
+    out = (p.stdout + p.stderr).decode(errors="replace")
+    assert "Verify return code: 0 (ok)" in out, out
+    assert "\na OK " in out and "* 1 EXISTS" in out and "\nb OK [READ-WRITE]" in out, out
+    assert "* BYE" in out and "\nc OK " in out, out
