@@ -35,16 +35,6 @@ class FetchClient(IMAPRaw):
             resp += self.read_exact(int(m.group(1)), timeout)
         raise AssertionError("more than 10000 literals in one response")
 
-    def read_tagged(self, tag, timeout=None):
-        untagged = []
-        prefix = tag.encode() + b" "
-        for _ in range(200000):
-            resp = self.read_response(timeout=timeout)
-            if resp.startswith(prefix):
-                return resp, untagged
-            untagged.append(resp)
-        raise AssertionError("no tagged reply after 200000 responses")
-
 
 def fetches(untagged):
     """{seq: response bytes} of the '* n FETCH' responses."""

@@ -39,11 +39,15 @@ class IMAPRaw(SMTPConn):
                   else tag.encode() + b" " + text + b"\r\n")
         return self.read_tagged(tag, timeout=timeout)
 
+    def read_response(self, timeout=None):
+        """One response; a line here (fetch_helpers keeps literals whole)."""
+        return self.read_line(timeout=timeout)
+
     def read_tagged(self, tag, timeout=None):
         untagged = []
         prefix = tag.encode() + b" "
         for _ in range(100000):
-            line = self.read_line(timeout=timeout)
+            line = self.read_response(timeout=timeout)
             if line.startswith(prefix):
                 return line, untagged
             untagged.append(line)

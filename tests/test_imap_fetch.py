@@ -3,7 +3,9 @@
 and \\Seen (durable, FLAGS added, not in EXAMINE), rev1 \\Recent,
 sequence sets (TESTING.md item 14), imaplib, and a 20 MiB message whose
 FETCH keeps the worker's memory flat."""
+import base64
 import email
+import quopri
 import time
 
 from conftest import children_of, scaled
@@ -305,3 +307,69 @@ def test_expunged_by_another_session(postel):
         assert fetch_items(got[3])["BODY[HEADER.FIELDS (SUBJECT)]"] == b"Subject: e2\r\n\r\n"
         tagged, untagged = a.command("NOOP")
         assert b"* 2 EXPUNGE\r\n" in untagged
+
+
+def _binary_message(to, blob):
+    b64 = base64.encodebytes(blob).replace(b"\n", b"\r\n")
+    return (f"From: bob@example.org\r\nTo: {to}\r\nSubject: binary\r\n"
+            "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n"
+            "--b\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+            "caf=C3=A9 soft=\r\nbreak =3D end\r\n"
+            "--b\r\nContent-Type: application/octet-stream\r\n"
+            "Content-Transfer-Encoding: BASE64\r\n\r\n").encode() + b64 + (
+            "--b\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: x-uuencode\r\n\r\n"
+            "begin 644 x\r\nend\r\n"
+            "--b\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: 7bit\r\n\r\n"
+            "seven bit\r\n--b--\r\n").encode()
+
+
+def test_binary_rfc3516(postel):
+    """BINARY[section]<partial>, BINARY.PEEK, BINARY.SIZE: decoded content,
+    literal8 for NUL, [UNKNOWN-CTE], \\Seen, a 3 MiB part streamed."""
+    user, pw = new_user(postel)
+    blob = bytes(range(256)) * 12288  # 3 MiB with NULs
+    send_raw(postel, user, _binary_message(user, blob))
+    qp = quopri.decodestring(b"caf=C3=A9 soft=\r\nbreak =3D end")
+    with FetchClient(postel.imaps_port, tls=True) as c:
+        c.login(user, pw)
+        assert b" BINARY" in c.command("CAPABILITY")[1][0]
+        c.command("SELECT INBOX")
+        r = one(c, "FETCH 1 (BINARY.PEEK[1] BINARY.SIZE[1] BINARY.SIZE[2] BINARY.PEEK[4])")
+        assert r["BINARY[1]"] == qp == "café soft".encode() + b"break = end"
+        assert int(r["BINARY.SIZE[1]"]) == len(qp)
+        assert int(r["BINARY.SIZE[2]"]) == len(blob)
+        assert r["BINARY[4]"] == b"seven bit" and "FLAGS" not in r
+        tagged, untagged = c.command("FETCH 1 BINARY.PEEK[2]", timeout=scaled(60))
+        assert status_of(tagged) == "OK"
+        assert f"BINARY[2] ~{{{len(blob)}}}\r\n".encode() in untagged[0]  # literal8
+        assert fetch_items(untagged[0])["BINARY[2]"] == blob
+        r = one(c, "FETCH 1 (BINARY.PEEK[2]<1000000.70000> BINARY.PEEK[1]<3.2> "
+                "BINARY.PEEK[1]<400.5> BINARY.PEEK[9])")
+        assert r["BINARY[2]<1000000>"] == blob[1000000:1070000]
+        assert r["BINARY[1]<3>"] == qp[3:5] and r["BINARY[1]<400>"] == b""
+        assert r["BINARY[9]"] is None
+        tagged, untagged = c.command("FETCH 1 BINARY.PEEK[3]")
+        assert tagged.split()[1:3] == [b"NO", b"[UNKNOWN-CTE]"], tagged
+        assert fetches(untagged) == {}
+        r = one(c, "FETCH 1 BINARY[4]")  # not PEEK: \Seen, FLAGS added
+        assert b"\\Seen" in r["FLAGS"]
+
+
+def test_append_literal8_then_binary(postel):
+    """RFC 3516 4.4: APPEND with ~{n} (what advertising BINARY promises)."""
+    user, pw = new_user(postel)
+    msg = (b"From: bob@example.org\r\nSubject: nul\r\nContent-Transfer-Encoding: binary\r\n"
+           b"\r\nA\x00B\r\n")
+    with FetchClient(postel.imaps_port, tls=True) as c:
+        c.login(user, pw)
+        tag = c.tag()
+        c.send(f"{tag} APPEND INBOX ~{{{len(msg)}}}\r\n".encode())
+        assert c.read_line(timeout=scaled(10)).startswith(b"+")
+        c.send(msg + b"\r\n")
+        tagged, _ = c.read_tagged(tag)
+        assert status_of(tagged) == "OK", tagged
+        c.command("SELECT INBOX")
+        r = one(c, "FETCH 1 (BINARY.PEEK[1] BINARY.SIZE[1] BINARY.PEEK[])")
+        assert r["BINARY[1]"] == b"A\x00B\r\n" and r["BINARY.SIZE[1]"] == b"5"
+        assert r["BINARY[]"] == msg

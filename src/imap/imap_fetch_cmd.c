@@ -16,7 +16,9 @@
  * of the messages whose flags changed (6.4.5); never in EXAMINE. rev1
  * sessions see \Recent in FLAGS. The view is not synced: no EXPUNGE
  * during FETCH (7.5.1). A message expunged by another session meanwhile
- * is skipped and the command ends NO [EXPUNGEISSUED] (RFC 5530). */
+ * is skipped and the command ends NO [EXPUNGEISSUED] (RFC 5530).
+ * BINARY (RFC 3516) of a part in an unknown encoding: that message is
+ * left out and the command ends NO [UNKNOWN-CTE] (4.3). */
 #include "imap_private.h"
 #include "imap/imap_fetch_parse.h"
 #include "imap/imap_fetch_render.h"
@@ -57,6 +59,7 @@ struct imap_fetch_job {
 	str_t chunk;
 	bool finished;
 	unsigned lost;
+	unsigned unknown_cte; /* BINARY of a part in an unknown encoding */
 	int result;   /* 0, -1: failed before any output, -2: mid-response */
 	char error[256];
 };
@@ -157,6 +160,12 @@ static bool fetch_message_next(struct imap_fetch_job *job)
 						      &error);
 		if (job->render != NULL)
 			return true;
+		if (error == imap_fetch_error_unknown_cte) {
+			/* RFC 3516 4.3: not answered; NO [UNKNOWN-CTE] at the end */
+			fetch_message_end(job);
+			job->unknown_cte++;
+			continue;
+		}
 	lost:
 		log_warn("sid=%s event=fetch_message_skipped uid=%u error=%s", s->base.sid, uid,
 			 log_str(error));
@@ -200,9 +209,11 @@ static void fetch_final(struct imap_cmd *cmd)
 	struct imap_session *s = cmd->s;
 	struct imap_fetch_job *job = s->fetch;
 	s->fetch = NULL;
-	unsigned lost = job->lost;
+	unsigned lost = job->lost, unknown_cte = job->unknown_cte;
 	fetch_job_free(job);
-	if (lost > 0)
+	if (unknown_cte > 0)
+		imap_cmd_no(cmd, "UNKNOWN-CTE", "Can't decode a part's content-transfer-encoding");
+	else if (lost > 0)
 		/* RFC 5530 3: some of the messages were expunged meanwhile */
 		imap_cmd_no(cmd, "EXPUNGEISSUED", "Some of the requested messages no longer exist");
 	else
@@ -304,14 +315,6 @@ void imap_cmd_fetch(struct imap_cmd *cmd)
 		snprintf(text, sizeof(text), "%s", error);
 		fetch_job_free(job);
 		imap_cmd_bad(cmd, "%s", text);
-		return;
-	}
-	if (request_has(&asked, IMAP_FETCH_BINARY) ||
-	    request_has(&asked, IMAP_FETCH_BINARY_SIZE)) {
-		/* not advertised (RFC 3516 is not served yet) */
-		imap_fetch_request_free(&asked);
-		fetch_job_free(job);
-		imap_cmd_bad(cmd, "BINARY is not supported");
 		return;
 	}
 	/* RFC 9051 6.4.9: UID FETCH answers carry UID */

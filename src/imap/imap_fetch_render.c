@@ -22,6 +22,7 @@ struct imap_fetch_render {
 	uint64_t stream_off, stream_left;
 	bool stream_seeked;
 	str_t hdr;        /* a header read for ENVELOPE, HEADER.FIELDS */
+	struct imap_binary *bin; /* BINARY data being decoded */
 	size_t peak;
 };
 
@@ -36,6 +37,8 @@ unsigned imap_fetch_render_needs(const struct imap_fetch_request *req)
 		case IMAP_FETCH_RFC822_TEXT:
 		case IMAP_FETCH_BODY:
 		case IMAP_FETCH_BODYSTRUCTURE:
+		case IMAP_FETCH_BINARY:
+		case IMAP_FETCH_BINARY_SIZE:
 			needs |= IMAP_FETCH_NEEDS_TREE | IMAP_FETCH_NEEDS_READER;
 			break;
 		case IMAP_FETCH_BODY_SECTION:
@@ -59,7 +62,8 @@ bool imap_fetch_render_sets_seen(const struct imap_fetch_request *req)
 		const struct imap_fetch_att *a = &req->atts[i];
 		if (a->item == IMAP_FETCH_RFC822 ||
 		    a->item == IMAP_FETCH_RFC822_TEXT ||
-		    (a->item == IMAP_FETCH_BODY_SECTION && !a->peek))
+		    ((a->item == IMAP_FETCH_BODY_SECTION ||
+		      a->item == IMAP_FETCH_BINARY) && !a->peek))
 			return true;
 	}
 	return false;
@@ -73,16 +77,13 @@ imap_fetch_render_begin(const struct imap_fetch_request *req, uint32_t seq,
 			const char **error_r)
 {
 	unsigned needs = imap_fetch_render_needs(req);
-	for (unsigned i = 0; i < req->count; i++) {
-		if (req->atts[i].item == IMAP_FETCH_BINARY ||
-		    req->atts[i].item == IMAP_FETCH_BINARY_SIZE) {
-			*error_r = "BINARY is not supported";
-			return NULL;
-		}
-	}
 	if (((needs & IMAP_FETCH_NEEDS_TREE) != 0 && tree == NULL) ||
 	    ((needs & IMAP_FETCH_NEEDS_READER) != 0 && reader == NULL)) {
 		*error_r = "the message's structure or content is missing";
+		return NULL;
+	}
+	if (tree != NULL && !imap_binary_check(req, tree, info->size)) {
+		*error_r = imap_fetch_error_unknown_cte;
 		return NULL;
 	}
 	struct imap_fetch_render *r = xcalloc(1, sizeof(*r));
@@ -218,6 +219,10 @@ static int start_item(struct imap_fetch_render *r,
 		break;
 	case IMAP_FETCH_BODY_SECTION:
 		return render_section(r, att, error_r);
+	case IMAP_FETCH_BINARY:
+	case IMAP_FETCH_BINARY_SIZE:
+		return imap_binary_start(&r->bin, p, r->tree, r->info->size, r->reader, att,
+					 &r->peak, error_r) < 0 ? -1 : 0;
 	default:
 		*error_r = "unsupported FETCH item";
 		return -1;
@@ -277,6 +282,15 @@ imap_fetch_render_next(struct imap_fetch_render *r, str_t *out, size_t max,
 		}
 		str_clear(&r->pending);
 		r->pending_pos = 0;
+		if (r->bin != NULL) {
+			ssize_t n = imap_binary_some(r->bin, r->reader, out, budget, error_r);
+			if (n < 0)
+				return IMAP_FETCH_RENDER_ERROR;
+			if (imap_binary_done(r->bin))
+				imap_binary_free(&r->bin);
+			budget -= (size_t)n;
+			continue;
+		}
 		if (r->stream_left > 0) {
 			ssize_t n = stream_some(r, out, budget, error_r);
 			if (n < 0)
@@ -300,7 +314,7 @@ imap_fetch_render_next(struct imap_fetch_render *r, str_t *out, size_t max,
 		r->closed = true;
 	}
 	if (r->closed && r->pending_pos >= r->pending.len &&
-	    r->stream_left == 0)
+	    r->stream_left == 0 && r->bin == NULL)
 		return IMAP_FETCH_RENDER_DONE;
 	return IMAP_FETCH_RENDER_MORE;
 }
@@ -316,5 +330,6 @@ void imap_fetch_render_free(struct imap_fetch_render **r)
 		return;
 	str_free(&(*r)->pending);
 	str_free(&(*r)->hdr);
+	imap_binary_free(&(*r)->bin);
 	xfree(r);
 }

@@ -14,8 +14,9 @@
  * HEADER.FIELDS (at most IMAP_FETCH_HEADER_MAX bytes) and one read buffer.
  * Literal sizes are exact wire octets. Setting \Seen is the caller's
  * job: imap_fetch_render_sets_seen() says when (RFC 9051 6.4.5). BINARY
- * items are refused (a later round). The tree and reader may be NULL when
- * imap_fetch_render_needs() says they are not needed. */
+ * items (RFC 3516) are decoded and streamed (imap_fetch_render_binary.c).
+ * The tree and reader may be NULL when imap_fetch_render_needs() says
+ * they are not needed. */
 #ifndef POSTEL_IMAP_FETCH_RENDER_H
 #define POSTEL_IMAP_FETCH_RENDER_H
 
@@ -47,13 +48,19 @@ struct imap_fetch_render;
 
 /* What the request needs (IMAP_FETCH_NEEDS_*). */
 unsigned imap_fetch_render_needs(const struct imap_fetch_request *req);
-/* True if answering req marks the message \Seen (BODY[...] without
- * .PEEK, RFC822, RFC822.TEXT; RFC 9051 6.4.5). */
+/* True if answering req marks the message \Seen (BODY[...] and
+ * BINARY[...] without .PEEK, RFC822, RFC822.TEXT; RFC 9051 6.4.5). */
 bool imap_fetch_render_sets_seen(const struct imap_fetch_request *req);
 
 /* Everything given must outlive the renderer; flags is info->flags
  * unless the caller overrides it (after setting \Seen). NULL with
- * *error_r for a request this renderer cannot answer (BINARY). */
+ * *error_r for a message this request cannot be answered for: *error_r
+ * is imap_fetch_error_unknown_cte when a BINARY part's encoding is
+ * unknown (the command answers NO [UNKNOWN-CTE], RFC 3516 4.3). */
+extern const char imap_fetch_error_unknown_cte[];
+/* False if a BINARY item of req names a part with an unknown encoding. */
+bool imap_binary_check(const struct imap_fetch_request *req, const struct mime_tree *tree,
+		       uint64_t msg_size);
 struct imap_fetch_render *
 imap_fetch_render_begin(const struct imap_fetch_request *req, uint32_t seq,
 			const struct store_message_info *info,

@@ -7,6 +7,8 @@
 
 #include "imap/imap_fetch_render.h"
 
+#include <sys/types.h>
+
 /* RFC 9051 4.3: nstring. NULL is NIL; a string is quoted when it is
  * short 7-bit text without CR, LF, NUL, else a literal (8-bit text).
  * NUL, CR and LF in header-derived text become spaces (they cannot
@@ -59,7 +61,8 @@ enum imap_section_kind {
 struct imap_section_target {
 	enum imap_section_kind kind;
 	uint64_t start, len;
-	uint32_t part; /* FIELDS: the part whose header is filtered */
+	uint32_t part; /* FIELDS: the part whose header is filtered; a
+			* part's body (a part number, WHOLE): that part */
 };
 /* tree may be NULL only for [] (the whole message of msg_size octets). */
 void imap_section_resolve(const struct mime_tree *tree, uint64_t msg_size,
@@ -71,5 +74,21 @@ void imap_section_name(str_t *out, const struct imap_fetch_att *att);
  * header, then the empty line. */
 void imap_header_filter(str_t *out, const char *hdr, size_t len,
 			const struct imap_fetch_att *att);
+
+/* imap_fetch_render_binary.c: RFC 3516 BINARY[section]<partial> and
+ * BINARY.SIZE. start appends the item's name and its size, NIL or
+ * literal prefix to pending: 0 done, 1 the decoded data follows through
+ * imap_binary_some() until imap_binary_done() (*bin_r set), -1 error
+ * (imap_fetch_error_unknown_cte for an unknown encoding). */
+struct imap_binary;
+int imap_binary_start(struct imap_binary **bin_r, str_t *pending,
+		      const struct mime_tree *tree, uint64_t msg_size,
+		      struct store_message_reader *reader,
+		      const struct imap_fetch_att *att, size_t *peak_r, const char **error_r);
+/* Up to budget decoded bytes appended to out: the count, -1 error. */
+ssize_t imap_binary_some(struct imap_binary *b, struct store_message_reader *reader,
+			 str_t *out, size_t budget, const char **error_r);
+bool imap_binary_done(const struct imap_binary *b);
+void imap_binary_free(struct imap_binary **b);
 
 #endif

@@ -84,6 +84,7 @@ void imap_section_resolve(const struct mime_tree *tree, uint64_t msg_size,
 	switch (att->text) {
 	case IMAP_SECTION_WHOLE:
 		set_range(target_r, p->body_off, p->body_end);
+		target_r->part = node; /* BINARY decodes by its encoding */
 		break;
 	case IMAP_SECTION_MIME:
 	case IMAP_SECTION_HEADER:
