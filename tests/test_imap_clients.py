@@ -3,6 +3,7 @@ real clients): mbsync two-way sync over IMAPS, neomutt/mutt in batch mode,
 offlineimap, fetchmail (with and without keep), curl imaps:// LIST and
 SEARCH. Each test skips when its client is not installed; every run is
 bounded by a timeout, on loopback, with HOME in a temp dir."""
+import contextlib
 import os
 import shutil
 import subprocess
@@ -28,10 +29,13 @@ def need(name):
     return path
 
 
+@contextlib.contextmanager
 def imap(postel, user, password):
-    c = IMAPRaw(postel.imaps_port, tls=True)
-    c.login(user, password)
-    return c
+    """IMAPRaw over 993, logged in; LOGOUT at the end (a clean close)."""
+    with IMAPRaw(postel.imaps_port, tls=True) as c:
+        c.login(user, password)
+        yield c
+        assert status_of(c.command("LOGOUT")[0]) == "OK"
 
 
 def server_state(postel, user, password, mailbox):
