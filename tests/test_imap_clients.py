@@ -343,3 +343,35 @@ def test_openssl_s_client_starttls_verified_login(postel, tmp_path):
     assert "Verify return code: 0 (ok)" in out, out
     assert "\na OK " in out and "* 1 EXISTS" in out and "\nb OK [READ-WRITE]" in out, out
     assert "* BYE" in out and "\nc OK " in out, out
+
+
+def test_mbsync_starttls_arrival_date(postel, tmp_path):
+    """mbsync over STARTTLS (143) with CopyArrivalDate: a local message is
+    APPENDed with its file's mtime as the date-time argument, which the
+    server keeps as INTERNALDATE (RFC 9051 6.3.12); a server message
+    arrives with its INTERNALDATE as the file's mtime."""
+    mbsync = need("mbsync")
+    user, password = new_user(postel)
+    local = tmp_path / "mail"
+    server_tok, local_tok = deliver(postel, user)[0], token()
+    local_message(local / "INBOX", local_tok, user, "S")
+    when = 1700000000  # 2023-11-14T22:13:20Z
+    for f in (local / "INBOX" / "cur").iterdir():
+        os.utime(f, (when, when))
+    rc = mbsync_config(tmp_path, postel, user, password, local)
+    text = rc.read_text().replace("SSLType IMAPS", "SSLType STARTTLS")
+    text = text.replace(f"Port {postel.imaps_port}", f"Port {postel.imap_port}")
+    rc.write_text(text + "CopyArrivalDate yes\n")
+    p, out = run([mbsync, "-c", str(rc), "-a"], tmp_path)
+    assert p.returncode == 0, out
+    assert tok_state(server_state(postel, user, password, "INBOX")) == {
+        server_tok: set(), local_tok: {"\\Seen"}}, out
+    with imap(postel, user, password) as c:
+        assert status_of(c.command("EXAMINE INBOX")[0]) == "OK"
+        _, found = c.command(f"UID SEARCH SUBJECT {local_tok}")
+        uid = found[0].split()[2].decode()
+        _, lines = c.command(f"UID FETCH {uid} INTERNALDATE")
+    assert b'INTERNALDATE "14-Nov-2023 22:13:20 +0000"' in lines[0], lines
+    got = [f for f in (local / "INBOX").glob("*/*") if server_tok.encode() in f.read_bytes()]
+    assert len(got) == 1, out
+    assert abs(got[0].stat().st_mtime - time.time()) < scaled(600)
