@@ -276,6 +276,26 @@ def test_offlineimap_sync(postel, tmp_path):
     assert p.returncode == 0, out
     assert sorted(str(f.relative_to(local)) for f in local.glob("*/*/*")) == before, out
     assert {b: server_state(postel, user, password, b) for b in ("INBOX", "Work")} == server
+    # then a change on each side: a flag and a new message locally, an
+    # expunge on the server; a third run carries both across
+    for f in (local / "INBOX").glob("*/*"):
+        if toks[0].encode() in f.read_bytes():
+            f.rename(f.parent.parent / "cur" / (f.name.split(":2,")[0] + ":2,FS"))
+    local_message(local / "Work", "n" + token(), user)
+    new_tok = [t for t in tok_state(maildir_state(local / "Work")) if t != work_tok][0]
+    with imap(postel, user, password) as c:
+        assert status_of(c.command("SELECT INBOX")[0]) == "OK"
+        _, found = c.command(f"UID SEARCH SUBJECT {toks[1]}")
+        uid = found[0].split()[2].decode()
+        assert status_of(c.command(f"UID STORE {uid} +FLAGS.SILENT (\\Deleted)")[0]) == "OK"
+        assert status_of(c.command(f"UID EXPUNGE {uid}")[0]) == "OK"
+    p, out = run(argv, tmp_path, timeout=120)
+    assert p.returncode == 0 and "ERROR" not in out, out
+    assert tok_state(server_state(postel, user, password, "INBOX")) == {
+        toks[0]: {"\\Seen", "\\Flagged"}}, out
+    assert tok_state(server_state(postel, user, password, "Work")) == {
+        work_tok: {"\\Seen", "\\Flagged"}, new_tok: set()}, out
+    assert tok_state(maildir_state(local / "INBOX")) == {toks[0]: {"F", "S"}}, out
 
 
 def tmux(sock, *args, check=True):
