@@ -395,3 +395,43 @@ def test_mbsync_starttls_arrival_date(postel, tmp_path):
     got = [f for f in (local / "INBOX").glob("*/*") if server_tok.encode() in f.read_bytes()]
     assert len(got) == 1, out
     assert abs(got[0].stat().st_mtime - time.time()) < scaled(600)
+
+
+def screen_with(sock, text, timeout):
+    deadline = time.monotonic() + scaled(timeout)
+    while True:
+        shown = tmux(sock, "capture-pane", "-p", "-t", "m", check=False).stdout
+        if text in shown or time.monotonic() > deadline:
+            return shown
+        time.sleep(0.2)
+
+
+def test_neomutt_shows_new_mail(postel, tmp_path):
+    """neomutt with imap_idle and a 1 s mail_check: a message delivered
+    over SMTP while it has INBOX open shows up in its index (EXISTS pushed
+    during IDLE or reported on its next check; the test does not tell
+    which)."""
+    mutt = shutil.which("neomutt") or need("mutt")
+    need("tmux")
+    user, password = new_user(postel)
+    first = deliver(postel, user)[0]
+    muttrc = tmp_path / "muttrc"
+    muttrc.write_text(
+        f"set folder=\"imaps://{user}@127.0.0.1:{postel.imaps_port}/\"\n"
+        f"set imap_user=\"{user}\"\nset imap_pass=\"{password}\"\n"
+        f"set certificate_file=\"{postel.cert_path}\"\nset ssl_verify_host=no\n"
+        "set spoolfile=+INBOX\nset record=\"\"\nset postponed=\"\"\nset quit=yes\n"
+        "set imap_idle=yes\nset mail_check=1\nset timeout=1\nunset header_cache\n"
+        "set index_format=\"%4C %s\"\n")
+    sock = "postel-imapclients-" + token()[1:9]
+    tmux(sock, "new-session", "-d", "-s", "m", "-x", "160", "-y", "40",
+         f"HOME={tmp_path} TERM=xterm {mutt} -n -F {muttrc} -f =INBOX")
+    try:
+        screen = screen_with(sock, first, 20)
+        assert first in screen, screen
+        time.sleep(scaled(2))  # neomutt enters IDLE after its first check
+        second = deliver(postel, user)[0]
+        screen = screen_with(sock, second, 20)
+        assert second in screen, screen
+    finally:
+        tmux(sock, "kill-server", check=False)
