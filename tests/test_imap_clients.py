@@ -12,7 +12,7 @@ import time
 import pytest
 
 from conftest import HOSTNAME, scaled, token
-from imap_helpers import IMAPRaw, deliver, new_user, status_of
+from imap_helpers import IMAPRaw, deliver, fetchmail_mda, new_user, status_of
 
 
 def run(argv, tmp_path, timeout=60, **kw):
@@ -182,11 +182,7 @@ def test_fetchmail_imaps_flush(postel, tmp_path):
     fetchmail = need("fetchmail")
     user, password = new_user(postel)
     toks = [deliver(postel, user)[0] for _ in range(3)]
-    out_dir = tmp_path / "out"
-    out_dir.mkdir()
-    mda = tmp_path / "mda.sh"
-    mda.write_text(f"#!/bin/sh\nexec cat > \"$(mktemp -p {out_dir} msg.XXXXXX)\"\n")
-    mda.chmod(0o755)
+    out_dir, mda = fetchmail_mda(tmp_path)
     rc = tmp_path / "fetchmailrc"
     rc.write_text(
         f"set no syslog\npoll {HOSTNAME} via 127.0.0.1 service {postel.imaps_port}\n"
