@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import HOSTNAME, scaled, token
+from conftest import HOSTNAME, make_message, scaled, token
 from imap_helpers import IMAPRaw, deliver, fetchmail_mda, new_user, status_of
 
 
@@ -79,11 +79,10 @@ def tok_state(state):
 
 
 def append(postel, user, password, mailbox, tok, flags=""):
-    from conftest import make_message
+    """APPEND a message carrying tok to mailbox (created first if new)."""
     msg = make_message(tok, to=user)
     with imap(postel, user, password) as c:
-        c.send(f'{c.tag()} CREATE "{mailbox}"\r\n'.encode())
-        c.read_line()
+        c.command(f'CREATE "{mailbox}"')  # NO [ALREADYEXISTS] is fine
         tag = c.tag()
         c.send(f'{tag} APPEND "{mailbox}" ({flags}) {{{len(msg)}}}\r\n'.encode())
         assert c.read_line().startswith(b"+"), "no continuation"
@@ -94,7 +93,7 @@ def append(postel, user, password, mailbox, tok, flags=""):
 
 
 def local_message(folder, tok, user, info=""):
-    from conftest import make_message
+    """A Maildir file for tok in folder: new/ without info, else cur/."""
     for sub in ("cur", "new", "tmp"):
         (folder / sub).mkdir(parents=True, exist_ok=True)
     name = f"1700000000.{tok}.host" + (f":2,{info}" if info else "")
@@ -129,7 +128,8 @@ def test_mbsync_two_way(postel, tmp_path):
     append(postel, user, password, "Work", toks["w2"], "\\Seen")
     p, out = run([mbsync, "-c", str(rc), "-a"], tmp_path)
     assert p.returncode == 0, out
-    assert set(tok_state(maildir_state(local / "INBOX"))) == {toks[n] for n in ("in1", "in2", "in3")}, out
+    inbox = set(tok_state(maildir_state(local / "INBOX")))
+    assert inbox == {toks[n] for n in ("in1", "in2", "in3")}, out
     work = tok_state(maildir_state(local / "Work"))
     assert work == {toks["w1"]: set(), toks["w2"]: {"S"}}, out
 
