@@ -431,3 +431,27 @@ def test_neomutt_shows_new_mail(postel, tmp_path):
         assert second in screen, screen
     finally:
         tmux(sock, "kill-server", check=False)
+
+
+def test_mbsync_nested_folders(postel, tmp_path):
+    """Nested folders both ways with mbsync: a local Projects/Alpha (Maildir
+    SubFolders Verbatim) is created on the server under the hierarchy
+    delimiter; a server Lists/Beta arrives as a local nested folder."""
+    mbsync = need("mbsync")
+    user, password = new_user(postel)
+    local = tmp_path / "mail"
+    alpha, beta = token(), token()
+    local_message(local / "Projects" / "Alpha", alpha, user)
+    append(postel, user, password, "Lists", token())
+    append(postel, user, password, "Lists/Beta", beta)
+    rc = mbsync_config(tmp_path, postel, user, password, local)
+    p, out = run([mbsync, "-c", str(rc), "-a"], tmp_path)
+    assert p.returncode == 0, out
+    assert tok_state(server_state(postel, user, password, "Projects/Alpha")) == {alpha: set()}
+    assert tok_state(maildir_state(local / "Lists" / "Beta")) == {beta: set()}, out
+    with imap(postel, user, password) as c:
+        _, lines = c.command('LIST "" "*"')
+    names = [line.rsplit(b" ", 1)[1].strip(b'"\r\n') for line in lines]
+    assert b"Projects/Alpha" in names and b"Lists/Beta" in names, lines
+    p, out = run([mbsync, "-c", str(rc), "-a"], tmp_path)
+    assert p.returncode == 0, out
