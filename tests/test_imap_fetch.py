@@ -8,7 +8,7 @@ import email
 import quopri
 import time
 
-from conftest import children_of, scaled
+from conftest import ASAN, children_of, scaled
 from fetch_helpers import FetchClient, fetch_items, fetches, send_raw
 from imap_helpers import login, new_user, status_of
 
@@ -136,11 +136,10 @@ def test_seen_peek_examine_durable(postel):
         assert r["BODY[TEXT]"] == b"hello\r\n"
         got = ok(c, "FETCH 2:3 (FLAGS BODY[HEADER.FIELDS (SUBJECT)])")
         assert all(b"\\Seen" in fetch_items(v)["FLAGS"] for v in got.values())
-        c.command("ENABLE IMAP4rev2")
         c.command("EXAMINE INBOX")
         r = one(c, "FETCH 4 BODY[]")
         assert "FLAGS" not in r
-        assert one(c, "FETCH 4 FLAGS")["FLAGS"] == []  # rev2: no \Recent
+        assert one(c, "FETCH 4 FLAGS")["FLAGS"] == []  # EXAMINE claims no \Recent
     # durable and seen by another session
     with FetchClient(postel.imap_port) as c:
         c.starttls_imap()
@@ -173,6 +172,10 @@ def test_sequence_sets_and_limits(postel):
         assert ok(c, "UID FETCH 7:9 FLAGS") == {}
         assert sorted(ok(c, "UID FETCH 9:* FLAGS")) == [3]  # "*" is the last UID
         assert sorted(ok(c, "FETCH 1 BODY.PEEK[" + ".".join(["1"] * 16) + "]")) == [1]
+        # RFC 5182: "$" is the saved SEARCH result
+        c.command("SEARCH RETURN (SAVE) SUBJECT s2")
+        got = ok(c, "FETCH $ (UID BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        assert sorted(got) == [3]
         # 1500 ranges within the line limit; a 1 MB set is refused, bounded
         ok(c, "UID FETCH " + ",".join(str(i) for i in range(1, 3000, 2)) + " UID")
         t0 = time.monotonic()
@@ -238,7 +241,8 @@ def _descendants(pid):
 
 def test_big_message_memory_flat(postel):
     """A 20 MiB message fetched whole, read slowly: the worker's VmHWM
-    grows by less than 4 MiB (the answer goes out in chunks)."""
+    grows by less than 4 MiB (the answer goes out in chunks). Under
+    POSTEL_ASAN only the bytes are checked (as test_conn_memory does)."""
     user, pw = new_user(postel)
     line = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ+/" * 1 + b"\r\n"
     body = line * (20 * 1024 * 1024 // len(line))
@@ -267,7 +271,8 @@ def test_big_message_memory_flat(postel):
         after = _hwm_kib(pids)
     growth = max(after.get(p, 0) - before.get(p, 0) for p in before)
     print(f"fetch_hwm_growth_kib={growth}")
-    assert growth < 4 * 1024, (growth, before, after)
+    if not ASAN:  # the sanitizer's quarantine keeps freed chunks: not judged
+        assert growth < 4 * 1024, (growth, before, after)
 
 
 def test_fetch_many_in_chunks(postel):
@@ -373,3 +378,23 @@ def test_append_literal8_then_binary(postel):
         r = one(c, "FETCH 1 (BINARY.PEEK[1] BINARY.SIZE[1] BINARY.PEEK[])")
         assert r["BINARY[1]"] == b"A\x00B\r\n" and r["BINARY.SIZE[1]"] == b"5"
         assert r["BINARY[]"] == msg
+
+
+def test_disconnect_mid_fetch(postel):
+    """The client goes away while a large answer waits for it to read: the
+    FETCH state is freed with the session (ASan runs judge it) and the
+    server serves the next client."""
+    user, pw = new_user(postel)
+    body = (b"y" * 998 + b"\r\n") * 5000
+    send_raw(postel, user, plain(user, "five", body))
+    for _ in range(3):
+        c = FetchClient(postel.imaps_port, tls=True)
+        c.login(user, pw)
+        c.command("SELECT INBOX")
+        c.send(b"x1 FETCH 1 (BODY.PEEK[] BINARY.PEEK[1])\r\n")
+        assert c.read_line(timeout=scaled(20)).startswith(b"* 1 FETCH (BODY[] {")
+        c.close()
+    with FetchClient(postel.imaps_port, tls=True) as c:
+        c.login(user, pw)
+        c.command("SELECT INBOX")
+        assert one(c, "FETCH 1 BINARY.PEEK[1]")["BINARY[1]"] == body

@@ -132,10 +132,14 @@ void imap_cmd_enable(struct imap_cmd *cmd)
 		}
 	}
 	/* RFC 5161 3.1: only capabilities this server advertises and that
-	 * need enabling are enabled; none of those is served yet (IMAP4rev2
-	 * comes with the whole of RFC 9051), so the list is empty and the
-	 * session keeps IMAP4rev1's rules */
-	imap_untagged(cmd->s, "ENABLED");
+	 * need enabling are enabled, the others are ignored; the only one is
+	 * IMAP4rev2 (RFC 9051 6.3.1), and only while it is advertised */
+	str_t enabled = STR_INIT;
+	for (unsigned i = 0; i < cmd->count; i++)
+		if (imap_rev2_enable(cmd->s, cmd->args[i].str))
+			str_appendz(&enabled, " IMAP4rev2");
+	imap_untagged(cmd->s, "ENABLED%s", str_c(&enabled));
+	str_free(&enabled);
 	imap_cmd_ok(cmd, NULL, "ENABLE completed");
 }
 

@@ -1,7 +1,7 @@
 /* imap_fetch_cmd.c: FETCH and UID FETCH (RFC 9051 6.4.5, 6.4.9).
  *
- * Contract: the sequence set becomes UIDs on the loop (imap_msgset.h;
- * "$" is the saved SEARCH result, RFC 5182) and the items are parsed
+ * Contract: the sequence set becomes UIDs on the loop (imap_msgset.h,
+ * "$" included: the saved SEARCH result, RFC 5182) and the items are parsed
  * there (imap_fetch_parse.h); a sequence number past the mailbox is BAD
  * "Invalid messageset" (as Dovecot answers), a UID that is not there is
  * skipped (6.4.9). The answer is produced on the user's
@@ -295,15 +295,9 @@ void imap_cmd_fetch(struct imap_cmd *cmd)
 	job->cmd = cmd;
 	const char *error;
 	struct imap_fetch_request asked = { 0 };
-	const struct imap_selected *sel = s->sel;
-	if (cmd->args[0].len == 1 && cmd->args[0].str[0] == '$') {
-		/* RFC 5182 2.1: the saved result, UIDs whatever the form */
-		job->uid_count = sel->saved_count;
-		job->uids = pool_alloc(s->base.cmd_pool, (sel->saved_count + 1) * sizeof(uint32_t));
-		if (sel->saved_count > 0)
-			memcpy(job->uids, sel->saved, sel->saved_count * sizeof(uint32_t));
-	} else if (imap_msgset_uids(s, &cmd->args[0], cmd->uid, s->base.cmd_pool, &job->uids,
-				    &job->uid_count, &error) < 0) {
+	/* "$" (RFC 5182) is the saved result's UIDs still in the view */
+	if (imap_msgset_uids(s, &cmd->args[0], cmd->uid, s->base.cmd_pool, &job->uids,
+			     &job->uid_count, &error) < 0) {
 		/* a number past the mailbox: BAD (RFC 9051 9, as Dovecot) */
 		fetch_job_free(job);
 		imap_cmd_bad(cmd, "Invalid messageset: %s", error);

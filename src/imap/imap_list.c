@@ -53,7 +53,7 @@ struct imap_list_job {
 };
 
 /* RFC 6154 2: the special-use folders every account gets */
-static const char *special_use(const char *name)
+const char *imap_list_special_use(const char *name)
 {
 	static const char *const names[] = { "Drafts", "Sent", "Junk", "Trash", "Archive" };
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -180,7 +180,7 @@ static void list_work(void *ctx, struct store *store)
 			/* RFC 3348 / RFC 5258 CHILDREN, over existing names */
 			attrs[n++] = imap_names_below(names, count, c, &first) > 0 ?
 				"\\HasChildren" : "\\HasNoChildren";
-			const char *su = exists ? special_use(c) : NULL;
+			const char *su = exists ? imap_list_special_use(c) : NULL;
 			if ((job->opts & SEL_SPECIAL) != 0 && su == NULL)
 				continue;
 			if (su != NULL && show_special)
@@ -396,5 +396,10 @@ void imap_cmd_list(struct imap_cmd *cmd)
 
 void imap_cmd_lsub(struct imap_cmd *cmd)
 {
+	/* rev2: RFC 9051 E.1.6 removed LSUB (LIST (SUBSCRIBED) replaces it) */
+	if (cmd->s->rev2) {
+		imap_cmd_bad(cmd, "Unknown command LSUB");
+		return;
+	}
 	list_start(cmd, true);
 }

@@ -149,6 +149,7 @@ struct imap_mbox_job {
 	char *name, *new_name;
 	struct imap_selected *sel; /* DELETE of the selected mailbox */
 	bool sel_closed;
+	bool rev2;                 /* rev2: RFC 9051 7.1 HASCHILDREN */
 	unsigned items;
 	struct store_mailbox_status st;
 	const char *code;          /* NO's response code, or NULL */
@@ -212,7 +213,8 @@ static void mbox_work(void *ctx, struct store *store)
 		else if (imap_names_below(names, count, job->name, &first) > 0)
 			/* RFC 9051 6.3.5: a server may refuse while names
 			 * below it exist */
-			job_no(job, "CANNOT", "Mailbox has mailboxes below it, delete those first");
+			job_no(job, job->rev2 ? "HASCHILDREN" : "CANNOT",
+			       "Mailbox has mailboxes below it, delete those first");
 		else {
 			if (job->sel != NULL) {
 				imap_selected_free(&job->sel);
@@ -401,6 +403,7 @@ static void mbox_start(struct imap_cmd *cmd, enum mbox_op op)
 	job->name = name;
 	job->new_name = new_name;
 	job->items = items;
+	job->rev2 = s->rev2;
 	if (op == OP_DELETE && s->sel != NULL && strcmp(s->sel->name, name) == 0) {
 		/* the job closes the view if the delete goes ahead
 		 * (RFC 9051 6.3.5); mbox_done gives it back otherwise */

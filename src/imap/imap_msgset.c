@@ -2,6 +2,7 @@
  * imap_msgset.h). */
 #include "imap_private.h"
 #include "imap/imap_msgset.h"
+#include "imap/imap_search_render.h"
 #include "store/store_view.h"
 
 unsigned imap_msgset_count_below(imap_msgset_uid_at_t *uid_at, const void *ctx,
@@ -118,16 +119,6 @@ int imap_msgset_uids(struct imap_session *s, const struct imap_arg *arg, bool ui
 
 void imap_msgset_append_uids(str_t *out, const uint32_t *uids, unsigned count)
 {
-	for (unsigned i = 0; i < count;) {
-		unsigned j = i;
-		while (j + 1 < count && uids[j + 1] == uids[j] + 1)
-			j++;
-		if (i > 0)
-			str_appendc(out, ',');
-		if (j > i)
-			str_printf(out, "%u:%u", uids[i], uids[j]);
-		else
-			str_printf(out, "%u", uids[i]);
-		i = j + 1;
-	}
+	/* the same compact form as ESEARCH ALL (RFC 4731) */
+	imap_search_render_set(out, uids, count);
 }

@@ -288,6 +288,18 @@ void imap_fetch_abort(struct imap_session *s);
 
 /* imap_list.c: LIST (with LIST-EXTENDED, LIST-STATUS, SPECIAL-USE) and LSUB */
 imap_cmd_func_t imap_cmd_list, imap_cmd_lsub;
+/* RFC 6154: "\Sent" etc. for the folders every account gets, else NULL */
+const char *imap_list_special_use(const char *name);
+
+/* imap_rev2.c: IMAP4rev2 (RFC 9051) beside rev1; see its contract */
+/* IMAP4rev2 is advertised and can be enabled (every folded-in
+ * extension works) */
+bool imap_rev2_available(void);
+/* ENABLE: true if capability is IMAP4rev2 and this enabled it now */
+bool imap_rev2_enable(struct imap_session *s, const char *capability);
+/* In a job: the attributes of SELECT's rev2 LIST response (6.3.2) */
+int imap_rev2_select_attrs(struct store *store, const char *address, const char *name,
+			   pool_t *pool, const char **attrs_r, const char **error_r);
 
 /* imap_store_cmd.c, imap_expunge.c, imap_copy.c: message commands */
 imap_cmd_func_t imap_cmd_store, imap_cmd_expunge, imap_cmd_copy, imap_cmd_move;

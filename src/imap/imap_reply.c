@@ -30,6 +30,9 @@ const char *imap_capabilities(const struct imap_session *s)
 	/* RFC 9051 7.2.2: what this server does, no more; each extension
 	 * here is served in full (issue 9 item 9 lists the rest to come) */
 	str_appendz(&caps, "IMAP4rev1 LITERAL- SASL-IR ID ENABLE UNSELECT NAMESPACE IDLE");
+	/* RFC 9051 (imap_rev2.c): only once all it folds in works */
+	if (imap_rev2_available())
+		str_appendz(&caps, " IMAP4rev2");
 	/* RFC 4315, RFC 6851 (imap_copy.c, imap_expunge.c) */
 	str_appendz(&caps, " UIDPLUS MOVE");
 	/* RFC 7889 APPENDLIMIT: the largest message APPEND takes */
@@ -58,12 +61,14 @@ const char *imap_capabilities(const struct imap_session *s)
 	return ret;
 }
 
-void imap_append_string(str_t *out, const char *s, size_t len)
+/* utf8: the string is UTF-8 and may be quoted as such (rev2: RFC 9051
+ * 9, QUOTED-CHAR includes UTF8-2/3/4); rev1 quotes 7-bit text only. */
+static void imap_append_string_utf8(str_t *out, const char *s, size_t len, bool utf8)
 {
 	bool quotable = len <= 1024;
 	for (size_t i = 0; quotable && i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
-		if (c == '\r' || c == '\n' || c == '\0' || c >= 0x80)
+		if (c == '\r' || c == '\n' || c == '\0' || (c >= 0x80 && !utf8))
 			quotable = false;
 	}
 	if (!quotable) {
@@ -78,6 +83,11 @@ void imap_append_string(str_t *out, const char *s, size_t len)
 		str_appendc(out, s[i]);
 	}
 	str_appendc(out, '"');
+}
+
+void imap_append_string(str_t *out, const char *s, size_t len)
+{
+	imap_append_string_utf8(out, s, len, false);
 }
 
 void imap_append_nstring(str_t *out, const char *s)
@@ -145,7 +155,8 @@ static void imap_utf8_to_mutf7(const char *name, str_t *out)
 void imap_append_mailbox(struct imap_session *s, str_t *out, const char *name)
 {
 	if (s->utf8_accept) {
-		imap_append_string(out, name, strlen(name));
+		/* canonical names are valid UTF-8 (store_mailbox_name_check) */
+		imap_append_string_utf8(out, name, strlen(name), true);
 		return;
 	}
 	str_t enc = STR_INIT;

@@ -118,6 +118,12 @@ void imap_cmd_search(struct imap_cmd *cmd)
 			imap_cmd_bad(cmd, "%s", text);
 		return;
 	}
+	/* rev2: RFC 9051 6.4.4 has no RECENT, NEW or OLD (no \Recent) */
+	if (s->rev2 && imap_search_program_uses_recent(&job->prog)) {
+		imap_search_job_free(job);
+		imap_cmd_bad(cmd, "SEARCH RECENT, NEW and OLD are not in IMAP4rev2");
+		return;
+	}
 	job->cmd = cmd;
 	const struct imap_selected *sel = s->sel;
 	if (!s->rev2 && sel->recent_count > 0) {

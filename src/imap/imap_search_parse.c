@@ -325,3 +325,13 @@ void imap_search_program_free(struct imap_search_program *prog)
 	free(prog->nodes);
 	*prog = (struct imap_search_program){ 0 };
 }
+
+bool imap_search_program_uses_recent(const struct imap_search_program *prog)
+{
+	for (unsigned i = 0; i < prog->count; i++) {
+		enum imap_search_key k = prog->nodes[i].key;
+		if (k == IMAP_SEARCH_RECENT || k == IMAP_SEARCH_NEW || k == IMAP_SEARCH_OLD)
+			return true;
+	}
+	return false;
+}

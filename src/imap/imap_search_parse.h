@@ -76,5 +76,7 @@ int imap_search_parse(const struct imap_arg *args, unsigned first, unsigned end,
 		      const struct imap_search_limits *limits,
 		      struct imap_search_program *prog_r, const char **error_r);
 void imap_search_program_free(struct imap_search_program *prog);
+/* The program has RECENT, NEW or OLD (rev1 only: RFC 9051 6.4.4). */
+bool imap_search_program_uses_recent(const struct imap_search_program *prog);
 
 #endif

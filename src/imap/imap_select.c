@@ -93,10 +93,12 @@ struct imap_select_job {
 	struct imap_selected *old, *sel;
 	const char *address;
 	bool claim_recent;
+	bool rev2;            /* rev2: answer LIST, not RECENT/UNSEEN */
 	int result;           /* 0 ok, 1 no such mailbox, -1 error */
 	char error[256];
 	unsigned first_unseen, recent;
 	const char *keywords; /* sel->pool */
+	const char *list_attrs; /* rev2: sel->pool */
 };
 
 static void job_error(char *buf, size_t size, int *result, const char *error)
@@ -168,6 +170,9 @@ static int imap_select_read(struct imap_select_job *job, struct store *store,
 			job->first_unseen = store_view_seq(sel->view, infos[i].uid);
 	job->keywords = collect_keywords(sel->pool, infos, count);
 	sel->exists = store_view_count(sel->view);
+	if (job->rev2)
+		return imap_rev2_select_attrs(store, job->address, sel->name, sel->pool,
+					      &job->list_attrs, error_r);
 	return 0;
 }
 
@@ -237,8 +242,10 @@ static void imap_select_done(void *ctx)
 	const char *kw = job->keywords;
 	imap_untagged(s, "FLAGS (" IMAP_SYSTEM_FLAGS "%s%s)", *kw != '\0' ? " " : "", kw);
 	imap_untagged(s, "%u EXISTS", sel->exists);
-	imap_untagged(s, "%u RECENT", job->recent);
-	if (job->first_unseen > 0)
+	/* rev2: RFC 9051 6.3.2 has neither RECENT nor [UNSEEN] */
+	if (!job->rev2)
+		imap_untagged(s, "%u RECENT", job->recent);
+	if (job->first_unseen > 0 && !job->rev2)
 		imap_untagged(s, "OK [UNSEEN %u] First unseen", job->first_unseen);
 	if (sel->readonly)
 		imap_untagged(s, "OK [PERMANENTFLAGS ()] No permanent flags permitted");
@@ -247,6 +254,15 @@ static void imap_select_done(void *ctx)
 			      "permitted", *kw != '\0' ? " " : "", kw);
 	imap_untagged(s, "OK [UIDVALIDITY %u] UIDs valid", store_view_uidvalidity(sel->view));
 	imap_untagged(s, "OK [UIDNEXT %u] Predicted next UID", store_view_uidnext(sel->view));
+	if (job->rev2) {
+		/* rev2: RFC 9051 6.3.2 requires a LIST response for the
+		 * mailbox, with accurate attributes */
+		str_t line = STR_INIT;
+		str_printf(&line, "LIST (%s) \"/\" ", job->list_attrs);
+		imap_append_mailbox(s, &line, sel->name);
+		imap_untagged(s, "%s", str_c(&line));
+		str_free(&line);
+	}
 	s->state = IMAP_STATE_SELECTED;
 	bool readonly = sel->readonly;
 	free(job);
@@ -284,6 +300,7 @@ static void imap_select_start(struct imap_cmd *cmd, bool readonly)
 	job->sel = sel;
 	/* RFC 3501 2.3.2: SELECT claims \Recent; EXAMINE leaves it */
 	job->claim_recent = !readonly && !s->rev2;
+	job->rev2 = s->rev2;
 	if (job->old != NULL && s->rev2)
 		imap_untagged(s, "OK [CLOSED] Previous mailbox closed");
 	imap_cmd_wait(cmd);

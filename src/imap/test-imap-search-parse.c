@@ -182,12 +182,36 @@ static void test_search_caps(void **state)
 	assert_non_null(strstr(error, "Too many ranges"));
 }
 
+/* rev2 (RFC 9051 6.4.4): RECENT, NEW and OLD are found anywhere in the
+ * program, so the session can answer BAD */
+static void test_search_uses_recent(void **state)
+{
+	(void)state;
+	static const char *const with[] = {
+		"RECENT", "NEW", "OLD", "NOT RECENT", "OR SEEN (1:3 NEW)",
+		"UNSEEN (FLAGGED (OR DELETED OLD))",
+	};
+	static const char *const without[] = {
+		"ALL", "SEEN UNSEEN", "OR FLAGGED NOT DELETED", "SUBJECT RECENT",
+		"KEYWORD NEW", "HEADER OLD NEW",
+	};
+	for (size_t i = 0; i < sizeof(with) / sizeof(with[0]); i++) {
+		assert_int_equal(search(with[i]), 0);
+		assert_true(imap_search_program_uses_recent(&prog));
+	}
+	for (size_t i = 0; i < sizeof(without) / sizeof(without[0]); i++) {
+		assert_int_equal(search(without[i]), 0);
+		assert_false(imap_search_program_uses_recent(&prog));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_search_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_search_charset_return, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_search_caps, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_search_uses_recent, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
