@@ -455,3 +455,30 @@ def test_mbsync_nested_folders(postel, tmp_path):
     assert b"Projects/Alpha" in names and b"Lists/Beta" in names, lines
     p, out = run([mbsync, "-c", str(rc), "-a"], tmp_path)
     assert p.returncode == 0, out
+
+
+def test_mbsync_many_messages_pipelined(postel, tmp_path):
+    """150 messages pulled by mbsync (pipelined UID FETCH), then every one
+    marked seen locally and pushed back (a burst of pipelined UID STORE):
+    the server ends with all 150 \\Seen."""
+    mbsync = need("mbsync")
+    user, password = new_user(postel)
+    toks = {token() for _ in range(150)}
+    with imap(postel, user, password) as c:
+        for tok in toks:
+            msg = make_message(tok, to=user)
+            tag = c.tag()
+            c.send(f"{tag} APPEND INBOX {{{len(msg)}+}}\r\n".encode() + msg + b"\r\n")
+            assert status_of(c.read_tagged(tag)[0]) == "OK"
+    local = tmp_path / "mail"
+    local.mkdir()
+    rc = mbsync_config(tmp_path, postel, user, password, local)
+    p, out = run([mbsync, "-c", str(rc), "-a"], tmp_path, timeout=120)
+    assert p.returncode == 0, out
+    assert set(tok_state(maildir_state(local / "INBOX"))) == toks, out
+    for f in list((local / "INBOX").glob("*/*")):
+        f.rename(f.parent.parent / "cur" / (f.name.split(":2,")[0] + ":2,S"))
+    p, out = run([mbsync, "-c", str(rc), "-a"], tmp_path, timeout=120)
+    assert p.returncode == 0, out
+    assert tok_state(server_state(postel, user, password, "INBOX")) == {
+        t: {"\\Seen"} for t in toks}, out
