@@ -69,4 +69,15 @@ def status_of(tagged):
     return tagged.split()[1].decode()
 
 
-__all__ = ["login", "IMAPRaw", "status_of", "deliver", "fresh_ip", "new_user", "token"]
+def fetchmail_mda(tmp_path):
+    """(out_dir, mda): an mda script for fetchmail that writes each message
+    it is given to a file of its own in out_dir."""
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    mda = tmp_path / "mda.sh"
+    mda.write_text(f"#!/bin/sh\nexec cat > \"$(mktemp -p {out_dir} msg.XXXXXX)\"\n")
+    mda.chmod(0o755)
+    return out_dir, mda
+
+
+__all__ = ["fetchmail_mda", "login", "IMAPRaw", "status_of", "deliver", "fresh_ip", "new_user", "token"]
