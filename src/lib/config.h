@@ -65,6 +65,9 @@ struct config {
 	unsigned relay_timeout_connect, relay_timeout_greeting, relay_timeout_mail,
 		 relay_timeout_rcpt, relay_timeout_data, relay_timeout_data_block,
 		 relay_timeout_data_end;
+	bool relay;                  /* run the queue runner (relay/runner.h) */
+	unsigned relay_port;         /* remote MX port, default 25 */
+	unsigned relay_max_connections, relay_max_per_domain;
 	bool sandbox;                /* workers: seccomp + Landlock, default yes */
 	char *postmaster_address;    /* empty: the first user added */
 	unsigned password_min_length; /* characters, default 8 */

@@ -90,7 +90,7 @@ struct worker {
  * replaces them per kind. */
 enum child_kind {
 	CHILD_WORKER,
-	/* CHILD_QUEUE_RUNNER: the relay issue's runner, later */
+	CHILD_QUEUE_RUNNER, /* relay/runner.h */
 	CHILD_KIND_COUNT
 };
 
