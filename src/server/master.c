@@ -9,20 +9,17 @@
  * (SIGUSR2), so no connection is dropped early. A worker that dies
  * abnormally is logged and replaced (at most once per second per slot).
  *
- * Every live child is in workers[] (current generation) or retiring[]
+ * Every live worker is in workers[] (current generation) or retiring[]
  * (older ones) until waitpid says it is gone, and holds one row of the
  * shared per-address counts. When rows run short, the oldest retiring
- * workers are told to stop now (SIGTERM) and a reload waits for them,
- * rather than forgetting a process or failing to spawn. Workers die with
- * the master (PR_SET_PDEATHSIG, worker.c).
+ * workers are told to stop now (SIGTERM) and a reload waits for them.
+ * Children die with the master (PR_SET_PDEATHSIG).
  *
- * Children are supervised by kind (enum child_kind, server.h; only
- * workers today, a queue runner later), spawned through master_kinds[].
- * Each live child, whatever its kind and generation, has a row in the
- * children table (master_child.c, by its limits row) with the master's
- * end of a typed channel (lib/channel.h), made before fork; the master
- * waits on an ioloop with a signalfd for the signals above and every
- * channel, and passes changes between workers. */
+ * Children are supervised by kind (server.h: workers here, the queue
+ * runner in master_runner.c), spawned through master_kinds[]. Each has a
+ * row in the children table (master_child.c) with the master's end of a
+ * typed channel (lib/channel.h), made before fork; the master waits on an
+ * ioloop with a signalfd for the signals above and every channel. */
 #include "server.h"
 #include "master_child.h"
 #include "master_runner.h"
@@ -105,7 +102,6 @@ static int master_run_worker(struct master *m, const struct child_start *start,
 static int master_run_runner(struct master *m, const struct child_start *start,
 			     unsigned row)
 {
-	(void)row;
 	return runner_run(m->config, start);
 }
 
@@ -478,19 +474,7 @@ int cmd_serve(struct cli_ctx *ctx, int argc, char **argv)
 		m.nworkers = MASTER_MAX_WORKERS;
 
 	sigset_t mask;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	sigaddset(&mask, SIGCHLD);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	/* workers take SIGUSR2 through their signalfd: block it before fork */
-	sigset_t usr2;
-	sigemptyset(&usr2);
-	sigaddset(&usr2, SIGUSR2);
-	sigprocmask(SIG_BLOCK, &usr2, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
+	server_block_signals(&mask);
 	log_info("event=start hostname=%s data_dir=%s workers=%u", m.config->hostname,
 		 m.config->data_dir, m.nworkers);
 	if (config_hostname_problem(m.config->hostname) != NULL)

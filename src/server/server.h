@@ -66,6 +66,11 @@ void server_fit_fd_limit(struct config *config, unsigned listeners);
  * 0 sent or no socket, -1 logged (server_notify.c). _reloading() sends
  * RELOADING=1 with MONOTONIC_USEC. */
 int server_notify(const char *state);
+/* The master's signals, blocked before any fork (server_signals.c):
+ * mask_r gets those its signalfd reads; SIGUSR2 is blocked for the
+ * children's signalfds; SIGPIPE ignored. */
+#include <signal.h>
+void server_block_signals(sigset_t *mask_r);
 int server_notify_reloading(void);
 
 /* Everything sessions in one worker share; sessions see only env. */
