@@ -20,6 +20,7 @@ import time
 import pytest
 
 from conftest import ALICE, make_message, scaled, token
+from test_queue_cli import queue_remote
 
 aiosmtpd = pytest.importorskip("aiosmtpd.controller")
 from aiosmtpd.controller import Controller  # noqa: E402
@@ -117,16 +118,9 @@ def relay(dns, postel_factory):
     ctl.stop()
 
 
-def submit(srv, rcpts, tok, body=None):
-    msg = make_message(tok, sender=ALICE, to=rcpts[0], body=body)
-    with srv.submission_authed() as c:
-        assert c.cmd(f"MAIL FROM:<{ALICE}>").code == 250
-        for rcpt in rcpts:
-            assert c.cmd(f"RCPT TO:<{rcpt}>").code == 250
-        r = c.data(msg)
-        c.quit()
-    assert r.code == 250, r
-    return re.search(rf"queued as ({QID})", r.text)[1], msg
+def submit(srv, rcpts, tok):
+    """(queue id, the message as submitted)"""
+    return queue_remote(srv, tok, rcpts), make_message(tok, sender=ALICE, to=rcpts[0])
 
 
 def runner_pid(srv, timeout=10):
@@ -144,6 +138,13 @@ def dsns(srv, qid):
         if m.get_content_type() == "multipart/report" and qid.encode() in data:
             out.append(m)
     return out
+
+
+def wait_dsns(srv, qid, timeout=5):
+    deadline = time.monotonic() + scaled(timeout)
+    while not dsns(srv, qid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return dsns(srv, qid)
 
 
 def dsn_status(m):
@@ -196,10 +197,7 @@ def test_mixed_outcomes_deliver_defer_and_bounce_once(relay):
     line = srv.wait_for_log(rf"event=relay_attempt queue_id={qid} .*codes=250,450,550",
                             timeout=5)
     assert line, srv.log_tail(30)
-    deadline = time.monotonic() + scaled(5)
-    while not dsns(srv, qid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    reports = dsns(srv, qid)
+    reports = wait_dsns(srv, qid)
     assert len(reports) == 1, srv.log_tail(30)
     st = dsn_status(reports[0])
     assert st.get(bad, ("", ""))[0] == "failed" and st[bad][1].startswith("5."), st
@@ -219,10 +217,7 @@ def test_null_mx_bounces_at_once(relay):
     tok = token()
     rcpt = f"u{tok[1:9]}@nullmx.example"
     qid, _ = submit(srv, [rcpt], tok)
-    deadline = time.monotonic() + scaled(5)
-    while not dsns(srv, qid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    reports = dsns(srv, qid)
+    reports = wait_dsns(srv, qid)
     assert len(reports) == 1, srv.log_tail(30)
     assert dsn_status(reports[0])[rcpt] == ("failed", "5.1.10")
     assert not sink.messages

@@ -223,15 +223,7 @@ int runner_run(const struct config *config, const struct child_start *start)
 				     .generation = start->generation };
 	if (channel_send(master_chan, &hello, &error) < 0)
 		log_error("event=channel_send_failed type=hello error=%s", log_str(error));
-	sigset_t mask;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	sigaddset(&mask, SIGUSR2);
-	signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (signal_fd < 0)
-		fatal("event=signalfd error=\"%s\"", strerror(errno));
+	signal_fd = server_child_signalfd();
 	signal_io = io_add(r.loop, signal_fd, IO_READ, runner_on_signal, &r);
 	log_info("event=runner_started pid=%ld generation=%u owner=%s", (long)getpid(),
 		 start->generation, r.owner);

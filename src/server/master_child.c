@@ -103,8 +103,8 @@ static void children_fan_out(struct master_children *t, const struct master_chil
 	}
 }
 
-/* A worker queued an entry: the current runner (the newest generation
- * that said hello) starts it at once. */
+/* A worker queued an entry: the current runner (the newest generation)
+ * starts it at once; one that has not said hello yet gets it then. */
 static void children_wake_runner(struct master_children *t, const struct master_child *from,
 				 const struct channel_msg *msg)
 {
@@ -112,10 +112,12 @@ static void children_wake_runner(struct master_children *t, const struct master_
 	const char *error;
 	for (unsigned r = 0; r < t->rows; r++) {
 		struct master_child *c = &t->items[r];
-		if (c->chan != NULL && c->hello && c->kind == CHILD_QUEUE_RUNNER &&
+		if (c->chan != NULL && c->kind == CHILD_QUEUE_RUNNER &&
 		    (runner == NULL || c->generation > runner->generation))
 			runner = c;
 	}
+	if (runner != NULL && !runner->hello)
+		runner = NULL; /* pending below, told at its hello */
 	if (runner != NULL && channel_send(runner->chan, msg, &error) < 0) {
 		log_warn("event=channel_send_failed pid=%d type=queue_entry_committed "
 			 "error=%s", (int)runner->pid, log_str(error));

@@ -71,6 +71,9 @@ int server_notify(const char *state);
  * children's signalfds; SIGPIPE ignored. */
 #include <signal.h>
 void server_block_signals(sigset_t *mask_r);
+/* In a child: a signalfd for SIGTERM, SIGINT, SIGHUP and SIGUSR2 (all
+ * blocked since before fork); fatal when none can be made. */
+int server_child_signalfd(void);
 int server_notify_reloading(void);
 
 /* Everything sessions in one worker share; sessions see only env. */

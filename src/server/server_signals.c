@@ -3,6 +3,10 @@
  * blocked before fork so workers and the queue runner take it through
  * theirs; SIGPIPE is ignored (a peer that left is an EPIPE, not death). */
 #include "server.h"
+#include "lib/log.h"
+#include <errno.h>
+#include <string.h>
+#include <sys/signalfd.h>
 
 void server_block_signals(sigset_t *mask_r)
 {
@@ -17,4 +21,18 @@ void server_block_signals(sigset_t *mask_r)
 	sigaddset(&usr2, SIGUSR2);
 	sigprocmask(SIG_BLOCK, &usr2, NULL);
 	signal(SIGPIPE, SIG_IGN);
+}
+
+int server_child_signalfd(void)
+{
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGUSR2);
+	int fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (fd < 0)
+		fatal("event=signalfd error=\"%s\"", strerror(errno));
+	return fd;
 }

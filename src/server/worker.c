@@ -404,15 +404,7 @@ int worker_run(const struct config *config, struct tls_ctx *tls,
 	store_watch_attach(worker.loop, worker_publish_change, &worker);
 	log_watch = store_watch_add(NULL, NULL, worker_log_change, &worker);
 
-	sigset_t mask;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	sigaddset(&mask, SIGUSR2);
-	signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (signal_fd < 0)
-		fatal("event=signalfd error=\"%s\"", strerror(errno));
+	signal_fd = server_child_signalfd();
 	signal_io = io_add(worker.loop, signal_fd, IO_READ, worker_on_signal, &worker);
 
 	wlistener_count = listeners->count;
