@@ -11,6 +11,7 @@ A records without MX (RFC 5321 5.1), retry a domain that was down, and
 deliver exactly once across kill -9 of the runner and SIGHUP."""
 import email
 import os
+import shutil
 import re
 import signal
 import socket
@@ -21,6 +22,7 @@ import pytest
 
 from conftest import ALICE, make_message, scaled, token
 from test_queue_cli import queue_remote
+from test_queue_state import put_entry
 
 aiosmtpd = pytest.importorskip("aiosmtpd.controller")
 from aiosmtpd.controller import Controller  # noqa: E402
@@ -305,4 +307,68 @@ def test_sighup_replaces_runner_without_double_delivery(relay):
         assert n == 1, (tok, n, srv.log_tail(40))
     assert len(got) == len(toks)
     assert srv.wait_for_log(rf"event=runner_retired pid={old}", timeout=10)
+    assert runner_pid(srv) != old
+
+
+def test_delay_warning_once_then_delivery(dns, postel_factory):
+    port = free_port()  # down at first
+    srv = postel_factory(relay="yes", relay_port=str(port), dns_resolver=dns.address,
+                         dns_trust_anchor="none", queue_retry_min="2",
+                         queue_retry_max="2", delay_warning_time="1")
+    tok = token()
+    rcpt = f"ok{tok[1:9]}@remote.example"
+    qid, _ = submit(srv, [rcpt], tok)
+    # the second attempt finds the entry older than delay_warning_time
+    deadline = time.monotonic() + scaled(10)
+    delayed = []
+    while not delayed and time.monotonic() < deadline:
+        delayed = [m for m in dsns(srv, qid)
+                   if dsn_status(m).get(rcpt, ("",))[0] == "delayed"]
+        time.sleep(0.1)
+    assert len(delayed) == 1, srv.log_tail(30)
+    sink, ctl = start_sink(port)
+    try:
+        assert len(sink.wait(1, 10)) == 1, srv.log_tail(30)
+        assert srv.wait_for_log(rf"event=relay_done queue_id={qid}", timeout=5)
+    finally:
+        ctl.stop()
+    assert len(dsns(srv, qid)) == 1  # one delay notice, no failure
+
+
+NULL_SENDER_ENV = """postel-envelope 2
+id={id}
+received={now}
+size=3
+sender=
+smtputf8=no
+body=7bit
+ret=none
+rcpt={rcpt}
+rcpt-attempts=0
+rcpt-next-attempt=0
+rcpt-state=pending
+end
+"""
+
+
+def test_null_sender_gets_no_dsn(relay):
+    """A bounce that bounces (MAIL FROM:<>, as DSNs to remote senders are
+    queued) fails without a DSN (RFC 5321 4.5.5), and the entry goes."""
+    make, sink, _ = relay
+    srv = make()
+    srv.stable_workers = False
+    old = runner_pid(srv)
+    tok = token()
+    rcpt = f"bad{tok[1:9]}@remote.example"
+    qid = "0000000000000000000000ab1"
+    put_entry(srv, qid, NULL_SENDER_ENV.replace("{now}", str(int(time.time())))
+              .replace("{rcpt}", rcpt))
+    for sub in ("msg", "env"):
+        shutil.chown(srv.datadir / "queue" / sub / qid, "postel", "postel")
+    os.kill(srv.pid, signal.SIGHUP)  # the new runner's scan finds it
+    line = srv.wait_for_log(rf"event=relay_attempt queue_id={qid} .*codes=550", timeout=10)
+    assert line, srv.log_tail(30)
+    assert srv.wait_for_log(rf"event=relay_done queue_id={qid}", timeout=5)
+    assert not dsns(srv, qid)
+    assert f"event=dsn kind=failure queue_id={qid}" not in srv.log()
     assert runner_pid(srv) != old
