@@ -49,14 +49,19 @@ class Sink:
         self.rcpts_seen = []
         self.rcpt_delay = rcpt_delay
         self.lock = threading.Lock()
+        self.active = self.most_active = 0
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         import asyncio
         with self.lock:
             self.rcpts_seen.append(address)
             delay = self.rcpt_delay
+            self.active += 1
+            self.most_active = max(self.most_active, self.active)
         if delay:
             await asyncio.sleep(delay)
+        with self.lock:
+            self.active -= 1
         local = address.split("@")[0]
         if local.startswith("tmp"):
             return "450 4.2.1 try again later"
@@ -372,3 +377,22 @@ def test_null_sender_gets_no_dsn(relay):
     assert not dsns(srv, qid)
     assert f"event=dsn kind=failure queue_id={qid}" not in srv.log()
     assert runner_pid(srv) != old
+
+
+@pytest.mark.parametrize("per_domain,low,high", [("1", 1, 1), ("20", 2, 3)])
+def test_per_domain_limit(dns, postel_factory, per_domain, low, high):
+    """relay_max_per_domain caps the connections to one domain at once;
+    without the cap the same burst goes out in parallel."""
+    port = free_port()
+    sink, ctl = start_sink(port, rcpt_delay=1.5)
+    try:
+        srv = postel_factory(relay="yes", relay_port=str(port), dns_resolver=dns.address,
+                             dns_trust_anchor="none", relay_max_per_domain=per_domain)
+        runner_pid(srv)
+        toks = [token() for _ in range(3)]
+        for tok in toks:
+            submit(srv, [f"ok{tok[1:9]}@remote.example"], tok)
+        assert len(sink.wait(3, 15)) == 3, srv.log_tail(30)
+        assert low <= sink.most_active <= high, sink.most_active
+    finally:
+        ctl.stop()
