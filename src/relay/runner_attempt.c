@@ -19,7 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define RUNNER_ATTEMPT_RCPTS_MAX QUEUE_MAX_RECIPIENTS
+#define RUNNER_LOG_RCPTS_MAX 20
 
 struct runner_attempt {
 	struct runner *r;
@@ -69,12 +69,15 @@ static void attempt_log(const struct runner_attempt *a, const char *ip, bool tls
 			const struct smtp_client_reply *replies)
 {
 	str_t rc = STR_INIT, codes = STR_INIT;
-	for (unsigned i = 0; i < a->count; i++) {
+	/* one line per attempt, bounded: the first recipients, then a count */
+	for (unsigned i = 0; i < a->count && i < RUNNER_LOG_RCPTS_MAX; i++) {
 		const struct queue_recipient *q =
 			&runner_entry_info(a->e)->env.recipients[a->idx[i]];
 		str_printf(&rc, "%s%.*s", i ? "," : "", (int)q->address.len, q->address.data);
 		str_printf(&codes, "%s%u", i ? "," : "", replies[i].code);
 	}
+	if (a->count > RUNNER_LOG_RCPTS_MAX)
+		str_printf(&codes, ",+%u more", a->count - RUNNER_LOG_RCPTS_MAX);
 	const struct smtp_client_reply *first = &replies[0];
 	log_info("event=relay_attempt queue_id=%s domain=%s rcpt=%s mx=%s ip=%s tls=%s "
 		 "codes=%s reply=%s", runner_entry_id(a->e), log_str(a->domain),
