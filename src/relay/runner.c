@@ -188,15 +188,9 @@ int runner_run(const struct config *config, const struct child_start *start)
 	log_set_proc("runner");
 	/* the process title ps shows (comm holds 15 bytes) */
 	(void)prctl(PR_SET_NAME, "postel: runner", 0, 0, 0);
-	if (server_drop_privileges(config, &error) < 0 ||
-	    server_sandbox_worker(config, &error) < 0) {
-		log_error("event=runner_start_failed error=%s", log_str(error));
-		return 1;
-	}
-	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
-		log_warn("event=pdeathsig_failed error=\"%s\"", strerror(errno));
-	if (getppid() != start->master_pid)
-		return 0;
+	int entered = server_child_enter(config, start->master_pid, "runner");
+	if (entered <= 0)
+		return entered < 0 ? 1 : 0;
 	struct runner r = { .config = config };
 	r.loop = ioloop_create();
 	(void)snprintf(r.owner, sizeof(r.owner), "runner-%ld", (long)getpid());

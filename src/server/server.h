@@ -74,6 +74,11 @@ void server_block_signals(sigset_t *mask_r);
 /* In a child: a signalfd for SIGTERM, SIGINT, SIGHUP and SIGUSR2 (all
  * blocked since before fork); fatal when none can be made. */
 int server_child_signalfd(void);
+/* A new child's first step: drop root, enter the sandbox (server_sandbox.h)
+ * and die with the master (PR_SET_PDEATHSIG, SIGTERM, after the uid
+ * change that clears it). 1 go on; 0 the master is already gone; -1
+ * failed (logged as event=KIND_start_failed). */
+int server_child_enter(const struct config *config, pid_t master_pid, const char *kind);
 int server_notify_reloading(void);
 
 /* Everything sessions in one worker share; sessions see only env. */
