@@ -396,3 +396,28 @@ def test_per_domain_limit(dns, postel_factory, per_domain, low, high):
         assert low <= sink.most_active <= high, sink.most_active
     finally:
         ctl.stop()
+
+
+def test_sigterm_drains_the_delivery_in_flight(dns, postel_factory):
+    """SIGTERM: the runner starts nothing new but finishes the attempt in
+    flight (the remote's 250 is recorded), then exits with the master."""
+    port = free_port()
+    sink, ctl = start_sink(port, rcpt_delay=2.0)
+    try:
+        srv = postel_factory(relay="yes", relay_port=str(port), dns_resolver=dns.address,
+                             dns_trust_anchor="none")
+        runner_pid(srv)
+        tok = token()
+        qid, _ = submit(srv, [f"ok{tok[1:9]}@remote.example"], tok)
+        deadline = time.monotonic() + scaled(5)
+        while not sink.rcpts_seen and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert sink.rcpts_seen, srv.log_tail(30)
+        problems = srv.stop()
+        assert not problems, problems
+        assert len(sink.messages) == 1
+        log = srv.log()
+        assert "event=runner_draining" in log and "event=runner_exit" in log, log[-2000:]
+        assert re.search(rf"event=relay_done queue_id={qid}", log), log[-2000:]
+    finally:
+        ctl.stop()
