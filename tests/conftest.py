@@ -427,6 +427,9 @@ class Postel:
             "imap_listen": f"127.0.0.1:{self.imap_port}",
             "imaps_listen": f"127.0.0.1:{self.imaps_port}",
             "workers": "2",
+            # no queue runner unless a test asks (tests/test_relay*.py):
+            # queued mail stays put for the queue tests
+            "relay": "no",
         }
         self.overrides.update(overrides or {})
         # the first address of each listen list is where clients go

@@ -122,7 +122,8 @@ class Run:
         o = ["-c", TRY_CONF]
         for service, port in self.ports.items():
             o += ["-o", f"{service}_listen=127.0.0.1:{port}"]
-        o += ["-o", "workers=2"]
+        # queued mail stays for `postel queue show ID` (no queue runner)
+        o += ["-o", "workers=2", "-o", "relay=no"]
         if self.dns is not None:
             o += ["-o", f"dns_resolver=127.0.0.1:{self.dns.port}",
                   "-o", "dns_trust_anchor=none"]

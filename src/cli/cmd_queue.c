@@ -169,8 +169,9 @@ static void format_envelope(const struct queue_entry_info *entry, str_t *out)
 	}
 	if (env->delay_warned)
 		str_appendz(out, "delay-warning: sent\n");
-	/* issue 11 item 8: mail that cannot leave says so */
-	str_appendz(out, "status: waiting (outbound delivery not implemented yet)\n");
+	/* issue 11 item 8: where it stands */
+	str_appendz(out, env->lease_owner.data != NULL ? "status: being delivered\n" :
+		    "status: waiting for the queue runner\n");
 }
 
 /* The header section of the message: up to the first empty line, cut at

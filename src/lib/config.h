@@ -69,6 +69,9 @@ struct config {
 	/* smarthost (relay/smarthost.h) */
 	char *relayhost;             /* [HOST]:PORT, empty: MX delivery */
 	char *relayhost_user, *relayhost_password_file, *relayhost_ca_file;
+	bool relay;                  /* run the queue runner (relay/runner.h) */
+	unsigned relay_port;         /* remote MX port, default 25 */
+	unsigned relay_max_connections, relay_max_per_domain;
 	bool sandbox;                /* workers: seccomp + Landlock, default yes */
 	char *postmaster_address;    /* empty: the first user added */
 	unsigned password_min_length; /* characters, default 8 */

@@ -44,10 +44,5 @@ void queue_log_status(const char *data_dir)
 		log_warn("event=queue_status error=%s", log_str(error));
 		return;
 	}
-	/* nothing leaves yet: say so while mail waits */
-	if (count > 0)
-		log_info("event=queue_status waiting=%u "
-			 "reason=\"outbound delivery not implemented yet\"", count);
-	else
-		log_info("event=queue_status waiting=0");
+	log_info("event=queue_status waiting=%u", count);
 }

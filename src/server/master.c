@@ -9,22 +9,21 @@
  * (SIGUSR2), so no connection is dropped early. A worker that dies
  * abnormally is logged and replaced (at most once per second per slot).
  *
- * Every live child is in workers[] (current generation) or retiring[]
+ * Every live worker is in workers[] (current generation) or retiring[]
  * (older ones) until waitpid says it is gone, and holds one row of the
  * shared per-address counts. When rows run short, the oldest retiring
- * workers are told to stop now (SIGTERM) and a reload waits for them,
- * rather than forgetting a process or failing to spawn. Workers die with
- * the master (PR_SET_PDEATHSIG, worker.c).
+ * workers are told to stop now (SIGTERM) and a reload waits for them.
+ * Children die with the master (PR_SET_PDEATHSIG).
  *
- * Children are supervised by kind (enum child_kind, server.h; only
- * workers today, a queue runner later), spawned through master_kinds[].
- * Each live child, whatever its kind and generation, has a row in the
- * children table (master_child.c, by its limits row) with the master's
- * end of a typed channel (lib/channel.h), made before fork; the master
- * waits on an ioloop with a signalfd for the signals above and every
- * channel, and passes changes between workers. */
+ * Children are supervised by kind (server.h: workers here, the queue
+ * runner in master_runner.c), spawned through master_kinds[]. Each has a
+ * row in the children table (master_child.c) with the master's end of a
+ * typed channel (lib/channel.h), made before fork; the master waits on an
+ * ioloop with a signalfd for the signals above and every channel. */
 #include "server.h"
 #include "master_child.h"
+#include "master_runner.h"
+#include "relay/runner.h"
 #include "worker_limits.h"
 #include "cli/commands.h"
 #include "lib/config.h"
@@ -87,6 +86,7 @@ struct master {
 	struct worker_limits_shared *limits;
 	pid_t row_owner[MASTER_LIMIT_ROWS];
 	struct master_children *children;
+	struct master_runner runner; /* the queue runner (master_runner.h) */
 	unsigned generation; /* raised by each reload */
 	struct ioloop *loop;
 	int signal_fd;
@@ -99,8 +99,15 @@ static int master_run_worker(struct master *m, const struct child_start *start,
 	return worker_run(m->config, m->tls, &m->listeners, start, m->limits, row);
 }
 
+static int master_run_runner(struct master *m, const struct child_start *start,
+			     unsigned row)
+{
+	return runner_run(m->config, start);
+}
+
 static const struct master_kind master_kinds[CHILD_KIND_COUNT] = {
 	[CHILD_WORKER] = { master_run_worker },
+	[CHILD_QUEUE_RUNNER] = { master_run_runner },
 };
 
 static int master_row_take(struct master *m)
@@ -181,8 +188,15 @@ static pid_t master_spawn(struct master *m, enum child_kind kind, unsigned idx)
 	return pid;
 }
 
+static pid_t master_spawn_runner(void *ctx)
+{
+	return master_spawn(ctx, CHILD_QUEUE_RUNNER, 0);
+}
+
 static void master_signal_all(struct master *m, int sig)
 {
+	if (sig == SIGTERM)
+		master_runner_stop(&m->runner);
 	for (unsigned i = 0; i < m->nworkers; i++) {
 		if (m->workers[i] > 0)
 			kill(m->workers[i], sig);
@@ -206,7 +220,7 @@ static unsigned master_alive(const struct master *m)
 	unsigned n = 0;
 	for (unsigned i = 0; i < m->nworkers; i++)
 		n += m->workers[i] > 0;
-	return n + master_retiring_count(m);
+	return n + master_retiring_count(m) + master_runner_alive(&m->runner);
 }
 
 /* Moves a current worker to the retiring table and tells it to stop
@@ -277,6 +291,8 @@ static void master_reap(struct master *m)
 			(WIFEXITED(status) && WEXITSTATUS(status) != 0);
 		master_row_release(m, pid);
 		master_children_gone(m->children, pid);
+		if (master_runner_reaped(&m->runner, pid, status))
+			continue;
 		for (unsigned i = 0; i < MASTER_LIMIT_ROWS; i++) {
 			if (m->retiring[i].pid == pid) {
 				m->retiring[i] = (struct master_retiring){ 0 };
@@ -362,6 +378,7 @@ static void master_reload(struct master *m)
 	m->generation++;
 	for (unsigned i = 0; i < m->nworkers; i++)
 		master_spawn(m, CHILD_WORKER, i);
+	master_runner_reload(&m->runner, m->config->relay);
 	/* room for the next reload, and no more than MASTER_MAX_RETIRING */
 	master_make_room(m, m->nworkers);
 }
@@ -406,6 +423,7 @@ static void master_loop_create(struct master *m, const sigset_t *mask)
 static void master_loop_run(struct master *m)
 {
 	ioloop_run(m->loop);
+	master_runner_deinit(&m->runner);
 	master_children_destroy(&m->children);
 	io_remove(&m->signal_io);
 	close(m->signal_fd);
@@ -456,19 +474,7 @@ int cmd_serve(struct cli_ctx *ctx, int argc, char **argv)
 		m.nworkers = MASTER_MAX_WORKERS;
 
 	sigset_t mask;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	sigaddset(&mask, SIGCHLD);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	/* workers take SIGUSR2 through their signalfd: block it before fork */
-	sigset_t usr2;
-	sigemptyset(&usr2);
-	sigaddset(&usr2, SIGUSR2);
-	sigprocmask(SIG_BLOCK, &usr2, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
+	server_block_signals(&mask);
 	log_info("event=start hostname=%s data_dir=%s workers=%u", m.config->hostname,
 		 m.config->data_dir, m.nworkers);
 	if (config_hostname_problem(m.config->hostname) != NULL)
@@ -479,6 +485,9 @@ int cmd_serve(struct cli_ctx *ctx, int argc, char **argv)
 	master_loop_create(&m, &mask);
 	for (unsigned i = 0; i < m.nworkers; i++)
 		master_spawn(&m, CHILD_WORKER, i);
+	m.runner = (struct master_runner){ .loop = m.loop, .spawn = master_spawn_runner,
+					   .ctx = &m, .enabled = m.config->relay };
+	master_runner_start(&m.runner);
 	server_notify(t_printf("READY=1\nSTATUS=serving with %u workers", m.nworkers));
 	master_loop_run(&m);
 	server_listen_close(&m.listeners);

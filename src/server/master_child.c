@@ -5,6 +5,7 @@
 #include "lib/log.h"
 #include "queue/queue.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -18,9 +19,15 @@ struct master_child {
 	bool send_failing;    /* said once, until a send succeeds again */
 };
 
+/* entries committed while no runner listened: told to the next runner
+ * that says hello (its own start-up scan may have run before them) */
+#define CHILDREN_PENDING_MAX 64
+
 struct master_children {
 	struct ioloop *loop;
 	unsigned rows;
+	unsigned pending_count;
+	char pending[CHILDREN_PENDING_MAX][QUEUE_ID_MAX];
 	struct master_child items[];
 };
 
@@ -28,6 +35,7 @@ const char *child_kind_name(enum child_kind kind)
 {
 	switch (kind) {
 	case CHILD_WORKER: return "worker";
+	case CHILD_QUEUE_RUNNER: return "queue_runner";
 	case CHILD_KIND_COUNT: break;
 	}
 	return "unknown";
@@ -95,6 +103,50 @@ static void children_fan_out(struct master_children *t, const struct master_chil
 	}
 }
 
+/* A worker queued an entry: the current runner (the newest generation)
+ * starts it at once; one that has not said hello yet gets it then. */
+static void children_wake_runner(struct master_children *t, const struct master_child *from,
+				 const struct channel_msg *msg)
+{
+	struct master_child *runner = NULL;
+	const char *error;
+	for (unsigned r = 0; r < t->rows; r++) {
+		struct master_child *c = &t->items[r];
+		if (c->chan != NULL && c->kind == CHILD_QUEUE_RUNNER &&
+		    (runner == NULL || c->generation > runner->generation))
+			runner = c;
+	}
+	if (runner != NULL && !runner->hello)
+		runner = NULL; /* pending below, told at its hello */
+	if (runner != NULL && channel_send(runner->chan, msg, &error) < 0) {
+		log_warn("event=channel_send_failed pid=%d type=queue_entry_committed "
+			 "error=%s", (int)runner->pid, log_str(error));
+		runner = NULL;
+	}
+	if (runner != NULL)
+		log_debug("event=queue_entry_committed child=%d queue_id=%s runner=%d",
+			  (int)from->pid, msg->queue_id, (int)runner->pid);
+	else {
+		log_info("event=queue_entry_committed child=%d queue_id=%s runner=none",
+			 (int)from->pid, msg->queue_id);
+		/* valid ids are QUEUE_ID_LEN bytes (child_on_msg checked) */
+		if (t->pending_count < CHILDREN_PENDING_MAX)
+			memcpy(t->pending[t->pending_count++], msg->queue_id, QUEUE_ID_LEN + 1);
+	}
+}
+
+static void children_runner_hello(struct master_children *t, struct master_child *c)
+{
+	const char *error;
+	for (unsigned i = 0; i < t->pending_count; i++) {
+		struct channel_msg msg = { .type = CHANNEL_MSG_QUEUE_ENTRY_COMMITTED };
+		(void)snprintf(msg.queue_id, sizeof(msg.queue_id), "%s", t->pending[i]);
+		if (channel_send(c->chan, &msg, &error) < 0)
+			break;
+	}
+	t->pending_count = 0;
+}
+
 static void child_on_msg(const struct channel_msg *msg, void *ctx)
 {
 	struct master_child *c = ctx;
@@ -104,6 +156,8 @@ static void child_on_msg(const struct channel_msg *msg, void *ctx)
 		c->hello = true;
 		log_debug("event=child_hello pid=%d kind=%s generation=%u",
 			  (int)c->pid, kname, c->generation);
+		if (c->kind == CHILD_QUEUE_RUNNER)
+			children_runner_hello(c->t, c);
 		return;
 	}
 	if (!c->hello || msg->type == CHANNEL_MSG_HELLO) {
@@ -123,8 +177,7 @@ static void child_on_msg(const struct channel_msg *msg, void *ctx)
 			log_error("event=channel_error child=%d kind=%s error=\"bad queue id\" "
 				  "queue_id=%s", (int)c->pid, kname, log_str(msg->queue_id));
 		else
-			log_info("event=queue_entry_committed child=%d queue_id=%s runner=none",
-				 (int)c->pid, msg->queue_id);
+			children_wake_runner(c->t, c, msg);
 		break;
 	case CHANNEL_MSG_HELLO:
 		break;

@@ -66,6 +66,19 @@ void server_fit_fd_limit(struct config *config, unsigned listeners);
  * 0 sent or no socket, -1 logged (server_notify.c). _reloading() sends
  * RELOADING=1 with MONOTONIC_USEC. */
 int server_notify(const char *state);
+/* The master's signals, blocked before any fork (server_signals.c):
+ * mask_r gets those its signalfd reads; SIGUSR2 is blocked for the
+ * children's signalfds; SIGPIPE ignored. */
+#include <signal.h>
+void server_block_signals(sigset_t *mask_r);
+/* In a child: a signalfd for SIGTERM, SIGINT, SIGHUP and SIGUSR2 (all
+ * blocked since before fork); fatal when none can be made. */
+int server_child_signalfd(void);
+/* A new child's first step: drop root, enter the sandbox (server_sandbox.h)
+ * and die with the master (PR_SET_PDEATHSIG, SIGTERM, after the uid
+ * change that clears it). 1 go on; 0 the master is already gone; -1
+ * failed (logged as event=KIND_start_failed). */
+int server_child_enter(const struct config *config, pid_t master_pid, const char *kind);
 int server_notify_reloading(void);
 
 /* Everything sessions in one worker share; sessions see only env. */
@@ -90,7 +103,7 @@ struct worker {
  * replaces them per kind. */
 enum child_kind {
 	CHILD_WORKER,
-	/* CHILD_QUEUE_RUNNER: the relay issue's runner, later */
+	CHILD_QUEUE_RUNNER, /* relay/runner.h */
 	CHILD_KIND_COUNT
 };
 

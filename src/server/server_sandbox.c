@@ -110,6 +110,9 @@ static const struct sandbox_path sandbox_system_paths[] = {
 	{ "/usr/share/zoneinfo", FS_DIR_READ }, /* TZ and /etc/localtime's target */
 	{ "/etc/resolv.conf", FS_FILE_READ },   /* relay: resolver */
 	{ "/etc/hosts", FS_FILE_READ },
+	/* relay: the DNSSEC root trust anchor (dns-root-data), which
+	 * libunbound reads at the queue runner's first lookup */
+	{ "/usr/share/dns", FS_DIR_READ },
 	{ "/etc/ssl/certs", FS_DIR_READ },      /* relay: CA certificates */
 	{ "/usr/share/ca-certificates", FS_DIR_READ },
 	{ "/dev/urandom", FS_FILE_READ },       /* SQLite, OpenSSL fallback */

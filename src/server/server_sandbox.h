@@ -8,8 +8,9 @@
  *      processes; the full list and why it is a denylist are in
  *      server_sandbox.c). They fail with EPERM; threads keep working.
  *   3. Landlock: files only beneath the data directory (read-write) and a
- *      few read-only system files (time zones, resolver configuration, CA
- *      certificates, /dev/urandom, /proc/self); /dev/null read-write.
+ *      few read-only system files (time zones, resolver configuration,
+ *      the DNSSEC trust anchor, CA certificates, /dev/urandom,
+ *      /proc/self); /dev/null read-write.
  *      Nothing else, not /etc/passwd nor /etc/hostname. The worker never
  *      binds a TCP port (the master did) and, from Landlock ABI 6, cannot
  *      signal or reach abstract sockets of processes outside its sandbox.

@@ -359,22 +359,12 @@ int worker_run(const struct config *config, struct tls_ctx *tls,
 	const char *error;
 	log_set_proc("worker");
 	/* the sandbox before the thread pools: Landlock binds only the
-	 * calling thread and the threads it starts afterwards */
-	if (server_drop_privileges(config, &error) < 0 ||
-	    server_sandbox_worker(config, &error) < 0) {
-		log_error("event=worker_start_failed error=%s", log_str(error));
-		return 1;
-	}
-	/* After the uid change, which clears it. SIGTERM (blocked, read from
-	 * the signalfd below) closes the listeners at once, so a new master
-	 * can bind, then drains. A master that died before this prctl is
-	 * seen by getppid(). */
-	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
-		log_warn("event=pdeathsig_failed error=\"%s\"", strerror(errno));
-	if (getppid() != master_pid) {
-		log_warn("event=worker_start_failed reason=\"master gone\"");
-		return 0;
-	}
+	 * calling thread and the threads it starts afterwards. SIGTERM when
+	 * the master dies closes the listeners at once, so a new master can
+	 * bind, then drains. */
+	int ret = server_child_enter(config, master_pid, "worker");
+	if (ret <= 0)
+		return ret < 0 ? 1 : 0;
 	struct worker worker = { .config = config, .tls = tls };
 	worker.loop = ioloop_create();
 	worker.pool = threadpool_create(worker.loop, WORKER_HASH_THREADS);
@@ -404,15 +394,7 @@ int worker_run(const struct config *config, struct tls_ctx *tls,
 	store_watch_attach(worker.loop, worker_publish_change, &worker);
 	log_watch = store_watch_add(NULL, NULL, worker_log_change, &worker);
 
-	sigset_t mask;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	sigaddset(&mask, SIGUSR2);
-	signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (signal_fd < 0)
-		fatal("event=signalfd error=\"%s\"", strerror(errno));
+	signal_fd = server_child_signalfd();
 	signal_io = io_add(worker.loop, signal_fd, IO_READ, worker_on_signal, &worker);
 
 	wlistener_count = listeners->count;

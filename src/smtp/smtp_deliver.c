@@ -143,13 +143,14 @@ static void smtp_job_done(void *ctx)
 			 job->message_id[0] != '\0' ? log_str(job->message_id) : "-",
 			 queued ? job->d.queue_id : "-");
 		if (queued) {
-			/* issue 11 item 8: say why it is still here */
+			/* issue 11 item 8: say where it goes from here */
 			for (unsigned i = 0; i < job->d.env.recipient_count; i++)
-				log_info("sid=%s event=queued queue_id=%s rcpt=%s "
-					 "reason=\"outbound delivery not implemented yet\"",
+				log_info("sid=%s event=queued queue_id=%s rcpt=%s reason=%s",
 					 s->base.sid, job->d.queue_id,
 					 log_value(job->d.env.recipients[i].address.data,
-						   job->d.env.recipients[i].address.len));
+						   job->d.env.recipients[i].address.len),
+					 s->base.env->config->relay ? "queue_runner" :
+					 "\"relay = no\"");
 			if (s->base.env->queue_committed != NULL)
 				s->base.env->queue_committed(s->base.env->ctx, job->d.queue_id);
 			/* the id as the log and "postel queue list" show it */

@@ -1,0 +1,325 @@
+/* runner_attempt.c: one delivery attempt to one destination domain,
+ * carrying all of an entry's recipients there (runner_private.h).
+ *
+ * It waits for a slot (relay_max_connections, relay_max_per_domain),
+ * resolves the MX hosts (runner_mx.c), then for each host in order its
+ * addresses, and sends through smtp_client to the first address that
+ * answers (RFC 5321 5.1: a connection failure or a local 4xx moves on to
+ * the next address and then the next MX). The replies go to the entry
+ * (runner_entry_results), one key=value line per attempt. A null MX
+ * (RFC 7505 4.1) fails every recipient with 556 5.1.10 at once; a domain
+ * that does not exist fails with 550 5.1.2 (RFC 3463 3.2); a DNS failure
+ * defers with 451 4.4.3. */
+#include "relay/runner_private.h"
+#include "lib/config.h"
+#include "lib/mem.h"
+#include "lib/log.h"
+#include "lib/str.h"
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define RUNNER_LOG_RCPTS_MAX 20
+
+struct runner_attempt {
+	struct runner *r;
+	struct runner_entry *e;
+	struct runner_attempt *next;  /* the waiting list */
+	char domain[DNS_NAME_MAX + 1];
+	unsigned *idx;
+	unsigned count;
+	bool slot;
+	struct runner_mx_lookup *lookup;
+	struct runner_mx hosts[RUNNER_MX_MAX];
+	unsigned host_count, host_at;
+	char (*addrs)[64];
+	unsigned addr_count, addr_at;
+	struct smtp_client *client;
+	struct smtp_client_rcpt *rcpts;
+	struct smtp_client_message msg;
+	int fd;
+	const char *last_host;
+};
+
+/* Where DANE (relay/dane.h) and MTA-STS (relay/mta_sts.h) decide the TLS
+ * a destination needs, before connecting. Until they land: opportunistic
+ * STARTTLS (RFC 7435), any certificate encrypts. */
+static enum smtp_client_tls_mode attempt_policy(const struct runner_attempt *a,
+						const char *host)
+{
+	(void)a;
+	(void)host;
+	return SMTP_CLIENT_TLS_OPPORTUNISTIC;
+}
+
+static void attempt_free(struct runner_attempt *a)
+{
+	runner_mx_lookup_cancel(&a->lookup);
+	if (a->client != NULL)
+		smtp_client_destroy(&a->client);
+	if (a->slot)
+		runner_slot_release(&a->r->slots, a->domain);
+	free(a->addrs);
+	free(a->rcpts);
+	free(a->idx);
+	free(a);
+}
+
+static void attempt_log(const struct runner_attempt *a, const char *ip, bool tls,
+			const struct smtp_client_reply *replies)
+{
+	str_t rc = STR_INIT, codes = STR_INIT;
+	/* one line per attempt, bounded: the first recipients, then a count */
+	for (unsigned i = 0; i < a->count && i < RUNNER_LOG_RCPTS_MAX; i++) {
+		const struct queue_recipient *q =
+			&runner_entry_info(a->e)->env.recipients[a->idx[i]];
+		str_printf(&rc, "%s%.*s", i ? "," : "", (int)q->address.len, q->address.data);
+		str_printf(&codes, "%s%u", i ? "," : "", replies[i].code);
+	}
+	if (a->count > RUNNER_LOG_RCPTS_MAX)
+		str_printf(&codes, ",+%u more", a->count - RUNNER_LOG_RCPTS_MAX);
+	const struct smtp_client_reply *first = &replies[0];
+	log_info("event=relay_attempt queue_id=%s domain=%s rcpt=%s mx=%s ip=%s tls=%s "
+		 "codes=%s reply=%s", runner_entry_id(a->e), log_str(a->domain),
+		 log_value(rc.data, rc.len), log_str(a->last_host), ip != NULL ? ip : "-",
+		 tls ? "yes" : "no", str_c(&codes),
+		 log_str(t_printf("%u%s%s %s", first->code, first->enhanced[0] ? " " : "",
+				  first->enhanced, first->text != NULL ? first->text : "")));
+	str_free(&rc);
+	str_free(&codes);
+}
+
+static void attempt_done(struct runner_attempt *a, const struct smtp_client_reply *replies,
+			 const char *ip, bool tls)
+{
+	struct runner *r = a->r;
+	attempt_log(a, ip, tls, replies);
+	runner_entry_results(a->e, a->idx, a->count, replies, a->last_host);
+	attempt_free(a);
+	runner_attempts_kick(r);
+}
+
+/* Every recipient gets the same reply, made here. */
+static void attempt_done_all(struct runner_attempt *a, unsigned code, const char *status,
+			     const char *text)
+{
+	struct smtp_client_reply *rep = xcalloc(a->count, sizeof(*rep));
+	for (unsigned i = 0; i < a->count; i++) {
+		rep[i].code = code;
+		(void)snprintf(rep[i].enhanced, sizeof(rep[i].enhanced), "%s", status);
+		rep[i].text = text;
+		rep[i].local = true;
+	}
+	attempt_done(a, rep, NULL, false);
+	free(rep);
+}
+
+static void attempt_next_host(struct runner_attempt *a);
+
+static bool result_is_connection_failure(const struct smtp_client_result *res)
+{
+	for (unsigned i = 0; i < res->rcpt_count; i++) {
+		if (!res->rcpt[i].local || res->rcpt[i].code / 100 != 4)
+			return false;
+	}
+	return res->final.local && res->final.code / 100 == 4;
+}
+
+static void attempt_next_addr(struct runner_attempt *a);
+
+static void attempt_on_result(void *ctx, const struct smtp_client_result *res)
+{
+	struct runner_attempt *a = ctx;
+	const char *ip = a->addrs[a->addr_at - 1];
+	if (result_is_connection_failure(res) &&
+	    (a->addr_at < a->addr_count || a->host_at < a->host_count)) {
+		log_info("event=relay_try_next queue_id=%s mx=%s ip=%s reply=%s",
+			 runner_entry_id(a->e), log_str(a->last_host), ip,
+			 log_str(res->final.text));
+		smtp_client_destroy(&a->client);
+		attempt_next_addr(a);
+		return;
+	}
+	struct smtp_client_reply *rep = xcalloc(a->count, sizeof(*rep));
+	for (unsigned i = 0; i < a->count && i < res->rcpt_count; i++)
+		rep[i] = res->rcpt[i];
+	char ipbuf[64];
+	(void)snprintf(ipbuf, sizeof(ipbuf), "%s", ip);
+	bool tls = res->tls;
+	/* the replies' text lives in the client until it goes */
+	struct smtp_client *c = a->client;
+	a->client = NULL;
+	attempt_done(a, rep, ipbuf, tls);
+	free(rep);
+	if (res->reusable)
+		smtp_client_quit(&c);
+	else
+		smtp_client_destroy(&c);
+}
+
+static void attempt_next_addr(struct runner_attempt *a)
+{
+	if (a->addr_at >= a->addr_count) {
+		attempt_next_host(a);
+		return;
+	}
+	const char *ip = a->addrs[a->addr_at++];
+	struct smtp_client_dest dest = {
+		.host = a->last_host, .ip = ip, .port = a->r->config->relay_port,
+		.tls_mode = attempt_policy(a, a->last_host), .tls = a->r->tls,
+	};
+	const char *error;
+	if (lseek(a->fd, 0, SEEK_SET) < 0) {
+		attempt_done_all(a, 451, "4.3.0", "cannot read the queued message");
+		return;
+	}
+	a->client = smtp_client_start(a->r->loop, &a->r->client_set, &dest, &a->msg,
+				      attempt_on_result, a, &error);
+	if (a->client == NULL) {
+		log_warn("event=relay_connect_failed queue_id=%s mx=%s ip=%s error=%s",
+			 runner_entry_id(a->e), log_str(a->last_host), ip, log_str(error));
+		attempt_next_addr(a);
+	}
+}
+
+static void attempt_on_addrs(char (*addrs)[64], unsigned count, const char *why, void *ctx)
+{
+	struct runner_attempt *a = ctx;
+	a->lookup = NULL;
+	if (count == 0)
+		log_info("event=relay_no_address queue_id=%s mx=%s reason=%s",
+			 runner_entry_id(a->e), log_str(a->last_host), log_str(why));
+	memcpy(a->addrs, addrs, RUNNER_ADDRS_MAX * sizeof(addrs[0]));
+	a->addr_count = count;
+	a->addr_at = 0;
+	attempt_next_addr(a);
+}
+
+static void attempt_next_host(struct runner_attempt *a)
+{
+	if (a->host_at >= a->host_count) {
+		attempt_done_all(a, 451, "4.4.1", "no MX host answered");
+		return;
+	}
+	a->last_host = a->hosts[a->host_at++].host;
+	a->lookup = runner_addr_resolve(a->r->dns, a->last_host, attempt_on_addrs, a);
+	if (a->lookup == NULL)
+		attempt_next_host(a);
+}
+
+static void attempt_on_mx(enum runner_mx_status status, const char *why,
+			  const struct runner_mx *hosts, unsigned count, void *ctx)
+{
+	struct runner_attempt *a = ctx;
+	a->lookup = NULL;
+	switch (status) {
+	case RUNNER_MX_NULL:
+		attempt_done_all(a, 556, "5.1.10", "recipient domain accepts no mail "
+				 "(null MX, RFC 7505)");
+		return;
+	case RUNNER_MX_NXDOMAIN:
+		attempt_done_all(a, 550, "5.1.2", t_printf("%s: %s", a->domain, why));
+		return;
+	case RUNNER_MX_TEMPFAIL:
+		attempt_done_all(a, 451, "4.4.3", t_printf("%s: %s", a->domain, why));
+		return;
+	case RUNNER_MX_OK:
+		break;
+	}
+	memcpy(a->hosts, hosts, count * sizeof(hosts[0]));
+	a->host_count = count;
+	attempt_next_host(a);
+}
+
+static void attempt_begin(struct runner_attempt *a)
+{
+	a->lookup = runner_mx_resolve(a->r->dns, a->domain, attempt_on_mx, a);
+	if (a->lookup == NULL)
+		attempt_done_all(a, 451, "4.4.3", "DNS lookup could not start");
+}
+
+static const char *notify_text(unsigned notify)
+{
+	if (notify == 0)
+		return NULL;
+	if (notify & QUEUE_NOTIFY_NEVER)
+		return "NEVER";
+	str_t s = STR_INIT;
+	if (notify & QUEUE_NOTIFY_SUCCESS)
+		str_appendz(&s, "SUCCESS,");
+	if (notify & QUEUE_NOTIFY_FAILURE)
+		str_appendz(&s, "FAILURE,");
+	if (notify & QUEUE_NOTIFY_DELAY)
+		str_appendz(&s, "DELAY,");
+	const char *ret = t_strndup(s.data, s.len > 0 ? s.len - 1 : 0);
+	str_free(&s);
+	return ret;
+}
+
+void runner_attempt_start(struct runner *r, struct runner_entry *e, const char *domain,
+			  const unsigned *idx, unsigned count)
+{
+	struct runner_attempt *a = xcalloc(1, sizeof(*a));
+	struct queue_entry_info *info = runner_entry_info(e);
+	const struct queue_envelope *env = &info->env;
+	a->r = r;
+	a->e = e;
+	(void)snprintf(a->domain, sizeof(a->domain), "%s", domain);
+	a->idx = xcalloc(count, sizeof(*a->idx));
+	memcpy(a->idx, idx, count * sizeof(*idx));
+	a->count = count;
+	a->addrs = xcalloc(RUNNER_ADDRS_MAX, sizeof(a->addrs[0]));
+	a->fd = runner_entry_message_fd(e);
+	a->rcpts = xcalloc(count, sizeof(*a->rcpts));
+	for (unsigned i = 0; i < count; i++) {
+		const struct queue_recipient *q = &env->recipients[idx[i]];
+		a->rcpts[i].address = q->address.data;
+		/* copied into the entry's pool: valid as long as the entry */
+		const char *n = notify_text(q->notify);
+		a->rcpts[i].notify = n != NULL ? runner_entry_strdup(e, n) : NULL;
+		a->rcpts[i].orcpt = q->orcpt.data;
+	}
+	a->msg = (struct smtp_client_message){
+		.id = runner_entry_id(e), .mail_from = env->sender.data,
+		.ret = env->dsn_ret == QUEUE_DSN_RET_FULL ? "FULL" :
+			env->dsn_ret == QUEUE_DSN_RET_HDRS ? "HDRS" : NULL,
+		.envid = env->envid.data, .rcpts = a->rcpts, .rcpt_count = count,
+		.source = { .read = smtp_client_read_fd, .ctx = &a->fd, .size = info->size,
+			    .eightbit = env->body != QUEUE_BODY_7BIT,
+			    .smtputf8 = env->smtputf8 },
+	};
+	if (runner_slot_take(&r->slots, a->domain)) {
+		a->slot = true;
+		attempt_begin(a);
+		return;
+	}
+	/* to the end of the waiting list */
+	struct runner_attempt **p = &r->waiting;
+	while (*p != NULL)
+		p = &(*p)->next;
+	*p = a;
+}
+
+void runner_attempts_kick(struct runner *r)
+{
+	struct runner_attempt **p = &r->waiting;
+	while (!r->draining && *p != NULL && r->slots.total < r->slots.max_total) {
+		struct runner_attempt *a = *p;
+		if (!runner_slot_take(&r->slots, a->domain)) {
+			p = &a->next;
+			continue;
+		}
+		*p = a->next;
+		a->slot = true;
+		attempt_begin(a);
+	}
+}
+
+void runner_attempts_abandon_waiting(struct runner *r)
+{
+	while (r->waiting != NULL) {
+		struct runner_attempt *a = r->waiting;
+		r->waiting = a->next;
+		attempt_done_all(a, 451, "4.3.2", "queue runner stopping");
+	}
+}
