@@ -116,6 +116,10 @@ static int cmd_config_check(struct cli_ctx *ctx)
 	const char *note = NULL, *error = NULL, *warning;
 	unsigned errors = cmd_config_check_listen(config);
 
+	if ((error = config_relayhost_problem(config)) != NULL) {
+		fprintf(stderr, "postel: error: %s\n", error);
+		errors++;
+	}
 	warning = config_hostname_warning(config);
 	if (warning != NULL)
 		fprintf(stderr, "postel: warning: %s\n", warning);

@@ -116,4 +116,9 @@ int config_parse_listen(const char *value, struct config_listen_list *list_r,
 /* config->log_level as the log.h enum (validated by config_load). */
 enum log_level config_log_level(const struct config *config);
 
+/* Non-NULL while relayhost is set: the queue runner does not send
+ * through a smarthost yet (relay/smarthost.c is not wired to it), and
+ * mail meant for the provider must not go to the MX hosts instead. */
+const char *config_relayhost_problem(const struct config *config);
+
 #endif

@@ -451,6 +451,10 @@ int cmd_serve(struct cli_ctx *ctx, int argc, char **argv)
 	ctx->config = NULL; /* the master owns it now, and swaps it on reload */
 	const char *error;
 	log_set_proc("master");
+	if ((error = config_relayhost_problem(m.config)) != NULL) {
+		log_error("event=start_failed error=%s", log_str(error));
+		return 1;
+	}
 	if (server_prepare_data_dir(m.config, &error) < 0 ||
 	    server_prepare_databases(m.config, &error) < 0 ||
 	    server_listen_all(m.config, &m.listeners, &error) < 0) {
