@@ -15,7 +15,7 @@
  *
  *   imap-load idle PORT PASSWORD CONNS USER...
  *     CONNS connections over implicit TLS (connection i as USER[i % users]),
- *     opened one after the other: LOGIN, SELECT INBOX, IDLE when the
+ *     opened by 8 threads: LOGIN, SELECT INBOX, IDLE when the
  *     server answers "+" (else the connection just stays selected). Then
  *     prints "ready CONNS IDLING" and holds them all until stdin closes
  *     (the driver measures the server's memory meanwhile).
@@ -383,6 +383,52 @@ static int run_mix(int seconds, int nclients)
 	return failed;
 }
 
+#define IDLE_THREADS 8
+
+struct opener {
+	pthread_t thread;
+	SSL_CTX *ctx;
+	struct conn *cs;
+	int first, step, nconns, idling, failed;
+};
+
+/* Opens connections first, first + step, ... (logins run in parallel on
+ * the server, as they would with many clients arriving). */
+static void *opener_main(void *arg)
+{
+	struct opener *o = arg;
+	char line[512], out[32];
+	for (int i = o->first; i < o->nconns; i += o->step) {
+		struct conn *c = &o->cs[i];
+		const char *user = users[i % nusers];
+		if (conn_open(c, o->ctx) < 0) {
+			fprintf(stderr, "imap-load: connection %d: connect/TLS: %s\n", i,
+				strerror(errno));
+			c->fd = -1;
+			o->failed = 1;
+			return NULL;
+		}
+		if (conn_line(c, line, sizeof(line)) < 0 || strncmp(line, "* OK", 4) != 0 ||
+		    conn_cmd(c, "LOGIN \"%s\" \"%s\"", user, password) != RES_OK ||
+		    conn_cmd(c, "SELECT INBOX") != RES_OK) {
+			fprintf(stderr, "imap-load: connection %d (%s): login/select failed\n",
+				i, user);
+			o->failed = 1;
+			return NULL;
+		}
+		int n = snprintf(out, sizeof(out), "a%u IDLE\r\n", ++c->tag);
+		if (conn_send(c, out, (size_t)n) < 0 || conn_line(c, line, sizeof(line)) < 0) {
+			fprintf(stderr, "imap-load: connection %d: IDLE: lost\n", i);
+			o->failed = 1;
+			return NULL;
+		}
+		o->idling += line[0] == '+';
+		if ((i + 1) % 1000 == 0)
+			fprintf(stderr, "imap-load: %d connections\n", i + 1);
+	}
+	return NULL;
+}
+
 static int run_idle(int nconns)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
@@ -394,33 +440,23 @@ static int run_idle(int nconns)
 	struct conn *cs = calloc((size_t)nconns, sizeof(*cs));
 	if (cs == NULL)
 		return 1;
-	int idling = 0;
-	char line[512];
-	for (int i = 0; i < nconns; i++) {
-		struct conn *c = &cs[i];
-		const char *user = users[i % nusers];
-		if (conn_open(c, ctx) < 0) {
-			fprintf(stderr, "imap-load: connection %d: connect/TLS: %s\n", i,
-				strerror(errno));
+	for (int i = 0; i < nconns; i++)
+		cs[i].fd = -1;
+	struct opener os[IDLE_THREADS];
+	int failed = 0, idling = 0;
+	for (int t = 0; t < IDLE_THREADS; t++) {
+		os[t] = (struct opener){ .ctx = ctx, .cs = cs, .first = t,
+					 .step = IDLE_THREADS, .nconns = nconns };
+		if (pthread_create(&os[t].thread, NULL, opener_main, &os[t]) != 0)
 			return 1;
-		}
-		if (conn_line(c, line, sizeof(line)) < 0 || strncmp(line, "* OK", 4) != 0 ||
-		    conn_cmd(c, "LOGIN \"%s\" \"%s\"", user, password) != RES_OK ||
-		    conn_cmd(c, "SELECT INBOX") != RES_OK) {
-			fprintf(stderr, "imap-load: connection %d (%s): login/select failed\n",
-				i, user);
-			return 1;
-		}
-		char out[32];
-		int n = snprintf(out, sizeof(out), "a%u IDLE\r\n", ++c->tag);
-		if (conn_send(c, out, (size_t)n) < 0 || conn_line(c, line, sizeof(line)) < 0) {
-			fprintf(stderr, "imap-load: connection %d: IDLE: lost\n", i);
-			return 1;
-		}
-		idling += line[0] == '+';
-		if ((i + 1) % 1000 == 0)
-			fprintf(stderr, "imap-load: %d connections\n", i + 1);
 	}
+	for (int t = 0; t < IDLE_THREADS; t++) {
+		pthread_join(os[t].thread, NULL);
+		failed |= os[t].failed;
+		idling += os[t].idling;
+	}
+	if (failed)
+		return 1;
 	printf("ready %d %d\n", nconns, idling);
 	fflush(stdout);
 	char hold[64];
