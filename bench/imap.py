@@ -30,17 +30,13 @@ BENCH_IMAP_MESSAGES, BENCH_SECONDS, BENCH_ROUNDS [3], BENCH_KEEP=1.
 """
 import os
 import pathlib
-import pwd
 import resource
 import shutil
-import socket
 import sqlite3
 import ssl
 import statistics
 import subprocess
 import sys
-import tempfile
-import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import pop3  # noqa: E402  (message generator, Maildir links, stop, tree_cpu)
@@ -49,7 +45,6 @@ POSTEL_BIN = pop3.POSTEL_BIN
 DOVECOT = pop3.DOVECOT
 DOMAIN = pop3.DOMAIN
 PASSWORD = pop3.PASSWORD
-RUN_USER = pop3.RUN_USER
 KEEP = pop3.KEEP
 USERS = int(os.environ.get("BENCH_IMAP_USERS", "20"))
 CLIENTS = int(os.environ.get("BENCH_IMAP_CLIENTS", "20"))
@@ -82,24 +77,12 @@ def raise_nofile():
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
-def wait_greeting(port, proc, tls=False, timeout=30.0):
-    deadline = time.monotonic() + timeout
+def wait_greeting(port, proc, tls=False):
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            return False
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
-                s = ctx.wrap_socket(raw) if tls else raw
-                if s.makefile("rb").readline().startswith(b"* OK"):
-                    s.sendall(b"a LOGOUT\r\n")
-                    return True
-        except OSError:
-            pass
-        time.sleep(0.1)
-    return False
+    return pop3.wait_greeting(port, proc, greeting=b"* OK", bye=b"a LOGOUT\r\n",
+                              wrap=ctx.wrap_socket if tls else None)
 
 
 def build_client(work):
@@ -180,26 +163,7 @@ def start_dovecot(work, src, names, uid, gid, hashes, tls=False, conns=0):
                   f"mail_max_userip_connections = {conns}\n"
                   f"service imap-login {{\n  process_limit = {conns + 200}\n}}\n"
                   f"service imap {{\n  process_limit = {conns + 200}\n}}\n")
-    conf = d / "dovecot.conf"
-    conf.write_text(f"""# a private Dovecot for postel's IMAP bench
-base_dir = {d}/run
-state_dir = {d}/state
-log_path = {d}/dovecot.log
-protocols = imap
-listen = 127.0.0.1
-{sslconf}disable_plaintext_auth = no
-auth_mechanisms = plain login
-passdb {{
-  driver = passwd-file
-  args = {d}/passwd
-}}
-userdb {{
-  driver = static
-  args = uid={uid} gid={gid} home={d}/mail/%n
-}}
-mail_location = maildir:~
-first_valid_uid = 1
-service imap-login {{
+    conf = pop3.dovecot_conf(d, uid, gid, "imap", sslconf) + f"""service imap-login {{
   inet_listener imap {{
     port = {0 if tls else port}
   }}
@@ -207,13 +171,8 @@ service imap-login {{
     port = {port if tls else 0}
   }}
 }}
-{limits}""")
-    log = open(d / "stderr.log", "wb")
-    proc = subprocess.Popen([DOVECOT, "-F", "-c", str(conf)], stdout=log, stderr=log,
-                            stdin=subprocess.DEVNULL, start_new_session=True)
-    if not wait_greeting(port, proc, tls):
-        die(f"dovecot did not greet on {port}: {(d / 'dovecot.log').read_text()[-2000:]}"
-            if (d / "dovecot.log").exists() else "dovecot did not start")
+{limits}"""
+    proc = pop3.launch_dovecot(d, conf, lambda proc: wait_greeting(port, proc, tls))
     return proc, port
 
 
@@ -277,21 +236,8 @@ def report(results):
 
 
 def setup(prefix):
-    if os.geteuid() != 0:
-        die("run as root (the servers drop to the postel user)")
-    if not os.access(POSTEL_BIN, os.X_OK):
-        die(f"no postel binary at {POSTEL_BIN} (make build, or set POSTEL_BIN)")
-    if not os.access(DOVECOT, os.X_OK):
-        die(f"{DOVECOT} is missing: make deps-check installs dovecot-imapd "
-            "without starting it")
-    try:
-        pw = pwd.getpwnam(RUN_USER)
-    except KeyError:
-        die(f"no user {RUN_USER}: run postel once as root (make run) to create it")
     say(f"RLIMIT_NOFILE {raise_nofile()}")
-    work = pathlib.Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
-    os.chmod(work, 0o755)
-    return work, pw
+    return pop3.prepare("dovecot-imapd", prefix)
 
 
 def cleanup(work, *procs):

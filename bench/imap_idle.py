@@ -46,19 +46,12 @@ def say(msg):
 
 
 def tree_pids(root):
-    children = {}
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                f = open(f"/proc/{d}/stat").read()
-            except OSError:
-                continue
-            children.setdefault(int(f[f.rindex(")") + 2:].split()[1]), []).append(int(d))
+    children = imap.pop3.proc_children()
     pids, todo = [], [root]
     while todo:
         pid = todo.pop()
         pids.append(pid)
-        todo.extend(children.get(pid, []))
+        todo.extend(c for c, _ in children.get(pid, []))
     return pids
 
 
