@@ -21,7 +21,7 @@ printed); the count is lowered further to fit half of MemAvailable.
 
 RLIMIT_NOFILE is raised to the hard limit (65,536 when CAP_SYS_RESOURCE
 allows) for this process, the servers and the client. Loopback only;
-every wait is bounded (BENCH_IDLE_TIMEOUT, 900 s, for opening them all).
+every wait is bounded (BENCH_IDLE_TIMEOUT, 1800 s, for opening them all).
 
 Environment: POSTEL_BIN, BENCH_IDLE_CONNS, BENCH_IDLE_USERS,
 BENCH_IDLE_DOVECOT_CONNS, BENCH_IDLE_TIMEOUT, BENCH_KEEP=1.
@@ -37,7 +37,7 @@ import imap
 CONNS = int(os.environ.get("BENCH_IDLE_CONNS", "10000"))
 USERS = int(os.environ.get("BENCH_IDLE_USERS", "100"))
 DOVECOT_CONNS = int(os.environ.get("BENCH_IDLE_DOVECOT_CONNS", "2000"))
-TIMEOUT = float(os.environ.get("BENCH_IDLE_TIMEOUT", "900"))
+TIMEOUT = float(os.environ.get("BENCH_IDLE_TIMEOUT", "1800"))
 DOVECOT_MIB_PER_CONN = 2.5  # for the memory check only
 
 
