@@ -60,10 +60,12 @@ check: deps-check
 	$(MAKE) --no-print-directory build-asan build-fuzz
 	@sh scripts/check.sh
 
-# deps-check brings the peers (postfix, dovecot-pop3d) without starting them
+# deps-check brings the peers (postfix, dovecot-pop3d, dovecot-imapd) without starting them
 bench: deps-check build
 	@sh bench/run.sh
 	@/usr/bin/python3 bench/pop3.py
+	@/usr/bin/python3 bench/imap.py
+	@/usr/bin/python3 bench/imap_idle.py
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -77,15 +77,18 @@ def free_port():
         return s.getsockname()[1]
 
 
-def wait_greeting(port, proc, timeout=30.0):
+def wait_greeting(port, proc, timeout=30.0, greeting=b"+OK", bye=b"QUIT\r\n",
+                 wrap=None):
+    """Until the server on port greets (wrap: a TLS wrapper for the socket)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             return False
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
-                if s.makefile("rb").readline().startswith(b"+OK"):
-                    s.sendall(b"QUIT\r\n")
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+                s = wrap(raw) if wrap else raw
+                if s.makefile("rb").readline().startswith(greeting):
+                    s.sendall(bye)
                     return True
         except OSError:
             pass
@@ -146,15 +149,7 @@ def tree_cpu(root):
     """CPU seconds used by root and every process below it, live or
     reaped (a reaped child's time is in its parent's cutime/cstime)."""
     ticks = os.sysconf("SC_CLK_TCK")
-    children = {}
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                f = open(f"/proc/{d}/stat").read()
-            except OSError:
-                continue
-            fields = f[f.rindex(")") + 2:].split()
-            children.setdefault(int(fields[1]), []).append((int(d), fields))
+    children = proc_children()
     total = 0
     try:
         f = open(f"/proc/{root}/stat").read()
@@ -233,16 +228,30 @@ def start_dovecot(work, src, names, uid, gid):
         link_maildrop(src, names, d / "mail" / f"user{i}", uid, gid)
     os.chown(d / "mail", uid, gid)
     port = free_port()
-    conf = d / "dovecot.conf"
-    conf.write_text(f"""# a private Dovecot for postel's POP3 bench
+    conf = dovecot_conf(d, uid, gid, "pop3", "ssl = no\n") + f"""service pop3-login {{
+  inet_listener pop3 {{
+    port = {port}
+  }}
+  inet_listener pop3s {{
+    port = 0
+  }}
+}}
+"""
+    proc = launch_dovecot(d, conf, lambda proc: wait_greeting(port, proc))
+    return proc, port
+
+
+def dovecot_conf(d, uid, gid, protocol, ssl_lines):
+    """The start of a private Dovecot's config (also bench/imap.py's):
+    everything in d, plaintext logins, passwd-file, Maildir homes."""
+    return f"""# a private Dovecot for postel's {protocol.upper()} bench
 base_dir = {d}/run
 state_dir = {d}/state
 log_path = {d}/dovecot.log
-protocols = pop3
+protocols = {protocol}
 listen = 127.0.0.1
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain
+{ssl_lines}disable_plaintext_auth = no
+auth_mechanisms = plain login
 passdb {{
   driver = passwd-file
   args = {d}/passwd
@@ -253,22 +262,34 @@ userdb {{
 }}
 mail_location = maildir:~
 first_valid_uid = 1
-service pop3-login {{
-  inet_listener pop3 {{
-    port = {port}
-  }}
-  inet_listener pop3s {{
-    port = 0
-  }}
-}}
-""")
+"""
+
+
+def launch_dovecot(d, conf, greeted):
+    """Writes conf to d/dovecot.conf and starts Dovecot in the foreground
+    of its own session; dies unless greeted(proc) says it answers."""
+    (d / "dovecot.conf").write_text(conf)
     log = open(d / "stderr.log", "wb")
-    proc = subprocess.Popen([DOVECOT, "-F", "-c", str(conf)], stdout=log, stderr=log,
-                            stdin=subprocess.DEVNULL, start_new_session=True)
-    if not wait_greeting(port, proc):
-        die(f"dovecot did not greet on {port}: {(d / 'dovecot.log').read_text()[-2000:]}"
+    proc = subprocess.Popen([DOVECOT, "-F", "-c", str(d / "dovecot.conf")], stdout=log,
+                            stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
+    if not greeted(proc):
+        die(f"dovecot did not greet: {(d / 'dovecot.log').read_text()[-2000:]}"
             if (d / "dovecot.log").exists() else "dovecot did not start")
-    return proc, port
+    return proc
+
+
+def proc_children():
+    """{ppid: [(pid, stat fields after the command name)]} of every process."""
+    children = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                f = open(f"/proc/{d}/stat").read()
+            except OSError:
+                continue
+            fields = f[f.rindex(")") + 2:].split()
+            children.setdefault(int(fields[1]), []).append((int(d), fields))
+    return children
 
 
 def stop(proc):
@@ -282,20 +303,27 @@ def stop(proc):
         proc.wait()
 
 
-def main():
+def prepare(package, prefix):
+    """Checks what a bench needs (also bench/imap.py's); returns a fresh
+    work directory under /tmp and the run user's passwd entry."""
     if os.geteuid() != 0:
         die("run as root (the servers drop to the postel user)")
     if not os.access(POSTEL_BIN, os.X_OK):
         die(f"no postel binary at {POSTEL_BIN} (make build, or set POSTEL_BIN)")
     if not os.access(DOVECOT, os.X_OK):
-        die(f"{DOVECOT} is missing: make deps-check installs dovecot-pop3d "
+        die(f"{DOVECOT} is missing: make deps-check installs {package} "
             "without starting it")
     try:
         pw = pwd.getpwnam(RUN_USER)
     except KeyError:
         die(f"no user {RUN_USER}: run postel once as root (make run) to create it")
-    work = pathlib.Path(tempfile.mkdtemp(prefix="postel-bench-pop3.", dir="/tmp"))
+    work = pathlib.Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
     os.chmod(work, 0o755)
+    return work, pw
+
+
+def main():
+    work, pw = prepare("dovecot-pop3d", "postel-bench-pop3.")
     postel = dovecot = None
     try:
         src = work / "messages"

@@ -1,0 +1,178 @@
+#!/usr/bin/python3
+"""make bench, IMAP part 2 (issue 9 item 15): memory per idle connection.
+
+    sudo /usr/bin/python3 bench/imap_idle.py      # make bench runs it
+
+BENCH_IDLE_CONNS (10,000) connections over implicit TLS to Postel, spread
+over BENCH_IDLE_USERS (100) users, each logged in, INBOX selected and in
+IDLE (when the server answers IDLE with "+"; otherwise the connection just
+stays selected, and the output says so). The client is bench/imap-load.c
+("idle" mode). The figure is (PSS of all the server's processes, summed
+from /proc/PID/smaps_rollup, with the connections held) minus (the same
+of the idle server, after a warm-up of a few logins), divided by the
+number of connections; the marginal cost (second half of the connections
+only) is printed beside it. No COMPRESS. Target: <= 16 KiB per connection.
+
+Dovecot's figure is printed beside it, measured the same way with
+BENCH_IDLE_DOVECOT_CONNS (2,000) connections and process_limit raised to
+hold them: in its default (high-security) login mode every TLS
+connection costs an imap-login and an imap process, about 2 MiB, so
+10,000 would need some 20 GiB and 20,000 processes (pid_max here is
+printed); the count is lowered further to fit half of MemAvailable.
+
+RLIMIT_NOFILE is raised to the hard limit (65,536 when CAP_SYS_RESOURCE
+allows) for this process, the servers and the client. Loopback only;
+every wait is bounded (BENCH_IDLE_TIMEOUT, 1800 s, for opening them all).
+
+Environment: POSTEL_BIN, BENCH_IDLE_CONNS, BENCH_IDLE_USERS,
+BENCH_IDLE_DOVECOT_CONNS, BENCH_IDLE_TIMEOUT, BENCH_KEEP=1.
+"""
+import os
+import select
+import subprocess
+import sys
+import time
+
+import imap
+
+CONNS = int(os.environ.get("BENCH_IDLE_CONNS", "10000"))
+USERS = int(os.environ.get("BENCH_IDLE_USERS", "100"))
+DOVECOT_CONNS = int(os.environ.get("BENCH_IDLE_DOVECOT_CONNS", "2000"))
+TIMEOUT = float(os.environ.get("BENCH_IDLE_TIMEOUT", "1800"))
+DOVECOT_MIB_PER_CONN = 2.5  # for the memory check only
+
+
+def say(msg):
+    print(f"bench-imap-idle: {msg}", file=sys.stderr, flush=True)
+
+
+def tree_pids(root):
+    children = imap.pop3.proc_children()
+    pids, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        pids.append(pid)
+        todo.extend(c for c, _ in children.get(pid, []))
+    return pids
+
+
+def tree_pss(root):
+    """KiB of PSS of root and every process below it; process count."""
+    total, n = 0, 0
+    for pid in tree_pids(root):
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as f:
+                for line in f:
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1])
+                        n += 1
+                        break
+        except OSError:
+            pass
+    return total, n
+
+
+def hold(client, port, conns, users):
+    """Starts the client; returns it once every connection is up (and
+    the count idling), or dies."""
+    p = subprocess.Popen([str(client), "idle", str(port), imap.PASSWORD, str(conns),
+                          *users], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         text=True)
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        r, _, _ = select.select([p.stdout], [], [], 5)
+        if r:
+            line = p.stdout.readline()
+            if line.startswith("ready"):
+                return p, int(line.split()[2])
+            break
+        if p.poll() is not None:
+            break
+    p.kill()
+    p.wait()
+    imap.die(f"the idle client failed or timed out after {TIMEOUT:.0f} s (exit {p.returncode})")
+
+
+def release(p):
+    p.stdin.close()
+    try:
+        p.wait(timeout=120)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+
+
+def measure(name, client, port, server_pid, conns, users):
+    """Held in two halves, so that besides (full - idle) / conns the
+    marginal cost (full - half) / (conns / 2) is printed: it leaves out what
+    the first connections cost once (per-user state, malloc arenas of the
+    login threads)."""
+    release(hold(client, port, min(20, conns), users)[0])  # warm-up: TLS, lanes
+    time.sleep(2)
+    base, nbase = tree_pss(server_pid)
+    t0 = time.monotonic()
+    first, idling = hold(client, port, conns // 2, users)
+    time.sleep(2)
+    half, _ = tree_pss(server_pid)
+    second, idling2 = hold(client, port, conns - conns // 2, users)
+    took = time.monotonic() - t0
+    time.sleep(2)
+    full, nfull = tree_pss(server_pid)
+    release(first)
+    release(second)
+    idling += idling2
+    per = (full - base) / conns
+    marginal = (full - half) / (conns - conns // 2)
+    print(f"{name}: {conns} TLS connections over {len(users)} users "
+          f"({idling} in IDLE, {conns - idling} selected only), opened in {took:.0f} s; "
+          f"PSS {base / 1024:.1f} MiB idle ({nbase} processes), {half / 1024:.1f} MiB at "
+          f"{conns // 2}, {full / 1024:.1f} MiB at {conns} ({nfull} processes): "
+          f"{per:.1f} KiB per connection, {marginal:.1f} KiB marginal", flush=True)
+    return per, marginal
+
+
+def mem_available_kib():
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1])
+    return 0
+
+
+def main():
+    work, pw = imap.setup("postel-bench-imap-idle.")
+    postel = dovecot = None
+    users = imap.users_list(USERS)
+    try:
+        src, names = imap.make_sources(work, 20, 16 * 1024, pw.pw_uid, pw.pw_gid)
+        postel, pport, hashes = imap.start_postel(
+            work, src, names, pw.pw_uid, pw.pw_gid, USERS, tls=True,
+            extra=(f"max_connections={CONNS + 100}",
+                   f"max_connections_per_ip={CONNS + 100}"))
+        client = imap.build_client(work)
+        say(f"postel on 127.0.0.1:{pport} (imaps); opening {CONNS} connections")
+        ppc, pm = measure("postel", client, pport, postel.pid, CONNS, users)
+        imap.pop3.stop(postel)
+        postel = None
+        dconns = min(DOVECOT_CONNS,
+                     int(mem_available_kib() / 2 / 1024 / DOVECOT_MIB_PER_CONN))
+        with open("/proc/sys/kernel/pid_max") as f:
+            pid_max = int(f.read())
+        limits = (f"limits here: pid_max {pid_max}, RLIMIT_NOFILE "
+                  f"{imap.resource.getrlimit(imap.resource.RLIMIT_NOFILE)[0]}, "
+                  f"MemAvailable {mem_available_kib() >> 20} GiB")
+        if dconns < CONNS:
+            say(f"dovecot measured at {dconns} connections, not {CONNS} ({limits}; "
+                "two processes per TLS connection in its default login mode)")
+        dovecot, dport = imap.start_dovecot(work, src, names, pw.pw_uid, pw.pw_gid, hashes,
+                                            tls=True, conns=dconns)
+        dpc, dm = measure("dovecot", client, dport, dovecot.pid, dconns, users)
+        print(f"memory per idle TLS connection: postel {ppc:.1f} KiB ({pm:.1f} marginal; "
+              f"target <= 16 KiB), dovecot {dpc:.1f} KiB ({dm:.1f} marginal) at {dconns} "
+              f"connections; {limits}")
+    finally:
+        imap.cleanup(work, postel, dovecot)
+
+
+if __name__ == "__main__":
+    main()
