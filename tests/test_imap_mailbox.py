@@ -309,3 +309,24 @@ def test_imaplib_every_mailbox_command(postel):
         assert typ == "OK" and data == [None]
     finally:
         c.logout()
+
+
+def test_selected_mailbox_deleted_by_another_session(postel):
+    """RFC 9051 7.1.5: a session whose selected mailbox another session
+    deleted is told so with BYE at its next sync, not left failing
+    quietly at every NOOP."""
+    user, pw = new_user(postel)
+    with IMAPRaw(postel.imaps_port, tls=True) as a, \
+            IMAPRaw(postel.imaps_port, tls=True) as b:
+        a.login(user, pw)
+        b.login(user, pw)
+        tagged, _ = a.command("CREATE Doomed")
+        assert status_of(tagged) == "OK"
+        tagged, _ = a.command("SELECT Doomed")
+        assert status_of(tagged) == "OK"
+        tagged, _ = b.command("DELETE Doomed")
+        assert status_of(tagged) == "OK", tagged
+        a.send(b"n1 NOOP\r\n")
+        line = a.read_line()
+        assert line.startswith(b"* BYE [UNAVAILABLE]"), line
+        assert a.is_closed()

@@ -217,6 +217,16 @@ static void list_job_free(struct imap_list_job *job)
 	free(job);
 }
 
+static void list_final_list(struct imap_cmd *cmd)
+{
+	imap_cmd_ok(cmd, NULL, "LIST completed");
+}
+
+static void list_final_lsub(struct imap_cmd *cmd)
+{
+	imap_cmd_ok(cmd, NULL, "LSUB completed");
+}
+
 static void list_done(void *ctx)
 {
 	struct imap_list_job *job = ctx;
@@ -234,10 +244,13 @@ static void list_done(void *ctx)
 		imap_cmd_no(cmd, "UNAVAILABLE", "%s failed, try again later", name);
 		return;
 	}
+	/* thousands of mailboxes: written as the client reads */
+	str_t *out = imap_output_begin(s);
 	for (unsigned i = 0; i < job->line_count; i++)
-		imap_untagged(s, "%s", job->lines[i]);
+		str_printf(out, "* %s\r\n", job->lines[i]);
+	bool lsub = job->lsub;
 	list_job_free(job);
-	imap_cmd_ok(cmd, NULL, "%s completed", name);
+	imap_output_end(cmd, lsub ? list_final_lsub : list_final_list);
 }
 
 static bool is_string(const struct imap_arg *arg)

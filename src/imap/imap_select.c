@@ -414,6 +414,7 @@ struct imap_sync_job {
 	char error[256];
 	unsigned expunge_next, flag_next; /* reporting: how far it got */
 	bool exists_done;
+	bool gone;            /* the mailbox was deleted by another session */
 };
 
 #define IMAP_SYNC_LINE_SPARE 256 /* room for a line beyond its flags */
@@ -429,6 +430,7 @@ static void imap_sync_work(void *ctx, struct store *store)
 	}
 	if (store_view_sync(sel->view, job->cmd->s->base.cmd_pool, &job->ch, &error) < 0) {
 		job_error(job->error, sizeof(job->error), &job->result, error);
+		job->gone = !imap_mailbox_exists(store, job->cmd->s->user, sel->name);
 		return;
 	}
 	job->expunge_next = job->ch.expunged_count;
@@ -505,6 +507,15 @@ static void imap_sync_done(void *ctx)
 	struct imap_session *s = job->cmd->s;
 	if (imap_session_check_gone(s))
 		return;
+	if (job->result < 0 && job->gone) {
+		/* RFC 9051 7.1.5: the selected mailbox went away under this
+		 * session (DELETE or RENAME by another): nothing it says about
+		 * it is true any more; as Dovecot, end the session */
+		log_info("sid=%s event=selected_mailbox_gone user=%s", s->base.sid,
+			 log_str(s->user));
+		imap_session_bye(s, "[UNAVAILABLE] The selected mailbox was deleted");
+		return;
+	}
 	if (job->result < 0)
 		log_error("sid=%s event=sync_failed user=%s error=%s", s->base.sid,
 			  log_str(s->user), log_str(job->error));

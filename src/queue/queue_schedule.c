@@ -72,6 +72,11 @@ void queue_rcpt_result(struct queue_recipient *r, const struct queue_schedule *s
 	r->attempts++;
 	r->reply_code = code >= 200 && code <= 599 ? code : 0;
 	r->reply_status = str_dup_c(pool, status);
+	/* RFC 3463: the text of a reply with an enhanced code starts with
+	 * it; it is kept once, in reply_status */
+	size_t slen = status != NULL ? strlen(status) : 0;
+	if (text != NULL && slen > 0 && strncmp(text, status, slen) == 0 && text[slen] == ' ')
+		text += slen + 1;
 	r->reply_text = str_dup_c(pool, text);
 	r->mx = str_dup_c(pool, mx);
 	if (r->reply_code >= 200 && r->reply_code < 300) {

@@ -136,11 +136,13 @@ static void test_outcomes(void **state)
 	struct queue_envelope env = { .sender = queue_str_c("s@y"), .received = 1000,
 				      .recipients = r, .recipient_count = 3 };
 	queue_rcpt_result(&r[0], &sch, 2000, 10, 250, "2.0.0", "ok", "mx", pool);
-	queue_rcpt_result(&r[1], &sch, 2000, 10, 550, "5.1.1", "no such user", "mx", pool);
+	queue_rcpt_result(&r[1], &sch, 2000, 10, 550, "5.1.1", "5.1.1 no such user", "mx", pool);
 	queue_rcpt_result(&r[2], &sch, 2000, 10, 0, NULL, "connection refused", "mx", pool);
 	assert_int_equal(r[0].state, QUEUE_RCPT_DELIVERED);
 	assert_int_equal(r[1].state, QUEUE_RCPT_FAILED);
 	assert_string_equal(r[1].reply_status.data, "5.1.1");
+	/* the enhanced code that opens the text is kept once */
+	assert_string_equal(r[1].reply_text.data, "no such user");
 	assert_int_equal(r[2].state, QUEUE_RCPT_DEFERRED);
 	assert_int_equal(r[2].reply_code, 0);
 	assert_int_equal(r[2].next_attempt, 2300);
