@@ -426,7 +426,9 @@ struct mime_tree *mime_parser_finish(struct mime_parser **pp)
 	*pp = NULL;
 	if (p->line_len > 0)
 		process_line(p, 0);
-	if (p->state == ST_HDR)
+	/* a header that ends here may open an enclosed message whose
+	 * (empty) header ends here too: every part gets its type */
+	for (unsigned n = 0; p->state == ST_HDR && n <= MIME_MAX_DEPTH + 1; n++)
 		header_end(p, p->offset, p->now, true);
 	uint64_t floor = 0;
 	struct snap floor_at = { 0, 0 };

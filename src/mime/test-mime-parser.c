@@ -207,6 +207,24 @@ static void test_digest_default(void **state)
 	mime_tree_free(&t);
 }
 
+/* A message/rfc822 part whose header runs to the end of the input (no
+ * empty line, no body): the enclosed message opened at the end still
+ * gets a type (fuzz-imap-fetch-render found a NULL one). */
+static void test_message_header_to_the_end(void **state)
+{
+	const char msg[] = "Content-Type: message/rfc822\r\nMIME-Version: 1.0\r\n"
+			   "X-Mailer: x 1.(BOD147";
+	(void)state;
+	for (size_t cut = 0; cut <= strlen(msg); cut++) {
+		struct mime_tree *t = mime_parse(msg, cut);
+		for (uint32_t i = 0; i < t->count; i++) {
+			assert_non_null(t->parts[i].type);
+			assert_non_null(t->parts[i].subtype);
+		}
+		mime_tree_free(&t);
+	}
+}
+
 static void test_cache_hostile(void **state)
 {
 	str_t enc = STR_INIT;
@@ -254,6 +272,7 @@ int main(void)
 		cmocka_unit_test(test_depth_limit),
 		cmocka_unit_test(test_parts_limit),
 		cmocka_unit_test(test_digest_default),
+		cmocka_unit_test(test_message_header_to_the_end),
 		cmocka_unit_test(test_cache_hostile),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
