@@ -247,15 +247,3 @@ def test_sighup_listen_change_needs_restart():
         assert len(re.findall(r"event=reload_needs_restart", srv.log())) == 1
     finally:
         finish(srv)
-
-
-def test_relayhost_refused_until_the_runner_uses_it(cli):
-    """A smarthost the runner would ignore sends the provider's mail to
-    the MX hosts: config check and serve refuse it, with the reason."""
-    rc, out, err = cli.cli("-o", "relayhost=[smtp.example.net]:587", "config", "check",
-                           check=False)
-    assert rc != 0 and "relayhost" in err, (rc, err)
-    p = subprocess.run(cli.global_args() + ["-o", "relayhost=[smtp.example.net]:587", "serve"],
-                       capture_output=True, timeout=scaled(30))
-    assert p.returncode == 1, p
-    assert b"event=start_failed" in p.stderr and b"relayhost" in p.stderr, p.stderr

@@ -24,6 +24,7 @@
 #include "lib/config.h"
 #include "lib/str.h"
 #include "lib/tls.h"
+#include "relay/smarthost.h"
 #include "server/server.h"
 
 #include <errno.h>
@@ -116,7 +117,7 @@ static int cmd_config_check(struct cli_ctx *ctx)
 	const char *note = NULL, *error = NULL, *warning;
 	unsigned errors = cmd_config_check_listen(config);
 
-	if ((error = config_relayhost_problem(config)) != NULL) {
+	if (smarthost_check(config, &error) < 0) {
 		fprintf(stderr, "postel: error: %s\n", error);
 		errors++;
 	}

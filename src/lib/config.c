@@ -131,6 +131,9 @@ const struct config_key config_keys[] = {
 	KEY_STRING(relayhost_ca_file, "", NULL,
 		   "relay: CA file the relayhost must verify against; empty: "
 		   "relay_ca_file"),
+	KEY_BOOL(relayhost_implicit_tls, "no",
+		 "relay: implicit TLS (RFC 8314 3.3) to the relayhost on any port; "
+		 "port 465 always"),
 	KEY_BOOL(relay, "yes",
 		 "run the queue runner that sends queued mail to other domains"),
 	KEY_UINT(relay_port, "25", 1, 65535,

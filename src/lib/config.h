@@ -69,6 +69,7 @@ struct config {
 	/* smarthost (relay/smarthost.h) */
 	char *relayhost;             /* [HOST]:PORT, empty: MX delivery */
 	char *relayhost_user, *relayhost_password_file, *relayhost_ca_file;
+	bool relayhost_implicit_tls; /* TLS from the first byte on any port */
 	bool relay;                  /* run the queue runner (relay/runner.h) */
 	unsigned relay_port;         /* remote MX port, default 25 */
 	unsigned relay_max_connections, relay_max_per_domain;
@@ -115,10 +116,5 @@ int config_parse_listen(const char *value, struct config_listen_list *list_r,
 			const char **error_r);
 /* config->log_level as the log.h enum (validated by config_load). */
 enum log_level config_log_level(const struct config *config);
-
-/* Non-NULL while relayhost is set: the queue runner does not send
- * through a smarthost yet (relay/smarthost.c is not wired to it), and
- * mail meant for the provider must not go to the MX hosts instead. */
-const char *config_relayhost_problem(const struct config *config);
 
 #endif

@@ -185,12 +185,3 @@ void config_dump_keys(str_t *out)
 			   key->help);
 	}
 }
-
-const char *config_relayhost_problem(const struct config *config)
-{
-	if (config->relayhost == NULL || config->relayhost[0] == '\0')
-		return NULL;
-	return "relayhost is set, but the queue runner does not send through a "
-		"relayhost yet: outbound mail would go to the recipients' MX hosts "
-		"instead; leave relayhost empty";
-}

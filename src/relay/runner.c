@@ -172,6 +172,7 @@ static int runner_open(struct runner *r, const struct config *config, const char
 
 static void runner_close(struct runner *r)
 {
+	runner_smarthost_close(&r->smarthost);
 	dns_resolver_destroy(&r->dns);
 	conn_tls_client_destroy(&r->tls);
 	if (r->committer != NULL)
@@ -188,10 +189,18 @@ int runner_run(const struct config *config, const struct child_start *start)
 	log_set_proc("runner");
 	/* the process title ps shows (comm holds 15 bytes) */
 	(void)prctl(PR_SET_NAME, "postel: runner", 0, 0, 0);
-	int entered = server_child_enter(config, start->master_pid, "runner");
-	if (entered <= 0)
-		return entered < 0 ? 1 : 0;
 	struct runner r = { .config = config };
+	/* before the sandbox: the relayhost's password and CA files lie
+	 * outside the data directory */
+	if (runner_smarthost_open(config, &r.smarthost, &error) < 0) {
+		log_error("event=runner_start_failed error=%s", log_str(error));
+		return 1;
+	}
+	int entered = server_child_enter(config, start->master_pid, "runner");
+	if (entered <= 0) {
+		runner_smarthost_close(&r.smarthost);
+		return entered < 0 ? 1 : 0;
+	}
 	r.loop = ioloop_create();
 	(void)snprintf(r.owner, sizeof(r.owner), "runner-%ld", (long)getpid());
 	r.sched = (struct queue_schedule){

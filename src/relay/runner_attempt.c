@@ -143,6 +143,9 @@ static void attempt_on_result(void *ctx, const struct smtp_client_result *res)
 	struct smtp_client_reply *rep = xcalloc(a->count, sizeof(*rep));
 	for (unsigned i = 0; i < a->count && i < res->rcpt_count; i++)
 		rep[i] = res->rcpt[i];
+	if (a->r->smarthost != NULL)
+		runner_smarthost_replies(a->r->smarthost, runner_entry_id(a->e), res,
+					 rep, a->count);
 	char ipbuf[64];
 	(void)snprintf(ipbuf, sizeof(ipbuf), "%s", ip);
 	bool tls = res->tls;
@@ -168,6 +171,8 @@ static void attempt_next_addr(struct runner_attempt *a)
 		.host = a->last_host, .ip = ip, .port = a->r->config->relay_port,
 		.tls_mode = attempt_policy(a, a->last_host), .tls = a->r->tls,
 	};
+	if (a->r->smarthost != NULL)
+		runner_smarthost_dest(a->r->smarthost, ip, &dest);
 	const char *error;
 	if (lseek(a->fd, 0, SEEK_SET) < 0) {
 		attempt_done_all(a, 451, "4.3.0", "cannot read the queued message");
@@ -202,6 +207,12 @@ static void attempt_next_host(struct runner_attempt *a)
 		return;
 	}
 	a->last_host = a->hosts[a->host_at++].host;
+	if (a->r->smarthost != NULL &&
+	    (a->addr_count = runner_smarthost_literal(a->r->smarthost, a->addrs)) > 0) {
+		a->addr_at = 0; /* [192.0.2.1]: no lookup */
+		attempt_next_addr(a);
+		return;
+	}
 	a->lookup = runner_addr_resolve(a->r->dns, a->last_host, attempt_on_addrs, a);
 	if (a->lookup == NULL)
 		attempt_next_host(a);
@@ -233,6 +244,12 @@ static void attempt_on_mx(enum runner_mx_status status, const char *why,
 
 static void attempt_begin(struct runner_attempt *a)
 {
+	if (a->r->smarthost != NULL) { /* relayhost: no MX lookup */
+		runner_smarthost_host(a->r->smarthost, &a->hosts[0]);
+		a->host_count = 1;
+		attempt_next_host(a);
+		return;
+	}
 	a->lookup = runner_mx_resolve(a->r->dns, a->domain, attempt_on_mx, a);
 	if (a->lookup == NULL)
 		attempt_done_all(a, 451, "4.4.3", "DNS lookup could not start");

@@ -6,6 +6,7 @@
  *   runner_mx.c       MX resolution (RFC 5321 5.1, RFC 7505) on src/dns
  *   runner_attempt.c  one SMTP attempt per destination domain
  *   runner_entry.c    an entry's lease, split by domain, outcomes, DSNs
+ *   runner_smarthost.c the relayhost instead of MX hosts, when set
  * Everything runs on the runner's one event loop. */
 #ifndef POSTEL_RUNNER_PRIVATE_H
 #define POSTEL_RUNNER_PRIVATE_H
@@ -92,6 +93,27 @@ struct runner_mx_lookup *runner_addr_resolve(struct dns_resolver *dns, const cha
 void runner_mx_lookup_cancel(struct runner_mx_lookup **l);
 uint32_t runner_random(void *ctx);
 
+/* ---- runner_smarthost.c ---- */
+
+struct runner_smarthost;
+/* Before the sandbox: the relayhost, its password and CA store; *rs_r
+ * NULL (return 0) when relayhost is empty. */
+int runner_smarthost_open(const struct config *config, struct runner_smarthost **rs_r,
+			  const char **error_r);
+void runner_smarthost_close(struct runner_smarthost **rs);
+/* The one host of every domain: no MX lookup. */
+void runner_smarthost_host(const struct runner_smarthost *rs, struct runner_mx *host_r);
+/* 1 and addrs[0] when the relayhost is an address literal, else 0. */
+unsigned runner_smarthost_literal(const struct runner_smarthost *rs, char (*addrs)[64]);
+/* TLS required and verified, AUTH with the relayhost credentials. */
+void runner_smarthost_dest(const struct runner_smarthost *rs, const char *ip,
+			   struct smtp_client_dest *dest);
+/* AUTH refused: every reply becomes a deferral (our configuration is
+ * wrong, not the recipients), logged once. */
+void runner_smarthost_replies(const struct runner_smarthost *rs, const char *queue_id,
+			      const struct smtp_client_result *res,
+			      struct smtp_client_reply *rep, unsigned count);
+
 /* ---- runner.c / runner_entry.c / runner_attempt.c ---- */
 
 struct runner_entry;
@@ -105,6 +127,7 @@ struct runner {
 	struct store_committer *committer;
 	struct dns_resolver *dns;
 	struct conn_tls_client *tls;
+	struct runner_smarthost *smarthost; /* NULL: MX delivery */
 	struct smtp_client_settings client_set;
 	struct queue_schedule sched;
 	char owner[48];             /* lease owner: runner-PID */

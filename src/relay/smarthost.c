@@ -75,19 +75,23 @@ static char *smarthost_read_password(const char *path, const char **error_r)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0) {
-		*error_r = "relayhost_password_file: cannot open";
+		*error_r = t_printf("relayhost_password_file %s: cannot open: %s "
+				    "(a file holding the password, owner root, group "
+				    "postel, mode 0640)", path, strerror(errno));
 		return NULL;
 	}
 	struct stat st;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
-		*error_r = "relayhost_password_file: not a regular file";
+		*error_r = t_printf("relayhost_password_file %s: not a regular file",
+				    path);
 		return NULL;
 	}
 	if ((st.st_mode & 007) != 0) {
 		close(fd);
-		*error_r = "relayhost_password_file: readable or writable by others "
-			"(chmod 0640, owner root, group postel)";
+		*error_r = t_printf("relayhost_password_file %s: mode %04o lets others "
+				    "read or write it (chmod 0640, owner root, group "
+				    "postel)", path, (unsigned)(st.st_mode & 07777));
 		return NULL;
 	}
 	char buf[SMARTHOST_PASSWORD_MAX + 2];
@@ -119,7 +123,8 @@ int smarthost_load(const struct config *config, struct smarthost **sh_r,
 		free(sh);
 		return -1;
 	}
-	sh->implicit_tls = sh->port == 465; /* RFC 8314 3.3 */
+	/* RFC 8314 3.3: 465 is implicit TLS; other ports when configured so */
+	sh->implicit_tls = sh->port == 465 || config->relayhost_implicit_tls;
 	bool has_user = config->relayhost_user != NULL &&
 		config->relayhost_user[0] != '\0';
 	bool has_pw = config->relayhost_password_file != NULL &&
@@ -141,10 +146,16 @@ int smarthost_load(const struct config *config, struct smarthost **sh_r,
 	sh->ca_file = xstrdup(config->relayhost_ca_file != NULL &&
 		config->relayhost_ca_file[0] != '\0' ? config->relayhost_ca_file :
 		config->relay_ca_file != NULL ? config->relay_ca_file : "");
-	log_info("event=relayhost host=%s port=%u tls=%s auth=%s", log_str(sh->host),
-		 sh->port, sh->implicit_tls ? "implicit" : "starttls",
-		 sh->user != NULL ? "yes" : "no");
 	*sh_r = sh;
+	return 0;
+}
+
+int smarthost_check(const struct config *config, const char **error_r)
+{
+	struct smarthost *sh;
+	if (smarthost_load(config, &sh, error_r) < 0)
+		return -1;
+	smarthost_free(&sh);
 	return 0;
 }
 

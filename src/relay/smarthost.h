@@ -8,8 +8,11 @@
  * 587; 465 means implicit TLS, RFC 8314 3.3, any other STARTTLS), and the
  * password from its file, which must be a regular file not readable or
  * writable by others (root:postel 0640 is the intended form) and hold one
- * line of at most 255 bytes. NULL with *error_r when a key is wrong;
- * *sh_r NULL (return 0) when no relayhost is set.
+ * line of at most 255 bytes. -1 with *error_r (naming the file and what
+ * is wrong with it) when a key is wrong; *sh_r NULL (return 0) when no
+ * relayhost is set. relayhost_implicit_tls = yes gives implicit TLS on a
+ * port other than 465. smarthost_check() is the same for `postel serve`
+ * at start and `postel config check`: it keeps nothing.
  *
  * smarthost_dest() gives the runner the destination for ANY recipient
  * while a relayhost is set: TLS always required and verified against
@@ -43,6 +46,7 @@ int smarthost_parse(const char *spec, char **host_r, unsigned *port_r,
 		    const char **error_r);
 int smarthost_load(const struct config *config, struct smarthost **sh_r,
 		   const char **error_r);
+int smarthost_check(const struct config *config, const char **error_r);
 void smarthost_free(struct smarthost **sh);
 /* The CA file for the runner's conn_tls_client for the relayhost. */
 const char *smarthost_ca_file(const struct smarthost *sh);

@@ -39,6 +39,7 @@ static void smtp_client_deliver(void *ctx)
 		.tls = c->tls,
 		.peer = c->have_peer ? &c->peer : NULL,
 		.reusable = c->result_reusable && c->state == SMTP_CLIENT_IDLE,
+		.auth_refused = c->auth_refused,
 	};
 	for (unsigned i = 0; i < msg->rcpt_count; i++) {
 		const struct smtp_client_reply *r = &c->rcpt[i];
@@ -210,15 +211,17 @@ static void smtp_client_on_reply(struct smtp_client *c, const struct smtp_reply 
 		return;
 	case SMTP_CLIENT_AUTH:
 	case SMTP_CLIENT_AUTH_PASS:
-		if (r->code != 235)
+		if (r->code != 235) {
+			c->auth_refused = true;
 			smtp_client_fail_reply(c, r);
-		else {
+		} else {
 			c->state = SMTP_CLIENT_IDLE;
 			smtp_client_tx_begin(c);
 		}
 		return;
 	case SMTP_CLIENT_AUTH_USER:
 		if (r->code != 334) {
+			c->auth_refused = true;
 			smtp_client_fail_reply(c, r);
 			return;
 		}
@@ -229,6 +232,7 @@ static void smtp_client_on_reply(struct smtp_client *c, const struct smtp_reply 
 		return;
 	case SMTP_CLIENT_AUTH_LOGIN_PASS_WAIT:
 		if (r->code != 334) {
+			c->auth_refused = true;
 			smtp_client_fail_reply(c, r);
 			return;
 		}

@@ -115,6 +115,9 @@ struct smtp_client_result {
 	bool tls;                        /* the session was encrypted */
 	const struct conn_tls_peer *peer;/* NULL when plaintext */
 	bool reusable;                   /* smtp_client_send() may follow */
+	/* the server refused our AUTH (RFC 4954 6: 535 5.7.8 and the
+	 * like): final is its reply, a fault of our credentials */
+	bool auth_refused;
 };
 
 typedef void smtp_client_callback_t(void *ctx, const struct smtp_client_result *res);

@@ -66,6 +66,7 @@ struct smtp_client {
 	bool tls;
 	bool quitting;
 	bool have_peer;
+	bool auth_refused;               /* see smtp_client_result */
 	struct conn_tls_peer peer;       /* what the handshake showed */
 
 	const struct smtp_client_message *msg;

@@ -24,6 +24,7 @@
 #include "master_child.h"
 #include "master_runner.h"
 #include "relay/runner.h"
+#include "relay/smarthost.h"
 #include "worker_limits.h"
 #include "cli/commands.h"
 #include "lib/config.h"
@@ -451,7 +452,9 @@ int cmd_serve(struct cli_ctx *ctx, int argc, char **argv)
 	ctx->config = NULL; /* the master owns it now, and swaps it on reload */
 	const char *error;
 	log_set_proc("master");
-	if ((error = config_relayhost_problem(m.config)) != NULL) {
+	/* a relayhost whose password file is wrong stops here, not in the
+	 * runner's restarts */
+	if (smarthost_check(m.config, &error) < 0) {
 		log_error("event=start_failed error=%s", log_str(error));
 		return 1;
 	}
