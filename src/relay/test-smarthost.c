@@ -3,7 +3,8 @@
  * others may read it, and the destination it gives the client against the
  * fake server: STARTTLS then AUTH then the mail, verified against
  * relayhost_ca_file; a relayhost without STARTTLS, or whose certificate
- * does not verify, never sees the credentials. */
+ * does not verify, never sees the credentials; a 535 to AUTH is flagged
+ * in the result (auth_refused); the password file's errors name it. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -94,7 +95,36 @@ static void test_password_file(void **state)
 	assert_int_equal(load(&c, "[mail.example.net]:587", "", 0644, &sh, &error), -1);
 	assert_null(sh);
 	assert_non_null(strstr(error, "others"));
+	/* the error names the file and its mode, for `postel config check` */
+	assert_non_null(strstr(error, c.pw));
+	assert_non_null(strstr(error, "0644"));
 	assert_int_equal(load(&c, "[mail.example.net", "", 0600, &sh, &error), -1);
+
+	/* a missing file: its name and why; smarthost_check says the same */
+	char o2[160];
+	snprintf(o2, sizeof(o2), "relayhost_password_file=%s/missing.pw", c.dir);
+	const char *const ov[] = { "relayhost=[mail.example.net]:2525",
+				   "relayhost_user=alice@example.org", o2 };
+	assert_int_equal(config_load(c.dir, NULL, ov, 3, &c.config, &error), 0);
+	assert_int_equal(smarthost_check(c.config, &error), -1);
+	assert_non_null(strstr(error, "missing.pw"));
+	assert_non_null(strstr(error, "No such file"));
+	config_free(&c.config);
+
+	/* relayhost_implicit_tls: implicit TLS on a port other than 465 */
+	const char *const ov2[] = { "relayhost=[mail.example.net]:2525",
+				    "relayhost_implicit_tls=yes" };
+	assert_int_equal(config_load(c.dir, NULL, ov2, 2, &c.config, &error), 0);
+	assert_int_equal(smarthost_load(c.config, &sh, &error), 0);
+	assert_true(sh->implicit_tls);
+	assert_int_equal(sh->port, 2525);
+	assert_null(sh->user);
+	struct smtp_client_dest dest;
+	smarthost_dest(sh, "127.0.0.1", NULL, &dest);
+	assert_int_equal(dest.tls_mode, SMTP_CLIENT_TLS_IMPLICIT);
+	smarthost_free(&sh);
+	assert_int_equal(smarthost_check(c.config, &error), 0);
+	config_free(&c.config);
 	rmdir(c.dir);
 }
 
@@ -103,6 +133,16 @@ static const char *reply_auth_ok(struct fake_smtp *f, const char *line)
 	(void)f;
 	return strncasecmp(line, "AUTH", 4) == 0 ? "235 2.7.0 ok\r\n" : NULL;
 }
+
+static const char *reply_auth_refused(struct fake_smtp *f, const char *line)
+{
+	(void)f;
+	return strncasecmp(line, "AUTH", 4) == 0 ?
+		"535 5.7.8 authentication credentials invalid\r\n" : NULL;
+}
+
+static const char *(*relay_auth_reply)(struct fake_smtp *f, const char *line) =
+	reply_auth_ok;
 
 static void relay_once(struct tls_fixture *t, const char *ehlo, const char *ca,
 		       struct run *r, struct fake_smtp *f)
@@ -125,7 +165,7 @@ static void relay_once(struct tls_fixture *t, const char *ehlo, const char *ca,
 	msg_init(&m, "via smarthost\n", 100, one_rcpt, 1);
 	struct smtp_client_settings set = test_settings();
 	*f = (struct fake_smtp){ .ehlo = ehlo, .ssl_ctx = tls_ctx_ssl_ctx(t->server),
-				 .reply = reply_auth_ok };
+				 .reply = relay_auth_reply };
 	fake_smtp_start(f);
 	*r = (struct run){ .after = AFTER_DESTROY };
 	run_client(r, f, &set, &dest, &m.msg);
@@ -152,6 +192,17 @@ static void test_relay_tls_then_auth(void **state)
 	assert_non_null(auth);
 	assert_true(st < auth);
 	assert_memory_equal(f.data.data, "via smarthost\r\n.\r\n", f.data.len);
+	assert_false(r.auth_refused);
+	fake_smtp_free(&f);
+
+	/* 535 to AUTH: the result says so (the runner defers on it), no MAIL */
+	relay_auth_reply = reply_auth_refused;
+	relay_once(&t, EHLO_TLS, t.ca_file, &r, &f);
+	relay_auth_reply = reply_auth_ok;
+	assert_true(r.auth_refused);
+	assert_int_equal(r.final_code, 535);
+	assert_int_equal(r.codes[0], 535);
+	assert_null(strstr(str_c(&f.transcript), "MAIL"));
 	fake_smtp_free(&f);
 
 	/* no STARTTLS offered: no AUTH, no mail */

@@ -58,6 +58,7 @@ void on_result(void *ctx, const struct smtp_client_result *res)
 	snprintf(r->final_text, sizeof(r->final_text), "%s",
 		 res->final.text != NULL ? res->final.text : "");
 	r->reusable = res->reusable;
+	r->auth_refused = res->auth_refused;
 	r->tls = res->tls;
 	r->have_peer = res->peer != NULL;
 	r->verified = res->peer != NULL && res->peer->verified;

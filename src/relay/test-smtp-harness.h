@@ -35,7 +35,7 @@ struct run {
 	bool local[MAX_RCPT];
 	unsigned final_code;
 	char final_text[256];
-	bool reusable, tls, verified, resumed, have_peer, dane;
+	bool reusable, tls, verified, resumed, have_peer, dane, auth_refused;
 	bool no_join;     /* the fake serves another session after this */
 };
 
