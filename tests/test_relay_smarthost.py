@@ -131,8 +131,14 @@ def test_wrong_password_defers_and_loses_nothing(dns, postel_factory, tmp_path):
     assert not b.find(CAROL, tok)
     # the right password and a reload (the runner keeps the password it
     # read at start): the same entry goes out at its next retry
-    pw.write_text(USERS[ALICE] + "\n")
     a.stable_workers = False  # SIGHUP replaces the children
+    # first a file others may read: the reload is refused, naming it
+    os.chmod(pw, 0o644)
+    os.kill(a.pid, signal.SIGHUP)
+    line = a.wait_for_log(r"event=reload_failed .*relayhost_password_file", timeout=10)
+    assert line and str(pw) in line and "0644" in line, a.log_tail(20)
+    os.chmod(pw, 0o640)
+    pw.write_text(USERS[ALICE] + "\n")
     os.kill(a.pid, signal.SIGHUP)
     assert_arrived(a, b, qid, tok, make_message(tok, sender=ALICE, to=CAROL))
 

@@ -347,6 +347,11 @@ static void master_reload(struct master *m)
 		log_error("event=reload_failed error=%s", log_str(error));
 		return;
 	}
+	if (smarthost_check(nc, &error) < 0) { /* the old runner goes on */
+		log_error("event=reload_failed error=%s", log_str(error));
+		config_free(&nc);
+		return;
+	}
 	struct tls_ctx *ntls = tls_ctx_create(nc->tls_cert, nc->tls_key, nc->data_dir,
 					      nc->hostname, &error);
 	if (ntls == NULL) {
