@@ -12,7 +12,6 @@ implicit TLS (465 style); a wrong password defers and loses nothing (the
 right one after a reload delivers it); a 550 to RCPT bounces as usual; a
 relayhost without STARTTLS never sees AUTH or MAIL; a bad password file
 is explained by `config check` and stops `serve`."""
-import email
 import os
 import re
 import signal
@@ -25,6 +24,7 @@ import pytest
 
 from conftest import ALICE, USERS, Postel, make_message, scaled, token
 from test_queue_cli import queue_remote
+from test_relay_runner import dsn_status, wait_dsns
 
 pytest.importorskip("dnslib")
 from probe_dns_server import ZoneServer  # noqa: E402
@@ -151,17 +151,10 @@ def test_rcpt_refused_by_smarthost_bounces(dns, postel_factory, tmp_path):
     tok = token()
     nobody = f"nobody{tok[1:9]}@remote.example"
     qid = queue_remote(a, tok, [nobody])
-
-    def bounces():
-        out = []
-        for _, data in a.messages(ALICE):
-            m = email.message_from_bytes(data)
-            if m.get_content_type() == "multipart/report" and qid.encode() in data:
-                out.append(data)
-        return out
-    got = wait_for(bounces, 20)
+    got = wait_dsns(a, qid, timeout=20)
     assert len(got) == 1, a.log_tail(30)
-    assert b"Status: 5." in got[0], got[0]
+    action, status = dsn_status(got[0])[nobody]
+    assert action == "failed" and status.startswith("5."), (action, status)
     assert "relayhost_auth_failed" not in a.log()
 
 
