@@ -3,8 +3,8 @@
  * relayhost_password_file, the usual setup for a home server whose ISP
  * blocks port 25.
  *
- * smarthost_load() reads the config once (the master at start, or the
- * runner when its sandbox allows the file): the host, the port (default
+ * smarthost_load() reads the config once (the runner, before its
+ * sandbox: runner_smarthost.c): the host, the port (default
  * 587; 465 means implicit TLS, RFC 8314 3.3, any other STARTTLS), and the
  * password from its file, which must be a regular file not readable or
  * writable by others (root:postel 0640 is the intended form) and hold one
@@ -12,7 +12,7 @@
  * is wrong with it) when a key is wrong; *sh_r NULL (return 0) when no
  * relayhost is set. relayhost_implicit_tls = yes gives implicit TLS on a
  * port other than 465. smarthost_check() is the same for `postel serve`
- * at start and `postel config check`: it keeps nothing.
+ * at start and on reload, and `postel config check`: it keeps nothing.
  *
  * smarthost_dest() gives the runner the destination for ANY recipient
  * while a relayhost is set: TLS always required and verified against
