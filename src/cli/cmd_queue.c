@@ -8,6 +8,8 @@
  *   postel queue delete ID...  remove entries (no bounce is sent)
  *   postel queue bounce ID...  fail the open recipients, send the sender
  *                            a DSN, remove (cmd_queue_bounce.c)
+ *   postel queue flush | retry ID... | hold ID... | release ID...
+ *                            when entries are sent (cmd_queue_control.c)
  *
  * IDs are the ones the 250 reply ("queued as ID") and the log (queue_id=)
  * show. list and show open the queue read-only: they never create
@@ -36,13 +38,23 @@ static void queue_usage(FILE *out)
 	      "       postel queue show ID\n"
 	      "       postel queue delete ID...\n"
 	      "       postel queue bounce ID...\n"
+	      "       postel queue flush\n"
+	      "       postel queue retry ID...\n"
+	      "       postel queue hold ID...\n"
+	      "       postel queue release ID...\n"
 	      "\n"
 	      "  list    show queued outbound mail, one line per entry:\n"
 	      "          id, date queued (UTC), size in bytes, sender,\n"
-	      "          recipients\n"
+	      "          recipients, and \"held\" for a held entry\n"
 	      "  show    the envelope and the header section of one entry\n"
 	      "  delete  remove entries for good (no bounce is sent)\n"
-	      "  bounce  give up: the sender gets a DSN, the entry goes\n", out);
+	      "  bounce  give up: the sender gets a DSN, the entry goes\n"
+	      "  flush   every entry not held is due now; the running\n"
+	      "          queue runner is told at once\n"
+	      "  retry   these entries are due now (not held ones)\n"
+	      "  hold    never send these until released, across restarts;\n"
+	      "          one being sent finishes its current attempt\n"
+	      "  release send held entries again, now\n", out);
 }
 
 /* space_ok: keep spaces and tabs (header text), else escape them too */
@@ -93,7 +105,7 @@ static void format_entry(const struct queue_entry_info *entry, str_t *out)
 			str_appendc(out, ',');
 		append_printable(out, entry->env.recipients[i].address);
 	}
-	str_appendc(out, '\n');
+	str_appendz(out, entry->env.hold ? "  held\n" : "\n");
 }
 
 /* Issue 10 item 2: each recipient's state and the last attempt. */
@@ -170,7 +182,10 @@ static void format_envelope(const struct queue_entry_info *entry, str_t *out)
 	if (env->delay_warned)
 		str_appendz(out, "delay-warning: sent\n");
 	/* issue 11 item 8: where it stands */
+	if (env->hold)
+		str_appendz(out, "hold: yes\n");
 	str_appendz(out, env->lease_owner.data != NULL ? "status: being delivered\n" :
+		    env->hold ? "status: held (postel queue release ID)\n" :
 		    "status: waiting for the queue runner\n");
 }
 
@@ -357,6 +372,16 @@ int cmd_queue(struct cli_ctx *ctx, int argc, char **argv)
 		return queue_cmd_delete(ctx, argc - 2, argv + 2);
 	if (argc >= 3 && strcmp(argv[1], "bounce") == 0)
 		return queue_cmd_bounce(ctx, argc - 2, argv + 2);
+	if (argc == 2 && strcmp(argv[1], "flush") == 0)
+		return queue_cmd_flush(ctx);
+	static const struct { const char *name; enum queue_control_op op; } ops[] = {
+		{ "retry", QUEUE_CONTROL_RETRY }, { "hold", QUEUE_CONTROL_HOLD },
+		{ "release", QUEUE_CONTROL_RELEASE },
+	};
+	for (size_t i = 0; argc >= 3 && i < sizeof(ops) / sizeof(ops[0]); i++) {
+		if (strcmp(argv[1], ops[i].name) == 0)
+			return queue_cmd_control(ctx, (int)ops[i].op, argc - 2, argv + 2);
+	}
 	if (argc >= 2)
 		fprintf(stderr, "postel queue: unknown command or extra "
 			"arguments: %s\n", argv[1]);

@@ -84,6 +84,7 @@ int queue_cmd_bounce(struct cli_ctx *ctx, int argc, char **argv)
 			queue_close(&q);
 		return 1;
 	}
+	queue_lease_held_entries(q); /* a held entry can be bounced */
 	struct bounce_context bctx = {
 		.sid = "cli", .data_dir = config->data_dir, .hostname = config->hostname,
 		.committer = committer, .userdb = db, .now = time(NULL),

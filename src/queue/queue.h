@@ -33,6 +33,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <time.h>
+#include <sys/types.h>
 
 #include "lib/mem.h"
 #include "lib/str.h"
@@ -110,6 +111,7 @@ struct queue_envelope {
 	struct queue_str lease_owner;
 	time_t lease_expires;
 	bool delay_warned;          /* the delay DSN went out */
+	bool hold;                  /* "postel queue hold": never leased to send */
 	struct queue_recipient *recipients;
 	unsigned recipient_count;   /* 1..QUEUE_MAX_RECIPIENTS */
 };
@@ -239,5 +241,30 @@ const char *queue_rcpt_state_name(enum queue_rcpt_state state);
 /* A deep copy of src (every string) into pool. */
 void queue_envelope_copy(pool_t *pool, const struct queue_envelope *src,
 			 struct queue_envelope *dest);
+
+/* queue_control.c: "postel queue retry|flush|hold|release" (issue 10
+ * item 9). Each change is one read-modify-write of the envelope under the
+ * lease lock (queue_lease.c), so it never races a runner's lease. */
+enum queue_control_op {
+	QUEUE_CONTROL_RETRY,   /* its open recipients are due now */
+	QUEUE_CONTROL_HOLD,    /* runners leave it alone until released */
+	QUEUE_CONTROL_RELEASE, /* not held; its open recipients due now */
+};
+/* 1 changed; 0 nothing changed, *why_r says why ("held", "being
+ * delivered", ...); -1 error, errno ENOENT when there is no entry id.
+ * HOLD of an entry a runner has leased is 1 with *why_r set: the attempt
+ * in flight finishes, then the runner leaves it. RETRY and RELEASE never
+ * change a leased entry's schedule (the lease holder writes it). */
+int queue_control(struct queue *q, const char *id, enum queue_control_op op,
+		  time_t now, const char **why_r, const char **error_r);
+/* queue_lease() on this handle also takes held entries (queue bounce). */
+void queue_lease_held_entries(struct queue *q);
+
+/* queue_wake.c: the runner publishes its pid at start (runner.pid in
+ * the queue directory) and scans the whole queue on SIGUSR1. */
+int queue_wake_publish(const char *data_dir, pid_t pid, const char **error_r);
+/* After a change is durable: 1 the runner was signalled; 0 none is
+ * running (*error_r says why; it scans at start anyway); -1 error. */
+int queue_wake_runner(const char *data_dir, const char **error_r);
 
 #endif

@@ -15,6 +15,7 @@
  *   lease-owner=VALUE        (v2, only while leased; then:)
  *   lease-expires=UNIX-TIME  (v2)
  *   delay-warned=yes         (v2, only once the delay DSN went out)
+ *   hold=yes                 (v2, "postel queue hold": the runner leaves it)
  *   rcpt=VALUE               (then, for that recipient:)
  *   rcpt-notify=never|LIST   (only if NOTIFY was given; LIST of
  *                             success,failure,delay)
@@ -159,6 +160,8 @@ void queue_envelope_format(const char *id, uint64_t size,
 	}
 	if (env->delay_warned)
 		str_appendz(out, "delay-warned=yes\n");
+	if (env->hold)
+		str_appendz(out, "hold=yes\n");
 	for (unsigned i = 0; i < env->recipient_count; i++) {
 		const struct queue_recipient *r = &env->recipients[i];
 		append_value(out, "rcpt", r->address);
@@ -272,7 +275,7 @@ static int parse_time(const char *s, size_t len, time_t *time_r)
 enum envelope_key {
 	KEY_ID, KEY_RECEIVED, KEY_SIZE, KEY_SENDER, KEY_AUTH_USER,
 	KEY_CLIENT_IP, KEY_SMTPUTF8, KEY_BODY, KEY_RET, KEY_ENVID,
-	KEY_LEASE_OWNER, KEY_LEASE_EXPIRES, KEY_DELAY_WARNED, KEY_REQUIRETLS,
+	KEY_LEASE_OWNER, KEY_LEASE_EXPIRES, KEY_DELAY_WARNED, KEY_REQUIRETLS, KEY_HOLD,
 	KEY_RCPT, KEY_RCPT_NOTIFY, KEY_RCPT_ORCPT, KEY_RCPT_ATTEMPTS,
 	KEY_RCPT_NEXT_ATTEMPT, KEY_RCPT_STATE, KEY_RCPT_REPLY_CODE,
 	KEY_RCPT_REPLY_STATUS, KEY_RCPT_REPLY_TEXT, KEY_RCPT_MX,
@@ -281,7 +284,7 @@ enum envelope_key {
 static const char *const key_names[KEY_COUNT] = {
 	"id", "received", "size", "sender", "auth-user", "client-ip",
 	"smtputf8", "body", "ret", "envid", "lease-owner", "lease-expires",
-	"delay-warned", "requiretls", "rcpt", "rcpt-notify", "rcpt-orcpt",
+	"delay-warned", "requiretls", "hold", "rcpt", "rcpt-notify", "rcpt-orcpt",
 	"rcpt-attempts",
 	"rcpt-next-attempt", "rcpt-state", "rcpt-reply-code",
 	"rcpt-reply-status", "rcpt-reply-text", "rcpt-mx", "rcpt-notified",
@@ -291,7 +294,7 @@ static const char *const key_names[KEY_COUNT] = {
 	(1u << KEY_DELAY_WARNED) | (1u << KEY_RCPT_STATE) | \
 	(1u << KEY_RCPT_REPLY_CODE) | (1u << KEY_RCPT_REPLY_STATUS) | \
 	(1u << KEY_RCPT_REPLY_TEXT) | (1u << KEY_RCPT_MX) | \
-	(1u << KEY_RCPT_NOTIFIED) | (1u << KEY_REQUIRETLS))
+	(1u << KEY_RCPT_NOTIFIED) | (1u << KEY_REQUIRETLS) | (1u << KEY_HOLD))
 #define LEASE_KEYS ((1u << KEY_LEASE_OWNER) | (1u << KEY_LEASE_EXPIRES))
 #define REQUIRED_KEYS ((1u << KEY_ID) | (1u << KEY_RECEIVED) | \
 	(1u << KEY_SIZE) | (1u << KEY_SENDER) | (1u << KEY_SMTPUTF8) | \
@@ -365,11 +368,11 @@ static int parse_field(struct queue_entry_info *entry, enum envelope_key key,
 			env->lease_owner.len == 0 ? -1 : 0;
 	case KEY_LEASE_EXPIRES:
 		return parse_time(v, len, &env->lease_expires);
-	case KEY_DELAY_WARNED:
-		env->delay_warned = true;
-		return len == 3 && memcmp(v, "yes", 3) == 0 ? 0 : -1;
+	case KEY_DELAY_WARNED: /* flags: present means "yes" */
 	case KEY_REQUIRETLS:
-		env->requiretls = true;
+	case KEY_HOLD:
+		*(key == KEY_HOLD ? &env->hold : key == KEY_REQUIRETLS ? &env->requiretls :
+		  &env->delay_warned) = true;
 		return len == 3 && memcmp(v, "yes", 3) == 0 ? 0 : -1;
 	case KEY_RCPT:
 		if (env->recipient_count >= QUEUE_MAX_RECIPIENTS)

@@ -9,7 +9,12 @@
  *
  * Read-check-write must be one step across processes: it runs under an
  * exclusive flock(2) on DATA_DIR/queue/lease.lock, held only for the
- * read and the atomic envelope replace (queue_envelope_update()). */
+ * read and the atomic envelope replace (queue_envelope_update()).
+ *
+ * A held entry (env.hold, queue_control.c) is leased to nobody (0, as if
+ * another owner held it) unless the handle allows it (queue bounce); a
+ * hold set while a runner holds the lease survives its updates, so the
+ * runner finishes its current attempt and then leaves the entry alone. */
 #include "queue/queue_private.h"
 #include "lib/log.h"
 
@@ -47,6 +52,9 @@ static void lease_unlock(int fd)
 	close(fd);
 }
 
+int queue_lock(struct queue *q, const char **error_r) { return lease_lock(q, error_r); }
+void queue_unlock(int fd) { lease_unlock(fd); }
+
 static bool owned_by(const struct queue_envelope *env, const char *owner)
 {
 	return env->lease_owner.data != NULL &&
@@ -71,6 +79,11 @@ int queue_lease(struct queue *q, const char *id, const char *owner, time_t now,
 	struct queue_envelope *env = &entry_r->env;
 	if (env->lease_owner.data != NULL && !owned_by(env, owner) &&
 	    env->lease_expires > now) {
+		ret = 0;
+		goto out;
+	}
+	/* "postel queue hold": not leased (sent) until released */
+	if (env->hold && !q->lease_held && !owned_by(env, owner)) {
 		ret = 0;
 		goto out;
 	}
@@ -106,6 +119,7 @@ int queue_lease_update(struct queue *q, const char *id, const char *owner,
 	struct queue_envelope next = *env;
 	next.lease_owner = release ? queue_str_c(NULL) : cur.env.lease_owner;
 	next.lease_expires = release ? 0 : cur.env.lease_expires;
+	next.hold = cur.env.hold; /* held by the CLI meanwhile: it stays held */
 	if (queue_envelope_update(q, id, &next, size, error_r) == 0)
 		ret = 1;
 out:

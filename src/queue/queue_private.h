@@ -21,12 +21,17 @@ struct queue {
 	char *env_dir;
 	char *corrupt_dir;
 	bool readonly;
+	bool lease_held;    /* queue_lease() also takes held entries */
 	unsigned id_counter;
 };
 
 /* Remove stale tmp/ files, set aside messages without an envelope and
  * unparsable envelopes. Only fails if a directory cannot be read. */
 int queue_recover(struct queue *q, const char **error_r);
+/* The exclusive flock on DATA_DIR/queue/lease.lock (queue_lease.c): a
+ * descriptor to pass to queue_unlock(), or -1. */
+int queue_lock(struct queue *q, const char **error_r);
+void queue_unlock(int fd);
 /* Read and parse env/ID (or any envelope path). */
 int queue_envelope_load(const char *path, const char *id, pool_t *pool,
 			struct queue_entry_info *entry_r,

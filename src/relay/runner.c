@@ -131,6 +131,8 @@ static void runner_on_signal(void *ctx)
 		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT ||
 		    si.ssi_signo == SIGUSR2)
 			runner_drain(r);
+		else if (si.ssi_signo == SIGUSR1) /* postel queue flush etc. */
+			runner_scan(r);
 	}
 }
 
@@ -228,6 +230,8 @@ int runner_run(const struct config *config, const struct child_start *start)
 		log_error("event=channel_send_failed type=hello error=%s", log_str(error));
 	signal_fd = server_child_signalfd();
 	signal_io = io_add(r.loop, signal_fd, IO_READ, runner_on_signal, &r);
+	if (queue_wake_publish(config->data_dir, getpid(), &error) < 0)
+		log_warn("event=runner_wake_publish_failed error=%s", log_str(error));
 	log_info("event=runner_started pid=%ld generation=%u owner=%s", (long)getpid(),
 		 start->generation, r.owner);
 	runner_scan(&r);

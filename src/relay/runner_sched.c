@@ -14,7 +14,8 @@ static time_t earlier(time_t a, time_t b)
 time_t runner_entry_due(const struct queue_envelope *env, time_t now)
 {
 	time_t due = 0;
-	for (unsigned i = 0; i < env->recipient_count; i++) {
+	/* "postel queue hold": never, until released */
+	for (unsigned i = 0; i < env->recipient_count && !env->hold; i++) {
 		const struct queue_recipient *rc = &env->recipients[i];
 		bool open = rc->state == QUEUE_RCPT_PENDING ||
 			rc->state == QUEUE_RCPT_DEFERRED ||

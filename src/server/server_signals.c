@@ -1,8 +1,8 @@
 /* server_signals.c: how children start (server_child_enter, below), and
  * the master's signal set (server.h). SIGTERM, SIGINT,
- * SIGHUP and SIGCHLD come through the master's signalfd; SIGUSR2 is
- * blocked before fork so workers and the queue runner take it through
- * theirs; SIGPIPE is ignored (a peer that left is an EPIPE, not death). */
+ * SIGHUP and SIGCHLD come through the master's signalfd; SIGUSR2 (and
+ * SIGUSR1, the queue runner's wake) are blocked before fork so workers and
+ * the queue runner take them through theirs; SIGPIPE is ignored (a peer that left is an EPIPE, not death). */
 #include "server.h"
 #include "server_sandbox.h"
 #include <sys/prctl.h>
@@ -23,6 +23,7 @@ void server_block_signals(sigset_t *mask_r)
 	sigset_t usr2;
 	sigemptyset(&usr2);
 	sigaddset(&usr2, SIGUSR2);
+	sigaddset(&usr2, SIGUSR1); /* the runner's wake (queue/queue_wake.c) */
 	sigprocmask(SIG_BLOCK, &usr2, NULL);
 	signal(SIGPIPE, SIG_IGN);
 }
@@ -35,6 +36,7 @@ int server_child_signalfd(void)
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
 	sigaddset(&mask, SIGUSR2);
+	sigaddset(&mask, SIGUSR1);
 	int fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (fd < 0)
 		fatal("event=signalfd error=\"%s\"", strerror(errno));
