@@ -228,7 +228,7 @@ static int format_headers(int fd, str_t *out, const char **error_r)
 	return 0;
 }
 
-static bool queue_ids_valid(int count, char *const *ids)
+bool queue_ids_valid(int count, char *const *ids)
 {
 	for (int i = 0; i < count; i++) {
 		if (!queue_id_is_valid(ids[i])) {
@@ -293,16 +293,23 @@ static int queue_cmd_show(struct cli_ctx *ctx, char *const *argv)
 	return ret;
 }
 
-static int queue_cmd_delete(struct cli_ctx *ctx, int argc, char **argv)
+struct queue *queue_cli_open(const struct cli_ctx *ctx)
 {
-	if (!queue_ids_valid(argc, argv))
-		return 1;
 	struct queue *q;
 	const char *error;
 	if (queue_open(ctx->config->data_dir, &q, &error) < 0) {
 		fprintf(stderr, "postel queue: %s\n", error);
-		return 1;
+		return NULL;
 	}
+	return q;
+}
+
+static int queue_cmd_delete(struct cli_ctx *ctx, int argc, char **argv)
+{
+	struct queue *q;
+	if (!queue_ids_valid(argc, argv) || (q = queue_cli_open(ctx)) == NULL)
+		return 1;
+	const char *error;
 	pool_t *pool = pool_create(4096);
 	int ret = 0;
 	for (int i = 0; i < argc; i++) {

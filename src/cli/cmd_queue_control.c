@@ -70,19 +70,9 @@ static int control_one(struct queue *q, const char *id, enum queue_control_op op
 int queue_cmd_control(struct cli_ctx *ctx, int op_int, int argc, char **argv)
 {
 	enum queue_control_op op = (enum queue_control_op)op_int;
-	for (int i = 0; i < argc; i++) {
-		if (!queue_id_is_valid(argv[i])) {
-			fprintf(stderr, "postel queue: invalid queue id \"%s\" (ids are %d hex "
-				"digits, as \"postel queue list\" shows)\n", argv[i], QUEUE_ID_LEN);
-			return 1;
-		}
-	}
 	struct queue *q;
-	const char *error;
-	if (queue_open(ctx->config->data_dir, &q, &error) < 0) {
-		fprintf(stderr, "postel queue: %s\n", error);
+	if (!queue_ids_valid(argc, argv) || (q = queue_cli_open(ctx)) == NULL)
 		return 1;
-	}
 	int ret = 0;
 	unsigned changed = 0;
 	for (int i = 0; i < argc; i++) {
@@ -100,12 +90,10 @@ int queue_cmd_control(struct cli_ctx *ctx, int op_int, int argc, char **argv)
 
 int queue_cmd_flush(struct cli_ctx *ctx)
 {
-	struct queue *q;
+	struct queue *q = queue_cli_open(ctx);
 	const char *error, *why;
-	if (queue_open(ctx->config->data_dir, &q, &error) < 0) {
-		fprintf(stderr, "postel queue: %s\n", error);
+	if (q == NULL)
 		return 1;
-	}
 	pool_t *pool = pool_create(65536);
 	struct queue_entry_info *entries;
 	unsigned count, changed = 0, held = 0;

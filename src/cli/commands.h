@@ -7,7 +7,10 @@
 #ifndef POSTEL_CLI_COMMANDS_H
 #define POSTEL_CLI_COMMANDS_H
 
+#include <stdbool.h>
+
 struct config;
+struct queue;
 
 struct cli_ctx {
 	struct config *config; /* loaded with -d/-c/-o already applied */
@@ -28,6 +31,10 @@ int queue_cmd_bounce(struct cli_ctx *ctx, int argc, char **argv); /* cmd_queue_b
 /* cmd_queue_control.c; op is an enum queue_control_op (queue/queue.h) */
 int queue_cmd_control(struct cli_ctx *ctx, int op, int argc, char **argv);
 int queue_cmd_flush(struct cli_ctx *ctx);
+/* cmd_queue.c: false, with the reason printed, unless every id is valid */
+bool queue_ids_valid(int count, char *const *ids);
+/* queue_open() read-write; NULL with the error printed */
+struct queue *queue_cli_open(const struct cli_ctx *ctx);
 int cmd_probe(struct cli_ctx *ctx, int argc, char **argv);  /* probe/ */
 
 #endif
