@@ -9,12 +9,7 @@
  *
  * Read-check-write must be one step across processes: it runs under an
  * exclusive flock(2) on DATA_DIR/queue/lease.lock, held only for the
- * read and the atomic envelope replace (queue_envelope_update()).
- *
- * A held entry (env.hold, queue_control.c) is leased to nobody (0, as if
- * another owner held it) unless the handle allows it (queue bounce); a
- * hold set while a runner holds the lease survives its updates, so the
- * runner finishes its current attempt and then leaves the entry alone. */
+ * read and the atomic envelope replace (queue_envelope_update()). */
 #include "queue/queue_private.h"
 #include "lib/log.h"
 
@@ -82,7 +77,8 @@ int queue_lease(struct queue *q, const char *id, const char *owner, time_t now,
 		ret = 0;
 		goto out;
 	}
-	/* "postel queue hold": not leased (sent) until released */
+	/* "postel queue hold" (queue_control.c): leased to nobody but the
+	 * bounce CLI until released; 0 as if another owner held it */
 	if (env->hold && !q->lease_held && !owned_by(env, owner)) {
 		ret = 0;
 		goto out;
