@@ -71,6 +71,7 @@ struct config {
 	char *relayhost_user, *relayhost_password_file, *relayhost_ca_file;
 	bool relay;                  /* run the queue runner (relay/runner.h) */
 	unsigned relay_port;         /* remote MX port, default 25 */
+	unsigned mta_sts_port;       /* MTA-STS policy HTTPS port, 443; tests */
 	unsigned relay_max_connections, relay_max_per_domain;
 	bool sandbox;                /* workers: seccomp + Landlock, default yes */
 	char *postmaster_address;    /* empty: the first user added */

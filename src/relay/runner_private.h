@@ -6,6 +6,7 @@
  *   runner_mx.c       MX resolution (RFC 5321 5.1, RFC 7505) on src/dns
  *   runner_attempt.c  one SMTP attempt per destination domain
  *   runner_entry.c    an entry's lease, split by domain, outcomes, DSNs
+ *   runner_mtasts.c   MTA-STS policies (RFC 8461), runner_mtasts.h
  * Everything runs on the runner's one event loop. */
 #ifndef POSTEL_RUNNER_PRIVATE_H
 #define POSTEL_RUNNER_PRIVATE_H
@@ -105,6 +106,7 @@ struct runner {
 	struct store_committer *committer;
 	struct dns_resolver *dns;
 	struct conn_tls_client *tls;
+	struct runner_mtasts *mtasts;   /* runner_mtasts.h */
 	struct smtp_client_settings client_set;
 	struct queue_schedule sched;
 	char owner[48];             /* lease owner: runner-PID */

@@ -1,0 +1,249 @@
+"""Issue 10 item 4: MTA-STS (RFC 8461) in the queue runner.
+
+On loopback only: a dnslib zone (probe_dns_server.py) gives each test
+domain an MX, the _mta-sts TXT record and an A record for mta-sts.DOMAIN,
+all at 127.0.0.1; a python HTTPS server on a free port (the config key
+mta_sts_port, which exists for tests) serves the policies; an aiosmtpd
+server with STARTTLS on relay_port is every MX. TEST KEYS: the CA and the
+certificates are made for this run by ProbeCA (probe_fakes.py) and are
+trusted only through relay_ca_file; they protect nothing.
+
+enforce with an MX outside the policy defers without connecting, enforce
+with a certificate that does not name the MX defers, enforce that matches
+delivers over verified TLS, testing with a mismatch delivers and logs;
+the policy is fetched once, kept across a restart (DATA/queue/mta-sts/)
+and fetched again when the TXT id changes (RFC 8461 5.1)."""
+import http.server
+import os
+import pathlib
+import shutil
+import ssl
+import tempfile
+import threading
+import time
+
+import pytest
+
+from conftest import token
+from test_queue_cli import queue_remote
+
+aiosmtpd = pytest.importorskip("aiosmtpd.controller")
+from aiosmtpd.controller import Controller  # noqa: E402
+from dnslib import RR  # noqa: E402
+from probe_dns_server import ZoneServer  # noqa: E402
+from probe_fakes import ProbeCA  # noqa: E402
+from test_relay_runner import Sink, free_port  # noqa: E402
+
+DOMAINS = ("enforce", "mismatch", "badcert", "testing")
+POLICIES = {
+    "mta-sts.enforce.example": "version: STSv1\r\nmode: enforce\r\n"
+                               "mx: mx.enforce.example\r\nmax_age: 86400\r\n",
+    "mta-sts.mismatch.example": "version: STSv1\nmode: enforce\n"
+                                "mx: mail.elsewhere.example\nmax_age: 86400\n",
+    "mta-sts.badcert.example": "version: STSv1\nmode: enforce\n"
+                               "mx: *.badcert.example\nmax_age: 86400\n",
+    "mta-sts.testing.example": "version: STSv1\nmode: testing\n"
+                               "mx: mail.elsewhere.example\nmax_age: 86400\n",
+}
+
+
+def zone(ids=None):
+    ids = ids or {}
+    lines = []
+    for d in DOMAINS:
+        lines += [f"{d}.example. 60 IN MX 10 mx.{d}.example.",
+                  f"mx.{d}.example. 60 IN A 127.0.0.1",
+                  f"mta-sts.{d}.example. 60 IN A 127.0.0.1",
+                  # TTL 0: a changed id is seen at the next attempt
+                  f'_mta-sts.{d}.example. 0 IN TXT "v=STSv1; id={ids.get(d, "1")}"']
+    return "\n".join(lines) + "\n"
+
+
+class PolicyHandler(http.server.BaseHTTPRequestHandler):
+    hits = {}
+    lock = threading.Lock()
+
+    def do_GET(self):
+        host = (self.headers.get("Host") or "").split(":")[0]
+        with self.lock:
+            self.hits[host] = self.hits.get(host, 0) + 1
+        body = POLICIES.get(host)
+        if self.path != "/.well-known/mta-sts.txt" or body is None:
+            self.send_error(404)
+            return
+        data = body.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+class TLSSink(Sink):
+    """Sink that also records whether each message came over TLS."""
+
+    def __init__(self):
+        super().__init__()
+        self.tls = []
+
+    async def handle_DATA(self, server, session, envelope):
+        with self.lock:
+            self.tls.append(session.ssl is not None)
+        return await super().handle_DATA(server, session, envelope)
+
+
+@pytest.fixture(scope="module")
+def pki():
+    # the runner drops to the postel user: the CA file must be readable
+    d = pathlib.Path(tempfile.mkdtemp(prefix="postel-mtasts-", dir="/tmp"))
+    os.chmod(d, 0o755)
+    ca = ProbeCA(d)
+    os.chmod(ca.ca, 0o644)
+    sts = ca.issue("sts", "mta-sts.enforce.example", list(POLICIES), 30)
+    # every MX name but mx.badcert.example
+    mx = ca.issue("mx", "mx.enforce.example",
+                  [f"mx.{n}.example" for n in DOMAINS if n != "badcert"], 30)
+    yield ca, sts, mx
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def policy_server(pki):
+    _, (cert, key), _ = pki
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), PolicyHandler)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(str(cert), str(key))
+    httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield httpd.server_address[1]
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture
+def sts(pki, policy_server, postel_factory):
+    """(make server, sink, dns) with every MTA-STS piece on loopback."""
+    ca, _, (mx_cert, mx_key) = pki
+    dns = ZoneServer(zone())
+    with PolicyHandler.lock:
+        PolicyHandler.hits.clear()
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(str(mx_cert), str(mx_key))
+    port = free_port()
+    sink = TLSSink()
+    ctl = Controller(sink, hostname="127.0.0.1", port=port, tls_context=ctx,
+                     require_starttls=False)
+    ctl.start()
+
+    def make(**overrides):
+        o = {"relay": "yes", "relay_port": str(port), "dns_resolver": dns.address,
+             "dns_trust_anchor": "none", "queue_retry_min": "600",
+             "queue_retry_max": "600", "relay_ca_file": str(ca.ca),
+             "mta_sts_port": str(policy_server)}
+        o.update(overrides)
+        return postel_factory(**o)
+    yield make, sink, dns
+    ctl.stop()
+    dns.close()
+
+
+def attempt_line(srv, qid, timeout=10):
+    line = srv.wait_for_log(rf"event=relay_attempt queue_id={qid} ", timeout=timeout)
+    assert line, srv.log_tail(40)
+    return line
+
+
+def hits(host):
+    with PolicyHandler.lock:
+        return PolicyHandler.hits.get(host, 0)
+
+
+def test_enforce_mx_outside_policy_defers_without_connecting(sts):
+    make, sink, _ = sts
+    srv = make()
+    tok = token()
+    qid = queue_remote(srv, tok, [f"ok{tok[1:9]}@mismatch.example"])
+    line = attempt_line(srv, qid)
+    assert "mta_sts=failed" in line and "codes=451" in line, line
+    assert "4.7.5 MTA-STS policy 1 (enforce)" in line, line
+    skip = srv.wait_for_log(rf"event=mta_sts_mismatch queue_id={qid} ", timeout=5)
+    assert skip and 'mx="mx.mismatch.example"' in skip and "action=skip" in skip, skip
+    out = srv.cli("queue", "show", qid)[1]
+    assert "deferred" in out, out
+    time.sleep(0.5)
+    assert not sink.rcpts_seen and not sink.messages  # never even connected
+    assert hits("mta-sts.mismatch.example") == 1
+    cached = srv.datadir / "queue" / "mta-sts" / "mismatch.example"
+    assert cached.exists() and "id=1\n" in cached.read_text()
+
+
+def test_enforce_certificate_not_for_the_mx_defers(sts):
+    make, sink, _ = sts
+    srv = make()
+    tok = token()
+    qid = queue_remote(srv, tok, [f"ok{tok[1:9]}@badcert.example"])
+    line = attempt_line(srv, qid)
+    # RFC 8461 4.2: the MX matched, its certificate does not name it
+    assert "mta_sts=failed" in line and "codes=451" in line, line
+    assert 'mx="mx.badcert.example"' in line, line
+    time.sleep(0.5)
+    assert not sink.messages and not sink.rcpts_seen, sink.messages
+    assert "deferred" in srv.cli("queue", "show", qid)[1]
+
+
+def test_enforce_matching_mx_delivers_over_verified_tls(sts):
+    make, sink, _ = sts
+    srv = make()
+    tok = token()
+    rcpt = f"ok{tok[1:9]}@enforce.example"
+    qid = queue_remote(srv, tok, [rcpt])
+    got = sink.wait(1, 10)
+    assert len(got) == 1 and got[0][1] == [rcpt], srv.log_tail(40)
+    assert sink.tls == [True]
+    line = attempt_line(srv, qid)
+    assert "tls=yes" in line and "mta_sts=enforce" in line and "codes=250" in line, line
+    assert srv.wait_for_log(rf"event=relay_done queue_id={qid}", timeout=5)
+
+
+def test_testing_mismatch_delivers_and_logs(sts):
+    make, sink, _ = sts
+    srv = make()
+    tok = token()
+    rcpt = f"ok{tok[1:9]}@testing.example"
+    qid = queue_remote(srv, tok, [rcpt])
+    got = sink.wait(1, 10)
+    assert len(got) == 1 and got[0][1] == [rcpt], srv.log_tail(40)
+    line = attempt_line(srv, qid)
+    assert "mta_sts=testing" in line and "codes=250" in line, line
+    mis = srv.wait_for_log(rf"event=mta_sts_mismatch queue_id={qid} ", timeout=5)
+    assert mis and "mode=testing" in mis and "action=deliver" in mis, mis
+
+
+def test_policy_cached_across_restart_and_refetched_on_new_id(sts):
+    make, sink, dns = sts
+    srv = make()
+    host = "mta-sts.enforce.example"
+    for n in range(1, 3):
+        tok = token()
+        queue_remote(srv, tok, [f"ok{tok[1:9]}@enforce.example"])
+        assert len(sink.wait(n, 10)) == n, srv.log_tail(40)
+    assert hits(host) == 1  # the second attempt used the cached policy
+    srv.restart()
+    tok = token()
+    queue_remote(srv, tok, [f"ok{tok[1:9]}@enforce.example"])
+    assert len(sink.wait(3, 10)) == 3, srv.log_tail(40)
+    assert hits(host) == 1  # read back from DATA/queue/mta-sts/
+    # RFC 8461 5.1: a new TXT id means a new policy
+    dns.resolver.records = RR.fromZone(zone({"enforce": "2"}))
+    tok = token()
+    qid = queue_remote(srv, tok, [f"ok{tok[1:9]}@enforce.example"])
+    assert len(sink.wait(4, 10)) == 4, srv.log_tail(40)
+    assert hits(host) == 2
+    line = srv.wait_for_log(r"event=mta_sts_policy domain=\"?enforce.example\"? id=2 ",
+                            timeout=5)
+    assert line and "source=fetched" in line, srv.log_tail(40)
+    assert "mta_sts=enforce" in attempt_line(srv, qid)
