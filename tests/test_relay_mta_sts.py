@@ -34,7 +34,8 @@ from probe_dns_server import ZoneServer  # noqa: E402
 from probe_fakes import ProbeCA  # noqa: E402
 from test_relay_runner import Sink, free_port  # noqa: E402
 
-DOMAINS = ("enforce", "mismatch", "badcert", "testing")
+DOMAINS = ("enforce", "mismatch", "badcert", "testing", "slow")
+SLOW_SECS = 4  # the policy server of slow.example answers this late
 POLICIES = {
     "mta-sts.enforce.example": "version: STSv1\r\nmode: enforce\r\n"
                                "mx: mx.enforce.example\r\nmax_age: 86400\r\n",
@@ -44,6 +45,8 @@ POLICIES = {
                                "mx: *.badcert.example\nmax_age: 86400\n",
     "mta-sts.testing.example": "version: STSv1\nmode: testing\n"
                                "mx: mail.elsewhere.example\nmax_age: 86400\n",
+    "mta-sts.slow.example": "version: STSv1\nmode: enforce\n"
+                            "mx: mx.slow.example\nmax_age: 86400\n",
 }
 
 
@@ -68,6 +71,8 @@ class PolicyHandler(http.server.BaseHTTPRequestHandler):
         with self.lock:
             self.hits[host] = self.hits.get(host, 0) + 1
         body = POLICIES.get(host)
+        if host == "mta-sts.slow.example":
+            time.sleep(SLOW_SECS)
         if self.path != "/.well-known/mta-sts.txt" or body is None:
             self.send_error(404)
             return
@@ -221,6 +226,24 @@ def test_testing_mismatch_delivers_and_logs(sts):
     assert "mta_sts=testing" in line and "codes=250" in line, line
     mis = srv.wait_for_log(rf"event=mta_sts_mismatch queue_id={qid} ", timeout=5)
     assert mis and "mode=testing" in mis and "action=deliver" in mis, mis
+
+
+def test_slow_policy_fetch_does_not_hold_the_runner(sts):
+    make, sink, _ = sts
+    srv = make()
+    tok = token()
+    slow = f"ok{tok[1:9]}@slow.example"
+    queue_remote(srv, tok, [slow])
+    assert srv.wait_for_log(r"event=tls_client .*sni=\"mta-sts.slow.example\"", timeout=5)
+    # while that fetch waits, another domain's mail goes out
+    tok = token()
+    fast = f"ok{tok[1:9]}@testing.example"
+    queue_remote(srv, tok, [fast])
+    got = sink.wait(2, SLOW_SECS + 10)
+    assert [m[1] for m in got] == [[fast], [slow]], srv.log_tail(40)
+    assert sink.tls == [True, True]
+    line = srv.wait_for_log(r"event=relay_attempt .*domain=\"slow.example\"", timeout=5)
+    assert line and "mta_sts=enforce" in line, line
 
 
 def test_policy_cached_across_restart_and_refetched_on_new_id(sts):
