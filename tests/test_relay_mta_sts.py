@@ -34,7 +34,8 @@ from probe_dns_server import ZoneServer  # noqa: E402
 from probe_fakes import ProbeCA  # noqa: E402
 from test_relay_runner import Sink, free_port  # noqa: E402
 
-DOMAINS = ("enforce", "mismatch", "badcert", "testing", "slow")
+# nopolicy: a TXT record, but its policy server answers 404
+DOMAINS = ("enforce", "mismatch", "badcert", "testing", "slow", "nopolicy")
 SLOW_SECS = 4  # the policy server of slow.example answers this late
 POLICIES = {
     "mta-sts.enforce.example": "version: STSv1\r\nmode: enforce\r\n"
@@ -107,7 +108,8 @@ def pki():
     os.chmod(d, 0o755)
     ca = ProbeCA(d)
     os.chmod(ca.ca, 0o644)
-    sts = ca.issue("sts", "mta-sts.enforce.example", list(POLICIES), 30)
+    sts = ca.issue("sts", "mta-sts.enforce.example",
+                   list(POLICIES) + ["mta-sts.nopolicy.example"], 30)
     # every MX name but mx.badcert.example
     mx = ca.issue("mx", "mx.enforce.example",
                   [f"mx.{n}.example" for n in DOMAINS if n != "badcert"], 30)
@@ -226,6 +228,23 @@ def test_testing_mismatch_delivers_and_logs(sts):
     assert "mta_sts=testing" in line and "codes=250" in line, line
     mis = srv.wait_for_log(rf"event=mta_sts_mismatch queue_id={qid} ", timeout=5)
     assert mis and "mode=testing" in mis and "action=deliver" in mis, mis
+
+
+def test_policy_fetch_failure_delivers_as_without_policy(sts):
+    make, sink, _ = sts
+    srv = make()
+    tok = token()
+    rcpt = f"ok{tok[1:9]}@nopolicy.example"
+    qid = queue_remote(srv, tok, [rcpt])
+    got = sink.wait(1, 10)
+    # RFC 8461 5.1: no policy could be fetched and none is cached
+    assert len(got) == 1 and got[0][1] == [rcpt], srv.log_tail(40)
+    line = attempt_line(srv, qid)
+    assert "mta_sts=failed" in line and "codes=250" in line, line
+    why = srv.wait_for_log(r"event=mta_sts_policy_failed domain=\"nopolicy.example\"",
+                           timeout=5)
+    assert why and "HTTP status 404" in why, why
+    assert hits("mta-sts.nopolicy.example") == 1
 
 
 def test_slow_policy_fetch_does_not_hold_the_runner(sts):
