@@ -9,16 +9,14 @@ import http.server
 import json
 import re
 import shutil
-import ssl
 import subprocess
-import threading
 import time
 
 import pytest
 
 from conftest import POSTEL_BIN, free_ports, scaled
 from probe_dns_server import ZoneServer
-from probe_fakes import ProbeCA, openssl
+from probe_fakes import ProbeCA, https_server, openssl
 
 
 def dkim_key(directory, bits):
@@ -130,12 +128,7 @@ mx.html.example. 300 IN A 45.33.4.40
 _mta-sts.html.example. 300 IN TXT "v=STSv1; id=8"
 """
     dns = ZoneServer(zone, servfail=["broken.example"])
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), PolicyHandler)
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(str(cert), str(key))
-    httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
+    httpd = https_server(PolicyHandler, cert, key)
     try:
         yield {"dns": dns, "ca": ca, "sts": f"127.0.0.1:{httpd.server_address[1]}"}
     finally:
