@@ -35,7 +35,7 @@ from probe_fakes import ProbeCA, https_server  # noqa: E402
 from test_relay_runner import Sink, free_port  # noqa: E402
 
 # nopolicy: a TXT record, but its policy server answers 404
-DOMAINS = ("enforce", "mismatch", "badcert", "testing", "slow", "nopolicy")
+DOMAINS = ("enforce", "mismatch", "badcert", "testing", "slow", "nopolicy", "v6first")
 SLOW_SECS = 4  # the policy server of slow.example answers this late
 POLICIES = {
     "mta-sts.enforce.example": "version: STSv1\r\nmode: enforce\r\n"
@@ -48,6 +48,8 @@ POLICIES = {
                                "mx: mail.elsewhere.example\nmax_age: 86400\n",
     "mta-sts.slow.example": "version: STSv1\nmode: enforce\n"
                             "mx: mx.slow.example\nmax_age: 86400\n",
+    "mta-sts.v6first.example": "version: STSv1\nmode: enforce\n"
+                               "mx: mx.v6first.example\nmax_age: 86400\n",
 }
 
 
@@ -60,6 +62,8 @@ def zone(ids=None):
                   f"mta-sts.{d}.example. 60 IN A 127.0.0.1",
                   # TTL 0: a changed id is seen at the next attempt
                   f'_mta-sts.{d}.example. 0 IN TXT "v=STSv1; id={ids.get(d, "1")}"']
+    # tried first, nothing listens there: the fetch moves on to 127.0.0.1
+    lines.append("mta-sts.v6first.example. 60 IN AAAA ::1")
     return "\n".join(lines) + "\n"
 
 
@@ -239,6 +243,17 @@ def test_policy_fetch_failure_delivers_as_without_policy(sts):
                            timeout=5)
     assert why and "HTTP status 404" in why, why
     assert hits("mta-sts.nopolicy.example") == 1
+
+
+def test_policy_fetch_tries_the_next_address(sts):
+    make, sink, _ = sts
+    srv = make()
+    _, line = deliver_one(srv, sink, "v6first.example")
+    assert "mta_sts=enforce" in line and "tls=yes" in line, line
+    fetches = [l for l in srv.log().splitlines()
+               if 'event=mta_sts_fetch host="mta-sts.v6first.example"' in l]
+    assert len(fetches) == 2 and "result=failed" in fetches[0] and \
+        "result=ok" in fetches[1], fetches
 
 
 def test_slow_policy_fetch_does_not_hold_the_runner(sts):

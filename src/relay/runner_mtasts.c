@@ -13,6 +13,7 @@
 #include "dns/dns.h"
 #include "lib/config.h"
 #include "lib/conn.h"
+#include "lib/ioloop.h"
 #include "lib/log.h"
 #include "lib/mem.h"
 #include "lib/str.h"
@@ -42,6 +43,9 @@ struct sts_domain {
 	struct dns_lookup *txt;
 	struct runner_mx_lookup *addr;
 	struct mta_sts_fetch *fetch;
+	char (*addrs)[64];             /* of mta-sts.DOMAIN, tried in turn */
+	unsigned addr_count, addr_at;
+	uint64_t fetch_deadline;       /* ioloop ms, for all the addresses */
 	struct runner_mtasts_get *waiters, *finishing;
 	bool busy;                     /* answering its waiters */
 };
@@ -81,6 +85,7 @@ static void sts_domain_free(struct sts_domain *d)
 	runner_mx_lookup_cancel(&d->addr);
 	mta_sts_fetch_free(&d->fetch);
 	mta_sts_policy_free(&d->policy);
+	free(d->addrs);
 	struct runner_mtasts_get *lists[2] = { d->waiters, d->finishing };
 	for (unsigned i = 0; i < 2; i++) {
 		while (lists[i] != NULL) {
@@ -147,11 +152,15 @@ static void sts_finish(struct sts_domain *d, bool failed)
  * one, delivery goes on as if the domain had no MTA-STS. */
 static void sts_fetch_failed(struct sts_domain *d, const char *why)
 {
+	free(d->addrs);
+	d->addrs = NULL;
 	log_warn("event=mta_sts_policy_failed domain=%s id=%s cached=%s error=%s",
 		 log_value(d->name, strlen(d->name)), d->txt_id, d->policy != NULL ? "yes" : "no",
 		 log_str(why));
 	sts_finish(d, true);
 }
+
+static void sts_fetch_next(struct sts_domain *d, const char *error);
 
 static void sts_on_fetch(void *ctx, const char *body, size_t len, const char *error)
 {
@@ -162,9 +171,11 @@ static void sts_on_fetch(void *ctx, const char *body, size_t len, const char *er
 		p = NULL;
 	mta_sts_fetch_free(&d->fetch); /* body is gone */
 	if (p == NULL) {
-		sts_fetch_failed(d, error);
+		sts_fetch_next(d, error); /* mta_sts_fetch.c logged why */
 		return;
 	}
+	free(d->addrs);
+	d->addrs = NULL;
 	mta_sts_policy_free(&d->policy);
 	d->policy = p;
 	log_info("event=mta_sts_policy domain=%s id=%s mode=%s max_age=%ld mx_count=%u "
@@ -176,20 +187,35 @@ static void sts_on_fetch(void *ctx, const char *body, size_t len, const char *er
 	sts_finish(d, false);
 }
 
+/* RFC 8461 3.3: https://mta-sts.DOMAIN/, checked against that name; the
+ * next address after a failure (IPv6 first, as runner_addr_resolve gives
+ * them), all within one RUNNER_STS_FETCH_MS */
+static void sts_fetch_next(struct sts_domain *d, const char *error)
+{
+	struct runner_mtasts *m = d->m;
+	while (d->fetch == NULL && d->addr_at < d->addr_count) {
+		uint64_t now = ioloop_now_ms(m->r->loop);
+		if (now >= d->fetch_deadline)
+			break;
+		d->fetch = mta_sts_fetch_start(m->r->loop, d->name, d->addrs[d->addr_at++],
+					       m->r->config->mta_sts_port, m->tls,
+					       (unsigned)(d->fetch_deadline - now),
+					       sts_on_fetch, d, &error);
+	}
+	if (d->fetch == NULL)
+		sts_fetch_failed(d, error);
+}
+
 static void sts_on_addrs(char (*addrs)[64], unsigned count, const char *why, void *ctx)
 {
 	struct sts_domain *d = ctx;
-	struct runner_mtasts *m = d->m;
-	const char *error = why;
 	d->addr = NULL;
-	/* RFC 8461 3.3: https://mta-sts.DOMAIN/, checked against that name;
-	 * the first address: a policy host is a web server, not an MX set */
-	if (count > 0)
-		d->fetch = mta_sts_fetch_start(m->r->loop, d->name, addrs[0],
-					       m->r->config->mta_sts_port, m->tls,
-					       RUNNER_STS_FETCH_MS, sts_on_fetch, d, &error);
-	if (d->fetch == NULL)
-		sts_fetch_failed(d, error);
+	d->addrs = xcalloc(RUNNER_ADDRS_MAX, sizeof(d->addrs[0]));
+	memcpy(d->addrs, addrs, RUNNER_ADDRS_MAX * sizeof(addrs[0]));
+	d->addr_count = count;
+	d->addr_at = 0;
+	d->fetch_deadline = ioloop_now_ms(d->m->r->loop) + RUNNER_STS_FETCH_MS;
+	sts_fetch_next(d, why);
 }
 
 static void sts_on_txt(struct dns_answer *answer, void *ctx)
