@@ -9,7 +9,9 @@
  * (runner_entry_results), one key=value line per attempt. A null MX
  * (RFC 7505 4.1) fails every recipient with 556 5.1.10 at once; a domain
  * that does not exist fails with 550 5.1.2 (RFC 3463 3.2); a DNS failure
- * defers with 451 4.4.3. */
+ * defers with 451 4.4.3. The domain's MTA-STS policy (runner_mtasts.h)
+ * comes before the MX lookup: enforce skips hosts outside it and requires
+ * verified TLS; all hosts skipped defers with 451 4.7.5. */
 #include "relay/runner_private.h"
 #include "relay/runner_mtasts.h"
 #include "lib/config.h"
