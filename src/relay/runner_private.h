@@ -7,6 +7,7 @@
  *   runner_attempt.c  one SMTP attempt per destination domain
  *   runner_entry.c    an entry's lease, split by domain, outcomes, DSNs
  *   runner_smarthost.c the relayhost instead of MX hosts, when set
+ *   runner_mtasts.c   MTA-STS policies (RFC 8461), runner_mtasts.h
  * Everything runs on the runner's one event loop. */
 #ifndef POSTEL_RUNNER_PRIVATE_H
 #define POSTEL_RUNNER_PRIVATE_H
@@ -128,6 +129,7 @@ struct runner {
 	struct dns_resolver *dns;
 	struct conn_tls_client *tls;
 	struct runner_smarthost *smarthost; /* NULL: MX delivery */
+	struct runner_mtasts *mtasts;   /* runner_mtasts.h */
 	struct smtp_client_settings client_set;
 	struct queue_schedule sched;
 	char owner[48];             /* lease owner: runner-PID */

@@ -137,6 +137,10 @@ static const struct sandbox_path sandbox_system_paths[] = {
 #endif
 };
 
+/* Files config keys name that a child reads after entering: the queue
+ * runner's relay_ca_file (MTA-STS, relayhost). Read-only; empty skipped. */
+static const char *sandbox_config_files[1];
+
 /* ---- seccomp ---- */
 
 #if defined(__x86_64__)
@@ -336,6 +340,14 @@ static int sandbox_landlock_apply(int abi, const char *data_dir, const char **er
 					   attr.handled_access_fs, error_r) < 0)
 			ret = -1;
 	}
+	for (size_t i = 0; ret > 0 && i < sizeof(sandbox_config_files) /
+		     sizeof(sandbox_config_files[0]); i++) {
+		const char *f = sandbox_config_files[i];
+		if (f != NULL && f[0] != '\0' &&
+		    sandbox_landlock_allow(ruleset, f, FS_FILE_READ,
+					   attr.handled_access_fs, error_r) < 0)
+			ret = -1;
+	}
 	if (ret > 0 && syscall(SYS_landlock_restrict_self, ruleset, 0) < 0) {
 		*error_r = t_printf("landlock: restrict self: %s", strerror(errno));
 		ret = -1;
@@ -404,5 +416,6 @@ int server_sandbox_worker(const struct config *config, const char **error_r)
 		log_warn("event=sandbox_skipped what=all reason=\"sandbox = no\"");
 		return 0;
 	}
+	sandbox_config_files[0] = config->relay_ca_file;
 	return server_sandbox_enter(config->data_dir, &status, error_r);
 }
