@@ -132,6 +132,8 @@ def test_submitted_mail_is_signed_and_verifies(dkim_relay, types):
     tampered = content.replace(f"e2e test {tok}".encode(), f"e2e test {tok}!".encode(), 1)
     assert tampered != content
     assert verify_all(tampered, dns) == [False] * len(types)
+    # signed by a worker inside its sandbox (Landlock: the data directory)
+    assert "event=sandbox_active" in srv.log()
     for sel in selectors:
         assert srv.wait_for_log(rf"event=dkim_signed domain=example.org selector={sel} "), \
             srv.log_tail(20)
