@@ -14,7 +14,8 @@ import re
 
 import pytest
 
-from conftest import ALICE, BOB, USERS, make_message, scaled, token
+from conftest import ALICE, BOB, USERS, scaled, token
+from test_queue_cli import queue_remote
 from test_relay_runner import ZONE, free_port, start_sink
 
 dkim = pytest.importorskip("dkim")
@@ -74,15 +75,7 @@ def dns_txt(dns):
 
 
 def submit(srv, rcpts, tok, **kw):
-    msg = make_message(tok, sender=ALICE, to=rcpts[0], **kw)
-    with srv.submission_authed() as c:
-        assert c.cmd(f"MAIL FROM:<{ALICE}>").code == 250
-        for rcpt in rcpts:
-            assert c.cmd(f"RCPT TO:<{rcpt}>").code == 250
-        r = c.data(msg)
-        c.quit()
-    assert r.code == 250, r
-    return msg
+    return queue_remote(srv, tok, rcpts, **kw)
 
 
 def received(sink, n=1):
@@ -214,3 +207,19 @@ def test_keygen_refuses_bad_input_and_lists_keys(dkim_relay):
     assert f"{SIGNER_DOMAIN} {sel} rsa {sel}._domainkey.{SIGNER_DOMAIN}" in out
     _, out, _ = srv.cli("dkim", "record", SIGNER_DOMAIN)
     assert out.startswith(f"{sel}._domainkey.{SIGNER_DOMAIN}. IN TXT \"v=DKIM1; k=rsa; p=")
+
+
+def test_signature_is_in_the_queue_entry(postel_factory):
+    """Signed when queued, not when sent: the entry on disk (what the
+    runner will send, also after a crash) already holds the signature."""
+    srv = postel_factory()  # relay = no: the entry stays queued
+    dns = ZoneServer("")
+    try:
+        keygen(srv, dns, SIGNER_DOMAIN, "--type", "ed25519", "--selector", "q1")
+    finally:
+        dns.close()
+    tok = token()
+    qid = submit(srv, [f"ok{tok[1:9]}@remote.example"], tok)
+    _, out, _ = srv.cli("queue", "show", qid)
+    assert "DKIM-Signature: v=1; a=ed25519-sha256;" in out, out
+    assert "s=q1;" in out
