@@ -15,6 +15,9 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
+/* selectors read from a domain's directory before sorting */
+#define DKIM_NAMES_MAX 64
+
 /* RFC 8301 3.2: verifiers must refuse RSA keys under 1024 bits */
 #define DKIM_RSA_MIN_BITS 1024
 
@@ -171,11 +174,17 @@ int dkim_keys_load(const char *data_dir, const char *domain, struct dkim_key *ke
 		*error_r = t_printf("opendir %s: %s", path, strerror(errno));
 		return -1;
 	}
-	char *names[DKIM_KEYS_MAX];
-	unsigned n = key_names(dir, names, max < DKIM_KEYS_MAX ? max : DKIM_KEYS_MAX);
+	char *names[DKIM_NAMES_MAX];
+	unsigned n = key_names(dir, names, DKIM_NAMES_MAX);
+	if (max > DKIM_KEYS_MAX)
+		max = DKIM_KEYS_MAX;
 	int ret = 0;
 	str_t pem = STR_INIT;
 	for (unsigned i = 0; i < n; i++) {
+		if (i >= max) { /* the first max by name sign */
+			free(names[i]);
+			continue;
+		}
 		struct dkim_key *key = &keys[*count_r];
 		memset(key, 0, sizeof(*key));
 		str_clear(&pem);

@@ -297,6 +297,28 @@ static void test_keys_load(void **state)
 	assert_string_equal(keys[1].domain, "example.com");
 	for (unsigned i = 0; i < count; i++)
 		dkim_key_clear(&keys[i]);
+	/* more keys than DKIM_KEYS_MAX: the first ones by name sign */
+	for (unsigned i = 0; i < DKIM_KEYS_MAX + 2; i++) {
+		str_t pem = STR_INIT;
+		memset(&gen, 0, sizeof(gen));
+		assert_int_equal(dkim_key_generate(DKIM_KEY_ED25519, &gen, &error), 0);
+		assert_int_equal(dkim_key_private_pem(&gen, &pem, &error), 0);
+		FILE *kf = fopen(t_printf("%s/dkim/example.com/z%u.key", dir, 9 - i), "w");
+		assert_non_null(kf);
+		assert_int_equal(fwrite(pem.data, 1, pem.len, kf), pem.len);
+		fclose(kf);
+		str_free(&pem);
+		dkim_key_clear(&gen);
+	}
+	assert_int_equal(dkim_keys_load(dir, "example.com", keys, DKIM_KEYS_MAX, &count,
+					&error), 0);
+	assert_int_equal(count, DKIM_KEYS_MAX);
+	assert_string_equal(keys[0].selector, "a-rsa");
+	assert_string_equal(keys[1].selector, "b-ed");
+	assert_string_equal(keys[2].selector, "z4");
+	assert_string_equal(keys[3].selector, "z5");
+	for (unsigned i = 0; i < count; i++)
+		dkim_key_clear(&keys[i]);
 	/* a broken key is an error */
 	FILE *f = fopen(t_printf("%s/dkim/example.com/c.key", dir), "w");
 	assert_non_null(f);
