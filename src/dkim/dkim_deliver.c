@@ -1,5 +1,6 @@
 /* dkim_deliver.c: sign a message about to be queued (dkim_deliver.h). */
 #include "dkim/dkim_deliver.h"
+#include "dkim/dkim_key_cache.h"
 #include "dkim/dkim_sign.h"
 #include "lib/log.h"
 #include "lib/mem.h"
@@ -44,7 +45,7 @@ int dkim_deliver_sign(const char *sid, const char *data_dir, const str_t *prefix
 		      int msg_fd, const char *msg_mem, uint64_t msg_size, str_t *out)
 {
 	struct dkim_sign *ds = dkim_sign_begin();
-	struct dkim_key keys[DKIM_KEYS_MAX];
+	const struct dkim_key *keys = NULL;
 	unsigned count = 0;
 	const char *domain = NULL, *error = NULL;
 	int ret = 0;
@@ -52,7 +53,7 @@ int dkim_deliver_sign(const char *sid, const char *data_dir, const str_t *prefix
 		ret = -1;
 	} else if (dkim_sign_from_domain(ds, &domain, &error) < 0) {
 		log_info("sid=%s event=dkim_skipped reason=%s", sid, log_str(error));
-	} else if (dkim_keys_load(data_dir, domain, keys, DKIM_KEYS_MAX, &count, &error) < 0) {
+	} else if (dkim_key_cache_get(data_dir, domain, &keys, &count, &error) < 0) {
 		ret = -1;
 	} else if (count == 0) {
 		log_debug("sid=%s event=dkim_skipped domain=%s reason=no_key", sid, domain);
@@ -73,8 +74,6 @@ int dkim_deliver_sign(const char *sid, const char *data_dir, const str_t *prefix
 	if (ret < 0)
 		log_error("sid=%s event=dkim_failed domain=%s error=%s", sid,
 			  domain != NULL ? domain : "-", log_str(error));
-	for (unsigned i = 0; i < count; i++)
-		dkim_key_clear(&keys[i]);
 	dkim_sign_free(&ds);
 	return ret;
 }
