@@ -7,14 +7,15 @@ runner delivers to aiosmtpd (the MX of test_relay_runner.py), and dkimpy
 (python3-dkim, an independent verifier) checks every DKIM-Signature with
 the key it looks up in that DNS server: rsa-sha256, ed25519-sha256
 (RFC 8463) and both at once. A message whose From: domain has no key, and
-the copy delivered to a local mailbox, carry no signature; a changed
+the copy delivered to a local mailbox, and a From: in a domain other than
+the envelope sender's carry no signature; a changed
 header no longer verifies."""
 import imaplib
 import re
 
 import pytest
 
-from conftest import ALICE, BOB, USERS, scaled, token
+from conftest import ALICE, BOB, USERS, make_message, scaled, token
 from test_queue_cli import queue_remote
 from test_relay_runner import ZONE, free_port, start_sink
 
@@ -154,6 +155,25 @@ def test_domain_without_key_is_not_signed(dkim_relay):
     content = received(sink)
     assert signatures(content) == [], content[:1000]
     assert "event=dkim_signed" not in srv.log()
+
+
+def test_from_domain_other_than_the_senders_is_not_signed(dkim_relay):
+    """alice owns her envelope sender (submission checks it), not the
+    From: she writes: another hosted domain's key must not sign it."""
+    srv, sink, dns = dkim_relay
+    keygen(srv, dns, SIGNER_DOMAIN, "--type", "ed25519")
+    keygen(srv, dns, "other.example", "--type", "ed25519")
+    tok = token()
+    msg = make_message(tok, sender="boss@other.example", to="x@remote.example")
+    with srv.submission_authed() as c:
+        assert c.cmd(f"MAIL FROM:<{ALICE}>").code == 250
+        assert c.cmd(f"RCPT TO:<ok{tok[1:9]}@remote.example>").code == 250
+        assert c.data(msg).code == 250
+        c.quit()
+    content = received(sink)
+    assert b"From: <boss@other.example>" in content
+    assert signatures(content) == [], content[:1000]
+    assert srv.wait_for_log(r"event=dkim_skipped domain=other.example reason=")
 
 
 def fetch_inbox(srv, user):

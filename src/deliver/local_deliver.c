@@ -196,8 +196,8 @@ static bool deliver_write_all(struct local_delivery *d, struct smtp_message_scan
 		/* signed as queued: the runner sends these bytes, and a crash
 		 * after the commit cannot lose the signature */
 		if (d->dkim_sign)
-			(void)dkim_deliver_sign(d->sid, d->data_dir, &d->prefix, d->msg_fd,
-						d->msg_mem, d->msg_size, &prefix);
+			(void)dkim_deliver_sign(d->sid, d->data_dir, d->sender, &d->prefix,
+						d->msg_fd, d->msg_mem, d->msg_size, &prefix);
 		str_append(&prefix, d->prefix.data, d->prefix.len);
 		*qw_r = queue_writer_begin(tl_queue, &d->env, error_r);
 		if (*qw_r == NULL || deliver_write(d, &prefix, NULL, 0, queue_write_cb,

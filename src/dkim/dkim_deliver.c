@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,9 +42,11 @@ static int feed_message(struct dkim_sign *ds, const str_t *prefix, int msg_fd,
 	return ret;
 }
 
-int dkim_deliver_sign(const char *sid, const char *data_dir, const str_t *prefix,
-		      int msg_fd, const char *msg_mem, uint64_t msg_size, str_t *out)
+int dkim_deliver_sign(const char *sid, const char *data_dir, const char *sender,
+		      const str_t *prefix, int msg_fd, const char *msg_mem,
+		      uint64_t msg_size, str_t *out)
 {
+	const char *at = strrchr(sender, '@');
 	struct dkim_sign *ds = dkim_sign_begin();
 	const struct dkim_key *keys = NULL;
 	unsigned count = 0;
@@ -53,6 +56,9 @@ int dkim_deliver_sign(const char *sid, const char *data_dir, const str_t *prefix
 		ret = -1;
 	} else if (dkim_sign_from_domain(ds, &domain, &error) < 0) {
 		log_info("sid=%s event=dkim_skipped reason=%s", sid, log_str(error));
+	} else if (at == NULL || strcasecmp(at + 1, domain) != 0) {
+		log_info("sid=%s event=dkim_skipped domain=%s reason=\"From: domain is not "
+			 "the sender's\"", sid, domain);
 	} else if (dkim_key_cache_get(data_dir, domain, &keys, &count, &error) < 0) {
 		ret = -1;
 	} else if (count == 0) {
