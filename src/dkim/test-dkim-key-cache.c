@@ -18,25 +18,13 @@
 
 #include <openssl/evp.h>
 
+#include "test-dkim-keys.h"
+
 static void write_key(const char *dir, const char *domain, const char *selector,
 		      enum dkim_key_type type)
 {
-	struct dkim_key key;
-	const char *error;
-	str_t pem = STR_INIT;
-	memset(&key, 0, sizeof(key));
 	(void)mkdir(t_printf("%s/dkim/%s", dir, domain), 0750);
-	assert_int_equal(dkim_key_generate(type, &key, &error), 0);
-	assert_int_equal(dkim_key_private_pem(&key, &pem, &error), 0);
-	/* written beside and renamed, as an editor or keygen would */
-	const char *tmp = t_printf("%s/dkim/%s/.tmp", dir, domain);
-	FILE *f = fopen(tmp, "w");
-	assert_non_null(f);
-	assert_int_equal(fwrite(pem.data, 1, pem.len, f), pem.len);
-	fclose(f);
-	assert_int_equal(rename(tmp, t_printf("%s/dkim/%s/%s.key", dir, domain, selector)), 0);
-	str_free(&pem);
-	dkim_key_clear(&key);
+	test_dkim_write_key(t_printf("%s/dkim/%s/%s.key", dir, domain, selector), type);
 }
 
 static void test_cache_follows_the_directory(void **state)

@@ -23,6 +23,7 @@
 #include "dkim/dkim_field.h"
 #include "lib/base64.h"
 #include "lib/mem.h"
+#include "test-dkim-keys.h"
 
 /* RFC 8463 Appendix A.1 and A.3 */
 static const char rfc8463_seed[] = "nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=";
@@ -264,7 +265,7 @@ static void test_keys_load(void **state)
 	assert_non_null(mkdtemp(dir));
 	assert_int_equal(mkdir(t_printf("%s/dkim", dir), 0750), 0);
 	assert_int_equal(mkdir(t_printf("%s/dkim/example.com", dir), 0750), 0);
-	struct dkim_key keys[DKIM_KEYS_MAX], gen;
+	struct dkim_key keys[DKIM_KEYS_MAX];
 	unsigned count = 9;
 	const char *error;
 	/* no directory: no keys, no error */
@@ -275,18 +276,8 @@ static void test_keys_load(void **state)
 	assert_int_equal(count, 0);
 	static const enum dkim_key_type types[] = { DKIM_KEY_ED25519, DKIM_KEY_RSA };
 	static const char *const sel[] = { "b-ed", "a-rsa" };
-	for (unsigned i = 0; i < 2; i++) {
-		str_t pem = STR_INIT;
-		memset(&gen, 0, sizeof(gen));
-		assert_int_equal(dkim_key_generate(types[i], &gen, &error), 0);
-		assert_int_equal(dkim_key_private_pem(&gen, &pem, &error), 0);
-		FILE *f = fopen(t_printf("%s/dkim/example.com/%s.key", dir, sel[i]), "w");
-		assert_non_null(f);
-		assert_int_equal(fwrite(pem.data, 1, pem.len, f), pem.len);
-		fclose(f);
-		str_free(&pem);
-		dkim_key_clear(&gen);
-	}
+	for (unsigned i = 0; i < 2; i++)
+		test_dkim_write_key(t_printf("%s/dkim/example.com/%s.key", dir, sel[i]), types[i]);
 	assert_int_equal(dkim_keys_load(dir, "example.com", keys, DKIM_KEYS_MAX, &count,
 					&error), 0);
 	assert_int_equal(count, 2);
@@ -298,18 +289,9 @@ static void test_keys_load(void **state)
 	for (unsigned i = 0; i < count; i++)
 		dkim_key_clear(&keys[i]);
 	/* more keys than DKIM_KEYS_MAX: the first ones by name sign */
-	for (unsigned i = 0; i < DKIM_KEYS_MAX + 2; i++) {
-		str_t pem = STR_INIT;
-		memset(&gen, 0, sizeof(gen));
-		assert_int_equal(dkim_key_generate(DKIM_KEY_ED25519, &gen, &error), 0);
-		assert_int_equal(dkim_key_private_pem(&gen, &pem, &error), 0);
-		FILE *kf = fopen(t_printf("%s/dkim/example.com/z%u.key", dir, 9 - i), "w");
-		assert_non_null(kf);
-		assert_int_equal(fwrite(pem.data, 1, pem.len, kf), pem.len);
-		fclose(kf);
-		str_free(&pem);
-		dkim_key_clear(&gen);
-	}
+	for (unsigned i = 0; i < DKIM_KEYS_MAX + 2; i++)
+		test_dkim_write_key(t_printf("%s/dkim/example.com/z%u.key", dir, 9 - i),
+				    DKIM_KEY_ED25519);
 	assert_int_equal(dkim_keys_load(dir, "example.com", keys, DKIM_KEYS_MAX, &count,
 					&error), 0);
 	assert_int_equal(count, DKIM_KEYS_MAX);
