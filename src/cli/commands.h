@@ -25,6 +25,7 @@ int cmd_domain(struct cli_ctx *ctx, int argc, char **argv); /* cmd_user.c */
 int cmd_alias(struct cli_ctx *ctx, int argc, char **argv);  /* cmd_user.c */
 int cmd_queue(struct cli_ctx *ctx, int argc, char **argv);  /* cmd_queue.c */
 int queue_cmd_bounce(struct cli_ctx *ctx, int argc, char **argv); /* cmd_queue_bounce.c */
+int cmd_dkim(struct cli_ctx *ctx, int argc, char **argv);   /* cmd_dkim.c */
 int cmd_probe(struct cli_ctx *ctx, int argc, char **argv);  /* probe/ */
 
 #endif

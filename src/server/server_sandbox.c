@@ -28,7 +28,9 @@
  * Landlock: the ABI version decides which rights exist; rights the kernel
  * does not know are neither handled nor granted. EXECUTE is handled and
  * never granted. SQLite's temporary files go to the data directory
- * (SQLITE_TMPDIR), since /var/tmp and /tmp are closed. The signal scope
+ * (SQLITE_TMPDIR), since /var/tmp and /tmp are closed. DKIM keys
+ * (DATA/dkim/, read by workers as they queue mail) are beneath the data
+ * directory: its rule covers them; their owners make them read-only. The signal scope
  * (ABI 6) keeps queue_recover's kill(pid, 0) meaningful: a dead writer
  * still answers ESRCH, a live one outside the sandbox EPERM.
  *
