@@ -307,7 +307,8 @@ static int sandbox_landlock_allow(int ruleset, const char *path, uint64_t access
 	return 1;
 }
 
-static int sandbox_landlock_apply(int abi, const char *data_dir, const char **error_r)
+static int sandbox_landlock_apply(int abi, const char *data_dir, const char *anchor,
+				  const char **error_r)
 {
 	struct sandbox_ruleset_attr attr = { .handled_access_fs = sandbox_fs_rights(abi) };
 	size_t attr_size = sizeof(attr.handled_access_fs);
@@ -336,6 +337,12 @@ static int sandbox_landlock_apply(int abi, const char *data_dir, const char **er
 					   attr.handled_access_fs, error_r) < 0)
 			ret = -1;
 	}
+	/* a dns_trust_anchor outside /usr/share/dns (a locally signed zone's
+	 * key): libunbound reads it at the runner's first lookup */
+	if (ret > 0 && anchor != NULL && anchor[0] == '/' &&
+	    sandbox_landlock_allow(ruleset, anchor, FS_FILE_READ, attr.handled_access_fs,
+				   error_r) < 0)
+		ret = -1;
 	if (ret > 0 && syscall(SYS_landlock_restrict_self, ruleset, 0) < 0) {
 		*error_r = t_printf("landlock: restrict self: %s", strerror(errno));
 		ret = -1;
@@ -357,9 +364,8 @@ void server_sandbox_probe(struct server_sandbox_status *status_r)
 	status_r->landlock_abi = sandbox_landlock_abi();
 }
 
-int server_sandbox_enter(const char *data_dir,
-			 struct server_sandbox_status *status_r,
-			 const char **error_r)
+static int sandbox_enter(const char *data_dir, const char *anchor,
+			 struct server_sandbox_status *status_r, const char **error_r)
 {
 	int landlock_abi = sandbox_landlock_abi();
 	int landlock_errno = errno;
@@ -381,7 +387,7 @@ int server_sandbox_enter(const char *data_dir,
 			 landlock_errno == EOPNOTSUPP ? "disabled at boot" :
 			 "kernel without landlock");
 	} else {
-		if (sandbox_landlock_apply(landlock_abi, data_dir, error_r) < 0)
+		if (sandbox_landlock_apply(landlock_abi, data_dir, anchor, error_r) < 0)
 			return -1;
 		status_r->landlock_abi = landlock_abi;
 	}
@@ -397,6 +403,13 @@ int server_sandbox_enter(const char *data_dir,
 	return 0;
 }
 
+int server_sandbox_enter(const char *data_dir,
+			 struct server_sandbox_status *status_r,
+			 const char **error_r)
+{
+	return sandbox_enter(data_dir, NULL, status_r, error_r);
+}
+
 int server_sandbox_worker(const struct config *config, const char **error_r)
 {
 	struct server_sandbox_status status;
@@ -404,5 +417,5 @@ int server_sandbox_worker(const struct config *config, const char **error_r)
 		log_warn("event=sandbox_skipped what=all reason=\"sandbox = no\"");
 		return 0;
 	}
-	return server_sandbox_enter(config->data_dir, &status, error_r);
+	return sandbox_enter(config->data_dir, config->dns_trust_anchor, &status, error_r);
 }
