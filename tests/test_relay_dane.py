@@ -13,6 +13,7 @@ In dane.example each destination domain has its own MX host and TLSA:
   wrong     3 1 1 of another key             -> deferred, nothing received
   bogus     3 1 1 changed after signing      -> deferred (RFC 7672 2.2)
   unusable  1 1 1 (PKIX-EE, not for SMTP)    -> TLS required, unauthenticated
+  none      no TLSA (validated denial)       -> opportunistic, dane=none
 plain.example carries the wrong TLSA but is unsigned: opportunistic
 delivery, and its TLSA is never even asked for (RFC 7672 2.2.2). A sink
 without STARTTLS behind the good TLSA defers: never plaintext."""
@@ -83,6 +84,9 @@ def world():
     mx = "".join(MX.format(d=dom, tlsa=t) for dom, t in (
         ("good", f"3 1 1 {good}"), ("wrong", f"3 1 1 {wrong}"),
         ("bogus", f"3 1 1 {good}"), ("unusable", f"1 1 1 {good}")))
+    # a TXT at the TLSA name: the TLSA query gets a signed NODATA (the
+    # zone server proves NODATA with NSEC, not yet NXDOMAIN)
+    mx += MX.format(d="none", tlsa="x").replace("TLSA x", 'TXT "no TLSA here"')
     zone = ZONE.format(mx=mx)
     for flags in (["-f", "KSK"], []):
         key = run("dnssec-keygen", "-q", "-a", "ECDSAP256SHA256", *flags, "-K", ".",
@@ -177,15 +181,23 @@ def assert_deferred(srv, sink, qid, rcpt):
     assert not received(sink, rcpt, 0.5)
 
 
-def test_matching_tlsa_verifies_and_delivers(world, sink_tls, postel_factory):
+def delivered_over_tls(world, sink_tls, postel_factory, domain, dane):
+    """Sends to domain; it must arrive over TLS with dane=<dane> logged.
+    Returns (server, queue id)."""
     sink, port = sink_tls
     srv = runner(world, postel_factory, port)
-    qid, rcpt = send(srv, "good.dane.example")
+    qid, rcpt = send(srv, domain)
     got = received(sink, rcpt, 15)
     assert len(got) == 1 and got[0][1], (got, srv.log_tail(40))
     line = attempt(srv, qid)
-    assert "dane=verified" in line and "tls=yes" in line and "codes=250" in line, line
+    assert f"dane={dane}" in line and "tls=yes" in line and "codes=250" in line, line
     assert srv.wait_for_log(rf"event=relay_done queue_id={qid}", timeout=5)
+    return srv, qid
+
+
+def test_matching_tlsa_verifies_and_delivers(world, sink_tls, postel_factory):
+    srv, qid = delivered_over_tls(world, sink_tls, postel_factory,
+                                  "good.dane.example", "verified")
     dane = srv.wait_for_log(rf"event=relay_dane queue_id={qid} ", timeout=5)
     assert "security=secure" in dane and "usable=1" in dane, dane
 
@@ -209,27 +221,23 @@ def test_wrong_or_bogus_tlsa_defers_never_sends(world, sink_tls, postel_factory)
 
 def test_unsigned_zone_ignores_tlsa_and_delivers_opportunistically(
         world, sink_tls, postel_factory):
-    sink, port = sink_tls
-    srv = runner(world, postel_factory, port)
-    qid, rcpt = send(srv, "plain.example")
-    got = received(sink, rcpt, 15)
-    assert len(got) == 1 and got[0][1], (got, srv.log_tail(40))
-    line = attempt(srv, qid)
-    assert "dane=insecure" in line and "tls=yes" in line, line
+    delivered_over_tls(world, sink_tls, postel_factory, "plain.example", "insecure")
     # RFC 7672 2.2.2: no TLSA lookup for a host reached insecurely
     asked = [q for q, t in world["dns"].resolver.queries if t == "TLSA"]
     assert not any("plain.example" in q for q in asked), asked
 
 
-def test_unusable_tlsa_requires_tls_without_authentication(
-        world, sink_tls, postel_factory):
-    sink, port = sink_tls
-    srv = runner(world, postel_factory, port)
-    qid, rcpt = send(srv, "unusable.dane.example")
-    got = received(sink, rcpt, 15)
-    assert len(got) == 1 and got[0][1], (got, srv.log_tail(40))
-    line = attempt(srv, qid)
-    assert "dane=unusable" in line and "tls=yes" in line, line
+@pytest.mark.parametrize("domain,dane,tlsa", [
+    # RFC 7672 2.2: records, none usable: TLS, not authenticated
+    ("unusable.dane.example", "unusable", "tlsa=yes"),
+    # a validated denial: no DANE, opportunistic TLS
+    ("none.dane.example", "none", "tlsa=no"),
+])
+def test_tlsa_without_usable_records_delivers_over_tls(world, sink_tls, postel_factory,
+                                                       domain, dane, tlsa):
+    srv, qid = delivered_over_tls(world, sink_tls, postel_factory, domain, dane)
+    line = srv.wait_for_log(rf"event=relay_dane queue_id={qid} ", timeout=5)
+    assert f"{tlsa} security=secure" in line and "usable=0" in line, line
 
 
 def test_usable_tlsa_without_starttls_defers(world, postel_factory):
@@ -243,6 +251,11 @@ def test_usable_tlsa_without_starttls_defers(world, postel_factory):
         line = attempt(srv, qid)
         assert "dane=failed" in line and "codes=451" in line, line
         assert "STARTTLS" in line, line
+        assert_deferred(srv, sink, qid, rcpt)
+        # TLSA present but none usable: TLS is still mandatory
+        qid, rcpt = send(srv, "unusable.dane.example")
+        line = attempt(srv, qid)
+        assert "dane=unusable" in line and "codes=451" in line, line
         assert_deferred(srv, sink, qid, rcpt)
         # the unsigned domain still goes in plaintext (RFC 7435)
         qid, rcpt = send(srv, "plain.example")
