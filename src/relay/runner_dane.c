@@ -13,6 +13,7 @@
 #include <string.h>
 
 enum runner_dane_state {
+	RUNNER_DANE_IDLE,     /* no host yet */
 	RUNNER_DANE_INSECURE, /* no lookup: an answer on the way was not secure */
 	RUNNER_DANE_LOOKUP,   /* TLSA lookup in flight */
 	RUNNER_DANE_DECIDED,  /* status holds the TLSA answer's meaning */
@@ -43,7 +44,7 @@ static void runner_dane_reset(struct runner_dane *d)
 {
 	dns_lookup_cancel(&d->lookup);
 	dane_tlsa_set_free(&d->set);
-	d->state = RUNNER_DANE_INSECURE;
+	d->state = RUNNER_DANE_IDLE;
 	d->status = DANE_NONE;
 	d->outcome = NULL;
 }
@@ -85,6 +86,7 @@ void runner_dane_host(struct runner_dane *d, const char *host, bool mx_secure,
 	/* RFC 7672 2.2.1, 2.2.2: TLSA only for a host reached through
 	 * validated MX and address answers */
 	if (!mx_secure || !addr_secure) {
+		d->state = RUNNER_DANE_INSECURE;
 		cb(ctx);
 		return;
 	}
@@ -129,9 +131,14 @@ void runner_dane_result(struct runner_dane *d, const struct smtp_client_result *
 {
 	if (d->state != RUNNER_DANE_DECIDED || d->status != DANE_USABLE)
 		return;
-	/* "authenticated" or "failed" (no STARTTLS, no match: no peer) */
-	const char *o = dane_outcome(d->status, res->tls ? res->peer : NULL);
-	d->outcome = strcmp(o, "authenticated") == 0 ? "verified" : "failed";
+	if (res->tls) {
+		const char *o = dane_outcome(d->status, res->peer);
+		d->outcome = strcmp(o, "authenticated") == 0 ? "verified" : "failed";
+	} else if (res->final.local && strncmp(res->final.enhanced, "4.7.", 4) == 0) {
+		/* no STARTTLS (4.7.10) or no authenticated handshake (4.7.5);
+		 * a host that did not answer at all leaves the outcome */
+		d->outcome = "failed";
+	}
 }
 
 const char *runner_dane_name(const struct runner_dane *d)
@@ -139,6 +146,8 @@ const char *runner_dane_name(const struct runner_dane *d)
 	if (d == NULL)
 		return "-";
 	switch (d->state) {
+	case RUNNER_DANE_IDLE:
+		return "-";
 	case RUNNER_DANE_INSECURE:
 		return "insecure";
 	case RUNNER_DANE_LOOKUP:
@@ -148,7 +157,7 @@ const char *runner_dane_name(const struct runner_dane *d)
 	}
 	switch (d->status) {
 	case DANE_NONE: return "none";
-	case DANE_USABLE: return d->outcome != NULL ? d->outcome : "pending";
+	case DANE_USABLE: return d->outcome != NULL ? d->outcome : "usable";
 	case DANE_UNUSABLE: return "unusable";
 	case DANE_DEFER: return "tempfail";
 	}

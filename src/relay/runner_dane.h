@@ -25,7 +25,9 @@
  *   failed      usable TLSA, no authenticated TLS (no STARTTLS, mismatch)
  *   unusable    TLSA records, none usable: encrypted, not authenticated
  *   tempfail    the TLSA lookup was bogus or failed: host skipped
- *   pending     usable TLSA, no session yet */
+ *   usable      usable TLSA, no TLS reached yet (the host did not answer)
+ *   pending     the TLSA lookup is in flight
+ *   -           no host resolved yet */
 #ifndef POSTEL_RUNNER_DANE_H
 #define POSTEL_RUNNER_DANE_H
 
