@@ -14,6 +14,10 @@ In dane.example each destination domain has its own MX host and TLSA:
   bogus     3 1 1 changed after signing      -> deferred (RFC 7672 2.2)
   unusable  1 1 1 (PKIX-EE, not for SMTP)    -> TLS required, unauthenticated
   none      no TLSA (validated denial)       -> opportunistic, dane=none
+  ta        2 0 1 of a test CA; the MX's chain from it names mx-ta
+                                             -> delivered, dane=verified
+  taname    the same TLSA, but the certificate names mx-ta, not
+            mx-taname (RFC 7672 3.2.2)     -> deferred, dane=failed
 plain.example carries the wrong TLSA but is unsigned: opportunistic
 delivery, and its TLSA is never even asked for (RFC 7672 2.2.2). A sink
 without STARTTLS behind the good TLSA defers: never plaintext."""
@@ -35,6 +39,7 @@ from test_queue_cli import queue_remote
 aiosmtpd = pytest.importorskip("aiosmtpd.controller")
 from aiosmtpd.controller import Controller  # noqa: E402
 from probe_dns_server import ZoneServer  # noqa: E402
+from probe_fakes import ProbeCA  # noqa: E402
 from test_relay_runner import free_port  # noqa: E402
 
 ZONE = """$TTL 60
@@ -81,9 +86,17 @@ def world():
             "ec_paramgen_curve:P-256", "-nodes", "-keyout", f"{name}.key", "-out",
             f"{name}.crt", "-subj", f"/CN={name}.test.invalid", "-days", "2", cwd=d)
     good, wrong = spki_sha256(d, "mx.crt"), spki_sha256(d, "other.crt")
+    # DANE-TA(2): a CA, and the chain the MX presents to SNI mx-ta*
+    ca = ProbeCA(d)
+    leaf, _ = ca.issue("ta", "mx-ta.dane.example", "mx-ta.dane.example", 2)
+    with open(os.path.join(d, "ta-chain.crt"), "w") as f:
+        f.write(leaf.read_text() + ca.ca.read_text())
+    ca_der = run("openssl", "x509", "-in", str(ca.ca), "-outform", "DER", cwd=d)
+    ta = hashlib.sha256(ca_der).hexdigest()
     mx = "".join(MX.format(d=dom, tlsa=t) for dom, t in (
         ("good", f"3 1 1 {good}"), ("wrong", f"3 1 1 {wrong}"),
-        ("bogus", f"3 1 1 {good}"), ("unusable", f"1 1 1 {good}")))
+        ("bogus", f"3 1 1 {good}"), ("unusable", f"1 1 1 {good}"),
+        ("ta", f"2 0 1 {ta}"), ("taname", f"2 0 1 {ta}")))
     # no TLSA name at all: a signed NXDOMAIN (NSEC proof)
     mx += MX.format(d="none", tlsa="x").split("_25")[0]
     zone = ZONE.format(mx=mx)
@@ -141,6 +154,14 @@ def sink_tls(world):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(os.path.join(world["dir"], "mx.crt"),
                         os.path.join(world["dir"], "mx.key"))
+    ta_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ta_ctx.load_cert_chain(os.path.join(world["dir"], "ta-chain.crt"),
+                           os.path.join(world["dir"], "ta.key"))
+
+    def by_name(sslobj, name, _ctx):
+        if name and name.startswith("mx-ta"):
+            sslobj.context = ta_ctx
+    ctx.sni_callback = by_name
     port = free_port()
     sink = Sink()
     ctl = Controller(sink, hostname="127.0.0.1", port=port, tls_context=ctx)
@@ -194,9 +215,11 @@ def delivered_over_tls(world, sink_tls, postel_factory, domain, dane):
     return srv, qid
 
 
-def test_matching_tlsa_verifies_and_delivers(world, sink_tls, postel_factory):
-    srv, qid = delivered_over_tls(world, sink_tls, postel_factory,
-                                  "good.dane.example", "verified")
+@pytest.mark.parametrize("domain", ["good.dane.example", "ta.dane.example"])
+def test_matching_tlsa_verifies_and_delivers(world, sink_tls, postel_factory, domain):
+    """DANE-EE(3) of the MX's key; DANE-TA(2) of the CA its chain is
+    issued by, the MX host name in the certificate."""
+    srv, qid = delivered_over_tls(world, sink_tls, postel_factory, domain, "verified")
     dane = srv.wait_for_log(rf"event=relay_dane queue_id={qid} ", timeout=5)
     assert "security=secure" in dane and "usable=1" in dane, dane
 
@@ -215,6 +238,11 @@ def test_wrong_or_bogus_tlsa_defers_never_sends(world, sink_tls, postel_factory)
     assert "dane=tempfail" in line and "codes=451" in line, line
     assert "TLSA lookup failed" in line, line
     assert_deferred(srv, sink, qid2, rcpt2)
+    # DANE-TA: the chain matches, the name does not
+    qid3, rcpt3 = send(srv, "taname.dane.example")
+    line = attempt(srv, qid3)
+    assert "dane=failed" in line and re.search(r"codes=4\d\d", line), line
+    assert_deferred(srv, sink, qid3, rcpt3)
     assert not sink.messages
 
 
