@@ -195,10 +195,17 @@ def received(sink, rcpt, timeout):
     return sink.wait(lambda m: rcpt in m[0], timeout)
 
 
-def assert_deferred(srv, sink, qid, rcpt):
+def deferred(srv, sink, domain, dane, codes=r"4\d\d"):
+    """Sends to domain: the attempt logs dane=<dane> and a 4xx, the
+    recipient stays deferred (no bounce) and nothing reaches the MX.
+    Returns the attempt's log line."""
+    qid, rcpt = send(srv, domain)
+    line = attempt(srv, qid)
+    assert f"dane={dane} " in line and re.search(rf"codes={codes}\b", line), line
     out = srv.cli("queue", "show", qid)[1]
     assert re.search(rf"{re.escape(rcpt)} attempts=1\n +state: deferred", out), out
     assert not received(sink, rcpt, 0.5)
+    return line
 
 
 def delivered_over_tls(world, sink_tls, postel_factory, domain, dane):
@@ -229,20 +236,11 @@ def test_wrong_or_bogus_tlsa_defers_never_sends(world, sink_tls, postel_factory)
     deferred (4xx), nothing reaches the MX, no bounce."""
     sink, port = sink_tls
     srv = runner(world, postel_factory, port)
-    qid, rcpt = send(srv, "wrong.dane.example")
-    line = attempt(srv, qid)
-    assert "dane=failed" in line and re.search(r"codes=4\d\d", line), line
-    assert_deferred(srv, sink, qid, rcpt)
-    qid2, rcpt2 = send(srv, "bogus.dane.example")
-    line = attempt(srv, qid2)
-    assert "dane=tempfail" in line and "codes=451" in line, line
+    deferred(srv, sink, "wrong.dane.example", "failed")
+    line = deferred(srv, sink, "bogus.dane.example", "tempfail", "451")
     assert "TLSA lookup failed" in line, line
-    assert_deferred(srv, sink, qid2, rcpt2)
     # DANE-TA: the chain matches, the name does not
-    qid3, rcpt3 = send(srv, "taname.dane.example")
-    line = attempt(srv, qid3)
-    assert "dane=failed" in line and re.search(r"codes=4\d\d", line), line
-    assert_deferred(srv, sink, qid3, rcpt3)
+    deferred(srv, sink, "taname.dane.example", "failed")
     assert not sink.messages
 
 
@@ -275,16 +273,10 @@ def test_usable_tlsa_without_starttls_defers(world, postel_factory):
     running = True
     try:
         srv = runner(world, postel_factory, port)
-        qid, rcpt = send(srv, "good.dane.example")
-        line = attempt(srv, qid)
-        assert "dane=failed" in line and "codes=451" in line, line
+        line = deferred(srv, sink, "good.dane.example", "failed", "451")
         assert "STARTTLS" in line, line
-        assert_deferred(srv, sink, qid, rcpt)
         # TLSA present but none usable: TLS is still mandatory
-        qid, rcpt = send(srv, "unusable.dane.example")
-        line = attempt(srv, qid)
-        assert "dane=unusable" in line and "codes=451" in line, line
-        assert_deferred(srv, sink, qid, rcpt)
+        deferred(srv, sink, "unusable.dane.example", "unusable", "451")
         # the unsigned domain still goes in plaintext (RFC 7435)
         qid, rcpt = send(srv, "plain.example")
         got = received(sink, rcpt, 15)
@@ -293,9 +285,7 @@ def test_usable_tlsa_without_starttls_defers(world, postel_factory):
         # records still usable
         ctl.stop()
         running = False
-        qid, rcpt = send(srv, "good.dane.example")
-        line = attempt(srv, qid)
-        assert "dane=usable" in line and "codes=451" in line, line
+        deferred(srv, sink, "good.dane.example", "usable", "451")
     finally:
         if running:
             ctl.stop()
