@@ -14,6 +14,7 @@
  * verified TLS; all hosts skipped defers with 451 4.7.5. */
 #include "relay/runner_private.h"
 #include "relay/runner_mtasts.h"
+#include "relay/runner_dane.h"
 #include "lib/config.h"
 #include "lib/mem.h"
 #include "lib/log.h"
@@ -44,6 +45,7 @@ struct runner_attempt {
 	const char *last_host;
 	struct runner_sts sts;          /* MTA-STS, runner_mtasts.h */
 	struct runner_mtasts_get *sts_get;
+	struct runner_dane *dane;     /* runner_dane.c: the host's DANE policy */
 };
 
 /* Where DANE (relay/dane.h) and MTA-STS (runner_mtasts.h) decide the TLS
@@ -63,6 +65,7 @@ static void attempt_free(struct runner_attempt *a)
 	runner_sts_clear(&a->sts);
 	if (a->client != NULL)
 		smtp_client_destroy(&a->client);
+	runner_dane_free(&a->dane);
 	if (a->slot)
 		runner_slot_release(&a->r->slots, a->domain);
 	free(a->addrs);
@@ -86,9 +89,10 @@ static void attempt_log(const struct runner_attempt *a, const char *ip, bool tls
 		str_printf(&codes, ",+%u more", a->count - RUNNER_LOG_RCPTS_MAX);
 	const struct smtp_client_reply *first = &replies[0];
 	log_info("event=relay_attempt queue_id=%s domain=%s rcpt=%s mx=%s ip=%s tls=%s "
-		 "mta_sts=%s codes=%s reply=%s", runner_entry_id(a->e), log_str(a->domain),
+		 "mta_sts=%s dane=%s codes=%s reply=%s", runner_entry_id(a->e), log_str(a->domain),
 		 log_value(rc.data, rc.len), log_str(a->last_host), ip != NULL ? ip : "-",
-		 tls ? "yes" : "no", runner_sts_label(&a->sts, tls), str_c(&codes),
+		 tls ? "yes" : "no", runner_sts_label(&a->sts, tls), runner_dane_name(a->dane),
+		 str_c(&codes),
 		 log_str(t_printf("%u%s%s %s", first->code, first->enhanced[0] ? " " : "",
 				  first->enhanced, first->text != NULL ? first->text : "")));
 	str_free(&rc);
@@ -137,11 +141,12 @@ static void attempt_on_result(void *ctx, const struct smtp_client_result *res)
 {
 	struct runner_attempt *a = ctx;
 	const char *ip = a->addrs[a->addr_at - 1];
+	runner_dane_result(a->dane, res);
 	if (result_is_connection_failure(res) &&
 	    (a->addr_at < a->addr_count || a->host_at < a->host_count)) {
-		log_info("event=relay_try_next queue_id=%s mx=%s ip=%s reply=%s",
+		log_info("event=relay_try_next queue_id=%s mx=%s ip=%s dane=%s reply=%s",
 			 runner_entry_id(a->e), log_str(a->last_host), ip,
-			 log_str(res->final.text));
+			 runner_dane_name(a->dane), log_str(res->final.text));
 		smtp_client_destroy(&a->client);
 		attempt_next_addr(a);
 		return;
@@ -177,10 +182,12 @@ static void attempt_next_addr(struct runner_attempt *a)
 		.host = a->last_host, .ip = ip, .port = a->r->config->relay_port,
 		.tls = a->r->tls,
 	};
-	if (a->r->smarthost != NULL)
+	if (a->r->smarthost != NULL) {
 		runner_smarthost_dest(a->r->smarthost, ip, &dest);
-	else
+	} else {
 		attempt_policy(a, &dest);
+		runner_dane_dest(a->dane, &dest); /* usable TLSA: DANE decides (RFC 8461 2) */
+	}
 	const char *error;
 	if (lseek(a->fd, 0, SEEK_SET) < 0) {
 		attempt_done_all(a, 451, "4.3.0", "cannot read the queued message");
@@ -195,7 +202,17 @@ static void attempt_next_addr(struct runner_attempt *a)
 	}
 }
 
-static void attempt_on_addrs(char (*addrs)[64], unsigned count, const char *why, void *ctx)
+static void attempt_on_dane(void *ctx)
+{
+	struct runner_attempt *a = ctx;
+	if (runner_dane_skip_host(a->dane))
+		attempt_next_host(a); /* RFC 7672 2.2: no downgrade, next MX */
+	else
+		attempt_next_addr(a);
+}
+
+static void attempt_on_addrs(char (*addrs)[64], unsigned count, bool secure,
+			     const char *why, void *ctx)
 {
 	struct runner_attempt *a = ctx;
 	a->lookup = NULL;
@@ -205,15 +222,23 @@ static void attempt_on_addrs(char (*addrs)[64], unsigned count, const char *why,
 	memcpy(a->addrs, addrs, RUNNER_ADDRS_MAX * sizeof(addrs[0]));
 	a->addr_count = count;
 	a->addr_at = 0;
-	attempt_next_addr(a);
+	if (count == 0)
+		attempt_next_addr(a);
+	else
+		runner_dane_host(a->dane, a->last_host, a->hosts[a->host_at - 1].secure,
+				 secure, attempt_on_dane, a);
 }
 
 static void attempt_next_host(struct runner_attempt *a)
 {
 	const char *sts_text = runner_sts_refused_text(&a->sts, a->host_count);
 	if (a->host_at >= a->host_count) {
-		attempt_done_all(a, 451, sts_text != NULL ? "4.7.5" : "4.4.1",
-				 sts_text != NULL ? sts_text : "no MX host answered");
+		if (sts_text != NULL)
+			attempt_done_all(a, 451, "4.7.5", sts_text);
+		else if (runner_dane_skip_host(a->dane))
+			attempt_done_all(a, 451, "4.7.5", "TLSA lookup failed (DANE, RFC 7672 2.2)");
+		else
+			attempt_done_all(a, 451, "4.4.1", "no MX host answered");
 		return;
 	}
 	a->last_host = a->hosts[a->host_at++].host;
@@ -312,6 +337,7 @@ void runner_attempt_start(struct runner *r, struct runner_entry *e, const char *
 	a->count = count;
 	a->addrs = xcalloc(RUNNER_ADDRS_MAX, sizeof(a->addrs[0]));
 	a->fd = runner_entry_message_fd(e);
+	a->dane = runner_dane_create(r->dns, runner_entry_id(e));
 	a->rcpts = xcalloc(count, sizeof(*a->rcpts));
 	for (unsigned i = 0; i < count; i++) {
 		const struct queue_recipient *q = &env->recipients[idx[i]];

@@ -206,7 +206,8 @@ static void sts_fetch_next(struct sts_domain *d, const char *error)
 		sts_fetch_failed(d, error);
 }
 
-static void sts_on_addrs(char (*addrs)[64], unsigned count, const char *why, void *ctx)
+static void sts_on_addrs(char (*addrs)[64], unsigned count, bool secure, const char *why,
+			 void *ctx)
 {
 	struct sts_domain *d = ctx;
 	d->addr = NULL;

@@ -60,6 +60,7 @@ void runner_slot_release(struct runner_slots *s, const char *domain);
 struct runner_mx {
 	unsigned pref;
 	char host[DNS_NAME_MAX + 1];
+	bool secure; /* the MX answer (or NODATA) was DNSSEC-validated */
 };
 /* Sort by preference, shuffling each run of equal preferences with
  * rnd(ctx) (RFC 5321 5.1: "randomize them"). */
@@ -86,9 +87,10 @@ typedef void runner_mx_callback_t(enum runner_mx_status status, const char *why,
 /* MX for domain; no MX: the domain itself (RFC 5321 5.1 implicit MX). */
 struct runner_mx_lookup *runner_mx_resolve(struct dns_resolver *dns, const char *domain,
 					   runner_mx_callback_t *cb, void *ctx);
-/* A and AAAA of host: addrs as text, IPv6 first. */
-typedef void runner_addr_callback_t(char (*addrs)[64], unsigned count, const char *why,
-				    void *ctx);
+/* A and AAAA of host: addrs as text, IPv6 first; secure when both
+ * answers were DNSSEC-validated (DANE, RFC 7672 2.2.2). */
+typedef void runner_addr_callback_t(char (*addrs)[64], unsigned count, bool secure,
+				    const char *why, void *ctx);
 struct runner_mx_lookup *runner_addr_resolve(struct dns_resolver *dns, const char *host,
 					     runner_addr_callback_t *cb, void *ctx);
 void runner_mx_lookup_cancel(struct runner_mx_lookup **l);

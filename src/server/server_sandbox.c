@@ -140,8 +140,10 @@ static const struct sandbox_path sandbox_system_paths[] = {
 };
 
 /* Files config keys name that a child reads after entering: the queue
- * runner's relay_ca_file (MTA-STS, relayhost). Read-only; empty skipped. */
-static const char *sandbox_config_files[1];
+ * runner's relay_ca_file (MTA-STS, relayhost) and a dns_trust_anchor
+ * outside /usr/share/dns (a locally signed zone's key: libunbound reads
+ * it at the runner's first lookup). Read-only; empty skipped. */
+static const char *sandbox_config_files[2];
 
 /* ---- seccomp ---- */
 
@@ -313,7 +315,8 @@ static int sandbox_landlock_allow(int ruleset, const char *path, uint64_t access
 	return 1;
 }
 
-static int sandbox_landlock_apply(int abi, const char *data_dir, const char **error_r)
+static int sandbox_landlock_apply(int abi, const char *data_dir,
+				  const char **error_r)
 {
 	struct sandbox_ruleset_attr attr = { .handled_access_fs = sandbox_fs_rights(abi) };
 	size_t attr_size = sizeof(attr.handled_access_fs);
@@ -371,9 +374,8 @@ void server_sandbox_probe(struct server_sandbox_status *status_r)
 	status_r->landlock_abi = sandbox_landlock_abi();
 }
 
-int server_sandbox_enter(const char *data_dir,
-			 struct server_sandbox_status *status_r,
-			 const char **error_r)
+static int sandbox_enter(const char *data_dir,
+			 struct server_sandbox_status *status_r, const char **error_r)
 {
 	int landlock_abi = sandbox_landlock_abi();
 	int landlock_errno = errno;
@@ -411,6 +413,13 @@ int server_sandbox_enter(const char *data_dir,
 	return 0;
 }
 
+int server_sandbox_enter(const char *data_dir,
+			 struct server_sandbox_status *status_r,
+			 const char **error_r)
+{
+	return sandbox_enter(data_dir, status_r, error_r);
+}
+
 int server_sandbox_worker(const struct config *config, const char **error_r)
 {
 	struct server_sandbox_status status;
@@ -419,5 +428,6 @@ int server_sandbox_worker(const struct config *config, const char **error_r)
 		return 0;
 	}
 	sandbox_config_files[0] = config->relay_ca_file;
+	sandbox_config_files[1] = config->dns_trust_anchor;
 	return server_sandbox_enter(config->data_dir, &status, error_r);
 }
