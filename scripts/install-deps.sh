@@ -10,7 +10,7 @@ RUN_PKGS="meson ninja-build pkg-config gcc libc6-dev libssl-dev libsqlite3-dev l
 # python3-aiosmtpd: the receiving MX of the relay tests;
 # bind9-utils: dnssec-keygen/dnssec-signzone sign their DNSSEC test zone.
 # systemd: systemd-analyze verifies dist/postel.service (never started here).
-CHECK_PKGS="mutt neomutt isync offlineimap3 tmux fetchmail libcmocka-dev python3-pytest swaks libnet-ssleay-perl libio-socket-ssl-perl curl clang-14 libclang-rt-14-dev sqlite3 procps python3-dnslib python3-aiosmtpd bind9-utils systemd"
+CHECK_PKGS="mutt neomutt isync offlineimap3 tmux fetchmail libcmocka-dev python3-pytest swaks libnet-ssleay-perl libio-socket-ssl-perl curl clang-14 libclang-rt-14-dev sqlite3 procps python3-dnslib python3-aiosmtpd python3-dkim bind9-utils systemd"
 # Peers for the probe tests, each run there as a private instance on
 # loopback high ports. They ship system services, which must never start:
 # see install_services below.

@@ -1,7 +1,8 @@
 """A loopback authoritative DNS server for the `postel probe --dns` tests,
 built on dnslib (Debian's python3-dnslib): it answers UDP and TCP on
 127.0.0.1 from a zone given as text, NXDOMAIN for names it does not
-hold, and NOERROR with no answer for types a name does not have."""
+hold, and NOERROR with no answer for types a name does not have. In a
+zone signed with NSEC (dnssec-signzone) both come with their proof."""
 import socket
 
 from dnslib import QTYPE, RCODE, RR
@@ -31,6 +32,7 @@ class ZoneResolver(BaseResolver):
                     reply.add_answer(rr)
         if not known:
             reply.header.rcode = RCODE.NXDOMAIN
+            self.deny_name(reply, qname)
         elif not reply.rr:
             # a signed zone's NODATA: its NSEC and signature prove it
             # (RFC 4035 3.1.3.1)
@@ -40,6 +42,37 @@ class ZoneResolver(BaseResolver):
                     reply.add_auth(rr)
         reply.header.aa = 1
         return reply
+
+
+    def deny_name(self, reply, qname):
+        """RFC 4035 3.1.3.2: the NSEC records (and their signatures)
+        covering the name and the wildcard at its closest encloser."""
+        nsecs = [rr for rr in self.records if rr.rtype == QTYPE.NSEC]
+        owners = {canonical(rr.rname) for rr in self.records}
+        name = canonical(qname)
+        encloser = name[:-1]
+        # the closest encloser: the longest ancestor that exists (or has
+        # names beneath it: an empty non-terminal)
+        while encloser and not any(o[:len(encloser)] == encloser for o in owners):
+            encloser = encloser[:-1]
+        proofs = []
+        for target in (name, encloser + (b"*",)):
+            for rr in nsecs:
+                own, nxt = canonical(rr.rname), canonical(rr.rdata.label)
+                if (own < target < nxt) or (nxt <= own and (target > own or target < nxt)):
+                    if rr not in proofs:
+                        proofs.append(rr)
+        for nsec in proofs:
+            reply.add_auth(nsec)
+            for rr in self.records:
+                if (rr.rname == nsec.rname and rr.rtype == QTYPE.RRSIG and
+                        rr.rdata.covered == QTYPE.NSEC):
+                    reply.add_auth(rr)
+
+
+def canonical(label):
+    """RFC 4034 6.1 order: labels from the right, lower case."""
+    return tuple(part.lower() for part in reversed(label.label))
 
 
 class QuietLogger(DNSLogger):

@@ -3,6 +3,7 @@ and never speaks, and a scripted SMTP/IMAP/POP3 server with implicit TLS or
 STARTTLS and certificates made here with `openssl` (expired, wrong name,
 signed by a test CA). Every socket has a timeout, every loop is bounded,
 only 127.0.0.1 is used; each server is a daemon thread stopped by close()."""
+import http.server
 import pathlib
 import socket
 import ssl
@@ -38,6 +39,18 @@ class ProbeCA:
                 "-CAcreateserial", "-out", f"{name}.crt", "-days", str(days),
                 "-extfile", str(ext), cwd=self.dir)
         return self.dir / f"{name}.crt", self.dir / f"{name}.key"
+
+
+def https_server(handler, cert, key):
+    """A threading HTTP server over TLS on 127.0.0.1:free port, serving
+    handler in a daemon thread; stop it with shutdown() and server_close().
+    The MTA-STS policy host of the probe and relay tests."""
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(str(cert), str(key))
+    httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd
 
 
 class FakeServer:

@@ -9,16 +9,14 @@ import http.server
 import json
 import re
 import shutil
-import ssl
 import subprocess
-import threading
 import time
 
 import pytest
 
 from conftest import POSTEL_BIN, free_ports, scaled
 from probe_dns_server import ZoneServer
-from probe_fakes import ProbeCA, openssl
+from probe_fakes import ProbeCA, https_server, openssl
 
 
 def dkim_key(directory, bits):
@@ -43,6 +41,9 @@ POLICIES = {
                            "max_age: 604800\n",
     "mta-sts.testing.example": "version: STSv1\nmode: testing\nmx: mx.testing.example\n"
                                "max_age: 3600\n",
+    # a good policy sent as text/html, which RFC 8461 3.2 does not accept
+    "mta-sts.html.example": "version: STSv1\nmode: enforce\nmx: mx.html.example\n"
+                            "max_age: 3600\n",
 }
 
 
@@ -55,7 +56,8 @@ class PolicyHandler(http.server.BaseHTTPRequestHandler):
             return
         data = body.encode()
         self.send_response(200)
-        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Type",
+                         "text/html" if host == "mta-sts.html.example" else "text/plain")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
@@ -70,7 +72,7 @@ def env(tmp_path_factory):
     ca = ProbeCA(d)
     cert, key = ca.issue("sts", "mta-sts.good.example",
                          ["mta-sts.good.example", "mta-sts.bad.example",
-                          "mta-sts.testing.example"], 30)
+                          "mta-sts.testing.example", "mta-sts.html.example"], 30)
     good_key = dkim_key(d, 2048)
     weak_key = dkim_key(d, 1024)
     zone = f"""
@@ -120,14 +122,13 @@ mx.testing.example. 300 IN A 45.33.3.30
 testing.example. 300 IN TXT "v=spf1 mx"
 _dmarc.testing.example. 300 IN TXT "v=DMARC1; p=quarantine"
 _mta-sts.testing.example. 300 IN TXT "v=STSv1; id=7"
+
+html.example. 300 IN MX 10 mx.html.example.
+mx.html.example. 300 IN A 45.33.4.40
+_mta-sts.html.example. 300 IN TXT "v=STSv1; id=8"
 """
     dns = ZoneServer(zone, servfail=["broken.example"])
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), PolicyHandler)
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(str(cert), str(key))
-    httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
+    httpd = https_server(PolicyHandler, cert, key)
     try:
         yield {"dns": dns, "ca": ca, "sts": f"127.0.0.1:{httpd.server_address[1]}"}
     finally:
@@ -265,6 +266,15 @@ def test_testing_mode_and_missing_all(env):
     assert policy["result"] == "warning" and "mode testing" in policy["detail"]
     dkim = v[("dkim", "nosuch._domainkey.testing.example")]
     assert dkim["result"] == "fail" and dkim["detail"] == "no record"
+    assert rc == 1
+
+
+def test_policy_not_text_plain_is_refused(env):
+    # the probe checks the reply as the runner does (mta_sts_http_body)
+    rc, doc = probe_dns(env, "html.example", json_out=True)
+    policy = verdicts(doc)[("mta-sts-policy",
+                            "https://mta-sts.html.example/.well-known/mta-sts.txt")]
+    assert policy["result"] == "fail" and "not text/plain" in policy["detail"], policy
     assert rc == 1
 
 

@@ -10,10 +10,10 @@ from conftest import ALICE, BOB, make_message, token
 QID = r"[0-9a-f]{25}"
 
 
-def queue_remote(srv, tok, rcpts):
-    """Submit one message from alice to rcpts; returns the queue id the
-    250 reply names."""
-    msg = make_message(tok, sender=ALICE, to=rcpts[0])
+def queue_remote(srv, tok, rcpts, **kw):
+    """Submit one message from alice to rcpts (make_message's keywords
+    in kw); returns the queue id the 250 reply names."""
+    msg = make_message(tok, sender=ALICE, to=rcpts[0], **kw)
     with srv.submission_authed() as c:
         assert c.cmd(f"MAIL FROM:<{ALICE}>").code == 250
         for rcpt in rcpts:

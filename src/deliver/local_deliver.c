@@ -5,6 +5,7 @@
  * overlap their fsyncs, then commit all copies through the worker's group
  * committer (store_committer.h) and the queue entry last, or abort all. */
 #include "deliver/local_deliver.h"
+#include "dkim/dkim_deliver.h"
 #include "smtp/smtp_message.h"
 #include "lib/log.h"
 #include "store/store.h"
@@ -189,14 +190,21 @@ static bool deliver_write_all(struct local_delivery *d, struct smtp_message_scan
 				  store_write_cb, store_write_fd_cb, copies[i], error_r) < 0)
 			failed = true;
 	}
-	str_free(&prefix);
 	if (!failed && d->env.recipient_count > 0) {
 		/* RFC 5321 4.4: a relay does not touch Return-Path fields */
+		str_clear(&prefix);
+		/* signed as queued: the runner sends these bytes, and a crash
+		 * after the commit cannot lose the signature */
+		if (d->dkim_sign)
+			(void)dkim_deliver_sign(d->sid, d->data_dir, d->sender, &d->prefix,
+						d->msg_fd, d->msg_mem, d->msg_size, &prefix);
+		str_append(&prefix, d->prefix.data, d->prefix.len);
 		*qw_r = queue_writer_begin(tl_queue, &d->env, error_r);
-		if (*qw_r == NULL || deliver_write(d, &d->prefix, NULL, 0, queue_write_cb,
+		if (*qw_r == NULL || deliver_write(d, &prefix, NULL, 0, queue_write_cb,
 						   queue_write_fd_cb, *qw_r, error_r) < 0)
 			failed = true;
 	}
+	str_free(&prefix);
 	/* the slow part that cannot be shared: each file's own fsync, done
 	 * here so that the delivery threads overlap them */
 	for (unsigned i = 0; i < d->nlocal && !failed; i++) {

@@ -22,7 +22,9 @@
  *   added fields when the message's first line is no header field.
  * - The message is either a file (msg_fd, read with pread: its offset is
  *   not moved) or memory (msg_mem); msg_size bytes, CRLF line ends.
- * - local[] is sorted in place; addresses must be distinct. */
+ * - local[] is sorted in place; addresses must be distinct.
+ * - dkim_sign: the queue entry gets DKIM-Signature fields in front when
+ *   the From: domain has keys; local copies are never signed. */
 #ifndef POSTEL_LOCAL_DELIVER_H
 #define POSTEL_LOCAL_DELIVER_H
 
@@ -48,6 +50,7 @@ struct local_delivery {
 	const char **local;      /* distinct local mailboxes */
 	unsigned nlocal;
 	struct queue_envelope env; /* env.recipient_count == 0: none remote */
+	bool dkim_sign;          /* sign the queue copy (dkim/dkim_deliver.h) */
 	/* output */
 	bool failed, storage_full, loop;
 	unsigned looped;         /* local copies dropped as mail loops */

@@ -138,6 +138,9 @@ const struct config_key config_keys[] = {
 		 "run the queue runner that sends queued mail to other domains"),
 	KEY_UINT(relay_port, "25", 1, 65535,
 		 "relay: the port of remote MX hosts (RFC 5321 4.5.4)"),
+	KEY_UINT(mta_sts_port, "443", 1, 65535,
+		 "relay: the HTTPS port of MTA-STS policy hosts (RFC 8461 3.3: 443; "
+		 "another only for tests)"),
 	KEY_UINT(relay_max_connections, "100", 1, 100000,
 		 "relay: outbound SMTP connections at once, all domains"),
 	KEY_UINT(relay_max_per_domain, "20", 1, 100000,

@@ -72,6 +72,7 @@ struct config {
 	bool relayhost_implicit_tls; /* TLS from the first byte on any port */
 	bool relay;                  /* run the queue runner (relay/runner.h) */
 	unsigned relay_port;         /* remote MX port, default 25 */
+	unsigned mta_sts_port;       /* MTA-STS policy HTTPS port, 443; tests */
 	unsigned relay_max_connections, relay_max_per_domain;
 	bool sandbox;                /* workers: seccomp + Landlock, default yes */
 	char *postmaster_address;    /* empty: the first user added */

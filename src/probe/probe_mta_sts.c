@@ -3,18 +3,21 @@
  * verify and match (3.3), whose reply must be 200 without redirects, and
  * whose mx lines must cover every MX host. --mta-sts-host HOST:PORT says
  * where to connect instead of mta-sts.DOMAIN:443 (the name checked and
- * sent stays mta-sts.DOMAIN). See probe_dns_private.h. */
+ * sent stays mta-sts.DOMAIN). The reply is checked by the relay's own
+ * mta_sts_http_body(), so probe and runner agree on what a policy server
+ * must send. See probe_dns_private.h. */
 #include "probe/probe_dns_private.h"
 #include "probe/probe_io.h"
 #include "probe/probe_tls.h"
+#include "relay/mta_sts.h"
+#include "relay/mta_sts_fetch.h"
 
 #include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* RFC 8461 3.2: a policy is at most 64 KiB; headers get room beside it. */
-#define PROBE_STS_BODY_MAX (64 * 1024)
-#define PROBE_STS_REPLY_MAX (PROBE_STS_BODY_MAX + 16 * 1024)
+#define PROBE_STS_REPLY_MAX (MTA_STS_POLICY_MAX + 16 * 1024)
 
 static int probe_sts_address(struct probe_dns_run *run, const char *host,
 			     struct sockaddr_storage *ss, socklen_t *len_r,
@@ -95,31 +98,16 @@ static int probe_sts_fetch(struct probe_dns_run *run, const char *host,
 	if (probe_io_write(&io, req, strlen(req), error_r) < 0 ||
 	    probe_io_read_all(&io, PROBE_STS_REPLY_MAX, &reply, error_r) < 0)
 		goto out;
-	const char *data = str_c(&reply), *sep = strstr(data, "\r\n\r\n");
-	size_t skip = 4;
-	if (sep == NULL) {
-		sep = strstr(data, "\n\n");
-		skip = 2;
-	}
-	if (reply.len < 12 || strncmp(data, "HTTP/1.", 7) != 0 || sep == NULL) {
-		*error_r = "not an HTTP reply";
+	/* the relay's parser (RFC 8461 3.3): 200 only, no redirects,
+	 * text/plain, the body within 64 KiB */
+	const char *policy;
+	size_t policy_len;
+	const char *why = mta_sts_http_body(str_c(&reply), reply.len, &policy, &policy_len);
+	if (why != NULL) {
+		*error_r = pool_printf(run->pool, "the policy server: %s", why);
 		goto out;
 	}
-	if (strncmp(data + 8, " 200", 4) != 0) {
-		const char *eol = strpbrk(data, "\r\n");
-		*error_r = pool_printf(run->pool, "the server answered %s%s",
-				    probe_text_safe(run->pool, data,
-						    eol != NULL ? (size_t)(eol - data) : 12, 80),
-				    data[9] == '3' ? " (redirects are not followed, "
-				    "RFC 8461 3.3)" : "");
-		goto out;
-	}
-	size_t start = (size_t)(sep - data) + skip;
-	if (reply.len - start > PROBE_STS_BODY_MAX) {
-		*error_r = "the policy is over 64 KiB";
-		goto out;
-	}
-	str_append(body, data + start, reply.len - start);
+	str_append(body, policy, policy_len);
 	ret = 0;
 out:
 	str_free(&reply);

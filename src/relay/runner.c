@@ -2,6 +2,7 @@
  * from the master, signals, the queue scan and the wake timer. */
 #include "relay/runner.h"
 #include "relay/runner_private.h"
+#include "relay/runner_mtasts.h"
 #include "server/server.h"
 #include "server/server_sandbox.h"
 #include "auth/userdb.h"
@@ -169,12 +170,16 @@ static int runner_open(struct runner *r, const struct config *config, const char
 	    dns_resolver_create(r->loop, &dset, &r->dns, error_r) < 0)
 		return -1;
 	r->tls = conn_tls_client_create(NULL, RUNNER_TLS_CACHE, error_r);
-	return r->tls != NULL ? 0 : -1;
+	if (r->tls == NULL)
+		return -1;
+	r->mtasts = runner_mtasts_create(r, error_r);
+	return r->mtasts != NULL ? 0 : -1;
 }
 
 static void runner_close(struct runner *r)
 {
 	runner_smarthost_close(&r->smarthost);
+	runner_mtasts_destroy(&r->mtasts);
 	dns_resolver_destroy(&r->dns);
 	conn_tls_client_destroy(&r->tls);
 	if (r->committer != NULL)

@@ -9,8 +9,12 @@
  * (runner_entry_results), one key=value line per attempt. A null MX
  * (RFC 7505 4.1) fails every recipient with 556 5.1.10 at once; a domain
  * that does not exist fails with 550 5.1.2 (RFC 3463 3.2); a DNS failure
- * defers with 451 4.4.3. */
+ * defers with 451 4.4.3. The domain's MTA-STS policy (runner_mtasts.h)
+ * comes before the MX lookup: enforce skips hosts outside it and requires
+ * verified TLS; all hosts skipped defers with 451 4.7.5. */
 #include "relay/runner_private.h"
+#include "relay/runner_mtasts.h"
+#include "relay/runner_dane.h"
 #include "lib/config.h"
 #include "lib/mem.h"
 #include "lib/log.h"
@@ -39,24 +43,29 @@ struct runner_attempt {
 	struct smtp_client_message msg;
 	int fd;
 	const char *last_host;
+	struct runner_sts sts;          /* MTA-STS, runner_mtasts.h */
+	struct runner_mtasts_get *sts_get;
+	struct runner_dane *dane;     /* runner_dane.c: the host's DANE policy */
 };
 
-/* Where DANE (relay/dane.h) and MTA-STS (relay/mta_sts.h) decide the TLS
- * a destination needs, before connecting. Until they land: opportunistic
- * STARTTLS (RFC 7435), any certificate encrypts. */
-static enum smtp_client_tls_mode attempt_policy(const struct runner_attempt *a,
-						const char *host)
+/* Where DANE (relay/dane.h) and MTA-STS (runner_mtasts.h) decide the TLS
+ * a destination needs, before connecting; else opportunistic STARTTLS
+ * (RFC 7435), any certificate encrypts. DANE hook: pass dane=true to
+ * runner_sts_* for a host DANE governs (RFC 8461 2). */
+static void attempt_policy(const struct runner_attempt *a, struct smtp_client_dest *dest)
 {
-	(void)a;
-	(void)host;
-	return SMTP_CLIENT_TLS_OPPORTUNISTIC;
+	dest->tls_mode = SMTP_CLIENT_TLS_OPPORTUNISTIC;
+	runner_sts_dest(&a->sts, a->r->mtasts, false, dest);
 }
 
 static void attempt_free(struct runner_attempt *a)
 {
 	runner_mx_lookup_cancel(&a->lookup);
+	runner_mtasts_get_cancel(&a->sts_get);
+	runner_sts_clear(&a->sts);
 	if (a->client != NULL)
 		smtp_client_destroy(&a->client);
+	runner_dane_free(&a->dane);
 	if (a->slot)
 		runner_slot_release(&a->r->slots, a->domain);
 	free(a->addrs);
@@ -80,9 +89,10 @@ static void attempt_log(const struct runner_attempt *a, const char *ip, bool tls
 		str_printf(&codes, ",+%u more", a->count - RUNNER_LOG_RCPTS_MAX);
 	const struct smtp_client_reply *first = &replies[0];
 	log_info("event=relay_attempt queue_id=%s domain=%s rcpt=%s mx=%s ip=%s tls=%s "
-		 "codes=%s reply=%s", runner_entry_id(a->e), log_str(a->domain),
+		 "mta_sts=%s dane=%s codes=%s reply=%s", runner_entry_id(a->e), log_str(a->domain),
 		 log_value(rc.data, rc.len), log_str(a->last_host), ip != NULL ? ip : "-",
-		 tls ? "yes" : "no", str_c(&codes),
+		 tls ? "yes" : "no", runner_sts_label(&a->sts, tls), runner_dane_name(a->dane),
+		 str_c(&codes),
 		 log_str(t_printf("%u%s%s %s", first->code, first->enhanced[0] ? " " : "",
 				  first->enhanced, first->text != NULL ? first->text : "")));
 	str_free(&rc);
@@ -131,11 +141,12 @@ static void attempt_on_result(void *ctx, const struct smtp_client_result *res)
 {
 	struct runner_attempt *a = ctx;
 	const char *ip = a->addrs[a->addr_at - 1];
+	runner_dane_result(a->dane, res);
 	if (result_is_connection_failure(res) &&
 	    (a->addr_at < a->addr_count || a->host_at < a->host_count)) {
-		log_info("event=relay_try_next queue_id=%s mx=%s ip=%s reply=%s",
+		log_info("event=relay_try_next queue_id=%s mx=%s ip=%s dane=%s reply=%s",
 			 runner_entry_id(a->e), log_str(a->last_host), ip,
-			 log_str(res->final.text));
+			 runner_dane_name(a->dane), log_str(res->final.text));
 		smtp_client_destroy(&a->client);
 		attempt_next_addr(a);
 		return;
@@ -169,10 +180,14 @@ static void attempt_next_addr(struct runner_attempt *a)
 	const char *ip = a->addrs[a->addr_at++];
 	struct smtp_client_dest dest = {
 		.host = a->last_host, .ip = ip, .port = a->r->config->relay_port,
-		.tls_mode = attempt_policy(a, a->last_host), .tls = a->r->tls,
+		.tls = a->r->tls,
 	};
-	if (a->r->smarthost != NULL)
+	if (a->r->smarthost != NULL) {
 		runner_smarthost_dest(a->r->smarthost, ip, &dest);
+	} else {
+		attempt_policy(a, &dest);
+		runner_dane_dest(a->dane, &dest); /* usable TLSA: DANE decides (RFC 8461 2) */
+	}
 	const char *error;
 	if (lseek(a->fd, 0, SEEK_SET) < 0) {
 		attempt_done_all(a, 451, "4.3.0", "cannot read the queued message");
@@ -187,7 +202,17 @@ static void attempt_next_addr(struct runner_attempt *a)
 	}
 }
 
-static void attempt_on_addrs(char (*addrs)[64], unsigned count, const char *why, void *ctx)
+static void attempt_on_dane(void *ctx)
+{
+	struct runner_attempt *a = ctx;
+	if (runner_dane_skip_host(a->dane))
+		attempt_next_host(a); /* RFC 7672 2.2: no downgrade, next MX */
+	else
+		attempt_next_addr(a);
+}
+
+static void attempt_on_addrs(char (*addrs)[64], unsigned count, bool secure,
+			     const char *why, void *ctx)
 {
 	struct runner_attempt *a = ctx;
 	a->lookup = NULL;
@@ -197,13 +222,23 @@ static void attempt_on_addrs(char (*addrs)[64], unsigned count, const char *why,
 	memcpy(a->addrs, addrs, RUNNER_ADDRS_MAX * sizeof(addrs[0]));
 	a->addr_count = count;
 	a->addr_at = 0;
-	attempt_next_addr(a);
+	if (count == 0)
+		attempt_next_addr(a);
+	else
+		runner_dane_host(a->dane, a->last_host, a->hosts[a->host_at - 1].secure,
+				 secure, attempt_on_dane, a);
 }
 
 static void attempt_next_host(struct runner_attempt *a)
 {
+	const char *sts_text = runner_sts_refused_text(&a->sts, a->host_count);
 	if (a->host_at >= a->host_count) {
-		attempt_done_all(a, 451, "4.4.1", "no MX host answered");
+		if (sts_text != NULL)
+			attempt_done_all(a, 451, "4.7.5", sts_text);
+		else if (runner_dane_skip_host(a->dane))
+			attempt_done_all(a, 451, "4.7.5", "TLSA lookup failed (DANE, RFC 7672 2.2)");
+		else
+			attempt_done_all(a, 451, "4.4.1", "no MX host answered");
 		return;
 	}
 	a->last_host = a->hosts[a->host_at++].host;
@@ -211,6 +246,11 @@ static void attempt_next_host(struct runner_attempt *a)
 	    (a->addr_count = runner_smarthost_literal(a->r->smarthost, a->addrs)) > 0) {
 		a->addr_at = 0; /* [192.0.2.1]: no lookup */
 		attempt_next_addr(a);
+		return;
+	}
+	if (a->r->smarthost == NULL &&
+	    !runner_sts_host_allowed(&a->sts, runner_entry_id(a->e), a->last_host, false)) {
+		attempt_next_host(a); /* RFC 8461 4.1; at most RUNNER_MX_MAX deep */
 		return;
 	}
 	a->lookup = runner_addr_resolve(a->r->dns, a->last_host, attempt_on_addrs, a);
@@ -242,17 +282,27 @@ static void attempt_on_mx(enum runner_mx_status status, const char *why,
 	attempt_next_host(a);
 }
 
+static void attempt_on_sts(void *ctx)
+{
+	struct runner_attempt *a = ctx;
+	a->sts_get = NULL;
+	a->lookup = runner_mx_resolve(a->r->dns, a->domain, attempt_on_mx, a);
+	if (a->lookup == NULL)
+		attempt_done_all(a, 451, "4.4.3", "DNS lookup could not start");
+}
+
+/* MTA-STS first (RFC 8461 5.1: the policy decides which MX hosts count) */
 static void attempt_begin(struct runner_attempt *a)
 {
-	if (a->r->smarthost != NULL) { /* relayhost: no MX lookup */
+	if (a->r->smarthost != NULL) { /* relayhost: no MX lookup, no policy */
 		runner_smarthost_host(a->r->smarthost, &a->hosts[0]);
 		a->host_count = 1;
 		attempt_next_host(a);
 		return;
 	}
-	a->lookup = runner_mx_resolve(a->r->dns, a->domain, attempt_on_mx, a);
-	if (a->lookup == NULL)
-		attempt_done_all(a, 451, "4.4.3", "DNS lookup could not start");
+	a->sts_get = runner_mtasts_get(a->r->mtasts, a->domain, &a->sts, attempt_on_sts, a);
+	if (a->sts_get == NULL)
+		attempt_on_sts(a);
 }
 
 static const char *notify_text(unsigned notify)
@@ -287,6 +337,7 @@ void runner_attempt_start(struct runner *r, struct runner_entry *e, const char *
 	a->count = count;
 	a->addrs = xcalloc(RUNNER_ADDRS_MAX, sizeof(a->addrs[0]));
 	a->fd = runner_entry_message_fd(e);
+	a->dane = runner_dane_create(r->dns, runner_entry_id(e));
 	a->rcpts = xcalloc(count, sizeof(*a->rcpts));
 	for (unsigned i = 0; i < count; i++) {
 		const struct queue_recipient *q = &env->recipients[idx[i]];

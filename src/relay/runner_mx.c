@@ -88,6 +88,7 @@ struct runner_mx_lookup {
 	unsigned pending;
 	char addrs[RUNNER_ADDRS_MAX][64];
 	unsigned addr_count, v6_count;
+	unsigned insecure; /* address answers not DNSSEC-validated */
 	const char *why;
 };
 
@@ -138,6 +139,8 @@ static void mx_on_answer(struct dns_answer *a, void *ctx)
 	} else {
 		st = RUNNER_MX_TEMPFAIL;
 	}
+	for (unsigned i = 0; i < count; i++)
+		hosts[i].secure = a->security == DNS_SECURE;
 	why = t_printf("%s", why);
 	dns_answer_free(&a);
 	runner_mx_callback_t *cb = l->mx_cb;
@@ -171,6 +174,10 @@ static void addr_on_answer(struct dns_answer *a, void *ctx, unsigned which)
 	int af = which == 0 ? AF_INET6 : AF_INET;
 	size_t need = which == 0 ? 16 : 4;
 	l->l[which] = NULL;
+	/* RFC 7672 2.2.2: a validated denial (NODATA) counts as secure */
+	if (a->security != DNS_SECURE ||
+	    (a->result != DNS_RESULT_DATA && a->result != DNS_RESULT_NODATA))
+		l->insecure++;
 	if (a->result == DNS_RESULT_DATA) {
 		for (unsigned i = 0; i < a->count && l->addr_count < RUNNER_ADDRS_MAX; i++) {
 			if (a->len[i] != need)
@@ -195,9 +202,10 @@ static void addr_on_answer(struct dns_answer *a, void *ctx, unsigned which)
 	void *cctx = l->ctx;
 	char (*addrs)[64] = xcalloc(RUNNER_ADDRS_MAX, sizeof(addrs[0]));
 	unsigned count = l->addr_count;
+	bool secure = l->insecure == 0;
 	memcpy(addrs, l->addrs, sizeof(l->addrs));
 	free(l);
-	cb(addrs, count, why, cctx);
+	cb(addrs, count, secure, why, cctx);
 	free(addrs);
 }
 

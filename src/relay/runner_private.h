@@ -7,6 +7,7 @@
  *   runner_attempt.c  one SMTP attempt per destination domain
  *   runner_entry.c    an entry's lease, split by domain, outcomes, DSNs
  *   runner_smarthost.c the relayhost instead of MX hosts, when set
+ *   runner_mtasts.c   MTA-STS policies (RFC 8461), runner_mtasts.h
  * Everything runs on the runner's one event loop. */
 #ifndef POSTEL_RUNNER_PRIVATE_H
 #define POSTEL_RUNNER_PRIVATE_H
@@ -59,6 +60,7 @@ void runner_slot_release(struct runner_slots *s, const char *domain);
 struct runner_mx {
 	unsigned pref;
 	char host[DNS_NAME_MAX + 1];
+	bool secure; /* the MX answer (or NODATA) was DNSSEC-validated */
 };
 /* Sort by preference, shuffling each run of equal preferences with
  * rnd(ctx) (RFC 5321 5.1: "randomize them"). */
@@ -85,9 +87,10 @@ typedef void runner_mx_callback_t(enum runner_mx_status status, const char *why,
 /* MX for domain; no MX: the domain itself (RFC 5321 5.1 implicit MX). */
 struct runner_mx_lookup *runner_mx_resolve(struct dns_resolver *dns, const char *domain,
 					   runner_mx_callback_t *cb, void *ctx);
-/* A and AAAA of host: addrs as text, IPv6 first. */
-typedef void runner_addr_callback_t(char (*addrs)[64], unsigned count, const char *why,
-				    void *ctx);
+/* A and AAAA of host: addrs as text, IPv6 first; secure when both
+ * answers were DNSSEC-validated (DANE, RFC 7672 2.2.2). */
+typedef void runner_addr_callback_t(char (*addrs)[64], unsigned count, bool secure,
+				    const char *why, void *ctx);
 struct runner_mx_lookup *runner_addr_resolve(struct dns_resolver *dns, const char *host,
 					     runner_addr_callback_t *cb, void *ctx);
 void runner_mx_lookup_cancel(struct runner_mx_lookup **l);
@@ -128,6 +131,7 @@ struct runner {
 	struct dns_resolver *dns;
 	struct conn_tls_client *tls;
 	struct runner_smarthost *smarthost; /* NULL: MX delivery */
+	struct runner_mtasts *mtasts;   /* runner_mtasts.h */
 	struct smtp_client_settings client_set;
 	struct queue_schedule sched;
 	char owner[48];             /* lease owner: runner-PID */

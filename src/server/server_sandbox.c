@@ -28,7 +28,9 @@
  * Landlock: the ABI version decides which rights exist; rights the kernel
  * does not know are neither handled nor granted. EXECUTE is handled and
  * never granted. SQLite's temporary files go to the data directory
- * (SQLITE_TMPDIR), since /var/tmp and /tmp are closed. The signal scope
+ * (SQLITE_TMPDIR), since /var/tmp and /tmp are closed. DKIM keys
+ * (DATA/dkim/, read by workers as they queue mail) are beneath the data
+ * directory: its rule covers them; their owners make them read-only. The signal scope
  * (ABI 6) keeps queue_recover's kill(pid, 0) meaningful: a dead writer
  * still answers ESRCH, a live one outside the sandbox EPERM.
  *
@@ -136,6 +138,12 @@ static const struct sandbox_path sandbox_system_paths[] = {
 	{ "/lib", FS_DIR_READ },
 #endif
 };
+
+/* Files config keys name that a child reads after entering: the queue
+ * runner's relay_ca_file (MTA-STS, relayhost) and a dns_trust_anchor
+ * outside /usr/share/dns (a locally signed zone's key: libunbound reads
+ * it at the runner's first lookup). Read-only; empty skipped. */
+static const char *sandbox_config_files[2];
 
 /* ---- seccomp ---- */
 
@@ -307,7 +315,8 @@ static int sandbox_landlock_allow(int ruleset, const char *path, uint64_t access
 	return 1;
 }
 
-static int sandbox_landlock_apply(int abi, const char *data_dir, const char **error_r)
+static int sandbox_landlock_apply(int abi, const char *data_dir,
+				  const char **error_r)
 {
 	struct sandbox_ruleset_attr attr = { .handled_access_fs = sandbox_fs_rights(abi) };
 	size_t attr_size = sizeof(attr.handled_access_fs);
@@ -336,6 +345,14 @@ static int sandbox_landlock_apply(int abi, const char *data_dir, const char **er
 					   attr.handled_access_fs, error_r) < 0)
 			ret = -1;
 	}
+	for (size_t i = 0; ret > 0 && i < sizeof(sandbox_config_files) /
+		     sizeof(sandbox_config_files[0]); i++) {
+		const char *f = sandbox_config_files[i];
+		if (f != NULL && f[0] != '\0' &&
+		    sandbox_landlock_allow(ruleset, f, FS_FILE_READ,
+					   attr.handled_access_fs, error_r) < 0)
+			ret = -1;
+	}
 	if (ret > 0 && syscall(SYS_landlock_restrict_self, ruleset, 0) < 0) {
 		*error_r = t_printf("landlock: restrict self: %s", strerror(errno));
 		ret = -1;
@@ -357,9 +374,8 @@ void server_sandbox_probe(struct server_sandbox_status *status_r)
 	status_r->landlock_abi = sandbox_landlock_abi();
 }
 
-int server_sandbox_enter(const char *data_dir,
-			 struct server_sandbox_status *status_r,
-			 const char **error_r)
+static int sandbox_enter(const char *data_dir,
+			 struct server_sandbox_status *status_r, const char **error_r)
 {
 	int landlock_abi = sandbox_landlock_abi();
 	int landlock_errno = errno;
@@ -397,6 +413,13 @@ int server_sandbox_enter(const char *data_dir,
 	return 0;
 }
 
+int server_sandbox_enter(const char *data_dir,
+			 struct server_sandbox_status *status_r,
+			 const char **error_r)
+{
+	return sandbox_enter(data_dir, status_r, error_r);
+}
+
 int server_sandbox_worker(const struct config *config, const char **error_r)
 {
 	struct server_sandbox_status status;
@@ -404,5 +427,7 @@ int server_sandbox_worker(const struct config *config, const char **error_r)
 		log_warn("event=sandbox_skipped what=all reason=\"sandbox = no\"");
 		return 0;
 	}
+	sandbox_config_files[0] = config->relay_ca_file;
+	sandbox_config_files[1] = config->dns_trust_anchor;
 	return server_sandbox_enter(config->data_dir, &status, error_r);
 }

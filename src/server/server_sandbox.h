@@ -41,8 +41,9 @@ int server_sandbox_enter(const char *data_dir,
 			 struct server_sandbox_status *status_r,
 			 const char **error_r);
 
-/* worker_run's call: server_sandbox_enter() on config->data_dir unless
- * the administrator set `sandbox = no` (logged). */
+/* worker_run's call: server_sandbox_enter() on config->data_dir, and
+ * config->dns_trust_anchor readable, unless the administrator set
+ * `sandbox = no` (logged). */
 struct config;
 int server_sandbox_worker(const struct config *config, const char **error_r);
 

@@ -3,9 +3,9 @@
  * files outside the data directory, binding a port); what it does works
  * (files beneath the data directory with fsync, rename, flock and
  * O_TMPFILE; threads; SQLite temporary files; /dev/null, /dev/urandom,
- * /proc/self, time zones); a layer the kernel lacks is skipped with a
- * log line. The child reports by exit status. Skipped where the kernel
- * lacks seccomp or Landlock. */
+ * /proc/self, time zones, a dns_trust_anchor elsewhere); a layer the
+ * kernel lacks is skipped with a log line. The child reports by exit
+ * status. Skipped where the kernel lacks seccomp or Landlock. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -311,6 +311,50 @@ static void test_sandbox_allows(void **state)
 	assert_int_equal(run_child(child_allowed), 0);
 }
 
+/* dns_trust_anchor outside /usr/share/dns (a locally signed zone's DS
+ * set): readable in the sandbox, where libunbound opens it at the queue
+ * runner's first lookup; the file beside it stays closed. */
+static char anchor_dir[64];
+
+static void child_anchor(void)
+{
+	char anchor[128], other[128];
+	snprintf(anchor, sizeof(anchor), "%s/dsset-zone.example.", anchor_dir);
+	snprintf(other, sizeof(other), "%s/other", anchor_dir);
+	struct config config = { .data_dir = data_dir, .sandbox = true,
+				 .dns_trust_anchor = anchor };
+	const char *error = NULL;
+	CHECK(server_sandbox_worker(&config, &error) == 0);
+	int fd = open(anchor, O_RDONLY | O_CLOEXEC);
+	CHECK(fd >= 0);
+	close(fd);
+	errno = 0;
+	CHECK(open(other, O_RDONLY | O_CLOEXEC) < 0 && errno == EACCES);
+}
+
+static void test_sandbox_trust_anchor_readable(void **state)
+{
+	(void)state;
+	require_sandbox();
+	snprintf(anchor_dir, sizeof(anchor_dir), "/tmp/postel-anchor-XXXXXX");
+	assert_non_null(mkdtemp(anchor_dir));
+	char path[128];
+	const char *names[] = { "dsset-zone.example.", "other" };
+	for (unsigned i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/%s", anchor_dir, names[i]);
+		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		assert_true(fd >= 0);
+		close(fd);
+	}
+	int status = run_child(child_anchor);
+	for (unsigned i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/%s", anchor_dir, names[i]);
+		assert_int_equal(unlink(path), 0);
+	}
+	assert_int_equal(rmdir(anchor_dir), 0);
+	assert_int_equal(status, 0);
+}
+
 static void test_sandbox_config_off(void **state)
 {
 	(void)state;
@@ -325,6 +369,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sandbox_skips_missing_layer, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_sandbox_config_off, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sandbox_trust_anchor_readable, setup,
+						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -242,6 +242,8 @@ void smtp_deliver(struct smtp_session *s)
 	}
 	if (nremote > 0)
 		smtp_job_envelope(s, job, nremote);
+	/* issue 10 item 7: mail of local users is DKIM-signed as queued */
+	job->d.dkim_sign = s->auth_user != NULL;
 
 	s->state = SMTP_STATE_WAIT;
 	session_job_begin(&s->base);
