@@ -12,6 +12,21 @@
 #include <string.h>
 #include <strings.h>
 
+static unsigned smtp_client_cmd_timeout(const struct smtp_client *c,
+					enum smtp_client_cmd cmd)
+{
+	switch (cmd) {
+	case SMTP_CMD_MAIL: return c->set.mail_ms;
+	case SMTP_CMD_RCPT: return c->set.rcpt_ms;
+	case SMTP_CMD_DATA: return c->set.data_ms;
+	case SMTP_CMD_BDAT: return c->set.data_block_ms;
+	case SMTP_CMD_DOT:
+	case SMTP_CMD_DOT_DISCARD:
+	case SMTP_CMD_BDAT_LAST: return c->set.data_end_ms;
+	}
+	return c->set.mail_ms;
+}
+
 static void smtp_client_push(struct smtp_client *c, enum smtp_client_cmd cmd)
 {
 	if (c->pend_count == c->pend_size) {
@@ -26,21 +41,10 @@ static void smtp_client_push(struct smtp_client *c, enum smtp_client_cmd cmd)
 		c->pend_head = 0;
 	}
 	c->pending[(c->pend_head + c->pend_count++) % c->pend_size] = cmd;
-}
-
-static unsigned smtp_client_cmd_timeout(const struct smtp_client *c,
-					enum smtp_client_cmd cmd)
-{
-	switch (cmd) {
-	case SMTP_CMD_MAIL: return c->set.mail_ms;
-	case SMTP_CMD_RCPT: return c->set.rcpt_ms;
-	case SMTP_CMD_DATA: return c->set.data_ms;
-	case SMTP_CMD_BDAT: return c->set.data_block_ms;
-	case SMTP_CMD_DOT:
-	case SMTP_CMD_DOT_DISCARD:
-	case SMTP_CMD_BDAT_LAST: return c->set.data_end_ms;
-	}
-	return c->set.mail_ms;
+	/* RFC 5321 4.5.3.2: the timer runs for the reply now awaited (one
+	 * command at a time without PIPELINING: each gets its own limit) */
+	if (c->pend_count == 1)
+		smtp_client_expect_timeout(c, smtp_client_cmd_timeout(c, cmd));
 }
 
 /* Envelope values come from the queue; still, none may carry a byte that
