@@ -223,3 +223,285 @@ def test_lost_connection_and_timeouts_defer(sink_relay, opts, overrides):
     out = show(srv, qid)
     assert re.search(rf"{re.escape(rcpt)} attempts=1\n +state: deferred", out), out
     assert not dsns(srv, qid)
+
+
+def submit_raw(srv, mail_args, rcpts, msg):
+    """Submit msg from alice with the MAIL parameters mail_args and
+    (address, RCPT parameters) pairs; returns the queue id."""
+    with srv.submission_authed() as c:
+        r = c.cmd(f"MAIL FROM:<{ALICE}>{mail_args}")
+        assert r.code == 250, r
+        for rcpt, args in rcpts:
+            r = c.cmd(f"RCPT TO:<{rcpt}>{args}")
+            assert r.code == 250, r
+        r = c.data(msg)
+        c.quit()
+    assert r.code == 250, r
+    return re.search(r"queued as ([0-9a-f]{25})", r.text)[1]
+
+
+def test_wire_and_dsn_parameters_reach_smtp_sink(sink_relay):
+    """smtp-sink's dump: the body as sent (dot-stuffed on the wire, so every
+    line starting with a dot arrives whole) and the RFC 3461 parameters
+    of MAIL (RET, ENVID) and RCPT (NOTIFY, ORCPT) passed on."""
+    srv, sink = sink_relay()
+    tok = token()
+    rcpt = rcpt_for(tok)
+    msg = make_message(tok, to=rcpt, body=["Hi", ".", ".x", "..y", "...", "end " + tok])
+    envid = f"E{tok[1:12]}"
+    qid = submit_raw(srv, f" RET=HDRS ENVID={envid}",
+                     [(rcpt, f" NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;{rcpt}")], msg)
+    got = sink.wait(1, 10)
+    assert len(got) == 1, srv.log_tail(30)
+    dump = got[0]
+    head, _, rest = dump.partition(b"\nReceived: from ")
+    assert re.search(rb"X-Mail-Args: <" + ALICE.encode() + rb">.* RET=HDRS", head), head
+    assert f"ENVID={envid}".encode() in head, head
+    rcpt_args = re.search(rb"X-Rcpt-Args: (.*)", head)[1]
+    assert rcpt_args.startswith(f"<{rcpt}>".encode()), rcpt_args
+    assert b"NOTIFY=SUCCESS,FAILURE" in rcpt_args, rcpt_args
+    assert f"ORCPT=rfc822;{rcpt}".encode() in rcpt_args, rcpt_args
+    # the dump ends with the message (LF lines) and one empty line
+    body = msg.replace(b"\r\n", b"\n")
+    assert dump.endswith(body + b"\n"), dump[-300:]
+    assert srv.wait_for_log(rf"event=relay_done queue_id={qid}", timeout=5)
+
+
+EIGHTBIT_BODY = ["Grüße aus Köln,", "naïve café", ".dotted ünïcode", "end "]
+
+
+def eightbit_message(tok, rcpt):
+    lines = [f"From: <{ALICE}>", f"To: <{rcpt}>", f"Subject: 8bit {tok}",
+             f"Message-ID: <{tok}@e2e.test>", "MIME-Version: 1.0",
+             "Content-Type: text/plain; charset=utf-8",
+             "Content-Transfer-Encoding: 8bit", ""]
+    lines += EIGHTBIT_BODY[:-1] + [EIGHTBIT_BODY[-1] + tok]
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
+def test_8bit_to_server_with_8bitmime_goes_as_is(sink_relay):
+    srv, sink = sink_relay()
+    tok = token()
+    rcpt = rcpt_for(tok)
+    msg = eightbit_message(tok, rcpt)
+    submit_raw(srv, " BODY=8BITMIME", [(rcpt, "")], msg)
+    got = sink.wait(1, 10)
+    assert len(got) == 1, srv.log_tail(30)
+    assert b"BODY=8BITMIME" in re.search(rb"X-Mail-Args: (.*)", got[0])[1]
+    assert got[0].endswith(msg.replace(b"\r\n", b"\n") + b"\n")
+
+
+def test_smtputf8_needed_and_missing_bounces(sink_relay):
+    """smtp-sink offers no SMTPUTF8: RFC 6531 3.2 gives 553 5.6.7; one DSN,
+    nothing sent."""
+    srv, sink = sink_relay()
+    tok = token()
+    rcpt = f"ök{tok[1:9]}@remote.example"
+    msg = make_message(tok, to=rcpt)
+    qid = submit_raw(srv, " SMTPUTF8", [(rcpt, "")], msg)
+    reports = wait_dsns(srv, qid, timeout=10)
+    assert len(reports) == 1, srv.log_tail(30)
+    # RFC 6533 3: the address type of an internationalized address is
+    # utf-8 (how its non-ASCII part is written is queue_dsn.c's business)
+    raw = [d for _, d in srv.messages(ALICE) if qid.encode() in d][0]
+    assert re.search(rb"Final-Recipient: utf-8; \S*k" + tok[1:9].encode() +
+                     rb"@remote.example\r\nAction: failed\r\nStatus: 5.6.7\r\n", raw), raw
+    line = srv.wait_for_log(rf"event=relay_attempt queue_id={qid} .*codes=553", timeout=5)
+    assert line and "SMTPUTF8" in line, line
+    assert not sink.transactions()
+
+
+# -------------------------------------------------------------------------
+# RawMX: the extensions a test names, every byte recorded
+
+
+class RawMX:
+    """A scripted SMTP server on 127.0.0.1:port in a thread, one session at
+    a time, each bounded in time. caps: the EHLO keywords. self.sessions:
+    per session, the commands and the raw message bytes (DATA up to and
+    with the final dot, or the concatenated BDAT chunks)."""
+
+    def __init__(self, port, caps):
+        self.caps = caps
+        self.sessions = []
+        self.lock = threading.Lock()
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", port))
+        self.sock.listen(8)
+        self.sock.settimeout(0.2)
+        self.stopping = False
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while not self.stopping:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(scaled(10))
+                try:
+                    self._session(conn)
+                except (OSError, ValueError):
+                    pass
+
+    def _session(self, conn):
+        s = {"commands": [], "data": b"", "bdat": []}
+        with self.lock:
+            self.sessions.append(s)
+        buf = b""
+
+        def line():
+            nonlocal buf
+            while b"\r\n" not in buf:
+                more = conn.recv(65536)
+                if not more:
+                    raise ValueError("eof")
+                buf += more
+            out, _, buf = buf.partition(b"\r\n")
+            return out
+
+        def exact(n):
+            nonlocal buf
+            while len(buf) < n:
+                more = conn.recv(65536)
+                if not more:
+                    raise ValueError("eof")
+                buf += more
+            out, buf = buf[:n], buf[n:]
+            return out
+
+        conn.sendall(b"220 rawmx ESMTP\r\n")
+        for _ in range(1000):
+            cmd = line()
+            with self.lock:
+                s["commands"].append(cmd)
+            verb = cmd.split(b" ")[0].upper()
+            if verb == b"EHLO":
+                keys = ["rawmx"] + self.caps
+                conn.sendall("".join(f"250{'-' if i < len(keys) - 1 else ' '}{k}\r\n"
+                                     for i, k in enumerate(keys)).encode())
+            elif verb == b"DATA":
+                conn.sendall(b"354 go ahead\r\n")
+                data = b""
+                while not data.endswith(b"\r\n.\r\n"):
+                    data += line() + b"\r\n"
+                with self.lock:
+                    s["data"] = data
+                conn.sendall(b"250 2.0.0 accepted\r\n")
+            elif verb == b"BDAT":
+                parts = cmd.split(b" ")
+                chunk = exact(int(parts[1]))
+                with self.lock:
+                    s["bdat"].append(chunk)
+                    s["data"] += chunk
+                conn.sendall(b"250 2.0.0 chunk ok\r\n")
+            elif verb == b"QUIT":
+                conn.sendall(b"221 bye\r\n")
+                return
+            else:
+                conn.sendall(b"250 2.0.0 ok\r\n")
+
+    def wait_data(self, timeout):
+        deadline = time.monotonic() + scaled(timeout)
+        while time.monotonic() < deadline:
+            with self.lock:
+                done = [s for s in self.sessions if s["data"]
+                        and any(c.upper().startswith(b"QUIT") for c in s["commands"])]
+            if done:
+                return done[0]
+            time.sleep(0.05)
+        return None
+
+    def stop(self):
+        self.stopping = True
+        self.thread.join(timeout=10)
+        self.sock.close()
+
+
+@pytest.fixture
+def raw_relay(dns, postel_factory):
+    """make(caps, **config) -> (server, RawMX)."""
+    mxs = []
+
+    def make(caps, **overrides):
+        port = free_port()
+        mx = RawMX(port, caps)
+        mxs.append(mx)
+        o = {"relay": "yes", "relay_port": str(port), "dns_resolver": dns.address,
+             "dns_trust_anchor": "none", "queue_retry_min": "600",
+             "queue_retry_max": "600"}
+        o.update(overrides)
+        return postel_factory(**o), mx
+    yield make
+    for mx in mxs:
+        mx.stop()
+
+
+def test_wire_carries_crlf_and_dot_stuffing(raw_relay):
+    """Catalogue item 27: the bytes after DATA are CRLF lines, dot-stuffed
+    (RFC 5321 4.5.2), ended by CRLF.CRLF."""
+    srv, mx = raw_relay(["PIPELINING", "8BITMIME", "SIZE 1000000"])
+    tok = token()
+    rcpt = rcpt_for(tok)
+    msg = make_message(tok, to=rcpt, body=["Hi", ".", ".x", "..y", "end " + tok])
+    submit_raw(srv, "", [(rcpt, "")], msg)
+    s = mx.wait_data(10)
+    assert s, srv.log_tail(30)
+    data = s["data"]
+    assert data.endswith(dot_stuff(msg) + b".\r\n"), data[-300:]
+    assert b"\n" not in data.replace(b"\r\n", b""), "a bare LF or CR on the wire"
+    assert data.count(b"\r") == data.count(b"\n")
+    mail = [c for c in s["commands"] if c.startswith(b"MAIL")][0]
+    assert re.search(rb" SIZE=\d+", mail), mail
+
+
+def test_chunking_offered_uses_bdat(raw_relay):
+    """RFC 3030: BDAT chunks, the last one BDAT n LAST, no dot-stuffing."""
+    srv, mx = raw_relay(["PIPELINING", "8BITMIME", "CHUNKING"])
+    tok = token()
+    rcpt = rcpt_for(tok)
+    msg = make_message(tok, to=rcpt, body=["Hi", ".", ".x", "x" * 20000, "end " + tok])
+    qid = submit_raw(srv, "", [(rcpt, "")], msg)
+    s = mx.wait_data(10)
+    assert s, srv.log_tail(30)
+    verbs = [c.split(b" ")[0] for c in s["commands"]]
+    assert b"DATA" not in verbs, s["commands"]
+    bdats = [c for c in s["commands"] if c.startswith(b"BDAT")]
+    assert len(bdats) >= 2 and bdats[-1].endswith(b" LAST"), bdats
+    assert all(not b.endswith(b"LAST") for b in bdats[:-1]), bdats
+    # not stuffed: the message itself after our Received: header
+    assert s["data"].endswith(msg), s["data"][-300:]
+    assert s["data"].startswith(b"Received: ")
+    assert srv.wait_for_log(rf"event=relay_done queue_id={qid}", timeout=5)
+
+
+def test_size_over_remote_limit_bounces_without_sending(raw_relay):
+    """RFC 1870 6: the server said it refuses more than SIZE octets: 552
+    5.3.4 bounce, and no MAIL command at all."""
+    srv, mx = raw_relay(["PIPELINING", "8BITMIME", "SIZE 2000"])
+    tok = token()
+    rcpt = rcpt_for(tok)
+    msg = make_message(tok, to=rcpt, body=["x" * 70] * 60 + ["end " + tok])
+    qid = submit_raw(srv, "", [(rcpt, "")], msg)
+    reports = wait_dsns(srv, qid, timeout=10)
+    assert len(reports) == 1, srv.log_tail(30)
+    assert dsn_status(reports[0])[rcpt] == ("failed", "5.3.4"), dsn_status(reports[0])
+    with mx.lock:
+        cmds = [c for s in mx.sessions for c in s["commands"]]
+    assert cmds and not any(c.upper().startswith(b"MAIL") for c in cmds), cmds
+
+
+def test_8bit_to_server_without_8bitmime(sink_relay):
+    """smtp-sink -8 hides 8BITMIME (RFC 6152 3: convert or bounce)."""
+    srv, sink = sink_relay(["-8"])
+    tok = token()
+    rcpt = rcpt_for(tok)
+    msg = eightbit_message(tok, rcpt)
+    qid = submit_raw(srv, " BODY=8BITMIME", [(rcpt, "")], msg)
+    reports = wait_dsns(srv, qid, timeout=10)
+    assert len(reports) == 1, srv.log_tail(30)
+    assert dsn_status(reports[0])[rcpt] == ("failed", "5.6.3"), dsn_status(reports[0])
+    assert not sink.transactions()
