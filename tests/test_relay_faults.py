@@ -14,8 +14,12 @@ byte it reads, so the wire itself (CRLF, dot-stuffing, BDAT) is checked.
 - 5xx on the same commands: one RFC 3464 DSN in alice's INBOX, no second.
 - a disconnect without a reply (-q), a 421 (-Q), a reply slower than the
   relay_timeout_* key (-W): deferred.
-- SIZE over the remote limit, 8-bit content to a server without
-  8BITMIME, SMTPUTF8 needed and missing: bounced without sending."""
+- SIZE over the remote limit, SMTPUTF8 needed and missing: bounced
+  without sending; 8-bit content to a server without 8BITMIME: converted
+  to quoted-printable (RFC 6152 3), or bounced 554 5.6.3 when it cannot be.
+- DSN parameters passed on, CRLF and dot-stuffing on the wire, BDAT when
+  CHUNKING is offered."""
+import email
 import os
 import pathlib
 import re
@@ -494,14 +498,48 @@ def test_size_over_remote_limit_bounces_without_sending(raw_relay):
     assert cmds and not any(c.upper().startswith(b"MAIL") for c in cmds), cmds
 
 
-def test_8bit_to_server_without_8bitmime(sink_relay):
-    """smtp-sink -8 hides 8BITMIME (RFC 6152 3: convert or bounce)."""
+def test_8bit_to_server_without_8bitmime_is_converted(sink_relay):
+    """smtp-sink -8 hides 8BITMIME. RFC 6152 3: the 8-bit text part goes
+    as quoted-printable, MAIL without BODY=8BITMIME, every octet 7-bit,
+    and it decodes to the text submitted."""
     srv, sink = sink_relay(["-8"])
     tok = token()
     rcpt = rcpt_for(tok)
     msg = eightbit_message(tok, rcpt)
     qid = submit_raw(srv, " BODY=8BITMIME", [(rcpt, "")], msg)
+    got = sink.wait(1, 10)
+    assert len(got) == 1, srv.log_tail(30)
+    assert b"BODY=" not in re.search(rb"X-Mail-Args: (.*)", got[0])[1]
+    dump = got[0]
+    assert all(b < 0x80 for b in dump), dump
+    # smtp-sink's own fields end with its Received; the dump adds a line
+    assert dump.endswith(b"\n\n")
+    message = dump.split(b"\nReceived: from ", 1)[1][:-1]
+    m = email.message_from_bytes(b"Received: from " + message)
+    assert m["Content-Transfer-Encoding"] == "quoted-printable"
+    assert m.get_content_charset() == "utf-8"
+    text = m.get_payload(decode=True).decode("utf-8")
+    want = "\n".join(EIGHTBIT_BODY[:-1] + [EIGHTBIT_BODY[-1] + tok]) + "\n"
+    assert text == want, text
+    assert max(len(line) for line in message.split(b"\n")) <= 76
+    assert srv.wait_for_log(rf"event=relay_8bit_converted id=\"?{qid}", timeout=5)
+    assert srv.wait_for_log(rf"event=relay_done queue_id={qid}", timeout=5)
+    assert not dsns(srv, qid)
+
+
+def test_8bit_that_cannot_be_converted_bounces(sink_relay):
+    """MIME nested deeper than the converter follows: 554 5.6.3, one DSN."""
+    srv, sink = sink_relay(["-8"])
+    tok = token()
+    rcpt = rcpt_for(tok)
+    lines = [f"From: <{ALICE}>", f"To: <{rcpt}>", f"Subject: deep {tok}",
+             "MIME-Version: 1.0"]
+    for i in range(20):
+        lines += [f"Content-Type: multipart/mixed; boundary=b{i}", "", f"--b{i}"]
+    lines += ["", "Grüße " + tok]
+    msg = ("\r\n".join(lines) + "\r\n").encode()
+    qid = submit_raw(srv, " BODY=8BITMIME", [(rcpt, "")], msg)
     reports = wait_dsns(srv, qid, timeout=10)
     assert len(reports) == 1, srv.log_tail(30)
     assert dsn_status(reports[0])[rcpt] == ("failed", "5.6.3"), dsn_status(reports[0])
-    assert not sink.transactions()
+    assert srv.wait_for_log(rf"event=relay_attempt queue_id={qid} .*too deep", timeout=5)
