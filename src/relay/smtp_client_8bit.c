@@ -137,7 +137,7 @@ static int conv_delimiter(const struct smtp_client_8bit *c, const char *p, size_
 /* The first token of a Content-Transfer-Encoding field, lower case. */
 static void conv_cte_token(const str_t *field, char *tok, size_t size)
 {
-	const char *v = memchr(field->data, ':', field->len);
+	const char *v = field->len > 0 ? memchr(field->data, ':', field->len) : NULL;
 	size_t i = 0;
 	tok[0] = '\0';
 	if (v == NULL)
@@ -393,7 +393,8 @@ ssize_t smtp_client_8bit_read(void *ctx, void *buf, size_t size)
 	size_t n = c->out.len - c->out_pos;
 	if (n > size)
 		n = size;
-	memcpy(buf, c->out.data + c->out_pos, n);
+	if (n > 0)
+		memcpy(buf, c->out.data + c->out_pos, n);
 	c->out_pos += n;
 	return (ssize_t)n;
 }
