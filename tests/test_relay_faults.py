@@ -105,6 +105,15 @@ def dns():
     z.close()
 
 
+def relay_config(dns, port, overrides):
+    """The runner on, the MX on port; retries far off unless overridden."""
+    o = {"relay": "yes", "relay_port": str(port), "dns_resolver": dns.address,
+         "dns_trust_anchor": "none", "queue_retry_min": "600",
+         "queue_retry_max": "600"}
+    o.update(overrides)
+    return o
+
+
 @pytest.fixture
 def sink_relay(dns, postel_factory):
     """make(sink_opts, **config) -> (server, sink)."""
@@ -114,11 +123,7 @@ def sink_relay(dns, postel_factory):
         port = free_port()
         sink = SmtpSink(port, *opts)
         sinks.append(sink)
-        o = {"relay": "yes", "relay_port": str(port), "dns_resolver": dns.address,
-             "dns_trust_anchor": "none", "queue_retry_min": "600",
-             "queue_retry_max": "600"}
-        o.update(overrides)
-        return postel_factory(**o), sink
+        return postel_factory(**relay_config(dns, port, overrides)), sink
     yield make
     for s in sinks:
         s.stop()
@@ -448,11 +453,7 @@ def raw_relay(dns, postel_factory):
         port = free_port()
         mx = RawMX(port, caps)
         mxs.append(mx)
-        o = {"relay": "yes", "relay_port": str(port), "dns_resolver": dns.address,
-             "dns_trust_anchor": "none", "queue_retry_min": "600",
-             "queue_retry_max": "600"}
-        o.update(overrides)
-        return postel_factory(**o), mx
+        return postel_factory(**relay_config(dns, port, overrides)), mx
     yield make
     for mx in mxs:
         mx.stop()

@@ -14,8 +14,6 @@ import os
 import pathlib
 import re
 import shutil
-import signal
-import subprocess
 import tempfile
 import time
 
@@ -23,7 +21,7 @@ import pytest
 
 from conftest import ALICE, free_ports, make_message, scaled, token
 from probe_fakes import ProbeCA
-from probe_peers import PEER_HOST, POSTFIX, missing, wait_port
+from probe_peers import PEER_HOST, POSTFIX, Postfix, missing
 from test_relay_faults import submit_raw
 
 pytest.importorskip("dnslib")
@@ -36,11 +34,15 @@ mx.pfx.example.   60 IN A {PEER_HOST}
 NOBODY = 65534
 
 
-class ReceivingPostfix:
-    def __init__(self, cert, key):
+class ReceivingPostfix(Postfix):
+    """probe_peers.Postfix's start, stop and log, with a configuration of
+    its own: one smtpd, virtual delivery."""
+
+    def __init__(self, cert, key):  # not Postfix.__init__: another config
         self.dir = pathlib.Path(tempfile.mkdtemp(prefix="relay-postfix-", dir="/tmp"))
         os.chmod(self.dir, 0o755)
         (self.smtp,) = free_ports(1, host=PEER_HOST)
+        self.submission = self.submissions = self.smtp  # start() waits for them
         d = self.dir
         etc = d / "etc"
         etc.mkdir()
@@ -102,20 +104,6 @@ postlog    unix-dgram n - n - 1 postlogd
 """)
         self.started = False
 
-    def log(self):
-        p = self.dir / "maillog"
-        return p.read_text("utf-8", "replace")[-4000:] if p.exists() else ""
-
-    def start(self):
-        self.started = True
-        p = subprocess.run([POSTFIX, "-c", str(self.dir / "etc"), "start"],
-                           capture_output=True, timeout=scaled(60))
-        if p.returncode != 0 or not wait_port(self.smtp, 30):
-            log = self.log()
-            self.stop()
-            raise AssertionError(f"postfix start failed: {p.stderr!r}\n{log}")
-        return self
-
     def mails(self):
         out = []
         for sub in ("new", "cur"):
@@ -129,23 +117,6 @@ postlog    unix-dgram n - n - 1 postlogd
         while len(self.mails()) < n and time.monotonic() < deadline:
             time.sleep(0.1)
         return self.mails()
-
-    def stop(self):
-        if self.started:
-            pidfile = self.dir / "spool" / "pid" / "master.pid"
-            try:
-                pid = int(pidfile.read_text().strip())
-            except (OSError, ValueError):
-                pid = None
-            subprocess.run([POSTFIX, "-c", str(self.dir / "etc"), "stop"],
-                           capture_output=True, timeout=scaled(30))
-            deadline = time.monotonic() + scaled(15)
-            while pid and os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
-                time.sleep(0.1)
-            if pid and os.path.exists(f"/proc/{pid}"):
-                os.kill(pid, signal.SIGKILL)
-            self.started = False
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

@@ -14,30 +14,13 @@
 #include "lib/mem.h"
 #include "lib/str.h"
 #include "relay/smtp_client_8bit.h"
-
-struct mem {
-	const char *data;
-	size_t len, pos, chunk;
-};
-
-static ssize_t mem_read(void *ctx, void *buf, size_t size)
-{
-	struct mem *m = ctx;
-	size_t n = m->len - m->pos;
-	if (n > m->chunk)
-		n = m->chunk;
-	if (n > size)
-		n = size;
-	memcpy(buf, m->data + m->pos, n);
-	m->pos += n;
-	return (ssize_t)n;
-}
+#include "relay/test-smtp-harness.h"
 
 /* The converted message, read out size octets at a time; NULL (and
  * *error_r) when the converter refused. */
 static char *convert(const char *in, size_t chunk, size_t out_size, const char **error_r)
 {
-	struct mem m = { in, strlen(in), 0, chunk };
+	struct mem_source m = { in, strlen(in), 0, chunk };
 	struct smtp_client_source src = { .read = mem_read, .ctx = &m, .eightbit = true };
 	struct smtp_client_8bit *c = smtp_client_8bit_new(&src);
 	str_t out = STR_INIT;
