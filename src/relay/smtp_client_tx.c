@@ -14,19 +14,7 @@
 #include <strings.h>
 
 static unsigned smtp_client_cmd_timeout(const struct smtp_client *c,
-					enum smtp_client_cmd cmd)
-{
-	switch (cmd) {
-	case SMTP_CMD_MAIL: return c->set.mail_ms;
-	case SMTP_CMD_RCPT: return c->set.rcpt_ms;
-	case SMTP_CMD_DATA: return c->set.data_ms;
-	case SMTP_CMD_BDAT: return c->set.data_block_ms;
-	case SMTP_CMD_DOT:
-	case SMTP_CMD_DOT_DISCARD:
-	case SMTP_CMD_BDAT_LAST: return c->set.data_end_ms;
-	}
-	return c->set.mail_ms;
-}
+					enum smtp_client_cmd cmd);
 
 static void smtp_client_push(struct smtp_client *c, enum smtp_client_cmd cmd)
 {
@@ -46,6 +34,21 @@ static void smtp_client_push(struct smtp_client *c, enum smtp_client_cmd cmd)
 	 * command at a time without PIPELINING: each gets its own limit) */
 	if (c->pend_count == 1)
 		smtp_client_expect_timeout(c, smtp_client_cmd_timeout(c, cmd));
+}
+
+static unsigned smtp_client_cmd_timeout(const struct smtp_client *c,
+					enum smtp_client_cmd cmd)
+{
+	switch (cmd) {
+	case SMTP_CMD_MAIL: return c->set.mail_ms;
+	case SMTP_CMD_RCPT: return c->set.rcpt_ms;
+	case SMTP_CMD_DATA: return c->set.data_ms;
+	case SMTP_CMD_BDAT: return c->set.data_block_ms;
+	case SMTP_CMD_DOT:
+	case SMTP_CMD_DOT_DISCARD:
+	case SMTP_CMD_BDAT_LAST: return c->set.data_end_ms;
+	}
+	return c->set.mail_ms;
 }
 
 /* Envelope values come from the queue; still, none may carry a byte that
