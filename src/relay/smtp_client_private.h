@@ -84,6 +84,10 @@ struct smtp_client {
 	struct smtp_client_body body;
 	bool result_ready, result_reusable;
 	struct timeout *result_to;
+	/* what the body is read from: msg->source, or the 8-bit to 7-bit
+	 * conversion over it (smtp_client_8bit.h) */
+	struct smtp_client_source src;
+	struct smtp_client_8bit *conv;
 };
 
 /* smtp_client.c */

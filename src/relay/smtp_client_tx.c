@@ -5,12 +5,16 @@
  * a chunk at a time as the server takes it, and the replies matched to
  * what they answer. See smtp_client.h. */
 #include "relay/smtp_client_private.h"
+#include "relay/smtp_client_8bit.h"
 #include "lib/log.h"
 #include "lib/mem.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+
+static unsigned smtp_client_cmd_timeout(const struct smtp_client *c,
+					enum smtp_client_cmd cmd);
 
 static void smtp_client_push(struct smtp_client *c, enum smtp_client_cmd cmd)
 {
@@ -26,6 +30,10 @@ static void smtp_client_push(struct smtp_client *c, enum smtp_client_cmd cmd)
 		c->pend_head = 0;
 	}
 	c->pending[(c->pend_head + c->pend_count++) % c->pend_size] = cmd;
+	/* RFC 5321 4.5.3.2: the timer runs for the reply now awaited (one
+	 * command at a time without PIPELINING: each gets its own limit) */
+	if (c->pend_count == 1)
+		smtp_client_expect_timeout(c, smtp_client_cmd_timeout(c, cmd));
 }
 
 static unsigned smtp_client_cmd_timeout(const struct smtp_client *c,
@@ -102,7 +110,7 @@ static void smtp_client_send_mail(struct smtp_client *c)
 	str_printf(&cmd, "MAIL FROM:<%s>", m->mail_from);
 	if (c->caps.size && m->source.size > 0)        /* RFC 1870 */
 		str_printf(&cmd, " SIZE=%llu", (unsigned long long)m->source.size);
-	if (m->source.eightbit)                          /* RFC 6152 2 */
+	if (m->source.eightbit && c->conv == NULL)       /* RFC 6152 2 */
 		str_appendz(&cmd, " BODY=8BITMIME");
 	if (m->source.smtputf8)                          /* RFC 6531 3.4 */
 		str_appendz(&cmd, " SMTPUTF8");
@@ -132,16 +140,21 @@ void smtp_client_tx_begin(struct smtp_client *c)
 	else if (c->caps.size && c->caps.size_max > 0 && m->source.size > c->caps.size_max)
 		/* RFC 1870 6: do not send what the server said it refuses */
 		smtp_client_refuse(c, 552, "5.3.4", "message size exceeds the remote SIZE limit");
-	else if (m->source.eightbit && !c->caps.eightbitmime)
-		/* RFC 6152 3: convert to 7 bit or bounce; we do not convert */
-		smtp_client_refuse(c, 554, "5.6.3",
-				   "8-bit message, server lacks 8BITMIME: conversion needed");
 	else if (m->source.smtputf8 && !c->caps.smtputf8)
 		smtp_client_refuse(c, 553, "5.6.7", "server lacks SMTPUTF8"); /* RFC 6531 3.2 */
 	else if (m->requiretls && (peer == NULL || !peer->verified || !c->caps.requiretls))
 		/* RFC 8689 4.2.1 */
 		smtp_client_refuse(c, 550, "5.7.30", "REQUIRETLS not supported by the server");
 	else {
+		c->src = m->source;
+		if (m->source.eightbit && !c->caps.eightbitmime) {
+			/* RFC 6152 3: converted to 7 bit (smtp_client_8bit.h) */
+			c->conv = smtp_client_8bit_new(&m->source);
+			c->src.read = smtp_client_8bit_read;
+			c->src.ctx = c->conv;
+			log_info("client=%s event=relay_8bit_converted id=%s host=%s",
+				 c->id, log_str(m->id), log_str(c->dest.host));
+		}
 		c->state = SMTP_CLIENT_TX;
 		smtp_client_send_mail(c);
 		if (c->caps.pipelining) {
@@ -196,7 +209,11 @@ void smtp_client_body_finish(struct smtp_client_body *b, str_t *out)
 
 static void smtp_client_source_failed(struct smtp_client *c)
 {
-	smtp_client_fail(c, 451, "4.3.0", "cannot read the message", true);
+	const char *why = c->conv != NULL ? smtp_client_8bit_error(c->conv) : NULL;
+	if (why != NULL) /* RFC 6152 3: what cannot be converted bounces */
+		smtp_client_fail(c, 554, "5.6.3", why, true);
+	else
+		smtp_client_fail(c, 451, "4.3.0", "cannot read the message", true);
 }
 
 /* DATA: the next piece once the server took the last one. */
@@ -204,7 +221,7 @@ static void smtp_client_body_more(void *ctx)
 {
 	struct smtp_client *c = ctx;
 	char buf[SMTP_CLIENT_READ_CHUNK];
-	ssize_t n = c->msg->source.read(c->msg->source.ctx, buf, sizeof(buf));
+	ssize_t n = c->src.read(c->src.ctx, buf, sizeof(buf));
 	if (n < 0) {
 		smtp_client_source_failed(c);
 		return;
@@ -229,7 +246,7 @@ static void smtp_client_body_more(void *ctx)
 static void smtp_client_bdat_next(struct smtp_client *c)
 {
 	char buf[SMTP_CLIENT_READ_CHUNK];
-	ssize_t n = c->msg->source.read(c->msg->source.ctx, buf, sizeof(buf));
+	ssize_t n = c->src.read(c->src.ctx, buf, sizeof(buf));
 	if (n < 0) {
 		smtp_client_source_failed(c);
 		return;
@@ -379,6 +396,7 @@ void smtp_client_tx_free(struct smtp_client *c)
 	c->rcpt = NULL;
 	c->rcpt_n = 0;
 	smtp_client_reply_clear(&c->final);
+	smtp_client_8bit_free(&c->conv);
 	c->final_is_mail = false;
 	c->pend_count = 0;
 	c->pend_head = 0;

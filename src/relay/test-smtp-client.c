@@ -105,7 +105,7 @@ static void test_unpipelined_one_at_a_time(void **state)
 	fake_smtp_free(&f);
 }
 
-static void test_size_and_8bit_refused_before_sending(void **state)
+static void test_size_refused_8bit_converted(void **state)
 {
 	(void)state;
 	struct fake_smtp f = { .ehlo = "250-fake\r\n250 SIZE 10\r\n" };
@@ -124,16 +124,19 @@ static void test_size_and_8bit_refused_before_sending(void **state)
 	assert_non_null(strstr(t, "QUIT\r\n"));
 	fake_smtp_free(&f);
 
-	/* 8-bit content, no 8BITMIME: reported as needing conversion */
+	/* 8-bit content, no 8BITMIME: converted to quoted-printable (RFC
+	 * 6152 3), sent without BODY= (smtp_client_8bit.c) */
 	struct fake_smtp f2 = { .ehlo = "250-fake\r\n250 PIPELINING\r\n" };
-	msg_init(&m, "caf\xc3\xa9\n", 100, one_rcpt, 1);
+	msg_init(&m, "Subject: x\n\ncaf\xc3\xa9\n", 100, one_rcpt, 1);
 	m.msg.source.eightbit = true;
 	struct run r2 = { .after = AFTER_DESTROY };
 	run_plain(&r2, &f2, &m.msg, NULL);
-	assert_int_equal(r2.codes[0], 554);
-	assert_string_equal(r2.enh[0], "5.6.3");
-	assert_non_null(strstr(r2.texts[0], "conversion"));
-	assert_null(strstr(str_c(&f2.transcript), "MAIL"));
+	assert_int_equal(r2.codes[0], 250);
+	assert_non_null(strstr(str_c(&f2.transcript), "MAIL FROM:<sender@client.test>"));
+	assert_null(strstr(str_c(&f2.transcript), "BODY="));
+	assert_string_equal(str_c(&f2.data), "Subject: x\r\n"
+			    "Content-Transfer-Encoding: quoted-printable\r\n"
+			    "MIME-Version: 1.0\r\n\r\ncaf=C3=A9\r\n.\r\n");
 	fake_smtp_free(&f2);
 }
 
@@ -451,7 +454,7 @@ int main(void)
 		cmocka_unit_test(test_ehlo_falls_back_to_helo),
 		cmocka_unit_test(test_pipelined_mixed_recipients),
 		cmocka_unit_test(test_unpipelined_one_at_a_time),
-		cmocka_unit_test(test_size_and_8bit_refused_before_sending),
+		cmocka_unit_test(test_size_refused_8bit_converted),
 		cmocka_unit_test(test_dot_stuffing_byte_exact),
 		cmocka_unit_test(test_bdat_when_chunking),
 		cmocka_unit_test(test_command_timeout),
