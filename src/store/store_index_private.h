@@ -49,8 +49,9 @@ void index_stmt_done(sqlite3_stmt *stmt);
 
 /* store_index_schema.c: 2 mailboxes.new_mtime and tmp_checked;
  * 3 mailbox views (store_view.h): flags bits, counters, expunge log;
- * 4 checkpoints, expunge log horizon; 5 messages.structure */
-#define STORE_INDEX_VERSION 5
+ * 4 checkpoints, expunge log horizon; 5 messages.structure;
+ * 6 the unseen index and the keyword triggers */
+#define STORE_INDEX_VERSION 6
 /* The SQL that brings an index of from_version (0: a new file) to
  * STORE_INDEX_VERSION, ending with its PRAGMA user_version. */
 const char *index_schema_sql(int from_version);
@@ -63,6 +64,18 @@ void *row_array_room(pool_t *pool, void *array, unsigned count, unsigned *cap,
 	"uid, modseq, size, internaldate, flags, filename, sysflags, guid"
 void index_message_row(sqlite3_stmt *stmt, pool_t *pool,
 		       struct store_index_message *m);
+
+/* The statements that must not read every row of a mailbox (unit tests
+ * check their query plans): the first unseen message below a UID, from
+ * the partial index messages_unseen (store_index_select.c), and a view's
+ * map, from the primary key (store_index_view.c, since 0). */
+#define INDEX_SQL_FIRST_UNSEEN \
+	"SELECT uid FROM messages WHERE mailbox_id = ?1" \
+	" AND (sysflags & 1) = 0 AND uid >= ?2 AND uid < ?3" \
+	" ORDER BY uid LIMIT 1"
+#define INDEX_SQL_VIEW_UIDS \
+	"SELECT uid, 0, 0, '' FROM messages" \
+	" WHERE mailbox_id = ?1 AND ?2 = 0 ORDER BY uid"
 
 /* store_index_check.c: PRAGMA quick_check; 0 ok, -1 error
  * (idx->corrupt tells whether it was damage). */

@@ -37,7 +37,10 @@ int store_index_changes_since(struct store_index *idx, int64_t mailbox_id,
 			      unsigned *count_r, const char **error_r)
 {
 	sqlite3_stmt *stmt;
-	if (prepare_since(idx, "SELECT uid, modseq, sysflags, flags FROM messages"
+	/* since 0 (a view's open): the UIDs alone, from the primary key
+	 * index without reading a row (store_index.h) */
+	if (prepare_since(idx, since == 0 ? INDEX_SQL_VIEW_UIDS :
+			  "SELECT uid, modseq, sysflags, flags FROM messages"
 			  " WHERE mailbox_id = ?1 AND modseq > ?2 ORDER BY uid",
 			  mailbox_id, since, &stmt, error_r) < 0)
 		return -1;
@@ -51,7 +54,8 @@ int store_index_changes_since(struct store_index *idx, int64_t mailbox_id,
 		r->modseq = (uint64_t)sqlite3_column_int64(stmt, 1);
 		r->sysflags = (unsigned)sqlite3_column_int64(stmt, 2);
 		const char *flags = (const char *)sqlite3_column_text(stmt, 3);
-		r->flags = pool_strdup(pool, flags != NULL ? flags : "");
+		r->flags = flags == NULL || *flags == '\0' ? "" :
+			pool_strdup(pool, flags);
 	}
 	sqlite3_finalize(stmt);
 	if (rc != SQLITE_DONE)

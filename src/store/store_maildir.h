@@ -145,6 +145,18 @@ int maildir_view_read(struct store *store, const struct store_address *addr,
 struct store_message_reader *
 maildir_message_open(struct store *store, const struct store_address *addr,
 		     const char *mailbox, uint32_t uid, const char **error_r);
+/* store_maildir_select.c (store_private.h) */
+int maildir_view_select_info(struct store *store,
+			     const struct store_address *addr,
+			     const char *mailbox, uint32_t below,
+			     unsigned max_keywords, pool_t *pool,
+			     struct store_view_select_info *info_r,
+			     const char **error_r);
+int maildir_messages_get(struct store *store, const struct store_address *addr,
+			 const char *mailbox, const uint32_t *uids,
+			 unsigned count, pool_t *pool,
+			 struct store_message_info **messages_r,
+			 unsigned *count_r, const char **error_r);
 /* store_maildir_structure.c */
 int maildir_message_structure(struct store *store,
 			      const struct store_address *addr,
@@ -165,7 +177,8 @@ int maildir_set_flags(struct store *store, const struct store_address *addr,
 		      const uint32_t *uids, unsigned count,
 		      const struct store_flags_update *update, pool_t *pool,
 		      uint32_t **modified_r, unsigned *modified_count_r,
-		      const char **error_r);
+		      struct store_view_flag_change **results_r,
+		      unsigned *result_count_r, const char **error_r);
 
 /* A Maildir folder: DIR/{cur,new,tmp}, plus the maildirfolder file if a
  * subfolder; durable (store_maildir.c). */
