@@ -309,21 +309,13 @@ static void imap_close_work(void *ctx, struct store *store)
 	struct imap_close_job *job = ctx;
 	struct imap_selected *sel = job->sel;
 	if (job->expunge && store != NULL) {
-		struct store_message_info *infos;
-		unsigned count, expunged;
+		uint32_t *uids;
+		unsigned n, expunged;
 		const char *error;
-		if (store_view_list(sel->view, sel->pool, &infos, &count, &error) < 0) {
+		if (store_view_deleted(sel->view, sel->pool, &uids, &n, &error) < 0 ||
+		    (n > 0 && store_mailbox_expunge(store, job->address, sel->name, uids, n,
+						    &expunged, &error) < 0))
 			job_error(job->error, sizeof(job->error), &job->result, error);
-		} else {
-			uint32_t *uids = pool_alloc(sel->pool, (count + 1) * sizeof(*uids));
-			unsigned n = 0;
-			for (unsigned i = 0; i < count; i++)
-				if (infos[i].sysflags & STORE_FLAG_DELETED)
-					uids[n++] = infos[i].uid;
-			if (n > 0 && store_mailbox_expunge(store, job->address, sel->name, uids, n,
-							   &expunged, &error) < 0)
-				job_error(job->error, sizeof(job->error), &job->result, error);
-		}
 	}
 	imap_selected_free(&job->sel);
 }

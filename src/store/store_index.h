@@ -234,6 +234,11 @@ int store_index_import_floors(struct store_index *idx, int64_t mailbox_id,
 int store_index_first_unseen(struct store_index *idx, int64_t mailbox_id,
 			     uint32_t from, uint32_t below, uint32_t *uid_r,
 			     const char **error_r);
+/* The UIDs below `below` with \Deleted, ascending (pool), from the
+ * partial index messages_deleted. */
+int store_index_deleted(struct store_index *idx, int64_t mailbox_id,
+			uint32_t below, pool_t *pool, uint32_t **uids_r,
+			unsigned *count_r, const char **error_r);
 /* The mailbox's keywords (every one a message of it was ever given),
  * sorted, at most max, from pool. */
 int store_index_keywords(struct store_index *idx, int64_t mailbox_id,

@@ -11,8 +11,8 @@
  *    expunge log's time and horizon (store_index_horizon.c)
  * 5: messages.structure (the mime_cache.h blob of the message's MIME tree,
  *    NULL until first asked for: store_view_message_structure())
- * 6: the unseen index (store_view_first_unseen() without a read of every
- *    row) and the keyword list kept by triggers on every flag text a
+ * 6: the unseen and deleted indexes (SELECT's first unseen message and
+ *    EXPUNGE's \Deleted ones without a read of every row) and the keyword list kept by triggers on every flag text a
  *    message gets (append, copy, STORE, rebuild), filled for old stores */
 
 /* The keywords of a flag text (system flags start with '\', which no
@@ -29,6 +29,8 @@
 #define STORE_INDEX_V6 \
 	"CREATE INDEX IF NOT EXISTS messages_unseen ON messages (mailbox_id, uid)" \
 	" WHERE (sysflags & 1) = 0;" \
+	"CREATE INDEX IF NOT EXISTS messages_deleted ON messages (mailbox_id, uid)" \
+	" WHERE (sysflags & 8) != 0;" \
 	"CREATE TRIGGER IF NOT EXISTS messages_kw_ins AFTER INSERT ON messages" \
 	" WHEN new.flags != '' BEGIN" \
 	" INSERT OR IGNORE INTO keywords (mailbox_id, name) SELECT new.mailbox_id, value FROM (" \

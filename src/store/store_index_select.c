@@ -14,8 +14,8 @@ int store_index_first_unseen(struct store_index *idx, int64_t mailbox_id,
 {
 	sqlite3_stmt *stmt;
 	/* the WHERE term is the partial index's own: a probe, no scan */
-	int rc = sqlite3_prepare_v2(idx->db, INDEX_SQL_FIRST_UNSEEN, -1, &stmt,
-				    NULL);
+	int rc = index_prepare(idx, INDEX_STMT_FIRST_UNSEEN, INDEX_SQL_FIRST_UNSEEN,
+			       &stmt);
 	if (rc != SQLITE_OK)
 		return index_error(idx, rc, "first unseen", error_r);
 	sqlite3_bind_int64(stmt, 1, mailbox_id);
@@ -23,9 +23,33 @@ int store_index_first_unseen(struct store_index *idx, int64_t mailbox_id,
 	sqlite3_bind_int64(stmt, 3, below);
 	rc = sqlite3_step(stmt);
 	*uid_r = rc == SQLITE_ROW ? (uint32_t)sqlite3_column_int64(stmt, 0) : 0;
-	sqlite3_finalize(stmt);
+	index_stmt_done(stmt);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return index_error(idx, rc, "first unseen", error_r);
+	return 0;
+}
+
+int store_index_deleted(struct store_index *idx, int64_t mailbox_id,
+			uint32_t below, pool_t *pool, uint32_t **uids_r,
+			unsigned *count_r, const char **error_r)
+{
+	sqlite3_stmt *stmt;
+	int rc = index_prepare(idx, INDEX_STMT_DELETED, INDEX_SQL_DELETED, &stmt);
+	if (rc != SQLITE_OK)
+		return index_error(idx, rc, "deleted", error_r);
+	sqlite3_bind_int64(stmt, 1, mailbox_id);
+	sqlite3_bind_int64(stmt, 2, below);
+	uint32_t *uids = NULL;
+	unsigned count = 0, cap = 0;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		uids = row_array_room(pool, uids, count, &cap, sizeof(*uids));
+		uids[count++] = (uint32_t)sqlite3_column_int64(stmt, 0);
+	}
+	index_stmt_done(stmt);
+	if (rc != SQLITE_DONE)
+		return index_error(idx, rc, "deleted", error_r);
+	*uids_r = uids;
+	*count_r = count;
 	return 0;
 }
 
@@ -34,9 +58,9 @@ int store_index_keywords(struct store_index *idx, int64_t mailbox_id,
 			 unsigned *count_r, const char **error_r)
 {
 	sqlite3_stmt *stmt;
-	int rc = sqlite3_prepare_v2(idx->db,
+	int rc = index_prepare(idx, INDEX_STMT_KEYWORDS,
 		"SELECT name FROM keywords WHERE mailbox_id = ?1 ORDER BY name"
-		" LIMIT ?2", -1, &stmt, NULL);
+		" LIMIT ?2", &stmt);
 	if (rc != SQLITE_OK)
 		return index_error(idx, rc, "keywords", error_r);
 	sqlite3_bind_int64(stmt, 1, mailbox_id);
@@ -47,7 +71,7 @@ int store_index_keywords(struct store_index *idx, int64_t mailbox_id,
 		const char *name = (const char *)sqlite3_column_text(stmt, 0);
 		names[count++] = pool_strdup(pool, name != NULL ? name : "");
 	}
-	sqlite3_finalize(stmt);
+	index_stmt_done(stmt);
 	if (count < max && rc != SQLITE_DONE)
 		return index_error(idx, rc, "keywords", error_r);
 	*names_r = names;

@@ -152,6 +152,11 @@ int maildir_view_select_info(struct store *store,
 			     unsigned max_keywords, pool_t *pool,
 			     struct store_view_select_info *info_r,
 			     const char **error_r);
+int maildir_mailbox_deleted(struct store *store,
+			    const struct store_address *addr,
+			    const char *mailbox, uint32_t below, pool_t *pool,
+			    uint32_t **uids_r, unsigned *count_r,
+			    const char **error_r);
 int maildir_messages_get(struct store *store, const struct store_address *addr,
 			 const char *mailbox, const uint32_t *uids,
 			 unsigned count, pool_t *pool,

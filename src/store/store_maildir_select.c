@@ -1,7 +1,8 @@
 /* store_maildir_select.c: the maildir-sqlite side of the view calls that
  * read only what they need (store_view.h store_view_select_info(),
- * store_view_list_uids()): SELECT's first unseen message and keywords in
- * one snapshot, and the rows of a batch of UIDs. Neither reads every
+ * store_view_list_uids(), store_view_deleted()): SELECT's first unseen
+ * message and keywords in one snapshot, the rows of a batch of UIDs, and
+ * the \Deleted ones. Neither reads every
  * message of the mailbox nor scans its folder; a retry on a rebuilt
  * index when SQLite reports damage, as store_maildir_view.c does. */
 #include "store/store_maildir.h"
@@ -46,6 +47,37 @@ int maildir_view_select_info(struct store *store,
 		memset(info_r, 0, sizeof(*info_r));
 		int ret = select_info_once(s, addr, mailbox, below, max_keywords,
 					   pool, info_r, &user, error_r);
+		if (ret == 0 || attempt > 0 || !maildir_user_damaged(s, user))
+			return ret;
+	}
+}
+
+static int deleted_once(struct maildir_store *s, const struct store_address *addr,
+			const char *mailbox, uint32_t below, pool_t *pool,
+			uint32_t **uids_r, unsigned *count_r,
+			struct maildir_user **user_r, const char **error_r)
+{
+	struct store_index_mailbox mb;
+	if (maildir_mailbox_get(s, addr, mailbox, false, user_r, &mb,
+				error_r) < 0)
+		return -1;
+	return store_index_deleted((*user_r)->index, mb.id, below, pool, uids_r,
+				   count_r, error_r);
+}
+
+int maildir_mailbox_deleted(struct store *store,
+			    const struct store_address *addr,
+			    const char *mailbox, uint32_t below, pool_t *pool,
+			    uint32_t **uids_r, unsigned *count_r,
+			    const char **error_r)
+{
+	struct maildir_store *s = (struct maildir_store *)store;
+	for (unsigned attempt = 0;; attempt++) {
+		struct maildir_user *user = NULL;
+		*uids_r = NULL;
+		*count_r = 0;
+		int ret = deleted_once(s, addr, mailbox, below, pool, uids_r,
+				       count_r, &user, error_r);
 		if (ret == 0 || attempt > 0 || !maildir_user_damaged(s, user))
 			return ret;
 	}

@@ -98,6 +98,12 @@ struct store_backend {
 				unsigned max_keywords, pool_t *pool,
 				struct store_view_select_info *info_r,
 				const char **error_r);
+	/* UIDs below `below` with \Deleted, ascending (pool) */
+	int (*mailbox_deleted)(struct store *store,
+			       const struct store_address *addr,
+			       const char *mailbox, uint32_t below, pool_t *pool,
+			       uint32_t **uids_r, unsigned *count_r,
+			       const char **error_r);
 	/* the rows of these UIDs (ascending) still there, in UID order */
 	int (*messages_get)(struct store *store, const struct store_address *addr,
 			    const char *mailbox, const uint32_t *uids,

@@ -306,6 +306,23 @@ int store_view_select_info(struct store_view *view, unsigned max_keywords,
 	return 0;
 }
 
+int store_view_deleted(struct store_view *view, pool_t *pool, uint32_t **uids_r,
+		       unsigned *count_r, const char **error_r)
+{
+	uint32_t *uids;
+	unsigned count, out = 0;
+	if (view->store->backend->mailbox_deleted(view->store, &view->addr,
+						  view->mailbox, view->uidnext,
+						  pool, &uids, &count, error_r) < 0)
+		return -1;
+	for (unsigned i = 0; i < count; i++)
+		if (store_view_seq(view, uids[i]) != 0)
+			uids[out++] = uids[i];
+	*uids_r = out > 0 ? uids : NULL;
+	*count_r = out;
+	return 0;
+}
+
 int store_view_list_uids(struct store_view *view, const uint32_t *uids,
 			 unsigned count, pool_t *pool,
 			 struct store_message_info **messages_r,

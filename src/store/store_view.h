@@ -128,6 +128,12 @@ int store_view_list_uids(struct store_view *view, const uint32_t *uids,
 			 struct store_message_info **messages_r,
 			 unsigned *count_r, const char **error_r);
 
+/* EXPUNGE and CLOSE (RFC 9051 6.4.3, 6.4.1): the UIDs of the view's map
+ * whose message has \Deleted now, ascending (pool), from an index of
+ * those messages, not a read of every one. */
+int store_view_deleted(struct store_view *view, pool_t *pool, uint32_t **uids_r,
+		       unsigned *count_r, const char **error_r);
+
 /* Read one message of the view in wire form (store.h: read, seek,
  * physical, close). */
 struct store_message_reader *

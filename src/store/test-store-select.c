@@ -4,7 +4,8 @@
  * the keyword list from the flags old code stored (APPEND and COPY did
  * not record keywords); the first-unseen probe and a view's map use
  * indexes (query plans), so SELECT of a large mailbox reads no row of
- * it; a 50,000-message mailbox is selected without a read of its rows. */
+ * it, nor does EXPUNGE's list of \Deleted messages; a 50,000-message
+ * mailbox is selected without a read of its rows. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -82,7 +83,8 @@ static void test_migration_from_5(void **state)
 	sqlite3 *db;
 	assert_int_equal(sqlite3_open(index, &db), SQLITE_OK);
 	exec(db, "DROP TRIGGER messages_kw_ins; DROP TRIGGER messages_kw_upd;"
-		 "DROP INDEX messages_unseen; DELETE FROM keywords;"
+		 "DROP INDEX messages_unseen; DROP INDEX messages_deleted;"
+		 "DELETE FROM keywords;"
 		 "UPDATE messages SET flags = '\\Seen Old $Work', sysflags = 1 WHERE uid = 1;"
 		 "UPDATE messages SET flags = 'Other \\Flagged', sysflags = 4 WHERE uid = 2;"
 		 "PRAGMA user_version = 5;");
@@ -101,8 +103,8 @@ static void test_migration_from_5(void **state)
 	assert_int_equal(sqlite3_open(index, &db), SQLITE_OK);
 	assert_int_equal(query_int(db, "PRAGMA user_version"), 6);
 	assert_int_equal(query_int(db, "SELECT count(*) FROM sqlite_master WHERE"
-				   " name IN ('messages_unseen', 'messages_kw_ins',"
-				   " 'messages_kw_upd')"), 3);
+				   " name IN ('messages_unseen', 'messages_deleted',"
+				   " 'messages_kw_ins', 'messages_kw_upd')"), 4);
 	sqlite3_close(db);
 }
 
@@ -114,6 +116,8 @@ static void test_query_plans(void **state)
 	assert_int_equal(sqlite3_open(t_printf("%s/" INDEX, f->dir), &db), SQLITE_OK);
 	const char *p = plan(db, INDEX_SQL_FIRST_UNSEEN);
 	assert_non_null(strstr(p, "USING INDEX messages_unseen (mailbox_id=? AND uid>? AND uid<?)"));
+	p = plan(db, INDEX_SQL_DELETED);
+	assert_non_null(strstr(p, "USING INDEX messages_deleted (mailbox_id=? AND uid<?)"));
 	p = plan(db, INDEX_SQL_VIEW_UIDS);
 	assert_non_null(strstr(p, "USING COVERING INDEX"));
 	assert_null(strstr(p, "SCAN"));

@@ -4,7 +4,8 @@
  * mailbox's keywords, whether given by STORE, by APPEND or by COPY; a
  * message appended after the view's sync is not counted),
  * store_view_list_uids() (a batch of a FETCH: dense and sparse sets,
- * expunged messages left out) and store_view_set_flags_result() (what
+ * expunged messages left out), store_view_deleted() (EXPUNGE's \Deleted
+ * messages of the map) and store_view_set_flags_result() (what
  * STORE reports: every message of the set still there, changed or not,
  * with its flags after the change). */
 #include <stdarg.h>
@@ -162,6 +163,42 @@ static void test_list_uids(void **state)
 	store_view_close(&v);
 }
 
+static void test_deleted(void **state)
+{
+	struct suite *s = *state;
+	const char *error;
+	uint32_t u[6], *d;
+	unsigned count;
+	for (unsigned i = 0; i < 6; i++)
+		u[i] = suite_deliver(s->store, "INBOX", BODY, i % 2 == 1 ? STORE_FLAG_DELETED : 0,
+				     0);
+	struct store_view *v = suite_view(s->store, "INBOX");
+	assert_int_equal(store_view_deleted(v, s->pool, &d, &count, &error), 0);
+	assert_int_equal(count, 3);
+	assert_int_equal(d[0], u[1]);
+	assert_int_equal(d[1], u[3]);
+	assert_int_equal(d[2], u[5]);
+	/* flag changes count at once; a message appended since the view's
+	 * sync is not in its map and not listed */
+	suite_set_flags(v, u[3], STORE_FLAGS_REMOVE, STORE_FLAG_DELETED);
+	suite_set_flags(v, u[0], STORE_FLAGS_ADD, STORE_FLAG_DELETED);
+	(void)suite_deliver(s->store, "INBOX", BODY, STORE_FLAG_DELETED, 0);
+	assert_int_equal(store_view_deleted(v, s->pool, &d, &count, &error), 0);
+	assert_int_equal(count, 3);
+	assert_int_equal(d[0], u[0]);
+	assert_int_equal(d[1], u[1]);
+	assert_int_equal(d[2], u[5]);
+	unsigned n;
+	assert_int_equal(store_mailbox_expunge(s->store, SUITE_USER, "INBOX", d, count, &n,
+					       &error), 0);
+	assert_int_equal(n, 3);
+	struct store_view_changes c;
+	suite_sync(s, v, &c);
+	assert_int_equal(store_view_deleted(v, s->pool, &d, &count, &error), 0);
+	assert_int_equal(count, 1); /* the one appended */
+	store_view_close(&v);
+}
+
 static void test_set_flags_result(void **state)
 {
 	struct suite *s = *state;
@@ -213,6 +250,7 @@ int main(void)
 		SUITE_TEST(test_select_first_unseen),
 		SUITE_TEST(test_select_keywords),
 		SUITE_TEST(test_list_uids),
+		SUITE_TEST(test_deleted),
 		SUITE_TEST(test_set_flags_result),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
