@@ -88,6 +88,12 @@ int store_index_begin(struct store_index *idx, const char **error_r);
 /* As store_index_begin() without waiting: 1 begun, 0 someone else holds
  * the lock (*error_r says so), -1 error. */
 int store_index_begin_try(struct store_index *idx, const char **error_r);
+/* As store_index_begin_try() for a transaction that writes a cache only
+ * (what can be computed again from the message file, such as its MIME
+ * structure): its commit does not wait for the disk (synchronous=NORMAL,
+ * back to FULL when it ends). A crash may lose that write alone: the next
+ * durable commit syncs the WAL, this one's frames with it. */
+int store_index_begin_cache(struct store_index *idx, const char **error_r);
 int store_index_commit(struct store_index *idx, const char **error_r);
 void store_index_rollback(struct store_index *idx);
 

@@ -36,6 +36,8 @@ enum index_stmt {
 	INDEX_STMT_FIRST_UNSEEN,
 	INDEX_STMT_KEYWORDS,
 	INDEX_STMT_DELETED,
+	INDEX_STMT_SYNC_NORMAL,   /* store_index_begin_cache() */
+	INDEX_STMT_SYNC_FULL,
 	INDEX_STMT_COUNT
 };
 
@@ -49,6 +51,7 @@ struct store_index {
 	 * handler, which under concurrent delivery costs milliseconds */
 	int lock_fd;
 	bool locked;
+	bool cache_txn; /* synchronous=NORMAL until the transaction ends */
 	/* statements of the delivery path and of opening a message,
 	 * prepared once */
 	sqlite3_stmt *stmts[INDEX_STMT_COUNT];

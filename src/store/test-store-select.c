@@ -5,7 +5,8 @@
  * not record keywords); the first-unseen probe and a view's map use
  * indexes (query plans), so SELECT of a large mailbox reads no row of
  * it, nor does EXPUNGE's list of \Deleted messages; a 50,000-message
- * mailbox is selected without a read of its rows. */
+ * mailbox is selected without a read of its rows. A write of a cache
+ * (the MIME structure) commits without fsync (store_index_begin_cache). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -124,6 +125,35 @@ static void test_query_plans(void **state)
 	sqlite3_close(db);
 }
 
+static int64_t synchronous(struct store_index *idx)
+{
+	return query_int(idx->db, "PRAGMA synchronous");
+}
+
+/* a cache write (the MIME structure) commits without fsync, and only it */
+static void test_cache_transaction(void **state)
+{
+	struct test_store_fixture *f = *state;
+	const char *error;
+	struct store_index *idx;
+	bool rebuilt;
+	uint32_t min_uv;
+	assert_int_equal(store_index_open(t_printf("%s/cache.sqlite", f->dir), &idx, &rebuilt,
+					  &min_uv, &error), 0);
+	assert_int_equal(synchronous(idx), 2); /* FULL */
+	assert_int_equal(store_index_begin_cache(idx, &error), 1);
+	assert_int_equal(synchronous(idx), 1); /* NORMAL */
+	assert_int_equal(store_index_commit(idx, &error), 0);
+	assert_int_equal(synchronous(idx), 2);
+	assert_int_equal(store_index_begin_cache(idx, &error), 1);
+	store_index_rollback(idx);
+	assert_int_equal(synchronous(idx), 2);
+	assert_int_equal(store_index_begin(idx, &error), 0);
+	assert_int_equal(synchronous(idx), 2);
+	assert_int_equal(store_index_commit(idx, &error), 0);
+	store_index_close(&idx);
+}
+
 #define BIG 50000
 
 /* 50,000 rows inserted straight into the index (as a rebuild would):
@@ -162,6 +192,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_migration_from_5, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_query_plans, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_big_mailbox, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cache_transaction, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
