@@ -82,6 +82,11 @@ void *row_array_room(pool_t *pool, void *array, unsigned count, unsigned *cap,
 	"uid, modseq, size, internaldate, flags, filename, sysflags, guid"
 void index_message_row(sqlite3_stmt *stmt, pool_t *pool,
 		       struct store_index_message *m);
+/* store_index_view.c: step a cached statement whose first column is a
+ * UID to its end (then index_stmt_done()): the UIDs in pool. */
+int index_uid_rows(struct store_index *idx, sqlite3_stmt *stmt, pool_t *pool,
+		   uint32_t **uids_r, unsigned *count_r, const char *what,
+		   const char **error_r);
 
 /* The statements that must not read every row of a mailbox (unit tests
  * check their query plans): the first unseen message below a UID, from

@@ -39,18 +39,7 @@ int store_index_deleted(struct store_index *idx, int64_t mailbox_id,
 		return index_error(idx, rc, "deleted", error_r);
 	sqlite3_bind_int64(stmt, 1, mailbox_id);
 	sqlite3_bind_int64(stmt, 2, below);
-	uint32_t *uids = NULL;
-	unsigned count = 0, cap = 0;
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		uids = row_array_room(pool, uids, count, &cap, sizeof(*uids));
-		uids[count++] = (uint32_t)sqlite3_column_int64(stmt, 0);
-	}
-	index_stmt_done(stmt);
-	if (rc != SQLITE_DONE)
-		return index_error(idx, rc, "deleted", error_r);
-	*uids_r = uids;
-	*count_r = count;
-	return 0;
+	return index_uid_rows(idx, stmt, pool, uids_r, count_r, "deleted", error_r);
 }
 
 int store_index_keywords(struct store_index *idx, int64_t mailbox_id,

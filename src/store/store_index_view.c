@@ -86,6 +86,14 @@ int store_index_expunges_since(struct store_index *idx, int64_t mailbox_id,
 			  " WHERE mailbox_id = ?1 AND modseq > ?2 ORDER BY uid",
 			  mailbox_id, since, &stmt, error_r) < 0)
 		return -1;
+	return index_uid_rows(idx, stmt, pool, uids_r, count_r, "view expunges",
+			      error_r);
+}
+
+int index_uid_rows(struct store_index *idx, sqlite3_stmt *stmt, pool_t *pool,
+		   uint32_t **uids_r, unsigned *count_r, const char *what,
+		   const char **error_r)
+{
 	uint32_t *uids = NULL;
 	unsigned count = 0, cap = 0;
 	int rc;
@@ -95,7 +103,7 @@ int store_index_expunges_since(struct store_index *idx, int64_t mailbox_id,
 	}
 	index_stmt_done(stmt);
 	if (rc != SQLITE_DONE)
-		return index_error(idx, rc, "view expunges", error_r);
+		return index_error(idx, rc, what, error_r);
 	*uids_r = uids;
 	*count_r = count;
 	return 0;

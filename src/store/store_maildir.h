@@ -145,6 +145,10 @@ int maildir_view_read(struct store *store, const struct store_address *addr,
 struct store_message_reader *
 maildir_message_open(struct store *store, const struct store_address *addr,
 		     const char *mailbox, uint32_t uid, const char **error_r);
+/* store_maildir.c: an index row as the seam's message info (flags
+ * copied to pool; lost false). */
+void maildir_message_info(pool_t *pool, const struct store_index_message *row,
+			  struct store_message_info *info_r);
 /* store_maildir_select.c (store_private.h) */
 int maildir_view_select_info(struct store *store,
 			     const struct store_address *addr,

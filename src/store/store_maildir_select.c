@@ -105,16 +105,9 @@ static int messages_get_once(struct maildir_store *s,
 	}
 	struct store_message_info *messages =
 		pool_alloc(pool, (n + 1) * sizeof(*messages));
-	for (unsigned i = 0; i < n; i++) {
-		messages[i].uid = rows[i].uid;
-		messages[i].modseq = rows[i].modseq;
-		messages[i].size = rows[i].size;
-		messages[i].internaldate = (time_t)rows[i].internaldate;
-		messages[i].flags = pool_strdup(pool, rows[i].flags);
-		messages[i].sysflags = rows[i].sysflags;
-		memcpy(messages[i].guid, rows[i].guid, STORE_GUID_SIZE);
-		messages[i].lost = false; /* not checked: message_open tells */
-	}
+	/* lost is not checked: message_open tells */
+	for (unsigned i = 0; i < n; i++)
+		maildir_message_info(pool, &rows[i], &messages[i]);
 	pool_destroy(&scratch);
 	*messages_r = messages;
 	*count_r = n;

@@ -128,18 +128,28 @@ static void test_select_keywords(void **state)
 	store_view_close(&v);
 }
 
+/* n messages in INBOX (u[flag_at] with flag), a view of them, then
+ * u[gone] expunged by another session (the view not synced) */
+static struct store_view *view_with_gap(struct suite *s, uint32_t *u, unsigned n,
+					unsigned flag_at, unsigned flag, unsigned gone)
+{
+	const char *error;
+	unsigned expunged;
+	for (unsigned i = 0; i < n; i++)
+		u[i] = suite_deliver(s->store, "INBOX", BODY, i == flag_at ? flag : 0, 0);
+	struct store_view *v = suite_view(s->store, "INBOX");
+	assert_int_equal(store_mailbox_expunge(s->store, SUITE_USER, "INBOX", &u[gone], 1,
+					       &expunged, &error), 0);
+	return v;
+}
+
 static void test_list_uids(void **state)
 {
 	struct suite *s = *state;
 	const char *error;
 	uint32_t u[40];
-	for (unsigned i = 0; i < 40; i++)
-		u[i] = suite_deliver(s->store, "INBOX", BODY, i == 7 ? STORE_FLAG_FLAGGED : 0, 0);
-	struct store_view *v = suite_view(s->store, "INBOX");
-	unsigned n;
-	/* expunged by another session: left out, the view not synced */
-	assert_int_equal(store_mailbox_expunge(s->store, SUITE_USER, "INBOX", &u[8], 1, &n,
-					       &error), 0);
+	/* u[8] expunged by another session: left out */
+	struct store_view *v = view_with_gap(s, u, 40, 7, STORE_FLAG_FLAGGED, 8);
 	struct store_message_info *m;
 	unsigned count;
 	/* dense */
@@ -204,12 +214,7 @@ static void test_set_flags_result(void **state)
 	struct suite *s = *state;
 	const char *error;
 	uint32_t u[4];
-	for (unsigned i = 0; i < 4; i++)
-		u[i] = suite_deliver(s->store, "INBOX", BODY, i == 1 ? STORE_FLAG_SEEN : 0, 0);
-	struct store_view *v = suite_view(s->store, "INBOX");
-	unsigned n;
-	assert_int_equal(store_mailbox_expunge(s->store, SUITE_USER, "INBOX", &u[2], 1, &n,
-					       &error), 0);
+	struct store_view *v = view_with_gap(s, u, 4, 1, STORE_FLAG_SEEN, 2);
 	uint64_t before = store_view_modseq(v);
 	const char *kw[] = { "Work" };
 	struct store_flags_update up = { .op = STORE_FLAGS_ADD, .sysflags = STORE_FLAG_SEEN,
