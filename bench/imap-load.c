@@ -8,7 +8,8 @@
  *     FETCH BODY.PEEK[] (1), STORE +FLAGS (5), APPEND, STORE \Deleted on
  *     the last message, EXPUNGE; then LOGOUT. A mix close to imaptest's
  *     default (many fetches and flag changes, a login per few commands).
- *     Prints one line per command: "cmd NAME ok N no N bad N" and
+ *     Prints one line per command: "cmd NAME ok N no N bad N ms MS" (MS:
+ *     the summed time from sending each command to its tagged answer) and
  *     "elapsed SECONDS". A command answered BAD is counted as bad (the
  *     driver prints it as unsupported) and that client sends it no more
  *     (a server closes a session after too many BADs); the session goes on.
@@ -68,10 +69,14 @@ struct client {
 	pthread_t thread;
 	int index;
 	long counts[C_COUNT][3];
+	double ms[C_COUNT];      /* summed command latency */
 	int unsupported[C_COUNT];
 	int failed;
 	char why[256];
 };
+
+/* when this thread last sent a command's first byte (count() reads it) */
+static __thread double cmd_sent;
 
 static double now(void)
 {
@@ -231,6 +236,7 @@ static int conn_cmd(struct conn *c, const char *fmt, ...)
 {
 	char out[1024];
 	int n = snprintf(out, sizeof(out), "a%u ", ++c->tag);
+	cmd_sent = now();
 	va_list ap;
 	va_start(ap, fmt);
 	n += vsnprintf(out + n, sizeof(out) - (size_t)n, fmt, ap);
@@ -250,6 +256,7 @@ static int count(struct client *cl, enum cmd k, int r)
 		return -1;
 	}
 	cl->counts[k][r]++;
+	cl->ms[k] += (now() - cmd_sent) * 1000;
 	if (r == RES_BAD)
 		cl->unsupported[k] = 1;
 	return 0;
@@ -264,6 +271,7 @@ static int do_append(struct conn *c, unsigned serial)
 			   "Subject: appended %u\r\nMessage-ID: <a%u.bench@remote.example>\r\n\r\n"
 			   "An appended message of the IMAP load generator.\r\n", serial, serial);
 	int n = snprintf(out, sizeof(out), "a%u APPEND INBOX (\\Seen) {%d}\r\n", ++c->tag, len);
+	cmd_sent = now();
 	if (conn_send(c, out, (size_t)n) < 0 || conn_line(c, line, sizeof(line)) < 0)
 		return -1;
 	if (line[0] != '+') { /* the tagged answer already: BAD or NO */
@@ -364,6 +372,7 @@ static int run_mix(int seconds, int nclients)
 	}
 	int failed = 0;
 	long total[C_COUNT][3] = { { 0 } };
+	double ms[C_COUNT] = { 0 };
 	for (int i = 0; i < nclients; i++) {
 		pthread_join(cls[i].thread, NULL);
 		if (cls[i].failed) {
@@ -373,11 +382,13 @@ static int run_mix(int seconds, int nclients)
 		for (int k = 0; k < C_COUNT; k++)
 			for (int r = 0; r < 3; r++)
 				total[k][r] += cls[i].counts[k][r];
+		for (int k = 0; k < C_COUNT; k++)
+			ms[k] += cls[i].ms[k];
 	}
 	double elapsed = now() - t0;
 	for (int k = 0; k < C_COUNT; k++)
-		printf("cmd %s ok %ld no %ld bad %ld\n", cmd_names[k], total[k][RES_OK],
-		       total[k][RES_NO], total[k][RES_BAD]);
+		printf("cmd %s ok %ld no %ld bad %ld ms %.1f\n", cmd_names[k], total[k][RES_OK],
+		       total[k][RES_NO], total[k][RES_BAD], ms[k]);
 	printf("elapsed %.3f\n", elapsed);
 	free(cls);
 	return failed;

@@ -6,22 +6,15 @@ RECENT/NEW/OLD are BAD), SELECT answers per 6.3.2 (LIST, no RECENT or
 CHECK gone, UTF-8 mailbox names both ways. Sessions that do not enable it
 keep rev1's rules exactly.
 
-IMAP4rev2 is advertised only once every extension it folds in works
-(src/imap/imap_rev2.c, imap_rev2_available()); until then the rev2 tests
-skip with that reason, and a build made with -DPOSTEL_IMAP_REV2=1 runs
-them."""
+IMAP4rev2 is always advertised (src/imap/imap_rev2.c: every extension it
+folds in is served), so no test here skips."""
 import re
 
-import pytest
 
 from conftest import BOB, make_message, scaled, token
 from imap_helpers import IMAPRaw, deliver, new_user, status_of
 from test_imap_append_idle import append_raw
 from test_imap_mailbox import ok, session
-
-NOT_ADVERTISED = ("IMAP4rev2 is not advertised yet (imap_rev2_available() is false "
-                  "until FETCH/BINARY, APPEND and IDLE are on main)")
-
 
 def bad(c, text):
     tagged, untagged = c.command(text)
@@ -35,28 +28,24 @@ def rev2_advertised(c):
 
 
 def rev2_session(postel):
-    """A logged-in session with IMAP4rev2 enabled, or skip."""
+    """A logged-in session with IMAP4rev2 enabled."""
     c, user, pw = session(postel)
-    if not rev2_advertised(c):
-        c.close()
-        pytest.skip(NOT_ADVERTISED)
+    assert rev2_advertised(c)
     # RFC 9051 6.3.1 example
     assert ok(c, "ENABLE IMAP4rev2") == [b"* ENABLED IMAP4rev2"]
     return c, user, pw
 
 
 def test_enable_without_rev2_keeps_rev1(postel):
-    """Whether or not rev2 is advertised: a session that does not enable
-    it (or cannot) gets rev1's answers, byte for byte the same as before."""
+    """rev2 is advertised, yet a session that does not enable it gets
+    rev1's answers, byte for byte the same as before."""
     user, pw = new_user(postel)
     deliver(postel, user)
     with IMAPRaw(postel.imaps_port, tls=True) as c:
         c.login(user, pw)
-        advertised = rev2_advertised(c)
+        assert rev2_advertised(c)
         # RFC 5161 3.1: unknown capabilities are ignored, the list is empty
         assert ok(c, "ENABLE X-NOTHING CONDSTORE") == [b"* ENABLED"]
-        if not advertised:
-            assert ok(c, "ENABLE IMAP4rev2") == [b"* ENABLED"]
         untagged = ok(c, "STATUS INBOX (RECENT MESSAGES)")
         assert untagged == [b'* STATUS "INBOX" (MESSAGES 1 RECENT 1)']
         untagged = ok(c, "SELECT INBOX")

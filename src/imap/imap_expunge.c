@@ -31,7 +31,7 @@ static void imap_expunge_work(void *ctx, struct store *store)
 {
 	struct imap_expunge_job *job = ctx;
 	struct imap_session *s = job->cmd->s;
-	struct store_message_info *infos;
+	uint32_t *deleted;
 	unsigned count;
 	const char *error;
 	if (store == NULL) {
@@ -39,21 +39,20 @@ static void imap_expunge_work(void *ctx, struct store *store)
 		job->result = -1;
 		return;
 	}
-	if (store_view_list(s->sel->view, s->base.cmd_pool, &infos, &count, &error) < 0)
+	/* the \Deleted ones from the index's own list (store_view.h) */
+	if (store_view_deleted(s->sel->view, s->base.cmd_pool, &deleted, &count, &error) < 0)
 		goto fail;
 	uint32_t *uids = pool_alloc(s->base.cmd_pool, ((size_t)count + 1) * sizeof(*uids));
 	unsigned n = 0, k = 0;
 	for (unsigned i = 0; i < count; i++) {
-		if ((infos[i].sysflags & STORE_FLAG_DELETED) == 0)
-			continue;
 		if (job->only != NULL) {
 			/* both ascending: a merge */
-			while (k < job->only_count && job->only[k] < infos[i].uid)
+			while (k < job->only_count && job->only[k] < deleted[i])
 				k++;
-			if (k == job->only_count || job->only[k] != infos[i].uid)
+			if (k == job->only_count || job->only[k] != deleted[i])
 				continue;
 		}
-		uids[n++] = infos[i].uid;
+		uids[n++] = deleted[i];
 	}
 	if (n > 0 && store_mailbox_expunge(store, s->user, s->sel->name, uids, n,
 					   &job->expunged, &error) < 0)

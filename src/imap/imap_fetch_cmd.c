@@ -9,10 +9,12 @@
  * streams bodies): one job renders a chunk, the loop writes it as the
  * client reads (imap_output_end) and only then starts the job for the
  * next chunk, so a FETCH of 1:* over many messages or of one huge
- * message holds one chunk, one renderer and the message list (a few
- * dozen bytes a message) whatever its size.
- * A body fetch without .PEEK sets \Seen first, durably, in one commit
- * (store_view_set_flags), and the FLAGS item is added to the responses
+ * message holds one chunk, one renderer, the UIDs of the set and the
+ * index rows of one batch of at most IMAP_FETCH_BATCH messages
+ * (store_view_list_uids()) whatever its size.
+ * A body fetch without .PEEK sets \Seen first, durably, in one commit a
+ * batch, before any response of the batch (store_view_set_flags), and
+ * the FLAGS item is added to the responses
  * of the messages whose flags changed (6.4.5); never in EXAMINE. rev1
  * sessions see \Recent in FLAGS. The view is not synced: no EXPUNGE
  * during FETCH (7.5.1). A message expunged by another session meanwhile
@@ -35,6 +37,8 @@
 /* the response held in memory at once (the brief's ~256 KiB bound) */
 #define IMAP_FETCH_CHUNK (128 * 1024)
 #define IMAP_FETCH_MAX_ITEMS 64
+/* messages whose index rows are read at once */
+#define IMAP_FETCH_BATCH 256
 
 struct imap_fetch_job {
 	struct imap_cmd *cmd;
@@ -45,8 +49,9 @@ struct imap_fetch_job {
 	unsigned needs;
 	bool sets_seen;
 
-	bool listed;
-	struct store_message_info *infos;    /* map order (cmd pool) */
+	unsigned batch_end;                  /* uids[uid_pos..batch_end) listed */
+	pool_t *batch_pool;                  /* infos and seen_now */
+	struct store_message_info *infos;    /* the batch, UID order */
 	bool *seen_now;                      /* \Seen set by this FETCH */
 	unsigned info_count, info_pos;
 
@@ -80,35 +85,43 @@ static void fetch_job_free(struct imap_fetch_job *job)
 	imap_fetch_request_free(&job->req);
 	imap_fetch_request_free(&job->req_flags);
 	str_free(&job->chunk);
+	if (job->batch_pool != NULL)
+		pool_destroy(&job->batch_pool);
 	free(job);
 }
 
-/* The first job: the messages as the index holds them, and \Seen set on
- * those a body fetch marks (one durable commit, before any response). */
-static int fetch_list(struct imap_fetch_job *job, const char **error_r)
+/* The next batch of the set (uids[uid_pos..]) as the index holds it
+ * now, and \Seen set on those a body fetch marks (one durable commit,
+ * before any response of the batch). No message may be rendering. */
+static int fetch_batch(struct imap_fetch_job *job, const char **error_r)
 {
 	struct imap_session *s = job->cmd->s;
 	struct store_view *view = s->sel->view;
-	pool_t *pool = s->base.cmd_pool;
-	if (store_view_list(view, pool, &job->infos, &job->info_count, error_r) < 0)
+	if (job->batch_pool != NULL)
+		pool_destroy(&job->batch_pool);
+	job->batch_pool = pool_create(16384);
+	pool_t *pool = job->batch_pool;
+	unsigned n_uids = job->uid_count - job->uid_pos;
+	if (n_uids > IMAP_FETCH_BATCH)
+		n_uids = IMAP_FETCH_BATCH;
+	const uint32_t *batch = job->uids + job->uid_pos;
+	job->batch_end = job->uid_pos + n_uids;
+	job->info_pos = 0;
+	job->seen_now = NULL;
+	if (store_view_list_uids(view, batch, n_uids, pool, &job->infos, &job->info_count,
+				 error_r) < 0)
 		return -1;
-	job->listed = true;
 	if (!job->sets_seen || s->sel->readonly || job->info_count == 0)
 		return 0;
 	job->seen_now = pool_alloc(pool, job->info_count * sizeof(bool));
 	uint32_t *uids = pool_alloc(pool, job->info_count * sizeof(uint32_t));
-	unsigned n = 0, pos = 0;
-	for (unsigned i = 0; i < job->uid_count; i++) {
-		while (pos < job->info_count && job->infos[pos].uid < job->uids[i])
-			pos++;
-		if (pos == job->info_count)
-			break;
-		struct store_message_info *info = &job->infos[pos];
-		if (info->uid != job->uids[i] || info->lost ||
-		    (info->sysflags & STORE_FLAG_SEEN) != 0)
+	unsigned n = 0;
+	for (unsigned i = 0; i < job->info_count; i++) {
+		struct store_message_info *info = &job->infos[i];
+		if (info->lost || (info->sysflags & STORE_FLAG_SEEN) != 0)
 			continue;
 		uids[n++] = info->uid;
-		job->seen_now[pos] = true;
+		job->seen_now[i] = true;
 	}
 	if (n == 0)
 		return 0;
@@ -125,12 +138,15 @@ static int fetch_list(struct imap_fetch_job *job, const char **error_r)
 	return 0;
 }
 
-/* Start the renderer on the next wanted message; false when none is left. */
-static bool fetch_message_next(struct imap_fetch_job *job)
+/* Start the renderer on the next wanted message: 1, or 0 when none is
+ * left, -1 when the index could not be read. */
+static int fetch_message_next(struct imap_fetch_job *job, const char **error_r)
 {
 	struct imap_session *s = job->cmd->s;
 	struct store_view *view = s->sel->view;
 	while (job->uid_pos < job->uid_count) {
+		if (job->uid_pos == job->batch_end && fetch_batch(job, error_r) < 0)
+			return -1;
 		uint32_t uid = job->uids[job->uid_pos++];
 		uint32_t seq = store_view_seq(view, uid);
 		while (job->info_pos < job->info_count && job->infos[job->info_pos].uid < uid)
@@ -159,7 +175,7 @@ static bool fetch_message_next(struct imap_fetch_job *job)
 						      seq, &job->cur, job->tree, job->reader,
 						      &error);
 		if (job->render != NULL)
-			return true;
+			return 1;
 		if (error == imap_fetch_error_unknown_cte) {
 			/* RFC 3516 4.3: not answered; NO [UNKNOWN-CTE] at the end */
 			fetch_message_end(job);
@@ -172,7 +188,7 @@ static bool fetch_message_next(struct imap_fetch_job *job)
 		fetch_message_end(job);
 		job->lost++;
 	}
-	return false;
+	return 0;
 }
 
 static void fetch_work(void *ctx, struct store *store)
@@ -180,13 +196,20 @@ static void fetch_work(void *ctx, struct store *store)
 	struct imap_fetch_job *job = ctx;
 	const char *error = "no store handle";
 	str_clear(&job->chunk);
-	if (store == NULL || (!job->listed && fetch_list(job, &error) < 0)) {
+	if (store == NULL) {
 		job->result = -1;
 		snprintf(job->error, sizeof(job->error), "%s", error);
 		return;
 	}
 	while (job->chunk.len + IMAP_FETCH_RENDER_MIN_CHUNK <= IMAP_FETCH_CHUNK) {
-		if (job->render == NULL && !fetch_message_next(job)) {
+		int next = job->render != NULL ? 1 : fetch_message_next(job, &error);
+		if (next < 0) {
+			/* before any output (-1) only if nothing was rendered */
+			job->result = job->uid_pos == 0 && job->chunk.len == 0 ? -1 : -2;
+			snprintf(job->error, sizeof(job->error), "%s", error);
+			return;
+		}
+		if (next == 0) {
 			job->finished = true;
 			return;
 		}

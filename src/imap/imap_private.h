@@ -294,7 +294,6 @@ const char *imap_list_special_use(const char *name);
 /* imap_rev2.c: IMAP4rev2 (RFC 9051) beside rev1; see its contract */
 /* IMAP4rev2 is advertised and can be enabled (every folded-in
  * extension works) */
-bool imap_rev2_available(void);
 /* ENABLE: true if capability is IMAP4rev2 and this enabled it now */
 bool imap_rev2_enable(struct imap_session *s, const char *capability);
 /* In a job: the attributes of SELECT's rev2 LIST response (6.3.2) */

@@ -30,9 +30,8 @@ const char *imap_capabilities(const struct imap_session *s)
 	/* RFC 9051 7.2.2: what this server does, no more; each extension
 	 * here is served in full (issue 9 item 9 lists the rest to come) */
 	str_appendz(&caps, "IMAP4rev1 LITERAL- SASL-IR ID ENABLE UNSELECT NAMESPACE IDLE");
-	/* RFC 9051 (imap_rev2.c): only once all it folds in works */
-	if (imap_rev2_available())
-		str_appendz(&caps, " IMAP4rev2");
+	/* RFC 9051 (imap_rev2.c): all it folds in is served */
+	str_appendz(&caps, " IMAP4rev2");
 	/* RFC 4315, RFC 6851 (imap_copy.c, imap_expunge.c) */
 	str_appendz(&caps, " UIDPLUS MOVE");
 	/* RFC 7889 APPENDLIMIT: the largest message APPEND takes */

@@ -1,8 +1,8 @@
 /* imap_rev2.c: IMAP4rev2 (RFC 9051) beside IMAP4rev1 (RFC 3501).
  *
  * Contract: a session speaks rev1 until the client sends ENABLE
- * IMAP4rev2 (RFC 9051 6.3.1), and only when imap_rev2_available() says
- * the server advertises IMAP4rev2. From then on s->rev2 and
+ * IMAP4rev2 (RFC 9051 6.3.1), which the server always advertises. From
+ * then on s->rev2 and
  * s->utf8_accept hold for the rest of the session and the commands
  * apply rev2's response rules (each marked "rev2" where it applies):
  * no \Recent anywhere (RFC 9051 E.1.2 / 2.3.2), SEARCH keys RECENT, NEW
@@ -11,31 +11,20 @@
  * SELECT answers LIST and not RECENT or [UNSEEN] (6.3.2), and a
  * SELECT that replaces a selection first sends "OK [CLOSED]" (7.1).
  *
- * IMAP4rev2 is advertised only when every extension RFC 9051 folds in
- * works (Appendix E: NAMESPACE, UNSELECT, UIDPLUS, ESEARCH, SEARCHRES,
- * ENABLE, IDLE, SASL-IR, LIST-EXTENDED, LIST-STATUS, MOVE, LITERAL-,
- * BINARY, SPECIAL-USE, STATUS=SIZE): all are served, so the gate is open.
- * It stays one compile-time switch (-DPOSTEL_IMAP_REV2=0 builds a
- * rev1-only server); not a config key: a server either speaks rev2
- * fully or not at all. */
+ * Every extension RFC 9051 folds in (Appendix E: NAMESPACE, UNSELECT,
+ * UIDPLUS, ESEARCH, SEARCHRES, ENABLE, IDLE, SASL-IR, LIST-EXTENDED,
+ * LIST-STATUS, MOVE, LITERAL-, BINARY, SPECIAL-USE, STATUS=SIZE) is
+ * served, so IMAP4rev2 is part of CAPABILITY unconditionally: there is no
+ * switch, at build time or in the config. */
 #include "imap_private.h"
 #include "store/store.h"
 
 #include <string.h>
 #include <strings.h>
 
-#ifndef POSTEL_IMAP_REV2
-#define POSTEL_IMAP_REV2 1
-#endif
-
-bool imap_rev2_available(void)
-{
-	return POSTEL_IMAP_REV2 != 0;
-}
-
 bool imap_rev2_enable(struct imap_session *s, const char *capability)
 {
-	if (!imap_rev2_available() || strcasecmp(capability, "IMAP4rev2") != 0)
+	if (strcasecmp(capability, "IMAP4rev2") != 0)
 		return false;
 	/* RFC 5161 3.2: ENABLED names what this command newly enabled */
 	if (s->rev2)

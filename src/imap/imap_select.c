@@ -107,38 +107,14 @@ static void job_error(char *buf, size_t size, int *result, const char *error)
 	*result = -1;
 }
 
-/* The keywords used in the mailbox, for FLAGS and PERMANENTFLAGS. */
-static const char *collect_keywords(pool_t *pool, const struct store_message_info *infos,
-				    unsigned count)
+/* The mailbox's keywords, for FLAGS and PERMANENTFLAGS. */
+static const char *keywords_text(pool_t *pool, const char *const *names, unsigned count)
 {
 	str_t kw = STR_INIT;
-	unsigned n = 0;
-	for (unsigned i = 0; i < count && n < IMAP_SELECT_KEYWORDS_MAX; i++) {
-		const char *p = infos[i].flags;
-		while (p != NULL && *p != '\0' && n < IMAP_SELECT_KEYWORDS_MAX) {
-			const char *end = strchr(p, ' ');
-			size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
-			if (len > 0 && p[0] != '\\') {
-				/* " kw " already in the list? */
-				bool seen = false;
-				for (const char *q = kw.data; q != NULL && q < kw.data + kw.len;) {
-					const char *qe = memchr(q, ' ', (size_t)(kw.data + kw.len - q));
-					size_t ql = qe != NULL ? (size_t)(qe - q) : (size_t)(kw.data + kw.len - q);
-					if (ql == len && memcmp(q, p, len) == 0) {
-						seen = true;
-						break;
-					}
-					q += ql + 1;
-				}
-				if (!seen) {
-					if (kw.len > 0)
-						str_appendc(&kw, ' ');
-					str_append(&kw, p, len);
-					n++;
-				}
-			}
-			p = end != NULL ? end + 1 : NULL;
-		}
+	for (unsigned i = 0; i < count; i++) {
+		if (i > 0)
+			str_appendc(&kw, ' ');
+		str_append(&kw, names[i], strlen(names[i]));
 	}
 	const char *ret = pool_strndup(pool, kw.data != NULL ? kw.data : "", kw.len);
 	str_free(&kw);
@@ -161,14 +137,14 @@ static int imap_select_read(struct imap_select_job *job, struct store *store,
 		if (store_mailbox_status(store, job->address, sel->name, &st, error_r) == 0)
 			job->recent = st.recent;
 	}
-	struct store_message_info *infos;
-	unsigned count;
-	if (store_view_list(sel->view, sel->pool, &infos, &count, error_r) < 0)
+	/* from the index's unseen index and keyword list: no read of every
+	 * message (store_view.h) */
+	struct store_view_select_info info;
+	if (store_view_select_info(sel->view, IMAP_SELECT_KEYWORDS_MAX, sel->pool, &info,
+				   error_r) < 0)
 		return -1;
-	for (unsigned i = 0; i < count && job->first_unseen == 0; i++)
-		if ((infos[i].sysflags & STORE_FLAG_SEEN) == 0)
-			job->first_unseen = store_view_seq(sel->view, infos[i].uid);
-	job->keywords = collect_keywords(sel->pool, infos, count);
+	job->first_unseen = info.first_unseen_seq;
+	job->keywords = keywords_text(sel->pool, info.keywords, info.keyword_count);
 	sel->exists = store_view_count(sel->view);
 	if (job->rev2)
 		return imap_rev2_select_attrs(store, job->address, sel->name, sel->pool,
@@ -333,21 +309,13 @@ static void imap_close_work(void *ctx, struct store *store)
 	struct imap_close_job *job = ctx;
 	struct imap_selected *sel = job->sel;
 	if (job->expunge && store != NULL) {
-		struct store_message_info *infos;
-		unsigned count, expunged;
+		uint32_t *uids;
+		unsigned n, expunged;
 		const char *error;
-		if (store_view_list(sel->view, sel->pool, &infos, &count, &error) < 0) {
+		if (store_view_deleted(sel->view, sel->pool, &uids, &n, &error) < 0 ||
+		    (n > 0 && store_mailbox_expunge(store, job->address, sel->name, uids, n,
+						    &expunged, &error) < 0))
 			job_error(job->error, sizeof(job->error), &job->result, error);
-		} else {
-			uint32_t *uids = pool_alloc(sel->pool, (count + 1) * sizeof(*uids));
-			unsigned n = 0;
-			for (unsigned i = 0; i < count; i++)
-				if (infos[i].sysflags & STORE_FLAG_DELETED)
-					uids[n++] = infos[i].uid;
-			if (n > 0 && store_mailbox_expunge(store, job->address, sel->name, uids, n,
-							   &expunged, &error) < 0)
-				job_error(job->error, sizeof(job->error), &job->result, error);
-		}
 	}
 	imap_selected_free(&job->sel);
 }

@@ -2,9 +2,10 @@
  * +FLAGS, -FLAGS and their .SILENT forms on the selected mailbox.
  *
  * The set is resolved on the loop against the view's map (the client's
- * numbers), the change is committed in a job (store_view_set_flags():
- * durable before the reply), and the flags the messages then hold are
- * reported as untagged FETCH unless .SILENT, with UID for UID STORE. No
+ * numbers), the change is committed in a job (store_view_set_flags_result():
+ * durable before the reply), and the flags the messages of the set then
+ * hold, as that call returns them (the rest of the mailbox is not read),
+ * are reported as untagged FETCH unless .SILENT, with UID for UID STORE. No
  * sync runs: no EXPUNGE may reach the client during STORE (RFC 9051
  * 7.5.1); changes by others come at the next NOOP or other sync. A
  * read-only (EXAMINE) mailbox refuses with NO. */
@@ -31,9 +32,9 @@ struct imap_flags_job {
 	bool silent;
 	int result;
 	char error[256];
-	struct store_message_info *infos; /* after the change, map order */
-	unsigned info_count;
-	unsigned next, k;                 /* reporting: infos[next], uids[k] */
+	struct store_view_flag_change *results; /* after the change, set order */
+	unsigned result_count;
+	unsigned next;                    /* reporting: results[next] */
 };
 
 static const struct {
@@ -112,10 +113,9 @@ static void imap_store_work(void *ctx, struct store *store)
 	struct imap_session *s = job->cmd->s;
 	const char *error;
 	(void)store;
-	if (store_view_set_flags(s->sel->view, job->uids, job->count, &job->update, NULL,
-				 NULL, NULL, &error) < 0 ||
-	    (!job->silent && store_view_list(s->sel->view, s->base.cmd_pool, &job->infos,
-					     &job->info_count, &error) < 0)) {
+	if (store_view_set_flags_result(s->sel->view, job->uids, job->count, &job->update,
+					s->base.cmd_pool, &job->results, &job->result_count,
+					&error) < 0) {
 		snprintf(job->error, sizeof(job->error), "%s", error != NULL ? error : "?");
 		job->result = -1;
 	}
@@ -132,12 +132,8 @@ static bool imap_store_report(struct imap_flags_job *job)
 {
 	struct imap_cmd *cmd = job->cmd;
 	struct imap_session *s = cmd->s;
-	for (; job->next < job->info_count && job->k < job->count; job->next++) {
-		const struct store_message_info *info = &job->infos[job->next];
-		while (job->k < job->count && job->uids[job->k] < info->uid)
-			job->k++;
-		if (job->k == job->count || job->uids[job->k] != info->uid)
-			continue;
+	for (; !job->silent && job->next < job->result_count; job->next++) {
+		const struct store_view_flag_change *info = &job->results[job->next];
 		unsigned seq = store_view_seq(s->sel->view, info->uid);
 		if (seq == 0)
 			continue;

@@ -375,6 +375,12 @@ int store_index_close_set_aside(struct store_index **idx,
 
 static void index_unlock(struct store_index *idx)
 {
+	const char *error;
+	if (idx->cache_txn) {
+		idx->cache_txn = false;
+		(void)index_run(idx, INDEX_STMT_SYNC_FULL, "PRAGMA synchronous=FULL",
+				"synchronous", &error);
+	}
 	if (idx->locked) {
 		(void)flock(idx->lock_fd, LOCK_UN);
 		idx->locked = false;
@@ -449,6 +455,24 @@ int store_index_begin(struct store_index *idx, const char **error_r)
 int store_index_begin_try(struct store_index *idx, const char **error_r)
 {
 	return index_begin_wait(idx, 0, error_r);
+}
+
+int store_index_begin_cache(struct store_index *idx, const char **error_r)
+{
+	int r = index_lock(idx, 0, error_r);
+	if (r <= 0)
+		return r;
+	/* WAL mode: a commit without fsync may be lost, never corrupt; the
+	 * level may not change inside a transaction: before BEGIN, and
+	 * index_unlock() sets FULL again after COMMIT or ROLLBACK */
+	idx->cache_txn = true;
+	if (index_run(idx, INDEX_STMT_SYNC_NORMAL, "PRAGMA synchronous=NORMAL",
+		      "synchronous", error_r) < 0 ||
+	    index_run(idx, INDEX_STMT_BEGIN, "BEGIN IMMEDIATE", "begin", error_r) < 0) {
+		index_unlock(idx);
+		return -1;
+	}
+	return 1;
 }
 
 int store_index_commit(struct store_index *idx, const char **error_r)

@@ -88,6 +88,12 @@ int store_index_begin(struct store_index *idx, const char **error_r);
 /* As store_index_begin() without waiting: 1 begun, 0 someone else holds
  * the lock (*error_r says so), -1 error. */
 int store_index_begin_try(struct store_index *idx, const char **error_r);
+/* As store_index_begin_try() for a transaction that writes a cache only
+ * (what can be computed again from the message file, such as its MIME
+ * structure): its commit does not wait for the disk (synchronous=NORMAL,
+ * back to FULL when it ends). A crash may lose that write alone: the next
+ * durable commit syncs the WAL, this one's frames with it. */
+int store_index_begin_cache(struct store_index *idx, const char **error_r);
 int store_index_commit(struct store_index *idx, const char **error_r);
 void store_index_rollback(struct store_index *idx);
 
@@ -139,7 +145,9 @@ int store_index_messages_remove(struct store_index *idx, int64_t mailbox_id,
 /* A read transaction: the queries between see one snapshot. */
 int store_index_read_begin(struct store_index *idx, const char **error_r);
 void store_index_read_end(struct store_index *idx);
-/* Messages whose MODSEQ is above since, in UID order (pool). */
+/* Messages whose MODSEQ is above since, in UID order (pool). since 0:
+ * every message with its uid only (modseq and sysflags 0, flags ""),
+ * read from the primary key index: what a view's map needs. */
 int store_index_changes_since(struct store_index *idx, int64_t mailbox_id,
 			      uint64_t since, pool_t *pool,
 			      struct store_view_flag_change **rows_r,
@@ -226,6 +234,27 @@ int store_index_import_uidvalidity(struct store_index *idx,
 int store_index_import_floors(struct store_index *idx, int64_t mailbox_id,
 			      uint32_t uidnext, uint64_t highestmodseq,
 			      const char **error_r);
+
+/* store_index_select.c: the lowest UID in [from, below) without \Seen
+ * (*uid_r 0: none), from the partial index messages_unseen. */
+int store_index_first_unseen(struct store_index *idx, int64_t mailbox_id,
+			     uint32_t from, uint32_t below, uint32_t *uid_r,
+			     const char **error_r);
+/* The UIDs below `below` with \Deleted, ascending (pool), from the
+ * partial index messages_deleted. */
+int store_index_deleted(struct store_index *idx, int64_t mailbox_id,
+			uint32_t below, pool_t *pool, uint32_t **uids_r,
+			unsigned *count_r, const char **error_r);
+/* The mailbox's keywords (every one a message of it was ever given),
+ * sorted, at most max, from pool. */
+int store_index_keywords(struct store_index *idx, int64_t mailbox_id,
+			 unsigned max, pool_t *pool, const char ***names_r,
+			 unsigned *count_r, const char **error_r);
+/* The rows of these UIDs (ascending) that exist, in UID order (pool). */
+int store_index_messages_get(struct store_index *idx, int64_t mailbox_id,
+			     const uint32_t *uids, unsigned count, pool_t *pool,
+			     struct store_index_message **rows_r,
+			     unsigned *count_r, const char **error_r);
 
 /* store_index_horizon.c: trim the mailbox's expunge log, keeping every
  * entry younger than max_age seconds before now and the newest max_count

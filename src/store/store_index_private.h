@@ -21,6 +21,23 @@ enum index_stmt {
 	INDEX_STMT_SYNCED,
 	INDEX_STMT_MESSAGE_GET,   /* per POP3 RETR / message open */
 	INDEX_STMT_CHECKPOINTS,
+	/* what every IMAP command's sync and STORE, STATUS and SELECT run
+	 * (prepared once: parsing was the largest part of their cost in
+	 * the bench/imap.py profile) */
+	INDEX_STMT_READ_BEGIN,
+	INDEX_STMT_READ_END,
+	INDEX_STMT_CHANGES_SINCE,
+	INDEX_STMT_VIEW_UIDS,
+	INDEX_STMT_EXPUNGES_SINCE,
+	INDEX_STMT_NEXT_MODSEQ,
+	INDEX_STMT_SET_FLAGS,
+	INDEX_STMT_KEYWORD_ADD,
+	INDEX_STMT_COUNTERS,
+	INDEX_STMT_FIRST_UNSEEN,
+	INDEX_STMT_KEYWORDS,
+	INDEX_STMT_DELETED,
+	INDEX_STMT_SYNC_NORMAL,   /* store_index_begin_cache() */
+	INDEX_STMT_SYNC_FULL,
 	INDEX_STMT_COUNT
 };
 
@@ -34,6 +51,7 @@ struct store_index {
 	 * handler, which under concurrent delivery costs milliseconds */
 	int lock_fd;
 	bool locked;
+	bool cache_txn; /* synchronous=NORMAL until the transaction ends */
 	/* statements of the delivery path and of opening a message,
 	 * prepared once */
 	sqlite3_stmt *stmts[INDEX_STMT_COUNT];
@@ -49,8 +67,9 @@ void index_stmt_done(sqlite3_stmt *stmt);
 
 /* store_index_schema.c: 2 mailboxes.new_mtime and tmp_checked;
  * 3 mailbox views (store_view.h): flags bits, counters, expunge log;
- * 4 checkpoints, expunge log horizon; 5 messages.structure */
-#define STORE_INDEX_VERSION 5
+ * 4 checkpoints, expunge log horizon; 5 messages.structure;
+ * 6 the unseen index and the keyword triggers */
+#define STORE_INDEX_VERSION 6
 /* The SQL that brings an index of from_version (0: a new file) to
  * STORE_INDEX_VERSION, ending with its PRAGMA user_version. */
 const char *index_schema_sql(int from_version);
@@ -63,6 +82,26 @@ void *row_array_room(pool_t *pool, void *array, unsigned count, unsigned *cap,
 	"uid, modseq, size, internaldate, flags, filename, sysflags, guid"
 void index_message_row(sqlite3_stmt *stmt, pool_t *pool,
 		       struct store_index_message *m);
+/* store_index_view.c: step a cached statement whose first column is a
+ * UID to its end (then index_stmt_done()): the UIDs in pool. */
+int index_uid_rows(struct store_index *idx, sqlite3_stmt *stmt, pool_t *pool,
+		   uint32_t **uids_r, unsigned *count_r, const char *what,
+		   const char **error_r);
+
+/* The statements that must not read every row of a mailbox (unit tests
+ * check their query plans): the first unseen message below a UID, from
+ * the partial index messages_unseen (store_index_select.c), and a view's
+ * map, from the primary key (store_index_view.c, since 0). */
+#define INDEX_SQL_FIRST_UNSEEN \
+	"SELECT uid FROM messages WHERE mailbox_id = ?1" \
+	" AND (sysflags & 1) = 0 AND uid >= ?2 AND uid < ?3" \
+	" ORDER BY uid LIMIT 1"
+#define INDEX_SQL_DELETED \
+	"SELECT uid FROM messages WHERE mailbox_id = ?1" \
+	" AND (sysflags & 8) != 0 AND uid < ?2 ORDER BY uid"
+#define INDEX_SQL_VIEW_UIDS \
+	"SELECT uid, 0, 0, '' FROM messages" \
+	" WHERE mailbox_id = ?1 AND ?2 = 0 ORDER BY uid"
 
 /* store_index_check.c: PRAGMA quick_check; 0 ok, -1 error
  * (idx->corrupt tells whether it was damage). */

@@ -10,7 +10,40 @@
  * 4: messages.checkpoints (LF/CRLF checkpoints, store_seek.h), the
  *    expunge log's time and horizon (store_index_horizon.c)
  * 5: messages.structure (the mime_cache.h blob of the message's MIME tree,
- *    NULL until first asked for: store_view_message_structure()) */
+ *    NULL until first asked for: store_view_message_structure())
+ * 6: the unseen and deleted indexes (SELECT's first unseen message and
+ *    EXPUNGE's \Deleted ones without a read of every row) and the keyword list kept by triggers on every flag text a
+ *    message gets (append, copy, STORE, rebuild), filled for old stores */
+
+/* The keywords of a flag text (system flags start with '\', which no
+ * keyword holds, nor '"': store_keyword_check()), as rows of json_each:
+ * a trigger may not use a recursive CTE to split the words. */
+#define STORE_INDEX_KEYWORDS_OF(flags) \
+	" SELECT value FROM json_each('[\"' || replace(replace(" flags ", '\\'," \
+	" '\\\\'), ' ', '\",\"') || '\"]')" \
+	" WHERE value != '' AND substr(value, 1, 1) != '\\'"
+
+/* What version 6 adds to version 5. The keywords table keeps every
+ * keyword a message of the mailbox was ever given (SELECT's FLAGS,
+ * RFC 9051 7.3.5, may list flags no message holds any more). */
+#define STORE_INDEX_V6 \
+	"CREATE INDEX IF NOT EXISTS messages_unseen ON messages (mailbox_id, uid)" \
+	" WHERE (sysflags & 1) = 0;" \
+	"CREATE INDEX IF NOT EXISTS messages_deleted ON messages (mailbox_id, uid)" \
+	" WHERE (sysflags & 8) != 0;" \
+	"CREATE TRIGGER IF NOT EXISTS messages_kw_ins AFTER INSERT ON messages" \
+	" WHEN new.flags != '' BEGIN" \
+	" INSERT OR IGNORE INTO keywords (mailbox_id, name) SELECT new.mailbox_id, value FROM (" \
+	STORE_INDEX_KEYWORDS_OF("new.flags") "); END;" \
+	"CREATE TRIGGER IF NOT EXISTS messages_kw_upd AFTER UPDATE OF flags ON messages" \
+	" WHEN new.flags != '' BEGIN" \
+	" INSERT OR IGNORE INTO keywords (mailbox_id, name) SELECT new.mailbox_id, value FROM (" \
+	STORE_INDEX_KEYWORDS_OF("new.flags") "); END;" \
+	"INSERT OR IGNORE INTO keywords (mailbox_id, name)" \
+	" SELECT m.mailbox_id, k.value FROM messages m, json_each('[\"' ||" \
+	" replace(replace(m.flags, '\\', '\\\\'), ' ', '\",\"') || '\"]') k" \
+	" WHERE m.flags != '' AND k.value != '' AND substr(k.value, 1, 1) != '\\';" \
+	"PRAGMA user_version=6;"
 
 /* What version 5 adds to version 4: a nullable column, so the migration
  * is one ALTER and no row is rewritten. */
@@ -108,7 +141,8 @@ static const char store_index_schema[] =
 	" UNIQUE (mailbox_id, filename));"
 	STORE_INDEX_V3
 	STORE_INDEX_V4
-	STORE_INDEX_V5;
+	STORE_INDEX_V5
+	STORE_INDEX_V6;
 
 /* version 1 to 2: the columns that let an open skip the Maildir scan */
 #define STORE_INDEX_MIGRATE_1 \
@@ -145,11 +179,13 @@ static const char store_index_schema[] =
 
 static const char store_index_migrate_1[] =
 	STORE_INDEX_MIGRATE_1 STORE_INDEX_MIGRATE_2 STORE_INDEX_V4
-	STORE_INDEX_V5;
+	STORE_INDEX_V5 STORE_INDEX_V6;
 static const char store_index_migrate_2[] =
-	STORE_INDEX_MIGRATE_2 STORE_INDEX_V4 STORE_INDEX_V5;
-static const char store_index_migrate_3[] = STORE_INDEX_V4 STORE_INDEX_V5;
-static const char store_index_migrate_4[] = STORE_INDEX_V5;
+	STORE_INDEX_MIGRATE_2 STORE_INDEX_V4 STORE_INDEX_V5 STORE_INDEX_V6;
+static const char store_index_migrate_3[] =
+	STORE_INDEX_V4 STORE_INDEX_V5 STORE_INDEX_V6;
+static const char store_index_migrate_4[] = STORE_INDEX_V5 STORE_INDEX_V6;
+static const char store_index_migrate_5[] = STORE_INDEX_V6;
 
 const char *index_schema_sql(int from_version)
 {
@@ -162,6 +198,8 @@ const char *index_schema_sql(int from_version)
 		return store_index_migrate_3;
 	case 4:
 		return store_index_migrate_4;
+	case 5:
+		return store_index_migrate_5;
 	default:
 		return store_index_schema;
 	}

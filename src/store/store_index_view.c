@@ -9,21 +9,30 @@
 int store_index_read_begin(struct store_index *idx, const char **error_r)
 {
 	/* deferred: the first SELECT takes a WAL snapshot, no lock */
-	int rc = sqlite3_exec(idx->db, "BEGIN", NULL, NULL, NULL);
-	return rc == SQLITE_OK ? 0 : index_error(idx, rc, "read begin", error_r);
+	sqlite3_stmt *stmt;
+	int rc = index_prepare(idx, INDEX_STMT_READ_BEGIN, "BEGIN", &stmt);
+	if (rc == SQLITE_OK) {
+		rc = sqlite3_step(stmt);
+		index_stmt_done(stmt);
+	}
+	return rc == SQLITE_DONE ? 0 : index_error(idx, rc, "read begin", error_r);
 }
 
 void store_index_read_end(struct store_index *idx)
 {
-	if (!sqlite3_get_autocommit(idx->db))
-		(void)sqlite3_exec(idx->db, "COMMIT", NULL, NULL, NULL);
+	sqlite3_stmt *stmt;
+	if (!sqlite3_get_autocommit(idx->db) &&
+	    index_prepare(idx, INDEX_STMT_READ_END, "COMMIT", &stmt) == SQLITE_OK) {
+		(void)sqlite3_step(stmt);
+		index_stmt_done(stmt);
+	}
 }
 
-static int prepare_since(struct store_index *idx, const char *sql,
-			 int64_t mailbox_id, uint64_t since,
+static int prepare_since(struct store_index *idx, enum index_stmt which,
+			 const char *sql, int64_t mailbox_id, uint64_t since,
 			 sqlite3_stmt **stmt_r, const char **error_r)
 {
-	int rc = sqlite3_prepare_v2(idx->db, sql, -1, stmt_r, NULL);
+	int rc = index_prepare(idx, which, sql, stmt_r);
 	if (rc != SQLITE_OK)
 		return index_error(idx, rc, "view read", error_r);
 	sqlite3_bind_int64(*stmt_r, 1, mailbox_id);
@@ -37,7 +46,13 @@ int store_index_changes_since(struct store_index *idx, int64_t mailbox_id,
 			      unsigned *count_r, const char **error_r)
 {
 	sqlite3_stmt *stmt;
-	if (prepare_since(idx, "SELECT uid, modseq, sysflags, flags FROM messages"
+	/* since 0 (a view's open): the UIDs alone, from the primary key
+	 * index without reading a row (store_index.h) */
+	if (since == 0 ?
+	    prepare_since(idx, INDEX_STMT_VIEW_UIDS, INDEX_SQL_VIEW_UIDS, mailbox_id,
+			  since, &stmt, error_r) < 0 :
+	    prepare_since(idx, INDEX_STMT_CHANGES_SINCE,
+			  "SELECT uid, modseq, sysflags, flags FROM messages"
 			  " WHERE mailbox_id = ?1 AND modseq > ?2 ORDER BY uid",
 			  mailbox_id, since, &stmt, error_r) < 0)
 		return -1;
@@ -51,9 +66,10 @@ int store_index_changes_since(struct store_index *idx, int64_t mailbox_id,
 		r->modseq = (uint64_t)sqlite3_column_int64(stmt, 1);
 		r->sysflags = (unsigned)sqlite3_column_int64(stmt, 2);
 		const char *flags = (const char *)sqlite3_column_text(stmt, 3);
-		r->flags = pool_strdup(pool, flags != NULL ? flags : "");
+		r->flags = flags == NULL || *flags == '\0' ? "" :
+			pool_strdup(pool, flags);
 	}
-	sqlite3_finalize(stmt);
+	index_stmt_done(stmt);
 	if (rc != SQLITE_DONE)
 		return index_error(idx, rc, "view changes", error_r);
 	*rows_r = rows;
@@ -66,10 +82,18 @@ int store_index_expunges_since(struct store_index *idx, int64_t mailbox_id,
 			       unsigned *count_r, const char **error_r)
 {
 	sqlite3_stmt *stmt;
-	if (prepare_since(idx, "SELECT uid FROM expunges"
+	if (prepare_since(idx, INDEX_STMT_EXPUNGES_SINCE, "SELECT uid FROM expunges"
 			  " WHERE mailbox_id = ?1 AND modseq > ?2 ORDER BY uid",
 			  mailbox_id, since, &stmt, error_r) < 0)
 		return -1;
+	return index_uid_rows(idx, stmt, pool, uids_r, count_r, "view expunges",
+			      error_r);
+}
+
+int index_uid_rows(struct store_index *idx, sqlite3_stmt *stmt, pool_t *pool,
+		   uint32_t **uids_r, unsigned *count_r, const char *what,
+		   const char **error_r)
+{
 	uint32_t *uids = NULL;
 	unsigned count = 0, cap = 0;
 	int rc;
@@ -77,9 +101,9 @@ int store_index_expunges_since(struct store_index *idx, int64_t mailbox_id,
 		uids = row_array_room(pool, uids, count, &cap, sizeof(*uids));
 		uids[count++] = (uint32_t)sqlite3_column_int64(stmt, 0);
 	}
-	sqlite3_finalize(stmt);
+	index_stmt_done(stmt);
 	if (rc != SQLITE_DONE)
-		return index_error(idx, rc, "view expunges", error_r);
+		return index_error(idx, rc, what, error_r);
 	*uids_r = uids;
 	*count_r = count;
 	return 0;
@@ -117,9 +141,9 @@ int store_index_message_set_flags(struct store_index *idx, int64_t mailbox_id,
 {
 	sqlite3_stmt *stmt;
 	/* RFC 7162 3.1: the change gets a MODSEQ above every earlier one */
-	int rc = sqlite3_prepare_v2(idx->db,
+	int rc = index_prepare(idx, INDEX_STMT_NEXT_MODSEQ,
 		"UPDATE mailboxes SET highestmodseq = highestmodseq + 1"
-		" WHERE id = ?1 RETURNING highestmodseq", -1, &stmt, NULL);
+		" WHERE id = ?1 RETURNING highestmodseq", &stmt);
 	if (rc != SQLITE_OK)
 		return index_error(idx, rc, "set flags", error_r);
 	sqlite3_bind_int64(stmt, 1, mailbox_id);
@@ -127,12 +151,12 @@ int store_index_message_set_flags(struct store_index *idx, int64_t mailbox_id,
 	int64_t modseq = rc == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
 	if (rc == SQLITE_ROW)
 		rc = sqlite3_step(stmt);
-	sqlite3_finalize(stmt);
+	index_stmt_done(stmt);
 	if (rc != SQLITE_DONE || modseq == 0)
 		return index_error(idx, rc, "set flags", error_r);
-	rc = sqlite3_prepare_v2(idx->db,
+	rc = index_prepare(idx, INDEX_STMT_SET_FLAGS,
 		"UPDATE messages SET flags = ?3, sysflags = ?4, modseq = ?5"
-		" WHERE mailbox_id = ?1 AND uid = ?2", -1, &stmt, NULL);
+		" WHERE mailbox_id = ?1 AND uid = ?2", &stmt);
 	if (rc != SQLITE_OK)
 		return index_error(idx, rc, "set flags", error_r);
 	sqlite3_bind_int64(stmt, 1, mailbox_id);
@@ -141,7 +165,7 @@ int store_index_message_set_flags(struct store_index *idx, int64_t mailbox_id,
 	sqlite3_bind_int64(stmt, 4, sysflags);
 	sqlite3_bind_int64(stmt, 5, modseq);
 	rc = sqlite3_step(stmt);
-	sqlite3_finalize(stmt);
+	index_stmt_done(stmt);
 	if (rc != SQLITE_DONE)
 		return index_error(idx, rc, "set flags", error_r);
 	*modseq_r = (uint64_t)modseq;
@@ -152,15 +176,15 @@ int store_index_keyword_add(struct store_index *idx, int64_t mailbox_id,
 			    const char *name, const char **error_r)
 {
 	sqlite3_stmt *stmt;
-	int rc = sqlite3_prepare_v2(idx->db,
+	int rc = index_prepare(idx, INDEX_STMT_KEYWORD_ADD,
 		"INSERT OR IGNORE INTO keywords (mailbox_id, name) VALUES (?1, ?2)",
-		-1, &stmt, NULL);
+		&stmt);
 	if (rc != SQLITE_OK)
 		return index_error(idx, rc, "keyword add", error_r);
 	sqlite3_bind_int64(stmt, 1, mailbox_id);
 	sqlite3_bind_text(stmt, 2, name, -1, SQLITE_STATIC);
 	rc = sqlite3_step(stmt);
-	sqlite3_finalize(stmt);
+	index_stmt_done(stmt);
 	if (rc != SQLITE_DONE)
 		return index_error(idx, rc, "keyword add", error_r);
 	return 0;
@@ -172,11 +196,11 @@ int store_index_mailbox_counters(struct store_index *idx, int64_t mailbox_id,
 {
 	sqlite3_stmt *stmt;
 	/* RECENT: a range of the primary key, not a scan of the mailbox */
-	int rc = sqlite3_prepare_v2(idx->db,
+	int rc = index_prepare(idx, INDEX_STMT_COUNTERS,
 		"SELECT n_messages, n_unseen, n_deleted, n_size,"
 		" (SELECT count(*) FROM messages m WHERE m.mailbox_id = ?1"
 		"  AND m.uid >= mailboxes.first_recent_uid)"
-		" FROM mailboxes WHERE id = ?1", -1, &stmt, NULL);
+		" FROM mailboxes WHERE id = ?1", &stmt);
 	if (rc != SQLITE_OK)
 		return index_error(idx, rc, "mailbox counters", error_r);
 	sqlite3_bind_int64(stmt, 1, mailbox_id);
@@ -194,7 +218,7 @@ int store_index_mailbox_counters(struct store_index *idx, int64_t mailbox_id,
 		ret = rc == SQLITE_DONE ? -1 :
 			index_error(idx, rc, "mailbox counters", error_r);
 	}
-	sqlite3_finalize(stmt);
+	index_stmt_done(stmt);
 	return ret;
 }
 

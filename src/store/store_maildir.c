@@ -375,6 +375,19 @@ bool maildir_user_damaged(struct maildir_store *s, struct maildir_user *user)
 	return true;
 }
 
+void maildir_message_info(pool_t *pool, const struct store_index_message *row,
+			  struct store_message_info *info_r)
+{
+	info_r->uid = row->uid;
+	info_r->modseq = row->modseq;
+	info_r->size = row->size;
+	info_r->internaldate = (time_t)row->internaldate;
+	info_r->flags = pool_strdup(pool, row->flags);
+	info_r->sysflags = row->sysflags;
+	memcpy(info_r->guid, row->guid, STORE_GUID_SIZE);
+	info_r->lost = false;
+}
+
 static int mailbox_list_once(struct maildir_store *s,
 			     const struct store_address *addr,
 			     const char *mailbox, pool_t *pool,
@@ -404,13 +417,7 @@ static int mailbox_list_once(struct maildir_store *s,
 	for (unsigned i = 0; i < row_count; i++) {
 		const struct maildir_file *f =
 			maildir_file_find(files, file_count, rows[i].filename);
-		messages[i].uid = rows[i].uid;
-		messages[i].modseq = rows[i].modseq;
-		messages[i].size = rows[i].size;
-		messages[i].internaldate = (time_t)rows[i].internaldate;
-		messages[i].flags = pool_strdup(pool, rows[i].flags);
-		messages[i].sysflags = rows[i].sysflags;
-		memcpy(messages[i].guid, rows[i].guid, STORE_GUID_SIZE);
+		maildir_message_info(pool, &rows[i], &messages[i]);
 		messages[i].lost = f == NULL;
 	}
 	pool_destroy(&scratch);
@@ -458,6 +465,9 @@ const struct store_backend store_backend_maildir = {
 	.delivery_set_uid = maildir_delivery_set_uid,
 	.mailbox_import = maildir_mailbox_import,
 	.view_read = maildir_view_read,
+	.view_select_info = maildir_view_select_info,
+	.messages_get = maildir_messages_get,
+	.mailbox_deleted = maildir_mailbox_deleted,
 	.message_open = maildir_message_open,
 	.message_structure = maildir_message_structure,
 	.message_set_structure = maildir_message_set_structure,

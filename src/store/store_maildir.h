@@ -145,6 +145,27 @@ int maildir_view_read(struct store *store, const struct store_address *addr,
 struct store_message_reader *
 maildir_message_open(struct store *store, const struct store_address *addr,
 		     const char *mailbox, uint32_t uid, const char **error_r);
+/* store_maildir.c: an index row as the seam's message info (flags
+ * copied to pool; lost false). */
+void maildir_message_info(pool_t *pool, const struct store_index_message *row,
+			  struct store_message_info *info_r);
+/* store_maildir_select.c (store_private.h) */
+int maildir_view_select_info(struct store *store,
+			     const struct store_address *addr,
+			     const char *mailbox, uint32_t below,
+			     unsigned max_keywords, pool_t *pool,
+			     struct store_view_select_info *info_r,
+			     const char **error_r);
+int maildir_mailbox_deleted(struct store *store,
+			    const struct store_address *addr,
+			    const char *mailbox, uint32_t below, pool_t *pool,
+			    uint32_t **uids_r, unsigned *count_r,
+			    const char **error_r);
+int maildir_messages_get(struct store *store, const struct store_address *addr,
+			 const char *mailbox, const uint32_t *uids,
+			 unsigned count, pool_t *pool,
+			 struct store_message_info **messages_r,
+			 unsigned *count_r, const char **error_r);
 /* store_maildir_structure.c */
 int maildir_message_structure(struct store *store,
 			      const struct store_address *addr,
@@ -165,7 +186,8 @@ int maildir_set_flags(struct store *store, const struct store_address *addr,
 		      const uint32_t *uids, unsigned count,
 		      const struct store_flags_update *update, pool_t *pool,
 		      uint32_t **modified_r, unsigned *modified_count_r,
-		      const char **error_r);
+		      struct store_view_flag_change **results_r,
+		      unsigned *result_count_r, const char **error_r);
 
 /* A Maildir folder: DIR/{cur,new,tmp}, plus the maildirfolder file if a
  * subfolder; durable (store_maildir.c). */

@@ -165,9 +165,10 @@ static int set_flags_index(struct store_index *idx, int64_t mailbox_id,
 			   const struct store_flags_update *update, pool_t *pool,
 			   struct flags_rename *renames, unsigned *rename_count_r,
 			   uint32_t *modified, unsigned *modified_count_r,
-			   const char **error_r)
+			   struct store_view_flag_change *results,
+			   unsigned *result_count_r, const char **error_r)
 {
-	unsigned rename_count = 0, modified_count = 0;
+	unsigned rename_count = 0, modified_count = 0, result_count = 0;
 	for (unsigned i = 0; i < count; i++) {
 		struct store_index_message msg;
 		int ret = store_index_message_get(idx, mailbox_id, uids[i], pool,
@@ -176,6 +177,15 @@ static int set_flags_index(struct store_index *idx, int64_t mailbox_id,
 			return -1;
 		if (ret == 0)
 			continue;
+		struct store_view_flag_change *res =
+			results != NULL ? &results[result_count++] : NULL;
+		if (res != NULL) {
+			/* as it is, unless changed below */
+			res->uid = uids[i];
+			res->modseq = msg.modseq;
+			res->sysflags = msg.sysflags;
+			res->flags = msg.flags;
+		}
 		if (update->unchangedsince != 0 &&
 		    msg.modseq > update->unchangedsince) {
 			modified[modified_count++] = uids[i];
@@ -189,6 +199,11 @@ static int set_flags_index(struct store_index *idx, int64_t mailbox_id,
 		if (store_index_message_set_flags(idx, mailbox_id, uids[i], flags,
 						  sysflags, &modseq, error_r) < 0)
 			return -1;
+		if (res != NULL) {
+			res->modseq = modseq;
+			res->sysflags = sysflags;
+			res->flags = flags;
+		}
 		if (sysflags != msg.sysflags) {
 			renames[rename_count].filename = msg.filename;
 			renames[rename_count].old_sysflags = msg.sysflags;
@@ -203,6 +218,7 @@ static int set_flags_index(struct store_index *idx, int64_t mailbox_id,
 	}
 	*rename_count_r = rename_count;
 	*modified_count_r = modified_count;
+	*result_count_r = result_count;
 	return 0;
 }
 
@@ -235,13 +251,20 @@ int maildir_set_flags(struct store *store, const struct store_address *addr,
 		      const uint32_t *uids, unsigned count,
 		      const struct store_flags_update *update, pool_t *pool,
 		      uint32_t **modified_r, unsigned *modified_count_r,
-		      const char **error_r)
+		      struct store_view_flag_change **results_r,
+		      unsigned *result_count_r, const char **error_r)
 {
 	struct maildir_store *s = (struct maildir_store *)store;
 	struct maildir_user *user;
 	struct store_index_mailbox mb;
 	*modified_r = pool_alloc(pool, (count + 1) * sizeof(uint32_t));
 	*modified_count_r = 0;
+	struct store_view_flag_change *results = NULL;
+	unsigned result_count = 0;
+	if (results_r != NULL) {
+		*results_r = results = pool_alloc(pool, (count + 1) * sizeof(*results));
+		*result_count_r = 0;
+	}
 	if (view_mailbox_lock(s, addr, mailbox, uidvalidity, &user, &mb,
 			      error_r) < 0)
 		return -1;
@@ -251,7 +274,7 @@ int maildir_set_flags(struct store *store, const struct store_address *addr,
 	unsigned rename_count = 0;
 	if (set_flags_index(user->index, mb.id, uids, count, update, scratch,
 			    renames, &rename_count, *modified_r, modified_count_r,
-			    error_r) < 0) {
+			    results, &result_count, error_r) < 0) {
 		store_index_rollback(user->index);
 		pool_destroy(&scratch);
 		(void)maildir_user_damaged(s, user);
@@ -261,6 +284,10 @@ int maildir_set_flags(struct store *store, const struct store_address *addr,
 		pool_destroy(&scratch);
 		return -1;
 	}
+	for (unsigned i = 0; i < result_count; i++)
+		results[i].flags = pool_strdup(pool, results[i].flags);
+	if (results_r != NULL)
+		*result_count_r = result_count;
 	/* other sessions, in any worker, see the flag change (IDLE) */
 	if (count > *modified_count_r)
 		store_notify_changed(t_printf("%s@%s", addr->local, addr->domain),

@@ -15,8 +15,8 @@
 
 /* What a view reads from its backend, in one consistent snapshot:
  * the mailbox's numbers, every message whose MODSEQ is above since (all
- * of them for since 0), in UID order, and the UIDs expunged above since
- * (none for since 0). Arrays in the caller's pool. */
+ * of them for since 0, with their uid only), in UID order, and the UIDs
+ * expunged above since (none for since 0). Arrays in the caller's pool. */
 struct store_view_delta {
 	uint32_t uidvalidity, uidnext;
 	uint64_t highestmodseq;
@@ -90,6 +90,26 @@ struct store_backend {
 	int (*view_read)(struct store *store, const struct store_address *addr,
 			 const char *mailbox, uint64_t since, pool_t *pool,
 			 struct store_view_delta *delta_r, const char **error_r);
+	/* SELECT's facts (store_view_select_info(): first_unseen_uid is a
+	 * UID below `below`; pool) without a read of every message */
+	int (*view_select_info)(struct store *store,
+				const struct store_address *addr,
+				const char *mailbox, uint32_t below,
+				unsigned max_keywords, pool_t *pool,
+				struct store_view_select_info *info_r,
+				const char **error_r);
+	/* UIDs below `below` with \Deleted, ascending (pool) */
+	int (*mailbox_deleted)(struct store *store,
+			       const struct store_address *addr,
+			       const char *mailbox, uint32_t below, pool_t *pool,
+			       uint32_t **uids_r, unsigned *count_r,
+			       const char **error_r);
+	/* the rows of these UIDs (ascending) still there, in UID order */
+	int (*messages_get)(struct store *store, const struct store_address *addr,
+			    const char *mailbox, const uint32_t *uids,
+			    unsigned count, pool_t *pool,
+			    struct store_message_info **messages_r,
+			    unsigned *count_r, const char **error_r);
 	struct store_message_reader *(*message_open)(
 		struct store *store, const struct store_address *addr,
 		const char *mailbox, uint32_t uid, const char **error_r);
@@ -142,7 +162,8 @@ struct store_backend {
 			 const uint32_t *uids, unsigned count,
 			 const struct store_flags_update *update, pool_t *pool,
 			 uint32_t **modified_r, unsigned *modified_count_r,
-			 const char **error_r);
+			 struct store_view_flag_change **results_r,
+			 unsigned *result_count_r, const char **error_r);
 };
 
 struct store {

@@ -235,10 +235,12 @@ store_view_message_open(struct store_view *view, uint32_t uid,
 						  view->mailbox, uid, error_r);
 }
 
-int store_view_set_flags(struct store_view *view, const uint32_t *uids,
-			 unsigned count, const struct store_flags_update *update,
-			 pool_t *pool, uint32_t **modified_r,
-			 unsigned *modified_count_r, const char **error_r)
+static int view_set_flags(struct store_view *view, const uint32_t *uids,
+			  unsigned count, const struct store_flags_update *update,
+			  pool_t *pool, uint32_t **modified_r,
+			  unsigned *modified_count_r,
+			  struct store_view_flag_change **results_r,
+			  unsigned *result_count_r, const char **error_r)
 {
 	for (unsigned i = 0; i < update->keyword_count; i++) {
 		if (store_keyword_check(update->keywords[i], error_r) < 0)
@@ -252,6 +254,7 @@ int store_view_set_flags(struct store_view *view, const uint32_t *uids,
 						  uids, count, update,
 						  own != NULL ? own : pool,
 						  &modified, &modified_count,
+						  results_r, result_count_r,
 						  error_r);
 	if (own != NULL) {
 		pool_destroy(&own);
@@ -262,6 +265,83 @@ int store_view_set_flags(struct store_view *view, const uint32_t *uids,
 	if (modified_count_r != NULL)
 		*modified_count_r = modified_count;
 	return ret;
+}
+
+int store_view_set_flags(struct store_view *view, const uint32_t *uids,
+			 unsigned count, const struct store_flags_update *update,
+			 pool_t *pool, uint32_t **modified_r,
+			 unsigned *modified_count_r, const char **error_r)
+{
+	return view_set_flags(view, uids, count, update, pool, modified_r,
+			      modified_count_r, NULL, NULL, error_r);
+}
+
+int store_view_set_flags_result(struct store_view *view, const uint32_t *uids,
+				unsigned count,
+				const struct store_flags_update *update,
+				pool_t *pool,
+				struct store_view_flag_change **results_r,
+				unsigned *result_count_r, const char **error_r)
+{
+	*results_r = NULL;
+	*result_count_r = 0;
+	return view_set_flags(view, uids, count, update, pool, NULL, NULL,
+			      results_r, result_count_r, error_r);
+}
+
+int store_view_select_info(struct store_view *view, unsigned max_keywords,
+			   pool_t *pool, struct store_view_select_info *info_r,
+			   const char **error_r)
+{
+	/* messages appended since the view's sync are not in its map */
+	if (view->store->backend->view_select_info(view->store, &view->addr,
+						   view->mailbox, view->uidnext,
+						   max_keywords, pool, info_r,
+						   error_r) < 0)
+		return -1;
+	info_r->first_unseen_seq = info_r->first_unseen_uid == 0 ? 0 :
+		store_view_seq(view, info_r->first_unseen_uid);
+	if (info_r->first_unseen_seq == 0)
+		info_r->first_unseen_uid = 0;
+	return 0;
+}
+
+int store_view_deleted(struct store_view *view, pool_t *pool, uint32_t **uids_r,
+		       unsigned *count_r, const char **error_r)
+{
+	uint32_t *uids;
+	unsigned count, out = 0;
+	if (view->store->backend->mailbox_deleted(view->store, &view->addr,
+						  view->mailbox, view->uidnext,
+						  pool, &uids, &count, error_r) < 0)
+		return -1;
+	for (unsigned i = 0; i < count; i++)
+		if (store_view_seq(view, uids[i]) != 0)
+			uids[out++] = uids[i];
+	*uids_r = out > 0 ? uids : NULL;
+	*count_r = out;
+	return 0;
+}
+
+int store_view_list_uids(struct store_view *view, const uint32_t *uids,
+			 unsigned count, pool_t *pool,
+			 struct store_message_info **messages_r,
+			 unsigned *count_r, const char **error_r)
+{
+	struct store_message_info *all;
+	unsigned all_count, out = 0;
+	if (view->store->backend->messages_get(view->store, &view->addr,
+					       view->mailbox, uids, count, pool,
+					       &all, &all_count, error_r) < 0)
+		return -1;
+	/* expunged since the last sync but the row is back? never: UIDs
+	 * are not reused; keep only what the map holds */
+	for (unsigned i = 0; i < all_count; i++)
+		if (store_view_seq(view, all[i].uid) != 0)
+			all[out++] = all[i];
+	*messages_r = all;
+	*count_r = out;
+	return 0;
 }
 
 int store_delivery_set_meta(struct store_delivery *d,

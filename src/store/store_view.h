@@ -104,6 +104,36 @@ int store_view_list(struct store_view *view, pool_t *pool,
 		    struct store_message_info **messages_r, unsigned *count_r,
 		    const char **error_r);
 
+/* What SELECT reports (RFC 3501 6.3.1 [UNSEEN], RFC 9051 7.3.5 FLAGS)
+ * without a read of every message: the first message of the map without
+ * \Seen (from an index of the unseen ones) and the mailbox's keywords:
+ * every keyword one of its messages was ever given, sorted, at most
+ * max_keywords (pool). */
+struct store_view_select_info {
+	uint32_t first_unseen_uid;   /* 0: every message is seen */
+	unsigned first_unseen_seq;   /* its sequence number in the map */
+	const char **keywords;
+	unsigned keyword_count;
+};
+int store_view_select_info(struct store_view *view, unsigned max_keywords,
+			   pool_t *pool, struct store_view_select_info *info_r,
+			   const char **error_r);
+
+/* As store_view_list(), for the messages of the map with these UIDs
+ * (ascending) only: a batch of a FETCH, read without the rest of the
+ * mailbox; lost is not checked (false): store_view_message_open() fails
+ * on a message whose content is gone. */
+int store_view_list_uids(struct store_view *view, const uint32_t *uids,
+			 unsigned count, pool_t *pool,
+			 struct store_message_info **messages_r,
+			 unsigned *count_r, const char **error_r);
+
+/* EXPUNGE and CLOSE (RFC 9051 6.4.3, 6.4.1): the UIDs of the view's map
+ * whose message has \Deleted now, ascending (pool), from an index of
+ * those messages, not a read of every one. */
+int store_view_deleted(struct store_view *view, pool_t *pool, uint32_t **uids_r,
+		       unsigned *count_r, const char **error_r);
+
 /* Read one message of the view in wire form (store.h: read, seek,
  * physical, close). */
 struct store_message_reader *
@@ -146,6 +176,17 @@ int store_view_set_flags(struct store_view *view, const uint32_t *uids,
 			 unsigned count, const struct store_flags_update *update,
 			 pool_t *pool, uint32_t **modified_r,
 			 unsigned *modified_count_r, const char **error_r);
+/* As store_view_set_flags(), and *results_r (pool, not NULL) holds the
+ * flags every message of uids that is still there has after the change
+ * (changed or not, refused ones included), in the order of uids, with
+ * its MODSEQ: what STORE reports (RFC 9051 6.4.6) without listing the
+ * mailbox. */
+int store_view_set_flags_result(struct store_view *view, const uint32_t *uids,
+				unsigned count,
+				const struct store_flags_update *update,
+				pool_t *pool,
+				struct store_view_flag_change **results_r,
+				unsigned *result_count_r, const char **error_r);
 
 /* COPY and MOVE (RFC 9051 6.4.7, RFC 6851): the messages with these
  * UIDs that are still there go to dest, with their flags and internal
