@@ -373,6 +373,8 @@ def test_null_sender_gets_no_dsn(relay):
     os.kill(srv.pid, signal.SIGHUP)  # the new runner's scan finds it
     line = srv.wait_for_log(rf"event=relay_attempt queue_id={qid} .*codes=550", timeout=10)
     assert line, srv.log_tail(30)
+    # the remote's enhanced code once, as it sent it
+    assert 'reply="550 5.1.1 no such user"' in line, line
     assert srv.wait_for_log(rf"event=relay_done queue_id={qid}", timeout=5)
     assert not dsns(srv, qid)
     assert f"event=dsn kind=failure queue_id={qid}" not in srv.log()

@@ -74,6 +74,18 @@ static void attempt_free(struct runner_attempt *a)
 	free(a);
 }
 
+/* "code enhanced text" for the log: a server's text starts with its
+ * enhanced code (RFC 3463), a reply made here may not; the code once */
+static const char *attempt_reply_text(const struct smtp_client_reply *r)
+{
+	const char *text = r->text != NULL ? r->text : "";
+	size_t elen = strlen(r->enhanced);
+	if (elen == 0 || (strncmp(text, r->enhanced, elen) == 0 &&
+			  (text[elen] == ' ' || text[elen] == '\0')))
+		return t_printf("%u %s", r->code, text);
+	return t_printf("%u %s %s", r->code, r->enhanced, text);
+}
+
 static void attempt_log(const struct runner_attempt *a, const char *ip, bool tls,
 			const struct smtp_client_reply *replies)
 {
@@ -93,8 +105,7 @@ static void attempt_log(const struct runner_attempt *a, const char *ip, bool tls
 		 log_value(rc.data, rc.len), log_str(a->last_host), ip != NULL ? ip : "-",
 		 tls ? "yes" : "no", runner_sts_label(&a->sts, tls), runner_dane_name(a->dane),
 		 str_c(&codes),
-		 log_str(t_printf("%u%s%s %s", first->code, first->enhanced[0] ? " " : "",
-				  first->enhanced, first->text != NULL ? first->text : "")));
+		 log_str(attempt_reply_text(first)));
 	str_free(&rc);
 	str_free(&codes);
 }
