@@ -119,6 +119,7 @@ static void runner_drain(struct runner *r)
 	r->draining = true;
 	log_info("event=runner_draining");
 	timeout_remove(&r->wake_to);
+	runner_reuse_close_all(r, true);
 	runner_attempts_abandon_waiting(r);
 	drain_to = timeout_add(r->loop, RUNNER_DRAIN_MAX_MS, runner_on_drain_deadline, r);
 	runner_maybe_stop(r);
@@ -240,6 +241,7 @@ int runner_run(const struct config *config, const struct child_start *start)
 	log_info("event=runner_exit attempts=%llu", r.attempts);
 	timeout_remove(&drain_to);
 	timeout_remove(&r.wake_to);
+	runner_reuse_close_all(&r, false);
 	io_remove(&signal_io);
 	close(signal_fd);
 	channel_destroy(&master_chan);

@@ -8,6 +8,7 @@
  *   runner_entry.c    an entry's lease, split by domain, outcomes, DSNs
  *   runner_smarthost.c the relayhost instead of MX hosts, when set
  *   runner_mtasts.c   MTA-STS policies (RFC 8461), runner_mtasts.h
+ *   runner_reuse.c    idle connections kept for the next message to a domain
  * Everything runs on the runner's one event loop. */
 #ifndef POSTEL_RUNNER_PRIVATE_H
 #define POSTEL_RUNNER_PRIVATE_H
@@ -121,6 +122,7 @@ void runner_smarthost_replies(const struct runner_smarthost *rs, const char *que
 
 struct runner_entry;
 struct runner_attempt;
+struct runner_reuse;
 
 struct runner {
 	const struct config *config;
@@ -138,6 +140,7 @@ struct runner {
 	struct runner_slots slots;
 	struct runner_entry *entries;   /* in flight */
 	struct runner_attempt *waiting; /* for a slot, oldest first */
+	struct runner_reuse *reuse;     /* idle connections (runner_reuse.c) */
 	struct timeout *wake_to;
 	time_t wake_at;
 	bool draining;
@@ -172,5 +175,20 @@ void runner_attempt_start(struct runner *r, struct runner_entry *e, const char *
 void runner_attempts_kick(struct runner *r);
 /* Draining: attempts still waiting for a slot give up (deferred 4.3.2). */
 void runner_attempts_abandon_waiting(struct runner *r);
+
+/* runner_reuse.c: an idle connection after a message, kept for the next
+ * message to the same domain (RFC 5321 4.1.1.5 RSET starts it). */
+#define RUNNER_REUSE_IDLE_MS 3000   /* a parked connection closes after */
+#define RUNNER_REUSE_MAX_MSGS 100   /* messages per connection */
+/* Park *c (taken; QUIT at once when the limits say no); uses: messages
+ * it carried so far. */
+void runner_reuse_put(struct runner *r, const char *domain, struct smtp_client **c,
+		      const char *host, const char *ip, unsigned uses);
+/* An idle connection to domain (its host, address and uses), or NULL. */
+struct smtp_client *runner_reuse_take(struct runner *r, const char *domain,
+				      char *host_r, size_t host_size,
+				      char *ip_r, size_t ip_size, unsigned *uses_r);
+/* Close every parked connection (QUIT when polite). */
+void runner_reuse_close_all(struct runner *r, bool polite);
 
 #endif
