@@ -102,3 +102,19 @@ def test_stale_parked_connection_falls_back_to_a_new_one(dns, postel_factory):
         assert line and "codes=250" in line, line
     finally:
         ctl.stop()
+
+
+def test_runner_process_title(dns, postel_factory):
+    """Issue 10 item 1: ps shows the runner as `postel: queue runner`
+    (argv rewritten in the forked child; comm holds 15 bytes only)."""
+    import subprocess
+    srv = postel_factory(relay="yes", relay_port=str(free_port()),
+                         dns_resolver=dns.address, dns_trust_anchor="none")
+    pid = runner_pid(srv)
+    args = subprocess.run(["ps", "-o", "args=", "-p", str(pid)], capture_output=True,
+                          text=True, timeout=10).stdout.strip()
+    assert args == "postel: queue runner", args
+    with open(f"/proc/{pid}/comm") as f:
+        assert f.read().strip() == "postel: runner"
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        assert f.read().rstrip(b"\0") == b"postel: queue runner"

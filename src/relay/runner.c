@@ -12,6 +12,7 @@
 #include "lib/conn.h"
 #include "lib/ioloop.h"
 #include "lib/mem.h"
+#include "lib/proctitle.h"
 #include "lib/log.h"
 #include "store/store_committer.h"
 #include <errno.h>
@@ -193,7 +194,8 @@ int runner_run(const struct config *config, const struct child_start *start)
 {
 	const char *error;
 	log_set_proc("runner");
-	/* the process title ps shows (comm holds 15 bytes) */
+	/* the process title ps shows: args in full, comm holds 15 bytes */
+	proctitle_set("postel: queue runner");
 	(void)prctl(PR_SET_NAME, "postel: runner", 0, 0, 0);
 	struct runner r = { .config = config };
 	/* before the sandbox: the relayhost's password and CA files lie
