@@ -26,6 +26,7 @@ struct dns_resolver;
 struct userdb;
 struct store_committer;
 struct conn_tls_client;
+struct threadpool;
 
 /* a lease outlives any one attempt (the longest RFC 5321 timeouts add up
  * to well under an hour); a dead owner's lease is taken over at once */
@@ -34,6 +35,9 @@ struct conn_tls_client;
 #define RUNNER_ADDRS_MAX 8      /* addresses tried per host */
 #define RUNNER_DNS_TIMEOUT_MS 30000
 #define RUNNER_DOMAINS_MAX 256  /* per-domain slot table */
+#define RUNNER_IO_THREADS 8     /* queue I/O (fsync) threads */
+#define RUNNER_IO_FINISH_THREADS 4
+#define RUNNER_IN_HAND_MAX 1000 /* entries leased at once, at most */
 
 /* ---- runner_sched.c ---- */
 
@@ -141,6 +145,12 @@ struct runner {
 	struct runner_entry *entries;   /* in flight */
 	struct runner_attempt *waiting; /* for a slot, oldest first */
 	struct runner_reuse *reuse;     /* idle connections (runner_reuse.c) */
+	struct threadpool *io;          /* queue I/O off the loop (runner_entry.c) */
+	struct threadpool *io_finish;   /* removals: never queued behind leases */
+	unsigned in_hand, in_hand_max;  /* entries leased or being leased */
+	/* due entries not yet taken in hand (runner.c), oldest first */
+	char (*backlog)[QUEUE_ID_MAX];
+	unsigned backlog_count, backlog_at, backlog_size;
 	struct timeout *wake_to;
 	time_t wake_at;
 	bool draining;
@@ -151,11 +161,15 @@ struct runner {
  * when it wants another look (0: never). */
 void runner_entry_finished(struct runner *r, struct runner_entry *e, time_t due);
 void runner_wake_at(struct runner *r, time_t when);
+/* Start id now when fewer than in_hand_max entries are in hand, else
+ * keep it in the backlog for when one finishes. */
+void runner_entry_want(struct runner *r, const char *id);
 
 /* runner_entry.c */
 bool runner_entry_busy(const struct runner *r, const char *id);
-/* Lease id and start its attempts; false when not started (leased by a
- * live runner, gone, or nothing due). */
+/* Lease id (on the I/O pool) and start its attempts; false when it is in
+ * hand already or the runner drains. A live runner's lease, a gone entry
+ * or nothing due end it quietly after the lease job. */
 bool runner_entry_start(struct runner *r, const char *id);
 /* One domain's results are in (runner_attempt.c): rcpt[i] replies for
  * idx[i]; host the MX tried last or NULL. */
