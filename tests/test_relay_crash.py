@@ -130,6 +130,7 @@ def test_kill_9_mid_burst_loses_nothing(dns, postel_factory, sink):  # noqa: F81
     srv.stable_workers = False
     first = runner_pid(srv)
     toks = write_burst(srv, BURST)
+    t0 = time.monotonic()
     os.kill(srv.pid, signal.SIGHUP)  # the new runner's scan takes them all
     deadline = time.monotonic() + scaled(30)
     old = None
@@ -159,16 +160,22 @@ def test_kill_9_mid_burst_loses_nothing(dns, postel_factory, sink):  # noqa: F81
         if len(counts) >= BURST:
             break
         time.sleep(0.2)
+    took = time.monotonic() - t0
     missing = sorted(set(toks) - set(counts))
     assert not missing, (len(missing), missing[:5], srv.log_tail(30))
+    # bounded: the loop does no per-message disk sync any more (it did
+    # six, one message after another: 2,000 took over two minutes)
+    assert took < scaled(60), f"burst took {took:.1f}s"
     time.sleep(1)  # anything still on its way is counted too
     counts = sink_counts(dump)
     dupes = {t: n for t, n in counts.items() if n > 1}
     extra = sum(n - 1 for n in dupes.values())
-    print(f"\nkill -9 mid-burst: {BURST} messages, {got} at the sink before the kill, "
-          f"{extra} duplicates ({len(dupes)} messages twice or more)")
-    # at most one message in flight per connection when it died
-    assert extra <= PER_DOMAIN, (extra, dupes)
+    print(f"\nkill -9 mid-burst: {BURST} messages in {took:.1f}s, {got} at the sink "
+          f"before the kill, {extra} duplicates ({len(dupes)} messages twice or more)")
+    # at most those in flight when it died: one per connection, plus
+    # those whose 250 was in while their removal waited for an I/O thread
+    # (RUNNER_IO_FINISH_THREADS 4, a short queue)
+    assert extra <= PER_DOMAIN + 8, (extra, dupes)
     assert runner_pid(srv) != old
     # the queue empties: every 250 is recorded in the end
     deadline = time.monotonic() + scaled(30)

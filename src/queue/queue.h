@@ -202,6 +202,10 @@ int queue_lease(struct queue *q, const char *id, const char *owner, time_t now,
 		const char **error_r);
 /* Write env (results) if owner still holds the lease: 1 written, 0 the
  * lease was lost (nothing written), -1 error. release ends the lease. */
+/* Extend owner's lease to now + ttl_secs (an attempt that outlasts it):
+ * 1 and *expires_r when renewed, 0 when owner holds it no more, -1 error. */
+int queue_lease_renew(struct queue *q, const char *id, const char *owner, time_t now,
+		      unsigned ttl_secs, time_t *expires_r, const char **error_r);
 int queue_lease_update(struct queue *q, const char *id, const char *owner,
 		       const struct queue_envelope *env, uint64_t size, bool release,
 		       const char **error_r);

@@ -113,3 +113,31 @@ out:
 	lease_unlock(fd);
 	return ret;
 }
+
+int queue_lease_renew(struct queue *q, const char *id, const char *owner, time_t now,
+		      unsigned ttl_secs, time_t *expires_r, const char **error_r)
+{
+	int fd = lease_lock(q, error_r);
+	if (fd < 0)
+		return -1;
+	pool_t *pool = pool_create(4096);
+	struct queue_entry_info cur;
+	int ret = -1;
+	if (queue_entry_read(q, id, pool, &cur, error_r) < 0)
+		goto out;
+	if (!owned_by(&cur.env, owner)) {
+		ret = 0;
+		goto out;
+	}
+	/* only the expiry changes: results not yet written stay the
+	 * holder's to write with queue_lease_update() */
+	cur.env.lease_expires = now + (time_t)ttl_secs;
+	if (queue_envelope_update(q, id, &cur.env, cur.size, error_r) == 0) {
+		*expires_r = cur.env.lease_expires;
+		ret = 1;
+	}
+out:
+	pool_destroy(&pool);
+	lease_unlock(fd);
+	return ret;
+}

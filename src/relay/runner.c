@@ -140,6 +140,14 @@ static void runner_scan(struct runner *r)
 	runner_wake_at(r, next != 0 ? next : now + RUNNER_SCAN_MAX_SECS);
 }
 
+static void runner_on_renew(void *ctx)
+{
+	struct runner *r = ctx;
+	timeout_remove(&r->renew_to);
+	runner_entries_renew(r, time(NULL));
+	r->renew_to = timeout_add(r->loop, r->lease_secs * 1000 / 3, runner_on_renew, r);
+}
+
 static void runner_on_drain_deadline(void *ctx)
 {
 	struct runner *r = ctx;
@@ -257,6 +265,7 @@ int runner_run(const struct config *config, const struct child_start *start)
 	};
 	r.slots.max_total = config->relay_max_connections;
 	r.slots.max_per_domain = config->relay_max_per_domain;
+	r.lease_secs = RUNNER_LEASE_SECS;
 	/* enough to keep every connection busy, not the whole queue leased */
 	r.in_hand_max = config->relay_max_connections * 2;
 	if (r.in_hand_max > RUNNER_IN_HAND_MAX)
@@ -281,11 +290,13 @@ int runner_run(const struct config *config, const struct child_start *start)
 	signal_io = io_add(r.loop, signal_fd, IO_READ, runner_on_signal, &r);
 	log_info("event=runner_started pid=%ld generation=%u owner=%s", (long)getpid(),
 		 start->generation, r.owner);
+	r.renew_to = timeout_add(r.loop, r.lease_secs * 1000 / 3, runner_on_renew, &r);
 	runner_scan(&r);
 	ioloop_run(r.loop);
 	log_info("event=runner_exit attempts=%llu", r.attempts);
 	timeout_remove(&drain_to);
 	timeout_remove(&r.wake_to);
+	timeout_remove(&r.renew_to);
 	runner_reuse_close_all(&r, false);
 	io_remove(&signal_io);
 	close(signal_fd);

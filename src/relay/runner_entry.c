@@ -45,6 +45,7 @@ struct runner_entry {
 	bool lease_lost;
 	/* the pool job's outcome (runner_entry_start, entry_finish) */
 	int leased;
+	bool job;               /* a pool job has the entry */
 	const char *job_error;
 	time_t due;
 };
@@ -85,14 +86,14 @@ static int entry_lease(struct runner *r, const char *id, time_t now, pool_t *poo
 		       struct queue_entry_info *info)
 {
 	const char *error;
-	int ret = queue_lease(r->queue, id, r->owner, now, RUNNER_LEASE_SECS, pool, info,
+	int ret = queue_lease(r->queue, id, r->owner, now, r->lease_secs, pool, info,
 			      &error);
 	if (ret == 0 && lease_owner_dead(&info->env, r->owner)) {
 		/* as if its lease had run out now */
 		log_info("event=relay_lease_orphaned queue_id=%s owner=%s", id,
 			 log_value(info->env.lease_owner.data, info->env.lease_owner.len));
 		ret = queue_lease(r->queue, id, r->owner, info->env.lease_expires,
-				  RUNNER_LEASE_SECS, pool, info, &error);
+				  r->lease_secs, pool, info, &error);
 	}
 	if (ret < 0)
 		log_warn("event=relay_lease_failed queue_id=%s error=%s", id, log_str(error));
@@ -245,8 +246,10 @@ static void entry_finish(struct runner_entry *e)
 	}
 	if (e->leased == 0)
 		entry_free(e);
-	else
+	else {
+		e->job = true;
 		threadpool_submit(r->io_finish, entry_finish_work, entry_free, e);
+	}
 }
 
 void runner_entry_results(struct runner_entry *e, const unsigned *idx, unsigned count,
@@ -301,6 +304,7 @@ bool runner_entry_start(struct runner *r, const char *id)
 	e->next = r->entries;
 	r->entries = e;
 	r->in_hand++;
+	e->job = true;
 	threadpool_submit(r->io, entry_lease_work, entry_lease_done, e);
 	return true;
 }
@@ -310,6 +314,7 @@ static void entry_lease_done(void *ctx)
 	struct runner_entry *e = ctx;
 	struct runner *r = e->r;
 	time_t now = time(NULL);
+	e->job = false;
 	if (e->leased <= 0 || e->fd < 0 || r->draining) {
 		e->due = 0;
 		if (e->leased == 0) {
@@ -356,4 +361,27 @@ static void entry_lease_done(void *ctx)
 	free(taken);
 	if (--e->attempts_open == 0)
 		entry_finish(e);
+}
+
+void runner_entries_renew(struct runner *r, time_t now)
+{
+	for (struct runner_entry *e = r->entries; e != NULL; e = e->next) {
+		/* a job in hand writes the envelope itself */
+		if (e->job || e->lease_lost)
+			continue;
+		const char *error;
+		time_t expires;
+		int ret = queue_lease_renew(r->queue, e->info.id, r->owner, now,
+					    r->lease_secs, &expires, &error);
+		if (ret > 0) {
+			e->info.env.lease_expires = expires;
+			log_debug("event=relay_lease_renewed queue_id=%s expires=%lld",
+				  e->info.id, (long long)expires);
+		} else if (ret == 0) {
+			log_error("event=relay_lease_lost queue_id=%s", e->info.id);
+			e->lease_lost = true;
+		} else
+			log_warn("event=relay_lease_renew_failed queue_id=%s error=%s",
+				 e->info.id, log_str(error));
+	}
 }

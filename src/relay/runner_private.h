@@ -148,6 +148,8 @@ struct runner {
 	struct threadpool *io;          /* queue I/O off the loop (runner_entry.c) */
 	struct threadpool *io_finish;   /* removals: never queued behind leases */
 	unsigned in_hand, in_hand_max;  /* entries leased or being leased */
+	unsigned lease_secs;            /* RUNNER_LEASE_SECS; renewed at a third */
+	struct timeout *renew_to;
 	/* due entries not yet taken in hand (runner.c), oldest first */
 	char (*backlog)[QUEUE_ID_MAX];
 	unsigned backlog_count, backlog_at, backlog_size;
@@ -166,6 +168,9 @@ void runner_wake_at(struct runner *r, time_t when);
 void runner_entry_want(struct runner *r, const char *id);
 
 /* runner_entry.c */
+/* Extend the lease of every entry in hand (an attempt, or a wait for a
+ * slot, that outlasts lease_secs); run every lease_secs / 3. */
+void runner_entries_renew(struct runner *r, time_t now);
 bool runner_entry_busy(const struct runner *r, const char *id);
 /* Lease id (on the I/O pool) and start its attempts; false when it is in
  * hand already or the runner drains. A live runner's lease, a gone entry
