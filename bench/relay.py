@@ -27,7 +27,8 @@ clock runs from the release to the last message at the sink:
     5,000 sit in the deferred queue, the release is `postconf -e
     defer_transports=`, `postfix reload`, `postqueue -f`.
 Rounds alternate (BENCH_RELAY_ROUNDS [1]); the ratio is of the medians.
-Environment: POSTEL_BIN [./build/postel], BENCH_KEEP=1 keeps the files.
+Environment: POSTEL_BIN [./build/postel], BENCH_KEEP=1 keeps the files,
+BENCH_ONLY=postel|postfix runs one side.
 """
 import os
 import pathlib
@@ -49,6 +50,7 @@ SIZE = int(os.environ.get("BENCH_SIZE", "4096"))
 ROUNDS = int(os.environ.get("BENCH_RELAY_ROUNDS", "1"))
 TIMEOUT = float(os.environ.get("BENCH_TIMEOUT", "300"))
 KEEP = os.environ.get("BENCH_KEEP") == "1"
+ONLY = os.environ.get("BENCH_ONLY", "")
 CONCURRENCY = 20
 DOMAIN = "bench.sink"
 SENDER = "sender@postel-bench.example"
@@ -300,6 +302,8 @@ def main():
     for rnd in range(ROUNDS):
         for name, fn, rates in (("postel", postel_round, postel_rates),
                                 ("postfix", postfix_round, postfix_rates)):
+            if ONLY and ONLY != name:
+                continue
             work = pathlib.Path(tempfile.mkdtemp(prefix=f"bench-relay-{name}."))
             work.chmod(0o755)
             sink = Sink(work, name)
@@ -313,6 +317,8 @@ def main():
             rates.append(rate)
             print(f"relay round {rnd + 1} {name}: {MESSAGES} messages in {took:.2f} s "
                   f"= {rate:.0f} msg/s", flush=True)
+    if not postel_rates or not postfix_rates:
+        return
     a, b = statistics.median(postel_rates), statistics.median(postfix_rates)
     print(f"relay median of {ROUNDS}: postel {a:.0f} msg/s, postfix {b:.0f} msg/s")
     print(f"relay ratio postel/postfix: {a / b:.2f}x (target >= 2x)")

@@ -172,6 +172,13 @@ int queue_envelope_update(struct queue *q, const char *id,
 			  const char **error_r);
 /* Remove an entry: envelope first, so a crash leaves no entry visible. */
 int queue_remove(struct queue *q, const char *id, const char **error_r);
+/* queue_remove(), and sync false leaves the removal's durability to the
+ * kernel's writeback (or the next directory sync): for an entry whose
+ * every recipient is done, where a crash of the machine just after can
+ * at worst send it again (its 250 was not yet recorded durably; Postfix
+ * never syncs a removal either). A crash of the process loses nothing. */
+int queue_remove_sync(struct queue *q, const char *id, bool sync,
+		      const char **error_r);
 
 /* queue_status.c: the number of complete entries (a missing queue is
  * empty); and one start-up log line, event=queue_status waiting=N. */

@@ -198,7 +198,7 @@ static void entry_finish_work(void *ctx)
 	const char *error;
 	if (e->leased == 2) {
 		entry_write(e, true);
-	} else if (queue_remove(e->r->queue, e->info.id, &error) < 0) {
+	} else if (queue_remove_sync(e->r->queue, e->info.id, false, &error) < 0) {
 		log_error("event=relay_remove_failed queue_id=%s error=%s", e->info.id,
 			  log_str(error));
 	} else
