@@ -38,70 +38,68 @@ class CountingSink(Sink):
         return "221 Bye"
 
 
-def test_burst_to_one_domain_reuses_connections(dns, postel_factory):
+@pytest.fixture
+def counted(dns, postel_factory):
+    """(server, counting sink, its port, a holder of its controller)"""
     port = free_port()
     sink = CountingSink()
-    ctl = Controller(sink, hostname="127.0.0.1", port=port)
-    ctl.start()
+    ctl = [Controller(sink, hostname="127.0.0.1", port=port)]
+    ctl[0].start()
     try:
         srv = postel_factory(relay="yes", relay_port=str(port),
                              dns_resolver=dns.address, dns_trust_anchor="none")
         runner_pid(srv)
-        n = 20
-        toks = [token() for _ in range(n)]
-        for tok in toks:
-            submit(srv, [f"ok{tok[1:9]}@remote.example"], tok)
-        got = sink.wait(n, 20)
-        assert len(got) == n, srv.log_tail(30)
-        for tok in toks:
-            assert sum(1 for _, _, c in got if tok.encode() in c) == 1, tok
-        with sink.lock:
-            conns = len(sink.sessions)
-        # one connection per message before; now a few carry them all
-        assert conns <= 5, (conns, srv.log_tail(30))
-        # idle connections are closed (QUIT) after a few seconds
-        deadline = time.monotonic() + scaled(IDLE_SECS + 5)
-        while time.monotonic() < deadline:
-            with sink.lock:
-                if sink.quits >= conns:
-                    break
-            time.sleep(0.1)
-        assert sink.quits == conns, (sink.quits, conns)
-        # and a later message still goes out, on a new connection
-        tok = token()
-        submit(srv, [f"ok{tok[1:9]}@remote.example"], tok)
-        assert len(sink.wait(n + 1, 10)) == n + 1, srv.log_tail(30)
-        with sink.lock:
-            assert len(sink.sessions) == conns + 1
+        yield srv, sink, port, ctl
     finally:
-        ctl.stop()
+        ctl[0].stop()
 
 
-def test_stale_parked_connection_falls_back_to_a_new_one(dns, postel_factory):
+def test_burst_to_one_domain_reuses_connections(counted):
+    srv, sink, _, _ = counted
+    n = 20
+    toks = [token() for _ in range(n)]
+    for tok in toks:
+        submit(srv, [f"ok{tok[1:9]}@remote.example"], tok)
+    got = sink.wait(n, 20)
+    assert len(got) == n, srv.log_tail(30)
+    for tok in toks:
+        assert sum(1 for _, _, c in got if tok.encode() in c) == 1, tok
+    with sink.lock:
+        conns = len(sink.sessions)
+    # one connection per message before; now a few carry them all
+    assert conns <= 5, (conns, srv.log_tail(30))
+    # idle connections are closed (QUIT) after a few seconds
+    deadline = time.monotonic() + scaled(IDLE_SECS + 5)
+    while time.monotonic() < deadline:
+        with sink.lock:
+            if sink.quits >= conns:
+                break
+        time.sleep(0.1)
+    assert sink.quits == conns, (sink.quits, conns)
+    # and a later message still goes out, on a new connection
+    tok = token()
+    submit(srv, [f"ok{tok[1:9]}@remote.example"], tok)
+    assert len(sink.wait(n + 1, 10)) == n + 1, srv.log_tail(30)
+    with sink.lock:
+        assert len(sink.sessions) == conns + 1
+
+
+def test_stale_parked_connection_falls_back_to_a_new_one(counted):
     """The MX closes the parked connection (here: the whole server
     restarts on the same port); the next message finds it dead and
     connects afresh instead of deferring."""
-    port = free_port()
-    sink = CountingSink()
-    ctl = Controller(sink, hostname="127.0.0.1", port=port)
-    ctl.start()
-    try:
-        srv = postel_factory(relay="yes", relay_port=str(port),
-                             dns_resolver=dns.address, dns_trust_anchor="none")
-        runner_pid(srv)
-        tok = token()
-        submit(srv, [f"ok{tok[1:9]}@remote.example"], tok)
-        assert len(sink.wait(1, 10)) == 1, srv.log_tail(30)
-        ctl.stop()
-        ctl = Controller(sink, hostname="127.0.0.1", port=port)
-        ctl.start()
-        tok = token()
-        qid, _ = submit(srv, [f"ok{tok[1:9]}@remote.example"], tok)
-        assert len(sink.wait(2, 10)) == 2, srv.log_tail(30)
-        line = srv.wait_for_log(rf"event=relay_attempt queue_id={qid} ", timeout=5)
-        assert line and "codes=250" in line, line
-    finally:
-        ctl.stop()
+    srv, sink, port, ctl = counted
+    tok = token()
+    submit(srv, [f"ok{tok[1:9]}@remote.example"], tok)
+    assert len(sink.wait(1, 10)) == 1, srv.log_tail(30)
+    ctl[0].stop()
+    ctl[0] = Controller(sink, hostname="127.0.0.1", port=port)
+    ctl[0].start()
+    tok = token()
+    qid, _ = submit(srv, [f"ok{tok[1:9]}@remote.example"], tok)
+    assert len(sink.wait(2, 10)) == 2, srv.log_tail(30)
+    line = srv.wait_for_log(rf"event=relay_attempt queue_id={qid} ", timeout=5)
+    assert line and "codes=250" in line, line
 
 
 def test_runner_process_title(dns, postel_factory):
