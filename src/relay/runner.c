@@ -83,8 +83,13 @@ static void backlog_run(struct runner *r)
 	while (!r->draining && r->in_hand < r->in_hand_max &&
 	       r->backlog_at < r->backlog_count)
 		(void)runner_entry_start(r, r->backlog[r->backlog_at++]);
-	if (r->backlog_at == r->backlog_count)
+	if (r->backlog_count > 0 && r->backlog_at == r->backlog_count) {
 		r->backlog_at = r->backlog_count = 0;
+		/* a burst is all in hand: one more scan soon finds anything it
+		 * missed (a wake that came while the backlog was full is in it,
+		 * but a second safety net costs one directory read a burst) */
+		runner_wake_at(r, time(NULL) + 1);
+	}
 }
 
 void runner_entry_want(struct runner *r, const char *id)

@@ -175,10 +175,13 @@ static void attempt_on_result(void *ctx, const struct smtp_client_result *res)
 	/* parked before attempt_done() kicks the next attempt to the domain;
 	 * an RSET there frees the reply texts only after the replies are
 	 * recorded (runner_entry_results copies them) */
-	/* only where no DANE or MTA-STS policy applied: a message on a
-	 * parked connection logs no policy of its own */
-	if (res->reusable && strcmp(runner_dane_name(a->dane), "-") == 0 &&
-	    strcmp(runner_sts_label(&a->sts, tls), "none") == 0)
+	/* only where no TLSA record nor MTA-STS policy governed the host
+	 * (opportunistic TLS): a message on a parked connection logs no
+	 * policy of its own (dane=- mta_sts=none) */
+	const char *dane = runner_dane_name(a->dane);
+	if (res->reusable && strcmp(runner_sts_label(&a->sts, tls), "none") == 0 &&
+	    (strcmp(dane, "-") == 0 || strcmp(dane, "insecure") == 0 ||
+	     strcmp(dane, "none") == 0))
 		runner_reuse_put(a->r, a->domain, &c, a->last_host, ipbuf, a->uses + 1);
 	attempt_done(a, rep, ipbuf, tls);
 	free(rep);

@@ -39,6 +39,7 @@ struct runner_entry {
 	struct runner *r;
 	struct runner_entry *next;
 	pool_t *pool;
+	char id[QUEUE_ID_MAX];  /* the loop's own copy: a job rewrites info */
 	struct queue_entry_info info;
 	int fd;
 	unsigned attempts_open;
@@ -53,7 +54,7 @@ struct runner_entry {
 bool runner_entry_busy(const struct runner *r, const char *id)
 {
 	for (const struct runner_entry *e = r->entries; e != NULL; e = e->next) {
-		if (strcmp(e->info.id, id) == 0)
+		if (strcmp(e->id, id) == 0)
 			return true;
 	}
 	return false;
@@ -283,7 +284,7 @@ static void entry_lease_work(void *ctx)
 	struct runner_entry *e = ctx;
 	const char *error = NULL;
 	char id[QUEUE_ID_MAX];
-	(void)snprintf(id, sizeof(id), "%s", e->info.id);
+	(void)snprintf(id, sizeof(id), "%s", e->id);
 	e->leased = entry_lease(e->r, id, time(NULL), e->pool, &e->info);
 	if (e->leased > 0 && (e->fd = queue_message_open(e->r->queue, id, &error)) < 0)
 		e->job_error = pool_strdup(e->pool, error);
@@ -299,6 +300,7 @@ bool runner_entry_start(struct runner *r, const char *id)
 	e->r = r;
 	e->fd = -1;
 	e->pool = pool_create(8192);
+	(void)snprintf(e->id, sizeof(e->id), "%s", id);
 	(void)snprintf(e->info.id, sizeof(e->info.id), "%s", id);
 	/* busy from now on: a second start waits for this one */
 	e->next = r->entries;
