@@ -7,6 +7,7 @@
  * prints "postel: <error>" and exits 1. A usage error (unknown option or
  * command) exits 2. Each command is one row of cli_commands[]; it gets
  * argv starting at its own name and returns the exit status. */
+#include "lib/proctitle.h"
 #include "cli/commands.h"
 #include "lib/config.h"
 #include "lib/log.h"
@@ -116,6 +117,7 @@ int main(int argc, char **argv)
 	unsigned override_count = 0;
 	int opt;
 
+	proctitle_init(argc, argv); /* before getopt may permute argv */
 	opterr = 0; /* our own messages, prefixed "postel:" */
 	/* '+': stop at the command name, its options are its own */
 	while ((opt = getopt_long(argc, argv, "+:d:c:o:h", long_options,

@@ -363,27 +363,39 @@ int queue_envelope_update(struct queue *q, const char *id,
 			  const struct queue_envelope *env, uint64_t size,
 			  const char **error_r)
 {
+	return queue_envelope_replace(q, id, env, size, true, error_r);
+}
+
+const char *queue_envelope_prepare(struct queue *q, const char *id,
+				   const struct queue_envelope *env, uint64_t size,
+				   const char **error_r)
+{
 	if (q->readonly || !queue_id_is_valid(id)) {
 		*error_r = q->readonly ? "queue opened read-only" :
 			"invalid queue id";
-		return -1;
+		return NULL;
 	}
 	if (queue_envelope_check(env, error_r) < 0)
-		return -1;
-	const char *env_path = t_printf("%s/%s", q->env_dir, id);
-	if (access(env_path, F_OK) < 0) {
-		*error_r = t_printf("no queue entry %s", id);
-		return -1;
-	}
+		return NULL;
 	const char *tmp = t_printf("%s/%s.upd.%ld", q->tmp_dir, id,
 				   (long)getpid());
 	str_t data = STR_INIT;
 	queue_envelope_format(id, size, env, &data);
 	int ret = write_file_synced(tmp, &data, false, error_r);
 	str_free(&data);
-	if (ret < 0)
+	return ret < 0 ? NULL : tmp;
+}
+
+int queue_envelope_commit(struct queue *q, const char *id, const char *tmp,
+			  bool sync_dir, const char **error_r)
+{
+	const char *env_path = t_printf("%s/%s", q->env_dir, id);
+	if (access(env_path, F_OK) < 0) {
+		*error_r = t_printf("no queue entry %s", id);
+		(void)unlink(tmp);
 		return -1;
-	if (rename(tmp, env_path) < 0 || fileio_fsync_dir(q->env_dir) < 0) {
+	}
+	if (rename(tmp, env_path) < 0 || (sync_dir && fileio_fsync_dir(q->env_dir) < 0)) {
 		*error_r = t_printf("replacing %s failed: %s", env_path,
 				    strerror(errno));
 		(void)unlink(tmp);
@@ -392,7 +404,21 @@ int queue_envelope_update(struct queue *q, const char *id,
 	return 0;
 }
 
+int queue_envelope_replace(struct queue *q, const char *id,
+			   const struct queue_envelope *env, uint64_t size,
+			   bool sync_dir, const char **error_r)
+{
+	const char *tmp = queue_envelope_prepare(q, id, env, size, error_r);
+	return tmp == NULL ? -1 : queue_envelope_commit(q, id, tmp, sync_dir, error_r);
+}
+
 int queue_remove(struct queue *q, const char *id, const char **error_r)
+{
+	return queue_remove_sync(q, id, true, error_r);
+}
+
+int queue_remove_sync(struct queue *q, const char *id, bool sync,
+		      const char **error_r)
 {
 	if (q->readonly || !queue_id_is_valid(id)) {
 		*error_r = q->readonly ? "queue opened read-only" :
@@ -411,9 +437,9 @@ int queue_remove(struct queue *q, const char *id, const char **error_r)
 				    strerror(errno));
 		return -1;
 	}
-	if (fileio_fsync_dir(q->env_dir) < 0 ||
+	if ((sync && fileio_fsync_dir(q->env_dir) < 0) ||
 	    (unlink(msg_path) < 0 && errno != ENOENT) ||
-	    fileio_fsync_dir(q->msg_dir) < 0 || unlink(del_path) < 0) {
+	    (sync && fileio_fsync_dir(q->msg_dir) < 0) || unlink(del_path) < 0) {
 		/* the entry is gone; recovery finishes the rest */
 		log_error("event=queue_remove_incomplete qid=%s error=%s",
 			  id, log_str(strerror(errno)));

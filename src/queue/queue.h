@@ -174,6 +174,13 @@ int queue_envelope_update(struct queue *q, const char *id,
 			  const char **error_r);
 /* Remove an entry: envelope first, so a crash leaves no entry visible. */
 int queue_remove(struct queue *q, const char *id, const char **error_r);
+/* queue_remove(), and sync false leaves the removal's durability to the
+ * kernel's writeback (or the next directory sync): for an entry whose
+ * every recipient is done, where a crash of the machine just after can
+ * at worst send it again (its 250 was not yet recorded durably; Postfix
+ * never syncs a removal either). A crash of the process loses nothing. */
+int queue_remove_sync(struct queue *q, const char *id, bool sync,
+		      const char **error_r);
 
 /* queue_status.c: the number of complete entries (a missing queue is
  * empty); and one start-up log line, event=queue_status waiting=N. */
@@ -204,6 +211,10 @@ int queue_lease(struct queue *q, const char *id, const char *owner, time_t now,
 		const char **error_r);
 /* Write env (results) if owner still holds the lease: 1 written, 0 the
  * lease was lost (nothing written), -1 error. release ends the lease. */
+/* Extend owner's lease to now + ttl_secs (an attempt that outlasts it):
+ * 1 and *expires_r when renewed, 0 when owner holds it no more, -1 error. */
+int queue_lease_renew(struct queue *q, const char *id, const char *owner, time_t now,
+		      unsigned ttl_secs, time_t *expires_r, const char **error_r);
 int queue_lease_update(struct queue *q, const char *id, const char *owner,
 		       const struct queue_envelope *env, uint64_t size, bool release,
 		       const char **error_r);

@@ -37,4 +37,20 @@ int queue_envelope_load(const char *path, const char *id, pool_t *pool,
 			struct queue_entry_info *entry_r,
 			const char **error_r);
 
+/* queue_envelope_update(); sync_dir false leaves the rename's own
+ * durability to the next sync of env/ (the file itself is fsync'd, so
+ * the entry reads whole either way): for a lease, whose loss in a
+ * crash of the machine is harmless, since its holder is gone too. */
+int queue_envelope_replace(struct queue *q, const char *id,
+			   const struct queue_envelope *env, uint64_t size,
+			   bool sync_dir, const char **error_r);
+/* The two halves of queue_envelope_replace(): the new envelope written
+ * and fsync'd under tmp/ (its path, or NULL), then renamed over env/ID
+ * (the tmp file is removed on failure). */
+const char *queue_envelope_prepare(struct queue *q, const char *id,
+				   const struct queue_envelope *env, uint64_t size,
+				   const char **error_r);
+int queue_envelope_commit(struct queue *q, const char *id, const char *tmp,
+			  bool sync_dir, const char **error_r);
+
 #endif

@@ -230,6 +230,42 @@ static void test_lease(void **state)
 	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* A short lease renewed before it runs out keeps another owner away
+ * past the first expiry; a lost lease is not renewed. */
+static void test_lease_renew(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/test-queue-renew-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char id[QUEUE_ID_MAX];
+	const char *error;
+	pool_t *pool = pool_create(4096);
+	struct queue *q;
+	assert_int_equal(queue_open(dir, &q, &error), 0);
+	make_entry(q, id);
+	struct queue_entry_info e;
+	time_t expires = 0;
+	assert_int_equal(queue_lease(q, id, "runner-a", 100, 2, pool, &e, &error), 1);
+	/* results of an attempt, not yet written, survive the renewal */
+	assert_int_equal(queue_lease_renew(q, id, "runner-a", 101, 2, &expires, &error), 1);
+	assert_int_equal(expires, 103);
+	/* past the first expiry (102): still held */
+	assert_int_equal(queue_lease(q, id, "runner-b", 102, 2, pool, &e, &error), 0);
+	assert_int_equal(queue_lease_renew(q, id, "runner-a", 102, 2, &expires, &error), 1);
+	assert_int_equal(queue_lease(q, id, "runner-b", 103, 2, pool, &e, &error), 0);
+	/* not renewed: it runs out and another owner takes it */
+	assert_int_equal(queue_lease(q, id, "runner-b", 105, 2, pool, &e, &error), 1);
+	assert_int_equal(queue_lease_renew(q, id, "runner-a", 105, 2, &expires, &error), 0);
+	assert_int_equal(queue_entry_read(q, id, pool, &e, &error), 0);
+	assert_string_equal(e.env.lease_owner.data, "runner-b");
+	assert_int_equal(e.env.lease_expires, 107);
+	assert_int_equal(queue_lease_renew(q, "0000000000000000000000ee9", "runner-a", 105, 2,
+					   &expires, &error), -1);
+	queue_close(&q);
+	pool_destroy(&pool);
+	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 int main(void)
 {
 	log_init("test-queue-state", LOG_ERROR);
@@ -239,6 +275,7 @@ int main(void)
 		cmocka_unit_test(test_backoff),
 		cmocka_unit_test(test_outcomes),
 		cmocka_unit_test(test_lease),
+		cmocka_unit_test(test_lease_renew),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,6 +12,8 @@
 #include "lib/conn.h"
 #include "lib/ioloop.h"
 #include "lib/mem.h"
+#include "lib/proctitle.h"
+#include "lib/threadpool.h"
 #include "lib/log.h"
 #include "store/store_committer.h"
 #include <errno.h>
@@ -66,11 +68,44 @@ void runner_wake_at(struct runner *r, time_t when)
 				 runner_on_wake, r);
 }
 
+static void backlog_push(struct runner *r, const char *id)
+{
+	if (r->backlog_count == r->backlog_size) {
+		r->backlog_size = r->backlog_size ? r->backlog_size * 2 : 256;
+		r->backlog = xrealloc(r->backlog, r->backlog_size * sizeof(r->backlog[0]));
+	}
+	(void)snprintf(r->backlog[r->backlog_count++], sizeof(r->backlog[0]), "%s", id);
+}
+
+/* Take backlog entries in hand while there is room. */
+static void backlog_run(struct runner *r)
+{
+	while (!r->draining && r->in_hand < r->in_hand_max &&
+	       r->backlog_at < r->backlog_count)
+		(void)runner_entry_start(r, r->backlog[r->backlog_at++]);
+	if (r->backlog_count > 0 && r->backlog_at == r->backlog_count) {
+		r->backlog_at = r->backlog_count = 0;
+		/* a burst is all in hand: one more scan soon finds anything it
+		 * missed (a wake that came while the backlog was full is in it,
+		 * but a second safety net costs one directory read a burst) */
+		runner_wake_at(r, time(NULL) + 1);
+	}
+}
+
+void runner_entry_want(struct runner *r, const char *id)
+{
+	if (r->in_hand < r->in_hand_max && r->backlog_count == 0)
+		(void)runner_entry_start(r, id);
+	else
+		backlog_push(r, id);
+}
+
 void runner_entry_finished(struct runner *r, struct runner_entry *e, time_t due)
 {
 	(void)e;
 	if (due != 0)
 		runner_wake_at(r, due);
+	backlog_run(r);
 	runner_maybe_stop(r);
 }
 
@@ -89,20 +124,33 @@ static void runner_scan(struct runner *r)
 		next = now + 60;
 		count = 0;
 	}
-	unsigned started = 0;
+	unsigned due_count = 0;
+	/* the scan lists every due entry afresh; they are taken in hand as
+	 * room allows (in_hand_max), the rest when others finish */
+	r->backlog_at = r->backlog_count = 0;
 	for (unsigned i = 0; i < count; i++) {
 		if (runner_entry_busy(r, entries[i].id))
 			continue;
 		time_t due = runner_entry_due(&entries[i].env, now);
-		if (due != 0 && due <= now)
-			started += runner_entry_start(r, entries[i].id) ? 1 : 0;
-		else if (due != 0 && (next == 0 || due < next))
+		if (due != 0 && due <= now) {
+			backlog_push(r, entries[i].id);
+			due_count++;
+		} else if (due != 0 && (next == 0 || due < next))
 			next = due;
 	}
-	log_debug("event=relay_scan entries=%u started=%u next_in=%lld", count, started,
-		  next != 0 ? (long long)(next - now) : -1LL);
+	backlog_run(r);
+	log_debug("event=relay_scan entries=%u due=%u in_hand=%u next_in=%lld", count,
+		  due_count, r->in_hand, next != 0 ? (long long)(next - now) : -1LL);
 	pool_destroy(&pool);
 	runner_wake_at(r, next != 0 ? next : now + RUNNER_SCAN_MAX_SECS);
+}
+
+static void runner_on_renew(void *ctx)
+{
+	struct runner *r = ctx;
+	timeout_remove(&r->renew_to);
+	runner_entries_renew(r, time(NULL));
+	r->renew_to = timeout_add(r->loop, r->lease_secs * 1000 / 3, runner_on_renew, r);
 }
 
 static void runner_on_drain_deadline(void *ctx)
@@ -119,6 +167,7 @@ static void runner_drain(struct runner *r)
 	r->draining = true;
 	log_info("event=runner_draining");
 	timeout_remove(&r->wake_to);
+	runner_reuse_close_all(r, true);
 	runner_attempts_abandon_waiting(r);
 	drain_to = timeout_add(r->loop, RUNNER_DRAIN_MAX_MS, runner_on_drain_deadline, r);
 	runner_maybe_stop(r);
@@ -149,7 +198,7 @@ static void runner_on_channel_msg(const struct channel_msg *msg, void *ctx)
 		return;
 	}
 	log_debug("event=relay_wake queue_id=%s", msg->queue_id);
-	(void)runner_entry_start(r, msg->queue_id);
+	runner_entry_want(r, msg->queue_id);
 }
 
 static void runner_on_channel_closed(const char *reason, void *ctx)
@@ -169,6 +218,8 @@ static int runner_open(struct runner *r, const struct config *config, const char
 	    store_committer_create(config->data_dir, &r->committer, error_r) < 0 ||
 	    dns_resolver_create(r->loop, &dset, &r->dns, error_r) < 0)
 		return -1;
+	r->io = threadpool_create(r->loop, RUNNER_IO_THREADS);
+	r->io_finish = threadpool_create(r->loop, RUNNER_IO_FINISH_THREADS);
 	r->tls = conn_tls_client_create(NULL, RUNNER_TLS_CACHE, error_r);
 	if (r->tls == NULL)
 		return -1;
@@ -178,6 +229,9 @@ static int runner_open(struct runner *r, const struct config *config, const char
 
 static void runner_close(struct runner *r)
 {
+	threadpool_destroy(&r->io); /* its jobs finish first */
+	threadpool_destroy(&r->io_finish);
+	free(r->backlog);
 	runner_smarthost_close(&r->smarthost);
 	runner_mtasts_destroy(&r->mtasts);
 	dns_resolver_destroy(&r->dns);
@@ -194,7 +248,8 @@ int runner_run(const struct config *config, const struct child_start *start)
 {
 	const char *error;
 	log_set_proc("runner");
-	/* the process title ps shows (comm holds 15 bytes) */
+	/* the process title ps shows: args in full, comm holds 15 bytes */
+	proctitle_set("postel: queue runner");
 	(void)prctl(PR_SET_NAME, "postel: runner", 0, 0, 0);
 	struct runner r = { .config = config };
 	/* before the sandbox: the relayhost's password and CA files lie
@@ -217,6 +272,11 @@ int runner_run(const struct config *config, const struct child_start *start)
 	};
 	r.slots.max_total = config->relay_max_connections;
 	r.slots.max_per_domain = config->relay_max_per_domain;
+	r.lease_secs = RUNNER_LEASE_SECS;
+	/* enough to keep every connection busy, not the whole queue leased */
+	r.in_hand_max = config->relay_max_connections * 2;
+	if (r.in_hand_max > RUNNER_IN_HAND_MAX)
+		r.in_hand_max = RUNNER_IN_HAND_MAX;
 	smtp_client_settings_from_config(&r.client_set, config);
 	r.client_set.helo_name = config->hostname;
 	int status = 0;
@@ -239,11 +299,14 @@ int runner_run(const struct config *config, const struct child_start *start)
 		log_warn("event=runner_wake_publish_failed error=%s", log_str(error));
 	log_info("event=runner_started pid=%ld generation=%u owner=%s", (long)getpid(),
 		 start->generation, r.owner);
+	r.renew_to = timeout_add(r.loop, r.lease_secs * 1000 / 3, runner_on_renew, &r);
 	runner_scan(&r);
 	ioloop_run(r.loop);
 	log_info("event=runner_exit attempts=%llu", r.attempts);
 	timeout_remove(&drain_to);
 	timeout_remove(&r.wake_to);
+	timeout_remove(&r.renew_to);
+	runner_reuse_close_all(&r, false);
 	io_remove(&signal_io);
 	close(signal_fd);
 	channel_destroy(&master_chan);

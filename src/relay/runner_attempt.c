@@ -46,6 +46,8 @@ struct runner_attempt {
 	struct runner_sts sts;          /* MTA-STS, runner_mtasts.h */
 	struct runner_mtasts_get *sts_get;
 	struct runner_dane *dane;     /* runner_dane.c: the host's DANE policy */
+	bool reused;          /* a at a parked connection (runner_reuse.c) */
+	unsigned uses;        /* messages the connection carried before */
 };
 
 /* Where DANE (relay/dane.h) and MTA-STS (runner_mtasts.h) decide the TLS
@@ -147,12 +149,19 @@ static bool result_is_connection_failure(const struct smtp_client_result *res)
 }
 
 static void attempt_next_addr(struct runner_attempt *a);
+static void attempt_resolve(struct runner_attempt *a);
 
 static void attempt_on_result(void *ctx, const struct smtp_client_result *res)
 {
 	struct runner_attempt *a = ctx;
 	const char *ip = a->addrs[a->addr_at - 1];
 	runner_dane_result(a->dane, res);
+	if (a->reused && result_is_connection_failure(res)) {
+		/* the parked connection went stale: afresh, from DNS */
+		smtp_client_destroy(&a->client);
+		attempt_resolve(a);
+		return;
+	}
 	if (result_is_connection_failure(res) &&
 	    (a->addr_at < a->addr_count || a->host_at < a->host_count)) {
 		log_info("event=relay_try_next queue_id=%s mx=%s ip=%s dane=%s reply=%s",
@@ -174,12 +183,20 @@ static void attempt_on_result(void *ctx, const struct smtp_client_result *res)
 	/* the replies' text lives in the client until it goes */
 	struct smtp_client *c = a->client;
 	a->client = NULL;
+	/* parked before attempt_done() kicks the next attempt to the domain;
+	 * an RSET there frees the reply texts only after the replies are
+	 * recorded (runner_entry_results copies them) */
+	/* only where no TLSA record nor MTA-STS policy governed the host
+	 * (opportunistic TLS): a message on a parked connection logs no
+	 * policy of its own (dane=- mta_sts=none) */
+	const char *dane = runner_dane_name(a->dane);
+	if (res->reusable && strcmp(runner_sts_label(&a->sts, tls), "none") == 0 &&
+	    (strcmp(dane, "-") == 0 || strcmp(dane, "insecure") == 0 ||
+	     strcmp(dane, "none") == 0))
+		runner_reuse_put(a->r, a->domain, &c, a->last_host, ipbuf, a->uses + 1);
 	attempt_done(a, rep, ipbuf, tls);
 	free(rep);
-	if (res->reusable)
-		smtp_client_quit(&c);
-	else
-		smtp_client_destroy(&c);
+	smtp_client_destroy(&c);
 }
 
 static void attempt_next_addr(struct runner_attempt *a)
@@ -303,8 +320,11 @@ static void attempt_on_sts(void *ctx)
 }
 
 /* MTA-STS first (RFC 8461 5.1: the policy decides which MX hosts count) */
-static void attempt_begin(struct runner_attempt *a)
+static void attempt_resolve(struct runner_attempt *a)
 {
+	a->reused = false;
+	a->uses = 0;
+	a->host_count = a->host_at = a->addr_count = a->addr_at = 0;
 	if (a->r->smarthost != NULL) { /* relayhost: no MX lookup, no policy */
 		runner_smarthost_host(a->r->smarthost, &a->hosts[0]);
 		a->host_count = 1;
@@ -314,6 +334,36 @@ static void attempt_begin(struct runner_attempt *a)
 	a->sts_get = runner_mtasts_get(a->r->mtasts, a->domain, &a->sts, attempt_on_sts, a);
 	if (a->sts_get == NULL)
 		attempt_on_sts(a);
+}
+
+/* A parked connection to the domain carries the message (RSET first). */
+static bool attempt_reuse(struct runner_attempt *a)
+{
+	struct smtp_client *c;
+	while ((c = runner_reuse_take(a->r, a->domain, a->hosts[0].host,
+				      sizeof(a->hosts[0].host), a->addrs[0],
+				      sizeof(a->addrs[0]), &a->uses)) != NULL) {
+		if (lseek(a->fd, 0, SEEK_SET) < 0 ||
+		    smtp_client_send(c, &a->msg, attempt_on_result, a) < 0) {
+			smtp_client_destroy(&c);
+			continue;
+		}
+		a->client = c;
+		a->reused = true;
+		a->last_host = a->hosts[0].host;
+		a->host_count = a->host_at = a->addr_count = a->addr_at = 1;
+		log_debug("event=relay_reuse queue_id=%s domain=%s mx=%s ip=%s uses=%u",
+			  runner_entry_id(a->e), log_str(a->domain), log_str(a->last_host),
+			  a->addrs[0], a->uses);
+		return true;
+	}
+	return false;
+}
+
+static void attempt_begin(struct runner_attempt *a)
+{
+	if (!attempt_reuse(a))
+		attempt_resolve(a);
 }
 
 static const char *notify_text(unsigned notify)

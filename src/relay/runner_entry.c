@@ -12,14 +12,24 @@
  * queue_lifetime fail (4.4.7), ONE failure DSN covers every failed
  * recipient (deliver/bounce.c: never to the null sender), a delay DSN goes
  * out once after delay_warning_time, and the entry is removed when no
- * recipient is left, else released until its next retry. */
+ * recipient is left, else released until its next retry.
+ *
+ * The queue I/O that fsyncs (the lease with the message open at the
+ * start, the removal or release at the end) runs on the runner's thread
+ * pool (r->io), never on the loop, so twenty connections are not held up
+ * by one entry's disk sync; the entry stays in r->entries (busy) while
+ * its job runs, and its envelope is not touched by the loop meanwhile.
+ * The results of the last attempt of an entry that is then removed at
+ * once are not written first: the removal records them. */
 #include "relay/runner_private.h"
 #include "deliver/bounce.h"
 #include "lib/config.h"
+#include "lib/threadpool.h"
 #include "lib/mem.h"
 #include "lib/log.h"
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -29,16 +39,22 @@ struct runner_entry {
 	struct runner *r;
 	struct runner_entry *next;
 	pool_t *pool;
+	char id[QUEUE_ID_MAX];  /* the loop's own copy: a job rewrites info */
 	struct queue_entry_info info;
 	int fd;
 	unsigned attempts_open;
 	bool lease_lost;
+	/* the pool job's outcome (runner_entry_start, entry_finish) */
+	int leased;
+	bool job;               /* a pool job has the entry */
+	const char *job_error;
+	time_t due;
 };
 
 bool runner_entry_busy(const struct runner *r, const char *id)
 {
 	for (const struct runner_entry *e = r->entries; e != NULL; e = e->next) {
-		if (strcmp(e->info.id, id) == 0)
+		if (strcmp(e->id, id) == 0)
 			return true;
 	}
 	return false;
@@ -71,14 +87,14 @@ static int entry_lease(struct runner *r, const char *id, time_t now, pool_t *poo
 		       struct queue_entry_info *info)
 {
 	const char *error;
-	int ret = queue_lease(r->queue, id, r->owner, now, RUNNER_LEASE_SECS, pool, info,
+	int ret = queue_lease(r->queue, id, r->owner, now, r->lease_secs, pool, info,
 			      &error);
 	if (ret == 0 && lease_owner_dead(&info->env, r->owner)) {
 		/* as if its lease had run out now */
 		log_info("event=relay_lease_orphaned queue_id=%s owner=%s", id,
 			 log_value(info->env.lease_owner.data, info->env.lease_owner.len));
 		ret = queue_lease(r->queue, id, r->owner, info->env.lease_expires,
-				  RUNNER_LEASE_SECS, pool, info, &error);
+				  r->lease_secs, pool, info, &error);
 	}
 	if (ret < 0)
 		log_warn("event=relay_lease_failed queue_id=%s error=%s", id, log_str(error));
@@ -152,8 +168,42 @@ static int entry_dsn(struct runner_entry *e, enum queue_dsn_kind kind, time_t no
 		}
 	}
 	if (ret == 1 && dsn_id[0] != '\0' && !r->draining)
-		(void)runner_entry_start(r, dsn_id);
+		runner_entry_want(r, dsn_id);
 	return 0;
+}
+
+/* Unlink, close, free, then tell the runner (when its due). */
+static void entry_free(void *ctx)
+{
+	struct runner_entry *e = ctx;
+	struct runner *r = e->r;
+	time_t due = e->due;
+	for (struct runner_entry **p = &r->entries; *p != NULL; p = &(*p)->next) {
+		if (*p == e) {
+			*p = e->next;
+			break;
+		}
+	}
+	if (e->fd >= 0)
+		close(e->fd);
+	r->in_hand--;
+	pool_destroy(&e->pool);
+	free(e);
+	runner_entry_finished(r, NULL, due);
+}
+
+/* pool thread: the entry is finished, remove it or write and release */
+static void entry_finish_work(void *ctx)
+{
+	struct runner_entry *e = ctx;
+	const char *error;
+	if (e->leased == 2) {
+		entry_write(e, true);
+	} else if (queue_remove_sync(e->r->queue, e->info.id, false, &error) < 0) {
+		log_error("event=relay_remove_failed queue_id=%s error=%s", e->info.id,
+			  log_str(error));
+	} else
+		log_info("event=relay_done queue_id=%s", e->info.id);
 }
 
 static void entry_finish(struct runner_entry *e)
@@ -175,16 +225,12 @@ static void entry_finish(struct runner_entry *e)
 		    entry_dsn(e, QUEUE_DSN_DELAY, now) < 0)
 			dsn_failed = true;
 	}
-	time_t due = 0;
-	const char *error;
+	e->due = 0;
+	e->leased = 0; /* 0: nothing to write, 1: remove, 2: write and release */
 	if (e->lease_lost) {
 		/* its owner now decides */
 	} else if (queue_entry_done(env) && !dsn_failed) {
-		if (queue_remove(r->queue, e->info.id, &error) < 0)
-			log_error("event=relay_remove_failed queue_id=%s error=%s", e->info.id,
-				  log_str(error));
-		else
-			log_info("event=relay_done queue_id=%s", e->info.id);
+		e->leased = 1;
 	} else {
 		if (dsn_failed) {
 			/* the DSN is tried again with the next retry */
@@ -194,21 +240,17 @@ static void entry_finish(struct runner_entry *e)
 					q->next_attempt = now + (time_t)r->sched.retry_min;
 			}
 		}
-		entry_write(e, true);
-		env->lease_owner = queue_str_c(NULL);
-		due = runner_entry_due(env, now);
+		e->leased = 2;
+		struct queue_envelope after = *env;
+		after.lease_owner = queue_str_c(NULL);
+		e->due = runner_entry_due(&after, now);
 	}
-	/* unlink, then tell the runner */
-	for (struct runner_entry **p = &r->entries; *p != NULL; p = &(*p)->next) {
-		if (*p == e) {
-			*p = e->next;
-			break;
-		}
+	if (e->leased == 0)
+		entry_free(e);
+	else {
+		e->job = true;
+		threadpool_submit(r->io_finish, entry_finish_work, entry_free, e);
 	}
-	close(e->fd);
-	pool_destroy(&e->pool);
-	free(e);
-	runner_entry_finished(r, NULL, due);
 }
 
 void runner_entry_results(struct runner_entry *e, const unsigned *idx, unsigned count,
@@ -224,11 +266,31 @@ void runner_entry_results(struct runner_entry *e, const unsigned *idx, unsigned 
 				  rep->enhanced[0] != '\0' ? rep->enhanced : NULL,
 				  rep->text != NULL ? rep->text : "", host, e->pool);
 	}
-	/* durable now: a crash from here on never resends these */
-	entry_write(e, false);
+	/* durable now: a crash from here on never resends these. The last
+	 * attempt of an entry that is then simply removed leaves that to the
+	 * removal (one sync fewer, the same window) */
+	const struct queue_envelope *env = &e->info.env;
+	if (e->attempts_open > 1 || !queue_entry_done(env) ||
+	    entry_wants(env, QUEUE_RCPT_FAILED, 0) ||
+	    entry_wants(env, QUEUE_RCPT_DELIVERED, QUEUE_NOTIFY_SUCCESS))
+		entry_write(e, false);
 	if (--e->attempts_open == 0)
 		entry_finish(e);
 }
+
+/* pool thread: lease the entry and open its message */
+static void entry_lease_work(void *ctx)
+{
+	struct runner_entry *e = ctx;
+	const char *error = NULL;
+	char id[QUEUE_ID_MAX];
+	(void)snprintf(id, sizeof(id), "%s", e->id);
+	e->leased = entry_lease(e->r, id, time(NULL), e->pool, &e->info);
+	if (e->leased > 0 && (e->fd = queue_message_open(e->r->queue, id, &error)) < 0)
+		e->job_error = pool_strdup(e->pool, error);
+}
+
+static void entry_lease_done(void *ctx);
 
 bool runner_entry_start(struct runner *r, const char *id)
 {
@@ -238,28 +300,38 @@ bool runner_entry_start(struct runner *r, const char *id)
 	e->r = r;
 	e->fd = -1;
 	e->pool = pool_create(8192);
-	time_t now = time(NULL);
-	const char *error;
-	int leased = entry_lease(r, id, now, e->pool, &e->info);
-	if (leased <= 0 || (e->fd = queue_message_open(r->queue, id, &error)) < 0) {
-		time_t due = 0;
-		if (leased == 0) {
-			/* a live runner has it: look again when its lease ends */
-			due = e->info.env.lease_expires;
-		} else if (leased > 0) {
-			log_error("event=relay_open_failed queue_id=%s error=%s", id,
-				  log_str(error));
-			entry_release_only(r, &e->info);
-			due = now + (time_t)r->sched.retry_min;
-		}
-		pool_destroy(&e->pool);
-		free(e);
-		if (due != 0)
-			runner_wake_at(r, due);
-		return false;
-	}
+	(void)snprintf(e->id, sizeof(e->id), "%s", id);
+	(void)snprintf(e->info.id, sizeof(e->info.id), "%s", id);
+	/* busy from now on: a second start waits for this one */
 	e->next = r->entries;
 	r->entries = e;
+	r->in_hand++;
+	e->job = true;
+	threadpool_submit(r->io, entry_lease_work, entry_lease_done, e);
+	return true;
+}
+
+static void entry_lease_done(void *ctx)
+{
+	struct runner_entry *e = ctx;
+	struct runner *r = e->r;
+	time_t now = time(NULL);
+	e->job = false;
+	if (e->leased <= 0 || e->fd < 0 || r->draining) {
+		e->due = 0;
+		if (e->leased == 0) {
+			/* a live runner has it: look again when its lease ends */
+			e->due = e->info.env.lease_expires;
+		} else if (e->leased > 0) {
+			if (e->fd < 0)
+				log_error("event=relay_open_failed queue_id=%s error=%s",
+					  e->info.id, log_str(e->job_error));
+			entry_release_only(r, &e->info);
+			e->due = r->draining ? 0 : now + (time_t)r->sched.retry_min;
+		}
+		entry_free(e);
+		return;
+	}
 	/* the due recipients, grouped by domain: one attempt each */
 	struct queue_envelope *env = &e->info.env;
 	unsigned n = env->recipient_count;
@@ -291,5 +363,27 @@ bool runner_entry_start(struct runner *r, const char *id)
 	free(taken);
 	if (--e->attempts_open == 0)
 		entry_finish(e);
-	return true;
+}
+
+void runner_entries_renew(struct runner *r, time_t now)
+{
+	for (struct runner_entry *e = r->entries; e != NULL; e = e->next) {
+		/* a job in hand writes the envelope itself */
+		if (e->job || e->lease_lost)
+			continue;
+		const char *error;
+		time_t expires;
+		int ret = queue_lease_renew(r->queue, e->info.id, r->owner, now,
+					    r->lease_secs, &expires, &error);
+		if (ret > 0) {
+			e->info.env.lease_expires = expires;
+			log_debug("event=relay_lease_renewed queue_id=%s expires=%lld",
+				  e->info.id, (long long)expires);
+		} else if (ret == 0) {
+			log_error("event=relay_lease_lost queue_id=%s", e->info.id);
+			e->lease_lost = true;
+		} else
+			log_warn("event=relay_lease_renew_failed queue_id=%s error=%s",
+				 e->info.id, log_str(error));
+	}
 }

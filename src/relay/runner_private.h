@@ -8,6 +8,7 @@
  *   runner_entry.c    an entry's lease, split by domain, outcomes, DSNs
  *   runner_smarthost.c the relayhost instead of MX hosts, when set
  *   runner_mtasts.c   MTA-STS policies (RFC 8461), runner_mtasts.h
+ *   runner_reuse.c    idle connections kept for the next message to a domain
  * Everything runs on the runner's one event loop. */
 #ifndef POSTEL_RUNNER_PRIVATE_H
 #define POSTEL_RUNNER_PRIVATE_H
@@ -25,6 +26,7 @@ struct dns_resolver;
 struct userdb;
 struct store_committer;
 struct conn_tls_client;
+struct threadpool;
 
 /* a lease outlives any one attempt (the longest RFC 5321 timeouts add up
  * to well under an hour); a dead owner's lease is taken over at once */
@@ -33,6 +35,9 @@ struct conn_tls_client;
 #define RUNNER_ADDRS_MAX 8      /* addresses tried per host */
 #define RUNNER_DNS_TIMEOUT_MS 30000
 #define RUNNER_DOMAINS_MAX 256  /* per-domain slot table */
+#define RUNNER_IO_THREADS 8     /* queue I/O (fsync) threads */
+#define RUNNER_IO_FINISH_THREADS 4
+#define RUNNER_IN_HAND_MAX 1000 /* entries leased at once, at most */
 
 /* ---- runner_sched.c ---- */
 
@@ -121,6 +126,7 @@ void runner_smarthost_replies(const struct runner_smarthost *rs, const char *que
 
 struct runner_entry;
 struct runner_attempt;
+struct runner_reuse;
 
 struct runner {
 	const struct config *config;
@@ -138,6 +144,15 @@ struct runner {
 	struct runner_slots slots;
 	struct runner_entry *entries;   /* in flight */
 	struct runner_attempt *waiting; /* for a slot, oldest first */
+	struct runner_reuse *reuse;     /* idle connections (runner_reuse.c) */
+	struct threadpool *io;          /* queue I/O off the loop (runner_entry.c) */
+	struct threadpool *io_finish;   /* removals: never queued behind leases */
+	unsigned in_hand, in_hand_max;  /* entries leased or being leased */
+	unsigned lease_secs;            /* RUNNER_LEASE_SECS; renewed at a third */
+	struct timeout *renew_to;
+	/* due entries not yet taken in hand (runner.c), oldest first */
+	char (*backlog)[QUEUE_ID_MAX];
+	unsigned backlog_count, backlog_at, backlog_size;
 	struct timeout *wake_to;
 	time_t wake_at;
 	bool draining;
@@ -148,11 +163,18 @@ struct runner {
  * when it wants another look (0: never). */
 void runner_entry_finished(struct runner *r, struct runner_entry *e, time_t due);
 void runner_wake_at(struct runner *r, time_t when);
+/* Start id now when fewer than in_hand_max entries are in hand, else
+ * keep it in the backlog for when one finishes. */
+void runner_entry_want(struct runner *r, const char *id);
 
 /* runner_entry.c */
+/* Extend the lease of every entry in hand (an attempt, or a wait for a
+ * slot, that outlasts lease_secs); run every lease_secs / 3. */
+void runner_entries_renew(struct runner *r, time_t now);
 bool runner_entry_busy(const struct runner *r, const char *id);
-/* Lease id and start its attempts; false when not started (leased by a
- * live runner, gone, or nothing due). */
+/* Lease id (on the I/O pool) and start its attempts; false when it is in
+ * hand already or the runner drains. A live runner's lease, a gone entry
+ * or nothing due end it quietly after the lease job. */
 bool runner_entry_start(struct runner *r, const char *id);
 /* One domain's results are in (runner_attempt.c): rcpt[i] replies for
  * idx[i]; host the MX tried last or NULL. */
@@ -172,5 +194,20 @@ void runner_attempt_start(struct runner *r, struct runner_entry *e, const char *
 void runner_attempts_kick(struct runner *r);
 /* Draining: attempts still waiting for a slot give up (deferred 4.3.2). */
 void runner_attempts_abandon_waiting(struct runner *r);
+
+/* runner_reuse.c: an idle connection after a message, kept for the next
+ * message to the same domain (RFC 5321 4.1.1.5 RSET starts it). */
+#define RUNNER_REUSE_IDLE_MS 3000   /* a parked connection closes after */
+#define RUNNER_REUSE_MAX_MSGS 100   /* messages per connection */
+/* Park *c (taken; QUIT at once when the limits say no); uses: messages
+ * it carried so far. */
+void runner_reuse_put(struct runner *r, const char *domain, struct smtp_client **c,
+		      const char *host, const char *ip, unsigned uses);
+/* An idle connection to domain (its host, address and uses), or NULL. */
+struct smtp_client *runner_reuse_take(struct runner *r, const char *domain,
+				      char *host_r, size_t host_size,
+				      char *ip_r, size_t ip_size, unsigned *uses_r);
+/* Close every parked connection (QUIT when polite). */
+void runner_reuse_close_all(struct runner *r, bool polite);
 
 #endif

@@ -164,6 +164,13 @@ static void smtp_client_greeted(struct smtp_client *c)
 static void smtp_client_on_reply(struct smtp_client *c, const struct smtp_reply *r)
 {
 	unsigned cls = r->code / 100;
+	if (c->rset_pipelined && c->state == SMTP_CLIENT_TX) {
+		/* the first reply of the group answers the RSET */
+		c->rset_pipelined = false;
+		if (cls != 2)
+			smtp_client_fail_reply(c, r);
+		return;
+	}
 	switch (c->state) {
 	case SMTP_CLIENT_GREETING:
 		/* RFC 5321 3.1: 554 instead of 220 means no service */
@@ -465,6 +472,11 @@ int smtp_client_send(struct smtp_client *c, const struct smtp_client_message *ms
 	smtp_client_write(c, "RSET");
 	c->state = SMTP_CLIENT_RSET;
 	smtp_client_expect_timeout(c, c->set.mail_ms);
+	if (c->caps.pipelining) {
+		/* RFC 2920 3.1: RSET may stand anywhere in a command group */
+		c->rset_pipelined = true;
+		smtp_client_tx_begin(c);
+	}
 	return 0;
 }
 

@@ -65,6 +65,7 @@ struct smtp_client {
 	struct smtp_client_caps caps;
 	bool tls;
 	bool quitting;
+	bool rset_pipelined;   /* RSET sent with the next MAIL (reuse) */
 	bool have_peer;
 	bool auth_refused;               /* see smtp_client_result */
 	struct conn_tls_peer peer;       /* what the handshake showed */
