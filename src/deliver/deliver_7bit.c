@@ -52,15 +52,36 @@ static ssize_t deliver_src_read(void *ctx, void *buf, size_t size)
 	return (ssize_t)n;
 }
 
+/* the converter's output, noting whether an 8-bit octet is left (header
+ * text: the converter passes header fields as they are) */
+struct deliver_conv {
+	struct mime_7bit *conv;
+	bool eightbit;
+};
+
+static ssize_t deliver_conv_read(void *ctx, void *buf, size_t size)
+{
+	struct deliver_conv *c = ctx;
+	ssize_t n = mime_7bit_read(c->conv, buf, size);
+	const unsigned char *p = buf;
+	for (ssize_t i = 0; i < n && !c->eightbit; i++)
+		c->eightbit = p[i] >= 0x80;
+	return n;
+}
+
 bool deliver_7bit_sign(struct local_delivery *d, str_t *sig)
 {
 	if (d->env.body != QUEUE_BODY_7BIT && !d->env.smtputf8) {
 		struct deliver_src src = { d, 0 };
-		struct mime_7bit *conv = mime_7bit_new(deliver_src_read, &src);
+		struct deliver_conv c = { mime_7bit_new(deliver_src_read, &src), false };
 		int ret = dkim_deliver_sign_read(d->sid, d->data_dir, d->sender,
-						 mime_7bit_read, conv, sig);
-		const char *why = mime_7bit_error(conv);
-		mime_7bit_free(&conv);
+						 deliver_conv_read, &c, sig);
+		const char *why = mime_7bit_error(c.conv);
+		mime_7bit_free(&c.conv);
+		/* 8-bit header text left: BODY stays 8BITMIME (the runner's
+		 * converter passes the now 7-bit parts unchanged) */
+		if (ret > 0 && !c.eightbit)
+			d->env.body = QUEUE_BODY_7BIT;
 		if (ret != -2)
 			return ret > 0;
 		log_info("sid=%s event=dkim_7bit_skipped reason=%s", d->sid,

@@ -7,8 +7,9 @@
  * message): when the message was given as 8-bit (env.body not 7BIT) and
  * not with SMTPUTF8 (whose header fields stay 8-bit), it signs the copy
  * made 7-bit by mime_7bit.h and returns true: the caller then writes
- * that copy with deliver_7bit_write() and queues it as BODY 7BIT, so the
- * runner never converts it again. Otherwise (or when the message cannot
+ * that copy with deliver_7bit_write(), queued as BODY 7BIT (env.body set
+ * here, unless 8-bit header text is left), so the runner never converts
+ * it again. Otherwise (or when the message cannot
  * be converted, logged) it signs the message as it is (dkim_deliver_sign)
  * and returns false. DKIM-Signature fields are appended to sig. Local
  * copies are never converted. Blocks (file reads): a delivery thread. */

@@ -197,9 +197,7 @@ static bool deliver_write_all(struct local_delivery *d, struct smtp_message_scan
 		 * after the commit cannot lose the signature */
 		/* RFC 6376 5.3: an 8-bit message is signed and queued 7-bit */
 		bool seven = d->dkim_sign && deliver_7bit_sign(d, &prefix);
-		if (seven)
-			d->env.body = QUEUE_BODY_7BIT;
-		else
+		if (!seven)
 			str_append(&prefix, d->prefix.data, d->prefix.len);
 		*qw_r = queue_writer_begin(tl_queue, &d->env, error_r);
 		if (*qw_r == NULL ||
