@@ -294,3 +294,32 @@ def test_8bit_message_is_signed_7bit_and_verifies(postel_factory, caps):
     finally:
         mx.stop()
         dns.close()
+
+
+def test_8bit_header_text_keeps_body_8bitmime(postel_factory):
+    """8-bit header text without SMTPUTF8 passes the converter unchanged:
+    the body is still made 7-bit before signing, but the entry keeps
+    BODY=8BITMIME for an MX that offers it, and the signature verifies."""
+    dns = ZoneServer(ZONE)
+    port = free_port()
+    mx = RawMX(port, ["PIPELINING", "8BITMIME"])
+    try:
+        srv = postel_factory(relay="yes", relay_port=str(port), dns_resolver=dns.address,
+                             dns_trust_anchor="none", queue_retry_min="600",
+                             queue_retry_max="600")
+        keygen(srv, dns, SIGNER_DOMAIN, "--type", "ed25519")
+        tok = token()
+        rcpt = f"ok{tok[1:9]}@remote.example"
+        msg = eightbit_message(tok, rcpt).replace(b"Subject: 8bit",
+                                                   "Subject: Grüße 8bit".encode())
+        submit_raw(srv, " BODY=8BITMIME", [(rcpt, "")], msg)
+        session = mx.wait_data(10)
+        assert session is not None, srv.log_tail(30)
+        mail = [c for c in session["commands"] if c.upper().startswith(b"MAIL")]
+        assert len(mail) == 1 and b"BODY=8BITMIME" in mail[0].upper(), mail
+        content = re.sub(rb"(?m)^\.", b"", session["data"][:-3])
+        assert b"Content-Transfer-Encoding: quoted-printable" in content, content
+        assert verify_all(content, dns) == [True], content
+    finally:
+        mx.stop()
+        dns.close()
