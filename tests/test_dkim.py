@@ -9,7 +9,10 @@ the key it looks up in that DNS server: rsa-sha256, ed25519-sha256
 (RFC 8463) and both at once. A message whose From: domain has no key, and
 the copy delivered to a local mailbox, and a From: in a domain other than
 the envelope sender's carry no signature; a changed
-header no longer verifies."""
+header no longer verifies. An 8-bit message is signed after being made
+7-bit (RFC 6376 5.3), so it verifies whether or not the MX offers
+8BITMIME (RawMX of relay_mx.py)."""
+import email
 import imaplib
 import re
 
@@ -17,6 +20,8 @@ import pytest
 
 from conftest import ALICE, BOB, USERS, make_message, scaled, token
 from test_queue_cli import queue_remote
+from relay_mx import RawMX
+from test_relay_faults import EIGHTBIT_BODY, eightbit_message, submit_raw
 from test_relay_runner import ZONE, free_port, start_sink
 
 dkim = pytest.importorskip("dkim")
@@ -243,3 +248,78 @@ def test_signature_is_in_the_queue_entry(postel_factory):
     _, out, _ = srv.cli("queue", "show", qid)
     assert "DKIM-Signature: v=1; a=ed25519-sha256;" in out, out
     assert "s=q1;" in out
+
+
+@pytest.mark.parametrize("caps", [["PIPELINING"], ["PIPELINING", "8BITMIME"]],
+                         ids=["no-8bitmime", "8bitmime"])
+def test_8bit_message_is_signed_7bit_and_verifies(postel_factory, caps):
+    """RFC 6376 5.3: an 8-bit text part (Content-Transfer-Encoding: 8bit)
+    is made quoted-printable before signing, so the queued copy is 7-bit,
+    MAIL carries no BODY=8BITMIME, the runner has nothing to convert and
+    the signature verifies at an MX without 8BITMIME (before, the runner
+    re-encoded the signed body there and broke it); the local copy stays
+    8-bit and unsigned."""
+    dns = ZoneServer(ZONE)
+    port = free_port()
+    mx = RawMX(port, caps)
+    try:
+        srv = postel_factory(relay="yes", relay_port=str(port), dns_resolver=dns.address,
+                             dns_trust_anchor="none", queue_retry_min="600",
+                             queue_retry_max="600")
+        keygen(srv, dns, SIGNER_DOMAIN, "--type", "ed25519")
+        tok = token()
+        rcpt = f"ok{tok[1:9]}@remote.example"
+        msg = eightbit_message(tok, rcpt)
+        qid = submit_raw(srv, " BODY=8BITMIME", [(rcpt, ""), (BOB, "")], msg)
+        session = mx.wait_data(10)
+        assert session is not None, srv.log_tail(30)
+        mail = [c for c in session["commands"] if c.upper().startswith(b"MAIL")]
+        assert len(mail) == 1 and b"BODY=" not in mail[0].upper(), mail
+        assert session["data"].endswith(b"\r\n.\r\n")
+        wire = session["data"][:-3]
+        content = re.sub(rb"(?m)^\.", b"", wire)  # RFC 5321 4.5.2
+        assert all(b < 0x80 for b in content), content
+        assert len(signatures(content)) == 1, content[:2000]
+        assert verify_all(content, dns) == [True], content
+        m = email.message_from_bytes(content)
+        assert m["Content-Transfer-Encoding"] == "quoted-printable"
+        text = m.get_payload(decode=True).decode("utf-8").replace("\r\n", "\n")
+        assert text == "\n".join(EIGHTBIT_BODY[:-1] + [EIGHTBIT_BODY[-1] + tok]) + "\n"
+        assert srv.wait_for_log(rf"event=relay_done queue_id={qid}", timeout=5)
+        assert "event=relay_8bit_converted" not in srv.log()
+        local = [x for x in fetch_inbox(srv, BOB) if tok.encode() in x]
+        assert len(local) == 1
+        assert b"DKIM-Signature" not in local[0]
+        assert "Grüße".encode() in local[0] and b"Transfer-Encoding: 8bit" in local[0]
+    finally:
+        mx.stop()
+        dns.close()
+
+
+def test_8bit_header_text_keeps_body_8bitmime(postel_factory):
+    """8-bit header text without SMTPUTF8 passes the converter unchanged:
+    the body is still made 7-bit before signing, but the entry keeps
+    BODY=8BITMIME for an MX that offers it, and the signature verifies."""
+    dns = ZoneServer(ZONE)
+    port = free_port()
+    mx = RawMX(port, ["PIPELINING", "8BITMIME"])
+    try:
+        srv = postel_factory(relay="yes", relay_port=str(port), dns_resolver=dns.address,
+                             dns_trust_anchor="none", queue_retry_min="600",
+                             queue_retry_max="600")
+        keygen(srv, dns, SIGNER_DOMAIN, "--type", "ed25519")
+        tok = token()
+        rcpt = f"ok{tok[1:9]}@remote.example"
+        msg = eightbit_message(tok, rcpt).replace(b"Subject: 8bit",
+                                                   "Subject: Grüße 8bit".encode())
+        submit_raw(srv, " BODY=8BITMIME", [(rcpt, "")], msg)
+        session = mx.wait_data(10)
+        assert session is not None, srv.log_tail(30)
+        mail = [c for c in session["commands"] if c.upper().startswith(b"MAIL")]
+        assert len(mail) == 1 and b"BODY=8BITMIME" in mail[0].upper(), mail
+        content = re.sub(rb"(?m)^\.", b"", session["data"][:-3])
+        assert b"Content-Transfer-Encoding: quoted-printable" in content, content
+        assert verify_all(content, dns) == [True], content
+    finally:
+        mx.stop()
+        dns.close()

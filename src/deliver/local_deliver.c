@@ -5,7 +5,7 @@
  * overlap their fsyncs, then commit all copies through the worker's group
  * committer (store_committer.h) and the queue entry last, or abort all. */
 #include "deliver/local_deliver.h"
-#include "dkim/dkim_deliver.h"
+#include "deliver/deliver_7bit.h"
 #include "smtp/smtp_message.h"
 #include "lib/log.h"
 #include "store/store.h"
@@ -195,13 +195,15 @@ static bool deliver_write_all(struct local_delivery *d, struct smtp_message_scan
 		str_clear(&prefix);
 		/* signed as queued: the runner sends these bytes, and a crash
 		 * after the commit cannot lose the signature */
-		if (d->dkim_sign)
-			(void)dkim_deliver_sign(d->sid, d->data_dir, d->sender, &d->prefix,
-						d->msg_fd, d->msg_mem, d->msg_size, &prefix);
-		str_append(&prefix, d->prefix.data, d->prefix.len);
+		/* RFC 6376 5.3: an 8-bit message is signed and queued 7-bit */
+		bool seven = d->dkim_sign && deliver_7bit_sign(d, &prefix);
+		if (!seven)
+			str_append(&prefix, d->prefix.data, d->prefix.len);
 		*qw_r = queue_writer_begin(tl_queue, &d->env, error_r);
-		if (*qw_r == NULL || deliver_write(d, &prefix, NULL, 0, queue_write_cb,
-						   queue_write_fd_cb, *qw_r, error_r) < 0)
+		if (*qw_r == NULL ||
+		    (seven ? deliver_7bit_write(d, &prefix, *qw_r, error_r) :
+		     deliver_write(d, &prefix, NULL, 0, queue_write_cb,
+				   queue_write_fd_cb, *qw_r, error_r)) < 0)
 			failed = true;
 	}
 	str_free(&prefix);

@@ -42,17 +42,17 @@ static int feed_message(struct dkim_sign *ds, const str_t *prefix, int msg_fd,
 	return ret;
 }
 
-int dkim_deliver_sign(const char *sid, const char *data_dir, const char *sender,
-		      const str_t *prefix, int msg_fd, const char *msg_mem,
-		      uint64_t msg_size, str_t *out)
+/* The signing once ds holds the message (fed < 0: reading it failed with
+ * error); frees ds. */
+static int sign_fed(struct dkim_sign *ds, int fed, const char *error,
+		    const char *sid, const char *data_dir, const char *sender, str_t *out)
 {
 	const char *at = strrchr(sender, '@');
-	struct dkim_sign *ds = dkim_sign_begin();
 	const struct dkim_key *keys = NULL;
 	unsigned count = 0;
-	const char *domain = NULL, *error = NULL;
+	const char *domain = NULL;
 	int ret = 0;
-	if (feed_message(ds, prefix, msg_fd, msg_mem, msg_size, &error) < 0) {
+	if (fed < 0) {
 		ret = -1;
 	} else if (dkim_sign_from_domain(ds, &domain, &error) < 0) {
 		log_info("sid=%s event=dkim_skipped reason=%s", sid, log_str(error));
@@ -82,4 +82,30 @@ int dkim_deliver_sign(const char *sid, const char *data_dir, const char *sender,
 			  domain != NULL ? domain : "-", log_str(error));
 	dkim_sign_free(&ds);
 	return ret;
+}
+
+int dkim_deliver_sign(const char *sid, const char *data_dir, const char *sender,
+		      const str_t *prefix, int msg_fd, const char *msg_mem,
+		      uint64_t msg_size, str_t *out)
+{
+	struct dkim_sign *ds = dkim_sign_begin();
+	const char *error = NULL;
+	int fed = feed_message(ds, prefix, msg_fd, msg_mem, msg_size, &error);
+	return sign_fed(ds, fed, error, sid, data_dir, sender, out);
+}
+
+int dkim_deliver_sign_read(const char *sid, const char *data_dir, const char *sender,
+			   dkim_deliver_read_fn *read, void *ctx, str_t *out)
+{
+	struct dkim_sign *ds = dkim_sign_begin();
+	char *buf = xmalloc(DKIM_DELIVER_CHUNK);
+	ssize_t n;
+	while ((n = read(ctx, buf, DKIM_DELIVER_CHUNK)) > 0)
+		dkim_sign_feed(ds, buf, (size_t)n);
+	free(buf);
+	if (n < 0) {
+		dkim_sign_free(&ds);
+		return -2;
+	}
+	return sign_fed(ds, 0, NULL, sid, data_dir, sender, out);
 }

@@ -17,6 +17,7 @@
 #define POSTEL_DKIM_DELIVER_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "lib/str.h"
 
@@ -26,5 +27,14 @@
 int dkim_deliver_sign(const char *sid, const char *data_dir, const char *sender,
 		      const str_t *prefix, int msg_fd, const char *msg_mem,
 		      uint64_t msg_size, str_t *out);
+
+/* A reader of the message as it will be queued, as read(2): octets, 0 at
+ * the end, -1 on error. */
+typedef ssize_t dkim_deliver_read_fn(void *ctx, void *buf, size_t size);
+/* dkim_deliver_sign() over a reader (the 7-bit converted copy of
+ * deliver/deliver_7bit.h). -2 when read() failed: nothing logged, out
+ * unchanged, so the caller can fall back to signing another copy. */
+int dkim_deliver_sign_read(const char *sid, const char *data_dir, const char *sender,
+			   dkim_deliver_read_fn *read, void *ctx, str_t *out);
 
 #endif

@@ -16,7 +16,7 @@
  * server's, or one made here with local=true for what was decided without
  * the server: SIZE over the remote limit 552 5.3.4, 8-bit content to a
  * server without 8BITMIME that cannot be made 7-bit 554 5.6.3 (what can is
- * converted: smtp_client_8bit.h), SMTPUTF8 missing 553 5.6.7, REQUIRETLS
+ * converted: mime_7bit.h), SMTPUTF8 missing 553 5.6.7, REQUIRETLS
  * impossible 550 5.7.30, a timeout, a connection failure or a malformed
  * reply 451 4.4.x with the reason). The callback
  * may call smtp_client_send() for the next message when result->reusable,

@@ -86,9 +86,9 @@ struct smtp_client {
 	bool result_ready, result_reusable;
 	struct timeout *result_to;
 	/* what the body is read from: msg->source, or the 8-bit to 7-bit
-	 * conversion over it (smtp_client_8bit.h) */
+	 * conversion over it (mime_7bit.h) */
 	struct smtp_client_source src;
-	struct smtp_client_8bit *conv;
+	struct mime_7bit *conv;
 };
 
 /* smtp_client.c */

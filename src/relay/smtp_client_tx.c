@@ -5,7 +5,7 @@
  * a chunk at a time as the server takes it, and the replies matched to
  * what they answer. See smtp_client.h. */
 #include "relay/smtp_client_private.h"
-#include "relay/smtp_client_8bit.h"
+#include "mime/mime_7bit.h"
 #include "lib/log.h"
 #include "lib/mem.h"
 
@@ -148,9 +148,9 @@ void smtp_client_tx_begin(struct smtp_client *c)
 	else {
 		c->src = m->source;
 		if (m->source.eightbit && !c->caps.eightbitmime) {
-			/* RFC 6152 3: converted to 7 bit (smtp_client_8bit.h) */
-			c->conv = smtp_client_8bit_new(&m->source);
-			c->src.read = smtp_client_8bit_read;
+			/* RFC 6152 3: converted to 7 bit (mime_7bit.h) */
+			c->conv = mime_7bit_new(m->source.read, m->source.ctx);
+			c->src.read = mime_7bit_read;
 			c->src.ctx = c->conv;
 			log_info("client=%s event=relay_8bit_converted id=%s host=%s",
 				 c->id, log_str(m->id), log_str(c->dest.host));
@@ -209,7 +209,7 @@ void smtp_client_body_finish(struct smtp_client_body *b, str_t *out)
 
 static void smtp_client_source_failed(struct smtp_client *c)
 {
-	const char *why = c->conv != NULL ? smtp_client_8bit_error(c->conv) : NULL;
+	const char *why = c->conv != NULL ? mime_7bit_error(c->conv) : NULL;
 	if (why != NULL) /* RFC 6152 3: what cannot be converted bounces */
 		smtp_client_fail(c, 554, "5.6.3", why, true);
 	else
@@ -396,7 +396,7 @@ void smtp_client_tx_free(struct smtp_client *c)
 	c->rcpt = NULL;
 	c->rcpt_n = 0;
 	smtp_client_reply_clear(&c->final);
-	smtp_client_8bit_free(&c->conv);
+	mime_7bit_free(&c->conv);
 	c->final_is_mail = false;
 	c->pend_count = 0;
 	c->pend_head = 0;

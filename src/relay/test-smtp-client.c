@@ -125,7 +125,7 @@ static void test_size_refused_8bit_converted(void **state)
 	fake_smtp_free(&f);
 
 	/* 8-bit content, no 8BITMIME: converted to quoted-printable (RFC
-	 * 6152 3), sent without BODY= (smtp_client_8bit.c) */
+	 * 6152 3), sent without BODY= (mime/mime_7bit.c) */
 	struct fake_smtp f2 = { .ehlo = "250-fake\r\n250 PIPELINING\r\n" };
 	msg_init(&m, "Subject: x\n\ncaf\xc3\xa9\n", 100, one_rcpt, 1);
 	m.msg.source.eightbit = true;

@@ -1,5 +1,5 @@
-/* test-smtp-client-8bit.c: the 8-bit to 7-bit conversion of
- * smtp_client_8bit.c (RFC 6152 3, RFC 2045 6.7): exact output for a plain
+/* test-mime-7bit.c: the 8-bit to 7-bit conversion of
+ * mime_7bit.c (RFC 6152 3, RFC 2045 6.7): exact output for a plain
  * message, a multipart with nested message/rfc822 and a digest, the same
  * output whatever the read size (1, 7, 8192 octets), long lines softly
  * broken within 76 characters, every output octet 7-bit, and nesting too
@@ -13,29 +13,45 @@
 
 #include "lib/mem.h"
 #include "lib/str.h"
-#include "relay/smtp_client_8bit.h"
-#include "relay/test-smtp-harness.h"
+#include "mime/mime_7bit.h"
+
+struct mem_source {
+	const char *data;
+	size_t len, pos, chunk;
+};
+
+static ssize_t mem_read(void *ctx, void *buf, size_t size)
+{
+	struct mem_source *m = ctx;
+	size_t n = m->len - m->pos;
+	if (n > m->chunk)
+		n = m->chunk;
+	if (n > size)
+		n = size;
+	memcpy(buf, m->data + m->pos, n);
+	m->pos += n;
+	return (ssize_t)n;
+}
 
 /* The converted message, read out size octets at a time; NULL (and
  * *error_r) when the converter refused. */
 static char *convert(const char *in, size_t chunk, size_t out_size, const char **error_r)
 {
 	struct mem_source m = { in, strlen(in), 0, chunk };
-	struct smtp_client_source src = { .read = mem_read, .ctx = &m, .eightbit = true };
-	struct smtp_client_8bit *c = smtp_client_8bit_new(&src);
+	struct mime_7bit *c = mime_7bit_new(mem_read, &m);
 	str_t out = STR_INIT;
 	char buf[8192];
 	ssize_t n;
 	unsigned guard = 0;
-	while ((n = smtp_client_8bit_read(c, buf, out_size)) > 0 && guard++ < 10000000)
+	while ((n = mime_7bit_read(c, buf, out_size)) > 0 && guard++ < 10000000)
 		str_append(&out, buf, (size_t)n);
 	char *ret = NULL;
-	*error_r = smtp_client_8bit_error(c);
+	*error_r = mime_7bit_error(c);
 	if (n == 0)
 		ret = xstrdup(str_c(&out));
 	else
 		assert_non_null(*error_r);
-	smtp_client_8bit_free(&c);
+	mime_7bit_free(&c);
 	str_free(&out);
 	return ret;
 }
@@ -162,7 +178,7 @@ static void test_multipart_nested(void **state)
 static void test_long_lines_soft_broken(void **state)
 {
 	(void)state;
-	/* 10000 octets: longer than SMTP_CLIENT_8BIT_LINE_MAX, and "-" at
+	/* 10000 octets: longer than MIME_7BIT_LINE_MAX, and "-" at
 	 * every place a soft break may fall */
 	str_t in = STR_INIT, want = STR_INIT;
 	str_appendz(&in, "Content-Type: text/plain\n\n");
@@ -205,7 +221,7 @@ static void test_too_deep_is_an_error(void **state)
 {
 	(void)state;
 	str_t in = STR_INIT;
-	for (unsigned i = 0; i < SMTP_CLIENT_8BIT_DEPTH_MAX + 1; i++)
+	for (unsigned i = 0; i < MIME_7BIT_DEPTH_MAX + 1; i++)
 		str_printf(&in, "Content-Type: multipart/mixed; boundary=b%u\n\n--b%u\n", i, i);
 	str_appendz(&in, "\n\xff\n");
 	const char *error;

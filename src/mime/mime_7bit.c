@@ -1,5 +1,5 @@
-/* smtp_client_8bit.c: the 8-bit to 7-bit conversion of RFC 6152 3 as a
- * streaming message source (contract in smtp_client_8bit.h).
+/* mime_7bit.c: the 8-bit to 7-bit conversion of RFC 6152 3 as a
+ * streaming message source (contract in mime_7bit.h).
  *
  * The input is cut into lines; each line is handled by the state of the
  * entity it belongs to: HEADER (fields pass, except Content-Transfer-
@@ -7,8 +7,7 @@
  * known), PASS (copied: 7-bit parts, multipart preambles and epilogues)
  * or QP (quoted-printable encoded). A line that is a delimiter of any
  * enclosing multipart (RFC 2046 5.1.1) ends the part, whatever state. */
-#include "relay/smtp_client_8bit.h"
-#include "relay/smtp_client_private.h"
+#include "mime/mime_7bit.h"
 #include "mime/mime_header.h"
 #include "lib/mem.h"
 #include "lib/str.h"
@@ -31,8 +30,9 @@ struct conv_bound {
 	bool digest;   /* multipart/digest: parts default to message/rfc822 */
 };
 
-struct smtp_client_8bit {
-	struct smtp_client_source in;
+struct mime_7bit {
+	mime_7bit_read_fn *in_read;
+	void *in_ctx;
 	str_t line;           /* input not yet handled */
 	bool line_cont;       /* line continues a piece handled already */
 	str_t out;
@@ -48,12 +48,12 @@ struct smtp_client_8bit {
 	/* quoted-printable output */
 	unsigned col;
 	bool soft;            /* the output line was soft-broken */
-	struct conv_bound bounds[SMTP_CLIENT_8BIT_DEPTH_MAX];
+	struct conv_bound bounds[MIME_7BIT_DEPTH_MAX];
 	unsigned nbounds;
 	pool_t *pool;
 };
 
-static void conv_entity_start(struct smtp_client_8bit *c, bool top, bool digest_child)
+static void conv_entity_start(struct mime_7bit *c, bool top, bool digest_child)
 {
 	c->state = CONV_HEADER;
 	c->field = FIELD_OTHER;
@@ -64,10 +64,11 @@ static void conv_entity_start(struct smtp_client_8bit *c, bool top, bool digest_
 	c->digest_child = digest_child;
 }
 
-struct smtp_client_8bit *smtp_client_8bit_new(const struct smtp_client_source *in)
+struct mime_7bit *mime_7bit_new(mime_7bit_read_fn *read, void *ctx)
 {
-	struct smtp_client_8bit *c = xcalloc(1, sizeof(*c));
-	c->in = *in;
+	struct mime_7bit *c = xcalloc(1, sizeof(*c));
+	c->in_read = read;
+	c->in_ctx = ctx;
 	str_init(&c->line);
 	str_init(&c->out);
 	str_init(&c->ct);
@@ -78,9 +79,9 @@ struct smtp_client_8bit *smtp_client_8bit_new(const struct smtp_client_source *i
 	return c;
 }
 
-void smtp_client_8bit_free(struct smtp_client_8bit **cp)
+void mime_7bit_free(struct mime_7bit **cp)
 {
-	struct smtp_client_8bit *c = *cp;
+	struct mime_7bit *c = *cp;
 	if (c == NULL)
 		return;
 	*cp = NULL;
@@ -92,7 +93,7 @@ void smtp_client_8bit_free(struct smtp_client_8bit **cp)
 	free(c);
 }
 
-const char *smtp_client_8bit_error(const struct smtp_client_8bit *c)
+const char *mime_7bit_error(const struct mime_7bit *c)
 {
 	return c->error;
 }
@@ -104,14 +105,14 @@ static void emit_to(str_t *s, const char *p, size_t len, bool eol)
 		str_appendz(s, "\r\n");
 }
 
-static void emit(struct smtp_client_8bit *c, const char *p, size_t len, bool eol)
+static void emit(struct mime_7bit *c, const char *p, size_t len, bool eol)
 {
 	emit_to(&c->out, p, len, eol);
 }
 
 /* "--boundary" or "--boundary--" then only white space: the level it
  * closes (innermost first), or -1. */
-static int conv_delimiter(const struct smtp_client_8bit *c, const char *p, size_t len,
+static int conv_delimiter(const struct mime_7bit *c, const char *p, size_t len,
 			  bool *close_r)
 {
 	if (len < 2 || p[0] != '-' || p[1] != '-')
@@ -149,11 +150,11 @@ static void conv_cte_token(const str_t *field, char *tok, size_t size)
 	tok[i] = '\0';
 }
 
-static bool conv_push_boundary(struct smtp_client_8bit *c, const char *boundary,
+static bool conv_push_boundary(struct mime_7bit *c, const char *boundary,
 			       bool digest)
 {
 	size_t len = strlen(boundary);
-	if (c->nbounds == SMTP_CLIENT_8BIT_DEPTH_MAX) {
+	if (c->nbounds == MIME_7BIT_DEPTH_MAX) {
 		c->error = "MIME nesting too deep to convert to 7 bit";
 		return false;
 	}
@@ -169,7 +170,7 @@ static bool conv_push_boundary(struct smtp_client_8bit *c, const char *boundary,
 }
 
 /* The header ended (blank): decide what the entity's body becomes. */
-static void conv_header_end(struct smtp_client_8bit *c, bool blank)
+static void conv_header_end(struct mime_7bit *c, bool blank)
 {
 	char *type = NULL, *subtype = NULL;
 	struct mime_param *params = NULL;
@@ -231,7 +232,7 @@ static void conv_header_end(struct smtp_client_8bit *c, bool blank)
 	pool_clear(c->pool);
 }
 
-static void conv_header_line(struct smtp_client_8bit *c, const char *p, size_t len,
+static void conv_header_line(struct mime_7bit *c, const char *p, size_t len,
 			     bool eol, bool start)
 {
 	if (start && len == 0 && eol) {
@@ -267,7 +268,7 @@ static void conv_header_line(struct smtp_client_8bit *c, const char *p, size_t l
  * rest as =XX; a soft line break "=" keeps lines within 76 characters.
  * A segment after a soft break never starts with "-", so it cannot look
  * like a delimiter line. */
-static void conv_qp(struct smtp_client_8bit *c, const char *p, size_t len, bool eol)
+static void conv_qp(struct mime_7bit *c, const char *p, size_t len, bool eol)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	for (size_t i = 0; i < len; i++) {
@@ -302,7 +303,7 @@ static void conv_qp(struct smtp_client_8bit *c, const char *p, size_t len, bool 
 
 /* One line without its line end (eol: it had one), or a piece of a long
  * one (start: the piece begins the line). */
-static void conv_line(struct smtp_client_8bit *c, const char *p, size_t len, bool eol,
+static void conv_line(struct mime_7bit *c, const char *p, size_t len, bool eol,
 		      bool start)
 {
 	bool close;
@@ -334,12 +335,12 @@ static void conv_line(struct smtp_client_8bit *c, const char *p, size_t len, boo
 	}
 }
 
-static void conv_feed(struct smtp_client_8bit *c, const char *in, size_t len)
+static void conv_feed(struct mime_7bit *c, const char *in, size_t len)
 {
 	while (len > 0 && c->error == NULL) {
 		const char *lf = memchr(in, '\n', len);
 		size_t take = lf != NULL ? (size_t)(lf - in) + 1 : len;
-		size_t room = SMTP_CLIENT_8BIT_LINE_MAX - c->line.len;
+		size_t room = MIME_7BIT_LINE_MAX - c->line.len;
 		if (take > room)
 			take = room;
 		str_append(&c->line, in, take);
@@ -353,7 +354,7 @@ static void conv_feed(struct smtp_client_8bit *c, const char *in, size_t len)
 			conv_line(c, c->line.data, n, true, !c->line_cont);
 			c->line_cont = false;
 			str_clear(&c->line);
-		} else if (n == SMTP_CLIENT_8BIT_LINE_MAX) {
+		} else if (n == MIME_7BIT_LINE_MAX) {
 			/* a CR at the end may start the CRLF: kept for later */
 			bool cr = c->line.data[n - 1] == '\r';
 			conv_line(c, c->line.data, cr ? n - 1 : n, false, !c->line_cont);
@@ -363,14 +364,14 @@ static void conv_feed(struct smtp_client_8bit *c, const char *in, size_t len)
 	}
 }
 
-ssize_t smtp_client_8bit_read(void *ctx, void *buf, size_t size)
+ssize_t mime_7bit_read(void *ctx, void *buf, size_t size)
 {
-	struct smtp_client_8bit *c = ctx;
+	struct mime_7bit *c = ctx;
 	while (c->out_pos == c->out.len && !c->eof) {
-		char in[SMTP_CLIENT_READ_CHUNK];
+		char in[MIME_7BIT_READ_CHUNK];
 		str_clear(&c->out);
 		c->out_pos = 0;
-		ssize_t n = c->in.read(c->in.ctx, in, sizeof(in));
+		ssize_t n = c->in_read(c->in_ctx, in, sizeof(in));
 		if (n < 0)
 			return -1;
 		if (n == 0) {
