@@ -32,7 +32,7 @@ void imap_selected_free(struct imap_selected **selp)
 	*selp = NULL;
 	free(sel->saved);
 	store_view_close(&sel->view);
-	pool_destroy(&sel->pool);
+	free(sel->name);
 	free(sel);
 }
 
@@ -97,9 +97,19 @@ struct imap_select_job {
 	int result;           /* 0 ok, 1 no such mailbox, -1 error */
 	char error[256];
 	unsigned first_unseen, recent;
-	const char *keywords; /* sel->pool */
-	const char *list_attrs; /* rev2: sel->pool */
+	/* what the reply needs (keywords, LIST attributes) and the message
+	 * list they come from: freed with the job, so a selected session
+	 * keeps its view's UID map only, not a copy of the mailbox */
+	pool_t *pool;
+	const char *keywords; /* job->pool */
+	const char *list_attrs; /* rev2: job->pool */
 };
+
+static void imap_select_job_free(struct imap_select_job *job)
+{
+	pool_destroy(&job->pool);
+	free(job);
+}
 
 static void job_error(char *buf, size_t size, int *result, const char *error)
 {
@@ -163,15 +173,15 @@ static int imap_select_read(struct imap_select_job *job, struct store *store,
 	}
 	struct store_message_info *infos;
 	unsigned count;
-	if (store_view_list(sel->view, sel->pool, &infos, &count, error_r) < 0)
+	if (store_view_list(sel->view, job->pool, &infos, &count, error_r) < 0)
 		return -1;
 	for (unsigned i = 0; i < count && job->first_unseen == 0; i++)
 		if ((infos[i].sysflags & STORE_FLAG_SEEN) == 0)
 			job->first_unseen = store_view_seq(sel->view, infos[i].uid);
-	job->keywords = collect_keywords(sel->pool, infos, count);
+	job->keywords = collect_keywords(job->pool, infos, count);
 	sel->exists = store_view_count(sel->view);
 	if (job->rev2)
-		return imap_rev2_select_attrs(store, job->address, sel->name, sel->pool,
+		return imap_rev2_select_attrs(store, job->address, sel->name, job->pool,
 					      &job->list_attrs, error_r);
 	return 0;
 }
@@ -222,7 +232,7 @@ static void imap_select_done(void *ctx)
 	}
 	if (imap_session_check_gone(s)) {
 		imap_selected_free(&job->sel); /* no view: nothing of the store */
-		free(job);
+		imap_select_job_free(job);
 		return;
 	}
 	if (result != 0) {
@@ -231,7 +241,7 @@ static void imap_select_done(void *ctx)
 				  s->base.sid, log_str(s->user), log_str(sel->name),
 				  log_str(job->error));
 		imap_selected_free(&job->sel);
-		free(job);
+		imap_select_job_free(job);
 		if (result > 0)
 			imap_cmd_no(cmd, "NONEXISTENT", "Mailbox doesn't exist");
 		else
@@ -265,7 +275,7 @@ static void imap_select_done(void *ctx)
 	}
 	s->state = IMAP_STATE_SELECTED;
 	bool readonly = sel->readonly;
-	free(job);
+	imap_select_job_free(job);
 	imap_cmd_ok(cmd, readonly ? "READ-ONLY" : "READ-WRITE", "%s completed",
 		    readonly ? "EXAMINE" : "SELECT");
 }
@@ -292,9 +302,9 @@ static void imap_select_start(struct imap_cmd *cmd, bool readonly)
 	job->old = s->sel;
 	s->sel = NULL;
 	s->state = IMAP_STATE_AUTH;
+	job->pool = pool_create(1024);
 	struct imap_selected *sel = xcalloc(1, sizeof(*sel));
-	sel->pool = pool_create(1024);
-	sel->name = pool_strdup(sel->pool, name);
+	sel->name = xstrdup(name);
 	sel->readonly = readonly;
 	str_free(&buf);
 	job->sel = sel;
@@ -336,10 +346,11 @@ static void imap_close_work(void *ctx, struct store *store)
 		struct store_message_info *infos;
 		unsigned count, expunged;
 		const char *error;
-		if (store_view_list(sel->view, sel->pool, &infos, &count, &error) < 0) {
+		pool_t *pool = pool_create(1024);
+		if (store_view_list(sel->view, pool, &infos, &count, &error) < 0) {
 			job_error(job->error, sizeof(job->error), &job->result, error);
 		} else {
-			uint32_t *uids = pool_alloc(sel->pool, (count + 1) * sizeof(*uids));
+			uint32_t *uids = pool_alloc(pool, (count + 1) * sizeof(*uids));
 			unsigned n = 0;
 			for (unsigned i = 0; i < count; i++)
 				if (infos[i].sysflags & STORE_FLAG_DELETED)
@@ -348,6 +359,7 @@ static void imap_close_work(void *ctx, struct store *store)
 							   &expunged, &error) < 0)
 				job_error(job->error, sizeof(job->error), &job->result, error);
 		}
+		pool_destroy(&pool);
 	}
 	imap_selected_free(&job->sel);
 }
