@@ -81,6 +81,15 @@ def close_all(conns):
             pass
 
 
+def judge_per_conn(what, before, after, conns, kib_max):
+    """Worker RSS growth per connection below kib_max (not under ASan)."""
+    per_conn = (after - before) / conns
+    print(f"{what}: {per_conn:.1f} KiB per connection "
+          f"(worker RSS {before} -> {after} kB)")
+    if not ASAN:
+        assert per_conn < kib_max, (before, after, per_conn)
+
+
 @pytest.fixture(scope="module")
 def srv():
     with running_postel(workers=1, max_connections_per_ip=2000) as s:
@@ -99,11 +108,7 @@ def test_idle_pop3s_connection_cost(srv):
         after = worker_rss_kb(srv)
     finally:
         close_all(conns)
-    per_conn = (after - before) / IDLE_CONNS
-    print(f"idle POP3S: {per_conn:.1f} KiB per connection "
-          f"(worker RSS {before} -> {after} kB)")
-    if not ASAN:
-        assert per_conn < IDLE_KIB_MAX, (before, after, per_conn)
+    judge_per_conn("idle POP3S", before, after, IDLE_CONNS, IDLE_KIB_MAX)
 
 
 def login(srv, ctx, user, password):
@@ -188,8 +193,5 @@ def test_idle_imaps_logged_in_selected_idle_cost(fresh_srv):
         after = worker_rss_kb(srv)
     finally:
         close_all(conns)
-    per_conn = (after - before) / IMAP_IDLE_CONNS
-    print(f"idle IMAPS (logged in, selected, IDLE): {per_conn:.1f} KiB per connection "
-          f"(worker RSS {before} -> {after} kB)")
-    if not ASAN:
-        assert per_conn < IMAP_IDLE_KIB_MAX, (before, after, per_conn)
+    judge_per_conn("idle IMAPS (logged in, selected, IDLE)", before, after,
+                   IMAP_IDLE_CONNS, IMAP_IDLE_KIB_MAX)
