@@ -32,9 +32,10 @@ worker holds the user's lane and store handle (SQLite): the "per
 connection" figure includes that, the "marginal" one leaves it out.
 
 Measured here (2 cores shared with other builds, load ~25, 100 users):
-2,000 connections opened in 438 s (about 5 logins per second over both
-cores: 10,000 would take some 40 minutes), postel 31.9 KiB per connection
-(16.6 marginal), dovecot 1,888 KiB at 600 connections.
+2,000 connections opened in 249 s (5 to 8 logins a second over both
+cores), postel 31.9 KiB per connection (16.3 marginal: the first 1,000
+also opened every user's lane and store handle in both workers, about
+300 KiB a user), dovecot 1,888 KiB at 600 connections (1,819 marginal).
 
 RLIMIT_NOFILE is raised to the hard limit (65,536 when CAP_SYS_RESOURCE
 allows) for this process, the servers and the client. Loopback only;
