@@ -36,6 +36,10 @@ Measured here (2 cores shared with other builds, load ~25, 100 users):
 cores), postel 31.9 KiB per connection (16.3 marginal: the first 1,000
 also opened every user's lane and store handle in both workers, about
 300 KiB a user), dovecot 1,888 KiB at 600 connections (1,819 marginal).
+10,000 connections (the full run) opened in 1,033 s: postel 20.3 KiB per
+connection (PSS 11.6 MiB idle, 124.0 at 5,000, 209.7 at 10,000; 17.6
+marginal), dovecot 2,143 KiB at 20 (BENCH_IDLE_DOVECOT_CONNS=20 in that
+run, to fit the time).
 
 RLIMIT_NOFILE is raised to the hard limit (65,536 when CAP_SYS_RESOURCE
 allows) for this process, the servers and the client. Loopback only;
