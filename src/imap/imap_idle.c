@@ -48,8 +48,9 @@ static void imap_idle_synced(struct imap_cmd *cmd)
 {
 	struct imap_session *s = cmd->s;
 	/* what the sync reported is written: a long IDLE must not pile up
-	 * each sync's arrays in the command's pool (IDLE keeps nothing there) */
-	pool_clear(s->base.cmd_pool);
+	 * each sync's arrays in the command's pool (IDLE keeps nothing there,
+	 * so the pool gives its block back too) */
+	pool_release(s->base.cmd_pool);
 	s->input = IMAP_INPUT_IDLE;
 	if (s->base.draining) {
 		/* the drain came while the sync ran */

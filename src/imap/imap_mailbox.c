@@ -337,7 +337,9 @@ static void mbox_done(void *ctx)
 		else if (strncmp(cur, job->name, len) == 0 && cur[len] == '/')
 			renamed = t_printf("%s%s", job->new_name, cur + len);
 		if (renamed != NULL) {
-			s->sel->name = pool_strdup(s->sel->pool, renamed);
+			char *old = s->sel->name; /* renamed may point into it */
+			s->sel->name = xstrdup(renamed);
+			free(old);
 			store_view_renamed(s->sel->view, s->sel->name);
 		}
 	}

@@ -43,7 +43,8 @@ struct imap_parser {
 /* An idle session holds room for a few arguments only; a command with
  * many grows the arrays (up to max_args) and the next reset gives the
  * room back, so thousands of idle connections cost little. */
-#define PARSER_INITIAL_ARGS 16
+/* 4: what SELECT, IDLE, FETCH n (FLAGS) need; 48 bytes each */
+#define PARSER_INITIAL_ARGS 4
 #define PARSER_KEEP_DATA 4096
 
 static void parser_args_alloc(struct imap_parser *p)

@@ -75,8 +75,7 @@ enum imap_input {
 
 /* The mailbox of the selected state. */
 struct imap_selected {
-	pool_t *pool;
-	char *name;            /* canonical (UTF-8) */
+	char *name;            /* canonical (UTF-8), heap */
 	struct store_view *view;
 	bool readonly;         /* EXAMINE */
 	/* rev1 \Recent: the UID ranges [first, end) this session claimed */

@@ -32,7 +32,7 @@ void imap_selected_free(struct imap_selected **selp)
 	*selp = NULL;
 	free(sel->saved);
 	store_view_close(&sel->view);
-	pool_destroy(&sel->pool);
+	free(sel->name);
 	free(sel);
 }
 
@@ -97,9 +97,19 @@ struct imap_select_job {
 	int result;           /* 0 ok, 1 no such mailbox, -1 error */
 	char error[256];
 	unsigned first_unseen, recent;
-	const char *keywords; /* sel->pool */
-	const char *list_attrs; /* rev2: sel->pool */
+	/* what the reply needs (keywords, LIST attributes) and the message
+	 * list they come from: freed with the job, so a selected session
+	 * keeps its view's UID map only, not a copy of the mailbox */
+	pool_t *pool;
+	const char *keywords; /* job->pool */
+	const char *list_attrs; /* rev2: job->pool */
 };
+
+static void imap_select_job_free(struct imap_select_job *job)
+{
+	pool_destroy(&job->pool);
+	free(job);
+}
 
 static void job_error(char *buf, size_t size, int *result, const char *error)
 {
@@ -140,14 +150,14 @@ static int imap_select_read(struct imap_select_job *job, struct store *store,
 	/* from the index's unseen index and keyword list: no read of every
 	 * message (store_view.h) */
 	struct store_view_select_info info;
-	if (store_view_select_info(sel->view, IMAP_SELECT_KEYWORDS_MAX, sel->pool, &info,
+	if (store_view_select_info(sel->view, IMAP_SELECT_KEYWORDS_MAX, job->pool, &info,
 				   error_r) < 0)
 		return -1;
 	job->first_unseen = info.first_unseen_seq;
-	job->keywords = keywords_text(sel->pool, info.keywords, info.keyword_count);
+	job->keywords = keywords_text(job->pool, info.keywords, info.keyword_count);
 	sel->exists = store_view_count(sel->view);
 	if (job->rev2)
-		return imap_rev2_select_attrs(store, job->address, sel->name, sel->pool,
+		return imap_rev2_select_attrs(store, job->address, sel->name, job->pool,
 					      &job->list_attrs, error_r);
 	return 0;
 }
@@ -198,7 +208,7 @@ static void imap_select_done(void *ctx)
 	}
 	if (imap_session_check_gone(s)) {
 		imap_selected_free(&job->sel); /* no view: nothing of the store */
-		free(job);
+		imap_select_job_free(job);
 		return;
 	}
 	if (result != 0) {
@@ -207,7 +217,7 @@ static void imap_select_done(void *ctx)
 				  s->base.sid, log_str(s->user), log_str(sel->name),
 				  log_str(job->error));
 		imap_selected_free(&job->sel);
-		free(job);
+		imap_select_job_free(job);
 		if (result > 0)
 			imap_cmd_no(cmd, "NONEXISTENT", "Mailbox doesn't exist");
 		else
@@ -241,7 +251,7 @@ static void imap_select_done(void *ctx)
 	}
 	s->state = IMAP_STATE_SELECTED;
 	bool readonly = sel->readonly;
-	free(job);
+	imap_select_job_free(job);
 	imap_cmd_ok(cmd, readonly ? "READ-ONLY" : "READ-WRITE", "%s completed",
 		    readonly ? "EXAMINE" : "SELECT");
 }
@@ -268,9 +278,9 @@ static void imap_select_start(struct imap_cmd *cmd, bool readonly)
 	job->old = s->sel;
 	s->sel = NULL;
 	s->state = IMAP_STATE_AUTH;
+	job->pool = pool_create(1024);
 	struct imap_selected *sel = xcalloc(1, sizeof(*sel));
-	sel->pool = pool_create(1024);
-	sel->name = pool_strdup(sel->pool, name);
+	sel->name = xstrdup(name);
 	sel->readonly = readonly;
 	str_free(&buf);
 	job->sel = sel;
@@ -312,10 +322,12 @@ static void imap_close_work(void *ctx, struct store *store)
 		uint32_t *uids;
 		unsigned n, expunged;
 		const char *error;
-		if (store_view_deleted(sel->view, sel->pool, &uids, &n, &error) < 0 ||
+		pool_t *pool = pool_create(1024);
+		if (store_view_deleted(sel->view, pool, &uids, &n, &error) < 0 ||
 		    (n > 0 && store_mailbox_expunge(store, job->address, sel->name, uids, n,
 						    &expunged, &error) < 0))
 			job_error(job->error, sizeof(job->error), &job->result, error);
+		pool_destroy(&pool);
 	}
 	imap_selected_free(&job->sel);
 }

@@ -12,8 +12,9 @@
  * input already received (RFC 3207 section 4.2 / CVE-2011-0411), then does
  * the TLS handshake; input after that arrives decrypted.
  *
- * Memory: both buffers hold only what is in flight and are cut back to a
- * few hundred bytes once (nearly) empty (conn_buffer_capacity()), so a
+ * Memory: both buffers hold only what is in flight and are cut back to
+ * their contents once (nearly) empty and quiet, freed when empty
+ * (conn_buffer_capacity() is 0 on an idle connection), so a
  * connection that once streamed a large message or read a long line costs
  * no more than a fresh one while idle. The output cap holds for every
  * writer, unsolicited output too (IMAP IDLE pushes, untagged replies from

@@ -5,9 +5,9 @@
  * (reads land in a stack buffer first, so a 16 KiB read does not reserve
  * 16 KiB per connection); the output buffer holds only what the peer has
  * not taken yet. Either one, once it is (nearly) empty, is cut back to
- * its contents when its capacity is over CONN_BUFFER_KEEP: a connection
- * that streamed a large message or read a long line goes back to a few
- * hundred bytes. The cut waits until the connection has been quiet for
+ * its contents when its capacity is over CONN_BUFFER_KEEP, and freed when
+ * it is empty: a connection that streamed a large message or read a long
+ * line goes back to a few hundred bytes, an idle one to none. The cut waits until the connection has been quiet for
  * CONN_SHRINK_DELAY_MS (a timer, pushed back by traffic), so a busy
  * connection keeps its buffers from one reply to the next. The output
  * buffer is not cut while a streamer is registered
@@ -74,16 +74,19 @@ static void conn_str_shrink(str_t *s, size_t from)
 	*s = small;
 }
 
+/* An empty buffer is freed whatever its size: thousands of idle
+ * connections (IMAP IDLE) then hold no buffer at all. */
 static bool conn_in_shrinkable(const struct conn *conn)
 {
-	return conn->in.cap > CONN_BUFFER_KEEP && conn->in.len < CONN_BUFFER_KEEP / 2;
+	return conn->in.cap > 0 && (conn->in.len == 0 ||
+		(conn->in.cap > CONN_BUFFER_KEEP && conn->in.len < CONN_BUFFER_KEEP / 2));
 }
 
 static bool conn_out_shrinkable(const struct conn *conn)
 {
 	size_t pending = conn->out.len - conn->out_pos;
-	return conn->out.cap > CONN_BUFFER_KEEP && pending < CONN_BUFFER_KEEP / 2 &&
-		conn->drained_cb == NULL;
+	return conn->out.cap > 0 && conn->drained_cb == NULL && (pending == 0 ||
+		(conn->out.cap > CONN_BUFFER_KEEP && pending < CONN_BUFFER_KEEP / 2));
 }
 
 /* The delay ran out: shrink if nothing happened since it was armed,

@@ -32,14 +32,14 @@
 
 #define CONN_READ_CHUNK 16384
 #define CONN_CLOSE_GRACE_MS 10000
-/* A buffer emptied with more capacity than this is freed: an idle
- * connection holds a few hundred bytes, not what its largest line or reply
- * once needed. Lines and replies of everyday commands fit below it, so
- * they do not allocate every time. */
+/* A nearly empty buffer with more capacity than this is cut back to its
+ * contents, and an empty one is freed (conn_io.c): an idle connection
+ * holds no buffer, not what its largest line or reply once needed. */
 #define CONN_BUFFER_KEEP 4096
 /* ...but only once the connection has been quiet this long: a client
  * fetching messages one after another (POP3 RETR 1..n) reuses the big
- * output buffer instead of growing it from nothing for every message. */
+ * output buffer instead of growing it from nothing for every message,
+ * and a busy one does not allocate for every command. */
 #define CONN_SHRINK_DELAY_MS 1000
 
 enum conn_state {
@@ -110,8 +110,9 @@ void conn_on_idle(void *ctx);
 ssize_t conn_read_some(struct conn *conn);
 /* 1 all written, 0 some left, -1 error */
 int conn_flush(struct conn *conn);
-/* Called after traffic: empty buffers above CONN_BUFFER_KEEP are freed
- * once the connection has been quiet for CONN_SHRINK_DELAY_MS. */
+/* Called after traffic: empty buffers are freed, nearly empty ones above
+ * CONN_BUFFER_KEEP cut back, once the connection has been quiet for
+ * CONN_SHRINK_DELAY_MS. */
 void conn_buffers_settle(struct conn *conn);
 void conn_discard_input(struct conn *conn);
 

@@ -73,8 +73,8 @@ static struct pool_block *pool_block_new(size_t size)
 pool_t *pool_create(size_t block_size)
 {
 	pool_t *p = xcalloc(1, sizeof(*p));
-	p->block_size = block_size < 256 ? 256 : block_size;
-	p->head = pool_block_new(p->block_size);
+	p->block_size = block_size < 64 ? 64 : block_size;
+	/* the first block comes with the first allocation */
 	return p;
 }
 
@@ -96,9 +96,25 @@ void pool_destroy(pool_t **pool)
 	*pool = NULL;
 }
 
+void pool_release(pool_t *pool)
+{
+	pool_free_blocks(pool->head);
+	pool->head = NULL;
+}
+
+size_t pool_allocated(const pool_t *pool)
+{
+	size_t total = 0;
+	for (const struct pool_block *b = pool->head; b != NULL; b = b->next)
+		total += b->size;
+	return total;
+}
+
 void pool_clear(pool_t *pool)
 {
 	struct pool_block *b = pool->head, *last = b;
+	if (b == NULL)
+		return;
 	/* keep the oldest block (the tail), which has the default size */
 	while (last->next != NULL)
 		last = last->next;
@@ -118,7 +134,7 @@ void *pool_alloc(pool_t *pool, size_t size)
 		oom(size);
 	size = (size + align - 1) & ~(align - 1);
 	struct pool_block *b = pool->head;
-	if (b->size - b->used < size) {
+	if (b == NULL || b->size - b->used < size) {
 		size_t bs = size > pool->block_size ? size : pool->block_size;
 		b = pool_block_new(bs);
 		b->next = pool->head;

@@ -25,6 +25,11 @@ pool_t *pool_create(size_t block_size);
 void pool_destroy(pool_t **pool);
 /* Frees every allocation but keeps the first block for reuse. */
 void pool_clear(pool_t *pool);
+/* Frees every allocation and every block: an empty pool costs its
+ * header only (a pool takes its first block at its first allocation). */
+void pool_release(pool_t *pool);
+/* Bytes of the blocks the pool holds (used or not). */
+size_t pool_allocated(const pool_t *pool);
 void *pool_alloc(pool_t *pool, size_t size); /* zeroed */
 char *pool_strdup(pool_t *pool, const char *s);
 char *pool_strndup(pool_t *pool, const char *s, size_t n);

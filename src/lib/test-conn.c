@@ -1,7 +1,7 @@
 /* test-conn.c: unit tests for ioloop.c and conn.c over socketpairs:
  * line framing, over-long lines, output cap, idle timeout, pause/resume,
  * streaming through the output-drained callback, timers firing in order,
- * buffers cut back when idle (and kept while busy), the output room for unsolicited output and
+ * buffers cut back when idle (and kept while busy), freed when empty, the output room for unsolicited output and
  * changing the idle timeout. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -404,6 +404,32 @@ static void test_buffers_shrink_when_idle(void **state)
 	harness_deinit(&h);
 }
 
+/* An idle connection holds no buffer at all, however small its last
+ * line and reply were (thousands of IMAP IDLE connections, issue 9 item
+ * 15); the next line after the cut is read as before. */
+static void test_idle_connection_holds_no_buffer(void **state)
+{
+	(void)state;
+	struct harness h;
+	harness_init(&h, 5000, 1024);
+	const char in[] = "A\r\n";
+	assert_int_equal(write(h.peer, in, sizeof(in) - 1), (ssize_t)sizeof(in) - 1);
+	run_for(h.loop, 100);
+	conn_write(h.conn, "* OK a reply of some length\r\n", 30);
+	run_for(h.loop, 100);
+	char buf[64];
+	assert_int_equal(read(h.peer, buf, sizeof(buf)), 30);
+	assert_true(conn_buffer_capacity(h.conn) > 0);
+	run_for(h.loop, 2 * CONN_SHRINK_DELAY_MS + 200);
+	assert_int_equal(conn_buffer_capacity(h.conn), 0);
+	const char tail[] = "B\r\nQUIT\r\n";
+	assert_int_equal(write(h.peer, tail, sizeof(tail) - 1), (ssize_t)sizeof(tail) - 1);
+	ioloop_run(h.loop);
+	assert_string_equal(str_c(&h.lines), "A|B|QUIT|");
+	assert_int_equal(h.closed, 1);
+	harness_deinit(&h);
+}
+
 /* The output cap holds for unsolicited output too: conn_output_room()
  * tells a producer (an IDLE push from a timer) how much still fits, the
  * drained callback tells it when to go on, and a write past the cap ends
@@ -522,6 +548,7 @@ int main(void)
 		cmocka_unit_test(test_slow_reader_is_not_idle),
 		cmocka_unit_test(test_timers_in_order),
 		cmocka_unit_test(test_buffers_shrink_when_idle),
+		cmocka_unit_test(test_idle_connection_holds_no_buffer),
 		cmocka_unit_test(test_output_room),
 		cmocka_unit_test(test_write_in_place),
 		cmocka_unit_test(test_set_idle_timeout),

@@ -8,7 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#define SESSION_POOL_SIZE 512
+/* the session pool holds the id and the user name */
+#define SESSION_POOL_SIZE 256
 #define SESSION_CMD_POOL_SIZE 1024
 
 /* every live session of this process, for draining */
@@ -60,9 +61,10 @@ void session_close(struct session *s)
 
 void session_command_done(struct session *s)
 {
-	/* a job may still hold what the command allocated */
+	/* a job may still hold what the command allocated; between
+	 * commands the pool holds no block (thousands of idle sessions) */
 	if (s->jobs == 0)
-		pool_clear(s->cmd_pool);
+		pool_release(s->cmd_pool);
 }
 
 void session_job_begin(struct session *s)

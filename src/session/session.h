@@ -6,9 +6,10 @@
  * the peer address, two pools and the bookkeeping every protocol needs:
  *   - pool lives until disconnect: only things allocated once per session
  *     (the id) go there, never per command;
- *   - cmd_pool is cleared by session_command_done() when a command has
+ *   - cmd_pool is emptied by session_command_done() when a command has
  *     ended, so memory does not grow with the number of commands
- *     (Dovecot's per-command pool);
+ *     (Dovecot's per-command pool), and gives its blocks back, so an
+ *     idle session holds none;
  *   - strings a command may set again (HELO name, USER name) are replaced,
  *     not appended: session_str_set();
  *   - jobs counts thread-pool jobs and timers that still point at the
@@ -88,7 +89,7 @@ struct session {
 	const char *sid;
 	char peer_ip[46];
 	pool_t *pool;     /* until disconnect: per-session, fixed size */
-	pool_t *cmd_pool; /* cleared when each command ends */
+	pool_t *cmd_pool; /* emptied (no block kept) when each command ends */
 	unsigned jobs;    /* jobs and timers that point at this session */
 	bool closing, draining, destroy_when_done;
 	struct session *prev, *next;

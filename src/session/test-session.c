@@ -184,18 +184,20 @@ static void test_str_set_replaces(void **state)
 	assert_null(s);
 }
 
-/* The command pool is emptied between commands, except while a job that
- * may hold its memory is out. */
+/* The command pool is emptied between commands, blocks and all (an idle
+ * session holds none: issue 9 item 15), except while a job that may hold
+ * its memory is out. */
 static void test_command_pool_cleared(void **state)
 {
 	(void)state;
 	struct harness h;
 	harness_init(&h, 5000);
-	char *a = pool_strdup(h.fs.base.cmd_pool, "abc");
+	assert_int_equal(pool_allocated(h.fs.base.cmd_pool), 0);
+	(void)pool_strdup(h.fs.base.cmd_pool, "abc");
+	assert_true(pool_allocated(h.fs.base.cmd_pool) > 0);
 	session_command_done(&h.fs.base);
-	/* the first block is reused from its start: same address again */
+	assert_int_equal(pool_allocated(h.fs.base.cmd_pool), 0);
 	char *b = pool_strdup(h.fs.base.cmd_pool, "xyz");
-	assert_ptr_equal(a, b);
 	session_job_begin(&h.fs.base);
 	session_command_done(&h.fs.base);
 	char *c = pool_strdup(h.fs.base.cmd_pool, "kept");
