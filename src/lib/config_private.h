@@ -1,4 +1,4 @@
-/* config_private.h: the key table that config.c (loading) and
+/* config_private.h: the key table (config_keys.c) that config.c (loading) and
  * config_show.c (dump, show, restart keys) share, and the helpers the
  * value parsers of config_listen.c use. Not for other layers: they read
  * struct config and call config.h. */
@@ -29,6 +29,9 @@ struct config_key {
 	const char *help;
 };
 
+/* config_keys.c: the table; CONFIG_KEY_MAX bounds it at compile time
+ * for the loader's per-key arrays */
+#define CONFIG_KEY_MAX 128
 extern const struct config_key config_keys[];
 extern const size_t config_key_count;
 extern const char *const config_type_names[];
@@ -42,6 +45,8 @@ const char *config_key_suggestion(const char *name);
 void config_set_defaults(struct config *config);
 /* hostname from gethostname() when neither file nor -o set it. */
 int config_default_hostname(struct config *config, const char **error_r);
+/* NULL, or why value is not a host name (config_keys.c). */
+const char *config_check_hostname(const char *value);
 /* Trim ASCII space around [*start, *start + *len) in place. */
 void config_trim(const char **start, size_t *len);
 
