@@ -1,6 +1,7 @@
 /* queue_dsn.c: RFC 3464 delivery status notifications (queue_dsn.h). */
 #include "queue/queue_dsn.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -67,6 +68,55 @@ static bool is_8bit(struct queue_str s)
 			return true;
 	}
 	return false;
+}
+
+/* One UTF-8 sequence at s[0..len): its code point and length, or 0 when
+ * it is not well-formed (RFC 3629 4: no overlongs, surrogates or
+ * values past U+10FFFF). */
+static size_t utf8_decode(const unsigned char *s, size_t len, uint32_t *cp_r)
+{
+	unsigned n = s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
+	if (n == 0 || s[0] > 0xf4 || len < n)
+		return 0;
+	uint32_t cp = s[0] & (0x7f >> n);
+	for (unsigned i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	static const uint32_t least[5] = { 0, 0, 0x80, 0x800, 0x10000 };
+	if (cp < least[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	*cp_r = cp;
+	return n;
+}
+
+/* RFC 6533 3: an internationalized address as utf-8-addr-xtext, the
+ * form for message/delivery-status: QCHAR as is, every other character
+ * as "\x{HEXPOINT}" (upper-case hex, two digits below U+0100, else no
+ * leading zero). A byte that is not UTF-8 is written as '?'; at most
+ * DSN_TEXT_MAX input bytes. */
+static void dsn_utf8_xtext(str_t *out, const char *data, size_t len)
+{
+	if (len > DSN_TEXT_MAX)
+		len = DSN_TEXT_MAX;
+	const unsigned char *s = (const unsigned char *)data;
+	for (size_t i = 0; i < len;) {
+		uint32_t cp = s[i];
+		size_t n = 1;
+		if (cp >= 0x80 && (n = utf8_decode(s + i, len - i, &cp)) == 0) {
+			str_appendc(out, '?');
+			i++;
+			continue;
+		}
+		i += n;
+		if (cp >= 0x21 && cp <= 0x7e && cp != '+' && cp != '=' && cp != '\\')
+			str_appendc(out, (char)cp);
+		else if (cp < 0x100)
+			str_printf(out, "\\x{%02X}", (unsigned)cp);
+		else
+			str_printf(out, "\\x{%X}", (unsigned)cp);
+	}
 }
 
 /* RFC 3463 2: class "." subject "." detail, 1-3 digits each */
@@ -136,8 +186,13 @@ static void dsn_recipient(const struct queue_dsn_input *in, const struct queue_r
 		}
 	}
 	/* RFC 6533 3: an address that needs SMTPUTF8 is of type utf-8 */
-	str_printf(out, "Final-Recipient: %s; ", is_8bit(r->address) ? "utf-8" : "rfc822");
-	dsn_clean(out, r->address.data, r->address.len);
+	if (is_8bit(r->address)) {
+		str_appendz(out, "Final-Recipient: utf-8; ");
+		dsn_utf8_xtext(out, r->address.data, r->address.len);
+	} else {
+		str_appendz(out, "Final-Recipient: rfc822; ");
+		dsn_clean(out, r->address.data, r->address.len);
+	}
 	str_printf(out, "\r\nAction: %s\r\nStatus: ", failed ? "failed" :
 		   success ? "relayed" : "delayed");
 	/* an expired recipient fails with its 4.x.x (4.4.7), as Postfix does */

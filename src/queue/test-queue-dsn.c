@@ -196,6 +196,23 @@ static void test_success(void **state)
 	assert_int_equal(queue_dsn_build(&in, &out, included), 0);
 }
 
+/* RFC 6533 3: an internationalized recipient is written as
+ * utf-8-addr-xtext, pure ASCII, nothing lost (it was "??" before) */
+static void test_utf8_recipient(void **state)
+{
+	init();
+	/* ö U+00F6, + (an xtext special), € U+20AC, 😀 U+1F600, a stray byte */
+	rcpts[0].address = queue_str_c("j\xc3\xb6rg+\xe2\x82\xac\xf0\x9f\x98\x80\xff@b.example");
+	struct queue_dsn_input in = input(QUEUE_DSN_FAILURE);
+	str_t out = STR_INIT;
+	bool included[4];
+	assert_int_equal(queue_dsn_build(&in, &out, included), 1);
+	assert_lines_ok(&out);
+	assert_non_null(strstr(out.data, "Final-Recipient: utf-8; "
+			       "j\\x{F6}rg\\x{2B}\\x{20AC}\\x{1F600}?@b.example\r\n"));
+	str_free(&out);
+}
+
 int main(void)
 {
 	log_init("test-queue-dsn", LOG_ERROR);
@@ -204,6 +221,7 @@ int main(void)
 		cmocka_unit_test(test_headers_only),
 		cmocka_unit_test(test_delay),
 		cmocka_unit_test(test_success),
+		cmocka_unit_test(test_utf8_recipient),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
