@@ -143,6 +143,22 @@ def test_wrong_password_defers_and_loses_nothing(dns, postel_factory, tmp_path):
     assert_arrived(a, b, qid, tok, make_message(tok, sender=ALICE, to=CAROL))
 
 
+def test_unresolvable_smarthost_defers_naming_it(dns, postel_factory, tmp_path):
+    """The relayhost's name has no address: deferred, and the reason names
+    the relayhost (there is no MX host to blame)."""
+    b = smarthost_b(postel_factory)  # only for its certificate
+    pw = password_file(tmp_path, USERS[ALICE])
+    a = sender_a(postel_factory, dns, "[gone.relay.example]:587", pw, b.cert_path,
+                 queue_retry_min="600", queue_retry_max="600")
+    tok = token()
+    qid = queue_remote(a, tok, [CAROL])
+    line = a.wait_for_log(rf"event=relay_attempt queue_id={qid} .*codes=451", timeout=15)
+    assert line and "relayhost could not be reached" in line, a.log_tail(30)
+    out = a.cli("queue", "show", qid)[1]
+    assert "relayhost could not be reached" in out and "state: deferred" in out, out
+    assert not [d for _, d in a.messages(ALICE) if qid.encode() in d]
+
+
 def test_rcpt_refused_by_smarthost_bounces(dns, postel_factory, tmp_path):
     b = smarthost_b(postel_factory)
     pw = password_file(tmp_path, USERS[ALICE])

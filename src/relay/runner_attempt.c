@@ -266,7 +266,8 @@ static void attempt_next_host(struct runner_attempt *a)
 		else if (runner_dane_skip_host(a->dane))
 			attempt_done_all(a, 451, "4.7.5", "TLSA lookup failed (DANE, RFC 7672 2.2)");
 		else
-			attempt_done_all(a, 451, "4.4.1", "no MX host answered");
+			attempt_done_all(a, 451, "4.4.1", a->r->smarthost != NULL ?
+					 "the relayhost could not be reached" : "no MX host answered");
 		return;
 	}
 	a->last_host = a->hosts[a->host_at++].host;
