@@ -276,6 +276,13 @@ def test_bad_password_file_is_explained(cli, tmp_path):
     rc, _, err = a.cli(*base, "-o", f"relayhost_password_file={good}", "config",
                        "check", check=False)
     assert "relayhost" not in err, err
+    # a CA file the runner could not load: refused here, not a runner that
+    # fails at every restart
+    bad_ca = tmp_path / "bad-ca.pem"
+    bad_ca.write_text("not a certificate\n")
+    rc, _, err = a.cli(*base, "-o", f"relayhost_password_file={good}", "-o",
+                       f"relayhost_ca_file={bad_ca}", "config", "check", check=False)
+    assert rc != 0 and str(bad_ca) in err and "CA" in err, err
     p = subprocess.run(a.global_args() + base +
                        ["-o", f"relayhost_password_file={loose}", "serve"],
                        capture_output=True, timeout=scaled(30))

@@ -1,6 +1,7 @@
 /* smarthost.c: the relayhost keys to a destination. See smarthost.h. */
 #include "relay/smarthost.h"
 #include "lib/config.h"
+#include "lib/conn.h"
 #include "lib/log.h"
 #include "lib/mem.h"
 #include "lib/secret.h"
@@ -155,8 +156,20 @@ int smarthost_check(const struct config *config, const char **error_r)
 	struct smarthost *sh;
 	if (smarthost_load(config, &sh, error_r) < 0)
 		return -1;
+	if (sh == NULL)
+		return 0;
+	/* what the runner loads at its start: a CA file it cannot load would
+	 * make it fail at every restart, so serve and reload refuse it here */
+	struct conn_tls_client *tls = conn_tls_client_create(sh->ca_file, 1, error_r);
+	int ret = 0;
+	if (tls == NULL) {
+		*error_r = t_printf("relayhost CA file %s: %s", sh->ca_file[0] != '\0' ?
+				    sh->ca_file : "(system store)", *error_r);
+		ret = -1;
+	}
+	conn_tls_client_destroy(&tls);
 	smarthost_free(&sh);
-	return 0;
+	return ret;
 }
 
 void smarthost_free(struct smarthost **shp)
