@@ -1,6 +1,6 @@
 /* imap_select.c: the selected state: SELECT and EXAMINE (RFC 9051 6.3.2,
- * 6.3.3, RFC 3501 6.3.1 for rev1's RECENT and UNSEEN), CLOSE (6.4.1),
- * UNSELECT (RFC 3691), and telling the client what changed in its
+ * 6.3.3, RFC 3501 6.3.1 for rev1's RECENT and UNSEEN; CLOSE and UNSELECT
+ * are in imap_close.c), and telling the client what changed in its
  * mailbox (RFC 9051 7.4 EXISTS and EXPUNGE, 7.5.2 FETCH FLAGS, RFC 3501
  * 7.3.2 RECENT).
  *
@@ -301,84 +301,6 @@ void imap_cmd_select(struct imap_cmd *cmd)
 void imap_cmd_examine(struct imap_cmd *cmd)
 {
 	imap_select_start(cmd, true);
-}
-
-/* CLOSE and UNSELECT: deselect; CLOSE of a read-write mailbox first
- * removes the \Deleted messages, without EXPUNGE responses (6.4.1). */
-struct imap_close_job {
-	struct imap_cmd *cmd;
-	struct imap_selected *sel;
-	const char *address;
-	bool expunge;
-	int result;
-	char error[256];
-};
-
-static void imap_close_work(void *ctx, struct store *store)
-{
-	struct imap_close_job *job = ctx;
-	struct imap_selected *sel = job->sel;
-	if (job->expunge && store != NULL) {
-		uint32_t *uids;
-		unsigned n, expunged;
-		const char *error;
-		pool_t *pool = pool_create(1024);
-		if (store_view_deleted(sel->view, pool, &uids, &n, &error) < 0 ||
-		    (n > 0 && store_mailbox_expunge(store, job->address, sel->name, uids, n,
-						    &expunged, &error) < 0))
-			job_error(job->error, sizeof(job->error), &job->result, error);
-		pool_destroy(&pool);
-	}
-	imap_selected_free(&job->sel);
-}
-
-static void imap_close_done(void *ctx)
-{
-	struct imap_close_job *job = ctx;
-	struct imap_cmd *cmd = job->cmd;
-	struct imap_session *s = cmd->s;
-	int result = job->result;
-	bool expunge = job->expunge;
-	if (result < 0)
-		log_error("sid=%s event=close_expunge_failed user=%s error=%s", s->base.sid,
-			  log_str(s->user), log_str(job->error));
-	free(job);
-	if (imap_session_check_gone(s))
-		return;
-	/* deselected whatever came of the expunge (RFC 9051 6.4.1) */
-	if (result < 0)
-		imap_cmd_no(cmd, "UNAVAILABLE", "Mailbox closed, but deleted messages "
-			    "could not be removed");
-	else
-		imap_cmd_ok(cmd, NULL, "%s completed", expunge ? "CLOSE" : "UNSELECT");
-}
-
-static void imap_close_start(struct imap_cmd *cmd, bool expunge)
-{
-	struct imap_session *s = cmd->s;
-	if (cmd->count != 0) {
-		imap_cmd_bad(cmd, "%s takes no arguments", cmd->def->name);
-		return;
-	}
-	struct imap_close_job *job = xcalloc(1, sizeof(*job));
-	job->cmd = cmd;
-	job->sel = s->sel;
-	job->address = s->user;
-	job->expunge = expunge && !s->sel->readonly;
-	s->sel = NULL;
-	s->state = IMAP_STATE_AUTH;
-	imap_cmd_wait(cmd);
-	imap_store_run(s, imap_close_work, imap_close_done, job);
-}
-
-void imap_cmd_close(struct imap_cmd *cmd)
-{
-	imap_close_start(cmd, true);
-}
-
-void imap_cmd_unselect(struct imap_cmd *cmd)
-{
-	imap_close_start(cmd, false);
 }
 
 /* Sync: bring the view up to date and report it. The job lives in the
