@@ -1,8 +1,9 @@
 /* smtp_client_ehlo.c: what the SMTP client does with the server's EHLO
  * reply: the capabilities it parses (RFC 5321 4.1.1.1 keywords and their
  * parameters) and AUTH PLAIN (RFC 4616) or LOGIN (RFC 4954), which it
- * runs only over TLS. Also the settings from the config. See
- * smtp_client.h. */
+ * runs only over TLS; sending EHLO or HELO and what follows its answer
+ * (STARTTLS, AUTH or the transaction). Also the settings from the
+ * config. See smtp_client.h. */
 #include "relay/smtp_client_private.h"
 #include "lib/base64.h"
 #include "lib/config.h"
@@ -116,4 +117,51 @@ void smtp_client_caps_parse(struct smtp_client_caps *caps, const struct smtp_rep
 		}
 #undef KW
 	}
+}
+
+static bool smtp_client_want_tls(const struct smtp_client *c)
+{
+	return !c->tls && (c->dest.tls_mode == SMTP_CLIENT_TLS_OPPORTUNISTIC ||
+			   c->dest.tls_mode == SMTP_CLIENT_TLS_REQUIRED ||
+			   c->dest.tls_mode == SMTP_CLIENT_TLS_ENCRYPT);
+}
+
+void smtp_client_write(struct smtp_client *c, const char *line)
+{
+	conn_write(c->conn, line, strlen(line));
+	conn_write(c->conn, "\r\n", 2);
+}
+
+void smtp_client_send_ehlo(struct smtp_client *c, bool helo)
+{
+	str_t cmd = STR_INIT;
+	str_printf(&cmd, "%s %s", helo ? "HELO" : "EHLO", c->set.helo_name);
+	smtp_client_write(c, str_c(&cmd));
+	str_free(&cmd);
+	memset(&c->caps, 0, sizeof(c->caps));
+	c->state = helo ? SMTP_CLIENT_HELO : SMTP_CLIENT_EHLO;
+	smtp_client_expect_timeout(c, c->set.mail_ms);
+}
+
+/* EHLO (or HELO) answered: STARTTLS, AUTH, or the transaction. */
+void smtp_client_greeted(struct smtp_client *c)
+{
+	if (smtp_client_want_tls(c) && c->caps.starttls) {
+		smtp_client_write(c, "STARTTLS");
+		c->state = SMTP_CLIENT_STARTTLS;
+		smtp_client_expect_timeout(c, c->set.mail_ms);
+		return;
+	}
+	if (!c->tls && (c->dest.tls_mode == SMTP_CLIENT_TLS_REQUIRED ||
+			c->dest.tls_mode == SMTP_CLIENT_TLS_ENCRYPT)) {
+		smtp_client_fail(c, 451, "4.7.10", "STARTTLS required but not offered",
+				 true);
+		return;
+	}
+	if (c->dest.auth_user != NULL && c->state != SMTP_CLIENT_AUTH) {
+		smtp_client_auth_start(c);
+		return;
+	}
+	c->state = SMTP_CLIENT_IDLE;
+	smtp_client_tx_begin(c);
 }

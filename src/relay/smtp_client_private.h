@@ -93,6 +93,10 @@ struct smtp_client {
 
 /* smtp_client.c */
 void smtp_client_write(struct smtp_client *c, const char *line);
+/* EHLO (helo false) or HELO sent, its reply awaited (smtp_client_ehlo.c) */
+void smtp_client_send_ehlo(struct smtp_client *c, bool helo);
+/* EHLO or HELO answered: STARTTLS, AUTH, or the transaction */
+void smtp_client_greeted(struct smtp_client *c);
 void smtp_client_finish(struct smtp_client *c, bool reusable);
 void smtp_client_fail(struct smtp_client *c, unsigned code, const char *enhanced,
 		      const char *text, bool local);
