@@ -32,6 +32,9 @@ int queue_recover(struct queue *q, const char **error_r);
  * descriptor to pass to queue_unlock(), or -1. */
 int queue_lock(struct queue *q, const char **error_r);
 void queue_unlock(int fd);
+/* Write data to path (excl: O_EXCL, else replacing) and fsync it. */
+int queue_write_file_synced(const char *path, const str_t *data, bool excl,
+			    const char **error_r);
 /* Read and parse env/ID (or any envelope path). */
 int queue_envelope_load(const char *path, const char *id, pool_t *pool,
 			struct queue_entry_info *entry_r,
