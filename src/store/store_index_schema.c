@@ -12,8 +12,9 @@
  * 5: messages.structure (the mime_cache.h blob of the message's MIME tree,
  *    NULL until first asked for: store_view_message_structure())
  * 6: the unseen and deleted indexes (SELECT's first unseen message and
- *    EXPUNGE's \Deleted ones without a read of every row) and the keyword list kept by triggers on every flag text a
- *    message gets (append, copy, STORE, rebuild), filled for old stores */
+ *    EXPUNGE's \Deleted ones without a read of every row) and the
+ *    keyword list, kept by triggers on every flag text a message gets
+ *    (when appended, copied, flagged or rebuilt), filled for old stores */
 
 /* The keywords of a flag text (system flags start with '\', which no
  * keyword holds, nor '"': store_keyword_check()), as rows of json_each:
