@@ -119,6 +119,15 @@ void imap_cmd_id(struct imap_cmd *cmd)
 	imap_cmd_ok(cmd, NULL, "ID completed");
 }
 
+/* RFC 5161: what ENABLE can switch on, one row per extension; enable()
+ * returns true only when it newly enabled the extension */
+static const struct {
+	const char *name;
+	bool (*enable)(struct imap_session *s);
+} imap_enables[] = {
+	{ "IMAP4rev2", imap_rev2_enable }, /* RFC 9051 6.3.1 */
+};
+
 void imap_cmd_enable(struct imap_cmd *cmd)
 {
 	if (cmd->count == 0) {
@@ -132,12 +141,16 @@ void imap_cmd_enable(struct imap_cmd *cmd)
 		}
 	}
 	/* RFC 5161 3.1: only capabilities this server advertises and that
-	 * need enabling are enabled, the others are ignored; the only one is
-	 * IMAP4rev2 (RFC 9051 6.3.1), and only while it is advertised */
+	 * need enabling are enabled, the others are ignored; ENABLED names
+	 * what this command newly enabled (3.2) */
 	str_t enabled = STR_INIT;
-	for (unsigned i = 0; i < cmd->count; i++)
-		if (imap_rev2_enable(cmd->s, cmd->args[i].str))
-			str_appendz(&enabled, " IMAP4rev2");
+	for (unsigned i = 0; i < cmd->count; i++) {
+		for (size_t e = 0; e < sizeof(imap_enables) / sizeof(imap_enables[0]); e++) {
+			if (strcasecmp(cmd->args[i].str, imap_enables[e].name) == 0 &&
+			    imap_enables[e].enable(cmd->s))
+				str_printf(&enabled, " %s", imap_enables[e].name);
+		}
+	}
 	imap_untagged(cmd->s, "ENABLED%s", str_c(&enabled));
 	str_free(&enabled);
 	imap_cmd_ok(cmd, NULL, "ENABLE completed");

@@ -293,8 +293,8 @@ const char *imap_list_special_use(const char *name);
 /* imap_rev2.c: IMAP4rev2 (RFC 9051) beside rev1; see its contract */
 /* IMAP4rev2 is advertised and can be enabled (every folded-in
  * extension works) */
-/* ENABLE: true if capability is IMAP4rev2 and this enabled it now */
-bool imap_rev2_enable(struct imap_session *s, const char *capability);
+/* ENABLE IMAP4rev2: true if this enabled it now (imap_cmds.c table) */
+bool imap_rev2_enable(struct imap_session *s);
 /* In a job: the attributes of SELECT's rev2 LIST response (6.3.2) */
 int imap_rev2_select_attrs(struct store *store, const char *address, const char *name,
 			   pool_t *pool, const char **attrs_r, const char **error_r);

@@ -20,12 +20,9 @@
 #include "store/store.h"
 
 #include <string.h>
-#include <strings.h>
 
-bool imap_rev2_enable(struct imap_session *s, const char *capability)
+bool imap_rev2_enable(struct imap_session *s)
 {
-	if (strcasecmp(capability, "IMAP4rev2") != 0)
-		return false;
 	/* RFC 5161 3.2: ENABLED names what this command newly enabled */
 	if (s->rev2)
 		return false;
