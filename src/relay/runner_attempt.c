@@ -189,10 +189,7 @@ static void attempt_on_result(void *ctx, const struct smtp_client_result *res)
 	/* only where no TLSA record nor MTA-STS policy governed the host
 	 * (opportunistic TLS): a message on a parked connection logs no
 	 * policy of its own (dane=- mta_sts=none) */
-	const char *dane = runner_dane_name(a->dane);
-	if (res->reusable && strcmp(runner_sts_label(&a->sts, tls), "none") == 0 &&
-	    (strcmp(dane, "-") == 0 || strcmp(dane, "insecure") == 0 ||
-	     strcmp(dane, "none") == 0))
+	if (res->reusable && !runner_sts_governs(&a->sts) && !runner_dane_governs(a->dane))
 		runner_reuse_put(a->r, a->domain, &c, a->last_host, ipbuf, a->uses + 1);
 	attempt_done(a, rep, ipbuf, tls);
 	free(rep);

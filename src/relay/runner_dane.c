@@ -141,6 +141,12 @@ void runner_dane_result(struct runner_dane *d, const struct smtp_client_result *
 	}
 }
 
+bool runner_dane_governs(const struct runner_dane *d)
+{
+	return d != NULL && d->state != RUNNER_DANE_IDLE && d->state != RUNNER_DANE_INSECURE &&
+	       !(d->state == RUNNER_DANE_DECIDED && d->status == DANE_NONE);
+}
+
 const char *runner_dane_name(const struct runner_dane *d)
 {
 	if (d == NULL)

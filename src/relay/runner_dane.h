@@ -53,5 +53,8 @@ bool runner_dane_skip_host(const struct runner_dane *dane);
 void runner_dane_dest(struct runner_dane *dane, struct smtp_client_dest *dest);
 void runner_dane_result(struct runner_dane *dane, const struct smtp_client_result *res);
 const char *runner_dane_name(const struct runner_dane *dane);
+/* True when usable, unusable or bogus TLSA records decided how the host
+ * was reached (not: no lookup, an insecure MX/address, no records). */
+bool runner_dane_governs(const struct runner_dane *dane);
 
 #endif

@@ -387,6 +387,11 @@ const char *runner_sts_refused_text(const struct runner_sts *s, unsigned host_co
 			s->refused < host_count ? ", no other answered" : "");
 }
 
+bool runner_sts_governs(const struct runner_sts *s)
+{
+	return s->failed || (s->policy != NULL && s->policy->mode != MTA_STS_MODE_NONE);
+}
+
 const char *runner_sts_label(const struct runner_sts *s, bool tls)
 {
 	if (s->policy == NULL || s->policy->mode == MTA_STS_MODE_NONE)

@@ -68,5 +68,8 @@ const char *runner_sts_refused_text(const struct runner_sts *s, unsigned host_co
  * TLS, verified as enforce requires), failed (enforce not met, or no
  * policy could be fetched). */
 const char *runner_sts_label(const struct runner_sts *s, bool tls);
+/* True when a policy in testing or enforce mode applied, or its fetch
+ * failed (the label is then not "none"). */
+bool runner_sts_governs(const struct runner_sts *s);
 
 #endif
