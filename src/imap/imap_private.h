@@ -136,6 +136,7 @@ struct imap_session {
 
 	struct session_user *suser; /* the user's lane and store handle */
 	bool store_busy;      /* a job of this session is out */
+	bool lane_held;       /* session_user_hold() for the running command */
 	struct imap_selected *sel;
 	/* APPEND (imap_append.c): the line being read is an APPEND's; the
 	 * message being streamed, and its open delivery (aborted by
@@ -215,6 +216,9 @@ void imap_store_run(struct imap_session *s, imap_store_work_t *work,
 /* The session ends: its view is closed on the lane, the user let go,
  * then done(s) on the loop. */
 void imap_store_close(struct imap_session *s, void (*done)(struct imap_session *s));
+/* The command ended: the user's handle may be closed while the session
+ * rests (session_user_hold(), taken by imap_store_run()). */
+void imap_store_release(struct imap_session *s);
 
 /* imap_select.c */
 imap_cmd_func_t imap_cmd_select, imap_cmd_examine, imap_cmd_close, imap_cmd_unselect;

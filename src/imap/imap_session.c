@@ -100,6 +100,7 @@ static void imap_cmd_end(struct imap_cmd *cmd)
 	struct imap_session *s = cmd->s;
 	bool waited = s->input == IMAP_INPUT_WAIT;
 	memset(&s->cmd, 0, sizeof(s->cmd));
+	imap_store_release(s);
 	imap_parser_reset(s->parser);
 	session_command_done(&s->base);
 	if (s->input == IMAP_INPUT_WAIT || s->input == IMAP_INPUT_SASL)

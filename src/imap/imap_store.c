@@ -29,6 +29,10 @@ struct imap_store_job {
 static void imap_store_job_work(void *ctx, struct store *store)
 {
 	struct imap_store_job *job = ctx;
+	/* the handle may have been closed and opened again while the
+	 * session rested (session_user.h quiet close) */
+	if (store != NULL && job->s->sel != NULL && job->s->sel->view != NULL)
+		store_view_rebind(job->s->sel->view, store);
 	job->work(job->ctx, store);
 }
 
@@ -80,6 +84,13 @@ void imap_store_run(struct imap_session *s, imap_store_work_t *work,
 		s->suser = session_user_get(s->base.env, s->user);
 	if (s->suser == NULL)
 		panic("sid=%s event=imap_store_without_user", s->base.sid);
+	/* a command other than IDLE may keep store state across its jobs
+	 * (a FETCH's message reader, an APPEND's delivery): the handle
+	 * stays open until the command ends (imap_store_release()) */
+	if (s->cmd.tag != NULL && s->idle == NULL && !s->lane_held) {
+		session_user_hold(s->suser);
+		s->lane_held = true;
+	}
 	struct imap_store_job *job = xcalloc(1, sizeof(*job));
 	job->s = s;
 	job->work = work;
@@ -105,12 +116,21 @@ static void imap_store_close_work(void *ctx, struct store *store)
 	imap_selected_free(&job->sel);
 }
 
+void imap_store_release(struct imap_session *s)
+{
+	if (!s->lane_held)
+		return;
+	s->lane_held = false;
+	session_user_release(s->suser);
+}
+
 static void imap_store_close_done(void *ctx)
 {
 	struct imap_store_close_job *job = ctx;
 	struct imap_session *s = job->s;
 	void (*done)(struct imap_session *s) = job->done;
 	free(job);
+	imap_store_release(s);
 	session_user_put(&s->suser);
 	done(s);
 }
@@ -118,6 +138,7 @@ static void imap_store_close_done(void *ctx)
 void imap_store_close(struct imap_session *s, void (*done)(struct imap_session *s))
 {
 	if ((s->sel == NULL && s->delivery == NULL) || s->suser == NULL) {
+		imap_store_release(s);
 		session_user_put(&s->suser);
 		done(s);
 		return;

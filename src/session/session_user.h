@@ -30,6 +30,16 @@
  *   SESSION_USER_IDLE_MS (a reconnecting phone does not pay the open
  *   again), at most SESSION_USER_IDLE_MAX such users per worker (least
  *   recently used closed first); the close runs on the lane.
+ * - A user WITH sessions whose lane stayed empty SESSION_USER_QUIET_MS
+ *   has its handle closed too (on the lane; the entry stays), unless a
+ *   session holds it: a command that keeps store state across its jobs
+ *   (an open message reader, an APPEND's delivery) calls
+ *   session_user_hold() before its first job and session_user_release()
+ *   when it ends. State a session keeps between commands must not point
+ *   into the handle (a view is handed the current one at each job:
+ *   store_view_rebind()). The next job opens the handle again. An idle
+ *   phone in IDLE so costs its session, not a SQLite connection (about
+ *   170 KiB a user a worker).
  * - session_user_cache_destroy() (worker shutdown) lets every lane finish
  *   its queued jobs, closes every handle on its lane, and waits for that
  *   on the loop for at most SESSION_USER_DRAIN_MS.
@@ -53,6 +63,8 @@ struct session_user_cache;
 /* Idle users kept open per worker: each holds an index connection and a
  * few descriptors; 64 phones reconnecting within a minute is plenty. */
 #define SESSION_USER_IDLE_MAX 64
+/* How long a user with sessions but no job keeps its handle open. */
+#define SESSION_USER_QUIET_MS 15000
 /* Worker shutdown: the longest it waits for lanes to finish and close. */
 #define SESSION_USER_DRAIN_MS 10000
 
@@ -67,6 +79,7 @@ struct session_user_stats {
 	uint64_t closes;     /* store handles closed */
 	uint64_t refused;    /* session_user_run() over the queue limit */
 	uint64_t evictions;  /* idle users closed (timer or LRU) */
+	uint64_t quiet_closes; /* handles closed under resting sessions */
 	unsigned max_depth;  /* most jobs one lane held at once */
 	unsigned users;      /* entries now in the cache */
 	unsigned idle;       /* of those, idle with an open handle */
@@ -80,6 +93,10 @@ void session_user_cache_destroy(struct session_user_cache **cache);
 void session_user_cache_set_idle_ms(struct session_user_cache *cache,
 				    unsigned idle_ms);
 
+/* Tests: a shorter quiet time than SESSION_USER_QUIET_MS. */
+void session_user_cache_set_quiet_ms(struct session_user_cache *cache,
+				     unsigned quiet_ms);
+
 /* NULL if env has no cache or the address is empty. */
 struct session_user *session_user_get(const struct session_env *env,
 				      const char *address);
@@ -90,6 +107,11 @@ const char *session_user_address(const struct session_user *user);
 int session_user_run(struct session_user *user, struct session *s,
 		     session_user_work_t *work, session_user_done_t *done,
 		     void *ctx);
+
+/* A session's command keeps store state across jobs: no quiet close
+ * until the matching release. */
+void session_user_hold(struct session_user *user);
+void session_user_release(struct session_user *user);
 
 void session_user_stats_get(const struct session_env *env,
 			    struct session_user_stats *stats_r);

@@ -6,7 +6,10 @@
  *   - a handle that cannot be opened gives work NULL, and the next job
  *     tries again;
  *   - 300 users each find their own entry (any case), and users that
- *     never opened are forgotten at their last put. */
+ *     never opened are forgotten at their last put;
+ *   - a user whose sessions rest has its handle closed after the quiet
+ *     time (the entry stays, the next job opens it again), never while a
+ *     session holds it. */
 #include "session/test-session-user.h"
 
 /* ---- idle users ---- */
@@ -83,6 +86,52 @@ static void test_idle_lru_bound(void **state)
 	assert_int_equal(st.opens, n + 1);
 }
 
+/* ---- resting sessions ---- */
+
+/* run the loop for ms (the quiet timer must not fire meanwhile) */
+static void pump_for(struct fixture *f, unsigned ms)
+{
+	for (unsigned i = 0; i < ms / 5; i++)
+		pump(f);
+}
+
+static void test_quiet_close_under_resting_sessions(void **state)
+{
+	struct fixture *f = *state;
+	unsigned dones = 0;
+	struct session_user_stats st;
+	session_user_cache_set_quiet_ms(f->env.users, 50);
+	/* a session that stays (the get is not put) runs one job */
+	struct session_user *u = session_user_get(&f->env, ALICE);
+	assert_int_equal(session_user_run(u, NULL, nop_work, count_done, &dones), 0);
+	assert_true(wait_count(f, &dones, 1));
+	/* the handle goes after the quiet time; the entry stays */
+	wait_closes(f, &st, 1, 1);
+	assert_int_equal(st.closes, 1);
+	assert_int_equal(st.quiet_closes, 1);
+	assert_int_equal(st.users, 1);
+	assert_int_equal(st.idle, 0);
+	/* the next job opens it again */
+	assert_int_equal(session_user_run(u, NULL, nop_work, count_done, &dones), 0);
+	assert_true(wait_count(f, &dones, 2));
+	session_user_stats_get(&f->env, &st);
+	assert_int_equal(st.opens, 2);
+	/* held by a command: no quiet close, however long */
+	session_user_hold(u);
+	pump_for(f, 300);
+	session_user_stats_get(&f->env, &st);
+	assert_int_equal(st.quiet_closes, 1);
+	/* released: closed after the quiet time */
+	session_user_release(u);
+	wait_closes(f, &st, 2, 1);
+	assert_int_equal(st.quiet_closes, 2);
+	assert_int_equal(st.users, 1);
+	session_user_put(&u);
+	/* no handle and no session: forgotten at once */
+	session_user_stats_get(&f->env, &st);
+	assert_int_equal(st.users, 0);
+}
+
 /* ---- a handle that cannot be opened; many users ---- */
 
 static void test_open_failure_then_retry(void **state)
@@ -146,6 +195,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_idle_timeout_closes), T(test_idle_lru_bound),
 		T(test_open_failure_then_retry), T(test_many_users_one_entry_each),
+		T(test_quiet_close_under_resting_sessions),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

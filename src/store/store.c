@@ -174,7 +174,15 @@ void store_close(struct store **store)
 {
 	if (*store == NULL)
 		return;
-	(*store)->backend->close(*store);
+	(*store)->backend->close(*store, true);
+	*store = NULL;
+}
+
+void store_close_release(struct store **store)
+{
+	if (*store == NULL)
+		return;
+	(*store)->backend->close(*store, false);
 	*store = NULL;
 }
 

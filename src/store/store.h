@@ -112,6 +112,11 @@ int store_open(const char *data_dir, struct store **store_r,
 int store_open_backend(const char *backend, const char *data_dir,
 		       struct store **store_r, const char **error_r);
 void store_close(struct store **store);
+/* Like store_close(), but the backend keeps nothing of this handle for
+ * the next handle of the process (the Maildir backend parks the users a
+ * closed handle had open, store_maildir_park.c): for a caller closing
+ * because the user rests, to give its memory back. */
+void store_close_release(struct store **store);
 
 /* Idempotent: creates the user's folders (INBOX, Drafts, Sent, Junk, Trash,
  * Archive) and index, durably. */

@@ -69,14 +69,18 @@ void maildir_user_destroy(struct maildir_user **user)
 	xfree(user);
 }
 
-static void maildir_close(struct store *store)
+static void maildir_close(struct store *store, bool keep)
 {
 	struct maildir_store *s = (struct maildir_store *)store;
-	/* the users stay open for the next handle of this process */
+	/* the users stay open for the next handle of this process, unless
+	 * the caller gives them up */
 	while (s->users != NULL) {
-		struct maildir_user *next = s->users->next;
-		maildir_park_put(s->users);
-		s->users = next;
+		struct maildir_user *user = s->users;
+		s->users = user->next;
+		if (keep)
+			maildir_park_put(user);
+		else
+			maildir_user_destroy(&user);
 	}
 	maildir_park_handle_closed();
 	free(s->mail_dir);

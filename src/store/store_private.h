@@ -30,7 +30,8 @@ struct store_backend {
 	const char *name;
 	int (*open)(const char *data_dir, struct store **store_r,
 		    const char **error_r);
-	void (*close)(struct store *store);
+	/* keep: what the handle had open may serve the next handle */
+	void (*close)(struct store *store, bool keep);
 	int (*user_create)(struct store *store,
 			   const struct store_address *addr,
 			   const char **error_r);

@@ -70,6 +70,11 @@ void store_view_close(struct store_view **viewp)
 	*viewp = NULL;
 }
 
+void store_view_rebind(struct store_view *view, struct store *store)
+{
+	view->store = store;
+}
+
 void store_view_renamed(struct store_view *view, const char *mailbox)
 {
 	free(view->mailbox);

@@ -73,6 +73,10 @@ void store_view_close(struct store_view **view);
 /* The view's mailbox was renamed (store_mailbox_rename() keeps its
  * UIDVALIDITY and UIDs): follow it under its new (canonical) name. */
 void store_view_renamed(struct store_view *view, const char *mailbox);
+/* The view's user's handle was closed and another opened (a caller that
+ * closes handles under resting views, session_user.h): use store from
+ * now on. The map and MODSEQ are the view's own and stay. */
+void store_view_rebind(struct store_view *view, struct store *store);
 
 uint32_t store_view_uidvalidity(const struct store_view *view);
 uint32_t store_view_uidnext(const struct store_view *view);
