@@ -135,6 +135,8 @@ int imap_sort_parse(const struct imap_arg *args, unsigned first, unsigned end, b
 	if (i >= end || imap_arg_get_astring(&args[i], &cs, &len, &error) < 0)
 		return sort_fail(prog_r, IMAP_SEARCH_FAIL_BAD, i < end ? &args[i] : NULL,
 				 "A charset is needed", error_r);
+	if (i + 1 >= end)
+		return sort_fail(prog_r, IMAP_SEARCH_FAIL_BAD, NULL, "Missing search key", error_r);
 	/* RFC 5256 3: UTF-8 and US-ASCII must be supported; another is
 	 * NO [BADCHARSET] */
 	if (strcasecmp(cs, "UTF-8") != 0 && strcasecmp(cs, "US-ASCII") != 0)
