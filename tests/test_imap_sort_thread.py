@@ -314,3 +314,27 @@ def test_generated_mailbox_against_reference(postel):
             ref.render(ref.thread_references(some))
         print(f"appended={len(items)} in {appended:.2f}s thread_references={took:.3f}s")
         assert took < scaled(10)
+
+
+def test_decoded_and_folded_strings(postel):
+    """Subjects and display names compare RFC 2047 decoded and case
+    folded (i;unicode-casemap's simple folding, RFC 5256 2.1, RFC 5957)."""
+    base = calendar.timegm((2022, 1, 1, 0, 0, 0))
+    spec = [("=?utf-8?q?=C3=84PFEL?=", "=?utf-8?q?=C3=89mile?= <z@x.example>"),
+            ("Re: =?utf-8?q?=C3=A4pfel?=", "emile <a@x.example>"),
+            ("zebra", "<b@x.example>"),
+            ("[list] Apfel", "\"Zoe\" <c@x.example>")]
+    items = [(message([("From", f), ("Subject", s), ("Date", rfc5322_date(base))]), base + i)
+             for i, (s, f) in enumerate(spec)]
+    with session(postel) as c:
+        c.command("SELECT INBOX")
+        append_all(c, "INBOX", items)
+        c.command("NOOP")
+        # "apfel" < "zebra" < "äpfel" (twice: REVERSE ARRIVAL decides)
+        assert sort_of(c, "SORT (SUBJECT REVERSE ARRIVAL) UTF-8 ALL") == "4 3 2 1".split()
+        # "b@x.example" (no name) < "emile" < "zoe" < "émile"
+        assert sort_of(c, "SORT (DISPLAYFROM) UTF-8 ALL") == "3 2 4 1".split()
+        # FROM is the addr-mailbox: a < b < c < z
+        assert sort_of(c, "SORT (FROM) UTF-8 ALL") == "2 3 4 1".split()
+        # one sent date for all: threads in mailbox order, "Äpfel" joined
+        assert thread_of(c, "THREAD ORDEREDSUBJECT UTF-8 ALL") == "(1 2)(3)(4)"
