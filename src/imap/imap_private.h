@@ -309,4 +309,8 @@ imap_cmd_func_t imap_cmd_store, imap_cmd_expunge, imap_cmd_copy, imap_cmd_move;
  * job (NO [NONEXISTENT] or [TRYCREATE] rather than a failure) */
 bool imap_mailbox_exists(struct store *store, const char *address, const char *name);
 
+/* sortthread: imap_sort_cmd.c: SORT, UID SORT, THREAD, UID THREAD
+ * (RFC 5256, RFC 5267 ESORT, RFC 5957 SORT=DISPLAY) */
+imap_cmd_func_t imap_cmd_sort, imap_cmd_thread;
+
 #endif

@@ -41,6 +41,8 @@ const char *imap_capabilities(const struct imap_session *s)
 	str_appendz(&caps, " BINARY");
 	/* RFC 4731, RFC 5182 (imap_search_cmd.c) */
 	str_appendz(&caps, " ESEARCH SEARCHRES");
+	/* RFC 5256, RFC 5267, RFC 5957 (imap_sort_cmd.c, imap_thread*.c) */
+	str_appendz(&caps, " SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES");
 	/* RFC 5258, RFC 5819, RFC 6154, RFC 3348, RFC 8438 (imap_list.c,
 	 * imap_mailbox.c) */
 	str_appendz(&caps, " LIST-EXTENDED LIST-STATUS SPECIAL-USE CHILDREN STATUS=SIZE");

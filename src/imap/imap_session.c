@@ -55,10 +55,12 @@ static const struct imap_cmd_def imap_cmds[] = {
 	{ "RENAME", imap_cmd_rename, AU | SE },
 	{ "SEARCH", imap_cmd_search, SE | UI },
 	{ "SELECT", imap_cmd_select, AU | SE },
+	{ "SORT", imap_cmd_sort, SE | UI },
 	{ "STARTTLS", imap_cmd_starttls, NA },
 	{ "STATUS", imap_cmd_status, AU | SE },
 	{ "STORE", imap_cmd_store, SE | UI },
 	{ "SUBSCRIBE", imap_cmd_subscribe, AU | SE },
+	{ "THREAD", imap_cmd_thread, SE | UI },
 	{ "UNSELECT", imap_cmd_unselect, SE },
 	{ "UNSUBSCRIBE", imap_cmd_unsubscribe, AU | SE },
 };

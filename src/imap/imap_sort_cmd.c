@@ -1,0 +1,250 @@
+/* imap_sort_cmd.c: SORT, UID SORT (RFC 5256 3, RFC 5957 DISPLAYFROM and
+ * DISPLAYTO, RFC 5267 ESORT's RETURN answered with ESEARCH, RFC 5182
+ * SAVE) and THREAD, UID THREAD (RFC 5256 4).
+ *
+ * Like SEARCH (imap_search_cmd.c): parsed on the loop, evaluated on the
+ * user's lane (imap_search_run()), then each match's header block read
+ * through the message reader at the offsets of its cached MIME structure
+ * (store_view_message_structure(), as FETCH ENVELOPE does; the cache has
+ * no header values: Subject, From, Date and the Message-IDs are read
+ * from the header, never the body), sorted or threaded on the lane too;
+ * the loop only writes the answer. SORT by ARRIVAL and SIZE reads no
+ * message. A message whose header cannot be read sorts as if it had
+ * none (empty strings, INTERNALDATE). No EXPUNGE is sent meanwhile
+ * (RFC 9051 7.5.1). */
+#include "imap_private.h"
+#include "imap/imap_fetch_render_private.h"
+#include "imap/imap_search_eval.h"
+#include "imap/imap_search_render.h"
+#include "imap/imap_sort.h"
+#include "imap/imap_thread.h"
+#include "lib/log.h"
+#include "mime/mime_parser.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* as SEARCH's: RFC 5256 leaves the program's size to the server */
+#define IMAP_SORT_MAX_NODES 2000
+#define IMAP_SORT_MAX_RANGES 10000
+
+struct imap_sort_job {
+	struct imap_cmd *cmd;
+	struct imap_sort_program prog;
+	struct imap_search_ctx ctx;
+	struct imap_sort_msg *msgs;
+	unsigned count;
+	uint32_t *nums;     /* SORT: the answer in order */
+	uint32_t *uids;     /* SORT: the same as UIDs ("$") */
+	str_t threads;      /* THREAD: the thread-lists */
+	int result;
+	char error[256];
+};
+
+/* The header block of uid via its cached structure; false: unreadable */
+static bool read_header(struct store_view *view, uint32_t uid, pool_t *tmp, str_t *hdr)
+{
+	const char *error;
+	struct mime_tree *tree = NULL;
+	if (store_view_message_structure(view, uid, tmp, &tree, &error) < 0)
+		return false;
+	struct store_message_reader *r = store_view_message_open(view, uid, &error);
+	bool ok = r != NULL && tree->count > 0 &&
+		imap_fetch_read_header(r, &tree->parts[0], hdr, &error) == 0;
+	if (r != NULL)
+		store_message_close(&r);
+	mime_tree_free(&tree);
+	return ok;
+}
+
+static int collect(struct imap_sort_job *job, struct store_view *view, pool_t *pool,
+		   const uint32_t *uids, unsigned count, const char **error_r)
+{
+	struct store_message_info *infos;
+	unsigned n;
+	if (store_view_list_uids(view, uids, count, pool, &infos, &n, error_r) < 0)
+		return -1;
+	job->msgs = pool_alloc(pool, ((size_t)n + 1) * sizeof(*job->msgs));
+	bool header = imap_sort_needs_header(&job->prog);
+	pool_t *tmp = pool_create(4096);
+	str_t hdr = STR_INIT;
+	for (unsigned i = 0; i < n; i++) {
+		struct imap_sort_msg *m = &job->msgs[i];
+		m->uid = infos[i].uid;
+		m->seq = store_view_seq(view, infos[i].uid);
+		m->size = infos[i].size;
+		m->arrival = infos[i].internaldate;
+		bool have = header && read_header(view, m->uid, tmp, &hdr);
+		imap_sort_msg_fill(&job->prog, have ? hdr.data : NULL, have ? hdr.len : 0,
+				   pool, m);
+		pool_clear(tmp);
+	}
+	str_free(&hdr);
+	pool_destroy(&tmp);
+	job->count = n;
+	return 0;
+}
+
+static void imap_sort_work(void *ctx, struct store *store)
+{
+	struct imap_sort_job *job = ctx;
+	struct imap_session *s = job->cmd->s;
+	struct store_view *view = s->sel->view;
+	pool_t *pool = s->base.cmd_pool;
+	const char *error = "no store handle";
+	uint32_t *uids;
+	unsigned count;
+	job->result = -1;
+	if (store == NULL ||
+	    (job->result = imap_search_run(&job->prog.search, view, &job->ctx, pool, &uids,
+					   &count, &error)) < 0 ||
+	    (job->result = collect(job, view, pool, uids, count, &error)) < 0) {
+		snprintf(job->error, sizeof(job->error), "%s", error);
+		return;
+	}
+	bool uid = job->cmd->uid;
+	if (job->prog.thread) {
+		struct imap_thread_msg *in = imap_sort_thread_input(job->msgs, job->count, uid, pool);
+		struct imap_thread_tree tree;
+		if (job->prog.algorithm == IMAP_THREAD_REFERENCES)
+			imap_thread_references(in, job->count, pool, &tree);
+		else
+			imap_thread_orderedsubject(in, job->count, pool, &tree);
+		imap_thread_render(&job->threads, &tree, pool);
+		return;
+	}
+	imap_sort_messages(&job->prog, job->msgs, job->count);
+	job->nums = pool_alloc(pool, ((size_t)job->count + 1) * sizeof(*job->nums));
+	job->uids = pool_alloc(pool, ((size_t)job->count + 1) * sizeof(*job->uids));
+	for (unsigned i = 0; i < job->count; i++) {
+		job->nums[i] = uid ? job->msgs[i].uid : job->msgs[i].seq;
+		job->uids[i] = job->msgs[i].uid;
+	}
+}
+
+static void imap_sort_job_free(struct imap_sort_job *job)
+{
+	imap_sort_program_free(&job->prog);
+	str_free(&job->threads);
+	free(job);
+}
+
+static int uid_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static void imap_sort_final(struct imap_cmd *cmd)
+{
+	imap_cmd_ok(cmd, NULL, "%s%s completed", cmd->uid ? "UID " : "", cmd->name);
+}
+
+static void imap_sort_render(struct imap_sort_job *job, str_t *out)
+{
+	struct imap_cmd *cmd = job->cmd;
+	if (job->prog.thread) {
+		/* RFC 5256 5: thread-data = "THREAD" [SP 1*thread-list] */
+		str_appendz(out, "* THREAD");
+		if (job->threads.len > 0)
+			str_appendc(out, ' ');
+		str_append(out, job->threads.data, job->threads.len);
+		str_appendz(out, "\r\n");
+	} else if (job->prog.search.has_return) {
+		/* RFC 5267 3.2: ESEARCH, MIN/MAX the first/last in sort
+		 * order, ALL in sort order */
+		imap_search_render(out, &job->prog.search, cmd->tag, cmd->uid, cmd->s->rev2,
+				   job->nums, job->count);
+	} else {
+		/* RFC 5256 5: sort-data = "SORT" *(SP nz-number) */
+		str_appendz(out, "* SORT");
+		for (unsigned i = 0; i < job->count; i++)
+			str_printf(out, " %u", job->nums[i]);
+		str_appendz(out, "\r\n");
+	}
+}
+
+static void imap_sort_done(void *ctx)
+{
+	struct imap_sort_job *job = ctx;
+	struct imap_cmd *cmd = job->cmd;
+	struct imap_session *s = cmd->s;
+	if (imap_session_check_gone(s)) {
+		imap_sort_job_free(job);
+		return;
+	}
+	if (job->result < 0) {
+		log_error("sid=%s event=sort_failed cmd=%s user=%s error=%s", s->base.sid,
+			  cmd->name, log_str(s->user), log_str(job->error));
+		bool limit = job->result == -2;
+		imap_sort_job_free(job);
+		if (limit)
+			imap_cmd_no(cmd, "LIMIT", "%s too expensive", cmd->name);
+		else
+			imap_cmd_no(cmd, "UNAVAILABLE", "%s failed, try again later", cmd->name);
+		return;
+	}
+	if (job->prog.search.return_opts & IMAP_SEARCH_RETURN_SAVE) {
+		/* RFC 5182 2.1 with RFC 5267: "$" is the set of UIDs (MIN and
+		 * MAX alone: the first and last in sort order) */
+		uint32_t *saved;
+		unsigned n;
+		imap_search_saved_result(&job->prog.search, job->uids, job->count,
+					 s->base.cmd_pool, &saved, &n);
+		qsort(saved, n, sizeof(*saved), uid_cmp);
+		imap_selected_save(s->sel, saved, n);
+	}
+	imap_sort_render(job, imap_output_begin(s));
+	imap_sort_job_free(job);
+	imap_output_end(cmd, imap_sort_final);
+}
+
+static void sort_or_thread(struct imap_cmd *cmd, bool thread)
+{
+	struct imap_session *s = cmd->s;
+	struct imap_search_limits limits = {
+		.max_depth = IMAP_MAX_DEPTH,
+		.max_nodes = IMAP_SORT_MAX_NODES,
+		.max_ranges = IMAP_SORT_MAX_RANGES,
+	};
+	struct imap_sort_job *job = xcalloc(1, sizeof(*job));
+	const char *error;
+	if (imap_sort_parse(cmd->args, 0, cmd->count, thread, &limits, &job->prog, &error) < 0) {
+		bool badcharset = job->prog.search.failure == IMAP_SEARCH_FAIL_BADCHARSET;
+		char text[200];
+		snprintf(text, sizeof(text), "%s", error);
+		imap_sort_job_free(job);
+		/* RFC 5256 3: an unknown charset is NO [BADCHARSET] */
+		if (badcharset)
+			imap_cmd_no(cmd, "BADCHARSET (UTF-8 US-ASCII)", "%s", text);
+		else
+			imap_cmd_bad(cmd, "%s", text);
+		return;
+	}
+	if (s->rev2 && imap_search_program_uses_recent(&job->prog.search)) {
+		imap_sort_job_free(job);
+		imap_cmd_bad(cmd, "RECENT, NEW and OLD are not in IMAP4rev2");
+		return;
+	}
+	job->cmd = cmd;
+	const struct imap_selected *sel = s->sel;
+	if (!s->rev2 && sel->recent_count > 0) {
+		job->ctx.recent_first = sel->recent[0].first;
+		job->ctx.recent_end = sel->recent[sel->recent_count - 1].end;
+	}
+	job->ctx.saved = sel->saved;
+	job->ctx.saved_count = sel->saved_count;
+	imap_cmd_wait(cmd);
+	imap_store_run(s, imap_sort_work, imap_sort_done, job);
+}
+
+void imap_cmd_sort(struct imap_cmd *cmd)
+{
+	sort_or_thread(cmd, false);
+}
+
+void imap_cmd_thread(struct imap_cmd *cmd)
+{
+	sort_or_thread(cmd, true);
+}

@@ -1,0 +1,169 @@
+/* imap_sort_keys.c: what SORT and THREAD compare, from a message's raw
+ * header block (imap_sort.h imap_sort_msg_fill()): the base subject
+ * (RFC 5256 2.1), the first From/To/Cc address's mailbox (RFC 5256 3),
+ * display names (RFC 5957 2), the sent date (RFC 5322 3.3, in UTC),
+ * Message-ID, References and In-Reply-To (RFC 5256 4 REFERENCES 1). */
+#include "imap/imap_sort.h"
+
+#include "imap/imap_fetch_render_private.h"
+#include "mime/mime_address.h"
+#include "mime/mime_decode.h"
+#include "mime/mime_header.h"
+#include "mime/mime_subject.h"
+
+#include <ctype.h>
+#include <string.h>
+#include <strings.h>
+
+/* the fields a record may need, in the order of field_names */
+enum { F_SUBJECT, F_FROM, F_TO, F_CC, F_DATE, F_MSGID, F_REFS, F_IRT, F_COUNT };
+static const char *const field_names[F_COUNT] = {
+	"Subject", "From", "To", "Cc", "Date", "Message-ID", "References", "In-Reply-To",
+};
+
+static const char *folded(pool_t *pool, const char *s, size_t len)
+{
+	str_t f = STR_INIT;
+	mime_utf8_fold(s, len, &f);
+	const char *out = pool_strndup(pool, f.data != NULL ? f.data : "", f.len);
+	str_free(&f);
+	return out;
+}
+
+/* the first address of a list that is a mailbox (not a group marker) */
+static const struct mime_address *first_address(pool_t *pool, const str_t *v)
+{
+	struct mime_address *addrs;
+	uint32_t n = mime_address_parse(pool, v->data, v->len, &addrs);
+	for (uint32_t i = 0; i < n; i++) {
+		if (addrs[i].host != NULL && addrs[i].mailbox != NULL)
+			return &addrs[i];
+	}
+	return NULL;
+}
+
+/* RFC 5256 3: FROM/TO/CC sort by the addr-mailbox of the first address */
+static const char *addr_mailbox(pool_t *pool, const str_t *v)
+{
+	const struct mime_address *a = v->len > 0 ? first_address(pool, v) : NULL;
+	return a == NULL ? "" : folded(pool, a->mailbox, strlen(a->mailbox));
+}
+
+/* RFC 5957 2: the display name if there is one, else the addr-spec */
+static const char *display_name(pool_t *pool, const str_t *v)
+{
+	const struct mime_address *a = v->len > 0 ? first_address(pool, v) : NULL;
+	if (a == NULL)
+		return "";
+	if (a->name != NULL && a->name[0] != '\0')
+		return folded(pool, a->name, strlen(a->name));
+	char *spec = a->host[0] != '\0' ? pool_printf(pool, "%s@%s", a->mailbox, a->host) :
+		pool_strdup(pool, a->mailbox);
+	return folded(pool, spec, strlen(spec));
+}
+
+/* RFC 5322 3.6.4 msg-id: "<" id-left "@" id-right ">"; the next one at
+ * *pos, without the brackets, or NULL. Anything that is not one is
+ * skipped (comments, phrases of In-Reply-To, junk). */
+static const char *next_msg_id(pool_t *pool, const str_t *v, size_t *pos)
+{
+	while (*pos < v->len) {
+		const char *lt = memchr(v->data + *pos, '<', v->len - *pos);
+		if (lt == NULL)
+			break;
+		size_t start = (size_t)(lt - v->data) + 1, p = start;
+		bool at = false, ok = true;
+		while (p < v->len && v->data[p] != '>') {
+			unsigned char c = (unsigned char)v->data[p];
+			if (c == '@')
+				at = true;
+			if (c <= ' ' || c == '<' || c == 0x7f)
+				ok = false;
+			if (c == '<')
+				break;
+			p++;
+		}
+		*pos = p;
+		if (p < v->len && v->data[p] == '>' && ok && at && p > start) {
+			*pos = p + 1;
+			return pool_strndup(pool, v->data + start, p - start);
+		}
+	}
+	*pos = v->len;
+	return NULL;
+}
+
+static void fill_refs(pool_t *pool, const str_t *refs, const str_t *irt, struct imap_sort_msg *m)
+{
+	/* RFC 5256 4 1.A: References, else the first In-Reply-To msg-id */
+	const char *ids[IMAP_SORT_MAX_REFS];
+	unsigned n = 0, total = 0;
+	size_t pos = 0;
+	const char *id;
+	while ((id = next_msg_id(pool, refs, &pos)) != NULL) {
+		/* keep the last IMAP_SORT_MAX_REFS (the nearest ancestors) */
+		ids[total++ % IMAP_SORT_MAX_REFS] = id;
+	}
+	if (total == 0) {
+		pos = 0;
+		if ((id = next_msg_id(pool, irt, &pos)) != NULL)
+			ids[total++] = id;
+	}
+	n = total < IMAP_SORT_MAX_REFS ? total : IMAP_SORT_MAX_REFS;
+	m->refs = pool_alloc(pool, (n + 1) * sizeof(*m->refs));
+	for (unsigned k = 0; k < n; k++)
+		m->refs[k] = ids[(total - n + k) % IMAP_SORT_MAX_REFS];
+	m->ref_count = n;
+}
+
+void imap_sort_msg_fill(const struct imap_sort_program *prog, const char *hdr, size_t len,
+			pool_t *pool, struct imap_sort_msg *m)
+{
+	str_t v[F_COUNT];
+	bool seen[F_COUNT] = { false };
+	for (unsigned f = 0; f < F_COUNT; f++)
+		str_init(&v[f]);
+	size_t pos = 0, name_len, field_len;
+	const char *name, *field;
+	while (hdr != NULL && imap_header_next_field(hdr, len, &pos, &name, &name_len, &field,
+						     &field_len)) {
+		for (unsigned f = 0; f < F_COUNT; f++) {
+			/* RFC 5322 3.6: the first of each field counts */
+			if (seen[f] || strlen(field_names[f]) != name_len ||
+			    !mem_ieq(name, field_names[f], name_len))
+				continue;
+			const char *val = memchr(field, ':', field_len) + 1;
+			mime_header_unfold(val, field_len - (size_t)(val - field), &v[f]);
+			seen[f] = true;
+		}
+	}
+	str_t base = STR_INIT;
+	m->reply = mime_base_subject(v[F_SUBJECT].data != NULL ? v[F_SUBJECT].data : "",
+				     v[F_SUBJECT].len, &base);
+	m->subject = folded(pool, base.data != NULL ? base.data : "", base.len);
+	str_free(&base);
+	bool want_from = false, want_to = false, want_cc = false, want_dfrom = false, want_dto = false;
+	for (unsigned k = 0; k < prog->key_count; k++) {
+		want_from |= prog->keys[k] == IMAP_SORT_FROM;
+		want_to |= prog->keys[k] == IMAP_SORT_TO;
+		want_cc |= prog->keys[k] == IMAP_SORT_CC;
+		want_dfrom |= prog->keys[k] == IMAP_SORT_DISPLAYFROM;
+		want_dto |= prog->keys[k] == IMAP_SORT_DISPLAYTO;
+	}
+	m->from = want_from ? addr_mailbox(pool, &v[F_FROM]) : "";
+	m->to = want_to ? addr_mailbox(pool, &v[F_TO]) : "";
+	m->cc = want_cc ? addr_mailbox(pool, &v[F_CC]) : "";
+	m->dfrom = want_dfrom ? display_name(pool, &v[F_FROM]) : "";
+	m->dto = want_dto ? display_name(pool, &v[F_TO]) : "";
+	/* RFC 5256 3 DATE / 4 "sent date": INTERNALDATE when Date: is
+	 * missing or cannot be parsed */
+	if (!seen[F_DATE] || !imap_sort_parse_date(v[F_DATE].data, v[F_DATE].len, &m->date))
+		m->date = m->arrival;
+	if (prog->thread && prog->algorithm == IMAP_THREAD_REFERENCES) {
+		pos = 0;
+		m->message_id = next_msg_id(pool, &v[F_MSGID], &pos);
+		fill_refs(pool, &v[F_REFS], &v[F_IRT], m);
+	}
+	for (unsigned f = 0; f < F_COUNT; f++)
+		str_free(&v[f]);
+}
