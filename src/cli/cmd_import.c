@@ -134,8 +134,8 @@ static int tree_scan(struct import_run *run, const char *path,
 	return 0;
 }
 
-static const struct import_folder *tree_find(const struct import_tree *tree,
-					     const char *mailbox)
+static struct import_folder *tree_find(const struct import_tree *tree,
+				       const char *mailbox)
 {
 	for (unsigned i = 0; i < tree->count; i++) {
 		if (strcmp(tree->folders[i].mailbox, mailbox) == 0)
@@ -166,7 +166,7 @@ static int check_empty(struct import_run *run, const struct import_tree *tree)
 			fprintf(stderr, "postel: import: %s: %s\n", names[i], error);
 			return -1;
 		}
-		const struct import_folder *f = tree_find(tree, names[i]);
+		struct import_folder *f = tree_find(tree, names[i]);
 		const char *why = NULL;
 		if (n > 0 && f == NULL)
 			why = "is not in the import";
@@ -174,10 +174,25 @@ static int check_empty(struct import_run *run, const struct import_tree *tree)
 			 f->uidlist.uidvalidity != st.uidvalidity)
 			why = t_printf("has UIDVALIDITY %u, the import's is %u",
 				       st.uidvalidity, f->uidlist.uidvalidity);
-		for (unsigned j = 0; why == NULL && j < n; j++) {
-			if (!import_folder_has_uid(f, msgs[j].uid))
+		unsigned foreign = 0;
+		for (unsigned j = 0; f != NULL && why == NULL && j < n; j++) {
+			if (import_folder_msg(f, msgs[j].uid) == NULL && foreign++ == 0)
 				why = t_printf("holds UID %u, which the import does "
 					       "not give", msgs[j].uid);
+			/* the one message a killed run may have left under a
+			 * UID of the store's choosing is no reason to refuse */
+			if (foreign == 1 && j + 1 == n) {
+				int ret = import_resume_find_orphan(run, f, msgs, n,
+								    &error);
+				if (ret < 0) {
+					fprintf(stderr, "postel: import: %s: %s\n",
+						names[i], error);
+					return -1;
+				}
+				if (ret > 0)
+					why = NULL;
+				break;
+			}
 		}
 		if (why != NULL) {
 			fprintf(stderr, "postel: import: refused: mailbox %s of %s "

@@ -220,19 +220,31 @@ int import_folder_scan(struct import_run *run, const char *dir,
 	return 0;
 }
 
-bool import_folder_has_uid(const struct import_folder *f, uint32_t uid)
+const struct import_msg *import_folder_msg(const struct import_folder *f,
+					   uint32_t uid)
 {
 	unsigned lo = 0, hi = f->count;
 	while (lo < hi) {
 		unsigned mid = lo + (hi - lo) / 2;
 		if (f->msgs[mid].uid == uid)
-			return true;
+			return &f->msgs[mid];
 		if (f->msgs[mid].uid < uid)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return false;
+	return NULL;
+}
+
+size_t import_lf_to_crlf(const char *in, size_t n, char *out, char *prev)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (in[i] == '\n' && *prev != '\r')
+			out[o++] = '\r';
+		out[o++] = *prev = in[i];
+	}
+	return o;
 }
 
 /* The file's LF line ends to the wire form's CRLF (store.h: the store
@@ -251,18 +263,13 @@ static int copy_message(struct store_delivery *d, int fd, const char **error_r)
 		}
 		if (n == 0)
 			return 0;
-		size_t o = 0;
-		for (ssize_t i = 0; i < n; i++) {
-			if (in[i] == '\n' && prev != '\r')
-				out[o++] = '\r';
-			out[o++] = prev = in[i];
-		}
+		size_t o = import_lf_to_crlf(in, (size_t)n, out, &prev);
 		if (store_delivery_write(d, out, o, error_r) < 0)
 			return -1;
 	}
 }
 
-static void message_flags(struct import_run *run, const struct import_folder *f,
+void import_message_flags(struct import_run *run, const struct import_folder *f,
 			  const struct import_msg *m,
 			  struct store_flags_update *update)
 {
@@ -299,7 +306,7 @@ static int import_message(struct import_run *run, const struct import_folder *f,
 		return 1;
 	}
 	struct store_flags_update update;
-	message_flags(run, f, m, &update);
+	import_message_flags(run, f, m, &update);
 	struct store_delivery *d = store_delivery_begin(run->store, run->address,
 							f->mailbox, error_r);
 	if (d == NULL) {
@@ -322,18 +329,23 @@ static int import_message(struct import_run *run, const struct import_folder *f,
 	return store_delivery_commit(&d, &uid, error_r) < 0 ? -1 : 0;
 }
 
-static int present_uids(struct import_run *run, const struct import_folder *f,
+/* The UIDs the store's mailbox holds (UID order), after the repair of
+ * what a kill left (import_resume.c). */
+static int present_uids(struct import_run *run, struct import_folder *f,
 			uint32_t **uids_r, unsigned *count_r, const char **error_r)
 {
 	struct store_message_info *msgs;
-	unsigned count;
+	unsigned count, n = 0;
 	if (store_mailbox_list_messages(run->store, run->address, f->mailbox,
-					run->pool, &msgs, &count, error_r) < 0)
+					run->pool, &msgs, &count, error_r) < 0 ||
+	    import_resume_repair(run, f, msgs, count, error_r) < 0)
 		return -1;
 	*uids_r = pool_alloc(run->pool, (count + 1) * sizeof(**uids_r));
-	for (unsigned i = 0; i < count; i++)
-		(*uids_r)[i] = msgs[i].uid; /* UID order (store.h) */
-	*count_r = count;
+	for (unsigned i = 0; i < count; i++) {
+		if (msgs[i].uid != f->orphan_uid)
+			(*uids_r)[n++] = msgs[i].uid; /* UID order (store.h) */
+	}
+	*count_r = n;
 	return 0;
 }
 
