@@ -88,8 +88,9 @@ static const char *uidlist_entry(const char *s, size_t len, unsigned version,
 {
 	unsigned long long uid;
 	size_t i = 0;
-	if (!take_number(s, len, &i, UINT32_MAX - 1, &uid) || i >= len || s[i] != ' ')
-		return "no UID";
+	if (!take_number(s, len, &i, UINT32_MAX - 1, &uid) || uid == 0 ||
+	    i >= len || s[i] != ' ')
+		return "no UID"; /* RFC 9051 2.3.1.1: UIDs are nonzero */
 	const char *base;
 	if (version == 1) {
 		base = s + i + 1;
@@ -225,6 +226,7 @@ static uint32_t log_record_size(uint32_t offset)
 #define LOG_TYPE_MASK 0x000fffffu
 #define LOG_TYPE_MODSEQ_UPDATE 0x00008000u
 #define LOG_MODSEQ_UPDATE_SIZE 12 /* uid, modseq low32, high32 */
+#define LOG_MODSEQ_PLAUSIBLE (1ull << 62)
 
 int import_modseq_bound(const unsigned char *data, size_t len,
 			uint64_t *bound_r, const char **error_r)
@@ -253,11 +255,17 @@ int import_modseq_bound(const unsigned char *data, size_t len,
 			     i += LOG_MODSEQ_UPDATE_SIZE) {
 				uint64_t m = (uint64_t)get_u32(data + i + 4) |
 					(uint64_t)get_u32(data + i + 8) << 32;
-				if (m > base && m < UINT64_MAX / 4)
+				if (m > base)
 					base = m;
 			}
 		}
 		pos += size;
+	}
+	/* RFC 7162 3.1.1: MODSEQs stay below 2^63; one from a damaged log
+	 * that leaves no room above it is refused, not trusted */
+	if (base > LOG_MODSEQ_PLAUSIBLE) {
+		*error_r = "implausible MODSEQ in the transaction log";
+		return -1;
 	}
 	/* an unreadable tail: a record per 8 bytes at most */
 	records += (len - pos) / 8 + 1;

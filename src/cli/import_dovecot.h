@@ -71,7 +71,8 @@ void import_filename_parse(const char *name, struct import_filename *fn_r);
  * since a record raises the MODSEQ by one at most (Dovecot's
  * mail_transaction_update_modseq()), plus one for every 8 bytes past
  * the first record it cannot read. Too high is safe (RFC 7162 3.1.1:
- * a client only asks for more), too low is not. -1: not a log file. */
+ * a client only asks for more), too low is not. -1: not a log file, or
+ * a MODSEQ above 2^62 in it (damaged: no room left to count up). */
 int import_modseq_bound(const unsigned char *data, size_t len,
 			uint64_t *bound_r, const char **error_r);
 

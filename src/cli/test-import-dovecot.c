@@ -63,7 +63,7 @@ static void test_uidlist_v3(void **state)
 static void test_uidlist_v1_and_bad_headers(void **state)
 {
 	(void)state;
-	static const char v1[] = "1 1234 5\n1 a.host\n4 b.host\n";
+	static const char v1[] = "1 1234 5\n000 zero.uid\n1 a.host\n4 b.host\n";
 	struct import_uidlist l;
 	const char *error;
 	assert_int_equal(import_uidlist_parse(v1, sizeof(v1) - 1, pool, &l, &error), 0);
@@ -72,6 +72,7 @@ static void test_uidlist_v1_and_bad_headers(void **state)
 	assert_int_equal(l.uidnext, 5);
 	assert_int_equal(l.count, 2);
 	assert_string_equal(l.entries[1].base, "b.host");
+	assert_int_equal(l.bad_lines, 1); /* UID 0 */
 	assert_int_equal(import_uidlist_parse("", 0, pool, &l, &error), -1);
 	assert_int_equal(import_uidlist_parse("2 V1 N2\n", 8, pool, &l, &error), -1);
 	assert_int_equal(import_uidlist_parse("3 Vx N2\n", 8, pool, &l, &error), -1);
@@ -157,6 +158,8 @@ static void test_modseq_bound(void **state)
 	log[40] = 0;
 	assert_int_equal(import_modseq_bound(log, 72, &bound, &error), 0);
 	assert_int_equal(bound, 100 + 32 / 8 + 1);
+	put_u32(log + 28, 0x80000000u); /* initial_modseq 2^63: damaged */
+	assert_int_equal(import_modseq_bound(log, 72, &bound, &error), -1);
 	log[0] = 2;
 	assert_int_equal(import_modseq_bound(log, 72, &bound, &error), -1);
 	assert_int_equal(import_modseq_bound(log, 10, &bound, &error), -1);
