@@ -125,7 +125,8 @@ static int tree_scan(struct import_run *run, const char *path,
 	}
 	closedir(dir);
 	str_free(&name);
-	qsort(tree->folders, tree->count, sizeof(*tree->folders), folder_cmp);
+	if (tree->count > 0)
+		qsort(tree->folders, tree->count, sizeof(*tree->folders), folder_cmp);
 	for (unsigned i = 1; i < tree->count; i++) {
 		if (strcmp(tree->folders[i - 1].mailbox, tree->folders[i].mailbox) == 0)
 			import_problem(run, tree->folders[i].dir, "a second folder "

@@ -153,7 +153,7 @@ static int entry_cmp_base(const void *a, const void *b)
 	return strcmp((*x)->base, (*y)->base);
 }
 
-static int msg_cmp_name(const void *a, const void *b)
+static int msg_cmp_uid(const void *a, const void *b)
 {
 	const struct import_msg *x = a, *y = b;
 	return x->uid != y->uid ? (x->uid < y->uid ? -1 : 1) :
@@ -186,7 +186,8 @@ static void assign_uids(struct import_run *run, struct import_folder *f)
 		}
 	}
 	/* the unlisted ones (uid 0) sort first, by name */
-	qsort(f->msgs, f->count, sizeof(*f->msgs), msg_cmp_name);
+	if (f->count > 0)
+		qsort(f->msgs, f->count, sizeof(*f->msgs), msg_cmp_uid);
 	uint32_t next = f->uidlist.uidnext > 0 ? f->uidlist.uidnext : 1;
 	unsigned unlisted = 0;
 	while (unlisted < f->count && f->msgs[unlisted].uid == 0)
@@ -199,7 +200,8 @@ static void assign_uids(struct import_run *run, struct import_folder *f)
 		}
 		f->msgs[i].uid = next++;
 	}
-	qsort(f->msgs, f->count, sizeof(*f->msgs), msg_cmp_name);
+	if (f->count > 0)
+		qsort(f->msgs, f->count, sizeof(*f->msgs), msg_cmp_uid);
 	f->uidnext = next;
 	if (f->has_uidlist && unlisted > 0)
 		fprintf(stdout, "import: mailbox=%s new_uids=%u (files not in "
@@ -384,6 +386,8 @@ int import_folder_run(struct import_run *run, struct import_folder *f)
 	uint32_t uidnext = status.uidnext;
 	for (unsigned i = 0; i < f->count; i++) {
 		const struct import_msg *m = &f->msgs[i];
+		if (m->uid == 0)
+			continue; /* no UID left for it: reported */
 		while (p < present_count && present[p] < m->uid)
 			p++;
 		if (p < present_count && present[p] == m->uid) {
