@@ -23,11 +23,12 @@ import signal
 import sqlite3
 import subprocess
 import tempfile
+import threading
 import time
 
 import pytest
 
-from conftest import POSTEL_BIN, SANITIZER_MARKERS, free_ports, make_message, scaled, token
+from conftest import free_ports, make_message, scaled, token
 from imap_helpers import deliver, login, new_user
 
 DOVECOT = "/usr/sbin/dovecot"
@@ -334,107 +335,107 @@ def make_tree(top, pw, inbox=0, unlisted=0, validity=1234567, first_uid=1):
     return uid  # Dovecot's UIDNEXT
 
 
+@pytest.fixture
+def source():
+    """A fresh directory for a Maildir++ tree, readable by the run user."""
+    pw = run_user()
+    top = pathlib.Path(tempfile.mkdtemp(prefix="postel-import-", dir="/tmp"))
+    yield top, pw
+    shutil.rmtree(top, ignore_errors=True)
+
+
 def uids_of(c, mailbox):
     return mailbox_state(c, mailbox)[2]
 
 
-def test_import_refuses_nonempty(postel, tmp_path):
-    pw = run_user()
-    top = pathlib.Path(tempfile.mkdtemp(prefix="postel-import-", dir="/tmp"))
+def test_import_refuses_nonempty(postel, source):
+    top, pw = source
+    make_tree(top, pw, inbox=3)
+    user, password = new_user(postel)
+    deliver(postel, user)
+    rc, stdout, stderr = import_cmd(postel, top, user)
+    assert rc == 1, stdout + stderr
+    assert re.search(r"refused: mailbox INBOX of \S+ already holds 1 messages", stderr), stderr
+    assert "imported=0" in stdout
+    with postel_session(postel, user, password) as c:
+        names = [line.decode() for line in ok(c.list())]
+        assert not any("Lists" in n or "Empty" in n for n in names), names
+        assert len(uids_of(c, "INBOX")) == 1
+        assert mailbox_state(c, "INBOX")[0] != 1234567
+
+
+def test_import_resume_after_kill(postel, source):
+    top, pw = source
+    n, unlisted = 450, 2
+    uidnext = make_tree(top, pw, inbox=n, unlisted=unlisted, first_uid=5)
+    user, password = new_user(postel)
+    argv = postel.global_args() + ["import", "maildir", str(top), user]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    watchdog = threading.Timer(scaled(60), proc.kill)  # readline() below blocks
+    watchdog.start()
     try:
-        make_tree(top, pw, inbox=3)
-        user, password = new_user(postel)
-        deliver(postel, user)
-        rc, stdout, stderr = import_cmd(postel, top, user)
-        assert rc == 1, stdout + stderr
-        assert re.search(r"refused: mailbox INBOX of \S+ already holds 1 messages", stderr), stderr
-        assert "imported=0" in stdout
-        with postel_session(postel, user, password) as c:
-            names = [line.decode() for line in ok(c.list())]
-            assert not any("Lists" in n or "Empty" in n for n in names), names
-            assert len(uids_of(c, "INBOX")) == 1
-            assert mailbox_state(c, "INBOX")[0] != 1234567
+        deadline = time.monotonic() + scaled(60)
+        seen = b""
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            seen += line
+            if re.match(rb"import: mailbox=INBOX messages=(1|2)00/", line) or not line:
+                break
+        proc.kill()   # SIGKILL mid-way
     finally:
-        shutil.rmtree(top, ignore_errors=True)
+        watchdog.cancel()
+        proc.wait(timeout=scaled(10))
+        proc.stdout.close()
+        proc.stderr.close()
+    assert re.search(rb"messages=(1|2)00/452", seen), seen
+    assert b"import: done" not in seen, seen
+
+    rc, stdout, stderr = import_cmd(postel, top, user)
+    assert rc == 0, stdout + stderr
+    done = re.search(r"import: done mailboxes=3 imported=(\d+) already=(\d+) problems=0",
+                     stdout)
+    assert done, stdout
+    imported, already = int(done.group(1)), int(done.group(2))
+    assert already >= 100 and imported + already == n + unlisted + 1, stdout
+
+    with postel_session(postel, user, password) as c:
+        validity, next_uid, msgs = mailbox_state(c, "INBOX")
+        assert validity == 1234567
+        listed = sorted(msgs)[:n]
+        assert listed[0] == 5 and len(msgs) == n + unlisted
+        # the unlisted ones got Dovecot's UIDNEXT and the next
+        assert sorted(msgs)[n:] == [uidnext, uidnext + 1]
+        assert next_uid == uidnext + 2
+        assert msgs[5] == {"\\Flagged", "$Label1"} and msgs[7] == {"\\Seen"}
+        assert mailbox_state(c, "Lists/Daily")[:2] == (777, 3)
+        assert mailbox_state(c, "Empty") == (888, 40, {})
+        assert lsub(c) == ["INBOX", "Lists/Daily"]
+
+    rc, stdout, stderr = import_cmd(postel, top, user)
+    assert rc == 0, stdout + stderr
+    assert (f"import: done mailboxes=3 imported=0 already={n + unlisted + 1} "
+            "problems=0") in stdout, stdout
 
 
-def test_import_resume_after_kill(postel, tmp_path):
-    pw = run_user()
-    top = pathlib.Path(tempfile.mkdtemp(prefix="postel-import-", dir="/tmp"))
-    try:
-        n, unlisted = 450, 2
-        uidnext = make_tree(top, pw, inbox=n, unlisted=unlisted, first_uid=5)
-        user, password = new_user(postel)
-        argv = postel.global_args() + ["import", "maildir", str(top), user]
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        try:
-            deadline = time.monotonic() + scaled(60)
-            seen = b""
-            while time.monotonic() < deadline:
-                line = proc.stdout.readline()
-                seen += line
-                if re.match(rb"import: mailbox=INBOX messages=(1|2)00/", line) or not line:
-                    break
-            proc.kill()   # SIGKILL mid-way
-        finally:
-            proc.wait(timeout=scaled(10))
-            proc.stdout.close()
-            proc.stderr.close()
-        assert re.search(rb"messages=(1|2)00/452", seen), seen
-        assert b"import: done" not in seen, seen
-
-        rc, stdout, stderr = import_cmd(postel, top, user)
-        assert rc == 0, stdout + stderr
-        done = re.search(r"import: done mailboxes=3 imported=(\d+) already=(\d+) problems=0",
-                         stdout)
-        assert done, stdout
-        imported, already = int(done.group(1)), int(done.group(2))
-        assert already >= 100 and imported + already == n + unlisted + 1, stdout
-
-        with postel_session(postel, user, password) as c:
-            validity, next_uid, msgs = mailbox_state(c, "INBOX")
-            assert validity == 1234567
-            listed = sorted(msgs)[:n]
-            assert listed[0] == 5 and len(msgs) == n + unlisted
-            # the unlisted ones got Dovecot's UIDNEXT and the next
-            assert sorted(msgs)[n:] == [uidnext, uidnext + 1]
-            assert next_uid == uidnext + 2
-            assert msgs[5] == {"\\Flagged", "$Label1"} and msgs[7] == {"\\Seen"}
-            assert mailbox_state(c, "Lists/Daily")[:2] == (777, 3)
-            assert mailbox_state(c, "Empty") == (888, 40, {})
-            assert lsub(c) == ["INBOX", "Lists/Daily"]
-
-        rc, stdout, stderr = import_cmd(postel, top, user)
-        assert rc == 0, stdout + stderr
-        assert (f"import: done mailboxes=3 imported=0 already={n + unlisted + 1} "
-                "problems=0") in stdout, stdout
-    finally:
-        shutil.rmtree(top, ignore_errors=True)
-
-
-def test_import_reports_what_it_cannot_take(postel, tmp_path):
-    pw = run_user()
-    top = pathlib.Path(tempfile.mkdtemp(prefix="postel-import-", dir="/tmp"))
-    try:
-        make_tree(top, pw, inbox=4)
-        (top / ".a&AC8-b" / "cur").mkdir(parents=True)       # '/' in a name
-        with open(top / "dovecot-uidlist", "a") as f:
-            f.write("3 :out-of-order\n")
-        unreadable = next((top / "cur").iterdir())
-        os.chmod(unreadable, 0)
-        chown_tree(top, pw)
-        user, password = new_user(postel)
-        rc, stdout, stderr = import_cmd(postel, top, user)
-        assert rc == 1, stdout + stderr
-        assert re.search(r"\.a&AC8-b: bad folder name", stderr), stderr
-        assert re.search(r"dovecot-uidlist: 1 lines not taken \(line 6: UID not above", stderr), \
-            stderr
-        assert f"{unreadable}: Permission denied" in stderr, stderr
-        assert "import: done mailboxes=3 imported=4 already=0 problems=3" in stdout, stdout
-        with postel_session(postel, user, password) as c:
-            assert len(uids_of(c, "INBOX")) == 3
-    finally:
-        shutil.rmtree(top, ignore_errors=True)
+def test_import_reports_what_it_cannot_take(postel, source):
+    top, pw = source
+    make_tree(top, pw, inbox=4)
+    (top / ".a&AC8-b" / "cur").mkdir(parents=True)       # '/' in a name
+    with open(top / "dovecot-uidlist", "a") as f:
+        f.write("3 :out-of-order\n")
+    unreadable = next((top / "cur").iterdir())
+    os.chmod(unreadable, 0)
+    chown_tree(top, pw)
+    user, password = new_user(postel)
+    rc, stdout, stderr = import_cmd(postel, top, user)
+    assert rc == 1, stdout + stderr
+    assert re.search(r"\.a&AC8-b: bad folder name", stderr), stderr
+    assert re.search(r"dovecot-uidlist: 1 lines not taken \(line 6: UID not above", stderr), \
+        stderr
+    assert f"{unreadable}: Permission denied" in stderr, stderr
+    assert "import: done mailboxes=3 imported=4 already=0 problems=3" in stdout, stdout
+    with postel_session(postel, user, password) as c:
+        assert len(uids_of(c, "INBOX")) == 3
 
 
 def test_import_usage(postel):
@@ -445,9 +446,6 @@ def test_import_usage(postel):
     rc, out, err = postel.cli("import", "maildir", "/nonexistent", "nobody@example.org",
                               check=False)
     assert rc == 1 and "no user nobody@example.org" in err, err
-    for marker in SANITIZER_MARKERS:
-        assert marker not in err
-    assert POSTEL_BIN
 
 
 @pytest.mark.parametrize("k", [1, 2])
