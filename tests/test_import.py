@@ -1,17 +1,11 @@
 """`postel import maildir PATH ADDRESS` (issue 12 item 8): migration from
-Dovecot keeping UIDs.
-
-A private Dovecot (Debian's dovecot-imapd, own config and directories in
-/tmp, loopback, never the system one) holds a mailbox with several
-folders (one empty, one nested, one with a non-ASCII name), keywords,
-flags, expunged gaps and a subscription list; mbsync syncs it into a local
-Maildir. After `postel import maildir` of Dovecot's Maildir, mbsync pointed
-at Postel with the same sync state transfers nothing and changes nothing,
-and imaplib sees the same UIDVALIDITY, UIDNEXT, UIDs, flags and
-subscriptions on both servers, with a HIGHESTMODSEQ no lower than
-Dovecot's. Without Dovecot: the refusal of a user whose mailboxes are not
-empty, a resumed import after kill -9 mid-way (then a third run that
-changes nothing), and the report of what cannot be taken."""
+Dovecot keeping UIDs. A private Dovecot (own config in /tmp, loopback)
+holds folders (one empty, one nested, one non-ASCII), keywords, flags,
+expunged gaps and subscriptions, synced by mbsync into a local Maildir;
+after the import mbsync pointed at Postel with the same sync state moves
+nothing, and both servers show the same UIDVALIDITY, UIDNEXT, UIDs, flags
+and subscriptions, Postel's HIGHESTMODSEQ no lower. Without Dovecot: the
+refusal, resuming after kill -9, and the report of what is not taken."""
 import contextlib
 import imaplib
 import os
@@ -200,10 +194,8 @@ def mbsync_rc(tmp_path, local, far):
 
 
 def mbsync(tmp_path, rc):
-    """Runs mbsync on a pseudo-terminal (its counters are printed on a TTY
-    only); returns its output and the counters of its last line:
-    [(op, done, total)] for the far then the near side (isync 1.4 prints
-    new, flagged and trashed counts)."""
+    """mbsync on a pseudo-terminal (it prints its counters on a TTY only):
+    its output and [(op, done, total)] of its last counters line."""
     env = dict(os.environ, HOME=str(tmp_path), LC_ALL="C.UTF-8")
     cmd = f"mbsync -c {rc} -a"
     argv = (["script", "-qec", cmd, "/dev/null"] if shutil.which("script")
@@ -344,10 +336,6 @@ def source():
     shutil.rmtree(top, ignore_errors=True)
 
 
-def uids_of(c, mailbox):
-    return mailbox_state(c, mailbox)[2]
-
-
 def test_import_refuses_nonempty(postel, source):
     top, pw = source
     make_tree(top, pw, inbox=3)
@@ -360,7 +348,7 @@ def test_import_refuses_nonempty(postel, source):
     with postel_session(postel, user, password) as c:
         names = [line.decode() for line in ok(c.list())]
         assert not any("Lists" in n or "Empty" in n for n in names), names
-        assert len(uids_of(c, "INBOX")) == 1
+        assert len(mailbox_state(c, "INBOX")[2]) == 1
         assert mailbox_state(c, "INBOX")[0] != 1234567
 
 
@@ -435,7 +423,7 @@ def test_import_reports_what_it_cannot_take(postel, source):
     assert f"{unreadable}: Permission denied" in stderr, stderr
     assert "import: done mailboxes=3 imported=4 already=0 problems=3" in stdout, stdout
     with postel_session(postel, user, password) as c:
-        assert len(uids_of(c, "INBOX")) == 3
+        assert len(mailbox_state(c, "INBOX")[2]) == 3
 
 
 def test_import_usage(postel):
@@ -490,7 +478,7 @@ def test_import_resume_cut_short_delivery(postel, k):
         later = time.time() + 5
         os.utime(new, (later, later))
         with postel_session(postel, user, password) as c:
-            got = uids_of(c, "INBOX")
+            got = mailbox_state(c, "INBOX")[2]
             assert sorted(got) == [u for u, _ in entries[:k]] + [entries[k - 1][0] + 1]
 
         rc, stdout, stderr = import_cmd(postel, top, user)

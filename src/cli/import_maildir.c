@@ -100,6 +100,10 @@ static void scan_meta(struct import_run *run, struct import_folder *f)
 		ret = -1;
 	if (ret < 0)
 		import_problem(run, path, t_printf("%s: HIGHESTMODSEQ not kept", error));
+	if (ret == 0 && f->has_uidlist)
+		fprintf(stdout, "import: mailbox=%s notice=no dovecot.index.log: "
+			"Dovecot's HIGHESTMODSEQ unknown (its indexes elsewhere, "
+			"INDEX=?)\n", f->mailbox);
 	pool_destroy(&tmp);
 }
 
