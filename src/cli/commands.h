@@ -29,6 +29,7 @@ int cmd_alias(struct cli_ctx *ctx, int argc, char **argv);  /* cmd_user.c */
 int cmd_queue(struct cli_ctx *ctx, int argc, char **argv);  /* cmd_queue.c */
 int queue_cmd_bounce(struct cli_ctx *ctx, int argc, char **argv); /* cmd_queue_bounce.c */
 int cmd_dkim(struct cli_ctx *ctx, int argc, char **argv);   /* cmd_dkim.c */
+int cmd_import(struct cli_ctx *ctx, int argc, char **argv); /* cmd_import.c */
 /* cmd_queue_control.c; op is an enum queue_control_op (queue/queue.h) */
 int queue_cmd_control(struct cli_ctx *ctx, int op, int argc, char **argv);
 int queue_cmd_flush(struct cli_ctx *ctx);

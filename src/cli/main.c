@@ -42,6 +42,7 @@ static const struct cli_command cli_commands[] = {
 	{ "domain", cmd_domain, "manage the local mail domains", true },
 	{ "alias", cmd_alias, "manage address aliases", true },
 	{ "queue", cmd_queue, "inspect and manage the outbound queue", true },
+	{ "import", cmd_import, "take a Dovecot Maildir++ tree into a user's mailboxes", true },
 	/* root: keys are root's, readable by run_user's group (cmd_dkim.c) */
 	{ "dkim", cmd_dkim, "create and list DKIM signing keys", false },
 	{ "probe", cmd_probe, "check a mail server's ports and say what to use", false },
