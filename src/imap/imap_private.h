@@ -144,6 +144,11 @@ struct imap_session {
 	struct imap_append *append;
 	struct store_delivery *delivery;
 	struct imap_idle *idle; /* IDLE running (imap_idle.c) */
+	/* MULTIAPPEND (imap_multiappend.c, RFC 3502): the messages of the
+	 * running APPEND written before the current one, committed with it
+	 * in one step or aborted (also by imap_store_close()) */
+	struct store_delivery **multi;
+	unsigned multi_count;
 
 	/* a large answer written as the client reads (imap_output_end) */
 	str_t out;
