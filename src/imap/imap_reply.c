@@ -39,6 +39,8 @@ const char *imap_capabilities(const struct imap_session *s)
 		   (unsigned long long)s->base.env->config->message_size_limit);
 	/* RFC 3516: FETCH BINARY (imap_fetch_render_binary.c), APPEND ~{n} */
 	str_appendz(&caps, " BINARY");
+	/* RFC 3502 (imap_multiappend.c): all or none, one commit */
+	str_appendz(&caps, " MULTIAPPEND");
 	/* RFC 4731, RFC 5182 (imap_search_cmd.c) */
 	str_appendz(&caps, " ESEARCH SEARCHRES");
 	/* RFC 5258, RFC 5819, RFC 6154, RFC 3348, RFC 8438 (imap_list.c,
