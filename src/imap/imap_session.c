@@ -59,6 +59,7 @@ static const struct imap_cmd_def imap_cmds[] = {
 	{ "STATUS", imap_cmd_status, AU | SE },
 	{ "STORE", imap_cmd_store, SE | UI },
 	{ "SUBSCRIBE", imap_cmd_subscribe, AU | SE },
+	{ "UNAUTHENTICATE", imap_cmd_unauthenticate, AU | SE },
 	{ "UNSELECT", imap_cmd_unselect, SE },
 	{ "UNSUBSCRIBE", imap_cmd_unsubscribe, AU | SE },
 };
