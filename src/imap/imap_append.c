@@ -81,7 +81,8 @@ bool imap_append_prefix(struct imap_session *s, const char *line, size_t len, si
 	const char *error;
 	if (literal_parse_prefix(line, len, &limits, &prefix, &error) != LITERAL_PREFIX_OK)
 		return false;
-	size_t end = prefix.start;
+	bool utf8;
+	size_t end = imap_utf8_append_form(line, &prefix, &utf8);
 	while (end > 0 && line[end - 1] == ' ')
 		end--;
 	/* on the first line, a literal right after the name is the mailbox */
@@ -89,6 +90,7 @@ bool imap_append_prefix(struct imap_session *s, const char *line, size_t len, si
 		return false;
 	struct imap_append *a = xcalloc(1, sizeof(*a));
 	a->prefix = prefix;
+	a->utf8 = utf8;
 	a->pool = pool_create(1024);
 	s->append = a;
 	*len_r = end;
@@ -286,6 +288,10 @@ void imap_cmd_append(struct imap_cmd *cmd)
 		append_bad(cmd, error);
 		return;
 	}
+	if (a->utf8 && !s->utf8_accept) {
+		append_bad(cmd, "APPEND UTF8 needs ENABLE UTF8=ACCEPT (RFC 6855 4)");
+		return;
+	}
 	const char *code, *text;
 	if (imap_append_check_size(s, a->prefix.size, &code, &text) < 0) {
 		append_no(cmd, code, text);
@@ -443,6 +449,8 @@ bool imap_append_input(struct imap_session *s)
 		s->input = IMAP_INPUT_COMMAND;
 		return true;
 	}
+	if (r == CONN_LINE_OK && !imap_utf8_append_end(a->utf8, &line, &len))
+		r = CONN_LINE_TOOLONG; /* the UTF8 form's ")" is missing: BAD */
 	if (r == CONN_LINE_OK && len > 0 && append_ok(a)) {
 		/* RFC 3502 3: the next message of a MULTIAPPEND */
 		imap_multiappend_next(s, line, len);

@@ -33,6 +33,7 @@ struct imap_append {
 	bool discard;         /* the command was answered: drop the octets */
 	bool write_failed;
 	bool bad_line;        /* something followed the literal */
+	bool utf8;            /* RFC 6855 4: "UTF8 (~{n}" ... ")" */
 	pool_t *pool;
 	const char *address, *mailbox;
 	struct store_flags_update flags;

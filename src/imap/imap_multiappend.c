@@ -166,9 +166,15 @@ void imap_multiappend_next(struct imap_session *s, const char *line, size_t len)
 		multi_refuse(s, true, "TOOBIG", "Non-synchronising literal over 4096 octets");
 		return;
 	}
-	size_t end = prefix.start;
+	bool utf8;
+	size_t end = imap_utf8_append_form(line, &prefix, &utf8);
 	while (end > 0 && line[end - 1] == ' ')
 		end--;
+	a->utf8 = utf8;
+	if (utf8 && !s->utf8_accept) {
+		multi_refuse(s, true, NULL, "APPEND UTF8 needs ENABLE UTF8=ACCEPT (RFC 6855 4)");
+		return;
+	}
 	struct store_flags_update done_flags = a->flags;
 	time_t done_date = a->internaldate;
 	if (line[0] != ' ' || multi_parse_item(a, line, end, &error) < 0) {

@@ -149,6 +149,9 @@ struct imap_session {
 	 * in one step or aborted (also by imap_store_close()) */
 	struct store_delivery **multi;
 	unsigned multi_count;
+	/* UTF8=ACCEPT (imap_utf8.c, RFC 6855): enabled by its own ENABLE
+	 * (utf8_accept is also set by IMAP4rev2) */
+	bool utf8_enabled;
 
 	/* a large answer written as the client reads (imap_output_end) */
 	str_t out;
@@ -312,5 +315,14 @@ bool imap_mailbox_exists(struct store *store, const char *address, const char *n
 
 /* imap_unauth.c: UNAUTHENTICATE (RFC 8437) */
 imap_cmd_func_t imap_cmd_unauthenticate;
+
+/* imap_utf8.c: UTF8=ACCEPT (RFC 6855). enable: true if newly enabled
+ * (imap_cmds.c table). append_form: where the arguments before an APPEND
+ * literal end; *utf8_r if the literal is the UTF8 data form "UTF8 (~{n}".
+ * append_end: after such a literal, skip its ")" (false: missing). */
+bool imap_utf8_enable(struct imap_session *s);
+size_t imap_utf8_append_form(const char *line, const struct literal_prefix *prefix,
+			     bool *utf8_r);
+bool imap_utf8_append_end(bool utf8, const char **line, size_t *len);
 
 #endif

@@ -41,6 +41,8 @@ const char *imap_capabilities(const struct imap_session *s)
 	str_appendz(&caps, " BINARY");
 	/* RFC 3502 (imap_multiappend.c): all or none, one commit */
 	str_appendz(&caps, " MULTIAPPEND");
+	/* RFC 6855 (imap_utf8.c): UTF-8 names and APPEND UTF8 once enabled */
+	str_appendz(&caps, " UTF8=ACCEPT");
 	/* RFC 4731, RFC 5182 (imap_search_cmd.c) */
 	str_appendz(&caps, " ESEARCH SEARCHRES");
 	/* RFC 5258, RFC 5819, RFC 6154, RFC 3348, RFC 8438 (imap_list.c,

@@ -26,6 +26,7 @@ static void unauth_done(struct imap_session *s)
 	/* RFC 8437 3: as a fresh connection; ENABLEd extensions are reset */
 	s->rev2 = false;
 	s->utf8_accept = false;
+	s->utf8_enabled = false;
 	session_login_deadline(&s->base, s->base.env->config->login_timeout);
 	imap_cmd_ok(&s->cmd, NULL, "UNAUTHENTICATE completed");
 }
