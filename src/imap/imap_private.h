@@ -149,6 +149,8 @@ struct imap_session {
 	 * in one step or aborted (also by imap_store_close()) */
 	struct store_delivery **multi;
 	unsigned multi_count;
+	/* UNAUTHENTICATE (imap_unauth.c): the heap copy s->user points to */
+	char *user_owned;
 	/* UTF8=ACCEPT (imap_utf8.c, RFC 6855): enabled by its own ENABLE
 	 * (utf8_accept is also set by IMAP4rev2) */
 	bool utf8_enabled;

@@ -372,6 +372,7 @@ bool imap_session_check_gone(struct imap_session *s);
 static void imap_session_destroy(struct imap_session *s)
 {
 	imap_append_free(s);
+	session_str_set(&s->user_owned, NULL, 0);
 	str_free(&s->out);
 	imap_parser_destroy(&s->parser);
 	session_deinit(&s->base);

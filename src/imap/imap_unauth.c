@@ -22,6 +22,7 @@ static void unauth_done(struct imap_session *s)
 		return;
 	log_info("sid=%s event=unauthenticate user=%s", s->base.sid, log_str(s->user));
 	s->user = NULL;
+	session_str_set(&s->user_owned, NULL, 0);
 	s->state = IMAP_STATE_NOT_AUTH;
 	/* RFC 8437 3: as a fresh connection; ENABLEd extensions are reset */
 	s->rev2 = false;
