@@ -219,6 +219,7 @@ void imap_append_start_literal(struct imap_session *s)
 {
 	struct imap_append *a = s->append;
 	a->started = true;
+	a->scan = (struct imap_utf8_scan)IMAP_UTF8_SCAN_INIT;
 	literal_reader_init(&a->reader, &a->prefix);
 	a->phase = APPEND_PHASE_LITERAL;
 	/* RFC 9051 7.5: "+" asks for a synchronising literal's octets */
@@ -337,7 +338,8 @@ static void append_write_done(void *ctx)
 
 static bool append_ok(struct imap_append *a)
 {
-	return !a->write_failed && !a->bad_line && !a->reader.saw_nul;
+	return !a->write_failed && !a->bad_line && !a->reader.saw_nul &&
+		!a->header_8bit_refused;
 }
 
 static void append_finish_work(void *ctx, struct store *store)
@@ -393,6 +395,9 @@ static void append_finish_done(void *ctx)
 	if (a->reader.saw_nul) {
 		imap_append_free(s);
 		imap_cmd_bad(cmd, "NUL in a literal; send the message as ~{n} (RFC 3516)");
+	} else if (a->header_8bit_refused) {
+		imap_append_free(s);
+		imap_cmd_no(cmd, NULL, "8-bit header fields need ENABLE UTF8=ACCEPT (RFC 6855 4)");
 	} else if (a->bad_line) {
 		imap_append_free(s);
 		imap_cmd_bad(cmd, "Expected end of line or another message after the message");
@@ -418,6 +423,8 @@ static void append_chunk(void *ctx, const char *data, size_t len)
 	struct imap_append *a = ctx;
 	if (!a->discard && !a->write_failed)
 		str_append(&a->buf, data, len);
+	if (!a->discard)
+		imap_utf8_header_scan(&a->scan, data, len);
 }
 
 bool imap_append_input(struct imap_session *s)
@@ -449,6 +456,10 @@ bool imap_append_input(struct imap_session *s)
 		s->input = IMAP_INPUT_COMMAND;
 		return true;
 	}
+	/* RFC 6855 4: 8-bit header fields only from a client that enabled
+	 * UTF-8 (UTF8=ACCEPT or IMAP4rev2) */
+	if (a->scan.eight_bit && !s->utf8_accept)
+		a->header_8bit_refused = true;
 	if (r == CONN_LINE_OK && !imap_utf8_append_end(a->utf8, &line, &len))
 		r = CONN_LINE_TOOLONG; /* the UTF8 form's ")" is missing: BAD */
 	if (r == CONN_LINE_OK && len > 0 && append_ok(a)) {

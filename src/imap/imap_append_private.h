@@ -34,6 +34,8 @@ struct imap_append {
 	bool write_failed;
 	bool bad_line;        /* something followed the literal */
 	bool utf8;            /* RFC 6855 4: "UTF8 (~{n}" ... ")" */
+	struct imap_utf8_scan scan; /* the current message's header */
+	bool header_8bit_refused; /* RFC 6855 4: NO, UTF-8 not enabled */
 	pool_t *pool;
 	const char *address, *mailbox;
 	struct store_flags_update flags;

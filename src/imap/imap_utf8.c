@@ -7,12 +7,15 @@
  * "UTF8" SP "(" literal8 ")") is recognised at the end of an APPEND line
  * by imap_utf8_append_form() (for each message of a MULTIAPPEND too),
  * and taken only once UTF-8 was enabled (BAD before: the client has not
- * said it can read what it stores). Messages are stored as sent: 8-bit
- * header fields (SMTPUTF8 mail, RFC 6532) are neither converted nor
- * refused. A client that did not enable UTF-8 gets them as they are,
- * inside literals (8-bit octets are never quoted for rev1, imap_reply.c):
- * the down-conversion RFC 6855 5 allows (RFC 6857) is optional and not
- * done. */
+ * said it can read what it stores). RFC 6855 4: a client that enabled
+ * neither UTF8=ACCEPT nor IMAP4rev2 gets NO for an APPEND whose header
+ * fields hold an 8-bit octet (imap_utf8_header_scan() watches each
+ * message's header as it streams); otherwise messages are stored as
+ * sent, 8-bit header fields (SMTPUTF8 mail, RFC 6532) unconverted.
+ * Not done: RFC 6855 7's choices for legacy clients (hiding, or a
+ * surrogate by the RFC 6857/6858 downgrade): a rev1 client that did not
+ * enable UTF-8 gets such headers as they are, inside literals (8-bit
+ * octets are never quoted for rev1, imap_reply.c). */
 #include "imap_private.h"
 
 #include <strings.h>
@@ -41,6 +44,22 @@ size_t imap_utf8_append_form(const char *line, const struct literal_prefix *pref
 		return start;
 	*utf8_r = true;
 	return start - UTF8_FORM_LEN;
+}
+
+void imap_utf8_header_scan(struct imap_utf8_scan *sc, const char *data, size_t len)
+{
+	/* state: 0 inside a line, 1 after LF (or at the start), 2 after LF CR */
+	for (size_t i = 0; i < len && !sc->body; i++) {
+		unsigned char c = (unsigned char)data[i];
+		if (c >= 0x80)
+			sc->eight_bit = true;
+		if (c == '\n') {
+			sc->body = sc->state != 0; /* an empty line ends the header */
+			sc->state = 1;
+		} else {
+			sc->state = c == '\r' && sc->state == 1 ? 2 : 0;
+		}
+	}
 }
 
 bool imap_utf8_append_end(bool utf8, const char **line, size_t *len)

@@ -61,11 +61,37 @@ static void test_utf8_append_end(void **state)
 	assert_int_equal(len, 4);
 }
 
+static bool header_8bit(const char *msg, size_t piece)
+{
+	struct imap_utf8_scan sc = IMAP_UTF8_SCAN_INIT;
+	size_t len = strlen(msg);
+	for (size_t off = 0; off < len; off += piece)
+		imap_utf8_header_scan(&sc, msg + off, len - off < piece ? len - off : piece);
+	return sc.eight_bit;
+}
+
+static void test_utf8_header_scan(void **state)
+{
+	(void)state;
+	/* any split of the input gives the same answer */
+	for (size_t piece = 1; piece <= 4; piece++) {
+		assert_true(header_8bit("Subject: Gr\xc3\xbc\xc3\x9f\r\n\r\nbody\r\n", piece));
+		assert_false(header_8bit("Subject: x\r\n\r\nb\xc3\xbc" "dy\r\n", piece));
+		assert_false(header_8bit("Subject: x\n\nb\xc3\xbc" "dy\n", piece));
+		assert_true(header_8bit("A: b\r\nB: \xff\r\n\r\n", piece));
+		/* a folded line is still the header */
+		assert_true(header_8bit("A: b\r\n \xc3\xbc\r\n\r\nx", piece));
+		/* no header at all: the body starts at once */
+		assert_false(header_8bit("\r\n\xc3\xbc", piece));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_utf8_append_form),
 		cmocka_unit_test(test_utf8_append_end),
+		cmocka_unit_test(test_utf8_header_scan),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
