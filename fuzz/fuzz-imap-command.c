@@ -8,7 +8,9 @@
  *   - a literal over the limits is never announced;
  *   - a complete command's list lengths stay inside its argument count;
  *   - an accepted sequence set is sorted, merged and within 1..2^32-1/"*";
- *   - an accepted mailbox name is not empty, absolute or with "..". */
+ *   - an accepted mailbox name is not empty, absolute or with "..";
+ *   - APPEND's UTF8 data form (RFC 6855 4, imap_utf8.c) is only found
+ *     in front of a literal8 prefix, right before it. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,7 @@
 #include "imap/imap_mailbox_name.h"
 #include "imap/imap_parser.h"
 #include "imap/imap_seqset.h"
+#include "imap/imap_private.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -89,6 +92,26 @@ static void check_command(const struct imap_command *cmd)
 	}
 }
 
+static void check_utf8_form(const char *line, size_t len)
+{
+	static const struct literal_limits any = { .max_size = 1u << 30, .max_nonsync = 4096 };
+	struct literal_prefix prefix;
+	const char *error;
+	bool utf8;
+	if (literal_parse_prefix(line, len, &any, &prefix, &error) != LITERAL_PREFIX_OK)
+		return;
+	size_t end = imap_utf8_append_form(line, &prefix, &utf8);
+	if (end > prefix.start || (utf8 && (!prefix.binary || end + 6 != prefix.start ||
+					   memcmp(line + prefix.start - 2, " (", 2) != 0)) ||
+	    (!utf8 && end != prefix.start))
+		abort();
+	const char *rest = line;
+	size_t rest_len = len;
+	if (imap_utf8_append_end(true, &rest, &rest_len) && (rest != line + 1 ||
+							     rest_len + 1 != len))
+		abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *in = (const char *)data;
@@ -103,6 +126,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			len--;
 		struct imap_literal_need need;
 		const char *error;
+		check_utf8_form(in + pos, len);
 		int r = imap_parser_feed_line(p, in + pos, len, &need, &error);
 		pos = nl != NULL ? end + 1 : size;
 		if (r < 0) {

@@ -75,6 +75,10 @@ def session(srv):
     user, pw = new_user(srv)
     c = IMAPRaw(srv.imaps_port, tls=True, timeout=30)
     c.login(user, pw)
+    # some generated headers are raw UTF-8: APPEND takes them only with
+    # UTF8=ACCEPT enabled (RFC 6855 4)
+    tagged, _ = c.command("ENABLE UTF8=ACCEPT")
+    assert status_of(tagged) == "OK", tagged
     return c
 
 

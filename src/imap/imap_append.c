@@ -20,6 +20,7 @@
  * (imap_store_close()). A refused {n+} still sends its octets: they are
  * read and dropped. */
 #include "imap_private.h"
+#include "imap/imap_append_private.h"
 #include "imap/imap_args.h"
 #include "imap/imap_mailbox_name.h"
 #include "lib/conn.h"
@@ -33,40 +34,14 @@
 #include <string.h>
 #include <strings.h>
 
-/* the message goes to the store in pieces of about this size */
-#define IMAP_APPEND_CHUNK (64 * 1024)
-#define IMAP_APPEND_FLAGS_MAX 64
-
-enum append_phase {
-	APPEND_PHASE_LITERAL, /* reading the message's octets */
-	APPEND_PHASE_END,     /* reading the rest of the command line */
-};
-
-struct imap_append {
-	struct literal_prefix prefix;
-	struct literal_reader reader;
-	enum append_phase phase;
-	bool started;         /* the delivery is open, octets are wanted */
-	bool discard;         /* the command was answered: drop the octets */
-	bool write_failed;
-	bool bad_line;        /* something followed the literal */
-	pool_t *pool;
-	const char *address, *mailbox;
-	struct store_flags_update flags;
-	time_t internaldate;
-	str_t buf;            /* octets read, not yet written */
-	/* job results */
-	int result;           /* 0 ok, 1 no such mailbox, -1 error */
-	char error[256];
-	uint32_t uidvalidity, uid;
-};
-
 static void append_free(struct imap_append **ap)
 {
 	struct imap_append *a = *ap;
 	if (a == NULL)
 		return;
 	*ap = NULL;
+	if (a->item_parser != NULL)
+		imap_parser_destroy(&a->item_parser);
 	str_free(&a->buf);
 	pool_destroy(&a->pool);
 	free(a);
@@ -106,7 +81,8 @@ bool imap_append_prefix(struct imap_session *s, const char *line, size_t len, si
 	const char *error;
 	if (literal_parse_prefix(line, len, &limits, &prefix, &error) != LITERAL_PREFIX_OK)
 		return false;
-	size_t end = prefix.start;
+	bool utf8;
+	size_t end = imap_utf8_append_form(line, &prefix, &utf8);
 	while (end > 0 && line[end - 1] == ' ')
 		end--;
 	/* on the first line, a literal right after the name is the mailbox */
@@ -114,6 +90,7 @@ bool imap_append_prefix(struct imap_session *s, const char *line, size_t len, si
 		return false;
 	struct imap_append *a = xcalloc(1, sizeof(*a));
 	a->prefix = prefix;
+	a->utf8 = utf8;
 	a->pool = pool_create(1024);
 	s->append = a;
 	*len_r = end;
@@ -121,7 +98,7 @@ bool imap_append_prefix(struct imap_session *s, const char *line, size_t len, si
 }
 
 /* The command is answered; a {n+}'s octets are on their way: drop them. */
-static void append_refused(struct imap_session *s)
+void imap_append_refused(struct imap_session *s)
 {
 	struct imap_append *a = s->append;
 	if (a == NULL)
@@ -140,14 +117,14 @@ static void append_no(struct imap_cmd *cmd, const char *code, const char *text)
 {
 	struct imap_session *s = cmd->s;
 	imap_cmd_no(cmd, code, "%s", text);
-	append_refused(s);
+	imap_append_refused(s);
 }
 
 static void append_bad(struct imap_cmd *cmd, const char *text)
 {
 	struct imap_session *s = cmd->s;
 	imap_cmd_bad(cmd, "%s", text);
-	append_refused(s);
+	imap_append_refused(s);
 }
 
 static int append_parse_flags(struct imap_append *a, const char *const *flags, unsigned count,
@@ -159,6 +136,7 @@ static int append_parse_flags(struct imap_append *a, const char *const *flags, u
 		{ "\\Draft", STORE_FLAG_DRAFT },
 	};
 	const char **kw = pool_alloc(a->pool, (count + 1) * sizeof(*kw));
+	a->flags.sysflags = 0;
 	unsigned nkw = 0;
 	for (unsigned i = 0; i < count; i++) {
 		if (flags[i][0] != '\\') {
@@ -234,7 +212,14 @@ static void append_begin_done(void *ctx)
 			append_no(cmd, "UNAVAILABLE", "Mailbox temporarily unavailable");
 		return;
 	}
+	imap_append_start_literal(s);
+}
+
+void imap_append_start_literal(struct imap_session *s)
+{
+	struct imap_append *a = s->append;
 	a->started = true;
+	a->scan = (struct imap_utf8_scan)IMAP_UTF8_SCAN_INIT;
 	literal_reader_init(&a->reader, &a->prefix);
 	a->phase = APPEND_PHASE_LITERAL;
 	/* RFC 9051 7.5: "+" asks for a synchronising literal's octets */
@@ -242,6 +227,49 @@ static void append_begin_done(void *ctx)
 		conn_printf(s->base.conn, "+ Ready for message data\r\n");
 	s->input = IMAP_INPUT_APPEND;
 	conn_input_resume(s->base.conn);
+}
+
+int imap_append_parse_item(struct imap_append *a, const struct imap_arg *args, unsigned i,
+			   unsigned count, const char **error_r)
+{
+	const char *flags[IMAP_APPEND_FLAGS_MAX];
+	unsigned nflags = 0;
+	a->internaldate = 0;
+	if (i < count && args[i].type == IMAP_ARG_LIST) {
+		if (imap_arg_get_flag_list(args, i, flags, IMAP_APPEND_FLAGS_MAX, &nflags,
+					   error_r) < 0)
+			return -1;
+		i = imap_arg_next(args, i);
+	}
+	if (i < count && args[i].type == IMAP_ARG_QUOTED) {
+		struct imap_date date;
+		if (imap_parse_datetime(args[i].str, args[i].len, &date, error_r) < 0)
+			return -1;
+		a->internaldate = (time_t)imap_date_to_epoch(&date);
+		i++;
+	}
+	if (i != count) {
+		*error_r = "Invalid APPEND arguments";
+		return -1;
+	}
+	return append_parse_flags(a, flags, nflags, error_r);
+}
+
+int imap_append_check_size(struct imap_session *s, uint64_t size, const char **code_r,
+			   const char **text_r)
+{
+	/* RFC 7889 4: refused from the size alone, before any "+" */
+	if (size > s->base.env->config->message_size_limit) {
+		*code_r = "TOOBIG";
+		*text_r = "Message too big";
+		return -1;
+	}
+	if (size == 0) {
+		*code_r = NULL;
+		*text_r = "Empty message not saved";
+		return -1;
+	}
+	return 0;
 }
 
 void imap_cmd_append(struct imap_cmd *cmd)
@@ -257,43 +285,20 @@ void imap_cmd_append(struct imap_cmd *cmd)
 		append_bad(cmd, "APPEND needs a mailbox");
 		return;
 	}
-	unsigned i = 1;
-	const char *flags[IMAP_APPEND_FLAGS_MAX];
-	unsigned nflags = 0;
-	if (i < cmd->count && cmd->args[i].type == IMAP_ARG_LIST) {
-		if (imap_arg_get_flag_list(cmd->args, i, flags, IMAP_APPEND_FLAGS_MAX,
-					   &nflags, &error) < 0) {
-			append_bad(cmd, error);
-			return;
-		}
-		i = imap_arg_next(cmd->args, i);
-	}
-	if (i < cmd->count && cmd->args[i].type == IMAP_ARG_QUOTED) {
-		struct imap_date date;
-		if (imap_parse_datetime(cmd->args[i].str, cmd->args[i].len, &date, &error) < 0) {
-			append_bad(cmd, error);
-			return;
-		}
-		a->internaldate = (time_t)imap_date_to_epoch(&date);
-		i++;
-	}
-	if (i != cmd->count) {
-		append_bad(cmd, "Invalid APPEND arguments");
-		return;
-	}
-	if (append_parse_flags(a, flags, nflags, &error) < 0) {
+	if (imap_append_parse_item(a, cmd->args, 1, cmd->count, &error) < 0) {
 		append_bad(cmd, error);
 		return;
 	}
-	/* RFC 7889 4: refused from the size alone, before any "+" */
-	if (a->prefix.size > s->base.env->config->message_size_limit) {
-		append_no(cmd, "TOOBIG", "Message too big");
+	if (a->utf8 && !s->utf8_accept) {
+		append_bad(cmd, "APPEND UTF8 needs ENABLE UTF8=ACCEPT (RFC 6855 4)");
 		return;
 	}
-	if (a->prefix.size == 0) {
-		append_no(cmd, NULL, "Empty message not saved");
+	const char *code, *text;
+	if (imap_append_check_size(s, a->prefix.size, &code, &text) < 0) {
+		append_no(cmd, code, text);
 		return;
 	}
+	a->total = a->prefix.size;
 	str_t buf = STR_INIT;
 	if (imap_mailbox_name_get(&cmd->args[0], s->utf8_accept, &buf, &name, &error) < 0) {
 		str_free(&buf);
@@ -333,7 +338,8 @@ static void append_write_done(void *ctx)
 
 static bool append_ok(struct imap_append *a)
 {
-	return !a->write_failed && !a->bad_line && !a->reader.saw_nul;
+	return !a->write_failed && !a->bad_line && !a->reader.saw_nul &&
+		!a->header_8bit_refused;
 }
 
 static void append_finish_work(void *ctx, struct store *store)
@@ -344,9 +350,14 @@ static void append_finish_work(void *ctx, struct store *store)
 	(void)store;
 	if (!append_ok(a)) {
 		store_delivery_abort(&s->delivery);
+		imap_multiappend_commit(s, NULL); /* aborts the others */
 		return;
 	}
-	if (store_delivery_set_meta(s->delivery, &a->flags, a->internaldate, &error) < 0) {
+	if (s->multi_count > 0) {
+		imap_multiappend_commit(s, store);
+		return;
+	}
+	if (imap_append_set_meta(s, &error) < 0) {
 		store_delivery_abort(&s->delivery);
 		job_error(a, -1, error);
 		return;
@@ -355,13 +366,20 @@ static void append_finish_work(void *ctx, struct store *store)
 		job_error(a, -1, error);
 }
 
+int imap_append_set_meta(struct imap_session *s, const char **error_r)
+{
+	struct imap_append *a = s->append;
+	return store_delivery_set_meta(s->delivery, &a->flags, a->internaldate, error_r);
+}
+
 static void append_reply_ok(struct imap_cmd *cmd)
 {
 	struct imap_session *s = cmd->s;
 	struct imap_append *a = s->append;
-	char code[64];
+	char code[128];
 	/* RFC 4315 3: APPENDUID <uidvalidity> <uid> */
-	snprintf(code, sizeof(code), "APPENDUID %u %u", a->uidvalidity, a->uid);
+	const char *set = a->uid_set != NULL ? a->uid_set : t_printf("%u", a->uid);
+	snprintf(code, sizeof(code), "APPENDUID %u %s", a->uidvalidity, set);
 	imap_append_free(s);
 	imap_cmd_ok(cmd, code, "APPEND completed");
 }
@@ -374,21 +392,24 @@ static void append_finish_done(void *ctx)
 	struct imap_append *a = s->append;
 	struct imap_cmd *cmd = &s->cmd;
 	s->input = IMAP_INPUT_WAIT; /* the reply resumes the input */
-	if (a->bad_line) {
-		imap_append_free(s);
-		imap_cmd_bad(cmd, "Expected end of line after the message (no MULTIAPPEND)");
-	} else if (a->reader.saw_nul) {
+	if (a->reader.saw_nul) {
 		imap_append_free(s);
 		imap_cmd_bad(cmd, "NUL in a literal; send the message as ~{n} (RFC 3516)");
+	} else if (a->header_8bit_refused) {
+		imap_append_free(s);
+		imap_cmd_no(cmd, NULL, "8-bit header fields need ENABLE UTF8=ACCEPT (RFC 6855 4)");
+	} else if (a->bad_line) {
+		imap_append_free(s);
+		imap_cmd_bad(cmd, "Expected end of line or another message after the message");
 	} else if (a->result != 0) {
 		log_error("sid=%s event=append_failed user=%s error=%s", s->base.sid,
 			  log_str(s->user), log_str(a->error));
 		imap_append_free(s);
 		imap_cmd_no(cmd, "SERVERBUG", "Message not saved");
 	} else {
-		log_info("sid=%s event=append user=%s mailbox=%s uid=%u size=%llu", s->base.sid,
-			 log_str(s->user), log_str(a->mailbox), a->uid,
-			 (unsigned long long)a->prefix.size);
+		log_info("sid=%s event=append user=%s mailbox=%s uid=%u size=%llu count=%u",
+			 s->base.sid, log_str(s->user), log_str(a->mailbox), a->uid,
+			 (unsigned long long)a->total, a->uid_set != NULL ? 2u : 1u);
 		/* a selected mailbox reports the new EXISTS (RFC 9051 6.3.12) */
 		if (s->sel != NULL)
 			imap_select_sync(cmd, append_reply_ok);
@@ -402,6 +423,8 @@ static void append_chunk(void *ctx, const char *data, size_t len)
 	struct imap_append *a = ctx;
 	if (!a->discard && !a->write_failed)
 		str_append(&a->buf, data, len);
+	if (!a->discard)
+		imap_utf8_header_scan(&a->scan, data, len);
 }
 
 bool imap_append_input(struct imap_session *s)
@@ -425,9 +448,23 @@ bool imap_append_input(struct imap_session *s)
 	if (r == CONN_LINE_MORE)
 		return false;
 	if (a->discard) {
-		/* the refused command's line ends here */
+		/* the refused command's line ends here, or goes on to another
+		 * {n+} message (RFC 3502) whose octets are dropped too */
+		if (r == CONN_LINE_OK && imap_multiappend_discard_more(s, line, len))
+			return true;
 		imap_append_free(s);
 		s->input = IMAP_INPUT_COMMAND;
+		return true;
+	}
+	/* RFC 6855 4: 8-bit header fields only from a client that enabled
+	 * UTF-8 (UTF8=ACCEPT or IMAP4rev2) */
+	if (a->scan.eight_bit && !s->utf8_accept)
+		a->header_8bit_refused = true;
+	if (r == CONN_LINE_OK && !imap_utf8_append_end(a->utf8, &line, &len))
+		r = CONN_LINE_TOOLONG; /* the UTF8 form's ")" is missing: BAD */
+	if (r == CONN_LINE_OK && len > 0 && append_ok(a)) {
+		/* RFC 3502 3: the next message of a MULTIAPPEND */
+		imap_multiappend_next(s, line, len);
 		return true;
 	}
 	a->bad_line = r == CONN_LINE_TOOLONG || len > 0;

@@ -81,7 +81,10 @@ static void imap_login_finished(void *ctx, enum auth_login_result result,
 		s->input = IMAP_INPUT_WAIT; /* the command ends with its reply */
 	switch (result) {
 	case AUTH_LOGIN_OK:
-		s->user = pool_strdup(s->base.pool, user);
+		/* heap, not the session pool: UNAUTHENTICATE and another
+		 * login may repeat without the pool growing (imap_unauth.c) */
+		session_str_set(&s->user_owned, user, strlen(user));
+		s->user = s->user_owned;
 		s->state = IMAP_STATE_AUTH;
 		session_login_done(&s->base);
 		/* RFC 9051 5.4: the autologout timer of a logged-in client */

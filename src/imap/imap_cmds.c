@@ -126,6 +126,7 @@ static const struct {
 	bool (*enable)(struct imap_session *s);
 } imap_enables[] = {
 	{ "IMAP4rev2", imap_rev2_enable }, /* RFC 9051 6.3.1 */
+	{ "UTF8=ACCEPT", imap_utf8_enable }, /* RFC 6855 3 */
 };
 
 void imap_cmd_enable(struct imap_cmd *cmd)

@@ -145,6 +145,16 @@ struct imap_session {
 	struct imap_append *append;
 	struct store_delivery *delivery;
 	struct imap_idle *idle; /* IDLE running (imap_idle.c) */
+	/* MULTIAPPEND (imap_multiappend.c, RFC 3502): the messages of the
+	 * running APPEND written before the current one, committed with it
+	 * in one step or aborted (also by imap_store_close()) */
+	struct store_delivery **multi;
+	unsigned multi_count;
+	/* UNAUTHENTICATE (imap_unauth.c): the heap copy s->user points to */
+	char *user_owned;
+	/* UTF8=ACCEPT (imap_utf8.c, RFC 6855): enabled by its own ENABLE
+	 * (utf8_accept is also set by IMAP4rev2) */
+	bool utf8_enabled;
 
 	/* a large answer written as the client reads (imap_output_end) */
 	str_t out;
@@ -312,5 +322,25 @@ bool imap_mailbox_exists(struct store *store, const char *address, const char *n
 /* sortthread: imap_sort_cmd.c: SORT, UID SORT, THREAD, UID THREAD
  * (RFC 5256, RFC 5267 ESORT, RFC 5957 SORT=DISPLAY) */
 imap_cmd_func_t imap_cmd_sort, imap_cmd_thread;
+/* imap_unauth.c: UNAUTHENTICATE (RFC 8437) */
+imap_cmd_func_t imap_cmd_unauthenticate;
+
+/* imap_utf8.c: UTF8=ACCEPT (RFC 6855). enable: true if newly enabled
+ * (imap_cmds.c table). append_form: where the arguments before an APPEND
+ * literal end; *utf8_r if the literal is the UTF8 data form "UTF8 (~{n}".
+ * append_end: after such a literal, skip its ")" (false: missing). */
+bool imap_utf8_enable(struct imap_session *s);
+/* header_scan: fed a message's octets in order; eight_bit once an octet
+ * >= 0x80 was seen before the empty line that ends the header. Starts
+ * zeroed with .state = 1 (IMAP_UTF8_SCAN_INIT). */
+struct imap_utf8_scan {
+	bool body, eight_bit;
+	unsigned char state;
+};
+#define IMAP_UTF8_SCAN_INIT { .body = false, .eight_bit = false, .state = 1 }
+void imap_utf8_header_scan(struct imap_utf8_scan *sc, const char *data, size_t len);
+size_t imap_utf8_append_form(const char *line, const struct literal_prefix *prefix,
+			     bool *utf8_r);
+bool imap_utf8_append_end(bool utf8, const char **line, size_t *len);
 
 #endif

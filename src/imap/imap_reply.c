@@ -39,6 +39,10 @@ const char *imap_capabilities(const struct imap_session *s)
 		   (unsigned long long)s->base.env->config->message_size_limit);
 	/* RFC 3516: FETCH BINARY (imap_fetch_render_binary.c), APPEND ~{n} */
 	str_appendz(&caps, " BINARY");
+	/* RFC 3502 (imap_multiappend.c): all or none, one commit */
+	str_appendz(&caps, " MULTIAPPEND");
+	/* RFC 6855 (imap_utf8.c): UTF-8 names and APPEND UTF8 once enabled */
+	str_appendz(&caps, " UTF8=ACCEPT");
 	/* RFC 4731, RFC 5182 (imap_search_cmd.c) */
 	str_appendz(&caps, " ESEARCH SEARCHRES");
 	/* RFC 5256, RFC 5267, RFC 5957 (imap_sort_cmd.c, imap_thread*.c) */
@@ -46,6 +50,9 @@ const char *imap_capabilities(const struct imap_session *s)
 	/* RFC 5258, RFC 5819, RFC 6154, RFC 3348, RFC 8438 (imap_list.c,
 	 * imap_mailbox.c) */
 	str_appendz(&caps, " LIST-EXTENDED LIST-STATUS SPECIAL-USE CHILDREN STATUS=SIZE");
+	/* RFC 8437 (imap_unauth.c): offered once there is a login to undo */
+	if (s->state != IMAP_STATE_NOT_AUTH)
+		str_appendz(&caps, " UNAUTHENTICATE");
 	if (s->state == IMAP_STATE_NOT_AUTH) {
 		if (!conn_is_tls(s->base.conn) && !s->tls_started && s->base.env->tls != NULL)
 			str_appendz(&caps, " STARTTLS");

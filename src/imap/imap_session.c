@@ -61,6 +61,7 @@ static const struct imap_cmd_def imap_cmds[] = {
 	{ "STORE", imap_cmd_store, SE | UI },
 	{ "SUBSCRIBE", imap_cmd_subscribe, AU | SE },
 	{ "THREAD", imap_cmd_thread, SE | UI },
+	{ "UNAUTHENTICATE", imap_cmd_unauthenticate, AU | SE },
 	{ "UNSELECT", imap_cmd_unselect, SE },
 	{ "UNSUBSCRIBE", imap_cmd_unsubscribe, AU | SE },
 };
@@ -374,6 +375,7 @@ bool imap_session_check_gone(struct imap_session *s);
 static void imap_session_destroy(struct imap_session *s)
 {
 	imap_append_free(s);
+	session_str_set(&s->user_owned, NULL, 0);
 	str_free(&s->out);
 	imap_parser_destroy(&s->parser);
 	session_deinit(&s->base);

@@ -104,6 +104,8 @@ struct imap_store_close_job {
 	struct imap_session *s;
 	struct imap_selected *sel;
 	struct store_delivery *delivery; /* an APPEND cut off */
+	struct store_delivery **multi;   /* ... and a MULTIAPPEND's others */
+	unsigned multi_count;
 	void (*done)(struct imap_session *s);
 };
 
@@ -113,6 +115,9 @@ static void imap_store_close_work(void *ctx, struct store *store)
 	(void)store;
 	if (job->delivery != NULL)
 		store_delivery_abort(&job->delivery);
+	for (unsigned i = 0; i < job->multi_count; i++)
+		store_delivery_abort(&job->multi[i]);
+	free(job->multi);
 	imap_selected_free(&job->sel);
 }
 
@@ -137,7 +142,7 @@ static void imap_store_close_done(void *ctx)
 
 void imap_store_close(struct imap_session *s, void (*done)(struct imap_session *s))
 {
-	if ((s->sel == NULL && s->delivery == NULL) || s->suser == NULL) {
+	if ((s->sel == NULL && s->delivery == NULL && s->multi == NULL) || s->suser == NULL) {
 		imap_store_release(s);
 		session_user_put(&s->suser);
 		done(s);
@@ -147,8 +152,12 @@ void imap_store_close(struct imap_session *s, void (*done)(struct imap_session *
 	job->s = s;
 	job->sel = s->sel;
 	job->delivery = s->delivery;
+	job->multi = s->multi;
+	job->multi_count = s->multi_count;
 	job->done = done;
 	s->delivery = NULL;
+	s->multi = NULL;
+	s->multi_count = 0;
 	s->sel = NULL;
 	imap_store_run(s, imap_store_close_work, imap_store_close_done, job);
 }

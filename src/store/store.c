@@ -320,6 +320,22 @@ int store_delivery_commit_group_try(struct store *store,
 	return store_group_commit(store, ds, n, false, uids_r, results_r, errors_r);
 }
 
+int store_delivery_commit_multi(struct store *store, struct store_delivery **ds,
+				unsigned n, uint32_t *uids_r, const char **error_r)
+{
+	for (unsigned i = 0; i < n; i++) {
+		if (ds[i]->store->backend != store->backend)
+			panic("event=store_multi_mixed_backends");
+	}
+	if (n > STORE_MULTI_MAX) {
+		for (unsigned i = 0; i < n; i++)
+			store_delivery_abort(&ds[i]);
+		*error_r = "too many messages for one commit";
+		return -1;
+	}
+	return store->backend->delivery_commit_multi(store, ds, n, uids_r, error_r);
+}
+
 int store_mailbox_lock(struct store *store, const char *address,
 		       const char *mailbox, int *fd_r, const char **error_r)
 {

@@ -230,6 +230,15 @@ int store_delivery_commit_group_try(struct store *store,
 				    uint32_t *uids_r, int *results_r,
 				    const char **errors_r);
 
+/* All or nothing (IMAP MULTIAPPEND, RFC 3502): commit n written
+ * deliveries, all begun for the same user and mailbox on this handle, in
+ * one step. 0: every one is durable and visible, uids_r[i] ascending in
+ * the order given; -1 and *error_r: none is visible, also after a crash
+ * at any point of the call. Frees every ds[i] and sets it to NULL. */
+#define STORE_MULTI_MAX 1000
+int store_delivery_commit_multi(struct store *store, struct store_delivery **ds,
+				unsigned n, uint32_t *uids_r, const char **error_r);
+
 /* An exclusive advisory lock on a mailbox, held by one session at a time
  * in any process (the POP3 maildrop lock, RFC 1939 section 8). 1: locked,
  * *fd_r holds it until close(*fd_r); 0: another session holds it; -1:

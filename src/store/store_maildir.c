@@ -458,6 +458,7 @@ const struct store_backend store_backend_maildir = {
 	.mailbox_list_messages = maildir_mailbox_list_messages,
 	.delivery_begin = maildir_delivery_begin,
 	.delivery_commit_group = maildir_delivery_commit_group,
+	.delivery_commit_multi = maildir_delivery_commit_multi,
 	.delivery_write = maildir_delivery_write,
 	.delivery_write_fd = maildir_delivery_write_fd,
 	.delivery_sync = maildir_delivery_sync,

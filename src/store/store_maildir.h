@@ -124,6 +124,14 @@ int maildir_mailbox_import(struct store *store,
 int maildir_delivery_commit_group(struct store *store, struct store_delivery **ds,
 				  unsigned n, bool wait, uint32_t *uids_r,
 				  int *results_r, const char **errors_r);
+/* store_maildir_multi.c */
+int maildir_delivery_commit_multi(struct store *store, struct store_delivery **ds,
+				  unsigned n, uint32_t *uids_r, const char **error_r);
+/* A crashed multi commit's leftovers in the folder, under the index lock
+ * before a scan of new/ (full: a rebuilt index, whose rows prove
+ * nothing: only the markers go). */
+int maildir_multi_recover(struct store_index *index, int64_t mailbox_id,
+			  const char *folder_dir, bool full, const char **error_r);
 
 /* store_maildir_expunge.c */
 int maildir_mailbox_lock(struct store *store, const struct store_address *addr,

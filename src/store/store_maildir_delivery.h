@@ -49,6 +49,9 @@ int maildir_delivery_check(struct maildir_delivery *d, const char **error_r);
 /* The name in new/ of a synced delivery whose file is st (temp string). */
 const char *maildir_delivery_new_name(const struct maildir_delivery *d,
 				      const struct stat *st);
+/* fsync and close the tmp file and fix its name in new/ (d->new_name);
+ * idempotent. For the group and multi commits. */
+int maildir_delivery_prepare(struct maildir_delivery *d, const char **error_r);
 /* Undo a rename into new/ after a later step failed. */
 void maildir_delivery_unpublish(const char *new_path, const char *new_dir);
 

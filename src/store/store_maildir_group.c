@@ -27,9 +27,8 @@ struct group_item {
 
 /* Idempotent: a delivery left for later by a try commit is prepared
  * again in the next call. */
-static int group_prepare(struct group_item *it, const char **error_r)
+int maildir_delivery_prepare(struct maildir_delivery *d, const char **error_r)
 {
-	struct maildir_delivery *d = it->d;
 	struct stat st;
 	if (maildir_delivery_check(d, error_r) < 0)
 		return -1;
@@ -44,6 +43,14 @@ static int group_prepare(struct group_item *it, const char **error_r)
 		d->fd = -1;
 		d->new_name = xstrdup(maildir_delivery_new_name(d, &st));
 	}
+	return 0;
+}
+
+static int group_prepare(struct group_item *it, const char **error_r)
+{
+	struct maildir_delivery *d = it->d;
+	if (maildir_delivery_prepare(d, error_r) < 0)
+		return -1;
 	it->new_dir = t_printf("%s/new", d->folder_dir);
 	it->filename = d->new_name;
 	it->new_path = t_printf("%s/%s", it->new_dir, it->filename);

@@ -67,6 +67,9 @@ struct store_backend {
 	int (*delivery_commit_group)(struct store *store, struct store_delivery **ds,
 				     unsigned n, bool wait, uint32_t *uids_r,
 				     int *results_r, const char **errors_r);
+	/* all or nothing, one mailbox (store.h); must free every ds[i] */
+	int (*delivery_commit_multi)(struct store *store, struct store_delivery **ds,
+				     unsigned n, uint32_t *uids_r, const char **error_r);
 	int (*mailbox_lock)(struct store *store,
 			    const struct store_address *addr,
 			    const char *mailbox, int *fd_r,
