@@ -305,4 +305,7 @@ imap_cmd_func_t imap_cmd_store, imap_cmd_expunge, imap_cmd_copy, imap_cmd_move;
  * job (NO [NONEXISTENT] or [TRYCREATE] rather than a failure) */
 bool imap_mailbox_exists(struct store *store, const char *address, const char *name);
 
+/* imap_compress.c: COMPRESS DEFLATE (RFC 4978) */
+imap_cmd_func_t imap_cmd_compress;
+
 #endif
