@@ -254,3 +254,27 @@ def test_bomb_bounded_by_line_limit():
         # the line would be 64 MiB; the input cap keeps the worker far below
         assert after - before < 16 * 1024, (before, after)
         print(f"bomb: worker RSS {before} -> {after} kB")
+
+
+def test_mbsync_syncs_compressed(postel, tmp_path):
+    """mbsync (isync 1.4 sends COMPRESS DEFLATE when it is advertised)
+    pulls three messages, one of them large, and pushes one back, over a
+    compressed IMAPS connection."""
+    from test_imap_clients import (local_message, maildir_state, mbsync_config,  # noqa: PLC0415
+                                   need, run, server_state, tok_state)
+    mbsync = need("mbsync")
+    user, password = new_user(postel)
+    local = tmp_path / "mail"
+    local.mkdir()
+    rc = mbsync_config(tmp_path, postel, user, password, local)
+    toks = [deliver(postel, user)[0] for _ in range(2)]
+    toks.append(deliver(postel, user, body=[f"big line {i}" for i in range(50000)])[0])
+    p, out = run([mbsync, "-D", "-c", str(rc), "-a"], tmp_path)
+    assert p.returncode == 0, out[-3000:]
+    assert "COMPRESS DEFLATE" in out, out[-3000:]
+    assert set(tok_state(maildir_state(local / "INBOX"))) == set(toks), out[-3000:]
+    mine = "lc" + toks[0][:8]
+    local_message(local / "INBOX", mine, user)
+    p, out = run([mbsync, "-c", str(rc), "-a"], tmp_path)
+    assert p.returncode == 0, out[-3000:]
+    assert mine in set(tok_state(server_state(postel, user, password, "INBOX"))), out
