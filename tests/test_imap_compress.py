@@ -8,7 +8,7 @@ import zlib
 
 import pytest
 
-from conftest import client_tls_context, running_postel, scaled
+from conftest import ASAN, client_tls_context, running_postel, scaled
 from imap_helpers import IMAPRaw, deliver, new_user, status_of
 from test_memory_flat import worker_rss_kb
 
@@ -278,3 +278,58 @@ def test_mbsync_syncs_compressed(postel, tmp_path):
     p, out = run([mbsync, "-c", str(rc), "-a"], tmp_path)
     assert p.returncode == 0, out[-3000:]
     assert mine in set(tok_state(server_state(postel, user, password, "INBOX"))), out
+
+
+IDLE_CONNS = 80
+# measured (see the commit message): the inflate state and its 32 KiB
+# window, about 39 KiB, over the uncompressed figure; the bound leaves
+# room for heap noise, and fails if the deflater (38 KiB more) stayed
+COMPRESS_EXTRA_KIB_MAX = 56
+
+
+def open_idle(srv, user, pw, compress):
+    c = ZRaw(srv.imaps_port, tls=True, timeout=30)
+    c.login(user, pw)
+    if compress:
+        tagged, _ = c.command("COMPRESS DEFLATE")
+        assert status_of(tagged) == "OK", tagged
+        c.start()
+    tagged, _ = c.command("SELECT INBOX")
+    assert status_of(tagged) == "OK", tagged
+    c.send(b"i IDLE\r\n")
+    assert c.read_line().startswith(b"+ ")
+    return c
+
+
+def idle_cost_kib(compress):
+    """Worker RSS growth per idle IMAPS connection (logged in, INBOX
+    selected, in IDLE), with or without COMPRESS, in a server of its own."""
+    import concurrent.futures  # noqa: PLC0415
+    with running_postel(workers=1, max_connections_per_ip=2000) as srv:
+        users = [new_user(srv) for _ in range(4)]
+        for c in [open_idle(srv, *u, compress) for u in users]:
+            c.sock.close()
+        time.sleep(2.5)
+        before = worker_rss_kb(srv)
+        conns = []
+        try:
+            with concurrent.futures.ThreadPoolExecutor(4) as ex:
+                futures = [ex.submit(open_idle, srv, *users[i % 4], compress)
+                           for i in range(IDLE_CONNS)]
+                conns = [f.result(timeout=scaled(300)) for f in futures]
+            # past CONN_SHRINK_DELAY_MS twice: buffers and the deflater go
+            time.sleep(2.5)
+            after = worker_rss_kb(srv)
+        finally:
+            for c in conns:
+                c.sock.close()
+    return (after - before) / IDLE_CONNS
+
+
+def test_idle_compressed_connection_cost():
+    plain = idle_cost_kib(False)
+    compressed = idle_cost_kib(True)
+    print(f"idle IMAPS: {plain:.1f} KiB per connection, with COMPRESS=DEFLATE "
+          f"{compressed:.1f} KiB (+{compressed - plain:.1f})")
+    if not ASAN:
+        assert compressed - plain < COMPRESS_EXTRA_KIB_MAX, (plain, compressed)
