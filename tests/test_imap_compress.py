@@ -1,7 +1,10 @@
 """IMAP COMPRESS=DEFLATE (RFC 4978; issue 12 item 4): raw deflate both ways
 after the tagged OK, stacked on TLS (implicit or STARTTLS), through Python's
 imaplib with its socket wrapped in zlib, a byte-exact client for pipelining
-and a corrupt stream, and real clients (mbsync, neomutt)."""
+and a corrupt stream, and real clients: mbsync (isync 1.4 compresses
+whenever the server offers it) and offlineimap (usecompression = yes).
+Debian 12's neomutt and mutt are built without zlib (`neomutt -v`:
+-zlib), so their imap_deflate does nothing there."""
 import imaplib
 import time
 import zlib
@@ -269,9 +272,11 @@ def test_mbsync_syncs_compressed(postel, tmp_path):
     rc = mbsync_config(tmp_path, postel, user, password, local)
     toks = [deliver(postel, user)[0] for _ in range(2)]
     toks.append(deliver(postel, user, body=[f"big line {i}" for i in range(50000)])[0])
+    before = postel.log().count("event=compress mechanism=DEFLATE")
     p, out = run([mbsync, "-D", "-c", str(rc), "-a"], tmp_path)
     assert p.returncode == 0, out[-3000:]
     assert "COMPRESS DEFLATE" in out, out[-3000:]
+    assert postel.log().count("event=compress mechanism=DEFLATE") > before
     assert set(tok_state(maildir_state(local / "INBOX"))) == set(toks), out[-3000:]
     mine = "lc" + toks[0][:8]
     local_message(local / "INBOX", mine, user)
@@ -333,3 +338,30 @@ def test_idle_compressed_connection_cost():
           f"{compressed:.1f} KiB (+{compressed - plain:.1f})")
     if not ASAN:
         assert compressed - plain < COMPRESS_EXTRA_KIB_MAX, (plain, compressed)
+
+
+
+def test_offlineimap_usecompression(postel, tmp_path):
+    """offlineimap with usecompression = yes (imaplib2's COMPRESS DEFLATE)
+    syncs INBOX, a large message included, over compressed IMAPS."""
+    from test_imap_clients import (cert_sha256, maildir_state, need, run,  # noqa: PLC0415
+                                   tok_state)
+    offlineimap = need("offlineimap")
+    user, password = new_user(postel)
+    toks = [deliver(postel, user)[0]]
+    toks.append(deliver(postel, user, body=[f"big line {i}" for i in range(50000)])[0])
+    local = tmp_path / "mail"
+    rc = tmp_path / "offlineimaprc"
+    rc.write_text(
+        f"[general]\naccounts = p\nmetadata = {tmp_path}/meta\nui = basic\n\n"
+        "[Account p]\nlocalrepository = L\nremoterepository = R\n\n"
+        f"[Repository L]\ntype = Maildir\nlocalfolders = {local}\n\n"
+        f"[Repository R]\ntype = IMAP\nremotehost = 127.0.0.1\nremoteport = {postel.imaps_port}\n"
+        f"remoteuser = {user}\nremotepass = {password}\nssl = yes\n"
+        f"cert_fingerprint = {cert_sha256(postel)}\nusecompression = yes\n"
+        "folderfilter = lambda f: f in ['INBOX']\n")
+    before = postel.log().count("event=compress mechanism=DEFLATE")
+    p, out = run([offlineimap, "-c", str(rc), "-o", "-u", "basic"], tmp_path, timeout=120)
+    assert p.returncode == 0 and "ERROR" not in out, out
+    assert set(tok_state(maildir_state(local / "INBOX"))) == set(toks), out
+    assert postel.log().count("event=compress mechanism=DEFLATE") > before, out

@@ -46,5 +46,5 @@ void imap_cmd_compress(struct imap_cmd *cmd)
 		conn_close_after_output(conn);
 		return;
 	}
-	log_debug("sid=%s event=compress", s->base.sid);
+	log_info("sid=%s event=compress mechanism=DEFLATE", s->base.sid);
 }
