@@ -32,6 +32,7 @@
 #include "log.h"
 #include "mem.h"
 
+#include <stddef.h>
 #include <string.h>
 #include <zlib.h>
 
@@ -59,22 +60,29 @@ struct conn_deflate {
 	uint64_t bytes_in, bytes_out; /* compressed bytes, for the log */
 };
 
+/* zlib allocates through these, so the layer knows what it holds: each
+ * block carries its size in a header that keeps malloc's alignment. */
+union conn_deflate_block {
+	size_t size;
+	max_align_t align;
+};
+
 static voidpf conn_deflate_alloc(voidpf opaque, uInt items, uInt size)
 {
 	struct conn_deflate *d = opaque;
 	size_t bytes = (size_t)items * size;
-	size_t *p = xmalloc(bytes + sizeof(size_t));
-	*p = bytes;
+	union conn_deflate_block *b = xmalloc(sizeof(*b) + bytes);
+	b->size = bytes;
 	d->memory += bytes;
-	return p + 1;
+	return b + 1;
 }
 
 static void conn_deflate_release(voidpf opaque, voidpf ptr)
 {
 	struct conn_deflate *d = opaque;
-	size_t *p = (size_t *)ptr - 1;
-	d->memory -= *p;
-	free(p);
+	union conn_deflate_block *b = (union conn_deflate_block *)ptr - 1;
+	d->memory -= b->size;
+	free(b);
 }
 
 static void conn_deflate_fail(struct conn *conn, const char *what, const char *msg)
