@@ -109,6 +109,12 @@ class ZRaw(IMAPRaw):
         self.inflate = zlib.decompressobj(-15)
         self.deflate = zlib.compressobj(6, zlib.DEFLATED, -15)
 
+    def compress(self):
+        """COMPRESS DEFLATE answered OK, then zlib both ways."""
+        tagged, _ = self.command("COMPRESS DEFLATE")
+        assert status_of(tagged) == "OK", tagged
+        self.start()
+
 
 def test_capability_and_refusals(postel):
     user, pw = new_user(postel)
@@ -177,9 +183,7 @@ def test_idle_push_while_compressed(postel):
     user, pw = new_user(postel)
     with ZRaw(postel.imaps_port, tls=True) as c:
         c.login(user, pw)
-        tagged, _ = c.command("COMPRESS DEFLATE")
-        assert status_of(tagged) == "OK", tagged
-        c.start()
+        c.compress()
         tagged, _ = c.command("SELECT INBOX")
         assert status_of(tagged) == "OK", tagged
         tag = c.tag()
@@ -218,9 +222,7 @@ def test_corrupt_stream_closes_with_log_line(postel):
     user, pw = new_user(postel)
     with ZRaw(postel.imaps_port, tls=True) as c:
         c.login(user, pw)
-        tagged, _ = c.command("COMPRESS DEFLATE")
-        assert status_of(tagged) == "OK", tagged
-        c.start()
+        c.compress()
         # 0xff: BTYPE 11, reserved (RFC 1951 3.2.3): invalid
         c.send_raw(b"\xff\xff\xff\xff garbage")
         deadline = time.monotonic() + scaled(10)
@@ -243,9 +245,7 @@ def test_bomb_bounded_by_line_limit():
         user, pw = new_user(srv)
         with ZRaw(srv.imaps_port, tls=True) as c:
             c.login(user, pw)
-            tagged, _ = c.command("COMPRESS DEFLATE")
-            assert status_of(tagged) == "OK", tagged
-            c.start()
+            c.compress()
             before = worker_rss_kb(srv)
             c.send_raw(c.deflate.compress(b"x1 NOOP " + b"a" * (64 << 20)))
             c.send(b"\r\nx2 NOOP\r\n")
@@ -296,9 +296,7 @@ def open_idle(srv, user, pw, compress):
     c = ZRaw(srv.imaps_port, tls=True, timeout=30)
     c.login(user, pw)
     if compress:
-        tagged, _ = c.command("COMPRESS DEFLATE")
-        assert status_of(tagged) == "OK", tagged
-        c.start()
+        c.compress()
     tagged, _ = c.command("SELECT INBOX")
     assert status_of(tagged) == "OK", tagged
     c.send(b"i IDLE\r\n")
