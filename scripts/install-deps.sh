@@ -2,7 +2,7 @@
 # Install the Debian 12 packages Postel needs to build, run and test,
 # only those missing. Usage: install-deps.sh [run|check]
 set -e
-RUN_PKGS="meson ninja-build pkg-config gcc libc6-dev libssl-dev libsqlite3-dev libcrypt-dev libidn-dev openssl libunbound-dev dns-root-data"
+RUN_PKGS="meson ninja-build pkg-config gcc libc6-dev libssl-dev libsqlite3-dev libcrypt-dev libidn-dev openssl libunbound-dev dns-root-data zlib1g-dev"
 # dns-root-data: the DNSSEC root trust anchor the runner validates with
 # (dns_trust_anchor default; DANE needs secure answers).
 # Recommends are not installed, so name what is only recommended:

@@ -237,6 +237,11 @@ void imap_cmd_starttls(struct imap_cmd *cmd)
 		imap_cmd_bad(cmd, "TLS already active");
 		return;
 	}
+	if (conn_is_compressed(s->base.conn)) {
+		/* RFC 4978 3: TLS goes under compression, never above it */
+		imap_cmd_bad(cmd, "STARTTLS after COMPRESS");
+		return;
+	}
 	if (s->base.env->tls == NULL) {
 		imap_cmd_no(cmd, "UNAVAILABLE", "TLS not available");
 		return;

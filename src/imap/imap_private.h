@@ -342,5 +342,7 @@ void imap_utf8_header_scan(struct imap_utf8_scan *sc, const char *data, size_t l
 size_t imap_utf8_append_form(const char *line, const struct literal_prefix *prefix,
 			     bool *utf8_r);
 bool imap_utf8_append_end(bool utf8, const char **line, size_t *len);
+/* imap_compress.c: COMPRESS DEFLATE (RFC 4978) */
+imap_cmd_func_t imap_cmd_compress;
 
 #endif

@@ -53,8 +53,13 @@ const char *imap_capabilities(const struct imap_session *s)
 	/* RFC 8437 (imap_unauth.c): offered once there is a login to undo */
 	if (s->state != IMAP_STATE_NOT_AUTH)
 		str_appendz(&caps, " UNAUTHENTICATE");
+	/* RFC 4978 (imap_compress.c, lib/conn_deflate.c) */
+	str_appendz(&caps, " COMPRESS=DEFLATE");
 	if (s->state == IMAP_STATE_NOT_AUTH) {
-		if (!conn_is_tls(s->base.conn) && !s->tls_started && s->base.env->tls != NULL)
+		/* RFC 4978 4: no STARTTLS under COMPRESS (after UNAUTHENTICATE,
+		 * RFC 8437, the layers stay) */
+		if (!conn_is_tls(s->base.conn) && !s->tls_started && s->base.env->tls != NULL &&
+		    !conn_is_compressed(s->base.conn))
 			str_appendz(&caps, " STARTTLS");
 		if (imap_session_auth_offered(s)) {
 			for (const char *const *m = sasl_mechanisms(); *m != NULL; m++)

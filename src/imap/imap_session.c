@@ -36,6 +36,7 @@ static const struct imap_cmd_def imap_cmds[] = {
 	{ "CAPABILITY", imap_cmd_capability, NA | AU | SE },
 	{ "CHECK", imap_cmd_check, SE },
 	{ "CLOSE", imap_cmd_close, SE },
+	{ "COMPRESS", imap_cmd_compress, AU | SE },
 	{ "COPY", imap_cmd_copy, SE | UI },
 	{ "CREATE", imap_cmd_create, AU | SE },
 	{ "DELETE", imap_cmd_delete, AU | SE },

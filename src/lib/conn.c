@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 static void conn_check_drained(struct conn *conn);
+static void conn_resume_deferred(void *ctx);
 
 /* The idle timer measures time since the session last made progress (a
  * whole line, or message data consumed), not since the last byte: a
@@ -130,6 +131,8 @@ void conn_destroy(struct conn **connp)
 	timeout_remove(&conn->close_to);
 	timeout_remove(&conn->drained_to);
 	timeout_remove(&conn->shrink_to);
+	if (conn->stream->free != NULL)
+		conn->stream->free(conn); /* a filter sits above TLS */
 	conn_tls_free(conn);
 	conn_client_free(conn);
 	/* Send our FIN, then drop what the peer already sent: closing with
@@ -176,7 +179,7 @@ void conn_update_io(struct conn *conn)
 	if (want_read && conn->in.len < conn->set.max_input)
 		conds |= IO_READ;
 	if (conn->ssl_want_write ||
-	    (conn->out_pos < conn->out.len && conn->state != CONN_HANDSHAKE))
+	    (conn_out_unsent(conn) && conn->state != CONN_HANDSHAKE))
 		conds |= IO_WRITE;
 	io_set_conds(conn->io, conds);
 }
@@ -193,7 +196,7 @@ static void conn_on_drained(void *ctx)
 	struct conn *conn = ctx;
 	timeout_remove(&conn->drained_to);
 	if (conn->state == CONN_DEAD || conn->drained_cb == NULL || conn->closing ||
-	    conn->out_pos < conn->out.len)
+	    conn_out_unsent(conn))
 		return;
 	conn->in_callback = true;
 	conn->drained_cb(conn->drained_ctx);
@@ -208,7 +211,7 @@ static void conn_check_drained(struct conn *conn)
 {
 	if (conn->drained_cb != NULL && conn->drained_to == NULL && !conn->closing &&
 	    (conn->state == CONN_PLAIN || conn->state == CONN_TLS) &&
-	    conn->out_pos >= conn->out.len)
+	    !conn_out_unsent(conn))
 		conn->drained_to = ioloop_defer(conn->loop, conn_on_drained, conn);
 }
 
@@ -217,7 +220,7 @@ void conn_handle(void *ctx)
 	struct conn *conn = ctx;
 	conn->ssl_want_write = false;
 
-	if (conn->out_pos < conn->out.len) {
+	if (conn_out_unsent(conn)) {
 		if (conn_flush(conn) < 0) {
 			conn_fail(conn, "error");
 			return;
@@ -262,7 +265,7 @@ void conn_handle(void *ctx)
 	}
 	if (conn->state == CONN_DEAD)
 		return;
-	if (conn->out_pos < conn->out.len && conn_flush(conn) < 0) {
+	if (conn_out_unsent(conn) && conn_flush(conn) < 0) {
 		conn_fail(conn, "error");
 		return;
 	}
@@ -270,7 +273,7 @@ void conn_handle(void *ctx)
 		conn_handle(conn); /* reply flushed: start the handshake now */
 		return;
 	}
-	if (conn->closing && conn->out_pos >= conn->out.len) {
+	if (conn->closing && !conn_out_unsent(conn)) {
 		conn_fail(conn, conn->close_reason != NULL ? conn->close_reason : "closed");
 		return;
 	}
@@ -278,6 +281,11 @@ void conn_handle(void *ctx)
 		conn_fail(conn, conn->close_reason != NULL ? conn->close_reason : "eof");
 		return;
 	}
+	/* after 64 rounds a layer (TLS, a filter) may still hold input that
+	 * epoll will not report: go on from the loop */
+	if (!conn->paused && !conn->closing && conn->in.len < conn->set.max_input &&
+	    conn->stream->pending(conn) && conn->defer_to == NULL)
+		conn->defer_to = ioloop_defer(conn->loop, conn_resume_deferred, conn);
 	conn_check_drained(conn);
 	conn_buffers_settle(conn);
 	conn_update_io(conn);
@@ -316,7 +324,7 @@ void conn_close_after_output(struct conn *conn)
 	conn->close_to = timeout_add(conn->loop, CONN_CLOSE_GRACE_MS,
 				     conn_on_close_grace, conn);
 	if (!conn->in_callback) {
-		if (conn->out_pos >= conn->out.len)
+		if (!conn_out_unsent(conn))
 			conn_fail(conn, conn->close_reason != NULL ? conn->close_reason : "closed");
 		else
 			conn_update_io(conn);

@@ -24,8 +24,8 @@
  * Long-lived sessions change their idle timeout as they go
  * (conn_set_idle_timeout(): RFC 9051 5.4 wants at least 30 minutes once
  * logged in, less before). Bytes between the buffers and the socket pass
- * through one stream layer (plain or TLS; see conn_private.h for how a
- * compression layer stacks on it). */
+ * through the stream layers: plain or TLS, and optionally a compression
+ * layer above it (conn_compress_start(); see conn_private.h). */
 #ifndef POSTEL_CONN_H
 #define POSTEL_CONN_H
 
@@ -122,7 +122,22 @@ void conn_close_after_output(struct conn *conn);
 void conn_set_idle_timeout(struct conn *conn, unsigned msecs);
 unsigned conn_idle_timeout(const struct conn *conn);
 
+/* -1 when not plaintext, or compressed (a filter layer is installed). */
 int conn_starttls(struct conn *conn, struct tls_ctx *tls);
+/* RFC 4978 COMPRESS=DEFLATE, for any protocol (conn_deflate.c): stacks a
+ * raw-deflate layer on the stream (plain or TLS). Call it right after
+ * writing the reply that switches compression on: output queued so far
+ * goes out as it is, everything written after it compressed and flushed
+ * at the end of each burst; input still buffered (pipelined after the
+ * command) is compressed already and gets inflated. Inflated input is
+ * bounded by the same input cap. A corrupt stream ends the connection,
+ * conn_close_reason() "compress_error". -1 with error_r when already
+ * compressed or not established. */
+int conn_compress_start(struct conn *conn, const char **error_r);
+bool conn_is_compressed(const struct conn *conn);
+/* Bytes the compression layer holds (zlib's state and windows, bytes in
+ * flight); 0 without one. */
+size_t conn_compress_memory(const struct conn *conn);
 bool conn_is_tls(const struct conn *conn);
 /* "TLSv1.3" / cipher name, or NULL when plaintext. */
 const char *conn_tls_version(const struct conn *conn);

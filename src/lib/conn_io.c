@@ -108,6 +108,8 @@ static void conn_on_shrink(void *ctx)
 		conn_str_shrink(&conn->out, conn->out_pos);
 		conn->out_pos = 0;
 	}
+	if (conn->stream->idle != NULL)
+		conn->stream->idle(conn);
 }
 
 void conn_buffers_settle(struct conn *conn)
@@ -115,7 +117,8 @@ void conn_buffers_settle(struct conn *conn)
 	conn->traffic = true;
 	if (conn->shrink_to != NULL || conn->state == CONN_DEAD)
 		return;
-	if (conn_in_shrinkable(conn) || conn_out_shrinkable(conn)) {
+	if (conn_in_shrinkable(conn) || conn_out_shrinkable(conn) ||
+	    conn->stream->idle != NULL) {
 		conn->traffic = false;
 		conn->shrink_to = timeout_add(conn->loop, CONN_SHRINK_DELAY_MS,
 					      conn_on_shrink, conn);
@@ -190,6 +193,12 @@ int conn_flush(struct conn *conn)
 	}
 	str_clear(&conn->out);
 	conn->out_pos = 0;
+	if (conn->stream->flush != NULL) {
+		/* a filter's own output (the end of a compressed burst) */
+		int r = conn->stream->flush(conn);
+		if (r <= 0)
+			return r;
+	}
 	conn_buffers_settle(conn);
 	return 1;
 }

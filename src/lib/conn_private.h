@@ -9,16 +9,15 @@
  * cache), which conn.c and conn_tls.c reach through conn->client.
  *
  * The stream: every byte between the buffers and the socket goes through
- * conn->stream (read / write / pending), one pair of functions per layer.
- * Plain and TLS are the two layers today; conn_tls_established() switches
- * from one to the other. A compression layer (IMAP COMPRESS=DEFLATE, RFC
- * 4978) will be a third struct conn_stream whose read() pulls from the
- * layer it replaced (kept in the conn, e.g. conn->lower) and inflates,
- * whose write() deflates and pushes down, and whose pending() is true while
- * it holds inflated bytes or its lower layer has pending input; its
- * buffers are bounded like the conn's. Installing it is a pointer swap
- * once the tagged OK has been flushed, as STARTTLS does: nothing in the
- * buffer code changes. */
+ * conn->stream (read / write / pending), one set of functions per layer.
+ * Plain and TLS are the bottom layers; conn_tls_handshake() switches
+ * from one to the other. A filter layer stacks on top of them: it keeps
+ * the layer it replaced and its own state in conn->layer, its read()
+ * pulls from below and transforms, its write() transforms and pushes
+ * down, and it may hold bytes of its own: input (pending()) and output
+ * (out_pending(), pushed by flush()), bounded like the conn's buffers.
+ * conn_deflate.c (RFC 4978 COMPRESS=DEFLATE) is the one filter today;
+ * installing it is a pointer swap, nothing in the buffer code changes. */
 #ifndef POSTEL_CONN_PRIVATE_H
 #define POSTEL_CONN_PRIVATE_H
 
@@ -61,6 +60,14 @@ struct conn_stream {
 	ssize_t (*write)(struct conn *conn, const void *data, size_t len);
 	/* bytes held inside the layer that epoll will not report */
 	bool (*pending)(const struct conn *conn);
+	/* Filter layers only (NULL in plain and TLS): output held inside
+	 * the layer, pushed down by flush() (1 all gone, 0 blocked, -1
+	 * dead); idle() gives memory back once the conn is quiet; free()
+	 * tears the layer down and puts the lower stream back. */
+	bool (*out_pending)(const struct conn *conn);
+	int (*flush)(struct conn *conn);
+	void (*idle)(struct conn *conn);
+	void (*free)(struct conn *conn);
 };
 
 extern const struct conn_stream conn_stream_plain;
@@ -96,7 +103,15 @@ struct conn {
 	char peer_ip[INET6_ADDRSTRLEN];
 	unsigned local_port;
 	struct conn_client *client; /* client side only (conn_client.c) */
+	void *layer; /* the filter layer's state (conn_deflate.c), or NULL */
 };
+
+/* Output the peer has not taken yet: in the buffer or inside a layer. */
+static inline bool conn_out_unsent(const struct conn *conn)
+{
+	return conn->out_pos < conn->out.len ||
+		(conn->stream->out_pending != NULL && conn->stream->out_pending(conn));
+}
 
 /* conn.c */
 void conn_fail(struct conn *conn, const char *reason);

@@ -131,7 +131,8 @@ void conn_tls_free(struct conn *conn)
 
 int conn_starttls(struct conn *conn, struct tls_ctx *tls)
 {
-	if (conn->ssl != NULL || conn->state != CONN_PLAIN)
+	/* RFC 4978 3 (IMAP refuses it first): no TLS under compression */
+	if (conn->ssl != NULL || conn->state != CONN_PLAIN || conn->layer != NULL)
 		return -1;
 	conn->state = CONN_STARTTLS_FLUSH;
 	conn->starttls_ctx = tls;
