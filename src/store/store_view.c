@@ -317,6 +317,18 @@ int store_view_set_flags_result(struct store_view *view, const uint32_t *uids,
 			      results_r, result_count_r, error_r);
 }
 
+int store_view_set_flags_modified(struct store_view *view, const uint32_t *uids,
+				  unsigned count, const struct store_flags_update *update,
+				  pool_t *pool, struct store_view_flag_change **results_r,
+				  unsigned *result_count_r, uint32_t **modified_r,
+				  unsigned *modified_count_r, const char **error_r)
+{
+	*results_r = NULL;
+	*result_count_r = 0;
+	return view_set_flags(view, uids, count, update, pool, modified_r, modified_count_r,
+			      results_r, result_count_r, error_r);
+}
+
 int store_view_select_info(struct store_view *view, unsigned max_keywords,
 			   pool_t *pool, struct store_view_select_info *info_r,
 			   const char **error_r)

@@ -200,6 +200,14 @@ int store_view_set_flags_result(struct store_view *view, const uint32_t *uids,
 				struct store_view_flag_change **results_r,
 				unsigned *result_count_r, const char **error_r);
 
+/* Both: the results and the UIDs refused by update->unchangedsince
+ * (RFC 7162 3.1.3 STORE ... [MODIFIED set]). */
+int store_view_set_flags_modified(struct store_view *view, const uint32_t *uids,
+				  unsigned count, const struct store_flags_update *update,
+				  pool_t *pool, struct store_view_flag_change **results_r,
+				  unsigned *result_count_r, uint32_t **modified_r,
+				  unsigned *modified_count_r, const char **error_r);
+
 /* COPY and MOVE (RFC 9051 6.4.7, RFC 6851): the messages with these
  * UIDs that are still there go to dest, with their flags and internal
  * date, and get dest's next UIDs in UID order. src_uids[i] became
