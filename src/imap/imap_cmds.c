@@ -125,8 +125,10 @@ static const struct {
 	const char *name;
 	bool (*enable)(struct imap_session *s);
 } imap_enables[] = {
+	{ "CONDSTORE", imap_condstore_enable }, /* RFC 7162 3.1 */
 	{ "IMAP4rev2", imap_rev2_enable }, /* RFC 9051 6.3.1 */
 	{ "UTF8=ACCEPT", imap_utf8_enable }, /* RFC 6855 3 */
+	{ "QRESYNC", imap_qresync_enable }, /* RFC 7162 3.2.3 */
 };
 
 void imap_cmd_enable(struct imap_cmd *cmd)

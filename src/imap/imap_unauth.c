@@ -28,6 +28,8 @@ static void unauth_done(struct imap_session *s)
 	s->rev2 = false;
 	s->utf8_accept = false;
 	s->utf8_enabled = false;
+	s->condstore = false;
+	s->qresync = false;
 	session_login_deadline(&s->base, s->base.env->config->login_timeout);
 	imap_cmd_ok(&s->cmd, NULL, "UNAUTHENTICATE completed");
 }
