@@ -154,6 +154,9 @@ struct imap_session {
 
 	/* for the disconnect log line */
 	unsigned commands;
+
+	/* NOTIFY (RFC 5465, imap_notify*.c): the groups set, or NULL */
+	struct imap_notify *notify;
 };
 
 /* imap_session.c */
@@ -304,5 +307,13 @@ imap_cmd_func_t imap_cmd_store, imap_cmd_expunge, imap_cmd_copy, imap_cmd_move;
 /* imap_copy.c: the user has a mailbox by this (canonical) name; in a
  * job (NO [NONEXISTENT] or [TRYCREATE] rather than a failure) */
 bool imap_mailbox_exists(struct store *store, const char *address, const char *name);
+
+/* imap_notify.c, imap_notify_events.c: NOTIFY (RFC 5465). kick: a command
+ * or IDLE's sync ended, notifications may go out (deferred); free: the
+ * session ends. imap_idle.c: IDLE reports what waits, if it can. */
+imap_cmd_func_t imap_cmd_notify;
+void imap_notify_kick(struct imap_session *s);
+void imap_notify_free(struct imap_session *s);
+void imap_idle_kick(struct imap_session *s);
 
 #endif
