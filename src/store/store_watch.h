@@ -29,7 +29,7 @@
 
 #define STORE_WATCH_PENDING_MAX 256
 /* the mailbox name of a change to the list of mailboxes or subscriptions */
-#define STORE_WATCH_MAILBOX_LIST ""
+#define STORE_WATCH_MAILBOX_LIST "/" /* a name never starts with "/" */
 
 struct ioloop;
 struct store_watch;
