@@ -199,13 +199,12 @@ def test_client_that_stops_reading_gets_overflow(postel):
     instead of buffering without limit or cutting the connection."""
     user, pw = new_user(postel)
     c, pid = notify_session(postel, user, pw)
-    c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     with c:
         other = other_session(postel, user, pw, pid)
         with other:
             ok(other, "CREATE P")
-            long = "x" * 150
-            for i in range(60):
+            long = "x" * 200
+            for i in range(80):
                 ok(other, f"CREATE P/{long}{i}")
             ok(c, "NOTIFY SET (personal (MailboxName))")
             # c reads nothing from here on
