@@ -233,3 +233,31 @@ def test_client_that_stops_reading_gets_overflow(postel):
             ok(other, "CREATE After")
             no_line(c, 1.0)
             assert ok(c, "NOOP") == []
+
+
+def test_status_arrives_during_idle(postel):
+    """NOTIFY and IDLE together (RFC 5465 3): the STATUS of another mailbox
+    comes while IDLE waits, the selected mailbox's EXISTS too, and DONE
+    still ends IDLE."""
+    user, pw = new_user(postel)
+    c, pid = notify_session(postel, user, pw)
+    with c:
+        ok(c, "SELECT INBOX")
+        ok(c, "NOTIFY SET (selected (MessageNew MessageExpunge)) "
+              "(personal (MessageNew MessageExpunge))")
+        tag = c.tag()
+        c.send(f"{tag} IDLE\r\n".encode())
+        assert c.read_line() == b"+ idling\r\n"
+        other = other_session(postel, user, pw, pid)
+        with other:
+            append_raw(other, "Archive", msg_for(token()))
+            wait_line(c, rb'\* STATUS "?Archive"? \(MESSAGES 1 UIDNEXT 2\)\r\n$', 1.0)
+            append_raw(other, "INBOX", msg_for(token()))
+            wait_line(c, rb"\* 1 EXISTS\r\n$", 1.0)
+            wait_line(c, rb"\* \d+ RECENT\r\n$", 1.0)
+            append_raw(other, "Junk", msg_for(token()))
+            wait_line(c, rb'\* STATUS "?Junk"? \(MESSAGES 1 UIDNEXT 2\)\r\n$', 1.0)
+        c.send(b"DONE\r\n")
+        tagged, untagged = c.read_tagged(tag)
+        assert status_of(tagged) == "OK" and untagged == [], (tagged, untagged)
+        assert ok(c, "NOOP") == []
