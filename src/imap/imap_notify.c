@@ -78,7 +78,7 @@ unsigned imap_notify_events_for(const struct imap_notify *n, const char *name,
 	return 0;
 }
 
-static void notify_names_free(char ***names, unsigned *count)
+void imap_notify_names_free(char ***names, unsigned *count)
 {
 	for (unsigned i = 0; i < *count; i++)
 		free((*names)[i]);
@@ -96,11 +96,11 @@ void imap_notify_state_free(struct imap_notify **np)
 	store_watch_remove(&n->watch);
 	timeout_remove(&n->kick_to);
 	for (unsigned i = 0; i < n->group_count; i++)
-		notify_names_free(&n->groups[i].names, &n->groups[i].name_count);
+		imap_notify_names_free(&n->groups[i].names, &n->groups[i].name_count);
 	for (unsigned i = 0; i < n->pending_count; i++)
 		free(n->pending[i]);
-	notify_names_free(&n->names, &n->name_count);
-	notify_names_free(&n->subs, &n->sub_count);
+	imap_notify_names_free(&n->names, &n->name_count);
+	imap_notify_names_free(&n->subs, &n->sub_count);
 	free(n);
 }
 

@@ -52,6 +52,8 @@ struct imap_notify {
 unsigned imap_notify_events_for(const struct imap_notify *n, const char *name,
 				const char *const *subs, unsigned sub_count);
 void imap_notify_state_free(struct imap_notify **n);
+/* frees a heap array of heap names, sets it to NULL and the count to 0 */
+void imap_notify_names_free(char ***names, unsigned *count);
 /* imap_notify_events.c */
 void imap_notify_watch_start(struct imap_session *s);
 /* NOTIFY SET: list, and with STATUS send the STATUS of every mailbox the

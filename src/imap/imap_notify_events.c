@@ -227,12 +227,8 @@ static char **notify_names_copy(const char *const *names, unsigned count)
 
 static void notify_snapshot_set(struct imap_notify *n, struct notify_job *job)
 {
-	for (unsigned i = 0; i < n->name_count; i++)
-		free(n->names[i]);
-	free(n->names);
-	for (unsigned i = 0; i < n->sub_count; i++)
-		free(n->subs[i]);
-	free(n->subs);
+	imap_notify_names_free(&n->names, &n->name_count);
+	imap_notify_names_free(&n->subs, &n->sub_count);
 	n->names = notify_names_copy(job->names, job->name_count);
 	n->name_count = job->name_count;
 	n->subs = notify_names_copy(job->subs, job->sub_count);
