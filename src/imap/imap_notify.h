@@ -1,6 +1,7 @@
 /* imap_notify.h: NOTIFY's session state, shared by imap_notify.c (the
- * command, which mailboxes a change concerns) and imap_notify_events.c
- * (the wake-ups from store_watch.h, the jobs and what they write).
+ * command, which mailboxes a change concerns), imap_notify_events.c (the
+ * wake-ups from store_watch.h, the jobs, STATUS and the selected mailbox)
+ * and imap_notify_list.c (LIST responses for mailbox changes).
  *
  * Contract: a session with NOTIFY SET has one struct imap_notify (heap)
  * holding its event groups with canonical names, one store watch on all
@@ -54,6 +55,13 @@ unsigned imap_notify_events_for(const struct imap_notify *n, const char *name,
 void imap_notify_state_free(struct imap_notify **n);
 /* frees a heap array of heap names, sets it to NULL and the count to 0 */
 void imap_notify_names_free(char ***names, unsigned *count);
+/* imap_notify_list.c: room for a line of len; the LIST responses for a
+ * fresh listing (sorted) if report, then it is the session's; false: no
+ * room left (overflow) */
+bool imap_notify_room(struct imap_session *s, size_t len);
+bool imap_notify_list_update(struct imap_session *s, pool_t *pool, const char **names,
+			     unsigned name_count, const char **subs, unsigned sub_count,
+			     bool report);
 /* imap_notify_events.c */
 void imap_notify_watch_start(struct imap_session *s);
 /* NOTIFY SET: list, and with STATUS send the STATUS of every mailbox the

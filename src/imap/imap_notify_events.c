@@ -8,14 +8,14 @@
  * mailbox a group takes (its STATUS, 5.1-5.3: MESSAGES UIDNEXT, and
  * UNSEEN with FlagChange), the list of mailboxes or subscriptions (a job
  * lists both and the difference from the last listing goes out as LIST,
- * 5.4: created "()", deleted "(\NonExistent)", renamed with OLDNAME;
- * 5.5: "(\Subscribed)" or not). Work starts, deferred, only while no
+ * imap_notify_list.c). Work starts, deferred, only while no
  * command runs (or IDLE waits) and no job of the session is out; input
  * is held meanwhile, so commands never interleave with it. Unsolicited
  * output starts only with IMAP_NOTIFY_ROOM_MIN free in the output buffer
  * and each line needs room: otherwise, or past IMAP_NOTIFY_PENDING_MAX
  * mailboxes waiting, the session gets "* OK [NOTIFICATIONOVERFLOW]" and
- * NOTIFY is off as after NOTIFY NONE (5.8): memory stays bounded. */
+ * NOTIFY is off as after NOTIFY NONE (5.8): memory stays bounded. The
+ * LIST lines are written by imap_notify_list.c. */
 #include "imap_notify.h"
 #include "lib/conn.h"
 #include "lib/ioloop.h"
@@ -26,9 +26,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* a line of unsolicited output needs this much room beyond its length */
-#define NOTIFY_LINE_SPARE 1024
 
 struct notify_job {
 	struct imap_session *s;
@@ -70,11 +67,6 @@ static void notify_overflow(struct imap_session *s)
 	imap_notify_free(s);
 	if (conn_output_room(s->base.conn) > 128)
 		imap_untagged(s, "OK [NOTIFICATIONOVERFLOW] Too many notifications; NOTIFY is off");
-}
-
-static bool notify_room(struct imap_session *s, size_t len)
-{
-	return conn_output_room(s->base.conn) >= len + NOTIFY_LINE_SPARE;
 }
 
 /* ---- the work, on the user's lane ---- */
@@ -157,131 +149,13 @@ static bool notify_write_status(struct imap_session *s, struct notify_job *job, 
 		imap_status_append(&line, job->st_items[i], &job->st[i]);
 		if (out != NULL) {
 			str_printf(out, "* %s\r\n", str_c(&line));
-		} else if (notify_room(s, line.len)) {
+		} else if (imap_notify_room(s, line.len)) {
 			imap_untagged(s, "%s", str_c(&line));
 		} else {
 			ok = false;
 		}
 	}
 	str_free(&line);
-	return ok;
-}
-
-static bool notify_write_list(struct imap_session *s, const char *attrs, const char *name,
-			      const char *old_name)
-{
-	str_t line = STR_INIT;
-	str_printf(&line, "LIST (%s) \"/\" ", attrs);
-	imap_append_mailbox(s, &line, name);
-	if (old_name != NULL) {
-		/* RFC 5465 5.4, RFC 5258 6.3.8 (OLDNAME) */
-		str_appendz(&line, " (\"OLDNAME\" (");
-		imap_append_mailbox(s, &line, old_name);
-		str_appendz(&line, "))");
-	}
-	bool ok = notify_room(s, line.len);
-	if (ok)
-		imap_untagged(s, "%s", str_c(&line));
-	str_free(&line);
-	return ok;
-}
-
-/* Names in a but not in b (both sorted), into out (pool). */
-static unsigned notify_names_minus(pool_t *pool, char *const *a, unsigned a_count,
-				   const char *const *b, unsigned b_count, const char ***out)
-{
-	*out = pool_alloc(pool, (a_count + 1) * sizeof(**out));
-	unsigned n = 0, j = 0;
-	for (unsigned i = 0; i < a_count; i++) {
-		while (j < b_count && strcmp(b[j], a[i]) < 0)
-			j++;
-		if (j == b_count || strcmp(b[j], a[i]) != 0)
-			(*out)[n++] = a[i];
-	}
-	return n;
-}
-
-/* a rename moves a mailbox and those below it: the first of each side is
- * the parent of the others, and the rest match below it */
-static bool notify_is_rename(const char *const *gone, const char *const *added, unsigned count)
-{
-	if (count == 0)
-		return false;
-	size_t glen = strlen(gone[0]), alen = strlen(added[0]);
-	for (unsigned i = 1; i < count; i++) {
-		if (strncmp(gone[i], gone[0], glen) != 0 || gone[i][glen] != '/' ||
-		    strncmp(added[i], added[0], alen) != 0 ||
-		    strcmp(gone[i] + glen, added[i] + alen) != 0)
-			return false;
-	}
-	return true;
-}
-
-static char **notify_names_copy(const char *const *names, unsigned count)
-{
-	char **copy = xcalloc(count + 1, sizeof(*copy));
-	for (unsigned i = 0; i < count; i++)
-		copy[i] = xstrdup(names[i]);
-	return copy;
-}
-
-static void notify_snapshot_set(struct imap_notify *n, struct notify_job *job)
-{
-	imap_notify_names_free(&n->names, &n->name_count);
-	imap_notify_names_free(&n->subs, &n->sub_count);
-	n->names = notify_names_copy(job->names, job->name_count);
-	n->name_count = job->name_count;
-	n->subs = notify_names_copy(job->subs, job->sub_count);
-	n->sub_count = job->sub_count;
-	n->have_list = true;
-}
-
-/* events of a name for the list events: its group's, by the fresh list */
-static bool notify_wants(struct imap_notify *n, struct notify_job *job, const char *name,
-			 unsigned event)
-{
-	return (imap_notify_events_for(n, name, job->subs, job->sub_count) & event) != 0;
-}
-
-/* RFC 5465 5.4, 5.5: the difference from the last listing as LIST */
-static bool notify_write_list_changes(struct imap_session *s, struct notify_job *job)
-{
-	struct imap_notify *n = s->notify;
-	const char **gone, **added, **unsub, **sub;
-	unsigned gone_n = notify_names_minus(job->pool, n->names, n->name_count, job->names,
-					     job->name_count, &gone);
-	unsigned added_n = notify_names_minus(job->pool, (char *const *)job->names,
-					      job->name_count, (const char *const *)n->names,
-					      n->name_count, &added);
-	unsigned unsub_n = notify_names_minus(job->pool, n->subs, n->sub_count, job->subs,
-					      job->sub_count, &unsub);
-	unsigned sub_n = notify_names_minus(job->pool, (char *const *)job->subs, job->sub_count,
-					    (const char *const *)n->subs, n->sub_count, &sub);
-	bool ok = true;
-	if (gone_n == added_n && notify_is_rename(gone, added, gone_n)) {
-		for (unsigned i = 0; ok && i < gone_n; i++) {
-			if (notify_wants(n, job, added[i], IMAP_NOTIFY_MAILBOX_NAME) ||
-			    notify_wants(n, job, gone[i], IMAP_NOTIFY_MAILBOX_NAME))
-				ok = notify_write_list(s, "", added[i], gone[i]);
-		}
-		gone_n = added_n = 0;
-	}
-	for (unsigned i = 0; ok && i < gone_n; i++) {
-		if (notify_wants(n, job, gone[i], IMAP_NOTIFY_MAILBOX_NAME))
-			ok = notify_write_list(s, "\\NonExistent", gone[i], NULL);
-	}
-	for (unsigned i = 0; ok && i < added_n; i++) {
-		if (notify_wants(n, job, added[i], IMAP_NOTIFY_MAILBOX_NAME))
-			ok = notify_write_list(s, "", added[i], NULL);
-	}
-	for (unsigned i = 0; ok && i < sub_n; i++) {
-		if (notify_wants(n, job, sub[i], IMAP_NOTIFY_SUBSCRIPTION_CHANGE))
-			ok = notify_write_list(s, "\\Subscribed", sub[i], NULL);
-	}
-	for (unsigned i = 0; ok && i < unsub_n; i++) {
-		if (notify_wants(n, job, unsub[i], IMAP_NOTIFY_SUBSCRIPTION_CHANGE))
-			ok = notify_write_list(s, "", unsub[i], NULL);
-	}
 	return ok;
 }
 
@@ -313,10 +187,9 @@ static void notify_update_done(void *ctx)
 			  log_str(s->user), log_str(job->error));
 	else if (s->notify != NULL && !s->base.closing) {
 		ok = notify_write_status(s, job, NULL);
-		if (ok && job->list && s->notify->have_list)
-			ok = notify_write_list_changes(s, job);
 		if (job->list)
-			notify_snapshot_set(s->notify, job);
+			ok = imap_notify_list_update(s, job->pool, job->names, job->name_count,
+						     job->subs, job->sub_count, ok) && ok;
 	}
 	if (!ok)
 		notify_overflow(s);
@@ -464,7 +337,8 @@ static void notify_set_done(void *ctx)
 		imap_cmd_no(cmd, "SERVERBUG", "NOTIFY failed");
 		return;
 	}
-	notify_snapshot_set(s->notify, job);
+	imap_notify_list_update(s, job->pool, job->names, job->name_count, job->subs,
+				job->sub_count, false);
 	str_t *out = imap_output_begin(s);
 	notify_write_status(s, job, out);
 	notify_job_free(job);
