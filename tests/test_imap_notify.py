@@ -261,3 +261,25 @@ def test_status_arrives_during_idle(postel):
         tagged, untagged = c.read_tagged(tag)
         assert status_of(tagged) == "OK" and untagged == [], (tagged, untagged)
         assert ok(c, "NOOP") == []
+
+
+def test_selected_delayed_waits_for_a_command(postel):
+    """RFC 5465 5.2: SELECTED-DELAYED sends no EXPUNGE unsolicited; the
+    next command that may report it (NOOP) does; other mailboxes still
+    get their STATUS at once."""
+    user, pw = new_user(postel)
+    c, pid = notify_session(postel, user, pw)
+    with c:
+        append_raw(c, "INBOX", msg_for(token()))
+        ok(c, "SELECT INBOX")
+        ok(c, "NOTIFY SET (selected-delayed (MessageNew MessageExpunge)) "
+              "(personal (MessageNew MessageExpunge))")
+        other = other_session(postel, user, pw, pid)
+        with other:
+            ok(other, "SELECT INBOX")
+            ok(other, "STORE 1 +FLAGS (\\Deleted)")
+            ok(other, "EXPUNGE")
+            no_line(c, 1.0)
+            assert ok(c, "NOOP") == [b"* 1 EXPUNGE\r\n"]
+            append_raw(other, "Drafts", msg_for(token()))
+            wait_line(c, rb'\* STATUS "?Drafts"? \(MESSAGES 1 UIDNEXT 2\)\r\n$', 1.0)
