@@ -35,6 +35,15 @@ def other_session(srv, user, pw, pid):
     return in_other_worker(srv, make, "imaps", pid)
 
 
+def deliver_elsewhere(srv, user, pid):
+    """One message over SMTP, from a worker other than pid's."""
+    smtp = in_other_worker(srv, lambda ip: smtplib.SMTP(
+        "127.0.0.1", srv.smtp_port, timeout=scaled(10), source_address=(ip, 0)),
+        "smtp", pid)
+    smtp.sendmail(BOB, [user], make_message(token(), sender=BOB, to=user))
+    smtp.quit()
+
+
 def ok(c, text):
     tagged, untagged = c.command(text)
     assert status_of(tagged) == "OK", (text, tagged, untagged)
@@ -102,19 +111,11 @@ def test_set_status_then_smtp_delivery_gives_status(postel):
         names = [re.match(rb'\* STATUS "?([^" ]+)"? \(MESSAGES 0 UIDNEXT 1 UIDVALIDITY \d+ '
                           rb'UNSEEN 0\)\r\n$', line)[1] for line in untagged]
         assert sorted(names) == sorted(FOLDERS), untagged
-        smtp = in_other_worker(postel, lambda ip: smtplib.SMTP(
-            "127.0.0.1", postel.smtp_port, timeout=scaled(10), source_address=(ip, 0)),
-            "smtp", pid)
-        smtp.sendmail(BOB, [user], make_message(token(), sender=BOB, to=user))
-        smtp.quit()
+        deliver_elsewhere(postel, user, pid)
         wait_line(c, rb'\* STATUS "?INBOX"? \(MESSAGES 1 UIDNEXT 2\)\r\n$', 1.0)
         # NOTIFY NONE stops it
         assert ok(c, "NOTIFY NONE") == []
-        smtp = in_other_worker(postel, lambda ip: smtplib.SMTP(
-            "127.0.0.1", postel.smtp_port, timeout=scaled(10), source_address=(ip, 0)),
-            "smtp", pid)
-        smtp.sendmail(BOB, [user], make_message(token(), sender=BOB, to=user))
-        smtp.quit()
+        deliver_elsewhere(postel, user, pid)
         no_line(c, 1.5)
         assert ok(c, "NOOP") == []
 
