@@ -3,8 +3,9 @@
  *
  * Contract: NOTIFY NONE ends notifications (RFC 5465 3.2); NOTIFY SET
  * replaces the session's groups as a whole: parsed (imap_notify_parse.h),
- * names decoded as the session's UTF8=ACCEPT state says, fetch
- * attributes checked as FETCH's; then a job lists the user's mailboxes
+ * names decoded as the session's UTF8=ACCEPT state says, MessageNew's
+ * fetch attributes checked as FETCH's (not yet sent with the EXISTS:
+ * the client FETCHes the new messages itself); then a job lists the user's mailboxes
  * and subscriptions and, with STATUS, sends each mailbox's STATUS (3.1)
  * before the tagged OK. A mailbox is taken by the first group whose
  * filter matches it (RFC 5465 6 lets the server order them; the client's
