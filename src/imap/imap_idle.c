@@ -42,8 +42,6 @@ void imap_idle_free(struct imap_session *s)
 	free(idle);
 }
 
-static void imap_idle_kick(struct imap_session *s);
-
 static void imap_idle_synced(struct imap_cmd *cmd)
 {
 	struct imap_session *s = cmd->s;
@@ -59,6 +57,7 @@ static void imap_idle_synced(struct imap_cmd *cmd)
 	}
 	conn_input_resume(s->base.conn);
 	imap_idle_kick(s);
+	imap_notify_kick(s);
 }
 
 static void imap_idle_drained(void *ctx)
@@ -72,7 +71,7 @@ static void imap_idle_drained(void *ctx)
 }
 
 /* Report what changed, if nothing else runs and the output has room. */
-static void imap_idle_kick(struct imap_session *s)
+void imap_idle_kick(struct imap_session *s)
 {
 	struct imap_idle *idle = s->idle;
 	if (idle == NULL || !idle->dirty || idle->wait_drain || s->sel == NULL ||

@@ -169,6 +169,8 @@ struct imap_session {
 	/* CONDSTORE and QRESYNC (RFC 7162; imap_condstore.c, imap_qresync.c) */
 	bool condstore;       /* enabled (3.1: ENABLE or a CONDSTORE-enabling command) */
 	bool qresync;         /* ENABLE QRESYNC (3.2.3): VANISHED, not EXPUNGE */
+	/* NOTIFY (RFC 5465, imap_notify*.c): the groups set, or NULL */
+	struct imap_notify *notify;
 };
 
 /* imap_session.c */
@@ -396,5 +398,12 @@ int imap_qresync_fetch_vanished(struct store_view *view, uint64_t since,
  * in lines of at most max_line octets; false: out of room (call again) */
 bool imap_qresync_report_vanished(struct imap_session *s, const uint32_t *uids,
 				  unsigned count, unsigned *next);
+/* imap_notify.c, imap_notify_events.c: NOTIFY (RFC 5465). kick: a command
+ * or IDLE's sync ended, notifications may go out (deferred); free: the
+ * session ends. imap_idle.c: IDLE reports what waits, if it can. */
+imap_cmd_func_t imap_cmd_notify;
+void imap_notify_kick(struct imap_session *s);
+void imap_notify_free(struct imap_session *s);
+void imap_idle_kick(struct imap_session *s);
 
 #endif

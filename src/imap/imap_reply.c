@@ -56,6 +56,8 @@ const char *imap_capabilities(const struct imap_session *s)
 		str_appendz(&caps, " UNAUTHENTICATE");
 	/* RFC 4978 (imap_compress.c, lib/conn_deflate.c) */
 	str_appendz(&caps, " COMPRESS=DEFLATE");
+	/* RFC 5465 (imap_notify*.c) */
+	str_appendz(&caps, " NOTIFY");
 	if (s->state == IMAP_STATE_NOT_AUTH) {
 		/* RFC 4978 4: no STARTTLS under COMPRESS (after UNAUTHENTICATE,
 		 * RFC 8437, the layers stay) */

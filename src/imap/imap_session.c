@@ -53,6 +53,7 @@ static const struct imap_cmd_def imap_cmds[] = {
 	{ "MOVE", imap_cmd_move, SE | UI },
 	{ "NAMESPACE", imap_cmd_namespace, AU | SE },
 	{ "NOOP", imap_cmd_noop, NA | AU | SE },
+	{ "NOTIFY", imap_cmd_notify, AU | SE },
 	{ "RENAME", imap_cmd_rename, AU | SE },
 	{ "SEARCH", imap_cmd_search, SE | UI },
 	{ "SELECT", imap_cmd_select, AU | SE },
@@ -111,6 +112,7 @@ static void imap_cmd_end(struct imap_cmd *cmd)
 		s->input = IMAP_INPUT_COMMAND;
 	if (waited && !s->base.closing)
 		conn_input_resume(s->base.conn);
+	imap_notify_kick(s);
 }
 
 void imap_cmd_ok(struct imap_cmd *cmd, const char *resp_code, const char *fmt, ...)
@@ -393,6 +395,7 @@ static void imap_session_free(struct imap_session *s)
 	imap_auth_abort(s);
 	imap_fetch_abort(s);
 	imap_idle_free(s);
+	imap_notify_free(s);
 	/* the view is closed on the user's lane, then the session ends */
 	s->input = IMAP_INPUT_WAIT;
 	imap_store_close(s, imap_session_destroy);

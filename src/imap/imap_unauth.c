@@ -30,6 +30,7 @@ static void unauth_done(struct imap_session *s)
 	s->utf8_enabled = false;
 	s->condstore = false;
 	s->qresync = false;
+	imap_notify_free(s); /* RFC 5465 watches belong to the login */
 	session_login_deadline(&s->base, s->base.env->config->login_timeout);
 	imap_cmd_ok(&s->cmd, NULL, "UNAUTHENTICATE completed");
 }

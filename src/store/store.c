@@ -212,7 +212,10 @@ int store_mailbox_create(struct store *store, const char *address,
 	const char *name;
 	if (store_target_parse(address, mailbox, &addr, &name, error_r) < 0)
 		return -1;
-	return store->backend->mailbox_create(store, &addr, name, error_r);
+	int ret = store->backend->mailbox_create(store, &addr, name, error_r);
+	if (ret == 0)
+		store_mailbox_list_changed(&addr);
+	return ret;
 }
 
 int store_mailbox_status(struct store *store, const char *address,

@@ -1,6 +1,9 @@
 /* store_mailbox_ops.c: mailbox management (store.h): names checked
- * here, once, then the backend. */
+ * here, once, then the backend; a change to the list of mailboxes or
+ * subscriptions is then signalled (store_watch.h), whatever the backend. */
 #include "store/store_private.h"
+#include "store/store_watch.h"
+#include "lib/str.h"
 
 #include <string.h>
 
@@ -15,6 +18,19 @@ int store_mailbox_list(struct store *store, const char *address, pool_t *pool,
 					    error_r);
 }
 
+void store_mailbox_list_changed(const struct store_address *addr)
+{
+	store_notify_changed(t_printf("%s@%s", addr->local, addr->domain),
+			     STORE_WATCH_MAILBOX_LIST, 0);
+}
+
+static int store_list_changed_if(int ret, const struct store_address *addr)
+{
+	if (ret == 0)
+		store_mailbox_list_changed(addr);
+	return ret;
+}
+
 int store_mailbox_delete(struct store *store, const char *address,
 			 const char *mailbox, const char **error_r)
 {
@@ -27,7 +43,8 @@ int store_mailbox_delete(struct store *store, const char *address,
 		*error_r = "INBOX cannot be deleted";
 		return -1;
 	}
-	return store->backend->mailbox_delete(store, &addr, name, error_r);
+	return store_list_changed_if(
+		store->backend->mailbox_delete(store, &addr, name, error_r), &addr);
 }
 
 int store_mailbox_rename(struct store *store, const char *address,
@@ -46,7 +63,8 @@ int store_mailbox_rename(struct store *store, const char *address,
 		*error_r = "cannot rename a mailbox to INBOX, itself or below itself";
 		return -1;
 	}
-	return store->backend->mailbox_rename(store, &addr, old_c, new_c, error_r);
+	return store_list_changed_if(
+		store->backend->mailbox_rename(store, &addr, old_c, new_c, error_r), &addr);
 }
 
 int store_mailbox_subscribe(struct store *store, const char *address,
@@ -56,7 +74,8 @@ int store_mailbox_subscribe(struct store *store, const char *address,
 	const char *name;
 	if (store_target_parse(address, mailbox, &addr, &name, error_r) < 0)
 		return -1;
-	return store->backend->mailbox_subscribe(store, &addr, name, on, error_r);
+	return store_list_changed_if(
+		store->backend->mailbox_subscribe(store, &addr, name, on, error_r), &addr);
 }
 
 int store_mailbox_subscriptions(struct store *store, const char *address,

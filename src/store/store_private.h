@@ -188,6 +188,9 @@ extern const struct store_backend store_backend_maildir;
 int store_target_parse(const char *address, const char *mailbox,
 		       struct store_address *addr_r, const char **name_r,
 		       const char **error_r);
+/* store_mailbox_ops.c: the user's list of mailboxes or subscriptions
+ * changed (store_watch.h STORE_WATCH_MAILBOX_LIST). */
+void store_mailbox_list_changed(const struct store_address *addr);
 
 /* store_read.c: a reader over an open message file with LF line endings
  * (takes fd, closes it with the reader). */

@@ -15,7 +15,12 @@
  * time (repeats of one mailbox fold into one, keeping the higher modseq);
  * beyond that a change is dropped and counted, never queued without
  * limit. Watchers and the hook run on the loop thread only; a watcher may
- * remove any watcher, itself included, from its callback. */
+ * remove any watcher, itself included, from its callback.
+ * The user's set of mailboxes (create, delete, rename) and of
+ * subscriptions is signalled as a change to the pseudo mailbox
+ * STORE_WATCH_MAILBOX_LIST, which no real mailbox name can equal: a
+ * watcher of one mailbox never sees it, a watcher of any (NULL) does and
+ * lists again what it needs (IMAP NOTIFY, RFC 5465 5.4, 5.5). */
 #ifndef POSTEL_STORE_WATCH_H
 #define POSTEL_STORE_WATCH_H
 
@@ -23,6 +28,8 @@
 #include <stdint.h>
 
 #define STORE_WATCH_PENDING_MAX 256
+/* the mailbox name of a change to the list of mailboxes or subscriptions */
+#define STORE_WATCH_MAILBOX_LIST "/" /* a name never starts with "/" */
 
 struct ioloop;
 struct store_watch;

@@ -227,6 +227,44 @@ static void test_watch_wakes(void **state)
 	ioloop_destroy(&loop);
 }
 
+/* The list of mailboxes or subscriptions changed: a watcher of every
+ * mailbox hears STORE_WATCH_MAILBOX_LIST once per change; a watcher of one
+ * mailbox does not (IMAP NOTIFY, RFC 5465 5.4, 5.5). */
+static void test_watch_list_changes(void **state)
+{
+	struct suite *s = *state;
+	const char *error = NULL;
+	struct ioloop *loop = ioloop_create();
+	struct seen any = { .loop = loop }, inbox = { 0 };
+	store_watch_attach(loop, NULL, NULL);
+	struct store_watch *w1 = store_watch_add(SUITE_USER, NULL, on_change, &any);
+	struct store_watch *w2 = store_watch_add(SUITE_USER, "INBOX", on_change, &inbox);
+	assert_int_equal(store_mailbox_create(s->store, SUITE_USER, "Listed", &error), 0);
+	run(loop);
+	assert_int_equal(any.calls, 1);
+	assert_string_equal(any.mailbox, STORE_WATCH_MAILBOX_LIST);
+	assert_int_equal(store_mailbox_subscribe(s->store, SUITE_USER, "Listed", true,
+						 &error), 0);
+	run(loop);
+	assert_int_equal(any.calls, 2);
+	assert_int_equal(store_mailbox_rename(s->store, SUITE_USER, "Listed", "Moved",
+					      &error), 0);
+	run(loop);
+	assert_int_equal(any.calls, 3);
+	assert_int_equal(store_mailbox_delete(s->store, SUITE_USER, "Moved", &error), 0);
+	run(loop);
+	assert_int_equal(any.calls, 4);
+	assert_string_equal(any.mailbox, STORE_WATCH_MAILBOX_LIST);
+	/* a refused change signals nothing */
+	assert_int_equal(store_mailbox_delete(s->store, SUITE_USER, "Moved", &error), -1);
+	assert_int_equal(inbox.calls, 0);
+	store_watch_remove(&w1);
+	store_watch_remove(&w2);
+	store_watch_detach();
+	ioloop_destroy(&loop);
+	assert_int_equal(any.calls, 4);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -235,6 +273,7 @@ int main(void)
 		SUITE_TEST(test_subscriptions),
 		SUITE_TEST(test_bad_names),
 		SUITE_TEST(test_watch_wakes),
+		SUITE_TEST(test_watch_list_changes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
