@@ -68,6 +68,8 @@ struct store_index_message {
 	unsigned sysflags; /* STORE_FLAG_* of flags */
 	uint8_t guid[STORE_GUID_SIZE];
 	const char *filename;
+	int64_t savedate;                 /* RFC 8514 (schema 7) */
+	uint8_t threadid[STORE_GUID_SIZE]; /* RFC 8474 5.2 (schema 7) */
 };
 
 /* *rebuilt_r: the old file was set aside (or missing), so the caller must

@@ -386,6 +386,8 @@ void maildir_message_info(pool_t *pool, const struct store_index_message *row,
 	info_r->sysflags = row->sysflags;
 	memcpy(info_r->guid, row->guid, STORE_GUID_SIZE);
 	info_r->lost = false;
+	info_r->savedate = (time_t)row->savedate;
+	memcpy(info_r->threadid, row->threadid, STORE_GUID_SIZE);
 }
 
 static int mailbox_list_once(struct maildir_store *s,
