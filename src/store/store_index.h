@@ -274,4 +274,21 @@ int store_index_expunges_trim(struct store_index *idx, int64_t mailbox_id,
 int store_index_expunge_horizon(struct store_index *idx, int64_t mailbox_id,
 				uint64_t *horizon_r, const char **error_r);
 
+/* store_index_objectid.c (schema 7). Within a transaction, after
+ * store_index_message_add(): give the message its thread from its own
+ * Message-ID (or NULL) and the ids it refers to (References, then
+ * In-Reply-To; root first), RFC 8474 5.2. */
+int store_index_thread_assign(struct store_index *idx, int64_t mailbox_id,
+			      uint32_t uid, const char *own,
+			      const char *const *refs, unsigned ref_count,
+			      const char **error_r);
+/* RFC 8970 PREVIEW cache: 1 found (*preview_r NULL if not computed,
+ * else pool), 0 no such message. */
+int store_index_message_preview(struct store_index *idx, int64_t mailbox_id,
+				uint32_t uid, pool_t *pool,
+				const char **preview_r, const char **error_r);
+int store_index_message_set_preview(struct store_index *idx,
+				    int64_t mailbox_id, uint32_t uid,
+				    const char *preview, const char **error_r);
+
 #endif

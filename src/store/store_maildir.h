@@ -177,6 +177,15 @@ int maildir_message_set_structure(struct store *store,
 				  const char *mailbox, uint32_t uid,
 				  const void *blob, size_t len,
 				  const char **error_r);
+/* store_maildir_objectid.c */
+int maildir_message_preview(struct store *store,
+			    const struct store_address *addr,
+			    const char *mailbox, uint32_t uid, pool_t *pool,
+			    const char **preview_r, const char **error_r);
+int maildir_message_set_preview(struct store *store,
+				const struct store_address *addr,
+				const char *mailbox, uint32_t uid,
+				const char *preview, const char **error_r);
 int maildir_claim_recent(struct store *store, const struct store_address *addr,
 			 const char *mailbox, uint32_t uidvalidity,
 			 uint32_t uidnext, uint32_t *first_r,

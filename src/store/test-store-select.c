@@ -88,6 +88,12 @@ static void test_migration_from_5(void **state)
 		 "DELETE FROM keywords;"
 		 "UPDATE messages SET flags = '\\Seen Old $Work', sysflags = 1 WHERE uid = 1;"
 		 "UPDATE messages SET flags = 'Other \\Flagged', sysflags = 4 WHERE uid = 2;"
+		 /* and without what version 7 added */
+		 "DROP TRIGGER mailboxes_objectid; DROP TABLE msgids;"
+		 "ALTER TABLE mailboxes DROP COLUMN objectid;"
+		 "ALTER TABLE messages DROP COLUMN savedate;"
+		 "ALTER TABLE messages DROP COLUMN threadid;"
+		 "ALTER TABLE messages DROP COLUMN preview;"
 		 "PRAGMA user_version = 5;");
 	assert_int_equal(query_int(db, "SELECT count(*) FROM keywords"), 0);
 	sqlite3_close(db);
@@ -102,7 +108,7 @@ static void test_migration_from_5(void **state)
 	assert_string_equal(info.keywords[1], "Old");
 	assert_string_equal(info.keywords[2], "Other");
 	assert_int_equal(sqlite3_open(index, &db), SQLITE_OK);
-	assert_int_equal(query_int(db, "PRAGMA user_version"), 6);
+	assert_int_equal(query_int(db, "PRAGMA user_version"), 7);
 	assert_int_equal(query_int(db, "SELECT count(*) FROM sqlite_master WHERE"
 				   " name IN ('messages_unseen', 'messages_deleted',"
 				   " 'messages_kw_ins', 'messages_kw_upd')"), 4);
