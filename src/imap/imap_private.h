@@ -273,6 +273,7 @@ enum imap_status_item {
 	IMAP_STATUS_DELETED = 1u << 4,
 	IMAP_STATUS_SIZE = 1u << 5,
 	IMAP_STATUS_RECENT = 1u << 6,
+	IMAP_STATUS_MAILBOXID = 1u << 7, /* RFC 8474 4 (OBJECTID) */
 };
 /* args[i] the item list: a mask of IMAP_STATUS_*; -1 for BAD. */
 int imap_status_items_parse(const struct imap_session *s, const struct imap_arg *args,
@@ -304,5 +305,15 @@ imap_cmd_func_t imap_cmd_store, imap_cmd_expunge, imap_cmd_copy, imap_cmd_move;
 /* imap_copy.c: the user has a mailbox by this (canonical) name; in a
  * job (NO [NONEXISTENT] or [TRYCREATE] rather than a failure) */
 bool imap_mailbox_exists(struct store *store, const char *address, const char *name);
+
+/* OBJECTID (RFC 8474), PREVIEW (RFC 8970), SAVEDATE (RFC 8514) */
+#include "store/store.h"
+struct store_view;
+/* imap_objectid.c: "M"/"T" + the 32 hex digits of id */
+void imap_objectid_format(char out[STORE_OBJECTID_SIZE], char prefix,
+			  const uint8_t id[STORE_GUID_SIZE]);
+/* imap_preview.c: on the lane; *preview_r from pool ("" for no text) */
+int imap_preview_get(struct store_view *view, uint32_t uid, pool_t *pool,
+		     const char **preview_r, const char **error_r);
 
 #endif

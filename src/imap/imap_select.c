@@ -103,6 +103,7 @@ struct imap_select_job {
 	pool_t *pool;
 	const char *keywords; /* job->pool */
 	const char *list_attrs; /* rev2: job->pool */
+	char mailboxid[STORE_OBJECTID_SIZE]; /* RFC 8474 4 */
 };
 
 static void imap_select_job_free(struct imap_select_job *job)
@@ -142,10 +143,12 @@ static int imap_select_read(struct imap_select_job *job, struct store *store,
 			return -1;
 		sel_recent_add(sel, first, store_view_uidnext(sel->view));
 		job->recent = sel_recent_total(sel);
-	} else {
-		struct store_mailbox_status st;
-		if (store_mailbox_status(store, job->address, sel->name, &st, error_r) == 0)
+	}
+	struct store_mailbox_status st;
+	if (store_mailbox_status(store, job->address, sel->name, &st, error_r) == 0) {
+		if (!job->claim_recent)
 			job->recent = st.recent;
+		memcpy(job->mailboxid, st.mailboxid, sizeof(job->mailboxid));
 	}
 	/* from the index's unseen index and keyword list: no read of every
 	 * message (store_view.h) */
@@ -240,6 +243,8 @@ static void imap_select_done(void *ctx)
 			      "permitted", *kw != '\0' ? " " : "", kw);
 	imap_untagged(s, "OK [UIDVALIDITY %u] UIDs valid", store_view_uidvalidity(sel->view));
 	imap_untagged(s, "OK [UIDNEXT %u] Predicted next UID", store_view_uidnext(sel->view));
+	if (job->mailboxid[0] != '\0') /* RFC 8474 4.3 */
+		imap_untagged(s, "OK [MAILBOXID (%s)] Ok", job->mailboxid);
 	if (job->rev2) {
 		/* rev2: RFC 9051 6.3.2 requires a LIST response for the
 		 * mailbox, with accurate attributes */
