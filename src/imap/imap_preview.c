@@ -13,6 +13,8 @@
 #include "mime/mime_preview.h"
 #include "store/store_view.h"
 
+#include <string.h>
+
 static int preview_compute(struct store_view *view, uint32_t uid, pool_t *pool,
 			   const char **preview_r, const char **error_r)
 {
@@ -35,15 +37,18 @@ static int preview_compute(struct store_view *view, uint32_t uid, pool_t *pool,
 		return -1;
 	}
 	char *body = pool_alloc(pool, (size_t)want + 1);
+	char chunk[4096]; /* the reader wants room for a CRLF: never a tiny read */
 	size_t got = 0;
 	int ret = store_message_seek(r, part->body_off, error_r);
 	while (ret == 0 && got < want) {
-		ssize_t n = store_message_read(r, body + got, (size_t)want - got, error_r);
+		ssize_t n = store_message_read(r, chunk, sizeof(chunk), error_r);
 		if (n < 0)
 			ret = -1;
 		if (n <= 0)
 			break;
-		got += (size_t)n;
+		size_t take = (size_t)n < want - got ? (size_t)n : (size_t)(want - got);
+		memcpy(body + got, chunk, take);
+		got += take;
 	}
 	store_message_close(&r);
 	if (ret == 0) {
