@@ -130,9 +130,11 @@ static void collapse(const char *in, size_t len, str_t *out)
 			continue;
 		}
 		if (space && out->len > 0) {
-			str_appendc(out, ' ');
-			if (++chars >= MIME_PREVIEW_CHARS)
+			/* a space only before a character that fits too */
+			if (chars + 1 >= MIME_PREVIEW_CHARS)
 				break;
+			str_appendc(out, ' ');
+			chars++;
 		}
 		space = false;
 		size_t n = utf8_seq(s + i, len - i);

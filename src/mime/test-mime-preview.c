@@ -104,6 +104,16 @@ static void test_preview_limit(void **state)
 	str_appendz(&msg, "\r\n");
 	const char *p = preview_of(str_c(&msg));
 	assert_int_equal(strlen(p), 2 * MIME_PREVIEW_CHARS);
+	str_clear(&msg);
+	/* a space that would be the 256th character is not kept (no
+	 * trailing space: found by fuzz-mime-preview) */
+	str_appendz(&msg, "Subject: s\r\n\r\n");
+	for (unsigned i = 0; i < MIME_PREVIEW_CHARS - 1; i++)
+		str_appendc(&msg, 'a');
+	str_appendz(&msg, " b\r\n");
+	p = preview_of(str_c(&msg));
+	assert_int_equal(strlen(p), MIME_PREVIEW_CHARS - 1);
+	assert_int_equal(p[strlen(p) - 1], 'a');
 	str_free(&msg);
 	/* invalid UTF-8 becomes U+FFFD; control characters are spaces */
 	assert_string_equal(preview_of("Content-Type: text/plain; charset=utf-8\r\n\r\n"
