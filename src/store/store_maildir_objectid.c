@@ -21,23 +21,17 @@ int maildir_message_preview(struct store *store,
 	return ret;
 }
 
+static int preview_write(struct store_index *idx, int64_t mailbox_id,
+			 uint32_t uid, const void *ctx, const char **error_r)
+{
+	return store_index_message_set_preview(idx, mailbox_id, uid, ctx, error_r);
+}
+
 int maildir_message_set_preview(struct store *store,
 				const struct store_address *addr,
 				const char *mailbox, uint32_t uid,
 				const char *preview, const char **error_r)
 {
-	struct maildir_store *s = (struct maildir_store *)store;
-	struct maildir_user *user;
-	struct store_index_mailbox mb;
-	if (maildir_mailbox_get(s, addr, mailbox, false, &user, &mb, error_r) < 0)
-		return -1;
-	int r = store_index_begin_cache(user->index, error_r);
-	if (r <= 0)
-		return r;
-	if (store_index_message_set_preview(user->index, mb.id, uid, preview,
-					    error_r) < 0) {
-		store_index_rollback(user->index);
-		return -1;
-	}
-	return store_index_commit(user->index, error_r) < 0 ? -1 : 1;
+	return maildir_cache_write(store, addr, mailbox, uid, preview_write, preview,
+				   error_r);
 }
