@@ -17,25 +17,57 @@
 
 #include <string.h>
 
-static int thread_lookup(struct store_index *idx, const char *msgid,
-			 uint8_t thread_r[STORE_GUID_SIZE], const char **error_r)
+/* The thread of the first of ids[0..count) the table knows: 1 found
+ * (thread_r), 0 none; one statement for all of them. */
+static int thread_lookup(struct store_index *idx, const char *const *ids,
+			 unsigned count, uint8_t thread_r[STORE_GUID_SIZE],
+			 const char **error_r)
 {
 	sqlite3_stmt *stmt;
 	int rc = sqlite3_prepare_v2(idx->db, "SELECT threadid FROM msgids"
 				    " WHERE msgid = ?1", -1, &stmt, NULL);
 	if (rc != SQLITE_OK)
 		return index_error(idx, rc, "thread lookup", error_r);
-	sqlite3_bind_text(stmt, 1, msgid, -1, SQLITE_STATIC);
-	rc = sqlite3_step(stmt);
 	int found = 0;
-	if (rc == SQLITE_ROW && sqlite3_column_bytes(stmt, 0) == STORE_GUID_SIZE) {
-		memcpy(thread_r, sqlite3_column_blob(stmt, 0), STORE_GUID_SIZE);
-		found = 1;
+	for (unsigned i = 0; i < count && found == 0; i++) {
+		sqlite3_bind_text(stmt, 1, ids[i], -1, SQLITE_STATIC);
+		rc = sqlite3_step(stmt);
+		if (rc == SQLITE_ROW && sqlite3_column_bytes(stmt, 0) == STORE_GUID_SIZE) {
+			memcpy(thread_r, sqlite3_column_blob(stmt, 0), STORE_GUID_SIZE);
+			found = 1;
+		} else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+			sqlite3_finalize(stmt);
+			return index_error(idx, rc, "thread lookup", error_r);
+		}
+		sqlite3_reset(stmt);
 	}
 	sqlite3_finalize(stmt);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return index_error(idx, rc, "thread lookup", error_r);
 	return found;
+}
+
+/* Every id of ids[0..count) not in the table yet points at the
+ * thread of the message (placeholders for messages not seen yet: RFC
+ * 5256 4 dummy parents). */
+static int thread_record(struct store_index *idx, int64_t mailbox_id,
+			 uint32_t uid, const char *const *ids, unsigned count,
+			 const char **error_r)
+{
+	sqlite3_stmt *stmt;
+	int rc = sqlite3_prepare_v2(idx->db, "INSERT OR IGNORE INTO msgids"
+				    " (msgid, threadid) SELECT ?3, threadid FROM messages"
+				    " WHERE mailbox_id = ?1 AND uid = ?2", -1, &stmt, NULL);
+	if (rc != SQLITE_OK)
+		return index_error(idx, rc, "thread ids", error_r);
+	rc = SQLITE_DONE;
+	for (unsigned i = 0; i < count && rc == SQLITE_DONE; i++) {
+		sqlite3_bind_int64(stmt, 1, mailbox_id);
+		sqlite3_bind_int64(stmt, 2, uid);
+		sqlite3_bind_text(stmt, 3, ids[i], -1, SQLITE_STATIC);
+		rc = sqlite3_step(stmt);
+		sqlite3_reset(stmt);
+	}
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_DONE ? 0 : index_error(idx, rc, "thread ids", error_r);
 }
 
 /* Run sql binding ?1 mailbox_id, ?2 uid, ?3 a blob, ?4 a text. */
@@ -64,11 +96,9 @@ int store_index_thread_assign(struct store_index *idx, int64_t mailbox_id,
 			      const char **error_r)
 {
 	uint8_t thread[STORE_GUID_SIZE];
-	int found = 0;
-	for (unsigned i = 0; i < ref_count && found == 0; i++)
-		found = thread_lookup(idx, refs[i], thread, error_r);
+	int found = thread_lookup(idx, refs, ref_count, thread, error_r);
 	if (found == 0 && own != NULL)
-		found = thread_lookup(idx, own, thread, error_r);
+		found = thread_lookup(idx, &own, 1, thread, error_r);
 	if (found < 0)
 		return -1;
 	if (found > 0) {
@@ -80,18 +110,9 @@ int store_index_thread_assign(struct store_index *idx, int64_t mailbox_id,
 			   " WHERE mailbox_id = ?1 AND uid = ?2", mailbox_id, uid,
 			   NULL, 0, NULL, "thread set", error_r) < 0)
 		return -1;
-	/* every id it names now points at its thread (placeholders for
-	 * messages not seen yet: RFC 5256 4 dummy parents) */
-	for (unsigned i = 0; i <= ref_count; i++) {
-		const char *id = i < ref_count ? refs[i] : own;
-		if (id != NULL &&
-		    run_row(idx, "INSERT OR IGNORE INTO msgids (msgid, threadid)"
-			    " SELECT ?4, threadid FROM messages"
-			    " WHERE mailbox_id = ?1 AND uid = ?2", mailbox_id, uid,
-			    NULL, 0, id, "thread ids", error_r) < 0)
-			return -1;
-	}
-	return 0;
+	if (thread_record(idx, mailbox_id, uid, refs, ref_count, error_r) < 0)
+		return -1;
+	return own == NULL ? 0 : thread_record(idx, mailbox_id, uid, &own, 1, error_r);
 }
 
 int store_index_message_preview(struct store_index *idx, int64_t mailbox_id,
