@@ -34,23 +34,6 @@ static int teardown(void **state)
 	return test_store_fixture_teardown(state);
 }
 
-static void exec(sqlite3 *db, const char *sql)
-{
-	char *err = NULL;
-	if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
-		fail_msg("%s: %s", sql, err != NULL ? err : "?");
-}
-
-static int64_t query_int(sqlite3 *db, const char *sql)
-{
-	sqlite3_stmt *stmt;
-	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &stmt, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
-	int64_t v = sqlite3_column_int64(stmt, 0);
-	sqlite3_finalize(stmt);
-	return v;
-}
-
 /* What version 7 added, taken away: the index as version 6 left it. */
 #define DOWNGRADE_TO_6 \
 	"DROP TRIGGER mailboxes_objectid; DROP TABLE msgids;" \
@@ -71,17 +54,17 @@ static void test_migration_from_6(void **state)
 	const char *index = t_printf("%s/" INDEX, f->dir);
 	sqlite3 *db;
 	assert_int_equal(sqlite3_open(index, &db), SQLITE_OK);
-	exec(db, DOWNGRADE_TO_6);
+	test_store_sql_exec(db, DOWNGRADE_TO_6);
 	/* a big mailbox of version 6 rows (files are never opened here) */
-	exec(db, "BEGIN;"
+	test_store_sql_exec(db, "BEGIN;"
 		 "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n"
 		 " WHERE i < 50000) INSERT INTO messages (mailbox_id, uid, modseq,"
 		 " filename, size, internaldate, guid) SELECT"
 		 " (SELECT id FROM mailboxes WHERE name = 'Big'), i, i, 'f' || i, 10,"
 		 " 1000000000 + i, randomblob(16) FROM n; COMMIT;");
-	exec(db, "UPDATE messages SET internaldate = 1234567890 WHERE uid = 1"
+	test_store_sql_exec(db, "UPDATE messages SET internaldate = 1234567890 WHERE uid = 1"
 		 " AND mailbox_id = (SELECT id FROM mailboxes WHERE name = 'INBOX')");
-	assert_int_equal(query_int(db, "SELECT count(*) FROM messages"), BIG + 1);
+	assert_int_equal(test_store_sql_int(db, "SELECT count(*) FROM messages"), BIG + 1);
 	sqlite3_close(db);
 
 	struct timespec t0, t1;
@@ -123,11 +106,11 @@ static void test_migration_from_6(void **state)
 	assert_true(msgs[2].savedate >= time(NULL) - 60);
 
 	assert_int_equal(sqlite3_open(index, &db), SQLITE_OK);
-	assert_int_equal(query_int(db, "PRAGMA user_version"), 7);
+	assert_int_equal(test_store_sql_int(db, "PRAGMA user_version"), 7);
 	/* no old row was rewritten: their new columns are still NULL */
-	assert_int_equal(query_int(db, "SELECT count(*) FROM messages WHERE savedate IS NULL"
+	assert_int_equal(test_store_sql_int(db, "SELECT count(*) FROM messages WHERE savedate IS NULL"
 				   " AND threadid IS NULL"), BIG + 1);
-	assert_int_equal(query_int(db, "SELECT count(*) FROM msgids"), 2);
+	assert_int_equal(test_store_sql_int(db, "SELECT count(*) FROM msgids"), 2);
 	sqlite3_close(db);
 }
 
