@@ -14,8 +14,9 @@
 #include <string.h>
 #include <strings.h>
 
-void imap_objectid_format(char out[STORE_OBJECTID_SIZE], char prefix,
-			  const uint8_t id[STORE_GUID_SIZE])
+/* prefix and the 32 hex digits of id */
+static void imap_objectid_format(char out[STORE_OBJECTID_SIZE], char prefix,
+				 const uint8_t id[STORE_GUID_SIZE])
 {
 	static const char hex[] = "0123456789abcdef";
 	out[0] = prefix;

@@ -306,12 +306,10 @@ imap_cmd_func_t imap_cmd_store, imap_cmd_expunge, imap_cmd_copy, imap_cmd_move;
  * job (NO [NONEXISTENT] or [TRYCREATE] rather than a failure) */
 bool imap_mailbox_exists(struct store *store, const char *address, const char *name);
 
-/* OBJECTID (RFC 8474), PREVIEW (RFC 8970), SAVEDATE (RFC 8514) */
-#include "store/store.h"
+/* OBJECTID (RFC 8474), PREVIEW (RFC 8970), SAVEDATE (RFC 8514):
+ * imap_objectid.c is reached through imap_fetch_render_private.h and
+ * imap_search_eval_private.h */
 struct store_view;
-/* imap_objectid.c: "M"/"T" + the 32 hex digits of id */
-void imap_objectid_format(char out[STORE_OBJECTID_SIZE], char prefix,
-			  const uint8_t id[STORE_GUID_SIZE]);
 /* imap_preview.c: on the lane; *preview_r from pool ("" for no text) */
 int imap_preview_get(struct store_view *view, uint32_t uid, pool_t *pool,
 		     const char **preview_r, const char **error_r);

@@ -168,7 +168,8 @@ static enum search_res eval_node(struct search_run *run, struct search_msg *m,
 	case IMAP_SEARCH_BEFORE: case IMAP_SEARCH_ON: case IMAP_SEARCH_SINCE:
 	/* RFC 8514 4: the same on the save date (every message has one) */
 	case IMAP_SEARCH_SAVEDBEFORE: case IMAP_SEARCH_SAVEDON: case IMAP_SEARCH_SAVEDSINCE: {
-		bool saved = n->key >= IMAP_SEARCH_SAVEDBEFORE;
+		bool saved = n->key == IMAP_SEARCH_SAVEDBEFORE || n->key == IMAP_SEARCH_SAVEDON ||
+			n->key == IMAP_SEARCH_SAVEDSINCE;
 		int64_t day = internal_day(run, saved ? info->savedate : info->internaldate);
 		int64_t want = search_day_number(n->date.year, n->date.month, n->date.day);
 		if (n->key == IMAP_SEARCH_BEFORE || n->key == IMAP_SEARCH_SAVEDBEFORE)
