@@ -5,12 +5,13 @@
  * Tables (schema: store_index_schema.c):
  *   mailboxes(id, name, uidvalidity, uidnext, highestmodseq, new_mtime,
  *             tmp_checked, first_recent_uid, n_messages, n_unseen,
- *             n_deleted, n_size)
+ *             n_deleted, n_size, objectid)
  *   messages(mailbox_id, uid, modseq, flags, filename, size, internaldate,
- *            sysflags)
+ *            sysflags, guid, savedate, threadid, preview, ...)
  *   expunges(mailbox_id, uid, modseq)   the expunge log
  *   keywords(mailbox_id, name)          keywords ever set in a mailbox
  *   subscriptions(name)                 RFC 9051 6.3.7
+ *   msgids(msgid, threadid)             RFC 8474 5.2 threads (schema 7)
  * Triggers on messages keep the n_* counters and the expunge log, and
  * give each deleted row a new HIGHESTMODSEQ, whichever code path
  * changes the rows (store_index_view.c reads them).
