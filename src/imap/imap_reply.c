@@ -44,8 +44,9 @@ const char *imap_capabilities(const struct imap_session *s)
 	/* RFC 5258, RFC 5819, RFC 6154, RFC 3348, RFC 8438 (imap_list.c,
 	 * imap_mailbox.c) */
 	str_appendz(&caps, " LIST-EXTENDED LIST-STATUS SPECIAL-USE CHILDREN STATUS=SIZE");
-	/* RFC 8474, RFC 8970, RFC 8514 (imap_objectid.c, imap_preview.c) */
-	str_appendz(&caps, " OBJECTID PREVIEW SAVEDATE");
+	str_appendz(&caps, " OBJECTID"); /* RFC 8474 (imap_objectid.c) */
+	str_appendz(&caps, " PREVIEW");  /* RFC 8970 (imap_preview.c) */
+	str_appendz(&caps, " SAVEDATE"); /* RFC 8514 (imap_objectid.c) */
 	if (s->state == IMAP_STATE_NOT_AUTH) {
 		if (!conn_is_tls(s->base.conn) && !s->tls_started && s->base.env->tls != NULL)
 			str_appendz(&caps, " STARTTLS");
