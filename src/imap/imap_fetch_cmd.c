@@ -76,6 +76,8 @@ struct imap_fetch_job {
 	bool condstore;                      /* MODSEQ with implicit \Seen */
 };
 
+static bool request_has(const struct imap_fetch_request *req, enum imap_fetch_item item);
+
 static void fetch_message_end(struct imap_fetch_job *job)
 {
 	imap_fetch_render_free(&job->render);
@@ -194,6 +196,12 @@ static int fetch_message_next(struct imap_fetch_job *job, const char **error_r)
 		job->render = imap_fetch_render_begin(flags_added ? &job->req_flags : &job->req,
 						      seq, &job->cur, job->tree, job->reader,
 						      &error);
+		if (job->render != NULL && request_has(&job->req, IMAP_FETCH_PREVIEW)) {
+			const char *preview;
+			if (imap_preview_get(view, uid, job->msg_pool, &preview, &error) < 0)
+				goto lost;
+			imap_fetch_render_set_preview(job->render, preview);
+		}
 		if (job->render != NULL)
 			return 1;
 		if (error == imap_fetch_error_unknown_cte) {

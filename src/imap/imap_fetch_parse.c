@@ -26,6 +26,10 @@ static const struct simple_item simple_items[] = {
 	{ "BODYSTRUCTURE", IMAP_FETCH_BODYSTRUCTURE },
 	{ "UID", IMAP_FETCH_UID },
 	{ "MODSEQ", IMAP_FETCH_MODSEQ }, /* RFC 7162 3.1.4 */
+	{ "EMAILID", IMAP_FETCH_EMAILID },
+	{ "THREADID", IMAP_FETCH_THREADID },
+	{ "SAVEDATE", IMAP_FETCH_SAVEDATE },
+	{ "PREVIEW", IMAP_FETCH_PREVIEW },
 };
 
 struct section_item {
@@ -277,6 +281,17 @@ int imap_fetch_parse(const struct imap_arg *args, unsigned first, unsigned end,
 				 *error_r, args[i].line, args[i].col);
 			*error_r = fetch_error;
 			goto bad;
+		}
+		/* RFC 8970 3.1: PREVIEW [SP "(" preview-mod *(SP preview-mod) ")"] */
+		if (req_r->atts[req_r->count].item == IMAP_FETCH_PREVIEW && i + 1 < to &&
+		    args[i + 1].type == IMAP_ARG_LIST) {
+			for (unsigned k = i + 2; k < i + 2 + args[i + 1].list_len; k++)
+				if (args[k].type != IMAP_ARG_ATOM ||
+				    strcasecmp(args[k].str, "LAZY") != 0) {
+					*error_r = "Unknown PREVIEW modifier";
+					goto bad;
+				}
+			i += 1 + args[i + 1].list_len;
 		}
 		req_r->count++;
 	}

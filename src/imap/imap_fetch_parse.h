@@ -27,6 +27,9 @@ enum imap_fetch_item {
 	IMAP_FETCH_BODY_SECTION, /* BODY[...] and BODY.PEEK[...] */
 	IMAP_FETCH_BINARY,       /* BINARY[...] and BINARY.PEEK[...] */
 	IMAP_FETCH_BINARY_SIZE,
+	/* RFC 8474 5, RFC 8514 3, RFC 8970 3 (imap_objectid.c) */
+	IMAP_FETCH_EMAILID, IMAP_FETCH_THREADID, IMAP_FETCH_SAVEDATE,
+	IMAP_FETCH_PREVIEW,      /* and PREVIEW (LAZY) in a list */
 };
 
 enum imap_section_text {

@@ -24,6 +24,7 @@ struct imap_fetch_render {
 	str_t hdr;        /* a header read for ENVELOPE, HEADER.FIELDS */
 	struct imap_binary *bin; /* BINARY data being decoded */
 	size_t peak;
+	const char *preview; /* RFC 8970: imap_fetch_render_set_preview() */
 };
 
 unsigned imap_fetch_render_needs(const struct imap_fetch_request *req)
@@ -220,6 +221,15 @@ static int start_item(struct imap_fetch_render *r,
 		stream_range(r, root->body_off, r->info->size > root->body_off ?
 			     r->info->size - root->body_off : 0, NULL);
 		break;
+	case IMAP_FETCH_SAVEDATE: /* RFC 8514 3 */
+		str_appendz(p, "SAVEDATE ");
+		render_internaldate(p, r->info->savedate);
+		break;
+	case IMAP_FETCH_EMAILID:
+	case IMAP_FETCH_THREADID:
+	case IMAP_FETCH_PREVIEW:
+		imap_objectid_fetch_item(p, att->item, r->info, r->preview);
+		break;
 	case IMAP_FETCH_BODY_SECTION:
 		return render_section(r, att, error_r);
 	case IMAP_FETCH_BINARY:
@@ -335,4 +345,9 @@ void imap_fetch_render_free(struct imap_fetch_render **r)
 	str_free(&(*r)->hdr);
 	imap_binary_free(&(*r)->bin);
 	xfree(r);
+}
+
+void imap_fetch_render_set_preview(struct imap_fetch_render *r, const char *preview)
+{
+	r->preview = preview;
 }

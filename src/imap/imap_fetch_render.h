@@ -74,5 +74,7 @@ imap_fetch_render_next(struct imap_fetch_render *r, str_t *out, size_t max,
 /* The most bytes the renderer held at once (buffers, pending text). */
 size_t imap_fetch_render_peak(const struct imap_fetch_render *r);
 void imap_fetch_render_free(struct imap_fetch_render **r);
+/* RFC 8970 PREVIEW's text (imap_preview_get(); must outlive r). */
+void imap_fetch_render_set_preview(struct imap_fetch_render *r, const char *preview);
 
 #endif

@@ -91,4 +91,10 @@ ssize_t imap_binary_some(struct imap_binary *b, struct store_message_reader *rea
 bool imap_binary_done(const struct imap_binary *b);
 void imap_binary_free(struct imap_binary **b);
 
+/* imap_objectid.c: EMAILID, THREADID (RFC 8474 5) and PREVIEW (RFC 8970
+ * 3; preview: the text, NULL as "") */
+void imap_objectid_fetch_item(str_t *out, enum imap_fetch_item item,
+			      const struct store_message_info *info,
+			      const char *preview);
+
 #endif

@@ -99,6 +99,7 @@ static const struct {
 	{ "SIZE", IMAP_STATUS_SIZE },         /* RFC 8438 */
 	{ "RECENT", IMAP_STATUS_RECENT },     /* rev1 only (RFC 3501 6.3.10) */
 	{ "HIGHESTMODSEQ", IMAP_STATUS_HIGHESTMODSEQ }, /* RFC 7162 3.1.6 */
+	{ "MAILBOXID", IMAP_STATUS_MAILBOXID }, /* RFC 8474 4.4: not a number */
 };
 
 int imap_status_items_parse(const struct imap_session *s, const struct imap_arg *args,
@@ -129,12 +130,17 @@ void imap_status_append(str_t *out, unsigned items, const struct store_mailbox_s
 {
 	const uint64_t values[] = { st->messages, st->uidnext, st->uidvalidity, st->unseen,
 				    st->deleted, st->size, st->recent,
-				    imap_condstore_highest(st->highestmodseq) };
+				    imap_condstore_highest(st->highestmodseq), 0 };
 	bool first = true;
 	str_appendc(out, '(');
 	for (size_t j = 0; j < sizeof(status_items) / sizeof(status_items[0]); j++) {
 		if ((items & status_items[j].item) == 0)
 			continue;
+		if (status_items[j].item == IMAP_STATUS_MAILBOXID) {
+			str_printf(out, "%sMAILBOXID (%s)", first ? "" : " ", st->mailboxid);
+			first = false;
+			continue;
+		}
 		str_printf(out, "%s%s %llu", first ? "" : " ", status_items[j].name,
 			   (unsigned long long)values[j]);
 		first = false;
@@ -203,9 +209,11 @@ static void mbox_work(void *ctx, struct store *store)
 	case OP_CREATE:
 		if (exists)
 			job_no(job, "ALREADYEXISTS", "Mailbox already exists");
-		else
-			r = create_with_parents(store, job->address, names, count, job->name,
-						&error);
+		else if ((r = create_with_parents(store, job->address, names, count,
+						   job->name, &error)) == 0)
+			/* RFC 8474 4.1: CREATE's OK carries the MAILBOXID */
+			(void)store_mailbox_status(store, job->address, job->name, &job->st,
+						   &error);
 		break;
 	case OP_DELETE:
 		if (strcmp(job->name, "INBOX") == 0)
@@ -345,8 +353,11 @@ static void mbox_done(void *ctx)
 			store_view_renamed(s->sel->view, s->sel->name);
 		}
 	}
+	char code[STORE_OBJECTID_SIZE + 16] = "";
+	if (job->op == OP_CREATE && job->st.mailboxid[0] != '\0')
+		snprintf(code, sizeof(code), "MAILBOXID (%s)", job->st.mailboxid);
 	mbox_job_free(job);
-	imap_cmd_ok(cmd, NULL, "%s completed", op);
+	imap_cmd_ok(cmd, code[0] != '\0' ? code : NULL, "%s completed", op);
 }
 
 /* The name argument at args[i]; a trailing '/' is dropped for CREATE

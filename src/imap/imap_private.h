@@ -294,6 +294,7 @@ enum imap_status_item {
 	IMAP_STATUS_SIZE = 1u << 5,
 	IMAP_STATUS_RECENT = 1u << 6,
 	IMAP_STATUS_HIGHESTMODSEQ = 1u << 7, /* RFC 7162 3.1.6 */
+	IMAP_STATUS_MAILBOXID = 1u << 8, /* RFC 8474 4 (OBJECTID) */
 };
 /* args[i] the item list: a mask of IMAP_STATUS_*; -1 for BAD. */
 int imap_status_items_parse(const struct imap_session *s, const struct imap_arg *args,
@@ -405,5 +406,12 @@ imap_cmd_func_t imap_cmd_notify;
 void imap_notify_kick(struct imap_session *s);
 void imap_notify_free(struct imap_session *s);
 void imap_idle_kick(struct imap_session *s);
+/* OBJECTID (RFC 8474), PREVIEW (RFC 8970), SAVEDATE (RFC 8514):
+ * imap_objectid.c is reached through imap_fetch_render_private.h and
+ * imap_search_eval_private.h */
+struct store_view;
+/* imap_preview.c: on the lane; *preview_r from pool ("" for no text) */
+int imap_preview_get(struct store_view *view, uint32_t uid, pool_t *pool,
+		     const char **preview_r, const char **error_r);
 
 #endif

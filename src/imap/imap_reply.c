@@ -58,6 +58,9 @@ const char *imap_capabilities(const struct imap_session *s)
 	str_appendz(&caps, " COMPRESS=DEFLATE");
 	/* RFC 5465 (imap_notify*.c) */
 	str_appendz(&caps, " NOTIFY");
+	str_appendz(&caps, " OBJECTID"); /* RFC 8474 (imap_objectid.c) */
+	str_appendz(&caps, " PREVIEW");  /* RFC 8970 (imap_preview.c) */
+	str_appendz(&caps, " SAVEDATE"); /* RFC 8514 (imap_objectid.c) */
 	if (s->state == IMAP_STATE_NOT_AUTH) {
 		/* RFC 4978 4: no STARTTLS under COMPRESS (after UNAUTHENTICATE,
 		 * RFC 8437, the layers stay) */

@@ -166,13 +166,21 @@ static enum search_res eval_node(struct search_run *run, struct search_msg *m,
 	case IMAP_SEARCH_LARGER: return yes_no(info->size > n->size);
 	case IMAP_SEARCH_SMALLER: return yes_no(info->size < n->size);
 	case IMAP_SEARCH_MODSEQ: return yes_no(info->modseq >= n->size); /* RFC 7162 3.1.5 */
-	case IMAP_SEARCH_BEFORE: case IMAP_SEARCH_ON: case IMAP_SEARCH_SINCE: {
-		int64_t day = internal_day(run, info->internaldate);
+	case IMAP_SEARCH_BEFORE: case IMAP_SEARCH_ON: case IMAP_SEARCH_SINCE:
+	/* RFC 8514 4: the same on the save date (every message has one) */
+	case IMAP_SEARCH_SAVEDBEFORE: case IMAP_SEARCH_SAVEDON: case IMAP_SEARCH_SAVEDSINCE: {
+		bool saved = n->key == IMAP_SEARCH_SAVEDBEFORE || n->key == IMAP_SEARCH_SAVEDON ||
+			n->key == IMAP_SEARCH_SAVEDSINCE;
+		int64_t day = internal_day(run, saved ? info->savedate : info->internaldate);
 		int64_t want = search_day_number(n->date.year, n->date.month, n->date.day);
-		if (n->key == IMAP_SEARCH_BEFORE)
+		if (n->key == IMAP_SEARCH_BEFORE || n->key == IMAP_SEARCH_SAVEDBEFORE)
 			return yes_no(day < want);
-		return yes_no(n->key == IMAP_SEARCH_ON ? day == want : day >= want);
+		return yes_no(n->key == IMAP_SEARCH_ON || n->key == IMAP_SEARCH_SAVEDON ?
+			      day == want : day >= want);
 	}
+	case IMAP_SEARCH_SAVEDATESUPPORTED: return RES_YES;
+	case IMAP_SEARCH_EMAILID: case IMAP_SEARCH_THREADID:
+		return yes_no(imap_objectid_search_match(n->key, n->str, n->len, info));
 	default:
 		/* header and body keys: answered by imap_search_eval_msg.c */
 		return (enum search_res)run->res[idx];

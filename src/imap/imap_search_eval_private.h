@@ -52,4 +52,8 @@ void search_message_close(struct search_run *run);
 /* Account n bytes read; false when the search must stop. */
 bool search_account(struct search_run *run, size_t n);
 
+/* imap_objectid.c: SEARCH EMAILID / THREADID (RFC 8474 6) */
+bool imap_objectid_search_match(enum imap_search_key key, const char *want,
+				size_t len, const struct store_message_info *info);
+
 #endif

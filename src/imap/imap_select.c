@@ -107,6 +107,7 @@ struct imap_select_job {
 	/* RFC 7162: SELECT (CONDSTORE) / (QRESYNC (...)) and its answer */
 	struct imap_qresync_params params;
 	const char *qresync_text; /* job->pool */
+	char mailboxid[STORE_OBJECTID_SIZE]; /* RFC 8474 4 */
 };
 
 static void imap_select_job_free(struct imap_select_job *job)
@@ -147,10 +148,12 @@ static int imap_select_read(struct imap_select_job *job, struct store *store,
 			return -1;
 		sel_recent_add(sel, first, store_view_uidnext(sel->view));
 		job->recent = sel_recent_total(sel);
-	} else {
-		struct store_mailbox_status st;
-		if (store_mailbox_status(store, job->address, sel->name, &st, error_r) == 0)
+	}
+	struct store_mailbox_status st;
+	if (store_mailbox_status(store, job->address, sel->name, &st, error_r) == 0) {
+		if (!job->claim_recent)
 			job->recent = st.recent;
+		memcpy(job->mailboxid, st.mailboxid, sizeof(job->mailboxid));
 	}
 	/* from the index's unseen index and keyword list: no read of every
 	 * message (store_view.h) */
@@ -259,6 +262,8 @@ static void imap_select_done(void *ctx)
 	if (s->condstore) /* RFC 7162 3.1.2.1 */
 		imap_untagged(s, "OK [HIGHESTMODSEQ %llu] Highest", (unsigned long long)
 			      imap_condstore_highest(store_view_modseq(sel->view)));
+	if (job->mailboxid[0] != '\0') /* RFC 8474 4.3 */
+		imap_untagged(s, "OK [MAILBOXID (%s)] Ok", job->mailboxid);
 	if (job->rev2) {
 		/* rev2: RFC 9051 6.3.2 requires a LIST response for the
 		 * mailbox, with accurate attributes */

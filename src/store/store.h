@@ -65,6 +65,10 @@ struct store_delivery;
 /* RFC 9051 6.3.11 STATUS items, from counters the backend keeps: no
  * call reads every message. recent: messages no session has claimed as
  * \Recent yet (store_view_claim_recent(), store_view.h). */
+/* RFC 8474 3: an objectid is 1 to 255 of ALPHA, DIGIT, "_", "-"; ours
+ * are a letter and at most 32 hex digits */
+#define STORE_OBJECTID_SIZE 40
+
 struct store_mailbox_status {
 	uint32_t uidvalidity;
 	uint32_t uidnext;
@@ -74,11 +78,15 @@ struct store_mailbox_status {
 	uint32_t deleted;
 	uint32_t recent;
 	uint64_t size;      /* sum of the messages' wire sizes */
+	/* RFC 8474 4 MAILBOXID: kept across RENAME, new after DELETE and
+	 * CREATE; "" if the backend has none */
+	char mailboxid[STORE_OBJECTID_SIZE];
 };
 
 /* 128 random bits the index gives a message when it first records it:
  * unique per message for the life of the index (a rebuilt index gives
- * new ones, with its new UIDVALIDITY). */
+ * new ones, with its new UIDVALIDITY). A COPY or MOVE keeps it: it is
+ * the message's RFC 8474 EMAILID (5.1: the same for copies). */
 #define STORE_GUID_SIZE 16
 
 struct store_message_info {
@@ -92,6 +100,12 @@ struct store_message_info {
 	const char *flags;  /* space-separated IMAP flags, "" for none */
 	unsigned sysflags;  /* the system flags in flags (store_view.h) */
 	bool lost;          /* its content is gone (a crash mid-expunge) */
+	/* RFC 8514 SAVEDATE: when it entered this mailbox (append,
+	 * delivery, copy, move); its internaldate for older rows */
+	time_t savedate;
+	/* RFC 8474 5.2 THREADID: shared by the messages of a thread in
+	 * every mailbox of the user (store_thread.h) */
+	uint8_t threadid[STORE_GUID_SIZE];
 };
 
 /* Work done since the process started, over all handles: what tests

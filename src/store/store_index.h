@@ -5,12 +5,13 @@
  * Tables (schema: store_index_schema.c):
  *   mailboxes(id, name, uidvalidity, uidnext, highestmodseq, new_mtime,
  *             tmp_checked, first_recent_uid, n_messages, n_unseen,
- *             n_deleted, n_size)
+ *             n_deleted, n_size, objectid)
  *   messages(mailbox_id, uid, modseq, flags, filename, size, internaldate,
- *            sysflags)
+ *            sysflags, guid, savedate, threadid, preview, ...)
  *   expunges(mailbox_id, uid, modseq)   the expunge log
  *   keywords(mailbox_id, name)          keywords ever set in a mailbox
  *   subscriptions(name)                 RFC 9051 6.3.7
+ *   msgids(msgid, threadid)             RFC 8474 5.2 threads (schema 7)
  * Triggers on messages keep the n_* counters and the expunge log, and
  * give each deleted row a new HIGHESTMODSEQ, whichever code path
  * changes the rows (store_index_view.c reads them).
@@ -68,6 +69,8 @@ struct store_index_message {
 	unsigned sysflags; /* STORE_FLAG_* of flags */
 	uint8_t guid[STORE_GUID_SIZE];
 	const char *filename;
+	int64_t savedate;                 /* RFC 8514 (schema 7) */
+	uint8_t threadid[STORE_GUID_SIZE]; /* RFC 8474 5.2 (schema 7) */
 };
 
 /* *rebuilt_r: the old file was set aside (or missing), so the caller must
@@ -274,5 +277,22 @@ int store_index_expunges_trim(struct store_index *idx, int64_t mailbox_id,
  * QRESYNC); below it, it must be told the UIDs still there instead. */
 int store_index_expunge_horizon(struct store_index *idx, int64_t mailbox_id,
 				uint64_t *horizon_r, const char **error_r);
+
+/* store_index_objectid.c (schema 7). Within a transaction, after
+ * store_index_message_add(): give the message its thread from its own
+ * Message-ID (or NULL) and the ids it refers to (References, then
+ * In-Reply-To; root first), RFC 8474 5.2. */
+int store_index_thread_assign(struct store_index *idx, int64_t mailbox_id,
+			      uint32_t uid, const char *own,
+			      const char *const *refs, unsigned ref_count,
+			      const char **error_r);
+/* RFC 8970 PREVIEW cache: 1 found (*preview_r NULL if not computed,
+ * else pool), 0 no such message. */
+int store_index_message_preview(struct store_index *idx, int64_t mailbox_id,
+				uint32_t uid, pool_t *pool,
+				const char **preview_r, const char **error_r);
+int store_index_message_set_preview(struct store_index *idx,
+				    int64_t mailbox_id, uint32_t uid,
+				    const char *preview, const char **error_r);
 
 #endif

@@ -68,8 +68,9 @@ void index_stmt_done(sqlite3_stmt *stmt);
 /* store_index_schema.c: 2 mailboxes.new_mtime and tmp_checked;
  * 3 mailbox views (store_view.h): flags bits, counters, expunge log;
  * 4 checkpoints, expunge log horizon; 5 messages.structure;
- * 6 the unseen index and the keyword triggers */
-#define STORE_INDEX_VERSION 6
+ * 6 the unseen index and the keyword triggers; 7 object ids, save
+ * dates, previews and the thread table (RFC 8474, 8514, 8970) */
+#define STORE_INDEX_VERSION 7
 /* The SQL that brings an index of from_version (0: a new file) to
  * STORE_INDEX_VERSION, ending with its PRAGMA user_version. */
 const char *index_schema_sql(int from_version);
@@ -78,8 +79,12 @@ const char *index_schema_sql(int from_version);
  * doubled when full; a messages row selected as INDEX_MESSAGE_COLUMNS. */
 void *row_array_room(pool_t *pool, void *array, unsigned count, unsigned *cap,
 		     size_t size);
+/* A row of schema 6 has no savedate nor threadid: its save date is its
+ * internal date (RFC 8514 allows either it or NIL) and it is a thread
+ * of its own (RFC 8474 5.2), named by its guid. */
 #define INDEX_MESSAGE_COLUMNS \
-	"uid, modseq, size, internaldate, flags, filename, sysflags, guid"
+	"uid, modseq, size, internaldate, flags, filename, sysflags, guid," \
+	" coalesce(savedate, internaldate), coalesce(threadid, guid)"
 void index_message_row(sqlite3_stmt *stmt, pool_t *pool,
 		       struct store_index_message *m);
 /* store_index_view.c: step a cached statement whose first column is a

@@ -174,8 +174,9 @@ int store_index_message_add(struct store_index *idx, int64_t mailbox_id,
 
 	rc = index_prepare(idx, INDEX_STMT_MESSAGE_INSERT,
 		"INSERT INTO messages (mailbox_id, uid, modseq, flags, filename,"
-		" size, internaldate, sysflags, guid)"
-		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, randomblob(16))", &stmt);
+		" size, internaldate, sysflags, guid, savedate)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, randomblob(16),"
+		" CAST(strftime('%s', 'now') AS INTEGER))", &stmt);
 	if (rc != SQLITE_OK)
 		return index_error(idx, rc, "message add", error_r);
 	sqlite3_bind_int64(stmt, 1, mailbox_id);
@@ -242,6 +243,12 @@ void index_message_row(sqlite3_stmt *stmt, pool_t *pool,
 		memcpy(m->guid, guid, STORE_GUID_SIZE);
 	else
 		memset(m->guid, 0, STORE_GUID_SIZE);
+	m->savedate = sqlite3_column_int64(stmt, 8);
+	const void *thread = sqlite3_column_blob(stmt, 9);
+	if (thread != NULL && sqlite3_column_bytes(stmt, 9) == STORE_GUID_SIZE)
+		memcpy(m->threadid, thread, STORE_GUID_SIZE);
+	else
+		memset(m->threadid, 0, STORE_GUID_SIZE);
 }
 
 int store_index_message_list(struct store_index *idx, int64_t mailbox_id,

@@ -14,7 +14,10 @@
  * 6: the unseen and deleted indexes (SELECT's first unseen message and
  *    EXPUNGE's \Deleted ones without a read of every row) and the
  *    keyword list, kept by triggers on every flag text a message gets
- *    (when appended, copied, flagged or rebuilt), filled for old stores */
+ *    (when appended, copied, flagged or rebuilt), filled for old stores
+ * 7: object ids and save dates (RFC 8474, RFC 8514, RFC 8970):
+ *    mailboxes.objectid (MAILBOXID), messages.savedate, threadid and
+ *    preview, the per-user msgids table (store_index_objectid.c) */
 
 /* The keywords of a flag text (system flags start with '\', which no
  * keyword holds, nor '"': store_keyword_check()), as rows of json_each:
@@ -23,6 +26,27 @@
 	" SELECT value FROM json_each('[\"' || replace(replace(" flags ", '\\'," \
 	" '\\\\'), ' ', '\",\"') || '\"]')" \
 	" WHERE value != '' AND substr(value, 1, 1) != '\\'"
+
+/* What version 7 adds to version 6: nullable columns (no row is
+ * rewritten; rows of version 6 read savedate as their internal date and
+ * threadid as their guid: store_index_private.h), a MAILBOXID for every
+ * existing mailbox (a few rows) and the thread table. The trigger gives
+ * a new mailbox its MAILBOXID whoever inserts the row; RENAME updates
+ * the name only, so the id stays (RFC 8474 4.1). */
+#define STORE_INDEX_V7 \
+	"ALTER TABLE mailboxes ADD COLUMN objectid TEXT;" \
+	"UPDATE mailboxes SET objectid = 'F' || lower(hex(randomblob(12)));" \
+	"CREATE TRIGGER IF NOT EXISTS mailboxes_objectid AFTER INSERT ON mailboxes" \
+	" WHEN new.objectid IS NULL BEGIN" \
+	" UPDATE mailboxes SET objectid = 'F' || lower(hex(randomblob(12)))" \
+	" WHERE id = new.id; END;" \
+	"ALTER TABLE messages ADD COLUMN savedate INTEGER;" \
+	"ALTER TABLE messages ADD COLUMN threadid BLOB;" \
+	"ALTER TABLE messages ADD COLUMN preview TEXT;" \
+	"CREATE TABLE IF NOT EXISTS msgids (" \
+	" msgid TEXT PRIMARY KEY," \
+	" threadid BLOB NOT NULL) WITHOUT ROWID;" \
+	"PRAGMA user_version=7;"
 
 /* What version 6 adds to version 5. The keywords table keeps every
  * keyword a message of the mailbox was ever given (SELECT's FLAGS,
@@ -143,7 +167,8 @@ static const char store_index_schema[] =
 	STORE_INDEX_V3
 	STORE_INDEX_V4
 	STORE_INDEX_V5
-	STORE_INDEX_V6;
+	STORE_INDEX_V6
+	STORE_INDEX_V7;
 
 /* version 1 to 2: the columns that let an open skip the Maildir scan */
 #define STORE_INDEX_MIGRATE_1 \
@@ -180,13 +205,16 @@ static const char store_index_schema[] =
 
 static const char store_index_migrate_1[] =
 	STORE_INDEX_MIGRATE_1 STORE_INDEX_MIGRATE_2 STORE_INDEX_V4
-	STORE_INDEX_V5 STORE_INDEX_V6;
+	STORE_INDEX_V5 STORE_INDEX_V6 STORE_INDEX_V7;
 static const char store_index_migrate_2[] =
-	STORE_INDEX_MIGRATE_2 STORE_INDEX_V4 STORE_INDEX_V5 STORE_INDEX_V6;
+	STORE_INDEX_MIGRATE_2 STORE_INDEX_V4 STORE_INDEX_V5 STORE_INDEX_V6
+	STORE_INDEX_V7;
 static const char store_index_migrate_3[] =
-	STORE_INDEX_V4 STORE_INDEX_V5 STORE_INDEX_V6;
-static const char store_index_migrate_4[] = STORE_INDEX_V5 STORE_INDEX_V6;
-static const char store_index_migrate_5[] = STORE_INDEX_V6;
+	STORE_INDEX_V4 STORE_INDEX_V5 STORE_INDEX_V6 STORE_INDEX_V7;
+static const char store_index_migrate_4[] =
+	STORE_INDEX_V5 STORE_INDEX_V6 STORE_INDEX_V7;
+static const char store_index_migrate_5[] = STORE_INDEX_V6 STORE_INDEX_V7;
+static const char store_index_migrate_6[] = STORE_INDEX_V7;
 
 const char *index_schema_sql(int from_version)
 {
@@ -201,6 +229,8 @@ const char *index_schema_sql(int from_version)
 		return store_index_migrate_4;
 	case 5:
 		return store_index_migrate_5;
+	case 6:
+		return store_index_migrate_6;
 	default:
 		return store_index_schema;
 	}

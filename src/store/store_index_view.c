@@ -4,6 +4,7 @@
  * locking and transactions are store_index.c. */
 #include "store/store_index_private.h"
 
+#include <stdio.h>
 #include <string.h>
 
 int store_index_read_begin(struct store_index *idx, const char **error_r)
@@ -199,7 +200,7 @@ int store_index_mailbox_counters(struct store_index *idx, int64_t mailbox_id,
 	int rc = index_prepare(idx, INDEX_STMT_COUNTERS,
 		"SELECT n_messages, n_unseen, n_deleted, n_size,"
 		" (SELECT count(*) FROM messages m WHERE m.mailbox_id = ?1"
-		"  AND m.uid >= mailboxes.first_recent_uid)"
+		"  AND m.uid >= mailboxes.first_recent_uid), objectid"
 		" FROM mailboxes WHERE id = ?1", &stmt);
 	if (rc != SQLITE_OK)
 		return index_error(idx, rc, "mailbox counters", error_r);
@@ -212,6 +213,9 @@ int store_index_mailbox_counters(struct store_index *idx, int64_t mailbox_id,
 		status_r->deleted = (uint32_t)sqlite3_column_int64(stmt, 2);
 		status_r->size = (uint64_t)sqlite3_column_int64(stmt, 3);
 		status_r->recent = (uint32_t)sqlite3_column_int64(stmt, 4);
+		const char *oid = (const char *)sqlite3_column_text(stmt, 5);
+		snprintf(status_r->mailboxid, sizeof(status_r->mailboxid), "%s",
+			 oid != NULL ? oid : "");
 	} else {
 		if (rc == SQLITE_DONE)
 			*error_r = "mailbox counters: mailbox vanished";

@@ -390,6 +390,8 @@ void maildir_message_info(pool_t *pool, const struct store_index_message *row,
 	info_r->sysflags = row->sysflags;
 	memcpy(info_r->guid, row->guid, STORE_GUID_SIZE);
 	info_r->lost = false;
+	info_r->savedate = (time_t)row->savedate;
+	memcpy(info_r->threadid, row->threadid, STORE_GUID_SIZE);
 }
 
 static int mailbox_list_once(struct maildir_store *s,
@@ -476,6 +478,8 @@ const struct store_backend store_backend_maildir = {
 	.message_open = maildir_message_open,
 	.message_structure = maildir_message_structure,
 	.message_set_structure = maildir_message_set_structure,
+	.message_preview = maildir_message_preview,
+	.message_set_preview = maildir_message_set_preview,
 	.set_flags = maildir_set_flags,
 	.copy = maildir_copy,
 	.claim_recent = maildir_claim_recent,

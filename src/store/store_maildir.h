@@ -174,7 +174,16 @@ int maildir_messages_get(struct store *store, const struct store_address *addr,
 			 unsigned count, pool_t *pool,
 			 struct store_message_info **messages_r,
 			 unsigned *count_r, const char **error_r);
-/* store_maildir_structure.c */
+/* store_maildir_structure.c; maildir_cache_write(): write(ctx) in a
+ * cache transaction (store_index_begin_cache()) if the lock is free:
+ * 1 written, 0 busy (nothing written), -1 error */
+typedef int maildir_cache_write_fn(struct store_index *idx, int64_t mailbox_id,
+				   uint32_t uid, const void *ctx,
+				   const char **error_r);
+int maildir_cache_write(struct store *store, const struct store_address *addr,
+			const char *mailbox, uint32_t uid,
+			maildir_cache_write_fn *write, const void *ctx,
+			const char **error_r);
 int maildir_message_structure(struct store *store,
 			      const struct store_address *addr,
 			      const char *mailbox, uint32_t uid, pool_t *pool,
@@ -185,6 +194,15 @@ int maildir_message_set_structure(struct store *store,
 				  const char *mailbox, uint32_t uid,
 				  const void *blob, size_t len,
 				  const char **error_r);
+/* store_maildir_objectid.c */
+int maildir_message_preview(struct store *store,
+			    const struct store_address *addr,
+			    const char *mailbox, uint32_t uid, pool_t *pool,
+			    const char **preview_r, const char **error_r);
+int maildir_message_set_preview(struct store *store,
+				const struct store_address *addr,
+				const char *mailbox, uint32_t uid,
+				const char *preview, const char **error_r);
 int maildir_claim_recent(struct store *store, const struct store_address *addr,
 			 const char *mailbox, uint32_t uidvalidity,
 			 uint32_t uidnext, uint32_t *first_r,

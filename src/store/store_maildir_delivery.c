@@ -58,6 +58,7 @@ void maildir_delivery_free(struct maildir_delivery *d)
 	free(d->new_name);
 	free(d->flags);
 	store_ckpt_builder_free(&d->ckpt);
+	store_thread_hdr_free(&d->thread);
 	free(d);
 }
 
@@ -145,6 +146,7 @@ static int delivery_append(struct maildir_delivery *d, const void *data,
 		d->size += out_len;
 		d->wire_size += store_eol_crlf_len(&d->eol_count, out, out_len);
 		store_ckpt_feed(&d->ckpt, out, out_len);
+		store_thread_hdr_feed(&d->thread, out, out_len);
 		p += n;
 		len -= n;
 	}
@@ -364,7 +366,8 @@ int maildir_delivery_index_checkpoints(struct maildir_delivery *d,
 		store_index_message_set_checkpoints(index, mailbox_id, uid,
 						    blob, len, error_r);
 	free(blob);
-	return ret;
+	return ret < 0 ? -1 :
+		store_thread_index(&d->thread, index, mailbox_id, uid, error_r);
 }
 
 int maildir_delivery_set_uid(struct store_delivery *delivery, uint32_t uid,

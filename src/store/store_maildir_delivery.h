@@ -8,6 +8,7 @@
 #include "store/store_maildir.h"
 #include "store/store_eol.h"
 #include "store/store_seek.h"
+#include "store/store_thread.h"
 
 #include <sys/stat.h>
 
@@ -25,6 +26,7 @@ struct maildir_delivery {
 	uint64_t wire_size; /* of the file with CRLF line endings */
 	struct store_eol_state eol, eol_count;
 	struct store_ckpt_builder ckpt; /* LF/CRLF checkpoints (store_seek.h) */
+	struct store_thread_hdr thread; /* the header, to thread it (store_thread.h) */
 	uint32_t import_uid; /* store_delivery_set_uid(); 0: the next UID */
 	char *flags;     /* store_delivery_set_meta(): flag text, or NULL */
 	time_t internaldate; /* 0: the commit's time */
@@ -34,7 +36,7 @@ struct maildir_delivery {
 
 void maildir_delivery_free(struct maildir_delivery *d);
 /* After store_index_message_add() gave it uid, within the transaction:
- * the delivery's checkpoints into the row. */
+ * the delivery's checkpoints into the row, and its thread (schema 7). */
 int maildir_delivery_index_checkpoints(struct maildir_delivery *d,
 				       struct store_index *index,
 				       int64_t mailbox_id, uint32_t uid,

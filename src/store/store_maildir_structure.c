@@ -22,11 +22,10 @@ int maildir_message_structure(struct store *store,
 	return ret;
 }
 
-int maildir_message_set_structure(struct store *store,
-				  const struct store_address *addr,
-				  const char *mailbox, uint32_t uid,
-				  const void *blob, size_t len,
-				  const char **error_r)
+int maildir_cache_write(struct store *store, const struct store_address *addr,
+			const char *mailbox, uint32_t uid,
+			maildir_cache_write_fn *write, const void *ctx,
+			const char **error_r)
 {
 	struct maildir_store *s = (struct maildir_store *)store;
 	struct maildir_user *user;
@@ -38,10 +37,33 @@ int maildir_message_set_structure(struct store *store,
 	int r = store_index_begin_cache(user->index, error_r);
 	if (r <= 0)
 		return r;
-	if (store_index_message_set_structure(user->index, mb.id, uid, blob,
-					      len, error_r) < 0) {
+	if (write(user->index, mb.id, uid, ctx, error_r) < 0) {
 		store_index_rollback(user->index);
 		return -1;
 	}
 	return store_index_commit(user->index, error_r) < 0 ? -1 : 1;
+}
+
+struct structure_blob {
+	const void *blob;
+	size_t len;
+};
+
+static int structure_write(struct store_index *idx, int64_t mailbox_id,
+			   uint32_t uid, const void *ctx, const char **error_r)
+{
+	const struct structure_blob *b = ctx;
+	return store_index_message_set_structure(idx, mailbox_id, uid, b->blob,
+						 b->len, error_r);
+}
+
+int maildir_message_set_structure(struct store *store,
+				  const struct store_address *addr,
+				  const char *mailbox, uint32_t uid,
+				  const void *blob, size_t len,
+				  const char **error_r)
+{
+	struct structure_blob b = { blob, len };
+	return maildir_cache_write(store, addr, mailbox, uid, structure_write, &b,
+				   error_r);
 }

@@ -133,6 +133,17 @@ struct store_backend {
 				     const char *mailbox, uint32_t uid,
 				     const void *blob, size_t len,
 				     const char **error_r);
+	/* RFC 8970 PREVIEW cache (store_view.h): 1 found (*preview_r NULL
+	 * if not computed; pool), 0 no such message; set: best effort as
+	 * message_set_structure */
+	int (*message_preview)(struct store *store,
+			       const struct store_address *addr,
+			       const char *mailbox, uint32_t uid, pool_t *pool,
+			       const char **preview_r, const char **error_r);
+	int (*message_set_preview)(struct store *store,
+				   const struct store_address *addr,
+				   const char *mailbox, uint32_t uid,
+				   const char *preview, const char **error_r);
 	/* raise first_recent_uid to uidnext, *first_r: its value before */
 	int (*claim_recent)(struct store *store, const struct store_address *addr,
 			    const char *mailbox, uint32_t uidvalidity,

@@ -467,6 +467,26 @@ int store_mailbox_import_meta(struct store *store, const char *address,
 	return store->backend->mailbox_import(store, &addr, name, meta, error_r);
 }
 
+int store_view_message_preview(struct store_view *view, uint32_t uid,
+			       pool_t *pool, const char **preview_r,
+			       const char **error_r)
+{
+	int ret = view->store->backend->message_preview(view->store, &view->addr,
+							view->mailbox, uid, pool,
+							preview_r, error_r);
+	if (ret == 0)
+		*error_r = t_printf("message uid %u is expunged", uid);
+	return ret > 0 ? 0 : -1;
+}
+
+int store_view_message_set_preview(struct store_view *view, uint32_t uid,
+				   const char *preview, const char **error_r)
+{
+	return view->store->backend->message_set_preview(view->store, &view->addr,
+							 view->mailbox, uid, preview,
+							 error_r) < 0 ? -1 : 0;
+}
+
 int store_view_message_structure(struct store_view *view, uint32_t uid,
 				 pool_t *pool, struct mime_tree **tree_r,
 				 const char **error_r)

@@ -167,6 +167,16 @@ int store_view_message_structure(struct store_view *view, uint32_t uid,
 				 pool_t *pool, struct mime_tree **tree_r,
 				 const char **error_r);
 
+/* RFC 8970 PREVIEW, cached in the index once computed (the computing
+ * is the caller's: imap_preview.c): *preview_r the cached text (pool),
+ * NULL if none yet; -1 if the message is gone. set: best effort (0 also
+ * when the index was busy and nothing was stored). */
+int store_view_message_preview(struct store_view *view, uint32_t uid,
+			       pool_t *pool, const char **preview_r,
+			       const char **error_r);
+int store_view_message_set_preview(struct store_view *view, uint32_t uid,
+				   const char *preview, const char **error_r);
+
 enum store_flags_op {
 	STORE_FLAGS_ADD,
 	STORE_FLAGS_REMOVE,

@@ -117,4 +117,26 @@ static inline int test_store_fixture_teardown(void **state)
 	return 0;
 }
 
+#ifdef SQLITE_VERSION_NUMBER
+/* For tests that read or change an index with SQL (include <sqlite3.h>
+ * first): run sql, failing the test on an error; the first column of
+ * the first row of a query. */
+static inline void test_store_sql_exec(sqlite3 *db, const char *sql)
+{
+	char *err = NULL;
+	if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
+		fail_msg("%s: %s", sql, err != NULL ? err : "?");
+}
+
+static inline int64_t test_store_sql_int(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *stmt;
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &stmt, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
+	int64_t v = sqlite3_column_int64(stmt, 0);
+	sqlite3_finalize(stmt);
+	return v;
+}
+#endif
+
 #endif

@@ -36,24 +36,6 @@ static int teardown(void **state)
 	return test_store_fixture_teardown(state);
 }
 
-static void exec(sqlite3 *db, const char *sql)
-{
-	char *err = NULL;
-	int rc = sqlite3_exec(db, sql, NULL, NULL, &err);
-	if (rc != SQLITE_OK)
-		fail_msg("%s: %s", sql, err != NULL ? err : "?");
-}
-
-static int64_t query_int(sqlite3 *db, const char *sql)
-{
-	sqlite3_stmt *stmt;
-	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &stmt, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
-	int64_t v = sqlite3_column_int64(stmt, 0);
-	sqlite3_finalize(stmt);
-	return v;
-}
-
 /* the query plan of sql, one line */
 static const char *plan(sqlite3 *db, const char *sql)
 {
@@ -83,13 +65,19 @@ static void test_migration_from_5(void **state)
 	const char *index = t_printf("%s/" INDEX, f->dir);
 	sqlite3 *db;
 	assert_int_equal(sqlite3_open(index, &db), SQLITE_OK);
-	exec(db, "DROP TRIGGER messages_kw_ins; DROP TRIGGER messages_kw_upd;"
+	test_store_sql_exec(db, "DROP TRIGGER messages_kw_ins; DROP TRIGGER messages_kw_upd;"
 		 "DROP INDEX messages_unseen; DROP INDEX messages_deleted;"
 		 "DELETE FROM keywords;"
 		 "UPDATE messages SET flags = '\\Seen Old $Work', sysflags = 1 WHERE uid = 1;"
 		 "UPDATE messages SET flags = 'Other \\Flagged', sysflags = 4 WHERE uid = 2;"
+		 /* and without what version 7 added */
+		 "DROP TRIGGER mailboxes_objectid; DROP TABLE msgids;"
+		 "ALTER TABLE mailboxes DROP COLUMN objectid;"
+		 "ALTER TABLE messages DROP COLUMN savedate;"
+		 "ALTER TABLE messages DROP COLUMN threadid;"
+		 "ALTER TABLE messages DROP COLUMN preview;"
 		 "PRAGMA user_version = 5;");
-	assert_int_equal(query_int(db, "SELECT count(*) FROM keywords"), 0);
+	assert_int_equal(test_store_sql_int(db, "SELECT count(*) FROM keywords"), 0);
 	sqlite3_close(db);
 
 	assert_int_equal(store_open(f->dir, &f->store, &error), 0);
@@ -102,8 +90,8 @@ static void test_migration_from_5(void **state)
 	assert_string_equal(info.keywords[1], "Old");
 	assert_string_equal(info.keywords[2], "Other");
 	assert_int_equal(sqlite3_open(index, &db), SQLITE_OK);
-	assert_int_equal(query_int(db, "PRAGMA user_version"), 6);
-	assert_int_equal(query_int(db, "SELECT count(*) FROM sqlite_master WHERE"
+	assert_int_equal(test_store_sql_int(db, "PRAGMA user_version"), 7);
+	assert_int_equal(test_store_sql_int(db, "SELECT count(*) FROM sqlite_master WHERE"
 				   " name IN ('messages_unseen', 'messages_deleted',"
 				   " 'messages_kw_ins', 'messages_kw_upd')"), 4);
 	sqlite3_close(db);
@@ -127,7 +115,7 @@ static void test_query_plans(void **state)
 
 static int64_t synchronous(struct store_index *idx)
 {
-	return query_int(idx->db, "PRAGMA synchronous");
+	return test_store_sql_int(idx->db, "PRAGMA synchronous");
 }
 
 /* a cache write (the MIME structure) commits without fsync, and only it */
@@ -166,7 +154,7 @@ static void test_big_mailbox(void **state)
 	(void)test_store_deliver(f->store, USER, "INBOX", "Subject: m\r\n\r\nm\r\n");
 	sqlite3 *db;
 	assert_int_equal(sqlite3_open(t_printf("%s/" INDEX, f->dir), &db), SQLITE_OK);
-	exec(db, t_printf("BEGIN; WITH RECURSIVE n(i) AS (SELECT 2 UNION ALL SELECT i + 1"
+	test_store_sql_exec(db, t_printf("BEGIN; WITH RECURSIVE n(i) AS (SELECT 2 UNION ALL SELECT i + 1"
 			  " FROM n WHERE i < %d) INSERT INTO messages (mailbox_id, uid, modseq,"
 			  " flags, filename, size, internaldate, sysflags) SELECT m.id, i, i,"
 			  " CASE WHEN i = %d THEN 'Late' ELSE '\\Seen' END, 'f' || i, 10, 0,"

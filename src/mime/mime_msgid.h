@@ -1,0 +1,32 @@
+/* mime_msgid.h: message identifiers (RFC 5322 3.6.4) of Message-ID,
+ * In-Reply-To and References, for threading (RFC 5256 3 and 4,
+ * RFC 8474 5.2 THREADID).
+ *
+ * Contract: pure functions over byte slices (not NUL-terminated), never
+ * reading outside them. Parsing is lenient as RFC 5256 3 asks of
+ * threading: every "<...>" token without white space inside is an id
+ * (what sits between them, phrases and comments, is skipped); an id over
+ * MIME_MSGID_MAX bytes, or empty, is ignored. Ids keep their case and
+ * lose the angle brackets. */
+#ifndef POSTEL_MIME_MSGID_H
+#define POSTEL_MIME_MSGID_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "lib/mem.h"
+
+#define MIME_MSGID_MAX 250
+
+/* Up to max ids of in[0..len) into ids[] (strings from pool), in
+ * order, duplicates dropped: the number stored. */
+unsigned mime_msgid_parse(const char *in, size_t len, pool_t *pool,
+			  const char **ids, unsigned max);
+
+/* The raw value (after the colon, folding kept) of the first field
+ * called name (case-insensitive) in a header block hdr[0..len) with LF
+ * or CRLF line ends; false if there is none. */
+bool mime_header_find(const char *hdr, size_t len, const char *name,
+		      const char **value_r, size_t *value_len_r);
+
+#endif

@@ -1,0 +1,35 @@
+/* store_thread.h: what a delivery keeps of a message to thread it
+ * (RFC 8474 5.2 THREADID; the rule: store_index_objectid.c).
+ *
+ * Contract: store_thread_hdr_feed() takes the message as written (LF
+ * line ends), keeps its header section alone, at most
+ * STORE_THREAD_HDR_MAX bytes (a longer header is threaded from what was
+ * kept); store_thread_index() reads Message-ID, References (at most
+ * STORE_THREAD_REFS_MAX ids: the first, the root, and the last ones)
+ * and In-Reply-To from it and records the thread within the caller's
+ * transaction. A message without any of them is a thread of its own. */
+#ifndef POSTEL_STORE_THREAD_H
+#define POSTEL_STORE_THREAD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lib/str.h"
+#include "store/store_index.h"
+
+#define STORE_THREAD_HDR_MAX (64 * 1024)
+#define STORE_THREAD_REFS_MAX 32
+
+struct store_thread_hdr {
+	str_t buf;
+	bool done;  /* the empty line seen, or the cap reached */
+};
+
+void store_thread_hdr_feed(struct store_thread_hdr *h, const void *data,
+			   size_t len);
+void store_thread_hdr_free(struct store_thread_hdr *h);
+int store_thread_index(const struct store_thread_hdr *h,
+		       struct store_index *idx, int64_t mailbox_id,
+		       uint32_t uid, const char **error_r);
+
+#endif
