@@ -24,7 +24,9 @@ Scenario, for each server in turn:
     server, alternating; the medians of wall time and of bytes on the wire
     (both directions, counted at the socket) are printed with the ratios.
     "sync" is the same time without connect, greeting and LOGIN (one
-    yescrypt hash each, which both servers pay alike).
+    yescrypt hash each, which both servers pay alike); the server's CPU
+    time for the whole reconnect (its process tree, reaped children
+    included) is printed too, steadier than wall time on a shared machine.
 A server that does not advertise QRESYNC gets the resync a client without
 it must do (SELECT, UID FETCH 1:* (UID FLAGS)), printed as such.
 
@@ -235,8 +237,10 @@ def change(port, known):
     return want
 
 
-def resync(port, copy, want):
-    """Step 4, the figure: (seconds, sync seconds, bytes, fetches, vanished)."""
+def resync(port, pid, copy, want):
+    """Step 4, the figure: (seconds, sync seconds, bytes, fetches, vanished,
+    server CPU seconds)."""
+    cpu0 = pop3.tree_cpu(pid)
     t0 = time.monotonic()
     c = login(port)
     t1 = time.monotonic()
@@ -272,10 +276,12 @@ def resync(port, copy, want):
     c.ok("LOGOUT")
     t2 = time.monotonic()
     c.close()
+    time.sleep(0.05)  # the server's session process ends and is reaped
+    cpu = pop3.tree_cpu(pid) - cpu0
     if uids != want:
         wrong = sorted(set(uids.items()) ^ set(want.items()))[:5]
         raise AssertionError(f"after the resync the copy differs, e.g. {wrong}")
-    return t2 - t0, t2 - t1, c.rx + c.tx, fetches, vanished
+    return t2 - t0, t2 - t1, c.rx + c.tx, fetches, vanished, cpu
 
 
 def index_build(port):
@@ -306,15 +312,17 @@ def report(copies, results, builds):
         print(f"{name}: index build {builds[name]:.2f} s; full sync {cp['seconds']:.2f} s "
               f"{cp['bytes']} bytes; resync via {how}")
     print(f"{'resync':10} {'seconds':>9} {'sync s':>9} {'bytes':>9} {'FETCH':>6} "
-          f"{'VANISHED':>9}")
+          f"{'VANISHED':>9} {'server CPU s':>13}")
     for name in ("postel", "dovecot"):
         runs = results[name]
         print(f"{name:10} {median(runs, 0):9.4f} {median(runs, 1):9.4f} "
-              f"{median(runs, 2):9.0f} {median(runs, 3):6.0f} {median(runs, 4):9.0f}")
+              f"{median(runs, 2):9.0f} {median(runs, 3):6.0f} {median(runs, 4):9.0f} "
+              f"{median(runs, 5):13.3f}")
     p, d = results["postel"], results["dovecot"]
     print(f"ratio dovecot/postel time: {median(d, 0) / median(p, 0):.2f}x, sync only "
           f"{median(d, 1) / median(p, 1):.2f}x (target >= 2x); "
-          f"bytes postel/dovecot: {median(p, 2) / median(d, 2):.2f} (target <= 1)")
+          f"bytes postel/dovecot: {median(p, 2) / median(d, 2):.2f} (target <= 1); "
+          f"server CPU dovecot/postel {median(d, 5) / max(median(p, 5), 1e-3):.2f}x")
 
 
 def main():
@@ -327,6 +335,7 @@ def main():
         postel, pport, hashes = imap.start_postel(work, src, names, pw.pw_uid, pw.pw_gid, 1)
         dovecot, dport = imap.start_dovecot(work, src, names, pw.pw_uid, pw.pw_gid, hashes)
         ports = {"postel": pport, "dovecot": dport}
+        pids = {"postel": postel.pid, "dovecot": dovecot.pid}
         say(f"postel on 127.0.0.1:{pport}, dovecot on 127.0.0.1:{dport}")
         builds, copies, wants = {}, {}, {}
         for name, port in ports.items():
@@ -340,7 +349,7 @@ def main():
         results = {"postel": [], "dovecot": []}
         for _ in range(ROUNDS):
             for name, port in ports.items():
-                results[name].append(resync(port, copies[name], wants[name]))
+                results[name].append(resync(port, pids[name], copies[name], wants[name]))
         report(copies, results, builds)
     except AssertionError as e:
         pop3.die(str(e))
