@@ -125,7 +125,9 @@ static const struct {
 	const char *name;
 	bool (*enable)(struct imap_session *s);
 } imap_enables[] = {
+	{ "CONDSTORE", imap_condstore_enable }, /* RFC 7162 3.1 */
 	{ "IMAP4rev2", imap_rev2_enable }, /* RFC 9051 6.3.1 */
+	{ "QRESYNC", imap_qresync_enable }, /* RFC 7162 3.2.3 */
 };
 
 void imap_cmd_enable(struct imap_cmd *cmd)

@@ -22,9 +22,11 @@
  * BINARY (RFC 3516) of a part in an unknown encoding: that message is
  * left out and the command ends NO [UNKNOWN-CTE] (4.3). */
 #include "imap_private.h"
+#include "imap/imap_condstore_parse.h"
 #include "imap/imap_fetch_parse.h"
 #include "imap/imap_fetch_render.h"
 #include "imap/imap_msgset.h"
+#include "imap/imap_seqset.h"
 #include "lib/log.h"
 #include "mime/mime_parser.h"
 #include "store/store.h"
@@ -67,6 +69,11 @@ struct imap_fetch_job {
 	unsigned unknown_cte; /* BINARY of a part in an unknown encoding */
 	int result;   /* 0, -1: failed before any output, -2: mid-response */
 	char error[256];
+	/* RFC 7162: (CHANGEDSINCE n) leaves out messages not changed since;
+	 * VANISHED first reports the set's UIDs expunged since (3.2.6) */
+	struct imap_fetch_modifiers mods;
+	struct imap_seqset uid_set;          /* VANISHED: the set as given */
+	bool condstore;                      /* MODSEQ with implicit \Seen */
 };
 
 static void fetch_message_end(struct imap_fetch_job *job)
@@ -84,6 +91,7 @@ static void fetch_job_free(struct imap_fetch_job *job)
 	fetch_message_end(job);
 	imap_fetch_request_free(&job->req);
 	imap_fetch_request_free(&job->req_flags);
+	imap_seqset_free(&job->uid_set);
 	str_free(&job->chunk);
 	if (job->batch_pool != NULL)
 		pool_destroy(&job->batch_pool);
@@ -127,13 +135,21 @@ static int fetch_batch(struct imap_fetch_job *job, const char **error_r)
 		return 0;
 	struct store_flags_update update = { .op = STORE_FLAGS_ADD,
 					     .sysflags = STORE_FLAG_SEEN };
-	if (store_view_set_flags(view, uids, n, &update, NULL, NULL, NULL, error_r) < 0)
+	struct store_view_flag_change *results;
+	unsigned result_count, r = 0;
+	if (store_view_set_flags_result(view, uids, n, &update, pool, &results, &result_count,
+					error_r) < 0)
 		return -1;
 	for (unsigned i = 0; i < job->info_count; i++) {
 		if (!job->seen_now[i])
 			continue;
 		job->infos[i].flags = store_flags_text_apply(job->infos[i].flags, &update, pool);
 		job->infos[i].sysflags |= STORE_FLAG_SEEN;
+		/* RFC 7162 3.1.4.1: the MODSEQ the change gave it */
+		while (r < result_count && results[r].uid < job->infos[i].uid)
+			r++;
+		if (r < result_count && results[r].uid == job->infos[i].uid)
+			job->infos[i].modseq = results[r].modseq;
 	}
 	return 0;
 }
@@ -158,6 +174,10 @@ static int fetch_message_next(struct imap_fetch_job *job, const char **error_r)
 			job->lost++; /* expunged meanwhile by another session */
 			continue;
 		}
+		bool seen_now = job->seen_now != NULL && job->seen_now[job->info_pos];
+		if (job->mods.changedsince != 0 && info->modseq <= job->mods.changedsince &&
+		    !seen_now)
+			continue; /* RFC 7162 3.1.4.1: unchanged since */
 		job->msg_pool = pool_create(4096);
 		job->cur = *info;
 		if (!s->rev2 && imap_selected_is_recent(s->sel, uid))
@@ -200,6 +220,21 @@ static void fetch_work(void *ctx, struct store *store)
 		job->result = -1;
 		snprintf(job->error, sizeof(job->error), "%s", error);
 		return;
+	}
+	if (job->mods.vanished && job->uid_pos == 0 && job->render == NULL) {
+		/* RFC 7162 3.2.6: VANISHED (EARLIER) before the FETCHes */
+		const char *line;
+		pool_t *pool = pool_create(4096);
+		if (imap_qresync_fetch_vanished(job->cmd->s->sel->view, job->mods.changedsince,
+						&job->uid_set, pool, &line, &error) < 0) {
+			pool_destroy(&pool);
+			job->result = -1;
+			snprintf(job->error, sizeof(job->error), "%s", error);
+			return;
+		}
+		str_appendz(&job->chunk, line);
+		pool_destroy(&pool);
+		job->mods.vanished = false;
 	}
 	while (job->chunk.len + IMAP_FETCH_RENDER_MIN_CHUNK <= IMAP_FETCH_CHUNK) {
 		int next = job->render != NULL ? 1 : fetch_message_next(job, &error);
@@ -307,6 +342,43 @@ static bool request_has(const struct imap_fetch_request *req, enum imap_fetch_it
 	return false;
 }
 
+/* The fetch-modifiers list, if the items are followed by one: parsed
+ * into job->mods, *items_end_r where the items end. -1: answered BAD. */
+static int imap_fetch_cmd_modifiers(struct imap_cmd *cmd, struct imap_fetch_job *job,
+				    unsigned *items_end_r)
+{
+	struct imap_session *s = cmd->s;
+	const char *error;
+	unsigned next = imap_arg_next(cmd->args, 1);
+	if (next >= cmd->count)
+		return 0;
+	if (imap_arg_next(cmd->args, next) != cmd->count) {
+		imap_cmd_bad(cmd, "Unexpected arguments after FETCH items");
+		return -1;
+	}
+	if (imap_condstore_fetch_modifiers(cmd->args, next, cmd->count, &job->mods, &error) < 0) {
+		imap_cmd_bad(cmd, "%s", error);
+		return -1;
+	}
+	if (job->mods.vanished) {
+		/* RFC 7162 3.2.6: UID FETCH only, and only once QRESYNC is on */
+		if (!cmd->uid || !s->qresync) {
+			imap_cmd_bad(cmd, "VANISHED needs UID FETCH and ENABLE QRESYNC");
+			return -1;
+		}
+		const struct imap_arg *set = &cmd->args[0];
+		if (imap_seqset_parse(set->str, set->len, IMAP_MSGSET_MAX_RANGES, &job->uid_set,
+				      &error) < 0 || job->uid_set.saved) {
+			imap_cmd_bad(cmd, "Invalid UID set for VANISHED");
+			return -1;
+		}
+		uint32_t uidnext = store_view_uidnext(s->sel->view);
+		imap_seqset_resolve(&job->uid_set, uidnext > 1 ? uidnext - 1 : 0);
+	}
+	*items_end_r = next;
+	return 0;
+}
+
 void imap_cmd_fetch(struct imap_cmd *cmd)
 {
 	struct imap_session *s = cmd->s;
@@ -326,7 +398,13 @@ void imap_cmd_fetch(struct imap_cmd *cmd)
 		imap_cmd_bad(cmd, "Invalid messageset: %s", error);
 		return;
 	}
-	if (imap_fetch_parse(cmd->args, 1, cmd->count, IMAP_FETCH_MAX_ITEMS, &asked,
+	/* RFC 7162 3.1.4.1 / 3.2.6: fetch-modifiers after the items */
+	unsigned items_end = cmd->count;
+	if (imap_fetch_cmd_modifiers(cmd, job, &items_end) < 0) {
+		fetch_job_free(job);
+		return;
+	}
+	if (imap_fetch_parse(cmd->args, 1, items_end, IMAP_FETCH_MAX_ITEMS, &asked,
 			     &error) < 0) {
 		char text[200];
 		snprintf(text, sizeof(text), "%s", error);
@@ -341,12 +419,36 @@ void imap_cmd_fetch(struct imap_cmd *cmd)
 	} else {
 		job->req = asked;
 	}
+	if (request_has(&job->req, IMAP_FETCH_MODSEQ) || job->mods.changedsince != 0) {
+		/* RFC 7162 3.1: a CONDSTORE-enabling command; CHANGEDSINCE
+		 * implies the MODSEQ item (3.1.4.1) */
+		imap_condstore_activate(cmd);
+		if (!request_has(&job->req, IMAP_FETCH_MODSEQ)) {
+			struct imap_fetch_request with;
+			request_with(&with, &job->req, IMAP_FETCH_MODSEQ, false);
+			imap_fetch_request_free(&job->req);
+			job->req = with;
+		}
+	}
 	job->sets_seen = imap_fetch_render_sets_seen(&job->req);
 	if (request_has(&job->req, IMAP_FETCH_FLAGS))
 		request_with(&job->req_flags, &job->req, IMAP_FETCH_FLAGS, false),
 			job->req_flags.count--; /* already there: the same items */
 	else
 		request_with(&job->req_flags, &job->req, IMAP_FETCH_FLAGS, false);
+	if (s->condstore && !request_has(&job->req_flags, IMAP_FETCH_MODSEQ)) {
+		/* RFC 7162 3.2: a FETCH reporting \Seen it set carries MODSEQ
+		 * (and UID: 3.1.4.1 with the flags) */
+		struct imap_fetch_request with;
+		request_with(&with, &job->req_flags, IMAP_FETCH_MODSEQ, false);
+		imap_fetch_request_free(&job->req_flags);
+		job->req_flags = with;
+		if (!request_has(&job->req_flags, IMAP_FETCH_UID)) {
+			request_with(&with, &job->req_flags, IMAP_FETCH_UID, true);
+			imap_fetch_request_free(&job->req_flags);
+			job->req_flags = with;
+		}
+	}
 	job->needs = imap_fetch_render_needs(&job->req);
 	imap_cmd_wait(cmd);
 	imap_store_run(s, fetch_work, fetch_done, job);

@@ -25,6 +25,7 @@ static const struct simple_item simple_items[] = {
 	{ "BODY", IMAP_FETCH_BODY },
 	{ "BODYSTRUCTURE", IMAP_FETCH_BODYSTRUCTURE },
 	{ "UID", IMAP_FETCH_UID },
+	{ "MODSEQ", IMAP_FETCH_MODSEQ }, /* RFC 7162 3.1.4 */
 };
 
 struct section_item {

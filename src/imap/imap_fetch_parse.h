@@ -3,8 +3,8 @@
  *
  * Contract: takes the arguments after the sequence set: one macro (ALL,
  * FAST, FULL), one item, or a parenthesised list of items; anything else
- * (fetch modifiers such as CHANGEDSINCE, and MODSEQ, which belong to the
- * later CONDSTORE work) is refused. Section part paths are capped at
+ * (fetch modifiers such as CHANGEDSINCE: the caller splits them off,
+ * imap_condstore_parse.h) is refused. Section part paths are capped at
  * IMAP_SECTION_MAX_DEPTH, items at max_items. Header field names point
  * into the parser's strings: the request lives no longer than the command. */
 #ifndef POSTEL_IMAP_FETCH_PARSE_H
@@ -23,6 +23,7 @@ enum imap_fetch_item {
 	IMAP_FETCH_RFC822_HEADER, IMAP_FETCH_RFC822_SIZE, IMAP_FETCH_RFC822_TEXT,
 	IMAP_FETCH_ENVELOPE, IMAP_FETCH_BODY, IMAP_FETCH_BODYSTRUCTURE,
 	IMAP_FETCH_UID,
+	IMAP_FETCH_MODSEQ,       /* RFC 7162 3.1.4 */
 	IMAP_FETCH_BODY_SECTION, /* BODY[...] and BODY.PEEK[...] */
 	IMAP_FETCH_BINARY,       /* BINARY[...] and BINARY.PEEK[...] */
 	IMAP_FETCH_BINARY_SIZE,

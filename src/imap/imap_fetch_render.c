@@ -182,6 +182,9 @@ static int start_item(struct imap_fetch_render *r,
 	case IMAP_FETCH_UID:
 		str_printf(p, "UID %u", r->info->uid);
 		break;
+	case IMAP_FETCH_MODSEQ: /* RFC 7162 3.1.4.1 */
+		str_printf(p, "MODSEQ (%llu)", (unsigned long long)r->info->modseq);
+		break;
 	case IMAP_FETCH_INTERNALDATE:
 		str_appendz(p, "INTERNALDATE ");
 		render_internaldate(p, r->info->internaldate);

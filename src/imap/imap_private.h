@@ -154,6 +154,10 @@ struct imap_session {
 
 	/* for the disconnect log line */
 	unsigned commands;
+
+	/* CONDSTORE and QRESYNC (RFC 7162; imap_condstore.c, imap_qresync.c) */
+	bool condstore;       /* enabled (3.1: ENABLE or a CONDSTORE-enabling command) */
+	bool qresync;         /* ENABLE QRESYNC (3.2.3): VANISHED, not EXPUNGE */
 };
 
 /* imap_session.c */
@@ -273,6 +277,7 @@ enum imap_status_item {
 	IMAP_STATUS_DELETED = 1u << 4,
 	IMAP_STATUS_SIZE = 1u << 5,
 	IMAP_STATUS_RECENT = 1u << 6,
+	IMAP_STATUS_HIGHESTMODSEQ = 1u << 7, /* RFC 7162 3.1.6 */
 };
 /* args[i] the item list: a mask of IMAP_STATUS_*; -1 for BAD. */
 int imap_status_items_parse(const struct imap_session *s, const struct imap_arg *args,
@@ -304,5 +309,45 @@ imap_cmd_func_t imap_cmd_store, imap_cmd_expunge, imap_cmd_copy, imap_cmd_move;
 /* imap_copy.c: the user has a mailbox by this (canonical) name; in a
  * job (NO [NONEXISTENT] or [TRYCREATE] rather than a failure) */
 bool imap_mailbox_exists(struct store *store, const char *address, const char *name);
+
+/* imap_condstore.c: CONDSTORE (RFC 7162 3.1). ENABLE rows (true: newly
+ * enabled; QRESYNC implies CONDSTORE). imap_condstore_activate(): a
+ * CONDSTORE-enabling command ran (3.1); in the selected state the first
+ * one gets "* OK [HIGHESTMODSEQ n]" (3.1.2.1). */
+bool imap_condstore_enable(struct imap_session *s);
+bool imap_qresync_enable(struct imap_session *s);
+void imap_condstore_activate(struct imap_cmd *cmd);
+/* The HIGHESTMODSEQ to report for a view's MODSEQ (never 0: 7162 7
+ * mod-sequence-value is positive). */
+uint64_t imap_condstore_highest(uint64_t modseq);
+/* Once enabled, what an untagged FETCH reporting flags adds after FLAGS
+ * (3.2: UID unless has_uid, and MODSEQ); "" when not enabled. In buf. */
+const char *imap_condstore_fetch_extra(const struct imap_session *s, uint32_t uid,
+				       uint64_t modseq, bool has_uid, char *buf, size_t size);
+/* STORE (UNCHANGEDSINCE n) [MODIFIED set] (3.1.3): the tagged code for
+ * the refused UIDs (ascending), UIDs for UID STORE, else sequence
+ * numbers; NULL when none (cmd pool). */
+const char *imap_condstore_modified_code(struct imap_cmd *cmd, const uint32_t *uids,
+					 unsigned count);
+
+/* imap_qresync.c: QRESYNC (RFC 7162 3.2). */
+struct imap_qresync_params;
+/* In SELECT's job (on the lane, after the view opened): the answer to
+ * SELECT ... (QRESYNC (...)) as untagged lines in *text_r (pool):
+ * VANISHED (EARLIER) and the FETCH of each message changed (3.2.5.1). */
+int imap_qresync_select(struct store_view *view, const struct imap_qresync_params *params,
+			bool rev2, pool_t *pool, const char **text_r, const char **error_r);
+/* In FETCH's job: UID FETCH ... (CHANGEDSINCE n VANISHED) (3.2.6): the
+ * "* VANISHED (EARLIER) uids" line (with CRLF) for the UIDs of uid_set
+ * (parsed, "*" resolved to UIDNEXT-1) expunged since `since` that the
+ * view's map no longer holds, or "" (pool). */
+struct imap_seqset;
+int imap_qresync_fetch_vanished(struct store_view *view, uint64_t since,
+				const struct imap_seqset *uid_set, pool_t *pool,
+				const char **line_r, const char **error_r);
+/* Expunges reported to a QRESYNC session (3.2.10): "* VANISHED uids",
+ * in lines of at most max_line octets; false: out of room (call again) */
+bool imap_qresync_report_vanished(struct imap_session *s, const uint32_t *uids,
+				  unsigned count, unsigned *next);
 
 #endif

@@ -9,6 +9,7 @@
  * changed, which it reports in the same step, so the client's numbers
  * and the map never disagree. */
 #include "imap_private.h"
+#include "imap/imap_condstore_parse.h"
 #include "imap/imap_mailbox_name.h"
 #include "imap/imap_msgset.h"
 #include "lib/conn.h"
@@ -103,10 +104,14 @@ struct imap_select_job {
 	pool_t *pool;
 	const char *keywords; /* job->pool */
 	const char *list_attrs; /* rev2: job->pool */
+	/* RFC 7162: SELECT (CONDSTORE) / (QRESYNC (...)) and its answer */
+	struct imap_qresync_params params;
+	const char *qresync_text; /* job->pool */
 };
 
 static void imap_select_job_free(struct imap_select_job *job)
 {
+	imap_qresync_params_free(&job->params);
 	pool_destroy(&job->pool);
 	free(job);
 }
@@ -156,6 +161,10 @@ static int imap_select_read(struct imap_select_job *job, struct store *store,
 	job->first_unseen = info.first_unseen_seq;
 	job->keywords = keywords_text(job->pool, info.keywords, info.keyword_count);
 	sel->exists = store_view_count(sel->view);
+	if (job->params.qresync &&
+	    imap_qresync_select(sel->view, &job->params, job->rev2, job->pool,
+				&job->qresync_text, error_r) < 0)
+		return -1;
 	if (job->rev2)
 		return imap_rev2_select_attrs(store, job->address, sel->name, job->pool,
 					      &job->list_attrs, error_r);
@@ -191,6 +200,13 @@ static void imap_select_work(void *ctx, struct store *store)
 		job_error(job->error, sizeof(job->error), &job->result, error);
 		store_view_close(&sel->view);
 	}
+}
+
+static void imap_select_final(struct imap_cmd *cmd)
+{
+	bool readonly = cmd->s->sel->readonly;
+	imap_cmd_ok(cmd, readonly ? "READ-ONLY" : "READ-WRITE", "%s completed",
+		    readonly ? "EXAMINE" : "SELECT");
 }
 
 static void imap_select_done(void *ctx)
@@ -240,6 +256,9 @@ static void imap_select_done(void *ctx)
 			      "permitted", *kw != '\0' ? " " : "", kw);
 	imap_untagged(s, "OK [UIDVALIDITY %u] UIDs valid", store_view_uidvalidity(sel->view));
 	imap_untagged(s, "OK [UIDNEXT %u] Predicted next UID", store_view_uidnext(sel->view));
+	if (s->condstore) /* RFC 7162 3.1.2.1 */
+		imap_untagged(s, "OK [HIGHESTMODSEQ %llu] Highest", (unsigned long long)
+			      imap_condstore_highest(store_view_modseq(sel->view)));
 	if (job->rev2) {
 		/* rev2: RFC 9051 6.3.2 requires a LIST response for the
 		 * mailbox, with accurate attributes */
@@ -250,10 +269,18 @@ static void imap_select_done(void *ctx)
 		str_free(&line);
 	}
 	s->state = IMAP_STATE_SELECTED;
-	bool readonly = sel->readonly;
+	const char *qresync = job->qresync_text;
+	if (qresync != NULL && *qresync != '\0') {
+		/* RFC 7162 3.2.5.1: VANISHED (EARLIER) and the changed
+		 * messages, written as the client reads */
+		str_t *out = imap_output_begin(s);
+		str_appendz(out, qresync);
+		imap_select_job_free(job);
+		imap_output_end(cmd, imap_select_final);
+		return;
+	}
 	imap_select_job_free(job);
-	imap_cmd_ok(cmd, readonly ? "READ-ONLY" : "READ-WRITE", "%s completed",
-		    readonly ? "EXAMINE" : "SELECT");
+	imap_select_final(cmd);
 }
 
 static void imap_select_start(struct imap_cmd *cmd, bool readonly)
@@ -261,12 +288,25 @@ static void imap_select_start(struct imap_cmd *cmd, bool readonly)
 	struct imap_session *s = cmd->s;
 	const char *name, *error;
 	str_t buf = STR_INIT;
-	if (cmd->count != 1) {
+	struct imap_qresync_params params = { 0 };
+	if (cmd->count < 1 || imap_arg_next(cmd->args, 0) != 1 ||
+	    (cmd->count > 1 && imap_qresync_params_parse(cmd->args, 1, cmd->count,
+							 IMAP_MSGSET_MAX_RANGES, &params,
+							 &error) < 0)) {
 		str_free(&buf);
-		imap_cmd_bad(cmd, "%s needs one mailbox name", cmd->def->name);
+		imap_cmd_bad(cmd, "%s needs one mailbox name and CONDSTORE or QRESYNC "
+			     "parameters", cmd->def->name);
+		return;
+	}
+	if (params.qresync && !s->qresync) {
+		/* RFC 7162 3.2.5: QRESYNC only after ENABLE QRESYNC */
+		imap_qresync_params_free(&params);
+		str_free(&buf);
+		imap_cmd_bad(cmd, "QRESYNC is not enabled");
 		return;
 	}
 	if (imap_mailbox_name_get(&cmd->args[0], s->utf8_accept, &buf, &name, &error) < 0) {
+		imap_qresync_params_free(&params);
 		str_free(&buf);
 		imap_cmd_no(cmd, "CANNOT", "%s", error);
 		return;
@@ -274,6 +314,9 @@ static void imap_select_start(struct imap_cmd *cmd, bool readonly)
 	struct imap_select_job *job = xcalloc(1, sizeof(*job));
 	job->cmd = cmd;
 	job->address = s->user;
+	job->params = params;
+	if (params.condstore) /* RFC 7162 3.1.8 */
+		(void)imap_condstore_enable(s);
 	/* RFC 9051 6.3.2: a SELECT first deselects, even if it then fails */
 	job->old = s->sel;
 	s->sel = NULL;
@@ -287,7 +330,8 @@ static void imap_select_start(struct imap_cmd *cmd, bool readonly)
 	/* RFC 3501 2.3.2: SELECT claims \Recent; EXAMINE leaves it */
 	job->claim_recent = !readonly && !s->rev2;
 	job->rev2 = s->rev2;
-	if (job->old != NULL && s->rev2)
+	/* RFC 9051 6.3.2, RFC 7162 3.2.11 (QRESYNC) */
+	if (job->old != NULL && (s->rev2 || s->qresync))
 		imap_untagged(s, "OK [CLOSED] Previous mailbox closed");
 	imap_cmd_wait(cmd);
 	imap_store_run(s, imap_select_work, imap_select_done, job);
@@ -315,6 +359,7 @@ struct imap_sync_job {
 	int result;
 	char error[256];
 	unsigned expunge_next, flag_next; /* reporting: how far it got */
+	unsigned vanished_next;
 	bool exists_done;
 	bool gone;            /* the mailbox was deleted by another session */
 };
@@ -356,6 +401,13 @@ static bool imap_sync_report(struct imap_session *s, struct imap_sync_job *job)
 		imap_session_bye(s, "[UNAVAILABLE] Mailbox index rebuilt; please reconnect");
 		return true;
 	}
+	/* RFC 7162 3.2.10: VANISHED in place of EXPUNGE once QRESYNC is on */
+	if (s->qresync && job->expunge_next > 0) {
+		if (!imap_qresync_report_vanished(s, ch->expunged, ch->expunged_count,
+						  &job->vanished_next))
+			return false;
+		job->expunge_next = 0;
+	}
 	/* RFC 9051 7.4.1: each EXPUNGE renumbers the ones after it, so
 	 * highest first, each at its number in the map before the sync */
 	for (; job->expunge_next > 0; job->expunge_next--) {
@@ -382,8 +434,11 @@ static bool imap_sync_report(struct imap_session *s, struct imap_sync_job *job)
 		if (!imap_sync_room(s, strlen(fc->flags)))
 			return false;
 		bool recent = !s->rev2 && imap_selected_is_recent(sel, fc->uid);
-		imap_untagged(s, "%u FETCH (FLAGS (%s%s%s))", seq, fc->flags,
-			      recent && *fc->flags != '\0' ? " " : "", recent ? "\\Recent" : "");
+		char extra[64];
+		imap_untagged(s, "%u FETCH (FLAGS (%s%s%s)%s)", seq, fc->flags,
+			      recent && *fc->flags != '\0' ? " " : "", recent ? "\\Recent" : "",
+			      imap_condstore_fetch_extra(s, fc->uid, fc->modseq, false, extra,
+							 sizeof(extra)));
 	}
 	return true;
 }

@@ -2,15 +2,19 @@
  * +FLAGS, -FLAGS and their .SILENT forms on the selected mailbox.
  *
  * The set is resolved on the loop against the view's map (the client's
- * numbers), the change is committed in a job (store_view_set_flags_result():
+ * numbers), the change is committed in a job (store_view_set_flags_modified():
  * durable before the reply), and the flags the messages of the set then
  * hold, as that call returns them (the rest of the mailbox is not read),
  * are reported as untagged FETCH unless .SILENT, with UID for UID STORE. No
  * sync runs: no EXPUNGE may reach the client during STORE (RFC 9051
  * 7.5.1); changes by others come at the next NOOP or other sync. A
- * read-only (EXAMINE) mailbox refuses with NO. */
+ * read-only (EXAMINE) mailbox refuses with NO. RFC 7162 3.1.3: STORE set
+ * (UNCHANGEDSINCE n) leaves alone the messages changed since n and names
+ * them in OK [MODIFIED set]; once CONDSTORE is on, FETCH lines carry
+ * UID and MODSEQ. */
 #include "imap_private.h"
 #include "imap/imap_args.h"
+#include "imap/imap_condstore_parse.h"
 #include "imap/imap_msgset.h"
 #include "lib/conn.h"
 #include "lib/log.h"
@@ -35,6 +39,10 @@ struct imap_flags_job {
 	struct store_view_flag_change *results; /* after the change, set order */
 	unsigned result_count;
 	unsigned next;                    /* reporting: results[next] */
+	/* RFC 7162 3.1.3: refused by UNCHANGEDSINCE, ascending UIDs */
+	uint32_t *modified;
+	unsigned modified_count;
+	bool conditional;
 };
 
 static const struct {
@@ -113,9 +121,16 @@ static void imap_store_work(void *ctx, struct store *store)
 	struct imap_session *s = job->cmd->s;
 	const char *error;
 	(void)store;
-	if (store_view_set_flags_result(s->sel->view, job->uids, job->count, &job->update,
-					s->base.cmd_pool, &job->results, &job->result_count,
-					&error) < 0) {
+	if (job->conditional && job->update.unchangedsince == 0) {
+		/* RFC 7162 3.1.3: UNCHANGEDSINCE 0 fails for every message
+		 * (the store reads 0 as "no condition") */
+		job->modified = job->uids;
+		job->modified_count = job->count;
+		return;
+	}
+	if (store_view_set_flags_modified(s->sel->view, job->uids, job->count, &job->update,
+					  s->base.cmd_pool, &job->results, &job->result_count,
+					  &job->modified, &job->modified_count, &error) < 0) {
 		snprintf(job->error, sizeof(job->error), "%s", error != NULL ? error : "?");
 		job->result = -1;
 	}
@@ -132,20 +147,41 @@ static bool imap_store_report(struct imap_flags_job *job)
 {
 	struct imap_cmd *cmd = job->cmd;
 	struct imap_session *s = cmd->s;
-	for (; !job->silent && job->next < job->result_count; job->next++) {
+	/* RFC 7162 3.1.3: a conditional STORE reports the new MODSEQ of
+	 * each message it changed even when .SILENT */
+	bool modseq_only = job->silent && job->conditional;
+	for (; (!job->silent || modseq_only) && job->next < job->result_count; job->next++) {
 		const struct store_view_flag_change *info = &job->results[job->next];
 		unsigned seq = store_view_seq(s->sel->view, info->uid);
 		if (seq == 0)
 			continue;
 		if (conn_output_room(s->base.conn) < strlen(info->flags) + IMAP_STORE_LINE_SPARE)
 			return false;
+		if (job->update.unchangedsince != 0 || s->condstore) {
+			/* RFC 7162 3.1.3: a message refused by UNCHANGEDSINCE is
+			 * not reported (its flags did not change) */
+			bool refused = false;
+			for (unsigned m = 0; m < job->modified_count && !refused; m++)
+				refused = job->modified[m] == info->uid;
+			if (refused)
+				continue;
+		}
 		bool recent = !s->rev2 && imap_selected_is_recent(s->sel, info->uid);
 		char uid[24] = "";
 		if (cmd->uid)
 			snprintf(uid, sizeof(uid), " UID %u", info->uid);
-		imap_untagged(s, "%u FETCH (FLAGS (%s%s%s)%s)", seq, info->flags,
+		char extra[64];
+		if (modseq_only) {
+			imap_untagged(s, "%u FETCH (%s)", seq,
+				      imap_condstore_fetch_extra(s, info->uid, info->modseq, false,
+								 extra, sizeof(extra)) + 1);
+			continue;
+		}
+		imap_untagged(s, "%u FETCH (FLAGS (%s%s%s)%s%s)", seq, info->flags,
 			      recent && *info->flags != '\0' ? " " : "",
-			      recent ? "\\Recent" : "", uid);
+			      recent ? "\\Recent" : "", uid,
+			      imap_condstore_fetch_extra(s, info->uid, info->modseq, cmd->uid,
+							 extra, sizeof(extra)));
 	}
 	return true;
 }
@@ -162,7 +198,13 @@ static void imap_store_continue(void *ctx)
 		return;
 	}
 	conn_set_output_drained(s->base.conn, NULL, NULL);
-	imap_cmd_ok(job->cmd, NULL, "STORE completed");
+	/* RFC 7162 3.1.3: [MODIFIED set] names what UNCHANGEDSINCE refused */
+	const char *modified = imap_condstore_modified_code(job->cmd, job->modified,
+							    job->modified_count);
+	if (modified != NULL)
+		imap_cmd_ok(job->cmd, modified, "Conditional STORE failed");
+	else
+		imap_cmd_ok(job->cmd, NULL, "STORE completed");
 }
 
 static void imap_store_done(void *ctx)
@@ -202,16 +244,27 @@ void imap_cmd_store(struct imap_cmd *cmd)
 	struct imap_session *s = cmd->s;
 	struct imap_flags_job job = { .cmd = cmd };
 	const char *error;
-	if (cmd->count < 3) {
+	unsigned item = 1;
+	bool conditional = false;
+	if (cmd->count >= 2 && cmd->args[1].type == IMAP_ARG_LIST) {
+		/* RFC 7162 3.1.3: STORE set (UNCHANGEDSINCE n) item flags */
+		if (imap_condstore_store_modifiers(cmd->args, 1, cmd->count,
+						   &job.update.unchangedsince, &conditional,
+						   &error) < 0) {
+			imap_cmd_bad(cmd, "%s", error);
+			return;
+		}
+		item = imap_arg_next(cmd->args, 1);
+	}
+	if (cmd->count < item + 2) {
 		imap_cmd_bad(cmd, "STORE needs a sequence set, an item and flags");
 		return;
 	}
-	if (store_item_parse(&cmd->args[1], &job.update.op, &job.silent) < 0) {
-		/* CONDSTORE's (UNCHANGEDSINCE n) is not offered yet */
+	if (store_item_parse(&cmd->args[item], &job.update.op, &job.silent) < 0) {
 		imap_cmd_bad(cmd, "Unknown STORE item");
 		return;
 	}
-	if (store_flags_parse(cmd, 2, &job.update, &error) < 0) {
+	if (store_flags_parse(cmd, item + 1, &job.update, &error) < 0) {
 		imap_cmd_bad(cmd, "%s", error);
 		return;
 	}
@@ -224,6 +277,9 @@ void imap_cmd_store(struct imap_cmd *cmd)
 		imap_cmd_no(cmd, NULL, "Mailbox is read-only (EXAMINE)");
 		return;
 	}
+	job.conditional = conditional;
+	if (conditional)
+		imap_condstore_activate(cmd); /* RFC 7162 3.1 */
 	if (job.count == 0) {
 		imap_cmd_ok(cmd, NULL, "STORE completed (no messages)");
 		return;

@@ -49,6 +49,8 @@ struct config {
 	unsigned max_connections_per_ip; /* default 50 */
 	unsigned smtp_timeout;       /* seconds idle, default 300 (RFC 5321 4.5.3.2) */
 	unsigned imap_timeout;       /* seconds idle after login, default and minimum 1800 (RFC 9051 5.4) */
+	unsigned expunge_log_days;   /* expunge log kept at least this long (RFC 7162), default 30 */
+	unsigned expunge_log_max;    /* ... or this many per mailbox, default 100000 */
 	unsigned pop3_timeout;       /* seconds idle, default and minimum 600 (RFC 1939 3) */
 	unsigned tls_handshake_timeout; /* seconds, default 30 */
 	unsigned login_timeout;      /* seconds to log in (POP3, submission), default 60; 0 off */

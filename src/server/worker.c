@@ -377,6 +377,7 @@ int worker_run(const struct config *config, struct tls_ctx *tls,
 	worker.loop = ioloop_create();
 	worker.pool = threadpool_create(worker.loop, WORKER_HASH_THREADS);
 	worker.delivery_pool = threadpool_create(worker.loop, WORKER_DELIVERY_THREADS);
+	store_expunge_log_limits(config->expunge_log_days, config->expunge_log_max);
 	if (store_open(config->data_dir, &worker.store, &error) < 0 ||
 	    queue_open(config->data_dir, &worker.queue, &error) < 0 ||
 	    store_committer_create(config->data_dir, &worker.committer, &error) < 0) {

@@ -106,6 +106,12 @@ struct store_stats {
 };
 void store_stats_get(struct store_stats *stats_r);
 
+/* The expunge log (RFC 7162 3.2.5.2 QRESYNC) keeps every expunge younger
+ * than days and the newest max_count of each mailbox whatever their age
+ * (config keys expunge_log_days, expunge_log_max); process-wide, set
+ * before the first store is opened. */
+void store_expunge_log_limits(unsigned days, unsigned max_count);
+
 /* Open the default backend over data_dir (mail lives in DATA_DIR/mail/). */
 int store_open(const char *data_dir, struct store **store_r,
 	       const char **error_r);

@@ -263,6 +263,9 @@ int store_index_messages_get(struct store_index *idx, int64_t mailbox_id,
  * transaction. Cheap when there is nothing to trim: one index probe. */
 #define STORE_EXPUNGE_KEEP_SECS (30 * 24 * 3600)
 #define STORE_EXPUNGE_KEEP_COUNT 100000
+/* What the store's own trims keep (process-wide; the defaults above
+ * until set: config keys expunge_log_days and expunge_log_max). */
+void store_index_expunge_keep(int64_t *max_age_r, unsigned *max_count_r);
 int store_index_expunges_trim(struct store_index *idx, int64_t mailbox_id,
 			      int64_t now, int64_t max_age, unsigned max_count,
 			      uint64_t *horizon_r, const char **error_r);

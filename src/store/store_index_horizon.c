@@ -12,6 +12,7 @@
  * is older than max_age, a walk of at most max_count index entries to
  * find the count cutoff, and the delete. */
 #include "store/store_index_private.h"
+#include "store/store.h"
 
 static int query_i64(struct store_index *idx, const char *sql, int64_t a,
 		     int64_t b, int64_t c, int64_t *v_r, int64_t *w_r,
@@ -36,6 +37,21 @@ static int query_i64(struct store_index *idx, const char *sql, int64_t a,
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return index_error(idx, rc, "expunge trim", error_r);
 	return found;
+}
+
+static int64_t keep_secs = STORE_EXPUNGE_KEEP_SECS;
+static unsigned keep_count = STORE_EXPUNGE_KEEP_COUNT;
+
+void store_expunge_log_limits(unsigned days, unsigned max_count)
+{
+	keep_secs = (int64_t)days * 24 * 3600;
+	keep_count = max_count;
+}
+
+void store_index_expunge_keep(int64_t *max_age_r, unsigned *max_count_r)
+{
+	*max_age_r = keep_secs;
+	*max_count_r = keep_count;
 }
 
 int store_index_expunge_horizon(struct store_index *idx, int64_t mailbox_id,

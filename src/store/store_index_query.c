@@ -297,9 +297,10 @@ int store_index_messages_remove(struct store_index *idx, int64_t mailbox_id,
 	 * logged it (store_index_schema.c); the log is trimmed to its
 	 * horizon in the same commit (store_index_horizon.c) */
 	uint64_t horizon;
+	int64_t max_age;
+	unsigned max_count;
+	store_index_expunge_keep(&max_age, &max_count);
 	return count == 0 ? 0 :
 		store_index_expunges_trim(idx, mailbox_id, (int64_t)time(NULL),
-					  STORE_EXPUNGE_KEEP_SECS,
-					  STORE_EXPUNGE_KEEP_COUNT, &horizon,
-					  error_r);
+					  max_age, max_count, &horizon, error_r);
 }

@@ -41,6 +41,9 @@ static int view_read_once(struct maildir_store *s,
 		ret = store_index_expunges_since(idx, mb.id, since, pool,
 						 &delta_r->expunged,
 						 &delta_r->expunged_count, error_r);
+	if (ret == 0 && since > 0)
+		ret = store_index_expunge_horizon(idx, mb.id, &delta_r->expunge_horizon,
+						  error_r);
 	store_index_read_end(idx);
 	delta_r->uidvalidity = mb.uidvalidity;
 	delta_r->uidnext = mb.uidnext;

@@ -24,6 +24,9 @@ struct store_view_delta {
 	unsigned row_count;
 	uint32_t *expunged;
 	unsigned expunged_count;
+	/* since > 0: the expunge log's horizon (store_index.h); the
+	 * expunges above since are complete iff since >= horizon */
+	uint64_t expunge_horizon;
 };
 
 struct store_backend {

@@ -203,6 +203,34 @@ int store_view_sync(struct store_view *view, pool_t *pool,
 	return 0;
 }
 
+int store_view_changes_since(struct store_view *view, uint64_t since, pool_t *pool,
+			     struct store_view_flag_change **rows_r, unsigned *row_count_r,
+			     uint32_t **expunged_r, unsigned *expunged_count_r,
+			     bool *complete_r, const char **error_r)
+{
+	struct store *store = view->store;
+	struct store_view_delta delta;
+	if (since == 0)
+		since = 1; /* 0 would list every message without its flags */
+	if (store->backend->view_read(store, &view->addr, view->mailbox, since, pool,
+				      &delta, error_r) < 0)
+		return -1;
+	unsigned out = 0;
+	for (unsigned i = 0; i < delta.row_count; i++) {
+		if (store_view_seq(view, delta.rows[i].uid) != 0)
+			delta.rows[out++] = delta.rows[i];
+	}
+	if (delta.expunged_count > 1)
+		qsort(delta.expunged, delta.expunged_count, sizeof(uint32_t), uid_cmp);
+	*rows_r = delta.rows;
+	*row_count_r = out;
+	*expunged_r = delta.expunged;
+	*expunged_count_r = delta.expunged_count;
+	*complete_r = delta.uidvalidity == view->uidvalidity &&
+		since >= delta.expunge_horizon;
+	return 0;
+}
+
 int store_view_list(struct store_view *view, pool_t *pool,
 		    struct store_message_info **messages_r, unsigned *count_r,
 		    const char **error_r)
@@ -286,6 +314,18 @@ int store_view_set_flags_result(struct store_view *view, const uint32_t *uids,
 	*results_r = NULL;
 	*result_count_r = 0;
 	return view_set_flags(view, uids, count, update, pool, NULL, NULL,
+			      results_r, result_count_r, error_r);
+}
+
+int store_view_set_flags_modified(struct store_view *view, const uint32_t *uids,
+				  unsigned count, const struct store_flags_update *update,
+				  pool_t *pool, struct store_view_flag_change **results_r,
+				  unsigned *result_count_r, uint32_t **modified_r,
+				  unsigned *modified_count_r, const char **error_r)
+{
+	*results_r = NULL;
+	*result_count_r = 0;
+	return view_set_flags(view, uids, count, update, pool, modified_r, modified_count_r,
 			      results_r, result_count_r, error_r);
 }
 

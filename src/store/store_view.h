@@ -87,6 +87,18 @@ unsigned store_view_seq(const struct store_view *view, uint32_t uid);
 int store_view_sync(struct store_view *view, pool_t *pool,
 		    struct store_view_changes *changes_r, const char **error_r);
 
+/* RFC 7162 3.2.5 (QRESYNC) and 3.2.6 (VANISHED): what changed since
+ * `since` (> 0, a MODSEQ the client had), read now, without moving the
+ * map: the messages of the map whose MODSEQ is above since (UID order,
+ * with flags and MODSEQ) and the UIDs the expunge log holds above since
+ * (ascending). *complete_r false: since is below the log's horizon and
+ * expunges were forgotten: every UID the map lacks may be gone
+ * (3.2.5.2). Arrays from pool. */
+int store_view_changes_since(struct store_view *view, uint64_t since, pool_t *pool,
+			     struct store_view_flag_change **rows_r, unsigned *row_count_r,
+			     uint32_t **expunged_r, unsigned *expunged_count_r,
+			     bool *complete_r, const char **error_r);
+
 /* \Recent (RFC 3501 2.3.2): claim, for this view's session alone, the
  * messages of its map no session has claimed yet: UIDs from *first_r up
  * to the view's UIDNEXT are recent for it (none if *first_r is at
@@ -187,6 +199,14 @@ int store_view_set_flags_result(struct store_view *view, const uint32_t *uids,
 				pool_t *pool,
 				struct store_view_flag_change **results_r,
 				unsigned *result_count_r, const char **error_r);
+
+/* Both: the results and the UIDs refused by update->unchangedsince
+ * (RFC 7162 3.1.3 STORE ... [MODIFIED set]). */
+int store_view_set_flags_modified(struct store_view *view, const uint32_t *uids,
+				  unsigned count, const struct store_flags_update *update,
+				  pool_t *pool, struct store_view_flag_change **results_r,
+				  unsigned *result_count_r, uint32_t **modified_r,
+				  unsigned *modified_count_r, const char **error_r);
 
 /* COPY and MOVE (RFC 9051 6.4.7, RFC 6851): the messages with these
  * UIDs that are still there go to dest, with their flags and internal

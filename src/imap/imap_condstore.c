@@ -1,0 +1,91 @@
+/* imap_condstore.c: CONDSTORE (RFC 7162 3.1) for the session: enabling
+ * (by ENABLE, 3.1, or the first CONDSTORE-enabling command: SELECT/EXAMINE
+ * (CONDSTORE), FETCH MODSEQ or CHANGEDSINCE, STORE UNCHANGEDSINCE, SEARCH
+ * MODSEQ, STATUS HIGHESTMODSEQ), and the pieces the commands add once it
+ * is on: HIGHESTMODSEQ, "UID n MODSEQ (m)" in FETCH responses that report
+ * flags (3.2), STORE's [MODIFIED set] (3.1.3).
+ *
+ * The parsing of the parameters is in imap_condstore_parse.c (pure, unit
+ * tested and fuzzed); QRESYNC's answers are in imap_qresync.c. Every
+ * MODSEQ comes from the store (store_view.h), which keeps one per change
+ * from the start, so enabling costs nothing. */
+#include "imap_private.h"
+#include "imap/imap_msgset.h"
+#include "lib/log.h"
+#include "store/store_view.h"
+
+#include <stdio.h>
+
+bool imap_condstore_enable(struct imap_session *s)
+{
+	if (s->condstore)
+		return false;
+	s->condstore = true;
+	log_debug("sid=%s event=condstore_enabled", s->base.sid);
+	return true;
+}
+
+bool imap_qresync_enable(struct imap_session *s)
+{
+	/* RFC 7162 3.2.3: ENABLE QRESYNC also enables CONDSTORE */
+	(void)imap_condstore_enable(s);
+	if (s->qresync)
+		return false;
+	s->qresync = true;
+	return true;
+}
+
+uint64_t imap_condstore_highest(uint64_t modseq)
+{
+	return modseq == 0 ? 1 : modseq;
+}
+
+void imap_condstore_activate(struct imap_cmd *cmd)
+{
+	struct imap_session *s = cmd->s;
+	if (!imap_condstore_enable(s) || s->sel == NULL || s->sel->view == NULL)
+		return;
+	/* RFC 7162 3.1.2.1 / 3.1: the first CONDSTORE-enabling command in
+	 * the selected state tells the client the mailbox's HIGHESTMODSEQ */
+	imap_untagged(s, "OK [HIGHESTMODSEQ %llu] Highest",
+		      (unsigned long long)imap_condstore_highest(
+			      store_view_modseq(s->sel->view)));
+}
+
+const char *imap_condstore_fetch_extra(const struct imap_session *s, uint32_t uid,
+				       uint64_t modseq, bool has_uid, char *buf, size_t size)
+{
+	if (!s->condstore)
+		return "";
+	/* RFC 7162 3.2 (3.1.4.1): once enabled, untagged FETCH responses
+	 * carry UID and MODSEQ */
+	if (has_uid)
+		snprintf(buf, size, " MODSEQ (%llu)", (unsigned long long)modseq);
+	else
+		snprintf(buf, size, " UID %u MODSEQ (%llu)", uid, (unsigned long long)modseq);
+	return buf;
+}
+
+const char *imap_condstore_modified_code(struct imap_cmd *cmd, const uint32_t *uids,
+					 unsigned count)
+{
+	struct imap_session *s = cmd->s;
+	if (count == 0)
+		return NULL;
+	uint32_t *nums = pool_alloc(s->base.cmd_pool, count * sizeof(*nums));
+	unsigned n = 0;
+	for (unsigned i = 0; i < count; i++) {
+		uint32_t v = cmd->uid ? uids[i] : store_view_seq(s->sel->view, uids[i]);
+		if (v != 0)
+			nums[n++] = v;
+	}
+	if (n == 0)
+		return NULL;
+	/* sequence numbers ascend with UIDs: the set stays sorted */
+	str_t code = STR_INIT;
+	str_appendz(&code, "MODIFIED ");
+	imap_msgset_append_uids(&code, nums, n);
+	const char *ret = pool_strndup(s->base.cmd_pool, str_c(&code), code.len);
+	str_free(&code);
+	return ret;
+}
