@@ -15,6 +15,7 @@
 #include "store/store_view.h"
 
 #include <stdio.h>
+#include <string.h>
 
 bool imap_condstore_enable(struct imap_session *s)
 {
@@ -88,4 +89,42 @@ const char *imap_condstore_modified_code(struct imap_cmd *cmd, const uint32_t *u
 	const char *ret = pool_strndup(s->base.cmd_pool, str_c(&code), code.len);
 	str_free(&code);
 	return ret;
+}
+
+/* messages whose rows are read at once for SEARCH's highest MODSEQ */
+#define IMAP_CONDSTORE_BATCH 1024
+
+int imap_condstore_search_highest(struct store_view *view, const uint32_t *uids,
+				  unsigned count, pool_t *pool, uint64_t *modseq_r,
+				  const char **error_r)
+{
+	(void)pool;
+	*modseq_r = 0;
+	for (unsigned at = 0; at < count; at += IMAP_CONDSTORE_BATCH) {
+		unsigned n = count - at < IMAP_CONDSTORE_BATCH ? count - at : IMAP_CONDSTORE_BATCH;
+		pool_t *batch = pool_create(16384);
+		struct store_message_info *infos;
+		unsigned got;
+		if (store_view_list_uids(view, uids + at, n, batch, &infos, &got, error_r) < 0) {
+			pool_destroy(&batch);
+			return -1;
+		}
+		for (unsigned i = 0; i < got; i++)
+			if (infos[i].modseq > *modseq_r)
+				*modseq_r = infos[i].modseq;
+		pool_destroy(&batch);
+	}
+	return 0;
+}
+
+void imap_condstore_search_append(str_t *out, size_t start, uint64_t modseq)
+{
+	/* RFC 7162 3.1.5: nothing when nothing matched (modseq 0) */
+	if (modseq == 0 || out->len < start + 4 ||
+	    memcmp(out->data + out->len - 2, "\r\n", 2) != 0)
+		return;
+	bool esearch = out->len >= start + 10 && memcmp(out->data + start, "* ESEARCH", 9) == 0;
+	str_truncate(out, out->len - 2);
+	str_printf(out, esearch ? " MODSEQ %llu\r\n" : " (MODSEQ %llu)\r\n",
+		   (unsigned long long)modseq);
 }

@@ -98,6 +98,7 @@ static const struct {
 	{ "DELETED", IMAP_STATUS_DELETED },   /* RFC 9051 6.3.11 */
 	{ "SIZE", IMAP_STATUS_SIZE },         /* RFC 8438 */
 	{ "RECENT", IMAP_STATUS_RECENT },     /* rev1 only (RFC 3501 6.3.10) */
+	{ "HIGHESTMODSEQ", IMAP_STATUS_HIGHESTMODSEQ }, /* RFC 7162 3.1.6 */
 };
 
 int imap_status_items_parse(const struct imap_session *s, const struct imap_arg *args,
@@ -127,7 +128,8 @@ int imap_status_items_parse(const struct imap_session *s, const struct imap_arg 
 void imap_status_append(str_t *out, unsigned items, const struct store_mailbox_status *st)
 {
 	const uint64_t values[] = { st->messages, st->uidnext, st->uidvalidity, st->unseen,
-				    st->deleted, st->size, st->recent };
+				    st->deleted, st->size, st->recent,
+				    imap_condstore_highest(st->highestmodseq) };
 	bool first = true;
 	str_appendc(out, '(');
 	for (size_t j = 0; j < sizeof(status_items) / sizeof(status_items[0]); j++) {
@@ -390,6 +392,8 @@ static void mbox_start(struct imap_cmd *cmd, enum mbox_op op)
 		imap_cmd_bad(cmd, "%s", error);
 		return;
 	}
+	if (items & IMAP_STATUS_HIGHESTMODSEQ)
+		imap_condstore_activate(cmd); /* RFC 7162 3.1 */
 	char *name = mbox_name_arg(cmd, 0, op == OP_CREATE);
 	if (name == NULL)
 		return;

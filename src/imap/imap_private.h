@@ -330,6 +330,14 @@ const char *imap_condstore_fetch_extra(const struct imap_session *s, uint32_t ui
 const char *imap_condstore_modified_code(struct imap_cmd *cmd, const uint32_t *uids,
 					 unsigned count);
 
+/* SEARCH MODSEQ (3.1.5): in the job, the highest MODSEQ of the matches
+ * (0 for none); on the loop, " (MODSEQ n)" (SEARCH) or " MODSEQ n"
+ * (ESEARCH) put at the end of the answer line that starts at out[start]. */
+int imap_condstore_search_highest(struct store_view *view, const uint32_t *uids,
+				  unsigned count, pool_t *pool, uint64_t *modseq_r,
+				  const char **error_r);
+void imap_condstore_search_append(str_t *out, size_t start, uint64_t modseq);
+
 /* imap_qresync.c: QRESYNC (RFC 7162 3.2). */
 struct imap_qresync_params;
 /* In SELECT's job (on the lane, after the view opened): the answer to

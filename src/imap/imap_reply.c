@@ -34,6 +34,7 @@ const char *imap_capabilities(const struct imap_session *s)
 	str_appendz(&caps, " IMAP4rev2");
 	/* RFC 4315, RFC 6851 (imap_copy.c, imap_expunge.c) */
 	str_appendz(&caps, " UIDPLUS MOVE");
+	str_appendz(&caps, " CONDSTORE QRESYNC"); /* RFC 7162 */
 	/* RFC 7889 APPENDLIMIT: the largest message APPEND takes */
 	str_printf(&caps, " APPENDLIMIT=%llu",
 		   (unsigned long long)s->base.env->config->message_size_limit);

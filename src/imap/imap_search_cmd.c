@@ -27,6 +27,8 @@ struct imap_search_job {
 	struct imap_search_ctx ctx;
 	uint32_t *uids, *nums;
 	unsigned count;
+	uint64_t modseq;      /* RFC 7162 3.1.5: the matches' highest, or 0 */
+	bool uses_modseq;
 	int result;
 	char error[256];
 };
@@ -42,6 +44,13 @@ static void imap_search_work(void *ctx, struct store *store)
 					   &error)) < 0) {
 		if (store == NULL)
 			job->result = -1;
+		snprintf(job->error, sizeof(job->error), "%s", error);
+		return;
+	}
+	if (job->uses_modseq &&
+	    imap_condstore_search_highest(s->sel->view, job->uids, job->count,
+					  s->base.cmd_pool, &job->modseq, &error) < 0) {
+		job->result = -1;
 		snprintf(job->error, sizeof(job->error), "%s", error);
 		return;
 	}
@@ -85,8 +94,10 @@ static void imap_search_done(void *ctx)
 		imap_selected_save(s->sel, saved, n);
 	}
 	str_t *out = imap_output_begin(s);
+	size_t start = out->len;
 	imap_search_render(out, &job->prog, cmd->tag, cmd->uid, s->rev2, job->nums,
 			   job->count);
+	imap_condstore_search_append(out, start, job->modseq);
 	imap_search_job_free(job);
 	imap_output_end(cmd, imap_search_final);
 }
@@ -125,6 +136,9 @@ void imap_cmd_search(struct imap_cmd *cmd)
 		return;
 	}
 	job->cmd = cmd;
+	job->uses_modseq = imap_search_program_uses_modseq(&job->prog);
+	if (job->uses_modseq)
+		imap_condstore_activate(cmd); /* RFC 7162 3.1 */
 	const struct imap_selected *sel = s->sel;
 	if (!s->rev2 && sel->recent_count > 0) {
 		job->ctx.recent_first = sel->recent[0].first;

@@ -165,6 +165,7 @@ static enum search_res eval_node(struct search_run *run, struct search_msg *m,
 	/* RFC 9051 6.4.4: RFC822.SIZE larger / smaller than n */
 	case IMAP_SEARCH_LARGER: return yes_no(info->size > n->size);
 	case IMAP_SEARCH_SMALLER: return yes_no(info->size < n->size);
+	case IMAP_SEARCH_MODSEQ: return yes_no(info->modseq >= n->size); /* RFC 7162 3.1.5 */
 	case IMAP_SEARCH_BEFORE: case IMAP_SEARCH_ON: case IMAP_SEARCH_SINCE: {
 		int64_t day = internal_day(run, info->internaldate);
 		int64_t want = search_day_number(n->date.year, n->date.month, n->date.day);

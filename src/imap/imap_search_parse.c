@@ -4,6 +4,7 @@
  * bounded by max_depth (NOT NOT NOT ... and "((((" alike) and the nodes
  * by max_nodes, so any input costs bounded stack and memory. */
 #include "imap/imap_search_parse.h"
+#include "imap/imap_condstore_parse.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +14,7 @@
 #include "lib/mem.h"
 
 enum key_arg { ARG_NONE, ARG_STRING, ARG_DATE, ARG_SIZE, ARG_FLAG, ARG_HEADER,
-	       ARG_SEQSET, ARG_NOT, ARG_OR };
+	       ARG_SEQSET, ARG_NOT, ARG_OR, ARG_MODSEQ };
 
 static const struct {
 	const char *name;
@@ -33,6 +34,7 @@ static const struct {
 	{ "HEADER", IMAP_SEARCH_HEADER, ARG_HEADER },
 	{ "KEYWORD", IMAP_SEARCH_KEYWORD, ARG_FLAG },
 	{ "LARGER", IMAP_SEARCH_LARGER, ARG_SIZE },
+	{ "MODSEQ", IMAP_SEARCH_MODSEQ, ARG_MODSEQ }, /* RFC 7162 3.1.5 */
 	{ "NEW", IMAP_SEARCH_NEW, ARG_NONE },
 	{ "NOT", IMAP_SEARCH_NOT, ARG_NOT },
 	{ "OLD", IMAP_SEARCH_OLD, ARG_NONE },
@@ -150,6 +152,15 @@ static int parse_key_arg(struct search_ctx *ctx, int n, enum key_arg kind,
 				return -1;
 			link_child(ctx, (unsigned)n, &last, (unsigned)c);
 		}
+		return 0;
+	}
+	if (kind == ARG_MODSEQ) {
+		unsigned used;
+		ctx->at = *i;
+		if (imap_condstore_search_modseq(ctx->args, *i, ctx->end, &node->size, &used,
+						 &error) < 0)
+			return search_fail(ctx, error);
+		*i += used;
 		return 0;
 	}
 	if ((a = next_arg(ctx, i)) == NULL)
@@ -324,6 +335,14 @@ void imap_search_program_free(struct imap_search_program *prog)
 		imap_seqset_free(&prog->nodes[i].set);
 	free(prog->nodes);
 	*prog = (struct imap_search_program){ 0 };
+}
+
+bool imap_search_program_uses_modseq(const struct imap_search_program *prog)
+{
+	for (unsigned i = 0; i < prog->count; i++)
+		if (prog->nodes[i].key == IMAP_SEARCH_MODSEQ)
+			return true;
+	return false;
 }
 
 bool imap_search_program_uses_recent(const struct imap_search_program *prog)

@@ -35,6 +35,7 @@ enum imap_search_key {
 	IMAP_SEARCH_BEFORE, IMAP_SEARCH_ON, IMAP_SEARCH_SINCE,
 	IMAP_SEARCH_SENTBEFORE, IMAP_SEARCH_SENTON, IMAP_SEARCH_SENTSINCE,
 	IMAP_SEARCH_LARGER, IMAP_SEARCH_SMALLER,
+	IMAP_SEARCH_MODSEQ,     /* RFC 7162 3.1.5: MODSEQ >= size */
 };
 
 struct imap_search_node {
@@ -45,7 +46,7 @@ struct imap_search_node {
 	const char *field;      /* HEADER: the field name */
 	size_t field_len;
 	struct imap_date date;
-	uint64_t size;
+	uint64_t size;          /* LARGER, SMALLER; MODSEQ: the MODSEQ */
 	struct imap_seqset set; /* SEQSET, UID (may be "$") */
 };
 
@@ -76,6 +77,9 @@ int imap_search_parse(const struct imap_arg *args, unsigned first, unsigned end,
 		      const struct imap_search_limits *limits,
 		      struct imap_search_program *prog_r, const char **error_r);
 void imap_search_program_free(struct imap_search_program *prog);
+/* The program has MODSEQ (RFC 7162 3.1.5: CONDSTORE-enabling; the
+ * answer carries the highest MODSEQ of the matches). */
+bool imap_search_program_uses_modseq(const struct imap_search_program *prog);
 /* The program has RECENT, NEW or OLD (rev1 only: RFC 9051 6.4.4). */
 bool imap_search_program_uses_recent(const struct imap_search_program *prog);
 
