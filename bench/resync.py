@@ -62,7 +62,8 @@ MESSAGES = int(os.environ.get("BENCH_RESYNC_MESSAGES", "50000"))
 CHANGES = int(os.environ.get("BENCH_RESYNC_CHANGES", "500"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 USER = f"user0@{imap.DOMAIN}"
-TIMEOUT = 600  # seconds any one reply may take (the first SELECT indexes)
+# seconds any one reply may take (the first SELECT indexes)
+TIMEOUT = float(os.environ.get("BENCH_RESYNC_TIMEOUT", "600"))
 
 
 def say(msg):
@@ -113,7 +114,11 @@ class Wire:
         self.tx += len(out)
         untagged = []
         for _ in range(10 * MESSAGES + 1000):
-            line = self.response()
+            try:
+                line = self.response()
+            except socket.timeout:
+                raise AssertionError(f"{text[:80]}: no answer within {TIMEOUT:.0f} s "
+                                     f"({len(untagged)} untagged lines)") from None
             if line.startswith(tag + b" "):
                 return line.split()[1].decode(), line, untagged
             untagged.append(line)
