@@ -266,16 +266,21 @@ def test_qresync_vanished_instead_of_expunge(postel):
         assert untagged[0].startswith(b"* OK [CLOSED]"), untagged
 
 
+def synced_box(srv, n):
+    """A new user's INBOX of n selected with CONDSTORE: (conn, user, pw,
+    uids, uidvalidity, highestmodseq)"""
+    user, pw = session(srv, n)
+    c, _, untagged = open_box(srv, user, pw, "SELECT INBOX (CONDSTORE)")
+    uv = int(re.search(rb"UIDVALIDITY (\d+)", b"".join(untagged)).group(1))
+    return c, user, pw, uid_list(c), uv, highest(untagged)
+
+
 def changed_mailbox(postel, n):
     """A mailbox of n, its UIDVALIDITY and HIGHESTMODSEQ as a client last
-    saw them, then (by another session) flags on 2 and 4 changed, 3 and
-    5 expunged: (user, pw, uids, uidvalidity, modseq)"""
-    user, pw = session(postel, n)
-    c, tagged, untagged = open_box(postel, user, pw, "SELECT INBOX (CONDSTORE)")
+    saw them, then (by a session that then ends) flags on 2 and 4 changed,
+    3 and 5 expunged: (user, pw, uids, uidvalidity, modseq)"""
+    c, user, pw, uids, uv, modseq = synced_box(postel, n)
     with c:
-        uv = int(re.search(rb"UIDVALIDITY (\d+)", b"".join(untagged)).group(1))
-        modseq = highest(untagged)
-        uids = uid_list(c)
         ok(c, "STORE 2,4 +FLAGS.SILENT (\\Answered)")
         ok(c, "STORE 3,5 +FLAGS.SILENT (\\Deleted)")
         ok(c, "EXPUNGE")
@@ -354,12 +359,8 @@ def test_qresync_past_the_expunge_log_horizon(postel_factory):
     """RFC 7162 3.2.5.2: past the horizon the answer is every known UID
     that is not there; within it, exactly the log's expunges"""
     srv = postel_factory(expunge_log_days=0, expunge_log_max=0)
-    user, pw = session(srv, 8)
-    c, _, untagged = open_box(srv, user, pw, "SELECT INBOX (CONDSTORE)")
+    c, user, pw, uids, uv, old = synced_box(srv, 8)
     with c:
-        uv = int(re.search(rb"UIDVALIDITY (\d+)", b"".join(untagged)).group(1))
-        old = highest(untagged)
-        uids = uid_list(c)
         ok(c, "STORE 2 +FLAGS.SILENT (\\Deleted)")
         ok(c, "EXPUNGE")
         _, untagged = ok(c, "NOOP")

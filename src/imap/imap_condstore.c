@@ -98,7 +98,7 @@ int imap_condstore_search_highest(struct store_view *view, const uint32_t *uids,
 				  unsigned count, pool_t *pool, uint64_t *modseq_r,
 				  const char **error_r)
 {
-	(void)pool;
+	(void)pool; /* each batch has its own: the rows are not kept */
 	*modseq_r = 0;
 	for (unsigned at = 0; at < count; at += IMAP_CONDSTORE_BATCH) {
 		unsigned n = count - at < IMAP_CONDSTORE_BATCH ? count - at : IMAP_CONDSTORE_BATCH;

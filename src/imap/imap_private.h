@@ -344,7 +344,7 @@ struct imap_qresync_params;
  * SELECT ... (QRESYNC (...)) as untagged lines in *text_r (pool):
  * VANISHED (EARLIER) and the FETCH of each message changed (3.2.5.1). */
 int imap_qresync_select(struct store_view *view, const struct imap_qresync_params *params,
-			bool rev2, pool_t *pool, const char **text_r, const char **error_r);
+			pool_t *pool, const char **text_r, const char **error_r);
 /* In FETCH's job: UID FETCH ... (CHANGEDSINCE n VANISHED) (3.2.6): the
  * "* VANISHED (EARLIER) uids" line (with CRLF) for the UIDs of uid_set
  * (parsed, "*" resolved to UIDNEXT-1) expunged since `since` that the

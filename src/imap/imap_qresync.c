@@ -62,7 +62,7 @@ static void append_missing(str_t *out, bool *first, const struct imap_seqset *se
 
 /* The VANISHED (EARLIER) set: from the log when it covers since, else
  * what the map lacks; known NULL: 1:UIDNEXT-1. */
-static int vanished_set(struct store_view *view, uint64_t since, const struct imap_seqset *known,
+static int vanished_set(struct store_view *view, const struct imap_seqset *known,
 			const uint32_t *expunged, unsigned expunged_count, bool complete,
 			str_t *out)
 {
@@ -70,7 +70,6 @@ static int vanished_set(struct store_view *view, uint64_t since, const struct im
 	struct imap_seqset whole = { .ranges = &all, .count = all.hi >= 1 ? 1 : 0 };
 	const struct imap_seqset *set = known != NULL ? known : &whole;
 	bool first = true;
-	(void)since;
 	if (!complete) {
 		append_missing(out, &first, set, view);
 		return first ? 0 : 1;
@@ -96,7 +95,7 @@ static int vanished_set(struct store_view *view, uint64_t since, const struct im
 }
 
 int imap_qresync_select(struct store_view *view, const struct imap_qresync_params *params,
-			bool rev2, pool_t *pool, const char **text_r, const char **error_r)
+			pool_t *pool, const char **text_r, const char **error_r)
 {
 	*text_r = "";
 	/* RFC 7162 3.2.5: another UIDVALIDITY: the client's cache is void,
@@ -112,7 +111,7 @@ int imap_qresync_select(struct store_view *view, const struct imap_qresync_param
 		return -1;
 	str_t text = STR_INIT;
 	str_appendz(&text, "* VANISHED (EARLIER) ");
-	if (vanished_set(view, params->modseq, params->has_known_uids ? &params->known_uids : NULL,
+	if (vanished_set(view, params->has_known_uids ? &params->known_uids : NULL,
 			 expunged, expunged_count, complete, &text) > 0)
 		str_appendz(&text, "\r\n");
 	else
@@ -124,7 +123,6 @@ int imap_qresync_select(struct store_view *view, const struct imap_qresync_param
 			   store_view_seq(view, row->uid), row->uid, row->flags,
 			   (unsigned long long)row->modseq);
 	}
-	(void)rev2;
 	*text_r = pool_strndup(pool, text.data != NULL ? text.data : "", text.len);
 	str_free(&text);
 	return 0;
@@ -144,7 +142,7 @@ int imap_qresync_fetch_vanished(struct store_view *view, uint64_t since,
 		return -1;
 	str_t text = STR_INIT;
 	str_appendz(&text, "* VANISHED (EARLIER) ");
-	if (vanished_set(view, since, uid_set, expunged, expunged_count, complete, &text) > 0) {
+	if (vanished_set(view, uid_set, expunged, expunged_count, complete, &text) > 0) {
 		str_appendz(&text, "\r\n");
 		*line_r = pool_strndup(pool, text.data, text.len);
 	}

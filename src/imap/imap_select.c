@@ -162,7 +162,7 @@ static int imap_select_read(struct imap_select_job *job, struct store *store,
 	job->keywords = keywords_text(job->pool, info.keywords, info.keyword_count);
 	sel->exists = store_view_count(sel->view);
 	if (job->params.qresync &&
-	    imap_qresync_select(sel->view, &job->params, job->rev2, job->pool,
+	    imap_qresync_select(sel->view, &job->params, job->pool,
 				&job->qresync_text, error_r) < 0)
 		return -1;
 	if (job->rev2)

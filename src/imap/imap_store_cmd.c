@@ -41,7 +41,7 @@ struct imap_flags_job {
 	unsigned next;                    /* reporting: results[next] */
 	/* RFC 7162 3.1.3: refused by UNCHANGEDSINCE, ascending UIDs */
 	uint32_t *modified;
-	unsigned modified_count;
+	unsigned modified_count, modified_pos; /* reporting: modified[pos] */
 	bool conditional;
 };
 
@@ -157,15 +157,14 @@ static bool imap_store_report(struct imap_flags_job *job)
 			continue;
 		if (conn_output_room(s->base.conn) < strlen(info->flags) + IMAP_STORE_LINE_SPARE)
 			return false;
-		if (job->update.unchangedsince != 0 || s->condstore) {
-			/* RFC 7162 3.1.3: a message refused by UNCHANGEDSINCE is
-			 * not reported (its flags did not change) */
-			bool refused = false;
-			for (unsigned m = 0; m < job->modified_count && !refused; m++)
-				refused = job->modified[m] == info->uid;
-			if (refused)
-				continue;
-		}
+		/* RFC 7162 3.1.3: a message refused by UNCHANGEDSINCE is not
+		 * reported (its flags did not change); both lists ascend */
+		while (job->modified_pos < job->modified_count &&
+		       job->modified[job->modified_pos] < info->uid)
+			job->modified_pos++;
+		if (job->modified_pos < job->modified_count &&
+		    job->modified[job->modified_pos] == info->uid)
+			continue;
 		bool recent = !s->rev2 && imap_selected_is_recent(s->sel, info->uid);
 		char uid[24] = "";
 		if (cmd->uid)

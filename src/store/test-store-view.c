@@ -2,7 +2,8 @@
  * maildir-sqlite backend: two handles on one mailbox see each other's
  * flag changes and expunges through sync with strictly increasing
  * MODSEQs, the expunge log, messages read by UID wherever the file went,
- * UNCHANGEDSINCE and keywords. Suffixes, rebuild, migration and STATUS
+ * UNCHANGEDSINCE and keywords, changes since a MODSEQ with the expunge
+ * log's horizon (QRESYNC). Suffixes, rebuild, migration and STATUS
  * counters: test-store-flags.c. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -201,6 +202,50 @@ static void test_expunge_log(void **state)
 	assert_int_equal(c.expunged[0], 3);
 	assert_int_equal(store_view_modseq(f->vb), st.highestmodseq);
 	assert_int_equal(store_view_uidnext(f->vb), uid4 + 1);
+}
+
+/* RFC 7162 3.2.5 QRESYNC: store_view_changes_since() reads what changed
+ * above a MODSEQ without moving the map, and says when the expunge log
+ * (trimmed by the limits of store_expunge_log_limits()) no longer covers
+ * it. */
+static void test_changes_since_and_horizon(void **state)
+{
+	struct fixture *f = *state;
+	const char *error;
+	struct store_view_flag_change *rows;
+	uint32_t *gone;
+	unsigned row_count, gone_count, n;
+	bool complete;
+	uint64_t m0 = store_view_modseq(f->vb);
+	struct store_flags_update up = { .op = STORE_FLAGS_ADD, .sysflags = STORE_FLAG_FLAGGED };
+	uint32_t two = 2, one = 1, three = 3;
+	assert_int_equal(store_view_set_flags(f->va, &two, 1, &up, NULL, NULL, NULL, &error), 0);
+	assert_int_equal(store_mailbox_expunge(f->a, USER, "INBOX", &one, 1, &n, &error), 0);
+	assert_int_equal(store_view_changes_since(f->vb, m0, f->pool, &rows, &row_count, &gone,
+						  &gone_count, &complete, &error), 0);
+	assert_int_equal(row_count, 1);
+	assert_int_equal(rows[0].uid, 2);
+	assert_true(rows[0].modseq > m0 && (rows[0].sysflags & STORE_FLAG_FLAGGED) != 0);
+	assert_int_equal(gone_count, 1);
+	assert_int_equal(gone[0], 1);
+	assert_true(complete);
+	assert_int_equal(store_view_count(f->vb), 3); /* the map did not move */
+	struct store_mailbox_status st;
+	assert_int_equal(store_mailbox_status(f->a, USER, "INBOX", &st, &error), 0);
+	uint64_t m1 = st.highestmodseq;
+	/* keep nothing older than now: the next expunge trims uid 1's entry */
+	store_expunge_log_limits(0, 0);
+	sleep(1);
+	assert_int_equal(store_mailbox_expunge(f->a, USER, "INBOX", &three, 1, &n, &error), 0);
+	store_expunge_log_limits(30, 100000);
+	assert_int_equal(store_view_changes_since(f->vb, m0, f->pool, &rows, &row_count, &gone,
+						  &gone_count, &complete, &error), 0);
+	assert_false(complete); /* 3.2.5.2: m0 is below the horizon now */
+	assert_int_equal(gone_count, 1);
+	assert_int_equal(gone[0], 3);
+	assert_int_equal(store_view_changes_since(f->vb, m1, f->pool, &rows, &row_count, &gone,
+						  &gone_count, &complete, &error), 0);
+	assert_true(complete && gone_count == 1 && gone[0] == 3 && row_count == 0);
 }
 
 static void read_all(struct store_view *view, uint32_t uid, const char *expect)
@@ -461,6 +506,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_expunge_seen_by_other_view,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expunge_log, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_changes_since_and_horizon, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_message_by_uid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unchangedsince, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keywords, setup, teardown),
