@@ -314,9 +314,9 @@ def median(runs, i):
     return statistics.median(r[i] for r in runs)
 
 
-def report(copies, results, builds):
+def report(copies, results, builds, rounds):
     print(f"IMAP resync: {MESSAGES} messages, another session flags {CHANGES} and "
-          f"expunges {CHANGES}, then a reconnect; median of {ROUNDS} rounds")
+          f"expunges {CHANGES}, then a reconnect; median of {rounds} rounds")
     for name in ("postel", "dovecot"):
         cp = copies[name]
         how = ("SELECT (QRESYNC ...)" if cp["qresync"] else
@@ -357,12 +357,23 @@ def main():
                 raise AssertionError(f"{name}: full sync saw {len(copies[name]['uids'])}")
             say(f"{name}: index {builds[name]:.1f} s, full sync {copies[name]['seconds']:.1f} s")
         results = {"postel": [], "dovecot": []}
+        failed = None
         for r in range(ROUNDS):
             for name, port in ports.items():
-                want = change(port, copies[name]["uids"], r)
-                res, copies[name] = resync(port, pids[name], copies[name], want)
+                try:
+                    want = change(port, copies[name]["uids"], r)
+                    res, copies[name] = resync(port, pids[name], copies[name], want)
+                except (AssertionError, OSError) as e:
+                    failed = f"{name}, round {r + 1}: {str(e)[:300]}"
+                    break
                 results[name].append(res)
-        report(first, results, builds)
+            if failed:
+                break
+        done = min(len(v) for v in results.values())
+        if done:  # the rounds both servers completed, even when one failed later
+            report(first, {k: v[:done] for k, v in results.items()}, builds, done)
+        if failed:
+            pop3.die(failed)
     except AssertionError as e:
         pop3.die(str(e))
     finally:
