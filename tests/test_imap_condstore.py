@@ -130,6 +130,22 @@ def test_first_enabling_command_in_selected_state(postel):
         assert highest(untagged) is None, untagged
 
 
+def test_implicit_seen_reports_modseq(postel):
+    """RFC 7162 3.2 / 3.1.4.1: a FETCH that sets \\Seen reports the flags
+    with the MODSEQ the change gave, once CONDSTORE is on"""
+    user, pw = session(postel, 1)
+    c, _, untagged = open_box(postel, user, pw, "SELECT INBOX (CONDSTORE)")
+    with c:
+        base = highest(untagged)
+        _, untagged = ok(c, "FETCH 1 (BODY[HEADER])")
+        text = b"".join(untagged)
+        assert re.search(rb"FLAGS \([^)]*\\Seen", text), text
+        m = re.search(rb"MODSEQ \((\d+)\)", text)
+        assert m and b"UID 1 " in text, text
+        modseq = int(m.group(1))
+        assert modseq > base, (modseq, base)
+
+
 def test_changedsince_and_unsolicited_modseq(postel):
     """RFC 7162 3.1.4.1 example: FETCH 1:* (FLAGS) (CHANGEDSINCE n)"""
     user, pw = session(postel, 5)
