@@ -66,6 +66,7 @@ bench: deps-check build
 	@/usr/bin/python3 bench/pop3.py
 	@/usr/bin/python3 bench/imap.py
 	@/usr/bin/python3 bench/imap_idle.py
+	@/usr/bin/python3 bench/resync.py
 	@/usr/bin/python3 bench/relay.py
 
 clean:
