@@ -90,7 +90,7 @@ def test_auth_garbage(postel):
             tagged, _ = c.command(f"AUTHENTICATE PLAIN {blob}", timeout=30)
             assert status_of(tagged) == "NO", (blob, tagged)
         c.send(b"a9 AUTHENTICATE PLAIN " + b"A" * 70000 + b"\r\n")
-        assert c.read_line().startswith(b"* BAD")
+        assert c.read_line().startswith(b"a9 BAD Line too long")
         tag = c.tag()
         c.send(f"{tag} AUTHENTICATE LOGIN\r\n")
         assert c.read_line().startswith(b"+ ")
@@ -146,3 +146,29 @@ def test_client_that_never_reads_is_dropped(postel_factory):
     with IMAPRaw(srv.imaps_port, tls=True) as d:
         tagged, _ = d.command("NOOP")
         assert status_of(tagged) == "OK"
+
+
+def test_long_lines_get_a_tagged_bad(postel):
+    """RFC 9051 7.1.5: a line past the limit is refused with its own tag
+    (a client waiting for that tag must not hang); the limit is 8,192
+    octets before login and 32 KiB after it (RFC 7162 4: a QRESYNC SELECT
+    with its known UIDs may be long)."""
+    user, pw = new_user(postel)
+    with IMAPRaw(postel.imaps_port, tls=True, source=fresh_ip()) as c:
+        c.send(b"p1 LOGIN " + b"x" * 9000 + b" y\r\n")
+        assert c.read_line().startswith(b"p1 BAD Line too long"), "pre-login"
+        c.login(user, pw)
+        tagged, _ = c.command("SELECT INBOX")
+        assert status_of(tagged) == "OK"
+        # 20,000 octets of UID set: taken after login
+        uids = ",".join(str(n) for n in range(1, 20000, 2))[:20000].rstrip(",")
+        tag = c.tag()
+        c.send(f"{tag} UID FETCH {uids} (FLAGS)\r\n".encode())
+        tagged, _ = c.read_tagged(tag)
+        assert status_of(tagged) == "OK", tagged
+        # past 32 KiB: a tagged BAD, and the session goes on
+        tag = c.tag()
+        c.send(f"{tag} UID FETCH 1{',1' * 20000} (FLAGS)\r\n".encode())
+        assert c.read_line().startswith(f"{tag} BAD Line too long".encode())
+        tagged, _ = c.command("NOOP")
+        assert status_of(tagged) == "OK", tagged

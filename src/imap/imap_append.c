@@ -444,7 +444,7 @@ bool imap_append_input(struct imap_session *s)
 	}
 	const char *line;
 	size_t len;
-	enum conn_line_result r = conn_read_line(s->base.conn, IMAP_LINE_MAX, &line, &len, NULL);
+	enum conn_line_result r = conn_read_line(s->base.conn, IMAP_LINE_MAX_AUTH, &line, &len, NULL);
 	if (r == CONN_LINE_MORE)
 		return false;
 	if (a->discard) {

@@ -129,6 +129,14 @@ static bool is_tag_char(unsigned char c)
 	return is_atom_char(c) && c != '+' && c != '%' && c != '*' && c != '\\';
 }
 
+size_t imap_line_tag_length(const char *line, size_t len)
+{
+	size_t i = 0;
+	while (i < len && is_tag_char((unsigned char)line[i]))
+		i++;
+	return i > 0 && i < len && line[i] == ' ' ? i : 0;
+}
+
 static int add_arg(struct imap_parser *p, enum imap_arg_type type, size_t pos,
 		   const char **error_r)
 {

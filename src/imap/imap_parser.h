@@ -82,6 +82,10 @@ void imap_parser_literal_chunk(void *parser, const char *data, size_t len);
 const struct imap_command *imap_parser_command(const struct imap_parser *parser);
 /* The tag, once read (for the BAD reply of a refused command), or NULL. */
 const char *imap_parser_tag(const struct imap_parser *parser);
+/* The length of the tag a command line starts with (followed by a
+ * space), 0 if it starts with none: for refusing a line the parser never
+ * sees (too long) with a tagged BAD. */
+size_t imap_line_tag_length(const char *line, size_t len);
 enum imap_parser_failure imap_parser_failure(const struct imap_parser *parser);
 
 /* Bytes the parser holds now: small between commands, whatever the

@@ -35,8 +35,11 @@ struct store_delivery;
 struct store_view;
 
 /* RFC 9051 4 / 7162 4: a server should take command lines of at least
- * 8000 octets; a line past this is refused. */
+ * 8000 octets; a line past this is refused before login. After it, a
+ * QRESYNC SELECT with its known UIDs or a long UID set may need more:
+ * IMAP_LINE_MAX_AUTH (Dovecot takes 64 KiB), within IMAP_INPUT_MAX. */
 #define IMAP_LINE_MAX 8192
+#define IMAP_LINE_MAX_AUTH (32 * 1024)
 /* RFC 7888 4: LITERAL- limits {n+} to 4096 octets. */
 #define IMAP_NONSYNC_MAX 4096
 /* Before login: a LOGIN with literals needs no more (TESTING.md 11). */

@@ -350,8 +350,8 @@ static void imap_process_input(struct imap_session *s)
 		}
 		const char *line;
 		size_t len;
-		enum conn_line_result r = conn_read_line(s->base.conn, IMAP_LINE_MAX,
-							 &line, &len, NULL);
+		size_t max = s->state == IMAP_STATE_NOT_AUTH ? IMAP_LINE_MAX : IMAP_LINE_MAX_AUTH;
+		enum conn_line_result r = conn_read_line(s->base.conn, max, &line, &len, NULL);
 		if (r == CONN_LINE_MORE)
 			return;
 		if (s->input == IMAP_INPUT_IDLE) {
@@ -361,8 +361,14 @@ static void imap_process_input(struct imap_session *s)
 		if (r == CONN_LINE_TOOLONG) {
 			if (s->input == IMAP_INPUT_SASL)
 				imap_auth_abort(s);
-			/* the command it belonged to is lost with it */
-			imap_line_bad(s, NULL, NULL, "Line too long");
+			/* the command it belonged to is lost with it; its tag
+			 * gets the BAD (RFC 9051 7.1.5), so a client waiting
+			 * for it does not hang */
+			const char *tag = imap_parser_tag(s->parser);
+			size_t tag_len = line != NULL ? imap_line_tag_length(line, len) : 0;
+			if (tag == NULL && tag_len > 0)
+				tag = t_strndup(line, tag_len);
+			imap_line_bad(s, tag, NULL, "Line too long (at most %zu octets)", max);
 			continue;
 		}
 		if (s->input == IMAP_INPUT_SASL)

@@ -75,7 +75,9 @@ enum conn_line_result {
 	CONN_LINE_MORE,     /* no complete line buffered yet */
 	CONN_LINE_TOOLONG,  /* over max_len; consumed up to and incl. the next
 			       LF if any, else the buffer is discarded and the
-			       rest of the line will be skipped on arrival */
+			       rest of the line will be skipped on arrival;
+			       *line_r/len_r: its first octets (at most 128),
+			       or NULL/0 when a skipped rest is reported */
 };
 /* Returns the next line. bare_lf_r (may be NULL) is set when the line ended
  * in LF without CR. The line stays valid until the next conn_* call. */

@@ -203,6 +203,17 @@ int conn_flush(struct conn *conn)
 	return 1;
 }
 
+/* The start of a line refused as too long, so a protocol can name the
+ * command (an IMAP tag) in its refusal. */
+#define CONN_LINE_HEAD 128
+
+static void conn_line_head(struct conn *conn, const char **line_r, size_t *len_r)
+{
+	size_t n = conn->in.len < CONN_LINE_HEAD ? conn->in.len : CONN_LINE_HEAD;
+	*line_r = t_strndup(conn->in.data, n);
+	*len_r = n;
+}
+
 enum conn_line_result conn_read_line(struct conn *conn, size_t max_len,
 				     const char **line_r, size_t *len_r,
 				     bool *bare_lf_r)
@@ -214,6 +225,8 @@ enum conn_line_result conn_read_line(struct conn *conn, size_t max_len,
 			return CONN_LINE_MORE;
 		conn->skipped = 0;
 		conn_progress(conn);
+		*line_r = NULL;
+		*len_r = 0;
 		return CONN_LINE_TOOLONG;
 	}
 	if (conn->in.len == 0)
@@ -222,6 +235,7 @@ enum conn_line_result conn_read_line(struct conn *conn, size_t max_len,
 	const char *lf = memchr(conn->in.data, '\n', scan);
 	if (lf == NULL) {
 		if (conn->in.len >= max_len + 2) {
+			conn_line_head(conn, line_r, len_r);
 			conn_skip_line(conn);
 			conn_progress(conn);
 			conn_buffers_settle(conn);
@@ -238,6 +252,7 @@ enum conn_line_result conn_read_line(struct conn *conn, size_t max_len,
 	}
 	conn_progress(conn);
 	if (len > max_len) {
+		conn_line_head(conn, line_r, len_r);
 		str_consume(&conn->in, total);
 		conn_buffers_settle(conn);
 		return CONN_LINE_TOOLONG;
