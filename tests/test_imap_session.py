@@ -285,3 +285,24 @@ def test_pipelined_commands_answer_in_order(postel):
                 if line.startswith(b"p5"):
                     break
         assert tags == [b"p1", b"p2", b"p3", b"p4", b"p5"]
+
+
+def test_greeting_lists_the_login_capabilities_and_login_the_rest(postel):
+    """The greeting and CAPABILITY before login list what logging in
+    needs (as Dovecot's login_capability); the login's OK carries the
+    whole list (RFC 9051 6.2.3), which CAPABILITY then repeats: a short
+    greeting on every connection, nothing hidden from a logged-in client."""
+    user, pw = new_user(postel)
+    with IMAPRaw(postel.imaps_port, tls=True, source=fresh_ip()) as c:
+        greeting = c.greeting_line.split(b"]")[0].split()
+        for cap in (b"IMAP4rev1", b"IMAP4rev2", b"LITERAL-", b"SASL-IR", b"AUTH=PLAIN"):
+            assert cap in greeting, (cap, c.greeting_line)
+        for cap in (b"SORT", b"QRESYNC", b"COMPRESS=DEFLATE", b"UNAUTHENTICATE"):
+            assert cap not in greeting, (cap, c.greeting_line)
+        assert len(c.greeting_line) < 160, c.greeting_line
+        tagged, _ = c.login(user, pw)
+        after = tagged.split(b"]")[0].split()
+        for cap in (b"SORT", b"QRESYNC", b"COMPRESS=DEFLATE", b"UNAUTHENTICATE", b"IDLE"):
+            assert cap in after, (cap, tagged)
+        _, untagged = c.command("CAPABILITY")
+        assert untagged[0].split()[2:] == after[3:], (untagged, tagged)

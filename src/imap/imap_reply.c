@@ -24,14 +24,40 @@ void imap_untagged(struct imap_session *s, const char *fmt, ...)
 	str_free(&line);
 }
 
+/* The login part of the list before login: STARTTLS, the mechanisms or
+ * LOGINDISABLED. */
+static void imap_capabilities_login(const struct imap_session *s, str_t *caps)
+{
+	/* RFC 4978 4: no STARTTLS under COMPRESS (after UNAUTHENTICATE,
+	 * RFC 8437, the layers stay) */
+	if (!conn_is_tls(s->base.conn) && !s->tls_started && s->base.env->tls != NULL &&
+	    !conn_is_compressed(s->base.conn))
+		str_appendz(caps, " STARTTLS");
+	if (imap_session_auth_offered(s)) {
+		for (const char *const *m = sasl_mechanisms(); *m != NULL; m++)
+			str_printf(caps, " AUTH=%s", *m);
+	} else {
+		/* RFC 9051 6.2.3: no LOGIN (nor AUTHENTICATE) in clear */
+		str_appendz(caps, " LOGINDISABLED");
+	}
+}
+
 const char *imap_capabilities(const struct imap_session *s)
 {
 	str_t caps = STR_INIT;
 	/* RFC 9051 7.2.2: what this server does, no more; each extension
-	 * here is served in full (issue 9 item 9 lists the rest to come) */
-	str_appendz(&caps, "IMAP4rev1 LITERAL- SASL-IR ID ENABLE UNSELECT NAMESPACE IDLE");
-	/* RFC 9051 (imap_rev2.c): all it folds in is served */
-	str_appendz(&caps, " IMAP4rev2");
+	 * here is served in full. Before login only what a client needs to
+	 * log in (as Dovecot's login_capability): the login's OK carries the
+	 * whole list (RFC 9051 6.2.3), which keeps every greeting short.
+	 * IMAP4rev2 (imap_rev2.c): all it folds in is served */
+	str_appendz(&caps, "IMAP4rev1 IMAP4rev2 LITERAL- SASL-IR ID ENABLE IDLE");
+	if (s->state == IMAP_STATE_NOT_AUTH) {
+		imap_capabilities_login(s, &caps);
+		const char *ret = t_strndup(caps.data, caps.len);
+		str_free(&caps);
+		return ret;
+	}
+	str_appendz(&caps, " UNSELECT NAMESPACE");
 	/* RFC 4315, RFC 6851 (imap_copy.c, imap_expunge.c) */
 	str_appendz(&caps, " UIDPLUS MOVE");
 	str_appendz(&caps, " CONDSTORE QRESYNC"); /* RFC 7162 */
@@ -52,8 +78,7 @@ const char *imap_capabilities(const struct imap_session *s)
 	 * imap_mailbox.c) */
 	str_appendz(&caps, " LIST-EXTENDED LIST-STATUS SPECIAL-USE CHILDREN STATUS=SIZE");
 	/* RFC 8437 (imap_unauth.c): offered once there is a login to undo */
-	if (s->state != IMAP_STATE_NOT_AUTH)
-		str_appendz(&caps, " UNAUTHENTICATE");
+	str_appendz(&caps, " UNAUTHENTICATE");
 	/* RFC 4978 (imap_compress.c, lib/conn_deflate.c) */
 	str_appendz(&caps, " COMPRESS=DEFLATE");
 	/* RFC 5465 (imap_notify*.c) */
@@ -61,20 +86,6 @@ const char *imap_capabilities(const struct imap_session *s)
 	str_appendz(&caps, " OBJECTID"); /* RFC 8474 (imap_objectid.c) */
 	str_appendz(&caps, " PREVIEW");  /* RFC 8970 (imap_preview.c) */
 	str_appendz(&caps, " SAVEDATE"); /* RFC 8514 (imap_objectid.c) */
-	if (s->state == IMAP_STATE_NOT_AUTH) {
-		/* RFC 4978 4: no STARTTLS under COMPRESS (after UNAUTHENTICATE,
-		 * RFC 8437, the layers stay) */
-		if (!conn_is_tls(s->base.conn) && !s->tls_started && s->base.env->tls != NULL &&
-		    !conn_is_compressed(s->base.conn))
-			str_appendz(&caps, " STARTTLS");
-		if (imap_session_auth_offered(s)) {
-			for (const char *const *m = sasl_mechanisms(); *m != NULL; m++)
-				str_printf(&caps, " AUTH=%s", *m);
-		} else {
-			/* RFC 9051 6.2.3: no LOGIN (nor AUTHENTICATE) in clear */
-			str_appendz(&caps, " LOGINDISABLED");
-		}
-	}
 	const char *ret = t_strndup(caps.data, caps.len);
 	str_free(&caps);
 	return ret;
