@@ -142,11 +142,21 @@ void imap_cmd_enable(struct imap_cmd *cmd)
 			imap_cmd_bad(cmd, "ENABLE takes capability names");
 			return;
 		}
+		/* RFC 9051 6.3.1 / RFC 5161 3.1: ENABLE belongs to the
+		 * authenticated state; with a mailbox selected only CONDSTORE
+		 * and QRESYNC, whose HIGHESTMODSEQ follows (RFC 7162 3.1) */
+		if (cmd->s->state == IMAP_STATE_SELECTED &&
+		    strcasecmp(cmd->args[i].str, "CONDSTORE") != 0 &&
+		    strcasecmp(cmd->args[i].str, "QRESYNC") != 0) {
+			imap_cmd_bad(cmd, "ENABLE is valid in the authenticated state only");
+			return;
+		}
 	}
 	/* RFC 5161 3.1: only capabilities this server advertises and that
 	 * need enabling are enabled, the others are ignored; ENABLED names
 	 * what this command newly enabled (3.2) */
 	str_t enabled = STR_INIT;
+	bool condstore = cmd->s->condstore;
 	for (unsigned i = 0; i < cmd->count; i++) {
 		for (size_t e = 0; e < sizeof(imap_enables) / sizeof(imap_enables[0]); e++) {
 			if (strcasecmp(cmd->args[i].str, imap_enables[e].name) == 0 &&
@@ -156,6 +166,10 @@ void imap_cmd_enable(struct imap_cmd *cmd)
 	}
 	imap_untagged(cmd->s, "ENABLED%s", str_c(&enabled));
 	str_free(&enabled);
+	/* RFC 7162 3.1: ENABLE CONDSTORE (or QRESYNC) is CONDSTORE-enabling;
+	 * in the selected state the client is told HIGHESTMODSEQ */
+	if (!condstore && cmd->s->condstore)
+		imap_condstore_announce(cmd->s);
 	imap_cmd_ok(cmd, NULL, "ENABLE completed");
 }
 

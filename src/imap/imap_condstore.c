@@ -41,16 +41,21 @@ uint64_t imap_condstore_highest(uint64_t modseq)
 	return modseq == 0 ? 1 : modseq;
 }
 
-void imap_condstore_activate(struct imap_cmd *cmd)
+void imap_condstore_announce(struct imap_session *s)
 {
-	struct imap_session *s = cmd->s;
-	if (!imap_condstore_enable(s) || s->sel == NULL || s->sel->view == NULL)
+	if (s->sel == NULL || s->sel->view == NULL)
 		return;
 	/* RFC 7162 3.1.2.1 / 3.1: the first CONDSTORE-enabling command in
 	 * the selected state tells the client the mailbox's HIGHESTMODSEQ */
 	imap_untagged(s, "OK [HIGHESTMODSEQ %llu] Highest",
 		      (unsigned long long)imap_condstore_highest(
 			      store_view_modseq(s->sel->view)));
+}
+
+void imap_condstore_activate(struct imap_cmd *cmd)
+{
+	if (imap_condstore_enable(cmd->s))
+		imap_condstore_announce(cmd->s);
 }
 
 const char *imap_condstore_fetch_extra(const struct imap_session *s, uint32_t uid,

@@ -121,8 +121,11 @@ static int qresync_list(const struct imap_arg *args, unsigned i, unsigned max_ra
 		p->has_seq_match = true;
 		if (seqset_arg(&args[k + 2], max_ranges, &p->match_uids, &error) < 0)
 			return -1;
-		/* RFC 7162 3.2.5: the two sets have the same count */
-		if (imap_seqset_count(&p->match_seqs) != imap_seqset_count(&p->match_uids))
+		/* RFC 7162 3.2.5: the two sets have the same count, each in
+		 * ascending order (7: the pairs are matched by position) */
+		if (imap_seqset_count(&p->match_seqs) != imap_seqset_count(&p->match_uids) ||
+		    !imap_qresync_match_ascending(args[k + 1].str, args[k + 1].len) ||
+		    !imap_qresync_match_ascending(args[k + 2].str, args[k + 2].len))
 			return -1;
 	}
 	return 0;

@@ -52,6 +52,10 @@ int imap_qresync_params_parse(const struct imap_arg *args, unsigned i, unsigned 
 			      const char **error_r);
 void imap_qresync_params_free(struct imap_qresync_params *params);
 
+/* imap_qresync_match.c: the raw text of a seq-match set is in ascending
+ * order (RFC 7162 7, known-sequence-set / known-uid-set). */
+bool imap_qresync_match_ascending(const char *s, size_t len);
+
 /* SEARCH MODSEQ: args[i] is the word after MODSEQ: either the value, or
  * entry-name then entry-type-req then the value (3.1.5: the entry is
  * accepted and ignored: every flag shares one MODSEQ here). The number

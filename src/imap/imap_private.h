@@ -362,6 +362,9 @@ imap_cmd_func_t imap_cmd_compress;
 bool imap_condstore_enable(struct imap_session *s);
 bool imap_qresync_enable(struct imap_session *s);
 void imap_condstore_activate(struct imap_cmd *cmd);
+/* "* OK [HIGHESTMODSEQ n]" when a mailbox is selected (3.1.2.1), for ENABLE
+ * CONDSTORE or QRESYNC in the selected state */
+void imap_condstore_announce(struct imap_session *s);
 /* The HIGHESTMODSEQ to report for a view's MODSEQ (never 0: 7162 7
  * mod-sequence-value is positive). */
 uint64_t imap_condstore_highest(uint64_t modseq);
@@ -402,6 +405,13 @@ int imap_qresync_fetch_vanished(struct store_view *view, uint64_t since,
  * in lines of at most max_line octets; false: out of room (call again) */
 bool imap_qresync_report_vanished(struct imap_session *s, const uint32_t *uids,
 				  unsigned count, unsigned *next);
+
+/* imap_qresync_match.c: the highest UID of the client's seq-match pairs
+ * that still has its sequence number (RFC 7162 3.2.5.2), 0 for none:
+ * nothing the client holds at or below it is gone. */
+uint32_t imap_qresync_match_floor(const struct store_view *view,
+				  const struct imap_seqset *seqs,
+				  const struct imap_seqset *uids);
 /* imap_notify.c, imap_notify_events.c: NOTIFY (RFC 5465). kick: a command
  * or IDLE's sync ended, notifications may go out (deferred); free: the
  * session ends. imap_idle.c: IDLE reports what waits, if it can. */

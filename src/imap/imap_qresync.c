@@ -9,9 +9,11 @@
  * expunge_log_days, expunge_log_max) the log no longer covers the
  * client's MODSEQ, and the answer is every UID of the client's known set
  * (or 1:UIDNEXT-1) that the mailbox does not hold (3.2.5.2): larger, never
- * wrong. seq-match is checked for syntax and not used: the answer above is
- * already exact for what the client may hold. The lines are built on the
- * lane into a pool and written by the caller as the client reads. */
+ * wrong; the client's seq-match pairs narrow it to the UIDs above the
+ * highest pair that still matches (imap_qresync_match.c). The FETCH of
+ * changed messages names only the known UIDs (3.2.5: the client fetches
+ * the others itself). The lines are built on the lane into a pool and
+ * written by the caller as the client reads. */
 #include "imap_private.h"
 #include "imap/imap_condstore_parse.h"
 #include "imap/imap_msgset.h"
@@ -35,15 +37,18 @@ static void append_range(str_t *out, bool *first, uint32_t lo, uint32_t hi)
 		str_printf(out, "%u:%u", lo, hi);
 }
 
-/* RFC 7162 3.2.5.2: the UIDs of set (resolved) that the view's map lacks,
- * as ranges: O(ranges of the set + messages of the map within it). */
+/* RFC 7162 3.2.5.2: the UIDs of set (resolved) above floor that the
+ * view's map lacks, as ranges: O(ranges of the set + messages of the map
+ * within it). */
 static void append_missing(str_t *out, bool *first, const struct imap_seqset *set,
-			   const struct store_view *view)
+			   uint32_t floor, const struct store_view *view)
 {
 	unsigned count = store_view_count(view);
 	for (unsigned r = 0; r < set->count; r++) {
 		uint64_t cur = set->ranges[r].lo, hi = set->ranges[r].hi;
-		if (cur == 0 || hi > IMAP_SEQ_MAX)
+		if (cur <= floor)
+			cur = (uint64_t)floor + 1;
+		if (cur == 0 || hi > IMAP_SEQ_MAX || cur > hi)
 			continue;
 		unsigned idx = imap_msgset_view_count_below(view, (uint32_t)cur) + 1;
 		while (cur <= hi) {
@@ -61,17 +66,18 @@ static void append_missing(str_t *out, bool *first, const struct imap_seqset *se
 }
 
 /* The VANISHED (EARLIER) set: from the log when it covers since, else
- * what the map lacks; known NULL: 1:UIDNEXT-1. */
+ * what the map lacks above floor (the seq-match, 3.2.5.2); known NULL:
+ * 1:UIDNEXT-1. */
 static int vanished_set(struct store_view *view, const struct imap_seqset *known,
-			const uint32_t *expunged, unsigned expunged_count, bool complete,
-			str_t *out)
+			uint32_t floor, const uint32_t *expunged, unsigned expunged_count,
+			bool complete, str_t *out)
 {
 	struct imap_seq_range all = { 1, store_view_uidnext(view) - 1 };
 	struct imap_seqset whole = { .ranges = &all, .count = all.hi >= 1 ? 1 : 0 };
 	const struct imap_seqset *set = known != NULL ? known : &whole;
 	bool first = true;
 	if (!complete) {
-		append_missing(out, &first, set, view);
+		append_missing(out, &first, set, floor, view);
 		return first ? 0 : 1;
 	}
 	uint32_t lo = 0, hi = 0;
@@ -110,15 +116,20 @@ int imap_qresync_select(struct store_view *view, const struct imap_qresync_param
 				     &expunged_count, &complete, error_r) < 0)
 		return -1;
 	str_t text = STR_INIT;
+	const struct imap_seqset *known = params->has_known_uids ? &params->known_uids : NULL;
+	uint32_t floor = 0;
+	if (!complete && params->has_seq_match)
+		floor = imap_qresync_match_floor(view, &params->match_seqs, &params->match_uids);
 	str_appendz(&text, "* VANISHED (EARLIER) ");
-	if (vanished_set(view, params->has_known_uids ? &params->known_uids : NULL,
-			 expunged, expunged_count, complete, &text) > 0)
+	if (vanished_set(view, known, floor, expunged, expunged_count, complete, &text) > 0)
 		str_appendz(&text, "\r\n");
 	else
 		str_truncate(&text, 0);
 	/* 3.2.5.1: every message changed since, with UID, FLAGS, MODSEQ */
 	for (unsigned i = 0; i < row_count; i++) {
 		const struct store_view_flag_change *row = &rows[i];
+		if (known != NULL && !imap_seqset_contains(known, row->uid))
+			continue;
 		str_printf(&text, "* %u FETCH (UID %u FLAGS (%s) MODSEQ (%llu))\r\n",
 			   store_view_seq(view, row->uid), row->uid, row->flags,
 			   (unsigned long long)row->modseq);
@@ -142,7 +153,7 @@ int imap_qresync_fetch_vanished(struct store_view *view, uint64_t since,
 		return -1;
 	str_t text = STR_INIT;
 	str_appendz(&text, "* VANISHED (EARLIER) ");
-	if (vanished_set(view, uid_set, expunged, expunged_count, complete, &text) > 0) {
+	if (vanished_set(view, uid_set, 0, expunged, expunged_count, complete, &text) > 0) {
 		str_appendz(&text, "\r\n");
 		*line_r = pool_strndup(pool, text.data, text.len);
 	}

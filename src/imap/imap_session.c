@@ -40,7 +40,7 @@ static const struct imap_cmd_def imap_cmds[] = {
 	{ "COPY", imap_cmd_copy, SE | UI },
 	{ "CREATE", imap_cmd_create, AU | SE },
 	{ "DELETE", imap_cmd_delete, AU | SE },
-	{ "ENABLE", imap_cmd_enable, AU },
+	{ "ENABLE", imap_cmd_enable, AU | SE }, /* selected: CONDSTORE/QRESYNC only */
 	{ "EXAMINE", imap_cmd_examine, AU | SE },
 	{ "EXPUNGE", imap_cmd_expunge, SE | UI },
 	{ "FETCH", imap_cmd_fetch, SE | UI },

@@ -142,6 +142,9 @@ static void test_select_params(void **state)
 	assert_true(p.has_known_uids && p.has_seq_match);
 	assert_true(imap_seqset_contains(&p.match_uids, 29997));
 	imap_qresync_params_free(&p);
+	assert_int_equal(select_params("a SELECT INBOX (QRESYNC (1 2 1:9 (2:2,5 4,7)))", &p), 0);
+	assert_true(p.has_seq_match);
+	imap_qresync_params_free(&p);
 	assert_int_equal(select_params("a SELECT INBOX (QRESYNC (1 2))", &p), 0);
 	assert_false(p.has_known_uids);
 	imap_qresync_params_free(&p);
@@ -160,6 +163,11 @@ static void test_select_params(void **state)
 		"a SELECT INBOX (CONDSTORE CONDSTORE)",
 		"a SELECT INBOX (QRESYNC (4294967296 5))",
 		"a SELECT INBOX (QRESYNC (1 5 1:5 (1,2 3:4 5)))",
+		/* RFC 7162 7: the seq-match sets ascend (pairs go by position) */
+		"a SELECT INBOX (QRESYNC (1 5 1:9 (3,1 4,8)))",
+		"a SELECT INBOX (QRESYNC (1 5 1:9 (1,3 8,4)))",
+		"a SELECT INBOX (QRESYNC (1 5 1:9 (1,1 4,4)))",
+		"a SELECT INBOX (QRESYNC (1 5 1:9 (1:3 6:4)))",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
 		if (select_params(bad[i], &p) == 0)
