@@ -406,6 +406,11 @@ imap_cmd_func_t imap_cmd_notify;
 void imap_notify_kick(struct imap_session *s);
 void imap_notify_free(struct imap_session *s);
 void imap_idle_kick(struct imap_session *s);
+/* imap_fetch_cmd.c, for NOTIFY's MessageNew (RFC 5465 5.2): FETCH of uids
+ * (ascending) with req's items plus UID, final(cmd) in place of a reply */
+struct imap_fetch_request;
+void imap_fetch_run_uids(struct imap_cmd *cmd, const uint32_t *uids, unsigned count,
+			 const struct imap_fetch_request *req, void (*final)(struct imap_cmd *cmd));
 /* OBJECTID (RFC 8474), PREVIEW (RFC 8970), SAVEDATE (RFC 8514):
  * imap_objectid.c is reached through imap_fetch_render_private.h and
  * imap_search_eval_private.h */
