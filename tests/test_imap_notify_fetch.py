@@ -49,6 +49,28 @@ def test_message_new_fetch_attributes_follow_exists(postel):
         assert all(b"\\Seen" not in u for u in untagged), untagged
 
 
+def test_message_new_fetch_during_idle(postel):
+    """NOTIFY and IDLE (RFC 5465 4): IDLE's EXISTS is followed by the
+    MessageNew FETCH too, and DONE still ends IDLE."""
+    user, pw = new_user_pw(postel)
+    c, pid = notify_session(postel, user, pw)
+    with c:
+        ok(c, "SELECT INBOX")
+        ok(c, "NOTIFY SET (selected (MessageNew (RFC822.SIZE) MessageExpunge))")
+        tag = c.tag()
+        c.send(f"{tag} IDLE\r\n".encode())
+        assert c.read_line() == b"+ idling\r\n"
+        with other_session(postel, user, pw, pid) as other:
+            append_raw(other, "INBOX", msg_for(token()))
+            wait_line(c, rb"\* 1 EXISTS\r\n$", 1.0)
+            wait_line(c, rb"\* \d+ RECENT\r\n$", 1.0)
+            wait_line(c, rb"\* 1 FETCH \(UID 1 RFC822.SIZE \d+\)\r\n$", 1.0)
+        c.send(b"DONE\r\n")
+        tagged, untagged = c.read_tagged(tag)
+        assert status_of(tagged) == "OK" and untagged == [], (tagged, untagged)
+        assert ok(c, "NOOP") == []
+
+
 def test_condstore_status_has_highestmodseq_and_fetch_has_modseq(postel):
     user, pw = new_user_pw(postel)
     c, pid = notify_session(postel, user, pw)
