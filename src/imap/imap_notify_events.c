@@ -249,7 +249,7 @@ static void notify_run(void *ctx)
 	if (!notify_quiet(s))
 		return; /* the end of the command or of IDLE's sync kicks again */
 	bool selected = n->selected_dirty && s->sel != NULL && s->input == IMAP_INPUT_COMMAND &&
-		n->selected_events != 0 && !n->selected_delayed;
+		n->selected_events != 0;
 	if (!n->overflow && !n->list_dirty && n->pending_count == 0 && !selected)
 		return;
 	if (n->overflow || conn_output_room(s->base.conn) < IMAP_NOTIFY_ROOM_MIN) {
@@ -270,9 +270,24 @@ static void notify_run(void *ctx)
 		return;
 	}
 	n->selected_dirty = false;
+	if (n->selected_delayed) {
+		/* RFC 5465 5.1-5.3: no EXPUNGE now; flag changes at once */
+		s->input = IMAP_INPUT_WAIT;
+		conn_input_pause(s->base.conn);
+		if (!imap_notify_delayed_start(s))
+			notify_input_restore(s, IMAP_INPUT_COMMAND);
+		return;
+	}
 	s->cmd.s = s;
 	imap_notify_fetch_mark(s);
 	imap_select_sync(&s->cmd, notify_selected_synced);
+}
+
+void imap_notify_delayed_end(struct imap_session *s, bool ok)
+{
+	if (!ok)
+		notify_overflow(s);
+	notify_input_restore(s, IMAP_INPUT_COMMAND);
 }
 
 static void notify_kick(struct imap_session *s)
