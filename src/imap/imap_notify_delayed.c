@@ -61,12 +61,7 @@ static bool notify_delayed_write(struct imap_session *s, struct notify_delayed_j
 			continue;
 		if (!imap_notify_room(s, strlen(fc->flags) + 64))
 			return false;
-		bool recent = !s->rev2 && imap_selected_is_recent(s->sel, fc->uid);
-		char extra[64];
-		imap_untagged(s, "%u FETCH (FLAGS (%s%s%s)%s)", seq, fc->flags,
-			      recent && *fc->flags != '\0' ? " " : "", recent ? "\\Recent" : "",
-			      imap_condstore_fetch_extra(s, fc->uid, fc->modseq, false, extra,
-							 sizeof(extra)));
+		imap_selected_flags_fetch(s, seq, fc);
 	}
 	return true;
 }

@@ -245,6 +245,11 @@ imap_cmd_func_t imap_cmd_select, imap_cmd_examine, imap_cmd_close, imap_cmd_unse
 void imap_select_sync(struct imap_cmd *cmd, void (*final)(struct imap_cmd *cmd));
 void imap_selected_free(struct imap_selected **sel);
 bool imap_selected_is_recent(const struct imap_selected *sel, uint32_t uid);
+/* "* seq FETCH (FLAGS (...))" for a flag change of the selected mailbox,
+ * with \Recent for rev1 and UID MODSEQ once CONDSTORE is on (RFC 7162 3.2) */
+struct store_view_flag_change;
+void imap_selected_flags_fetch(struct imap_session *s, unsigned seq,
+			       const struct store_view_flag_change *fc);
 
 /* imap_append.c: APPEND. imap_append_prefix(): for a line of an APPEND
  * ending in the message's literal prefix: true and the length of the
