@@ -3,8 +3,10 @@
  * Contract: one store watch (store_watch.h) on all of the user's
  * mailboxes, fed by every session in every worker. A change marks work:
  * the selected mailbox (SELECTED: synced and reported with EXISTS,
- * EXPUNGE, FETCH FLAGS between commands, RFC 5465 5.1-5.3; SELECTED-
- * DELAYED and IDLE leave it to the next command or to IDLE), another
+ * EXPUNGE, FETCH FLAGS between commands, RFC 5465 5.1-5.3, and
+ * MessageNew's FETCH, imap_notify_fetch.c; SELECTED-DELAYED sends flag
+ * changes only, imap_notify_delayed.c, and leaves the rest to the next
+ * command; IDLE reports it itself), another
  * mailbox a group takes (its STATUS, 5.1-5.3: MESSAGES UIDNEXT, and
  * UNSEEN with FlagChange), the list of mailboxes or subscriptions (a job
  * lists both and the difference from the last listing goes out as LIST,
