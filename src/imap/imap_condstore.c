@@ -72,6 +72,19 @@ const char *imap_condstore_fetch_extra(const struct imap_session *s, uint32_t ui
 	return buf;
 }
 
+/* the FETCH FLAGS sent for a flag change (imap_select.c sync,
+ * NOTIFY SELECTED-DELAYED) */
+void imap_selected_flags_fetch(struct imap_session *s, unsigned seq,
+			       const struct store_view_flag_change *fc)
+{
+	bool recent = !s->rev2 && imap_selected_is_recent(s->sel, fc->uid);
+	char extra[64];
+	imap_untagged(s, "%u FETCH (FLAGS (%s%s%s)%s)", seq, fc->flags,
+		      recent && *fc->flags != '\0' ? " " : "", recent ? "\\Recent" : "",
+		      imap_condstore_fetch_extra(s, fc->uid, fc->modseq, false, extra,
+						 sizeof(extra)));
+}
+
 const char *imap_condstore_modified_code(struct imap_cmd *cmd, const uint32_t *uids,
 					 unsigned count)
 {

@@ -74,6 +74,8 @@ struct imap_fetch_job {
 	struct imap_fetch_modifiers mods;
 	struct imap_seqset uid_set;          /* VANISHED: the set as given */
 	bool condstore;                      /* MODSEQ with implicit \Seen */
+	/* imap_fetch_run_uids (NOTIFY): in place of the tagged reply */
+	void (*final)(struct imap_cmd *cmd);
 };
 
 static bool request_has(const struct imap_fetch_request *req, enum imap_fetch_item item);
@@ -276,8 +278,11 @@ static void fetch_final(struct imap_cmd *cmd)
 	struct imap_fetch_job *job = s->fetch;
 	s->fetch = NULL;
 	unsigned lost = job->lost, unknown_cte = job->unknown_cte;
+	void (*final)(struct imap_cmd *cmd) = job->final;
 	fetch_job_free(job);
-	if (unknown_cte > 0)
+	if (final != NULL)
+		final(cmd);
+	else if (unknown_cte > 0)
 		imap_cmd_no(cmd, "UNKNOWN-CTE", "Can't decode a part's content-transfer-encoding");
 	else if (lost > 0)
 		/* RFC 5530 3: some of the messages were expunged meanwhile */
@@ -309,9 +314,12 @@ static void fetch_done(void *ctx)
 		log_error("sid=%s event=fetch_failed user=%s error=%s", s->base.sid,
 			  log_str(s->user), log_str(job->error));
 		bool started = job->result == -2 || job->chunk.len > 0 || job->uid_pos > 0;
+		void (*final)(struct imap_cmd *cmd) = job->final;
 		fetch_job_free(job);
 		if (started) /* part of a response is out: the stream cannot go on */
 			imap_session_bye(s, "Internal error reading a message");
+		else if (final != NULL)
+			final(cmd);
 		else
 			imap_cmd_no(cmd, "UNAVAILABLE", "FETCH failed, try again later");
 		return;
@@ -387,6 +395,51 @@ static int imap_fetch_cmd_modifiers(struct imap_cmd *cmd, struct imap_fetch_job 
 	return 0;
 }
 
+/* job->req from asked (taken over), with UID if uid, MODSEQ when asked
+ * for or implied, and req_flags for \Seen set on the way */
+static void fetch_setup(struct imap_fetch_job *job, struct imap_fetch_request asked, bool uid)
+{
+	struct imap_session *s = job->cmd->s;
+	/* RFC 9051 6.4.9: UID FETCH answers carry UID */
+	if (uid && !request_has(&asked, IMAP_FETCH_UID)) {
+		request_with(&job->req, &asked, IMAP_FETCH_UID, true);
+		imap_fetch_request_free(&asked);
+	} else {
+		job->req = asked;
+	}
+	if (request_has(&job->req, IMAP_FETCH_MODSEQ) || job->mods.changedsince != 0) {
+		/* RFC 7162 3.1: a CONDSTORE-enabling command; CHANGEDSINCE
+		 * implies the MODSEQ item (3.1.4.1) */
+		imap_condstore_activate(job->cmd);
+		if (!request_has(&job->req, IMAP_FETCH_MODSEQ)) {
+			struct imap_fetch_request with;
+			request_with(&with, &job->req, IMAP_FETCH_MODSEQ, false);
+			imap_fetch_request_free(&job->req);
+			job->req = with;
+		}
+	}
+	job->sets_seen = imap_fetch_render_sets_seen(&job->req);
+	if (request_has(&job->req, IMAP_FETCH_FLAGS))
+		request_with(&job->req_flags, &job->req, IMAP_FETCH_FLAGS, false),
+			job->req_flags.count--; /* already there: the same items */
+	else
+		request_with(&job->req_flags, &job->req, IMAP_FETCH_FLAGS, false);
+	if (s->condstore && !request_has(&job->req_flags, IMAP_FETCH_MODSEQ)) {
+		/* RFC 7162 3.2: a FETCH reporting \Seen it set carries MODSEQ
+		 * (and UID: 3.1.4.1 with the flags) */
+		struct imap_fetch_request with;
+		request_with(&with, &job->req_flags, IMAP_FETCH_MODSEQ, false);
+		imap_fetch_request_free(&job->req_flags);
+		job->req_flags = with;
+		if (!request_has(&job->req_flags, IMAP_FETCH_UID)) {
+			request_with(&with, &job->req_flags, IMAP_FETCH_UID, true);
+			imap_fetch_request_free(&job->req_flags);
+			job->req_flags = with;
+		}
+	}
+	job->needs = imap_fetch_render_needs(&job->req);
+}
+
 void imap_cmd_fetch(struct imap_cmd *cmd)
 {
 	struct imap_session *s = cmd->s;
@@ -420,44 +473,26 @@ void imap_cmd_fetch(struct imap_cmd *cmd)
 		imap_cmd_bad(cmd, "%s", text);
 		return;
 	}
-	/* RFC 9051 6.4.9: UID FETCH answers carry UID */
-	if (cmd->uid && !request_has(&asked, IMAP_FETCH_UID)) {
-		request_with(&job->req, &asked, IMAP_FETCH_UID, true);
-		imap_fetch_request_free(&asked);
-	} else {
-		job->req = asked;
-	}
-	if (request_has(&job->req, IMAP_FETCH_MODSEQ) || job->mods.changedsince != 0) {
-		/* RFC 7162 3.1: a CONDSTORE-enabling command; CHANGEDSINCE
-		 * implies the MODSEQ item (3.1.4.1) */
-		imap_condstore_activate(cmd);
-		if (!request_has(&job->req, IMAP_FETCH_MODSEQ)) {
-			struct imap_fetch_request with;
-			request_with(&with, &job->req, IMAP_FETCH_MODSEQ, false);
-			imap_fetch_request_free(&job->req);
-			job->req = with;
-		}
-	}
-	job->sets_seen = imap_fetch_render_sets_seen(&job->req);
-	if (request_has(&job->req, IMAP_FETCH_FLAGS))
-		request_with(&job->req_flags, &job->req, IMAP_FETCH_FLAGS, false),
-			job->req_flags.count--; /* already there: the same items */
-	else
-		request_with(&job->req_flags, &job->req, IMAP_FETCH_FLAGS, false);
-	if (s->condstore && !request_has(&job->req_flags, IMAP_FETCH_MODSEQ)) {
-		/* RFC 7162 3.2: a FETCH reporting \Seen it set carries MODSEQ
-		 * (and UID: 3.1.4.1 with the flags) */
-		struct imap_fetch_request with;
-		request_with(&with, &job->req_flags, IMAP_FETCH_MODSEQ, false);
-		imap_fetch_request_free(&job->req_flags);
-		job->req_flags = with;
-		if (!request_has(&job->req_flags, IMAP_FETCH_UID)) {
-			request_with(&with, &job->req_flags, IMAP_FETCH_UID, true);
-			imap_fetch_request_free(&job->req_flags);
-			job->req_flags = with;
-		}
-	}
-	job->needs = imap_fetch_render_needs(&job->req);
+	fetch_setup(job, asked, cmd->uid);
+	imap_cmd_wait(cmd);
+	imap_store_run(s, fetch_work, fetch_done, job);
+}
+
+void imap_fetch_run_uids(struct imap_cmd *cmd, const uint32_t *uids, unsigned count,
+			 const struct imap_fetch_request *req, void (*final)(struct imap_cmd *cmd))
+{
+	struct imap_session *s = cmd->s;
+	struct imap_fetch_job *job = xcalloc(1, sizeof(*job));
+	job->cmd = cmd;
+	job->final = final;
+	job->uids = pool_alloc(s->base.cmd_pool, (count + 1) * sizeof(*job->uids));
+	memcpy(job->uids, uids, count * sizeof(*uids));
+	job->uid_count = count;
+	struct imap_fetch_request asked = { .count = req->count };
+	asked.atts = xcalloc(req->count + 1, sizeof(*asked.atts));
+	memcpy(asked.atts, req->atts, req->count * sizeof(*req->atts));
+	/* RFC 5465 5.2: the new messages' FETCH carries their UID */
+	fetch_setup(job, asked, true);
 	imap_cmd_wait(cmd);
 	imap_store_run(s, fetch_work, fetch_done, job);
 }

@@ -13,7 +13,7 @@
  * the authenticated state IDLE just waits. The timer is the session's
  * autologout (imap_timeout, RFC 9051 5.4); a draining server ends the
  * IDLE with BYE. */
-#include "imap_private.h"
+#include "imap_notify.h"
 #include "lib/conn.h"
 #include "lib/log.h"
 #include "store/store_watch.h"
@@ -60,6 +60,14 @@ static void imap_idle_synced(struct imap_cmd *cmd)
 	imap_notify_kick(s);
 }
 
+/* NOTIFY (RFC 5465 5.2, imap_notify_fetch.c): the new messages' FETCH
+ * with MessageNew's attributes follows their EXISTS */
+static void imap_idle_reported(struct imap_cmd *cmd)
+{
+	if (!imap_notify_fetch_start(cmd, imap_idle_synced))
+		imap_idle_synced(cmd);
+}
+
 static void imap_idle_drained(void *ctx)
 {
 	struct imap_session *s = ctx;
@@ -83,7 +91,8 @@ void imap_idle_kick(struct imap_session *s)
 		return;
 	}
 	idle->dirty = false;
-	imap_select_sync(&s->cmd, imap_idle_synced);
+	imap_notify_fetch_mark(s);
+	imap_select_sync(&s->cmd, imap_idle_reported);
 }
 
 static void imap_idle_changed(const char *user, const char *mailbox, uint64_t modseq,

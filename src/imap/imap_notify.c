@@ -4,8 +4,8 @@
  * Contract: NOTIFY NONE ends notifications (RFC 5465 3.2); NOTIFY SET
  * replaces the session's groups as a whole: parsed (imap_notify_parse.h),
  * names decoded as the session's UTF8=ACCEPT state says, MessageNew's
- * fetch attributes checked as FETCH's (not yet sent with the EXISTS:
- * the client FETCHes the new messages itself); then a job lists the user's mailboxes
+ * fetch attributes parsed as FETCH's and kept (imap_notify_fetch.c sends
+ * them after the EXISTS); then a job lists the user's mailboxes
  * and subscriptions and, with STATUS, sends each mailbox's STATUS (3.1)
  * before the tagged OK. A mailbox is taken by the first group whose
  * filter matches it (RFC 5465 6 lets the server order them; the client's
@@ -96,6 +96,7 @@ void imap_notify_state_free(struct imap_notify **np)
 	*np = NULL;
 	store_watch_remove(&n->watch);
 	timeout_remove(&n->kick_to);
+	imap_notify_fetch_free(n);
 	for (unsigned i = 0; i < n->group_count; i++)
 		imap_notify_names_free(&n->groups[i].names, &n->groups[i].name_count);
 	for (unsigned i = 0; i < n->pending_count; i++)
@@ -142,17 +143,18 @@ static struct imap_notify *notify_build(struct imap_cmd *cmd, const struct imap_
 			g->names[g->name_count++] = xstrdup(name);
 		}
 		if (pg->fetch_first != 0) {
-			/* RFC 5465 5.1: FETCH's own attribute syntax */
+			/* RFC 5465 5.1: FETCH's own attribute syntax; the list
+			 * (the argument before its first element) as one */
 			struct imap_fetch_request req;
 			const char *error;
-			if (imap_fetch_parse(cmd->args, pg->fetch_first, pg->fetch_end, 64, &req,
+			if (imap_fetch_parse(cmd->args, pg->fetch_first - 1, pg->fetch_end, 64, &req,
 					     &error) < 0) {
 				str_free(&buf);
 				imap_notify_state_free(&n);
 				imap_cmd_bad(cmd, "Invalid MessageNew fetch attributes: %s", error);
 				return NULL;
 			}
-			imap_fetch_request_free(&req);
+			imap_notify_fetch_keep(n, &req);
 		}
 	}
 	str_free(&buf);

@@ -12,6 +12,7 @@
 #define POSTEL_IMAP_NOTIFY_H
 
 #include "imap_private.h"
+#include "imap/imap_fetch_parse.h"
 #include "imap/imap_notify_parse.h"
 
 /* distinct mailboxes waiting for their STATUS; one more is an overflow
@@ -46,6 +47,15 @@ struct imap_notify {
 	unsigned name_count, sub_count;
 	bool have_list;
 	struct timeout *kick_to;
+	/* MessageNew's fetch attributes (imap_notify_fetch.c): the request
+	 * (count 0: none), its header field names, the last UID before the
+	 * selected mailbox's sync */
+	struct imap_fetch_request fetch;
+	char *fetch_names;
+	uint32_t fetch_after;
+	/* SELECTED-DELAYED (imap_notify_delayed.c): the highest MODSEQ whose
+	 * flag change went out between commands */
+	uint64_t delayed_told;
 };
 
 /* imap_notify.c: events of the first group that takes this mailbox (not
@@ -67,5 +77,18 @@ void imap_notify_watch_start(struct imap_session *s);
 /* NOTIFY SET: list, and with STATUS send the STATUS of every mailbox the
  * groups take, then the tagged OK */
 void imap_notify_set_run(struct imap_cmd *cmd, bool status);
+
+/* imap_notify_fetch.c: keep takes req over; mark before the selected
+ * mailbox's sync; start after it: true if a FETCH of the new messages
+ * runs and calls final(cmd) at its end */
+void imap_notify_fetch_keep(struct imap_notify *n, struct imap_fetch_request *req);
+void imap_notify_fetch_free(struct imap_notify *n);
+void imap_notify_fetch_mark(struct imap_session *s);
+bool imap_notify_fetch_start(struct imap_cmd *cmd, void (*final)(struct imap_cmd *cmd));
+/* imap_notify_delayed.c: SELECTED-DELAYED's flag changes between
+ * commands: true if a job runs, which ends in imap_notify_delayed_end
+ * (imap_notify_events.c: overflow unless ok, input back) */
+bool imap_notify_delayed_start(struct imap_session *s);
+void imap_notify_delayed_end(struct imap_session *s, bool ok);
 
 #endif

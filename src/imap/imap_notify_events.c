@@ -3,8 +3,10 @@
  * Contract: one store watch (store_watch.h) on all of the user's
  * mailboxes, fed by every session in every worker. A change marks work:
  * the selected mailbox (SELECTED: synced and reported with EXISTS,
- * EXPUNGE, FETCH FLAGS between commands, RFC 5465 5.1-5.3; SELECTED-
- * DELAYED and IDLE leave it to the next command or to IDLE), another
+ * EXPUNGE, FETCH FLAGS between commands, RFC 5465 5.1-5.3, and
+ * MessageNew's FETCH, imap_notify_fetch.c; SELECTED-DELAYED sends flag
+ * changes only, imap_notify_delayed.c, and leaves the rest to the next
+ * command; IDLE reports it itself), another
  * mailbox a group takes (its STATUS, 5.1-5.3: MESSAGES UIDNEXT, and
  * UNSEEN with FlagChange), the list of mailboxes or subscriptions (a job
  * lists both and the difference from the last listing goes out as LIST,
@@ -34,6 +36,7 @@ struct notify_job {
 	enum imap_input prev_input;
 	bool list;                 /* list mailboxes and subscriptions */
 	bool all_status;           /* NOTIFY SET STATUS */
+	bool condstore;            /* the session's, when the job began */
 	char *skip;                /* the selected mailbox: never a STATUS */
 	char *pending[IMAP_NOTIFY_PENDING_MAX];
 	unsigned pending_count;
@@ -86,11 +89,16 @@ static void notify_status_add(struct notify_job *job, struct store *store, const
 	job->st_items[i] = items;
 }
 
-static unsigned notify_status_items(unsigned events)
+static unsigned notify_status_items(const struct notify_job *job, unsigned events)
 {
 	unsigned items = IMAP_STATUS_MESSAGES | IMAP_STATUS_UIDNEXT;
 	if ((events & IMAP_NOTIFY_FLAG_CHANGE) != 0)
 		items |= IMAP_STATUS_UNSEEN;
+	/* RFC 5465 5.1 with RFC 7162 3.1.6: once CONDSTORE is enabled the
+	 * STATUS sent for a change carries HIGHESTMODSEQ too, so the client
+	 * can tell whether it already has every change of the mailbox */
+	if (job->condstore)
+		items |= IMAP_STATUS_HIGHESTMODSEQ;
 	return items;
 }
 
@@ -125,13 +133,13 @@ static void notify_work(void *ctx, struct store *store)
 		/* RFC 5465 3.1: each mailbox the message events are asked for */
 		if ((ev & IMAP_NOTIFY_MESSAGE_EVENTS) != 0)
 			notify_status_add(job, store, job->names[i],
-					  notify_status_items(ev) | IMAP_STATUS_UIDVALIDITY |
+					  notify_status_items(job, ev) | IMAP_STATUS_UIDVALIDITY |
 					  IMAP_STATUS_UNSEEN);
 	}
 	for (unsigned i = 0; i < job->pending_count; i++) {
 		unsigned ev = imap_notify_events_for(n, job->pending[i], subs, sub_count);
 		if ((ev & IMAP_NOTIFY_MESSAGE_EVENTS) != 0)
-			notify_status_add(job, store, job->pending[i], notify_status_items(ev));
+			notify_status_add(job, store, job->pending[i], notify_status_items(job, ev));
 	}
 }
 
@@ -203,18 +211,26 @@ static struct notify_job *notify_job_new(struct imap_session *s)
 	struct notify_job *job = xcalloc(1, sizeof(*job));
 	job->s = s;
 	job->pool = pool_create(4096);
+	job->condstore = s->condstore;
 	if (s->sel != NULL)
 		job->skip = xstrdup(s->sel->name);
 	return job;
 }
 
 /* the selected mailbox, reported between commands (RFC 5465 5.1-5.3) */
-static void notify_selected_synced(struct imap_cmd *cmd)
+static void notify_selected_fetched(struct imap_cmd *cmd)
 {
 	struct imap_session *s = cmd->s;
 	memset(&s->cmd, 0, sizeof(s->cmd));
 	session_command_done(&s->base);
 	notify_input_restore(s, IMAP_INPUT_COMMAND);
+}
+
+/* RFC 5465 5.2: the new messages' FETCH right after their EXISTS */
+static void notify_selected_synced(struct imap_cmd *cmd)
+{
+	if (!imap_notify_fetch_start(cmd, notify_selected_fetched))
+		notify_selected_fetched(cmd);
 }
 
 static bool notify_quiet(const struct imap_session *s)
@@ -235,7 +251,7 @@ static void notify_run(void *ctx)
 	if (!notify_quiet(s))
 		return; /* the end of the command or of IDLE's sync kicks again */
 	bool selected = n->selected_dirty && s->sel != NULL && s->input == IMAP_INPUT_COMMAND &&
-		n->selected_events != 0 && !n->selected_delayed;
+		n->selected_events != 0;
 	if (!n->overflow && !n->list_dirty && n->pending_count == 0 && !selected)
 		return;
 	if (n->overflow || conn_output_room(s->base.conn) < IMAP_NOTIFY_ROOM_MIN) {
@@ -256,8 +272,24 @@ static void notify_run(void *ctx)
 		return;
 	}
 	n->selected_dirty = false;
+	if (n->selected_delayed) {
+		/* RFC 5465 5.1-5.3: no EXPUNGE now; flag changes at once */
+		s->input = IMAP_INPUT_WAIT;
+		conn_input_pause(s->base.conn);
+		if (!imap_notify_delayed_start(s))
+			notify_input_restore(s, IMAP_INPUT_COMMAND);
+		return;
+	}
 	s->cmd.s = s;
+	imap_notify_fetch_mark(s);
 	imap_select_sync(&s->cmd, notify_selected_synced);
+}
+
+void imap_notify_delayed_end(struct imap_session *s, bool ok)
+{
+	if (!ok)
+		notify_overflow(s);
+	notify_input_restore(s, IMAP_INPUT_COMMAND);
 }
 
 static void notify_kick(struct imap_session *s)

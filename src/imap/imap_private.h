@@ -248,6 +248,11 @@ imap_cmd_func_t imap_cmd_select, imap_cmd_examine, imap_cmd_close, imap_cmd_unse
 void imap_select_sync(struct imap_cmd *cmd, void (*final)(struct imap_cmd *cmd));
 void imap_selected_free(struct imap_selected **sel);
 bool imap_selected_is_recent(const struct imap_selected *sel, uint32_t uid);
+/* "* seq FETCH (FLAGS (...))" for a flag change of the selected mailbox,
+ * with \Recent for rev1 and UID MODSEQ once CONDSTORE is on (RFC 7162 3.2) */
+struct store_view_flag_change;
+void imap_selected_flags_fetch(struct imap_session *s, unsigned seq,
+			       const struct store_view_flag_change *fc);
 
 /* imap_append.c: APPEND. imap_append_prefix(): for a line of an APPEND
  * ending in the message's literal prefix: true and the length of the
@@ -419,6 +424,11 @@ imap_cmd_func_t imap_cmd_notify;
 void imap_notify_kick(struct imap_session *s);
 void imap_notify_free(struct imap_session *s);
 void imap_idle_kick(struct imap_session *s);
+/* imap_fetch_cmd.c, for NOTIFY's MessageNew (RFC 5465 5.2): FETCH of uids
+ * (ascending) with req's items plus UID, final(cmd) in place of a reply */
+struct imap_fetch_request;
+void imap_fetch_run_uids(struct imap_cmd *cmd, const uint32_t *uids, unsigned count,
+			 const struct imap_fetch_request *req, void (*final)(struct imap_cmd *cmd));
 /* OBJECTID (RFC 8474), PREVIEW (RFC 8970), SAVEDATE (RFC 8514):
  * imap_objectid.c is reached through imap_fetch_render_private.h and
  * imap_search_eval_private.h */

@@ -438,12 +438,7 @@ static bool imap_sync_report(struct imap_session *s, struct imap_sync_job *job)
 			continue;
 		if (!imap_sync_room(s, strlen(fc->flags)))
 			return false;
-		bool recent = !s->rev2 && imap_selected_is_recent(sel, fc->uid);
-		char extra[64];
-		imap_untagged(s, "%u FETCH (FLAGS (%s%s%s)%s)", seq, fc->flags,
-			      recent && *fc->flags != '\0' ? " " : "", recent ? "\\Recent" : "",
-			      imap_condstore_fetch_extra(s, fc->uid, fc->modseq, false, extra,
-							 sizeof(extra)));
+		imap_selected_flags_fetch(s, seq, fc);
 	}
 	return true;
 }
