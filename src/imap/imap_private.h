@@ -338,6 +338,10 @@ bool imap_mailbox_exists(struct store *store, const char *address, const char *n
 /* sortthread: imap_sort_cmd.c: SORT, UID SORT, THREAD, UID THREAD
  * (RFC 5256, RFC 5267 ESORT, RFC 5957 SORT=DISPLAY) */
 imap_cmd_func_t imap_cmd_sort, imap_cmd_thread;
+/* imap_search_cmd.c: a SEARCH, SORT or THREAD job failed: log event and
+ * answer NO [LIMIT] (result -2: over a limit) or NO [UNAVAILABLE]. */
+void imap_search_job_failed(struct imap_cmd *cmd, const char *event, int result,
+			    const char *error);
 /* imap_unauth.c: UNAUTHENTICATE (RFC 8437) */
 imap_cmd_func_t imap_cmd_unauthenticate;
 

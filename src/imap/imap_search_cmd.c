@@ -65,6 +65,18 @@ static void imap_search_job_free(struct imap_search_job *job)
 	free(job);
 }
 
+void imap_search_job_failed(struct imap_cmd *cmd, const char *event, int result,
+			    const char *error)
+{
+	struct imap_session *s = cmd->s;
+	log_error("sid=%s event=%s cmd=%s user=%s error=%s", s->base.sid, event, cmd->name,
+		  log_str(s->user), log_str(error));
+	if (result == -2)
+		imap_cmd_no(cmd, "LIMIT", "%s too expensive", cmd->name);
+	else
+		imap_cmd_no(cmd, "UNAVAILABLE", "%s failed, try again later", cmd->name);
+}
+
 static void imap_search_done(void *ctx)
 {
 	struct imap_search_job *job = ctx;
@@ -75,14 +87,8 @@ static void imap_search_done(void *ctx)
 		return;
 	}
 	if (job->result < 0) {
-		log_error("sid=%s event=search_failed user=%s error=%s", s->base.sid,
-			  log_str(s->user), log_str(job->error));
-		bool limit = job->result == -2;
+		imap_search_job_failed(cmd, "search_failed", job->result, job->error);
 		imap_search_job_free(job);
-		if (limit)
-			imap_cmd_no(cmd, "LIMIT", "Search too expensive");
-		else
-			imap_cmd_no(cmd, "UNAVAILABLE", "Search failed, try again later");
 		return;
 	}
 	if (job->prog.return_opts & IMAP_SEARCH_RETURN_SAVE) {

@@ -175,14 +175,8 @@ static void imap_sort_done(void *ctx)
 		return;
 	}
 	if (job->result < 0) {
-		log_error("sid=%s event=sort_failed cmd=%s user=%s error=%s", s->base.sid,
-			  cmd->name, log_str(s->user), log_str(job->error));
-		bool limit = job->result == -2;
+		imap_search_job_failed(cmd, "sort_failed", job->result, job->error);
 		imap_sort_job_free(job);
-		if (limit)
-			imap_cmd_no(cmd, "LIMIT", "%s too expensive", cmd->name);
-		else
-			imap_cmd_no(cmd, "UNAVAILABLE", "%s failed, try again later", cmd->name);
 		return;
 	}
 	if (job->prog.search.return_opts & IMAP_SEARCH_RETURN_SAVE) {
