@@ -225,13 +225,20 @@ def idle_session(srv, user, pw):
 
 def in_other_worker(srv, make, service, idle_pid):
     """make(ip) opens a connection; retried until it lands in a worker
-    other than idle_pid (bounded)."""
-    for _ in range(30):
+    other than idle_pid (bounded: 200 tries or scaled(20) seconds). Every
+    worker polls the listening socket and the first awake accepts, so
+    under load one worker may take many in a row: a short pause between
+    tries lets the other one wake."""
+    deadline = time.monotonic() + scaled(20)
+    for attempt in range(200):
         ip = fresh_ip()
         conn = make(ip)
         if pid_of_ip(srv, ip, service) != idle_pid:
             return conn
         conn.close() if hasattr(conn, "close") else conn.quit()
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.02 * min(attempt + 1, 10))
     pytest.fail("every connection landed in the idling session's worker")
 
 
