@@ -6,7 +6,9 @@
  * depth, nodes and ranges), evaluated on the user's lane
  * (imap_search_eval.h: cheap keys first, bodies streamed), and the
  * answer written in pieces no larger than the output room. No EXPUNGE is
- * sent during SEARCH (RFC 9051 7.5.1), so the view is not synced. */
+ * sent during SEARCH (RFC 9051 7.5.1), so the view is not synced.
+ * SORT and THREAD (imap_sort_cmd.c) share the bounds, the start of the
+ * program (imap_search_program_start()) and the failure answer. */
 #include "imap_private.h"
 #include "imap/imap_search_eval.h"
 #include "imap/imap_search_parse.h"
