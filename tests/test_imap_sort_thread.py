@@ -13,7 +13,7 @@ import re
 import time
 
 from conftest import scaled
-from imap_helpers import IMAPRaw, new_user, status_of
+from imap_helpers import IMAPRaw, deliver, new_user, status_of
 import sort_thread_ref as ref
 
 MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
@@ -102,6 +102,44 @@ def test_capabilities_and_errors(postel):
             assert status_of(tagged) == "BAD", (bad, tagged)
         assert sort_of(c, "SORT (DATE) UTF-8 ALL") == []
         assert thread_of(c, "THREAD REFERENCES UTF-8 ALL") == ""
+
+
+def test_program_start_shared_with_search(postel):
+    """SORT and THREAD start their search program as SEARCH does
+    (imap_search_program_start()): under rev1 RECENT and NEW are this
+    session's \\Recent messages and "$" the saved result; under IMAP4rev2
+    (RFC 9051 6.4.4) RECENT, NEW and OLD are BAD in all three, the reply
+    naming the command."""
+    user, pw = new_user(postel)
+    for _ in range(3):
+        deliver(postel, user)
+    with IMAPRaw(postel.imaps_port, tls=True, timeout=30) as c:
+        c.login(user, pw)
+        c.command("SELECT INBOX")          # claims the 3 as \Recent
+        assert answer(c, "SEARCH RECENT", b"* SEARCH") == "* SEARCH 1 2 3"
+        assert sort_of(c, "SORT (ARRIVAL) UTF-8 RECENT") == ["1", "2", "3"]
+        assert sort_of(c, "SORT (ARRIVAL) UTF-8 OLD") == []
+        assert thread_of(c, "THREAD ORDEREDSUBJECT UTF-8 NEW") != ""
+        tagged, _ = c.command("SEARCH RETURN (SAVE) 2")
+        assert status_of(tagged) == "OK", tagged
+        assert sort_of(c, "SORT (ARRIVAL) UTF-8 $") == ["2"]
+        assert sort_of(c, "SORT (ARRIVAL) UTF-8 NOT $") == ["1", "3"]
+    with IMAPRaw(postel.imaps_port, tls=True, timeout=30) as c:
+        c.login(user, pw)
+        tagged, _ = c.command("ENABLE IMAP4rev2")
+        assert status_of(tagged) == "OK", tagged
+        c.command("SELECT INBOX")
+        for cmd in ("SEARCH RECENT", "UID SEARCH NEW", "SORT (ARRIVAL) UTF-8 RECENT",
+                    "UID SORT (DATE) UTF-8 OR SEEN OLD", "THREAD REFERENCES UTF-8 NEW",
+                    "UID THREAD ORDEREDSUBJECT UTF-8 NOT RECENT"):
+            tagged, _ = c.command(cmd)
+            assert status_of(tagged) == "BAD", (cmd, tagged)
+            name = cmd.split()[1] if cmd.startswith("UID ") else cmd.split()[0]
+            assert f" {name} RECENT, NEW and OLD".encode() in tagged, (cmd, tagged)
+        tagged, untagged = c.command("SORT (ARRIVAL) UTF-8 ALL")
+        assert status_of(tagged) == "OK", tagged
+        tagged, _ = c.command("SORT (ARRIVAL) KOI8-R ALL")
+        assert tagged.split()[1:3] == [b"NO", b"[BADCHARSET"], tagged
 
 
 def test_rfc5256_sort_examples(postel):

@@ -342,6 +342,20 @@ imap_cmd_func_t imap_cmd_sort, imap_cmd_thread;
  * answer NO [LIMIT] (result -2: over a limit) or NO [UNAVAILABLE]. */
 void imap_search_job_failed(struct imap_cmd *cmd, const char *event, int result,
 			    const char *error);
+struct imap_search_ctx;
+struct imap_search_limits;
+struct imap_search_program;
+/* imap_search_cmd.c: the program bounds SEARCH, SORT and THREAD share */
+extern const struct imap_search_limits imap_search_cmd_limits;
+/* imap_search_cmd.c: after imap_search_parse() or imap_sort_parse()
+ * (parsed < 0: it failed with error), before the job runs. Answers a
+ * failed parse (NO [BADCHARSET] or BAD) or a rev2 program with RECENT,
+ * NEW or OLD (BAD) and returns -1: the caller frees its program.
+ * Otherwise sets *ctx_r from the selection (rev1's \Recent range, "$")
+ * and returns 0. */
+int imap_search_program_start(struct imap_cmd *cmd, int parsed, const char *error,
+			      const struct imap_search_program *prog,
+			      struct imap_search_ctx *ctx_r);
 /* imap_unauth.c: UNAUTHENTICATE (RFC 8437) */
 imap_cmd_func_t imap_cmd_unauthenticate;
 

@@ -6,7 +6,9 @@
  * depth, nodes and ranges), evaluated on the user's lane
  * (imap_search_eval.h: cheap keys first, bodies streamed), and the
  * answer written in pieces no larger than the output room. No EXPUNGE is
- * sent during SEARCH (RFC 9051 7.5.1), so the view is not synced. */
+ * sent during SEARCH (RFC 9051 7.5.1), so the view is not synced.
+ * SORT and THREAD (imap_sort_cmd.c) share the bounds, the start of the
+ * program (imap_search_program_start()) and the failure answer. */
 #include "imap_private.h"
 #include "imap/imap_search_eval.h"
 #include "imap/imap_search_parse.h"
@@ -17,9 +19,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* RFC 9051 leaves the program's size to the server */
-#define IMAP_SEARCH_MAX_NODES 2000
-#define IMAP_SEARCH_MAX_RANGES 10000
+/* RFC 9051 and RFC 5256 leave the program's size to the server */
+const struct imap_search_limits imap_search_cmd_limits = {
+	.max_depth = IMAP_MAX_DEPTH,
+	.max_nodes = 2000,
+	.max_ranges = 10000,
+};
 
 struct imap_search_job {
 	struct imap_cmd *cmd;
@@ -113,45 +118,49 @@ void imap_search_final(struct imap_cmd *cmd)
 	imap_cmd_ok(cmd, NULL, "%sSEARCH completed", cmd->uid ? "UID " : "");
 }
 
-void imap_cmd_search(struct imap_cmd *cmd)
+int imap_search_program_start(struct imap_cmd *cmd, int parsed, const char *error,
+			      const struct imap_search_program *prog,
+			      struct imap_search_ctx *ctx_r)
 {
 	struct imap_session *s = cmd->s;
-	struct imap_search_limits limits = {
-		.max_depth = IMAP_MAX_DEPTH,
-		.max_nodes = IMAP_SEARCH_MAX_NODES,
-		.max_ranges = IMAP_SEARCH_MAX_RANGES,
-	};
-	struct imap_search_job *job = xcalloc(1, sizeof(*job));
-	const char *error;
-	if (imap_search_parse(cmd->args, 0, cmd->count, &limits, &job->prog, &error) < 0) {
-		bool badcharset = job->prog.failure == IMAP_SEARCH_FAIL_BADCHARSET;
-		char text[200];
-		snprintf(text, sizeof(text), "%s", error);
-		imap_search_job_free(job);
-		/* RFC 9051 6.4.4: an unknown charset is NO [BADCHARSET] */
-		if (badcharset)
-			imap_cmd_no(cmd, "BADCHARSET (UTF-8 US-ASCII)", "%s", text);
+	if (parsed < 0) {
+		/* RFC 9051 6.4.4, RFC 5256 3: an unknown charset is
+		 * NO [BADCHARSET] */
+		if (prog->failure == IMAP_SEARCH_FAIL_BADCHARSET)
+			imap_cmd_no(cmd, "BADCHARSET (UTF-8 US-ASCII)", "%.199s", error);
 		else
-			imap_cmd_bad(cmd, "%s", text);
-		return;
+			imap_cmd_bad(cmd, "%.199s", error);
+		return -1;
 	}
 	/* rev2: RFC 9051 6.4.4 has no RECENT, NEW or OLD (no \Recent) */
-	if (s->rev2 && imap_search_program_uses_recent(&job->prog)) {
+	if (s->rev2 && imap_search_program_uses_recent(prog)) {
+		imap_cmd_bad(cmd, "%s RECENT, NEW and OLD are not in IMAP4rev2", cmd->name);
+		return -1;
+	}
+	const struct imap_selected *sel = s->sel;
+	if (!s->rev2 && sel->recent_count > 0) {
+		ctx_r->recent_first = sel->recent[0].first;
+		ctx_r->recent_end = sel->recent[sel->recent_count - 1].end;
+	}
+	ctx_r->saved = sel->saved;
+	ctx_r->saved_count = sel->saved_count;
+	return 0;
+}
+
+void imap_cmd_search(struct imap_cmd *cmd)
+{
+	struct imap_search_job *job = xcalloc(1, sizeof(*job));
+	const char *error = NULL;
+	int parsed = imap_search_parse(cmd->args, 0, cmd->count, &imap_search_cmd_limits,
+				       &job->prog, &error);
+	if (imap_search_program_start(cmd, parsed, error, &job->prog, &job->ctx) < 0) {
 		imap_search_job_free(job);
-		imap_cmd_bad(cmd, "SEARCH RECENT, NEW and OLD are not in IMAP4rev2");
 		return;
 	}
 	job->cmd = cmd;
 	job->uses_modseq = imap_search_program_uses_modseq(&job->prog);
 	if (job->uses_modseq)
 		imap_condstore_activate(cmd); /* RFC 7162 3.1 */
-	const struct imap_selected *sel = s->sel;
-	if (!s->rev2 && sel->recent_count > 0) {
-		job->ctx.recent_first = sel->recent[0].first;
-		job->ctx.recent_end = sel->recent[sel->recent_count - 1].end;
-	}
-	job->ctx.saved = sel->saved;
-	job->ctx.saved_count = sel->saved_count;
 	imap_cmd_wait(cmd);
-	imap_store_run(s, imap_search_work, imap_search_done, job);
+	imap_store_run(cmd->s, imap_search_work, imap_search_done, job);
 }

@@ -149,18 +149,19 @@ static int imap_select_read(struct imap_select_job *job, struct store *store,
 		sel_recent_add(sel, first, store_view_uidnext(sel->view));
 		job->recent = sel_recent_total(sel);
 	}
+	/* rev1 EXAMINE: the mailbox's \Recent count, not claimed; rev2 has
+	 * no RECENT response (RFC 9051 Appendix E) */
 	struct store_mailbox_status st;
-	if (store_mailbox_status(store, job->address, sel->name, &st, error_r) == 0) {
-		if (!job->claim_recent)
-			job->recent = st.recent;
-		memcpy(job->mailboxid, st.mailboxid, sizeof(job->mailboxid));
-	}
-	/* from the index's unseen index and keyword list: no read of every
-	 * message (store_view.h) */
+	if (!job->claim_recent && !job->rev2 &&
+	    store_mailbox_status(store, job->address, sel->name, &st, error_r) == 0)
+		job->recent = st.recent;
+	/* from the index's unseen index, keyword list and MAILBOXID: no
+	 * read of every message (store_view.h) */
 	struct store_view_select_info info;
 	if (store_view_select_info(sel->view, IMAP_SELECT_KEYWORDS_MAX, job->pool, &info,
 				   error_r) < 0)
 		return -1;
+	memcpy(job->mailboxid, info.mailboxid, sizeof(job->mailboxid));
 	job->first_unseen = info.first_unseen_seq;
 	job->keywords = keywords_text(job->pool, info.keywords, info.keyword_count);
 	sel->exists = store_view_count(sel->view);

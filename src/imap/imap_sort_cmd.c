@@ -25,10 +25,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* as SEARCH's: RFC 5256 leaves the program's size to the server */
-#define IMAP_SORT_MAX_NODES 2000
-#define IMAP_SORT_MAX_RANGES 10000
-
 struct imap_sort_job {
 	struct imap_cmd *cmd;
 	struct imap_sort_program prog;
@@ -196,41 +192,17 @@ static void imap_sort_done(void *ctx)
 
 static void sort_or_thread(struct imap_cmd *cmd, bool thread)
 {
-	struct imap_session *s = cmd->s;
-	struct imap_search_limits limits = {
-		.max_depth = IMAP_MAX_DEPTH,
-		.max_nodes = IMAP_SORT_MAX_NODES,
-		.max_ranges = IMAP_SORT_MAX_RANGES,
-	};
 	struct imap_sort_job *job = xcalloc(1, sizeof(*job));
-	const char *error;
-	if (imap_sort_parse(cmd->args, 0, cmd->count, thread, &limits, &job->prog, &error) < 0) {
-		bool badcharset = job->prog.search.failure == IMAP_SEARCH_FAIL_BADCHARSET;
-		char text[200];
-		snprintf(text, sizeof(text), "%s", error);
+	const char *error = NULL;
+	int parsed = imap_sort_parse(cmd->args, 0, cmd->count, thread, &imap_search_cmd_limits,
+				     &job->prog, &error);
+	if (imap_search_program_start(cmd, parsed, error, &job->prog.search, &job->ctx) < 0) {
 		imap_sort_job_free(job);
-		/* RFC 5256 3: an unknown charset is NO [BADCHARSET] */
-		if (badcharset)
-			imap_cmd_no(cmd, "BADCHARSET (UTF-8 US-ASCII)", "%s", text);
-		else
-			imap_cmd_bad(cmd, "%s", text);
-		return;
-	}
-	if (s->rev2 && imap_search_program_uses_recent(&job->prog.search)) {
-		imap_sort_job_free(job);
-		imap_cmd_bad(cmd, "RECENT, NEW and OLD are not in IMAP4rev2");
 		return;
 	}
 	job->cmd = cmd;
-	const struct imap_selected *sel = s->sel;
-	if (!s->rev2 && sel->recent_count > 0) {
-		job->ctx.recent_first = sel->recent[0].first;
-		job->ctx.recent_end = sel->recent[sel->recent_count - 1].end;
-	}
-	job->ctx.saved = sel->saved;
-	job->ctx.saved_count = sel->saved_count;
 	imap_cmd_wait(cmd);
-	imap_store_run(s, imap_sort_work, imap_sort_done, job);
+	imap_store_run(cmd->s, imap_sort_work, imap_sort_done, job);
 }
 
 void imap_cmd_sort(struct imap_cmd *cmd)

@@ -12,7 +12,8 @@
  * Every live worker is in workers[] (current generation) or retiring[]
  * (older ones) until waitpid says it is gone, and holds one row of the
  * shared per-address counts. When rows run short, the oldest retiring
- * workers are told to stop now (SIGTERM) and a reload waits for them.
+ * workers are told to stop now (SIGTERM) and a reload waits for them
+ * (master_reload.c: the reload and the retiring generations).
  * Children die with the master (PR_SET_PDEATHSIG).
  *
  * Children are supervised by kind (server.h: workers here, the queue
@@ -20,9 +21,7 @@
  * row in the children table (master_child.c) with the master's end of a
  * typed channel (lib/channel.h), made before fork; the master waits on an
  * ioloop with a signalfd for the signals above and every channel. */
-#include "server.h"
-#include "master_child.h"
-#include "master_runner.h"
+#include "master_private.h"
 #include "relay/runner.h"
 #include "relay/smarthost.h"
 #include "worker_limits.h"
@@ -44,54 +43,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MASTER_MAX_WORKERS 64
-/* older generations still serving a client after a reload */
-#define MASTER_MAX_RETIRING 128
-#define MASTER_LIMIT_ROWS (MASTER_MAX_WORKERS + MASTER_MAX_RETIRING)
-
-struct master_retiring {
-	pid_t pid;           /* 0: free */
-	unsigned long long seq; /* retire order: lower is older */
-	bool stopped;        /* SIGTERM sent to make room */
-};
-
-struct master;
-
 /* How each kind of child runs, once forked. */
 struct master_kind {
 	int (*run)(struct master *m, const struct child_start *start, unsigned row);
-};
-
-struct master {
-	struct cli_ctx *cli;
-	struct config *config;
-	struct tls_ctx *tls;
-	struct listener_set listeners;
-	unsigned nworkers;
-	pid_t workers[MASTER_MAX_WORKERS];
-	time_t started[MASTER_MAX_WORKERS];
-	/* a slot whose worker died at once is refilled a second later by a
-	 * timer, so the loop keeps forwarding channel messages meanwhile */
-	struct master_respawn {
-		struct master *m;
-		unsigned idx;
-		struct timeout *to;
-	} respawn[MASTER_MAX_WORKERS];
-	/* every live process holds a row, so this never overflows */
-	struct master_retiring retiring[MASTER_LIMIT_ROWS];
-	unsigned long long retire_seq;
-	bool stopping;
-	bool reload_pending; /* SIGHUP waiting for rows to free up */
-	/* per-address connection counts shared by all workers: one row per
-	 * live worker process, old generations included */
-	struct worker_limits_shared *limits;
-	pid_t row_owner[MASTER_LIMIT_ROWS];
-	struct master_children *children;
-	struct master_runner runner; /* the queue runner (master_runner.h) */
-	unsigned generation; /* raised by each reload */
-	struct ioloop *loop;
-	int signal_fd;
-	struct io *signal_io;
 };
 
 static int master_run_worker(struct master *m, const struct child_start *start,
@@ -120,7 +74,7 @@ static int master_row_take(struct master *m)
 	return -1;
 }
 
-static unsigned master_rows_free(const struct master *m)
+unsigned master_rows_free(const struct master *m)
 {
 	unsigned n = 0;
 	for (unsigned r = 0; r < MASTER_LIMIT_ROWS; r++)
@@ -149,7 +103,7 @@ static void master_close_inherited(struct master *m)
 	close(ioloop_fd(m->loop));
 }
 
-static pid_t master_spawn(struct master *m, enum child_kind kind, unsigned idx)
+pid_t master_spawn(struct master *m, enum child_kind kind, unsigned idx)
 {
 	const char *kname = child_kind_name(kind), *error;
 	int row = master_row_take(m);
@@ -208,14 +162,6 @@ static void master_signal_all(struct master *m, int sig)
 	}
 }
 
-static unsigned master_retiring_count(const struct master *m)
-{
-	unsigned n = 0;
-	for (unsigned i = 0; i < MASTER_LIMIT_ROWS; i++)
-		n += m->retiring[i].pid > 0;
-	return n;
-}
-
 static unsigned master_alive(const struct master *m)
 {
 	unsigned n = 0;
@@ -223,56 +169,6 @@ static unsigned master_alive(const struct master *m)
 		n += m->workers[i] > 0;
 	return n + master_retiring_count(m) + master_runner_alive(&m->runner);
 }
-
-/* Moves a current worker to the retiring table and tells it to stop
- * accepting. A slot is always free: each live process holds a row. */
-static void master_retire(struct master *m, unsigned idx)
-{
-	for (unsigned j = 0; j < MASTER_LIMIT_ROWS; j++) {
-		if (m->retiring[j].pid != 0)
-			continue;
-		m->retiring[j] = (struct master_retiring){
-			.pid = m->workers[idx], .seq = ++m->retire_seq };
-		kill(m->workers[idx], SIGUSR2); /* retire: no new connections */
-		m->workers[idx] = 0;
-		return;
-	}
-	panic("event=retiring_table_full pid=%d", (int)m->workers[idx]);
-}
-
-/* Keeps `want` rows free for the next generation, counting rows that
- * stopped workers will give back: the oldest retiring workers are told to
- * drain now (SIGTERM: idle sessions closed at once, transactions finish).
- * At most MASTER_MAX_RETIRING keep serving. Returns whether `want` rows
- * are free right now. */
-static bool master_make_room(struct master *m, unsigned want)
-{
-	unsigned free_rows = master_rows_free(m);
-	unsigned coming = 0, active = 0;
-	for (unsigned i = 0; i < MASTER_LIMIT_ROWS; i++) {
-		if (m->retiring[i].pid > 0 && m->retiring[i].stopped)
-			coming++;
-		else if (m->retiring[i].pid > 0)
-			active++;
-	}
-	while ((free_rows + coming < want || active > MASTER_MAX_RETIRING) && active > 0) {
-		struct master_retiring *oldest = NULL;
-		for (unsigned i = 0; i < MASTER_LIMIT_ROWS; i++) {
-			struct master_retiring *r = &m->retiring[i];
-			if (r->pid > 0 && !r->stopped && (oldest == NULL || r->seq < oldest->seq))
-				oldest = r;
-		}
-		oldest->stopped = true;
-		kill(oldest->pid, SIGTERM);
-		log_warn("event=retiring_stopped pid=%d reason=\"too many retiring workers\"",
-			 (int)oldest->pid);
-		coming++;
-		active--;
-	}
-	return free_rows >= want;
-}
-
-static void master_reload(struct master *m);
 
 static void master_on_respawn(void *ctx)
 {
@@ -327,66 +223,6 @@ static void master_reap(struct master *m)
 	}
 	if (m->reload_pending && !m->stopping && master_rows_free(m) >= m->nworkers)
 		master_reload(m);
-}
-
-static void master_reload(struct master *m)
-{
-	/* a new generation needs a row per worker before the old one retires */
-	if (!master_make_room(m, m->nworkers)) {
-		if (!m->reload_pending)
-			log_warn("event=reload_deferred retiring=%u reason=\"waiting for "
-				 "retiring workers to exit\"", master_retiring_count(m));
-		m->reload_pending = true;
-		return;
-	}
-	m->reload_pending = false;
-	struct config *nc;
-	const char *error;
-	if (config_load(m->cli->data_dir, m->cli->config_file, m->cli->overrides,
-			m->cli->override_count, &nc, &error) < 0) {
-		log_error("event=reload_failed error=%s", log_str(error));
-		return;
-	}
-	if (smarthost_check(nc, &error) < 0) { /* the old runner goes on */
-		log_error("event=reload_failed error=%s", log_str(error));
-		config_free(&nc);
-		return;
-	}
-	struct tls_ctx *ntls = tls_ctx_create(nc->tls_cert, nc->tls_key, nc->data_dir,
-					      nc->hostname, &error);
-	if (ntls == NULL) {
-		log_error("event=reload_failed error=%s", log_str(error));
-		config_free(&nc);
-		return;
-	}
-	server_fit_fd_limit(nc, m->listeners.count);
-	/* listeners stay as bound at start: changing them needs a restart */
-	const char *restart = config_restart_keys(m->config, nc);
-	if (restart != NULL)
-		log_warn("event=reload_needs_restart keys=%s reason=\"bound or sized "
-			 "at start; the old values stay until postel serve restarts\"", restart);
-	str_t a = STR_INIT, b = STR_INIT;
-	config_dump(m->config, &a);
-	config_dump(nc, &b);
-	log_info("event=reload changed=%s", strcmp(str_c(&a), str_c(&b)) ? "yes" : "no");
-	str_free(&a);
-	str_free(&b);
-	/* The old generation keeps pointers into the old config and TLS
-	 * context in its own address space; the master can free its copies. */
-	for (unsigned i = 0; i < m->nworkers; i++) {
-		if (m->workers[i] > 0)
-			master_retire(m, i);
-	}
-	config_free(&m->config);
-	tls_ctx_destroy(&m->tls);
-	m->config = nc;
-	m->tls = ntls;
-	m->generation++;
-	for (unsigned i = 0; i < m->nworkers; i++)
-		master_spawn(m, CHILD_WORKER, i);
-	master_runner_reload(&m->runner, m->config->relay);
-	/* room for the next reload, and no more than MASTER_MAX_RETIRING */
-	master_make_room(m, m->nworkers);
 }
 
 static void master_on_signal(void *ctx)

@@ -253,6 +253,9 @@ int store_index_deleted(struct store_index *idx, int64_t mailbox_id,
 int store_index_keywords(struct store_index *idx, int64_t mailbox_id,
 			 unsigned max, pool_t *pool, const char ***names_r,
 			 unsigned *count_r, const char **error_r);
+/* The mailbox's RFC 8474 MAILBOXID (mailboxes.objectid; "" if none). */
+int store_index_mailbox_objectid(struct store_index *idx, int64_t mailbox_id,
+				 char objectid_r[STORE_OBJECTID_SIZE], const char **error_r);
 /* The rows of these UIDs (ascending) that exist, in UID order (pool). */
 int store_index_messages_get(struct store_index *idx, int64_t mailbox_id,
 			     const uint32_t *uids, unsigned count, pool_t *pool,

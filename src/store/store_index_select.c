@@ -2,10 +2,12 @@
  * STORE and FETCH without a read of every message of the mailbox
  * (store_index.h): the first message without \Seen (from the partial
  * index messages_unseen, schema version 6), the mailbox's keyword list
- * (kept by triggers, store_index_schema.c), and the rows of a batch of
+ * (kept by triggers, store_index_schema.c) and MAILBOXID (schema
+ * version 7), and the rows of a batch of
  * UIDs (a range scan when the batch is dense, point lookups when not). */
 #include "store/store_index_private.h"
 
+#include <stdio.h>
 #include <string.h>
 
 int store_index_first_unseen(struct store_index *idx, int64_t mailbox_id,
@@ -65,6 +67,28 @@ int store_index_keywords(struct store_index *idx, int64_t mailbox_id,
 		return index_error(idx, rc, "keywords", error_r);
 	*names_r = names;
 	*count_r = count;
+	return 0;
+}
+
+int store_index_mailbox_objectid(struct store_index *idx, int64_t mailbox_id,
+				 char objectid_r[STORE_OBJECTID_SIZE], const char **error_r)
+{
+	sqlite3_stmt *stmt;
+	int rc = index_prepare(idx, INDEX_STMT_MAILBOX_OBJECTID,
+		"SELECT objectid FROM mailboxes WHERE id = ?1", &stmt);
+	if (rc != SQLITE_OK)
+		return index_error(idx, rc, "mailbox objectid", error_r);
+	sqlite3_bind_int64(stmt, 1, mailbox_id);
+	rc = sqlite3_step(stmt);
+	const char *oid = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(stmt, 0) : NULL;
+	snprintf(objectid_r, STORE_OBJECTID_SIZE, "%s", oid != NULL ? oid : "");
+	index_stmt_done(stmt);
+	if (rc == SQLITE_DONE) {
+		*error_r = "mailbox objectid: mailbox vanished";
+		return -1;
+	}
+	if (rc != SQLITE_ROW)
+		return index_error(idx, rc, "mailbox objectid", error_r);
 	return 0;
 }
 

@@ -1,7 +1,7 @@
 /* store_maildir_select.c: the maildir-sqlite side of the view calls that
  * read only what they need (store_view.h store_view_select_info(),
  * store_view_list_uids(), store_view_deleted()): SELECT's first unseen
- * message and keywords in one snapshot, the rows of a batch of UIDs, and
+ * message, keywords and MAILBOXID in one snapshot, the rows of a batch of UIDs, and
  * the \Deleted ones. Neither reads every
  * message of the mailbox nor scans its folder; a retry on a rebuilt
  * index when SQLite reports damage, as store_maildir_view.c does. */
@@ -30,6 +30,9 @@ static int select_info_once(struct maildir_store *s,
 		ret = store_index_keywords(idx, mb.id, max_keywords, pool,
 					   &info_r->keywords,
 					   &info_r->keyword_count, error_r);
+	if (ret == 0)
+		ret = store_index_mailbox_objectid(idx, mb.id, info_r->mailboxid,
+						   error_r);
 	store_index_read_end(idx);
 	return ret;
 }

@@ -120,16 +120,18 @@ int store_view_list(struct store_view *view, pool_t *pool,
 		    struct store_message_info **messages_r, unsigned *count_r,
 		    const char **error_r);
 
-/* What SELECT reports (RFC 3501 6.3.1 [UNSEEN], RFC 9051 7.3.5 FLAGS)
- * without a read of every message: the first message of the map without
- * \Seen (from an index of the unseen ones) and the mailbox's keywords:
- * every keyword one of its messages was ever given, sorted, at most
- * max_keywords (pool). */
+/* What SELECT reports (RFC 3501 6.3.1 [UNSEEN], RFC 9051 7.3.5 FLAGS,
+ * RFC 8474 4.3 MAILBOXID) without a read of every message: the first
+ * message of the map without \Seen (from an index of the unseen ones),
+ * the mailbox's keywords: every keyword one of its messages was ever
+ * given, sorted, at most max_keywords (pool), and its MAILBOXID (as
+ * store_mailbox_status() gives it). */
 struct store_view_select_info {
 	uint32_t first_unseen_uid;   /* 0: every message is seen */
 	unsigned first_unseen_seq;   /* its sequence number in the map */
 	const char **keywords;
 	unsigned keyword_count;
+	char mailboxid[STORE_OBJECTID_SIZE]; /* "" if the backend has none */
 };
 int store_view_select_info(struct store_view *view, unsigned max_keywords,
 			   pool_t *pool, struct store_view_select_info *info_r,

@@ -2,7 +2,8 @@
  * only what they need, through the public store headers only:
  * store_view_select_info() (SELECT's first unseen message and the
  * mailbox's keywords, whether given by STORE, by APPEND or by COPY; a
- * message appended after the view's sync is not counted),
+ * message appended after the view's sync is not counted; its MAILBOXID,
+ * the one STATUS gives, kept by RENAME),
  * store_view_list_uids() (a batch of a FETCH: dense and sparse sets,
  * expunged messages left out), store_view_deleted() (EXPUNGE's \Deleted
  * messages of the map) and store_view_set_flags_result() (what
@@ -125,6 +126,30 @@ static void test_select_keywords(void **state)
 	assert_int_equal(info.keyword_count, 1);
 	assert_string_equal(info.keywords[0], "Appended");
 	assert_int_equal(info.first_unseen_seq, 1);
+	store_view_close(&v);
+}
+
+/* RFC 8474 4.3: SELECT's MAILBOXID comes with the rest of its facts,
+ * the same as store_mailbox_status()'s, one per mailbox, kept by RENAME */
+static void test_select_mailboxid(void **state)
+{
+	struct suite *s = *state;
+	const char *error;
+	assert_true(store_mailbox_create(s->store, SUITE_USER, "Box", &error) >= 0);
+	struct store_view *v = suite_view(s->store, "INBOX");
+	struct store_view_select_info info = select_info(s, v, 10);
+	store_view_close(&v);
+	assert_true(strlen(info.mailboxid) > 1);
+	assert_string_equal(info.mailboxid, suite_check_status(s, "INBOX").mailboxid);
+	char box[STORE_OBJECTID_SIZE];
+	v = suite_view(s->store, "Box");
+	memcpy(box, select_info(s, v, 10).mailboxid, sizeof(box));
+	store_view_close(&v);
+	assert_string_equal(box, suite_check_status(s, "Box").mailboxid);
+	assert_string_not_equal(box, info.mailboxid);
+	assert_int_equal(store_mailbox_rename(s->store, SUITE_USER, "Box", "Renamed", &error), 0);
+	v = suite_view(s->store, "Renamed");
+	assert_string_equal(select_info(s, v, 10).mailboxid, box);
 	store_view_close(&v);
 }
 
@@ -254,6 +279,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		SUITE_TEST(test_select_first_unseen),
 		SUITE_TEST(test_select_keywords),
+		SUITE_TEST(test_select_mailboxid),
 		SUITE_TEST(test_list_uids),
 		SUITE_TEST(test_deleted),
 		SUITE_TEST(test_set_flags_result),
