@@ -30,6 +30,22 @@
 	" '\\\\'), ' ', '\",\"') || '\"]')" \
 	" WHERE value != '' AND substr(value, 1, 1) != '\\'"
 
+/* The expunge trigger of versions 4 to 8: the mailbox counters, the
+ * expunge log entry with its time, and HIGHESTMODSEQ set to next (an SQL
+ * expression of the mailboxes row) before the entry takes it. */
+#define STORE_INDEX_EXPUNGE_TRIGGER(next) \
+	"CREATE TRIGGER messages_del AFTER DELETE ON messages BEGIN" \
+	" UPDATE mailboxes SET n_messages = n_messages - 1," \
+	"  n_size = n_size - old.size," \
+	"  n_unseen = n_unseen - ((old.sysflags & 1) = 0)," \
+	"  n_deleted = n_deleted - ((old.sysflags & 8) != 0)," \
+	"  highestmodseq = " next \
+	"  WHERE id = old.mailbox_id;" \
+	" INSERT OR REPLACE INTO expunges (mailbox_id, uid, modseq, expunged_at)" \
+	"  SELECT old.mailbox_id, old.uid, highestmodseq," \
+	"  CAST(strftime('%s', 'now') AS INTEGER) FROM mailboxes" \
+	"  WHERE id = old.mailbox_id; END;"
+
 /* What version 8 changes in version 7: the expunge trigger only. Existing
  * MODSEQs stay as they are (values only grow from here), so no row is
  * read or rewritten. The trigger needs the connection's function
@@ -37,17 +53,7 @@
  * without it fails (and changes nothing) rather than reusing a MODSEQ. */
 #define STORE_INDEX_V8 \
 	"DROP TRIGGER IF EXISTS messages_del;" \
-	"CREATE TRIGGER messages_del AFTER DELETE ON messages BEGIN" \
-	" UPDATE mailboxes SET n_messages = n_messages - 1," \
-	"  n_size = n_size - old.size," \
-	"  n_unseen = n_unseen - ((old.sysflags & 1) = 0)," \
-	"  n_deleted = n_deleted - ((old.sysflags & 8) != 0)," \
-	"  highestmodseq = postel_txn_modseq(id, highestmodseq)" \
-	"  WHERE id = old.mailbox_id;" \
-	" INSERT OR REPLACE INTO expunges (mailbox_id, uid, modseq, expunged_at)" \
-	"  SELECT old.mailbox_id, old.uid, highestmodseq," \
-	"  CAST(strftime('%s', 'now') AS INTEGER) FROM mailboxes" \
-	"  WHERE id = old.mailbox_id; END;" \
+	STORE_INDEX_EXPUNGE_TRIGGER("postel_txn_modseq(id, highestmodseq)") \
 	"PRAGMA user_version=8;"
 
 /* What version 7 adds to version 6: nullable columns (no row is
@@ -106,17 +112,7 @@
 	"ALTER TABLE mailboxes ADD COLUMN expunge_horizon INTEGER NOT NULL DEFAULT 0;" \
 	"ALTER TABLE expunges ADD COLUMN expunged_at INTEGER NOT NULL DEFAULT 0;" \
 	"DROP TRIGGER IF EXISTS messages_del;" \
-	"CREATE TRIGGER messages_del AFTER DELETE ON messages BEGIN" \
-	" UPDATE mailboxes SET n_messages = n_messages - 1," \
-	"  n_size = n_size - old.size," \
-	"  n_unseen = n_unseen - ((old.sysflags & 1) = 0)," \
-	"  n_deleted = n_deleted - ((old.sysflags & 8) != 0)," \
-	"  highestmodseq = highestmodseq + 1" \
-	"  WHERE id = old.mailbox_id;" \
-	" INSERT OR REPLACE INTO expunges (mailbox_id, uid, modseq, expunged_at)" \
-	"  SELECT old.mailbox_id, old.uid, highestmodseq," \
-	"  CAST(strftime('%s', 'now') AS INTEGER) FROM mailboxes" \
-	"  WHERE id = old.mailbox_id; END;" \
+	STORE_INDEX_EXPUNGE_TRIGGER("highestmodseq + 1") \
 	"PRAGMA user_version=4;"
 
 /* What version 3 adds to version 2, shared by a new index and the

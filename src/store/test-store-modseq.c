@@ -67,6 +67,20 @@ static int64_t sql_int(struct test_store_fixture *f, const char *sql)
 	return v;
 }
 
+/* The user's index handle and INBOX's row id. */
+static struct store_index *inbox_index(struct test_store_fixture *f, int64_t *id_r)
+{
+	const char *name, *error;
+	struct store_address addr;
+	struct maildir_user *user;
+	struct store_index_mailbox mb;
+	assert_int_equal(store_target_parse(USER, "INBOX", &addr, &name, &error), 0);
+	assert_int_equal(maildir_mailbox_get((struct maildir_store *)f->store, &addr,
+					     name, false, &user, &mb, &error), 0);
+	*id_r = mb.id;
+	return user->index;
+}
+
 static void test_store_one_modseq(void **state)
 {
 	struct test_store_fixture *f = *state;
@@ -123,28 +137,21 @@ static void test_expunge_one_modseq(void **state)
 	assert_int_equal(sql_int(f, "SELECT max(modseq) FROM expunges"), before + 1);
 	/* and the trim keeps that MODSEQ whole: 3 asked, all N / 2 stay */
 	int64_t id;
-	struct maildir_user *user;
-	struct store_index_mailbox mb;
-	struct store_address addr;
-	const char *name;
-	assert_int_equal(store_target_parse(USER, "INBOX", &addr, &name, &error), 0);
-	assert_int_equal(maildir_mailbox_get((struct maildir_store *)f->store, &addr,
-					     name, false, &user, &mb, &error), 0);
-	id = mb.id;
+	struct store_index *idx = inbox_index(f, &id);
 	uint64_t horizon;
-	assert_int_equal(store_index_begin(user->index, &error), 0);
-	assert_int_equal(store_index_expunges_trim(user->index, id, time(NULL) + 10, 0,
+	assert_int_equal(store_index_begin(idx, &error), 0);
+	assert_int_equal(store_index_expunges_trim(idx, id, time(NULL) + 10, 0,
 						   3, &horizon, &error), 0);
-	assert_int_equal(store_index_commit(user->index, &error), 0);
+	assert_int_equal(store_index_commit(idx, &error), 0);
 	assert_int_equal(sql_int(f, "SELECT count(*) FROM expunges"), N / 2);
 	assert_int_equal(horizon, 0);
 	/* a later expunge: the older MODSEQ may go now, the newest stays */
 	assert_int_equal(store_mailbox_expunge(f->store, USER, "INBOX", &uids[N - 1], 1,
 					       &n, &error), 0);
-	assert_int_equal(store_index_begin(user->index, &error), 0);
-	assert_int_equal(store_index_expunges_trim(user->index, id, time(NULL) + 10, 0,
+	assert_int_equal(store_index_begin(idx, &error), 0);
+	assert_int_equal(store_index_expunges_trim(idx, id, time(NULL) + 10, 0,
 						   1, &horizon, &error), 0);
-	assert_int_equal(store_index_commit(user->index, &error), 0);
+	assert_int_equal(store_index_commit(idx, &error), 0);
 	assert_int_equal(sql_int(f, "SELECT count(*) FROM expunges"), 1);
 	assert_int_equal(horizon, before + 1);
 }
@@ -157,20 +164,14 @@ static void test_txn_rule(void **state)
 	uint32_t uids[2];
 	deliver_n(f, uids, 2);
 	uint64_t h = highest(f);
-	struct maildir_user *user;
-	struct store_index_mailbox mb;
-	struct store_address addr;
-	const char *name;
-	assert_int_equal(store_target_parse(USER, "INBOX", &addr, &name, &error), 0);
-	assert_int_equal(maildir_mailbox_get((struct maildir_store *)f->store, &addr,
-					     name, false, &user, &mb, &error), 0);
-	struct store_index *idx = user->index;
+	int64_t id;
+	struct store_index *idx = inbox_index(f, &id);
 	uint64_t m1, m2, m3;
 	assert_int_equal(store_index_begin(idx, &error), 0);
-	assert_int_equal(store_index_message_set_flags(idx, mb.id, uids[0], "\\Seen",
+	assert_int_equal(store_index_message_set_flags(idx, id, uids[0], "\\Seen",
 						       STORE_FLAG_SEEN, &m1, &error), 0);
 	/* changed twice: still this transaction's value, above h */
-	assert_int_equal(store_index_message_set_flags(idx, mb.id, uids[0], "",
+	assert_int_equal(store_index_message_set_flags(idx, id, uids[0], "",
 						       0, &m2, &error), 0);
 	assert_int_equal(m1, h + 1);
 	assert_int_equal(m2, h + 1);
@@ -178,8 +179,8 @@ static void test_txn_rule(void **state)
 	 * floor): the next change goes above it, never below */
 	assert_int_equal(sqlite3_exec(idx->db, t_printf("UPDATE mailboxes SET"
 		" highestmodseq = %llu WHERE id = %lld", (unsigned long long)h + 50,
-		(long long)mb.id), NULL, NULL, NULL), SQLITE_OK);
-	assert_int_equal(store_index_message_set_flags(idx, mb.id, uids[1], "\\Seen",
+		(long long)id), NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(store_index_message_set_flags(idx, id, uids[1], "\\Seen",
 						       STORE_FLAG_SEEN, &m3, &error), 0);
 	assert_int_equal(m3, h + 51);
 	store_index_rollback(idx);
@@ -187,12 +188,12 @@ static void test_txn_rule(void **state)
 	/* after the rollback h + 1 is free again and the next transaction
 	 * takes it; after its commit the one after that goes above */
 	assert_int_equal(store_index_begin(idx, &error), 0);
-	assert_int_equal(store_index_message_set_flags(idx, mb.id, uids[0], "\\Seen",
+	assert_int_equal(store_index_message_set_flags(idx, id, uids[0], "\\Seen",
 						       STORE_FLAG_SEEN, &m1, &error), 0);
 	assert_int_equal(store_index_commit(idx, &error), 0);
 	assert_int_equal(m1, h + 1);
 	assert_int_equal(store_index_begin(idx, &error), 0);
-	assert_int_equal(store_index_message_set_flags(idx, mb.id, uids[1], "\\Seen",
+	assert_int_equal(store_index_message_set_flags(idx, id, uids[1], "\\Seen",
 						       STORE_FLAG_SEEN, &m2, &error), 0);
 	assert_int_equal(store_index_commit(idx, &error), 0);
 	assert_int_equal(m2, h + 2);
