@@ -44,7 +44,9 @@ Environment: POSTEL_BIN [./build/postel], BENCH_RESYNC_MESSAGES [50000],
 BENCH_RESYNC_CHANGES [500] (flag changes, and as many expunges),
 BENCH_ROUNDS [5], BENCH_KEEP=1, BENCH_RESYNC_FORCE=1 (use ENABLE QRESYNC and
 SELECT (QRESYNC) even where QRESYNC is not advertised: for a server whose
-extension works before it is announced).
+extension works before it is announced), BENCH_RESYNC_TRANSCRIPT=DIR (write
+each server's last reconnect, both directions, to DIR/<server>.txt, to
+compare where the bytes go).
 """
 import os
 import pathlib
@@ -60,6 +62,7 @@ import imap  # noqa: E402  (servers, message files, passwords)
 import pop3  # noqa: E402
 
 MESSAGES = int(os.environ.get("BENCH_RESYNC_MESSAGES", "50000"))
+TRANSCRIPT = os.environ.get("BENCH_RESYNC_TRANSCRIPT")
 CHANGES = int(os.environ.get("BENCH_RESYNC_CHANGES", "500"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 USER = f"user0@{imap.DOMAIN}"
@@ -78,6 +81,7 @@ class Wire:
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf, self.rx, self.tx, self.tag = b"", 0, 0, 0
+        self.log = []  # (direction, bytes): the transcript
         self.greeting = self.response()
 
     def fill(self):
@@ -86,6 +90,7 @@ class Wire:
             raise ConnectionError("server closed the connection")
         self.rx += len(data)
         self.buf += data
+        self.log.append(("S", data))
 
     def response(self):
         """One response, literals inline (a line ending in {N} goes on)."""
@@ -113,6 +118,7 @@ class Wire:
         out = tag + b" " + text.encode() + b"\r\n"
         self.sock.sendall(out)
         self.tx += len(out)
+        self.log.append(("C", out))
         untagged = []
         for _ in range(10 * MESSAGES + 1000):
             try:
@@ -262,7 +268,25 @@ def qresync_select(copy, uids):
     return cmd + "))"
 
 
-def resync(port, pid, copy, want):
+def keep_transcript(name, c):
+    """BENCH_RESYNC_TRANSCRIPT: the reconnect as sent and received."""
+    if not TRANSCRIPT:
+        return
+    path = pathlib.Path(TRANSCRIPT)
+    path.mkdir(parents=True, exist_ok=True)
+    turns = []  # consecutive chunks of one direction joined, then split in lines
+    for who, data in c.log:
+        if turns and turns[-1][0] == who:
+            turns[-1][1].append(data)
+        else:
+            turns.append((who, [data]))
+    with open(path / f"{name}.txt", "wb") as f:
+        for who, chunks in turns:
+            f.write(b"".join(b"%s: %s\n" % (who.encode(), line)
+                             for line in b"".join(chunks).split(b"\r\n") if line))
+
+
+def resync(port, pid, copy, want, name):
     """Step 4, the figure: ((seconds, sync seconds, bytes, fetches,
     vanished, server CPU seconds), the client's copy after it)."""
     cpu0 = pop3.tree_cpu(pid)
@@ -299,6 +323,7 @@ def resync(port, pid, copy, want):
     c.ok("LOGOUT")
     t2 = time.monotonic()
     c.close()
+    keep_transcript(name, c)
     time.sleep(0.05)  # the server's session process ends and is reaped
     cpu = pop3.tree_cpu(pid) - cpu0
     if uids != want:
@@ -375,7 +400,7 @@ def main():
             for name, port in ports.items():
                 try:
                     want = change(port, copies[name]["uids"], r)
-                    res, copies[name] = resync(port, pids[name], copies[name], want)
+                    res, copies[name] = resync(port, pids[name], copies[name], want, name)
                 except (AssertionError, OSError) as e:
                     failed = f"{name}, round {r + 1}: {str(e)[:300]}"
                     break

@@ -222,6 +222,8 @@ static int index_try_open(const char *path, bool check,
 		return -1;
 	if (check && index_check_integrity(idx, error_r) < 0)
 		return -1;
+	if (index_txn_modseq_register(idx, error_r) < 0)
+		return -1;
 	return index_schema_update(idx, error_r);
 }
 

@@ -5,8 +5,10 @@
  * for older MODSEQs from the UIDs still present. An entry goes only when
  * it is both older than max_age and not among the newest max_count of
  * its mailbox; entries migrated from schema 3 have no time (0) and count
- * as old. mailboxes.expunge_horizon is the largest MODSEQ ever trimmed:
- * changes since X are complete in the log iff X >= horizon.
+ * as old; the count keeps a MODSEQ (one per transaction, shared by all
+ * its expunges: schema 8) whole. mailboxes.expunge_horizon is the largest
+ * MODSEQ ever trimmed: changes since X are complete in the log iff
+ * X >= horizon.
  *
  * Cost: one probe of the oldest entry (index expunges_modseq); only if it
  * is older than max_age, a walk of at most max_count index entries to
@@ -79,22 +81,28 @@ int store_index_expunges_trim(struct store_index *idx, int64_t mailbox_id,
 			    &oldest_modseq, &oldest_at, error_r);
 	if (ret <= 0 || oldest_at >= old_before)
 		return ret < 0 ? -1 : 0;
-	/* the newest entry beyond the max_count newest: it and older ones
-	 * may go, if old enough */
-	ret = query_i64(idx, "SELECT modseq FROM expunges WHERE mailbox_id = ?1"
-			" AND ?3 = ?3 ORDER BY modseq DESC LIMIT 1 OFFSET ?2",
-			mailbox_id, max_count, 0, &cutoff, NULL, error_r);
-	if (ret <= 0)
-		return ret < 0 ? -1 : 0;
+	/* the oldest of the max_count newest entries: older MODSEQs may
+	 * go, if old enough. Entries below it, not at or below the one past
+	 * it: one transaction's expunges share a MODSEQ (schema 8), and a
+	 * MODSEQ is kept or trimmed whole, so at least max_count stay. */
+	cutoff = INT64_MAX;
+	if (max_count > 0) {
+		ret = query_i64(idx, "SELECT modseq FROM expunges WHERE"
+				" mailbox_id = ?1 AND ?3 = ?3 ORDER BY modseq DESC"
+				" LIMIT 1 OFFSET ?2", mailbox_id, max_count - 1, 0,
+				&cutoff, NULL, error_r);
+		if (ret <= 0) /* max_count or fewer entries: nothing goes */
+			return ret < 0 ? -1 : 0;
+	}
 	int64_t trimmed;
 	ret = query_i64(idx, "SELECT max(modseq) FROM expunges WHERE"
-			" mailbox_id = ?1 AND modseq <= ?2 AND expunged_at < ?3",
+			" mailbox_id = ?1 AND modseq < ?2 AND expunged_at < ?3",
 			mailbox_id, cutoff, old_before, &trimmed, NULL, error_r);
 	if (ret <= 0)
 		return ret < 0 ? -1 : 0;
 	int64_t dummy;
 	if (query_i64(idx, "DELETE FROM expunges WHERE mailbox_id = ?1"
-		      " AND modseq <= ?2 AND expunged_at < ?3", mailbox_id,
+		      " AND modseq < ?2 AND expunged_at < ?3", mailbox_id,
 		      cutoff, old_before, &dummy, NULL, error_r) < 0 ||
 	    query_i64(idx, "UPDATE mailboxes SET expunge_horizon ="
 		      " max(expunge_horizon, ?2) WHERE id = ?1 AND ?3 = ?3",

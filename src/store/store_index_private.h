@@ -42,6 +42,12 @@ enum index_stmt {
 	INDEX_STMT_COUNT
 };
 
+/* store_index_modseq.c: the MODSEQ this transaction gave a mailbox */
+#define INDEX_TXN_MODSEQS 8
+struct index_txn_modseq {
+	int64_t mailbox_id, modseq;
+};
+
 struct store_index {
 	sqlite3 *db;
 	char *path;
@@ -56,6 +62,10 @@ struct store_index {
 	/* statements of the delivery path and of opening a message,
 	 * prepared once */
 	sqlite3_stmt *stmts[INDEX_STMT_COUNT];
+	/* one MODSEQ per transaction and mailbox (schema 8), cleared at
+	 * every commit and rollback */
+	struct index_txn_modseq txn_modseq[INDEX_TXN_MODSEQS];
+	unsigned txn_modseq_count, txn_modseq_next;
 };
 
 /* Record the error in *error_r and remember corruption for the caller. */
@@ -70,8 +80,9 @@ void index_stmt_done(sqlite3_stmt *stmt);
  * 3 mailbox views (store_view.h): flags bits, counters, expunge log;
  * 4 checkpoints, expunge log horizon; 5 messages.structure;
  * 6 the unseen index and the keyword triggers; 7 object ids, save
- * dates, previews and the thread table (RFC 8474, 8514, 8970) */
-#define STORE_INDEX_VERSION 7
+ * dates, previews and the thread table (RFC 8474, 8514, 8970);
+ * 8 one MODSEQ per transaction (the expunge trigger's, store_index_modseq.c) */
+#define STORE_INDEX_VERSION 8
 /* The SQL that brings an index of from_version (0: a new file) to
  * STORE_INDEX_VERSION, ending with its PRAGMA user_version. */
 const char *index_schema_sql(int from_version);
@@ -108,6 +119,14 @@ int index_uid_rows(struct store_index *idx, sqlite3_stmt *stmt, pool_t *pool,
 #define INDEX_SQL_VIEW_UIDS \
 	"SELECT uid, 0, 0, '' FROM messages" \
 	" WHERE mailbox_id = ?1 AND ?2 = 0 ORDER BY uid"
+
+/* store_index_modseq.c: the MODSEQ of a change to mailbox_id whose
+ * highestmodseq is highest, one per transaction (see there); what the
+ * SQL function postel_txn_modseq() returns. Registered (with the commit
+ * and rollback hooks that forget the values) before the schema is read. */
+int64_t index_txn_modseq(struct store_index *idx, int64_t mailbox_id,
+			 int64_t highest);
+int index_txn_modseq_register(struct store_index *idx, const char **error_r);
 
 /* store_index_check.c: PRAGMA quick_check; 0 ok, -1 error
  * (idx->corrupt tells whether it was damage). */

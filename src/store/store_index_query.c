@@ -161,7 +161,10 @@ int store_index_message_add(struct store_index *idx, int64_t mailbox_id,
 		return index_error(idx, rc, "message add", error_r);
 	}
 	int64_t uid = sqlite3_column_int64(stmt, 0);
-	int64_t modseq = sqlite3_column_int64(stmt, 1) + 1;
+	/* one MODSEQ per transaction (schema 8, store_index_modseq.c): a
+	 * scan or an import of many messages raises HIGHESTMODSEQ by one */
+	int64_t modseq = index_txn_modseq(idx, mailbox_id,
+					  sqlite3_column_int64(stmt, 1));
 	index_stmt_done(stmt);
 	if (uid < 1 || uid >= (int64_t)UINT32_MAX || modseq < 1) {
 		/* RFC 3501 2.3.1.1: UIDs are 32-bit; a new UIDVALIDITY would
@@ -193,8 +196,8 @@ int store_index_message_add(struct store_index *idx, int64_t mailbox_id,
 		return index_error(idx, rc, "message add", error_r);
 
 	rc = index_prepare(idx, INDEX_STMT_MAILBOX_UPDATE,
-		"UPDATE mailboxes SET uidnext = ?2, highestmodseq = ?3"
-		" WHERE id = ?1", &stmt);
+		"UPDATE mailboxes SET uidnext = ?2,"
+		" highestmodseq = max(highestmodseq, ?3) WHERE id = ?1", &stmt);
 	if (rc != SQLITE_OK)
 		return index_error(idx, rc, "message add", error_r);
 	sqlite3_bind_int64(stmt, 1, mailbox_id);

@@ -17,7 +17,10 @@
  *    (when appended, copied, flagged or rebuilt), filled for old stores
  * 7: object ids and save dates (RFC 8474, RFC 8514, RFC 8970):
  *    mailboxes.objectid (MAILBOXID), messages.savedate, threadid and
- *    preview, the per-user msgids table (store_index_objectid.c) */
+ *    preview, the per-user msgids table (store_index_objectid.c)
+ * 8: one MODSEQ per transaction (store_index_modseq.c): the expunge
+ *    trigger takes postel_txn_modseq() instead of highestmodseq + 1 per
+ *    row, so one EXPUNGE of 500 messages raises HIGHESTMODSEQ by one */
 
 /* The keywords of a flag text (system flags start with '\', which no
  * keyword holds, nor '"': store_keyword_check()), as rows of json_each:
@@ -26,6 +29,32 @@
 	" SELECT value FROM json_each('[\"' || replace(replace(" flags ", '\\'," \
 	" '\\\\'), ' ', '\",\"') || '\"]')" \
 	" WHERE value != '' AND substr(value, 1, 1) != '\\'"
+
+/* The expunge trigger of versions 4 to 8: the mailbox counters, the
+ * expunge log entry with its time, and HIGHESTMODSEQ set to next (an SQL
+ * expression of the mailboxes row) before the entry takes it. */
+#define STORE_INDEX_EXPUNGE_TRIGGER(next) \
+	"CREATE TRIGGER messages_del AFTER DELETE ON messages BEGIN" \
+	" UPDATE mailboxes SET n_messages = n_messages - 1," \
+	"  n_size = n_size - old.size," \
+	"  n_unseen = n_unseen - ((old.sysflags & 1) = 0)," \
+	"  n_deleted = n_deleted - ((old.sysflags & 8) != 0)," \
+	"  highestmodseq = " next \
+	"  WHERE id = old.mailbox_id;" \
+	" INSERT OR REPLACE INTO expunges (mailbox_id, uid, modseq, expunged_at)" \
+	"  SELECT old.mailbox_id, old.uid, highestmodseq," \
+	"  CAST(strftime('%s', 'now') AS INTEGER) FROM mailboxes" \
+	"  WHERE id = old.mailbox_id; END;"
+
+/* What version 8 changes in version 7: the expunge trigger only. Existing
+ * MODSEQs stay as they are (values only grow from here), so no row is
+ * read or rewritten. The trigger needs the connection's function
+ * postel_txn_modseq() (store_index_modseq.c): an expunge by a program
+ * without it fails (and changes nothing) rather than reusing a MODSEQ. */
+#define STORE_INDEX_V8 \
+	"DROP TRIGGER IF EXISTS messages_del;" \
+	STORE_INDEX_EXPUNGE_TRIGGER("postel_txn_modseq(id, highestmodseq)") \
+	"PRAGMA user_version=8;"
 
 /* What version 7 adds to version 6: nullable columns (no row is
  * rewritten; rows of version 6 read savedate as their internal date and
@@ -83,17 +112,7 @@
 	"ALTER TABLE mailboxes ADD COLUMN expunge_horizon INTEGER NOT NULL DEFAULT 0;" \
 	"ALTER TABLE expunges ADD COLUMN expunged_at INTEGER NOT NULL DEFAULT 0;" \
 	"DROP TRIGGER IF EXISTS messages_del;" \
-	"CREATE TRIGGER messages_del AFTER DELETE ON messages BEGIN" \
-	" UPDATE mailboxes SET n_messages = n_messages - 1," \
-	"  n_size = n_size - old.size," \
-	"  n_unseen = n_unseen - ((old.sysflags & 1) = 0)," \
-	"  n_deleted = n_deleted - ((old.sysflags & 8) != 0)," \
-	"  highestmodseq = highestmodseq + 1" \
-	"  WHERE id = old.mailbox_id;" \
-	" INSERT OR REPLACE INTO expunges (mailbox_id, uid, modseq, expunged_at)" \
-	"  SELECT old.mailbox_id, old.uid, highestmodseq," \
-	"  CAST(strftime('%s', 'now') AS INTEGER) FROM mailboxes" \
-	"  WHERE id = old.mailbox_id; END;" \
+	STORE_INDEX_EXPUNGE_TRIGGER("highestmodseq + 1") \
 	"PRAGMA user_version=4;"
 
 /* What version 3 adds to version 2, shared by a new index and the
@@ -168,7 +187,8 @@ static const char store_index_schema[] =
 	STORE_INDEX_V4
 	STORE_INDEX_V5
 	STORE_INDEX_V6
-	STORE_INDEX_V7;
+	STORE_INDEX_V7
+	STORE_INDEX_V8;
 
 /* version 1 to 2: the columns that let an open skip the Maildir scan */
 #define STORE_INDEX_MIGRATE_1 \
@@ -205,16 +225,19 @@ static const char store_index_schema[] =
 
 static const char store_index_migrate_1[] =
 	STORE_INDEX_MIGRATE_1 STORE_INDEX_MIGRATE_2 STORE_INDEX_V4
-	STORE_INDEX_V5 STORE_INDEX_V6 STORE_INDEX_V7;
+	STORE_INDEX_V5 STORE_INDEX_V6 STORE_INDEX_V7 STORE_INDEX_V8;
 static const char store_index_migrate_2[] =
 	STORE_INDEX_MIGRATE_2 STORE_INDEX_V4 STORE_INDEX_V5 STORE_INDEX_V6
-	STORE_INDEX_V7;
+	STORE_INDEX_V7 STORE_INDEX_V8;
 static const char store_index_migrate_3[] =
-	STORE_INDEX_V4 STORE_INDEX_V5 STORE_INDEX_V6 STORE_INDEX_V7;
+	STORE_INDEX_V4 STORE_INDEX_V5 STORE_INDEX_V6 STORE_INDEX_V7
+	STORE_INDEX_V8;
 static const char store_index_migrate_4[] =
-	STORE_INDEX_V5 STORE_INDEX_V6 STORE_INDEX_V7;
-static const char store_index_migrate_5[] = STORE_INDEX_V6 STORE_INDEX_V7;
-static const char store_index_migrate_6[] = STORE_INDEX_V7;
+	STORE_INDEX_V5 STORE_INDEX_V6 STORE_INDEX_V7 STORE_INDEX_V8;
+static const char store_index_migrate_5[] =
+	STORE_INDEX_V6 STORE_INDEX_V7 STORE_INDEX_V8;
+static const char store_index_migrate_6[] = STORE_INDEX_V7 STORE_INDEX_V8;
+static const char store_index_migrate_7[] = STORE_INDEX_V8;
 
 const char *index_schema_sql(int from_version)
 {
@@ -231,6 +254,8 @@ const char *index_schema_sql(int from_version)
 		return store_index_migrate_5;
 	case 6:
 		return store_index_migrate_6;
+	case 7:
+		return store_index_migrate_7;
 	default:
 		return store_index_schema;
 	}

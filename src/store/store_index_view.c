@@ -141,9 +141,11 @@ int store_index_message_set_flags(struct store_index *idx, int64_t mailbox_id,
 				  const char **error_r)
 {
 	sqlite3_stmt *stmt;
-	/* RFC 7162 3.1: the change gets a MODSEQ above every earlier one */
+	/* RFC 7162 3.1.1: the change gets a MODSEQ above every committed
+	 * one, shared by the transaction's other changes (schema 8) */
 	int rc = index_prepare(idx, INDEX_STMT_NEXT_MODSEQ,
-		"UPDATE mailboxes SET highestmodseq = highestmodseq + 1"
+		"UPDATE mailboxes SET highestmodseq ="
+		" postel_txn_modseq(id, highestmodseq)"
 		" WHERE id = ?1 RETURNING highestmodseq", &stmt);
 	if (rc != SQLITE_OK)
 		return index_error(idx, rc, "set flags", error_r);

@@ -196,8 +196,9 @@ struct store_flags_update {
 };
 
 /* Change the flags of the messages with these UIDs (UIDs not in the
- * mailbox any more are skipped). Each message whose flags change gets a
- * MODSEQ of its own; one that would not change keeps its MODSEQ. Durable
+ * mailbox any more are skipped). The messages whose flags change get one
+ * new MODSEQ, above every earlier one (one per call: RFC 7162 3.1.1);
+ * one that would not change keeps its MODSEQ. Durable
  * when it returns 0. *modified_r (from pool), *modified_count_r: the UIDs
  * refused by unchangedsince; pool and both may be NULL if not wanted. */
 int store_view_set_flags(struct store_view *view, const uint32_t *uids,

@@ -176,7 +176,8 @@ static void test_expunge_log_and_reader(void **state)
 	assert_int_equal(c.expunged[1], u[2]);
 	assert_int_equal(store_view_count(v), 1);
 	assert_int_equal(store_view_uid(v, 1), u[1]);
-	assert_true(store_view_modseq(v) >= before + 2); /* one each */
+	/* above every earlier one; the two may share one (RFC 7162 3.1.1) */
+	assert_true(store_view_modseq(v) > before);
 	struct store_mailbox_status st = suite_check_status(s, "INBOX");
 	assert_true(st.highestmodseq == store_view_modseq(v));
 	assert_null(store_view_message_open(v, u[2], &error));
