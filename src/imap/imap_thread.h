@@ -20,6 +20,7 @@
 
 #include "lib/mem.h"
 #include "lib/str.h"
+#include "mime/mime_references.h"
 
 #define IMAP_THREAD_DUMMY UINT32_MAX
 
@@ -28,10 +29,9 @@ struct imap_thread_msg {
 	int64_t date;            /* RFC 5256 "sent date", seconds UTC */
 	const char *subject;     /* base subject (mime_subject.h), folded */
 	bool reply;              /* the subject was a reply or forward */
-	const char *message_id;  /* msg-id without "<>", NULL: none/invalid */
-	const char *const *refs; /* References, oldest first (else the
-				  * first In-Reply-To msg-id), without "<>" */
-	unsigned ref_count;
+	/* Message-ID and the ids it names, oldest first (the one rule
+	 * THREADID follows too: mime_references.h) */
+	struct mime_references ids;
 };
 
 struct imap_thread_node {

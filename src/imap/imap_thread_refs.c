@@ -73,12 +73,12 @@ static void link_message(struct imap_thread_tree *t, struct id_table *ids,
 			 const struct imap_thread_msg *m, unsigned self)
 {
 	unsigned prev = NONE;
-	for (unsigned r = 0; r < m->ref_count; r++) {
-		unsigned c = table_get(ids, m->refs[r]);
+	for (unsigned r = 0; r < m->ids.count; r++) {
+		unsigned c = table_get(ids, m->ids.refs[r]);
 		if (c == NONE) {
 			/* "create a dummy message with this ID" */
 			c = new_dummy(t);
-			table_set(ids, m->refs[r], c);
+			table_set(ids, m->ids.refs[r], c);
 		}
 		/* "If a message already has a parent, don't change" it */
 		if (prev != NONE && N(t, c)->parent == 0 && !would_loop(t, prev, c))
@@ -270,7 +270,7 @@ void imap_thread_references(const struct imap_thread_msg *msgs, unsigned count,
 	struct imap_thread_tree *t = tree_r;
 	size_t refs = 0;
 	for (unsigned i = 0; i < count; i++)
-		refs += msgs[i].ref_count;
+		refs += msgs[i].ids.count;
 	/* nodes: the messages, a dummy per reference at most, and one per
 	 * subject merge (at most one per message); then the root */
 	size_t cap = (size_t)count + refs + count + 1;
@@ -288,8 +288,9 @@ void imap_thread_references(const struct imap_thread_msg *msgs, unsigned count,
 	/* 1.A: the first message with an ID owns it; one without an ID or
 	 * with a duplicate gets a unique one (here: no entry at all) */
 	for (unsigned i = 0; i < count; i++) {
-		if (msgs[i].message_id != NULL && table_get(&ids, msgs[i].message_id) == NONE)
-			table_set(&ids, msgs[i].message_id, i);
+		const char *own = msgs[i].ids.message_id;
+		if (own != NULL && table_get(&ids, own) == NONE)
+			table_set(&ids, own, i);
 	}
 	for (unsigned i = 0; i < count; i++)
 		link_message(t, &ids, &msgs[i], i);
