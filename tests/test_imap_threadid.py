@@ -10,7 +10,10 @@ Where they must differ: a THREADID never changes (RFC 8474 5.2), so a
 later message cannot merge two threads. A child that arrives first
 starts a thread; its parent, arriving later and naming an ancestor that
 another thread already holds, joins that other thread: THREAD=REFERENCES
-shows one thread, THREADID two (test_later_merge_differs; README)."""
+shows one thread, THREADID two (test_later_merge_differs; README). And
+only a reply or forward joins by subject: two unrelated messages that
+are not replies but share a subject ("Hello") keep their own THREADIDs,
+where THREAD=REFERENCES step 6 puts them under one dummy."""
 import calendar
 import re
 import time
@@ -128,3 +131,15 @@ def test_later_merge_differs(postel):
         assert status_of(c.command("SELECT INBOX")[0]) == "OK"
         assert thread_groups(c) == {frozenset({1, 2, 3})}
         assert threadid_groups(c, 3) == {frozenset({1}), frozenset({2, 3})}
+
+
+def test_non_replies_by_subject_differ(postel):
+    """A reply joins by subject, a message that is not one does not
+    (RFC 5256 4 step 6 gathers both in THREAD=REFERENCES)."""
+    with session(postel) as c:
+        deliver(c, [[("Message-ID", "<h1@v.example>"), ("Subject", "Hello")],
+                    [("Message-ID", "<h2@v.example>"), ("Subject", "hello")],
+                    [("Message-ID", "<h3@v.example>"), ("Subject", "Re: HELLO")]])
+        assert status_of(c.command("SELECT INBOX")[0]) == "OK"
+        assert thread_groups(c) == {frozenset({1, 2, 3})}
+        assert threadid_groups(c, 3) == {frozenset({1, 3}), frozenset({2})}
