@@ -10,8 +10,9 @@
  * (bounded by the depth of the tree); no recursion, so a deep or wide
  * tree costs heap, not stack. Message-IDs compare case-sensitively
  * (RFC 5256 4, REFERENCES 1.A); subjects bytewise (pass them folded).
- * The "objectid" extension (RFC 8474 THREADID) derives a thread's id
- * from imap_thread_root() of the REFERENCES tree. */
+ * Which ids a message names is mime_references.h's rule, the one
+ * THREADID (RFC 8474 5.2) is assigned by at delivery too
+ * (store_index_objectid.c). */
 #ifndef POSTEL_IMAP_THREAD_H
 #define POSTEL_IMAP_THREAD_H
 

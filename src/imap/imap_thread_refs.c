@@ -85,10 +85,13 @@ static void link_message(struct imap_thread_tree *t, struct id_table *ids,
 			imap_thread_link(t, prev, c);
 		prev = c;
 	}
-	/* 1.B: the last reference is the parent, whatever 1.A linked */
+	/* 1.B: the parent is the last reference (mime_references.h, as for
+	 * THREADID), whatever 1.A linked; 1.A put every reference in ids */
+	const char *parent_id = mime_references_parent(&m->ids);
+	unsigned parent = parent_id == NULL ? NONE : table_get(ids, parent_id);
 	imap_thread_unlink(t, self);
-	if (prev != NONE && !would_loop(t, prev, self))
-		imap_thread_link(t, prev, self);
+	if (parent != NONE && !would_loop(t, parent, self))
+		imap_thread_link(t, parent, self);
 }
 
 static unsigned child_count(const struct imap_thread_tree *t, unsigned node, unsigned max)

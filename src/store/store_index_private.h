@@ -1,6 +1,7 @@
-/* store_index_private.h: what store_index.c (open, locks, transactions)
- * and store_index_query.c (the mailbox and message statements) share.
- * Nothing outside those two files includes it. */
+/* store_index_private.h: what store_index.c (open, locks, transactions),
+ * store_index_query.c (the mailbox and message statements) and the
+ * other store_index_*.c files share. Nothing outside them (and their
+ * unit tests) includes it. */
 #ifndef POSTEL_STORE_INDEX_PRIVATE_H
 #define POSTEL_STORE_INDEX_PRIVATE_H
 
