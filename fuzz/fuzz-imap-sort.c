@@ -106,7 +106,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size_t len = (size_t)(size - 1) - part * i / 2;
 		imap_sort_msg_fill(&all, hdr, len, pool, &recs[i]);
 		if (recs[i].subject == NULL || recs[i].from == NULL || recs[i].dto == NULL ||
-		    recs[i].cc == NULL || (recs[i].refs == NULL && recs[i].ref_count > 0))
+		    recs[i].cc == NULL || (recs[i].ids.refs == NULL && recs[i].ids.count > 0))
 			abort();
 	}
 	imap_sort_messages(&all, recs, RECS);

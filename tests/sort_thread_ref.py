@@ -93,7 +93,11 @@ class Msg:
         self.date = self.keys["DATE"]
         ids = msg_ids(h.get("message-id"))
         self.mid = ids[0] if ids else None
-        self.refs = msg_ids(h.get("references"))[-100:] or msg_ids(h.get("in-reply-to"))[:1]
+        # RFC 5256 4 1.A as mime_references.h keeps them: the root and
+        # the 99 nearest ancestors
+        refs = msg_ids(h.get("references"))
+        refs = refs[:1] + refs[1:][-99:]
+        self.refs = refs or msg_ids(h.get("in-reply-to"))[:1]
 
 
 def sort(msgs, criteria):

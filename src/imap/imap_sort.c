@@ -227,9 +227,7 @@ struct imap_thread_msg *imap_sort_thread_input(const struct imap_sort_msg *msgs,
 		out[i].date = msgs[i].date;
 		out[i].subject = msgs[i].subject;
 		out[i].reply = msgs[i].reply;
-		out[i].message_id = msgs[i].message_id;
-		out[i].refs = (const char *const *)msgs[i].refs;
-		out[i].ref_count = msgs[i].ref_count;
+		out[i].ids = msgs[i].ids;
 	}
 	return out;
 }

@@ -33,8 +33,6 @@ enum imap_sort_key {
 enum imap_thread_algorithm { IMAP_THREAD_ORDEREDSUBJECT, IMAP_THREAD_REFERENCES };
 
 #define IMAP_SORT_MAX_KEYS 16
-/* References kept a message (the last ones: the nearest ancestors) */
-#define IMAP_SORT_MAX_REFS 100
 
 struct imap_sort_program {
 	bool thread;                    /* THREAD, else SORT */
@@ -64,9 +62,7 @@ struct imap_sort_msg {
 	const char *from, *to, *cc;       /* addr-mailbox of the first address */
 	const char *dfrom, *dto;          /* RFC 5957 display names */
 	bool reply;             /* the subject was a reply or forward */
-	const char *message_id; /* THREAD=REFERENCES, without "<>" */
-	const char **refs;
-	unsigned ref_count;
+	struct mime_references ids; /* THREAD=REFERENCES (mime_references.h) */
 };
 
 /* Fill m's header-derived fields the program needs from hdr (the raw

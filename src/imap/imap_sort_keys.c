@@ -2,14 +2,15 @@
  * header block (imap_sort.h imap_sort_msg_fill()): the base subject
  * (RFC 5256 2.1), the first From/To/Cc address's mailbox (RFC 5256 3),
  * display names (RFC 5957 2), the sent date (RFC 5322 3.3, in UTC),
- * Message-ID, References and In-Reply-To (RFC 5256 4 REFERENCES 1). */
+ * Message-ID, References and In-Reply-To (RFC 5256 4 REFERENCES 1, by
+ * the rule THREADID shares: mime_references.h). */
 #include "imap/imap_sort.h"
 
 #include "imap/imap_fetch_render_private.h"
 #include "mime/mime_address.h"
 #include "mime/mime_decode.h"
 #include "mime/mime_header.h"
-#include "mime/mime_subject.h"
+#include "mime/mime_references.h"
 
 #include <ctype.h>
 #include <string.h>
@@ -62,60 +63,6 @@ static const char *display_name(pool_t *pool, const str_t *v)
 	return folded(pool, spec, strlen(spec));
 }
 
-/* RFC 5322 3.6.4 msg-id: "<" id-left "@" id-right ">"; the next one at
- * *pos, without the brackets, or NULL. Anything that is not one is
- * skipped (comments, phrases of In-Reply-To, junk). */
-static const char *next_msg_id(pool_t *pool, const str_t *v, size_t *pos)
-{
-	while (*pos < v->len) {
-		const char *lt = memchr(v->data + *pos, '<', v->len - *pos);
-		if (lt == NULL)
-			break;
-		size_t start = (size_t)(lt - v->data) + 1, p = start;
-		bool at = false, ok = true;
-		while (p < v->len && v->data[p] != '>') {
-			unsigned char c = (unsigned char)v->data[p];
-			if (c == '@')
-				at = true;
-			if (c <= ' ' || c == '<' || c == 0x7f)
-				ok = false;
-			if (c == '<')
-				break;
-			p++;
-		}
-		*pos = p;
-		if (p < v->len && v->data[p] == '>' && ok && at && p > start) {
-			*pos = p + 1;
-			return pool_strndup(pool, v->data + start, p - start);
-		}
-	}
-	*pos = v->len;
-	return NULL;
-}
-
-static void fill_refs(pool_t *pool, const str_t *refs, const str_t *irt, struct imap_sort_msg *m)
-{
-	/* RFC 5256 4 1.A: References, else the first In-Reply-To msg-id */
-	const char *ids[IMAP_SORT_MAX_REFS];
-	unsigned n = 0, total = 0;
-	size_t pos = 0;
-	const char *id;
-	while ((id = next_msg_id(pool, refs, &pos)) != NULL) {
-		/* keep the last IMAP_SORT_MAX_REFS (the nearest ancestors) */
-		ids[total++ % IMAP_SORT_MAX_REFS] = id;
-	}
-	if (total == 0) {
-		pos = 0;
-		if ((id = next_msg_id(pool, irt, &pos)) != NULL)
-			ids[total++] = id;
-	}
-	n = total < IMAP_SORT_MAX_REFS ? total : IMAP_SORT_MAX_REFS;
-	m->refs = pool_alloc(pool, (n + 1) * sizeof(*m->refs));
-	for (unsigned k = 0; k < n; k++)
-		m->refs[k] = ids[(total - n + k) % IMAP_SORT_MAX_REFS];
-	m->ref_count = n;
-}
-
 void imap_sort_msg_fill(const struct imap_sort_program *prog, const char *hdr, size_t len,
 			pool_t *pool, struct imap_sort_msg *m)
 {
@@ -137,11 +84,8 @@ void imap_sort_msg_fill(const struct imap_sort_program *prog, const char *hdr, s
 			seen[f] = true;
 		}
 	}
-	str_t base = STR_INIT;
-	m->reply = mime_base_subject(v[F_SUBJECT].data != NULL ? v[F_SUBJECT].data : "",
-				     v[F_SUBJECT].len, &base);
-	m->subject = folded(pool, base.data != NULL ? base.data : "", base.len);
-	str_free(&base);
+	m->subject = mime_references_subject(v[F_SUBJECT].data, v[F_SUBJECT].len, pool,
+					     &m->reply);
 	bool want_from = false, want_to = false, want_cc = false, want_dfrom = false, want_dto = false;
 	for (unsigned k = 0; k < prog->key_count; k++) {
 		want_from |= prog->keys[k] == IMAP_SORT_FROM;
@@ -159,11 +103,9 @@ void imap_sort_msg_fill(const struct imap_sort_program *prog, const char *hdr, s
 	 * missing or cannot be parsed */
 	if (!seen[F_DATE] || !imap_sort_parse_date(v[F_DATE].data, v[F_DATE].len, &m->date))
 		m->date = m->arrival;
-	if (prog->thread && prog->algorithm == IMAP_THREAD_REFERENCES) {
-		pos = 0;
-		m->message_id = next_msg_id(pool, &v[F_MSGID], &pos);
-		fill_refs(pool, &v[F_REFS], &v[F_IRT], m);
-	}
+	if (prog->thread && prog->algorithm == IMAP_THREAD_REFERENCES)
+		mime_references_parse(v[F_MSGID].data, v[F_MSGID].len, v[F_REFS].data,
+				      v[F_REFS].len, v[F_IRT].data, v[F_IRT].len, pool, &m->ids);
 	for (unsigned f = 0; f < F_COUNT; f++)
 		str_free(&v[f]);
 }

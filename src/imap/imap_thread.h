@@ -10,8 +10,9 @@
  * (bounded by the depth of the tree); no recursion, so a deep or wide
  * tree costs heap, not stack. Message-IDs compare case-sensitively
  * (RFC 5256 4, REFERENCES 1.A); subjects bytewise (pass them folded).
- * The "objectid" extension (RFC 8474 THREADID) derives a thread's id
- * from imap_thread_root() of the REFERENCES tree. */
+ * Which ids a message names is mime_references.h's rule, the one
+ * THREADID (RFC 8474 5.2) is assigned by at delivery too
+ * (store_index_objectid.c). */
 #ifndef POSTEL_IMAP_THREAD_H
 #define POSTEL_IMAP_THREAD_H
 
@@ -20,6 +21,7 @@
 
 #include "lib/mem.h"
 #include "lib/str.h"
+#include "mime/mime_references.h"
 
 #define IMAP_THREAD_DUMMY UINT32_MAX
 
@@ -28,10 +30,9 @@ struct imap_thread_msg {
 	int64_t date;            /* RFC 5256 "sent date", seconds UTC */
 	const char *subject;     /* base subject (mime_subject.h), folded */
 	bool reply;              /* the subject was a reply or forward */
-	const char *message_id;  /* msg-id without "<>", NULL: none/invalid */
-	const char *const *refs; /* References, oldest first (else the
-				  * first In-Reply-To msg-id), without "<>" */
-	unsigned ref_count;
+	/* Message-ID and the ids it names, oldest first (the one rule
+	 * THREADID follows too: mime_references.h) */
+	struct mime_references ids;
 };
 
 struct imap_thread_node {

@@ -73,22 +73,25 @@ static void link_message(struct imap_thread_tree *t, struct id_table *ids,
 			 const struct imap_thread_msg *m, unsigned self)
 {
 	unsigned prev = NONE;
-	for (unsigned r = 0; r < m->ref_count; r++) {
-		unsigned c = table_get(ids, m->refs[r]);
+	for (unsigned r = 0; r < m->ids.count; r++) {
+		unsigned c = table_get(ids, m->ids.refs[r]);
 		if (c == NONE) {
 			/* "create a dummy message with this ID" */
 			c = new_dummy(t);
-			table_set(ids, m->refs[r], c);
+			table_set(ids, m->ids.refs[r], c);
 		}
 		/* "If a message already has a parent, don't change" it */
 		if (prev != NONE && N(t, c)->parent == 0 && !would_loop(t, prev, c))
 			imap_thread_link(t, prev, c);
 		prev = c;
 	}
-	/* 1.B: the last reference is the parent, whatever 1.A linked */
+	/* 1.B: the parent is the last reference (mime_references.h, as for
+	 * THREADID), whatever 1.A linked; 1.A put every reference in ids */
+	const char *parent_id = mime_references_parent(&m->ids);
+	unsigned parent = parent_id == NULL ? NONE : table_get(ids, parent_id);
 	imap_thread_unlink(t, self);
-	if (prev != NONE && !would_loop(t, prev, self))
-		imap_thread_link(t, prev, self);
+	if (parent != NONE && !would_loop(t, parent, self))
+		imap_thread_link(t, parent, self);
 }
 
 static unsigned child_count(const struct imap_thread_tree *t, unsigned node, unsigned max)
@@ -270,7 +273,7 @@ void imap_thread_references(const struct imap_thread_msg *msgs, unsigned count,
 	struct imap_thread_tree *t = tree_r;
 	size_t refs = 0;
 	for (unsigned i = 0; i < count; i++)
-		refs += msgs[i].ref_count;
+		refs += msgs[i].ids.count;
 	/* nodes: the messages, a dummy per reference at most, and one per
 	 * subject merge (at most one per message); then the root */
 	size_t cap = (size_t)count + refs + count + 1;
@@ -288,8 +291,9 @@ void imap_thread_references(const struct imap_thread_msg *msgs, unsigned count,
 	/* 1.A: the first message with an ID owns it; one without an ID or
 	 * with a duplicate gets a unique one (here: no entry at all) */
 	for (unsigned i = 0; i < count; i++) {
-		if (msgs[i].message_id != NULL && table_get(&ids, msgs[i].message_id) == NONE)
-			table_set(&ids, msgs[i].message_id, i);
+		const char *own = msgs[i].ids.message_id;
+		if (own != NULL && table_get(&ids, own) == NONE)
+			table_set(&ids, own, i);
 	}
 	for (unsigned i = 0; i < count; i++)
 		link_message(t, &ids, &msgs[i], i);

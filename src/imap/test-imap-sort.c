@@ -184,15 +184,15 @@ static void test_fill_and_compare(void **state)
 	assert_int_equal(m[0].date, 946684800);
 	assert_int_equal(m[1].date, 6);              /* unparseable: INTERNALDATE */
 	assert_int_equal(m[2].date, 7);
-	assert_string_equal(m[0].message_id, "m1@a.example");
-	assert_int_equal(m[0].ref_count, 2);
-	assert_string_equal(m[0].refs[0], "r1@x");
-	assert_string_equal(m[0].refs[1], "r2@x");
-	assert_null(m[1].message_id);
-	assert_int_equal(m[1].ref_count, 1);         /* In-Reply-To's first */
-	assert_string_equal(m[1].refs[0], "irt1@x");
+	assert_string_equal(m[0].ids.message_id, "m1@a.example");
+	assert_int_equal(m[0].ids.count, 2);
+	assert_string_equal(m[0].ids.refs[0], "r1@x");
+	assert_string_equal(m[0].ids.refs[1], "r2@x");
+	assert_null(m[1].ids.message_id);
+	assert_int_equal(m[1].ids.count, 1);         /* In-Reply-To's first */
+	assert_string_equal(m[1].ids.refs[0], "irt1@x");
 	assert_string_equal(m[2].subject, "");
-	assert_int_equal(m[2].ref_count, 0);
+	assert_int_equal(m[2].ids.count, 0);
 
 	/* SUBJECT ties between 1 and 2, FROM decides: "alice" < "carol";
 	 * the empty subject of 3 sorts first */
@@ -210,7 +210,7 @@ static void test_fill_and_compare(void **state)
 	assert_int_equal(m[2].uid, 12);
 	struct imap_thread_msg *t = imap_sort_thread_input(m, 3, true, pool);
 	assert_int_equal(t[0].id, 10);
-	assert_int_equal(t[0].ref_count, 2);
+	assert_int_equal(t[0].ids.count, 2);
 	imap_sort_program_free(&prog);
 	pool_destroy(&pool);
 }
@@ -229,10 +229,11 @@ static void test_many_references(void **state)
 	pool_t *pool = pool_create(1024);
 	struct imap_sort_msg m = { .uid = 1, .seq = 1 };
 	imap_sort_msg_fill(&prog, h.data, h.len, pool, &m);
-	/* the last IMAP_SORT_MAX_REFS, oldest first */
-	assert_int_equal(m.ref_count, IMAP_SORT_MAX_REFS);
-	assert_string_equal(m.refs[0], "150@x");
-	assert_string_equal(m.refs[IMAP_SORT_MAX_REFS - 1], "249@x");
+	/* the root and the last MIME_REFERENCES_MAX - 1, oldest first */
+	assert_int_equal(m.ids.count, MIME_REFERENCES_MAX);
+	assert_string_equal(m.ids.refs[0], "0@x");
+	assert_string_equal(m.ids.refs[1], "151@x");
+	assert_string_equal(m.ids.refs[MIME_REFERENCES_MAX - 1], "249@x");
 	str_free(&h);
 	pool_destroy(&pool);
 	imap_sort_program_free(&prog);

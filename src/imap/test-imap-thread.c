@@ -35,10 +35,10 @@ static char *run(const struct rec *recs, unsigned n, bool references)
 		msgs[i].subject = recs[i].subject;
 		msgs[i].date = recs[i].date;
 		msgs[i].reply = recs[i].reply;
-		msgs[i].message_id = recs[i].id;
-		msgs[i].refs = recs[i].refs;
-		while (msgs[i].ref_count < MAXR && recs[i].refs[msgs[i].ref_count] != NULL)
-			msgs[i].ref_count++;
+		msgs[i].ids.message_id = recs[i].id;
+		msgs[i].ids.refs = recs[i].refs;
+		while (msgs[i].ids.count < MAXR && recs[i].refs[msgs[i].ids.count] != NULL)
+			msgs[i].ids.count++;
 	}
 	struct imap_thread_tree tree;
 	if (references)
@@ -158,12 +158,12 @@ static void test_render_deep(void **state)
 		msgs[i].id = i + 1;
 		msgs[i].date = i;
 		msgs[i].subject = "s";
-		msgs[i].message_id = ids[i];
+		msgs[i].ids.message_id = ids[i];
 		/* each replies to the one before: a chain N deep */
 		if (i > 0) {
 			refs[i] = ids[i - 1];
-			msgs[i].refs = &refs[i];
-			msgs[i].ref_count = 1;
+			msgs[i].ids.refs = &refs[i];
+			msgs[i].ids.count = 1;
 		}
 	}
 	struct imap_thread_tree tree;

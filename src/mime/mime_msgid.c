@@ -4,33 +4,50 @@
 #include <string.h>
 #include <strings.h>
 
+/* RFC 5322 3.6.4 msg-id, leniently (RFC 5256 3): "<" id ">" where id
+ * holds an "@" and no white space, control, '<' or '>' byte. */
+bool mime_msgid_next(const char *in, size_t len, size_t *pos,
+		     const char **id_r, size_t *id_len_r)
+{
+	while (*pos < len) {
+		const char *open = memchr(in + *pos, '<', len - *pos);
+		if (open == NULL)
+			break;
+		size_t start = (size_t)(open - in) + 1, end = start;
+		bool at = false;
+		while (end < len) {
+			unsigned char c = (unsigned char)in[end];
+			if (c <= ' ' || c == 0x7f || c == '<' || c == '>')
+				break;
+			at |= c == '@';
+			end++;
+		}
+		*pos = end;
+		if (end >= len || in[end] != '>')
+			continue; /* broken token: RFC 5256 3 ignores it */
+		*pos = end + 1;
+		if (!at || end - start > MIME_MSGID_MAX)
+			continue;
+		*id_r = in + start;
+		*id_len_r = end - start;
+		return true;
+	}
+	*pos = len;
+	return false;
+}
+
 unsigned mime_msgid_parse(const char *in, size_t len, pool_t *pool,
 			  const char **ids, unsigned max)
 {
 	unsigned n = 0;
-	size_t i = 0;
-	while (i < len && n < max) {
-		const char *open = memchr(in + i, '<', len - i);
-		if (open == NULL)
-			break;
-		size_t start = (size_t)(open - in) + 1, end = start;
-		while (end < len && in[end] != '>' && in[end] != '<' &&
-		       in[end] != ' ' && in[end] != '\t' && in[end] != '\r' &&
-		       in[end] != '\n' && in[end] != '\0')
-			end++;
-		i = end;
-		if (end >= len || in[end] != '>')
-			continue; /* broken token: RFC 5256 3 ignores it */
-		i = end + 1;
-		size_t id_len = end - start;
-		if (id_len == 0 || id_len > MIME_MSGID_MAX)
-			continue;
+	size_t pos = 0, id_len;
+	const char *id;
+	while (n < max && mime_msgid_next(in, len, &pos, &id, &id_len)) {
 		bool dup = false;
 		for (unsigned k = 0; k < n && !dup; k++)
-			dup = strlen(ids[k]) == id_len &&
-				memcmp(ids[k], in + start, id_len) == 0;
+			dup = strlen(ids[k]) == id_len && memcmp(ids[k], id, id_len) == 0;
 		if (!dup)
-			ids[n++] = pool_strndup(pool, in + start, id_len);
+			ids[n++] = pool_strndup(pool, id, id_len);
 	}
 	return n;
 }

@@ -4,10 +4,12 @@
  *
  * Contract: pure functions over byte slices (not NUL-terminated), never
  * reading outside them. Parsing is lenient as RFC 5256 3 asks of
- * threading: every "<...>" token without white space inside is an id
- * (what sits between them, phrases and comments, is skipped); an id over
- * MIME_MSGID_MAX bytes, or empty, is ignored. Ids keep their case and
- * lose the angle brackets. */
+ * threading: every "<...>" token with an "@" and without white space,
+ * control bytes or '<' inside is an id (what sits between them, phrases
+ * and comments, is skipped); an id over MIME_MSGID_MAX bytes is ignored.
+ * Ids keep their case and lose the angle brackets. This is the one
+ * msg-id parser: THREAD=REFERENCES and THREADID both read ids through
+ * it (mime_references.h). */
 #ifndef POSTEL_MIME_MSGID_H
 #define POSTEL_MIME_MSGID_H
 
@@ -18,6 +20,10 @@
 
 #define MIME_MSGID_MAX 250
 
+/* The next id at *pos of in[0..len) (a slice of in, without "<>"):
+ * false when there is none left (*pos is then len). */
+bool mime_msgid_next(const char *in, size_t len, size_t *pos,
+		     const char **id_r, size_t *id_len_r);
 /* Up to max ids of in[0..len) into ids[] (strings from pool), in
  * order, duplicates dropped: the number stored. */
 unsigned mime_msgid_parse(const char *in, size_t len, pool_t *pool,

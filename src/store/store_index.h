@@ -283,11 +283,13 @@ int store_index_expunge_horizon(struct store_index *idx, int64_t mailbox_id,
 
 /* store_index_objectid.c (schema 7). Within a transaction, after
  * store_index_message_add(): give the message its thread from its own
- * Message-ID (or NULL) and the ids it refers to (References, then
- * In-Reply-To; root first), RFC 8474 5.2. */
+ * Message-ID (or NULL), the ids it refers to (root first) and its folded
+ * base subject ("" none) and whether that was a reply or forward, as
+ * mime_references.h reads them; RFC 8474 5.2. */
 int store_index_thread_assign(struct store_index *idx, int64_t mailbox_id,
 			      uint32_t uid, const char *own,
 			      const char *const *refs, unsigned ref_count,
+			      const char *subject, bool reply,
 			      const char **error_r);
 /* RFC 8970 PREVIEW cache: 1 found (*preview_r NULL if not computed,
  * else pool), 0 no such message. */

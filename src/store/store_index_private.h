@@ -1,6 +1,7 @@
-/* store_index_private.h: what store_index.c (open, locks, transactions)
- * and store_index_query.c (the mailbox and message statements) share.
- * Nothing outside those two files includes it. */
+/* store_index_private.h: what store_index.c (open, locks, transactions),
+ * store_index_query.c (the mailbox and message statements) and the
+ * other store_index_*.c files share. Nothing outside them (and their
+ * unit tests) includes it. */
 #ifndef POSTEL_STORE_INDEX_PRIVATE_H
 #define POSTEL_STORE_INDEX_PRIVATE_H
 
@@ -39,6 +40,15 @@ enum index_stmt {
 	INDEX_STMT_MAILBOX_OBJECTID, /* SELECT's MAILBOXID */
 	INDEX_STMT_SYNC_NORMAL,   /* store_index_begin_cache() */
 	INDEX_STMT_SYNC_FULL,
+	/* one message's cached columns (FETCH BODYSTRUCTURE, PREVIEW) and
+	 * the thread of a delivery (store_index_objectid.c) */
+	INDEX_STMT_STRUCTURE,
+	INDEX_STMT_SET_STRUCTURE,
+	INDEX_STMT_PREVIEW,
+	INDEX_STMT_SET_PREVIEW,
+	INDEX_STMT_THREAD_LOOKUP,
+	INDEX_STMT_THREAD_SET,
+	INDEX_STMT_THREAD_RECORD,
 	INDEX_STMT_COUNT
 };
 
@@ -75,6 +85,21 @@ int index_error(struct store_index *idx, int rc, const char *what,
 int index_prepare(struct store_index *idx, enum index_stmt which,
 		  const char *sql, sqlite3_stmt **stmt_r);
 void index_stmt_done(sqlite3_stmt *stmt);
+
+/* store_index_structure.c: one message row's columns through a cached
+ * statement whose ?1 is mailbox_id and ?2 uid. index_message_get():
+ * copy() takes the row's columns into pool; 1 found, 0 no such
+ * message, -1 error (what names it). index_message_set(): binds ?3 the
+ * blob and ?4 the text unless NULL, expects no row; 0 or -1. */
+typedef void index_row_copy_fn(sqlite3_stmt *stmt, pool_t *pool, void *ctx);
+int index_message_get(struct store_index *idx, enum index_stmt which,
+		      const char *sql, int64_t mailbox_id, uint32_t uid,
+		      index_row_copy_fn *copy, pool_t *pool, void *ctx,
+		      const char *what, const char **error_r);
+int index_message_set(struct store_index *idx, enum index_stmt which,
+		      const char *sql, int64_t mailbox_id, uint32_t uid,
+		      const void *blob, size_t blob_len, const char *text,
+		      const char *what, const char **error_r);
 
 /* store_index_schema.c: 2 mailboxes.new_mtime and tmp_checked;
  * 3 mailbox views (store_view.h): flags bits, counters, expunge log;

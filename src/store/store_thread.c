@@ -1,6 +1,7 @@
 /* store_thread.c: threading a delivered message (see store_thread.h). */
 #include "store/store_thread.h"
 #include "mime/mime_msgid.h"
+#include "mime/mime_references.h"
 
 #include <string.h>
 
@@ -33,42 +34,21 @@ void store_thread_hdr_free(struct store_thread_hdr *h)
 	h->done = false;
 }
 
-/* The ids of field name (at most max) into ids: the number. */
-static unsigned field_ids(const struct store_thread_hdr *h, const char *name,
-			  pool_t *pool, const char **ids, unsigned max)
-{
-	const char *value;
-	size_t len;
-	if (h->buf.len == 0 ||
-	    !mime_header_find(h->buf.data, h->buf.len, name, &value, &len))
-		return 0;
-	return mime_msgid_parse(value, len, pool, ids, max);
-}
-
 int store_thread_index(const struct store_thread_hdr *h,
 		       struct store_index *idx, int64_t mailbox_id,
 		       uint32_t uid, const char **error_r)
 {
 	pool_t *pool = pool_create(4096);
-	/* References can be long: keep the root and the nearest parents
-	 * (RFC 5256 4 links each to the next; the root names the thread) */
-	enum { ALL_MAX = 1024 };
-	const char **all = pool_alloc(pool, ALL_MAX * sizeof(*all));
-	const char *refs[STORE_THREAD_REFS_MAX + 1], *own[1], *parent[1];
-	unsigned n_all = field_ids(h, "References", pool, all, ALL_MAX), n = 0;
-	for (unsigned i = 0; i < n_all; i++)
-		if (i == 0 || n_all - i < STORE_THREAD_REFS_MAX)
-			refs[n++] = all[i];
-	/* RFC 5256 4 (1)(A): In-Reply-To's first id when References
-	 * is absent; a duplicate lookup is harmless */
-	if (field_ids(h, "In-Reply-To", pool, parent, 1) == 1 && n <= STORE_THREAD_REFS_MAX)
-		refs[n++] = parent[0];
-	unsigned n_own = field_ids(h, "Message-ID", pool, own, 1);
-	int ret = 0;
-	if (n > 0 || n_own > 0)
-		ret = store_index_thread_assign(idx, mailbox_id, uid,
-						n_own > 0 ? own[0] : NULL,
-						refs, n, error_r);
+	/* RFC 5256 4 REFERENCES step 1, as THREAD=REFERENCES reads it */
+	struct mime_references ids;
+	mime_references_from_header(h->buf.data, h->buf.len, pool, &ids);
+	const char *value, *subject = "";
+	size_t len;
+	bool reply = false;
+	if (h->buf.len > 0 && mime_header_find(h->buf.data, h->buf.len, "Subject", &value, &len))
+		subject = mime_references_subject(value, len, pool, &reply);
+	int ret = store_index_thread_assign(idx, mailbox_id, uid, ids.message_id,
+					    ids.refs, ids.count, subject, reply, error_r);
 	pool_destroy(&pool);
 	return ret;
 }

@@ -4,10 +4,10 @@
  * Contract: store_thread_hdr_feed() takes the message as written (LF
  * line ends), keeps its header section alone, at most
  * STORE_THREAD_HDR_MAX bytes (a longer header is threaded from what was
- * kept); store_thread_index() reads Message-ID, References (at most
- * STORE_THREAD_REFS_MAX ids: the first, the root, and the last ones)
- * and In-Reply-To from it and records the thread within the caller's
- * transaction. A message without any of them is a thread of its own. */
+ * kept); store_thread_index() reads Message-ID, References and
+ * In-Reply-To from it as THREAD=REFERENCES does (mime_references.h)
+ * and its base subject, and records the thread within the caller's
+ * transaction (store_index_objectid.c). */
 #ifndef POSTEL_STORE_THREAD_H
 #define POSTEL_STORE_THREAD_H
 
@@ -18,7 +18,6 @@
 #include "store/store_index.h"
 
 #define STORE_THREAD_HDR_MAX (64 * 1024)
-#define STORE_THREAD_REFS_MAX 32
 
 struct store_thread_hdr {
 	str_t buf;

@@ -334,11 +334,60 @@ static void test_message_open_statements_cached(void **state)
 	unsigned kept = 0;
 	for (sqlite3_stmt *st = sqlite3_next_stmt(idx->db, NULL); st != NULL;
 	     st = sqlite3_next_stmt(idx->db, st)) {
-		if (strstr(sqlite3_sql(st), "FROM messages WHERE mailbox_id = ?1"
+		/* (the delivery's cached thread statements write) */
+		if (strncmp(sqlite3_sql(st), "SELECT", 6) == 0 &&
+		    strstr(sqlite3_sql(st), "FROM messages WHERE mailbox_id = ?1"
 			   " AND uid = ?2") != NULL)
 			kept++;
 	}
 	assert_int_equal(kept, 2);
+	pool_destroy(&pool);
+}
+
+/* The one-column reads of FETCH BODYSTRUCTURE and PREVIEW and the
+ * statements that thread a delivery are prepared once per index too
+ * (store_index_structure.c index_message_get()): each is in SQLite's
+ * list of open statements once, after several calls. */
+static unsigned stmts_with(struct store_index *idx, const char *sql)
+{
+	unsigned n = 0;
+	for (sqlite3_stmt *st = sqlite3_next_stmt(idx->db, NULL); st != NULL;
+	     st = sqlite3_next_stmt(idx->db, st))
+		n += strstr(sqlite3_sql(st), sql) != NULL;
+	return n;
+}
+
+static void test_column_statements_cached(void **state)
+{
+	struct fixture *f = *state;
+	uint32_t uid = deliver(f, "Message-ID: <p@x>\r\nSubject: c\r\n\r\nx\r\n");
+	deliver(f, "References: <p@x>\r\nSubject: Re: c\r\n\r\ny\r\n");
+	int64_t id;
+	struct store_index *idx = inbox_index(f, &id);
+	pool_t *pool = pool_create(1024);
+	const char *error, *preview;
+	void *blob;
+	size_t len;
+	uint64_t size;
+	for (unsigned i = 0; i < 3; i++) {
+		assert_int_equal(store_index_message_set_preview(idx, id, uid, "c", &error), 0);
+		assert_int_equal(store_index_message_preview(idx, id, uid, pool, &preview,
+							     &error), 1);
+		assert_string_equal(preview, "c");
+		assert_int_equal(store_index_message_set_structure(idx, id, uid, "s", 1,
+								   &error), 0);
+		assert_int_equal(store_index_message_structure(idx, id, uid, pool, &blob,
+							       &len, &size, &error), 1);
+		assert_int_equal(len, 1);
+	}
+	assert_int_equal(store_index_message_preview(idx, id, 999, pool, &preview, &error), 0);
+	assert_null(preview);
+	assert_int_equal(stmts_with(idx, "SELECT preview FROM messages"), 1);
+	assert_int_equal(stmts_with(idx, "UPDATE messages SET preview"), 1);
+	assert_int_equal(stmts_with(idx, "SELECT structure, size FROM messages"), 1);
+	assert_int_equal(stmts_with(idx, "UPDATE messages SET structure"), 1);
+	assert_int_equal(stmts_with(idx, "FROM msgids WHERE msgid"), 1);
+	assert_int_equal(stmts_with(idx, "INSERT OR IGNORE INTO msgids"), 1);
 	pool_destroy(&pool);
 }
 
@@ -447,6 +496,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_import_meta, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_message_open_statements_cached,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_column_statements_cached, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_horizon_trim, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_horizon_trim_on_expunge, setup,
 						teardown),
