@@ -13,6 +13,7 @@ Environment:
 Rules kept everywhere: every socket has a timeout, every loop is bounded,
 only loopback addresses are used.
 """
+import atexit
 import base64
 import contextlib
 import os
@@ -471,6 +472,18 @@ class Postel:
         self.users[address] = password
 
     def setup_accounts(self):
+        """The standard domains, users and aliases. Made once per pytest
+        process by the CLI under test (account_template()) and copied from
+        there: seven CLI runs and an RSA key per server cost ~1 s under ASan."""
+        template = account_template(self.overrides)
+        if template is None:
+            self.setup_accounts_cli()
+            return
+        p = subprocess.run(["cp", "-a", f"{template}/.", str(self.datadir)],
+                           capture_output=True, timeout=60)
+        assert p.returncode == 0, p.stderr
+
+    def setup_accounts_cli(self):
         self.cli("domain", "add", DOMAIN)
         self.cli("domain", "add", CATCH_DOMAIN)
         for address, password in USERS.items():
@@ -723,6 +736,43 @@ class Postel:
             if time.monotonic() > deadline:
                 return None
             time.sleep(0.1)
+
+
+# config keys that change what setup_accounts() makes: no template then
+TEMPLATE_UNSAFE_KEYS = ("run_user", "password_min_length", "tls_cert", "tls_key")
+_template = {}
+
+
+def account_template(overrides):
+    """A data directory holding what setup_accounts_cli() makes plus the
+    self-signed certificate a first `serve` makes (tls/), built once per
+    pytest process with the binary under test; None when overrides change
+    either (another run_user, hostname, ...)."""
+    if any(k in overrides for k in TEMPLATE_UNSAFE_KEYS) or \
+            overrides.get("hostname", HOSTNAME) != HOSTNAME:
+        return None
+    if "dir" not in _template:
+        tmpl = Postel()
+        tmpl.setup_accounts_cli()
+        scratch = Postel()
+        try:
+            p = subprocess.run(["cp", "-a", f"{tmpl.datadir}/.", str(scratch.datadir)],
+                               capture_output=True, timeout=60)
+            assert p.returncode == 0, p.stderr
+            scratch.start()
+            problems = scratch.stop()
+            assert not problems, "\n".join(problems) + scratch.log_tail()
+            p = subprocess.run(["cp", "-a", str(scratch.datadir / "tls"), str(tmpl.datadir)],
+                               capture_output=True, timeout=60)
+            assert p.returncode == 0, p.stderr
+        finally:
+            scratch.kill_all()
+            scratch.cleanup()
+        shutil.rmtree(tmpl.logdir, ignore_errors=True)
+        _template["dir"] = tmpl.datadir
+        if not KEEP:
+            atexit.register(shutil.rmtree, tmpl.datadir, True)
+    return _template["dir"]
 
 
 def finish(srv):
