@@ -16,7 +16,7 @@ the expunged UID, and the headers it fetches must be the new message's
 and not all of them (NeoMutt 2022 also refetches one cached message and
 then every UID's FLAGS, against Dovecot as well: tolerated, not required).
 
-The same scenario runs against a private Dovecot (probe_peers.Dovecot,
+The same scenario runs against a private Dovecot (peers.Dovecot,
 which has both extensions) as a reference that the scenario itself holds;
 against Postel it is skipped while Postel does not advertise QRESYNC."""
 import imaplib
@@ -31,7 +31,7 @@ import pytest
 from conftest import scaled, token
 from imap_helpers import new_user
 from probe_fakes import ProbeCA
-from probe_peers import DOVECOT, PEER_HOST, PEER_PASSWORD, PEER_USER, Dovecot, missing
+from peers import DOVECOT, PEER_HOST, PEER_PASSWORD, PEER_USER, Dovecot, missing
 
 NEOMUTT = shutil.which("neomutt")
 
