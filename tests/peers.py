@@ -14,8 +14,8 @@ Postfix(listeners, ...): smtpd on the given loopback ports with the
   Dovecot's auth socket; relay test: virtual(8) delivery; bench/relay.py:
   a deferred queue released to smtp-sink).
 
-This file imports nothing from conftest, so bench/*.py can use it with
-tests/ on sys.path. The packages come from scripts/install-deps.sh check
+This file imports nothing from conftest (ports.py gives the ports), so
+bench/*.py can use it with tests/ on sys.path. The packages come from scripts/install-deps.sh check
 (policy-rc.d denies service starts); a caller skips with missing()'s
 reason when a binary is absent."""
 import os
@@ -26,6 +26,8 @@ import socket
 import subprocess
 import tempfile
 import time
+
+from ports import free_port
 
 DOVECOT = "/usr/sbin/dovecot"
 POSTFIX = "/usr/sbin/postfix"
@@ -60,13 +62,6 @@ def wait_port(port, timeout, host=PEER_HOST, proc=None):
         except OSError:
             time.sleep(0.1)
     return False
-
-
-def free_port(host):
-    """One free port: bound, read and released (the peer binds it next)."""
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
 
 
 def private_dir(prefix, where=None):
