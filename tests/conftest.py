@@ -30,7 +30,7 @@ from ports import free_ports
 from postel_server import Postel, account_template, finish, running_postel
 from procs import children_of, fd_count, pid_alive, socket_fds
 from smtp_client import (ConnectionClosed, Reply, SMTPConn, assert_all_dropped,
-                         b64, client_tls_context, dot_stuff, plain_auth_blob,
+                         b64, client_tls_context, dot_stuff, plain_auth_blob, quick_ack,
                          stalled_connections)
 
 __all__ = [  # re-exported for the tests
@@ -67,6 +67,7 @@ __all__ = [  # re-exported for the tests
     "make_message",
     "pid_alive",
     "plain_auth_blob",
+    "quick_ack",
     "running_postel",
     "scaled",
     "socket_fds",

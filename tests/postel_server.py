@@ -85,7 +85,7 @@ class Postel:
     def setup_accounts(self):
         """The standard domains, users and aliases. Made once per pytest
         process by the CLI under test (account_template()) and copied from
-        there: seven CLI runs and an RSA key per server cost ~1 s under ASan."""
+        there: seven CLI runs per server cost ~1 s of CPU under ASan."""
         template = account_template(self.overrides)
         if template is None:
             self.setup_accounts_cli()
@@ -349,36 +349,23 @@ class Postel:
             time.sleep(0.1)
 
 
-# config keys that change what setup_accounts() makes: no template then
-TEMPLATE_UNSAFE_KEYS = ("run_user", "password_min_length", "tls_cert", "tls_key")
+# config keys that change what setup_accounts_cli() makes: no template then
+TEMPLATE_UNSAFE_KEYS = ("run_user", "password_min_length")
 _template = {}
 
 
 def account_template(overrides):
-    """A data directory holding what setup_accounts_cli() makes plus the
-    self-signed certificate a first `serve` makes (tls/), built once per
-    pytest process with the binary under test; None when overrides change
-    either (another run_user, hostname, ...)."""
-    if any(k in overrides for k in TEMPLATE_UNSAFE_KEYS) or \
-            overrides.get("hostname", HOSTNAME) != HOSTNAME:
+    """A data directory holding what setup_accounts_cli() makes, built
+    once per pytest process with the binary under test; None when the
+    overrides would change it. It holds no tls/: every server makes its
+    own self-signed certificate at its first start (tests read the
+    event=tls_self_signed line, and servers that talk to each other must
+    not share a key)."""
+    if any(k in overrides for k in TEMPLATE_UNSAFE_KEYS):
         return None
     if "dir" not in _template:
         tmpl = Postel()
         tmpl.setup_accounts_cli()
-        scratch = Postel()
-        try:
-            p = subprocess.run(["cp", "-a", f"{tmpl.datadir}/.", str(scratch.datadir)],
-                               capture_output=True, timeout=60)
-            assert p.returncode == 0, p.stderr
-            scratch.start()
-            problems = scratch.stop()
-            assert not problems, "\n".join(problems) + scratch.log_tail()
-            p = subprocess.run(["cp", "-a", str(scratch.datadir / "tls"), str(tmpl.datadir)],
-                               capture_output=True, timeout=60)
-            assert p.returncode == 0, p.stderr
-        finally:
-            scratch.kill_all()
-            scratch.cleanup()
         shutil.rmtree(tmpl.logdir, ignore_errors=True)
         _template["dir"] = tmpl.datadir
         if not KEEP:

@@ -24,6 +24,20 @@ def client_tls_context(cafile=None, alpn=None):
     return ctx
 
 
+def quick_ack(sock):
+    """ACK at once what the server sent so far. After an implicit-TLS
+    handshake the server's last flight waits for the client's ACK, which
+    Linux delays up to 40 ms when the client has nothing to send, and the
+    greeting written next waits behind it (Nagle: Postel's accepted
+    sockets do not set TCP_NODELAY): 40 ms per connection, half a minute
+    over the suite. TCP_QUICKACK sends the pending ACK now."""
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
+    except OSError:
+        pass
+    return sock
+
+
 def stalled_connections(port, n):
     """n loopback connections to port that never send a byte: a TLS
     handshake that stalls before the ClientHello."""
@@ -102,7 +116,7 @@ class SMTPConn:
         self.transcript = []
         if tls:
             ctx = context or client_tls_context()
-            self.sock = ctx.wrap_socket(self.sock, server_hostname=server_hostname)
+            self.sock = quick_ack(ctx.wrap_socket(self.sock, server_hostname=server_hostname))
         self.greeting = self.read_reply() if greeting else None
 
     # --- low level

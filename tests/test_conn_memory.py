@@ -33,7 +33,7 @@ import time
 
 import pytest
 
-from conftest import ASAN, client_tls_context, running_postel, scaled
+from conftest import ASAN, client_tls_context, quick_ack, running_postel, scaled
 from pop3_helpers import deliver, new_user
 from test_memory_flat import worker_rss_kb
 
@@ -68,7 +68,7 @@ def read_until(s, end):
 
 def open_pop3s(srv, ctx):
     raw = socket.create_connection(("127.0.0.1", srv.pop3s_port), timeout=scaled(10))
-    s = ctx.wrap_socket(raw)
+    s = quick_ack(ctx.wrap_socket(raw))
     assert read_until(s, b"\r\n").startswith(b"+OK")
     s.sendall(b"CAPA\r\n")
     read_until(s, b"\r\n.\r\n")
@@ -154,7 +154,7 @@ def test_streamed_retr_gives_buffers_back(srv):
 def open_imaps_idle(srv, ctx, user, password):
     """An IMAPS connection logged in, INBOX selected, in IDLE."""
     raw = socket.create_connection(("127.0.0.1", srv.imaps_port), timeout=scaled(30))
-    s = ctx.wrap_socket(raw)
+    s = quick_ack(ctx.wrap_socket(raw))
     assert read_until(s, b"\r\n").startswith(b"* OK")
     for tag, cmd in ((b"a", f'LOGIN "{user}" "{password}"'.encode()),
                      (b"b", b"SELECT INBOX")):
