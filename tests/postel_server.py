@@ -116,6 +116,18 @@ class Postel:
     def log_tail(self, n=40):
         return "\n".join(self.log().splitlines()[-n:])
 
+    def launch(self, accounts=True):
+        """setup_accounts() (unless accounts is false) and start(); a
+        half-started server is killed before the error goes on."""
+        try:
+            if accounts:
+                self.setup_accounts()
+            self.start()
+        except BaseException:
+            self.kill_all()
+            raise
+        return self
+
     def start(self, timeout=20.0):
         assert self.proc is None
         self.starts += 1
@@ -384,14 +396,7 @@ def finish(srv):
 @contextlib.contextmanager
 def running_postel(accounts=True, **overrides):
     """A started server with the standard accounts; stopped and checked on exit."""
-    srv = Postel({k: str(v) for k, v in overrides.items()})
-    try:
-        if accounts:
-            srv.setup_accounts()
-        srv.start()
-    except BaseException:
-        srv.kill_all()
-        raise
+    srv = Postel({k: str(v) for k, v in overrides.items()}).launch(accounts)
     try:
         yield srv
     finally:
