@@ -43,6 +43,7 @@ import tempfile
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "tests"))
+from peers import POSTFIX, Postfix  # noqa: E402  (tests/peers.py)
 
 POSTEL_BIN = os.path.abspath(os.environ.get("POSTEL_BIN", "./build/postel"))
 MESSAGES = int(os.environ.get("BENCH_RELAY_MESSAGES", "5000"))
@@ -56,7 +57,6 @@ DOMAIN = "bench.sink"
 SENDER = "sender@postel-bench.example"
 SMTP_SINK = "/usr/sbin/smtp-sink"
 SMTP_SOURCE = "/usr/sbin/smtp-source"
-POSTFIX = "/usr/sbin/postfix"
 RUN_USER = "postel"
 
 
@@ -188,69 +188,23 @@ def postel_round(work, sink):
 
 
 # ---------------------------------------------------------------- postfix
-MASTER_CF = """smtpd_port inet n - n - - smtpd
-pickup     unix  n - n 60    1 pickup
-cleanup    unix  n - n -     0 cleanup
-qmgr       unix  n - n 300   1 qmgr
-rewrite    unix  - - n -     - trivial-rewrite
-bounce     unix  - - n -     0 bounce
-defer      unix  - - n -     0 bounce
-trace      unix  - - n -     0 bounce
-verify     unix  - - n -     1 verify
-flush      unix  n - n 1000? 0 flush
-proxymap   unix  - - n -     - proxymap
-proxywrite unix  - - n -     1 proxymap
-smtp       unix  - - n -     - smtp
-relay      unix  - - n -     - smtp
-showq      unix  n - n -     - showq
-error      unix  - - n -     - error
-retry      unix  - - n -     - error
-discard    unix  - - n -     - discard
-local      unix  - n n -     - local
-lmtp       unix  - - n -     - lmtp
-anvil      unix  - - n -     1 anvil
-scache     unix  - - n -     1 scache
-postlog    unix-dgram n - n - 1 postlogd
-"""
-
-
 def postfix_round(work, sink):
-    d = work / "postfix"
-    (d / "etc").mkdir(parents=True)
-    port = free_port()
-    (d / "etc" / "main.cf").write_text(f"""# postel bench/relay.py: a throwaway Postfix
-compatibility_level = 3.6
-queue_directory = {d}/spool
-data_directory = {d}/data
-maillog_file = {d}/maillog
-maillog_file_prefixes = {d}
-myhostname = postfix-bench.example
-mydomain = postfix-bench.example
-myorigin = $myhostname
-mydestination =
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
-smtp_dns_support_level = disabled
-smtpd_peername_lookup = no
-alias_maps =
-alias_database =
-biff = no
-transport_maps = inline:{{{DOMAIN}=smtp:[127.0.0.1]:{sink.port}}}
+    """A private Postfix (tests/peers.py) holding the messages deferred,
+    then released to the sink."""
+    pf = Postfix([[]], host="127.0.0.1", hostname="postfix-bench.example",
+                 domain="postfix-bench.example", where=work / "postfix", keep=KEEP,
+                 main=f"""myorigin = $myhostname
+transport_maps = inline:{{{{{DOMAIN}=smtp:[127.0.0.1]:{sink.port}}}}}
 defer_transports = smtp
 default_destination_concurrency_limit = {CONCURRENCY}
 initial_destination_concurrency = {CONCURRENCY}
 """)
-    (d / "etc" / "master.cf").write_text(MASTER_CF.replace("smtpd_port",
-                                                           f"127.0.0.1:{port}"))
-    (d / "spool").mkdir()
-    cfg = ["-c", str(d / "etc")]
-    r = subprocess.run([POSTFIX] + cfg + ["start"], capture_output=True, timeout=60)
-    if r.returncode != 0:
-        die(f"postfix start: {r.stdout!r} {r.stderr!r}")
+    d, cfg, (port,) = pf.dir, pf.cfg, pf.ports
     try:
-        if not wait_listen(port):
-            die("postfix did not listen")
+        pf.start()
+    except AssertionError as e:
+        die(f"postfix: {e}")
+    try:
         r = subprocess.run([SMTP_SOURCE, "-s", str(CONCURRENCY), "-m", str(MESSAGES),
                             "-l", str(SIZE), "-f", SENDER, "-t", f"u@{DOMAIN}",
                             f"127.0.0.1:{port}"], capture_output=True, timeout=TIMEOUT)
@@ -273,8 +227,7 @@ initial_destination_concurrency = {CONCURRENCY}
         subprocess.run(["postqueue"] + cfg + ["-f"], check=True)
         return sink.wait_all(MESSAGES, t0)
     finally:
-        subprocess.run([POSTFIX] + cfg + ["stop"], capture_output=True, timeout=60)
-        time.sleep(1)
+        pf.stop()
 
 
 def main():

@@ -1,6 +1,8 @@
 """Helpers shared by the IMAP end-to-end tests (test_imap*.py)."""
+import hashlib
 import imaplib
 import itertools
+import ssl
 
 from conftest import SMTPConn, client_tls_context, scaled, token
 from pop3_helpers import deliver, fresh_ip, new_user  # noqa: F401 (re-exported)
@@ -80,4 +82,27 @@ def fetchmail_mda(tmp_path):
     return out_dir, mda
 
 
-__all__ = ["fetchmail_mda", "login", "IMAPRaw", "status_of", "deliver", "fresh_ip", "new_user", "token"]
+def cert_sha256(srv):
+    """The server certificate's SHA-256 fingerprint, hex (offlineimap pins
+    it: the certificate names HOSTNAME, the connection goes to 127.0.0.1)."""
+    der = ssl.PEM_cert_to_DER_cert(srv.cert_path.read_text())
+    return hashlib.sha256(der).hexdigest()
+
+
+def offlineimap_rc(srv, tmp_path, user, password, folders, compress=False):
+    """An offlineimaprc in tmp_path syncing folders of user's over IMAPS
+    into tmp_path/mail (metadata in tmp_path/meta); its path."""
+    rc = tmp_path / "offlineimaprc"
+    rc.write_text(
+        f"[general]\naccounts = p\nmetadata = {tmp_path}/meta\nui = basic\n\n"
+        "[Account p]\nlocalrepository = L\nremoterepository = R\n\n"
+        f"[Repository L]\ntype = Maildir\nlocalfolders = {tmp_path / 'mail'}\n\n"
+        f"[Repository R]\ntype = IMAP\nremotehost = 127.0.0.1\nremoteport = {srv.imaps_port}\n"
+        f"remoteuser = {user}\nremotepass = {password}\nssl = yes\n"
+        f"cert_fingerprint = {cert_sha256(srv)}\n"
+        + ("usecompression = yes\n" if compress else "")
+        + f"folderfilter = lambda f: f in {list(folders)!r}\n")
+    return rc
+
+
+__all__ = ["cert_sha256", "fetchmail_mda", "offlineimap_rc", "login", "IMAPRaw", "status_of", "deliver", "fresh_ip", "new_user", "token"]

@@ -4,9 +4,14 @@ built on dnslib (Debian's python3-dnslib): it answers UDP and TCP on
 hold, and NOERROR with no answer for types a name does not have. In a
 zone signed with NSEC (dnssec-signzone) both come with their proof."""
 import socket
+import threading
 
 from dnslib import QTYPE, RCODE, RR
 from dnslib.server import BaseResolver, DNSLogger, DNSServer
+
+from ports import free_ports
+
+POLL_S = 0.05
 
 
 class ZoneResolver(BaseResolver):
@@ -81,19 +86,17 @@ class QuietLogger(DNSLogger):
 
 
 def free_udp_tcp_port():
-    """A port free for both UDP and TCP on 127.0.0.1."""
+    """A port free for both UDP and TCP on 127.0.0.1, from this test
+    process's block (ports.py: no other test process is handed it)."""
     for _ in range(50):
+        port = free_ports(1)[0]          # nothing listens on it over TCP
         u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        u.bind(("127.0.0.1", 0))
-        port = u.getsockname()[1]
-        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
-            t.bind(("127.0.0.1", port))
+            u.bind(("127.0.0.1", port))
             return port
         except OSError:
             continue
         finally:
-            t.close()
             u.close()
     raise RuntimeError("no free port")
 
@@ -106,8 +109,12 @@ class ZoneServer:
                              logger=QuietLogger())
         self.tcp = DNSServer(self.resolver, address="127.0.0.1", port=self.port,
                              tcp=True, logger=QuietLogger())
-        self.udp.start_thread()
-        self.tcp.start_thread()
+        # DNSServer.start_thread() with socketserver's default poll of 0.5 s:
+        # each stop() waited up to that, twice a zone, in every relay test
+        for server in (self.udp, self.tcp):
+            server.thread = threading.Thread(target=server.server.serve_forever,
+                                             kwargs={"poll_interval": POLL_S}, daemon=True)
+            server.thread.start()
 
     @property
     def address(self):

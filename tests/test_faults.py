@@ -131,12 +131,7 @@ def postel_on_tmpfs(size=TMPFS_SIZE, **overrides):
         shutil.rmtree(srv.logdir, ignore_errors=True)
         pytest.skip(f"cannot mount a tmpfs: {p.stderr.decode(errors='replace').strip()}")
     try:
-        try:
-            srv.setup_accounts()
-            srv.start()
-        except BaseException:
-            srv.kill_all()
-            raise
+        srv.launch()
         try:
             yield srv
         finally:

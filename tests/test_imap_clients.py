@@ -12,7 +12,7 @@ import time
 import pytest
 
 from conftest import HOSTNAME, make_message, scaled, token
-from imap_helpers import IMAPRaw, deliver, fetchmail_mda, new_user, status_of
+from imap_helpers import IMAPRaw, deliver, fetchmail_mda, new_user, offlineimap_rc, status_of
 
 
 def run(argv, tmp_path, timeout=60, **kw):
@@ -231,15 +231,6 @@ def test_curl_imaps_list_fetch_search(postel, tmp_path):
     assert p.stdout.decode().startswith("* SEARCH 1\r\n"), p.stdout
 
 
-def cert_sha256(postel):
-    """The server certificate's SHA-256 fingerprint, hex (offlineimap pins
-    it: the certificate names HOSTNAME, the connection goes to 127.0.0.1)."""
-    import hashlib
-    import ssl
-    der = ssl.PEM_cert_to_DER_cert(postel.cert_path.read_text())
-    return hashlib.sha256(der).hexdigest()
-
-
 def test_offlineimap_sync(postel, tmp_path):
     """offlineimap syncs INBOX and a folder to a local Maildir; a second run
     changes nothing."""
@@ -250,15 +241,7 @@ def test_offlineimap_sync(postel, tmp_path):
     append(postel, user, password, "Work", work_tok, "\\Seen \\Flagged")
     append(postel, user, password, "Other", token())
     local = tmp_path / "mail"
-    rc = tmp_path / "offlineimaprc"
-    rc.write_text(
-        f"[general]\naccounts = p\nmetadata = {tmp_path}/meta\nui = basic\n\n"
-        "[Account p]\nlocalrepository = L\nremoterepository = R\n\n"
-        f"[Repository L]\ntype = Maildir\nlocalfolders = {local}\n\n"
-        f"[Repository R]\ntype = IMAP\nremotehost = 127.0.0.1\nremoteport = {postel.imaps_port}\n"
-        f"remoteuser = {user}\nremotepass = {password}\nssl = yes\n"
-        f"cert_fingerprint = {cert_sha256(postel)}\n"
-        "folderfilter = lambda f: f in ['INBOX', 'Work']\n")
+    rc = offlineimap_rc(postel, tmp_path, user, password, ["INBOX", "Work"])
     argv = [offlineimap, "-c", str(rc), "-o", "-u", "basic"]
     p, out = run(argv, tmp_path, timeout=120)
     assert p.returncode == 0, out

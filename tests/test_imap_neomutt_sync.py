@@ -16,7 +16,7 @@ the expunged UID, and the headers it fetches must be the new message's
 and not all of them (NeoMutt 2022 also refetches one cached message and
 then every UID's FLAGS, against Dovecot as well: tolerated, not required).
 
-The same scenario runs against a private Dovecot (probe_peers.Dovecot,
+The same scenario runs against a private Dovecot (peers.Dovecot,
 which has both extensions) as a reference that the scenario itself holds;
 against Postel it is skipped while Postel does not advertise QRESYNC."""
 import imaplib
@@ -31,7 +31,7 @@ import pytest
 from conftest import scaled, token
 from imap_helpers import new_user
 from probe_fakes import ProbeCA
-from probe_peers import DOVECOT, PEER_HOST, PEER_PASSWORD, PEER_USER, Dovecot, missing
+from peers import DOVECOT, PEER_HOST, PEER_PASSWORD, PEER_USER, Dovecot, missing
 
 NEOMUTT = shutil.which("neomutt")
 
@@ -239,7 +239,10 @@ def test_neomutt_resyncs_with_qresync(postel, tmp_path):
     user, password = new_user(postel)
     peer = Peer("127.0.0.1", postel.imaps_port, user, password, postel.cert_path)
     c = peer.imap()
-    caps = {x.upper() for x in c.capabilities}
+    # imaplib keeps the pre-login list; QRESYNC is announced after login
+    typ, data = c.capability()
+    assert typ == "OK", data
+    caps = {x.upper() for x in data[0].decode().split()}
     c.logout()
     if "QRESYNC" not in caps:
         pytest.skip("Postel does not advertise QRESYNC yet")

@@ -13,7 +13,6 @@ import pathlib
 import pwd
 import re
 import shutil
-import signal
 import sqlite3
 import subprocess
 import tempfile
@@ -22,10 +21,10 @@ import time
 
 import pytest
 
-from conftest import free_ports, make_message, scaled, token
+from conftest import make_message, scaled, token
 from imap_helpers import deliver, login, new_user
+from peers import DOVECOT, Dovecot, missing
 
-DOVECOT = "/usr/sbin/dovecot"
 RUN_USER = "postel"
 DV_USER, DV_PASSWORD = "migr", "pw-migr-1"
 # Dovecot's names (separator '.'), the store's names
@@ -56,76 +55,22 @@ def import_cmd(srv, path, address, **kw):
     return srv.cli("import", "maildir", str(path), address, check=False, **kw)
 
 
-def wait_port(port, proc, seconds=20):
-    deadline = time.monotonic() + scaled(seconds)
-    while time.monotonic() < deadline and proc.poll() is None:
-        with contextlib.suppress(OSError):
-            with imaplib.IMAP4("127.0.0.1", port, timeout=2):
-                return True
-        time.sleep(0.1)
-    return False
-
-
 @pytest.fixture(scope="module")
 def dovecot(postel):
-    """A private Dovecot on a loopback port, its Maildir owned by postel's
-    run user (so `postel import`, which runs as that user, reads it)."""
-    if not os.access(DOVECOT, os.X_OK):
-        pytest.skip(f"{DOVECOT} not installed (scripts/install-deps.sh check)")
+    """A private Dovecot (tests/peers.py) on a loopback port, plain IMAP,
+    its Maildir owned by postel's run user (so `postel import`, which runs
+    as that user, reads it)."""
+    reason = missing(DOVECOT)
+    if reason:
+        pytest.skip(f"{reason} (scripts/install-deps.sh check)")
     pw = run_user()
-    d = pathlib.Path(tempfile.mkdtemp(prefix="postel-import-dovecot-", dir="/tmp"))
-    os.chmod(d, 0o755)
-    for sub in ("run", "state", "home"):
-        (d / sub).mkdir()
-    os.chown(d / "home", pw.pw_uid, pw.pw_gid)
-    (d / "passwd").write_text(f"{DV_USER}:{{PLAIN}}{DV_PASSWORD}::::::\n")
-    port = free_ports(1)[0]
-    (d / "dovecot.conf").write_text(f"""# a private Dovecot for postel's import test
-base_dir = {d}/run
-state_dir = {d}/state
-log_path = {d}/dovecot.log
-protocols = imap
-listen = 127.0.0.1
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain login
-passdb {{
-  driver = passwd-file
-  args = {d}/passwd
-}}
-userdb {{
-  driver = static
-  args = uid={pw.pw_uid} gid={pw.pw_gid} home={d}/home/%n
-}}
-mail_location = maildir:~/Maildir
-first_valid_uid = 1
-service imap-login {{
-  inet_listener imap {{
-    port = {port}
-  }}
-  inet_listener imaps {{
-    port = 0
-  }}
-}}
-""")
-    log = open(d / "stderr.log", "wb")
-    proc = subprocess.Popen([DOVECOT, "-F", "-c", str(d / "dovecot.conf")], stdout=log,
-                            stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
+    peer = Dovecot(plain=True, host="127.0.0.1", users={DV_USER: DV_PASSWORD},
+                   uid=pw.pw_uid, gid=pw.pw_gid, prefix="postel-import-dovecot-")
+    peer.start()
     try:
-        if not wait_port(port, proc):
-            raise AssertionError("dovecot did not start: " +
-                                 (d / "stderr.log").read_text(errors="replace")[-2000:])
-        yield {"port": port, "maildir": d / "home" / DV_USER / "Maildir", "dir": d}
+        yield {"port": peer.imap, "maildir": peer.maildir(DV_USER), "dir": peer.dir}
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=scaled(15))
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
-        log.close()
-        shutil.rmtree(d, ignore_errors=True)
+        peer.stop()
 
 
 @contextlib.contextmanager

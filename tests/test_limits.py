@@ -19,6 +19,7 @@ import time
 import pytest
 
 import conftest
+import postel_server
 from conftest import SMTPConn, fd_count, scaled
 
 HZ = os.sysconf("SC_CLK_TCK")
@@ -139,7 +140,7 @@ def with_nofile_limit(monkeypatch, tmp_path, nofile):
                        f"exec prlimit --nofile={nofile}:{nofile} -- "
                        f"{conftest.POSTEL_BIN} \"$@\"\n")
     wrapper.chmod(0o755)
-    monkeypatch.setattr(conftest, "POSTEL_BIN", str(wrapper))
+    monkeypatch.setattr(postel_server, "POSTEL_BIN", str(wrapper))
 
 
 def test_low_hard_limit_lowers_max_connections(postel_factory, monkeypatch, tmp_path):

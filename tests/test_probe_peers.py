@@ -2,16 +2,33 @@
 Dovecot (IMAP with STARTTLS, IMAPS, POP3 with STLS, POP3S) and a private
 Postfix (port-25 SMTP with STARTTLS, submission with TLS required before
 AUTH, submissions with implicit TLS, SASL through Dovecot), both on
-127.0.0.2 high ports with a certificate from a test CA. See probe_peers.py."""
+127.0.0.2 high ports with a certificate from a test CA. See peers.py."""
 import pytest
 
 from conftest import free_ports
+from peers import (DOVECOT, PEER_HOST, PEER_PASSWORD, PEER_USER, POSTFIX, Dovecot,
+                   Postfix, missing)
 from probe_fakes import ProbeCA
-from probe_peers import (DOVECOT, PEER_HOST, PEER_PASSWORD, PEER_USER, POSTFIX,
-                         Dovecot, Postfix, missing)
 from test_probe import advice_of, by_service, probe_json, run_probe, table_row
 
 NAME = "mail.example.org"
+
+
+def probe_postfix(cert, key, auth_socket):
+    """Port-25 SMTP with STARTTLS offered, submission with TLS required
+    before AUTH, submissions with implicit TLS; SASL through Dovecot."""
+    pf = Postfix([[],
+                  ["smtpd_tls_security_level=encrypt", "smtpd_sasl_auth_enable=yes",
+                   "smtpd_tls_auth_only=yes"],
+                  ["smtpd_tls_wrappermode=yes", "smtpd_sasl_auth_enable=yes"]],
+                 main="smtpd_tls_cert_file = {d}/cert.pem\n"
+                      "smtpd_tls_key_file = {d}/key.pem\n"
+                      "smtpd_tls_security_level = may\n"
+                      "smtpd_sasl_type = dovecot\n"
+                      f"smtpd_sasl_path = {auth_socket}\n",
+                 cert=cert, key=key, prefix="probe-postfix-")
+    pf.smtp, pf.submission, pf.submissions = pf.ports
+    return pf
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +41,7 @@ def peers(tmp_path_factory):
     dovecot = Dovecot(cert, key).start()
     postfix = None
     try:
-        postfix = Postfix(cert, key, dovecot.auth_socket).start()
+        postfix = probe_postfix(cert, key, dovecot.auth_socket).start()
         yield ca, dovecot, postfix
     finally:
         if postfix is not None:

@@ -11,17 +11,14 @@ less the Return-Path, X-Original-To, Delivered-To and Received fields Postfix ad
 Postel's Received field followed by the message as submitted (LF line
 ends in Maildir, as Postfix writes them)."""
 import os
-import pathlib
 import re
-import shutil
-import tempfile
 import time
 
 import pytest
 
-from conftest import ALICE, free_ports, make_message, scaled, token
+from conftest import ALICE, make_message, scaled, token
+from peers import NOBODY, PEER_HOST, POSTFIX, Postfix, missing
 from probe_fakes import ProbeCA
-from probe_peers import PEER_HOST, POSTFIX, Postfix, missing
 from test_relay_faults import submit_raw
 
 pytest.importorskip("dnslib")
@@ -31,78 +28,31 @@ ZONE = f"""
 pfx.example.      60 IN MX 10 mx.pfx.example.
 mx.pfx.example.   60 IN A {PEER_HOST}
 """
-NOBODY = 65534
 
 
 class ReceivingPostfix(Postfix):
-    """probe_peers.Postfix's start, stop and log, with a configuration of
-    its own: one smtpd, virtual delivery."""
+    """peers.Postfix with one smtpd offering STARTTLS and virtual(8)
+    delivery of every pfx.example address into one Maildir."""
 
-    def __init__(self, cert, key):  # not Postfix.__init__: another config
-        self.dir = pathlib.Path(tempfile.mkdtemp(prefix="relay-postfix-", dir="/tmp"))
-        os.chmod(self.dir, 0o755)
-        (self.smtp,) = free_ports(1, host=PEER_HOST)
-        self.submission = self.submissions = self.smtp  # start() waits for them
-        d = self.dir
-        etc = d / "etc"
-        etc.mkdir()
-        (d / "spool").mkdir()
-        (d / "mail").mkdir()
-        os.chown(d / "mail", NOBODY, NOBODY)
-        shutil.copy(cert, d / "cert.pem")
-        shutil.copy(key, d / "key.pem")
-        os.chmod(d / "key.pem", 0o600)
-        (etc / "main.cf").write_text(f"""# a private receiving Postfix for postel's relay tests
-compatibility_level = 3.6
-queue_directory = {d}/spool
-data_directory = {d}/data
-maillog_file = {d}/maillog
-maillog_file_prefixes = {d}
-myhostname = mx.pfx.example
-mydomain = pfx.example
-mydestination =
-inet_interfaces = loopback-only
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
-smtp_dns_support_level = disabled
-smtpd_peername_lookup = no
-alias_maps =
-alias_database =
-biff = no
+    def __init__(self, cert, key):
+        super().__init__([[]], hostname="mx.pfx.example", domain="pfx.example",
+                         cert=cert, key=key, prefix="relay-postfix-", main=f"""\
 local_header_rewrite_clients =
-smtpd_tls_cert_file = {d}/cert.pem
-smtpd_tls_key_file = {d}/key.pem
+smtpd_tls_cert_file = {{d}}/cert.pem
+smtpd_tls_key_file = {{d}}/key.pem
 smtpd_tls_security_level = may
 smtpd_tls_received_header = yes
 virtual_mailbox_domains = pfx.example
-virtual_mailbox_base = {d}/mail
+virtual_mailbox_base = {{d}}/mail
 virtual_mailbox_maps = static:box/
 virtual_uid_maps = static:{NOBODY}
 virtual_gid_maps = static:{NOBODY}
 virtual_minimum_uid = 100
 message_size_limit = 20000000
 """)
-        (etc / "master.cf").write_text(f"""# smtpd on a loopback high port, no chroot
-{PEER_HOST}:{self.smtp} inet n - n - - smtpd
-cleanup    unix  n - n -     0 cleanup
-qmgr       unix  n - n 300   1 qmgr
-rewrite    unix  - - n -     - trivial-rewrite
-bounce     unix  - - n -     0 bounce
-defer      unix  - - n -     0 bounce
-trace      unix  - - n -     0 bounce
-verify     unix  - - n -     1 verify
-flush      unix  n - n 1000? 0 flush
-proxymap   unix  - - n -     - proxymap
-tlsmgr     unix  - - n 1000? 1 tlsmgr
-anvil      unix  - - n -     1 anvil
-scache     unix  - - n -     1 scache
-error      unix  - - n -     - error
-retry      unix  - - n -     - error
-discard    unix  - - n -     - discard
-virtual    unix  - n n -     - virtual
-postlog    unix-dgram n - n - 1 postlogd
-""")
-        self.started = False
+        (self.smtp,) = self.ports
+        (self.dir / "mail").mkdir()
+        os.chown(self.dir / "mail", NOBODY, NOBODY)
 
     def mails(self):
         out = []

@@ -14,13 +14,12 @@ import os
 import shutil
 import re
 import signal
-import socket
 import threading
 import time
 
 import pytest
 
-from conftest import ALICE, make_message, scaled, token
+from conftest import ALICE, free_ports, make_message, scaled, token
 from test_queue_cli import queue_remote
 from test_queue_state import put_entry
 
@@ -88,11 +87,9 @@ class Sink:
 
 
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    """A port of this process's block (ports.py): not one another test
+    process may be handed at the same time."""
+    return free_ports(1)[0]
 
 
 @pytest.fixture
