@@ -40,7 +40,7 @@ int store_view_open(struct store *store, const char *address,
 	view->addr = addr;
 	view->mailbox = xstrdup(name);
 	view->uidvalidity = delta.uidvalidity;
-	view->uidnext = delta.uidnext;
+	view->uidnext = view->added_from = delta.uidnext;
 	view->modseq = view->read_modseq = delta.highestmodseq;
 	for (unsigned i = 0; i < delta.row_count; i++)
 		store_view_map_append(view, delta.rows[i].uid);
@@ -155,7 +155,8 @@ static void view_reset(struct store_view *view,
 		changes->added[changes->added_count++] = delta->rows[i].uid;
 	}
 	view->uidvalidity = delta->uidvalidity;
-	view->uidnext = delta->uidnext;
+	view->uidnext = view->added_from = delta->uidnext;
+	view->added_told = 0;
 	view->modseq = view->read_modseq = delta->highestmodseq;
 }
 
@@ -188,11 +189,13 @@ int store_view_sync(struct store_view *view, pool_t *pool,
 			/* rows come in UID order: the map stays sorted */
 			store_view_map_append(view, row->uid);
 			changes_r->added[changes_r->added_count++] = row->uid;
-		} else if (store_view_seq(view, row->uid) != 0) {
+		} else if (store_view_seq(view, row->uid) != 0 &&
+			   (row->uid < view->added_from || row->modseq > view->added_told)) {
 			changes_r->flag_changes[changes_r->flag_change_count++] = *row;
 		}
 	}
-	view->uidnext = delta.uidnext;
+	view->uidnext = view->added_from = delta.uidnext;
+	view->added_told = 0;
 	if (delta.highestmodseq > view->modseq)
 		view->modseq = delta.highestmodseq;
 	if (view->modseq > view->read_modseq)

@@ -10,7 +10,8 @@
  * next store_view_sync() still reads every expunge and flag change since
  * the last full sync and applies them to the map, which by then holds
  * the added UIDs too (their sequence numbers counted the messages whose
- * expunge was pending). Costs O(changes + their lookups in the map). */
+ * expunge was pending), and repeats no flag change of an added message
+ * that a call here accounted for (store_view_private.h added_told). Costs O(changes + their lookups in the map). */
 #include "store/store_view_private.h"
 
 #include <string.h>
@@ -33,6 +34,11 @@ int store_view_sync_added(struct store_view *view, uint64_t flags_since,
 		return -1;
 	if (delta.uidvalidity != view->uidvalidity)
 		return 0; /* a rebuilt mailbox: store_view_sync() resets the map */
+	/* every change of the messages added before is returned now (or
+	 * there are none): what the caller tells covers all added ones up
+	 * to this read, and the full sync need not repeat it */
+	bool none_yet = view->count == 0 || view->uids[view->count - 1] < view->added_from;
+	bool covered = none_yet || (since > 0 && flags_since <= view->added_told);
 	changes_r->added = pool_alloc(pool, (delta.row_count + 1) * sizeof(uint32_t));
 	changes_r->flag_changes = pool_alloc(pool, (delta.row_count + 1) *
 					     sizeof(*changes_r->flag_changes));
@@ -51,5 +57,7 @@ int store_view_sync_added(struct store_view *view, uint64_t flags_since,
 		view->uidnext = delta.uidnext;
 	if (delta.highestmodseq > view->read_modseq)
 		view->read_modseq = delta.highestmodseq;
+	if (covered)
+		view->added_told = view->read_modseq;
 	return 0;
 }

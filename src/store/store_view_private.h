@@ -19,6 +19,8 @@ struct store_view {
 	char *mailbox;
 	uint32_t uidvalidity, uidnext;
 	uint64_t modseq, read_modseq;
+	uint32_t added_from;
+	uint64_t added_told;
 	uint32_t *uids;
 	unsigned count, cap;
 };

@@ -4,8 +4,9 @@
  * pending, their sequence numbers counting the pending ones; flag changes
  * above a MODSEQ come with them; a message added and expunged between two
  * reads never enters the map; the next full sync removes every pending
- * expunge (an added message's included) at the right place and moves the
- * MODSEQ, after which nothing is left to report. */
+ * expunge (an added message's included) at the right place, repeats no
+ * flag state the added messages were told with, and moves the MODSEQ,
+ * after which nothing is left to report. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -104,6 +105,13 @@ static void test_added_while_expunges_wait(void **state)
 	assert_int_equal(c.expunged[0], u[1]);
 	assert_int_equal(c.expunged[1], u[3]);
 	assert_int_equal(c.added_count, 0);
+	/* flag changes: u[2]'s and u[0]'s (held before), u[5]'s (added by
+	 * a call that returned no flags: its state is told again); not
+	 * u[4]'s, told when it was added and covered since */
+	assert_int_equal(c.flag_change_count, 3);
+	assert_int_equal(c.flag_changes[0].uid, u[0]);
+	assert_int_equal(c.flag_changes[1].uid, u[2]);
+	assert_int_equal(c.flag_changes[2].uid, u[5]);
 	assert_int_equal(store_view_count(v), 4);
 	const uint32_t left[] = { u[0], u[2], u[4], u[5] };
 	for (unsigned i = 0; i < 4; i++)
@@ -115,11 +123,25 @@ static void test_added_while_expunges_wait(void **state)
 	added(s, v, store_view_modseq(v), &c);
 	assert_int_equal(c.added_count + c.flag_change_count, 0);
 
-	/* and a full sync with nothing taken before still adds */
+	/* taken with flags asked for: the full sync has nothing to repeat;
+	 * a later change of it is reported */
 	u[7] = suite_deliver(other, "INBOX", BODY, 0, 0);
-	suite_sync(s, v, &c);
+	added(s, v, store_view_modseq(v), &c);
 	assert_int_equal(c.added_count, 1);
 	assert_int_equal(c.added[0], u[7]);
+	suite_sync(s, v, &c);
+	assert_int_equal(c.added_count + c.expunged_count + c.flag_change_count, 0);
+	added(s, v, UINT64_MAX, &c);
+	assert_int_equal(c.added_count + c.flag_change_count, 0);
+	suite_set_flags(w, u[7], STORE_FLAGS_ADD, STORE_FLAG_SEEN);
+	suite_sync(s, v, &c);
+	assert_int_equal(c.flag_change_count, 1);
+	assert_int_equal(c.flag_changes[0].uid, u[7]);
+	/* and a full sync with nothing taken before still adds */
+	uint32_t last = suite_deliver(other, "INBOX", BODY, 0, 0);
+	suite_sync(s, v, &c);
+	assert_int_equal(c.added_count, 1);
+	assert_int_equal(c.added[0], last);
 	store_view_close(&w);
 	store_close(&other);
 	store_view_close(&v);
