@@ -28,22 +28,35 @@ def uid_map(c, pending=False):
     return out
 
 
-def test_new_message_at_once_expunge_at_noop(postel):
+def delayed_session(postel, events):
+    """A user with two messages in INBOX, a session that selected it and
+    set NOTIFY (SELECTED-DELAYED (events)): user, pw, session, its pid."""
     user, pw = new_user(postel)
     c, pid = notify_session(postel, user, pw)
+    append_raw(c, "INBOX", msg_for(token()))
+    append_raw(c, "INBOX", msg_for(token()))
+    ok(c, "SELECT INBOX")
+    ok(c, f"NOTIFY SET (SELECTED-DELAYED ({events}))")
+    return user, pw, c, pid
+
+
+def expunge_first_held(c, other):
+    """other expunges message 1: c gets its \\Deleted at once (FlagChange),
+    its EXPUNGE waits"""
+    ok(other, "STORE 1 +FLAGS (\\Deleted)")
+    line = wait_line(c, rb"\* 1 FETCH \(FLAGS \(", 1.0)
+    assert b"\\Deleted" in line
+    ok(other, "EXPUNGE")
+    no_line(c, 1.0)
+
+
+def test_new_message_at_once_expunge_at_noop(postel):
+    user, pw, c, pid = delayed_session(
+        postel, "MessageNew (UID FLAGS) MessageExpunge FlagChange")
     with c:
-        append_raw(c, "INBOX", msg_for(token()))
-        append_raw(c, "INBOX", msg_for(token()))
-        ok(c, "SELECT INBOX")
-        ok(c, "NOTIFY SET (SELECTED-DELAYED (MessageNew (UID FLAGS) "
-              "MessageExpunge FlagChange))")
         with other_session(postel, user, pw, pid) as other:
             ok(other, "SELECT INBOX")
-            ok(other, "STORE 1 +FLAGS (\\Deleted)")
-            line = wait_line(c, rb"\* 1 FETCH \(FLAGS \(", 1.0)
-            assert b"\\Deleted" in line
-            ok(other, "EXPUNGE")
-            no_line(c, 1.0)  # the expunge waits
+            expunge_first_held(c, other)
             deliver_elsewhere(postel, user, pid)
             # uid 3 is message 3: message 1 (uid 1) is still there for c
             wait_line(c, rb"\* 3 EXISTS\r\n$", 1.0)
@@ -77,3 +90,23 @@ def test_message_new_without_fetch_attributes_gives_exists(postel):
         no_line(c, 0.5)
         assert ok(c, "NOOP") == []
         assert uid_map(c) == {1: 1}
+
+
+def test_selected_delayed_sends_flag_changes_at_once(postel):
+    """RFC 5465 5.1-5.3: under SELECTED-DELAYED a flag change comes at
+    once, an expunge waits for a command that may report it (NOOP)."""
+    user, pw, c, pid = delayed_session(postel, "MessageNew MessageExpunge FlagChange")
+    with c:
+        with other_session(postel, user, pw, pid) as other:
+            ok(other, "SELECT INBOX")
+            ok(other, "STORE 2 +FLAGS (\\Flagged)")
+            line = wait_line(c, rb"\* 2 FETCH \(FLAGS \(", 1.0)
+            assert b"\\Flagged" in line
+            expunge_first_held(c, other)
+            # the message that was 2 is still 2 for this client
+            ok(other, "STORE 1 +FLAGS (\\Seen)")
+            line = wait_line(c, rb"\* 2 FETCH \(FLAGS \(", 1.0)
+            assert b"\\Seen" in line
+            untagged = ok(c, "NOOP")
+            assert b"* 1 EXPUNGE\r\n" in untagged, untagged
+        assert ok(c, "NOOP") == []

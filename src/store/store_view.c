@@ -180,20 +180,7 @@ int store_view_sync(struct store_view *view, pool_t *pool,
 		qsort(delta.expunged, delta.expunged_count, sizeof(uint32_t), uid_cmp);
 	view_apply_expunges(view, delta.expunged, delta.expunged_count, pool,
 			    changes_r);
-	changes_r->added = pool_alloc(pool, (delta.row_count + 1) * sizeof(uint32_t));
-	changes_r->flag_changes = pool_alloc(pool, (delta.row_count + 1) *
-					     sizeof(*changes_r->flag_changes));
-	for (unsigned i = 0; i < delta.row_count; i++) {
-		const struct store_view_flag_change *row = &delta.rows[i];
-		if (row->uid >= view->uidnext) {
-			/* rows come in UID order: the map stays sorted */
-			store_view_map_append(view, row->uid);
-			changes_r->added[changes_r->added_count++] = row->uid;
-		} else if (store_view_seq(view, row->uid) != 0 &&
-			   (row->uid < view->added_from || row->modseq > view->added_told)) {
-			changes_r->flag_changes[changes_r->flag_change_count++] = *row;
-		}
-	}
+	store_view_take_rows(view, &delta, 0, pool, changes_r);
 	view->uidnext = view->added_from = delta.uidnext;
 	view->added_told = 0;
 	if (delta.highestmodseq > view->modseq)

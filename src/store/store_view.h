@@ -100,13 +100,14 @@ int store_view_sync(struct store_view *view, pool_t *pool,
  * count the messages expunged meanwhile, which stay in the map until the
  * next store_view_sync() removes them and reports them in
  * changes->expunged, numbered in the map as it then is. The view's MODSEQ
- * does not move, so that sync reads every change since it; it reports no
- * flag change of an added message up to the last read here that covered
- * it (the caller tells each added message, and the flag changes this
- * returns), and does report the others again (a repeat of the same flags).
+ * does not move, so that sync reads every change since it.
  * changes_r->flag_changes: the messages the map held before the call
  * whose MODSEQ is above flags_since (> 0; UINT64_MAX: none wanted); a
  * caller that told them all passes store_view_read_modseq() next time.
+ * The caller tells each added message; neither call reports again a flag
+ * change of an added message up to the last read here that covered it
+ * (one whose flag changes covered every message added before), and both
+ * report the others again (a repeat of the same flags).
  * changes_r->expunged stays empty; a new UIDVALIDITY changes nothing
  * here (store_view_sync() resets the map). */
 int store_view_sync_added(struct store_view *view, uint64_t flags_since,

@@ -11,10 +11,31 @@
  * the last full sync and applies them to the map, which by then holds
  * the added UIDs too (their sequence numbers counted the messages whose
  * expunge was pending), and repeats no flag change of an added message
- * that a call here accounted for (store_view_private.h added_told). Costs O(changes + their lookups in the map). */
+ * that a call here accounted for (store_view_private.h added_told): both
+ * take the rows they read through store_view_take_rows(). Costs O(changes + their lookups in the map). */
 #include "store/store_view_private.h"
 
 #include <string.h>
+
+void store_view_take_rows(struct store_view *view, const struct store_view_delta *delta,
+			  uint64_t flags_above, pool_t *pool,
+			  struct store_view_changes *changes)
+{
+	changes->added = pool_alloc(pool, (delta->row_count + 1) * sizeof(uint32_t));
+	changes->flag_changes = pool_alloc(pool, (delta->row_count + 1) *
+					   sizeof(*changes->flag_changes));
+	for (unsigned i = 0; i < delta->row_count; i++) {
+		const struct store_view_flag_change *row = &delta->rows[i];
+		if (row->uid >= view->uidnext) {
+			/* rows come in UID order: the map stays sorted */
+			store_view_map_append(view, row->uid);
+			changes->added[changes->added_count++] = row->uid;
+		} else if (row->modseq > flags_above && store_view_seq(view, row->uid) != 0 &&
+			   (row->uid < view->added_from || row->modseq > view->added_told)) {
+			changes->flag_changes[changes->flag_change_count++] = *row;
+		}
+	}
+}
 
 uint64_t store_view_read_modseq(const struct store_view *view)
 {
@@ -39,20 +60,8 @@ int store_view_sync_added(struct store_view *view, uint64_t flags_since,
 	 * to this read, and the full sync need not repeat it */
 	bool none_yet = view->count == 0 || view->uids[view->count - 1] < view->added_from;
 	bool covered = none_yet || (since > 0 && flags_since <= view->added_told);
-	changes_r->added = pool_alloc(pool, (delta.row_count + 1) * sizeof(uint32_t));
-	changes_r->flag_changes = pool_alloc(pool, (delta.row_count + 1) *
-					     sizeof(*changes_r->flag_changes));
-	for (unsigned i = 0; i < delta.row_count; i++) {
-		const struct store_view_flag_change *row = &delta.rows[i];
-		if (row->uid >= view->uidnext) {
-			/* rows come in UID order: the map stays sorted */
-			store_view_map_append(view, row->uid);
-			changes_r->added[changes_r->added_count++] = row->uid;
-		} else if (since > 0 && row->modseq > flags_since &&
-			   store_view_seq(view, row->uid) != 0) {
-			changes_r->flag_changes[changes_r->flag_change_count++] = *row;
-		}
-	}
+	store_view_take_rows(view, &delta, since > 0 ? flags_since : UINT64_MAX, pool,
+			     changes_r);
 	if (delta.uidnext > view->uidnext)
 		view->uidnext = delta.uidnext;
 	if (delta.highestmodseq > view->read_modseq)

@@ -28,4 +28,12 @@ struct store_view {
 /* uid goes at the end of the map (callers keep it ascending) */
 void store_view_map_append(struct store_view *view, uint32_t uid);
 
+/* The rows of delta (UID order) into the map and changes (pool): those
+ * at or above UIDNEXT are added; those of the map above flags_above are
+ * flag changes, less what added_told covers. */
+struct store_view_changes;
+void store_view_take_rows(struct store_view *view, const struct store_view_delta *delta,
+			  uint64_t flags_above, pool_t *pool,
+			  struct store_view_changes *changes);
+
 #endif
