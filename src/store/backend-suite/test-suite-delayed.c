@@ -6,14 +6,23 @@
  * reads never enters the map; the next full sync removes every pending
  * expunge (an added message's included) at the right place, repeats no
  * flag state the added messages were told with, and moves the MODSEQ,
- * after which nothing is left to report. */
+ * after which nothing is left to report; and under a seeded mix of
+ * another handle's deliveries, flag changes and expunges, a client that
+ * applies what each call reports keeps the view's map, which after a full
+ * sync is the mailbox's. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdlib.h>
+#include <string.h>
+
 #include "store/backend-suite/suite.h"
+
+#define MIX_ROUNDS 60
+#define MIX_MAX 256
 
 #define BODY "Subject: d\r\n\r\ndelayed\r\n"
 
@@ -145,10 +154,84 @@ static void test_added_while_expunges_wait(void **state)
 	store_view_close(&v);
 }
 
+/* the client's picture: m[0..*n) must be the view's map */
+static void check_mirror(struct store_view *v, const uint32_t *m, unsigned n)
+{
+	assert_int_equal(store_view_count(v), n);
+	for (unsigned i = 0; i < n; i++)
+		assert_int_equal(store_view_uid(v, i + 1), m[i]);
+}
+
+/* a full sync, applied to the client's picture as a client would:
+ * each expunged UID must be one it had */
+static void apply_sync(struct suite *s, struct store_view *v, uint32_t *m, unsigned *n)
+{
+	struct store_view_changes c;
+	suite_sync(s, v, &c);
+	for (unsigned i = 0; i < c.expunged_count; i++) {
+		unsigned j = 0;
+		while (j < *n && m[j] != c.expunged[i])
+			j++;
+		assert_true(j < *n);
+		memmove(m + j, m + j + 1, (*n - j - 1) * sizeof(*m));
+		(*n)--;
+	}
+	assert_true(*n + c.added_count <= MIX_MAX);
+	memcpy(m + *n, c.added, c.added_count * sizeof(*m));
+	*n += c.added_count;
+}
+
+static void test_mix_keeps_client_in_step(void **state)
+{
+	struct suite *s = *state;
+	const char *error = NULL;
+	struct store_view *v = suite_view(s->store, "INBOX");
+	struct store *other = suite_open(s);
+	struct store_view *w = suite_view(other, "INBOX");
+	uint32_t m[MIX_MAX];
+	unsigned n = 0, seed = 5465;
+	struct store_view_changes c;
+	for (unsigned round = 0; round < MIX_ROUNDS; round++) {
+		suite_sync(s, w, &c);
+		unsigned count = store_view_count(w), op = (unsigned)rand_r(&seed) % 10;
+		uint32_t uid = count == 0 ? 0 : store_view_uid(w, 1 + (unsigned)rand_r(&seed) % count);
+		if (op < 4 || uid == 0)
+			(void)suite_deliver(other, "INBOX", BODY, 0, 0);
+		else if (op < 7)
+			suite_set_flags(w, uid, STORE_FLAGS_ADD, STORE_FLAG_SEEN);
+		else
+			expunge(other, uid);
+		if (rand_r(&seed) % 3 != 0) {
+			/* between commands: additions only */
+			added(s, v, store_view_read_modseq(v), &c);
+			assert_true(n + c.added_count <= MIX_MAX);
+			memcpy(m + n, c.added, c.added_count * sizeof(*m));
+			n += c.added_count;
+		} else {
+			/* a command: expunges at their place, then additions */
+			apply_sync(s, v, m, &n);
+		}
+		check_mirror(v, m, n);
+	}
+	apply_sync(s, v, m, &n);
+	check_mirror(v, m, n);
+	struct store_message_info *msgs;
+	unsigned count;
+	assert_int_equal(store_mailbox_list_messages(s->store, SUITE_USER, "INBOX", s->pool,
+						     &msgs, &count, &error), 0);
+	assert_int_equal(count, n);
+	for (unsigned i = 0; i < count; i++)
+		assert_int_equal(msgs[i].uid, m[i]);
+	store_view_close(&w);
+	store_close(&other);
+	store_view_close(&v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		SUITE_TEST(test_added_while_expunges_wait),
+		SUITE_TEST(test_mix_keeps_client_in_step),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
