@@ -8,7 +8,7 @@ import time
 from conftest import scaled, token
 from imap_helpers import new_user, status_of
 from test_imap_append_idle import append_raw, msg_for
-from test_imap_notify import no_line, notify_session, ok, other_session, wait_line
+from test_imap_notify import notify_session, ok, other_session, wait_line
 
 
 def test_message_new_fetch_attributes_follow_exists(postel):
@@ -108,32 +108,3 @@ def read_exact(c, size):
         c.buf += data or b""
     out, c.buf = c.buf[:size], c.buf[size:]
     return out
-
-
-def test_selected_delayed_sends_flag_changes_at_once(postel):
-    """RFC 5465 5.1-5.3: under SELECTED-DELAYED a flag change comes at
-    once, an expunge waits for a command that may report it (NOOP)."""
-    user, pw = new_user_pw(postel)
-    c, pid = notify_session(postel, user, pw)
-    with c:
-        append_raw(c, "INBOX", msg_for(token()))
-        append_raw(c, "INBOX", msg_for(token()))
-        ok(c, "SELECT INBOX")
-        ok(c, "NOTIFY SET (selected-delayed (MessageNew MessageExpunge FlagChange))")
-        with other_session(postel, user, pw, pid) as other:
-            ok(other, "SELECT INBOX")
-            ok(other, "STORE 2 +FLAGS (\\Flagged)")
-            line = wait_line(c, rb"\* 2 FETCH \(FLAGS \(", 1.0)
-            assert b"\\Flagged" in line
-            ok(other, "STORE 1 +FLAGS (\\Deleted)")
-            line = wait_line(c, rb"\* 1 FETCH \(FLAGS \(", 1.0)
-            assert b"\\Deleted" in line
-            ok(other, "EXPUNGE")
-            no_line(c, 1.0)
-            # the message that was 2 is still 2 for this client
-            ok(other, "STORE 1 +FLAGS (\\Seen)")
-            line = wait_line(c, rb"\* 2 FETCH \(FLAGS \(", 1.0)
-            assert b"\\Seen" in line
-            untagged = ok(c, "NOOP")
-            assert b"* 1 EXPUNGE\r\n" in untagged, untagged
-        assert ok(c, "NOOP") == []

@@ -85,8 +85,8 @@ void imap_notify_fetch_keep(struct imap_notify *n, struct imap_fetch_request *re
 void imap_notify_fetch_free(struct imap_notify *n);
 void imap_notify_fetch_mark(struct imap_session *s);
 bool imap_notify_fetch_start(struct imap_cmd *cmd, void (*final)(struct imap_cmd *cmd));
-/* imap_notify_delayed.c: SELECTED-DELAYED's flag changes between
- * commands: true if a job runs, which ends in imap_notify_delayed_end
+/* imap_notify_delayed.c: SELECTED-DELAYED's new messages and flag
+ * changes between commands: true if a job runs, which ends in imap_notify_delayed_end
  * (imap_notify_events.c: overflow unless ok, input back) */
 bool imap_notify_delayed_start(struct imap_session *s);
 void imap_notify_delayed_end(struct imap_session *s, bool ok);

@@ -4,9 +4,9 @@
  * mailboxes, fed by every session in every worker. A change marks work:
  * the selected mailbox (SELECTED: synced and reported with EXISTS,
  * EXPUNGE, FETCH FLAGS between commands, RFC 5465 5.1-5.3, and
- * MessageNew's FETCH, imap_notify_fetch.c; SELECTED-DELAYED sends flag
- * changes only, imap_notify_delayed.c, and leaves the rest to the next
- * command; IDLE reports it itself), another
+ * MessageNew's FETCH, imap_notify_fetch.c; SELECTED-DELAYED sends new
+ * messages and flag changes, imap_notify_delayed.c, and leaves expunges
+ * to the next command; IDLE reports it itself), another
  * mailbox a group takes (its STATUS, 5.1-5.3: MESSAGES UIDNEXT, and
  * UNSEEN with FlagChange), the list of mailboxes or subscriptions (a job
  * lists both and the difference from the last listing goes out as LIST,
@@ -273,7 +273,8 @@ static void notify_run(void *ctx)
 	}
 	n->selected_dirty = false;
 	if (n->selected_delayed) {
-		/* RFC 5465 5.1-5.3: no EXPUNGE now; flag changes at once */
+		/* RFC 5465 5.1-5.3, 6: no EXPUNGE now; new messages and
+		 * flag changes at once */
 		s->input = IMAP_INPUT_WAIT;
 		conn_input_pause(s->base.conn);
 		if (!imap_notify_delayed_start(s))

@@ -248,6 +248,10 @@ imap_cmd_func_t imap_cmd_select, imap_cmd_examine, imap_cmd_close, imap_cmd_unse
 void imap_select_sync(struct imap_cmd *cmd, void (*final)(struct imap_cmd *cmd));
 void imap_selected_free(struct imap_selected **sel);
 bool imap_selected_is_recent(const struct imap_selected *sel, uint32_t uid);
+/* rev1 \Recent: UIDs first..end-1 claimed by this session; how many of
+ * the map are \Recent (also for SELECTED-DELAYED's EXISTS) */
+void imap_selected_recent_add(struct imap_selected *sel, uint32_t first, uint32_t end);
+unsigned imap_selected_recent_total(const struct imap_selected *sel);
 /* "* seq FETCH (FLAGS (...))" for a flag change of the selected mailbox,
  * with \Recent for rev1 and UID MODSEQ once CONDSTORE is on (RFC 7162 3.2) */
 struct store_view_flag_change;

@@ -53,7 +53,7 @@ static unsigned view_count_below(const struct store_view *view, uint32_t uid)
 }
 
 /* rev1 \Recent (RFC 3501 2.3.2): the UID ranges this session claimed */
-static void sel_recent_add(struct imap_selected *sel, uint32_t first, uint32_t end)
+void imap_selected_recent_add(struct imap_selected *sel, uint32_t first, uint32_t end)
 {
 	if (first >= end)
 		return;
@@ -80,7 +80,7 @@ bool imap_selected_is_recent(const struct imap_selected *sel, uint32_t uid)
 	return false;
 }
 
-static unsigned sel_recent_total(const struct imap_selected *sel)
+unsigned imap_selected_recent_total(const struct imap_selected *sel)
 {
 	unsigned n = 0;
 	for (unsigned i = 0; i < sel->recent_count; i++)
@@ -146,8 +146,8 @@ static int imap_select_read(struct imap_select_job *job, struct store *store,
 		uint32_t first;
 		if (store_view_claim_recent(sel->view, &first, error_r) < 0)
 			return -1;
-		sel_recent_add(sel, first, store_view_uidnext(sel->view));
-		job->recent = sel_recent_total(sel);
+		imap_selected_recent_add(sel, first, store_view_uidnext(sel->view));
+		job->recent = imap_selected_recent_total(sel);
 	}
 	/* rev1 EXAMINE: the mailbox's \Recent count, not claimed; rev2 has
 	 * no RECENT response (RFC 9051 Appendix E) */
@@ -390,7 +390,7 @@ static void imap_sync_work(void *ctx, struct store *store)
 	if (job->claim_recent && job->ch.added_count > 0) {
 		uint32_t first;
 		if (store_view_claim_recent(sel->view, &first, &error) == 0)
-			sel_recent_add(sel, first, store_view_uidnext(sel->view));
+			imap_selected_recent_add(sel, first, store_view_uidnext(sel->view));
 	}
 }
 
@@ -427,7 +427,7 @@ static bool imap_sync_report(struct imap_session *s, struct imap_sync_job *job)
 		if (ch->added_count > 0 || exists != sel->exists - ch->expunged_count) {
 			imap_untagged(s, "%u EXISTS", exists);
 			if (!s->rev2)
-				imap_untagged(s, "%u RECENT", sel_recent_total(sel));
+				imap_untagged(s, "%u RECENT", imap_selected_recent_total(sel));
 		}
 		sel->exists = exists;
 		job->exists_done = true;

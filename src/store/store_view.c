@@ -5,23 +5,13 @@
  * The map is a sorted uint32_t array; a sync removes the expunged UIDs in
  * one pass and appends new ones (UIDs only grow, RFC 9051 2.3.1.1), so a
  * sync costs O(map + changes), never a read of every message. */
-#include "store/store_private.h"
+#include "store/store_view_private.h"
 #include "lib/log.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-struct store_view {
-	struct store *store;
-	struct store_address addr;
-	char *mailbox;
-	uint32_t uidvalidity, uidnext;
-	uint64_t modseq;
-	uint32_t *uids;
-	unsigned count, cap;
-};
-
-static void view_map_append(struct store_view *view, uint32_t uid)
+void store_view_map_append(struct store_view *view, uint32_t uid)
 {
 	if (view->count == view->cap) {
 		view->cap = view->cap < 64 ? 64 : view->cap * 2;
@@ -50,10 +40,10 @@ int store_view_open(struct store *store, const char *address,
 	view->addr = addr;
 	view->mailbox = xstrdup(name);
 	view->uidvalidity = delta.uidvalidity;
-	view->uidnext = delta.uidnext;
-	view->modseq = delta.highestmodseq;
+	view->uidnext = view->added_from = delta.uidnext;
+	view->modseq = view->read_modseq = delta.highestmodseq;
 	for (unsigned i = 0; i < delta.row_count; i++)
-		view_map_append(view, delta.rows[i].uid);
+		store_view_map_append(view, delta.rows[i].uid);
 	pool_destroy(&pool);
 	*view_r = view;
 	return 0;
@@ -161,12 +151,13 @@ static void view_reset(struct store_view *view,
 	view->count = 0;
 	changes->added = pool_alloc(pool, (delta->row_count + 1) * sizeof(uint32_t));
 	for (unsigned i = 0; i < delta->row_count; i++) {
-		view_map_append(view, delta->rows[i].uid);
+		store_view_map_append(view, delta->rows[i].uid);
 		changes->added[changes->added_count++] = delta->rows[i].uid;
 	}
 	view->uidvalidity = delta->uidvalidity;
-	view->uidnext = delta->uidnext;
-	view->modseq = delta->highestmodseq;
+	view->uidnext = view->added_from = delta->uidnext;
+	view->added_told = 0;
+	view->modseq = view->read_modseq = delta->highestmodseq;
 }
 
 int store_view_sync(struct store_view *view, pool_t *pool,
@@ -189,22 +180,13 @@ int store_view_sync(struct store_view *view, pool_t *pool,
 		qsort(delta.expunged, delta.expunged_count, sizeof(uint32_t), uid_cmp);
 	view_apply_expunges(view, delta.expunged, delta.expunged_count, pool,
 			    changes_r);
-	changes_r->added = pool_alloc(pool, (delta.row_count + 1) * sizeof(uint32_t));
-	changes_r->flag_changes = pool_alloc(pool, (delta.row_count + 1) *
-					     sizeof(*changes_r->flag_changes));
-	for (unsigned i = 0; i < delta.row_count; i++) {
-		const struct store_view_flag_change *row = &delta.rows[i];
-		if (row->uid >= view->uidnext) {
-			/* rows come in UID order: the map stays sorted */
-			view_map_append(view, row->uid);
-			changes_r->added[changes_r->added_count++] = row->uid;
-		} else if (store_view_seq(view, row->uid) != 0) {
-			changes_r->flag_changes[changes_r->flag_change_count++] = *row;
-		}
-	}
-	view->uidnext = delta.uidnext;
+	store_view_take_rows(view, &delta, 0, pool, changes_r);
+	view->uidnext = view->added_from = delta.uidnext;
+	view->added_told = 0;
 	if (delta.highestmodseq > view->modseq)
 		view->modseq = delta.highestmodseq;
+	if (view->modseq > view->read_modseq)
+		view->read_modseq = view->modseq;
 	return 0;
 }
 

@@ -81,6 +81,9 @@ void store_view_rebind(struct store_view *view, struct store *store);
 uint32_t store_view_uidvalidity(const struct store_view *view);
 uint32_t store_view_uidnext(const struct store_view *view);
 uint64_t store_view_modseq(const struct store_view *view);
+/* The HIGHESTMODSEQ of the view's last read, by store_view_sync() or
+ * store_view_sync_added(): at least store_view_modseq(). */
+uint64_t store_view_read_modseq(const struct store_view *view);
 unsigned store_view_count(const struct store_view *view);
 /* The UID of sequence number seq (1-based), 0 if out of range. */
 uint32_t store_view_uid(const struct store_view *view, unsigned seq);
@@ -90,6 +93,26 @@ unsigned store_view_seq(const struct store_view *view, uint32_t uid);
 /* Bring the view up to date; see above. */
 int store_view_sync(struct store_view *view, pool_t *pool,
 		    struct store_view_changes *changes_r, const char **error_r);
+
+/* RFC 5465 6 (SELECTED-DELAYED): take the messages added to the mailbox
+ * since the view's last read into the map (changes_r->added, ascending)
+ * and leave every expunge pending: the new messages' sequence numbers
+ * count the messages expunged meanwhile, which stay in the map until the
+ * next store_view_sync() removes them and reports them in
+ * changes->expunged, numbered in the map as it then is. The view's MODSEQ
+ * does not move, so that sync reads every change since it.
+ * changes_r->flag_changes: the messages the map held before the call
+ * whose MODSEQ is above flags_since (> 0; UINT64_MAX: none wanted); a
+ * caller that told them all passes store_view_read_modseq() next time.
+ * The caller tells each added message; neither call reports again a flag
+ * change of an added message up to the last read here that covered it
+ * (one whose flag changes covered every message added before), and both
+ * report the others again (a repeat of the same flags).
+ * changes_r->expunged stays empty; a new UIDVALIDITY changes nothing
+ * here (store_view_sync() resets the map). */
+int store_view_sync_added(struct store_view *view, uint64_t flags_since,
+			  pool_t *pool, struct store_view_changes *changes_r,
+			  const char **error_r);
 
 /* RFC 7162 3.2.5 (QRESYNC) and 3.2.6 (VANISHED): what changed since
  * `since` (> 0, a MODSEQ the client had), read now, without moving the

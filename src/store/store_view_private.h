@@ -1,0 +1,39 @@
+/* store_view_private.h: the inside of a view (store_view.h), shared by
+ * store_view.c (open, sync, the map) and store_view_added.c (taking new
+ * messages while expunges wait, RFC 5465 6 SELECTED-DELAYED). Not for
+ * callers outside src/store/.
+ *
+ * Contract: uids[0..count) is the map, ascending; modseq is the MODSEQ of
+ * the last full sync (store_view_sync() reads expunges and flag changes
+ * above it); read_modseq >= modseq is the HIGHESTMODSEQ of the last read
+ * of any kind, so every message with a UID at or above uidnext has a
+ * MODSEQ above read_modseq. */
+#ifndef POSTEL_STORE_VIEW_PRIVATE_H
+#define POSTEL_STORE_VIEW_PRIVATE_H
+
+#include "store/store_private.h"
+
+struct store_view {
+	struct store *store;
+	struct store_address addr;
+	char *mailbox;
+	uint32_t uidvalidity, uidnext;
+	uint64_t modseq, read_modseq;
+	uint32_t added_from;
+	uint64_t added_told;
+	uint32_t *uids;
+	unsigned count, cap;
+};
+
+/* uid goes at the end of the map (callers keep it ascending) */
+void store_view_map_append(struct store_view *view, uint32_t uid);
+
+/* The rows of delta (UID order) into the map and changes (pool): those
+ * at or above UIDNEXT are added; those of the map above flags_above are
+ * flag changes, less what added_told covers. */
+struct store_view_changes;
+void store_view_take_rows(struct store_view *view, const struct store_view_delta *delta,
+			  uint64_t flags_above, pool_t *pool,
+			  struct store_view_changes *changes);
+
+#endif
