@@ -11,7 +11,8 @@
 #include "lib/str.h"
 #include "mime/mime_parser.h"
 
-#define MIME_CACHE_VERSION 1
+/* 2: MIME_PART_HDR_8BIT (older records are parsed again, once) */
+#define MIME_CACHE_VERSION 2
 
 void mime_cache_encode(const struct mime_tree *tree, str_t *out);
 int mime_cache_decode(const void *data, size_t len, uint64_t msg_size,
