@@ -7,11 +7,13 @@ partials, BODY[HEADER], HEADER.FIELDS, RFC822.HEADER, ENVELOPE and
 BODYSTRUCTURE all consistent with that message. ENABLE UTF8=ACCEPT and
 IMAP4rev2 sessions get the stored octets; 7-bit messages are untouched."""
 import email.header
+import poplib
 import re
 import smtplib
 
-from conftest import BOB, scaled, token
+from conftest import BOB, client_tls_context, scaled, token
 from imap_helpers import IMAPRaw, login, new_user, status_of
+from pop3_helpers import login as pop3_login
 
 SUBJECT = "Grüße aus Köln ✓ — a subject long enough to be folded over lines 日本語"
 NAME = "Jörg Müller"
@@ -147,3 +149,37 @@ def test_7bit_message_untouched_for_a_legacy_client(postel):
         assert fetch_size(c) == len(whole)
     finally:
         c.logout()
+
+
+def test_pop3_without_utf8_gets_the_downgraded_header(postel):
+    """RFC 6856 2 / RFC 6858: RETR and TOP without UTF8 send the synthetic
+    message (7-bit header, body as stored); after UTF8 the stored one."""
+    user, pw = new_user(postel)
+    tok = token()
+    msg = utf8_message(tok)
+    deliver_utf8(postel, user, msg)
+    p = pop3_login(postel, user, pw)
+    try:
+        resp, lines, _ = p.retr(1)
+        whole = b"\r\n".join(lines) + b"\r\n"
+        hdr, _, body = whole.partition(b"\r\n\r\n")
+        assert max(hdr) < 0x80, hdr
+        assert body == msg.partition(b"\r\n\r\n")[2]
+        assert decoded(header_value(hdr, "Subject")) == f"{SUBJECT} {tok}"
+        # the +OK counts the octets that follow
+        assert resp.split()[1] == str(len(whole)).encode(), resp
+        resp, lines, _ = p.top(1, 0)
+        assert b"\r\n".join(lines) + b"\r\n" == hdr + b"\r\n\r\n"
+    finally:
+        p.quit()
+    # RFC 6856 2: UTF8 is issued before authentication
+    p = poplib.POP3("127.0.0.1", postel.pop3_port, timeout=scaled(10))
+    try:
+        p.stls(client_tls_context())
+        assert p._shortcmd("UTF8").startswith(b"+OK")
+        p.user(user)
+        p.pass_(pw)
+        resp, lines, _ = p.retr(1)
+        assert (b"\r\n".join(lines) + b"\r\n").endswith(msg)
+    finally:
+        p.quit()
