@@ -20,7 +20,7 @@
  * whether anything is to be done, without reading the message. A header
  * larger than IMAP_FETCH_HEADER_MAX is served as stored (logged). */
 #include "imap_private.h"
-#include "imap/imap_fetch_render.h"
+#include "imap/imap_fetch_render_private.h"
 #include "lib/log.h"
 #include "mime/mime_downgrade.h"
 #include "mime/mime_parser.h"
@@ -60,30 +60,6 @@ unsigned imap_fetch_downgrade_needs(const struct imap_session *s,
 	return downgrade_wanted(s, req) ? IMAP_FETCH_NEEDS_TREE : 0;
 }
 
-/* The stored header [0, body_off) of the root, at most
- * IMAP_FETCH_HEADER_MAX octets: 1 read, 0 too large, -1 error. */
-static int read_root_header(struct store_message_reader *reader, uint64_t body_off,
-			    str_t *hdr, const char **error_r)
-{
-	if (body_off > IMAP_FETCH_HEADER_MAX)
-		return 0;
-	if (store_message_seek(reader, 0, error_r) < 0)
-		return -1;
-	str_reserve(hdr, (size_t)body_off + 2);
-	/* bounded: every round reads at least one octet or ends */
-	while (hdr->len < body_off) {
-		size_t room = (size_t)body_off - hdr->len;
-		ssize_t n = store_message_read(reader, hdr->data + hdr->len,
-					       room < 2 ? 2 : room, error_r);
-		if (n < 0)
-			return -1;
-		if (n == 0)
-			break;
-		hdr->len += (size_t)n > room ? room : (size_t)n;
-	}
-	return 1;
-}
-
 int imap_fetch_downgrade(const struct imap_session *s, const struct imap_fetch_request *req,
 			 struct store_view *view, uint32_t uid,
 			 struct store_message_info *info, struct mime_tree *tree,
@@ -95,12 +71,14 @@ int imap_fetch_downgrade(const struct imap_session *s, const struct imap_fetch_r
 	struct mime_part *root = &tree->parts[0];
 	if (*reader == NULL && (*reader = store_view_message_open(view, uid, error_r)) == NULL)
 		return -1;
-	str_t hdr = STR_INIT, out = STR_INIT;
-	int ret = read_root_header(*reader, root->body_off, &hdr, error_r);
-	if (ret == 0)
+	if (root->body_off > IMAP_FETCH_HEADER_MAX) {
 		log_warn("sid=%s event=downgrade_skipped uid=%u header_size=%llu", s->base.sid,
 			 uid, (unsigned long long)root->body_off);
-	if (ret <= 0 || !mime_downgrade_header(hdr.data, hdr.len, &out)) {
+		return 0;
+	}
+	str_t hdr = STR_INIT, out = STR_INIT;
+	int ret = imap_fetch_read_header(*reader, root, &hdr, error_r);
+	if (ret < 0 || !mime_downgrade_header(hdr.data, hdr.len, &out)) {
 		str_free(&hdr);
 		return ret < 0 ? -1 : store_message_seek(*reader, 0, error_r);
 	}
