@@ -163,6 +163,10 @@ static void test_parser_flag(void **state)
 	assert_int_equal(mime_cache_decode(enc.data, enc.len, strlen(m), &t2, &err), 0);
 	assert_true((t2->parts[0].flags & MIME_PART_HDR_8BIT) != 0);
 	mime_tree_free(&t2);
+	/* a version 1 record (no flag yet) is parsed again, as no damage */
+	enc.data[3] = 1;
+	assert_int_equal(mime_cache_decode(enc.data, enc.len, strlen(m), &t2, &err), -1);
+	assert_ptr_equal(err, mime_cache_error_version);
 	mime_tree_free(&t);
 	str_free(&enc);
 	const char *plain = "Subject: x\r\n\r\nbody \xc3\xa9\r\n";
