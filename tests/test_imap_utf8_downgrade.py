@@ -37,6 +37,15 @@ def deliver_utf8(srv, user, msg):
         s.sendmail(BOB, [user], msg, mail_options=["SMTPUTF8", "BODY=8BITMIME"])
 
 
+def user_with(postel, make=utf8_message):
+    """A new user with one message make(tok) delivered: (user, pw, tok, msg)."""
+    user, pw = new_user(postel)
+    tok = token()
+    msg = make(tok)
+    deliver_utf8(postel, user, msg)
+    return user, pw, tok, msg
+
+
 def fetch_one(c, items):
     """The literal of a one-item FETCH (or the plain response line)."""
     typ, data = c.fetch("1", items)
@@ -60,10 +69,7 @@ def decoded(value):
 
 
 def test_legacy_client_gets_the_downgraded_message(postel):
-    user, pw = new_user(postel)
-    tok = token()
-    msg = utf8_message(tok)
-    deliver_utf8(postel, user, msg)
+    user, pw, tok, msg = user_with(postel)
     stored_hdr, _, stored_body = msg.partition(b"\r\n\r\n")
     c = login(postel, user, pw)
     try:
@@ -111,10 +117,7 @@ def test_legacy_client_gets_the_downgraded_message(postel):
 
 
 def test_enabled_and_rev2_clients_get_the_stored_octets(postel):
-    user, pw = new_user(postel)
-    tok = token()
-    msg = utf8_message(tok)
-    deliver_utf8(postel, user, msg)
+    user, pw, tok, msg = user_with(postel)
     c = login(postel, user, pw)
     try:
         typ, _ = c._simple_command("ENABLE", "UTF8=ACCEPT")
@@ -137,10 +140,8 @@ def test_enabled_and_rev2_clients_get_the_stored_octets(postel):
 
 
 def test_7bit_message_untouched_for_a_legacy_client(postel):
-    user, pw = new_user(postel)
-    tok = token()
-    msg = (f"From: <{BOB}>\r\nSubject: plain {tok}\r\n\r\nbody k\xf6ln\r\n").encode("latin-1")
-    deliver_utf8(postel, user, msg)
+    user, pw, tok, msg = user_with(postel, lambda tok: (
+        f"From: <{BOB}>\r\nSubject: plain {tok}\r\n\r\nbody k\xf6ln\r\n").encode("latin-1"))
     c = login(postel, user, pw)
     try:
         c.select("INBOX")
@@ -154,10 +155,7 @@ def test_7bit_message_untouched_for_a_legacy_client(postel):
 def test_pop3_without_utf8_gets_the_downgraded_header(postel):
     """RFC 6856 2 / RFC 6858: RETR and TOP without UTF8 send the synthetic
     message (7-bit header, body as stored); after UTF8 the stored one."""
-    user, pw = new_user(postel)
-    tok = token()
-    msg = utf8_message(tok)
-    deliver_utf8(postel, user, msg)
+    user, pw, tok, msg = user_with(postel)
     p = pop3_login(postel, user, pw)
     try:
         resp, lines, _ = p.retr(1)
