@@ -12,10 +12,8 @@
  * fields hold an 8-bit octet (imap_utf8_header_scan() watches each
  * message's header as it streams); otherwise messages are stored as
  * sent, 8-bit header fields (SMTPUTF8 mail, RFC 6532) unconverted.
- * Not done: RFC 6855 7's choices for legacy clients (hiding, or a
- * surrogate by the RFC 6857/6858 downgrade): a rev1 client that did not
- * enable UTF-8 gets such headers as they are, inside literals (8-bit
- * octets are never quoted for rev1, imap_reply.c). */
+ * RFC 6855 7: a rev1 client that did not enable UTF-8 is shown such a
+ * message as RFC 6858's synthetic message (imap_fetch_downgrade.c). */
 #include "imap_private.h"
 
 #include <strings.h>

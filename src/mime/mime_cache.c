@@ -176,6 +176,8 @@ static const char *get_part(struct reader *r, struct mime_tree *t,
 	return NULL;
 }
 
+const char mime_cache_error_version[] = "unsupported MIME cache version";
+
 int mime_cache_decode(const void *data, size_t len, uint64_t msg_size,
 		      struct mime_tree **tree_r, const char **error_r)
 {
@@ -191,7 +193,7 @@ int mime_cache_decode(const void *data, size_t len, uint64_t msg_size,
 	}
 	version = get_varint(&r);
 	if (r.bad || version != MIME_CACHE_VERSION) {
-		*error_r = "unsupported MIME cache version";
+		*error_r = mime_cache_error_version;
 		return -1;
 	}
 	count = get_varint(&r);

@@ -11,10 +11,14 @@
 #include "lib/str.h"
 #include "mime/mime_parser.h"
 
-#define MIME_CACHE_VERSION 1
+/* 2: MIME_PART_HDR_8BIT (older records are parsed again, once) */
+#define MIME_CACHE_VERSION 2
 
 void mime_cache_encode(const struct mime_tree *tree, str_t *out);
 int mime_cache_decode(const void *data, size_t len, uint64_t msg_size,
 		      struct mime_tree **tree_r, const char **error_r);
+/* *error_r of mime_cache_decode() for a record of another version (to be
+ * parsed again: no damage) */
+extern const char mime_cache_error_version[];
 
 #endif

@@ -36,6 +36,7 @@ struct mime_parser {
 	size_t kept;
 	uint64_t line_len, line_start, offset;
 	bool last_cr;
+	bool line_8bit;           /* a header line holds an octet >= 0x80 */
 	struct snap now;          /* counts before line_start */
 	uint64_t prev_eol;        /* where the previous line's EOL starts */
 	struct snap prev_snap;    /* counts at prev_eol */
@@ -333,6 +334,9 @@ static void process_line(struct mime_parser *p, size_t eol)
 				header_end(p, line_end, at_end, false);
 				break;
 			}
+			bool hdr_line = c[0] == ' ' || c[0] == '\t' || is_field_start(c, len);
+			if (hdr_line && p->line_8bit)
+				p->tree->parts[p->cur].flags |= MIME_PART_HDR_8BIT;
 			if (c[0] == ' ' || c[0] == '\t') {
 				if (p->field_keep &&
 				    p->field.len + len <= MIME_FIELD_MAX)
@@ -363,6 +367,7 @@ static void process_line(struct mime_parser *p, size_t eol)
 	p->line_len = 0;
 	p->kept = 0;
 	p->last_cr = false;
+	p->line_8bit = false;
 }
 
 void mime_parser_feed(struct mime_parser *p, const void *data, size_t size)
@@ -380,6 +385,9 @@ void mime_parser_feed(struct mime_parser *p, const void *data, size_t size)
 			p->kept += take;
 			p->line_len += n;
 			p->last_cr = d[n - 1] == '\r';
+			/* header lines only: the body is never scanned */
+			for (size_t i = 0; p->state == ST_HDR && !p->line_8bit && i < n; i++)
+				p->line_8bit = (unsigned char)d[i] >= 0x80;
 		}
 		p->offset += n;
 		d += n;

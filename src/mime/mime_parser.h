@@ -41,7 +41,10 @@ enum mime_part_flags {
 	MIME_PART_MESSAGE = 1 << 1,     /* child is an enclosed message */
 	MIME_PART_NO_HDR_SEP = 1 << 2,  /* header ended without empty line */
 	MIME_PART_TRUNCATED = 1 << 3,   /* a limit made the rest opaque */
-	MIME_PART_DEFAULT_TYPE = 1 << 4 /* no usable Content-Type */
+	MIME_PART_DEFAULT_TYPE = 1 << 4, /* no usable Content-Type */
+	/* an octet >= 0x80 in the header (RFC 6532 UTF-8 header fields):
+	 * what RFC 6858 downgrading looks at (mime_downgrade.h) */
+	MIME_PART_HDR_8BIT = 1 << 5
 };
 
 struct mime_param {

@@ -105,8 +105,10 @@ struct pop3_retr_open_job {
 	/* input, owned: the thread may not touch session memory */
 	struct store_view *view; /* the session's: idle between jobs */
 	uint32_t uid;
+	bool utf8;               /* RFC 6856 UTF8 issued: no downgrade */
 	/* output */
 	struct store_message_reader *reader;
+	int64_t size_delta;      /* pop3_downgrade.c */
 	char *error;
 };
 
@@ -115,6 +117,9 @@ static void pop3_retr_open_work(void *ctx)
 	struct pop3_retr_open_job *job = ctx;
 	const char *error = NULL;
 	job->reader = store_view_message_open(job->view, job->uid, &error);
+	if (job->reader != NULL && !job->utf8 &&
+	    pop3_downgrade(job->reader, &job->size_delta, &error) < 0)
+		store_message_close(&job->reader);
 	if (job->reader == NULL)
 		job->error = xstrdup(error != NULL ? error : "message not found");
 }
@@ -143,7 +148,8 @@ static void pop3_retr_open_done(void *ctx)
 		if (job->top)
 			pop3_ok(s, "Top of message %u follows", job->num);
 		else
-			pop3_ok(s, "%llu octets", (unsigned long long)m->size);
+			pop3_ok(s, "%llu octets",
+				(unsigned long long)((int64_t)m->size + job->size_delta));
 		conn_set_output_drained(s->base.conn, pop3_retr_fill, s);
 		streaming = true;
 	}
@@ -170,6 +176,7 @@ static void pop3_retr_start(struct pop3_session *s, const char *arg, size_t len,
 	job->lines = lines;
 	job->view = s->maildrop->view;
 	job->uid = m->uid;
+	job->utf8 = s->utf8;
 	session_job_begin(&s->base);
 	pop3_session_wait(s);
 	threadpool_submit(s->base.env->delivery_pool, pop3_retr_open_work,

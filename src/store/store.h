@@ -195,6 +195,12 @@ void store_message_close(struct store_message_reader **r);
  * start. May be called again at any time, also backwards. */
 int store_message_seek(struct store_message_reader *r, uint64_t wire_offset,
 		       const char **error_r);
+/* RFC 6858 downgrading (mime_downgrade.h): from now on the reader shows
+ * hdr[0..len) (copied) in place of the message's first old_len wire
+ * octets, the rest unchanged after it; offsets given to
+ * store_message_seek() are those of that form. Positioned at 0. */
+void store_message_reader_replace_header(struct store_message_reader *r, const void *hdr,
+					 size_t len, uint64_t old_len);
 /* Physical facts of a stored message for the server's own use (planning
  * reads, statistics); never shown to a client, and never a path. */
 struct store_message_physical {

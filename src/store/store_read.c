@@ -28,6 +28,11 @@ struct store_message_reader {
 	uint64_t wire_size;     /* from the index; 0: unknown */
 	unsigned char *ckpt;    /* checkpoint blob, or NULL */
 	size_t ckpt_len;
+	/* store_message_reader_replace_header(): shown in place of the
+	 * first subst_old wire octets; subst_pos < subst_len while in it */
+	unsigned char *subst;
+	size_t subst_len, subst_pos;
+	uint64_t subst_old;
 	unsigned char buf[STORE_READ_CHUNK];
 };
 
@@ -41,6 +46,9 @@ struct store_message_reader *store_message_reader_fd(int fd)
 	r->wire_size = 0;
 	r->ckpt = NULL;
 	r->ckpt_len = 0;
+	r->subst = NULL;
+	r->subst_len = r->subst_pos = 0;
+	r->subst_old = 0;
 	return r;
 }
 
@@ -59,7 +67,7 @@ void store_message_reader_set_info(struct store_message_reader *r,
 	}
 }
 
-int store_message_seek(struct store_message_reader *r, uint64_t wire_offset,
+static int seek_stored(struct store_message_reader *r, uint64_t wire_offset,
 		       const char **error_r)
 {
 	uint64_t file = 0, wire = 0;
@@ -91,6 +99,31 @@ int store_message_seek(struct store_message_reader *r, uint64_t wire_offset,
 	}
 	r->skip = wire_offset - wire;
 	return 0;
+}
+
+void store_message_reader_replace_header(struct store_message_reader *r, const void *hdr,
+					 size_t len, uint64_t old_len)
+{
+	free(r->subst);
+	r->subst = xmalloc(len + 1);
+	memcpy(r->subst, hdr, len);
+	r->subst_len = len;
+	r->subst_old = old_len;
+	r->subst_pos = len; /* until a seek: the reader is used from 0 */
+	(void)store_message_seek(r, 0, &(const char *){ NULL });
+}
+
+int store_message_seek(struct store_message_reader *r, uint64_t wire_offset,
+		       const char **error_r)
+{
+	if (r->subst == NULL)
+		return seek_stored(r, wire_offset, error_r);
+	if (wire_offset < r->subst_len) {
+		r->subst_pos = (size_t)wire_offset;
+		return 0;
+	}
+	r->subst_pos = r->subst_len;
+	return seek_stored(r, wire_offset - r->subst_len + r->subst_old, error_r);
 }
 
 int store_message_physical(struct store_message_reader *r,
@@ -130,6 +163,18 @@ static ssize_t read_chunk(struct store_message_reader *r, size_t n,
 ssize_t store_message_read(struct store_message_reader *r, void *buf,
 			   size_t size, const char **error_r)
 {
+	if (r->subst != NULL && r->subst_pos < r->subst_len) {
+		size_t n = r->subst_len - r->subst_pos;
+		if (n > size)
+			n = size;
+		memcpy(buf, r->subst + r->subst_pos, n);
+		r->subst_pos += n;
+		/* the stored message goes on after the header it replaces */
+		if (r->subst_pos == r->subst_len &&
+		    seek_stored(r, r->subst_old, error_r) < 0)
+			return -1;
+		return (ssize_t)n;
+	}
 	size_t want = size / 2;
 	if (want > sizeof(r->buf))
 		want = sizeof(r->buf);
@@ -174,6 +219,7 @@ void store_message_close(struct store_message_reader **rp)
 		return;
 	close(r->fd);
 	free(r->ckpt);
+	free(r->subst);
 	free(r);
 	*rp = NULL;
 }

@@ -55,8 +55,9 @@ int store_message_structure_get(struct store *store,
 	if (blob != NULL) {
 		if (mime_cache_decode(blob, len, size, tree_r, &derror) == 0)
 			return 0;
-		log_warn("event=store_structure_damaged uid=%u error=\"%s\"",
-			 uid, derror);
+		if (derror != mime_cache_error_version) /* an upgrade: no news */
+			log_warn("event=store_structure_damaged uid=%u error=\"%s\"",
+				 uid, derror);
 	}
 	struct store_message_reader *r =
 		store->backend->message_open(store, addr, mailbox, uid, error_r);

@@ -209,6 +209,44 @@ static void test_seek_sizes(void **state)
 	}
 }
 
+/* store_message_reader_replace_header() (RFC 6858 downgrading): the
+ * reader shows the new header, then the stored message after the old
+ * one; seeks anywhere (inside the new header, past it, near a
+ * checkpoint) and tiny reads give the bytes of that form. */
+static void test_seek_replaced_header(void **state)
+{
+	struct test_store_fixture *f = *state;
+	size_t len;
+	char *m = make_message(200000, true, 77, &len);
+	uint32_t uid = deliver(f, m, len);
+	const char *error;
+	assert_int_equal(store_view_open(f->store, USER, "INBOX", &f->view, &error), 0);
+	struct store_message_reader *r = store_view_message_open(f->view, uid, &error);
+	assert_non_null(r);
+	const char *old_end = strstr(m, "\r\n\r\n") + 4;
+	size_t old_len = (size_t)(old_end - m);
+	static const char hdr[] = "Subject: =?UTF-8?Q?replaced?=\r\nX-Longer: yes\r\n\r\n";
+	size_t hlen = sizeof(hdr) - 1;
+	store_message_reader_replace_header(r, hdr, hlen, old_len);
+	size_t full_len = hlen + len - old_len;
+	char *full = xmalloc(full_len);
+	memcpy(full, hdr, hlen);
+	memcpy(full + hlen, old_end, len - old_len);
+	size_t got_len;
+	char *got = read_rest(r, 2, full_len + 10, &got_len);
+	assert_int_equal(got_len, full_len);
+	assert_memory_equal(got, full, full_len);
+	free(got);
+	static const uint64_t offs[] = { 0, 1, 10, 47, 48, 49, 5000, 70000, 199990 };
+	for (unsigned i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
+		check_at(r, full, full_len, offs[i], 7, 3000);
+		check_at(r, full, full_len, offs[i], 65536, 100000);
+	}
+	store_message_close(&r);
+	free(full);
+	free(m);
+}
+
 /* A lone CR right before a checkpoint: the file holds "\r\n" there, and
  * the reader must not add a CR of its own after seeking past it. */
 static void test_seek_cr_at_checkpoint(void **state)
@@ -363,6 +401,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_seek_without_checkpoints,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_seek_replaced_header, setup, teardown),
 		cmocka_unit_test(test_ckpt_blob_unknown_section),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,45 @@
+/* mime_downgrade.h: RFC 6858 simplified downgrading of a message header
+ * that carries UTF-8 (RFC 6532) for a client that never said it reads
+ * it (IMAP without UTF8=ACCEPT or IMAP4rev2, RFC 6855 7; POP3 without
+ * UTF8, RFC 6856 3).
+ *
+ * Contract: mime_downgrade_header() takes one raw header block (the
+ * fields and the empty line that ends them, CRLF or bare LF) and, when a
+ * field holds an octet >= 0x80, appends to out the same header with
+ * every such field made 7-bit (RFC 6858 3):
+ *   - address fields (From, To, Cc, Sender, Reply-To, Resent-*, ...):
+ *     8-bit display names become RFC 2047 encoded words; an address
+ *     whose local part or domain is 8-bit cannot be written in ASCII and
+ *     becomes an empty group named by its display name (or by the
+ *     address itself, encoded), "name :;", so the reader still sees who
+ *     but cannot reply to the unusable address;
+ *   - msg-id fields (Message-ID, In-Reply-To, References, Content-ID,
+ *     Resent-Message-ID): an 8-bit msg-id cannot be encoded; the field
+ *     is left out (RFC 6858 2: rather incomplete than modified);
+ *   - every other field (Subject, Comments, X-*, unknown ones, and the
+ *     structured ones the RFC has no encoding for): the unfolded value
+ *     as UTF-8 encoded words (RFC 2047 2: at most 75 characters each, B
+ *     or Q, whichever is shorter, whole characters per word, 5 (1)),
+ *     folded so that no line is longer than 76 octets.
+ * 7-bit fields pass byte for byte, in order. Lines end as the input's
+ * first line ends (CRLF for the store's wire form). Returns false (out
+ * untouched) when no field has an 8-bit octet. Bounded: one pass over
+ * the input; out grows by at most about 3x the 8-bit fields' size. */
+#ifndef POSTEL_MIME_DOWNGRADE_H
+#define POSTEL_MIME_DOWNGRADE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "lib/str.h"
+
+bool mime_downgrade_header(const char *hdr, size_t len, str_t *out);
+
+/* RFC 2047 encoded words (charset UTF-8) for the text s[0..len), each
+ * after a space, or after eol and a space when the line would pass 76
+ * octets; *col is the column (updated). Q leaves only RFC 2047 5 (3)'s
+ * characters unencoded, so the words are valid in a phrase too. */
+void mime_downgrade_encode_words(const char *s, size_t len, const char *eol,
+				 size_t *col, str_t *out);
+
+#endif

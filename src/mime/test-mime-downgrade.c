@@ -1,0 +1,189 @@
+/* test-mime-downgrade.c: RFC 6858 header downgrading (mime_downgrade.h):
+ * 7-bit headers untouched, unstructured 8-bit text as encoded words that
+ * decode back (mime_header_decode), the 75/76 limits, address fields
+ * (encoded display names, empty groups for 8-bit addresses), msg-id
+ * fields left out, and the 8-bit header flag of the MIME parser. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "lib/str.h"
+#include "mime/mime_cache.h"
+#include "mime/mime_downgrade.h"
+#include "mime/mime_header.h"
+#include "mime/mime_parser.h"
+
+static void assert_7bit_lines(const str_t *s)
+{
+	size_t col = 0;
+	for (size_t i = 0; i < s->len; i++) {
+		assert_true((unsigned char)s->data[i] < 0x80);
+		if (s->data[i] == '\n') {
+			col = 0;
+			continue;
+		}
+		if (s->data[i] != '\r' && ++col > 76)
+			fail_msg("line longer than 76: %s", str_c(s));
+	}
+}
+
+/* The value of the first field called name in a downgraded header,
+ * unfolded and RFC 2047 decoded. */
+static char *decoded_field(const str_t *hdr, const char *name)
+{
+	const char *p = strstr(str_c(hdr), name);
+	assert_non_null(p);
+	p += strlen(name);
+	const char *end = p;
+	while ((end = strstr(end, "\r\n")) != NULL && (end[2] == ' ' || end[2] == '\t'))
+		end += 2;
+	assert_non_null(end);
+	str_t dec = STR_INIT;
+	str_t unf = STR_INIT;
+	mime_header_unfold(p, (size_t)(end - p), &unf);
+	mime_header_decode(unf.data, unf.len, &dec);
+	char *r = strdup(str_c(&dec));
+	str_free(&unf);
+	str_free(&dec);
+	return r;
+}
+
+static void test_7bit_untouched(void **state)
+{
+	(void)state;
+	const char *h = "Subject: plain\r\nFrom: a@b.example\r\n\r\n";
+	str_t out = STR_INIT;
+	assert_false(mime_downgrade_header(h, strlen(h), &out));
+	assert_int_equal(out.len, 0);
+	str_free(&out);
+}
+
+static void test_subject(void **state)
+{
+	(void)state;
+	const char *subj = "Grüße aus Köln — and a rather long tail of plain words "
+			   "that must be folded over several lines 日本語のテキスト";
+	char *h = strdup(t_printf("Date: Sun, 6 Dec 2026 10:00:00 +0000\r\n"
+				  "Subject: %s\r\nX-Plain: kept\r\n\r\n", subj));
+	str_t out = STR_INIT;
+	assert_true(mime_downgrade_header(h, strlen(h), &out));
+	assert_7bit_lines(&out);
+	assert_non_null(strstr(str_c(&out), "Date: Sun, 6 Dec 2026 10:00:00 +0000\r\n"));
+	assert_non_null(strstr(str_c(&out), "\r\nX-Plain: kept\r\n\r\n"));
+	assert_non_null(strstr(str_c(&out), "=?UTF-8?"));
+	char *dec = decoded_field(&out, "Subject:");
+	assert_string_equal(dec + (dec[0] == ' '), subj);
+	free(dec);
+	/* every encoded word is at most 75 characters */
+	for (const char *w = strstr(str_c(&out), "=?"); w != NULL; w = strstr(w + 2, "=?")) {
+		const char *e = strstr(w + 10, "?=");
+		assert_non_null(e);
+		assert_true(e + 2 - w <= 75);
+		w = e;
+	}
+	str_free(&out);
+	free(h);
+}
+
+static void test_q_and_lf(void **state)
+{
+	(void)state;
+	/* mostly ASCII: Q is shorter; bare LF input keeps LF */
+	const char *h = "Subject: caf\xc3\xa9 au lait\n\n";
+	str_t out = STR_INIT;
+	assert_true(mime_downgrade_header(h, strlen(h), &out));
+	assert_string_equal(str_c(&out), "Subject: =?UTF-8?Q?caf=C3=A9_au_lait?=\n\n");
+	str_free(&out);
+}
+
+static void test_addresses(void **state)
+{
+	(void)state;
+	const char *h = "From: J\xc3\xb6rg M\xc3\xbcller <joerg@example.com>\r\n"
+			"To: \xe7\x94\xb0\xe4\xb8\xad <tanaka@\xe4\xbe\x8b\xe3\x81\x88.jp>, "
+			"plain@example.org, \xc3\xbc@x.example\r\n"
+			"Cc: \"Doe, J\" <j@d.example>\r\n"
+			"Message-ID: <\xc3\xa9t\xc3\xa9@x.example>\r\n"
+			"In-Reply-To: <ascii@x.example>\r\n\r\n";
+	str_t out = STR_INIT;
+	assert_true(mime_downgrade_header(h, strlen(h), &out));
+	assert_7bit_lines(&out);
+	const char *o = str_c(&out);
+	assert_non_null(strstr(o, "From: =?UTF-8?"));
+	assert_non_null(strstr(o, "<joerg@example.com>\r\n"));
+	char *from = decoded_field(&out, "From:");
+	assert_string_equal(from, " Jörg Müller <joerg@example.com>");
+	free(from);
+	/* 8-bit addresses: empty groups named by the display name, or by
+	 * the address itself */
+	char *to = decoded_field(&out, "To:");
+	assert_string_equal(to, " 田中 :;, plain@example.org, ü@x.example :;");
+	free(to);
+	assert_non_null(strstr(o, "Cc: \"Doe, J\" <j@d.example>\r\n"));
+	/* an 8-bit msg-id has no 7-bit form: the field is left out */
+	assert_null(strstr(o, "Message-ID"));
+	assert_non_null(strstr(o, "In-Reply-To: <ascii@x.example>\r\n\r\n"));
+	str_free(&out);
+}
+
+static void test_junk_and_groups(void **state)
+{
+	(void)state;
+	const char *h = "\xff\xfe junk line\r\n"
+			"To: Team \xc3\xa9: a@b.example, \xc3\xa9@c.example;\r\n"
+			"\r\n";
+	str_t out = STR_INIT;
+	assert_true(mime_downgrade_header(h, strlen(h), &out));
+	assert_7bit_lines(&out);
+	char *to = decoded_field(&out, "To:");
+	assert_string_equal(to, " Team é: a@b.example;");
+	free(to);
+	assert_int_equal(strncmp(str_c(&out), "To:", 3), 0);
+	str_free(&out);
+}
+
+static void test_parser_flag(void **state)
+{
+	(void)state;
+	const char *m = "Subject: caf\xc3\xa9\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+			"--b\r\nContent-Type: text/plain\r\n\r\nbody \xc3\xa9\r\n--b--\r\n";
+	struct mime_tree *t = mime_parse(m, strlen(m));
+	assert_true(t->count >= 2);
+	assert_true((t->parts[0].flags & MIME_PART_HDR_8BIT) != 0);
+	/* an 8-bit body does not mark its part's header */
+	assert_true((t->parts[1].flags & MIME_PART_HDR_8BIT) == 0);
+	/* the flag survives the structure cache */
+	str_t enc = STR_INIT;
+	mime_cache_encode(t, &enc);
+	struct mime_tree *t2;
+	const char *err;
+	assert_int_equal(mime_cache_decode(enc.data, enc.len, strlen(m), &t2, &err), 0);
+	assert_true((t2->parts[0].flags & MIME_PART_HDR_8BIT) != 0);
+	mime_tree_free(&t2);
+	/* a version 1 record (no flag yet) is parsed again, as no damage */
+	enc.data[3] = 1;
+	assert_int_equal(mime_cache_decode(enc.data, enc.len, strlen(m), &t2, &err), -1);
+	assert_ptr_equal(err, mime_cache_error_version);
+	mime_tree_free(&t);
+	str_free(&enc);
+	const char *plain = "Subject: x\r\n\r\nbody \xc3\xa9\r\n";
+	t = mime_parse(plain, strlen(plain));
+	assert_true((t->parts[0].flags & MIME_PART_HDR_8BIT) == 0);
+	mime_tree_free(&t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_7bit_untouched),
+		cmocka_unit_test(test_subject),
+		cmocka_unit_test(test_q_and_lf),
+		cmocka_unit_test(test_addresses),
+		cmocka_unit_test(test_junk_and_groups),
+		cmocka_unit_test(test_parser_flag),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
