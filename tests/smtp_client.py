@@ -28,9 +28,10 @@ def quick_ack(sock):
     """ACK at once what the server sent so far. After an implicit-TLS
     handshake the server's last flight waits for the client's ACK, which
     Linux delays up to 40 ms when the client has nothing to send, and the
-    greeting written next waits behind it (Nagle: Postel's accepted
-    sockets do not set TCP_NODELAY): 40 ms per connection, half a minute
-    over the suite. TCP_QUICKACK sends the pending ACK now."""
+    greeting written next waits behind it under Nagle: 40 ms per connection.
+    Postel's accepted sockets set TCP_NODELAY (test_nodelay.py proves it
+    without this); peers such as Dovecot or Postfix may not, so the suite's
+    client still sends the pending ACK at once with TCP_QUICKACK."""
     try:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
     except OSError:

@@ -32,6 +32,8 @@
 #include "imap/imap_session.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <errno.h>
 #include <malloc.h>
 #include <signal.h>
@@ -165,6 +167,15 @@ static void worker_on_accept(void *ctx)
 		if (fd < 0) {
 			worker_accept_failed(worker, errno);
 			return;
+		}
+		/* Replies leave in whole buffers (the conn layer joins them), so
+		 * Nagle only ever holds a reply's last segment for the client's
+		 * delayed ACK: 40 ms for the greeting after a TLS handshake whose
+		 * session tickets are still unacknowledged, and for the tail of
+		 * a streamed FETCH or RETR. */
+		if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6) {
+			int one = 1;
+			(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		}
 		char ip[INET6_ADDRSTRLEN];
 		conn_addr_text(&ss, ip, sizeof(ip));
