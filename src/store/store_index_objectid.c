@@ -24,8 +24,8 @@ static int thread_lookup(struct store_index *idx, const char *const *ids,
 			 const char **error_r)
 {
 	sqlite3_stmt *stmt;
-	int rc = sqlite3_prepare_v2(idx->db, "SELECT threadid FROM msgids"
-				    " WHERE msgid = ?1", -1, &stmt, NULL);
+	int rc = index_prepare_sql(idx, "SELECT threadid FROM msgids"
+				   " WHERE msgid = ?1", &stmt);
 	if (rc != SQLITE_OK)
 		return index_error(idx, rc, "thread lookup", error_r);
 	int found = 0;
@@ -36,12 +36,12 @@ static int thread_lookup(struct store_index *idx, const char *const *ids,
 			memcpy(thread_r, sqlite3_column_blob(stmt, 0), STORE_GUID_SIZE);
 			found = 1;
 		} else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-			sqlite3_finalize(stmt);
+			index_stmt_release(idx, stmt);
 			return index_error(idx, rc, "thread lookup", error_r);
 		}
 		sqlite3_reset(stmt);
 	}
-	sqlite3_finalize(stmt);
+	index_stmt_release(idx, stmt);
 	return found;
 }
 
@@ -53,9 +53,9 @@ static int thread_record(struct store_index *idx, int64_t mailbox_id,
 			 const char **error_r)
 {
 	sqlite3_stmt *stmt;
-	int rc = sqlite3_prepare_v2(idx->db, "INSERT OR IGNORE INTO msgids"
-				    " (msgid, threadid) SELECT ?3, threadid FROM messages"
-				    " WHERE mailbox_id = ?1 AND uid = ?2", -1, &stmt, NULL);
+	int rc = index_prepare_sql(idx, "INSERT OR IGNORE INTO msgids"
+				   " (msgid, threadid) SELECT ?3, threadid FROM messages"
+				   " WHERE mailbox_id = ?1 AND uid = ?2", &stmt);
 	if (rc != SQLITE_OK)
 		return index_error(idx, rc, "thread ids", error_r);
 	rc = SQLITE_DONE;
@@ -66,7 +66,7 @@ static int thread_record(struct store_index *idx, int64_t mailbox_id,
 		rc = sqlite3_step(stmt);
 		sqlite3_reset(stmt);
 	}
-	sqlite3_finalize(stmt);
+	index_stmt_release(idx, stmt);
 	return rc == SQLITE_DONE ? 0 : index_error(idx, rc, "thread ids", error_r);
 }
 
@@ -76,7 +76,7 @@ static int run_row(struct store_index *idx, const char *sql, int64_t mailbox_id,
 		   const char *text, const char *what, const char **error_r)
 {
 	sqlite3_stmt *stmt;
-	int rc = sqlite3_prepare_v2(idx->db, sql, -1, &stmt, NULL);
+	int rc = index_prepare_sql(idx, sql, &stmt);
 	if (rc != SQLITE_OK)
 		return index_error(idx, rc, what, error_r);
 	sqlite3_bind_int64(stmt, 1, mailbox_id);
@@ -86,7 +86,7 @@ static int run_row(struct store_index *idx, const char *sql, int64_t mailbox_id,
 	if (text != NULL)
 		sqlite3_bind_text(stmt, 4, text, -1, SQLITE_STATIC);
 	rc = sqlite3_step(stmt);
-	sqlite3_finalize(stmt);
+	index_stmt_release(idx, stmt);
 	return rc == SQLITE_DONE ? 0 : index_error(idx, rc, what, error_r);
 }
 
@@ -121,9 +121,8 @@ int store_index_message_preview(struct store_index *idx, int64_t mailbox_id,
 {
 	sqlite3_stmt *stmt;
 	*preview_r = NULL;
-	int rc = sqlite3_prepare_v2(idx->db, "SELECT preview FROM messages"
-				    " WHERE mailbox_id = ?1 AND uid = ?2", -1,
-				    &stmt, NULL);
+	int rc = index_prepare_sql(idx, "SELECT preview FROM messages"
+				   " WHERE mailbox_id = ?1 AND uid = ?2", &stmt);
 	if (rc != SQLITE_OK)
 		return index_error(idx, rc, "preview", error_r);
 	sqlite3_bind_int64(stmt, 1, mailbox_id);
@@ -137,7 +136,7 @@ int store_index_message_preview(struct store_index *idx, int64_t mailbox_id,
 		found = 1;
 		rc = SQLITE_DONE;
 	}
-	sqlite3_finalize(stmt);
+	index_stmt_release(idx, stmt);
 	if (rc != SQLITE_DONE)
 		return index_error(idx, rc, "preview", error_r);
 	return found;

@@ -15,9 +15,8 @@ int store_index_message_structure(struct store_index *idx, int64_t mailbox_id,
 	*blob_r = NULL;
 	*len_r = 0;
 	*size_r = 0;
-	int rc = sqlite3_prepare_v2(idx->db, "SELECT structure, size FROM messages"
-				    " WHERE mailbox_id = ?1 AND uid = ?2", -1,
-				    &stmt, NULL);
+	int rc = index_prepare_sql(idx, "SELECT structure, size FROM messages"
+				   " WHERE mailbox_id = ?1 AND uid = ?2", &stmt);
 	if (rc != SQLITE_OK)
 		return index_error(idx, rc, "structure", error_r);
 	sqlite3_bind_int64(stmt, 1, mailbox_id);
@@ -37,7 +36,7 @@ int store_index_message_structure(struct store_index *idx, int64_t mailbox_id,
 		found = 1;
 		rc = SQLITE_DONE;
 	}
-	sqlite3_finalize(stmt);
+	index_stmt_release(idx, stmt);
 	if (rc != SQLITE_DONE)
 		return index_error(idx, rc, "structure", error_r);
 	return found;
@@ -49,9 +48,8 @@ int store_index_message_set_structure(struct store_index *idx,
 				      const char **error_r)
 {
 	sqlite3_stmt *stmt;
-	int rc = sqlite3_prepare_v2(idx->db, "UPDATE messages SET structure = ?3"
-				    " WHERE mailbox_id = ?1 AND uid = ?2", -1,
-				    &stmt, NULL);
+	int rc = index_prepare_sql(idx, "UPDATE messages SET structure = ?3"
+				   " WHERE mailbox_id = ?1 AND uid = ?2", &stmt);
 	if (rc != SQLITE_OK)
 		return index_error(idx, rc, "set structure", error_r);
 	sqlite3_bind_int64(stmt, 1, mailbox_id);
@@ -59,7 +57,7 @@ int store_index_message_set_structure(struct store_index *idx,
 	if (blob != NULL && len > 0 && len <= INT32_MAX)
 		sqlite3_bind_blob(stmt, 3, blob, (int)len, SQLITE_STATIC);
 	rc = sqlite3_step(stmt);
-	sqlite3_finalize(stmt);
+	index_stmt_release(idx, stmt);
 	return rc == SQLITE_DONE ? 0 : index_error(idx, rc, "set structure",
 						   error_r);
 }
