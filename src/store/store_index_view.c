@@ -29,6 +29,11 @@ void store_index_read_end(struct store_index *idx)
 	}
 }
 
+bool store_index_autocommit(struct store_index *idx)
+{
+	return sqlite3_get_autocommit(idx->db) != 0;
+}
+
 static int prepare_since(struct store_index *idx, enum index_stmt which,
 			 const char *sql, int64_t mailbox_id, uint64_t since,
 			 sqlite3_stmt **stmt_r, const char **error_r)
