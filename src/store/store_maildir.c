@@ -347,37 +347,6 @@ int maildir_mailbox_get(struct maildir_store *s,
 	return ret > 0 ? 0 : -1;
 }
 
-int maildir_mailbox_get_read(struct maildir_store *s,
-			     const struct store_address *addr, const char *mailbox,
-			     struct maildir_user **user_r,
-			     struct store_index_mailbox *mb_r, bool *began_r,
-			     const char **error_r)
-{
-	*began_r = false;
-	if (maildir_user_get(s, addr, false, user_r, error_r) < 0)
-		return -1;
-	struct store_index *idx = (*user_r)->index;
-	if (store_index_autocommit(idx)) {
-		if (store_index_read_begin(idx, error_r) < 0)
-			return -1;
-		*began_r = true;
-	}
-	int ret = store_index_mailbox_lookup(idx, mailbox, mb_r, error_r);
-	if (ret > 0)
-		return 0;
-	if (ret == 0)
-		*error_r = t_printf("no such mailbox %s", log_str(mailbox));
-	maildir_read_end(*user_r, *began_r);
-	*began_r = false;
-	return -1;
-}
-
-void maildir_read_end(struct maildir_user *user, bool began)
-{
-	if (began)
-		store_index_read_end(user->index);
-}
-
 static int maildir_mailbox_create(struct store *store,
 				  const struct store_address *addr,
 				  const char *mailbox, const char **error_r)

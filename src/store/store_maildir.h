@@ -85,7 +85,7 @@ struct maildir_user *maildir_park_take(const char *dir);
 int maildir_user_get(struct maildir_store *s, const struct store_address *addr,
 		     bool create, struct maildir_user **user_r,
 		     const char **error_r);
-/* maildir_mailbox_get() (no user created) with the lookup and what the
+/* store_maildir_view.c: maildir_mailbox_get() (no user created) with the lookup and what the
  * caller reads next in one read transaction of the index: one WAL
  * snapshot and one round of SQLite's file locks instead of one per
  * statement (fcntl() was a third of a FETCH's system calls). *began_r
