@@ -358,6 +358,7 @@ void store_index_close(struct store_index **idx)
 		return;
 	for (unsigned i = 0; i < INDEX_STMT_COUNT; i++)
 		sqlite3_finalize((*idx)->stmts[i]);
+	index_sql_cache_free(*idx);
 	sqlite3_close_v2((*idx)->db);
 	if ((*idx)->lock_fd >= 0)
 		close((*idx)->lock_fd); /* also drops a held flock */

@@ -148,6 +148,8 @@ int store_index_messages_remove(struct store_index *idx, int64_t mailbox_id,
 /* A read transaction: the queries between see one snapshot. */
 int store_index_read_begin(struct store_index *idx, const char **error_r);
 void store_index_read_end(struct store_index *idx);
+/* No transaction open on idx (each statement would be one of its own). */
+bool store_index_autocommit(struct store_index *idx);
 /* Messages whose MODSEQ is above since, in UID order (pool). since 0:
  * every message with its uid only (modseq and sysflags 0, flags ""),
  * read from the primary key index: what a view's map needs. */

@@ -21,7 +21,7 @@ static int query_i64(struct store_index *idx, const char *sql, int64_t a,
 		     const char **error_r)
 {
 	sqlite3_stmt *stmt;
-	int rc = sqlite3_prepare_v2(idx->db, sql, -1, &stmt, NULL);
+	int rc = index_prepare_sql(idx, sql, &stmt);
 	if (rc != SQLITE_OK)
 		return index_error(idx, rc, "expunge trim", error_r);
 	sqlite3_bind_int64(stmt, 1, a);
@@ -35,7 +35,7 @@ static int query_i64(struct store_index *idx, const char *sql, int64_t a,
 			*w_r = sqlite3_column_int64(stmt, 1);
 		found = 1;
 	}
-	sqlite3_finalize(stmt);
+	index_stmt_release(idx, stmt);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return index_error(idx, rc, "expunge trim", error_r);
 	return found;

@@ -11,7 +11,7 @@ static int run(struct store_index *idx, const char *sql, const char *t1,
 	       const char **error_r)
 {
 	sqlite3_stmt *stmt;
-	int rc = sqlite3_prepare_v2(idx->db, sql, -1, &stmt, NULL);
+	int rc = index_prepare_sql(idx, sql, &stmt);
 	if (rc != SQLITE_OK)
 		return index_error(idx, rc, what, error_r);
 	if (t1 != NULL)
@@ -20,7 +20,7 @@ static int run(struct store_index *idx, const char *sql, const char *t1,
 		sqlite3_bind_text(stmt, 2, t2, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 3, i3);
 	rc = sqlite3_step(stmt);
-	sqlite3_finalize(stmt);
+	index_stmt_release(idx, stmt);
 	if (rc != SQLITE_DONE)
 		return index_error(idx, rc, what, error_r);
 	return 0;
@@ -67,8 +67,8 @@ int store_index_subscriptions(struct store_index *idx, pool_t *pool,
 			      const char **error_r)
 {
 	sqlite3_stmt *stmt;
-	int rc = sqlite3_prepare_v2(idx->db,
-		"SELECT name FROM subscriptions ORDER BY name", -1, &stmt, NULL);
+	int rc = index_prepare_sql(idx,
+		"SELECT name FROM subscriptions ORDER BY name", &stmt);
 	if (rc != SQLITE_OK)
 		return index_error(idx, rc, "subscriptions", error_r);
 	const char **names = NULL;
@@ -78,7 +78,7 @@ int store_index_subscriptions(struct store_index *idx, pool_t *pool,
 		const char *name = (const char *)sqlite3_column_text(stmt, 0);
 		names[count++] = pool_strdup(pool, name != NULL ? name : "");
 	}
-	sqlite3_finalize(stmt);
+	index_stmt_release(idx, stmt);
 	if (rc != SQLITE_DONE)
 		return index_error(idx, rc, "subscriptions", error_r);
 	*names_r = names;

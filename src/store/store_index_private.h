@@ -58,6 +58,19 @@ struct index_txn_modseq {
 	int64_t mailbox_id, modseq;
 };
 
+/* store_index_stmt.c: statements without an enum slot, kept by text */
+#define INDEX_SQL_CACHE_MAX 24
+struct index_cached_stmt {
+	char *sql;
+	uint32_t hash;
+	bool out; /* handed out, not yet released */
+	sqlite3_stmt *stmt;
+};
+struct index_sql_cache {
+	struct index_cached_stmt entries[INDEX_SQL_CACHE_MAX];
+	unsigned next; /* the next slot to replace */
+};
+
 struct store_index {
 	sqlite3 *db;
 	char *path;
@@ -76,6 +89,7 @@ struct store_index {
 	 * every commit and rollback */
 	struct index_txn_modseq txn_modseq[INDEX_TXN_MODSEQS];
 	unsigned txn_modseq_count, txn_modseq_next;
+	struct index_sql_cache sql_cache;
 };
 
 /* Record the error in *error_r and remember corruption for the caller. */
@@ -85,6 +99,12 @@ int index_error(struct store_index *idx, int rc, const char *what,
 int index_prepare(struct store_index *idx, enum index_stmt which,
 		  const char *sql, sqlite3_stmt **stmt_r);
 void index_stmt_done(sqlite3_stmt *stmt);
+/* store_index_stmt.c: sqlite3_prepare_v2() / sqlite3_finalize() with a
+ * per-index cache by SQL text (see there) */
+int index_prepare_sql(struct store_index *idx, const char *sql,
+		      sqlite3_stmt **stmt_r);
+void index_stmt_release(struct store_index *idx, sqlite3_stmt *stmt);
+void index_sql_cache_free(struct store_index *idx);
 
 /* store_index_structure.c: one message row's columns through a cached
  * statement whose ?1 is mailbox_id and ?2 uid. index_message_get():

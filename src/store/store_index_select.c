@@ -99,9 +99,9 @@ static int messages_get_range(struct store_index *idx, int64_t mailbox_id,
 			      const char **error_r)
 {
 	sqlite3_stmt *stmt;
-	int rc = sqlite3_prepare_v2(idx->db,
+	int rc = index_prepare_sql(idx,
 		"SELECT " INDEX_MESSAGE_COLUMNS " FROM messages WHERE mailbox_id = ?1"
-		" AND uid >= ?2 AND uid <= ?3 ORDER BY uid", -1, &stmt, NULL);
+		" AND uid >= ?2 AND uid <= ?3 ORDER BY uid", &stmt);
 	if (rc != SQLITE_OK)
 		return index_error(idx, rc, "messages get", error_r);
 	sqlite3_bind_int64(stmt, 1, mailbox_id);
@@ -117,7 +117,7 @@ static int messages_get_range(struct store_index *idx, int64_t mailbox_id,
 		index_message_row(stmt, pool, &rows[n++]);
 		k++;
 	}
-	sqlite3_finalize(stmt);
+	index_stmt_release(idx, stmt);
 	if (k < count && rc != SQLITE_DONE)
 		return index_error(idx, rc, "messages get", error_r);
 	*n_r = n;

@@ -29,6 +29,11 @@ void store_index_read_end(struct store_index *idx)
 	}
 }
 
+bool store_index_autocommit(struct store_index *idx)
+{
+	return sqlite3_get_autocommit(idx->db) != 0;
+}
+
 static int prepare_since(struct store_index *idx, enum index_stmt which,
 			 const char *sql, int64_t mailbox_id, uint64_t since,
 			 sqlite3_stmt **stmt_r, const char **error_r)
@@ -233,28 +238,26 @@ int store_index_claim_recent(struct store_index *idx, int64_t mailbox_id,
 			     const char **error_r)
 {
 	sqlite3_stmt *stmt;
-	int rc = sqlite3_prepare_v2(idx->db,
-		"SELECT first_recent_uid FROM mailboxes WHERE id = ?1", -1, &stmt,
-		NULL);
+	int rc = index_prepare_sql(idx,
+		"SELECT first_recent_uid FROM mailboxes WHERE id = ?1", &stmt);
 	if (rc != SQLITE_OK)
 		return index_error(idx, rc, "claim recent", error_r);
 	sqlite3_bind_int64(stmt, 1, mailbox_id);
 	rc = sqlite3_step(stmt);
 	int64_t first = rc == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
-	sqlite3_finalize(stmt);
+	index_stmt_release(idx, stmt);
 	if (rc != SQLITE_ROW)
 		return index_error(idx, rc, "claim recent", error_r);
 	*first_r = (uint32_t)first;
 	if (first >= (int64_t)uidnext)
 		return 0;
-	rc = sqlite3_prepare_v2(idx->db,
-		"UPDATE mailboxes SET first_recent_uid = ?2 WHERE id = ?1", -1,
-		&stmt, NULL);
+	rc = index_prepare_sql(idx,
+		"UPDATE mailboxes SET first_recent_uid = ?2 WHERE id = ?1", &stmt);
 	if (rc != SQLITE_OK)
 		return index_error(idx, rc, "claim recent", error_r);
 	sqlite3_bind_int64(stmt, 1, mailbox_id);
 	sqlite3_bind_int64(stmt, 2, uidnext);
 	rc = sqlite3_step(stmt);
-	sqlite3_finalize(stmt);
+	index_stmt_release(idx, stmt);
 	return rc == SQLITE_DONE ? 0 : index_error(idx, rc, "claim recent", error_r);
 }

@@ -18,12 +18,11 @@ static int select_info_once(struct maildir_store *s,
 			    struct maildir_user **user_r, const char **error_r)
 {
 	struct store_index_mailbox mb;
-	if (maildir_mailbox_get(s, addr, mailbox, false, user_r, &mb,
-				error_r) < 0)
+	bool began;
+	if (maildir_mailbox_get_read(s, addr, mailbox, user_r, &mb, &began,
+				     error_r) < 0)
 		return -1;
 	struct store_index *idx = (*user_r)->index;
-	if (store_index_read_begin(idx, error_r) < 0)
-		return -1;
 	int ret = store_index_first_unseen(idx, mb.id, 1, below,
 					   &info_r->first_unseen_uid, error_r);
 	if (ret == 0)
@@ -33,7 +32,7 @@ static int select_info_once(struct maildir_store *s,
 	if (ret == 0)
 		ret = store_index_mailbox_objectid(idx, mb.id, info_r->mailboxid,
 						   error_r);
-	store_index_read_end(idx);
+	maildir_read_end(*user_r, began);
 	return ret;
 }
 
@@ -61,11 +60,14 @@ static int deleted_once(struct maildir_store *s, const struct store_address *add
 			struct maildir_user **user_r, const char **error_r)
 {
 	struct store_index_mailbox mb;
-	if (maildir_mailbox_get(s, addr, mailbox, false, user_r, &mb,
-				error_r) < 0)
+	bool began;
+	if (maildir_mailbox_get_read(s, addr, mailbox, user_r, &mb, &began,
+				     error_r) < 0)
 		return -1;
-	return store_index_deleted((*user_r)->index, mb.id, below, pool, uids_r,
-				   count_r, error_r);
+	int ret = store_index_deleted((*user_r)->index, mb.id, below, pool, uids_r,
+				      count_r, error_r);
+	maildir_read_end(*user_r, began);
+	return ret;
 }
 
 int maildir_mailbox_deleted(struct store *store,
@@ -95,14 +97,17 @@ static int messages_get_once(struct maildir_store *s,
 			     const char **error_r)
 {
 	struct store_index_mailbox mb;
-	if (maildir_mailbox_get(s, addr, mailbox, false, user_r, &mb,
-				error_r) < 0)
+	bool began;
+	if (maildir_mailbox_get_read(s, addr, mailbox, user_r, &mb, &began,
+				     error_r) < 0)
 		return -1;
 	pool_t *scratch = pool_create(16384);
 	struct store_index_message *rows;
 	unsigned n;
-	if (store_index_messages_get((*user_r)->index, mb.id, uids, count,
-				     scratch, &rows, &n, error_r) < 0) {
+	int ret = store_index_messages_get((*user_r)->index, mb.id, uids, count,
+					   scratch, &rows, &n, error_r);
+	maildir_read_end(*user_r, began);
+	if (ret < 0) {
 		pool_destroy(&scratch);
 		return -1;
 	}

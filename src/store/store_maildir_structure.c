@@ -13,10 +13,13 @@ int maildir_message_structure(struct store *store,
 	struct maildir_store *s = (struct maildir_store *)store;
 	struct maildir_user *user;
 	struct store_index_mailbox mb;
-	if (maildir_mailbox_get(s, addr, mailbox, false, &user, &mb, error_r) < 0)
+	bool began;
+	if (maildir_mailbox_get_read(s, addr, mailbox, &user, &mb, &began,
+				     error_r) < 0)
 		return -1;
 	int ret = store_index_message_structure(user->index, mb.id, uid, pool,
 						blob_r, len_r, size_r, error_r);
+	maildir_read_end(user, began);
 	if (ret < 0)
 		(void)maildir_user_damaged(s, user);
 	return ret;

@@ -13,6 +13,37 @@
 #include <string.h>
 #include <unistd.h>
 
+int maildir_mailbox_get_read(struct maildir_store *s,
+			     const struct store_address *addr, const char *mailbox,
+			     struct maildir_user **user_r,
+			     struct store_index_mailbox *mb_r, bool *began_r,
+			     const char **error_r)
+{
+	*began_r = false;
+	if (maildir_user_get(s, addr, false, user_r, error_r) < 0)
+		return -1;
+	struct store_index *idx = (*user_r)->index;
+	if (store_index_autocommit(idx)) {
+		if (store_index_read_begin(idx, error_r) < 0)
+			return -1;
+		*began_r = true;
+	}
+	int ret = store_index_mailbox_lookup(idx, mailbox, mb_r, error_r);
+	if (ret > 0)
+		return 0;
+	if (ret == 0)
+		*error_r = t_printf("no such mailbox %s", log_str(mailbox));
+	maildir_read_end(*user_r, *began_r);
+	*began_r = false;
+	return -1;
+}
+
+void maildir_read_end(struct maildir_user *user, bool began)
+{
+	if (began)
+		store_index_read_end(user->index);
+}
+
 static int view_read_once(struct maildir_store *s,
 			  const struct store_address *addr, const char *mailbox,
 			  uint64_t since, pool_t *pool,
@@ -20,23 +51,16 @@ static int view_read_once(struct maildir_store *s,
 			  struct maildir_user **user_r, const char **error_r)
 {
 	struct store_index_mailbox mb;
-	if (maildir_mailbox_get(s, addr, mailbox, false, user_r, &mb,
-				error_r) < 0)
+	bool began;
+	memset(delta_r, 0, sizeof(*delta_r));
+	/* the lookup inside the snapshot: the numbers must match the rows */
+	if (maildir_mailbox_get_read(s, addr, mailbox, user_r, &mb, &began,
+				     error_r) < 0)
 		return -1;
 	struct store_index *idx = (*user_r)->index;
-	if (store_index_read_begin(idx, error_r) < 0)
-		return -1;
-	/* again inside the snapshot: the numbers must match the rows */
-	int ret = store_index_mailbox_lookup(idx, mailbox, &mb, error_r);
-	if (ret == 0)
-		*error_r = t_printf("no such mailbox %s", log_str(mailbox));
-	memset(delta_r, 0, sizeof(*delta_r));
-	if (ret > 0)
-		ret = store_index_changes_since(idx, mb.id, since, pool,
-						&delta_r->rows, &delta_r->row_count,
-						error_r);
-	else
-		ret = -1;
+	int ret = store_index_changes_since(idx, mb.id, since, pool,
+					    &delta_r->rows, &delta_r->row_count,
+					    error_r);
 	if (ret == 0 && since > 0)
 		ret = store_index_expunges_since(idx, mb.id, since, pool,
 						 &delta_r->expunged,
@@ -44,7 +68,7 @@ static int view_read_once(struct maildir_store *s,
 	if (ret == 0 && since > 0)
 		ret = store_index_expunge_horizon(idx, mb.id, &delta_r->expunge_horizon,
 						  error_r);
-	store_index_read_end(idx);
+	maildir_read_end(*user_r, began);
 	delta_r->uidvalidity = mb.uidvalidity;
 	delta_r->uidnext = mb.uidnext;
 	delta_r->highestmodseq = mb.highestmodseq;
@@ -73,12 +97,15 @@ maildir_message_open(struct store *store, const struct store_address *addr,
 	struct maildir_user *user;
 	struct store_index_mailbox mb;
 	struct store_index_message msg;
-	if (maildir_mailbox_get(s, addr, mailbox, false, &user, &mb, error_r) < 0)
+	bool began;
+	if (maildir_mailbox_get_read(s, addr, mailbox, &user, &mb, &began,
+				     error_r) < 0)
 		return NULL;
 	pool_t *pool = pool_create(1024);
 	int ret = store_index_message_get(user->index, mb.id, uid, pool, &msg,
 					  error_r);
 	if (ret <= 0) {
+		maildir_read_end(user, began);
 		if (ret == 0)
 			*error_r = t_printf("message uid %u is expunged", uid);
 		(void)maildir_user_damaged(s, user);
@@ -98,6 +125,7 @@ maildir_message_open(struct store *store, const struct store_address *addr,
 		if (fd < 0 && errno != ENOENT) {
 			*error_r = t_printf("opening %s/%s failed: %s", folder, rel,
 					    strerror(errno));
+			maildir_read_end(user, began);
 			pool_destroy(&pool);
 			return NULL;
 		}
@@ -111,6 +139,7 @@ maildir_message_open(struct store *store, const struct store_address *addr,
 		ckpt = NULL;
 		ckpt_len = 0;
 	}
+	maildir_read_end(user, began);
 	struct store_message_reader *r = NULL;
 	if (fd >= 0) {
 		r = store_message_reader_fd(fd);
@@ -129,14 +158,17 @@ static int mailbox_status_once(struct maildir_store *s,
 			       struct maildir_user **user_r, const char **error_r)
 {
 	struct store_index_mailbox mb;
-	if (maildir_mailbox_get(s, addr, mailbox, false, user_r, &mb,
-				error_r) < 0)
+	bool began;
+	if (maildir_mailbox_get_read(s, addr, mailbox, user_r, &mb, &began,
+				     error_r) < 0)
 		return -1;
 	status_r->uidvalidity = mb.uidvalidity;
 	status_r->uidnext = mb.uidnext;
 	status_r->highestmodseq = mb.highestmodseq;
-	return store_index_mailbox_counters((*user_r)->index, mb.id, status_r,
-					    error_r);
+	int ret = store_index_mailbox_counters((*user_r)->index, mb.id, status_r,
+					       error_r);
+	maildir_read_end(*user_r, began);
+	return ret;
 }
 
 /* STATUS from the counters (store_index_view.c); a retry as above. */
