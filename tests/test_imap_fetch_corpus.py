@@ -52,10 +52,18 @@ def corpus_box(postel):
                 continue
             seqs[f.name] = (len([v for v in seqs.values() if v[0]]) + 1, msg)
     stored = {wire(data) for _, data in postel.messages(user)}
+    # BODY[] is compared with the stored bytes: the session takes UTF-8
+    # headers as they are (RFC 6855 3); a legacy session gets them
+    # downgraded (RFC 6855 7, test_corpus_legacy_session_sees_7bit_headers)
     c = FetchClient(postel.imaps_port, tls=True)
     c.login(user, pw)
+    assert status_of(c.command("ENABLE UTF8=ACCEPT")[0]) == "OK"
     c.command("SELECT INBOX")
-    yield c, seqs, stored
+    legacy = FetchClient(postel.imaps_port, tls=True)
+    legacy.login(user, pw)
+    legacy.command("EXAMINE INBOX")
+    yield c, seqs, stored, legacy
+    legacy.close()
     c.close()
 
 
@@ -78,7 +86,7 @@ def imap_leaves(bs):
 
 @pytest.mark.parametrize("name", [f.name for f in FILES])
 def test_corpus_fetch(corpus_box, name):
-    c, seqs, stored = corpus_box
+    c, seqs, stored, _ = corpus_box
     seq, sent = seqs[name]
     if b"\0" in wire((CORPUS / name).read_bytes()):
         # RFC 5321 2.3.8 / 4.1.1.4: no NUL over SMTP; refused, not mangled
@@ -125,3 +133,22 @@ def test_corpus_fetch(corpus_box, name):
             assert (env[2][0][2] or b"") == local.encode("utf-8", "surrogateescape")
             assert (env[2][0][3] or b"").lower() == \
                 domain.lower().encode("utf-8", "surrogateescape")
+
+
+@pytest.mark.parametrize("name", [f.name for f in FILES])
+def test_corpus_legacy_session_sees_7bit_headers(corpus_box, name):
+    """A rev1 session that never enabled UTF8=ACCEPT gets every header in
+    7 bits (RFC 6855 7, RFC 6858), and RFC822.SIZE counts what BODY[]
+    sends it."""
+    _, seqs, _, legacy = corpus_box
+    seq, _ = seqs[name]
+    if seq is None:
+        return
+    tagged, untagged = legacy.command(
+        f"FETCH {seq} (RFC822.SIZE BODY.PEEK[HEADER] BODY.PEEK[])", timeout=scaled(30))
+    assert status_of(tagged) == "OK", tagged
+    items = fetch_items(fetches(untagged)[seq])
+    header = items["BODY[HEADER]"]
+    assert all(b < 0x80 for b in header), header
+    assert items["BODY[]"].startswith(header)
+    assert int(items["RFC822.SIZE"]) == len(items["BODY[]"])
