@@ -65,10 +65,12 @@ and its UID map exact, \Recent ranges grow from none. At 2,000
 connections over 100 users, both runs side by side on a loaded machine:
 17.4 KiB per connection (18.3 marginal) before, 16.5 (17.3) after;
 tests/test_conn_memory.py (240 connections, one worker's RSS): 17.4 ->
-16.4. The figure moves with how many handshakes overlap (a run that
-opened 2,000 in 349 s on a quiet machine measured 19.1): their 16 KiB
-record buffers and temporaries leave holes between the long-lived
-objects; compare runs made side by side.
+16.4. The figure moves with how many handshakes overlap: side by side on a
+quieter machine (2,000 opened in 292 s) it was 19.9 (18.2 marginal)
+before and 19.0 (17.8) after: their 16 KiB record buffers and
+temporaries leave holes between the long-lived objects (where a
+size-class allocator for OpenSSL's small objects would help most);
+compare runs made side by side.
 
 Environment: POSTEL_BIN, BENCH_IDLE_CONNS, BENCH_IDLE_USERS,
 BENCH_IDLE_DOVECOT_CONNS, BENCH_IDLE_TIMEOUT, BENCH_KEEP=1.
