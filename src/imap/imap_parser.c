@@ -40,21 +40,23 @@ struct imap_parser {
 	char error[160];
 };
 
-/* An idle session holds room for a few arguments only; a command with
- * many grows the arrays (up to max_args) and the next reset gives the
- * room back, so thousands of idle connections cost little. */
-/* 4: what SELECT, IDLE, FETCH n (FLAGS) need; 48 bytes each */
+/* An idle session holds no argument room and no string buffer: the
+ * arrays (up to max_args), the list stack and the strings are allocated
+ * as a command needs them and given back at each reset, so thousands of
+ * idle connections (an IDLE command has no arguments) cost the struct. */
+/* 4: what SELECT, FETCH n (FLAGS) need; 48 bytes each */
 #define PARSER_INITIAL_ARGS 4
-#define PARSER_KEEP_DATA 4096
 
-static void parser_args_alloc(struct imap_parser *p)
+static void parser_release(struct imap_parser *p)
 {
+	str_free(&p->data);
 	free(p->args);
 	free(p->offs);
-	p->cap = p->limits.max_args < PARSER_INITIAL_ARGS ? p->limits.max_args :
-		PARSER_INITIAL_ARGS;
-	p->args = xcalloc(p->cap, sizeof(*p->args));
-	p->offs = xcalloc(p->cap, sizeof(*p->offs));
+	free(p->stack);
+	p->args = NULL;
+	p->offs = NULL;
+	p->stack = NULL;
+	p->cap = 0;
 }
 
 struct imap_parser *imap_parser_create(const struct imap_parser_limits *limits)
@@ -63,8 +65,6 @@ struct imap_parser *imap_parser_create(const struct imap_parser_limits *limits)
 	p->limits = *limits;
 	if (p->limits.max_args == 0)
 		p->limits.max_args = 1;
-	parser_args_alloc(p);
-	p->stack = xcalloc(p->limits.max_depth + 1, sizeof(*p->stack));
 	imap_parser_reset(p);
 	return p;
 }
@@ -75,22 +75,13 @@ void imap_parser_destroy(struct imap_parser **parser)
 	if (p == NULL)
 		return;
 	*parser = NULL;
-	str_free(&p->data);
-	free(p->args);
-	free(p->offs);
-	free(p->stack);
+	parser_release(p);
 	free(p);
 }
 
 void imap_parser_reset(struct imap_parser *p)
 {
-	if (p->cap > PARSER_INITIAL_ARGS)
-		parser_args_alloc(p);
-	if (p->data.cap > PARSER_KEEP_DATA)
-		str_free(&p->data);
-	p->data.len = 0;
-	if (p->data.data != NULL)
-		p->data.data[0] = '\0';
+	parser_release(p);
 	p->count = p->depth = 0;
 	p->have_tag = false;
 	p->stage = STAGE_TAG;
@@ -143,7 +134,8 @@ static int add_arg(struct imap_parser *p, enum imap_arg_type type, size_t pos,
 	if (p->count >= p->limits.max_args)
 		return fail(p, pos, "Too many arguments", error_r);
 	if (p->count == p->cap) {
-		p->cap = p->cap * 2 < p->limits.max_args ? p->cap * 2 : p->limits.max_args;
+		unsigned want = p->cap == 0 ? PARSER_INITIAL_ARGS : p->cap * 2;
+		p->cap = want < p->limits.max_args ? want : p->limits.max_args;
 		p->args = xrealloc(p->args, p->cap * sizeof(*p->args));
 		p->offs = xrealloc(p->offs, p->cap * sizeof(*p->offs));
 	}
@@ -304,6 +296,8 @@ static int scan(struct imap_parser *p, const char *line, size_t end,
 				return fail(p, pos, "Lists nested too deeply", error_r);
 			if (add_arg(p, IMAP_ARG_LIST, pos, error_r) < 0)
 				return -1;
+			if (p->stack == NULL)
+				p->stack = xcalloc(p->limits.max_depth + 1, sizeof(*p->stack));
 			p->stack[p->depth++] = p->count - 1;
 			p->just_opened = true;
 			pos++;
@@ -437,5 +431,5 @@ enum imap_parser_failure imap_parser_failure(const struct imap_parser *p)
 size_t imap_parser_memory(const struct imap_parser *p)
 {
 	return p->cap * (sizeof(*p->args) + sizeof(*p->offs)) + p->data.cap +
-		(p->limits.max_depth + 1) * sizeof(*p->stack);
+		(p->stack != NULL ? (p->limits.max_depth + 1) * sizeof(*p->stack) : 0);
 }

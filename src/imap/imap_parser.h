@@ -68,7 +68,8 @@ struct imap_parser;
 
 struct imap_parser *imap_parser_create(const struct imap_parser_limits *limits);
 void imap_parser_destroy(struct imap_parser **parser);
-/* Forget the command; keeps the buffers. */
+/* Forget the command and give every buffer back (an idle session's
+ * parser holds its struct only). */
 void imap_parser_reset(struct imap_parser *parser);
 
 /* 0: the command is complete (imap_parser_command()); 1: *need_r says a

@@ -82,7 +82,9 @@ struct imap_selected {
 	struct store_view *view;
 	bool readonly;         /* EXAMINE */
 	/* rev1 \Recent: the UID ranges [first, end) this session claimed */
-	struct { uint32_t first, end; } recent[IMAP_RECENT_RANGES];
+	/* up to IMAP_RECENT_RANGES, grown one at a time: most selected
+	 * sessions claim none or one (issue 9 item 15) */
+	struct imap_recent_range { uint32_t first, end; } *recent;
 	unsigned recent_count;
 	unsigned exists;       /* what the client was last told */
 	/* RFC 5182 "$": the last saved SEARCH result, UIDs ascending */

@@ -32,6 +32,7 @@ void imap_selected_free(struct imap_selected **selp)
 		return;
 	*selp = NULL;
 	free(sel->saved);
+	free(sel->recent);
 	store_view_close(&sel->view);
 	free(sel->name);
 	free(sel);
@@ -67,6 +68,7 @@ void imap_selected_recent_add(struct imap_selected *sel, uint32_t first, uint32_
 		sel->recent[sel->recent_count - 1].end = end;
 		return;
 	}
+	sel->recent = xrealloc(sel->recent, (sel->recent_count + 1) * sizeof(*sel->recent));
 	sel->recent[sel->recent_count].first = first;
 	sel->recent[sel->recent_count].end = end;
 	sel->recent_count++;

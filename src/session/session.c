@@ -24,7 +24,9 @@ void session_init(struct session *s, const struct session_env *env,
 	s->service = service;
 	s->pool = pool_create(SESSION_POOL_SIZE);
 	s->cmd_pool = pool_create(SESSION_CMD_POOL_SIZE);
-	s->sid = pool_strdup(s->pool, env->new_id(env->ctx));
+	/* inline, not in s->pool: a protocol that never uses the pool
+	 * (IMAP) keeps no block for it while idle */
+	snprintf(s->sid, sizeof(s->sid), "%s", env->new_id(env->ctx));
 	s->conn = conn_create(env->loop, fd, set->conn,
 			      set->implicit_tls ? env->tls : NULL, set->cb, set->ctx);
 	snprintf(s->peer_ip, sizeof(s->peer_ip), "%s", conn_peer_ip(s->conn));

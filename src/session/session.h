@@ -86,7 +86,7 @@ struct session {
 	const struct session_vfuncs *v;
 	struct conn *conn;
 	enum service service;
-	const char *sid;
+	char sid[16];     /* worker ids are at most 13 base-36 digits */
 	char peer_ip[46];
 	pool_t *pool;     /* until disconnect: per-session, fixed size */
 	pool_t *cmd_pool; /* emptied (no block kept) when each command ends */

@@ -176,7 +176,7 @@ static void test_session_freed_after_its_job(void **state)
 	struct fixture *f = *state;
 	struct gate g = { 0 };
 	g.s = xcalloc(1, sizeof(*g.s));
-	g.s->sid = "T1";
+	snprintf(g.s->sid, sizeof(g.s->sid), "T1");
 	struct session_user *u = session_user_get(&f->env, ALICE);
 	assert_int_equal(session_user_run(u, g.s, gate_work, gate_done, &g), 0);
 	assert_int_equal(g.s->jobs, 1);

@@ -37,11 +37,17 @@ int store_view_open(struct store *store, const char *address,
 	}
 	struct store_view *view = xcalloc(1, sizeof(*view));
 	view->store = store;
-	view->addr = addr;
+	view->addr = view_addr_pack(&addr);
 	view->mailbox = xstrdup(name);
 	view->uidvalidity = delta.uidvalidity;
 	view->uidnext = view->added_from = delta.uidnext;
 	view->modseq = view->read_modseq = delta.highestmodseq;
+	/* the map sized exactly: an idle selected session keeps it as long as
+	 * it stays selected (issue 9 item 15); new mail grows it by doubling */
+	if (delta.row_count > 0) {
+		view->cap = delta.row_count;
+		view->uids = xmalloc(view->cap * sizeof(*view->uids));
+	}
 	for (unsigned i = 0; i < delta.row_count; i++)
 		store_view_map_append(view, delta.rows[i].uid);
 	pool_destroy(&pool);
@@ -55,6 +61,7 @@ void store_view_close(struct store_view **viewp)
 	if (view == NULL)
 		return;
 	free(view->uids);
+	free(view->addr);
 	free(view->mailbox);
 	free(view);
 	*viewp = NULL;
@@ -166,11 +173,11 @@ int store_view_sync(struct store_view *view, pool_t *pool,
 	struct store *store = view->store;
 	struct store_view_delta delta;
 	memset(changes_r, 0, sizeof(*changes_r));
-	if (store->backend->view_read(store, &view->addr, view->mailbox,
+	if (store->backend->view_read(store, VIEW_ADDR(view), view->mailbox,
 				      view->modseq, pool, &delta, error_r) < 0)
 		return -1;
 	if (delta.uidvalidity != view->uidvalidity) {
-		if (store->backend->view_read(store, &view->addr, view->mailbox, 0,
+		if (store->backend->view_read(store, VIEW_ADDR(view), view->mailbox, 0,
 					      pool, &delta, error_r) < 0)
 			return -1;
 		view_reset(view, &delta, pool, changes_r);
@@ -199,7 +206,7 @@ int store_view_changes_since(struct store_view *view, uint64_t since, pool_t *po
 	struct store_view_delta delta;
 	if (since == 0)
 		since = 1; /* 0 would list every message without its flags */
-	if (store->backend->view_read(store, &view->addr, view->mailbox, since, pool,
+	if (store->backend->view_read(store, VIEW_ADDR(view), view->mailbox, since, pool,
 				      &delta, error_r) < 0)
 		return -1;
 	unsigned out = 0;
@@ -225,7 +232,7 @@ int store_view_list(struct store_view *view, pool_t *pool,
 	struct store *store = view->store;
 	struct store_message_info *all;
 	unsigned all_count, out = 0;
-	if (store->backend->mailbox_list_messages(store, &view->addr,
+	if (store->backend->mailbox_list_messages(store, VIEW_ADDR(view),
 						  view->mailbox, pool, &all,
 						  &all_count, error_r) < 0)
 		return -1;
@@ -246,7 +253,7 @@ struct store_message_reader *
 store_view_message_open(struct store_view *view, uint32_t uid,
 			const char **error_r)
 {
-	return view->store->backend->message_open(view->store, &view->addr,
+	return view->store->backend->message_open(view->store, VIEW_ADDR(view),
 						  view->mailbox, uid, error_r);
 }
 
@@ -264,7 +271,7 @@ static int view_set_flags(struct store_view *view, const uint32_t *uids,
 	uint32_t *modified = NULL;
 	unsigned modified_count = 0;
 	pool_t *own = pool == NULL ? pool_create(1024) : NULL;
-	int ret = view->store->backend->set_flags(view->store, &view->addr,
+	int ret = view->store->backend->set_flags(view->store, VIEW_ADDR(view),
 						  view->mailbox, view->uidvalidity,
 						  uids, count, update,
 						  own != NULL ? own : pool,
@@ -321,7 +328,7 @@ int store_view_select_info(struct store_view *view, unsigned max_keywords,
 			   const char **error_r)
 {
 	/* messages appended since the view's sync are not in its map */
-	if (view->store->backend->view_select_info(view->store, &view->addr,
+	if (view->store->backend->view_select_info(view->store, VIEW_ADDR(view),
 						   view->mailbox, view->uidnext,
 						   max_keywords, pool, info_r,
 						   error_r) < 0)
@@ -338,7 +345,7 @@ int store_view_deleted(struct store_view *view, pool_t *pool, uint32_t **uids_r,
 {
 	uint32_t *uids;
 	unsigned count, out = 0;
-	if (view->store->backend->mailbox_deleted(view->store, &view->addr,
+	if (view->store->backend->mailbox_deleted(view->store, VIEW_ADDR(view),
 						  view->mailbox, view->uidnext,
 						  pool, &uids, &count, error_r) < 0)
 		return -1;
@@ -357,7 +364,7 @@ int store_view_list_uids(struct store_view *view, const uint32_t *uids,
 {
 	struct store_message_info *all;
 	unsigned all_count, out = 0;
-	if (view->store->backend->messages_get(view->store, &view->addr,
+	if (view->store->backend->messages_get(view->store, VIEW_ADDR(view),
 					       view->mailbox, uids, count, pool,
 					       &all, &all_count, error_r) < 0)
 		return -1;
@@ -414,7 +421,7 @@ int store_view_copy(struct store_view *view, const uint32_t *uids,
 		if (n == 0 || sorted[n - 1] != sorted[i])
 			sorted[n++] = sorted[i];
 	}
-	return view->store->backend->copy(view->store, &view->addr, view->mailbox,
+	return view->store->backend->copy(view->store, VIEW_ADDR(view), view->mailbox,
 					  view->uidvalidity, sorted, n, name, move,
 					  pool, result_r, error_r);
 }
@@ -422,7 +429,7 @@ int store_view_copy(struct store_view *view, const uint32_t *uids,
 int store_view_claim_recent(struct store_view *view, uint32_t *first_r,
 			    const char **error_r)
 {
-	return view->store->backend->claim_recent(view->store, &view->addr,
+	return view->store->backend->claim_recent(view->store, VIEW_ADDR(view),
 						  view->mailbox, view->uidvalidity,
 						  view->uidnext, first_r, error_r);
 }
@@ -453,7 +460,7 @@ int store_view_message_preview(struct store_view *view, uint32_t uid,
 			       pool_t *pool, const char **preview_r,
 			       const char **error_r)
 {
-	int ret = view->store->backend->message_preview(view->store, &view->addr,
+	int ret = view->store->backend->message_preview(view->store, VIEW_ADDR(view),
 							view->mailbox, uid, pool,
 							preview_r, error_r);
 	if (ret == 0)
@@ -464,7 +471,7 @@ int store_view_message_preview(struct store_view *view, uint32_t uid,
 int store_view_message_set_preview(struct store_view *view, uint32_t uid,
 				   const char *preview, const char **error_r)
 {
-	return view->store->backend->message_set_preview(view->store, &view->addr,
+	return view->store->backend->message_set_preview(view->store, VIEW_ADDR(view),
 							 view->mailbox, uid, preview,
 							 error_r) < 0 ? -1 : 0;
 }
@@ -473,7 +480,7 @@ int store_view_message_structure(struct store_view *view, uint32_t uid,
 				 pool_t *pool, struct mime_tree **tree_r,
 				 const char **error_r)
 {
-	return store_message_structure_get(view->store, &view->addr,
+	return store_message_structure_get(view->store, VIEW_ADDR(view),
 					   view->mailbox, uid, pool, tree_r,
 					   error_r);
 }

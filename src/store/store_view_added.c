@@ -50,7 +50,7 @@ int store_view_sync_added(struct store_view *view, uint64_t flags_since,
 	struct store_view_delta delta;
 	memset(changes_r, 0, sizeof(*changes_r));
 	uint64_t since = flags_since < view->read_modseq ? flags_since : view->read_modseq;
-	if (store->backend->view_read(store, &view->addr, view->mailbox, since,
+	if (store->backend->view_read(store, VIEW_ADDR(view), view->mailbox, since,
 				      pool, &delta, error_r) < 0)
 		return -1;
 	if (delta.uidvalidity != view->uidvalidity)

@@ -13,9 +13,14 @@
 
 #include "store/store_private.h"
 
+#include <string.h>
+
 struct store_view {
 	struct store *store;
-	struct store_address addr;
+	/* the owner's address as "local\0domain\0", not a struct
+	 * store_address (321 bytes): an idle selected session keeps its view
+	 * for as long as it stays selected (issue 9 item 15) */
+	char *addr;
 	char *mailbox;
 	uint32_t uidvalidity, uidnext;
 	uint64_t modseq, read_modseq;
@@ -24,6 +29,29 @@ struct store_view {
 	uint32_t *uids;
 	unsigned count, cap;
 };
+
+/* The owner's address for a backend call; tmp lives as long as the
+ * caller's block (VIEW_ADDR). */
+static inline const struct store_address *view_addr(const struct store_view *view,
+					     struct store_address *tmp)
+{
+	size_t local_len = strlen(view->addr);
+	memcpy(tmp->local, view->addr, local_len + 1);
+	memcpy(tmp->domain, view->addr + local_len + 1,
+	       strlen(view->addr + local_len + 1) + 1);
+	return tmp;
+}
+
+#define VIEW_ADDR(view) view_addr((view), &(struct store_address){ 0 })
+
+static inline char *view_addr_pack(const struct store_address *addr)
+{
+	size_t local_len = strlen(addr->local), domain_len = strlen(addr->domain);
+	char *packed = xmalloc(local_len + domain_len + 2);
+	memcpy(packed, addr->local, local_len + 1);
+	memcpy(packed + local_len + 1, addr->domain, domain_len + 1);
+	return packed;
+}
 
 /* uid goes at the end of the map (callers keep it ascending) */
 void store_view_map_append(struct store_view *view, uint32_t uid);
