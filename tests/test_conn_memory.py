@@ -26,7 +26,7 @@ sets 16 KiB per idle IMAP-over-TLS connection as the target).
   session 7 the parser's argument arrays, list stack and last strings
   (~440 bytes), a 288-byte pool block for the session id, the view's
   whole struct store_address (321 bytes), a 64-UID map for any mailbox
-  and 16 inline \Recent ranges (128 bytes).
+  and 16 inline \\Recent ranges (128 bytes).
 
 Under POSTEL_ASAN memory is not judged (the sanitizer's shadow memory and
 quarantine dominate), but the run must still complete."""
