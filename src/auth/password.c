@@ -1,5 +1,6 @@
 /* password.c: see password.h. */
 #include "auth/password.h"
+#include "auth/password_scratch.h"
 #include "lib/mem.h"
 
 #include <crypt.h>
@@ -48,13 +49,16 @@ static const char *password_strip_scheme(const char *stored_hash)
 }
 
 /* crypt_rn() into a heap crypt_data (32 KiB: too big for worker thread
- * stacks). Returns an xmalloc()ed copy of the result or NULL when crypt
+ * stacks), with yescrypt's scratch region on huge pages
+ * (password_scratch.h). Returns an xmalloc()ed copy of the result or NULL when crypt
  * refuses the setting. */
 static char *password_crypt(const char *plain, const char *setting)
 {
 	struct crypt_data *data = xcalloc(1, sizeof(*data));
 	char *result = NULL;
+	password_scratch_begin();
 	const char *out = crypt_rn(plain, setting, data, sizeof(*data));
+	password_scratch_end();
 
 	/* libxcrypt failure tokens start with '*' */
 	if (out != NULL && out[0] != '*')

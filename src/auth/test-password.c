@@ -7,14 +7,18 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
 
 #include "auth/password.h"
+#include "auth/password_scratch.h"
 #include "lib/base64.h"
 #include "lib/str.h"
 
@@ -132,6 +136,50 @@ static void test_verify_threads(void **state)
 		assert_int_equal(pthread_join(threads[i], &ret), 0);
 		assert_null(ret);
 	}
+}
+
+static bool thp_madvise_mode(void)
+{
+	char buf[128] = "";
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+	if (f == NULL)
+		return false;
+	bool ok = fgets(buf, sizeof(buf), f) != NULL && strstr(buf, "[never]") == NULL;
+	fclose(f);
+	return ok;
+}
+
+static long thread_minflt(void)
+{
+	struct rusage ru;
+	assert_int_equal(getrusage(RUSAGE_THREAD, &ru), 0);
+	return ru.ru_minflt;
+}
+
+/* A yescrypt verify maps its 16 MiB on huge pages: one placed region, and
+ * a few dozen page faults instead of ~4,100 (one per 4 KiB page). */
+static void test_scratch_hugepages(void **state)
+{
+	(void)state;
+	if (!password_scratch_supported() || !thp_madvise_mode())
+		skip();
+	unsigned long placed = password_scratch_count();
+	long faults = thread_minflt();
+	assert_int_equal(password_verify("", password_dummy_hash()), 0);
+	faults = thread_minflt() - faults;
+	assert_int_equal(password_scratch_count(), placed + 1);
+	print_message("yescrypt verify: %ld minor faults\n", faults);
+	assert_true(faults < 1024);
+
+	/* outside a hash, a large anonymous mapping is left alone */
+	void *p = mmap(NULL, 8u << 20, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(p != MAP_FAILED);
+	assert_int_equal(password_scratch_count(), placed + 1);
+	assert_int_equal(munmap(p, 8u << 20), 0);
+	/* sha512-crypt maps nothing large */
+	assert_int_equal(password_verify("pw", HASH_SHA512), 1);
+	assert_int_equal(password_scratch_count(), placed + 1);
 }
 
 /* RFC 7677 section 3: user "user", password "pencil" */
@@ -258,6 +306,7 @@ int main(void)
 		cmocka_unit_test(test_hash_check),
 		cmocka_unit_test(test_dummy_hash),
 		cmocka_unit_test(test_verify_threads),
+		cmocka_unit_test(test_scratch_hugepages),
 		cmocka_unit_test(test_scram_rfc7677_vector),
 		cmocka_unit_test(test_scram_generate),
 		cmocka_unit_test(test_saslprep),
