@@ -257,6 +257,8 @@ static void fetch_work(void *ctx, struct store *store)
 		}
 		if (next == 0) {
 			job->finished = true;
+			imap_modseq_pending_check(job->cmd->s, job->sets_seen ||
+						  request_has(&job->req, IMAP_FETCH_MODSEQ));
 			return;
 		}
 		enum imap_fetch_render_result r =
@@ -281,6 +283,7 @@ static void fetch_final(struct imap_cmd *cmd)
 	unsigned lost = job->lost, unknown_cte = job->unknown_cte;
 	void (*final)(struct imap_cmd *cmd) = job->final;
 	fetch_job_free(job);
+	imap_modseq_pending_report(s);
 	if (final != NULL)
 		final(cmd);
 	else if (unknown_cte > 0)

@@ -65,6 +65,7 @@ static void notify_delayed_work(void *ctx, struct store *store)
 		snprintf(job->error, sizeof(job->error), "%s", error);
 		return;
 	}
+	imap_modseq_pending_check(job->s, job->row_count > 0); /* RFC 7162 3.2 */
 	uint32_t first;
 	if (job->claim_recent && job->added_count > 0 &&
 	    store_view_claim_recent(view, &first, &error) == 0)
@@ -127,6 +128,8 @@ static void notify_delayed_done(void *ctx)
 			  log_str(s->user), log_str(job->error));
 	else if (s->notify != NULL && s->sel != NULL && !s->base.closing) {
 		ok = notify_delayed_write(s, job);
+		if (ok)
+			imap_modseq_pending_report(s);
 		fetch = ok && job->added_count > 0;
 	}
 	pool_destroy(&job->pool);

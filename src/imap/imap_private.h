@@ -174,6 +174,9 @@ struct imap_session {
 	/* CONDSTORE and QRESYNC (RFC 7162; imap_condstore.c, imap_qresync.c) */
 	bool condstore;       /* enabled (3.1: ENABLE or a CONDSTORE-enabling command) */
 	bool qresync;         /* ENABLE QRESYNC (3.2.3): VANISHED, not EXPUNGE */
+	/* QRESYNC pending expunges (RFC 7162 3.2, imap_modseq_pending.c):
+	 * the HIGHESTMODSEQ to send before the reply, 0: none */
+	uint64_t modseq_pending;
 	/* NOTIFY (RFC 5465, imap_notify*.c): the groups set, or NULL */
 	struct imap_notify *notify;
 };
@@ -474,5 +477,11 @@ int imap_fetch_downgrade(const struct imap_session *s, const struct imap_fetch_r
 			 struct store_view *view, uint32_t uid,
 			 struct store_message_info *info, struct mime_tree *tree,
 			 struct store_message_reader **reader, const char **error_r);
+/* imap_modseq_pending.c: RFC 7162 3.2, a MODSEQ sent while an expunge
+ * is held back comes with an OK [HIGHESTMODSEQ] below it (see its
+ * contract). check: on the lane, after the command's MODSEQs were read;
+ * report: on the loop, before the tagged reply. */
+void imap_modseq_pending_check(struct imap_session *s, bool reports_modseq);
+void imap_modseq_pending_report(struct imap_session *s);
 
 #endif

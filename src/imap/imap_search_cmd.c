@@ -59,6 +59,7 @@ static void imap_search_work(void *ctx, struct store *store)
 		snprintf(job->error, sizeof(job->error), "%s", error);
 		return;
 	}
+	imap_modseq_pending_check(s, job->modseq != 0); /* RFC 7162 3.2 */
 	job->nums = job->cmd->uid ? job->uids :
 		imap_search_uids_to_seqs(s->sel->view, job->uids, job->count,
 					 s->base.cmd_pool);
@@ -115,6 +116,7 @@ static void imap_search_done(void *ctx)
 
 void imap_search_final(struct imap_cmd *cmd)
 {
+	imap_modseq_pending_report(cmd->s);
 	imap_cmd_ok(cmd, NULL, "%sSEARCH completed", cmd->uid ? "UID " : "");
 }
 

@@ -134,6 +134,7 @@ static void imap_store_work(void *ctx, struct store *store)
 		snprintf(job->error, sizeof(job->error), "%s", error != NULL ? error : "?");
 		job->result = -1;
 	}
+	imap_modseq_pending_check(s, !job->silent || job->conditional); /* RFC 7162 3.2 */
 }
 
 /* room kept for a FETCH line beyond its flags, and for the tagged reply */
@@ -197,6 +198,7 @@ static void imap_store_continue(void *ctx)
 		return;
 	}
 	conn_set_output_drained(s->base.conn, NULL, NULL);
+	imap_modseq_pending_report(s);
 	/* RFC 7162 3.1.3: [MODIFIED set] names what UNCHANGEDSINCE refused */
 	const char *modified = imap_condstore_modified_code(job->cmd, job->modified,
 							    job->modified_count);

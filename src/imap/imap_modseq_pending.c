@@ -1,0 +1,73 @@
+/* imap_modseq_pending.c: QRESYNC must never lose an expunge (RFC 7162
+ * 3.2, which adopts RFC 5162 erratum 1810): "if the server sends MODSEQ
+ * FETCH data items while EXPUNGE (or VANISHED) replies with lower
+ * mod-sequences are being delayed, the server MUST send the HIGHESTMODSEQ
+ * response code with a lower value than the EXPUNGE's mod-sequence".
+ *
+ * Expunges are held back during FETCH, STORE and SEARCH/SORT (RFC 9051
+ * 7.5.1, RFC 3501 7.4.1: this server holds them for their UID forms too)
+ * and between commands under NOTIFY SELECTED-DELAYED (RFC 5465 6), while
+ * those send MODSEQs above the view's (RFC 7162 3.1.4.1, 3.1.3, 3.1.5).
+ * A client that kept the highest MODSEQ it saw and lost the connection
+ * would resync from above the held expunge and never learn it.
+ *
+ * Contract: imap_modseq_pending_check() runs on the user's lane (in the
+ * command's job) after the MODSEQs the command reports were read or
+ * set: when QRESYNC is on and the expunge log holds an expunge above the
+ * view's MODSEQ (the MODSEQ of its last full sync, store_view.h) of a
+ * message the view's map still holds, it notes that MODSEQ: below every
+ * pending expunge (each came after that sync), and the map's messages
+ * changed since are all above it, so a resync from it (3.2.5) reports
+ * them all. imap_modseq_pending_report() runs on the loop before the
+ * command's tagged reply (or after a NOTIFY push) and sends the noted
+ * "* OK [HIGHESTMODSEQ n]" once. An expunge committed after the check
+ * has a MODSEQ above every one the command reported (MODSEQs grow with
+ * each commit), so it needs nothing. Nothing is sent when no expunge is
+ * pending: the answer is the same as before for every client otherwise. */
+#include "imap_private.h"
+#include "lib/log.h"
+#include "store/store_view.h"
+
+void imap_modseq_pending_check(struct imap_session *s, bool reports_modseq)
+{
+	if (!reports_modseq || !s->qresync || s->sel == NULL || s->sel->view == NULL)
+		return;
+	struct store_view *view = s->sel->view;
+	uint64_t synced = store_view_modseq(view);
+	if (synced == 0)
+		return; /* nothing in the map had a MODSEQ: nothing to lose */
+	pool_t *pool = pool_create(4096);
+	struct store_view_flag_change *rows;
+	uint32_t *expunged;
+	unsigned row_count, expunged_count;
+	bool complete;
+	const char *error;
+	if (store_view_changes_since(view, synced, pool, &rows, &row_count, &expunged,
+				     &expunged_count, &complete, &error) < 0) {
+		/* the view's own MODSEQ is safe either way: say it */
+		log_warn("sid=%s event=modseq_pending_unknown error=%s", s->base.sid,
+			 log_str(error));
+		s->modseq_pending = synced;
+		pool_destroy(&pool);
+		return;
+	}
+	for (unsigned i = 0; i < expunged_count; i++) {
+		if (store_view_seq(view, expunged[i]) != 0) {
+			s->modseq_pending = synced;
+			break;
+		}
+	}
+	pool_destroy(&pool);
+}
+
+void imap_modseq_pending_report(struct imap_session *s)
+{
+	if (s->modseq_pending == 0)
+		return;
+	log_debug("sid=%s event=modseq_pending highestmodseq=%llu", s->base.sid,
+		  (unsigned long long)s->modseq_pending);
+	/* RFC 7162 3.2: lower than the pending expunges' MODSEQ */
+	imap_untagged(s, "OK [HIGHESTMODSEQ %llu] Expunges pending",
+		      (unsigned long long)s->modseq_pending);
+	s->modseq_pending = 0;
+}

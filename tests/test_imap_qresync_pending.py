@@ -1,0 +1,150 @@
+"""QRESYNC never loses an expunge (RFC 7162 3.2, RFC 5162 erratum 1810,
+issue 12): while another session's expunge is held back (no EXPUNGE or
+VANISHED during FETCH, STORE, SEARCH: RFC 9051 7.5.1; none between
+commands under NOTIFY SELECTED-DELAYED: RFC 5465 6), a MODSEQ the server
+sends above the expunge's comes with an OK [HIGHESTMODSEQ n] below it.
+
+Each test plays a client that keeps the mailbox's HIGHESTMODSEQ as RFC
+7162 lets it: the highest MODSEQ of a FETCH or SEARCH it was sent, or the
+HIGHESTMODSEQ response code if one comes after. It loses the connection
+right after the command, resyncs with SELECT (QRESYNC (uv told 1:4)) and
+must be told VANISHED (EARLIER) for the UID expunged meanwhile."""
+import re
+
+from imap_helpers import IMAPRaw, deliver, new_user, status_of
+from test_imap_condstore import fetches, highest, ok, vanished
+from test_imap_notify import notify_session, other_session
+
+EXPUNGED = 3   # the UID the other session expunges
+
+
+def told(lines, start):
+    """The HIGHESTMODSEQ a client keeps after lines: the last response
+    code, or a higher MODSEQ of a FETCH/SEARCH sent after it"""
+    value = start
+    for line in lines:
+        m = re.search(rb"\[HIGHESTMODSEQ (\d+)\]", line)
+        if m:
+            value = int(m.group(1))
+            continue
+        m = re.search(rb"MODSEQ \(?(\d+)\)?", line)
+        if m:
+            value = max(value, int(m.group(1)))
+    return value
+
+
+def mailbox(postel):
+    """A user with UIDs 1..4 in INBOX: (user, pw)"""
+    user, pw = new_user(postel)
+    for _ in range(4):
+        deliver(postel, user)
+    return user, pw
+
+
+def selected(port, user, pw):
+    """A session with QRESYNC on and INBOX selected: (c, uidvalidity, hms)"""
+    c = IMAPRaw(port, tls=True)
+    c.login(user, pw)
+    ok(c, "ENABLE QRESYNC")
+    _, untagged = ok(c, "SELECT INBOX")
+    uv = int(re.search(rb"\[UIDVALIDITY (\d+)\]", b"".join(untagged)).group(1))
+    return c, uv, highest(untagged)
+
+
+def expunge_elsewhere(c):
+    """the other session expunges UID 3 and changes message 1's flags
+    after it: both MODSEQs are above the first session's"""
+    ok(c, "SELECT INBOX")
+    ok(c, f"UID STORE {EXPUNGED} +FLAGS.SILENT (\\Deleted)")
+    ok(c, f"UID EXPUNGE {EXPUNGED}")
+    ok(c, "UID STORE 1 +FLAGS.SILENT (\\Flagged)")
+
+
+def resync(port, user, pw, uv, modseq):
+    """A new session's QRESYNC from modseq: its untagged lines"""
+    with IMAPRaw(port, tls=True) as c:
+        c.login(user, pw)
+        ok(c, "ENABLE QRESYNC")
+        _, untagged = ok(c, f"SELECT INBOX (QRESYNC ({uv} {modseq} 1:4))")
+        return untagged
+
+
+def run_command(postel, command, want_modseq=True):
+    user, pw = mailbox(postel)
+    c, uv, hms = selected(postel.imaps_port, user, pw)
+    with c:
+        with IMAPRaw(postel.imaps_port, tls=True) as other:
+            other.login(user, pw)
+            expunge_elsewhere(other)
+        tagged, untagged = c.command(command)
+        assert status_of(tagged) in ("OK", "NO"), (tagged, untagged)
+        # the expunge is held back: the command may not report it
+        assert not any(b"VANISHED" in x or b"EXPUNGE" in x for x in untagged), untagged
+        if want_modseq:
+            assert any(re.search(rb"MODSEQ \(?\d+", x) for x in untagged), untagged
+        kept = told(untagged, hms)
+    # the connection is lost here; the client resyncs from what it kept
+    untagged = resync(postel.imaps_port, user, pw, uv, kept)
+    assert vanished(untagged, True) == [EXPUNGED], (command, kept, untagged)
+    assert 1 in fetches(untagged), untagged   # 1's \Flagged, after hms
+
+
+def test_store_reports_highestmodseq_below_pending_expunge(postel):
+    """the audit's case: STORE 1 +FLAGS (\\Seen) answers FETCH with a
+    MODSEQ above the expunge of UID 3, which waits"""
+    run_command(postel, "STORE 1 +FLAGS (\\Seen)")
+
+
+def test_uid_store_too(postel):
+    run_command(postel, "UID STORE 2 +FLAGS (\\Answered)")
+
+
+def test_fetch_changedsince(postel):
+    run_command(postel, "FETCH 1:2 (FLAGS) (CHANGEDSINCE 1)")
+
+
+def test_fetch_modseq_and_implicit_seen(postel):
+    run_command(postel, "FETCH 2 (MODSEQ)")
+    run_command(postel, "FETCH 2 (BODY[HEADER])")
+
+
+def test_search_modseq(postel):
+    run_command(postel, "SEARCH MODSEQ 1")
+
+
+def test_no_highestmodseq_without_pending_expunge(postel):
+    """nothing is held back: the answers are as before (no extra line)"""
+    user, pw = mailbox(postel)
+    c, _, _ = selected(postel.imaps_port, user, pw)
+    with c:
+        for command in ("STORE 1 +FLAGS (\\Seen)", "FETCH 1:* (FLAGS) (CHANGEDSINCE 1)",
+                        "SEARCH MODSEQ 1"):
+            _, untagged = ok(c, command)
+            assert highest(untagged) is None, (command, untagged)
+
+
+def test_selected_delayed_flag_change(postel):
+    """NOTIFY SELECTED-DELAYED pushes another session's flag change (with
+    its MODSEQ) at once while its earlier expunge waits for a command"""
+    user, pw = mailbox(postel)
+    c, pid = notify_session(postel, user, pw)
+    with c:
+        ok(c, "ENABLE QRESYNC")
+        _, untagged = ok(c, "SELECT INBOX")
+        uv = int(re.search(rb"\[UIDVALIDITY (\d+)\]", b"".join(untagged)).group(1))
+        hms = highest(untagged)
+        ok(c, "NOTIFY SET (SELECTED-DELAYED (MessageNew MessageExpunge FlagChange))")
+        with other_session(postel, user, pw, pid) as other:
+            expunge_elsewhere(other)
+        # the pushed lines, until the \Flagged of message 1 and a quiet second
+        pushed = []
+        for _ in range(20):
+            try:
+                pushed.append(c.read_line(timeout=1.5))
+            except TimeoutError:
+                break
+        assert any(b"\\Flagged" in x and b"MODSEQ" in x for x in pushed), pushed
+        assert not any(b"VANISHED" in x or b"EXPUNGE" in x for x in pushed), pushed
+        kept = told(pushed, hms)
+    untagged = resync(postel.imaps_port, user, pw, uv, kept)
+    assert vanished(untagged, True) == [EXPUNGED], (kept, pushed, untagged)
