@@ -148,3 +148,26 @@ def test_selected_delayed_flag_change(postel):
         kept = told(pushed, hms)
     untagged = resync(postel.imaps_port, user, pw, uv, kept)
     assert vanished(untagged, True) == [EXPUNGED], (kept, pushed, untagged)
+
+
+def test_own_uid_move_and_uid_expunge_give_vanished(postel):
+    """RFC 7162 3.2.10 and RFC 6851 4.3: once QRESYNC is on, the session
+    that expunges (UID EXPUNGE, RFC 4315 2.1) or moves (MOVE, UID MOVE)
+    is told VANISHED, never EXPUNGE; the other session as well."""
+    user, pw = mailbox(postel)
+    deliver(postel, user)   # UID 5
+    c, _, _ = selected(postel.imaps_port, user, pw)
+    with c:
+        ok(c, "CREATE Dest")
+        for command, gone in (("UID MOVE 2 Dest", [2]), ("MOVE 1 Dest", [1])):
+            _, untagged = ok(c, command)
+            assert vanished(untagged, False) == gone, (command, untagged)
+            assert not any(x.endswith(b"EXPUNGE\r\n") for x in untagged), untagged
+            # RFC 6851 4.3: the COPYUID comes before the expunge's report
+            assert untagged[0].startswith(b"* OK [COPYUID "), untagged
+        ok(c, "UID STORE 3:5 +FLAGS.SILENT (\\Deleted)")
+        _, untagged = ok(c, "UID EXPUNGE 4:5")
+        assert vanished(untagged, False) == [4, 5], untagged
+        assert not any(x.endswith(b"EXPUNGE\r\n") for x in untagged), untagged
+        _, untagged = ok(c, "UID SEARCH ALL")
+        assert untagged == [b"* SEARCH 3\r\n"], untagged
