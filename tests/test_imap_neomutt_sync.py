@@ -18,7 +18,8 @@ then every UID's FLAGS, against Dovecot as well: tolerated, not required).
 
 The same scenario runs against a private Dovecot (peers.Dovecot,
 which has both extensions) as a reference that the scenario itself holds;
-against Postel it is skipped while Postel does not advertise QRESYNC."""
+against Postel it fails (not skips) if QRESYNC or CONDSTORE is not
+advertised after login."""
 import imaplib
 import re
 import shutil
@@ -244,8 +245,8 @@ def test_neomutt_resyncs_with_qresync(postel, tmp_path):
     assert typ == "OK", data
     caps = {x.upper() for x in data[0].decode().split()}
     c.logout()
-    if "QRESYNC" not in caps:
-        pytest.skip("Postel does not advertise QRESYNC yet")
+    # advertised since issue 12: a regression fails here, never skips
+    assert "QRESYNC" in caps and "CONDSTORE" in caps, caps
     scenario(peer, tmp_path)
 
 
