@@ -134,7 +134,7 @@ static void imap_store_work(void *ctx, struct store *store)
 		snprintf(job->error, sizeof(job->error), "%s", error != NULL ? error : "?");
 		job->result = -1;
 	}
-	imap_modseq_pending_check(s, !job->silent || job->conditional); /* RFC 7162 3.2 */
+	imap_modseq_pending_check(s, job->result == 0 && (!job->silent || job->conditional));
 }
 
 /* room kept for a FETCH line beyond its flags, and for the tagged reply */
