@@ -191,8 +191,9 @@ def _header(py, name):
 
 
 def _py_addrs(py, name):
-    """[(name, mailbox, host)] of a header: every instance, groups
-    flattened (IMAP's group markers are dropped on our side too)."""
+    """[(name, mailbox, host)] of a header's first instance (what the
+    envelope takes), groups flattened (IMAP's group markers are dropped
+    on our side too); None without the header."""
     vals = [v for k, v in py.raw_items() if k.lower() == name]
     if not vals:
         return None
