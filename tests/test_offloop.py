@@ -13,17 +13,25 @@ A client that goes away while its login waits (for the login penalty, or
 for a lookup stuck on that lock) is freed at once: its disconnect line
 comes within a second, not after the wait; the job in flight comes back
 to nobody and its verdict is still logged. Closing a POP3 session's
-store handle (which may checkpoint an index's WAL) runs on the pool."""
+store handle (which may checkpoint an index's WAL) runs on the pool.
+
+IMAP's long commands run on the user's lane too: while one user's
+SEARCH BODY, SORT (SUBJECT) or THREAD REFERENCES reads a gigabyte of
+message bodies (4096 messages of 256 KB, about a second), another
+user's NOOP on the same worker is answered in a fraction of that time,
+again and again. On the loop it would wait for the whole scan."""
 import base64
 import os
 import pathlib
 import subprocess
+import threading
 import time
 
 import pytest
 
 from conftest import (ALICE, BOB, USERS, b64, make_message, plain_auth_blob,
                       running_postel, scaled, token)
+from imap_helpers import IMAPRaw, status_of
 from pop3_helpers import POP3Raw, deliver, login, new_user, raw
 
 LOCK_SECONDS = 3
@@ -363,3 +371,100 @@ def test_pop3_store_close_off_the_loop(srv):
     assert not wal.exists(), "the victim's index was never closed"
     assert max(writes) < 8192, \
         f"the event-loop thread wrote {max(writes)} octets while a session closed: {writes}"
+
+
+BIG_DISTINCT, BIG_COUNT, BIG_BODY = 64, 4096, 16_000
+
+
+def big_message(tok, i):
+    """A message of about 350 KB: a base64 text body (SEARCH BODY decodes
+    it), subjects and References that SORT and THREAD have to order."""
+    text = "".join(f"{i:06d}-{k:06d} the quick brown fox jumps over the lazy dog \n"
+                   for k in range(BIG_BODY // 64)).encode()
+    b = base64.b64encode(text).decode()
+    head = [f"From: a{i}@example.org", "To: b@example.org",
+            f"Subject: {'Re: ' * (i % 3)}topic {i % 7} {tok}",
+            f"Message-ID: <m{i}.{tok}@example.org>",
+            f"Date: Mon, {1 + i % 28} Jan 2024 10:00:00 +0000", "MIME-Version: 1.0",
+            "Content-Type: text/plain; charset=utf-8", "Content-Transfer-Encoding: base64"]
+    if i:
+        head.append(f"References: <m{(i - 1) // 2}.{tok}@example.org>")
+    return ("\r\n".join(head + [""] + [b[j:j + 76] for j in range(0, len(b), 76)])
+            + "\r\n").encode()
+
+
+@pytest.fixture(scope="module")
+def big_mailbox(srv):
+    """A user whose INBOX holds BIG_COUNT messages: BIG_DISTINCT appended
+    in one MULTIAPPEND (RFC 3502), then COPY 1:* doubling it."""
+    user, pw = new_user(srv)
+    c = IMAPRaw(srv.imaps_port, tls=True)
+    c.login(user, pw)
+    msgs = [big_message(token(), i) for i in range(BIG_DISTINCT)]
+    tag = c.tag()
+    c.send(f"{tag} APPEND INBOX {{{len(msgs[0])}}}\r\n".encode())
+    for i, m in enumerate(msgs):
+        line = c.read_line(timeout=scaled(30))
+        assert line.startswith(b"+"), line
+        more = f" {{{len(msgs[i + 1])}}}" if i + 1 < len(msgs) else ""
+        c.send(m + more.encode() + b"\r\n")
+    tagged, _ = c.read_tagged(tag, timeout=scaled(60))
+    assert status_of(tagged) == "OK", tagged
+    assert status_of(c.command("SELECT INBOX")[0]) == "OK"
+    n = BIG_DISTINCT
+    while n < BIG_COUNT:
+        tagged, _ = c.command("COPY 1:* INBOX", timeout=scaled(120))
+        assert status_of(tagged) == "OK", tagged
+        n *= 2
+        _, untagged = c.command("NOOP")
+        assert f"* {n} EXISTS\r\n".encode() in untagged, untagged
+    yield c
+    c.close()
+
+
+@pytest.mark.parametrize("command", [
+    "SEARCH BODY absent-needle",
+    "SORT (SUBJECT) UTF-8 NOT BODY absent-needle",
+    "THREAD REFERENCES UTF-8 NOT BODY absent-needle"])
+def test_imap_long_search_does_not_stall_others(srv, big_mailbox, command):
+    """While the command scans every body on its user's lane, NOOPs of
+    another user's session on the same worker (workers=1) come back at
+    once, and more than once: the loop is free all along. The bound is
+    a quarter of what the command takes (and at most 0.25 s)."""
+    other_user, other_pw = new_user(srv)
+    other = IMAPRaw(srv.imaps_port, tls=True)
+    other.login(other_user, other_pw)
+    assert status_of(other.command("SELECT INBOX")[0]) == "OK"
+    done = {}
+
+    def run():
+        t0 = time.monotonic()
+        done["reply"] = big_mailbox.command(command, timeout=scaled(120))
+        done["took"] = time.monotonic() - t0
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    time.sleep(0.05)              # the command is on its lane now
+    noops = []
+    for _ in range(2000):
+        if "took" in done:
+            break
+        r, dt = timed(lambda: other.command("NOOP", timeout=scaled(120)))
+        assert status_of(r[0]) == "OK", r
+        noops.append(dt)         # every one started while the command ran
+        time.sleep(0.005)
+    worker.join(timeout=scaled(120))
+    tagged, untagged = done["reply"]
+    assert status_of(tagged) == "OK", tagged
+    verb = command.split()[0].encode()
+    assert any(u.startswith(b"* " + verb) for u in untagged), untagged[:3]
+    took = done["took"]
+    during = noops
+    print(f"command={command.split()[0]} took={took:.3f} noops={len(during)} "
+          f"noop_max={max(during, default=0):.4f}")
+    assert took > 0.4, f"{command} took only {took:.2f} s: too fast to show anything"
+    assert len(during) >= 3, f"{len(during)} NOOPs answered during {took:.2f} s of {command}"
+    bound = min(scaled(0.25), took / 4)
+    assert max(during) < bound, \
+        f"a NOOP took {max(during):.3f} s while {command} ran {took:.2f} s (bound {bound:.3f})"
+    other.close()
