@@ -93,6 +93,19 @@ def kill_group(proc, timeout):
             proc.wait(timeout=10)
 
 
+def login_service(proto, port, tls_port, ssl_yes):
+    """dovecot.conf's {proto}-login with its cleartext and TLS listener"""
+    return f"""service {proto}-login {{
+  inet_listener {proto} {{
+    port = {port}
+  }}
+  inet_listener {proto}s {{
+    port = {tls_port}
+{ssl_yes}  }}
+}}
+"""
+
+
 class Dovecot:
     def __init__(self, cert=None, key=None, plain=False, host=PEER_HOST,
                  users=None, uid=NOBODY, gid=NOBODY, prefix="peer-dovecot-",
@@ -128,27 +141,10 @@ class Dovecot:
                    f"ssl_key = <{self.dir}/key.pem\nssl_dh = </usr/share/dovecot/dh.pem\n"
                    "disable_plaintext_auth = yes\n")
         ssl_yes = "" if plain else "    ssl = yes\n"
-        listeners = ""
-        if imap:
-            listeners += f"""service imap-login {{
-  inet_listener imap {{
-    port = {self.imap}
-  }}
-  inet_listener imaps {{
-    port = {self.imaps}
-{ssl_yes}  }}
-}}
-"""
-        if pop3:
-            listeners += f"""service pop3-login {{
-  inet_listener pop3 {{
-    port = {self.pop3}
-  }}
-  inet_listener pop3s {{
-    port = {self.pop3s}
-{ssl_yes}  }}
-}}
-"""
+        listeners = "".join(login_service(proto, port, tls_port, ssl_yes)
+                            for proto, on, port, tls_port in
+                            (("imap", imap, self.imap, self.imaps),
+                             ("pop3", pop3, self.pop3, self.pop3s)) if on)
         self.conf.write_text(f"""# a private Dovecot for postel's tests (tests/peers.py)
 base_dir = {run}
 state_dir = {self.dir}/state
