@@ -20,10 +20,11 @@ Passwords: the users are created with `postel user add` (yescrypt); the
 very hashes of Postel's accounts.db are given to Dovecot in a passwd-file
 as {CRYPT} (libxcrypt's crypt() reads $y$), so a login costs alike.
 
-Dovecot: a private instance (own config, base_dir, state_dir and log in a
-temporary directory, IMAP only, loopback high port), Debian's defaults
-otherwise (Maildir); never /etc/dovecot or the system service. Plaintext
-login is allowed on both since TLS is not what this part measures.
+Dovecot: a private instance (tests/peers.py, the tests' own: config,
+base_dir, state_dir and log in the work directory, IMAP only, loopback high
+port), Debian's defaults otherwise (Maildir); never /etc/dovecot or the
+system service. Plaintext login is allowed on both since TLS is not what
+this part measures.
 
 Environment: POSTEL_BIN [./build/postel], BENCH_IMAP_USERS, BENCH_IMAP_CLIENTS,
 BENCH_IMAP_MESSAGES, BENCH_SECONDS, BENCH_ROUNDS [3], BENCH_KEEP=1.
@@ -42,7 +43,6 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import pop3  # noqa: E402  (message generator, Maildir links, stop, tree_cpu)
 
 POSTEL_BIN = pop3.POSTEL_BIN
-DOVECOT = pop3.DOVECOT
 DOMAIN = pop3.DOMAIN
 PASSWORD = pop3.PASSWORD
 KEEP = pop3.KEEP
@@ -137,25 +137,18 @@ def start_postel(work, src, names, uid, gid, nusers, tls=False, extra=()):
 
 
 def start_dovecot(work, src, names, uid, gid, hashes, tls=False, conns=0):
-    d = work / "dovecot"
-    for sub in ("run", "state", "mail"):
-        (d / sub).mkdir(parents=True)
-    os.chmod(d, 0o755)
+    """tests/peers.py's Dovecot with Postel's hashes (users 0..n-1 of
+    hashes), IMAP, or IMAPS with a fresh certificate: (instance, port)."""
     if not all(h.startswith("$y$") for h in hashes.values()):
         say("note: Postel's hashes are not all yescrypt")
-    (d / "passwd").write_text("".join(f"{u}:{{CRYPT}}{h}::::::\n"
-                                      for u, h in sorted(hashes.items())))
-    for i in range(len(hashes)):
-        pop3.link_maildrop(src, names, d / "mail" / f"user{i}", uid, gid)
-    os.chown(d / "mail", uid, gid)
-    port = pop3.free_port()
-    sslconf = "ssl = no\n"
+    users = {u: "{CRYPT}" + h for u, h in sorted(hashes.items())}
+    cert = key = None
     if tls:
+        cert, key = work / "dovecot-cert.pem", work / "dovecot-key.pem"
         subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
                         "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
-                        "-subj", f"/CN={DOMAIN}", "-keyout", str(d / "key.pem"),
-                        "-out", str(d / "cert.pem")], check=True, capture_output=True)
-        sslconf = f"ssl = required\nssl_cert = <{d}/cert.pem\nssl_key = <{d}/key.pem\n"
+                        "-subj", f"/CN={DOMAIN}", "-keyout", str(key),
+                        "-out", str(cert)], check=True, capture_output=True)
     limits = ""
     if conns:  # the idle part: room for every connection (issue 9 item 15)
         limits = (f"default_process_limit = {conns + 200}\n"
@@ -163,17 +156,7 @@ def start_dovecot(work, src, names, uid, gid, hashes, tls=False, conns=0):
                   f"mail_max_userip_connections = {conns}\n"
                   f"service imap-login {{\n  process_limit = {conns + 200}\n}}\n"
                   f"service imap {{\n  process_limit = {conns + 200}\n}}\n")
-    conf = pop3.dovecot_conf(d, uid, gid, "imap", sslconf) + f"""service imap-login {{
-  inet_listener imap {{
-    port = {0 if tls else port}
-  }}
-  inet_listener imaps {{
-    port = {port if tls else 0}
-  }}
-}}
-{limits}"""
-    proc = pop3.launch_dovecot(d, conf, lambda proc: wait_greeting(port, proc, tls))
-    return proc, port
+    return pop3.start_peer(work, src, names, uid, gid, users, "imap", cert, key, limits)
 
 
 def run_mix(client, name, port, server_pid, seconds):
@@ -273,11 +256,11 @@ def main():
         client = build_client(work)
         say(f"postel on 127.0.0.1:{pport}, dovecot on 127.0.0.1:{dport}; warming up")
         run_mix(client, "postel warm-up", pport, postel.pid, 3)
-        run_mix(client, "dovecot warm-up", dport, dovecot.pid, 3)
+        run_mix(client, "dovecot warm-up", dport, dovecot.proc.pid, 3)
         results = {"postel": [], "dovecot": []}
         for _ in range(ROUNDS):
             results["postel"].append(run_mix(client, "postel", pport, postel.pid, SECONDS))
-            results["dovecot"].append(run_mix(client, "dovecot", dport, dovecot.pid,
+            results["dovecot"].append(run_mix(client, "dovecot", dport, dovecot.proc.pid,
                                               SECONDS))
         report(results)
     finally:

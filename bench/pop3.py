@@ -25,10 +25,11 @@ read back from its accounts.db, given to Dovecot as {CRYPT}), so each login
 costs both the same; with Dovecot on {PLAIN} the ten logins of a round
 were about 0.8 s of CPU charged to Postel alone.
 
-Dovecot: a private instance (own config, base_dir, state_dir and log in a
-temporary directory, POP3 only, on a loopback high port), Debian's package
-defaults otherwise; plaintext login allowed on both servers since TLS is
-not what is measured. It never touches /etc/dovecot or the system service.
+Dovecot: a private instance (tests/peers.py, the tests' own: config,
+base_dir, state_dir and log in the work directory, POP3 only, on a loopback
+high port), Debian's package defaults otherwise; plaintext login allowed on
+both servers since TLS is not what is measured. It never touches
+/etc/dovecot or the system service.
 
 Environment: POSTEL_BIN [./build/postel], BENCH_POP3_USERS [10],
 BENCH_POP3_MESSAGES [2000], BENCH_POP3_MAX [1048576], BENCH_ROUNDS [3],
@@ -49,6 +50,10 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "tests"))
+from peers import DOVECOT, Dovecot  # noqa: E402  (tests/peers.py)
+from ports import free_port  # noqa: E402  (tests/ports.py)
+
 POSTEL_BIN = os.path.abspath(os.environ.get("POSTEL_BIN", "./build/postel"))
 USERS = int(os.environ.get("BENCH_POP3_USERS", "10"))
 MESSAGES = int(os.environ.get("BENCH_POP3_MESSAGES", "2000"))
@@ -56,7 +61,6 @@ MIN_SIZE = 2048
 MAX_SIZE = int(os.environ.get("BENCH_POP3_MAX", str(1 << 20)))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 KEEP = os.environ.get("BENCH_KEEP") == "1"
-DOVECOT = "/usr/sbin/dovecot"
 DOMAIN = "bench.example"
 PASSWORD = "bench-pw"
 RUN_USER = "postel"  # Postel's default run_user; Dovecot reads as it too
@@ -69,12 +73,6 @@ def say(msg):
 def die(msg):
     say(f"FAIL: {msg}")
     sys.exit(1)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_greeting(port, proc, timeout=30.0, greeting=b"+OK", bye=b"QUIT\r\n",
@@ -217,65 +215,32 @@ def postel_hashes(work):
 
 
 def start_dovecot(work, src, names, uid, gid):
-    d = work / "dovecot"
+    """The private Dovecot of tests/peers.py, POP3 only, with Postel's
+    hashes and the same maildrops: (instance, port)."""
     hashes = postel_hashes(work)
-    for sub in ("run", "state", "mail"):
-        (d / sub).mkdir(parents=True)
-    os.chmod(d, 0o755)
-    (d / "passwd").write_text("".join(f"user{i}@{DOMAIN}:{hashes[f'user{i}@{DOMAIN}']}::::::\n"
-                                      for i in range(USERS)))
-    for i in range(USERS):
-        link_maildrop(src, names, d / "mail" / f"user{i}", uid, gid)
-    os.chown(d / "mail", uid, gid)
-    port = free_port()
-    conf = dovecot_conf(d, uid, gid, "pop3", "ssl = no\n") + f"""service pop3-login {{
-  inet_listener pop3 {{
-    port = {port}
-  }}
-  inet_listener pop3s {{
-    port = 0
-  }}
-}}
-"""
-    proc = launch_dovecot(d, conf, lambda proc: wait_greeting(port, proc))
-    return proc, port
+    users = {f"user{i}@{DOMAIN}": hashes[f"user{i}@{DOMAIN}"] for i in range(USERS)}
+    return start_peer(work, src, names, uid, gid, users, "pop3")
 
 
-def dovecot_conf(d, uid, gid, protocol, ssl_lines):
-    """The start of a private Dovecot's config (also bench/imap.py's):
-    everything in d, plaintext logins, passwd-file, Maildir homes."""
-    return f"""# a private Dovecot for postel's {protocol.upper()} bench
-base_dir = {d}/run
-state_dir = {d}/state
-log_path = {d}/dovecot.log
-protocols = {protocol}
-listen = 127.0.0.1
-{ssl_lines}disable_plaintext_auth = no
-auth_mechanisms = plain login
-passdb {{
-  driver = passwd-file
-  args = {d}/passwd
-}}
-userdb {{
-  driver = static
-  args = uid={uid} gid={gid} home={d}/mail/%n
-}}
-mail_location = maildir:~
-first_valid_uid = 1
-"""
-
-
-def launch_dovecot(d, conf, greeted):
-    """Writes conf to d/dovecot.conf and starts Dovecot in the foreground
-    of its own session; dies unless greeted(proc) says it answers."""
-    (d / "dovecot.conf").write_text(conf)
-    log = open(d / "stderr.log", "wb")
-    proc = subprocess.Popen([DOVECOT, "-F", "-c", str(d / "dovecot.conf")], stdout=log,
-                            stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
-    if not greeted(proc):
-        die(f"dovecot did not greet: {(d / 'dovecot.log').read_text()[-2000:]}"
-            if (d / "dovecot.log").exists() else "dovecot did not start")
-    return proc
+def start_peer(work, src, names, uid, gid, users, protocol, cert=None, key=None,
+               extra=""):
+    """tests/peers.py's Dovecot in work/dovecot on 127.0.0.1 (also
+    bench/imap.py's): users {address: "{SCHEME}hash"}, each home holding
+    the maildrop; plain unless cert; started once it greets. Returns
+    (instance, the port of protocol: imaps with a cert)."""
+    dv = Dovecot(cert, key, plain=cert is None, host="127.0.0.1", users=users, uid=uid,
+                 gid=gid, protocols=protocol, extra=extra, where=work / "dovecot",
+                 keep=KEEP)
+    for user in users:
+        maildir = dv.maildir(user)
+        link_maildrop(src, names, maildir, uid, gid)
+        os.chown(maildir.parent, uid, gid)
+    try:
+        dv.start()
+    except AssertionError as e:
+        die(str(e))
+    port = {"pop3": dv.pop3, "imap": dv.imap if cert is None else dv.imaps}[protocol]
+    return dv, port
 
 
 def proc_children():
@@ -293,6 +258,10 @@ def proc_children():
 
 
 def stop(proc):
+    """A server started here, or a tests/peers.py instance."""
+    if isinstance(proc, Dovecot):
+        proc.stop()
+        return
     if proc is None or proc.poll() is not None:
         return
     os.killpg(proc.pid, signal.SIGTERM)
@@ -340,13 +309,13 @@ def main():
         say(f"postel on 127.0.0.1:{pport}, dovecot on 127.0.0.1:{dport}; warming up")
         client = build_client(work)
         run_round(client, "postel warm-up", pport, postel.pid)
-        run_round(client, "dovecot warm-up", dport, dovecot.pid)
+        run_round(client, "dovecot warm-up", dport, dovecot.proc.pid)
         prates, drates, pcpu, dcpu = [], [], [], []
         for _ in range(ROUNDS):
             rate, cpu = run_round(client, "postel", pport, postel.pid)
             prates.append(rate)
             pcpu.append(cpu)
-            rate, cpu = run_round(client, "dovecot", dport, dovecot.pid)
+            rate, cpu = run_round(client, "dovecot", dport, dovecot.proc.pid)
             drates.append(rate)
             dcpu.append(cpu)
         a, b = statistics.median(prates), statistics.median(drates)

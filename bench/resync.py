@@ -385,7 +385,7 @@ def main():
         postel, pport, hashes = imap.start_postel(work, src, names, pw.pw_uid, pw.pw_gid, 1)
         dovecot, dport = imap.start_dovecot(work, src, names, pw.pw_uid, pw.pw_gid, hashes)
         ports = {"postel": pport, "dovecot": dport}
-        pids = {"postel": postel.pid, "dovecot": dovecot.pid}
+        pids = {"postel": postel.pid, "dovecot": dovecot.proc.pid}
         say(f"postel on 127.0.0.1:{pport}, dovecot on 127.0.0.1:{dport}")
         builds, copies, first = {}, {}, {}
         for name, port in ports.items():

@@ -36,17 +36,19 @@ static void check_preview(const str_t *p)
 
 static void check_ids(const char *hdr, size_t len, const char *name)
 {
-	const char *value, *ids[64];
-	size_t vlen;
+	const char *value, *id;
+	size_t vlen, pos = 0, l;
 	if (!mime_header_find(hdr, len, name, &value, &vlen))
 		return;
 	if (value < hdr || value + vlen > hdr + len)
 		abort();
-	unsigned n = mime_msgid_parse(value, vlen, pool_temp(), ids, 64);
-	for (unsigned i = 0; i < n; i++) {
-		size_t l = strlen(ids[i]);
-		if (l == 0 || l > MIME_MSGID_MAX || strpbrk(ids[i], "<> \t\r\n") != NULL)
+	for (size_t i = 0; i <= vlen && mime_msgid_next(value, vlen, &pos, &id, &l); i++) {
+		if (l == 0 || l > MIME_MSGID_MAX || id <= value || id + l >= value + vlen ||
+		    pos > vlen)
 			abort();
+		for (size_t k = 0; k < l; k++)
+			if (memchr("<> \t\r\n", id[k], 6) != NULL)
+				abort();
 	}
 }
 

@@ -6,9 +6,14 @@ directory, on loopback high ports, never as a system service: nothing in
 instance and removes its directory (unless keep=True).
 
 Dovecot(cert, key): IMAP (STARTTLS), IMAPS, POP3 (STLS) and POP3S with
-  TLS required before login (the probe tests, neomutt's resync reference);
-  Dovecot(plain=True, ...): IMAP only, no TLS, plaintext login (the import
-  test: its Maildir owned by Postel's run user).
+  TLS required before login (the probe tests, neomutt's resync reference;
+  bench/imap_idle.py's IMAPS);
+  Dovecot(plain=True, ...): no TLS, plaintext login, IMAP unless protocols
+  says otherwise (the import test: its Maildir owned by Postel's run user;
+  bench/imap.py, resync.py: IMAP; bench/pop3.py: POP3).
+  users: {address: password}, or a "{SCHEME}hash" Dovecot checks as is (the
+  benches give it Postel's own yescrypt hashes as {CRYPT}); extra: more
+  dovecot.conf text (limits); where: the instance directory.
 Postfix(listeners, ...): smtpd on the given loopback ports with the
   main.cf lines the caller adds (probe: STARTTLS and SASL through
   Dovecot's auth socket; relay test: virtual(8) delivery; bench/relay.py:
@@ -88,11 +93,26 @@ def kill_group(proc, timeout):
             proc.wait(timeout=10)
 
 
+def login_service(proto, port, tls_port, ssl_yes):
+    """dovecot.conf's {proto}-login with its cleartext and TLS listener"""
+    return f"""service {proto}-login {{
+  inet_listener {proto} {{
+    port = {port}
+  }}
+  inet_listener {proto}s {{
+    port = {tls_port}
+{ssl_yes}  }}
+}}
+"""
+
+
 class Dovecot:
     def __init__(self, cert=None, key=None, plain=False, host=PEER_HOST,
-                 users=None, uid=NOBODY, gid=NOBODY, prefix="peer-dovecot-"):
-        self.dir = private_dir(prefix)
-        self.host, self.plain = host, plain
+                 users=None, uid=NOBODY, gid=NOBODY, prefix="peer-dovecot-",
+                 protocols=None, extra="", where=None, keep=False):
+        self.dir = private_dir(prefix, where)
+        self.host, self.plain, self.keep = host, plain, keep
+        protocols = protocols or ("imap" if plain else "imap pop3")
         self.users = users or {PEER_USER: PEER_PASSWORD}
         run, self.home = self.dir / "run", self.dir / "home"
         for d in (run, self.home, self.dir / "state"):
@@ -102,30 +122,29 @@ class Dovecot:
         else:
             os.chown(self.home, uid, gid)
         (self.dir / "passwd").write_text(
-            "".join(f"{u}:{{PLAIN}}{p}::::::\n" for u, p in self.users.items()))
+            "".join(f"{u}:{p if p.startswith('{') else '{PLAIN}' + p}::::::\n"
+                    for u, p in self.users.items()))
         self.auth_socket = run / "auth-postfix"
         self.conf = self.dir / "dovecot.conf"
+        imap, pop3 = "imap" in protocols.split(), "pop3" in protocols.split()
+        # a port per listener of each protocol on (None: protocol off);
+        # plain: the TLS listeners stay shut (port 0)
+        self.imap, self.imaps = (free_port(host), 0 if plain else free_port(host)) \
+            if imap else (None, None)
+        self.pop3, self.pop3s = (free_port(host), 0 if plain else free_port(host)) \
+            if pop3 else (None, None)
         if plain:
-            self.imap, self.imaps, self.pop3, self.pop3s = free_port(host), 0, None, None
             tls = "ssl = no\ndisable_plaintext_auth = no\n"
-            protocols = "imap"
         else:
             copy_key_pair(self.dir, cert, key)
-            self.imap, self.imaps, self.pop3, self.pop3s = (free_port(host) for _ in range(4))
             tls = (f"ssl = required\nssl_cert = <{self.dir}/cert.pem\n"
                    f"ssl_key = <{self.dir}/key.pem\nssl_dh = </usr/share/dovecot/dh.pem\n"
                    "disable_plaintext_auth = yes\n")
-            protocols = "imap pop3"
-        pop3 = "" if plain else f"""service pop3-login {{
-  inet_listener pop3 {{
-    port = {self.pop3}
-  }}
-  inet_listener pop3s {{
-    port = {self.pop3s}
-    ssl = yes
-  }}
-}}
-"""
+        ssl_yes = "" if plain else "    ssl = yes\n"
+        listeners = "".join(login_service(proto, port, tls_port, ssl_yes)
+                            for proto, on, port, tls_port in
+                            (("imap", imap, self.imap, self.imaps),
+                             ("pop3", pop3, self.pop3, self.pop3s)) if on)
         self.conf.write_text(f"""# a private Dovecot for postel's tests (tests/peers.py)
 base_dir = {run}
 state_dir = {self.dir}/state
@@ -143,20 +162,12 @@ userdb {{
 }}
 mail_location = maildir:~/Maildir
 first_valid_uid = 1
-service imap-login {{
-  inet_listener imap {{
-    port = {self.imap}
-  }}
-  inet_listener imaps {{
-    port = {self.imaps}
-{"" if plain else "    ssl = yes" + chr(10)}  }}
-}}
-{pop3}service auth {{
+{listeners}service auth {{
   unix_listener auth-postfix {{
     mode = 0666
   }}
 }}
-""")
+{extra}""")
         self.proc = None
 
     def ports(self):
@@ -188,7 +199,8 @@ service imap-login {{
     def stop(self):
         kill_group(self.proc, 15)
         self.proc = None
-        shutil.rmtree(self.dir, ignore_errors=True)
+        if not self.keep:
+            shutil.rmtree(self.dir, ignore_errors=True)
 
 
 # the main.cf every private Postfix shares; callers add their own lines

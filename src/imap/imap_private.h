@@ -3,8 +3,9 @@
  * replies), imap_cmds.c (any-state commands: CAPABILITY, NOOP, LOGOUT,
  * ID, ENABLE, NAMESPACE), imap_auth.c (STARTTLS, LOGIN, AUTHENTICATE),
  * imap_store.c (running store work off the event loop) and
- * imap_select.c (SELECT, EXAMINE, CLOSE, UNSELECT, and reporting mailbox
- * changes to the client), imap_msgset.c (sequence sets), imap_store_cmd.c
+ * imap_select.c (SELECT, EXAMINE; CLOSE, UNSELECT are imap_close.c),
+ * imap_select_sync.c (reporting mailbox changes to the client),
+ * imap_selected.c (the selected state), imap_msgset.c (sequence sets), imap_store_cmd.c
  * (STORE), imap_expunge.c (EXPUNGE), imap_copy.c (COPY, MOVE).
  *
  * States (RFC 9051 3): not authenticated, authenticated, selected,
@@ -244,7 +245,7 @@ void imap_store_close(struct imap_session *s, void (*done)(struct imap_session *
  * rests (session_user_hold(), taken by imap_store_run()). */
 void imap_store_release(struct imap_session *s);
 
-/* imap_select.c */
+/* imap_select.c, imap_select_sync.c, imap_selected.c */
 imap_cmd_func_t imap_cmd_select, imap_cmd_examine, imap_cmd_close, imap_cmd_unselect;
 /* Sync the selected mailbox and tell the client what changed (EXISTS,
  * EXPUNGE, FETCH FLAGS; RFC 9051 7.4, 7.5), then final(cmd) replies.

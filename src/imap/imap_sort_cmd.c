@@ -11,7 +11,12 @@
  * the loop only writes the answer. SORT by ARRIVAL and SIZE reads no
  * message. A message whose header cannot be read sorts as if it had
  * none (empty strings, INTERNALDATE). No EXPUNGE is sent meanwhile
- * (RFC 9051 7.5.1). */
+ * (RFC 9051 7.5.1). SORT with a MODSEQ search key is a CONDSTORE
+ * enabling command as SEARCH MODSEQ is (RFC 7162 3.1), and its answer
+ * ends with the matches' highest MODSEQ: "(MODSEQ n)" after SORT's
+ * numbers (RFC 7162 7, sort-data), "MODSEQ n" in ESORT's ESEARCH
+ * (3.1.5 with RFC 5267); nothing when nothing matched. THREAD's answer
+ * has no place for it (RFC 5256 5): THREAD with MODSEQ changes nothing. */
 #include "imap_private.h"
 #include "imap/imap_fetch_render_private.h"
 #include "imap/imap_search_eval.h"
@@ -34,6 +39,8 @@ struct imap_sort_job {
 	uint32_t *nums;     /* SORT: the answer in order */
 	uint32_t *uids;     /* SORT: the same as UIDs ("$") */
 	str_t threads;      /* THREAD: the thread-lists */
+	bool uses_modseq;   /* SORT with a MODSEQ key */
+	uint64_t modseq;    /* then the matches' highest, or 0 */
 	int result;
 	char error[256];
 };
@@ -117,6 +124,11 @@ static void imap_sort_work(void *ctx, struct store *store)
 		job->nums[i] = uid ? job->msgs[i].uid : job->msgs[i].seq;
 		job->uids[i] = job->msgs[i].uid;
 	}
+	if (job->uses_modseq &&
+	    imap_condstore_search_highest(view, uids, count, pool, &job->modseq, &error) < 0) {
+		job->result = -1;
+		snprintf(job->error, sizeof(job->error), "%s", error);
+	}
 }
 
 static void imap_sort_job_free(struct imap_sort_job *job)
@@ -185,7 +197,10 @@ static void imap_sort_done(void *ctx)
 		qsort(saved, n, sizeof(*saved), uid_cmp);
 		imap_selected_save(s->sel, saved, n);
 	}
-	imap_sort_render(job, imap_output_begin(s));
+	str_t *out = imap_output_begin(s);
+	size_t start = out->len;
+	imap_sort_render(job, out);
+	imap_condstore_search_append(out, start, job->modseq);
 	imap_sort_job_free(job);
 	imap_output_end(cmd, imap_sort_final);
 }
@@ -201,6 +216,9 @@ static void sort_or_thread(struct imap_cmd *cmd, bool thread)
 		return;
 	}
 	job->cmd = cmd;
+	job->uses_modseq = !thread && imap_search_program_uses_modseq(&job->prog.search);
+	if (job->uses_modseq)
+		imap_condstore_activate(cmd); /* RFC 7162 3.1, as SEARCH */
 	imap_cmd_wait(cmd);
 	imap_store_run(cmd->s, imap_sort_work, imap_sort_done, job);
 }

@@ -53,8 +53,6 @@ void imap_thread_orderedsubject(const struct imap_thread_msg *msgs, unsigned cou
 				pool_t *pool, struct imap_thread_tree *tree_r);
 void imap_thread_references(const struct imap_thread_msg *msgs, unsigned count,
 			    pool_t *pool, struct imap_thread_tree *tree_r);
-/* The top-level node (index) of the thread that holds msgs[msg]. */
-unsigned imap_thread_root(const struct imap_thread_tree *tree, unsigned msg);
 /* RFC 5256 5 thread-list*: "(1 2 (3)(4))(5)" without the "* THREAD". */
 void imap_thread_render(str_t *out, const struct imap_thread_tree *tree, pool_t *pool);
 

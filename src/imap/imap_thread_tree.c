@@ -84,17 +84,6 @@ void imap_thread_sort_children(struct imap_thread_tree *t, const struct imap_thr
 		imap_thread_link(t, parent, items[k].node);
 }
 
-unsigned imap_thread_root(const struct imap_thread_tree *tree, unsigned msg)
-{
-	unsigned node = msg;
-	for (unsigned i = 0; i < tree->count && N(tree, node)->parent != tree->root + 1; i++) {
-		if (N(tree, node)->parent == 0)
-			break;
-		node = N(tree, node)->parent - 1;
-	}
-	return node;
-}
-
 /* A stack entry: a node whose thread-list opens, or a ")" to close. */
 #define RENDER_CLOSE UINT32_MAX
 

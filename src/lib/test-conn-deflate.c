@@ -20,15 +20,15 @@
 #include "lib/ioloop.h"
 #include "lib/mem.h"
 #include "lib/str.h"
+#include "lib/test-conn-harness.h"
 
+/* the shared harness (test-conn-harness.h) first: a struct harness *
+ * of these is a struct zh * */
 struct zh {
-	struct ioloop *loop;
-	struct conn *conn;
-	int peer;
-	str_t lines, to_send, got; /* got: what the peer read so far */
+	struct harness h;
+	str_t to_send, got; /* got: what the peer read so far */
 	size_t sent, piece;
-	unsigned toolong, closed, refused;
-	const char *close_reason;
+	unsigned refused;
 	size_t max_mem, busy_mem, quiet_mem;
 	struct timeout *pump_to, *guard_to, *quiet_to;
 	z_stream pout;
@@ -38,88 +38,61 @@ static void zh_stop(void *ctx)
 {
 	struct zh *h = ctx;
 	timeout_remove(&h->guard_to);
-	ioloop_stop(h->loop);
+	ioloop_stop(h->h.loop);
 }
 
-static void on_event(void *ctx, enum conn_event ev)
+/* before each line read: the compression layer's memory at its peak */
+static void zh_sample_memory(struct harness *hh)
 {
-	struct zh *h = ctx;
-	if (ev == CONN_EV_CLOSED) {
-		h->closed++;
-		h->close_reason = conn_close_reason(h->conn);
-		conn_destroy(&h->conn);
-		ioloop_stop(h->loop);
-		return;
+	struct zh *h = (struct zh *)hh;
+	size_t mem = conn_compress_memory(hh->conn);
+	if (mem > h->max_mem)
+		h->max_mem = mem;
+}
+
+/* COMPRESS switches (after its OK, RFC 4978 3), CHECK tries a second
+ * layer and TLS above it, any other line but QUIT is echoed; the
+ * harness keeps the lines (CHECK aside) and closes at QUIT */
+static bool zh_line(struct harness *hh, const char *line, size_t len)
+{
+	struct zh *h = (struct zh *)hh;
+	const char *error;
+	if (len == 8 && memcmp(line, "COMPRESS", 8) == 0) {
+		conn_write(hh->conn, "OK\r\n", 4);
+		assert_int_equal(conn_compress_start(hh->conn, &error), 0);
+		assert_true(conn_is_compressed(hh->conn));
+	} else if (len == 5 && memcmp(line, "CHECK", 5) == 0) {
+		h->refused += conn_compress_start(hh->conn, &error) < 0;
+		h->refused += conn_starttls(hh->conn, NULL) < 0;
+		return true;
+	} else if (len != 4 || memcmp(line, "QUIT", 4) != 0) {
+		conn_printf(hh->conn, "> %.*s\r\n", (int)len, line);
 	}
-	if (ev == CONN_EV_TIMEOUT) {
-		conn_close_after_output(h->conn);
-		return;
-	}
-	for (unsigned i = 0; i < 100000; i++) {
-		const char *line;
-		size_t len;
-		size_t mem = conn_compress_memory(h->conn);
-		if (mem > h->max_mem)
-			h->max_mem = mem;
-		enum conn_line_result r = conn_read_line(h->conn, 64, &line, &len, NULL);
-		if (r == CONN_LINE_MORE)
-			break;
-		if (r == CONN_LINE_TOOLONG) {
-			h->toolong++;
-			continue;
-		}
-		str_append(&h->lines, line, len);
-		str_appendc(&h->lines, '|');
-		if (len == 8 && memcmp(line, "COMPRESS", 8) == 0) {
-			const char *error;
-			conn_write(h->conn, "OK\r\n", 4);
-			assert_int_equal(conn_compress_start(h->conn, &error), 0);
-			assert_true(conn_is_compressed(h->conn));
-		} else if (len == 5 && memcmp(line, "CHECK", 5) == 0) {
-			const char *error;
-			h->refused += conn_compress_start(h->conn, &error) < 0;
-			h->refused += conn_starttls(h->conn, NULL) < 0;
-		} else if (len == 4 && memcmp(line, "QUIT", 4) == 0) {
-			conn_close_after_output(h->conn);
-			return;
-		} else {
-			conn_printf(h->conn, "> %.*s\r\n", (int)len, line);
-		}
-	}
+	return false;
 }
 
 static void zh_init(struct zh *h, size_t max_input)
 {
 	memset(h, 0, sizeof(*h));
-	int sv[2];
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
-	h->peer = sv[1];
-	h->loop = ioloop_create();
-	struct conn_settings set = {
-		.max_input = max_input, .max_output = 1 << 20,
-		.idle_timeout_ms = 10000, .handshake_timeout_ms = 1000,
-	};
-	h->conn = conn_create(h->loop, sv[0], &set, NULL, on_event, h);
+	harness_init_full(&h->h, 10000, max_input, 1 << 20);
+	h->h.read_hook = zh_sample_memory;
+	h->h.line_hook = zh_line;
 	assert_int_equal(deflateInit2(&h->pout, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY),
 			 Z_OK);
 	h->piece = 1 << 20;
 	/* a test that hangs fails instead */
-	h->guard_to = timeout_add(h->loop, 20000, zh_stop, h);
+	h->guard_to = timeout_add(h->h.loop, 20000, zh_stop, h);
 }
 
 static void zh_deinit(struct zh *h)
 {
-	if (h->conn != NULL)
-		conn_destroy(&h->conn);
 	timeout_remove(&h->pump_to);
 	timeout_remove(&h->guard_to);
 	timeout_remove(&h->quiet_to);
 	deflateEnd(&h->pout);
-	close(h->peer);
-	str_free(&h->lines);
 	str_free(&h->to_send);
 	str_free(&h->got);
-	ioloop_destroy(&h->loop);
+	harness_deinit(&h->h);
 }
 
 /* Queue bytes for the peer to send, as they are. */
@@ -147,7 +120,7 @@ static void zh_peer_read(struct zh *h)
 {
 	char buf[65536];
 	ssize_t n;
-	for (unsigned i = 0; i < 1024 && (n = read(h->peer, buf, sizeof(buf))) > 0; i++)
+	for (unsigned i = 0; i < 1024 && (n = read(h->h.peer, buf, sizeof(buf))) > 0; i++)
 		str_append(&h->got, buf, (size_t)n);
 }
 
@@ -159,7 +132,7 @@ static void zh_pump(void *ctx)
 	zh_peer_read(h);
 	size_t left = h->to_send.len - h->sent;
 	size_t n = left < h->piece ? left : h->piece;
-	ssize_t w = n > 0 ? write(h->peer, h->to_send.data + h->sent, n) : 0;
+	ssize_t w = n > 0 ? write(h->h.peer, h->to_send.data + h->sent, n) : 0;
 	if (w > 0)
 		h->sent += (size_t)w;
 	if (h->sent < h->to_send.len)
@@ -170,8 +143,8 @@ static void zh_pump(void *ctx)
 
 static void zh_run(struct zh *h)
 {
-	h->pump_to = timeout_add(h->loop, 1, zh_pump, h);
-	ioloop_run(h->loop);
+	h->pump_to = timeout_add(h->h.loop, 1, zh_pump, h);
+	ioloop_run(h->h.loop);
 	assert_non_null(h->guard_to); /* stopped by CLOSED, not the guard */
 }
 
@@ -212,8 +185,8 @@ static void test_round_trip_pipelined(void **state)
 	zh_queue_raw(&h, "A\r\nCOMPRESS\r\n", 13);
 	zh_queue_z(&h, "B\r\nCC\r\nQUIT\r\n", 13);
 	zh_run(&h);
-	assert_string_equal(str_c(&h.lines), "A|COMPRESS|B|CC|QUIT|");
-	assert_string_equal(h.close_reason, "closed");
+	assert_string_equal(str_c(&h.h.lines), "A|COMPRESS|B|CC|QUIT|");
+	assert_string_equal(h.h.close_reason, "closed");
 	str_t head = STR_INIT, body = STR_INIT;
 	zh_received(&h, 9, &head, &body);
 	assert_string_equal(str_c(&head), "> A\r\nOK\r\n");
@@ -242,11 +215,11 @@ static void test_split_reads(void **state)
 	zh_queue_z(&h, "QUIT\r\n", 6);
 	str_appendz(&expect, "QUIT|");
 	/* after the plaintext command, the deflate stream a byte at a time */
-	assert_int_equal(write(h.peer, h.to_send.data, 10), 10);
+	assert_int_equal(write(h.h.peer, h.to_send.data, 10), 10);
 	h.sent = 10;
 	h.piece = 1;
 	zh_run(&h);
-	assert_string_equal(str_c(&h.lines), str_c(&expect));
+	assert_string_equal(str_c(&h.h.lines), str_c(&expect));
 	str_t head = STR_INIT, body = STR_INIT;
 	zh_received(&h, 4, &head, &body);
 	assert_string_equal(str_c(&head), "OK\r\n");
@@ -267,8 +240,8 @@ static void test_corrupt_stream_closes(void **state)
 	/* RFC 1951 3.2.3: BTYPE 11 is reserved, an error */
 	zh_queue_raw(&h, "\xff\xff\xff\xff", 4);
 	zh_run(&h);
-	assert_int_equal(h.closed, 1);
-	assert_string_equal(h.close_reason, "compress_error");
+	assert_int_equal(h.h.closed, 1);
+	assert_string_equal(h.h.close_reason, "compress_error");
 	zh_deinit(&h);
 }
 
@@ -287,8 +260,8 @@ static void test_bomb_bounded(void **state)
 	zh_queue_z(&h, "\r\nQUIT\r\n", 8);
 	assert_true(h.to_send.len < 256 * 1024);
 	zh_run(&h);
-	assert_true(h.toolong >= 1);
-	assert_string_equal(str_c(&h.lines), "COMPRESS|QUIT|");
+	assert_true(h.h.toolong >= 1);
+	assert_string_equal(str_c(&h.h.lines), "COMPRESS|QUIT|");
 	/* the inflate state and 32 KiB window, one chunk in flight at most;
 	 * never the 32 MiB */
 	assert_true(h.max_mem > 32 * 1024);
@@ -313,17 +286,17 @@ static void quiet_check(void *ctx)
 {
 	struct zh *h = ctx;
 	timeout_remove(&h->quiet_to);
-	h->quiet_mem = conn_compress_memory(h->conn);
+	h->quiet_mem = conn_compress_memory(h->h.conn);
 	zh_queue_z(h, "QUIT\r\n", 6);
-	h->pump_to = timeout_add(h->loop, 1, zh_pump, h);
+	h->pump_to = timeout_add(h->h.loop, 1, zh_pump, h);
 }
 
 static void busy_check(void *ctx)
 {
 	struct zh *h = ctx;
 	timeout_remove(&h->quiet_to);
-	h->busy_mem = conn_compress_memory(h->conn);
-	h->quiet_to = timeout_add(h->loop, CONN_SHRINK_DELAY_MS * 2 + 500, quiet_check, h);
+	h->busy_mem = conn_compress_memory(h->h.conn);
+	h->quiet_to = timeout_add(h->h.loop, CONN_SHRINK_DELAY_MS * 2 + 500, quiet_check, h);
 }
 
 static void test_deflater_freed_when_quiet(void **state)
@@ -333,7 +306,7 @@ static void test_deflater_freed_when_quiet(void **state)
 	zh_init(&h, 1024);
 	zh_queue_raw(&h, "COMPRESS\r\n", 10);
 	zh_queue_z(&h, "HELLO\r\n", 7);
-	h.quiet_to = timeout_add(h.loop, 100, busy_check, &h);
+	h.quiet_to = timeout_add(h.h.loop, 100, busy_check, &h);
 	zh_run(&h);
 	print_message("compression layer: %zu bytes while busy, %zu when quiet\n",
 		      h.busy_mem, h.quiet_mem);

@@ -1,5 +1,5 @@
 /* test-conn-harness.c: the socketpair harness and the streamer the
- * conn.c unit tests share (test-conn-harness.h). */
+ * conn.c and conn_deflate.c unit tests share (test-conn-harness.h). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -31,6 +31,8 @@ static void on_event(void *ctx, enum conn_event ev)
 		const char *line;
 		size_t len;
 		bool bare;
+		if (h->read_hook != NULL)
+			h->read_hook(h);
 		enum conn_line_result r = conn_read_line(h->conn, 16, &line, &len, &bare);
 		if (r == CONN_LINE_MORE)
 			break;
@@ -40,6 +42,8 @@ static void on_event(void *ctx, enum conn_event ev)
 		}
 		if (bare)
 			h->bare++;
+		if (h->line_hook != NULL && h->line_hook(h, line, len))
+			continue;
 		if (len == 5 && memcmp(line, "CHECK", 5) == 0) {
 			h->capacity_at_check = conn_buffer_capacity(h->conn);
 			continue;

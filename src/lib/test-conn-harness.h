@@ -1,11 +1,12 @@
 /* test-conn-harness.h: what the conn.c unit tests share (test-conn.c,
- * test-conn-output.c, test-conn-buffers.c): a conn on one end of a
- * socketpair and the test as the peer on the other, on its own loop;
- * each line the conn reads is kept ('|' separated; over 16 octets it is
- * counted as too long, "CHECK" records the buffer capacity, "QUIT"
- * closes), an idle timeout answers "421 bye" and closes. And a streamer
- * that writes `total` octets through conn_set_output_drained() while the
- * peer reads them. */
+ * test-conn-output.c, test-conn-buffers.c, test-conn-deflate.c): a conn
+ * on one end of a socketpair and the test as the peer on the other, on
+ * its own loop; each line the conn reads is kept ('|' separated; over 16
+ * octets it is counted as too long, "CHECK" records the buffer capacity,
+ * "QUIT" closes), an idle timeout answers "421 bye" and closes; a test
+ * may see each line first (line_hook) and act before each read
+ * (read_hook). And a streamer that writes `total` octets through
+ * conn_set_output_drained() while the peer reads them. */
 #ifndef POSTEL_TEST_CONN_HARNESS_H
 #define POSTEL_TEST_CONN_HARNESS_H
 
@@ -26,6 +27,11 @@ struct harness {
 	bool pause_after_first;
 	const char *close_reason;
 	size_t capacity_at_check; /* conn_buffer_capacity() at a CHECK line */
+	/* a test's own: called before each conn_read_line(); and with each
+	 * line read, before the harness looks at it: true when the test
+	 * took the line (then it is not kept and not a harness command) */
+	void (*read_hook)(struct harness *h);
+	bool (*line_hook)(struct harness *h, const char *line, size_t len);
 };
 
 /* max_input and max_output: the conn's caps; idle_ms its idle timeout */

@@ -36,22 +36,6 @@ bool mime_msgid_next(const char *in, size_t len, size_t *pos,
 	return false;
 }
 
-unsigned mime_msgid_parse(const char *in, size_t len, pool_t *pool,
-			  const char **ids, unsigned max)
-{
-	unsigned n = 0;
-	size_t pos = 0, id_len;
-	const char *id;
-	while (n < max && mime_msgid_next(in, len, &pos, &id, &id_len)) {
-		bool dup = false;
-		for (unsigned k = 0; k < n && !dup; k++)
-			dup = strlen(ids[k]) == id_len && memcmp(ids[k], id, id_len) == 0;
-		if (!dup)
-			ids[n++] = pool_strndup(pool, id, id_len);
-	}
-	return n;
-}
-
 bool mime_header_find(const char *hdr, size_t len, const char *name,
 		      const char **value_r, size_t *value_len_r)
 {

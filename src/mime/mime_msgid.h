@@ -24,10 +24,6 @@
  * false when there is none left (*pos is then len). */
 bool mime_msgid_next(const char *in, size_t len, size_t *pos,
 		     const char **id_r, size_t *id_len_r);
-/* Up to max ids of in[0..len) into ids[] (strings from pool), in
- * order, duplicates dropped: the number stored. */
-unsigned mime_msgid_parse(const char *in, size_t len, pool_t *pool,
-			  const char **ids, unsigned max);
 
 /* The raw value (after the colon, folding kept) of the first field
  * called name (case-insensitive) in a header block hdr[0..len) with LF

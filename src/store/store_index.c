@@ -66,10 +66,15 @@ int index_prepare(struct store_index *idx, enum index_stmt which,
 		  const char *sql, sqlite3_stmt **stmt_r)
 {
 	if (idx->stmts[which] == NULL) {
+		/* SQLite re-prepares a kept statement itself after a schema
+		 * change (sqlite3_prepare_v3), so keeping them is safe */
 		int rc = sqlite3_prepare_v3(idx->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
 					    &idx->stmts[which], NULL);
 		if (rc != SQLITE_OK)
 			return rc;
+	} else if (sqlite3_stmt_busy(idx->stmts[which])) {
+		panic("index statement %d asked for while in use: %s",
+		      (int)which, sql);
 	}
 	*stmt_r = idx->stmts[which];
 	return SQLITE_OK;
@@ -358,7 +363,6 @@ void store_index_close(struct store_index **idx)
 		return;
 	for (unsigned i = 0; i < INDEX_STMT_COUNT; i++)
 		sqlite3_finalize((*idx)->stmts[i]);
-	index_sql_cache_free(*idx);
 	sqlite3_close_v2((*idx)->db);
 	if ((*idx)->lock_fd >= 0)
 		close((*idx)->lock_fd); /* also drops a held flock */

@@ -16,12 +16,12 @@
 #include "store/store_index_private.h"
 #include "store/store.h"
 
-static int query_i64(struct store_index *idx, const char *sql, int64_t a,
-		     int64_t b, int64_t c, int64_t *v_r, int64_t *w_r,
-		     const char **error_r)
+static int query_i64(struct store_index *idx, enum index_stmt which,
+		     const char *sql, int64_t a, int64_t b, int64_t c,
+		     int64_t *v_r, int64_t *w_r, const char **error_r)
 {
 	sqlite3_stmt *stmt;
-	int rc = index_prepare_sql(idx, sql, &stmt);
+	int rc = index_prepare(idx, which, sql, &stmt);
 	if (rc != SQLITE_OK)
 		return index_error(idx, rc, "expunge trim", error_r);
 	sqlite3_bind_int64(stmt, 1, a);
@@ -35,7 +35,7 @@ static int query_i64(struct store_index *idx, const char *sql, int64_t a,
 			*w_r = sqlite3_column_int64(stmt, 1);
 		found = 1;
 	}
-	index_stmt_release(idx, stmt);
+	index_stmt_done(stmt);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return index_error(idx, rc, "expunge trim", error_r);
 	return found;
@@ -60,7 +60,8 @@ int store_index_expunge_horizon(struct store_index *idx, int64_t mailbox_id,
 				uint64_t *horizon_r, const char **error_r)
 {
 	int64_t v = 0;
-	int ret = query_i64(idx, "SELECT expunge_horizon FROM mailboxes"
+	int ret = query_i64(idx, INDEX_STMT_HORIZON,
+			    "SELECT expunge_horizon FROM mailboxes"
 			    " WHERE id = ?1 AND ?2 = ?3", mailbox_id, 0, 0,
 			    &v, NULL, error_r);
 	*horizon_r = ret > 0 && v > 0 ? (uint64_t)v : 0;
@@ -75,7 +76,8 @@ int store_index_expunges_trim(struct store_index *idx, int64_t mailbox_id,
 	int64_t old_before = now - max_age;
 	if (store_index_expunge_horizon(idx, mailbox_id, horizon_r, error_r) < 0)
 		return -1;
-	int ret = query_i64(idx, "SELECT modseq, expunged_at FROM expunges"
+	int ret = query_i64(idx, INDEX_STMT_EXPUNGE_OLDEST,
+			    "SELECT modseq, expunged_at FROM expunges"
 			    " WHERE mailbox_id = ?1 AND ?2 = ?3"
 			    " ORDER BY modseq LIMIT 1", mailbox_id, 0, 0,
 			    &oldest_modseq, &oldest_at, error_r);
@@ -87,7 +89,8 @@ int store_index_expunges_trim(struct store_index *idx, int64_t mailbox_id,
 	 * MODSEQ is kept or trimmed whole, so at least max_count stay. */
 	cutoff = INT64_MAX;
 	if (max_count > 0) {
-		ret = query_i64(idx, "SELECT modseq FROM expunges WHERE"
+		ret = query_i64(idx, INDEX_STMT_EXPUNGE_CUTOFF,
+				"SELECT modseq FROM expunges WHERE"
 				" mailbox_id = ?1 AND ?3 = ?3 ORDER BY modseq DESC"
 				" LIMIT 1 OFFSET ?2", mailbox_id, max_count - 1, 0,
 				&cutoff, NULL, error_r);
@@ -95,16 +98,19 @@ int store_index_expunges_trim(struct store_index *idx, int64_t mailbox_id,
 			return ret < 0 ? -1 : 0;
 	}
 	int64_t trimmed;
-	ret = query_i64(idx, "SELECT max(modseq) FROM expunges WHERE"
+	ret = query_i64(idx, INDEX_STMT_EXPUNGE_TRIMMED,
+			"SELECT max(modseq) FROM expunges WHERE"
 			" mailbox_id = ?1 AND modseq < ?2 AND expunged_at < ?3",
 			mailbox_id, cutoff, old_before, &trimmed, NULL, error_r);
 	if (ret <= 0)
 		return ret < 0 ? -1 : 0;
 	int64_t dummy;
-	if (query_i64(idx, "DELETE FROM expunges WHERE mailbox_id = ?1"
+	if (query_i64(idx, INDEX_STMT_EXPUNGE_DELETE,
+		      "DELETE FROM expunges WHERE mailbox_id = ?1"
 		      " AND modseq < ?2 AND expunged_at < ?3", mailbox_id,
 		      cutoff, old_before, &dummy, NULL, error_r) < 0 ||
-	    query_i64(idx, "UPDATE mailboxes SET expunge_horizon ="
+	    query_i64(idx, INDEX_STMT_HORIZON_SET,
+		      "UPDATE mailboxes SET expunge_horizon ="
 		      " max(expunge_horizon, ?2) WHERE id = ?1 AND ?3 = ?3",
 		      mailbox_id, trimmed, 0, &dummy, NULL, error_r) < 0)
 		return -1;

@@ -54,7 +54,7 @@ int store_index_mailbox_list(struct store_index *idx, pool_t *pool,
 			     unsigned *count_r, const char **error_r)
 {
 	sqlite3_stmt *stmt;
-	int rc = index_prepare_sql(idx,
+	int rc = index_prepare(idx, INDEX_STMT_MAILBOX_LIST,
 		"SELECT id, uidvalidity, uidnext, highestmodseq, new_mtime,"
 		" tmp_checked, name FROM mailboxes ORDER BY id", &stmt);
 	if (rc != SQLITE_OK)
@@ -74,7 +74,7 @@ int store_index_mailbox_list(struct store_index *idx, pool_t *pool,
 		const char *name = (const char *)sqlite3_column_text(stmt, 6);
 		mb->name = pool_strdup(pool, name != NULL ? name : "");
 	}
-	index_stmt_release(idx, stmt);
+	index_stmt_done(stmt);
 	if (rc != SQLITE_DONE)
 		return index_error(idx, rc, "mailbox list", error_r);
 	*mailboxes_r = mbs;
@@ -125,7 +125,7 @@ int store_index_mailbox_add(struct store_index *idx, const char *name,
 			    uint32_t uidvalidity, const char **error_r)
 {
 	sqlite3_stmt *stmt;
-	int rc = index_prepare_sql(idx,
+	int rc = index_prepare(idx, INDEX_STMT_MAILBOX_ADD,
 		"INSERT OR IGNORE INTO mailboxes"
 		" (name, uidvalidity, uidnext, highestmodseq)"
 		" VALUES (?1, ?2, 1, 1)", &stmt);
@@ -134,7 +134,7 @@ int store_index_mailbox_add(struct store_index *idx, const char *name,
 	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 2, uidvalidity == 0 ? 1 : uidvalidity);
 	rc = sqlite3_step(stmt);
-	index_stmt_release(idx, stmt);
+	index_stmt_done(stmt);
 	if (rc != SQLITE_DONE)
 		return index_error(idx, rc, "mailbox add", error_r);
 	return 0;
@@ -215,7 +215,7 @@ int store_index_message_exists(struct store_index *idx, int64_t mailbox_id,
 			       const char *filename, const char **error_r)
 {
 	sqlite3_stmt *stmt;
-	int rc = index_prepare_sql(idx,
+	int rc = index_prepare(idx, INDEX_STMT_MESSAGE_EXISTS,
 		"SELECT 1 FROM messages WHERE mailbox_id = ?1 AND filename = ?2",
 		&stmt);
 	if (rc != SQLITE_OK)
@@ -225,7 +225,7 @@ int store_index_message_exists(struct store_index *idx, int64_t mailbox_id,
 	rc = sqlite3_step(stmt);
 	int ret = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 :
 		index_error(idx, rc, "message lookup", error_r);
-	index_stmt_release(idx, stmt);
+	index_stmt_done(stmt);
 	return ret;
 }
 
@@ -260,7 +260,7 @@ int store_index_message_list(struct store_index *idx, int64_t mailbox_id,
 			     unsigned *count_r, const char **error_r)
 {
 	sqlite3_stmt *stmt;
-	int rc = index_prepare_sql(idx,
+	int rc = index_prepare(idx, INDEX_STMT_MESSAGE_LIST,
 		"SELECT " INDEX_MESSAGE_COLUMNS
 		" FROM messages WHERE mailbox_id = ?1 ORDER BY uid", &stmt);
 	if (rc != SQLITE_OK)
@@ -273,7 +273,7 @@ int store_index_message_list(struct store_index *idx, int64_t mailbox_id,
 					  sizeof(*messages));
 		index_message_row(stmt, pool, &messages[count++]);
 	}
-	index_stmt_release(idx, stmt);
+	index_stmt_done(stmt);
 	if (rc != SQLITE_DONE)
 		return index_error(idx, rc, "message list", error_r);
 	*messages_r = messages;
@@ -286,7 +286,7 @@ int store_index_messages_remove(struct store_index *idx, int64_t mailbox_id,
 				const char **error_r)
 {
 	sqlite3_stmt *stmt;
-	int rc = index_prepare_sql(idx,
+	int rc = index_prepare(idx, INDEX_STMT_MESSAGE_REMOVE,
 		"DELETE FROM messages WHERE mailbox_id = ?1 AND uid = ?2", &stmt);
 	if (rc != SQLITE_OK)
 		return index_error(idx, rc, "message remove", error_r);
@@ -296,11 +296,11 @@ int store_index_messages_remove(struct store_index *idx, int64_t mailbox_id,
 		rc = sqlite3_step(stmt);
 		sqlite3_reset(stmt);
 		if (rc != SQLITE_DONE) {
-			index_stmt_release(idx, stmt);
+			index_stmt_done(stmt);
 			return index_error(idx, rc, "message remove", error_r);
 		}
 	}
-	index_stmt_release(idx, stmt);
+	index_stmt_done(stmt);
 	/* the messages_del trigger gave each row a MODSEQ of its own and
 	 * logged it (store_index_schema.c); the log is trimmed to its
 	 * horizon in the same commit (store_index_horizon.c) */

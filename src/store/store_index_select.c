@@ -99,7 +99,7 @@ static int messages_get_range(struct store_index *idx, int64_t mailbox_id,
 			      const char **error_r)
 {
 	sqlite3_stmt *stmt;
-	int rc = index_prepare_sql(idx,
+	int rc = index_prepare(idx, INDEX_STMT_MESSAGES_RANGE,
 		"SELECT " INDEX_MESSAGE_COLUMNS " FROM messages WHERE mailbox_id = ?1"
 		" AND uid >= ?2 AND uid <= ?3 ORDER BY uid", &stmt);
 	if (rc != SQLITE_OK)
@@ -117,7 +117,7 @@ static int messages_get_range(struct store_index *idx, int64_t mailbox_id,
 		index_message_row(stmt, pool, &rows[n++]);
 		k++;
 	}
-	index_stmt_release(idx, stmt);
+	index_stmt_done(stmt);
 	if (k < count && rc != SQLITE_DONE)
 		return index_error(idx, rc, "messages get", error_r);
 	*n_r = n;

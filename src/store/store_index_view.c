@@ -238,26 +238,26 @@ int store_index_claim_recent(struct store_index *idx, int64_t mailbox_id,
 			     const char **error_r)
 {
 	sqlite3_stmt *stmt;
-	int rc = index_prepare_sql(idx,
+	int rc = index_prepare(idx, INDEX_STMT_RECENT_GET,
 		"SELECT first_recent_uid FROM mailboxes WHERE id = ?1", &stmt);
 	if (rc != SQLITE_OK)
 		return index_error(idx, rc, "claim recent", error_r);
 	sqlite3_bind_int64(stmt, 1, mailbox_id);
 	rc = sqlite3_step(stmt);
 	int64_t first = rc == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
-	index_stmt_release(idx, stmt);
+	index_stmt_done(stmt);
 	if (rc != SQLITE_ROW)
 		return index_error(idx, rc, "claim recent", error_r);
 	*first_r = (uint32_t)first;
 	if (first >= (int64_t)uidnext)
 		return 0;
-	rc = index_prepare_sql(idx,
+	rc = index_prepare(idx, INDEX_STMT_RECENT_SET,
 		"UPDATE mailboxes SET first_recent_uid = ?2 WHERE id = ?1", &stmt);
 	if (rc != SQLITE_OK)
 		return index_error(idx, rc, "claim recent", error_r);
 	sqlite3_bind_int64(stmt, 1, mailbox_id);
 	sqlite3_bind_int64(stmt, 2, uidnext);
 	rc = sqlite3_step(stmt);
-	index_stmt_release(idx, stmt);
+	index_stmt_done(stmt);
 	return rc == SQLITE_DONE ? 0 : index_error(idx, rc, "claim recent", error_r);
 }

@@ -1,7 +1,8 @@
 /* store_view_private.h: the inside of a view (store_view.h), shared by
- * store_view.c (open, sync, the map) and store_view_added.c (taking new
- * messages while expunges wait, RFC 5465 6 SELECTED-DELAYED). Not for
- * callers outside src/store/.
+ * store_view.c (open, sync, the map), store_view_added.c (taking new
+ * messages while expunges wait, RFC 5465 6 SELECTED-DELAYED),
+ * store_view_read.c and store_view_write.c (messages through a view).
+ * Not for callers outside src/store/.
  *
  * Contract: uids[0..count) is the map, ascending; modseq is the MODSEQ of
  * the last full sync (store_view_sync() reads expunges and flag changes
@@ -51,6 +52,13 @@ static inline char *view_addr_pack(const struct store_address *addr)
 	memcpy(packed, addr->local, local_len + 1);
 	memcpy(packed + local_len + 1, addr->domain, domain_len + 1);
 	return packed;
+}
+
+/* qsort() order of uint32_t UIDs */
+static inline int store_view_uid_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
 }
 
 /* uid goes at the end of the map (callers keep it ascending) */

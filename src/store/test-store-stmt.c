@@ -1,10 +1,9 @@
-/* test-store-stmt.c: the per-index cache of prepared statements
- * (store_index_stmt.c). A statement without an enum slot (here LIST's
- * mailbox list) is prepared once and kept, not parsed again on every
- * call; a nested use of the same text gets a statement of its own; a
- * statement handed out is never replaced; the cache keeps at most
- * INDEX_SQL_CACHE_MAX texts; a released statement is reset, its
- * bindings cleared. */
+/* test-store-stmt.c: the index's one statement cache (index_prepare(),
+ * a slot per statement, store_index_private.h). Every statement the
+ * index functions run lives in a slot of idx->stmts (none is prepared
+ * beside the cache), is prepared once and kept (running the same
+ * functions again parses nothing), and is handed back reset: no read
+ * transaction left open, no binding left from the previous user. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -15,12 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lib/mem.h"
 #include "store/store_index_private.h"
-
-#define LIST_SQL_PART "FROM mailboxes ORDER BY id"
 
 struct fixture {
 	char dir[64];
@@ -54,94 +52,126 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* statements alive on the connection whose text contains part */
-static unsigned alive(struct store_index *idx, const char *part, unsigned *all_r)
+static bool in_a_slot(struct store_index *idx, sqlite3_stmt *stmt)
 {
-	unsigned n = 0, all = 0;
+	for (unsigned i = 0; i < INDEX_STMT_COUNT; i++)
+		if (idx->stmts[i] == stmt)
+			return true;
+	return false;
+}
+
+/* Every statement alive on the connection is a slot's, none is left
+ * stepping; their number. */
+static unsigned check_alive(struct store_index *idx)
+{
+	unsigned all = 0;
 	for (sqlite3_stmt *s = sqlite3_next_stmt(idx->db, NULL); s != NULL;
 	     s = sqlite3_next_stmt(idx->db, s)) {
 		all++;
-		if (strstr(sqlite3_sql(s), part) != NULL)
-			n++;
+		if (!in_a_slot(idx, s))
+			fail_msg("statement outside the cache: %s", sqlite3_sql(s));
+		assert_false(sqlite3_stmt_busy(s));
 	}
-	if (all_r != NULL)
-		*all_r = all;
-	return n;
+	return all;
 }
 
-static void test_kept_not_reparsed(void **state)
+/* Mailbox management, delivery, rescans, FETCH batches, EXPUNGE with
+ * its horizon, \Recent, LIST and LSUB: one of each on a new mailbox. */
+static void workload(struct store_index *idx, const char *name)
 {
-	struct fixture *f = *state;
 	const char *error;
-	struct store_index_mailbox *mbs;
-	unsigned count, all_before = 0, all_after = 0;
-	pool_t *pool = pool_create(1024);
-	assert_int_equal(store_index_mailbox_list(f->idx, pool, &mbs, &count, &error), 0);
-	assert_int_equal(alive(f->idx, LIST_SQL_PART, &all_before), 1);
-	sqlite3_stmt *first = NULL;
-	for (sqlite3_stmt *s = sqlite3_next_stmt(f->idx->db, NULL); s != NULL;
-	     s = sqlite3_next_stmt(f->idx->db, s))
-		if (strstr(sqlite3_sql(s), LIST_SQL_PART) != NULL)
-			first = s;
-	for (unsigned i = 0; i < 10; i++) {
-		assert_int_equal(store_index_mailbox_list(f->idx, pool, &mbs, &count,
-							  &error), 0);
-		assert_int_equal(count, 0); /* a fresh index: no mailbox yet */
-	}
-	/* the same statement, reset: no read transaction left open */
-	assert_int_equal(alive(f->idx, LIST_SQL_PART, &all_after), 1);
-	assert_int_equal(all_after, all_before);
-	assert_false(sqlite3_stmt_busy(first));
-	assert_true(sqlite3_get_autocommit(f->idx->db));
+	pool_t *pool = pool_create(4096);
+	struct store_index_mailbox mb, *mbs;
+	unsigned count;
+	assert_int_equal(store_index_mailbox_add(idx, name, 7, &error), 0);
+	assert_int_equal(store_index_mailbox_lookup(idx, name, &mb, &error), 1);
+	assert_int_equal(store_index_mailbox_list(idx, pool, &mbs, &count, &error), 0);
+	assert_int_equal(store_index_begin(idx, &error), 0);
+	uint32_t uids[3];
+	for (unsigned i = 0; i < 3; i++)
+		assert_int_equal(store_index_message_add(idx, mb.id, t_printf("m%u", i),
+							 100, time(NULL), "",
+							 &uids[i], &error), 0);
+	uint32_t first;
+	assert_int_equal(store_index_claim_recent(idx, mb.id, uids[2] + 1, &first,
+						  &error), 0);
+	assert_int_equal(store_index_commit(idx, &error), 0);
+	assert_int_equal(store_index_message_exists(idx, mb.id, "m1", &error), 1);
+	struct store_index_message *msgs;
+	assert_int_equal(store_index_message_list(idx, mb.id, pool, &msgs, &count,
+						  &error), 0);
+	assert_int_equal(count, 3);
+	assert_int_equal(store_index_messages_get(idx, mb.id, uids, 3, pool, &msgs,
+						  &count, &error), 0);
+	assert_int_equal(count, 3);
+	assert_int_equal(store_index_begin(idx, &error), 0);
+	assert_int_equal(store_index_messages_remove(idx, mb.id, uids, 1, &error), 0);
+	uint64_t horizon;
+	/* max_age 0, max_count 0: everything may go, every query runs */
+	assert_int_equal(store_index_expunges_trim(idx, mb.id, time(NULL) + 10, 0, 0,
+						   &horizon, &error), 0);
+	assert_true(horizon > 0);
+	assert_int_equal(store_index_expunges_trim(idx, mb.id, time(NULL) + 10, 0, 1,
+						   &horizon, &error), 0);
+	assert_int_equal(store_index_subscribe(idx, name, true, &error), 0);
+	assert_int_equal(store_index_commit(idx, &error), 0);
+	const char **names;
+	assert_int_equal(store_index_subscriptions(idx, pool, &names, &count, &error), 0);
+	assert_int_equal(store_index_begin(idx, &error), 0);
+	assert_int_equal(store_index_subscribe(idx, name, false, &error), 0);
+	const char *renamed = t_printf("%s-renamed", name);
+	assert_int_equal(store_index_mailbox_rename(idx, name, renamed, &error), 0);
+	assert_int_equal(store_index_mailbox_remove(idx, mb.id, &error), 0);
+	assert_int_equal(store_index_commit(idx, &error), 0);
 	pool_destroy(&pool);
 }
 
-static void test_nested_and_bound(void **state)
+static void test_one_cache_prepared_once(void **state)
 {
 	struct fixture *f = *state;
+	workload(f->idx, "INBOX");
+	unsigned after_first = check_alive(f->idx);
+	assert_true(after_first > 20);
+	sqlite3_stmt *before[INDEX_STMT_COUNT];
+	memcpy(before, f->idx->stmts, sizeof(before));
+	workload(f->idx, "Other");
+	/* nothing parsed again: the same statements, no new one */
+	assert_int_equal(check_alive(f->idx), after_first);
+	assert_memory_equal(before, f->idx->stmts, sizeof(before));
+	assert_true(sqlite3_get_autocommit(f->idx->db));
+}
+
+static void test_handed_back_reset_unbound(void **state)
+{
+	struct fixture *f = *state;
+	const char *sql = "SELECT 1 FROM messages WHERE mailbox_id = ?1 AND filename = ?2";
 	sqlite3_stmt *a, *b;
-	assert_int_equal(index_prepare_sql(f->idx, "SELECT ?1 + 0", &a), SQLITE_OK);
-	assert_int_equal(index_prepare_sql(f->idx, "SELECT ?1 + 0", &b), SQLITE_OK);
-	assert_ptr_not_equal(a, b); /* the first is out: a second of its own */
-	assert_int_equal(alive(f->idx, "SELECT ?1 + 0", NULL), 2);
-	sqlite3_bind_int(a, 1, 7);
-	sqlite3_bind_int(b, 1, 9);
-	assert_int_equal(sqlite3_step(a), SQLITE_ROW);
-	assert_int_equal(sqlite3_step(b), SQLITE_ROW);
-	assert_int_equal(sqlite3_column_int(a, 0), 7);
-	assert_int_equal(sqlite3_column_int(b, 0), 9);
-	index_stmt_release(f->idx, b);
-	assert_int_equal(alive(f->idx, "SELECT ?1 + 0", NULL), 1); /* b finalized */
-	/* many other texts meanwhile: a, still out, is not replaced */
-	for (unsigned i = 0; i < 3 * INDEX_SQL_CACHE_MAX; i++) {
-		sqlite3_stmt *s;
-		assert_int_equal(index_prepare_sql(f->idx, t_printf("SELECT %u", i), &s),
-				 SQLITE_OK);
-		assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-		index_stmt_release(f->idx, s);
-	}
-	assert_int_equal(sqlite3_column_int(a, 0), 7);
+	assert_int_equal(index_prepare(f->idx, INDEX_STMT_MESSAGE_EXISTS, sql, &a),
+			 SQLITE_OK);
+	sqlite3_bind_int64(a, 1, 42);
+	sqlite3_bind_text(a, 2, "somefile", -1, SQLITE_STATIC);
+	char *bound = sqlite3_expanded_sql(a);
+	assert_non_null(strstr(bound, "42"));
+	sqlite3_free(bound);
 	assert_int_equal(sqlite3_step(a), SQLITE_DONE);
-	index_stmt_release(f->idx, a);
-	unsigned all;
-	(void)alive(f->idx, "", &all);
-	assert_true(all <= INDEX_STMT_COUNT + INDEX_SQL_CACHE_MAX);
-	assert_int_equal(alive(f->idx, "SELECT ?1 + 0", NULL), 1);
-	/* given out again: reset, no binding left from before */
-	sqlite3_stmt *c;
-	assert_int_equal(index_prepare_sql(f->idx, "SELECT ?1 + 0", &c), SQLITE_OK);
-	assert_ptr_equal(c, a);
-	assert_false(sqlite3_stmt_busy(c));
-	assert_int_equal(sqlite3_step(c), SQLITE_ROW);
-	assert_int_equal(sqlite3_column_type(c, 0), SQLITE_NULL);
-	index_stmt_release(f->idx, c);
+	index_stmt_done(a);
+	assert_int_equal(index_prepare(f->idx, INDEX_STMT_MESSAGE_EXISTS, sql, &b),
+			 SQLITE_OK);
+	assert_ptr_equal(a, b);
+	assert_false(sqlite3_stmt_busy(b));
+	char *unbound = sqlite3_expanded_sql(b);
+	assert_null(strstr(unbound, "42"));
+	assert_null(strstr(unbound, "somefile"));
+	sqlite3_free(unbound);
+	index_stmt_done(b);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_kept_not_reparsed, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_nested_and_bound, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_one_cache_prepared_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_handed_back_reset_unbound, setup,
+						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

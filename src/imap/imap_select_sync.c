@@ -1,0 +1,161 @@
+/* imap_select_sync.c: telling the client what changed in its selected
+ * mailbox (RFC 9051 7.4 EXISTS and EXPUNGE, 7.5.2 FETCH FLAGS, RFC 3501
+ * 7.3.2 RECENT, RFC 7162 3.2.10 VANISHED): imap_select_sync() brings the
+ * view up to date on the user's lane and reports what it applied in the
+ * same step, so the client's sequence numbers and the view's map never
+ * disagree; a report larger than the output buffer waits for the client
+ * to read. A mailbox deleted under the session ends it (7.1.5). */
+#include "imap_private.h"
+#include "imap/imap_msgset.h"
+#include "lib/conn.h"
+#include "lib/log.h"
+#include "store/store.h"
+#include "store/store_view.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Sync: bring the view up to date and report it. The job lives in the
+ * command's pool: a report larger than the output buffer waits for the
+ * client to read (conn_set_output_drained()), and if the connection
+ * ends meanwhile the session's end frees it. */
+struct imap_sync_job {
+	struct imap_cmd *cmd;
+	void (*final)(struct imap_cmd *cmd);
+	struct store_view_changes ch;
+	bool claim_recent;
+	int result;
+	char error[256];
+	unsigned expunge_next, flag_next; /* reporting: how far it got */
+	unsigned vanished_next;
+	bool exists_done;
+	bool gone;            /* the mailbox was deleted by another session */
+};
+
+#define IMAP_SYNC_LINE_SPARE 256 /* room for a line beyond its flags */
+
+static void sync_failed(struct imap_sync_job *job, const char *error)
+{
+	snprintf(job->error, sizeof(job->error), "%s", error != NULL ? error : "?");
+	job->result = -1;
+}
+
+static void imap_sync_work(void *ctx, struct store *store)
+{
+	struct imap_sync_job *job = ctx;
+	struct imap_selected *sel = job->cmd->s->sel;
+	const char *error;
+	if (store == NULL) {
+		sync_failed(job, "no store handle");
+		return;
+	}
+	if (store_view_sync(sel->view, job->cmd->s->base.cmd_pool, &job->ch, &error) < 0) {
+		sync_failed(job, error);
+		job->gone = !imap_mailbox_exists(store, job->cmd->s->user, sel->name);
+		return;
+	}
+	job->expunge_next = job->ch.expunged_count;
+	if (job->claim_recent && job->ch.added_count > 0) {
+		uint32_t first;
+		if (store_view_claim_recent(sel->view, &first, &error) == 0)
+			imap_selected_recent_add(sel, first, store_view_uidnext(sel->view));
+	}
+}
+
+#define imap_sync_room(s, len) (conn_output_room((s)->base.conn) >= (len) + IMAP_SYNC_LINE_SPARE)
+
+/* false: out of output room, call again once the client has read */
+static bool imap_sync_report(struct imap_session *s, struct imap_sync_job *job)
+{
+	struct imap_selected *sel = s->sel;
+	const struct store_view_changes *ch = &job->ch;
+	if (ch->reset) {
+		/* RFC 9051 2.3.1.1: a new UIDVALIDITY voids every UID the
+		 * client has; it must start over */
+		imap_session_bye(s, "[UNAVAILABLE] Mailbox index rebuilt; please reconnect");
+		return true;
+	}
+	/* RFC 7162 3.2.10: VANISHED in place of EXPUNGE once QRESYNC is on */
+	if (s->qresync && job->expunge_next > 0) {
+		if (!imap_qresync_report_vanished(s, ch->expunged, ch->expunged_count,
+						  &job->vanished_next))
+			return false;
+		job->expunge_next = 0;
+	}
+	/* RFC 9051 7.4.1: each EXPUNGE renumbers the ones after it, so
+	 * highest first, each at its number in the map before the sync */
+	for (; job->expunge_next > 0; job->expunge_next--) {
+		unsigned i = job->expunge_next;
+		if (!imap_sync_room(s, 0))
+			return false;
+		imap_untagged(s, "%u EXPUNGE",
+			      imap_msgset_view_count_below(sel->view, ch->expunged[i - 1]) + i);
+	}
+	if (!job->exists_done) {
+		unsigned exists = store_view_count(sel->view);
+		if (ch->added_count > 0 || exists != sel->exists - ch->expunged_count) {
+			imap_untagged(s, "%u EXISTS", exists);
+			if (!s->rev2)
+				imap_untagged(s, "%u RECENT", imap_selected_recent_total(sel));
+		}
+		sel->exists = exists;
+		job->exists_done = true;
+	}
+	for (; job->flag_next < ch->flag_change_count; job->flag_next++) {
+		const struct store_view_flag_change *fc = &ch->flag_changes[job->flag_next];
+		unsigned seq = store_view_seq(sel->view, fc->uid);
+		if (seq == 0)
+			continue;
+		if (!imap_sync_room(s, strlen(fc->flags)))
+			return false;
+		imap_selected_flags_fetch(s, seq, fc);
+	}
+	return true;
+}
+
+static void imap_sync_continue(void *ctx)
+{
+	struct imap_sync_job *job = ctx;
+	struct imap_cmd *cmd = job->cmd;
+	struct imap_session *s = cmd->s;
+	if (job->result == 0 && !imap_sync_report(s, job)) {
+		conn_set_output_drained(s->base.conn, imap_sync_continue, job);
+		return;
+	}
+	conn_set_output_drained(s->base.conn, NULL, NULL);
+	if (s->base.closing)
+		return;
+	job->final(cmd);
+}
+
+static void imap_sync_done(void *ctx)
+{
+	struct imap_sync_job *job = ctx;
+	struct imap_session *s = job->cmd->s;
+	if (imap_session_check_gone(s))
+		return;
+	if (job->result < 0 && job->gone) {
+		/* RFC 9051 7.1.5: the selected mailbox went away under this
+		 * session (DELETE or RENAME by another): nothing it says about
+		 * it is true any more; as Dovecot, end the session */
+		log_info("sid=%s event=selected_mailbox_gone user=%s", s->base.sid,
+			 log_str(s->user));
+		imap_session_bye(s, "[UNAVAILABLE] The selected mailbox was deleted");
+		return;
+	}
+	if (job->result < 0)
+		log_error("sid=%s event=sync_failed user=%s error=%s", s->base.sid,
+			  log_str(s->user), log_str(job->error));
+	imap_sync_continue(job);
+}
+
+void imap_select_sync(struct imap_cmd *cmd, void (*final)(struct imap_cmd *cmd))
+{
+	struct imap_session *s = cmd->s;
+	struct imap_sync_job *job = pool_alloc(s->base.cmd_pool, sizeof(*job));
+	job->cmd = cmd;
+	job->final = final;
+	job->claim_recent = !s->rev2 && !s->sel->readonly;
+	imap_cmd_wait(cmd);
+	imap_store_run(s, imap_sync_work, imap_sync_done, job);
+}
