@@ -49,3 +49,13 @@ def socket_fds(pid):
     except OSError:
         return -1
     return n
+
+
+def proc_kib(pid, path, field):
+    """A "Field:  N kB" value of /proc/pid/<path> (status: VmRSS,
+    smaps_rollup: Pss), in KiB."""
+    with open(f"/proc/{pid}/{path}") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise AssertionError(f"no {field} in /proc/{pid}/{path}")

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from conftest import BOB, make_message, running_postel, token
-from imap_helpers import IMAPRaw, new_user, status_of
+from imap_helpers import IMAPRaw, append_sync, new_user, status_of
 
 LIMIT = 20000
 
@@ -83,11 +83,7 @@ def test_append_of_exactly_the_limit_is_stored(srv):
     msg += b"x" * (LIMIT - len(msg) - 2) + b"\r\n"
     assert len(msg) == LIMIT
     with session(srv) as c:
-        tag = c.tag()
-        c.send(f"{tag} APPEND INBOX {{{LIMIT}}}\r\n".encode())
-        assert c.read_line().startswith(b"+"), "no continuation for a message at the limit"
-        c.send(msg + b"\r\n")
-        tagged, _ = c.read_tagged(tag)
+        tagged = append_sync(c, "INBOX", msg)
         assert status_of(tagged) == "OK", tagged
         tagged, untagged = c.command("STATUS INBOX (MESSAGES APPENDLIMIT)")
         assert lines(untagged) == [

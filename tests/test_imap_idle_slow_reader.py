@@ -20,6 +20,7 @@ import pytest
 
 from conftest import ASAN, BOB, make_message, running_postel, scaled, token
 from imap_helpers import IMAPRaw, new_user, status_of
+from procs import proc_kib
 
 MESSAGES = 300 if ASAN else 1000
 ROUNDS = 80
@@ -37,11 +38,7 @@ def srv():
 def worker_pss_kib(srv):
     kids = srv.children()
     assert len(kids) == 1, f"expected one worker, got {kids}"
-    with open(f"/proc/{kids[0]}/smaps_rollup") as f:
-        for line in f:
-            if line.startswith("Pss:"):
-                return int(line.split()[1])
-    raise AssertionError("no Pss in smaps_rollup")
+    return proc_kib(kids[0], "smaps_rollup", "Pss")
 
 
 def fill(c, n):
@@ -66,9 +63,7 @@ def test_idle_client_that_never_reads(srv):
     user, pw = new_user(srv)
     with IMAPRaw(srv.imaps_port, tls=True) as writer:
         writer.login(user, pw)
-        t_fill = time.monotonic()
         fill(writer, MESSAGES)
-        print(f"fill {time.monotonic() - t_fill:.1f} s")
         tagged, _ = writer.command("SELECT INBOX")
         assert status_of(tagged) == "OK", tagged
 
@@ -99,8 +94,9 @@ def test_idle_client_that_never_reads(srv):
         after = worker_pss_kib(srv)
         growth = after - before
         dropped = bool(re.search(r"reason=output_overflow", srv.log()))
-        print(f"{ROUNDS} rounds in {t_rounds:.1f} s; worker PSS {before} -> {after} KiB (+{growth}); "
-              f"stalled session {'dropped' if dropped else 'held, output paused'}")
+        fate = "dropped" if dropped else "held, output paused"
+        print(f"{ROUNDS} rounds in {t_rounds:.1f} s; "
+              f"worker PSS {before} -> {after} KiB (+{growth}); stalled session {fate}")
         if not ASAN:
             assert growth < PSS_GROWTH_MAX_KIB, (before, after)
 
