@@ -20,7 +20,7 @@ import pytest
 
 from conftest import ASAN, BOB, make_message, running_postel, scaled, token
 from imap_helpers import IMAPRaw, new_user, status_of
-from procs import proc_kib
+from procs import worker_kib
 
 MESSAGES = 300 if ASAN else 1000
 ROUNDS = 80
@@ -36,9 +36,7 @@ def srv():
 
 
 def worker_pss_kib(srv):
-    kids = srv.children()
-    assert len(kids) == 1, f"expected one worker, got {kids}"
-    return proc_kib(kids[0], "smaps_rollup", "Pss")
+    return worker_kib(srv, "smaps_rollup", "Pss")
 
 
 def fill(c, n):

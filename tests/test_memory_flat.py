@@ -16,7 +16,7 @@ import time
 import pytest
 
 from conftest import ASAN, running_postel, scaled
-from procs import proc_kib
+from procs import worker_kib
 
 # RSS growth allowed after the warm-up, in kB
 GROWTH_MAX_KB = 4 * 1024
@@ -40,9 +40,7 @@ def srv():
 
 
 def worker_rss_kb(srv):
-    kids = srv.children()
-    assert len(kids) == 1, f"expected one worker, got {kids}"
-    return proc_kib(kids[0], "status", "VmRSS")
+    return worker_kib(srv, "status", "VmRSS")
 
 
 def connect(port, greeting_prefix):
