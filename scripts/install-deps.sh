@@ -11,8 +11,9 @@ RUN_PKGS="meson ninja-build pkg-config gcc libc6-dev libssl-dev libsqlite3-dev l
 # python3-dnslib: the loopback DNS server of the probe --dns tests;
 # python3-aiosmtpd: the receiving MX of the relay tests;
 # bind9-utils: dnssec-keygen/dnssec-signzone sign their DNSSEC test zone.
+# libfaketime: test_imap_timeouts runs a server on a sped-up clock.
 # systemd: systemd-analyze verifies dist/postel.service (never started here).
-CHECK_PKGS="mutt neomutt isync offlineimap3 tmux fetchmail libcmocka-dev python3-pytest swaks libnet-ssleay-perl libio-socket-ssl-perl curl clang-14 libclang-rt-14-dev sqlite3 procps python3-dnslib python3-aiosmtpd python3-dkim bind9-utils systemd"
+CHECK_PKGS="mutt neomutt isync offlineimap3 tmux fetchmail libcmocka-dev python3-pytest swaks libnet-ssleay-perl libio-socket-ssl-perl curl clang-14 libclang-rt-14-dev sqlite3 procps python3-dnslib python3-aiosmtpd python3-dkim bind9-utils systemd libfaketime"
 # Peers for the probe tests, each run there as a private instance on
 # loopback high ports. They ship system services, which must never start:
 # see install_services below.

@@ -67,6 +67,16 @@ class IMAPRaw(SMTPConn):
         return tagged, untagged
 
 
+def append_sync(c, args, msg):
+    """APPEND args {n} with a synchronising literal: the tagged reply."""
+    tag = c.tag()
+    c.send(f"{tag} APPEND {args} {{{len(msg)}}}\r\n".encode())
+    assert c.read_line().startswith(b"+"), "no continuation"
+    c.send(msg + b"\r\n")
+    tagged, _ = c.read_tagged(tag)
+    return tagged
+
+
 def status_of(tagged):
     return tagged.split()[1].decode()
 

@@ -49,3 +49,20 @@ def socket_fds(pid):
     except OSError:
         return -1
     return n
+
+
+def worker_kib(srv, path, field):
+    """proc_kib() of the one worker of a workers=1 server."""
+    kids = srv.children()
+    assert len(kids) == 1, f"expected one worker, got {kids}"
+    return proc_kib(kids[0], path, field)
+
+
+def proc_kib(pid, path, field):
+    """A "Field:  N kB" value of /proc/pid/<path> (status: VmRSS,
+    smaps_rollup: Pss), in KiB."""
+    with open(f"/proc/{pid}/{path}") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise AssertionError(f"no {field} in /proc/{pid}/{path}")

@@ -12,7 +12,8 @@ import time
 import pytest
 
 from conftest import HOSTNAME, make_message, scaled, token
-from imap_helpers import IMAPRaw, deliver, fetchmail_mda, new_user, offlineimap_rc, status_of
+from imap_helpers import (IMAPRaw, append_sync, deliver, fetchmail_mda, new_user, offlineimap_rc,
+                          status_of)
 
 
 def run(argv, tmp_path, timeout=60, **kw):
@@ -83,11 +84,7 @@ def append(postel, user, password, mailbox, tok, flags=""):
     msg = make_message(tok, to=user)
     with imap(postel, user, password) as c:
         c.command(f'CREATE "{mailbox}"')  # NO [ALREADYEXISTS] is fine
-        tag = c.tag()
-        c.send(f'{tag} APPEND "{mailbox}" ({flags}) {{{len(msg)}}}\r\n'.encode())
-        assert c.read_line().startswith(b"+"), "no continuation"
-        c.send(msg + b"\r\n")
-        tagged, _ = c.read_tagged(tag)
+        tagged = append_sync(c, f'"{mailbox}" ({flags})', msg)
         assert status_of(tagged) == "OK", tagged
     return msg
 

@@ -16,6 +16,7 @@ import time
 import pytest
 
 from conftest import ASAN, running_postel, scaled
+from procs import worker_kib
 
 # RSS growth allowed after the warm-up, in kB
 GROWTH_MAX_KB = 4 * 1024
@@ -39,13 +40,7 @@ def srv():
 
 
 def worker_rss_kb(srv):
-    kids = srv.children()
-    assert len(kids) == 1, f"expected one worker, got {kids}"
-    with open(f"/proc/{kids[0]}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
+    return worker_kib(srv, "status", "VmRSS")
 
 
 def connect(port, greeting_prefix):

@@ -202,7 +202,8 @@ static void list_work(void *ctx, struct store *store)
 			str_appendz(&line, "STATUS ");
 			imap_append_mailbox(job->s, &line, c);
 			str_appendc(&line, ' ');
-			imap_status_append(&line, job->status_items, &st);
+			imap_status_append(&line, job->status_items, &st,
+					   imap_appendlimit(job->s));
 			add_line(job, &cap, &line);
 		}
 	}

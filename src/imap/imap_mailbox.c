@@ -1,6 +1,7 @@
 /* imap_mailbox.c: the mailbox commands of the authenticated state:
  * CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE (RFC 9051 6.3.4-6.3.8)
- * and STATUS (6.3.11, RFC 3501 6.3.10, RFC 8438 SIZE), on store.h's
+ * and STATUS (6.3.11, RFC 3501 6.3.10, RFC 8438 SIZE, RFC 7889
+ * APPENDLIMIT), on store.h's
  * mailbox operations, in one job each (imap_store_run), with RFC 5530
  * response codes.
  *
@@ -14,6 +15,7 @@
  * renames the selection. */
 #include "imap_private.h"
 #include "imap/imap_mailbox_name.h"
+#include "lib/config.h"
 #include "lib/log.h"
 #include "store/store.h"
 #include "store/store_view.h"
@@ -100,6 +102,11 @@ static const struct {
 	{ "RECENT", IMAP_STATUS_RECENT },     /* rev1 only (RFC 3501 6.3.10) */
 	{ "HIGHESTMODSEQ", IMAP_STATUS_HIGHESTMODSEQ }, /* RFC 7162 3.1.6 */
 	{ "MAILBOXID", IMAP_STATUS_MAILBOXID }, /* RFC 8474 4.4: not a number */
+	/* RFC 7889 3.2: the limit APPEND enforces on this mailbox, the
+	 * message_size_limit of every mailbox (as CAPABILITY's
+	 * APPENDLIMIT=); NIL only for a mailbox without one, which the
+	 * config (message_size_limit >= 1) never gives */
+	{ "APPENDLIMIT", IMAP_STATUS_APPENDLIMIT },
 };
 
 int imap_status_items_parse(const struct imap_session *s, const struct imap_arg *args,
@@ -126,11 +133,17 @@ int imap_status_items_parse(const struct imap_session *s, const struct imap_arg 
 	return 0;
 }
 
-void imap_status_append(str_t *out, unsigned items, const struct store_mailbox_status *st)
+uint64_t imap_appendlimit(const struct imap_session *s)
+{
+	return s->base.env->config->message_size_limit;
+}
+
+void imap_status_append(str_t *out, unsigned items, const struct store_mailbox_status *st,
+			uint64_t appendlimit)
 {
 	const uint64_t values[] = { st->messages, st->uidnext, st->uidvalidity, st->unseen,
 				    st->deleted, st->size, st->recent,
-				    imap_condstore_highest(st->highestmodseq), 0 };
+				    imap_condstore_highest(st->highestmodseq), 0, appendlimit };
 	bool first = true;
 	str_appendc(out, '(');
 	for (size_t j = 0; j < sizeof(status_items) / sizeof(status_items[0]); j++) {
@@ -328,7 +341,7 @@ static void mbox_done(void *ctx)
 		str_t line = STR_INIT;
 		imap_append_mailbox(s, &line, job->name);
 		str_appendc(&line, ' ');
-		imap_status_append(&line, job->items, &job->st);
+		imap_status_append(&line, job->items, &job->st, imap_appendlimit(s));
 		imap_untagged(s, "STATUS %s", str_c(&line));
 		str_free(&line);
 	} else {

@@ -313,12 +313,16 @@ enum imap_status_item {
 	IMAP_STATUS_RECENT = 1u << 6,
 	IMAP_STATUS_HIGHESTMODSEQ = 1u << 7, /* RFC 7162 3.1.6 */
 	IMAP_STATUS_MAILBOXID = 1u << 8, /* RFC 8474 4 (OBJECTID) */
+	IMAP_STATUS_APPENDLIMIT = 1u << 9, /* RFC 7889 3.2 */
 };
 /* args[i] the item list: a mask of IMAP_STATUS_*; -1 for BAD. */
 int imap_status_items_parse(const struct imap_session *s, const struct imap_arg *args,
 			    unsigned i, unsigned *items_r, const char **error_r);
-/* "(MESSAGES n ...)" */
-void imap_status_append(str_t *out, unsigned items, const struct store_mailbox_status *st);
+/* "(MESSAGES n ...)"; appendlimit: APPENDLIMIT's value (RFC 7889) */
+void imap_status_append(str_t *out, unsigned items, const struct store_mailbox_status *st,
+			uint64_t appendlimit);
+/* the APPENDLIMIT in force: message_size_limit, every mailbox alike */
+uint64_t imap_appendlimit(const struct imap_session *s);
 
 /* imap_fetch_cmd.c: FETCH, UID FETCH; abort: the session ends while a
  * FETCH waits for the client to read (frees its state) */
