@@ -3,8 +3,9 @@
  * and grown ones in the heap, a block keeps its bytes across realloc, the
  * free slots kept resident are bounded, and a real handshake plus one
  * record each way on the server context (SSL_MODE_RELEASE_BUFFERS) takes
- * its buffers from the pool and its SSL holds none of them once idle. Skipped
- * under ASan, where the pool is off. */
+ * its buffers from the pool and its SSL holds none of them once idle
+ * (skipped under ASan, where the pool is off). The server's ALPN answer
+ * comes from tls_alpn_expect(), with no ex_data on the SSL. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -105,28 +106,62 @@ static void pump(SSL *srv, SSL *cli)
 	assert_int_equal(c, 1);
 }
 
+struct pair {
+	char dir[32];
+	struct tls_ctx *tls;
+	SSL_CTX *cctx;
+	SSL *srv, *cli;
+	int fds[2];
+};
+
+static void pair_open(struct pair *pr, const char *client_alpn)
+{
+	snprintf(pr->dir, sizeof(pr->dir), "/tmp/test-tls-mem.XXXXXX");
+	assert_non_null(mkdtemp(pr->dir));
+	const char *error = NULL;
+	pr->tls = tls_ctx_create(NULL, NULL, pr->dir, "mem.example", &error);
+	assert_non_null(pr->tls);
+	pr->cctx = SSL_CTX_new(TLS_client_method());
+	SSL_CTX_set_mode(pr->cctx, SSL_MODE_RELEASE_BUFFERS);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, pr->fds), 0);
+	pr->srv = SSL_new(tls_ctx_ssl_ctx(pr->tls));
+	pr->cli = SSL_new(pr->cctx);
+	if (client_alpn != NULL) {
+		unsigned char wire[16];
+		size_t n = strlen(client_alpn);
+		wire[0] = (unsigned char)n;
+		memcpy(wire + 1, client_alpn, n);
+		assert_int_equal(SSL_set_alpn_protos(pr->cli, wire, (unsigned)n + 1), 0);
+	}
+	SSL_set_fd(pr->srv, pr->fds[0]);
+	SSL_set_fd(pr->cli, pr->fds[1]);
+	SSL_set_accept_state(pr->srv);
+	SSL_set_connect_state(pr->cli);
+}
+
+static void pair_close(struct pair *pr)
+{
+	SSL_free(pr->srv);
+	SSL_free(pr->cli);
+	SSL_CTX_free(pr->cctx);
+	tls_ctx_destroy(&pr->tls);
+	close(pr->fds[0]);
+	close(pr->fds[1]);
+	char cmd[64];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", pr->dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 static void test_handshake_buffers_from_pool(void **state)
 {
 	(void)state;
 	if (!pool_on)
 		skip();
-	char dir[] = "/tmp/test-tls-mem.XXXXXX";
-	assert_non_null(mkdtemp(dir));
-	const char *error = NULL;
-	struct tls_ctx *tls = tls_ctx_create(NULL, NULL, dir, "mem.example", &error);
-	assert_non_null(tls);
-	SSL_CTX *cctx = SSL_CTX_new(TLS_client_method());
-	SSL_CTX_set_mode(cctx, SSL_MODE_RELEASE_BUFFERS);
-	int fds[2];
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds), 0);
 	struct tls_mem_stats before, after;
 	tls_mem_get_stats(&before);
-	SSL *srv = SSL_new(tls_ctx_ssl_ctx(tls));
-	SSL *cli = SSL_new(cctx);
-	SSL_set_fd(srv, fds[0]);
-	SSL_set_fd(cli, fds[1]);
-	SSL_set_accept_state(srv);
-	SSL_set_connect_state(cli);
+	struct pair pr;
+	pair_open(&pr, NULL);
+	SSL *srv = pr.srv, *cli = pr.cli;
 	pump(srv, cli);
 	char buf[64];
 	assert_int_equal(SSL_write(cli, "a NOOP\r\n", 8), 8);
@@ -144,16 +179,47 @@ static void test_handshake_buffers_from_pool(void **state)
 	/* idle: the server side holds no record-sized block (the client's
 	 * read path may keep its buffer: not ours to judge) */
 	SSL_free(cli);
+	pr.cli = NULL;
 	tls_mem_get_stats(&after);
 	assert_int_equal(after.slots_used, before.slots_used);
-	SSL_free(srv);
-	SSL_CTX_free(cctx);
-	tls_ctx_destroy(&tls);
-	close(fds[0]);
-	close(fds[1]);
-	char cmd[96];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	assert_int_equal(system(cmd), 0);
+	pair_close(&pr);
+}
+
+/* steps both sides with the server's wanted protocol set, as
+ * conn_tls_handshake does; 1 both done, -1 the server refused */
+static int pump_alpn(SSL *srv, SSL *cli, const char *want)
+{
+	int s = 0, c = 0;
+	for (unsigned i = 0; i < 200 && (s != 1 || c != 1); i++) {
+		if (c != 1)
+			c = SSL_do_handshake(cli);
+		tls_alpn_expect(want);
+		s = s == 1 ? 1 : SSL_do_handshake(srv);
+		tls_alpn_expect(NULL);
+		if (s <= 0 && SSL_get_error(srv, s) == SSL_ERROR_SSL)
+			return -1;
+	}
+	return s == 1 && c == 1 ? 1 : 0;
+}
+
+static void test_alpn_without_ex_data(void **state)
+{
+	(void)state;
+	struct pair pr;
+	pair_open(&pr, "imap");
+	assert_int_equal(pump_alpn(pr.srv, pr.cli, "imap"), 1);
+	const unsigned char *sel = NULL;
+	unsigned len = 0;
+	SSL_get0_alpn_selected(pr.srv, &sel, &len);
+	assert_int_equal(len, 4);
+	assert_memory_equal(sel, "imap", 4);
+	/* nothing kept on the SSL for it */
+	assert_null(SSL_get_app_data(pr.srv));
+	pair_close(&pr);
+	/* ALPACA: a client offering another protocol is refused */
+	pair_open(&pr, "pop3");
+	assert_int_equal(pump_alpn(pr.srv, pr.cli, "imap"), -1);
+	pair_close(&pr);
 }
 
 int main(void)
@@ -165,6 +231,7 @@ int main(void)
 		cmocka_unit_test(test_big_in_pool_small_in_heap),
 		cmocka_unit_test(test_free_slots_bounded),
 		cmocka_unit_test(test_handshake_buffers_from_pool),
+		cmocka_unit_test(test_alpn_without_ex_data),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -41,13 +41,24 @@ static const char *tls_last_error(void)
 	return t_printf("%s", buf);
 }
 
+/* The protocol the server handshake running on this thread wants
+ * (tls_alpn_expect around SSL_do_handshake): not in the SSL's ex_data,
+ * whose stack an idle connection would keep (~96 bytes). */
+static _Thread_local const char *tls_alpn_want;
+
+void tls_alpn_expect(const char *proto)
+{
+	tls_alpn_want = proto;
+}
+
 /* ALPACA (alpaca-attack.com): a client that offers ALPN must offer the
  * protocol of this port; a browser offering only http/1.1 is refused. */
 static int tls_alpn_select(SSL *ssl, const unsigned char **out,
 			   unsigned char *outlen, const unsigned char *in,
 			   unsigned int inlen, void *arg)
 {
-	const char *want = SSL_get_app_data(ssl);
+	const char *want = tls_alpn_want;
+	(void)ssl;
 	(void)arg;
 	if (want == NULL)
 		return SSL_TLSEXT_ERR_NOACK;
