@@ -148,6 +148,18 @@ static void *tls_mem_realloc(void *p, size_t num, const char *file, int line)
 	return q;
 }
 
+/* fork() while another thread holds the lock must not leave the child
+ * a lock nobody will release */
+static void tls_mem_fork_prepare(void)
+{
+	pthread_mutex_lock(&tls_mem_lock);
+}
+
+static void tls_mem_fork_done(void)
+{
+	pthread_mutex_unlock(&tls_mem_lock);
+}
+
 int tls_mem_init(bool *enabled_r)
 {
 	*enabled_r = false;
@@ -160,6 +172,7 @@ int tls_mem_init(bool *enabled_r)
 	}
 	if (CRYPTO_set_mem_functions(tls_mem_malloc, tls_mem_realloc, tls_mem_free) != 1)
 		return -1;
+	(void)pthread_atfork(tls_mem_fork_prepare, tls_mem_fork_done, tls_mem_fork_done);
 	tls_mem_on = true;
 	*enabled_r = true;
 	return 0;
