@@ -17,12 +17,19 @@
 
 #include <openssl/crypto.h>
 
+/* under AddressSanitizer OpenSSL keeps plain malloc, so ASan sees every
+ * block */
 #if defined(__SANITIZE_ADDRESS__)
 #define TLS_MEM_ASAN 1
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer)
 #define TLS_MEM_ASAN 1
 #endif
+#endif
+#ifdef TLS_MEM_ASAN
+static const bool tls_mem_sanitized = true;
+#else
+static const bool tls_mem_sanitized = false;
 #endif
 
 /* One slot: OpenSSL 3.0's read buffer (16,652 bytes without compression),
@@ -163,9 +170,8 @@ static void tls_mem_fork_done(void)
 int tls_mem_init(bool *enabled_r)
 {
 	*enabled_r = false;
-#ifdef TLS_MEM_ASAN
-	return 0;
-#else
+	if (tls_mem_sanitized)
+		return 0;
 	if (tls_mem_on) {
 		*enabled_r = true;
 		return 0;
@@ -176,7 +182,6 @@ int tls_mem_init(bool *enabled_r)
 	tls_mem_on = true;
 	*enabled_r = true;
 	return 0;
-#endif
 }
 
 bool tls_mem_enabled(void)
