@@ -8,6 +8,7 @@
  * command) exits 2. Each command is one row of cli_commands[]; it gets
  * argv starting at its own name and returns the exit status. */
 #include "lib/proctitle.h"
+#include "lib/tls_mem.h"
 #include "cli/commands.h"
 #include "lib/config.h"
 #include "lib/log.h"
@@ -118,6 +119,11 @@ int main(int argc, char **argv)
 	unsigned override_count = 0;
 	int opt;
 
+	/* before anything calls OpenSSL: its record buffers get a pool of
+	 * their own (lib/tls_mem.h); off under ASan */
+	bool tls_pool;
+	if (tls_mem_init(&tls_pool) < 0)
+		fprintf(stderr, "postel: OpenSSL allocated before main\n");
 	proctitle_init(argc, argv); /* before getopt may permute argv */
 	opterr = 0; /* our own messages, prefixed "postel:" */
 	/* '+': stop at the command name, its options are its own */

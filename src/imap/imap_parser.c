@@ -37,13 +37,17 @@ struct imap_parser {
 	size_t total;
 	enum imap_parser_failure failure;
 	struct imap_command cmd;
-	char error[160];
+	char *error; /* PARSER_ERROR_SIZE, allocated by fail() until reset */
 };
 
-/* An idle session holds no argument room and no string buffer: the
- * arrays (up to max_args), the list stack and the strings are allocated
- * as a command needs them and given back at each reset, so thousands of
- * idle connections (an IDLE command has no arguments) cost the struct. */
+/* the longest message with its line and column */
+#define PARSER_ERROR_SIZE 160
+
+/* An idle session holds no argument room, no string buffer and no error
+ * text: the arrays (up to max_args), the list stack, the strings and the
+ * error message are allocated as a command needs them and given back at
+ * each reset, so thousands of idle connections (an IDLE command has no
+ * arguments) cost the struct. */
 /* 4: what SELECT, FETCH n (FLAGS) need; 48 bytes each */
 #define PARSER_INITIAL_ARGS 4
 
@@ -53,6 +57,8 @@ static void parser_release(struct imap_parser *p)
 	free(p->args);
 	free(p->offs);
 	free(p->stack);
+	free(p->error);
+	p->error = NULL;
 	p->args = NULL;
 	p->offs = NULL;
 	p->stack = NULL;
@@ -92,7 +98,6 @@ void imap_parser_reset(struct imap_parser *p)
 	p->total = 0;
 	p->failure = IMAP_PARSER_FAIL_NONE;
 	memset(&p->cmd, 0, sizeof(p->cmd));
-	p->error[0] = '\0';
 }
 
 static int fail(struct imap_parser *p, size_t pos, const char *what,
@@ -100,7 +105,9 @@ static int fail(struct imap_parser *p, size_t pos, const char *what,
 {
 	if (p->failure == IMAP_PARSER_FAIL_NONE)
 		p->failure = IMAP_PARSER_FAIL_BAD;
-	snprintf(p->error, sizeof(p->error), "%s (line %u, column %zu)",
+	if (p->error == NULL)
+		p->error = xmalloc(PARSER_ERROR_SIZE);
+	snprintf(p->error, PARSER_ERROR_SIZE, "%s (line %u, column %zu)",
 		 what, p->line_no, pos + 1);
 	*error_r = p->error;
 	return -1;
@@ -431,5 +438,6 @@ enum imap_parser_failure imap_parser_failure(const struct imap_parser *p)
 size_t imap_parser_memory(const struct imap_parser *p)
 {
 	return p->cap * (sizeof(*p->args) + sizeof(*p->offs)) + p->data.cap +
-		(p->stack != NULL ? (p->limits.max_depth + 1) * sizeof(*p->stack) : 0);
+		(p->stack != NULL ? (p->limits.max_depth + 1) * sizeof(*p->stack) : 0) +
+		(p->error != NULL ? PARSER_ERROR_SIZE : 0);
 }

@@ -76,10 +76,8 @@ void conn_tls_start(struct conn *conn, struct tls_ctx *tls)
 		return;
 	}
 	SSL_set_fd(conn->ssl, conn->fd);
-	if (conn->client == NULL) {
-		SSL_set_app_data(conn->ssl, (void *)conn->set.alpn);
+	if (conn->client == NULL)
 		SSL_set_accept_state(conn->ssl);
-	}
 	conn->state = CONN_HANDSHAKE;
 	conn->handshake_to = timeout_add(conn->loop, conn->set.handshake_timeout_ms,
 					 conn_on_handshake_timeout, conn);
@@ -88,7 +86,10 @@ void conn_tls_start(struct conn *conn, struct tls_ctx *tls)
 void conn_tls_handshake(struct conn *conn)
 {
 	ERR_clear_error();
+	/* the server's ALPN answer (tls.c), without ex_data on the SSL */
+	tls_alpn_expect(conn->client == NULL ? conn->set.alpn : NULL);
 	int r = SSL_do_handshake(conn->ssl);
+	tls_alpn_expect(NULL);
 	if (r == 1) {
 		conn->state = CONN_TLS;
 		conn->stream = &conn_stream_tls;

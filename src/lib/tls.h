@@ -24,6 +24,9 @@ int tls_check(const char *cert_file, const char *key_file, const char *data_dir,
 	      const char *hostname, const char **note_r, const char **error_r);
 int tls_ctx_reload(struct tls_ctx *ctx, const char **error_r);
 void tls_ctx_destroy(struct tls_ctx **ctx);
+/* The ALPN protocol ("imap", ...) the server handshake steps this thread
+ * runs next must see, NULL after them (none: ALPN is not answered). */
+void tls_alpn_expect(const char *proto);
 /* The OpenSSL SSL_CTX*, for conn.c */
 void *tls_ctx_ssl_ctx(struct tls_ctx *ctx);
 

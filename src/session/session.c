@@ -29,7 +29,7 @@ void session_init(struct session *s, const struct session_env *env,
 	snprintf(s->sid, sizeof(s->sid), "%s", env->new_id(env->ctx));
 	s->conn = conn_create(env->loop, fd, set->conn,
 			      set->implicit_tls ? env->tls : NULL, set->cb, set->ctx);
-	snprintf(s->peer_ip, sizeof(s->peer_ip), "%s", conn_peer_ip(s->conn));
+	s->peer_ip = conn_peer_ip(s->conn); /* not a second copy per session */
 	s->next = sessions;
 	if (sessions != NULL)
 		sessions->prev = s;
@@ -40,6 +40,9 @@ void session_deinit(struct session *s)
 {
 	timeout_remove(&s->login_to);
 	timeout_remove(&s->request_to);
+	char peer_ip[46]; /* s->peer_ip goes with the connection */
+	snprintf(peer_ip, sizeof(peer_ip), "%s", s->peer_ip);
+	s->peer_ip = NULL;
 	conn_destroy(&s->conn);
 	if (s->prev != NULL)
 		s->prev->next = s->next;
@@ -48,7 +51,7 @@ void session_deinit(struct session *s)
 	if (s->next != NULL)
 		s->next->prev = s->prev;
 	s->prev = s->next = NULL;
-	s->env->ended(s->env->ctx, s->peer_ip);
+	s->env->ended(s->env->ctx, peer_ip);
 	pool_destroy(&s->cmd_pool);
 	pool_destroy(&s->pool);
 }

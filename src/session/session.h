@@ -87,7 +87,7 @@ struct session {
 	struct conn *conn;
 	enum service service;
 	char sid[16];     /* worker ids are at most 13 base-36 digits */
-	char peer_ip[46];
+	const char *peer_ip; /* the connection's own copy (conn_peer_ip) */
 	pool_t *pool;     /* until disconnect: per-session, fixed size */
 	pool_t *cmd_pool; /* emptied (no block kept) when each command ends */
 	unsigned jobs;    /* jobs and timers that point at this session */

@@ -142,6 +142,8 @@ static void test_init_fields(void **state)
 	harness_init(&h, 5000);
 	assert_string_equal(h.fs.base.sid, "S1");
 	assert_string_equal(h.fs.base.peer_ip, "192.0.2.7");
+	/* one copy per connection (issue 9 item 15): the connection's */
+	assert_ptr_equal(h.fs.base.peer_ip, conn_peer_ip(h.fs.base.conn));
 	assert_int_equal(h.fs.base.service, SERVICE_POP3);
 	harness_deinit(&h);
 	assert_int_equal(h.worker.ended, 1);

@@ -1,0 +1,44 @@
+/* tls_mem.h: OpenSSL's record-sized blocks kept out of the main heap.
+ *
+ * tls_mem_init() installs allocation hooks with CRYPTO_set_mem_functions;
+ * it must run before anything else calls OpenSSL (first thing in main).
+ * A request of TLS_MEM_BIG_MIN bytes or more (the record buffers and the
+ * handshake's message buffer, ~16-22 KiB) is served from a pool of
+ * fixed-size slots in one mmap'd region of its own; every smaller one is
+ * plain malloc. OpenSSL frees its record buffers between records
+ * (SSL_MODE_RELEASE_BUFFERS) and its handshake buffer after the
+ * handshake: in the main heap those blocks left holes between the small
+ * long-lived objects of the connections whose handshakes overlapped them.
+ * The pool keeps a bounded number of free slots resident and gives the
+ * pages of the others back (MADV_DONTNEED). Thread-safe (one mutex); a
+ * block may be freed by another thread than the one that got it.
+ *
+ * Off (OpenSSL keeps plain malloc) under AddressSanitizer, so that ASan
+ * sees every block, and when tls_mem_init() is not called (unit tests).
+ * Blocks OpenSSL hands out must be freed with OPENSSL_free, as OpenSSL
+ * requires anyway: free() on a pool block is undefined. */
+#ifndef POSTEL_TLS_MEM_H
+#define POSTEL_TLS_MEM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* smallest request served from the pool: a TLS record's plaintext */
+#define TLS_MEM_BIG_MIN 16384
+
+struct tls_mem_stats {
+	unsigned slots_used;    /* slots handed out now */
+	unsigned slots_hot;     /* free slots kept resident */
+	unsigned long served;   /* big requests served from the pool, ever */
+	unsigned long fallback; /* big requests the full pool left to malloc */
+};
+
+/* 0 when installed (or off under ASan: then enabled_r false); -1 when
+ * OpenSSL had already allocated (too late). */
+int tls_mem_init(bool *enabled_r);
+bool tls_mem_enabled(void);
+/* whether p lies in the pool's region */
+bool tls_mem_owns(const void *p);
+void tls_mem_get_stats(struct tls_mem_stats *stats_r);
+
+#endif
