@@ -15,13 +15,13 @@
  * describe one and the same message and RFC822.SIZE == len(BODY[]).
  * Only the top-level header is downgraded (an 8-bit header of an
  * enclosed message/global stays as it is). The fast path: a request
- * that shows nothing of the header or size (FLAGS, UID, ...) costs
- * nothing; otherwise the cached structure's MIME_PART_HDR_8BIT says
- * whether anything is to be done, without reading the message (for
- * FETCH 1:* (FLAGS RFC822.SIZE), which needs no tree otherwise, that is
- * one structure row a message: 62 ms against 44 ms for 400 cached
- * messages; the first time, each message is parsed once). A header
- * larger than IMAP_FETCH_HEADER_MAX is served as stored (logged).
+ * that shows nothing of the top-level header or size (FLAGS, UID,
+ * BODY[TEXT], BODY[1], BINARY[2], ...) costs nothing, and neither does
+ * a message whose row says its header is 7-bit (messages.hdr8bit,
+ * schema 9, set at delivery): FETCH 1:* (FLAGS RFC822.SIZE) reads no
+ * structure row. A row that does not know (stored before schema 9)
+ * has its structure read once and the answer stored. A header larger
+ * than IMAP_FETCH_HEADER_MAX is served as stored (logged).
  * SEARCH LARGER/SMALLER still compare the stored size. */
 #include "imap_private.h"
 #include "imap/imap_fetch_render_private.h"
@@ -30,45 +30,67 @@
 #include "mime/mime_parser.h"
 #include "store/store_view.h"
 
+/* Whether an item shows the top-level header or counts its octets.
+ * Sections inside a part (BODY[1], BODY[1.MIME], BINARY[2], ...) and the
+ * body alone (BODY[TEXT], RFC822.TEXT) are the same octets in the
+ * synthetic message as in the stored one (only the top-level header is
+ * rewritten), so they cost no look at the header. */
+static bool att_shows_header(const struct imap_fetch_att *att)
+{
+	switch (att->item) {
+	case IMAP_FETCH_RFC822:
+	case IMAP_FETCH_RFC822_HEADER:
+	case IMAP_FETCH_RFC822_SIZE:
+	case IMAP_FETCH_ENVELOPE:
+	case IMAP_FETCH_BODY:
+	case IMAP_FETCH_BODYSTRUCTURE:
+		return true;
+	case IMAP_FETCH_BODY_SECTION:
+		return att->part_depth == 0 && att->text != IMAP_SECTION_TEXT;
+	case IMAP_FETCH_BINARY:
+	case IMAP_FETCH_BINARY_SIZE:
+		return att->part_depth == 0;
+	default:
+		return false;
+	}
+}
+
 static bool downgrade_wanted(const struct imap_session *s,
 			     const struct imap_fetch_request *req)
 {
 	if (s->utf8_accept)
 		return false; /* RFC 6855 3, RFC 9051 5.1: it reads UTF-8 */
-	for (unsigned i = 0; i < req->count; i++) {
-		switch (req->atts[i].item) {
-		case IMAP_FETCH_RFC822:
-		case IMAP_FETCH_RFC822_HEADER:
-		case IMAP_FETCH_RFC822_SIZE:
-		case IMAP_FETCH_RFC822_TEXT:
-		case IMAP_FETCH_ENVELOPE:
-		case IMAP_FETCH_BODY:
-		case IMAP_FETCH_BODYSTRUCTURE:
-		case IMAP_FETCH_BODY_SECTION:
-		case IMAP_FETCH_BINARY:
-		case IMAP_FETCH_BINARY_SIZE:
+	for (unsigned i = 0; i < req->count; i++)
+		if (att_shows_header(&req->atts[i]))
 			return true;
-		default:
-			break;
-		}
-	}
 	return false;
-}
-
-unsigned imap_fetch_downgrade_needs(const struct imap_session *s,
-				    const struct imap_fetch_request *req)
-{
-	/* the tree tells whether the header is 8-bit */
-	return downgrade_wanted(s, req) ? IMAP_FETCH_NEEDS_TREE : 0;
 }
 
 int imap_fetch_downgrade(const struct imap_session *s, const struct imap_fetch_request *req,
 			 struct store_view *view, uint32_t uid,
-			 struct store_message_info *info, struct mime_tree *tree,
-			 struct store_message_reader **reader, const char **error_r)
+			 struct store_message_info *info, struct mime_tree **treep,
+			 pool_t *pool, struct store_message_reader **reader,
+			 const char **error_r)
 {
-	if (tree == NULL || tree->count == 0 ||
-	    (tree->parts[0].flags & MIME_PART_HDR_8BIT) == 0 || !downgrade_wanted(s, req))
+	/* schema 9: the row says whether the header is 8-bit; a 7-bit one
+	 * (nearly all mail) costs nothing more */
+	if (info->hdr_8bit == 0 || !downgrade_wanted(s, req))
+		return 0;
+	if (*treep == NULL && store_view_message_structure(view, uid, pool, treep, error_r) < 0)
+		return -1;
+	struct mime_tree *tree = *treep;
+	if (tree == NULL || tree->count == 0)
+		return 0;
+	bool eight_bit = (tree->parts[0].flags & MIME_PART_HDR_8BIT) != 0;
+	if (info->hdr_8bit < 0) {
+		/* stored before schema 9: learnt now, kept for next time */
+		const char *serror;
+		if (store_view_message_set_hdr_8bit(view, uid, eight_bit, &serror) < 0)
+			log_warn("sid=%s event=hdr8bit_save_failed uid=%u error=%s",
+				 s->base.sid, uid, log_str(serror));
+		info->hdr_8bit = eight_bit;
+	}
+	if (!eight_bit)
 		return 0;
 	struct mime_part *root = &tree->parts[0];
 	if (*reader == NULL && (*reader = store_view_message_open(view, uid, error_r)) == NULL)

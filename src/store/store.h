@@ -106,6 +106,11 @@ struct store_message_info {
 	/* RFC 8474 5.2 THREADID: shared by the messages of a thread in
 	 * every mailbox of the user (store_thread.h) */
 	uint8_t threadid[STORE_GUID_SIZE];
+	/* RFC 6858 downgrade: the top-level header holds an octet >= 0x80
+	 * (1), does not (0), not known yet (-1: stored before schema 9, or
+	 * a header longer than the delivery keeps; store_view.h
+	 * store_view_message_set_hdr_8bit() records it once learnt) */
+	int8_t hdr_8bit;
 };
 
 /* Work done since the process started, over all handles: what tests

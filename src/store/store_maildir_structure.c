@@ -70,3 +70,18 @@ int maildir_message_set_structure(struct store *store,
 	return maildir_cache_write(store, addr, mailbox, uid, structure_write, &b,
 				   error_r);
 }
+
+static int hdr_8bit_write(struct store_index *idx, int64_t mailbox_id, uint32_t uid,
+			  const void *ctx, const char **error_r)
+{
+	return store_index_message_set_hdr_8bit(idx, mailbox_id, uid, *(const bool *)ctx,
+						error_r);
+}
+
+int maildir_message_set_hdr_8bit(struct store *store, const struct store_address *addr,
+				 const char *mailbox, uint32_t uid, bool eight_bit,
+				 const char **error_r)
+{
+	return maildir_cache_write(store, addr, mailbox, uid, hdr_8bit_write, &eight_bit,
+				   error_r);
+}

@@ -144,6 +144,12 @@ struct store_backend {
 				   const struct store_address *addr,
 				   const char *mailbox, uint32_t uid,
 				   const char *preview, const char **error_r);
+	/* schema 9 hdr8bit learnt late (store_view.h): best effort as
+	 * message_set_structure */
+	int (*message_set_hdr_8bit)(struct store *store,
+				    const struct store_address *addr,
+				    const char *mailbox, uint32_t uid,
+				    bool eight_bit, const char **error_r);
 	/* raise first_recent_uid to uidnext, *first_r: its value before */
 	int (*claim_recent)(struct store *store, const struct store_address *addr,
 			    const char *mailbox, uint32_t uidvalidity,

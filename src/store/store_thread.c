@@ -34,6 +34,14 @@ void store_thread_hdr_free(struct store_thread_hdr *h)
 	h->done = false;
 }
 
+bool store_thread_hdr_8bit(const struct store_thread_hdr *h)
+{
+	for (size_t i = 0; i < h->buf.len; i++)
+		if ((unsigned char)h->buf.data[i] >= 0x80)
+			return true;
+	return false;
+}
+
 int store_thread_index(const struct store_thread_hdr *h,
 		       struct store_index *idx, int64_t mailbox_id,
 		       uint32_t uid, const char **error_r)
@@ -50,5 +58,14 @@ int store_thread_index(const struct store_thread_hdr *h,
 	int ret = store_index_thread_assign(idx, mailbox_id, uid, ids.message_id,
 					    ids.refs, ids.count, subject, reply, error_r);
 	pool_destroy(&pool);
+	/* schema 9: whether the RFC 6858 downgrade has work to do, known
+	 * unless the header was cut at STORE_THREAD_HDR_MAX (then NULL:
+	 * learnt from the MIME structure on first need) */
+	const str_t *b = &h->buf;
+	bool cut = b->len >= STORE_THREAD_HDR_MAX &&
+		!(b->data[b->len - 1] == '\n' && (b->len == 1 || b->data[b->len - 2] == '\n'));
+	if (ret == 0 && !cut)
+		ret = store_index_message_set_hdr_8bit(idx, mailbox_id, uid,
+						       store_thread_hdr_8bit(h), error_r);
 	return ret;
 }

@@ -27,6 +27,9 @@ struct store_thread_hdr {
 void store_thread_hdr_feed(struct store_thread_hdr *h, const void *data,
 			   size_t len);
 void store_thread_hdr_free(struct store_thread_hdr *h);
+/* Whether the kept header holds an octet >= 0x80 (RFC 6532 header) */
+bool store_thread_hdr_8bit(const struct store_thread_hdr *h);
+/* ... and records the message's hdr8bit (schema 9) */
 int store_thread_index(const struct store_thread_hdr *h,
 		       struct store_index *idx, int64_t mailbox_id,
 		       uint32_t uid, const char **error_r);

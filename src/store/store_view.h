@@ -201,6 +201,11 @@ int store_view_message_preview(struct store_view *view, uint32_t uid,
 			       const char **error_r);
 int store_view_message_set_preview(struct store_view *view, uint32_t uid,
 				   const char *preview, const char **error_r);
+/* Record what store_message_info.hdr_8bit did not know yet (a message
+ * stored before schema 9), once learnt from its MIME structure; best
+ * effort as store_view_message_set_preview(). */
+int store_view_message_set_hdr_8bit(struct store_view *view, uint32_t uid,
+				    bool eight_bit, const char **error_r);
 
 enum store_flags_op {
 	STORE_FLAGS_ADD,
