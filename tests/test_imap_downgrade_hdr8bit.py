@@ -3,15 +3,18 @@ against the RFC. Schema 9 keeps messages.hdr8bit (set at delivery), so a
 legacy session's FETCH (FLAGS RFC822.SIZE) of 7-bit mail reads no MIME
 structure; a row stored before schema 9 (NULL) learns it on first need
 and keeps it; items that do not show the top-level header (BODY[TEXT],
-BODY[1], BINARY[1]) never ask. 8-bit MIME parameters come out as RFC 2231
+BODY[1], BINARY[1]) of parts away from 8-bit headers get the stored
+octets; body-part MIME headers and enclosed message/global headers are
+downgraded too, with BODYSTRUCTURE's sizes and lines. 8-bit MIME parameters come out as RFC 2231
 values, octets that are not UTF-8 as UNKNOWN-8BIT (RFC 1428 3)."""
 import contextlib
 import email
+import re
 import sqlite3
 
 from conftest import BOB
 from imap_helpers import login
-from test_imap_utf8_downgrade import fetch_one, fetch_size, user_with
+from test_imap_utf8_downgrade import decoded, fetch_one, fetch_size, header_value, user_with
 
 
 def index_rows(srv, user):
@@ -54,22 +57,61 @@ def test_delivery_records_hdr8bit_and_7bit_fetch_reads_no_structure(postel):
         c.logout()
 
 
-def test_old_row_learns_hdr8bit_on_first_need(postel):
-    user, pw, tok, msg = user_with(postel)
+def nested(tok):
+    """7-bit top-level header; part 2 has an 8-bit MIME header, part 3 is a
+    message/global whose own header is 8-bit (RFC 6532 3.7)."""
+    return (f"From: <{BOB}>\r\nSubject: nested {tok}\r\nMIME-Version: 1.0\r\n"
+            "Content-Type: multipart/mixed; boundary=b1\r\n\r\n"
+            "--b1\r\nContent-Type: text/plain\r\n\r\nfirst part\r\n"
+            "--b1\r\nContent-Type: text/plain; name=\"fürth.txt\"\r\n"
+            "Content-Description: Grüße\r\n\r\nsecond\r\n"
+            "--b1\r\nContent-Type: message/global\r\n\r\n"
+            f"From: Jörg <joerg@example.com>\r\nSubject: innen ✓ {tok}\r\n\r\n"
+            "inner body\r\nline two\r\n"
+            "--b1--\r\n").encode()
+
+
+def test_body_part_and_enclosed_message_headers_downgraded(postel):
+    user, pw, tok, msg = user_with(postel, nested)
+    assert index_rows(postel, user)[0][1] == 1  # a part header is 8-bit
     index_exec(postel, user, "UPDATE messages SET hdr8bit = NULL")
-    assert index_rows(postel, user)[0][1] is None
     c = login(postel, user, pw)
     try:
         c.select("INBOX")
-        # items inside the body do not look at the top-level header
-        fetch_one(c, "(BODY.PEEK[TEXT])")
-        fetch_one(c, "(BODY.PEEK[1])")
-        fetch_one(c, "(BINARY.PEEK[1])")
+        # FLAGS looks at no header: nothing is learnt
+        typ, data = c.fetch("1", "(FLAGS UID)")
+        assert typ == "OK", data
         assert index_rows(postel, user)[0][1] is None
+        # a leaf part away from every 8-bit header: the stored octets
+        assert fetch_one(c, "(BODY.PEEK[1])") == b"first part"
         whole = fetch_one(c, "(BODY.PEEK[])")
-        assert max(whole.partition(b"\r\n\r\n")[0]) < 0x80
+        assert max(whole) < 0x80, whole
         assert index_rows(postel, user)[0][1] == 1
         assert fetch_size(c) == len(whole)
+        hdr, sep, text = whole.partition(b"\r\n\r\n")
+        # BODY[TEXT] holds the part headers: the synthetic message's
+        assert fetch_one(c, "(BODY.PEEK[TEXT])") == text
+        assert fetch_one(c, "(RFC822.TEXT)") == text
+        mime2 = fetch_one(c, "(BODY.PEEK[2.MIME])")
+        assert b"name*0*=UTF-8''f%C3%BCrth.txt" in mime2, mime2
+        assert decoded(header_value(mime2, "Content-Description")) == "Grüße"
+        assert fetch_one(c, "(BODY.PEEK[2])") == b"second"
+        inner = fetch_one(c, "(BODY.PEEK[3])")
+        assert inner in whole and max(inner) < 0x80, inner
+        ihdr = fetch_one(c, "(BODY.PEEK[3.HEADER])")
+        assert inner.startswith(ihdr)
+        assert decoded(header_value(ihdr, "Subject")) == f"innen ✓ {tok}"
+        assert decoded(header_value(ihdr, "From")) == "Jörg <joerg@example.com>"
+        assert fetch_one(c, "(BODY.PEEK[3.TEXT])") == b"inner body\r\nline two"
+        # BODYSTRUCTURE: part 3's size and lines are the synthetic ones
+        typ, data = c.fetch("1", "(BODYSTRUCTURE)")
+        flat = b"".join(p if isinstance(p, bytes) else b"".join(p) for p in data)
+        assert max(flat) < 0x80, flat
+        m = re.search(rb'"message" "global" NIL NIL NIL "7bit" (\d+) \(.*\) (\d+) NIL NIL NIL NIL\) "mixed"',
+                      flat, re.I)
+        assert m, flat
+        assert int(m.group(1)) == len(inner), (m.group(1), len(inner))
+        assert int(m.group(2)) == inner.count(b"\n"), flat
     finally:
         c.logout()
 

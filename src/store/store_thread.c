@@ -4,12 +4,16 @@
 #include "mime/mime_references.h"
 
 #include <string.h>
+#include <strings.h>
 
 void store_thread_hdr_feed(struct store_thread_hdr *h, const void *data,
 			   size_t len)
 {
-	if (h->done)
+	if (h->done) {
+		for (size_t i = 0; i < len && !h->body_8bit; i++)
+			h->body_8bit = ((const unsigned char *)data)[i] >= 0x80;
 		return;
+	}
 	size_t room = STORE_THREAD_HDR_MAX - h->buf.len;
 	size_t old = h->buf.len;
 	str_append(&h->buf, data, len < room ? len : room);
@@ -21,6 +25,9 @@ void store_thread_hdr_feed(struct store_thread_hdr *h, const void *data,
 		    (i == 0 || h->buf.data[i - 1] == '\n')) {
 			h->buf.len = i + 1;
 			h->done = true;
+			size_t used = i + 1 - old;
+			if (used < len)
+				store_thread_hdr_feed(h, (const char *)data + used, len - used);
 			return;
 		}
 	}
@@ -39,7 +46,18 @@ bool store_thread_hdr_8bit(const struct store_thread_hdr *h)
 	for (size_t i = 0; i < h->buf.len; i++)
 		if ((unsigned char)h->buf.data[i] >= 0x80)
 			return true;
-	return false;
+	if (!h->body_8bit)
+		return false;
+	const char *value;
+	size_t len;
+	if (!mime_header_find(h->buf.data, h->buf.len, "Content-Type", &value, &len))
+		return false;
+	while (len > 0 && (*value == ' ' || *value == '\t')) {
+		value++;
+		len--;
+	}
+	return (len >= 9 && strncasecmp(value, "multipart", 9) == 0) ||
+	       (len >= 7 && strncasecmp(value, "message", 7) == 0);
 }
 
 int store_thread_index(const struct store_thread_hdr *h,

@@ -206,6 +206,11 @@ static void test_hdr8bit_at_delivery_migration_and_set(void **state)
 	store_view_close(&f->view);
 	uint32_t body8 = deliver(f, "Subject: s\n\nk\xc3\xb6ln\n");
 	assert_int_equal(hdr_8bit_of(f, body8), 0);
+	/* a 7-bit top-level header over an 8-bit MIME part header */
+	store_view_close(&f->view);
+	uint32_t part8 = deliver(f, "Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+				 "Content-Type: text/plain; name=\"\xc3\xa9\"\n\nx\n--b--\n");
+	assert_int_equal(hdr_8bit_of(f, part8), 1);
 	struct store_copy_result res;
 	assert_int_equal(store_view_copy(f->view, &eight, 1, "Archive", false,
 					 pool_temp(), &res, &error), 0);
@@ -216,7 +221,7 @@ static void test_hdr8bit_at_delivery_migration_and_set(void **state)
 	assert_int_equal(sqlite3_open(t_printf("%s/mail/example.org/hugo/postel-index.sqlite",
 					       f->dir), &db), SQLITE_OK);
 	assert_int_equal(test_store_sql_int(db, "SELECT count(*) FROM messages"
-						" WHERE hdr8bit = 1"), 2); /* the copy too */
+						" WHERE hdr8bit = 1"), 3); /* the copy too */
 	test_store_sql_exec(db, "ALTER TABLE messages DROP COLUMN hdr8bit;"
 			    "PRAGMA user_version = 8;");
 	sqlite3_close(db);
