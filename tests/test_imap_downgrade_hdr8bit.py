@@ -9,11 +9,13 @@ downgraded too, with BODYSTRUCTURE's sizes and lines. 8-bit MIME parameters come
 values, octets that are not UTF-8 as UNKNOWN-8BIT (RFC 1428 3)."""
 import contextlib
 import email
+import poplib
 import re
 import sqlite3
 
-from conftest import BOB
+from conftest import BOB, client_tls_context, scaled
 from imap_helpers import login
+from pop3_helpers import login as pop3_login
 from test_imap_utf8_downgrade import decoded, fetch_one, fetch_size, header_value, user_with
 
 
@@ -143,3 +145,46 @@ def test_mime_parameters_and_latin1_downgraded(postel):
         assert fetch_size(c) == len(whole)
     finally:
         c.logout()
+
+
+def retr(p, n):
+    resp, lines, _ = p.retr(n)
+    return resp, b"\r\n".join(lines) + b"\r\n"
+
+
+def test_pop3_list_stat_agree_with_retr_without_utf8(postel):
+    """RFC 1939 5: LIST gives the exact size; without UTF8 RETR sends the
+    RFC 6858 message (RFC 6856 2), so LIST and STAT give its size. A row
+    stored before schema 9 learns it at its first RETR."""
+    user, pw, tok, msg = user_with(postel, nested)
+    from test_imap_utf8_downgrade import deliver_utf8, utf8_message
+    deliver_utf8(postel, user, utf8_message(tok))
+    index_exec(postel, user, "UPDATE messages SET hdr8bit = NULL WHERE uid = 2")
+    p = pop3_login(postel, user, pw)
+    try:
+        sizes = {int(n): int(sz) for n, sz in (ln.split() for ln in p.list()[1])}
+        resp, whole = retr(p, 1)
+        assert max(whole) < 0x80, whole
+        assert int(resp.split()[1]) == len(whole) == sizes[1], (resp, sizes)
+        # the old row: RETR is exact, LIST follows it from then on
+        resp, whole2 = retr(p, 2)
+        assert max(whole2.partition(b"\r\n\r\n")[0]) < 0x80
+        assert int(resp.split()[1]) == len(whole2)
+        assert p.list(2).split()[2] == str(len(whole2)).encode()
+        count, octets = p.stat()
+        assert (count, octets) == (2, len(whole) + len(whole2))
+    finally:
+        p.quit()
+    assert index_rows(postel, user)[1][1] == 1
+    # with UTF8 the stored message and its stored size
+    p = poplib.POP3("127.0.0.1", postel.pop3_port, timeout=scaled(10))
+    try:
+        p.stls(client_tls_context())
+        assert p._shortcmd("UTF8").startswith(b"+OK")
+        p.user(user)
+        p.pass_(pw)
+        resp, stored = retr(p, 1)
+        assert stored.endswith(msg)
+        assert p.list(1).split()[2] == str(len(stored)).encode()
+    finally:
+        p.quit()
