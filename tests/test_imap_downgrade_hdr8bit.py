@@ -188,3 +188,33 @@ def test_pop3_list_stat_agree_with_retr_without_utf8(postel):
         assert p.list(1).split()[2] == str(len(stored)).encode()
     finally:
         p.quit()
+
+
+def test_search_larger_smaller_use_the_synthetic_size(postel):
+    """RFC 9051 6.4.4 LARGER/SMALLER compare RFC822.SIZE: in a session
+    without UTF8=ACCEPT that of the RFC 6858 message FETCH shows."""
+    user, pw, tok, msg = user_with(postel)
+    c = login(postel, user, pw)
+    try:
+        typ, _ = c._simple_command("ENABLE", "UTF8=ACCEPT")
+        assert typ == "OK"
+        c.select("INBOX")
+        stored = fetch_size(c)
+        typ, data = c.search(None, "LARGER", str(stored - 1))
+        assert data[0].split() == [b"1"]
+        typ, data = c.search(None, "LARGER", str(stored))
+        assert data[0].split() == []
+    finally:
+        c.logout()
+    c = login(postel, user, pw)
+    try:
+        c.select("INBOX")
+        size = fetch_size(c)
+        assert size != stored  # encoded words are longer than the UTF-8
+        for key, n, want in (("LARGER", size - 1, [b"1"]), ("LARGER", size, []),
+                             ("SMALLER", size + 1, [b"1"]), ("SMALLER", size, [])):
+            typ, data = c.search(None, key, str(n))
+            assert typ == "OK", data
+            assert data[0].split() == want, (key, n, size, stored, data)
+    finally:
+        c.logout()
