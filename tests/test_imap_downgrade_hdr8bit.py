@@ -218,3 +218,48 @@ def test_search_larger_smaller_use_the_synthetic_size(postel):
             assert data[0].split() == want, (key, n, size, stored, data)
     finally:
         c.logout()
+
+
+def threadids(c):
+    typ, data = c.fetch("1:*", "(THREADID)")
+    assert typ == "OK", data
+    return [re.search(rb"THREADID \(([^)]*)\)", d).group(1) for d in data]
+
+
+def test_thread_backfills_subject_keys_of_old_mail(postel):
+    """Mail stored before session 7 has no " subject" keys in msgids: a
+    reply that names no known message-id could not join its root's thread
+    by base subject (RFC 5256 4 step 6). The first THREAD in the mailbox
+    gives the roots their keys (off the loop, once: mailboxes.thread_keys),
+    without any migration reading every message."""
+    user, pw, tok, _ = user_with(postel, lambda tok: (
+        f"From: <{BOB}>\r\nSubject: plan {tok}\r\nMessage-ID: <root-{tok}@x.example>\r\n"
+        "\r\nroot\r\n").encode())
+    # as an index of session 6 would be: no subject keys, not backfilled
+    index_exec(postel, user, "DELETE FROM msgids WHERE msgid LIKE ' subject %'")
+    index_exec(postel, user, "UPDATE mailboxes SET thread_keys = 0")
+    c = login(postel, user, pw)
+    try:
+        c.select("INBOX")
+        typ, data = c._simple_command("THREAD", "REFERENCES", "UTF-8", "ALL")
+        assert typ == "OK", data
+    finally:
+        c.logout()
+    local, domain = user.split("@")
+    db = postel.datadir / "mail" / domain / local / "postel-index.sqlite"
+    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as con:
+        keys = con.execute("SELECT count(*) FROM msgids WHERE msgid LIKE ' subject %'"
+                           ).fetchone()[0]
+        done = con.execute("SELECT thread_keys FROM mailboxes WHERE name = 'INBOX'"
+                           ).fetchone()[0]
+    assert (keys, done) == (1, 1)
+    from test_imap_utf8_downgrade import deliver_utf8
+    deliver_utf8(postel, user, (f"From: <{BOB}>\r\nSubject: Re: plan {tok}\r\n"
+                                "\r\nreply naming no id\r\n").encode())
+    c = login(postel, user, pw)
+    try:
+        c.select("INBOX")
+        ids = threadids(c)
+        assert len(ids) == 2 and ids[0] == ids[1], ids
+    finally:
+        c.logout()

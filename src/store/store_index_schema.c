@@ -23,7 +23,9 @@
  *    row, so one EXPUNGE of 500 messages raises HIGHESTMODSEQ by one
  * 9: messages.hdr8bit, set at delivery (store_thread.c): whether the
  *    top-level header is 8-bit, so a legacy session's FETCH knows
- *    without the MIME structure that no RFC 6858 downgrade is due */
+ *    without the MIME structure that no RFC 6858 downgrade is due;
+ *    mailboxes.thread_keys (the subject keys of mail stored before
+ *    session 7, store_thread_backfill.c) */
 
 /* The keywords of a flag text (system flags start with '\', which no
  * keyword holds, nor '"': store_keyword_check()), as rows of json_each:
@@ -50,9 +52,12 @@
 	"  WHERE id = old.mailbox_id; END;"
 
 /* What version 9 adds to version 8: a nullable column; no row is read
- * or rewritten (NULL: not known, learnt on first need). */
+ * or rewritten (NULL: not known, learnt on first need); and
+ * mailboxes.thread_keys, 0 until the first THREAD in the mailbox has
+ * given its thread roots their subject keys (store_thread_backfill.c). */
 #define STORE_INDEX_V9 \
 	"ALTER TABLE messages ADD COLUMN hdr8bit INTEGER;" \
+	"ALTER TABLE mailboxes ADD COLUMN thread_keys INTEGER NOT NULL DEFAULT 0;" \
 	"PRAGMA user_version=9;"
 
 /* What version 8 changes in version 7: the expunge trigger only. Existing

@@ -482,6 +482,7 @@ const struct store_backend store_backend_maildir = {
 	.message_preview = maildir_message_preview,
 	.message_set_preview = maildir_message_set_preview,
 	.message_set_hdr_8bit = maildir_message_set_hdr_8bit,
+	.thread_backfill = maildir_thread_backfill,
 	.set_flags = maildir_set_flags,
 	.copy = maildir_copy,
 	.claim_recent = maildir_claim_recent,

@@ -221,6 +221,11 @@ int store_view_message_downgraded_size(struct store_view *view, uint32_t uid,
 				       struct store_message_info *info,
 				       const char **error_r);
 
+/* store_thread_backfill.c: give the thread roots of the view's mailbox
+ * stored before session 7 their subject keys (once per mailbox; see
+ * there). On the user's lane: it reads message files. */
+int store_view_thread_backfill(struct store_view *view, const char **error_r);
+
 /* Record what store_message_info.hdr_8bit did not know yet (a message
  * stored before schema 9), once learnt from its MIME structure; best
  * effort as store_view_message_set_preview(). */

@@ -42,6 +42,7 @@ static int teardown(void **state)
 	"ALTER TABLE messages DROP COLUMN threadid;" \
 	"ALTER TABLE messages DROP COLUMN preview;" \
 	"ALTER TABLE messages DROP COLUMN hdr8bit;" \
+	"ALTER TABLE mailboxes DROP COLUMN thread_keys;" \
 	"PRAGMA user_version = 6;"
 
 static void test_migration_from_6(void **state)

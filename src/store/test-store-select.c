@@ -77,6 +77,7 @@ static void test_migration_from_5(void **state)
 		 "ALTER TABLE messages DROP COLUMN threadid;"
 		 "ALTER TABLE messages DROP COLUMN preview;"
 		 "ALTER TABLE messages DROP COLUMN hdr8bit;"
+		 "ALTER TABLE mailboxes DROP COLUMN thread_keys;"
 		 "PRAGMA user_version = 5;");
 	assert_int_equal(test_store_sql_int(db, "SELECT count(*) FROM keywords"), 0);
 	sqlite3_close(db);
