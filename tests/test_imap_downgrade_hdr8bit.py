@@ -9,14 +9,15 @@ downgraded too, with BODYSTRUCTURE's sizes and lines. 8-bit MIME parameters come
 values, octets that are not UTF-8 as UNKNOWN-8BIT (RFC 1428 3)."""
 import contextlib
 import email
-import poplib
 import re
 import sqlite3
 
-from conftest import BOB, client_tls_context, scaled
+from conftest import BOB
 from imap_helpers import login
 from pop3_helpers import login as pop3_login
-from test_imap_utf8_downgrade import decoded, fetch_one, fetch_size, header_value, user_with
+from test_imap_utf8_downgrade import (decoded, deliver_utf8, fetch_one, fetch_size,
+                                     header_value, pop3_utf8_login, user_with,
+                                     utf8_accept_login, utf8_message)
 
 
 def index_rows(srv, user):
@@ -42,7 +43,6 @@ def plain(tok):
 def test_delivery_records_hdr8bit_and_7bit_fetch_reads_no_structure(postel):
     user, pw, tok, msg = user_with(postel, plain)
     # the same user gets an 8-bit header too
-    from test_imap_utf8_downgrade import deliver_utf8, utf8_message
     deliver_utf8(postel, user, utf8_message(tok))
     assert [r[:2] for r in index_rows(postel, user)] == [(1, 0), (2, 1)]
     c = login(postel, user, pw)
@@ -157,7 +157,6 @@ def test_pop3_list_stat_agree_with_retr_without_utf8(postel):
     RFC 6858 message (RFC 6856 2), so LIST and STAT give its size. A row
     stored before schema 9 learns it at its first RETR."""
     user, pw, tok, msg = user_with(postel, nested)
-    from test_imap_utf8_downgrade import deliver_utf8, utf8_message
     deliver_utf8(postel, user, utf8_message(tok))
     index_exec(postel, user, "UPDATE messages SET hdr8bit = NULL WHERE uid = 2")
     p = pop3_login(postel, user, pw)
@@ -177,12 +176,8 @@ def test_pop3_list_stat_agree_with_retr_without_utf8(postel):
         p.quit()
     assert index_rows(postel, user)[1][1] == 1
     # with UTF8 the stored message and its stored size
-    p = poplib.POP3("127.0.0.1", postel.pop3_port, timeout=scaled(10))
+    p = pop3_utf8_login(postel, user, pw)
     try:
-        p.stls(client_tls_context())
-        assert p._shortcmd("UTF8").startswith(b"+OK")
-        p.user(user)
-        p.pass_(pw)
         resp, stored = retr(p, 1)
         assert stored.endswith(msg)
         assert p.list(1).split()[2] == str(len(stored)).encode()
@@ -194,11 +189,8 @@ def test_search_larger_smaller_use_the_synthetic_size(postel):
     """RFC 9051 6.4.4 LARGER/SMALLER compare RFC822.SIZE: in a session
     without UTF8=ACCEPT that of the RFC 6858 message FETCH shows."""
     user, pw, tok, msg = user_with(postel)
-    c = login(postel, user, pw)
+    c = utf8_accept_login(postel, user, pw)
     try:
-        typ, _ = c._simple_command("ENABLE", "UTF8=ACCEPT")
-        assert typ == "OK"
-        c.select("INBOX")
         stored = fetch_size(c)
         typ, data = c.search(None, "LARGER", str(stored - 1))
         assert data[0].split() == [b"1"]
@@ -253,7 +245,6 @@ def test_thread_backfills_subject_keys_of_old_mail(postel):
         done = con.execute("SELECT thread_keys FROM mailboxes WHERE name = 'INBOX'"
                            ).fetchone()[0]
     assert (keys, done) == (1, 1)
-    from test_imap_utf8_downgrade import deliver_utf8
     deliver_utf8(postel, user, (f"From: <{BOB}>\r\nSubject: Re: plan {tok}\r\n"
                                 "\r\nreply naming no id\r\n").encode())
     c = login(postel, user, pw)

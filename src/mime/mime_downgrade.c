@@ -18,7 +18,7 @@
 /* fold before a word when less than this much payload fits */
 #define EW_MIN_PAYLOAD 12
 
-static bool has_8bit(const char *s, size_t len)
+bool mime_downgrade_8bit(const char *s, size_t len)
 {
 	for (size_t i = 0; i < len; i++)
 		if ((unsigned char)s[i] >= 0x80)
@@ -180,7 +180,7 @@ static void append_quoted(const char *s, str_t *out, size_t *col)
 static void append_phrase(const char *name, const char *eol, size_t *col, str_t *out)
 {
 	size_t len = strlen(name);
-	if (has_8bit(name, len)) {
+	if (mime_downgrade_8bit(name, len)) {
 		mime_downgrade_encode_words(name, len, eol, col, out);
 		return;
 	}
@@ -197,9 +197,9 @@ static void append_phrase(const char *name, const char *eol, size_t *col, str_t 
 
 static bool address_8bit(const struct mime_address *a)
 {
-	return (a->mailbox != NULL && has_8bit(a->mailbox, strlen(a->mailbox))) ||
-	       (a->host != NULL && has_8bit(a->host, strlen(a->host))) ||
-	       (a->adl != NULL && has_8bit(a->adl, strlen(a->adl)));
+	return (a->mailbox != NULL && mime_downgrade_8bit(a->mailbox, strlen(a->mailbox))) ||
+	       (a->host != NULL && mime_downgrade_8bit(a->host, strlen(a->host))) ||
+	       (a->adl != NULL && mime_downgrade_8bit(a->adl, strlen(a->adl)));
 }
 
 static void append_mailbox(const struct mime_address *a, const char *eol,
@@ -382,7 +382,7 @@ static size_t field_span(const char *hdr, size_t len, size_t pos)
 
 bool mime_downgrade_header(const char *hdr, size_t len, str_t *out)
 {
-	if (!has_8bit(hdr, len))
+	if (!mime_downgrade_8bit(hdr, len))
 		return false;
 	const char *lf = memchr(hdr, '\n', len);
 	const char *eol = lf != NULL && lf > hdr && lf[-1] == '\r' ? "\r\n" : "\n";
@@ -391,7 +391,7 @@ bool mime_downgrade_header(const char *hdr, size_t len, str_t *out)
 		size_t n = field_span(hdr, len, pos);
 		const char *f = hdr + pos;
 		pos += n;
-		if (!has_8bit(f, n)) {
+		if (!mime_downgrade_8bit(f, n)) {
 			str_append(out, f, n);
 			continue;
 		}
@@ -401,7 +401,7 @@ bool mime_downgrade_header(const char *hdr, size_t len, str_t *out)
 			name_len--;
 		/* 8-bit junk that is no field (or an 8-bit name) has no
 		 * 7-bit form: left out */
-		if (name_len == 0 || has_8bit(f, name_len) || f[0] == ' ' || f[0] == '\t')
+		if (name_len == 0 || mime_downgrade_8bit(f, name_len) || f[0] == ' ' || f[0] == '\t')
 			continue;
 		downgrade_field(f, name_len, colon + 1, n - (size_t)(colon + 1 - f), eol, out);
 	}

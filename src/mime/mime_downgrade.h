@@ -47,6 +47,9 @@ bool mime_downgrade_header(const char *hdr, size_t len, str_t *out);
 void mime_downgrade_encode_words(const char *s, size_t len, const char *eol,
 				 size_t *col, str_t *out);
 
+/* Whether s[0..len) holds an octet >= 0x80. */
+bool mime_downgrade_8bit(const char *s, size_t len);
+
 /* RFC 3629 4 well-formed UTF-8 (no overlong forms or surrogates). */
 bool mime_downgrade_utf8_valid(const char *s, size_t len);
 

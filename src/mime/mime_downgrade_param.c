@@ -18,14 +18,6 @@
 /* octets of encoded value per continuation (3 per 8-bit octet) */
 #define PARAM_CHUNK 48
 
-static bool has_8bit(const char *s, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		if ((unsigned char)s[i] >= 0x80)
-			return true;
-	return false;
-}
-
 /* RFC 2231 7 attribute-char: what an extended value leaves unencoded */
 static bool attr_char(unsigned char c)
 {
@@ -124,7 +116,7 @@ bool mime_downgrade_params(const char *v, size_t len, const char *eol,
 {
 	size_t end = value_end(v, len, 0);
 	size_t tok_end = trim_end(v, 0, end);
-	if (has_8bit(v, tok_end))
+	if (mime_downgrade_8bit(v, tok_end))
 		return false;
 	str_appendc(out, ' ');
 	str_append(out, v, tok_end);
@@ -140,9 +132,9 @@ bool mime_downgrade_params(const char *v, size_t len, const char *eol,
 		const char *eq = memchr(v + i, '=', pe - i);
 		if (pe == i) {
 			/* an empty parameter (a trailing ';'): dropped */
-		} else if (!has_8bit(v + i, pe - i)) {
+		} else if (!mime_downgrade_8bit(v + i, pe - i)) {
 			append_item(v + i, pe - i, eol, col, out);
-		} else if (eq != NULL && !has_8bit(v + i, (size_t)(eq - (v + i)))) {
+		} else if (eq != NULL && !mime_downgrade_8bit(v + i, (size_t)(eq - (v + i)))) {
 			size_t attr_len = trim_end(v, i, (size_t)(eq - v)) - i;
 			/* an attribute that says it is extended is encoded anew */
 			while (attr_len > 0 && v[i + attr_len - 1] == '*')
