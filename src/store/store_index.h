@@ -233,9 +233,10 @@ int store_index_message_set_structure(struct store_index *idx,
 int store_index_message_set_hdr_8bit(struct store_index *idx, int64_t mailbox_id,
 				     uint32_t uid, bool eight_bit, const char **error_r);
 /* store_index_objectid.c, schema 9 (store_thread_backfill.c): the
- * thread roots of a mailbox whose thread_keys is 0 (none once it is 1),
- * ascending (pool); within a transaction: record a root's base subject
- * key (as a delivery does), and mark the mailbox done. */
+ * thread roots of a mailbox whose thread_keys is 0, ascending (pool);
+ * 1 (none listed) when it is 1 already; within a transaction: record a
+ * root's base subject key (as a delivery does), and mark the mailbox
+ * done. */
 int store_index_thread_unkeyed(struct store_index *idx, int64_t mailbox_id, pool_t *pool,
 			       uint32_t **uids_r, unsigned *count_r, const char **error_r);
 int store_index_thread_subject(struct store_index *idx, int64_t mailbox_id, uint32_t uid,

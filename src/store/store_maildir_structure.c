@@ -105,6 +105,11 @@ int maildir_thread_backfill(struct store *store, const struct store_address *add
 	uint32_t *uids;
 	unsigned count;
 	int ret = store_index_thread_unkeyed(user->index, mb.id, pool, &uids, &count, error_r);
+	if (ret > 0) {
+		/* done before: one row read */
+		pool_destroy(&pool);
+		return 0;
+	}
 	/* bounded: count roots, each read once */
 	for (unsigned i = 0; i < count && ret == 0; i += BACKFILL_BATCH) {
 		unsigned end = count - i < BACKFILL_BATCH ? count : i + BACKFILL_BATCH;
@@ -126,7 +131,7 @@ int maildir_thread_backfill(struct store *store, const struct store_address *add
 			ret = store_index_commit(user->index, error_r);
 	}
 	if (ret == 0 && count == 0 && store_index_begin(user->index, error_r) == 0) {
-		/* no root, or done before: mark (a no-op once marked) */
+		/* no root: mark */
 		ret = store_index_thread_keys_done(user->index, mb.id, error_r);
 		ret = ret < 0 ? (store_index_rollback(user->index), -1) :
 			store_index_commit(user->index, error_r);
