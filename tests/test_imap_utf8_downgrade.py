@@ -116,13 +116,19 @@ def test_legacy_client_gets_the_downgraded_message(postel):
         c.logout()
 
 
+def utf8_accept_login(postel, user, pw):
+    """An imaplib session with UTF8=ACCEPT enabled and INBOX selected."""
+    c = login(postel, user, pw)
+    typ, _ = c._simple_command("ENABLE", "UTF8=ACCEPT")
+    assert typ == "OK"
+    c.select("INBOX")
+    return c
+
+
 def test_enabled_and_rev2_clients_get_the_stored_octets(postel):
     user, pw, tok, msg = user_with(postel)
-    c = login(postel, user, pw)
+    c = utf8_accept_login(postel, user, pw)
     try:
-        typ, _ = c._simple_command("ENABLE", "UTF8=ACCEPT")
-        assert typ == "OK"
-        c.select("INBOX")
         whole = fetch_one(c, "(BODY.PEEK[])")
         assert whole.endswith(msg)  # after the trace fields delivery adds
         assert fetch_size(c) == len(whole)
@@ -152,6 +158,16 @@ def test_7bit_message_untouched_for_a_legacy_client(postel):
         c.logout()
 
 
+def pop3_utf8_login(postel, user, pw):
+    """A POP3 session that issued UTF8 (RFC 6856 2: before authentication)."""
+    p = poplib.POP3("127.0.0.1", postel.pop3_port, timeout=scaled(10))
+    p.stls(client_tls_context())
+    assert p._shortcmd("UTF8").startswith(b"+OK")
+    p.user(user)
+    p.pass_(pw)
+    return p
+
+
 def test_pop3_without_utf8_gets_the_downgraded_header(postel):
     """RFC 6856 2 / RFC 6858: RETR and TOP without UTF8 send the synthetic
     message (7-bit header, body as stored); after UTF8 the stored one."""
@@ -170,13 +186,8 @@ def test_pop3_without_utf8_gets_the_downgraded_header(postel):
         assert b"\r\n".join(lines) + b"\r\n" == hdr + b"\r\n\r\n"
     finally:
         p.quit()
-    # RFC 6856 2: UTF8 is issued before authentication
-    p = poplib.POP3("127.0.0.1", postel.pop3_port, timeout=scaled(10))
+    p = pop3_utf8_login(postel, user, pw)
     try:
-        p.stls(client_tls_context())
-        assert p._shortcmd("UTF8").startswith(b"+OK")
-        p.user(user)
-        p.pass_(pw)
         resp, lines, _ = p.retr(1)
         assert (b"\r\n".join(lines) + b"\r\n").endswith(msg)
     finally:

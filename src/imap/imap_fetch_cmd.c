@@ -194,7 +194,7 @@ static void fetch_setup(struct imap_fetch_job *job, struct imap_fetch_request as
 			job->req_flags = with;
 		}
 	}
-	job->needs = imap_fetch_render_needs(&job->req) | imap_fetch_downgrade_needs(s, &job->req);
+	job->needs = imap_fetch_render_needs(&job->req);
 }
 
 void imap_cmd_fetch(struct imap_cmd *cmd)

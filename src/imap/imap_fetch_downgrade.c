@@ -3,99 +3,121 @@
  * IMAP4rev2 (s->utf8_accept false).
  *
  * Contract: RFC 6855 7 wants such a client to get RFC 3501/5322 header
- * information only; RFC 6858 3 says how: the server shows a synthetic
- * message whose header is the downgraded one (mime_downgrade.h) and
- * whose body is the stored one. imap_fetch_downgrade() turns the
- * message the renderer is given into that synthetic message: the reader
- * shows the new header in place of the stored one
- * (store_message_reader_replace_header()), the tree's offsets after the
- * header move by the difference and the size (RFC822.SIZE) is the
- * synthetic message's, so ENVELOPE, BODYSTRUCTURE, BODY[HEADER...],
- * BODY[]/RFC822 and their partials (<o.n>), BINARY and RFC822.SIZE all
- * describe one and the same message and RFC822.SIZE == len(BODY[]).
- * Only the top-level header is downgraded (an 8-bit header of an
- * enclosed message/global stays as it is). The fast path: a request
- * that shows nothing of the header or size (FLAGS, UID, ...) costs
- * nothing; otherwise the cached structure's MIME_PART_HDR_8BIT says
- * whether anything is to be done, without reading the message (for
- * FETCH 1:* (FLAGS RFC822.SIZE), which needs no tree otherwise, that is
- * one structure row a message: 62 ms against 44 ms for 400 cached
- * messages; the first time, each message is parsed once). A header
- * larger than IMAP_FETCH_HEADER_MAX is served as stored (logged).
- * SEARCH LARGER/SMALLER still compare the stored size. */
+ * information only; RFC 6858 says how: the server shows a synthetic
+ * message whose 8-bit headers are downgraded (store_downgrade.c: the
+ * message's, each body part's MIME header, each enclosed message's) and
+ * whose bodies are the stored ones. imap_fetch_downgrade() makes the
+ * renderer's reader, tree and size those of that message, so ENVELOPE,
+ * BODYSTRUCTURE (sizes, lines), BODY[...] and their partials, BINARY and
+ * RFC822.SIZE describe one message and RFC822.SIZE == len(BODY[]).
+ * The fast path: an item that shows no header (FLAGS, UID, ...) costs
+ * nothing, and neither does a message whose row says no header is 8-bit
+ * (messages.hdr8bit, schema 9, set at delivery): FETCH 1:* (FLAGS
+ * RFC822.SIZE) reads no structure row. A row that does not know (stored
+ * before schema 9) has its structure read once and the answer stored.
+ * A section (BODY[TEXT], BODY[1], BINARY[2], ...) whose octets hold no
+ * 8-bit header is served as stored. SEARCH LARGER/SMALLER compare the
+ * synthetic size too (imap_search_downgrade.c). */
 #include "imap_private.h"
 #include "imap/imap_fetch_render_private.h"
-#include "lib/log.h"
-#include "mime/mime_downgrade.h"
 #include "mime/mime_parser.h"
 #include "store/store_view.h"
 
-static bool downgrade_wanted(const struct imap_session *s,
-			     const struct imap_fetch_request *req)
+/* What an item needs of the downgrade: WANT_ALL shows the top-level
+ * header or counts the message's octets; WANT_SECTION shows a section
+ * inside the message (BODY[TEXT], BODY[1], BODY[1.MIME], BINARY[2],
+ * RFC822.TEXT, ...), the same octets in the synthetic message unless an
+ * 8-bit header lies in it (section_touches_8bit()); WANT_NONE (FLAGS,
+ * UID, ...) never looks. */
+enum want { WANT_NONE, WANT_SECTION, WANT_ALL };
+
+static enum want att_want(const struct imap_fetch_att *att)
+{
+	switch (att->item) {
+	case IMAP_FETCH_RFC822:
+	case IMAP_FETCH_RFC822_HEADER:
+	case IMAP_FETCH_RFC822_SIZE:
+	case IMAP_FETCH_ENVELOPE:
+	case IMAP_FETCH_BODY:
+	case IMAP_FETCH_BODYSTRUCTURE:
+		return WANT_ALL;
+	case IMAP_FETCH_RFC822_TEXT:
+		return WANT_SECTION;
+	case IMAP_FETCH_BODY_SECTION:
+		return att->part_depth == 0 && att->text != IMAP_SECTION_TEXT ?
+			WANT_ALL : WANT_SECTION;
+	case IMAP_FETCH_BINARY:
+	case IMAP_FETCH_BINARY_SIZE:
+		return att->part_depth == 0 ? WANT_ALL : WANT_SECTION;
+	default:
+		return WANT_NONE;
+	}
+}
+
+static enum want downgrade_wanted(const struct imap_session *s,
+				  const struct imap_fetch_request *req)
 {
 	if (s->utf8_accept)
-		return false; /* RFC 6855 3, RFC 9051 5.1: it reads UTF-8 */
-	for (unsigned i = 0; i < req->count; i++) {
-		switch (req->atts[i].item) {
-		case IMAP_FETCH_RFC822:
-		case IMAP_FETCH_RFC822_HEADER:
-		case IMAP_FETCH_RFC822_SIZE:
-		case IMAP_FETCH_RFC822_TEXT:
-		case IMAP_FETCH_ENVELOPE:
-		case IMAP_FETCH_BODY:
-		case IMAP_FETCH_BODYSTRUCTURE:
-		case IMAP_FETCH_BODY_SECTION:
-		case IMAP_FETCH_BINARY:
-		case IMAP_FETCH_BINARY_SIZE:
+		return WANT_NONE; /* RFC 6855 3, RFC 9051 5.1: it reads UTF-8 */
+	enum want w = WANT_NONE;
+	for (unsigned i = 0; i < req->count && w != WANT_ALL; i++) {
+		enum want a = att_want(&req->atts[i]);
+		if (a > w)
+			w = a;
+	}
+	return w;
+}
+
+/* Whether a section item of the stored message shows an 8-bit header:
+ * its range holds the header of an 8-bit part, or it filters one. */
+static bool section_touches_8bit(const struct mime_tree *tree, uint64_t size,
+				 const struct imap_fetch_att *att)
+{
+	struct imap_fetch_att text = { .item = IMAP_FETCH_BODY_SECTION,
+				       .text = IMAP_SECTION_TEXT };
+	struct imap_section_target t;
+	imap_section_resolve(tree, size, att->item == IMAP_FETCH_RFC822_TEXT ? &text : att, &t);
+	if (t.kind == IMAP_SECTION_KIND_FIELDS)
+		return t.part < tree->count && (tree->parts[t.part].flags & MIME_PART_HDR_8BIT) != 0;
+	if (t.kind != IMAP_SECTION_KIND_RANGE)
+		return false;
+	for (uint32_t i = 0; i < tree->count; i++) {
+		const struct mime_part *p = &tree->parts[i];
+		if ((p->flags & MIME_PART_HDR_8BIT) != 0 && p->hdr_off < t.start + t.len &&
+		    p->body_off > t.start)
 			return true;
-		default:
-			break;
-		}
 	}
 	return false;
 }
 
-unsigned imap_fetch_downgrade_needs(const struct imap_session *s,
-				    const struct imap_fetch_request *req)
+static bool sections_touch_8bit(const struct imap_fetch_request *req,
+				const struct mime_tree *tree, uint64_t size)
 {
-	/* the tree tells whether the header is 8-bit */
-	return downgrade_wanted(s, req) ? IMAP_FETCH_NEEDS_TREE : 0;
+	for (unsigned i = 0; i < req->count; i++)
+		if (att_want(&req->atts[i]) == WANT_SECTION &&
+		    section_touches_8bit(tree, size, &req->atts[i]))
+			return true;
+	return false;
 }
 
 int imap_fetch_downgrade(const struct imap_session *s, const struct imap_fetch_request *req,
 			 struct store_view *view, uint32_t uid,
-			 struct store_message_info *info, struct mime_tree *tree,
-			 struct store_message_reader **reader, const char **error_r)
+			 struct store_message_info *info, struct mime_tree **treep,
+			 pool_t *pool, struct store_message_reader **reader,
+			 const char **error_r)
 {
-	if (tree == NULL || tree->count == 0 ||
-	    (tree->parts[0].flags & MIME_PART_HDR_8BIT) == 0 || !downgrade_wanted(s, req))
+	/* schema 9: the row says whether the header is 8-bit; a 7-bit one
+	 * (nearly all mail) costs nothing more */
+	enum want want = info->hdr_8bit == 0 ? WANT_NONE : downgrade_wanted(s, req);
+	if (want == WANT_NONE)
 		return 0;
-	struct mime_part *root = &tree->parts[0];
+	int r = store_view_message_hdr_8bit(view, uid, info, pool, treep, error_r);
+	if (r <= 0)
+		return r;
+	/* a section away from every 8-bit header: the stored octets */
+	if (want == WANT_SECTION && !sections_touch_8bit(req, *treep, info->size))
+		return 0;
 	if (*reader == NULL && (*reader = store_view_message_open(view, uid, error_r)) == NULL)
 		return -1;
-	if (root->body_off > IMAP_FETCH_HEADER_MAX) {
-		log_warn("sid=%s event=downgrade_skipped uid=%u header_size=%llu", s->base.sid,
-			 uid, (unsigned long long)root->body_off);
-		return 0;
-	}
-	str_t hdr = STR_INIT, out = STR_INIT;
-	int ret = imap_fetch_read_header(*reader, root, &hdr, error_r);
-	if (ret < 0 || !mime_downgrade_header(hdr.data, hdr.len, &out)) {
-		str_free(&hdr);
-		return ret < 0 ? -1 : store_message_seek(*reader, 0, error_r);
-	}
-	uint64_t old_len = root->body_off, new_len = out.len;
-	store_message_reader_replace_header(*reader, out.data, out.len, old_len);
-	/* every offset past the header moves; the root starts at 0 */
-	for (uint32_t i = 0; i < tree->count; i++) {
-		struct mime_part *p = &tree->parts[i];
-		if (i > 0)
-			p->hdr_off = p->hdr_off - old_len + new_len;
-		p->body_off = p->body_off - old_len + new_len;
-		p->body_end = p->body_end - old_len + new_len;
-	}
-	info->size = info->size - old_len + new_len;
-	str_free(&hdr);
-	str_free(&out);
-	return 0;
+	return store_message_downgrade(*reader, *treep, &info->size, error_r);
 }

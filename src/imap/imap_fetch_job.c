@@ -129,8 +129,8 @@ static int fetch_message_next(struct imap_fetch_job *job, const char **error_r)
 			goto lost;
 		if (((job->needs & IMAP_FETCH_NEEDS_TREE) != 0 &&
 		     store_view_message_structure(view, uid, job->msg_pool, &job->tree, &error) < 0) ||
-		    imap_fetch_downgrade(s, &job->req, view, uid, &job->cur, job->tree,
-					 &job->reader, &error) < 0)
+		    imap_fetch_downgrade(s, &job->req, view, uid, &job->cur, &job->tree,
+					 job->msg_pool, &job->reader, &error) < 0)
 			goto lost;
 		bool flags_added = job->seen_now != NULL && job->seen_now[job->info_pos];
 		job->render = imap_fetch_render_begin(flags_added ? &job->req_flags : &job->req,

@@ -469,19 +469,18 @@ struct store_view;
 int imap_preview_get(struct store_view *view, uint32_t uid, pool_t *pool,
 		     const char **preview_r, const char **error_r);
 /* imap_fetch_downgrade.c: RFC 6858 downgrading for a session without
- * UTF8=ACCEPT / IMAP4rev2 (see its contract). needs: what FETCH adds to
- * imap_fetch_render_needs(); downgrade: makes info, tree and *reader
- * (opened if NULL) those of the synthetic message when its header is
- * 8-bit; -1 with *error_r when the message cannot be read. */
+ * UTF8=ACCEPT / IMAP4rev2 (see its contract): makes info, *tree (read
+ * into pool if NULL and needed) and *reader (opened if NULL) those of
+ * the synthetic message when its header is 8-bit; -1 with *error_r when
+ * the message cannot be read. */
 struct mime_tree;
 struct store_message_info;
 struct store_message_reader;
-unsigned imap_fetch_downgrade_needs(const struct imap_session *s,
-				    const struct imap_fetch_request *req);
 int imap_fetch_downgrade(const struct imap_session *s, const struct imap_fetch_request *req,
 			 struct store_view *view, uint32_t uid,
-			 struct store_message_info *info, struct mime_tree *tree,
-			 struct store_message_reader **reader, const char **error_r);
+			 struct store_message_info *info, struct mime_tree **tree,
+			 pool_t *pool, struct store_message_reader **reader,
+			 const char **error_r);
 /* imap_modseq_pending.c: RFC 7162 3.2, a MODSEQ sent while an expunge
  * is held back comes with an OK [HIGHESTMODSEQ] below it (see its
  * contract). check: on the lane, after the command's MODSEQs were read;

@@ -144,6 +144,7 @@ int imap_search_program_start(struct imap_cmd *cmd, int parsed, const char *erro
 		ctx_r->recent_first = sel->recent[0].first;
 		ctx_r->recent_end = sel->recent[sel->recent_count - 1].end;
 	}
+	ctx_r->downgrade_sizes = !s->utf8_accept; /* RFC 6855 7, RFC 6858 */
 	ctx_r->saved = sel->saved;
 	ctx_r->saved_count = sel->saved_count;
 	return 0;

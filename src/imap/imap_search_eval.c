@@ -262,6 +262,7 @@ int imap_search_run(const struct imap_search_program *p,
 	*count_r = 0;
 	if (store_view_list(view, pool, &msgs, &count, error_r) < 0)
 		return -1;
+	imap_search_downgrade_sizes(p, view, ctx, msgs, count);
 	uint32_t *uids = pool_alloc(pool, (count + 1) * sizeof(*uids));
 	unsigned found = 0;
 	struct search_run run;

@@ -47,7 +47,20 @@ struct imap_search_ctx {
 	void *cancel_context;
 	/* Bytes read from messages at most (0: no limit) */
 	uint64_t max_read_bytes;
+	/* RFC 6858: a session that reads no UTF-8 headers sees the
+	 * synthetic message; LARGER and SMALLER compare its RFC822.SIZE
+	 * (imap_search_downgrade.c) */
+	bool downgrade_sizes;
 };
+
+/* imap_search_downgrade.c: with ctx->downgrade_sizes and a LARGER or
+ * SMALLER key in p, the size of every message of msgs[0..count) some of
+ * whose headers are 8-bit (or not known yet) made the RFC 6858 message's
+ * (store_view_message_downgraded_size()); a message that cannot be read
+ * keeps its stored size. */
+void imap_search_downgrade_sizes(const struct imap_search_program *p,
+				 struct store_view *view, const struct imap_search_ctx *ctx,
+				 struct store_message_info *msgs, unsigned count);
 
 /* 0: *uids_r (from pool, ascending) and *count_r set; -1: the view
  * could not be listed (*error_r); -2: cancelled or over max_read_bytes

@@ -13,13 +13,12 @@
  * one at most 76 */
 #define EW_MAX 75
 #define LINE_MAX_COLS 76
-#define EW_PREFIX "=?UTF-8?"
-/* "=?UTF-8?" "Q?" ... "?=" */
-#define EW_OVERHEAD 12
+/* "=?" charset "?Q?" ... "?=" */
+#define EW_FRAME 7
 /* fold before a word when less than this much payload fits */
 #define EW_MIN_PAYLOAD 12
 
-static bool has_8bit(const char *s, size_t len)
+bool mime_downgrade_8bit(const char *s, size_t len)
 {
 	for (size_t i = 0; i < len; i++)
 		if ((unsigned char)s[i] >= 0x80)
@@ -73,15 +72,48 @@ static void q_append(const char *s, size_t len, str_t *out)
 	}
 }
 
+bool mime_downgrade_utf8_valid(const char *s, size_t len)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	for (size_t i = 0; i < len;) {
+		unsigned char c = u[i];
+		size_t n = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 :
+			   c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+		if (n == 0 || i + n > len)
+			return false;
+		for (size_t k = 1; k < n; k++)
+			if ((u[i + k] & 0xc0) != 0x80)
+				return false;
+		/* RFC 3629 4: no overlong forms, surrogates or > U+10FFFF */
+		if ((c == 0xe0 && u[i + 1] < 0xa0) || (c == 0xed && u[i + 1] > 0x9f) ||
+		    (c == 0xf0 && u[i + 1] < 0x90) || (c == 0xf4 && u[i + 1] > 0x8f))
+			return false;
+		i += n;
+	}
+	return true;
+}
+
+const char *mime_downgrade_charset(const char *s, size_t len)
+{
+	/* RFC 6532 3.1 makes header text UTF-8; octets that are not (raw
+	 * latin1 from an old sender) are not labelled UTF-8: RFC 1428 3's
+	 * charset UNKNOWN-8BIT (IANA registered, so RFC 2047 2 admits it)
+	 * says what they are: 8-bit octets of no known charset */
+	return mime_downgrade_utf8_valid(s, len) ? "UTF-8" : "UNKNOWN-8BIT";
+}
+
 void mime_downgrade_encode_words(const char *s, size_t len, const char *eol,
 				 size_t *col, str_t *out)
 {
+	const char *charset = mime_downgrade_charset(s, len);
+	bool utf8 = charset[0] == 'U' && charset[1] == 'T';
+	const size_t overhead = EW_FRAME + strlen(charset);
 	/* one encoding for the whole text: the shorter one */
 	bool b = (len + 2) / 3 * 4 < q_len(s, len);
 	size_t i = 0;
 	/* bounded: every round writes a word of at least one character */
 	while (i < len) {
-		if (*col + 1 + EW_OVERHEAD + EW_MIN_PAYLOAD > LINE_MAX_COLS) {
+		if (*col + 1 + overhead + EW_MIN_PAYLOAD > LINE_MAX_COLS) {
 			str_appendz(out, eol);
 			*col = 0;
 		}
@@ -90,24 +122,27 @@ void mime_downgrade_encode_words(const char *s, size_t len, const char *eol,
 		size_t room = LINE_MAX_COLS - *col;
 		if (room > EW_MAX)
 			room = EW_MAX;
-		room -= EW_OVERHEAD;
+		room -= overhead;
 		size_t n = 0, enc = 0;
 		while (i + n < len) {
-			size_t c = utf8_char_len(s + i + n, len - i - n);
+			/* RFC 2047 5: whole characters per word; octets of an
+			 * unknown charset are split anywhere */
+			size_t c = utf8 ? utf8_char_len(s + i + n, len - i - n) : 1;
 			size_t next = b ? (n + c + 2) / 3 * 4 : enc + q_len(s + i + n, c);
 			if (next > room && n > 0)
 				break;
 			n += c;
 			enc = next;
 		}
-		str_appendz(out, EW_PREFIX);
-		str_appendz(out, b ? "B?" : "Q?");
+		str_appendz(out, "=?");
+		str_appendz(out, charset);
+		str_appendz(out, b ? "?B?" : "?Q?");
 		if (b)
 			base64_encode(s + i, n, out);
 		else
 			q_append(s + i, n, out);
 		str_appendz(out, "?=");
-		*col += EW_OVERHEAD + enc;
+		*col += overhead + enc;
 		i += n;
 	}
 }
@@ -145,7 +180,7 @@ static void append_quoted(const char *s, str_t *out, size_t *col)
 static void append_phrase(const char *name, const char *eol, size_t *col, str_t *out)
 {
 	size_t len = strlen(name);
-	if (has_8bit(name, len)) {
+	if (mime_downgrade_8bit(name, len)) {
 		mime_downgrade_encode_words(name, len, eol, col, out);
 		return;
 	}
@@ -162,9 +197,9 @@ static void append_phrase(const char *name, const char *eol, size_t *col, str_t 
 
 static bool address_8bit(const struct mime_address *a)
 {
-	return (a->mailbox != NULL && has_8bit(a->mailbox, strlen(a->mailbox))) ||
-	       (a->host != NULL && has_8bit(a->host, strlen(a->host))) ||
-	       (a->adl != NULL && has_8bit(a->adl, strlen(a->adl)));
+	return (a->mailbox != NULL && mime_downgrade_8bit(a->mailbox, strlen(a->mailbox))) ||
+	       (a->host != NULL && mime_downgrade_8bit(a->host, strlen(a->host))) ||
+	       (a->adl != NULL && mime_downgrade_8bit(a->adl, strlen(a->adl)));
 }
 
 static void append_mailbox(const struct mime_address *a, const char *eol,
@@ -267,7 +302,7 @@ static void downgrade_addresses(const char *v, size_t vlen, const char *eol,
 		str_appendc(out, ';');
 }
 
-enum field_kind { FIELD_TEXT, FIELD_ADDRESS, FIELD_DROP };
+enum field_kind { FIELD_TEXT, FIELD_ADDRESS, FIELD_DROP, FIELD_MIME };
 
 static enum field_kind field_kind(const char *name, size_t len)
 {
@@ -282,6 +317,10 @@ static enum field_kind field_kind(const char *name, size_t len)
 		"Message-ID", "In-Reply-To", "References", "Resent-Message-ID",
 		"Content-ID", "Return-Path",
 	};
+	/* RFC 2045 5, RFC 2183 2: parameters, which RFC 2231 encodes */
+	if ((len == 12 && mem_ieq(name, "Content-Type", 12)) ||
+	    (len == 19 && mem_ieq(name, "Content-Disposition", 19)))
+		return FIELD_MIME;
 	for (size_t i = 0; i < sizeof(address) / sizeof(address[0]); i++)
 		if (strlen(address[i]) == len && mem_ieq(name, address[i], len))
 			return FIELD_ADDRESS;
@@ -305,10 +344,18 @@ static void downgrade_field(const char *name, size_t name_len, const char *v,
 		a++;
 	while (b > a && strchr(" \t\r\n", value.data[b - 1]) != NULL)
 		b--;
+	size_t mark = out->len;
 	str_append(out, name, name_len);
 	str_appendc(out, ':');
 	size_t col = name_len + 1;
-	if (kind == FIELD_ADDRESS)
+	if (kind == FIELD_MIME) {
+		if (!mime_downgrade_params(value.data + a, b - a, eol, &col, out)) {
+			/* an 8-bit type or disposition has no 7-bit form */
+			str_truncate(out, mark);
+			str_free(&value);
+			return;
+		}
+	} else if (kind == FIELD_ADDRESS)
 		downgrade_addresses(value.data + a, b - a, eol, &col, out);
 	else
 		mime_downgrade_encode_words(value.data + a, b - a, eol, &col, out);
@@ -335,7 +382,7 @@ static size_t field_span(const char *hdr, size_t len, size_t pos)
 
 bool mime_downgrade_header(const char *hdr, size_t len, str_t *out)
 {
-	if (!has_8bit(hdr, len))
+	if (!mime_downgrade_8bit(hdr, len))
 		return false;
 	const char *lf = memchr(hdr, '\n', len);
 	const char *eol = lf != NULL && lf > hdr && lf[-1] == '\r' ? "\r\n" : "\n";
@@ -344,7 +391,7 @@ bool mime_downgrade_header(const char *hdr, size_t len, str_t *out)
 		size_t n = field_span(hdr, len, pos);
 		const char *f = hdr + pos;
 		pos += n;
-		if (!has_8bit(f, n)) {
+		if (!mime_downgrade_8bit(f, n)) {
 			str_append(out, f, n);
 			continue;
 		}
@@ -354,7 +401,7 @@ bool mime_downgrade_header(const char *hdr, size_t len, str_t *out)
 			name_len--;
 		/* 8-bit junk that is no field (or an 8-bit name) has no
 		 * 7-bit form: left out */
-		if (name_len == 0 || has_8bit(f, name_len) || f[0] == ' ' || f[0] == '\t')
+		if (name_len == 0 || mime_downgrade_8bit(f, name_len) || f[0] == ' ' || f[0] == '\t')
 			continue;
 		downgrade_field(f, name_len, colon + 1, n - (size_t)(colon + 1 - f), eol, out);
 	}

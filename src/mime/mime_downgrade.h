@@ -16,6 +16,11 @@
  *   - msg-id fields (Message-ID, In-Reply-To, References, Content-ID,
  *     Resent-Message-ID): an 8-bit msg-id cannot be encoded; the field
  *     is left out (RFC 6858 2: rather incomplete than modified);
+ *   - MIME fields with parameters (Content-Type, Content-Disposition):
+ *     every 8-bit parameter value RFC 2231 encoded (charset UTF-8, or
+ *     UNKNOWN-8BIT), split into continuations, the 7-bit ones as they
+ *     were; an 8-bit type or disposition itself: the field left out
+ *     (mime_downgrade_params());
  *   - every other field (Subject, Comments, X-*, unknown ones, and the
  *     structured ones the RFC has no encoding for): the unfolded value
  *     as UTF-8 encoded words (RFC 2047 2: at most 75 characters each, B
@@ -41,5 +46,24 @@ bool mime_downgrade_header(const char *hdr, size_t len, str_t *out);
  * characters unencoded, so the words are valid in a phrase too. */
 void mime_downgrade_encode_words(const char *s, size_t len, const char *eol,
 				 size_t *col, str_t *out);
+
+/* Whether s[0..len) holds an octet >= 0x80. */
+bool mime_downgrade_8bit(const char *s, size_t len);
+
+/* RFC 3629 4 well-formed UTF-8 (no overlong forms or surrogates). */
+bool mime_downgrade_utf8_valid(const char *s, size_t len);
+
+/* The charset an encoded word (or RFC 2231 value) of s[0..len) names:
+ * "UTF-8" when it is valid UTF-8, else "UNKNOWN-8BIT" (RFC 1428 3). */
+const char *mime_downgrade_charset(const char *s, size_t len);
+
+/* mime_downgrade_param.c: a Content-Type or Content-Disposition value
+ * (unfolded, trimmed) after "Name:", each 8-bit parameter value as RFC
+ * 2231 4 extended value (charset''%XX..., split into 4.1 continuations
+ * so that no line passes 76 octets), each parameter on a line of its
+ * own when it does not fit. False (out partly written: the caller
+ * truncates) when the type or disposition token itself is 8-bit. */
+bool mime_downgrade_params(const char *v, size_t len, const char *eol,
+			   size_t *col, str_t *out);
 
 #endif

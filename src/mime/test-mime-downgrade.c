@@ -175,6 +175,81 @@ static void test_parser_flag(void **state)
 	mime_tree_free(&t);
 }
 
+/* RFC 6858 / RFC 2231: an 8-bit file name in Content-Type and
+ * Content-Disposition becomes an extended parameter (with continuations)
+ * that the MIME parser decodes back; 7-bit parameters stay as written;
+ * before, the whole field became encoded words (no type left). */
+static void test_mime_params(void **state)
+{
+	(void)state;
+	const char *name = "r\xc3\xa9sum\xc3\xa9 of J\xc3\xb6rg M\xc3\xbcller, a long file name "
+			   "that needs two continuations \xe6\x97\xa5\xe6\x9c\xac.pdf";
+	char *h = strdup(t_printf("Content-Type: application/pdf; name=\"%s\"; x=\"a;b\"\r\n"
+				  "Content-Disposition: attachment;\r\n filename=\"%s\"\r\n"
+				  "Content-Type: t\xc3\xa9xt/plain\r\n\r\n", name, name));
+	str_t out = STR_INIT;
+	assert_true(mime_downgrade_header(h, strlen(h), &out));
+	assert_7bit_lines(&out);
+	const char *o = str_c(&out);
+	assert_null(strstr(o, "=?"));
+	assert_non_null(strstr(o, "Content-Type: application/pdf;"));
+	assert_non_null(strstr(o, "name*0*=UTF-8''r%C3%A9sum%C3%A9%20of%20J%C3%B6rg"));
+	assert_non_null(strstr(o, "; x=\"a;b\""));
+	assert_non_null(strstr(o, "Content-Disposition: attachment;"));
+	assert_non_null(strstr(o, "name*1*="));
+	/* an 8-bit type has no 7-bit form: that field is left out */
+	assert_null(strstr(o, "t\xc3\xa9xt"));
+	assert_null(strstr(o, "Content-Type: =?"));
+	/* the server's own parser reads the file name back */
+	const char *cd = strstr(o, "Content-Disposition:") + 20;
+	const char *end = strstr(cd, "\r\nContent-Type") ;
+	if (end == NULL)
+		end = strstr(cd, "\r\n\r\n");
+	assert_non_null(end);
+	str_t unf = STR_INIT;
+	mime_header_unfold(cd, (size_t)(end - cd), &unf);
+	pool_t *pool = pool_create(1024);
+	char *type, *sub;
+	struct mime_param *params;
+	uint32_t n;
+	assert_int_equal(mime_header_parse_params(pool, unf.data, unf.len, false, &type, &sub,
+						  &params, &n), 0);
+	assert_string_equal(type, "attachment");
+	assert_int_equal(n, 1);
+	assert_string_equal(params[0].value, name);
+	pool_destroy(&pool);
+	str_free(&unf);
+	str_free(&out);
+	free(h);
+}
+
+/* Header octets that are not UTF-8 (raw latin1, as corpus message 163)
+ * are labelled UNKNOWN-8BIT (RFC 1428 3), not claimed to be UTF-8;
+ * valid UTF-8 keeps charset UTF-8. */
+static void test_unknown_8bit(void **state)
+{
+	(void)state;
+	const char *h = "Subject: caf\xe9 cr\xe8me br\xfbl\xe9" "e\r\n"
+			"From: Andr\xe9 <andre@example.com>\r\n"
+			"Content-Disposition: inline; filename=\"d\xe9j\xe0.txt\"\r\n"
+			"X-Ok: caf\xc3\xa9\r\n\r\n";
+	str_t out = STR_INIT;
+	assert_true(mime_downgrade_header(h, strlen(h), &out));
+	assert_7bit_lines(&out);
+	const char *o = str_c(&out);
+	/* B is shorter here: base64 of the latin1 octets as they are */
+	assert_non_null(strstr(o, "Subject: =?UNKNOWN-8BIT?B?Y2Fm6SBjcuhtZSBicvts6WU=?=\r\n"));
+	/* the address parser already made the stray octet U+FFFD: valid
+	 * UTF-8, and no latin1 octet is labelled UTF-8 */
+	assert_non_null(strstr(o, "From: =?UTF-8?B?QW5kcu+/vQ==?= <andre@example.com>\r\n"));
+	assert_non_null(strstr(o, "filename*0*=UNKNOWN-8BIT''d%E9j%E0.txt"));
+	assert_non_null(strstr(o, "X-Ok: =?UTF-8?B?Y2Fmw6k=?=\r\n"));
+	assert_false(mime_downgrade_utf8_valid("\xc0\xaf", 2)); /* overlong */
+	assert_false(mime_downgrade_utf8_valid("\xed\xa0\x80", 3)); /* surrogate */
+	assert_true(mime_downgrade_utf8_valid("\xf0\x9f\x98\x80", 4));
+	str_free(&out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -184,6 +259,8 @@ int main(void)
 		cmocka_unit_test(test_addresses),
 		cmocka_unit_test(test_junk_and_groups),
 		cmocka_unit_test(test_parser_flag),
+		cmocka_unit_test(test_mime_params),
+		cmocka_unit_test(test_unknown_8bit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -30,6 +30,7 @@ struct pop3_maildrop_job {
 	uint32_t *uids;        /* UPDATE: the messages to expunge */
 	unsigned uid_count, expunged;
 	int result;            /* 1 ok, 0 in use, -1 error */
+	bool utf8;             /* RFC 6856 UTF8 issued (before login) */
 	char error[256];
 };
 
@@ -136,7 +137,20 @@ static void pop3_maildrop_open_list(struct pop3_maildrop_job *job)
 			continue;
 		struct pop3_msg *m = &md->msgs[md->count++];
 		m->uid = infos[i].uid;
+		m->stored_size = infos[i].size;
+		/* RFC 1939 5 LIST: the exact size, so the one RETR sends: the
+		 * RFC 6858 message's for a client without UTF8 (RFC 6856 2).
+		 * Known at delivery (schema 9); a message stored before
+		 * learns it at its first RETR and is exact from then on. */
+		if (!job->utf8 && infos[i].hdr_8bit > 0 &&
+		    store_view_message_downgraded_size(md->view, infos[i].uid, &infos[i],
+						       &error) < 0) {
+			log_warn("event=downgraded_size_failed uid=%u error=%s", infos[i].uid,
+				 log_str(error));
+			infos[i].size = m->stored_size;
+		}
 		m->size = infos[i].size;
+		m->hdr_8bit = infos[i].hdr_8bit;
 		md->total_octets += m->size;
 	}
 	job->result = 1;
@@ -189,6 +203,7 @@ void pop3_maildrop_open(struct pop3_session *s)
 	struct pop3_maildrop_job *job = xcalloc(1, sizeof(*job));
 	job->s = s;
 	job->address = s->auth_user;
+	job->utf8 = s->utf8;
 	job->data_dir = s->base.env->config->data_dir;
 	job->md = xcalloc(1, sizeof(*job->md));
 	job->md->pool = pool_create(4096);

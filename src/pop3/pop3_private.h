@@ -52,7 +52,11 @@ enum pop3_input {
 
 struct pop3_msg {
 	uint32_t uid;
-	uint64_t size;    /* octets in wire form (CRLF), as RFC 1939 5 counts */
+	uint64_t size;    /* octets in wire form (CRLF), as RFC 1939 5 counts:
+			   * of the RFC 6858 synthetic message for a client
+			   * without UTF8 (what RETR sends) */
+	uint64_t stored_size;
+	int8_t hdr_8bit;  /* store_message_info's */
 	bool deleted;
 };
 
@@ -138,10 +142,5 @@ struct pop3_msg *pop3_maildrop_msg(struct pop3_session *s, const char *arg,
 /* pop3_retr.c */
 pop3_cmd_handler_t pop3_cmd_retr, pop3_cmd_top;
 void pop3_retr_abort(struct pop3_session *s);
-/* pop3_downgrade.c: RFC 6858 header for a client without UTF8 (see its
- * contract); on the thread pool, before the first read */
-struct store_message_reader;
-int pop3_downgrade(struct store_message_reader *reader, int64_t *delta_r,
-		   const char **error_r);
 
 #endif

@@ -12,6 +12,7 @@
 #include "lib/conn.h"
 #include "lib/log.h"
 #include "lib/threadpool.h"
+#include "mime/mime_parser.h"
 #include "store/store_view.h"
 
 #include <string.h>
@@ -106,9 +107,9 @@ struct pop3_retr_open_job {
 	struct store_view *view; /* the session's: idle between jobs */
 	uint32_t uid;
 	bool utf8;               /* RFC 6856 UTF8 issued: no downgrade */
+	struct store_message_info info; /* uid, stored size, hdr_8bit */
 	/* output */
 	struct store_message_reader *reader;
-	int64_t size_delta;      /* pop3_downgrade.c */
 	char *error;
 };
 
@@ -117,9 +118,18 @@ static void pop3_retr_open_work(void *ctx)
 	struct pop3_retr_open_job *job = ctx;
 	const char *error = NULL;
 	job->reader = store_view_message_open(job->view, job->uid, &error);
-	if (job->reader != NULL && !job->utf8 &&
-	    pop3_downgrade(job->reader, &job->size_delta, &error) < 0)
-		store_message_close(&job->reader);
+	/* RFC 6856 2: without UTF8 the RFC 6858 message (store_downgrade.c) */
+	if (job->reader != NULL && !job->utf8 && job->info.hdr_8bit != 0) {
+		pool_t *pool = pool_create(1024);
+		struct mime_tree *tree = NULL;
+		int r = store_view_message_hdr_8bit(job->view, job->uid, &job->info, pool,
+						    &tree, &error);
+		if (r < 0 || (r > 0 && store_message_downgrade(job->reader, tree,
+							       &job->info.size, &error) < 0))
+			store_message_close(&job->reader);
+		mime_tree_free(&tree);
+		pool_destroy(&pool);
+	}
 	if (job->reader == NULL)
 		job->error = xstrdup(error != NULL ? error : "message not found");
 }
@@ -148,8 +158,12 @@ static void pop3_retr_open_done(void *ctx)
 		if (job->top)
 			pop3_ok(s, "Top of message %u follows", job->num);
 		else
-			pop3_ok(s, "%llu octets",
-				(unsigned long long)((int64_t)m->size + job->size_delta));
+			pop3_ok(s, "%llu octets", (unsigned long long)job->info.size);
+		/* a message stored before schema 9 knows its size now: LIST
+		 * and STAT say what RETR sent from here on */
+		s->maildrop->total_octets += job->info.size - m->size;
+		m->size = job->info.size;
+		m->hdr_8bit = job->info.hdr_8bit;
 		conn_set_output_drained(s->base.conn, pop3_retr_fill, s);
 		streaming = true;
 	}
@@ -177,6 +191,9 @@ static void pop3_retr_start(struct pop3_session *s, const char *arg, size_t len,
 	job->view = s->maildrop->view;
 	job->uid = m->uid;
 	job->utf8 = s->utf8;
+	job->info.uid = m->uid;
+	job->info.size = m->stored_size;
+	job->info.hdr_8bit = m->hdr_8bit;
 	session_job_begin(&s->base);
 	pop3_session_wait(s);
 	threadpool_submit(s->base.env->delivery_pool, pop3_retr_open_work,

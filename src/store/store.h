@@ -106,6 +106,11 @@ struct store_message_info {
 	/* RFC 8474 5.2 THREADID: shared by the messages of a thread in
 	 * every mailbox of the user (store_thread.h) */
 	uint8_t threadid[STORE_GUID_SIZE];
+	/* RFC 6858 downgrade: the top-level header holds an octet >= 0x80
+	 * (1), does not (0), not known yet (-1: stored before schema 9, or
+	 * a header longer than the delivery keeps; store_view.h
+	 * store_view_message_set_hdr_8bit() records it once learnt) */
+	int8_t hdr_8bit;
 };
 
 /* Work done since the process started, over all handles: what tests
@@ -201,6 +206,14 @@ int store_message_seek(struct store_message_reader *r, uint64_t wire_offset,
  * store_message_seek() are those of that form. Positioned at 0. */
 void store_message_reader_replace_header(struct store_message_reader *r, const void *hdr,
 					 size_t len, uint64_t old_len);
+/* The same for any stored region: data[0..len) (copied) is shown in
+ * place of the stored wire octets [old_off, old_off + old_len); regions
+ * are given in ascending order without overlap, at most
+ * STORE_READ_REGIONS_MAX (the header of each 8-bit MIME part); -1 (no
+ * change) otherwise. Positioned at 0. */
+#define STORE_READ_REGIONS_MAX 64
+int store_message_reader_replace(struct store_message_reader *r, uint64_t old_off,
+				 uint64_t old_len, const void *data, size_t len);
 /* Physical facts of a stored message for the server's own use (planning
  * reads, statistics); never shown to a client, and never a path. */
 struct store_message_physical {

@@ -71,6 +71,7 @@ struct store_index_message {
 	const char *filename;
 	int64_t savedate;                 /* RFC 8514 (schema 7) */
 	uint8_t threadid[STORE_GUID_SIZE]; /* RFC 8474 5.2 (schema 7) */
+	int8_t hdr_8bit;                  /* schema 9: 1, 0, -1 unknown */
 };
 
 /* *rebuilt_r: the old file was set aside (or missing), so the caller must
@@ -227,6 +228,21 @@ int store_index_message_set_structure(struct store_index *idx,
 				      int64_t mailbox_id, uint32_t uid,
 				      const void *blob, size_t len,
 				      const char **error_r);
+/* Within a transaction: record whether the message's top-level header
+ * holds an octet >= 0x80 (schema 9 messages.hdr8bit; RFC 6858). */
+int store_index_message_set_hdr_8bit(struct store_index *idx, int64_t mailbox_id,
+				     uint32_t uid, bool eight_bit, const char **error_r);
+/* store_index_objectid.c, schema 9 (store_thread_backfill.c): the
+ * thread roots of a mailbox whose thread_keys is 0, ascending (pool);
+ * 1 (none listed) when it is 1 already; within a transaction: record a
+ * root's base subject key (as a delivery does), and mark the mailbox
+ * done. */
+int store_index_thread_unkeyed(struct store_index *idx, int64_t mailbox_id, pool_t *pool,
+			       uint32_t **uids_r, unsigned *count_r, const char **error_r);
+int store_index_thread_subject(struct store_index *idx, int64_t mailbox_id, uint32_t uid,
+			       const char *subject, const char **error_r);
+int store_index_thread_keys_done(struct store_index *idx, int64_t mailbox_id,
+				 const char **error_r);
 /* Importer (within a transaction): make uid the UID the next
  * store_index_message_add() gives; refused (-1) below UIDNEXT. */
 int store_index_import_uid(struct store_index *idx, int64_t mailbox_id,

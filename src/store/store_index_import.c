@@ -47,8 +47,8 @@ int store_index_message_copy_checkpoints(struct store_index *idx,
 	 * copy is the same message (RFC 8474 5.1 EMAILID, 5.2 THREADID:
 	 * schema 7), its save date is the copy's own (RFC 8514) */
 	int rc = sqlite3_prepare_v2(idx->db, "UPDATE messages SET"
-		" (checkpoints, structure, guid, threadid, preview) ="
-		" (SELECT checkpoints, structure, guid, threadid, preview"
+		" (checkpoints, structure, guid, threadid, preview, hdr8bit) ="
+		" (SELECT checkpoints, structure, guid, threadid, preview, hdr8bit"
 		" FROM messages WHERE mailbox_id = ?3"
 		" AND uid = ?4) WHERE mailbox_id = ?1 AND uid = ?2", -1, &stmt,
 		NULL);

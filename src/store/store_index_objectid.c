@@ -156,3 +156,59 @@ int store_index_message_set_preview(struct store_index *idx,
 				 " WHERE mailbox_id = ?1 AND uid = ?2", mailbox_id, uid,
 				 NULL, 0, preview, "set preview", error_r);
 }
+
+int store_index_thread_unkeyed(struct store_index *idx, int64_t mailbox_id, pool_t *pool,
+			       uint32_t **uids_r, unsigned *count_r, const char **error_r)
+{
+	*uids_r = NULL;
+	*count_r = 0;
+	sqlite3_stmt *stmt;
+	int rc = index_prepare(idx, INDEX_STMT_THREAD_KEYS_GET,
+			       "SELECT thread_keys FROM mailboxes WHERE id = ?1", &stmt);
+	if (rc != SQLITE_OK)
+		return index_error(idx, rc, "thread roots", error_r);
+	sqlite3_bind_int64(stmt, 1, mailbox_id);
+	rc = sqlite3_step(stmt);
+	bool done = rc != SQLITE_ROW || sqlite3_column_int(stmt, 0) != 0;
+	index_stmt_done(stmt);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return index_error(idx, rc, "thread roots", error_r);
+	if (done)
+		return 1;
+	/* the roots: messages that started their thread (schema 6 rows
+	 * have no threadid and are threads of their own) */
+	rc = index_prepare(idx, INDEX_STMT_THREAD_ROOTS,
+			   "SELECT uid FROM messages WHERE mailbox_id = ?1"
+			   " AND (threadid IS NULL OR threadid = guid) ORDER BY uid", &stmt);
+	if (rc != SQLITE_OK)
+		return index_error(idx, rc, "thread roots", error_r);
+	sqlite3_bind_int64(stmt, 1, mailbox_id);
+	int ret = index_uid_rows(idx, stmt, pool, uids_r, count_r, "thread roots", error_r);
+	index_stmt_done(stmt);
+	return ret;
+}
+
+int store_index_thread_subject(struct store_index *idx, int64_t mailbox_id, uint32_t uid,
+			       const char *subject, const char **error_r)
+{
+	pool_t *pool = pool_create(512);
+	const char *key = subject_key(subject, pool);
+	/* the first root of a subject keeps it (INSERT OR IGNORE) */
+	int ret = key == NULL ? 0 : thread_record(idx, mailbox_id, uid, &key, 1, error_r);
+	pool_destroy(&pool);
+	return ret;
+}
+
+int store_index_thread_keys_done(struct store_index *idx, int64_t mailbox_id,
+				 const char **error_r)
+{
+	sqlite3_stmt *stmt;
+	int rc = index_prepare(idx, INDEX_STMT_THREAD_KEYS_SET,
+			       "UPDATE mailboxes SET thread_keys = 1 WHERE id = ?1", &stmt);
+	if (rc != SQLITE_OK)
+		return index_error(idx, rc, "thread keys", error_r);
+	sqlite3_bind_int64(stmt, 1, mailbox_id);
+	rc = sqlite3_step(stmt);
+	index_stmt_done(stmt);
+	return rc == SQLITE_DONE ? 0 : index_error(idx, rc, "thread keys", error_r);
+}

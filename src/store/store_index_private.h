@@ -74,6 +74,11 @@ enum index_stmt {
 	INDEX_STMT_EXPUNGE_CUTOFF,
 	INDEX_STMT_EXPUNGE_TRIMMED,
 	INDEX_STMT_EXPUNGE_DELETE,
+	INDEX_STMT_SET_HDR8BIT,   /* schema 9, per delivery */
+	/* THREADID subject keys of old mail (store_index_objectid.c) */
+	INDEX_STMT_THREAD_KEYS_GET,
+	INDEX_STMT_THREAD_ROOTS,
+	INDEX_STMT_THREAD_KEYS_SET,
 	INDEX_STMT_COUNT
 };
 
@@ -139,8 +144,9 @@ int index_message_set(struct store_index *idx, enum index_stmt which,
  * 4 checkpoints, expunge log horizon; 5 messages.structure;
  * 6 the unseen index and the keyword triggers; 7 object ids, save
  * dates, previews and the thread table (RFC 8474, 8514, 8970);
- * 8 one MODSEQ per transaction (the expunge trigger's, store_index_modseq.c) */
-#define STORE_INDEX_VERSION 8
+ * 8 one MODSEQ per transaction (the expunge trigger's, store_index_modseq.c);
+ * 9 messages.hdr8bit (RFC 6858 downgrade: is the top-level header 8-bit) */
+#define STORE_INDEX_VERSION 9
 /* The SQL that brings an index of from_version (0: a new file) to
  * STORE_INDEX_VERSION, ending with its PRAGMA user_version. */
 const char *index_schema_sql(int from_version);
@@ -151,10 +157,11 @@ void *row_array_room(pool_t *pool, void *array, unsigned count, unsigned *cap,
 		     size_t size);
 /* A row of schema 6 has no savedate nor threadid: its save date is its
  * internal date (RFC 8514 allows either it or NIL) and it is a thread
- * of its own (RFC 8474 5.2), named by its guid. */
+ * of its own (RFC 8474 5.2), named by its guid. hdr8bit NULL: not known
+ * (a row of schema 8 or older, or a header past STORE_THREAD_HDR_MAX). */
 #define INDEX_MESSAGE_COLUMNS \
 	"uid, modseq, size, internaldate, flags, filename, sysflags, guid," \
-	" coalesce(savedate, internaldate), coalesce(threadid, guid)"
+	" coalesce(savedate, internaldate), coalesce(threadid, guid), hdr8bit"
 void index_message_row(sqlite3_stmt *stmt, pool_t *pool,
 		       struct store_index_message *m);
 /* store_index_view.c: step a cached statement whose first column is a

@@ -252,6 +252,8 @@ void index_message_row(sqlite3_stmt *stmt, pool_t *pool,
 		memcpy(m->threadid, thread, STORE_GUID_SIZE);
 	else
 		memset(m->threadid, 0, STORE_GUID_SIZE);
+	m->hdr_8bit = sqlite3_column_type(stmt, 10) == SQLITE_NULL ? -1 :
+		sqlite3_column_int(stmt, 10) != 0;
 }
 
 int store_index_message_list(struct store_index *idx, int64_t mailbox_id,

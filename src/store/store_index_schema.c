@@ -20,7 +20,12 @@
  *    preview, the per-user msgids table (store_index_objectid.c)
  * 8: one MODSEQ per transaction (store_index_modseq.c): the expunge
  *    trigger takes postel_txn_modseq() instead of highestmodseq + 1 per
- *    row, so one EXPUNGE of 500 messages raises HIGHESTMODSEQ by one */
+ *    row, so one EXPUNGE of 500 messages raises HIGHESTMODSEQ by one
+ * 9: messages.hdr8bit, set at delivery (store_thread.c): whether the
+ *    top-level header is 8-bit, so a legacy session's FETCH knows
+ *    without the MIME structure that no RFC 6858 downgrade is due;
+ *    mailboxes.thread_keys (the subject keys of mail stored before
+ *    session 7, store_thread_backfill.c) */
 
 /* The keywords of a flag text (system flags start with '\', which no
  * keyword holds, nor '"': store_keyword_check()), as rows of json_each:
@@ -45,6 +50,15 @@
 	"  SELECT old.mailbox_id, old.uid, highestmodseq," \
 	"  CAST(strftime('%s', 'now') AS INTEGER) FROM mailboxes" \
 	"  WHERE id = old.mailbox_id; END;"
+
+/* What version 9 adds to version 8: a nullable column; no row is read
+ * or rewritten (NULL: not known, learnt on first need); and
+ * mailboxes.thread_keys, 0 until the first THREAD in the mailbox has
+ * given its thread roots their subject keys (store_thread_backfill.c). */
+#define STORE_INDEX_V9 \
+	"ALTER TABLE messages ADD COLUMN hdr8bit INTEGER;" \
+	"ALTER TABLE mailboxes ADD COLUMN thread_keys INTEGER NOT NULL DEFAULT 0;" \
+	"PRAGMA user_version=9;"
 
 /* What version 8 changes in version 7: the expunge trigger only. Existing
  * MODSEQs stay as they are (values only grow from here), so no row is
@@ -188,7 +202,7 @@ static const char store_index_schema[] =
 	STORE_INDEX_V5
 	STORE_INDEX_V6
 	STORE_INDEX_V7
-	STORE_INDEX_V8;
+	STORE_INDEX_V8 STORE_INDEX_V9;
 
 /* version 1 to 2: the columns that let an open skip the Maildir scan */
 #define STORE_INDEX_MIGRATE_1 \
@@ -225,19 +239,20 @@ static const char store_index_schema[] =
 
 static const char store_index_migrate_1[] =
 	STORE_INDEX_MIGRATE_1 STORE_INDEX_MIGRATE_2 STORE_INDEX_V4
-	STORE_INDEX_V5 STORE_INDEX_V6 STORE_INDEX_V7 STORE_INDEX_V8;
+	STORE_INDEX_V5 STORE_INDEX_V6 STORE_INDEX_V7 STORE_INDEX_V8 STORE_INDEX_V9;
 static const char store_index_migrate_2[] =
 	STORE_INDEX_MIGRATE_2 STORE_INDEX_V4 STORE_INDEX_V5 STORE_INDEX_V6
-	STORE_INDEX_V7 STORE_INDEX_V8;
+	STORE_INDEX_V7 STORE_INDEX_V8 STORE_INDEX_V9;
 static const char store_index_migrate_3[] =
 	STORE_INDEX_V4 STORE_INDEX_V5 STORE_INDEX_V6 STORE_INDEX_V7
-	STORE_INDEX_V8;
+	STORE_INDEX_V8 STORE_INDEX_V9;
 static const char store_index_migrate_4[] =
-	STORE_INDEX_V5 STORE_INDEX_V6 STORE_INDEX_V7 STORE_INDEX_V8;
+	STORE_INDEX_V5 STORE_INDEX_V6 STORE_INDEX_V7 STORE_INDEX_V8 STORE_INDEX_V9;
 static const char store_index_migrate_5[] =
-	STORE_INDEX_V6 STORE_INDEX_V7 STORE_INDEX_V8;
-static const char store_index_migrate_6[] = STORE_INDEX_V7 STORE_INDEX_V8;
-static const char store_index_migrate_7[] = STORE_INDEX_V8;
+	STORE_INDEX_V6 STORE_INDEX_V7 STORE_INDEX_V8 STORE_INDEX_V9;
+static const char store_index_migrate_6[] = STORE_INDEX_V7 STORE_INDEX_V8 STORE_INDEX_V9;
+static const char store_index_migrate_7[] = STORE_INDEX_V8 STORE_INDEX_V9;
+static const char store_index_migrate_8[] = STORE_INDEX_V9;
 
 const char *index_schema_sql(int from_version)
 {
@@ -256,6 +271,8 @@ const char *index_schema_sql(int from_version)
 		return store_index_migrate_6;
 	case 7:
 		return store_index_migrate_7;
+	case 8:
+		return store_index_migrate_8;
 	default:
 		return store_index_schema;
 	}

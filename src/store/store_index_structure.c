@@ -88,6 +88,15 @@ int store_index_message_structure(struct store_index *idx, int64_t mailbox_id,
 	return ret;
 }
 
+int store_index_message_set_hdr_8bit(struct store_index *idx, int64_t mailbox_id,
+				     uint32_t uid, bool eight_bit, const char **error_r)
+{
+	return index_message_set(idx, INDEX_STMT_SET_HDR8BIT,
+				 "UPDATE messages SET hdr8bit = CAST(?4 AS INTEGER)"
+				 " WHERE mailbox_id = ?1 AND uid = ?2", mailbox_id, uid,
+				 NULL, 0, eight_bit ? "1" : "0", "set hdr8bit", error_r);
+}
+
 int store_index_message_set_structure(struct store_index *idx,
 				      int64_t mailbox_id, uint32_t uid,
 				      const void *blob, size_t len,

@@ -392,6 +392,7 @@ void maildir_message_info(pool_t *pool, const struct store_index_message *row,
 	info_r->lost = false;
 	info_r->savedate = (time_t)row->savedate;
 	memcpy(info_r->threadid, row->threadid, STORE_GUID_SIZE);
+	info_r->hdr_8bit = row->hdr_8bit;
 }
 
 static int mailbox_list_once(struct maildir_store *s,
@@ -480,6 +481,8 @@ const struct store_backend store_backend_maildir = {
 	.message_set_structure = maildir_message_set_structure,
 	.message_preview = maildir_message_preview,
 	.message_set_preview = maildir_message_set_preview,
+	.message_set_hdr_8bit = maildir_message_set_hdr_8bit,
+	.thread_backfill = maildir_thread_backfill,
 	.set_flags = maildir_set_flags,
 	.copy = maildir_copy,
 	.claim_recent = maildir_claim_recent,

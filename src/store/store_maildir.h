@@ -206,6 +206,13 @@ int maildir_message_set_structure(struct store *store,
 				  const char *mailbox, uint32_t uid,
 				  const void *blob, size_t len,
 				  const char **error_r);
+int maildir_message_set_hdr_8bit(struct store *store, const struct store_address *addr,
+				 const char *mailbox, uint32_t uid, bool eight_bit,
+				 const char **error_r);
+int maildir_thread_backfill(struct store *store, const struct store_address *addr,
+			    const char *mailbox,
+			    const char *(*subject)(void *ctx, uint32_t uid, pool_t *pool),
+			    void *ctx, const char **error_r);
 /* store_maildir_objectid.c */
 int maildir_message_preview(struct store *store,
 			    const struct store_address *addr,

@@ -3,6 +3,7 @@
  * read and store messages.structure. Storing is best effort: it takes the
  * index lock only if free (a cache must never make a reader wait). */
 #include "store/store_maildir.h"
+#include "lib/log.h"
 
 int maildir_message_structure(struct store *store,
 			      const struct store_address *addr,
@@ -69,4 +70,75 @@ int maildir_message_set_structure(struct store *store,
 	struct structure_blob b = { blob, len };
 	return maildir_cache_write(store, addr, mailbox, uid, structure_write, &b,
 				   error_r);
+}
+
+static int hdr_8bit_write(struct store_index *idx, int64_t mailbox_id, uint32_t uid,
+			  const void *ctx, const char **error_r)
+{
+	return store_index_message_set_hdr_8bit(idx, mailbox_id, uid, *(const bool *)ctx,
+						error_r);
+}
+
+int maildir_message_set_hdr_8bit(struct store *store, const struct store_address *addr,
+				 const char *mailbox, uint32_t uid, bool eight_bit,
+				 const char **error_r)
+{
+	return maildir_cache_write(store, addr, mailbox, uid, hdr_8bit_write, &eight_bit,
+				   error_r);
+}
+
+/* roots given their key per transaction: the index lock is let go
+ * between batches, so deliveries go on */
+#define BACKFILL_BATCH 256
+
+int maildir_thread_backfill(struct store *store, const struct store_address *addr,
+			    const char *mailbox,
+			    const char *(*subject)(void *ctx, uint32_t uid, pool_t *pool),
+			    void *ctx, const char **error_r)
+{
+	struct maildir_store *s = (struct maildir_store *)store;
+	struct maildir_user *user;
+	struct store_index_mailbox mb;
+	if (maildir_mailbox_get(s, addr, mailbox, false, &user, &mb, error_r) < 0)
+		return -1;
+	pool_t *pool = pool_create(4096);
+	uint32_t *uids;
+	unsigned count;
+	int ret = store_index_thread_unkeyed(user->index, mb.id, pool, &uids, &count, error_r);
+	if (ret > 0) {
+		/* done before: one row read */
+		pool_destroy(&pool);
+		return 0;
+	}
+	/* bounded: count roots, each read once */
+	for (unsigned i = 0; i < count && ret == 0; i += BACKFILL_BATCH) {
+		unsigned end = count - i < BACKFILL_BATCH ? count : i + BACKFILL_BATCH;
+		const char **subjects = pool_alloc(pool, (end - i) * sizeof(*subjects));
+		/* the files are read outside the transaction */
+		for (unsigned k = i; k < end; k++)
+			subjects[k - i] = subject(ctx, uids[k], pool);
+		if ((ret = store_index_begin(user->index, error_r)) < 0)
+			break;
+		for (unsigned k = i; k < end && ret == 0; k++)
+			if (subjects[k - i] != NULL)
+				ret = store_index_thread_subject(user->index, mb.id, uids[k],
+								 subjects[k - i], error_r);
+		if (ret == 0 && end == count)
+			ret = store_index_thread_keys_done(user->index, mb.id, error_r);
+		if (ret < 0)
+			store_index_rollback(user->index);
+		else
+			ret = store_index_commit(user->index, error_r);
+	}
+	if (ret == 0 && count == 0 && store_index_begin(user->index, error_r) == 0) {
+		/* no root: mark */
+		ret = store_index_thread_keys_done(user->index, mb.id, error_r);
+		ret = ret < 0 ? (store_index_rollback(user->index), -1) :
+			store_index_commit(user->index, error_r);
+	}
+	if (count > 0)
+		log_info("event=thread_keys_backfilled mailbox_id=%lld roots=%u ret=%d",
+			 (long long)mb.id, count, ret);
+	pool_destroy(&pool);
+	return ret < 0 ? -1 : 0;
 }

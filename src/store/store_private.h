@@ -144,6 +144,19 @@ struct store_backend {
 				   const struct store_address *addr,
 				   const char *mailbox, uint32_t uid,
 				   const char *preview, const char **error_r);
+	/* schema 9 thread subject keys of old mail (store_thread_backfill.c):
+	 * subject() gives a root's folded base subject (pool; NULL: not
+	 * readable, skipped) */
+	int (*thread_backfill)(struct store *store, const struct store_address *addr,
+			       const char *mailbox,
+			       const char *(*subject)(void *ctx, uint32_t uid, pool_t *pool),
+			       void *ctx, const char **error_r);
+	/* schema 9 hdr8bit learnt late (store_view.h): best effort as
+	 * message_set_structure */
+	int (*message_set_hdr_8bit)(struct store *store,
+				    const struct store_address *addr,
+				    const char *mailbox, uint32_t uid,
+				    bool eight_bit, const char **error_r);
 	/* raise first_recent_uid to uidnext, *first_r: its value before */
 	int (*claim_recent)(struct store *store, const struct store_address *addr,
 			    const char *mailbox, uint32_t uidvalidity,

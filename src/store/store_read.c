@@ -21,6 +21,13 @@
 
 #define STORE_READ_CHUNK 65536
 
+struct store_read_region {
+	uint64_t old_off, old_len; /* stored wire octets replaced */
+	uint64_t new_off;          /* where the new octets start when shown */
+	unsigned char *data;
+	size_t len;
+};
+
 struct store_message_reader {
 	int fd;
 	struct store_eol_state eol;
@@ -28,11 +35,11 @@ struct store_message_reader {
 	uint64_t wire_size;     /* from the index; 0: unknown */
 	unsigned char *ckpt;    /* checkpoint blob, or NULL */
 	size_t ckpt_len;
-	/* store_message_reader_replace_header(): shown in place of the
-	 * first subst_old wire octets; subst_pos < subst_len while in it */
-	unsigned char *subst;
-	size_t subst_len, subst_pos;
-	uint64_t subst_old;
+	/* store_message_reader_replace(): regions shown in place of stored
+	 * ones, ascending; npos is the position in the shown form */
+	struct store_read_region *regions;
+	unsigned region_count;
+	uint64_t npos;
 	unsigned char buf[STORE_READ_CHUNK];
 };
 
@@ -46,9 +53,9 @@ struct store_message_reader *store_message_reader_fd(int fd)
 	r->wire_size = 0;
 	r->ckpt = NULL;
 	r->ckpt_len = 0;
-	r->subst = NULL;
-	r->subst_len = r->subst_pos = 0;
-	r->subst_old = 0;
+	r->regions = NULL;
+	r->region_count = 0;
+	r->npos = 0;
 	return r;
 }
 
@@ -101,29 +108,59 @@ static int seek_stored(struct store_message_reader *r, uint64_t wire_offset,
 	return 0;
 }
 
+int store_message_reader_replace(struct store_message_reader *r, uint64_t old_off,
+				 uint64_t old_len, const void *data, size_t len)
+{
+	struct store_read_region *last = r->region_count == 0 ? NULL :
+		&r->regions[r->region_count - 1];
+	if (r->region_count >= STORE_READ_REGIONS_MAX || len == 0 ||
+	    (last != NULL && old_off < last->old_off + last->old_len))
+		return -1;
+	/* shown offsets: the stored ones moved by every region before */
+	uint64_t new_off = last == NULL ? old_off :
+		old_off - (last->old_off + last->old_len) + last->new_off + last->len;
+	r->regions = xrealloc(r->regions, (r->region_count + 1) * sizeof(*r->regions));
+	struct store_read_region *g = &r->regions[r->region_count++];
+	g->old_off = old_off;
+	g->old_len = old_len;
+	g->new_off = new_off;
+	g->data = xmalloc(len + 1);
+	memcpy(g->data, data, len);
+	g->len = len;
+	(void)store_message_seek(r, 0, &(const char *){ NULL });
+	return 0;
+}
+
 void store_message_reader_replace_header(struct store_message_reader *r, const void *hdr,
 					 size_t len, uint64_t old_len)
 {
-	free(r->subst);
-	r->subst = xmalloc(len + 1);
-	memcpy(r->subst, hdr, len);
-	r->subst_len = len;
-	r->subst_old = old_len;
-	r->subst_pos = len; /* until a seek: the reader is used from 0 */
-	(void)store_message_seek(r, 0, &(const char *){ NULL });
+	(void)store_message_reader_replace(r, 0, old_len, hdr, len);
+}
+
+/* The region shown at or after npos: the first whose new octets end
+ * past it (region_count if none). */
+static unsigned region_at(const struct store_message_reader *r, uint64_t npos)
+{
+	unsigned i = 0;
+	while (i < r->region_count && r->regions[i].new_off + r->regions[i].len <= npos)
+		i++;
+	return i;
 }
 
 int store_message_seek(struct store_message_reader *r, uint64_t wire_offset,
 		       const char **error_r)
 {
-	if (r->subst == NULL)
+	if (r->region_count == 0)
 		return seek_stored(r, wire_offset, error_r);
-	if (wire_offset < r->subst_len) {
-		r->subst_pos = (size_t)wire_offset;
-		return 0;
-	}
-	r->subst_pos = r->subst_len;
-	return seek_stored(r, wire_offset - r->subst_len + r->subst_old, error_r);
+	r->npos = wire_offset;
+	unsigned i = region_at(r, wire_offset);
+	if (i < r->region_count && wire_offset >= r->regions[i].new_off)
+		return 0; /* inside region i: no file position needed yet */
+	if (i == 0)
+		return seek_stored(r, wire_offset, error_r);
+	const struct store_read_region *g = &r->regions[i - 1];
+	return seek_stored(r, wire_offset - (g->new_off + g->len) + g->old_off + g->old_len,
+			   error_r);
 }
 
 int store_message_physical(struct store_message_reader *r,
@@ -160,21 +197,40 @@ static ssize_t read_chunk(struct store_message_reader *r, size_t n,
 	return got;
 }
 
+static ssize_t read_stored(struct store_message_reader *r, void *buf, size_t size,
+			   const char **error_r);
+
 ssize_t store_message_read(struct store_message_reader *r, void *buf,
 			   size_t size, const char **error_r)
 {
-	if (r->subst != NULL && r->subst_pos < r->subst_len) {
-		size_t n = r->subst_len - r->subst_pos;
+	if (r->region_count == 0)
+		return read_stored(r, buf, size, error_r);
+	unsigned i = region_at(r, r->npos);
+	const struct store_read_region *g = i < r->region_count ? &r->regions[i] : NULL;
+	if (g != NULL && r->npos >= g->new_off) {
+		size_t at = (size_t)(r->npos - g->new_off), n = g->len - at;
 		if (n > size)
 			n = size;
-		memcpy(buf, r->subst + r->subst_pos, n);
-		r->subst_pos += n;
-		/* the stored message goes on after the header it replaces */
-		if (r->subst_pos == r->subst_len &&
-		    seek_stored(r, r->subst_old, error_r) < 0)
+		memcpy(buf, g->data + at, n);
+		r->npos += n;
+		/* the stored message goes on after the octets replaced */
+		if (at + n == g->len &&
+		    seek_stored(r, g->old_off + g->old_len, error_r) < 0)
 			return -1;
 		return (ssize_t)n;
 	}
+	ssize_t n = read_stored(r, buf, size, error_r);
+	if (n <= 0)
+		return n;
+	if (g != NULL && r->npos + (uint64_t)n > g->new_off)
+		n = (ssize_t)(g->new_off - r->npos); /* the rest is the region's */
+	r->npos += (uint64_t)n;
+	return n;
+}
+
+static ssize_t read_stored(struct store_message_reader *r, void *buf, size_t size,
+			   const char **error_r)
+{
 	size_t want = size / 2;
 	if (want > sizeof(r->buf))
 		want = sizeof(r->buf);
@@ -219,7 +275,9 @@ void store_message_close(struct store_message_reader **rp)
 		return;
 	close(r->fd);
 	free(r->ckpt);
-	free(r->subst);
+	for (unsigned i = 0; i < r->region_count; i++)
+		free(r->regions[i].data);
+	free(r->regions);
 	free(r);
 	*rp = NULL;
 }

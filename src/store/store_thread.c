@@ -4,12 +4,16 @@
 #include "mime/mime_references.h"
 
 #include <string.h>
+#include <strings.h>
 
 void store_thread_hdr_feed(struct store_thread_hdr *h, const void *data,
 			   size_t len)
 {
-	if (h->done)
+	if (h->done) {
+		for (size_t i = 0; i < len && !h->body_8bit; i++)
+			h->body_8bit = ((const unsigned char *)data)[i] >= 0x80;
 		return;
+	}
 	size_t room = STORE_THREAD_HDR_MAX - h->buf.len;
 	size_t old = h->buf.len;
 	str_append(&h->buf, data, len < room ? len : room);
@@ -21,6 +25,9 @@ void store_thread_hdr_feed(struct store_thread_hdr *h, const void *data,
 		    (i == 0 || h->buf.data[i - 1] == '\n')) {
 			h->buf.len = i + 1;
 			h->done = true;
+			size_t used = i + 1 - old;
+			if (used < len)
+				store_thread_hdr_feed(h, (const char *)data + used, len - used);
 			return;
 		}
 	}
@@ -32,6 +39,25 @@ void store_thread_hdr_free(struct store_thread_hdr *h)
 {
 	str_free(&h->buf);
 	h->done = false;
+}
+
+bool store_thread_hdr_8bit(const struct store_thread_hdr *h)
+{
+	for (size_t i = 0; i < h->buf.len; i++)
+		if ((unsigned char)h->buf.data[i] >= 0x80)
+			return true;
+	if (!h->body_8bit)
+		return false;
+	const char *value;
+	size_t len;
+	if (!mime_header_find(h->buf.data, h->buf.len, "Content-Type", &value, &len))
+		return false;
+	while (len > 0 && (*value == ' ' || *value == '\t')) {
+		value++;
+		len--;
+	}
+	return (len >= 9 && strncasecmp(value, "multipart", 9) == 0) ||
+	       (len >= 7 && strncasecmp(value, "message", 7) == 0);
 }
 
 int store_thread_index(const struct store_thread_hdr *h,
@@ -50,5 +76,14 @@ int store_thread_index(const struct store_thread_hdr *h,
 	int ret = store_index_thread_assign(idx, mailbox_id, uid, ids.message_id,
 					    ids.refs, ids.count, subject, reply, error_r);
 	pool_destroy(&pool);
+	/* schema 9: whether the RFC 6858 downgrade has work to do, known
+	 * unless the header was cut at STORE_THREAD_HDR_MAX (then NULL:
+	 * learnt from the MIME structure on first need) */
+	const str_t *b = &h->buf;
+	bool cut = b->len >= STORE_THREAD_HDR_MAX &&
+		!(b->data[b->len - 1] == '\n' && (b->len == 1 || b->data[b->len - 2] == '\n'));
+	if (ret == 0 && !cut)
+		ret = store_index_message_set_hdr_8bit(idx, mailbox_id, uid,
+						       store_thread_hdr_8bit(h), error_r);
 	return ret;
 }

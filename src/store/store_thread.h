@@ -22,11 +22,18 @@
 struct store_thread_hdr {
 	str_t buf;
 	bool done;  /* the empty line seen, or the cap reached */
+	bool body_8bit; /* an octet >= 0x80 after what buf kept */
 };
 
 void store_thread_hdr_feed(struct store_thread_hdr *h, const void *data,
 			   size_t len);
 void store_thread_hdr_free(struct store_thread_hdr *h);
+/* Whether some header of the message may hold an octet >= 0x80 (RFC
+ * 6532): the top-level one does, or the message is a multipart or
+ * message type (body parts and enclosed messages have headers) and has an
+ * 8-bit octet past the top-level header. */
+bool store_thread_hdr_8bit(const struct store_thread_hdr *h);
+/* ... and records the message's hdr8bit (schema 9) */
 int store_thread_index(const struct store_thread_hdr *h,
 		       struct store_index *idx, int64_t mailbox_id,
 		       uint32_t uid, const char **error_r);

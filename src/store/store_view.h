@@ -201,6 +201,36 @@ int store_view_message_preview(struct store_view *view, uint32_t uid,
 			       const char **error_r);
 int store_view_message_set_preview(struct store_view *view, uint32_t uid,
 				   const char *preview, const char **error_r);
+/* store_downgrade.c: RFC 6858 synthetic messages for a client that
+ * does not read UTF-8 headers (RFC 6855 7, RFC 6856 2).
+ * hdr_8bit: 1 if a header of the message (its own, a body part's, an
+ * enclosed message's) holds an octet >= 0x80, 0 if none; reads the MIME
+ * structure into *tree (pool) unless info->hdr_8bit is 0 or *tree is
+ * set, and records what a row of schema 8 did not know. -1 on error.
+ * downgrade: makes the reader show every such header rewritten
+ * (mime_downgrade.h), and tree and *size those of that message; the
+ * reader is left at 0. downgraded_size: info->size made the synthetic
+ * message's (unchanged for a 7-bit one). */
+struct mime_tree;
+int store_view_message_hdr_8bit(struct store_view *view, uint32_t uid,
+				struct store_message_info *info, pool_t *pool,
+				struct mime_tree **tree, const char **error_r);
+int store_message_downgrade(struct store_message_reader *r, struct mime_tree *tree,
+			    uint64_t *size, const char **error_r);
+int store_view_message_downgraded_size(struct store_view *view, uint32_t uid,
+				       struct store_message_info *info,
+				       const char **error_r);
+
+/* store_thread_backfill.c: give the thread roots of the view's mailbox
+ * stored before session 7 their subject keys (once per mailbox; see
+ * there). On the user's lane: it reads message files. */
+int store_view_thread_backfill(struct store_view *view, const char **error_r);
+
+/* Record what store_message_info.hdr_8bit did not know yet (a message
+ * stored before schema 9), once learnt from its MIME structure; best
+ * effort as store_view_message_set_preview(). */
+int store_view_message_set_hdr_8bit(struct store_view *view, uint32_t uid,
+				    bool eight_bit, const char **error_r);
 
 enum store_flags_op {
 	STORE_FLAGS_ADD,

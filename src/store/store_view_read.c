@@ -113,6 +113,14 @@ int store_view_message_set_preview(struct store_view *view, uint32_t uid,
 							 error_r) < 0 ? -1 : 0;
 }
 
+int store_view_message_set_hdr_8bit(struct store_view *view, uint32_t uid,
+				    bool eight_bit, const char **error_r)
+{
+	return view->store->backend->message_set_hdr_8bit(view->store, VIEW_ADDR(view),
+							  view->mailbox, uid, eight_bit,
+							  error_r) < 0 ? -1 : 0;
+}
+
 int store_view_message_structure(struct store_view *view, uint32_t uid,
 				 pool_t *pool, struct mime_tree **tree_r,
 				 const char **error_r)

@@ -22,6 +22,7 @@
 
 #include "lib/log.h"
 #include "lib/mem.h"
+#include "lib/str.h"
 #include "store/store_view.h"
 #include "store/store_seek.h"
 #include "store/test-store-path.h"
@@ -247,6 +248,54 @@ static void test_seek_replaced_header(void **state)
 	free(m);
 }
 
+/* store_message_reader_replace() with three regions (RFC 6858: the
+ * header of every 8-bit MIME part), longer, shorter and inside a
+ * checkpoint interval: reads and seeks give the spliced form; regions
+ * out of order or empty are refused. */
+static void test_seek_replaced_regions(void **state)
+{
+	struct test_store_fixture *f = *state;
+	size_t len;
+	char *m = make_message(200000, true, 78, &len);
+	uint32_t uid = deliver(f, m, len);
+	const char *error;
+	assert_int_equal(store_view_open(f->store, USER, "INBOX", &f->view, &error), 0);
+	struct store_message_reader *r = store_view_message_open(f->view, uid, &error);
+	assert_non_null(r);
+	static const struct { size_t off, old; const char *data; } regs[] = {
+		{ 0, 20, "HEADER REPLACED, LONGER THAN IT WAS\r\n" },
+		{ 40000, 300, "short" },
+		{ 100003, 5, "a region well inside the second half of the message" },
+	};
+	str_t full = STR_INIT;
+	size_t at = 0;
+	for (unsigned i = 0; i < 3; i++) {
+		str_append(&full, m + at, regs[i].off - at);
+		str_appendz(&full, regs[i].data);
+		at = regs[i].off + regs[i].old;
+		assert_int_equal(store_message_reader_replace(r, regs[i].off, regs[i].old,
+							      regs[i].data,
+							      strlen(regs[i].data)), 0);
+	}
+	str_append(&full, m + at, len - at);
+	assert_int_equal(store_message_reader_replace(r, 50, 1, "x", 1), -1);
+	assert_int_equal(store_message_reader_replace(r, 190000, 1, "", 0), -1);
+	size_t got_len;
+	char *got = read_rest(r, 2, full.len + 10, &got_len);
+	assert_int_equal(got_len, full.len);
+	assert_memory_equal(got, full.data, full.len);
+	free(got);
+	static const uint64_t offs[] = { 0, 5, 37, 38, 39990, 40020, 40021, 40026,
+					 99700, 99730, 99760, 150000, 199000 };
+	for (unsigned i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
+		check_at(r, full.data, full.len, offs[i], 7, 3000);
+		check_at(r, full.data, full.len, offs[i], 65536, 100000);
+	}
+	store_message_close(&r);
+	str_free(&full);
+	free(m);
+}
+
 /* A lone CR right before a checkpoint: the file holds "\r\n" there, and
  * the reader must not add a CR of its own after seeking past it. */
 static void test_seek_cr_at_checkpoint(void **state)
@@ -402,6 +451,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_seek_without_checkpoints,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_seek_replaced_header, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_seek_replaced_regions, setup, teardown),
 		cmocka_unit_test(test_ckpt_blob_unknown_section),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

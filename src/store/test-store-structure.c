@@ -3,7 +3,10 @@
  * message stored with bare LFs carries WIRE offsets (CRLF form); the
  * first request stores the mime_cache blob in the index and the second
  * decodes it (same tree); a damaged blob is parsed again and replaced;
- * an expunged UID is an error; COPY carries the blob along. */
+ * an expunged UID is an error; COPY carries the blob along. Schema 9's
+ * hdr8bit: set at delivery (0 for a 7-bit header, 1 for an 8-bit one),
+ * copied with the message, NULL (-1) for a row migrated from version 8
+ * until store_view_message_set_hdr_8bit() records it. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -15,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sqlite3.h>
 
 #include "lib/mem.h"
 #include "mime/mime_parser.h"
@@ -178,6 +182,60 @@ static void test_structure_copied_with_message(void **state)
 	assert_int_equal(stored_blob_len_in(f, "Archive", res.dst_uids[0]), len);
 }
 
+static int8_t hdr_8bit_of(struct test_store_fixture *f, uint32_t uid)
+{
+	const char *error;
+	struct store_message_info *infos;
+	unsigned n;
+	assert_int_equal(store_view_list_uids(f->view, &uid, 1, pool_temp(), &infos, &n,
+					      &error), 0);
+	assert_int_equal(n, 1);
+	return infos[0].hdr_8bit;
+}
+
+static void test_hdr8bit_at_delivery_migration_and_set(void **state)
+{
+	struct test_store_fixture *f = *state;
+	const char *error;
+	uint32_t plain = deliver(f, msg_lf);
+	store_view_close(&f->view);
+	uint32_t eight = deliver(f, "Subject: caf\xc3\xa9\n\nbody\n");
+	assert_int_equal(hdr_8bit_of(f, plain), 0);
+	assert_int_equal(hdr_8bit_of(f, eight), 1);
+	/* an 8-bit body does not make the header 8-bit */
+	store_view_close(&f->view);
+	uint32_t body8 = deliver(f, "Subject: s\n\nk\xc3\xb6ln\n");
+	assert_int_equal(hdr_8bit_of(f, body8), 0);
+	/* a 7-bit top-level header over an 8-bit MIME part header */
+	store_view_close(&f->view);
+	uint32_t part8 = deliver(f, "Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+				 "Content-Type: text/plain; name=\"\xc3\xa9\"\n\nx\n--b--\n");
+	assert_int_equal(hdr_8bit_of(f, part8), 1);
+	struct store_copy_result res;
+	assert_int_equal(store_view_copy(f->view, &eight, 1, "Archive", false,
+					 pool_temp(), &res, &error), 0);
+	/* back to version 8: the column goes, every row forgets */
+	store_view_close(&f->view);
+	store_close(&f->store);
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(t_printf("%s/mail/example.org/hugo/postel-index.sqlite",
+					       f->dir), &db), SQLITE_OK);
+	assert_int_equal(test_store_sql_int(db, "SELECT count(*) FROM messages"
+						" WHERE hdr8bit = 1"), 3); /* the copy too */
+	test_store_sql_exec(db, "ALTER TABLE messages DROP COLUMN hdr8bit;"
+			    "ALTER TABLE mailboxes DROP COLUMN thread_keys;"
+			    "PRAGMA user_version = 8;");
+	sqlite3_close(db);
+	assert_int_equal(store_open(f->dir, &f->store, &error), 0);
+	assert_int_equal(store_view_open(f->store, USER, "INBOX", &f->view, &error), 0);
+	assert_int_equal(hdr_8bit_of(f, eight), -1);
+	assert_int_equal(hdr_8bit_of(f, plain), -1);
+	assert_int_equal(store_view_message_set_hdr_8bit(f->view, eight, true, &error), 0);
+	assert_int_equal(store_view_message_set_hdr_8bit(f->view, plain, false, &error), 0);
+	assert_int_equal(hdr_8bit_of(f, eight), 1);
+	assert_int_equal(hdr_8bit_of(f, plain), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -186,6 +244,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_structure_damaged_blob_is_replaced,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_structure_copied_with_message,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hdr8bit_at_delivery_migration_and_set,
 						setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,166 @@
+/* store_downgrade.c: the RFC 6858 synthetic message of a stored one, for
+ * IMAP FETCH (imap_fetch_downgrade.c), POP3 RETR/TOP and the sizes POP3
+ * LIST/STAT report (pop3_maildrop.c); contract in store_view.h.
+ *
+ * Every header with an octet >= 0x80 is rewritten (mime_downgrade.h):
+ * the message's own, each body part's MIME header and each enclosed
+ * message's (message/global, RFC 6532 3.7), at most
+ * STORE_READ_REGIONS_MAX of them, each at most STORE_DOWNGRADE_HEADER_MAX
+ * octets (a longer one is shown as stored, logged). The reader shows the
+ * new headers in place of the stored ones; the tree's offsets and the
+ * body lines of the parts that enclose a rewritten header, and the size,
+ * become those of the synthetic message, so RFC822.SIZE, BODY[] and
+ * BODYSTRUCTURE agree. */
+#include "store/store_view.h"
+
+#include "lib/log.h"
+#include "mime/mime_downgrade.h"
+#include "mime/mime_parser.h"
+
+#define STORE_DOWNGRADE_HEADER_MAX (256 * 1024)
+
+int store_view_message_hdr_8bit(struct store_view *view, uint32_t uid,
+				struct store_message_info *info, pool_t *pool,
+				struct mime_tree **tree, const char **error_r)
+{
+	if (info->hdr_8bit == 0)
+		return 0;
+	if (*tree == NULL && store_view_message_structure(view, uid, pool, tree, error_r) < 0)
+		return -1;
+	bool eight_bit = false;
+	for (uint32_t i = 0; i < (*tree)->count && !eight_bit; i++)
+		eight_bit = ((*tree)->parts[i].flags & MIME_PART_HDR_8BIT) != 0;
+	if (info->hdr_8bit < 0) {
+		/* stored before schema 9: learnt now, kept for next time */
+		const char *serror;
+		if (store_view_message_set_hdr_8bit(view, uid, eight_bit, &serror) < 0)
+			log_warn("event=hdr8bit_save_failed uid=%u error=%s", uid,
+				 log_str(serror));
+		info->hdr_8bit = eight_bit;
+	}
+	return eight_bit ? 1 : 0;
+}
+
+/* One rewritten header: stored [off, off + len), its 7-bit form and the
+ * lines it gains (or loses) */
+struct region {
+	uint64_t off, len;
+	str_t out;
+	int64_t dlines;
+};
+
+static int64_t count_lf(const char *s, size_t len)
+{
+	int64_t n = 0;
+	for (size_t i = 0; i < len; i++)
+		n += s[i] == '\n';
+	return n;
+}
+
+/* A stored offset as shown: moved by every region that ends at or
+ * before it (a part's own header starts where it did). */
+static uint64_t shifted(uint64_t x, const struct region *g, unsigned n)
+{
+	int64_t d = 0;
+	for (unsigned k = 0; k < n && g[k].off + g[k].len <= x; k++)
+		d += (int64_t)g[k].out.len - (int64_t)g[k].len;
+	return (uint64_t)((int64_t)x + d);
+}
+
+static void shift_tree(struct mime_tree *tree, uint64_t *size, const struct region *g,
+		       unsigned n)
+{
+	for (uint32_t i = 0; i < tree->count; i++) {
+		struct mime_part *p = &tree->parts[i];
+		/* RFC 9051 7.5.2 body-fld-lines of a message/rfc822 part */
+		for (unsigned k = 0; k < n; k++)
+			if (g[k].off >= p->body_off && g[k].off + g[k].len <= p->body_end)
+				p->body_lines = (uint64_t)((int64_t)p->body_lines + g[k].dlines);
+		p->hdr_off = shifted(p->hdr_off, g, n);
+		p->body_off = shifted(p->body_off, g, n);
+		p->body_end = shifted(p->body_end, g, n);
+	}
+	*size = shifted(*size, g, n);
+}
+
+/* The stored header of part p into hdr: 0, -1 on a read error */
+static int read_header(struct store_message_reader *r, const struct mime_part *p, str_t *hdr,
+		       const char **error_r)
+{
+	size_t want = (size_t)(p->body_off - p->hdr_off);
+	str_clear(hdr);
+	if (store_message_seek(r, p->hdr_off, error_r) < 0)
+		return -1;
+	str_reserve(hdr, want + 2);
+	/* bounded: every round reads at least one octet or stops */
+	while (hdr->len < want) {
+		size_t room = want - hdr->len;
+		ssize_t n = store_message_read(r, hdr->data + hdr->len, room < 2 ? 2 : room,
+					       error_r);
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		hdr->len += (size_t)n > room ? room : (size_t)n;
+	}
+	return 0;
+}
+
+int store_message_downgrade(struct store_message_reader *r, struct mime_tree *tree,
+			    uint64_t *size, const char **error_r)
+{
+	/* every 8-bit header, read from the stored form before any is
+	 * replaced */
+	struct region regions[STORE_READ_REGIONS_MAX];
+	unsigned n = 0;
+	str_t hdr = STR_INIT;
+	int ret = 0;
+	for (uint32_t i = 0; i < tree->count && ret == 0; i++) {
+		const struct mime_part *p = &tree->parts[i];
+		if ((p->flags & MIME_PART_HDR_8BIT) == 0)
+			continue;
+		if (n == STORE_READ_REGIONS_MAX ||
+		    p->body_off - p->hdr_off > STORE_DOWNGRADE_HEADER_MAX) {
+			log_warn("event=downgrade_skipped part=%u header_size=%llu", i,
+				 (unsigned long long)(p->body_off - p->hdr_off));
+			continue;
+		}
+		str_t out = STR_INIT;
+		ret = read_header(r, p, &hdr, error_r);
+		if (ret == 0 && hdr.len == p->body_off - p->hdr_off &&
+		    mime_downgrade_header(hdr.data, hdr.len, &out) && out.len > 0)
+			regions[n++] = (struct region){ p->hdr_off, hdr.len, out,
+				count_lf(out.data, out.len) - count_lf(hdr.data, hdr.len) };
+		else
+			str_free(&out);
+	}
+	str_free(&hdr);
+	for (unsigned k = 0; k < n && ret == 0; k++)
+		ret = store_message_reader_replace(r, regions[k].off, regions[k].len,
+						   regions[k].out.data, regions[k].out.len);
+	if (ret == 0 && n > 0)
+		shift_tree(tree, size, regions, n);
+	for (unsigned k = 0; k < n; k++)
+		str_free(&regions[k].out);
+	if (ret < 0)
+		return -1;
+	return store_message_seek(r, 0, error_r);
+}
+
+int store_view_message_downgraded_size(struct store_view *view, uint32_t uid,
+				       struct store_message_info *info,
+				       const char **error_r)
+{
+	pool_t *pool = pool_create(1024);
+	struct mime_tree *tree = NULL;
+	struct store_message_reader *r = NULL;
+	int ret = store_view_message_hdr_8bit(view, uid, info, pool, &tree, error_r);
+	if (ret > 0) {
+		r = store_view_message_open(view, uid, error_r);
+		ret = r == NULL ? -1 : store_message_downgrade(r, tree, &info->size, error_r);
+	}
+	store_message_close(&r);
+	mime_tree_free(&tree);
+	pool_destroy(&pool);
+	return ret < 0 ? -1 : 0;
+}
