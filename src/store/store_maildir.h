@@ -153,6 +153,13 @@ int maildir_mailbox_expunge(struct store *store,
 			    const char *mailbox, const uint32_t *uids,
 			    unsigned count, unsigned *expunged_r,
 			    const char **error_r);
+/* Under the index's write lock: finish an expunge a crash interrupted
+ * (its intent in new/ names rows still there), through the normal path
+ * (expunge log, MODSEQ); the caller commits and notifies watchers. */
+int maildir_expunge_recover(struct maildir_user *user,
+			    const struct store_index_mailbox *mb,
+			    const char *mailbox, unsigned *expunged_r,
+			    const char **error_r);
 
 /* store_maildir_view.c: mailbox views and status (store_private.h) */
 int maildir_mailbox_status(struct store *store, const struct store_address *addr,
