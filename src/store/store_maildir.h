@@ -161,6 +161,26 @@ int maildir_expunge_recover(struct maildir_user *user,
 			    const char *mailbox, unsigned *expunged_r,
 			    const char **error_r);
 
+/* store_maildir_rename.c: a RENAME's intent, finished after a crash */
+#define MAILDIR_RENAME_INTENT_PREFIX "postel-rename."
+/* True for the name (in the user directory) of a rename intent. */
+bool maildir_rename_intent_name(const char *name);
+/* Under the index lock, before any folder moves: the durable intent
+ * USER/postel-rename.PID.N; *path_r (t_printf'd) to unlink once the
+ * rename committed or failed. */
+int maildir_rename_intent_write(const char *user_dir, uint32_t uidvalidity,
+				const char *old_name, const char *new_name,
+				const char **path_r, const char **error_r);
+/* Under the index lock, before folders get rows: finish the renames a
+ * crash interrupted (intents: names in the user directory); *changed_r
+ * if a folder or row moved. */
+int maildir_rename_recover(struct maildir_user *user,
+			   const char *const *intents, unsigned count,
+			   bool *changed_r, const char **error_r);
+/* After the commit: remove the intents (all finished or stale). */
+void maildir_rename_intents_remove(const char *user_dir,
+				   const char *const *intents, unsigned count);
+
 /* store_maildir_view.c: mailbox views and status (store_private.h) */
 int maildir_mailbox_status(struct store *store, const struct store_address *addr,
 			   const char *mailbox,

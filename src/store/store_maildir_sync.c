@@ -381,10 +381,29 @@ static int mailbox_sync(struct maildir_user *user, const char *mailbox,
 	return recovered > 0 ? 1 : 0;
 }
 
-/* Mailbox names of the ".NAME" folders in the user's directory. */
+/* Names of the rename intents found by user_folders() (store_maildir_rename.c). */
+struct rename_intents {
+	const char **names;
+	unsigned count, cap;
+};
+
+static void intents_add(struct rename_intents *in, pool_t *pool, const char *name)
+{
+	if (in->count == in->cap) {
+		in->cap = in->cap == 0 ? 4 : in->cap * 2;
+		const char **bigger = pool_alloc(pool, in->cap * sizeof(*bigger));
+		if (in->count > 0)
+			memcpy(bigger, in->names, in->count * sizeof(*bigger));
+		in->names = bigger;
+	}
+	in->names[in->count++] = pool_strdup(pool, name);
+}
+
+/* Mailbox names of the ".NAME" folders in the user's directory, and the
+ * rename intents there (same readdir: no cost on the open path). */
 static int user_folders(const char *user_dir, pool_t *pool,
 			const char ***names_r, unsigned *count_r,
-			const char **error_r)
+			struct rename_intents *intents, const char **error_r)
 {
 	DIR *dir = opendir(user_dir);
 	if (dir == NULL) {
@@ -395,7 +414,12 @@ static int user_folders(const char *user_dir, pool_t *pool,
 	const char **names = NULL;
 	unsigned count = 0, cap = 0;
 	struct dirent *de;
+	intents->count = 0;
 	while ((de = readdir(dir)) != NULL) {
+		if (maildir_rename_intent_name(de->d_name)) {
+			intents_add(intents, pool, de->d_name);
+			continue;
+		}
 		if (de->d_name[0] != '.' || de->d_name[1] == '\0' ||
 		    de->d_name[1] == '.')
 			continue;
@@ -485,7 +509,9 @@ int maildir_user_sync(struct maildir_user *user, bool with_defaults,
 	unsigned folder_count;
 	time_t now = time(NULL);
 	int ret = -1;
-	if (user_folders(user->dir, pool, &folders, &folder_count, error_r) < 0)
+	struct rename_intents intents = { NULL, 0, 0 };
+	if (user_folders(user->dir, pool, &folders, &folder_count, &intents,
+			 error_r) < 0)
 		goto out;
 	int need = 2;
 	if (!full) {
@@ -506,6 +532,14 @@ int maildir_user_sync(struct maildir_user *user, bool with_defaults,
 	} else if (store_index_begin(user->index, error_r) < 0) {
 		goto out;
 	}
+	/* a crashed RENAME: its folder must not become a new mailbox */
+	bool renamed = false;
+	if (!full && intents.count > 0 &&
+	    (maildir_rename_recover(user, intents.names, intents.count, &renamed,
+				    error_r) < 0 ||
+	     (renamed && user_folders(user->dir, pool, &folders, &folder_count,
+				      &intents, error_r) < 0)))
+		goto rollback;
 	if (store_index_mailbox_add(user->index, "INBOX", uidvalidity,
 				    error_r) < 0)
 		goto rollback;
@@ -530,6 +564,8 @@ int maildir_user_sync(struct maildir_user *user, bool with_defaults,
 		recovered[i] = r > 0;
 	}
 	ret = store_index_commit(user->index, error_r);
+	if (ret == 0 && !full)
+		maildir_rename_intents_remove(user->dir, intents.names, intents.count);
 	for (unsigned i = 0; ret == 0 && i <= folder_count; i++) {
 		if (recovered[i])
 			store_notify_changed(user->key,
