@@ -163,6 +163,10 @@ int maildir_expunge_recover(struct maildir_user *user,
 
 /* store_maildir_rename.c: a RENAME's intent, finished after a crash */
 #define MAILDIR_RENAME_INTENT_PREFIX "postel-rename."
+/* The length of an intent's first line "MAGIC 1 UIDVALIDITY\n", its
+ * UIDVALIDITY in *uidvalidity_r; 0 if data does not begin so. */
+size_t maildir_intent_header(const char *data, const char *magic,
+			     uint32_t *uidvalidity_r);
 /* True for the name (in the user directory) of a rename intent. */
 bool maildir_rename_intent_name(const char *name);
 /* Under the index lock, before any folder moves: the durable intent

@@ -98,15 +98,8 @@ static int intent_write(const char *folder, uint32_t uidvalidity,
 	str_printf(&buf, "postel-expunge 1 %" PRIu32 "\n", uidvalidity);
 	for (unsigned i = 0; i < count; i++)
 		str_printf(&buf, "%" PRIu32 "\n", uids[i]);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-		      0600);
-	int ret = fd < 0 || fileio_write_full(fd, buf.data, buf.len) < 0 ||
-		fsync(fd) < 0 ? -1 : 0;
+	int ret = fileio_write_sync(tmp, buf.data, buf.len);
 	int e = errno;
-	if (fd >= 0 && close(fd) < 0 && ret == 0) {
-		ret = -1;
-		e = errno;
-	}
 	str_free(&buf);
 	if (ret == 0 && rename(tmp, path) < 0) {
 		ret = -1;
@@ -136,11 +129,9 @@ static int intent_read(const char *folder, uint32_t uidvalidity, pool_t *pool,
 		*error_r = t_printf("read(%s) failed: %s", path, strerror(errno));
 		return -1;
 	}
-	unsigned version;
-	unsigned long long uv;
-	int pos = 0;
-	if (sscanf(data, "postel-expunge %u %llu\n%n", &version, &uv, &pos) != 2 ||
-	    pos == 0 || version != 1 || uv != uidvalidity) {
+	uint32_t uv;
+	size_t pos = maildir_intent_header(data, "postel-expunge", &uv);
+	if (pos == 0 || uv != uidvalidity) {
 		free(data);
 		return 0;
 	}

@@ -37,6 +37,21 @@
 
 #define RENAME_INTENT_MAX 4096
 
+size_t maildir_intent_header(const char *data, const char *magic,
+			     uint32_t *uidvalidity_r)
+{
+	unsigned version;
+	unsigned long long uv;
+	int pos = 0;
+	char fmt[64];
+	if (snprintf(fmt, sizeof(fmt), "%s %%u %%llu\n%%n", magic) >= (int)sizeof(fmt) ||
+	    sscanf(data, fmt, &version, &uv, &pos) != 2 || pos <= 0 ||
+	    version != 1 || uv > UINT32_MAX)
+		return 0;
+	*uidvalidity_r = (uint32_t)uv;
+	return (size_t)pos;
+}
+
 bool maildir_rename_intent_name(const char *name)
 {
 	return strncmp(name, MAILDIR_RENAME_INTENT_PREFIX,
@@ -53,23 +68,15 @@ int maildir_rename_intent_write(const char *user_dir, uint32_t uidvalidity,
 	str_t buf = STR_INIT;
 	str_printf(&buf, "postel-rename 1 %" PRIu32 "\n%s\n%s\n", uidvalidity,
 		   old_name, new_name);
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-		      0600);
-	int ret = fd < 0 || fileio_write_full(fd, buf.data, buf.len) < 0 ||
-		fsync(fd) < 0 ? -1 : 0;
+	int ret = fileio_write_sync(path, buf.data, buf.len);
 	int e = errno;
-	if (fd >= 0 && close(fd) < 0 && ret == 0) {
-		ret = -1;
-		e = errno;
-	}
 	str_free(&buf);
 	if (ret == 0 && fileio_fsync_dir(user_dir) < 0) {
 		ret = -1;
 		e = errno;
 	}
 	if (ret < 0) {
-		if (fd >= 0)
-			(void)unlink(path);
+		(void)unlink(path);
 		*error_r = t_printf("rename intent %s failed: %s", path, strerror(e));
 		return -1;
 	}
@@ -96,13 +103,11 @@ static int recover_one(struct maildir_user *user, const char *file,
 		*error_r = t_printf("read(%s) failed: %s", path, strerror(errno));
 		return -1;
 	}
-	unsigned version;
-	unsigned long long uv;
-	int pos = 0;
 	char *old_name = NULL, *new_name = NULL, *nl;
-	if (sscanf(data, "postel-rename %u %llu\n%n", &version, &uv, &pos) == 2 &&
-	    pos > 0 && version == 1 && (nl = strchr(data + pos, '\n')) != NULL) {
-		old_name = pool_strndup(pool, data + pos, (size_t)(nl - data - pos));
+	uint32_t uv = 0;
+	size_t pos = maildir_intent_header(data, "postel-rename", &uv);
+	if (pos > 0 && (nl = strchr(data + pos, '\n')) != NULL) {
+		old_name = pool_strndup(pool, data + pos, (size_t)(nl - data) - pos);
 		char *nl2 = strchr(nl + 1, '\n');
 		if (nl2 != NULL)
 			new_name = pool_strndup(pool, nl + 1, (size_t)(nl2 - nl - 1));

@@ -101,19 +101,6 @@ static int child_rename(struct store *store, void *arg)
 	return 1;
 }
 
-static bool listed(struct suite *s, const char *name)
-{
-	const char **names;
-	unsigned n;
-	const char *error = NULL;
-	assert_int_equal(store_mailbox_list(s->store, SUITE_USER, s->pool, &names,
-					    &n, &error), 0);
-	for (unsigned i = 0; i < n; i++)
-		if (strcmp(names[i], name) == 0)
-			return true;
-	return false;
-}
-
 static void rename_crash(struct suite *s, unsigned at_rename)
 {
 	const char *error = NULL;
@@ -133,8 +120,8 @@ static void rename_crash(struct suite *s, unsigned at_rename)
 	suite_reopen(s);
 	for (unsigned m = 0; m < 2; m++) {
 		/* the rename finished on reopen: one name each, the new one */
-		assert_false(listed(s, names[m]));
-		assert_true(listed(s, renamed[m]));
+		assert_false(suite_mailbox_listed(s, names[m]));
+		assert_true(suite_mailbox_listed(s, renamed[m]));
 		struct store_view *v = suite_view(s->store, renamed[m]);
 		assert_int_equal(store_view_uidvalidity(v), uidvalidity[m]);
 		struct store_message_info *msgs;

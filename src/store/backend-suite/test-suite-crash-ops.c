@@ -207,19 +207,6 @@ static void check_lost(const struct round_arg *a, const uint32_t *lost,
 			 lost[k]);
 }
 
-static bool mailbox_exists(struct suite *s, const char *name)
-{
-	const char **names;
-	unsigned n;
-	const char *error = NULL;
-	assert_int_equal(store_mailbox_list(s->store, SUITE_USER, s->pool, &names,
-					    &n, &error), 0);
-	for (unsigned i = 0; i < n; i++)
-		if (strcmp(names[i], name) == 0)
-			return true;
-	return false;
-}
-
 /* state 0: as before the op, 1: done; -1 neither. */
 static int group_state(unsigned op, unsigned in_src, unsigned in_dst)
 {
@@ -259,7 +246,8 @@ static void check_round(struct suite *s, struct round_arg *a, unsigned done,
 			 * commit once listed both, the new one imported as
 			 * a new mailbox: now the reopen finishes the rename
 			 * (its intent, store_maildir_rename.c) */
-			bool o = mailbox_exists(s, old), n = mailbox_exists(s, new);
+			bool o = suite_mailbox_listed(s, old);
+			bool n = suite_mailbox_listed(s, new);
 			if (o == n || (want >= 0 && n != (want == 1)))
 				fail_msg("round=%u rename %s->%s old=%d new=%d done=%u",
 					 a->round, old, new, o, n, done);
