@@ -154,7 +154,7 @@ int maildir_mailbox_expunge(struct store *store,
 			    unsigned count, unsigned *expunged_r,
 			    const char **error_r);
 /* Under the index's write lock: finish an expunge a crash interrupted
- * (its intent in new/ names rows still there), through the normal path
+ * (its intent in the folder names rows still there), through the normal path
  * (expunge log, MODSEQ); the caller commits and notifies watchers. */
 int maildir_expunge_recover(struct maildir_user *user,
 			    const struct store_index_mailbox *mb,

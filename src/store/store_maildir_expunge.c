@@ -2,14 +2,16 @@
  * lock of the maildir-sqlite backend (see store.h).
  *
  * Expunge order, all under the index's write lock:
- *  1. write the intent new/.postel-expunge ("postel-expunge 1
+ *  1. write the intent FOLDER/postel-expunge ("postel-expunge 1
  *     UIDVALIDITY" then one UID a line) to a temporary name, fsync it,
- *     rename it in place and fsync new/: the intent is durable before
+ *     rename it in place, fsync the folder; then create and remove a dot
+ *     file in new/ and fsync new/, so that new/'s mtime is no longer the
+ *     one the index recorded: the intent is durable, and noticed, before
  *     any file goes;
  *  2. unlink each file, fsync the new/ and cur/ directories that lost
  *     entries;
- *  3. delete the rows (expunge log, MODSEQ), record new/'s mtime (the
- *     intent changed it) and commit; then notify watchers.
+ *  3. delete the rows (expunge log, MODSEQ), record new/'s mtime and
+ *     commit; then notify watchers.
  * A file never goes before a durable intent names it, and a row never
  * goes before its file: so no file outlives its row (the next sync of
  * new/ would bring it back as a new message). A crash between 2 and 3
@@ -23,7 +25,8 @@
  * which are never reused, under its UIDVALIDITY, so an old intent can
  * only name rows already gone, and one from before an index rebuild is
  * ignored. The open path pays nothing: the check rides on the stat() of
- * new/ an open already does. */
+ * new/ an open already does. new/ and cur/ never hold it: Maildir
+ * readers take every file there for a message. */
 #include "store/store_maildir.h"
 #include "store/fileio.h"
 #include "store/store_watch.h"
@@ -43,8 +46,9 @@
  * readers only look in new/ and cur/). */
 #define MAILDIR_LOCK_FILENAME "postel-session.lock"
 /* A dot file: not a message to any Maildir reader (Maildir spec). */
-#define MAILDIR_INTENT "new/.postel-expunge"
-#define MAILDIR_INTENT_TMP "new/.postel-expunge.tmp"
+#define MAILDIR_INTENT "postel-expunge"
+#define MAILDIR_INTENT_TMP "postel-expunge.tmp"
+#define MAILDIR_INTENT_TOUCH "new/.postel-expunge"
 #define MAILDIR_INTENT_MAX (64u * 1024u * 1024u)
 
 int maildir_mailbox_lock(struct store *store, const struct store_address *addr,
@@ -108,6 +112,14 @@ static int intent_write(const char *folder, uint32_t uidvalidity,
 	if (ret == 0 && fileio_fsync_parent(path) < 0) {
 		ret = -1;
 		e = errno;
+	}
+	/* new/ changes, durably: the next open rescans it (and recovers) */
+	const char *touch = t_printf("%s/" MAILDIR_INTENT_TOUCH, folder);
+	if (ret == 0 && (fileio_write_sync(touch, "", 0) < 0 || unlink(touch) < 0 ||
+			 fileio_fsync_parent(touch) < 0)) {
+		ret = -1;
+		e = errno;
+		path = touch;
 	}
 	if (ret < 0)
 		*error_r = t_printf("expunge intent %s failed: %s", path, strerror(e));
@@ -267,7 +279,7 @@ int maildir_mailbox_expunge(struct store *store,
 			       error_r);
 	if (ret < 0 && gone_count == 0)
 		goto fail;
-	/* the intent and our own unlinks in new/ need no rescan
+	/* the touch and our own unlinks in new/ need no rescan
 	 * (store_maildir_delivery.c) */
 	if (store_index_mailbox_set_new_mtime(user->index, mb.id, new_mtime,
 					      maildir_dir_mtime(new_dir),

@@ -365,8 +365,8 @@ static int mailbox_sync(struct maildir_user *user, const char *mailbox,
 	if (todo.scan && maildir_multi_recover(user->index, mb.id, folder, full,
 					       error_r) < 0)
 		return -1;
-	/* an expunge a crash interrupted changed new/ (its intent):
-	 * finish it (store_maildir_expunge.c) */
+	/* an expunge a crash interrupted changed new/ (after its
+	 * intent): finish it (store_maildir_expunge.c) */
 	unsigned recovered = 0;
 	if (todo.scan && !full &&
 	    maildir_expunge_recover(user, &mb, mailbox, &recovered, error_r) < 0)
