@@ -169,6 +169,13 @@ size_t maildir_intent_header(const char *data, const char *magic,
 			     uint32_t *uidvalidity_r);
 /* True for the name (in the user directory) of a rename intent. */
 bool maildir_rename_intent_name(const char *name);
+/* The intents a readdir of the user directory found (names in pool). */
+struct maildir_rename_intents {
+	const char **names;
+	unsigned count, cap;
+};
+void maildir_rename_intents_add(struct maildir_rename_intents *in, pool_t *pool,
+				const char *name);
 /* Under the index lock, before any folder moves: the durable intent
  * USER/postel-rename.PID.N; *path_r (t_printf'd) to unlink once the
  * rename committed or failed. */

@@ -58,6 +58,19 @@ bool maildir_rename_intent_name(const char *name)
 		       strlen(MAILDIR_RENAME_INTENT_PREFIX)) == 0;
 }
 
+void maildir_rename_intents_add(struct maildir_rename_intents *in, pool_t *pool,
+				const char *name)
+{
+	if (in->count == in->cap) {
+		in->cap = in->cap == 0 ? 4 : in->cap * 2;
+		const char **bigger = pool_alloc(pool, in->cap * sizeof(*bigger));
+		if (in->count > 0)
+			memcpy(bigger, in->names, in->count * sizeof(*bigger));
+		in->names = bigger;
+	}
+	in->names[in->count++] = pool_strdup(pool, name);
+}
+
 int maildir_rename_intent_write(const char *user_dir, uint32_t uidvalidity,
 				const char *old_name, const char *new_name,
 				const char **path_r, const char **error_r)

@@ -381,29 +381,11 @@ static int mailbox_sync(struct maildir_user *user, const char *mailbox,
 	return recovered > 0 ? 1 : 0;
 }
 
-/* Names of the rename intents found by user_folders() (store_maildir_rename.c). */
-struct rename_intents {
-	const char **names;
-	unsigned count, cap;
-};
-
-static void intents_add(struct rename_intents *in, pool_t *pool, const char *name)
-{
-	if (in->count == in->cap) {
-		in->cap = in->cap == 0 ? 4 : in->cap * 2;
-		const char **bigger = pool_alloc(pool, in->cap * sizeof(*bigger));
-		if (in->count > 0)
-			memcpy(bigger, in->names, in->count * sizeof(*bigger));
-		in->names = bigger;
-	}
-	in->names[in->count++] = pool_strdup(pool, name);
-}
-
 /* Mailbox names of the ".NAME" folders in the user's directory, and the
  * rename intents there (same readdir: no cost on the open path). */
 static int user_folders(const char *user_dir, pool_t *pool,
 			const char ***names_r, unsigned *count_r,
-			struct rename_intents *intents, const char **error_r)
+			struct maildir_rename_intents *intents, const char **error_r)
 {
 	DIR *dir = opendir(user_dir);
 	if (dir == NULL) {
@@ -417,7 +399,7 @@ static int user_folders(const char *user_dir, pool_t *pool,
 	intents->count = 0;
 	while ((de = readdir(dir)) != NULL) {
 		if (maildir_rename_intent_name(de->d_name)) {
-			intents_add(intents, pool, de->d_name);
+			maildir_rename_intents_add(intents, pool, de->d_name);
 			continue;
 		}
 		if (de->d_name[0] != '.' || de->d_name[1] == '\0' ||
@@ -509,7 +491,7 @@ int maildir_user_sync(struct maildir_user *user, bool with_defaults,
 	unsigned folder_count;
 	time_t now = time(NULL);
 	int ret = -1;
-	struct rename_intents intents = { NULL, 0, 0 };
+	struct maildir_rename_intents intents = { NULL, 0, 0 };
 	if (user_folders(user->dir, pool, &folders, &folder_count, &intents,
 			 error_r) < 0)
 		goto out;
