@@ -243,6 +243,20 @@ int maildir_expunge_recover(struct maildir_user *user,
 	unsigned count;
 	*expunged_r = 0;
 	int ret = intent_read(folder, mb->uidvalidity, pool, &uids, &count, error_r);
+	/* the intent stays after its commit: two keyed lookups tell a done
+	 * one (its rows go in one commit; after an unlink failure the
+	 * highest remain) before any listing of rows or files */
+	uint32_t lo = UINT32_MAX, hi = 0;
+	for (unsigned i = 0; ret > 0 && i < count; i++) {
+		lo = uids[i] < lo ? uids[i] : lo;
+		hi = uids[i] > hi ? uids[i] : hi;
+	}
+	struct store_index_message row;
+	if (ret > 0 &&
+	    (ret = store_index_message_get(user->index, mb->id, hi, pool, &row,
+					   error_r)) == 0)
+		ret = store_index_message_get(user->index, mb->id, lo, pool, &row,
+					      error_r);
 	if (ret > 0)
 		ret = expunge_rows(user, mb, folder, uids, count, false, expunged_r,
 				   error_r);
