@@ -115,8 +115,9 @@ static int intent_write(const char *folder, uint32_t uidvalidity,
 	}
 	/* new/ changes, durably: the next open rescans it (and recovers) */
 	const char *touch = t_printf("%s/" MAILDIR_INTENT_TOUCH, folder);
+	/* (a folder without new/ has nothing a rescan could bring back) */
 	if (ret == 0 && (fileio_write_sync(touch, "", 0) < 0 || unlink(touch) < 0 ||
-			 fileio_fsync_parent(touch) < 0)) {
+			 fileio_fsync_parent(touch) < 0) && errno != ENOENT) {
 		ret = -1;
 		e = errno;
 		path = touch;
