@@ -165,6 +165,22 @@ int fileio_fsync_dir(const char *path)
 	return ret < 0 ? -1 : 0;
 }
 
+int fileio_write_sync(const char *path, const void *data, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+		      0600);
+	if (fd < 0)
+		return -1;
+	int ret = fileio_write_full(fd, data, len) < 0 || fsync(fd) < 0 ? -1 : 0;
+	int e = errno;
+	if (close(fd) < 0 && ret == 0) {
+		ret = -1;
+		e = errno;
+	}
+	errno = e;
+	return ret;
+}
+
 int fileio_fsync_parent(const char *path)
 {
 	const char *slash = strrchr(path, '/');

@@ -37,6 +37,9 @@ int fileio_rename_noreplace(const char *from, const char *to);
 /* mkdir() that accepts an existing directory. *created_r tells whether the
  * parent directory changed (and so needs an fsync to make it durable). */
 int fileio_mkdir(const char *path, mode_t mode, bool *created_r);
+/* Create or truncate path (0600, no symlink), write data and fsync it;
+ * the directory entry is not fsync'd. -1 with errno set. */
+int fileio_write_sync(const char *path, const void *data, size_t len);
 /* fsync the parent directory of path. */
 int fileio_fsync_parent(const char *path);
 

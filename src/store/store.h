@@ -99,7 +99,9 @@ struct store_message_info {
 	time_t internaldate;
 	const char *flags;  /* space-separated IMAP flags, "" for none */
 	unsigned sysflags;  /* the system flags in flags (store_view.h) */
-	bool lost;          /* its content is gone (a crash mid-expunge) */
+	bool lost;          /* its content is gone: a file removed behind the
+			     * store's back (a crash mid-expunge is finished
+			     * on reopen, store_mailbox_expunge()) */
 	/* RFC 8514 SAVEDATE: when it entered this mailbox (append,
 	 * delivery, copy, move); its internaldate for older rows */
 	time_t savedate;
@@ -288,7 +290,11 @@ int store_mailbox_lock(struct store *store, const char *address,
  * files are unlinked, the folder's directories fsync'd and their index
  * rows deleted and committed, so no reader (IMAP, a new POP3 session)
  * sees them again. UIDs already gone are skipped; *expunged_r counts the
- * messages removed. On -1 some may be gone and the rest remain. */
+ * messages removed. On -1 some may be gone and the rest remain. A crash
+ * mid-expunge is finished by the next open of the user that sees the
+ * mailbox's new/ changed (or the next expunge there): each message is
+ * then gone or still there, never listed without its content, and an
+ * expunged message never comes back as new mail. */
 int store_mailbox_expunge(struct store *store, const char *address,
 			  const char *mailbox, const uint32_t *uids,
 			  unsigned count, unsigned *expunged_r,

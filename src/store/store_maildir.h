@@ -153,6 +153,44 @@ int maildir_mailbox_expunge(struct store *store,
 			    const char *mailbox, const uint32_t *uids,
 			    unsigned count, unsigned *expunged_r,
 			    const char **error_r);
+/* Under the index's write lock: finish an expunge a crash interrupted
+ * (its intent in the folder names rows still there), through the normal path
+ * (expunge log, MODSEQ); the caller commits and notifies watchers. */
+int maildir_expunge_recover(struct maildir_user *user,
+			    const struct store_index_mailbox *mb,
+			    const char *mailbox, unsigned *expunged_r,
+			    const char **error_r);
+
+/* store_maildir_rename.c: a RENAME's intent, finished after a crash */
+#define MAILDIR_RENAME_INTENT_PREFIX "postel-rename."
+/* The length of an intent's first line "MAGIC 1 UIDVALIDITY\n", its
+ * UIDVALIDITY in *uidvalidity_r; 0 if data does not begin so. */
+size_t maildir_intent_header(const char *data, const char *magic,
+			     uint32_t *uidvalidity_r);
+/* True for the name (in the user directory) of a rename intent. */
+bool maildir_rename_intent_name(const char *name);
+/* The intents a readdir of the user directory found (names in pool). */
+struct maildir_rename_intents {
+	const char **names;
+	unsigned count, cap;
+};
+void maildir_rename_intents_add(struct maildir_rename_intents *in, pool_t *pool,
+				const char *name);
+/* Under the index lock, before any folder moves: the durable intent
+ * USER/postel-rename.PID.N; *path_r (t_printf'd) to unlink once the
+ * rename committed or failed. */
+int maildir_rename_intent_write(const char *user_dir, uint32_t uidvalidity,
+				const char *old_name, const char *new_name,
+				const char **path_r, const char **error_r);
+/* Under the index lock, before folders get rows: finish the renames a
+ * crash interrupted (intents: names in the user directory); *changed_r
+ * if a folder or row moved. */
+int maildir_rename_recover(struct maildir_user *user,
+			   const char *const *intents, unsigned count,
+			   bool *changed_r, const char **error_r);
+/* After the commit: remove the intents (all finished or stale). */
+void maildir_rename_intents_remove(const char *user_dir,
+				   const char *const *intents, unsigned count);
 
 /* store_maildir_view.c: mailbox views and status (store_private.h) */
 int maildir_mailbox_status(struct store *store, const struct store_address *addr,

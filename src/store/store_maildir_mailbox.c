@@ -7,13 +7,16 @@
  *   scan takes for a mailbox), fsyncs the user directory, removes the
  *   rows and commits, then removes the renamed folder's files;
  * - rename renames ".Old" and every ".Old.Child" (Maildir++ folders are
- *   siblings), fsyncs, renames the rows and commits; on a failure the
- *   folders are renamed back;
+ *   siblings) after writing its intent, fsyncs, renames the rows and
+ *   commits; on a failure the folders are renamed back;
  * - renaming INBOX creates the new mailbox, then moves every message
  *   into it (store_maildir_copy.c).
- * A crash between the folder step and the commit leaves an index row
- * whose folder is gone, which reads as an error for that mailbox until
- * it is deleted again; never a message of another mailbox. */
+ * A crash between a delete's folder step and its commit leaves an index
+ * row whose folder is gone, which reads as an error for that mailbox
+ * until it is deleted again; never a message of another mailbox. A
+ * rename writes a durable intent first, and the next open finishes a
+ * rename a crash interrupted (store_maildir_rename.c): the mailbox comes
+ * back under the new name with its UIDVALIDITY and UIDs. */
 #include "store/store_maildir.h"
 #include "store/fileio.h"
 #include "lib/log.h"
@@ -25,6 +28,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 static int name_cmp(const void *a, const void *b)
 {
@@ -220,17 +224,26 @@ int maildir_mailbox_rename(struct store *store, const struct store_address *addr
 		pool_destroy(&pool);
 		return rename_inbox(s, addr, user, new_name, error_r);
 	}
-	if (rename_folders(user->dir, rows, count, old_name, new_name, false,
-			   error_r) < 0)
+	/* durable before any folder moves (store_maildir_rename.c) */
+	const char *intent;
+	if (maildir_rename_intent_write(user->dir, mb.uidvalidity, old_name,
+					new_name, &intent, error_r) < 0)
 		goto fail;
+	if (rename_folders(user->dir, rows, count, old_name, new_name, false,
+			   error_r) < 0) {
+		(void)unlink(intent);
+		goto fail;
+	}
 	if (fileio_fsync_dir(user->dir) < 0 ||
 	    store_index_mailbox_rename(user->index, old_name, new_name,
 				       error_r) < 0 ||
 	    store_index_commit(user->index, error_r) < 0) {
 		(void)rename_folders(user->dir, rows, count, old_name, new_name,
 				     true, error_r);
+		(void)unlink(intent);
 		goto fail;
 	}
+	(void)unlink(intent);
 	log_info("event=mailbox_renamed user=%s mailbox=%s to=%s",
 		 log_str(user->key), log_str(old_name), log_str(new_name));
 	ret = 0;

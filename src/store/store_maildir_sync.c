@@ -4,7 +4,8 @@
  * for UIDs, MODSEQs and UIDVALIDITY. A file the index does not know gets
  * the next UID (in name order, which is delivery-time order); its flags
  * come from the Maildir info suffix (":2,FRS"). Index rows whose file has
- * gone are left alone here: expunge handling belongs to the IMAP layer.
+ * gone are left alone here (expunge handling belongs to the IMAP layer),
+ * but one a crashed expunge left is expunged (store_maildir_expunge.c).
  * A full sync (new index) reads new/ and cur/; an ordinary open reads only
  * new/, and only when new/'s mtime is not the one the index recorded the
  * last time it knew every file there (deliveries and expunges keep it
@@ -13,6 +14,7 @@
  * MAILDIR_TMP_CHECK_SECS (store_maildir_tmp.c). */
 #include "store/store_maildir.h"
 #include "store/store_eol.h"
+#include "store/store_watch.h"
 #include "lib/log.h"
 
 #include <dirent.h>
@@ -338,7 +340,8 @@ static struct mailbox_todo mailbox_todo(const struct maildir_user *user,
 }
 
 /* Within the index lock: index the files of new/ (and cur/ if full) the
- * index does not know, clean tmp/ if due, and record both. */
+ * index does not know, clean tmp/ if due, and record both. 1 if it
+ * finished a crashed expunge (watchers to notify after the commit). */
 static int mailbox_sync(struct maildir_user *user, const char *mailbox,
 			bool full, time_t now, pool_t *pool,
 			const char **error_r)
@@ -362,18 +365,27 @@ static int mailbox_sync(struct maildir_user *user, const char *mailbox,
 	if (todo.scan && maildir_multi_recover(user->index, mb.id, folder, full,
 					       error_r) < 0)
 		return -1;
+	/* an expunge a crash interrupted changed new/ (after its
+	 * intent): finish it (store_maildir_expunge.c) */
+	unsigned recovered = 0;
+	if (todo.scan && !full &&
+	    maildir_expunge_recover(user, &mb, mailbox, &recovered, error_r) < 0)
+		return -1;
 	if (todo.scan && mailbox_scan(user, mailbox, &mb, full, pool,
 				      error_r) < 0)
 		return -1;
-	return store_index_mailbox_set_synced(user->index, mb.id,
+	if (store_index_mailbox_set_synced(user->index, mb.id,
 		todo.scan ? todo.new_mtime : mb.new_mtime,
-		todo.tmp ? (int64_t)now : mb.tmp_checked, error_r);
+		todo.tmp ? (int64_t)now : mb.tmp_checked, error_r) < 0)
+		return -1;
+	return recovered > 0 ? 1 : 0;
 }
 
-/* Mailbox names of the ".NAME" folders in the user's directory. */
+/* Mailbox names of the ".NAME" folders in the user's directory, and the
+ * rename intents there (same readdir: no cost on the open path). */
 static int user_folders(const char *user_dir, pool_t *pool,
 			const char ***names_r, unsigned *count_r,
-			const char **error_r)
+			struct maildir_rename_intents *intents, const char **error_r)
 {
 	DIR *dir = opendir(user_dir);
 	if (dir == NULL) {
@@ -384,7 +396,12 @@ static int user_folders(const char *user_dir, pool_t *pool,
 	const char **names = NULL;
 	unsigned count = 0, cap = 0;
 	struct dirent *de;
+	intents->count = 0;
 	while ((de = readdir(dir)) != NULL) {
+		if (maildir_rename_intent_name(de->d_name)) {
+			maildir_rename_intents_add(intents, pool, de->d_name);
+			continue;
+		}
 		if (de->d_name[0] != '.' || de->d_name[1] == '\0' ||
 		    de->d_name[1] == '.')
 			continue;
@@ -474,7 +491,9 @@ int maildir_user_sync(struct maildir_user *user, bool with_defaults,
 	unsigned folder_count;
 	time_t now = time(NULL);
 	int ret = -1;
-	if (user_folders(user->dir, pool, &folders, &folder_count, error_r) < 0)
+	struct maildir_rename_intents intents = { NULL, 0, 0 };
+	if (user_folders(user->dir, pool, &folders, &folder_count, &intents,
+			 error_r) < 0)
 		goto out;
 	int need = 2;
 	if (!full) {
@@ -495,6 +514,14 @@ int maildir_user_sync(struct maildir_user *user, bool with_defaults,
 	} else if (store_index_begin(user->index, error_r) < 0) {
 		goto out;
 	}
+	/* a crashed RENAME: its folder must not become a new mailbox */
+	bool renamed = false;
+	if (!full && intents.count > 0 &&
+	    (maildir_rename_recover(user, intents.names, intents.count, &renamed,
+				    error_r) < 0 ||
+	     (renamed && user_folders(user->dir, pool, &folders, &folder_count,
+				      &intents, error_r) < 0)))
+		goto rollback;
 	if (store_index_mailbox_add(user->index, "INBOX", uidvalidity,
 				    error_r) < 0)
 		goto rollback;
@@ -509,13 +536,23 @@ int maildir_user_sync(struct maildir_user *user, bool with_defaults,
 					    uidvalidity, error_r) < 0)
 			goto rollback;
 	}
-	if (mailbox_sync(user, "INBOX", full, now, pool, error_r) < 0)
-		goto rollback;
-	for (unsigned i = 0; i < folder_count; i++) {
-		if (mailbox_sync(user, folders[i], full, now, pool, error_r) < 0)
+	/* recovered[0]: INBOX, recovered[1 + i]: folders[i] */
+	bool *recovered = pool_alloc(pool, (folder_count + 1) * sizeof(*recovered));
+	for (unsigned i = 0; i <= folder_count; i++) {
+		int r = mailbox_sync(user, i == 0 ? "INBOX" : folders[i - 1], full,
+				     now, pool, error_r);
+		if (r < 0)
 			goto rollback;
+		recovered[i] = r > 0;
 	}
 	ret = store_index_commit(user->index, error_r);
+	if (ret == 0 && !full)
+		maildir_rename_intents_remove(user->dir, intents.names, intents.count);
+	for (unsigned i = 0; ret == 0 && i <= folder_count; i++) {
+		if (recovered[i])
+			store_notify_changed(user->key,
+					     i == 0 ? "INBOX" : folders[i - 1], 0);
+	}
 	goto out;
 rollback:
 	store_index_rollback(user->index);

@@ -137,8 +137,9 @@ int store_view_claim_recent(struct store_view *view, uint32_t *first_r,
 
 /* The messages of the view's map as the index holds them now (flags,
  * size, ...), in map order; a message expunged since the last sync is
- * left out. lost: its content is gone (a crash mid-expunge), not a
- * message to offer. */
+ * left out. lost: its content is gone (a file removed behind the
+ * store's back; a crash mid-expunge is finished on reopen, store.h),
+ * not a message to offer. */
 int store_view_list(struct store_view *view, pool_t *pool,
 		    struct store_message_info **messages_r, unsigned *count_r,
 		    const char **error_r);

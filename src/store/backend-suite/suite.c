@@ -97,6 +97,19 @@ uint32_t suite_deliver(struct store *store, const char *mailbox,
 	return uid;
 }
 
+bool suite_mailbox_listed(struct suite *s, const char *name)
+{
+	const char **names;
+	unsigned n;
+	const char *error = NULL;
+	assert_int_equal(store_mailbox_list(s->store, SUITE_USER, s->pool, &names,
+					    &n, &error), 0);
+	for (unsigned i = 0; i < n; i++)
+		if (strcmp(names[i], name) == 0)
+			return true;
+	return false;
+}
+
 struct store_view *suite_view(struct store *store, const char *mailbox)
 {
 	const char *error = NULL;

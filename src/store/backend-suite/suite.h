@@ -63,6 +63,8 @@ uint32_t suite_deliver(struct store *store, const char *mailbox,
 int suite_try_deliver(struct store *store, const char *mailbox,
 		      const char *body, unsigned sysflags, uint32_t *uid_r);
 struct store_view *suite_view(struct store *store, const char *mailbox);
+/* Whether store_mailbox_list() lists name for SUITE_USER. */
+bool suite_mailbox_listed(struct suite *s, const char *name);
 void suite_sync(struct suite *s, struct store_view *view,
 		struct store_view_changes *c);
 void suite_set_flags(struct store_view *view, uint32_t uid,

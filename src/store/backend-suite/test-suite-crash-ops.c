@@ -151,6 +151,7 @@ static int child_ops(struct store *store, void *arg)
  * row left: store.h) is returned in lost_r (at most OPS_GROUPS *
  * GROUP_SIZE), not counted. Returns the largest UID. */
 static uint32_t census(struct suite *s, unsigned round, const char *mailbox,
+		       const uint32_t (*uids)[GROUP_SIZE],
 		       unsigned count_r[OPS_GROUPS][GROUP_SIZE], uint32_t *lost_r,
 		       unsigned *lost_count_r)
 {
@@ -181,6 +182,14 @@ static uint32_t census(struct suite *s, unsigned round, const char *mailbox,
 		assert_int_equal(size, strlen(want));
 		assert_memory_equal(data, want, size);
 		assert_true(msgs[k].size == size);
+		/* with uids (the source): an expunged message never back
+		 * under another UID, as a file the sync took for new mail
+		 * would be (a MOVE's leftover source file is the documented
+		 * exception, store_maildir_copy.c: group_state() sees it) */
+		if (uids != NULL && op_of(g) == OP_EXPUNGE &&
+		    msgs[k].uid != uids[g][i])
+			fail_msg("round=%u group=%u msg=%u back as uid=%u (was %u)",
+				 round, g, i, msgs[k].uid, uids[g][i]);
 		count_r[g][i]++;
 	}
 	store_view_close(&v);
@@ -188,80 +197,17 @@ static uint32_t census(struct suite *s, unsigned round, const char *mailbox,
 	return top;
 }
 
-/* KNOWN DIVERGENCE (reported, not fixed here): a kill inside
- * store_mailbox_expunge() (or the expunge half of a MOVE) after a file's
- * unlink and before the rows' commit leaves the row without its file
- * (store_maildir_expunge.c chose that order so that no file comes back
- * as a new message); listings flag it lost until a later expunge removes
- * it, so for a while the message is neither there nor gone. Tolerated
- * only for the op in flight, and only where the message is otherwise in
- * its new state; then the documented repair, an expunge, must work. */
-static void check_lost(struct suite *s, const struct round_arg *a,
-		       unsigned done, const uint32_t *lost, unsigned nlost)
+/* A kill inside store_mailbox_expunge() after a file's unlink and before
+ * the rows' commit once left the row without its file, listed as lost
+ * until a later expunge; now the reopen finishes the expunge (its
+ * intent, store_maildir_expunge.c), so no row may be lost, and the
+ * group's messages must be gone or there, never resurrected. */
+static void check_lost(const struct round_arg *a, const uint32_t *lost,
+		       unsigned nlost)
 {
-	const char *error = NULL;
-	for (unsigned k = 0; k < nlost; k++) {
-		bool in_flight = false;
-		for (unsigned i = 0; i < GROUP_SIZE && done < OPS_GROUPS; i++)
-			in_flight |= a->uids[done][i] == lost[k] &&
-				(op_of(done) == OP_EXPUNGE || op_of(done) == OP_MOVE);
-		if (!in_flight)
-			fail_msg("round=%u uid=%u lost outside the op in flight",
-				 a->round, lost[k]);
-		print_message("known=expunge_crash_leaves_lost_row round=%u uid=%u "
-			      "op=%u\n", a->round, lost[k], op_of(done));
-	}
-	if (nlost == 0)
-		return;
-	const char *src = name_of(s->pool, a->round, "", -1);
-	unsigned gone;
-	assert_int_equal(store_mailbox_expunge(s->store, SUITE_USER, src, lost,
-					       nlost, &gone, &error), 0);
-	assert_int_equal(gone, nlost);
-	struct store_view *v = suite_view(s->store, src);
 	for (unsigned k = 0; k < nlost; k++)
-		assert_int_equal(store_view_seq(v, lost[k]), 0);
-	store_view_close(&v);
-	suite_check_status(s, src);
-}
-
-static bool mailbox_exists(struct suite *s, const char *name)
-{
-	const char **names;
-	unsigned n;
-	const char *error = NULL;
-	assert_int_equal(store_mailbox_list(s->store, SUITE_USER, s->pool, &names,
-					    &n, &error), 0);
-	for (unsigned i = 0; i < n; i++)
-		if (strcmp(names[i], name) == 0)
-			return true;
-	return false;
-}
-
-/* KNOWN DIVERGENCE (reported, not fixed here): a kill inside
- * store_mailbox_rename() after the folders' rename and before the index
- * commit (store_maildir_mailbox.c) leaves the old row without a folder,
- * and the next open's sync adds the renamed folder as a new mailbox: both
- * names are listed, the old one unreadable, the new one with the messages
- * under a UIDVALIDITY and UIDs of its own. Tolerated only for the rename
- * in flight; what each side holds is printed for the report. */
-static void known_rename_split(struct suite *s, unsigned round, const char *old,
-			       const char *new, uint32_t uidvalidity)
-{
-	const char *error = NULL;
-	struct store_view *v;
-	int old_open = store_view_open(s->store, SUITE_USER, old, &v, &error);
-	unsigned old_count = old_open == 0 ? store_view_count(v) : 0;
-	if (old_open == 0)
-		store_view_close(&v);
-	v = suite_view(s->store, new);
-	print_message("known=rename_crash_lists_both round=%u old=%s old_open=%d "
-		      "old_count=%u new=%s new_count=%u uidvalidity=%u/%u "
-		      "first_uid=%u\n", round, old, old_open, old_count, new,
-		      store_view_count(v), uidvalidity, store_view_uidvalidity(v),
-		      store_view_count(v) > 0 ? store_view_uid(v, 1) : 0);
-	assert_int_equal(store_view_count(v), RENAME_MSGS);
-	store_view_close(&v);
+		fail_msg("round=%u uid=%u lost: a row without its file", a->round,
+			 lost[k]);
 }
 
 /* state 0: as before the op, 1: done; -1 neither. */
@@ -287,21 +233,24 @@ static void check_round(struct suite *s, struct round_arg *a, unsigned done,
 	const char *dname = name_of(s->pool, a->round, "d", -1);
 	uint32_t lost[OPS_GROUPS * GROUP_SIZE], dst_lost[OPS_GROUPS * GROUP_SIZE];
 	unsigned nlost, ndst_lost;
-	census(s, a->round, sname, src, lost, &nlost);
-	uint32_t dst_top = census(s, a->round, dname, dst, dst_lost, &ndst_lost);
+	census(s, a->round, sname, (const uint32_t (*)[GROUP_SIZE])a->uids, src,
+	       lost, &nlost);
+	uint32_t dst_top = census(s, a->round, dname, NULL, dst, dst_lost,
+				  &ndst_lost);
 	assert_int_equal(ndst_lost, 0);
-	check_lost(s, a, done, lost, nlost);
+	check_lost(a, lost, nlost);
 	for (unsigned g = 0; g < OPS_GROUPS; g++) {
 		unsigned op = op_of(g);
 		int want = g < done ? 1 : g > done ? 0 : -1; /* -1: either */
 		if (op == OP_RENAME) {
 			const char *old = name_of(s->pool, a->round, "b", (int)g / 4);
 			const char *new = name_of(s->pool, a->round, "n", (int)g / 4);
-			bool o = mailbox_exists(s, old), n = mailbox_exists(s, new);
-			if (o && n && want < 0) {
-				known_rename_split(s, a->round, old, new, uidvalidity[g / 4]);
-				continue;
-			}
+			/* a kill after the folders moved and before the
+			 * commit once listed both, the new one imported as
+			 * a new mailbox: now the reopen finishes the rename
+			 * (its intent, store_maildir_rename.c) */
+			bool o = suite_mailbox_listed(s, old);
+			bool n = suite_mailbox_listed(s, new);
 			if (o == n || (want >= 0 && n != (want == 1)))
 				fail_msg("round=%u rename %s->%s old=%d new=%d done=%u",
 					 a->round, old, new, o, n, done);
@@ -316,6 +265,18 @@ static void check_round(struct suite *s, struct round_arg *a, unsigned done,
 		int first = -2;
 		for (unsigned i = 0; i < GROUP_SIZE; i++) {
 			int st = group_state(op, src[g][i], dst[g][i]);
+			/* KNOWN DIVERGENCE (not this branch's): a kill in a
+			 * MOVE after its commit and before the source files'
+			 * unlink leaves a source file without a row, which the
+			 * next rescan of new/ takes for new mail (documented
+			 * in store_maildir_copy.c: "at worst twice"). Only for
+			 * the op in flight; the move itself committed. */
+			if (op == OP_MOVE && want < 0 && src[g][i] == 1 &&
+			    dst[g][i] == 1) {
+				print_message("known=move_crash_source_back round=%u "
+					      "group=%u msg=%u\n", a->round, g, i);
+				st = 1;
+			}
 			if (st < 0 || (want >= 0 && st != want))
 				fail_msg("round=%u group=%u op=%u msg=%u src=%u dst=%u "
 					 "done=%u: neither before nor after", a->round, g,
