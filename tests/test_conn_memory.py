@@ -61,9 +61,14 @@ IMAP_IDLE_USERS = 4
 # own (src/lib/tls_mem.c), the SSL keeps no ex_data, TLS 1.3 prefers the
 # SHA-256 suite (a smaller transcript hash), the parser allocates its
 # error text on error only and the session shares the connection's
-# peer_ip (~0.45 KiB of heap per connection less)
-IMAP_IDLE_KIB_MAX = 16.3
-IMAP_OPEN_THREADS = 4
+# peer_ip (~0.45 KiB of heap per connection less). Logins 5x cheaper
+# (yescrypt on huge pages, src/auth/password_scratch.c) let 4 opening
+# threads overlap handshakes and logins far more, and the heap fragments
+# by 0.3-0.6 KiB per connection more (16.3-16.7): opened one at a time
+# the figure is the connection's own cost, 16.1-16.2 (bench/imap_idle.py
+# with 8 opening threads at 10,000 connections: 16.1-16.3)
+IMAP_IDLE_KIB_MAX = 16.5
+IMAP_OPEN_THREADS = 1
 RETR_CONNS = 8 if ASAN else 20
 # twenty kept 512 KiB output buffers would be 10 MiB
 RETR_GROWTH_MAX_KIB = 3 * 1024

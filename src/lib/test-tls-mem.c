@@ -92,6 +92,37 @@ static void test_free_slots_bounded(void **state)
 	assert_int_equal(zero, N - KEEP);
 }
 
+/* tls_mem_trim() gives back the pages of the slots kept resident: they
+ * stay usable and read as zeroes afterwards */
+static void test_trim_gives_back_hot_slots(void **state)
+{
+	(void)state;
+	if (!pool_on)
+		skip();
+	void *p[KEEP];
+	for (unsigned i = 0; i < KEEP; i++) {
+		p[i] = OPENSSL_malloc(TLS_MEM_BIG_MIN);
+		memset(p[i], 1, TLS_MEM_BIG_MIN);
+	}
+	for (unsigned i = 0; i < KEEP; i++)
+		OPENSSL_free(p[i]);
+	struct tls_mem_stats st;
+	tls_mem_get_stats(&st);
+	assert_int_equal(st.slots_hot, KEEP);
+	tls_mem_trim();
+	tls_mem_get_stats(&st);
+	assert_int_equal(st.slots_hot, 0);
+	unsigned zero = 0;
+	for (unsigned i = 0; i < KEEP; i++) {
+		p[i] = OPENSSL_malloc(TLS_MEM_BIG_MIN);
+		assert_true(tls_mem_owns(p[i]));
+		zero += ((unsigned char *)p[i])[100] == 0;
+	}
+	for (unsigned i = 0; i < KEEP; i++)
+		OPENSSL_free(p[i]);
+	assert_int_equal(zero, KEEP);
+}
+
 /* steps both sides until both are done; bounded */
 static void pump(SSL *srv, SSL *cli)
 {
@@ -230,6 +261,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_big_in_pool_small_in_heap),
 		cmocka_unit_test(test_free_slots_bounded),
+		cmocka_unit_test(test_trim_gives_back_hot_slots),
 		cmocka_unit_test(test_handshake_buffers_from_pool),
 		cmocka_unit_test(test_alpn_without_ex_data),
 	};

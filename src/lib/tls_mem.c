@@ -189,6 +189,18 @@ bool tls_mem_enabled(void)
 	return tls_mem_on;
 }
 
+void tls_mem_trim(void)
+{
+	pthread_mutex_lock(&tls_mem_lock);
+	while (tls_mem_hot_n > 0) {
+		uint32_t idx = tls_mem_hot[--tls_mem_hot_n];
+		(void)madvise(tls_mem_base + (size_t)idx * TLS_MEM_SLOT, TLS_MEM_SLOT,
+			      MADV_DONTNEED);
+		tls_mem_cold[tls_mem_cold_n++] = idx;
+	}
+	pthread_mutex_unlock(&tls_mem_lock);
+}
+
 void tls_mem_get_stats(struct tls_mem_stats *stats_r)
 {
 	pthread_mutex_lock(&tls_mem_lock);

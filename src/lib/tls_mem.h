@@ -40,5 +40,9 @@ bool tls_mem_enabled(void);
 /* whether p lies in the pool's region */
 bool tls_mem_owns(const void *p);
 void tls_mem_get_stats(struct tls_mem_stats *stats_r);
+/* Give the pages of every free slot kept resident back to the kernel
+ * (the slots stay reusable): called where the process trims its heap
+ * once its users rest (session_user.c), like malloc_trim(). */
+void tls_mem_trim(void);
 
 #endif

@@ -15,6 +15,7 @@
 #include "lib/config.h"
 #include "lib/mem.h"
 #include "lib/threadpool.h"
+#include "lib/tls_mem.h"
 #include "store/store.h"
 
 #include <ctype.h>
@@ -227,6 +228,7 @@ static void cache_on_trim(void *ctx)
 	struct session_user_cache *c = ctx;
 	timeout_remove(&c->trim_to);
 	(void)malloc_trim(0);
+	tls_mem_trim(); /* the TLS record slots kept for reuse, likewise */
 }
 
 static void lane_done(void *ctx)
