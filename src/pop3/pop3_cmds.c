@@ -72,7 +72,7 @@ void pop3_cmd_utf8(struct pop3_session *s, const struct pop3_command *cmd)
 		return;
 	/* RFC 6856 section 2: messages are sent as stored, with UTF-8
 	 * headers unchanged (without UTF8 they are downgraded,
-	 * pop3_downgrade.c); USER/PASS/AUTH take UTF-8 in any case, since
+	 * store_downgrade.c via pop3_retr.c); USER/PASS/AUTH take UTF-8 in any case, since
 	 * SASL validates it */
 	s->utf8 = true;
 	pop3_ok(s, "UTF8 enabled");
