@@ -112,6 +112,11 @@ def test_search_modseq(postel):
     run_command(postel, "SEARCH MODSEQ 1")
 
 
+def test_sort_modseq(postel):
+    """SORT with a MODSEQ key reports a MODSEQ too (RFC 7162 3.1.5, 7)"""
+    run_command(postel, "SORT (ARRIVAL) UTF-8 MODSEQ 1")
+
+
 def test_no_highestmodseq_without_pending_expunge(postel):
     """nothing is held back: the answers are as before (no extra line)"""
     user, pw = mailbox(postel)

@@ -53,7 +53,6 @@ struct imap_fetch_job {
 	 * VANISHED first reports the set's UIDs expunged since (3.2.6) */
 	struct imap_fetch_modifiers mods;
 	struct imap_seqset uid_set;          /* VANISHED: the set as given */
-	bool condstore;                      /* MODSEQ with implicit \Seen */
 	/* imap_fetch_run_uids (NOTIFY): in place of the tagged reply */
 	void (*final)(struct imap_cmd *cmd);
 };

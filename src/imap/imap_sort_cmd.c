@@ -133,7 +133,9 @@ static void imap_sort_work(void *ctx, struct store *store)
 	    imap_condstore_search_highest(view, uids, count, pool, &job->modseq, &error) < 0) {
 		job->result = -1;
 		snprintf(job->error, sizeof(job->error), "%s", error);
+		return;
 	}
+	imap_modseq_pending_check(job->cmd->s, job->modseq != 0); /* RFC 7162 3.2 */
 }
 
 static void imap_sort_job_free(struct imap_sort_job *job)
@@ -151,6 +153,7 @@ static int uid_cmp(const void *a, const void *b)
 
 static void imap_sort_final(struct imap_cmd *cmd)
 {
+	imap_modseq_pending_report(cmd->s);
 	imap_cmd_ok(cmd, NULL, "%s%s completed", cmd->uid ? "UID " : "", cmd->name);
 }
 

@@ -32,13 +32,13 @@ void store_thread_hdr_feed(struct store_thread_hdr *h, const void *data,
 		}
 	}
 	if (h->buf.len >= STORE_THREAD_HDR_MAX)
-		h->done = true;
+		h->done = h->cut = true;
 }
 
 void store_thread_hdr_free(struct store_thread_hdr *h)
 {
 	str_free(&h->buf);
-	h->done = false;
+	h->done = h->cut = false;
 }
 
 bool store_thread_hdr_8bit(const struct store_thread_hdr *h)
@@ -48,16 +48,33 @@ bool store_thread_hdr_8bit(const struct store_thread_hdr *h)
 			return true;
 	if (!h->body_8bit)
 		return false;
+	/* A part or enclosed message may have an 8-bit header unless the
+	 * type is a discrete one (RFC 2045 5: no Content-Type is text/plain).
+	 * Folding white space and comments (RFC 5322 3.2.2) may precede the
+	 * type; anything not clearly discrete counts as composite. */
 	const char *value;
 	size_t len;
 	if (!mime_header_find(h->buf.data, h->buf.len, "Content-Type", &value, &len))
 		return false;
-	while (len > 0 && (*value == ' ' || *value == '\t')) {
+	unsigned depth = 0;
+	while (len > 0 && (depth > 0 || *value == ' ' || *value == '\t' ||
+			   *value == '\r' || *value == '\n' || *value == '(')) {
+		if (*value == '(')
+			depth++;
+		else if (*value == ')' && depth > 0)
+			depth--;
 		value++;
 		len--;
 	}
-	return (len >= 9 && strncasecmp(value, "multipart", 9) == 0) ||
-	       (len >= 7 && strncasecmp(value, "message", 7) == 0);
+	static const char *const discrete[] = {
+		"text/", "application/", "image/", "audio/", "video/", "font/", "model/",
+	};
+	for (unsigned i = 0; i < sizeof(discrete) / sizeof(*discrete); i++) {
+		size_t n = strlen(discrete[i]);
+		if (len >= n && strncasecmp(value, discrete[i], n) == 0)
+			return false;
+	}
+	return true;
 }
 
 int store_thread_index(const struct store_thread_hdr *h,
@@ -79,10 +96,7 @@ int store_thread_index(const struct store_thread_hdr *h,
 	/* schema 9: whether the RFC 6858 downgrade has work to do, known
 	 * unless the header was cut at STORE_THREAD_HDR_MAX (then NULL:
 	 * learnt from the MIME structure on first need) */
-	const str_t *b = &h->buf;
-	bool cut = b->len >= STORE_THREAD_HDR_MAX &&
-		!(b->data[b->len - 1] == '\n' && (b->len == 1 || b->data[b->len - 2] == '\n'));
-	if (ret == 0 && !cut)
+	if (ret == 0 && !h->cut)
 		ret = store_index_message_set_hdr_8bit(idx, mailbox_id, uid,
 						       store_thread_hdr_8bit(h), error_r);
 	return ret;

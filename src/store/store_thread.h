@@ -22,6 +22,7 @@
 struct store_thread_hdr {
 	str_t buf;
 	bool done;  /* the empty line seen, or the cap reached */
+	bool cut;   /* the cap reached before the empty line */
 	bool body_8bit; /* an octet >= 0x80 after what buf kept */
 };
 

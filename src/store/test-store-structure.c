@@ -236,6 +236,29 @@ static void test_hdr8bit_at_delivery_migration_and_set(void **state)
 	assert_int_equal(hdr_8bit_of(f, plain), 0);
 }
 
+/* A composite type written folded, with a comment or with white space
+ * before the colon still marks the message (its parts may have 8-bit
+ * headers); a discrete type with an 8-bit body does not. */
+static void test_hdr8bit_composite_type_however_written(void **state)
+{
+	struct test_store_fixture *f = *state;
+	static const char *const composite[] = {
+		"Content-Type:\n multipart/mixed; boundary=b\n\n--b\n"
+		"Subject: \xc3\xa9\n\nx\n--b--\n",
+		"Content-Type: (c) multipart/mixed; boundary=b\n\n--b\n"
+		"Subject: \xc3\xa9\n\nx\n--b--\n",
+		"Content-Type: message/global\n\nSubject: \xc3\xa9\n\nx\n",
+	};
+	for (unsigned i = 0; i < sizeof(composite) / sizeof(*composite); i++) {
+		store_view_close(&f->view);
+		uint32_t uid = deliver(f, composite[i]);
+		assert_int_equal(hdr_8bit_of(f, uid), 1);
+	}
+	store_view_close(&f->view);
+	uint32_t leaf = deliver(f, "Content-Type:\n text/plain; charset=utf-8\n\nk\xc3\xb6ln\n");
+	assert_int_equal(hdr_8bit_of(f, leaf), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -244,6 +267,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_structure_damaged_blob_is_replaced,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_structure_copied_with_message,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hdr8bit_composite_type_however_written,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hdr8bit_at_delivery_migration_and_set,
 						setup, teardown),
