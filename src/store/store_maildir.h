@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "lib/mem.h"
+#include "lib/str.h"
 #include "store/store_private.h"
 #include "store/store_index.h"
 
@@ -153,44 +154,74 @@ int maildir_mailbox_expunge(struct store *store,
 			    const char *mailbox, const uint32_t *uids,
 			    unsigned count, unsigned *expunged_r,
 			    const char **error_r);
-/* Under the index's write lock: finish an expunge a crash interrupted
- * (its intent in the folder names rows still there), through the normal path
- * (expunge log, MODSEQ); the caller commits and notifies watchers. */
-int maildir_expunge_recover(struct maildir_user *user,
-			    const struct store_index_mailbox *mb,
-			    const char *mailbox, unsigned *expunged_r,
-			    const char **error_r);
-
-/* store_maildir_rename.c: a RENAME's intent, finished after a crash */
-#define MAILDIR_RENAME_INTENT_PREFIX "postel-rename."
+/* store_maildir_intent.c: durable intents USER/KIND.PID.N (see there) */
+enum maildir_intent_kind {
+	MAILDIR_INTENT_RENAME,
+	MAILDIR_INTENT_EXPUNGE,
+	MAILDIR_INTENT_COPY,
+};
+struct maildir_intent {
+	struct maildir_intent *next;
+	const char *name; /* in the user directory (a mailbox in a changed list) */
+	enum maildir_intent_kind kind;
+};
+/* The intents a readdir of the user directory found (in a pool). */
+struct maildir_intents {
+	struct maildir_intent *head;
+};
+/* The kind of an entry of the user directory, -1 if not an intent. */
+int maildir_intent_kind(const char *name);
+void maildir_intents_add(struct maildir_intents *in, pool_t *pool,
+			 const char *name, enum maildir_intent_kind kind);
 /* The length of an intent's first line "MAGIC 1 UIDVALIDITY\n", its
  * UIDVALIDITY in *uidvalidity_r; 0 if data does not begin so. */
 size_t maildir_intent_header(const char *data, const char *magic,
 			     uint32_t *uidvalidity_r);
-/* True for the name (in the user directory) of a rename intent. */
-bool maildir_rename_intent_name(const char *name);
-/* The intents a readdir of the user directory found (names in pool). */
-struct maildir_rename_intents {
-	const char **names;
-	unsigned count, cap;
-};
-void maildir_rename_intents_add(struct maildir_rename_intents *in, pool_t *pool,
-				const char *name);
-/* Under the index lock, before any folder moves: the durable intent
+/* Under the index lock, before what it names happens: write lines (each
+ * ending in '\n') as a new durable intent; *path_r (t_printf'd) to
+ * unlink once the operation is done. */
+int maildir_intent_write(const char *user_dir, enum maildir_intent_kind kind,
+			 uint32_t uidvalidity, const str_t *lines,
+			 const char **path_r, const char **error_r);
+/* 1 with the lines (pool), 0 if absent or torn. */
+int maildir_intent_read(const char *user_dir, const struct maildir_intent *it,
+			pool_t *pool, uint32_t *uidvalidity_r, char **lines_r,
+			const char **error_r);
+/* Under the index lock, the mailboxes' rows there: finish the expunges
+ * and copies of in; changed_r lists the mailboxes whose rows went (to
+ * notify after the commit). */
+int maildir_intents_recover(struct maildir_user *user,
+			    const struct maildir_intents *in, pool_t *pool,
+			    struct maildir_intents *changed_r,
+			    const char **error_r);
+/* After the commit: remove the intents (all finished or stale). */
+void maildir_intents_remove(const char *user_dir,
+			    const struct maildir_intents *in);
+
+/* store_maildir_expunge.c: an expunge intent's lines ("MAILBOX\n" then a
+ * UID a line): expunge the rows still there (expunge log, MODSEQ);
+ * *mailbox_r set if any went. */
+int maildir_expunge_recover(struct maildir_user *user, uint32_t uidvalidity,
+			    char *lines, pool_t *pool, const char **mailbox_r,
+			    const char **error_r);
+/* store_maildir_copy.c: a copy intent's lines: unlink each file it names
+ * that no row of its mailbox names. */
+int maildir_copy_recover(struct maildir_user *user, char *lines, pool_t *pool,
+			 const char **error_r);
+
+/* store_maildir_rename.c: a RENAME's intent, finished after a crash.
+ * Under the index lock, before any folder moves: the durable intent
  * USER/postel-rename.PID.N; *path_r (t_printf'd) to unlink once the
  * rename committed or failed. */
 int maildir_rename_intent_write(const char *user_dir, uint32_t uidvalidity,
 				const char *old_name, const char *new_name,
 				const char **path_r, const char **error_r);
 /* Under the index lock, before folders get rows: finish the renames a
- * crash interrupted (intents: names in the user directory); *changed_r
- * if a folder or row moved. */
+ * crash interrupted (the rename intents of in); *changed_r if a folder
+ * or row moved. */
 int maildir_rename_recover(struct maildir_user *user,
-			   const char *const *intents, unsigned count,
-			   bool *changed_r, const char **error_r);
-/* After the commit: remove the intents (all finished or stale). */
-void maildir_rename_intents_remove(const char *user_dir,
-				   const char *const *intents, unsigned count);
+			   const struct maildir_intents *in, bool *changed_r,
+			   const char **error_r);
 
 /* store_maildir_view.c: mailbox views and status (store_private.h) */
 int maildir_mailbox_status(struct store *store, const struct store_address *addr,

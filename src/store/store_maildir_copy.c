@@ -2,20 +2,27 @@
  * store_view_copy()) for the maildir-sqlite backend.
  *
  * Order, under the user's index lock (one index holds every mailbox):
- *   hard-link each source file as DEST/cur/NEWNAME:2,LETTERS (a new
- *   unique name; the same inode, so no data is copied);
- *   fsync DEST/cur; add the rows (dest's next UIDs, the source's flags,
- *   size and internal date); for a move, delete the source rows (the
- *   expunge log records them); COMMIT;
- *   then, for a move, unlink the source files.
+ *   pick each source that still has a file and its new unique name
+ *   DEST/cur/NEWNAME:2,LETTERS; write the intent USER/postel-copy.PID.N
+ *   naming the new names and, for a move, the sources (lines "SRC",
+ *   "DEST", then "d NEWNAME" / "s SOURCENAME"; store_maildir_intent.c:
+ *   durable before any link); hard-link each source (the same inode, no
+ *   data copied); fsync DEST/cur; add the rows (dest's next UIDs, the
+ *   source's flags, size and internal date); for a move, delete the
+ *   source rows (the expunge log records them); COMMIT; then, for a
+ *   move, unlink the source files; remove the intent.
  * A failure before the commit removes the links again and leaves the
- * sources untouched. A crash after the commit but before the unlinks
- * leaves a source file without a row: at worst the message shows up
- * twice after a rescan, never lost. */
+ * sources untouched. A crash leaves the intent, and the next open
+ * (store_maildir_sync.c, before any scan) unlinks each file it names
+ * that no row of its mailbox names: after the commit the sources of a
+ * move (else a rescan would bring them back as new mail), before it the
+ * links (else a full rescan would show the copy twice). Each of those
+ * files is in no row, so no message is lost either way. */
 #include "store_watch.h"
 #include "store/store_maildir.h"
 #include "store/fileio.h"
 #include "lib/log.h"
+#include "lib/str.h"
 
 #include <errno.h>
 #include <string.h>
@@ -30,16 +37,16 @@ struct copy_item {
 	const char *dst_path;
 };
 
-/* Link every source that still has a file; items_r gets what was linked. */
-static int copy_link(struct maildir_store *s, struct maildir_user *user,
-		     int64_t src_id, const char *src_folder,
-		     const char *dst_folder, const uint32_t *uids,
-		     unsigned count, pool_t *pool, struct copy_item *items,
-		     unsigned *linked_r, const char **error_r)
+/* Every source that still has a file, with its new name: items_r. */
+static int copy_prepare(struct maildir_store *s, struct maildir_user *user,
+			int64_t src_id, const char *src_folder,
+			const char *dst_folder, const uint32_t *uids,
+			unsigned count, pool_t *pool, struct copy_item *items,
+			unsigned *count_r, const char **error_r)
 {
-	unsigned linked = 0;
+	unsigned n = 0;
 	for (unsigned i = 0; i < count; i++) {
-		struct copy_item *it = &items[linked];
+		struct copy_item *it = &items[n];
 		int ret = store_index_message_get(user->index, src_id, uids[i], pool,
 						  &it->msg, error_r);
 		if (ret < 0)
@@ -64,15 +71,43 @@ static int copy_link(struct maildir_store *s, struct maildir_user *user,
 		it->dst_path = pool_printf(pool, "%s/cur/%s%s", dst_folder,
 					   it->dst_base,
 					   maildir_flags_info(it->msg.sysflags, NULL));
+		n++;
+	}
+	*count_r = n;
+	return 0;
+}
+
+/* The intent naming every file a crash could orphan: the links to make
+ * and, for a move, the sources. */
+static int copy_intent(const struct maildir_user *user, const char *mailbox,
+		       uint32_t uidvalidity, const char *dest,
+		       const struct copy_item *items, unsigned count, bool move,
+		       const char **path_r, const char **error_r)
+{
+	str_t lines = STR_INIT;
+	str_printf(&lines, "%s\n%s\n", mailbox, dest);
+	for (unsigned i = 0; i < count; i++) {
+		if (move)
+			str_printf(&lines, "s %s\n", items[i].msg.filename);
+		str_printf(&lines, "d %s\n", items[i].dst_base);
+	}
+	int ret = maildir_intent_write(user->dir, MAILDIR_INTENT_COPY, uidvalidity,
+				       &lines, path_r, error_r);
+	str_free(&lines);
+	return ret;
+}
+
+static int copy_link(const struct copy_item *items, unsigned count,
+		     unsigned *linked_r, const char **error_r)
+{
+	for (*linked_r = 0; *linked_r < count; (*linked_r)++) {
+		const struct copy_item *it = &items[*linked_r];
 		if (link(it->src_path, it->dst_path) < 0) {
 			*error_r = t_printf("link(%s, %s) failed: %s", it->src_path,
 					    it->dst_path, strerror(errno));
-			*linked_r = linked;
 			return -1;
 		}
-		linked++;
 	}
-	*linked_r = linked;
 	return 0;
 }
 
@@ -136,14 +171,19 @@ int maildir_copy(struct store *store, const struct store_address *addr,
 		return -1;
 	pool_t *scratch = pool_create(16384);
 	struct copy_item *items = pool_alloc(scratch, (count + 1) * sizeof(*items));
-	unsigned linked = 0;
+	unsigned linked = 0, found = 0;
+	const char *intent = NULL;
 	const char *src_folder = maildir_folder_dir(user->dir, mailbox);
 	const char *dst_folder = maildir_folder_dir(user->dir, dest);
 	const char *dst_cur = t_printf("%s/cur", dst_folder);
 	if (copy_mailboxes(user->index, mailbox, uidvalidity, dest, &src, &dst,
 			   error_r) < 0 ||
-	    copy_link(s, user, src.id, src_folder, dst_folder, uids, count,
-		      scratch, items, &linked, error_r) < 0)
+	    copy_prepare(s, user, src.id, src_folder, dst_folder, uids, count,
+			 scratch, items, &found, error_r) < 0 ||
+	    (found > 0 &&
+	     (copy_intent(user, mailbox, src.uidvalidity, dest, items, found,
+			  move, &intent, error_r) < 0 ||
+	      copy_link(items, found, &linked, error_r) < 0)))
 		goto fail;
 	if (linked > 0 && fileio_fsync_dir(dst_cur) < 0) {
 		*error_r = t_printf("fsync(%s) failed: %s", dst_cur, strerror(errno));
@@ -159,6 +199,9 @@ int maildir_copy(struct store *store, const struct store_address *addr,
 			log_warn("event=store_move_unlink_failed path=%s error=%s",
 				 log_str(items[i].src_path), log_str(strerror(errno)));
 	}
+	/* done: a crash before this leaves an intent the next open finishes */
+	if (intent != NULL)
+		(void)unlink(intent);
 	if (linked > 0) {
 		const char *who = t_printf("%s@%s", addr->local, addr->domain);
 		store_notify_changed(who, dest, 0);
@@ -171,10 +214,81 @@ int maildir_copy(struct store *store, const struct store_address *addr,
 	return 0;
 fail:
 	store_index_rollback(user->index);
+	bool undone = true;
 	for (unsigned i = 0; i < linked; i++)
-		(void)unlink(items[i].dst_path);
+		undone &= unlink(items[i].dst_path) == 0 || errno == ENOENT;
+	if (intent != NULL && undone &&
+	    (linked == 0 || fileio_fsync_dir(t_printf("%s/cur", dst_folder)) == 0))
+		(void)unlink(intent);
 	memset(result_r, 0, sizeof(*result_r));
 	pool_destroy(&scratch);
 	(void)maildir_user_damaged(s, user);
 	return -1;
+}
+
+/* One mailbox's side of a copy intent: unlink each file a line
+ * "TAG BASE" names that no row of mailbox names (tag 's': the sources
+ * of a committed move; 'd': the links of one that never committed). */
+static int recover_side(struct maildir_user *user, const char *mailbox,
+			char tag, const char *lines, pool_t *pool,
+			const char **error_r)
+{
+	struct store_index_mailbox mb;
+	int ret = store_index_mailbox_lookup(user->index, mailbox, &mb, error_r);
+	if (ret <= 0)
+		return ret; /* gone since: no scan can bring its files back */
+	const char *folder = maildir_folder_dir(user->dir, mailbox);
+	struct maildir_file *files;
+	unsigned file_count, removed = 0;
+	bool dirty[2] = { false, false }; /* new/, cur/ */
+	if (maildir_folder_scan(folder, true, pool, &files, &file_count,
+				error_r) < 0)
+		return -1;
+	for (const char *p = lines, *nl; (nl = strchr(p, '\n')) != NULL; p = nl + 1) {
+		if (p[0] != tag || p[1] != ' ')
+			continue;
+		const char *base = pool_strndup(pool, p + 2, (size_t)(nl - p - 2));
+		const struct maildir_file *f = maildir_file_find(files, file_count, base);
+		if (f == NULL)
+			continue;
+		int r = store_index_message_exists(user->index, mb.id, base, error_r);
+		if (r < 0)
+			return -1;
+		const char *path = t_printf("%s/%s", folder, f->relpath);
+		if (r > 0)
+			continue; /* a row names it: it stays */
+		if (unlink(path) < 0) {
+			if (errno == ENOENT)
+				continue;
+			*error_r = t_printf("unlink(%s) failed: %s", path,
+					    strerror(errno));
+			return -1;
+		}
+		dirty[strncmp(f->relpath, "new/", 4) == 0 ? 0 : 1] = true;
+		removed++;
+	}
+	for (unsigned i = 0; i < 2; i++) {
+		const char *dir = t_printf("%s/%s", folder, i == 0 ? "new" : "cur");
+		if (dirty[i] && fileio_fsync_dir(dir) < 0) {
+			*error_r = t_printf("fsync(%s) failed: %s", dir, strerror(errno));
+			return -1;
+		}
+	}
+	if (removed > 0)
+		log_warn("event=copy_recovered user=%s mailbox=%s removed=%u",
+			 log_str(user->key), log_str(mailbox), removed);
+	return 0;
+}
+
+int maildir_copy_recover(struct maildir_user *user, char *lines, pool_t *pool,
+			 const char **error_r)
+{
+	char *nl = strchr(lines, '\n'), *nl2;
+	if (nl == NULL || (nl2 = strchr(nl + 1, '\n')) == NULL)
+		return 0;
+	*nl = *nl2 = '\0';
+	if (recover_side(user, lines, 's', nl2 + 1, pool, error_r) < 0 ||
+	    recover_side(user, nl + 1, 'd', nl2 + 1, pool, error_r) < 0)
+		return -1;
+	return 0;
 }

@@ -202,8 +202,7 @@ static struct mailbox_todo mailbox_todo(const struct maildir_user *user,
 }
 
 /* Within the index lock: index the files of new/ (and cur/ if full) the
- * index does not know, clean tmp/ if due, and record both. 1 if it
- * finished a crashed expunge (watchers to notify after the commit). */
+ * index does not know, clean tmp/ if due, and record both. */
 static int mailbox_sync(struct maildir_user *user, const char *mailbox,
 			bool full, time_t now, pool_t *pool,
 			const char **error_r)
@@ -227,12 +226,6 @@ static int mailbox_sync(struct maildir_user *user, const char *mailbox,
 	if (todo.scan && maildir_multi_recover(user->index, mb.id, folder, full,
 					       error_r) < 0)
 		return -1;
-	/* an expunge a crash interrupted changed new/ (after its
-	 * intent): finish it (store_maildir_expunge.c) */
-	unsigned recovered = 0;
-	if (todo.scan && !full &&
-	    maildir_expunge_recover(user, &mb, mailbox, &recovered, error_r) < 0)
-		return -1;
 	if (todo.scan && mailbox_scan(user, mailbox, &mb, full, pool,
 				      error_r) < 0)
 		return -1;
@@ -240,14 +233,14 @@ static int mailbox_sync(struct maildir_user *user, const char *mailbox,
 		todo.scan ? todo.new_mtime : mb.new_mtime,
 		todo.tmp ? (int64_t)now : mb.tmp_checked, error_r) < 0)
 		return -1;
-	return recovered > 0 ? 1 : 0;
+	return 0;
 }
 
 /* Mailbox names of the ".NAME" folders in the user's directory, and the
- * rename intents there (same readdir: no cost on the open path). */
+ * intents there (same readdir: no cost on the open path). */
 static int user_folders(const char *user_dir, pool_t *pool,
 			const char ***names_r, unsigned *count_r,
-			struct maildir_rename_intents *intents, const char **error_r)
+			struct maildir_intents *intents, const char **error_r)
 {
 	DIR *dir = opendir(user_dir);
 	if (dir == NULL) {
@@ -258,10 +251,12 @@ static int user_folders(const char *user_dir, pool_t *pool,
 	const char **names = NULL;
 	unsigned count = 0, cap = 0;
 	struct dirent *de;
-	intents->count = 0;
+	intents->head = NULL;
 	while ((de = readdir(dir)) != NULL) {
-		if (maildir_rename_intent_name(de->d_name)) {
-			maildir_rename_intents_add(intents, pool, de->d_name);
+		int kind = maildir_intent_kind(de->d_name);
+		if (kind >= 0) {
+			maildir_intents_add(intents, pool, de->d_name,
+					    (enum maildir_intent_kind)kind);
 			continue;
 		}
 		if (de->d_name[0] != '.' || de->d_name[1] == '\0' ||
@@ -353,12 +348,13 @@ int maildir_user_sync(struct maildir_user *user, bool with_defaults,
 	unsigned folder_count;
 	time_t now = time(NULL);
 	int ret = -1;
-	struct maildir_rename_intents intents = { NULL, 0, 0 };
+	struct maildir_intents intents = { NULL }, changed = { NULL };
 	if (user_folders(user->dir, pool, &folders, &folder_count, &intents,
 			 error_r) < 0)
 		goto out;
 	int need = 2;
-	if (!full) {
+	/* an intent is unfinished work (store_maildir_intent.c) */
+	if (!full && intents.head == NULL) {
 		need = user_sync_needed(user, with_defaults, folders, folder_count,
 					now, pool, error_r);
 		if (need <= 0) {
@@ -378,9 +374,8 @@ int maildir_user_sync(struct maildir_user *user, bool with_defaults,
 	}
 	/* a crashed RENAME: its folder must not become a new mailbox */
 	bool renamed = false;
-	if (!full && intents.count > 0 &&
-	    (maildir_rename_recover(user, intents.names, intents.count, &renamed,
-				    error_r) < 0 ||
+	if (!full && intents.head != NULL &&
+	    (maildir_rename_recover(user, &intents, &renamed, error_r) < 0 ||
 	     (renamed && user_folders(user->dir, pool, &folders, &folder_count,
 				      &intents, error_r) < 0)))
 		goto rollback;
@@ -398,23 +393,22 @@ int maildir_user_sync(struct maildir_user *user, bool with_defaults,
 					    uidvalidity, error_r) < 0)
 			goto rollback;
 	}
-	/* recovered[0]: INBOX, recovered[1 + i]: folders[i] */
-	bool *recovered = pool_alloc(pool, (folder_count + 1) * sizeof(*recovered));
+	/* crashed expunges and copies, before a scan of new/ could take
+	 * a moved message's source for new mail */
+	if (!full && intents.head != NULL &&
+	    maildir_intents_recover(user, &intents, pool, &changed, error_r) < 0)
+		goto rollback;
 	for (unsigned i = 0; i <= folder_count; i++) {
-		int r = mailbox_sync(user, i == 0 ? "INBOX" : folders[i - 1], full,
-				     now, pool, error_r);
-		if (r < 0)
+		if (mailbox_sync(user, i == 0 ? "INBOX" : folders[i - 1], full,
+				 now, pool, error_r) < 0)
 			goto rollback;
-		recovered[i] = r > 0;
 	}
 	ret = store_index_commit(user->index, error_r);
 	if (ret == 0 && !full)
-		maildir_rename_intents_remove(user->dir, intents.names, intents.count);
-	for (unsigned i = 0; ret == 0 && i <= folder_count; i++) {
-		if (recovered[i])
-			store_notify_changed(user->key,
-					     i == 0 ? "INBOX" : folders[i - 1], 0);
-	}
+		maildir_intents_remove(user->dir, &intents);
+	for (const struct maildir_intent *c = changed.head; ret == 0 && c != NULL;
+	     c = c->next)
+		store_notify_changed(user->key, c->name, 0);
 	goto out;
 rollback:
 	store_index_rollback(user->index);
