@@ -29,6 +29,7 @@
 #include "store/backend-suite/suite.h"
 #include "store/fileio.h"
 #include "store/store_index.h"
+#include "store/store_maildir.h"
 
 #define CRASH_BEFORE_COMMIT 1u
 #define CRASH_AFTER_COMMIT 2u
@@ -313,6 +314,28 @@ static void test_no_intent_left(void **state)
 	assert_int_equal(mailbox_count(s, "N"), 2);
 }
 
+/* An intent's first line, strictly: "MAGIC 1 UIDVALIDITY\n" and nothing
+ * else (the sscanf format it once was took a missing newline, a sign or
+ * no space for one). */
+static void test_intent_header(void **state)
+{
+	(void)state;
+	uint32_t uv = 0;
+	assert_int_equal(maildir_intent_header("postel-copy 1 42\nx\n", "postel-copy",
+					       &uv), 17);
+	assert_int_equal(uv, 42);
+	assert_int_equal(maildir_intent_header("postel-copy 1 4294967295\n",
+					       "postel-copy", &uv), 25);
+	assert_int_equal(uv, UINT32_MAX);
+	const char *bad[] = {
+		"postel-copy 1 42", "postel-copy 1 +42\n", "postel-copy  1 42\n",
+		"postel-copy1 42\n", "postel-copy 2 42\n", "postel-copy 1 4294967296\n",
+		"postel-copy 1 \n", "postel-rename 1 42\n", "postel-copy 1 42 \n", "",
+	};
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(maildir_intent_header(bad[i], "postel-copy", &uv), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -324,6 +347,7 @@ int main(void)
 		SUITE_TEST(test_crash_before_copy_commit),
 		SUITE_TEST(test_crash_after_copy_commit),
 		SUITE_TEST(test_no_intent_left),
+		cmocka_unit_test(test_intent_header),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
