@@ -54,7 +54,8 @@ static bool read_header(struct store_view *view, uint32_t uid, pool_t *tmp, str_
 		return false;
 	struct store_message_reader *r = store_view_message_open(view, uid, &error);
 	bool ok = r != NULL && tree->count > 0 &&
-		imap_fetch_read_header(r, &tree->parts[0], hdr, &error) == 0;
+		store_message_read_header(r, &tree->parts[0], IMAP_FETCH_HEADER_MAX, hdr,
+					  &error) == 0;
 	if (r != NULL)
 		store_message_close(&r);
 	mime_tree_free(&tree);

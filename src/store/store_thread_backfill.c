@@ -12,8 +12,6 @@
 #include "store/store_private.h"
 #include "store/store_view_private.h"
 
-#include <string.h>
-
 #include "lib/str.h"
 #include "mime/mime_msgid.h"
 #include "mime/mime_references.h"
@@ -29,20 +27,12 @@ static const char *root_subject(void *ctx, uint32_t uid, pool_t *pool)
 	if (r == NULL)
 		return NULL;
 	str_t hdr = STR_INIT;
-	char buf[4096];
-	ssize_t n;
-	/* bounded: BACKFILL_HDR_MAX / sizeof(buf) rounds */
-	while (hdr.len < BACKFILL_HDR_MAX &&
-	       (n = store_message_read(r, buf, sizeof(buf), &error)) > 0) {
-		size_t from = hdr.len > 3 ? hdr.len - 3 : 0;
-		str_append(&hdr, buf, (size_t)n);
-		const char *end = memmem(hdr.data + from, hdr.len - from, "\r\n\r\n", 4);
-		if (end != NULL) {
-			hdr.len = (size_t)(end - hdr.data) + 4;
-			break;
-		}
-	}
+	int ret = store_message_read_header(r, NULL, BACKFILL_HDR_MAX, &hdr, &error);
 	store_message_close(&r);
+	if (ret < 0) {
+		str_free(&hdr);
+		return NULL;    /* cannot be read: skipped */
+	}
 	const char *value, *subject = "";
 	size_t len;
 	bool reply;
