@@ -184,6 +184,9 @@ void imap_fetch_job_work(void *ctx, struct store *store)
 		pool_destroy(&pool);
 		job->mods.vanished = false;
 	}
+	if (job->uid_pos == 0 && job->render == NULL &&
+	    imap_fetch_request_has(&job->req, IMAP_FETCH_THREADID))
+		imap_objectid_thread_backfill(job->cmd->s->sel->view);
 	while (job->chunk.len + IMAP_FETCH_RENDER_MIN_CHUNK <= IMAP_FETCH_CHUNK) {
 		int next = job->render != NULL ? 1 : fetch_message_next(job, &error);
 		if (next < 0) {

@@ -465,6 +465,10 @@ void imap_fetch_run_uids(struct imap_cmd *cmd, const uint32_t *uids, unsigned co
  * imap_objectid.c is reached through imap_fetch_render_private.h and
  * imap_search_eval_private.h */
 struct store_view;
+/* imap_objectid.c, on the lane: where THREADID is served (RFC 8474 5.2),
+ * the mailbox's old mail gets its subject keys first, once per mailbox
+ * (store_view_thread_backfill()); a failure is logged, not answered */
+void imap_objectid_thread_backfill(struct store_view *view);
 /* imap_preview.c: on the lane; *preview_r from pool ("" for no text) */
 int imap_preview_get(struct store_view *view, uint32_t uid, pool_t *pool,
 		     const char **preview_r, const char **error_r);

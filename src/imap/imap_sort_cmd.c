@@ -116,11 +116,6 @@ static void imap_sort_work(void *ctx, struct store *store)
 		else
 			imap_thread_orderedsubject(in, job->count, pool, &tree);
 		imap_thread_render(&job->threads, &tree, pool);
-		/* mail stored before session 7 gets its THREADID subject
-		 * keys here, once per mailbox (store_thread_backfill.c) */
-		if (store_view_thread_backfill(view, &error) < 0)
-			log_warn("sid=%s event=thread_backfill_failed error=%s", s->base.sid,
-				 log_str(error));
 		return;
 	}
 	imap_sort_messages(&job->prog, job->msgs, job->count);

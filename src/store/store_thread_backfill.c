@@ -2,13 +2,14 @@
  * RFC 8474 5.2, RFC 5256 4 step 6) of mail stored before deliveries
  * wrote them (session 7), given lazily.
  *
- * Contract (store_view.h store_view_thread_backfill()): the first THREAD
- * in a mailbox (on the user's lane, off the event loop) reads the Subject
- * of every message that started its thread and records its base subject
- * key as a delivery would, in batches, then marks the mailbox
- * (mailboxes.thread_keys, schema 9); later calls cost one row read.
- * No migration reads every message: a mailbox nobody threads is never
- * read. A message that cannot be read is skipped. */
+ * Contract (store_view.h store_view_thread_backfill()): the first FETCH
+ * THREADID or SEARCH THREADID in a mailbox (imap_objectid.c; on the user's
+ * lane, off the event loop) reads the Subject of every message that
+ * started its thread and records its base subject key as a delivery
+ * would, in batches, then marks the mailbox (mailboxes.thread_keys,
+ * schema 9); later calls cost the mailbox row read, which says so.
+ * No migration reads every message: a mailbox whose THREADIDs nobody asks
+ * for is never read. A message that cannot be read is skipped. */
 #include "store/store_private.h"
 #include "store/store_view_private.h"
 

@@ -236,8 +236,9 @@ int store_view_message_downgraded_size(struct store_view *view, uint32_t uid,
 				       const char **error_r);
 
 /* store_thread_backfill.c: give the thread roots of the view's mailbox
- * stored before session 7 their subject keys (once per mailbox; see
- * there). On the user's lane: it reads message files. */
+ * stored before session 7 their subject keys (once per mailbox, where
+ * THREADID is served; see there). On the user's lane: it reads message
+ * files. */
 int store_view_thread_backfill(struct store_view *view, const char **error_r);
 
 /* Record what store_message_info.hdr_8bit did not know yet (a message
