@@ -17,20 +17,8 @@
 
 #include <openssl/crypto.h>
 
-/* under AddressSanitizer OpenSSL keeps plain malloc, so ASan sees every
- * block */
-#if defined(__SANITIZE_ADDRESS__)
-#define TLS_MEM_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TLS_MEM_ASAN 1
-#endif
-#endif
-#ifdef TLS_MEM_ASAN
-static const bool tls_mem_sanitized = true;
-#else
-static const bool tls_mem_sanitized = false;
-#endif
+#include "lib/sanitize.h"
+
 
 /* One slot: OpenSSL 3.0's read buffer (16,652 bytes without compression),
  * write buffer (~17 KiB) or the handshake's init_buf (BUF_MEM_grow of
@@ -170,8 +158,8 @@ static void tls_mem_fork_done(void)
 int tls_mem_init(bool *enabled_r)
 {
 	*enabled_r = false;
-	if (tls_mem_sanitized)
-		return 0;
+	if (postel_sanitized)
+		return 0;       /* OpenSSL keeps plain malloc: the sanitizer sees every block */
 	if (tls_mem_on) {
 		*enabled_r = true;
 		return 0;
