@@ -17,6 +17,9 @@
 
 struct fake_worker {
 	unsigned ids, ended;
+	const char *ended_ip; /* what ended() was given */
+	bool ended_ip_is_conns;
+	const struct session *s;
 };
 
 struct fake_session {
@@ -34,8 +37,11 @@ static const char *fake_new_id(void *ctx)
 static void fake_ended(void *ctx, const char *peer_ip)
 {
 	struct fake_worker *w = ctx;
-	(void)peer_ip;
 	w->ended++;
+	w->ended_ip = peer_ip;
+	/* the connection's own string, given while the connection is there */
+	w->ended_ip_is_conns = w->s != NULL && w->s->conn != NULL &&
+		peer_ip == conn_peer_ip(w->s->conn) && strcmp(peer_ip, "192.0.2.7") == 0;
 }
 
 static void fake_drain(struct session *base)
@@ -101,6 +107,7 @@ static void harness_init(struct harness *h, unsigned idle_ms)
 		.conn = &cs, .cb = fake_on_event, .ctx = &h->fs,
 	};
 	session_init(&h->fs.base, &h->env, &fake_vfuncs, sv[0], SERVICE_POP3, &set);
+	h->worker.s = &h->fs.base;
 }
 
 static void harness_deinit(struct harness *h)
@@ -147,6 +154,8 @@ static void test_init_fields(void **state)
 	assert_int_equal(h.fs.base.service, SERVICE_POP3);
 	harness_deinit(&h);
 	assert_int_equal(h.worker.ended, 1);
+	/* session_deinit copies nothing: ended() before conn_destroy */
+	assert_true(h.worker.ended_ip_is_conns);
 }
 
 /* A connection that closes while a job is out is freed only when the
