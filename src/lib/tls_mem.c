@@ -155,20 +155,14 @@ static void tls_mem_fork_done(void)
 	pthread_mutex_unlock(&tls_mem_lock);
 }
 
-int tls_mem_init(bool *enabled_r)
+int tls_mem_init(void)
 {
-	*enabled_r = false;
-	if (postel_sanitized)
-		return 0;       /* OpenSSL keeps plain malloc: the sanitizer sees every block */
-	if (tls_mem_on) {
-		*enabled_r = true;
-		return 0;
-	}
+	if (postel_sanitized || tls_mem_on)
+		return 0;       /* sanitized: OpenSSL keeps plain malloc, seen whole */
 	if (CRYPTO_set_mem_functions(tls_mem_malloc, tls_mem_realloc, tls_mem_free) != 1)
 		return -1;
 	(void)pthread_atfork(tls_mem_fork_prepare, tls_mem_fork_done, tls_mem_fork_done);
 	tls_mem_on = true;
-	*enabled_r = true;
 	return 0;
 }
 
