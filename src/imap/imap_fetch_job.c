@@ -132,8 +132,8 @@ static int fetch_message_next(struct imap_fetch_job *job, const char **error_r)
 		    imap_fetch_downgrade(s, &job->req, view, uid, &job->cur, &job->tree,
 					 job->msg_pool, &job->reader, &error) < 0)
 			goto lost;
-		bool flags_added = job->seen_now != NULL && job->seen_now[job->info_pos];
-		job->render = imap_fetch_render_begin(flags_added ? &job->req_flags : &job->req,
+		/* \Seen set by this fetch: FLAGS go along (RFC 9051 6.4.5) */
+		job->render = imap_fetch_render_begin(seen_now ? &job->req_flags : &job->req,
 						      seq, &job->cur, job->tree, job->reader,
 						      &error);
 		if (job->render != NULL && imap_fetch_request_has(&job->req, IMAP_FETCH_PREVIEW)) {

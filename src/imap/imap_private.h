@@ -318,11 +318,10 @@ enum imap_status_item {
 /* args[i] the item list: a mask of IMAP_STATUS_*; -1 for BAD. */
 int imap_status_items_parse(const struct imap_session *s, const struct imap_arg *args,
 			    unsigned i, unsigned *items_r, const char **error_r);
-/* "(MESSAGES n ...)"; appendlimit: APPENDLIMIT's value (RFC 7889) */
-void imap_status_append(str_t *out, unsigned items, const struct store_mailbox_status *st,
-			uint64_t appendlimit);
-/* the APPENDLIMIT in force: message_size_limit, every mailbox alike */
-uint64_t imap_appendlimit(const struct imap_session *s);
+/* "(MESSAGES n ...)"; APPENDLIMIT (RFC 7889 3.2) is the session's
+ * message_size_limit, every mailbox alike, as CAPABILITY says */
+void imap_status_append(const struct imap_session *s, str_t *out, unsigned items,
+			const struct store_mailbox_status *st);
 
 /* imap_fetch_cmd.c: FETCH, UID FETCH; abort: the session ends while a
  * FETCH waits for the client to read (frees its state) */
