@@ -226,7 +226,6 @@ imap_cmd_func_t imap_cmd_capability, imap_cmd_noop, imap_cmd_logout, imap_cmd_id
 imap_cmd_func_t imap_cmd_starttls, imap_cmd_login, imap_cmd_authenticate;
 void imap_auth_input_line(struct imap_session *s, const char *line, size_t len);
 void imap_auth_abort(struct imap_session *s);
-void imap_auth_abandon(struct imap_session *s);
 
 /* imap_store.c: store work for a session, one job at a time, on its
  * user's lane (session_user.h). work(ctx, store) on a pool thread; store

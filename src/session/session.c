@@ -2,6 +2,7 @@
  * teardown, the list of live sessions for draining, per-command memory,
  * the job count, and the login and request deadlines (see session.h). */
 #include "session.h"
+#include "auth/auth_login.h"
 #include "lib/ioloop.h"
 #include "lib/log.h"
 
@@ -184,4 +185,13 @@ void session_drain_all(void)
 		s->draining = true;
 		s->v->drain(s);
 	}
+}
+
+void session_login_abandon(struct session *s, struct auth_login **login)
+{
+	if (*login == NULL)
+		return;
+	if (auth_login_busy(*login))
+		session_job_end(s);
+	auth_login_abandon(login);
 }
