@@ -256,11 +256,11 @@ def main():
         client = build_client(work)
         say(f"postel on 127.0.0.1:{pport}, dovecot on 127.0.0.1:{dport}; warming up")
         run_mix(client, "postel warm-up", pport, postel.pid, 3)
-        run_mix(client, "dovecot warm-up", dport, dovecot.proc.pid, 3)
+        run_mix(client, "dovecot warm-up", dport, dovecot.pid, 3)
         results = {"postel": [], "dovecot": []}
         for _ in range(ROUNDS):
             results["postel"].append(run_mix(client, "postel", pport, postel.pid, SECONDS))
-            results["dovecot"].append(run_mix(client, "dovecot", dport, dovecot.proc.pid,
+            results["dovecot"].append(run_mix(client, "dovecot", dport, dovecot.pid,
                                               SECONDS))
         report(results)
     finally:

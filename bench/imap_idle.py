@@ -231,7 +231,7 @@ def main():
                 "two processes per TLS connection in its default login mode)")
         dovecot, dport = imap.start_dovecot(work, src, names, pw.pw_uid, pw.pw_gid, hashes,
                                             tls=True, conns=dconns)
-        dpc, dm = measure("dovecot", client, dport, dovecot.proc.pid, dconns, users)
+        dpc, dm = measure("dovecot", client, dport, dovecot.pid, dconns, users)
         print(f"memory per idle TLS connection: postel {ppc:.1f} KiB ({pm:.1f} marginal; "
               f"target <= 16 KiB), dovecot {dpc:.1f} KiB ({dm:.1f} marginal) at {dconns} "
               f"connections; {limits}")

@@ -309,13 +309,13 @@ def main():
         say(f"postel on 127.0.0.1:{pport}, dovecot on 127.0.0.1:{dport}; warming up")
         client = build_client(work)
         run_round(client, "postel warm-up", pport, postel.pid)
-        run_round(client, "dovecot warm-up", dport, dovecot.proc.pid)
+        run_round(client, "dovecot warm-up", dport, dovecot.pid)
         prates, drates, pcpu, dcpu = [], [], [], []
         for _ in range(ROUNDS):
             rate, cpu = run_round(client, "postel", pport, postel.pid)
             prates.append(rate)
             pcpu.append(cpu)
-            rate, cpu = run_round(client, "dovecot", dport, dovecot.proc.pid)
+            rate, cpu = run_round(client, "dovecot", dport, dovecot.pid)
             drates.append(rate)
             dcpu.append(cpu)
         a, b = statistics.median(prates), statistics.median(drates)

@@ -173,6 +173,12 @@ first_valid_uid = 1
     def ports(self):
         return [p for p in (self.imap, self.imaps, self.pop3, self.pop3s) if p]
 
+    @property
+    def pid(self):
+        """The dovecot master's pid while started (benches measure its
+        process group's CPU), else None."""
+        return self.proc.pid if self.proc is not None else None
+
     def maildir(self, user):
         return self.home / user / "Maildir"
 

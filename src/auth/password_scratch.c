@@ -23,13 +23,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define PASSWORD_SCRATCH_OFF 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer)
-#define PASSWORD_SCRATCH_OFF 1
-#endif
-#endif
+#include "lib/sanitize.h"
 
 static _Thread_local bool scratch_on;
 static _Thread_local unsigned long scratch_count;
@@ -49,7 +43,7 @@ unsigned long password_scratch_count(void)
 	return scratch_count;
 }
 
-#ifdef PASSWORD_SCRATCH_OFF
+#ifdef POSTEL_SANITIZED
 
 bool password_scratch_supported(void)
 {

@@ -121,8 +121,7 @@ int main(int argc, char **argv)
 
 	/* before anything calls OpenSSL: its record buffers get a pool of
 	 * their own (lib/tls_mem.h); off under ASan */
-	bool tls_pool;
-	if (tls_mem_init(&tls_pool) < 0)
+	if (tls_mem_init() < 0)
 		fprintf(stderr, "postel: OpenSSL allocated before main\n");
 	proctitle_init(argc, argv); /* before getopt may permute argv */
 	opterr = 0; /* our own messages, prefixed "postel:" */

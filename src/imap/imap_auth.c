@@ -27,16 +27,6 @@ void imap_auth_abort(struct imap_session *s)
 		auth_login_free(&s->login);
 }
 
-void imap_auth_abandon(struct imap_session *s)
-{
-	if (s->login == NULL)
-		return;
-	/* a penalty wait is cancelled, a job in flight comes back to nobody */
-	if (auth_login_busy(s->login))
-		session_job_end(&s->base);
-	auth_login_abandon(&s->login);
-}
-
 static void imap_login_challenge(void *ctx, const unsigned char *data, size_t len,
 				 bool final)
 {

@@ -132,8 +132,8 @@ static int fetch_message_next(struct imap_fetch_job *job, const char **error_r)
 		    imap_fetch_downgrade(s, &job->req, view, uid, &job->cur, &job->tree,
 					 job->msg_pool, &job->reader, &error) < 0)
 			goto lost;
-		bool flags_added = job->seen_now != NULL && job->seen_now[job->info_pos];
-		job->render = imap_fetch_render_begin(flags_added ? &job->req_flags : &job->req,
+		/* \Seen set by this fetch: FLAGS go along (RFC 9051 6.4.5) */
+		job->render = imap_fetch_render_begin(seen_now ? &job->req_flags : &job->req,
 						      seq, &job->cur, job->tree, job->reader,
 						      &error);
 		if (job->render != NULL && imap_fetch_request_has(&job->req, IMAP_FETCH_PREVIEW)) {
@@ -184,6 +184,9 @@ void imap_fetch_job_work(void *ctx, struct store *store)
 		pool_destroy(&pool);
 		job->mods.vanished = false;
 	}
+	if (job->uid_pos == 0 && job->render == NULL &&
+	    imap_fetch_request_has(&job->req, IMAP_FETCH_THREADID))
+		imap_objectid_thread_backfill(job->cmd->s->sel->view);
 	while (job->chunk.len + IMAP_FETCH_RENDER_MIN_CHUNK <= IMAP_FETCH_CHUNK) {
 		int next = job->render != NULL ? 1 : fetch_message_next(job, &error);
 		if (next < 0) {

@@ -149,8 +149,8 @@ static int render_section(struct imap_fetch_render *r,
 	} else if (t.kind == IMAP_SECTION_KIND_RANGE) {
 		stream_range(r, t.start, t.len, att);
 	} else {
-		if (imap_fetch_read_header(r->reader, &r->tree->parts[t.part],
-					   &r->hdr, error_r) < 0)
+		if (store_message_read_header(r->reader, &r->tree->parts[t.part],
+					      IMAP_FETCH_HEADER_MAX, &r->hdr, error_r) < 0)
 			return -1;
 		str_t fields = STR_INIT;
 		imap_header_filter(&fields, str_c(&r->hdr), r->hdr.len, att);
@@ -195,7 +195,8 @@ static int start_item(struct imap_fetch_render *r,
 			   (unsigned long long)r->info->size);
 		break;
 	case IMAP_FETCH_ENVELOPE:
-		if (imap_fetch_read_header(r->reader, root, &r->hdr, error_r) < 0)
+		if (store_message_read_header(r->reader, root, IMAP_FETCH_HEADER_MAX, &r->hdr,
+					      error_r) < 0)
 			return -1;
 		str_appendz(p, "ENVELOPE ");
 		imap_render_envelope(p, str_c(&r->hdr), r->hdr.len);

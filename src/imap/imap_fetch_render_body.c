@@ -135,7 +135,7 @@ static int render_leaf(str_t *out, const struct mime_tree *tree,
 	if ((p->flags & MIME_PART_MESSAGE) != 0 &&
 	    p->first_child != MIME_NONE) {
 		const struct mime_part *m = &tree->parts[p->first_child];
-		if (imap_fetch_read_header(reader, m, hdr, error_r) < 0)
+		if (store_message_read_header(reader, m, IMAP_FETCH_HEADER_MAX, hdr, error_r) < 0)
 			return -1;
 		str_appendc(out, ' ');
 		imap_render_envelope(out, hdr->data == NULL ? "" : hdr->data,

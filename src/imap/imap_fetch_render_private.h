@@ -6,6 +6,7 @@
 #define POSTEL_IMAP_FETCH_RENDER_PRIVATE_H
 
 #include "imap/imap_fetch_render.h"
+#include "store/store_view.h"
 
 #include <sys/types.h>
 
@@ -22,12 +23,6 @@ void imap_render_nstring_z(str_t *out, const char *s);
 void imap_render_nstring_7bit(str_t *out, const char *s);
 /* A literal of exactly len octets: "{len}\r\n" then the data. */
 void imap_render_literal_prefix(str_t *out, uint64_t len);
-
-/* The header of the part at hdr_off..body_off of the wire form, at most
- * IMAP_FETCH_HEADER_MAX bytes, into hdr (cleared first). */
-int imap_fetch_read_header(struct store_message_reader *reader,
-			   const struct mime_part *part, str_t *hdr,
-			   const char **error_r);
 
 /* Header fields of a raw header block, in order: *name_r / *name_len_r
  * and the whole field (with its continuation lines and line end) as

@@ -1,8 +1,8 @@
 /* imap_fetch_render_string.c: the renderer's strings and header access:
- * nstring as quoted or literal (RFC 9051 4.3), a part's header read
- * through the seekable reader, and a walk over raw header fields
- * (RFC 5322 2.2: a field is its first line and every continuation line
- * starting with WSP). */
+ * nstring as quoted or literal (RFC 9051 4.3) and a walk over raw header
+ * fields (RFC 5322 2.2: a field is its first line and every continuation
+ * line starting with WSP). A part's header is read by
+ * store_message_read_header() (store_view.h). */
 #include "imap/imap_fetch_render_private.h"
 
 #include <string.h>
@@ -49,34 +49,6 @@ void imap_render_nstring(str_t *out, const char *s, size_t len)
 void imap_render_nstring_z(str_t *out, const char *s)
 {
 	imap_render_nstring(out, s, s == NULL ? 0 : strlen(s));
-}
-
-int imap_fetch_read_header(struct store_message_reader *reader,
-			   const struct mime_part *part, str_t *hdr,
-			   const char **error_r)
-{
-	str_clear(hdr);
-	uint64_t want = part->body_off - part->hdr_off;
-	if (want > IMAP_FETCH_HEADER_MAX)
-		want = IMAP_FETCH_HEADER_MAX;
-	if (want == 0)
-		return 0;
-	if (store_message_seek(reader, part->hdr_off, error_r) < 0)
-		return -1;
-	str_reserve(hdr, (size_t)want + 1);
-	while (hdr->len < want) {
-		size_t room = (size_t)want - hdr->len;
-		ssize_t n = store_message_read(reader, hdr->data + hdr->len,
-					       room < 2 ? 2 : room, error_r);
-		if (n < 0)
-			return -1;
-		if (n == 0)
-			break;
-		/* room < 2 may have read one byte past want: drop it */
-		hdr->len += (size_t)n > room ? room : (size_t)n;
-	}
-	hdr->data[hdr->len] = '\0';
-	return 0;
 }
 
 /* UTF-8 bytes per encoded word: 45 give 60 base64 characters, so a

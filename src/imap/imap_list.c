@@ -202,8 +202,7 @@ static void list_work(void *ctx, struct store *store)
 			str_appendz(&line, "STATUS ");
 			imap_append_mailbox(job->s, &line, c);
 			str_appendc(&line, ' ');
-			imap_status_append(&line, job->status_items, &st,
-					   imap_appendlimit(job->s));
+			imap_status_append(job->s, &line, job->status_items, &st);
 			add_line(job, &cap, &line);
 		}
 	}

@@ -133,17 +133,13 @@ int imap_status_items_parse(const struct imap_session *s, const struct imap_arg 
 	return 0;
 }
 
-uint64_t imap_appendlimit(const struct imap_session *s)
-{
-	return s->base.env->config->message_size_limit;
-}
-
-void imap_status_append(str_t *out, unsigned items, const struct store_mailbox_status *st,
-			uint64_t appendlimit)
+void imap_status_append(const struct imap_session *s, str_t *out, unsigned items,
+			const struct store_mailbox_status *st)
 {
 	const uint64_t values[] = { st->messages, st->uidnext, st->uidvalidity, st->unseen,
 				    st->deleted, st->size, st->recent,
-				    imap_condstore_highest(st->highestmodseq), 0, appendlimit };
+				    imap_condstore_highest(st->highestmodseq), 0,
+				    s->base.env->config->message_size_limit };
 	bool first = true;
 	str_appendc(out, '(');
 	for (size_t j = 0; j < sizeof(status_items) / sizeof(status_items[0]); j++) {
@@ -341,7 +337,7 @@ static void mbox_done(void *ctx)
 		str_t line = STR_INIT;
 		imap_append_mailbox(s, &line, job->name);
 		str_appendc(&line, ' ');
-		imap_status_append(&line, job->items, &job->st, imap_appendlimit(s));
+		imap_status_append(s, &line, job->items, &job->st);
 		imap_untagged(s, "STATUS %s", str_c(&line));
 		str_free(&line);
 	} else {

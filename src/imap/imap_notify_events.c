@@ -154,8 +154,7 @@ static bool notify_write_status(struct imap_session *s, struct notify_job *job, 
 		str_appendz(&line, "STATUS ");
 		imap_append_mailbox(s, &line, job->st_names[i]);
 		str_appendc(&line, ' ');
-		imap_status_append(&line, job->st_items[i], &job->st[i],
-				   imap_appendlimit(s));
+		imap_status_append(s, &line, job->st_items[i], &job->st[i]);
 		if (out != NULL) {
 			str_printf(out, "* %s\r\n", str_c(&line));
 		} else if (imap_notify_room(s, line.len)) {

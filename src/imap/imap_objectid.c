@@ -6,10 +6,18 @@
  * message's guid (kept by COPY and MOVE: 5.1), a THREADID "T" and those
  * of its thread (5.2, store_index_objectid.c), a MAILBOXID is the
  * store's own (store_mailbox_status.mailboxid, "F..."): each an objectid
- * of RFC 8474 3 (1-255 of ALPHA, DIGIT, "-", "_"). */
+ * of RFC 8474 3 (1-255 of ALPHA, DIGIT, "-", "_").
+ * Where THREADID is served (FETCH THREADID, the THREADID search key) the
+ * mailbox's old mail first gets its subject keys, once per mailbox
+ * (store_view_thread_backfill(), store_thread_backfill.c), so that a
+ * later reply naming no known message-id joins its thread (5.2, RFC 5256
+ * 4 step 6): the only clients that see THREADIDs are those that ask. */
 #include "imap_private.h"
 #include "imap/imap_fetch_render_private.h"
 #include "imap/imap_search_eval_private.h"
+
+#include "lib/log.h"
+#include "store/store_view.h"
 
 #include <string.h>
 #include <strings.h>
@@ -61,4 +69,21 @@ bool imap_objectid_search_match(enum imap_search_key key, const char *want,
 	else
 		imap_objectid_format(id, 'T', info->threadid);
 	return strlen(id) == len && strncasecmp(id, want, len) == 0;
+}
+
+void imap_objectid_thread_backfill(struct store_view *view)
+{
+	const char *error;
+	if (store_view_thread_backfill(view, &error) < 0)
+		log_warn("event=thread_backfill_failed error=%s", log_str(error));
+}
+
+void imap_objectid_search_backfill(const struct imap_search_program *prog,
+				   struct store_view *view)
+{
+	for (unsigned i = 0; i < prog->count; i++)
+		if (prog->nodes[i].key == IMAP_SEARCH_THREADID) {
+			imap_objectid_thread_backfill(view);
+			return;
+		}
 }

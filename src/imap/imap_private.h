@@ -226,7 +226,6 @@ imap_cmd_func_t imap_cmd_capability, imap_cmd_noop, imap_cmd_logout, imap_cmd_id
 imap_cmd_func_t imap_cmd_starttls, imap_cmd_login, imap_cmd_authenticate;
 void imap_auth_input_line(struct imap_session *s, const char *line, size_t len);
 void imap_auth_abort(struct imap_session *s);
-void imap_auth_abandon(struct imap_session *s);
 
 /* imap_store.c: store work for a session, one job at a time, on its
  * user's lane (session_user.h). work(ctx, store) on a pool thread; store
@@ -318,11 +317,10 @@ enum imap_status_item {
 /* args[i] the item list: a mask of IMAP_STATUS_*; -1 for BAD. */
 int imap_status_items_parse(const struct imap_session *s, const struct imap_arg *args,
 			    unsigned i, unsigned *items_r, const char **error_r);
-/* "(MESSAGES n ...)"; appendlimit: APPENDLIMIT's value (RFC 7889) */
-void imap_status_append(str_t *out, unsigned items, const struct store_mailbox_status *st,
-			uint64_t appendlimit);
-/* the APPENDLIMIT in force: message_size_limit, every mailbox alike */
-uint64_t imap_appendlimit(const struct imap_session *s);
+/* "(MESSAGES n ...)"; APPENDLIMIT (RFC 7889 3.2) is the session's
+ * message_size_limit, every mailbox alike, as CAPABILITY says */
+void imap_status_append(const struct imap_session *s, str_t *out, unsigned items,
+			const struct store_mailbox_status *st);
 
 /* imap_fetch_cmd.c: FETCH, UID FETCH; abort: the session ends while a
  * FETCH waits for the client to read (frees its state) */
@@ -465,6 +463,10 @@ void imap_fetch_run_uids(struct imap_cmd *cmd, const uint32_t *uids, unsigned co
  * imap_objectid.c is reached through imap_fetch_render_private.h and
  * imap_search_eval_private.h */
 struct store_view;
+/* imap_objectid.c, on the lane: where THREADID is served (RFC 8474 5.2),
+ * the mailbox's old mail gets its subject keys first, once per mailbox
+ * (store_view_thread_backfill()); a failure is logged, not answered */
+void imap_objectid_thread_backfill(struct store_view *view);
 /* imap_preview.c: on the lane; *preview_r from pool ("" for no text) */
 int imap_preview_get(struct store_view *view, uint32_t uid, pool_t *pool,
 		     const char **preview_r, const char **error_r);

@@ -260,6 +260,7 @@ int imap_search_run(const struct imap_search_program *p,
 	unsigned count;
 	*uids_r = NULL;
 	*count_r = 0;
+	imap_objectid_search_backfill(p, view);
 	if (store_view_list(view, pool, &msgs, &count, error_r) < 0)
 		return -1;
 	imap_search_downgrade_sizes(p, view, ctx, msgs, count);

@@ -32,12 +32,6 @@ void imap_selected_save(struct imap_selected *sel, const uint32_t *uids, unsigne
 	sel->saved_count = count;
 }
 
-/* Number of UIDs in the view's map below uid. */
-static unsigned view_count_below(const struct store_view *view, uint32_t uid)
-{
-	return imap_msgset_view_count_below(view, uid);
-}
-
 /* rev1 \Recent (RFC 3501 2.3.2): the UID ranges this session claimed */
 void imap_selected_recent_add(struct imap_selected *sel, uint32_t first, uint32_t end)
 {
@@ -71,7 +65,7 @@ unsigned imap_selected_recent_total(const struct imap_selected *sel)
 {
 	unsigned n = 0;
 	for (unsigned i = 0; i < sel->recent_count; i++)
-		n += view_count_below(sel->view, sel->recent[i].end) -
-			view_count_below(sel->view, sel->recent[i].first);
+		n += imap_msgset_view_count_below(sel->view, sel->recent[i].end) -
+			imap_msgset_view_count_below(sel->view, sel->recent[i].first);
 	return n;
 }

@@ -428,7 +428,7 @@ static void imap_on_conn_event(void *ctx, enum conn_event ev)
 		imap_session_bye(s, "Autologout; idle for too long");
 		break;
 	case CONN_EV_CLOSED:
-		imap_auth_abandon(s);
+		session_login_abandon(&s->base, &s->login);
 		if (session_on_closed(&s->base))
 			imap_session_free(s);
 		break;

@@ -54,7 +54,8 @@ static bool read_header(struct store_view *view, uint32_t uid, pool_t *tmp, str_
 		return false;
 	struct store_message_reader *r = store_view_message_open(view, uid, &error);
 	bool ok = r != NULL && tree->count > 0 &&
-		imap_fetch_read_header(r, &tree->parts[0], hdr, &error) == 0;
+		store_message_read_header(r, &tree->parts[0], IMAP_FETCH_HEADER_MAX, hdr,
+					  &error) == 0;
 	if (r != NULL)
 		store_message_close(&r);
 	mime_tree_free(&tree);
@@ -115,11 +116,6 @@ static void imap_sort_work(void *ctx, struct store *store)
 		else
 			imap_thread_orderedsubject(in, job->count, pool, &tree);
 		imap_thread_render(&job->threads, &tree, pool);
-		/* mail stored before session 7 gets its THREADID subject
-		 * keys here, once per mailbox (store_thread_backfill.c) */
-		if (store_view_thread_backfill(view, &error) < 0)
-			log_warn("sid=%s event=thread_backfill_failed error=%s", s->base.sid,
-				 log_str(error));
 		return;
 	}
 	imap_sort_messages(&job->prog, job->msgs, job->count);

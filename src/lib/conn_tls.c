@@ -86,8 +86,9 @@ void conn_tls_start(struct conn *conn, struct tls_ctx *tls)
 void conn_tls_handshake(struct conn *conn)
 {
 	ERR_clear_error();
-	/* the server's ALPN answer (tls.c), without ex_data on the SSL */
-	tls_alpn_expect(conn->client == NULL ? conn->set.alpn : NULL);
+	/* the server's ALPN answer (tls.c), without ex_data on the SSL; a
+	 * client connection's alpn is NULL (conn_client_create) */
+	tls_alpn_expect(conn->set.alpn);
 	int r = SSL_do_handshake(conn->ssl);
 	tls_alpn_expect(NULL);
 	if (r == 1) {

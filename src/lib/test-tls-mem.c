@@ -256,8 +256,9 @@ static void test_alpn_without_ex_data(void **state)
 int main(void)
 {
 	/* first OpenSSL call of the process, as in postel's main */
-	if (tls_mem_init(&pool_on) < 0)
+	if (tls_mem_init() < 0)
 		return 1;
+	pool_on = tls_mem_enabled();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_big_in_pool_small_in_heap),
 		cmocka_unit_test(test_free_slots_bounded),

@@ -17,20 +17,8 @@
 
 #include <openssl/crypto.h>
 
-/* under AddressSanitizer OpenSSL keeps plain malloc, so ASan sees every
- * block */
-#if defined(__SANITIZE_ADDRESS__)
-#define TLS_MEM_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TLS_MEM_ASAN 1
-#endif
-#endif
-#ifdef TLS_MEM_ASAN
-static const bool tls_mem_sanitized = true;
-#else
-static const bool tls_mem_sanitized = false;
-#endif
+#include "lib/sanitize.h"
+
 
 /* One slot: OpenSSL 3.0's read buffer (16,652 bytes without compression),
  * write buffer (~17 KiB) or the handshake's init_buf (BUF_MEM_grow of
@@ -167,20 +155,14 @@ static void tls_mem_fork_done(void)
 	pthread_mutex_unlock(&tls_mem_lock);
 }
 
-int tls_mem_init(bool *enabled_r)
+int tls_mem_init(void)
 {
-	*enabled_r = false;
-	if (tls_mem_sanitized)
-		return 0;
-	if (tls_mem_on) {
-		*enabled_r = true;
-		return 0;
-	}
+	if (postel_sanitized || tls_mem_on)
+		return 0;       /* sanitized: OpenSSL keeps plain malloc, seen whole */
 	if (CRYPTO_set_mem_functions(tls_mem_malloc, tls_mem_realloc, tls_mem_free) != 1)
 		return -1;
 	(void)pthread_atfork(tls_mem_fork_prepare, tls_mem_fork_done, tls_mem_fork_done);
 	tls_mem_on = true;
-	*enabled_r = true;
 	return 0;
 }
 

@@ -13,8 +13,8 @@
  * pages of the others back (MADV_DONTNEED). Thread-safe (one mutex); a
  * block may be freed by another thread than the one that got it.
  *
- * Off (OpenSSL keeps plain malloc) under AddressSanitizer, so that ASan
- * sees every block, and when tls_mem_init() is not called (unit tests).
+ * Off (OpenSSL keeps plain malloc) in a sanitizer build (lib/sanitize.h),
+ * so that the sanitizer sees every block, and when tls_mem_init() is not called (unit tests).
  * Blocks OpenSSL hands out must be freed with OPENSSL_free, as OpenSSL
  * requires anyway: free() on a pool block is undefined. */
 #ifndef POSTEL_TLS_MEM_H
@@ -33,9 +33,10 @@ struct tls_mem_stats {
 	unsigned long fallback; /* big requests the full pool left to malloc */
 };
 
-/* 0 when installed (or off under ASan: then enabled_r false); -1 when
- * OpenSSL had already allocated (too late). */
-int tls_mem_init(bool *enabled_r);
+/* 0 when installed, or off in a sanitizer build (lib/sanitize.h);
+ * -1 when OpenSSL had already allocated (too late). Which it is:
+ * tls_mem_enabled(). */
+int tls_mem_init(void);
 bool tls_mem_enabled(void);
 /* whether p lies in the pool's region */
 bool tls_mem_owns(const void *p);

@@ -39,21 +39,10 @@ static void pop3_login_challenge(void *ctx, const unsigned char *data, size_t le
 	s->input = final ? POP3_INPUT_SASL_FINAL : POP3_INPUT_SASL;
 }
 
-void pop3_auth_abandon(struct pop3_session *s)
-{
-	if (s->login == NULL)
-		return;
-	/* a penalty wait is cancelled, a job in flight comes back to
-	 * nobody: the session need not wait for either */
-	if (auth_login_busy(s->login))
-		session_job_end(&s->base);
-	auth_login_abandon(&s->login);
-}
-
 /* an account lookup, a password check or a failure delay: process no
  * command meanwhile (POP3_INPUT_WAIT). The connection still reads (into
  * its bounded buffer), so a client that goes away is seen at once and
- * its session freed (pop3_auth_abandon()), not after the wait. */
+ * its session freed (session_login_abandon()), not after the wait. */
 static void pop3_login_pause(void *ctx)
 {
 	struct pop3_session *s = ctx;

@@ -120,8 +120,6 @@ pop3_cmd_handler_t pop3_cmd_capa, pop3_cmd_stls, pop3_cmd_quit, pop3_cmd_stat,
 pop3_cmd_handler_t pop3_cmd_user, pop3_cmd_pass, pop3_cmd_auth;
 void pop3_auth_input_line(struct pop3_session *s, const char *line, size_t len);
 void pop3_auth_abort(struct pop3_session *s);
-/* The connection closed: drop a login in progress (and its job count). */
-void pop3_auth_abandon(struct pop3_session *s);
 
 /* pop3_maildrop.c: after a login, lock and list the maildrop on the thread
  * pool, then reply and enter TRANSACTION (or go back to AUTHORIZATION). */

@@ -250,7 +250,7 @@ static void pop3_on_conn_event(void *ctx, enum conn_event ev)
 	case CONN_EV_CLOSED:
 		/* a login waiting for its penalty or its check holds the
 		 * session no longer */
-		pop3_auth_abandon(s);
+		session_login_abandon(&s->base, &s->login);
 		if (session_on_closed(&s->base))
 			pop3_session_free(s);
 		break;

@@ -151,58 +151,58 @@ int queue_lease(struct queue *q, const char *id, const char *owner, time_t now,
 	return -1;
 }
 
+/* Take the lease lock (*fd_r, -1 when it was not taken) and read id's
+ * entry into cur (pool): 1 when owner holds its lease, 0 when not (any
+ * more), -1 on an error. The caller unlocks. */
+static int lease_held_read(struct queue *q, const char *id, const char *owner, pool_t *pool,
+			   struct queue_entry_info *cur, int *fd_r, const char **error_r)
+{
+	*fd_r = lease_lock(q, error_r);
+	if (*fd_r < 0 || queue_entry_read(q, id, pool, cur, error_r) < 0)
+		return -1;
+	return owned_by(&cur->env, owner) ? 1 : 0;
+}
+
+static void lease_held_done(pool_t **pool, int fd)
+{
+	pool_destroy(pool);
+	if (fd >= 0)
+		lease_unlock(fd);
+}
+
 int queue_lease_update(struct queue *q, const char *id, const char *owner,
 		       const struct queue_envelope *env, uint64_t size, bool release,
 		       const char **error_r)
 {
-	int fd = lease_lock(q, error_r);
-	if (fd < 0)
-		return -1;
 	pool_t *pool = pool_create(4096);
 	struct queue_entry_info cur;
-	int ret = -1;
-	if (queue_entry_read(q, id, pool, &cur, error_r) < 0)
-		goto out;
-	if (!owned_by(&cur.env, owner)) {
-		ret = 0;
-		goto out;
+	int fd, ret = lease_held_read(q, id, owner, pool, &cur, &fd, error_r);
+	if (ret > 0) {
+		struct queue_envelope next = *env;
+		next.lease_owner = release ? queue_str_c(NULL) : cur.env.lease_owner;
+		next.lease_expires = release ? 0 : cur.env.lease_expires;
+		next.hold = cur.env.hold; /* held by the CLI meanwhile: it stays held */
+		ret = queue_envelope_update(q, id, &next, size, error_r) == 0 ? 1 : -1;
 	}
-	struct queue_envelope next = *env;
-	next.lease_owner = release ? queue_str_c(NULL) : cur.env.lease_owner;
-	next.lease_expires = release ? 0 : cur.env.lease_expires;
-	next.hold = cur.env.hold; /* held by the CLI meanwhile: it stays held */
-	if (queue_envelope_update(q, id, &next, size, error_r) == 0)
-		ret = 1;
-out:
-	pool_destroy(&pool);
-	lease_unlock(fd);
+	lease_held_done(&pool, fd);
 	return ret;
 }
 
 int queue_lease_renew(struct queue *q, const char *id, const char *owner, time_t now,
 		      unsigned ttl_secs, time_t *expires_r, const char **error_r)
 {
-	int fd = lease_lock(q, error_r);
-	if (fd < 0)
-		return -1;
 	pool_t *pool = pool_create(4096);
 	struct queue_entry_info cur;
-	int ret = -1;
-	if (queue_entry_read(q, id, pool, &cur, error_r) < 0)
-		goto out;
-	if (!owned_by(&cur.env, owner)) {
-		ret = 0;
-		goto out;
+	int fd, ret = lease_held_read(q, id, owner, pool, &cur, &fd, error_r);
+	if (ret > 0) {
+		/* only the expiry changes: results not yet written stay the
+		 * holder's to write with queue_lease_update() */
+		cur.env.lease_expires = now + (time_t)ttl_secs;
+		ret = queue_envelope_replace(q, id, &cur.env, cur.size, false, error_r) == 0 ?
+			1 : -1;
+		if (ret > 0)
+			*expires_r = cur.env.lease_expires;
 	}
-	/* only the expiry changes: results not yet written stay the
-	 * holder's to write with queue_lease_update() */
-	cur.env.lease_expires = now + (time_t)ttl_secs;
-	if (queue_envelope_replace(q, id, &cur.env, cur.size, false, error_r) == 0) {
-		*expires_r = cur.env.lease_expires;
-		ret = 1;
-	}
-out:
-	pool_destroy(&pool);
-	lease_unlock(fd);
+	lease_held_done(&pool, fd);
 	return ret;
 }

@@ -11,9 +11,9 @@
  * gets no signal: /proc/PID/comm must be the runner's process name, and a
  * runner that starts later scans the whole queue at start anyway. */
 #include "queue/queue.h"
+#include "store/fileio.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,19 +23,15 @@
 /* prctl(PR_SET_NAME) of the runner (relay/runner.c) */
 #define QUEUE_RUNNER_COMM "postel: runner"
 
+/* a small file (runner.pid, /proc/PID/comm) into buf, NUL-terminated */
 static int read_small(const char *path, char *buf, size_t size)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
+	char *data;
+	size_t len;
+	if (fileio_read_file(path, size - 1, &data, &len) < 0)
 		return -1;
-	ssize_t n;
-	do {
-		n = read(fd, buf, size - 1);
-	} while (n < 0 && errno == EINTR);
-	close(fd);
-	if (n < 0)
-		return -1;
-	buf[n] = '\0';
+	memcpy(buf, data, len + 1);
+	free(data);
 	return 0;
 }
 
@@ -45,13 +41,7 @@ int queue_wake_publish(const char *data_dir, pid_t pid, const char **error_r)
 	const char *tmp = t_printf("%s.%ld", path, (long)pid);
 	char line[32];
 	int len = snprintf(line, sizeof(line), "%ld\n", (long)pid);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		*error_r = t_printf("open(%s) failed: %s", tmp, strerror(errno));
-		return -1;
-	}
-	bool ok = write(fd, line, (size_t)len) == len;
-	if (close(fd) < 0 || !ok || rename(tmp, path) < 0) {
+	if (fileio_write_sync(tmp, line, (size_t)len) < 0 || rename(tmp, path) < 0) {
 		*error_r = t_printf("writing %s failed: %s", path, strerror(errno));
 		(void)unlink(tmp);
 		return -1;

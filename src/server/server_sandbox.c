@@ -44,6 +44,7 @@
 #include "lib/config.h"
 #include "lib/log.h"
 #include "lib/mem.h"
+#include "lib/sanitize.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -92,14 +93,6 @@ struct sandbox_ruleset_attr {
 		     LANDLOCK_ACCESS_FS_MAKE_DIR | LANDLOCK_ACCESS_FS_MAKE_REG | \
 		     LANDLOCK_ACCESS_FS_REFER | LANDLOCK_ACCESS_FS_TRUNCATE)
 
-#if defined(__SANITIZE_ADDRESS__)
-#define SANDBOX_SANITIZER 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SANDBOX_SANITIZER 1
-#endif
-#endif
-
 struct sandbox_path {
 	const char *path;
 	uint64_t access;
@@ -129,7 +122,7 @@ static const struct sandbox_path sandbox_system_paths[] = {
 	{ "/usr/lib/x86_64-linux-gnu/gconv", FS_DIR_READ },
 	{ "/usr/lib/aarch64-linux-gnu/gconv", FS_DIR_READ },
 	{ "/usr/lib/gconv", FS_DIR_READ },
-#ifdef SANDBOX_SANITIZER
+#ifdef POSTEL_SANITIZED
 	/* sanitizer builds only: ASan symbolizes its reports in-process
 	 * (libbacktrace), reading the program's and the libraries' debug
 	 * information; without these its stacks are bare addresses */

@@ -2,6 +2,7 @@
  * teardown, the list of live sessions for draining, per-command memory,
  * the job count, and the login and request deadlines (see session.h). */
 #include "session.h"
+#include "auth/auth_login.h"
 #include "lib/ioloop.h"
 #include "lib/log.h"
 
@@ -40,8 +41,9 @@ void session_deinit(struct session *s)
 {
 	timeout_remove(&s->login_to);
 	timeout_remove(&s->request_to);
-	char peer_ip[46]; /* s->peer_ip goes with the connection */
-	snprintf(peer_ip, sizeof(peer_ip), "%s", s->peer_ip);
+	/* the worker lets go of the peer's limits while s->peer_ip (the
+	 * connection's) is still there: no copy */
+	s->env->ended(s->env->ctx, s->peer_ip);
 	s->peer_ip = NULL;
 	conn_destroy(&s->conn);
 	if (s->prev != NULL)
@@ -51,7 +53,6 @@ void session_deinit(struct session *s)
 	if (s->next != NULL)
 		s->next->prev = s->prev;
 	s->prev = s->next = NULL;
-	s->env->ended(s->env->ctx, peer_ip);
 	pool_destroy(&s->cmd_pool);
 	pool_destroy(&s->pool);
 }
@@ -184,4 +185,13 @@ void session_drain_all(void)
 		s->draining = true;
 		s->v->drain(s);
 	}
+}
+
+void session_login_abandon(struct session *s, struct auth_login **login)
+{
+	if (*login == NULL)
+		return;
+	if (auth_login_busy(*login))
+		session_job_end(s);
+	auth_login_abandon(login);
 }

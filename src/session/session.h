@@ -129,6 +129,13 @@ bool session_on_closed(struct session *s);
  * is out, so the protocol must free the session now. */
 bool session_may_free(const struct session *s);
 
+/* The connection went: the session's login attempt (auth_login.h), if
+ * any, ends with it. A penalty wait is cancelled; a job in flight (the
+ * pause counted it with session_job_begin()) comes back to nobody, so
+ * the session need not wait for either. *login is NULL after. */
+struct auth_login;
+void session_login_abandon(struct session *s, struct auth_login **login);
+
 /* Replace *dst (heap, or NULL) by a copy of src[0..len); NULL src frees. */
 void session_str_set(char **dst, const char *src, size_t len);
 

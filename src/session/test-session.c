@@ -13,10 +13,15 @@
 #include <unistd.h>
 
 #include "session/session.h"
+#include "auth/auth_login.h"
 #include "lib/ioloop.h"
+#include "lib/threadpool.h"
 
 struct fake_worker {
 	unsigned ids, ended;
+	const char *ended_ip; /* what ended() was given */
+	bool ended_ip_is_conns;
+	const struct session *s;
 };
 
 struct fake_session {
@@ -34,8 +39,11 @@ static const char *fake_new_id(void *ctx)
 static void fake_ended(void *ctx, const char *peer_ip)
 {
 	struct fake_worker *w = ctx;
-	(void)peer_ip;
 	w->ended++;
+	w->ended_ip = peer_ip;
+	/* the connection's own string, given while the connection is there */
+	w->ended_ip_is_conns = w->s != NULL && w->s->conn != NULL &&
+		peer_ip == conn_peer_ip(w->s->conn) && strcmp(peer_ip, "192.0.2.7") == 0;
 }
 
 static void fake_drain(struct session *base)
@@ -101,6 +109,7 @@ static void harness_init(struct harness *h, unsigned idle_ms)
 		.conn = &cs, .cb = fake_on_event, .ctx = &h->fs,
 	};
 	session_init(&h->fs.base, &h->env, &fake_vfuncs, sv[0], SERVICE_POP3, &set);
+	h->worker.s = &h->fs.base;
 }
 
 static void harness_deinit(struct harness *h)
@@ -147,6 +156,8 @@ static void test_init_fields(void **state)
 	assert_int_equal(h.fs.base.service, SERVICE_POP3);
 	harness_deinit(&h);
 	assert_int_equal(h.worker.ended, 1);
+	/* session_deinit copies nothing: ended() before conn_destroy */
+	assert_true(h.worker.ended_ip_is_conns);
 }
 
 /* A connection that closes while a job is out is freed only when the
@@ -172,6 +183,64 @@ static void test_jobs_keep_closed_session(void **state)
 	h.fs.freed = true;
 	harness_deinit(&h);
 	assert_int_equal(h.worker.ended, 1);
+}
+
+static void login_pause(void *ctx)
+{
+	session_job_begin(ctx);
+}
+
+static void login_resume(void *ctx)
+{
+	session_job_end(ctx);
+}
+
+static void login_challenge(void *ctx, const unsigned char *data, size_t len, bool final)
+{
+	(void)ctx; (void)data; (void)len; (void)final;
+}
+
+static void login_finished(void *ctx, enum auth_login_result result, const char *user,
+			   bool paused)
+{
+	(void)result; (void)user;
+	if (paused)
+		session_job_end(ctx);
+}
+
+/* session_login_abandon(): no login, nothing; a login whose check is out
+ * on the pool gives its job count back and is gone, and its job then
+ * comes back to nobody */
+static void test_login_abandon(void **state)
+{
+	(void)state;
+	struct harness h;
+	harness_init(&h, 5000);
+	struct auth_login *login = NULL;
+	session_login_abandon(&h.fs.base, &login);
+	assert_int_equal(h.fs.base.jobs, 0);
+	struct threadpool *pool = threadpool_create(h.loop, 1);
+	static const struct auth_login_ops ops = {
+		.challenge = login_challenge, .pause = login_pause,
+		.resume = login_resume, .finished = login_finished,
+	};
+	struct auth_login_env env = {
+		.loop = h.loop, .pool = pool, .data_dir = "/nonexistent-postel",
+		.ip = "192.0.2.7", .sid = "S1",
+	};
+	login = auth_login_start(&env, "PLAIN", "PLAIN", &ops, &h.fs.base);
+	assert_non_null(login);
+	static const unsigned char plain[] = "\0alice@example.org\0secret";
+	auth_login_step(login, true, plain, sizeof(plain) - 1);
+	assert_true(auth_login_busy(login));
+	assert_int_equal(h.fs.base.jobs, 1);
+	session_login_abandon(&h.fs.base, &login);
+	assert_null(login);
+	assert_int_equal(h.fs.base.jobs, 0);
+	run_for(&h, 200);
+	assert_int_equal(h.fs.base.jobs, 0);
+	threadpool_destroy(&pool);
+	harness_deinit(&h);
 }
 
 static void test_str_set_replaces(void **state)
@@ -289,6 +358,7 @@ int main(void)
 		cmocka_unit_test(test_init_fields),
 		cmocka_unit_test(test_jobs_keep_closed_session),
 		cmocka_unit_test(test_str_set_replaces),
+		cmocka_unit_test(test_login_abandon),
 		cmocka_unit_test(test_command_pool_cleared),
 		cmocka_unit_test(test_drain_all),
 		cmocka_unit_test(test_login_deadline),

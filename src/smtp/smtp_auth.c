@@ -35,21 +35,10 @@ static void smtp_login_challenge(void *ctx, const unsigned char *data, size_t le
 	s->state = final ? SMTP_STATE_AUTH_FINAL : SMTP_STATE_AUTH;
 }
 
-void smtp_auth_abandon(struct smtp_session *s)
-{
-	if (s->login == NULL)
-		return;
-	/* a penalty wait is cancelled, a job in flight comes back to
-	 * nobody: the session need not wait for either */
-	if (auth_login_busy(s->login))
-		session_job_end(&s->base);
-	auth_login_abandon(&s->login);
-}
-
 /* an account lookup, a password check or a failure delay: process no
  * command meanwhile (SMTP_STATE_WAIT). The connection still reads (into
  * its bounded buffer), so a client that goes away is seen at once and
- * its session freed (smtp_auth_abandon()), not after the wait: a client
+ * its session freed (session_login_abandon()), not after the wait: a client
  * that half-closes during a login is taken as gone, as Postfix does. */
 static void smtp_login_pause(void *ctx)
 {

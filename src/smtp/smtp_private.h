@@ -144,8 +144,6 @@ int smtp_postmaster_resolve(struct userdb *userdb, const char *postmaster_addres
 /* smtp_auth.c */
 void smtp_auth_input_line(struct smtp_session *s, const char *line, size_t len);
 void smtp_auth_abort(struct smtp_session *s);
-/* The connection closed: drop a login in progress (and its job count). */
-void smtp_auth_abandon(struct smtp_session *s);
 
 /* smtp_lookup.c: account lookups on the thread pool; the session waits,
  * then the reply goes out. sender: MAIL after AUTH (tx installed on

@@ -360,7 +360,7 @@ static void smtp_on_conn_event(void *ctx, enum conn_event ev)
 	case CONN_EV_CLOSED:
 		/* a login waiting for its penalty or its check holds the
 		 * session no longer */
-		smtp_auth_abandon(s);
+		session_login_abandon(&s->base, &s->login);
 		if (session_on_closed(&s->base))
 			smtp_session_free(s);
 		break;

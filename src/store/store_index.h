@@ -57,6 +57,7 @@ struct store_index_mailbox {
 	uint32_t messages;
 	int64_t new_mtime;   /* ns */
 	int64_t tmp_checked; /* s */
+	bool thread_keys;    /* schema 9: roots keyed (store_thread_backfill.c) */
 	const char *name;    /* store_index_mailbox_list() only */
 };
 
@@ -233,8 +234,8 @@ int store_index_message_set_structure(struct store_index *idx,
 int store_index_message_set_hdr_8bit(struct store_index *idx, int64_t mailbox_id,
 				     uint32_t uid, bool eight_bit, const char **error_r);
 /* store_index_objectid.c, schema 9 (store_thread_backfill.c): the
- * thread roots of a mailbox whose thread_keys is 0, ascending (pool);
- * 1 (none listed) when it is 1 already; within a transaction: record a
+ * thread roots of a mailbox, ascending (pool; asked only while the
+ * mailbox row's thread_keys is false); within a transaction: record a
  * root's base subject key (as a delivery does), and mark the mailbox
  * done. */
 int store_index_thread_unkeyed(struct store_index *idx, int64_t mailbox_id, pool_t *pool,

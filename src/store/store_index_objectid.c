@@ -163,21 +163,9 @@ int store_index_thread_unkeyed(struct store_index *idx, int64_t mailbox_id, pool
 	*uids_r = NULL;
 	*count_r = 0;
 	sqlite3_stmt *stmt;
-	int rc = index_prepare(idx, INDEX_STMT_THREAD_KEYS_GET,
-			       "SELECT thread_keys FROM mailboxes WHERE id = ?1", &stmt);
-	if (rc != SQLITE_OK)
-		return index_error(idx, rc, "thread roots", error_r);
-	sqlite3_bind_int64(stmt, 1, mailbox_id);
-	rc = sqlite3_step(stmt);
-	bool done = rc != SQLITE_ROW || sqlite3_column_int(stmt, 0) != 0;
-	index_stmt_done(stmt);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return index_error(idx, rc, "thread roots", error_r);
-	if (done)
-		return 1;
 	/* the roots: messages that started their thread (schema 6 rows
 	 * have no threadid and are threads of their own) */
-	rc = index_prepare(idx, INDEX_STMT_THREAD_ROOTS,
+	int rc = index_prepare(idx, INDEX_STMT_THREAD_ROOTS,
 			   "SELECT uid FROM messages WHERE mailbox_id = ?1"
 			   " AND (threadid IS NULL OR threadid = guid) ORDER BY uid", &stmt);
 	if (rc != SQLITE_OK)

@@ -76,7 +76,6 @@ enum index_stmt {
 	INDEX_STMT_EXPUNGE_DELETE,
 	INDEX_STMT_SET_HDR8BIT,   /* schema 9, per delivery */
 	/* THREADID subject keys of old mail (store_index_objectid.c) */
-	INDEX_STMT_THREAD_KEYS_GET,
 	INDEX_STMT_THREAD_ROOTS,
 	INDEX_STMT_THREAD_KEYS_SET,
 	INDEX_STMT_COUNT

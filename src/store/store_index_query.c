@@ -24,7 +24,7 @@ int store_index_mailbox_lookup(struct store_index *idx, const char *name,
 	sqlite3_stmt *stmt;
 	int rc = index_prepare(idx, INDEX_STMT_MAILBOX_LOOKUP,
 		"SELECT id, uidvalidity, uidnext, highestmodseq, new_mtime,"
-		" tmp_checked FROM mailboxes WHERE name = ?1", &stmt);
+		" tmp_checked, thread_keys FROM mailboxes WHERE name = ?1", &stmt);
 	if (rc != SQLITE_OK)
 		return index_error(idx, rc, "mailbox lookup", error_r);
 	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
@@ -38,6 +38,7 @@ int store_index_mailbox_lookup(struct store_index *idx, const char *name,
 		mailbox_r->messages = 0; /* see store_index_mailbox_counters() */
 		mailbox_r->new_mtime = sqlite3_column_int64(stmt, 4);
 		mailbox_r->tmp_checked = sqlite3_column_int64(stmt, 5);
+		mailbox_r->thread_keys = sqlite3_column_int(stmt, 6) != 0;
 		mailbox_r->name = NULL;
 		ret = 1;
 	} else if (rc == SQLITE_DONE) {
@@ -56,7 +57,7 @@ int store_index_mailbox_list(struct store_index *idx, pool_t *pool,
 	sqlite3_stmt *stmt;
 	int rc = index_prepare(idx, INDEX_STMT_MAILBOX_LIST,
 		"SELECT id, uidvalidity, uidnext, highestmodseq, new_mtime,"
-		" tmp_checked, name FROM mailboxes ORDER BY id", &stmt);
+		" tmp_checked, name, thread_keys FROM mailboxes ORDER BY id", &stmt);
 	if (rc != SQLITE_OK)
 		return index_error(idx, rc, "mailbox list", error_r);
 	struct store_index_mailbox *mbs = NULL;
@@ -71,6 +72,7 @@ int store_index_mailbox_list(struct store_index *idx, pool_t *pool,
 		mb->messages = 0;
 		mb->new_mtime = sqlite3_column_int64(stmt, 4);
 		mb->tmp_checked = sqlite3_column_int64(stmt, 5);
+		mb->thread_keys = sqlite3_column_int(stmt, 7) != 0;
 		const char *name = (const char *)sqlite3_column_text(stmt, 6);
 		mb->name = pool_strdup(pool, name != NULL ? name : "");
 	}

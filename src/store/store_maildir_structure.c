@@ -101,15 +101,12 @@ int maildir_thread_backfill(struct store *store, const struct store_address *add
 	struct store_index_mailbox mb;
 	if (maildir_mailbox_get(s, addr, mailbox, false, &user, &mb, error_r) < 0)
 		return -1;
+	if (mb.thread_keys)
+		return 0;       /* done before: the row just read says so */
 	pool_t *pool = pool_create(4096);
 	uint32_t *uids;
 	unsigned count;
 	int ret = store_index_thread_unkeyed(user->index, mb.id, pool, &uids, &count, error_r);
-	if (ret > 0) {
-		/* done before: one row read */
-		pool_destroy(&pool);
-		return 0;
-	}
 	/* bounded: count roots, each read once */
 	for (unsigned i = 0; i < count && ret == 0; i += BACKFILL_BATCH) {
 		unsigned end = count - i < BACKFILL_BATCH ? count : i + BACKFILL_BATCH;

@@ -2,17 +2,16 @@
  * RFC 8474 5.2, RFC 5256 4 step 6) of mail stored before deliveries
  * wrote them (session 7), given lazily.
  *
- * Contract (store_view.h store_view_thread_backfill()): the first THREAD
- * in a mailbox (on the user's lane, off the event loop) reads the Subject
- * of every message that started its thread and records its base subject
- * key as a delivery would, in batches, then marks the mailbox
- * (mailboxes.thread_keys, schema 9); later calls cost one row read.
- * No migration reads every message: a mailbox nobody threads is never
- * read. A message that cannot be read is skipped. */
+ * Contract (store_view.h store_view_thread_backfill()): the first FETCH
+ * THREADID or SEARCH THREADID in a mailbox (imap_objectid.c; on the user's
+ * lane, off the event loop) reads the Subject of every message that
+ * started its thread and records its base subject key as a delivery
+ * would, in batches, then marks the mailbox (mailboxes.thread_keys,
+ * schema 9); later calls cost the mailbox row read, which says so.
+ * No migration reads every message: a mailbox whose THREADIDs nobody asks
+ * for is never read. A message that cannot be read is skipped. */
 #include "store/store_private.h"
 #include "store/store_view_private.h"
-
-#include <string.h>
 
 #include "lib/str.h"
 #include "mime/mime_msgid.h"
@@ -29,20 +28,12 @@ static const char *root_subject(void *ctx, uint32_t uid, pool_t *pool)
 	if (r == NULL)
 		return NULL;
 	str_t hdr = STR_INIT;
-	char buf[4096];
-	ssize_t n;
-	/* bounded: BACKFILL_HDR_MAX / sizeof(buf) rounds */
-	while (hdr.len < BACKFILL_HDR_MAX &&
-	       (n = store_message_read(r, buf, sizeof(buf), &error)) > 0) {
-		size_t from = hdr.len > 3 ? hdr.len - 3 : 0;
-		str_append(&hdr, buf, (size_t)n);
-		const char *end = memmem(hdr.data + from, hdr.len - from, "\r\n\r\n", 4);
-		if (end != NULL) {
-			hdr.len = (size_t)(end - hdr.data) + 4;
-			break;
-		}
-	}
+	int ret = store_message_read_header(r, NULL, BACKFILL_HDR_MAX, &hdr, &error);
 	store_message_close(&r);
+	if (ret < 0) {
+		str_free(&hdr);
+		return NULL;    /* cannot be read: skipped */
+	}
 	const char *value, *subject = "";
 	size_t len;
 	bool reply;

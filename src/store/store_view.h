@@ -193,6 +193,19 @@ int store_view_message_structure(struct store_view *view, uint32_t uid,
 				 pool_t *pool, struct mime_tree **tree_r,
 				 const char **error_r);
 
+/* The header of one MIME part, read through r (store_view_message_open()):
+ * its wire octets [hdr_off, body_off) -- the empty line that ends it
+ * included -- into hdr (cleared first, NUL-terminated), at most max octets
+ * (a longer header is cut there). part NULL: the message's top header
+ * without a parsed structure, read from the start up to and including its
+ * empty line (RFC 5322 2.1; a message with no empty line is all header).
+ * Leaves r positioned after what it read. 0, or -1 on a read error. */
+struct mime_part;
+struct str;
+int store_message_read_header(struct store_message_reader *r,
+			      const struct mime_part *part, size_t max,
+			      struct str *hdr, const char **error_r);
+
 /* RFC 8970 PREVIEW, cached in the index once computed (the computing
  * is the caller's: imap_preview.c): *preview_r the cached text (pool),
  * NULL if none yet; -1 if the message is gone. set: best effort (0 also
@@ -223,8 +236,9 @@ int store_view_message_downgraded_size(struct store_view *view, uint32_t uid,
 				       const char **error_r);
 
 /* store_thread_backfill.c: give the thread roots of the view's mailbox
- * stored before session 7 their subject keys (once per mailbox; see
- * there). On the user's lane: it reads message files. */
+ * stored before session 7 their subject keys (once per mailbox, where
+ * THREADID is served; see there). On the user's lane: it reads message
+ * files. */
 int store_view_thread_backfill(struct store_view *view, const char **error_r);
 
 /* Record what store_message_info.hdr_8bit did not know yet (a message

@@ -3,8 +3,14 @@
  * facts, a message's reader, cached structure and preview. Each asks the
  * backend and keeps only what the view's map holds: a message appended
  * since the view's last sync is not there yet, one expunged meanwhile is
- * left out. */
+ * left out. store_message_read_header(): a part's header through a reader,
+ * the one copy FETCH, SORT, downgrading and the THREADID backfill use. */
 #include "store/store_view_private.h"
+
+#include <string.h>
+
+#include "lib/str.h"
+#include "mime/mime_parser.h"
 
 int store_view_list(struct store_view *view, pool_t *pool,
 		    struct store_message_info **messages_r, unsigned *count_r,
@@ -128,4 +134,60 @@ int store_view_message_structure(struct store_view *view, uint32_t uid,
 	return store_message_structure_get(view->store, VIEW_ADDR(view),
 					   view->mailbox, uid, pool, tree_r,
 					   error_r);
+}
+
+/* part NULL: read from 0 up to the empty line, in chunks (bounded: every
+ * round adds at least one octet or stops, and max bounds the total) */
+static int read_top_header(struct store_message_reader *r, size_t max,
+			   str_t *hdr, const char **error_r)
+{
+	char buf[4096];
+	while (hdr->len < max) {
+		size_t room = max - hdr->len;
+		ssize_t n = store_message_read(r, buf, sizeof(buf), error_r);
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		size_t from = hdr->len > 3 ? hdr->len - 3 : 0;
+		str_append(hdr, buf, (size_t)n > room ? room : (size_t)n);
+		if (hdr->len >= 2 && memcmp(hdr->data, "\r\n", 2) == 0) {
+			str_truncate(hdr, 2);   /* no header fields at all */
+			break;
+		}
+		const char *end = memmem(hdr->data + from, hdr->len - from, "\r\n\r\n", 4);
+		if (end != NULL) {
+			str_truncate(hdr, (size_t)(end - hdr->data) + 4);
+			break;
+		}
+	}
+	return 0;
+}
+
+int store_message_read_header(struct store_message_reader *r,
+			      const struct mime_part *part, size_t max,
+			      str_t *hdr, const char **error_r)
+{
+	str_clear(hdr);
+	if (store_message_seek(r, part == NULL ? 0 : part->hdr_off, error_r) < 0)
+		return -1;
+	if (part == NULL)
+		return read_top_header(r, max, hdr, error_r);
+	uint64_t span = part->body_off - part->hdr_off;
+	size_t want = span > max ? max : (size_t)span;
+	str_reserve(hdr, want + 1);
+	/* bounded: every round reads at least one octet or stops */
+	while (hdr->len < want) {
+		size_t room = want - hdr->len;
+		ssize_t n = store_message_read(r, hdr->data + hdr->len,
+					       room < 2 ? 2 : room, error_r);
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		/* room < 2 may have read one byte past want: drop it */
+		hdr->len += (size_t)n > room ? room : (size_t)n;
+	}
+	hdr->data[hdr->len] = '\0';
+	return 0;
 }
