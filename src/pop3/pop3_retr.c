@@ -111,6 +111,7 @@ struct pop3_retr_open_job {
 	/* output */
 	struct store_message_reader *reader;
 	char *error;
+	bool undowngradable;     /* store_downgrade_error_limit */
 };
 
 static void pop3_retr_open_work(void *ctx)
@@ -132,6 +133,7 @@ static void pop3_retr_open_work(void *ctx)
 	}
 	if (job->reader == NULL)
 		job->error = xstrdup(error != NULL ? error : "message not found");
+	job->undowngradable = error == store_downgrade_error_limit;
 }
 
 static void pop3_retr_open_done(void *ctx)
@@ -143,6 +145,10 @@ static void pop3_retr_open_done(void *ctx)
 	if (session_may_free(&s->base) || s->base.closing) {
 		/* gone, or timed out meanwhile: nothing more to send */
 		store_message_close(&job->reader);
+	} else if (job->undowngradable) {
+		/* RFC 6856 3: never the raw UTF-8 header; UTF8 reads it */
+		pop3_err(s, "Message %u is too large to downgrade; issue UTF8 to read it",
+			 job->num);
 	} else if (job->reader == NULL) {
 		/* removed by another reader since the listing */
 		log_error("sid=%s event=retr_open_failed uid=%u error=%s", s->base.sid,

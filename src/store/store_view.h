@@ -209,10 +209,15 @@ int store_view_message_set_preview(struct store_view *view, uint32_t uid,
  * structure into *tree (pool) unless info->hdr_8bit is 0 or *tree is
  * set, and records what a row of schema 8 did not know. -1 on error.
  * downgrade: makes the reader show every such header rewritten
- * (mime_downgrade.h), and tree and *size those of that message; the
- * reader is left at 0. downgraded_size: info->size made the synthetic
- * message's (unchanged for a 7-bit one). */
+ * (mime_downgrade.h), and tree (offsets, lines, BODYSTRUCTURE fields,
+ * message/global shown as message/rfc822) and *size those of that
+ * message; the reader is left at 0. -1 with *error_r ==
+ * store_downgrade_error_limit when the message has no synthetic form
+ * within the limits (more than STORE_READ_REGIONS_MAX 8-bit headers, or
+ * one over 256 KiB): never shown raw. downgraded_size: info->size made
+ * the synthetic message's (unchanged for a 7-bit one). */
 struct mime_tree;
+extern const char store_downgrade_error_limit[];
 int store_view_message_hdr_8bit(struct store_view *view, uint32_t uid,
 				struct store_message_info *info, pool_t *pool,
 				struct mime_tree **tree, const char **error_r);
