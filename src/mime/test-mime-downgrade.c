@@ -139,10 +139,59 @@ static void test_junk_and_groups(void **state)
 	assert_true(mime_downgrade_header(h, strlen(h), &out));
 	assert_7bit_lines(&out);
 	char *to = decoded_field(&out, "To:");
-	assert_string_equal(to, " Team é: a@b.example;");
+	/* RFC 6858 3: the 8-bit member follows the group as an empty group
+	 * named by it (before: it vanished) */
+	assert_string_equal(to, " Team é: a@b.example;, é@c.example :;");
 	free(to);
 	assert_int_equal(strncmp(str_c(&out), "To:", 3), 0);
 	str_free(&out);
+	h = "Cc: Team: J\xc3\xb6rg <j@\xc3\xa9.example>, b@b.example;, z@z.example\r\n\r\n";
+	assert_true(mime_downgrade_header(h, strlen(h), &out));
+	assert_7bit_lines(&out);
+	char *cc = decoded_field(&out, "Cc:");
+	assert_string_equal(cc, " Team: b@b.example;, Jörg :;, z@z.example");
+	free(cc);
+	str_free(&out);
+}
+
+/* Structured fields (RFC 2047 5: no encoded word in an addr-spec or
+ * msg-id): References keeps its ASCII ids, trace and other structured
+ * fields with no 7-bit form are left out, X- fields are text */
+static void test_structured(void **state)
+{
+	(void)state;
+	const char *h = "Received: from \xe4\xbe\x8b.jp by mx.example; Sun, 6 Dec 2026\r\n"
+			"References: <a@x.example> <\xc3\xa9@x.example>\r\n"
+			" <b@x.example>\r\n"
+			"In-Reply-To: <\xc3\xa9@x.example>\r\n"
+			"Content-Language: d\xc3\xa9\r\n"
+			"X-Note: caf\xc3\xa9 <x@y>\r\n"
+			"Subject: s\r\n\r\n";
+	str_t out = STR_INIT;
+	assert_true(mime_downgrade_header(h, strlen(h), &out));
+	assert_7bit_lines(&out);
+	const char *o = str_c(&out);
+	assert_null(strstr(o, "Received"));
+	assert_null(strstr(o, "In-Reply-To"));
+	assert_null(strstr(o, "Content-Language"));
+	assert_non_null(strstr(o, "References: <a@x.example> <b@x.example>\r\n"));
+	char *x = decoded_field(&out, "X-Note:");
+	assert_string_equal(x, " café <x@y>");
+	free(x);
+	assert_non_null(strstr(o, "Subject: s\r\n\r\n"));
+	str_free(&out);
+	/* many ids: folded, each line within 76 */
+	str_t big = STR_INIT;
+	str_appendz(&big, "References:");
+	for (int i = 0; i < 20; i++)
+		str_printf(&big, " <id%d.%s@x.example>", i, i % 3 == 0 ? "\xc3\xa9" : "a");
+	str_appendz(&big, "\r\n\r\n");
+	assert_true(mime_downgrade_header(big.data, big.len, &out));
+	assert_7bit_lines(&out);
+	assert_non_null(strstr(str_c(&out), "<id1.a@x.example>"));
+	assert_null(strstr(str_c(&out), "<id0."));
+	str_free(&out);
+	str_free(&big);
 }
 
 static void test_parser_flag(void **state)
@@ -258,6 +307,7 @@ int main(void)
 		cmocka_unit_test(test_q_and_lf),
 		cmocka_unit_test(test_addresses),
 		cmocka_unit_test(test_junk_and_groups),
+		cmocka_unit_test(test_structured),
 		cmocka_unit_test(test_parser_flag),
 		cmocka_unit_test(test_mime_params),
 		cmocka_unit_test(test_unknown_8bit),
