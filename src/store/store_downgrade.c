@@ -56,7 +56,7 @@ int store_view_message_hdr_8bit(struct store_view *view, uint32_t uid,
 	if (info->hdr_8bit < 0) {
 		/* stored before schema 9: learnt now, kept for next time */
 		const char *serror;
-		if (store_view_message_set_hdr_8bit(view, uid, eight_bit, &serror) < 0)
+		if (store_view_message_set_hdr_8bit(view, uid, eight_bit, 0, &serror) < 0)
 			log_warn("event=hdr8bit_save_failed uid=%u error=%s", uid,
 				 log_str(serror));
 		info->hdr_8bit = eight_bit;
@@ -244,17 +244,42 @@ int store_message_downgrade(struct store_message_reader *r, struct mime_tree *tr
 	return store_message_seek(r, 0, error_r);
 }
 
+int store_view_message_downgrade(struct store_view *view, uint32_t uid,
+				 struct store_message_info *info, struct mime_tree *tree,
+				 struct store_message_reader *r, const char **error_r)
+{
+	if (store_message_downgrade(r, tree, &info->size, error_r) < 0)
+		return -1;
+	if (info->dg_size == info->size)
+		return 0;
+	/* schema 10: learnt once, read from now on (a row that disagrees
+	 * was sized by an older downgrade: corrected) */
+	if (info->dg_size != 0)
+		log_warn("event=dgsize_corrected uid=%u stored=%llu now=%llu", uid,
+			 (unsigned long long)info->dg_size, (unsigned long long)info->size);
+	const char *serror;
+	if (store_view_message_set_hdr_8bit(view, uid, true, info->size, &serror) < 0)
+		log_warn("event=dgsize_save_failed uid=%u error=%s", uid, log_str(serror));
+	info->dg_size = info->size;
+	return 0;
+}
+
 int store_view_message_downgraded_size(struct store_view *view, uint32_t uid,
 				       struct store_message_info *info,
 				       const char **error_r)
 {
+	if (info->hdr_8bit > 0 && info->dg_size != 0) {
+		info->size = info->dg_size; /* schema 10: known */
+		return 0;
+	}
 	pool_t *pool = pool_create(1024);
 	struct mime_tree *tree = NULL;
 	struct store_message_reader *r = NULL;
 	int ret = store_view_message_hdr_8bit(view, uid, info, pool, &tree, error_r);
 	if (ret > 0) {
 		r = store_view_message_open(view, uid, error_r);
-		ret = r == NULL ? -1 : store_message_downgrade(r, tree, &info->size, error_r);
+		ret = r == NULL ? -1 : store_view_message_downgrade(view, uid, info, tree, r,
+								    error_r);
 	}
 	store_message_close(&r);
 	mime_tree_free(&tree);

@@ -215,7 +215,9 @@ int store_view_message_set_preview(struct store_view *view, uint32_t uid,
  * store_downgrade_error_limit when the message has no synthetic form
  * within the limits (more than STORE_READ_REGIONS_MAX 8-bit headers, or
  * one over 256 KiB): never shown raw. downgraded_size: info->size made
- * the synthetic message's (unchanged for a 7-bit one). */
+ * the synthetic message's (unchanged for a 7-bit one), read from
+ * info->dg_size when the row knows it (schema 10), else computed once
+ * and recorded. */
 struct mime_tree;
 extern const char store_downgrade_error_limit[];
 int store_view_message_hdr_8bit(struct store_view *view, uint32_t uid,
@@ -223,6 +225,11 @@ int store_view_message_hdr_8bit(struct store_view *view, uint32_t uid,
 				struct mime_tree **tree, const char **error_r);
 int store_message_downgrade(struct store_message_reader *r, struct mime_tree *tree,
 			    uint64_t *size, const char **error_r);
+/* store_message_downgrade() of message uid, recording the synthetic size
+ * (schema 10 messages.dgsize) when the row did not know it */
+int store_view_message_downgrade(struct store_view *view, uint32_t uid,
+				 struct store_message_info *info, struct mime_tree *tree,
+				 struct store_message_reader *r, const char **error_r);
 int store_view_message_downgraded_size(struct store_view *view, uint32_t uid,
 				       struct store_message_info *info,
 				       const char **error_r);
@@ -233,10 +240,11 @@ int store_view_message_downgraded_size(struct store_view *view, uint32_t uid,
 int store_view_thread_backfill(struct store_view *view, const char **error_r);
 
 /* Record what store_message_info.hdr_8bit did not know yet (a message
- * stored before schema 9), once learnt from its MIME structure; best
- * effort as store_view_message_set_preview(). */
+ * stored before schema 9), once learnt from its MIME structure, and the
+ * downgraded size dg_size (schema 10; 0: not known, kept as it was);
+ * best effort as store_view_message_set_preview(). */
 int store_view_message_set_hdr_8bit(struct store_view *view, uint32_t uid,
-				    bool eight_bit, const char **error_r);
+				    bool eight_bit, uint64_t dg_size, const char **error_r);
 
 enum store_flags_op {
 	STORE_FLAGS_ADD,
