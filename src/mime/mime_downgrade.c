@@ -6,6 +6,7 @@
 
 #include "lib/base64.h"
 #include "lib/mem.h"
+#include "lib/utf8.h"
 #include "mime/mime_address.h"
 #include "mime/mime_header.h"
 
@@ -72,34 +73,13 @@ static void q_append(const char *s, size_t len, str_t *out)
 	}
 }
 
-bool mime_downgrade_utf8_valid(const char *s, size_t len)
-{
-	const unsigned char *u = (const unsigned char *)s;
-	for (size_t i = 0; i < len;) {
-		unsigned char c = u[i];
-		size_t n = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 :
-			   c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
-		if (n == 0 || i + n > len)
-			return false;
-		for (size_t k = 1; k < n; k++)
-			if ((u[i + k] & 0xc0) != 0x80)
-				return false;
-		/* RFC 3629 4: no overlong forms, surrogates or > U+10FFFF */
-		if ((c == 0xe0 && u[i + 1] < 0xa0) || (c == 0xed && u[i + 1] > 0x9f) ||
-		    (c == 0xf0 && u[i + 1] < 0x90) || (c == 0xf4 && u[i + 1] > 0x8f))
-			return false;
-		i += n;
-	}
-	return true;
-}
-
 const char *mime_downgrade_charset(const char *s, size_t len)
 {
 	/* RFC 6532 3.1 makes header text UTF-8; octets that are not (raw
 	 * latin1 from an old sender) are not labelled UTF-8: RFC 1428 3's
 	 * charset UNKNOWN-8BIT (IANA registered, so RFC 2047 2 admits it)
 	 * says what they are: 8-bit octets of no known charset */
-	return mime_downgrade_utf8_valid(s, len) ? "UTF-8" : "UNKNOWN-8BIT";
+	return utf8_valid(s, len) ? "UTF-8" : "UNKNOWN-8BIT";
 }
 
 void mime_downgrade_encode_words(const char *s, size_t len, const char *eol,

@@ -54,9 +54,6 @@ void mime_downgrade_encode_words(const char *s, size_t len, const char *eol,
 /* Whether s[0..len) holds an octet >= 0x80. */
 bool mime_downgrade_8bit(const char *s, size_t len);
 
-/* RFC 3629 4 well-formed UTF-8 (no overlong forms or surrogates). */
-bool mime_downgrade_utf8_valid(const char *s, size_t len);
-
 /* The charset an encoded word (or RFC 2231 value) of s[0..len) names:
  * "UTF-8" when it is valid UTF-8, else "UNKNOWN-8BIT" (RFC 1428 3). */
 const char *mime_downgrade_charset(const char *s, size_t len);
