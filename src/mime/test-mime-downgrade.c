@@ -195,6 +195,34 @@ static void test_structured(void **state)
 	str_free(&big);
 }
 
+/* The downgrade reads parameters with the MIME parser's syntax
+ * (mime_header_raw_params): a comment after the type is no part of it,
+ * and the 8-bit sections of one RFC 2231 parameter become one extended
+ * value (before: the field was dropped for the comment; each section was
+ * encoded as a section 0 of its own) */
+static void test_params_one_parser(void **state)
+{
+	(void)state;
+	const char *h = "Content-Type: text/plain (f\xc3\xbcr dich); charset=utf-8;\r\n"
+			" name*0=\"r\xc3\xa9\"; name*1=\"sum\xc3\xa9.pdf\"; x=\"a b\"\r\n\r\n";
+	str_t out = STR_INIT;
+	assert_true(mime_downgrade_header(h, strlen(h), &out));
+	assert_7bit_lines(&out);
+	const char *o = str_c(&out);
+	assert_non_null(strstr(o, "Content-Type: text/plain; charset=utf-8;"));
+	assert_non_null(strstr(o, "name*0*=UTF-8''r%C3%A9sum%C3%A9.pdf"));
+	assert_null(strstr(o, "name*1"));
+	assert_non_null(strstr(o, "x=\"a b\""));
+	struct mime_tree *t = mime_parse(out.data, out.len);
+	assert_string_equal(t->parts[0].subtype, "plain");
+	assert_string_equal(mime_param_get(t->parts[0].params, t->parts[0].n_params, "name"),
+			    "r\xc3\xa9sum\xc3\xa9.pdf");
+	assert_string_equal(mime_param_get(t->parts[0].params, t->parts[0].n_params, "x"),
+			    "a b");
+	mime_tree_free(&t);
+	str_free(&out);
+}
+
 static void test_parser_flag(void **state)
 {
 	(void)state;
@@ -309,6 +337,7 @@ int main(void)
 		cmocka_unit_test(test_addresses),
 		cmocka_unit_test(test_junk_and_groups),
 		cmocka_unit_test(test_structured),
+		cmocka_unit_test(test_params_one_parser),
 		cmocka_unit_test(test_parser_flag),
 		cmocka_unit_test(test_mime_params),
 		cmocka_unit_test(test_unknown_8bit),
