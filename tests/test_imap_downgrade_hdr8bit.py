@@ -20,12 +20,16 @@ from test_imap_utf8_downgrade import (decoded, deliver_utf8, fetch_one, fetch_si
                                      utf8_accept_login, utf8_message)
 
 
-def index_rows(srv, user):
+def index_query(srv, user, sql):
     local, domain = user.split("@")
     db = srv.datadir / "mail" / domain / local / "postel-index.sqlite"
     with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as con:
-        return con.execute("SELECT uid, hdr8bit, structure IS NOT NULL FROM messages"
-                           " ORDER BY uid").fetchall()
+        return con.execute(sql).fetchall()
+
+
+def index_rows(srv, user):
+    return index_query(srv, user, "SELECT uid, hdr8bit, structure IS NOT NULL FROM messages"
+                       " ORDER BY uid")
 
 
 def index_exec(srv, user, sql):

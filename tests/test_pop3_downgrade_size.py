@@ -4,22 +4,17 @@ login without UTF8, SEARCH LARGER/SMALLER, FETCH) and read from then on:
 a later login, SEARCH or FETCH RFC822.SIZE does not downgrade again. A row
 stored before schema 9 (hdr8bit NULL) is sized at login, so POP3 LIST and
 STAT give what RETR sends from the start and never change (RFC 1939 5)."""
-import contextlib
 import re
-import sqlite3
 
 from imap_helpers import login
 from pop3_helpers import login as pop3_login
-from test_imap_downgrade_hdr8bit import index_exec, nested, retr
+from test_imap_downgrade_hdr8bit import index_exec, index_query, nested, retr
 from test_imap_utf8_downgrade import fetch_size, user_with
 
 
 def dg_rows(srv, user):
-    local, domain = user.split("@")
-    db = srv.datadir / "mail" / domain / local / "postel-index.sqlite"
-    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as con:
-        return con.execute("SELECT uid, hdr8bit, dgsize, size FROM messages"
-                           " ORDER BY uid").fetchall()
+    return index_query(srv, user, "SELECT uid, hdr8bit, dgsize, size FROM messages"
+                       " ORDER BY uid")
 
 
 def test_pop3_list_of_an_old_row_is_what_retr_sends(postel):

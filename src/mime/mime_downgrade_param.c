@@ -154,18 +154,7 @@ static bool joined_value(const struct mime_raw_param *raw, uint32_t n, uint32_t 
 		}
 		const char *q1 = sec == 0 ? strchr(v, '\'') : NULL;
 		const char *q2 = q1 != NULL ? strchr(q1 + 1, '\'') : NULL;
-		if (q2 != NULL)
-			v = q2 + 1;
-		for (; *v != '\0'; v++) {
-			int hi, lo;
-			if (v[0] == '%' && (hi = mime_hex_value((unsigned char)v[1])) >= 0 &&
-			    (lo = mime_hex_value((unsigned char)v[2])) >= 0) {
-				str_appendc(out, (char)(hi << 4 | lo));
-				v += 2;
-			} else {
-				str_appendc(out, *v);
-			}
-		}
+		mime_pct_decode(q2 != NULL ? q2 + 1 : v, out);
 	}
 	return eight;
 }

@@ -16,6 +16,8 @@
 
 /* Value of a hex digit, -1 when c is not one. */
 int mime_hex_value(unsigned char c);
+/* RFC 2231 4: %XX decoded (a stray % is kept) */
+void mime_pct_decode(const char *s, str_t *out);
 /* RFC 5322 2.2.3: remove CRLF (or bare LF) that precede WSP. */
 void mime_header_unfold(const char *in, size_t len, str_t *out);
 /* Charset conversion via iconv; invalid or unknown -> U+FFFD per byte. */

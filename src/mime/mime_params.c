@@ -81,7 +81,7 @@ static char *lower_dup(pool_t *pool, const char *s, size_t n)
 	return d;
 }
 
-static void pct_decode(const char *s, str_t *out)
+void mime_pct_decode(const char *s, str_t *out)
 {
 	for (; *s != '\0'; s++) {
 		int hi, lo;
@@ -128,7 +128,7 @@ static char *join_param(pool_t *pool, struct mime_raw_param *raw, uint32_t n,
 			}
 		}
 		if (r->extended)
-			pct_decode(v, &bytes);
+			mime_pct_decode(v, &bytes);
 		else
 			str_appendz(&bytes, v);
 	}
