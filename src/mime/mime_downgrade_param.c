@@ -128,16 +128,15 @@ static bool same_param(const struct mime_raw_param *a, const struct mime_raw_par
 
 /* The octets of parameter raw[first]'s sections 0, 1, ... (RFC 2231 3, up
  * to a gap; a plain one alone), extended ones %XX-decoded without their
- * charset'lang' prefix; whether any is 8-bit */
-static bool joined_value(const struct mime_raw_param *raw, uint32_t n, uint32_t first,
+ * charset'lang' prefix */
+static void joined_value(const struct mime_raw_param *raw, uint32_t n, uint32_t first,
 			 str_t *out)
 {
 	const struct mime_raw_param *f = &raw[first];
 	if (f->section < 0) {
 		str_appendz(out, f->value);
-		return mime_downgrade_8bit(out->data, out->len);
+		return;
 	}
-	bool eight = false;
 	/* bounded: n sections at most */
 	for (int sec = 0; sec <= (int)n; sec++) {
 		const struct mime_raw_param *r = NULL;
@@ -147,7 +146,6 @@ static bool joined_value(const struct mime_raw_param *raw, uint32_t n, uint32_t 
 		if (r == NULL)
 			break;
 		const char *v = r->value;
-		eight = eight || mime_downgrade_8bit(v, strlen(v));
 		if (!r->extended) {
 			str_appendz(out, v);
 			continue;
@@ -156,7 +154,6 @@ static bool joined_value(const struct mime_raw_param *raw, uint32_t n, uint32_t 
 		const char *q2 = q1 != NULL ? strchr(q1 + 1, '\'') : NULL;
 		mime_pct_decode(q2 != NULL ? q2 + 1 : v, out);
 	}
-	return eight;
 }
 
 bool mime_downgrade_params(const char *v, size_t len, const char *eol,
@@ -187,16 +184,29 @@ bool mime_downgrade_params(const char *v, size_t len, const char *eol,
 		const struct mime_raw_param *r = &raw[i];
 		if (mime_downgrade_8bit(r->name, strlen(r->name)))
 			continue; /* no 7-bit form */
-		bool first = true;
-		for (uint32_t k = 0; k < i && first; k++)
-			first = !same_param(&raw[k], r);
-		str_clear(&val);
-		bool eight = joined_value(raw, n, i, &val);
-		if (!eight)
+		/* whether any section of this parameter is 8-bit (also one
+		 * past a gap, which the parser ignores: then left out) and
+		 * whether this is its first; a plain 8-bit fallback beside an
+		 * RFC 2231 form of the same name is left to that form */
+		bool first = true, eight = false, has_extended = false;
+		for (uint32_t k = 0; k < n; k++) {
+			if (same_param(&raw[k], r)) {
+				first = first && k >= i;
+				eight = eight || mime_downgrade_8bit(raw[k].value,
+								     strlen(raw[k].value));
+			} else if (strcmp(raw[k].name, r->name) == 0) {
+				has_extended = has_extended || r->section < 0;
+			}
+		}
+		if (!eight) {
 			append_plain(r, eol, col, out);
-		else if (first)
-			append_extended(r->name, strlen(r->name), val.data, val.len, eol, col,
-					out);
+		} else if (first && !has_extended) {
+			str_clear(&val);
+			joined_value(raw, n, i, &val);
+			if (val.len > 0) /* else only sections past a gap */
+				append_extended(r->name, strlen(r->name), val.data, val.len,
+						eol, col, out);
+		}
 	}
 	str_free(&val);
 	pool_destroy(&pool);

@@ -221,6 +221,15 @@ static void test_params_one_parser(void **state)
 			    "a b");
 	mime_tree_free(&t);
 	str_free(&out);
+	/* an 8-bit plain fallback beside the RFC 2231 form: left to it (not a
+	 * second filename*0*); an 8-bit section past a gap: left out */
+	h = "Content-Disposition: attachment; filename*=UTF-8''caf%C3%A9;"
+	    " filename=\"caf\xc3\xa9\"; n*1=\"\xc3\xa9\"\r\n\r\n";
+	assert_true(mime_downgrade_header(h, strlen(h), &out));
+	assert_7bit_lines(&out);
+	assert_string_equal(str_c(&out),
+			    "Content-Disposition: attachment; filename*0*=UTF-8''caf%C3%A9\r\n\r\n");
+	str_free(&out);
 }
 
 static void test_parser_flag(void **state)
