@@ -2,6 +2,7 @@
  * verification shared by PLAIN and LOGIN. See sasl.h. */
 #include "auth/sasl_private.h"
 #include "auth/userdb.h"
+#include "lib/utf8.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,42 +167,6 @@ bool sasl_server_temp_failure(struct sasl_server *srv)
 
 bool sasl_utf8_valid(const unsigned char *s, size_t len)
 {
-	size_t i = 0;
-
-	while (i < len) {
-		unsigned char c = s[i];
-		unsigned need;
-		unsigned long cp;
-
-		if (c == 0)
-			return false;
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			need = 1;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			need = 2;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			need = 3;
-			cp = c & 0x07;
-		} else {
-			return false; /* continuation byte, 0xc0/0xc1 overlong, > 0xf4 */
-		}
-		if (len - i <= need)
-			return false;
-		for (unsigned j = 1; j <= need; j++) {
-			if ((s[i + j] & 0xc0) != 0x80)
-				return false;
-			cp = cp << 6 | (s[i + j] & 0x3f);
-		}
-		if ((need == 2 && cp < 0x800) || (need == 3 && cp < 0x10000) ||
-		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return false;
-		i += need + 1;
-	}
-	return true;
+	/* RFC 4616 2 / RFC 4013: no NUL inside a field */
+	return memchr(s, 0, len) == NULL && utf8_valid(s, len);
 }

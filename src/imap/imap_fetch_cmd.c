@@ -42,6 +42,7 @@ static void fetch_final(struct imap_cmd *cmd)
 	struct imap_fetch_job *job = s->fetch;
 	s->fetch = NULL;
 	unsigned lost = job->lost, unknown_cte = job->unknown_cte;
+	unsigned undowngradable = job->undowngradable;
 	void (*final)(struct imap_cmd *cmd) = job->final;
 	imap_fetch_job_free(job);
 	imap_modseq_pending_report(s);
@@ -49,6 +50,10 @@ static void fetch_final(struct imap_cmd *cmd)
 		final(cmd);
 	else if (unknown_cte > 0)
 		imap_cmd_no(cmd, "UNKNOWN-CTE", "Can't decode a part's content-transfer-encoding");
+	else if (undowngradable > 0)
+		/* RFC 5530 3: never the raw UTF-8 header (RFC 6855 7) */
+		imap_cmd_no(cmd, "LIMIT", "A message's header is too large to downgrade;"
+			    " ENABLE UTF8=ACCEPT to read it");
 	else if (lost > 0)
 		/* RFC 5530 3: some of the messages were expunged meanwhile */
 		imap_cmd_no(cmd, "EXPUNGEISSUED", "Some of the requested messages no longer exist");

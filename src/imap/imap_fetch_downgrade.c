@@ -17,7 +17,9 @@
  * before schema 9) has its structure read once and the answer stored.
  * A section (BODY[TEXT], BODY[1], BINARY[2], ...) whose octets hold no
  * 8-bit header is served as stored. SEARCH LARGER/SMALLER compare the
- * synthetic size too (imap_search_downgrade.c). */
+ * synthetic size too (imap_search_downgrade.c). The synthetic size is
+ * kept in the row once computed (schema 10 messages.dgsize), so FETCH
+ * 1:* (FLAGS RFC822.SIZE) of 8-bit mail reads no message either. */
 #include "imap_private.h"
 #include "imap/imap_fetch_render_private.h"
 #include "mime/mime_parser.h"
@@ -90,6 +92,16 @@ static bool section_touches_8bit(const struct mime_tree *tree, uint64_t size,
 	return false;
 }
 
+/* Whether every item that looks is RFC822.SIZE */
+static bool size_only(const struct imap_fetch_request *req)
+{
+	for (unsigned i = 0; i < req->count; i++)
+		if (att_want(&req->atts[i]) != WANT_NONE &&
+		    req->atts[i].item != IMAP_FETCH_RFC822_SIZE)
+			return false;
+	return true;
+}
+
 static bool sections_touch_8bit(const struct imap_fetch_request *req,
 				const struct mime_tree *tree, uint64_t size)
 {
@@ -111,6 +123,10 @@ int imap_fetch_downgrade(const struct imap_session *s, const struct imap_fetch_r
 	enum want want = info->hdr_8bit == 0 ? WANT_NONE : downgrade_wanted(s, req);
 	if (want == WANT_NONE)
 		return 0;
+	if (info->hdr_8bit > 0 && info->dg_size != 0 && size_only(req)) {
+		info->size = info->dg_size;
+		return 0;
+	}
 	int r = store_view_message_hdr_8bit(view, uid, info, pool, treep, error_r);
 	if (r <= 0)
 		return r;
@@ -119,5 +135,5 @@ int imap_fetch_downgrade(const struct imap_session *s, const struct imap_fetch_r
 		return 0;
 	if (*reader == NULL && (*reader = store_view_message_open(view, uid, error_r)) == NULL)
 		return -1;
-	return store_message_downgrade(*reader, *treep, &info->size, error_r);
+	return store_view_message_downgrade(view, uid, info, *treep, *reader, error_r);
 }

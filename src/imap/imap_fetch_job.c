@@ -151,6 +151,11 @@ static int fetch_message_next(struct imap_fetch_job *job, const char **error_r)
 			continue;
 		}
 	lost:
+		if (error == store_downgrade_error_limit) {
+			fetch_message_end(job);
+			job->undowngradable++;
+			continue;
+		}
 		log_warn("sid=%s event=fetch_message_skipped uid=%u error=%s", s->base.sid, uid,
 			 log_str(error));
 		fetch_message_end(job);

@@ -47,6 +47,7 @@ struct imap_fetch_job {
 	bool finished;
 	unsigned lost;
 	unsigned unknown_cte; /* BINARY of a part in an unknown encoding */
+	unsigned undowngradable; /* RFC 6858 limits: store_downgrade_error_limit */
 	int result;   /* 0, -1: failed before any output, -2: mid-response */
 	char error[256];
 	/* RFC 7162: (CHANGEDSINCE n) leaves out messages not changed since;

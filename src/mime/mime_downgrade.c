@@ -6,6 +6,7 @@
 
 #include "lib/base64.h"
 #include "lib/mem.h"
+#include "lib/utf8.h"
 #include "mime/mime_address.h"
 #include "mime/mime_header.h"
 
@@ -72,34 +73,13 @@ static void q_append(const char *s, size_t len, str_t *out)
 	}
 }
 
-bool mime_downgrade_utf8_valid(const char *s, size_t len)
-{
-	const unsigned char *u = (const unsigned char *)s;
-	for (size_t i = 0; i < len;) {
-		unsigned char c = u[i];
-		size_t n = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 :
-			   c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
-		if (n == 0 || i + n > len)
-			return false;
-		for (size_t k = 1; k < n; k++)
-			if ((u[i + k] & 0xc0) != 0x80)
-				return false;
-		/* RFC 3629 4: no overlong forms, surrogates or > U+10FFFF */
-		if ((c == 0xe0 && u[i + 1] < 0xa0) || (c == 0xed && u[i + 1] > 0x9f) ||
-		    (c == 0xf0 && u[i + 1] < 0x90) || (c == 0xf4 && u[i + 1] > 0x8f))
-			return false;
-		i += n;
-	}
-	return true;
-}
-
 const char *mime_downgrade_charset(const char *s, size_t len)
 {
 	/* RFC 6532 3.1 makes header text UTF-8; octets that are not (raw
 	 * latin1 from an old sender) are not labelled UTF-8: RFC 1428 3's
 	 * charset UNKNOWN-8BIT (IANA registered, so RFC 2047 2 admits it)
 	 * says what they are: 8-bit octets of no known charset */
-	return mime_downgrade_utf8_valid(s, len) ? "UTF-8" : "UNKNOWN-8BIT";
+	return utf8_valid(s, len) ? "UTF-8" : "UNKNOWN-8BIT";
 }
 
 void mime_downgrade_encode_words(const char *s, size_t len, const char *eol,
@@ -261,19 +241,36 @@ static void append_entry(const struct mime_address *a, bool group, const char *e
 	}
 }
 
+/* The 8-bit members of the group that starts before addrs[end] (at
+ * start), each as an empty group after it (RFC 6858 3: groups do not nest,
+ * RFC 5322 3.4, so they follow the group instead of vanishing) */
+static void append_deferred(const struct mime_address *addrs, uint32_t start, uint32_t end,
+			    const char *eol, size_t *col, str_t *out)
+{
+	for (uint32_t k = start; k < end; k++) {
+		if (addrs[k].host == NULL || !address_8bit(&addrs[k]))
+			continue;
+		str_appendc(out, ',');
+		append_entry(&addrs[k], false, eol, col, out);
+	}
+}
+
 static void downgrade_addresses(const char *v, size_t vlen, const char *eol,
 				size_t *col, str_t *out)
 {
 	struct mime_address *addrs;
 	uint32_t n = mime_address_parse(pool_temp(), v, vlen, &addrs);
 	bool in_group = false, need_sep = false;
+	uint32_t group_start = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		const struct mime_address *a = &addrs[i];
 		if (a->host == NULL && a->mailbox == NULL) {
 			/* group end */
-			if (in_group)
+			if (in_group) {
 				str_appendc(out, ';');
-			*col += 1;
+				*col += 1;
+				append_deferred(addrs, group_start, i, eol, col, out);
+			}
 			in_group = false;
 			need_sep = true;
 			continue;
@@ -286,11 +283,11 @@ static void downgrade_addresses(const char *v, size_t vlen, const char *eol,
 			str_appendc(out, ':');
 			*col += 1;
 			in_group = true;
+			group_start = i + 1;
 			need_sep = false;
 			continue;
 		}
-		/* groups do not nest (RFC 5322 3.4): an unwritable member of
-		 * a group is left out */
+		/* groups do not nest: written after the group */
 		if (in_group && address_8bit(a))
 			continue;
 		if (need_sep)
@@ -298,44 +295,19 @@ static void downgrade_addresses(const char *v, size_t vlen, const char *eol,
 		append_entry(a, false, eol, col, out);
 		need_sep = true;
 	}
-	if (in_group)
+	if (in_group) {
 		str_appendc(out, ';');
-}
-
-enum field_kind { FIELD_TEXT, FIELD_ADDRESS, FIELD_DROP, FIELD_MIME };
-
-static enum field_kind field_kind(const char *name, size_t len)
-{
-	static const char *const address[] = {
-		"From", "Sender", "Reply-To", "To", "Cc", "Bcc",
-		"Resent-From", "Resent-Sender", "Resent-To", "Resent-Cc",
-		"Resent-Bcc", "Resent-Reply-To", "Disposition-Notification-To",
-		"Mail-Followup-To", "Mail-Reply-To", "Errors-To",
-	};
-	/* msg-id and path fields: no encoding exists for 8-bit ids */
-	static const char *const drop[] = {
-		"Message-ID", "In-Reply-To", "References", "Resent-Message-ID",
-		"Content-ID", "Return-Path",
-	};
-	/* RFC 2045 5, RFC 2183 2: parameters, which RFC 2231 encodes */
-	if ((len == 12 && mem_ieq(name, "Content-Type", 12)) ||
-	    (len == 19 && mem_ieq(name, "Content-Disposition", 19)))
-		return FIELD_MIME;
-	for (size_t i = 0; i < sizeof(address) / sizeof(address[0]); i++)
-		if (strlen(address[i]) == len && mem_ieq(name, address[i], len))
-			return FIELD_ADDRESS;
-	for (size_t i = 0; i < sizeof(drop) / sizeof(drop[0]); i++)
-		if (strlen(drop[i]) == len && mem_ieq(name, drop[i], len))
-			return FIELD_DROP;
-	return FIELD_TEXT;
+		*col += 1;
+		append_deferred(addrs, group_start, n, eol, col, out);
+	}
 }
 
 /* One 8-bit field (name, then the value after the colon) made 7-bit. */
 static void downgrade_field(const char *name, size_t name_len, const char *v,
 			    size_t vlen, const char *eol, str_t *out)
 {
-	enum field_kind kind = field_kind(name, name_len);
-	if (kind == FIELD_DROP)
+	enum mime_downgrade_kind kind = mime_downgrade_field_kind(name, name_len);
+	if (kind == MIME_DOWNGRADE_DROP)
 		return;
 	str_t value = STR_INIT;
 	mime_header_unfold(v, vlen, &value);
@@ -348,17 +320,22 @@ static void downgrade_field(const char *name, size_t name_len, const char *v,
 	str_append(out, name, name_len);
 	str_appendc(out, ':');
 	size_t col = name_len + 1;
-	if (kind == FIELD_MIME) {
-		if (!mime_downgrade_params(value.data + a, b - a, eol, &col, out)) {
-			/* an 8-bit type or disposition has no 7-bit form */
-			str_truncate(out, mark);
-			str_free(&value);
-			return;
-		}
-	} else if (kind == FIELD_ADDRESS)
+	bool ok = true;
+	if (kind == MIME_DOWNGRADE_MIME)
+		ok = mime_downgrade_params(value.data + a, b - a, eol, &col, out);
+	else if (kind == MIME_DOWNGRADE_MSGIDS)
+		ok = mime_downgrade_msgids(value.data + a, b - a, eol, &col, out);
+	else if (kind == MIME_DOWNGRADE_ADDRESS)
 		downgrade_addresses(value.data + a, b - a, eol, &col, out);
 	else
 		mime_downgrade_encode_words(value.data + a, b - a, eol, &col, out);
+	if (!ok) {
+		/* an 8-bit type or disposition, or only 8-bit ids: no 7-bit
+		 * form */
+		str_truncate(out, mark);
+		str_free(&value);
+		return;
+	}
 	str_appendz(out, eol);
 	str_free(&value);
 }

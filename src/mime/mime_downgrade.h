@@ -13,16 +13,20 @@
  *     becomes an empty group named by its display name (or by the
  *     address itself, encoded), "name :;", so the reader still sees who
  *     but cannot reply to the unusable address;
- *   - msg-id fields (Message-ID, In-Reply-To, References, Content-ID,
- *     Resent-Message-ID): an 8-bit msg-id cannot be encoded; the field
- *     is left out (RFC 6858 2: rather incomplete than modified);
+ *     (an 8-bit member of a group is written after the group as an
+ *     empty group of its own: groups do not nest, RFC 5322 3.4);
+ *   - msg-id lists (In-Reply-To, References): the 8-bit ids left out,
+ *     the ASCII ones kept; single msg-ids (Message-ID, Content-ID,
+ *     Resent-Message-ID) and other structured fields with no 7-bit form
+ *     (Received, Return-Path, dates, ...): the field is left out
+ *     (mime_downgrade_field.c says which and why);
  *   - MIME fields with parameters (Content-Type, Content-Disposition):
  *     every 8-bit parameter value RFC 2231 encoded (charset UTF-8, or
  *     UNKNOWN-8BIT), split into continuations, the 7-bit ones as they
  *     were; an 8-bit type or disposition itself: the field left out
  *     (mime_downgrade_params());
- *   - every other field (Subject, Comments, X-*, unknown ones, and the
- *     structured ones the RFC has no encoding for): the unfolded value
+ *   - every other field (Subject, Comments, X-* and unknown ones,
+ *     RFC 2047 5 (1)): the unfolded value
  *     as UTF-8 encoded words (RFC 2047 2: at most 75 characters each, B
  *     or Q, whichever is shorter, whole characters per word, 5 (1)),
  *     folded so that no line is longer than 76 octets.
@@ -50,9 +54,6 @@ void mime_downgrade_encode_words(const char *s, size_t len, const char *eol,
 /* Whether s[0..len) holds an octet >= 0x80. */
 bool mime_downgrade_8bit(const char *s, size_t len);
 
-/* RFC 3629 4 well-formed UTF-8 (no overlong forms or surrogates). */
-bool mime_downgrade_utf8_valid(const char *s, size_t len);
-
 /* The charset an encoded word (or RFC 2231 value) of s[0..len) names:
  * "UTF-8" when it is valid UTF-8, else "UNKNOWN-8BIT" (RFC 1428 3). */
 const char *mime_downgrade_charset(const char *s, size_t len);
@@ -65,5 +66,20 @@ const char *mime_downgrade_charset(const char *s, size_t len);
  * truncates) when the type or disposition token itself is 8-bit. */
 bool mime_downgrade_params(const char *v, size_t len, const char *eol,
 			   size_t *col, str_t *out);
+
+/* mime_downgrade_field.c: the treatment of an 8-bit field by name (see
+ * there for which and why) */
+enum mime_downgrade_kind {
+	MIME_DOWNGRADE_TEXT,
+	MIME_DOWNGRADE_ADDRESS,
+	MIME_DOWNGRADE_MIME,
+	MIME_DOWNGRADE_MSGIDS,
+	MIME_DOWNGRADE_DROP,
+};
+enum mime_downgrade_kind mime_downgrade_field_kind(const char *name, size_t len);
+/* The 7-bit msg-ids of a References or In-Reply-To value, each after a
+ * space (folded before 76 octets); false when none was kept. */
+bool mime_downgrade_msgids(const char *v, size_t len, const char *eol, size_t *col,
+			   str_t *out);
 
 #endif

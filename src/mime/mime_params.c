@@ -9,12 +9,6 @@
 
 #define MAX_SECTIONS 100
 
-struct raw_param {
-	char *name; /* lower case, without the *N* suffix */
-	int section; /* -1 when not a continuation */
-	bool extended; /* value is charset'lang'%XX (first) or %XX */
-	char *value;
-};
 
 struct cursor {
 	const char *s;
@@ -87,7 +81,7 @@ static char *lower_dup(pool_t *pool, const char *s, size_t n)
 	return d;
 }
 
-static void pct_decode(const char *s, str_t *out)
+void mime_pct_decode(const char *s, str_t *out)
 {
 	for (; *s != '\0'; s++) {
 		int hi, lo;
@@ -104,7 +98,7 @@ static void pct_decode(const char *s, str_t *out)
 
 /* RFC 2231 section 3/4: join name*0, name*1, ... (stop at a gap) and
  * decode the charset'lang' prefix of the first extended section. */
-static char *join_param(pool_t *pool, struct raw_param *raw, uint32_t n,
+static char *join_param(pool_t *pool, struct mime_raw_param *raw, uint32_t n,
 			const char *name)
 {
 	str_t bytes = STR_INIT, out = STR_INIT;
@@ -112,7 +106,7 @@ static char *join_param(pool_t *pool, struct raw_param *raw, uint32_t n,
 	bool have_sections = false;
 
 	for (int sec = 0; sec < MAX_SECTIONS; sec++) {
-		struct raw_param *r = NULL;
+		struct mime_raw_param *r = NULL;
 
 		for (uint32_t i = 0; i < n && r == NULL; i++)
 			if (raw[i].section == sec &&
@@ -134,7 +128,7 @@ static char *join_param(pool_t *pool, struct raw_param *raw, uint32_t n,
 			}
 		}
 		if (r->extended)
-			pct_decode(v, &bytes);
+			mime_pct_decode(v, &bytes);
 		else
 			str_appendz(&bytes, v);
 	}
@@ -150,7 +144,7 @@ static char *join_param(pool_t *pool, struct raw_param *raw, uint32_t n,
 	return ret;
 }
 
-static void parse_raw(pool_t *pool, struct cursor *c, struct raw_param *raw,
+static void parse_raw(pool_t *pool, struct cursor *c, struct mime_raw_param *raw,
 		      uint32_t *n)
 {
 	str_t name = STR_INIT, val = STR_INIT;
@@ -177,10 +171,11 @@ static void parse_raw(pool_t *pool, struct cursor *c, struct raw_param *raw,
 			read_quoted(c, &val);
 		else
 			read_token(c, &val, true);
-		struct raw_param *r = &raw[(*n)++];
+		struct mime_raw_param *r = &raw[(*n)++];
 		char *nm = lower_dup(pool, name.data, name.len);
 		char *star = strchr(nm, '*');
 		r->section = -1;
+		r->extended = false;
 		if (star != NULL) {
 			size_t l = strlen(nm);
 			r->extended = nm[l - 1] == '*';
@@ -198,31 +193,27 @@ static void parse_raw(pool_t *pool, struct cursor *c, struct raw_param *raw,
 	str_free(&val);
 }
 
-int mime_header_parse_params(pool_t *pool, const char *in, size_t len,
-			     bool want_subtype, char **type_r,
-			     char **subtype_r, struct mime_param **params_r,
-			     uint32_t *n_r)
+/* type or disposition, and "/" subtype when want_subtype: -1 when there
+ * is no usable one */
+static int parse_head(pool_t *pool, struct cursor *c, bool want_subtype, char **type_r,
+		      char **subtype_r)
 {
-	struct cursor c = { in, len, 0 };
-	struct raw_param raw[MIME_MAX_PARAMS];
 	str_t tok = STR_INIT;
-	uint32_t nraw = 0, n = 0;
 	int ret = 0;
-
 	*type_r = NULL;
 	if (subtype_r != NULL)
 		*subtype_r = NULL;
-	skip_cfws(&c);
-	read_token(&c, &tok, false);
-	skip_cfws(&c);
+	skip_cfws(c);
+	read_token(c, &tok, false);
+	skip_cfws(c);
 	if (tok.len > 0)
 		*type_r = lower_dup(pool, tok.data, tok.len);
 	if (want_subtype) {
 		str_clear(&tok);
-		if (c.i < c.len && c.s[c.i] == '/') {
-			c.i++;
-			skip_cfws(&c);
-			read_token(&c, &tok, false);
+		if (c->i < c->len && c->s[c->i] == '/') {
+			c->i++;
+			skip_cfws(c);
+			read_token(c, &tok, false);
 		}
 		if (tok.len > 0 && *type_r != NULL)
 			*subtype_r = lower_dup(pool, tok.data, tok.len);
@@ -232,7 +223,29 @@ int mime_header_parse_params(pool_t *pool, const char *in, size_t len,
 		ret = -1;
 	}
 	str_free(&tok);
-	parse_raw(pool, &c, raw, &nraw);
+	return ret;
+}
+
+int mime_header_raw_params(pool_t *pool, const char *in, size_t len, bool want_subtype,
+			   char **type_r, char **subtype_r, struct mime_raw_param *raw,
+			   uint32_t *n_r)
+{
+	struct cursor c = { in, len, 0 };
+	int ret = parse_head(pool, &c, want_subtype, type_r, subtype_r);
+	*n_r = 0;
+	parse_raw(pool, &c, raw, n_r);
+	return ret;
+}
+
+int mime_header_parse_params(pool_t *pool, const char *in, size_t len,
+			     bool want_subtype, char **type_r,
+			     char **subtype_r, struct mime_param **params_r,
+			     uint32_t *n_r)
+{
+	struct mime_raw_param raw[MIME_MAX_PARAMS];
+	uint32_t nraw = 0, n = 0;
+	int ret = mime_header_raw_params(pool, in, len, want_subtype, type_r, subtype_r, raw,
+					 &nraw);
 
 	struct mime_param *params =
 		pool_alloc(pool, sizeof(*params) * (nraw > 0 ? nraw : 1));

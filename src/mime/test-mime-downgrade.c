@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "lib/str.h"
+#include "lib/utf8.h"
 #include "mime/mime_cache.h"
 #include "mime/mime_downgrade.h"
 #include "mime/mime_header.h"
@@ -139,9 +140,95 @@ static void test_junk_and_groups(void **state)
 	assert_true(mime_downgrade_header(h, strlen(h), &out));
 	assert_7bit_lines(&out);
 	char *to = decoded_field(&out, "To:");
-	assert_string_equal(to, " Team é: a@b.example;");
+	/* RFC 6858 3: the 8-bit member follows the group as an empty group
+	 * named by it (before: it vanished) */
+	assert_string_equal(to, " Team é: a@b.example;, é@c.example :;");
 	free(to);
 	assert_int_equal(strncmp(str_c(&out), "To:", 3), 0);
+	str_free(&out);
+	h = "Cc: Team: J\xc3\xb6rg <j@\xc3\xa9.example>, b@b.example;, z@z.example\r\n\r\n";
+	assert_true(mime_downgrade_header(h, strlen(h), &out));
+	assert_7bit_lines(&out);
+	char *cc = decoded_field(&out, "Cc:");
+	assert_string_equal(cc, " Team: b@b.example;, Jörg :;, z@z.example");
+	free(cc);
+	str_free(&out);
+}
+
+/* Structured fields (RFC 2047 5: no encoded word in an addr-spec or
+ * msg-id): References keeps its ASCII ids, trace and other structured
+ * fields with no 7-bit form are left out, X- fields are text */
+static void test_structured(void **state)
+{
+	(void)state;
+	const char *h = "Received: from \xe4\xbe\x8b.jp by mx.example; Sun, 6 Dec 2026\r\n"
+			"References: <a@x.example> <\xc3\xa9@x.example>\r\n"
+			" <b@x.example>\r\n"
+			"In-Reply-To: <\xc3\xa9@x.example>\r\n"
+			"Content-Language: d\xc3\xa9\r\n"
+			"X-Note: caf\xc3\xa9 <x@y>\r\n"
+			"Subject: s\r\n\r\n";
+	str_t out = STR_INIT;
+	assert_true(mime_downgrade_header(h, strlen(h), &out));
+	assert_7bit_lines(&out);
+	const char *o = str_c(&out);
+	assert_null(strstr(o, "Received"));
+	assert_null(strstr(o, "In-Reply-To"));
+	assert_null(strstr(o, "Content-Language"));
+	assert_non_null(strstr(o, "References: <a@x.example> <b@x.example>\r\n"));
+	char *x = decoded_field(&out, "X-Note:");
+	assert_string_equal(x, " café <x@y>");
+	free(x);
+	assert_non_null(strstr(o, "Subject: s\r\n\r\n"));
+	str_free(&out);
+	/* many ids: folded, each line within 76 */
+	str_t big = STR_INIT;
+	str_appendz(&big, "References:");
+	for (int i = 0; i < 20; i++)
+		str_printf(&big, " <id%d.%s@x.example>", i, i % 3 == 0 ? "\xc3\xa9" : "a");
+	str_appendz(&big, "\r\n\r\n");
+	assert_true(mime_downgrade_header(big.data, big.len, &out));
+	assert_7bit_lines(&out);
+	assert_non_null(strstr(str_c(&out), "<id1.a@x.example>"));
+	assert_null(strstr(str_c(&out), "<id0."));
+	str_free(&out);
+	str_free(&big);
+}
+
+/* The downgrade reads parameters with the MIME parser's syntax
+ * (mime_header_raw_params): a comment after the type is no part of it,
+ * and the 8-bit sections of one RFC 2231 parameter become one extended
+ * value (before: the field was dropped for the comment; each section was
+ * encoded as a section 0 of its own) */
+static void test_params_one_parser(void **state)
+{
+	(void)state;
+	const char *h = "Content-Type: text/plain (f\xc3\xbcr dich); charset=utf-8;\r\n"
+			" name*0=\"r\xc3\xa9\"; name*1=\"sum\xc3\xa9.pdf\"; x=\"a b\"\r\n\r\n";
+	str_t out = STR_INIT;
+	assert_true(mime_downgrade_header(h, strlen(h), &out));
+	assert_7bit_lines(&out);
+	const char *o = str_c(&out);
+	assert_non_null(strstr(o, "Content-Type: text/plain; charset=utf-8;"));
+	assert_non_null(strstr(o, "name*0*=UTF-8''r%C3%A9sum%C3%A9.pdf"));
+	assert_null(strstr(o, "name*1"));
+	assert_non_null(strstr(o, "x=\"a b\""));
+	struct mime_tree *t = mime_parse(out.data, out.len);
+	assert_string_equal(t->parts[0].subtype, "plain");
+	assert_string_equal(mime_param_get(t->parts[0].params, t->parts[0].n_params, "name"),
+			    "r\xc3\xa9sum\xc3\xa9.pdf");
+	assert_string_equal(mime_param_get(t->parts[0].params, t->parts[0].n_params, "x"),
+			    "a b");
+	mime_tree_free(&t);
+	str_free(&out);
+	/* an 8-bit plain fallback beside the RFC 2231 form: left to it (not a
+	 * second filename*0*); an 8-bit section past a gap: left out */
+	h = "Content-Disposition: attachment; filename*=UTF-8''caf%C3%A9;"
+	    " filename=\"caf\xc3\xa9\"; n*1=\"\xc3\xa9\"\r\n\r\n";
+	assert_true(mime_downgrade_header(h, strlen(h), &out));
+	assert_7bit_lines(&out);
+	assert_string_equal(str_c(&out),
+			    "Content-Disposition: attachment; filename*0*=UTF-8''caf%C3%A9\r\n\r\n");
 	str_free(&out);
 }
 
@@ -244,9 +331,9 @@ static void test_unknown_8bit(void **state)
 	assert_non_null(strstr(o, "From: =?UTF-8?B?QW5kcu+/vQ==?= <andre@example.com>\r\n"));
 	assert_non_null(strstr(o, "filename*0*=UNKNOWN-8BIT''d%E9j%E0.txt"));
 	assert_non_null(strstr(o, "X-Ok: =?UTF-8?B?Y2Fmw6k=?=\r\n"));
-	assert_false(mime_downgrade_utf8_valid("\xc0\xaf", 2)); /* overlong */
-	assert_false(mime_downgrade_utf8_valid("\xed\xa0\x80", 3)); /* surrogate */
-	assert_true(mime_downgrade_utf8_valid("\xf0\x9f\x98\x80", 4));
+	assert_false(utf8_valid("\xc0\xaf", 2)); /* overlong */
+	assert_false(utf8_valid("\xed\xa0\x80", 3)); /* surrogate */
+	assert_true(utf8_valid("\xf0\x9f\x98\x80", 4));
 	str_free(&out);
 }
 
@@ -258,6 +345,8 @@ int main(void)
 		cmocka_unit_test(test_q_and_lf),
 		cmocka_unit_test(test_addresses),
 		cmocka_unit_test(test_junk_and_groups),
+		cmocka_unit_test(test_structured),
+		cmocka_unit_test(test_params_one_parser),
 		cmocka_unit_test(test_parser_flag),
 		cmocka_unit_test(test_mime_params),
 		cmocka_unit_test(test_unknown_8bit),

@@ -140,9 +140,11 @@ static void pop3_maildrop_open_list(struct pop3_maildrop_job *job)
 		m->stored_size = infos[i].size;
 		/* RFC 1939 5 LIST: the exact size, so the one RETR sends: the
 		 * RFC 6858 message's for a client without UTF8 (RFC 6856 2).
-		 * Known at delivery (schema 9); a message stored before
-		 * learns it at its first RETR and is exact from then on. */
-		if (!job->utf8 && infos[i].hdr_8bit > 0 &&
+		 * Read from the row once known (schema 10 dgsize); computed
+		 * once and kept otherwise, also for a row that does not know
+		 * whether it is 8-bit (hdr8bit NULL: != 0, as SEARCH asks),
+		 * so LIST never changes after a RETR. */
+		if (!job->utf8 && infos[i].hdr_8bit != 0 &&
 		    store_view_message_downgraded_size(md->view, infos[i].uid, &infos[i],
 						       &error) < 0) {
 			log_warn("event=downgraded_size_failed uid=%u error=%s", infos[i].uid,

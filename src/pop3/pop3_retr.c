@@ -111,6 +111,7 @@ struct pop3_retr_open_job {
 	/* output */
 	struct store_message_reader *reader;
 	char *error;
+	bool undowngradable;     /* store_downgrade_error_limit */
 };
 
 static void pop3_retr_open_work(void *ctx)
@@ -124,14 +125,16 @@ static void pop3_retr_open_work(void *ctx)
 		struct mime_tree *tree = NULL;
 		int r = store_view_message_hdr_8bit(job->view, job->uid, &job->info, pool,
 						    &tree, &error);
-		if (r < 0 || (r > 0 && store_message_downgrade(job->reader, tree,
-							       &job->info.size, &error) < 0))
+		if (r < 0 || (r > 0 && store_view_message_downgrade(job->view, job->uid,
+								    &job->info, tree,
+								    job->reader, &error) < 0))
 			store_message_close(&job->reader);
 		mime_tree_free(&tree);
 		pool_destroy(&pool);
 	}
 	if (job->reader == NULL)
 		job->error = xstrdup(error != NULL ? error : "message not found");
+	job->undowngradable = error == store_downgrade_error_limit;
 }
 
 static void pop3_retr_open_done(void *ctx)
@@ -143,6 +146,10 @@ static void pop3_retr_open_done(void *ctx)
 	if (session_may_free(&s->base) || s->base.closing) {
 		/* gone, or timed out meanwhile: nothing more to send */
 		store_message_close(&job->reader);
+	} else if (job->undowngradable) {
+		/* RFC 6856 3: never the raw UTF-8 header; UTF8 reads it */
+		pop3_err(s, "Message %u is too large to downgrade; issue UTF8 to read it",
+			 job->num);
 	} else if (job->reader == NULL) {
 		/* removed by another reader since the listing */
 		log_error("sid=%s event=retr_open_failed uid=%u error=%s", s->base.sid,
@@ -159,11 +166,13 @@ static void pop3_retr_open_done(void *ctx)
 			pop3_ok(s, "Top of message %u follows", job->num);
 		else
 			pop3_ok(s, "%llu octets", (unsigned long long)job->info.size);
-		/* a message stored before schema 9 knows its size now: LIST
-		 * and STAT say what RETR sent from here on */
-		s->maildrop->total_octets += job->info.size - m->size;
-		m->size = job->info.size;
-		m->hdr_8bit = job->info.hdr_8bit;
+		/* RFC 1939 5: LIST and STAT keep what they said at login
+		 * (pop3_maildrop.c sized every message that might be 8-bit
+		 * then); a difference is a bug, logged */
+		if (job->info.size != m->size)
+			log_warn("sid=%s event=retr_size_differs uid=%u list=%llu retr=%llu",
+				 s->base.sid, job->uid, (unsigned long long)m->size,
+				 (unsigned long long)job->info.size);
 		conn_set_output_drained(s->base.conn, pop3_retr_fill, s);
 		streaming = true;
 	}
@@ -194,6 +203,8 @@ static void pop3_retr_start(struct pop3_session *s, const char *arg, size_t len,
 	job->info.uid = m->uid;
 	job->info.size = m->stored_size;
 	job->info.hdr_8bit = m->hdr_8bit;
+	/* the login sized it (pop3_maildrop.c): known, not written again */
+	job->info.dg_size = m->hdr_8bit > 0 && !s->utf8 ? m->size : 0;
 	session_job_begin(&s->base);
 	pop3_session_wait(s);
 	threadpool_submit(s->base.env->delivery_pool, pop3_retr_open_work,

@@ -113,6 +113,9 @@ struct store_message_info {
 	 * a header longer than the delivery keeps; store_view.h
 	 * store_view_message_set_hdr_8bit() records it once learnt) */
 	int8_t hdr_8bit;
+	/* schema 10: the size of the RFC 6858 message of an 8-bit one once
+	 * learnt (store_downgrade.c), 0 not known */
+	uint64_t dg_size;
 };
 
 /* Work done since the process started, over all handles: what tests

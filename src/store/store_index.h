@@ -73,6 +73,7 @@ struct store_index_message {
 	int64_t savedate;                 /* RFC 8514 (schema 7) */
 	uint8_t threadid[STORE_GUID_SIZE]; /* RFC 8474 5.2 (schema 7) */
 	int8_t hdr_8bit;                  /* schema 9: 1, 0, -1 unknown */
+	uint64_t dg_size;                 /* schema 10: RFC 6858 size, 0 unknown */
 };
 
 /* *rebuilt_r: the old file was set aside (or missing), so the caller must
@@ -229,10 +230,14 @@ int store_index_message_set_structure(struct store_index *idx,
 				      int64_t mailbox_id, uint32_t uid,
 				      const void *blob, size_t len,
 				      const char **error_r);
-/* Within a transaction: record whether the message's top-level header
- * holds an octet >= 0x80 (schema 9 messages.hdr8bit; RFC 6858). */
-int store_index_message_set_hdr_8bit(struct store_index *idx, int64_t mailbox_id,
-				     uint32_t uid, bool eight_bit, const char **error_r);
+/* Within a transaction: record whether a header of the message holds an
+ * octet >= 0x80 (schema 9 messages.hdr8bit; RFC 6858) and the size of
+ * its downgraded form (schema 10 messages.dgsize, learnt on first need;
+ * 0: not known, left as it was). Delivery records hdr8bit with the
+ * thread (store_index_thread_assign). */
+int store_index_message_set_downgrade(struct store_index *idx, int64_t mailbox_id,
+				      uint32_t uid, bool eight_bit, uint64_t dg_size,
+				      const char **error_r);
 /* store_index_objectid.c, schema 9 (store_thread_backfill.c): the
  * thread roots of a mailbox, ascending (pool; asked only while the
  * mailbox row's thread_keys is false); within a transaction: record a
@@ -304,11 +309,12 @@ int store_index_expunge_horizon(struct store_index *idx, int64_t mailbox_id,
  * store_index_message_add(): give the message its thread from its own
  * Message-ID (or NULL), the ids it refers to (root first) and its folded
  * base subject ("" none) and whether that was a reply or forward, as
- * mime_references.h reads them; RFC 8474 5.2. */
+ * mime_references.h reads them; RFC 8474 5.2. The same UPDATE records
+ * hdr_8bit (schema 9 messages.hdr8bit; -1: not known, NULL). */
 int store_index_thread_assign(struct store_index *idx, int64_t mailbox_id,
 			      uint32_t uid, const char *own,
 			      const char *const *refs, unsigned ref_count,
-			      const char *subject, bool reply,
+			      const char *subject, bool reply, int hdr_8bit,
 			      const char **error_r);
 /* RFC 8970 PREVIEW cache: 1 found (*preview_r NULL if not computed,
  * else pool), 0 no such message. */

@@ -99,7 +99,7 @@ static const char *subject_key(const char *subject, pool_t *pool)
 int store_index_thread_assign(struct store_index *idx, int64_t mailbox_id,
 			      uint32_t uid, const char *own,
 			      const char *const *refs, unsigned ref_count,
-			      const char *subject, bool reply,
+			      const char *subject, bool reply, int hdr_8bit,
 			      const char **error_r)
 {
 	uint8_t thread[STORE_GUID_SIZE];
@@ -115,9 +115,11 @@ int store_index_thread_assign(struct store_index *idx, int64_t mailbox_id,
 		found = thread_lookup(idx, &key, 1, thread, error_r);
 	int ret = found < 0 ? -1 :
 		index_message_set(idx, INDEX_STMT_THREAD_SET,
-				  "UPDATE messages SET threadid = coalesce(?3, guid)"
+				  "UPDATE messages SET threadid = coalesce(?3, guid),"
+				  " hdr8bit = CAST(?4 AS INTEGER)"
 				  " WHERE mailbox_id = ?1 AND uid = ?2", mailbox_id, uid,
-				  found > 0 ? thread : NULL, sizeof(thread), NULL,
+				  found > 0 ? thread : NULL, sizeof(thread),
+				  hdr_8bit < 0 ? NULL : hdr_8bit ? "1" : "0",
 				  "thread set", error_r);
 	if (ret == 0)
 		ret = thread_record(idx, mailbox_id, uid, refs, ref_count, error_r);

@@ -74,7 +74,7 @@ enum index_stmt {
 	INDEX_STMT_EXPUNGE_CUTOFF,
 	INDEX_STMT_EXPUNGE_TRIMMED,
 	INDEX_STMT_EXPUNGE_DELETE,
-	INDEX_STMT_SET_HDR8BIT,   /* schema 9, per delivery */
+	INDEX_STMT_SET_DGSIZE,    /* schema 10, learnt once */
 	/* THREADID subject keys of old mail (store_index_objectid.c) */
 	INDEX_STMT_THREAD_ROOTS,
 	INDEX_STMT_THREAD_KEYS_SET,
@@ -144,8 +144,9 @@ int index_message_set(struct store_index *idx, enum index_stmt which,
  * 6 the unseen index and the keyword triggers; 7 object ids, save
  * dates, previews and the thread table (RFC 8474, 8514, 8970);
  * 8 one MODSEQ per transaction (the expunge trigger's, store_index_modseq.c);
- * 9 messages.hdr8bit (RFC 6858 downgrade: is the top-level header 8-bit) */
-#define STORE_INDEX_VERSION 9
+ * 9 messages.hdr8bit (RFC 6858 downgrade: is the top-level header 8-bit);
+ * 10 messages.dgsize (the RFC 6858 message's size, learnt once) */
+#define STORE_INDEX_VERSION 10
 /* The SQL that brings an index of from_version (0: a new file) to
  * STORE_INDEX_VERSION, ending with its PRAGMA user_version. */
 const char *index_schema_sql(int from_version);
@@ -160,7 +161,7 @@ void *row_array_room(pool_t *pool, void *array, unsigned count, unsigned *cap,
  * (a row of schema 8 or older, or a header past STORE_THREAD_HDR_MAX). */
 #define INDEX_MESSAGE_COLUMNS \
 	"uid, modseq, size, internaldate, flags, filename, sysflags, guid," \
-	" coalesce(savedate, internaldate), coalesce(threadid, guid), hdr8bit"
+	" coalesce(savedate, internaldate), coalesce(threadid, guid), hdr8bit, dgsize"
 void index_message_row(sqlite3_stmt *stmt, pool_t *pool,
 		       struct store_index_message *m);
 /* store_index_view.c: step a cached statement whose first column is a

@@ -256,6 +256,8 @@ void index_message_row(sqlite3_stmt *stmt, pool_t *pool,
 		memset(m->threadid, 0, STORE_GUID_SIZE);
 	m->hdr_8bit = sqlite3_column_type(stmt, 10) == SQLITE_NULL ? -1 :
 		sqlite3_column_int(stmt, 10) != 0;
+	sqlite3_int64 dg = sqlite3_column_int64(stmt, 11); /* NULL reads 0 */
+	m->dg_size = dg > 0 ? (uint64_t)dg : 0;
 }
 
 int store_index_message_list(struct store_index *idx, int64_t mailbox_id,

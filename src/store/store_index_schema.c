@@ -25,7 +25,13 @@
  *    top-level header is 8-bit, so a legacy session's FETCH knows
  *    without the MIME structure that no RFC 6858 downgrade is due;
  *    mailboxes.thread_keys (the subject keys of mail stored before
- *    session 7, store_thread_backfill.c) */
+ *    session 7, store_thread_backfill.c)
+ * 10: messages.dgsize: the size of the RFC 6858 synthetic message
+ *    (store_downgrade.c) of an 8-bit one, NULL until first needed (POP3
+ *    LIST/STAT, SEARCH LARGER/SMALLER, FETCH RFC822.SIZE without
+ *    UTF8=ACCEPT), then read instead of downgrading again. A change of
+ *    what mime_downgrade_header() writes must set it NULL again in the
+ *    migration of its version. */
 
 /* The keywords of a flag text (system flags start with '\', which no
  * keyword holds, nor '"': store_keyword_check()), as rows of json_each:
@@ -59,6 +65,12 @@
 	"ALTER TABLE messages ADD COLUMN hdr8bit INTEGER;" \
 	"ALTER TABLE mailboxes ADD COLUMN thread_keys INTEGER NOT NULL DEFAULT 0;" \
 	"PRAGMA user_version=9;"
+
+/* What version 10 adds to version 9: a nullable column, nothing read or
+ * rewritten (NULL: learnt on first need) */
+#define STORE_INDEX_V10 \
+	"ALTER TABLE messages ADD COLUMN dgsize INTEGER;" \
+	"PRAGMA user_version=10;"
 
 /* What version 8 changes in version 7: the expunge trigger only. Existing
  * MODSEQs stay as they are (values only grow from here), so no row is
@@ -202,7 +214,7 @@ static const char store_index_schema[] =
 	STORE_INDEX_V5
 	STORE_INDEX_V6
 	STORE_INDEX_V7
-	STORE_INDEX_V8 STORE_INDEX_V9;
+	STORE_INDEX_V8 STORE_INDEX_V9 STORE_INDEX_V10;
 
 /* version 1 to 2: the columns that let an open skip the Maildir scan */
 #define STORE_INDEX_MIGRATE_1 \
@@ -239,20 +251,21 @@ static const char store_index_schema[] =
 
 static const char store_index_migrate_1[] =
 	STORE_INDEX_MIGRATE_1 STORE_INDEX_MIGRATE_2 STORE_INDEX_V4
-	STORE_INDEX_V5 STORE_INDEX_V6 STORE_INDEX_V7 STORE_INDEX_V8 STORE_INDEX_V9;
+	STORE_INDEX_V5 STORE_INDEX_V6 STORE_INDEX_V7 STORE_INDEX_V8 STORE_INDEX_V9 STORE_INDEX_V10;
 static const char store_index_migrate_2[] =
 	STORE_INDEX_MIGRATE_2 STORE_INDEX_V4 STORE_INDEX_V5 STORE_INDEX_V6
-	STORE_INDEX_V7 STORE_INDEX_V8 STORE_INDEX_V9;
+	STORE_INDEX_V7 STORE_INDEX_V8 STORE_INDEX_V9 STORE_INDEX_V10;
 static const char store_index_migrate_3[] =
 	STORE_INDEX_V4 STORE_INDEX_V5 STORE_INDEX_V6 STORE_INDEX_V7
-	STORE_INDEX_V8 STORE_INDEX_V9;
+	STORE_INDEX_V8 STORE_INDEX_V9 STORE_INDEX_V10;
 static const char store_index_migrate_4[] =
-	STORE_INDEX_V5 STORE_INDEX_V6 STORE_INDEX_V7 STORE_INDEX_V8 STORE_INDEX_V9;
+	STORE_INDEX_V5 STORE_INDEX_V6 STORE_INDEX_V7 STORE_INDEX_V8 STORE_INDEX_V9 STORE_INDEX_V10;
 static const char store_index_migrate_5[] =
-	STORE_INDEX_V6 STORE_INDEX_V7 STORE_INDEX_V8 STORE_INDEX_V9;
-static const char store_index_migrate_6[] = STORE_INDEX_V7 STORE_INDEX_V8 STORE_INDEX_V9;
-static const char store_index_migrate_7[] = STORE_INDEX_V8 STORE_INDEX_V9;
-static const char store_index_migrate_8[] = STORE_INDEX_V9;
+	STORE_INDEX_V6 STORE_INDEX_V7 STORE_INDEX_V8 STORE_INDEX_V9 STORE_INDEX_V10;
+static const char store_index_migrate_6[] = STORE_INDEX_V7 STORE_INDEX_V8 STORE_INDEX_V9 STORE_INDEX_V10;
+static const char store_index_migrate_7[] = STORE_INDEX_V8 STORE_INDEX_V9 STORE_INDEX_V10;
+static const char store_index_migrate_8[] = STORE_INDEX_V9 STORE_INDEX_V10;
+static const char store_index_migrate_9[] = STORE_INDEX_V10;
 
 const char *index_schema_sql(int from_version)
 {
@@ -273,6 +286,8 @@ const char *index_schema_sql(int from_version)
 		return store_index_migrate_7;
 	case 8:
 		return store_index_migrate_8;
+	case 9:
+		return store_index_migrate_9;
 	default:
 		return store_index_schema;
 	}

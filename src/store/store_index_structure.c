@@ -88,13 +88,24 @@ int store_index_message_structure(struct store_index *idx, int64_t mailbox_id,
 	return ret;
 }
 
-int store_index_message_set_hdr_8bit(struct store_index *idx, int64_t mailbox_id,
-				     uint32_t uid, bool eight_bit, const char **error_r)
+int store_index_message_set_downgrade(struct store_index *idx, int64_t mailbox_id,
+				      uint32_t uid, bool eight_bit, uint64_t dg_size,
+				      const char **error_r)
 {
-	return index_message_set(idx, INDEX_STMT_SET_HDR8BIT,
-				 "UPDATE messages SET hdr8bit = CAST(?4 AS INTEGER)"
-				 " WHERE mailbox_id = ?1 AND uid = ?2", mailbox_id, uid,
-				 NULL, 0, eight_bit ? "1" : "0", "set hdr8bit", error_r);
+	sqlite3_stmt *stmt;
+	int rc = index_prepare(idx, INDEX_STMT_SET_DGSIZE,
+			       "UPDATE messages SET hdr8bit = ?3, dgsize = coalesce(?4, dgsize)"
+			       " WHERE mailbox_id = ?1 AND uid = ?2", &stmt);
+	if (rc != SQLITE_OK)
+		return index_error(idx, rc, "set dgsize", error_r);
+	sqlite3_bind_int64(stmt, 1, mailbox_id);
+	sqlite3_bind_int64(stmt, 2, uid);
+	sqlite3_bind_int(stmt, 3, eight_bit);
+	if (dg_size > 0 && dg_size <= INT64_MAX)
+		sqlite3_bind_int64(stmt, 4, (sqlite3_int64)dg_size);
+	rc = sqlite3_step(stmt);
+	index_stmt_done(stmt);
+	return rc == SQLITE_DONE ? 0 : index_error(idx, rc, "set dgsize", error_r);
 }
 
 int store_index_message_set_structure(struct store_index *idx,

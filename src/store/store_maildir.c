@@ -393,6 +393,7 @@ void maildir_message_info(pool_t *pool, const struct store_index_message *row,
 	info_r->savedate = (time_t)row->savedate;
 	memcpy(info_r->threadid, row->threadid, STORE_GUID_SIZE);
 	info_r->hdr_8bit = row->hdr_8bit;
+	info_r->dg_size = row->dg_size;
 }
 
 static int mailbox_list_once(struct maildir_store *s,

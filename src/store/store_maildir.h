@@ -277,7 +277,7 @@ int maildir_message_set_structure(struct store *store,
 				  const char **error_r);
 int maildir_message_set_hdr_8bit(struct store *store, const struct store_address *addr,
 				 const char *mailbox, uint32_t uid, bool eight_bit,
-				 const char **error_r);
+				 uint64_t dg_size, const char **error_r);
 int maildir_thread_backfill(struct store *store, const struct store_address *addr,
 			    const char *mailbox,
 			    const char *(*subject)(void *ctx, uint32_t uid, pool_t *pool),

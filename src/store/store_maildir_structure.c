@@ -72,19 +72,25 @@ int maildir_message_set_structure(struct store *store,
 				   error_r);
 }
 
+struct downgrade_facts {
+	bool eight_bit;
+	uint64_t dg_size;
+};
+
 static int hdr_8bit_write(struct store_index *idx, int64_t mailbox_id, uint32_t uid,
 			  const void *ctx, const char **error_r)
 {
-	return store_index_message_set_hdr_8bit(idx, mailbox_id, uid, *(const bool *)ctx,
-						error_r);
+	const struct downgrade_facts *f = ctx;
+	return store_index_message_set_downgrade(idx, mailbox_id, uid, f->eight_bit,
+						 f->dg_size, error_r);
 }
 
 int maildir_message_set_hdr_8bit(struct store *store, const struct store_address *addr,
 				 const char *mailbox, uint32_t uid, bool eight_bit,
-				 const char **error_r)
+				 uint64_t dg_size, const char **error_r)
 {
-	return maildir_cache_write(store, addr, mailbox, uid, hdr_8bit_write, &eight_bit,
-				   error_r);
+	struct downgrade_facts f = { eight_bit, dg_size };
+	return maildir_cache_write(store, addr, mailbox, uid, hdr_8bit_write, &f, error_r);
 }
 
 /* roots given their key per transaction: the index lock is let go

@@ -151,12 +151,12 @@ struct store_backend {
 			       const char *mailbox,
 			       const char *(*subject)(void *ctx, uint32_t uid, pool_t *pool),
 			       void *ctx, const char **error_r);
-	/* schema 9 hdr8bit learnt late (store_view.h): best effort as
-	 * message_set_structure */
+	/* schema 9 hdr8bit and schema 10 dgsize learnt late (store_view.h):
+	 * best effort as message_set_structure */
 	int (*message_set_hdr_8bit)(struct store *store,
 				    const struct store_address *addr,
 				    const char *mailbox, uint32_t uid,
-				    bool eight_bit, const char **error_r);
+				    bool eight_bit, uint64_t dg_size, const char **error_r);
 	/* raise first_recent_uid to uidnext, *first_r: its value before */
 	int (*claim_recent)(struct store *store, const struct store_address *addr,
 			    const char *mailbox, uint32_t uidvalidity,

@@ -90,14 +90,14 @@ int store_thread_index(const struct store_thread_hdr *h,
 	bool reply = false;
 	if (h->buf.len > 0 && mime_header_find(h->buf.data, h->buf.len, "Subject", &value, &len))
 		subject = mime_references_subject(value, len, pool, &reply);
-	int ret = store_index_thread_assign(idx, mailbox_id, uid, ids.message_id,
-					    ids.refs, ids.count, subject, reply, error_r);
-	pool_destroy(&pool);
 	/* schema 9: whether the RFC 6858 downgrade has work to do, known
 	 * unless the header was cut at STORE_THREAD_HDR_MAX (then NULL:
-	 * learnt from the MIME structure on first need) */
-	if (ret == 0 && !h->cut)
-		ret = store_index_message_set_hdr_8bit(idx, mailbox_id, uid,
-						       store_thread_hdr_8bit(h), error_r);
+	 * learnt from the MIME structure on first need); recorded by the
+	 * thread's UPDATE of the row, not one of its own */
+	int hdr_8bit = h->cut ? -1 : store_thread_hdr_8bit(h);
+	int ret = store_index_thread_assign(idx, mailbox_id, uid, ids.message_id,
+					    ids.refs, ids.count, subject, reply, hdr_8bit,
+					    error_r);
+	pool_destroy(&pool);
 	return ret;
 }

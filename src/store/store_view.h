@@ -222,15 +222,27 @@ int store_view_message_set_preview(struct store_view *view, uint32_t uid,
  * structure into *tree (pool) unless info->hdr_8bit is 0 or *tree is
  * set, and records what a row of schema 8 did not know. -1 on error.
  * downgrade: makes the reader show every such header rewritten
- * (mime_downgrade.h), and tree and *size those of that message; the
- * reader is left at 0. downgraded_size: info->size made the synthetic
- * message's (unchanged for a 7-bit one). */
+ * (mime_downgrade.h), and tree (offsets, lines, BODYSTRUCTURE fields,
+ * message/global shown as message/rfc822) and *size those of that
+ * message; the reader is left at 0. -1 with *error_r ==
+ * store_downgrade_error_limit when the message has no synthetic form
+ * within the limits (more than STORE_READ_REGIONS_MAX 8-bit headers, or
+ * one over 256 KiB): never shown raw. downgraded_size: info->size made
+ * the synthetic message's (unchanged for a 7-bit one), read from
+ * info->dg_size when the row knows it (schema 10), else computed once
+ * and recorded. */
 struct mime_tree;
+extern const char store_downgrade_error_limit[];
 int store_view_message_hdr_8bit(struct store_view *view, uint32_t uid,
 				struct store_message_info *info, pool_t *pool,
 				struct mime_tree **tree, const char **error_r);
 int store_message_downgrade(struct store_message_reader *r, struct mime_tree *tree,
 			    uint64_t *size, const char **error_r);
+/* store_message_downgrade() of message uid, recording the synthetic size
+ * (schema 10 messages.dgsize) when the row did not know it */
+int store_view_message_downgrade(struct store_view *view, uint32_t uid,
+				 struct store_message_info *info, struct mime_tree *tree,
+				 struct store_message_reader *r, const char **error_r);
 int store_view_message_downgraded_size(struct store_view *view, uint32_t uid,
 				       struct store_message_info *info,
 				       const char **error_r);
@@ -242,10 +254,11 @@ int store_view_message_downgraded_size(struct store_view *view, uint32_t uid,
 int store_view_thread_backfill(struct store_view *view, const char **error_r);
 
 /* Record what store_message_info.hdr_8bit did not know yet (a message
- * stored before schema 9), once learnt from its MIME structure; best
- * effort as store_view_message_set_preview(). */
+ * stored before schema 9), once learnt from its MIME structure, and the
+ * downgraded size dg_size (schema 10; 0: not known, kept as it was);
+ * best effort as store_view_message_set_preview(). */
 int store_view_message_set_hdr_8bit(struct store_view *view, uint32_t uid,
-				    bool eight_bit, const char **error_r);
+				    bool eight_bit, uint64_t dg_size, const char **error_r);
 
 enum store_flags_op {
 	STORE_FLAGS_ADD,

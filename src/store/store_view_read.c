@@ -120,11 +120,11 @@ int store_view_message_set_preview(struct store_view *view, uint32_t uid,
 }
 
 int store_view_message_set_hdr_8bit(struct store_view *view, uint32_t uid,
-				    bool eight_bit, const char **error_r)
+				    bool eight_bit, uint64_t dg_size, const char **error_r)
 {
 	return view->store->backend->message_set_hdr_8bit(view->store, VIEW_ADDR(view),
 							  view->mailbox, uid, eight_bit,
-							  error_r) < 0 ? -1 : 0;
+							  dg_size, error_r) < 0 ? -1 : 0;
 }
 
 int store_view_message_structure(struct store_view *view, uint32_t uid,

@@ -222,7 +222,7 @@ static void test_hdr8bit_at_delivery_migration_and_set(void **state)
 					       f->dir), &db), SQLITE_OK);
 	assert_int_equal(test_store_sql_int(db, "SELECT count(*) FROM messages"
 						" WHERE hdr8bit = 1"), 3); /* the copy too */
-	test_store_sql_exec(db, "ALTER TABLE messages DROP COLUMN hdr8bit;"
+	test_store_sql_exec(db, "ALTER TABLE messages DROP COLUMN hdr8bit;" "ALTER TABLE messages DROP COLUMN dgsize;"
 			    "ALTER TABLE mailboxes DROP COLUMN thread_keys;"
 			    "PRAGMA user_version = 8;");
 	sqlite3_close(db);
@@ -230,8 +230,8 @@ static void test_hdr8bit_at_delivery_migration_and_set(void **state)
 	assert_int_equal(store_view_open(f->store, USER, "INBOX", &f->view, &error), 0);
 	assert_int_equal(hdr_8bit_of(f, eight), -1);
 	assert_int_equal(hdr_8bit_of(f, plain), -1);
-	assert_int_equal(store_view_message_set_hdr_8bit(f->view, eight, true, &error), 0);
-	assert_int_equal(store_view_message_set_hdr_8bit(f->view, plain, false, &error), 0);
+	assert_int_equal(store_view_message_set_hdr_8bit(f->view, eight, true, 0, &error), 0);
+	assert_int_equal(store_view_message_set_hdr_8bit(f->view, plain, false, 0, &error), 0);
 	assert_int_equal(hdr_8bit_of(f, eight), 1);
 	assert_int_equal(hdr_8bit_of(f, plain), 0);
 }
