@@ -106,29 +106,6 @@ static void shift_tree(struct mime_tree *tree, uint64_t *size, const struct regi
 	*size = shifted(*size, g, n);
 }
 
-/* The stored header of part p into hdr: 0, -1 on a read error */
-static int read_header(struct store_message_reader *r, const struct mime_part *p, str_t *hdr,
-		       const char **error_r)
-{
-	size_t want = (size_t)(p->body_off - p->hdr_off);
-	str_clear(hdr);
-	if (store_message_seek(r, p->hdr_off, error_r) < 0)
-		return -1;
-	str_reserve(hdr, want + 2);
-	/* bounded: every round reads at least one octet or stops */
-	while (hdr->len < want) {
-		size_t room = want - hdr->len;
-		ssize_t n = store_message_read(r, hdr->data + hdr->len, room < 2 ? 2 : room,
-					       error_r);
-		if (n < 0)
-			return -1;
-		if (n == 0)
-			break;
-		hdr->len += (size_t)n > room ? room : (size_t)n;
-	}
-	return 0;
-}
-
 static char *dup_or_null(pool_t *pool, const char *v)
 {
 	return v == NULL ? NULL : pool_strdup(pool, v);
@@ -178,7 +155,7 @@ static int downgrade_part(struct store_message_reader *r, const struct mime_part
 		*error_r = store_downgrade_error_limit;
 		return -1;
 	}
-	if (read_header(r, p, hdr, error_r) < 0)
+	if (store_message_read_header(r, p, SIZE_MAX, hdr, error_r) < 0)
 		return -1;
 	if (hdr->len != want) {
 		*error_r = "message shorter than its structure says";

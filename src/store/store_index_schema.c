@@ -59,7 +59,7 @@
 
 /* What version 9 adds to version 8: a nullable column; no row is read
  * or rewritten (NULL: not known, learnt on first need); and
- * mailboxes.thread_keys, 0 until the first THREAD in the mailbox has
+ * mailboxes.thread_keys, 0 until the first FETCH or SEARCH THREADID in the mailbox has
  * given its thread roots their subject keys (store_thread_backfill.c). */
 #define STORE_INDEX_V9 \
 	"ALTER TABLE messages ADD COLUMN hdr8bit INTEGER;" \
