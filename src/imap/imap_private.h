@@ -91,6 +91,13 @@ struct imap_selected {
 	/* RFC 5182 "$": the last saved SEARCH result, UIDs ascending */
 	uint32_t *saved;
 	unsigned saved_count;
+	/* idlecatchup9 (imap_select_sync.c): an IDLE report cut short while
+	 * the client was not reading: the flags of messages with a UID from
+	 * flags_owed_uid up changed since MODSEQ flags_owed_since may be
+	 * untold; the next sync tells their current state */
+	bool flags_owed;
+	uint32_t flags_owed_uid;
+	uint64_t flags_owed_since;
 };
 
 struct imap_cmd;
@@ -487,5 +494,13 @@ int imap_fetch_downgrade(const struct imap_session *s, const struct imap_fetch_r
  * report: on the loop, before the tagged reply. */
 void imap_modseq_pending_check(struct imap_session *s, bool reports_modseq);
 void imap_modseq_pending_report(struct imap_session *s);
+/* idlecatchup9: imap_select_sync.c: as imap_select_sync(), for
+ * unsolicited reports (IDLE): once the client falls behind, flag changes
+ * stop being rendered and the next sync sends their net state (RFC 9051
+ * 7.5.2, RFC 7162 3.2); sel->flags_owed says, after final, if some are. */
+void imap_select_sync_net(struct imap_cmd *cmd, void (*final)(struct imap_cmd *cmd));
+/* imap_idle.c: a new connection's socket holds little unsent output in
+ * the kernel, so "the client is behind" shows in the output buffer */
+void imap_idle_socket_init(int fd);
 
 #endif
