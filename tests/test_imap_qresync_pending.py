@@ -176,3 +176,48 @@ def test_own_uid_move_and_uid_expunge_give_vanished(postel):
         assert not any(x.endswith(b"EXPUNGE\r\n") for x in untagged), untagged
         _, untagged = ok(c, "UID SEARCH ALL")
         assert untagged == [b"* SEARCH 3\r\n"], untagged
+
+
+def test_status_of_selected_mailbox(postel):
+    """STATUS (HIGHESTMODSEQ) of the selected mailbox while another
+    session's expunge is held back: the session's own value (RFC 7162 3.2;
+    RFC 9051 6.3.11 discourages the command, clients send it), which a
+    resync from still learns the expunge from"""
+    run_command(postel, "STATUS INBOX (HIGHESTMODSEQ MESSAGES)")
+
+
+def test_list_status_of_selected_mailbox(postel):
+    """the same through LIST-STATUS (RFC 5819)"""
+    run_command(postel, 'LIST "" "INBOX" RETURN (STATUS (HIGHESTMODSEQ))')
+
+
+def status_hms(untagged):
+    """the HIGHESTMODSEQ of the STATUS line"""
+    line = [x for x in untagged if x.startswith(b"* STATUS ")][0]
+    return int(re.search(rb"HIGHESTMODSEQ (\d+)", line).group(1))
+
+
+def test_status_of_selected_mailbox_when_nothing_is_held(postel):
+    """nothing held back (only a flag change by another session, or the
+    expunge already reported): STATUS gives the mailbox's HIGHESTMODSEQ"""
+    user, pw = mailbox(postel)
+    c, _, hms = selected(postel.imaps_port, user, pw)
+    with c:
+        with IMAPRaw(postel.imaps_port, tls=True) as other:
+            other.login(user, pw)
+            ok(other, "SELECT INBOX")
+            ok(other, "UID STORE 1 +FLAGS.SILENT (\\Flagged)")
+            _, untagged = ok(other, "STATUS INBOX (HIGHESTMODSEQ)")
+            now = status_hms(untagged)
+        assert now > hms
+        _, untagged = ok(c, "STATUS INBOX (HIGHESTMODSEQ)")
+        assert status_hms(untagged) == now, untagged
+        with IMAPRaw(postel.imaps_port, tls=True) as other:
+            other.login(user, pw)
+            expunge_elsewhere(other)
+            _, untagged = ok(other, "STATUS INBOX (HIGHESTMODSEQ)")
+            now = status_hms(untagged)
+        _, untagged = ok(c, "NOOP")
+        assert vanished(untagged, False) == [EXPUNGED], untagged
+        _, untagged = ok(c, "STATUS INBOX (HIGHESTMODSEQ)")
+        assert status_hms(untagged) == now, untagged

@@ -494,6 +494,11 @@ int imap_fetch_downgrade(const struct imap_session *s, const struct imap_fetch_r
  * report: on the loop, before the tagged reply. */
 void imap_modseq_pending_check(struct imap_session *s, bool reports_modseq);
 void imap_modseq_pending_report(struct imap_session *s);
+/* idlecatchup9: on the lane, STATUS / LIST-STATUS of mailbox name: if it
+ * is the selected one and an expunge is held back from the session, the
+ * HIGHESTMODSEQ in st becomes the view's (RFC 7162 3.2) */
+void imap_modseq_pending_status(struct imap_session *s, const char *name,
+				struct store_mailbox_status *st);
 /* idlecatchup9: imap_select_sync.c: as imap_select_sync(), for
  * unsolicited reports (IDLE): once the client falls behind, flag changes
  * stop being rendered and the next sync sends their net state (RFC 9051
