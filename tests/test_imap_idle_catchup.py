@@ -83,11 +83,15 @@ def test_stalled_idle_catches_up_with_net_state(srv):
         stalled.sock.settimeout(scaled(30))
         stalled.send(b"DONE\r\n")
         told = {}  # sequence number -> list of (flags, modseq)
+        stream = []  # ("ok", HIGHESTMODSEQ) or ("fetch", MODSEQ), in order
         for _ in range(20 * ROUNDS * (FILLER + TOGGLED)):
             line = stalled.read_line(timeout=scaled(30))
             if line.startswith(b"i1 "):
                 assert status_of(line) == "OK", line
                 break
+            m = re.match(rb"\* OK \[HIGHESTMODSEQ (\d+)\]", line)
+            if m:
+                stream.append(("ok", int(m.group(1))))
             m = re.match(rb"\* (\d+) FETCH \((.*)\)\r?\n?$", line)
             if m:
                 flags = re.search(rb"FLAGS \(([^)]*)\)", m.group(2))
@@ -95,6 +99,7 @@ def test_stalled_idle_catches_up_with_net_state(srv):
                 assert flags and modseq, line
                 told.setdefault(int(m.group(1)), []).append(
                     (set(flags.group(1).split()), int(modseq.group(1))))
+                stream.append(("fetch", int(modseq.group(1))))
         else:
             raise AssertionError("no tagged reply to DONE")
 
@@ -103,6 +108,14 @@ def test_stalled_idle_catches_up_with_net_state(srv):
               f"(max {max(counts)} each) after {ROUNDS} rounds")
         # at most one FETCH per toggled message: the old code sent ROUNDS
         assert max(counts) <= 1, counts
+        # a report cut short says so (RFC 7162 3.2's rule): a HIGHESTMODSEQ
+        # below every change told after it, so a client that keeps the
+        # highest MODSEQ it saw never skips an owed one
+        cuts = [i for i, (kind, _) in enumerate(stream) if kind == "ok"]
+        assert cuts, "the burst was never cut short"
+        for i in cuts:
+            later = [v for kind, v in stream[i + 1:] if kind == "fetch"]
+            assert all(v > stream[i][1] for v in later), (stream[i], min(later))
         # and what it was told is the mailbox's state, MODSEQ included
         tagged, untagged = stalled.command(f"FETCH {first}:{last} (FLAGS MODSEQ)")
         assert status_of(tagged) == "OK", tagged

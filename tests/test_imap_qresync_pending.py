@@ -221,3 +221,36 @@ def test_status_of_selected_mailbox_when_nothing_is_held(postel):
         assert vanished(untagged, False) == [EXPUNGED], untagged
         _, untagged = ok(c, "STATUS INBOX (HIGHESTMODSEQ)")
         assert status_hms(untagged) == now, untagged
+
+
+def test_first_condstore_command_announces_what_the_session_knows(postel):
+    """RFC 7162 3.1 and 3.1.2.1: the first CONDSTORE-enabling command in
+    the selected state is answered with OK [HIGHESTMODSEQ n] as well; n is
+    the mailbox's as this session knows it (its last sync), not the
+    store's current value, which counts another session's expunge and
+    flag change not reported yet (3.2's rule): a client that resyncs from
+    n learns both. Each kind of enabling command."""
+    for command in ("FETCH 2 (MODSEQ)", "FETCH 2 (FLAGS) (CHANGEDSINCE 1)",
+                    "SEARCH MODSEQ 1", "STATUS INBOX (HIGHESTMODSEQ)",
+                    "STORE 2 (UNCHANGEDSINCE 1) +FLAGS.SILENT (\\Seen)",
+                    "ENABLE CONDSTORE"):
+        user, pw = mailbox(postel)
+        with IMAPRaw(postel.imaps_port, tls=True) as c:
+            c.login(user, pw)
+            _, untagged = ok(c, "SELECT INBOX")
+            assert highest(untagged) is None, untagged   # CONDSTORE is off
+            uv = int(re.search(rb"\[UIDVALIDITY (\d+)\]", b"".join(untagged)).group(1))
+            with IMAPRaw(postel.imaps_port, tls=True) as other:
+                other.login(user, pw)
+                _, untagged = ok(other, "STATUS INBOX (HIGHESTMODSEQ)")
+                before = status_hms(untagged)
+                expunge_elsewhere(other)
+            tagged, untagged = c.command(command)
+            assert status_of(tagged) == "OK", (command, tagged)
+            announced = [int(m.group(1)) for m in
+                         (re.search(rb"^\* OK \[HIGHESTMODSEQ (\d+)\]", x) for x in untagged)
+                         if m]
+            assert announced == [before], (command, before, untagged)
+        untagged = resync(postel.imaps_port, user, pw, uv, before)
+        assert vanished(untagged, True) == [EXPUNGED], (command, untagged)
+        assert 1 in fetches(untagged), (command, untagged)

@@ -24,6 +24,9 @@
  * has a MODSEQ above every one the command reported (MODSEQs grow with
  * each commit), so it needs nothing. Nothing is sent when no expunge is
  * pending: the answer is the same as before for every client otherwise.
+ * Flag changes an IDLE report left for later (imap_select_sync.c,
+ * imap_selected.flags_owed) are kept the same way once CONDSTORE is on:
+ * the noted value is then below them (imap_selected_told_modseq()).
  *
  * imap_modseq_pending_status(): STATUS (and LIST-STATUS) of the selected
  * mailbox (RFC 9051 6.3.11 discourages it, clients do it) reads the
@@ -39,11 +42,17 @@
 
 void imap_modseq_pending_check(struct imap_session *s, bool reports_modseq)
 {
-	if (!reports_modseq || !s->qresync || s->sel == NULL || s->sel->view == NULL)
+	if (!reports_modseq || s->sel == NULL || s->sel->view == NULL)
 		return;
 	struct store_view *view = s->sel->view;
-	uint64_t synced = store_view_modseq(view);
-	if (synced == 0)
+	uint64_t synced = imap_selected_told_modseq(s->sel);
+	if (s->condstore && s->sel->flags_owed) {
+		/* flag changes an IDLE report left for later
+		 * (imap_select_sync.c): the same rule keeps them */
+		s->modseq_pending = synced;
+		return;
+	}
+	if (!s->qresync || synced == 0)
 		return; /* nothing in the map had a MODSEQ: nothing to lose */
 	bool pending;
 	const char *error;
@@ -65,7 +74,7 @@ void imap_modseq_pending_report(struct imap_session *s)
 	log_debug("sid=%s event=modseq_pending highestmodseq=%llu", s->base.sid,
 		  (unsigned long long)s->modseq_pending);
 	/* RFC 7162 3.2: lower than the pending expunges' MODSEQ */
-	imap_untagged(s, "OK [HIGHESTMODSEQ %llu] Expunges pending",
+	imap_untagged(s, "OK [HIGHESTMODSEQ %llu] Changes pending",
 		      (unsigned long long)s->modseq_pending);
 	s->modseq_pending = 0;
 }
@@ -76,12 +85,12 @@ void imap_modseq_pending_status(struct imap_session *s, const char *name,
 	if (s->sel == NULL || s->sel->view == NULL || strcmp(s->sel->name, name) != 0)
 		return;
 	struct store_view *view = s->sel->view;
-	uint64_t synced = store_view_modseq(view);
-	bool pending;
+	uint64_t synced = imap_selected_told_modseq(s->sel);
+	bool pending = s->sel->flags_owed;
 	const char *error;
 	if (st->highestmodseq <= synced || synced == 0)
 		return;
-	if (store_view_expunge_pending(view, synced, &pending, &error) < 0) {
+	if (!pending && store_view_expunge_pending(view, synced, &pending, &error) < 0) {
 		log_warn("sid=%s event=modseq_pending_unknown error=%s", s->base.sid,
 			 log_str(error));
 		pending = true;

@@ -504,6 +504,9 @@ void imap_modseq_pending_status(struct imap_session *s, const char *name,
  * stop being rendered and the next sync sends their net state (RFC 9051
  * 7.5.2, RFC 7162 3.2); sel->flags_owed says, after final, if some are. */
 void imap_select_sync_net(struct imap_cmd *cmd, void (*final)(struct imap_cmd *cmd));
+/* imap_selected.c: the highest MODSEQ the client was told all changes
+ * up to: the view's, or below the flag changes still owed */
+uint64_t imap_selected_told_modseq(const struct imap_selected *sel);
 /* imap_idle.c: a new connection's socket holds little unsent output in
  * the kernel, so "the client is behind" shows in the output buffer */
 void imap_idle_socket_init(int fd);

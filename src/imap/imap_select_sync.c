@@ -169,6 +169,11 @@ static bool imap_sync_report(struct imap_session *s, struct imap_sync_job *job)
 			sel->flags_owed = true;
 			sel->flags_owed_uid = fc->uid;
 			sel->flags_owed_since = job->flags_since;
+			/* RFC 7162 3.2's rule for these too: a client that
+			 * keeps the highest MODSEQ it saw keeps this one */
+			if (s->condstore)
+				imap_untagged(s, "OK [HIGHESTMODSEQ %llu] Flag changes pending",
+					      (unsigned long long)job->flags_since);
 			log_debug("sid=%s event=sync_flags_cut uid=%u since=%llu left=%u",
 				  s->base.sid, fc->uid, (unsigned long long)job->flags_since,
 				  ch->flag_change_count - job->flag_next);
