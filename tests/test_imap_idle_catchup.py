@@ -16,8 +16,9 @@ import time
 
 import pytest
 
-from conftest import BOB, make_message, running_postel, scaled, token
+from conftest import running_postel, scaled
 from imap_helpers import IMAPRaw, new_user, status_of
+from test_imap_idle_slow_reader import fill
 
 FILLER = 200
 TOGGLED = 100
@@ -30,19 +31,6 @@ KEYWORDS = " ".join(f"k{i}" + "x" * 88 for i in range(10))
 def srv():
     with running_postel(workers=1) as s:
         yield s
-
-
-def fill(c, n):
-    tok = token()
-    for first in range(0, n, 100):
-        tag = c.tag()
-        line = f"{tag} APPEND INBOX".encode()
-        for i in range(first, min(first + 100, n)):
-            msg = make_message(f"{tok}-{i}", sender=BOB, to=BOB)
-            line += b" {%d+}\r\n" % len(msg) + msg
-        c.send(line + b"\r\n")
-        tagged, _ = c.read_tagged(tag, timeout=scaled(60))
-        assert status_of(tagged) == "OK", tagged
 
 
 def stalled_session(srv, user, pw):
