@@ -115,6 +115,11 @@ void imap_idle_kick(struct imap_session *s)
 	imap_select_sync_net(&s->cmd, imap_idle_reported);
 }
 
+bool imap_idle_changed_since(const struct imap_session *s)
+{
+	return s->idle != NULL && s->idle->dirty;
+}
+
 static void imap_idle_changed(const char *user, const char *mailbox, uint64_t modseq,
 			      bool from_peer, void *ctx)
 {

@@ -510,5 +510,7 @@ uint64_t imap_selected_told_modseq(const struct imap_selected *sel);
 /* imap_idle.c: a new connection's socket holds little unsent output in
  * the kernel, so "the client is behind" shows in the output buffer */
 void imap_idle_socket_init(int fd);
+/* imap_idle.c: a change came since IDLE's last sync began */
+bool imap_idle_changed_since(const struct imap_session *s);
 
 #endif

@@ -8,7 +8,9 @@
  *
  * Catching up (imap_select_sync_net(), IDLE): a client that stopped
  * reading is not sent every intermediate flag change. Once more than
- * IMAP_SYNC_NET_PENDING octets wait unsent, the report stops rendering
+ * IMAP_SYNC_NET_PENDING octets wait unsent, the report waits for the
+ * client to read them; if the mailbox changed again meanwhile
+ * (imap_idle_changed_since()), what is left is stale: it stops rendering
  * FETCH FLAGS and notes what is owed (imap_selected.flags_owed: UIDs
  * from one up, changes since a MODSEQ); the next sync of any kind reads
  * the messages changed since that MODSEQ and reports each owed one once,
@@ -162,8 +164,9 @@ static bool imap_sync_report(struct imap_session *s, struct imap_sync_job *job)
 		unsigned seq = store_view_seq(sel->view, fc->uid);
 		if (seq == 0)
 			continue;
-		if (job->net && job->flags_since > 0 &&
-		    conn_output_pending(s->base.conn) > IMAP_SYNC_NET_PENDING) {
+		if (job->net && conn_output_pending(s->base.conn) > IMAP_SYNC_NET_PENDING) {
+			if (!imap_idle_changed_since(s) || job->flags_since == 0)
+				return false; /* on once the client has read */
 			/* the client is behind: the rest is told later, as it
 			 * then is (see the contract) */
 			sel->flags_owed = true;
