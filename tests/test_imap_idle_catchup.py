@@ -9,7 +9,9 @@ threshold hold), so that every later round is made while it is behind.
 Then another session toggles \\Flagged ROUNDS times on TOGGLED other
 messages. Reading again, the client must get at most one FETCH per
 toggled message (the old code rendered every round: ROUNDS per message),
-with the final flags and, under CONDSTORE, the final MODSEQ."""
+with the final flags and, under CONDSTORE, the final MODSEQ. The same
+for a NOTIFY session between commands (RFC 5465 5.1-5.3: SELECTED with
+FlagChange), whose reports take the same path."""
 import re
 import socket
 import time
@@ -33,7 +35,7 @@ def srv():
         yield s
 
 
-def stalled_session(srv, user, pw):
+def stalled_session(srv, user, pw, mode):
     c = IMAPRaw(srv.imaps_port, tls=True)
     c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     c.login(user, pw)
@@ -41,12 +43,17 @@ def stalled_session(srv, user, pw):
     assert status_of(tagged) == "OK", tagged
     tagged, _ = c.command("SELECT INBOX")
     assert status_of(tagged) == "OK", tagged
+    if mode == "notify":
+        tagged, _ = c.command("NOTIFY SET (SELECTED (MessageNew MessageExpunge FlagChange))")
+        assert status_of(tagged) == "OK", tagged
+        return c
     c.send(b"i1 IDLE\r\n")
     assert c.read_line().startswith(b"+ "), "no IDLE continuation"
     return c
 
 
-def test_stalled_idle_catches_up_with_net_state(srv):
+@pytest.mark.parametrize("mode", ["idle", "notify"])
+def test_stalled_session_catches_up_with_net_state(srv, mode):
     user, pw = new_user(srv)
     first, last = FILLER + 1, FILLER + TOGGLED
     with IMAPRaw(srv.imaps_port, tls=True) as writer:
@@ -54,7 +61,7 @@ def test_stalled_idle_catches_up_with_net_state(srv):
         fill(writer, FILLER + TOGGLED)
         tagged, _ = writer.command("SELECT INBOX")
         assert status_of(tagged) == "OK", tagged
-        stalled = stalled_session(srv, user, pw)
+        stalled = stalled_session(srv, user, pw, mode)
 
         # the burst that leaves the stalled session behind
         tagged, _ = writer.command(f"STORE 1:{FILLER} +FLAGS.SILENT ({KEYWORDS})")
@@ -69,7 +76,9 @@ def test_stalled_idle_catches_up_with_net_state(srv):
 
         stalled.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
         stalled.sock.settimeout(scaled(30))
-        stalled.send(b"DONE\r\n")
+        # IDLE ends with DONE; a NOTIFY session reads what was pushed
+        # and then a NOOP's reply
+        stalled.send(b"DONE\r\n" if mode == "idle" else b"i1 NOOP\r\n")
         told = {}  # sequence number -> list of (flags, modseq)
         stream = []  # ("ok", HIGHESTMODSEQ) or ("fetch", MODSEQ), in order
         for _ in range(20 * ROUNDS * (FILLER + TOGGLED)):
@@ -89,10 +98,10 @@ def test_stalled_idle_catches_up_with_net_state(srv):
                     (set(flags.group(1).split()), int(modseq.group(1))))
                 stream.append(("fetch", int(modseq.group(1))))
         else:
-            raise AssertionError("no tagged reply to DONE")
+            raise AssertionError("no tagged reply to DONE / NOOP")
 
         counts = [len(told.get(seq, [])) for seq in range(first, last + 1)]
-        print(f"toggled messages told {sum(counts)} times "
+        print(f"{mode}: toggled messages told {sum(counts)} times "
               f"(max {max(counts)} each) after {ROUNDS} rounds")
         # at most one FETCH per toggled message: the old code sent ROUNDS
         assert max(counts) <= 1, counts

@@ -500,9 +500,10 @@ void imap_modseq_pending_report(struct imap_session *s);
 void imap_modseq_pending_status(struct imap_session *s, const char *name,
 				struct store_mailbox_status *st);
 /* idlecatchup9: imap_select_sync.c: as imap_select_sync(), for
- * unsolicited reports (IDLE): once the client falls behind, flag changes
- * stop being rendered and the next sync sends their net state (RFC 9051
- * 7.5.2, RFC 7162 3.2); sel->flags_owed says, after final, if some are. */
+ * unsolicited reports (IDLE, NOTIFY): once the client falls behind and
+ * the mailbox changes again, flag changes stop being rendered and the
+ * next sync sends their net state (RFC 9051 7.5.2, RFC 7162 3.2);
+ * sel->flags_owed says, after final, if some are. */
 void imap_select_sync_net(struct imap_cmd *cmd, void (*final)(struct imap_cmd *cmd));
 /* imap_selected.c: the highest MODSEQ the client was told all changes
  * up to: the view's, or below the flag changes still owed */

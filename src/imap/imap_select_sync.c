@@ -6,11 +6,12 @@
  * disagree; a report larger than the output buffer waits for the client
  * to read. A mailbox deleted under the session ends it (7.1.5).
  *
- * Catching up (imap_select_sync_net(), IDLE): a client that stopped
+ * Catching up (imap_select_sync_net(): IDLE, and NOTIFY's reports
+ * between commands, RFC 5465 5.1-5.3): a client that stopped
  * reading is not sent every intermediate flag change. Once more than
  * IMAP_SYNC_NET_PENDING octets wait unsent, the report waits for the
  * client to read them; if the mailbox changed again meanwhile
- * (imap_idle_changed_since()), what is left is stale: it stops rendering
+ * (sync_changed_since()), what is left is stale: it stops rendering
  * FETCH FLAGS and notes what is owed (imap_selected.flags_owed: UIDs
  * from one up, changes since a MODSEQ); the next sync of any kind reads
  * the messages changed since that MODSEQ and reports each owed one once,
@@ -18,7 +19,7 @@
  * as they are; RFC 7162 3.2 their MODSEQ as it is). EXPUNGE, VANISHED
  * and EXISTS are never coalesced: they wait for room as before. Memory
  * stays one row per changed message of the map. */
-#include "imap_private.h"
+#include "imap_notify.h"
 #include "imap/imap_msgset.h"
 #include "lib/conn.h"
 #include "lib/log.h"
@@ -51,6 +52,12 @@ struct imap_sync_job {
 #define IMAP_SYNC_NET_PENDING (16 * 1024)
 
 #define IMAP_SYNC_LINE_SPARE 256 /* room for a line beyond its flags */
+
+/* a wake-up for the selected mailbox came since this sync began */
+static bool sync_changed_since(const struct imap_session *s)
+{
+	return imap_idle_changed_since(s) || (s->notify != NULL && s->notify->selected_dirty);
+}
 
 static void sync_failed(struct imap_sync_job *job, const char *error)
 {
@@ -165,7 +172,7 @@ static bool imap_sync_report(struct imap_session *s, struct imap_sync_job *job)
 		if (seq == 0)
 			continue;
 		if (job->net && conn_output_pending(s->base.conn) > IMAP_SYNC_NET_PENDING) {
-			if (!imap_idle_changed_since(s) || job->flags_since == 0)
+			if (!sync_changed_since(s) || job->flags_since == 0)
 				return false; /* on once the client has read */
 			/* the client is behind: the rest is told later, as it
 			 * then is (see the contract) */
