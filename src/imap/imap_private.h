@@ -91,10 +91,8 @@ struct imap_selected {
 	/* RFC 5182 "$": the last saved SEARCH result, UIDs ascending */
 	uint32_t *saved;
 	unsigned saved_count;
-	/* idlecatchup9 (imap_select_sync.c): an IDLE report cut short while
-	 * the client was not reading: the flags of messages with a UID from
-	 * flags_owed_uid up changed since MODSEQ flags_owed_since may be
-	 * untold; the next sync tells their current state */
+	/* idlecatchup9: flag changes of UIDs >= owed_uid since MODSEQ
+	 * owed_since may be untold (imap_select_sync.c "Catching up") */
 	bool flags_owed;
 	uint32_t flags_owed_uid;
 	uint64_t flags_owed_since;
@@ -494,24 +492,17 @@ int imap_fetch_downgrade(const struct imap_session *s, const struct imap_fetch_r
  * report: on the loop, before the tagged reply. */
 void imap_modseq_pending_check(struct imap_session *s, bool reports_modseq);
 void imap_modseq_pending_report(struct imap_session *s);
-/* idlecatchup9: on the lane, STATUS / LIST-STATUS of mailbox name: if it
- * is the selected one and an expunge is held back from the session, the
- * HIGHESTMODSEQ in st becomes the view's (RFC 7162 3.2) */
+/* idlecatchup9. imap_modseq_pending.c, on the lane: STATUS/LIST-STATUS
+ * of the selected mailbox with an expunge held back answer the view's
+ * MODSEQ (RFC 7162 3.2). imap_select_sync.c: imap_select_sync() for
+ * IDLE/NOTIFY, sending the net state of a client that fell behind.
+ * imap_selected.c: the MODSEQ the client was told everything up to.
+ * imap_idle.c: the socket's unsent-output cap; IDLE woke since its sync. */
 void imap_modseq_pending_status(struct imap_session *s, const char *name,
 				struct store_mailbox_status *st);
-/* idlecatchup9: imap_select_sync.c: as imap_select_sync(), for
- * unsolicited reports (IDLE, NOTIFY): once the client falls behind and
- * the mailbox changes again, flag changes stop being rendered and the
- * next sync sends their net state (RFC 9051 7.5.2, RFC 7162 3.2);
- * sel->flags_owed says, after final, if some are. */
 void imap_select_sync_net(struct imap_cmd *cmd, void (*final)(struct imap_cmd *cmd));
-/* imap_selected.c: the highest MODSEQ the client was told all changes
- * up to: the view's, or below the flag changes still owed */
 uint64_t imap_selected_told_modseq(const struct imap_selected *sel);
-/* imap_idle.c: a new connection's socket holds little unsent output in
- * the kernel, so "the client is behind" shows in the output buffer */
 void imap_idle_socket_init(int fd);
-/* imap_idle.c: a change came since IDLE's last sync began */
 bool imap_idle_changed_since(const struct imap_session *s);
 
 #endif
