@@ -176,3 +176,81 @@ def test_own_uid_move_and_uid_expunge_give_vanished(postel):
         assert not any(x.endswith(b"EXPUNGE\r\n") for x in untagged), untagged
         _, untagged = ok(c, "UID SEARCH ALL")
         assert untagged == [b"* SEARCH 3\r\n"], untagged
+
+
+def test_status_of_selected_mailbox(postel):
+    """STATUS (HIGHESTMODSEQ) of the selected mailbox while another
+    session's expunge is held back: the session's own value (RFC 7162 3.2;
+    RFC 9051 6.3.11 discourages the command, clients send it), which a
+    resync from still learns the expunge from"""
+    run_command(postel, "STATUS INBOX (HIGHESTMODSEQ MESSAGES)")
+
+
+def test_list_status_of_selected_mailbox(postel):
+    """the same through LIST-STATUS (RFC 5819)"""
+    run_command(postel, 'LIST "" "INBOX" RETURN (STATUS (HIGHESTMODSEQ))')
+
+
+def status_hms(untagged):
+    """the HIGHESTMODSEQ of the STATUS line"""
+    line = [x for x in untagged if x.startswith(b"* STATUS ")][0]
+    return int(re.search(rb"HIGHESTMODSEQ (\d+)", line).group(1))
+
+
+def test_status_of_selected_mailbox_when_nothing_is_held(postel):
+    """nothing held back (only a flag change by another session, or the
+    expunge already reported): STATUS gives the mailbox's HIGHESTMODSEQ"""
+    user, pw = mailbox(postel)
+    c, _, hms = selected(postel.imaps_port, user, pw)
+    with c:
+        with IMAPRaw(postel.imaps_port, tls=True) as other:
+            other.login(user, pw)
+            ok(other, "SELECT INBOX")
+            ok(other, "UID STORE 1 +FLAGS.SILENT (\\Flagged)")
+            _, untagged = ok(other, "STATUS INBOX (HIGHESTMODSEQ)")
+            now = status_hms(untagged)
+        assert now > hms
+        _, untagged = ok(c, "STATUS INBOX (HIGHESTMODSEQ)")
+        assert status_hms(untagged) == now, untagged
+        with IMAPRaw(postel.imaps_port, tls=True) as other:
+            other.login(user, pw)
+            expunge_elsewhere(other)
+            _, untagged = ok(other, "STATUS INBOX (HIGHESTMODSEQ)")
+            now = status_hms(untagged)
+        _, untagged = ok(c, "NOOP")
+        assert vanished(untagged, False) == [EXPUNGED], untagged
+        _, untagged = ok(c, "STATUS INBOX (HIGHESTMODSEQ)")
+        assert status_hms(untagged) == now, untagged
+
+
+def test_first_condstore_command_announces_what_the_session_knows(postel):
+    """RFC 7162 3.1 and 3.1.2.1: the first CONDSTORE-enabling command in
+    the selected state is answered with OK [HIGHESTMODSEQ n] as well; n is
+    the mailbox's as this session knows it (its last sync), not the
+    store's current value, which counts another session's expunge and
+    flag change not reported yet (3.2's rule): a client that resyncs from
+    n learns both. Each kind of enabling command."""
+    for command in ("FETCH 2 (MODSEQ)", "FETCH 2 (FLAGS) (CHANGEDSINCE 1)",
+                    "SEARCH MODSEQ 1", "STATUS INBOX (HIGHESTMODSEQ)",
+                    "STORE 2 (UNCHANGEDSINCE 1) +FLAGS.SILENT (\\Seen)",
+                    "ENABLE CONDSTORE"):
+        user, pw = mailbox(postel)
+        with IMAPRaw(postel.imaps_port, tls=True) as c:
+            c.login(user, pw)
+            _, untagged = ok(c, "SELECT INBOX")
+            assert highest(untagged) is None, untagged   # CONDSTORE is off
+            uv = int(re.search(rb"\[UIDVALIDITY (\d+)\]", b"".join(untagged)).group(1))
+            with IMAPRaw(postel.imaps_port, tls=True) as other:
+                other.login(user, pw)
+                _, untagged = ok(other, "STATUS INBOX (HIGHESTMODSEQ)")
+                before = status_hms(untagged)
+                expunge_elsewhere(other)
+            tagged, untagged = c.command(command)
+            assert status_of(tagged) == "OK", (command, tagged)
+            announced = [int(m.group(1)) for m in
+                         (re.search(rb"^\* OK \[HIGHESTMODSEQ (\d+)\]", x) for x in untagged)
+                         if m]
+            assert announced == [before], (command, before, untagged)
+        untagged = resync(postel.imaps_port, user, pw, uv, before)
+        assert vanished(untagged, True) == [EXPUNGED], (command, untagged)
+        assert 1 in fetches(untagged), (command, untagged)

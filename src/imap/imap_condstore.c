@@ -45,11 +45,16 @@ void imap_condstore_announce(struct imap_session *s)
 {
 	if (s->sel == NULL || s->sel->view == NULL)
 		return;
-	/* RFC 7162 3.1.2.1 / 3.1: the first CONDSTORE-enabling command in
-	 * the selected state tells the client the mailbox's HIGHESTMODSEQ */
+	/* RFC 7162 3.1, 3.1.2.1: the first CONDSTORE-enabling command in
+	 * the selected state tells the client the mailbox's HIGHESTMODSEQ:
+	 * as this session knows the mailbox (its last sync, below flag
+	 * changes still owed), never the store's current value, which
+	 * counts changes not reported to it yet (another session's expunge
+	 * or flag change: a client that resynced from it would never learn
+	 * them; RFC 7162 3.2's rule) */
 	imap_untagged(s, "OK [HIGHESTMODSEQ %llu] Highest",
 		      (unsigned long long)imap_condstore_highest(
-			      store_view_modseq(s->sel->view)));
+			      imap_selected_told_modseq(s->sel)));
 }
 
 void imap_condstore_activate(struct imap_cmd *cmd)

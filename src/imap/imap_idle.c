@@ -7,9 +7,12 @@
  * each wake-up syncs the view in a job (imap_select_sync()) and pushes
  * EXISTS / EXPUNGE / FETCH FLAGS at once (RFC 9051 7.5.1 allows EXPUNGE
  * here: no command with sequence numbers runs). Changes arriving during
- * a sync are taken by one more sync after it. Unsolicited output waits
- * while the output buffer lacks room (conn_output_room(), drained
- * callback), so a client that does not read costs bounded memory. In
+ * a sync are taken by one more sync after it. A sync starts only once
+ * everything sent before is written (drained callback), and its report
+ * stops rendering flag changes when the client falls behind
+ * (imap_select_sync_net()): a client that stops reading costs bounded
+ * memory and, when it reads again, gets the net state since what it was
+ * last sent, not every change in between. In
  * the authenticated state IDLE just waits. The timer is the session's
  * autologout (imap_timeout, RFC 9051 5.4); a draining server ends the
  * IDLE with BYE. */
@@ -18,11 +21,26 @@
 #include "lib/log.h"
 #include "store/store_watch.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <strings.h>
+#include <sys/socket.h>
 
-/* room wanted in the output buffer before a sync may report */
-#define IMAP_IDLE_ROOM_MIN (256 * 1024)
+/* Unsent octets the kernel may hold for one IMAP connection. Without a
+ * cap the send buffer autotunes up to net.ipv4.tcp_wmem's maximum (4 MiB
+ * here): a client that stops reading would have megabytes of stale
+ * pushes queued where no catch-up can reach them. Octets in flight are
+ * not counted, so a reading client's throughput is unchanged. */
+#define IMAP_NOTSENT_LOWAT (32 * 1024)
+
+void imap_idle_socket_init(int fd)
+{
+	int lowat = IMAP_NOTSENT_LOWAT;
+	/* best effort: not a TCP socket (a test's socketpair) or an old
+	 * kernel leaves the kernel's own limit */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof(lowat));
+}
 
 struct imap_idle {
 	struct store_watch *watch;
@@ -50,6 +68,8 @@ static void imap_idle_synced(struct imap_cmd *cmd)
 	 * so the pool gives its block back too) */
 	pool_release(s->base.cmd_pool);
 	s->input = IMAP_INPUT_IDLE;
+	if (s->idle != NULL && s->sel != NULL && s->sel->flags_owed)
+		s->idle->dirty = true; /* the rest once the client has read */
 	if (s->base.draining) {
 		/* the drain came while the sync ran */
 		imap_session_bye(s, "[UNAVAILABLE] Server shutting down");
@@ -85,14 +105,19 @@ void imap_idle_kick(struct imap_session *s)
 	if (idle == NULL || !idle->dirty || idle->wait_drain || s->sel == NULL ||
 	    s->input != IMAP_INPUT_IDLE || s->store_busy || s->base.closing)
 		return;
-	if (conn_output_room(s->base.conn) < IMAP_IDLE_ROOM_MIN) {
+	if (conn_output_pending(s->base.conn) > 0) {
 		idle->wait_drain = true;
 		conn_set_output_drained(s->base.conn, imap_idle_drained, s);
 		return;
 	}
 	idle->dirty = false;
 	imap_notify_fetch_mark(s);
-	imap_select_sync(&s->cmd, imap_idle_reported);
+	imap_select_sync_net(&s->cmd, imap_idle_reported);
+}
+
+bool imap_idle_changed_since(const struct imap_session *s)
+{
+	return s->idle != NULL && s->idle->dirty;
 }
 
 static void imap_idle_changed(const char *user, const char *mailbox, uint64_t modseq,
@@ -127,13 +152,24 @@ void imap_cmd_idle(struct imap_cmd *cmd)
 	imap_idle_kick(s);
 }
 
+static void imap_idle_done(struct imap_cmd *cmd)
+{
+	imap_cmd_ok(cmd, NULL, "IDLE terminated");
+}
+
 void imap_idle_input_line(struct imap_session *s, const char *line, size_t len)
 {
 	struct imap_cmd *cmd = &s->cmd;
+	/* a change still untold (it waited for the client to read, which it
+	 * does now): reported before the tagged OK, in full */
+	bool untold = s->idle != NULL && s->sel != NULL &&
+		(s->idle->dirty || s->sel->flags_owed);
 	imap_idle_free(s);
 	s->input = IMAP_INPUT_COMMAND;
-	if (line != NULL && len == 4 && strncasecmp(line, "DONE", 4) == 0)
-		imap_cmd_ok(cmd, NULL, "IDLE terminated");
-	else
+	if (line == NULL || len != 4 || strncasecmp(line, "DONE", 4) != 0)
 		imap_cmd_bad(cmd, "Expected DONE to end IDLE");
+	else if (untold)
+		imap_select_sync(cmd, imap_idle_done);
+	else
+		imap_cmd_ok(cmd, NULL, "IDLE terminated");
 }

@@ -199,6 +199,7 @@ static void list_work(void *ctx, struct store *store)
 		struct store_mailbox_status st;
 		if ((job->opts & RET_STATUS) != 0 && exists &&
 		    store_mailbox_status(store, job->address, c, &st, &error) == 0) {
+			imap_modseq_pending_status(job->s, c, &st); /* RFC 7162 3.2 */
 			str_appendz(&line, "STATUS ");
 			imap_append_mailbox(job->s, &line, c);
 			str_appendc(&line, ' ');

@@ -279,6 +279,8 @@ static void mbox_work(void *ctx, struct store *store)
 			job_no(job, "NONEXISTENT", "Mailbox doesn't exist");
 		else
 			r = store_mailbox_status(store, job->address, job->name, &job->st, &error);
+		if (r == 0 && (job->items & IMAP_STATUS_HIGHESTMODSEQ) != 0)
+			imap_modseq_pending_status(job->cmd->s, job->name, &job->st);
 		break;
 	}
 	if (r < 0)

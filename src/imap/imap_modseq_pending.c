@@ -23,41 +23,48 @@
  * "* OK [HIGHESTMODSEQ n]" once. An expunge committed after the check
  * has a MODSEQ above every one the command reported (MODSEQs grow with
  * each commit), so it needs nothing. Nothing is sent when no expunge is
- * pending: the answer is the same as before for every client otherwise. */
+ * pending: the answer is the same as before for every client otherwise.
+ * Flag changes an IDLE report left for later (imap_select_sync.c,
+ * imap_selected.flags_owed) are kept the same way once CONDSTORE is on:
+ * the noted value is then below them (imap_selected_told_modseq()).
+ *
+ * imap_modseq_pending_status(): STATUS (and LIST-STATUS) of the selected
+ * mailbox (RFC 9051 6.3.11 discourages it, clients do it) reads the
+ * mailbox's HIGHESTMODSEQ, which is the expunge's own MODSEQ or above
+ * while that expunge is held back from this session: the same rule
+ * makes it the view's MODSEQ then, a value the client may keep. The
+ * expunge log alone is read (store_view_expunge_pending()). */
 #include "imap_private.h"
 #include "lib/log.h"
 #include "store/store_view.h"
 
+#include <string.h>
+
 void imap_modseq_pending_check(struct imap_session *s, bool reports_modseq)
 {
-	if (!reports_modseq || !s->qresync || s->sel == NULL || s->sel->view == NULL)
+	if (!reports_modseq || s->sel == NULL || s->sel->view == NULL)
 		return;
 	struct store_view *view = s->sel->view;
-	uint64_t synced = store_view_modseq(view);
-	if (synced == 0)
+	uint64_t synced = imap_selected_told_modseq(s->sel);
+	if (s->condstore && s->sel->flags_owed) {
+		/* flag changes an IDLE report left for later
+		 * (imap_select_sync.c): the same rule keeps them */
+		s->modseq_pending = synced;
+		return;
+	}
+	if (!s->qresync || synced == 0)
 		return; /* nothing in the map had a MODSEQ: nothing to lose */
-	pool_t *pool = pool_create(4096);
-	struct store_view_flag_change *rows;
-	uint32_t *expunged;
-	unsigned row_count, expunged_count;
-	bool complete;
+	bool pending;
 	const char *error;
-	if (store_view_changes_since(view, synced, pool, &rows, &row_count, &expunged,
-				     &expunged_count, &complete, &error) < 0) {
+	/* the expunge log only: not every message changed since */
+	if (store_view_expunge_pending(view, synced, &pending, &error) < 0) {
 		/* the view's own MODSEQ is safe either way: say it */
 		log_warn("sid=%s event=modseq_pending_unknown error=%s", s->base.sid,
 			 log_str(error));
+		pending = true;
+	}
+	if (pending)
 		s->modseq_pending = synced;
-		pool_destroy(&pool);
-		return;
-	}
-	for (unsigned i = 0; i < expunged_count; i++) {
-		if (store_view_seq(view, expunged[i]) != 0) {
-			s->modseq_pending = synced;
-			break;
-		}
-	}
-	pool_destroy(&pool);
 }
 
 void imap_modseq_pending_report(struct imap_session *s)
@@ -67,7 +74,27 @@ void imap_modseq_pending_report(struct imap_session *s)
 	log_debug("sid=%s event=modseq_pending highestmodseq=%llu", s->base.sid,
 		  (unsigned long long)s->modseq_pending);
 	/* RFC 7162 3.2: lower than the pending expunges' MODSEQ */
-	imap_untagged(s, "OK [HIGHESTMODSEQ %llu] Expunges pending",
+	imap_untagged(s, "OK [HIGHESTMODSEQ %llu] Changes pending",
 		      (unsigned long long)s->modseq_pending);
 	s->modseq_pending = 0;
+}
+
+void imap_modseq_pending_status(struct imap_session *s, const char *name,
+				struct store_mailbox_status *st)
+{
+	if (s->sel == NULL || s->sel->view == NULL || strcmp(s->sel->name, name) != 0)
+		return;
+	struct store_view *view = s->sel->view;
+	uint64_t synced = imap_selected_told_modseq(s->sel);
+	bool pending = s->sel->flags_owed;
+	const char *error;
+	if (st->highestmodseq <= synced || synced == 0)
+		return;
+	if (!pending && store_view_expunge_pending(view, synced, &pending, &error) < 0) {
+		log_warn("sid=%s event=modseq_pending_unknown error=%s", s->base.sid,
+			 log_str(error));
+		pending = true;
+	}
+	if (pending) /* RFC 7162 3.2 */
+		st->highestmodseq = synced;
 }

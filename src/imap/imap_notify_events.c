@@ -283,7 +283,7 @@ static void notify_run(void *ctx)
 	}
 	s->cmd.s = s;
 	imap_notify_fetch_mark(s);
-	imap_select_sync(&s->cmd, notify_selected_synced);
+	imap_select_sync_net(&s->cmd, notify_selected_synced); /* net state if behind */
 }
 
 void imap_notify_delayed_end(struct imap_session *s, bool ok)

@@ -91,6 +91,11 @@ struct imap_selected {
 	/* RFC 5182 "$": the last saved SEARCH result, UIDs ascending */
 	uint32_t *saved;
 	unsigned saved_count;
+	/* idlecatchup9: flag changes of UIDs >= owed_uid since MODSEQ
+	 * owed_since may be untold (imap_select_sync.c "Catching up") */
+	bool flags_owed;
+	uint32_t flags_owed_uid;
+	uint64_t flags_owed_since;
 };
 
 struct imap_cmd;
@@ -489,5 +494,17 @@ int imap_fetch_downgrade(const struct imap_session *s, const struct imap_fetch_r
  * report: on the loop, before the tagged reply. */
 void imap_modseq_pending_check(struct imap_session *s, bool reports_modseq);
 void imap_modseq_pending_report(struct imap_session *s);
+/* idlecatchup9. imap_modseq_pending.c, on the lane: STATUS/LIST-STATUS
+ * of the selected mailbox with an expunge held back answer the view's
+ * MODSEQ (RFC 7162 3.2). imap_select_sync.c: imap_select_sync() for
+ * IDLE/NOTIFY, sending the net state of a client that fell behind.
+ * imap_selected.c: the MODSEQ the client was told everything up to.
+ * imap_idle.c: the socket's unsent-output cap; IDLE woke since its sync. */
+void imap_modseq_pending_status(struct imap_session *s, const char *name,
+				struct store_mailbox_status *st);
+void imap_select_sync_net(struct imap_cmd *cmd, void (*final)(struct imap_cmd *cmd));
+uint64_t imap_selected_told_modseq(const struct imap_selected *sel);
+void imap_idle_socket_init(int fd);
+bool imap_idle_changed_since(const struct imap_session *s);
 
 #endif

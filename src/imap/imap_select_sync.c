@@ -4,8 +4,22 @@
  * view up to date on the user's lane and reports what it applied in the
  * same step, so the client's sequence numbers and the view's map never
  * disagree; a report larger than the output buffer waits for the client
- * to read. A mailbox deleted under the session ends it (7.1.5). */
-#include "imap_private.h"
+ * to read. A mailbox deleted under the session ends it (7.1.5).
+ *
+ * Catching up (imap_select_sync_net(): IDLE, and NOTIFY's reports
+ * between commands, RFC 5465 5.1-5.3): a client that stopped
+ * reading is not sent every intermediate flag change. Once more than
+ * IMAP_SYNC_NET_PENDING octets wait unsent, the report waits for the
+ * client to read them; if the mailbox changed again meanwhile
+ * (sync_changed_since()), what is left is stale: it stops rendering
+ * FETCH FLAGS and notes what is owed (imap_selected.flags_owed: UIDs
+ * from one up, changes since a MODSEQ); the next sync of any kind reads
+ * the messages changed since that MODSEQ and reports each owed one once,
+ * in its current state (RFC 9051 7.5.2 lets the server send the flags
+ * as they are; RFC 7162 3.2 their MODSEQ as it is). EXPUNGE, VANISHED
+ * and EXISTS are never coalesced: they wait for room as before. Memory
+ * stays one row per changed message of the map. */
+#include "imap_notify.h"
 #include "imap/imap_msgset.h"
 #include "lib/conn.h"
 #include "lib/log.h"
@@ -30,14 +44,58 @@ struct imap_sync_job {
 	unsigned vanished_next;
 	bool exists_done;
 	bool gone;            /* the mailbox was deleted by another session */
+	bool net;             /* imap_select_sync_net(): may stop early */
+	uint64_t flags_since; /* the flag changes are those above it */
 };
 
+/* unsent output past which a net report stops rendering flags */
+#define IMAP_SYNC_NET_PENDING (16 * 1024)
+
 #define IMAP_SYNC_LINE_SPARE 256 /* room for a line beyond its flags */
+
+/* a wake-up for the selected mailbox came since this sync began */
+static bool sync_changed_since(const struct imap_session *s)
+{
+	return imap_idle_changed_since(s) || (s->notify != NULL && s->notify->selected_dirty);
+}
 
 static void sync_failed(struct imap_sync_job *job, const char *error)
 {
 	snprintf(job->error, sizeof(job->error), "%s", error != NULL ? error : "?");
 	job->result = -1;
+}
+
+/* What a sync after a cut-short report tells: the messages changed
+ * since the last sync (the sync's own flag changes) and the owed ones
+ * (UID from flags_owed_uid, changed since flags_owed_since), each once
+ * with its flags as they are now, UID order. */
+static int imap_sync_owed(struct imap_sync_job *job, struct imap_selected *sel,
+			  uint64_t before, const char **error_r)
+{
+	struct store_view_flag_change *rows;
+	uint32_t *expunged;
+	unsigned row_count, expunged_count, out = 0;
+	bool complete;
+	if (store_view_changes_since(sel->view, sel->flags_owed_since, job->cmd->s->base.cmd_pool,
+				     &rows, &row_count, &expunged, &expunged_count, &complete,
+				     error_r) < 0)
+		return -1;
+	/* the messages this sync added are told by EXISTS (all above the
+	 * map's UIDs before it) */
+	uint32_t added_from = job->ch.added_count > 0 ? job->ch.added[0] : UINT32_MAX;
+	for (unsigned i = 0; i < row_count; i++) {
+		if (rows[i].uid >= added_from)
+			break;
+		if (rows[i].uid >= sel->flags_owed_uid || rows[i].modseq > before)
+			rows[out++] = rows[i];
+	}
+	log_debug("sid=%s event=sync_flags_owed since=%llu uid=%u rows=%u told=%u",
+		  job->cmd->s->base.sid, (unsigned long long)sel->flags_owed_since,
+		  sel->flags_owed_uid, row_count, out);
+	job->ch.flag_changes = rows;
+	job->ch.flag_change_count = out;
+	sel->flags_owed = false;
+	return 0;
 }
 
 static void imap_sync_work(void *ctx, struct store *store)
@@ -49,9 +107,16 @@ static void imap_sync_work(void *ctx, struct store *store)
 		sync_failed(job, "no store handle");
 		return;
 	}
+	job->flags_since = sel->flags_owed ? sel->flags_owed_since : store_view_modseq(sel->view);
+	uint64_t before = store_view_modseq(sel->view);
 	if (store_view_sync(sel->view, job->cmd->s->base.cmd_pool, &job->ch, &error) < 0) {
 		sync_failed(job, error);
 		job->gone = !imap_mailbox_exists(store, job->cmd->s->user, sel->name);
+		return;
+	}
+	if (sel->flags_owed && !job->ch.reset &&
+	    imap_sync_owed(job, sel, before, &error) < 0) {
+		sync_failed(job, error);
 		return;
 	}
 	job->expunge_next = job->ch.expunged_count;
@@ -106,6 +171,24 @@ static bool imap_sync_report(struct imap_session *s, struct imap_sync_job *job)
 		unsigned seq = store_view_seq(sel->view, fc->uid);
 		if (seq == 0)
 			continue;
+		if (job->net && conn_output_pending(s->base.conn) > IMAP_SYNC_NET_PENDING) {
+			if (!sync_changed_since(s) || job->flags_since == 0)
+				return false; /* on once the client has read */
+			/* the client is behind: the rest is told later, as it
+			 * then is (see the contract) */
+			sel->flags_owed = true;
+			sel->flags_owed_uid = fc->uid;
+			sel->flags_owed_since = job->flags_since;
+			/* RFC 7162 3.2's rule for these too: a client that
+			 * keeps the highest MODSEQ it saw keeps this one */
+			if (s->condstore)
+				imap_untagged(s, "OK [HIGHESTMODSEQ %llu] Flag changes pending",
+					      (unsigned long long)job->flags_since);
+			log_debug("sid=%s event=sync_flags_cut uid=%u since=%llu left=%u",
+				  s->base.sid, fc->uid, (unsigned long long)job->flags_since,
+				  ch->flag_change_count - job->flag_next);
+			return true;
+		}
 		if (!imap_sync_room(s, strlen(fc->flags)))
 			return false;
 		imap_selected_flags_fetch(s, seq, fc);
@@ -149,13 +232,25 @@ static void imap_sync_done(void *ctx)
 	imap_sync_continue(job);
 }
 
-void imap_select_sync(struct imap_cmd *cmd, void (*final)(struct imap_cmd *cmd))
+static void imap_sync_start(struct imap_cmd *cmd, void (*final)(struct imap_cmd *cmd),
+			    bool net)
 {
 	struct imap_session *s = cmd->s;
 	struct imap_sync_job *job = pool_alloc(s->base.cmd_pool, sizeof(*job));
 	job->cmd = cmd;
 	job->final = final;
 	job->claim_recent = !s->rev2 && !s->sel->readonly;
+	job->net = net;
 	imap_cmd_wait(cmd);
 	imap_store_run(s, imap_sync_work, imap_sync_done, job);
+}
+
+void imap_select_sync(struct imap_cmd *cmd, void (*final)(struct imap_cmd *cmd))
+{
+	imap_sync_start(cmd, final, false);
+}
+
+void imap_select_sync_net(struct imap_cmd *cmd, void (*final)(struct imap_cmd *cmd))
+{
+	imap_sync_start(cmd, final, true);
 }

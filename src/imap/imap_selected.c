@@ -32,6 +32,14 @@ void imap_selected_save(struct imap_selected *sel, const uint32_t *uids, unsigne
 	sel->saved_count = count;
 }
 
+uint64_t imap_selected_told_modseq(const struct imap_selected *sel)
+{
+	uint64_t modseq = store_view_modseq(sel->view);
+	if (sel->flags_owed && sel->flags_owed_since < modseq)
+		modseq = sel->flags_owed_since;
+	return modseq;
+}
+
 /* rev1 \Recent (RFC 3501 2.3.2): the UID ranges this session claimed */
 void imap_selected_recent_add(struct imap_selected *sel, uint32_t first, uint32_t end)
 {

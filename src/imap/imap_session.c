@@ -483,6 +483,7 @@ void imap_session_create(const struct session_env *env, int fd, enum service ser
 		.conn = &set, .implicit_tls = implicit_tls,
 		.cb = imap_on_conn_event, .ctx = s,
 	};
+	imap_idle_socket_init(fd);
 	session_init(&s->base, env, &imap_session_vfuncs, fd, service, &sset);
 	struct imap_parser_limits limits = {
 		.max_args = IMAP_MAX_ARGS,

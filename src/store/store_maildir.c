@@ -477,6 +477,7 @@ const struct store_backend store_backend_maildir = {
 	.view_select_info = maildir_view_select_info,
 	.messages_get = maildir_messages_get,
 	.mailbox_deleted = maildir_mailbox_deleted,
+	.view_expunged = maildir_view_expunged,
 	.message_open = maildir_message_open,
 	.message_structure = maildir_message_structure,
 	.message_set_structure = maildir_message_set_structure,

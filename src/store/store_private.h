@@ -105,6 +105,11 @@ struct store_backend {
 				unsigned max_keywords, pool_t *pool,
 				struct store_view_select_info *info_r,
 				const char **error_r);
+	/* the UIDs the expunge log holds above since (pool), without a
+	 * read of message rows (store_view_expunge_pending()) */
+	int (*view_expunged)(struct store *store, const struct store_address *addr,
+			     const char *mailbox, uint64_t since, pool_t *pool,
+			     uint32_t **uids_r, unsigned *count_r, const char **error_r);
 	/* UIDs below `below` with \Deleted, ascending (pool) */
 	int (*mailbox_deleted)(struct store *store,
 			       const struct store_address *addr,

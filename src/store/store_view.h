@@ -126,6 +126,13 @@ int store_view_changes_since(struct store_view *view, uint64_t since, pool_t *po
 			     uint32_t **expunged_r, unsigned *expunged_count_r,
 			     bool *complete_r, const char **error_r);
 
+/* RFC 7162 3.2: *pending_r true if the expunge log holds an expunge
+ * above since of a message the view's map still holds (one another
+ * session expunged that this view has not synced). Reads the expunge
+ * log only: the cost does not grow with flag changes since. */
+int store_view_expunge_pending(struct store_view *view, uint64_t since, bool *pending_r,
+			       const char **error_r);
+
 /* \Recent (RFC 3501 2.3.2): claim, for this view's session alone, the
  * messages of its map no session has claimed yet: UIDs from *first_r up
  * to the view's UIDNEXT are recent for it (none if *first_r is at

@@ -1,10 +1,11 @@
 /* store_view_read.c: reading a view's messages (store_view.h): their
  * index rows (all, or of given UIDs), the \Deleted ones, SELECT's first
- * facts, a message's reader, cached structure and preview. Each asks the
- * backend and keeps only what the view's map holds: a message appended
- * since the view's last sync is not there yet, one expunged meanwhile is
- * left out. store_message_read_header(): a part's header through a reader,
- * the one copy FETCH, SORT, downgrading and the THREADID backfill use. */
+ * facts, pending expunges, a message's reader, cached structure and
+ * preview. Each asks the backend and keeps only what the view's map
+ * holds: a message appended since the view's last sync is not there yet,
+ * one expunged meanwhile is left out. store_message_read_header(): a
+ * part's header through a reader, the one copy FETCH, SORT, downgrading
+ * and the THREADID backfill use. */
 #include "store/store_view_private.h"
 
 #include <string.h>
@@ -76,6 +77,22 @@ int store_view_deleted(struct store_view *view, pool_t *pool, uint32_t **uids_r,
 	*uids_r = out > 0 ? uids : NULL;
 	*count_r = out;
 	return 0;
+}
+
+int store_view_expunge_pending(struct store_view *view, uint64_t since, bool *pending_r,
+			       const char **error_r)
+{
+	pool_t *pool = pool_create(1024);
+	uint32_t *uids;
+	unsigned count;
+	*pending_r = false;
+	int ret = view->store->backend->view_expunged(view->store, VIEW_ADDR(view),
+						      view->mailbox, since, pool, &uids,
+						      &count, error_r);
+	for (unsigned i = 0; ret == 0 && i < count && !*pending_r; i++)
+		*pending_r = store_view_seq(view, uids[i]) != 0;
+	pool_destroy(&pool);
+	return ret < 0 ? -1 : 0;
 }
 
 int store_view_list_uids(struct store_view *view, const uint32_t *uids,
