@@ -30,6 +30,13 @@ sets 16 KiB per idle IMAP-over-TLS connection as the target).
   ex_data stack (96 bytes), SHA-384 transcript states (192 bytes more than
   SHA-256's), a 160-byte parser error buffer and a second peer_ip.
 
+- The worker's pool threads (LOGIN's hash on one, SELECT's job on the
+  user's lane on another) allocate from the loop's malloc arena: glibc
+  keeps a second arena as a 64 MiB-aligned heap of its own, and there the
+  views a lane opens pinned the pages of the SQLite handles it closed
+  (src/server/worker.c, WORKER_MALLOC_ARENAS; 3-4 MiB at 10,000 idle
+  IMAPS connections). Skipped under ASan, whose allocator has no arenas.
+
 Under POSTEL_ASAN memory is not judged (the sanitizer's shadow memory and
 quarantine dominate), but the run must still complete."""
 import concurrent.futures
@@ -217,3 +224,48 @@ def test_idle_imaps_logged_in_selected_idle_cost(fresh_srv):
         close_all(conns)
     judge_per_conn("idle IMAPS (logged in, selected, IDLE)", before, after,
                    IMAP_IDLE_CONNS, IMAP_IDLE_KIB_MAX)
+
+
+# glibc (malloc/arena.c): a thread arena's heap is a mapping of its own,
+# aligned to HEAP_MAX_SIZE (64 MiB on 64-bit), read-write from its start
+# and reserved (---p) up to that size
+ARENA_HEAP = 64 << 20
+
+
+def malloc_arena_heaps(pid):
+    """Start addresses of glibc's thread-arena heaps in pid's maps."""
+    maps = []
+    with open(f"/proc/{pid}/maps") as f:
+        for line in f:
+            fields = line.split()
+            start, end = (int(x, 16) for x in fields[0].split("-"))
+            maps.append((start, end, fields[1], len(fields) > 5))
+    heaps = []
+    for i, (start, end, perm, named) in enumerate(maps):
+        if named or perm != "rw-p" or start % ARENA_HEAP != 0:
+            continue
+        if end - start == ARENA_HEAP:
+            heaps.append(start)
+            continue
+        nxt = maps[i + 1] if i + 1 < len(maps) else None
+        if (nxt is not None and nxt[0] == end and nxt[2] == "---p" and not nxt[3]
+                and nxt[1] == start + ARENA_HEAP):
+            heaps.append(start)
+    return heaps
+
+
+def test_worker_pool_threads_use_the_loops_malloc_arena(fresh_srv):
+    if ASAN:
+        pytest.skip("ASan's allocator has no glibc malloc arenas")
+    srv = fresh_srv
+    ctx = client_tls_context()
+    # LOGIN hashes on the hash pool; SELECT opens the store and the view
+    # on the user's lane (the delivery pool)
+    conns = [open_imaps_idle(srv, ctx, *new_user(srv)) for _ in range(3)]
+    try:
+        kids = srv.children()
+        assert len(kids) == 1, kids
+        heaps = malloc_arena_heaps(kids[0])
+    finally:
+        close_all(conns)
+    assert heaps == [], [hex(h) for h in heaps]
