@@ -248,7 +248,8 @@ int maildir_view_select_info(struct store *store,
 /* store_maildir_expunged.c */
 int maildir_view_expunged(struct store *store, const struct store_address *addr,
 			  const char *mailbox, uint64_t since, pool_t *pool,
-			  uint32_t **uids_r, unsigned *count_r, const char **error_r);
+			  uint32_t **uids_r, unsigned *count_r, bool *forgotten_r,
+			  const char **error_r);
 int maildir_mailbox_deleted(struct store *store,
 			    const struct store_address *addr,
 			    const char *mailbox, uint32_t below, pool_t *pool,

@@ -106,10 +106,12 @@ struct store_backend {
 				struct store_view_select_info *info_r,
 				const char **error_r);
 	/* the UIDs the expunge log holds above since (pool), without a
-	 * read of message rows (store_view_expunge_pending()) */
+	 * read of message rows (store_view_expunge_pending()); *forgotten_r
+	 * true when since is below the log's horizon (some may be missing) */
 	int (*view_expunged)(struct store *store, const struct store_address *addr,
 			     const char *mailbox, uint64_t since, pool_t *pool,
-			     uint32_t **uids_r, unsigned *count_r, const char **error_r);
+			     uint32_t **uids_r, unsigned *count_r, bool *forgotten_r,
+			     const char **error_r);
 	/* UIDs below `below` with \Deleted, ascending (pool) */
 	int (*mailbox_deleted)(struct store *store,
 			       const struct store_address *addr,

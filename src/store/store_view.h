@@ -128,8 +128,9 @@ int store_view_changes_since(struct store_view *view, uint64_t since, pool_t *po
 
 /* RFC 7162 3.2: *pending_r true if the expunge log holds an expunge
  * above since of a message the view's map still holds (one another
- * session expunged that this view has not synced). Reads the expunge
- * log only: the cost does not grow with flag changes since. */
+ * session expunged that this view has not synced), and true when since
+ * is below the log's horizon (the log may have forgotten one). Reads the
+ * expunge log only: the cost does not grow with flag changes since. */
 int store_view_expunge_pending(struct store_view *view, uint64_t since, bool *pending_r,
 			       const char **error_r);
 

@@ -85,10 +85,14 @@ int store_view_expunge_pending(struct store_view *view, uint64_t since, bool *pe
 	pool_t *pool = pool_create(1024);
 	uint32_t *uids;
 	unsigned count;
+	bool forgotten = false;
 	*pending_r = false;
 	int ret = view->store->backend->view_expunged(view->store, VIEW_ADDR(view),
 						      view->mailbox, since, pool, &uids,
-						      &count, error_r);
+						      &count, &forgotten, error_r);
+	/* below the log's horizon an expunge may be gone from it: assume
+	 * one is pending (a lower HIGHESTMODSEQ is safe, RFC 7162 3.2) */
+	*pending_r = ret == 0 && forgotten;
 	for (unsigned i = 0; ret == 0 && i < count && !*pending_r; i++)
 		*pending_r = store_view_seq(view, uids[i]) != 0;
 	pool_destroy(&pool);
