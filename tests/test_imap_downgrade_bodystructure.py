@@ -144,6 +144,31 @@ def test_limit_answer_is_no_limit(postel):
         c.logout()
 
 
+def test_refused_fetch_sets_no_seen(postel):
+    """RFC 9051 6.4.5: \\Seen comes with the body fetched; NO [LIMIT]
+    sends none (before: the batch set \\Seen all the same)."""
+    user, pw, tok, msg = user_with(postel, many_parts)
+    c = login(postel, user, pw)
+    try:
+        c.select("INBOX")
+        for items in ("(BODY[])", "(RFC822)", "(BODY[TEXT])"):
+            typ, data = c.fetch("1", items)
+            assert typ == "NO", (items, data)
+        typ, data = c.fetch("1", "(FLAGS)")
+        assert typ == "OK" and b"\\Seen" not in data[0], data
+    finally:
+        c.logout()
+    # a client that reads UTF-8 headers gets it, and marks it
+    c = utf8_accept_login(postel, user, pw)
+    try:
+        typ, data = c.fetch("1", "(BODY[])")
+        assert typ == "OK", data
+        typ, data = c.fetch("1", "(FLAGS)")
+        assert b"\\Seen" in data[0], data
+    finally:
+        c.logout()
+
+
 def only_dropped(tok):
     """Part 1's header is a single 8-bit Content-ID (left out) and no
     empty line: the boundary follows at once."""

@@ -137,3 +137,23 @@ int imap_fetch_downgrade(const struct imap_session *s, const struct imap_fetch_r
 		return -1;
 	return store_view_message_downgrade(view, uid, info, *treep, *reader, error_r);
 }
+
+bool imap_fetch_downgrade_refused(const struct imap_session *s,
+				  const struct imap_fetch_request *req, struct store_view *view,
+				  struct store_message_info *info)
+{
+	enum want want = info->hdr_8bit == 0 ? WANT_NONE : downgrade_wanted(s, req);
+	/* a synthetic size once computed: the downgrade fits */
+	if (want == WANT_NONE || (info->hdr_8bit > 0 && info->dg_size != 0))
+		return false;
+	pool_t *pool = pool_create(1024);
+	struct mime_tree *tree = NULL;
+	const char *error;
+	bool refused = store_view_message_hdr_8bit(view, info->uid, info, pool, &tree,
+						   &error) > 0 &&
+		(want == WANT_ALL || sections_touch_8bit(req, tree, info->size)) &&
+		!store_message_downgrade_fits(tree);
+	mime_tree_free(&tree);
+	pool_destroy(&pool);
+	return refused;
+}

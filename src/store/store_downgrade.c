@@ -174,6 +174,20 @@ static int downgrade_part(struct store_message_reader *r, const struct mime_part
 	return 0;
 }
 
+bool store_message_downgrade_fits(const struct mime_tree *tree)
+{
+	unsigned n = 0;
+	for (uint32_t i = 0; i < tree->count; i++) {
+		const struct mime_part *p = &tree->parts[i];
+		if ((p->flags & MIME_PART_HDR_8BIT) == 0)
+			continue;
+		if (++n > STORE_READ_REGIONS_MAX ||
+		    p->body_off - p->hdr_off > STORE_DOWNGRADE_HEADER_MAX)
+			return false;
+	}
+	return true;
+}
+
 int store_message_downgrade(struct store_message_reader *r, struct mime_tree *tree,
 			    uint64_t *size, const char **error_r)
 {

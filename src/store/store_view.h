@@ -245,6 +245,9 @@ int store_view_message_hdr_8bit(struct store_view *view, uint32_t uid,
 				struct mime_tree **tree, const char **error_r);
 int store_message_downgrade(struct store_message_reader *r, struct mime_tree *tree,
 			    uint64_t *size, const char **error_r);
+/* Whether tree's 8-bit headers are within those limits, from the tree
+ * alone (no read): false when store_message_downgrade() would refuse */
+bool store_message_downgrade_fits(const struct mime_tree *tree);
 /* store_message_downgrade() of message uid, recording the synthetic size
  * (schema 10 messages.dgsize) when the row did not know it */
 int store_view_message_downgrade(struct store_view *view, uint32_t uid,
