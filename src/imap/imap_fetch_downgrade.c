@@ -112,11 +112,11 @@ static bool sections_touch_8bit(const struct imap_fetch_request *req,
 	return false;
 }
 
-int imap_fetch_downgrade(const struct imap_session *s, const struct imap_fetch_request *req,
-			 struct store_view *view, uint32_t uid,
-			 struct store_message_info *info, struct mime_tree **treep,
-			 pool_t *pool, struct store_message_reader **reader,
-			 const char **error_r)
+static int downgrade_message(const struct imap_session *s,
+			     const struct imap_fetch_request *req, struct store_view *view,
+			     uint32_t uid, struct store_message_info *info,
+			     struct mime_tree **treep, pool_t *pool,
+			     struct store_message_reader **reader, const char **error_r)
 {
 	/* schema 9: the row says whether the header is 8-bit; a 7-bit one
 	 * (nearly all mail) costs nothing more */
@@ -136,6 +136,22 @@ int imap_fetch_downgrade(const struct imap_session *s, const struct imap_fetch_r
 	if (*reader == NULL && (*reader = store_view_message_open(view, uid, error_r)) == NULL)
 		return -1;
 	return store_view_message_downgrade(view, uid, info, *treep, *reader, error_r);
+}
+
+int imap_fetch_downgrade(const struct imap_session *s, const struct imap_fetch_request *req,
+			 struct store_view *view, uint32_t uid,
+			 struct store_message_info *info, struct mime_tree **treep,
+			 pool_t *pool, struct store_message_reader **reader,
+			 const char **error_r)
+{
+	if (downgrade_message(s, req, view, uid, info, treep, pool, reader, error_r) < 0)
+		return -1;
+	/* a message/global part is message/rfc822 to this session also
+	 * when no header is 8-bit (after the downgrade, which compares the
+	 * stored type with the rewritten header's) */
+	if (!s->utf8_accept && *treep != NULL)
+		store_tree_global_as_rfc822(*treep);
+	return 0;
 }
 
 bool imap_fetch_downgrade_refused(const struct imap_session *s,
