@@ -144,6 +144,31 @@ def test_limit_answer_is_no_limit(postel):
         c.logout()
 
 
+def test_refused_fetch_sets_no_seen(postel):
+    """RFC 9051 6.4.5: \\Seen comes with the body fetched; NO [LIMIT]
+    sends none (before: the batch set \\Seen all the same)."""
+    user, pw, tok, msg = user_with(postel, many_parts)
+    c = login(postel, user, pw)
+    try:
+        c.select("INBOX")
+        for items in ("(BODY[])", "(RFC822)", "(BODY[TEXT])"):
+            typ, data = c.fetch("1", items)
+            assert typ == "NO", (items, data)
+        typ, data = c.fetch("1", "(FLAGS)")
+        assert typ == "OK" and b"\\Seen" not in data[0], data
+    finally:
+        c.logout()
+    # a client that reads UTF-8 headers gets it, and marks it
+    c = utf8_accept_login(postel, user, pw)
+    try:
+        typ, data = c.fetch("1", "(BODY[])")
+        assert typ == "OK", data
+        typ, data = c.fetch("1", "(FLAGS)")
+        assert b"\\Seen" in data[0], data
+    finally:
+        c.logout()
+
+
 def only_dropped(tok):
     """Part 1's header is a single 8-bit Content-ID (left out) and no
     empty line: the boundary follows at once."""
@@ -164,5 +189,38 @@ def test_header_with_every_field_dropped_becomes_empty(postel):
         assert b"--b1\r\n\r\n" in whole, whole
         assert fetch_size(c) == len(whole)
         assert fetch_one(c, "(BODY.PEEK[2])") == b"second"
+    finally:
+        c.logout()
+
+
+def ascii_global(tok):
+    """No header is 8-bit; part 2 is a message/global all the same."""
+    return (f"From: <{BOB}>\r\nSubject: ascii global {tok}\r\nMIME-Version: 1.0\r\n"
+            "Content-Type: multipart/mixed; boundary=b1\r\n\r\n"
+            "--b1\r\nContent-Type: text/plain\r\n\r\nfirst\r\n"
+            "--b1\r\nContent-Type: message/global\r\n\r\n"
+            f"From: <joerg@example.com>\r\nSubject: inner {tok}\r\n\r\n"
+            "inner body\r\n"
+            "--b1--\r\n").encode()
+
+
+def test_ascii_message_global_is_rfc822_without_utf8(postel):
+    # RFC 3501 7.4.2: envelope, body and lines follow MESSAGE/RFC822 only
+    # (before: "message" "global" with them, when no header was 8-bit)
+    user, pw, tok, msg = user_with(postel, ascii_global)
+    c = login(postel, user, pw)
+    try:
+        c.select("INBOX")
+        for item in ("BODYSTRUCTURE", "BODY"):
+            got = fetch_one(c, f"({item})")
+            assert b'"message" "rfc822"' in got.lower(), got
+            assert b'"global"' not in got.lower(), got
+            assert f"inner {tok}".encode() in got, got
+    finally:
+        c.logout()
+    c = utf8_accept_login(postel, user, pw)
+    try:
+        got = fetch_one(c, "(BODYSTRUCTURE)")
+        assert b'"message" "global"' in got.lower(), got
     finally:
         c.logout()

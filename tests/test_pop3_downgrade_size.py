@@ -72,3 +72,33 @@ def test_downgraded_size_is_read_not_recomputed(postel):
     finally:
         c.logout()
     assert dg_rows(postel, user)[0][2] == real
+
+
+def test_retr_after_a_failed_login_sizing_passes_no_size(postel):
+    """A login that could not size the message (here: its file cut short
+    meanwhile) lists the stored size; RETR must not hand that on as the
+    known synthetic size (before: it did, so the row was "corrected" from
+    a stored size it never held, and one that happened to match was never
+    written)."""
+    user, pw, tok, msg = user_with(postel, nested)
+    p = pop3_login(postel, user, pw)  # the structure row, then no dgsize
+    p.quit()
+    index_exec(postel, user, "UPDATE messages SET dgsize = NULL")
+    [(path, _)] = postel.messages(user)
+    raw = path.read_bytes()
+    stored = dg_rows(postel, user)[0][3]
+    path.write_bytes(raw[:10])
+    try:
+        p = pop3_login(postel, user, pw)
+        listed = int(p.list(1).split()[2])
+    finally:
+        path.write_bytes(raw)
+    try:
+        assert listed == stored, (listed, stored)  # sizing failed: stored
+        mark = len(postel.log())
+        resp, whole = retr(p, 1)
+        assert max(whole.partition(b"\r\n\r\n")[0]) < 0x80
+    finally:
+        p.quit()
+    assert dg_rows(postel, user)[0][2] == len(whole)
+    assert "event=dgsize_corrected" not in postel.log()[mark:], postel.log()[mark:]

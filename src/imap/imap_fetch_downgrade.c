@@ -112,11 +112,11 @@ static bool sections_touch_8bit(const struct imap_fetch_request *req,
 	return false;
 }
 
-int imap_fetch_downgrade(const struct imap_session *s, const struct imap_fetch_request *req,
-			 struct store_view *view, uint32_t uid,
-			 struct store_message_info *info, struct mime_tree **treep,
-			 pool_t *pool, struct store_message_reader **reader,
-			 const char **error_r)
+static int downgrade_message(const struct imap_session *s,
+			     const struct imap_fetch_request *req, struct store_view *view,
+			     uint32_t uid, struct store_message_info *info,
+			     struct mime_tree **treep, pool_t *pool,
+			     struct store_message_reader **reader, const char **error_r)
 {
 	/* schema 9: the row says whether the header is 8-bit; a 7-bit one
 	 * (nearly all mail) costs nothing more */
@@ -136,4 +136,40 @@ int imap_fetch_downgrade(const struct imap_session *s, const struct imap_fetch_r
 	if (*reader == NULL && (*reader = store_view_message_open(view, uid, error_r)) == NULL)
 		return -1;
 	return store_view_message_downgrade(view, uid, info, *treep, *reader, error_r);
+}
+
+int imap_fetch_downgrade(const struct imap_session *s, const struct imap_fetch_request *req,
+			 struct store_view *view, uint32_t uid,
+			 struct store_message_info *info, struct mime_tree **treep,
+			 pool_t *pool, struct store_message_reader **reader,
+			 const char **error_r)
+{
+	if (downgrade_message(s, req, view, uid, info, treep, pool, reader, error_r) < 0)
+		return -1;
+	/* a message/global part is message/rfc822 to this session also
+	 * when no header is 8-bit (after the downgrade, which compares the
+	 * stored type with the rewritten header's) */
+	if (!s->utf8_accept && *treep != NULL)
+		store_tree_global_as_rfc822(*treep);
+	return 0;
+}
+
+bool imap_fetch_downgrade_refused(const struct imap_session *s,
+				  const struct imap_fetch_request *req, struct store_view *view,
+				  struct store_message_info *info)
+{
+	enum want want = info->hdr_8bit == 0 ? WANT_NONE : downgrade_wanted(s, req);
+	/* a synthetic size once computed: the downgrade fits */
+	if (want == WANT_NONE || (info->hdr_8bit > 0 && info->dg_size != 0))
+		return false;
+	pool_t *pool = pool_create(1024);
+	struct mime_tree *tree = NULL;
+	const char *error;
+	bool refused = store_view_message_hdr_8bit(view, info->uid, info, pool, &tree,
+						   &error) > 0 &&
+		(want == WANT_ALL || sections_touch_8bit(req, tree, info->size)) &&
+		!store_message_downgrade_fits(tree);
+	mime_tree_free(&tree);
+	pool_destroy(&pool);
+	return refused;
 }

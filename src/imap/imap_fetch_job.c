@@ -67,8 +67,9 @@ static int fetch_batch(struct imap_fetch_job *job, const char **error_r)
 	unsigned n = 0;
 	for (unsigned i = 0; i < job->info_count; i++) {
 		struct store_message_info *info = &job->infos[i];
-		if (info->lost || (info->sysflags & STORE_FLAG_SEEN) != 0)
-			continue;
+		if (info->lost || (info->sysflags & STORE_FLAG_SEEN) != 0 ||
+		    imap_fetch_downgrade_refused(s, &job->req, view, info))
+			continue; /* NO [LIMIT] sends nothing: not seen */
 		uids[n++] = info->uid;
 		job->seen_now[i] = true;
 	}

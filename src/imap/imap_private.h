@@ -488,6 +488,13 @@ int imap_fetch_downgrade(const struct imap_session *s, const struct imap_fetch_r
 			 struct store_message_info *info, struct mime_tree **tree,
 			 pool_t *pool, struct store_message_reader **reader,
 			 const char **error_r);
+/* Whether imap_fetch_downgrade() of req would refuse the message
+ * (store_downgrade_error_limit), judged from its structure alone: RFC
+ * 9051 6.4.5 sets \Seen as a side effect of fetching the body, so a
+ * message answered NO [LIMIT] (nothing sent) is not marked */
+bool imap_fetch_downgrade_refused(const struct imap_session *s,
+				  const struct imap_fetch_request *req, struct store_view *view,
+				  struct store_message_info *info);
 /* imap_modseq_pending.c: RFC 7162 3.2, a MODSEQ sent while an expunge
  * is held back comes with an OK [HIGHESTMODSEQ] below it (see its
  * contract). check: on the lane, after the command's MODSEQs were read;

@@ -11,8 +11,10 @@
 #include "lib/str.h"
 #include "mime/mime_parser.h"
 
-/* 2: MIME_PART_HDR_8BIT (older records are parsed again, once) */
-#define MIME_CACHE_VERSION 2
+/* 2: MIME_PART_HDR_8BIT (older records are parsed again, once)
+ * 3: an 8-bit type or subtype token is refused (mime_params.c): a tree
+ *    that kept one is parsed again */
+#define MIME_CACHE_VERSION 3
 
 void mime_cache_encode(const struct mime_tree *tree, str_t *out);
 int mime_cache_decode(const void *data, size_t len, uint64_t msg_size,

@@ -325,6 +325,8 @@ static void downgrade_field(const char *name, size_t name_len, const char *v,
 		ok = mime_downgrade_params(value.data + a, b - a, eol, &col, out);
 	else if (kind == MIME_DOWNGRADE_MSGIDS)
 		ok = mime_downgrade_msgids(value.data + a, b - a, eol, &col, out);
+	else if (kind == MIME_DOWNGRADE_UNCOMMENT)
+		ok = mime_downgrade_uncomment(value.data + a, b - a, eol, &col, out);
 	else if (kind == MIME_DOWNGRADE_ADDRESS)
 		downgrade_addresses(value.data + a, b - a, eol, &col, out);
 	else

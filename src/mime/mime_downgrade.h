@@ -75,11 +75,17 @@ enum mime_downgrade_kind {
 	MIME_DOWNGRADE_MIME,
 	MIME_DOWNGRADE_MSGIDS,
 	MIME_DOWNGRADE_DROP,
+	MIME_DOWNGRADE_UNCOMMENT,
 };
 enum mime_downgrade_kind mime_downgrade_field_kind(const char *name, size_t len);
 /* The 7-bit msg-ids of a References or In-Reply-To value, each after a
  * space (folded before 76 octets); false when none was kept. */
 bool mime_downgrade_msgids(const char *v, size_t len, const char *eol, size_t *col,
 			   str_t *out);
+/* A Content-Transfer-Encoding, MIME-Version or date value without its
+ * comments (RFC 5322 3.2.2), each word after a space; false when what is
+ * left is empty or still 8-bit (the field has no 7-bit form) */
+bool mime_downgrade_uncomment(const char *v, size_t len, const char *eol, size_t *col,
+			      str_t *out);
 
 #endif

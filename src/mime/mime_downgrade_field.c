@@ -10,6 +10,11 @@
  *     word (RFC 2047 5: not in an addr-spec or msg-id), so it alone is
  *     left out and the ASCII ids are kept (threading, RFC 5256, still
  *     finds them); no id left: the field is left out;
+ *   - UNCOMMENT: Content-Transfer-Encoding, MIME-Version, Date and
+ *     Resent-Date, whose only free text is comments (RFC 5322 3.2.2
+ *     CFWS; RFC 2045 4 and 6.1): the comments are left out and the field
+ *     kept when the rest is ASCII (a base64 part must not become 7BIT in
+ *     BODYSTRUCTURE for an 8-bit comment), left out otherwise;
  *   - DROP: structured fields whose syntax admits no encoded word and
  *     whose 8-bit content has no 7-bit form: Message-ID, Content-ID,
  *     Resent-Message-ID (one msg-id), Return-Path, Received (RFC 5321
@@ -53,11 +58,13 @@ enum mime_downgrade_kind mime_downgrade_field_kind(const char *name, size_t len)
 		"Mail-Followup-To", "Mail-Reply-To", "Errors-To",
 	};
 	static const char *const msgids[] = { "References", "In-Reply-To" };
+	static const char *const uncomment[] = {
+		"Content-Transfer-Encoding", "MIME-Version", "Date", "Resent-Date",
+	};
 	static const char *const drop[] = {
 		"Message-ID", "Resent-Message-ID", "Content-ID", "Return-Path",
-		"Received", "Date", "Resent-Date", "Content-Language",
-		"Content-Location", "Content-MD5", "Content-Transfer-Encoding",
-		"MIME-Version", "DKIM-Signature", "ARC-Seal", "ARC-Message-Signature",
+		"Received", "Content-Language",
+		"Content-Location", "Content-MD5", "DKIM-Signature", "ARC-Seal", "ARC-Message-Signature",
 		"ARC-Authentication-Results", "Authentication-Results",
 	};
 	/* RFC 2045 5, RFC 2183 2: parameters, which RFC 2231 encodes */
@@ -68,6 +75,8 @@ enum mime_downgrade_kind mime_downgrade_field_kind(const char *name, size_t len)
 		return MIME_DOWNGRADE_ADDRESS;
 	if (name_in(name, len, msgids, sizeof(msgids) / sizeof(*msgids)))
 		return MIME_DOWNGRADE_MSGIDS;
+	if (name_in(name, len, uncomment, sizeof(uncomment) / sizeof(*uncomment)))
+		return MIME_DOWNGRADE_UNCOMMENT;
 	if (name_in(name, len, drop, sizeof(drop) / sizeof(*drop)))
 		return MIME_DOWNGRADE_DROP;
 	return MIME_DOWNGRADE_TEXT;
@@ -94,4 +103,46 @@ bool mime_downgrade_msgids(const char *v, size_t len, const char *eol, size_t *c
 		any = true;
 	}
 	return any;
+}
+
+bool mime_downgrade_uncomment(const char *v, size_t len, const char *eol, size_t *col,
+			      str_t *out)
+{
+	/* RFC 5322 3.2.2: comments nest and hold quoted-pairs; one left
+	 * open runs to the end. Removed without a trace: RFC 2045 4 reads
+	 * "1.(produced by ...)0" as 1.0. */
+	str_t bare = STR_INIT;
+	int depth = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (depth > 0 && v[i] == '\\')
+			i++;
+		else if (v[i] == '(')
+			depth++;
+		else if (v[i] == ')' && depth > 0)
+			depth--;
+		else if (depth == 0)
+			str_appendc(&bare, v[i]);
+	}
+	bool ok = !mime_downgrade_8bit(bare.data, bare.len), any = false;
+	const char *b = str_c(&bare);
+	/* bounded: every round moves pos past one word or the blanks */
+	for (size_t pos = 0; ok && pos < bare.len;) {
+		size_t n = strcspn(b + pos, " \t\r\n");
+		if (n == 0) {
+			pos++;
+			continue;
+		}
+		if (*col + 1 + n > LINE_MAX_COLS && *col > 1) {
+			str_appendz(out, eol);
+			*col = 0;
+		}
+		str_appendc(out, ' ');
+		str_append(out, b + pos, n);
+		*col += 1 + n;
+		pos += n;
+		any = true;
+	}
+	ok = ok && any;
+	str_free(&bare);
+	return ok;
 }

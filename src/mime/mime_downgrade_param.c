@@ -165,8 +165,11 @@ bool mime_downgrade_params(const char *v, size_t len, const char *eol,
 	uint32_t n;
 	/* a Content-Disposition has no subtype: the first token alone */
 	const char *slash = memchr(v, '/', strcspn(v, ";"));
-	(void)mime_header_raw_params(pool, v, len, slash != NULL, &type, &subtype, raw, &n);
-	if (type == NULL || mime_downgrade_8bit(type, strlen(type)) ||
+	int head = mime_header_raw_params(pool, v, len, slash != NULL, &type, &subtype, raw,
+					  &n);
+	/* no type, or a subtype the parser refuses (an 8-bit token, RFC
+	 * 2045 5.1): no 7-bit form */
+	if (type == NULL || (slash != NULL && head < 0) || mime_downgrade_8bit(type, strlen(type)) ||
 	    (subtype != NULL && mime_downgrade_8bit(subtype, strlen(subtype)))) {
 		pool_destroy(&pool);
 		return false;

@@ -193,8 +193,18 @@ static void parse_raw(pool_t *pool, struct cursor *c, struct mime_raw_param *raw
 	str_free(&val);
 }
 
+static bool token_8bit(const str_t *tok)
+{
+	for (size_t i = 0; i < tok->len; i++)
+		if ((unsigned char)tok->data[i] >= 0x80)
+			return true;
+	return false;
+}
+
 /* type or disposition, and "/" subtype when want_subtype: -1 when there
- * is no usable one */
+ * is no usable one. RFC 2045 5.1 and RFC 2183 2: a token is US-ASCII, so
+ * one with an octet >= 0x80 is no type (the caller's default applies,
+ * RFC 2045 5.2): an 8-bit type never reaches BODYSTRUCTURE raw. */
 static int parse_head(pool_t *pool, struct cursor *c, bool want_subtype, char **type_r,
 		      char **subtype_r)
 {
@@ -206,7 +216,7 @@ static int parse_head(pool_t *pool, struct cursor *c, bool want_subtype, char **
 	skip_cfws(c);
 	read_token(c, &tok, false);
 	skip_cfws(c);
-	if (tok.len > 0)
+	if (tok.len > 0 && !token_8bit(&tok))
 		*type_r = lower_dup(pool, tok.data, tok.len);
 	if (want_subtype) {
 		str_clear(&tok);
@@ -215,7 +225,7 @@ static int parse_head(pool_t *pool, struct cursor *c, bool want_subtype, char **
 			skip_cfws(c);
 			read_token(c, &tok, false);
 		}
-		if (tok.len > 0 && *type_r != NULL)
+		if (tok.len > 0 && *type_r != NULL && !token_8bit(&tok))
 			*subtype_r = lower_dup(pool, tok.data, tok.len);
 		else
 			ret = -1;

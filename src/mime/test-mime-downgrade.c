@@ -262,6 +262,70 @@ static void test_parser_flag(void **state)
 	mime_tree_free(&t);
 }
 
+/* RFC 2045 5.1: a type or subtype token is US-ASCII; an 8-bit one is no
+ * type, so the part is text/plain (5.2) and never shows the 8-bit token
+ * in BODYSTRUCTURE; the downgrade leaves such a field out (before: the
+ * parser kept "t\xc3\xa9xt"/"pl\xc3\xa1in" as the type) */
+static void test_8bit_type_refused(void **state)
+{
+	(void)state;
+	static const char *const heads[] = {
+		"Content-Type: t\xc3\xa9xt/pl\xc3\xa1in; charset=utf-8\r\n",
+		"Content-Type: text/pl\xc3\xa1in; charset=utf-8\r\n",
+		"Content-Type: t\xc3\xa9xt/plain\r\n",
+		"Content-Type: multipart/m\xc3\xafxed; boundary=b\r\n",
+	};
+	for (size_t i = 0; i < sizeof(heads) / sizeof(*heads); i++) {
+		str_t m = STR_INIT, out = STR_INIT;
+		str_printf(&m, "%s\r\n--b\r\nx\r\n--b--\r\n", heads[i]);
+		struct mime_tree *t = mime_parse(m.data, m.len);
+		assert_string_equal(t->parts[0].type, "text");
+		assert_string_equal(t->parts[0].subtype, "plain");
+		assert_true((t->parts[0].flags & MIME_PART_DEFAULT_TYPE) != 0);
+		assert_int_equal(t->count, 1);
+		mime_tree_free(&t);
+		assert_true(mime_downgrade_header(heads[i], strlen(heads[i]), &out));
+		assert_null(strstr(str_c(&out), "Content-Type"));
+		str_free(&out);
+		str_free(&m);
+	}
+	/* a tree of cache version 2 may hold such a type: parsed again */
+	const char *m = "Subject: x\r\n\r\nb\r\n";
+	struct mime_tree *t = mime_parse(m, strlen(m)), *t2;
+	str_t enc = STR_INIT;
+	const char *err;
+	mime_cache_encode(t, &enc);
+	enc.data[3] = 2;
+	assert_int_equal(mime_cache_decode(enc.data, enc.len, strlen(m), &t2, &err), -1);
+	assert_ptr_equal(err, mime_cache_error_version);
+	mime_tree_free(&t);
+	str_free(&enc);
+}
+
+/* RFC 5322 3.2.2: an 8-bit comment is no reason to leave out a field
+ * whose value is ASCII; comments nest and quote, RFC 2045 4 reads
+ * "1.(c)0" as 1.0 (before: these fields were dropped, and a base64 part
+ * showed as 7BIT) */
+static void test_comments_stripped(void **state)
+{
+	(void)state;
+	const char *h = "Content-Transfer-Encoding: base64 (encod\xc3\xa9 (a \\) \xc3\xa9) b)\r\n"
+			"MIME-Version: 1.(g\xc3\xa9n\xc3\xa9r\xc3\xa9)0\r\n"
+			"Date: Sun, 6 Dec 2026 10:00:00 +0100 (heure d'\xc3\xa9t\xc3\xa9)\r\n"
+			"Resent-Date: Sun, 6 Dec 2026 (x) d\xc3\xa9\r\n"
+			"Date: (\xc3\xa9)\r\n\r\n";
+	str_t out = STR_INIT;
+	assert_true(mime_downgrade_header(h, strlen(h), &out));
+	assert_7bit_lines(&out);
+	assert_string_equal(str_c(&out), "Content-Transfer-Encoding: base64\r\n"
+					 "MIME-Version: 1.0\r\n"
+					 "Date: Sun, 6 Dec 2026 10:00:00 +0100\r\n\r\n");
+	struct mime_tree *t = mime_parse(out.data, out.len);
+	assert_string_equal(t->parts[0].cte, "base64");
+	mime_tree_free(&t);
+	str_free(&out);
+}
+
 /* RFC 6858 / RFC 2231: an 8-bit file name in Content-Type and
  * Content-Disposition becomes an extended parameter (with continuations)
  * that the MIME parser decodes back; 7-bit parameters stay as written;
@@ -350,6 +414,8 @@ int main(void)
 		cmocka_unit_test(test_parser_flag),
 		cmocka_unit_test(test_mime_params),
 		cmocka_unit_test(test_unknown_8bit),
+		cmocka_unit_test(test_8bit_type_refused),
+		cmocka_unit_test(test_comments_stripped),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

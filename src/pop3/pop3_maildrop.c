@@ -144,12 +144,14 @@ static void pop3_maildrop_open_list(struct pop3_maildrop_job *job)
 		 * once and kept otherwise, also for a row that does not know
 		 * whether it is 8-bit (hdr8bit NULL: != 0, as SEARCH asks),
 		 * so LIST never changes after a RETR. */
-		if (!job->utf8 && infos[i].hdr_8bit != 0 &&
-		    store_view_message_downgraded_size(md->view, infos[i].uid, &infos[i],
-						       &error) < 0) {
-			log_warn("event=downgraded_size_failed uid=%u error=%s", infos[i].uid,
-				 log_str(error));
-			infos[i].size = m->stored_size;
+		if (!job->utf8 && infos[i].hdr_8bit != 0) {
+			m->dg_sized = store_view_message_downgraded_size(
+				md->view, infos[i].uid, &infos[i], &error) == 0;
+			if (!m->dg_sized) {
+				log_warn("event=downgraded_size_failed uid=%u error=%s",
+					 infos[i].uid, log_str(error));
+				infos[i].size = m->stored_size;
+			}
 		}
 		m->size = infos[i].size;
 		m->hdr_8bit = infos[i].hdr_8bit;

@@ -57,6 +57,9 @@ struct pop3_msg {
 			   * without UTF8 (what RETR sends) */
 	uint64_t stored_size;
 	int8_t hdr_8bit;  /* store_message_info's */
+	bool dg_sized;    /* size is the synthetic message's, computed or
+			   * read at login (not the stored size after a
+			   * failure): RETR may pass it on as known */
 	bool deleted;
 };
 

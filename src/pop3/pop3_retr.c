@@ -203,8 +203,9 @@ static void pop3_retr_start(struct pop3_session *s, const char *arg, size_t len,
 	job->info.uid = m->uid;
 	job->info.size = m->stored_size;
 	job->info.hdr_8bit = m->hdr_8bit;
-	/* the login sized it (pop3_maildrop.c): known, not written again */
-	job->info.dg_size = m->hdr_8bit > 0 && !s->utf8 ? m->size : 0;
+	/* the login sized it (pop3_maildrop.c): known, not written again;
+	 * when that failed m->size is the stored size: unknown (0) */
+	job->info.dg_size = m->hdr_8bit > 0 && !s->utf8 && m->dg_sized ? m->size : 0;
 	session_job_begin(&s->base);
 	pop3_session_wait(s);
 	threadpool_submit(s->base.env->delivery_pool, pop3_retr_open_work,

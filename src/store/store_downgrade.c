@@ -174,6 +174,29 @@ static int downgrade_part(struct store_message_reader *r, const struct mime_part
 	return 0;
 }
 
+void store_tree_global_as_rfc822(struct mime_tree *tree)
+{
+	for (uint32_t i = 0; i < tree->count; i++) {
+		struct mime_part *p = &tree->parts[i];
+		if (strcmp(p->type, "message") == 0 && strcmp(p->subtype, "global") == 0)
+			p->subtype = pool_strdup(tree->pool, "rfc822");
+	}
+}
+
+bool store_message_downgrade_fits(const struct mime_tree *tree)
+{
+	unsigned n = 0;
+	for (uint32_t i = 0; i < tree->count; i++) {
+		const struct mime_part *p = &tree->parts[i];
+		if ((p->flags & MIME_PART_HDR_8BIT) == 0)
+			continue;
+		if (++n > STORE_READ_REGIONS_MAX ||
+		    p->body_off - p->hdr_off > STORE_DOWNGRADE_HEADER_MAX)
+			return false;
+	}
+	return true;
+}
+
 int store_message_downgrade(struct store_message_reader *r, struct mime_tree *tree,
 			    uint64_t *size, const char **error_r)
 {
@@ -209,11 +232,8 @@ int store_message_downgrade(struct store_message_reader *r, struct mime_tree *tr
 	}
 	if (ret == 0 && n > 0)
 		shift_tree(tree, size, regions, n);
-	for (uint32_t i = 0; i < tree->count && ret == 0; i++) {
-		struct mime_part *p = &tree->parts[i];
-		if (strcmp(p->type, "message") == 0 && strcmp(p->subtype, "global") == 0)
-			p->subtype = pool_strdup(tree->pool, "rfc822");
-	}
+	if (ret == 0)
+		store_tree_global_as_rfc822(tree);
 	for (unsigned k = 0; k < n; k++)
 		str_free(&regions[k].out);
 	if (ret < 0)

@@ -246,6 +246,13 @@ int store_view_message_hdr_8bit(struct store_view *view, uint32_t uid,
 				struct mime_tree **tree, const char **error_r);
 int store_message_downgrade(struct store_message_reader *r, struct mime_tree *tree,
 			    uint64_t *size, const char **error_r);
+/* Whether tree's 8-bit headers are within those limits, from the tree
+ * alone (no read): false when store_message_downgrade() would refuse */
+bool store_message_downgrade_fits(const struct mime_tree *tree);
+/* Every message/global part of tree described as message/rfc822 (RFC
+ * 3501 7.4.2: body-type-msg is MESSAGE/RFC822's grammar), as a session
+ * without UTF-8 headers sees it, also when no header is 8-bit */
+void store_tree_global_as_rfc822(struct mime_tree *tree);
 /* store_message_downgrade() of message uid, recording the synthetic size
  * (schema 10 messages.dgsize) when the row did not know it */
 int store_view_message_downgrade(struct store_view *view, uint32_t uid,
