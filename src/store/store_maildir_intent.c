@@ -22,11 +22,15 @@
 #include "lib/log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <unistd.h>
 
 #define MAILDIR_INTENT_MAX (64u * 1024u * 1024u)
+/* names tried before giving up on EEXIST */
+#define MAILDIR_INTENT_TRIES 64u
 
 static const char *const intent_magic[] = {
 	[MAILDIR_INTENT_RENAME] = "postel-rename",
@@ -51,6 +55,7 @@ void maildir_intents_add(struct maildir_intents *in, pool_t *pool,
 	struct maildir_intent *it = pool_alloc(pool, sizeof(*it));
 	it->name = pool_strdup(pool, name);
 	it->kind = kind;
+	it->keep = false;
 	it->next = in->head;
 	in->head = it;
 }
@@ -85,26 +90,54 @@ size_t maildir_intent_header(const char *data, const char *magic,
 	return pos + n;
 }
 
+/* Create path exclusively with data, fsync'd; -1 with errno (EEXIST if
+ * another file has that name: never truncate one, it may be an intent). */
+static int intent_create(const char *path, const void *data, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+		      0600);
+	if (fd < 0)
+		return -1;
+	int ret = fileio_write_full(fd, data, len) < 0 || fsync(fd) < 0 ? -1 : 0;
+	int e = errno;
+	if (close(fd) < 0 && ret == 0) {
+		ret = -1;
+		e = errno;
+	}
+	if (ret < 0)
+		(void)unlink(path);
+	errno = e;
+	return ret;
+}
+
 int maildir_intent_write(const char *user_dir, enum maildir_intent_kind kind,
 			 uint32_t uidvalidity, const str_t *lines,
 			 const char **path_r, const char **error_r)
 {
-	static unsigned counter;
-	const char *path = t_printf("%s/%s.%ld.%u", user_dir, intent_magic[kind],
-				    (long)getpid(), ++counter);
+	/* pool threads write intents at once: the counter is atomic, and
+	 * O_EXCL settles a name left over from an earlier process of the
+	 * same PID */
+	static atomic_uint counter;
 	str_t buf = STR_INIT;
 	str_printf(&buf, "%s 1 %" PRIu32 "\n", intent_magic[kind], uidvalidity);
 	str_append(&buf, lines->data, lines->len);
 	str_appendz(&buf, "end\n");
-	int ret = fileio_write_sync(path, buf.data, buf.len);
-	int e = errno;
+	const char *path = NULL;
+	int ret = -1, e = EEXIST;
+	for (unsigned attempt = 0; attempt < MAILDIR_INTENT_TRIES && e == EEXIST;
+	     attempt++) {
+		path = t_printf("%s/%s.%ld.%u", user_dir, intent_magic[kind],
+				(long)getpid(), atomic_fetch_add(&counter, 1) + 1);
+		ret = intent_create(path, buf.data, buf.len);
+		e = ret < 0 ? errno : 0;
+	}
 	str_free(&buf);
 	if (ret == 0 && fileio_fsync_dir(user_dir) < 0) {
 		ret = -1;
 		e = errno;
+		(void)unlink(path);
 	}
 	if (ret < 0) {
-		(void)unlink(path);
 		*error_r = t_printf("intent %s failed: %s", path, strerror(e));
 		return -1;
 	}
@@ -138,12 +171,12 @@ int maildir_intent_read(const char *user_dir, const struct maildir_intent *it,
 }
 
 int maildir_intents_recover(struct maildir_user *user,
-			    const struct maildir_intents *in, pool_t *pool,
+			    struct maildir_intents *in, pool_t *pool,
 			    struct maildir_intents *changed_r,
-			    const char **error_r)
+			    struct maildir_intents *kept_r, const char **error_r)
 {
-	changed_r->head = NULL;
-	for (const struct maildir_intent *it = in->head; it != NULL; it = it->next) {
+	changed_r->head = kept_r->head = NULL;
+	for (struct maildir_intent *it = in->head; it != NULL; it = it->next) {
 		if (it->kind == MAILDIR_INTENT_RENAME)
 			continue; /* maildir_rename_recover(), before the folders */
 		uint32_t uv;
@@ -160,6 +193,22 @@ int maildir_intents_recover(struct maildir_user *user,
 			maildir_copy_recover(user, lines, pool, error_r);
 		if (r < 0)
 			return -1;
+		if (r > 0) {
+			/* a file stays that should go: the next open retries,
+			 * and this one goes on (the user is not locked out) */
+			it->keep = true;
+			log_warn("event=intent_kept user=%s intent=%s error=%s",
+				 log_str(user->key), log_str(it->name),
+				 log_str(*error_r));
+			/* its mailboxes (the recovery cut lines into
+			 * "MAILBOX\0" or "SRC\0DEST\0") wait for it: a scan
+			 * of new/ would take a source left there for mail */
+			maildir_intents_add(kept_r, pool, lines, it->kind);
+			if (it->kind == MAILDIR_INTENT_COPY)
+				maildir_intents_add(kept_r, pool,
+						    lines + strlen(lines) + 1,
+						    it->kind);
+		}
 		if (mailbox != NULL)
 			maildir_intents_add(changed_r, pool, mailbox, it->kind);
 	}
@@ -169,6 +218,8 @@ int maildir_intents_recover(struct maildir_user *user,
 void maildir_intents_remove(const char *user_dir,
 			    const struct maildir_intents *in)
 {
-	for (const struct maildir_intent *it = in->head; it != NULL; it = it->next)
-		(void)unlink(t_printf("%s/%s", user_dir, it->name));
+	for (const struct maildir_intent *it = in->head; it != NULL; it = it->next) {
+		if (!it->keep)
+			(void)unlink(t_printf("%s/%s", user_dir, it->name));
+	}
 }

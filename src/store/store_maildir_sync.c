@@ -340,6 +340,16 @@ static int user_sync_needed(struct maildir_user *user, bool with_defaults,
 	return need;
 }
 
+/* Whether list names mailbox (a kept intent's: left unscanned). */
+static bool intents_name(const struct maildir_intents *list, const char *mailbox)
+{
+	for (const struct maildir_intent *it = list->head; it != NULL; it = it->next) {
+		if (strcmp(it->name, mailbox) == 0)
+			return true;
+	}
+	return false;
+}
+
 int maildir_user_sync(struct maildir_user *user, bool with_defaults,
 		      bool full, uint32_t uidvalidity, const char **error_r)
 {
@@ -349,6 +359,7 @@ int maildir_user_sync(struct maildir_user *user, bool with_defaults,
 	time_t now = time(NULL);
 	int ret = -1;
 	struct maildir_intents intents = { NULL }, changed = { NULL };
+	struct maildir_intents kept = { NULL };
 	if (user_folders(user->dir, pool, &folders, &folder_count, &intents,
 			 error_r) < 0)
 		goto out;
@@ -396,11 +407,13 @@ int maildir_user_sync(struct maildir_user *user, bool with_defaults,
 	/* crashed expunges and copies, before a scan of new/ could take
 	 * a moved message's source for new mail */
 	if (!full && intents.head != NULL &&
-	    maildir_intents_recover(user, &intents, pool, &changed, error_r) < 0)
+	    maildir_intents_recover(user, &intents, pool, &changed, &kept,
+				    error_r) < 0)
 		goto rollback;
 	for (unsigned i = 0; i <= folder_count; i++) {
-		if (mailbox_sync(user, i == 0 ? "INBOX" : folders[i - 1], full,
-				 now, pool, error_r) < 0)
+		const char *name = i == 0 ? "INBOX" : folders[i - 1];
+		if (!intents_name(&kept, name) &&
+		    mailbox_sync(user, name, full, now, pool, error_r) < 0)
 			goto rollback;
 	}
 	ret = store_index_commit(user->index, error_r);

@@ -21,6 +21,8 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -33,6 +35,7 @@
 
 #define CRASH_BEFORE_COMMIT 1u
 #define CRASH_AFTER_COMMIT 2u
+#define FAIL_COMMIT 3u
 static unsigned crash_commit;
 static unsigned crash_at_rename;
 
@@ -42,6 +45,10 @@ int __wrap_store_index_commit(struct store_index *idx, const char **error_r)
 {
 	if (crash_commit == CRASH_BEFORE_COMMIT)
 		_exit(0);
+	if (crash_commit == FAIL_COMMIT) {
+		*error_r = "commit failed (test)";
+		return -1;
+	}
 	int ret = __real_store_index_commit(idx, error_r);
 	if (crash_commit == CRASH_AFTER_COMMIT)
 		_exit(0);
@@ -55,6 +62,23 @@ int __wrap_fileio_rename_noreplace(const char *from, const char *to)
 	if (crash_at_rename > 0 && --crash_at_rename == 0)
 		_exit(0);
 	return __real_fileio_rename_noreplace(from, to);
+}
+
+/* unlink() of a path containing fail_unlink fails with EACCES; the last
+ * intent unlinked (a finished operation's) is kept in last_intent. */
+static const char *fail_unlink;
+static char last_intent[512];
+int __real_unlink(const char *path);
+int __wrap_unlink(const char *path);
+int __wrap_unlink(const char *path)
+{
+	if (fail_unlink != NULL && strstr(path, fail_unlink) != NULL) {
+		errno = EACCES;
+		return -1;
+	}
+	if (strstr(path, "/postel-") != NULL)
+		snprintf(last_intent, sizeof(last_intent), "%s", path);
+	return __real_unlink(path);
 }
 
 /* Open the user first (its sync commits), then arm the crash point. */
@@ -314,6 +338,96 @@ static void test_no_intent_left(void **state)
 	assert_int_equal(mailbox_count(s, "N"), 2);
 }
 
+/* A MOVE whose source unlink fails keeps its intent (it was removed
+ * before the unlinks were durable, and even when one failed), and an
+ * open whose recovery cannot unlink is not refused: it logs, keeps the
+ * intent, and a later open finishes it. */
+static void test_move_unlink_failure_keeps_intent(void **state)
+{
+	struct suite *s = *state;
+	const char *error = NULL;
+	assert_int_equal(store_mailbox_create(s->store, SUITE_USER, "S", &error), 0);
+	assert_int_equal(store_mailbox_create(s->store, SUITE_USER, "D", &error), 0);
+	uint32_t uids[3];
+	for (unsigned i = 0; i < 3; i++)
+		uids[i] = suite_deliver(s->store, "S", "Subject: u\r\n\r\n",
+					i == 1 ? STORE_FLAG_SEEN : 0, 0);
+	struct store_view *v = suite_view(s->store, "S");
+	struct store_copy_result res;
+	fail_unlink = "/.S/";
+	assert_int_equal(store_view_copy(v, uids, 2, "D", true, s->pool, &res,
+					 &error), 0);
+	store_view_close(&v);
+	assert_int_equal(intents_left(s), 1);
+	/* the unlink still fails: the open goes on, the intent stays */
+	suite_reopen(s);
+	assert_int_equal(mailbox_count(s, "S"), 1);
+	assert_int_equal(intents_left(s), 1);
+	fail_unlink = NULL;
+	suite_reopen(s);
+	assert_int_equal(mailbox_count(s, "D"), 2);
+	assert_int_equal(intents_left(s), 0);
+	index_discard(s);
+	assert_int_equal(mailbox_count(s, "S"), 1);
+	assert_int_equal(mailbox_count(s, "D"), 2);
+}
+
+/* A file already at the next intent name (an earlier process with this
+ * PID) is neither truncated nor taken over: O_EXCL, next number. */
+static void test_intent_name_taken(void **state)
+{
+	struct suite *s = *state;
+	const char *error = NULL;
+	assert_int_equal(store_mailbox_create(s->store, SUITE_USER, "E", &error), 0);
+	uint32_t uids[2];
+	for (unsigned i = 0; i < 2; i++)
+		uids[i] = suite_deliver(s->store, "E", "Subject: t\r\n\r\n", 0, 0);
+	unsigned gone;
+	last_intent[0] = '\0';
+	assert_int_equal(store_mailbox_expunge(s->store, SUITE_USER, "E", &uids[0],
+					       1, &gone, &error), 0);
+	char *dot = strrchr(last_intent, '.');
+	assert_non_null(dot);
+	*dot = '\0';
+	const char *taken = pool_printf(s->pool, "%s.%lu", last_intent,
+					strtoul(dot + 1, NULL, 10) + 1);
+	FILE *f = fopen(taken, "w");
+	assert_non_null(f);
+	fputs("sentinel\n", f);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(store_mailbox_expunge(s->store, SUITE_USER, "E", &uids[1],
+					       1, &gone, &error), 0);
+	assert_int_equal(gone, 1);
+	char buf[32] = "";
+	f = fopen(taken, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(buf, sizeof(buf), f));
+	fclose(f);
+	assert_string_equal(buf, "sentinel\n");
+	assert_int_equal(unlink(taken), 0);
+}
+
+/* An expunge whose commit fails after its unlinks: the user leaves the
+ * cache, so the next access recovers instead of showing rows whose
+ * files are gone. */
+static void test_expunge_commit_failure_recovers(void **state)
+{
+	struct suite *s = *state;
+	const char *error = NULL;
+	assert_int_equal(store_mailbox_create(s->store, SUITE_USER, "E", &error), 0);
+	uint32_t uids[2];
+	for (unsigned i = 0; i < 2; i++)
+		uids[i] = suite_deliver(s->store, "E", "Subject: c\r\n\r\n",
+					i == 0 ? STORE_FLAG_SEEN : 0, 0);
+	unsigned gone;
+	crash_commit = FAIL_COMMIT;
+	assert_int_equal(store_mailbox_expunge(s->store, SUITE_USER, "E", uids, 1,
+					       &gone, &error), -1);
+	crash_commit = 0;
+	assert_int_equal(mailbox_count(s, "E"), 1);
+	assert_int_equal(intents_left(s), 0);
+}
+
 /* An intent's first line, strictly: "MAGIC 1 UIDVALIDITY\n" and nothing
  * else (the sscanf format it once was took a missing newline, a sign or
  * no space for one). */
@@ -347,6 +461,9 @@ int main(void)
 		SUITE_TEST(test_crash_before_copy_commit),
 		SUITE_TEST(test_crash_after_copy_commit),
 		SUITE_TEST(test_no_intent_left),
+		SUITE_TEST(test_move_unlink_failure_keeps_intent),
+		SUITE_TEST(test_intent_name_taken),
+		SUITE_TEST(test_expunge_commit_failure_recovers),
 		cmocka_unit_test(test_intent_header),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
