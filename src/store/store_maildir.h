@@ -212,6 +212,10 @@ void maildir_intents_remove(const char *user_dir,
 int maildir_expunge_recover(struct maildir_user *user, uint32_t uidvalidity,
 			    char *lines, pool_t *pool, const char **mailbox_r,
 			    const char **error_r);
+/* During a scan of mailbox: finish or drop the previous build's
+ * FOLDER/postel-expunge (store_maildir_expunge.c); -1 on an index error. */
+int maildir_expunge_legacy(struct maildir_user *user, const char *mailbox,
+			   const char *folder, pool_t *pool, const char **error_r);
 /* store_maildir_copy.c: a copy intent's lines: unlink each file it names
  * that no row of its mailbox names. 1 if one could not be unlinked
  * (error_r), 0 done or nothing to do (a mailbox or folder gone). */

@@ -214,6 +214,48 @@ int maildir_expunge_recover(struct maildir_user *user, uint32_t uidvalidity,
 	return ret;
 }
 
+/* The previous build's intent FOLDER/postel-expunge ("postel-expunge 1
+ * UIDVALIDITY\n" then a UID a line, written whole by a rename; it stayed
+ * after its commit). A simple one goes through maildir_expunge_recover()
+ * and is removed once it has nothing left to do (while it removed rows it
+ * stays until a later scan: the commit is still to come); anything else
+ * is removed with a log line. */
+int maildir_expunge_legacy(struct maildir_user *user, const char *mailbox,
+			   const char *folder, pool_t *pool, const char **error_r)
+{
+	const char *path = t_printf("%s/postel-expunge", folder);
+	char *data;
+	size_t len;
+	if (fileio_read_file(path, 1024u * 1024u * 16u, &data, &len) < 0) {
+		if (errno != ENOENT)
+			log_warn("event=expunge_legacy_unreadable path=%s error=%s",
+				 log_str(path), log_str(strerror(errno)));
+		return 0;
+	}
+	uint32_t uv;
+	size_t pos = maildir_intent_header(data, "postel-expunge", &uv);
+	bool simple = pos > 0 && strlen(data) == len && len > pos &&
+		data[len - 1] == '\n' && strspn(data + pos, "0123456789\n") == len - pos;
+	char *lines = simple ? pool_printf(pool, "%s\n%s", mailbox, data + pos) : NULL;
+	free(data);
+	const char *changed = NULL;
+	int ret = simple ? maildir_expunge_recover(user, uv, lines, pool, &changed,
+						   error_r) : 0;
+	if (ret < 0)
+		return -1;
+	if (ret > 0) {
+		log_warn("event=expunge_legacy_kept user=%s mailbox=%s error=%s",
+			 log_str(user->key), log_str(mailbox), log_str(*error_r));
+		return 0;
+	}
+	if (changed != NULL)
+		return 0;
+	log_info("event=expunge_legacy_removed user=%s mailbox=%s simple=%s",
+		 log_str(user->key), log_str(mailbox), simple ? "yes" : "no");
+	(void)unlink(path);
+	return 0;
+}
+
 int maildir_mailbox_expunge(struct store *store,
 			    const struct store_address *addr,
 			    const char *mailbox, const uint32_t *uids,

@@ -145,6 +145,16 @@ int maildir_intent_write(const char *user_dir, enum maildir_intent_kind kind,
 	return 0;
 }
 
+/* Exactly two complete non-empty lines, no NUL, the second not "end". */
+static bool legacy_rename(const char *p, size_t len)
+{
+	const char *nl = memchr(p, '\n', len), *nl2;
+	return strlen(p) == len && nl != NULL && nl > p &&
+		(nl2 = memchr(nl + 1, '\n', len - (size_t)(nl + 1 - p))) != NULL &&
+		nl2 > nl + 1 && nl2 == p + len - 1 &&
+		!(nl2 - nl - 1 == 3 && strncmp(nl + 1, "end", 3) == 0);
+}
+
 int maildir_intent_read(const char *user_dir, const struct maildir_intent *it,
 			pool_t *pool, uint32_t *uidvalidity_r, char **lines_r,
 			const char **error_r)
@@ -166,6 +176,14 @@ int maildir_intent_read(const char *user_dir, const struct maildir_intent *it,
 		(len == pos + 4 || data[len - 5] == '\n');
 	if (whole)
 		*lines_r = pool_strndup(pool, data + pos, len - pos - 4);
+	else if (it->kind == MAILDIR_INTENT_RENAME && pos > 0 &&
+		 legacy_rename(data + pos, len - pos)) {
+		/* the previous build's "OLD\nNEW\n" without "end", fsync'd
+		 * before any folder moved (a torn new one looks the same but
+		 * is checked against the crash state like any other) */
+		whole = true;
+		*lines_r = pool_strndup(pool, data + pos, len - pos);
+	}
 	free(data);
 	return whole ? 1 : 0;
 }

@@ -223,6 +223,9 @@ static int mailbox_sync(struct maildir_user *user, const char *mailbox,
 	if (todo.tmp)
 		maildir_tmp_clean(user, mailbox, folder, now);
 	/* before the scan, or it would index a crashed MULTIAPPEND's files */
+	if (todo.scan &&
+	    maildir_expunge_legacy(user, mailbox, folder, pool, error_r) < 0)
+		return -1;
 	if (todo.scan && maildir_multi_recover(user->index, mb.id, folder, full,
 					       error_r) < 0)
 		return -1;

@@ -22,7 +22,10 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -428,6 +431,90 @@ static void test_expunge_commit_failure_recovers(void **state)
 	assert_int_equal(intents_left(s), 0);
 }
 
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* new/'s mtime moved away from what the index recorded: the next open
+ * scans the mailbox (what the previous build's expunge did). */
+static void touch_new(const char *folder, time_t when)
+{
+	struct timespec ts[2] = { { when, 0 }, { when, 0 } };
+	assert_int_equal(utimensat(AT_FDCWD, folder, ts, 0), 0);
+}
+
+/* The previous build's rename intent ("OLD\nNEW\n", no "end"), left by a
+ * crash after the parent's folder moved: finished, not ignored as torn. */
+static void test_legacy_rename_intent(void **state)
+{
+	struct suite *s = *state;
+	const char *error = NULL;
+	const char *user_dir = pool_printf(s->pool, "%s/mail/example.org/suite",
+					   (const char *)s->fx->priv);
+	assert_int_equal(store_mailbox_create(s->store, SUITE_USER, "B", &error), 0);
+	suite_deliver(s->store, "B", "Subject: l\r\n\r\n", 0, 0);
+	struct store_view *v = suite_view(s->store, "B");
+	uint32_t uv = store_view_uidvalidity(v);
+	store_view_close(&v);
+	store_close(&s->store);
+	write_file(pool_printf(s->pool, "%s/postel-rename.1.1", user_dir),
+		   pool_printf(s->pool, "postel-rename 1 %u\nB\nN\n", uv));
+	assert_int_equal(rename(pool_printf(s->pool, "%s/.B", user_dir),
+				pool_printf(s->pool, "%s/.N", user_dir)), 0);
+	s->store = suite_open(s);
+	assert_false(suite_mailbox_listed(s, "B"));
+	v = suite_view(s->store, "N");
+	assert_int_equal(store_view_uidvalidity(v), uv);
+	store_view_close(&v);
+	assert_int_equal(mailbox_count(s, "N"), 1);
+	assert_int_equal(intents_left(s), 0);
+}
+
+/* The previous build's FOLDER/postel-expunge after a crash between its
+ * unlinks and its commit: the expunge is finished by the scan, and the
+ * file removed once it has nothing left to do. */
+static void test_legacy_expunge_intent(void **state)
+{
+	struct suite *s = *state;
+	const char *error = NULL;
+	const char *folder = pool_printf(s->pool, "%s/mail/example.org/suite/.E",
+					 (const char *)s->fx->priv);
+	const char *new_dir = pool_printf(s->pool, "%s/new", folder);
+	assert_int_equal(store_mailbox_create(s->store, SUITE_USER, "E", &error), 0);
+	uint32_t uid = suite_deliver(s->store, "E", "Subject: x\r\n\r\n", 0, 0);
+	DIR *dir = opendir(new_dir);
+	assert_non_null(dir);
+	const char *first = NULL;
+	for (struct dirent *de; (de = readdir(dir)) != NULL;) {
+		if (de->d_name[0] != '.')
+			first = pool_printf(s->pool, "%s/%s", new_dir, de->d_name);
+	}
+	closedir(dir);
+	assert_non_null(first);
+	for (unsigned i = 0; i < 2; i++)
+		suite_deliver(s->store, "E", "Subject: k\r\n\r\n", 0, 0);
+	struct store_view *v = suite_view(s->store, "E");
+	uint32_t uv = store_view_uidvalidity(v);
+	store_view_close(&v);
+	store_close(&s->store);
+	write_file(pool_printf(s->pool, "%s/postel-expunge", folder),
+		   pool_printf(s->pool, "postel-expunge 1 %u\n%u\n", uv, uid));
+	assert_int_equal(unlink(first), 0);
+	touch_new(new_dir, 1000000000);
+	s->store = suite_open(s);
+	assert_int_equal(mailbox_count(s, "E"), 2);
+	/* the next scan finds nothing left to do: the file goes */
+	store_close(&s->store);
+	touch_new(new_dir, 1000000100);
+	s->store = suite_open(s);
+	assert_int_equal(mailbox_count(s, "E"), 2);
+	assert_int_equal(intents_left(s), 0);
+}
+
 /* An intent's first line, strictly: "MAGIC 1 UIDVALIDITY\n" and nothing
  * else (the sscanf format it once was took a missing newline, a sign or
  * no space for one). */
@@ -464,6 +551,8 @@ int main(void)
 		SUITE_TEST(test_move_unlink_failure_keeps_intent),
 		SUITE_TEST(test_intent_name_taken),
 		SUITE_TEST(test_expunge_commit_failure_recovers),
+		SUITE_TEST(test_legacy_rename_intent),
+		SUITE_TEST(test_legacy_expunge_intent),
 		cmocka_unit_test(test_intent_header),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
