@@ -13,7 +13,8 @@
  *   left that a later scan would take for mail: after the commit a
  *   move's sources, before it the copies' links (checked by discarding
  *   the index, whose rebuild scans every file);
- * - no intent file left once the work is done (store_maildir_intent.c). */
+ * - no intent file left once the work is done (store_maildir_intent.c).
+ * test-store-intent.c (linked in) holds the intents' failure paths. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -22,10 +23,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <stdlib.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -35,11 +32,11 @@
 #include "store/fileio.h"
 #include "store/store_index.h"
 #include "store/store_maildir.h"
+#include "store/test-store-intent.h"
 
 #define CRASH_BEFORE_COMMIT 1u
 #define CRASH_AFTER_COMMIT 2u
-#define FAIL_COMMIT 3u
-static unsigned crash_commit;
+unsigned crash_commit;
 static unsigned crash_at_rename;
 
 int __real_store_index_commit(struct store_index *idx, const char **error_r);
@@ -69,8 +66,8 @@ int __wrap_fileio_rename_noreplace(const char *from, const char *to)
 
 /* unlink() of a path containing fail_unlink fails with EACCES; the last
  * intent unlinked (a finished operation's) is kept in last_intent. */
-static const char *fail_unlink;
-static char last_intent[512];
+const char *fail_unlink;
+char last_intent[512];
 int __real_unlink(const char *path);
 int __wrap_unlink(const char *path);
 int __wrap_unlink(const char *path)
@@ -97,7 +94,7 @@ static void child_arm(struct store *store, unsigned at_commit, unsigned at_renam
 
 /* The intent files (store_maildir_intent.c, and the old per-folder
  * postel-expunge) in the user directory and its folders. */
-static unsigned intents_left(struct suite *s)
+unsigned intents_left(struct suite *s)
 {
 	const char *user_dir = pool_printf(s->pool, "%s/mail/example.org/suite",
 					   (const char *)s->fx->priv);
@@ -216,7 +213,7 @@ static void test_crash_between_folder_renames(void **state)
 }
 
 /* Messages of mailbox, none lost, STATUS agreeing with a walk. */
-static unsigned mailbox_count(struct suite *s, const char *mailbox)
+unsigned mailbox_count(struct suite *s, const char *mailbox)
 {
 	const char *error = NULL;
 	struct store_view *v = suite_view(s->store, mailbox);
@@ -232,7 +229,7 @@ static unsigned mailbox_count(struct suite *s, const char *mailbox)
 
 /* Drop the index: the reopen rebuilds it from every file of every
  * folder (new/ and cur/), so a file no row named shows up as mail. */
-static void index_discard(struct suite *s)
+void index_discard(struct suite *s)
 {
 	store_close(&s->store);
 	const char *suffix[] = { "", "-wal", "-shm" };
@@ -339,180 +336,6 @@ static void test_no_intent_left(void **state)
 	suite_reopen(s);
 	assert_int_equal(mailbox_count(s, "S"), 2);
 	assert_int_equal(mailbox_count(s, "N"), 2);
-}
-
-/* A MOVE whose source unlink fails keeps its intent (it was removed
- * before the unlinks were durable, and even when one failed), and an
- * open whose recovery cannot unlink is not refused: it logs, keeps the
- * intent, and a later open finishes it. */
-static void test_move_unlink_failure_keeps_intent(void **state)
-{
-	struct suite *s = *state;
-	const char *error = NULL;
-	assert_int_equal(store_mailbox_create(s->store, SUITE_USER, "S", &error), 0);
-	assert_int_equal(store_mailbox_create(s->store, SUITE_USER, "D", &error), 0);
-	uint32_t uids[3];
-	for (unsigned i = 0; i < 3; i++)
-		uids[i] = suite_deliver(s->store, "S", "Subject: u\r\n\r\n",
-					i == 1 ? STORE_FLAG_SEEN : 0, 0);
-	struct store_view *v = suite_view(s->store, "S");
-	struct store_copy_result res;
-	fail_unlink = "/.S/";
-	assert_int_equal(store_view_copy(v, uids, 2, "D", true, s->pool, &res,
-					 &error), 0);
-	store_view_close(&v);
-	assert_int_equal(intents_left(s), 1);
-	/* the unlink still fails: the open goes on, the intent stays */
-	suite_reopen(s);
-	assert_int_equal(mailbox_count(s, "S"), 1);
-	assert_int_equal(intents_left(s), 1);
-	fail_unlink = NULL;
-	suite_reopen(s);
-	assert_int_equal(mailbox_count(s, "D"), 2);
-	assert_int_equal(intents_left(s), 0);
-	index_discard(s);
-	assert_int_equal(mailbox_count(s, "S"), 1);
-	assert_int_equal(mailbox_count(s, "D"), 2);
-}
-
-/* A file already at the next intent name (an earlier process with this
- * PID) is neither truncated nor taken over: O_EXCL, next number. */
-static void test_intent_name_taken(void **state)
-{
-	struct suite *s = *state;
-	const char *error = NULL;
-	assert_int_equal(store_mailbox_create(s->store, SUITE_USER, "E", &error), 0);
-	uint32_t uids[2];
-	for (unsigned i = 0; i < 2; i++)
-		uids[i] = suite_deliver(s->store, "E", "Subject: t\r\n\r\n", 0, 0);
-	unsigned gone;
-	last_intent[0] = '\0';
-	assert_int_equal(store_mailbox_expunge(s->store, SUITE_USER, "E", &uids[0],
-					       1, &gone, &error), 0);
-	char *dot = strrchr(last_intent, '.');
-	assert_non_null(dot);
-	*dot = '\0';
-	const char *taken = pool_printf(s->pool, "%s.%lu", last_intent,
-					strtoul(dot + 1, NULL, 10) + 1);
-	FILE *f = fopen(taken, "w");
-	assert_non_null(f);
-	fputs("sentinel\n", f);
-	assert_int_equal(fclose(f), 0);
-	assert_int_equal(store_mailbox_expunge(s->store, SUITE_USER, "E", &uids[1],
-					       1, &gone, &error), 0);
-	assert_int_equal(gone, 1);
-	char buf[32] = "";
-	f = fopen(taken, "r");
-	assert_non_null(f);
-	assert_non_null(fgets(buf, sizeof(buf), f));
-	fclose(f);
-	assert_string_equal(buf, "sentinel\n");
-	assert_int_equal(unlink(taken), 0);
-}
-
-/* An expunge whose commit fails after its unlinks: the user leaves the
- * cache, so the next access recovers instead of showing rows whose
- * files are gone. */
-static void test_expunge_commit_failure_recovers(void **state)
-{
-	struct suite *s = *state;
-	const char *error = NULL;
-	assert_int_equal(store_mailbox_create(s->store, SUITE_USER, "E", &error), 0);
-	uint32_t uids[2];
-	for (unsigned i = 0; i < 2; i++)
-		uids[i] = suite_deliver(s->store, "E", "Subject: c\r\n\r\n",
-					i == 0 ? STORE_FLAG_SEEN : 0, 0);
-	unsigned gone;
-	crash_commit = FAIL_COMMIT;
-	assert_int_equal(store_mailbox_expunge(s->store, SUITE_USER, "E", uids, 1,
-					       &gone, &error), -1);
-	crash_commit = 0;
-	assert_int_equal(mailbox_count(s, "E"), 1);
-	assert_int_equal(intents_left(s), 0);
-}
-
-static void write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	assert_int_equal(fclose(f), 0);
-}
-
-/* new/'s mtime moved away from what the index recorded: the next open
- * scans the mailbox (what the previous build's expunge did). */
-static void touch_new(const char *folder, time_t when)
-{
-	struct timespec ts[2] = { { when, 0 }, { when, 0 } };
-	assert_int_equal(utimensat(AT_FDCWD, folder, ts, 0), 0);
-}
-
-/* The previous build's rename intent ("OLD\nNEW\n", no "end"), left by a
- * crash after the parent's folder moved: finished, not ignored as torn. */
-static void test_legacy_rename_intent(void **state)
-{
-	struct suite *s = *state;
-	const char *error = NULL;
-	const char *user_dir = pool_printf(s->pool, "%s/mail/example.org/suite",
-					   (const char *)s->fx->priv);
-	assert_int_equal(store_mailbox_create(s->store, SUITE_USER, "B", &error), 0);
-	suite_deliver(s->store, "B", "Subject: l\r\n\r\n", 0, 0);
-	struct store_view *v = suite_view(s->store, "B");
-	uint32_t uv = store_view_uidvalidity(v);
-	store_view_close(&v);
-	store_close(&s->store);
-	write_file(pool_printf(s->pool, "%s/postel-rename.1.1", user_dir),
-		   pool_printf(s->pool, "postel-rename 1 %u\nB\nN\n", uv));
-	assert_int_equal(rename(pool_printf(s->pool, "%s/.B", user_dir),
-				pool_printf(s->pool, "%s/.N", user_dir)), 0);
-	s->store = suite_open(s);
-	assert_false(suite_mailbox_listed(s, "B"));
-	v = suite_view(s->store, "N");
-	assert_int_equal(store_view_uidvalidity(v), uv);
-	store_view_close(&v);
-	assert_int_equal(mailbox_count(s, "N"), 1);
-	assert_int_equal(intents_left(s), 0);
-}
-
-/* The previous build's FOLDER/postel-expunge after a crash between its
- * unlinks and its commit: the expunge is finished by the scan, and the
- * file removed once it has nothing left to do. */
-static void test_legacy_expunge_intent(void **state)
-{
-	struct suite *s = *state;
-	const char *error = NULL;
-	const char *folder = pool_printf(s->pool, "%s/mail/example.org/suite/.E",
-					 (const char *)s->fx->priv);
-	const char *new_dir = pool_printf(s->pool, "%s/new", folder);
-	assert_int_equal(store_mailbox_create(s->store, SUITE_USER, "E", &error), 0);
-	uint32_t uid = suite_deliver(s->store, "E", "Subject: x\r\n\r\n", 0, 0);
-	DIR *dir = opendir(new_dir);
-	assert_non_null(dir);
-	const char *first = NULL;
-	for (struct dirent *de; (de = readdir(dir)) != NULL;) {
-		if (de->d_name[0] != '.')
-			first = pool_printf(s->pool, "%s/%s", new_dir, de->d_name);
-	}
-	closedir(dir);
-	assert_non_null(first);
-	for (unsigned i = 0; i < 2; i++)
-		suite_deliver(s->store, "E", "Subject: k\r\n\r\n", 0, 0);
-	struct store_view *v = suite_view(s->store, "E");
-	uint32_t uv = store_view_uidvalidity(v);
-	store_view_close(&v);
-	store_close(&s->store);
-	write_file(pool_printf(s->pool, "%s/postel-expunge", folder),
-		   pool_printf(s->pool, "postel-expunge 1 %u\n%u\n", uv, uid));
-	assert_int_equal(unlink(first), 0);
-	touch_new(new_dir, 1000000000);
-	s->store = suite_open(s);
-	assert_int_equal(mailbox_count(s, "E"), 2);
-	/* the next scan finds nothing left to do: the file goes */
-	store_close(&s->store);
-	touch_new(new_dir, 1000000100);
-	s->store = suite_open(s);
-	assert_int_equal(mailbox_count(s, "E"), 2);
-	assert_int_equal(intents_left(s), 0);
 }
 
 /* An intent's first line, strictly: "MAGIC 1 UIDVALIDITY\n" and nothing
