@@ -22,7 +22,6 @@
 #include "lib/log.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -90,26 +89,6 @@ size_t maildir_intent_header(const char *data, const char *magic,
 	return pos + n;
 }
 
-/* Create path exclusively with data, fsync'd; -1 with errno (EEXIST if
- * another file has that name: never truncate one, it may be an intent). */
-static int intent_create(const char *path, const void *data, size_t len)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-		      0600);
-	if (fd < 0)
-		return -1;
-	int ret = fileio_write_full(fd, data, len) < 0 || fsync(fd) < 0 ? -1 : 0;
-	int e = errno;
-	if (close(fd) < 0 && ret == 0) {
-		ret = -1;
-		e = errno;
-	}
-	if (ret < 0)
-		(void)unlink(path);
-	errno = e;
-	return ret;
-}
-
 int maildir_intent_write(const char *user_dir, enum maildir_intent_kind kind,
 			 uint32_t uidvalidity, const str_t *lines,
 			 const char **path_r, const char **error_r)
@@ -128,15 +107,16 @@ int maildir_intent_write(const char *user_dir, enum maildir_intent_kind kind,
 	     attempt++) {
 		path = t_printf("%s/%s.%ld.%u", user_dir, intent_magic[kind],
 				(long)getpid(), atomic_fetch_add(&counter, 1) + 1);
-		ret = intent_create(path, buf.data, buf.len);
+		ret = fileio_create_sync(path, buf.data, buf.len);
 		e = ret < 0 ? errno : 0;
 	}
 	str_free(&buf);
 	if (ret == 0 && fileio_fsync_dir(user_dir) < 0) {
 		ret = -1;
 		e = errno;
-		(void)unlink(path);
 	}
+	if (ret < 0 && e != EEXIST)
+		(void)unlink(path); /* ours: never one that was there */
 	if (ret < 0) {
 		*error_r = t_printf("intent %s failed: %s", path, strerror(e));
 		return -1;
