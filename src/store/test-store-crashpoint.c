@@ -374,6 +374,7 @@ int main(void)
 		SUITE_TEST(test_move_unlink_failure_keeps_intent),
 		SUITE_TEST(test_intent_name_taken),
 		SUITE_TEST(test_expunge_commit_failure_recovers),
+		SUITE_TEST(test_intent_folder_gone),
 		SUITE_TEST(test_legacy_rename_intent),
 		SUITE_TEST(test_legacy_expunge_intent),
 		cmocka_unit_test(test_intent_header),

@@ -118,6 +118,30 @@ static void write_file(const char *path, const char *text)
 	assert_int_equal(fclose(f), 0);
 }
 
+/* A copy intent whose source mailbox's folder is gone (row still there)
+ * is nothing to do, not an error that refuses every open of the user. */
+void test_intent_folder_gone(void **state)
+{
+	struct suite *s = *state;
+	const char *error = NULL;
+	const char *user_dir = pool_printf(s->pool, "%s/mail/example.org/suite",
+					   (const char *)s->fx->priv);
+	assert_int_equal(store_mailbox_create(s->store, SUITE_USER, "S", &error), 0);
+	assert_int_equal(store_mailbox_create(s->store, SUITE_USER, "D", &error), 0);
+	store_close(&s->store);
+	const char *sub[] = { "new", "cur", "tmp" };
+	for (unsigned i = 0; i < 3; i++)
+		assert_int_equal(rmdir(pool_printf(s->pool, "%s/.S/%s", user_dir,
+						   sub[i])), 0);
+	(void)unlink(pool_printf(s->pool, "%s/.S/maildirfolder", user_dir));
+	assert_int_equal(rmdir(pool_printf(s->pool, "%s/.S", user_dir)), 0);
+	write_file(pool_printf(s->pool, "%s/postel-copy.1.1", user_dir),
+		   "postel-copy 1 1\nS\nD\ns 1.M1P1Q1.h\nd 2.M2P2Q2.h\nend\n");
+	s->store = suite_open(s);
+	assert_int_equal(mailbox_count(s, "D"), 0);
+	assert_int_equal(intents_left(s), 0);
+}
+
 /* new/'s mtime moved away from what the index recorded: the next open
  * scans the mailbox (what the previous build's expunge did). */
 static void touch_new(const char *folder, time_t when)

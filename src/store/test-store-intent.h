@@ -24,6 +24,7 @@ void index_discard(struct suite *s);
 void test_move_unlink_failure_keeps_intent(void **state);
 void test_intent_name_taken(void **state);
 void test_expunge_commit_failure_recovers(void **state);
+void test_intent_folder_gone(void **state);
 void test_legacy_rename_intent(void **state);
 void test_legacy_expunge_intent(void **state);
 
