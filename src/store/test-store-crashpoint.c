@@ -377,6 +377,7 @@ int main(void)
 		SUITE_TEST(test_intent_folder_gone),
 		SUITE_TEST(test_legacy_rename_intent),
 		SUITE_TEST(test_legacy_expunge_intent),
+		SUITE_TEST(test_legacy_expunge_garbage),
 		cmocka_unit_test(test_intent_header),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -218,3 +218,22 @@ void test_legacy_expunge_intent(void **state)
 	assert_int_equal(intents_left(s), 0);
 }
 
+
+/* A legacy FOLDER/postel-expunge that is not simple is removed by the
+ * scan (logged), never taken for UIDs. */
+void test_legacy_expunge_garbage(void **state)
+{
+	struct suite *s = *state;
+	const char *error = NULL;
+	const char *folder = pool_printf(s->pool, "%s/mail/example.org/suite/.G",
+					 (const char *)s->fx->priv);
+	assert_int_equal(store_mailbox_create(s->store, SUITE_USER, "G", &error), 0);
+	suite_deliver(s->store, "G", "Subject: g\r\n\r\n", 0, 0);
+	store_close(&s->store);
+	write_file(pool_printf(s->pool, "%s/postel-expunge", folder),
+		   "postel-expunge 1 1\n1\nx-not-a-uid\n");
+	touch_new(pool_printf(s->pool, "%s/new", folder), 1000000000);
+	s->store = suite_open(s);
+	assert_int_equal(mailbox_count(s, "G"), 1);
+	assert_int_equal(intents_left(s), 0);
+}

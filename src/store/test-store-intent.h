@@ -27,5 +27,6 @@ void test_expunge_commit_failure_recovers(void **state);
 void test_intent_folder_gone(void **state);
 void test_legacy_rename_intent(void **state);
 void test_legacy_expunge_intent(void **state);
+void test_legacy_expunge_garbage(void **state);
 
 #endif
