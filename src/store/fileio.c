@@ -165,9 +165,10 @@ int fileio_fsync_dir(const char *path)
 	return ret < 0 ? -1 : 0;
 }
 
-int fileio_write_sync(const char *path, const void *data, size_t len)
+static int write_sync(const char *path, int flags, const void *data,
+		      size_t len)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+	int fd = open(path, O_WRONLY | O_CREAT | flags | O_CLOEXEC | O_NOFOLLOW,
 		      0600);
 	if (fd < 0)
 		return -1;
@@ -179,6 +180,16 @@ int fileio_write_sync(const char *path, const void *data, size_t len)
 	}
 	errno = e;
 	return ret;
+}
+
+int fileio_write_sync(const char *path, const void *data, size_t len)
+{
+	return write_sync(path, O_TRUNC, data, len);
+}
+
+int fileio_create_sync(const char *path, const void *data, size_t len)
+{
+	return write_sync(path, O_EXCL, data, len);
 }
 
 int fileio_fsync_parent(const char *path)

@@ -40,6 +40,9 @@ int fileio_mkdir(const char *path, mode_t mode, bool *created_r);
 /* Create or truncate path (0600, no symlink), write data and fsync it;
  * the directory entry is not fsync'd. -1 with errno set. */
 int fileio_write_sync(const char *path, const void *data, size_t len);
+/* The same, but path must not exist yet (O_EXCL: errno EEXIST); on
+ * another failure a file created stays for the caller to unlink. */
+int fileio_create_sync(const char *path, const void *data, size_t len);
 /* fsync the parent directory of path. */
 int fileio_fsync_parent(const char *path);
 

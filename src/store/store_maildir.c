@@ -369,6 +369,12 @@ static int maildir_mailbox_create(struct store *store,
 	return store_index_commit(user->index, error_r);
 }
 
+void maildir_user_forget(struct maildir_store *s, struct maildir_user *user)
+{
+	log_debug("event=store_user_forget user=%s", log_str(user->key));
+	user_cache_drop(s, user);
+}
+
 bool maildir_user_damaged(struct maildir_store *s, struct maildir_user *user)
 {
 	if (user == NULL || !store_index_is_corrupt(user->index))

@@ -109,6 +109,9 @@ int maildir_mailbox_get(struct maildir_store *s,
  * index aside now (a short-lived handle would forget it) and drop the
  * user from the cache, so the next get rebuilds it. True if it did;
  * user is then freed. NULL is allowed. */
+/* Drop user from this handle's cache (not parked): the next access
+ * reopens and syncs it, finishing its intents. user is freed. */
+void maildir_user_forget(struct maildir_store *s, struct maildir_user *user);
 bool maildir_user_damaged(struct maildir_store *s, struct maildir_user *user);
 
 /* store_maildir_delivery.c, store_maildir_group.c */
@@ -164,6 +167,7 @@ struct maildir_intent {
 	struct maildir_intent *next;
 	const char *name; /* in the user directory (a mailbox in a changed list) */
 	enum maildir_intent_kind kind;
+	bool keep; /* its recovery could not finish: not removed */
 };
 /* The intents a readdir of the user directory found (in a pool). */
 struct maildir_intents {
@@ -189,23 +193,32 @@ int maildir_intent_read(const char *user_dir, const struct maildir_intent *it,
 			const char **error_r);
 /* Under the index lock, the mailboxes' rows there: finish the expunges
  * and copies of in; changed_r lists the mailboxes whose rows went (to
- * notify after the commit). */
+ * notify after the commit). One whose file could not be unlinked is
+ * logged and marked keep, its mailboxes listed in kept_r (not to be
+ * scanned); -1 only on an index error. */
 int maildir_intents_recover(struct maildir_user *user,
-			    const struct maildir_intents *in, pool_t *pool,
+			    struct maildir_intents *in, pool_t *pool,
 			    struct maildir_intents *changed_r,
-			    const char **error_r);
-/* After the commit: remove the intents (all finished or stale). */
+			    struct maildir_intents *kept_r, const char **error_r);
+/* After the commit: remove the intents (finished or stale), not the
+ * ones marked keep. */
 void maildir_intents_remove(const char *user_dir,
 			    const struct maildir_intents *in);
 
 /* store_maildir_expunge.c: an expunge intent's lines ("MAILBOX\n" then a
  * UID a line): expunge the rows still there (expunge log, MODSEQ);
- * *mailbox_r set if any went. */
+ * *mailbox_r set if any went. 1 if a file could not be unlinked (error_r;
+ * the rows of those unlinked went), 0 done or nothing to do. */
 int maildir_expunge_recover(struct maildir_user *user, uint32_t uidvalidity,
 			    char *lines, pool_t *pool, const char **mailbox_r,
 			    const char **error_r);
+/* During a scan of mailbox: finish or drop the previous build's
+ * FOLDER/postel-expunge (store_maildir_expunge.c); -1 on an index error. */
+int maildir_expunge_legacy(struct maildir_user *user, const char *mailbox,
+			   const char *folder, pool_t *pool, const char **error_r);
 /* store_maildir_copy.c: a copy intent's lines: unlink each file it names
- * that no row of its mailbox names. */
+ * that no row of its mailbox names. 1 if one could not be unlinked
+ * (error_r), 0 done or nothing to do (a mailbox or folder gone). */
 int maildir_copy_recover(struct maildir_user *user, char *lines, pool_t *pool,
 			 const char **error_r);
 

@@ -139,6 +139,36 @@ static int copy_rows(struct store_index *idx, int64_t src_id, int64_t dst_id,
 	return 0;
 }
 
+/* After a move's commit: unlink the sources and fsync the new/ and cur/
+ * that lost one; false if any of that failed (logged). */
+static bool move_unlink_sources(const char *src_folder,
+				const struct copy_item *items, unsigned count)
+{
+	bool dirty[2] = { false, false }, ok = true; /* new/, cur/ */
+	size_t flen = strlen(src_folder);
+	for (unsigned i = 0; i < count; i++) {
+		const char *path = items[i].src_path;
+		if (unlink(path) < 0) {
+			if (errno == ENOENT)
+				continue;
+			log_warn("event=store_move_unlink_failed path=%s error=%s",
+				 log_str(path), log_str(strerror(errno)));
+			ok = false;
+			continue;
+		}
+		dirty[strncmp(path + flen, "/new/", 5) == 0 ? 0 : 1] = true;
+	}
+	for (unsigned i = 0; i < 2; i++) {
+		const char *dir = t_printf("%s/%s", src_folder, i == 0 ? "new" : "cur");
+		if (dirty[i] && fileio_fsync_dir(dir) < 0) {
+			log_warn("event=store_move_fsync_failed path=%s error=%s",
+				 log_str(dir), log_str(strerror(errno)));
+			ok = false;
+		}
+	}
+	return ok;
+}
+
 /* Both mailboxes' rows, looked up under the lock. */
 static int copy_mailboxes(struct store_index *idx, const char *mailbox,
 			  uint32_t uidvalidity, const char *dest,
@@ -194,13 +224,10 @@ int maildir_copy(struct store *store, const struct store_address *addr,
 		      pool, error_r) < 0 ||
 	    store_index_commit(user->index, error_r) < 0)
 		goto fail;
-	for (unsigned i = 0; move && i < linked; i++) {
-		if (unlink(items[i].src_path) < 0 && errno != ENOENT)
-			log_warn("event=store_move_unlink_failed path=%s error=%s",
-				 log_str(items[i].src_path), log_str(strerror(errno)));
-	}
-	/* done: a crash before this leaves an intent the next open finishes */
-	if (intent != NULL)
+	/* done once the sources' unlinks are durable: until then (a crash,
+	 * a failed unlink or fsync) the intent stays for the next open */
+	if ((!move || move_unlink_sources(src_folder, items, linked)) &&
+	    intent != NULL)
 		(void)unlink(intent);
 	if (linked > 0) {
 		const char *who = t_printf("%s@%s", addr->local, addr->domain);
@@ -240,10 +267,14 @@ static int recover_side(struct maildir_user *user, const char *mailbox,
 	const char *folder = maildir_folder_dir(user->dir, mailbox);
 	struct maildir_file *files;
 	unsigned file_count, removed = 0;
+	int kept = 0;
 	bool dirty[2] = { false, false }; /* new/, cur/ */
+	struct stat st;
+	if (stat(folder, &st) < 0 && errno == ENOENT)
+		return 0; /* the folder is gone: nothing left to unlink */
 	if (maildir_folder_scan(folder, true, pool, &files, &file_count,
 				error_r) < 0)
-		return -1;
+		return 1;
 	for (const char *p = lines, *nl; (nl = strchr(p, '\n')) != NULL; p = nl + 1) {
 		if (p[0] != tag || p[1] != ' ')
 			continue;
@@ -262,7 +293,8 @@ static int recover_side(struct maildir_user *user, const char *mailbox,
 				continue;
 			*error_r = t_printf("unlink(%s) failed: %s", path,
 					    strerror(errno));
-			return -1;
+			kept = 1;
+			continue;
 		}
 		dirty[strncmp(f->relpath, "new/", 4) == 0 ? 0 : 1] = true;
 		removed++;
@@ -271,13 +303,13 @@ static int recover_side(struct maildir_user *user, const char *mailbox,
 		const char *dir = t_printf("%s/%s", folder, i == 0 ? "new" : "cur");
 		if (dirty[i] && fileio_fsync_dir(dir) < 0) {
 			*error_r = t_printf("fsync(%s) failed: %s", dir, strerror(errno));
-			return -1;
+			kept = 1;
 		}
 	}
 	if (removed > 0)
 		log_warn("event=copy_recovered user=%s mailbox=%s removed=%u",
 			 log_str(user->key), log_str(mailbox), removed);
-	return 0;
+	return kept;
 }
 
 int maildir_copy_recover(struct maildir_user *user, char *lines, pool_t *pool,
@@ -287,8 +319,14 @@ int maildir_copy_recover(struct maildir_user *user, char *lines, pool_t *pool,
 	if (nl == NULL || (nl2 = strchr(nl + 1, '\n')) == NULL)
 		return 0;
 	*nl = *nl2 = '\0';
-	if (recover_side(user, lines, 's', nl2 + 1, pool, error_r) < 0 ||
-	    recover_side(user, nl + 1, 'd', nl2 + 1, pool, error_r) < 0)
+	int src = recover_side(user, lines, 's', nl2 + 1, pool, error_r);
+	if (src < 0)
 		return -1;
-	return 0;
+	const char *src_error = *error_r;
+	int dst = recover_side(user, nl + 1, 'd', nl2 + 1, pool, error_r);
+	if (dst < 0)
+		return -1;
+	if (dst == 0 && src > 0)
+		*error_r = src_error;
+	return src > 0 || dst > 0 ? 1 : 0;
 }

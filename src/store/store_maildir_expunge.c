@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* In the folder, so each mailbox has its own; not a message (Maildir
@@ -102,7 +103,8 @@ static int intent_write(const struct maildir_user *user, const char *mailbox,
  * the wanted UIDs that still have a row; with intent_r: step 1 first
  * (*intent_r: its path, NULL if none was written). *gone_r: how many
  * rows went; on an unlink failure the ones already unlinked still go
- * and the call returns -1 with *gone_r set. */
+ * and the call returns 1 (error_r) with *gone_r set; -1 on an index
+ * error. */
 static int expunge_rows(struct maildir_user *user, const char *mailbox,
 			const struct store_index_mailbox *mb,
 			const uint32_t *uids, unsigned count,
@@ -147,7 +149,7 @@ static int expunge_rows(struct maildir_user *user, const char *mailbox,
 			if (unlink(path) < 0 && errno != ENOENT) {
 				*error_r = t_printf("unlink(%s) failed: %s", path,
 						    strerror(errno));
-				unlinked = -1;
+				unlinked = 1;
 				break;
 			}
 			dirty[strncmp(f->relpath, "new/", 4) == 0 ? 0 : 1] = true;
@@ -187,6 +189,10 @@ int maildir_expunge_recover(struct maildir_user *user, uint32_t uidvalidity,
 	int ret = store_index_mailbox_lookup(user->index, mailbox, &mb, error_r);
 	if (ret <= 0 || mb.uidvalidity != uidvalidity)
 		return ret < 0 ? -1 : 0; /* gone, or rebuilt since */
+	struct stat st;
+	if (stat(maildir_folder_dir(user->dir, mailbox), &st) < 0 &&
+	    errno == ENOENT)
+		return 0; /* its folder is gone: no file left to unlink */
 	uint32_t *uids = pool_alloc(pool, (strlen(nl + 1) / 2 + 1) * sizeof(*uids));
 	unsigned count = 0, gone;
 	for (char *p = nl + 1, *end; *p != '\0'; p = end + 1) {
@@ -195,14 +201,58 @@ int maildir_expunge_recover(struct maildir_user *user, uint32_t uidvalidity,
 			return 0; /* not ours */
 		uids[count++] = (uint32_t)v;
 	}
-	if (count == 0 ||
-	    expunge_rows(user, mailbox, &mb, uids, count, NULL, &gone, error_r) < 0)
-		return count == 0 ? 0 : -1;
+	if (count == 0)
+		return 0;
+	ret = expunge_rows(user, mailbox, &mb, uids, count, NULL, &gone, error_r);
+	if (ret < 0)
+		return -1;
 	if (gone > 0) {
 		*mailbox_r = pool_strdup(pool, mailbox);
 		log_warn("event=expunge_recovered user=%s mailbox=%s count=%u",
 			 log_str(user->key), log_str(mailbox), gone);
 	}
+	return ret;
+}
+
+/* The previous build's intent FOLDER/postel-expunge ("postel-expunge 1
+ * UIDVALIDITY\n" then a UID a line, written whole by a rename; it stayed
+ * after its commit). A simple one goes through maildir_expunge_recover()
+ * and is removed once it has nothing left to do (while it removed rows it
+ * stays until a later scan: the commit is still to come); anything else
+ * is removed with a log line. */
+int maildir_expunge_legacy(struct maildir_user *user, const char *mailbox,
+			   const char *folder, pool_t *pool, const char **error_r)
+{
+	const char *path = t_printf("%s/postel-expunge", folder);
+	char *data;
+	size_t len;
+	if (fileio_read_file(path, 1024u * 1024u * 16u, &data, &len) < 0) {
+		if (errno != ENOENT)
+			log_warn("event=expunge_legacy_unreadable path=%s error=%s",
+				 log_str(path), log_str(strerror(errno)));
+		return 0;
+	}
+	uint32_t uv;
+	size_t pos = maildir_intent_header(data, "postel-expunge", &uv);
+	bool simple = pos > 0 && strlen(data) == len && len > pos &&
+		data[len - 1] == '\n' && strspn(data + pos, "0123456789\n") == len - pos;
+	char *lines = simple ? pool_printf(pool, "%s\n%s", mailbox, data + pos) : NULL;
+	free(data);
+	const char *changed = NULL;
+	int ret = simple ? maildir_expunge_recover(user, uv, lines, pool, &changed,
+						   error_r) : 0;
+	if (ret < 0)
+		return -1;
+	if (ret > 0) {
+		log_warn("event=expunge_legacy_kept user=%s mailbox=%s error=%s",
+			 log_str(user->key), log_str(mailbox), log_str(*error_r));
+		return 0;
+	}
+	if (changed != NULL)
+		return 0;
+	log_info("event=expunge_legacy_removed user=%s mailbox=%s simple=%s",
+		 log_str(user->key), log_str(mailbox), simple ? "yes" : "no");
+	(void)unlink(path);
 	return 0;
 }
 
@@ -228,7 +278,7 @@ int maildir_mailbox_expunge(struct store *store,
 	const char *intent = NULL;
 	int ret = expunge_rows(user, mailbox, &mb, uids, count, &intent,
 			       &gone_count, error_r);
-	if (ret < 0 && gone_count == 0)
+	if (ret < 0 || (ret > 0 && gone_count == 0))
 		goto fail;
 	/* our own unlinks in new/ need no rescan (store_maildir_delivery.c) */
 	if (store_index_mailbox_set_new_mtime(user->index, mb.id, new_mtime,
@@ -243,10 +293,14 @@ int maildir_mailbox_expunge(struct store *store,
 	*expunged_r = gone_count;
 	if (gone_count > 0)
 		store_notify_changed(user->key, mailbox, 0);
-	return ret;
+	return ret > 0 ? -1 : 0;
 fail:
-	/* the intent stays: files it names may be gone, rows not */
+	/* the intent stays: files it names may be gone, rows not; the
+	 * cached user would show those rows until it left the cache, so
+	 * it goes now and the next access recovers through the intent */
 	store_index_rollback(user->index);
-	(void)maildir_user_damaged((struct maildir_store *)store, user);
+	if (!maildir_user_damaged((struct maildir_store *)store, user) &&
+	    intent != NULL)
+		maildir_user_forget((struct maildir_store *)store, user);
 	return -1;
 }

@@ -23,10 +23,13 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <unistd.h>
 
 #define MAILDIR_INTENT_MAX (64u * 1024u * 1024u)
+/* names tried before giving up on EEXIST */
+#define MAILDIR_INTENT_TRIES 64u
 
 static const char *const intent_magic[] = {
 	[MAILDIR_INTENT_RENAME] = "postel-rename",
@@ -51,6 +54,7 @@ void maildir_intents_add(struct maildir_intents *in, pool_t *pool,
 	struct maildir_intent *it = pool_alloc(pool, sizeof(*it));
 	it->name = pool_strdup(pool, name);
 	it->kind = kind;
+	it->keep = false;
 	it->next = in->head;
 	in->head = it;
 }
@@ -89,27 +93,46 @@ int maildir_intent_write(const char *user_dir, enum maildir_intent_kind kind,
 			 uint32_t uidvalidity, const str_t *lines,
 			 const char **path_r, const char **error_r)
 {
-	static unsigned counter;
-	const char *path = t_printf("%s/%s.%ld.%u", user_dir, intent_magic[kind],
-				    (long)getpid(), ++counter);
+	/* pool threads write intents at once: the counter is atomic, and
+	 * O_EXCL settles a name left over from an earlier process of the
+	 * same PID */
+	static atomic_uint counter;
 	str_t buf = STR_INIT;
 	str_printf(&buf, "%s 1 %" PRIu32 "\n", intent_magic[kind], uidvalidity);
 	str_append(&buf, lines->data, lines->len);
 	str_appendz(&buf, "end\n");
-	int ret = fileio_write_sync(path, buf.data, buf.len);
-	int e = errno;
+	const char *path = NULL;
+	int ret = -1, e = EEXIST;
+	for (unsigned attempt = 0; attempt < MAILDIR_INTENT_TRIES && e == EEXIST;
+	     attempt++) {
+		path = t_printf("%s/%s.%ld.%u", user_dir, intent_magic[kind],
+				(long)getpid(), atomic_fetch_add(&counter, 1) + 1);
+		ret = fileio_create_sync(path, buf.data, buf.len);
+		e = ret < 0 ? errno : 0;
+	}
 	str_free(&buf);
 	if (ret == 0 && fileio_fsync_dir(user_dir) < 0) {
 		ret = -1;
 		e = errno;
 	}
+	if (ret < 0 && e != EEXIST)
+		(void)unlink(path); /* ours: never one that was there */
 	if (ret < 0) {
-		(void)unlink(path);
 		*error_r = t_printf("intent %s failed: %s", path, strerror(e));
 		return -1;
 	}
 	*path_r = path;
 	return 0;
+}
+
+/* Exactly two complete non-empty lines, no NUL, the second not "end". */
+static bool legacy_rename(const char *p, size_t len)
+{
+	const char *nl = memchr(p, '\n', len), *nl2;
+	return strlen(p) == len && nl != NULL && nl > p &&
+		(nl2 = memchr(nl + 1, '\n', len - (size_t)(nl + 1 - p))) != NULL &&
+		nl2 > nl + 1 && nl2 == p + len - 1 &&
+		!(nl2 - nl - 1 == 3 && strncmp(nl + 1, "end", 3) == 0);
 }
 
 int maildir_intent_read(const char *user_dir, const struct maildir_intent *it,
@@ -133,17 +156,25 @@ int maildir_intent_read(const char *user_dir, const struct maildir_intent *it,
 		(len == pos + 4 || data[len - 5] == '\n');
 	if (whole)
 		*lines_r = pool_strndup(pool, data + pos, len - pos - 4);
+	else if (it->kind == MAILDIR_INTENT_RENAME && pos > 0 &&
+		 legacy_rename(data + pos, len - pos)) {
+		/* the previous build's "OLD\nNEW\n" without "end", fsync'd
+		 * before any folder moved (a torn new one looks the same but
+		 * is checked against the crash state like any other) */
+		whole = true;
+		*lines_r = pool_strndup(pool, data + pos, len - pos);
+	}
 	free(data);
 	return whole ? 1 : 0;
 }
 
 int maildir_intents_recover(struct maildir_user *user,
-			    const struct maildir_intents *in, pool_t *pool,
+			    struct maildir_intents *in, pool_t *pool,
 			    struct maildir_intents *changed_r,
-			    const char **error_r)
+			    struct maildir_intents *kept_r, const char **error_r)
 {
-	changed_r->head = NULL;
-	for (const struct maildir_intent *it = in->head; it != NULL; it = it->next) {
+	changed_r->head = kept_r->head = NULL;
+	for (struct maildir_intent *it = in->head; it != NULL; it = it->next) {
 		if (it->kind == MAILDIR_INTENT_RENAME)
 			continue; /* maildir_rename_recover(), before the folders */
 		uint32_t uv;
@@ -160,6 +191,22 @@ int maildir_intents_recover(struct maildir_user *user,
 			maildir_copy_recover(user, lines, pool, error_r);
 		if (r < 0)
 			return -1;
+		if (r > 0) {
+			/* a file stays that should go: the next open retries,
+			 * and this one goes on (the user is not locked out) */
+			it->keep = true;
+			log_warn("event=intent_kept user=%s intent=%s error=%s",
+				 log_str(user->key), log_str(it->name),
+				 log_str(*error_r));
+			/* its mailboxes (the recovery cut lines into
+			 * "MAILBOX\0" or "SRC\0DEST\0") wait for it: a scan
+			 * of new/ would take a source left there for mail */
+			maildir_intents_add(kept_r, pool, lines, it->kind);
+			if (it->kind == MAILDIR_INTENT_COPY)
+				maildir_intents_add(kept_r, pool,
+						    lines + strlen(lines) + 1,
+						    it->kind);
+		}
 		if (mailbox != NULL)
 			maildir_intents_add(changed_r, pool, mailbox, it->kind);
 	}
@@ -169,6 +216,8 @@ int maildir_intents_recover(struct maildir_user *user,
 void maildir_intents_remove(const char *user_dir,
 			    const struct maildir_intents *in)
 {
-	for (const struct maildir_intent *it = in->head; it != NULL; it = it->next)
-		(void)unlink(t_printf("%s/%s", user_dir, it->name));
+	for (const struct maildir_intent *it = in->head; it != NULL; it = it->next) {
+		if (!it->keep)
+			(void)unlink(t_printf("%s/%s", user_dir, it->name));
+	}
 }

@@ -223,6 +223,9 @@ static int mailbox_sync(struct maildir_user *user, const char *mailbox,
 	if (todo.tmp)
 		maildir_tmp_clean(user, mailbox, folder, now);
 	/* before the scan, or it would index a crashed MULTIAPPEND's files */
+	if (todo.scan &&
+	    maildir_expunge_legacy(user, mailbox, folder, pool, error_r) < 0)
+		return -1;
 	if (todo.scan && maildir_multi_recover(user->index, mb.id, folder, full,
 					       error_r) < 0)
 		return -1;
@@ -340,6 +343,16 @@ static int user_sync_needed(struct maildir_user *user, bool with_defaults,
 	return need;
 }
 
+/* Whether list names mailbox (a kept intent's: left unscanned). */
+static bool intents_name(const struct maildir_intents *list, const char *mailbox)
+{
+	for (const struct maildir_intent *it = list->head; it != NULL; it = it->next) {
+		if (strcmp(it->name, mailbox) == 0)
+			return true;
+	}
+	return false;
+}
+
 int maildir_user_sync(struct maildir_user *user, bool with_defaults,
 		      bool full, uint32_t uidvalidity, const char **error_r)
 {
@@ -349,6 +362,7 @@ int maildir_user_sync(struct maildir_user *user, bool with_defaults,
 	time_t now = time(NULL);
 	int ret = -1;
 	struct maildir_intents intents = { NULL }, changed = { NULL };
+	struct maildir_intents kept = { NULL };
 	if (user_folders(user->dir, pool, &folders, &folder_count, &intents,
 			 error_r) < 0)
 		goto out;
@@ -396,11 +410,13 @@ int maildir_user_sync(struct maildir_user *user, bool with_defaults,
 	/* crashed expunges and copies, before a scan of new/ could take
 	 * a moved message's source for new mail */
 	if (!full && intents.head != NULL &&
-	    maildir_intents_recover(user, &intents, pool, &changed, error_r) < 0)
+	    maildir_intents_recover(user, &intents, pool, &changed, &kept,
+				    error_r) < 0)
 		goto rollback;
 	for (unsigned i = 0; i <= folder_count; i++) {
-		if (mailbox_sync(user, i == 0 ? "INBOX" : folders[i - 1], full,
-				 now, pool, error_r) < 0)
+		const char *name = i == 0 ? "INBOX" : folders[i - 1];
+		if (!intents_name(&kept, name) &&
+		    mailbox_sync(user, name, full, now, pool, error_r) < 0)
 			goto rollback;
 	}
 	ret = store_index_commit(user->index, error_r);

@@ -13,7 +13,8 @@
  *   left that a later scan would take for mail: after the commit a
  *   move's sources, before it the copies' links (checked by discarding
  *   the index, whose rebuild scans every file);
- * - no intent file left once the work is done (store_maildir_intent.c). */
+ * - no intent file left once the work is done (store_maildir_intent.c).
+ * test-store-intent.c (linked in) holds the intents' failure paths. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -21,6 +22,7 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -30,10 +32,11 @@
 #include "store/fileio.h"
 #include "store/store_index.h"
 #include "store/store_maildir.h"
+#include "store/test-store-intent.h"
 
 #define CRASH_BEFORE_COMMIT 1u
 #define CRASH_AFTER_COMMIT 2u
-static unsigned crash_commit;
+unsigned crash_commit;
 static unsigned crash_at_rename;
 
 int __real_store_index_commit(struct store_index *idx, const char **error_r);
@@ -42,6 +45,10 @@ int __wrap_store_index_commit(struct store_index *idx, const char **error_r)
 {
 	if (crash_commit == CRASH_BEFORE_COMMIT)
 		_exit(0);
+	if (crash_commit == FAIL_COMMIT) {
+		*error_r = "commit failed (test)";
+		return -1;
+	}
 	int ret = __real_store_index_commit(idx, error_r);
 	if (crash_commit == CRASH_AFTER_COMMIT)
 		_exit(0);
@@ -57,6 +64,23 @@ int __wrap_fileio_rename_noreplace(const char *from, const char *to)
 	return __real_fileio_rename_noreplace(from, to);
 }
 
+/* unlink() of a path containing fail_unlink fails with EACCES; the last
+ * intent unlinked (a finished operation's) is kept in last_intent. */
+const char *fail_unlink;
+char last_intent[512];
+int __real_unlink(const char *path);
+int __wrap_unlink(const char *path);
+int __wrap_unlink(const char *path)
+{
+	if (fail_unlink != NULL && strstr(path, fail_unlink) != NULL) {
+		errno = EACCES;
+		return -1;
+	}
+	if (strstr(path, "/postel-") != NULL)
+		snprintf(last_intent, sizeof(last_intent), "%s", path);
+	return __real_unlink(path);
+}
+
 /* Open the user first (its sync commits), then arm the crash point. */
 static void child_arm(struct store *store, unsigned at_commit, unsigned at_rename)
 {
@@ -70,7 +94,7 @@ static void child_arm(struct store *store, unsigned at_commit, unsigned at_renam
 
 /* The intent files (store_maildir_intent.c, and the old per-folder
  * postel-expunge) in the user directory and its folders. */
-static unsigned intents_left(struct suite *s)
+unsigned intents_left(struct suite *s)
 {
 	const char *user_dir = pool_printf(s->pool, "%s/mail/example.org/suite",
 					   (const char *)s->fx->priv);
@@ -189,7 +213,7 @@ static void test_crash_between_folder_renames(void **state)
 }
 
 /* Messages of mailbox, none lost, STATUS agreeing with a walk. */
-static unsigned mailbox_count(struct suite *s, const char *mailbox)
+unsigned mailbox_count(struct suite *s, const char *mailbox)
 {
 	const char *error = NULL;
 	struct store_view *v = suite_view(s->store, mailbox);
@@ -205,7 +229,7 @@ static unsigned mailbox_count(struct suite *s, const char *mailbox)
 
 /* Drop the index: the reopen rebuilds it from every file of every
  * folder (new/ and cur/), so a file no row named shows up as mail. */
-static void index_discard(struct suite *s)
+void index_discard(struct suite *s)
 {
 	store_close(&s->store);
 	const char *suffix[] = { "", "-wal", "-shm" };
@@ -347,6 +371,13 @@ int main(void)
 		SUITE_TEST(test_crash_before_copy_commit),
 		SUITE_TEST(test_crash_after_copy_commit),
 		SUITE_TEST(test_no_intent_left),
+		SUITE_TEST(test_move_unlink_failure_keeps_intent),
+		SUITE_TEST(test_intent_name_taken),
+		SUITE_TEST(test_expunge_commit_failure_recovers),
+		SUITE_TEST(test_intent_folder_gone),
+		SUITE_TEST(test_legacy_rename_intent),
+		SUITE_TEST(test_legacy_expunge_intent),
+		SUITE_TEST(test_legacy_expunge_garbage),
 		cmocka_unit_test(test_intent_header),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
