@@ -10,7 +10,8 @@
  * between commands, RFC 5465 5.1-5.3): a client that stopped
  * reading is not sent every intermediate flag change. Once more than
  * IMAP_SYNC_NET_PENDING octets wait unsent, the report waits for the
- * client to read them; if the mailbox changed again meanwhile
+ * loop to write them; if that wait was long (IMAP_SYNC_STALL_MS: the
+ * client is behind, not merely reading) and the mailbox changed again
  * (sync_changed_since()), what is left is stale: it stops rendering
  * FETCH FLAGS and notes what is owed (imap_selected.flags_owed: UIDs
  * from one up, changes since a MODSEQ); the next sync of any kind reads
@@ -22,6 +23,7 @@
 #include "imap_notify.h"
 #include "imap/imap_msgset.h"
 #include "lib/conn.h"
+#include "lib/ioloop.h"
 #include "lib/log.h"
 #include "store/store.h"
 #include "store/store_view.h"
@@ -45,11 +47,21 @@ struct imap_sync_job {
 	bool exists_done;
 	bool gone;            /* the mailbox was deleted by another session */
 	bool net;             /* imap_select_sync_net(): may stop early */
+	bool stalled;         /* net: the last wait for the client was long */
+	uint64_t wait_from;   /* ms the report began to wait; 0: not waiting */
 	uint64_t flags_since; /* the flag changes are those above it */
 };
 
-/* unsent output past which a net report stops rendering flags */
+/* unsent output past which a net report waits for the client to read */
 #define IMAP_SYNC_NET_PENDING (16 * 1024)
+
+/* A net report that waited this long for its output to be written has a
+ * client that is behind. conn_write() only appends and the loop writes
+ * after the report returns, so unsent output during a pass is this
+ * report's own and says nothing about the client: a fast reader's wait
+ * ends in the next loop iteration (the kernel takes up to
+ * IMAP_NOTSENT_LOWAT at once, imap_idle.c). */
+#define IMAP_SYNC_STALL_MS 250
 
 #define IMAP_SYNC_LINE_SPARE 256 /* room for a line beyond its flags */
 
@@ -114,11 +126,15 @@ static void imap_sync_work(void *ctx, struct store *store)
 		job->gone = !imap_mailbox_exists(store, job->cmd->s->user, sel->name);
 		return;
 	}
+	/* The view has moved (store_view_sync() changed the map): its
+	 * EXPUNGE / EXISTS must be told whatever happens next, or the
+	 * client's sequence numbers go wrong. An owed-flags read that fails
+	 * only leaves the owed ones owed, for the next sync. */
 	if (sel->flags_owed && !job->ch.reset &&
-	    imap_sync_owed(job, sel, before, &error) < 0) {
-		sync_failed(job, error);
-		return;
-	}
+	    imap_sync_owed(job, sel, before, &error) < 0)
+		log_error("sid=%s event=sync_flags_owed_failed user=%s since=%llu error=%s",
+			  job->cmd->s->base.sid, log_str(job->cmd->s->user),
+			  (unsigned long long)sel->flags_owed_since, log_str(error));
 	job->expunge_next = job->ch.expunged_count;
 	if (job->claim_recent && job->ch.added_count > 0) {
 		uint32_t first;
@@ -171,11 +187,10 @@ static bool imap_sync_report(struct imap_session *s, struct imap_sync_job *job)
 		unsigned seq = store_view_seq(sel->view, fc->uid);
 		if (seq == 0)
 			continue;
-		if (job->net && conn_output_pending(s->base.conn) > IMAP_SYNC_NET_PENDING) {
-			if (!sync_changed_since(s) || job->flags_since == 0)
-				return false; /* on once the client has read */
-			/* the client is behind: the rest is told later, as it
-			 * then is (see the contract) */
+		if (job->net && job->stalled && sync_changed_since(s) && job->flags_since != 0) {
+			/* the client is behind and the rest is stale: it is
+			 * told later, as it then is (see the contract) */
+			job->stalled = false;
 			sel->flags_owed = true;
 			sel->flags_owed_uid = fc->uid;
 			sel->flags_owed_since = job->flags_since;
@@ -189,6 +204,8 @@ static bool imap_sync_report(struct imap_session *s, struct imap_sync_job *job)
 				  ch->flag_change_count - job->flag_next);
 			return true;
 		}
+		if (job->net && conn_output_pending(s->base.conn) > IMAP_SYNC_NET_PENDING)
+			return false; /* on once the client has read */
 		if (!imap_sync_room(s, strlen(fc->flags)))
 			return false;
 		imap_selected_flags_fetch(s, seq, fc);
@@ -201,7 +218,14 @@ static void imap_sync_continue(void *ctx)
 	struct imap_sync_job *job = ctx;
 	struct imap_cmd *cmd = job->cmd;
 	struct imap_session *s = cmd->s;
+	uint64_t now = ioloop_now_ms(s->base.env->loop);
+	if (job->wait_from != 0) {
+		/* resumed: everything sent before is written */
+		job->stalled = now - job->wait_from >= IMAP_SYNC_STALL_MS;
+		job->wait_from = 0;
+	}
 	if (job->result == 0 && !imap_sync_report(s, job)) {
+		job->wait_from = now != 0 ? now : 1;
 		conn_set_output_drained(s->base.conn, imap_sync_continue, job);
 		return;
 	}
