@@ -50,6 +50,11 @@ struct imap_sync_job {
 	bool stalled;         /* net: the last wait for the client was long */
 	uint64_t wait_from;   /* ms the report began to wait; 0: not waiting */
 	uint64_t flags_since; /* the flag changes are those above it */
+	/* owed flags (see imap_sync_owed()): as they were when this sync
+	 * began, and the view's MODSEQ after it */
+	uint32_t owed_uid;    /* 0: nothing owed, the rows are in UID order */
+	uint64_t owed_all_since, after;
+	bool owed_kept;       /* the owed ones could not be read: still owed */
 };
 
 /* unsent output past which a net report waits for the client to read */
@@ -77,10 +82,14 @@ static void sync_failed(struct imap_sync_job *job, const char *error)
 	job->result = -1;
 }
 
-/* What a sync after a cut-short report tells: the messages changed
- * since the last sync (the sync's own flag changes) and the owed ones
- * (UID from flags_owed_uid, changed since flags_owed_since), each once
- * with its flags as they are now, UID order. */
+/* What a sync after a cut-short report tells: the owed ones (UID from
+ * flags_owed_uid changed since flags_owed_since; any UID changed since
+ * flags_owed_all_since, which covers the sync's own flag changes), each
+ * once with its flags as they are now. The order starts at
+ * flags_owed_uid and wraps around (UIDs from it, then those below), so
+ * a report cut again moves on from where the last one stopped: under
+ * constant changes every UID is reached in turn (the owed range never
+ * restarts from the lowest changed UID). */
 static int imap_sync_owed(struct imap_sync_job *job, struct imap_selected *sel,
 			  uint64_t before, const char **error_r)
 {
@@ -88,6 +97,7 @@ static int imap_sync_owed(struct imap_sync_job *job, struct imap_selected *sel,
 	uint32_t *expunged;
 	unsigned row_count, expunged_count, out = 0;
 	bool complete;
+	uint64_t all_since = sel->flags_owed_all_since;
 	if (store_view_changes_since(sel->view, sel->flags_owed_since, job->cmd->s->base.cmd_pool,
 				     &rows, &row_count, &expunged, &expunged_count, &complete,
 				     error_r) < 0)
@@ -98,8 +108,19 @@ static int imap_sync_owed(struct imap_sync_job *job, struct imap_selected *sel,
 	for (unsigned i = 0; i < row_count; i++) {
 		if (rows[i].uid >= added_from)
 			break;
-		if (rows[i].uid >= sel->flags_owed_uid || rows[i].modseq > before)
+		if (rows[i].uid >= sel->flags_owed_uid ||
+		    rows[i].modseq > (all_since < before ? all_since : before))
 			rows[out++] = rows[i];
+	}
+	unsigned low = 0; /* rows below flags_owed_uid: told last */
+	while (low < out && rows[low].uid < sel->flags_owed_uid)
+		low++;
+	if (low > 0 && low < out) {
+		struct store_view_flag_change *rot =
+			pool_alloc(job->cmd->s->base.cmd_pool, out * sizeof(*rot));
+		memcpy(rot, rows + low, (out - low) * sizeof(*rot));
+		memcpy(rot + (out - low), rows, low * sizeof(*rot));
+		rows = rot;
 	}
 	log_debug("sid=%s event=sync_flags_owed since=%llu uid=%u rows=%u told=%u",
 		  job->cmd->s->base.sid, (unsigned long long)sel->flags_owed_since,
@@ -121,6 +142,8 @@ static void imap_sync_work(void *ctx, struct store *store)
 	}
 	job->flags_since = sel->flags_owed ? sel->flags_owed_since : store_view_modseq(sel->view);
 	uint64_t before = store_view_modseq(sel->view);
+	job->owed_uid = sel->flags_owed ? sel->flags_owed_uid : 0;
+	job->owed_all_since = sel->flags_owed ? sel->flags_owed_all_since : before;
 	if (store_view_sync(sel->view, job->cmd->s->base.cmd_pool, &job->ch, &error) < 0) {
 		sync_failed(job, error);
 		job->gone = !imap_mailbox_exists(store, job->cmd->s->user, sel->name);
@@ -130,8 +153,10 @@ static void imap_sync_work(void *ctx, struct store *store)
 	 * EXPUNGE / EXISTS must be told whatever happens next, or the
 	 * client's sequence numbers go wrong. An owed-flags read that fails
 	 * only leaves the owed ones owed, for the next sync. */
-	if (sel->flags_owed && !job->ch.reset &&
-	    imap_sync_owed(job, sel, before, &error) < 0)
+	job->after = store_view_modseq(sel->view);
+	job->owed_kept = sel->flags_owed && !job->ch.reset &&
+		imap_sync_owed(job, sel, before, &error) < 0;
+	if (job->owed_kept)
 		log_error("sid=%s event=sync_flags_owed_failed user=%s since=%llu error=%s",
 			  job->cmd->s->base.sid, log_str(job->cmd->s->user),
 			  (unsigned long long)sel->flags_owed_since, log_str(error));
@@ -140,6 +165,28 @@ static void imap_sync_work(void *ctx, struct store *store)
 		uint32_t first;
 		if (store_view_claim_recent(sel->view, &first, &error) == 0)
 			imap_selected_recent_add(sel, first, store_view_uidnext(sel->view));
+	}
+}
+
+/* A net report cut at UID uid: what is left is owed. */
+static void imap_sync_owe(struct imap_selected *sel, const struct imap_sync_job *job,
+			  uint32_t uid)
+{
+	if (job->owed_kept)
+		return; /* still owed as before: the rows left changed since
+			 * the sync began, above flags_owed_all_since */
+	sel->flags_owed = true;
+	sel->flags_owed_uid = uid;
+	if (job->owed_uid != 0 && uid < job->owed_uid) {
+		/* cut past the wrap: the owed UIDs above were all told;
+		 * left are those from uid changed since owed_all_since */
+		sel->flags_owed_since = job->owed_all_since;
+		sel->flags_owed_all_since = job->after;
+	} else {
+		/* the owed range only moves up (what was below stays owed
+		 * since owed_all_since) */
+		sel->flags_owed_since = job->flags_since;
+		sel->flags_owed_all_since = job->owed_all_since;
 	}
 }
 
@@ -191,14 +238,12 @@ static bool imap_sync_report(struct imap_session *s, struct imap_sync_job *job)
 			/* the client is behind and the rest is stale: it is
 			 * told later, as it then is (see the contract) */
 			job->stalled = false;
-			sel->flags_owed = true;
-			sel->flags_owed_uid = fc->uid;
-			sel->flags_owed_since = job->flags_since;
+			imap_sync_owe(sel, job, fc->uid);
 			/* RFC 7162 3.2's rule for these too: a client that
 			 * keeps the highest MODSEQ it saw keeps this one */
 			if (s->condstore)
 				imap_untagged(s, "OK [HIGHESTMODSEQ %llu] Flag changes pending",
-					      (unsigned long long)job->flags_since);
+					      (unsigned long long)sel->flags_owed_since);
 			log_debug("sid=%s event=sync_flags_cut uid=%u since=%llu left=%u",
 				  s->base.sid, fc->uid, (unsigned long long)job->flags_since,
 				  ch->flag_change_count - job->flag_next);
