@@ -11,14 +11,13 @@ code put the low messages (the sync's own changes, first in UID order)
 first in every report, so each cut report told only them again and the
 owed higher messages waited for ever; now the told UIDs move up."""
 import re
-import socket
 import time
 
 import pytest
 
 from conftest import running_postel, scaled
 from imap_helpers import IMAPRaw, new_user, status_of
-from test_imap_idle_catchup import KEYWORDS
+from test_imap_idle_catchup import KEYWORDS, stalled_session
 from test_imap_idle_slow_reader import fill
 
 MESSAGES = 300
@@ -51,15 +50,7 @@ def test_cut_reports_move_on(srv):
         fill(writer, MESSAGES)
         tagged, _ = writer.command("SELECT INBOX")
         assert status_of(tagged) == "OK", tagged
-        c = IMAPRaw(srv.imaps_port, tls=True)
-        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        c.login(user, pw)
-        tagged, _ = c.command("ENABLE CONDSTORE")
-        assert status_of(tagged) == "OK", tagged
-        tagged, _ = c.command("SELECT INBOX")
-        assert status_of(tagged) == "OK", tagged
-        c.send(b"i1 IDLE\r\n")
-        assert c.read_line().startswith(b"+ "), "no IDLE continuation"
+        c = stalled_session(srv, user, pw, "idle")
 
         tagged, _ = writer.command(f"STORE 1:{MESSAGES} +FLAGS.SILENT ({KEYWORDS})")
         assert status_of(tagged) == "OK", tagged
