@@ -10,7 +10,10 @@
  * a sync are taken by one more sync after it. A sync starts only once
  * everything sent before is written (drained callback), and its report
  * stops rendering flag changes when the client falls behind
- * (imap_select_sync_net()): a client that stops reading costs bounded
+ * (imap_select_sync_net(): a report that had to wait long for the client
+ * to read while the mailbox changed again; the report's own unsent
+ * output, which the loop writes after it, does not count, so a client
+ * that reads is never cut): a client that stops reading costs bounded
  * memory and, when it reads again, gets the net state since what it was
  * last sent, not every change in between. In
  * the authenticated state IDLE just waits. The timer is the session's

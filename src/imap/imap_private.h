@@ -92,10 +92,12 @@ struct imap_selected {
 	uint32_t *saved;
 	unsigned saved_count;
 	/* idlecatchup9: flag changes of UIDs >= owed_uid since MODSEQ
-	 * owed_since may be untold (imap_select_sync.c "Catching up") */
+	 * owed_since, and of any UID since owed_all_since (>= owed_since),
+	 * may be untold (imap_select_sync.c "Catching up") */
 	bool flags_owed;
 	uint32_t flags_owed_uid;
 	uint64_t flags_owed_since;
+	uint64_t flags_owed_all_since; /* catchfix9 */
 };
 
 struct imap_cmd;

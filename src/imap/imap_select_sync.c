@@ -10,7 +10,8 @@
  * between commands, RFC 5465 5.1-5.3): a client that stopped
  * reading is not sent every intermediate flag change. Once more than
  * IMAP_SYNC_NET_PENDING octets wait unsent, the report waits for the
- * client to read them; if the mailbox changed again meanwhile
+ * loop to write them; if that wait was long (IMAP_SYNC_STALL_MS: the
+ * client is behind, not merely reading) and the mailbox changed again
  * (sync_changed_since()), what is left is stale: it stops rendering
  * FETCH FLAGS and notes what is owed (imap_selected.flags_owed: UIDs
  * from one up, changes since a MODSEQ); the next sync of any kind reads
@@ -22,6 +23,7 @@
 #include "imap_notify.h"
 #include "imap/imap_msgset.h"
 #include "lib/conn.h"
+#include "lib/ioloop.h"
 #include "lib/log.h"
 #include "store/store.h"
 #include "store/store_view.h"
@@ -45,11 +47,26 @@ struct imap_sync_job {
 	bool exists_done;
 	bool gone;            /* the mailbox was deleted by another session */
 	bool net;             /* imap_select_sync_net(): may stop early */
+	bool stalled;         /* net: the last wait for the client was long */
+	uint64_t wait_from;   /* ms the report began to wait; 0: not waiting */
 	uint64_t flags_since; /* the flag changes are those above it */
+	/* owed flags (see imap_sync_owed()): as they were when this sync
+	 * began, and the view's MODSEQ after it */
+	uint32_t owed_uid;    /* 0: nothing owed, the rows are in UID order */
+	uint64_t owed_all_since, after;
+	bool owed_kept;       /* the owed ones could not be read: still owed */
 };
 
-/* unsent output past which a net report stops rendering flags */
+/* unsent output past which a net report waits for the client to read */
 #define IMAP_SYNC_NET_PENDING (16 * 1024)
+
+/* A net report that waited this long for its output to be written has a
+ * client that is behind. conn_write() only appends and the loop writes
+ * after the report returns, so unsent output during a pass is this
+ * report's own and says nothing about the client: a fast reader's wait
+ * ends in the next loop iteration (the kernel takes up to
+ * IMAP_NOTSENT_LOWAT at once, imap_idle.c). */
+#define IMAP_SYNC_STALL_MS 250
 
 #define IMAP_SYNC_LINE_SPARE 256 /* room for a line beyond its flags */
 
@@ -65,10 +82,14 @@ static void sync_failed(struct imap_sync_job *job, const char *error)
 	job->result = -1;
 }
 
-/* What a sync after a cut-short report tells: the messages changed
- * since the last sync (the sync's own flag changes) and the owed ones
- * (UID from flags_owed_uid, changed since flags_owed_since), each once
- * with its flags as they are now, UID order. */
+/* What a sync after a cut-short report tells: the owed ones (UID from
+ * flags_owed_uid changed since flags_owed_since; any UID changed since
+ * flags_owed_all_since, which covers the sync's own flag changes), each
+ * once with its flags as they are now. The order starts at
+ * flags_owed_uid and wraps around (UIDs from it, then those below), so
+ * a report cut again moves on from where the last one stopped: under
+ * constant changes every UID is reached in turn (the owed range never
+ * restarts from the lowest changed UID). */
 static int imap_sync_owed(struct imap_sync_job *job, struct imap_selected *sel,
 			  uint64_t before, const char **error_r)
 {
@@ -76,6 +97,7 @@ static int imap_sync_owed(struct imap_sync_job *job, struct imap_selected *sel,
 	uint32_t *expunged;
 	unsigned row_count, expunged_count, out = 0;
 	bool complete;
+	uint64_t all_since = sel->flags_owed_all_since;
 	if (store_view_changes_since(sel->view, sel->flags_owed_since, job->cmd->s->base.cmd_pool,
 				     &rows, &row_count, &expunged, &expunged_count, &complete,
 				     error_r) < 0)
@@ -86,8 +108,19 @@ static int imap_sync_owed(struct imap_sync_job *job, struct imap_selected *sel,
 	for (unsigned i = 0; i < row_count; i++) {
 		if (rows[i].uid >= added_from)
 			break;
-		if (rows[i].uid >= sel->flags_owed_uid || rows[i].modseq > before)
+		if (rows[i].uid >= sel->flags_owed_uid ||
+		    rows[i].modseq > (all_since < before ? all_since : before))
 			rows[out++] = rows[i];
+	}
+	unsigned low = 0; /* rows below flags_owed_uid: told last */
+	while (low < out && rows[low].uid < sel->flags_owed_uid)
+		low++;
+	if (low > 0 && low < out) {
+		struct store_view_flag_change *rot =
+			pool_alloc(job->cmd->s->base.cmd_pool, out * sizeof(*rot));
+		memcpy(rot, rows + low, (out - low) * sizeof(*rot));
+		memcpy(rot + (out - low), rows, low * sizeof(*rot));
+		rows = rot;
 	}
 	log_debug("sid=%s event=sync_flags_owed since=%llu uid=%u rows=%u told=%u",
 		  job->cmd->s->base.sid, (unsigned long long)sel->flags_owed_since,
@@ -109,21 +142,51 @@ static void imap_sync_work(void *ctx, struct store *store)
 	}
 	job->flags_since = sel->flags_owed ? sel->flags_owed_since : store_view_modseq(sel->view);
 	uint64_t before = store_view_modseq(sel->view);
+	job->owed_uid = sel->flags_owed ? sel->flags_owed_uid : 0;
+	job->owed_all_since = sel->flags_owed ? sel->flags_owed_all_since : before;
 	if (store_view_sync(sel->view, job->cmd->s->base.cmd_pool, &job->ch, &error) < 0) {
 		sync_failed(job, error);
 		job->gone = !imap_mailbox_exists(store, job->cmd->s->user, sel->name);
 		return;
 	}
-	if (sel->flags_owed && !job->ch.reset &&
-	    imap_sync_owed(job, sel, before, &error) < 0) {
-		sync_failed(job, error);
-		return;
-	}
+	/* The view has moved (store_view_sync() changed the map): its
+	 * EXPUNGE / EXISTS must be told whatever happens next, or the
+	 * client's sequence numbers go wrong. An owed-flags read that fails
+	 * only leaves the owed ones owed, for the next sync. */
+	job->after = store_view_modseq(sel->view);
+	job->owed_kept = sel->flags_owed && !job->ch.reset &&
+		imap_sync_owed(job, sel, before, &error) < 0;
+	if (job->owed_kept)
+		log_error("sid=%s event=sync_flags_owed_failed user=%s since=%llu error=%s",
+			  job->cmd->s->base.sid, log_str(job->cmd->s->user),
+			  (unsigned long long)sel->flags_owed_since, log_str(error));
 	job->expunge_next = job->ch.expunged_count;
 	if (job->claim_recent && job->ch.added_count > 0) {
 		uint32_t first;
 		if (store_view_claim_recent(sel->view, &first, &error) == 0)
 			imap_selected_recent_add(sel, first, store_view_uidnext(sel->view));
+	}
+}
+
+/* A net report cut at UID uid: what is left is owed. */
+static void imap_sync_owe(struct imap_selected *sel, const struct imap_sync_job *job,
+			  uint32_t uid)
+{
+	if (job->owed_kept)
+		return; /* still owed as before: the rows left changed since
+			 * the sync began, above flags_owed_all_since */
+	sel->flags_owed = true;
+	sel->flags_owed_uid = uid;
+	if (job->owed_uid != 0 && uid < job->owed_uid) {
+		/* cut past the wrap: the owed UIDs above were all told;
+		 * left are those from uid changed since owed_all_since */
+		sel->flags_owed_since = job->owed_all_since;
+		sel->flags_owed_all_since = job->after;
+	} else {
+		/* the owed range only moves up (what was below stays owed
+		 * since owed_all_since) */
+		sel->flags_owed_since = job->flags_since;
+		sel->flags_owed_all_since = job->owed_all_since;
 	}
 }
 
@@ -171,24 +234,23 @@ static bool imap_sync_report(struct imap_session *s, struct imap_sync_job *job)
 		unsigned seq = store_view_seq(sel->view, fc->uid);
 		if (seq == 0)
 			continue;
-		if (job->net && conn_output_pending(s->base.conn) > IMAP_SYNC_NET_PENDING) {
-			if (!sync_changed_since(s) || job->flags_since == 0)
-				return false; /* on once the client has read */
-			/* the client is behind: the rest is told later, as it
-			 * then is (see the contract) */
-			sel->flags_owed = true;
-			sel->flags_owed_uid = fc->uid;
-			sel->flags_owed_since = job->flags_since;
+		if (job->net && job->stalled && sync_changed_since(s) && job->flags_since != 0) {
+			/* the client is behind and the rest is stale: it is
+			 * told later, as it then is (see the contract) */
+			job->stalled = false;
+			imap_sync_owe(sel, job, fc->uid);
 			/* RFC 7162 3.2's rule for these too: a client that
 			 * keeps the highest MODSEQ it saw keeps this one */
 			if (s->condstore)
 				imap_untagged(s, "OK [HIGHESTMODSEQ %llu] Flag changes pending",
-					      (unsigned long long)job->flags_since);
+					      (unsigned long long)sel->flags_owed_since);
 			log_debug("sid=%s event=sync_flags_cut uid=%u since=%llu left=%u",
 				  s->base.sid, fc->uid, (unsigned long long)job->flags_since,
 				  ch->flag_change_count - job->flag_next);
 			return true;
 		}
+		if (job->net && conn_output_pending(s->base.conn) > IMAP_SYNC_NET_PENDING)
+			return false; /* on once the client has read */
 		if (!imap_sync_room(s, strlen(fc->flags)))
 			return false;
 		imap_selected_flags_fetch(s, seq, fc);
@@ -201,7 +263,14 @@ static void imap_sync_continue(void *ctx)
 	struct imap_sync_job *job = ctx;
 	struct imap_cmd *cmd = job->cmd;
 	struct imap_session *s = cmd->s;
+	uint64_t now = ioloop_now_ms(s->base.env->loop);
+	if (job->wait_from != 0) {
+		/* resumed: everything sent before is written */
+		job->stalled = now - job->wait_from >= IMAP_SYNC_STALL_MS;
+		job->wait_from = 0;
+	}
 	if (job->result == 0 && !imap_sync_report(s, job)) {
+		job->wait_from = now != 0 ? now : 1;
 		conn_set_output_drained(s->base.conn, imap_sync_continue, job);
 		return;
 	}
