@@ -145,16 +145,12 @@ static void refresh_part(struct mime_tree *tree, struct mime_part *p, const char
 	mime_tree_free(&t);
 }
 
-/* The rewritten form of part p's header into *g; 0, -1 on a read error
- * or a limit (store_downgrade_error_limit) */
+/* The rewritten form of part p's header into *g (within the limits:
+ * store_message_downgrade_fits()); 0, -1 on a read error */
 static int downgrade_part(struct store_message_reader *r, const struct mime_part *p,
 			  str_t *hdr, struct region *g, const char **error_r)
 {
 	uint64_t want = p->body_off - p->hdr_off;
-	if (want > STORE_DOWNGRADE_HEADER_MAX) {
-		*error_r = store_downgrade_error_limit;
-		return -1;
-	}
 	if (store_message_read_header(r, p, SIZE_MAX, hdr, error_r) < 0)
 		return -1;
 	if (hdr->len != want) {
@@ -207,15 +203,17 @@ int store_message_downgrade(struct store_message_reader *r, struct mime_tree *tr
 	unsigned n = 0;
 	str_t hdr = STR_INIT;
 	int ret = 0;
+	/* one place says what the limits are (also asked before a FETCH
+	 * sets \Seen); past them nothing is read, and regions[] holds
+	 * every 8-bit header */
+	if (!store_message_downgrade_fits(tree)) {
+		*error_r = store_downgrade_error_limit;
+		ret = -1;
+	}
 	for (uint32_t i = 0; i < tree->count && ret == 0; i++) {
 		const struct mime_part *p = &tree->parts[i];
 		if ((p->flags & MIME_PART_HDR_8BIT) == 0)
 			continue;
-		if (n == STORE_READ_REGIONS_MAX) {
-			*error_r = store_downgrade_error_limit;
-			ret = -1;
-			break;
-		}
 		ret = downgrade_part(r, p, &hdr, &regions[n], error_r);
 		if (ret == 0 && regions[n].out.len > 0)
 			parts[n++] = i;
