@@ -247,7 +247,8 @@ def in_other_worker(srv, make, service, idle_pid):
     workers = children_of(srv.proc.pid)
     last = {}
     for line in srv.log().splitlines():
-        m = re.search(r"event=connect .* pid=(\d+)", line)
+        # the pid is in the line's prefix, before event= (see pid_of_ip)
+        m = re.search(r" pid=(\d+)", line) if "event=connect " in line else None
         if m:
             last[int(m[1])] = line[:40]
     pytest.fail(f"every connection ({tries}) landed in the idling session's worker "
