@@ -1,0 +1,257 @@
+/* test-zone.c: lib/zone.h's size classes, reuse, spans given back, a
+ * full range, two threads at once; lib/sqlite_mem.h serving a real
+ * SQLite database (blocks above the zone's classes included) and giving
+ * everything back when the handle closes (skipped under ASan, where it
+ * is off). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "lib/sanitize.h"
+#include "lib/sqlite_mem.h"
+#include "lib/zone.h"
+
+static void test_classes(void **state)
+{
+	(void)state;
+	struct zone *z = zone_create("t", (size_t)64 << 20, ZONE_MAX);
+	size_t last = 0;
+	for (size_t size = 0; size <= ZONE_MAX; size += size < 2048 ? 1 : 97) {
+		unsigned char *p = zone_alloc(z, size);
+		assert_non_null(p);
+		assert_true(zone_owns(z, p));
+		assert_int_equal((uintptr_t)p % 16, 0);
+		size_t have = zone_block_size(z, p);
+		assert_true(have >= size && have >= 16);
+		assert_int_equal(zone_roundup(z, size), have);
+		/* classes grow with the request; waste at most a quarter above 1 KiB */
+		assert_true(have >= last);
+		assert_true(size <= 1024 ? have - size < 16 + (size == 0) * 16 : have - size <= size / 4);
+		last = have;
+		memset(p, 0x5a, have);
+		zone_free(z, p);
+	}
+	assert_null(zone_alloc(z, ZONE_MAX + 1));
+	assert_int_equal(zone_roundup(z, ZONE_MAX + 1), 0);
+	struct zone *small = zone_create("t", (size_t)64 << 20, 1024);
+	assert_null(zone_alloc(small, 1025));
+	assert_non_null(zone_alloc(small, 1024));
+	int local;
+	assert_false(zone_owns(z, &local));
+	struct zone_stats st;
+	zone_get_stats(z, &st);
+	assert_int_equal(st.blocks, 0);
+	assert_int_equal(st.bytes, 0);
+}
+
+/* pages of [p, p + len) that are resident */
+static size_t resident_pages(void *p, size_t len)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), n = len / page, r = 0;
+	unsigned char *vec = malloc(n);
+	assert_int_equal(mincore(p, len, vec), 0);
+	for (size_t i = 0; i < n; i++)
+		r += vec[i] & 1;
+	free(vec);
+	return r;
+}
+
+static void test_spans_given_back(void **state)
+{
+	(void)state;
+	struct zone *z = zone_create("t", (size_t)64 << 20, ZONE_MAX);
+	enum { N = 2000 };
+	static unsigned char *ps[N];
+	for (int i = 0; i < N; i++) {
+		ps[i] = zone_alloc(z, 200); /* 208: 315 a span, 7 spans */
+		memset(ps[i], i & 0xff, 200);
+	}
+	struct zone_stats st;
+	zone_get_stats(z, &st);
+	assert_int_equal(st.blocks, N);
+	assert_int_equal(st.spans_used, (N + 314) / 315);
+	unsigned char *first_span = (unsigned char *)((uintptr_t)ps[0] & ~(uintptr_t)(ZONE_SPAN - 1));
+	assert_true(resident_pages(first_span, ZONE_SPAN) > 0);
+	/* a freed block is the next one handed out */
+	zone_free(z, ps[7]);
+	assert_ptr_equal(zone_alloc(z, 193), ps[7]);
+	for (int i = 0; i < N; i++) {
+		for (int k = 8; k < 200; k++) /* word 0 may hold a free link */
+			assert_int_equal(ps[i][k], i & 0xff);
+		zone_free(z, ps[i]);
+	}
+	zone_get_stats(z, &st);
+	assert_int_equal(st.blocks, 0);
+	/* one span stays the class's (the last with room), the rest went
+	 * back; every one's pages went (the last touched more than a page) */
+	assert_int_equal(st.spans_used, 1);
+	assert_int_equal(st.released, (N + 314) / 315);
+	size_t gone = 0;
+	for (int i = 0; i < N; i += 315) {
+		unsigned char *span = (unsigned char *)((uintptr_t)ps[i] & ~(uintptr_t)(ZONE_SPAN - 1));
+		gone += resident_pages(span, ZONE_SPAN) == 0;
+	}
+	assert_int_equal(gone, (N + 314) / 315);
+	/* a block allocated and freed in turn: its span, a page touched, is
+	 * kept whole (no madvise and page fault each time) */
+	for (int i = 0; i < 100; i++)
+		zone_free(z, zone_alloc(z, 64));
+	struct zone_stats again;
+	zone_get_stats(z, &again);
+	assert_int_equal(again.released, st.released);
+	assert_int_equal(again.spans_used, 2);
+	/* given-back spans are used again, for any class */
+	unsigned char *big = zone_alloc(z, 9000);
+	assert_true(zone_owns(z, big));
+	zone_free(z, big);
+}
+
+static void test_range_full(void **state)
+{
+	(void)state;
+	struct zone *z = zone_create("t", 2 * ZONE_SPAN, ZONE_MAX);
+	void *a[8], *b;
+	for (int i = 0; i < 4; i++)
+		assert_non_null(a[i] = zone_alloc(z, 16384)); /* a span holds 4 */
+	for (int i = 4; i < 8; i++)
+		assert_non_null(a[i] = zone_alloc(z, 12000)); /* class 12288: 5 */
+	assert_non_null(b = zone_alloc(z, 12288));
+	assert_null(zone_alloc(z, 16)); /* no span left for a new class */
+	assert_null(zone_alloc(z, 16384));
+	for (int i = 0; i < 4; i++)
+		zone_free(z, a[i]);
+	/* the 16 KiB span emptied but is its class's only room: kept */
+	assert_non_null(a[0] = zone_alloc(z, 16000));
+	zone_free(z, a[0]);
+	zone_free(z, b);
+	for (int i = 4; i < 8; i++)
+		zone_free(z, a[i]);
+	struct zone_stats st;
+	zone_get_stats(z, &st);
+	assert_int_equal(st.blocks, 0);
+	assert_int_equal(st.spans_used, 2);
+}
+
+struct churn {
+	struct zone *z;
+	unsigned seed;
+};
+
+static void *churn_main(void *arg)
+{
+	struct churn *c = arg;
+	enum { SLOTS = 512 };
+	unsigned char *held[SLOTS] = { 0 };
+	size_t sizes[SLOTS] = { 0 };
+	for (int round = 0; round < 50000; round++) {
+		unsigned r = (unsigned)rand_r(&c->seed);
+		unsigned slot = r % SLOTS;
+		if (held[slot] != NULL) {
+			for (size_t k = 8; k < sizes[slot]; k += 61)
+				if (held[slot][k] != (unsigned char)slot)
+					return "corrupt";
+			zone_free(c->z, held[slot]);
+			held[slot] = NULL;
+		} else {
+			sizes[slot] = 16 + (r >> 9) % 3000;
+			held[slot] = zone_alloc(c->z, sizes[slot]);
+			if (held[slot] == NULL)
+				return "null";
+			memset(held[slot], (int)slot, sizes[slot]);
+		}
+	}
+	for (unsigned slot = 0; slot < SLOTS; slot++)
+		if (held[slot] != NULL)
+			zone_free(c->z, held[slot]);
+	return NULL;
+}
+
+static void test_two_threads(void **state)
+{
+	(void)state;
+	struct zone *z = zone_create("t", (size_t)256 << 20, ZONE_MAX);
+	struct churn c[2] = { { z, 1 }, { z, 2 } };
+	pthread_t t[2];
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, churn_main, &c[i]), 0);
+	for (int i = 0; i < 2; i++) {
+		void *res;
+		pthread_join(t[i], &res);
+		assert_null(res);
+	}
+	struct zone_stats st;
+	zone_get_stats(z, &st);
+	assert_int_equal(st.blocks, 0);
+}
+
+static void test_sqlite_in_zone(void **state)
+{
+	(void)state;
+	if (postel_sanitized)
+		skip();
+	assert_true(sqlite_mem_enabled());
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
+	struct zone_stats st;
+	sqlite_mem_get_stats(&st);
+	assert_true(st.blocks > 0);
+	assert_int_equal(sqlite3_exec(db, "CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB)",
+				      NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_stmt *ins;
+	assert_int_equal(sqlite3_prepare_v2(db, "INSERT INTO t VALUES (?, ?)", -1, &ins, NULL),
+			 SQLITE_OK);
+	static unsigned char blob[100000];
+	for (int i = 0; i < 2000; i++) {
+		int len = i % 100 == 0 ? 40000 + i : 10 + (i * 37) % 900;
+		memset(blob, i & 0xff, (size_t)len);
+		sqlite3_bind_int(ins, 1, i);
+		sqlite3_bind_blob(ins, 2, blob, len, SQLITE_STATIC);
+		assert_int_equal(sqlite3_step(ins), SQLITE_DONE);
+		sqlite3_reset(ins);
+	}
+	sqlite3_finalize(ins);
+	sqlite3_stmt *sel;
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT k, v FROM t ORDER BY k", -1, &sel, NULL),
+			 SQLITE_OK);
+	int rows = 0;
+	while (sqlite3_step(sel) == SQLITE_ROW) {
+		int k = sqlite3_column_int(sel, 0);
+		const unsigned char *v = sqlite3_column_blob(sel, 1);
+		int len = sqlite3_column_bytes(sel, 1);
+		assert_int_equal(len, k % 100 == 0 ? 40000 + k : 10 + (k * 37) % 900);
+		assert_int_equal(v[len - 1], k & 0xff);
+		rows++;
+	}
+	assert_int_equal(rows, 2000);
+	sqlite3_finalize(sel);
+	sqlite_mem_get_stats(&st);
+	assert_true(st.bytes > 100 * 1024);
+	assert_int_equal(sqlite3_close(db), SQLITE_OK);
+	sqlite_mem_get_stats(&st);
+	/* what stays is SQLite's process-wide state, not the handle's */
+	assert_true(st.bytes < 16 * 1024);
+	assert_true(st.released > 0);
+}
+
+int main(void)
+{
+	/* as main does: before anything calls SQLite */
+	assert_int_equal(sqlite_mem_init(), 0);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_classes),
+		cmocka_unit_test(test_spans_given_back),
+		cmocka_unit_test(test_range_full),
+		cmocka_unit_test(test_two_threads),
+		cmocka_unit_test(test_sqlite_in_zone),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
