@@ -51,6 +51,10 @@ static void test_classes(void **state)
 	zone_get_stats(z, &st);
 	assert_int_equal(st.blocks, 0);
 	assert_int_equal(st.bytes, 0);
+	zone_destroy(&z);
+	zone_destroy(&small);
+	assert_null(z);
+	zone_destroy(&z);
 }
 
 /* pages of [p, p + len) that are resident */
@@ -113,6 +117,7 @@ static void test_spans_given_back(void **state)
 	unsigned char *big = zone_alloc(z, 9000);
 	assert_true(zone_owns(z, big));
 	zone_free(z, big);
+	zone_destroy(&z);
 }
 
 static void test_range_full(void **state)
@@ -139,6 +144,7 @@ static void test_range_full(void **state)
 	zone_get_stats(z, &st);
 	assert_int_equal(st.blocks, 0);
 	assert_int_equal(st.spans_used, 2);
+	zone_destroy(&z);
 }
 
 struct churn {
@@ -191,6 +197,7 @@ static void test_two_threads(void **state)
 	struct zone_stats st;
 	zone_get_stats(z, &st);
 	assert_int_equal(st.blocks, 0);
+	zone_destroy(&z);
 }
 
 static void test_sqlite_in_zone(void **state)

@@ -87,6 +87,20 @@ struct zone *zone_create(const char *name, size_t reserve, size_t max_block)
 	return z;
 }
 
+void zone_destroy(struct zone **zp)
+{
+	struct zone *z = *zp;
+	if (z == NULL)
+		return;
+	*zp = NULL;
+	if (z->base != NULL) {
+		munmap(z->base, (size_t)z->nspans * ZONE_SPAN);
+		munmap(z->spans, (size_t)z->nspans * sizeof(struct zone_span));
+	}
+	pthread_mutex_destroy(&z->lock);
+	free(z);
+}
+
 static bool zone_map(struct zone *z)
 {
 	if (z->base != NULL)

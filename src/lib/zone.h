@@ -44,6 +44,8 @@ struct zone_stats {
  * the largest request served (at most ZONE_MAX). Never fails for want
  * of memory: the range is only reserved at the first zone_alloc(). */
 struct zone *zone_create(const char *name, size_t reserve, size_t max_block);
+/* Unmaps the range: every block of z is gone. *z becomes NULL. */
+void zone_destroy(struct zone **z);
 /* NULL: too big for this zone, or its range is full */
 void *zone_alloc(struct zone *z, size_t size);
 /* p must be a block of z (zone_owns) */
