@@ -1,13 +1,16 @@
 /* sqlite_mem.c: SQLite's blocks in a zone of their own. See sqlite_mem.h.
  *
- * Blocks the zone does not serve (above ZONE_MAX: the page cache's bulk
- * allocation, large statements; or the range used up) get a mapping of
- * their own with a 16-byte header giving the requested size, so that
- * freeing one gives its pages back at once too. */
+ * A block the zone does not serve carries a 16-byte header (its
+ * requested size and where it lives): one above ZONE_MAX (the page
+ * cache's bulk block, a large value) gets a mapping of its own, so that
+ * freeing it gives its pages back at once and growing it is an mremap;
+ * a smaller one, when the zone's range is used up or could not be
+ * reserved, comes from malloc as before this file. */
 #include "sqlite_mem.h"
 
 #include <pthread.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -16,35 +19,52 @@
 #include "lib/sanitize.h"
 #include "lib/zone.h"
 
-/* 4 GiB of address space: at ~300 KiB an open handle, ~14,000 handles
- * at once before blocks fall back to mappings of their own */
+/* 4 GiB of address space (reserved PROT_NONE: no memory, no commit
+ * charge until a span is used): far more than the blocks up to ZONE_MAX
+ * of thousands of open handles; past it blocks come from malloc */
 #define SQLITE_MEM_RESERVE ((size_t)4 << 30)
 #define SQLITE_MEM_HEADER 16
+
+enum sqlite_mem_home { SQLITE_MEM_MAPPED = 1, SQLITE_MEM_MALLOC = 2 };
+
+struct sqlite_mem_header {
+	size_t size;
+	size_t home; /* enum sqlite_mem_home */
+};
+_Static_assert(sizeof(struct sqlite_mem_header) == SQLITE_MEM_HEADER, "header size");
 
 static struct zone *sqlite_zone;
 static bool sqlite_mem_on;
 
-static size_t big_map_len(size_t n)
+static size_t map_len(size_t n)
 {
 	size_t page = 4096;
 	return (n + SQLITE_MEM_HEADER + page - 1) & ~(page - 1);
 }
 
-static void *big_alloc(size_t n)
+static struct sqlite_mem_header *header_of(void *p)
 {
-	void *m = mmap(NULL, big_map_len(n), PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (m == MAP_FAILED)
-		return NULL;
-	memcpy(m, &n, sizeof(n));
-	return (unsigned char *)m + SQLITE_MEM_HEADER;
+	return (struct sqlite_mem_header *)((unsigned char *)p - SQLITE_MEM_HEADER);
 }
 
-static size_t big_size(const void *p)
+static void *outside_alloc(size_t n)
 {
-	size_t n;
-	memcpy(&n, (const unsigned char *)p - SQLITE_MEM_HEADER, sizeof(n));
-	return n;
+	struct sqlite_mem_header *h;
+	if (n > ZONE_MAX) {
+		void *m = mmap(NULL, map_len(n), PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (m == MAP_FAILED)
+			return NULL;
+		h = m;
+		h->home = SQLITE_MEM_MAPPED;
+	} else {
+		h = malloc(n + SQLITE_MEM_HEADER);
+		if (h == NULL)
+			return NULL;
+		h->home = SQLITE_MEM_MALLOC;
+	}
+	h->size = n;
+	return h + 1;
 }
 
 static void *sqlite_mem_malloc(int n)
@@ -52,45 +72,56 @@ static void *sqlite_mem_malloc(int n)
 	if (n <= 0)
 		return NULL;
 	void *p = zone_alloc(sqlite_zone, (size_t)n);
-	return p != NULL ? p : big_alloc((size_t)n);
+	return p != NULL ? p : outside_alloc((size_t)n);
 }
 
 static void sqlite_mem_free(void *p)
 {
 	if (p == NULL)
 		return;
-	if (zone_owns(sqlite_zone, p))
+	if (zone_owns(sqlite_zone, p)) {
 		zone_free(sqlite_zone, p);
+		return;
+	}
+	struct sqlite_mem_header *h = header_of(p);
+	if (h->home == SQLITE_MEM_MAPPED)
+		munmap(h, map_len(h->size));
 	else
-		munmap((unsigned char *)p - SQLITE_MEM_HEADER, big_map_len(big_size(p)));
+		free(h);
 }
 
 static int sqlite_mem_size(void *p)
 {
 	if (p == NULL)
 		return 0;
-	return (int)(zone_owns(sqlite_zone, p) ? zone_block_size(sqlite_zone, p) : big_size(p));
+	return (int)(zone_owns(sqlite_zone, p) ? zone_block_size(sqlite_zone, p) :
+		     header_of(p)->size);
 }
 
 static void *sqlite_mem_realloc(void *p, int n)
 {
 	if (n <= 0)
 		return NULL;
-	size_t have = (size_t)sqlite_mem_size(p);
-	bool owned = zone_owns(sqlite_zone, p);
-	/* a block keeps its place while the request still fits its class
-	 * (or mapping) and would not be served from a smaller one */
-	if (owned ? zone_roundup(sqlite_zone, (size_t)n) == have :
-	    big_map_len((size_t)n) == big_map_len(have)) {
-		if (!owned)
-			memcpy((unsigned char *)p - SQLITE_MEM_HEADER, &(size_t){ (size_t)n },
-			       sizeof(size_t));
-		return p;
+	size_t want = (size_t)n, have = (size_t)sqlite_mem_size(p);
+	if (zone_owns(sqlite_zone, p)) {
+		/* in place while the request keeps its class */
+		if (zone_roundup(sqlite_zone, want) == have)
+			return p;
+	} else if (header_of(p)->home == SQLITE_MEM_MAPPED && want > ZONE_MAX) {
+		struct sqlite_mem_header *h = header_of(p);
+		if (map_len(want) != map_len(have)) {
+			void *m = mremap(h, map_len(have), map_len(want), MREMAP_MAYMOVE);
+			if (m == MAP_FAILED)
+				return NULL; /* p stays valid, as SQLite expects */
+			h = m;
+		}
+		h->size = want;
+		return h + 1;
 	}
 	void *q = sqlite_mem_malloc(n);
 	if (q == NULL)
-		return NULL; /* p stays valid, as SQLite expects */
-	memcpy(q, p, have < (size_t)n ? have : (size_t)n);
+		return NULL;
+	memcpy(q, p, have < want ? have : want);
 	sqlite_mem_free(p);
 	return q;
 }
@@ -124,6 +155,11 @@ static void sqlite_mem_fork_done(void)
 
 int sqlite_mem_init(void)
 {
+	return sqlite_mem_init_reserve(SQLITE_MEM_RESERVE);
+}
+
+int sqlite_mem_init_reserve(size_t reserve)
+{
 	if (postel_sanitized || sqlite_mem_on)
 		return 0;
 	static const sqlite3_mem_methods methods = {
@@ -135,9 +171,11 @@ int sqlite_mem_init(void)
 		.xInit = sqlite_mem_init_cb,
 		.xShutdown = sqlite_mem_shutdown_cb,
 	};
-	sqlite_zone = zone_create("sqlite", SQLITE_MEM_RESERVE, ZONE_MAX);
-	if (sqlite3_config(SQLITE_CONFIG_MALLOC, &methods) != SQLITE_OK)
+	sqlite_zone = zone_create("sqlite", reserve, ZONE_MAX);
+	if (sqlite3_config(SQLITE_CONFIG_MALLOC, &methods) != SQLITE_OK) {
+		zone_destroy(&sqlite_zone);
 		return -1; /* SQLite was initialised already: it keeps malloc */
+	}
 	(void)pthread_atfork(sqlite_mem_fork_prepare, sqlite_mem_fork_done,
 			     sqlite_mem_fork_done);
 	sqlite_mem_on = true;
@@ -147,6 +185,12 @@ int sqlite_mem_init(void)
 bool sqlite_mem_enabled(void)
 {
 	return sqlite_mem_on;
+}
+
+void sqlite_mem_trim(void)
+{
+	if (sqlite_zone != NULL)
+		zone_trim(sqlite_zone);
 }
 
 void sqlite_mem_get_stats(struct zone_stats *stats_r)

@@ -11,11 +11,16 @@
 #define POSTEL_SQLITE_MEM_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "lib/zone.h"
 
 /* 0 when installed or off; -1 when SQLite was initialised already */
 int sqlite_mem_init(void);
+/* the same with a zone of reserve bytes (tests: a range that fills) */
+int sqlite_mem_init_reserve(size_t reserve);
+/* the pages of the zone's empty spans go back (lib/zone.h zone_trim) */
+void sqlite_mem_trim(void);
 bool sqlite_mem_enabled(void);
 void sqlite_mem_get_stats(struct zone_stats *stats_r);
 

@@ -11,13 +11,18 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <stdio.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <sqlite3.h>
 
 #include "lib/sanitize.h"
 #include "lib/sqlite_mem.h"
+#include "lib/tls_mem.h"
 #include "lib/zone.h"
 
 static void test_classes(void **state)
@@ -96,23 +101,35 @@ static void test_spans_given_back(void **state)
 	zone_get_stats(z, &st);
 	assert_int_equal(st.blocks, 0);
 	/* one span stays the class's (the last with room), the rest went
-	 * back; every one's pages went (the last touched more than a page) */
+	 * back with their pages */
+	enum { SPANS = (N + 314) / 315 };
 	assert_int_equal(st.spans_used, 1);
-	assert_int_equal(st.released, (N + 314) / 315);
+	assert_int_equal(st.released, SPANS - 1);
 	size_t gone = 0;
 	for (int i = 0; i < N; i += 315) {
 		unsigned char *span = (unsigned char *)((uintptr_t)ps[i] & ~(uintptr_t)(ZONE_SPAN - 1));
 		gone += resident_pages(span, ZONE_SPAN) == 0;
 	}
-	assert_int_equal(gone, (N + 314) / 315);
-	/* a block allocated and freed in turn: its span, a page touched, is
-	 * kept whole (no madvise and page fault each time) */
+	assert_int_equal(gone, SPANS - 1);
+	/* a block of a size allocated and freed in turn reuses the kept
+	 * span: no span given back each time */
 	for (int i = 0; i < 100; i++)
-		zone_free(z, zone_alloc(z, 64));
+		zone_free(z, zone_alloc(z, 9000));
 	struct zone_stats again;
 	zone_get_stats(z, &again);
 	assert_int_equal(again.released, st.released);
 	assert_int_equal(again.spans_used, 2);
+	/* zone_trim() gives back the kept ones' pages too */
+	zone_trim(z);
+	zone_get_stats(z, &again);
+	assert_int_equal(again.spans_used, 0);
+	assert_int_equal(again.released, st.released + 2);
+	gone = 0;
+	for (int i = 0; i < N; i += 315) {
+		unsigned char *span = (unsigned char *)((uintptr_t)ps[i] & ~(uintptr_t)(ZONE_SPAN - 1));
+		gone += resident_pages(span, ZONE_SPAN) == 0;
+	}
+	assert_int_equal(gone, SPANS);
 	/* given-back spans are used again, for any class */
 	unsigned char *big = zone_alloc(z, 9000);
 	assert_true(zone_owns(z, big));
@@ -249,16 +266,117 @@ static void test_sqlite_in_zone(void **state)
 	assert_true(st.released > 0);
 }
 
+/* SQLite's blocks above the zone's classes: their own mapping, grown
+ * and shrunk in place (mremap) or moved into the zone, bytes kept */
+static void test_sqlite_big_blocks(void **state)
+{
+	(void)state;
+	if (postel_sanitized)
+		skip();
+	struct zone_stats before, st;
+	sqlite_mem_get_stats(&before);
+	unsigned char *p = sqlite3_malloc(20000);
+	assert_non_null(p);
+	assert_int_equal(sqlite3_msize(p), 20000);
+	sqlite_mem_get_stats(&st);
+	assert_int_equal(st.blocks, before.blocks); /* not the zone's */
+	for (int i = 0; i < 20000; i++)
+		p[i] = (unsigned char)(i * 7);
+	static const int sizes[] = { 20100, 40000, 150000, 30000, 10000, 17000, 60000 };
+	int have = 20000;
+	for (unsigned k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		p = sqlite3_realloc(p, sizes[k]);
+		assert_non_null(p);
+		int keep = have < sizes[k] ? have : sizes[k];
+		for (int i = 0; i < keep; i += 13)
+			assert_int_equal(p[i], (unsigned char)(i * 7));
+		for (int i = keep; i < sizes[k]; i++)
+			p[i] = (unsigned char)(i * 7);
+		/* a zone block counts its class, an own mapping its request */
+		assert_true(sqlite3_msize(p) >= (sqlite3_uint64)sizes[k]);
+		if (sizes[k] > ZONE_MAX) /* SQLite asks xRoundup's size: 8s */
+			assert_int_equal(sqlite3_msize(p), (sizes[k] + 7) & ~7);
+		have = sizes[k];
+	}
+	sqlite3_free(p);
+	sqlite_mem_get_stats(&st);
+	assert_int_equal(st.blocks, before.blocks);
+}
+
+/* sqlite_mem's methods, asked for before SQLite initialised (main) */
+static sqlite3_mem_methods sqlite_methods;
+
+struct hammer {
+	volatile bool stop;
+	sqlite3_mem_methods mem; /* sqlite_mem's, called directly: SQLite's
+				  * own mutex has no fork handler */
+};
+
+static void *hammer_main(void *arg)
+{
+	struct hammer *h = arg;
+	while (!h->stop) {
+		void *a = h->mem.xMalloc(100), *b = h->mem.xMalloc(3000);
+		void *c = OPENSSL_malloc(100);
+		h->mem.xFree(a);
+		h->mem.xFree(b);
+		OPENSSL_free(c);
+	}
+	return NULL;
+}
+
+/* a fork while another thread allocates: the child can allocate (the
+ * atfork handlers of sqlite_mem and tls_mem keep their zones' locks from
+ * being inherited held) */
+static void test_fork_while_allocating(void **state)
+{
+	(void)state;
+	if (postel_sanitized)
+		skip();
+	struct hammer h = { .stop = false };
+	h.mem = sqlite_methods;
+	void *probe = OPENSSL_malloc(100);
+	assert_true(tls_mem_small_owns(probe));
+	OPENSSL_free(probe);
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, hammer_main, &h), 0);
+	for (int i = 0; i < 40; i++) {
+		pid_t pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			void *p = h.mem.xMalloc(100), *q = OPENSSL_malloc(100);
+			h.mem.xFree(p);
+			OPENSSL_free(q);
+			_exit(p != NULL && q != NULL ? 0 : 1);
+		}
+		int status = -1;
+		for (int w = 0; w < 500 && waitpid(pid, &status, WNOHANG) == 0; w++)
+			usleep(10000);
+		if (!WIFEXITED(status)) {
+			fprintf(stderr, "fork %d: status %d\n", i, status);
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+		}
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	h.stop = true;
+	pthread_join(t, NULL);
+}
+
 int main(void)
 {
-	/* as main does: before anything calls SQLite */
+	/* as main does: before anything calls SQLite or OpenSSL */
 	assert_int_equal(sqlite_mem_init(), 0);
+	assert_int_equal(sqlite3_config(SQLITE_CONFIG_GETMALLOC, &sqlite_methods), SQLITE_OK);
+	assert_int_equal(tls_mem_init(), 0);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_classes),
 		cmocka_unit_test(test_spans_given_back),
 		cmocka_unit_test(test_range_full),
 		cmocka_unit_test(test_two_threads),
 		cmocka_unit_test(test_sqlite_in_zone),
+		cmocka_unit_test(test_sqlite_big_blocks),
+		cmocka_unit_test(test_fork_while_allocating),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -65,10 +65,13 @@ static void *tls_mem_take(void)
 		void *p = mmap(NULL, (size_t)TLS_MEM_SLOTS * TLS_MEM_SLOT,
 			       PROT_READ | PROT_WRITE,
 			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-		if (p == MAP_FAILED)
+		if (p == MAP_FAILED) {
 			tls_mem_map_failed = true;
-		else
+		} else {
+			/* a 2 MiB page would keep given-back slots resident */
+			(void)madvise(p, (size_t)TLS_MEM_SLOTS * TLS_MEM_SLOT, MADV_NOHUGEPAGE);
 			__atomic_store_n(&tls_mem_base, p, __ATOMIC_RELEASE);
+		}
 	}
 	if (tls_mem_base == NULL)
 		return NULL;
@@ -190,8 +193,10 @@ int tls_mem_init(void)
 	if (postel_sanitized || tls_mem_on)
 		return 0;       /* sanitized: OpenSSL keeps plain malloc, seen whole */
 	tls_mem_small = zone_create("tls", TLS_MEM_SMALL_RESERVE, TLS_MEM_SMALL_MAX);
-	if (CRYPTO_set_mem_functions(tls_mem_malloc, tls_mem_realloc, tls_mem_free) != 1)
+	if (CRYPTO_set_mem_functions(tls_mem_malloc, tls_mem_realloc, tls_mem_free) != 1) {
+		zone_destroy(&tls_mem_small);
 		return -1;
+	}
 	(void)pthread_atfork(tls_mem_fork_prepare, tls_mem_fork_done, tls_mem_fork_done);
 	tls_mem_on = true;
 	return 0;
@@ -204,6 +209,8 @@ bool tls_mem_enabled(void)
 
 void tls_mem_trim(void)
 {
+	if (tls_mem_small != NULL)
+		zone_trim(tls_mem_small);
 	pthread_mutex_lock(&tls_mem_lock);
 	while (tls_mem_hot_n > 0) {
 		uint32_t idx = tls_mem_hot[--tls_mem_hot_n];
@@ -219,6 +226,8 @@ bool tls_mem_small_owns(const void *p)
 	return tls_mem_small != NULL && zone_owns(tls_mem_small, p);
 }
 
+/* the small zone's figures and the pool's are read under their own
+ * locks: not one snapshot, which a stats line does not need */
 void tls_mem_get_stats(struct tls_mem_stats *stats_r)
 {
 	struct zone_stats zs = { 0 };

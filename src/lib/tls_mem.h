@@ -18,7 +18,10 @@
  * so that the sanitizer sees every block, and when tls_mem_init() is not
  * called (unit tests).
  * Blocks OpenSSL hands out must be freed with OPENSSL_free, as OpenSSL
- * requires anyway: free() on a pool block is undefined. */
+ * requires anyway: free() on a pool or zone block (any size now: the
+ * zone serves the small ones) is undefined. Postel's code and the
+ * libraries it links (libunbound 1.17 frees what i2d_* gave it with
+ * OPENSSL_free) keep to that. */
 #ifndef POSTEL_TLS_MEM_H
 #define POSTEL_TLS_MEM_H
 
@@ -57,8 +60,9 @@ bool tls_mem_owns(const void *p);
 bool tls_mem_small_owns(const void *p);
 void tls_mem_get_stats(struct tls_mem_stats *stats_r);
 /* Give the pages of every free slot kept resident back to the kernel
- * (the slots stay reusable): called where the process trims its heap
- * once its users rest (session_user.c), like malloc_trim(). */
+ * (the slots stay reusable), and those of the small zone's empty spans:
+ * called where the process trims its heap once its users rest
+ * (session_user.c), like malloc_trim(). */
 void tls_mem_trim(void);
 
 #endif

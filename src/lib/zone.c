@@ -7,15 +7,22 @@
  * first, then in address order from "bump" (so pages are touched only as
  * blocks need them). Spans with room are on their class's list; a full
  * one leaves it and comes back with its first free. Spans never used or
- * given back sit on one free stack. */
+ * given back sit on one free stack.
+ *
+ * The range is reserved PROT_NONE (no commit charge, even under strict
+ * overcommit) and a span made writable when first used; huge pages are
+ * refused for it (MADV_NOHUGEPAGE: a 2 MiB page would keep a span's
+ * given-back pages resident). */
 #include "zone.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
+#include "lib/log.h"
 #include "lib/mem.h"
 
 #define ZONE_SMALL_STEP 16
@@ -25,8 +32,7 @@
 #define ZONE_MID_CLASSES 16
 #define ZONE_CLASSES (ZONE_SMALL_CLASSES + ZONE_MID_CLASSES)
 #define ZONE_NIL UINT32_MAX
-/* an empty span kept for its class keeps at most this much resident */
-#define ZONE_KEEP_TOUCHED 4096
+_Static_assert(ZONE_SPAN / ZONE_SMALL_STEP <= UINT16_MAX, "a span's block count fits");
 
 struct zone_span {
 	uint32_t next, prev; /* on its class's list, or the free stack (next) */
@@ -109,7 +115,7 @@ static bool zone_map(struct zone *z)
 		return false;
 	size_t len = (size_t)z->nspans * ZONE_SPAN;
 	/* one span more, to align the start on a span */
-	void *p = mmap(NULL, len + ZONE_SPAN, PROT_READ | PROT_WRITE,
+	void *p = mmap(NULL, len + ZONE_SPAN, PROT_NONE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	void *h = mmap(NULL, (size_t)z->nspans * sizeof(struct zone_span),
 		       PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
@@ -120,12 +126,15 @@ static bool zone_map(struct zone *z)
 		if (h != MAP_FAILED)
 			munmap(h, (size_t)z->nspans * sizeof(struct zone_span));
 		z->map_failed = true;
+		log_warn("event=zone_unavailable zone=%s reserve=%zu error=\"%s\"",
+			 z->name, len, strerror(errno));
 		return false;
 	}
 	uintptr_t a = ((uintptr_t)p + ZONE_SPAN - 1) & ~(uintptr_t)(ZONE_SPAN - 1);
 	if (a > (uintptr_t)p)
 		munmap(p, a - (uintptr_t)p);
 	munmap((void *)(a + len), (uintptr_t)p + ZONE_SPAN - a);
+	(void)madvise((void *)a, len, MADV_NOHUGEPAGE);
 	z->spans = h;
 	__atomic_store_n(&z->base, (unsigned char *)a, __ATOMIC_RELEASE);
 	return true;
@@ -159,8 +168,10 @@ static uint32_t zone_span_new(struct zone *z, unsigned cls)
 	if (z->free_top != ZONE_NIL) {
 		idx = z->free_top;
 		z->free_top = z->spans[idx].next;
-	} else if (z->top < z->nspans) {
-		idx = z->top++;
+	} else if (z->top < z->nspans &&
+		   mprotect(z->base + (size_t)z->top * ZONE_SPAN, ZONE_SPAN,
+			    PROT_READ | PROT_WRITE) == 0) {
+		idx = z->top++; /* writable from now on, given back or not */
 	} else {
 		return ZONE_NIL;
 	}
@@ -228,11 +239,28 @@ size_t zone_roundup(const struct zone *z, size_t size)
 	return zone_class_size(zone_class_of(size == 0 ? 1 : size));
 }
 
+/* span idx, empty, leaves its class: pages back, onto the free stack */
+static void zone_span_release(struct zone *z, unsigned cls, uint32_t idx)
+{
+	struct zone_span *s = &z->spans[idx];
+	zone_unlink(z, cls, idx);
+	(void)madvise(z->base + (size_t)idx * ZONE_SPAN, ZONE_SPAN, MADV_DONTNEED);
+	s->cls = 0;
+	s->free = NULL;
+	s->bump = 0;
+	s->next = z->free_top;
+	z->free_top = idx;
+	z->spans_used--;
+	z->released++;
+}
+
 void zone_free(struct zone *z, void *p)
 {
 	uint32_t idx = zone_span_of(z, p);
 	pthread_mutex_lock(&z->lock);
 	struct zone_span *s = &z->spans[idx];
+	if (s->cls == 0 || s->used == 0)
+		panic("zone %s: free of a block not handed out (span %u)", z->name, idx);
 	unsigned cls = s->cls - 1u;
 	*(void **)p = s->free;
 	s->free = p;
@@ -241,25 +269,25 @@ void zone_free(struct zone *z, void *p)
 	s->used--;
 	z->blocks--;
 	z->bytes -= zone_class_size(cls);
-	if (s->used == 0) {
-		bool last = z->partial[cls] == idx && s->next == ZONE_NIL;
-		/* An empty span's pages go back; one that is its class's only
-		 * room stays its class's, and keeps its pages while it touched
-		 * no more than one (else a block of a size allocated and freed
-		 * in turn would cost a madvise and a page fault each time). */
-		if (!last || (size_t)s->bump * zone_class_size(cls) > ZONE_KEEP_TOUCHED) {
-			(void)madvise(z->base + (size_t)idx * ZONE_SPAN, ZONE_SPAN,
-				      MADV_DONTNEED);
-			s->free = NULL;
-			s->bump = 0;
-			z->released++;
-		}
-		if (!last) {
-			zone_unlink(z, cls, idx);
-			s->cls = 0;
-			s->next = z->free_top;
-			z->free_top = idx;
-			z->spans_used--;
+	/* An empty span goes back to the free stack, its pages to the
+	 * kernel, unless it is its class's last room: then it stays (a block
+	 * of a size allocated and freed in turn must not cost a madvise and
+	 * page faults each time) until zone_trim(). */
+	if (s->used == 0 && !(z->partial[cls] == idx && s->next == ZONE_NIL))
+		zone_span_release(z, cls, idx);
+	pthread_mutex_unlock(&z->lock);
+}
+
+void zone_trim(struct zone *z)
+{
+	pthread_mutex_lock(&z->lock);
+	for (unsigned cls = 0; z->base != NULL && cls < ZONE_CLASSES; cls++) {
+		uint32_t idx = z->partial[cls];
+		while (idx != ZONE_NIL) {
+			uint32_t next = z->spans[idx].next;
+			if (z->spans[idx].used == 0)
+				zone_span_release(z, cls, idx);
+			idx = next;
 		}
 	}
 	pthread_mutex_unlock(&z->lock);

@@ -8,8 +8,8 @@
  * pages. A zone serves one library from an address range of its own, in
  * spans of ZONE_SPAN bytes; each span holds blocks of one size class,
  * and a span whose blocks are all free gives its pages back
- * (MADV_DONTNEED); the last one with room of its class stays its class's
- * (with at most a page resident).
+ * (MADV_DONTNEED), except its class's last one with room, which stays
+ * the class's until zone_trim().
  *
  * Size classes: 16-byte steps up to 1 KiB, then four per doubling up to
  * ZONE_MAX (16 KiB). Blocks are 16-byte aligned. zone_alloc() returns
@@ -20,8 +20,9 @@
  *
  * Thread-safe (one mutex per zone); a block may be freed by another
  * thread than the one that got it. A process forked while another
- * thread holds the lock would inherit it held: call zone_atfork_*()
- * around fork, or (as main does) create zones before any thread. */
+ * thread holds the lock would inherit it held: the zone's owner calls
+ * zone_lock() and zone_unlock() from pthread_atfork() handlers. Freeing
+ * a block twice (or one the zone did not hand out) panics. */
 #ifndef POSTEL_ZONE_H
 #define POSTEL_ZONE_H
 
@@ -37,7 +38,7 @@ struct zone_stats {
 	size_t spans_used;   /* spans holding at least one block, or kept */
 	size_t blocks;       /* blocks handed out now */
 	size_t bytes;        /* their class sizes, summed */
-	unsigned long released; /* times an empty span's pages went back */
+	unsigned long released; /* empty spans given back, ever */
 };
 
 /* reserve: bytes of address space (rounded down to spans); max_block:
@@ -56,6 +57,9 @@ size_t zone_block_size(const struct zone *z, const void *p);
 /* what zone_alloc(size) would hand out, or 0 when it would not serve it */
 size_t zone_roundup(const struct zone *z, size_t size);
 void zone_get_stats(struct zone *z, struct zone_stats *stats_r);
+/* The pages of the empty spans kept for their classes go back too:
+ * called where the process trims its heap (session_user.c) */
+void zone_trim(struct zone *z);
 /* around fork(): the child must not inherit a lock held by a thread it
  * does not have */
 void zone_lock(struct zone *z);
