@@ -85,6 +85,20 @@ main heap. 3,000 connections over 100 users, both runs side by side on a
 loaded machine: 17.2 KiB per connection (17.1 marginal) at 60cf7b8, 16.8
 (16.7) after; dovecot ~2,000-2,200 KiB at 20.
 
+Session 10 (2026-12-07): what kept the figure above 16 was not the
+connections' own blocks but the users' closed SQLite handles (about 300
+KiB each, opened and closed by every worker while the connections
+arrive): freed in glibc's one arena among the connections' long-lived
+blocks, their pages stayed resident wherever one live block sat. SQLite
+now allocates from a zone of its own (src/lib/zone.c, sqlite_mem.c),
+whose empty spans give their pages back; OpenSSL's blocks up to 1 KiB
+(its contexts, keys, locks and the handshake's temporaries) from
+another (tls_mem.c). measure() at 10,000 connections, runs alternated on
+a quiet machine: 16.5 KiB per connection (15.8 marginal) twice before;
+SQLite's zone 15.4 (15.5) twice; both zones 15.0 (15.1) and 14.9 (15.0),
+with helpers building beside it (SQLite's zone alone, same conditions:
+15.4 (16.0)).
+
 Environment: POSTEL_BIN, BENCH_IDLE_CONNS, BENCH_IDLE_USERS,
 BENCH_IDLE_DOVECOT_CONNS, BENCH_IDLE_TIMEOUT, BENCH_KEEP=1.
 """

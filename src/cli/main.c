@@ -8,6 +8,7 @@
  * command) exits 2. Each command is one row of cli_commands[]; it gets
  * argv starting at its own name and returns the exit status. */
 #include "lib/proctitle.h"
+#include "lib/sqlite_mem.h"
 #include "lib/tls_mem.h"
 #include "cli/commands.h"
 #include "lib/config.h"
@@ -123,6 +124,9 @@ int main(int argc, char **argv)
 	 * their own (lib/tls_mem.h); off under ASan */
 	if (tls_mem_init() < 0)
 		fprintf(stderr, "postel: OpenSSL allocated before main\n");
+	/* likewise SQLite's blocks (lib/sqlite_mem.h) */
+	if (sqlite_mem_init() < 0)
+		fprintf(stderr, "postel: SQLite initialised before main\n");
 	proctitle_init(argc, argv); /* before getopt may permute argv */
 	opterr = 0; /* our own messages, prefixed "postel:" */
 	/* '+': stop at the command name, its options are its own */

@@ -3,7 +3,8 @@
  * and grown ones in the heap, a block keeps its bytes across realloc, the
  * free slots kept resident are bounded, and a real handshake plus one
  * record each way on the server context (SSL_MODE_RELEASE_BUFFERS) takes
- * its buffers from the pool and its SSL holds none of them once idle
+ * its buffers from the pool and its SSL holds none of them once idle,
+ * while its small blocks (up to TLS_MEM_SMALL_MAX) come from the zone
  * (skipped under ASan, where the pool is off). The server's ALPN answer
  * comes from tls_alpn_expect(), with no ex_data on the SSL. */
 #include <stdarg.h>
@@ -28,7 +29,7 @@
 
 static bool pool_on;
 
-static void test_big_in_pool_small_in_heap(void **state)
+static void test_big_in_pool(void **state)
 {
 	(void)state;
 	if (!pool_on)
@@ -48,13 +49,53 @@ static void test_big_in_pool_small_in_heap(void **state)
 	assert_false(tls_mem_owns(huge));
 	for (size_t i = 0; i < TLS_MEM_BIG_MIN + 300; i++)
 		assert_int_equal(huge[i], 0xa5);
-	/* small grown big stays where it was: free() tells them apart */
+	/* a small block grown record-sized moves to the pool, bytes kept */
+	memset(small, 0x3c, 200);
 	unsigned char *grown = OPENSSL_realloc(small, TLS_MEM_BIG_MIN + 10);
 	assert_non_null(grown);
-	assert_false(tls_mem_owns(grown));
+	assert_true(tls_mem_owns(grown));
+	for (size_t i = 0; i < 200; i++)
+		assert_int_equal(grown[i], 0x3c);
 	OPENSSL_free(grown);
+	/* a heap block grown stays in the heap: free() tells them apart */
+	unsigned char *mid = OPENSSL_malloc(5000);
+	assert_false(tls_mem_owns(mid) || tls_mem_small_owns(mid));
+	mid = OPENSSL_realloc(mid, TLS_MEM_BIG_MIN + 10);
+	assert_false(tls_mem_owns(mid));
+	OPENSSL_free(mid);
 	OPENSSL_free(huge);
 	assert_null(OPENSSL_realloc(OPENSSL_malloc(TLS_MEM_BIG_MIN), 0));
+}
+
+/* blocks up to TLS_MEM_SMALL_MAX come from the small zone; realloc keeps
+ * a block in place within its class and moves it (bytes kept) beyond */
+static void test_small_in_zone(void **state)
+{
+	(void)state;
+	if (!pool_on)
+		skip();
+	struct tls_mem_stats before, during, after;
+	tls_mem_get_stats(&before);
+	unsigned char *a = OPENSSL_malloc(100), *b = OPENSSL_malloc(TLS_MEM_SMALL_MAX);
+	unsigned char *c = OPENSSL_malloc(TLS_MEM_SMALL_MAX + 1);
+	assert_true(tls_mem_small_owns(a) && tls_mem_small_owns(b));
+	assert_false(tls_mem_small_owns(c) || tls_mem_owns(c));
+	tls_mem_get_stats(&during);
+	assert_int_equal(during.small_blocks, before.small_blocks + 2);
+	memset(a, 0x77, 100);
+	assert_ptr_equal(OPENSSL_realloc(a, 112), a); /* same 112-byte class */
+	unsigned char *moved = OPENSSL_realloc(a, 600);
+	assert_true(tls_mem_small_owns(moved) && moved != a);
+	unsigned char *out = OPENSSL_realloc(moved, 3000);
+	assert_false(tls_mem_small_owns(out) || tls_mem_owns(out));
+	for (size_t i = 0; i < 100; i++)
+		assert_int_equal(out[i], 0x77);
+	OPENSSL_free(out);
+	OPENSSL_free(b);
+	OPENSSL_free(c);
+	OPENSSL_free(NULL);
+	tls_mem_get_stats(&after);
+	assert_int_equal(after.small_blocks, before.small_blocks);
 }
 
 static void test_free_slots_bounded(void **state)
@@ -204,6 +245,8 @@ static void test_handshake_buffers_from_pool(void **state)
 		n = SSL_read(cli, buf, sizeof(buf));
 	assert_int_equal(n, 6);
 	tls_mem_get_stats(&after);
+	/* the two connections' contexts, keys and locks: small blocks */
+	assert_true(after.small_blocks >= before.small_blocks + 40);
 	/* init_buf, read and write buffers of each side */
 	assert_true(after.served - before.served >= 6);
 	assert_int_equal(after.fallback, before.fallback);
@@ -260,7 +303,8 @@ int main(void)
 		return 1;
 	pool_on = tls_mem_enabled();
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_big_in_pool_small_in_heap),
+		cmocka_unit_test(test_big_in_pool),
+		cmocka_unit_test(test_small_in_zone),
 		cmocka_unit_test(test_free_slots_bounded),
 		cmocka_unit_test(test_trim_gives_back_hot_slots),
 		cmocka_unit_test(test_handshake_buffers_from_pool),

@@ -18,6 +18,7 @@
 #include <openssl/crypto.h>
 
 #include "lib/sanitize.h"
+#include "lib/zone.h"
 
 
 /* One slot: OpenSSL 3.0's read buffer (16,652 bytes without compression),
@@ -34,6 +35,13 @@
  * freed beyond it is given back to the kernel. */
 #define TLS_MEM_KEEP 32
 
+/* OpenSSL's small blocks (the connection's contexts, keys, locks and
+ * the handshake's temporaries) come from a zone of their own: see
+ * TLS_MEM_SMALL_MAX in tls_mem.h. 2 GiB of address space: ~300,000 idle
+ * connections' worth; past it blocks fall back to malloc. */
+#define TLS_MEM_SMALL_RESERVE ((size_t)2 << 30)
+
+static struct zone *tls_mem_small;
 static pthread_mutex_t tls_mem_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool tls_mem_on;
 static unsigned char *tls_mem_base; /* NULL until the first big request */
@@ -57,10 +65,13 @@ static void *tls_mem_take(void)
 		void *p = mmap(NULL, (size_t)TLS_MEM_SLOTS * TLS_MEM_SLOT,
 			       PROT_READ | PROT_WRITE,
 			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-		if (p == MAP_FAILED)
+		if (p == MAP_FAILED) {
 			tls_mem_map_failed = true;
-		else
+		} else {
+			/* a 2 MiB page would keep given-back slots resident */
+			(void)madvise(p, (size_t)TLS_MEM_SLOTS * TLS_MEM_SLOT, MADV_NOHUGEPAGE);
 			__atomic_store_n(&tls_mem_base, p, __ATOMIC_RELEASE);
+		}
 	}
 	if (tls_mem_base == NULL)
 		return NULL;
@@ -101,6 +112,11 @@ static void *tls_mem_malloc(size_t num, const char *file, int line)
 	(void)line;
 	if (num == 0)
 		return NULL; /* as CRYPTO_malloc */
+	if (num <= TLS_MEM_SMALL_MAX) {
+		void *p = zone_alloc(tls_mem_small, num);
+		if (p != NULL)
+			return p;
+	}
 	if (num >= TLS_MEM_BIG_MIN && num <= TLS_MEM_SLOT) {
 		pthread_mutex_lock(&tls_mem_lock);
 		void *p = tls_mem_take();
@@ -117,7 +133,11 @@ static void tls_mem_free(void *p, const char *file, int line)
 {
 	(void)file;
 	(void)line;
-	if (tls_mem_owns(p))
+	if (p == NULL)
+		return;
+	if (zone_owns(tls_mem_small, p))
+		zone_free(tls_mem_small, p);
+	else if (tls_mem_owns(p))
 		tls_mem_put(p);
 	else
 		free(p);
@@ -131,8 +151,19 @@ static void *tls_mem_realloc(void *p, size_t num, const char *file, int line)
 		tls_mem_free(p, file, line);
 		return NULL;
 	}
+	if (zone_owns(tls_mem_small, p)) {
+		size_t have = zone_block_size(tls_mem_small, p);
+		if (zone_roundup(tls_mem_small, num) == have)
+			return p;
+		void *q = tls_mem_malloc(num, file, line);
+		if (q == NULL)
+			return NULL;
+		memcpy(q, p, have < num ? have : num);
+		zone_free(tls_mem_small, p);
+		return q;
+	}
 	if (!tls_mem_owns(p))
-		return realloc(p, num); /* grown from small: stays in the heap */
+		return realloc(p, num); /* a heap block stays in the heap */
 	if (num <= TLS_MEM_SLOT)
 		return p;
 	void *q = malloc(num);
@@ -148,10 +179,12 @@ static void *tls_mem_realloc(void *p, size_t num, const char *file, int line)
 static void tls_mem_fork_prepare(void)
 {
 	pthread_mutex_lock(&tls_mem_lock);
+	zone_lock(tls_mem_small);
 }
 
 static void tls_mem_fork_done(void)
 {
+	zone_unlock(tls_mem_small);
 	pthread_mutex_unlock(&tls_mem_lock);
 }
 
@@ -159,8 +192,11 @@ int tls_mem_init(void)
 {
 	if (postel_sanitized || tls_mem_on)
 		return 0;       /* sanitized: OpenSSL keeps plain malloc, seen whole */
-	if (CRYPTO_set_mem_functions(tls_mem_malloc, tls_mem_realloc, tls_mem_free) != 1)
+	tls_mem_small = zone_create("tls", TLS_MEM_SMALL_RESERVE, TLS_MEM_SMALL_MAX);
+	if (CRYPTO_set_mem_functions(tls_mem_malloc, tls_mem_realloc, tls_mem_free) != 1) {
+		zone_destroy(&tls_mem_small);
 		return -1;
+	}
 	(void)pthread_atfork(tls_mem_fork_prepare, tls_mem_fork_done, tls_mem_fork_done);
 	tls_mem_on = true;
 	return 0;
@@ -173,6 +209,8 @@ bool tls_mem_enabled(void)
 
 void tls_mem_trim(void)
 {
+	if (tls_mem_small != NULL)
+		zone_trim(tls_mem_small);
 	pthread_mutex_lock(&tls_mem_lock);
 	while (tls_mem_hot_n > 0) {
 		uint32_t idx = tls_mem_hot[--tls_mem_hot_n];
@@ -183,12 +221,24 @@ void tls_mem_trim(void)
 	pthread_mutex_unlock(&tls_mem_lock);
 }
 
+bool tls_mem_small_owns(const void *p)
+{
+	return tls_mem_small != NULL && zone_owns(tls_mem_small, p);
+}
+
+/* the small zone's figures and the pool's are read under their own
+ * locks: not one snapshot, which a stats line does not need */
 void tls_mem_get_stats(struct tls_mem_stats *stats_r)
 {
+	struct zone_stats zs = { 0 };
+	if (tls_mem_small != NULL)
+		zone_get_stats(tls_mem_small, &zs);
 	pthread_mutex_lock(&tls_mem_lock);
 	stats_r->slots_used = tls_mem_used;
 	stats_r->slots_hot = tls_mem_hot_n;
 	stats_r->served = tls_mem_served;
 	stats_r->fallback = tls_mem_fallback;
+	stats_r->small_blocks = zs.blocks;
+	stats_r->small_bytes = zs.bytes;
 	pthread_mutex_unlock(&tls_mem_lock);
 }

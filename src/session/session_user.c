@@ -15,6 +15,7 @@
 #include "lib/config.h"
 #include "lib/mem.h"
 #include "lib/threadpool.h"
+#include "lib/sqlite_mem.h"
 #include "lib/tls_mem.h"
 #include "store/store.h"
 
@@ -229,6 +230,7 @@ static void cache_on_trim(void *ctx)
 	timeout_remove(&c->trim_to);
 	(void)malloc_trim(0);
 	tls_mem_trim(); /* the TLS record slots kept for reuse, likewise */
+	sqlite_mem_trim(); /* and the closed handles' spans kept for reuse */
 }
 
 static void lane_done(void *ctx)
