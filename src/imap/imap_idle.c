@@ -19,7 +19,10 @@
  * the authenticated state IDLE just waits. The timer is the session's
  * autologout (imap_timeout, RFC 9051 5.4); a draining server ends the
  * IDLE with BYE. */
-#include "imap_notify.h"
+#include "imap_commands.h"
+#include "imap/imap_notify.h"
+#include "imap/imap_selected.h"
+#include "imap/imap_session_private.h"
 #include "lib/conn.h"
 #include "lib/log.h"
 #include "store/store_watch.h"

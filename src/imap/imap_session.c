@@ -10,9 +10,12 @@
  * 5.5) are answered in order. Limits: the line length, the arguments
  * held, the literal sizes (much smaller before login), and
  * max_bad_commands; past them BYE. */
-#include "imap_private.h"
-#include "lib/conn.h"
+#include "imap_session_private.h"
+#include "imap/imap_commands.h"
+#include "imap/imap_reply.h"
+#include "imap/imap_store.h"
 #include "lib/config.h"
+#include "lib/conn.h"
 #include "lib/log.h"
 #include "store/store.h"
 
