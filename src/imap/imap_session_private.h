@@ -182,4 +182,13 @@ bool imap_session_check_gone(struct imap_session *s);
 void imap_session_bye(struct imap_session *s, const char *text);
 bool imap_session_auth_offered(const struct imap_session *s);
 
+/* Between the session's files. imap_dispatch.c: run the command the
+ * parser completed; BAD for a line that never became a command.
+ * imap_input.c: read and act on what the client sent, until it runs out
+ * or a command waits. */
+void imap_dispatch(struct imap_session *s, const struct imap_command *pc);
+void imap_line_bad(struct imap_session *s, const char *tag, const char *resp_code,
+		   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void imap_input_process(struct imap_session *s);
+
 #endif
