@@ -36,8 +36,6 @@ void imap_append_free(struct imap_session *s);
 imap_cmd_func_t imap_cmd_idle;
 void imap_idle_input_line(struct imap_session *s, const char *line, size_t len);
 void imap_idle_free(struct imap_session *s);
-/* imap_idle.c: the socket's unsent-output cap (idlecatchup9) */
-void imap_idle_socket_init(int fd);
 
 /* imap_search_cmd.c */
 imap_cmd_func_t imap_cmd_search;

@@ -72,7 +72,7 @@ struct imap_sync_job {
  * after the report returns, so unsent output during a pass is this
  * report's own and says nothing about the client: a fast reader's wait
  * ends in the next loop iteration (the kernel takes up to
- * IMAP_NOTSENT_LOWAT at once, imap_idle.c). */
+ * IMAP_NOTSENT_LOWAT at once, imap_session.c). */
 #define IMAP_SYNC_STALL_MS 250
 
 #define IMAP_SYNC_LINE_SPARE 256 /* room for a line beyond its flags */

@@ -1,8 +1,9 @@
 /* imap_session.c: IMAP session life cycle: the connection (its limits,
- * the greeting), the events the loop sends it (input, autologout, close),
- * a draining server's BYE, and the end, where what a command left is
- * aborted and the view closed on the user's lane before the session is
- * freed. The input loop is imap_input.c, commands imap_dispatch.c. */
+ * the socket's unsent-output cap, the greeting), the events the loop
+ * sends it (input, autologout, close), a draining server's BYE, and the
+ * end, where what a command left is aborted and the view closed on the
+ * user's lane before the session is freed. The input loop is
+ * imap_input.c, commands imap_dispatch.c. */
 #include "imap_session_private.h"
 #include "imap/imap_commands.h"
 #include "imap/imap_reply.h"
@@ -11,7 +12,10 @@
 #include "lib/conn.h"
 #include "lib/log.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 
 void imap_session_bye(struct imap_session *s, const char *text)
 {
@@ -108,6 +112,23 @@ static void imap_session_request_timeout(struct session *base)
 	(void)base; /* IMAP starts no request deadline */
 }
 
+/* Unsent octets the kernel may hold for one IMAP connection, set once
+ * per connection: IDLE, NOTIFY and a large FETCH all push through it.
+ * Without a cap the send buffer autotunes up to net.ipv4.tcp_wmem's
+ * maximum (4 MiB here): a client that stops reading would have
+ * megabytes of stale pushes queued where no catch-up can reach them.
+ * Octets in flight are not counted, so a reading client's throughput is
+ * unchanged. */
+#define IMAP_NOTSENT_LOWAT (32 * 1024)
+
+static void imap_session_socket_init(int fd)
+{
+	int lowat = IMAP_NOTSENT_LOWAT;
+	/* best effort: not a TCP socket (a test's socketpair) or an old
+	 * kernel leaves the kernel's own limit */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof(lowat));
+}
+
 static const struct session_vfuncs imap_session_vfuncs = {
 	.drain = imap_session_drain,
 	.login_timeout = imap_session_login_timeout,
@@ -132,7 +153,7 @@ void imap_session_create(const struct session_env *env, int fd, enum service ser
 		.conn = &set, .implicit_tls = implicit_tls,
 		.cb = imap_on_conn_event, .ctx = s,
 	};
-	imap_idle_socket_init(fd);
+	imap_session_socket_init(fd);
 	session_init(&s->base, env, &imap_session_vfuncs, fd, service, &sset);
 	struct imap_parser_limits limits = {
 		.max_args = IMAP_MAX_ARGS,
