@@ -19,7 +19,7 @@
 #include "imap/imap_mailbox_name.h"
 #include "imap/imap_parser.h"
 #include "imap/imap_seqset.h"
-#include "imap/imap_private.h"
+#include "imap/imap_utf8.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

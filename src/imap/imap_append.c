@@ -19,12 +19,17 @@
  * lost mid-literal leaves nothing: the session's end aborts the delivery
  * (imap_store_close()). A refused {n+} still sends its octets: they are
  * read and dropped. */
-#include "imap_private.h"
+#include "imap_commands.h"
 #include "imap/imap_append_private.h"
 #include "imap/imap_args.h"
+#include "imap/imap_mailbox.h"
 #include "imap/imap_mailbox_name.h"
-#include "lib/conn.h"
+#include "imap/imap_selected.h"
+#include "imap/imap_session_private.h"
+#include "imap/imap_store.h"
+#include "imap/imap_utf8.h"
 #include "lib/config.h"
+#include "lib/conn.h"
 #include "lib/log.h"
 #include "store/store.h"
 #include "store/store_view.h"

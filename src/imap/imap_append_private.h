@@ -5,11 +5,19 @@
 #ifndef POSTEL_IMAP_APPEND_PRIVATE_H
 #define POSTEL_IMAP_APPEND_PRIVATE_H
 
-#include "imap_private.h"
 #include "imap/imap_parser.h"
+#include "imap/imap_utf8.h"
+#include "lib/literal.h"
+#include "lib/mem.h"
+#include "lib/str.h"
 #include "store/store_view.h"
 
+#include <stdbool.h>
+#include <stdint.h>
 #include <time.h>
+
+struct imap_session;
+struct store;
 
 /* the message goes to the store in pieces of about this size */
 #define IMAP_APPEND_CHUNK (64 * 1024)

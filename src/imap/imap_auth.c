@@ -8,13 +8,15 @@
  * NO [AUTHENTICATIONFAILED] / [UNAVAILABLE] / [PRIVACYREQUIRED]
  * (RFC 5530). Credentials are taken only over TLS unless
  * allow_plaintext_auth (LOGINDISABLED, RFC 9051 6.2.3). */
-#include "imap_private.h"
+#include "imap_commands.h"
+#include "auth/auth_login.h"
 #include "imap/imap_args.h"
+#include "imap/imap_reply.h"
+#include "imap/imap_session_private.h"
 #include "lib/base64.h"
 #include "lib/config.h"
 #include "lib/conn.h"
 #include "lib/log.h"
-#include "auth/auth_login.h"
 
 #include <string.h>
 

@@ -2,7 +2,10 @@
  * UNSELECT (RFC 3691). The view is handed to a job on the user's lane,
  * which for CLOSE of a read-write mailbox first removes its \Deleted
  * messages; the session is in the authenticated state at once. */
-#include "imap_private.h"
+#include "imap_commands.h"
+#include "imap/imap_selected.h"
+#include "imap/imap_session_private.h"
+#include "imap/imap_store.h"
 #include "lib/log.h"
 #include "store/store.h"
 #include "store/store_view.h"

@@ -2,8 +2,14 @@
  * mailbox data: CAPABILITY, NOOP, LOGOUT (RFC 9051 6.1), ID (RFC 2971),
  * ENABLE (RFC 5161, RFC 9051 6.3.1) and NAMESPACE (RFC 2342, RFC 9051
  * 6.3.10). */
-#include "imap_private.h"
+#include "imap_commands.h"
 #include "imap/imap_args.h"
+#include "imap/imap_condstore.h"
+#include "imap/imap_reply.h"
+#include "imap/imap_rev2.h"
+#include "imap/imap_selected.h"
+#include "imap/imap_session_private.h"
+#include "imap/imap_utf8.h"
 #include "lib/conn.h"
 #include "lib/log.h"
 

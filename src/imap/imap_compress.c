@@ -9,8 +9,9 @@
  * through the same conn output, so through the deflater, which flushes
  * at the end of every burst. STARTTLS is refused once compressed
  * (imap_auth.c, and conn_starttls() itself). */
-#include "imap_args.h"
-#include "imap_private.h"
+#include "imap_commands.h"
+#include "imap/imap_args.h"
+#include "imap/imap_session_private.h"
 #include "lib/conn.h"
 #include "lib/log.h"
 

@@ -9,8 +9,11 @@
  * tested and fuzzed); QRESYNC's answers are in imap_qresync.c. Every
  * MODSEQ comes from the store (store_view.h), which keeps one per change
  * from the start, so enabling costs nothing. */
-#include "imap_private.h"
+#include "imap_condstore.h"
 #include "imap/imap_msgset.h"
+#include "imap/imap_reply.h"
+#include "imap/imap_selected.h"
+#include "imap/imap_session_private.h"
 #include "lib/log.h"
 #include "store/store_view.h"
 

@@ -10,9 +10,14 @@
  * (RFC 9051 6.4.7); copying into the selected mailbox itself works;
  * moving into it is refused (nothing would change). MOVE on a read-only
  * mailbox is refused with NO, COPY from one works. */
-#include "imap_private.h"
+#include "imap_commands.h"
+#include "imap/imap_mailbox.h"
 #include "imap/imap_mailbox_name.h"
 #include "imap/imap_msgset.h"
+#include "imap/imap_reply.h"
+#include "imap/imap_selected.h"
+#include "imap/imap_session_private.h"
+#include "imap/imap_store.h"
 #include "lib/log.h"
 #include "store/store.h"
 #include "store/store_view.h"
@@ -21,7 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* (imap_private.h) also for SELECT's NONEXISTENT */
+/* (imap_mailbox.h) also for SELECT's NONEXISTENT */
 bool imap_mailbox_exists(struct store *store, const char *address, const char *name)
 {
 	const char **names, *error;

@@ -9,8 +9,11 @@
  * 7.4.1), so the view and the client's numbers stay in step. The same
  * sync reports what other sessions changed meanwhile. A read-only
  * mailbox (EXAMINE) refuses with NO. */
-#include "imap_private.h"
+#include "imap_commands.h"
 #include "imap/imap_msgset.h"
+#include "imap/imap_selected.h"
+#include "imap/imap_session_private.h"
+#include "imap/imap_store.h"
 #include "lib/log.h"
 #include "store/store.h"
 #include "store/store_view.h"

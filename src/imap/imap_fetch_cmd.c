@@ -23,10 +23,16 @@
  * is skipped and the command ends NO [EXPUNGEISSUED] (RFC 5530).
  * BINARY (RFC 3516) of a part in an unknown encoding: that message is
  * left out and the command ends NO [UNKNOWN-CTE] (4.3). */
-#include "imap_private.h"
+#include "imap_fetch_cmd.h"
+#include "imap/imap_commands.h"
+#include "imap/imap_condstore.h"
 #include "imap/imap_fetch_job.h"
 #include "imap/imap_fetch_render.h"
 #include "imap/imap_msgset.h"
+#include "imap/imap_reply.h"
+#include "imap/imap_selected.h"
+#include "imap/imap_session_private.h"
+#include "imap/imap_store.h"
 #include "lib/log.h"
 #include "store/store_view.h"
 

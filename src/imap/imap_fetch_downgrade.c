@@ -20,8 +20,9 @@
  * synthetic size too (imap_search_downgrade.c). The synthetic size is
  * kept in the row once computed (schema 10 messages.dgsize), so FETCH
  * 1:* (FLAGS RFC822.SIZE) of 8-bit mail reads no message either. */
-#include "imap_private.h"
+#include "imap_fetch_cmd.h"
 #include "imap/imap_fetch_render_private.h"
+#include "imap/imap_session_private.h"
 #include "mime/mime_parser.h"
 #include "store/store_view.h"
 

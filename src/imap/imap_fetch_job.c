@@ -8,7 +8,11 @@
  * in job->unknown_cte (RFC 3516 4.3); imap_fetch_cmd.c ends the command
  * by them. */
 #include "imap/imap_fetch_job.h"
+#include "imap/imap_condstore.h"
+#include "imap/imap_fetch_cmd.h"
 #include "imap/imap_fetch_render.h"
+#include "imap/imap_selected.h"
+#include "imap/imap_session_private.h"
 #include "lib/log.h"
 #include "mime/mime_parser.h"
 #include "store/store_view.h"

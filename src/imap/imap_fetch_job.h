@@ -11,11 +11,19 @@
 #ifndef POSTEL_IMAP_FETCH_JOB_H
 #define POSTEL_IMAP_FETCH_JOB_H
 
-#include "imap_private.h"
 #include "imap/imap_condstore_parse.h"
 #include "imap/imap_fetch_parse.h"
 #include "imap/imap_seqset.h"
+#include "lib/mem.h"
+#include "lib/str.h"
 #include "store/store.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct imap_cmd;
+struct imap_fetch_render;
+struct mime_tree;
 
 /* the response held in memory at once (the brief's ~256 KiB bound) */
 #define IMAP_FETCH_CHUNK (128 * 1024)

@@ -19,31 +19,16 @@
  * the authenticated state IDLE just waits. The timer is the session's
  * autologout (imap_timeout, RFC 9051 5.4); a draining server ends the
  * IDLE with BYE. */
-#include "imap_notify.h"
+#include "imap_commands.h"
+#include "imap/imap_notify.h"
+#include "imap/imap_selected.h"
+#include "imap/imap_session_private.h"
 #include "lib/conn.h"
 #include "lib/log.h"
 #include "store/store_watch.h"
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <strings.h>
-#include <sys/socket.h>
-
-/* Unsent octets the kernel may hold for one IMAP connection. Without a
- * cap the send buffer autotunes up to net.ipv4.tcp_wmem's maximum (4 MiB
- * here): a client that stops reading would have megabytes of stale
- * pushes queued where no catch-up can reach them. Octets in flight are
- * not counted, so a reading client's throughput is unchanged. */
-#define IMAP_NOTSENT_LOWAT (32 * 1024)
-
-void imap_idle_socket_init(int fd)
-{
-	int lowat = IMAP_NOTSENT_LOWAT;
-	/* best effort: not a TCP socket (a test's socketpair) or an old
-	 * kernel leaves the kernel's own limit */
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof(lowat));
-}
 
 struct imap_idle {
 	struct store_watch *watch;

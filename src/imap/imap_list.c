@@ -12,9 +12,14 @@
  * is listed only where the pattern stops at its level, as "%" does
  * (RFC 3501 6.3.8), with \Noselect (\NonExistent in the extended form,
  * RFC 5258 3.4). Patterns are matched by imap_list_match.h, bounded. */
-#include "imap_private.h"
+#include "imap_commands.h"
+#include "imap/imap_condstore.h"
 #include "imap/imap_list_match.h"
+#include "imap/imap_mailbox.h"
 #include "imap/imap_mailbox_name.h"
+#include "imap/imap_reply.h"
+#include "imap/imap_session_private.h"
+#include "imap/imap_store.h"
 #include "lib/log.h"
 #include "store/store.h"
 

@@ -13,8 +13,14 @@
  * closed in the job, before the folder goes) and says OK [CLOSED]; RENAME
  * of it (or of a parent) keeps the view, which follows the mailbox, and
  * renames the selection. */
-#include "imap_private.h"
+#include "imap_mailbox.h"
+#include "imap/imap_commands.h"
+#include "imap/imap_condstore.h"
 #include "imap/imap_mailbox_name.h"
+#include "imap/imap_reply.h"
+#include "imap/imap_selected.h"
+#include "imap/imap_session_private.h"
+#include "imap/imap_store.h"
 #include "lib/config.h"
 #include "lib/log.h"
 #include "store/store.h"

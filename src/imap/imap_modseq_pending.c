@@ -34,7 +34,10 @@
  * while that expunge is held back from this session: the same rule
  * makes it the view's MODSEQ then, a value the client may keep. The
  * expunge log alone is read (store_view_expunge_pending()). */
-#include "imap_private.h"
+#include "imap_condstore.h"
+#include "imap/imap_reply.h"
+#include "imap/imap_selected.h"
+#include "imap/imap_session_private.h"
 #include "lib/log.h"
 #include "store/store_view.h"
 

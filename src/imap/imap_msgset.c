@@ -1,8 +1,9 @@
 /* imap_msgset.c: sequence sets against the selected view (see
  * imap_msgset.h). */
-#include "imap_private.h"
 #include "imap/imap_msgset.h"
 #include "imap/imap_search_render.h"
+#include "imap/imap_selected.h"
+#include "imap/imap_session_private.h"
 #include "store/store_view.h"
 
 unsigned imap_msgset_count_below(imap_msgset_uid_at_t *uid_at, const void *ctx,

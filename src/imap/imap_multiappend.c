@@ -15,8 +15,10 @@
  * stored, and any refusal (a bad 3rd message, a NUL, a full disk) or a
  * lost connection (imap_store_close()) or a crash stores none (RFC 3502
  * 3: "If the server ... rejects any message, none are appended"). */
-#include "imap_private.h"
 #include "imap/imap_append_private.h"
+#include "imap/imap_session_private.h"
+#include "imap/imap_store.h"
+#include "imap/imap_utf8.h"
 #include "lib/config.h"
 #include "lib/conn.h"
 #include "lib/log.h"

@@ -14,8 +14,10 @@
  * SUBTREE a name and all below it, MAILBOXES exactly the names. The
  * selected mailbox is the SELECTED (or SELECTED-DELAYED) group's only. */
 #include "imap_notify.h"
+#include "imap/imap_commands.h"
 #include "imap/imap_fetch_parse.h"
 #include "imap/imap_mailbox_name.h"
+#include "imap/imap_session_private.h"
 #include "lib/ioloop.h"
 #include "lib/log.h"
 #include "store/store_watch.h"

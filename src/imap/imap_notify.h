@@ -11,9 +11,16 @@
 #ifndef POSTEL_IMAP_NOTIFY_H
 #define POSTEL_IMAP_NOTIFY_H
 
-#include "imap_private.h"
 #include "imap/imap_fetch_parse.h"
 #include "imap/imap_notify_parse.h"
+#include "lib/mem.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct imap_cmd;
+struct imap_session;
 
 /* distinct mailboxes waiting for their STATUS; one more is an overflow
  * (RFC 5465 5.8) */

@@ -19,6 +19,11 @@
  * (IMAP_NOTIFY_ROOM_MIN before, each line after) ends NOTIFY with
  * NOTIFICATIONOVERFLOW (5.8) via the caller. */
 #include "imap_notify.h"
+#include "imap/imap_condstore.h"
+#include "imap/imap_reply.h"
+#include "imap/imap_selected.h"
+#include "imap/imap_session_private.h"
+#include "imap/imap_store.h"
 #include "lib/conn.h"
 #include "lib/log.h"
 #include "store/store_view.h"

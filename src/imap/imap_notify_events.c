@@ -19,6 +19,12 @@
  * NOTIFY is off as after NOTIFY NONE (5.8): memory stays bounded. The
  * LIST lines are written by imap_notify_list.c. */
 #include "imap_notify.h"
+#include "imap/imap_commands.h"
+#include "imap/imap_mailbox.h"
+#include "imap/imap_reply.h"
+#include "imap/imap_selected.h"
+#include "imap/imap_session_private.h"
+#include "imap/imap_store.h"
 #include "lib/conn.h"
 #include "lib/ioloop.h"
 #include "lib/log.h"

@@ -13,6 +13,9 @@
  * it. At most IMAP_NOTIFY_FETCH_MAX messages a time: more and the client
  * gets only the EXISTS for the rest (it can FETCH them itself). */
 #include "imap_notify.h"
+#include "imap/imap_fetch_cmd.h"
+#include "imap/imap_selected.h"
+#include "imap/imap_session_private.h"
 #include "lib/conn.h"
 #include "lib/log.h"
 #include "store/store_view.h"

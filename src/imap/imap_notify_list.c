@@ -10,6 +10,8 @@
  * subscription "LIST (\Subscribed)", an unsubscription "LIST ()". Each
  * line needs imap_notify_room(); the listing then becomes the session's. */
 #include "imap_notify.h"
+#include "imap/imap_reply.h"
+#include "imap/imap_session_private.h"
 #include "lib/conn.h"
 
 #include <stdlib.h>

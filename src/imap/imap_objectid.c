@@ -12,7 +12,7 @@
  * (store_view_thread_backfill(), store_thread_backfill.c), so that a
  * later reply naming no known message-id joins its thread (5.2, RFC 5256
  * 4 step 6): the only clients that see THREADIDs are those that ask. */
-#include "imap_private.h"
+#include "imap_fetch_cmd.h"
 #include "imap/imap_fetch_render_private.h"
 #include "imap/imap_search_eval_private.h"
 

@@ -8,7 +8,7 @@
  * seek (mime_preview.h says which part and how), and stored best effort.
  * PREVIEW (LAZY) is answered the same way: 3.2 lets the server compute
  * it then, and the computation is bounded. */
-#include "imap_private.h"
+#include "imap_fetch_cmd.h"
 #include "lib/log.h"
 #include "mime/mime_preview.h"
 #include "store/store_view.h"

@@ -14,10 +14,12 @@
  * changed messages names only the known UIDs (3.2.5: the client fetches
  * the others itself). The lines are built on the lane into a pool and
  * written by the caller as the client reads. */
-#include "imap_private.h"
+#include "imap_condstore.h"
 #include "imap/imap_condstore_parse.h"
 #include "imap/imap_msgset.h"
+#include "imap/imap_reply.h"
 #include "imap/imap_seqset.h"
+#include "imap/imap_session_private.h"
 #include "lib/conn.h"
 #include "store/store_view.h"
 

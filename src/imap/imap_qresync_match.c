@@ -15,7 +15,7 @@
  * answer, past that). imap_qresync_match_ascending() checks the ABNF's
  * "in ascending order" on the raw set text, since the parsed set is
  * sorted and merged and would pair the wrong numbers otherwise. */
-#include "imap_private.h"
+#include "imap_condstore.h"
 #include "imap/imap_condstore_parse.h"
 #include "imap/imap_seqset.h"
 #include "store/store_view.h"

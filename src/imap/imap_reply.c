@@ -2,8 +2,9 @@
  * data, IMAP strings (quoted or literal), mailbox names in modified UTF-7
  * for IMAP4rev1 (RFC 3501 5.1.3) or UTF-8, the capability list, and large
  * answers written within the output cap as the client reads. */
-#include "imap_private.h"
+#include "imap_reply.h"
 #include "auth/sasl.h"
+#include "imap/imap_session_private.h"
 #include "lib/config.h"
 #include "lib/conn.h"
 

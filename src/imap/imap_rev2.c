@@ -16,7 +16,9 @@
  * LIST-STATUS, MOVE, LITERAL-, BINARY, SPECIAL-USE, STATUS=SIZE) is
  * served, so IMAP4rev2 is part of CAPABILITY unconditionally: there is no
  * switch, at build time or in the config. */
-#include "imap_private.h"
+#include "imap_rev2.h"
+#include "imap/imap_mailbox.h"
+#include "imap/imap_session_private.h"
 #include "store/store.h"
 
 #include <string.h>

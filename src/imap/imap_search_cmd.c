@@ -9,10 +9,16 @@
  * sent during SEARCH (RFC 9051 7.5.1), so the view is not synced.
  * SORT and THREAD (imap_sort_cmd.c) share the bounds, the start of the
  * program (imap_search_program_start()) and the failure answer. */
-#include "imap_private.h"
+#include "imap_search_cmd.h"
+#include "imap/imap_commands.h"
+#include "imap/imap_condstore.h"
+#include "imap/imap_reply.h"
 #include "imap/imap_search_eval.h"
 #include "imap/imap_search_parse.h"
 #include "imap/imap_search_render.h"
+#include "imap/imap_selected.h"
+#include "imap/imap_session_private.h"
+#include "imap/imap_store.h"
 #include "lib/log.h"
 
 #include <stdio.h>

@@ -56,7 +56,7 @@ bool search_account(struct search_run *run, size_t n);
 bool imap_objectid_search_match(enum imap_search_key key, const char *want,
 				size_t len, const struct store_message_info *info);
 /* On the lane: when the program has THREADID, the mailbox's THREADID
- * subject keys first (imap_objectid_thread_backfill(), imap_private.h) */
+ * subject keys first (imap_objectid_thread_backfill(), imap_fetch_cmd.h) */
 void imap_objectid_search_backfill(const struct imap_search_program *prog,
 				   struct store_view *view);
 

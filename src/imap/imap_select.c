@@ -9,10 +9,17 @@
  * session's sequence numbers until imap_select_sync() applies what
  * changed, which it reports in the same step, so the client's numbers
  * and the map never disagree. */
-#include "imap_private.h"
+#include "imap_commands.h"
+#include "imap/imap_condstore.h"
 #include "imap/imap_condstore_parse.h"
+#include "imap/imap_mailbox.h"
 #include "imap/imap_mailbox_name.h"
 #include "imap/imap_msgset.h"
+#include "imap/imap_reply.h"
+#include "imap/imap_rev2.h"
+#include "imap/imap_selected.h"
+#include "imap/imap_session_private.h"
+#include "imap/imap_store.h"
 #include "lib/log.h"
 #include "store/store.h"
 #include "store/store_view.h"

@@ -20,8 +20,15 @@
  * as they are; RFC 7162 3.2 their MODSEQ as it is). EXPUNGE, VANISHED
  * and EXISTS are never coalesced: they wait for room as before. Memory
  * stays one row per changed message of the map. */
-#include "imap_notify.h"
+#include "imap_selected.h"
+#include "imap/imap_commands.h"
+#include "imap/imap_condstore.h"
+#include "imap/imap_mailbox.h"
 #include "imap/imap_msgset.h"
+#include "imap/imap_notify.h"
+#include "imap/imap_reply.h"
+#include "imap/imap_session_private.h"
+#include "imap/imap_store.h"
 #include "lib/conn.h"
 #include "lib/ioloop.h"
 #include "lib/log.h"
@@ -65,7 +72,7 @@ struct imap_sync_job {
  * after the report returns, so unsent output during a pass is this
  * report's own and says nothing about the client: a fast reader's wait
  * ends in the next loop iteration (the kernel takes up to
- * IMAP_NOTSENT_LOWAT at once, imap_idle.c). */
+ * IMAP_NOTSENT_LOWAT at once, imap_session.c). */
 #define IMAP_SYNC_STALL_MS 250
 
 #define IMAP_SYNC_LINE_SPARE 256 /* room for a line beyond its flags */

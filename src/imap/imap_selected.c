@@ -1,9 +1,9 @@
 /* imap_selected.c: the state of a selected mailbox kept between
- * commands (struct imap_selected, imap_private.h): its view, the saved
+ * commands (struct imap_selected, imap_selected.h): its view, the saved
  * SEARCH result "$" (RFC 5182) and the rev1 \Recent UID ranges this
  * session claimed (RFC 3501 2.3.2). SELECT and EXAMINE are
  * imap_select.c, reporting changes imap_select_sync.c. */
-#include "imap_private.h"
+#include "imap_selected.h"
 #include "imap/imap_msgset.h"
 #include "store/store_view.h"
 

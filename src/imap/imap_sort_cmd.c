@@ -17,11 +17,17 @@
  * numbers (RFC 7162 7, sort-data), "MODSEQ n" in ESORT's ESEARCH
  * (3.1.5 with RFC 5267); nothing when nothing matched. THREAD's answer
  * has no place for it (RFC 5256 5): THREAD with MODSEQ changes nothing. */
-#include "imap_private.h"
+#include "imap_commands.h"
+#include "imap/imap_condstore.h"
 #include "imap/imap_fetch_render_private.h"
+#include "imap/imap_reply.h"
+#include "imap/imap_search_cmd.h"
 #include "imap/imap_search_eval.h"
 #include "imap/imap_search_render.h"
+#include "imap/imap_selected.h"
+#include "imap/imap_session_private.h"
 #include "imap/imap_sort.h"
+#include "imap/imap_store.h"
 #include "imap/imap_thread.h"
 #include "lib/log.h"
 #include "mime/mime_parser.h"

@@ -8,7 +8,9 @@
  * users' in parallel, never on the loop. A session runs one command at a
  * time and a command at most one job at a time. The selected mailbox's
  * view belongs to the user's handle: it is closed on the lane too. */
-#include "imap_private.h"
+#include "imap_store.h"
+#include "imap/imap_selected.h"
+#include "imap/imap_session_private.h"
 #include "lib/ioloop.h"
 #include "lib/log.h"
 #include "session/session_user.h"

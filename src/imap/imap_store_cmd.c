@@ -12,10 +12,15 @@
  * (UNCHANGEDSINCE n) leaves alone the messages changed since n and names
  * them in OK [MODIFIED set]; once CONDSTORE is on, FETCH lines carry
  * UID and MODSEQ. */
-#include "imap_private.h"
+#include "imap_commands.h"
 #include "imap/imap_args.h"
+#include "imap/imap_condstore.h"
 #include "imap/imap_condstore_parse.h"
 #include "imap/imap_msgset.h"
+#include "imap/imap_reply.h"
+#include "imap/imap_selected.h"
+#include "imap/imap_session_private.h"
+#include "imap/imap_store.h"
 #include "lib/conn.h"
 #include "lib/log.h"
 #include "store/store_view.h"

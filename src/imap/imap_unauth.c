@@ -12,7 +12,9 @@
  * TLS stays, and so would a compression layer: RFC 8437 leaves TLS and
  * COMPRESS in place, so UNAUTHENTICATE is not refused because of them.
  * The pre-login limits and the login deadline apply again. */
-#include "imap_private.h"
+#include "imap_commands.h"
+#include "imap/imap_session_private.h"
+#include "imap/imap_store.h"
 #include "lib/config.h"
 #include "lib/log.h"
 

@@ -14,7 +14,8 @@
  * sent, 8-bit header fields (SMTPUTF8 mail, RFC 6532) unconverted.
  * RFC 6855 7: a rev1 client that did not enable UTF-8 is shown such a
  * message as RFC 6858's synthetic message (imap_fetch_downgrade.c). */
-#include "imap_private.h"
+#include "imap_utf8.h"
+#include "imap/imap_session_private.h"
 
 #include <strings.h>
 

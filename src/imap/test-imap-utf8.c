@@ -9,7 +9,7 @@
 
 #include <string.h>
 
-#include "imap/imap_private.h"
+#include "imap/imap_utf8.h"
 
 /* (end of the arguments, utf8) for a whole APPEND line */
 static size_t form(const char *line, bool *utf8_r)
