@@ -62,6 +62,52 @@ static bool read_header(struct store_view *view, uint32_t uid, pool_t *tmp, str_
 	return ok;
 }
 
+/* The keys of the messages the index has no record for (or a stale
+ * one), to be stored once the records are read: (uids, blobs) in pool */
+struct sort_fresh {
+	uint32_t *uids;
+	struct store_blob *blobs;
+	unsigned count;
+};
+
+/* m's keys from its header; with fresh, every key (the cache's program),
+ * recorded for the index when the header could be read */
+static void fill_from_header(struct imap_sort_job *job, struct store_view *view, pool_t *pool,
+			     pool_t *tmp, str_t *hdr, struct sort_fresh *fresh,
+			     struct imap_sort_msg *m)
+{
+	bool have = read_header(view, m->uid, tmp, hdr);
+	imap_sort_msg_fill(fresh != NULL ? &imap_sort_cache_program : &job->prog,
+			   have ? hdr->data : NULL, have ? hdr->len : 0, pool, m);
+	if (fresh == NULL || !have)
+		return;         /* a message not read now may be next time */
+	str_t rec = STR_INIT;
+	imap_sort_cache_encode(m, &rec);
+	void *copy = pool_alloc(pool, rec.len);
+	memcpy(copy, rec.data, rec.len);
+	fresh->uids[fresh->count] = m->uid;
+	fresh->blobs[fresh->count].data = copy;
+	fresh->blobs[fresh->count++].len = rec.len;
+	str_free(&rec);
+}
+
+/* The index's key records of the n messages (store_view_sortkeys()):
+ * *blobs_r NULL when they cannot be read (the headers are then read) */
+static struct store_blob *cached_keys(struct store_view *view, pool_t *pool,
+				      const struct store_message_info *infos, unsigned n)
+{
+	uint32_t *uids = pool_alloc(pool, ((size_t)n + 1) * sizeof(*uids));
+	for (unsigned i = 0; i < n; i++)
+		uids[i] = infos[i].uid;
+	struct store_blob *blobs;
+	const char *error;
+	if (store_view_sortkeys(view, uids, n, pool, &blobs, &error) < 0) {
+		log_warn("event=sort_keys_read_failed error=\"%s\"", error);
+		return NULL;
+	}
+	return blobs;
+}
+
 static int collect(struct imap_sort_job *job, struct store_view *view, pool_t *pool,
 		   const uint32_t *uids, unsigned count, const char **error_r)
 {
@@ -71,6 +117,14 @@ static int collect(struct imap_sort_job *job, struct store_view *view, pool_t *p
 		return -1;
 	job->msgs = pool_alloc(pool, ((size_t)n + 1) * sizeof(*job->msgs));
 	bool header = imap_sort_needs_header(&job->prog);
+	/* the index's records where they serve (imap_sort_cache.c) */
+	struct store_blob *blobs = header && imap_sort_cache_covers(&job->prog) ?
+		cached_keys(view, pool, infos, n) : NULL;
+	struct sort_fresh fresh = { NULL, NULL, 0 };
+	if (blobs != NULL) {
+		fresh.uids = pool_alloc(pool, ((size_t)n + 1) * sizeof(*fresh.uids));
+		fresh.blobs = pool_alloc(pool, ((size_t)n + 1) * sizeof(*fresh.blobs));
+	}
 	pool_t *tmp = pool_create(4096);
 	str_t hdr = STR_INIT;
 	for (unsigned i = 0; i < n; i++) {
@@ -79,14 +133,20 @@ static int collect(struct imap_sort_job *job, struct store_view *view, pool_t *p
 		m->seq = store_view_seq(view, infos[i].uid);
 		m->size = infos[i].size;
 		m->arrival = infos[i].internaldate;
-		bool have = header && read_header(view, m->uid, tmp, &hdr);
-		imap_sort_msg_fill(&job->prog, have ? hdr.data : NULL, have ? hdr.len : 0,
-				   pool, m);
+		if (!header)
+			imap_sort_msg_fill(&job->prog, NULL, 0, pool, m);
+		else if (blobs == NULL ||
+			 !imap_sort_cache_decode(blobs[i].data, blobs[i].len, m))
+			fill_from_header(job, view, pool, tmp, &hdr,
+					 blobs != NULL ? &fresh : NULL, m);
 		pool_clear(tmp);
 	}
 	str_free(&hdr);
 	pool_destroy(&tmp);
 	job->count = n;
+	const char *error;
+	if (store_view_set_sortkeys(view, fresh.uids, fresh.blobs, fresh.count, &error) < 0)
+		log_warn("event=sort_keys_save_failed count=%u error=\"%s\"", fresh.count, error);
 	return 0;
 }
 
