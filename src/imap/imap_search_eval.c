@@ -251,6 +251,27 @@ static bool eval_message(struct search_run *run, const struct store_message_info
 	return r == RES_YES;
 }
 
+/* The rows to evaluate. store_view_list() marks a message whose file is
+ * gone (lost) by listing the folder's directories: 50,000 names read and
+ * sorted at 50,000 messages, on every SEARCH, SORT and THREAD. Only a
+ * program that reads message files (header, body or TEXT keys, downgraded
+ * sizes) looks at lost; any other gets the rows of the view's map from
+ * the index alone (store_view_list_uids()), and a lost message matches it
+ * as before. */
+static int list_messages(const struct search_run *run, struct store_view *view, pool_t *pool,
+			 struct store_message_info **msgs_r, unsigned *count_r,
+			 const char **error_r)
+{
+	if (run->has_header_keys || run->has_body_keys ||
+	    imap_search_downgrade_reads(run->prog, run->ctx))
+		return store_view_list(view, pool, msgs_r, count_r, error_r);
+	unsigned n = store_view_count(view);
+	uint32_t *uids = pool_alloc(pool, ((size_t)n + 1) * sizeof(*uids));
+	for (unsigned seq = 1; seq <= n; seq++)
+		uids[seq - 1] = store_view_uid(view, seq);
+	return store_view_list_uids(view, uids, n, pool, msgs_r, count_r, error_r);
+}
+
 int imap_search_run(const struct imap_search_program *p,
 		    struct store_view *view, const struct imap_search_ctx *ctx,
 		    pool_t *pool, uint32_t **uids_r, unsigned *count_r,
@@ -261,13 +282,15 @@ int imap_search_run(const struct imap_search_program *p,
 	*uids_r = NULL;
 	*count_r = 0;
 	imap_objectid_search_backfill(p, view);
-	if (store_view_list(view, pool, &msgs, &count, error_r) < 0)
+	struct search_run run;
+	run_init(&run, p, view, ctx);
+	if (list_messages(&run, view, pool, &msgs, &count, error_r) < 0) {
+		run_deinit(&run);
 		return -1;
+	}
 	imap_search_downgrade_sizes(p, view, ctx, msgs, count);
 	uint32_t *uids = pool_alloc(pool, (count + 1) * sizeof(*uids));
 	unsigned found = 0;
-	struct search_run run;
-	run_init(&run, p, view, ctx);
 	for (unsigned i = 0; i < count && !run.stopped; i++) {
 		if (ctx->cancelled != NULL && ctx->cancelled(ctx->cancel_context)) {
 			run.stopped = true;

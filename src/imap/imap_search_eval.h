@@ -58,6 +58,9 @@ struct imap_search_ctx {
  * whose headers are 8-bit (or not known yet) made the RFC 6858 message's
  * (store_view_message_downgraded_size()); a message that cannot be read
  * keeps its stored size. */
+/* Whether imap_search_downgrade_sizes() would read messages for p */
+bool imap_search_downgrade_reads(const struct imap_search_program *p,
+				 const struct imap_search_ctx *ctx);
 void imap_search_downgrade_sizes(const struct imap_search_program *p,
 				 struct store_view *view, const struct imap_search_ctx *ctx,
 				 struct store_message_info *msgs, unsigned count);
