@@ -58,12 +58,12 @@ struct imap_search_ctx {
  * whose headers are 8-bit (or not known yet) made the RFC 6858 message's
  * (store_view_message_downgraded_size()); a message that cannot be read
  * keeps its stored size. */
-/* Whether imap_search_downgrade_sizes() would read messages for p */
-bool imap_search_downgrade_reads(const struct imap_search_program *p,
-				 const struct imap_search_ctx *ctx);
 void imap_search_downgrade_sizes(const struct imap_search_program *p,
 				 struct store_view *view, const struct imap_search_ctx *ctx,
 				 struct store_message_info *msgs, unsigned count);
+/* Whether imap_search_downgrade_sizes() would read messages for p */
+bool imap_search_downgrade_reads(const struct imap_search_program *p,
+				 const struct imap_search_ctx *ctx);
 
 /* 0: *uids_r (from pool, ascending) and *count_r set; -1: the view
  * could not be listed (*error_r); -2: cancelled or over max_read_bytes

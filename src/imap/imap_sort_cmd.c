@@ -3,14 +3,16 @@
  * SAVE) and THREAD, UID THREAD (RFC 5256 4).
  *
  * Like SEARCH (imap_search_cmd.c): parsed on the loop, evaluated on the
- * user's lane (imap_search_run()), then each match's header block read
- * through the message reader at the offsets of its cached MIME structure
- * (store_view_message_structure(), as FETCH ENVELOPE does; the cache has
- * no header values: Subject, From, Date and the Message-IDs are read
- * from the header, never the body), sorted or threaded on the lane too;
- * the loop only writes the answer. SORT by ARRIVAL and SIZE reads no
- * message. A message whose header cannot be read sorts as if it had
- * none (empty strings, INTERNALDATE). No EXPUNGE is sent meanwhile
+ * user's lane (imap_search_run()), then each match's keys taken from the
+ * record the index keeps of them (store_view_sortkeys(),
+ * imap_sort_cache.c: one range read for all), or, for a message without
+ * a valid record, from its header block read through the message reader
+ * at the offsets of its cached MIME structure (as FETCH ENVELOPE does;
+ * never the body), and then recorded; sorted or threaded on the lane
+ * too; the loop only writes the answer. THREAD=REFERENCES reads every
+ * header (records keep no Message-IDs); SORT by ARRIVAL and SIZE reads
+ * no message. A message whose header cannot be read sorts as if it had
+ * none (empty strings, INTERNALDATE), and gets no record. No EXPUNGE is sent meanwhile
  * (RFC 9051 7.5.1). SORT with a MODSEQ search key is a CONDSTORE
  * enabling command as SEARCH MODSEQ is (RFC 7162 3.1), and its answer
  * ends with the matches' highest MODSEQ: "(MODSEQ n)" after SORT's
