@@ -272,14 +272,14 @@ static int list_messages(const struct search_run *run, struct store_view *view, 
 	return store_view_list_uids(view, uids, n, pool, msgs_r, count_r, error_r);
 }
 
-int imap_search_run(const struct imap_search_program *p,
-		    struct store_view *view, const struct imap_search_ctx *ctx,
-		    pool_t *pool, uint32_t **uids_r, unsigned *count_r,
-		    const char **error_r)
+int imap_search_run_rows(const struct imap_search_program *p, struct store_view *view,
+			 const struct imap_search_ctx *ctx, pool_t *pool,
+			 struct store_message_info **rows_r, unsigned *count_r,
+			 const char **error_r)
 {
 	struct store_message_info *msgs;
 	unsigned count;
-	*uids_r = NULL;
+	*rows_r = NULL;
 	*count_r = 0;
 	imap_objectid_search_backfill(p, view);
 	struct search_run run;
@@ -289,7 +289,6 @@ int imap_search_run(const struct imap_search_program *p,
 		return -1;
 	}
 	imap_search_downgrade_sizes(p, view, ctx, msgs, count);
-	uint32_t *uids = pool_alloc(pool, (count + 1) * sizeof(*uids));
 	unsigned found = 0;
 	for (unsigned i = 0; i < count && !run.stopped; i++) {
 		if (ctx->cancelled != NULL && ctx->cancelled(ctx->cancel_context)) {
@@ -298,18 +297,44 @@ int imap_search_run(const struct imap_search_program *p,
 			break;
 		}
 		if (eval_message(&run, &msgs[i]))
-			uids[found++] = msgs[i].uid;
+			msgs[found++] = msgs[i];        /* found <= i: in place */
 	}
 	int ret = 0;
 	if (run.stopped) {
 		*error_r = run.stop_reason;
 		ret = -2;
 	} else {
-		*uids_r = uids;
+		*rows_r = msgs;
 		*count_r = found;
 	}
 	run_deinit(&run);
 	return ret;
+}
+
+int imap_search_run(const struct imap_search_program *p,
+		    struct store_view *view, const struct imap_search_ctx *ctx,
+		    pool_t *pool, uint32_t **uids_r, unsigned *count_r,
+		    const char **error_r)
+{
+	struct store_message_info *rows;
+	unsigned count;
+	*uids_r = NULL;
+	*count_r = 0;
+	int ret = imap_search_run_rows(p, view, ctx, pool, &rows, &count, error_r);
+	if (ret < 0)
+		return ret;
+	*uids_r = imap_search_rows_uids(rows, count, pool);
+	*count_r = count;
+	return 0;
+}
+
+uint32_t *imap_search_rows_uids(const struct store_message_info *rows, unsigned count,
+				pool_t *pool)
+{
+	uint32_t *uids = pool_alloc(pool, ((size_t)count + 1) * sizeof(*uids));
+	for (unsigned i = 0; i < count; i++)
+		uids[i] = rows[i].uid;
+	return uids;
 }
 
 uint32_t *imap_search_uids_to_seqs(struct store_view *view,

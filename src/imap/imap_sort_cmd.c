@@ -110,12 +110,15 @@ static struct store_blob *cached_keys(struct store_view *view, pool_t *pool,
 	return blobs;
 }
 
+/* rows: the search's matches (imap_search_run_rows()), uids theirs */
 static int collect(struct imap_sort_job *job, struct store_view *view, pool_t *pool,
-		   const uint32_t *uids, unsigned count, const char **error_r)
+		   struct store_message_info *infos, const uint32_t *uids, unsigned n,
+		   const char **error_r)
 {
-	struct store_message_info *infos;
-	unsigned n;
-	if (store_view_list_uids(view, uids, count, pool, &infos, &n, error_r) < 0)
+	/* SIZE sorts by the stored size; the search's rows hold the RFC 6858
+	 * message's where it looked at them: read the rows again then */
+	if (imap_search_downgrade_reads(&job->prog.search, &job->ctx) &&
+	    store_view_list_uids(view, uids, n, pool, &infos, &n, error_r) < 0)
 		return -1;
 	job->msgs = pool_alloc(pool, ((size_t)n + 1) * sizeof(*job->msgs));
 	bool header = imap_sort_needs_header(&job->prog);
@@ -159,13 +162,18 @@ static void imap_sort_work(void *ctx, struct store *store)
 	struct store_view *view = s->sel->view;
 	pool_t *pool = s->base.cmd_pool;
 	const char *error = "no store handle";
-	uint32_t *uids;
-	unsigned count;
+	struct store_message_info *rows = NULL;
+	uint32_t *uids = NULL;
+	unsigned count = 0;
 	job->result = -1;
-	if (store == NULL ||
-	    (job->result = imap_search_run(&job->prog.search, view, &job->ctx, pool, &uids,
-					   &count, &error)) < 0 ||
-	    (job->result = collect(job, view, pool, uids, count, &error)) < 0) {
+	if (store != NULL)
+		job->result = imap_search_run_rows(&job->prog.search, view, &job->ctx, pool,
+						   &rows, &count, &error);
+	if (job->result == 0) {
+		uids = imap_search_rows_uids(rows, count, pool);
+		job->result = collect(job, view, pool, rows, uids, count, &error);
+	}
+	if (job->result < 0) {
 		snprintf(job->error, sizeof(job->error), "%s", error);
 		return;
 	}
