@@ -3,16 +3,17 @@
  * SAVE) and THREAD, UID THREAD (RFC 5256 4).
  *
  * Like SEARCH (imap_search_cmd.c): parsed on the loop, evaluated on the
- * user's lane (imap_search_run()), then each match's keys taken from the
- * record the index keeps of them (store_view_sortkeys(),
- * imap_sort_cache.c: one range read for all), or, for a message without
- * a valid record, from its header block read through the message reader
- * at the offsets of its cached MIME structure (as FETCH ENVELOPE does;
- * never the body), and then recorded; sorted or threaded on the lane
- * too; the loop only writes the answer. THREAD=REFERENCES reads every
- * header (records keep no Message-IDs); SORT by ARRIVAL and SIZE reads
- * no message. A message whose header cannot be read sorts as if it had
- * none (empty strings, INTERNALDATE), and gets no record. No EXPUNGE is sent meanwhile
+ * user's lane (imap_search_run_rows(): the matches' rows), then each
+ * match's keys taken from the record the index keeps of them
+ * (store_view_sortkeys(), imap_sort_cache.c: one range read for all),
+ * or, for a message without a valid record, from its header block read
+ * through the message reader at the offsets of its cached MIME structure
+ * (as FETCH ENVELOPE does; never the body), and then recorded; sorted or
+ * threaded on the lane too; the loop only writes the answer.
+ * THREAD=REFERENCES reads every header (records keep no Message-IDs);
+ * SORT by ARRIVAL and SIZE reads no message. A message whose header
+ * cannot be read sorts as if it had none (empty strings, INTERNALDATE)
+ * and gets no record. No EXPUNGE is sent meanwhile
  * (RFC 9051 7.5.1). SORT with a MODSEQ search key is a CONDSTORE
  * enabling command as SEARCH MODSEQ is (RFC 7162 3.1), and its answer
  * ends with the matches' highest MODSEQ: "(MODSEQ n)" after SORT's
@@ -104,7 +105,7 @@ static struct store_blob *cached_keys(struct store_view *view, pool_t *pool,
 	struct store_blob *blobs;
 	const char *error;
 	if (store_view_sortkeys(view, uids, n, pool, &blobs, &error) < 0) {
-		log_warn("event=sort_keys_read_failed error=\"%s\"", error);
+		log_warn("event=sort_keys_read_failed error=%s", log_str(error));
 		return NULL;
 	}
 	return blobs;
@@ -151,7 +152,8 @@ static int collect(struct imap_sort_job *job, struct store_view *view, pool_t *p
 	job->count = n;
 	const char *error;
 	if (store_view_set_sortkeys(view, fresh.uids, fresh.blobs, fresh.count, &error) < 0)
-		log_warn("event=sort_keys_save_failed count=%u error=\"%s\"", fresh.count, error);
+		log_warn("event=sort_keys_save_failed count=%u error=%s", fresh.count,
+			 log_str(error));
 	return 0;
 }
 
