@@ -67,6 +67,7 @@ bench: deps-check build
 	@/usr/bin/python3 bench/imap.py
 	@/usr/bin/python3 bench/imap_idle.py
 	@/usr/bin/python3 bench/resync.py
+	@/usr/bin/python3 bench/sort.py
 	@/usr/bin/python3 bench/relay.py
 
 clean:

@@ -20,11 +20,17 @@ static bool uses_size(const struct imap_search_program *p)
 	return false;
 }
 
+bool imap_search_downgrade_reads(const struct imap_search_program *p,
+				 const struct imap_search_ctx *ctx)
+{
+	return ctx->downgrade_sizes && uses_size(p);
+}
+
 void imap_search_downgrade_sizes(const struct imap_search_program *p,
 				 struct store_view *view, const struct imap_search_ctx *ctx,
 				 struct store_message_info *msgs, unsigned count)
 {
-	if (!ctx->downgrade_sizes || !uses_size(p))
+	if (!imap_search_downgrade_reads(p, ctx))
 		return;
 	for (unsigned i = 0; i < count; i++) {
 		if (msgs[i].hdr_8bit == 0 || msgs[i].lost)

@@ -251,23 +251,45 @@ static bool eval_message(struct search_run *run, const struct store_message_info
 	return r == RES_YES;
 }
 
-int imap_search_run(const struct imap_search_program *p,
-		    struct store_view *view, const struct imap_search_ctx *ctx,
-		    pool_t *pool, uint32_t **uids_r, unsigned *count_r,
-		    const char **error_r)
+/* The rows to evaluate. store_view_list() marks a message whose file is
+ * gone (lost) by listing the folder's directories: 50,000 names read and
+ * sorted at 50,000 messages, on every SEARCH, SORT and THREAD. Only a
+ * program that reads message files (header, body or TEXT keys, downgraded
+ * sizes) looks at lost; any other gets the rows of the view's map from
+ * the index alone (store_view_list_uids()), and a lost message matches it
+ * as before. */
+static int list_messages(const struct search_run *run, struct store_view *view, pool_t *pool,
+			 struct store_message_info **msgs_r, unsigned *count_r,
+			 const char **error_r)
+{
+	if (run->has_header_keys || run->has_body_keys ||
+	    imap_search_downgrade_reads(run->prog, run->ctx))
+		return store_view_list(view, pool, msgs_r, count_r, error_r);
+	unsigned n = store_view_count(view);
+	uint32_t *uids = pool_alloc(pool, ((size_t)n + 1) * sizeof(*uids));
+	for (unsigned seq = 1; seq <= n; seq++)
+		uids[seq - 1] = store_view_uid(view, seq);
+	return store_view_list_uids(view, uids, n, pool, msgs_r, count_r, error_r);
+}
+
+int imap_search_run_rows(const struct imap_search_program *p, struct store_view *view,
+			 const struct imap_search_ctx *ctx, pool_t *pool,
+			 struct store_message_info **rows_r, unsigned *count_r,
+			 const char **error_r)
 {
 	struct store_message_info *msgs;
 	unsigned count;
-	*uids_r = NULL;
+	*rows_r = NULL;
 	*count_r = 0;
 	imap_objectid_search_backfill(p, view);
-	if (store_view_list(view, pool, &msgs, &count, error_r) < 0)
-		return -1;
-	imap_search_downgrade_sizes(p, view, ctx, msgs, count);
-	uint32_t *uids = pool_alloc(pool, (count + 1) * sizeof(*uids));
-	unsigned found = 0;
 	struct search_run run;
 	run_init(&run, p, view, ctx);
+	if (list_messages(&run, view, pool, &msgs, &count, error_r) < 0) {
+		run_deinit(&run);
+		return -1;
+	}
+	imap_search_downgrade_sizes(p, view, ctx, msgs, count);
+	unsigned found = 0;
 	for (unsigned i = 0; i < count && !run.stopped; i++) {
 		if (ctx->cancelled != NULL && ctx->cancelled(ctx->cancel_context)) {
 			run.stopped = true;
@@ -275,18 +297,44 @@ int imap_search_run(const struct imap_search_program *p,
 			break;
 		}
 		if (eval_message(&run, &msgs[i]))
-			uids[found++] = msgs[i].uid;
+			msgs[found++] = msgs[i];        /* found <= i: in place */
 	}
 	int ret = 0;
 	if (run.stopped) {
 		*error_r = run.stop_reason;
 		ret = -2;
 	} else {
-		*uids_r = uids;
+		*rows_r = msgs;
 		*count_r = found;
 	}
 	run_deinit(&run);
 	return ret;
+}
+
+int imap_search_run(const struct imap_search_program *p,
+		    struct store_view *view, const struct imap_search_ctx *ctx,
+		    pool_t *pool, uint32_t **uids_r, unsigned *count_r,
+		    const char **error_r)
+{
+	struct store_message_info *rows;
+	unsigned count;
+	*uids_r = NULL;
+	*count_r = 0;
+	int ret = imap_search_run_rows(p, view, ctx, pool, &rows, &count, error_r);
+	if (ret < 0)
+		return ret;
+	*uids_r = imap_search_rows_uids(rows, count, pool);
+	*count_r = count;
+	return 0;
+}
+
+uint32_t *imap_search_rows_uids(const struct store_message_info *rows, unsigned count,
+				pool_t *pool)
+{
+	uint32_t *uids = pool_alloc(pool, ((size_t)count + 1) * sizeof(*uids));
+	for (unsigned i = 0; i < count; i++)
+		uids[i] = rows[i].uid;
+	return uids;
 }
 
 uint32_t *imap_search_uids_to_seqs(struct store_view *view,

@@ -61,6 +61,9 @@ struct imap_search_ctx {
 void imap_search_downgrade_sizes(const struct imap_search_program *p,
 				 struct store_view *view, const struct imap_search_ctx *ctx,
 				 struct store_message_info *msgs, unsigned count);
+/* Whether imap_search_downgrade_sizes() would read messages for p */
+bool imap_search_downgrade_reads(const struct imap_search_program *p,
+				 const struct imap_search_ctx *ctx);
 
 /* 0: *uids_r (from pool, ascending) and *count_r set; -1: the view
  * could not be listed (*error_r); -2: cancelled or over max_read_bytes
@@ -69,6 +72,16 @@ int imap_search_run(const struct imap_search_program *p,
 		    struct store_view *view, const struct imap_search_ctx *ctx,
 		    pool_t *pool, uint32_t **uids_r, unsigned *count_r,
 		    const char **error_r);
+/* imap_search_run() giving the matching rows (in pool, UID order, as
+ * store_view_list() gives them: the sizes are downgraded ones where
+ * imap_search_downgrade_reads()), for a caller that needs more than
+ * their UIDs (SORT); imap_search_rows_uids(): their UIDs (pool). */
+int imap_search_run_rows(const struct imap_search_program *p, struct store_view *view,
+			 const struct imap_search_ctx *ctx, pool_t *pool,
+			 struct store_message_info **rows_r, unsigned *count_r,
+			 const char **error_r);
+uint32_t *imap_search_rows_uids(const struct store_message_info *rows, unsigned count,
+				pool_t *pool);
 
 /* For SEARCH without UID: the sequence numbers of uids in view (pool). */
 uint32_t *imap_search_uids_to_seqs(struct store_view *view,

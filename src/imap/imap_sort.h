@@ -79,6 +79,18 @@ int imap_sort_compare(const struct imap_sort_program *prog, const struct imap_so
 /* Sort msgs in place by the program's keys. */
 void imap_sort_messages(const struct imap_sort_program *prog, struct imap_sort_msg *msgs,
 			unsigned count);
+/* imap_sort_cache.c: a record's keys kept in the index (schema 11).
+ * imap_sort_cache_program: every key, the program a record is filled
+ * with (imap_sort_msg_fill()); covers: whether records serve prog (all
+ * but THREAD=REFERENCES); encode: m's keys into out (cleared first);
+ * decode: into m (its strings point into blob, which must outlive m),
+ * false when blob is not a record of this version (m unchanged). */
+extern const struct imap_sort_program imap_sort_cache_program;
+bool imap_sort_cache_covers(const struct imap_sort_program *prog);
+struct str;
+void imap_sort_cache_encode(const struct imap_sort_msg *m, struct str *out);
+bool imap_sort_cache_decode(const void *blob, size_t len, struct imap_sort_msg *m);
+
 /* THREAD records from sort records (uid: ids are UIDs, else seqs). */
 struct imap_thread_msg *imap_sort_thread_input(const struct imap_sort_msg *msgs, unsigned count,
 					       bool uid, pool_t *pool);

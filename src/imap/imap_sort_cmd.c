@@ -3,14 +3,17 @@
  * SAVE) and THREAD, UID THREAD (RFC 5256 4).
  *
  * Like SEARCH (imap_search_cmd.c): parsed on the loop, evaluated on the
- * user's lane (imap_search_run()), then each match's header block read
+ * user's lane (imap_search_run_rows(): the matches' rows), then each
+ * match's keys taken from the record the index keeps of them
+ * (store_view_sortkeys(), imap_sort_cache.c: one range read for all),
+ * or, for a message without a valid record, from its header block read
  * through the message reader at the offsets of its cached MIME structure
- * (store_view_message_structure(), as FETCH ENVELOPE does; the cache has
- * no header values: Subject, From, Date and the Message-IDs are read
- * from the header, never the body), sorted or threaded on the lane too;
- * the loop only writes the answer. SORT by ARRIVAL and SIZE reads no
- * message. A message whose header cannot be read sorts as if it had
- * none (empty strings, INTERNALDATE). No EXPUNGE is sent meanwhile
+ * (as FETCH ENVELOPE does; never the body), and then recorded; sorted or
+ * threaded on the lane too; the loop only writes the answer.
+ * THREAD=REFERENCES reads every header (records keep no Message-IDs);
+ * SORT by ARRIVAL and SIZE reads no message. A message whose header
+ * cannot be read sorts as if it had none (empty strings, INTERNALDATE)
+ * and gets no record. No EXPUNGE is sent meanwhile
  * (RFC 9051 7.5.1). SORT with a MODSEQ search key is a CONDSTORE
  * enabling command as SEARCH MODSEQ is (RFC 7162 3.1), and its answer
  * ends with the matches' highest MODSEQ: "(MODSEQ n)" after SORT's
@@ -68,15 +71,72 @@ static bool read_header(struct store_view *view, uint32_t uid, pool_t *tmp, str_
 	return ok;
 }
 
-static int collect(struct imap_sort_job *job, struct store_view *view, pool_t *pool,
-		   const uint32_t *uids, unsigned count, const char **error_r)
+/* The keys of the messages the index has no record for (or a stale
+ * one), to be stored once the records are read: (uids, blobs) in pool */
+struct sort_fresh {
+	uint32_t *uids;
+	struct store_blob *blobs;
+	unsigned count;
+};
+
+/* m's keys from its header; with fresh, every key (the cache's program),
+ * recorded for the index when the header could be read */
+static void fill_from_header(struct imap_sort_job *job, struct store_view *view, pool_t *pool,
+			     pool_t *tmp, str_t *hdr, struct sort_fresh *fresh,
+			     struct imap_sort_msg *m)
 {
-	struct store_message_info *infos;
-	unsigned n;
-	if (store_view_list_uids(view, uids, count, pool, &infos, &n, error_r) < 0)
+	bool have = read_header(view, m->uid, tmp, hdr);
+	imap_sort_msg_fill(fresh != NULL ? &imap_sort_cache_program : &job->prog,
+			   have ? hdr->data : NULL, have ? hdr->len : 0, pool, m);
+	if (fresh == NULL || !have)
+		return;         /* a message not read now may be next time */
+	str_t rec = STR_INIT;
+	imap_sort_cache_encode(m, &rec);
+	void *copy = pool_alloc(pool, rec.len);
+	memcpy(copy, rec.data, rec.len);
+	fresh->uids[fresh->count] = m->uid;
+	fresh->blobs[fresh->count].data = copy;
+	fresh->blobs[fresh->count++].len = rec.len;
+	str_free(&rec);
+}
+
+/* The index's key records of the n messages (store_view_sortkeys()):
+ * *blobs_r NULL when they cannot be read (the headers are then read) */
+static struct store_blob *cached_keys(struct store_view *view, pool_t *pool,
+				      const struct store_message_info *infos, unsigned n)
+{
+	uint32_t *uids = pool_alloc(pool, ((size_t)n + 1) * sizeof(*uids));
+	for (unsigned i = 0; i < n; i++)
+		uids[i] = infos[i].uid;
+	struct store_blob *blobs;
+	const char *error;
+	if (store_view_sortkeys(view, uids, n, pool, &blobs, &error) < 0) {
+		log_warn("event=sort_keys_read_failed error=%s", log_str(error));
+		return NULL;
+	}
+	return blobs;
+}
+
+/* rows: the search's matches (imap_search_run_rows()), uids theirs */
+static int collect(struct imap_sort_job *job, struct store_view *view, pool_t *pool,
+		   struct store_message_info *infos, const uint32_t *uids, unsigned n,
+		   const char **error_r)
+{
+	/* SIZE sorts by the stored size; the search's rows hold the RFC 6858
+	 * message's where it looked at them: read the rows again then */
+	if (imap_search_downgrade_reads(&job->prog.search, &job->ctx) &&
+	    store_view_list_uids(view, uids, n, pool, &infos, &n, error_r) < 0)
 		return -1;
 	job->msgs = pool_alloc(pool, ((size_t)n + 1) * sizeof(*job->msgs));
 	bool header = imap_sort_needs_header(&job->prog);
+	/* the index's records where they serve (imap_sort_cache.c) */
+	struct store_blob *blobs = header && imap_sort_cache_covers(&job->prog) ?
+		cached_keys(view, pool, infos, n) : NULL;
+	struct sort_fresh fresh = { NULL, NULL, 0 };
+	if (blobs != NULL) {
+		fresh.uids = pool_alloc(pool, ((size_t)n + 1) * sizeof(*fresh.uids));
+		fresh.blobs = pool_alloc(pool, ((size_t)n + 1) * sizeof(*fresh.blobs));
+	}
 	pool_t *tmp = pool_create(4096);
 	str_t hdr = STR_INIT;
 	for (unsigned i = 0; i < n; i++) {
@@ -85,14 +145,21 @@ static int collect(struct imap_sort_job *job, struct store_view *view, pool_t *p
 		m->seq = store_view_seq(view, infos[i].uid);
 		m->size = infos[i].size;
 		m->arrival = infos[i].internaldate;
-		bool have = header && read_header(view, m->uid, tmp, &hdr);
-		imap_sort_msg_fill(&job->prog, have ? hdr.data : NULL, have ? hdr.len : 0,
-				   pool, m);
+		if (!header)
+			imap_sort_msg_fill(&job->prog, NULL, 0, pool, m);
+		else if (blobs == NULL ||
+			 !imap_sort_cache_decode(blobs[i].data, blobs[i].len, m))
+			fill_from_header(job, view, pool, tmp, &hdr,
+					 blobs != NULL ? &fresh : NULL, m);
 		pool_clear(tmp);
 	}
 	str_free(&hdr);
 	pool_destroy(&tmp);
 	job->count = n;
+	const char *error;
+	if (store_view_set_sortkeys(view, fresh.uids, fresh.blobs, fresh.count, &error) < 0)
+		log_warn("event=sort_keys_save_failed count=%u error=%s", fresh.count,
+			 log_str(error));
 	return 0;
 }
 
@@ -103,13 +170,18 @@ static void imap_sort_work(void *ctx, struct store *store)
 	struct store_view *view = s->sel->view;
 	pool_t *pool = s->base.cmd_pool;
 	const char *error = "no store handle";
-	uint32_t *uids;
-	unsigned count;
+	struct store_message_info *rows = NULL;
+	uint32_t *uids = NULL;
+	unsigned count = 0;
 	job->result = -1;
-	if (store == NULL ||
-	    (job->result = imap_search_run(&job->prog.search, view, &job->ctx, pool, &uids,
-					   &count, &error)) < 0 ||
-	    (job->result = collect(job, view, pool, uids, count, &error)) < 0) {
+	if (store != NULL)
+		job->result = imap_search_run_rows(&job->prog.search, view, &job->ctx, pool,
+						   &rows, &count, &error);
+	if (job->result == 0) {
+		uids = imap_search_rows_uids(rows, count, pool);
+		job->result = collect(job, view, pool, rows, uids, count, &error);
+	}
+	if (job->result < 0) {
 		snprintf(job->error, sizeof(job->error), "%s", error);
 		return;
 	}

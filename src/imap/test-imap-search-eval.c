@@ -206,6 +206,23 @@ static const char *q(struct fixture *f, const char *program)
 	return out;
 }
 
+/* A program that reads no message file leaves the folder unlisted: the
+ * rows come from the index alone (imap_search_eval.c list_messages()) */
+static void test_no_folder_listing(void **state)
+{
+	struct fixture *f = *state;
+	struct store_stats before, after;
+	store_stats_get(&before);
+	assert_string_equal(q(f, "ALL"), "1 2 3 4");
+	assert_string_equal(q(f, "UNSEEN LARGER 1 UID 1:*"), "2 3 4");
+	store_stats_get(&after);
+	assert_int_equal(after.folder_lists, before.folder_lists);
+	/* header and body keys skip a lost message: they list, once */
+	assert_string_equal(q(f, "NOT SUBJECT zzzzzz"), "1 2 3 4");
+	store_stats_get(&after);
+	assert_int_equal(after.folder_lists, before.folder_lists + 1);
+}
+
 static void test_cheap_keys(void **state)
 {
 	struct fixture *f = *state;
@@ -481,6 +498,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sets, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_boolean, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_header_keys, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_folder_listing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_body_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cheap_first_and_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_long_bodies, setup, teardown),

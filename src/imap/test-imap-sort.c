@@ -239,6 +239,67 @@ static void test_many_references(void **state)
 	imap_sort_program_free(&prog);
 }
 
+/* imap_sort_cache.c: a record gives back every key the cache program
+ * filled, negative dates too; anything that is not a whole record of
+ * this version is refused and leaves the message as it was */
+static void test_cache_record(void **state)
+{
+	(void)state;
+	pool_t *pool = pool_create(1024);
+	struct imap_sort_msg m = { .uid = 10, .seq = 1, .arrival = 5 };
+	imap_sort_msg_fill(&imap_sort_cache_program, hdr1, strlen(hdr1), pool, &m);
+	assert_true(imap_sort_cache_covers(&imap_sort_cache_program));
+	str_t rec = STR_INIT;
+	imap_sort_cache_encode(&m, &rec);
+	struct imap_sort_msg d = { .uid = 10, .seq = 1, .arrival = 5 };
+	assert_true(imap_sort_cache_decode(rec.data, rec.len, &d));
+	assert_string_equal(d.subject, "\xc3\xa4pfel");
+	assert_true(d.reply);
+	assert_string_equal(d.from, "alice");
+	assert_string_equal(d.to, "bob");
+	assert_string_equal(d.cc, m.cc);
+	assert_string_equal(d.dfrom, "zed zulu");
+	assert_string_equal(d.dto, "bob");
+	assert_int_equal(d.date, 946684800);
+
+	struct imap_sort_msg n = { .uid = 11, .seq = 2, .date = -2208988800LL };
+	n.subject = n.from = n.to = n.cc = n.dfrom = n.dto = "";
+	imap_sort_cache_encode(&n, &rec);
+	assert_true(imap_sort_cache_decode(rec.data, rec.len, &d));
+	assert_int_equal(d.date, -2208988800LL);
+	assert_false(d.reply);
+	assert_string_equal(d.subject, "");
+
+	imap_sort_cache_encode(&m, &rec);
+	struct imap_sort_msg untouched = { .uid = 99 };
+	d = untouched;
+	for (size_t len = 0; len < rec.len; len++)     /* every truncation */
+		assert_false(imap_sort_cache_decode(rec.data, len, &d));
+	str_t bad = STR_INIT;
+	str_append(&bad, rec.data, rec.len);
+	str_appendc(&bad, 'x');                         /* trailing octets */
+	assert_false(imap_sort_cache_decode(bad.data, bad.len, &d));
+	bad.data[0] = 2;                                /* another version */
+	assert_false(imap_sort_cache_decode(bad.data, bad.len - 1, &d));
+	bad.data[0] = 1;
+	bad.data[10] = (char)0xff;                      /* a length past the end */
+	assert_false(imap_sort_cache_decode(bad.data, bad.len - 1, &d));
+	bad.data[10] = rec.data[10];
+	bad.data[14] = '\0';                           /* a NUL inside a string */
+	assert_false(imap_sort_cache_decode(bad.data, bad.len - 1, &d));
+	assert_int_equal(d.uid, 99);
+	assert_null(d.subject);
+	assert_false(imap_sort_cache_decode(NULL, 0, &d));
+	/* THREAD=REFERENCES needs the Message-IDs: not from records */
+	struct imap_sort_program refs = { .thread = true, .algorithm = IMAP_THREAD_REFERENCES };
+	assert_false(imap_sort_cache_covers(&refs));
+	refs.algorithm = IMAP_THREAD_ORDEREDSUBJECT;
+	assert_true(imap_sort_cache_covers(&refs));
+	str_free(&bad);
+	str_free(&rec);
+	pool_destroy(&pool);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -247,6 +308,7 @@ int main(void)
 		cmocka_unit_test(test_dates),
 		cmocka_unit_test(test_fill_and_compare),
 		cmocka_unit_test(test_many_references),
+		cmocka_unit_test(test_cache_record),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -30,6 +30,7 @@ void store_stats_get(struct store_stats *stats_r)
 		atomic_load(&store_stats[STORE_STAT_INTEGRITY_CHECKS]);
 	stats_r->maildir_scans = atomic_load(&store_stats[STORE_STAT_MAILDIR_SCANS]);
 	stats_r->tmp_cleaned = atomic_load(&store_stats[STORE_STAT_TMP_CLEANED]);
+	stats_r->folder_lists = atomic_load(&store_stats[STORE_STAT_FOLDER_LISTS]);
 	stats_r->lock_timeouts = atomic_load(&store_stats[STORE_STAT_LOCK_TIMEOUTS]);
 }
 

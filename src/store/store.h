@@ -125,6 +125,8 @@ struct store_stats {
 	uint64_t integrity_checks; /* PRAGMA quick_check runs */
 	uint64_t maildir_scans;    /* reads of a folder's new/ (or cur/) to
 				    * find files the index does not know */
+	uint64_t folder_lists;     /* listings of a folder's new/ and cur/
+				    * (store_view_list()'s lost, expunge, copy) */
 	uint64_t tmp_cleaned;      /* stale files removed from tmp/ */
 	uint64_t lock_timeouts;    /* lock waits given up */
 };

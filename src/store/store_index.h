@@ -230,6 +230,14 @@ int store_index_message_set_structure(struct store_index *idx,
 				      int64_t mailbox_id, uint32_t uid,
 				      const void *blob, size_t len,
 				      const char **error_r);
+/* store_index_sortkeys.c (schema 11): the SORT keys blob of each of
+ * uids (ascending), blobs_r[i] for uids[i] (pool; len 0: none stored, or
+ * no such message); set: within a transaction (NULL/0 clears it). */
+int store_index_sortkeys(struct store_index *idx, int64_t mailbox_id, const uint32_t *uids,
+			 unsigned count, pool_t *pool, struct store_blob **blobs_r,
+			 const char **error_r);
+int store_index_set_sortkeys(struct store_index *idx, int64_t mailbox_id, uint32_t uid,
+			     const void *blob, size_t len, const char **error_r);
 /* Within a transaction: record whether a header of the message holds an
  * octet >= 0x80 (schema 9 messages.hdr8bit; RFC 6858) and the size of
  * its downgraded form (schema 10 messages.dgsize, learnt on first need;

@@ -78,6 +78,8 @@ enum index_stmt {
 	/* THREADID subject keys of old mail (store_index_objectid.c) */
 	INDEX_STMT_THREAD_ROOTS,
 	INDEX_STMT_THREAD_KEYS_SET,
+	INDEX_STMT_SORTKEYS,      /* schema 11 (store_index_sortkeys.c) */
+	INDEX_STMT_SET_SORTKEYS,
 	INDEX_STMT_COUNT
 };
 
@@ -145,8 +147,9 @@ int index_message_set(struct store_index *idx, enum index_stmt which,
  * dates, previews and the thread table (RFC 8474, 8514, 8970);
  * 8 one MODSEQ per transaction (the expunge trigger's, store_index_modseq.c);
  * 9 messages.hdr8bit (RFC 6858 downgrade: is the top-level header 8-bit);
- * 10 messages.dgsize (the RFC 6858 message's size, learnt once) */
-#define STORE_INDEX_VERSION 10
+ * 10 messages.dgsize (the RFC 6858 message's size, learnt once);
+ * 11 messages.sortkeys (SORT's keys, store_index_sortkeys.c) */
+#define STORE_INDEX_VERSION 11
 /* The SQL that brings an index of from_version (0: a new file) to
  * STORE_INDEX_VERSION, ending with its PRAGMA user_version. */
 const char *index_schema_sql(int from_version);
@@ -169,6 +172,15 @@ void index_message_row(sqlite3_stmt *stmt, pool_t *pool,
 int index_uid_rows(struct store_index *idx, sqlite3_stmt *stmt, pool_t *pool,
 		   uint32_t **uids_r, unsigned *count_r, const char *what,
 		   const char **error_r);
+
+/* store_index_select.c: run a cached statement (sql, ?1 the mailbox,
+ * ?2 and ?3 the first and last UID, rows in UID order, the UID first)
+ * over uids[0..count) ascending, one range scan merged with them: row()
+ * for each row whose UID is uids[k], with k; then index_stmt_done(). */
+typedef void index_range_row_fn(sqlite3_stmt *stmt, unsigned k, void *ctx);
+int index_uid_range(struct store_index *idx, enum index_stmt which, const char *sql,
+		    int64_t mailbox_id, const uint32_t *uids, unsigned count,
+		    index_range_row_fn *row, void *ctx, const char *what, const char **error_r);
 
 /* The statements that must not read every row of a mailbox (unit tests
  * check their query plans): the first unseen message below a UID, from

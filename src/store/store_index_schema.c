@@ -31,7 +31,10 @@
  *    LIST/STAT, SEARCH LARGER/SMALLER, FETCH RFC822.SIZE without
  *    UTF8=ACCEPT), then read instead of downgrading again. A change of
  *    what mime_downgrade_header() writes must set it NULL again in the
- *    migration of its version. */
+ *    migration of its version.
+ * 11: messages.sortkeys: what SORT compares of the message (RFC 5256 3,
+ *    RFC 5957), an opaque blob of imap_sort_cache.c, NULL until the
+ *    first SORT in the mailbox needs it (store_index_sortkeys.c) */
 
 /* The keywords of a flag text (system flags start with '\', which no
  * keyword holds, nor '"': store_keyword_check()), as rows of json_each:
@@ -71,6 +74,12 @@
 #define STORE_INDEX_V10 \
 	"ALTER TABLE messages ADD COLUMN dgsize INTEGER;" \
 	"PRAGMA user_version=10;"
+
+/* What version 11 adds to version 10: a nullable column, nothing read
+ * or rewritten (NULL: computed by the first SORT that needs it) */
+#define STORE_INDEX_V11 \
+	"ALTER TABLE messages ADD COLUMN sortkeys BLOB;" \
+	"PRAGMA user_version=11;"
 
 /* What version 8 changes in version 7: the expunge trigger only. Existing
  * MODSEQs stay as they are (values only grow from here), so no row is
@@ -214,7 +223,7 @@ static const char store_index_schema[] =
 	STORE_INDEX_V5
 	STORE_INDEX_V6
 	STORE_INDEX_V7
-	STORE_INDEX_V8 STORE_INDEX_V9 STORE_INDEX_V10;
+	STORE_INDEX_V8 STORE_INDEX_V9 STORE_INDEX_V10 STORE_INDEX_V11;
 
 /* version 1 to 2: the columns that let an open skip the Maildir scan */
 #define STORE_INDEX_MIGRATE_1 \
@@ -251,21 +260,22 @@ static const char store_index_schema[] =
 
 static const char store_index_migrate_1[] =
 	STORE_INDEX_MIGRATE_1 STORE_INDEX_MIGRATE_2 STORE_INDEX_V4
-	STORE_INDEX_V5 STORE_INDEX_V6 STORE_INDEX_V7 STORE_INDEX_V8 STORE_INDEX_V9 STORE_INDEX_V10;
+	STORE_INDEX_V5 STORE_INDEX_V6 STORE_INDEX_V7 STORE_INDEX_V8 STORE_INDEX_V9 STORE_INDEX_V10 STORE_INDEX_V11;
 static const char store_index_migrate_2[] =
 	STORE_INDEX_MIGRATE_2 STORE_INDEX_V4 STORE_INDEX_V5 STORE_INDEX_V6
-	STORE_INDEX_V7 STORE_INDEX_V8 STORE_INDEX_V9 STORE_INDEX_V10;
+	STORE_INDEX_V7 STORE_INDEX_V8 STORE_INDEX_V9 STORE_INDEX_V10 STORE_INDEX_V11;
 static const char store_index_migrate_3[] =
 	STORE_INDEX_V4 STORE_INDEX_V5 STORE_INDEX_V6 STORE_INDEX_V7
-	STORE_INDEX_V8 STORE_INDEX_V9 STORE_INDEX_V10;
+	STORE_INDEX_V8 STORE_INDEX_V9 STORE_INDEX_V10 STORE_INDEX_V11;
 static const char store_index_migrate_4[] =
-	STORE_INDEX_V5 STORE_INDEX_V6 STORE_INDEX_V7 STORE_INDEX_V8 STORE_INDEX_V9 STORE_INDEX_V10;
+	STORE_INDEX_V5 STORE_INDEX_V6 STORE_INDEX_V7 STORE_INDEX_V8 STORE_INDEX_V9 STORE_INDEX_V10 STORE_INDEX_V11;
 static const char store_index_migrate_5[] =
-	STORE_INDEX_V6 STORE_INDEX_V7 STORE_INDEX_V8 STORE_INDEX_V9 STORE_INDEX_V10;
-static const char store_index_migrate_6[] = STORE_INDEX_V7 STORE_INDEX_V8 STORE_INDEX_V9 STORE_INDEX_V10;
-static const char store_index_migrate_7[] = STORE_INDEX_V8 STORE_INDEX_V9 STORE_INDEX_V10;
-static const char store_index_migrate_8[] = STORE_INDEX_V9 STORE_INDEX_V10;
-static const char store_index_migrate_9[] = STORE_INDEX_V10;
+	STORE_INDEX_V6 STORE_INDEX_V7 STORE_INDEX_V8 STORE_INDEX_V9 STORE_INDEX_V10 STORE_INDEX_V11;
+static const char store_index_migrate_6[] = STORE_INDEX_V7 STORE_INDEX_V8 STORE_INDEX_V9 STORE_INDEX_V10 STORE_INDEX_V11;
+static const char store_index_migrate_7[] = STORE_INDEX_V8 STORE_INDEX_V9 STORE_INDEX_V10 STORE_INDEX_V11;
+static const char store_index_migrate_8[] = STORE_INDEX_V9 STORE_INDEX_V10 STORE_INDEX_V11;
+static const char store_index_migrate_9[] = STORE_INDEX_V10 STORE_INDEX_V11;
+static const char store_index_migrate_10[] = STORE_INDEX_V11;
 
 const char *index_schema_sql(int from_version)
 {
@@ -288,6 +298,8 @@ const char *index_schema_sql(int from_version)
 		return store_index_migrate_8;
 	case 9:
 		return store_index_migrate_9;
+	case 10:
+		return store_index_migrate_10;
 	default:
 		return store_index_schema;
 	}

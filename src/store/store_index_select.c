@@ -92,36 +92,60 @@ int store_index_mailbox_objectid(struct store_index *idx, int64_t mailbox_id,
 	return 0;
 }
 
-/* uids[0..count) ascending, dense enough: one range scan, merged */
-static int messages_get_range(struct store_index *idx, int64_t mailbox_id,
-			      const uint32_t *uids, unsigned count, pool_t *pool,
-			      struct store_index_message *rows, unsigned *n_r,
-			      const char **error_r)
+int index_uid_range(struct store_index *idx, enum index_stmt which, const char *sql,
+		    int64_t mailbox_id, const uint32_t *uids, unsigned count,
+		    index_range_row_fn *row, void *ctx, const char *what, const char **error_r)
 {
+	if (count == 0)
+		return 0;
 	sqlite3_stmt *stmt;
-	int rc = index_prepare(idx, INDEX_STMT_MESSAGES_RANGE,
-		"SELECT " INDEX_MESSAGE_COLUMNS " FROM messages WHERE mailbox_id = ?1"
-		" AND uid >= ?2 AND uid <= ?3 ORDER BY uid", &stmt);
+	int rc = index_prepare(idx, which, sql, &stmt);
 	if (rc != SQLITE_OK)
-		return index_error(idx, rc, "messages get", error_r);
+		return index_error(idx, rc, what, error_r);
 	sqlite3_bind_int64(stmt, 1, mailbox_id);
 	sqlite3_bind_int64(stmt, 2, uids[0]);
 	sqlite3_bind_int64(stmt, 3, uids[count - 1]);
-	unsigned n = 0, k = 0;
+	unsigned k = 0;
 	while (k < count && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		uint32_t uid = (uint32_t)sqlite3_column_int64(stmt, 0);
 		while (k < count && uids[k] < uid)
 			k++;
 		if (k == count || uids[k] != uid)
 			continue;
-		index_message_row(stmt, pool, &rows[n++]);
-		k++;
+		row(stmt, k++, ctx);
 	}
 	index_stmt_done(stmt);
 	if (k < count && rc != SQLITE_DONE)
-		return index_error(idx, rc, "messages get", error_r);
-	*n_r = n;
+		return index_error(idx, rc, what, error_r);
 	return 0;
+}
+
+struct range_rows {
+	pool_t *pool;
+	struct store_index_message *rows;
+	unsigned n;
+};
+
+static void range_row(sqlite3_stmt *stmt, unsigned k, void *ctx)
+{
+	struct range_rows *r = ctx;
+	(void)k;
+	index_message_row(stmt, r->pool, &r->rows[r->n++]);
+}
+
+/* uids[0..count) ascending, dense enough: one range scan, merged */
+static int messages_get_range(struct store_index *idx, int64_t mailbox_id,
+			      const uint32_t *uids, unsigned count, pool_t *pool,
+			      struct store_index_message *rows, unsigned *n_r,
+			      const char **error_r)
+{
+	struct range_rows r = { pool, rows, 0 };
+	int ret = index_uid_range(idx, INDEX_STMT_MESSAGES_RANGE,
+		"SELECT " INDEX_MESSAGE_COLUMNS " FROM messages WHERE mailbox_id = ?1"
+		" AND uid >= ?2 AND uid <= ?3 ORDER BY uid", mailbox_id, uids, count,
+		range_row, &r, "messages get", error_r);
+	*n_r = r.n;
+	return ret;
 }
 
 int store_index_messages_get(struct store_index *idx, int64_t mailbox_id,

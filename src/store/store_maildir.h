@@ -296,6 +296,14 @@ int maildir_message_set_structure(struct store *store,
 int maildir_message_set_hdr_8bit(struct store *store, const struct store_address *addr,
 				 const char *mailbox, uint32_t uid, bool eight_bit,
 				 uint64_t dg_size, const char **error_r);
+/* store_maildir_sortkeys.c */
+int maildir_messages_sortkeys(struct store *store, const struct store_address *addr,
+			      const char *mailbox, const uint32_t *uids, unsigned count,
+			      pool_t *pool, struct store_blob **blobs_r, const char **error_r);
+int maildir_messages_set_sortkeys(struct store *store, const struct store_address *addr,
+				  const char *mailbox, const uint32_t *uids,
+				  const struct store_blob *blobs, unsigned count,
+				  const char **error_r);
 int maildir_thread_backfill(struct store *store, const struct store_address *addr,
 			    const char *mailbox,
 			    const char *(*subject)(void *ctx, uint32_t uid, pool_t *pool),

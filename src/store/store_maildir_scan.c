@@ -114,6 +114,8 @@ int maildir_folder_scan(const char *folder_dir, bool with_cur, pool_t *pool,
 		*error_r = t_printf("mailbox folder %s missing", folder_dir);
 		return -1;
 	}
+	if (with_cur)
+		store_stats_count(STORE_STAT_FOLDER_LISTS);
 	/* new/ before cur/: a reader moving a file from new/ to cur/
 	 * meanwhile is then seen at least once (duplicates removed below) */
 	if (scan_subdir(folder_dir, "new", pool, &files, &count, &cap,

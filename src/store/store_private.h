@@ -164,6 +164,16 @@ struct store_backend {
 				    const struct store_address *addr,
 				    const char *mailbox, uint32_t uid,
 				    bool eight_bit, uint64_t dg_size, const char **error_r);
+	/* schema 11 SORT keys (store_view_sortkeys()): get as there;
+	 * set best effort as message_set_structure, one transaction */
+	int (*messages_sortkeys)(struct store *store, const struct store_address *addr,
+				 const char *mailbox, const uint32_t *uids, unsigned count,
+				 pool_t *pool, struct store_blob **blobs_r,
+				 const char **error_r);
+	int (*messages_set_sortkeys)(struct store *store, const struct store_address *addr,
+				     const char *mailbox, const uint32_t *uids,
+				     const struct store_blob *blobs, unsigned count,
+				     const char **error_r);
 	/* raise first_recent_uid to uidnext, *first_r: its value before */
 	int (*claim_recent)(struct store *store, const struct store_address *addr,
 			    const char *mailbox, uint32_t uidvalidity,
@@ -238,6 +248,7 @@ enum store_stat {
 	STORE_STAT_INTEGRITY_CHECKS,
 	STORE_STAT_MAILDIR_SCANS,
 	STORE_STAT_TMP_CLEANED,
+	STORE_STAT_FOLDER_LISTS,
 	STORE_STAT_LOCK_TIMEOUTS,
 	STORE_STAT_COUNT
 };

@@ -262,6 +262,22 @@ int store_view_message_downgraded_size(struct store_view *view, uint32_t uid,
 				       struct store_message_info *info,
 				       const char **error_r);
 
+/* store_view_sortkeys.c: SORT's per-message keys kept in the index
+ * (schema 11), opaque to the store (imap_sort_cache.c makes them from the
+ * message's header: they depend on nothing that changes). get: for each
+ * of uids (ascending) its blob, blobs_r[i] for uids[i] (pool), len 0 when
+ * none is stored yet. set: store blobs[i] for uids[i] (len 0: skipped),
+ * best effort as store_view_message_set_preview(): one cache transaction,
+ * nothing stored (and 0) when the index is busy. */
+struct store_blob {
+	const void *data;
+	size_t len;
+};
+int store_view_sortkeys(struct store_view *view, const uint32_t *uids, unsigned count,
+			pool_t *pool, struct store_blob **blobs_r, const char **error_r);
+int store_view_set_sortkeys(struct store_view *view, const uint32_t *uids,
+			    const struct store_blob *blobs, unsigned count, const char **error_r);
+
 /* store_thread_backfill.c: give the thread roots of the view's mailbox
  * stored before session 7 their subject keys (once per mailbox, where
  * THREADID is served; see there). On the user's lane: it reads message

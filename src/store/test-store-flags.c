@@ -322,7 +322,7 @@ static void migrate_and_check(struct fixture *f, const char *old_sql)
 	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &stmt,
 					    NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
-	assert_int_equal(sqlite3_column_int(stmt, 0), 10);
+	assert_int_equal(sqlite3_column_int(stmt, 0), 11);
 	sqlite3_finalize(stmt);
 	sqlite3_close(db);
 }

@@ -209,7 +209,7 @@ static void test_migration_from_3(void **state)
 	assert_int_equal(store_mailbox_expunge(f->store, USER, "INBOX", &uid, 1,
 					       &n, &error), 0);
 	assert_int_equal(n, 1);
-	assert_int_equal(query_int(index, "PRAGMA user_version"), 10);
+	assert_int_equal(query_int(index, "PRAGMA user_version"), 11);
 	assert_int_equal(query_int(index, "SELECT count(*) FROM expunges"), 2);
 	assert_true(query_int(index, "SELECT expunged_at FROM expunges WHERE uid = 2")
 		    >= (int64_t)time(NULL) - 60);

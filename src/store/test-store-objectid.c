@@ -41,7 +41,7 @@ static int teardown(void **state)
 	"ALTER TABLE messages DROP COLUMN savedate;" \
 	"ALTER TABLE messages DROP COLUMN threadid;" \
 	"ALTER TABLE messages DROP COLUMN preview;" \
-	"ALTER TABLE messages DROP COLUMN hdr8bit;" "ALTER TABLE messages DROP COLUMN dgsize;" \
+	"ALTER TABLE messages DROP COLUMN hdr8bit;" "ALTER TABLE messages DROP COLUMN dgsize;" "ALTER TABLE messages DROP COLUMN sortkeys;" \
 	"ALTER TABLE mailboxes DROP COLUMN thread_keys;" \
 	"PRAGMA user_version = 6;"
 
@@ -108,7 +108,7 @@ static void test_migration_from_6(void **state)
 	assert_true(msgs[2].savedate >= time(NULL) - 60);
 
 	assert_int_equal(sqlite3_open(index, &db), SQLITE_OK);
-	assert_int_equal(test_store_sql_int(db, "PRAGMA user_version"), 10);
+	assert_int_equal(test_store_sql_int(db, "PRAGMA user_version"), 11);
 	/* no old row was rewritten: their new columns are still NULL */
 	assert_int_equal(test_store_sql_int(db, "SELECT count(*) FROM messages WHERE savedate IS NULL"
 				   " AND threadid IS NULL"), BIG + 1);

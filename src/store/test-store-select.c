@@ -76,7 +76,7 @@ static void test_migration_from_5(void **state)
 		 "ALTER TABLE messages DROP COLUMN savedate;"
 		 "ALTER TABLE messages DROP COLUMN threadid;"
 		 "ALTER TABLE messages DROP COLUMN preview;"
-		 "ALTER TABLE messages DROP COLUMN hdr8bit;" "ALTER TABLE messages DROP COLUMN dgsize;"
+		 "ALTER TABLE messages DROP COLUMN hdr8bit;" "ALTER TABLE messages DROP COLUMN dgsize;" "ALTER TABLE messages DROP COLUMN sortkeys;"
 		 "ALTER TABLE mailboxes DROP COLUMN thread_keys;"
 		 "PRAGMA user_version = 5;");
 	assert_int_equal(test_store_sql_int(db, "SELECT count(*) FROM keywords"), 0);
@@ -92,7 +92,7 @@ static void test_migration_from_5(void **state)
 	assert_string_equal(info.keywords[1], "Old");
 	assert_string_equal(info.keywords[2], "Other");
 	assert_int_equal(sqlite3_open(index, &db), SQLITE_OK);
-	assert_int_equal(test_store_sql_int(db, "PRAGMA user_version"), 10);
+	assert_int_equal(test_store_sql_int(db, "PRAGMA user_version"), 11);
 	assert_int_equal(test_store_sql_int(db, "SELECT count(*) FROM sqlite_master WHERE"
 				   " name IN ('messages_unseen', 'messages_deleted',"
 				   " 'messages_kw_ins', 'messages_kw_upd')"), 4);

@@ -222,7 +222,7 @@ static void test_hdr8bit_at_delivery_migration_and_set(void **state)
 					       f->dir), &db), SQLITE_OK);
 	assert_int_equal(test_store_sql_int(db, "SELECT count(*) FROM messages"
 						" WHERE hdr8bit = 1"), 3); /* the copy too */
-	test_store_sql_exec(db, "ALTER TABLE messages DROP COLUMN hdr8bit;" "ALTER TABLE messages DROP COLUMN dgsize;"
+	test_store_sql_exec(db, "ALTER TABLE messages DROP COLUMN hdr8bit;" "ALTER TABLE messages DROP COLUMN dgsize;" "ALTER TABLE messages DROP COLUMN sortkeys;"
 			    "ALTER TABLE mailboxes DROP COLUMN thread_keys;"
 			    "PRAGMA user_version = 8;");
 	sqlite3_close(db);
