@@ -56,10 +56,14 @@ def open_session(srv, items):
 
 
 def check_all(c, msgs):
+    # a sparse set too: each record must be the one of its own UID
+    subset = [m for m in msgs if m.seq in (3, 7) or 50 <= m.seq <= 60]
     for crit in CRITERIA:
         text = " ".join(("REVERSE " if rev else "") + k for k, rev in crit)
         want = [str(m.seq) for m in ref.sort(msgs, crit)]
         assert sort_of(c, f"SORT ({text}) UTF-8 ALL") == want, text
+        want = [str(m.seq) for m in ref.sort(subset, crit)]
+        assert sort_of(c, f"SORT ({text}) UTF-8 3,7,50:60") == want, text
     assert thread_of(c, "THREAD ORDEREDSUBJECT UTF-8 ALL") == \
         ref.render(ref.thread_orderedsubject(msgs))
 

@@ -86,14 +86,22 @@ static void fill_from_header(struct imap_sort_job *job, struct store_view *view,
 			     struct imap_sort_msg *m)
 {
 	bool have = read_header(view, m->uid, tmp, hdr);
-	imap_sort_msg_fill(fresh != NULL ? &imap_sort_cache_program : &job->prog,
-			   have ? hdr->data : NULL, have ? hdr->len : 0, pool, m);
-	if (fresh == NULL || !have)
+	if (fresh == NULL || !have) {
+		imap_sort_msg_fill(fresh != NULL ? &imap_sort_cache_program : &job->prog,
+				   have ? hdr->data : NULL, have ? hdr->len : 0, pool, m);
 		return;         /* a message not read now may be next time */
+	}
+	/* Every key is parsed in tmp (a list's To and Cc parse into up to
+	 * a thousand addresses each); only the record stays in the command's
+	 * pool, and m's keys point into it: a cold SORT of 50,000 messages
+	 * keeps their records, not their parsed headers. */
+	imap_sort_msg_fill(&imap_sort_cache_program, hdr->data, hdr->len, tmp, m);
 	str_t rec = STR_INIT;
 	imap_sort_cache_encode(m, &rec);
 	void *copy = pool_alloc(pool, rec.len);
 	memcpy(copy, rec.data, rec.len);
+	if (!imap_sort_cache_decode(copy, rec.len, m))
+		panic("sort: a record just encoded does not decode");
 	fresh->uids[fresh->count] = m->uid;
 	fresh->blobs[fresh->count].data = copy;
 	fresh->blobs[fresh->count++].len = rec.len;
